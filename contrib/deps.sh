@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Install the Debian packages cutover needs to build, test and run its lab:
+# only those that are missing, with sudo when not root. On a machine without
+# apt-get, print what to install and exit 1.
+#
+#   bash contrib/deps.sh          check and install
+#   bash contrib/deps.sh --list   print the package list and exit
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	gcc make pkg-config libc6-dev
+	libc-ares-dev libevent-dev libssl-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev
+	# unit tests, sanitizers, fuzzing
+	libcmocka-dev clang libclang-rt-14-dev
+	# integration tests
+	python3 python3-pytest python3-jsonschema python3-spf
+	# the lab: DNS, mail, web, certificates
+	knot knot-dnsutils bind9-dnsutils dovecot-core dovecot-imapd dovecot-pop3d nginx-light openssl
+	# benchmarks: the baselines we compare against
+	isync
+)
+
+if [[ ${1:-} == --list ]]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+	echo "deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: this machine has no apt-get. Install the equivalents of:" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	exit 1
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "deps: missing packages and neither root nor sudo; as root run:" >&2
+		echo "  apt-get install -y ${missing[*]}" >&2
+		exit 1
+	fi
+	sudo=(sudo)
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q >/dev/null
+# Packaged services (dovecot, nginx, knot) must not start system-wide
+# instances: the lab starts its own on loopback. policy-rc.d says so to
+# invoke-rc.d during this install only, unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 0755 "$policy"
+	created_policy=1
+fi
+status=0
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+if [[ $created_policy -eq 1 ]]; then
+	"${sudo[@]}" rm -f "$policy"
+fi
+if [[ $status -ne 0 ]]; then
+	echo "deps: apt-get install failed ($status) for: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installed ${#missing[@]} packages"
