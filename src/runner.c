@@ -1,0 +1,360 @@
+/*
+ * runner.c - the event loop, the task queue and the limits. See runner.h.
+ *
+ * Tasks wait in one FIFO queue. runner_pump() starts, in order, every queued
+ * task whose global and per-host slots are free; it runs whenever a task is
+ * added or finishes. A finishing task may start others synchronously from
+ * inside its own callback, so the pump guards against re-entry and loops
+ * instead of recursing.
+ */
+#include "runner.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "http.h"
+#include "report.h"
+#include "util.h"
+
+enum task_state { TASK_QUEUED, TASK_RUNNING, TASK_DONE };
+
+struct host_slot {
+	char *name;
+	int in_flight;
+	int peak;
+	struct host_slot *next;
+};
+
+struct task {
+	struct runner *r;
+	struct task *next;          /* queue link while queued */
+	enum task_state state;
+	struct host_slot *host;     /* NULL: takes no slot */
+	struct result *res;
+	task_fn start, cancel;
+	void *aux;
+	int timeout_ms;
+	int64_t started_ms;
+	struct event *timer;
+};
+
+struct runner {
+	struct runner_opts opts;
+	struct event_base *base;
+	struct dns_client *dns;
+	struct http_client *http;
+	struct task *queue_head, **queue_tail;
+	struct host_slot *hosts;
+	int in_flight, peak;
+	size_t total, finished;
+	uint64_t seq;
+	struct result **done;       /* finished results, in finishing order */
+	size_t n_done, cap_done;
+	struct task **running;      /* to cancel on stop */
+	size_t n_running, cap_running;
+	int pumping, pump_again, stopping;
+};
+
+struct event_base *runner_base(struct runner *r) { return r->base; }
+const struct runner_opts *runner_opts(struct runner *r) { return &r->opts; }
+struct dns_client *runner_dns(struct runner *r) { return r->dns; }
+struct http_client *runner_http(struct runner *r) { return r->http; }
+struct result *task_result(struct task *t) { return t->res; }
+struct runner *task_runner(struct task *t) { return t->r; }
+int64_t task_started_ms(struct task *t) { return t->started_ms; }
+size_t runner_total(struct runner *r) { return r->total; }
+size_t runner_finished(struct runner *r) { return r->finished; }
+
+struct runner *
+runner_new(const struct runner_opts *opts, char **err)
+{
+	struct runner *r = xcalloc(1, sizeof(*r));
+
+	*err = NULL;
+	r->opts = *opts;
+	if (r->opts.concurrency <= 0)
+		r->opts.concurrency = 64;
+	if (r->opts.per_host <= 0)
+		r->opts.per_host = 8;
+	if (r->opts.timeout_ms <= 0)
+		r->opts.timeout_ms = 15000;
+	r->queue_tail = &r->queue_head;
+	r->base = event_base_new();
+	if (r->base == NULL) {
+		*err = xstrdup("cannot create the event loop");
+		goto fail;
+	}
+	/* DNS answers must come before the task deadline: leave it a margin. */
+	r->dns = dns_client_new(r->base, opts->resolvers, opts->n_resolvers, 0,
+	    r->opts.timeout_ms * 3 / 4, 2, err);
+	if (r->dns == NULL)
+		goto fail;
+	r->http = http_client_new(r->base, err);
+	if (r->http == NULL)
+		goto fail;
+	return r;
+fail:
+	runner_free(r);
+	return NULL;
+}
+
+void
+runner_free(struct runner *r)
+{
+	if (r == NULL)
+		return;
+	while (r->queue_head != NULL) {
+		struct task *t = r->queue_head;
+
+		r->queue_head = t->next;
+		result_free(t->res);
+		free(t);
+	}
+	for (size_t i = 0; i < r->n_done; i++)
+		result_free(r->done[i]);
+	free(r->done);
+	free(r->running);
+	while (r->hosts != NULL) {
+		struct host_slot *h = r->hosts;
+
+		r->hosts = h->next;
+		free(h->name);
+		free(h);
+	}
+	http_client_free(r->http);
+	dns_client_free(r->dns);
+	if (r->base != NULL)
+		event_base_free(r->base);
+	free(r);
+}
+
+static struct host_slot *
+runner_host(struct runner *r, const char *name, int create)
+{
+	struct host_slot *h;
+
+	for (h = r->hosts; h != NULL; h = h->next)
+		if (util_strieq(h->name, name))
+			return h;
+	if (!create)
+		return NULL;
+	h = xcalloc(1, sizeof(*h));
+	h->name = xstrdup(name);
+	h->next = r->hosts;
+	r->hosts = h;
+	return h;
+}
+
+int
+runner_peak_in_flight(struct runner *r, const char *host)
+{
+	struct host_slot *h;
+
+	if (host == NULL)
+		return r->peak;
+	h = runner_host(r, host, 0);
+	return h != NULL ? h->peak : 0;
+}
+
+static void runner_pump(struct runner *r);
+
+/* Complete T: record its result, free the task, release its slots. */
+static void
+runner_finish(struct task *t)
+{
+	struct runner *r = t->r;
+
+	t->state = TASK_DONE;
+	if (t->timer != NULL)
+		event_free(t->timer);
+	if (!t->res->status_set)
+		result_set(t->res, RESULT_ERROR, "the check ended without a result (internal error)");
+	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
+	if (r->n_done == r->cap_done) {
+		r->cap_done = r->cap_done ? r->cap_done * 2 : 64;
+		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
+	}
+	r->done[r->n_done++] = t->res;
+	for (size_t i = 0; i < r->n_running; i++) {
+		if (r->running[i] == t) {
+			r->running[i] = r->running[--r->n_running];
+			break;
+		}
+	}
+	if (t->host != NULL) {
+		t->host->in_flight--;
+		r->in_flight--;
+	}
+	r->finished++;
+	free(t);
+	runner_pump(r);
+}
+
+void
+task_done(struct task *t)
+{
+	runner_finish(t);
+}
+
+static void
+runner_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	struct runner *r = t->r;
+
+	(void)fd;
+	(void)what;
+	if (r->stopping)
+		result_set(t->res, RESULT_ERROR, "interrupted before the check finished");
+	else
+		result_set(t->res, RESULT_ERROR, "timed out after %.1f s", t->timeout_ms / 1000.0);
+	/* The module may replace the summary with where it stood. */
+	if (t->cancel != NULL)
+		t->cancel(t, t->aux);
+	runner_finish(t);
+}
+
+static void
+runner_start(struct task *t)
+{
+	struct runner *r = t->r;
+
+	t->state = TASK_RUNNING;
+	t->started_ms = util_now_ms();
+	if (t->host != NULL) {
+		t->host->in_flight++;
+		if (t->host->in_flight > t->host->peak)
+			t->host->peak = t->host->in_flight;
+		r->in_flight++;
+		if (r->in_flight > r->peak)
+			r->peak = r->in_flight;
+	}
+	if (r->n_running == r->cap_running) {
+		r->cap_running = r->cap_running ? r->cap_running * 2 : 64;
+		r->running = xrealloc(r->running, r->cap_running * sizeof(*r->running));
+	}
+	r->running[r->n_running++] = t;
+	if (t->cancel != NULL) {
+		struct timeval tv = {t->timeout_ms / 1000, (t->timeout_ms % 1000) * 1000};
+
+		t->timer = evtimer_new(r->base, runner_deadline, t);
+		if (t->timer == NULL)
+			abort();
+		evtimer_add(t->timer, &tv);
+	}
+	t->start(t, t->aux); /* may finish T at once */
+}
+
+static void
+runner_pump(struct runner *r)
+{
+	if (r->pumping) {
+		r->pump_again = 1;
+		return;
+	}
+	r->pumping = 1;
+	do {
+		struct task **pp = &r->queue_head;
+
+		r->pump_again = 0;
+		while (*pp != NULL && !r->stopping) {
+			struct task *t = *pp;
+
+			if (t->host != NULL && (r->in_flight >= r->opts.concurrency ||
+			    t->host->in_flight >= r->opts.per_host)) {
+				pp = &t->next;
+				continue;
+			}
+			*pp = t->next;
+			if (r->queue_tail == &t->next)
+				r->queue_tail = pp;
+			t->next = NULL;
+			runner_start(t);
+			/* Starting may have finished tasks and changed the queue: rescan. */
+			r->pump_again = 1;
+			break;
+		}
+	} while (r->pump_again && !r->stopping);
+	r->pumping = 0;
+}
+
+struct task *
+runner_add(struct runner *r, const char *host, struct result *res, task_fn start,
+    task_fn cancel, void *aux, int timeout_ms)
+{
+	struct task *t = xcalloc(1, sizeof(*t));
+
+	t->r = r;
+	t->res = res;
+	res->seq = r->seq++;
+	t->start = start;
+	t->cancel = cancel;
+	t->aux = aux;
+	t->timeout_ms = timeout_ms > 0 ? timeout_ms : r->opts.timeout_ms;
+	t->host = host != NULL ? runner_host(r, host, 1) : NULL;
+	*r->queue_tail = t;
+	r->queue_tail = &t->next;
+	r->total++;
+	return t;
+}
+
+static int
+runner_cmp_seq(const void *a, const void *b)
+{
+	const struct result *ra = *(struct result *const *)a;
+	const struct result *rb = *(struct result *const *)b;
+
+	return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+}
+
+void
+runner_stop(struct runner *r)
+{
+	r->stopping = 1;
+	/* Running tasks end as on their deadline; queued ones never start. */
+	while (r->n_running > 0) {
+		struct task *t = r->running[r->n_running - 1];
+
+		if (t->timer != NULL)
+			evtimer_del(t->timer);
+		runner_deadline(-1, 0, t);
+	}
+	while (r->queue_head != NULL) {
+		struct task *t = r->queue_head;
+
+		r->queue_head = t->next;
+		result_set(t->res, RESULT_SKIP, "not started: interrupted");
+		t->next = NULL;
+		runner_finish(t);
+	}
+	r->queue_tail = &r->queue_head;
+	event_base_loopbreak(r->base);
+}
+
+int
+runner_run(struct runner *r, struct report *rep)
+{
+	int rc = 0;
+
+	runner_pump(r);
+	while (r->finished < r->total && !r->stopping) {
+		int lr = event_base_loop(r->base, EVLOOP_ONCE);
+
+		if (lr < 0) {
+			rc = -1;
+			break;
+		}
+		if (lr == 1) {
+			/* Tasks are open but nothing is left to wait for: a module
+			 * lost track of one. End them rather than spin. */
+			runner_stop(r);
+			break;
+		}
+	}
+	qsort(r->done, r->n_done, sizeof(*r->done), runner_cmp_seq);
+	for (size_t i = 0; i < r->n_done; i++)
+		rpt_add(rep, r->done[i]);
+	r->n_done = 0;
+	return rc;
+}

@@ -1,0 +1,106 @@
+/*
+ * runner.h - one event loop, many tasks.
+ *
+ * The runner owns the libevent event_base, the default DNS client (c-ares on
+ * the loop), the HTTP client (libcurl multi-socket on the loop), the
+ * concurrency limits, the per-task deadlines and the results.
+ *
+ * A check module schedules tasks with runner_add(). A task is started when a
+ * global slot and a slot for its host are free (tasks without a host take no
+ * slot: DNS queries share one c-ares channel). Each task ends by calling
+ * task_done() exactly once; its result then belongs to the runner. When the
+ * deadline passes first, the runner calls the task's cancel function, which
+ * must stop every operation of the task (callbacks must no longer fire) and
+ * may describe where it stood in the result; the runner then completes the
+ * task itself. Only the runner frees a task, after it completed.
+ *
+ * Ownership in one line: the caller of runner_add() gives the runner the
+ * result; AUX stays the module's, and the module frees it in its own start
+ * path (before task_done) or in cancel.
+ */
+#ifndef CUTOVER_RUNNER_H
+#define CUTOVER_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "result.h"
+
+struct dns_client;
+struct http_client;
+struct plan;
+struct report;
+
+struct runner_opts {
+	int concurrency;          /* global in-flight connections (default 64) */
+	int per_host;             /* per server host (default 8) */
+	int timeout_ms;           /* per task (default 15000) */
+	const char *const *resolvers; /* ADDR[:PORT] list, NULL = system config */
+	size_t n_resolvers;
+	const char *ca_file;      /* extra trust anchors, or NULL */
+	int insecure;             /* skip certificate verification */
+	int allow_plaintext;      /* permit LOGIN without TLS */
+	int verbose;
+};
+
+struct runner;
+struct task;
+
+typedef void (*task_fn)(struct task *t, void *aux);
+
+/*
+ * Create a runner. Returns NULL with *ERR set (caller frees) when the DNS or
+ * HTTP client cannot be set up (e.g. a malformed --resolver).
+ */
+struct runner *runner_new(const struct runner_opts *opts, char **err);
+void runner_free(struct runner *r);
+
+struct event_base *runner_base(struct runner *r);
+const struct runner_opts *runner_opts(struct runner *r);
+/* The default DNS client (the --resolver servers or the system's). */
+struct dns_client *runner_dns(struct runner *r);
+struct http_client *runner_http(struct runner *r);
+
+/*
+ * Schedule a task producing RES (ownership passes to the runner). HOST names
+ * the server for the per-host limit, or NULL for a task that opens no
+ * connection of its own. START runs when the task may begin; CANCEL runs on
+ * the deadline (may be NULL if START always finishes synchronously).
+ * TIMEOUT_MS <= 0 takes the runner's default. Returns the task (owned by the
+ * runner; valid until task_done returns).
+ */
+struct task *runner_add(struct runner *r, const char *host, struct result *res,
+    task_fn start, task_fn cancel, void *aux, int timeout_ms);
+
+/* The result to fill, the runner, and when the task started (monotonic ms). */
+struct result *task_result(struct task *t);
+struct runner *task_runner(struct task *t);
+int64_t task_started_ms(struct task *t);
+
+/*
+ * Finish the task: the result is final and goes to the report, the slots are
+ * released and queued tasks start. A result whose status was never set becomes
+ * an error. Must be called exactly once, never from CANCEL.
+ */
+void task_done(struct task *t);
+
+/*
+ * Run the loop until every scheduled task has completed (or runner_stop was
+ * called). Results move into REP in schedule order. Returns 0, or -1 if the
+ * loop failed.
+ */
+int runner_run(struct runner *r, struct report *rep);
+
+/* Ask runner_run to return soon: pending tasks are cancelled as on a timeout,
+ * with the reason "interrupted". Safe to call from a signal event. */
+void runner_stop(struct runner *r);
+
+/* Tasks scheduled, finished, and the most connections seen in flight at once
+ * (for one HOST when given), for progress lines and tests. */
+size_t runner_total(struct runner *r);
+size_t runner_finished(struct runner *r);
+int runner_peak_in_flight(struct runner *r, const char *host);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * test_runner.c - the runner's queue, limits, deadlines and report order,
+ * with tasks that finish on libevent timers (no network).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "report.h"
+#include "runner.h"
+#include "util.h"
+
+struct timed {
+	struct task *t;
+	struct event *ev;
+	int ms;
+	int never;             /* never finishes: only the deadline ends it */
+	int cancelled;
+	int *live, *peak_live; /* tasks running at once, across hosts */
+};
+
+static void
+timed_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct timed *x = arg;
+
+	(void)fd;
+	(void)what;
+	(*x->live)--;
+	result_set(task_result(x->t), RESULT_PASS, "slept %d ms", x->ms);
+	event_free(x->ev);
+	x->ev = NULL;
+	task_done(x->t);
+}
+
+static void
+timed_start(struct task *t, void *aux)
+{
+	struct timed *x = aux;
+	struct timeval tv = {0, x->ms * 1000};
+
+	x->t = t;
+	(*x->live)++;
+	if (*x->live > *x->peak_live)
+		*x->peak_live = *x->live;
+	if (x->never)
+		return;
+	x->ev = evtimer_new(runner_base(task_runner(t)), timed_fire, x);
+	evtimer_add(x->ev, &tv);
+}
+
+static void
+timed_cancel(struct task *t, void *aux)
+{
+	struct timed *x = aux;
+
+	(void)t;
+	x->cancelled = 1;
+	(*x->live)--;
+	if (x->ev != NULL)
+		event_free(x->ev);
+	x->ev = NULL;
+	result_set(task_result(t), RESULT_ERROR, "timed out while sleeping");
+}
+
+static struct runner *
+new_runner(int concurrency, int per_host, int timeout_ms)
+{
+	struct runner_opts o;
+	struct runner *r;
+	char *err = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.concurrency = concurrency;
+	o.per_host = per_host;
+	o.timeout_ms = timeout_ms;
+	r = runner_new(&o, &err);
+	assert_non_null(r);
+	assert_null(err);
+	return r;
+}
+
+static void
+test_limits_and_order(void **state)
+{
+	struct runner *r = new_runner(3, 2, 5000);
+	struct report *rep = rpt_new("test", NULL);
+	struct timed x[12];
+	int live = 0, peak = 0;
+	char subject[16];
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < 12; i++) {
+		x[i].ms = 5 + (11 - i) * 2; /* later tasks finish sooner */
+		x[i].live = &live;
+		x[i].peak_live = &peak;
+		snprintf(subject, sizeof(subject), "t%02d", i);
+		runner_add(r, i % 3 == 0 ? "a.example" : i % 3 == 1 ? "b.example" : "c.example",
+		    result_new("test.sleep", subject, RESULT_SIDE_NONE), timed_start, timed_cancel,
+		    &x[i], 0);
+	}
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(rep->n_results, 12);
+	/* Report order is schedule order, whatever the finishing order was. */
+	for (int i = 0; i < 12; i++) {
+		snprintf(subject, sizeof(subject), "t%02d", i);
+		assert_string_equal(rep->results[i]->subject, subject);
+		assert_int_equal(rep->results[i]->status, RESULT_PASS);
+	}
+	assert_int_equal(peak, 3);
+	assert_int_equal(runner_peak_in_flight(r, NULL), 3);
+	assert_true(runner_peak_in_flight(r, "a.example") <= 2);
+	assert_true(runner_peak_in_flight(r, "b.example") <= 2);
+	assert_int_equal(runner_finished(r), 12);
+	runner_free(r);
+	rpt_free(rep);
+}
+
+static void
+test_per_host_cap(void **state)
+{
+	struct runner *r = new_runner(64, 2, 5000);
+	struct report *rep = rpt_new("test", NULL);
+	struct timed x[9];
+	int live = 0, peak = 0;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < 9; i++) {
+		x[i].ms = 10;
+		x[i].live = &live;
+		x[i].peak_live = &peak;
+		runner_add(r, "IMAP.example", result_new("test.sleep", "one host", RESULT_SIDE_SOURCE),
+		    timed_start, timed_cancel, &x[i], 0);
+	}
+	assert_int_equal(runner_run(r, rep), 0);
+	/* Host names compare case-insensitively: one host, two at a time. */
+	assert_int_equal(peak, 2);
+	assert_int_equal(runner_peak_in_flight(r, "imap.example"), 2);
+	runner_free(r);
+	rpt_free(rep);
+}
+
+static void
+test_deadline(void **state)
+{
+	struct runner *r = new_runner(8, 8, 5000);
+	struct report *rep = rpt_new("test", NULL);
+	struct timed slow, quick;
+	int live = 0, peak = 0;
+	int64_t t0 = util_now_ms();
+
+	(void)state;
+	memset(&slow, 0, sizeof(slow));
+	memset(&quick, 0, sizeof(quick));
+	slow.never = 1;
+	slow.live = quick.live = &live;
+	slow.peak_live = quick.peak_live = &peak;
+	quick.ms = 1;
+	runner_add(r, "h", result_new("test.sleep", "stalls", RESULT_SIDE_NONE), timed_start,
+	    timed_cancel, &slow, 150);
+	runner_add(r, "h", result_new("test.sleep", "quick", RESULT_SIDE_NONE), timed_start,
+	    timed_cancel, &quick, 0);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_true(util_now_ms() - t0 >= 150);
+	assert_int_equal(slow.cancelled, 1);
+	assert_int_equal(quick.cancelled, 0);
+	assert_int_equal(rep->results[0]->status, RESULT_ERROR);
+	assert_string_equal(rep->results[0]->summary, "timed out while sleeping");
+	assert_true(rep->results[0]->duration_ms >= 150);
+	assert_int_equal(rep->results[1]->status, RESULT_PASS);
+	assert_int_equal(live, 0);
+	runner_free(r);
+	rpt_free(rep);
+}
+
+static void
+unset_start(struct task *t, void *aux)
+{
+	(void)aux;
+	task_done(t); /* finishes at once without setting a status */
+}
+
+static void
+test_unset_result_is_error(void **state)
+{
+	struct runner *r = new_runner(8, 8, 5000);
+	struct report *rep = rpt_new("test", NULL);
+
+	(void)state;
+	runner_add(r, NULL, result_new("test.none", "x", RESULT_SIDE_NONE), unset_start, NULL, NULL, 0);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(rep->n_results, 1);
+	assert_int_equal(rep->results[0]->status, RESULT_ERROR);
+	runner_free(r);
+	rpt_free(rep);
+}
+
+static void
+test_bad_resolver(void **state)
+{
+	struct runner_opts o;
+	const char *bad[] = {"not an address"};
+	char *err = NULL;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.resolvers = bad;
+	o.n_resolvers = 1;
+	assert_null(runner_new(&o, &err));
+	assert_non_null(err);
+	assert_non_null(strstr(err, "not an address"));
+	free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limits_and_order),
+		cmocka_unit_test(test_per_host_cap),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_unset_result_is_error),
+		cmocka_unit_test(test_bad_resolver),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
