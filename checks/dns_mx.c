@@ -1,0 +1,470 @@
+/*
+ * dns_mx.c - dns.mx and dns.mx_ttl: where mail for the domain goes today,
+ * and how long resolvers may keep that answer after the switch.
+ *
+ * dns.mx: the MX RRset with preferences and TTLs, the provider the exchanges
+ * belong to (built-in profiles), a null MX (RFC 7505) or no MX at all
+ * (senders then fall back to the address record, RFC 5321 section 5.1), and
+ * for every exchange its addresses: an exchange with no A/AAAA fails, one
+ * that is a CNAME warns (RFC 2181 section 10.3 says MX must not point to an
+ * alias; RFC 5321 section 5.1 tolerates it, not every sender does).
+ *
+ * dns.mx_ttl: the MX TTL against the recommended maximum before a cutover.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dns.h"
+#include "dnsmsg.h"
+#include "profile.h"
+#include "util.h"
+
+#define MX_MAX_EXCHANGES 16
+
+struct mx_task;
+
+/* What an address query's callback needs: the task, the exchange, A or AAAA. */
+struct mx_addr_ref {
+	struct mx_task *m;
+	size_t idx;
+	int which;            /* 0 = A, 1 = AAAA */
+};
+
+struct mx_exchange {
+	uint16_t preference;
+	struct mx_addr_ref ref[2];
+	char *name;           /* "" for a null MX */
+	uint32_t ttl;
+	struct dns_query *q[2];  /* A, AAAA */
+	int answered[2];
+	enum dns_status st[2];
+	char *cname;          /* canonical name when NAME is an alias */
+	cJSON *addresses;
+	const char *error;    /* first lookup error, static text */
+};
+
+struct mx_task {
+	struct task *t;
+	const struct check_input *in;
+	char *domain;
+	struct dns_query *mxq;
+	struct mx_exchange ex[MX_MAX_EXCHANGES];
+	size_t n_ex, n_total;
+	int pending;
+	int authoritative;
+};
+
+static void
+mx_task_free(struct mx_task *m)
+{
+	for (size_t i = 0; i < m->n_ex; i++) {
+		dns_query_cancel(m->ex[i].q[0]);
+		dns_query_cancel(m->ex[i].q[1]);
+		free(m->ex[i].name);
+		free(m->ex[i].cname);
+		cJSON_Delete(m->ex[i].addresses);
+	}
+	dns_query_cancel(m->mxq);
+	free(m->domain);
+	free(m);
+}
+
+static void
+mx_cancel(struct task *t, void *aux)
+{
+	struct mx_task *m = aux;
+
+	(void)t;
+	mx_task_free(m);
+}
+
+static int
+mx_cmp(const void *a, const void *b)
+{
+	const struct mx_exchange *x = a, *y = b;
+
+	if (x->preference != y->preference)
+		return x->preference < y->preference ? -1 : 1;
+	return strcasecmp(x->name, y->name);
+}
+
+/* Fill the result for a lookup of the MX RRset that did not give records. */
+static int
+mx_lookup_failed(struct result *res, const char *domain, const struct dns_reply *reply,
+    const char *servers)
+{
+	switch (reply->status) {
+	case DNS_OK:
+		return 0;
+	case DNS_NODATA:
+		result_set(res, RESULT_FAIL, "no MX records for %s", domain);
+		result_advise(res, "Publish MX records for %s. Without them senders fall back to "
+		    "the domain's address record (RFC 5321 section 5.1), which is rarely a mail "
+		    "server, so mail bounces or is lost.", domain);
+		return 1;
+	case DNS_NXDOMAIN:
+		result_set(res, RESULT_FAIL, "%s does not exist in DNS (NXDOMAIN)", domain);
+		result_advise(res, "Check the spelling of the domain and that it is registered and "
+		    "delegated to working name servers.");
+		return 1;
+	default:
+		result_set(res, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", domain,
+		    reply->error, servers);
+		return 1;
+	}
+}
+
+/* Collect the MX RRset from REPLY into M; returns the number of records. */
+static size_t
+mx_collect(struct mx_task *m, const struct dns_reply *reply)
+{
+	const struct dnsmsg_rr *rr;
+	const char *owner = dnsmsg_resolve_cname(reply->msg, m->domain);
+	size_t it = 0;
+
+	m->authoritative = reply->msg->aa;
+	while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_MX, owner, &it)) != NULL) {
+		m->n_total++;
+		if (m->n_ex == MX_MAX_EXCHANGES)
+			continue;
+		m->ex[m->n_ex].preference = rr->preference;
+		m->ex[m->n_ex].name = xstrdup(rr->target);
+		m->ex[m->n_ex].ttl = rr->ttl;
+		m->n_ex++;
+	}
+	qsort(m->ex, m->n_ex, sizeof(m->ex[0]), mx_cmp);
+	return m->n_ex;
+}
+
+/* ---- dns.mx ------------------------------------------------------------- */
+
+/* The profile all exchanges belong to; *MIXED when they disagree. */
+static const char *
+mx_provider(const struct mx_task *m, int *mixed)
+{
+	const struct profile *p = NULL;
+	size_t matched = 0;
+
+	*mixed = 0;
+	for (size_t i = 0; i < m->n_ex; i++) {
+		const struct profile *q = profile_match_mx(m->ex[i].name);
+
+		if (q == NULL)
+			continue;
+		if (p != NULL && q != p)
+			*mixed = 1;
+		p = q;
+		matched++;
+	}
+	if (matched > 0 && matched < m->n_ex)
+		*mixed = 1;
+	return *mixed ? NULL : p != NULL ? p->name : NULL;
+}
+
+static int
+mx_matches(const char *const *patterns, const char *name)
+{
+	for (size_t i = 0; patterns != NULL && patterns[i] != NULL; i++)
+		if (util_domain_match(patterns[i], name))
+			return 1;
+	return 0;
+}
+
+static void
+mx_finish(struct mx_task *m)
+{
+	struct result *res = task_result(m->t);
+	cJSON *records = cJSON_AddArrayToObject(res->details, "records");
+	const char *provider;
+	const char *noaddr = NULL, *alias = NULL, *alias_target = NULL, *lookup_err = NULL;
+	int mixed, all_expected = 1;
+	size_t n_noaddr = 0;
+
+	for (size_t i = 0; i < m->n_ex; i++) {
+		struct mx_exchange *x = &m->ex[i];
+		cJSON *rec = cJSON_CreateObject();
+		int resolves = cJSON_GetArraySize(x->addresses) > 0;
+
+		cJSON_AddNumberToObject(rec, "preference", x->preference);
+		cJSON_AddStringToObject(rec, "exchange", x->name);
+		cJSON_AddNumberToObject(rec, "ttl", x->ttl);
+		cJSON_AddItemToObject(rec, "addresses", x->addresses);
+		x->addresses = NULL;
+		if (x->cname != NULL)
+			cJSON_AddStringToObject(rec, "cname", x->cname);
+		else
+			cJSON_AddNullToObject(rec, "cname");
+		cJSON_AddBoolToObject(rec, "resolves", resolves);
+		if (x->error != NULL)
+			cJSON_AddStringToObject(rec, "lookup_error", x->error);
+		cJSON_AddItemToArray(records, rec);
+		if (!resolves && x->error == NULL && noaddr == NULL)
+			noaddr = x->name;
+		if (!resolves && x->error == NULL)
+			n_noaddr++;
+		if (x->error != NULL && lookup_err == NULL)
+			lookup_err = x->name;
+		if (x->cname != NULL && alias == NULL) {
+			alias = x->name;
+			alias_target = x->cname;
+		}
+		if (!mx_matches(m->in->expect_mx, x->name))
+			all_expected = 0;
+	}
+	provider = mx_provider(m, &mixed);
+	if (provider != NULL)
+		cJSON_AddStringToObject(res->details, "provider", provider);
+	else if (mixed)
+		cJSON_AddStringToObject(res->details, "provider", "mixed");
+	else
+		cJSON_AddNullToObject(res->details, "provider");
+	cJSON_AddBoolToObject(res->details, "null_mx", 0);
+	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
+	if (m->in->expect_mx != NULL) {
+		cJSON *exp = cJSON_AddObjectToObject(res->details, "expected");
+		cJSON *pats = cJSON_AddArrayToObject(exp, "mx");
+
+		for (size_t i = 0; m->in->expect_mx[i] != NULL; i++)
+			cJSON_AddItemToArray(pats, cJSON_CreateString(m->in->expect_mx[i]));
+		cJSON_AddStringToObject(exp, "origin", m->in->expect_mx_origin ?
+		    m->in->expect_mx_origin : "plan");
+		cJSON_AddBoolToObject(exp, "matches", all_expected);
+	}
+
+	if (noaddr != NULL) {
+		result_set(res, RESULT_FAIL, "%zu of %zu MX exchange%s ha%s no address: %s",
+		    n_noaddr, m->n_ex, m->n_ex == 1 ? "" : "s", n_noaddr == 1 ? "s" : "ve", noaddr);
+		result_advise(res, "Give %s an A or AAAA record, or point the MX at a host that "
+		    "has one: senders cannot deliver to an exchange without an address.", noaddr);
+	} else if (alias != NULL) {
+		result_set(res, RESULT_WARN, "MX exchange %s is a CNAME (to %s)", alias, alias_target);
+		result_advise(res, "Point the MX record at the canonical name %s: MX targets must "
+		    "not be aliases (RFC 2181 section 10.3) and some senders refuse them.",
+		    alias_target);
+	} else if (lookup_err != NULL) {
+		result_set(res, RESULT_WARN, "%zu MX record%s, but the address of %s could not be "
+		    "looked up", m->n_ex, m->n_ex == 1 ? "" : "s", lookup_err);
+		result_advise(res, "Run the check again; if it persists, check the name servers of "
+		    "%s.", lookup_err);
+	} else {
+		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s", m->n_ex,
+		    m->n_ex == 1 ? "" : "s", provider != NULL ? provider : mixed ? "mixed" : "unknown");
+	}
+	if (m->n_total > m->n_ex)
+		cJSON_AddNumberToObject(res->details, "records_not_checked", (double)(m->n_total - m->n_ex));
+	task_done(m->t);
+	mx_task_free(m);
+}
+
+static void
+mx_addr_answer(struct mx_task *m, struct mx_exchange *x, int which, const struct dns_reply *reply)
+{
+	x->q[which] = NULL;
+	x->answered[which] = 1;
+	x->st[which] = reply->status;
+	if (reply->status == DNS_OK) {
+		const char *canon = dnsmsg_resolve_cname(reply->msg, x->name);
+		const struct dnsmsg_rr *rr;
+		size_t it = 0;
+
+		if (!util_strieq(canon, x->name) && x->cname == NULL)
+			x->cname = xstrdup(canon);
+		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, which ? DNSMSG_AAAA : DNSMSG_A,
+		    canon, &it)) != NULL)
+			cJSON_AddItemToArray(x->addresses, cJSON_CreateString(rr->addr));
+	} else if (reply->status != DNS_NODATA && reply->status != DNS_NXDOMAIN && x->error == NULL) {
+		x->error = dns_status_str(reply->status);
+	}
+	if (--m->pending == 0)
+		mx_finish(m);
+}
+
+static void
+mx_addr_cb(void *arg, const struct dns_reply *reply)
+{
+	struct mx_addr_ref *ref = arg;
+
+	mx_addr_answer(ref->m, &ref->m->ex[ref->idx], ref->which, reply);
+}
+
+static void
+mx_answer(void *arg, const struct dns_reply *reply)
+{
+	struct mx_task *m = arg;
+	struct result *res = task_result(m->t);
+	struct dns_client *dns = runner_dns(task_runner(m->t));
+
+	m->mxq = NULL;
+	cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
+	if (mx_lookup_failed(res, m->domain, reply, dns_client_servers(dns)) ||
+	    mx_collect(m, reply) == 0) {
+		if (reply->status == DNS_OK)	/* only a CNAME, or records for another owner */
+			mx_lookup_failed(res, m->domain, &(struct dns_reply){.status = DNS_NODATA},
+			    dns_client_servers(dns));
+		cJSON_AddArrayToObject(res->details, "records");
+		cJSON_AddNullToObject(res->details, "provider");
+		cJSON_AddBoolToObject(res->details, "null_mx", 0);
+		task_done(m->t);
+		mx_task_free(m);
+		return;
+	}
+	/* RFC 7505: a single MX of preference 0 with the root as exchange. */
+	for (size_t i = 0; i < m->n_ex; i++) {
+		if (m->ex[i].name[0] == '\0') {
+			cJSON *records = cJSON_AddArrayToObject(res->details, "records");
+
+			for (size_t j = 0; j < m->n_ex; j++) {
+				cJSON *rec = cJSON_CreateObject();
+
+				cJSON_AddNumberToObject(rec, "preference", m->ex[j].preference);
+				cJSON_AddStringToObject(rec, "exchange", m->ex[j].name[0] ? m->ex[j].name : ".");
+				cJSON_AddNumberToObject(rec, "ttl", m->ex[j].ttl);
+				cJSON_AddItemToArray(records, rec);
+			}
+			cJSON_AddNullToObject(res->details, "provider");
+			cJSON_AddBoolToObject(res->details, "null_mx", 1);
+			if (m->n_ex == 1 && m->ex[0].preference == 0)
+				result_set(res, RESULT_FAIL, "null MX (RFC 7505): %s declares that it "
+				    "accepts no mail", m->domain);
+			else
+				result_set(res, RESULT_FAIL, "invalid null MX: the root \".\" is mixed with "
+				    "other MX records (RFC 7505 section 3)");
+			result_advise(res, "Replace the null MX with the mail provider's MX records "
+			    "before go-live, or mail to %s keeps bouncing.", m->domain);
+			task_done(m->t);
+			mx_task_free(m);
+			return;
+		}
+	}
+	/* One reference for the loop itself: a query that completes at once must
+	 * not finish the task while we are still issuing the others. */
+	m->pending = 1;
+	for (size_t i = 0; i < m->n_ex; i++) {
+		m->ex[i].addresses = cJSON_CreateArray();
+		for (int w = 0; w < 2; w++) {
+			m->ex[i].ref[w] = (struct mx_addr_ref){m, i, w};
+			m->pending++;
+			m->ex[i].q[w] = dns_query(dns, m->ex[i].name, w ? DNSMSG_AAAA : DNSMSG_A,
+			    mx_addr_cb, &m->ex[i].ref[w]);
+		}
+	}
+	if (--m->pending == 0)
+		mx_finish(m);
+}
+
+static void
+mx_start(struct task *t, void *aux)
+{
+	struct mx_task *m = aux;
+
+	struct dns_query *q;
+
+	m->t = t;
+	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, mx_answer, m);
+	if (q != NULL) /* NULL: answered already, M is gone */
+		m->mxq = q;
+}
+
+static void
+mx_schedule(struct runner *r, const struct check_input *in)
+{
+	struct mx_task *m = xcalloc(1, sizeof(*m));
+
+	m->in = in;
+	m->domain = xstrdup(in->domain);
+	runner_add(r, NULL, result_new("dns.mx", in->domain, RESULT_SIDE_NONE), mx_start,
+	    mx_cancel, m, 0);
+}
+
+const struct check check_dns_mx = {
+	.id = "dns.mx",
+	.group = "dns",
+	.title = "MX records, their provider, and that every exchange has an address",
+	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+	.schedule = mx_schedule,
+};
+
+/* ---- dns.mx_ttl ---------------------------------------------------------- */
+
+static void
+mx_ttl_answer(void *arg, const struct dns_reply *reply)
+{
+	struct mx_task *m = arg;
+	struct result *res = task_result(m->t);
+	struct dns_client *dns = runner_dns(task_runner(m->t));
+	long max = m->in->mx_ttl_max;
+	uint32_t ttl = 0;
+
+	m->mxq = NULL;
+	cJSON_AddNumberToObject(res->details, "recommended_max", (double)max);
+	if (reply->status == DNS_NODATA || reply->status == DNS_NXDOMAIN ||
+	    (reply->status == DNS_OK && mx_collect(m, reply) == 0)) {
+		cJSON_AddNullToObject(res->details, "ttl");
+		result_set(res, RESULT_SKIP, "no MX records, so no MX TTL to check (see dns.mx)");
+		goto out;
+	}
+	if (reply->status != DNS_OK) {
+		cJSON_AddNullToObject(res->details, "ttl");
+		result_set(res, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", m->domain,
+		    reply->error, dns_client_servers(dns));
+		goto out;
+	}
+	if (m->n_ex == 1 && m->ex[0].name[0] == '\0') {
+		cJSON_AddNullToObject(res->details, "ttl");
+		result_set(res, RESULT_SKIP, "null MX: the domain takes no mail (see dns.mx)");
+		goto out;
+	}
+	/* The RRset's TTL: they should all be equal (RFC 2181 section 5.2);
+	 * if not, resolvers may use the lowest, caches may keep the highest. */
+	for (size_t i = 0; i < m->n_ex; i++)
+		if (m->ex[i].ttl > ttl)
+			ttl = m->ex[i].ttl;
+	cJSON_AddNumberToObject(res->details, "ttl", ttl);
+	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
+	if ((long)ttl > max) {
+		result_set(res, RESULT_WARN, "MX TTL is %u s (%.1f h), above the recommended %ld s "
+		    "before a cutover", ttl, ttl / 3600.0, max);
+		result_advise(res, "Lower the MX TTL to %ld s or less, and do it at least %u s "
+		    "(the current TTL) before go-live: resolvers may keep the old MX for up to one "
+		    "old TTL after you change it.", max < 300 ? max : 300, ttl);
+	} else {
+		result_set(res, RESULT_PASS, "MX TTL is %u s (recommended at most %ld s)%s", ttl, max,
+		    m->authoritative ? "" : "; as cached by the resolver, the zone's TTL may be higher");
+	}
+out:
+	task_done(m->t);
+	mx_task_free(m);
+}
+
+static void
+mx_ttl_start(struct task *t, void *aux)
+{
+	struct mx_task *m = aux;
+
+	struct dns_query *q;
+
+	m->t = t;
+	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, mx_ttl_answer, m);
+	if (q != NULL) /* NULL: answered already, M is gone */
+		m->mxq = q;
+}
+
+static void
+mx_ttl_schedule(struct runner *r, const struct check_input *in)
+{
+	struct mx_task *m = xcalloc(1, sizeof(*m));
+
+	m->in = in;
+	m->domain = xstrdup(in->domain);
+	runner_add(r, NULL, result_new("dns.mx_ttl", in->domain, RESULT_SIDE_NONE), mx_ttl_start,
+	    mx_cancel, m, 0);
+}
+
+const struct check check_dns_mx_ttl = {
+	.id = "dns.mx_ttl",
+	.group = "dns",
+	.title = "MX TTL low enough that the switch propagates quickly",
+	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+	.schedule = mx_ttl_schedule,
+};

@@ -1,0 +1,450 @@
+/*
+ * cli.c - dispatch, common options and the run of a set of checks.
+ *
+ * Option values are checked here, before any network traffic: a bad value is
+ * exit 65 with the option named; an unknown option or command is exit 64 with
+ * the closest valid name suggested.
+ */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "console.h"
+#include "report.h"
+#include "runner.h"
+#include "util.h"
+
+enum cli_opt {
+	OPT_JSON = 256, OPT_HTML, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
+	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
+};
+
+static const struct cli_command cli_cmd_propagation = {
+	.name = "propagation", .synopsis = "DOMAIN",
+	.summary = "go-live day: who still sees the old MX (not in this version yet)",
+};
+static const struct cli_command cli_cmd_sync = {
+	.name = "sync", .synopsis = "PLAN",
+	.summary = "final delta sync source -> destination (not in this version yet)",
+};
+static const struct cli_command cli_cmd_report = {
+	.name = "report", .synopsis = "render|merge ...",
+	.summary = "render or merge saved reports (not in this version yet)",
+};
+
+static const struct cli_command *const cli_commands[] = {
+	&cli_cmd_audit, &cli_cmd_dns, &cli_cmd_propagation, &cli_cmd_sync, &cli_cmd_report, NULL,
+};
+
+static const struct option cli_common_options[] = {
+	{"json", required_argument, NULL, OPT_JSON},
+	{"html", required_argument, NULL, OPT_HTML},
+	{"resolver", required_argument, NULL, OPT_RESOLVER},
+	{"ca-file", required_argument, NULL, OPT_CA_FILE},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+	{"per-host", required_argument, NULL, OPT_PER_HOST},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char cli_common_help[] =
+    "Common options:\n"
+    "  --json FILE          write the JSON report to FILE (- = stdout); schema:\n"
+    "                       reports/SCHEMA.md\n"
+    "  --resolver ADDR[:PORT]  ask this DNS server instead of the system's\n"
+    "                       (repeatable; [IPv6]:PORT for IPv6 with a port)\n"
+    "  --timeout SEC        give up on one check after SEC seconds (default 15)\n"
+    "  --concurrency N      connections in flight at once (default 64)\n"
+    "  --per-host N         connections to one server at once (default 8)\n"
+    "  --ca-file FILE       also trust the CAs in FILE (PEM)\n"
+    "  --insecure           do not verify TLS certificates (shown in the report)\n"
+    "  --allow-plaintext    permit passwords over unencrypted connections\n"
+    "  -q, --quiet          no summary on stdout (the exit code still tells)\n"
+    "  -v, --verbose        also print every check's details\n"
+    "  --no-progress        no progress line on stderr\n"
+    "  -h, --help           this help;  --version  the version\n"
+    "\n"
+    "Exit codes: 0 all pass or skip, 1 worst is warn, 2 worst is fail or error,\n"
+    "64 usage error, 65 bad input data (plan, CSV, option values), 70 internal\n"
+    "error, 74 cannot write a report.\n";
+
+static void
+cli_help_main(FILE *out)
+{
+	fputs("cutover - readiness audit, go-live checks and final sync for email migrations\n"
+	    "\n"
+	    "Usage: cutover COMMAND [OPTIONS] ...\n"
+	    "\n"
+	    "Commands:\n", out);
+	for (size_t i = 0; cli_commands[i] != NULL; i++) {
+		char *head = xasprintf("%s %s", cli_commands[i]->name, cli_commands[i]->synopsis);
+
+		fprintf(out, "  %-26s %s\n", head, cli_commands[i]->summary);
+		free(head);
+	}
+	fputs("\n"
+	    "Examples:\n"
+	    "  cutover dns example.com\n"
+	    "  cutover dns example.com --expect microsoft365 --json report.json\n"
+	    "  cutover audit plan.json --json audit.json\n"
+	    "\n"
+	    "Run 'cutover COMMAND --help' for a command's options.\n", out);
+}
+
+int
+cli_usage_error(const struct cli *c, const char *fmt, ...)
+{
+	const char *cmd = c != NULL ? c->command : NULL;
+	va_list ap;
+
+	fprintf(stderr, "cutover%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'cutover %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+	return CLI_EXIT_USAGE;
+}
+
+int
+cli_value_error(const struct cli *c, const char *option, const char *value, const char *want)
+{
+	fprintf(stderr, "cutover %s: %s \"%s\": %s\n", c->command, option, value, want);
+	return CLI_EXIT_DATAERR;
+}
+
+int
+cli_parse_long(const struct cli *c, const char *option, const char *arg, long min, long max,
+    long *out)
+{
+	long long v;
+	char want[96];
+
+	if (util_parse_int(arg, min, max, &v) != 0) {
+		snprintf(want, sizeof(want), "expected a whole number from %ld to %ld", min, max);
+		return cli_value_error(c, option, arg, want);
+	}
+	*out = (long)v;
+	return CLI_CONTINUE;
+}
+
+/* The common options followed by the command's own, for getopt_long. */
+static struct option *
+cli_merge_options(const struct cli_command *cmd)
+{
+	size_t n = UTIL_ARRAY_LEN(cli_common_options) - 1, m = 0;
+	struct option *all;
+
+	while (cmd->options != NULL && cmd->options[m].name != NULL)
+		m++;
+	all = xcalloc(n + m + 1, sizeof(*all));
+	memcpy(all, cli_common_options, n * sizeof(*all));
+	if (m > 0)
+		memcpy(all + n, cmd->options, m * sizeof(*all));
+	return all;
+}
+
+static const char *
+cli_closest_option(const struct option *opts, const char *given)
+{
+	const char *best = NULL;
+	size_t best_d = 4;
+
+	while (*given == '-')
+		given++;
+	for (const struct option *o = opts; o->name != NULL; o++) {
+		size_t d = util_edit_distance(given, o->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = o->name;
+		}
+	}
+	return best;
+}
+
+/* Which command has an option named NAME, for "does not apply" messages. */
+static const char *
+cli_option_owner(const char *arg)
+{
+	size_t len;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return NULL;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (size_t i = 0; cli_commands[i] != NULL; i++)
+		for (const struct option *o = cli_commands[i]->options; o != NULL && o->name; o++)
+			if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+				return cli_commands[i]->name;
+	return NULL;
+}
+
+static void
+cli_help_command(const struct cli_command *cmd)
+{
+	cmd->help(stdout);
+	fputs(cli_common_help, stdout);
+}
+
+/* Parse options into C. Returns CLI_CONTINUE to go on, or an exit code. */
+static int
+cli_parse(struct cli *c, int argc, char **argv)
+{
+	struct option *opts = cli_merge_options(c->cmd);
+	char *end;
+	int opt, rc = CLI_CONTINUE;
+
+	opterr = 0;
+	optind = 1;
+	c->concurrency = 64;
+	c->per_host = 8;
+	c->timeout_s = 15;
+	while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
+		switch (opt) {
+		case '?': {
+			const char *bad = argv[optind - 1];
+			const char *owner = cli_option_owner(bad);
+			const char *sugg = strncmp(bad, "--", 2) == 0 ? cli_closest_option(opts, bad) : NULL;
+
+			if (optopt != 0 && strncmp(bad, "--", 2) != 0)
+				rc = cli_usage_error(c, "unknown option '-%c'", optopt);
+			else if (owner != NULL)
+				rc = cli_usage_error(c, "option '%s' does not apply to '%s' (it is an "
+				    "option of 'cutover %s')", bad, c->command, owner);
+			else if (sugg != NULL)
+				rc = cli_usage_error(c, "unknown option '%s' (did you mean '--%s'?)", bad,
+				    sugg);
+			else
+				rc = cli_usage_error(c, "unknown option '%s'", bad);
+			break;
+		}
+		case ':':
+			rc = cli_usage_error(c, "option '%s' needs a value", argv[optind - 1]);
+			break;
+		case 'h':
+			cli_help_command(c->cmd);
+			rc = CLI_EXIT_OK;
+			break;
+		case 'q': c->quiet = 1; break;
+		case 'v': c->verbose++; break;
+		case OPT_VERSION:
+			printf("cutover %s\n", CUTOVER_VERSION);
+			rc = CLI_EXIT_OK;
+			break;
+		case OPT_JSON: c->json_path = optarg; break;
+		case OPT_HTML:
+			fprintf(stderr, "cutover %s: --html: the HTML report is not in this version "
+			    "yet; write --json now and render it when it is\n", c->command);
+			rc = CLI_EXIT_USAGE;
+			break;
+		case OPT_RESOLVER:
+			if (c->n_resolvers == CLI_MAX_RESOLVERS)
+				rc = cli_usage_error(c, "at most %d --resolver options", CLI_MAX_RESOLVERS);
+			else
+				c->resolvers[c->n_resolvers++] = optarg;
+			break;
+		case OPT_CA_FILE: c->ca_file = optarg; break;
+		case OPT_INSECURE: c->insecure = 1; break;
+		case OPT_ALLOW_PLAINTEXT: c->allow_plaintext = 1; break;
+		case OPT_NO_PROGRESS: c->no_progress = 1; break;
+		case OPT_CONCURRENCY:
+			rc = cli_parse_long(c, "--concurrency", optarg, 1, 100000, &c->concurrency);
+			break;
+		case OPT_PER_HOST:
+			rc = cli_parse_long(c, "--per-host", optarg, 1, 10000, &c->per_host);
+			break;
+		case OPT_TIMEOUT:
+			c->timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(c->timeout_s >= 0.1 && c->timeout_s <= 3600))
+				rc = cli_value_error(c, "--timeout", optarg, "expected seconds from 0.1 to 3600");
+			break;
+		default:
+			if (opt >= CLI_OPT_COMMAND && c->cmd->option != NULL)
+				rc = c->cmd->option(c, opt, optarg);
+			else
+				rc = cli_usage_error(c, "unexpected option");
+			break;
+		}
+	}
+	free(opts);
+	c->args = argv + optind;
+	c->n_args = argc - optind;
+	return rc;
+}
+
+static int
+cli_group_selected(const char *only, const char *group)
+{
+	size_t gl = strlen(group);
+	const char *p = only;
+
+	if (only == NULL)
+		return 1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n == gl && strncmp(p, group, n) == 0)
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static struct runner *cli_running;
+
+static void
+cli_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (cli_running != NULL)
+		runner_stop(cli_running);
+}
+
+int
+cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
+    const struct check_input *in, const char *target, const char *const *resolvers,
+    size_t n_resolvers, const char *ca_file)
+{
+	struct runner_opts ro;
+	struct runner *r;
+	struct report *rep;
+	struct event *sigint;
+	char *err = NULL;
+	enum result_status worst;
+	size_t counts[RESULT_STATUS_COUNT];
+	int64_t t0 = util_now_ms();
+	int rc;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.concurrency = (int)c->concurrency;
+	ro.per_host = (int)c->per_host;
+	ro.timeout_ms = (int)(c->timeout_s * 1000);
+	ro.resolvers = resolvers;
+	ro.n_resolvers = n_resolvers;
+	ro.ca_file = ca_file;
+	ro.insecure = c->insecure;
+	ro.allow_plaintext = c->allow_plaintext;
+	ro.verbose = c->verbose;
+	r = runner_new(&ro, &err);
+	if (r == NULL) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		return CLI_EXIT_DATAERR;
+	}
+	rep = rpt_new(c->command, target);
+	rep->started_at = time(NULL);
+	rep->insecure = c->insecure;
+	rep->allow_plaintext = c->allow_plaintext;
+	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
+		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group))
+			(*ck)->schedule(r, in);
+	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);
+	if (sigint != NULL)
+		evsignal_add(sigint, NULL);
+	cli_running = r;
+	rc = runner_run(r, rep);
+	cli_running = NULL;
+	if (sigint != NULL)
+		event_free(sigint);
+	rep->duration_ms = util_now_ms() - t0;
+	runner_free(r);
+	if (rc != 0) {
+		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
+		rpt_free(rep);
+		return CLI_EXIT_SOFTWARE;
+	}
+	rpt_counts(rep, counts, &worst);
+	rc = result_exit_code(worst);
+	if (c->json_path != NULL && rpt_write_json(rep, c->json_path, &err) != 0) {
+		fprintf(stderr, "cutover %s: cannot write the report: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_IOERR;
+	}
+	if (!c->quiet) {
+		int to_stdout = c->json_path == NULL || strcmp(c->json_path, "-") != 0;
+		FILE *out = to_stdout ? stdout : stderr;
+
+		console_summary(out, rep, console_use_color(out), c->verbose);
+	}
+	rpt_free(rep);
+	return rc;
+}
+
+static const struct cli_command *
+cli_find_command(const char *name, const char **suggestion)
+{
+	size_t best_d = 3;
+
+	*suggestion = NULL;
+	for (size_t i = 0; cli_commands[i] != NULL; i++) {
+		size_t d = util_edit_distance(name, cli_commands[i]->name);
+
+		if (d == 0)
+			return cli_commands[i];
+		if (d < best_d) {
+			best_d = d;
+			*suggestion = cli_commands[i]->name;
+		}
+	}
+	return NULL;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	struct cli c;
+	const char *sugg;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		cli_help_main(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		cli_help_main(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cutover %s\n", CUTOVER_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (argv[1][0] == '-')
+		return cli_usage_error(NULL, "expected a command before '%s' (audit, dns, "
+		    "propagation, sync, report)", argv[1]);
+	c.cmd = cli_find_command(argv[1], &sugg);
+	if (c.cmd == NULL) {
+		if (sugg != NULL)
+			return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)",
+			    argv[1], sugg);
+		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+	}
+	c.command = c.cmd->name;
+	if (c.cmd->run == NULL) {
+		fprintf(stderr, "cutover %s: not available in cutover %s yet; see README.md for "
+		    "what this version does\n", c.command, CUTOVER_VERSION);
+		return CLI_EXIT_USAGE;
+	}
+	rc = cli_parse(&c, argc - 1, argv + 1);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return c.cmd->run(&c);
+}

@@ -1,0 +1,91 @@
+/*
+ * cli.h - the command line: subcommands, options, exit codes (DESIGN.md).
+ *
+ * cli.c owns the common options (--json, --resolver, --timeout, ...), the
+ * dispatch and the run of a set of checks; each subcommand lives in its own
+ * src/cmd_*.c as a `const struct cli_command` listed in cli.c. A command
+ * adds its own long options (values from CLI_OPT_COMMAND up) and keeps their
+ * values in its own file.
+ */
+#ifndef CUTOVER_CLI_H
+#define CUTOVER_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes: a contract (DESIGN.md, README.md, reports/SCHEMA.md). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,        /* every check pass or skip */
+	CLI_EXIT_WARN = 1,      /* worst is warn */
+	CLI_EXIT_FAIL = 2,      /* worst is fail or error */
+	CLI_EXIT_USAGE = 64,    /* bad command line */
+	CLI_EXIT_DATAERR = 65,  /* bad input data: plan, CSV, option values */
+	CLI_EXIT_SOFTWARE = 70, /* internal error */
+	CLI_EXIT_IOERR = 74,    /* cannot write a report or state */
+};
+
+/* A parse step that went fine and should go on (not an exit code). */
+#define CLI_CONTINUE (-1)
+/* First option value a command may use for its own options. */
+#define CLI_OPT_COMMAND 512
+#define CLI_MAX_RESOLVERS 16
+
+struct cli_command;
+struct check_input;
+
+/* The common options, filled before the command runs. */
+struct cli {
+	const struct cli_command *cmd;
+	const char *command;      /* cmd->name */
+	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
+	const char *resolvers[CLI_MAX_RESOLVERS];
+	size_t n_resolvers;
+	const char *ca_file;
+	int insecure, allow_plaintext, quiet, verbose, no_progress;
+	long concurrency, per_host;
+	double timeout_s;
+	char **args;              /* positional arguments after the command */
+	int n_args;
+};
+
+struct cli_command {
+	const char *name;         /* "dns" */
+	const char *synopsis;     /* "DOMAIN": the positional arguments */
+	const char *summary;      /* one line for `cutover --help` */
+	/* Print usage, what the command does, its own options and examples;
+	 * the common options and exit codes are appended by cli.c. */
+	void (*help)(FILE *out);
+	const struct option *options; /* own long options or NULL; {0} terminated */
+	/* Take one of its own options; returns CLI_CONTINUE or an exit code. */
+	int (*option)(struct cli *c, int opt, const char *arg);
+	/* Run; returns the exit code. NULL: not available in this version. */
+	int (*run)(struct cli *c);
+};
+
+/* Run cutover with ARGC/ARGV; returns the process exit code. */
+int cli_main(int argc, char **argv);
+
+/* Print "cutover CMD: MESSAGE" and a hint to --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "cutover CMD: OPTION "VALUE": WANT"; returns CLI_EXIT_DATAERR. */
+int cli_value_error(const struct cli *c, const char *option, const char *value, const char *want);
+/* Parse a whole number of seconds in [MIN, MAX] for OPTION. Returns
+ * CLI_CONTINUE and *OUT, or the exit code after printing the error. */
+int cli_parse_long(const struct cli *c, const char *option, const char *arg, long min, long max,
+    long *out);
+
+/*
+ * Schedule every check of COMMAND_BIT (CHECK_CMD_*) whose group ONLY selects
+ * (NULL = all), run them on one runner, write the report (--json) and the
+ * console summary. RESOLVERS/CA_FILE override the common options when the
+ * command has its own (a plan's). Returns the exit code.
+ */
+int cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
+    const struct check_input *in, const char *target, const char *const *resolvers,
+    size_t n_resolvers, const char *ca_file);
+
+extern const struct cli_command cli_cmd_audit;
+extern const struct cli_command cli_cmd_dns;
+
+#endif

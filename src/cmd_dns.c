@@ -1,0 +1,92 @@
+/* cmd_dns.c - `cutover dns DOMAIN`: the DNS checks for one domain. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli.h"
+#include "profile.h"
+
+enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX };
+
+static const struct option dns_options[] = {
+	{"expect", required_argument, NULL, OPT_EXPECT},
+	{"mx-ttl-max", required_argument, NULL, OPT_MX_TTL_MAX},
+	{NULL, 0, NULL, 0},
+};
+
+static struct {
+	const char *expect;
+	long mx_ttl_max;
+	int mx_ttl_set;
+} dns_opts;
+
+static void
+dns_help(FILE *out)
+{
+	fputs("Usage: cutover dns DOMAIN [OPTIONS]\n"
+	    "\n"
+	    "Checks what mail senders see for DOMAIN: the MX records with their TTLs and\n"
+	    "the provider they point to (dns.mx), that every exchange has an address, and\n"
+	    "whether the MX TTL is low enough for a quick switch (dns.mx_ttl).\n"
+	    "\n"
+	    "Options:\n"
+	    "  --expect PROFILE     the provider you are moving to: microsoft365,\n"
+	    "                       rackspace, google or generic; the report says whether\n"
+	    "                       the MX already points there\n"
+	    "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
+	    "\n"
+	    "Examples:\n"
+	    "  cutover dns example.com\n"
+	    "  cutover dns example.com --expect microsoft365 --json report.json\n"
+	    "  cutover dns example.com --resolver 127.0.0.1:5300 --json -\n"
+	    "\n", out);
+}
+
+static int
+dns_option(struct cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_EXPECT:
+		if (profile_find(arg) == NULL)
+			return cli_value_error(c, "--expect", arg,
+			    "unknown profile; known: microsoft365, rackspace, google, generic");
+		dns_opts.expect = arg;
+		return CLI_CONTINUE;
+	case OPT_MX_TTL_MAX:
+		dns_opts.mx_ttl_set = 1;
+		return cli_parse_long(c, "--mx-ttl-max", arg, 0, 2147483647L, &dns_opts.mx_ttl_max);
+	}
+	return cli_usage_error(c, "unexpected option");
+}
+
+static int
+dns_run(struct cli *c)
+{
+	struct check_input in;
+	const struct profile *p;
+
+	if (c->n_args != 1)
+		return cli_usage_error(c, c->n_args == 0 ? "which domain? e.g. 'cutover dns "
+		    "example.com'" : "one domain at a time (got %d arguments)", c->n_args);
+	memset(&in, 0, sizeof(in));
+	in.domain = c->args[0];
+	in.mx_ttl_max = dns_opts.mx_ttl_set ? dns_opts.mx_ttl_max : 3600;
+	in.expect_profile = dns_opts.expect;
+	p = dns_opts.expect != NULL ? profile_find(dns_opts.expect) : NULL;
+	if (p != NULL && p->mx[0] != NULL) {
+		in.expect_mx = p->mx;
+		in.expect_mx_origin = p->name;
+	}
+	return cli_run_checks(c, CHECK_CMD_DNS, NULL, &in, in.domain, c->resolvers,
+	    c->n_resolvers, c->ca_file);
+}
+
+const struct cli_command cli_cmd_dns = {
+	.name = "dns",
+	.synopsis = "DOMAIN",
+	.summary = "MX records, their provider and addresses, MX TTL for one domain",
+	.help = dns_help,
+	.options = dns_options,
+	.option = dns_option,
+	.run = dns_run,
+};

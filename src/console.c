@@ -1,0 +1,83 @@
+/* console.c - see console.h. */
+#include "console.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char *const console_colors[RESULT_STATUS_COUNT] = {
+	[RESULT_PASS] = "\033[32m", [RESULT_SKIP] = "\033[2m", [RESULT_WARN] = "\033[33m",
+	[RESULT_FAIL] = "\033[31m", [RESULT_ERROR] = "\033[35m",
+};
+
+int
+console_use_color(FILE *out)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	if (nc != NULL && *nc != '\0')
+		return 0;
+	return isatty(fileno(out));
+}
+
+static void
+console_status(FILE *out, enum result_status st, int color)
+{
+	char label[8];
+	size_t i;
+
+	for (i = 0; result_status_str(st)[i] != '\0' && i < sizeof(label) - 1; i++)
+		label[i] = (char)(result_status_str(st)[i] - 'a' + 'A');
+	label[i] = '\0';
+	if (color)
+		fprintf(out, "%s%-5s\033[0m", console_colors[st], label);
+	else
+		fprintf(out, "%-5s", label);
+}
+
+void
+console_summary(FILE *out, const struct report *rep, int color, int verbose)
+{
+	size_t counts[RESULT_STATUS_COUNT];
+	enum result_status worst;
+	int w_id = 2, w_subject = 7;
+
+	for (size_t i = 0; i < rep->n_results; i++) {
+		const struct result *res = rep->results[i];
+		const char *side = result_side_str(res->side);
+		int ls = (int)strlen(res->subject) + (side != NULL ? (int)strlen(side) + 3 : 0);
+
+		if ((int)strlen(res->id) > w_id)
+			w_id = (int)strlen(res->id);
+		if (ls > w_subject)
+			w_subject = ls < 40 ? ls : 40;
+	}
+	for (size_t i = 0; i < rep->n_results; i++) {
+		const struct result *res = rep->results[i];
+		const char *side = result_side_str(res->side);
+		char *subject = side != NULL ? xasprintf("%s (%s)", res->subject, side) :
+		    xstrdup(res->subject);
+
+		fputs("  ", out);
+		console_status(out, res->status, color);
+		fprintf(out, "  %-*s  %-*s  %s\n", w_id, res->id, w_subject, subject, res->summary);
+		if (res->advice != NULL && res->status != RESULT_PASS)
+			fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", res->advice);
+		if (verbose) {
+			char *d = cJSON_PrintUnformatted(res->details);
+
+			fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
+			free(d);
+		}
+		free(subject);
+	}
+	rpt_counts(rep, counts, &worst);
+	fputs("\n  ", out);
+	console_status(out, worst, color);
+	fprintf(out, "  %zu check%s: %zu pass, %zu warn, %zu fail, %zu error, %zu skip (%.1f s)\n",
+	    rep->n_results, rep->n_results == 1 ? "" : "s", counts[RESULT_PASS],
+	    counts[RESULT_WARN], counts[RESULT_FAIL], counts[RESULT_ERROR], counts[RESULT_SKIP],
+	    rep->duration_ms / 1000.0);
+}
