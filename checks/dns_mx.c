@@ -49,6 +49,7 @@ struct mx_task {
 	const struct check_input *in;
 	char *domain;
 	struct dns_query *mxq;
+	dns_cb answer;           /* what to do with the MX answer */
 	struct mx_exchange ex[MX_MAX_EXCHANGES];
 	size_t n_ex, n_total;
 	int pending;
@@ -135,6 +136,31 @@ mx_collect(struct mx_task *m, const struct dns_reply *reply)
 	}
 	qsort(m->ex, m->n_ex, sizeof(m->ex[0]), mx_cmp);
 	return m->n_ex;
+}
+
+/* Both checks start the same way: one task that asks for the MX RRset and
+ * hands the answer to ANSWER. */
+static void
+mx_start(struct task *t, void *aux)
+{
+	struct mx_task *m = aux;
+	struct dns_query *q;
+
+	m->t = t;
+	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, m->answer, m);
+	if (q != NULL) /* NULL: answered already, M is gone */
+		m->mxq = q;
+}
+
+static void
+mx_schedule_query(struct runner *r, const struct check_input *in, const char *id, dns_cb answer)
+{
+	struct mx_task *m = xcalloc(1, sizeof(*m));
+
+	m->in = in;
+	m->domain = xstrdup(in->domain);
+	m->answer = answer;
+	runner_add(r, NULL, result_new(id, in->domain, RESULT_SIDE_NONE), mx_start, mx_cancel, m, 0);
 }
 
 /* ---- dns.mx ------------------------------------------------------------- */
@@ -354,27 +380,9 @@ mx_answer(void *arg, const struct dns_reply *reply)
 }
 
 static void
-mx_start(struct task *t, void *aux)
-{
-	struct mx_task *m = aux;
-
-	struct dns_query *q;
-
-	m->t = t;
-	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, mx_answer, m);
-	if (q != NULL) /* NULL: answered already, M is gone */
-		m->mxq = q;
-}
-
-static void
 mx_schedule(struct runner *r, const struct check_input *in)
 {
-	struct mx_task *m = xcalloc(1, sizeof(*m));
-
-	m->in = in;
-	m->domain = xstrdup(in->domain);
-	runner_add(r, NULL, result_new("dns.mx", in->domain, RESULT_SIDE_NONE), mx_start,
-	    mx_cancel, m, 0);
+	mx_schedule_query(r, in, "dns.mx", mx_answer);
 }
 
 const struct check check_dns_mx = {
@@ -438,27 +446,9 @@ out:
 }
 
 static void
-mx_ttl_start(struct task *t, void *aux)
-{
-	struct mx_task *m = aux;
-
-	struct dns_query *q;
-
-	m->t = t;
-	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, mx_ttl_answer, m);
-	if (q != NULL) /* NULL: answered already, M is gone */
-		m->mxq = q;
-}
-
-static void
 mx_ttl_schedule(struct runner *r, const struct check_input *in)
 {
-	struct mx_task *m = xcalloc(1, sizeof(*m));
-
-	m->in = in;
-	m->domain = xstrdup(in->domain);
-	runner_add(r, NULL, result_new("dns.mx_ttl", in->domain, RESULT_SIDE_NONE), mx_ttl_start,
-	    mx_cancel, m, 0);
+	mx_schedule_query(r, in, "dns.mx_ttl", mx_ttl_answer);
 }
 
 const struct check check_dns_mx_ttl = {

@@ -356,25 +356,6 @@ out:
 
 /* ---- reading ------------------------------------------------------------- */
 
-/* "a number", "a string", ... for error messages. */
-static const char *
-rpt_type_name(const cJSON *item)
-{
-	if (cJSON_IsNull(item))
-		return "null";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	return "an invalid value";
-}
-
 /*
  * Set *ERR to "PATH: expected WHAT, got TYPE" (or "missing") and return -1.
  * PREFIX is the path of the containing value ("" for the top, "checks[2]").
@@ -390,7 +371,7 @@ rpt_type_error(char **err, const char *prefix, const char *key, const cJSON *ite
 		    key != NULL ? key : "", what);
 	else
 		*err = xasprintf("%s%s%s: expected %s, got %s", prefix, dot,
-		    key != NULL ? key : "", what, rpt_type_name(item));
+		    key != NULL ? key : "", what, util_json_type(item));
 	return -1;
 }
 
@@ -636,7 +617,7 @@ rpt_from_json(const cJSON *json, struct report **out, char **err)
 	*out = NULL;
 	*err = NULL;
 	if (!cJSON_IsObject(json)) {
-		*err = xasprintf("report: expected an object, got %s", rpt_type_name(json));
+		*err = xasprintf("report: expected an object, got %s", util_json_type(json));
 		goto out;
 	}
 	item = rpt_member(json, "schema_version");

@@ -987,24 +987,6 @@ plan_fail(struct plan_ctx *ctx, int parent_line, const char *fmt, ...)
 	return -1;
 }
 
-static const char *
-plan_json_type(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsTrue(item))
-		return "true";
-	if (cJSON_IsFalse(item))
-		return "false";
-	return "null";
-}
-
 /*
  * Check that OBJ (at the current path) is an object whose keys are all in
  * KEYS, each once; FOUND[k] gets the member for KEYS[k] or NULL.
@@ -1019,7 +1001,7 @@ plan_members(struct plan_ctx *ctx, const cJSON *obj, const char *const *keys, si
 	for (k = 0; k < nkeys; k++)
 		found[k] = NULL;
 	if (!cJSON_IsObject(obj))
-		return plan_fail(ctx, 0, "expected an object, found %s", plan_json_type(obj));
+		return plan_fail(ctx, 0, "expected an object, found %s", util_json_type(obj));
 	for (it = obj->child; it != NULL; it = it->next) {
 		const char *name = it->string != NULL ? it->string : "";
 		int hit = -1;
@@ -1053,7 +1035,7 @@ plan_string(struct plan_ctx *ctx, const cJSON *item, char **out)
 {
 	*out = NULL;
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
-		return plan_fail(ctx, 0, "expected a string, found %s", plan_json_type(item));
+		return plan_fail(ctx, 0, "expected a string, found %s", util_json_type(item));
 	if (item->valuestring[0] == '\0')
 		return plan_fail(ctx, 0, "empty");
 	*out = xstrdup(item->valuestring);
@@ -1071,7 +1053,7 @@ plan_string_array(struct plan_ctx *ctx, const cJSON *item, int (*check)(const ch
 
 	if (!cJSON_IsArray(item))
 		return plan_fail(ctx, 0, "expected an array of strings, found %s",
-		    plan_json_type(item));
+		    util_json_type(item));
 	count = (size_t)cJSON_GetArraySize(item);
 	arr = xcalloc(count + 1, sizeof(*arr));
 	for (it = item->child; it != NULL; it = it->next, i++) {
@@ -1129,7 +1111,7 @@ plan_count(struct plan_ctx *ctx, const cJSON *item, int64_t *out)
 		return 0;
 	}
 	if (!cJSON_IsNumber(item))
-		return plan_fail(ctx, 0, "expected a number, found %s", plan_json_type(item));
+		return plan_fail(ctx, 0, "expected a number, found %s", util_json_type(item));
 	v = item->valuedouble;
 	if (!isfinite(v) || v < 0 || v > 9007199254740992.0 || v != (double)(int64_t)v)
 		return plan_fail(ctx, 0, "expected a whole number >= 0");
@@ -1210,7 +1192,7 @@ plan_password(struct plan_ctx *ctx, const cJSON *item, char **out, char **at)
 	*out = NULL;
 	*at = NULL;
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
-		return plan_fail(ctx, 0, "expected a string, found %s", plan_json_type(item));
+		return plan_fail(ctx, 0, "expected a string, found %s", util_json_type(item));
 	why = plan_secret_syntax(item->valuestring);
 	if (why != NULL)
 		return plan_fail(ctx, 0, "%s", why);
@@ -1292,7 +1274,7 @@ plan_parse_limits(struct plan_ctx *ctx, const cJSON *obj, struct profile_limits 
 		if (cJSON_IsNull(q)) {
 			l->quota_headroom = -1.0;
 		} else if (!cJSON_IsNumber(q)) {
-			return plan_fail(ctx, 0, "expected a number, found %s", plan_json_type(q));
+			return plan_fail(ctx, 0, "expected a number, found %s", util_json_type(q));
 		} else if (!isfinite(q->valuedouble) || q->valuedouble <= 0 || q->valuedouble > 1) {
 			return plan_fail(ctx, 0,
 			    "expected a share of the quota above 0 and at most 1 (0.70 = 70%%)");
@@ -1587,7 +1569,7 @@ plan_parse_mailboxes(struct plan_ctx *ctx, const cJSON *arr, struct plan *p)
 
 	if (!cJSON_IsArray(arr))
 		return plan_fail(ctx, 0, "expected an array of objects, found %s",
-		    plan_json_type(arr));
+		    util_json_type(arr));
 	count = (size_t)cJSON_GetArraySize(arr);
 	p->mailboxes = xcalloc(count + 1, sizeof(*p->mailboxes));
 	plan_anchor_first(ctx);
@@ -1664,7 +1646,7 @@ plan_fill(struct plan_ctx *ctx, const cJSON *root, struct plan *p)
 
 	if (!cJSON_IsObject(root))
 		return plan_fail(ctx, 0, "the plan must be a JSON object, found %s",
-		    plan_json_type(root));
+		    util_json_type(root));
 	if (plan_members(ctx, root, plan_top_keys, TOP_NKEYS, f) != 0)
 		return -1;
 

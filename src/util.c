@@ -200,3 +200,21 @@ util_edit_distance(const char *a, const char *b)
 	free(row);
 	return result;
 }
+
+const char *
+util_json_type(const cJSON *item)
+{
+	if (cJSON_IsNull(item))
+		return "null";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	return "an invalid value";
+}

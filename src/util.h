@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <cJSON.h>
+
 #define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Allocate or abort with a message on stderr. Never return NULL. */
@@ -50,6 +52,9 @@ int util_strieq(const char *a, const char *b);
  * dot on either side. Returns 1 on match.
  */
 int util_domain_match(const char *pattern, const char *name);
+
+/* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
+const char *util_json_type(const cJSON *item);
 
 /* Levenshtein distance between two short strings (for "did you mean"). */
 size_t util_edit_distance(const char *a, const char *b);
