@@ -140,8 +140,12 @@ rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT],
 		enum result_status st = rpt_status_of(rep->results[i]);
 
 		counts[st]++;
-		w = result_worse(w, st);
+		/* A skipped check does not make a passing run look worse. */
+		if (st != RESULT_SKIP)
+			w = result_worse(w, st);
 	}
+	if (rep->n_results > 0 && counts[RESULT_SKIP] == rep->n_results)
+		w = RESULT_SKIP;
 	if (worst != NULL)
 		*worst = w;
 }

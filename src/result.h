@@ -59,8 +59,9 @@ int result_status_parse(const char *s, enum result_status *out);
 const char *result_side_str(enum result_side side);
 int result_side_parse(const char *s, enum result_side *out);
 
-/* The worse of two statuses in report order pass < skip < warn < fail < error,
- * except that for exit codes fail and error rank the same (see exit codes). */
+/* The worse of two statuses in the order pass < skip < warn < fail < error
+ * (for exit codes fail and error rank the same). A report's summary status
+ * leaves skipped checks out: see rpt_counts(). */
 enum result_status result_worse(enum result_status a, enum result_status b);
 
 /* Exit code for a worst status: 0 pass/skip, 1 warn, 2 fail/error. */
