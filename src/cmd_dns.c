@@ -5,12 +5,15 @@
 #include "check.h"
 #include "cli.h"
 #include "profile.h"
+#include "spf.h"
 
-enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX };
+enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_IP, OPT_SENDER };
 
 static const struct option dns_options[] = {
 	{"expect", required_argument, NULL, OPT_EXPECT},
 	{"mx-ttl-max", required_argument, NULL, OPT_MX_TTL_MAX},
+	{"ip", required_argument, NULL, OPT_IP},
+	{"sender", required_argument, NULL, OPT_SENDER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -18,6 +21,7 @@ static struct {
 	const char *expect;
 	long mx_ttl_max;
 	int mx_ttl_set;
+	const char *ip, *sender;   /* dns.spf: check_host() for this client */
 } dns_opts;
 
 static void
@@ -34,10 +38,20 @@ dns_help(FILE *out)
 	    "                       rackspace, google or generic; the report says whether\n"
 	    "                       the MX already points there\n"
 	    "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
+	    "  --ip ADDR            evaluate SPF (RFC 7208 check_host) for mail from this\n"
+	    "                       IPv4/IPv6 address, as a receiver would: pass, fail,\n"
+	    "                       softfail, neutral, none, permerror or temperror\n"
+	    "  --sender ADDR        the MAIL FROM address for --ip (default\n"
+	    "                       postmaster@DOMAIN)\n"
+	    "\n"
+	    "dns.spf walks the SPF policy: every include and redirect with its own count\n"
+	    "of DNS lookups (limit 10) and void lookups (limit 2), syntax errors with their\n"
+	    "position, and whether the destination's include (from --expect) is in it.\n"
 	    "\n"
 	    "Examples:\n"
 	    "  cutover dns example.com\n"
 	    "  cutover dns example.com --expect microsoft365 --json report.json\n"
+	    "  cutover dns example.com --ip 203.0.113.5 --sender alice@example.com\n"
 	    "  cutover dns example.com --resolver 127.0.0.1:5300 --json -\n"
 	    "\n", out);
 }
@@ -55,6 +69,21 @@ dns_option(struct cli *c, int opt, const char *arg)
 	case OPT_MX_TTL_MAX:
 		dns_opts.mx_ttl_set = 1;
 		return cli_parse_long(c, "--mx-ttl-max", arg, 0, 2147483647L, &dns_opts.mx_ttl_max);
+	case OPT_IP: {
+		unsigned char ip[16];
+
+		if (spf_parse_ip(arg, ip) == 0)
+			return cli_value_error(c, "--ip", arg, "not an IPv4 or IPv6 address "
+			    "(e.g. 203.0.113.5 or 2001:db8::25)");
+		dns_opts.ip = arg;
+		return CLI_CONTINUE;
+	}
+	case OPT_SENDER:
+		if (strchr(arg, '@') == NULL)
+			return cli_value_error(c, "--sender", arg, "expected a mail address "
+			    "(local@domain)");
+		dns_opts.sender = arg;
+		return CLI_CONTINUE;
 	}
 	return cli_usage_error(c, "unexpected option");
 }
@@ -64,6 +93,7 @@ dns_run(struct cli *c)
 {
 	struct check_input in;
 	const struct profile *p;
+	static const char *spf_include[2];
 
 	if (c->n_args != 1)
 		return cli_usage_error(c, c->n_args == 0 ? "which domain? e.g. 'cutover dns "
@@ -77,6 +107,15 @@ dns_run(struct cli *c)
 		in.expect_mx = p->mx;
 		in.expect_mx_origin = p->name;
 	}
+	if (dns_opts.sender != NULL && dns_opts.ip == NULL)
+		return cli_usage_error(c, "--sender needs --ip (the address the mail comes from)");
+	if (p != NULL && p->spf_include != NULL) {
+		spf_include[0] = p->spf_include;
+		in.expect_spf_include = spf_include;
+		in.expect_spf_include_origin = p->name;
+	}
+	in.spf_ip = dns_opts.ip;
+	in.spf_sender = dns_opts.sender;
 	return cli_run_checks(c, CHECK_CMD_DNS, NULL, &in, in.domain, c->resolvers,
 	    c->n_resolvers, c->ca_file);
 }

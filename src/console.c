@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "section.h"
 #include "util.h"
 
 static const char *const console_colors[RESULT_STATUS_COUNT] = {
@@ -22,6 +24,27 @@ console_use_color(FILE *out)
 	return isatty(fileno(out));
 }
 
+/* Lines a check module adds under its result (struct check.console_lines). */
+static void
+console_extra(FILE *out, const struct result *res, int indent)
+{
+	const struct check *const *reg = check_registry();
+	char *text = NULL;
+
+	for (size_t i = 0; reg[i] != NULL; i++)
+		if (strcmp(reg[i]->id, res->id) == 0 && reg[i]->console_lines != NULL)
+			text = reg[i]->console_lines(res);
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(out, "  %*s     %.*s\n", indent, "", (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	free(text);
+}
+
 static void
 console_status(FILE *out, enum result_status st, int color)
 {
@@ -37,12 +60,54 @@ console_status(FILE *out, enum result_status st, int color)
 		fprintf(out, "%-5s", label);
 }
 
+/* S with control characters (a server's ESC sequences, CR) as '?'. Caller frees. */
+static char *
+console_clean(const char *s)
+{
+	char *c = xstrdup(s != NULL ? s : "");
+
+	for (unsigned char *p = (unsigned char *)c; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
+static void
+console_check(FILE *out, const struct result *res, int color, int verbose, int w_id,
+    int w_subject)
+{
+	const char *side = result_side_str(res->side);
+	char *subject = side != NULL ? xasprintf("%s (%s)", res->subject, side) :
+	    xstrdup(res->subject);
+	char *csubject = console_clean(subject), *csummary = console_clean(res->summary);
+
+	fputs("  ", out);
+	console_status(out, res->status, color);
+	fprintf(out, "  %-*s  %-*s  %s\n", w_id, res->id, w_subject, csubject, csummary);
+	if (res->advice != NULL && res->status != RESULT_PASS) {
+		char *cadvice = console_clean(res->advice);
+
+		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
+		free(cadvice);
+	}
+	console_extra(out, res, 5 + w_id + 2);
+	if (verbose) {
+		char *d = cJSON_PrintUnformatted(res->details);
+
+		fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
+		free(d);
+	}
+	free(csubject);
+	free(csummary);
+	free(subject);
+}
+
 void
 console_summary(FILE *out, const struct report *rep, int color, int verbose)
 {
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst;
-	int w_id = 2, w_subject = 7;
+	int w_id = 2, w_subject = 7, first = 1;
 
 	for (size_t i = 0; i < rep->n_results; i++) {
 		const struct result *res = rep->results[i];
@@ -54,24 +119,23 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 		if (ls > w_subject)
 			w_subject = ls < 40 ? ls : 40;
 	}
-	for (size_t i = 0; i < rep->n_results; i++) {
-		const struct result *res = rep->results[i];
-		const char *side = result_side_str(res->side);
-		char *subject = side != NULL ? xasprintf("%s (%s)", res->subject, side) :
-		    xstrdup(res->subject);
+	/* Grouped like the HTML report (reports/section.h), report order within. */
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		size_t n = 0;
 
-		fputs("  ", out);
-		console_status(out, res->status, color);
-		fprintf(out, "  %-*s  %-*s  %s\n", w_id, res->id, w_subject, subject, res->summary);
-		if (res->advice != NULL && res->status != RESULT_PASS)
-			fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", res->advice);
-		if (verbose) {
-			char *d = cJSON_PrintUnformatted(res->details);
+		for (size_t i = 0; i < rep->n_results; i++)
+			n += section_of(rep->results[i]->id) == (enum section)s;
+		if (n == 0)
+			continue;
+		fprintf(out, "%s%s%s%s\n", first ? "" : "\n", color ? "\033[1m" : "",
+		    section_title((enum section)s), color ? "\033[0m" : "");
+		first = 0;
+		for (size_t i = 0; i < rep->n_results; i++) {
+			const struct result *res = rep->results[i];
 
-			fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
-			free(d);
+			if (section_of(res->id) == (enum section)s)
+				console_check(out, res, color, verbose, w_id, w_subject);
 		}
-		free(subject);
 	}
 	rpt_counts(rep, counts, &worst);
 	fputs("\n  ", out);

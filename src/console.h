@@ -12,8 +12,10 @@
 int console_use_color(FILE *out);
 
 /*
- * Print one aligned line per check (status, id, subject, summary), advice
- * under checks that are not passing, then the counts. VERBOSE adds each
+ * Print one aligned line per check (status, id, subject, summary), grouped
+ * under the headings the HTML report uses (reports/section.h), advice under
+ * checks that are not passing, then the counts. Control characters in
+ * strings from servers are shown as '?' (no terminal escapes from a peer). VERBOSE adds each
  * check's details as compact JSON. COLOR adds ANSI colours to statuses.
  */
 void console_summary(FILE *out, const struct report *rep, int color, int verbose);

@@ -85,8 +85,11 @@ runner_new(const struct runner_opts *opts, char **err)
 		*err = xstrdup("cannot create the event loop");
 		goto fail;
 	}
-	/* DNS answers must come before the task deadline: leave it a margin. */
-	r->dns = dns_client_new(r->base, opts->resolvers, opts->n_resolvers, 0,
+	/* DNS answers must come before the task deadline: leave it a margin.
+	 * RAW_RCODE: without it c-ares 1.18 turns a SERVFAIL or REFUSED answer
+	 * into "connection refused" once no server is left to try, and checks
+	 * must say which it was. */
+	r->dns = dns_client_new(r->base, opts->resolvers, opts->n_resolvers, DNS_FLAG_RAW_RCODE,
 	    r->opts.timeout_ms * 3 / 4, 2, err);
 	if (r->dns == NULL)
 		goto fail;

@@ -1,0 +1,367 @@
+/*
+ * dns_autodiscover.c - dns.autodiscover: where Outlook and phones look for
+ * the mailbox server, and whether that is the provider we move to.
+ *
+ * Outlook tries https://autodiscover.DOMAIN/ before the SRV record
+ * _autodiscover._tcp.DOMAIN (RFC 2782 format; Microsoft's autodiscover
+ * protocol, [MS-OXDSCLI] section 3.1.5), so the host name decides when it
+ * exists and the SRV record only when it does not. Three lookups run at
+ * once: A and AAAA of autodiscover.DOMAIN (with the CNAME chain followed
+ * across zones, src/dnschase.h) and SRV of _autodiscover._tcp.DOMAIN.
+ *
+ * The expected target comes from the plan's expect.autodiscover (itself
+ * filled from the destination profile) or, for `cutover dns`, from the
+ * --expect profile; the details say which ("expected.origin").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dnschase.h"
+#include "plan.h"
+#include "profile.h"
+#include "util.h"
+
+enum { AD_A = 0, AD_AAAA, AD_SRV, AD_N };
+
+struct ad_task;
+
+struct ad_ref {
+	struct ad_task *m;
+	int which;
+};
+
+struct ad_task {
+	struct task *t;
+	char *domain;
+	char *name[AD_N];             /* autodiscover.D, autodiscover.D, _autodiscover._tcp.D */
+	const char *expected;         /* borrowed from the plan or a profile */
+	const char *origin;
+	struct dnschase *ch[AD_N];
+	struct ad_ref ref[AD_N];
+	int pending;
+	/* What came back. */
+	int answered[AD_N];
+	enum dns_status st[AD_N];
+	enum dnschase_problem problem[AD_N];
+	char *error[AD_N];
+	cJSON *lookup[AD_N];
+	char *chain[DNSCHASE_MAX_LINKS];  /* from the A lookup, or AAAA if longer */
+	size_t n_chain;
+	cJSON *addresses;
+	cJSON *srv;
+	char *srv_match;              /* an SRV target equal to the expectation */
+	char *srv_first;              /* the first SRV target */
+};
+
+static void
+ad_task_free(struct ad_task *m)
+{
+	for (int i = 0; i < AD_N; i++) {
+		dnschase_cancel(m->ch[i]);
+		free(m->name[i]);
+		free(m->error[i]);
+		cJSON_Delete(m->lookup[i]);
+	}
+	for (size_t i = 0; i < m->n_chain; i++)
+		free(m->chain[i]);
+	cJSON_Delete(m->addresses);
+	cJSON_Delete(m->srv);
+	free(m->srv_match);
+	free(m->srv_first);
+	free(m->domain);
+	free(m);
+}
+
+static void
+ad_cancel(struct task *t, void *aux)
+{
+	struct ad_task *m = aux;
+	struct result *res = task_result(t);
+	cJSON *lookups = cJSON_AddArrayToObject(res->details, "lookups");
+	static const char *const types[AD_N] = {"A", "AAAA", "SRV"};
+	const char *waiting = NULL;
+
+	for (int i = 0; i < AD_N; i++) {
+		cJSON *l = m->lookup[i];
+
+		if (l == NULL) {
+			l = cJSON_CreateObject();
+			cJSON_AddStringToObject(l, "name", m->name[i]);
+			cJSON_AddStringToObject(l, "type", types[i]);
+			cJSON_AddStringToObject(l, "status", "timeout");
+			cJSON_AddStringToObject(l, "error", "no answer before the check's deadline");
+			if (waiting == NULL)
+				waiting = m->name[i];
+		}
+		m->lookup[i] = NULL;
+		cJSON_AddItemToArray(lookups, l);
+	}
+	result_set(res, RESULT_ERROR, "timed out waiting for %s", waiting != NULL ? waiting :
+	    m->name[AD_A]);
+	ad_task_free(m);
+}
+
+static int
+ad_negative(enum dns_status st)
+{
+	return st == DNS_NODATA || st == DNS_NXDOMAIN;
+}
+
+static const char *
+ad_negative_str(enum dns_status st)
+{
+	return st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" : "has no such record (NODATA)";
+}
+
+static int
+ad_chain_has(const struct ad_task *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_chain; i++)
+		if (util_strieq(m->chain[i], name))
+			return 1;
+	return 0;
+}
+
+static void
+ad_finish(struct ad_task *m)
+{
+	struct result *res = task_result(m->t);
+	cJSON *d = res->details;
+	cJSON *lookups, *chain;
+	const char *servers = dns_client_servers(runner_dns(task_runner(m->t)));
+	int n_addr = cJSON_GetArraySize(m->addresses);
+	int n_srv = cJSON_GetArraySize(m->srv);
+	int host_exists, matches = 0, err_i = -1;
+	const char *host = m->name[AD_A], *srvname = m->name[AD_SRV];
+	const char *final;
+
+	/* The host exists when it has addresses or is an alias. */
+	host_exists = n_addr > 0 || m->n_chain > 0;
+	final = m->n_chain > 0 ? m->chain[m->n_chain - 1] : host;
+	/* A failed lookup matters when nothing else decides: the host's when it
+	 * gave no address, the SRV's when the host does not exist. */
+	for (int i = AD_A; i <= AD_AAAA; i++)
+		if (err_i < 0 && n_addr == 0 && m->st[i] != DNS_OK && !ad_negative(m->st[i]))
+			err_i = i;
+	if (err_i < 0 && !host_exists && m->st[AD_SRV] != DNS_OK && !ad_negative(m->st[AD_SRV]))
+		err_i = AD_SRV;
+	if (m->expected != NULL)
+		matches = host_exists ? ad_chain_has(m, m->expected) : m->srv_match != NULL;
+
+	if (m->n_chain > 0)
+		cJSON_AddStringToObject(d, "cname", m->chain[0]);
+	else
+		cJSON_AddNullToObject(d, "cname");
+	chain = cJSON_AddArrayToObject(d, "cname_chain");
+	for (size_t i = 0; i < m->n_chain; i++)
+		cJSON_AddItemToArray(chain, cJSON_CreateString(m->chain[i]));
+	cJSON_AddItemToObject(d, "addresses", m->addresses);
+	m->addresses = NULL;
+	cJSON_AddItemToObject(d, "srv", m->srv);
+	m->srv = NULL;
+	if (m->expected != NULL) {
+		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
+
+		cJSON_AddBoolToObject(d, "matches_expected", matches);
+		cJSON_AddStringToObject(exp, "autodiscover", m->expected);
+		cJSON_AddStringToObject(exp, "origin", m->origin != NULL ? m->origin : "plan");
+	} else {
+		cJSON_AddNullToObject(d, "matches_expected");
+	}
+	lookups = cJSON_AddArrayToObject(d, "lookups");
+	for (int i = 0; i < AD_N; i++) {
+		cJSON_AddItemToArray(lookups, m->lookup[i]);
+		m->lookup[i] = NULL;
+	}
+
+	for (int i = AD_A; i <= AD_AAAA; i++) {
+		if (m->problem[i] != DNSCHASE_FINE) {
+			if (m->problem[i] == DNSCHASE_LOOP)
+				result_set(res, RESULT_FAIL, "%s: CNAME loop (%s points back into the "
+				    "chain)", host, final);
+			else
+				result_set(res, RESULT_FAIL, "%s: CNAME chain longer than %d links "
+				    "(stopped at %s)", host, DNSCHASE_MAX_LINKS, final);
+			result_advise(res, "Make %s a CNAME straight to the provider's autodiscover "
+			    "host%s%s: clients give up on alias loops and long chains.", host,
+			    m->expected != NULL ? " " : "", m->expected != NULL ? m->expected : "");
+			goto out;
+		}
+	}
+	if (err_i >= 0) {
+		result_set(res, RESULT_ERROR, "autodiscover lookup failed: %s %s: %s (asked %s)",
+		    err_i == AD_SRV ? "SRV" : err_i == AD_A ? "A" : "AAAA",
+		    err_i == AD_SRV ? srvname : final, m->error[err_i], servers);
+		goto out;
+	}
+	if (!host_exists && n_srv == 0 && m->expected == NULL) {
+		/* Nothing published and nothing expected: not every provider uses
+		 * autodiscover (Google Workspace does not). */
+		result_set(res, RESULT_PASS, "no autodiscover record (%s %s, %s %s); none expected, "
+		    "use --expect PROFILE to compare", host, ad_negative_str(m->st[AD_A]), srvname,
+		    ad_negative_str(m->st[AD_SRV]));
+		goto out;
+	}
+	if (!host_exists && n_srv == 0) {
+		result_set(res, RESULT_WARN, "no autodiscover record: %s %s, %s %s", host,
+		    ad_negative_str(m->st[AD_A]), srvname, ad_negative_str(m->st[AD_SRV]));
+		result_advise(res, "Publish %s CNAME %s (expected by %s%s) so that Outlook and "
+		    "phones find the new mailbox server by themselves after the cutover.", host,
+		    m->expected, m->origin != NULL && strcmp(m->origin, "plan") != 0 ?
+		    "profile " : "", m->origin != NULL ? m->origin : "plan");
+		goto out;
+	}
+	if (host_exists && n_addr == 0) {
+		if (m->n_chain > 0)
+			result_set(res, RESULT_FAIL, "%s is an alias of %s, which has no address: it %s",
+			    host, final, ad_negative_str(m->st[AD_A]));
+		else
+			result_set(res, RESULT_FAIL, "%s has no address: %s", host,
+			    ad_negative_str(m->st[AD_A]));
+		result_advise(res, "Point %s at a host that exists%s%s: clients that follow it "
+		    "fail to connect.", host, m->expected != NULL ? ", e.g. CNAME " : "",
+		    m->expected != NULL ? m->expected : "");
+		goto out;
+	}
+	if (m->expected != NULL && !matches) {
+		const char *now = host_exists ? final : m->srv_first;
+
+		const char *by = m->origin != NULL ? m->origin : "plan";
+		const char *pre = strcmp(by, "plan") != 0 ? "profile " : "";
+
+		if (host_exists && m->n_chain == 0)
+			result_set(res, RESULT_WARN, "%s has an address of its own, not a CNAME to %s "
+			    "(expected by %s%s)", host, m->expected, pre, by);
+		else
+			result_set(res, RESULT_WARN, "%s points to %s, not to %s (expected by %s%s)",
+			    host_exists ? host : srvname, now, m->expected, pre, by);
+		if (n_srv == 0 || m->srv_match != NULL)
+			result_advise(res, "At the cutover, change %s to CNAME %s, so that Outlook "
+			    "and phones find the new mailbox server.", host, m->expected);
+		else
+			result_advise(res, "At the cutover, change %s to CNAME %s and the target of "
+			    "%s to %s, so that Outlook and phones find the new mailbox server.", host,
+			    m->expected, srvname, m->expected);
+		goto out;
+	}
+	if (host_exists)
+		result_set(res, RESULT_PASS, "%s %s%s, %d address%s%s", host,
+		    m->n_chain > 0 ? "is an alias of " : "resolves", m->n_chain > 0 ? final : "",
+		    n_addr, n_addr == 1 ? "" : "es", m->expected != NULL ? ", as expected" : "");
+	else
+		result_set(res, RESULT_PASS, "%s has no address record, SRV %s points to %s%s", host,
+		    srvname, m->srv_match != NULL ? m->srv_match : m->srv_first,
+		    m->expected != NULL ? ", as expected" : "");
+out:
+	task_done(m->t);
+	ad_task_free(m);
+}
+
+static void
+ad_answer(void *arg, const struct dnschase_reply *r)
+{
+	struct ad_ref *ref = arg;
+	struct ad_task *m = ref->m;
+	int w = ref->which;
+	const struct dnsmsg_rr *rr;
+	size_t it = 0;
+
+	m->ch[w] = NULL;
+	m->answered[w] = 1;
+	m->st[w] = r->status;
+	m->problem[w] = r->problem;
+	m->error[w] = xstrdup(r->error);
+	m->lookup[w] = dnschase_json(m->name[w], w == AD_A ? DNSMSG_A : w == AD_AAAA ?
+	    DNSMSG_AAAA : DNSMSG_SRV, r);
+	if (w != AD_SRV && r->n_chain > m->n_chain) {
+		for (size_t i = 0; i < m->n_chain; i++)
+			free(m->chain[i]);
+		for (size_t i = 0; i < r->n_chain; i++)
+			m->chain[i] = xstrdup(r->chain[i]);
+		m->n_chain = r->n_chain;
+	}
+	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w != AD_SRV) {
+		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, w == AD_A ? DNSMSG_A : DNSMSG_AAAA,
+		    r->owner, &it)) != NULL)
+			cJSON_AddItemToArray(m->addresses, cJSON_CreateString(rr->addr));
+	}
+	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w == AD_SRV) {
+		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_SRV, r->owner, &it)) != NULL) {
+			cJSON *s = cJSON_CreateObject();
+			/* RFC 2782: a target of "." means the service is not offered. */
+			const char *target = rr->target[0] != '\0' ? rr->target : ".";
+
+			cJSON_AddNumberToObject(s, "priority", rr->priority);
+			cJSON_AddNumberToObject(s, "weight", rr->weight);
+			cJSON_AddNumberToObject(s, "port", rr->port);
+			cJSON_AddStringToObject(s, "target", target);
+			cJSON_AddItemToArray(m->srv, s);
+			if (m->srv_first == NULL)
+				m->srv_first = xstrdup(target);
+			if (m->srv_match == NULL && m->expected != NULL &&
+			    util_strieq(target, m->expected))
+				m->srv_match = xstrdup(target);
+		}
+	}
+	if (--m->pending == 0)
+		ad_finish(m);
+}
+
+static void
+ad_start(struct task *t, void *aux)
+{
+	struct ad_task *m = aux;
+	struct dns_client *dns = runner_dns(task_runner(t));
+	static const int types[AD_N] = {DNSMSG_A, DNSMSG_AAAA, DNSMSG_SRV};
+
+	m->t = t;
+	/* One reference for the loop itself: a lookup that completes at once
+	 * must not finish the task while the others are still being sent. */
+	m->pending = 1;
+	for (int i = 0; i < AD_N; i++) {
+		struct dnschase *ch;
+
+		m->ref[i] = (struct ad_ref){m, i};
+		m->pending++;
+		ch = dnschase_start(dns, m->name[i], types[i], ad_answer, &m->ref[i]);
+		if (ch != NULL)
+			m->ch[i] = ch;
+	}
+	if (--m->pending == 0)
+		ad_finish(m);
+}
+
+static void
+ad_schedule(struct runner *r, const struct check_input *in)
+{
+	struct ad_task *m = xcalloc(1, sizeof(*m));
+
+	m->domain = xstrdup(in->domain);
+	m->name[AD_A] = xasprintf("autodiscover.%s", in->domain);
+	m->name[AD_AAAA] = xstrdup(m->name[AD_A]);
+	m->name[AD_SRV] = xasprintf("_autodiscover._tcp.%s", in->domain);
+	m->addresses = cJSON_CreateArray();
+	m->srv = cJSON_CreateArray();
+	if (in->plan != NULL) {
+		m->expected = in->plan->expect.autodiscover;
+		m->origin = in->plan->expect.autodiscover_from;
+	} else {
+		const struct profile *p = profile_find(in->expect_profile);
+
+		if (p != NULL && p->autodiscover != NULL) {
+			m->expected = p->autodiscover;
+			m->origin = p->name;
+		}
+	}
+	runner_add(r, NULL, result_new("dns.autodiscover", in->domain, RESULT_SIDE_NONE), ad_start,
+	    ad_cancel, m, 0);
+}
+
+const struct check check_dns_autodiscover = {
+	.id = "dns.autodiscover",
+	.group = "dns",
+	.title = "autodiscover.DOMAIN and _autodiscover._tcp SRV point to the expected provider",
+	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+	.schedule = ad_schedule,
+};

@@ -1,0 +1,367 @@
+/*
+ * dns_dkim.c - dns.dkim: are the provider's DKIM selectors published?
+ *
+ * Some providers sign with fixed selector names and let the domain owner
+ * delegate them: Microsoft 365 asks for selector1._domainkey.DOMAIN and
+ * selector2._domainkey.DOMAIN as CNAMEs to keys it hosts under
+ * TENANT.onmicrosoft.com, and DKIM signing cannot be switched on before they
+ * exist. For each selector of the profile, the TXT record at
+ * SELECTOR._domainkey.DOMAIN is looked up with the CNAME chain followed across
+ * zones (src/dnschase.h), and it counts as published when it ends at a DKIM
+ * key record (RFC 6376 section 3.6.1: "v=DKIM1" first if present, and a
+ * non-empty "p=", an empty one meaning a revoked key).
+ *
+ * The profile is the --expect one (`cutover dns`), the destination's
+ * (`cutover audit`), or else the one the current MX belongs to.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dnschase.h"
+#include "profile.h"
+#include "util.h"
+
+struct dkim_task;
+
+struct dkim_sel {
+	struct dkim_task *m;
+	const char *selector;       /* borrowed from the profile */
+	char *name;                 /* SELECTOR._domainkey.DOMAIN */
+	struct dnschase *ch;
+	enum dns_status st;
+	enum dnschase_problem problem;
+	char *error;
+	char *final;                /* last name of the chain */
+	int published, revoked;
+	cJSON *json;
+};
+
+struct dkim_task {
+	struct task *t;
+	char *domain;
+	const struct profile *profile;
+	const char *chosen_by;      /* "--expect", "plan" or "mx" */
+	struct dns_query *mxq;
+	struct dkim_sel sel[PROFILE_MAX_PATTERNS];
+	size_t n_sel;
+	int pending;
+};
+
+static void
+dkim_task_free(struct dkim_task *m)
+{
+	dns_query_cancel(m->mxq);
+	for (size_t i = 0; i < m->n_sel; i++) {
+		dnschase_cancel(m->sel[i].ch);
+		free(m->sel[i].name);
+		free(m->sel[i].error);
+		free(m->sel[i].final);
+		cJSON_Delete(m->sel[i].json);
+	}
+	free(m->domain);
+	free(m);
+}
+
+static void
+dkim_cancel(struct task *t, void *aux)
+{
+	struct dkim_task *m = aux;
+
+	for (size_t i = 0; i < m->n_sel; i++) {
+		if (m->sel[i].json == NULL) {
+			result_set(task_result(t), RESULT_ERROR, "timed out waiting for the TXT "
+			    "record of %s", m->sel[i].name);
+			break;
+		}
+	}
+	dkim_task_free(m);
+}
+
+/*
+ * Whether TXT is a DKIM key record (RFC 6376 section 3.6.1, tag list of
+ * section 3.2): *REVOKED is set for an empty p=. Only a scan: no copy, no
+ * allocation; the record is bounded by the DNS message.
+ */
+static int
+dkim_is_key(const char *txt, size_t len, int *revoked)
+{
+	size_t i = 0;
+	int first = 1, have_p = 0;
+
+	*revoked = 0;
+	while (i < len) {
+		size_t ns, ne, vs, ve;
+
+		while (i < len && (txt[i] == ' ' || txt[i] == '\t' || txt[i] == '\r' || txt[i] == '\n'))
+			i++;
+		ns = i;
+		while (i < len && txt[i] != '=' && txt[i] != ';')
+			i++;
+		ne = i;
+		while (ne > ns && (txt[ne - 1] == ' ' || txt[ne - 1] == '\t'))
+			ne--;
+		if (i == len || txt[i] != '=') {
+			if (ne > ns)
+				return 0; /* a tag without "=" */
+			i++;
+			continue;
+		}
+		vs = ++i;
+		while (i < len && txt[i] != ';')
+			i++;
+		ve = i;
+		while (vs < ve && (txt[vs] == ' ' || txt[vs] == '\t'))
+			vs++;
+		while (ve > vs && (txt[ve - 1] == ' ' || txt[ve - 1] == '\t'))
+			ve--;
+		if (ne - ns == 1 && txt[ns] == 'v' &&
+		    (!first || ve - vs != 5 || memcmp(txt + vs, "DKIM1", 5) != 0))
+			return 0; /* v= must be first and DKIM1 */
+		if (ne - ns == 1 && txt[ns] == 'p') {
+			have_p = 1;
+			*revoked = ve == vs;
+		}
+		first = 0;
+		if (i < len)
+			i++;
+	}
+	return have_p;
+}
+
+static void
+dkim_finish(struct dkim_task *m)
+{
+	struct result *res = task_result(m->t);
+	cJSON *sels = cJSON_AddArrayToObject(res->details, "selectors");
+	cJSON *exp = cJSON_AddObjectToObject(res->details, "expected");
+	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
+	struct dkim_sel *err = NULL, *missing = NULL;
+	size_t n_pub = 0;
+	const char *label = m->profile->name;
+	int m365 = strcmp(label, "microsoft365") == 0;
+
+	cJSON_AddStringToObject(exp, "origin", m->profile->name);
+	cJSON_AddStringToObject(exp, "chosen_by", m->chosen_by);
+	for (size_t i = 0; i < m->n_sel; i++) {
+		struct dkim_sel *s = &m->sel[i];
+
+		cJSON_AddItemToArray(names, cJSON_CreateString(s->selector));
+		cJSON_AddItemToArray(sels, s->json);
+		s->json = NULL;
+		if (s->published)
+			n_pub++;
+		else if (err == NULL && (s->problem != DNSCHASE_FINE ||
+		    (s->st != DNS_OK && s->st != DNS_NODATA && s->st != DNS_NXDOMAIN)))
+			err = s;
+		else if (missing == NULL)
+			missing = s;
+	}
+	cJSON_AddNumberToObject(res->details, "published", (double)n_pub);
+	if (err != NULL && err->problem == DNSCHASE_FINE) {
+		result_set(res, RESULT_ERROR, "DKIM lookup for %s failed: %s (asked %s)", err->final,
+		    err->error, dns_client_servers(runner_dns(task_runner(m->t))));
+	} else if (err != NULL) {
+		result_set(res, RESULT_FAIL, "DKIM selector %s: %s (at %s)", err->name, err->error,
+		    err->final);
+		result_advise(res, "Point %s straight at the provider's key record.", err->name);
+	} else if (missing != NULL) {
+		if (missing->revoked)
+			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s has a revoked key (empty p=)", n_pub, m->n_sel, label,
+			    missing->name);
+		else if (util_strieq(missing->final, missing->name))
+			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s %s", n_pub, m->n_sel, label, missing->name,
+			    missing->st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
+			    missing->st == DNS_NODATA ? "has no TXT record (NODATA)" :
+			    "has no DKIM key record");
+		else
+			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s is an alias of %s, which %s", n_pub, m->n_sel, label,
+			    missing->name, missing->final,
+			    missing->st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
+			    missing->st == DNS_NODATA ? "has no TXT record (NODATA)" :
+			    "has no DKIM key record");
+		if (m365)
+			result_advise(res, "Publish selector1._domainkey.%s and selector2._domainkey.%s "
+			    "as CNAMEs to the values the Microsoft Defender portal shows on its DKIM page "
+			    "(selector1-DOMAIN-WITH-DASHES._domainkey.TENANT.onmicrosoft.com), then "
+			    "enable DKIM signing for %s: without it, mail from Microsoft 365 fails DMARC "
+			    "alignment once SPF changes.", m->domain, m->domain, m->domain);
+		else
+			result_advise(res, "Publish the DKIM selector%s the provider gives you (%s) "
+			    "before go-live, then enable signing.", m->n_sel == 1 ? "" : "s",
+			    missing->name);
+	} else {
+		result_set(res, RESULT_PASS, "%zu of %zu DKIM selectors of profile %s published",
+		    n_pub, m->n_sel, label);
+	}
+	task_done(m->t);
+	dkim_task_free(m);
+}
+
+static void
+dkim_answer(void *arg, const struct dnschase_reply *r)
+{
+	struct dkim_sel *s = arg;
+	struct dkim_task *m = s->m;
+	const struct dnsmsg_rr *rr;
+	size_t it = 0;
+	const char *record = NULL;
+
+	s->ch = NULL;
+	s->st = r->status;
+	s->problem = r->problem;
+	s->error = xstrdup(r->error);
+	s->final = xstrdup(r->owner);
+	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE) {
+		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
+			int revoked;
+
+			if (rr->text == NULL || !dkim_is_key(rr->text, rr->text_len, &revoked))
+				continue;
+			record = rr->text;
+			s->revoked = revoked;
+			s->published = !revoked;
+			break;
+		}
+	}
+	s->json = cJSON_CreateObject();
+	cJSON_AddStringToObject(s->json, "selector", s->selector);
+	cJSON_AddStringToObject(s->json, "name", s->name);
+	if (r->n_chain > 0)
+		cJSON_AddStringToObject(s->json, "cname", r->chain[0]);
+	else
+		cJSON_AddNullToObject(s->json, "cname");
+	cJSON_AddBoolToObject(s->json, "published", s->published);
+	if (record != NULL)
+		cJSON_AddStringToObject(s->json, "record", record);
+	else
+		cJSON_AddNullToObject(s->json, "record");
+	cJSON_AddItemToObject(s->json, "lookup", dnschase_json(s->name, DNSMSG_TXT, r));
+	if (--m->pending == 0)
+		dkim_finish(m);
+}
+
+/* Look up every selector of the profile. */
+static void
+dkim_selectors(struct dkim_task *m)
+{
+	struct dns_client *dns = runner_dns(task_runner(m->t));
+
+	for (size_t i = 0; m->profile->dkim_selectors[i] != NULL; i++) {
+		struct dkim_sel *s = &m->sel[m->n_sel++];
+
+		s->m = m;
+		s->selector = m->profile->dkim_selectors[i];
+		s->name = xasprintf("%s._domainkey.%s", s->selector, m->domain);
+	}
+	m->pending = 1;
+	for (size_t i = 0; i < m->n_sel; i++) {
+		struct dnschase *ch;
+
+		m->pending++;
+		ch = dnschase_start(dns, m->sel[i].name, DNSMSG_TXT, dkim_answer, &m->sel[i]);
+		if (ch != NULL)
+			m->sel[i].ch = ch;
+	}
+	if (--m->pending == 0)
+		dkim_finish(m);
+}
+
+static void
+dkim_skip(struct dkim_task *m, const char *why)
+{
+	struct result *res = task_result(m->t);
+
+	cJSON_AddArrayToObject(res->details, "selectors");
+	cJSON_AddNullToObject(res->details, "expected");
+	result_set(res, RESULT_SKIP, "%s", why);
+	task_done(m->t);
+	dkim_task_free(m);
+}
+
+static void
+dkim_mx_answer(void *arg, const struct dns_reply *reply)
+{
+	struct dkim_task *m = arg;
+	const struct dnsmsg_rr *rr;
+	size_t it = 0;
+
+	m->mxq = NULL;
+	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
+	    reply->status != DNS_NXDOMAIN) {
+		struct result *res = task_result(m->t);
+
+		cJSON_AddArrayToObject(res->details, "selectors");
+		cJSON_AddNullToObject(res->details, "expected");
+		result_set(res, RESULT_ERROR, "cannot tell which DKIM selectors to look for: the MX "
+		    "lookup for %s failed: %s", m->domain, reply->error);
+		task_done(m->t);
+		dkim_task_free(m);
+		return;
+	}
+	if (reply->status == DNS_OK) {
+		const char *owner = dnsmsg_resolve_cname(reply->msg, m->domain);
+
+		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_MX, owner, &it)) != NULL) {
+			const struct profile *p = profile_match_mx(rr->target);
+
+			if (p != NULL && p->dkim_selectors[0] != NULL) {
+				m->profile = p;
+				break;
+			}
+		}
+	}
+	if (m->profile == NULL) {
+		dkim_skip(m, "no DKIM selectors to look for: the MX belongs to no provider "
+		    "profile that defines them (use --expect PROFILE)");
+		return;
+	}
+	m->chosen_by = "mx";
+	dkim_selectors(m);
+}
+
+static void
+dkim_start(struct task *t, void *aux)
+{
+	struct dkim_task *m = aux;
+	struct dns_query *q;
+
+	m->t = t;
+	if (m->profile != NULL) {
+		if (m->profile->dkim_selectors[0] == NULL) {
+			char *why = xasprintf("profile %s defines no DKIM selectors", m->profile->name);
+
+			dkim_skip(m, why);
+			free(why);
+			return;
+		}
+		dkim_selectors(m);
+		return;
+	}
+	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, dkim_mx_answer, m);
+	if (q != NULL) /* NULL: answered already, M is gone */
+		m->mxq = q;
+}
+
+static void
+dkim_schedule(struct runner *r, const struct check_input *in)
+{
+	struct dkim_task *m = xcalloc(1, sizeof(*m));
+
+	m->domain = xstrdup(in->domain);
+	m->profile = profile_find(in->expect_profile);
+	m->chosen_by = in->plan != NULL ? "plan" : "--expect";
+	runner_add(r, NULL, result_new("dns.dkim", in->domain, RESULT_SIDE_NONE), dkim_start,
+	    dkim_cancel, m, 0);
+}
+
+const struct check check_dns_dkim = {
+	.id = "dns.dkim",
+	.group = "dns",
+	.title = "DKIM selectors of the provider profile published (CNAME and key record)",
+	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+	.schedule = dkim_schedule,
+};

@@ -1,0 +1,286 @@
+/*
+ * dns_dmarc.c - dns.dmarc: the DMARC policy at _dmarc.DOMAIN (RFC 7489).
+ *
+ * The TXT RRset at _dmarc.DOMAIN is fetched (CNAMEs followed, some providers
+ * host the record), records that do not start with v=DMARC1 are discarded
+ * (section 6.6.3 step 4), and then:
+ *   no record           -> warn, with a starter record to publish
+ *   more than one       -> fail (section 6.6.3: receivers then apply no DMARC)
+ *   a syntax error      -> fail, with the byte position (src/dmarc.c)
+ *   unknown tags        -> warn (receivers ignore them, section 6.3: a typo)
+ *   otherwise           -> pass, with the policy and the parsed tags.
+ * A lookup that fails (SERVFAIL, timeout, REFUSED) is an error, named as such.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dmarc.h"
+#include "dnschase.h"
+#include "util.h"
+
+struct dmarc_task {
+	struct task *t;
+	char *domain;
+	char *name;                 /* _dmarc.DOMAIN */
+	struct dnschase *ch;
+};
+
+static void
+dmarc_task_free(struct dmarc_task *m)
+{
+	dnschase_cancel(m->ch);
+	free(m->domain);
+	free(m->name);
+	free(m);
+}
+
+static void
+dmarc_cancel(struct task *t, void *aux)
+{
+	struct dmarc_task *m = aux;
+
+	struct result *res = task_result(t);
+	cJSON *lookup = cJSON_CreateObject();
+
+	result_set(res, RESULT_ERROR, "timed out waiting for the TXT records of %s", m->name);
+	cJSON_AddStringToObject(lookup, "name", m->name);
+	cJSON_AddStringToObject(lookup, "type", "TXT");
+	cJSON_AddStringToObject(lookup, "status", "timeout");
+	cJSON_AddStringToObject(lookup, "error", "no answer before the check's deadline");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(res->details, "lookups"), lookup);
+	dmarc_task_free(m);
+}
+
+static void
+dmarc_null_details(struct result *res)
+{
+	if (cJSON_GetObjectItemCaseSensitive(res->details, "record") == NULL)
+		cJSON_AddNullToObject(res->details, "record");
+	if (cJSON_GetObjectItemCaseSensitive(res->details, "policy") == NULL)
+		cJSON_AddNullToObject(res->details, "policy");
+}
+
+static cJSON *
+dmarc_uris_json(const struct dmarc_uri *u, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(u[i].uri));
+	return a;
+}
+
+/* The tags with their effective values (defaults filled in, section 6.3). */
+static cJSON *
+dmarc_tags_json(const struct dmarc_record *rec)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} tags[] = {
+		{"p", DMARC_TAG_P}, {"sp", DMARC_TAG_SP}, {"pct", DMARC_TAG_PCT},
+		{"rua", DMARC_TAG_RUA}, {"ruf", DMARC_TAG_RUF}, {"adkim", DMARC_TAG_ADKIM},
+		{"aspf", DMARC_TAG_ASPF}, {"fo", DMARC_TAG_FO}, {"rf", DMARC_TAG_RF},
+		{"ri", DMARC_TAG_RI},
+	};
+	cJSON *o = cJSON_CreateObject();
+	cJSON *written = cJSON_CreateArray();
+	char c[2] = {0, 0};
+
+	cJSON_AddStringToObject(o, "v", "DMARC1");
+	cJSON_AddStringToObject(o, "p", dmarc_policy_str(rec->p));
+	cJSON_AddStringToObject(o, "sp", dmarc_policy_str(rec->sp));
+	cJSON_AddNumberToObject(o, "pct", rec->pct);
+	cJSON_AddItemToObject(o, "rua", dmarc_uris_json(rec->rua, rec->n_rua));
+	cJSON_AddItemToObject(o, "ruf", dmarc_uris_json(rec->ruf, rec->n_ruf));
+	c[0] = rec->adkim;
+	cJSON_AddStringToObject(o, "adkim", c);
+	c[0] = rec->aspf;
+	cJSON_AddStringToObject(o, "aspf", c);
+	cJSON_AddStringToObject(o, "fo", rec->fo_text);
+	cJSON_AddStringToObject(o, "rf", rec->rf);
+	cJSON_AddNumberToObject(o, "ri", rec->ri);
+	cJSON_AddItemToArray(written, cJSON_CreateString("v"));
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		if (rec->written & tags[i].bit)
+			cJSON_AddItemToArray(written, cJSON_CreateString(tags[i].name));
+	cJSON_AddItemToObject(o, "written", written);
+	return o;
+}
+
+/* A known tag close to NAME (a typo such as "rue"), or NULL. */
+static const char *
+dmarc_suggest(const char *name)
+{
+	static const char *const known[] = {"p", "sp", "pct", "rua", "ruf", "adkim", "aspf",
+	    "fo", "rf", "ri", NULL};
+	const char *best = NULL;
+	size_t best_d = 2;
+
+	for (size_t i = 0; known[i] != NULL; i++) {
+		size_t d = util_edit_distance(name, known[i]);
+
+		if (d < best_d || (d == best_d && best == NULL && d <= 1)) {
+			best = known[i];
+			best_d = d;
+		}
+	}
+	return best_d <= 1 ? best : NULL;
+}
+
+static void
+dmarc_judge(struct dmarc_task *m, struct result *res, const char *text, size_t len)
+{
+	struct dmarc_record *rec = NULL;
+	struct dmarc_error err;
+	char *record = xstrndup(text, len);
+
+	cJSON_AddStringToObject(res->details, "record", record);
+	if (dmarc_parse(text, len, &rec, &err) != 0) {
+		cJSON *e = cJSON_AddObjectToObject(res->details, "error");
+
+		cJSON_AddNullToObject(res->details, "policy");
+		cJSON_AddStringToObject(e, "message", err.msg);
+		cJSON_AddNumberToObject(e, "position", (double)err.pos);
+		result_set(res, RESULT_FAIL, "DMARC record syntax error at position %zu: %s",
+		    err.pos, err.msg);
+		result_advise(res, "Fix the record at %s (position %zu counts from 0 in \"%s\"): "
+		    "receivers that cannot parse it apply no DMARC policy (RFC 7489 section "
+		    "6.6.3). A minimal valid record: \"v=DMARC1; p=none; rua=mailto:"
+		    "dmarc-reports@%s\".", m->name, err.pos, record, m->domain);
+		goto out;
+	}
+	cJSON_AddStringToObject(res->details, "policy", dmarc_policy_str(rec->p));
+	cJSON_AddItemToObject(res->details, "tags", dmarc_tags_json(rec));
+	if (rec->n_unknown > 0) {
+		cJSON *unk = cJSON_AddArrayToObject(res->details, "unknown_tags");
+		const char *hint = dmarc_suggest(rec->unknown[0]);
+
+		for (size_t i = 0; i < rec->n_unknown; i++)
+			cJSON_AddItemToArray(unk, cJSON_CreateString(rec->unknown[i]));
+		result_set(res, RESULT_WARN, "DMARC policy %s, but the record has %zu unknown "
+		    "tag%s (%s%s%s), which receivers ignore", dmarc_policy_str(rec->p),
+		    rec->n_unknown, rec->n_unknown == 1 ? "" : "s", rec->unknown[0],
+		    hint != NULL ? ": did you mean " : "", hint != NULL ? hint : "");
+		result_advise(res, "Correct or remove the unknown tag%s in %s; the known tags are "
+		    "p, sp, pct, rua, ruf, adkim, aspf, fo, rf and ri (RFC 7489 section 6.3).",
+		    rec->n_unknown == 1 ? "" : "s", m->name);
+		goto out;
+	}
+	if (rec->p == DMARC_POLICY_NONE) {
+		result_set(res, RESULT_PASS, "DMARC policy none (monitoring only)%s",
+		    rec->n_rua > 0 ? ", aggregate reports requested" : ", no aggregate reports (rua=)");
+	} else {
+		result_set(res, RESULT_PASS, "DMARC policy %s%s%s on %d%% of failing mail",
+		    dmarc_policy_str(rec->p), rec->sp != rec->p ? ", subdomains " : "",
+		    rec->sp != rec->p ? dmarc_policy_str(rec->sp) : "", rec->pct);
+	}
+	if (rec->p != DMARC_POLICY_NONE)
+		result_advise(res, "With p=%s, mail the new provider sends before its SPF include "
+		    "and DKIM keys are published fails DMARC: publish them before go-live.",
+		    dmarc_policy_str(rec->p));
+out:
+	dmarc_free(rec);
+	free(record);
+}
+
+static void
+dmarc_answer(void *arg, const struct dnschase_reply *r)
+{
+	struct dmarc_task *m = arg;
+	struct result *res = task_result(m->t);
+	const char *servers = dns_client_servers(runner_dns(task_runner(m->t)));
+	const struct dnsmsg_rr *rr, *found = NULL;
+	cJSON *records, *lookups;
+	size_t it = 0, n_txt = 0, n_dmarc = 0;
+	char *starter = dmarc_starter_record(m->domain);
+
+	m->ch = NULL;
+	lookups = cJSON_AddArrayToObject(res->details, "lookups");
+	cJSON_AddItemToArray(lookups, dnschase_json(m->name, DNSMSG_TXT, r));
+	if (r->problem != DNSCHASE_FINE) {
+		result_set(res, RESULT_FAIL, "%s: %s (%zu link%s: %s)", m->name, r->error,
+		    r->n_chain, r->n_chain == 1 ? "" : "s", r->owner);
+		result_advise(res, "Point %s at a name that holds the TXT record, without a "
+		    "CNAME loop or a long chain.", m->name);
+		goto out;
+	}
+	switch (r->status) {
+	case DNS_OK:
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		result_set(res, RESULT_WARN, "no DMARC record: %s %s", r->owner,
+		    r->status == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
+		    "has no TXT record (NODATA)");
+		result_advise(res, "Publish a DMARC record to start with: %s TXT \"%s\". Receivers "
+		    "such as Gmail and Outlook expect one from bulk senders; move p= to quarantine "
+		    "or reject once the reports show that all your mail passes.", m->name, starter);
+		goto out;
+	default:
+		result_set(res, RESULT_ERROR, "DMARC lookup for %s failed: %s (asked %s)", r->owner,
+		    r->error, servers);
+		goto out;
+	}
+	records = cJSON_AddArrayToObject(res->details, "records");
+	while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
+		n_txt++;
+		if (rr->text == NULL || !dmarc_is_record(rr->text, rr->text_len))
+			continue;
+		n_dmarc++;
+		found = rr;
+		cJSON_AddItemToArray(records, cJSON_CreateString(rr->text));
+	}
+	if (n_dmarc == 0) {
+		result_set(res, RESULT_WARN, "no DMARC record: none of the %zu TXT record%s at %s "
+		    "starts with v=DMARC1", n_txt, n_txt == 1 ? "" : "s", r->owner);
+		result_advise(res, "Publish a DMARC record to start with: %s TXT \"%s\" (the "
+		    "record must begin with v=DMARC1, RFC 7489 section 6.3).", m->name, starter);
+		goto out;
+	}
+	if (n_dmarc > 1) {
+		result_set(res, RESULT_FAIL, "%zu DMARC records at %s: receivers apply no DMARC "
+		    "policy when there is more than one (RFC 7489 section 6.6.3)", n_dmarc, r->owner);
+		result_advise(res, "Keep exactly one v=DMARC1 TXT record at %s and delete the "
+		    "others.", m->name);
+		goto out;
+	}
+	dmarc_judge(m, res, found->text, found->text_len);
+out:
+	dmarc_null_details(res);
+	free(starter);
+	task_done(m->t);
+	dmarc_task_free(m);
+}
+
+static void
+dmarc_start(struct task *t, void *aux)
+{
+	struct dmarc_task *m = aux;
+	struct dnschase *ch;
+
+	m->t = t;
+	ch = dnschase_start(runner_dns(task_runner(t)), m->name, DNSMSG_TXT, dmarc_answer, m);
+	if (ch != NULL) /* NULL: answered already, M is gone */
+		m->ch = ch;
+}
+
+static void
+dmarc_schedule(struct runner *r, const struct check_input *in)
+{
+	struct dmarc_task *m = xcalloc(1, sizeof(*m));
+
+	m->domain = xstrdup(in->domain);
+	m->name = xasprintf("_dmarc.%s", in->domain);
+	runner_add(r, NULL, result_new("dns.dmarc", in->domain, RESULT_SIDE_NONE), dmarc_start,
+	    dmarc_cancel, m, 0);
+}
+
+const struct check check_dns_dmarc = {
+	.id = "dns.dmarc",
+	.group = "dns",
+	.title = "DMARC record at _dmarc.DOMAIN: present, one only, valid (RFC 7489)",
+	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+	.schedule = dmarc_schedule,
+};

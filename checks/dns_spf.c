@@ -1,0 +1,856 @@
+/*
+ * dns_spf.c - dns.spf: the domain's SPF policy (RFC 7208) as receivers see it.
+ *
+ * One task, up to three evaluations (src/spf.h) on the runner's DNS client,
+ * one after the other:
+ *   1. a walk of the policy from DOMAIN: every include and redirect, the
+ *      DNS-querying terms per record (limit 10) and void lookups (limit 2),
+ *      loops, syntax errors with their position; then lints.
+ *   2. when the destination's include (profile or plan expect.spf_include) is
+ *      not reachable: a walk of that include, to say how many lookups the
+ *      policy would need once it is added.
+ *   3. with --ip: check_host() for that client and --sender, as a receiver.
+ * CNAMEs are followed across zones (src/dnschase.h), as a resolver would.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "check.h"
+#include "dns.h"
+#include "dnschase.h"
+#include "dnsmsg.h"
+#include "spf.h"
+#include "util.h"
+
+#define SPF_UDP_LIMIT 512 /* RFC 1035 section 4.2.1; beyond it, TC and TCP */
+
+/* One query from an evaluation, in flight on dnschase. */
+struct spfq {
+	struct spf_task *st;
+	struct dnschase *ch;
+	spf_dns_cb cb;
+	void *arg;
+	int type;
+	char *name;
+	struct spfq *prev, *next;
+	int answered;
+};
+
+struct spf_task {
+	struct task *t;
+	const struct check_input *in;
+	char *domain;
+	struct spf_dns sdns;
+	struct spfq *queries;
+	struct spf_eval *ev; /* the evaluation in flight */
+	int phase;           /* 1 walk, 2 destination include, 3 --ip */
+	const char *missing; /* expected include not reachable */
+	int walk_lookups;
+	int dns_failed; /* the domain's own TXT lookup failed: no --ip run */
+	cJSON *details; /* built up, moved into the result at the end */
+	enum result_status status;
+	char *summary, *advice;
+	cJSON *lints;
+};
+
+/* ---- the DNS adapter (struct spf_dns over dnschase) ------------------------ */
+
+static void
+spfq_unlink(struct spfq *q)
+{
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		q->st->queries = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	free(q->name);
+	free(q);
+}
+
+/* Size of the answer message on the wire, to know whether it needs TCP. */
+static size_t
+spfq_wire_len(const struct dnsmsg *msg, const char *name)
+{
+	size_t len = 12 + strlen(name) + 2 + 4;
+
+	for (size_t i = 0; i < msg->n_rr; i++) {
+		const struct dnsmsg_rr *rr = &msg->rr[i];
+		size_t rdlen = 0;
+
+		if (rr->section != DNSMSG_ANSWER)
+			continue;
+		if (rr->type == DNSMSG_TXT)
+			for (size_t k = 0; k < rr->n_strings; k++)
+				rdlen += rr->string_lens[k] + 1;
+		else
+			rdlen = rr->target != NULL ? strlen(rr->target) + 2 : 16;
+		len += 2 + 10 + rdlen; /* compressed owner, fixed fields */
+	}
+	return len;
+}
+
+static void
+spfq_answer(void *arg, const struct dnschase_reply *reply)
+{
+	struct spfq *q = arg;
+	struct spf_dns_rr *rrs = NULL;
+	struct spf_dns_answer a;
+	spf_dns_cb cb = q->cb;
+	void *cb_arg = q->arg;
+	size_t n = 0, cap = 0;
+
+	memset(&a, 0, sizeof(a));
+	switch (reply->status) {
+	case DNS_OK: a.status = SPF_DNS_OK; break;
+	case DNS_NODATA: a.status = SPF_DNS_NODATA; break;
+	case DNS_NXDOMAIN: a.status = SPF_DNS_NXDOMAIN; break;
+	default:
+		a.status = SPF_DNS_TEMPFAIL;
+		a.error = reply->error;
+		break;
+	}
+	if (reply->problem != DNSCHASE_FINE) {
+		a.status = SPF_DNS_TEMPFAIL;
+		a.error = reply->problem == DNSCHASE_LOOP ? "CNAME loop" : "CNAME chain too long";
+	}
+	if (a.status == SPF_DNS_OK && reply->msg != NULL) {
+		const struct dnsmsg_rr *rr;
+		size_t it = 0;
+
+		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, q->type, reply->owner, &it)) !=
+		    NULL) {
+			struct spf_dns_rr *o;
+
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				rrs = xrealloc(rrs, cap * sizeof(*rrs));
+			}
+			o = &rrs[n];
+			memset(o, 0, sizeof(*o));
+			switch (q->type) {
+			case DNSMSG_TXT:
+				o->text = rr->text != NULL ? rr->text : "";
+				o->text_len = rr->text != NULL ? rr->text_len : 0;
+				o->n_strings = rr->n_strings;
+				for (size_t k = 0; k < rr->n_strings; k++)
+					if (rr->string_lens[k] > o->longest_string)
+						o->longest_string = rr->string_lens[k];
+				break;
+			case DNSMSG_MX:
+			case DNSMSG_PTR:
+				o->text = rr->target != NULL ? rr->target : "";
+				o->text_len = strlen(o->text);
+				break;
+			case DNSMSG_A:
+				if (inet_pton(AF_INET, rr->addr, o->addr) != 1)
+					continue;
+				break;
+			case DNSMSG_AAAA:
+				if (inet_pton(AF_INET6, rr->addr, o->addr) != 1)
+					continue;
+				break;
+			default: continue;
+			}
+			n++;
+		}
+		if (n == 0)
+			a.status = SPF_DNS_NODATA;
+		a.wire_len = spfq_wire_len(reply->msg, q->name);
+	}
+	a.rr = rrs;
+	a.n_rr = n;
+	q->answered = 1;
+	if (q->ch != NULL) /* asynchronous: the handle is known, the query is done */
+		spfq_unlink(q);
+	cb(cb_arg, &a);
+	free(rrs);
+}
+
+static void *
+spfq_query(void *ctx, const char *name, enum spf_qtype type, spf_dns_cb cb, void *arg)
+{
+	struct spf_task *st = ctx;
+	struct spfq *q = xcalloc(1, sizeof(*q));
+	struct dnschase *ch;
+
+	q->st = st;
+	q->cb = cb;
+	q->arg = arg;
+	q->type = (int)type;
+	q->name = xstrdup(name);
+	q->next = st->queries;
+	if (st->queries != NULL)
+		st->queries->prev = q;
+	st->queries = q;
+	ch = dnschase_start(runner_dns(task_runner(st->t)), name, (int)type, spfq_answer, q);
+	if (ch == NULL || q->answered) {
+		/* the callback already ran (synchronously) and kept Q for us */
+		spfq_unlink(q);
+		return NULL;
+	}
+	q->ch = ch;
+	return q;
+}
+
+static void
+spfq_cancel(void *ctx, void *handle)
+{
+	struct spfq *q = handle;
+
+	(void)ctx;
+	dnschase_cancel(q->ch);
+	spfq_unlink(q);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static cJSON *
+spf_node_json(const struct spf_node *n)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *kids;
+
+	cJSON_AddStringToObject(o, "domain", n->domain);
+	cJSON_AddStringToObject(o, "via", n->via);
+	if (n->record != NULL)
+		cJSON_AddStringToObject(o, "record", n->record);
+	else
+		cJSON_AddNullToObject(o, "record");
+	cJSON_AddNumberToObject(o, "lookups", n->lookups);
+	cJSON_AddNumberToObject(o, "total_lookups", n->total_lookups);
+	cJSON_AddNumberToObject(o, "void_lookups", n->void_lookups);
+	if (n->error != NULL)
+		cJSON_AddStringToObject(o, "error", n->error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	kids = cJSON_AddArrayToObject(o, "children");
+	for (size_t i = 0; i < n->n_children; i++)
+		cJSON_AddItemToArray(kids, spf_node_json(n->children[i]));
+	return o;
+}
+
+static void spf_lint(struct spf_task *st, const char *code, const char *domain, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+/* A lint: CODE (stable, for scripts), the record it is about, a sentence. */
+static void
+spf_lint(struct spf_task *st, const char *code, const char *domain, const char *fmt, ...)
+{
+	cJSON *o = cJSON_CreateObject();
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(o, "code", code);
+	cJSON_AddStringToObject(o, "domain", domain);
+	cJSON_AddStringToObject(o, "message", msg);
+	cJSON_AddItemToArray(st->lints, o);
+	free(msg);
+}
+
+/* Raise ST's status to STATUS with this summary (the first of the worst wins). */
+static void
+spf_verdict(struct spf_task *st, enum result_status status, char *summary, char *advice)
+{
+	if (st->summary == NULL ||
+	    (status != st->status && result_worse(status, st->status) == status)) {
+		free(st->summary);
+		free(st->advice);
+		st->status = status;
+		st->summary = summary;
+		st->advice = advice;
+		return;
+	}
+	free(summary);
+	free(advice);
+}
+
+/* Walk the tree: includes in order, lints, whether WANT is reachable. */
+static void
+spf_scan(struct spf_task *st, const struct spf_node *n, cJSON *includes, const char *want,
+    int *found, cJSON *seen)
+{
+	for (size_t i = 0; i < n->n_children; i++) {
+		const struct spf_node *c = n->children[i];
+
+		if (strcmp(c->via, "include") == 0) {
+			cJSON *it;
+			int dup = 0;
+
+			cJSON_ArrayForEach(it, seen) if (util_strieq(it->valuestring, c->domain))
+			    dup = 1;
+			if (dup)
+				spf_lint(st, "duplicate_include", n->domain,
+				    "%s is included more than "
+				    "once in the policy: each include costs its lookups again",
+				    c->domain);
+			else
+				cJSON_AddItemToArray(seen, cJSON_CreateString(c->domain));
+			cJSON_AddItemToArray(includes, cJSON_CreateString(c->domain));
+			if (c->record == NULL && c->error != NULL &&
+			    strstr(c->error, "not followed") == NULL &&
+			    strstr(c->error, "loop") == NULL &&
+			    strstr(c->error, "lookup failed") == NULL)
+				spf_lint(st, "include_without_spf", c->domain,
+				    "include:%s has no SPF "
+				    "record (%s): receivers return permerror when they reach it "
+				    "(RFC 7208 "
+				    "section 5.2)",
+				    c->domain, c->error);
+		}
+		if (want != NULL && util_strieq(c->domain, want))
+			*found = 1;
+		spf_scan(st, c, includes, want, found, seen);
+	}
+}
+
+static void
+spf_lint_node(struct spf_task *st, const struct spf_node *n)
+{
+	if (n->record != NULL) {
+		size_t len = strlen(n->record);
+
+		if (n->has_ptr)
+			spf_lint(st, "ptr", n->domain,
+			    "%s uses the ptr mechanism, which is deprecated "
+			    "(RFC 7208 section 5.5: it SHOULD NOT be published); it is slow and "
+			    "some "
+			    "receivers skip it",
+			    n->domain);
+		if (n->has_plus_all)
+			spf_lint(st, "plus_all", n->domain,
+			    "%s has +all: every host on the internet "
+			    "may send mail as this domain",
+			    n->domain);
+		if (n->has_all && n->has_redirect)
+			spf_lint(st, "redirect_with_all", n->domain,
+			    "%s has both redirect= and an "
+			    "all mechanism: the redirect is never used (RFC 7208 section 6.1)",
+			    n->domain);
+		if (len > 255)
+			spf_lint(st, "long_record", n->domain,
+			    "the record of %s is %zu characters in "
+			    "%zu strings: one TXT string holds at most 255, receivers join the "
+			    "strings "
+			    "without spaces (RFC 7208 section 3.3), so each split must fall where "
+			    "the "
+			    "record reads right when glued",
+			    n->domain, len, n->n_strings);
+		if (n->wire_len > SPF_UDP_LIMIT)
+			spf_lint(st, "needs_tcp", n->domain,
+			    "the TXT answer for %s is about %zu bytes, "
+			    "over the %d of plain UDP DNS: receivers without EDNS must retry over "
+			    "TCP, "
+			    "and some do not (RFC 7208 section 3.4)",
+			    n->domain, n->wire_len, SPF_UDP_LIMIT);
+	}
+	if (n->error != NULL && strstr(n->error, "redirect= appears more than once") != NULL)
+		spf_lint(st, "multiple_redirect", n->domain,
+		    "%s has more than one redirect=", n->domain);
+	for (size_t i = 0; i < n->n_children; i++)
+		spf_lint_node(st, n->children[i]);
+}
+
+/* The first node with a permanent problem below the top (a receiver's permerror). */
+static const struct spf_node *
+spf_broken(const struct spf_node *n, int top)
+{
+	if (!top && n->error != NULL && strstr(n->error, "not followed: the name depends") == NULL)
+		return n;
+	for (size_t i = 0; i < n->n_children; i++) {
+		const struct spf_node *b = spf_broken(n->children[i], 0);
+
+		if (b != NULL)
+			return b;
+	}
+	return NULL;
+}
+
+/* RECORD with include:WANT before its first all / redirect=, or at the end. */
+static char *
+spf_with_include(const char *record, const char *want)
+{
+	const char *p = record;
+
+	while (*p != '\0') {
+		const char *t = p, *e;
+
+		while (*t == ' ')
+			t++;
+		e = t;
+		while (*e != '\0' && *e != ' ')
+			e++;
+		if (e > t) {
+			const char *m = t;
+
+			if (*m == '+' || *m == '-' || *m == '~' || *m == '?')
+				m++;
+			if ((e - m == 3 && strncasecmp(m, "all", 3) == 0) ||
+			    strncasecmp(t, "redirect=", 9) == 0)
+				return xasprintf(
+				    "%.*sinclude:%s %s", (int)(t - record), record, want, t);
+		}
+		p = e;
+	}
+	return xasprintf("%s include:%s", record, want);
+}
+
+/* Console lines: the include tree with each record's own and total cost. */
+static void
+spf_tree_lines(const cJSON *node, int depth, char **out)
+{
+	const cJSON *kids = cJSON_GetObjectItemCaseSensitive(node, "children");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(node, "error");
+	const cJSON *via = cJSON_GetObjectItemCaseSensitive(node, "via");
+	const cJSON *child;
+	char *line, *joined;
+
+	line = xasprintf("%*s%s%s  %d lookup%s here, %d with what it pulls in%s%s", depth * 2, "",
+	    cJSON_IsString(via) && strcmp(via->valuestring, "redirect") == 0 ? "redirect="
+	        : depth > 0                                                  ? "include:"
+	                                                                     : "",
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(node, "domain")),
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(node, "lookups")),
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(node, "lookups")) == 1 ? ""
+	                                                                                      : "s",
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(node, "total_lookups")),
+	    cJSON_IsString(err) ? "  ! " : "", cJSON_IsString(err) ? err->valuestring : "");
+	joined = *out != NULL ? xasprintf("%s\n%s", *out, line) : xstrdup(line);
+	free(*out);
+	free(line);
+	*out = joined;
+	cJSON_ArrayForEach(child, kids) spf_tree_lines(child, depth + 1, out);
+}
+
+static char *
+spf_console_lines(const struct result *res)
+{
+	const cJSON *tree = cJSON_GetObjectItemCaseSensitive(res->details, "include_tree");
+	const cJSON *lookups = cJSON_GetObjectItemCaseSensitive(res->details, "dns_lookups");
+	const cJSON *voids = cJSON_GetObjectItemCaseSensitive(res->details, "void_lookups");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(res->details, "evaluation");
+	char *out = NULL, *tmp;
+
+	if (!cJSON_IsObject(tree))
+		return NULL;
+	out = xasprintf("SPF: %d of %d DNS lookups, %d of %d void lookups",
+	    (int)cJSON_GetNumberValue(lookups), SPF_MAX_DNS_TERMS, (int)cJSON_GetNumberValue(voids),
+	    SPF_MAX_VOID);
+	spf_tree_lines(tree, 0, &out);
+	if (cJSON_IsObject(ev)) {
+		tmp = xasprintf("%s\ncheck_host(%s, %s): %s, %d lookups; %s", out,
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "ip")),
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "sender")),
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "result")),
+		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ev, "dns_lookups")),
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "reason")));
+		free(out);
+		out = tmp;
+	}
+	return out;
+}
+
+/* ---- the task ------------------------------------------------------------------ */
+
+static void
+spf_task_free(struct spf_task *st)
+{
+	spf_eval_free(st->ev); /* cancels its queries through spfq_cancel */
+	while (st->queries != NULL) {
+		dnschase_cancel(st->queries->ch);
+		spfq_unlink(st->queries);
+	}
+	cJSON_Delete(st->details);
+	cJSON_Delete(st->lints);
+	free(st->summary);
+	free(st->advice);
+	free(st->domain);
+	free(st);
+}
+
+static void
+spf_cancel(struct task *t, void *aux)
+{
+	struct spf_task *st = aux;
+	struct result *res = task_result(t);
+
+	(void)t;
+	result_set(res, RESULT_ERROR, "SPF check of %s did not finish in time (%s)", st->domain,
+	    st->phase == 1       ? "walking the policy"
+	        : st->phase == 2 ? "walking the destination's "
+	                           "include"
+	                         : "evaluating check_host() for --ip");
+	spf_task_free(st);
+}
+
+static void spf_next(struct spf_task *st);
+
+/* Hand the result to the runner. */
+static void
+spf_complete(struct spf_task *st)
+{
+	struct result *res = task_result(st->t);
+
+	cJSON_Delete(res->details);
+	cJSON_AddItemToObject(st->details, "lints", st->lints);
+	st->lints = NULL;
+	res->details = st->details;
+	st->details = NULL;
+	if (st->summary == NULL)
+		st->summary = xstrdup("SPF checked");
+	result_set(res, st->status, "%s", st->summary);
+	if (st->advice != NULL)
+		result_advise(res, "%s", st->advice);
+	task_done(st->t);
+	spf_task_free(st);
+}
+
+/* 1 when WANT is the domain of N or of any node below it. */
+static int
+spf_reaches(const struct spf_node *n, const char *want)
+{
+	if (util_strieq(n->domain, want) && n->record != NULL)
+		return 1;
+	for (size_t i = 0; i < n->n_children; i++)
+		if (spf_reaches(n->children[i], want))
+			return 1;
+	return 0;
+}
+
+/* The child of N that costs the most lookups, for advice. */
+static const struct spf_node *
+spf_costliest(const struct spf_node *n)
+{
+	const struct spf_node *best = NULL;
+
+	for (size_t i = 0; i < n->n_children; i++)
+		if (best == NULL || n->children[i]->total_lookups > best->total_lookups)
+			best = n->children[i];
+	return best;
+}
+
+static void
+spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
+{
+	const struct spf_node *top = o->tree;
+	const struct spf_node *broken;
+	const char *const *want = st->in->expect_spf_include;
+	cJSON *d = st->details, *includes = cJSON_CreateArray(), *seen = cJSON_CreateArray();
+	const cJSON *lint;
+	int found = 0;
+
+	st->walk_lookups = o->lookups;
+	if (top->record != NULL)
+		cJSON_AddStringToObject(d, "record", top->record);
+	else
+		cJSON_AddNullToObject(d, "record");
+	cJSON_AddNumberToObject(d, "records_found", top->n_records);
+	cJSON_AddNumberToObject(d, "dns_lookups", o->lookups);
+	cJSON_AddNumberToObject(d, "void_lookups", o->void_lookups);
+	cJSON_AddNumberToObject(d, "dns_lookup_limit", SPF_MAX_DNS_TERMS);
+	spf_scan(st, top, includes, NULL, &found, seen);
+	cJSON_Delete(seen);
+	cJSON_AddItemToObject(d, "includes", includes);
+	cJSON_AddItemToObject(d, "include_tree", spf_node_json(top));
+	cJSON_AddStringToObject(d, "walk_result", spf_result_str(o->result));
+	spf_lint_node(st, top);
+	if (want != NULL && want[0] != NULL) {
+		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
+		cJSON *arr = cJSON_AddArrayToObject(exp, "spf_include");
+
+		for (size_t i = 0; want[i] != NULL; i++) {
+			cJSON_AddItemToArray(arr, cJSON_CreateString(want[i]));
+			if (st->missing == NULL &&
+			    (top->record == NULL || !spf_reaches(top, want[i])))
+				st->missing = want[i];
+		}
+		cJSON_AddStringToObject(exp, "origin",
+		    st->in->expect_spf_include_origin != NULL ? st->in->expect_spf_include_origin
+		                                              : "plan");
+		cJSON_AddBoolToObject(d, "authorizes_destination", st->missing == NULL);
+	} else {
+		cJSON_AddNullToObject(d, "authorizes_destination");
+	}
+
+	/* What a receiver would make of the record itself. */
+	if (top->record == NULL && o->result == SPF_TEMPERROR) {
+		st->dns_failed = 1;
+		spf_verdict(st, RESULT_ERROR,
+		    xasprintf("SPF lookup for %s failed: %s", st->domain, top->error),
+		    xstrdup("Run the check again; if it persists, check the name "
+		            "servers of the domain: receivers treat this as temperror and may "
+		            "defer mail."));
+	} else if (top->record == NULL) {
+		char *rec = xasprintf("v=spf1 %s%s -all", st->missing != NULL ? "include:" : "mx",
+		    st->missing != NULL ? st->missing : "");
+
+		cJSON_AddStringToObject(d, "record_to_publish", rec);
+		spf_verdict(st, RESULT_WARN,
+		    xasprintf("no SPF record for %s (%s)", st->domain,
+		        top->error != NULL ? top->error : "none"),
+		    xasprintf(
+		        "Publish a TXT record at %s: "
+		        "\"%s\". Without SPF, receivers cannot tell your servers from forgers and "
+		        "DMARC has only DKIM to go on.",
+		        st->domain, rec));
+		free(rec);
+	} else if (top->n_records > 1) {
+		spf_verdict(st, RESULT_FAIL,
+		    xasprintf("%d SPF records for %s: receivers return "
+		              "permerror (RFC 7208 section 4.5)",
+		        top->n_records, st->domain),
+		    xstrdup("Merge them into one v=spf1 TXT record and delete the others."));
+	} else if (top->error != NULL) {
+		spf_verdict(st, RESULT_FAIL,
+		    xasprintf("SPF record of %s: %s; receivers return "
+		              "permerror",
+		        st->domain, top->error),
+		    xasprintf("Fix the record: \"%s\".", top->record));
+	}
+	if (o->lookups > SPF_MAX_DNS_TERMS) {
+		const struct spf_node *c = spf_costliest(top);
+		char costliest[320] = "";
+
+		if (c != NULL)
+			snprintf(costliest, sizeof(costliest), "; the costliest is %s:%s with %d",
+			    c->via, c->domain, c->total_lookups);
+		spf_verdict(st, RESULT_FAIL,
+		    xasprintf("SPF needs %d DNS lookups, over the limit of "
+		              "%d: receivers return permerror (RFC 7208 section 4.6.4)",
+		        o->lookups, SPF_MAX_DNS_TERMS),
+		    xasprintf("Remove includes you no longer need or replace "
+		              "a/mx terms with ip4:/ip6: ranges%s (see the include tree).",
+		        costliest));
+	}
+	if (o->void_lookups > SPF_MAX_VOID)
+		spf_verdict(st, RESULT_FAIL,
+		    xasprintf("SPF has %d void lookups (names that do not "
+		              "exist or have no address), over the limit of %d: receivers return "
+		              "permerror "
+		              "(RFC 7208 section 4.6.4)",
+		        o->void_lookups, SPF_MAX_VOID),
+		    xstrdup("Remove the a:, mx:, include: or exists: terms whose names are gone "
+		            "(see include_tree)."));
+	broken = spf_broken(top, 1);
+	if (broken != NULL)
+		spf_verdict(st,
+		    strstr(broken->error, "lookup failed") != NULL ? RESULT_WARN : RESULT_FAIL,
+		    xasprintf(
+		        "%s:%s in the SPF policy: %s", broken->via, broken->domain, broken->error),
+		    xasprintf("Fix or remove %s:%s; receivers that reach it return "
+		              "%s.",
+		        broken->via, broken->domain,
+		        strstr(broken->error, "lookup failed") ? "temperror" : "permerror"));
+	cJSON_ArrayForEach(lint, st->lints)
+	{
+		const char *code =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lint, "code"));
+		const char *msg =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lint, "message"));
+
+		if (strcmp(code, "long_record") == 0 || strcmp(code, "include_without_spf") == 0)
+			continue; /* informational / reported as broken above */
+		spf_verdict(st, strcmp(code, "plus_all") == 0 ? RESULT_FAIL : RESULT_WARN,
+		    xasprintf("SPF: %s", msg), NULL);
+	}
+	if (st->missing != NULL && top->record != NULL) {
+		char *rec = spf_with_include(top->record, st->missing);
+
+		cJSON_AddStringToObject(d, "record_to_publish", rec);
+		spf_verdict(st, RESULT_WARN,
+		    xasprintf("SPF of %s does not authorize the destination "
+		              "yet (include:%s, from %s)",
+		        st->domain, st->missing,
+		        st->in->expect_spf_include_origin != NULL
+		            ? st->in->expect_spf_include_origin
+		            : "plan"),
+		    xasprintf("Before the cutover, publish: \"%s\"", rec));
+		free(rec);
+	}
+}
+
+static void
+spf_dest_done(struct spf_task *st, const struct spf_outcome *o)
+{
+	int after = (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(st->details, "record"))
+	                    ? st->walk_lookups
+	                    : 0) +
+	    1 + o->lookups;
+
+	cJSON_AddNumberToObject(st->details, "lookups_after_adding", after);
+	if (after > SPF_MAX_DNS_TERMS && st->advice != NULL && st->status == RESULT_WARN) {
+		/* the "does not authorize yet" advice: say that the record would break */
+		char *more = xasprintf("%s But that record needs %d DNS lookups, over the limit "
+		                       "of %d: make room first.",
+		    st->advice, after, SPF_MAX_DNS_TERMS);
+
+		free(st->advice);
+		st->advice = more;
+	}
+	if (after > SPF_MAX_DNS_TERMS)
+		spf_verdict(st, RESULT_WARN,
+		    xasprintf("adding include:%s would make SPF need %d DNS "
+		              "lookups, over the limit of %d (RFC 7208 section 4.6.4)",
+		        st->missing, after, SPF_MAX_DNS_TERMS),
+		    xasprintf(
+		        "Make room before adding include:%s (%d lookups "
+		        "with what it pulls in): drop includes of services you no longer use, or "
+		        "replace a/mx terms with ip4:/ip6: ranges.",
+		        st->missing, 1 + o->lookups));
+}
+
+static void
+spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
+{
+	cJSON *ev = cJSON_AddObjectToObject(st->details, "evaluation");
+	enum result_status status = RESULT_PASS;
+
+	cJSON_AddStringToObject(st->details, "result", spf_result_str(o->result));
+	cJSON_AddStringToObject(ev, "ip", st->in->spf_ip);
+	if (st->in->spf_sender != NULL && st->in->spf_sender[0] != '\0') {
+		cJSON_AddStringToObject(ev, "sender", st->in->spf_sender);
+	} else {
+		char *pm = xasprintf("postmaster@%s", st->domain); /* RFC 7208 section 4.3 */
+
+		cJSON_AddStringToObject(ev, "sender", pm);
+		free(pm);
+	}
+	cJSON_AddStringToObject(ev, "result", spf_result_str(o->result));
+	cJSON_AddStringToObject(ev, "reason", o->reason);
+	if (o->mechanism != NULL)
+		cJSON_AddStringToObject(ev, "mechanism", o->mechanism);
+	else
+		cJSON_AddNullToObject(ev, "mechanism");
+	cJSON_AddNumberToObject(ev, "dns_lookups", o->lookups);
+	cJSON_AddNumberToObject(ev, "void_lookups", o->void_lookups);
+	cJSON_AddItemToObject(ev, "include_tree", spf_node_json(o->tree));
+	switch (o->result) {
+	case SPF_PASS: status = RESULT_PASS; break;
+	case SPF_PERMERROR: status = RESULT_FAIL; break;
+	case SPF_TEMPERROR: status = RESULT_ERROR; break;
+	default: status = RESULT_WARN; break;
+	}
+	if (status != RESULT_PASS)
+		spf_verdict(st, status,
+		    xasprintf("SPF for %s from %s: %s (%s)", st->domain, st->in->spf_ip,
+		        spf_result_str(o->result), o->reason),
+		    xasprintf("Receivers "
+		              "would not accept %s as a sender for %s; if it should send, add it "
+		              "(ip4:/ip6:) "
+		              "or the include of its provider.",
+		        st->in->spf_ip, st->domain));
+}
+
+static void
+spf_eval_done(void *arg, const struct spf_outcome *o)
+{
+	struct spf_task *st = arg;
+	struct spf_eval *ev = st->ev;
+
+	st->ev = NULL;
+	if (st->phase == 1)
+		spf_walk_done(st, o);
+	else if (st->phase == 2)
+		spf_dest_done(st, o);
+	else
+		spf_ip_done(st, o);
+	spf_eval_free(ev);
+	spf_next(st);
+}
+static void
+spf_next(struct spf_task *st)
+{
+	struct spf_eval_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.now = time(NULL);
+	if (st->phase == 0) {
+		st->phase = 1;
+		p.domain = st->domain;
+	} else if (st->phase == 1 && st->missing != NULL) {
+		st->phase = 2;
+		p.domain = st->missing;
+	} else if (st->phase <= 2 && st->in->spf_ip != NULL && st->dns_failed) {
+		/* check_host() would stop at the same failed lookup (section 4.4) */
+		st->phase = 3;
+		cJSON_AddStringToObject(st->details, "result", "temperror");
+		spf_next(st);
+		return;
+	} else if (st->phase <= 2 && st->in->spf_ip != NULL) {
+		st->phase = 3;
+		p.domain = st->domain;
+		p.ip = st->in->spf_ip;
+		p.sender = st->in->spf_sender;
+	} else {
+		if (st->status == RESULT_PASS || st->summary == NULL) {
+			const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st->details, "record");
+			const cJSON *auth =
+			    cJSON_GetObjectItemCaseSensitive(st->details, "authorizes_destination");
+			const cJSON *res = cJSON_GetObjectItemCaseSensitive(st->details, "result");
+
+			spf_verdict(st, RESULT_PASS,
+			    xasprintf("\"%s\": %d of %d DNS lookups%s%s%s%s",
+			        cJSON_GetStringValue(rec), st->walk_lookups, SPF_MAX_DNS_TERMS,
+			        cJSON_IsTrue(auth) ? ", authorizes the destination" : "",
+			        cJSON_IsString(res) ? ", " : "",
+			        cJSON_IsString(res) ? st->in->spf_ip : "",
+			        cJSON_IsString(res) ? " passes" : ""),
+			    NULL);
+		}
+		spf_complete(st);
+		return;
+	}
+	st->ev = spf_eval_start(&p, &st->sdns, spf_eval_done, st);
+	if (st->ev == NULL) {
+		spf_verdict(st, RESULT_ERROR,
+		    xasprintf("--ip %s is not an IPv4 or IPv6 address", p.ip != NULL ? p.ip : ""),
+		    NULL);
+		spf_complete(st);
+		return;
+	}
+	spf_eval_run(st->ev); /* may finish the task: nothing of ST after this */
+}
+
+static void
+spf_start(struct task *t, void *aux)
+{
+	struct spf_task *st = aux;
+
+	st->t = t;
+	st->details = cJSON_CreateObject();
+	st->lints = cJSON_CreateArray();
+	cJSON_AddStringToObject(
+	    st->details, "resolver", dns_client_servers(runner_dns(task_runner(t))));
+	spf_next(st);
+}
+
+static void
+spf_schedule(struct runner *r, const struct check_input *in)
+{
+	struct spf_task *st = xcalloc(1, sizeof(*st));
+
+	st->in = in;
+	st->domain = xstrdup(in->domain);
+	st->sdns.query = spfq_query;
+	st->sdns.cancel = spfq_cancel;
+	st->sdns.ctx = st;
+	runner_add(r, NULL, result_new("dns.spf", in->domain, RESULT_SIDE_NONE), spf_start,
+	    spf_cancel, st, 0);
+}
+
+const struct check check_dns_spf = {
+    .id = "dns.spf",
+    .group = "dns",
+    .title = "SPF record: syntax, DNS lookup limits, include tree, destination authorized",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = spf_schedule,
+    .console_lines = spf_console_lines,
+};
