@@ -12,7 +12,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := libcares libevent libevent_openssl openssl libcurl libcjson sqlite3
+PKGS      := libcares libevent libevent_openssl openssl libcurl libcjson sqlite3 expat
 FUZZ_SECONDS ?= 10
 
 ifeq ($(SANITIZE),1)
@@ -26,7 +26,7 @@ OPT       := -O2
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lresolv
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lresolv -lm
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS   += -D_GNU_SOURCE -DCUTOVER_VERSION='"$(VERSION)"' -Isrc -Ichecks -Ireports

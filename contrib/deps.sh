@@ -10,15 +10,19 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	gcc make pkg-config libc6-dev
-	libc-ares-dev libevent-dev libssl-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev
+	libc-ares-dev libevent-dev libssl-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libexpat1-dev
 	# unit tests, sanitizers, fuzzing
 	libcmocka-dev clang libclang-rt-14-dev
 	# integration tests
 	python3 python3-pytest python3-jsonschema python3-spf
+	# the HTML report is loaded in a real browser (tests/integration/test_report_html.py)
+	chromium
 	# the lab: DNS, mail, web, certificates
 	knot knot-dnsutils bind9-dnsutils dovecot-core dovecot-imapd dovecot-pop3d nginx-light openssl
 	# benchmarks: the baselines we compare against
 	isync
+	# benchmarks: peak RSS and arithmetic (contrib/bench/probe.sh)
+	time bc
 )
 
 if [[ ${1:-} == --list ]]; then

@@ -6,15 +6,40 @@
  * therefore run concurrently with DNS and IMAP work on the same loop.
  * Bodies are kept up to a cap; past it the transfer stops with a
  * "body too large" error instead of growing without bound.
+ *
+ * Two layers:
+ *   http_request()  one transfer (libcurl may follow redirects itself).
+ *                   Its response carries the TLS facts of the server
+ *                   certificate (collected in OpenSSL's verify callback, so
+ *                   they exist even when verification fails), the redirect
+ *                   target of a 3xx and the WWW-Authenticate challenges.
+ *   http_fetch()    what the web checks use: resolves every host name with
+ *                   c-ares through the runner's DNS client (so --resolver
+ *                   means the same everywhere) and hands libcurl the
+ *                   addresses (CURLOPT_RESOLVE); follows redirects itself one
+ *                   hop at a time, so every hop is reported (URL, status,
+ *                   TLS facts, challenges) and a loop is recognised as one.
+ *
+ * Ownership: options are read during the call only (strings are copied).
+ * Responses and fetch results are valid during the callback only.
  */
 #ifndef CUTOVER_HTTP_H
 #define CUTOVER_HTTP_H
 
 #include <stddef.h>
+#include <time.h>
 
+#include <cJSON.h>
 #include <event2/event.h>
 
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+/* WWW-Authenticate headers kept per response, and the length of each. */
+#define HTTP_MAX_CHALLENGES 8
+#define HTTP_MAX_CHALLENGE_LEN 512
+/* Redirects http_fetch follows at most, whatever the caller asks. */
+#define HTTP_FETCH_MAX_HOPS 16
+
+struct dns_client;
 
 struct http_request_opts {
 	const char *url;
@@ -27,6 +52,27 @@ struct http_request_opts {
 	const char *ca_file;        /* extra CA bundle, or NULL */
 	int insecure;               /* skip certificate verification */
 	const char *const *resolve; /* CURLOPT_RESOLVE entries "host:port:addr", NULL-terminated */
+	const char *const *connect_to; /* CURLOPT_CONNECT_TO entries, NULL-terminated */
+	const char *username;       /* HTTP Basic credentials, or NULL (RFC 7617) */
+	const char *password;       /* secret: never copied into a response */
+	int fresh;                  /* new connection, no TLS session reuse: TLS facts every time */
+};
+
+/*
+ * The server certificate as seen in the handshake (the leaf), and whether
+ * it verified. Filled in OpenSSL's verify callback, so an expired or
+ * untrusted certificate is described too. The host name is checked here as
+ * well (X509_check_host), so "verified" is meaningful even with --insecure.
+ */
+struct http_tls {
+	int present;                /* a server certificate was seen */
+	int verified;               /* chain to a trust anchor, in date, names the host */
+	char verify_error[160];     /* first problem found, "" when none */
+	char version[16];           /* "TLSv1.3", "" if the handshake did not finish */
+	char cipher[64];
+	char subject[256];          /* RFC 2253 form */
+	char issuer[256];
+	time_t not_after;           /* 0 when unknown */
 };
 
 struct http_response {
@@ -35,9 +81,16 @@ struct http_response {
 	long status;                /* HTTP status of the last response, 0 if none */
 	const char *final_url;
 	long redirects;
+	const char *location;       /* absolute target of a 3xx not followed, or NULL */
+	const char *content_type;   /* or NULL */
+	const char *const *www_authenticate; /* challenges of the last response */
+	size_t n_www_authenticate;
+	const char *primary_ip;     /* address connected to, or NULL */
 	const char *body;           /* NUL-terminated, up to max_body bytes */
 	size_t body_len;
 	int body_truncated;
+	int timed_out;              /* the transfer hit timeout_ms */
+	struct http_tls tls;
 	double ms_dns, ms_connect, ms_tls, ms_first_byte, ms_total;
 };
 
@@ -60,5 +113,109 @@ struct http_request *http_request(struct http_client *c, const struct http_reque
     http_cb cb, void *arg);
 /* Abort R at once; its callback is not called. */
 void http_request_cancel(struct http_request *r);
+
+/* Days from NOW until NOT_AFTER, rounded down (negative once expired). */
+long http_tls_days_left(const struct http_tls *tls, time_t now);
+
+/* ---- http_fetch: resolve with c-ares, follow redirects hop by hop -------- */
+
+/* How a fetch ended. */
+enum http_fetch_end {
+	HTTP_FETCH_OK = 0,          /* a final response (anything but a followed 3xx) */
+	HTTP_FETCH_DNS_FAILED,      /* a host name did not resolve */
+	HTTP_FETCH_TRANSFER_FAILED, /* connect, TLS, timeout, body too large ... */
+	HTTP_FETCH_REDIRECT_LOOP,   /* a Location led back to a URL already visited */
+	HTTP_FETCH_TOO_MANY_REDIRECTS,
+	HTTP_FETCH_BAD_REDIRECT,    /* a Location that is not an http(s) URL */
+};
+
+struct http_fetch_opts {
+	const char *url;
+	const char *method;         /* NULL = GET (or POST when body is set) */
+	const char *body;
+	const char *content_type;
+	/* Basic credentials: sent only over https and only to the first URL's
+	 * host (a redirect elsewhere never receives them). */
+	const char *username;
+	const char *password;
+	int max_redirects;          /* 0 = report the 3xx as final; capped at HTTP_FETCH_MAX_HOPS */
+	int keep_method;            /* repeat METHOD and BODY on 301/302 too (307/308 always do) */
+	size_t max_body;            /* per hop; 0 = HTTP_DEFAULT_MAX_BODY */
+	int timeout_ms;             /* the whole fetch, all hops and lookups */
+	const char *ca_file;
+	int insecure;
+	struct dns_client *dns;     /* resolver; NULL = libcurl resolves (system) */
+	/* curl --connect-to style "HOST:PORT:HOST2:PORT2" (empty HOST/PORT match
+	 * any, empty HOST2/PORT2 keep the original), NULL-terminated. */
+	const char *const *connect_to;
+};
+
+/* One request of a fetch. */
+struct http_hop {
+	char *url;
+	char *method;
+	long status;                /* 0 when no response */
+	char *location;             /* absolute redirect target or NULL */
+	char *error;                /* readable reason when the hop failed, else NULL */
+	int dns_status;             /* enum dns_status of a failed lookup, 0 otherwise */
+	int curl_code;
+	int timed_out;
+	char *address;              /* the address connected to, or NULL */
+	char **cnames;              /* alias chain met resolving the host, in order */
+	size_t n_cnames;
+	char **www_authenticate;
+	size_t n_www_authenticate;
+	struct http_tls tls;
+	double ms_dns;              /* our c-ares lookup */
+	double ms_connect, ms_tls, ms_first_byte, ms_total; /* libcurl's, for this hop */
+};
+
+struct http_fetch_result {
+	enum http_fetch_end end;
+	const char *error;          /* readable reason unless HTTP_FETCH_OK */
+	const struct http_hop *hops; /* every request made, in order (at least one) */
+	size_t n_hops;
+	const struct http_hop *last;/* hops + n_hops - 1 */
+	const char *body;           /* of the last hop, NUL-terminated, "" when none */
+	size_t body_len;
+	int body_truncated;
+	const char *content_type;   /* of the last hop, or NULL */
+	double ms_total;            /* the whole fetch */
+};
+
+struct http_fetch;
+
+typedef void (*http_fetch_cb)(void *arg, const struct http_fetch_result *res);
+
+/*
+ * Start a fetch of O->url. CB runs exactly once from the loop (never from
+ * inside this call) unless the fetch is cancelled first; the result is valid
+ * during the callback only. Returns the handle, valid until then.
+ */
+struct http_fetch *http_fetch(struct http_client *c, const struct http_fetch_opts *o,
+    http_fetch_cb cb, void *arg);
+/* Stop F at once (its DNS query and transfer); CB is not called. NULL is fine. */
+void http_fetch_cancel(struct http_fetch *f);
+
+/* "ok", "dns_failed", "transfer_failed", "redirect_loop", ... */
+const char *http_fetch_end_str(enum http_fetch_end end);
+
+/*
+ * Report shapes (reports/SCHEMA.md, web.*). http_tls_report: the TLS facts
+ * as a new object ({version, cipher, cert_subject, cert_issuer,
+ * cert_expires, days_left, verified, verify_error}), or a JSON null when no
+ * certificate was seen; NOW gives days_left. Caller owns the result.
+ */
+cJSON *http_tls_report(const struct http_tls *tls, time_t now);
+/*
+ * Add to DETAILS what a fetch of URL showed: url, http_status, final_url,
+ * redirects (count), redirect_chain (every hop: url, method, status,
+ * location, address, cnames, www_authenticate, tls_verified, error), tls
+ * (of the last hop), www_authenticate (of the last hop), timings_ms (dns,
+ * connect, tls, first_byte of the last hop as phase durations; total for
+ * the whole fetch), result (http_fetch_end_str) and error.
+ */
+void http_fetch_report(cJSON *details, const char *url, const struct http_fetch_result *res,
+    time_t now);
 
 #endif
