@@ -11,6 +11,8 @@
 
 #include <ares.h>
 #include <arpa/nameser.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include "util.h"
 
@@ -313,6 +315,79 @@ dns_query(struct dns_client *c, const char *name, int type, dns_cb cb, void *arg
 
 void
 dns_query_cancel(struct dns_query *q)
+{
+	if (q != NULL)
+		q->cb = NULL;
+}
+
+/* ---- host names to addresses ------------------------------------------------- */
+
+struct dns_host_query {
+	struct dns_client *c;
+	dns_host_cb cb;          /* NULL once cancelled */
+	void *arg;
+	int submitting;
+	int finished;
+};
+
+static void
+dns_host_answer(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct dns_host_query *q = arg;
+	struct dns_host_reply reply;
+	struct ares_addrinfo_node *n;
+
+	(void)timeouts;
+	if (q->cb != NULL) {
+		memset(&reply, 0, sizeof(reply));
+		reply.status = dns_map_status(status, &reply.error);
+		/* IPv4 first, then IPv6: loopback labs and most hosts prefer v4. */
+		for (int fam = 0; fam < 2 && ai != NULL; fam++) {
+			for (n = ai->nodes; n != NULL && reply.n < DNS_HOST_MAX; n = n->ai_next) {
+				if (n->ai_family != (fam == 0 ? AF_INET : AF_INET6))
+					continue;
+				reply.addrs[reply.n] = n->ai_addr;
+				reply.addr_lens[reply.n] = (unsigned)n->ai_addrlen;
+				reply.n++;
+			}
+		}
+		if (reply.status == DNS_OK && reply.n == 0)
+			reply.status = dns_map_status(ARES_ENODATA, &reply.error);
+		q->cb(q->arg, &reply);
+	}
+	if (ai != NULL)
+		ares_freeaddrinfo(ai);
+	if (q->submitting)
+		q->finished = 1;
+	else
+		free(q);
+}
+
+struct dns_host_query *
+dns_resolve_host(struct dns_client *c, const char *name, dns_host_cb cb, void *arg)
+{
+	struct dns_host_query *q = xcalloc(1, sizeof(*q));
+	struct ares_addrinfo_hints hints;
+
+	q->c = c;
+	q->cb = cb;
+	q->arg = arg;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	q->submitting = 1;
+	ares_getaddrinfo(c->channel, name, NULL, &hints, dns_host_answer, q);
+	q->submitting = 0;
+	if (q->finished) {
+		free(q);
+		return NULL;
+	}
+	dns_reset_timer(c);
+	return q;
+}
+
+void
+dns_host_cancel(struct dns_host_query *q)
 {
 	if (q != NULL)
 		q->cb = NULL;

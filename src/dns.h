@@ -74,4 +74,36 @@ void dns_query_cancel(struct dns_query *q);
 /* "timeout", "nxdomain", ... for details fields. */
 const char *dns_status_str(enum dns_status st);
 
+/* ---- host names to addresses (for connections) ----------------------------- */
+
+struct sockaddr;
+struct dns_host_query;
+
+/*
+ * The addresses of a host: IPv4 first, then IPv6, at most DNS_HOST_MAX.
+ * ADDRS point into storage owned by dns.c, valid during the callback only.
+ */
+#define DNS_HOST_MAX 8
+struct dns_host_reply {
+	enum dns_status status;        /* DNS_OK with n >= 1, or why not */
+	const char *error;             /* readable reason, never NULL */
+	const struct sockaddr *addrs[DNS_HOST_MAX];
+	unsigned addr_lens[DNS_HOST_MAX];
+	size_t n;
+};
+
+typedef void (*dns_host_cb)(void *arg, const struct dns_host_reply *reply);
+
+/*
+ * Resolve host NAME to addresses with c-ares' getaddrinfo on C's channel,
+ * so /etc/hosts is honoured and nothing blocks. IP literals and "localhost"
+ * are better handled by the caller (see net.c). CB is called exactly once,
+ * from the loop, unless cancelled first. Returns a handle valid until the
+ * callback returns or dns_host_cancel is called; NULL when CB already ran.
+ */
+struct dns_host_query *dns_resolve_host(struct dns_client *c, const char *name, dns_host_cb cb,
+    void *arg);
+/* Stop caring about Q: its callback will not be called. NULL is fine. */
+void dns_host_cancel(struct dns_host_query *q);
+
 #endif

@@ -42,6 +42,9 @@ DOVEADM=${DOVEADM:-doveadm}
 : "${LAB_SRC_ADDR:=127.0.0.1}" "${LAB_DST_ADDR:=127.0.0.2}"
 # extra source addresses whose listeners present other certificates
 : "${LAB_SRC_WRONGHOST_ADDR:=127.0.0.3}" "${LAB_SRC_EXPIRING_ADDR:=127.0.0.4}" "${LAB_SRC_EXPIRED_ADDR:=127.0.0.5}"
+# a source address whose listeners offer no TLS at all (no STARTTLS/STLS): for
+# clients that must refuse to send a password in clear
+: "${LAB_SRC_NOTLS_ADDR:=127.0.0.6}"
 # quota defaults (per-user overrides live in gen-users)
 : "${LAB_SRC_QUOTA:=2G}" "${LAB_DST_QUOTA:=1G}"
 # LAB_MAIL_IPV6=0 disables the ::1 listeners; LAB_MAIL_DEBUG=1 enables auth/mail debug logging
@@ -149,7 +152,7 @@ gen_conf() { # side
     local imap imaps pop3 pop3s addrs sep plaintext quota
     if [ "$side" = source ]; then
         imap=$LAB_SRC_IMAP imaps=$LAB_SRC_IMAPS pop3=$LAB_SRC_POP3 pop3s=$LAB_SRC_POP3S
-        addrs="$LAB_SRC_ADDR, $LAB_SRC_WRONGHOST_ADDR, $LAB_SRC_EXPIRING_ADDR, $LAB_SRC_EXPIRED_ADDR"
+        addrs="$LAB_SRC_ADDR, $LAB_SRC_WRONGHOST_ADDR, $LAB_SRC_EXPIRING_ADDR, $LAB_SRC_EXPIRED_ADDR, $LAB_SRC_NOTLS_ADDR"
         sep=. plaintext=no quota=$LAB_SRC_QUOTA
         ipv6_ok && addrs="$addrs, ::1"
     else
@@ -187,6 +190,10 @@ local $LAB_SRC_EXPIRING_ADDR {
 local $LAB_SRC_EXPIRED_ADDR {
   ssl_cert = <$ca/expired.pem
   ssl_key = <$ca/expired.key
+}
+# no STARTTLS/STLS offered here (plaintext-refusal tests)
+local $LAB_SRC_NOTLS_ADDR {
+  ssl = no
 }"
     local dh=""
     [ -r /usr/share/dovecot/dh.pem ] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
@@ -421,6 +428,7 @@ LAB_DST_POP3S=$LAB_DST_POP3S
 LAB_SRC_WRONGHOST_ADDR=$LAB_SRC_WRONGHOST_ADDR
 LAB_SRC_EXPIRING_ADDR=$LAB_SRC_EXPIRING_ADDR
 LAB_SRC_EXPIRED_ADDR=$LAB_SRC_EXPIRED_ADDR
+LAB_SRC_NOTLS_ADDR=$LAB_SRC_NOTLS_ADDR
 LAB_SRC_CONF=$(conf_of source)
 LAB_DST_CONF=$(conf_of destination)
 LAB_SRC_LOG=$(side_dir source)/log/dovecot.log

@@ -1,0 +1,467 @@
+/*
+ * imap_probe.c - imap.tls and imap.login.
+ *
+ * imap.tls, per side and endpoint: the plan's IMAP URL gives one port; the
+ * other mode's port is derived (993 <-> 143, or 10993 <-> 10143; see
+ * mailcheck_endpoints) and probed too, so the report says which of implicit
+ * TLS and STARTTLS work and with what certificate. Verified and valid for
+ * 14 days or more: pass; expiring sooner: warn; not verifying: fail (warn
+ * with --insecure). The derived port not answering is a skip: the plan does
+ * not use it.
+ *
+ * imap.login, per mailbox and side: connect as the URL says, STARTTLS when
+ * imap:// (required unless --allow-plaintext), then LOGIN with the mailbox
+ * password or AUTHENTICATE PLAIN as the side's admin (master user) on behalf
+ * of the user; capabilities after login; LOGOUT. When a source login fails
+ * and the source has a POP3 URL on the same host, the same credentials are
+ * tried over POP3 in the same task (one connection at a time, so the
+ * per-host limit holds): POP3 working where IMAP does not gets advice.
+ *
+ * Every task names the server host, so the runner's --per-host limit caps
+ * the connections to one server.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "imap.h"
+#include "mailcheck.h"
+#include "plan.h"
+#include "pop3.h"
+#include "util.h"
+
+#define IMAP_CERT_WARN_DAYS 14
+
+struct iprobe {
+	struct task *t;
+	struct runner *r;
+	const struct plan_side *side;
+	const char *side_name;
+	struct mailcheck_endpoint ep;
+	/* login only */
+	const char *user;
+	const char *password; /* borrowed from the plan (alive for the run) */
+	const char *admin;
+	struct imap_client *c;
+	struct pop3_client *pc; /* POP3 fallback for the advice */
+	enum net_result imap_res;
+	int login;
+	/* The result as filled, restored if the deadline hits during LOGOUT or
+	 * the POP3 attempt (the runner overwrites the summary on a timeout). */
+	int filled;
+	enum result_status snap_status;
+	char *snap_summary, *snap_advice;
+	cJSON *snap_details;
+};
+
+static void
+iprobe_free(struct iprobe *p)
+{
+	imap_client_free(p->c);
+	pop3_client_free(p->pc);
+	free(p->snap_summary);
+	free(p->snap_advice);
+	cJSON_Delete(p->snap_details);
+	free(p);
+}
+
+static void
+iprobe_snapshot(struct iprobe *p)
+{
+	struct result *out = task_result(p->t);
+
+	p->filled = 1;
+	p->snap_status = out->status;
+	free(p->snap_summary);
+	free(p->snap_advice);
+	cJSON_Delete(p->snap_details);
+	p->snap_summary = xstrdup(out->summary);
+	p->snap_advice = xstrdup(out->advice);
+	p->snap_details = cJSON_Duplicate(out->details, 1);
+}
+
+static void
+iprobe_restore(struct iprobe *p)
+{
+	struct result *out = task_result(p->t);
+
+	result_set(out, p->snap_status, "%s", p->snap_summary);
+	free(out->advice);
+	out->advice = p->snap_advice;
+	p->snap_advice = NULL;
+	cJSON_Delete(out->details);
+	out->details = p->snap_details;
+	p->snap_details = NULL;
+}
+
+/* ---- imap.tls -------------------------------------------------------------- */
+
+static void
+iprobe_tls_fill(struct iprobe *p, enum net_result res, const char *error)
+{
+	struct result *out = task_result(p->t);
+	const struct net_tls_info *tls = imap_client_tls(p->c);
+	const char *mode = mailcheck_mode_str(p->ep.implicit);
+	size_t n;
+	const char *const *caps = imap_client_caps(p->c, &n);
+
+	cJSON_AddStringToObject(out->details, "server", p->ep.host);
+	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
+	cJSON_AddStringToObject(out->details, "mode", mode);
+	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
+	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 1));
+	cJSON_AddBoolToObject(out->details, "from_plan", p->ep.from_plan);
+	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
+	if (error != NULL && *error != '\0')
+		cJSON_AddStringToObject(out->details, "error", error);
+	else
+		cJSON_AddNullToObject(out->details, "error");
+
+	if (res == NET_RESULT_OK && tls != NULL) {
+		if (!tls->verified) {
+			result_set(out, RESULT_WARN,
+			    "%s, %s: certificate does not verify (%s), "
+			    "accepted because of --insecure",
+			    tls->version, mode, tls->verify_error);
+			result_advise(out,
+			    "Fix the certificate before the migration tool connects; "
+			    "it will verify it.");
+		} else if (tls->has_expiry && tls->days_left < IMAP_CERT_WARN_DAYS) {
+			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
+			    tls->version, mode, tls->days_left, tls->expires);
+			result_advise(out,
+			    "Renew the certificate of %s before the migration window.", p->ep.host);
+		} else {
+			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
+			    tls->version, mode, tls->days_left);
+		}
+		return;
+	}
+	switch (res) {
+	case NET_RESULT_TLS_FAILED:
+		result_set(out, RESULT_FAIL, "%s", error);
+		result_advise(out,
+		    "Install a certificate valid for %s from a public CA, or pass "
+		    "the CA with --ca-file.",
+		    p->ep.host);
+		break;
+	case NET_RESULT_CONNECT_FAILED:
+		if (!p->ep.from_plan) {
+			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", p->ep.port,
+			    mode, error);
+		} else {
+			result_set(out, RESULT_FAIL, "%s", error);
+			result_advise(out,
+			    "Check the host and port of the %s IMAP URL in the plan.",
+			    p->side_name);
+		}
+		break;
+	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
+	case NET_RESULT_PLAINTEXT_REFUSED:
+		result_set(out, p->ep.from_plan ? RESULT_FAIL : RESULT_WARN,
+		    "port %d offers no STARTTLS: %s", p->ep.port, error);
+		break;
+	default: result_set(out, RESULT_FAIL, "%s", error); break;
+	}
+}
+
+static void
+iprobe_tls_closed(struct imap_client *c, void *arg)
+{
+	struct iprobe *p = arg;
+	struct task *t = p->t;
+
+	(void)c;
+	iprobe_free(p);
+	task_done(t);
+}
+
+static void
+iprobe_tls_ready(struct imap_client *c, void *arg)
+{
+	struct iprobe *p = arg;
+	enum net_result res = imap_client_result(c);
+
+	iprobe_tls_fill(p, res, imap_client_error(c));
+	iprobe_snapshot(p);
+	if (res == NET_RESULT_OK) {
+		imap_client_logout(c, iprobe_tls_closed, p);
+		return;
+	}
+	iprobe_tls_closed(c, p);
+}
+
+/* ---- imap.login --------------------------------------------------------------- */
+
+static void
+iprobe_login_fill(struct iprobe *p)
+{
+	struct result *out = task_result(p->t);
+	const struct net_tls_info *tls = imap_client_tls(p->c);
+	enum net_result res = imap_client_result(p->c);
+	size_t n;
+	const char *const *caps = imap_client_caps(p->c, &n);
+	const struct plan_url *u = p->side->imap;
+
+	p->imap_res = res;
+	cJSON_AddStringToObject(out->details, "server", p->ep.host);
+	cJSON_AddStringToObject(out->details, "user", p->user);
+	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
+	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
+	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 0));
+	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
+	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
+	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
+	if (res == NET_RESULT_OK) {
+		cJSON_AddNullToObject(out->details, "error");
+		result_set(out, RESULT_PASS, "login ok as %s%s%s (%s:%d, %s)", p->user,
+		    p->admin != NULL ? " via admin " : "", p->admin != NULL ? p->admin : "",
+		    p->ep.host, p->ep.port, tls != NULL ? tls->version : "no TLS");
+		return;
+	}
+	cJSON_AddStringToObject(out->details, "error", imap_client_error(p->c));
+	result_set(out, mailcheck_login_status(res), "%s", imap_client_error(p->c));
+	mailcheck_login_advice(out, res, "imap", p->user, p->side_name, u->host, u->port);
+}
+
+static void
+iprobe_login_finish(struct iprobe *p)
+{
+	struct task *t = p->t;
+
+	iprobe_free(p);
+	task_done(t);
+}
+
+static void
+iprobe_pop3_quit(struct pop3_client *pc, void *arg)
+{
+	(void)pc;
+	iprobe_login_finish(arg);
+}
+
+static void
+iprobe_pop3_ready(struct pop3_client *pc, void *arg)
+{
+	struct iprobe *p = arg;
+	struct result *out = task_result(p->t);
+
+	if (pop3_client_result(pc) == NET_RESULT_OK) {
+		cJSON_AddBoolToObject(out->details, "pop3_works", 1);
+		result_advise(out,
+		    "POP3 works for %s but IMAP does not: mail may live only on the "
+		    "users' computers (POP3 clients download and often delete it from the "
+		    "server). Check the users' mail clients, and migrate their local mail "
+		    "(PST/MBOX export) or ask the provider to enable IMAP first.",
+		    p->user);
+		iprobe_snapshot(p);
+		pop3_client_quit(pc, iprobe_pop3_quit, p);
+		return;
+	}
+	cJSON_AddBoolToObject(out->details, "pop3_works", 0);
+	iprobe_login_finish(p);
+}
+
+/* IMAP failed on the source: does POP3 work with the same credentials? */
+static int
+iprobe_try_pop3(struct iprobe *p)
+{
+	const struct plan_url *pu = p->side->pop3;
+	const struct runner_opts *ro = runner_opts(p->r);
+	struct pop3_client_opts o;
+
+	if (pu == NULL || !util_strieq(pu->host, p->ep.host) || p->imap_res == NET_RESULT_TIMEOUT ||
+	    p->imap_res == NET_RESULT_OK || strcmp(p->side_name, "source") != 0)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.host = pu->host;
+	o.port = pu->port;
+	o.tls = pu->tls == PLAN_TLS_IMPLICIT ? POP3_TLS_IMPLICIT
+	    : ro->allow_plaintext            ? POP3_TLS_PLAIN_ALLOWED
+	                                     : POP3_TLS_STARTTLS;
+	o.ca_file = ro->ca_file;
+	o.insecure = ro->insecure;
+	o.dns = runner_dns(p->r);
+	o.user = p->user;
+	o.password = p->password;
+	o.admin = p->admin;
+	p->pc = pop3_client_open(runner_base(p->r), &o, iprobe_pop3_ready, p);
+	return 1;
+}
+
+static void
+iprobe_login_closed(struct imap_client *c, void *arg)
+{
+	(void)c;
+	iprobe_login_finish(arg);
+}
+
+static void
+iprobe_login_ready(struct imap_client *c, void *arg)
+{
+	struct iprobe *p = arg;
+
+	iprobe_login_fill(p);
+	iprobe_snapshot(p);
+	if (imap_client_result(c) == NET_RESULT_OK) {
+		imap_client_logout(c, iprobe_login_closed, p);
+		return;
+	}
+	/* Close the IMAP connection before any other one is opened. */
+	imap_client_free(p->c);
+	p->c = NULL;
+	if (iprobe_try_pop3(p))
+		return;
+	iprobe_login_finish(p);
+}
+
+/* ---- tasks ------------------------------------------------------------------------- */
+
+static void
+iprobe_start(struct task *t, void *aux)
+{
+	struct iprobe *p = aux;
+	const struct runner_opts *ro = runner_opts(p->r);
+	struct imap_client_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.host = p->ep.host;
+	o.port = p->ep.port;
+	if (p->ep.implicit)
+		o.tls = IMAP_TLS_IMPLICIT;
+	else if (p->login && ro->allow_plaintext)
+		o.tls = IMAP_TLS_PLAIN_ALLOWED;
+	else
+		o.tls = IMAP_TLS_STARTTLS;
+	o.ca_file = ro->ca_file;
+	o.insecure = ro->insecure;
+	o.dns = runner_dns(p->r);
+	if (p->login) {
+		o.user = p->user;
+		o.password = p->password;
+		o.admin = p->admin;
+	}
+	p->t = t;
+	p->c = imap_client_open(
+	    runner_base(p->r), &o, p->login ? iprobe_login_ready : iprobe_tls_ready, p);
+}
+
+static void
+iprobe_cancel(struct task *t, void *aux)
+{
+	struct iprobe *p = aux;
+	struct result *out = task_result(t);
+
+	if (p->filled) {
+		/* Only LOGOUT or the POP3 attempt was slow: the result stands. */
+		iprobe_restore(p);
+		if (p->pc != NULL && !cJSON_HasObjectItem(out->details, "pop3_works"))
+			cJSON_AddBoolToObject(out->details, "pop3_works", 0);
+	} else if (p->c != NULL) {
+		imap_client_timeout(p->c);
+		cJSON_Delete(out->details);
+		out->details = cJSON_CreateObject();
+		if (p->login)
+			iprobe_login_fill(p);
+		else
+			iprobe_tls_fill(p, NET_RESULT_TIMEOUT, imap_client_error(p->c));
+	}
+	iprobe_free(p);
+}
+
+static struct iprobe *
+iprobe_new(struct runner *r, const struct plan_side *side, const struct mailcheck_endpoint *ep)
+{
+	struct iprobe *p = xcalloc(1, sizeof(*p));
+
+	p->r = r;
+	p->side = side;
+	p->side_name = side->name;
+	p->ep = *ep;
+	return p;
+}
+
+static enum result_side
+iprobe_side(const struct plan_side *side)
+{
+	return strcmp(side->name, "source") == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION;
+}
+
+static void
+imap_tls_schedule(struct runner *r, const struct check_input *in)
+{
+	const struct plan_side *sides[2];
+
+	if (in->plan == NULL)
+		return;
+	sides[0] = &in->plan->source;
+	sides[1] = &in->plan->destination;
+	for (int s = 0; s < 2; s++) {
+		struct mailcheck_endpoint eps[2];
+		int n;
+
+		if (!sides[s]->present || sides[s]->imap == NULL)
+			continue;
+		n = mailcheck_endpoints(sides[s]->imap, "imap", eps);
+		for (int i = 0; i < n; i++) {
+			struct iprobe *p = iprobe_new(r, sides[s], &eps[i]);
+			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
+			struct result *res = result_new("imap.tls", subject, iprobe_side(sides[s]));
+
+			free(subject);
+			runner_add(r, eps[i].host, res, iprobe_start, iprobe_cancel, p, 0);
+		}
+	}
+}
+
+static void
+imap_login_schedule(struct runner *r, const struct check_input *in)
+{
+	const struct plan *plan = in->plan;
+	const struct plan_side *sides[2];
+
+	if (plan == NULL)
+		return;
+	sides[0] = &plan->source;
+	sides[1] = &plan->destination;
+	for (int s = 0; s < 2; s++) {
+		struct mailcheck_endpoint eps[2];
+
+		if (!sides[s]->present || sides[s]->imap == NULL)
+			continue;
+		mailcheck_endpoints(sides[s]->imap, "imap", eps);
+		for (size_t i = 0; i < plan->n_mailboxes; i++) {
+			const struct plan_mailbox *mb = &plan->mailboxes[i];
+			struct iprobe *p = iprobe_new(r, sides[s], &eps[0]);
+			struct result *res;
+
+			p->login = 1;
+			p->user = s == 0 ? mb->source_user : mb->dest_user;
+			p->password = s == 0 ? mb->source_password : mb->dest_password;
+			if (p->password == NULL && sides[s]->admin != NULL) {
+				p->admin = sides[s]->admin->user;
+				p->password = sides[s]->admin->password;
+			}
+			res = result_new("imap.login", p->user, iprobe_side(sides[s]));
+			runner_add(r, eps[0].host, res, iprobe_start, iprobe_cancel, p, 0);
+		}
+	}
+}
+
+const struct check check_imap_tls = {
+    .id = "imap.tls",
+    .group = "imap",
+    .title = "IMAP implicit TLS and STARTTLS ports: handshake and certificate",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = imap_tls_schedule,
+    .scope = CHECK_SCOPE_ONCE,
+};
+
+const struct check check_imap_login = {
+    .id = "imap.login",
+    .group = "imap",
+    .title = "IMAP login for every mailbox on source and destination",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = imap_login_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};

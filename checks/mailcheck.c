@@ -1,0 +1,143 @@
+/* mailcheck.c - helpers shared by the IMAP and POP3 probes. See mailcheck.h. */
+#include "mailcheck.h"
+
+#include <string.h>
+
+static int
+mailcheck_other_port(int port, int implicit, int tls_port, int plain_port)
+{
+	int from = implicit ? tls_port : plain_port, to = implicit ? plain_port : tls_port;
+
+	if (port == from)
+		return to;
+	if (port > 1000 && port % 1000 == from)
+		return port - from + to;
+	return 0;
+}
+
+int
+mailcheck_endpoints(const struct plan_url *url, const char *proto, struct mailcheck_endpoint out[2])
+{
+	int imap = strcmp(proto, "imap") == 0;
+	int implicit = url->tls == PLAN_TLS_IMPLICIT;
+	int other = mailcheck_other_port(url->port, implicit, imap ? 993 : 995, imap ? 143 : 110);
+
+	out[0].host = url->host;
+	out[0].port = url->port;
+	out[0].implicit = implicit;
+	out[0].from_plan = 1;
+	if (other <= 0 || other > 65535)
+		return 1;
+	out[1].host = url->host;
+	out[1].port = other;
+	out[1].implicit = !implicit;
+	out[1].from_plan = 0;
+	return 2;
+}
+
+const char *
+mailcheck_mode_str(int implicit)
+{
+	return implicit ? "implicit" : "starttls";
+}
+
+static void
+mailcheck_add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL && *v != '\0')
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+cJSON *
+mailcheck_tls_json(const struct net_tls_info *t, int full)
+{
+	cJSON *o;
+
+	if (t == NULL || !t->done)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	mailcheck_add_str(o, "version", t->version);
+	mailcheck_add_str(o, "cipher", t->cipher);
+	mailcheck_add_str(o, "cert_subject", t->subject);
+	if (full)
+		mailcheck_add_str(o, "cert_issuer", t->issuer);
+	mailcheck_add_str(o, "cert_expires", t->has_expiry ? t->expires : NULL);
+	if (full) {
+		if (t->has_expiry)
+			cJSON_AddNumberToObject(o, "days_left", (double)t->days_left);
+		else
+			cJSON_AddNullToObject(o, "days_left");
+	}
+	cJSON_AddBoolToObject(o, "verified", t->verified);
+	if (full)
+		mailcheck_add_str(o, "verify_error", t->verified ? NULL : t->verify_error);
+	return o;
+}
+
+cJSON *
+mailcheck_caps_json(const char *const *caps, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(caps[i]));
+	return a;
+}
+
+enum result_status
+mailcheck_login_status(enum net_result r)
+{
+	switch (r) {
+	case NET_RESULT_OK: return RESULT_PASS;
+	case NET_RESULT_CONNECT_FAILED:
+	case NET_RESULT_TIMEOUT: return RESULT_ERROR;
+	default: return RESULT_FAIL;
+	}
+}
+
+void
+mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
+    const char *side, const char *host, int port)
+{
+	switch (r) {
+	case NET_RESULT_OK: break;
+	case NET_RESULT_AUTH_FAILED:
+		result_advise(res,
+		    "Check the %s password of %s in the plan (or the admin login), "
+		    "and that %s access is enabled for this mailbox on %s.",
+		    side, user, proto, host);
+		break;
+	case NET_RESULT_TLS_FAILED:
+		result_advise(res,
+		    "Fix the certificate of %s:%d, or pass the CA that signed it with "
+		    "--ca-file; --insecure skips verification (not for production).",
+		    host, port);
+		break;
+	case NET_RESULT_CONNECT_FAILED:
+		result_advise(res,
+		    "Check the server name and port of the %s %s URL in the plan "
+		    "and that %s:%d is reachable from here (firewall, VPN).",
+		    side, proto, host, port);
+		break;
+	case NET_RESULT_TIMEOUT:
+		result_advise(res,
+		    "%s:%d did not answer in time: check the network path, or raise "
+		    "--timeout / lower --per-host if the server throttles.",
+		    host, port);
+		break;
+	case NET_RESULT_PROTOCOL_ERROR:
+		result_advise(res,
+		    "Check that %s:%d speaks %s in the mode the URL says (implicit "
+		    "TLS for %ss://, STARTTLS for %s://).",
+		    host, port, proto, proto, proto);
+		break;
+	case NET_RESULT_PLAINTEXT_REFUSED:
+		result_advise(res,
+		    "Use the implicit-TLS URL (%ss://) or a port that offers "
+		    "STARTTLS; --allow-plaintext sends the password unencrypted.",
+		    proto);
+		break;
+	}
+}

@@ -1,0 +1,345 @@
+/*
+ * pop3_probe.c - pop3.tls and pop3.login.
+ *
+ * pop3.tls, per side and endpoint: the plan's POP3 URL and the other mode's
+ * port (995 <-> 110, or 10995 <-> 10110; see mailcheck_endpoints), as for
+ * imap.tls: pass when verified and valid 14 days or more, warn when it
+ * expires sooner, fail when it does not verify, skip when the derived port
+ * does not answer.
+ *
+ * pop3.login, per mailbox and side: connect as the URL says, STLS when
+ * pop3:// (required unless --allow-plaintext), AUTH PLAIN (as the side's
+ * admin on behalf of the user, or when offered) or USER/PASS, STAT, QUIT.
+ * Tasks name the server host for the runner's --per-host limit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mailcheck.h"
+#include "plan.h"
+#include "pop3.h"
+#include "util.h"
+
+#define POP3_CERT_WARN_DAYS 14
+
+struct pprobe {
+	struct task *t;
+	struct runner *r;
+	const struct plan_side *side;
+	struct mailcheck_endpoint ep;
+	const char *user, *password, *admin;
+	int login;
+	struct pop3_client *c;
+	int filled;
+	enum result_status snap_status;
+	char *snap_summary, *snap_advice;
+	cJSON *snap_details;
+};
+
+static void
+pprobe_free(struct pprobe *p)
+{
+	pop3_client_free(p->c);
+	free(p->snap_summary);
+	free(p->snap_advice);
+	cJSON_Delete(p->snap_details);
+	free(p);
+}
+
+static void
+pprobe_snapshot(struct pprobe *p)
+{
+	struct result *out = task_result(p->t);
+
+	p->filled = 1;
+	p->snap_status = out->status;
+	p->snap_summary = xstrdup(out->summary);
+	p->snap_advice = xstrdup(out->advice);
+	p->snap_details = cJSON_Duplicate(out->details, 1);
+}
+
+static void
+pprobe_tls_fill(struct pprobe *p, enum net_result res, const char *error)
+{
+	struct result *out = task_result(p->t);
+	const struct net_tls_info *tls = pop3_client_tls(p->c);
+	const char *mode = mailcheck_mode_str(p->ep.implicit);
+	size_t n;
+	const char *const *caps = pop3_client_caps(p->c, &n);
+
+	cJSON_AddStringToObject(out->details, "server", p->ep.host);
+	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
+	cJSON_AddStringToObject(out->details, "mode", mode);
+	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
+	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 1));
+	cJSON_AddBoolToObject(out->details, "from_plan", p->ep.from_plan);
+	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
+	if (error != NULL && *error != '\0')
+		cJSON_AddStringToObject(out->details, "error", error);
+	else
+		cJSON_AddNullToObject(out->details, "error");
+	if (res == NET_RESULT_OK && tls != NULL) {
+		if (!tls->verified) {
+			result_set(out, RESULT_WARN,
+			    "%s, %s: certificate does not verify (%s), "
+			    "accepted because of --insecure",
+			    tls->version, mode, tls->verify_error);
+			result_advise(out,
+			    "Fix the certificate before the migration tool connects; "
+			    "it will verify it.");
+		} else if (tls->has_expiry && tls->days_left < POP3_CERT_WARN_DAYS) {
+			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
+			    tls->version, mode, tls->days_left, tls->expires);
+			result_advise(out,
+			    "Renew the certificate of %s before the migration window.", p->ep.host);
+		} else {
+			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
+			    tls->version, mode, tls->days_left);
+		}
+		return;
+	}
+	switch (res) {
+	case NET_RESULT_TLS_FAILED:
+		result_set(out, RESULT_FAIL, "%s", error);
+		result_advise(out,
+		    "Install a certificate valid for %s from a public CA, or pass "
+		    "the CA with --ca-file.",
+		    p->ep.host);
+		break;
+	case NET_RESULT_CONNECT_FAILED:
+		if (!p->ep.from_plan) {
+			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", p->ep.port,
+			    mode, error);
+		} else {
+			result_set(out, RESULT_FAIL, "%s", error);
+			result_advise(out,
+			    "Check the host and port of the %s POP3 URL in the plan.",
+			    p->side->name);
+		}
+		break;
+	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
+	case NET_RESULT_PLAINTEXT_REFUSED:
+		result_set(out, p->ep.from_plan ? RESULT_FAIL : RESULT_WARN,
+		    "port %d offers no STLS: %s", p->ep.port, error);
+		break;
+	default: result_set(out, RESULT_FAIL, "%s", error); break;
+	}
+}
+
+static void
+pprobe_login_fill(struct pprobe *p)
+{
+	struct result *out = task_result(p->t);
+	const struct net_tls_info *tls = pop3_client_tls(p->c);
+	enum net_result res = pop3_client_result(p->c);
+	size_t n;
+	const char *const *caps = pop3_client_caps(p->c, &n);
+
+	cJSON_AddStringToObject(out->details, "server", p->ep.host);
+	cJSON_AddStringToObject(out->details, "user", p->user);
+	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
+	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
+	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 0));
+	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
+	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
+	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
+	if (res == NET_RESULT_OK) {
+		long long m = pop3_client_messages(p->c), o = pop3_client_octets(p->c);
+
+		cJSON_AddNullToObject(out->details, "error");
+		if (m >= 0) {
+			cJSON_AddNumberToObject(out->details, "messages", (double)m);
+			cJSON_AddNumberToObject(out->details, "octets", (double)o);
+		}
+		result_set(out, RESULT_PASS,
+		    "login ok as %s%s%s (%s:%d, %s), %lld messages in the "
+		    "POP3 inbox",
+		    p->user, p->admin != NULL ? " via admin " : "",
+		    p->admin != NULL ? p->admin : "", p->ep.host, p->ep.port,
+		    tls != NULL ? tls->version : "no TLS", m);
+		return;
+	}
+	cJSON_AddStringToObject(out->details, "error", pop3_client_error(p->c));
+	result_set(out, mailcheck_login_status(res), "%s", pop3_client_error(p->c));
+	mailcheck_login_advice(out, res, "pop3", p->user, p->side->name, p->ep.host, p->ep.port);
+}
+
+static void
+pprobe_closed(struct pop3_client *c, void *arg)
+{
+	struct pprobe *p = arg;
+	struct task *t = p->t;
+
+	(void)c;
+	pprobe_free(p);
+	task_done(t);
+}
+
+static void
+pprobe_ready(struct pop3_client *c, void *arg)
+{
+	struct pprobe *p = arg;
+	enum net_result res = pop3_client_result(c);
+
+	if (p->login)
+		pprobe_login_fill(p);
+	else
+		pprobe_tls_fill(p, res, pop3_client_error(c));
+	pprobe_snapshot(p);
+	if (res == NET_RESULT_OK) {
+		pop3_client_quit(c, pprobe_closed, p);
+		return;
+	}
+	pprobe_closed(c, p);
+}
+
+static void
+pprobe_start(struct task *t, void *aux)
+{
+	struct pprobe *p = aux;
+	const struct runner_opts *ro = runner_opts(p->r);
+	struct pop3_client_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.host = p->ep.host;
+	o.port = p->ep.port;
+	if (p->ep.implicit)
+		o.tls = POP3_TLS_IMPLICIT;
+	else if (p->login && ro->allow_plaintext)
+		o.tls = POP3_TLS_PLAIN_ALLOWED;
+	else
+		o.tls = POP3_TLS_STARTTLS;
+	o.ca_file = ro->ca_file;
+	o.insecure = ro->insecure;
+	o.dns = runner_dns(p->r);
+	if (p->login) {
+		o.user = p->user;
+		o.password = p->password;
+		o.admin = p->admin;
+	}
+	p->t = t;
+	p->c = pop3_client_open(runner_base(p->r), &o, pprobe_ready, p);
+}
+
+static void
+pprobe_cancel(struct task *t, void *aux)
+{
+	struct pprobe *p = aux;
+	struct result *out = task_result(t);
+
+	if (p->filled) {
+		result_set(out, p->snap_status, "%s", p->snap_summary);
+		free(out->advice);
+		out->advice = p->snap_advice;
+		p->snap_advice = NULL;
+		cJSON_Delete(out->details);
+		out->details = p->snap_details;
+		p->snap_details = NULL;
+	} else {
+		pop3_client_timeout(p->c);
+		cJSON_Delete(out->details);
+		out->details = cJSON_CreateObject();
+		if (p->login)
+			pprobe_login_fill(p);
+		else
+			pprobe_tls_fill(p, NET_RESULT_TIMEOUT, pop3_client_error(p->c));
+	}
+	pprobe_free(p);
+}
+
+static enum result_side
+pprobe_side(const struct plan_side *side)
+{
+	return strcmp(side->name, "source") == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION;
+}
+
+static struct pprobe *
+pprobe_new(struct runner *r, const struct plan_side *side, const struct mailcheck_endpoint *ep)
+{
+	struct pprobe *p = xcalloc(1, sizeof(*p));
+
+	p->r = r;
+	p->side = side;
+	p->ep = *ep;
+	return p;
+}
+
+static void
+pop3_tls_schedule(struct runner *r, const struct check_input *in)
+{
+	const struct plan_side *sides[2];
+
+	if (in->plan == NULL)
+		return;
+	sides[0] = &in->plan->source;
+	sides[1] = &in->plan->destination;
+	for (int s = 0; s < 2; s++) {
+		struct mailcheck_endpoint eps[2];
+		int n;
+
+		if (!sides[s]->present || sides[s]->pop3 == NULL)
+			continue;
+		n = mailcheck_endpoints(sides[s]->pop3, "pop3", eps);
+		for (int i = 0; i < n; i++) {
+			struct pprobe *p = pprobe_new(r, sides[s], &eps[i]);
+			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
+			struct result *res = result_new("pop3.tls", subject, pprobe_side(sides[s]));
+
+			free(subject);
+			runner_add(r, eps[i].host, res, pprobe_start, pprobe_cancel, p, 0);
+		}
+	}
+}
+
+static void
+pop3_login_schedule(struct runner *r, const struct check_input *in)
+{
+	const struct plan *plan = in->plan;
+	const struct plan_side *sides[2];
+
+	if (plan == NULL)
+		return;
+	sides[0] = &plan->source;
+	sides[1] = &plan->destination;
+	for (int s = 0; s < 2; s++) {
+		struct mailcheck_endpoint eps[2];
+
+		if (!sides[s]->present || sides[s]->pop3 == NULL)
+			continue;
+		mailcheck_endpoints(sides[s]->pop3, "pop3", eps);
+		for (size_t i = 0; i < plan->n_mailboxes; i++) {
+			const struct plan_mailbox *mb = &plan->mailboxes[i];
+			struct pprobe *p = pprobe_new(r, sides[s], &eps[0]);
+			struct result *res;
+
+			p->login = 1;
+			p->user = s == 0 ? mb->source_user : mb->dest_user;
+			p->password = s == 0 ? mb->source_password : mb->dest_password;
+			if (p->password == NULL && sides[s]->admin != NULL) {
+				p->admin = sides[s]->admin->user;
+				p->password = sides[s]->admin->password;
+			}
+			res = result_new("pop3.login", p->user, pprobe_side(sides[s]));
+			runner_add(r, eps[0].host, res, pprobe_start, pprobe_cancel, p, 0);
+		}
+	}
+}
+
+const struct check check_pop3_tls = {
+    .id = "pop3.tls",
+    .group = "pop3",
+    .title = "POP3 implicit TLS and STLS ports: handshake and certificate",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = pop3_tls_schedule,
+    .scope = CHECK_SCOPE_ONCE,
+};
+
+const struct check check_pop3_login = {
+    .id = "pop3.login",
+    .group = "pop3",
+    .title = "POP3 login for every mailbox on source and destination",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = pop3_login_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};
