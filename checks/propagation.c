@@ -1,0 +1,1320 @@
+/*
+ * propagation.c - dns.propagation. See propagation.h.
+ *
+ * Data flow of one round: every server gets every query at once (one c-ares
+ * channel each); each answer is turned into a state (match, stale, error)
+ * the moment it arrives, and compared with that server's previous state so
+ * that changes go to the timeline; when the last query of the round is in,
+ * every expectation gets its status, the progress hook runs, and finished
+ * expectations hand their result to the runner.
+ *
+ * Protocol notes. Authoritative servers are asked with RD=0 (RFC 1035
+ * section 4.1.1) and must answer with AA set: a NOERROR answer without AA
+ * from a listed name server is a lame delegation and counts as an error, not
+ * as "stale". A resolver's TTL on a cached answer counts down (RFC 1035
+ * section 3.2.1, RFC 2181 section 8): answer time plus TTL is when its cache
+ * drops the old record. Negative answers are cached for the smaller of the
+ * SOA's TTL and its MINIMUM field (RFC 2308 section 5).
+ */
+#include "propagation.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "dns.h"
+#include "dnsmsg.h"
+#include "profile.h"
+#include "util.h"
+
+struct prop_server;
+
+/* What a query callback needs: the server and which query (n_items = SOA). */
+struct prop_ref {
+	struct prop_server *s;
+	size_t i;
+};
+
+/* What one server said about one expectation, the last time it answered. */
+struct prop_ans {
+	enum prop_state state;
+	char *answer[PROP_MAX_ANSWER];
+	size_t n_answer;
+	char *joined;            /* answer joined with ", ", for display and changes */
+	int64_t ttl;             /* -1 = none */
+	const char *error_code;  /* dns_status_str() or "not_authoritative" */
+	char *error;
+	const char *negative;    /* "nodata", "nxdomain" or NULL */
+	time_t at;               /* wall clock of the answer */
+	time_t first_match_at;   /* 0 = never matched */
+	int64_t first_match_ms;
+	int changed;             /* changed in the current round */
+	enum prop_state previous;
+};
+
+struct prop_server {
+	struct prop *p;
+	char *cares;             /* "127.0.0.1:5300", "[::1]:53" */
+	char *label;             /* "127.0.0.1:5300", "192.0.2.1" */
+	char *ns_name;           /* discovered NS host, or NULL */
+	enum prop_role role;
+	struct dns_client *c;
+	int64_t serial;          /* -1 = unknown */
+	struct prop_ans ans[PROP_MAX_EXPECT];
+	struct dns_query *q[PROP_MAX_EXPECT + 1];
+	struct prop_ref ref[PROP_MAX_EXPECT + 1];
+};
+
+struct prop_item {
+	struct prop *p;
+	const struct prop_expect *e;
+	char *label;             /* "MX example.com" */
+	struct task *t;
+	int done;
+	enum result_status status;
+	struct prop_counts counts;
+	cJSON *timeline;
+	size_t n_timeline;
+	int timeline_truncated;
+	time_t completed_at;
+};
+
+/* A discovery address query: which NS name, A or AAAA. */
+struct prop_nsref {
+	struct prop *p;
+	size_t idx;
+	int v6;
+};
+
+enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_OUT_INTERRUPTED };
+
+struct prop {
+	struct runner *r;
+	struct prop_config cfg;
+	struct prop_server *srv[PROP_MAX_SERVERS];
+	size_t n_srv;
+	struct prop_item items[PROP_MAX_EXPECT];
+	size_t n_items, n_started, n_done;
+	/* discovery */
+	int discovered;
+	char *discovery_error;
+	char *ns_names[PROP_MAX_NS];
+	size_t n_ns;
+	struct dns_query *nsq;
+	struct dns_query *addrq[PROP_MAX_NS][2];
+	struct prop_nsref nsref[PROP_MAX_NS][2];
+	size_t disc_pending;
+	char *addr_error;        /* first failed address lookup of an NS name */
+	/* rounds */
+	size_t pending;
+	unsigned rounds;
+	int64_t t0_ms, round_started_ms;
+	time_t t0;
+	struct event *timer;
+	int interrupted, quiet;
+};
+
+static void prop_round_start(struct prop *p);
+static void prop_round_send(struct prop *p);
+
+/* ---- pure helpers ---------------------------------------------------------- */
+
+int
+prop_match(const struct prop_expect *e, const char *const *answer, size_t n)
+{
+	if (n == 0)
+		return 0;
+	switch (e->type) {
+	case DNSMSG_MX:
+		for (size_t a = 0; a < n; a++) {
+			int ok = 0;
+
+			for (size_t v = 0; v < e->n_values && !ok; v++)
+				ok = util_domain_match(e->values[v], answer[a]);
+			if (!ok)
+				return 0;
+		}
+		for (size_t v = 0; v < e->n_values; v++) {
+			int seen = !e->required[v];
+
+			for (size_t a = 0; a < n && !seen; a++)
+				seen = util_domain_match(e->values[v], answer[a]);
+			if (!seen)
+				return 0;
+		}
+		return 1;
+	case DNSMSG_TXT:
+		for (size_t a = 0; a < n; a++)
+			for (size_t v = 0; v < e->n_values; v++)
+				if (strcmp(answer[a], e->values[v]) == 0)
+					return 1;
+		return 0;
+	default: /* CNAME: one target */
+		for (size_t v = 0; v < e->n_values; v++)
+			if (util_domain_match(e->values[v], answer[0]))
+				return 1;
+		return 0;
+	}
+}
+
+int
+prop_expect_mx_parse(struct prop_expect *e, const char *arg, char **err)
+{
+	const char *p = arg;
+
+	*err = NULL;
+	e->type = DNSMSG_MX;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		char *tok = xstrndup(p, n);
+		const struct profile *prof = strchr(tok, '.') == NULL ? profile_find(tok) : NULL;
+
+		p += n;
+		if (*p == ',')
+			p++;
+		if (tok[0] == '\0') {
+			free(tok);
+			continue;
+		}
+		if (prof != NULL) {
+			if (prof->mx[0] == NULL) {
+				*err = xasprintf("profile %s has no MX hosts; name the hosts instead", tok);
+				free(tok);
+				return -1;
+			}
+			for (size_t i = 0; prof->mx[i] != NULL; i++) {
+				if (e->n_values == PROP_MAX_VALUES)
+					goto toomany;
+				e->values[e->n_values] = prof->mx[i];
+				e->owned[e->n_values] = 0;
+				e->required[e->n_values++] = 0;
+			}
+			free(tok);
+			continue;
+		}
+		if (strchr(tok, '.') == NULL || strspn(tok, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*_") != strlen(tok)) {
+			*err = xasprintf("\"%s\" is neither a host name (mx1.example.com, "
+			    "*.mail.protection.outlook.com) nor a profile (microsoft365, rackspace, "
+			    "google)", tok);
+			free(tok);
+			return -1;
+		}
+		if (e->n_values == PROP_MAX_VALUES) {
+			free(tok);
+			goto toomany;
+		}
+		e->values[e->n_values] = tok;
+		e->owned[e->n_values] = 1;
+		e->required[e->n_values++] = 1;
+	}
+	if (e->n_values == 0) {
+		*err = xstrdup("no MX host given");
+		return -1;
+	}
+	return 0;
+toomany:
+	*err = xasprintf("at most %d MX hosts", PROP_MAX_VALUES);
+	return -1;
+}
+
+void
+prop_expect_clear(struct prop_expect *e)
+{
+	for (size_t v = 0; v < e->n_values; v++)
+		if (e->owned[v])
+			free((char *)e->values[v]);
+	memset(e, 0, sizeof(*e));
+}
+
+int
+prop_name_value_parse(const char *arg, const char *domain, char **name, char **value, char **err)
+{
+	const char *eq = strchr(arg, '=');
+
+	*name = *value = *err = NULL;
+	if (eq == NULL || eq == arg || eq[1] == '\0') {
+		*err = xstrdup("expected NAME=VALUE, e.g. @=\"v=spf1 include:spf.protection."
+		    "outlook.com -all\" or autodiscover.example.com=autodiscover.outlook.com");
+		return -1;
+	}
+	if (eq - arg == 1 && arg[0] == '@')
+		*name = xstrdup(domain);
+	else
+		*name = xstrndup(arg, (size_t)(eq - arg));
+	*value = xstrdup(eq + 1);
+	return 0;
+}
+
+enum result_status
+prop_status(const struct prop_counts *c)
+{
+	size_t match = c->auth_match + c->res_match;
+	size_t stale = c->auth_stale + c->res_stale;
+	size_t errors = c->auth_error + c->res_error;
+
+	if (match + stale == 0)
+		return RESULT_ERROR;
+	if (c->auth_stale > 0 && c->res_match > 0)
+		return RESULT_FAIL;
+	if (stale > 0 || errors > 0)
+		return RESULT_WARN;
+	return RESULT_PASS;
+}
+
+int
+prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len, char *label,
+    size_t label_len)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[16];
+	const char *port_s = NULL;
+	long long port = default_port;
+	int v6;
+	size_t n;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL)
+			return -1;
+		n = (size_t)(close - s - 1);
+		if (close[1] == ':')
+			port_s = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+		s++;
+		v6 = 1;
+	} else {
+		const char *colon = strchr(s, ':');
+
+		v6 = colon != NULL && strchr(colon + 1, ':') != NULL;
+		n = v6 || colon == NULL ? strlen(s) : (size_t)(colon - s);
+		if (!v6 && colon != NULL)
+			port_s = colon + 1;
+	}
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+		return -1;
+	if (port_s != NULL && util_parse_int(port_s, 1, 65535, &port) != 0)
+		return -1;
+	/* Canonical text: "::0001" and "::1" are the same server. */
+	inet_ntop(v6 ? AF_INET6 : AF_INET, bin, addr, sizeof(addr));
+	if (v6) {
+		snprintf(cares, cares_len, "[%s]:%lld", addr, port);
+		if (port == 53)
+			snprintf(label, label_len, "%s", addr);
+		else
+			snprintf(label, label_len, "[%s]:%lld", addr, port);
+	} else {
+		snprintf(cares, cares_len, "%s:%lld", addr, port);
+		if (port == 53)
+			snprintf(label, label_len, "%s", addr);
+		else
+			snprintf(label, label_len, "%s:%lld", addr, port);
+	}
+	return 0;
+}
+
+void
+prop_format_utc(time_t t, time_t now, char *buf, size_t len)
+{
+	struct tm tm, tn;
+
+	/* "At the latest": round up to the next whole minute. */
+	if (t % 60 != 0)
+		t += 60 - t % 60;
+	gmtime_r(&t, &tm);
+	gmtime_r(&now, &tn);
+	if (tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday)
+		strftime(buf, len, "%H:%M UTC", &tm);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* ---- servers ------------------------------------------------------------ */
+
+static const char *
+prop_state_str(enum prop_state st)
+{
+	switch (st) {
+	case PROP_MATCH: return "match";
+	case PROP_STALE: return "stale";
+	case PROP_ERROR: return "error";
+	case PROP_UNKNOWN: break;
+	}
+	return "new";
+}
+
+static void
+prop_ans_clear(struct prop_ans *a)
+{
+	for (size_t i = 0; i < a->n_answer; i++)
+		free(a->answer[i]);
+	a->n_answer = 0;
+	free(a->joined);
+	a->joined = NULL;
+	free(a->error);
+	a->error = NULL;
+}
+
+/* Add a server (CARES/LABEL as prop_server_parse made them). Returns 0, 1
+ * when it is there already, or -1 with *ERR. */
+static int
+prop_add_server(struct prop *p, const char *cares, const char *label, enum prop_role role,
+    const char *ns_name, char **err)
+{
+	struct prop_server *s;
+	unsigned flags = DNS_FLAG_RAW_RCODE;
+
+	*err = NULL;
+	for (size_t i = 0; i < p->n_srv; i++)
+		if (p->srv[i]->role == role && strcmp(p->srv[i]->cares, cares) == 0)
+			return 1;
+	if (p->n_srv == PROP_MAX_SERVERS) {
+		*err = xasprintf("more than %d servers to ask", PROP_MAX_SERVERS);
+		return -1;
+	}
+	if (role == PROP_AUTHORITATIVE)
+		flags |= DNS_FLAG_NORECURSE;
+	s = xcalloc(1, sizeof(*s));
+	s->c = dns_client_new(runner_base(p->r), &cares, 1, flags, p->cfg.timeout_ms, 2, err);
+	if (s->c == NULL) {
+		free(s);
+		return -1;
+	}
+	s->p = p;
+	s->cares = xstrdup(cares);
+	s->label = xstrdup(label);
+	s->ns_name = xstrdup(ns_name);
+	s->role = role;
+	s->serial = -1;
+	for (size_t i = 0; i < PROP_MAX_EXPECT; i++) {
+		s->ans[i].ttl = -1;
+		s->ans[i].first_match_ms = -1;
+	}
+	p->srv[p->n_srv++] = s;
+	return 0;
+}
+
+static void
+prop_server_free(struct prop_server *s)
+{
+	for (size_t i = 0; i <= PROP_MAX_EXPECT; i++)
+		dns_query_cancel(s->q[i]);
+	for (size_t i = 0; i < PROP_MAX_EXPECT; i++)
+		prop_ans_clear(&s->ans[i]);
+	dns_client_free(s->c);
+	free(s->cares);
+	free(s->label);
+	free(s->ns_name);
+	free(s);
+}
+
+/* Stop every query and the round timer: the watch is over. */
+static void
+prop_quiesce(struct prop *p)
+{
+	for (size_t i = 0; i < p->n_srv; i++) {
+		for (size_t q = 0; q <= PROP_MAX_EXPECT; q++) {
+			dns_query_cancel(p->srv[i]->q[q]);
+			p->srv[i]->q[q] = NULL;
+		}
+	}
+	dns_query_cancel(p->nsq);
+	p->nsq = NULL;
+	for (size_t i = 0; i < PROP_MAX_NS; i++) {
+		for (int w = 0; w < 2; w++) {
+			dns_query_cancel(p->addrq[i][w]);
+			p->addrq[i][w] = NULL;
+		}
+	}
+	if (p->timer != NULL)
+		evtimer_del(p->timer);
+}
+
+/* ---- answers -------------------------------------------------------------- */
+
+/* The negative-caching TTL of a NODATA/NXDOMAIN answer (RFC 2308 section 5). */
+static int64_t
+prop_negative_ttl(const struct dnsmsg *msg)
+{
+	const struct dnsmsg_rr *rr;
+	size_t it = 0;
+
+	if (msg == NULL)
+		return -1;
+	rr = dnsmsg_next(msg, DNSMSG_AUTHORITY, DNSMSG_SOA, NULL, &it);
+	if (rr == NULL)
+		return -1;
+	return rr->ttl < rr->minimum ? rr->ttl : rr->minimum;
+}
+
+/* TXT text for reports: printable ASCII, anything else as '?'. */
+static char *
+prop_txt_text(const struct dnsmsg_rr *rr)
+{
+	char *s = xmalloc(rr->text_len + 1);
+
+	for (size_t i = 0; i < rr->text_len; i++) {
+		unsigned char ch = (unsigned char)rr->text[i];
+
+		s[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	s[rr->text_len] = '\0';
+	return s;
+}
+
+static int
+prop_strcmp(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fill N (zeroed) from REPLY for expectation E asked of server S. */
+static void
+prop_read_answer(const struct prop_server *s, const struct prop_expect *e,
+    const struct dns_reply *reply, struct prop_ans *n)
+{
+	const struct dnsmsg *msg = reply->msg;
+	const struct dnsmsg_rr *rr;
+	const char *owner;
+	size_t it = 0;
+
+	n->ttl = -1;
+	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
+	    reply->status != DNS_NXDOMAIN) {
+		n->state = PROP_ERROR;
+		n->error_code = dns_status_str(reply->status);
+		n->error = xstrdup(reply->error);
+		return;
+	}
+	if (s->role == PROP_AUTHORITATIVE && msg != NULL && !msg->aa) {
+		n->state = PROP_ERROR;
+		n->error_code = "not_authoritative";
+		n->error = xasprintf("answered without the AA flag: not authoritative for %s "
+		    "(lame delegation)", e->name);
+		return;
+	}
+	if (reply->status == DNS_OK && msg != NULL) {
+		owner = e->type == DNSMSG_CNAME ? e->name : dnsmsg_resolve_cname(msg, e->name);
+		while ((rr = dnsmsg_next(msg, DNSMSG_ANSWER, e->type, owner, &it)) != NULL) {
+			if (n->n_answer == PROP_MAX_ANSWER)
+				break;
+			if (e->type == DNSMSG_TXT)
+				n->answer[n->n_answer] = prop_txt_text(rr);
+			else
+				n->answer[n->n_answer] = xstrdup(rr->target[0] ? rr->target : ".");
+			n->n_answer++;
+			if ((int64_t)rr->ttl > n->ttl)
+				n->ttl = rr->ttl;
+		}
+	}
+	if (n->n_answer == 0) {
+		n->negative = reply->status == DNS_NXDOMAIN ? "nxdomain" : "nodata";
+		n->ttl = prop_negative_ttl(msg);
+	}
+	qsort(n->answer, n->n_answer, sizeof(n->answer[0]), prop_strcmp);
+	n->state = prop_match(e, (const char *const *)n->answer, n->n_answer) ? PROP_MATCH :
+	    PROP_STALE;
+}
+
+static char *
+prop_join(const struct prop_ans *a)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; i < a->n_answer; i++)
+		len += strlen(a->answer[i]) + 2;
+	s = xcalloc(1, len);
+	for (size_t i = 0; i < a->n_answer; i++) {
+		if (i > 0)
+			strcat(s, ", ");
+		strcat(s, a->answer[i]);
+	}
+	return s;
+}
+
+static cJSON *
+prop_answer_json(const struct prop_ans *a)
+{
+	cJSON *arr;
+
+	if (a->state != PROP_MATCH && a->state != PROP_STALE)
+		return cJSON_CreateNull();
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; i < a->n_answer; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(a->answer[i]));
+	return arr;
+}
+
+static void
+prop_add_time(cJSON *obj, const char *key, time_t t)
+{
+	char buf[32];
+
+	if (t == 0) {
+		cJSON_AddNullToObject(obj, key);
+		return;
+	}
+	util_iso8601(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(obj, key, buf);
+}
+
+static void
+prop_timeline_add(struct prop *p, struct prop_item *it, const struct prop_server *s,
+    const struct prop_ans *a)
+{
+	cJSON *ev;
+
+	if (it->n_timeline == PROP_MAX_TIMELINE) {
+		it->timeline_truncated = 1;
+		return;
+	}
+	ev = cJSON_CreateObject();
+	prop_add_time(ev, "at", a->at);
+	cJSON_AddNumberToObject(ev, "elapsed_ms", (double)(util_now_ms() - p->t0_ms));
+	cJSON_AddNumberToObject(ev, "round", p->rounds + 1);
+	cJSON_AddStringToObject(ev, "server", s->label);
+	cJSON_AddStringToObject(ev, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
+	    "resolver");
+	if (a->previous == PROP_UNKNOWN)
+		cJSON_AddNullToObject(ev, "from");
+	else
+		cJSON_AddStringToObject(ev, "from", prop_state_str(a->previous));
+	cJSON_AddStringToObject(ev, "state", prop_state_str(a->state));
+	cJSON_AddItemToObject(ev, "answer", prop_answer_json(a));
+	if (a->error != NULL)
+		cJSON_AddStringToObject(ev, "error", a->error);
+	else
+		cJSON_AddNullToObject(ev, "error");
+	cJSON_AddItemToArray(it->timeline, ev);
+	it->n_timeline++;
+}
+
+static void
+prop_take_answer(struct prop *p, struct prop_server *s, size_t i, const struct dns_reply *reply)
+{
+	struct prop_item *it = &p->items[i];
+	struct prop_ans *old = &s->ans[i], n;
+
+	if (it->done)
+		return;
+	memset(&n, 0, sizeof(n));
+	prop_read_answer(s, it->e, reply, &n);
+	n.at = time(NULL);
+	n.joined = prop_join(&n);
+	n.first_match_at = old->first_match_at;
+	n.first_match_ms = old->first_match_ms;
+	n.previous = old->state;
+	n.changed = old->state != n.state || old->joined == NULL ||
+	    strcmp(old->joined, n.joined) != 0 ||
+	    (n.state == PROP_ERROR && strcmp(old->error_code, n.error_code) != 0);
+	if (n.state == PROP_MATCH && n.first_match_at == 0) {
+		n.first_match_at = n.at;
+		n.first_match_ms = util_now_ms() - p->t0_ms;
+	}
+	if (!n.changed)
+		n.previous = old->previous;
+	prop_ans_clear(old);
+	*old = n;
+	if (n.changed)
+		prop_timeline_add(p, it, s, old);
+}
+
+static void
+prop_take_soa(struct prop_server *s, const struct dns_reply *reply)
+{
+	const struct dnsmsg_rr *rr = NULL;
+	size_t it = 0;
+
+	s->serial = -1;
+	if (reply->msg == NULL || (reply->status != DNS_OK && reply->status != DNS_NODATA))
+		return;
+	if (s->role == PROP_AUTHORITATIVE && !reply->msg->aa)
+		return;
+	rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_SOA, NULL, &it);
+	if (rr == NULL) {
+		/* Not the apex: the zone's SOA comes in the authority section. */
+		it = 0;
+		rr = dnsmsg_next(reply->msg, DNSMSG_AUTHORITY, DNSMSG_SOA, NULL, &it);
+	}
+	if (rr != NULL)
+		s->serial = rr->serial;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static void
+prop_evaluate(struct prop *p, struct prop_item *it)
+{
+	size_t i = (size_t)(it - p->items);
+
+	memset(&it->counts, 0, sizeof(it->counts));
+	for (size_t k = 0; k < p->n_srv; k++) {
+		const struct prop_server *s = p->srv[k];
+		int auth = s->role == PROP_AUTHORITATIVE;
+
+		switch (s->ans[i].state) {
+		case PROP_MATCH: auth ? it->counts.auth_match++ : it->counts.res_match++; break;
+		case PROP_STALE: auth ? it->counts.auth_stale++ : it->counts.res_stale++; break;
+		default: auth ? it->counts.auth_error++ : it->counts.res_error++; break;
+		}
+	}
+	it->status = prop_status(&it->counts);
+}
+
+static int
+prop_int64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Write the result of IT as the watch stands now; OUT says why it ends. */
+static void
+prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
+{
+	struct result *res = task_result(it->t);
+	size_t i = (size_t)(it - p->items), total = p->n_srv;
+	const struct prop_counts *c = &it->counts;
+	cJSON *d = res->details, *arr, *rec;
+	int64_t serials[PROP_MAX_SERVERS];
+	size_t n_serials = 0, stale_auth_n = 0;
+	const char *stale_auth = NULL, *first_error = NULL, *first_error_srv = NULL;
+	time_t expire_by = 0, now = time(NULL);
+	int answers_agree = 1, auth_seen = 0;
+	const char *auth_joined = NULL;
+	char when[48], *text, *prefix;
+	enum result_status st;
+
+	rec = cJSON_AddObjectToObject(d, "record");
+	cJSON_AddStringToObject(rec, "type", it->e->type == DNSMSG_MX ? "MX" :
+	    it->e->type == DNSMSG_TXT ? "TXT" : "CNAME");
+	cJSON_AddStringToObject(rec, "name", it->e->name);
+	arr = cJSON_AddArrayToObject(d, "expected");
+	for (size_t v = 0; v < it->e->n_values; v++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(it->e->values[v]));
+	arr = cJSON_AddArrayToObject(d, "servers");
+	for (size_t k = 0; k < p->n_srv; k++) {
+		const struct prop_server *s = p->srv[k];
+		const struct prop_ans *a = &s->ans[i];
+		cJSON *o = cJSON_CreateObject();
+		int ok = a->state == PROP_MATCH || a->state == PROP_STALE;
+
+		cJSON_AddStringToObject(o, "server", s->label);
+		if (s->ns_name != NULL)
+			cJSON_AddStringToObject(o, "name", s->ns_name);
+		else
+			cJSON_AddNullToObject(o, "name");
+		cJSON_AddStringToObject(o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
+		    "resolver");
+		cJSON_AddStringToObject(o, "state", ok ? prop_state_str(a->state) : "error");
+		cJSON_AddItemToObject(o, "answer", prop_answer_json(a));
+		if (ok && a->ttl >= 0)
+			cJSON_AddNumberToObject(o, "ttl", (double)a->ttl);
+		else
+			cJSON_AddNullToObject(o, "ttl");
+		if (s->role == PROP_AUTHORITATIVE && s->serial >= 0)
+			cJSON_AddNumberToObject(o, "serial", (double)s->serial);
+		else
+			cJSON_AddNullToObject(o, "serial");
+		if (ok) {
+			cJSON_AddNullToObject(o, "error");
+			cJSON_AddNullToObject(o, "error_code");
+		} else if (a->state == PROP_ERROR) {
+			cJSON_AddStringToObject(o, "error", a->error);
+			cJSON_AddStringToObject(o, "error_code", a->error_code);
+		} else {
+			cJSON_AddStringToObject(o, "error", p->interrupted ? "interrupted before it "
+			    "answered" : "no answer within the time limit");
+			cJSON_AddStringToObject(o, "error_code", "timeout");
+		}
+		if (a->negative != NULL && ok)
+			cJSON_AddStringToObject(o, "negative", a->negative);
+		if (a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0) {
+			time_t exp = a->at + (time_t)a->ttl;
+
+			prop_add_time(o, "expires_at", exp);
+			if (exp > expire_by)
+				expire_by = exp;
+		} else {
+			cJSON_AddNullToObject(o, "expires_at");
+		}
+		prop_add_time(o, "first_match_at", a->first_match_at);
+		if (a->first_match_ms >= 0)
+			cJSON_AddNumberToObject(o, "first_match_ms", (double)a->first_match_ms);
+		else
+			cJSON_AddNullToObject(o, "first_match_ms");
+		cJSON_AddItemToArray(arr, o);
+
+		if (!ok && first_error == NULL) {
+			first_error = a->state == PROP_ERROR ? a->error : "no answer in time";
+			first_error_srv = s->label;
+		}
+		if (s->role != PROP_AUTHORITATIVE)
+			continue;
+		if (s->serial >= 0) {
+			size_t j;
+
+			for (j = 0; j < n_serials && serials[j] != s->serial; j++)
+				;
+			if (j == n_serials)
+				serials[n_serials++] = s->serial;
+		}
+		if (ok) {
+			if (auth_seen && strcmp(auth_joined, a->joined) != 0)
+				answers_agree = 0;
+			auth_seen = 1;
+			auth_joined = a->joined;
+		}
+		if (a->state == PROP_STALE) {
+			if (stale_auth == NULL)
+				stale_auth = s->label;
+			stale_auth_n++;
+		}
+	}
+	cJSON_AddNumberToObject(d, "matched", (double)(c->auth_match + c->res_match));
+	cJSON_AddNumberToObject(d, "stale", (double)(c->auth_stale + c->res_stale));
+	cJSON_AddNumberToObject(d, "errors", (double)(c->auth_error + c->res_error));
+	cJSON_AddNumberToObject(d, "total", (double)total);
+	qsort(serials, n_serials, sizeof(serials[0]), prop_int64_cmp);
+	arr = cJSON_AddArrayToObject(d, "serials");
+	for (size_t j = 0; j < n_serials; j++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)serials[j]));
+	cJSON_AddBoolToObject(d, "authoritative_agree", answers_agree && n_serials <= 1);
+	prop_add_time(d, "expire_by", expire_by);
+	if (p->cfg.n_authoritative == 0) {
+		cJSON *disc = cJSON_AddObjectToObject(d, "discovery");
+
+		arr = cJSON_AddArrayToObject(disc, "ns");
+		for (size_t j = 0; j < p->n_ns; j++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(p->ns_names[j]));
+		if (p->discovery_error != NULL)
+			cJSON_AddStringToObject(disc, "error", p->discovery_error);
+		else
+			cJSON_AddNullToObject(disc, "error");
+	} else {
+		cJSON_AddNullToObject(d, "discovery");
+	}
+	cJSON_AddNumberToObject(d, "rounds", p->rounds);
+	if (p->cfg.watch) {
+		cJSON *w = cJSON_AddObjectToObject(d, "watch");
+
+		cJSON_AddNumberToObject(w, "interval_s", p->cfg.interval_ms / 1000.0);
+		if (p->cfg.deadline_ms > 0)
+			cJSON_AddNumberToObject(w, "deadline_s", p->cfg.deadline_ms / 1000.0);
+		else
+			cJSON_AddNullToObject(w, "deadline_s");
+		cJSON_AddStringToObject(w, "outcome", out == PROP_OUT_DEADLINE ? "deadline" :
+		    out == PROP_OUT_INTERRUPTED ? "interrupted" : "complete");
+		prop_add_time(w, "started_at", p->t0);
+		prop_add_time(w, "completed_at", out == PROP_OUT_COMPLETE ? now : 0);
+	} else {
+		cJSON_AddNullToObject(d, "watch");
+	}
+	cJSON_AddItemToObject(d, "timeline", it->timeline);
+	it->timeline = NULL;
+	cJSON_AddBoolToObject(d, "timeline_truncated", it->timeline_truncated);
+
+	/* The one line and the advice. */
+	st = it->status;
+	if (expire_by != 0)
+		prop_format_utc(expire_by, now, when, sizeof(when));
+	if (st == RESULT_ERROR) {
+		if (total == 0)
+			text = xasprintf("%s: no server to ask (%s)", it->label, p->discovery_error ?
+			    p->discovery_error : "no authoritative server and no resolver");
+		else
+			text = xasprintf("%s: no server answered (%s: %s)", it->label,
+			    first_error_srv, first_error);
+		result_advise(res, "Check that this machine can reach the DNS servers (firewall, "
+		    "IPv6 connectivity) and that the addresses are right; name servers can be given "
+		    "with --authoritative ADDR[:PORT] and resolvers with --resolver.");
+	} else if (st == RESULT_FAIL) {
+		text = xasprintf("%s: authoritative server %s%s still serves the old answer while "
+		    "resolvers have the new one", it->label, stale_auth, stale_auth_n > 1 ?
+		    " (and others)" : "");
+		result_advise(res, "A name server that did not follow the change: typically a "
+		    "secondary that did not transfer the zone (compare the serials in the details). "
+		    "Fix its zone transfer (NOTIFY, AXFR/IXFR) or remove it from the NS set; until "
+		    "then resolvers may fetch the old answer from it and keep it for its TTL.");
+	} else if (st == RESULT_WARN) {
+		size_t stale = c->auth_stale + c->res_stale, errors = c->auth_error + c->res_error;
+		char *tail = expire_by != 0 && stale_auth == NULL ?
+		    xasprintf("; all caches expire by %s at the latest", when) : xstrdup("");
+		char *err_part = errors > 0 ? xasprintf(", %zu could not be asked", errors) :
+		    xstrdup("");
+
+		text = xasprintf("%s: %zu of %zu servers have the new answer, %zu stale%s%s",
+		    it->label, c->auth_match + c->res_match, total, stale, err_part, tail);
+		free(tail);
+		free(err_part);
+		if (stale_auth != NULL)
+			result_advise(res, "Authoritative server %s still serves the old answer: "
+			    "update the zone there (or wait for its zone transfer); resolvers may "
+			    "cache the old answer from it for its full TTL.", stale_auth);
+		else if (stale > 0 && expire_by != 0)
+			result_advise(res, "Resolvers keep the old answer until its TTL runs out (by "
+			    "%s at the latest). Nothing to fix: run 'cutover propagation ... --watch' "
+			    "to be told when every server has the new answer.", when);
+		else if (stale > 0)
+			result_advise(res, "Resolvers keep the old answer until its TTL runs out. "
+			    "Nothing to fix: run 'cutover propagation ... --watch' to be told when "
+			    "every server has the new answer.");
+		else
+			result_advise(res, "%s could not be asked (%s); the run completes only when "
+			    "every server answers with the new record. Leave out servers that are "
+			    "unreachable from here.", first_error_srv, first_error);
+	} else {
+		text = xasprintf("%s: all %zu servers have the new answer", it->label, total);
+		if (n_serials > 1 || !answers_agree)
+			result_advise(res, "The authoritative servers answer alike but disagree on "
+			    "the zone's serial: one of them may be a secondary that lags behind.");
+	}
+	if (n_serials > 1 && st != RESULT_ERROR) {
+		char *more = xasprintf("%s; authoritative serials differ (%lld vs %lld)", text,
+		    (long long)serials[0], (long long)serials[n_serials - 1]);
+
+		free(text);
+		text = more;
+	}
+	prefix = NULL;
+	if (out == PROP_OUT_DEADLINE) {
+		prefix = xasprintf("not fully propagated by the deadline (%d s, %u round%s): ",
+		    p->cfg.deadline_ms / 1000, p->rounds, p->rounds == 1 ? "" : "s");
+		if (st != RESULT_ERROR)
+			st = RESULT_FAIL;
+	} else if (out == PROP_OUT_INTERRUPTED) {
+		prefix = xasprintf("interrupted after %u round%s: ", p->rounds, p->rounds == 1 ?
+		    "" : "s");
+		if (st == RESULT_PASS)
+			st = RESULT_WARN;
+	} else if (out == PROP_OUT_COMPLETE && p->cfg.watch) {
+		char *more = xasprintf("%s after %u round%s (%.1f s)", text, p->rounds,
+		    p->rounds == 1 ? "" : "s", (util_now_ms() - p->t0_ms) / 1000.0);
+
+		free(text);
+		text = more;
+	}
+	result_set(res, st, "%s%s", prefix != NULL ? prefix : "", text);
+	free(prefix);
+	free(text);
+}
+
+/* ---- rounds --------------------------------------------------------------- */
+
+static void
+prop_finish_item(struct prop *p, struct prop_item *it, enum prop_outcome out)
+{
+	prop_fill(p, it, out);
+	it->done = 1;
+	p->n_done++;
+	if (p->n_done == p->n_items)
+		prop_quiesce(p);
+	task_done(it->t); /* IT->t is gone now */
+	it->t = NULL;
+}
+
+static void
+prop_round_end(struct prop *p)
+{
+	int64_t next;
+	struct timeval tv;
+
+	p->rounds++;
+	for (size_t i = 0; i < p->n_items; i++)
+		if (!p->items[i].done)
+			prop_evaluate(p, &p->items[i]);
+	if (p->cfg.on_round != NULL)
+		p->cfg.on_round(p->cfg.on_round_arg, p);
+	for (size_t i = 0; i < p->n_items; i++) {
+		struct prop_item *it = &p->items[i];
+
+		if (it->done)
+			continue;
+		if (!p->cfg.watch)
+			prop_finish_item(p, it, PROP_OUT_ROUND);
+		else if (it->status == RESULT_PASS)
+			prop_finish_item(p, it, PROP_OUT_COMPLETE);
+	}
+	if (p->n_done == p->n_items)
+		return;
+	next = p->round_started_ms + p->cfg.interval_ms - util_now_ms();
+	if (next < 0)
+		next = 0;
+	tv.tv_sec = (time_t)(next / 1000);
+	tv.tv_usec = (suseconds_t)(next % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+}
+
+static void
+prop_timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	prop_round_start(arg);
+}
+
+static void
+prop_answer_cb(void *arg, const struct dns_reply *reply)
+{
+	struct prop_ref *ref = arg;
+	struct prop_server *s = ref->s;
+	struct prop *p = s->p;
+
+	s->q[ref->i] = NULL;
+	if (ref->i == p->n_items)
+		prop_take_soa(s, reply);
+	else
+		prop_take_answer(p, s, ref->i, reply);
+	if (--p->pending == 0)
+		prop_round_end(p);
+}
+
+static void
+prop_round_send(struct prop *p)
+{
+	/* One reference for this loop: an answer that comes at once must not end
+	 * the round while queries are still being sent. */
+	p->pending = 1;
+	for (size_t k = 0; k < p->n_srv; k++) {
+		struct prop_server *s = p->srv[k];
+
+		for (size_t i = 0; i <= p->n_items; i++) {
+			const char *name = i < p->n_items ? p->items[i].e->name : p->cfg.domain;
+			int type = i < p->n_items ? p->items[i].e->type : DNSMSG_SOA;
+
+			if (i < p->n_items && p->items[i].done)
+				continue;
+			if (i == p->n_items && s->role != PROP_AUTHORITATIVE)
+				continue;
+			if (s->q[i] != NULL)	/* still waiting from a cut-off round */
+				continue;
+			s->ref[i] = (struct prop_ref){s, i};
+			p->pending++;
+			s->q[i] = dns_query(s->c, name, type, prop_answer_cb, &s->ref[i]);
+		}
+	}
+	if (--p->pending == 0)
+		prop_round_end(p);
+}
+
+/* Discovery is over (found servers or not): ask everyone. */
+static void
+prop_discovered(struct prop *p)
+{
+	int have = 0;
+
+	for (size_t i = 0; i < p->n_srv; i++)
+		if (p->srv[i]->role == PROP_AUTHORITATIVE)
+			have = 1;
+	if (have) {
+		struct prop_server *tmp[PROP_MAX_SERVERS];
+		size_t n = 0;
+
+		/* Authoritative servers first, as when they are given. */
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < p->n_srv; i++)
+				if ((p->srv[i]->role == PROP_AUTHORITATIVE) == (pass == 0))
+					tmp[n++] = p->srv[i];
+		memcpy(p->srv, tmp, n * sizeof(tmp[0]));
+		p->discovered = 1;
+		free(p->discovery_error);
+		p->discovery_error = NULL;
+	} else if (p->discovery_error == NULL) {
+		p->discovery_error = xasprintf("the name servers of %s have no address%s%s",
+		    p->cfg.domain, p->addr_error ? ": " : "", p->addr_error ? p->addr_error : "");
+	}
+	prop_round_send(p);
+}
+
+static void
+prop_nsaddr_cb(void *arg, const struct dns_reply *reply)
+{
+	struct prop_nsref *ref = arg;
+	struct prop *p = ref->p;
+	const char *name = p->ns_names[ref->idx];
+
+	p->addrq[ref->idx][ref->v6] = NULL;
+	if (reply->status == DNS_OK && reply->msg != NULL) {
+		const char *owner = dnsmsg_resolve_cname(reply->msg, name);
+		const struct dnsmsg_rr *rr;
+		size_t it = 0;
+
+		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, ref->v6 ? DNSMSG_AAAA : DNSMSG_A,
+		    owner, &it)) != NULL) {
+			char spec[80], cares[80], label[80], *err = NULL;
+
+			snprintf(spec, sizeof(spec), ref->v6 ? "[%s]:%d" : "%s:%d", rr->addr,
+			    p->cfg.ns_port);
+			if (prop_server_parse(spec, 53, cares, sizeof(cares), label, sizeof(label)) != 0)
+				continue;
+			if (prop_add_server(p, cares, label, PROP_AUTHORITATIVE, name, &err) < 0 &&
+			    p->addr_error == NULL)
+				p->addr_error = err;
+			else
+				free(err);
+		}
+	} else if (reply->status != DNS_NODATA && reply->status != DNS_NXDOMAIN &&
+	    p->addr_error == NULL) {
+		p->addr_error = xasprintf("%s: %s", name, reply->error);
+	}
+	if (--p->disc_pending == 0)
+		prop_discovered(p);
+}
+
+static void
+prop_ns_cb(void *arg, const struct dns_reply *reply)
+{
+	struct prop *p = arg;
+	struct dns_client *dns = runner_dns(p->r);
+	const struct dnsmsg_rr *rr;
+	const char *owner;
+	size_t it = 0;
+
+	p->nsq = NULL;
+	if (reply->status != DNS_OK && reply->status != DNS_NODATA) {
+		p->discovery_error = xasprintf("NS lookup for %s failed: %s (asked %s)",
+		    p->cfg.domain, reply->error, dns_client_servers(dns));
+		prop_discovered(p);
+		return;
+	}
+	for (size_t i = 0; i < p->n_ns; i++)
+		free(p->ns_names[i]);
+	p->n_ns = 0;
+	owner = reply->msg != NULL ? dnsmsg_resolve_cname(reply->msg, p->cfg.domain) : NULL;
+	while (reply->msg != NULL && p->n_ns < PROP_MAX_NS &&
+	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_NS, owner, &it)) != NULL)
+		p->ns_names[p->n_ns++] = xstrdup(rr->target);
+	if (p->n_ns == 0) {
+		p->discovery_error = xasprintf("%s has no NS records (is it the zone's apex?); name "
+		    "its servers with --authoritative", p->cfg.domain);
+		prop_discovered(p);
+		return;
+	}
+	qsort(p->ns_names, p->n_ns, sizeof(p->ns_names[0]), prop_strcmp);
+	free(p->addr_error);
+	p->addr_error = NULL;
+	p->disc_pending = 1;
+	for (size_t i = 0; i < p->n_ns; i++) {
+		for (int w = 0; w < 2; w++) {
+			p->nsref[i][w] = (struct prop_nsref){p, i, w};
+			p->disc_pending++;
+			p->addrq[i][w] = dns_query(dns, p->ns_names[i], w ? DNSMSG_AAAA : DNSMSG_A,
+			    prop_nsaddr_cb, &p->nsref[i][w]);
+		}
+	}
+	if (--p->disc_pending == 0)
+		prop_discovered(p);
+}
+
+static void
+prop_round_start(struct prop *p)
+{
+	struct dns_query *q;
+
+	p->round_started_ms = util_now_ms();
+	for (size_t k = 0; k < p->n_srv; k++)
+		for (size_t i = 0; i < p->n_items; i++)
+			p->srv[k]->ans[i].changed = 0;
+	if (p->cfg.n_authoritative > 0 || p->discovered) {
+		prop_round_send(p);
+		return;
+	}
+	free(p->discovery_error);
+	p->discovery_error = NULL;
+	q = dns_query(runner_dns(p->r), p->cfg.domain, DNSMSG_NS, prop_ns_cb, p);
+	if (q != NULL) /* NULL: prop_ns_cb ran already */
+		p->nsq = q;
+}
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+static void
+prop_start(struct task *t, void *aux)
+{
+	struct prop_item *it = aux;
+	struct prop *p = it->p;
+
+	it->t = t;
+	/* The first round starts once every expectation's task has its handle. */
+	if (++p->n_started == p->n_items) {
+		p->t0_ms = util_now_ms();
+		p->t0 = time(NULL);
+		prop_round_start(p);
+	}
+}
+
+static void
+prop_cancel(struct task *t, void *aux)
+{
+	struct prop_item *it = aux;
+	struct prop *p = it->p;
+
+	(void)t;
+	prop_evaluate(p, it);
+	prop_fill(p, it, p->interrupted ? PROP_OUT_INTERRUPTED :
+	    p->cfg.watch ? PROP_OUT_DEADLINE : PROP_OUT_ROUND);
+	it->done = 1;
+	it->t = NULL;
+	p->n_done++;
+	if (p->n_done == p->n_items)
+		prop_quiesce(p);
+}
+
+void
+prop_schedule(struct prop *p)
+{
+	int timeout;
+
+	if (p->cfg.watch)
+		timeout = p->cfg.deadline_ms > 0 ? p->cfg.deadline_ms : INT_MAX;
+	else	/* discovery takes up to one more query budget */
+		timeout = p->cfg.timeout_ms + (p->cfg.n_authoritative == 0 ?
+		    p->cfg.timeout_ms : 0) + 500;
+	for (size_t i = 0; i < p->n_items; i++) {
+		struct prop_item *it = &p->items[i];
+
+		runner_add(p->r, NULL, result_new("dns.propagation", it->e->name, RESULT_SIDE_NONE),
+		    prop_start, prop_cancel, it, timeout);
+	}
+}
+
+struct prop *
+prop_new(struct runner *r, const struct prop_config *cfg, char **err)
+{
+	struct prop *p = xcalloc(1, sizeof(*p));
+
+	*err = NULL;
+	p->r = r;
+	p->cfg = *cfg;
+	if (p->cfg.ns_port <= 0)
+		p->cfg.ns_port = 53;
+	if (p->cfg.interval_ms <= 0)
+		p->cfg.interval_ms = 30000;
+	if (cfg->n_expect == 0 || cfg->n_expect > PROP_MAX_EXPECT) {
+		*err = xasprintf("between 1 and %d expectations (--expect-mx, --expect-txt, "
+		    "--expect-cname)", PROP_MAX_EXPECT);
+		goto fail;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const char *const *list = pass == 0 ? cfg->authoritative : cfg->resolvers;
+		size_t n = pass == 0 ? cfg->n_authoritative : cfg->n_resolvers;
+
+		for (size_t i = 0; i < n; i++) {
+			char cares[80], label[80];
+
+			if (prop_server_parse(list[i], 53, cares, sizeof(cares), label,
+			    sizeof(label)) != 0) {
+				*err = xasprintf("%s \"%s\": expected an IP address, ADDR:PORT or "
+				    "[IPv6]:PORT", pass == 0 ? "--authoritative" : "--resolver", list[i]);
+				goto fail;
+			}
+			if (prop_add_server(p, cares, label, pass == 0 ? PROP_AUTHORITATIVE :
+			    PROP_RESOLVER, NULL, err) < 0)
+				goto fail;
+		}
+	}
+	p->n_items = cfg->n_expect;
+	for (size_t i = 0; i < p->n_items; i++) {
+		const struct prop_expect *e = &cfg->expect[i];
+
+		p->items[i].p = p;
+		p->items[i].e = e;
+		p->items[i].label = xasprintf("%s %s", e->type == DNSMSG_MX ? "MX" :
+		    e->type == DNSMSG_TXT ? "TXT" : "CNAME", e->name);
+		p->items[i].timeline = cJSON_CreateArray();
+	}
+	p->timer = evtimer_new(runner_base(r), prop_timer_event, p);
+	if (p->timer == NULL)
+		abort();
+	return p;
+fail:
+	prop_free(p);
+	return NULL;
+}
+
+void
+prop_interrupt(struct prop *p)
+{
+	if (p != NULL)
+		p->interrupted = 1;
+}
+
+int
+prop_complete(const struct prop *p)
+{
+	if (p->interrupted || p->n_items == 0)
+		return 0;
+	for (size_t i = 0; i < p->n_items; i++)
+		if (!p->items[i].done || p->items[i].status != RESULT_PASS)
+			return 0;
+	return 1;
+}
+
+void
+prop_free(struct prop *p)
+{
+	if (p == NULL)
+		return;
+	prop_quiesce(p);
+	for (size_t i = 0; i < p->n_srv; i++)
+		prop_server_free(p->srv[i]);
+	for (size_t i = 0; i < p->n_items; i++) {
+		free(p->items[i].label);
+		cJSON_Delete(p->items[i].timeline);
+	}
+	for (size_t i = 0; i < p->n_ns; i++)
+		free(p->ns_names[i]);
+	free(p->discovery_error);
+	free(p->addr_error);
+	if (p->timer != NULL)
+		event_free(p->timer);
+	free(p);
+}
+
+/* ---- view ----------------------------------------------------------------- */
+
+size_t prop_n_expect(const struct prop *p) { return p->n_items; }
+size_t prop_n_servers(const struct prop *p) { return p->n_srv; }
+unsigned prop_rounds(const struct prop *p) { return p->rounds; }
+int64_t prop_elapsed_ms(const struct prop *p) { return util_now_ms() - p->t0_ms; }
+const char *prop_expect_label(const struct prop *p, size_t i) { return p->items[i].label; }
+int prop_expect_done(const struct prop *p, size_t i) { return p->items[i].done; }
+
+enum result_status
+prop_expect_status(const struct prop *p, size_t i, size_t *matched)
+{
+	if (matched != NULL)
+		*matched = p->items[i].counts.auth_match + p->items[i].counts.res_match;
+	return p->items[i].status;
+}
+
+void
+prop_view(const struct prop *p, size_t i, size_t k, struct prop_view *out)
+{
+	const struct prop_server *s = p->srv[k];
+	const struct prop_ans *a = &s->ans[i];
+
+	memset(out, 0, sizeof(*out));
+	out->server = s->label;
+	out->ns_name = s->ns_name;
+	out->role = s->role;
+	out->state = a->state;
+	out->answer = a->state == PROP_ERROR ? NULL : a->joined;
+	out->ttl = a->state == PROP_ERROR ? -1 : a->ttl;
+	out->serial = s->role == PROP_AUTHORITATIVE ? s->serial : -1;
+	out->error = a->state == PROP_ERROR ? a->error : NULL;
+	out->changed = a->changed;
+	out->previous = a->previous == PROP_UNKNOWN ? NULL : prop_state_str(a->previous);
+}

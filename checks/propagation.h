@@ -1,0 +1,192 @@
+/*
+ * propagation.h - dns.propagation: who still sees the old MX (TXT, CNAME),
+ * asked of every authoritative server and every resolver at once.
+ *
+ * One "watch" (struct prop) asks a set of DNS servers, each through its own
+ * c-ares channel (dns_client): authoritative servers with recursion off
+ * (RD=0), resolvers with recursion on, all with raw rcodes so that SERVFAIL
+ * and REFUSED come back as such. One round sends every query at once and ends
+ * when the last server answered or gave up; with `watch` set, rounds repeat
+ * every interval (a libevent timer, never sleep) until every server matches.
+ *
+ * Each expectation (--expect-mx, --expect-txt, --expect-cname) is one runner
+ * task producing one dns.propagation result (reports/SCHEMA.md). The tasks'
+ * deadline is the run's: --timeout for one round, --deadline for a watch. On
+ * the deadline or runner_stop() (SIGINT), each task's cancel writes where the
+ * watch stood, including the timeline.
+ *
+ * Ownership: the caller creates the watch with prop_new() before runner_run()
+ * and frees it with prop_free() after runner_run() returned and before
+ * runner_free() (the watch owns c-ares channels on the runner's event base).
+ * The config and everything it points to are borrowed for the watch's life.
+ *
+ * The pure helpers at the end (matching, status, times, server strings) have
+ * no I/O and are unit-tested in tests/unit/test_propagation.c.
+ */
+#ifndef CUTOVER_PROPAGATION_H
+#define CUTOVER_PROPAGATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "result.h"
+#include "runner.h"
+
+#define PROP_MAX_SERVERS 256     /* servers asked in one watch (channels, sockets) */
+#define PROP_MAX_EXPECT 8        /* --expect-* options */
+#define PROP_MAX_VALUES 16       /* values of one expectation (MX hosts) */
+#define PROP_MAX_NS 16           /* NS names followed in discovery */
+#define PROP_MAX_ANSWER 32       /* records of one answer kept */
+#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation */
+
+enum prop_role { PROP_AUTHORITATIVE = 0, PROP_RESOLVER };
+
+enum prop_state {
+	PROP_UNKNOWN = 0, /* not answered yet */
+	PROP_MATCH,       /* answers what is expected */
+	PROP_STALE,       /* answers something else (the old record, or nothing) */
+	PROP_ERROR,       /* could not be asked: timeout, SERVFAIL, REFUSED, ... */
+};
+
+/* One thing to watch: the record TYPE (DNSMSG_MX, _TXT, _CNAME) of NAME. */
+struct prop_expect {
+	int type;
+	const char *name;
+	/* MX: host names or "*." patterns; TXT: the whole expected text; CNAME:
+	 * the target (a pattern). */
+	const char *values[PROP_MAX_VALUES];
+	/* MX only: 1 when the value must be seen among the exchanges (a host the
+	 * user named), 0 when it is one of several allowed (a profile's
+	 * patterns). */
+	unsigned char required[PROP_MAX_VALUES];
+	unsigned char owned[PROP_MAX_VALUES]; /* values[i] is allocated (free with prop_expect_clear) */
+	size_t n_values;
+};
+
+struct prop;
+
+/* Called after every round (and never from a cancel): print progress. */
+typedef void (*prop_round_fn)(void *arg, const struct prop *p);
+
+struct prop_config {
+	const char *domain;                 /* the zone: NS and SOA are asked for it */
+	const struct prop_expect *expect;   /* n_expect >= 1 */
+	size_t n_expect;
+	/* "ADDR", "ADDR:PORT", "[V6]:PORT". n_authoritative == 0: discover the
+	 * NS set of DOMAIN through runner_dns() and ask each address on NS_PORT. */
+	const char *const *authoritative;
+	size_t n_authoritative;
+	const char *const *resolvers;
+	size_t n_resolvers;
+	int ns_port;                        /* 53 unless a lab says otherwise */
+	int timeout_ms;                     /* budget of one server's queries in a round */
+	int watch;                          /* repeat rounds until all match */
+	int interval_ms;                    /* between round starts */
+	int deadline_ms;                    /* watch: 0 = none */
+	prop_round_fn on_round;
+	void *on_round_arg;
+};
+
+/*
+ * A new watch on runner R: one c-ares channel per given server. Returns NULL
+ * with *ERR (caller frees) for a bad server string or too many servers.
+ */
+struct prop *prop_new(struct runner *r, const struct prop_config *cfg, char **err);
+/* Add one task per expectation to the runner (call once, before runner_run). */
+void prop_schedule(struct prop *p);
+/* Mark the watch as interrupted (SIGINT); call before runner_stop(). */
+void prop_interrupt(struct prop *p);
+/* 1 when every expectation reached "all servers match" (the --then rule). */
+int prop_complete(const struct prop *p);
+/* Free the watch and its channels. NULL is fine. */
+void prop_free(struct prop *p);
+
+/* ---- read-only view for progress output (valid during on_round) ------ */
+
+struct prop_view {
+	const char *server;      /* "127.0.0.1:5300", "192.0.2.53" */
+	const char *ns_name;     /* discovered NS host, or NULL */
+	enum prop_role role;
+	enum prop_state state;
+	const char *answer;      /* "mx1.example.com, mx2.example.com", "" or NULL on error */
+	int64_t ttl;             /* -1 = none */
+	int64_t serial;          /* -1 = none */
+	const char *error;       /* NULL unless state is error */
+	int changed;             /* state or answer changed in the last round */
+	const char *previous;    /* the state before the change, NULL on the first answer */
+};
+
+size_t prop_n_expect(const struct prop *p);
+size_t prop_n_servers(const struct prop *p);
+/* Expectation I as "MX example.com"; its status after the last round. */
+const char *prop_expect_label(const struct prop *p, size_t i);
+enum result_status prop_expect_status(const struct prop *p, size_t i, size_t *matched);
+int prop_expect_done(const struct prop *p, size_t i);
+/* Server S for expectation I. */
+void prop_view(const struct prop *p, size_t i, size_t s, struct prop_view *out);
+/* Rounds finished; milliseconds since the watch started. */
+unsigned prop_rounds(const struct prop *p);
+int64_t prop_elapsed_ms(const struct prop *p);
+
+/* ---- pure helpers -------------------------------------------------------- */
+
+/*
+ * Does ANSWER (N record values: MX exchanges, TXT texts, CNAME targets) show
+ * what E expects? MX: at least one exchange, every exchange matches one of
+ * the values (util_domain_match), and every required value matches one
+ * exchange. TXT: one text equals a value exactly. CNAME: the target matches a
+ * value. Returns 1 or 0.
+ */
+int prop_match(const struct prop_expect *e, const char *const *answer, size_t n);
+
+/*
+ * Fill E from an --expect-mx argument "HOST[,HOST...]" where a HOST may also
+ * be a profile name (microsoft365 ...: its MX patterns, not required one by
+ * one). Appends to what E already holds. Returns 0, or -1 with *ERR (caller
+ * frees).
+ */
+int prop_expect_mx_parse(struct prop_expect *e, const char *arg, char **err);
+
+/* Free the values E owns and zero E. */
+void prop_expect_clear(struct prop_expect *e);
+
+/*
+ * Split "NAME=VALUE" (--expect-txt, --expect-cname) into *NAME and *VALUE
+ * (new strings, caller frees); "@" as NAME means DOMAIN. Returns 0, or -1
+ * with *ERR (caller frees) when the '=' or a side is missing.
+ */
+int prop_name_value_parse(const char *arg, const char *domain, char **name, char **value,
+    char **err);
+
+/* Server counts of one expectation in one round. */
+struct prop_counts {
+	size_t auth_match, auth_stale, auth_error;
+	size_t res_match, res_stale, res_error;
+};
+
+/*
+ * The status of one round: error when nothing answered; fail when an
+ * authoritative server is stale while a resolver already has the new answer
+ * (the zone changed, that server did not follow); warn while anything is
+ * stale or could not be asked; pass when every server matches.
+ */
+enum result_status prop_status(const struct prop_counts *c);
+
+/*
+ * Normalise a server string for c-ares and for display: "ADDR", "ADDR:PORT",
+ * "[V6]:PORT" or a bare IPv6 address, with DEFAULT_PORT when none is given.
+ * Writes the c-ares form ("1.2.3.4:53", "[::1]:53") to CARES and the display
+ * form (port omitted when 53) to LABEL. Returns 0, or -1 when S is not an IP
+ * address with an optional port.
+ */
+int prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len,
+    char *label, size_t label_len);
+
+/*
+ * T rounded up to the minute ("at the latest") as "14:05 UTC" when that is on
+ * NOW's UTC day, else "2026-11-23 14:05 UTC", into BUF.
+ */
+void prop_format_utc(time_t t, time_t now, char *buf, size_t len);
+
+#endif

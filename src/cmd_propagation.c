@@ -1,0 +1,686 @@
+/*
+ * cmd_propagation.c - `cutover propagation DOMAIN --expect-mx HOST[,HOST...]`:
+ * who still sees the old MX, until when, and a trigger when everyone sees
+ * the new one.
+ *
+ * The asking is checks/propagation.c's; this file turns options into a
+ * watch, prints progress (a live table on a terminal, one line per change
+ * otherwise), writes the report, and runs --then through /bin/sh -c when, and
+ * only when, propagation is complete.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "console.h"
+#include "dnsmsg.h"
+#include "plan.h"
+#include "propagation.h"
+#include "report.h"
+#include "runner.h"
+#include "util.h"
+
+enum {
+	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,
+	OPT_NO_PUBLIC, OPT_NS_PORT, OPT_WATCH, OPT_INTERVAL, OPT_DEADLINE, OPT_THEN, OPT_PLAN,
+};
+
+static const struct option propagation_options[] = {
+	{"expect-mx", required_argument, NULL, OPT_EXPECT_MX},
+	{"expect-txt", required_argument, NULL, OPT_EXPECT_TXT},
+	{"expect-cname", required_argument, NULL, OPT_EXPECT_CNAME},
+	{"authoritative", required_argument, NULL, OPT_AUTHORITATIVE},
+	{"no-public", no_argument, NULL, OPT_NO_PUBLIC},
+	{"ns-port", required_argument, NULL, OPT_NS_PORT},
+	{"watch", no_argument, NULL, OPT_WATCH},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
+	{"deadline", required_argument, NULL, OPT_DEADLINE},
+	{"then", required_argument, NULL, OPT_THEN},
+	{"plan", required_argument, NULL, OPT_PLAN},
+	{NULL, 0, NULL, 0},
+};
+
+/*
+ * Well-known public resolvers asked when neither --resolver nor a plan's
+ * public_resolvers names any. IPv6 ones are asked only when this machine
+ * has an IPv6 route (checked without sending anything).
+ */
+static const char *const propagation_public[] = {
+	"8.8.8.8", "8.8.4.4",                 /* Google Public DNS */
+	"1.1.1.1", "1.0.0.1",                 /* Cloudflare */
+	"9.9.9.9",                            /* Quad9 */
+	"208.67.222.222",                     /* OpenDNS (Cisco) */
+	"2001:4860:4860::8888",               /* Google, IPv6 */
+	"2606:4700:4700::1111",               /* Cloudflare, IPv6 */
+	"2620:fe::fe",                        /* Quad9, IPv6 */
+};
+
+static struct {
+	const char *mx_args[PROP_MAX_VALUES];
+	size_t n_mx_args;
+	const char *txt[PROP_MAX_EXPECT];
+	size_t n_txt;
+	const char *cname[PROP_MAX_EXPECT];
+	size_t n_cname;
+	const char *authoritative[PROP_MAX_SERVERS];
+	size_t n_authoritative;
+	int no_public, watch, interval_set, deadline_set;
+	long ns_port, interval, deadline;
+	const char *then;
+	const char *plan;
+} po = {.ns_port = 53, .interval = 30};
+
+static void
+propagation_help(FILE *out)
+{
+	fputs("Usage: cutover propagation DOMAIN --expect-mx HOST[,HOST...] [OPTIONS]\n"
+	    "\n"
+	    "Go-live day: asks every authoritative name server of DOMAIN (recursion off,\n"
+	    "with the zone's SOA serial) and every resolver (recursion on) for the MX at\n"
+	    "once, and says who has the new answer, who still has the old one and until\n"
+	    "when their cache may keep it (\"all caches expire by 14:05 UTC at the latest\").\n"
+	    "Status: pass when every server matches, warn while any is stale (or could not\n"
+	    "be asked), fail when an authoritative server is stale although resolvers\n"
+	    "already have the new answer (a secondary that did not transfer the zone),\n"
+	    "error when no server answered.\n"
+	    "\n"
+	    "What to expect (at least one):\n"
+	    "  --expect-mx HOST[,HOST...]   the new MX exchanges; a HOST may be a pattern\n"
+	    "                       (*.mail.protection.outlook.com) or a profile name\n"
+	    "                       (microsoft365, rackspace, google). Every exchange must\n"
+	    "                       match, and every host named must be there.\n"
+	    "  --expect-txt NAME=VALUE      a TXT record with exactly VALUE at NAME (@ = DOMAIN),\n"
+	    "                       e.g. the new SPF record (repeatable)\n"
+	    "  --expect-cname NAME=VALUE    NAME is a CNAME to VALUE (repeatable), e.g. the\n"
+	    "                       autodiscover record\n"
+	    "\n"
+	    "Which servers:\n"
+	    "  --authoritative ADDR[:PORT]  ask this name server instead of looking up DOMAIN's\n"
+	    "                       NS set (repeatable): split horizon, hidden primaries, labs\n"
+	    "  --resolver ADDR[:PORT]       the resolvers to ask (repeatable); they replace the\n"
+	    "                       built-in list. NS discovery also goes through them.\n"
+	    "  --plan PLAN          take public_resolvers (and expect.mx, the domain) from a\n"
+	    "                       plan file\n"
+	    "  --no-public          do not ask the built-in public resolvers (authoritative\n"
+	    "                       servers only, unless --resolver is given)\n"
+	    "  --ns-port PORT       port of discovered name servers (default 53; labs)\n"
+	    "Built-in resolvers: Google 8.8.8.8 8.8.4.4, Cloudflare 1.1.1.1 1.0.0.1,\n"
+	    "Quad9 9.9.9.9, OpenDNS 208.67.222.222, and when this machine has IPv6:\n"
+	    "2001:4860:4860::8888 2606:4700:4700::1111 2620:fe::fe.\n"
+	    "\n"
+	    "Watch and trigger:\n"
+	    "  --watch              repeat until every server matches: exit 0 when it does,\n"
+	    "                       2 at the deadline; a live table on a terminal, one line\n"
+	    "                       per change otherwise. Ctrl-C stops and writes the report.\n"
+	    "  --interval SEC       seconds between rounds (default 30)\n"
+	    "  --deadline SEC       give up after SEC seconds (default: never)\n"
+	    "  --then COMMAND       when propagation is complete, run COMMAND once with\n"
+	    "                       /bin/sh -c; CUTOVER_DOMAIN and CUTOVER_REPORT (the JSON\n"
+	    "                       report's path) are in its environment and its exit status\n"
+	    "                       becomes cutover's. Never run on deadline or Ctrl-C.\n"
+	    "--timeout SEC bounds one round's queries (default 15).\n"
+	    "\n"
+	    "Examples:\n"
+	    "  cutover propagation example.com --expect-mx microsoft365\n"
+	    "  cutover propagation example.com --expect-mx mx1.new.example,mx2.new.example \\\n"
+	    "      --expect-txt '@=v=spf1 include:spf.protection.outlook.com -all'\n"
+	    "  cutover propagation example.com --expect-mx microsoft365 --watch --interval 60 \\\n"
+	    "      --deadline 14400 --json go-live.json --then 'cutover sync plan.json --final'\n"
+	    "  cutover propagation prop.test --expect-mx '*.mail.protection.outlook.com' \\\n"
+	    "      --authoritative 127.0.0.21:5340 --resolver 127.0.0.24:5340   (the lab)\n"
+	    "\n", out);
+}
+
+static int
+propagation_option(struct cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_EXPECT_MX:
+		if (po.n_mx_args == PROP_MAX_VALUES)
+			return cli_usage_error(c, "too many --expect-mx options");
+		po.mx_args[po.n_mx_args++] = arg;
+		return CLI_CONTINUE;
+	case OPT_EXPECT_TXT:
+	case OPT_EXPECT_CNAME:
+		if (po.n_txt + po.n_cname + 1 >= PROP_MAX_EXPECT)
+			return cli_usage_error(c, "at most %d --expect-txt/--expect-cname options",
+			    PROP_MAX_EXPECT - 1);
+		if (strchr(arg, '=') == NULL || arg[0] == '=')
+			return cli_value_error(c, opt == OPT_EXPECT_TXT ? "--expect-txt" :
+			    "--expect-cname", arg, "expected NAME=VALUE (@ = the domain)");
+		if (opt == OPT_EXPECT_TXT)
+			po.txt[po.n_txt++] = arg;
+		else
+			po.cname[po.n_cname++] = arg;
+		return CLI_CONTINUE;
+	case OPT_AUTHORITATIVE:
+		if (po.n_authoritative == PROP_MAX_SERVERS)
+			return cli_usage_error(c, "at most %d --authoritative options", PROP_MAX_SERVERS);
+		po.authoritative[po.n_authoritative++] = arg;
+		return CLI_CONTINUE;
+	case OPT_NO_PUBLIC: po.no_public = 1; return CLI_CONTINUE;
+	case OPT_NS_PORT: return cli_parse_long(c, "--ns-port", arg, 1, 65535, &po.ns_port);
+	case OPT_WATCH: po.watch = 1; return CLI_CONTINUE;
+	case OPT_INTERVAL:
+		po.interval_set = 1;
+		return cli_parse_long(c, "--interval", arg, 1, 86400, &po.interval);
+	case OPT_DEADLINE:
+		po.deadline_set = 1;
+		return cli_parse_long(c, "--deadline", arg, 1, 30L * 86400, &po.deadline);
+	case OPT_THEN: po.then = arg; return CLI_CONTINUE;
+	case OPT_PLAN: po.plan = arg; return CLI_CONTINUE;
+	}
+	return cli_usage_error(c, "unexpected option");
+}
+
+/* 1 when this machine has a route to ADDR (IPv6): a UDP connect() sends nothing. */
+static int
+propagation_has_route6(const char *addr)
+{
+	struct sockaddr_in6 sa;
+	int fd, ok;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_port = htons(53);
+	if (inet_pton(AF_INET6, addr, &sa.sin6_addr) != 1)
+		return 0;
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Read and parse the plan (no passwords are resolved: none are needed). */
+static int
+propagation_load_plan(struct cli *c, struct plan **out)
+{
+	FILE *f = fopen(po.plan, "rb");
+	char *buf = NULL, *err = NULL;
+	size_t len = 0, cap = 0, n;
+	int rc = CLI_CONTINUE;
+
+	*out = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "cutover %s: cannot read plan %s: %s\n", c->command, po.plan,
+		    strerror(errno));
+		return CLI_EXIT_DATAERR;
+	}
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = xrealloc(buf, cap);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0 && len <= PLAN_MAX_FILE_BYTES);
+	if (ferror(f) || len > PLAN_MAX_FILE_BYTES) {
+		fprintf(stderr, "cutover %s: cannot read plan %s: %s\n", c->command, po.plan,
+		    ferror(f) ? strerror(errno) : "larger than 16 MiB");
+		rc = CLI_EXIT_DATAERR;
+	} else if (plan_parse(buf, len, po.plan, out, &err) != 0) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_DATAERR;
+	}
+	fclose(f);
+	free(buf);
+	return rc;
+}
+
+/* ---- progress ------------------------------------------------------------- */
+
+struct propagation_ui {
+	FILE *out;
+	int table;          /* live table (a terminal) rather than lines */
+	int color;
+	int lines;          /* lines of the table drawn last time */
+	int deadline_s;
+	time_t started;
+};
+
+static const char *
+propagation_state_color(enum prop_state st)
+{
+	switch (st) {
+	case PROP_MATCH: return "\033[32m";
+	case PROP_STALE: return "\033[33m";
+	default: return "\033[35m";
+	}
+}
+
+static const char *
+propagation_state_name(enum prop_state st)
+{
+	switch (st) {
+	case PROP_MATCH: return "match";
+	case PROP_STALE: return "stale";
+	case PROP_ERROR: return "error";
+	default: return "-";
+	}
+}
+
+static void
+propagation_lines(struct propagation_ui *ui, const struct prop *p)
+{
+	char now[16];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%H:%M:%SZ", &tm);
+	for (size_t i = 0; i < prop_n_expect(p); i++) {
+		size_t matched;
+		enum result_status st = prop_expect_status(p, i, &matched);
+
+		if (prop_expect_done(p, i))
+			continue;
+		for (size_t k = 0; k < prop_n_servers(p); k++) {
+			struct prop_view v;
+
+			prop_view(p, i, k, &v);
+			if (!v.changed)
+				continue;
+			fprintf(ui->out, "%s  %s  %s %s: ", now, prop_expect_label(p, i),
+			    v.role == PROP_AUTHORITATIVE ? "authoritative" : "resolver", v.server);
+			if (v.previous != NULL)
+				fprintf(ui->out, "%s -> ", v.previous);
+			fputs(propagation_state_name(v.state), ui->out);
+			if (v.state == PROP_ERROR)
+				fprintf(ui->out, " (%s)\n", v.error);
+			else if (v.ttl >= 0)
+				fprintf(ui->out, " (%s; ttl %lld)\n", v.answer[0] ? v.answer : "no record",
+				    (long long)v.ttl);
+			else
+				fprintf(ui->out, " (%s)\n", v.answer[0] ? v.answer : "no record");
+		}
+		if (st == RESULT_PASS)
+			fprintf(ui->out, "%s  %s: complete, all %zu servers match (round %u, %.1f s)\n",
+			    now, prop_expect_label(p, i), matched, prop_rounds(p),
+			    prop_elapsed_ms(p) / 1000.0);
+	}
+	fflush(ui->out);
+}
+
+static void
+propagation_table(struct propagation_ui *ui, const struct prop *p)
+{
+	struct winsize ws;
+	int width = 100, lines = 0;
+	char when[32] = "";
+
+	if (ioctl(fileno(ui->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60)
+		width = ws.ws_col;
+	if (ui->lines > 0)
+		fprintf(ui->out, "\033[%dA\033[J", ui->lines);
+	if (ui->deadline_s > 0) {
+		time_t d = ui->started + ui->deadline_s;
+		struct tm tm;
+
+		gmtime_r(&d, &tm);
+		strftime(when, sizeof(when), ", deadline %H:%M:%S UTC", &tm);
+	}
+	fprintf(ui->out, "round %u, %.0f s elapsed%s\n", prop_rounds(p),
+	    prop_elapsed_ms(p) / 1000.0, when);
+	lines++;
+	for (size_t i = 0; i < prop_n_expect(p); i++) {
+		size_t matched;
+		enum result_status st = prop_expect_status(p, i, &matched);
+
+		fprintf(ui->out, "%s: %zu of %zu match%s\n", prop_expect_label(p, i), matched,
+		    prop_n_servers(p), st == RESULT_PASS ? " - complete" : "");
+		fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
+		    "TTL", "SERIAL", "ANSWER");
+		lines += 2;
+		for (size_t k = 0; k < prop_n_servers(p); k++) {
+			struct prop_view v;
+			char ttl[24] = "-", serial[24] = "-";
+			const char *ans;
+			int room;
+
+			prop_view(p, i, k, &v);
+			if (v.ttl >= 0)
+				snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
+			if (v.serial >= 0)
+				snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
+			ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
+			    v.answer : "-";
+			room = width - 62;
+			fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
+			    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
+			    ui->color ? propagation_state_color(v.state) : "",
+			    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl, serial,
+			    room > 8 ? room : 8, ans);
+			lines++;
+		}
+	}
+	ui->lines = lines;
+	fflush(ui->out);
+}
+
+static void
+propagation_on_round(void *arg, const struct prop *p)
+{
+	struct propagation_ui *ui = arg;
+
+	if (ui->table)
+		propagation_table(ui, p);
+	else
+		propagation_lines(ui, p);
+}
+
+/* ---- signals and --then --------------------------------------------------- */
+
+struct propagation_sig {
+	struct prop *p;
+	struct runner *r;
+};
+
+static void
+propagation_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct propagation_sig *s = arg;
+
+	(void)sig;
+	(void)what;
+	prop_interrupt(s->p);
+	runner_stop(s->r);
+}
+
+/*
+ * Run CMD with /bin/sh -c, CUTOVER_DOMAIN and CUTOVER_REPORT set; wait for
+ * it like system(3) (ignoring SIGINT/SIGQUIT meanwhile, so Ctrl-C goes to
+ * the command). Returns its exit status, 128+N when killed by signal N, or
+ * CLI_EXIT_SOFTWARE when it could not be started.
+ */
+static int
+propagation_then(const char *cmd, const char *domain, const char *report)
+{
+	struct sigaction ign, old_int, old_quit;
+	int status, rc;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	pid = fork();
+	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (setenv("CUTOVER_DOMAIN", domain, 1) != 0 ||
+		    setenv("CUTOVER_REPORT", report, 1) != 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0) {
+		fprintf(stderr, "cutover propagation: cannot run --then: %s\n", strerror(errno));
+		rc = CLI_EXIT_SOFTWARE;
+		goto out;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			rc = CLI_EXIT_SOFTWARE;
+			goto out;
+		}
+	}
+	if (WIFEXITED(status))
+		rc = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		rc = 128 + WTERMSIG(status);
+	else
+		rc = CLI_EXIT_SOFTWARE;
+out:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	return rc;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static int
+propagation_run(struct cli *c)
+{
+	struct prop_expect expect[PROP_MAX_EXPECT];
+	char *names[PROP_MAX_EXPECT], *values[PROP_MAX_EXPECT];
+	const char *resolvers[PROP_MAX_SERVERS], *lookup[CLI_MAX_RESOLVERS];
+	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0;
+	struct prop_config cfg;
+	struct runner_opts ro;
+	struct runner *r = NULL;
+	struct report *rep = NULL;
+	struct prop *p = NULL;
+	struct plan *plan = NULL;
+	struct event *sigs[2] = {NULL, NULL};
+	struct propagation_sig sigctx;
+	struct propagation_ui ui;
+	const char *domain = NULL, *report_path = NULL;
+	char *err = NULL, tmp_report[64] = "";
+	int64_t t0 = util_now_ms();
+	int rc, complete = 0;
+
+	memset(expect, 0, sizeof(expect));
+	if (c->n_args > 1)
+		return cli_usage_error(c, "one domain at a time (got %d arguments)", c->n_args);
+	if ((po.interval_set || po.deadline_set) && !po.watch)
+		return cli_usage_error(c, "--interval and --deadline go with --watch");
+	if (po.plan != NULL && (rc = propagation_load_plan(c, &plan)) != CLI_CONTINUE)
+		return rc;
+	domain = c->n_args == 1 ? c->args[0] : plan != NULL ? plan->domain : NULL;
+	if (domain == NULL) {
+		plan_free(plan);
+		return cli_usage_error(c, "which domain? e.g. 'cutover propagation example.com "
+		    "--expect-mx microsoft365'");
+	}
+
+	/* Expectations: the MX (all --expect-mx merged, or the plan's), then TXT, CNAME. */
+	rc = CLI_CONTINUE;
+	if (po.n_mx_args > 0 || (plan != NULL && plan->expect.n_mx > 0)) {
+		struct prop_expect *e = &expect[n_expect++];
+
+		e->type = DNSMSG_MX;
+		e->name = domain;
+		for (size_t i = 0; i < po.n_mx_args && rc == CLI_CONTINUE; i++) {
+			if (prop_expect_mx_parse(e, po.mx_args[i], &err) != 0) {
+				rc = cli_value_error(c, "--expect-mx", po.mx_args[i], err);
+				free(err);
+			}
+		}
+		for (size_t i = 0; po.n_mx_args == 0 && i < plan->expect.n_mx &&
+		    e->n_values < PROP_MAX_VALUES; i++) {
+			e->values[e->n_values] = plan->expect.mx[i];
+			e->required[e->n_values++] = plan->expect.mx_from != NULL &&
+			    strcmp(plan->expect.mx_from, "plan") == 0;
+		}
+	}
+	for (int pass = 0; pass < 2 && rc == CLI_CONTINUE; pass++) {
+		size_t n = pass == 0 ? po.n_txt : po.n_cname;
+
+		for (size_t i = 0; i < n && rc == CLI_CONTINUE; i++) {
+			const char *arg = pass == 0 ? po.txt[i] : po.cname[i];
+			struct prop_expect *e = &expect[n_expect++];
+
+			if (prop_name_value_parse(arg, domain, &names[n_nv], &values[n_nv], &err) != 0) {
+				rc = cli_value_error(c, pass == 0 ? "--expect-txt" : "--expect-cname", arg,
+				    err);
+				free(err);
+				n_expect--;
+				break;
+			}
+			e->type = pass == 0 ? DNSMSG_TXT : DNSMSG_CNAME;
+			e->name = names[n_nv];
+			e->values[0] = values[n_nv];
+			e->n_values = 1;
+			n_nv++;
+		}
+	}
+	if (rc == CLI_CONTINUE && n_expect == 0)
+		rc = cli_usage_error(c, "what should the servers answer? Give --expect-mx "
+		    "HOST[,HOST...] (or --expect-txt/--expect-cname NAME=VALUE)");
+	if (rc != CLI_CONTINUE)
+		goto out;
+
+	/* Resolvers to watch; the runner's own client (NS discovery) uses the same,
+	 * or the plan's "resolvers", or the system's. */
+	if (c->n_resolvers > 0) {
+		for (size_t i = 0; i < c->n_resolvers; i++)
+			resolvers[n_resolvers++] = c->resolvers[i];
+	} else if (plan != NULL && plan->n_public_resolvers > 0) {
+		for (size_t i = 0; i < plan->n_public_resolvers && i < PROP_MAX_SERVERS; i++)
+			resolvers[n_resolvers++] = plan->public_resolvers[i];
+	} else if (!po.no_public) {
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(propagation_public); i++)
+			if (strchr(propagation_public[i], ':') == NULL ||
+			    propagation_has_route6(propagation_public[i]))
+				resolvers[n_resolvers++] = propagation_public[i];
+	}
+	if (c->n_resolvers > 0) {
+		for (size_t i = 0; i < c->n_resolvers; i++)
+			lookup[n_lookup++] = c->resolvers[i];
+	} else if (plan != NULL) {
+		for (size_t i = 0; i < plan->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
+			lookup[n_lookup++] = plan->resolvers[i];
+	}
+
+	memset(&ro, 0, sizeof(ro));
+	ro.concurrency = (int)c->concurrency;
+	ro.per_host = (int)c->per_host;
+	ro.timeout_ms = (int)(c->timeout_s * 1000);
+	ro.resolvers = lookup;
+	ro.n_resolvers = n_lookup;
+	ro.verbose = c->verbose;
+	r = runner_new(&ro, &err);
+	if (r == NULL) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_DATAERR;
+		goto out;
+	}
+
+	memset(&ui, 0, sizeof(ui));
+	ui.out = c->json_path != NULL && strcmp(c->json_path, "-") == 0 ? stderr : stdout;
+	ui.table = !c->no_progress && isatty(fileno(ui.out));
+	ui.color = console_use_color(ui.out);
+	ui.deadline_s = po.watch && po.deadline_set ? (int)po.deadline : 0;
+	ui.started = time(NULL);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.domain = domain;
+	cfg.expect = expect;
+	cfg.n_expect = n_expect;
+	cfg.authoritative = po.authoritative;
+	cfg.n_authoritative = po.n_authoritative;
+	cfg.resolvers = resolvers;
+	cfg.n_resolvers = n_resolvers;
+	cfg.ns_port = (int)po.ns_port;
+	cfg.timeout_ms = ro.timeout_ms * 3 / 4;
+	cfg.watch = po.watch;
+	cfg.interval_ms = (int)po.interval * 1000;
+	cfg.deadline_ms = po.watch && po.deadline_set ? (int)po.deadline * 1000 : 0;
+	if (po.watch && !c->quiet) {
+		cfg.on_round = propagation_on_round;
+		cfg.on_round_arg = &ui;
+	}
+	p = prop_new(r, &cfg, &err);
+	if (p == NULL) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_DATAERR;
+		goto out;
+	}
+
+	rep = rpt_new(c->command, domain);
+	rep->started_at = time(NULL);
+	prop_schedule(p);
+	sigctx.p = p;
+	sigctx.r = r;
+	sigs[0] = evsignal_new(runner_base(r), SIGINT, propagation_on_signal, &sigctx);
+	sigs[1] = evsignal_new(runner_base(r), SIGTERM, propagation_on_signal, &sigctx);
+	for (int i = 0; i < 2; i++)
+		if (sigs[i] != NULL)
+			evsignal_add(sigs[i], NULL);
+	rc = runner_run(r, rep);
+	complete = prop_complete(p);
+	prop_free(p);
+	p = NULL;
+	for (int i = 0; i < 2; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	rep->duration_ms = util_now_ms() - t0;
+	if (rc != 0) {
+		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
+		rc = CLI_EXIT_SOFTWARE;
+		goto out;
+	}
+	report_path = c->json_path != NULL && strcmp(c->json_path, "-") != 0 ? c->json_path : NULL;
+	/* --json, --html and the summary, as every command writes them. */
+	rc = cli_output(c, rep);
+	if (rc == CLI_EXIT_IOERR)
+		goto out;
+	if (po.then != NULL && complete) {
+		if (report_path == NULL) {
+			/* CUTOVER_REPORT always names a file: a temporary one without --json. */
+			const char *dir = getenv("TMPDIR");
+			int fd;
+
+			snprintf(tmp_report, sizeof(tmp_report), "%s/cutover-report-XXXXXX.json",
+			    dir != NULL && *dir != '\0' && strlen(dir) < 30 ? dir : "/tmp");
+			fd = mkstemps(tmp_report, 5);
+			if (fd >= 0)
+				close(fd);
+			if (fd < 0 || rpt_write_json(rep, tmp_report, &err) != 0) {
+				fprintf(stderr, "cutover %s: cannot write the report for --then: %s\n",
+				    c->command, err != NULL ? err : strerror(errno));
+				free(err);
+				tmp_report[0] = '\0';
+				rc = CLI_EXIT_IOERR;
+				goto out;
+			}
+			report_path = tmp_report;
+		}
+		if (!c->quiet)
+			fprintf(stderr, "cutover %s: propagation complete; running: %s\n", c->command,
+			    po.then);
+		rc = propagation_then(po.then, domain, report_path);
+	}
+out:
+	if (tmp_report[0] != '\0')
+		unlink(tmp_report);
+	prop_free(p);
+	rpt_free(rep);
+	runner_free(r);
+	for (size_t i = 0; i < n_nv; i++) {
+		free(names[i]);
+		free(values[i]);
+	}
+	if (n_expect > 0 && expect[0].type == DNSMSG_MX)
+		prop_expect_clear(&expect[0]);
+	plan_free(plan);
+	return rc;
+}
+
+const struct cli_command cli_cmd_propagation = {
+	.name = "propagation",
+	.synopsis = "DOMAIN",
+	.summary = "go-live day: who still sees the old MX, until when; --watch, --then",
+	.help = propagation_help,
+	.options = propagation_options,
+	.option = propagation_option,
+	.run = propagation_run,
+};

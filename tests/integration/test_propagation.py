@@ -1,0 +1,330 @@
+"""`cutover propagation` against Knot instances of the DNS lab.
+
+Every server is a real knotd on its own loopback address (port TEST_PROP_PORT,
+default 5340, private LAB_RUN):
+
+  127.0.0.21, .22  authoritative, zone set prop-new (new MX, serial 2025020101)
+  127.0.0.23       an authoritative secondary that lags: prop-old (serial 2025010101)
+  127.0.0.24       plays a resolver with the new answer (prop-new)
+  127.0.0.25       plays a resolver still caching the old MX, TTL 86400 (prop-old)
+  127.0.0.26       a UDP socket that swallows queries (silent: timeout)
+  127.0.0.27       nothing listens (ICMP port unreachable: connection refused)
+  127.0.0.28       flipped from prop-old to prop-new during a --watch
+
+Every run names its servers with --authoritative/--resolver: --resolver
+replaces the built-in public resolvers, so no test leaves loopback.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cutover_bin
+from schema_check import validate_report
+
+PORT = int(os.environ.get("TEST_PROP_PORT", "5340"))
+DNS_SH = ROOT / "contrib/lab/dns/dns.sh"
+NEW_MX = "prop-test.mail.protection.outlook.com"
+OLD_MX = ["mx1.emailsrvr.com", "mx2.emailsrvr.com"]
+NEW_SERIAL, OLD_SERIAL = 2025020101, 2025010101
+
+
+def srv(last_octet):
+    return f"127.0.0.{last_octet}:{PORT}"
+
+
+AUTH1, AUTH2, LAG, RNEW, ROLD, SILENT, REFUSED, FLIP = (srv(n) for n in range(21, 29))
+
+
+@pytest.fixture(scope="module")
+def prop_lab(tmp_path_factory):
+    run = tmp_path_factory.mktemp("proplab")
+    env = dict(os.environ, LAB_RUN=str(run), LAB_DNS_PORT=str(PORT))
+
+    def dns(*args):
+        subprocess.run(["bash", str(DNS_SH), *args], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+
+    instances = [("auth1", 21, "prop-new"), ("auth2", 22, "prop-new"), ("lag", 23, "prop-old"),
+                 ("rnew", 24, "prop-new"), ("rold", 25, "prop-old"), ("flip", 28, "prop-old")]
+    try:
+        for name, octet, zoneset in instances:
+            dns("up", name, f"127.0.0.{octet}", str(PORT), zoneset)
+        # The silent server: reads queries and never answers.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.26", PORT))
+        stop = threading.Event()
+
+        def swallow():
+            sock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    sock.recvfrom(4096)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=swallow, daemon=True)
+        t.start()
+        yield dns
+        stop.set()
+        t.join()
+        sock.close()
+    finally:
+        subprocess.run(["bash", str(DNS_SH), "down"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, timeout=60)
+
+
+def prop(cutover, *args, timeout=60):
+    return cutover("propagation", "prop.test", *args, timeout=timeout)
+
+
+def servers(check):
+    return {s["server"]: s for s in check["details"]["servers"]}
+
+
+def auth(*addrs):
+    return [x for a in addrs for x in ("--authoritative", a)]
+
+
+def res(*addrs):
+    return [x for a in addrs for x in ("--resolver", a)]
+
+
+def test_everyone_has_the_new_mx(cutover, prop_lab):
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1, AUTH2), *res(RNEW))
+    assert run.rc == 0, run.stdout + run.stderr
+    c = run.check("dns.propagation", "prop.test")
+    assert c["status"] == "pass"
+    d = c["details"]
+    assert (d["matched"], d["total"], d["expected"]) == (3, 3, [NEW_MX])
+    assert d["record"] == {"type": "MX", "name": "prop.test"}
+    s = servers(c)
+    assert s[AUTH1]["role"] == "authoritative" and s[RNEW]["role"] == "resolver"
+    assert all(x["state"] == "match" and x["answer"] == [NEW_MX] and x["ttl"] == 300
+               for x in s.values())
+    assert s[AUTH1]["serial"] == s[AUTH2]["serial"] == NEW_SERIAL
+    assert s[RNEW]["serial"] is None
+    assert d["serials"] == [NEW_SERIAL] and d["authoritative_agree"] is True
+    assert d["expire_by"] is None and d["watch"] is None and d["rounds"] == 1
+
+
+def test_stale_resolver_warns_and_says_until_when(cutover, prop_lab):
+    before = int(time.time())
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1, AUTH2), *res(RNEW, ROLD))
+    assert run.rc == 1
+    c = run.check("dns.propagation")
+    assert c["status"] == "warn"
+    s = servers(c)
+    assert s[ROLD]["state"] == "stale"
+    assert s[ROLD]["answer"] == OLD_MX and s[ROLD]["ttl"] == 86400
+    expires = time.mktime(time.strptime(s[ROLD]["expires_at"], "%Y-%m-%dT%H:%M:%SZ")) \
+        - time.mktime(time.gmtime(0))
+    assert before + 86400 <= expires <= time.time() + 86400 + 1
+    assert c["details"]["expire_by"] == s[ROLD]["expires_at"]
+    assert "3 of 4 servers have the new answer, 1 stale" in c["summary"]
+    assert "all caches expire by" in c["summary"] and "UTC at the latest" in c["summary"]
+    assert "TTL" in c["advice"]
+
+
+def test_lagging_authoritative_fails_with_both_serials(cutover, prop_lab):
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1, LAG), *res(RNEW))
+    assert run.rc == 2
+    c = run.check("dns.propagation")
+    assert c["status"] == "fail"
+    s = servers(c)
+    assert (s[LAG]["state"], s[LAG]["serial"], s[LAG]["answer"]) == ("stale", OLD_SERIAL, OLD_MX)
+    assert s[AUTH1]["serial"] == NEW_SERIAL
+    assert c["details"]["serials"] == [OLD_SERIAL, NEW_SERIAL]
+    assert c["details"]["authoritative_agree"] is False
+    assert f"authoritative server {LAG} still serves the old answer" in c["summary"]
+    assert "transfer" in c["advice"]
+
+
+def test_stale_authoritative_alone_only_warns(cutover, prop_lab):
+    # No resolver has the new answer yet: the change may simply not be out.
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(LAG), *res(ROLD))
+    assert run.rc == 1
+    assert run.check("dns.propagation")["status"] == "warn"
+
+
+def test_silent_and_refused_are_different_errors(cutover, prop_lab):
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(SILENT), *res(REFUSED), "--timeout", "2")
+    assert run.rc == 2
+    c = run.check("dns.propagation")
+    assert c["status"] == "error"
+    assert "no server answered" in c["summary"]
+    s = servers(c)
+    assert s[SILENT]["state"] == s[REFUSED]["state"] == "error"
+    assert s[SILENT]["error_code"] == "timeout"
+    assert s[REFUSED]["error_code"] == "connection_refused"
+    assert s[SILENT]["error"] != s[REFUSED]["error"]
+    assert all(x["answer"] is None and x["ttl"] is None for x in s.values())
+
+
+def test_mixed_lab_gives_each_server_its_state(cutover, prop_lab):
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1, AUTH2),
+               *res(RNEW, ROLD, SILENT), "--timeout", "2")
+    assert run.rc == 1
+    c = run.check("dns.propagation")
+    assert c["status"] == "warn"
+    d = c["details"]
+    assert (d["matched"], d["stale"], d["errors"], d["total"]) == (3, 1, 1, 5)
+    assert {k: v["state"] for k, v in servers(c).items()} == {
+        AUTH1: "match", AUTH2: "match", RNEW: "match", ROLD: "stale", SILENT: "error"}
+    assert "1 could not be asked" in c["summary"]
+
+
+def test_ns_discovery(cutover, prop_lab):
+    run = prop(cutover, "--expect-mx", NEW_MX, *res(RNEW), "--ns-port", str(PORT))
+    assert run.rc == 0, run.stdout + run.stderr
+    c = run.check("dns.propagation")
+    assert c["details"]["discovery"] == {"ns": ["ns1.prop.test", "ns2.prop.test"], "error": None}
+    found = [(s["server"], s["name"], s["role"]) for s in c["details"]["servers"]]
+    assert found == [(AUTH1, "ns1.prop.test", "authoritative"),
+                     (AUTH2, "ns2.prop.test", "authoritative"), (RNEW, None, "resolver")]
+
+
+def test_no_ns_records_is_explained(cutover, prop_lab):
+    run = cutover("propagation", "ns1.prop.test", "--expect-mx", NEW_MX, *res(RNEW),
+                  "--ns-port", str(PORT))
+    c = run.check("dns.propagation")
+    assert "no NS records" in c["details"]["discovery"]["error"]
+    assert [s["role"] for s in c["details"]["servers"]] == ["resolver"]
+
+
+def test_txt_and_cname_watched_like_the_mx(cutover, prop_lab):
+    run = prop(cutover, "--expect-txt", "@=v=spf1 include:spf.protection.outlook.com -all",
+               "--expect-cname", "autodiscover.prop.test=autodiscover.outlook.com",
+               *auth(AUTH1), *res(ROLD))
+    assert run.rc == 1
+    txt = run.check("dns.propagation", "prop.test")
+    cname = run.check("dns.propagation", "autodiscover.prop.test")
+    assert txt["details"]["record"]["type"] == "TXT"
+    assert servers(txt)[AUTH1]["answer"] == ["v=spf1 include:spf.protection.outlook.com -all"]
+    assert servers(txt)[ROLD]["answer"] == ["v=spf1 include:emailsrvr.com ~all"]
+    assert servers(cname)[AUTH1]["state"] == "match"
+    assert servers(cname)[ROLD]["answer"] == ["autodiscover.emailsrvr.com"]
+    assert servers(cname)[ROLD]["state"] == "stale"
+
+
+@pytest.mark.parametrize("expect,rc", [("microsoft365", 0), ("rackspace", 1),
+                                       (f"{NEW_MX},mx9.example.com", 1)])
+def test_profiles_and_named_hosts(cutover, prop_lab, expect, rc):
+    run = prop(cutover, "--expect-mx", expect, *auth(AUTH1), "--no-public")
+    assert run.rc == rc
+    assert [s["role"] for s in run.check("dns.propagation")["details"]["servers"]] == [
+        "authoritative"]
+
+
+def test_then_exit_status_and_environment(cutover, prop_lab, tmp_path):
+    out = tmp_path / "env.txt"
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1), *res(RNEW), "--then",
+               f'echo "$CUTOVER_DOMAIN $CUTOVER_REPORT" > {out}; exit 7')
+    assert run.rc == 7
+    domain, report = out.read_text().split()
+    assert domain == "prop.test" and report == str(tmp_path / "report.json")
+
+
+def test_then_not_run_when_not_propagated(cutover, prop_lab, tmp_path):
+    flag = tmp_path / "ran"
+    run = prop(cutover, "--expect-mx", NEW_MX, *auth(AUTH1), *res(ROLD), "--then",
+               f"touch {flag}")
+    assert run.rc == 1 and not flag.exists()
+
+
+def watch_argv(report, *args):
+    return [cutover_bin(), "propagation", "prop.test", "--expect-mx", NEW_MX, "--watch",
+            "--interval", "1", "--json", str(report), *args]
+
+
+def test_zone_flip_during_watch_runs_then_once(prop_lab, tmp_path):
+    prop_lab("up", "flip", "127.0.0.28", str(PORT), "prop-old")
+    ran, report = tmp_path / "ran", tmp_path / "watch.json"
+    proc = subprocess.Popen(
+        watch_argv(report, *auth(AUTH1), *res(FLIP), "--deadline", "30",
+                   "--then", f'echo "ran $CUTOVER_REPORT" >> {ran}'),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline()  # the first round's lines
+        assert f"resolver {FLIP}: stale" in first
+        prop_lab("up", "flip", "127.0.0.28", str(PORT), "prop-new")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out + err
+    assert ran.read_text() == f"ran {report}\n"  # exactly once
+    # Not a TTY: one line per change, then the completion line.
+    assert f"resolver {FLIP}: stale -> match" in out or f"resolver {FLIP}: error -> match" in out
+    assert "MX prop.test: complete, all 2 servers match" in out
+    rep = json.loads(report.read_text())
+    validate_report(rep)
+    c = rep["checks"][0]
+    assert c["status"] == "pass"
+    d = c["details"]
+    assert d["watch"]["outcome"] == "complete" and d["watch"]["completed_at"]
+    assert d["rounds"] >= 2
+    flip = {s["server"]: s for s in d["servers"]}[FLIP]
+    assert flip["first_match_at"] and flip["first_match_ms"] > 0
+    events = [(e["server"], e["from"], e["state"]) for e in d["timeline"]]
+    assert events[:2] == [(AUTH1, None, "match"), (FLIP, None, "stale")]
+    assert events[-1][0] == FLIP and events[-1][2] == "match"
+
+
+def test_deadline_exits_2_without_then(prop_lab, tmp_path):
+    ran, report = tmp_path / "ran", tmp_path / "watch.json"
+    proc = subprocess.run(
+        watch_argv(report, *auth(AUTH1), *res(ROLD), "--deadline", "2",
+                   "--then", f"touch {ran}"),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert not ran.exists()
+    rep = json.loads(report.read_text())
+    validate_report(rep)
+    c = rep["checks"][0]
+    assert c["status"] == "fail"
+    assert c["summary"].startswith("not fully propagated by the deadline (2 s")
+    assert c["details"]["watch"]["outcome"] == "deadline"
+    assert c["details"]["watch"]["completed_at"] is None
+
+
+def test_sigint_writes_the_report_so_far(prop_lab, tmp_path):
+    ran, report = tmp_path / "ran", tmp_path / "watch.json"
+    proc = subprocess.Popen(watch_argv(report, *auth(AUTH1), *res(ROLD), "--then",
+                                       f"touch {ran}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        proc.stdout.readline()  # a round has finished
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out + err
+    assert not ran.exists()
+    rep = json.loads(report.read_text())
+    validate_report(rep)
+    c = rep["checks"][0]
+    assert c["summary"].startswith("interrupted after")
+    assert c["details"]["watch"]["outcome"] == "interrupted"
+    assert {s["server"]: s["state"] for s in c["details"]["servers"]} == {
+        AUTH1: "match", ROLD: "stale"}
+
+
+@pytest.mark.parametrize("args,rc,msg", [
+    ([], 64, "--expect-mx"),
+    (["--expect-mx", NEW_MX, "--deadline", "5"], 64, "--watch"),
+    (["--expect-mx", NEW_MX, "--authoritative", "ns1.example.com"], 65, "--authoritative"),
+    (["--expect-mx", "not a host"], 65, "--expect-mx"),
+    (["--expect-txt", "novalue"], 65, "NAME=VALUE"),
+    (["--expect-mx", NEW_MX, "--interval", "0", "--watch"], 65, "--interval"),
+])
+def test_usage_and_value_errors(cutover, args, rc, msg):
+    run = cutover("propagation", "prop.test", "--no-public", *args, json_report=False)
+    assert run.rc == rc
+    assert msg in run.stderr
