@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
 
-echo "== starting the lab (contrib/lab/lab.sh up dns)"
-bash contrib/lab/lab.sh up dns
+echo "== starting the lab (contrib/lab/lab.sh up: dns, mail, web)"
+bash contrib/lab/lab.sh up
 
 resolver=${LAB_DNS_ADDR:-127.0.0.1}:${LAB_DNS_PORT:-5300}
 for domain in rs.test longttl.test; do
@@ -19,10 +19,13 @@ for domain in rs.test longttl.test; do
 done
 
 echo
-echo "== cutover audit contrib/examples/lab-plan.json --only dns"
+echo "== cutover audit contrib/examples/lab-plan.json (the full audit)"
 status=0
-./cutover audit contrib/examples/lab-plan.json --only dns --json out/audit.json || status=$?
+# The lab's web servers listen on 8443/8080 instead of 443/80.
+./cutover audit contrib/examples/lab-plan.json --json out/audit.json --html out/audit.html \
+    --connect-to :443::8443 --connect-to :80::8080 || status=$?
 echo "   report: out/audit.json (exit $status)"
+echo "   HTML report: $(pwd)/out/audit.html  (open it in a browser; it works offline)"
 echo
 echo "The lab keeps running; stop it with: make lab-down"
 # Warnings and failures are the demo's point (the lab zones are built to

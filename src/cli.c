@@ -7,14 +7,17 @@
  */
 #include "cli.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "console.h"
+#include "html.h"
 #include "report.h"
 #include "runner.h"
 #include "util.h"
@@ -24,17 +27,9 @@ enum cli_opt {
 	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
 };
 
-static const struct cli_command cli_cmd_propagation = {
-	.name = "propagation", .synopsis = "DOMAIN",
-	.summary = "go-live day: who still sees the old MX (not in this version yet)",
-};
 static const struct cli_command cli_cmd_sync = {
 	.name = "sync", .synopsis = "PLAN",
 	.summary = "final delta sync source -> destination (not in this version yet)",
-};
-static const struct cli_command cli_cmd_report = {
-	.name = "report", .synopsis = "render|merge ...",
-	.summary = "render or merge saved reports (not in this version yet)",
 };
 
 static const struct cli_command *const cli_commands[] = {
@@ -63,6 +58,8 @@ static const char cli_common_help[] =
     "Common options:\n"
     "  --json FILE          write the JSON report to FILE (- = stdout); schema:\n"
     "                       reports/SCHEMA.md\n"
+    "  --html FILE          write the report as one self-contained HTML page\n"
+    "                       (opens offline in any browser; - = stdout)\n"
     "  --resolver ADDR[:PORT]  ask this DNS server instead of the system's\n"
     "                       (repeatable; [IPv6]:PORT for IPv6 with a port)\n"
     "  --timeout SEC        give up on one check after SEC seconds (default 15)\n"
@@ -244,11 +241,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 			rc = CLI_EXIT_OK;
 			break;
 		case OPT_JSON: c->json_path = optarg; break;
-		case OPT_HTML:
-			fprintf(stderr, "cutover %s: --html: the HTML report is not in this version "
-			    "yet; write --json now and render it when it is\n", c->command);
-			rc = CLI_EXIT_USAGE;
-			break;
+		case OPT_HTML: c->html_path = optarg; break;
 		case OPT_RESOLVER:
 			if (c->n_resolvers == CLI_MAX_RESOLVERS)
 				rc = cli_usage_error(c, "at most %d --resolver options", CLI_MAX_RESOLVERS);
@@ -306,6 +299,75 @@ cli_group_selected(const char *only, const char *group)
 
 static struct runner *cli_running;
 
+/*
+ * The progress line on stderr: "  37/200 checks  12.4/s  ETA 13 s". Drawn by
+ * a libevent timer on the runner's loop (never a sleep), CLI_PROGRESS_MS
+ * apart, only while stderr is a terminal and --no-progress was not given;
+ * erased before the summary is printed.
+ */
+#define CLI_PROGRESS_MS 250
+
+struct cli_progress {
+	struct runner *r;
+	struct event *ev;
+	int64_t t0;
+	int drawn;
+};
+
+static void
+cli_progress_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_progress *p = arg;
+	size_t done = runner_finished(p->r), total = runner_total(p->r);
+	double secs = (util_now_ms() - p->t0) / 1000.0;
+	double rate = secs > 0 ? done / secs : 0;
+
+	(void)fd;
+	(void)what;
+	fprintf(stderr, "\r  %zu/%zu checks  %.1f/s", done, total, rate);
+	if (rate > 0 && done < total) {
+		double eta = (double)(total - done) / rate;
+
+		if (eta < 60)
+			fprintf(stderr, "  ETA %.0f s", eta);
+		else
+			fprintf(stderr, "  ETA %.0f min %.0f s", floor(eta / 60), fmod(eta, 60));
+	}
+	fputs("\033[K", stderr);
+	fflush(stderr);
+	p->drawn = 1;
+}
+
+/* Start the progress timer when it should be shown; 0 or -1. */
+static int
+cli_progress_start(const struct cli *c, struct runner *r, struct cli_progress *p, int64_t t0)
+{
+	struct timeval tv = {0, CLI_PROGRESS_MS * 1000};
+
+	memset(p, 0, sizeof(*p));
+	if (c->no_progress || !isatty(fileno(stderr)))
+		return 0;
+	p->r = r;
+	p->t0 = t0;
+	p->ev = event_new(runner_base(r), -1, EV_PERSIST, cli_progress_tick, p);
+	if (p->ev == NULL || event_add(p->ev, &tv) != 0)
+		return -1;
+	return 0;
+}
+
+/* Stop the timer and erase the line. */
+static void
+cli_progress_stop(struct cli_progress *p)
+{
+	if (p->ev != NULL)
+		event_free(p->ev);
+	p->ev = NULL;
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+}
+
 static void
 cli_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -325,9 +387,8 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	struct runner *r;
 	struct report *rep;
 	struct event *sigint;
+	struct cli_progress progress;
 	char *err = NULL;
-	enum result_status worst;
-	size_t counts[RESULT_STATUS_COUNT];
 	int64_t t0 = util_now_ms();
 	int rc;
 
@@ -352,13 +413,17 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	rep->insecure = c->insecure;
 	rep->allow_plaintext = c->allow_plaintext;
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
-		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group))
+		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group) &&
+		    (in == NULL || check_in_shard(*ck, in->shard_k, in->shard_n)))
 			(*ck)->schedule(r, in);
 	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);
 	if (sigint != NULL)
 		evsignal_add(sigint, NULL);
 	cli_running = r;
+	if (cli_progress_start(c, r, &progress, t0) != 0)
+		progress.ev = NULL; /* no progress line; the run goes on */
 	rc = runner_run(r, rep);
+	cli_progress_stop(&progress);
 	cli_running = NULL;
 	if (sigint != NULL)
 		event_free(sigint);
@@ -369,20 +434,39 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 		rpt_free(rep);
 		return CLI_EXIT_SOFTWARE;
 	}
+	rc = cli_output(c, rep);
+	rpt_free(rep);
+	return rc;
+}
+
+int
+cli_output(const struct cli *c, const struct report *rep)
+{
+	enum result_status worst;
+	size_t counts[RESULT_STATUS_COUNT];
+	char *err = NULL;
+	int rc;
+
 	rpt_counts(rep, counts, &worst);
 	rc = result_exit_code(worst);
 	if (c->json_path != NULL && rpt_write_json(rep, c->json_path, &err) != 0) {
 		fprintf(stderr, "cutover %s: cannot write the report: %s\n", c->command, err);
 		free(err);
+		err = NULL;
+		rc = CLI_EXIT_IOERR;
+	}
+	if (c->html_path != NULL && html_write(rep, c->html_path, &err) != 0) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
 		rc = CLI_EXIT_IOERR;
 	}
 	if (!c->quiet) {
-		int to_stdout = c->json_path == NULL || strcmp(c->json_path, "-") != 0;
+		int to_stdout = (c->json_path == NULL || strcmp(c->json_path, "-") != 0) &&
+		    (c->html_path == NULL || strcmp(c->html_path, "-") != 0);
 		FILE *out = to_stdout ? stdout : stderr;
 
 		console_summary(out, rep, console_use_color(out), c->verbose);
 	}
-	rpt_free(rep);
 	return rc;
 }
 

@@ -33,12 +33,14 @@ enum cli_exit {
 
 struct cli_command;
 struct check_input;
+struct report;
 
 /* The common options, filled before the command runs. */
 struct cli {
 	const struct cli_command *cmd;
 	const char *command;      /* cmd->name */
 	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
+	const char *html_path;    /* --html, NULL when absent, "-" = stdout */
 	const char *resolvers[CLI_MAX_RESOLVERS];
 	size_t n_resolvers;
 	const char *ca_file;
@@ -85,7 +87,17 @@ int cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
     size_t n_resolvers, const char *ca_file);
 
+/*
+ * Hand a finished report to the user: write --json and --html (each "-" =
+ * stdout), then the console summary unless -q (on stderr when a report went
+ * to stdout). Returns the exit code: the report's status (0, 1, 2), or 74
+ * when a report could not be written (the error is printed).
+ */
+int cli_output(const struct cli *c, const struct report *rep);
+
 extern const struct cli_command cli_cmd_audit;
 extern const struct cli_command cli_cmd_dns;
+extern const struct cli_command cli_cmd_report;
+extern const struct cli_command cli_cmd_propagation;
 
 #endif

@@ -1,0 +1,1931 @@
+/*
+ * html.c - the report as one self-contained HTML page (see html.h).
+ *
+ * Layout, top to bottom: what was checked (domain, plan, when, command), the
+ * overall status and the counts, "Fix first" (fail and error, then warn,
+ * each with its advice), then one section per reports/section.h group that
+ * has checks: DNS, Propagation, Connectivity, Mailboxes, Web, Sync, Other.
+ *
+ * Escaping discipline: text reaches the page through three functions only.
+ * html_lit() takes string literals written in this file; html_fmt() takes a
+ * format written in this file with numbers (never a %s of report data);
+ * html_text() escapes anything else. A report is untrusted input (a file
+ * someone sent, strings servers and DNS chose), so every value of it goes
+ * through html_text(), attributes included.
+ */
+#include "html.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "section.h"
+#include "util.h"
+
+#ifndef CUTOVER_VERSION
+#define CUTOVER_VERSION "0.0.0"
+#endif
+
+/* Bounds that keep a page readable and its size linear in the report. */
+#define HTML_MAX_DEPTH 6        /* nesting shown by the generic details view */
+#define HTML_MAX_ROWS 2000      /* rows of one generic table */
+#define HTML_MAX_COLUMNS 24     /* columns of one generic table */
+#define HTML_MAX_FIX_FIRST 12   /* entries of "Fix first" */
+#define HTML_MAX_SPF_DEPTH 12   /* levels of the SPF include tree */
+#define HTML_FOLDER_LIMIT 10000 /* default per-folder item limit (Microsoft 365) */
+
+/* A check and its index in the report (anchors are "c-INDEX"). */
+struct html_item {
+	const struct result *res;
+	size_t idx;
+};
+
+struct html {
+	char *p;
+	size_t len, cap;
+	const struct report *rep;
+};
+
+/* ---- output primitives ----------------------------------------------------- */
+
+static void
+html_reserve(struct html *h, size_t n)
+{
+	if (h->len + n + 1 <= h->cap)
+		return;
+	while (h->len + n + 1 > h->cap)
+		h->cap = h->cap == 0 ? 65536 : h->cap * 2;
+	h->p = xrealloc(h->p, h->cap);
+}
+
+static void
+html_litn(struct html *h, const char *s, size_t n)
+{
+	html_reserve(h, n);
+	memcpy(h->p + h->len, s, n);
+	h->len += n;
+	h->p[h->len] = '\0';
+}
+
+/* Markup written in this file (never report data). */
+static void
+html_lit(struct html *h, const char *s)
+{
+	html_litn(h, s, strlen(s));
+}
+
+/* A format written in this file; arguments are numbers or literals. */
+static void __attribute__((format(printf, 2, 3))) html_fmt(struct html *h, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	html_lit(h, s);
+	free(s);
+}
+
+/* The one escaping routine: text and quoted attribute values alike. */
+static void
+html_text(struct html *h, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)(s != NULL ? s : "");
+
+	for (; *u != '\0'; u++) {
+		switch (*u) {
+		case '&': html_litn(h, "&amp;", 5); break;
+		case '<': html_litn(h, "&lt;", 4); break;
+		case '>': html_litn(h, "&gt;", 4); break;
+		case '"': html_litn(h, "&quot;", 6); break;
+		case '\'': html_litn(h, "&#39;", 5); break;
+		case '\t':
+		case '\n':
+		case '\r': html_litn(h, (const char *)u, 1); break;
+		default:
+			if (*u < 0x20 || *u == 0x7f)
+				html_litn(h, "&#xFFFD;", 8);
+			else
+				html_litn(h, (const char *)u, 1);
+			break;
+		}
+	}
+}
+
+char *
+html_escape(const char *s)
+{
+	struct html h;
+
+	memset(&h, 0, sizeof(h));
+	html_text(&h, s);
+	if (h.p == NULL)
+		return xstrdup("");
+	return h.p;
+}
+
+/* ---- reading details (tolerant: a missing or mistyped field is NULL) ------ */
+
+static const cJSON *
+html_get(const cJSON *obj, const char *key)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static const char *
+html_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = html_get(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* 1 and *OUT when OBJ.KEY is a number. */
+static int
+html_num(const cJSON *obj, const char *key, double *out)
+{
+	const cJSON *v = html_get(obj, key);
+
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+static const cJSON *
+html_arr(const cJSON *obj, const char *key)
+{
+	const cJSON *v = html_get(obj, key);
+
+	return cJSON_IsArray(v) ? v : NULL;
+}
+
+/* ---- formatted values ------------------------------------------------------ */
+
+static void
+html_int(struct html *h, double v)
+{
+	char digits[32], out[48];
+	size_t n, o = 0;
+	int neg = v < 0;
+
+	if (!isfinite(v) || fabs(v) > 9.2e18) {
+		html_fmt(h, "%g", v);
+		return;
+	}
+	snprintf(digits, sizeof(digits), "%" PRId64, (int64_t)llround(fabs(v)));
+	n = strlen(digits);
+	if (neg)
+		out[o++] = '-';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+	html_lit(h, out);
+}
+
+/* A JSON number as written: integers with separators, fractions as %g. */
+static void
+html_number(struct html *h, double v)
+{
+	if (isfinite(v) && v == floor(v) && fabs(v) < 1e15)
+		html_int(h, v);
+	else
+		html_fmt(h, "%g", v);
+}
+
+static void
+html_bytes(struct html *h, double v)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	size_t u = 0;
+
+	if (v < 1024) {
+		html_int(h, v);
+		html_lit(h, " bytes");
+		return;
+	}
+	while (v >= 1024 && u + 1 < UTIL_ARRAY_LEN(units)) {
+		v /= 1024;
+		u++;
+	}
+	html_fmt(h, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void
+html_duration(struct html *h, int64_t ms)
+{
+	if (ms < 1000)
+		html_fmt(h, "%" PRId64 " ms", ms);
+	else if (ms < 60000)
+		html_fmt(h, "%.1f s", ms / 1000.0);
+	else if (ms < 3600000)
+		html_fmt(h, "%" PRId64 " min %" PRId64 " s", ms / 60000, (ms / 1000) % 60);
+	else
+		html_fmt(h, "%" PRId64 " h %" PRId64 " min", ms / 3600000, (ms / 60000) % 60);
+}
+
+static const char *
+html_status_label(enum result_status st)
+{
+	static const char *const labels[RESULT_STATUS_COUNT] = {
+	    [RESULT_PASS] = "PASS",
+	    [RESULT_SKIP] = "SKIP",
+	    [RESULT_WARN] = "WARN",
+	    [RESULT_FAIL] = "FAIL",
+	    [RESULT_ERROR] = "ERROR",
+	};
+
+	return (unsigned)st < RESULT_STATUS_COUNT ? labels[st] : "ERROR";
+}
+
+static enum result_status
+html_status(const struct result *res)
+{
+	return (unsigned)res->status < RESULT_STATUS_COUNT ? res->status : RESULT_ERROR;
+}
+
+static void
+html_badge(struct html *h, enum result_status st)
+{
+	html_fmt(h, "<span class=\"badge st-%s\">%s</span>", result_status_str(st),
+	    html_status_label(st));
+}
+
+/* A present value, or a dash for null / absent. */
+static void
+html_opt_text(struct html *h, const char *s)
+{
+	if (s != NULL)
+		html_text(h, s);
+	else
+		html_lit(h, "<span class=\"none\">&mdash;</span>");
+}
+
+static void
+html_opt_num(struct html *h, const cJSON *obj, const char *key)
+{
+	double v;
+
+	if (html_num(obj, key, &v))
+		html_number(h, v);
+	else
+		html_opt_text(h, NULL);
+}
+
+/* An integer without separators (ports, serials), or a dash. */
+static void
+html_plain_int(struct html *h, const cJSON *obj, const char *key)
+{
+	double v;
+
+	if (html_num(obj, key, &v) && fabs(v) < 1e15)
+		html_fmt(h, "%.0f", v);
+	else
+		html_opt_text(h, NULL);
+}
+
+static void
+html_yes_no(struct html *h, const cJSON *v)
+{
+	if (cJSON_IsTrue(v))
+		html_lit(h, "<span class=\"yes\">yes</span>");
+	else if (cJSON_IsFalse(v))
+		html_lit(h, "<span class=\"no\">no</span>");
+	else
+		html_opt_text(h, NULL);
+}
+
+/*
+ * A bar for RATIO (0 = empty, 1 = full; clamped) with a mark at MARK (< 0:
+ * none), in the colour of ST. Only numbers computed here reach the style.
+ */
+static void
+html_bar(struct html *h, double ratio, double mark, enum result_status st)
+{
+	double w = ratio;
+
+	if (!isfinite(w) || w < 0)
+		w = 0;
+	if (w > 1)
+		w = 1;
+	html_fmt(h,
+	    "<span class=\"bar\"><span class=\"fill st-%s\" style=\"width:%.1f%%\">"
+	    "</span>",
+	    result_status_str(st), w * 100);
+	if (mark >= 0 && mark <= 1)
+		html_fmt(h, "<span class=\"mark\" style=\"left:%.1f%%\"></span>", mark * 100);
+	html_lit(h, "</span>");
+}
+
+/* ---- the generic view of any JSON value --------------------------------------- */
+
+static void html_value(struct html *h, const cJSON *v, int depth);
+
+static int
+html_all_objects(const cJSON *arr)
+{
+	const cJSON *e;
+
+	if (cJSON_GetArraySize(arr) == 0)
+		return 0;
+	cJSON_ArrayForEach(e, arr) if (!cJSON_IsObject(e)) return 0;
+	return 1;
+}
+
+static int
+html_all_scalars(const cJSON *arr)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, arr) if (cJSON_IsObject(e) || cJSON_IsArray(e)) return 0;
+	return 1;
+}
+
+/* Column names of an array of objects: the union of keys, first-seen order. */
+static size_t
+html_columns(const cJSON *arr, const char **cols, size_t max)
+{
+	const cJSON *e, *kv;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(e, arr)
+	{
+		cJSON_ArrayForEach(kv, e)
+		{
+			size_t i;
+
+			for (i = 0; i < n; i++)
+				if (strcmp(cols[i], kv->string) == 0)
+					break;
+			if (i == n && n < max)
+				cols[n++] = kv->string;
+		}
+	}
+	return n;
+}
+
+static void
+html_more_rows(struct html *h, int total, int shown, int colspan)
+{
+	if (total > shown) {
+		html_fmt(h, "<tr><td colspan=\"%d\" class=\"more\">", colspan);
+		html_int(h, total - shown);
+		html_lit(h, " more rows are in the JSON report</td></tr>");
+	}
+}
+
+static void
+html_table_of_objects(struct html *h, const cJSON *arr, int depth)
+{
+	const char *cols[HTML_MAX_COLUMNS];
+	size_t n = html_columns(arr, cols, HTML_MAX_COLUMNS);
+	const cJSON *e;
+	int rows = 0;
+
+	html_lit(h, "<div class=\"scroll\"><table class=\"generic\"><thead><tr>");
+	for (size_t i = 0; i < n; i++) {
+		html_lit(h, "<th>");
+		html_text(h, cols[i]);
+		html_lit(h, "</th>");
+	}
+	html_lit(h, "</tr></thead><tbody>");
+	cJSON_ArrayForEach(e, arr)
+	{
+		if (rows == HTML_MAX_ROWS)
+			break;
+		html_lit(h, "<tr>");
+		for (size_t i = 0; i < n; i++) {
+			const cJSON *cell = cJSON_GetObjectItemCaseSensitive(e, cols[i]);
+
+			html_lit(h, "<td>");
+			if (cell != NULL)
+				html_value(h, cell, depth + 1);
+			html_lit(h, "</td>");
+		}
+		html_lit(h, "</tr>");
+		rows++;
+	}
+	html_more_rows(h, cJSON_GetArraySize(arr), rows, (int)(n > 0 ? n : 1));
+	html_lit(h, "</tbody></table></div>");
+}
+
+static void
+html_value(struct html *h, const cJSON *v, int depth)
+{
+	const cJSON *e;
+	int i = 0;
+
+	if (depth > HTML_MAX_DEPTH) {
+		html_lit(h, "<span class=\"none\">&hellip; (see the JSON report)</span>");
+		return;
+	}
+	if (cJSON_IsString(v)) {
+		html_text(h, v->valuestring);
+	} else if (cJSON_IsNumber(v)) {
+		html_number(h, v->valuedouble);
+	} else if (cJSON_IsBool(v)) {
+		html_yes_no(h, v);
+	} else if (cJSON_IsArray(v)) {
+		if (cJSON_GetArraySize(v) == 0) {
+			html_lit(h, "<span class=\"none\">none</span>");
+		} else if (html_all_objects(v)) {
+			html_table_of_objects(h, v, depth);
+		} else if (html_all_scalars(v)) {
+			cJSON_ArrayForEach(e, v)
+			{
+				if (i == HTML_MAX_ROWS) {
+					html_lit(h, ", &hellip;");
+					break;
+				}
+				if (i++ > 0)
+					html_lit(h, ", ");
+				html_value(h, e, depth + 1);
+			}
+		} else {
+			html_lit(h, "<ul class=\"plain\">");
+			cJSON_ArrayForEach(e, v)
+			{
+				if (i++ == HTML_MAX_ROWS)
+					break;
+				html_lit(h, "<li>");
+				html_value(h, e, depth + 1);
+				html_lit(h, "</li>");
+			}
+			html_lit(h, "</ul>");
+		}
+	} else if (cJSON_IsObject(v)) {
+		if (v->child == NULL) {
+			html_lit(h, "<span class=\"none\">(empty)</span>");
+			return;
+		}
+		html_lit(h, "<dl class=\"kv\">");
+		cJSON_ArrayForEach(e, v)
+		{
+			html_lit(h, "<dt>");
+			html_text(h, e->string);
+			html_lit(h, "</dt><dd>");
+			html_value(h, e, depth + 1);
+			html_lit(h, "</dd>");
+		}
+		html_lit(h, "</dl>");
+	} else {
+		html_opt_text(h, NULL);
+	}
+}
+
+/* The raw details of a check, collapsed. */
+static void
+html_raw_details(struct html *h, const struct result *res)
+{
+	if (!cJSON_IsObject(res->details) || res->details->child == NULL)
+		return;
+	html_lit(h, "<details class=\"raw\"><summary>All details</summary>");
+	html_value(h, res->details, 0);
+	html_lit(h, "</details>");
+}
+
+/* ---- check cards ------------------------------------------------------------ */
+
+static void
+html_subject(struct html *h, const struct result *res)
+{
+	const char *side = result_side_str(res->side);
+
+	html_lit(h, "<span class=\"subject\">");
+	html_text(h, res->subject);
+	html_lit(h, "</span>");
+	if (side != NULL) {
+		html_lit(h, " <span class=\"side\">");
+		html_text(h, side);
+		html_lit(h, "</span>");
+	}
+}
+
+static void
+html_card_open(struct html *h, const struct html_item *it)
+{
+	const struct result *res = it->res;
+	enum result_status st = html_status(res);
+
+	html_fmt(h,
+	    "<article class=\"check st-%s\" id=\"c-%zu\" data-status=\"%s\">"
+	    "<div class=\"head\">",
+	    result_status_str(st), it->idx, result_status_str(st));
+	html_badge(h, st);
+	html_lit(h, " <code class=\"id\">");
+	html_text(h, res->id);
+	html_lit(h, "</code> ");
+	html_subject(h, res);
+	html_lit(h, "</div><p class=\"summary\">");
+	html_text(h, res->summary);
+	html_lit(h, "</p>");
+	if (res->advice != NULL && st != RESULT_PASS) {
+		html_lit(h, "<p class=\"advice\">");
+		html_text(h, res->advice);
+		html_lit(h, "</p>");
+	}
+}
+
+static void
+html_card_close(struct html *h, const struct html_item *it)
+{
+	html_raw_details(h, it->res);
+	html_lit(h, "</article>\n");
+}
+
+/* A "label: value" fact line opener/closer. */
+static void
+html_fact(struct html *h, const char *label)
+{
+	html_lit(h, "<div class=\"fact\"><span class=\"label\">");
+	html_lit(h, label);
+	html_lit(h, "</span> ");
+}
+
+/* ---- DNS ------------------------------------------------------------------ */
+
+static void
+html_dns_mx(struct html *h, const cJSON *d)
+{
+	const cJSON *recs = html_arr(d, "records"), *r;
+
+	html_fact(h, "Provider");
+	html_opt_text(h, html_str(d, "provider"));
+	html_lit(h, "</div>");
+	if (recs == NULL || cJSON_GetArraySize(recs) == 0)
+		return;
+	html_lit(h,
+	    "<table class=\"facts\"><thead><tr><th>Preference</th><th>Exchange</th>"
+	    "<th>TTL (s)</th></tr></thead><tbody>");
+	cJSON_ArrayForEach(r, recs)
+	{
+		html_lit(h, "<tr><td class=\"num\">");
+		html_opt_num(h, r, "preference");
+		html_lit(h, "</td><td><code>");
+		html_opt_text(h, html_str(r, "exchange"));
+		html_lit(h, "</code></td><td class=\"num\">");
+		html_opt_num(h, r, "ttl");
+		html_lit(h, "</td></tr>");
+	}
+	html_lit(h, "</tbody></table>");
+}
+
+static void
+html_dns_mx_ttl(struct html *h, const cJSON *d, enum result_status st)
+{
+	double ttl, max;
+
+	if (!html_num(d, "ttl", &ttl) || !html_num(d, "recommended_max", &max) || max <= 0)
+		return;
+	html_fact(h, "MX TTL");
+	html_int(h, ttl);
+	html_lit(h, " s, recommended at most ");
+	html_int(h, max);
+	html_lit(h, " s ");
+	html_bar(h, ttl / max, -1, st);
+	html_lit(h, "</div>");
+}
+
+/* One node of the SPF include tree (dns.spf details.include_tree: {domain,
+ * via, record, lookups, total_lookups, error, children}) and its children. */
+static void
+html_spf_node(struct html *h, const cJSON *n, int depth)
+{
+	const cJSON *kids = html_arr(n, "children"), *k;
+	const char *via = html_str(n, "via"), *err = html_str(n, "error");
+	double v;
+
+	html_lit(h, "<li><code>");
+	html_opt_text(h, html_str(n, "domain"));
+	html_lit(h, "</code>");
+	if (via != NULL) {
+		html_lit(h, " <span class=\"muted\">");
+		html_text(h, via);
+		html_lit(h, "</span>");
+	}
+	if (html_num(n, "total_lookups", &v) || html_num(n, "lookups", &v)) {
+		html_lit(h, " <span class=\"pill\">");
+		html_int(h, v);
+		html_lit(h, v == 1 ? " lookup</span>" : " lookups</span>");
+	}
+	if (html_str(n, "record") != NULL) {
+		html_lit(h, "<div class=\"record\"><code>");
+		html_text(h, html_str(n, "record"));
+		html_lit(h, "</code></div>");
+	}
+	if (err != NULL) {
+		html_lit(h, "<div class=\"err\">");
+		html_text(h, err);
+		html_lit(h, "</div>");
+	}
+	if (kids != NULL && cJSON_GetArraySize(kids) > 0) {
+		if (depth >= HTML_MAX_SPF_DEPTH) {
+			html_lit(h, "<div class=\"none\">&hellip;</div>");
+		} else {
+			html_lit(h, "<ul class=\"tree\">");
+			cJSON_ArrayForEach(k, kids) html_spf_node(h, k, depth + 1);
+			html_lit(h, "</ul>");
+		}
+	}
+	html_lit(h, "</li>");
+}
+
+static void
+html_dns_spf(struct html *h, const cJSON *d, const struct result *res)
+{
+	const cJSON *tree = html_get(d, "include_tree"), *inc = html_arr(d, "includes"), *e;
+	double lookups, voids;
+
+	html_fact(h, "Record");
+	html_lit(h, "<code>");
+	html_opt_text(h, html_str(d, "record"));
+	html_lit(h, "</code></div>");
+	if (html_num(d, "dns_lookups", &lookups)) {
+		enum result_status st = lookups > 10 ? RESULT_FAIL
+		    : lookups > 8                    ? RESULT_WARN
+		                                     : RESULT_PASS;
+
+		html_fact(h, "DNS lookups");
+		html_int(h, lookups);
+		html_lit(h, " of 10 allowed (RFC 7208 &sect;4.6.4) ");
+		html_bar(h, lookups / 10, -1, st);
+		html_lit(h, "</div>");
+	}
+	if (html_num(d, "void_lookups", &voids)) {
+		html_fact(h, "Void lookups");
+		html_int(h, voids);
+		html_lit(h, " of 2 allowed</div>");
+	}
+	if (html_get(d, "authorizes_destination") != NULL) {
+		html_fact(h, "Authorizes the destination");
+		html_yes_no(h, html_get(d, "authorizes_destination"));
+		html_lit(h, "</div>");
+	}
+	if (html_str(d, "record_to_publish") != NULL) {
+		html_fact(h, "Record to publish");
+		html_lit(h, "<code>");
+		html_text(h, html_str(d, "record_to_publish"));
+		html_lit(h, "</code></div>");
+	}
+	if (html_str(d, "result") != NULL) {
+		html_fact(h, "Result for the given IP");
+		html_text(h, html_str(d, "result"));
+		html_lit(h, "</div>");
+	}
+	if (cJSON_IsObject(tree)) {
+		html_lit(h, "<div class=\"label\">Include tree</div><ul class=\"tree root\">");
+		html_spf_node(h, tree, 0);
+		html_lit(h, "</ul>");
+	} else if (inc != NULL && cJSON_GetArraySize(inc) > 0) {
+		html_lit(
+		    h, "<div class=\"label\">Includes</div><ul class=\"tree root\"><li><code>");
+		html_text(h, res->subject);
+		html_lit(h, "</code><ul class=\"tree\">");
+		cJSON_ArrayForEach(e, inc)
+		{
+			html_lit(h, "<li><code>");
+			html_opt_text(h, cJSON_IsString(e) ? e->valuestring : NULL);
+			html_lit(h, "</code></li>");
+		}
+		html_lit(h, "</ul></li></ul>");
+	}
+}
+
+static void
+html_dns_autodiscover(struct html *h, const cJSON *d)
+{
+	const cJSON *srv = html_arr(d, "srv");
+
+	html_fact(h, "CNAME");
+	html_lit(h, "<code>");
+	html_opt_text(h, html_str(d, "cname"));
+	html_lit(h, "</code></div>");
+	html_fact(h, "Matches the plan");
+	html_yes_no(h, html_get(d, "matches_expected"));
+	html_lit(h, "</div>");
+	if (srv != NULL && cJSON_GetArraySize(srv) > 0) {
+		html_lit(h, "<div class=\"label\">SRV</div>");
+		html_value(h, srv, 0);
+	}
+}
+
+static void
+html_dns_dmarc(struct html *h, const cJSON *d)
+{
+	html_fact(h, "Record");
+	html_lit(h, "<code>");
+	html_opt_text(h, html_str(d, "record"));
+	html_lit(h, "</code></div>");
+	html_fact(h, "Policy");
+	html_opt_text(h, html_str(d, "policy"));
+	html_lit(h, "</div>");
+}
+
+static void
+html_card_dns(struct html *h, const struct html_item *it)
+{
+	const struct result *res = it->res;
+	const cJSON *d = res->details;
+
+	html_card_open(h, it);
+	if (strcmp(res->id, "dns.mx") == 0)
+		html_dns_mx(h, d);
+	else if (strcmp(res->id, "dns.mx_ttl") == 0)
+		html_dns_mx_ttl(h, d, html_status(res));
+	else if (strcmp(res->id, "dns.spf") == 0)
+		html_dns_spf(h, d, res);
+	else if (strcmp(res->id, "dns.autodiscover") == 0)
+		html_dns_autodiscover(h, d);
+	else if (strcmp(res->id, "dns.dmarc") == 0)
+		html_dns_dmarc(h, d);
+	html_card_close(h, it);
+}
+
+/* ---- propagation ---------------------------------------------------------- */
+
+static enum result_status
+html_state_status(const char *state)
+{
+	if (state == NULL)
+		return RESULT_SKIP;
+	if (strcmp(state, "match") == 0)
+		return RESULT_PASS;
+	if (strcmp(state, "stale") == 0)
+		return RESULT_WARN;
+	return RESULT_ERROR;
+}
+
+static void
+html_card_propagation(struct html *h, const struct html_item *it)
+{
+	const struct result *res = it->res;
+	static const char *const roles[] = {"authoritative", "resolver"};
+	static const char *const states[] = {"match", "stale", "error"};
+	const cJSON *d = res->details, *servers = html_arr(d, "servers"), *s;
+	const cJSON *timeline = html_arr(d, "timeline"), *exp = html_arr(d, "expected");
+	double matched, total;
+
+	html_card_open(h, it);
+	if (exp != NULL) {
+		html_fact(h, "Expected MX");
+		html_value(h, exp, 1);
+		html_lit(h, "</div>");
+	}
+	if (html_num(d, "matched", &matched) && html_num(d, "total", &total) && total > 0) {
+		html_fact(h, "Servers showing the new answer");
+		html_int(h, matched);
+		html_lit(h, " of ");
+		html_int(h, total);
+		html_lit(h, " ");
+		html_bar(h, matched / total, -1, matched == total ? RESULT_PASS : RESULT_WARN);
+		html_lit(h, "</div>");
+	}
+	if (servers != NULL && cJSON_GetArraySize(servers) > 0) {
+		/* The role x state matrix, then one row per server. */
+		html_lit(h, "<table class=\"matrix\"><thead><tr><th></th>");
+		for (size_t j = 0; j < UTIL_ARRAY_LEN(states); j++)
+			html_fmt(h, "<th class=\"st-%s\">%s</th>",
+			    result_status_str(html_state_status(states[j])), states[j]);
+		html_lit(h, "</tr></thead><tbody>");
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(roles); i++) {
+			html_fmt(h, "<tr><th>%s</th>", roles[i]);
+			for (size_t j = 0; j < UTIL_ARRAY_LEN(states); j++) {
+				int n = 0;
+
+				cJSON_ArrayForEach(s, servers)
+				{
+					const char *r = html_str(s, "role"),
+					           *st = html_str(s, "state");
+
+					if (r != NULL && st != NULL && strcmp(r, roles[i]) == 0 &&
+					    strcmp(st, states[j]) == 0)
+						n++;
+				}
+				html_fmt(h, "<td class=\"num%s\">%d</td>", n > 0 ? " hit" : "", n);
+			}
+			html_lit(h, "</tr>");
+		}
+		html_lit(h, "</tbody></table>");
+		html_lit(h,
+		    "<div class=\"scroll\"><table class=\"facts\"><thead><tr><th>Server</th>"
+		    "<th>Role</th><th>State</th><th>Answer</th><th>TTL (s)</th><th>Serial</th>"
+		    "<th>Error</th></tr></thead><tbody>");
+		cJSON_ArrayForEach(s, servers)
+		{
+			const char *state = html_str(s, "state");
+			const cJSON *ans = html_get(s, "answer");
+
+			html_lit(h, "<tr><td><code>");
+			html_opt_text(h, html_str(s, "server"));
+			html_lit(h, "</code></td><td>");
+			html_opt_text(h, html_str(s, "role"));
+			html_fmt(h, "</td><td class=\"state st-%s\">",
+			    result_status_str(html_state_status(state)));
+			html_opt_text(h, state);
+			html_lit(h, "</td><td>");
+			if (cJSON_IsArray(ans))
+				html_value(h, ans, 1);
+			else
+				html_opt_text(h, cJSON_IsString(ans) ? ans->valuestring : NULL);
+			html_lit(h, "</td><td class=\"num\">");
+			html_opt_num(h, s, "ttl");
+			html_lit(h, "</td><td class=\"num\">");
+			html_plain_int(h, s, "serial");
+			html_lit(h, "</td><td>");
+			html_opt_text(h, html_str(s, "error"));
+			html_lit(h, "</td></tr>");
+		}
+		html_lit(h, "</tbody></table></div>");
+	}
+	if (timeline != NULL && cJSON_GetArraySize(timeline) > 0) {
+		html_lit(h, "<div class=\"label\">Timeline</div>");
+		html_value(h, timeline, 0);
+	}
+	html_card_close(h, it);
+}
+
+/* ---- connectivity ----------------------------------------------------------- */
+
+static void
+html_tls_cells(struct html *h, const cJSON *tls)
+{
+	double days;
+
+	html_lit(h, "<td>");
+	html_opt_text(h, html_str(tls, "version"));
+	html_lit(h, "</td><td><code>");
+	html_opt_text(h, html_str(tls, "cipher"));
+	html_lit(h, "</code></td><td>");
+	html_opt_text(h, html_str(tls, "cert_subject"));
+	html_lit(h, "</td><td>");
+	html_opt_text(h, html_str(tls, "cert_issuer"));
+	html_lit(h, "</td><td>");
+	html_opt_text(h, html_str(tls, "cert_expires"));
+	if (html_num(tls, "days_left", &days)) {
+		html_fmt(h, " <span class=\"pill%s\">",
+		    days < 14       ? " bad"
+		        : days < 30 ? " meh"
+		                    : "");
+		html_int(h, days);
+		html_lit(h, " days</span>");
+	}
+	html_lit(h, "</td><td>");
+	html_yes_no(h, html_get(tls, "verified"));
+	if (html_str(tls, "verify_error") != NULL) {
+		html_lit(h, " <span class=\"err\">");
+		html_text(h, html_str(tls, "verify_error"));
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "</td>");
+}
+
+static int
+html_is_tls_check(const struct result *res)
+{
+	size_t l = strlen(res->id);
+
+	return l >= 4 && strcmp(res->id + l - 4, ".tls") == 0;
+}
+
+static void
+html_section_connectivity(struct html *h, const struct html_item *list, size_t n)
+{
+	size_t n_tls = 0;
+
+	for (size_t i = 0; i < n; i++)
+		n_tls += html_is_tls_check(list[i].res);
+	if (n_tls > 0) {
+		html_lit(h,
+		    "<div class=\"scroll\"><table class=\"facts sortable\"><thead><tr>"
+		    "<th>Status</th><th>Check</th><th>Side</th><th>Server</th>"
+		    "<th data-type=\"num\">Port</th><th>Mode</th><th>Result</th><th>TLS</th>"
+		    "<th>Cipher</th><th>Certificate</th><th>Issuer</th><th>Expires</th>"
+		    "<th>Verified</th></tr></thead><tbody>");
+		for (size_t i = 0; i < n; i++) {
+			const struct result *res = list[i].res;
+			const cJSON *d = res->details;
+			enum result_status st = html_status(res);
+
+			if (!html_is_tls_check(res))
+				continue;
+			html_fmt(h, "<tr id=\"c-%zu\" data-status=\"%s\"><td data-v=\"%d\">",
+			    list[i].idx, result_status_str(st), (int)st);
+			html_badge(h, st);
+			html_lit(h, "</td><td><code>");
+			html_text(h, res->id);
+			html_lit(h, "</code></td><td>");
+			html_opt_text(h, result_side_str(res->side));
+			html_lit(h, "</td><td title=\"");
+			html_text(h, res->summary);
+			html_lit(h, "\"><code>");
+			html_opt_text(h,
+			    html_str(d, "server") != NULL ? html_str(d, "server") : res->subject);
+			html_lit(h, "</code></td><td class=\"num\">");
+			html_plain_int(h, d, "port");
+			html_lit(h, "</td><td>");
+			html_opt_text(h, html_str(d, "mode"));
+			html_lit(h, "</td><td>");
+			html_opt_text(h, html_str(d, "result"));
+			html_lit(h, "</td>");
+			html_tls_cells(h, html_get(d, "tls"));
+			html_lit(h, "</tr>");
+		}
+		html_lit(h, "</tbody></table></div>");
+	}
+	/* Other connectivity checks, and the TLS checks that need attention. */
+	for (size_t i = 0; i < n; i++) {
+		const struct result *res = list[i].res;
+
+		if (html_is_tls_check(res) &&
+		    (html_status(res) == RESULT_PASS || html_status(res) == RESULT_SKIP))
+			continue;
+		if (html_is_tls_check(res)) {
+			/* Anchor already on the row; the card repeats the advice. */
+			html_fmt(h, "<article class=\"check st-%s\">",
+			    result_status_str(html_status(res)));
+			html_lit(h, "<div class=\"head\">");
+			html_badge(h, html_status(res));
+			html_lit(h, " <code class=\"id\">");
+			html_text(h, res->id);
+			html_lit(h, "</code> ");
+			html_subject(h, res);
+			html_lit(h, "</div><p class=\"summary\">");
+			html_text(h, res->summary);
+			html_lit(h, "</p>");
+			if (res->advice != NULL) {
+				html_lit(h, "<p class=\"advice\">");
+				html_text(h, res->advice);
+				html_lit(h, "</p>");
+			}
+			html_lit(h, "</article>\n");
+			continue;
+		}
+		html_card_open(h, &list[i]);
+		html_card_close(h, &list[i]);
+	}
+}
+
+/* ---- mailboxes -------------------------------------------------------------- */
+
+/* The checks of one mailbox user, in report order. */
+struct html_mbox {
+	const char *user;
+	const struct html_item *items; /* into the subject-sorted copy */
+	size_t n;
+};
+
+static int
+html_cmp_subject(const void *a, const void *b)
+{
+	const struct html_item *x = a, *y = b;
+	int c = strcmp(x->res->subject, y->res->subject);
+
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+html_cmp_first(const void *a, const void *b)
+{
+	const struct html_mbox *x = a, *y = b;
+
+	return x->items[0].idx < y->items[0].idx ? -1 : x->items[0].idx > y->items[0].idx;
+}
+
+/*
+ * Group LIST (the mailbox section's checks, in report order) by subject, in
+ * the order each user first appears. *SORTED gets the copy the groups point
+ * into (caller frees it and the returned array).
+ */
+static struct html_mbox *
+html_group_mailboxes(
+    const struct html_item *list, size_t n, struct html_item **sorted, size_t *n_out)
+{
+	struct html_item *s = xcalloc(n > 0 ? n : 1, sizeof(*s));
+	struct html_mbox *mb = xcalloc(n > 0 ? n : 1, sizeof(*mb));
+	size_t m = 0;
+
+	memcpy(s, list, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), html_cmp_subject);
+	for (size_t i = 0; i < n; i++) {
+		if (m == 0 || strcmp(mb[m - 1].user, s[i].res->subject) != 0) {
+			mb[m].user = s[i].res->subject;
+			mb[m].items = s + i;
+			m++;
+		}
+		mb[m - 1].n++;
+	}
+	qsort(mb, m, sizeof(*mb), html_cmp_first);
+	*sorted = s;
+	*n_out = m;
+	return mb;
+}
+
+static const struct html_item *
+html_find_item(const struct html_mbox *mb, const char *id, int side)
+{
+	for (size_t i = 0; i < mb->n; i++)
+		if (strcmp(mb->items[i].res->id, id) == 0 &&
+		    (side < 0 || (int)mb->items[i].res->side == side))
+			return &mb->items[i];
+	return NULL;
+}
+
+static const struct result *
+html_find(const struct html_mbox *mb, const char *id, int side)
+{
+	const struct html_item *it = html_find_item(mb, id, side);
+
+	return it != NULL ? it->res : NULL;
+}
+
+/* The login cell of one side: "IMAP ok · POP3 auth_failed". */
+static void
+html_login_cell(struct html *h, const struct html_mbox *mb, enum result_side side)
+{
+	enum result_status worst = RESULT_PASS;
+	int any = 0;
+
+	for (size_t i = 0; i < mb->n; i++) {
+		const struct result *res = mb->items[i].res;
+		size_t l = strlen(res->id);
+
+		if (res->side == side && l > 6 && strcmp(res->id + l - 6, ".login") == 0)
+			worst = any++ ? result_worse(worst, html_status(res)) : html_status(res);
+	}
+	if (!any) {
+		html_lit(h, "<td data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+		return;
+	}
+	html_fmt(h, "<td data-v=\"%d\">", (int)worst);
+	any = 0;
+	for (size_t i = 0; i < mb->n; i++) {
+		const struct result *res = mb->items[i].res;
+		size_t l = strlen(res->id);
+		const char *what = html_str(res->details, "result");
+
+		if (res->side != side || l <= 6 || strcmp(res->id + l - 6, ".login") != 0)
+			continue;
+		if (any++)
+			html_lit(h, "<br>");
+		html_fmt(
+		    h, "<span class=\"login st-%s\" title=\"", result_status_str(html_status(res)));
+		html_text(h, res->summary);
+		html_lit(h, "\">");
+		for (size_t j = 0; j < l - 6; j++) {
+			char up[2] = {res->id[j], '\0'};
+
+			if (up[0] >= 'a' && up[0] <= 'z')
+				up[0] = (char)(up[0] - 'a' + 'A');
+			html_text(h, up);
+		}
+		html_lit(h, " ");
+		html_text(h, what != NULL ? what : result_status_str(html_status(res)));
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "</td>");
+}
+
+/* The largest folder of a mailbox.folders result: messages, and its name. */
+static int
+html_largest_folder(const cJSON *folders, double *messages, const char **name)
+{
+	const cJSON *f;
+	int found = 0;
+
+	*messages = 0;
+	*name = NULL;
+	cJSON_ArrayForEach(f, folders)
+	{
+		double m;
+
+		if (html_num(f, "messages", &m) && (!found || m > *messages)) {
+			*messages = m;
+			*name = html_str(f, "name");
+			found = 1;
+		}
+	}
+	return found;
+}
+
+static double
+html_folder_limit(const struct html_mbox *mb)
+{
+	const struct result *fi = html_find(mb, "mailbox.folder_items", -1);
+	double limit;
+
+	if (fi != NULL && html_num(fi->details, "limit", &limit) && limit > 0)
+		return limit;
+	return HTML_FOLDER_LIMIT;
+}
+
+static void
+html_mailbox_row(struct html *h, const struct html_mbox *mb)
+{
+	const struct result *folders = html_find(mb, "mailbox.folders", RESULT_SIDE_SOURCE);
+	const struct result *quota = html_find(mb, "mailbox.quota", -1);
+	const cJSON *fl;
+	enum result_status worst = RESULT_PASS;
+	double v, ratio, headroom, limit = html_folder_limit(mb);
+	const char *largest;
+
+	if (folders == NULL)
+		folders = html_find(mb, "mailbox.folders", -1);
+	for (size_t i = 0; i < mb->n; i++)
+		worst = result_worse(worst, html_status(mb->items[i].res));
+	html_fmt(h, "<tr data-status=\"%s\"><td data-v=\"", result_status_str(worst));
+	html_text(h, mb->user);
+	html_lit(h, "\">");
+	html_text(h, mb->user);
+	html_fmt(h, "</td><td data-v=\"%d\">", (int)worst);
+	html_badge(h, worst);
+	html_lit(h, "</td>");
+	html_login_cell(h, mb, RESULT_SIDE_SOURCE);
+	html_login_cell(h, mb, RESULT_SIDE_DESTINATION);
+
+	fl = folders != NULL ? html_arr(folders->details, "folders") : NULL;
+	if (fl != NULL)
+		html_fmt(h, "<td class=\"num\" data-v=\"%d\">%d</td>", cJSON_GetArraySize(fl),
+		    cJSON_GetArraySize(fl));
+	else
+		html_lit(
+		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	if (folders != NULL && html_num(folders->details, "total_messages", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_int(h, v);
+		html_lit(h, "</td>");
+	} else {
+		html_lit(
+		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	}
+	if (folders != NULL && html_num(folders->details, "total_bytes", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_bytes(h, v);
+		html_lit(h, "</td>");
+	} else if (quota != NULL && html_num(quota->details, "source_usage_bytes", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_bytes(h, v);
+		html_lit(h, "</td>");
+	} else {
+		html_lit(
+		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	}
+	/* Quota fit: usage against the destination limit, headroom marked. */
+	if (quota != NULL && html_num(quota->details, "ratio", &ratio)) {
+		if (!html_num(quota->details, "headroom", &headroom))
+			headroom = -1;
+		html_fmt(h, "<td data-v=\"%.4f\">", ratio);
+		html_bar(h, ratio, headroom, html_status(quota));
+		html_fmt(h, " %.0f%%", ratio * 100);
+		if (html_num(quota->details, "destination_limit_bytes", &v)) {
+			html_lit(h, " <span class=\"muted\">of ");
+			html_bytes(h, v);
+			html_lit(h, "</span>");
+		}
+		html_lit(h, "</td>");
+	} else {
+		html_lit(h, "<td data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	}
+	/* Largest folder against the per-folder item limit. */
+	if (fl != NULL && html_largest_folder(fl, &v, &largest)) {
+		html_fmt(h, "<td data-v=\"%.0f\">", v);
+		html_bar(h, v / limit, -1,
+		    v > limit             ? RESULT_FAIL
+		        : v > limit * 0.8 ? RESULT_WARN
+		                          : RESULT_PASS);
+		html_lit(h, " ");
+		html_int(h, v);
+		html_lit(h, " <span class=\"muted\">of ");
+		html_int(h, limit);
+		html_lit(h, "</span><div class=\"muted small\">");
+		html_opt_text(h, largest);
+		html_lit(h, "</div></td>");
+	} else {
+		html_lit(h, "<td data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	}
+	/* Every check of this mailbox as a small badge (unknown ids included). */
+	html_lit(h, "<td class=\"checks\">");
+	for (size_t i = 0; i < mb->n; i++) {
+		const struct result *res = mb->items[i].res;
+		const char *side = result_side_str(res->side);
+
+		html_fmt(
+		    h, "<span class=\"mini st-%s\" title=\"", result_status_str(html_status(res)));
+		html_text(h, res->id);
+		if (side != NULL) {
+			html_lit(h, " (");
+			html_text(h, side);
+			html_lit(h, ")");
+		}
+		html_lit(h, ": ");
+		html_text(h, res->summary);
+		html_lit(h, "\">");
+		html_text(h, strncmp(res->id, "mailbox.", 8) == 0 ? res->id + 8 : res->id);
+		if (res->side == RESULT_SIDE_SOURCE)
+			html_lit(h, " &larr;");
+		else if (res->side == RESULT_SIDE_DESTINATION)
+			html_lit(h, " &rarr;");
+		html_lit(h, "</span> ");
+	}
+	html_lit(h, "</td></tr>\n");
+}
+
+static void
+html_folder_detail(struct html *h, const struct html_item *it, double limit)
+{
+	const struct result *res = it->res;
+	const cJSON *d = res->details, *fl = html_arr(d, "folders"), *f;
+	const char *side = result_side_str(res->side);
+	double v;
+	int rows = 0;
+
+	html_fmt(h, "<details class=\"folders\" id=\"c-%zu\"><summary>", it->idx);
+	html_badge(h, html_status(res));
+	html_lit(h, " <span class=\"subject\">");
+	html_text(h, res->subject);
+	html_lit(h, "</span>");
+	if (side != NULL) {
+		html_lit(h, " <span class=\"side\">");
+		html_text(h, side);
+		html_lit(h, "</span>");
+	}
+	html_fmt(h, " <span class=\"muted\">%d folders", fl != NULL ? cJSON_GetArraySize(fl) : 0);
+	if (html_num(d, "total_messages", &v)) {
+		html_lit(h, ", ");
+		html_int(h, v);
+		html_lit(h, " messages");
+	}
+	if (html_num(d, "total_bytes", &v)) {
+		html_lit(h, ", ");
+		html_bytes(h, v);
+	}
+	html_lit(h, "</span></summary>");
+	if (fl == NULL || cJSON_GetArraySize(fl) == 0) {
+		html_lit(h, "<p class=\"summary\">");
+		html_text(h, res->summary);
+		html_lit(h, "</p></details>\n");
+		return;
+	}
+	html_lit(h,
+	    "<div class=\"scroll\"><table class=\"facts sortable\"><thead><tr>"
+	    "<th>Folder</th><th data-type=\"num\">Messages</th><th data-type=\"num\">Size</th>"
+	    "<th>Special use</th></tr></thead><tbody>");
+	cJSON_ArrayForEach(f, fl)
+	{
+		const char *name = html_str(f, "name"), *raw = html_str(f, "raw_name");
+		double m = 0;
+
+		if (rows++ == HTML_MAX_ROWS)
+			break;
+		html_lit(h, "<tr><td class=\"folder\"");
+		if (raw != NULL && (name == NULL || strcmp(raw, name) != 0)) {
+			html_lit(h, " title=\"as sent by the server: ");
+			html_text(h, raw);
+			html_lit(h, "\"");
+		}
+		html_lit(h, ">");
+		html_opt_text(h, name != NULL ? name : raw);
+		if (html_num(f, "messages", &m)) {
+			html_fmt(h, "</td><td class=\"num\" data-v=\"%.0f\">", m);
+			html_bar(h, m / limit, -1,
+			    m > limit             ? RESULT_FAIL
+			        : m > limit * 0.8 ? RESULT_WARN
+			                          : RESULT_PASS);
+			html_lit(h, " ");
+			html_int(h, m);
+		} else {
+			html_lit(h, "</td><td class=\"num\" data-v=\"-1\">");
+			html_opt_text(h, NULL);
+		}
+		if (html_num(f, "bytes", &v)) {
+			html_fmt(h, "</td><td class=\"num\" data-v=\"%.0f\">", v);
+			html_bytes(h, v);
+		} else {
+			html_lit(h, "</td><td class=\"num\" data-v=\"-1\">");
+			html_opt_text(h, NULL);
+		}
+		html_lit(h, "</td><td>");
+		html_opt_text(h, html_str(f, "special_use"));
+		html_lit(h, "</td></tr>");
+	}
+	html_more_rows(h, cJSON_GetArraySize(fl), rows > HTML_MAX_ROWS ? HTML_MAX_ROWS : rows, 4);
+	html_lit(h, "</tbody></table></div></details>\n");
+}
+
+static void
+html_section_mailboxes(struct html *h, const struct html_item *list, size_t n)
+{
+	struct html_mbox *mb;
+	struct html_item *sorted;
+	size_t m, n_folders = 0, n_attention = 0;
+
+	mb = html_group_mailboxes(list, n, &sorted, &m);
+	html_fmt(h,
+	    "<p class=\"muted\">%zu mailbox%s. Click a column heading to sort. Under "
+	    "Checks, &larr; marks the source side, &rarr; the destination.</p>",
+	    m, m == 1 ? "" : "es");
+	html_lit(h,
+	    "<div class=\"scroll\"><table class=\"facts sortable\" id=\"mailbox-table\">"
+	    "<thead><tr><th>User</th><th data-type=\"num\">Status</th>"
+	    "<th data-type=\"num\">Login (source)</th><th data-type=\"num\">Login "
+	    "(destination)</th><th data-type=\"num\">Folders</th>"
+	    "<th data-type=\"num\">Items</th><th data-type=\"num\">Size</th>"
+	    "<th data-type=\"num\">Quota fit</th><th data-type=\"num\">Largest folder</th>"
+	    "<th>Checks</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < m; i++)
+		html_mailbox_row(h, &mb[i]);
+	html_lit(h, "</tbody></table></div>\n");
+
+	for (size_t i = 0; i < n; i++)
+		if (html_status(list[i].res) != RESULT_PASS &&
+		    html_status(list[i].res) != RESULT_SKIP &&
+		    strcmp(list[i].res->id, "mailbox.folders") != 0)
+			n_attention++;
+	if (n_attention > 0) {
+		html_lit(h, "<h3>Mailbox checks that need attention</h3>\n");
+		for (size_t i = 0; i < n; i++)
+			if (html_status(list[i].res) != RESULT_PASS &&
+			    html_status(list[i].res) != RESULT_SKIP &&
+			    strcmp(list[i].res->id, "mailbox.folders") != 0) {
+				html_card_open(h, &list[i]);
+				html_card_close(h, &list[i]);
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		n_folders += strcmp(list[i].res->id, "mailbox.folders") == 0;
+	if (n_folders > 0) {
+		html_lit(h, "<h3>Folders per mailbox</h3>\n");
+		for (size_t i = 0; i < m; i++)
+			for (size_t j = 0; j < mb[i].n; j++)
+				if (strcmp(mb[i].items[j].res->id, "mailbox.folders") == 0)
+					html_folder_detail(
+					    h, &mb[i].items[j], html_folder_limit(&mb[i]));
+	}
+	free(sorted);
+	free(mb);
+}
+
+/* ---- web ------------------------------------------------------------------ */
+
+static void
+html_card_web(struct html *h, const struct html_item *it)
+{
+	const struct result *res = it->res;
+	static const char *const phases[] = {"dns", "connect", "tls", "first_byte", "total"};
+	const cJSON *d = res->details, *tls = html_get(d, "tls"), *tm = html_get(d, "timings_ms");
+	double v;
+
+	html_card_open(h, it);
+	if (html_str(d, "url") != NULL) {
+		html_fact(h, "URL");
+		html_lit(h, "<code>");
+		html_text(h, html_str(d, "url"));
+		html_lit(h, "</code></div>");
+	}
+	if (html_get(d, "http_status") != NULL) {
+		html_fact(h, "HTTP status");
+		html_opt_num(h, d, "http_status");
+		if (html_num(d, "redirects", &v)) {
+			html_lit(h, " after ");
+			html_int(h, v);
+			html_lit(h, v == 1 ? " redirect" : " redirects");
+		}
+		html_lit(h, "</div>");
+	}
+	if (html_str(d, "final_url") != NULL) {
+		html_fact(h, "Final URL");
+		html_lit(h, "<code>");
+		html_text(h, html_str(d, "final_url"));
+		html_lit(h, "</code></div>");
+	}
+	if (cJSON_IsObject(tls)) {
+		html_lit(h,
+		    "<div class=\"scroll\"><table class=\"facts\"><thead><tr><th>TLS</th>"
+		    "<th>Cipher</th><th>Certificate</th><th>Issuer</th><th>Expires</th>"
+		    "<th>Verified</th></tr></thead><tbody><tr>");
+		html_tls_cells(h, tls);
+		html_lit(h, "</tr></tbody></table></div>");
+	}
+	if (cJSON_IsObject(tm)) {
+		html_fact(h, "Timings");
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(phases); i++) {
+			if (!html_num(tm, phases[i], &v))
+				continue;
+			html_fmt(h, "<span class=\"pill\">%s %.0f ms</span> ", phases[i], v);
+		}
+		html_lit(h, "</div>");
+	}
+	html_card_close(h, it);
+}
+
+/* ---- page ----------------------------------------------------------------- */
+
+static const char html_css[] =
+    ":root{--bg:#fff;--fg:#1d2329;--muted:#5f6b76;--line:#d9dee3;--card:#f7f9fa;"
+    "--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--error:#8250df;--skip:#6e7781;"
+    "--pass-bg:#dafbe1;--warn-bg:#fff8c5;--fail-bg:#ffebe9;--error-bg:#fbefff;"
+    "--skip-bg:#eaeef2;--code:#eff1f3;color-scheme:light dark}\n"
+    "@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;"
+    "--line:#30363d;--card:#161b22;--pass:#3fb950;--warn:#d29922;--fail:#f85149;"
+    "--error:#bc8cff;--skip:#8b949e;--pass-bg:#12361f;--warn-bg:#3b2e0b;--fail-bg:#4a1418;"
+    "--error-bg:#2e1f4a;--skip-bg:#21262d;--code:#1f242c}}\n"
+    "*{box-sizing:border-box}"
+    "body{margin:0 auto;max-width:1200px;padding:24px;background:var(--bg);color:var(--fg);"
+    "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}"
+    "h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 12px;padding-bottom:4px;"
+    "border-bottom:1px solid var(--line)}h3{font-size:16px;margin:20px 0 8px}"
+    "code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--code);"
+    "padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}"
+    ".muted,.none{color:var(--muted)}.small{font-size:12px}"
+    ".meta{color:var(--muted);margin:0 0 16px}.meta b{color:var(--fg);font-weight:600}"
+    ".overall{display:flex;flex-wrap:wrap;align-items:center;gap:12px;padding:14px 16px;"
+    "border-radius:8px;border:1px solid var(--line);background:var(--card)}"
+    ".overall .big{font-size:22px;font-weight:700;padding:4px 14px;border-radius:6px}"
+    ".counts{display:flex;flex-wrap:wrap;gap:8px;list-style:none;margin:0;padding:0}"
+    ".counts li{padding:4px 10px;border-radius:999px;font-weight:600}"
+    ".st-pass{--c:var(--pass);--cb:var(--pass-bg)}.st-warn{--c:var(--warn);--cb:var(--warn-bg)}"
+    ".st-fail{--c:var(--fail);--cb:var(--fail-bg)}.st-error{--c:var(--error);"
+    "--cb:var(--error-bg)}.st-skip{--c:var(--skip);--cb:var(--skip-bg)}"
+    ".badge,.big,.counts li,.mini,.login{color:var(--c);background:var(--cb)}"
+    ".badge{display:inline-block;min-width:54px;text-align:center;font-size:12px;"
+    "font-weight:700;padding:2px 6px;border-radius:4px;letter-spacing:.03em}"
+    "nav{margin:12px 0 0;font-size:14px}nav a{margin-right:14px;color:inherit}"
+    ".fix{margin:0;padding-left:22px}.fix li{margin:8px 0}.fix .advice{margin:2px 0 0}"
+    ".check{border:1px solid var(--line);border-left:4px solid var(--c);border-radius:6px;"
+    "padding:10px 14px;margin:10px 0;background:var(--card);break-inside:avoid}"
+    ".check .head{display:flex;flex-wrap:wrap;gap:8px;align-items:baseline}"
+    ".summary{margin:6px 0}.advice{margin:6px 0;padding:6px 10px;border-radius:4px;"
+    "background:var(--cb)}.advice::before{content:'\\2192  '}"
+    ".side{font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:4px;"
+    "padding:0 5px}.subject{font-weight:600;overflow-wrap:anywhere}"
+    ".fact{margin:4px 0}.label{color:var(--muted);font-size:13px;margin-right:4px}"
+    "table{border-collapse:collapse;margin:8px 0;font-size:14px}"
+    "th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;"
+    "vertical-align:top}th{font-weight:600;background:var(--card)}"
+    ".num{text-align:right;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}"
+    "table.sortable th{cursor:pointer;user-select:none}"
+    "th[aria-sort=ascending]::after{content:' \\25B2'}"
+    "th[aria-sort=descending]::after{content:' \\25BC'}"
+    ".matrix td.hit{font-weight:700}.state{font-weight:600;color:var(--c)}"
+    ".bar{display:inline-block;position:relative;width:90px;height:9px;border-radius:5px;"
+    "background:var(--skip-bg);vertical-align:middle;overflow:hidden}"
+    ".bar .fill{position:absolute;left:0;top:0;bottom:0;background:var(--c)}"
+    ".bar .mark{position:absolute;top:0;bottom:0;width:2px;background:var(--fg);opacity:.6}"
+    ".mini{display:inline-block;font-size:11px;padding:0 5px;border-radius:3px;margin:1px 0}"
+    ".login{display:inline-block;font-size:12px;padding:0 5px;border-radius:3px}"
+    ".pill{display:inline-block;font-size:12px;padding:0 6px;border-radius:999px;"
+    "background:var(--code)}.pill.bad{color:var(--fail)}.pill.meh{color:var(--warn)}"
+    ".err{color:var(--fail)}.yes{color:var(--pass)}.no{color:var(--fail)}"
+    "ul.tree{list-style:none;margin:2px 0;padding-left:18px;border-left:1px dotted var(--line)}"
+    "ul.tree.root{border:0;padding-left:0}.record{margin:2px 0}"
+    "ul.plain{margin:0;padding-left:18px}"
+    "dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}"
+    "dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;overflow-wrap:anywhere}"
+    "details{margin:6px 0}details>summary{cursor:pointer}"
+    "details.raw>summary{color:var(--muted);font-size:13px}"
+    "details.folders{border:1px solid var(--line);border-radius:6px;padding:6px 12px}"
+    "td.folder{overflow-wrap:anywhere;max-width:420px}.more{color:var(--muted)}"
+    "footer{margin-top:40px;color:var(--muted);font-size:13px}"
+    ".banner{padding:8px 12px;border-radius:6px;margin:10px 0;color:var(--fail);"
+    "background:var(--fail-bg)}\n"
+    "@media print{body{max-width:none;padding:0;font-size:12px}nav,details.raw{display:none}"
+    ".check,.overall,details.folders{break-inside:avoid}a{color:inherit;text-decoration:none}"
+    ".scroll{overflow:visible}}\n";
+
+/* Optional: sortable tables and details opened while printing. The page is
+ * complete without it; it never builds markup from report data. */
+static const char html_js[] =
+    "(function(){'use strict';\n"
+    "function val(c,num){var v=c.getAttribute('data-v');if(v===null)v=c.textContent;"
+    "return num?(parseFloat(v)||0):v.toLowerCase();}\n"
+    "document.querySelectorAll('table.sortable').forEach(function(t){\n"
+    " if(!t.tHead||!t.tBodies.length)return;var hs=t.tHead.rows[0].cells;\n"
+    " Array.prototype.forEach.call(hs,function(th,i){th.tabIndex=0;\n"
+    "  function go(){var asc=th.getAttribute('aria-sort')!=='ascending',"
+    "num=th.getAttribute('data-type')==='num',b=t.tBodies[0];\n"
+    "   Array.prototype.forEach.call(hs,function(x){x.removeAttribute('aria-sort');});\n"
+    "   th.setAttribute('aria-sort',asc?'ascending':'descending');\n"
+    "   var rows=Array.prototype.slice.call(b.rows).filter(function(r){"
+    "return r.cells.length===hs.length;});\n"
+    "   rows.sort(function(x,y){var a=val(x.cells[i],num),c=val(y.cells[i],num);"
+    "var r=num?a-c:a.localeCompare(c);return asc?r:-r;});\n"
+    "   rows.forEach(function(r){b.appendChild(r);});}\n"
+    "  th.addEventListener('click',go);\n"
+    "  th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' ')"
+    "{e.preventDefault();go();}});});});\n"
+    "window.addEventListener('beforeprint',function(){"
+    "document.querySelectorAll('details:not([open])').forEach(function(d){"
+    "d.setAttribute('data-print','');d.open=true;});});\n"
+    "window.addEventListener('afterprint',function(){"
+    "document.querySelectorAll('details[data-print]').forEach(function(d){"
+    "d.removeAttribute('data-print');d.open=false;});});\n"
+    "})();\n";
+
+/* 'sha256-BASE64' of the script, for the Content-Security-Policy. */
+static void
+html_script_hash(char *out, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(html_js, strlen(html_js), md, &mdlen, EVP_sha256(), NULL) != 1) {
+		snprintf(out, len, "'none'");
+		return;
+	}
+	EVP_EncodeBlock(b64, md, (int)mdlen);
+	snprintf(out, len, "'sha256-%s'", (const char *)b64);
+}
+
+static const char *
+html_command_title(const char *command)
+{
+	if (command == NULL)
+		return "cutover report";
+	if (strcmp(command, "audit") == 0)
+		return "Readiness audit";
+	if (strcmp(command, "dns") == 0)
+		return "DNS check";
+	if (strcmp(command, "propagation") == 0)
+		return "DNS propagation";
+	if (strcmp(command, "sync") == 0)
+		return "Sync";
+	return "cutover report";
+}
+
+/* The domain the run was about: the subject of its first dns.* check. */
+static const char *
+html_domain(const struct report *rep)
+{
+	for (size_t i = 0; i < rep->n_results; i++)
+		if (strncmp(rep->results[i]->id, "dns.", 4) == 0 &&
+		    rep->results[i]->subject[0] != '\0')
+			return rep->results[i]->subject;
+	if (rep->command != NULL &&
+	    (strcmp(rep->command, "dns") == 0 || strcmp(rep->command, "propagation") == 0))
+		return rep->target;
+	return NULL;
+}
+
+static void
+html_head(struct html *h, const char *domain, enum result_status worst)
+{
+	const struct report *rep = h->rep;
+	char hash[128];
+
+	html_script_hash(hash, sizeof(hash));
+	html_lit(h,
+	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	    "<meta name=\"color-scheme\" content=\"light dark\">\n");
+	html_fmt(h,
+	    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	    "style-src 'unsafe-inline'; script-src %s; base-uri 'none'; form-action 'none'\">\n",
+	    hash);
+	html_lit(h, "<meta name=\"generator\" content=\"cutover " CUTOVER_VERSION "\">\n<title>");
+	html_lit(h, html_command_title(rep->command));
+	if (domain != NULL || rep->target != NULL) {
+		html_lit(h, ": ");
+		html_text(h, domain != NULL ? domain : rep->target);
+	}
+	html_fmt(h, " (%s)</title>\n<style>\n", html_status_label(worst));
+	html_lit(h, html_css);
+	html_lit(h, "</style>\n</head>\n<body>\n");
+}
+
+static void
+html_header(struct html *h, const char *domain, const size_t counts[RESULT_STATUS_COUNT],
+    enum result_status worst, const size_t per_section[SECTION_COUNT])
+{
+	static const enum result_status order[] = {
+	    RESULT_PASS,
+	    RESULT_WARN,
+	    RESULT_FAIL,
+	    RESULT_ERROR,
+	    RESULT_SKIP,
+	};
+	const struct report *rep = h->rep;
+	char when[32];
+
+	util_iso8601(rep->started_at, when, sizeof(when));
+	html_lit(h, "<header>\n<h1>");
+	html_lit(h, html_command_title(rep->command));
+	if (domain != NULL) {
+		html_lit(h, ": <span id=\"domain\">");
+		html_text(h, domain);
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "</h1>\n<p class=\"meta\">");
+	if (rep->target != NULL && (domain == NULL || strcmp(rep->target, domain) != 0)) {
+		html_lit(h,
+		    rep->command != NULL &&
+		            (strcmp(rep->command, "audit") == 0 ||
+		                strcmp(rep->command, "sync") == 0)
+		        ? "Plan <b>"
+		        : "Target <b>");
+		html_text(h, rep->target);
+		html_lit(h, "</b> &middot; ");
+	}
+	html_lit(h, "Command <b>cutover ");
+	html_text(h, rep->command);
+	html_lit(h, "</b> &middot; Started <b><time datetime=\"");
+	html_text(h, when);
+	html_lit(h, "\">");
+	if (strlen(when) == 20) { /* 2026-11-22T10:00:00Z -> 2026-11-22 10:00 UTC */
+		char shown[24];
+
+		snprintf(shown, sizeof(shown), "%.10s %.5s UTC", when, when + 11);
+		html_text(h, shown);
+	} else {
+		html_text(h, when);
+	}
+	html_lit(h, "</time></b> &middot; Took <b>");
+	html_duration(h, rep->duration_ms);
+	html_lit(h, "</b> &middot; cutover " CUTOVER_VERSION "</p>\n");
+	if (rep->insecure)
+		html_lit(h,
+		    "<p class=\"banner\">Run with <code>--insecure</code>: TLS certificates "
+		    "were not required to verify.</p>\n");
+	if (rep->allow_plaintext)
+		html_lit(h,
+		    "<p class=\"banner\">Run with <code>--allow-plaintext</code>: servers "
+		    "were allowed without TLS.</p>\n");
+	html_fmt(h,
+	    "<div class=\"overall st-%s\" id=\"overall\" data-status=\"%s\">"
+	    "<span class=\"big\">%s</span><span>",
+	    result_status_str(worst), result_status_str(worst), html_status_label(worst));
+	html_fmt(h, "%zu check%s</span><ul class=\"counts\" id=\"counts\">", rep->n_results,
+	    rep->n_results == 1 ? "" : "s");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(order); i++)
+		html_fmt(h,
+		    "<li class=\"st-%s\"><span class=\"n\" data-count=\"%s\">%zu</span> %s"
+		    "</li>",
+		    result_status_str(order[i]), result_status_str(order[i]), counts[order[i]],
+		    result_status_str(order[i]));
+	html_lit(h, "</ul></div>\n<nav>");
+	for (int s = 0; s < SECTION_COUNT; s++)
+		if (per_section[s] > 0)
+			html_fmt(h, "<a href=\"#%s\">%s (%zu)</a>", section_slug((enum section)s),
+			    section_title((enum section)s), per_section[s]);
+	html_lit(h, "</nav>\n</header>\n");
+}
+
+static int
+html_same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Fail and error first, then warn, each with its advice. Mailbox checks with
+ * the same id, side, status and advice (one server down makes every login
+ * fail alike) are one entry naming how many mailboxes it is about.
+ */
+static void
+html_fix_first(struct html *h)
+{
+	static const enum result_status order[] = {RESULT_FAIL, RESULT_ERROR, RESULT_WARN};
+	const struct report *rep = h->rep;
+	unsigned char *used = xcalloc(rep->n_results + 1, 1);
+	size_t shown = 0, total = 0, covered = 0;
+
+	for (size_t i = 0; i < rep->n_results; i++) {
+		enum result_status st = html_status(rep->results[i]);
+
+		total += st == RESULT_FAIL || st == RESULT_ERROR || st == RESULT_WARN;
+	}
+	html_lit(h, "<section id=\"fix-first\">\n<h2>Fix first</h2>\n");
+	if (total == 0) {
+		html_lit(
+		    h, "<p>Nothing to fix: every check passed or was skipped.</p>\n</section>\n");
+		free(used);
+		return;
+	}
+	html_lit(h, "<ol class=\"fix\">\n");
+	for (size_t o = 0; o < UTIL_ARRAY_LEN(order); o++)
+		for (size_t i = 0; i < rep->n_results && shown < HTML_MAX_FIX_FIRST; i++) {
+			const struct result *res = rep->results[i];
+			size_t same = 0;
+
+			if (html_status(res) != order[o] || used[i])
+				continue;
+			if (section_of(res->id) == SECTION_MAILBOXES)
+				for (size_t j = i + 1; j < rep->n_results; j++) {
+					const struct result *o2 = rep->results[j];
+
+					if (!used[j] && html_status(o2) == order[o] &&
+					    o2->side == res->side && strcmp(o2->id, res->id) == 0 &&
+					    html_same_str(o2->advice, res->advice)) {
+						used[j] = 1;
+						same++;
+					}
+				}
+			used[i] = 1;
+			covered += same + 1;
+			html_fmt(h, "<li class=\"st-%s\">", result_status_str(order[o]));
+			html_badge(h, order[o]);
+			html_fmt(h, " <a href=\"#c-%zu\">", i);
+			html_text(h, res->summary);
+			html_lit(h, "</a> <span class=\"muted\">");
+			html_text(h, res->id);
+			html_lit(h, " &middot; ");
+			html_text(h, res->subject);
+			if (same > 0)
+				html_fmt(h, " and %zu more mailbox%s", same, same == 1 ? "" : "es");
+			if (result_side_str(res->side) != NULL) {
+				html_lit(h, " (");
+				html_text(h, result_side_str(res->side));
+				html_lit(h, ")");
+			}
+			html_lit(h, "</span>");
+			if (res->advice != NULL) {
+				html_lit(h, "<p class=\"advice\">");
+				html_text(h, res->advice);
+				html_lit(h, "</p>");
+			}
+			html_lit(h, "</li>\n");
+			shown++;
+		}
+	html_lit(h, "</ol>\n");
+	if (total > covered)
+		html_fmt(h, "<p class=\"muted\">and %zu more below.</p>\n", total - covered);
+	html_lit(h, "</section>\n");
+	free(used);
+}
+
+char *
+html_render(const struct report *rep)
+{
+	struct html h;
+	struct html_item *by[SECTION_COUNT];
+	size_t n[SECTION_COUNT], counts[RESULT_STATUS_COUNT];
+	enum result_status worst;
+	const char *domain = html_domain(rep);
+
+	memset(&h, 0, sizeof(h));
+	h.rep = rep;
+	rpt_counts(rep, counts, &worst);
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		by[s] = xcalloc(rep->n_results + 1, sizeof(*by[s]));
+		n[s] = 0;
+	}
+	for (size_t i = 0; i < rep->n_results; i++) {
+		enum section s = section_of(rep->results[i]->id);
+
+		by[s][n[s]].res = rep->results[i];
+		by[s][n[s]].idx = i;
+		n[s]++;
+	}
+
+	html_head(&h, domain, worst);
+	html_header(&h, domain, counts, worst, n);
+	html_lit(&h, "<main>\n");
+	html_fix_first(&h);
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		if (n[s] == 0)
+			continue;
+		html_fmt(&h, "<section id=\"%s\">\n<h2>%s</h2>\n", section_slug((enum section)s),
+		    section_title((enum section)s));
+		switch ((enum section)s) {
+		case SECTION_DNS:
+			for (size_t i = 0; i < n[s]; i++)
+				html_card_dns(&h, &by[s][i]);
+			break;
+		case SECTION_PROPAGATION:
+			for (size_t i = 0; i < n[s]; i++)
+				html_card_propagation(&h, &by[s][i]);
+			break;
+		case SECTION_CONNECTIVITY: html_section_connectivity(&h, by[s], n[s]); break;
+		case SECTION_MAILBOXES: html_section_mailboxes(&h, by[s], n[s]); break;
+		case SECTION_WEB:
+			for (size_t i = 0; i < n[s]; i++)
+				html_card_web(&h, &by[s][i]);
+			break;
+		default:
+			for (size_t i = 0; i < n[s]; i++) {
+				html_card_open(&h, &by[s][i]);
+				html_card_close(&h, &by[s][i]);
+			}
+			break;
+		}
+		html_lit(&h, "</section>\n");
+	}
+	html_lit(&h,
+	    "</main>\n<footer>Generated by cutover " CUTOVER_VERSION ". The same "
+	    "results are in the JSON report (reports/SCHEMA.md); this page needs no network "
+	    "and works without JavaScript.</footer>\n<script>");
+	html_lit(&h, html_js);
+	html_lit(&h, "</script>\n</body>\n</html>\n");
+	for (int s = 0; s < SECTION_COUNT; s++)
+		free(by[s]);
+	return h.p;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+static int
+html_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static mode_t
+html_file_mode(const char *path)
+{
+	struct stat st;
+	mode_t mask;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_mode & 07777;
+	mask = umask(022);
+	umask(mask);
+	return 0666 & ~mask;
+}
+
+int
+html_write(const struct report *rep, const char *path, char **err)
+{
+	char *text = NULL, *tmp = NULL;
+	size_t len;
+	int fd = -1, rc = -1;
+
+	*err = NULL;
+	if (path == NULL || *path == '\0') {
+		*err = xstrdup("cannot write the HTML report: empty path");
+		return -1;
+	}
+	text = html_render(rep);
+	len = strlen(text);
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+			*err = xasprintf(
+			    "cannot write the HTML report to standard output: %s", strerror(errno));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, html_file_mode(path)) != 0 || html_write_all(fd, text, len) != 0 ||
+	    fsync(fd) != 0) {
+		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed */
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(text);
+	return rc;
+}
