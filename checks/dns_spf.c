@@ -594,8 +594,9 @@ spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
 
 		cJSON_AddStringToObject(d, "record_to_publish", rec);
 		spf_verdict(st, RESULT_WARN,
-		    xasprintf("no SPF record for %s (%s)", st->domain,
-		        top->error != NULL ? top->error : "none"),
+		    top->error != NULL && strstr(top->error, "no SPF record") == NULL ?
+		    xasprintf("no SPF record for %s (%s)", st->domain, top->error) :
+		    xasprintf("no SPF record for %s", st->domain),
 		    xasprintf(
 		        "Publish a TXT record at %s: "
 		        "\"%s\". Without SPF, receivers cannot tell your servers from forgers and "
