@@ -182,6 +182,13 @@ imap_parser_response(const struct imap_parser *p)
 }
 
 const char *
+imap_parser_partial(const struct imap_parser *p, size_t *len)
+{
+	*len = p->st == P_LINE || p->st == P_LITERAL ? p->len : 0;
+	return p->buf != NULL ? p->buf : "";
+}
+
+const char *
 imap_parser_error(const struct imap_parser *p)
 {
 	return p->st == P_ERROR ? p->err : "";
@@ -869,11 +876,15 @@ struct imap_cmd {
 	char *cur; /* part being built */
 	size_t cur_len, cur_cap;
 	int secret;
+	int open; /* imap_cmd_send_open: the caller still writes (see imap_cmd_write) */
 	imap_untagged_fn untagged;
 	imap_done_fn done;
 	void *arg;
 	struct imap_cmd *next;
 };
+
+/* How long to wait for the server to close after LOGOUT's OK. */
+#define IMAP_LOGOUT_LINGER_MS 1000
 
 struct imap_client {
 	struct event_base *base;
@@ -898,12 +909,15 @@ struct imap_client {
 	int ready_called;
 	imap_ready_fn logout_cb;
 	void *logout_arg;
+	struct event *logout_linger; /* after LOGOUT's OK, until the server closes */
 	int dispatching;
 	int free_pending;
 	int tls_ever;
+	size_t round_trips; /* see imap_client_round_trips */
 };
 
 static void imap_advance(struct imap_client *c);
+static void imap_logout_finish(struct imap_client *c);
 static void imap_pump(struct imap_client *c);
 
 const char *
@@ -1232,10 +1246,104 @@ imap_cmd_send(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done
 		imap_cmd_free(cmd);
 		return;
 	}
+	/* Nothing in flight: this command starts a new wait for the server. */
+	if (c->cmds == NULL)
+		c->round_trips++;
 	for (pp = &c->cmds; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = cmd;
 	imap_pump(c);
+}
+
+void
+imap_cmd_send_open(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done, void *arg)
+{
+	struct imap_client *c = cmd->c;
+	struct imap_cmd **pp;
+
+	cmd->untagged = untagged;
+	cmd->done = done;
+	cmd->arg = arg;
+	cmd->open = 1;
+	if (c->state == IMAP_S_FAILED || c->state == IMAP_S_CLOSED) {
+		imap_cmd_free(cmd);
+		return;
+	}
+	if (c->cmds == NULL)
+		c->round_trips++;
+	for (pp = &c->cmds; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = cmd;
+	imap_pump(c);
+}
+
+/* CMD's text so far went out and nothing waits for "+": write straight through. */
+static int
+imap_cmd_live(const struct imap_cmd *cmd)
+{
+	const struct imap_client *c = cmd->c;
+
+	if (c->waiting != NULL || cmd->sent < cmd->n_parts || cmd->cur_len > 0)
+		return 0;
+	for (const struct imap_cmd *o = c->cmds; o != NULL && o != cmd; o = o->next)
+		if (o->sent < o->n_parts || o->open)
+			return 0;
+	return 1;
+}
+
+void
+imap_cmd_write(struct imap_cmd *cmd, const void *data, size_t len)
+{
+	if (imap_cmd_live(cmd))
+		net_write(cmd->c->conn, data, len);
+	else
+		imap_cmd_put(cmd, data, len);
+}
+
+void
+imap_cmd_literal(struct imap_cmd *cmd, uint64_t size)
+{
+	struct imap_client *c = cmd->c;
+	char hdr[40];
+
+	/* RFC 7888: {n+} needs no "+" (LITERAL-: only up to 4096 bytes). */
+	if (imap_client_has_cap(c, "LITERAL+") ||
+	    (imap_client_has_cap(c, "LITERAL-") && size <= 4096)) {
+		snprintf(hdr, sizeof(hdr), "{%llu+}\r\n", (unsigned long long)size);
+		imap_cmd_write(cmd, hdr, strlen(hdr));
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "{%llu}\r\n", (unsigned long long)size);
+	imap_cmd_put(cmd, hdr, strlen(hdr));
+	imap_cmd_end_part(cmd);
+	imap_pump(c);
+}
+
+int
+imap_cmd_blocked(const struct imap_cmd *cmd)
+{
+	return !imap_cmd_live(cmd);
+}
+
+void
+imap_cmd_close(struct imap_cmd *cmd)
+{
+	imap_cmd_put(cmd, "\r\n", 2);
+	imap_cmd_end_part(cmd);
+	cmd->open = 0;
+	imap_pump(cmd->c);
+}
+
+struct imap_parser *
+imap_client_parser(struct imap_client *c)
+{
+	return c->parser;
+}
+
+struct net_conn *
+imap_client_conn(struct imap_client *c)
+{
+	return c->conn;
 }
 
 /* Send what may be sent: every queued command until one waits for "+". */
@@ -1251,10 +1359,20 @@ imap_pump(struct imap_client *c)
 			net_write(c->conn, pt->data, pt->len);
 			if (cmd->secret)
 				explicit_bzero(pt->data, pt->len);
-			if (cmd->sent < cmd->n_parts) {
+			/* Every part of an open command ends in a synchronizing literal. */
+			if (cmd->sent < cmd->n_parts || cmd->open) {
 				c->waiting = cmd;
 				return;
 			}
+		}
+		if (cmd->open) {
+			/* What the caller wrote while the command waited; nothing
+			 * after an open command is sent until it is closed. */
+			if (cmd->cur_len > 0) {
+				net_write(c->conn, cmd->cur, cmd->cur_len);
+				cmd->cur_len = 0;
+			}
+			return;
 		}
 	}
 }
@@ -1506,6 +1624,7 @@ imap_dispatch(struct imap_client *c, const struct imap_response *r)
 			return;
 		}
 		c->waiting = NULL;
+		c->round_trips++; /* the literal waited for "+" */
 		imap_pump(c);
 		return;
 	}
@@ -1535,8 +1654,9 @@ imap_dispatch(struct imap_client *c, const struct imap_response *r)
 			return;
 		}
 		*pp = cmd->next;
-		if (c->waiting == cmd) {
+		if (c->waiting == cmd || cmd->open) {
 			c->waiting = NULL; /* rejected before the literal was sent */
+			cmd->open = 0;
 			imap_pump(c);
 		}
 		if (r->status == IMAP_ST_OK && imap_code_is(r, "CAPABILITY", &rest) &&
@@ -1557,6 +1677,8 @@ imap_really_free(struct imap_client *c)
 		c->cmds = cmd->next;
 		imap_cmd_free(cmd);
 	}
+	if (c->logout_linger != NULL)
+		event_free(c->logout_linger);
 	net_free(c->conn);
 	imap_parser_free(c->parser);
 	imap_caps_clear(c);
@@ -1631,12 +1753,7 @@ imap_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 			break;
 		default:
 			if (c->state == IMAP_S_LOGOUT) {
-				imap_ready_fn cb = c->logout_cb;
-
-				imap_set_state(c, IMAP_S_CLOSED);
-				c->logout_cb = NULL;
-				if (cb != NULL)
-					cb(c, c->logout_arg);
+				imap_logout_finish(c);
 			} else if (c->bye != NULL) {
 				imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
 				    "the server ended the session: "
@@ -1700,6 +1817,12 @@ imap_client_error(const struct imap_client *c)
 	return c->error != NULL ? c->error : "";
 }
 
+size_t
+imap_client_round_trips(const struct imap_client *c)
+{
+	return c->round_trips + (c->greeting != NULL);
+}
+
 enum imap_state
 imap_client_state(const struct imap_client *c)
 {
@@ -1734,18 +1857,47 @@ imap_client_timeout(struct imap_client *c)
 	imap_set_state(c, IMAP_S_FAILED);
 }
 
+/* The session is over: report it to whoever asked for the LOGOUT. */
 static void
-imap_on_logout(struct imap_client *c, const struct imap_response *r, void *arg)
+imap_logout_finish(struct imap_client *c)
 {
 	imap_ready_fn cb = c->logout_cb;
 
-	(void)arg;
-	if (r == NULL)
-		return; /* imap_fail called the logout callback */
+	if (c->logout_linger != NULL) {
+		event_free(c->logout_linger);
+		c->logout_linger = NULL;
+	}
 	imap_set_state(c, IMAP_S_CLOSED);
 	c->logout_cb = NULL;
 	if (cb != NULL)
 		cb(c, c->logout_arg);
+}
+
+static void
+imap_logout_linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	imap_logout_finish(arg);
+}
+
+/*
+ * LOGOUT's tagged OK: the server closes the connection next (RFC 3501
+ * section 6.1.3). Wait for that close, briefly, before calling the session
+ * over, so that a caller starting the next connection to the same server
+ * really has one fewer open there (--per-host counts what the server sees).
+ */
+static void
+imap_on_logout(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct timeval linger = {IMAP_LOGOUT_LINGER_MS / 1000, (IMAP_LOGOUT_LINGER_MS % 1000) * 1000};
+
+	(void)arg;
+	if (r == NULL)
+		return; /* imap_fail called the logout callback */
+	c->logout_linger = evtimer_new(c->base, imap_logout_linger_done, c);
+	if (c->logout_linger == NULL || evtimer_add(c->logout_linger, &linger) != 0)
+		imap_logout_finish(c);
 }
 
 void

@@ -229,7 +229,11 @@ pop3_parser_feed(struct pop3_parser *p, const char *data, size_t len, size_t *us
 
 /* ================================================================ client ===== */
 
+/* How long to wait for the server to close after QUIT's +OK. */
+#define POP3_QUIT_LINGER_MS 1000
+
 struct pop3_client {
+	struct event_base *base;
 	struct pop3_client_opts o;
 	char *host, *ca_file, *user, *password, *admin;
 	struct net_conn *conn;
@@ -247,9 +251,35 @@ struct pop3_client {
 	int ready_called;
 	int dispatching, free_pending;
 	int sent_user; /* USER sent, PASS next */
+	struct event *quit_linger; /* after QUIT's +OK, until the server closes */
 };
 
 static void pop3_advance(struct pop3_client *c);
+static void pop3_set_state(struct pop3_client *c, enum pop3_state st);
+
+/* The session is over: report it to whoever asked for the QUIT. */
+static void
+pop3_quit_finish(struct pop3_client *c)
+{
+	pop3_ready_fn cb = c->quit_cb;
+
+	if (c->quit_linger != NULL) {
+		event_free(c->quit_linger);
+		c->quit_linger = NULL;
+	}
+	pop3_set_state(c, POP3_S_CLOSED);
+	c->quit_cb = NULL;
+	if (cb != NULL)
+		cb(c, c->quit_arg);
+}
+
+static void
+pop3_quit_linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pop3_quit_finish(arg);
+}
 
 const char *
 pop3_state_str(enum pop3_state st)
@@ -580,12 +610,15 @@ pop3_dispatch(struct pop3_client *c, const struct pop3_reply *r)
 			c->ready_cb(c, c->ready_arg);
 		return;
 	case POP3_S_QUIT: {
-		pop3_ready_fn cb = c->quit_cb;
+		/* The server closes next (RFC 1939 section 6): wait for that,
+		 * briefly, so the next connection to this server really comes
+		 * after this one (--per-host counts what the server sees). */
+		struct timeval linger = {POP3_QUIT_LINGER_MS / 1000,
+		    (POP3_QUIT_LINGER_MS % 1000) * 1000};
 
-		pop3_set_state(c, POP3_S_CLOSED);
-		c->quit_cb = NULL;
-		if (cb != NULL)
-			cb(c, c->quit_arg);
+		c->quit_linger = evtimer_new(c->base, pop3_quit_linger_done, c);
+		if (c->quit_linger == NULL || evtimer_add(c->quit_linger, &linger) != 0)
+			pop3_quit_finish(c);
 		return;
 	}
 	default: pop3_fail(c, NET_RESULT_PROTOCOL_ERROR, "unexpected reply: %s", r->text); return;
@@ -595,6 +628,8 @@ pop3_dispatch(struct pop3_client *c, const struct pop3_reply *r)
 static void
 pop3_really_free(struct pop3_client *c)
 {
+	if (c->quit_linger != NULL)
+		event_free(c->quit_linger);
 	net_free(c->conn);
 	pop3_parser_free(c->parser);
 	pop3_caps_clear(c);
@@ -659,12 +694,7 @@ pop3_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 			break;
 		default:
 			if (c->state == POP3_S_QUIT) {
-				pop3_ready_fn cb = c->quit_cb;
-
-				pop3_set_state(c, POP3_S_CLOSED);
-				c->quit_cb = NULL;
-				if (cb != NULL)
-					cb(c, c->quit_arg);
+				pop3_quit_finish(c);
 			} else {
 				pop3_fail(
 				    c, NET_RESULT_PROTOCOL_ERROR, "%s", net_error_text(c->conn));
@@ -707,6 +737,7 @@ pop3_client_open(
 	np.ca_file = c->ca_file;
 	np.insecure = o->insecure;
 	np.dns = o->dns;
+	c->base = base;
 	c->conn = net_connect(base, &np, pop3_net_cb, c);
 	return c;
 }

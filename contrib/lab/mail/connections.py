@@ -73,6 +73,7 @@ def main():
     out = {"connections": 0, "logins": 0, "auth_failed": 0, "by_lport": {}, "by_lip": {},
            "by_user": {}, "max_concurrent": 0, "open_sessions": 0}
     starts = {}   # session -> login time
+    ended_early = {}  # session -> end time, for ends logged before their Login
     events = []   # (time, +1/-1)
     for line in data.splitlines():
         m = LOGIN.match(line)
@@ -85,7 +86,16 @@ def main():
             for key, k in (("by_lport", "lport"), ("by_lip", "lip"), ("by_user", "user")):
                 v = fl.get(k, "?")
                 out[key][v] = out[key].get(v, 0) + 1
-            starts[fl.get("session")] = ts_of(m["ts"])
+            sess, t0 = fl.get("session"), ts_of(m["ts"])
+            if sess in ended_early:
+                # The log process took the session's end from the imap
+                # process's pipe before imap-login's Login line: a session
+                # that is already over.
+                t1 = ended_early.pop(sess)
+                events.append((t0, 1))
+                events.append((max(t0, t1), -1))
+            else:
+                starts[sess] = t0
             continue
         m = PRE.match(line)
         if m:
@@ -104,6 +114,8 @@ def main():
             t0 = starts.pop(m["session"])
             events.append((t0, 1))
             events.append((ts_of(m["ts"]), -1))
+        elif m:
+            ended_early[m["session"]] = ts_of(m["ts"])
     out["open_sessions"] = len(starts)
     for t0 in starts.values():
         events.append((t0, 1))
