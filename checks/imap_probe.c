@@ -402,7 +402,7 @@ imap_tls_schedule(struct runner *r, const struct check_input *in)
 
 		if (!sides[s]->present || sides[s]->imap == NULL)
 			continue;
-		n = mailcheck_endpoints(sides[s]->imap, "imap", eps);
+		n = mailcheck_endpoints(sides[s]->imap, "imap", sides[s]->imap_other_port, eps);
 		for (int i = 0; i < n; i++) {
 			struct iprobe *p = iprobe_new(r, sides[s], &eps[i]);
 			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
@@ -429,7 +429,7 @@ imap_login_schedule(struct runner *r, const struct check_input *in)
 
 		if (!sides[s]->present || sides[s]->imap == NULL)
 			continue;
-		mailcheck_endpoints(sides[s]->imap, "imap", eps);
+		mailcheck_endpoints(sides[s]->imap, "imap", sides[s]->imap_other_port, eps);
 		for (size_t i = 0; i < plan->n_mailboxes; i++) {
 			const struct plan_mailbox *mb = &plan->mailboxes[i];
 			struct iprobe *p = iprobe_new(r, sides[s], &eps[0]);

@@ -16,11 +16,13 @@ mailcheck_other_port(int port, int implicit, int tls_port, int plain_port)
 }
 
 int
-mailcheck_endpoints(const struct plan_url *url, const char *proto, struct mailcheck_endpoint out[2])
+mailcheck_endpoints(const struct plan_url *url, const char *proto, int other_port,
+    struct mailcheck_endpoint out[2])
 {
 	int imap = strcmp(proto, "imap") == 0;
 	int implicit = url->tls == PLAN_TLS_IMPLICIT;
-	int other = mailcheck_other_port(url->port, implicit, imap ? 993 : 995, imap ? 143 : 110);
+	int other = other_port >= 0 ? other_port :
+	    mailcheck_other_port(url->port, implicit, imap ? 993 : 995, imap ? 143 : 110);
 
 	out[0].host = url->host;
 	out[0].port = url->port;

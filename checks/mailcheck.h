@@ -24,10 +24,12 @@ struct mailcheck_endpoint {
  * The endpoints of URL for PROTO ("imap" or "pop3"): the plan's port, then
  * the other mode's port: 993 <-> 143, 995 <-> 110, and for a non-standard
  * port whose last three digits are one of those, the same swap of those
- * digits (10993 <-> 10143). Fills OUT (2 entries) and returns how many.
+ * digits (10993 <-> 10143). OTHER_PORT, the plan's imap_other_port or
+ * pop3_other_port, overrides that: 0 = no second port, > 0 = that port.
+ * Fills OUT (2 entries) and returns how many.
  */
-int mailcheck_endpoints(
-    const struct plan_url *url, const char *proto, struct mailcheck_endpoint out[2]);
+int mailcheck_endpoints(const struct plan_url *url, const char *proto, int other_port,
+    struct mailcheck_endpoint out[2]);
 
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);

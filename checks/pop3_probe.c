@@ -280,7 +280,7 @@ pop3_tls_schedule(struct runner *r, const struct check_input *in)
 
 		if (!sides[s]->present || sides[s]->pop3 == NULL)
 			continue;
-		n = mailcheck_endpoints(sides[s]->pop3, "pop3", eps);
+		n = mailcheck_endpoints(sides[s]->pop3, "pop3", sides[s]->pop3_other_port, eps);
 		for (int i = 0; i < n; i++) {
 			struct pprobe *p = pprobe_new(r, sides[s], &eps[i]);
 			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
@@ -307,7 +307,7 @@ pop3_login_schedule(struct runner *r, const struct check_input *in)
 
 		if (!sides[s]->present || sides[s]->pop3 == NULL)
 			continue;
-		mailcheck_endpoints(sides[s]->pop3, "pop3", eps);
+		mailcheck_endpoints(sides[s]->pop3, "pop3", sides[s]->pop3_other_port, eps);
 		for (size_t i = 0; i < plan->n_mailboxes; i++) {
 			const struct plan_mailbox *mb = &plan->mailboxes[i];
 			struct pprobe *p = pprobe_new(r, sides[s], &eps[0]);

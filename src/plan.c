@@ -1121,9 +1121,11 @@ plan_count(struct plan_ctx *ctx, const cJSON *item, int64_t *out)
 
 /* ---- the plan ----------------------------------------------------------------- */
 
-enum { SIDE_PROFILE, SIDE_IMAP, SIDE_POP3, SIDE_WEBMAIL, SIDE_ADMIN, SIDE_LIMITS, SIDE_NKEYS };
+enum { SIDE_PROFILE, SIDE_IMAP, SIDE_POP3, SIDE_WEBMAIL, SIDE_ADMIN, SIDE_LIMITS,
+	SIDE_IMAP_OTHER_PORT, SIDE_POP3_OTHER_PORT, SIDE_NKEYS };
 static const char *const plan_side_keys[] = {
-	"profile", "imap", "pop3", "webmail", "admin", "limits",
+	"profile", "imap", "pop3", "webmail", "admin", "limits", "imap_other_port",
+	"pop3_other_port",
 };
 
 enum { LIM_FOLDER_ITEMS, LIM_MESSAGE_BYTES, LIM_MAILBOX_BYTES, LIM_MAILBOX_ITEMS,
@@ -1335,6 +1337,21 @@ plan_parse_side(struct plan_ctx *ctx, const cJSON *obj, struct plan_side *side)
 		plan_push_key(ctx, "pop3");
 		if (plan_parse_url(ctx, f[SIDE_POP3], "pop3", &side->pop3) != 0)
 			return -1;
+		plan_pop(ctx);
+	}
+	for (int k = SIDE_IMAP_OTHER_PORT; k <= SIDE_POP3_OTHER_PORT; k++) {
+		int *port = k == SIDE_IMAP_OTHER_PORT ? &side->imap_other_port : &side->pop3_other_port;
+		int64_t v;
+
+		*port = -1;
+		if (f[k] == NULL)
+			continue;
+		plan_push_key(ctx, plan_side_keys[k]);
+		if (plan_count(ctx, f[k], &v) != 0)
+			return -1;
+		if (v > 65535)
+			return plan_fail(ctx, 0, "expected a port from 1 to 65535, or 0 for none");
+		*port = (int)v;
 		plan_pop(ctx);
 	}
 	if (f[SIDE_WEBMAIL] != NULL) {
@@ -1754,6 +1771,8 @@ plan_new(const char *path)
 	p->dir = path != NULL ? plan_dirname(path) : xstrdup(".");
 	p->source.name = "source";
 	p->destination.name = "destination";
+	p->source.imap_other_port = p->source.pop3_other_port = -1;
+	p->destination.imap_other_port = p->destination.pop3_other_port = -1;
 	plan_limits_unset(&p->source.limits);
 	plan_limits_unset(&p->destination.limits);
 	return p;

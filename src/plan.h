@@ -68,6 +68,13 @@ struct plan_side {
 	struct plan_url *webmail;       /* NULL when absent */
 	struct plan_admin *admin;       /* NULL when absent */
 	/*
+	 * The second port probed besides the URL's (the other TLS mode: 143
+	 * for imaps://...:993, 993 for imap://...:143; likewise 110/995):
+	 * -1 = derive it, 0 = probe only the URL's port, else that port.
+	 */
+	int imap_other_port;
+	int pop3_other_port;
+	/*
 	 * The profile's limits overridden key by key by the plan's "limits";
 	 * -1 (or -1.0 for quota_headroom) means not set anywhere.
 	 */

@@ -115,6 +115,39 @@ def test_tls_endpoints_both_modes(mail_lab, cutover, tmp_path):
                 (True, False) if side == "source" else (False, True))
 
 
+def test_plan_names_the_other_port(mail_lab, cutover, tmp_path):
+    """imap_other_port / pop3_other_port replace the derived second port:
+    a port number probes that one, 0 probes only the URL's port."""
+    lab = mail_lab
+    src = urls(lab, "source")
+    src["imap_other_port"] = lab.ports["source"]["imap"]
+    src["pop3_other_port"] = 0
+    # A STARTTLS URL whose derived port (x993) would be right, told to use 0.
+    dst = urls(lab, "destination", imap="imap", pop3=None)
+    dst["imap_other_port"] = 0
+    run = cutover("audit", write_plan(tmp_path, src, dst, []), "--only", "imap,pop3",
+                  "--ca-file", lab.ca)
+    assert run.rc == 0, run.stdout + run.stderr
+    tls = sorted((c["id"], c["subject"], c["side"]) for c in run.report["checks"]
+                 if c["id"].endswith(".tls"))
+    a, d = lab.addr["source"], lab.addr["destination"]
+    assert tls == sorted([
+        ("imap.tls", f"{a}:{lab.ports['source']['imaps']}", "source"),
+        ("imap.tls", f"{a}:{lab.ports['source']['imap']}", "source"),
+        ("pop3.tls", f"{a}:{lab.ports['source']['pop3s']}", "source"),
+        ("imap.tls", f"{d}:{lab.ports['destination']['imap']}", "destination"),
+    ])
+    named = run.check("imap.tls", f"{a}:{lab.ports['source']['imap']}", "source")
+    assert named["status"] == "pass" and named["details"]["mode"] == "starttls"
+
+
+def test_other_port_value_is_checked(cutover, tmp_path):
+    path = write_plan(tmp_path, {"imap": "imaps://127.0.0.1:993", "imap_other_port": 70000})
+    run = cutover("audit", path, "--only", "imap")
+    assert run.rc == 65
+    assert "source.imap_other_port" in run.stderr and "65535" in run.stderr
+
+
 def test_closed_port(mail_lab, cutover, tmp_path):
     lab = mail_lab
     closed = 47993  # derived STARTTLS port 47143 is closed as well
