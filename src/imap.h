@@ -135,6 +135,13 @@ void imap_parser_set_sink(struct imap_parser *p, size_t min_bytes, imap_sink_fn 
  */
 enum imap_parse imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t *used);
 
+/*
+ * The text of the response being read, up to the literal being streamed
+ * (valid inside a sink call: "* 12 FETCH (UID 345 BODY[] "), without the
+ * literal marker's line end; *LEN = 0 between responses. Owned by the parser.
+ */
+const char *imap_parser_partial(const struct imap_parser *p, size_t *len);
+
 /* The response after IMAP_PARSE_DONE (owned by the parser), else NULL. */
 const struct imap_response *imap_parser_response(const struct imap_parser *p);
 /* Why feeding failed ("line longer than 1048576 bytes (max_line)"), "" if not. */
@@ -210,6 +217,12 @@ const char *imap_client_error(const struct imap_client *c);
 enum imap_state imap_client_state(const struct imap_client *c);
 /* Milliseconds since imap_client_open. */
 int64_t imap_client_elapsed_ms(const struct imap_client *c);
+/*
+ * Round trips so far: the greeting, plus every command sent while no other
+ * command was in flight, plus every "+" a synchronizing literal waited for.
+ * Pipelined commands share one. For tests and benchmarks of pipelining.
+ */
+size_t imap_client_round_trips(const struct imap_client *c);
 /* The capabilities as last seen (owned by the client), and their count. */
 const char *const *imap_client_caps(const struct imap_client *c, size_t *n);
 /* 1 when the capability NAME (e.g. "STARTTLS", "AUTH=PLAIN") was offered. */
@@ -243,6 +256,32 @@ void imap_cmd_atom(struct imap_cmd *cmd, const char *atom);
 void imap_cmd_string(struct imap_cmd *cmd, const char *s, size_t len, int secret);
 /* Queue CMD; it is sent at once unless a synchronizing literal waits. */
 void imap_cmd_send(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done, void *arg);
+
+/*
+ * Streamed commands (APPEND of a message read from another server): queue
+ * CMD like imap_cmd_send but leave it open; the caller then adds text with
+ * imap_cmd_write (no CRLF is added), literal headers with imap_cmd_literal,
+ * and ends it with imap_cmd_close, which adds the final CRLF. Commands queued
+ * after an open command wait until it is closed. Writes go straight to the
+ * connection while nothing is pending before them; otherwise (a synchronizing
+ * literal waits for "+") they are kept until they can go: imap_cmd_blocked
+ * says so, and a caller copying a large body stops reading its source then.
+ * When DONE runs (the server answered early, or the connection failed), CMD
+ * is gone: the caller must not write or close it afterwards.
+ */
+void imap_cmd_send_open(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done,
+    void *arg);
+void imap_cmd_write(struct imap_cmd *cmd, const void *data, size_t len);
+/* A literal header for SIZE bytes: "{n+}\r\n" with LITERAL+ (RFC 7888), else
+ * "{n}\r\n" and the data waits for the server's "+" (RFC 3501 section 4.3). */
+void imap_cmd_literal(struct imap_cmd *cmd, uint64_t size);
+int imap_cmd_blocked(const struct imap_cmd *cmd);
+void imap_cmd_close(struct imap_cmd *cmd);
+
+/* The client's parser (to set a literal sink: imap_parser_set_sink) and its
+ * connection (flow control: net_output_len, net_read_enable). Owned by C. */
+struct imap_parser *imap_client_parser(struct imap_client *c);
+struct net_conn *imap_client_conn(struct imap_client *c);
 
 /* Send LOGOUT and close after its completion (or BYE); DONE_CB runs once
  * (may be NULL), at once when the session had already ended. The client

@@ -68,6 +68,8 @@ struct net_conn {
 	struct bufferevent *sock; /* the TCP bufferevent */
 	struct bufferevent *bev;  /* what we read and write: sock or the TLS filter */
 	SSL *ssl;
+	void (*drain_cb)(void *arg); /* net_set_drain */
+	void *drain_arg;
 	enum net_error err;
 	char err_text[320];
 	char peer[INET6_ADDRSTRLEN + 16];
@@ -314,6 +316,17 @@ net_read_cb(struct bufferevent *bev, void *arg)
 		net_emit(c, NET_EV_READ);
 }
 
+/* The output buffer drained to its low watermark (net_set_drain). */
+static void
+net_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct net_conn *c = arg;
+
+	(void)bev;
+	if (c->state == NET_S_OPEN && c->drain_cb != NULL)
+		c->drain_cb(c->drain_arg);
+}
+
 /* Text for an error event on BEV: OpenSSL's queue first, then errno. */
 static void
 net_bev_error(struct net_conn *c, struct bufferevent *bev, char *buf, size_t len)
@@ -417,7 +430,7 @@ net_start_handshake(struct net_conn *c)
 	/* The filter owns the socket bufferevent and the SSL from here. */
 	c->bev = f;
 	bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
-	bufferevent_setcb(f, net_read_cb, NULL, net_event_cb, c);
+	bufferevent_setcb(f, net_read_cb, net_write_cb, net_event_cb, c);
 	bufferevent_setwatermark(f, EV_READ, 0, NET_READ_HIGH_WATER);
 	bufferevent_enable(f, EV_READ | EV_WRITE);
 	return 0;
@@ -499,7 +512,7 @@ net_connect_next(struct net_conn *c, const char *last_err)
 		if (c->sock == NULL)
 			abort();
 		c->bev = c->sock;
-		bufferevent_setcb(c->sock, net_read_cb, NULL, net_sock_event_cb, c);
+		bufferevent_setcb(c->sock, net_read_cb, net_write_cb, net_sock_event_cb, c);
 		bufferevent_setwatermark(c->sock, EV_READ, 0, NET_READ_HIGH_WATER);
 		net_set_state(c, NET_S_CONNECT);
 		if (bufferevent_socket_connect(
@@ -627,6 +640,38 @@ net_write(struct net_conn *c, const void *data, size_t len)
 {
 	if (c->bev != NULL && c->state == NET_S_OPEN)
 		bufferevent_write(c->bev, data, len);
+}
+
+size_t
+net_output_len(const struct net_conn *c)
+{
+	size_t n = 0;
+
+	if (c->bev != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (c->sock != NULL && c->sock != c->bev)
+		n += evbuffer_get_length(bufferevent_get_output(c->sock));
+	return n;
+}
+
+void
+net_read_enable(struct net_conn *c, int on)
+{
+	if (c->bev == NULL || c->state != NET_S_OPEN)
+		return;
+	if (on)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+net_set_drain(struct net_conn *c, size_t low, void (*cb)(void *arg), void *arg)
+{
+	c->drain_cb = cb;
+	c->drain_arg = arg;
+	if (c->bev != NULL)
+		bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
 }
 
 struct evbuffer *

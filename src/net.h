@@ -115,6 +115,19 @@ int net_starttls(struct net_conn *c);
 /* Queue LEN bytes for sending (copied). */
 void net_write(struct net_conn *c, const void *data, size_t len);
 
+/*
+ * Flow control, for copying from one connection into another with bounded
+ * memory (cutover sync): the bytes queued for sending and not yet taken by
+ * the kernel (TLS layer included); stop or resume reading (input already
+ * buffered stays, at most 256 KiB); and a callback run from the loop when
+ * the output buffer drained to LOW bytes or less (NULL CB: none). The
+ * callback may be called while net_output_len() is still above LOW (the TLS
+ * layer's own buffer); callers check again.
+ */
+size_t net_output_len(const struct net_conn *c);
+void net_read_enable(struct net_conn *c, int on);
+void net_set_drain(struct net_conn *c, size_t low, void (*cb)(void *arg), void *arg);
+
 /* The bytes received and not yet consumed; the caller drains what it used. */
 struct evbuffer *net_input(struct net_conn *c);
 
