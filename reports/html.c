@@ -16,15 +16,12 @@
 #include "html.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -1840,92 +1837,12 @@ html_render(const struct report *rep)
 
 /* ---- writing -------------------------------------------------------------- */
 
-static int
-html_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static mode_t
-html_file_mode(const char *path)
-{
-	struct stat st;
-	mode_t mask;
-
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		return st.st_mode & 07777;
-	mask = umask(022);
-	umask(mask);
-	return 0666 & ~mask;
-}
-
 int
 html_write(const struct report *rep, const char *path, char **err)
 {
-	char *text = NULL, *tmp = NULL;
-	size_t len;
-	int fd = -1, rc = -1;
+	char *text = html_render(rep);
+	int rc = util_write_file(path, text, strlen(text), "HTML report", err);
 
-	*err = NULL;
-	if (path == NULL || *path == '\0') {
-		*err = xstrdup("cannot write the HTML report: empty path");
-		return -1;
-	}
-	text = html_render(rep);
-	len = strlen(text);
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-			*err = xasprintf(
-			    "cannot write the HTML report to standard output: %s", strerror(errno));
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-	tmp = xasprintf("%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, html_file_mode(path)) != 0 || html_write_all(fd, text, len) != 0 ||
-	    fsync(fd) != 0) {
-		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write HTML report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed */
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
 	free(text);
 	return rc;
 }

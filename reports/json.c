@@ -11,14 +11,11 @@
 #include "report.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "util.h"
 
@@ -219,24 +216,6 @@ rpt_to_json(const struct report *rep)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* Write all of BUF to FD, retrying short writes and EINTR. 0 or -1 (errno). */
-static int
-rpt_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The report as pretty-printed text ending in a newline. Caller frees. */
 static char *
 rpt_to_text(const struct report *rep)
@@ -253,108 +232,13 @@ rpt_to_text(const struct report *rep)
 	return text;
 }
 
-/*
- * Mode for a new report file: the mode of the file it replaces, or 0666 less
- * the umask (what open(O_CREAT) would give), since mkstemp creates 0600.
- */
-static mode_t
-rpt_file_mode(const char *path)
-{
-	struct stat st;
-	mode_t mask;
-
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		return st.st_mode & 07777;
-	mask = umask(022);
-	umask(mask);
-	return 0666 & ~mask;
-}
-
-/* fsync the folder holding PATH so the rename itself is durable; best effort. */
-static void
-rpt_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	if (slash == NULL)
-		dir = xstrdup(".");
-	else if (slash == path)
-		dir = xstrdup("/");
-	else
-		dir = xstrndup(path, (size_t)(slash - path));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 int
 rpt_write_json(const struct report *rep, const char *path, char **err)
 {
-	char *text = NULL, *tmp = NULL;
-	size_t len;
-	int fd = -1, rc = -1, saved;
+	char *text = rpt_to_text(rep);
+	int rc = util_write_file(path, text, strlen(text), "report", err);
 
-	*err = NULL;
-	if (path == NULL || *path == '\0') {
-		*err = xstrdup("cannot write report: empty path");
-		return -1;
-	}
-	text = rpt_to_text(rep);
-	len = strlen(text);
-
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-			*err = xasprintf("cannot write report to standard output: %s",
-			    strerror(errno));
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-
-	/* Same folder as PATH, so rename() is atomic (same file system). */
-	tmp = xasprintf("%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
-		free(tmp);
-		tmp = NULL; /* nothing to unlink */
-		goto out;
-	}
-	if (fchmod(fd, rpt_file_mode(path)) != 0 || rpt_write_all(fd, text, len) != 0 ||
-	    fsync(fd) != 0) {
-		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write report %s: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed: nothing to unlink */
-	rpt_sync_dir(path);
-	rc = 0;
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
 	free(text);
-	errno = saved;
 	return rc;
 }
 

@@ -3,9 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -217,4 +220,116 @@ util_json_type(const cJSON *item)
 	if (cJSON_IsObject(item))
 		return "an object";
 	return "an invalid value";
+}
+
+static int
+util_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The mode of the file PATH replaces, or what open(O_CREAT, 0666) would give
+ * (mkstemp creates 0600). */
+static mode_t
+util_file_mode(const char *path)
+{
+	struct stat st;
+	mode_t mask;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_mode & 07777;
+	mask = umask(022);
+	umask(mask);
+	return 0666 & ~mask;
+}
+
+/* fsync the folder holding PATH so the rename itself is durable; best effort. */
+static void
+util_sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+int
+util_write_file(const char *path, const char *data, size_t len, const char *what, char **err)
+{
+	char *tmp = NULL;
+	int fd = -1, rc = -1, saved;
+
+	*err = NULL;
+	if (path == NULL || *path == '\0') {
+		*err = xasprintf("cannot write %s: empty path", what);
+		return -1;
+	}
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+			*err = xasprintf("cannot write %s to standard output: %s", what,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* Same folder as PATH, so rename() is atomic (same file system). */
+	tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (fchmod(fd, util_file_mode(path)) != 0 || util_write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing to unlink */
+	util_sync_dir(path);
+	rc = 0;
+out:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	errno = saved;
+	return rc;
 }

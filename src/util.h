@@ -53,6 +53,15 @@ int util_strieq(const char *a, const char *b);
  */
 int util_domain_match(const char *pattern, const char *name);
 
+/*
+ * Write LEN bytes of DATA to PATH ("-" = standard output) so that a reader
+ * sees either the old file or the whole new one: a temporary file in the
+ * same folder, fsync, rename, fsync of the folder. A new file gets 0666 less
+ * the umask, a replaced one keeps its mode. Returns 0, or -1 with *ERR
+ * ("cannot write WHAT PATH: reason", caller frees); no temporary file is left.
+ */
+int util_write_file(const char *path, const char *data, size_t len, const char *what, char **err);
+
 /* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
 const char *util_json_type(const cJSON *item);
 
