@@ -1,7 +1,10 @@
 /* mailcheck.c - helpers shared by the IMAP and POP3 probes. See mailcheck.h. */
 #include "mailcheck.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 static int
 mailcheck_other_port(int port, int implicit, int tls_port, int plain_port)
@@ -142,4 +145,91 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
 		    proto);
 		break;
 	}
+}
+
+static enum result_side
+mailcheck_side(const struct plan_side *side)
+{
+	return strcmp(side->name, "source") == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION;
+}
+
+/* The server URL and second port of SIDE for PROBE's protocol, or NULL. */
+static const struct plan_url *
+mailcheck_url(const struct plan_side *side, const struct mailcheck_probe *probe, int *other_port)
+{
+	int imap = strcmp(probe->proto, "imap") == 0;
+
+	*other_port = imap ? side->imap_other_port : side->pop3_other_port;
+	if (!side->present)
+		return NULL;
+	return imap ? side->imap : side->pop3;
+}
+
+void
+mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
+    const struct mailcheck_probe *probe)
+{
+	char *id;
+
+	if (in->plan == NULL)
+		return;
+	id = xasprintf("%s.tls", probe->proto);
+	for (int s = 0; s < 2; s++) {
+		const struct plan_side *side = s == 0 ? &in->plan->source : &in->plan->destination;
+		struct mailcheck_endpoint eps[2];
+		const struct plan_url *url;
+		int other, n;
+
+		url = mailcheck_url(side, probe, &other);
+		if (url == NULL)
+			continue;
+		n = mailcheck_endpoints(url, probe->proto, other, eps);
+		for (int i = 0; i < n; i++) {
+			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
+			struct result *res = result_new(id, subject, mailcheck_side(side));
+
+			free(subject);
+			runner_add(r, eps[i].host, res, probe->start, probe->cancel,
+			    probe->make(r, side, &eps[i], NULL), 0);
+		}
+	}
+	free(id);
+}
+
+void
+mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
+    const struct mailcheck_probe *probe)
+{
+	const struct plan *plan = in->plan;
+	char *id;
+
+	if (plan == NULL)
+		return;
+	id = xasprintf("%s.login", probe->proto);
+	for (int s = 0; s < 2; s++) {
+		const struct plan_side *side = s == 0 ? &plan->source : &plan->destination;
+		struct mailcheck_endpoint eps[2];
+		const struct plan_url *url;
+		int other;
+
+		url = mailcheck_url(side, probe, &other);
+		if (url == NULL)
+			continue;
+		mailcheck_endpoints(url, probe->proto, other, eps);
+		for (size_t i = 0; i < plan->n_mailboxes; i++) {
+			const struct plan_mailbox *mb = &plan->mailboxes[i];
+			struct mailcheck_login login;
+
+			login.user = s == 0 ? mb->source_user : mb->dest_user;
+			login.password = s == 0 ? mb->source_password : mb->dest_password;
+			login.admin = NULL;
+			if (login.password == NULL && side->admin != NULL) {
+				login.admin = side->admin->user;
+				login.password = side->admin->password;
+			}
+			runner_add(r, eps[0].host, result_new(id, login.user, mailcheck_side(side)),
+			    probe->start, probe->cancel, probe->make(r, side, &eps[0], &login), 0);
+		}
+	}
+	free(id);
 }

@@ -10,6 +10,7 @@
 
 #include "net.h"
 #include "plan.h"
+#include "check.h"
 #include "result.h"
 
 /* One port of a mail server to probe. HOST is borrowed from the plan. */
@@ -30,6 +31,34 @@ struct mailcheck_endpoint {
  */
 int mailcheck_endpoints(const struct plan_url *url, const char *proto, int other_port,
     struct mailcheck_endpoint out[2]);
+
+/* The login a probe makes; the strings are borrowed from the plan. */
+struct mailcheck_login {
+	const char *user;
+	const char *password; /* the user's, or the admin's when ADMIN is set */
+	const char *admin;    /* master user logging in as USER, or NULL */
+};
+
+/*
+ * What a probe module (imap_probe.c, pop3_probe.c) hands the schedulers
+ * below: its protocol, and how to make the aux of one probe task (LOGIN NULL
+ * for a TLS probe of ENDPOINT, else a login there) and run it.
+ */
+struct mailcheck_probe {
+	const char *proto;        /* "imap" or "pop3": the plan URL and the ids */
+	void *(*make)(struct runner *r, const struct plan_side *side,
+	    const struct mailcheck_endpoint *ep, const struct mailcheck_login *login);
+	task_fn start, cancel;
+};
+
+/* PROTO.tls: one task per endpoint of each side's server (see
+ * mailcheck_endpoints), subject "host:port". */
+void mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
+    const struct mailcheck_probe *probe);
+/* PROTO.login: one task per mailbox per side, on the URL's endpoint, with
+ * the mailbox's password or else the side's admin. */
+void mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
+    const struct mailcheck_probe *probe);
 
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);

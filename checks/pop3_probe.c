@@ -248,82 +248,41 @@ pprobe_cancel(struct task *t, void *aux)
 	pprobe_free(p);
 }
 
-static enum result_side
-pprobe_side(const struct plan_side *side)
-{
-	return strcmp(side->name, "source") == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION;
-}
-
-static struct pprobe *
-pprobe_new(struct runner *r, const struct plan_side *side, const struct mailcheck_endpoint *ep)
+static void *
+pprobe_make(struct runner *r, const struct plan_side *side, const struct mailcheck_endpoint *ep,
+    const struct mailcheck_login *login)
 {
 	struct pprobe *p = xcalloc(1, sizeof(*p));
 
 	p->r = r;
 	p->side = side;
 	p->ep = *ep;
+	if (login != NULL) {
+		p->login = 1;
+		p->user = login->user;
+		p->password = login->password;
+		p->admin = login->admin;
+	}
 	return p;
 }
+
+static const struct mailcheck_probe pprobe_probe = {
+	.proto = "pop3",
+	.make = pprobe_make,
+	.start = pprobe_start,
+	.cancel = pprobe_cancel,
+};
 
 static void
 pop3_tls_schedule(struct runner *r, const struct check_input *in)
 {
-	const struct plan_side *sides[2];
-
-	if (in->plan == NULL)
-		return;
-	sides[0] = &in->plan->source;
-	sides[1] = &in->plan->destination;
-	for (int s = 0; s < 2; s++) {
-		struct mailcheck_endpoint eps[2];
-		int n;
-
-		if (!sides[s]->present || sides[s]->pop3 == NULL)
-			continue;
-		n = mailcheck_endpoints(sides[s]->pop3, "pop3", sides[s]->pop3_other_port, eps);
-		for (int i = 0; i < n; i++) {
-			struct pprobe *p = pprobe_new(r, sides[s], &eps[i]);
-			char *subject = xasprintf("%s:%d", eps[i].host, eps[i].port);
-			struct result *res = result_new("pop3.tls", subject, pprobe_side(sides[s]));
-
-			free(subject);
-			runner_add(r, eps[i].host, res, pprobe_start, pprobe_cancel, p, 0);
-		}
-	}
+	mailcheck_schedule_tls(r, in, &pprobe_probe);
 }
 
 static void
 pop3_login_schedule(struct runner *r, const struct check_input *in)
 {
-	const struct plan *plan = in->plan;
-	const struct plan_side *sides[2];
-
-	if (plan == NULL)
-		return;
-	sides[0] = &plan->source;
-	sides[1] = &plan->destination;
-	for (int s = 0; s < 2; s++) {
-		struct mailcheck_endpoint eps[2];
-
-		if (!sides[s]->present || sides[s]->pop3 == NULL)
-			continue;
-		mailcheck_endpoints(sides[s]->pop3, "pop3", sides[s]->pop3_other_port, eps);
-		for (size_t i = 0; i < plan->n_mailboxes; i++) {
-			const struct plan_mailbox *mb = &plan->mailboxes[i];
-			struct pprobe *p = pprobe_new(r, sides[s], &eps[0]);
-			struct result *res;
-
-			p->login = 1;
-			p->user = s == 0 ? mb->source_user : mb->dest_user;
-			p->password = s == 0 ? mb->source_password : mb->dest_password;
-			if (p->password == NULL && sides[s]->admin != NULL) {
-				p->admin = sides[s]->admin->user;
-				p->password = sides[s]->admin->password;
-			}
-			res = result_new("pop3.login", p->user, pprobe_side(sides[s]));
-			runner_add(r, eps[0].host, res, pprobe_start, pprobe_cancel, p, 0);
-		}
-	}
+	mailcheck_schedule_logins(r, in, &pprobe_probe);
 }
 
 const struct check check_pop3_tls = {
