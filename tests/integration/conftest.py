@@ -3,10 +3,13 @@
 The lab runs from a private LAB_RUN folder on its own ports, so a demo lab
 (`make lab-up`) can keep running while the tests do.
 """
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,32 @@ class Run:
                  and (side is None or c["side"] == side)]
         assert len(found) == 1, f"expected one {check_id} check, got {found}"
         return found[0]
+
+
+@contextlib.contextmanager
+def silent_udp_server(addr="127.0.0.1", port=0):
+    """A UDP socket that reads DNS queries and never answers: a stalled
+    server (no real server does this on purpose). Yields its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((addr, port))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def swallow():
+        while not stop.is_set():
+            try:
+                sock.recvfrom(4096)
+            except OSError:
+                pass
+
+    t = threading.Thread(target=swallow, daemon=True)
+    t.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        t.join()
+        sock.close()
 
 
 @pytest.fixture(scope="session")

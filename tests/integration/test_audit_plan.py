@@ -2,7 +2,6 @@
 (exit 65, no password in it); a good plan runs its checks against the lab."""
 import json
 import os
-import stat
 
 import pytest
 

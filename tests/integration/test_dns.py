@@ -4,10 +4,10 @@ Each lab zone is a situation an admin meets before a cutover; the expected
 values are the ones contrib/lab/dns/zones/ publishes.
 """
 import re
-import socket
-import threading
 
 import pytest
+
+from conftest import silent_udp_server
 
 pytestmark = pytest.mark.usefixtures("dns_lab")
 
@@ -166,29 +166,10 @@ def test_json_to_stdout(cutover, dns_lab):
 
 
 def test_server_not_answering_is_an_error_not_a_hang(cutover):
-    # A UDP socket that reads queries and never answers: a stalled server.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    stop = threading.Event()
-
-    def swallow():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                sock.recvfrom(4096)
-            except OSError:
-                pass
-
-    t = threading.Thread(target=swallow, daemon=True)
-    t.start()
-    try:
+    # A server that reads queries and never answers: a stalled server.
+    with silent_udp_server() as port:
         run = cutover("dns", "rs.test", "--resolver", f"127.0.0.1:{port}", "--timeout", "1",
                       timeout=30)
-    finally:
-        stop.set()
-        t.join()
-        sock.close()
     assert run.rc == 2
     mx = run.check("dns.mx")
     assert mx["status"] == "error"

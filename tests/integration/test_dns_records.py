@@ -7,17 +7,15 @@ Failures of DNS itself (SERVFAIL, NXDOMAIN, NODATA, REFUSED, timeout) must be
 told apart in summaries and details.
 """
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import silent_udp_server
 
 
 def dns(cutover, resolver, domain, *extra, **kw):
@@ -392,30 +390,11 @@ def test_servfail_is_an_error_named_servfail(cutover, servfail_server):
 
 
 def test_timeout_is_an_error_not_a_hang(cutover):
-    # A UDP socket that reads queries and never answers: a stalled server.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    stop = threading.Event()
-
-    def swallow():
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                sock.recvfrom(4096)
-            except OSError:
-                pass
-
-    t = threading.Thread(target=swallow, daemon=True)
-    t.start()
-    try:
+    # A server that reads queries and never answers: a stalled server.
+    with silent_udp_server() as port:
         # The subprocess timeout is only a hang guard: --timeout 1 bounds the run.
         run = dns(cutover, f"127.0.0.1:{port}", "m365.test", "--expect", "microsoft365",
                   "--timeout", "1", timeout=30)
-    finally:
-        stop.set()
-        t.join()
-        sock.close()
     assert run.rc == 2
     for cid in ("dns.autodiscover", "dns.dmarc", "dns.dkim"):
         c = run.check(cid)

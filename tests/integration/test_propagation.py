@@ -17,15 +17,12 @@ replaces the built-in public resolvers, so no test leaves loopback.
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cutover_bin
+from conftest import ROOT, cutover_bin, silent_udp_server
 from schema_check import validate_report
 
 PORT = int(os.environ.get("TEST_PROP_PORT", "5340"))
@@ -57,24 +54,8 @@ def prop_lab(tmp_path_factory):
         for name, octet, zoneset in instances:
             dns("up", name, f"127.0.0.{octet}", str(PORT), zoneset)
         # The silent server: reads queries and never answers.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.26", PORT))
-        stop = threading.Event()
-
-        def swallow():
-            sock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    sock.recvfrom(4096)
-                except OSError:
-                    pass
-
-        t = threading.Thread(target=swallow, daemon=True)
-        t.start()
-        yield dns
-        stop.set()
-        t.join()
-        sock.close()
+        with silent_udp_server("127.0.0.26", PORT):
+            yield dns
     finally:
         subprocess.run(["bash", str(DNS_SH), "down"], env=env, check=False,
                        stdout=subprocess.DEVNULL, timeout=60)

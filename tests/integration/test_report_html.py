@@ -18,7 +18,6 @@ import socket
 import subprocess
 import threading
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
