@@ -15,6 +15,11 @@
 # when missing, not signed by the current CA, or (expiring.pem) when it would
 # expire in less than 3 days; server/wrong-host are re-made 30 days before they
 # expire. `ca.sh clean` removes $LAB_RUN/ca and $LAB_RUN/ca.pem.
+#
+# `ca.sh issue OUTDIR NAME SAN DATES...` also issues OUTDIR/NAME.pem (+ .key,
+# -chain.pem) from the lab CA for another lab part, e.g.
+#   ca.sh issue run/web/tls good "DNS:web.test,DNS:*.web.test" -days 825
+# (CN = the first SAN's value; DATES: -days N | -startdate X -enddate Y).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,8 +32,18 @@ if [ "${1:-}" = clean ]; then
     rm -rf "$CA_DIR" "$LAB_RUN/ca.pem"
     exit 0
 fi
-if [ $# -gt 0 ] && [ "$1" != up ]; then
-    echo "usage: $0 [up|clean]" >&2
+issue_out=
+if [ "${1:-}" = issue ]; then
+    if [ $# -lt 5 ]; then
+        echo "usage: $0 issue OUTDIR NAME SAN DATES..." >&2
+        exit 64
+    fi
+    mkdir -p "$2"
+    issue_out=$(cd "$2" && pwd)
+    shift 2
+    issue_args=("$@")
+elif [ $# -gt 0 ] && [ "$1" != up ]; then
+    echo "usage: $0 [up|clean|issue OUTDIR NAME SAN DATES...]" >&2
     exit 64
 fi
 
@@ -93,8 +108,9 @@ good_names="DNS:localhost,DNS:lab.test,DNS:*.lab.test,IP:127.0.0.1,IP:::1"
 for i in 2 3 4 5 6 7 8 9; do good_names="$good_names,IP:127.0.0.$i"; done
 
 # issue NAME CN SAN DATES...   (DATES: -days N | -startdate X -enddate Y)
+# Files go to $OUT (the CA folder unless set).
 issue() {
-    local name=$1 cn=$2 san=$3
+    local name=${OUT:-.}/$1 cn=$2 san=$3
     shift 3
     newkey "$name.key"
     openssl req -new -key "$name.key" -subj "/O=cutover lab/CN=$cn" -out "$name.csr" 2>/dev/null
@@ -149,3 +165,8 @@ fi
 
 cp ca.pem "$LAB_RUN/ca.pem.tmp"
 mv "$LAB_RUN/ca.pem.tmp" "$LAB_RUN/ca.pem"
+
+if [ -n "$issue_out" ]; then
+    cn=${issue_args[1]%%,*}
+    OUT=$issue_out issue "${issue_args[0]}" "${cn#*:}" "${issue_args[1]}" "${issue_args[@]:2}"
+fi

@@ -63,50 +63,12 @@ answers() { # ADDR PORT: something accepts connections
 
 # ---- certificates: the lab CA (contrib/lab/ca.sh) signs the web names ------
 CA=$LAB_RUN/ca
-issue() { # NAME SAN DATES...
-	local name=$1 san=$2 cn
-	shift 2
-	cn=${san%%,*}
-	cn=${cn#*:}
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WEB/tls/$name.key" 2>/dev/null
-	chmod 644 "$WEB/tls/$name.key"
-	openssl req -new -key "$WEB/tls/$name.key" -subj "/O=cutover lab/CN=$cn" \
-		-out "$WEB/tls/$name.csr" 2>/dev/null
-	cat >"$WEB/tls/$name.ext" <<EOF
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = $san
-EOF
-	openssl ca -batch -notext -config "$WEB/tls/db/openssl.cnf" -extfile "$WEB/tls/$name.ext" \
-		-in "$WEB/tls/$name.csr" -out "$WEB/tls/$name.pem" "$@" >/dev/null 2>"$WEB/tls/$name.err" ||
-		{ cat "$WEB/tls/$name.err" >&2; die "cannot issue $name.pem"; }
-	rm -f "$WEB/tls/$name.csr" "$WEB/tls/$name.ext" "$WEB/tls/$name.err"
+# issue NAME SAN DATES...: NAME.pem/.key in $WEB/tls, signed by the lab CA.
+issue() {
+	bash "$LAB_DIR/ca.sh" issue "$WEB/tls" "$@" >/dev/null || die "cannot issue $1.pem"
 }
 
 gen_certs() {
-	mkdir -p "$WEB/tls/db/new"
-	: >"$WEB/tls/db/index.txt"
-	openssl rand -hex 16 >"$WEB/tls/db/serial"
-	cat >"$WEB/tls/db/openssl.cnf" <<EOF
-[ ca ]
-default_ca = webca
-[ webca ]
-dir = $WEB/tls/db
-database = \$dir/index.txt
-serial = \$dir/serial
-new_certs_dir = \$dir/new
-certificate = $CA/ca.pem
-private_key = $CA/ca.key
-default_md = sha256
-policy = anything
-unique_subject = no
-copy_extensions = none
-email_in_dn = no
-[ anything ]
-commonName = supplied
-organizationName = optional
-EOF
 	# good: every lab web name except autodiscover.rs.test (like Rackspace,
 	# whose certificate does not name its customers' domains)
 	issue good "DNS:web.test,DNS:*.web.test,DNS:autodiscover.emailsrvr.com,DNS:autodiscover.outlook.com,DNS:autodiscover.m365.test,DNS:localhost,IP:127.0.0.1" -days 825
