@@ -76,6 +76,9 @@ struct check {
 	 * Returns a string of '\n'-separated lines the caller frees, or NULL.
 	 */
 	char *(*console_lines)(const struct result *res);
+	/* 1: runs only when --only names its group (e.g. "compare", which is
+	 * for after a sync and would only list differences before one). */
+	int on_request;
 };
 
 /* Every check module, NULL-terminated, in report order. */

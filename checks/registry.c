@@ -15,6 +15,13 @@ extern const struct check check_imap_tls;
 extern const struct check check_imap_login;
 extern const struct check check_pop3_tls;
 extern const struct check check_pop3_login;
+extern const struct check check_mailbox_folders;
+extern const struct check check_mailbox_folder_items;
+extern const struct check check_mailbox_folder_names;
+extern const struct check check_mailbox_limits;
+extern const struct check check_mailbox_large_messages;
+extern const struct check check_mailbox_quota;
+extern const struct check check_mailbox_compare;
 
 static const struct check *const check_list[] = {
 	&check_dns_mx,
@@ -29,6 +36,13 @@ static const struct check *const check_list[] = {
 	&check_imap_login,
 	&check_pop3_tls,
 	&check_pop3_login,
+	&check_mailbox_folders,
+	&check_mailbox_folder_items,
+	&check_mailbox_folder_names,
+	&check_mailbox_limits,
+	&check_mailbox_large_messages,
+	&check_mailbox_quota,
+	&check_mailbox_compare,
 	NULL,
 };
 

@@ -8,6 +8,9 @@ mkdir -p out
 echo "== starting the lab (contrib/lab/lab.sh up: dns, mail, web)"
 bash contrib/lab/lab.sh up
 
+echo "== filling the mail lab (contrib/lab/mail/mail.sh populate --sides source,destination)"
+bash contrib/lab/mail/mail.sh populate --sides source,destination >/dev/null
+
 resolver=${LAB_DNS_ADDR:-127.0.0.1}:${LAB_DNS_PORT:-5300}
 for domain in rs.test longttl.test; do
 	echo

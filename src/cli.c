@@ -414,6 +414,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	rep->allow_plaintext = c->allow_plaintext;
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
 		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group) &&
+		    (only != NULL || !(*ck)->on_request) &&
 		    (in == NULL || check_in_shard(*ck, in->shard_k, in->shard_n)))
 			(*ck)->schedule(r, in);
 	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);

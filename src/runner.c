@@ -37,6 +37,16 @@ struct task {
 	int timeout_ms;
 	int64_t started_ms;
 	struct event *timer;
+	struct result **attached;   /* task_attach: more results this task hands */
+	size_t n_attached;
+	int hidden;                 /* runner_add without a result: RES is internal */
+};
+
+struct shared {
+	const void *key;
+	void *obj;
+	void (*free_fn)(void *);
+	struct shared *next;
 };
 
 struct runner {
@@ -54,6 +64,7 @@ struct runner {
 	struct task **running;      /* to cancel on stop */
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
+	struct shared *shared;      /* runner_set_shared */
 };
 
 struct event_base *runner_base(struct runner *r) { return r->base; }
@@ -107,11 +118,22 @@ runner_free(struct runner *r)
 {
 	if (r == NULL)
 		return;
+	while (r->shared != NULL) {
+		struct shared *sh = r->shared;
+
+		r->shared = sh->next;
+		if (sh->free_fn != NULL)
+			sh->free_fn(sh->obj);
+		free(sh);
+	}
 	while (r->queue_head != NULL) {
 		struct task *t = r->queue_head;
 
 		r->queue_head = t->next;
 		result_free(t->res);
+		for (size_t i = 0; i < t->n_attached; i++)
+			result_free(t->attached[i]);
+		free(t->attached);
 		free(t);
 	}
 	for (size_t i = 0; i < r->n_done; i++)
@@ -162,7 +184,17 @@ runner_peak_in_flight(struct runner *r, const char *host)
 
 static void runner_pump(struct runner *r);
 
-/* Complete T: record its result, free the task, release its slots. */
+static void
+runner_record(struct runner *r, struct result *res)
+{
+	if (r->n_done == r->cap_done) {
+		r->cap_done = r->cap_done ? r->cap_done * 2 : 64;
+		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
+	}
+	r->done[r->n_done++] = res;
+}
+
+/* Complete T: record its results, free the task, release its slots. */
 static void
 runner_finish(struct task *t)
 {
@@ -174,11 +206,21 @@ runner_finish(struct task *t)
 	if (!t->res->status_set)
 		result_set(t->res, RESULT_ERROR, "the check ended without a result (internal error)");
 	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
-	if (r->n_done == r->cap_done) {
-		r->cap_done = r->cap_done ? r->cap_done * 2 : 64;
-		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
+	if (!t->hidden)
+		runner_record(r, t->res);
+	for (size_t i = 0; i < t->n_attached; i++) {
+		struct result *a = t->attached[i];
+
+		/* Not filled: it shares the task's fate ("timed out after 15.0 s"). */
+		if (!a->status_set)
+			result_set(a, t->res->status, "%s", t->res->summary);
+		a->duration_ms = t->res->duration_ms;
+		runner_record(r, a);
+		r->finished++;
 	}
-	r->done[r->n_done++] = t->res;
+	free(t->attached);
+	if (t->hidden)
+		result_free(t->res);
 	for (size_t i = 0; i < r->n_running; i++) {
 		if (r->running[i] == t) {
 			r->running[i] = r->running[--r->n_running];
@@ -289,6 +331,10 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	struct task *t = xcalloc(1, sizeof(*t));
 
 	t->r = r;
+	if (res == NULL) {
+		t->hidden = 1;
+		res = result_new("runner.task", NULL, RESULT_SIDE_NONE);
+	}
 	t->res = res;
 	res->seq = r->seq++;
 	t->start = start;
@@ -300,6 +346,40 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	r->queue_tail = &t->next;
 	r->total++;
 	return t;
+}
+
+void
+task_attach(struct task *t, struct result *res)
+{
+	struct runner *r = t->r;
+
+	if (t->state == TASK_DONE)
+		abort(); /* a programming error: the task is gone */
+	res->seq = r->seq++;
+	t->attached = xrealloc(t->attached, (t->n_attached + 1) * sizeof(*t->attached));
+	t->attached[t->n_attached++] = res;
+	r->total++;
+}
+
+void *
+runner_shared(struct runner *r, const void *key)
+{
+	for (struct shared *sh = r->shared; sh != NULL; sh = sh->next)
+		if (sh->key == key)
+			return sh->obj;
+	return NULL;
+}
+
+void
+runner_set_shared(struct runner *r, const void *key, void *obj, void (*free_fn)(void *))
+{
+	struct shared *sh = xcalloc(1, sizeof(*sh));
+
+	sh->key = key;
+	sh->obj = obj;
+	sh->free_fn = free_fn;
+	sh->next = r->shared;
+	r->shared = sh;
 }
 
 static int

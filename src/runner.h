@@ -64,7 +64,11 @@ struct dns_client *runner_dns(struct runner *r);
 struct http_client *runner_http(struct runner *r);
 
 /*
- * Schedule a task producing RES (ownership passes to the runner). HOST names
+ * Schedule a task producing RES (ownership passes to the runner); RES NULL
+ * makes a task whose only results are those attached to it (task_attach),
+ * e.g. a session several checks share; it still counts in runner_total and
+ * task_result gives an internal result whose status and summary the attached
+ * results inherit when left unset. HOST names
  * the server for the per-host limit, or NULL for a task that opens no
  * connection of its own. START runs when the task may begin; CANCEL runs on
  * the deadline (may be NULL if START always finishes synchronously).
@@ -85,6 +89,27 @@ int64_t task_started_ms(struct task *t);
  * an error. Must be called exactly once, never from CANCEL.
  */
 void task_done(struct task *t);
+
+/*
+ * A task that hands several results (one IMAP session serving several
+ * checks of a mailbox): attach RES (ownership passes to the runner) to T,
+ * which must not have completed yet (typically right after runner_add, or
+ * from another check's schedule function before the run). RES takes its
+ * place in the report order now and counts in runner_total; it goes to the
+ * report when T completes, with T's duration. A RES whose status was never
+ * set by then takes T's status and summary (e.g. "timed out after 15.0 s").
+ */
+void task_attach(struct task *t, struct result *res);
+
+/*
+ * State a module shares between its checks' schedule functions for one run
+ * (e.g. the IMAP session of each mailbox): the object stored under KEY (the
+ * address of something of the module's), or NULL. runner_set_shared stores
+ * OBJ under KEY (a new KEY; the caller checked runner_shared first); FREE_FN
+ * (may be NULL) frees it first thing in runner_free, before the loop is freed.
+ */
+void *runner_shared(struct runner *r, const void *key);
+void runner_set_shared(struct runner *r, const void *key, void *obj, void (*free_fn)(void *));
 
 /*
  * Run the loop until every scheduled task has completed (or runner_stop was

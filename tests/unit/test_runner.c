@@ -199,6 +199,67 @@ test_unset_result_is_error(void **state)
 	rpt_free(rep);
 }
 
+static int shared_freed;
+
+static void
+shared_free(void *obj)
+{
+	shared_freed++;
+	free(obj);
+}
+
+/* task_attach: one task, several results in schedule order; unfilled ones
+ * share the task's fate (here its deadline). runner_shared per run. */
+static void
+test_attached_results(void **state)
+{
+	static const int key = 0;
+	struct runner *r = new_runner(4, 4, 60);
+	struct report *rep = rpt_new("test", NULL);
+	struct timed x[2];
+	int live = 0, peak = 0;
+	struct task *a, *b;
+	struct result *filled;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	shared_freed = 0;
+	assert_null(runner_shared(r, &key));
+	runner_set_shared(r, &key, xstrdup("state"), shared_free);
+	assert_string_equal(runner_shared(r, &key), "state");
+	for (int i = 0; i < 2; i++) {
+		x[i].ms = 5;
+		x[i].live = &live;
+		x[i].peak_live = &peak;
+	}
+	x[1].never = 1;
+	a = runner_add(r, "h.example", result_new("test.a", "one", RESULT_SIDE_NONE), timed_start,
+	    timed_cancel, &x[0], 0);
+	b = runner_add(r, "h.example", result_new("test.a", "two", RESULT_SIDE_NONE), timed_start,
+	    timed_cancel, &x[1], 0);
+	/* A second check attaches to the sessions scheduled by the first. */
+	filled = result_new("test.b", "one", RESULT_SIDE_NONE);
+	result_set(filled, RESULT_WARN, "filled by the session");
+	task_attach(a, filled);
+	task_attach(b, result_new("test.b", "two", RESULT_SIDE_NONE));
+	assert_int_equal(runner_total(r), 4);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(runner_finished(r), 4);
+	assert_int_equal(rep->n_results, 4);
+	assert_string_equal(rep->results[0]->id, "test.a");
+	assert_string_equal(rep->results[1]->id, "test.a");
+	assert_string_equal(rep->results[2]->id, "test.b");
+	assert_string_equal(rep->results[2]->subject, "one");
+	assert_int_equal(rep->results[2]->status, RESULT_WARN);
+	assert_string_equal(rep->results[3]->subject, "two");
+	assert_int_equal(rep->results[3]->status, RESULT_ERROR);
+	assert_string_equal(rep->results[3]->summary, "timed out while sleeping");
+	assert_int_equal(shared_freed, 0);
+	runner_free(r);
+	assert_int_equal(shared_freed, 1);
+	rpt_free(rep);
+}
+
 static void
 test_bad_resolver(void **state)
 {
@@ -225,6 +286,7 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_unset_result_is_error),
 		cmocka_unit_test(test_bad_resolver),
+		cmocka_unit_test(test_attached_results),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

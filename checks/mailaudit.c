@@ -1,0 +1,507 @@
+/*
+ * mailaudit.c - the per-mailbox IMAP sessions of the mailbox.* checks. See
+ * mailaudit.h.
+ *
+ * A session is a runner task without a result of its own (runner_add with
+ * NULL): the checks' results are attached to it. Its life: connect and log
+ * in (imap.c), folders_fetch (folders.c) with the union of what its checks
+ * asked for, LOGOUT, then fill. A destination session whose checks need the
+ * source too waits, after its LOGOUT, for the source session of its mailbox
+ * and is woken from the loop (never from inside the source's completion).
+ *
+ * The sessions live in a per-run table (runner_shared) so that every check's
+ * schedule function finds those of the earlier ones; inventories are freed
+ * as soon as no result of the mailbox needs them any more.
+ */
+#include "mailaudit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "imap.h"
+#include "util.h"
+
+struct ma_fill {
+	mailaudit_fill_fn fill;
+	struct result *res;
+};
+
+struct ma_mbox;
+
+struct ma_session {
+	struct ma_run *run;
+	struct ma_mbox *mbox;
+	int dst; /* 0 source, 1 destination */
+	const struct plan_side *side;
+	const char *user, *password, *admin; /* borrowed from the plan */
+	unsigned want;                       /* FOLDERS_WANT_* */
+	struct task *t;
+	struct imap_client *c;
+	struct folders_job *job;
+	struct folders_inventory *inv;
+	char *error;
+	size_t round_trips;
+	int finished;  /* the IMAP part is over (inventory or error) */
+	int completed; /* the task is done (or being cancelled) */
+	int waiting;   /* destination: waits for the source session */
+	struct ma_fill *fills;
+	size_t n_fills;
+};
+
+struct ma_mbox {
+	const struct plan_mailbox *mb;
+	struct ma_session *s[2];
+};
+
+struct ma_run {
+	const struct plan *plan;
+	struct runner *r;
+	struct ma_mbox *m;
+	size_t n;
+	unsigned ignore; /* FOLDERS_IGNORE_* from CUTOVER_IMAP_IGNORE */
+};
+
+static const int ma_key; /* runner_shared key */
+
+static void
+ma_session_free(struct ma_session *s)
+{
+	if (s == NULL)
+		return;
+	folders_job_free(s->job);
+	imap_client_free(s->c);
+	folders_inventory_free(s->inv);
+	free(s->error);
+	free(s->fills);
+	free(s);
+}
+
+static void
+ma_run_free(void *arg)
+{
+	struct ma_run *run = arg;
+
+	for (size_t i = 0; i < run->n; i++) {
+		ma_session_free(run->m[i].s[0]);
+		ma_session_free(run->m[i].s[1]);
+	}
+	free(run->m);
+	free(run);
+}
+
+/* CUTOVER_IMAP_IGNORE=LIST-STATUS,STATUS=SIZE,LIST-EXTENDED,ESEARCH: act as if
+ * the servers did not offer these (tests of the fallbacks; odd servers). */
+static unsigned
+ma_ignore_from_env(void)
+{
+	const char *e = getenv("CUTOVER_IMAP_IGNORE");
+	unsigned ig = 0;
+
+	if (e == NULL)
+		return 0;
+	while (*e != '\0') {
+		size_t n = strcspn(e, ",");
+
+		if (n == 11 && strncasecmp(e, "LIST-STATUS", n) == 0)
+			ig |= FOLDERS_IGNORE_LIST_STATUS;
+		else if (n == 11 && strncasecmp(e, "STATUS=SIZE", n) == 0)
+			ig |= FOLDERS_IGNORE_STATUS_SIZE;
+		else if (n == 13 && strncasecmp(e, "LIST-EXTENDED", n) == 0)
+			ig |= FOLDERS_IGNORE_LIST_EXTENDED;
+		else if (n == 7 && strncasecmp(e, "ESEARCH", n) == 0)
+			ig |= FOLDERS_IGNORE_ESEARCH;
+		e += n;
+		if (*e == ',')
+			e++;
+	}
+	return ig;
+}
+
+/* ---- filling ---- */
+
+static void
+ma_view_side(struct mailaudit_side *vs, const struct ma_session *s, const struct plan_side *ps)
+{
+	memset(vs, 0, sizeof(*vs));
+	vs->plan = ps;
+	if (s == NULL)
+		return;
+	vs->present = 1;
+	vs->user = s->user;
+	vs->inv = s->inv;
+	vs->round_trips = s->round_trips;
+	vs->connections = 1;
+	if (s->inv == NULL)
+		vs->error = s->error != NULL ? s->error
+		    : s->finished ? "the session ended without an inventory"
+		                  : "the session did not finish in time";
+}
+
+static void
+ma_release(struct ma_mbox *m)
+{
+	for (int k = 0; k < 2; k++)
+		if (m->s[k] != NULL && !m->s[k]->completed)
+			return;
+	for (int k = 0; k < 2; k++) {
+		if (m->s[k] != NULL) {
+			folders_inventory_free(m->s[k]->inv);
+			m->s[k]->inv = NULL;
+		}
+	}
+}
+
+static void
+ma_fill_all(struct ma_session *s)
+{
+	struct mailaudit_view v;
+	const struct plan *plan = s->run->plan;
+
+	v.plan = plan;
+	v.mb = s->mbox->mb;
+	ma_view_side(&v.src, s->mbox->s[0], &plan->source);
+	ma_view_side(&v.dst, s->mbox->s[1], &plan->destination);
+	for (size_t i = 0; i < s->n_fills; i++)
+		s->fills[i].fill(s->fills[i].res, &v);
+}
+
+/* Fill and complete S (not from its cancel). */
+static void
+ma_complete(struct ma_session *s)
+{
+	struct task *t = s->t;
+
+	ma_fill_all(s);
+	s->completed = 1;
+	ma_release(s->mbox);
+	task_done(t);
+}
+
+static void
+ma_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct ma_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->completed || !s->waiting)
+		return; /* cancelled meanwhile */
+	s->waiting = 0;
+	ma_complete(s);
+}
+
+/* The source of S's mailbox finished: wake a waiting destination session. */
+static void
+ma_wake_waiter(struct ma_session *src)
+{
+	struct ma_session *d = src->mbox->s[1];
+	struct timeval now = {0, 0};
+
+	if (src->dst || d == NULL || !d->waiting || d->completed)
+		return;
+	if (event_base_once(runner_base(src->run->r), -1, EV_TIMEOUT, ma_wake, d, &now) != 0)
+		abort();
+}
+
+/* The IMAP part of S is over (client freed by now or soon). */
+static void
+ma_finished(struct ma_session *s)
+{
+	struct ma_session *src = s->mbox->s[0];
+
+	s->finished = 1;
+	if (s->dst && src != NULL && !src->finished && s->n_fills > 0) {
+		s->waiting = 1;
+		return;
+	}
+	if (!s->dst)
+		ma_wake_waiter(s);
+	ma_complete(s);
+}
+
+static void
+ma_logged_out(struct imap_client *c, void *arg)
+{
+	struct ma_session *s = arg;
+
+	(void)c;
+	imap_client_free(s->c);
+	s->c = NULL;
+	ma_finished(s);
+}
+
+static void
+ma_fetched(struct folders_job *job, void *arg)
+{
+	struct ma_session *s = arg;
+
+	s->round_trips = imap_client_round_trips(s->c);
+	if (folders_job_error(job) != NULL) {
+		s->error = xstrdup(folders_job_error(job));
+	} else {
+		s->inv = folders_job_take(job);
+	}
+	folders_job_free(job);
+	s->job = NULL;
+	if (s->error != NULL && imap_client_result(s->c) != NET_RESULT_OK) {
+		imap_client_free(s->c);
+		s->c = NULL;
+		ma_finished(s);
+		return;
+	}
+	imap_client_logout(s->c, ma_logged_out, s);
+}
+
+static void
+ma_ready(struct imap_client *c, void *arg)
+{
+	struct ma_session *s = arg;
+	struct folders_opts o;
+
+	if (imap_client_result(c) == NET_RESULT_OK) {
+		memset(&o, 0, sizeof(o));
+		o.want = s->want;
+		o.ignore = s->run->ignore;
+		o.large_over = s->side == &s->run->plan->source
+		    ? s->run->plan->destination.limits.message_bytes : -1;
+		if (o.large_over < 0)
+			o.want &= ~(unsigned)FOLDERS_WANT_LARGE;
+		s->job = folders_fetch(c, &o, ma_fetched, s);
+		if (s->job != NULL)
+			return;
+	}
+	s->error = xstrdup(imap_client_error(c));
+	s->round_trips = imap_client_round_trips(c);
+	imap_client_free(s->c);
+	s->c = NULL;
+	ma_finished(s);
+}
+
+static void
+ma_start(struct task *t, void *aux)
+{
+	struct ma_session *s = aux;
+	const struct runner_opts *ro = runner_opts(s->run->r);
+	const struct plan_url *u = s->side->imap;
+	struct imap_client_opts o;
+
+	s->t = t;
+	memset(&o, 0, sizeof(o));
+	o.host = u->host;
+	o.port = u->port;
+	o.tls = u->tls == PLAN_TLS_IMPLICIT ? IMAP_TLS_IMPLICIT
+	    : ro->allow_plaintext           ? IMAP_TLS_PLAIN_ALLOWED
+	                                    : IMAP_TLS_STARTTLS;
+	o.ca_file = ro->ca_file;
+	o.insecure = ro->insecure;
+	o.dns = runner_dns(s->run->r);
+	o.user = s->user;
+	o.password = s->password;
+	o.admin = s->admin;
+	s->c = imap_client_open(runner_base(s->run->r), &o, ma_ready, s);
+}
+
+static void
+ma_cancel(struct task *t, void *aux)
+{
+	struct ma_session *s = aux;
+
+	(void)t;
+	s->completed = 1;
+	s->waiting = 0;
+	if (!s->finished) {
+		s->finished = 1;
+		if (s->c != NULL) {
+			imap_client_timeout(s->c);
+			free(s->error);
+			s->error = xstrdup(imap_client_error(s->c));
+			s->round_trips = imap_client_round_trips(s->c);
+		}
+	}
+	/* The job's commands are in the client: free both now (folders.h). */
+	folders_job_free(s->job);
+	s->job = NULL;
+	imap_client_free(s->c);
+	s->c = NULL;
+	if (!s->dst)
+		ma_wake_waiter(s);
+	ma_fill_all(s);
+	ma_release(s->mbox);
+}
+
+/* ---- scheduling ---- */
+
+static struct ma_run *
+ma_run_get(struct runner *r, const struct plan *plan)
+{
+	struct ma_run *run = runner_shared(r, &ma_key);
+
+	if (run != NULL)
+		return run;
+	run = xcalloc(1, sizeof(*run));
+	run->plan = plan;
+	run->r = r;
+	run->n = plan->n_mailboxes;
+	run->m = xcalloc(run->n ? run->n : 1, sizeof(*run->m));
+	for (size_t i = 0; i < run->n; i++)
+		run->m[i].mb = &plan->mailboxes[i];
+	run->ignore = ma_ignore_from_env();
+	runner_set_shared(r, &ma_key, run, ma_run_free);
+	return run;
+}
+
+/* The session of mailbox I on side DST, created (and queued) when missing;
+ * NULL when the plan cannot log in there. */
+static struct ma_session *
+ma_session_get(struct ma_run *run, size_t i, int dst)
+{
+	struct ma_mbox *m = &run->m[i];
+	const struct plan_side *ps = dst ? &run->plan->destination : &run->plan->source;
+	const char *user = dst ? m->mb->dest_user : m->mb->source_user;
+	const char *pw = dst ? m->mb->dest_password : m->mb->source_password;
+	struct ma_session *s;
+
+	if (m->s[dst] != NULL)
+		return m->s[dst];
+	if (!ps->present || ps->imap == NULL || user == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->run = run;
+	s->mbox = m;
+	s->dst = dst;
+	s->side = ps;
+	s->user = user;
+	s->password = pw;
+	if (pw == NULL && ps->admin != NULL) {
+		s->admin = ps->admin->user;
+		s->password = ps->admin->password;
+	}
+	if (s->password == NULL) {
+		free(s);
+		return NULL;
+	}
+	m->s[dst] = s;
+	/* No result of its own: the checks' results are attached to it. */
+	s->t = runner_add(run->r, ps->imap->host, NULL, ma_start, ma_cancel, s, 0);
+	return s;
+}
+
+static unsigned
+ma_want(unsigned needs, int dst)
+{
+	unsigned w = 0;
+
+	if (!dst) {
+		if (needs & MAILAUDIT_SRC_STATUS)
+			w |= FOLDERS_WANT_STATUS;
+		if (needs & MAILAUDIT_SRC_BYTES)
+			w |= FOLDERS_WANT_BYTES;
+		if (needs & MAILAUDIT_SRC_LARGE)
+			w |= FOLDERS_WANT_LARGE;
+		if (needs & MAILAUDIT_SRC_QUOTA)
+			w |= FOLDERS_WANT_QUOTA;
+	} else {
+		if (needs & MAILAUDIT_DST_STATUS)
+			w |= FOLDERS_WANT_STATUS;
+		if (needs & MAILAUDIT_DST_QUOTA)
+			w |= FOLDERS_WANT_QUOTA;
+	}
+	return w;
+}
+
+int64_t
+mailaudit_limit(const struct mailaudit_view *v, int64_t l, int64_t def)
+{
+	(void)v;
+	return l >= 0 ? l : def;
+}
+
+cJSON *
+mailaudit_num_or_null(int64_t v)
+{
+	return v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)v);
+}
+
+const char *
+mailaudit_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lld bytes", (long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+void
+mailaudit_side_error(struct result *res, const struct mailaudit_view *v, int dst)
+{
+	const struct mailaudit_side *s = dst ? &v->dst : &v->src;
+
+	cJSON_AddStringToObject(res->details, "error", s->error != NULL ? s->error : "");
+	result_set(res, RESULT_ERROR, "could not read the %s mailbox %s: %s",
+	    dst ? "destination" : "source", s->user != NULL ? s->user : "",
+	    s->error != NULL ? s->error : "no session");
+}
+
+static void
+ma_skip_start(struct task *t, void *aux)
+{
+	(void)aux;
+	result_set(task_result(t), RESULT_SKIP, "the plan has no source IMAP URL");
+	task_done(t);
+}
+
+void
+mailaudit_schedule(struct runner *r, const struct check_input *in, const char *id,
+    enum result_side side, unsigned needs, mailaudit_fill_fn fill)
+{
+	const struct plan *plan = in->plan;
+	struct ma_run *run;
+
+	if (plan == NULL)
+		return;
+	run = ma_run_get(r, plan);
+	/* Source sessions first: a destination session may wait for its source,
+	 * never the other way round, and the queue is first in, first out. */
+	for (size_t i = 0; i < run->n; i++) {
+		struct ma_session *s = ma_session_get(run, i, 0);
+
+		if (s != NULL)
+			s->want |= ma_want(needs, 0);
+	}
+	if (needs & MAILAUDIT_DST_ANY) {
+		for (size_t i = 0; i < run->n; i++) {
+			struct ma_session *s = ma_session_get(run, i, 1);
+
+			if (s != NULL)
+				s->want |= ma_want(needs, 1);
+		}
+	}
+	for (size_t i = 0; i < run->n; i++) {
+		struct ma_mbox *m = &run->m[i];
+		struct ma_session *s = (needs & MAILAUDIT_DST_ANY) && m->s[1] != NULL ? m->s[1]
+		                                                                     : m->s[0];
+		struct result *res = result_new(id, plan_mailbox_label(m->mb), side);
+
+		if (s == NULL) {
+			runner_add(r, NULL, res, ma_skip_start, NULL, NULL, 0);
+			continue;
+		}
+		s->fills = xrealloc(s->fills, (s->n_fills + 1) * sizeof(*s->fills));
+		s->fills[s->n_fills].fill = fill;
+		s->fills[s->n_fills].res = res;
+		s->n_fills++;
+		task_attach(s->t, res);
+	}
+}

@@ -1,0 +1,145 @@
+/*
+ * mailbox_compare.c - mailbox.compare: source and destination of a mailbox,
+ * folder by folder (`cutover audit --only compare`, or after a sync).
+ *
+ * Folders are paired by special use first (Sent <-> Sent Items), then by
+ * name with the hierarchy delimiter translated (Archive.2019 <->
+ * Archive/2019); see folders_match(). Source folders without a partner are
+ * missing; destination folders without one are listed with a null source.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mailaudit.h"
+#include "util.h"
+
+static void
+mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder *d,
+    const char *by)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (s != NULL)
+		cJSON_AddStringToObject(o, "source", s->name);
+	else
+		cJSON_AddNullToObject(o, "source");
+	if (d != NULL)
+		cJSON_AddStringToObject(o, "destination", d->name);
+	else
+		cJSON_AddNullToObject(o, "destination");
+	if (s != NULL)
+		cJSON_AddNumberToObject(o, "source_messages", s->messages);
+	else
+		cJSON_AddNullToObject(o, "source_messages");
+	if (d != NULL)
+		cJSON_AddNumberToObject(o, "destination_messages", d->messages);
+	else
+		cJSON_AddNullToObject(o, "destination_messages");
+	if (by != NULL)
+		cJSON_AddStringToObject(o, "matched_by", by);
+	else
+		cJSON_AddNullToObject(o, "matched_by");
+	cJSON_AddItemToArray(arr, o);
+}
+
+static void
+mc_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
+	cJSON *d = res->details, *arr, *missing;
+	size_t *map, diffs = 0, n_missing = 0, n_pairs = 0;
+	unsigned char *used;
+	const char *first = NULL;
+
+	cJSON_AddStringToObject(d, "user", v->mb->source_user);
+	arr = cJSON_AddArrayToObject(d, "folders");
+	missing = cJSON_AddArrayToObject(d, "missing_folders");
+	if (!v->dst.present) {
+		cJSON_AddNumberToObject(d, "differences", 0);
+		result_set(res, RESULT_SKIP, "the plan has no destination IMAP login for this "
+		    "mailbox");
+		return;
+	}
+	if (si == NULL || di == NULL) {
+		cJSON_AddNumberToObject(d, "differences", 0);
+		mailaudit_side_error(res, v, si != NULL);
+		return;
+	}
+	cJSON_AddStringToObject(d, "destination_user", v->mb->dest_user);
+	map = xcalloc(si->n + 1, sizeof(*map));
+	used = xcalloc(di->n + 1, 1);
+	folders_match(si, di, map);
+	for (size_t i = 0; i < si->n; i++) {
+		const struct folders_folder *s = &si->folders[i];
+
+		if (!s->has_status)
+			continue;
+		if (map[i] == (size_t)-1) {
+			mc_pair(arr, s, NULL, NULL);
+			cJSON_AddItemToArray(missing, cJSON_CreateString(s->name));
+			n_missing++;
+			diffs++;
+			if (first == NULL)
+				first = s->name;
+			continue;
+		}
+		used[map[i]] = 1;
+		mc_pair(arr, s, &di->folders[map[i]],
+		    s->special != FOLDERS_SPECIAL_NONE &&
+		            s->special == di->folders[map[i]].special
+		        ? "special_use"
+		        : "name");
+		n_pairs++;
+		if (s->messages != di->folders[map[i]].messages) {
+			diffs++;
+			if (first == NULL)
+				first = s->name;
+		}
+	}
+	/* Destination folders nobody maps to: a difference when they hold mail. */
+	for (size_t j = 0; j < di->n; j++) {
+		const struct folders_folder *f = &di->folders[j];
+
+		if (used[j] || !f->has_status)
+			continue;
+		mc_pair(arr, NULL, f, NULL);
+		if (f->messages > 0)
+			diffs++;
+	}
+	free(map);
+	free(used);
+	cJSON_AddNumberToObject(d, "differences", (double)diffs);
+	cJSON_AddNumberToObject(d, "source_total_messages", (double)si->total_messages);
+	cJSON_AddNumberToObject(d, "destination_total_messages", (double)di->total_messages);
+	if (diffs == 0) {
+		result_set(res, RESULT_PASS, "%zu folders, same message counts on both sides",
+		    n_pairs);
+		return;
+	}
+	result_set(res, RESULT_WARN, "%zu difference%s: %zu source folder%s missing on the "
+	    "destination, %lld vs %lld messages (first: \"%s\")", diffs, diffs == 1 ? "" : "s",
+	    n_missing, n_missing == 1 ? "" : "s", (long long)si->total_messages,
+	    (long long)di->total_messages, first != NULL ? first : "a destination-only folder");
+	result_advise(res, "Run (or re-run) the sync for this mailbox and compare again; "
+	    "folders still missing afterwards usually have names the destination refuses "
+	    "(see mailbox.folder_names).");
+}
+
+static void
+mc_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.compare", RESULT_SIDE_NONE,
+	    MAILAUDIT_SRC_STATUS | MAILAUDIT_DST_STATUS, mc_fill);
+}
+
+const struct check check_mailbox_compare = {
+    .id = "mailbox.compare",
+    .group = "compare",
+    .title = "source and destination message counts per folder",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mc_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+    .on_request = 1,
+};

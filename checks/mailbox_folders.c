@@ -1,0 +1,485 @@
+/*
+ * mailbox_folders.c - the "folders" group: mailbox.folders, mailbox.folder_items,
+ * mailbox.folder_names, mailbox.limits and mailbox.large_messages.
+ *
+ * All five read the inventory of the source mailbox that one IMAP session
+ * collects (mailaudit.h, folders.h); mailbox.folder_names also reads the
+ * destination's folder list for its hierarchy delimiter. The limits are the
+ * destination's (its profile, overridden key by key by the plan's
+ * destination.limits).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mailaudit.h"
+#include "util.h"
+
+#define FOLDER_ITEMS_DEFAULT 10000
+
+/* "12,139" into BUF. */
+static const char *
+mf_count(int64_t n, char *buf, size_t len)
+{
+	char tmp[32];
+	size_t k = 0, l;
+
+	snprintf(tmp, sizeof(tmp), "%lld", (long long)n);
+	l = strlen(tmp);
+	for (size_t i = 0; i < l && k + 2 < len; i++) {
+		if (i > 0 && tmp[i - 1] != '-' && (l - i) % 3 == 0)
+			buf[k++] = ',';
+		buf[k++] = tmp[i];
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+static int
+mf_listed(const struct folders_folder *f)
+{
+	return !(f->flags & FOLDERS_F_NONEXISTENT);
+}
+
+/* ---- mailbox.folders ---- */
+
+static void
+mf_folders_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	cJSON *d = res->details, *arr, *errs = NULL;
+	char b1[32], b2[32];
+	size_t n_folders = 0, n_err = 0;
+	char dl[2] = {0, 0};
+
+	cJSON_AddStringToObject(d, "user", v->mb->source_user);
+	if (inv == NULL) {
+		cJSON_AddItemToObject(d, "folders", cJSON_CreateArray());
+		cJSON_AddNumberToObject(d, "total_messages", 0);
+		cJSON_AddNullToObject(d, "total_bytes");
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	arr = cJSON_AddArrayToObject(d, "folders");
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		cJSON *o;
+		int sel = !(f->flags & FOLDERS_F_NOSELECT);
+
+		if (!mf_listed(f))
+			continue;
+		n_folders++;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", f->name);
+		cJSON_AddStringToObject(o, "raw_name", f->raw_name);
+		cJSON_AddNumberToObject(o, "messages", f->has_status ? f->messages : 0);
+		cJSON_AddItemToObject(o, "bytes",
+		    mailaudit_num_or_null(!sel ? 0 : f->bytes));
+		if (folders_special_str(f->special) != NULL)
+			cJSON_AddStringToObject(o, "special_use", folders_special_str(f->special));
+		else
+			cJSON_AddNullToObject(o, "special_use");
+		cJSON_AddBoolToObject(o, "selectable", sel);
+		cJSON_AddBoolToObject(o, "name_decoded", f->name_ok);
+		cJSON_AddItemToObject(o, "uidvalidity",
+		    mailaudit_num_or_null(f->uidvalidity ? (int64_t)f->uidvalidity : -1));
+		cJSON_AddItemToObject(o, "uidnext",
+		    mailaudit_num_or_null(f->uidnext ? (int64_t)f->uidnext : -1));
+		cJSON_AddStringToObject(o, "bytes_source",
+		    f->bytes_src == FOLDERS_BYTES_STATUS  ? "status"
+		    : f->bytes_src == FOLDERS_BYTES_FETCH ? "fetch"
+		                                          : "unknown");
+		if (f->error != NULL) {
+			cJSON_AddStringToObject(o, "error", f->error);
+			if (errs == NULL)
+				errs = cJSON_CreateArray();
+			cJSON_AddItemToArray(errs, cJSON_CreateString(f->name));
+			n_err++;
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
+	cJSON_AddItemToObject(d, "total_bytes", mailaudit_num_or_null(inv->total_bytes));
+	dl[0] = inv->delim;
+	if (inv->delim != '\0')
+		cJSON_AddStringToObject(d, "delimiter", dl);
+	else
+		cJSON_AddNullToObject(d, "delimiter");
+	cJSON_AddStringToObject(d, "list_method", inv->list_method);
+	cJSON_AddBoolToObject(d, "truncated", inv->truncated);
+	/* How the inventory was collected: one connection, few round trips. */
+	cJSON_AddNumberToObject(d, "connections", v->src.connections);
+	cJSON_AddNumberToObject(d, "round_trips", (double)v->src.round_trips);
+	cJSON_AddNumberToObject(d, "commands", (double)inv->commands);
+	if (n_err > 0) {
+		result_set(res, RESULT_WARN, "%zu folders, but %zu could not be read (%s first)",
+		    n_folders, n_err, cJSON_GetArrayItem(errs, 0)->valuestring);
+		result_advise(res, "Check these folders on the source server (permissions, "
+		    "damaged index); the migration tool will fail on them as well.");
+		cJSON_Delete(errs);
+		return;
+	}
+	if (inv->truncated) {
+		result_set(res, RESULT_WARN, "more than %zu folders: only the first were read",
+		    n_folders);
+		return;
+	}
+	result_set(res, RESULT_PASS, "%zu folders, %s messages, %s", n_folders,
+	    mf_count(inv->total_messages, b1, sizeof(b1)),
+	    inv->total_bytes >= 0 ? mailaudit_size(inv->total_bytes, b2, sizeof(b2))
+	                          : "size unknown");
+}
+
+/* ---- mailbox.folder_items ---- */
+
+static void
+mf_items_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	int64_t limit = mailaudit_limit(v, v->plan->destination.limits.folder_items,
+	    FOLDER_ITEMS_DEFAULT);
+	cJSON *over;
+	size_t n = 0;
+	const char *first = NULL;
+	uint32_t most = 0;
+	char b1[32], b2[32];
+
+	cJSON_AddNumberToObject(res->details, "limit", (double)limit);
+	over = cJSON_AddArrayToObject(res->details, "over");
+	if (inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		cJSON *o;
+
+		if (!f->has_status || f->messages <= limit)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", f->name);
+		cJSON_AddNumberToObject(o, "messages", f->messages);
+		cJSON_AddItemToArray(over, o);
+		if (f->messages > most) {
+			most = f->messages;
+			first = f->name;
+		}
+		n++;
+	}
+	if (n == 0) {
+		result_set(res, RESULT_PASS, "no folder over %s items",
+		    mf_count(limit, b1, sizeof(b1)));
+		return;
+	}
+	result_set(res, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)", n,
+	    n == 1 ? "" : "s", mf_count(limit, b1, sizeof(b1)), first,
+	    mf_count(most, b2, sizeof(b2)));
+	result_advise(res,
+	    "Archive or split these folders before migrating: move older mail into "
+	    "subfolders (one per year or half-year) so that each holds fewer than %s items. "
+	    "Exchange Online slows down and migrations stall on larger folders.",
+	    mf_count(limit, b1, sizeof(b1)));
+}
+
+/* ---- mailbox.folder_names ---- */
+
+static const char *const mf_np_codes[FOLDERS_NP_COUNT] = {
+	"slash", "destination_delimiter", "comma", "period", "ampersand", "space_edge",
+	"non_ascii", "case_duplicate", "too_long", "too_deep", "undecodable", "reserved",
+};
+
+static void
+mf_names_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	const struct plan_side *dp = &v->plan->destination;
+	struct folders_name_rules rules;
+	cJSON *d = res->details, *probs;
+	const char **names;
+	size_t *dup, n_names = 0, n_bad = 0, n_probs = 0;
+	const char *first = NULL;
+	char dl[2] = {0, 0};
+
+	probs = cJSON_AddArrayToObject(d, "problems");
+	if (inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.src_delim = inv->delim;
+	/* The destination's delimiter: its LIST, else '/' (Microsoft 365, Google). */
+	rules.dest_delim = v->dst.inv != NULL && v->dst.inv->delim != '\0' ? v->dst.inv->delim
+	                                                                  : '/';
+	rules.microsoft = dp->profile != NULL && strcmp(dp->profile->name, "microsoft365") == 0;
+	dl[0] = rules.dest_delim;
+	cJSON_AddStringToObject(d, "destination_delimiter", dl);
+	cJSON_AddStringToObject(d, "destination_delimiter_from",
+	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? "destination" : "default");
+	dl[0] = inv->delim;
+	if (inv->delim != '\0')
+		cJSON_AddStringToObject(d, "source_delimiter", dl);
+	else
+		cJSON_AddNullToObject(d, "source_delimiter");
+
+	names = xcalloc(inv->n + 1, sizeof(*names));
+	dup = xcalloc(inv->n + 1, sizeof(*dup));
+	for (size_t i = 0; i < inv->n; i++)
+		if (mf_listed(&inv->folders[i]))
+			names[n_names++] = inv->folders[i].name;
+	folders_name_case_dups(names, n_names, dup);
+	n_names = 0;
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		unsigned p;
+		char *sug;
+
+		if (!mf_listed(f))
+			continue;
+		p = folders_name_problems(f->name, &rules);
+		if (!f->name_ok)
+			p |= FOLDERS_NP_UNDECODABLE;
+		if (dup[n_names] != (size_t)-1)
+			p |= FOLDERS_NP_CASE_DUP;
+		n_names++;
+		if (p == 0)
+			continue;
+		n_bad++;
+		if (first == NULL)
+			first = f->name;
+		sug = folders_name_suggest(f->name, p & ~(unsigned)FOLDERS_NP_UNDECODABLE, &rules);
+		for (unsigned b = 0; b < FOLDERS_NP_COUNT; b++) {
+			cJSON *o;
+
+			if (!(p & (1u << b)))
+				continue;
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", f->name);
+			cJSON_AddStringToObject(o, "reason", folders_name_reason(1u << b));
+			cJSON_AddStringToObject(o, "code", mf_np_codes[b]);
+			cJSON_AddStringToObject(o, "raw_name", f->raw_name);
+			cJSON_AddStringToObject(o, "suggestion", sug);
+			if ((1u << b) == FOLDERS_NP_CASE_DUP)
+				cJSON_AddStringToObject(o, "conflicts_with", names[dup[n_names - 1]]);
+			cJSON_AddItemToArray(probs, o);
+			n_probs++;
+		}
+		free(sug);
+	}
+	free(names);
+	free(dup);
+	if (n_bad == 0) {
+		result_set(res, RESULT_PASS, "all %zu folder names migrate as they are", n_names);
+		return;
+	}
+	result_set(res, RESULT_WARN, "%zu of %zu folder names need attention (%zu problems; "
+	    "first: \"%s\")", n_bad, n_names, n_probs, first);
+	result_advise(res,
+	    "Rename these folders on the source before the first sync (each problem has a "
+	    "suggestion), or map them in the migration tool. Folders whose names contain "
+	    "'/' are not migrated by Microsoft's IMAP migration at all.");
+}
+
+/* ---- mailbox.limits ---- */
+
+static void
+mf_limits_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	const struct profile_limits *l = &v->plan->destination.limits;
+	cJSON *d = res->details;
+	size_t n_folders = 0;
+	char b1[32], b2[32];
+	enum result_status st = RESULT_PASS;
+	char *why = NULL;
+
+	cJSON_AddItemToObject(d, "mailbox_items_limit", mailaudit_num_or_null(l->mailbox_items));
+	cJSON_AddItemToObject(d, "folder_count_limit", mailaudit_num_or_null(l->folder_count));
+	if (inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	for (size_t i = 0; i < inv->n; i++)
+		n_folders += mf_listed(&inv->folders[i]);
+	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
+	cJSON_AddNumberToObject(d, "folder_count", (double)n_folders);
+	if (l->mailbox_items < 0 && l->folder_count < 0) {
+		result_set(res, RESULT_SKIP, "no item or folder limits for the destination (set "
+		    "destination.limits.mailbox_items / folder_count or a profile)");
+		return;
+	}
+	if (l->mailbox_items >= 0 && inv->total_messages > l->mailbox_items) {
+		st = RESULT_FAIL;
+		why = xasprintf("%s items, the destination's migration stops at %s",
+		    mf_count(inv->total_messages, b1, sizeof(b1)),
+		    mf_count(l->mailbox_items, b2, sizeof(b2)));
+		result_advise(res, "Archive part of this mailbox (for example to a PST or an "
+		    "archive mailbox) so that fewer than %s items remain to migrate.",
+		    mf_count(l->mailbox_items, b2, sizeof(b2)));
+	}
+	if (l->folder_count >= 0 && (int64_t)n_folders > l->folder_count) {
+		char *w = xasprintf("%s%s%zu folders, more than %lld (mail clients slow down)",
+		    why != NULL ? why : "", why != NULL ? "; " : "", n_folders,
+		    (long long)l->folder_count);
+
+		free(why);
+		why = w;
+		if (st == RESULT_PASS) {
+			st = RESULT_WARN;
+			result_advise(res, "Merge or archive folders so that fewer than %lld "
+			    "remain; Outlook degrades with more.", (long long)l->folder_count);
+		}
+	}
+	if (why != NULL) {
+		result_set(res, st, "%s", why);
+		free(why);
+		return;
+	}
+	result_set(res, RESULT_PASS, "%s items in %zu folders, within the destination's limits",
+	    mf_count(inv->total_messages, b1, sizeof(b1)), n_folders);
+}
+
+/* ---- mailbox.large_messages ---- */
+
+static void
+mf_large_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	int64_t limit = v->plan->destination.limits.message_bytes;
+	cJSON *d = res->details, *arr;
+	int64_t count = 0;
+	size_t unknown = 0;
+	char b1[32];
+
+	if (limit >= 0)
+		cJSON_AddNumberToObject(d, "limit_bytes", (double)limit);
+	cJSON_AddNumberToObject(d, "count", 0);
+	arr = cJSON_AddArrayToObject(d, "folders");
+	if (limit < 0) {
+		result_set(res, RESULT_SKIP, "no message size limit for the destination (set "
+		    "destination.limits.message_bytes or a profile)");
+		return;
+	}
+	if (inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		cJSON *o;
+
+		if (f->flags & FOLDERS_F_NOSELECT)
+			continue;
+		if (f->large < 0) {
+			unknown++;
+			continue;
+		}
+		if (f->large == 0)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", f->name);
+		cJSON_AddNumberToObject(o, "count", (double)f->large);
+		cJSON_AddItemToArray(arr, o);
+		count += f->large;
+	}
+	cJSON_ReplaceItemInObject(d, "count", cJSON_CreateNumber((double)count));
+	cJSON_AddNumberToObject(d, "folders_not_counted", (double)unknown);
+	mailaudit_size(limit, b1, sizeof(b1));
+	if (count > 0) {
+		result_set(res, RESULT_WARN, "%lld message%s larger than %s in %d folder%s",
+		    (long long)count, count == 1 ? "" : "s", b1, cJSON_GetArraySize(arr),
+		    cJSON_GetArraySize(arr) == 1 ? "" : "s");
+		result_advise(res, "The migration will skip messages over %s. Save their "
+		    "attachments elsewhere (a file share, OneDrive) and delete or shrink them "
+		    "before migrating, or move them by hand.", b1);
+		return;
+	}
+	if (unknown > 0) {
+		result_set(res, RESULT_WARN, "no message larger than %s found, but %zu folders "
+		    "could not be searched", b1, unknown);
+		return;
+	}
+	result_set(res, RESULT_PASS, "no message larger than %s", b1);
+}
+
+/* ---- schedules ---- */
+
+static void
+mf_folders_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.folders", RESULT_SIDE_SOURCE,
+	    MAILAUDIT_SRC_STATUS | MAILAUDIT_SRC_BYTES, mf_folders_fill);
+}
+
+static void
+mf_items_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.folder_items", RESULT_SIDE_SOURCE,
+	    MAILAUDIT_SRC_STATUS, mf_items_fill);
+}
+
+static void
+mf_names_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.folder_names", RESULT_SIDE_SOURCE,
+	    MAILAUDIT_SRC_LIST | MAILAUDIT_DST_LIST, mf_names_fill);
+}
+
+static void
+mf_limits_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.limits", RESULT_SIDE_SOURCE, MAILAUDIT_SRC_STATUS,
+	    mf_limits_fill);
+}
+
+static void
+mf_large_schedule(struct runner *r, const struct check_input *in)
+{
+	mailaudit_schedule(r, in, "mailbox.large_messages", RESULT_SIDE_SOURCE,
+	    MAILAUDIT_SRC_LARGE, mf_large_fill);
+}
+
+const struct check check_mailbox_folders = {
+    .id = "mailbox.folders",
+    .group = "folders",
+    .title = "folder inventory of every source mailbox: messages, bytes, special use",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mf_folders_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};
+
+const struct check check_mailbox_folder_items = {
+    .id = "mailbox.folder_items",
+    .group = "folders",
+    .title = "folders over the destination's items-per-folder limit (10,000)",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mf_items_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};
+
+const struct check check_mailbox_folder_names = {
+    .id = "mailbox.folder_names",
+    .group = "folders",
+    .title = "folder names that break migrations, with suggested renames",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mf_names_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};
+
+const struct check check_mailbox_limits = {
+    .id = "mailbox.limits",
+    .group = "folders",
+    .title = "items and folders per mailbox against the destination's limits",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mf_limits_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};
+
+const struct check check_mailbox_large_messages = {
+    .id = "mailbox.large_messages",
+    .group = "folders",
+    .title = "messages larger than the destination accepts (UID SEARCH LARGER)",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = mf_large_schedule,
+    .scope = CHECK_SCOPE_MAILBOX,
+};

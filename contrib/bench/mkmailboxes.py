@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Many small mailboxes for the audit benchmark (stdlib only).
+
+Adds users bench0001..benchNNNN to the running mail lab's source instance
+(its users.passwd, which Dovecot re-reads when it changes) and writes, for
+each, a Maildir++ tree with F folders (a few levels deep, one with a non-ASCII
+name) of M small messages each, straight to disk: 500 x 20 x 3 takes a few
+seconds. Prints nothing but errors; writes $LAB_RUN/mail/bench.csv (the
+plan's mailbox sheet format).
+
+  mkmailboxes.py LAB_RUN N [FOLDERS] [MESSAGES]
+"""
+import os
+import sys
+import time
+
+
+def mutf7_ascii(name):
+    return name.replace("&", "&-")
+
+
+FOLDER_NAMES = ["Sent", "Drafts", "Trash", "Junk", "Archive", "Archive.2023", "Archive.2024",
+                "Projects", "Projects.Alpha", "Projects.Beta", "Clients", "Clients.Acme",
+                "Invoices", "Newsletters", "Travel", "Work", "Work.Reports", "Receipts",
+                "Entw&APw-rfe", "Family"]
+
+
+def message(user, folder, i):
+    body = (f"From: sender{i}@example.net\r\nTo: {user}\r\n"
+            f"Subject: bench {folder} {i}\r\nMessage-ID: <{user}.{folder}.{i}@bench>\r\n"
+            f"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\n" + "lorem ipsum " * 40 + "\r\n")
+    return body.replace("\r\n", "\n").encode()
+
+
+def main():
+    lab_run, n = sys.argv[1], int(sys.argv[2])
+    nf = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    nm = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    side = os.path.join(lab_run, "mail", "source")
+    home = os.path.join(side, "home")
+    st = os.stat(home)
+    passwd = os.path.join(side, "users.passwd")
+    have = open(passwd, encoding="utf-8").read()
+    lines, csv = [], ["source_user,source_password,dest_user,dest_password"]
+    now = int(time.time())
+    for k in range(1, n + 1):
+        user, pw = f"bench{k:04d}@lab.test", f"b{k:04d}-src-pw"
+        csv.append(f"{user},{pw},{user},unused")  # no destination IMAP in the bench plan
+        uhome = os.path.join(home, user)
+        if f"\n{user}:" not in "\n" + have:
+            lines.append(f"{user}:{{PLAIN}}{pw}::::{uhome}::\n")
+        md = os.path.join(uhome, "Maildir")
+        for j, folder in enumerate(["INBOX"] + FOLDER_NAMES[:nf - 1]):
+            d = md if folder == "INBOX" else os.path.join(md, "." + folder)
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(d, sub), exist_ok=True)
+            for i in range(nm):
+                data = message(user, folder, i)
+                name = f"{now - i}.M{j}P{i}.bench,S={len(data)}:2,S"
+                with open(os.path.join(d, "cur", name), "wb") as f:
+                    f.write(data)
+        for root, dirs, files in os.walk(uhome):
+            os.chown(root, st.st_uid, st.st_gid)
+            for f in files:
+                os.chown(os.path.join(root, f), st.st_uid, st.st_gid)
+    with open(passwd, "a", encoding="utf-8") as f:
+        f.writelines(lines)
+    with open(os.path.join(lab_run, "mail", "bench.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(csv) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1237 @@
+/*
+ * folders.c - the folder inventory of one IMAP mailbox. See folders.h.
+ *
+ * A job walks three phases over one READY client, each a pipelined batch:
+ * LIST (+ GETQUOTAROOT), STATUS for every selectable folder, and the
+ * EXAMINE-based counts some folders need. Every command of the job counts in
+ * `pending`; a phase advances when it reaches 0 and the window of the batch
+ * is refilled as replies arrive, so a mailbox with 10,000 folders costs the
+ * same number of round trips as one with 20.
+ *
+ * One untagged handler serves every command of the job: it dispatches on the
+ * response keyword (LIST, XLIST, STATUS, QUOTAROOT, QUOTA, FETCH, SEARCH,
+ * ESEARCH) rather than on which command is oldest, because LIST-STATUS mixes
+ * STATUS into LIST's replies and STATUS names its mailbox anyway. FETCH and
+ * SEARCH data belong to the command they answer: RFC 3501 section 5.5 has
+ * the server answer pipelined commands in order, and a failed EXAMINE leaves
+ * no mailbox selected, so a FETCH after it cannot count another folder's mail.
+ */
+#include "folders.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap.h"
+#include "util.h"
+
+enum folders_phase { PH_LIST, PH_STATUS, PH_EXAMINE, PH_DONE };
+
+enum folders_kind { K_LIST, K_QUOTA, K_STATUS, K_EXAMINE, K_FETCH, K_SEARCH };
+
+struct folders_ref {
+	struct folders_job *job;
+	enum folders_kind kind;
+	size_t idx; /* folder index (not for LIST/QUOTA) */
+};
+
+struct folders_job {
+	struct imap_client *c;
+	struct folders_opts o;
+	folders_done_fn done;
+	void *aux;
+	struct folders_inventory *inv;
+	size_t cap;
+	enum folders_phase phase;
+	size_t pending; /* commands of the job in flight */
+	char *error;
+	int failed;
+	int status_size, list_status, esearch;
+	struct folders_ref list_ref, quota_ref;
+	struct folders_ref *refs; /* 3 per folder: STATUS or EXAMINE, FETCH, SEARCH */
+	size_t next;              /* next folder to queue in the current phase */
+	int examine_failed_idx_valid;
+	size_t examine_failed_idx; /* folder whose EXAMINE failed (its FETCH/SEARCH are void) */
+};
+
+/* ================================================================ pure ===== */
+
+static char *
+folders_iconv(const char *to, const char *from, const char *in, size_t len)
+{
+	iconv_t cd = iconv_open(to, from);
+	size_t cap = len * 4 + 16, left_in = len, left_out;
+	char *out, *ip = (char *)in, *op;
+
+	if (cd == (iconv_t)-1)
+		return NULL;
+	out = xmalloc(cap);
+	op = out;
+	left_out = cap - 1;
+	if (iconv(cd, &ip, &left_in, &op, &left_out) == (size_t)-1 ||
+	    iconv(cd, NULL, NULL, &op, &left_out) == (size_t)-1) {
+		iconv_close(cd);
+		free(out);
+		return NULL;
+	}
+	iconv_close(cd);
+	*op = '\0';
+	/* A NUL inside is no name. */
+	if ((size_t)(op - out) != strlen(out)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *
+folders_mutf7_decode(const char *raw, size_t len)
+{
+	int plain = 1;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)raw[i];
+
+		/* RFC 3501 5.1.3: only printable US-ASCII; '&' starts a shift. */
+		if (ch < 0x20 || ch > 0x7e)
+			return NULL;
+		if (ch == '&')
+			plain = 0;
+	}
+	if (plain)
+		return xstrndup(raw, len);
+	/* Every shift "&...-" must be closed by '-' and hold only modified
+	 * BASE64 (RFC 3501 5.1.3: '+' and ',' instead of '+' and '/'); glibc
+	 * accepts an unterminated one at the end. */
+	for (size_t i = 0; i < len; i++) {
+		if (raw[i] != '&')
+			continue;
+		for (i++; i < len && raw[i] != '-'; i++)
+			if (!((raw[i] >= 'A' && raw[i] <= 'Z') || (raw[i] >= 'a' && raw[i] <= 'z') ||
+			    (raw[i] >= '0' && raw[i] <= '9') || raw[i] == '+' || raw[i] == ','))
+				return NULL;
+		if (i == len)
+			return NULL;
+	}
+	{
+		char *out = folders_iconv("UTF-8", "UTF-7-IMAP", raw, len), *back;
+
+		if (out == NULL)
+			return NULL;
+		/* Only the canonical form: printable ASCII is never shifted and
+		 * shifts are not split (RFC 3501 5.1.3); tools disagree on the rest. */
+		back = folders_iconv("UTF-7-IMAP", "UTF-8", out, strlen(out));
+		if (back == NULL || strlen(back) != len || memcmp(back, raw, len) != 0) {
+			free(back);
+			free(out);
+			return NULL;
+		}
+		free(back);
+		return out;
+	}
+}
+
+char *
+folders_mutf7_encode(const char *s, size_t len)
+{
+	return folders_iconv("UTF-7-IMAP", "UTF-8", s, len);
+}
+
+static const struct {
+	const char *flag;
+	enum folders_special sp;
+} folders_flags[] = {
+	{"\\All", FOLDERS_SPECIAL_ALL},
+	{"\\Archive", FOLDERS_SPECIAL_ARCHIVE},
+	{"\\Drafts", FOLDERS_SPECIAL_DRAFTS},
+	{"\\Flagged", FOLDERS_SPECIAL_FLAGGED},
+	{"\\Junk", FOLDERS_SPECIAL_JUNK},
+	{"\\Sent", FOLDERS_SPECIAL_SENT},
+	{"\\Trash", FOLDERS_SPECIAL_TRASH},
+	{"\\Important", FOLDERS_SPECIAL_IMPORTANT},
+	/* XLIST (Gmail's pre-RFC 6154 command) names. */
+	{"\\AllMail", FOLDERS_SPECIAL_ALL},
+	{"\\Spam", FOLDERS_SPECIAL_JUNK},
+	{"\\Starred", FOLDERS_SPECIAL_FLAGGED},
+};
+
+enum folders_special
+folders_special_from_flag(const char *flag)
+{
+	for (size_t i = 0; i < sizeof(folders_flags) / sizeof(folders_flags[0]); i++)
+		if (util_strieq(flag, folders_flags[i].flag))
+			return folders_flags[i].sp;
+	return FOLDERS_SPECIAL_NONE;
+}
+
+const char *
+folders_special_str(enum folders_special s)
+{
+	for (size_t i = 0; i < sizeof(folders_flags) / sizeof(folders_flags[0]); i++)
+		if (folders_flags[i].sp == s)
+			return folders_flags[i].flag;
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	enum folders_special sp;
+} folders_guesses[] = {
+	{"Sent", FOLDERS_SPECIAL_SENT},
+	{"Sent Items", FOLDERS_SPECIAL_SENT},
+	{"Sent Messages", FOLDERS_SPECIAL_SENT},
+	{"Sent Mail", FOLDERS_SPECIAL_SENT},
+	{"Gesendet", FOLDERS_SPECIAL_SENT},
+	{"Gesendete Objekte", FOLDERS_SPECIAL_SENT},
+	{"Gesendete Elemente", FOLDERS_SPECIAL_SENT},
+	{"Envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
+	{"\xc3\x89l\xc3\xa9ments envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
+	{"Enviados", FOLDERS_SPECIAL_SENT},
+	{"Trash", FOLDERS_SPECIAL_TRASH},
+	{"Deleted Items", FOLDERS_SPECIAL_TRASH},
+	{"Deleted Messages", FOLDERS_SPECIAL_TRASH},
+	{"Deleted", FOLDERS_SPECIAL_TRASH},
+	{"Bin", FOLDERS_SPECIAL_TRASH},
+	{"Papierkorb", FOLDERS_SPECIAL_TRASH},
+	{"Gel\xc3\xb6schte Elemente", FOLDERS_SPECIAL_TRASH},
+	{"Corbeille", FOLDERS_SPECIAL_TRASH},
+	{"Junk", FOLDERS_SPECIAL_JUNK},
+	{"Junk Email", FOLDERS_SPECIAL_JUNK},
+	{"Junk E-mail", FOLDERS_SPECIAL_JUNK},
+	{"Spam", FOLDERS_SPECIAL_JUNK},
+	{"Bulk Mail", FOLDERS_SPECIAL_JUNK},
+	{"Drafts", FOLDERS_SPECIAL_DRAFTS},
+	{"Draft", FOLDERS_SPECIAL_DRAFTS},
+	{"Entw\xc3\xbcrfe", FOLDERS_SPECIAL_DRAFTS},
+	{"Brouillons", FOLDERS_SPECIAL_DRAFTS},
+	{"Borradores", FOLDERS_SPECIAL_DRAFTS},
+	{"Archive", FOLDERS_SPECIAL_ARCHIVE},
+	{"Archives", FOLDERS_SPECIAL_ARCHIVE},
+	{"Archiv", FOLDERS_SPECIAL_ARCHIVE},
+};
+
+enum folders_special
+folders_special_guess(const char *name, char delim)
+{
+	const char *last = name;
+
+	if (delim != '\0' && strrchr(name, delim) != NULL)
+		last = strrchr(name, delim) + 1;
+	for (size_t i = 0; i < sizeof(folders_guesses) / sizeof(folders_guesses[0]); i++)
+		if (util_strieq(last, folders_guesses[i].name))
+			return folders_guesses[i].sp;
+	return FOLDERS_SPECIAL_NONE;
+}
+
+void
+folders_folder_clear(struct folders_folder *f)
+{
+	free(f->raw_name);
+	free(f->name);
+	free(f->error);
+	memset(f, 0, sizeof(*f));
+}
+
+/* An astring argument (atom, quoted string or literal) as text, or NULL. */
+static const char *
+folders_astring(const struct imap_arg *a, size_t *len)
+{
+	if (a == NULL)
+		return NULL;
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_STRING && a->type != IMAP_ARG_LITERAL)
+		return NULL;
+	*len = a->len;
+	return a->str;
+}
+
+int
+folders_parse_list(const struct imap_response *r, struct folders_folder *f)
+{
+	const struct imap_arg *flags, *delim, *name;
+	const char *raw;
+	size_t len;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL ||
+	    (!util_strieq(r->keyword, "LIST") && !util_strieq(r->keyword, "XLIST")))
+		return 0;
+	/* mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil)
+	 * SP mailbox [SP mbox-list-extended] (RFC 3501 9, RFC 5258 9). */
+	flags = imap_arg_nth(r->args, 0);
+	delim = imap_arg_nth(r->args, 1);
+	name = imap_arg_nth(r->args, 2);
+	if (flags == NULL || flags->type != IMAP_ARG_LIST || delim == NULL || name == NULL)
+		return -1;
+	raw = folders_astring(name, &len);
+	if (raw == NULL || len == 0 || memchr(raw, '\0', len) != NULL)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	if (delim->type == IMAP_ARG_STRING && delim->len == 1)
+		f->delim = delim->str[0];
+	else if (delim->type != IMAP_ARG_NIL)
+		return -1;
+	for (const struct imap_arg *a = flags->list; a != NULL; a = a->next) {
+		enum folders_special sp;
+
+		if (a->type != IMAP_ARG_ATOM)
+			continue;
+		if (util_strieq(a->str, "\\Noselect"))
+			f->flags |= FOLDERS_F_NOSELECT;
+		else if (util_strieq(a->str, "\\NonExistent"))
+			f->flags |= FOLDERS_F_NONEXISTENT | FOLDERS_F_NOSELECT;
+		else if (util_strieq(a->str, "\\Noinferiors"))
+			f->flags |= FOLDERS_F_NOINFERIORS;
+		else if (util_strieq(a->str, "\\HasChildren"))
+			f->flags |= FOLDERS_F_HASCHILDREN;
+		else if (util_strieq(a->str, "\\Subscribed"))
+			f->flags |= FOLDERS_F_SUBSCRIBED;
+		else if ((sp = folders_special_from_flag(a->str)) != FOLDERS_SPECIAL_NONE &&
+		    f->special == FOLDERS_SPECIAL_NONE)
+			f->special = sp;
+	}
+	f->raw_name = xstrndup(raw, len);
+	/* RFC 3501 5.1: INBOX is case-insensitive; keep one spelling. */
+	if (util_strieq(f->raw_name, "INBOX"))
+		memcpy(f->raw_name, "INBOX", 5);
+	f->name = folders_mutf7_decode(f->raw_name, len);
+	f->name_ok = f->name != NULL;
+	if (f->name == NULL)
+		f->name = xstrdup(f->raw_name);
+	f->bytes = -1;
+	f->large = -1;
+	return 1;
+}
+
+/* Parse a number atom up to 2^63-1. Returns 0 or -1. */
+static int
+folders_number(const struct imap_arg *a, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (a == NULL || a->type != IMAP_ARG_ATOM || a->len == 0 || a->len > 18)
+		return -1;
+	for (size_t i = 0; i < a->len; i++) {
+		if (a->str[i] < '0' || a->str[i] > '9')
+			return -1;
+		v = v * 10 + (a->str[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+folders_same_name(const char *a, size_t alen, const char *b)
+{
+	if (alen == 5 && util_strieq(b, "INBOX") && strncasecmp(a, "INBOX", 5) == 0)
+		return 1;
+	return strlen(b) == alen && memcmp(a, b, alen) == 0;
+}
+
+int
+folders_parse_status(const struct imap_response *r, const char **name, struct folders_folder *f)
+{
+	const struct imap_arg *mb, *items;
+	const char *raw;
+	size_t len;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL ||
+	    !util_strieq(r->keyword, "STATUS"))
+		return 0;
+	/* "STATUS" SP mailbox SP "(" [status-att-list] ")" (RFC 3501 7.2.4). */
+	mb = imap_arg_nth(r->args, 0);
+	items = imap_arg_nth(r->args, 1);
+	raw = folders_astring(mb, &len);
+	if (raw == NULL || items == NULL || items->type != IMAP_ARG_LIST || items->n % 2 != 0)
+		return -1;
+	if (name != NULL)
+		*name = raw;
+	if (f == NULL || f->raw_name == NULL || !folders_same_name(raw, len, f->raw_name))
+		return 1;
+	for (const struct imap_arg *a = items->list; a != NULL && a->next != NULL;
+	     a = a->next->next) {
+		int64_t v;
+
+		if (a->type != IMAP_ARG_ATOM || folders_number(a->next, &v) != 0)
+			return -1;
+		if (util_strieq(a->str, "MESSAGES")) {
+			if (v > UINT32_MAX)
+				return -1;
+			f->messages = (uint32_t)v;
+			f->has_status = 1;
+		} else if (util_strieq(a->str, "UIDNEXT") && v <= UINT32_MAX) {
+			f->uidnext = (uint32_t)v;
+		} else if (util_strieq(a->str, "UIDVALIDITY") && v <= UINT32_MAX) {
+			f->uidvalidity = (uint32_t)v;
+		} else if (util_strieq(a->str, "SIZE")) {
+			f->bytes = v;
+			f->bytes_src = FOLDERS_BYTES_STATUS;
+		}
+	}
+	return 1;
+}
+
+/* ---- names ---- */
+
+/* Split NAME at DELIM into levels (pointers into a copy). Caller frees
+ * *COPY and the returned array. */
+static char **
+folders_levels(const char *name, char delim, char **copy, size_t *n)
+{
+	char **lv = NULL;
+	char *p;
+
+	*copy = xstrdup(name);
+	*n = 0;
+	p = *copy;
+	for (;;) {
+		char *d = delim != '\0' ? strchr(p, delim) : NULL;
+
+		lv = xrealloc(lv, (*n + 1) * sizeof(*lv));
+		lv[(*n)++] = p;
+		if (d == NULL)
+			break;
+		*d = '\0';
+		p = d + 1;
+	}
+	return lv;
+}
+
+static size_t
+folders_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Default folders of Exchange a mail folder must not be named like. */
+static const char *const folders_exchange_reserved[] = {
+	"Calendar", "Contacts", "Tasks", "Notes", "Journal", "Outbox", "Sync Issues",
+	"Conversation History", "RSS Feeds", "Conflicts", "Local Failures", "Server Failures",
+	NULL,
+};
+
+unsigned
+folders_name_problems(const char *name, const struct folders_name_rules *rules)
+{
+	char dd = rules->dest_delim != '\0' ? rules->dest_delim : '/';
+	unsigned p = 0;
+	char *copy;
+	size_t n;
+	char **lv;
+
+	if (util_strieq(name, "INBOX"))
+		return 0;
+	lv = folders_levels(name, rules->src_delim, &copy, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *l = lv[i];
+		size_t len = strlen(l);
+
+		if (strchr(l, '/') != NULL)
+			p |= FOLDERS_NP_SLASH;
+		if (dd != '/' && strchr(l, dd) != NULL)
+			p |= FOLDERS_NP_DEST_DELIM;
+		if (strchr(l, ',') != NULL)
+			p |= FOLDERS_NP_COMMA;
+		if (dd != '.' && strchr(l, '.') != NULL)
+			p |= FOLDERS_NP_PERIOD;
+		if (strchr(l, '&') != NULL)
+			p |= FOLDERS_NP_AMPERSAND;
+		if (len > 0 && (l[0] == ' ' || l[len - 1] == ' '))
+			p |= FOLDERS_NP_SPACE_EDGE;
+		for (size_t k = 0; k < len; k++)
+			if ((unsigned char)l[k] >= 0x80)
+				p |= FOLDERS_NP_NON_ASCII;
+		if (folders_utf8_chars(l) > FOLDERS_MAX_LEVEL_CHARS)
+			p |= FOLDERS_NP_TOO_LONG;
+	}
+	if (n > FOLDERS_MAX_DEPTH)
+		p |= FOLDERS_NP_TOO_DEEP;
+	if (rules->microsoft)
+		for (size_t k = 0; folders_exchange_reserved[k] != NULL; k++)
+			if (util_strieq(lv[0], folders_exchange_reserved[k]))
+				p |= FOLDERS_NP_RESERVED;
+	free(lv);
+	free(copy);
+	return p;
+}
+
+const char *
+folders_name_reason(unsigned bit)
+{
+	switch (bit) {
+	case FOLDERS_NP_SLASH:
+		return "contains '/': Microsoft's IMAP migration does not migrate folders whose "
+		       "names contain '/'";
+	case FOLDERS_NP_DEST_DELIM:
+		return "contains the destination's hierarchy delimiter: it would become subfolders";
+	case FOLDERS_NP_COMMA: return "contains ',': some migration tools treat it as a separator";
+	case FOLDERS_NP_PERIOD:
+		return "contains '.': the hierarchy delimiter of many IMAP servers (Courier, "
+		       "Maildir++)";
+	case FOLDERS_NP_AMPERSAND:
+		return "contains '&': the escape character of IMAP folder names (modified UTF-7), "
+		       "mishandled by some tools";
+	case FOLDERS_NP_SPACE_EDGE:
+		return "starts or ends with a space: trimmed or refused by Exchange and many clients";
+	case FOLDERS_NP_NON_ASCII:
+		return "has non-ASCII characters: the migration tool must convert modified UTF-7 "
+		       "(check these folders after the first sync)";
+	case FOLDERS_NP_CASE_DUP:
+		return "differs from another folder only in case: Exchange refuses the second "
+		       "(\"mailbox already exists\")";
+	case FOLDERS_NP_TOO_LONG: return "a level is longer than 255 characters";
+	case FOLDERS_NP_TOO_DEEP: return "nested more than 10 levels deep";
+	case FOLDERS_NP_UNDECODABLE:
+		return "not valid modified UTF-7 (RFC 3501 5.1.3): shown as the server sent it";
+	case FOLDERS_NP_RESERVED:
+		return "has the name of an Exchange default folder (Calendar, Contacts, Tasks...): "
+		       "mail would land in or clash with it";
+	}
+	return "";
+}
+
+/* Lower-case ASCII and Latin-1 letters of UTF-8 S in place (U+00C0-U+00DE
+ * but U+00D7 are C3 80-9E; +0x20 gives the small letter). */
+static void
+folders_fold(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (unsigned char)(*p + 32);
+		else if (*p == 0xc3 && p[1] >= 0x80 && p[1] <= 0x9e && p[1] != 0x97) {
+			p[1] = (unsigned char)(p[1] + 0x20);
+			p++;
+		}
+	}
+}
+
+void
+folders_name_case_dups(const char *const *names, size_t n, size_t *dup)
+{
+	char **folded = xcalloc(n ? n : 1, sizeof(*folded));
+
+	/* Quadratic in the worst case is fine for a report; a hash would do
+	 * for 100,000 folders but nobody audits that many in one mailbox. */
+	for (size_t i = 0; i < n; i++) {
+		folded[i] = xstrdup(names[i]);
+		folders_fold(folded[i]);
+		dup[i] = (size_t)-1;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(folded[i], folded[j]) == 0 && strcmp(names[i], names[j]) != 0) {
+				dup[i] = j;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(folded[i]);
+	free(folded);
+}
+
+/* ASCII for the Latin-1 letter U+00C0 + K (K < 64). */
+static const char *const folders_translit[64] = {
+	"A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
+	"D", "N", "O", "O", "O", "O", "O", "x", "O", "U", "U", "U", "U", "Y", "Th", "ss",
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+	"d", "n", "o", "o", "o", "o", "o", "-", "o", "u", "u", "u", "u", "y", "th", "y",
+};
+
+struct folders_sb {
+	char *s;
+	size_t len, cap;
+};
+
+static void
+folders_sb_put(struct folders_sb *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* One level, fixed for PROBLEMS. */
+static void
+folders_fix_level(struct folders_sb *b, const char *l, unsigned problems, char dd)
+{
+	size_t len = strlen(l), start = b->len, chars = 0;
+
+	if (problems & FOLDERS_NP_SPACE_EDGE) {
+		while (*l == ' ')
+			l++, len--;
+		while (len > 0 && l[len - 1] == ' ')
+			len--;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)l[i];
+
+		if ((problems & FOLDERS_NP_COMMA) && ch == ',' && i + 1 < len && l[i + 1] == ' ') {
+			continue; /* "Invoices, 2023" -> "Invoices 2023" */
+		} else if (((problems & FOLDERS_NP_SLASH) && ch == '/') ||
+		    ((problems & FOLDERS_NP_DEST_DELIM) && ch == (unsigned char)dd) ||
+		    ((problems & FOLDERS_NP_COMMA) && ch == ',') ||
+		    ((problems & FOLDERS_NP_PERIOD) && ch == '.')) {
+			folders_sb_put(b, "-", 1);
+		} else if ((problems & FOLDERS_NP_AMPERSAND) && ch == '&') {
+			folders_sb_put(b, "and", 3);
+		} else if ((problems & FOLDERS_NP_NON_ASCII) && ch == 0xc3 && i + 1 < len &&
+		    ((unsigned char)l[i + 1] & 0xc0) == 0x80) {
+			const char *t = folders_translit[(unsigned char)l[i + 1] - 0x80];
+
+			folders_sb_put(b, t, strlen(t));
+			i++;
+		} else {
+			folders_sb_put(b, l + i, 1);
+		}
+	}
+	if ((problems & FOLDERS_NP_TOO_LONG) && folders_utf8_chars(b->s + start) >
+	    FOLDERS_MAX_LEVEL_CHARS) {
+		/* Cut at a character boundary. */
+		for (size_t i = start; i < b->len; i++) {
+			if (((unsigned char)b->s[i] & 0xc0) != 0x80 &&
+			    ++chars > FOLDERS_MAX_LEVEL_CHARS) {
+				b->len = i;
+				b->s[i] = '\0';
+				break;
+			}
+		}
+	}
+}
+
+char *
+folders_name_suggest(const char *name, unsigned problems, const struct folders_name_rules *rules)
+{
+	char dd = rules->dest_delim != '\0' ? rules->dest_delim : '/';
+	char sd = rules->src_delim;
+	struct folders_sb b = {NULL, 0, 0};
+	char *copy;
+	size_t n;
+	char **lv = folders_levels(name, sd, &copy, &n);
+
+	folders_sb_put(&b, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0) {
+			if ((problems & FOLDERS_NP_TOO_DEEP) && i >= FOLDERS_MAX_DEPTH)
+				folders_sb_put(&b, " - ", 3);
+			else
+				folders_sb_put(&b, &sd, 1);
+		}
+		folders_fix_level(&b, lv[i], problems, dd);
+	}
+	if (problems & FOLDERS_NP_RESERVED)
+		folders_sb_put(&b, " (mail)", 7);
+	if (problems & FOLDERS_NP_CASE_DUP)
+		folders_sb_put(&b, " (2)", 4);
+	free(lv);
+	free(copy);
+	return b.s;
+}
+
+/* ---- matching ---- */
+
+static int
+folders_uses_special(const struct folders_inventory *inv)
+{
+	for (size_t i = 0; i < inv->n; i++)
+		if (inv->folders[i].special != FOLDERS_SPECIAL_NONE)
+			return 1;
+	return 0;
+}
+
+static enum folders_special
+folders_special_of(const struct folders_inventory *inv, size_t i, int uses)
+{
+	const struct folders_folder *f = &inv->folders[i];
+
+	if (uses)
+		return f->special;
+	return folders_special_guess(f->name, f->delim);
+}
+
+/* NAME with its delimiter FROM replaced by TO (levels kept). Caller frees. */
+static char *
+folders_translate(const char *name, char from, char to)
+{
+	char *s = xstrdup(name);
+
+	if (from != '\0' && to != '\0')
+		for (char *p = s; *p != '\0'; p++)
+			if (*p == from)
+				*p = to;
+	return s;
+}
+
+void
+folders_match(const struct folders_inventory *src, const struct folders_inventory *dst,
+    size_t *map)
+{
+	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
+	int su = folders_uses_special(src), du = folders_uses_special(dst);
+
+	for (size_t i = 0; i < src->n; i++)
+		map[i] = (size_t)-1;
+	/* 1. Special use: Sent <-> Sent Items, Trash <-> Deleted Items. */
+	for (size_t i = 0; i < src->n; i++) {
+		enum folders_special s = folders_special_of(src, i, su);
+
+		if (!src->folders[i].has_status || s == FOLDERS_SPECIAL_NONE)
+			continue;
+		for (size_t j = 0; j < dst->n; j++) {
+			if (!used[j] && dst->folders[j].has_status &&
+			    folders_special_of(dst, j, du) == s) {
+				map[i] = j;
+				used[j] = 1;
+				break;
+			}
+		}
+	}
+	/* 2. By name, delimiter translated; INBOX ignoring case. */
+	for (size_t i = 0; i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+		char *want;
+
+		if (!f->has_status || map[i] != (size_t)-1)
+			continue;
+		want = folders_translate(f->name, f->delim, dst->delim);
+		for (size_t j = 0; j < dst->n; j++) {
+			const char *dn = dst->folders[j].name;
+
+			if (used[j] || !dst->folders[j].has_status)
+				continue;
+			if (strcmp(dn, want) == 0 ||
+			    (util_strieq(want, "INBOX") && util_strieq(dn, "INBOX"))) {
+				map[i] = j;
+				used[j] = 1;
+				break;
+			}
+		}
+		free(want);
+	}
+	free(used);
+}
+
+/* ================================================================ the job ===== */
+
+void
+folders_inventory_free(struct folders_inventory *inv)
+{
+	if (inv == NULL)
+		return;
+	for (size_t i = 0; i < inv->n; i++)
+		folders_folder_clear(&inv->folders[i]);
+	free(inv->folders);
+	free(inv->quota_root);
+	free(inv);
+}
+
+static struct folders_inventory *
+folders_inventory_new(void)
+{
+	struct folders_inventory *inv = xcalloc(1, sizeof(*inv));
+
+	inv->quota_used_bytes = -1;
+	inv->quota_limit_bytes = -1;
+	inv->quota_used_messages = -1;
+	inv->quota_limit_messages = -1;
+	inv->list_method = "LIST";
+	return inv;
+}
+
+const char *
+folders_job_error(const struct folders_job *job)
+{
+	return job->error;
+}
+
+const struct folders_inventory *
+folders_job_inventory(const struct folders_job *job)
+{
+	return job->inv;
+}
+
+struct folders_inventory *
+folders_job_take(struct folders_job *job)
+{
+	struct folders_inventory *inv = job->inv;
+
+	job->inv = folders_inventory_new();
+	job->cap = 0;
+	return inv;
+}
+
+void
+folders_job_free(struct folders_job *job)
+{
+	if (job == NULL)
+		return;
+	folders_inventory_free(job->inv);
+	free(job->refs);
+	free(job->error);
+	free(job);
+}
+
+static void folders_advance(struct folders_job *job);
+
+/* The job failed (the first reason wins); it ends when nothing is in flight. */
+static void
+folders_fail(struct folders_job *job, const char *fmt, const char *a, const char *b)
+{
+	if (!job->failed) {
+		job->failed = 1;
+		job->error = xasprintf(fmt, a, b);
+	}
+}
+
+static void
+folders_send(struct folders_job *job, struct imap_cmd *cmd, struct folders_ref *ref);
+
+/* ---- untagged data ---- */
+
+static struct folders_folder *
+folders_find(struct folders_job *job, const char *raw)
+{
+	struct folders_inventory *inv = job->inv;
+	size_t len = strlen(raw);
+
+	/* LIST-STATUS sends a folder's STATUS right after its LIST: look at
+	 * the last one first. */
+	for (size_t k = inv->n; k > 0; k--)
+		if (folders_same_name(raw, len, inv->folders[k - 1].raw_name))
+			return &inv->folders[k - 1];
+	return NULL;
+}
+
+static void
+folders_on_list(struct folders_job *job, const struct imap_response *r)
+{
+	struct folders_inventory *inv = job->inv;
+	struct folders_folder f;
+	int rc = folders_parse_list(r, &f);
+
+	if (rc < 0) {
+		folders_fail(job, "malformed %s response from the server%s", r->keyword, "");
+		return;
+	}
+	if (rc == 0 || job->phase != PH_LIST)
+		return;
+	if (inv->n >= job->o.max_folders) {
+		inv->truncated = 1;
+		folders_folder_clear(&f);
+		return;
+	}
+	if (inv->n == job->cap) {
+		job->cap = job->cap ? job->cap * 2 : 32;
+		inv->folders = xrealloc(inv->folders, job->cap * sizeof(*inv->folders));
+	}
+	if (f.delim != '\0' && (inv->delim == '\0' || strcmp(f.raw_name, "INBOX") == 0))
+		inv->delim = f.delim;
+	inv->folders[inv->n++] = f;
+}
+
+/* "* QUOTA root (STORAGE used limit MESSAGE used limit)" (RFC 9208 7.2). */
+static void
+folders_on_quota(struct folders_job *job, const struct imap_response *r)
+{
+	struct folders_inventory *inv = job->inv;
+	const struct imap_arg *root = imap_arg_nth(r->args, 0), *res = imap_arg_nth(r->args, 1);
+	const char *rname;
+	size_t len;
+
+	if (util_strieq(r->keyword, "QUOTAROOT"))
+		return; /* the QUOTA responses that follow say it all */
+	rname = folders_astring(root, &len);
+	if (rname == NULL || res == NULL || res->type != IMAP_ARG_LIST || inv->has_quota)
+		return;
+	for (const struct imap_arg *a = res->list; a != NULL; a = a->next) {
+		const struct imap_arg *u = a->next, *l = u != NULL ? u->next : NULL;
+		int64_t used, limit;
+
+		if (l == NULL || a->type != IMAP_ARG_ATOM || folders_number(u, &used) != 0 ||
+		    folders_number(l, &limit) != 0)
+			return;
+		if (util_strieq(a->str, "STORAGE") && used < INT64_MAX / 1024 &&
+		    limit < INT64_MAX / 1024) {
+			inv->has_quota = 1;
+			inv->quota_used_bytes = used * 1024;
+			inv->quota_limit_bytes = limit * 1024;
+		} else if (util_strieq(a->str, "MESSAGE")) {
+			inv->quota_used_messages = used;
+			inv->quota_limit_messages = limit;
+		}
+		a = l;
+	}
+	if (inv->has_quota) {
+		free(inv->quota_root);
+		inv->quota_root = xstrndup(rname, len);
+	}
+}
+
+/* "* 12 FETCH (UID 40 RFC822.SIZE 3120)": add the size to the folder. */
+static void
+folders_on_fetch(struct folders_job *job, const struct folders_ref *ref,
+    const struct imap_response *r)
+{
+	struct folders_folder *f = &job->inv->folders[ref->idx];
+	const struct imap_arg *items = imap_arg_nth(r->args, 0);
+
+	if (items == NULL || items->type != IMAP_ARG_LIST)
+		return;
+	for (const struct imap_arg *a = items->list; a != NULL && a->next != NULL;
+	     a = a->next->next) {
+		int64_t v;
+
+		if (imap_arg_is(a, "RFC822.SIZE") && folders_number(a->next, &v) == 0) {
+			f->bytes += v;
+			if ((job->o.want & FOLDERS_WANT_LARGE) && v > job->o.large_over)
+				f->large++;
+		}
+	}
+}
+
+/* "* SEARCH 3 9" or "* ESEARCH (TAG "A5") UID COUNT 2" (RFC 4731 3.1). */
+static void
+folders_on_search(struct folders_job *job, const struct folders_ref *ref,
+    const struct imap_response *r)
+{
+	struct folders_folder *f = &job->inv->folders[ref->idx];
+
+	if (util_strieq(r->keyword, "SEARCH")) {
+		f->large += (int64_t)r->n_args;
+		return;
+	}
+	for (const struct imap_arg *a = r->args; a != NULL; a = a->next) {
+		int64_t v;
+
+		if (imap_arg_is(a, "COUNT") && folders_number(a->next, &v) == 0)
+			f->large += v;
+	}
+}
+
+static void
+folders_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct folders_ref *ref = arg;
+	struct folders_job *job = ref->job;
+	const char *kw = r->keyword;
+	struct folders_folder *f;
+	const char *name;
+
+	(void)c;
+	if (r->kind != IMAP_RESP_UNTAGGED || kw == NULL)
+		return;
+	if (util_strieq(kw, "LIST") || util_strieq(kw, "XLIST")) {
+		folders_on_list(job, r);
+	} else if (util_strieq(kw, "STATUS")) {
+		if (folders_parse_status(r, &name, NULL) != 1)
+			return;
+		f = folders_find(job, name);
+		if (f != NULL && folders_parse_status(r, NULL, f) < 0)
+			folders_fail(job, "malformed STATUS response for \"%s\"%s", f->name, "");
+	} else if (util_strieq(kw, "QUOTA") || util_strieq(kw, "QUOTAROOT")) {
+		folders_on_quota(job, r);
+	} else if (util_strieq(kw, "FETCH") && ref->kind == K_FETCH) {
+		if (!(job->examine_failed_idx_valid && job->examine_failed_idx == ref->idx))
+			folders_on_fetch(job, ref, r);
+	} else if ((util_strieq(kw, "SEARCH") || util_strieq(kw, "ESEARCH")) &&
+	    ref->kind == K_SEARCH) {
+		if (!(job->examine_failed_idx_valid && job->examine_failed_idx == ref->idx))
+			folders_on_search(job, ref, r);
+	}
+}
+
+/* ---- completions ---- */
+
+static void
+folders_folder_error(struct folders_folder *f, const char *cmd, const struct imap_response *r)
+{
+	if (f->error == NULL)
+		f->error = xasprintf("%s failed: %s %s", cmd, imap_status_str(r->status), r->text);
+}
+
+static void
+folders_done_cmd(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct folders_ref *ref = arg;
+	struct folders_job *job = ref->job;
+	struct folders_folder *f = ref->kind >= K_STATUS ? &job->inv->folders[ref->idx] : NULL;
+
+	job->pending--;
+	if (r == NULL) {
+		folders_fail(job, "%s%s", imap_client_error(c), "");
+	} else if (r->status != IMAP_ST_OK) {
+		switch (ref->kind) {
+		case K_LIST:
+			folders_fail(job, "LIST failed: %s", r->text, "");
+			break;
+		case K_QUOTA: break; /* no quota root: the caller sums the folders */
+		case K_STATUS: folders_folder_error(f, "STATUS", r); break;
+		case K_EXAMINE:
+			folders_folder_error(f, "EXAMINE", r);
+			job->examine_failed_idx_valid = 1;
+			job->examine_failed_idx = ref->idx;
+			f->bytes = f->bytes_src == FOLDERS_BYTES_FETCH ? -1 : f->bytes;
+			f->bytes_src = f->bytes < 0 ? FOLDERS_BYTES_NONE : f->bytes_src;
+			f->large = -1;
+			break;
+		case K_FETCH:
+			folders_folder_error(f, "FETCH", r);
+			f->bytes = -1;
+			f->bytes_src = FOLDERS_BYTES_NONE;
+			break;
+		case K_SEARCH:
+			folders_folder_error(f, "SEARCH", r);
+			f->large = -1;
+			break;
+		}
+	} else if (ref->kind == K_EXAMINE && job->examine_failed_idx_valid &&
+	    job->examine_failed_idx != ref->idx) {
+		job->examine_failed_idx_valid = 0;
+	}
+	folders_advance(job);
+}
+
+static void
+folders_send(struct folders_job *job, struct imap_cmd *cmd, struct folders_ref *ref)
+{
+	job->pending++;
+	job->inv->commands++;
+	imap_cmd_send(cmd, folders_untagged, folders_done_cmd, ref);
+}
+
+/* ---- phases ---- */
+
+/* Ask STATUS for SIZE (RFC 8438) when bytes matter and the server has it. */
+static int
+folders_want_size(const struct folders_job *job)
+{
+	return job->status_size && (job->o.want & (FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE));
+}
+
+static void
+folders_start_list(struct folders_job *job)
+{
+	struct imap_client *c = job->c;
+	struct folders_inventory *inv = job->inv;
+	int ext = imap_client_has_cap(c, "LIST-EXTENDED") &&
+	    !(job->o.ignore & FOLDERS_IGNORE_LIST_EXTENDED);
+	int su = imap_client_has_cap(c, "SPECIAL-USE");
+	struct imap_cmd *cmd;
+
+	job->status_size = imap_client_has_cap(c, "STATUS=SIZE") &&
+	    !(job->o.ignore & FOLDERS_IGNORE_STATUS_SIZE);
+	job->list_status = ext && imap_client_has_cap(c, "LIST-STATUS") &&
+	    !(job->o.ignore & FOLDERS_IGNORE_LIST_STATUS) &&
+	    (job->o.want & (FOLDERS_WANT_STATUS | FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE));
+	job->esearch = imap_client_has_cap(c, "ESEARCH") &&
+	    !(job->o.ignore & FOLDERS_IGNORE_ESEARCH);
+	if (!su && !ext && imap_client_has_cap(c, "XLIST")) {
+		cmd = imap_cmd_new(c, "XLIST");
+		inv->list_method = "XLIST";
+	} else {
+		cmd = imap_cmd_new(c, "LIST");
+		inv->list_method = ext ? "LIST-EXTENDED" : "LIST";
+	}
+	imap_cmd_atom(cmd, "\"\" \"*\"");
+	if (ext && (su || job->list_status)) {
+		/* RFC 5258 section 6 return options; RFC 5819 STATUS. */
+		char ret[128];
+
+		snprintf(ret, sizeof(ret), "RETURN (%s%s%s)", su ? "SPECIAL-USE" : "",
+		    su && job->list_status ? " " : "",
+		    !job->list_status ? "" : folders_want_size(job) ?
+		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY SIZE)" :
+		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
+		if (job->list_status)
+			inv->list_method = "LIST-STATUS";
+		imap_cmd_atom(cmd, ret);
+	}
+	job->list_ref.job = job;
+	job->list_ref.kind = K_LIST;
+	folders_send(job, cmd, &job->list_ref);
+	if ((job->o.want & FOLDERS_WANT_QUOTA) && imap_client_has_cap(c, "QUOTA")) {
+		cmd = imap_cmd_new(c, "GETQUOTAROOT");
+		imap_cmd_string(cmd, "INBOX", 5, 0);
+		job->quota_ref.job = job;
+		job->quota_ref.kind = K_QUOTA;
+		folders_send(job, cmd, &job->quota_ref);
+	}
+}
+
+static int
+folders_selectable(const struct folders_folder *f)
+{
+	return !(f->flags & FOLDERS_F_NOSELECT);
+}
+
+/* Queue STATUS commands while the window has room. */
+static void
+folders_fill_status(struct folders_job *job)
+{
+	struct folders_inventory *inv = job->inv;
+
+	while (job->next < inv->n && job->pending < FOLDERS_WINDOW && !job->failed) {
+		size_t i = job->next++;
+		struct folders_folder *f = &inv->folders[i];
+		struct imap_cmd *cmd;
+		struct folders_ref *ref = &job->refs[3 * i];
+
+		if (!folders_selectable(f) || f->has_status)
+			continue;
+		cmd = imap_cmd_new(job->c, "STATUS");
+		imap_cmd_string(cmd, f->raw_name, strlen(f->raw_name), 0);
+		imap_cmd_atom(cmd, folders_want_size(job) ? "(MESSAGES UIDNEXT UIDVALIDITY SIZE)" :
+		    "(MESSAGES UIDNEXT UIDVALIDITY)");
+		ref->job = job;
+		ref->kind = K_STATUS;
+		ref->idx = i;
+		folders_send(job, cmd, ref);
+	}
+}
+
+/* What folder F needs after STATUS: bit 1 FETCH sizes, bit 2 SEARCH LARGER. */
+static unsigned
+folders_examine_needs(const struct folders_job *job, const struct folders_folder *f)
+{
+	unsigned need = 0;
+
+	if (!folders_selectable(f) || !f->has_status || f->messages == 0)
+		return 0;
+	if ((job->o.want & (FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE)) &&
+	    f->bytes_src != FOLDERS_BYTES_STATUS)
+		need |= 1; /* the FETCH also counts the large ones */
+	else if ((job->o.want & FOLDERS_WANT_LARGE) && f->bytes > job->o.large_over)
+		need |= 2; /* a folder smaller than the limit holds no larger message */
+	return need;
+}
+
+static void
+folders_fill_examine(struct folders_job *job)
+{
+	struct folders_inventory *inv = job->inv;
+
+	while (job->next < inv->n && job->pending + 3 <= FOLDERS_WINDOW && !job->failed) {
+		size_t i = job->next++;
+		struct folders_folder *f = &inv->folders[i];
+		unsigned need = folders_examine_needs(job, f);
+		struct imap_cmd *cmd;
+		char num[32];
+
+		if (need == 0)
+			continue;
+		cmd = imap_cmd_new(job->c, "EXAMINE");
+		imap_cmd_string(cmd, f->raw_name, strlen(f->raw_name), 0);
+		job->refs[3 * i] = (struct folders_ref){job, K_EXAMINE, i};
+		folders_send(job, cmd, &job->refs[3 * i]);
+		if (need & 1) {
+			f->bytes = 0;
+			f->bytes_src = FOLDERS_BYTES_FETCH;
+			f->large = 0;
+			cmd = imap_cmd_new(job->c, "UID FETCH");
+			imap_cmd_atom(cmd, "1:* (RFC822.SIZE)");
+			job->refs[3 * i + 1] = (struct folders_ref){job, K_FETCH, i};
+			folders_send(job, cmd, &job->refs[3 * i + 1]);
+		}
+		if (need & 2) {
+			f->large = 0;
+			cmd = imap_cmd_new(job->c, "UID SEARCH");
+			if (job->esearch)
+				imap_cmd_atom(cmd, "RETURN (COUNT)");
+			snprintf(num, sizeof(num), "LARGER %lld", (long long)job->o.large_over);
+			imap_cmd_atom(cmd, num);
+			job->refs[3 * i + 2] = (struct folders_ref){job, K_SEARCH, i};
+			folders_send(job, cmd, &job->refs[3 * i + 2]);
+		}
+	}
+}
+
+static void
+folders_totals(struct folders_job *job)
+{
+	struct folders_inventory *inv = job->inv;
+	int all_large = (job->o.want & FOLDERS_WANT_LARGE) != 0;
+
+	inv->total_messages = 0;
+	inv->total_bytes = 0;
+	for (size_t i = 0; i < inv->n; i++) {
+		struct folders_folder *f = &inv->folders[i];
+
+		if (!folders_selectable(f))
+			continue;
+		if (f->has_status)
+			inv->total_messages += f->messages;
+		if (f->has_status && f->messages == 0 && f->bytes < 0) {
+			f->bytes = 0; /* an empty folder needs no SIZE to be known */
+			f->bytes_src = FOLDERS_BYTES_STATUS;
+		}
+		if (all_large && f->has_status && f->large < 0 && f->error == NULL &&
+		    (f->messages == 0 || (f->bytes >= 0 && f->bytes <= job->o.large_over)))
+			f->large = 0;
+		if (f->large < 0)
+			all_large = 0;
+		if (f->bytes < 0 || inv->total_bytes < 0)
+			inv->total_bytes = -1;
+		else
+			inv->total_bytes += f->bytes;
+	}
+	inv->large_counted = all_large;
+}
+
+/* Move on when the current phase has nothing in flight; call DONE at the end. */
+static void
+folders_advance(struct folders_job *job)
+{
+	if (job->phase == PH_STATUS && !job->failed)
+		folders_fill_status(job);
+	else if (job->phase == PH_EXAMINE && !job->failed)
+		folders_fill_examine(job);
+	if (job->pending > 0)
+		return;
+	if (!job->failed && job->phase == PH_LIST) {
+		job->phase = PH_STATUS;
+		job->next = 0;
+		job->refs = xcalloc(job->inv->n * 3 + 1, sizeof(*job->refs));
+		if (job->o.want & (FOLDERS_WANT_STATUS | FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE))
+			folders_fill_status(job);
+		if (job->pending > 0)
+			return;
+	}
+	if (!job->failed && job->phase == PH_STATUS) {
+		job->phase = PH_EXAMINE;
+		job->next = 0;
+		folders_fill_examine(job);
+		if (job->pending > 0)
+			return;
+	}
+	job->phase = PH_DONE;
+	folders_totals(job);
+	/* Last thing: the callback may free the job and the client. */
+	job->done(job, job->aux);
+}
+
+struct folders_job *
+folders_fetch(struct imap_client *c, const struct folders_opts *o, folders_done_fn done, void *aux)
+{
+	struct folders_job *job;
+
+	if (imap_client_state(c) != IMAP_S_READY)
+		return NULL;
+	job = xcalloc(1, sizeof(*job));
+	job->c = c;
+	job->o = *o;
+	if (job->o.max_folders == 0)
+		job->o.max_folders = FOLDERS_DEFAULT_MAX;
+	if (job->o.want & (FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE))
+		job->o.want |= FOLDERS_WANT_STATUS;
+	job->done = done;
+	job->aux = aux;
+	job->inv = folders_inventory_new();
+	job->phase = PH_LIST;
+	folders_start_list(job);
+	return job;
+}

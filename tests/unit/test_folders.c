@@ -1,0 +1,323 @@
+/*
+ * test_folders.c - the pure parts of folders.c: modified UTF-7, LIST and
+ * STATUS interpretation, special use, folder name rules and suggestions,
+ * case duplicates, source/destination matching.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "folders.h"
+#include "imap.h"
+#include "util.h"
+
+/* Parse one server line; the parser stays alive for the response. */
+static const struct imap_response *
+parse(struct imap_parser **p, const char *line)
+{
+	size_t used = 0;
+
+	*p = imap_parser_new(NULL);
+	assert_int_equal(imap_parser_feed(*p, line, strlen(line), &used), IMAP_PARSE_DONE);
+	return imap_parser_response(*p);
+}
+
+static void
+test_mutf7(void **state)
+{
+	static const struct {
+		const char *raw, *utf8;
+	} ok[] = {
+		{"INBOX", "INBOX"},
+		{"Entw&APw-rfe", "Entw\xc3\xbcrfe"},
+		{"&AMcA4A-lendrier", "\xc3\x87\xc3\xa0lendrier"},
+		{"Tom &- Jerry", "Tom & Jerry"},
+		{"&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
+		{"Clients/Partners", "Clients/Partners"},
+	};
+	static const char *const bad[] = {
+		"&AMc", "&Jjo!", "caf\xc3\xa9", "&AGEAYgBj-", "a\tb",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *d = folders_mutf7_decode(ok[i].raw, strlen(ok[i].raw));
+		char *e = folders_mutf7_encode(ok[i].utf8, strlen(ok[i].utf8));
+
+		assert_non_null(d);
+		assert_string_equal(d, ok[i].utf8);
+		assert_non_null(e);
+		assert_string_equal(e, ok[i].raw);
+		free(d);
+		free(e);
+	}
+	/* Unterminated shift, bad base64, 8-bit bytes, ASCII encoded in base64
+	 * (RFC 3501 5.1.3 forbids it), control characters: reported, no crash. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *d = folders_mutf7_decode(bad[i], strlen(bad[i]));
+
+		if (d != NULL)
+			print_message("accepted: %s -> %s\n", bad[i], d);
+		assert_null(d);
+	}
+	assert_null(folders_mutf7_encode("\xff", 1));
+}
+
+static void
+test_special(void **state)
+{
+	(void)state;
+	assert_int_equal(folders_special_from_flag("\\Sent"), FOLDERS_SPECIAL_SENT);
+	assert_int_equal(folders_special_from_flag("\\sent"), FOLDERS_SPECIAL_SENT);
+	assert_int_equal(folders_special_from_flag("\\Spam"), FOLDERS_SPECIAL_JUNK);
+	assert_int_equal(folders_special_from_flag("\\AllMail"), FOLDERS_SPECIAL_ALL);
+	assert_int_equal(folders_special_from_flag("\\HasChildren"), FOLDERS_SPECIAL_NONE);
+	assert_string_equal(folders_special_str(FOLDERS_SPECIAL_TRASH), "\\Trash");
+	assert_null(folders_special_str(FOLDERS_SPECIAL_NONE));
+	assert_int_equal(folders_special_guess("Sent Items", '/'), FOLDERS_SPECIAL_SENT);
+	assert_int_equal(folders_special_guess("INBOX.Deleted Items", '.'), FOLDERS_SPECIAL_TRASH);
+	assert_int_equal(folders_special_guess("Junk Email", '/'), FOLDERS_SPECIAL_JUNK);
+	assert_int_equal(folders_special_guess("Projects", '/'), FOLDERS_SPECIAL_NONE);
+}
+
+static void
+test_parse_list(void **state)
+{
+	struct imap_parser *p;
+	struct folders_folder f;
+	const struct imap_response *r;
+
+	(void)state;
+	r = parse(&p, "* LIST (\\HasNoChildren \\Sent) \".\" Sent\r\n");
+	assert_int_equal(folders_parse_list(r, &f), 1);
+	assert_string_equal(f.raw_name, "Sent");
+	assert_int_equal(f.delim, '.');
+	assert_int_equal(f.special, FOLDERS_SPECIAL_SENT);
+	assert_int_equal(f.bytes, -1);
+	folders_folder_clear(&f);
+	imap_parser_free(p);
+
+	r = parse(&p, "* LIST (\\Noselect \\HasChildren) \"/\" {12}\r\nEntw&APw-rfe\r\n");
+	assert_int_equal(folders_parse_list(r, &f), 1);
+	assert_string_equal(f.name, "Entw\xc3\xbcrfe");
+	assert_true(f.name_ok);
+	assert_true(f.flags & FOLDERS_F_NOSELECT);
+	folders_folder_clear(&f);
+	imap_parser_free(p);
+
+	r = parse(&p, "* LIST (\\NonExistent) NIL \"inbox\"\r\n");
+	assert_int_equal(folders_parse_list(r, &f), 1);
+	assert_string_equal(f.raw_name, "INBOX");
+	assert_int_equal(f.delim, '\0');
+	assert_true(f.flags & FOLDERS_F_NOSELECT);
+	folders_folder_clear(&f);
+	imap_parser_free(p);
+
+	/* Not modified UTF-7: kept raw, flagged. */
+	r = parse(&p, "* XLIST (\\Spam) \"/\" \"&AMc\"\r\n");
+	assert_int_equal(folders_parse_list(r, &f), 1);
+	assert_false(f.name_ok);
+	assert_string_equal(f.name, "&AMc");
+	assert_int_equal(f.special, FOLDERS_SPECIAL_JUNK);
+	folders_folder_clear(&f);
+	imap_parser_free(p);
+
+	r = parse(&p, "* LIST \".\" Sent\r\n");
+	assert_int_equal(folders_parse_list(r, &f), -1);
+	imap_parser_free(p);
+	r = parse(&p, "* LIST () \"ab\" Sent\r\n");
+	assert_int_equal(folders_parse_list(r, &f), -1);
+	imap_parser_free(p);
+	r = parse(&p, "* 3 EXISTS\r\n");
+	assert_int_equal(folders_parse_list(r, &f), 0);
+	imap_parser_free(p);
+}
+
+static void
+test_parse_status(void **state)
+{
+	struct imap_parser *p;
+	struct folders_folder f;
+	const struct imap_response *r;
+	const char *name = NULL;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.raw_name = xstrdup("Archive.2019");
+	f.bytes = -1;
+	r = parse(&p, "* STATUS Archive.2019 (MESSAGES 10001 UIDNEXT 10002 UIDVALIDITY 1700000007 "
+	    "SIZE 20971520)\r\n");
+	assert_int_equal(folders_parse_status(r, &name, &f), 1);
+	assert_string_equal(name, "Archive.2019");
+	assert_true(f.has_status);
+	assert_int_equal(f.messages, 10001);
+	assert_int_equal(f.uidnext, 10002);
+	assert_int_equal(f.uidvalidity, 1700000007u);
+	assert_int_equal(f.bytes, 20971520);
+	assert_int_equal(f.bytes_src, FOLDERS_BYTES_STATUS);
+	imap_parser_free(p);
+	/* Another folder's STATUS leaves F alone. */
+	r = parse(&p, "* STATUS \"Other\" (MESSAGES 5)\r\n");
+	assert_int_equal(folders_parse_status(r, NULL, &f), 1);
+	assert_int_equal(f.messages, 10001);
+	imap_parser_free(p);
+	r = parse(&p, "* STATUS Archive.2019 (MESSAGES 99999999999)\r\n");
+	assert_int_equal(folders_parse_status(r, NULL, &f), -1);
+	imap_parser_free(p);
+	r = parse(&p, "* STATUS Archive.2019 (MESSAGES)\r\n");
+	assert_int_equal(folders_parse_status(r, NULL, &f), -1);
+	imap_parser_free(p);
+	folders_folder_clear(&f);
+}
+
+static void
+test_name_problems(void **state)
+{
+	struct folders_name_rules ms = {'.', '/', 1}, dots = {'/', '.', 0};
+	char *s;
+	char deep[64] = "a";
+	char longname[600];
+
+	(void)state;
+	assert_int_equal(folders_name_problems("INBOX", &ms), 0);
+	assert_int_equal(folders_name_problems("Archive.2019", &ms), 0);
+	assert_int_equal(folders_name_problems("Clients/Partners", &ms), FOLDERS_NP_SLASH);
+	assert_int_equal(folders_name_problems("Invoices, 2023", &ms), FOLDERS_NP_COMMA);
+	assert_int_equal(folders_name_problems("Tom & Jerry", &ms), FOLDERS_NP_AMPERSAND);
+	assert_int_equal(folders_name_problems(" Old.Stuff ", &ms), FOLDERS_NP_SPACE_EDGE);
+	assert_int_equal(folders_name_problems("Entw\xc3\xbcrfe", &ms), FOLDERS_NP_NON_ASCII);
+	assert_int_equal(folders_name_problems("Calendar.2020", &ms), FOLDERS_NP_RESERVED);
+	assert_int_equal(folders_name_problems("Work.Calendar", &ms), 0);
+	/* Destination with '.' as its delimiter: a '.' in a level splits it. */
+	assert_int_equal(folders_name_problems("Reports.2024/Q1", &dots),
+	    FOLDERS_NP_DEST_DELIM);
+	for (int i = 0; i < 11; i++)
+		strcat(deep, ".a");
+	assert_true(folders_name_problems(deep, &ms) & FOLDERS_NP_TOO_DEEP);
+	memset(longname, 'x', 300);
+	longname[300] = '\0';
+	assert_true(folders_name_problems(longname, &ms) & FOLDERS_NP_TOO_LONG);
+	assert_string_not_equal(folders_name_reason(FOLDERS_NP_SLASH), "");
+	assert_string_equal(folders_name_reason(1u << 20), "");
+
+	s = folders_name_suggest("Clients/Partners", FOLDERS_NP_SLASH, &ms);
+	assert_string_equal(s, "Clients-Partners");
+	free(s);
+	s = folders_name_suggest("Tom & Jerry", FOLDERS_NP_AMPERSAND, &ms);
+	assert_string_equal(s, "Tom and Jerry");
+	free(s);
+	s = folders_name_suggest("Invoices, 2023", FOLDERS_NP_COMMA, &ms);
+	assert_string_equal(s, "Invoices 2023");
+	free(s);
+	s = folders_name_suggest(" Old . x/y ", FOLDERS_NP_SPACE_EDGE | FOLDERS_NP_SLASH, &ms);
+	assert_string_equal(s, "Old.x-y");
+	free(s);
+	s = folders_name_suggest("\xc3\x87\xc3\xa0lendrier.Gr\xc3\xbc\xc3\x9f" "e",
+	    FOLDERS_NP_NON_ASCII, &ms);
+	assert_string_equal(s, "Calendrier.Grusse");
+	free(s);
+	s = folders_name_suggest(deep, FOLDERS_NP_TOO_DEEP, &ms);
+	assert_string_equal(s, "a.a.a.a.a.a.a.a.a.a - a - a");
+	free(s);
+	s = folders_name_suggest(longname, FOLDERS_NP_TOO_LONG, &ms);
+	assert_int_equal(strlen(s), 255);
+	free(s);
+	s = folders_name_suggest("sent", FOLDERS_NP_CASE_DUP, &ms);
+	assert_string_equal(s, "sent (2)");
+	free(s);
+}
+
+static void
+test_case_dups(void **state)
+{
+	const char *names[] = {"INBOX", "Sent", "Projects", "sent", "\xc3\x9c" "bung",
+		"\xc3\xbc" "bung", "SENT"};
+	size_t dup[7];
+
+	(void)state;
+	folders_name_case_dups(names, 7, dup);
+	assert_int_equal(dup[0], (size_t)-1);
+	assert_int_equal(dup[1], (size_t)-1);
+	assert_int_equal(dup[3], 1);
+	assert_int_equal(dup[4], (size_t)-1);
+	assert_int_equal(dup[5], 4);
+	assert_int_equal(dup[6], 1);
+}
+
+static void
+add(struct folders_inventory *inv, const char *name, char delim, enum folders_special sp,
+    uint32_t messages)
+{
+	struct folders_folder *f;
+
+	inv->folders = xrealloc(inv->folders, (inv->n + 1) * sizeof(*inv->folders));
+	f = &inv->folders[inv->n++];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	f->raw_name = xstrdup(name);
+	f->delim = delim;
+	f->special = sp;
+	f->has_status = 1;
+	f->messages = messages;
+	inv->delim = delim;
+}
+
+static void
+test_match(void **state)
+{
+	struct folders_inventory *src = xcalloc(1, sizeof(*src)), *dst = xcalloc(1, sizeof(*dst));
+	size_t map[6];
+
+	(void)state;
+	add(src, "INBOX", '.', FOLDERS_SPECIAL_NONE, 400);
+	add(src, "Sent", '.', FOLDERS_SPECIAL_SENT, 250);
+	add(src, "Archive.2019", '.', FOLDERS_SPECIAL_NONE, 10001);
+	add(src, "Trash", '.', FOLDERS_SPECIAL_TRASH, 30);
+	add(src, "Clients/Partners", '.', FOLDERS_SPECIAL_NONE, 22);
+	add(src, "Tom & Jerry", '.', FOLDERS_SPECIAL_NONE, 9);
+	add(dst, "Inbox", '/', FOLDERS_SPECIAL_NONE, 10);
+	add(dst, "Sent Items", '/', FOLDERS_SPECIAL_SENT, 5);
+	add(dst, "Archive/2019", '/', FOLDERS_SPECIAL_NONE, 100);
+	add(dst, "Deleted Items", '/', FOLDERS_SPECIAL_TRASH, 0);
+	add(dst, "Tom & Jerry", '/', FOLDERS_SPECIAL_NONE, 2);
+	folders_match(src, dst, map);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[1], 1);
+	assert_int_equal(map[2], 2);
+	assert_int_equal(map[3], 3);
+	assert_int_equal(map[4], (size_t)-1); /* '/' is the destination's delimiter */
+	assert_int_equal(map[5], 4);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
+	/* Without SPECIAL-USE anywhere, well-known names pair up. */
+	src = xcalloc(1, sizeof(*src));
+	dst = xcalloc(1, sizeof(*dst));
+	add(src, "INBOX.Sent Messages", '.', FOLDERS_SPECIAL_NONE, 3);
+	add(dst, "Sent Items", '/', FOLDERS_SPECIAL_NONE, 3);
+	folders_match(src, dst, map);
+	assert_int_equal(map[0], 0);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mutf7),
+		cmocka_unit_test(test_special),
+		cmocka_unit_test(test_parse_list),
+		cmocka_unit_test(test_parse_status),
+		cmocka_unit_test(test_name_problems),
+		cmocka_unit_test(test_case_dups),
+		cmocka_unit_test(test_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
