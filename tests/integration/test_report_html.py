@@ -268,6 +268,35 @@ def test_hostile_folder_name_is_text_in_chromium(tmp_path):
         == len(users)
 
 
+def test_real_audit_with_hostile_folder_in_chromium(tmp_path, mail_lab):
+    """bob's mailbox on the real Dovecot lab has a folder named like markup
+    (populate.py); the audit's HTML shows it as text and runs nothing."""
+    subprocess.run(["bash", str(ROOT / "contrib/lab/mail/mail.sh"), "populate", "--sides",
+                    "source,destination"], env=mail_lab.env, check=True, capture_output=True,
+                   timeout=300)
+    user = "bob@lab.test"
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "domain": "lab.test", "ca_file": mail_lab.ca,
+        "source": {"imap": f"imaps://127.0.0.1:{mail_lab.ports['source']['imaps']}"},
+        "destination": {"imap": f"imaps://127.0.0.2:{mail_lab.ports['destination']['imaps']}"},
+        "mailboxes": [{"source_user": user, "dest_user": user,
+                       "source_password": mail_lab.password("source", user),
+                       "dest_password": mail_lab.password("destination", user)}]}))
+    out_json, out_html = tmp_path / "audit.json", tmp_path / "audit.html"
+    proc = run("audit", plan, "--only", "folders", "--json", out_json, "--html", out_html)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    report = json.loads(out_json.read_text())
+    validate_report(report)
+    folders = [c for c in report["checks"] if c["id"] == "mailbox.folders"
+               and c["side"] == "source"][0]["details"]["folders"]
+    assert HOSTILE in [f["name"] for f in folders]  # the server really has it
+    dom = load_in_chromium(tmp_path, out_html)
+    assert HOSTILE in "".join(dom.text)  # shown as text
+    assert not any(tag == "img" for tag, _ in dom.tags)  # never an element
+    assert dom.counts == report["summary"]["counts"]
+
+
 def test_every_status_and_unknown_ids_render(tmp_path):
     report = synthetic_audit(["a@example.com"])
     report["checks"].append(check("future.check", "example.com", None, "error",

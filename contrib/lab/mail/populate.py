@@ -216,6 +216,8 @@ LAYOUTS = {
         (["Sent"], 15, "\\Sent", {"outgoing": True}),
         (["Old Stuff"], 10, None, {}),
         (["Old Stuff", "2018"], 5, None, {"year": 2018}),
+        # A folder name that is markup: reports must show it as text.
+        (["<img src=x onerror=alert(1)>"], 1, None, {}),
     ],
     ("source", "carol@lab.test"): lambda lo: [
         (["INBOX"], 5, None, {"specials": "carol"}),
