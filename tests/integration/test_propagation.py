@@ -253,7 +253,8 @@ def test_zone_flip_during_watch_runs_then_once(prop_lab, tmp_path):
     flip = {s["server"]: s for s in d["servers"]}[FLIP]
     assert flip["first_match_at"] and flip["first_match_ms"] > 0
     events = [(e["server"], e["from"], e["state"]) for e in d["timeline"]]
-    assert events[:2] == [(AUTH1, None, "match"), (FLIP, None, "stale")]
+    # Both first states are recorded; which answer came first is a race.
+    assert sorted(events[:2]) == sorted([(AUTH1, None, "match"), (FLIP, None, "stale")])
     assert events[-1][0] == FLIP and events[-1][2] == "match"
 
 
