@@ -29,9 +29,12 @@ dns_help(FILE *out)
 {
 	fputs("Usage: cutover dns DOMAIN [OPTIONS]\n"
 	    "\n"
-	    "Checks what mail senders see for DOMAIN: the MX records with their TTLs and\n"
-	    "the provider they point to (dns.mx), that every exchange has an address, and\n"
-	    "whether the MX TTL is low enough for a quick switch (dns.mx_ttl).\n"
+	    "Checks what mail senders and mail clients see for DOMAIN: the MX records\n"
+	    "with their TTLs and the provider they point to (dns.mx), that every\n"
+	    "exchange has an address, whether the MX TTL is low enough for a quick\n"
+	    "switch (dns.mx_ttl), SPF (dns.spf), autodiscover.DOMAIN and its SRV record\n"
+	    "(dns.autodiscover), the DMARC record (dns.dmarc) and the provider's DKIM\n"
+	    "selectors (dns.dkim).\n"
 	    "\n"
 	    "Options:\n"
 	    "  --expect PROFILE     the provider you are moving to: microsoft365,\n"
@@ -123,7 +126,7 @@ dns_run(struct cli *c)
 const struct cli_command cli_cmd_dns = {
 	.name = "dns",
 	.synopsis = "DOMAIN",
-	.summary = "MX records, their provider and addresses, MX TTL for one domain",
+	.summary = "MX, MX TTL, SPF, autodiscover, DMARC, DKIM for one domain",
 	.help = dns_help,
 	.options = dns_options,
 	.option = dns_option,

@@ -283,7 +283,7 @@ report_run(struct cli *c)
 
 const struct cli_command cli_cmd_report = {
     .name = "report",
-    .synopsis = "render|merge REPORT.json...",
+    .synopsis = "render|merge ...",
     .summary = "render a saved report as HTML, or merge shard reports into one",
     .help = report_help,
     .run = report_run,
