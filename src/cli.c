@@ -27,11 +27,6 @@ enum cli_opt {
 	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
 };
 
-static const struct cli_command cli_cmd_sync = {
-	.name = "sync", .synopsis = "PLAN",
-	.summary = "final delta sync source -> destination (not in this version yet)",
-};
-
 static const struct cli_command *const cli_commands[] = {
 	&cli_cmd_audit, &cli_cmd_dns, &cli_cmd_propagation, &cli_cmd_sync, &cli_cmd_report, NULL,
 };

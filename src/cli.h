@@ -99,5 +99,6 @@ extern const struct cli_command cli_cmd_audit;
 extern const struct cli_command cli_cmd_dns;
 extern const struct cli_command cli_cmd_report;
 extern const struct cli_command cli_cmd_propagation;
+extern const struct cli_command cli_cmd_sync;
 
 #endif

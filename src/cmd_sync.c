@@ -1,0 +1,453 @@
+/* cmd_sync.c - `cutover sync PLAN`: the resumable delta sync (src/sync.h). */
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "check.h"
+#include "cli.h"
+#include "plan.h"
+#include "report.h"
+#include "runner.h"
+#include "shard.h"
+#include "sync.h"
+#include "syncstate.h"
+#include "util.h"
+
+enum {
+	OPT_MAILBOX = CLI_OPT_COMMAND,
+	OPT_SHARD,
+	OPT_FOLDERS,
+	OPT_EXCLUDE,
+	OPT_DRY_RUN,
+	OPT_MAX_RATE,
+	OPT_JOBS,
+	OPT_BATCH,
+	OPT_NO_MULTIAPPEND,
+	OPT_STATE_DIR,
+	OPT_NO_COMPARE,
+};
+
+#define SYNC_MAX_GLOBS 64
+#define SYNC_MAX_USERS 256
+#define SYNC_PROGRESS_MS 500
+
+static const struct option sync_options[] = {
+	{"mailbox", required_argument, NULL, OPT_MAILBOX},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"folders", required_argument, NULL, OPT_FOLDERS},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
+	{"jobs", required_argument, NULL, OPT_JOBS},
+	{"batch", required_argument, NULL, OPT_BATCH},
+	{"no-multiappend", no_argument, NULL, OPT_NO_MULTIAPPEND},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"no-compare", no_argument, NULL, OPT_NO_COMPARE},
+	{NULL, 0, NULL, 0},
+};
+
+static struct {
+	const char *users[SYNC_MAX_USERS];
+	size_t n_users;
+	unsigned shard_k, shard_n;
+	const char *folders[SYNC_MAX_GLOBS];
+	size_t n_folders;
+	const char *exclude[SYNC_MAX_GLOBS];
+	size_t n_exclude;
+	int dry_run, no_multiappend, no_compare;
+	double max_msgs, max_bytes;
+	long jobs, batch;
+	const char *state_dir;
+} sync_cli;
+
+static void
+sync_help(FILE *out)
+{
+	fputs("Usage: cutover sync PLAN [OPTIONS]\n"
+	      "\n"
+	      "Copy every message the destination does not have yet, for every mailbox pair\n"
+	      "of the plan: a first full pass weeks ahead, delta passes, the final pass after\n"
+	      "the MX flip (cutover propagation --then 'cutover sync plan.json'). Run it as\n"
+	      "often as you like, kill it, restart it: a message is never copied twice and\n"
+	      "never lost. Messages are copied byte for byte (no header added), with their\n"
+	      "flags, keywords and INTERNALDATE; duplicates and messages without a Message-ID\n"
+	      "are copied like any other.\n"
+	      "\n"
+	      "Folders map by special use first (\\Sent to the destination's \\Sent, e.g.\n"
+	      "\"Sent Items\"), then by name with the hierarchy delimiter translated\n"
+	      "(Archive.2019 -> Archive/2019). A name holding the destination's delimiter\n"
+	      "gets it replaced by '-' (Clients/Partners -> Clients-Partners; the report\n"
+	      "lists every rewrite). Missing folders are created.\n"
+	      "\n"
+	      "State lives in the plan's state_dir (default .cutover next to the plan):\n"
+	      "sync.db, SQLite, mode 0600, no passwords. Keep it between passes; deleting it\n"
+	      "makes the next pass copy everything again.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --mailbox USER       sync only this mailbox (source or destination user;\n"
+	      "                       repeatable)\n"
+	      "  --shard K/N          sync only shard K of N of the mailboxes (as audit)\n"
+	      "  --folders GLOB       only source folders matching GLOB (fnmatch on the UTF-8\n"
+	      "                       name with the source's delimiter; repeatable)\n"
+	      "  --exclude GLOB       leave out source folders matching GLOB (repeatable)\n"
+	      "  --dry-run            say what would be copied; change nothing on the servers\n"
+	      "  --max-rate RATE      at most RATE messages per second (\"20\"), or bytes per\n"
+	      "                       second with a K/M/G suffix (\"5M\"); both may be given\n"
+	      "  --jobs N             folders copied in parallel per mailbox (default 2; each\n"
+	      "                       uses one connection per side)\n"
+	      "  --batch N            messages per MULTIAPPEND command (default 100)\n"
+	      "  --no-multiappend     one message per APPEND even when MULTIAPPEND is offered\n"
+	      "  --state-dir DIR      keep the state here instead of the plan's state_dir\n"
+	      "  --no-compare         do not end with the mailbox.compare check\n"
+	      "\n"
+	      "--concurrency and --per-host bound the mailboxes synced at once (per source\n"
+	      "server); --timeout is how long a mailbox may make no progress at all.\n"
+	      "A server asking to slow down ([THROTTLED], [UNAVAILABLE], \"Suggested Backoff\n"
+	      "Time\") gets a pause and a retry, not a failure.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  cutover sync plan.json --dry-run\n"
+	      "  cutover sync plan.json --json sync.json\n"
+	      "  cutover sync plan.json --mailbox alice@example.com --exclude 'Junk*'\n"
+	      "  cutover sync plan.json --max-rate 50 --max-rate 10M --per-host 4\n"
+	      "  cutover propagation example.com --expect-mx '*.outlook.com' --watch \\\n"
+	      "      --then 'cutover sync plan.json --json final-sync.json'\n"
+	      "\n",
+	    out);
+}
+
+/* "20" messages/s, or "5M" / "512K" / "1G" bytes/s. */
+static int
+sync_parse_rate(struct cli *c, const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	double mult = 0;
+
+	if (end == arg || v <= 0 || v > 1e12)
+		return cli_value_error(c, "--max-rate", arg, "a positive number of messages per "
+		                                             "second, or bytes with K/M/G (\"5M\")");
+	if (*end == '\0') {
+		sync_cli.max_msgs = v;
+		return CLI_CONTINUE;
+	}
+	switch (toupper((unsigned char)*end)) {
+	case 'B': mult = 1; break;
+	case 'K': mult = 1024; break;
+	case 'M': mult = 1024 * 1024; break;
+	case 'G': mult = 1024.0 * 1024 * 1024; break;
+	}
+	if (mult == 0 || (end[1] != '\0' && !(toupper((unsigned char)end[1]) == 'B' && end[2] == '\0')))
+		return cli_value_error(c, "--max-rate", arg, "a positive number of messages per "
+		                                             "second, or bytes with K/M/G (\"5M\")");
+	sync_cli.max_bytes = v * mult;
+	return CLI_CONTINUE;
+}
+
+static int
+sync_option(struct cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_MAILBOX:
+		if (sync_cli.n_users == SYNC_MAX_USERS)
+			return cli_usage_error(c, "--mailbox: at most %d", SYNC_MAX_USERS);
+		sync_cli.users[sync_cli.n_users++] = arg;
+		return CLI_CONTINUE;
+	case OPT_SHARD: {
+		const char *want;
+
+		if (shard_parse(arg, &sync_cli.shard_k, &sync_cli.shard_n, &want) != 0)
+			return cli_value_error(c, "--shard", arg, want);
+		return CLI_CONTINUE;
+	}
+	case OPT_FOLDERS:
+		if (sync_cli.n_folders == SYNC_MAX_GLOBS)
+			return cli_usage_error(c, "--folders: at most %d", SYNC_MAX_GLOBS);
+		sync_cli.folders[sync_cli.n_folders++] = arg;
+		return CLI_CONTINUE;
+	case OPT_EXCLUDE:
+		if (sync_cli.n_exclude == SYNC_MAX_GLOBS)
+			return cli_usage_error(c, "--exclude: at most %d", SYNC_MAX_GLOBS);
+		sync_cli.exclude[sync_cli.n_exclude++] = arg;
+		return CLI_CONTINUE;
+	case OPT_DRY_RUN: sync_cli.dry_run = 1; return CLI_CONTINUE;
+	case OPT_NO_MULTIAPPEND: sync_cli.no_multiappend = 1; return CLI_CONTINUE;
+	case OPT_NO_COMPARE: sync_cli.no_compare = 1; return CLI_CONTINUE;
+	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
+	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
+	case OPT_BATCH: return cli_parse_long(c, "--batch", arg, 1, 10000, &sync_cli.batch);
+	case OPT_STATE_DIR: sync_cli.state_dir = arg; return CLI_CONTINUE;
+	}
+	return cli_usage_error(c, "unexpected option");
+}
+
+/* ---- progress line ---- */
+
+struct sync_progress {
+	struct event *ev;
+	const struct sync_run *run;
+	int64_t t0;
+	int drawn;
+};
+
+static void
+sync_progress_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_progress *p = arg;
+	const struct sync_stats *s;
+	double el = (double)(util_now_ms() - p->t0) / 1000.0, rate, mbs;
+	char eta[32] = "-";
+
+	(void)fd;
+	(void)what;
+	if (p->run == NULL)
+		return;
+	s = sync_run_stats(p->run);
+	rate = el > 0 ? (double)s->msgs_done / el : 0;
+	mbs = el > 0 ? (double)s->bytes_done / el / (1024.0 * 1024) : 0;
+	if (rate > 0 && s->msgs_total > s->msgs_done) {
+		long left = (long)((double)(s->msgs_total - s->msgs_done) / rate);
+
+		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
+	}
+	fprintf(stderr,
+	    "\r\033[Ksync: %zu/%zu mailboxes, %llu/%llu messages, %.1f/%.1f MB, %.0f msg/s, "
+	    "%.1f MB/s, ETA %s",
+	    s->mailboxes_done, s->mailboxes_total, (unsigned long long)s->msgs_done,
+	    (unsigned long long)s->msgs_total, (double)s->bytes_done / (1024.0 * 1024),
+	    (double)s->bytes_total / (1024.0 * 1024), rate, mbs, eta);
+	fflush(stderr);
+	p->drawn = 1;
+}
+
+static struct runner *sync_running;
+
+static void
+sync_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (sync_running != NULL)
+		runner_stop(sync_running);
+}
+
+/* After the last mailbox: mailbox.compare from the audit, on the same plan. */
+struct sync_after {
+	struct check_input in;
+	int enabled;
+};
+
+static void
+sync_all_done(struct runner *r, void *arg)
+{
+	struct sync_after *a = arg;
+
+	if (!a->enabled)
+		return;
+	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
+		if (strcmp((*ck)->id, "mailbox.compare") == 0)
+			(*ck)->schedule(r, &a->in);
+}
+
+/* A view of PLAN with only the mailboxes --mailbox names. */
+static struct plan *
+sync_pick(const struct plan *plan, size_t *missing)
+{
+	struct plan *view = xmalloc(sizeof(*view));
+
+	*view = *plan;
+	view->mailboxes = xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1,
+	    sizeof(*view->mailboxes));
+	view->n_mailboxes = 0;
+	*missing = (size_t)-1;
+	for (size_t u = 0; u < sync_cli.n_users; u++) {
+		int found = 0;
+
+		for (size_t i = 0; i < plan->n_mailboxes; i++) {
+			const struct plan_mailbox *mb = &plan->mailboxes[i];
+
+			if ((mb->source_user != NULL && util_strieq(mb->source_user, sync_cli.users[u])) ||
+			    (mb->dest_user != NULL && util_strieq(mb->dest_user, sync_cli.users[u]))) {
+				int dup = 0;
+
+				for (size_t k = 0; k < view->n_mailboxes; k++)
+					if (view->mailboxes[k].source_user == mb->source_user)
+						dup = 1;
+				if (!dup)
+					view->mailboxes[view->n_mailboxes++] = *mb;
+				found = 1;
+			}
+		}
+		if (!found && *missing == (size_t)-1)
+			*missing = u;
+	}
+	return view;
+}
+
+static int
+sync_run_cmd(struct cli *c)
+{
+	struct plan *plan = NULL, *picked = NULL, *sharded = NULL;
+	const struct plan *use;
+	struct syncstate *st = NULL;
+	struct sync_opts so;
+	struct sync_after after;
+	struct sync_progress progress;
+	struct runner_opts ro;
+	struct runner *r = NULL;
+	struct report *rep = NULL;
+	struct sync_run *run = NULL;
+	struct event *sigint = NULL;
+	const char *const *resolvers;
+	size_t n_resolvers;
+	char *err = NULL;
+	int64_t t0 = util_now_ms();
+	int rc;
+
+	if (c->n_args != 1)
+		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
+		                                         : "one plan at a time (got %d arguments)",
+		    c->n_args);
+	if (plan_load(c->args[0], &plan, &err) != 0) {
+		fprintf(stderr, "cutover sync: %s\n", err);
+		free(err);
+		return CLI_EXIT_DATAERR;
+	}
+	if (plan->source.imap == NULL || plan->destination.imap == NULL) {
+		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
+		                "destination\n");
+		plan_free(plan);
+		return CLI_EXIT_DATAERR;
+	}
+	use = plan;
+	if (sync_cli.n_users > 0) {
+		size_t missing;
+
+		picked = sync_pick(plan, &missing);
+		if (missing != (size_t)-1) {
+			fprintf(stderr, "cutover sync: --mailbox %s: no mailbox of the plan has this "
+			                "user\n", sync_cli.users[missing]);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
+		use = picked;
+	}
+	if (sync_cli.shard_n > 0) {
+		sharded = shard_plan(use, sync_cli.shard_k, sync_cli.shard_n);
+		use = sharded;
+	}
+	if (syncstate_open(sync_cli.state_dir != NULL ? sync_cli.state_dir : plan->state_dir, &st,
+	        &err) != 0) {
+		fprintf(stderr, "cutover sync: %s\n", err);
+		free(err);
+		rc = CLI_EXIT_IOERR;
+		goto out;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.concurrency = (int)c->concurrency;
+	ro.per_host = (int)c->per_host;
+	ro.timeout_ms = (int)(c->timeout_s * 1000);
+	n_resolvers = c->n_resolvers > 0 ? c->n_resolvers : plan->n_resolvers;
+	resolvers = c->n_resolvers > 0 ? c->resolvers : (const char *const *)plan->resolvers;
+	ro.resolvers = resolvers;
+	ro.n_resolvers = n_resolvers;
+	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan->ca_file;
+	ro.insecure = c->insecure;
+	ro.allow_plaintext = c->allow_plaintext;
+	ro.verbose = c->verbose;
+	r = runner_new(&ro, &err);
+	if (r == NULL) {
+		fprintf(stderr, "cutover sync: %s\n", err);
+		free(err);
+		rc = CLI_EXIT_DATAERR;
+		goto out;
+	}
+	rep = rpt_new("sync", c->args[0]);
+	rep->started_at = time(NULL);
+	rep->insecure = c->insecure;
+	rep->allow_plaintext = c->allow_plaintext;
+
+	memset(&so, 0, sizeof(so));
+	so.folders = sync_cli.n_folders > 0 ? sync_cli.folders : NULL;
+	so.n_folders = sync_cli.n_folders;
+	so.exclude = sync_cli.n_exclude > 0 ? sync_cli.exclude : NULL;
+	so.n_exclude = sync_cli.n_exclude;
+	so.dry_run = sync_cli.dry_run;
+	so.max_msgs = sync_cli.max_msgs;
+	so.max_bytes = sync_cli.max_bytes;
+	so.jobs = (int)sync_cli.jobs;
+	so.batch = (int)sync_cli.batch;
+	so.no_multiappend = sync_cli.no_multiappend;
+	so.idle_ms = (int64_t)(c->timeout_s * 1000);
+	memset(&after, 0, sizeof(after));
+	after.in.plan = use;
+	after.in.domain = plan->domain;
+	after.in.mailboxes_total = use->n_mailboxes;
+	after.enabled = !sync_cli.no_compare && !sync_cli.dry_run;
+	if (!c->quiet && sync_cli.shard_n > 0)
+		fprintf(stderr, "cutover sync: shard %u/%u: %zu of %zu mailboxes\n", sync_cli.shard_k,
+		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
+	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
+
+	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
+	if (sigint != NULL)
+		evsignal_add(sigint, NULL);
+	sync_running = r;
+	memset(&progress, 0, sizeof(progress));
+	if (!c->no_progress && !c->quiet && isatty(fileno(stderr))) {
+		struct timeval tv = {0, SYNC_PROGRESS_MS * 1000};
+
+		progress.run = run;
+		progress.t0 = t0;
+		progress.ev = event_new(runner_base(r), -1, EV_PERSIST, sync_progress_tick, &progress);
+		if (progress.ev != NULL)
+			event_add(progress.ev, &tv);
+	}
+	rc = runner_run(r, rep);
+	if (progress.ev != NULL)
+		event_free(progress.ev);
+	if (progress.drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	sync_running = NULL;
+	if (sigint != NULL)
+		event_free(sigint);
+	rep->duration_ms = util_now_ms() - t0;
+	runner_free(r);
+	r = NULL;
+	if (rc != 0) {
+		fprintf(stderr, "cutover sync: the event loop failed\n");
+		rc = CLI_EXIT_SOFTWARE;
+		goto out;
+	}
+	rc = cli_output(c, rep);
+out:
+	rpt_free(rep);
+	sync_run_free(run);
+	syncstate_close(st);
+	shard_plan_free(sharded);
+	if (picked != NULL) {
+		free(picked->mailboxes);
+		free(picked);
+	}
+	plan_free(plan);
+	return rc;
+}
+
+const struct cli_command cli_cmd_sync = {
+	.name = "sync",
+	.synopsis = "PLAN",
+	.summary = "resumable delta sync source -> destination, exactly once",
+	.help = sync_help,
+	.options = sync_options,
+	.option = sync_option,
+	.run = sync_run_cmd,
+};

@@ -1,0 +1,2785 @@
+/*
+ * sync.c - the delta sync engine. See sync.h for the design; the invariants
+ * that make it exactly-once are stated where they are kept:
+ *
+ *  I1  An APPEND is completed (its final CRLF written) only after the
+ *      intents of every message in it are committed (batch_close).
+ *  I2  A folder's last_uid only grows, and only when the batch holding that
+ *      UID got its tagged answer (batch_done): everything at or below it is
+ *      DONE or FAILED (FAILED rows are retried by the next pass).
+ *  I3  Intents are resolved (DONE or dropped) before anything else is copied
+ *      into a folder (reconcile), comparing size and SHA-256 of destination
+ *      messages at or above the intent's UIDNEXT lower bound that no DONE row
+ *      accounts for.
+ *
+ * Teardown never happens inside a client or parser callback: failures are
+ * recorded and a zero-delay timer does the freeing (worker_fail, mbox_kick).
+ */
+#include "sync.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "folders.h"
+#include "imap.h"
+#include "net.h"
+#include "plan.h"
+#include "result.h"
+#include "runner.h"
+#include "syncstate.h"
+#include "util.h"
+
+#define SYNC_FETCH_MSGS 200                 /* messages per UID FETCH of bodies */
+#define SYNC_FETCH_BYTES (16u * 1024 * 1024) /* bytes per UID FETCH of bodies */
+#define SYNC_FETCH_WINDOW 2                 /* body FETCH commands in flight */
+#define SYNC_OUT_HIGH (1024u * 1024)        /* pause the source above this */
+#define SYNC_OUT_LOW (256u * 1024)          /* resume below this */
+#define SYNC_TASK_TIMEOUT_MS (7 * 24 * 3600 * 1000) /* the runner's deadline; idle_ms is ours */
+#define SYNC_MAX_RETRIES 8
+#define SYNC_BACKOFF_MAX_MS 60000
+#define SYNC_SET_MAX 900 /* characters of a UID set in one command */
+
+/* ================================================================ helpers ===== */
+
+char *
+sync_map_name(const char *raw, char src_delim, char dst_delim, int *rewritten)
+{
+	size_t n = strlen(raw);
+	char *out = xmalloc(n + 1);
+	int in_b64 = 0;
+
+	*rewritten = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = raw[i];
+
+		/* Modified UTF-7 runs "&...-" hold only base64 letters: copy as is. */
+		if (in_b64) {
+			if (ch == '-')
+				in_b64 = 0;
+			out[i] = ch;
+			continue;
+		}
+		if (ch == '&') {
+			in_b64 = 1;
+			out[i] = ch;
+			continue;
+		}
+		if (src_delim != '\0' && ch == src_delim) {
+			out[i] = dst_delim != '\0' ? dst_delim : ch;
+			continue;
+		}
+		if (dst_delim != '\0' && ch == dst_delim) {
+			out[i] = SYNC_DELIM_REPLACEMENT;
+			*rewritten = 1;
+			continue;
+		}
+		out[i] = ch;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+char *
+sync_message_id(const char *hdr, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t eol = i;
+
+		while (eol < len && hdr[eol] != '\n')
+			eol++;
+		if (eol - i >= 11 && strncasecmp(hdr + i, "Message-ID:", 11) == 0) {
+			char buf[999];
+			size_t o = 0, k = i + 11;
+
+			/* Unfold: continuation lines start with a space or tab. */
+			for (;;) {
+				for (; k < eol && o < sizeof(buf) - 1; k++)
+					if (hdr[k] != '\r')
+						buf[o++] = hdr[k];
+				if (eol + 1 < len && (hdr[eol + 1] == ' ' || hdr[eol + 1] == '\t')) {
+					k = eol + 1;
+					eol = k;
+					while (eol < len && hdr[eol] != '\n')
+						eol++;
+					continue;
+				}
+				break;
+			}
+			buf[o] = '\0';
+			{
+				char *s = buf, *e = buf + o;
+
+				while (s < e && isspace((unsigned char)*s))
+					s++;
+				while (e > s && isspace((unsigned char)e[-1]))
+					e--;
+				if (e == s)
+					return NULL;
+				return xstrndup(s, (size_t)(e - s));
+			}
+		}
+		i = eol + 1;
+	}
+	return NULL;
+}
+
+int
+sync_uid_set(const char *s, uint32_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		unsigned long long a = 0, b;
+		int digits = 0;
+
+		while (isdigit((unsigned char)*s) && digits < 11) {
+			a = a * 10 + (unsigned long long)(*s++ - '0');
+			digits++;
+		}
+		if (digits == 0 || a == 0 || a > 4294967295ULL)
+			return -1;
+		b = a;
+		if (*s == ':') {
+			s++;
+			b = 0;
+			digits = 0;
+			while (isdigit((unsigned char)*s) && digits < 11) {
+				b = b * 10 + (unsigned long long)(*s++ - '0');
+				digits++;
+			}
+			if (digits == 0 || b == 0 || b > 4294967295ULL)
+				return -1;
+		}
+		if (b < a) {
+			unsigned long long t = a;
+
+			a = b;
+			b = t;
+		}
+		if (b - a + 1 > max - n)
+			return -1;
+		for (unsigned long long u = a; u <= b; u++)
+			out[n++] = (uint32_t)u;
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			return -1;
+	}
+	return (int)n;
+}
+
+long
+sync_throttle_ms(const char *code, const char *text)
+{
+	const char *p;
+
+	if (text != NULL && (p = strcasestr(text, "Suggested Backoff Time")) != NULL) {
+		long v = 0;
+
+		p += strlen("Suggested Backoff Time");
+		while (*p != '\0' && !isdigit((unsigned char)*p))
+			p++;
+		while (isdigit((unsigned char)*p) && v < 100000000)
+			v = v * 10 + (*p++ - '0');
+		return v > 0 ? v : -1;
+	}
+	if (code != NULL && (strncasecmp(code, "THROTTLED", 9) == 0 ||
+	                        strncasecmp(code, "UNAVAILABLE", 11) == 0 ||
+	                        strncasecmp(code, "LIMIT", 5) == 0 ||
+	                        strncasecmp(code, "INUSE", 5) == 0))
+		return -1;
+	return 0;
+}
+
+/* "a:b,c" for the sorted UIDS[0..N), at most SYNC_SET_MAX characters: *TAKEN
+ * says how many UIDs it covers. Caller frees. */
+static char *
+sync_set_str(const uint32_t *uids, size_t n, size_t *taken)
+{
+	char *s = xmalloc(SYNC_SET_MAX + 32);
+	size_t len = 0, i = 0;
+
+	s[0] = '\0';
+	while (i < n && len < SYNC_SET_MAX) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (j > i)
+			len += (size_t)snprintf(s + len, 32, "%s%u:%u", len ? "," : "", uids[i], uids[j]);
+		else
+			len += (size_t)snprintf(s + len, 32, "%s%u", len ? "," : "", uids[i]);
+		i = j + 1;
+	}
+	*taken = i;
+	return s;
+}
+
+static int
+sync_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+sync_has_u32(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n > 0 && bsearch(&x, v, n, sizeof(*v), sync_cmp_u32) != NULL;
+}
+
+/* The UID in the text of a FETCH response so far ("* 3 FETCH (UID 45 BODY[] "). */
+static uint32_t
+sync_prefix_uid(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 4 < len; i++) {
+		if ((s[i] == '(' || s[i] == ' ') && strncasecmp(s + i + 1, "UID ", 4) == 0) {
+			unsigned long long v = 0;
+			size_t k = i + 5;
+			int d = 0;
+
+			while (k < len && isdigit((unsigned char)s[k]) && d < 11) {
+				v = v * 10 + (unsigned long long)(s[k++] - '0');
+				d++;
+			}
+			if (d > 0 && v <= 4294967295ULL)
+				return (uint32_t)v;
+		}
+	}
+	return 0;
+}
+
+static int
+sync_parse_u32(const char *s, uint32_t *out)
+{
+	long long v;
+	char buf[16];
+	size_t n = strcspn(s, " ]");
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (util_parse_int(buf, 0, 4294967295LL, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* ================================================================ types ===== */
+
+enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP };
+
+struct sync_msg {
+	uint32_t uid;
+	uint64_t size;
+	char *flags; /* "(\\Seen $Label1)" as APPEND takes it */
+	char *date;  /* INTERNALDATE, or NULL */
+	char *msgid;
+	unsigned char sha[32];
+	enum sync_msg_st st;
+};
+
+struct sync_folder {
+	char *src_raw, *src_name, *dst_raw, *dst_name;
+	const char *how; /* "special-use", "name", "new" */
+	int rewritten, create, created, exists;
+	uint32_t st_uidnext, st_uidvalidity, st_messages;
+	int has_status;
+	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
+	uint64_t would_copy, would_bytes, intents_dropped;
+	char *error;
+	char **dropped; /* keywords the destination does not keep */
+	size_t n_dropped;
+	int queued, busy, done, retries;
+};
+
+struct sync_worker;
+
+struct sync_batch {
+	struct sync_worker *w;
+	struct imap_cmd *cmd; /* the open APPEND; NULL once answered */
+	size_t *idx;          /* indexes into w->msgs */
+	size_t n, cap;
+	uint64_t bytes;
+	uint32_t uidnext_lb;
+	int closed;
+	struct sync_batch *next;
+};
+
+struct sync_cand {
+	uint32_t uid;
+	uint64_t size;
+	char *msgid;
+	unsigned char sha[32];
+	int hashed, used;
+};
+
+enum sync_phase {
+	W_IDLE,
+	W_CONNECT,
+	W_SELECT,
+	W_RECONCILE,
+	W_RECOVER,
+	W_META,
+	W_COPY,
+};
+
+enum sync_sink_mode { SINK_NONE, SINK_COPY, SINK_HASH };
+
+struct sync_mbox;
+
+struct sync_worker {
+	struct sync_mbox *m;
+	struct imap_client *src, *dst;
+	int src_ready, dst_ready;
+	int live; /* counts in m->workers_live */
+	struct sync_folder *f;
+	enum sync_phase ph;
+	int pending;
+	int failing;
+	char *err;
+	int retry;
+	long backoff_ms;
+	struct event *timer;  /* deferred failure handling and backoff */
+	struct event *flow;   /* resume check while the source is paused */
+	/* the folder being synced */
+	struct syncstate_folder sf;
+	int have_sf;
+	uint32_t src_uidvalidity, src_uidnext, src_exists;
+	uint32_t dst_uidvalidity, dst_uidnext;
+	char **perm;
+	size_t n_perm;
+	int perm_known, perm_any;
+	struct sync_msg *msgs;
+	size_t n_msgs, cap_msgs;
+	uint32_t *skip_uids; /* DONE rows above last_uid (reconciled, recovered) */
+	size_t n_skip;
+	uint32_t *failed_uids;
+	size_t n_failed;
+	size_t next_req, next_expect;
+	int fetches;
+	int fetch_errors;
+	/* streaming */
+	enum sync_sink_mode sink;
+	struct sync_msg *cur;
+	struct sync_cand *cur_cand;
+	int cur_live;
+	EVP_MD_CTX *md;
+	struct sync_batch *open;
+	struct sync_batch *inflight;
+	int paused;
+	/* reconcile and recovery */
+	struct syncstate_msg *intents;
+	size_t n_intents;
+	struct sync_cand *cands;
+	size_t n_cands, cap_cands, next_cand;
+	struct syncstate_msg *old;
+	size_t n_old;
+};
+
+struct sync_run {
+	struct runner *r;
+	const struct plan *plan;
+	struct sync_opts o;
+	struct syncstate *st;
+	struct sync_stats stats;
+	size_t open_tasks;
+	sync_done_fn done;
+	void *done_arg;
+	int64_t t0;
+	uint64_t rate_msgs, rate_bytes;
+};
+
+struct sync_mbox {
+	struct sync_run *run;
+	const struct plan_mailbox *mb;
+	struct task *t;
+	char *pair;
+	int64_t t0, last_activity;
+	struct imap_client *src, *dst; /* the first connections, handed to worker 0 */
+	int src_ready, dst_ready;
+	struct folders_job *sjob, *djob;
+	int jobs_left;
+	struct folders_inventory *sinv, *dinv;
+	struct sync_folder *folders;
+	size_t n_folders;
+	int creates;
+	struct sync_worker *workers;
+	int n_workers, workers_live;
+	int started_workers;
+	char *fatal;
+	int finished;
+	int logouts;
+	struct event *kick;     /* deferred: finish the mailbox */
+	struct event *watchdog; /* idle timeout */
+	uint64_t rewritten, created;
+};
+
+static void worker_next(struct sync_worker *w);
+static void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void copy_pump(struct sync_worker *w);
+static void copy_check_done(struct sync_worker *w);
+static void worker_meta(struct sync_worker *w);
+static void mbox_check_done(struct sync_mbox *m);
+static void mbox_fatal(struct sync_mbox *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sync_touch(struct sync_mbox *m)
+{
+	m->last_activity = util_now_ms();
+}
+
+static struct event_base *
+sync_base(struct sync_mbox *m)
+{
+	return runner_base(m->run->r);
+}
+
+/* ================================================================ connections ===== */
+
+static struct imap_client *
+sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
+{
+	const struct plan *plan = m->run->plan;
+	const struct plan_side *side = dest ? &plan->destination : &plan->source;
+	const struct runner_opts *ro = runner_opts(m->run->r);
+	struct imap_client_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.host = side->imap->host;
+	o.port = side->imap->port;
+	o.tls = side->imap->tls == PLAN_TLS_IMPLICIT ? IMAP_TLS_IMPLICIT
+	    : ro->allow_plaintext                    ? IMAP_TLS_PLAIN_ALLOWED
+	                                             : IMAP_TLS_STARTTLS;
+	o.ca_file = ro->ca_file;
+	o.insecure = ro->insecure;
+	o.dns = runner_dns(m->run->r);
+	o.user = dest ? m->mb->dest_user : m->mb->source_user;
+	o.password = dest ? m->mb->dest_password : m->mb->source_password;
+	if (o.password == NULL && side->admin != NULL) {
+		o.admin = side->admin->user;
+		o.password = side->admin->password;
+	}
+	return imap_client_open(sync_base(m), &o, cb, arg);
+}
+
+/* A NO/BAD/BYE that asks us to slow down: fail the worker for a retry. */
+static int
+sync_throttled(struct sync_worker *w, const struct imap_response *r)
+{
+	long ms;
+
+	if (r == NULL || (r->status != IMAP_ST_NO && r->status != IMAP_ST_BAD &&
+	                     r->status != IMAP_ST_BYE))
+		return 0;
+	ms = sync_throttle_ms(r->code, r->text);
+	if (ms == 0)
+		return 0;
+	worker_fail(w, 1, ms > 0 ? ms : 0, "the server asks to slow down: %s%s%s%s",
+	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
+	    r->code != NULL ? "] " : "", r->text);
+	return 1;
+}
+
+/* ================================================================ run-wide rate ===== */
+
+/* Milliseconds to wait before more may be read to honour --max-rate. */
+static int64_t
+sync_rate_wait(struct sync_run *run)
+{
+	double need = 0, el = (double)(util_now_ms() - run->t0) / 1000.0;
+
+	if (run->o.max_msgs > 0)
+		need = (double)run->rate_msgs / run->o.max_msgs;
+	if (run->o.max_bytes > 0 && (double)run->rate_bytes / run->o.max_bytes > need)
+		need = (double)run->rate_bytes / run->o.max_bytes;
+	return need > el ? (int64_t)((need - el) * 1000.0) + 1 : 0;
+}
+
+/* ================================================================ flow control ===== */
+
+static int
+flow_need_pause(struct sync_worker *w, int64_t *wait_ms)
+{
+	*wait_ms = sync_rate_wait(w->m->run);
+	if (*wait_ms > 0)
+		return 1;
+	if (w->dst == NULL)
+		return 0;
+	if (net_output_len(imap_client_conn(w->dst)) > SYNC_OUT_HIGH)
+		return 1;
+	if (w->open != NULL && w->open->cmd != NULL && imap_cmd_blocked(w->open->cmd))
+		return 1;
+	return 0;
+}
+
+static void
+flow_arm(struct sync_worker *w, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 2)
+		ms = 2;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->flow, &tv);
+}
+
+static void
+flow_check(struct sync_worker *w)
+{
+	int64_t wait_ms;
+
+	if (w->src == NULL || w->failing)
+		return;
+	if (flow_need_pause(w, &wait_ms)) {
+		if (!w->paused) {
+			net_read_enable(imap_client_conn(w->src), 0);
+			w->paused = 1;
+		}
+		flow_arm(w, wait_ms);
+		return;
+	}
+	if (w->paused) {
+		w->paused = 0;
+		evtimer_del(w->flow);
+		net_read_enable(imap_client_conn(w->src), 1);
+	}
+}
+
+static void
+flow_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flow_check(arg);
+}
+
+static void
+flow_drain_cb(void *arg)
+{
+	struct sync_worker *w = arg;
+
+	if (w->paused)
+		flow_check(w);
+}
+
+/* ================================================================ folder bookkeeping ===== */
+
+static void
+folder_drop_keyword(struct sync_folder *f, const char *kw)
+{
+	for (size_t i = 0; i < f->n_dropped; i++)
+		if (strcmp(f->dropped[i], kw) == 0)
+			return;
+	if (f->n_dropped >= 64)
+		return;
+	f->dropped = xrealloc(f->dropped, (f->n_dropped + 1) * sizeof(*f->dropped));
+	f->dropped[f->n_dropped++] = xstrdup(kw);
+}
+
+static void
+folder_set_error(struct sync_folder *f, const char *msg)
+{
+	free(f->error);
+	f->error = xstrdup(msg);
+}
+
+static void
+batch_free(struct sync_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->idx);
+	free(b);
+}
+
+/* Forget everything about the folder the worker had (not the connections). */
+static void
+worker_reset_folder(struct sync_worker *w)
+{
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		free(w->msgs[i].flags);
+		free(w->msgs[i].date);
+		free(w->msgs[i].msgid);
+	}
+	free(w->msgs);
+	w->msgs = NULL;
+	w->n_msgs = w->cap_msgs = 0;
+	free(w->skip_uids);
+	w->skip_uids = NULL;
+	w->n_skip = 0;
+	free(w->failed_uids);
+	w->failed_uids = NULL;
+	w->n_failed = 0;
+	for (size_t i = 0; i < w->n_perm; i++)
+		free(w->perm[i]);
+	free(w->perm);
+	w->perm = NULL;
+	w->n_perm = 0;
+	w->perm_known = w->perm_any = 0;
+	w->next_req = w->next_expect = 0;
+	w->fetches = w->fetch_errors = 0;
+	w->pending = 0;
+	w->cur = NULL;
+	w->cur_cand = NULL;
+	w->cur_live = 0;
+	batch_free(w->open);
+	w->open = NULL;
+	while (w->inflight != NULL) {
+		struct sync_batch *b = w->inflight;
+
+		w->inflight = b->next;
+		batch_free(b);
+	}
+	syncstate_msgs_free(w->intents, w->n_intents);
+	w->intents = NULL;
+	w->n_intents = 0;
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	free(w->cands);
+	w->cands = NULL;
+	w->n_cands = w->cap_cands = w->next_cand = 0;
+	syncstate_msgs_free(w->old, w->n_old);
+	w->old = NULL;
+	w->n_old = 0;
+	if (w->have_sf)
+		syncstate_folder_clear(&w->sf);
+	w->have_sf = 0;
+	w->src_uidvalidity = w->src_uidnext = w->src_exists = 0;
+	w->dst_uidvalidity = w->dst_uidnext = 0;
+	w->sink = SINK_NONE;
+}
+
+static void
+worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode);
+
+/* The folder is finished (successfully or not): account and take the next. */
+static void
+folder_done(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+
+	if (f != NULL) {
+		for (size_t i = 0; i < w->n_msgs; i++)
+			if (w->msgs[i].st == M_NEW && !w->m->run->o.dry_run)
+				f->skipped++; /* expunged while we copied */
+		f->busy = 0;
+		f->done = 1;
+	}
+	if (w->src != NULL)
+		worker_sink_mode(w, w->src, SINK_NONE);
+	if (w->dst != NULL)
+		worker_sink_mode(w, w->dst, SINK_NONE);
+	worker_reset_folder(w);
+	w->f = NULL;
+	w->ph = W_IDLE;
+	worker_next(w);
+}
+
+/* ================================================================ failure ===== */
+
+static void
+worker_free_clients(struct sync_worker *w)
+{
+	imap_client_free(w->src);
+	imap_client_free(w->dst);
+	w->src = w->dst = NULL;
+	w->src_ready = w->dst_ready = 0;
+	w->paused = 0;
+	if (w->flow != NULL)
+		evtimer_del(w->flow);
+}
+
+static void
+worker_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_worker *w = arg;
+	struct sync_folder *f = w->f;
+
+	(void)fd;
+	(void)what;
+	if (w->failing) {
+		/* The deferred part of worker_fail: close (an APPEND not completed
+		 * is discarded by the server), then retry or give up the folder. */
+		w->failing = 0;
+		worker_free_clients(w);
+		if (f != NULL && w->retry && f->retries < SYNC_MAX_RETRIES) {
+			long ms = w->backoff_ms;
+
+			f->retries++;
+			if (ms <= 0) {
+				ms = 1000L << (f->retries - 1);
+				if (ms > SYNC_BACKOFF_MAX_MS)
+					ms = SYNC_BACKOFF_MAX_MS;
+			}
+			worker_reset_folder(w);
+			f->busy = 0;
+			w->f = NULL;
+			w->ph = W_IDLE;
+			{
+				struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+				evtimer_add(w->timer, &tv);
+			}
+			return;
+		}
+		if (f != NULL) {
+			/* The folder counts at least one error; what was not
+			 * copied is copied by the next run. */
+			folder_set_error(f, w->err);
+			if (f->errors == 0)
+				f->errors = 1;
+			folder_done(w);
+		} else {
+			worker_next(w);
+		}
+		return;
+	}
+	/* The backoff ended. */
+	worker_next(w);
+}
+
+static void
+worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->failing)
+		return;
+	w->failing = 1;
+	free(w->err);
+	va_start(ap, fmt);
+	w->err = xvasprintf(fmt, ap);
+	va_end(ap);
+	w->retry = retry;
+	w->backoff_ms = backoff_ms;
+	w->sink = SINK_NONE;
+	event_active(w->timer, EV_TIMEOUT, 0);
+}
+
+/* ================================================================ sink ===== */
+
+static int sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
+    int first);
+
+static void
+worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode)
+{
+	w->sink = mode;
+	if (mode == SINK_NONE)
+		imap_parser_set_sink(imap_client_parser(c), 0, NULL, NULL);
+	else
+		imap_parser_set_sink(imap_client_parser(c), 0, sync_sink, w);
+}
+
+static struct sync_msg *
+worker_find_msg(struct sync_worker *w, uint32_t uid)
+{
+	size_t lo = 0, hi = w->n_msgs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w->msgs[mid].uid == uid)
+			return &w->msgs[mid];
+		if (w->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Open a new APPEND command on the destination (RFC 3501 6.3.11, RFC 3502). */
+static struct sync_batch *
+batch_open(struct sync_worker *w)
+{
+	struct sync_batch *b = xcalloc(1, sizeof(*b));
+	struct imap_cmd *cmd;
+
+	if (w->dst == NULL || imap_client_state(w->dst) != IMAP_S_READY) {
+		free(b);
+		return NULL;
+	}
+	b->w = w;
+	b->uidnext_lb = w->dst_uidnext;
+	cmd = imap_cmd_new(w->dst, "APPEND");
+	imap_cmd_string(cmd, w->f->dst_raw, strlen(w->f->dst_raw), 0);
+	b->cmd = cmd;
+	return b;
+}
+
+static void batch_done(struct imap_client *c, const struct imap_response *r, void *arg);
+
+/*
+ * I1: commit the intents of the open batch, then complete its APPEND.
+ * Returns -1 (worker failing) when the state could not be written.
+ */
+static int
+batch_close(struct sync_worker *w)
+{
+	struct sync_batch *b = w->open, **pp;
+	struct syncstate *st = w->m->run->st;
+	int rc = 0;
+
+	w->open = NULL;
+	if (b == NULL)
+		return 0;
+	if (b->cmd == NULL) { /* answered early: already accounted for */
+		batch_free(b);
+		return 0;
+	}
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < b->n; i++) {
+		struct sync_msg *m = &w->msgs[b->idx[i]];
+		struct syncstate_msg sm;
+
+		memset(&sm, 0, sizeof(sm));
+		sm.src_uid = m->uid;
+		sm.state = SYNCSTATE_INTENT;
+		sm.size = m->size;
+		memcpy(sm.sha256, m->sha, sizeof(sm.sha256));
+		sm.has_hash = 1;
+		sm.message_id = m->msgid;
+		sm.dst_uidvalidity = w->dst_uidvalidity;
+		sm.dst_uidnext = b->uidnext_lb;
+		rc = syncstate_put(st, w->sf.id, &sm);
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot record the copy in %s: %s", syncstate_path(st),
+		    syncstate_error(st));
+		batch_free(b);
+		return -1;
+	}
+	b->closed = 1;
+	for (pp = &w->inflight; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = b;
+	imap_cmd_close(b->cmd);
+	return 0;
+}
+
+/* Start streaming message M (TOTAL bytes) into the open APPEND. */
+static int
+copy_begin(struct sync_worker *w, struct sync_msg *m, uint64_t total)
+{
+	struct sync_batch *b = w->open;
+	char *pre;
+
+	if (b != NULL && b->cmd == NULL) {
+		/* The server answered that APPEND before it was complete. */
+		batch_free(b);
+		w->open = b = NULL;
+	}
+	if (b == NULL) {
+		b = batch_open(w);
+		if (b == NULL) {
+			worker_fail(w, 1, 0, "the destination connection is gone: %s",
+			    w->dst != NULL ? imap_client_error(w->dst) : "closed");
+			return -1;
+		}
+		w->open = b;
+		imap_cmd_send_open(b->cmd, NULL, batch_done, b);
+	}
+	/* RFC 3502: append-message = SP [flag-list SP] [date-time SP] literal */
+	pre = xasprintf(" %s%s%s%s ", m->flags, m->date != NULL ? " \"" : "",
+	    m->date != NULL ? m->date : "", m->date != NULL ? "\"" : "");
+	imap_cmd_write(b->cmd, pre, strlen(pre));
+	free(pre);
+	imap_cmd_literal(b->cmd, total);
+	m->size = total;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->idx = xrealloc(b->idx, b->cap * sizeof(*b->idx));
+	}
+	b->idx[b->n++] = (size_t)(m - w->msgs);
+	m->st = M_BATCH;
+	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
+	w->cur = m;
+	w->cur_live = 1;
+	return 0;
+}
+
+static void
+copy_end(struct sync_worker *w)
+{
+	struct sync_msg *m = w->cur;
+	struct sync_run *run = w->m->run;
+	struct sync_batch *b = w->open;
+	int multi = w->dst != NULL && imap_client_has_cap(w->dst, "MULTIAPPEND") &&
+	    !run->o.no_multiappend;
+	size_t max = multi ? (size_t)run->o.batch : 1;
+
+	EVP_DigestFinal_ex(w->md, m->sha, NULL);
+	w->cur = NULL;
+	w->cur_live = 0;
+	run->rate_msgs++;
+	if (b == NULL)
+		return;
+	b->bytes += m->size;
+	if (b->n >= max || b->bytes >= run->o.batch_bytes)
+		(void)batch_close(w);
+}
+
+static void
+hash_end(struct sync_worker *w)
+{
+	EVP_DigestFinal_ex(w->md, w->cur_cand->sha, NULL);
+	w->cur_cand->hashed = 1;
+	w->cur_cand = NULL;
+}
+
+static int
+sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total, int first)
+{
+	struct sync_worker *w = arg;
+
+	if (w->failing)
+		return -1;
+	sync_touch(w->m);
+	if (w->sink == SINK_HASH) {
+		if (first) {
+			size_t plen;
+			const char *pre = imap_parser_partial(
+			    imap_client_parser(w->ph == W_RECONCILE ? w->dst : w->src), &plen);
+			uint32_t uid = sync_prefix_uid(pre, plen);
+
+			w->cur_cand = NULL;
+			for (size_t i = 0; i < w->n_cands; i++) {
+				struct sync_cand *c = &w->cands[i];
+
+				if (!c->hashed && (uid != 0 ? c->uid == uid : i >= w->next_cand)) {
+					w->cur_cand = c;
+					w->next_cand = i + 1;
+					break;
+				}
+			}
+			if (w->cur_cand != NULL)
+				EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
+		}
+		if (w->cur_cand != NULL) {
+			EVP_DigestUpdate(w->md, data, len);
+			if (off + len == total)
+				hash_end(w);
+		}
+		return 0;
+	}
+	if (w->sink != SINK_COPY)
+		return 0;
+	if (first) {
+		size_t plen;
+		const char *pre = imap_parser_partial(imap_client_parser(w->src), &plen);
+		uint32_t uid = sync_prefix_uid(pre, plen);
+		struct sync_msg *m = NULL;
+
+		if (uid != 0) {
+			m = worker_find_msg(w, uid);
+		} else {
+			/* No UID before the body: the next one requested, in order. */
+			while (w->next_expect < w->next_req && w->msgs[w->next_expect].st != M_NEW)
+				w->next_expect++;
+			if (w->next_expect < w->next_req)
+				m = &w->msgs[w->next_expect];
+		}
+		w->cur = NULL;
+		w->cur_live = 0;
+		if (m != NULL && m->st == M_NEW && copy_begin(w, m, total) != 0)
+			return -1;
+	}
+	if (w->cur != NULL && w->open != NULL && w->open->cmd != NULL) {
+		if (len > 0) {
+			imap_cmd_write(w->open->cmd, data, len);
+			EVP_DigestUpdate(w->md, data, len);
+		}
+		w->m->run->rate_bytes += len;
+		if (off + len == total)
+			copy_end(w);
+	} else if (w->cur != NULL && off + len == total) {
+		/* The APPEND was answered early: this message failed with it. */
+		w->cur = NULL;
+	}
+	flow_check(w);
+	return 0;
+}
+
+/* ================================================================ APPEND results ===== */
+
+static void
+batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_batch *b = arg, **pp;
+	struct sync_worker *w = b->w;
+	struct sync_folder *f = w->f;
+	struct syncstate *st = w->m->run->st;
+	const char *rest = NULL;
+	uint32_t *uids = NULL, max_uid = 0, dst_uv = w->dst_uidvalidity;
+	int n_uids = -1, rc;
+
+	(void)c;
+	b->cmd = NULL;
+	if (r == NULL) {
+		/* The connection failed: intents stay and are reconciled. */
+		worker_fail(w, 1, 0, "APPEND to %s: %s", f->dst_name,
+		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
+		return;
+	}
+	sync_touch(w->m);
+	if (!b->closed) {
+		/* Answered before we completed it: nothing of it was appended. */
+		for (size_t i = 0; i < b->n; i++)
+			w->msgs[b->idx[i]].st = M_FAILED;
+		if (sync_throttled(w, r))
+			return;
+		f->errors += b->n;
+		{
+			char *e = xasprintf("APPEND to %s refused: %s %s", f->dst_name,
+			    imap_status_str(r->status), r->text);
+
+			folder_set_error(f, e);
+			free(e);
+		}
+		return;
+	}
+	for (pp = &w->inflight; *pp != NULL && *pp != b; pp = &(*pp)->next)
+		;
+	if (*pp == b)
+		*pp = b->next;
+	if (r->status == IMAP_ST_OK && imap_code_is(r, "APPENDUID", &rest)) {
+		/* RFC 4315 section 3: APPENDUID uidvalidity uid-set */
+		const char *sp = strchr(rest, ' ');
+
+		if (sp != NULL && sync_parse_u32(rest, &dst_uv) == 0) {
+			uids = xcalloc(b->n ? b->n : 1, sizeof(*uids));
+			n_uids = sync_uid_set(sp + 1, uids, b->n);
+		}
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (w->msgs[b->idx[i]].uid > max_uid)
+			max_uid = w->msgs[b->idx[i]].uid;
+	if (r->status != IMAP_ST_OK && sync_throttled(w, r)) {
+		/* Nothing was appended (RFC 3502: all or none): drop the intents. */
+		if (syncstate_begin(st) == 0) {
+			for (size_t i = 0; i < b->n; i++)
+				(void)syncstate_drop(st, w->sf.id, w->msgs[b->idx[i]].uid);
+			(void)syncstate_commit(st);
+		}
+		free(uids);
+		batch_free(b);
+		return;
+	}
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < b->n; i++) {
+		struct sync_msg *m = &w->msgs[b->idx[i]];
+
+		if (r->status == IMAP_ST_OK)
+			rc = syncstate_done(st, w->sf.id, m->uid, dst_uv,
+			    n_uids == (int)b->n ? uids[i] : 0);
+		else
+			rc = syncstate_failed(st, w->sf.id, m->uid);
+	}
+	if (rc == 0)
+		rc = syncstate_set_last_uid(st, w->sf.id, max_uid); /* I2 */
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot record the copy in %s: %s", syncstate_path(st),
+		    syncstate_error(st));
+		free(uids);
+		batch_free(b);
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct sync_msg *m = &w->msgs[b->idx[i]];
+
+		if (r->status == IMAP_ST_OK) {
+			m->st = M_DONE;
+			f->copied++;
+			f->bytes += m->size;
+			w->m->run->stats.msgs_done++;
+			w->m->run->stats.bytes_done += m->size;
+		} else {
+			m->st = M_FAILED;
+			f->errors++;
+		}
+	}
+	if (r->status != IMAP_ST_OK) {
+		char *e = xasprintf("APPEND of %zu message(s) to %s refused: %s %s%s%s%s", b->n,
+		    f->dst_name, imap_status_str(r->status), r->code != NULL ? "[" : "",
+		    r->code != NULL ? r->code : "", r->code != NULL ? "] " : "", r->text);
+
+		folder_set_error(f, e);
+		free(e);
+	}
+	if (n_uids > 0 && uids[n_uids - 1] + 1 > w->dst_uidnext)
+		w->dst_uidnext = uids[n_uids - 1] + 1;
+	free(uids);
+	batch_free(b);
+	copy_check_done(w);
+}
+
+/* ================================================================ copy ===== */
+
+static void
+copy_fetch_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "FETCH from %s: %s", w->f->src_name,
+		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
+		return;
+	}
+	w->fetches--;
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		char *e = xasprintf("FETCH in %s: %s %s", w->f->src_name, imap_status_str(r->status),
+		    r->text);
+
+		folder_set_error(w->f, e);
+		free(e);
+		w->fetch_errors++;
+	}
+	copy_pump(w);
+}
+
+/* Keep SYNC_FETCH_WINDOW body fetches in flight; close the last batch at the end. */
+static void
+copy_pump(struct sync_worker *w)
+{
+	if (w->failing)
+		return;
+	while (w->fetches < SYNC_FETCH_WINDOW && w->next_req < w->n_msgs) {
+		uint32_t *uids = xcalloc(SYNC_FETCH_MSGS, sizeof(*uids));
+		size_t n = 0, taken = 0, start = w->next_req;
+		uint64_t bytes = 0;
+		struct imap_cmd *cmd;
+		char *set;
+
+		while (w->next_req < w->n_msgs && n < SYNC_FETCH_MSGS && bytes < SYNC_FETCH_BYTES) {
+			struct sync_msg *m = &w->msgs[w->next_req];
+
+			if (m->st == M_NEW) {
+				uids[n++] = m->uid;
+				bytes += m->size;
+			}
+			w->next_req++;
+		}
+		if (n == 0) {
+			free(uids);
+			continue;
+		}
+		set = sync_set_str(uids, n, &taken);
+		if (taken < n) {
+			/* The set got too long: request the rest next time. */
+			size_t k = start;
+
+			for (size_t left = taken; k < w->n_msgs; k++) {
+				if (w->msgs[k].st != M_NEW)
+					continue;
+				if (left == 0)
+					break;
+				left--;
+			}
+			w->next_req = k;
+		}
+		free(uids);
+		cmd = imap_cmd_new(w->src, "UID FETCH");
+		imap_cmd_atom(cmd, set);
+		imap_cmd_atom(cmd, "(UID BODY.PEEK[])");
+		free(set);
+		w->fetches++;
+		imap_cmd_send(cmd, NULL, copy_fetch_done, w);
+	}
+	copy_check_done(w);
+}
+
+static void
+copy_check_done(struct sync_worker *w)
+{
+	if (w->failing || w->ph != W_COPY)
+		return;
+	if (w->fetches > 0 || w->next_req < w->n_msgs)
+		return;
+	if (w->cur != NULL)
+		return;
+	if (w->open != NULL && batch_close(w) != 0)
+		return;
+	if (w->inflight != NULL)
+		return;
+	folder_done(w);
+}
+
+static void
+worker_copy(struct sync_worker *w)
+{
+	w->ph = W_COPY;
+	worker_sink_mode(w, w->src, SINK_COPY);
+	copy_pump(w);
+}
+
+/* ================================================================ metadata ===== */
+
+/* Keep the flag for APPEND? Keywords only where PERMANENTFLAGS allow them. */
+static int
+meta_flag_ok(struct sync_worker *w, const char *flag)
+{
+	if (util_strieq(flag, "\\Recent"))
+		return 0; /* RFC 3501 6.3.11: not settable by APPEND */
+	if (flag[0] == '\\')
+		return 1;
+	if (!w->perm_known || w->perm_any)
+		return 1;
+	for (size_t i = 0; i < w->n_perm; i++)
+		if (util_strieq(w->perm[i], flag))
+			return 1;
+	folder_drop_keyword(w->f, flag);
+	return 0;
+}
+
+static void
+meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	const struct imap_arg *items, *a;
+	struct sync_msg m;
+	int have_uid = 0, have_size = 0;
+
+	(void)c;
+	sync_touch(w->m);
+	if (sync_throttled(w, r) || r->keyword == NULL || !util_strieq(r->keyword, "FETCH") ||
+	    r->args == NULL || r->args->type != IMAP_ARG_LIST)
+		return;
+	memset(&m, 0, sizeof(m));
+	items = r->args->list;
+	for (a = items; a != NULL && a->next != NULL; a = a->next->next) {
+		const struct imap_arg *v = a->next;
+
+		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
+			have_uid = sync_parse_u32(v->str, &m.uid) == 0;
+		} else if (imap_arg_is(a, "RFC822.SIZE") && v->type == IMAP_ARG_ATOM) {
+			long long x;
+
+			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
+			m.size = (uint64_t)x;
+		} else if (imap_arg_is(a, "INTERNALDATE") && v->type == IMAP_ARG_STRING) {
+			free(m.date);
+			m.date = xstrdup(v->str);
+		} else if (imap_arg_is(a, "FLAGS") && v->type == IMAP_ARG_LIST) {
+			size_t len = 2, o = 0;
+			char *s;
+
+			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next)
+				if (fl->type == IMAP_ARG_ATOM)
+					len += strlen(fl->str) + 1;
+			s = xmalloc(len + 1);
+			s[o++] = '(';
+			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
+				size_t n;
+
+				if (fl->type != IMAP_ARG_ATOM || !meta_flag_ok(w, fl->str))
+					continue;
+				n = strlen(fl->str);
+				if (o > 1)
+					s[o++] = ' ';
+				memcpy(s + o, fl->str, n);
+				o += n;
+			}
+			s[o++] = ')';
+			s[o] = '\0';
+			free(m.flags);
+			m.flags = s;
+		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
+			free(m.msgid);
+			m.msgid = sync_message_id(v->str, v->len);
+		}
+	}
+	if (!have_uid || !have_size || m.uid == 0 ||
+	    (m.uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m.uid)) ||
+	    sync_has_u32(w->skip_uids, w->n_skip, m.uid)) {
+		free(m.flags);
+		free(m.date);
+		free(m.msgid);
+		return;
+	}
+	if (m.flags == NULL)
+		m.flags = xstrdup("()");
+	if (w->n_msgs == w->cap_msgs) {
+		w->cap_msgs = w->cap_msgs ? w->cap_msgs * 2 : 64;
+		w->msgs = xrealloc(w->msgs, w->cap_msgs * sizeof(*w->msgs));
+	}
+	m.st = M_NEW;
+	w->msgs[w->n_msgs++] = m;
+}
+
+static int
+meta_cmp(const void *a, const void *b)
+{
+	const struct sync_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static void
+meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	struct sync_folder *f = w->f;
+	struct sync_run *run = w->m->run;
+	int64_t limit = run->plan->destination.limits.message_bytes;
+	size_t n = 0;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "FETCH in %s: %s", f->src_name,
+		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", f->src_name,
+		    imap_status_str(r->status), r->text);
+		return;
+	}
+	qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
+	/* Drop duplicates (a server repeating a FETCH response). */
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid) {
+			free(w->msgs[i].flags);
+			free(w->msgs[i].date);
+			free(w->msgs[i].msgid);
+			continue;
+		}
+		w->msgs[n++] = w->msgs[i];
+	}
+	w->n_msgs = n;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+
+		if (limit > 0 && m->size > (uint64_t)limit) {
+			m->st = M_SKIP;
+			f->too_large++;
+			continue;
+		}
+		if (run->o.dry_run) {
+			f->would_copy++;
+			f->would_bytes += m->size;
+		} else {
+			run->stats.msgs_total++;
+			run->stats.bytes_total += m->size;
+		}
+	}
+	if (w->src_exists > w->n_msgs)
+		f->skipped += w->src_exists - w->n_msgs;
+	if (run->o.dry_run || w->n_msgs == 0) {
+		folder_done(w);
+		return;
+	}
+	worker_copy(w);
+}
+
+static void
+worker_meta(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct syncstate_msg *rows = NULL;
+	size_t n = 0;
+	struct imap_cmd *cmd;
+	char *set, *failed_set = NULL;
+
+	w->ph = W_META;
+	/* DONE rows above last_uid (reconciled or recovered) are not copied again. */
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, w->sf.last_uid, &rows, &n) != 0)
+		goto dberr;
+	w->skip_uids = xcalloc(n ? n : 1, sizeof(*w->skip_uids));
+	for (size_t i = 0; i < n; i++)
+		w->skip_uids[i] = rows[i].src_uid;
+	w->n_skip = n;
+	syncstate_msgs_free(rows, n);
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_FAILED, 0, &rows, &n) != 0)
+		goto dberr;
+	w->failed_uids = xcalloc(n ? n : 1, sizeof(*w->failed_uids));
+	for (size_t i = 0; i < n; i++)
+		w->failed_uids[i] = rows[i].src_uid;
+	w->n_failed = n;
+	syncstate_msgs_free(rows, n);
+	if (w->n_failed == 0 && w->src_uidnext != 0 && w->sf.last_uid + 1 >= w->src_uidnext) {
+		if (w->src_exists > 0)
+			w->f->skipped += w->src_exists;
+		folder_done(w);
+		return;
+	}
+	if (w->n_failed > 0) {
+		size_t taken;
+
+		failed_set = sync_set_str(w->failed_uids, w->n_failed, &taken);
+		set = xasprintf("%s,%u:*", failed_set, w->sf.last_uid + 1);
+	} else {
+		set = xasprintf("%u:*", w->sf.last_uid + 1);
+	}
+	free(failed_set);
+	worker_sink_mode(w, w->src, SINK_NONE);
+	cmd = imap_cmd_new(w->src, "UID FETCH");
+	imap_cmd_atom(cmd, set);
+	imap_cmd_atom(cmd,
+	    "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+	free(set);
+	imap_cmd_send(cmd, meta_untagged, meta_done, w);
+	return;
+dberr:
+	worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+}
+
+/* ================================================================ hashing candidates ===== */
+
+static void
+cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid)
+{
+	struct sync_cand *c;
+
+	if (w->n_cands == w->cap_cands) {
+		w->cap_cands = w->cap_cands ? w->cap_cands * 2 : 16;
+		w->cands = xrealloc(w->cands, w->cap_cands * sizeof(*w->cands));
+	}
+	c = &w->cands[w->n_cands++];
+	memset(c, 0, sizeof(*c));
+	c->uid = uid;
+	c->size = size;
+	c->msgid = msgid;
+}
+
+/* UID FETCH <cands> (UID BODY.PEEK[]) on C, hashing every body; DONE follows. */
+static void
+cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done)
+{
+	uint32_t *uids = xcalloc(w->n_cands ? w->n_cands : 1, sizeof(*uids));
+	size_t off = 0;
+
+	for (size_t i = 0; i < w->n_cands; i++)
+		uids[i] = w->cands[i].uid;
+	qsort(uids, w->n_cands, sizeof(*uids), sync_cmp_u32);
+	worker_sink_mode(w, c, SINK_HASH);
+	w->next_cand = 0;
+	w->pending = 0;
+	while (off < w->n_cands) {
+		size_t taken;
+		char *set = sync_set_str(uids + off, w->n_cands - off, &taken);
+		struct imap_cmd *cmd = imap_cmd_new(c, "UID FETCH");
+
+		imap_cmd_atom(cmd, set);
+		imap_cmd_atom(cmd, "(UID BODY.PEEK[])");
+		free(set);
+		w->pending++;
+		imap_cmd_send(cmd, NULL, done, w);
+		off += taken;
+	}
+	free(uids);
+}
+
+static int
+sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, char **msgid)
+{
+	int have_uid = 0, have_size = 0;
+
+	*msgid = NULL;
+	if (r->keyword == NULL || !util_strieq(r->keyword, "FETCH") || r->args == NULL ||
+	    r->args->type != IMAP_ARG_LIST)
+		return 0;
+	for (const struct imap_arg *a = r->args->list; a != NULL && a->next != NULL;
+	     a = a->next->next) {
+		const struct imap_arg *v = a->next;
+
+		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
+			have_uid = sync_parse_u32(v->str, uid) == 0;
+		} else if (imap_arg_is(a, "RFC822.SIZE") && v->type == IMAP_ARG_ATOM) {
+			long long x;
+
+			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
+			*size = (uint64_t)x;
+		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
+			free(*msgid);
+			*msgid = sync_message_id(v->str, v->len);
+		}
+	}
+	if (!have_uid || !have_size) {
+		free(*msgid);
+		*msgid = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/* ================================================================ reconcile (I3) ===== */
+
+static void
+reconcile_resolve(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	int rc;
+
+	worker_sink_mode(w, w->dst, SINK_NONE);
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < w->n_intents; i++) {
+		struct syncstate_msg *in = &w->intents[i];
+		struct sync_cand *hit = NULL;
+
+		for (size_t j = 0; j < w->n_cands && in->has_hash; j++) {
+			struct sync_cand *c = &w->cands[j];
+
+			if (!c->used && c->hashed && c->size == in->size &&
+			    c->uid >= in->dst_uidnext &&
+			    memcmp(c->sha, in->sha256, sizeof(c->sha)) == 0) {
+				hit = c;
+				break;
+			}
+		}
+		if (hit != NULL) {
+			hit->used = 1;
+			rc = syncstate_done(st, w->sf.id, in->src_uid, w->dst_uidvalidity, hit->uid);
+			w->f->reconciled++;
+		} else {
+			rc = syncstate_drop(st, w->sf.id, in->src_uid);
+			w->f->intents_dropped++;
+		}
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	worker_meta(w);
+}
+
+static void
+reconcile_hash_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "reconciling %s: %s", w->f->dst_name,
+		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (--w->pending == 0)
+		reconcile_resolve(w);
+}
+
+static void
+reconcile_list_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	uint32_t uid = 0;
+	uint64_t size = 0;
+	char *msgid;
+
+	(void)c;
+	sync_touch(w->m);
+	if (!sync_parse_fetch(r, &uid, &size, &msgid))
+		return;
+	free(msgid);
+	for (size_t i = 0; i < w->n_intents; i++) {
+		if (w->intents[i].size == size && uid >= w->intents[i].dst_uidnext) {
+			cand_add(w, uid, size, NULL);
+			return;
+		}
+	}
+}
+
+static void
+reconcile_list_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	struct syncstate *st = w->m->run->st;
+	uint32_t *acc = NULL;
+	size_t n_acc = 0, k = 0;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "reconciling %s: %s", w->f->dst_name,
+		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->dst_name,
+		    imap_status_str(r->status), r->text);
+		return;
+	}
+	/* Destination messages a DONE row accounts for are not candidates. */
+	if (syncstate_dst_uids(st, w->m->pair, w->f->dst_raw, w->dst_uidvalidity, 1, &acc, &n_acc) !=
+	    0) {
+		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < w->n_cands; i++) {
+		if (sync_has_u32(acc, n_acc, w->cands[i].uid))
+			continue;
+		w->cands[k++] = w->cands[i];
+	}
+	w->n_cands = k;
+	free(acc);
+	if (w->n_cands == 0) {
+		reconcile_resolve(w);
+		return;
+	}
+	cand_fetch(w, w->dst, reconcile_hash_done);
+}
+
+static void
+worker_reconcile(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	uint32_t low = UINT32_MAX;
+	struct imap_cmd *cmd;
+	char set[32];
+	int rc;
+
+	w->ph = W_RECONCILE;
+	/* Intents from another destination UIDVALIDITY cannot be checked. */
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < w->n_intents; i++) {
+		if (w->intents[i].dst_uidvalidity != w->dst_uidvalidity) {
+			rc = syncstate_drop(st, w->sf.id, w->intents[i].src_uid);
+			w->f->intents_dropped++;
+			w->intents[i].size = UINT64_MAX; /* matches nothing */
+		} else if (w->intents[i].dst_uidnext < low) {
+			low = w->intents[i].dst_uidnext;
+		}
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	if (low == UINT32_MAX) {
+		reconcile_resolve(w);
+		return;
+	}
+	snprintf(set, sizeof(set), "%u:*", low > 0 ? low : 1);
+	cmd = imap_cmd_new(w->dst, "UID FETCH");
+	imap_cmd_atom(cmd, set);
+	imap_cmd_atom(cmd, "(UID RFC822.SIZE)");
+	imap_cmd_send(cmd, reconcile_list_untagged, reconcile_list_done, w);
+}
+
+/* ================================================================ UIDVALIDITY recovery ===== */
+
+static int
+sync_msgid_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static void
+recover_resolve(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	unsigned char *used = xcalloc(w->n_old ? w->n_old : 1, 1);
+	int rc;
+
+	worker_sink_mode(w, w->src, SINK_NONE);
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < w->n_cands; i++) {
+		struct sync_cand *c = &w->cands[i];
+
+		if (!c->hashed)
+			continue;
+		for (size_t j = 0; j < w->n_old; j++) {
+			struct syncstate_msg *o = &w->old[j];
+
+			if (used[j] || !o->has_hash || o->size != c->size ||
+			    !sync_msgid_eq(o->message_id, c->msgid) ||
+			    memcmp(o->sha256, c->sha, sizeof(c->sha)) != 0)
+				continue;
+			{
+				struct syncstate_msg sm = *o;
+
+				used[j] = 1;
+				sm.src_uid = c->uid;
+				sm.state = SYNCSTATE_DONE;
+				rc = syncstate_put(st, w->sf.id, &sm);
+				w->f->recovered++;
+			}
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	free(used);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	worker_meta(w);
+}
+
+static void
+recover_hash_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "matching %s after a UIDVALIDITY change: %s", w->f->src_name,
+		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (--w->pending == 0)
+		recover_resolve(w);
+}
+
+static void
+recover_list_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	uint32_t uid = 0;
+	uint64_t size = 0;
+	char *msgid;
+
+	(void)c;
+	sync_touch(w->m);
+	if (!sync_parse_fetch(r, &uid, &size, &msgid))
+		return;
+	for (size_t i = 0; i < w->n_old; i++) {
+		if (w->old[i].size == size && sync_msgid_eq(w->old[i].message_id, msgid)) {
+			cand_add(w, uid, size, msgid);
+			return;
+		}
+	}
+	free(msgid);
+}
+
+static void
+recover_list_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "matching %s after a UIDVALIDITY change: %s", w->f->src_name,
+		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->src_name,
+		    imap_status_str(r->status), r->text);
+		return;
+	}
+	if (w->n_cands == 0) {
+		recover_resolve(w);
+		return;
+	}
+	cand_fetch(w, w->src, recover_hash_done);
+}
+
+/* Returns 1 when a recovery started, 0 when none is needed, -1 on failure. */
+static int
+worker_recover(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	int64_t *ids = NULL;
+	size_t n_ids = 0;
+	struct syncstate_msg *rows = NULL;
+	size_t n_rows = 0;
+	struct imap_cmd *cmd;
+
+	if (w->sf.last_uid != 0)
+		return 0;
+	if (syncstate_msgs(st, w->sf.id, -1, 0, &rows, &n_rows) != 0)
+		goto dberr;
+	syncstate_msgs_free(rows, n_rows);
+	if (n_rows > 0)
+		return 0;
+	if (syncstate_other_uidvalidity(st, w->m->pair, w->f->src_raw, w->src_uidvalidity, &ids,
+	        &n_ids) != 0)
+		goto dberr;
+	for (size_t i = 0; i < n_ids; i++) {
+		if (syncstate_msgs(st, ids[i], SYNCSTATE_DONE, 0, &rows, &n_rows) != 0) {
+			free(ids);
+			goto dberr;
+		}
+		w->old = xrealloc(w->old, (w->n_old + n_rows + 1) * sizeof(*w->old));
+		memcpy(w->old + w->n_old, rows, n_rows * sizeof(*rows));
+		w->n_old += n_rows;
+		free(rows); /* the message_id strings moved to w->old */
+	}
+	free(ids);
+	if (w->n_old == 0)
+		return 0;
+	w->ph = W_RECOVER;
+	worker_sink_mode(w, w->src, SINK_NONE);
+	cmd = imap_cmd_new(w->src, "UID FETCH");
+	imap_cmd_atom(cmd, "1:*");
+	imap_cmd_atom(cmd, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+	imap_cmd_send(cmd, recover_list_untagged, recover_list_done, w);
+	return 1;
+dberr:
+	worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+	return -1;
+}
+
+/* ================================================================ select ===== */
+
+static void
+select_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	int dst = c == w->dst;
+	const char *rest;
+	uint32_t v;
+
+	sync_touch(w->m);
+	if (sync_throttled(w, r))
+		return;
+	if (r->keyword != NULL && util_strieq(r->keyword, "EXISTS") && r->has_number) {
+		if (!dst)
+			w->src_exists = r->number;
+		return;
+	}
+	if (r->status != IMAP_ST_OK)
+		return;
+	if (imap_code_is(r, "UIDVALIDITY", &rest) && sync_parse_u32(rest, &v) == 0) {
+		if (dst)
+			w->dst_uidvalidity = v;
+		else
+			w->src_uidvalidity = v;
+	} else if (imap_code_is(r, "UIDNEXT", &rest) && sync_parse_u32(rest, &v) == 0) {
+		if (dst)
+			w->dst_uidnext = v;
+		else
+			w->src_uidnext = v;
+	} else if (dst && imap_code_is(r, "PERMANENTFLAGS", &rest)) {
+		/* RFC 3501 7.1: PERMANENTFLAGS (flag ... [\*]) */
+		const char *p = rest;
+
+		w->perm_known = 1;
+		while (*p != '\0') {
+			size_t n;
+
+			while (*p == ' ' || *p == '(' || *p == ')')
+				p++;
+			n = strcspn(p, " ()");
+			if (n == 0)
+				break;
+			if (n == 2 && strncmp(p, "\\*", 2) == 0)
+				w->perm_any = 1;
+			else if (w->n_perm < 1024) {
+				w->perm = xrealloc(w->perm, (w->n_perm + 1) * sizeof(*w->perm));
+				w->perm[w->n_perm++] = xstrndup(p, n);
+			}
+			p += n;
+		}
+	}
+}
+
+static void
+worker_after_select(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct sync_folder *f = w->f;
+	int rc;
+
+	if (w->src_uidvalidity == 0) {
+		worker_fail(w, 0, 0, "%s: the source sent no UIDVALIDITY", f->src_name);
+		return;
+	}
+	if (syncstate_folder_get(st, w->m->pair, f->src_raw, w->src_uidvalidity, f->dst_raw,
+	        &w->sf) != 0) {
+		worker_fail(w, 0, 0, "cannot use %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	w->have_sf = 1;
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_INTENT, 0, &w->intents, &w->n_intents) != 0) {
+		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	if (w->n_intents > 0 && !w->m->run->o.dry_run && w->dst != NULL) {
+		worker_reconcile(w);
+		return;
+	}
+	rc = w->m->run->o.dry_run ? 0 : worker_recover(w);
+	if (rc == 0)
+		worker_meta(w);
+}
+
+static void
+select_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	const char *what = c == w->dst ? "SELECT" : "EXAMINE";
+	const char *name = c == w->dst ? w->f->dst_name : w->f->src_name;
+
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "%s %s: %s", what, name, imap_client_error(c));
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "%s %s failed: %s %s", what, name, imap_status_str(r->status),
+		    r->text);
+		return;
+	}
+	if (--w->pending == 0 && !w->failing)
+		worker_after_select(w);
+}
+
+static void
+worker_select(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+	struct imap_cmd *cmd;
+
+	w->ph = W_SELECT;
+	w->pending = 0;
+	/* A folder a dry run would create does not exist yet: nothing to SELECT. */
+	if (!(w->m->run->o.dry_run && f->create && !f->created)) {
+		cmd = imap_cmd_new(w->dst, "SELECT");
+		imap_cmd_string(cmd, f->dst_raw, strlen(f->dst_raw), 0);
+		w->pending++;
+		imap_cmd_send(cmd, select_untagged, select_done, w);
+	}
+	cmd = imap_cmd_new(w->src, "EXAMINE");
+	imap_cmd_string(cmd, f->src_raw, strlen(f->src_raw), 0);
+	w->pending++;
+	imap_cmd_send(cmd, select_untagged, select_done, w);
+}
+
+/* ================================================================ workers ===== */
+
+static void
+worker_connected(struct imap_client *c, void *arg)
+{
+	struct sync_worker *w = arg;
+	int dst = c == w->dst;
+
+	sync_touch(w->m);
+	if (imap_client_result(c) != NET_RESULT_OK) {
+		enum net_result res = imap_client_result(c);
+
+		w->ph = W_CONNECT;
+		worker_fail(w, res == NET_RESULT_CONNECT_FAILED || res == NET_RESULT_TIMEOUT, 0,
+		    "%s login: %s", dst ? "destination" : "source", imap_client_error(c));
+		return;
+	}
+	if (dst)
+		w->dst_ready = 1;
+	else
+		w->src_ready = 1;
+	if (w->src_ready && w->dst_ready) {
+		net_set_drain(imap_client_conn(w->dst), SYNC_OUT_LOW, flow_drain_cb, w);
+		worker_select(w);
+	}
+}
+
+static void
+worker_end(struct sync_worker *w)
+{
+	if (!w->live)
+		return;
+	w->live = 0;
+	w->m->workers_live--;
+	mbox_check_done(w->m);
+}
+
+static void
+worker_next(struct sync_worker *w)
+{
+	struct sync_mbox *m = w->m;
+	struct sync_folder *f = NULL;
+
+	if (m->fatal != NULL) {
+		worker_end(w);
+		return;
+	}
+	for (size_t i = 0; i < m->n_folders; i++) {
+		if (m->folders[i].queued && !m->folders[i].done && !m->folders[i].busy) {
+			f = &m->folders[i];
+			break;
+		}
+	}
+	if (f == NULL) {
+		worker_end(w);
+		return;
+	}
+	f->busy = 1;
+	w->f = f;
+	if (w->src != NULL && w->dst != NULL && w->src_ready && w->dst_ready &&
+	    imap_client_state(w->src) == IMAP_S_READY && imap_client_state(w->dst) == IMAP_S_READY) {
+		worker_select(w);
+		return;
+	}
+	worker_free_clients(w);
+	w->ph = W_CONNECT;
+	w->src = sync_open(m, 0, worker_connected, w);
+	w->dst = sync_open(m, 1, worker_connected, w);
+}
+
+static void
+worker_init(struct sync_mbox *m, struct sync_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->m = m;
+	w->timer = evtimer_new(sync_base(m), worker_timer_cb, w);
+	w->flow = evtimer_new(sync_base(m), flow_timer_cb, w);
+	w->md = EVP_MD_CTX_new();
+	if (w->timer == NULL || w->flow == NULL || w->md == NULL)
+		abort();
+}
+
+static void
+worker_destroy(struct sync_worker *w)
+{
+	worker_free_clients(w);
+	worker_reset_folder(w);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	if (w->flow != NULL)
+		event_free(w->flow);
+	EVP_MD_CTX_free(w->md);
+	free(w->err);
+	memset(w, 0, sizeof(*w));
+}
+
+/* ================================================================ the mailbox ===== */
+
+static int
+sync_glob_any(const char *const *globs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(globs[i], name, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+mbox_free_folders(struct sync_mbox *m)
+{
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+
+		free(f->src_raw);
+		free(f->src_name);
+		free(f->dst_raw);
+		free(f->dst_name);
+		free(f->error);
+		for (size_t k = 0; k < f->n_dropped; k++)
+			free(f->dropped[k]);
+		free(f->dropped);
+	}
+	free(m->folders);
+	m->folders = NULL;
+	m->n_folders = 0;
+}
+
+static void
+mbox_teardown(struct sync_mbox *m)
+{
+	for (int i = 0; i < m->n_workers; i++)
+		worker_destroy(&m->workers[i]);
+	free(m->workers);
+	m->workers = NULL;
+	m->n_workers = 0;
+	folders_job_free(m->sjob);
+	folders_job_free(m->djob);
+	m->sjob = m->djob = NULL;
+	imap_client_free(m->src);
+	imap_client_free(m->dst);
+	m->src = m->dst = NULL;
+	folders_inventory_free(m->sinv);
+	folders_inventory_free(m->dinv);
+	m->sinv = m->dinv = NULL;
+	if (m->kick != NULL)
+		event_free(m->kick);
+	if (m->watchdog != NULL)
+		event_free(m->watchdog);
+	m->kick = m->watchdog = NULL;
+}
+
+static void
+mbox_free(struct sync_mbox *m)
+{
+	mbox_teardown(m);
+	mbox_free_folders(m);
+	free(m->pair);
+	free(m->fatal);
+	free(m);
+}
+
+static void
+sync_fmt_bytes(char *buf, size_t len, uint64_t b)
+{
+	if (b >= 1024ull * 1024 * 1024)
+		snprintf(buf, len, "%.1f GB", (double)b / (1024.0 * 1024 * 1024));
+	else if (b >= 1024ull * 1024)
+		snprintf(buf, len, "%.1f MB", (double)b / (1024.0 * 1024));
+	else if (b >= 1024)
+		snprintf(buf, len, "%.1f KB", (double)b / 1024.0);
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
+}
+
+/* Fill the sync.mailbox result (reports/SCHEMA.md). */
+static void
+mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
+{
+	cJSON *d = res->details, *arr = cJSON_CreateArray(), *rw = cJSON_CreateArray();
+	uint64_t copied = 0, bytes = 0, skipped = 0, errors = 0, too_large = 0, reconciled = 0;
+	uint64_t recovered = 0, would = 0, would_bytes = 0, dropped_kw = 0, unfinished = 0;
+	int dry = m->run->o.dry_run;
+	char b1[32];
+
+	cJSON_AddStringToObject(d, "user", m->mb->source_user);
+	cJSON_AddStringToObject(d, "destination_user", m->mb->dest_user);
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+		cJSON *o = cJSON_CreateObject(), *kw = cJSON_CreateArray();
+
+		cJSON_AddStringToObject(o, "source", f->src_name);
+		cJSON_AddStringToObject(o, "destination", f->dst_name);
+		cJSON_AddStringToObject(o, "source_raw", f->src_raw);
+		cJSON_AddStringToObject(o, "destination_raw", f->dst_raw);
+		cJSON_AddStringToObject(o, "mapped_by", f->how);
+		cJSON_AddBoolToObject(o, "created", f->created);
+		cJSON_AddBoolToObject(o, "rewritten", f->rewritten);
+		cJSON_AddNumberToObject(o, "copied", (double)f->copied);
+		cJSON_AddNumberToObject(o, "skipped", (double)f->skipped);
+		cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
+		cJSON_AddNumberToObject(o, "errors", (double)f->errors);
+		cJSON_AddNumberToObject(o, "too_large", (double)f->too_large);
+		cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
+		cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
+		if (dry) {
+			cJSON_AddNumberToObject(o, "would_copy", (double)f->would_copy);
+			cJSON_AddNumberToObject(o, "would_copy_bytes", (double)f->would_bytes);
+		}
+		for (size_t k = 0; k < f->n_dropped; k++)
+			cJSON_AddItemToArray(kw, cJSON_CreateString(f->dropped[k]));
+		cJSON_AddItemToObject(o, "keywords_dropped", kw);
+		if (f->error != NULL)
+			cJSON_AddStringToObject(o, "error", f->error);
+		else
+			cJSON_AddNullToObject(o, "error");
+		cJSON_AddItemToArray(arr, o);
+		if (f->rewritten) {
+			cJSON *x = cJSON_CreateObject();
+			char *why = xasprintf("'%c' is the destination's hierarchy delimiter; replaced "
+			                      "by '%c'",
+			    m->dinv != NULL && m->dinv->delim ? m->dinv->delim : '/',
+			    SYNC_DELIM_REPLACEMENT);
+
+			cJSON_AddStringToObject(x, "source", f->src_name);
+			cJSON_AddStringToObject(x, "destination", f->dst_name);
+			cJSON_AddStringToObject(x, "reason", why);
+			free(why);
+			cJSON_AddItemToArray(rw, x);
+		}
+		copied += f->copied;
+		bytes += f->bytes;
+		skipped += f->skipped;
+		errors += f->errors;
+		too_large += f->too_large;
+		reconciled += f->reconciled;
+		recovered += f->recovered;
+		would += f->would_copy;
+		would_bytes += f->would_bytes;
+		dropped_kw += f->n_dropped;
+		if (!f->done && f->queued)
+			unfinished++;
+	}
+	cJSON_AddItemToObject(d, "folders", arr);
+	cJSON_AddNumberToObject(d, "copied", (double)copied);
+	cJSON_AddNumberToObject(d, "bytes", (double)bytes);
+	cJSON_AddNumberToObject(d, "duration_ms", (double)(util_now_ms() - m->t0));
+	cJSON_AddNumberToObject(d, "skipped", (double)skipped);
+	cJSON_AddNumberToObject(d, "errors", (double)errors);
+	cJSON_AddNumberToObject(d, "too_large", (double)too_large);
+	cJSON_AddNumberToObject(d, "reconciled", (double)reconciled);
+	cJSON_AddNumberToObject(d, "recovered", (double)recovered);
+	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
+	cJSON_AddItemToObject(d, "rewritten", rw);
+	cJSON_AddBoolToObject(d, "dry_run", dry);
+	if (dry) {
+		cJSON_AddNumberToObject(d, "would_copy", (double)would);
+		cJSON_AddNumberToObject(d, "would_copy_bytes", (double)would_bytes);
+	}
+	sync_fmt_bytes(b1, sizeof(b1), dry ? would_bytes : bytes);
+	if (m->fatal != NULL || interrupted) {
+		result_set(res, RESULT_ERROR, "%s after %llu message(s) copied (%s): %s",
+		    interrupted ? "stopped" : "failed", (unsigned long long)copied, b1,
+		    m->fatal != NULL ? m->fatal : "interrupted");
+		result_advise(res, "Run `cutover sync` again: it continues where it stopped and "
+		                   "never copies a message twice.");
+		return;
+	}
+	if (errors > 0 || unfinished > 0) {
+		result_set(res, RESULT_FAIL, "%llu message(s) copied (%s), %llu error(s)%s",
+		    (unsigned long long)copied, b1, (unsigned long long)errors,
+		    unfinished ? ", some folders not synced" : "");
+		result_advise(res, "See the folders' \"error\" in the details; a new run retries "
+		                   "what failed.");
+		return;
+	}
+	if (dry) {
+		result_set(res, RESULT_PASS, "dry run: would copy %llu message(s) (%s) in %zu folder(s)",
+		    (unsigned long long)would, b1, m->n_folders);
+		return;
+	}
+	if (too_large > 0 || dropped_kw > 0) {
+		result_set(res, RESULT_WARN, "%llu message(s) copied (%s); %llu too large for the "
+		                             "destination, %llu keyword(s) not kept",
+		    (unsigned long long)copied, b1, (unsigned long long)too_large,
+		    (unsigned long long)dropped_kw);
+		return;
+	}
+	if (copied == 0)
+		result_set(res, RESULT_PASS, "nothing new: %llu message(s) already on the destination "
+		                             "in %zu folder(s)",
+		    (unsigned long long)skipped, m->n_folders);
+	else
+		result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s",
+		    (unsigned long long)copied, b1, m->n_folders,
+		    reconciled > 0 ? ", earlier interrupted copies reconciled" : "");
+}
+
+static void
+mbox_logged_out(struct imap_client *c, void *arg)
+{
+	struct sync_mbox *m = arg;
+
+	(void)c;
+	if (--m->logouts == 0)
+		event_active(m->kick, EV_TIMEOUT, 0);
+}
+
+/* LOGOUT a session that is READY (counted in m->logouts); free any other. */
+static void
+mbox_logout(struct sync_mbox *m, struct imap_client **cp)
+{
+	if (*cp == NULL)
+		return;
+	if (imap_client_state(*cp) != IMAP_S_READY) {
+		imap_client_free(*cp);
+		*cp = NULL;
+		return;
+	}
+	m->logouts++;
+	imap_client_logout(*cp, mbox_logged_out, m);
+}
+
+/* Deferred: every worker ended; log out, then complete the task. */
+static void
+mbox_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_mbox *m = arg;
+	struct sync_run *run = m->run;
+	struct task *t = m->t;
+
+	(void)fd;
+	(void)what;
+	if (m->finished == 1) {
+		/* Log out every connection still open (politely), once. */
+		m->finished = 2;
+		m->logouts = 1;
+		sync_touch(m);
+		for (int i = 0; i < m->n_workers; i++) {
+			mbox_logout(m, &m->workers[i].src);
+			mbox_logout(m, &m->workers[i].dst);
+		}
+		mbox_logout(m, &m->src);
+		mbox_logout(m, &m->dst);
+		mbox_logged_out(NULL, m);
+		return;
+	}
+	if (m->finished != 2 || m->logouts > 0)
+		return;
+	m->finished = 3;
+	mbox_fill(m, task_result(t), 0);
+	mbox_free(m);
+	run->stats.mailboxes_done++;
+	if (--run->open_tasks == 0 && run->done != NULL)
+		run->done(run->r, run->done_arg);
+	task_done(t);
+}
+
+static void
+mbox_check_done(struct sync_mbox *m)
+{
+	if (m->finished || m->workers_live > 0 || m->creates > 0 || m->jobs_left > 0)
+		return;
+	if (m->started_workers == 0 && m->fatal == NULL && m->sinv == NULL)
+		return; /* still logging in / listing */
+	m->finished = 1;
+	event_active(m->kick, EV_TIMEOUT, 0);
+}
+
+static void
+mbox_fatal(struct sync_mbox *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->fatal != NULL)
+		return;
+	va_start(ap, fmt);
+	m->fatal = xvasprintf(fmt, ap);
+	va_end(ap);
+	for (int i = 0; i < m->n_workers; i++)
+		if (m->workers[i].live)
+			worker_fail(&m->workers[i], 0, 0, "%s", m->fatal);
+	if (m->workers_live == 0) {
+		m->creates = 0;
+		m->jobs_left = 0;
+		m->finished = 1;
+		event_active(m->kick, EV_TIMEOUT, 0);
+	}
+}
+
+static void
+mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_mbox *m = arg;
+	int64_t idle = util_now_ms() - m->last_activity;
+
+	(void)fd;
+	(void)what;
+	if (m->finished == 2 && idle > 5000) {
+		/* LOGOUT unanswered: just close. */
+		for (int i = 0; i < m->n_workers; i++)
+			worker_free_clients(&m->workers[i]);
+		imap_client_free(m->src);
+		imap_client_free(m->dst);
+		m->src = m->dst = NULL;
+		m->logouts = 0;
+		event_active(m->kick, EV_TIMEOUT, 0);
+		return;
+	}
+	if (m->finished || m->run->o.idle_ms <= 0 || idle < m->run->o.idle_ms)
+		return;
+	/* Paused by --max-rate is not idle. */
+	if (sync_rate_wait(m->run) > 0) {
+		sync_touch(m);
+		return;
+	}
+	mbox_fatal(m, "nothing moved for %.0f s (--timeout)", (double)idle / 1000.0);
+}
+
+static void
+mbox_start_workers(struct sync_mbox *m)
+{
+	size_t work = 0;
+	int n;
+
+	for (size_t i = 0; i < m->n_folders; i++)
+		if (m->folders[i].queued && !m->folders[i].done)
+			work++;
+	n = m->run->o.jobs;
+	if ((size_t)n > work)
+		n = (int)work;
+	if (n < 1)
+		n = 1;
+	m->workers = xcalloc((size_t)n, sizeof(*m->workers));
+	m->n_workers = n;
+	for (int i = 0; i < n; i++) {
+		worker_init(m, &m->workers[i]);
+		m->workers[i].live = 1;
+		m->workers_live++;
+	}
+	m->started_workers = 1;
+	/* Worker 0 takes the connections that listed the folders. */
+	m->workers[0].src = m->src;
+	m->workers[0].dst = m->dst;
+	m->workers[0].src_ready = m->workers[0].dst_ready = 1;
+	m->src = m->dst = NULL;
+	net_set_drain(imap_client_conn(m->workers[0].dst), SYNC_OUT_LOW, flow_drain_cb,
+	    &m->workers[0]);
+	for (int i = 0; i < n; i++)
+		worker_next(&m->workers[i]);
+}
+
+/* Which folders have work: STATUS against the state (no command per folder). */
+static void
+mbox_plan(struct sync_mbox *m)
+{
+	struct syncstate *st = m->run->st;
+
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+		struct syncstate_folder sf;
+		struct syncstate_msg *rows = NULL;
+		int64_t *ids = NULL;
+		size_t n_rows = 0, n_ids = 0;
+		int work = 1;
+
+		if (f->done)
+			continue;
+		if (f->has_status && f->st_uidvalidity != 0 && f->st_uidnext != 0 &&
+		    syncstate_folder_get(st, m->pair, f->src_raw, f->st_uidvalidity, f->dst_raw, &sf) ==
+		        0) {
+			if (syncstate_msgs(st, sf.id, -1, sf.last_uid, &rows, &n_rows) == 0) {
+				int open_rows = 0;
+
+				for (size_t k = 0; k < n_rows; k++)
+					if (rows[k].state != SYNCSTATE_DONE)
+						open_rows = 1;
+				syncstate_msgs_free(rows, n_rows);
+				if (!open_rows && syncstate_msgs(st, sf.id, SYNCSTATE_FAILED, 0, &rows,
+				                      &n_rows) == 0) {
+					open_rows = n_rows > 0;
+					syncstate_msgs_free(rows, n_rows);
+				}
+				if (!open_rows && sf.last_uid + 1 >= f->st_uidnext)
+					work = 0;
+				/* A new UIDVALIDITY with copies under the old one: recover. */
+				if (!work && sf.last_uid == 0 && f->st_messages > 0 &&
+				    syncstate_other_uidvalidity(st, m->pair, f->src_raw, f->st_uidvalidity,
+				        &ids, &n_ids) == 0) {
+					work = n_ids > 0;
+					free(ids);
+				}
+			}
+			syncstate_folder_clear(&sf);
+		}
+		if (!work && !(f->create && !f->created)) {
+			f->skipped = f->st_messages;
+			f->done = 1;
+			continue;
+		}
+		f->queued = 1;
+	}
+	mbox_start_workers(m);
+}
+
+static void
+mbox_create_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_folder *f = arg;
+
+	(void)c;
+	if (r != NULL && (r->status == IMAP_ST_OK || imap_code_is(r, "ALREADYEXISTS", NULL))) {
+		f->created = 1;
+	} else {
+		char *e = xasprintf("CREATE %s failed: %s", f->dst_name,
+		    r != NULL ? r->text : "connection closed");
+
+		folder_set_error(f, e);
+		free(e);
+		f->errors++;
+		f->done = 1;
+	}
+}
+
+struct sync_create {
+	struct sync_mbox *m;
+	struct sync_folder *f;
+};
+
+static void
+mbox_create_cb(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_create *cr = arg;
+	struct sync_mbox *m = cr->m;
+
+	sync_touch(m);
+	mbox_create_done(c, r, cr->f);
+	if (cr->f->created)
+		m->created++;
+	free(cr);
+	if (--m->creates == 0 && m->fatal == NULL)
+		mbox_plan(m);
+}
+
+static int
+sync_special_cmp(const void *a, const void *b)
+{
+	const struct sync_folder *x = a, *y = b;
+	int xi = util_strieq(x->src_raw, "INBOX"), yi = util_strieq(y->src_raw, "INBOX");
+
+	if (xi != yi)
+		return yi - xi;
+	return strcmp(x->src_raw, y->src_raw);
+}
+
+/* Map every selectable source folder (sync.h step 1) and CREATE the missing. */
+static void
+mbox_map(struct sync_mbox *m)
+{
+	const struct folders_inventory *si = m->sinv, *di = m->dinv;
+	const struct sync_opts *o = &m->run->o;
+	size_t *map = xcalloc(si->n ? si->n : 1, sizeof(*map));
+	char dd = di->delim != '\0' ? di->delim : '/';
+
+	folders_match(si, di, map);
+	m->folders = xcalloc(si->n ? si->n : 1, sizeof(*m->folders));
+	for (size_t i = 0; i < si->n; i++) {
+		const struct folders_folder *sf = &si->folders[i];
+		struct sync_folder *f;
+
+		if (!sf->has_status || (sf->flags & (FOLDERS_F_NOSELECT | FOLDERS_F_NONEXISTENT)))
+			continue;
+		if (o->n_folders > 0 && !sync_glob_any(o->folders, o->n_folders, sf->name))
+			continue;
+		if (o->n_exclude > 0 && sync_glob_any(o->exclude, o->n_exclude, sf->name))
+			continue;
+		f = &m->folders[m->n_folders++];
+		f->src_raw = xstrdup(sf->raw_name);
+		f->src_name = xstrdup(sf->name);
+		f->has_status = sf->has_status;
+		f->st_uidnext = sf->uidnext;
+		f->st_uidvalidity = sf->uidvalidity;
+		f->st_messages = sf->messages;
+		if (map[i] != (size_t)-1) {
+			const struct folders_folder *df = &di->folders[map[i]];
+
+			f->dst_raw = xstrdup(df->raw_name);
+			f->dst_name = xstrdup(df->name);
+			f->how = sf->special != FOLDERS_SPECIAL_NONE && sf->special == df->special
+			    ? "special-use"
+			    : "name";
+			f->exists = 1;
+		} else {
+			char *dec;
+
+			f->dst_raw = sync_map_name(sf->raw_name, sf->delim, dd, &f->rewritten);
+			if (util_strieq(sf->raw_name, "INBOX")) {
+				free(f->dst_raw);
+				f->dst_raw = xstrdup("INBOX");
+			}
+			f->how = "name";
+			for (size_t j = 0; j < di->n; j++) {
+				if (strcmp(di->folders[j].raw_name, f->dst_raw) == 0 ||
+				    (util_strieq(f->dst_raw, "INBOX") &&
+				        util_strieq(di->folders[j].raw_name, "INBOX"))) {
+					f->exists = 1;
+					if (di->folders[j].flags &
+					    (FOLDERS_F_NOSELECT | FOLDERS_F_NONEXISTENT))
+						f->exists = 0; /* a hierarchy node: make it a folder */
+					break;
+				}
+			}
+			if (!f->exists) {
+				f->create = 1;
+				f->how = "new";
+			}
+			dec = folders_mutf7_decode(f->dst_raw, strlen(f->dst_raw));
+			f->dst_name = dec != NULL ? dec : xstrdup(f->dst_raw);
+			if (f->rewritten)
+				m->rewritten++;
+		}
+	}
+	free(map);
+	qsort(m->folders, m->n_folders, sizeof(*m->folders), sync_special_cmp);
+	/* CREATE the missing folders, pipelined; parents come first in name order
+	 * and RFC 3501 6.3.3 has servers create missing superiors anyway. */
+	if (!o->dry_run) {
+		for (size_t i = 0; i < m->n_folders; i++) {
+			struct sync_folder *f = &m->folders[i];
+			struct sync_create *cr;
+			struct imap_cmd *cmd;
+
+			if (!f->create)
+				continue;
+			cr = xcalloc(1, sizeof(*cr));
+			cr->m = m;
+			cr->f = f;
+			cmd = imap_cmd_new(m->dst, "CREATE");
+			imap_cmd_string(cmd, f->dst_raw, strlen(f->dst_raw), 0);
+			m->creates++;
+			imap_cmd_send(cmd, NULL, mbox_create_cb, cr);
+		}
+	}
+	if (m->creates == 0)
+		mbox_plan(m);
+}
+
+static void
+mbox_listed(struct folders_job *job, void *aux)
+{
+	struct sync_mbox *m = aux;
+	const char *err = folders_job_error(job);
+
+	sync_touch(m);
+	if (m->fatal != NULL || m->finished)
+		return;
+	if (err != NULL) {
+		mbox_fatal(m, "listing the %s folders: %s", job == m->sjob ? "source" : "destination",
+		    err);
+		return;
+	}
+	if (--m->jobs_left > 0)
+		return;
+	m->sinv = folders_job_take(m->sjob);
+	m->dinv = folders_job_take(m->djob);
+	folders_job_free(m->sjob);
+	folders_job_free(m->djob);
+	m->sjob = m->djob = NULL;
+	mbox_map(m);
+}
+
+static void
+mbox_ready(struct imap_client *c, void *arg)
+{
+	struct sync_mbox *m = arg;
+	struct folders_opts fo;
+
+	sync_touch(m);
+	if (imap_client_result(c) != NET_RESULT_OK) {
+		mbox_fatal(m, "%s login: %s", c == m->src ? "source" : "destination",
+		    imap_client_error(c));
+		return;
+	}
+	if (c == m->src)
+		m->src_ready = 1;
+	else
+		m->dst_ready = 1;
+	if (!m->src_ready || !m->dst_ready)
+		return;
+	memset(&fo, 0, sizeof(fo));
+	fo.want = FOLDERS_WANT_STATUS;
+	m->jobs_left = 2;
+	m->sjob = folders_fetch(m->src, &fo, mbox_listed, m);
+	m->djob = folders_fetch(m->dst, &fo, mbox_listed, m);
+}
+
+static void
+mbox_start(struct task *t, void *aux)
+{
+	struct sync_mbox *m = aux;
+	struct timeval sec = {1, 0};
+
+	m->t = t;
+	m->t0 = util_now_ms();
+	sync_touch(m);
+	m->kick = evtimer_new(sync_base(m), mbox_kick_cb, m);
+	m->watchdog = event_new(sync_base(m), -1, EV_PERSIST, mbox_watchdog_cb, m);
+	if (m->kick == NULL || m->watchdog == NULL)
+		abort();
+	event_add(m->watchdog, &sec);
+	m->src = sync_open(m, 0, mbox_ready, m);
+	m->dst = sync_open(m, 1, mbox_ready, m);
+}
+
+static void
+mbox_cancel(struct task *t, void *aux)
+{
+	struct sync_mbox *m = aux;
+	struct sync_run *run = m->run;
+
+	/* Connections close without completing an open APPEND: the server
+	 * discards it; committed intents are reconciled by the next run. */
+	for (int i = 0; i < m->n_workers; i++)
+		if (m->workers[i].src != NULL)
+			imap_client_timeout(m->workers[i].src);
+	mbox_teardown(m);
+	mbox_fill(m, task_result(t), 1);
+	mbox_free_folders(m);
+	free(m->pair);
+	free(m->fatal);
+	free(m);
+	run->stats.mailboxes_done++;
+	run->open_tasks--;
+}
+
+/* ================================================================ the run ===== */
+
+struct sync_run *
+sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts *o,
+    struct syncstate *st, sync_done_fn done, void *arg)
+{
+	struct sync_run *run = xcalloc(1, sizeof(*run));
+
+	run->r = r;
+	run->plan = plan;
+	run->o = *o;
+	if (run->o.jobs <= 0)
+		run->o.jobs = SYNC_DEFAULT_JOBS;
+	if (run->o.batch <= 0)
+		run->o.batch = SYNC_DEFAULT_BATCH;
+	if (run->o.batch_bytes == 0)
+		run->o.batch_bytes = SYNC_DEFAULT_BATCH_BYTES;
+	run->st = st;
+	run->done = done;
+	run->done_arg = arg;
+	run->t0 = util_now_ms();
+	for (size_t i = 0; i < plan->n_mailboxes; i++) {
+		const struct plan_mailbox *mb = &plan->mailboxes[i];
+		struct sync_mbox *m = xcalloc(1, sizeof(*m));
+		struct result *res = result_new("sync.mailbox", mb->source_user, RESULT_SIDE_NONE);
+
+		m->run = run;
+		m->mb = mb;
+		m->pair = xasprintf("%s\t%s", mb->source_user, mb->dest_user);
+		run->open_tasks++;
+		run->stats.mailboxes_total++;
+		runner_add(r, plan->source.imap->host, res, mbox_start, mbox_cancel, m,
+		    SYNC_TASK_TIMEOUT_MS);
+	}
+	if (run->open_tasks == 0 && done != NULL)
+		done(r, arg);
+	return run;
+}
+
+const struct sync_stats *
+sync_run_stats(const struct sync_run *run)
+{
+	return &run->stats;
+}
+
+void
+sync_run_free(struct sync_run *run)
+{
+	free(run);
+}

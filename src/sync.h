@@ -1,0 +1,123 @@
+/*
+ * sync.h - the delta sync engine of `cutover sync`: IMAP to IMAP, resumable,
+ * exactly once.
+ *
+ * One runner task per mailbox pair of the plan (host: the source server, so
+ * --per-host bounds the mailboxes copied from one server at once). A task:
+ *
+ *   1. logs in on both sides and lists both (folders.h: LIST with
+ *      SPECIAL-USE, STATUS pipelined), maps every selectable source folder
+ *      to a destination folder: special use first (\Sent to the
+ *      destination's \Sent, "Sent Items" on Exchange), then by name with the
+ *      hierarchy delimiter translated; a level holding the destination's
+ *      delimiter gets it replaced by SYNC_DELIM_REPLACEMENT (reported).
+ *      Missing destination folders are created with the source's modified
+ *      UTF-7 name (so names round-trip byte for byte).
+ *   2. skips every folder whose STATUS (UIDVALIDITY, UIDNEXT) shows nothing
+ *      above what the state (syncstate.h) says was copied: a pass with
+ *      nothing new costs no command per folder beyond the pipelined STATUS.
+ *   3. runs up to `jobs` folder workers, each with its own source and
+ *      destination connection: SELECT/EXAMINE; reconcile intents left by a
+ *      crash; recover a source UIDVALIDITY change by (Message-ID, size,
+ *      SHA-256); fetch metadata (UID FLAGS INTERNALDATE RFC822.SIZE
+ *      Message-ID) above the last copied UID; then pipelined
+ *      UID FETCH (BODY.PEEK[]) whose literals stream, through the parser's
+ *      literal sink, straight into MULTIAPPEND (RFC 3502) commands on the
+ *      destination. Memory does not grow with message size: the source is
+ *      paused while the destination's send buffer is above a high mark.
+ *
+ * Exactly once: a batch's intents (source UID, size, SHA-256, Message-ID,
+ * destination UIDVALIDITY and UIDNEXT lower bound) are committed to SQLite
+ * after its last literal and before the CRLF that completes the APPEND;
+ * a server commits an APPEND only when the command is complete (RFC 3502
+ * section 6.3.11: all or nothing), so a message can reach the destination
+ * only with its intent on disk. APPENDUID (RFC 4315) turns intents into
+ * results. After a crash, intents are looked for on the destination (UIDs
+ * from the lower bound, same size and SHA-256) and marked done or dropped.
+ *
+ * Ownership: a sync_run borrows the runner, the plan and the state for its
+ * life; results go to the runner (one sync.mailbox per pair).
+ */
+#ifndef CUTOVER_SYNC_H
+#define CUTOVER_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct runner;
+struct plan;
+struct syncstate;
+
+/* What replaces the destination's delimiter inside a source folder level. */
+#define SYNC_DELIM_REPLACEMENT '-'
+/* Defaults. */
+#define SYNC_DEFAULT_JOBS 2
+#define SYNC_DEFAULT_BATCH 100
+#define SYNC_DEFAULT_BATCH_BYTES (32ull * 1024 * 1024)
+
+struct sync_opts {
+	const char *const *folders; /* fnmatch globs on the UTF-8 source name; NULL = all */
+	size_t n_folders;
+	const char *const *exclude; /* globs of folders to leave out */
+	size_t n_exclude;
+	int dry_run;           /* list what would be copied; change nothing */
+	double max_msgs;       /* messages per second over the run, 0 = no limit */
+	double max_bytes;      /* bytes per second over the run, 0 = no limit */
+	int jobs;              /* folders in parallel per mailbox (0 = default) */
+	int batch;             /* messages per APPEND command at most (0 = default) */
+	uint64_t batch_bytes;  /* bytes per APPEND command at most (0 = default) */
+	int64_t idle_ms;       /* fail a mailbox when nothing moved for this long */
+	int no_multiappend;    /* one message per APPEND even when MULTIAPPEND is offered */
+};
+
+/* Progress over the whole run (for the progress line). */
+struct sync_stats {
+	uint64_t msgs_done, bytes_done;   /* copied so far */
+	uint64_t msgs_total, bytes_total; /* to copy, as far as known */
+	size_t mailboxes_done, mailboxes_total;
+};
+
+struct sync_run;
+
+/* Called once when every mailbox task has finished (from a task, before its
+ * task_done): schedule follow-up checks (mailbox.compare) here. */
+typedef void (*sync_done_fn)(struct runner *r, void *arg);
+
+/*
+ * Schedule one task per mailbox of PLAN on R. O is copied (its arrays are
+ * borrowed). DONE (may be NULL) runs when the last mailbox finished.
+ * Returns the run (caller frees after runner_run returned).
+ */
+struct sync_run *sync_schedule(struct runner *r, const struct plan *plan,
+    const struct sync_opts *o, struct syncstate *st, sync_done_fn done, void *arg);
+const struct sync_stats *sync_run_stats(const struct sync_run *run);
+void sync_run_free(struct sync_run *run);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/*
+ * The destination name for a source folder: RAW (modified UTF-7 as the
+ * source LISTed it) split at SRC_DELIM ('\0': flat), each level's DST_DELIM
+ * replaced by SYNC_DELIM_REPLACEMENT (outside "&...-" runs), joined with
+ * DST_DELIM. *REWRITTEN is set to 1 when a replacement happened. Caller
+ * frees the result.
+ */
+char *sync_map_name(const char *raw, char src_delim, char dst_delim, int *rewritten);
+
+/* The Message-ID header's value in HDR (LEN bytes, a header section), unfolded
+ * and trimmed, at most 998 bytes; NULL when absent. Caller frees. */
+char *sync_message_id(const char *hdr, size_t len);
+
+/*
+ * Expand the uid-set of an APPENDUID/COPYUID code ("5:9,12", RFC 4315
+ * section 3) into OUT (at most MAX). Returns how many, or -1 when malformed
+ * or longer than MAX.
+ */
+int sync_uid_set(const char *s, uint32_t *out, size_t max);
+
+/* A suggested backoff from a server response (Microsoft's "Suggested Backoff
+ * Time: N milliseconds", [THROTTLED], [UNAVAILABLE]) in ms; 0 when the text
+ * is not about throttling, -1 for "throttled, no time given". */
+long sync_throttle_ms(const char *code, const char *text);
+
+#endif
