@@ -132,9 +132,11 @@ demo: deps
 	@bash contrib/demo.sh
 
 install: cutover
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/cutover
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/cutover \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 cutover $(DESTDIR)$(PREFIX)/bin/cutover
 	install -m 0644 reports/report.schema.json reports/SCHEMA.md $(DESTDIR)$(PREFIX)/share/cutover/
+	install -m 0644 contrib/man/cutover.1 $(DESTDIR)$(PREFIX)/share/man/man1/cutover.1
 
 format:
 	clang-format -i $(wildcard src/*.[ch] checks/*.[ch] reports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)

@@ -23,6 +23,8 @@ PACKAGES=(
 	isync
 	# benchmarks: peak RSS and arithmetic (contrib/bench/probe.sh)
 	time bc
+	# the man page is rendered and checked (tests/integration/test_manpage.py)
+	groff-base man-db
 )
 
 if [[ ${1:-} == --list ]]; then
