@@ -1254,7 +1254,9 @@ html_folder_detail(struct html *h, const struct html_item *it, double limit)
 
 	html_fmt(h, "<details class=\"folders\" id=\"c-%zu\"><summary>", it->idx);
 	html_badge(h, html_status(res));
-	html_lit(h, " <span class=\"subject\">");
+	html_lit(h, " <code class=\"id\">");
+	html_text(h, res->id);
+	html_lit(h, "</code> <span class=\"subject\">");
 	html_text(h, res->subject);
 	html_lit(h, "</span>");
 	if (side != NULL) {

@@ -134,7 +134,7 @@ propagation_help(FILE *out)
 	    "  cutover propagation example.com --expect-mx mx1.new.example,mx2.new.example \\\n"
 	    "      --expect-txt '@=v=spf1 include:spf.protection.outlook.com -all'\n"
 	    "  cutover propagation example.com --expect-mx microsoft365 --watch --interval 60 \\\n"
-	    "      --deadline 14400 --json go-live.json --then 'cutover sync plan.json --final'\n"
+	    "      --deadline 14400 --json go-live.json --then 'cutover sync plan.json'\n"
 	    "  cutover propagation prop.test --expect-mx '*.mail.protection.outlook.com' \\\n"
 	    "      --authoritative 127.0.0.21:5340 --resolver 127.0.0.24:5340   (the lab)\n"
 	    "\n", out);
