@@ -654,17 +654,43 @@ folders_special_of(const struct folders_inventory *inv, size_t i, int uses)
 	return folders_special_guess(f->name, f->delim);
 }
 
-/* NAME with its delimiter FROM replaced by TO (levels kept). Caller frees. */
-static char *
-folders_translate(const char *name, char from, char to)
+char *
+folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7, int *rewritten)
 {
-	char *s = xstrdup(name);
+	size_t n = strlen(name);
+	char *out = xmalloc(n + 1);
+	int in_b64 = 0, changed = 0;
 
-	if (from != '\0' && to != '\0')
-		for (char *p = s; *p != '\0'; p++)
-			if (*p == from)
-				*p = to;
-	return s;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+
+		/* Modified UTF-7 runs "&...-" hold only base64 letters: copy as is. */
+		if (mutf7 && in_b64) {
+			if (ch == '-')
+				in_b64 = 0;
+			out[i] = ch;
+			continue;
+		}
+		if (mutf7 && ch == '&') {
+			in_b64 = 1;
+			out[i] = ch;
+			continue;
+		}
+		if (src_delim != '\0' && ch == src_delim) {
+			out[i] = dst_delim != '\0' ? dst_delim : ch;
+			continue;
+		}
+		if (dst_delim != '\0' && ch == dst_delim) {
+			out[i] = FOLDERS_DELIM_REPLACEMENT;
+			changed = 1;
+			continue;
+		}
+		out[i] = ch;
+	}
+	out[n] = '\0';
+	if (rewritten != NULL)
+		*rewritten = changed;
+	return out;
 }
 
 void
@@ -698,7 +724,7 @@ folders_match(const struct folders_inventory *src, const struct folders_inventor
 
 		if (!f->has_status || map[i] != (size_t)-1)
 			continue;
-		want = folders_translate(f->name, f->delim, dst->delim);
+		want = folders_map_name(f->name, f->delim, dst->delim, 0, NULL);
 		for (size_t j = 0; j < dst->n; j++) {
 			const char *dn = dst->folders[j].name;
 

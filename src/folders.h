@@ -264,10 +264,26 @@ char *folders_name_suggest(
 
 /* ---- source vs destination -------------------------------------------------- */
 
+/* What takes the place of the destination's delimiter inside a level. */
+#define FOLDERS_DELIM_REPLACEMENT '-'
+
+/*
+ * The destination name of the source folder NAME: split at SRC_DELIM ('\0':
+ * flat), each level's DST_DELIM replaced by FOLDERS_DELIM_REPLACEMENT
+ * (source "Clients/Partners" in a '.' hierarchy becomes "Clients-Partners"
+ * where '/' is the destination's delimiter), joined with DST_DELIM. MUTF7:
+ * NAME is modified UTF-7 as LISTed, whose "&...-" runs are copied as they
+ * are; else it is UTF-8. *REWRITTEN (may be NULL) is set to 1 when a
+ * replacement happened. The one rule the sync creates folders by and the
+ * compare check pairs them by. Caller frees.
+ */
+char *folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7,
+    int *rewritten);
+
 /*
  * Match the source folders to the destination's: first by special use (the
- * attribute, else folders_special_guess), then by name with the hierarchy
- * delimiter translated (source "Archive.2019" <-> destination "Archive/2019"),
+ * attribute, else folders_special_guess), then by name mapped with
+ * folders_map_name (source "Archive.2019" <-> destination "Archive/2019"),
  * INBOX case-insensitively. Only folders with has_status (selectable) take
  * part. Fills MAP[i] (SRC->n entries) with the destination index for source
  * folder i, or (size_t)-1 when it has none. Each destination folder is used

@@ -52,39 +52,7 @@
 char *
 sync_map_name(const char *raw, char src_delim, char dst_delim, int *rewritten)
 {
-	size_t n = strlen(raw);
-	char *out = xmalloc(n + 1);
-	int in_b64 = 0;
-
-	*rewritten = 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = raw[i];
-
-		/* Modified UTF-7 runs "&...-" hold only base64 letters: copy as is. */
-		if (in_b64) {
-			if (ch == '-')
-				in_b64 = 0;
-			out[i] = ch;
-			continue;
-		}
-		if (ch == '&') {
-			in_b64 = 1;
-			out[i] = ch;
-			continue;
-		}
-		if (src_delim != '\0' && ch == src_delim) {
-			out[i] = dst_delim != '\0' ? dst_delim : ch;
-			continue;
-		}
-		if (dst_delim != '\0' && ch == dst_delim) {
-			out[i] = SYNC_DELIM_REPLACEMENT;
-			*rewritten = 1;
-			continue;
-		}
-		out[i] = ch;
-	}
-	out[n] = '\0';
-	return out;
+	return folders_map_name(raw, src_delim, dst_delim, 1, rewritten);
 }
 
 char *

@@ -44,12 +44,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "folders.h"
+
 struct runner;
 struct plan;
 struct syncstate;
 
 /* What replaces the destination's delimiter inside a source folder level. */
-#define SYNC_DELIM_REPLACEMENT '-'
+#define SYNC_DELIM_REPLACEMENT FOLDERS_DELIM_REPLACEMENT
 /* Defaults. */
 #define SYNC_DEFAULT_JOBS 2
 #define SYNC_DEFAULT_BATCH 100
@@ -97,10 +99,8 @@ void sync_run_free(struct sync_run *run);
 
 /*
  * The destination name for a source folder: RAW (modified UTF-7 as the
- * source LISTed it) split at SRC_DELIM ('\0': flat), each level's DST_DELIM
- * replaced by SYNC_DELIM_REPLACEMENT (outside "&...-" runs), joined with
- * DST_DELIM. *REWRITTEN is set to 1 when a replacement happened. Caller
- * frees the result.
+ * source LISTed it) mapped by folders_map_name, the rule mailbox.compare
+ * pairs folders by. Caller frees the result.
  */
 char *sync_map_name(const char *raw, char src_delim, char dst_delim, int *rewritten);
 

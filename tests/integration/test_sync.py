@@ -117,6 +117,10 @@ def test_full_delta_and_mapping(lab, cutover, tmp_path):
     # The report ends with the audit's mailbox.compare.
     cmp_ = r.check("mailbox.compare", user)
     assert cmp_["details"]["user"] == user
+    # After a full sync nothing is missing, the rewritten Clients-Partners too.
+    assert cmp_["status"] == "pass", cmp_["summary"]
+    assert cmp_["details"]["missing_folders"] == [] and cmp_["details"]["differences"] == 0
+    assert r.rc == 0
 
 
 def test_folder_filters_and_mailbox_pick(lab, cutover, tmp_path):

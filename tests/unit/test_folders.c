@@ -268,6 +268,31 @@ add(struct folders_inventory *inv, const char *name, char delim, enum folders_sp
 }
 
 static void
+test_map_name(void **state)
+{
+	int rw = -1;
+	char *s;
+
+	(void)state;
+	s = folders_map_name("Archive.2019", '.', '/', 0, &rw);
+	assert_string_equal(s, "Archive/2019");
+	assert_int_equal(rw, 0);
+	free(s);
+	s = folders_map_name("Clients/Partners.Old", '.', '/', 0, &rw);
+	assert_string_equal(s, "Clients-Partners/Old");
+	assert_int_equal(rw, 1);
+	free(s);
+	/* Modified UTF-7: "&-" and base64 runs are never touched ('-' ends a run). */
+	s = folders_map_name("Tom &- Jerry.Entw&APw-rfe", '.', '/', 1, &rw);
+	assert_string_equal(s, "Tom &- Jerry/Entw&APw-rfe");
+	assert_int_equal(rw, 0);
+	free(s);
+	s = folders_map_name("Flat", '\0', '/', 1, NULL);
+	assert_string_equal(s, "Flat");
+	free(s);
+}
+
+static void
 test_match(void **state)
 {
 	struct folders_inventory *src = xcalloc(1, sizeof(*src)), *dst = xcalloc(1, sizeof(*dst));
@@ -285,12 +310,16 @@ test_match(void **state)
 	add(dst, "Archive/2019", '/', FOLDERS_SPECIAL_NONE, 100);
 	add(dst, "Deleted Items", '/', FOLDERS_SPECIAL_TRASH, 0);
 	add(dst, "Tom & Jerry", '/', FOLDERS_SPECIAL_NONE, 2);
+	add(dst, "Clients/Partners", '/', FOLDERS_SPECIAL_NONE, 0); /* nested: not it */
+	add(dst, "Clients-Partners", '/', FOLDERS_SPECIAL_NONE, 22);
 	folders_match(src, dst, map);
 	assert_int_equal(map[0], 0);
 	assert_int_equal(map[1], 1);
 	assert_int_equal(map[2], 2);
 	assert_int_equal(map[3], 3);
-	assert_int_equal(map[4], (size_t)-1); /* '/' is the destination's delimiter */
+	/* '/' is the destination's delimiter: the sync creates "Clients-Partners"
+	 * (folders_map_name), and that is the folder compare pairs it with. */
+	assert_int_equal(map[4], 6);
 	assert_int_equal(map[5], 4);
 	folders_inventory_free(src);
 	folders_inventory_free(dst);
@@ -316,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_parse_status),
 		cmocka_unit_test(test_name_problems),
 		cmocka_unit_test(test_case_dups),
+		cmocka_unit_test(test_map_name),
 		cmocka_unit_test(test_match),
 	};
 
