@@ -31,6 +31,8 @@ struct task {
 	struct task *next;          /* queue link while queued */
 	enum task_state state;
 	struct host_slot *host;     /* NULL: takes no slot */
+	struct host_slot *host2;    /* a second server it connects to, or NULL */
+	int weight;                 /* connections it holds on each of its hosts */
 	struct result *res;
 	task_fn start, cancel;
 	void *aux;
@@ -194,6 +196,45 @@ runner_record(struct runner *r, struct result *res)
 	r->done[r->n_done++] = res;
 }
 
+/* Take (DIR +1) or give back (-1) the connection slots of T: WEIGHT on each
+ * of its hosts, and as many in the global count. */
+static void
+runner_slots(struct task *t, int dir)
+{
+	struct runner *r = t->r;
+	struct host_slot *hs[2] = {t->host, t->host2};
+
+	for (int i = 0; i < 2; i++) {
+		if (hs[i] == NULL)
+			continue;
+		hs[i]->in_flight += dir * t->weight;
+		r->in_flight += dir * t->weight;
+		if (hs[i]->in_flight > hs[i]->peak)
+			hs[i]->peak = hs[i]->in_flight;
+	}
+	if (r->in_flight > r->peak)
+		r->peak = r->in_flight;
+}
+
+/* 1 when T's slots are free now. */
+static int
+runner_fits(const struct task *t)
+{
+	const struct runner *r = t->r;
+	int same = t->host2 == t->host;
+	const struct host_slot *hs[2] = {t->host, same ? NULL : t->host2};
+
+	if (t->host == NULL)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		int need = t->weight * (i == 0 && same ? 2 : 1);
+
+		if (hs[i] != NULL && hs[i]->in_flight + need > r->opts.per_host)
+			return 0;
+	}
+	return r->in_flight + t->weight * (t->host2 != NULL ? 2 : 1) <= r->opts.concurrency;
+}
+
 /* Complete T: record its results, free the task, release its slots. */
 static void
 runner_finish(struct task *t)
@@ -227,10 +268,7 @@ runner_finish(struct task *t)
 			break;
 		}
 	}
-	if (t->host != NULL) {
-		t->host->in_flight--;
-		r->in_flight--;
-	}
+	runner_slots(t, -1);
 	r->finished++;
 	free(t);
 	runner_pump(r);
@@ -267,14 +305,7 @@ runner_start(struct task *t)
 
 	t->state = TASK_RUNNING;
 	t->started_ms = util_now_ms();
-	if (t->host != NULL) {
-		t->host->in_flight++;
-		if (t->host->in_flight > t->host->peak)
-			t->host->peak = t->host->in_flight;
-		r->in_flight++;
-		if (r->in_flight > r->peak)
-			r->peak = r->in_flight;
-	}
+	runner_slots(t, +1);
 	if (r->n_running == r->cap_running) {
 		r->cap_running = r->cap_running ? r->cap_running * 2 : 64;
 		r->running = xrealloc(r->running, r->cap_running * sizeof(*r->running));
@@ -306,8 +337,7 @@ runner_pump(struct runner *r)
 		while (*pp != NULL && !r->stopping) {
 			struct task *t = *pp;
 
-			if (t->host != NULL && (r->in_flight >= r->opts.concurrency ||
-			    t->host->in_flight >= r->opts.per_host)) {
+			if (!runner_fits(t)) {
 				pp = &t->next;
 				continue;
 			}
@@ -342,6 +372,7 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	t->aux = aux;
 	t->timeout_ms = timeout_ms > 0 ? timeout_ms : r->opts.timeout_ms;
 	t->host = host != NULL ? runner_host(r, host, 1) : NULL;
+	t->weight = 1;
 	*r->queue_tail = t;
 	r->queue_tail = &t->next;
 	r->total++;
@@ -440,4 +471,28 @@ runner_run(struct runner *r, struct report *rep)
 		rpt_add(rep, r->done[i]);
 	r->n_done = 0;
 	return rc;
+}
+
+int
+task_set_footprint(struct task *t, const char *host2, int weight)
+{
+	const struct runner *r = t->r;
+	int hosts, cap;
+
+	if (t->state != TASK_QUEUED || t->host == NULL)
+		return t->weight;
+	t->host2 = host2 != NULL ? runner_host(t->r, host2, 1) : NULL;
+	hosts = t->host2 != NULL ? 2 : 1;
+	/* Never more than the limits allow, or the task could never start. */
+	cap = t->host2 == t->host ? r->opts.per_host / 2 : r->opts.per_host;
+	if (r->opts.concurrency / hosts < cap)
+		cap = r->opts.concurrency / hosts;
+	t->weight = weight < 1 ? 1 : weight > cap ? (cap < 1 ? 1 : cap) : weight;
+	return t->weight;
+}
+
+int
+task_weight(const struct task *t)
+{
+	return t->weight;
 }

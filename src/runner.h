@@ -78,6 +78,16 @@ struct http_client *runner_http(struct runner *r);
 struct task *runner_add(struct runner *r, const char *host, struct result *res,
     task_fn start, task_fn cancel, void *aux, int timeout_ms);
 
+/*
+ * Before T starts: it holds WEIGHT connections to its host and, when HOST2 is
+ * given, WEIGHT more to HOST2 (a sync holds both servers). The per-host and
+ * global limits count them all. WEIGHT is clamped so the task fits the
+ * limits at all; returns the weight granted (task_weight), which is how many
+ * connections per host the task may open.
+ */
+int task_set_footprint(struct task *t, const char *host2, int weight);
+int task_weight(const struct task *t);
+
 /* The result to fill, the runner, and when the task started (monotonic ms). */
 struct result *task_result(struct task *t);
 struct runner *task_runner(struct task *t);

@@ -380,6 +380,7 @@ struct sync_mbox {
 	int src_ready, dst_ready;
 	struct folders_job *sjob, *djob;
 	int jobs_left;
+	int max_workers;   /* workers the runner's limits grant (task_set_footprint) */
 	struct folders_inventory *sinv, *dinv;
 	struct sync_folder *folders;
 	size_t n_folders;
@@ -2394,7 +2395,7 @@ mbox_start_workers(struct sync_mbox *m)
 	for (size_t i = 0; i < m->n_folders; i++)
 		if (m->folders[i].queued && !m->folders[i].done)
 			work++;
-	n = m->run->o.jobs;
+	n = m->max_workers;
 	if ((size_t)n > work)
 		n = (int)work;
 	if (n < 1)
@@ -2726,14 +2727,19 @@ sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts 
 		const struct plan_mailbox *mb = &plan->mailboxes[i];
 		struct sync_mbox *m = xcalloc(1, sizeof(*m));
 		struct result *res = result_new("sync.mailbox", mb->source_user, RESULT_SIDE_NONE);
+		struct task *t;
 
 		m->run = run;
 		m->mb = mb;
 		m->pair = xasprintf("%s\t%s", mb->source_user, mb->dest_user);
 		run->open_tasks++;
 		run->stats.mailboxes_total++;
-		runner_add(r, plan->source.imap->host, res, mbox_start, mbox_cancel, m,
+		t = runner_add(r, plan->source.imap->host, res, mbox_start, mbox_cancel, m,
 		    SYNC_TASK_TIMEOUT_MS);
+		/* Each worker holds one connection per side: --per-host and
+		 * --concurrency count them all, and may grant fewer workers. */
+		m->max_workers = task_set_footprint(t, plan->destination.imap != NULL ?
+		    plan->destination.imap->host : NULL, run->o.jobs);
 	}
 	if (run->open_tasks == 0 && done != NULL)
 		done(r, arg);

@@ -218,3 +218,30 @@ def test_uidvalidity_change_recovered(lab, cutover, tmp_path):
     src = sh.snapshot(lab, "source", user)
     dst = sh.snapshot(lab, "destination", user)
     assert [m[:2] for m in src["INBOX"]] == [m[:2] for m in dst["INBOX"]]
+
+
+def test_per_host_counts_every_connection(lab, cutover, tmp_path):
+    """--per-host bounds the connections each server sees, whatever --jobs
+    asks: 3 mailboxes x 4 jobs with --per-host 2 never hold more than 2
+    sessions open on either server (counted in Dovecot's logs)."""
+    users = [f"user0{n}@lab.test" for n in (20, 21, 22)]
+    for u in users:
+        sh.wipe(lab, "destination", u)
+        for folder in ("INBOX", "Lists", "Lists.Debian", "Work"):
+            sh.append_many(lab, "source", u, folder,
+                           [(sh.message(i, 600, seed=u + folder), "", time.time())
+                            for i in range(3)])
+    plan = sh.plan(tmp_path, lab, users, state_dir=tmp_path / "ph")
+    since = {s: lab.log_size(s) for s in ("source", "destination")}
+    r = sync(cutover, plan, "--per-host", "2", "--jobs", "4", "--no-compare")
+    assert r.rc == 0, r.stdout[-2000:]
+    for u in users:
+        assert r.check("sync.mailbox", u)["details"]["copied"] == 12
+    for side in ("source", "destination"):
+        for _ in range(100):  # the last Disconnected line may lag the exit a moment
+            st = lab.connections(side, since[side], lport=lab.ports[side]["imaps"])
+            if st["open_sessions"] == 0:
+                break
+            time.sleep(0.1)
+        assert st["logins"] >= 3, st
+        assert 1 <= st["max_concurrent"] <= 2, st

@@ -261,6 +261,50 @@ test_attached_results(void **state)
 }
 
 static void
+test_footprint_counts_every_connection(void **state)
+{
+	struct runner *r = new_runner(64, 4, 5000);
+	struct report *rep = rpt_new("test", NULL);
+	struct timed x[6];
+	int live = 0, peak = 0;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < 6; i++) {
+		struct task *t;
+
+		x[i].ms = 10;
+		x[i].live = &live;
+		x[i].peak_live = &peak;
+		t = runner_add(r, "src.example", result_new("test.sync", "pair", RESULT_SIDE_NONE),
+		    timed_start, timed_cancel, &x[i], 0);
+		/* Two connections to each server per task: at most 2 tasks at once. */
+		assert_int_equal(task_set_footprint(t, "dst.example", 2), 2);
+	}
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(peak, 2);
+	assert_int_equal(runner_peak_in_flight(r, "src.example"), 4);
+	assert_int_equal(runner_peak_in_flight(r, "dst.example"), 4);
+	assert_int_equal(runner_peak_in_flight(r, NULL), 8);
+	runner_free(r);
+	rpt_free(rep);
+
+	/* A weight beyond the limits is clamped so the task can start at all. */
+	r = new_runner(64, 3, 5000);
+	rep = rpt_new("test", NULL);
+	memset(x, 0, sizeof(x));
+	x[0].ms = 1;
+	x[0].live = &live;
+	x[0].peak_live = &peak;
+	assert_int_equal(task_set_footprint(runner_add(r, "h", result_new("t", "s",
+	    RESULT_SIDE_NONE), timed_start, timed_cancel, &x[0], 0), "h", 8), 1);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(rep->results[0]->status, RESULT_PASS);
+	runner_free(r);
+	rpt_free(rep);
+}
+
+static void
 test_bad_resolver(void **state)
 {
 	struct runner_opts o;
@@ -285,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_per_host_cap),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_unset_result_is_error),
+		cmocka_unit_test(test_footprint_counts_every_connection),
 		cmocka_unit_test(test_bad_resolver),
 		cmocka_unit_test(test_attached_results),
 	};
