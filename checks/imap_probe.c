@@ -30,7 +30,6 @@
 #include "pop3.h"
 #include "util.h"
 
-#define IMAP_CERT_WARN_DAYS 14
 
 struct iprobe {
 	struct task *t;
@@ -99,70 +98,14 @@ iprobe_restore(struct iprobe *p)
 static void
 iprobe_tls_fill(struct iprobe *p, enum net_result res, const char *error)
 {
-	struct result *out = task_result(p->t);
-	const struct net_tls_info *tls = imap_client_tls(p->c);
-	const char *mode = mailcheck_mode_str(p->ep.implicit);
-	size_t n;
-	const char *const *caps = imap_client_caps(p->c, &n);
+	struct mailcheck_tls_probe probe = {
+		.ep = &p->ep, .proto_label = "IMAP", .starttls = "STARTTLS",
+		.side_name = p->side_name, .result = res, .error = error,
+		.tls = imap_client_tls(p->c),
+	};
 
-	cJSON_AddStringToObject(out->details, "server", p->ep.host);
-	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
-	cJSON_AddStringToObject(out->details, "mode", mode);
-	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
-	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 1));
-	cJSON_AddBoolToObject(out->details, "from_plan", p->ep.from_plan);
-	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
-	if (error != NULL && *error != '\0')
-		cJSON_AddStringToObject(out->details, "error", error);
-	else
-		cJSON_AddNullToObject(out->details, "error");
-
-	if (res == NET_RESULT_OK && tls != NULL) {
-		if (!tls->verified) {
-			result_set(out, RESULT_WARN,
-			    "%s, %s: certificate does not verify (%s), "
-			    "accepted because of --insecure",
-			    tls->version, mode, tls->verify_error);
-			result_advise(out,
-			    "Fix the certificate before the migration tool connects; "
-			    "it will verify it.");
-		} else if (tls->has_expiry && tls->days_left < IMAP_CERT_WARN_DAYS) {
-			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
-			    tls->version, mode, tls->days_left, tls->expires);
-			result_advise(out,
-			    "Renew the certificate of %s before the migration window.", p->ep.host);
-		} else {
-			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
-			    tls->version, mode, tls->days_left);
-		}
-		return;
-	}
-	switch (res) {
-	case NET_RESULT_TLS_FAILED:
-		result_set(out, RESULT_FAIL, "%s", error);
-		result_advise(out,
-		    "Install a certificate valid for %s from a public CA, or pass "
-		    "the CA with --ca-file.",
-		    p->ep.host);
-		break;
-	case NET_RESULT_CONNECT_FAILED:
-		if (!p->ep.from_plan) {
-			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", p->ep.port,
-			    mode, error);
-		} else {
-			result_set(out, RESULT_FAIL, "%s", error);
-			result_advise(out,
-			    "Check the host and port of the %s IMAP URL in the plan.",
-			    p->side_name);
-		}
-		break;
-	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
-	case NET_RESULT_PLAINTEXT_REFUSED:
-		result_set(out, p->ep.from_plan ? RESULT_FAIL : RESULT_WARN,
-		    "port %d offers no STARTTLS: %s", p->ep.port, error);
-		break;
-	default: result_set(out, RESULT_FAIL, "%s", error); break;
-	}
+	probe.caps = imap_client_caps(p->c, &probe.n_caps);
+	mailcheck_tls_fill(task_result(p->t), &probe);
 }
 
 static void

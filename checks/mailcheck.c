@@ -233,3 +233,69 @@ mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
 	}
 	free(id);
 }
+
+void
+mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
+{
+	const struct mailcheck_endpoint *ep = p->ep;
+	const struct net_tls_info *tls = p->tls;
+	const char *mode = mailcheck_mode_str(ep->implicit);
+	const char *error = p->error != NULL ? p->error : "";
+
+	cJSON_AddStringToObject(out->details, "server", ep->host);
+	cJSON_AddNumberToObject(out->details, "port", ep->port);
+	cJSON_AddStringToObject(out->details, "mode", mode);
+	cJSON_AddStringToObject(out->details, "result", net_result_str(p->result));
+	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 1));
+	cJSON_AddBoolToObject(out->details, "from_plan", ep->from_plan);
+	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
+	if (*error != '\0')
+		cJSON_AddStringToObject(out->details, "error", error);
+	else
+		cJSON_AddNullToObject(out->details, "error");
+	if (p->result == NET_RESULT_OK && tls != NULL) {
+		if (!tls->verified) {
+			result_set(out, RESULT_WARN,
+			    "%s, %s: certificate does not verify (%s), "
+			    "accepted because of --insecure",
+			    tls->version, mode, tls->verify_error);
+			result_advise(out,
+			    "Fix the certificate before the migration tool connects; "
+			    "it will verify it.");
+		} else if (tls->has_expiry && tls->days_left < MAILCHECK_CERT_WARN_DAYS) {
+			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
+			    tls->version, mode, tls->days_left, tls->expires);
+			result_advise(out,
+			    "Renew the certificate of %s before the migration window.", ep->host);
+		} else {
+			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
+			    tls->version, mode, tls->days_left);
+		}
+		return;
+	}
+	switch (p->result) {
+	case NET_RESULT_TLS_FAILED:
+		result_set(out, RESULT_FAIL, "%s", error);
+		result_advise(out,
+		    "Install a certificate valid for %s from a public CA, or pass "
+		    "the CA with --ca-file.",
+		    ep->host);
+		break;
+	case NET_RESULT_CONNECT_FAILED:
+		if (!ep->from_plan) {
+			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", ep->port,
+			    mode, error);
+		} else {
+			result_set(out, RESULT_FAIL, "%s", error);
+			result_advise(out, "Check the host and port of the %s %s URL in the plan.",
+			    p->side_name, p->proto_label);
+		}
+		break;
+	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
+	case NET_RESULT_PLAINTEXT_REFUSED:
+		result_set(out, ep->from_plan ? RESULT_FAIL : RESULT_WARN,
+		    "port %d offers no %s: %s", ep->port, p->starttls, error);
+		break;
+	default: result_set(out, RESULT_FAIL, "%s", error); break;
+	}
+}

@@ -60,6 +60,25 @@ void mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
 void mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
     const struct mailcheck_probe *probe);
 
+/* A certificate that expires in fewer days than this warns. */
+#define MAILCHECK_CERT_WARN_DAYS 14
+
+/* What one TLS probe of an endpoint found. */
+struct mailcheck_tls_probe {
+	const struct mailcheck_endpoint *ep;
+	const char *proto_label;  /* "IMAP" or "POP3", for advice */
+	const char *starttls;     /* "STARTTLS" or "STLS" */
+	const char *side_name;    /* "source" or "destination" */
+	enum net_result result;
+	const char *error;        /* or NULL */
+	const struct net_tls_info *tls;
+	const char *const *caps;
+	size_t n_caps;
+};
+
+/* Fill the PROTO.tls result OUT (details, status, summary, advice) from P. */
+void mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p);
+
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);
 
