@@ -30,7 +30,6 @@
 #include "pop3.h"
 #include "util.h"
 
-
 struct iprobe {
 	struct task *t;
 	struct runner *r;

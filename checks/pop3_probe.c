@@ -21,7 +21,6 @@
 #include "pop3.h"
 #include "util.h"
 
-
 struct pprobe {
 	struct task *t;
 	struct runner *r;
