@@ -61,7 +61,6 @@ struct ma_run {
 	struct runner *r;
 	struct ma_mbox *m;
 	size_t n;
-	unsigned ignore; /* FOLDERS_IGNORE_* from CUTOVER_IMAP_IGNORE */
 };
 
 static const int ma_key; /* runner_shared key */
@@ -90,34 +89,6 @@ ma_run_free(void *arg)
 	}
 	free(run->m);
 	free(run);
-}
-
-/* CUTOVER_IMAP_IGNORE=LIST-STATUS,STATUS=SIZE,LIST-EXTENDED,ESEARCH: act as if
- * the servers did not offer these (tests of the fallbacks; odd servers). */
-static unsigned
-ma_ignore_from_env(void)
-{
-	const char *e = getenv("CUTOVER_IMAP_IGNORE");
-	unsigned ig = 0;
-
-	if (e == NULL)
-		return 0;
-	while (*e != '\0') {
-		size_t n = strcspn(e, ",");
-
-		if (n == 11 && strncasecmp(e, "LIST-STATUS", n) == 0)
-			ig |= FOLDERS_IGNORE_LIST_STATUS;
-		else if (n == 11 && strncasecmp(e, "STATUS=SIZE", n) == 0)
-			ig |= FOLDERS_IGNORE_STATUS_SIZE;
-		else if (n == 13 && strncasecmp(e, "LIST-EXTENDED", n) == 0)
-			ig |= FOLDERS_IGNORE_LIST_EXTENDED;
-		else if (n == 7 && strncasecmp(e, "ESEARCH", n) == 0)
-			ig |= FOLDERS_IGNORE_ESEARCH;
-		e += n;
-		if (*e == ',')
-			e++;
-	}
-	return ig;
 }
 
 /* ---- filling ---- */
@@ -264,7 +235,6 @@ ma_ready(struct imap_client *c, void *arg)
 	if (imap_client_result(c) == NET_RESULT_OK) {
 		memset(&o, 0, sizeof(o));
 		o.want = s->want;
-		o.ignore = s->run->ignore;
 		o.large_over = s->side == &s->run->plan->source
 		    ? s->run->plan->destination.limits.message_bytes : -1;
 		if (o.large_over < 0)
@@ -348,7 +318,6 @@ ma_run_get(struct runner *r, const struct plan *plan)
 	run->m = xcalloc(run->n ? run->n : 1, sizeof(*run->m));
 	for (size_t i = 0; i < run->n; i++)
 		run->m[i].mb = &plan->mailboxes[i];
-	run->ignore = ma_ignore_from_env();
 	runner_set_shared(r, &ma_key, run, ma_run_free);
 	return run;
 }

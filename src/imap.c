@@ -1047,6 +1047,37 @@ imap_caps_clear(struct imap_client *c)
 	c->have_caps = 0;
 }
 
+/*
+ * 1 when the capability NAME (LEN bytes) is listed in CUTOVER_IMAP_IGNORE
+ * ("LITERAL+,STATUS=SIZE"): a testing switch that makes cutover act as if
+ * the server did not offer it, so the fallbacks meet a real server.
+ */
+static int
+imap_cap_ignored(const char *name, size_t len)
+{
+	const char *e = getenv("CUTOVER_IMAP_IGNORE");
+
+	while (e != NULL && *e != '\0') {
+		size_t n = strcspn(e, ",");
+
+		if (n == len && strncasecmp(e, name, n) == 0)
+			return 1;
+		e += n;
+		if (*e == ',')
+			e++;
+	}
+	return 0;
+}
+
+static void
+imap_caps_add(struct imap_client *c, const char *name, size_t len)
+{
+	if (c->n_caps >= 256 || imap_cap_ignored(name, len))
+		return;
+	c->caps = xrealloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
+	c->caps[c->n_caps++] = xstrndup(name, len);
+}
+
 /* Set the capabilities from a space-separated list ("IMAP4rev1 STARTTLS"). */
 static void
 imap_caps_from_text(struct imap_client *c, const char *s)
@@ -1060,10 +1091,7 @@ imap_caps_from_text(struct imap_client *c, const char *s)
 		n = strcspn(s, " ");
 		if (n == 0)
 			break;
-		if (c->n_caps < 256) {
-			c->caps = xrealloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
-			c->caps[c->n_caps++] = xstrndup(s, n);
-		}
+		imap_caps_add(c, s, n);
 		s += n;
 	}
 	c->have_caps = 1;
@@ -1073,12 +1101,9 @@ static void
 imap_caps_from_args(struct imap_client *c, const struct imap_response *r)
 {
 	imap_caps_clear(c);
-	for (const struct imap_arg *a = r->args; a != NULL && c->n_caps < 256; a = a->next) {
-		if (a->type != IMAP_ARG_ATOM)
-			continue;
-		c->caps = xrealloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
-		c->caps[c->n_caps++] = xstrdup(a->str);
-	}
+	for (const struct imap_arg *a = r->args; a != NULL; a = a->next)
+		if (a->type == IMAP_ARG_ATOM)
+			imap_caps_add(c, a->str, strlen(a->str));
 	c->have_caps = 1;
 }
 

@@ -267,10 +267,13 @@ struct sync_folder {
 	int has_status;
 	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
 	uint64_t would_copy, would_bytes, intents_dropped;
+	uint64_t throttled; /* answers asking us to slow down */
 	char *error;
 	char **dropped; /* keywords the destination does not keep */
 	size_t n_dropped;
-	int queued, busy, done, retries;
+	int queued, busy, done;
+	int retries;             /* failures in a row without a message copied */
+	uint64_t copied_at_retry;/* COPIED when the last retry was made */
 };
 
 struct sync_worker;
@@ -458,6 +461,8 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 	ms = sync_throttle_ms(r->code, r->text);
 	if (ms == 0)
 		return 0;
+	if (w->f != NULL)
+		w->f->throttled++;
 	worker_fail(w, 1, ms > 0 ? ms : 0, "the server asks to slow down: %s%s%s%s",
 	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
 	    r->code != NULL ? "] " : "", r->text);
@@ -687,6 +692,12 @@ worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 		 * is discarded by the server), then retry or give up the folder. */
 		w->failing = 0;
 		worker_free_clients(w);
+		/* A folder that copies between throttles is making progress:
+		 * the retry limit is for failures in a row, not per run. */
+		if (f != NULL && f->copied != f->copied_at_retry) {
+			f->retries = 0;
+			f->copied_at_retry = f->copied;
+		}
 		if (f != NULL && w->retry && f->retries < SYNC_MAX_RETRIES) {
 			long ms = w->backoff_ms;
 
@@ -710,7 +721,15 @@ worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (f != NULL) {
 			/* The folder counts at least one error; what was not
 			 * copied is copied by the next run. */
-			folder_set_error(f, w->err);
+			if (w->retry) {
+				char *e = xasprintf("%s (gave up after %d retries)", w->err,
+				    SYNC_MAX_RETRIES);
+
+				folder_set_error(f, e);
+				free(e);
+			} else {
+				folder_set_error(f, w->err);
+			}
 			if (f->errors == 0)
 				f->errors = 1;
 			folder_done(w);
@@ -2149,6 +2168,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON *d = res->details, *arr = cJSON_CreateArray(), *rw = cJSON_CreateArray();
 	uint64_t copied = 0, bytes = 0, skipped = 0, errors = 0, too_large = 0, reconciled = 0;
 	uint64_t recovered = 0, would = 0, would_bytes = 0, dropped_kw = 0, unfinished = 0;
+	uint64_t throttled = 0;
 	int dry = m->run->o.dry_run;
 	char b1[32];
 
@@ -2172,6 +2192,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "too_large", (double)f->too_large);
 		cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
 		cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
+		cJSON_AddNumberToObject(o, "throttled", (double)f->throttled);
 		if (dry) {
 			cJSON_AddNumberToObject(o, "would_copy", (double)f->would_copy);
 			cJSON_AddNumberToObject(o, "would_copy_bytes", (double)f->would_bytes);
@@ -2204,6 +2225,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		too_large += f->too_large;
 		reconciled += f->reconciled;
 		recovered += f->recovered;
+		throttled += f->throttled;
 		would += f->would_copy;
 		would_bytes += f->would_bytes;
 		dropped_kw += f->n_dropped;
@@ -2219,6 +2241,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON_AddNumberToObject(d, "too_large", (double)too_large);
 	cJSON_AddNumberToObject(d, "reconciled", (double)reconciled);
 	cJSON_AddNumberToObject(d, "recovered", (double)recovered);
+	cJSON_AddNumberToObject(d, "throttled", (double)throttled);
 	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
 	cJSON_AddItemToObject(d, "rewritten", rw);
 	cJSON_AddBoolToObject(d, "dry_run", dry);
@@ -2260,9 +2283,10 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		                             "in %zu folder(s)",
 		    (unsigned long long)skipped, m->n_folders);
 	else
-		result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s",
+		result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s%s",
 		    (unsigned long long)copied, b1, m->n_folders,
-		    reconciled > 0 ? ", earlier interrupted copies reconciled" : "");
+		    reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
+		    throttled > 0 ? "; the server throttled, backed off and retried" : "");
 }
 
 static void

@@ -245,3 +245,22 @@ def test_per_host_counts_every_connection(lab, cutover, tmp_path):
             time.sleep(0.1)
         assert st["logins"] >= 3, st
         assert 1 <= st["max_concurrent"] <= 2, st
+
+
+def test_without_literal_plus_and_multiappend(lab, cutover, tmp_path):
+    """Servers without LITERAL+ (RFC 7888) and MULTIAPPEND (RFC 3502), as
+    Exchange Online is: synchronizing literals that wait for the server's
+    "+", one APPEND per message; the copy is still exact."""
+    user = "user030@lab.test"
+    sh.wipe(lab, "destination", user)
+    sh.append_many(lab, "source", user, "INBOX",
+                   [(sh.message(i, 300 + 5000 * i, seed="nolit"), "\\Seen", time.time())
+                    for i in range(5)])
+    plan = sh.plan(tmp_path, lab, [user], state_dir=tmp_path / "nl")
+    r = cutover("sync", plan, "--no-progress", "--no-compare", timeout=300,
+                env={"CUTOVER_IMAP_IGNORE": "LITERAL+,MULTIAPPEND"})
+    assert r.rc == 0, r.stdout[-2000:]
+    c = r.check("sync.mailbox", user)
+    assert c["details"]["copied"] == 5
+    fmap = sh.folder_map(c)
+    assert_same(lab, user, fmap, only_src={"INBOX"})
