@@ -144,4 +144,9 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 	    rep->n_results, rep->n_results == 1 ? "" : "s", counts[RESULT_PASS],
 	    counts[RESULT_WARN], counts[RESULT_FAIL], counts[RESULT_ERROR], counts[RESULT_SKIP],
 	    rep->duration_ms / 1000.0);
+	if (rep->insecure)
+		fputs("  note: --insecure was given: TLS certificates were not verified\n", out);
+	if (rep->allow_plaintext)
+		fputs("  note: --allow-plaintext was given: passwords may have crossed the network "
+		      "unencrypted\n", out);
 }

@@ -180,3 +180,12 @@ def test_nothing_listening_is_an_error(cutover):
     run = cutover("dns", "rs.test", "--resolver", "127.0.0.1:9", "--timeout", "2", timeout=30)
     assert run.rc == 2
     assert run.check("dns.mx")["status"] == "error"
+
+
+def test_insecure_is_shown(cutover, dns_lab):
+    run = dns(cutover, dns_lab, "rs.test", "--insecure")
+    assert run.report["options"]["insecure"] is True
+    assert "--insecure was given" in run.stdout
+    plain = dns(cutover, dns_lab, "rs.test")
+    assert plain.report["options"]["insecure"] is False
+    assert "--insecure" not in plain.stdout
