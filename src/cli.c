@@ -8,7 +8,9 @@
 #include "cli.h"
 
 #include <math.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +468,38 @@ cli_output(const struct cli *c, const struct report *rep)
 	return rc;
 }
 
+/*
+ * A report that cannot be written would only fail after the whole run (an
+ * audit of thousands of mailboxes): check its folder first. Returns
+ * CLI_CONTINUE, or CLI_EXIT_IOERR after saying why.
+ */
+static int
+cli_check_output(const struct cli *c, const char *option, const char *path)
+{
+	struct stat st;
+	const char *slash;
+	char *dir;
+	int ok;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return CLI_CONTINUE;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cutover %s: %s %s: is a folder; name the report file\n",
+		    c->command, option, path);
+		return CLI_EXIT_IOERR;
+	}
+	slash = strrchr(path, '/');
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	errno = 0;
+	ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+	if (!ok)
+		fprintf(stderr, "cutover %s: %s %s: cannot write in %s: %s\n", c->command, option,
+		    path, dir, errno != 0 ? strerror(errno) : "not a folder");
+	free(dir);
+	return ok ? CLI_CONTINUE : CLI_EXIT_IOERR;
+}
+
 static const struct cli_command *
 cli_find_command(const char *name, const char **suggestion)
 {
@@ -525,6 +559,9 @@ cli_main(int argc, char **argv)
 	}
 	rc = cli_parse(&c, argc - 1, argv + 1);
 	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((rc = cli_check_output(&c, "--json", c.json_path)) != CLI_CONTINUE ||
+	    (rc = cli_check_output(&c, "--html", c.html_path)) != CLI_CONTINUE)
 		return rc;
 	return c.cmd->run(&c);
 }

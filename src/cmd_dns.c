@@ -5,6 +5,7 @@
 #include "check.h"
 #include "cli.h"
 #include "profile.h"
+#include "util.h"
 #include "spf.h"
 
 enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_IP, OPT_SENDER };
@@ -101,6 +102,9 @@ dns_run(struct cli *c)
 	if (c->n_args != 1)
 		return cli_usage_error(c, c->n_args == 0 ? "which domain? e.g. 'cutover dns "
 		    "example.com'" : "one domain at a time (got %d arguments)", c->n_args);
+	if (!util_hostname_ok(c->args[0], 0))
+		return cli_value_error(c, "DOMAIN", c->args[0],
+		    "not a domain name (letters, digits, '-' and '.'; e.g. example.com)");
 	memset(&in, 0, sizeof(in));
 	in.domain = c->args[0];
 	in.mx_ttl_max = dns_opts.mx_ttl_set ? dns_opts.mx_ttl_max : 3600;

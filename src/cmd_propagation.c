@@ -488,6 +488,12 @@ propagation_run(struct cli *c)
 		return cli_usage_error(c, "which domain? e.g. 'cutover propagation example.com "
 		    "--expect-mx microsoft365'");
 	}
+	if (!util_hostname_ok(domain, 0)) {
+		rc = cli_value_error(c, "DOMAIN", domain,
+		    "not a domain name (letters, digits, '-' and '.'; e.g. example.com)");
+		plan_free(plan);
+		return rc;
+	}
 
 	/* Expectations: the MX (all --expect-mx merged, or the plan's), then TXT, CNAME. */
 	rc = CLI_CONTINUE;

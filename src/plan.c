@@ -171,38 +171,6 @@ plan_list(const char *const *names, size_t n)
 	return out;
 }
 
-/* Host name, optionally with a leading "*." wildcard; trailing dot allowed. */
-static int
-plan_hostname_ok(const char *s, int allow_wild)
-{
-	size_t len, label = 0, i;
-
-	if (allow_wild && strncmp(s, "*.", 2) == 0)
-		s += 2;
-	len = strlen(s);
-	if (len > 0 && s[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!(isalnum(c) || c == '-' || c == '_') || c >= 0x80)
-			return 0;
-		if (c == '-' && label == 0)
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return s[len - 1] != '-';
-}
-
 /* "ADDR", "ADDR:PORT", "V6", "[V6]" or "[V6]:PORT" with numeric addresses. */
 static int
 plan_resolver_ok(const char *s)
@@ -418,7 +386,7 @@ plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **e
 			goto out;
 		}
 		host = xstrndup(auth, (size_t)(host_end - auth));
-		if (!plan_hostname_ok(host, 0)) {
+		if (!util_hostname_ok(host, 0)) {
 			reason = xstrdup("bad host name");
 			goto out;
 		}
@@ -1091,13 +1059,13 @@ plan_free_strings(char **arr, size_t n)
 static int
 plan_check_host(const char *s)
 {
-	return plan_hostname_ok(s, 0);
+	return util_hostname_ok(s, 0);
 }
 
 static int
 plan_check_pattern(const char *s)
 {
-	return plan_hostname_ok(s, 1);
+	return util_hostname_ok(s, 1);
 }
 
 /* A count limit: null gives -1, else a whole number >= 0. */
@@ -1442,7 +1410,7 @@ plan_parse_expect(struct plan_ctx *ctx, const cJSON *obj, struct plan *p)
 		plan_push_key(ctx, "autodiscover");
 		if (plan_string(ctx, f[EXP_AUTODISCOVER], &s) != 0)
 			return -1;
-		if (!plan_hostname_ok(s, 0)) {
+		if (!util_hostname_ok(s, 0)) {
 			free(s);
 			return plan_fail(ctx, 0, "not a host name");
 		}
@@ -1672,7 +1640,7 @@ plan_fill(struct plan_ctx *ctx, const cJSON *root, struct plan *p)
 		return plan_fail(ctx, 1, "missing (the domain being migrated, \"example.com\")");
 	if (plan_string(ctx, f[TOP_DOMAIN], &p->domain) != 0)
 		return -1;
-	if (!plan_hostname_ok(p->domain, 0))
+	if (!util_hostname_ok(p->domain, 0))
 		return plan_fail(ctx, 0, "not a valid domain name (international names: use the "
 					 "xn-- form)");
 	len = strlen(p->domain);

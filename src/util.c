@@ -333,3 +333,34 @@ out:
 	errno = saved;
 	return rc;
 }
+
+int
+util_hostname_ok(const char *s, int allow_wild)
+{
+	size_t len, label = 0, i;
+
+	if (allow_wild && strncmp(s, "*.", 2) == 0)
+		s += 2;
+	len = strlen(s);
+	if (len > 0 && s[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (c >= 0x80 || !(isalnum(c) || c == '-' || c == '_'))
+			return 0;
+		if (c == '-' && label == 0)
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return s[len - 1] != '-';
+}

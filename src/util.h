@@ -65,6 +65,13 @@ int util_write_file(const char *path, const char *data, size_t len, const char *
 /* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
 const char *util_json_type(const cJSON *item);
 
+/*
+ * 1 when S is a host or domain name: labels of letters, digits, '-' (not at a
+ * label's edge) and '_', at most 63 bytes each and 253 in all, a trailing dot
+ * allowed; with ALLOW_WILD a leading "*." too. ASCII only (IDNs as xn--).
+ */
+int util_hostname_ok(const char *s, int allow_wild);
+
 /* Levenshtein distance between two short strings (for "did you mean"). */
 size_t util_edit_distance(const char *a, const char *b);
 

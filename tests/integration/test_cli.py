@@ -72,3 +72,21 @@ def test_unknown_only_group():
     p = run("audit", "plan.json", "--only", "dns,smtp")
     assert p.returncode == 64
     assert "smtp" in p.stderr
+
+
+def test_bad_domain_is_a_data_error_before_any_query():
+    for cmd in (["dns", "exa mple..com"], ["dns", ""],
+                ["propagation", "bad..name", "--expect-mx", "mx.example", "--no-public"]):
+        p = run(*cmd)
+        assert p.returncode == 65, (cmd, p.stderr)
+        assert "not a domain name" in p.stderr
+        assert p.stdout == ""  # nothing was checked
+
+
+def test_unwritable_report_fails_before_the_run(tmp_path):
+    p = run("dns", "rs.test", "--json", str(tmp_path / "missing" / "r.json"))
+    assert p.returncode == 74
+    assert "cannot write in" in p.stderr and "missing" in p.stderr
+    assert p.stdout == ""  # no check ran
+    p = run("dns", "rs.test", "--html", str(tmp_path))
+    assert p.returncode == 74 and "is a folder" in p.stderr
