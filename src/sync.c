@@ -1524,6 +1524,29 @@ sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, c
 
 /* ================================================================ reconcile (I3) ===== */
 
+/*
+ * End of a matching step (reconciling intents after a crash, or recovering
+ * after a UIDVALIDITY change): commit what it recorded unless RC says the
+ * state failed (then fail the worker), forget the candidates, go on.
+ */
+static void
+worker_matched(struct sync_worker *w, int rc)
+{
+	struct syncstate *st = w->m->run->st;
+
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	worker_meta(w);
+}
+
 static void
 reconcile_resolve(struct sync_worker *w)
 {
@@ -1555,17 +1578,7 @@ reconcile_resolve(struct sync_worker *w)
 			w->f->intents_dropped++;
 		}
 	}
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < w->n_cands; i++)
-		free(w->cands[i].msgid);
-	w->n_cands = 0;
-	worker_meta(w);
+	worker_matched(w, rc);
 }
 
 static void
@@ -1733,18 +1746,8 @@ recover_resolve(struct sync_worker *w)
 			break;
 		}
 	}
-	if (rc == 0)
-		rc = syncstate_commit(st);
 	free(used);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < w->n_cands; i++)
-		free(w->cands[i].msgid);
-	w->n_cands = 0;
-	worker_meta(w);
+	worker_matched(w, rc);
 }
 
 static void
