@@ -25,8 +25,10 @@ SANFLAGS  :=
 OPT       := -O2
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lresolv -lm
+# On a fresh machine `make check`/`make demo` parse this before contrib/deps.sh
+# has installed the libraries; their recipes then run sub-makes that see them.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS   += -D_GNU_SOURCE -DCUTOVER_VERSION='"$(VERSION)"' -Isrc -Ichecks -Ireports
