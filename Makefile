@@ -43,7 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/tests/%)
 
-.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format
+.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck
 
 all: cutover
 
@@ -61,7 +61,13 @@ $(BUILD)/libcutover.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c
+# A clear word instead of a page of missing-header errors.
+pkgcheck:
+	@pkg-config --exists $(PKGS) || { echo "cutover: missing libraries:" \
+	    "$$(for p in $(PKGS); do pkg-config --exists $$p || printf '%s ' $$p; done)" \
+	    "- run 'make deps' (or bash contrib/deps.sh) first" >&2; exit 1; }
+
+$(BUILD)/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
