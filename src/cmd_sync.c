@@ -31,6 +31,7 @@ enum {
 	OPT_NO_MULTIAPPEND,
 	OPT_STATE_DIR,
 	OPT_NO_COMPARE,
+	OPT_VERIFY,
 };
 
 #define SYNC_MAX_GLOBS 64
@@ -49,6 +50,7 @@ static const struct option sync_options[] = {
 	{"no-multiappend", no_argument, NULL, OPT_NO_MULTIAPPEND},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"no-compare", no_argument, NULL, OPT_NO_COMPARE},
+	{"verify", no_argument, NULL, OPT_VERIFY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -60,7 +62,7 @@ static struct {
 	size_t n_folders;
 	const char *exclude[SYNC_MAX_GLOBS];
 	size_t n_exclude;
-	int dry_run, no_multiappend, no_compare;
+	int dry_run, no_multiappend, no_compare, verify;
 	double max_msgs, max_bytes;
 	long jobs, batch;
 	const char *state_dir;
@@ -105,6 +107,11 @@ sync_help(FILE *out)
 	      "  --no-multiappend     one message per APPEND even when MULTIAPPEND is offered\n"
 	      "  --state-dir DIR      keep the state here instead of the plan's state_dir\n"
 	      "  --no-compare         do not end with the mailbox.compare check\n"
+	      "  --verify             check every message the state says was copied by size\n"
+	      "                       and SHA-256 on the destination (streamed), and every\n"
+	      "                       source message for a record; copy again what is\n"
+	      "                       missing (never twice). Without it each pass checks\n"
+	      "                       the copied messages' UIDs.\n"
 	      "\n"
 	      "--per-host and --concurrency count every connection: a mailbox with N jobs\n"
 	      "holds N to each server (fewer when the limits are lower); --timeout is how\n"
@@ -114,6 +121,7 @@ sync_help(FILE *out)
 	      "\n"
 	      "Examples:\n"
 	      "  cutover sync plan.json --dry-run\n"
+	      "  cutover sync plan.json --verify --json verified.json\n"
 	      "  cutover sync plan.json --json sync.json\n"
 	      "  cutover sync plan.json --mailbox alice@example.com --exclude 'Junk*'\n"
 	      "  cutover sync plan.json --max-rate 50 --max-rate 10M --per-host 4\n"
@@ -180,6 +188,7 @@ sync_option(struct cli *c, int opt, const char *arg)
 	case OPT_DRY_RUN: sync_cli.dry_run = 1; return CLI_CONTINUE;
 	case OPT_NO_MULTIAPPEND: sync_cli.no_multiappend = 1; return CLI_CONTINUE;
 	case OPT_NO_COMPARE: sync_cli.no_compare = 1; return CLI_CONTINUE;
+	case OPT_VERIFY: sync_cli.verify = 1; return CLI_CONTINUE;
 	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
 	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
 	case OPT_BATCH: return cli_parse_long(c, "--batch", arg, 1, 10000, &sync_cli.batch);
@@ -381,6 +390,7 @@ sync_run_cmd(struct cli *c)
 	so.exclude = sync_cli.n_exclude > 0 ? sync_cli.exclude : NULL;
 	so.n_exclude = sync_cli.n_exclude;
 	so.dry_run = sync_cli.dry_run;
+	so.verify = sync_cli.verify;
 	so.max_msgs = sync_cli.max_msgs;
 	so.max_bytes = sync_cli.max_bytes;
 	so.jobs = (int)sync_cli.jobs;

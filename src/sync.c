@@ -4,13 +4,31 @@
  *
  *  I1  An APPEND is completed (its final CRLF written) only after the
  *      intents of every message in it are committed (batch_close).
- *  I2  A folder's last_uid only grows, and only when the batch holding that
- *      UID got its tagged answer (batch_done): everything at or below it is
- *      DONE or FAILED (FAILED rows are retried by the next pass).
+ *  I2  A folder's last_uid only grows, and only to a UID at or below which
+ *      every source message of the pass is settled in the state: DONE,
+ *      FAILED (retried by the next pass) or too large. Batches answer in
+ *      any order and a batch may fail, be throttled or be answered before it
+ *      was complete: last_uid never passes a message whose batch has not
+ *      been answered (M_BATCH), whose intents were dropped (M_LOST) or that
+ *      was not copied yet (M_NEW). It is the watermark of the pass
+ *      (sync_watermark), written in the transaction that settles the batch
+ *      (batch_done); the end of a folder's pass settles what the server
+ *      expunged meanwhile (copy_check_done). A batch's highest UID alone is
+ *      not enough: that lost whole batches whose intents a later run
+ *      dropped below an advanced last_uid (issue 18).
  *  I3  Intents are resolved (DONE or dropped) before anything else is copied
  *      into a folder (reconcile), comparing size and SHA-256 of destination
  *      messages at or above the intent's UIDNEXT lower bound that no DONE row
- *      accounts for.
+ *      accounts for. An intent is dropped only once its APPEND can no longer
+ *      arrive: a killed run's last command may still be stored by the
+ *      server after the restart has looked. Unmatched intents written less
+ *      than the settle time (--timeout) ago are looked for again, with
+ *      backoff, until they match or the settle time is over.
+ *  I4  What the state says was copied is checked against the destination
+ *      after every folder's pass (destination UIDs of DONE rows; with
+ *      --verify, size and SHA-256 of every one, and source messages at or
+ *      below last_uid that have no row): a claimed message the destination
+ *      lacks becomes FAILED and is copied again in the same run.
  *
  * Teardown never happens inside a client or parser callback: failures are
  * recorded and a zero-delay timer does the freeing (worker_fail, mbox_kick).
@@ -46,6 +64,7 @@
 #define SYNC_MAX_RETRIES 8
 #define SYNC_BACKOFF_MAX_MS 60000
 #define SYNC_SET_MAX 900 /* characters of a UID set in one command */
+#define SYNC_SETTLE_QUIET_MS 2000 /* I3: no growth on the destination for this long */
 
 /* ================================================================ helpers ===== */
 
@@ -245,9 +264,42 @@ sync_parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+uint32_t
+sync_watermark(const void *ctx, size_t n, sync_mark_fn mark, size_t *cursor)
+{
+	uint32_t uid = 0;
+
+	while (*cursor < n && mark(ctx, *cursor, &uid))
+		(*cursor)++;
+	if (*cursor == 0)
+		return 0;
+	(void)mark(ctx, *cursor - 1, &uid);
+	return uid;
+}
+
+int64_t
+sync_settle_wait(int64_t written_ms, int64_t now_ms, int64_t settle_ms, int round)
+{
+	int64_t left = written_ms + settle_ms - now_ms, step = 100;
+
+	if (left <= 0)
+		return 0;
+	for (int i = 0; i < round && step < 1000; i++)
+		step *= 2;
+	if (step > 1000)
+		step = 1000;
+	return step < left ? step : left;
+}
+
 /* ================================================================ types ===== */
 
-enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP };
+/*
+ * A message of the pass. Settled (I2): M_DONE, M_FAILED (a FAILED row),
+ * M_SKIP (too large). Open: M_NEW (not copied yet), M_BATCH (in an APPEND
+ * not answered yet), M_LOST (not on the destination and no row: its APPEND
+ * was refused before it was complete or throttled; the next pass copies it).
+ */
+enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP, M_LOST };
 
 struct sync_msg {
 	uint32_t uid;
@@ -268,6 +320,10 @@ struct sync_folder {
 	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
 	uint64_t would_copy, would_bytes, intents_dropped;
 	uint64_t throttled; /* answers asking us to slow down */
+	/* I4: what the state claimed, checked against the destination */
+	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
+	int check_rounds;  /* checks made this run (a second one copies nothing more) */
+	int check_forced;  /* queued because the destination holds fewer than claimed */
 	char *error;
 	char **dropped; /* keywords the destination does not keep */
 	size_t n_dropped;
@@ -305,6 +361,7 @@ enum sync_phase {
 	W_RECOVER,
 	W_META,
 	W_COPY,
+	W_CHECK,
 };
 
 enum sync_sink_mode { SINK_NONE, SINK_COPY, SINK_HASH };
@@ -325,6 +382,7 @@ struct sync_worker {
 	long backoff_ms;
 	struct event *timer;  /* deferred failure handling and backoff */
 	struct event *flow;   /* resume check while the source is paused */
+	struct event *settle; /* look for young unmatched intents again (I3) */
 	/* the folder being synced */
 	struct syncstate_folder sf;
 	int have_sf;
@@ -340,6 +398,10 @@ struct sync_worker {
 	uint32_t *failed_uids;
 	size_t n_failed;
 	size_t next_req, next_expect;
+	size_t wm_cursor; /* sync_watermark's cursor over msgs (I2) */
+	int settle_round; /* times the intents were looked for (I3) */
+	uint32_t settle_top, settle_seen; /* highest destination UID: last round, this one */
+	int64_t settle_changed_ms;        /* when settle_top last changed (state's clock) */
 	int fetches;
 	int fetch_errors;
 	/* streaming */
@@ -358,6 +420,11 @@ struct sync_worker {
 	size_t n_cands, cap_cands, next_cand;
 	struct syncstate_msg *old;
 	size_t n_old;
+	/* I4: DONE rows being checked (cands hold their destination UIDs) */
+	struct syncstate_msg *claims; /* the first n_claims of n_claims_all rows */
+	size_t n_claims, n_claims_all;
+	uint32_t *known_uids; /* --verify: source UIDs with a row */
+	size_t n_known;
 };
 
 struct sync_run {
@@ -405,6 +472,14 @@ static void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const
 static void copy_pump(struct sync_worker *w);
 static void copy_check_done(struct sync_worker *w);
 static void worker_meta(struct sync_worker *w);
+static void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_finish(struct sync_worker *w);
+static void worker_reconcile(struct sync_worker *w);
+static void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
+static void cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done,
+    const char *items, imap_untagged_fn untagged);
+static int sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size,
+    char **msgid);
 static void mbox_check_done(struct sync_mbox *m);
 static void mbox_fatal(struct sync_mbox *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -607,6 +682,12 @@ worker_reset_folder(struct sync_worker *w)
 	w->n_perm = 0;
 	w->perm_known = w->perm_any = 0;
 	w->next_req = w->next_expect = 0;
+	w->wm_cursor = 0;
+	w->settle_round = 0;
+	w->settle_top = w->settle_seen = 0;
+	w->settle_changed_ms = 0;
+	if (w->settle != NULL)
+		evtimer_del(w->settle);
 	w->fetches = w->fetch_errors = 0;
 	w->pending = 0;
 	w->cur = NULL;
@@ -631,6 +712,12 @@ worker_reset_folder(struct sync_worker *w)
 	syncstate_msgs_free(w->old, w->n_old);
 	w->old = NULL;
 	w->n_old = 0;
+	syncstate_msgs_free(w->claims, w->n_claims_all);
+	w->claims = NULL;
+	w->n_claims = w->n_claims_all = 0;
+	free(w->known_uids);
+	w->known_uids = NULL;
+	w->n_known = 0;
 	if (w->have_sf)
 		syncstate_folder_clear(&w->sf);
 	w->have_sf = 0;
@@ -947,7 +1034,8 @@ sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
 		if (first) {
 			size_t plen;
 			const char *pre = imap_parser_partial(
-			    imap_client_parser(w->ph == W_RECONCILE ? w->dst : w->src), &plen);
+			    imap_client_parser(w->ph == W_RECONCILE || w->ph == W_CHECK ? w->dst : w->src),
+			    &plen);
 			uint32_t uid = sync_prefix_uid(pre, plen);
 
 			w->cur_cand = NULL;
@@ -1010,6 +1098,33 @@ sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
 
 /* ================================================================ APPEND results ===== */
 
+/* sync_watermark's view of the pass: settled states (I2). EXPUNGED_OK also
+ * settles M_NEW: at the end of a pass whose body FETCHes all succeeded, a
+ * message still new was expunged by the server meanwhile. */
+struct wm_view {
+	const struct sync_msg *msgs;
+	int expunged_ok;
+};
+
+static int
+wm_mark(const void *ctx, size_t i, uint32_t *uid)
+{
+	const struct wm_view *v = ctx;
+	enum sync_msg_st st = v->msgs[i].st;
+
+	*uid = v->msgs[i].uid;
+	return st == M_DONE || st == M_FAILED || st == M_SKIP || (v->expunged_ok && st == M_NEW);
+}
+
+/* The last_uid the pass may record now (I2); 0 = no change. */
+static uint32_t
+worker_watermark(struct sync_worker *w, int expunged_ok)
+{
+	struct wm_view v = {w->msgs, expunged_ok};
+
+	return sync_watermark(&v, w->n_msgs, wm_mark, &w->wm_cursor);
+}
+
 static void
 batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 {
@@ -1031,9 +1146,10 @@ batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 	}
 	sync_touch(w->m);
 	if (!b->closed) {
-		/* Answered before we completed it: nothing of it was appended. */
+		/* Answered before we completed it: nothing of it was appended, and
+		 * it has no rows: open until the next pass copies it (I2). */
 		for (size_t i = 0; i < b->n; i++)
-			w->msgs[b->idx[i]].st = M_FAILED;
+			w->msgs[b->idx[i]].st = M_LOST;
 		if (sync_throttled(w, r))
 			return;
 		f->errors += b->n;
@@ -1059,20 +1175,25 @@ batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			n_uids = sync_uid_set(sp + 1, uids, b->n);
 		}
 	}
-	for (size_t i = 0; i < b->n; i++)
-		if (w->msgs[b->idx[i]].uid > max_uid)
-			max_uid = w->msgs[b->idx[i]].uid;
 	if (r->status != IMAP_ST_OK && sync_throttled(w, r)) {
-		/* Nothing was appended (RFC 3502: all or none): drop the intents. */
+		/* Nothing was appended (RFC 3502: all or none): drop the intents;
+		 * the messages stay open (I2) for the retry to copy. */
 		if (syncstate_begin(st) == 0) {
 			for (size_t i = 0; i < b->n; i++)
 				(void)syncstate_drop(st, w->sf.id, w->msgs[b->idx[i]].uid);
 			(void)syncstate_commit(st);
 		}
+		for (size_t i = 0; i < b->n; i++)
+			w->msgs[b->idx[i]].st = M_LOST;
 		free(uids);
 		batch_free(b);
 		return;
 	}
+	/* The batch's messages settle in memory first: the watermark (I2) is
+	 * written in the same transaction as their rows. */
+	for (size_t i = 0; i < b->n; i++)
+		w->msgs[b->idx[i]].st = r->status == IMAP_ST_OK ? M_DONE : M_FAILED;
+	max_uid = worker_watermark(w, 0);
 	rc = syncstate_begin(st);
 	for (size_t i = 0; rc == 0 && i < b->n; i++) {
 		struct sync_msg *m = &w->msgs[b->idx[i]];
@@ -1083,7 +1204,7 @@ batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		else
 			rc = syncstate_failed(st, w->sf.id, m->uid);
 	}
-	if (rc == 0)
+	if (rc == 0 && max_uid > 0)
 		rc = syncstate_set_last_uid(st, w->sf.id, max_uid); /* I2 */
 	if (rc == 0)
 		rc = syncstate_commit(st);
@@ -1099,13 +1220,11 @@ batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		struct sync_msg *m = &w->msgs[b->idx[i]];
 
 		if (r->status == IMAP_ST_OK) {
-			m->st = M_DONE;
 			f->copied++;
 			f->bytes += m->size;
 			w->m->run->stats.msgs_done++;
 			w->m->run->stats.bytes_done += m->size;
 		} else {
-			m->st = M_FAILED;
 			f->errors++;
 		}
 	}
@@ -1215,7 +1334,7 @@ copy_check_done(struct sync_worker *w)
 		return;
 	if (w->inflight != NULL)
 		return;
-	folder_done(w);
+	worker_finish(w);
 }
 
 static void
@@ -1224,6 +1343,247 @@ worker_copy(struct sync_worker *w)
 	w->ph = W_COPY;
 	worker_sink_mode(w, w->src, SINK_COPY);
 	copy_pump(w);
+}
+
+/* ================================================================ check (I4) ===== */
+
+static int
+cand_uid_cmp(const void *a, const void *b)
+{
+	const struct sync_cand *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static struct sync_cand *
+worker_find_cand(struct sync_worker *w, uint32_t uid)
+{
+	struct sync_cand key;
+
+	key.uid = uid;
+	return bsearch(&key, w->cands, w->n_cands, sizeof(*w->cands), cand_uid_cmp);
+}
+
+/* Forget the pass's messages (not the folder): a second pass over the same
+ * folder follows (the check found claimed messages missing). */
+static void
+worker_reset_pass(struct sync_worker *w)
+{
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		free(w->msgs[i].flags);
+		free(w->msgs[i].date);
+		free(w->msgs[i].msgid);
+	}
+	w->n_msgs = 0;
+	free(w->skip_uids);
+	w->skip_uids = NULL;
+	w->n_skip = 0;
+	free(w->failed_uids);
+	w->failed_uids = NULL;
+	w->n_failed = 0;
+	free(w->known_uids);
+	w->known_uids = NULL;
+	w->n_known = 0;
+	w->next_req = w->next_expect = 0;
+	w->wm_cursor = 0;
+	w->fetches = w->fetch_errors = 0;
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	syncstate_msgs_free(w->claims, w->n_claims_all);
+	w->claims = NULL;
+	w->n_claims = w->n_claims_all = 0;
+}
+
+/* Every check command answered: settle what the destination lacks. */
+static void
+check_resolve(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct sync_folder *f = w->f;
+	int verify = w->m->run->o.verify, rc;
+	uint64_t missing = 0;
+
+	worker_sink_mode(w, w->dst, SINK_NONE);
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && i < w->n_claims; i++) {
+		struct syncstate_msg *cl = &w->claims[i];
+		struct sync_cand *c = worker_find_cand(w, cl->dst_uid);
+
+		if (c == NULL || !c->hashed) {
+			/* Claimed, not there: copied again by this run. */
+			rc = syncstate_failed(st, w->sf.id, cl->src_uid);
+			missing++;
+		} else if (verify && cl->has_hash &&
+		    (c->size != cl->size || memcmp(c->sha, cl->sha256, sizeof(c->sha)) != 0)) {
+			/* There, with other bytes: the destination changed it. Copying
+			 * it again would leave two; reported, not repaired. */
+			f->mismatched++;
+		}
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	f->checked += w->n_claims - missing;
+	f->missing += missing;
+	if (missing > 0 && f->check_rounds == 1) {
+		/* The copies the check found missing are FAILED rows now: one more
+		 * pass over the folder copies them (and is checked once more). */
+		worker_reset_pass(w);
+		worker_meta(w);
+		return;
+	}
+	folder_done(w);
+}
+
+static void
+check_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	uint32_t uid = 0;
+	uint64_t size = 0;
+	char *msgid = NULL;
+	struct sync_cand *cand;
+
+	(void)c;
+	sync_touch(w->m);
+	if (w->m->run->o.verify) {
+		/* The bodies stream into the hash sink; RFC822.SIZE is checked too. */
+		if (sync_parse_fetch(r, &uid, &size, &msgid) && (cand = worker_find_cand(w, uid)))
+			cand->size = size;
+		free(msgid);
+		return;
+	}
+	if (r->keyword == NULL || !util_strieq(r->keyword, "FETCH") || r->args == NULL ||
+	    r->args->type != IMAP_ARG_LIST)
+		return;
+	for (const struct imap_arg *a = r->args->list; a != NULL && a->next != NULL;
+	     a = a->next->next)
+		if (imap_arg_is(a, "UID") && a->next->type == IMAP_ARG_ATOM &&
+		    sync_parse_u32(a->next->str, &uid) == 0 && (cand = worker_find_cand(w, uid)))
+			cand->hashed = 1; /* seen */
+}
+
+static void
+check_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "checking %s: %s", w->f->dst_name,
+		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->dst_name,
+		    imap_status_str(r->status), r->text);
+		return;
+	}
+	if (--w->pending == 0)
+		check_resolve(w);
+}
+
+/*
+ * I4: the DONE rows of the folder under the destination's UIDVALIDITY are
+ * looked for on the destination by UID (with --verify: size and SHA-256 of
+ * each, streamed). Rows without a destination UID (no UIDPLUS) are counted
+ * as unverifiable. Then check_resolve.
+ */
+static void
+worker_check(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct sync_folder *f = w->f;
+	struct syncstate_msg *rows = NULL;
+	uint32_t *uids;
+	size_t n = 0, k = 0, off = 0;
+
+	w->ph = W_CHECK;
+	f->check_rounds++;
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
+		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	/* The claims to check first: DONE under this UIDVALIDITY with a UID. */
+	for (size_t i = 0; i < n; i++) {
+		struct syncstate_msg tmp;
+
+		if (rows[i].dst_uidvalidity != w->dst_uidvalidity)
+			continue;
+		if (rows[i].dst_uid == 0) {
+			if (f->check_rounds == 1)
+				f->unverifiable++;
+			continue;
+		}
+		tmp = rows[k];
+		rows[k++] = rows[i];
+		rows[i] = tmp;
+	}
+	syncstate_msgs_free(w->claims, w->n_claims_all);
+	w->claims = rows;
+	w->n_claims_all = n;
+	w->n_claims = k;
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	if (k == 0) {
+		folder_done(w);
+		return;
+	}
+	for (size_t i = 0; i < k; i++)
+		cand_add(w, rows[i].dst_uid, 0, NULL);
+	qsort(w->cands, w->n_cands, sizeof(*w->cands), cand_uid_cmp);
+	if (w->m->run->o.verify) {
+		cand_fetch(w, w->dst, check_done, "(UID RFC822.SIZE BODY.PEEK[])", check_untagged);
+		return;
+	}
+	worker_sink_mode(w, w->dst, SINK_NONE);
+	uids = xcalloc(w->n_cands, sizeof(*uids));
+	for (size_t i = 0; i < w->n_cands; i++)
+		uids[i] = w->cands[i].uid;
+	w->pending = 0;
+	while (off < w->n_cands) {
+		size_t taken;
+		char *set = sync_set_str(uids + off, w->n_cands - off, &taken);
+		struct imap_cmd *cmd = imap_cmd_new(w->dst, "UID FETCH");
+
+		imap_cmd_atom(cmd, set);
+		imap_cmd_atom(cmd, "(UID)");
+		free(set);
+		w->pending++;
+		imap_cmd_send(cmd, check_untagged, check_done, w);
+		off += taken;
+	}
+	free(uids);
+}
+
+/* The folder's pass is over: record the final watermark (I2), then check
+ * what the state claims (I4). */
+static void
+worker_finish(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	uint32_t wm = worker_watermark(w, w->fetch_errors == 0);
+
+	if (wm > 0 && syncstate_set_last_uid(st, w->sf.id, wm) != 0) {
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	if (w->m->run->o.dry_run || w->dst == NULL || w->dst_uidvalidity == 0 ||
+	    w->f->check_rounds >= 2) {
+		folder_done(w);
+		return;
+	}
+	worker_check(w);
 }
 
 /* ================================================================ metadata ===== */
@@ -1303,8 +1663,11 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			m.msgid = sync_message_id(v->str, v->len);
 		}
 	}
+	/* At or below last_uid only FAILED rows are copied again, and with
+	 * --verify messages the state has no row for at all (I4). */
 	if (!have_uid || !have_size || m.uid == 0 ||
-	    (m.uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m.uid)) ||
+	    (m.uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m.uid) &&
+	        !(w->m->run->o.verify && !sync_has_u32(w->known_uids, w->n_known, m.uid))) ||
 	    sync_has_u32(w->skip_uids, w->n_skip, m.uid)) {
 		free(m.flags);
 		free(m.date);
@@ -1373,6 +1736,8 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			f->too_large++;
 			continue;
 		}
+		if (m->uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m->uid))
+			f->unrecorded++; /* --verify: below last_uid without a row */
 		if (run->o.dry_run) {
 			f->would_copy++;
 			f->would_bytes += m->size;
@@ -1381,10 +1746,14 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			run->stats.bytes_total += m->size;
 		}
 	}
-	if (w->src_exists > w->n_msgs)
+	if (w->src_exists > w->n_msgs && f->check_rounds == 0)
 		f->skipped += w->src_exists - w->n_msgs;
-	if (run->o.dry_run || w->n_msgs == 0) {
+	if (run->o.dry_run) {
 		folder_done(w);
+		return;
+	}
+	if (w->n_msgs == 0) {
+		worker_finish(w);
 		return;
 	}
 	worker_copy(w);
@@ -1415,13 +1784,26 @@ worker_meta(struct sync_worker *w)
 		w->failed_uids[i] = rows[i].src_uid;
 	w->n_failed = n;
 	syncstate_msgs_free(rows, n);
-	if (w->n_failed == 0 && w->src_uidnext != 0 && w->sf.last_uid + 1 >= w->src_uidnext) {
-		if (w->src_exists > 0)
+	if (w->m->run->o.verify) {
+		/* Every source message is listed: those without a row are copied. */
+		if (syncstate_msgs(st, w->sf.id, -1, 0, &rows, &n) != 0)
+			goto dberr;
+		w->known_uids = xcalloc(n ? n : 1, sizeof(*w->known_uids));
+		for (size_t i = 0; i < n; i++)
+			if (rows[i].state != SYNCSTATE_FAILED)
+				w->known_uids[w->n_known++] = rows[i].src_uid;
+		syncstate_msgs_free(rows, n);
+		set = xstrdup("1:*");
+	} else if (w->n_failed == 0 && w->src_uidnext != 0 &&
+	    w->sf.last_uid + 1 >= w->src_uidnext) {
+		if (w->src_exists > 0 && w->f->check_rounds == 0)
 			w->f->skipped += w->src_exists;
-		folder_done(w);
+		if (w->m->run->o.dry_run)
+			folder_done(w);
+		else
+			worker_finish(w);
 		return;
-	}
-	if (w->n_failed > 0) {
+	} else if (w->n_failed > 0) {
 		size_t taken;
 
 		failed_set = sync_set_str(w->failed_uids, w->n_failed, &taken);
@@ -1460,9 +1842,11 @@ cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid)
 	c->msgid = msgid;
 }
 
-/* UID FETCH <cands> (UID BODY.PEEK[]) on C, hashing every body; DONE follows. */
+/* UID FETCH <cands> ITEMS on C, hashing every body (UNTAGGED sees each
+ * response, may be NULL); DONE follows each command. */
 static void
-cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done)
+cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done, const char *items,
+    imap_untagged_fn untagged)
 {
 	uint32_t *uids = xcalloc(w->n_cands ? w->n_cands : 1, sizeof(*uids));
 	size_t off = 0;
@@ -1479,10 +1863,10 @@ cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done)
 		struct imap_cmd *cmd = imap_cmd_new(c, "UID FETCH");
 
 		imap_cmd_atom(cmd, set);
-		imap_cmd_atom(cmd, "(UID BODY.PEEK[])");
+		imap_cmd_atom(cmd, items);
 		free(set);
 		w->pending++;
-		imap_cmd_send(cmd, NULL, done, w);
+		imap_cmd_send(cmd, untagged, done, w);
 		off += taken;
 	}
 	free(uids);
@@ -1547,18 +1931,42 @@ worker_matched(struct sync_worker *w, int rc)
 	worker_meta(w);
 }
 
+/*
+ * I3: every intent found on the destination becomes DONE. One not found is
+ * dropped (copied again) only when its APPEND can no longer arrive; a younger
+ * one is kept and the destination is looked at again (reconcile_settle_cb).
+ */
 static void
 reconcile_resolve(struct sync_worker *w)
 {
 	struct syncstate *st = w->m->run->st;
+	int64_t now = 0, settle = w->m->run->o.idle_ms, wait = 0;
+	size_t kept = 0;
 	int rc;
 
 	worker_sink_mode(w, w->dst, SINK_NONE);
-	rc = syncstate_begin(st);
+	rc = syncstate_now_ms(st, &now);
+	/* A dead session still storing its last commands makes the destination
+	 * grow; once it stayed the same for SYNC_SETTLE_QUIET_MS, nothing more
+	 * is arriving and the settle time is over early. */
+	if (w->settle_round == 0 || w->settle_seen != w->settle_top) {
+		w->settle_top = w->settle_seen;
+		w->settle_changed_ms = now;
+	} else if (now - w->settle_changed_ms >= SYNC_SETTLE_QUIET_MS) {
+		settle = 0;
+	}
+	w->settle_seen = 0;
+	if (rc == 0)
+		rc = syncstate_begin(st);
 	for (size_t i = 0; rc == 0 && i < w->n_intents; i++) {
 		struct syncstate_msg *in = &w->intents[i];
 		struct sync_cand *hit = NULL;
+		int64_t wt;
 
+		if (in->size == UINT64_MAX) { /* dropped: another UIDVALIDITY */
+			free(in->message_id);
+			continue;
+		}
 		for (size_t j = 0; j < w->n_cands && in->has_hash; j++) {
 			struct sync_cand *c = &w->cands[j];
 
@@ -1573,12 +1981,51 @@ reconcile_resolve(struct sync_worker *w)
 			hit->used = 1;
 			rc = syncstate_done(st, w->sf.id, in->src_uid, w->dst_uidvalidity, hit->uid);
 			w->f->reconciled++;
+			free(in->message_id);
+		} else if ((wt = sync_settle_wait(in->written_ms, now, settle, w->settle_round)) > 0) {
+			if (wt > wait)
+				wait = wt;
+			w->intents[kept++] = *in;
 		} else {
 			rc = syncstate_drop(st, w->sf.id, in->src_uid);
 			w->f->intents_dropped++;
+			free(in->message_id);
 		}
 	}
-	worker_matched(w, rc);
+	w->n_intents = kept;
+	if (kept == 0 || rc != 0) {
+		worker_matched(w, rc);
+		return;
+	}
+	/* Some may still be arriving from a session that died: look again. */
+	if (syncstate_commit(st) != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < w->n_cands; i++)
+		free(w->cands[i].msgid);
+	w->n_cands = 0;
+	w->settle_round++;
+	sync_touch(w->m);
+	{
+		struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+
+		evtimer_add(w->settle, &tv);
+	}
+}
+
+static void
+reconcile_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->failing || w->ph != W_RECONCILE || w->dst == NULL)
+		return;
+	sync_touch(w->m);
+	worker_reconcile(w);
 }
 
 static void
@@ -1613,6 +2060,8 @@ reconcile_list_untagged(struct imap_client *c, const struct imap_response *r, vo
 	if (!sync_parse_fetch(r, &uid, &size, &msgid))
 		return;
 	free(msgid);
+	if (uid > w->settle_seen)
+		w->settle_seen = uid;
 	for (size_t i = 0; i < w->n_intents; i++) {
 		if (w->intents[i].size == size && uid >= w->intents[i].dst_uidnext) {
 			cand_add(w, uid, size, NULL);
@@ -1661,7 +2110,16 @@ reconcile_list_done(struct imap_client *c, const struct imap_response *r, void *
 		reconcile_resolve(w);
 		return;
 	}
-	cand_fetch(w, w->dst, reconcile_hash_done);
+	cand_fetch(w, w->dst, reconcile_hash_done, "(UID BODY.PEEK[])", NULL);
+}
+
+static void
+reconcile_noop_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	/* Nothing to do: a failed connection fails the FETCH that follows. */
+	(void)c;
+	(void)r;
+	(void)arg;
 }
 
 static void
@@ -1697,6 +2155,11 @@ worker_reconcile(struct sync_worker *w)
 		return;
 	}
 	snprintf(set, sizeof(set), "%u:*", low > 0 ? low : 1);
+	if (w->settle_round > 0) {
+		/* Looking again: NOOP lets the server show what other sessions
+		 * stored meanwhile (RFC 3501 6.1.2) before the FETCH. */
+		imap_cmd_send(imap_cmd_new(w->dst, "NOOP"), NULL, reconcile_noop_done, w);
+	}
 	cmd = imap_cmd_new(w->dst, "UID FETCH");
 	imap_cmd_atom(cmd, set);
 	imap_cmd_atom(cmd, "(UID RFC822.SIZE)");
@@ -1814,7 +2277,7 @@ recover_list_done(struct imap_client *c, const struct imap_response *r, void *ar
 		recover_resolve(w);
 		return;
 	}
-	cand_fetch(w, w->src, recover_hash_done);
+	cand_fetch(w, w->src, recover_hash_done, "(UID BODY.PEEK[])", NULL);
 }
 
 /* Returns 1 when a recovery started, 0 when none is needed, -1 on failure. */
@@ -2067,8 +2530,9 @@ worker_init(struct sync_mbox *m, struct sync_worker *w)
 	w->m = m;
 	w->timer = evtimer_new(sync_base(m), worker_timer_cb, w);
 	w->flow = evtimer_new(sync_base(m), flow_timer_cb, w);
+	w->settle = evtimer_new(sync_base(m), reconcile_settle_cb, w);
 	w->md = EVP_MD_CTX_new();
-	if (w->timer == NULL || w->flow == NULL || w->md == NULL)
+	if (w->timer == NULL || w->flow == NULL || w->settle == NULL || w->md == NULL)
 		abort();
 }
 
@@ -2081,6 +2545,8 @@ worker_destroy(struct sync_worker *w)
 		event_free(w->timer);
 	if (w->flow != NULL)
 		event_free(w->flow);
+	if (w->settle != NULL)
+		event_free(w->settle);
 	EVP_MD_CTX_free(w->md);
 	free(w->err);
 	memset(w, 0, sizeof(*w));
@@ -2171,7 +2637,10 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON *d = res->details, *arr = cJSON_CreateArray(), *rw = cJSON_CreateArray();
 	uint64_t copied = 0, bytes = 0, skipped = 0, errors = 0, too_large = 0, reconciled = 0;
 	uint64_t recovered = 0, would = 0, would_bytes = 0, dropped_kw = 0, unfinished = 0;
-	uint64_t throttled = 0;
+	uint64_t throttled = 0, v_checked = 0, v_missing = 0, v_mismatched = 0, v_unverifiable = 0;
+	uint64_t v_unrecorded = 0;
+	size_t v_folders = 0;
+	const struct sync_folder *v_first = NULL;
 	int dry = m->run->o.dry_run;
 	char b1[32];
 
@@ -2196,6 +2665,17 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
 		cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
 		cJSON_AddNumberToObject(o, "throttled", (double)f->throttled);
+		if (f->check_rounds > 0) {
+			cJSON *v = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(v, "mode", m->run->o.verify ? "sha256" : "uid");
+			cJSON_AddNumberToObject(v, "checked", (double)f->checked);
+			cJSON_AddNumberToObject(v, "missing", (double)f->missing);
+			cJSON_AddNumberToObject(v, "mismatched", (double)f->mismatched);
+			cJSON_AddNumberToObject(v, "unverifiable", (double)f->unverifiable);
+			cJSON_AddNumberToObject(v, "unrecorded", (double)f->unrecorded);
+			cJSON_AddItemToObject(o, "verify", v);
+		}
 		if (dry) {
 			cJSON_AddNumberToObject(o, "would_copy", (double)f->would_copy);
 			cJSON_AddNumberToObject(o, "would_copy_bytes", (double)f->would_bytes);
@@ -2234,6 +2714,15 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		dropped_kw += f->n_dropped;
 		if (!f->done && f->queued)
 			unfinished++;
+		v_checked += f->checked;
+		v_missing += f->missing;
+		v_mismatched += f->mismatched;
+		v_unverifiable += f->unverifiable;
+		v_unrecorded += f->unrecorded;
+		if (f->check_rounds > 0)
+			v_folders++;
+		if ((f->missing > 0 || f->mismatched > 0 || f->unrecorded > 0) && v_first == NULL)
+			v_first = f;
 	}
 	cJSON_AddItemToObject(d, "folders", arr);
 	cJSON_AddNumberToObject(d, "copied", (double)copied);
@@ -2248,6 +2737,18 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
 	cJSON_AddItemToObject(d, "rewritten", rw);
 	cJSON_AddBoolToObject(d, "dry_run", dry);
+	{
+		cJSON *v = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(v, "mode", m->run->o.verify ? "sha256" : "uid");
+		cJSON_AddNumberToObject(v, "folders", (double)v_folders);
+		cJSON_AddNumberToObject(v, "checked", (double)v_checked);
+		cJSON_AddNumberToObject(v, "missing", (double)v_missing);
+		cJSON_AddNumberToObject(v, "mismatched", (double)v_mismatched);
+		cJSON_AddNumberToObject(v, "unverifiable", (double)v_unverifiable);
+		cJSON_AddNumberToObject(v, "unrecorded", (double)v_unrecorded);
+		cJSON_AddItemToObject(d, "verify", v);
+	}
 	if (dry) {
 		cJSON_AddNumberToObject(d, "would_copy", (double)would);
 		cJSON_AddNumberToObject(d, "would_copy_bytes", (double)would_bytes);
@@ -2259,6 +2760,22 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		    m->fatal != NULL ? m->fatal : "interrupted");
 		result_advise(res, "Run `cutover sync` again: it continues where it stopped and "
 		                   "never copies a message twice.");
+		return;
+	}
+	if (v_first != NULL) {
+		/* I4: the state claimed copies the destination did not have. */
+		result_set(res, RESULT_FAIL,
+		    "the state said %llu message(s) were copied that the destination lacked "
+		    "(first: %llu in %s)%s%s; copied again: %llu message(s) copied (%s) in this run",
+		    (unsigned long long)(v_missing + v_unrecorded),
+		    (unsigned long long)(v_first->missing + v_first->unrecorded), v_first->dst_name,
+		    v_mismatched > 0 ? ", and some differ from what was copied" : "",
+		    errors > 0 ? ", with errors" : "", (unsigned long long)copied, b1);
+		result_advise(res, "Someone or something removed messages from the destination, "
+		                   "or an earlier cutover lost them: they were copied again. Run "
+		                   "`cutover sync --verify` once more to confirm nothing is missing; "
+		                   "\"mismatched\" messages were changed on the destination and are "
+		                   "left as they are.");
 		return;
 	}
 	if (errors > 0 || unfinished > 0) {
@@ -2447,6 +2964,27 @@ mbox_start_workers(struct sync_mbox *m)
 }
 
 /* Which folders have work: STATUS against the state (no command per folder). */
+/* Does F's destination folder (STATUS of the listing) hold fewer messages
+ * than the DONE rows of the state folder FOLDER_ID claim it got? */
+static int
+mbox_dst_short(struct sync_mbox *m, const struct sync_folder *f, int64_t folder_id)
+{
+	int64_t done = 0;
+
+	if (m->dinv == NULL)
+		return 0;
+	for (size_t i = 0; i < m->dinv->n; i++) {
+		const struct folders_folder *d = &m->dinv->folders[i];
+
+		if (strcmp(d->raw_name, f->dst_raw) != 0 || !d->has_status || d->uidvalidity == 0)
+			continue;
+		if (syncstate_done_count(m->run->st, folder_id, d->uidvalidity, &done) != 0)
+			return 0;
+		return done > (int64_t)d->messages;
+	}
+	return 0;
+}
+
 static void
 mbox_plan(struct sync_mbox *m)
 {
@@ -2486,9 +3024,17 @@ mbox_plan(struct sync_mbox *m)
 					work = n_ids > 0;
 					free(ids);
 				}
+				/* I4 without a command: the destination holds fewer
+				 * messages than the state says were copied there. */
+				if (!work && mbox_dst_short(m, f, sf.id)) {
+					work = 1;
+					f->check_forced = 1;
+				}
 			}
 			syncstate_folder_clear(&sf);
 		}
+		if (m->run->o.verify && !m->run->o.dry_run)
+			work = 1; /* every folder is checked */
 		if (!work && !(f->create && !f->created)) {
 			f->skipped = f->st_messages;
 			f->done = 1;

@@ -70,6 +70,7 @@ struct sync_opts {
 	uint64_t batch_bytes;  /* bytes per APPEND command at most (0 = default) */
 	int64_t idle_ms;       /* fail a mailbox when nothing moved for this long */
 	int no_multiappend;    /* one message per APPEND even when MULTIAPPEND is offered */
+	int verify;            /* check size and SHA-256 of every copied message (I4) */
 };
 
 /* Progress over the whole run (for the progress line). */
@@ -114,6 +115,28 @@ char *sync_message_id(const char *hdr, size_t len);
  * or longer than MAX.
  */
 int sync_uid_set(const char *s, uint32_t *out, size_t max);
+
+/*
+ * I2 (sync.c): the highest UID a folder's last_uid may take. The pass's
+ * messages are 0..N-1 in ascending UID order; MARK(CTX, I, &uid) gives
+ * message I's UID and returns nonzero when it is settled in the state (DONE,
+ * FAILED or too large). *CURSOR (0 at the start of a pass; settled messages
+ * never become open again) is where the scan resumes, so a pass costs O(N)
+ * over all its calls. Returns the UID of the last message of the settled
+ * prefix, 0 when the first message is open (or N is 0).
+ */
+typedef int (*sync_mark_fn)(const void *ctx, size_t i, uint32_t *uid);
+uint32_t sync_watermark(const void *ctx, size_t n, sync_mark_fn mark, size_t *cursor);
+
+/*
+ * I3 (sync.c): how long to keep looking for an intent written at
+ * WRITTEN_MS (the state's clock) at time NOW_MS before dropping it: 0 when
+ * it may be dropped now (its APPEND can no longer arrive: SETTLE_MS passed),
+ * else the milliseconds to wait before looking again (ROUND: how many times
+ * it was looked for already; 100 ms doubling up to 1 s, never past the end
+ * of the settle time).
+ */
+int64_t sync_settle_wait(int64_t written_ms, int64_t now_ms, int64_t settle_ms, int round);
 
 /* A suggested backoff from a server response (Microsoft's "Suggested Backoff
  * Time: N milliseconds", [THROTTLED], [UNAVAILABLE]) in ms; 0 when the text

@@ -19,7 +19,7 @@ struct syncstate {
 };
 
 /*
- * Schema version 1. Later versions add migrations in syncstate_migrate();
+ * Schema version 1. Later versions add migrations (syncstate_migrate);
  * never change these statements.
  */
 static const char syncstate_schema_v1[] =
@@ -48,6 +48,18 @@ static const char syncstate_schema_v1[] =
     "  PRIMARY KEY(folder_id, src_uid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS msg_state ON msg(folder_id, state);"
     "CREATE INDEX IF NOT EXISTS msg_dst ON msg(dst_uidvalidity, dst_uid);";
+
+/*
+ * Version 2: msg.written_ms, the wall-clock time (ms since the epoch) at
+ * which the row was last written. For an INTENT it is the moment its APPEND
+ * may have been completed: the reconciling side waits until a dead session's
+ * command can no longer be arriving (sync.c, I3).
+ */
+static const char syncstate_migrate_v2[] =
+    "ALTER TABLE msg ADD COLUMN written_ms INTEGER NOT NULL DEFAULT 0;";
+
+/* Milliseconds since the epoch, as SQLite computes them. */
+#define SYNCSTATE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 
 static int
 syncstate_fail(struct syncstate *s)
@@ -177,11 +189,19 @@ syncstate_open(const char *dir, struct syncstate **out, char **err)
 		goto fail;
 	}
 	v = syncstate_schema_version(s);
-	if (v == 0) {
-		p = xasprintf("INSERT INTO meta(key, value) VALUES('schema_version', '%d')",
-		    SYNCSTATE_SCHEMA_VERSION);
-		rc = syncstate_exec(s, p);
-		free(p);
+	if (v >= 0 && v < SYNCSTATE_SCHEMA_VERSION) {
+		/* A new database (v 0) is created at version 1 and migrated like an
+		 * old one, so both end with the same tables. */
+		rc = 0;
+		if (v < 2)
+			rc = syncstate_exec(s, syncstate_migrate_v2);
+		if (rc == 0) {
+			p = xasprintf("INSERT OR REPLACE INTO meta(key, value) "
+			              "VALUES('schema_version', '%d')",
+			    SYNCSTATE_SCHEMA_VERSION);
+			rc = syncstate_exec(s, p);
+			free(p);
+		}
 		if (rc != 0) {
 			*err = xasprintf("cannot write %s: %s", s->path, s->err);
 			(void)syncstate_exec(s, "ROLLBACK");
@@ -343,8 +363,9 @@ syncstate_put(struct syncstate *s, int64_t folder_id, const struct syncstate_msg
 
 	if (syncstate_prepare(s,
 	        "INSERT OR REPLACE INTO msg(folder_id, src_uid, state, size, sha256, message_id, "
-	        "dst_uidvalidity, dst_uidnext, dst_uid, updated_at) "
-	        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, strftime('%s','now'))",
+	        "dst_uidvalidity, dst_uidnext, dst_uid, updated_at, written_ms) "
+	        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, strftime('%s','now'), " SYNCSTATE_NOW_MS
+	        ")",
 	        &st) != 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
@@ -430,7 +451,7 @@ syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above
 	*n = 0;
 	if (syncstate_prepare(s,
 	        "SELECT src_uid, state, size, sha256, message_id, dst_uidvalidity, dst_uidnext, "
-	        "dst_uid FROM msg WHERE folder_id = ?1 AND (?2 < 0 OR state = ?2) "
+	        "dst_uid, written_ms FROM msg WHERE folder_id = ?1 AND (?2 < 0 OR state = ?2) "
 	        "AND src_uid > ?3 ORDER BY src_uid",
 	        &st) != 0)
 		return -1;
@@ -460,6 +481,7 @@ syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above
 		m->dst_uidvalidity = (uint32_t)sqlite3_column_int64(st, 5);
 		m->dst_uidnext = (uint32_t)sqlite3_column_int64(st, 6);
 		m->dst_uid = (uint32_t)sqlite3_column_int64(st, 7);
+		m->written_ms = sqlite3_column_int64(st, 8);
 	}
 	if (rc != SQLITE_DONE) {
 		syncstate_fail(s);
@@ -522,6 +544,47 @@ syncstate_count(struct syncstate *s, int state, int64_t *n)
 	if (syncstate_prepare(s, "SELECT count(*) FROM msg WHERE ?1 < 0 OR state = ?1", &st) != 0)
 		return -1;
 	sqlite3_bind_int(st, 1, state);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		syncstate_fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+syncstate_now_ms(struct syncstate *s, int64_t *out)
+{
+	sqlite3_stmt *st;
+
+	*out = 0;
+	if (syncstate_prepare(s, "SELECT " SYNCSTATE_NOW_MS, &st) != 0)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		syncstate_fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidvalidity, int64_t *n)
+{
+	sqlite3_stmt *st;
+
+	*n = 0;
+	if (syncstate_prepare(s,
+	        "SELECT count(*) FROM msg WHERE folder_id = ?1 AND state = 1 "
+	        "AND dst_uidvalidity = ?2",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, dst_uidvalidity);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		syncstate_fail(s);
 		sqlite3_finalize(st);

@@ -14,7 +14,9 @@
  *           source UID below which everything was copied or recorded as
  *           failed. A delta pass starts above last_uid.
  *   msg     one row per source message the sync touched, keyed by (folder,
- *           source UID), in one of three states:
+ *           source UID), with the time it was written (written_ms, schema
+ *           version 2; a version 1 database is migrated on open), in one of
+ *           three states:
  *             INTENT  about to be appended: the content hash and size, and
  *                     the destination's UIDVALIDITY and a lower bound of the
  *                     UID it will get (its UIDNEXT). Written and committed
@@ -38,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNCSTATE_SCHEMA_VERSION 1
+#define SYNCSTATE_SCHEMA_VERSION 2
 #define SYNCSTATE_FILE "sync.db"
 
 enum syncstate_msg_state {
@@ -66,6 +68,7 @@ struct syncstate_msg {
 	uint32_t dst_uidvalidity; /* 0 = unknown */
 	uint32_t dst_uidnext;     /* INTENT: lower bound of the destination UID */
 	uint32_t dst_uid;         /* DONE: 0 = unknown */
+	int64_t written_ms;       /* read only: when the row was last put (ms, wall clock) */
 };
 
 struct syncstate;
@@ -142,6 +145,12 @@ void syncstate_msgs_free(struct syncstate_msg *m, size_t n);
  */
 int syncstate_dst_uids(struct syncstate *s, const char *pair, const char *dst_name,
     uint32_t dst_uidvalidity, uint32_t min_uid, uint32_t **out, size_t *n);
+
+/* How many rows of FOLDER_ID are DONE under DST_UIDVALIDITY (*N). */
+int syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidvalidity, int64_t *n);
+
+/* The database's clock (ms since the epoch, the clock of written_ms). */
+int syncstate_now_ms(struct syncstate *s, int64_t *out);
 
 /* Counts over the whole database, for tests and `--verbose`. */
 int syncstate_count(struct syncstate *s, int state, int64_t *n);
