@@ -20,6 +20,8 @@ struct plan;
 #define CHECK_CMD_DNS 0x2
 
 /* What a run asks of its checks. Everything is borrowed for the run. */
+struct sync_run;
+
 struct check_input {
 	const char *domain;
 	const struct plan *plan;          /* NULL for `cutover dns` */
@@ -46,6 +48,10 @@ struct check_input {
 	 */
 	unsigned shard_k, shard_n;
 	size_t mailboxes_total;
+	/* mailbox.compare run by `cutover sync` after its pass (NULL otherwise):
+	 * a folder the run synced whose destination holds fewer messages than its
+	 * source, beyond the too-large ones, fails instead of warning. */
+	const struct sync_run *after_sync;
 };
 
 /*

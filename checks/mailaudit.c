@@ -58,6 +58,7 @@ struct ma_mbox {
 
 struct ma_run {
 	const struct plan *plan;
+	const struct sync_run *after_sync; /* check_input's */
 	struct runner *r;
 	struct ma_mbox *m;
 	size_t n;
@@ -133,6 +134,7 @@ ma_fill_all(struct ma_session *s)
 
 	v.plan = plan;
 	v.mb = s->mbox->mb;
+	v.after_sync = s->run->after_sync;
 	ma_view_side(&v.src, s->mbox->s[0], &plan->source);
 	ma_view_side(&v.dst, s->mbox->s[1], &plan->destination);
 	for (size_t i = 0; i < s->n_fills; i++)
@@ -441,6 +443,8 @@ mailaudit_schedule(struct runner *r, const struct check_input *in, const char *i
 	if (plan == NULL)
 		return;
 	run = ma_run_get(r, plan);
+	if (in->after_sync != NULL)
+		run->after_sync = in->after_sync;
 	/* Source sessions first: a destination session may wait for its source,
 	 * never the other way round, and the queue is first in, first out. */
 	for (size_t i = 0; i < run->n; i++) {

@@ -47,10 +47,13 @@ struct mailaudit_side {
 	const struct plan_side *plan;         /* the plan's side (limits, profile) */
 };
 
+struct sync_run;
+
 struct mailaudit_view {
 	const struct plan *plan;
 	const struct plan_mailbox *mb;
 	struct mailaudit_side src, dst;
+	const struct sync_run *after_sync; /* check_input's: the sync this follows, or NULL */
 };
 
 /* Fill RES (status, summary, advice, details) from V. */

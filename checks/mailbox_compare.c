@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "mailaudit.h"
+#include "sync.h"
 #include "util.h"
 
 static void
@@ -44,14 +45,28 @@ mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder 
 	cJSON_AddItemToArray(arr, o);
 }
 
+/* After a sync: source folder S, synced by it, whose destination (D
+ * messages) is short by more than the messages too large to copy. */
+static int
+mc_sync_short(const struct mailaudit_view *v, const struct folders_folder *s, uint32_t d)
+{
+	uint64_t allowed = 0;
+
+	if (v->after_sync == NULL || d >= s->messages)
+		return 0;
+	if (!sync_run_synced(v->after_sync, v->mb->source_user, s->raw_name, &allowed))
+		return 0;
+	return (uint64_t)(s->messages - d) > allowed;
+}
+
 static void
 mc_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
 	cJSON *d = res->details, *arr, *missing;
-	size_t *map, diffs = 0, n_missing = 0, n_pairs = 0;
+	size_t *map, diffs = 0, n_missing = 0, n_pairs = 0, n_short = 0;
 	unsigned char *used;
-	const char *first = NULL;
+	const char *first = NULL, *first_short = NULL;
 
 	cJSON_AddStringToObject(d, "user", v->mb->source_user);
 	arr = cJSON_AddArrayToObject(d, "folders");
@@ -97,6 +112,11 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 			if (first == NULL)
 				first = s->name;
 		}
+		if (mc_sync_short(v, s, di->folders[map[i]].messages)) {
+			n_short++;
+			if (first_short == NULL)
+				first_short = s->name;
+		}
 	}
 	/* Destination folders nobody maps to: a difference when they hold mail. */
 	for (size_t j = 0; j < di->n; j++) {
@@ -113,6 +133,18 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 	cJSON_AddNumberToObject(d, "differences", (double)diffs);
 	cJSON_AddNumberToObject(d, "source_total_messages", (double)si->total_messages);
 	cJSON_AddNumberToObject(d, "destination_total_messages", (double)di->total_messages);
+	if (v->after_sync != NULL)
+		cJSON_AddNumberToObject(d, "synced_folders_short", (double)n_short);
+	if (n_short > 0) {
+		result_set(res, RESULT_FAIL, "after the sync, %zu synced folder%s hold%s fewer "
+		    "messages on the destination than on the source (first: \"%s\"), %lld vs %lld "
+		    "messages", n_short, n_short == 1 ? "" : "s", n_short == 1 ? "s" : "",
+		    first_short, (long long)si->total_messages, (long long)di->total_messages);
+		result_advise(res, "Messages are missing that the sync should have copied: run "
+		    "`cutover sync --verify` for this mailbox; it copies what the destination lacks "
+		    "and says where it was.");
+		return;
+	}
 	if (diffs == 0) {
 		result_set(res, RESULT_PASS, "%zu folders, same message counts on both sides",
 		    n_pairs);

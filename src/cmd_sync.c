@@ -406,6 +406,7 @@ sync_run_cmd(struct cli *c)
 		fprintf(stderr, "cutover sync: shard %u/%u: %zu of %zu mailboxes\n", sync_cli.shard_k,
 		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
+	after.in.after_sync = run;
 
 	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
 	if (sigint != NULL)

@@ -438,6 +438,12 @@ struct sync_run {
 	void *done_arg;
 	int64_t t0;
 	uint64_t rate_msgs, rate_bytes;
+	/* the folders this run synced, for mailbox.compare (sync_run_synced) */
+	struct sync_note {
+		char *user, *src_raw;
+		uint64_t allowed;
+	} *notes;
+	size_t n_notes;
 };
 
 struct sync_mbox {
@@ -1692,6 +1698,36 @@ meta_cmp(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
+/* Too large for the destination: a SKIPPED row each, so that last_uid may
+ * pass them (I2) and mailbox.compare knows why they are not there. */
+static int
+meta_record_skipped(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	int rc = syncstate_begin(st);
+
+	for (size_t i = 0; rc == 0 && i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+		struct syncstate_msg sm;
+
+		if (m->st != M_SKIP)
+			continue;
+		memset(&sm, 0, sizeof(sm));
+		sm.src_uid = m->uid;
+		sm.state = SYNCSTATE_SKIPPED;
+		sm.size = m->size;
+		sm.message_id = m->msgid;
+		rc = syncstate_put(st, w->sf.id, &sm);
+	}
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot record in %s: %s", syncstate_path(st), syncstate_error(st));
+	}
+	return rc;
+}
+
 static void
 meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 {
@@ -1748,6 +1784,8 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 	}
 	if (w->src_exists > w->n_msgs && f->check_rounds == 0)
 		f->skipped += w->src_exists - w->n_msgs;
+	if (!run->o.dry_run && f->too_large > 0 && meta_record_skipped(w) != 0)
+		return;
 	if (run->o.dry_run) {
 		folder_done(w);
 		return;
@@ -2688,6 +2726,19 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		else
 			cJSON_AddNullToObject(o, "error");
 		cJSON_AddItemToArray(arr, o);
+		if ((f->queued || f->done) && !dry) {
+			struct sync_note *nt;
+			int64_t big = 0;
+
+			(void)syncstate_folder_count(m->run->st, m->pair, f->src_raw, f->st_uidvalidity,
+			    SYNCSTATE_SKIPPED, &big);
+			m->run->notes = xrealloc(m->run->notes,
+			    (m->run->n_notes + 1) * sizeof(*m->run->notes));
+			nt = &m->run->notes[m->run->n_notes++];
+			nt->user = xstrdup(m->mb->source_user);
+			nt->src_raw = xstrdup(f->src_raw);
+			nt->allowed = (uint64_t)big;
+		}
 		if (f->rewritten) {
 			cJSON *x = cJSON_CreateObject();
 			char *why = xasprintf("'%c' is the destination's hierarchy delimiter; replaced "
@@ -3328,5 +3379,29 @@ sync_run_stats(const struct sync_run *run)
 void
 sync_run_free(struct sync_run *run)
 {
+	if (run == NULL)
+		return;
+	for (size_t i = 0; i < run->n_notes; i++) {
+		free(run->notes[i].user);
+		free(run->notes[i].src_raw);
+	}
+	free(run->notes);
 	free(run);
+}
+
+int
+sync_run_synced(const struct sync_run *run, const char *source_user, const char *src_raw,
+    uint64_t *allowed)
+{
+	*allowed = 0;
+	if (run == NULL)
+		return 0;
+	for (size_t i = 0; i < run->n_notes; i++) {
+		if (strcmp(run->notes[i].user, source_user) == 0 &&
+		    strcmp(run->notes[i].src_raw, src_raw) == 0) {
+			*allowed = run->notes[i].allowed;
+			return 1;
+		}
+	}
+	return 0;
 }

@@ -96,6 +96,16 @@ struct sync_run *sync_schedule(struct runner *r, const struct plan *plan,
 const struct sync_stats *sync_run_stats(const struct sync_run *run);
 void sync_run_free(struct sync_run *run);
 
+/*
+ * For mailbox.compare after a sync: did RUN sync the source folder SRC_RAW
+ * (modified UTF-7, as LISTed) of SOURCE_USER? 1 with *ALLOWED = how many
+ * fewer messages its destination folder may hold (too large for the
+ * destination, never copied); 0 when the run left the folder out (--folders,
+ * --exclude, --mailbox) or RUN is NULL.
+ */
+int sync_run_synced(const struct sync_run *run, const char *source_user, const char *src_raw,
+    uint64_t *allowed);
+
 /* ---- pure helpers (unit-tested) ---- */
 
 /*

@@ -594,3 +594,29 @@ syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidval
 	sqlite3_finalize(st);
 	return 0;
 }
+
+int
+syncstate_folder_count(struct syncstate *s, const char *pair, const char *src_name,
+    uint32_t uidvalidity, int state, int64_t *n)
+{
+	sqlite3_stmt *st;
+
+	*n = 0;
+	if (syncstate_prepare(s,
+	        "SELECT count(*) FROM msg m JOIN folder f ON f.id = m.folder_id "
+	        "WHERE f.pair = ?1 AND f.src_name = ?2 AND f.src_uidvalidity = ?3 AND m.state = ?4",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, src_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, uidvalidity);
+	sqlite3_bind_int(st, 4, state);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		syncstate_fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}

@@ -24,6 +24,8 @@
  *             DONE    on the destination (dst_uid when the server said it:
  *                     APPENDUID, RFC 4315, or found by reconciliation).
  *             FAILED  the destination refused it; retried by the next pass.
+ *             SKIPPED larger than the destination's message limit: never
+ *                     copied (mailbox.compare allows for it).
  *
  * Exactly-once: on restart, every INTENT row is looked for on the destination
  * (UIDs >= its dst_uidnext, same size and SHA-256) and becomes DONE when
@@ -47,6 +49,7 @@ enum syncstate_msg_state {
 	SYNCSTATE_INTENT = 0,
 	SYNCSTATE_DONE = 1,
 	SYNCSTATE_FAILED = 2,
+	SYNCSTATE_SKIPPED = 3, /* larger than the destination takes: not copied, not retried */
 };
 
 /* One folder row. Strings are owned by the struct (syncstate_folder_clear). */
@@ -148,6 +151,11 @@ int syncstate_dst_uids(struct syncstate *s, const char *pair, const char *dst_na
 
 /* How many rows of FOLDER_ID are DONE under DST_UIDVALIDITY (*N). */
 int syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidvalidity, int64_t *n);
+
+/* How many rows in STATE the folder (PAIR, SRC_NAME, UIDVALIDITY) has (*N;
+ * 0 when there is no such folder). */
+int syncstate_folder_count(struct syncstate *s, const char *pair, const char *src_name,
+    uint32_t uidvalidity, int state, int64_t *n);
 
 /* The database's clock (ms since the epoch, the clock of written_ms). */
 int syncstate_now_ms(struct syncstate *s, int64_t *out);
