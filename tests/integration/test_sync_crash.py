@@ -138,6 +138,15 @@ def test_sigkill_sixty_times_with_batches_in_flight(mail_lab, tmp_path):
             "Sent": "Sent Items", "Work.Sub": "Work/Sub"}
     # The passes alone, before --verify could repair anything, lost nothing.
     _assert_exactly_once(lab, fmap, seed)
+    # And the state says so (I2): every source UID at or below a folder's
+    # last_uid has a DONE row (the mailbox was filled fresh: UIDs 1..N).
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "state" / "sync.db")
+    for name, last, done in db.execute(
+            "SELECT f.src_name, f.last_uid, (SELECT count(*) FROM msg m WHERE "
+            "m.folder_id = f.id AND m.state = 1 AND m.src_uid <= f.last_uid) FROM folder f"):
+        assert last == BIG_FOLDERS[name] and done == last, (seed, name, last, done)
+    db.close()
     verify = subprocess.run(argv + ["--verify", "--json", str(tmp_path / "verify.json")],
                             capture_output=True, text=True, timeout=300,
                             stdin=subprocess.DEVNULL)
