@@ -33,7 +33,11 @@
  * section 6.3.11: all or nothing), so a message can reach the destination
  * only with its intent on disk. APPENDUID (RFC 4315) turns intents into
  * results. After a crash, intents are looked for on the destination (UIDs
- * from the lower bound, same size and SHA-256) and marked done or dropped.
+ * from the lower bound, same size and SHA-256) and marked done, or dropped
+ * once the killed session's last command can no longer arrive (sync.c I3).
+ * A folder's last_uid is the end of the prefix of settled messages (I2);
+ * after each folder's pass its recorded copies are looked up on the
+ * destination and what is missing is copied again (I4).
  *
  * Ownership: a sync_run borrows the runner, the plan and the state for its
  * life; results go to the runner (one sync.mailbox per pair).
