@@ -196,6 +196,8 @@ rpt_to_json(const struct report *rep)
 	rpt_put_bool(options, "insecure", rep->insecure);
 	rpt_put_bool(options, "allow_plaintext", rep->allow_plaintext);
 	rpt_put(root, "options", options);
+	if (rep->partial)
+		rpt_put_bool(root, "partial", 1);
 
 	summary = rpt_checked(cJSON_CreateObject());
 	rpt_put_str(summary, "status", result_status_str(worst));

@@ -25,6 +25,7 @@ struct report {
 	int64_t duration_ms;
 	int insecure;           /* --insecure was given: shown in the report */
 	int allow_plaintext;    /* --allow-plaintext was given */
+	int partial;            /* written during the run: more results will follow */
 	struct result **results;/* owned; report order */
 	size_t n_results;
 };

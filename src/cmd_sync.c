@@ -32,11 +32,15 @@ enum {
 	OPT_STATE_DIR,
 	OPT_NO_COMPARE,
 	OPT_VERIFY,
+	OPT_STATUS,
 };
 
 #define SYNC_MAX_GLOBS 64
 #define SYNC_MAX_USERS 256
-#define SYNC_PROGRESS_MS 500
+#define SYNC_PROGRESS_MS 500           /* the live line on a terminal */
+#define SYNC_PROGRESS_LOG_MS 10000     /* one line per period without a terminal */
+#define SYNC_PARTIAL_MS 30000          /* --json rewritten with "partial": true (a
+                                        * multiple of SYNC_PROGRESS_LOG_MS) */
 
 static const struct option sync_options[] = {
 	{"mailbox", required_argument, NULL, OPT_MAILBOX},
@@ -51,6 +55,7 @@ static const struct option sync_options[] = {
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"no-compare", no_argument, NULL, OPT_NO_COMPARE},
 	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"status", no_argument, NULL, OPT_STATUS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -62,7 +67,7 @@ static struct {
 	size_t n_folders;
 	const char *exclude[SYNC_MAX_GLOBS];
 	size_t n_exclude;
-	int dry_run, no_multiappend, no_compare, verify;
+	int dry_run, no_multiappend, no_compare, verify, status;
 	double max_msgs, max_bytes;
 	long jobs, batch;
 	const char *state_dir;
@@ -112,6 +117,10 @@ sync_help(FILE *out)
 	      "                       source message for a record; copy again what is\n"
 	      "                       missing (never twice). Without it each pass counts\n"
 	      "                       the recorded copies on the destination.\n"
+	      "  --status             connect to nothing: print, per mailbox, the last pass\n"
+	      "                       (when, result, copied, errors) and what the state holds\n"
+	      "                       (copied, failed and waiting to be retried, interrupted\n"
+	      "                       copies to reconcile); --json writes it as a report\n"
 	      "\n"
 	      "--per-host and --concurrency count every connection: a mailbox with N jobs\n"
 	      "holds N to each server (fewer when the limits are lower); --timeout is how\n"
@@ -122,6 +131,7 @@ sync_help(FILE *out)
 	      "Examples:\n"
 	      "  cutover sync plan.json --dry-run\n"
 	      "  cutover sync plan.json --verify --json verified.json\n"
+	      "  cutover sync plan.json --status\n"
 	      "  cutover sync plan.json --json sync.json\n"
 	      "  cutover sync plan.json --mailbox alice@example.com --exclude 'Junk*'\n"
 	      "  cutover sync plan.json --max-rate 50 --max-rate 10M --per-host 4\n"
@@ -189,6 +199,7 @@ sync_option(struct cli *c, int opt, const char *arg)
 	case OPT_NO_MULTIAPPEND: sync_cli.no_multiappend = 1; return CLI_CONTINUE;
 	case OPT_NO_COMPARE: sync_cli.no_compare = 1; return CLI_CONTINUE;
 	case OPT_VERIFY: sync_cli.verify = 1; return CLI_CONTINUE;
+	case OPT_STATUS: sync_cli.status = 1; return CLI_CONTINUE;
 	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
 	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
 	case OPT_BATCH: return cli_parse_long(c, "--batch", arg, 1, 10000, &sync_cli.batch);
@@ -204,6 +215,7 @@ struct sync_progress {
 	const struct sync_run *run;
 	int64_t t0;
 	int drawn;
+	int tty; /* a live line (\r) naming the mailboxes in flight, or a line per tick */
 };
 
 static void
@@ -212,7 +224,7 @@ sync_progress_tick(evutil_socket_t fd, short what, void *arg)
 	struct sync_progress *p = arg;
 	const struct sync_stats *s;
 	double el = (double)(util_now_ms() - p->t0) / 1000.0, rate, mbs;
-	char eta[32] = "-";
+	char eta[32] = "-", who[160];
 
 	(void)fd;
 	(void)what;
@@ -227,13 +239,64 @@ sync_progress_tick(evutil_socket_t fd, short what, void *arg)
 		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
 	}
 	fprintf(stderr,
-	    "\r\033[Ksync: %zu/%zu mailboxes, %llu/%llu messages, %.1f/%.1f MB, %.0f msg/s, "
+	    "%ssync: %zu/%zu mailboxes, %llu/%llu messages, %.1f/%.1f MB, %.0f msg/s, "
 	    "%.1f MB/s, ETA %s",
-	    s->mailboxes_done, s->mailboxes_total, (unsigned long long)s->msgs_done,
-	    (unsigned long long)s->msgs_total, (double)s->bytes_done / (1024.0 * 1024),
-	    (double)s->bytes_total / (1024.0 * 1024), rate, mbs, eta);
+	    p->tty ? "\r\033[K" : "", s->mailboxes_done, s->mailboxes_total,
+	    (unsigned long long)s->msgs_done, (unsigned long long)s->msgs_total,
+	    (double)s->bytes_done / (1024.0 * 1024), (double)s->bytes_total / (1024.0 * 1024), rate,
+	    mbs, eta);
+	if (p->tty && sync_run_in_flight(p->run, who, sizeof(who)) > 0) {
+		for (char *q = who; *q != '\0'; q++)
+			if (iscntrl((unsigned char)*q))
+				*q = '?'; /* no terminal escapes from a plan's user names */
+		fprintf(stderr, " [%s]", who);
+	}
+	if (!p->tty)
+		fputc('\n', stderr);
 	fflush(stderr);
-	p->drawn = 1;
+	p->drawn = p->tty;
+}
+
+/* The period of the progress line without a terminal (CUTOVER_SYNC_TICK_MS). */
+static long
+sync_tick_ms(void)
+{
+	const char *e = getenv("CUTOVER_SYNC_TICK_MS");
+	long long v;
+
+	if (e != NULL && util_parse_int(e, 50, 3600000, &v) == 0)
+		return (long)v;
+	return SYNC_PROGRESS_LOG_MS;
+}
+
+/* ---- the report during the run ---- */
+
+struct sync_partial {
+	struct event *ev;
+	struct runner *r;
+	const struct report *rep; /* the run's: command, target, options */
+	const char *path;
+	int64_t t0;
+};
+
+/* Rewrite --json (atomically) with what finished so far, "partial": true. */
+static void
+sync_partial_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_partial *p = arg;
+	struct report tmp = *p->rep;
+	char *err = NULL;
+
+	(void)fd;
+	(void)what;
+	tmp.results = runner_results_so_far(p->r, &tmp.n_results);
+	tmp.partial = 1;
+	tmp.duration_ms = util_now_ms() - p->t0;
+	if (rpt_write_json(&tmp, p->path, &err) != 0) {
+		fprintf(stderr, "cutover sync: cannot write the partial report: %s\n", err);
+		free(err);
+	}
+	free(tmp.results);
 }
 
 static struct runner *sync_running;
@@ -301,6 +364,91 @@ sync_pick(const struct plan *plan, size_t *missing)
 	return view;
 }
 
+/* ---- --status: the state, no connection ---- */
+
+static struct result *
+sync_status_result(struct syncstate *st, const struct plan_mailbox *mb)
+{
+	struct result *res = result_new("sync.status", mb->source_user, RESULT_SIDE_NONE);
+	char *pair = xasprintf("%s\t%s", mb->source_user, mb->dest_user);
+	struct syncstate_pass p;
+	int64_t passes = 0, counts[4], folders = 0;
+	cJSON *d = res->details, *lp, *sj;
+
+	cJSON_AddStringToObject(d, "user", mb->source_user);
+	cJSON_AddStringToObject(d, "destination_user", mb->dest_user);
+	if (syncstate_pass_last(st, pair, &p, &passes) != 0 ||
+	    syncstate_pair_counts(st, pair, counts, &folders) != 0) {
+		cJSON_AddNumberToObject(d, "passes", 0);
+		cJSON_AddNullToObject(d, "last_pass");
+		sj = cJSON_AddObjectToObject(d, "state");
+		result_set(res, RESULT_ERROR, "cannot read %s: %s", syncstate_path(st),
+		    syncstate_error(st));
+		free(pair);
+		return res;
+	}
+	cJSON_AddNumberToObject(d, "passes", (double)passes);
+	if (passes == 0) {
+		cJSON_AddNullToObject(d, "last_pass");
+	} else {
+		char when[32];
+
+		lp = cJSON_AddObjectToObject(d, "last_pass");
+		util_iso8601((time_t)(p.started_ms / 1000), when, sizeof(when));
+		cJSON_AddStringToObject(lp, "started_at", when);
+		cJSON_AddNumberToObject(lp, "duration_ms",
+		    (double)(p.ended_ms > p.started_ms ? p.ended_ms - p.started_ms : 0));
+		cJSON_AddStringToObject(lp, "status", p.status);
+		cJSON_AddStringToObject(lp, "summary", p.summary);
+		cJSON_AddNumberToObject(lp, "copied", (double)p.copied);
+		cJSON_AddNumberToObject(lp, "bytes", (double)p.bytes);
+		cJSON_AddNumberToObject(lp, "errors", (double)p.errors);
+		cJSON_AddBoolToObject(lp, "dry_run", p.dry_run);
+	}
+	sj = cJSON_AddObjectToObject(d, "state");
+	cJSON_AddNumberToObject(sj, "folders", (double)folders);
+	cJSON_AddNumberToObject(sj, "copied", (double)counts[SYNCSTATE_DONE]);
+	cJSON_AddNumberToObject(sj, "failed", (double)counts[SYNCSTATE_FAILED]);
+	cJSON_AddNumberToObject(sj, "intents", (double)counts[SYNCSTATE_INTENT]);
+	cJSON_AddNumberToObject(sj, "too_large", (double)counts[SYNCSTATE_SKIPPED]);
+	if (passes == 0) {
+		result_set(res, RESULT_SKIP, "never synced");
+	} else {
+		enum result_status last = RESULT_ERROR;
+		char when[32];
+
+		(void)result_status_parse(p.status, &last);
+		util_iso8601((time_t)(p.ended_ms / 1000), when, sizeof(when));
+		result_set(res, last, "last pass %s%s: %s; %lld copied in all, %lld to retry%s", when,
+		    p.dry_run ? " (dry run)" : "", p.summary, (long long)counts[SYNCSTATE_DONE],
+		    (long long)counts[SYNCSTATE_FAILED],
+		    counts[SYNCSTATE_INTENT] > 0 ? ", an interrupted copy to reconcile" : "");
+		if (counts[SYNCSTATE_FAILED] > 0 || counts[SYNCSTATE_INTENT] > 0 ||
+		    last == RESULT_FAIL || last == RESULT_ERROR)
+			result_advise(res, "Run `cutover sync` again: it retries what failed and "
+			                   "continues where the last pass stopped.");
+	}
+	syncstate_pass_clear(&p);
+	free(pair);
+	return res;
+}
+
+static int
+sync_status_cmd(struct cli *c, const struct plan *plan, const struct plan *use,
+    struct syncstate *st)
+{
+	struct report *rep = rpt_new("sync", c->args[0]);
+	int rc;
+
+	(void)plan;
+	rep->started_at = time(NULL);
+	for (size_t i = 0; i < use->n_mailboxes; i++)
+		rpt_add(rep, sync_status_result(st, &use->mailboxes[i]));
+	rc = cli_output(c, rep);
+	rpt_free(rep);
+	return rc;
+}
+
 static int
 sync_run_cmd(struct cli *c)
 {
@@ -310,6 +458,7 @@ sync_run_cmd(struct cli *c)
 	struct sync_opts so;
 	struct sync_after after;
 	struct sync_progress progress;
+	struct sync_partial partial;
 	struct runner_opts ro;
 	struct runner *r = NULL;
 	struct report *rep = NULL;
@@ -358,6 +507,10 @@ sync_run_cmd(struct cli *c)
 		fprintf(stderr, "cutover sync: %s\n", err);
 		free(err);
 		rc = CLI_EXIT_IOERR;
+		goto out;
+	}
+	if (sync_cli.status) {
+		rc = sync_status_cmd(c, plan, use, st);
 		goto out;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -413,16 +566,35 @@ sync_run_cmd(struct cli *c)
 		evsignal_add(sigint, NULL);
 	sync_running = r;
 	memset(&progress, 0, sizeof(progress));
-	if (!c->no_progress && !c->quiet && isatty(fileno(stderr))) {
-		struct timeval tv = {0, SYNC_PROGRESS_MS * 1000};
+	if (!c->no_progress && !c->quiet) {
+		/* On a terminal a live line; in cron, nohup or --then a line every 10 s. */
+		int tty = isatty(fileno(stderr));
+		long ms = tty ? SYNC_PROGRESS_MS : sync_tick_ms();
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
+		progress.tty = tty;
 		progress.run = run;
 		progress.t0 = t0;
 		progress.ev = event_new(runner_base(r), -1, EV_PERSIST, sync_progress_tick, &progress);
 		if (progress.ev != NULL)
 			event_add(progress.ev, &tv);
 	}
+	memset(&partial, 0, sizeof(partial));
+	if (c->json_path != NULL && strcmp(c->json_path, "-") != 0) {
+		long ms = sync_tick_ms() * (SYNC_PARTIAL_MS / SYNC_PROGRESS_LOG_MS);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+		partial.r = r;
+		partial.rep = rep;
+		partial.path = c->json_path;
+		partial.t0 = t0;
+		partial.ev = event_new(runner_base(r), -1, EV_PERSIST, sync_partial_tick, &partial);
+		if (partial.ev != NULL)
+			event_add(partial.ev, &tv);
+	}
 	rc = runner_run(r, rep);
+	if (partial.ev != NULL)
+		event_free(partial.ev);
 	if (progress.ev != NULL)
 		event_free(progress.ev);
 	if (progress.drawn) {

@@ -446,6 +446,17 @@ runner_stop(struct runner *r)
 	event_base_loopbreak(r->base);
 }
 
+struct result **
+runner_results_so_far(struct runner *r, size_t *n)
+{
+	struct result **v = xcalloc(r->n_done ? r->n_done : 1, sizeof(*v));
+
+	memcpy(v, r->done, r->n_done * sizeof(*v));
+	qsort(v, r->n_done, sizeof(*v), runner_cmp_seq);
+	*n = r->n_done;
+	return v;
+}
+
 int
 runner_run(struct runner *r, struct report *rep)
 {

@@ -132,6 +132,13 @@ int runner_run(struct runner *r, struct report *rep);
  * with the reason "interrupted". Safe to call from a signal event. */
 void runner_stop(struct runner *r);
 
+/*
+ * The results finished so far, in schedule order (what runner_run would
+ * hand over now): a new array of N pointers the caller frees, not the
+ * results (the runner still owns them). For reports written during a run.
+ */
+struct result **runner_results_so_far(struct runner *r, size_t *n);
+
 /* Tasks scheduled, finished, and the most connections seen in flight at once
  * (for one HOST when given), for progress lines and tests. */
 size_t runner_total(struct runner *r);

@@ -445,6 +445,7 @@ struct sync_run {
 		uint64_t allowed;
 	} *notes;
 	size_t n_notes;
+	struct sync_mbox *active; /* mailboxes started and not finished */
 };
 
 struct sync_mbox {
@@ -468,6 +469,8 @@ struct sync_mbox {
 	char *fatal;
 	int finished;
 	int logouts;
+	struct sync_mbox *act_prev, *act_next; /* in run->active while started */
+	int active;
 	struct event *kick;     /* deferred: finish the mailbox */
 	struct event *watchdog; /* idle timeout */
 	uint64_t rewritten, created;
@@ -480,6 +483,7 @@ static void copy_pump(struct sync_worker *w);
 static void copy_check_done(struct sync_worker *w);
 static void worker_meta(struct sync_worker *w);
 static void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
+static void mbox_activate(struct sync_mbox *m, int on);
 static void worker_finish(struct sync_worker *w);
 static void worker_reconcile(struct sync_worker *w);
 static void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
@@ -2919,6 +2923,31 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		    throttled > 0 ? "; the server throttled, backed off and retried" : "");
 }
 
+/* The pass of this pair, for `cutover sync --status` (best effort: the copy
+ * itself is recorded already; a state that cannot take the row only loses
+ * the history line). */
+static void
+mbox_record_pass(struct sync_mbox *m, const struct result *res)
+{
+	struct syncstate_pass p;
+	const cJSON *d = res->details;
+	int64_t now = 0;
+
+	memset(&p, 0, sizeof(p));
+	(void)syncstate_now_ms(m->run->st, &now);
+	p.ended_ms = now;
+	p.started_ms = now - (util_now_ms() - m->t0);
+	p.status = (char *)result_status_str(res->status);
+	p.summary = res->summary;
+	p.copied = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(d, "copied"));
+	p.bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(d, "bytes"));
+	p.errors = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(d, "errors"));
+	p.dry_run = m->run->o.dry_run;
+	if (syncstate_pass_add(m->run->st, m->pair, &p) != 0 && m->run->o.dry_run == 0)
+		fprintf(stderr, "cutover sync: cannot record the pass in %s: %s\n",
+		    syncstate_path(m->run->st), syncstate_error(m->run->st));
+}
+
 static void
 mbox_logged_out(struct imap_client *c, void *arg)
 {
@@ -2972,6 +3001,8 @@ mbox_kick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	m->finished = 3;
 	mbox_fill(m, task_result(t), 0);
+	mbox_record_pass(m, task_result(t));
+	mbox_activate(m, 0);
 	mbox_free(m);
 	run->stats.mailboxes_done++;
 	if (--run->open_tasks == 0 && run->done != NULL)
@@ -3347,11 +3378,34 @@ mbox_ready(struct imap_client *c, void *arg)
 }
 
 static void
+mbox_activate(struct sync_mbox *m, int on)
+{
+	struct sync_run *run = m->run;
+
+	if (on && !m->active) {
+		m->act_prev = NULL;
+		m->act_next = run->active;
+		if (run->active != NULL)
+			run->active->act_prev = m;
+		run->active = m;
+	} else if (!on && m->active) {
+		if (m->act_prev != NULL)
+			m->act_prev->act_next = m->act_next;
+		else
+			run->active = m->act_next;
+		if (m->act_next != NULL)
+			m->act_next->act_prev = m->act_prev;
+	}
+	m->active = on;
+}
+
+static void
 mbox_start(struct task *t, void *aux)
 {
 	struct sync_mbox *m = aux;
 	struct timeval sec = {1, 0};
 
+	mbox_activate(m, 1);
 	m->t = t;
 	m->t0 = util_now_ms();
 	sync_touch(m);
@@ -3377,6 +3431,9 @@ mbox_cancel(struct task *t, void *aux)
 			imap_client_timeout(m->workers[i].src);
 	mbox_teardown(m);
 	mbox_fill(m, task_result(t), 1);
+	if (m->t0 != 0)
+		mbox_record_pass(m, task_result(t));
+	mbox_activate(m, 0);
 	mbox_free_folders(m);
 	free(m->pair);
 	free(m->fatal);
@@ -3463,4 +3520,25 @@ sync_run_synced(const struct sync_run *run, const char *source_user, const char 
 		}
 	}
 	return 0;
+}
+
+size_t
+sync_run_in_flight(const struct sync_run *run, char *buf, size_t len)
+{
+	size_t n = 0, o = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (const struct sync_mbox *a = run->active; a != NULL; a = a->act_next) {
+		const char *u = a->mb->source_user;
+		size_t ul = strlen(u);
+
+		if (o + ul + 6 < len) {
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", n > 0 ? ", " : "", u);
+		} else if (o + 4 < len && (o < 3 || strcmp(buf + o - 3, "...") != 0)) {
+			o += (size_t)snprintf(buf + o, len - o, "...");
+		}
+		n++;
+	}
+	return n;
 }

@@ -98,6 +98,9 @@ typedef void (*sync_done_fn)(struct runner *r, void *arg);
 struct sync_run *sync_schedule(struct runner *r, const struct plan *plan,
     const struct sync_opts *o, struct syncstate *st, sync_done_fn done, void *arg);
 const struct sync_stats *sync_run_stats(const struct sync_run *run);
+/* The source users of the mailboxes being synced now, ", "-separated, at most
+ * LEN-1 bytes ("..." when cut) into BUF. Returns how many there are. */
+size_t sync_run_in_flight(const struct sync_run *run, char *buf, size_t len);
 void sync_run_free(struct sync_run *run);
 
 /*

@@ -56,7 +56,20 @@ static const char syncstate_schema_v1[] =
  * command can no longer be arriving (sync.c, I3).
  */
 static const char syncstate_migrate_v2[] =
-    "ALTER TABLE msg ADD COLUMN written_ms INTEGER NOT NULL DEFAULT 0;";
+    "ALTER TABLE msg ADD COLUMN written_ms INTEGER NOT NULL DEFAULT 0;"
+    /* One row per mailbox pair and pass, for `cutover sync --status`. */
+    "CREATE TABLE IF NOT EXISTS pass("
+    "  id INTEGER PRIMARY KEY,"
+    "  pair TEXT NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  summary TEXT NOT NULL,"
+    "  copied INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL,"
+    "  dry_run INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS pass_pair ON pass(pair, id);";
 
 /* Milliseconds since the epoch, as SQLite computes them. */
 #define SYNCSTATE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -550,6 +563,105 @@ syncstate_count(struct syncstate *s, int state, int64_t *n)
 		return -1;
 	}
 	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+syncstate_pass_add(struct syncstate *s, const char *pair, const struct syncstate_pass *p)
+{
+	sqlite3_stmt *st;
+
+	if (syncstate_prepare(s,
+	        "INSERT INTO pass(pair, started_ms, ended_ms, status, summary, copied, bytes, "
+	        "errors, dry_run) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, p->started_ms);
+	sqlite3_bind_int64(st, 3, p->ended_ms);
+	sqlite3_bind_text(st, 4, p->status != NULL ? p->status : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->summary != NULL ? p->summary : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)p->copied);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)p->bytes);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)p->errors);
+	sqlite3_bind_int(st, 9, p->dry_run);
+	return syncstate_step_done(s, st);
+}
+
+int
+syncstate_pass_last(struct syncstate *s, const char *pair, struct syncstate_pass *out,
+    int64_t *passes)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*passes = 0;
+	if (syncstate_prepare(s,
+	        "SELECT started_ms, ended_ms, status, summary, copied, bytes, errors, dry_run, "
+	        "(SELECT count(*) FROM pass WHERE pair = ?1) FROM pass WHERE pair = ?1 "
+	        "ORDER BY id DESC LIMIT 1",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->started_ms = sqlite3_column_int64(st, 0);
+		out->ended_ms = sqlite3_column_int64(st, 1);
+		out->status = xstrdup((const char *)sqlite3_column_text(st, 2));
+		out->summary = xstrdup((const char *)sqlite3_column_text(st, 3));
+		out->copied = (uint64_t)sqlite3_column_int64(st, 4);
+		out->bytes = (uint64_t)sqlite3_column_int64(st, 5);
+		out->errors = (uint64_t)sqlite3_column_int64(st, 6);
+		out->dry_run = sqlite3_column_int(st, 7);
+		*passes = sqlite3_column_int64(st, 8);
+	} else if (rc != SQLITE_DONE) {
+		syncstate_fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void
+syncstate_pass_clear(struct syncstate_pass *p)
+{
+	free(p->status);
+	free(p->summary);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+syncstate_pair_counts(struct syncstate *s, const char *pair, int64_t counts[4], int64_t *folders)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(counts, 0, 4 * sizeof(*counts));
+	*folders = 0;
+	if (syncstate_prepare(s,
+	        "SELECT m.state, count(*) FROM msg m JOIN folder f ON f.id = m.folder_id "
+	        "WHERE f.pair = ?1 GROUP BY m.state",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(st, 0);
+
+		if (k >= 0 && k < 4)
+			counts[k] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return syncstate_fail(s);
+	if (syncstate_prepare(s, "SELECT count(DISTINCT src_name) FROM folder WHERE pair = ?1",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*folders = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return 0;
 }

@@ -157,6 +157,25 @@ int syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_ui
 int syncstate_folder_count(struct syncstate *s, const char *pair, const char *src_name,
     uint32_t uidvalidity, int state, int64_t *n);
 
+/* One pass of one mailbox pair (the pass table, schema version 2). */
+struct syncstate_pass {
+	int64_t started_ms, ended_ms; /* wall clock */
+	char *status;                 /* "pass", "warn", ... (owned) */
+	char *summary;                /* the sync.mailbox summary (owned) */
+	uint64_t copied, bytes, errors;
+	int dry_run;
+};
+
+/* Record a finished pass of PAIR. */
+int syncstate_pass_add(struct syncstate *s, const char *pair, const struct syncstate_pass *p);
+/* The last pass of PAIR into *OUT (zeroed when none; clear with
+ * syncstate_pass_clear) and how many passes it had. */
+int syncstate_pass_last(struct syncstate *s, const char *pair, struct syncstate_pass *out,
+    int64_t *passes);
+void syncstate_pass_clear(struct syncstate_pass *p);
+/* Rows of PAIR per state (COUNTS[SYNCSTATE_*]) and its source folders. */
+int syncstate_pair_counts(struct syncstate *s, const char *pair, int64_t counts[4], int64_t *folders);
+
 /* The database's clock (ms since the epoch, the clock of written_ms). */
 int syncstate_now_ms(struct syncstate *s, int64_t *out);
 
