@@ -33,6 +33,7 @@ enum {
 	OPT_NO_COMPARE,
 	OPT_VERIFY,
 	OPT_STATUS,
+	OPT_DELETE,
 };
 
 #define SYNC_MAX_GLOBS 64
@@ -56,6 +57,7 @@ static const struct option sync_options[] = {
 	{"no-compare", no_argument, NULL, OPT_NO_COMPARE},
 	{"verify", no_argument, NULL, OPT_VERIFY},
 	{"status", no_argument, NULL, OPT_STATUS},
+	{"delete", no_argument, NULL, OPT_DELETE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -67,7 +69,7 @@ static struct {
 	size_t n_folders;
 	const char *exclude[SYNC_MAX_GLOBS];
 	size_t n_exclude;
-	int dry_run, no_multiappend, no_compare, verify, status;
+	int dry_run, no_multiappend, no_compare, verify, status, delete_vanished;
 	double max_msgs, max_bytes;
 	long jobs, batch;
 	const char *state_dir;
@@ -85,6 +87,10 @@ sync_help(FILE *out)
 	      "never lost. Messages are copied byte for byte (no header added), with their\n"
 	      "flags, keywords and INTERNALDATE; duplicates and messages without a Message-ID\n"
 	      "are copied like any other.\n"
+	      "\n"
+	      "Messages copied by an earlier pass follow the source: flags and keywords\n"
+	      "changed there since are changed on the destination (a change made only on\n"
+	      "the destination is kept; both changed: the union, counted as a conflict).\n"
 	      "\n"
 	      "Folders map by special use first (\\Sent to the destination's \\Sent, e.g.\n"
 	      "\"Sent Items\"), then by name with the hierarchy delimiter translated\n"
@@ -117,6 +123,11 @@ sync_help(FILE *out)
 	      "                       source message for a record; copy again what is\n"
 	      "                       missing (never twice). Without it each pass counts\n"
 	      "                       the recorded copies on the destination.\n"
+	      "  --delete             expunge on the destination the copies whose source\n"
+	      "                       message is gone (deleted, or moved to another folder);\n"
+	      "                       only copies cutover made, by UID EXPUNGE (servers\n"
+	      "                       without UIDPLUS: reported, not deleted). Without it\n"
+	      "                       they are counted as deleted_pending.\n"
 	      "  --status             connect to nothing: print, per mailbox, the last pass\n"
 	      "                       (when, result, copied, errors) and what the state holds\n"
 	      "                       (copied, failed and waiting to be retried, interrupted\n"
@@ -200,6 +211,7 @@ sync_option(struct cli *c, int opt, const char *arg)
 	case OPT_NO_COMPARE: sync_cli.no_compare = 1; return CLI_CONTINUE;
 	case OPT_VERIFY: sync_cli.verify = 1; return CLI_CONTINUE;
 	case OPT_STATUS: sync_cli.status = 1; return CLI_CONTINUE;
+	case OPT_DELETE: sync_cli.delete_vanished = 1; return CLI_CONTINUE;
 	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
 	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
 	case OPT_BATCH: return cli_parse_long(c, "--batch", arg, 1, 10000, &sync_cli.batch);
@@ -544,6 +556,7 @@ sync_run_cmd(struct cli *c)
 	so.n_exclude = sync_cli.n_exclude;
 	so.dry_run = sync_cli.dry_run;
 	so.verify = sync_cli.verify;
+	so.delete_vanished = sync_cli.delete_vanished;
 	so.max_msgs = sync_cli.max_msgs;
 	so.max_bytes = sync_cli.max_bytes;
 	so.jobs = (int)sync_cli.jobs;

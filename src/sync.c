@@ -52,6 +52,7 @@
 #include "plan.h"
 #include "result.h"
 #include "runner.h"
+#include "syncflags.h"
 #include "syncstate.h"
 #include "util.h"
 
@@ -322,8 +323,11 @@ struct sync_folder {
 	uint64_t throttled; /* answers asking us to slow down */
 	/* I4: what the state claimed, checked against the destination */
 	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
+	/* changes since the last pass (issue 15) */
+	uint64_t flags_updated, conflicts, deleted, deleted_pending;
 	int check_rounds;  /* checks made this run (a second one copies nothing more) */
 	int check_forced;  /* queued because the destination holds fewer than claimed */
+	int changes_only;  /* queued for the changes since the last pass, nothing new */
 	char *error;
 	char **dropped; /* keywords the destination does not keep */
 	size_t n_dropped;
@@ -362,6 +366,7 @@ enum sync_phase {
 	W_META,
 	W_COPY,
 	W_CHECK,
+	W_CHANGES,
 };
 
 enum sync_sink_mode { SINK_NONE, SINK_COPY, SINK_HASH };
@@ -426,6 +431,20 @@ struct sync_worker {
 	size_t n_claims, n_claims_all;
 	uint32_t *known_uids; /* --verify: source UIDs with a row */
 	size_t n_known;
+	/* changes since the last pass (worker_changes) */
+	struct syncstate_msg *crow; /* the first n_crow of n_crow_all DONE rows */
+	size_t n_crow, n_crow_all;
+	struct sync_fl *sfl, *dfl;  /* flags listed by the source / destination */
+	size_t n_sfl, cap_sfl, n_dfl, cap_dfl;
+	struct sync_base {
+		uint32_t src_uid;
+		char *bs, *bd;
+	} *bases;                   /* new flag bases to record */
+	size_t n_bases;
+	uint32_t *gone, *gone_src;  /* copies whose source is gone: dst / src UIDs */
+	size_t n_gone;
+	int gone_step, changes_failed;
+	uint64_t chg_updated, chg_conflicts;
 };
 
 struct sync_run {
@@ -485,6 +504,10 @@ static void worker_meta(struct sync_worker *w);
 static void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
 static void mbox_activate(struct sync_mbox *m, int on);
 static void worker_finish(struct sync_worker *w);
+static void worker_check(struct sync_worker *w);
+static void changes_reset(struct sync_worker *w);
+static char *sync_flags_of_paren(const char *s);
+static int meta_flag_ok(struct sync_worker *w, const char *flag);
 static void worker_reconcile(struct sync_worker *w);
 static void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
 static void cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done,
@@ -729,6 +752,7 @@ worker_reset_folder(struct sync_worker *w)
 	free(w->known_uids);
 	w->known_uids = NULL;
 	w->n_known = 0;
+	changes_reset(w);
 	if (w->have_sf)
 		syncstate_folder_clear(&w->sf);
 	w->have_sf = 0;
@@ -944,7 +968,10 @@ batch_close(struct sync_worker *w)
 		sm.message_id = m->msgid;
 		sm.dst_uidvalidity = w->dst_uidvalidity;
 		sm.dst_uidnext = b->uidnext_lb;
+		/* The flags appended: both sides' base for the next pass's merge. */
+		sm.src_flags = sm.dst_flags = sync_flags_of_paren(m->flags);
 		rc = syncstate_put(st, w->sf.id, &sm);
+		free(sm.src_flags);
 	}
 	if (rc == 0)
 		rc = syncstate_commit(st);
@@ -1356,6 +1383,489 @@ worker_copy(struct sync_worker *w)
 	copy_pump(w);
 }
 
+/* ================================================================ changes since the last pass ===== */
+
+/* A message's flags as one side lists them now: UID and flag set. */
+struct sync_fl {
+	uint32_t uid;
+	char *set;
+};
+
+static int
+sync_fl_cmp(const void *a, const void *b)
+{
+	const struct sync_fl *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static struct sync_fl *
+sync_fl_find(struct sync_fl *v, size_t n, uint32_t uid)
+{
+	struct sync_fl key = {uid, NULL};
+
+	return n > 0 ? bsearch(&key, v, n, sizeof(*v), sync_fl_cmp) : NULL;
+}
+
+static void
+sync_fl_free(struct sync_fl **v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i].set);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+/* Forget the changes step's data. */
+static void
+changes_reset(struct sync_worker *w)
+{
+	syncstate_msgs_free(w->crow, w->n_crow_all);
+	w->crow = NULL;
+	w->n_crow = w->n_crow_all = 0;
+	for (size_t i = 0; i < w->n_bases; i++) {
+		free(w->bases[i].bs);
+		free(w->bases[i].bd);
+	}
+	free(w->bases);
+	w->bases = NULL;
+	w->n_bases = 0;
+	free(w->gone);
+	free(w->gone_src);
+	w->gone = w->gone_src = NULL;
+	w->n_gone = 0;
+	w->gone_step = 0;
+	w->changes_failed = 0;
+	w->chg_updated = w->chg_conflicts = 0;
+	sync_fl_free(&w->sfl, &w->n_sfl);
+	sync_fl_free(&w->dfl, &w->n_dfl);
+	w->cap_sfl = w->cap_dfl = 0;
+}
+
+/* The flag set of "(\\Seen $Label1)" (what APPEND took). Caller frees. */
+static char *
+sync_flags_of_paren(const char *s)
+{
+	const char *v[128];
+	char *copy = xstrdup(s), *p = copy, *out;
+	size_t n = 0;
+
+	while (*p != '\0' && n < UTIL_ARRAY_LEN(v)) {
+		while (*p == '(' || *p == ')' || *p == ' ')
+			*p++ = '\0';
+		if (*p == '\0')
+			break;
+		v[n++] = p;
+		while (*p != '\0' && *p != ' ' && *p != ')')
+			p++;
+	}
+	out = syncflags_norm(v, n);
+	free(copy);
+	return out;
+}
+
+/* FETCH (UID FLAGS) responses of either side into its list. */
+static void
+changes_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	int dst = c == w->dst;
+	uint32_t uid = 0;
+	const struct imap_arg *flags = NULL;
+	const char *v[128];
+	size_t n = 0;
+	struct sync_fl **list = dst ? &w->dfl : &w->sfl;
+	size_t *cnt = dst ? &w->n_dfl : &w->n_sfl, *cap = dst ? &w->cap_dfl : &w->cap_sfl;
+
+	sync_touch(w->m);
+	if (r->keyword == NULL || !util_strieq(r->keyword, "FETCH") || r->args == NULL ||
+	    r->args->type != IMAP_ARG_LIST)
+		return;
+	for (const struct imap_arg *a = r->args->list; a != NULL && a->next != NULL;
+	     a = a->next->next) {
+		if (imap_arg_is(a, "UID") && a->next->type == IMAP_ARG_ATOM)
+			(void)sync_parse_u32(a->next->str, &uid);
+		else if (imap_arg_is(a, "FLAGS") && a->next->type == IMAP_ARG_LIST)
+			flags = a->next;
+	}
+	if (uid == 0 || flags == NULL)
+		return; /* not what we asked for: nothing to act on */
+	for (const struct imap_arg *f = flags->list; f != NULL && n < UTIL_ARRAY_LEN(v); f = f->next)
+		if (f->type == IMAP_ARG_ATOM)
+			v[n++] = f->str;
+	if (*cnt == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*list = xrealloc(*list, *cap * sizeof(**list));
+	}
+	(*list)[*cnt].uid = uid;
+	(*list)[(*cnt)++].set = syncflags_norm(v, n);
+}
+
+/* Keep the flags of SET the destination folder keeps (PERMANENTFLAGS). */
+static char *
+changes_keepable(struct sync_worker *w, const char *set)
+{
+	const char *v[128];
+	char *copy = xstrdup(set), *p = copy, *out;
+	size_t n = 0;
+
+	while (*p != '\0' && n < UTIL_ARRAY_LEN(v)) {
+		char *e = p + strcspn(p, " ");
+
+		if (*e != '\0')
+			*e++ = '\0';
+		if (meta_flag_ok(w, p))
+			v[n++] = p;
+		p = e;
+	}
+	out = syncflags_norm(v, n);
+	free(copy);
+	return out;
+}
+
+static void changes_store_done(struct imap_client *c, const struct imap_response *r, void *arg);
+static void changes_next(struct sync_worker *w);
+static void changes_record(struct sync_worker *w);
+
+/* UID STORE UIDS[0..N) (sorted) OP (SET) in commands of bounded length. */
+static void
+changes_store(struct sync_worker *w, uint32_t *uids, size_t n, const char *op, const char *set)
+{
+	size_t off = 0;
+
+	qsort(uids, n, sizeof(*uids), sync_cmp_u32);
+	while (off < n) {
+		size_t taken;
+		char *s = sync_set_str(uids + off, n - off, &taken);
+		char *fl = xasprintf("(%s)", set);
+		struct imap_cmd *cmd = imap_cmd_new(w->dst, "UID STORE");
+
+		imap_cmd_atom(cmd, s);
+		imap_cmd_atom(cmd, op);
+		imap_cmd_atom(cmd, fl); /* every element passed syncflags_ok */
+		free(s);
+		free(fl);
+		w->pending++;
+		imap_cmd_send(cmd, NULL, changes_store_done, w);
+		off += taken;
+	}
+}
+
+/* One change to apply: the destination UID and the flags to add / remove. */
+struct sync_chg {
+	uint32_t dst_uid;
+	char *set;
+};
+
+static int
+sync_chg_cmp(const void *a, const void *b)
+{
+	const struct sync_chg *x = a, *y = b;
+	int c = strcmp(x->set, y->set);
+
+	return c != 0 ? c : (x->dst_uid < y->dst_uid ? -1 : x->dst_uid > y->dst_uid);
+}
+
+/* STOREs grouped by flag set: one command (or a few) per distinct set. */
+static void
+changes_store_groups(struct sync_worker *w, struct sync_chg *v, size_t n, const char *op)
+{
+	uint32_t *uids = xcalloc(n ? n : 1, sizeof(*uids));
+	size_t i = 0;
+
+	qsort(v, n, sizeof(*v), sync_chg_cmp);
+	while (i < n) {
+		size_t k = 0, j = i;
+
+		while (j < n && strcmp(v[j].set, v[i].set) == 0)
+			uids[k++] = v[j++].dst_uid;
+		changes_store(w, uids, k, op, v[i].set);
+		i = j;
+	}
+	free(uids);
+	for (size_t t = 0; t < n; t++)
+		free(v[t].set);
+	free(v);
+}
+
+static void
+changes_expunge_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL || r->status != IMAP_ST_OK) {
+		w->changes_failed = 1;
+		folder_set_error(w->f, r == NULL ? "UID EXPUNGE: connection closed"
+		                                  : "UID EXPUNGE refused by the destination");
+	}
+	if (--w->pending == 0)
+		changes_record(w);
+}
+
+static void
+changes_store_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	(void)c;
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "STORE in %s: %s", w->f->dst_name,
+		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		char *e = xasprintf("STORE in %s refused: %s %s", w->f->dst_name,
+		    imap_status_str(r->status), r->text);
+
+		folder_set_error(w->f, e);
+		free(e);
+		w->changes_failed = 1;
+	}
+	if (--w->pending == 0)
+		changes_next(w);
+}
+
+/* After the flag STOREs: the deletions (one STORE \Deleted, then UID
+ * EXPUNGE of exactly those UIDs: RFC 4315 2.1, never a plain EXPUNGE that
+ * would take mail the user marked), then the record. */
+static void
+changes_next(struct sync_worker *w)
+{
+	size_t off = 0;
+
+	if (w->n_gone == 0 || w->changes_failed || w->gone_step != 0) {
+		changes_record(w);
+		return;
+	}
+	w->gone_step = 1;
+	changes_store(w, w->gone, w->n_gone, "+FLAGS.SILENT", "\\Deleted");
+	while (off < w->n_gone) {
+		size_t taken;
+		char *s = sync_set_str(w->gone + off, w->n_gone - off, &taken);
+		struct imap_cmd *cmd = imap_cmd_new(w->dst, "UID EXPUNGE");
+
+		imap_cmd_atom(cmd, s);
+		free(s);
+		w->pending++;
+		imap_cmd_send(cmd, NULL, changes_expunge_done, w);
+		off += taken;
+	}
+}
+
+/* Everything answered: record the new flag bases and the deletions, then
+ * check the folder (I4). */
+static void
+changes_record(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct sync_folder *f = w->f;
+	int rc;
+
+	rc = syncstate_begin(st);
+	for (size_t i = 0; rc == 0 && !w->changes_failed && i < w->n_bases; i++)
+		rc = syncstate_set_flags(st, w->sf.id, w->bases[i].src_uid, w->bases[i].bs,
+		    w->bases[i].bd);
+	for (size_t i = 0; rc == 0 && !w->changes_failed && w->gone_step == 1 && i < w->n_gone;
+	     i++)
+		rc = syncstate_drop(st, w->sf.id, w->gone_src[i]);
+	if (rc == 0)
+		rc = syncstate_commit(st);
+	if (rc != 0) {
+		(void)syncstate_rollback(st);
+		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	if (!w->changes_failed) {
+		f->flags_updated += w->chg_updated;
+		f->conflicts += w->chg_conflicts;
+		if (w->gone_step == 1)
+			f->deleted += w->n_gone;
+	} else {
+		f->errors++;
+	}
+	changes_reset(w);
+	worker_check(w);
+}
+
+/* Both sides listed: merge every copied message's flags, find what the
+ * source no longer has, and send the STOREs. */
+static void
+changes_apply(struct sync_worker *w)
+{
+	struct sync_chg *add = NULL, *rem = NULL;
+	size_t n_add = 0, n_rem = 0;
+	int may_delete = w->m->run->o.delete_vanished && imap_client_has_cap(w->dst, "UIDPLUS");
+
+	qsort(w->sfl, w->n_sfl, sizeof(*w->sfl), sync_fl_cmp);
+	qsort(w->dfl, w->n_dfl, sizeof(*w->dfl), sync_fl_cmp);
+	w->bases = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->bases));
+	w->gone = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone));
+	w->gone_src = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone_src));
+	add = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*add));
+	rem = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*rem));
+	for (size_t i = 0; i < w->n_crow; i++) {
+		struct syncstate_msg *row = &w->crow[i];
+		struct sync_fl *s = sync_fl_find(w->sfl, w->n_sfl, row->src_uid);
+		struct sync_fl *d = sync_fl_find(w->dfl, w->n_dfl, row->dst_uid);
+		char *sk, *target, *a, *r;
+		int conflict = 0;
+
+		if (d == NULL)
+			continue; /* not on the destination: the check (I4) copies it again */
+		if (s == NULL) {
+			/* Gone from the source since it was copied: deleted or moved. */
+			if (may_delete) {
+				w->gone[w->n_gone] = row->dst_uid;
+				w->gone_src[w->n_gone++] = row->src_uid;
+			} else {
+				w->f->deleted_pending++;
+			}
+			continue;
+		}
+		sk = changes_keepable(w, s->set);
+		target = syncflags_merge(row->src_flags != NULL ? row->src_flags : sk, sk,
+		    row->dst_flags != NULL ? row->dst_flags : d->set, d->set, &conflict);
+		a = syncflags_minus(target, d->set);
+		r = syncflags_minus(d->set, target);
+		if (*a != '\0') {
+			add[n_add].dst_uid = row->dst_uid;
+			add[n_add++].set = a;
+		} else {
+			free(a);
+		}
+		if (*r != '\0') {
+			rem[n_rem].dst_uid = row->dst_uid;
+			rem[n_rem++].set = r;
+		} else {
+			free(r);
+		}
+		if (strcmp(target, d->set) != 0)
+			w->chg_updated++;
+		w->chg_conflicts += (uint64_t)conflict;
+		if (row->src_flags == NULL || strcmp(row->src_flags, sk) != 0 ||
+		    row->dst_flags == NULL || strcmp(row->dst_flags, target) != 0) {
+			w->bases[w->n_bases].src_uid = row->src_uid;
+			w->bases[w->n_bases].bs = sk;
+			w->bases[w->n_bases++].bd = target;
+		} else {
+			free(sk);
+			free(target);
+		}
+	}
+	sync_fl_free(&w->sfl, &w->n_sfl);
+	sync_fl_free(&w->dfl, &w->n_dfl);
+	w->pending = 0;
+	w->gone_step = 0;
+	if (n_add > 0)
+		changes_store_groups(w, add, n_add, "+FLAGS.SILENT");
+	else
+		free(add);
+	if (n_rem > 0)
+		changes_store_groups(w, rem, n_rem, "-FLAGS.SILENT");
+	else
+		free(rem);
+	if (w->pending == 0)
+		changes_next(w); /* no flag to change */
+}
+
+static void
+changes_fetch_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+
+	if (w->failing)
+		return;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "FETCH FLAGS in %s: %s", c == w->dst ? w->f->dst_name : w->f->src_name,
+		    imap_client_error(c));
+		return;
+	}
+	if (sync_throttled(w, r))
+		return;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "UID FETCH FLAGS in %s failed: %s %s",
+		    c == w->dst ? w->f->dst_name : w->f->src_name, imap_status_str(r->status), r->text);
+		return;
+	}
+	if (--w->pending == 0)
+		changes_apply(w);
+}
+
+/*
+ * Issue 15: what changed since the last pass among the messages copied
+ * before. Both sides list the flags of the copies (the source: UIDs 1 to the
+ * highest copied; the destination: the copies' UIDs), then changes_apply.
+ */
+static void
+worker_changes(struct sync_worker *w)
+{
+	struct syncstate *st = w->m->run->st;
+	struct syncstate_msg *rows = NULL;
+	uint32_t *uids, top = 0;
+	size_t n = 0, k = 0, off = 0;
+	struct imap_cmd *cmd;
+	char set[32];
+
+	w->ph = W_CHANGES;
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
+		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct syncstate_msg tmp;
+
+		if (rows[i].dst_uidvalidity != w->dst_uidvalidity || rows[i].dst_uid == 0)
+			continue;
+		tmp = rows[k];
+		rows[k++] = rows[i];
+		rows[i] = tmp;
+		if (rows[k - 1].src_uid > top)
+			top = rows[k - 1].src_uid;
+	}
+	w->crow = rows;
+	w->n_crow = k;
+	w->n_crow_all = n;
+	if (k == 0) {
+		changes_reset(w);
+		worker_check(w);
+		return;
+	}
+	worker_sink_mode(w, w->src, SINK_NONE);
+	worker_sink_mode(w, w->dst, SINK_NONE);
+	w->pending = 0;
+	snprintf(set, sizeof(set), "1:%u", top);
+	cmd = imap_cmd_new(w->src, "UID FETCH");
+	imap_cmd_atom(cmd, set);
+	imap_cmd_atom(cmd, "(UID FLAGS)");
+	w->pending++;
+	imap_cmd_send(cmd, changes_untagged, changes_fetch_done, w);
+	uids = xcalloc(k, sizeof(*uids));
+	for (size_t i = 0; i < k; i++)
+		uids[i] = rows[i].dst_uid;
+	qsort(uids, k, sizeof(*uids), sync_cmp_u32);
+	while (off < k) {
+		size_t taken;
+		char *s = sync_set_str(uids + off, k - off, &taken);
+
+		cmd = imap_cmd_new(w->dst, "UID FETCH");
+		imap_cmd_atom(cmd, s);
+		imap_cmd_atom(cmd, "(UID FLAGS)");
+		free(s);
+		w->pending++;
+		imap_cmd_send(cmd, changes_untagged, changes_fetch_done, w);
+		off += taken;
+	}
+	free(uids);
+}
+
 /* ================================================================ check (I4) ===== */
 
 static int
@@ -1650,7 +2160,10 @@ worker_finish(struct sync_worker *w)
 		folder_done(w);
 		return;
 	}
-	worker_check(w);
+	if (w->f->check_rounds == 0)
+		worker_changes(w); /* then worker_check */
+	else
+		worker_check(w);
 }
 
 /* ================================================================ metadata ===== */
@@ -2063,7 +2576,7 @@ reconcile_resolve(struct sync_worker *w)
 		int64_t wt;
 
 		if (in->size == UINT64_MAX) { /* dropped: another UIDVALIDITY */
-			free(in->message_id);
+			syncstate_msg_clear(in);
 			continue;
 		}
 		for (size_t j = 0; j < w->n_cands && in->has_hash; j++) {
@@ -2080,7 +2593,7 @@ reconcile_resolve(struct sync_worker *w)
 			hit->used = 1;
 			rc = syncstate_done(st, w->sf.id, in->src_uid, w->dst_uidvalidity, hit->uid);
 			w->f->reconciled++;
-			free(in->message_id);
+			syncstate_msg_clear(in);
 		} else if ((wt = sync_settle_wait(in->written_ms, now, settle, w->settle_round)) > 0) {
 			if (wt > wait)
 				wait = wt;
@@ -2088,7 +2601,7 @@ reconcile_resolve(struct sync_worker *w)
 		} else {
 			rc = syncstate_drop(st, w->sf.id, in->src_uid);
 			w->f->intents_dropped++;
-			free(in->message_id);
+			syncstate_msg_clear(in);
 		}
 	}
 	w->n_intents = kept;
@@ -2739,7 +3252,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	uint64_t copied = 0, bytes = 0, skipped = 0, errors = 0, too_large = 0, reconciled = 0;
 	uint64_t recovered = 0, would = 0, would_bytes = 0, dropped_kw = 0, unfinished = 0;
 	uint64_t throttled = 0, v_checked = 0, v_missing = 0, v_mismatched = 0, v_unverifiable = 0;
-	uint64_t v_unrecorded = 0;
+	uint64_t v_unrecorded = 0, flags_updated = 0, conflicts = 0, deleted = 0, deleted_pending = 0;
 	size_t v_folders = 0;
 	const struct sync_folder *v_first = NULL;
 	int dry = m->run->o.dry_run;
@@ -2766,6 +3279,10 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
 		cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
 		cJSON_AddNumberToObject(o, "throttled", (double)f->throttled);
+		cJSON_AddNumberToObject(o, "flags_updated", (double)f->flags_updated);
+		cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
+		cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
+		cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
 		if (f->check_rounds > 0) {
 			cJSON *v = cJSON_CreateObject();
 
@@ -2828,6 +3345,10 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		dropped_kw += f->n_dropped;
 		if (!f->done && f->queued)
 			unfinished++;
+		flags_updated += f->flags_updated;
+		conflicts += f->conflicts;
+		deleted += f->deleted;
+		deleted_pending += f->deleted_pending;
 		v_checked += f->checked;
 		v_missing += f->missing;
 		v_mismatched += f->mismatched;
@@ -2849,6 +3370,10 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON_AddNumberToObject(d, "recovered", (double)recovered);
 	cJSON_AddNumberToObject(d, "throttled", (double)throttled);
 	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
+	cJSON_AddNumberToObject(d, "flags_updated", (double)flags_updated);
+	cJSON_AddNumberToObject(d, "conflicts", (double)conflicts);
+	cJSON_AddNumberToObject(d, "deleted", (double)deleted);
+	cJSON_AddNumberToObject(d, "deleted_pending", (double)deleted_pending);
 	cJSON_AddItemToObject(d, "rewritten", rw);
 	cJSON_AddBoolToObject(d, "dry_run", dry);
 	{
@@ -2912,15 +3437,24 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		    (unsigned long long)dropped_kw);
 		return;
 	}
-	if (copied == 0)
-		result_set(res, RESULT_PASS, "nothing new: %llu message(s) already on the destination "
-		                             "in %zu folder(s)",
-		    (unsigned long long)skipped, m->n_folders);
-	else
-		result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s%s",
-		    (unsigned long long)copied, b1, m->n_folders,
-		    reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
-		    throttled > 0 ? "; the server throttled, backed off and retried" : "");
+	{
+		char chg[160] = "";
+
+		if (flags_updated > 0 || deleted > 0 || deleted_pending > 0)
+			snprintf(chg, sizeof(chg), "; flags of %llu updated%s, %llu deleted, %llu gone "
+			                           "from the source (--delete removes them)",
+			    (unsigned long long)flags_updated, conflicts > 0 ? " (with conflicts)" : "",
+			    (unsigned long long)deleted, (unsigned long long)deleted_pending);
+		if (copied == 0)
+			result_set(res, RESULT_PASS, "nothing new: %llu message(s) already on the "
+			                             "destination in %zu folder(s)%s",
+			    (unsigned long long)skipped, m->n_folders, chg);
+		else
+			result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s%s%s",
+			    (unsigned long long)copied, b1, m->n_folders,
+			    reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
+			    throttled > 0 ? "; the server throttled, backed off and retried" : "", chg);
+	}
 }
 
 /* The pass of this pair, for `cutover sync --status` (best effort: the copy
@@ -3176,6 +3710,18 @@ mbox_plan(struct sync_mbox *m)
 		}
 		if (m->run->o.verify && !m->run->o.dry_run)
 			work = 1; /* every folder is checked */
+		if (!work && !m->run->o.dry_run && f->has_status && f->st_uidvalidity != 0) {
+			/* Copies made earlier may have changed at the source (flags,
+			 * deletions): without a way to ask what changed (CONDSTORE's
+			 * HIGHESTMODSEQ is not used yet) the folder is looked at. */
+			int64_t done = 0;
+
+			if (syncstate_folder_count(st, m->pair, f->src_raw, f->st_uidvalidity,
+			        SYNCSTATE_DONE, &done) == 0 && done > 0) {
+				work = 1;
+				f->changes_only = 1;
+			}
+		}
 		if (!work && !(f->create && !f->created)) {
 			f->skipped = f->st_messages;
 			f->done = 1;

@@ -75,6 +75,7 @@ struct sync_opts {
 	int64_t idle_ms;       /* fail a mailbox when nothing moved for this long */
 	int no_multiappend;    /* one message per APPEND even when MULTIAPPEND is offered */
 	int verify;            /* check size and SHA-256 of every copied message (I4) */
+	int delete_vanished;   /* expunge copies whose source message is gone (--delete) */
 };
 
 /* Progress over the whole run (for the progress line). */

@@ -57,6 +57,11 @@ static const char syncstate_schema_v1[] =
  */
 static const char syncstate_migrate_v2[] =
     "ALTER TABLE msg ADD COLUMN written_ms INTEGER NOT NULL DEFAULT 0;"
+    /* The message's flag sets (syncflags.h) at the last pass, on each side:
+     * the base of the three-way flag merge. NULL: not known (copied by an
+     * earlier version). */
+    "ALTER TABLE msg ADD COLUMN src_flags TEXT;"
+    "ALTER TABLE msg ADD COLUMN dst_flags TEXT;"
     /* One row per mailbox pair and pass, for `cutover sync --status`. */
     "CREATE TABLE IF NOT EXISTS pass("
     "  id INTEGER PRIMARY KEY,"
@@ -376,9 +381,10 @@ syncstate_put(struct syncstate *s, int64_t folder_id, const struct syncstate_msg
 
 	if (syncstate_prepare(s,
 	        "INSERT OR REPLACE INTO msg(folder_id, src_uid, state, size, sha256, message_id, "
-	        "dst_uidvalidity, dst_uidnext, dst_uid, updated_at, written_ms) "
+	        "dst_uidvalidity, dst_uidnext, dst_uid, updated_at, written_ms, src_flags, "
+	        "dst_flags) "
 	        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, strftime('%s','now'), " SYNCSTATE_NOW_MS
-	        ")",
+	        ", ?10, ?11)",
 	        &st) != 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
@@ -396,6 +402,14 @@ syncstate_put(struct syncstate *s, int64_t folder_id, const struct syncstate_msg
 	sqlite3_bind_int64(st, 7, m->dst_uidvalidity);
 	sqlite3_bind_int64(st, 8, m->dst_uidnext);
 	sqlite3_bind_int64(st, 9, m->dst_uid);
+	if (m->src_flags != NULL)
+		sqlite3_bind_text(st, 10, m->src_flags, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
+	if (m->dst_flags != NULL)
+		sqlite3_bind_text(st, 11, m->dst_flags, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
 	return syncstate_step_done(s, st);
 }
 
@@ -445,10 +459,19 @@ syncstate_drop(struct syncstate *s, int64_t folder_id, uint32_t src_uid)
 }
 
 void
+syncstate_msg_clear(struct syncstate_msg *m)
+{
+	free(m->message_id);
+	free(m->src_flags);
+	free(m->dst_flags);
+	m->message_id = m->src_flags = m->dst_flags = NULL;
+}
+
+void
 syncstate_msgs_free(struct syncstate_msg *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(m[i].message_id);
+		syncstate_msg_clear(&m[i]);
 	free(m);
 }
 
@@ -464,7 +487,7 @@ syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above
 	*n = 0;
 	if (syncstate_prepare(s,
 	        "SELECT src_uid, state, size, sha256, message_id, dst_uidvalidity, dst_uidnext, "
-	        "dst_uid, written_ms FROM msg WHERE folder_id = ?1 AND (?2 < 0 OR state = ?2) "
+	        "dst_uid, written_ms, src_flags, dst_flags FROM msg WHERE folder_id = ?1 AND (?2 < 0 OR state = ?2) "
 	        "AND src_uid > ?3 ORDER BY src_uid",
 	        &st) != 0)
 		return -1;
@@ -495,6 +518,10 @@ syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above
 		m->dst_uidnext = (uint32_t)sqlite3_column_int64(st, 6);
 		m->dst_uid = (uint32_t)sqlite3_column_int64(st, 7);
 		m->written_ms = sqlite3_column_int64(st, 8);
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+			m->src_flags = xstrdup((const char *)sqlite3_column_text(st, 9));
+		if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+			m->dst_flags = xstrdup((const char *)sqlite3_column_text(st, 10));
 	}
 	if (rc != SQLITE_DONE) {
 		syncstate_fail(s);
@@ -565,6 +592,23 @@ syncstate_count(struct syncstate *s, int state, int64_t *n)
 	*n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return 0;
+}
+
+int
+syncstate_set_flags(struct syncstate *s, int64_t folder_id, uint32_t src_uid, const char *src_flags,
+    const char *dst_flags)
+{
+	sqlite3_stmt *st;
+
+	if (syncstate_prepare(s,
+	        "UPDATE msg SET src_flags = ?3, dst_flags = ?4 WHERE folder_id = ?1 AND src_uid = ?2",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, src_uid);
+	sqlite3_bind_text(st, 3, src_flags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, dst_flags, -1, SQLITE_STATIC);
+	return syncstate_step_done(s, st);
 }
 
 int

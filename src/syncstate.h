@@ -60,7 +60,8 @@ struct syncstate_folder {
 	char *dst_name;
 };
 
-/* One message row. message_id is owned (syncstate_msgs_free). */
+/* One message row. message_id and the flag sets are owned (syncstate_msgs_free,
+ * or syncstate_msg_clear for one row taken out of an array). */
 struct syncstate_msg {
 	uint32_t src_uid;
 	enum syncstate_msg_state state;
@@ -72,6 +73,8 @@ struct syncstate_msg {
 	uint32_t dst_uidnext;     /* INTENT: lower bound of the destination UID */
 	uint32_t dst_uid;         /* DONE: 0 = unknown */
 	int64_t written_ms;       /* read only: when the row was last put (ms, wall clock) */
+	char *src_flags;          /* flag sets at the last pass (syncflags.h), or NULL */
+	char *dst_flags;
 };
 
 struct syncstate;
@@ -139,6 +142,7 @@ int syncstate_drop(struct syncstate *s, int64_t folder_id, uint32_t src_uid);
 int syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above,
     struct syncstate_msg **out, size_t *n);
 void syncstate_msgs_free(struct syncstate_msg *m, size_t n);
+void syncstate_msg_clear(struct syncstate_msg *m);
 
 /*
  * Destination UIDs >= MIN_UID that DONE rows of PAIR record in the
@@ -156,6 +160,10 @@ int syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_ui
  * 0 when there is no such folder). */
 int syncstate_folder_count(struct syncstate *s, const char *pair, const char *src_name,
     uint32_t uidvalidity, int state, int64_t *n);
+
+/* Record the flag sets of a message at this pass (the next merge's base). */
+int syncstate_set_flags(struct syncstate *s, int64_t folder_id, uint32_t src_uid, const char *src_flags,
+    const char *dst_flags);
 
 /* One pass of one mailbox pair (the pass table, schema version 2). */
 struct syncstate_pass {
