@@ -32,6 +32,7 @@
 enum {
 	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,
 	OPT_NO_PUBLIC, OPT_NS_PORT, OPT_WATCH, OPT_INTERVAL, OPT_DEADLINE, OPT_THEN, OPT_PLAN,
+	OPT_RESOLVERS_FILE, OPT_PUBLIC,
 };
 
 static const struct option propagation_options[] = {
@@ -46,23 +47,22 @@ static const struct option propagation_options[] = {
 	{"deadline", required_argument, NULL, OPT_DEADLINE},
 	{"then", required_argument, NULL, OPT_THEN},
 	{"plan", required_argument, NULL, OPT_PLAN},
+	{"resolvers-file", required_argument, NULL, OPT_RESOLVERS_FILE},
+	{"public", no_argument, NULL, OPT_PUBLIC},
 	{NULL, 0, NULL, 0},
 };
 
 /*
- * Well-known public resolvers asked when neither --resolver nor a plan's
- * public_resolvers names any. IPv6 ones are asked only when this machine
- * has an IPv6 route (checked without sending anything).
+ * The curated list of public resolvers (contrib/resolvers/public-resolvers.txt,
+ * installed as DATADIR/public-resolvers.txt): asked with --public, and when
+ * neither --resolver, --resolvers-file nor a plan's public_resolvers names
+ * any. CUTOVER_PUBLIC_RESOLVERS names another file (tests, air-gapped sites).
  */
-static const char *const propagation_public[] = {
-	"8.8.8.8", "8.8.4.4",                 /* Google Public DNS */
-	"1.1.1.1", "1.0.0.1",                 /* Cloudflare */
-	"9.9.9.9",                            /* Quad9 */
-	"208.67.222.222",                     /* OpenDNS (Cisco) */
-	"2001:4860:4860::8888",               /* Google, IPv6 */
-	"2606:4700:4700::1111",               /* Cloudflare, IPv6 */
-	"2620:fe::fe",                        /* Quad9, IPv6 */
-};
+#ifndef CUTOVER_DATADIR
+#define CUTOVER_DATADIR "/usr/local/share/cutover"
+#endif
+#define PROPAGATION_LIST_NAME "public-resolvers.txt"
+#define PROPAGATION_MAX_FILE (16u << 20)
 
 static struct {
 	const char *mx_args[PROP_MAX_VALUES];
@@ -71,9 +71,11 @@ static struct {
 	size_t n_txt;
 	const char *cname[PROP_MAX_EXPECT];
 	size_t n_cname;
-	const char *authoritative[PROP_MAX_SERVERS];
+	const char **authoritative;
 	size_t n_authoritative;
-	int no_public, watch, interval_set, deadline_set;
+	const char **files;        /* --resolvers-file */
+	size_t n_files;
+	int no_public, public, watch, interval_set, deadline_set;
 	long ns_port, interval, deadline;
 	const char *then;
 	const char *plan;
@@ -163,10 +165,15 @@ propagation_option(struct cli *c, int opt, const char *arg)
 			po.cname[po.n_cname++] = arg;
 		return CLI_CONTINUE;
 	case OPT_AUTHORITATIVE:
-		if (po.n_authoritative == PROP_MAX_SERVERS)
-			return cli_usage_error(c, "at most %d --authoritative options", PROP_MAX_SERVERS);
+		po.authoritative = xrealloc(po.authoritative, (po.n_authoritative + 1) *
+		    sizeof(po.authoritative[0]));
 		po.authoritative[po.n_authoritative++] = arg;
 		return CLI_CONTINUE;
+	case OPT_RESOLVERS_FILE:
+		po.files = xrealloc(po.files, (po.n_files + 1) * sizeof(po.files[0]));
+		po.files[po.n_files++] = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLIC: po.public = 1; return CLI_CONTINUE;
 	case OPT_NO_PUBLIC: po.no_public = 1; return CLI_CONTINUE;
 	case OPT_NS_PORT: return cli_parse_long(c, "--ns-port", arg, 1, 65535, &po.ns_port);
 	case OPT_WATCH: po.watch = 1; return CLI_CONTINUE;
@@ -200,6 +207,122 @@ propagation_has_route6(const char *addr)
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
 	return ok;
+}
+
+/* Read PATH whole (at most PROPAGATION_MAX_FILE bytes) into a new *BUF. */
+static int
+propagation_read(const char *path, char **buf, size_t *len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 0, n;
+
+	*buf = NULL;
+	*len = 0;
+	*err = NULL;
+	if (f == NULL) {
+		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			*buf = xrealloc(*buf, cap);
+		}
+		n = fread(*buf + *len, 1, cap - *len, f);
+		*len += n;
+	} while (n > 0 && *len <= PROPAGATION_MAX_FILE);
+	if (ferror(f) || *len > PROPAGATION_MAX_FILE)
+		*err = xasprintf("cannot read %s: %s", path, ferror(f) ? strerror(errno) :
+		    "larger than 16 MiB");
+	fclose(f);
+	if (*err != NULL) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read and parse a resolvers list into L. Returns 0 or -1 with *ERR. */
+static int
+propagation_load_list(const char *path, struct prop_list *l, char **err)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (propagation_read(path, &buf, &len, err) != 0)
+		return -1;
+	rc = prop_list_parse(buf, len, path, l, err);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Where the curated public list is: $CUTOVER_PUBLIC_RESOLVERS, the installed
+ * copy, or the source tree next to the binary (./cutover, build/cutover).
+ * Returns a new string, or NULL when none exists (*TRIED says where it looked).
+ */
+static char *
+propagation_public_path(char **tried)
+{
+	const char *env = getenv("CUTOVER_PUBLIC_RESOLVERS");
+	char exe[4096], *cand[3];
+	ssize_t n;
+	char *found = NULL;
+
+	*tried = NULL;
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	cand[0] = xstrdup(CUTOVER_DATADIR "/" PROPAGATION_LIST_NAME);
+	cand[1] = cand[2] = NULL;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		cand[1] = xasprintf("%s/contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+		cand[2] = xasprintf("%s/../contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (found == NULL && cand[i] != NULL && access(cand[i], R_OK) == 0) {
+			found = cand[i];
+			cand[i] = NULL;
+		}
+	}
+	if (found == NULL)
+		*tried = xasprintf("%s%s%s", cand[0], cand[1] != NULL ? ", " : "",
+		    cand[1] != NULL ? cand[1] : "");
+	for (size_t i = 0; i < 3; i++)
+		free(cand[i]);
+	return found;
+}
+
+/* Is S ("2001:db8::1", "[2001:db8::1]:53") an IPv6 address this machine has
+ * no route to? IPv4 addresses never are. */
+static int
+propagation_v6_unreachable(const char *s)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *colon = strchr(s, ':');
+	size_t n;
+
+	if (colon == NULL || (s[0] != '[' && strchr(colon + 1, ':') == NULL))
+		return 0;
+	if (s[0] == '[') {
+		s++;
+		n = strcspn(s, "]");
+	} else {
+		n = strlen(s);
+	}
+	if (n >= sizeof(addr))
+		return 0;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	return !propagation_has_route6(addr);
 }
 
 /* Read and parse the plan (no passwords are resolved: none are needed). */
@@ -459,8 +582,11 @@ propagation_run(struct cli *c)
 {
 	struct prop_expect expect[PROP_MAX_EXPECT];
 	char *names[PROP_MAX_EXPECT], *values[PROP_MAX_EXPECT];
-	const char *resolvers[PROP_MAX_SERVERS], *lookup[CLI_MAX_RESOLVERS];
-	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0;
+	const char **resolvers = NULL, *lookup[CLI_MAX_RESOLVERS];
+	struct prop_meta *meta = NULL;
+	struct prop_list named, public_list;
+	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0, n_plan_public;
+	int use_public;
 	struct prop_config cfg;
 	struct runner_opts ro;
 	struct runner *r = NULL;
@@ -476,6 +602,10 @@ propagation_run(struct cli *c)
 	int rc, complete = 0;
 
 	memset(expect, 0, sizeof(expect));
+	memset(&named, 0, sizeof(named));
+	memset(&public_list, 0, sizeof(public_list));
+	if (po.public && po.no_public)
+		return cli_usage_error(c, "--public and --no-public contradict each other");
 	if (c->n_args > 1)
 		return cli_usage_error(c, "one domain at a time (got %d arguments)", c->n_args);
 	if ((po.interval_set || po.deadline_set) && !po.watch)
@@ -542,23 +672,68 @@ propagation_run(struct cli *c)
 	if (rc != CLI_CONTINUE)
 		goto out;
 
-	/* Resolvers to watch; the runner's own client (NS discovery) uses the same,
-	 * or the plan's "resolvers", or the system's. */
-	if (c->n_resolvers > 0) {
-		for (size_t i = 0; i < c->n_resolvers; i++)
-			resolvers[n_resolvers++] = c->resolvers[i];
-	} else if (plan != NULL && plan->n_public_resolvers > 0) {
-		for (size_t i = 0; i < plan->n_public_resolvers && i < PROP_MAX_SERVERS; i++)
-			resolvers[n_resolvers++] = plan->public_resolvers[i];
-	} else if (!po.no_public) {
-		for (size_t i = 0; i < UTIL_ARRAY_LEN(propagation_public); i++)
-			if (strchr(propagation_public[i], ':') == NULL ||
-			    propagation_has_route6(propagation_public[i]))
-				resolvers[n_resolvers++] = propagation_public[i];
+	/* Resolvers to watch: the ones named (--resolver, --resolvers-file), else
+	 * the plan's public_resolvers, else the curated list; --public adds the
+	 * curated list in any case. */
+	for (size_t i = 0; i < po.n_files; i++) {
+		if (propagation_load_list(po.files[i], &named, &err) != 0) {
+			fprintf(stderr, "cutover %s: --resolvers-file %s\n", c->command, err);
+			free(err);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
 	}
+	n_plan_public = c->n_resolvers + named.n == 0 && plan != NULL ?
+	    plan->n_public_resolvers : 0;
+	use_public = po.public || (c->n_resolvers + named.n + n_plan_public == 0 && !po.no_public);
+	if (use_public) {
+		char *tried = NULL, *path = propagation_public_path(&tried);
+
+		if (path == NULL) {
+			fprintf(stderr, "cutover %s: the list of public resolvers is not installed "
+			    "(looked for %s); name resolvers with --resolver or --resolvers-file, or "
+			    "set CUTOVER_PUBLIC_RESOLVERS to the list\n", c->command, tried);
+			free(tried);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
+		if (propagation_load_list(path, &public_list, &err) != 0) {
+			fprintf(stderr, "cutover %s: public resolvers list %s\n", c->command, err);
+			free(err);
+			free(path);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
+		free(path);
+	}
+	n_resolvers = c->n_resolvers + named.n + n_plan_public + public_list.n;
+	resolvers = xcalloc(n_resolvers + 1, sizeof(resolvers[0]));
+	meta = xcalloc(n_resolvers + 1, sizeof(meta[0]));
+	n_resolvers = 0;
+	for (size_t i = 0; i < c->n_resolvers; i++)
+		resolvers[n_resolvers++] = c->resolvers[i];
+	for (size_t i = 0; i < named.n; i++) {
+		meta[n_resolvers] = (struct prop_meta){named.v[i].operator, named.v[i].country};
+		resolvers[n_resolvers++] = named.v[i].server;
+	}
+	for (size_t i = 0; i < n_plan_public; i++)
+		resolvers[n_resolvers++] = plan->public_resolvers[i];
+	/* IPv6 entries of the curated list only when this machine has IPv6. */
+	for (size_t i = 0; i < public_list.n; i++) {
+		if (propagation_v6_unreachable(public_list.v[i].server))
+			continue;
+		meta[n_resolvers] = (struct prop_meta){public_list.v[i].operator,
+		    public_list.v[i].country};
+		resolvers[n_resolvers++] = public_list.v[i].server;
+	}
+	/* The runner's own client (NS discovery): the first resolvers named, or
+	 * the plan's "resolvers", or the system's. */
 	if (c->n_resolvers > 0) {
-		for (size_t i = 0; i < c->n_resolvers; i++)
+		for (size_t i = 0; i < c->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
 			lookup[n_lookup++] = c->resolvers[i];
+	} else if (named.n > 0) {
+		for (size_t i = 0; i < named.n && n_lookup < CLI_MAX_RESOLVERS; i++)
+			lookup[n_lookup++] = named.v[i].server;
 	} else if (plan != NULL) {
 		for (size_t i = 0; i < plan->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
 			lookup[n_lookup++] = plan->resolvers[i];
@@ -594,6 +769,8 @@ propagation_run(struct cli *c)
 	cfg.n_authoritative = po.n_authoritative;
 	cfg.resolvers = resolvers;
 	cfg.n_resolvers = n_resolvers;
+	cfg.resolver_meta = meta;
+	cfg.then = po.then != NULL;
 	cfg.ns_port = (int)po.ns_port;
 	cfg.timeout_ms = ro.timeout_ms * 3 / 4;
 	cfg.watch = po.watch;
@@ -677,6 +854,12 @@ out:
 	}
 	if (n_expect > 0 && expect[0].type == DNSMSG_MX)
 		prop_expect_clear(&expect[0]);
+	free(resolvers);
+	free(meta);
+	prop_list_free(&named);
+	prop_list_free(&public_list);
+	free(po.authoritative);
+	free(po.files);
 	plan_free(plan);
 	return rc;
 }
