@@ -357,7 +357,7 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 {
 	const char *field[3] = {NULL, NULL, NULL};
 	size_t flen[3] = {0, 0, 0}, nf = 0, alen;
-	char addr[PROP_MAX_LIST_LINE + 1], cares[80], label[80], cares2[80];
+	char addr[PROP_MAX_LIST_LINE + 1], cares[80], label[80];
 	struct prop_list_entry *e;
 	const char *rest;
 
@@ -410,8 +410,7 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 	}
 	/* The same server twice (in any spelling): say where it was first. */
 	for (size_t i = first; i < l->n; i++) {
-		prop_server_parse(l->v[i].server, 53, cares2, sizeof(cares2), label, sizeof(label));
-		if (strcmp(cares, cares2) == 0) {
+		if (strcmp(cares, l->v[i].canonical) == 0) {
 			*err = xasprintf("%s:%u: %s is listed already (line %u)", path, lineno, addr,
 			    l->v[i].line);
 			return -1;
@@ -424,6 +423,7 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 	e = &l->v[l->n++];
 	memset(e, 0, sizeof(*e));
 	e->server = xstrdup(addr);
+	e->canonical = xstrdup(cares);
 	e->operator = flen[0] > 0 ? xstrndup(field[0], flen[0]) : NULL;
 	e->country = flen[1] > 0 ? xstrndup(field[1], flen[1]) : NULL;
 	e->source = flen[2] > 0 ? xstrndup(field[2], flen[2]) : NULL;
@@ -462,6 +462,7 @@ prop_list_free(struct prop_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].server);
+		free(l->v[i].canonical);
 		free(l->v[i].operator);
 		free(l->v[i].country);
 		free(l->v[i].source);

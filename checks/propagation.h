@@ -204,6 +204,7 @@ int prop_server_parse(const char *s, int default_port, char *cares, size_t cares
  */
 struct prop_list_entry {
 	char *server;            /* as written: "8.8.8.8", "127.0.0.1:5300" */
+	char *canonical;         /* prop_server_parse's c-ares form: "8.8.8.8:53" */
 	char *operator;          /* NULL when absent */
 	char *country;           /* NULL when absent; two upper-case letters */
 	char *source;            /* NULL when absent */
