@@ -1487,6 +1487,8 @@ prop_view(const struct prop *p, size_t i, size_t k, struct prop_view *out)
 	out->ttl = a->state == PROP_ERROR ? -1 : a->ttl;
 	out->serial = s->role == PROP_AUTHORITATIVE ? s->serial : -1;
 	out->error = a->state == PROP_ERROR ? a->error : NULL;
+	out->expires_at = a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0 ?
+	    a->at + (time_t)a->ttl : 0;
 	out->changed = a->changed;
 	out->previous = a->previous == PROP_UNKNOWN ? NULL : prop_state_str(a->previous);
 }

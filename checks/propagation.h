@@ -125,6 +125,7 @@ struct prop_view {
 	int64_t ttl;             /* -1 = none */
 	int64_t serial;          /* -1 = none */
 	const char *error;       /* NULL unless state is error */
+	time_t expires_at;       /* a stale resolver's cache expiry (answer + TTL), else 0 */
 	int changed;             /* state or answer changed in the last round */
 	const char *previous;    /* the state before the change, NULL on the first answer */
 };

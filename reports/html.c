@@ -1013,7 +1013,7 @@ html_prop_chart(struct html *h, const cJSON *d)
 		goto out;
 	html_lit(h, "<h3>New answer over time</h3>");
 	html_fmt(h, "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-	    "height=\"%.0f\" xmlns=\"http://www.w3.org/2000/svg\" data-total=\"%.0f\">", W, H, W, H,
+	    "height=\"%.0f\" data-total=\"%.0f\">", W, H, W, H,
 	    total);
 	html_lit(h, "<title>Share of servers with the new answer after each round</title>");
 	/* Axes and grid: 0, 50, 100 %. */

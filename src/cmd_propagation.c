@@ -108,17 +108,25 @@ propagation_help(FILE *out)
 	    "Which servers:\n"
 	    "  --authoritative ADDR[:PORT]  ask this name server instead of looking up DOMAIN's\n"
 	    "                       NS set (repeatable): split horizon, hidden primaries, labs\n"
-	    "  --resolver ADDR[:PORT]       the resolvers to ask (repeatable); they replace the\n"
-	    "                       built-in list. NS discovery also goes through them.\n"
+	    "  --resolver ADDR[:PORT]       a resolver to ask (repeatable, any number); the\n"
+	    "                       resolvers named replace the public list. NS discovery\n"
+	    "                       also goes through them.\n"
+	    "  --resolvers-file FILE        resolvers to ask, one a line: ADDR[:PORT] [OPERATOR\n"
+	    "                       [| COUNTRY [| SOURCE]]], '#' comments (repeatable); the\n"
+	    "                       console and the HTML report group them by operator and\n"
+	    "                       country. A bad line is an error naming FILE:LINE (exit 65).\n"
+	    "  --public             also ask the curated list of public resolvers (about 120:\n"
+	    "                       Google, Cloudflare, Quad9, OpenDNS, AdGuard, national\n"
+	    "                       operators; IPv6 ones only when this machine has IPv6).\n"
+	    "                       Asked anyway when no resolver is named.\n"
 	    "  --plan PLAN          take public_resolvers (and expect.mx, the domain) from a\n"
 	    "                       plan file\n"
-	    "  --no-public          do not ask the built-in public resolvers (authoritative\n"
-	    "                       servers only, unless --resolver is given)\n"
+	    "  --no-public          do not ask the public list (authoritative servers only,\n"
+	    "                       unless resolvers are named)\n"
 	    "  --ns-port PORT       port of discovered name servers (default 53; labs)\n"
-	    "Built-in resolvers: Google 8.8.8.8 8.8.4.4, Cloudflare 1.1.1.1 1.0.0.1,\n"
-	    "Quad9 9.9.9.9, OpenDNS 208.67.222.222, and when this machine has IPv6:\n"
-	    "2001:4860:4860::8888 2606:4700:4700::1111 2620:fe::fe.\n"
-	    "\n"
+	    "The public list is PREFIX/share/cutover/public-resolvers.txt (or the file\n"
+	    "named by CUTOVER_PUBLIC_RESOLVERS). All servers are asked at once over a few\n"
+	    "shared UDP sockets, however many there are.\n"	    "\n"
 	    "Watch and trigger:\n"
 	    "  --watch              repeat until every server matches: exit 0 when it does,\n"
 	    "                       2 at the deadline; a live table on a terminal, one line\n"
@@ -436,15 +444,111 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 	fflush(ui->out);
 }
 
+/* Servers of one operator (or all authoritative servers) in the live table. */
+struct propagation_group {
+	const char *name;        /* operator, "authoritative servers", "other resolvers" */
+	const char *country;     /* when every server of the group has the same one */
+	int mixed_country;
+	int auth;
+	size_t n, match, stale, error;
+	time_t expires;          /* latest stale cache expiry */
+	size_t *members;         /* server indexes, in order */
+};
+
+static int
+propagation_group_cmp(const void *a, const void *b)
+{
+	const struct propagation_group *x = a, *y = b;
+
+	if (x->auth != y->auth)
+		return x->auth ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Group the servers of expectation I; returns the groups (caller frees). */
+static struct propagation_group *
+propagation_groups(const struct prop *p, size_t i, size_t *n_out)
+{
+	struct propagation_group *g = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t k = 0; k < prop_n_servers(p); k++) {
+		struct prop_view v;
+		const char *name;
+		size_t j;
+
+		prop_view(p, i, k, &v);
+		name = v.role == PROP_AUTHORITATIVE ? "authoritative servers" :
+		    v.operator != NULL ? v.operator : "other resolvers";
+		for (j = 0; j < n; j++)
+			if (g[j].auth == (v.role == PROP_AUTHORITATIVE) && strcmp(g[j].name, name) == 0)
+				break;
+		if (j == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				g = xrealloc(g, cap * sizeof(*g));
+			}
+			memset(&g[n], 0, sizeof(g[0]));
+			g[n].name = name;
+			g[n].auth = v.role == PROP_AUTHORITATIVE;
+			g[n].country = v.country;
+			n++;
+		}
+		if (g[j].country == NULL || v.country == NULL || strcmp(g[j].country, v.country) != 0)
+			g[j].mixed_country = g[j].n > 0 || v.country == NULL;
+		g[j].members = xrealloc(g[j].members, (g[j].n + 1) * sizeof(g[j].members[0]));
+		g[j].members[g[j].n++] = k;
+		if (v.state == PROP_MATCH)
+			g[j].match++;
+		else if (v.state == PROP_STALE)
+			g[j].stale++;
+		else
+			g[j].error++;
+		if (v.expires_at > g[j].expires)
+			g[j].expires = v.expires_at;
+	}
+	qsort(g, n, sizeof(g[0]), propagation_group_cmp);
+	*n_out = n;
+	return g;
+}
+
+static void
+propagation_groups_free(struct propagation_group *g, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		free(g[j].members);
+	free(g);
+}
+
+/* "Google Public DNS (US)" into BUF. */
+static void
+propagation_group_label(const struct propagation_group *g, char *buf, size_t len)
+{
+	if (g->country != NULL && !g->mixed_country)
+		snprintf(buf, len, "%s (%s)", g->name, g->country);
+	else
+		snprintf(buf, len, "%s", g->name);
+}
+
+/*
+ * The live table (a terminal): servers grouped by operator, authoritative
+ * servers first. When one line per server does not fit the terminal's
+ * height, one line per group instead: its counts and when its stale caches
+ * expire.
+ */
 static void
 propagation_table(struct propagation_ui *ui, const struct prop *p)
 {
 	struct winsize ws;
-	int width = 100, lines = 0;
+	int width = 100, height = 40, lines = 0, need;
 	char when[32] = "";
 
-	if (ioctl(fileno(ui->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60)
-		width = ws.ws_col;
+	if (ioctl(fileno(ui->out), TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_col >= 60)
+			width = ws.ws_col;
+		if (ws.ws_row >= 10)
+			height = ws.ws_row;
+	}
 	if (ui->lines > 0)
 		fprintf(ui->out, "\033[%dA\033[J", ui->lines);
 	if (ui->deadline_s > 0) {
@@ -458,35 +562,69 @@ propagation_table(struct propagation_ui *ui, const struct prop *p)
 	    prop_elapsed_ms(p) / 1000.0, when);
 	lines++;
 	for (size_t i = 0; i < prop_n_expect(p); i++) {
-		size_t matched;
+		size_t matched, n_g;
 		enum result_status st = prop_expect_status(p, i, &matched);
+		struct propagation_group *g = propagation_groups(p, i, &n_g);
+		int compact;
 
+		/* What one line per server would take, every expectation included. */
+		need = 1 + (int)(prop_n_expect(p) * (2 + n_g + prop_n_servers(p)));
+		compact = need > height - 1;
 		fprintf(ui->out, "%s: %zu of %zu match%s\n", prop_expect_label(p, i), matched,
 		    prop_n_servers(p), st == RESULT_PASS ? " - complete" : "");
-		fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
-		    "TTL", "SERIAL", "ANSWER");
-		lines += 2;
-		for (size_t k = 0; k < prop_n_servers(p); k++) {
-			struct prop_view v;
-			char ttl[24] = "-", serial[24] = "-";
-			const char *ans;
-			int room;
+		lines++;
+		if (compact)
+			fprintf(ui->out, "  %-40s %7s %7s %7s %7s  %s\n", "GROUP", "SERVERS", "MATCH",
+			    "STALE", "ERROR", "STALE CACHES EXPIRE");
+		else
+			fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
+			    "TTL", "SERIAL", "ANSWER");
+		lines++;
+		for (size_t j = 0; j < n_g; j++) {
+			char label[128], exp[48] = "-";
 
-			prop_view(p, i, k, &v);
-			if (v.ttl >= 0)
-				snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
-			if (v.serial >= 0)
-				snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
-			ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
-			    v.answer : "-";
-			room = width - 62;
-			fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
-			    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
-			    ui->color ? propagation_state_color(v.state) : "",
-			    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl, serial,
-			    room > 8 ? room : 8, ans);
+			propagation_group_label(&g[j], label, sizeof(label));
+			if (g[j].expires != 0)
+				prop_format_utc(g[j].expires, time(NULL), exp, sizeof(exp));
+			if (compact) {
+				const char *c0 = "", *c1 = "";
+
+				if (ui->color) {
+					c0 = g[j].error > 0 ? "\033[35m" : g[j].stale > 0 ? "\033[33m" :
+					    "\033[32m";
+					c1 = "\033[0m";
+				}
+				fprintf(ui->out, "  %s%-40.40s%s %7zu %7zu %7zu %7zu  %s\n", c0, label, c1,
+				    g[j].n, g[j].match, g[j].stale, g[j].error,
+				    g[j].stale > 0 ? exp : "-");
+				lines++;
+				continue;
+			}
+			fprintf(ui->out, " %s: %zu of %zu match\n", label, g[j].match, g[j].n);
 			lines++;
+			for (size_t m = 0; m < g[j].n; m++) {
+				struct prop_view v;
+				char ttl[24] = "-", serial[24] = "-";
+				const char *ans;
+				int room;
+
+				prop_view(p, i, g[j].members[m], &v);
+				if (v.ttl >= 0)
+					snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
+				if (v.serial >= 0)
+					snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
+				ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
+				    v.answer : "-";
+				room = width - 62;
+				fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
+				    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
+				    ui->color ? propagation_state_color(v.state) : "",
+				    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl,
+				    serial, room > 8 ? room : 8, ans);
+				lines++;
+			}
 		}
+		propagation_groups_free(g, n_g);
 	}
 	ui->lines = lines;
 	fflush(ui->out);
