@@ -602,3 +602,24 @@ def test_console_groups_by_operator(big_lab, tmp_path):
     assert rc == 0, out
     assert re.search(r"^ Operator 0 \(US\): 30 of 30 match$", out, re.M), out
     assert re.search(rf"^  res +{re.escape(srv_label(BIG_NEW[3]))} +match ", out, re.M), out
+
+
+def test_any_number_of_resolver_options_and_plan_resolvers(cutover, big_lab, tmp_path):
+    _, _, addrs = big_lab
+    # 60 --resolver options (there used to be a cap of 16).
+    named = BIG_NEW[:30] + BIG_OLDA[:30]
+    run = prop(cutover, "--expect-mx", NEW_MX, "--authoritative", BIG_AUTH,
+               *res(*map(srv_label, named)))
+    d = run.check("dns.propagation")["details"]
+    assert (d["total"], d["matched"], d["stale"]) == (61, 31, 30)
+    # All 300 as a plan's public_resolvers.
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "domain": "prop.test", "public_resolvers": [srv_label(a) for a in addrs],
+        "source": {"imap": "imaps://127.0.0.1:993"},
+        "destination": {"imap": "imaps://127.0.0.2:993"},
+        "expect": {"mx": [NEW_MX]}, "mailboxes": []}))
+    run = cutover("propagation", "--plan", plan, "--authoritative", BIG_AUTH)
+    d = run.check("dns.propagation")["details"]
+    assert (d["total"], d["matched"], d["stale"]) == (301, 151, 150)
+    assert all(s["operator"] is None for s in d["servers"])
