@@ -1033,7 +1033,7 @@ html_prop_chart(struct html *h, const cJSON *d)
 		html_fmt(h, "<line class=\"then\" data-ms=\"%.0f\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
 		    "y2=\"%.1f\"><title>%s at %.1f s</title></line><text class=\"axis then\" "
 		    "x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", done_ms, x, T, x, H - B,
-		    then ? "complete: --then ran" : "complete", done_ms / 1000.0, x - 4, T + 10,
+		    then ? "complete: --then ran" : "complete", done_ms / 1000.0, x - 4, T + 24,
 		    then ? "--then" : "complete");
 	}
 	html_lit(h, "<polyline class=\"line\" points=\"");

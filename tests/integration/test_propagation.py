@@ -14,11 +14,14 @@ default 5340, private LAB_RUN):
 Every run names its servers with --authoritative/--resolver: --resolver
 replaces the built-in public resolvers, so no test leaves loopback.
 """
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -623,3 +626,87 @@ def test_any_number_of_resolver_options_and_plan_resolvers(cutover, big_lab, tmp
     d = run.check("dns.propagation")["details"]
     assert (d["total"], d["matched"], d["stale"]) == (301, 151, 150)
     assert all(s["operator"] is None for s in d["servers"])
+
+
+def test_truncated_answer_is_asked_again_over_tcp(cutover, prop_lab):
+    """8 TXT records of 200 bytes do not fit a 1232-byte UDP answer: Knot sets
+    TC and the same server is asked over TCP."""
+    zone = (ROOT / "contrib/lab/dns/zones/prop-new/prop.test.zone").read_text()
+    want = re.search(r'"(big-5 a+)"', zone).group(1)
+    run = prop(cutover, "--expect-txt", f"big.prop.test={want}", *auth(AUTH1), *res(RNEW))
+    assert run.rc == 0, run.stdout + run.stderr
+    s = servers(run.check("dns.propagation"))
+    assert len(s[AUTH1]["answer"]) == len(s[RNEW]["answer"]) == 8
+    assert s[RNEW]["state"] == "match"
+
+
+HOSTILE = "127.0.0.29"
+
+
+def dns_answer(query, qname_override=None, flip_id=False):
+    """A minimal MX answer to QUERY (bytes): the question copied (or another
+    name), one MX record for NEW_MX."""
+    end = 12
+    while query[end] != 0:
+        end += query[end] + 1
+    question = query[12:end + 5]
+    if qname_override is not None:
+        question = b"".join(bytes([len(p)]) + p.encode() for p in qname_override.split(".")) \
+            + b"\x00" + query[end + 1:end + 5]
+    qid = query[:2] if not flip_id else bytes([query[0] ^ 0xFF, query[1]])
+    header = qid + bytes([0x84 | (query[2] & 1), 0x00]) + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    exchange = b"".join(bytes([len(p)]) + p.encode() for p in NEW_MX.split(".")) + b"\x00"
+    rr = b"\xc0\x0c\x00\x0f\x00\x01\x00\x00\x01\x2c" + (len(exchange) + 2).to_bytes(2, "big") \
+        + b"\x00\x0a" + exchange
+    return header + question + rr
+
+
+@contextlib.contextmanager
+def hostile_dns(port, honest_last):
+    """A scripted peer for what no real server does: every query gets answers
+    that must not be taken (wrong ID, another question, from another port, the
+    query echoed back), then, if HONEST_LAST, the right answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((HOSTILE, port))
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind((HOSTILE, 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                q, peer = sock.recvfrom(4096)
+            except OSError:
+                continue
+            sock.sendto(dns_answer(q, flip_id=True), peer)
+            sock.sendto(dns_answer(q, qname_override="other.prop.test"), peer)
+            other.sendto(dns_answer(q), peer)
+            sock.sendto(q, peer)
+            if honest_last:
+                sock.sendto(dns_answer(q), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield f"{HOSTILE}:{port}"
+    finally:
+        stop.set()
+        t.join()
+        sock.close()
+        other.close()
+
+
+@pytest.mark.parametrize("honest_last", [False, True])
+def test_answers_not_from_the_server_asked_are_dropped(cutover, honest_last):
+    with hostile_dns(PORT, honest_last) as server:
+        run = prop(cutover, "--expect-mx", NEW_MX, *res(server), "--no-public",
+                   "--authoritative", server, "--timeout", "2")
+    s = {(x["server"], x["role"]): x for x in run.check("dns.propagation")["details"]["servers"]}
+    for role in ("authoritative", "resolver"):
+        x = s[(server, role)]
+        if honest_last:
+            # The control: the same exchange with the right answer last matches.
+            assert x["state"] == "match" and x["answer"] == [NEW_MX], x
+        else:
+            assert (x["state"], x["error_code"]) == ("error", "timeout"), x
