@@ -725,7 +725,8 @@ prop_timeline_add(struct prop *p, struct prop_item *it, const struct prop_server
 {
 	cJSON *ev;
 
-	if (it->n_timeline == PROP_MAX_TIMELINE) {
+	/* Room for a few changes of every server, however many there are. */
+	if (it->n_timeline >= PROP_MAX_TIMELINE && it->n_timeline >= 8 * p->n_srv) {
 		it->timeline_truncated = 1;
 		return;
 	}

@@ -38,7 +38,7 @@
 #define PROP_MAX_VALUES 16       /* values of one expectation (MX hosts) */
 #define PROP_MAX_NS 16           /* NS names followed in discovery */
 #define PROP_MAX_ANSWER 32       /* records of one answer kept */
-#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation */
+#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation (or 8 a server) */
 
 enum prop_role { PROP_AUTHORITATIVE = 0, PROP_RESOLVER };
 

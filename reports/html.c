@@ -767,7 +767,6 @@ html_state_status(const char *state)
 	return RESULT_ERROR;
 }
 
-
 /* ISO time "2026-11-23T14:05:10Z" shown as "14:05 UTC" (report data, escaped). */
 static void
 html_expiry(struct html *h, const char *iso)
@@ -788,8 +787,8 @@ html_expiry(struct html *h, const char *iso)
 
 /* One resolver group: servers of one country and operator. */
 struct html_group {
-	const char *country;   /* "" when unknown */
-	const char *op;        /* "" when unknown */
+	const char *country; /* "" when unknown */
+	const char *op;      /* "" when unknown */
 	const cJSON **srv;
 	size_t n, match, stale, error;
 };
@@ -857,17 +856,22 @@ html_prop_groups(struct html *h, const cJSON *servers)
 		return;
 	}
 	qsort(g, n_g, sizeof(g[0]), html_group_cmp);
-	html_lit(h, "<h3>Resolvers by country and operator</h3>"
+	html_lit(h,
+	    "<h3>Resolvers by country and operator</h3>"
 	    "<div class=\"scroll\"><table class=\"groups\"><thead><tr><th>Country</th>"
 	    "<th>Operator</th><th class=\"num\">New</th><th class=\"num\">Stale</th>"
-	    "<th class=\"num\">Error</th><th>Servers (stale: cache expires)</th></tr></thead><tbody>");
+	    "<th class=\"num\">Error</th><th>Servers (stale: cache "
+	    "expires)</th></tr></thead><tbody>");
 	for (size_t i = 0; i < n_g; i++) {
-		enum result_status gst = g[i].error > 0 && g[i].match + g[i].stale == 0 ?
-		    RESULT_ERROR : g[i].stale + g[i].error > 0 ? RESULT_WARN : RESULT_PASS;
+		enum result_status gst = g[i].error > 0 && g[i].match + g[i].stale == 0
+		    ? RESULT_ERROR
+		    : g[i].stale + g[i].error > 0 ? RESULT_WARN
+		                                  : RESULT_PASS;
 
-		html_fmt(h, "<tr class=\"group st-%s\" data-match=\"%zu\" data-stale=\"%zu\" "
-		    "data-error=\"%zu\" data-country=\"", result_status_str(gst), g[i].match,
-		    g[i].stale, g[i].error);
+		html_fmt(h,
+		    "<tr class=\"group st-%s\" data-match=\"%zu\" data-stale=\"%zu\" "
+		    "data-error=\"%zu\" data-country=\"",
+		    result_status_str(gst), g[i].match, g[i].stale, g[i].error);
 		html_text(h, g[i].country);
 		html_lit(h, "\" data-operator=\"");
 		html_text(h, g[i].op);
@@ -881,8 +885,10 @@ html_prop_groups(struct html *h, const cJSON *servers)
 			html_text(h, g[i].op);
 		else
 			html_lit(h, "<span class=\"none\">unknown</span>");
-		html_fmt(h, "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
-		    "<td class=\"num\">%zu</td><td>", g[i].match, g[i].stale, g[i].error);
+		html_fmt(h,
+		    "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+		    "<td class=\"num\">%zu</td><td>",
+		    g[i].match, g[i].stale, g[i].error);
 		for (size_t k = 0; k < g[i].n; k++) {
 			const cJSON *v = g[i].srv[k];
 			const char *st = html_str(v, "state"), *err = html_str(v, "error");
@@ -910,7 +916,8 @@ html_prop_groups(struct html *h, const cJSON *servers)
 			}
 			html_lit(h, "\">");
 			html_opt_text(h, html_str(v, "server"));
-			if (st != NULL && strcmp(st, "stale") == 0 && html_str(v, "expires_at") != NULL) {
+			if (st != NULL && strcmp(st, "stale") == 0 &&
+			    html_str(v, "expires_at") != NULL) {
 				html_lit(h, " <small>until ");
 				html_expiry(h, html_str(v, "expires_at"));
 				html_lit(h, "</small>");
@@ -1012,29 +1019,33 @@ html_prop_chart(struct html *h, const cJSON *d)
 	if (n_pts == 0)
 		goto out;
 	html_lit(h, "<h3>New answer over time</h3>");
-	html_fmt(h, "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-	    "height=\"%.0f\" data-total=\"%.0f\">", W, H, W, H,
-	    total);
+	html_fmt(h,
+	    "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+	    "height=\"%.0f\" data-total=\"%.0f\">",
+	    W, H, W, H, total);
 	html_lit(h, "<title>Share of servers with the new answer after each round</title>");
 	/* Axes and grid: 0, 50, 100 %. */
 	for (int pct = 0; pct <= 100; pct += 50) {
 		double y = T + (H - T - B) * (1 - pct / 100.0);
 
-		html_fmt(h, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-		    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>", L, y,
-		    W - R, y, L - 6, y + 4, pct);
+		html_fmt(h,
+		    "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>",
+		    L, y, W - R, y, L - 6, y + 4, pct);
 	}
-	html_fmt(h, "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\">0 s</text>"
-	    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f s</text>", L,
-	    H - 8, W - R, H - 8, max_ms / 1000.0);
+	html_fmt(h,
+	    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\">0 s</text>"
+	    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f s</text>",
+	    L, H - 8, W - R, H - 8, max_ms / 1000.0);
 	if (done_ms >= 0) {
 		double x = L + (W - L - R) * done_ms / max_ms;
 
-		html_fmt(h, "<line class=\"then\" data-ms=\"%.0f\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+		html_fmt(h,
+		    "<line class=\"then\" data-ms=\"%.0f\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
 		    "y2=\"%.1f\"><title>%s at %.1f s</title></line><text class=\"axis then\" "
-		    "x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", done_ms, x, T, x, H - B,
-		    then ? "complete: --then ran" : "complete", done_ms / 1000.0, x - 4, T + 24,
-		    then ? "--then" : "complete");
+		    "x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+		    done_ms, x, T, x, H - B, then ? "complete: --then ran" : "complete",
+		    done_ms / 1000.0, x - 4, T + 24, then ? "--then" : "complete");
 	}
 	html_lit(h, "<polyline class=\"line\" points=\"");
 	for (size_t i = 0; i < n_pts; i++)
@@ -1042,14 +1053,17 @@ html_prop_chart(struct html *h, const cJSON *d)
 		    T + (H - T - B) * (1 - py[i] / total));
 	html_lit(h, "\"/>");
 	for (size_t i = 0; i < n_pts; i++)
-		html_fmt(h, "<circle class=\"pt\" r=\"3\" cx=\"%.1f\" cy=\"%.1f\" data-round=\"%.0f\" "
-		    "data-ms=\"%.0f\" data-matched=\"%.0f\"><title>round %.0f, %.1f s: %.0f of %.0f "
-		    "(%.0f%%)</title></circle>", L + (W - L - R) * px[i] / max_ms,
-		    T + (H - T - B) * (1 - py[i] / total), pr[i], px[i], py[i], pr[i], px[i] / 1000.0,
-		    py[i], total, 100.0 * py[i] / total);
+		html_fmt(h,
+		    "<circle class=\"pt\" r=\"3\" cx=\"%.1f\" cy=\"%.1f\" data-round=\"%.0f\" "
+		    "data-ms=\"%.0f\" data-matched=\"%.0f\"><title>round %.0f, %.1f s: %.0f of "
+		    "%.0f "
+		    "(%.0f%%)</title></circle>",
+		    L + (W - L - R) * px[i] / max_ms, T + (H - T - B) * (1 - py[i] / total), pr[i],
+		    px[i], py[i], pr[i], px[i] / 1000.0, py[i], total, 100.0 * py[i] / total);
 	html_lit(h, "</svg>");
 	if (cJSON_IsTrue(html_get(d, "timeline_truncated")))
-		html_lit(h, "<p class=\"muted small\">The timeline was cut short: later rounds are "
+		html_lit(h,
+		    "<p class=\"muted small\">The timeline was cut short: later rounds are "
 		    "not in the chart.</p>");
 out:
 	free(keys);

@@ -25,25 +25,25 @@
 
 #include "util.h"
 
-#define DNSPROBE_EDNS_SIZE 1232     /* the DNS flag day 2020 UDP size */
-#define DNSPROBE_MAX_BURST 512      /* datagrams read per wake-up, then back to the loop */
+#define DNSPROBE_EDNS_SIZE 1232 /* the DNS flag day 2020 UDP size */
+#define DNSPROBE_MAX_BURST 512  /* datagrams read per wake-up, then back to the loop */
 
 struct dnsprobe_sock {
 	struct dnsprobe *d;
 	int fd;
 	int family;
 	struct event *ev;
-	struct dnsprobe_query **by_id;  /* 65536 slots */
+	struct dnsprobe_query **by_id; /* 65536 slots */
 	size_t n_pending;
 };
 
 struct dnsprobe_query {
 	struct dnsprobe *d;
-	struct dnsprobe_sock *sock;     /* NULL once off the socket (TCP, done) */
+	struct dnsprobe_sock *sock; /* NULL once off the socket (TCP, done) */
 	uint16_t id;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	unsigned char *pkt;             /* ares_create_query's, ares_free_string */
+	unsigned char *pkt; /* ares_create_query's, ares_free_string */
 	int pkt_len;
 	char *name;
 	int type;
@@ -51,10 +51,10 @@ struct dnsprobe_query {
 	int tries_left;
 	int64_t started_ms;
 	struct event *timer;
-	dns_cb cb;                      /* NULL once cancelled */
+	dns_cb cb; /* NULL once cancelled */
 	void *arg;
-	int in_cb;                      /* inside its callback: freed after it returns */
-	struct dns_client *tcp;         /* truncation fallback */
+	int in_cb;              /* inside its callback: freed after it returns */
+	struct dns_client *tcp; /* truncation fallback */
 	struct dns_query *tcpq;
 };
 
@@ -343,13 +343,14 @@ dnsprobe_query(struct dnsprobe *d, const struct sockaddr *sa, socklen_t len, con
 	r = ares_create_query(name, 1 /* IN */, type, 0, !(flags & DNS_FLAG_NORECURSE), &q->pkt,
 	    &q->pkt_len, DNSPROBE_EDNS_SIZE);
 	if (r != ARES_SUCCESS || q->pkt_len < 12) {
-		dnsprobe_end_status(q, DNS_ERROR, r == ARES_EBADNAME ? "not a valid DNS name" :
-		    ares_strerror(r));
+		dnsprobe_end_status(
+		    q, DNS_ERROR, r == ARES_EBADNAME ? "not a valid DNS name" : ares_strerror(r));
 		return NULL;
 	}
 	s = dnsprobe_sock_pick(d, sa->sa_family);
 	if (s == NULL) {
-		dnsprobe_end_status(q, DNS_ERROR, "cannot open a UDP socket for this address family");
+		dnsprobe_end_status(
+		    q, DNS_ERROR, "cannot open a UDP socket for this address family");
 		return NULL;
 	}
 	do
@@ -362,8 +363,8 @@ dnsprobe_query(struct dnsprobe *d, const struct sockaddr *sa, socklen_t len, con
 	s->n_pending++;
 	if (dnsprobe_send(q) != 0) {
 		dnsprobe_end_status(q, errno == ECONNREFUSED ? DNS_CONNREFUSED : DNS_ERROR,
-		    errno == ECONNREFUSED ? "connection refused: no DNS server there" :
-		    "cannot send the query (network unreachable?)");
+		    errno == ECONNREFUSED ? "connection refused: no DNS server there"
+		                          : "cannot send the query (network unreachable?)");
 		return NULL;
 	}
 	dnsprobe_arm(q);
@@ -460,12 +461,30 @@ dnsprobe_status(const struct dnsmsg *msg, struct dns_reply *reply)
 		reply->status = answers > 0 ? DNS_OK : DNS_NODATA;
 		reply->error = answers > 0 ? "ok" : "no record of that type (NODATA)";
 		break;
-	case 2: reply->status = DNS_SERVFAIL; reply->error = "server failure (SERVFAIL)"; break;
-	case 3: reply->status = DNS_NXDOMAIN; reply->error = "name does not exist (NXDOMAIN)"; break;
-	case 5: reply->status = DNS_REFUSED; reply->error = "query refused (REFUSED)"; break;
-	case 1: reply->status = DNS_ERROR; reply->error = "format error (FORMERR)"; break;
-	case 4: reply->status = DNS_ERROR; reply->error = "not implemented (NOTIMP)"; break;
-	default: reply->status = DNS_ERROR; reply->error = "unexpected response code"; break;
+	case 2:
+		reply->status = DNS_SERVFAIL;
+		reply->error = "server failure (SERVFAIL)";
+		break;
+	case 3:
+		reply->status = DNS_NXDOMAIN;
+		reply->error = "name does not exist (NXDOMAIN)";
+		break;
+	case 5:
+		reply->status = DNS_REFUSED;
+		reply->error = "query refused (REFUSED)";
+		break;
+	case 1:
+		reply->status = DNS_ERROR;
+		reply->error = "format error (FORMERR)";
+		break;
+	case 4:
+		reply->status = DNS_ERROR;
+		reply->error = "not implemented (NOTIMP)";
+		break;
+	default:
+		reply->status = DNS_ERROR;
+		reply->error = "unexpected response code";
+		break;
 	}
 }
 
@@ -541,8 +560,8 @@ dnsprobe_errqueue(struct dnsprobe_sock *s)
 		if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
 		    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR))
 			ee = (const struct sock_extended_err *)CMSG_DATA(cm);
-	if (ee == NULL || n < 2 || (ee->ee_origin != SO_EE_ORIGIN_ICMP &&
-	    ee->ee_origin != SO_EE_ORIGIN_ICMP6))
+	if (ee == NULL || n < 2 ||
+	    (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6))
 		return 0;
 	/* The bounced datagram is our query: its first two bytes are the ID. */
 	q = s->by_id[(uint16_t)(payload[0] << 8 | payload[1])];
@@ -551,8 +570,9 @@ dnsprobe_errqueue(struct dnsprobe_sock *s)
 	if (ee->ee_errno == ECONNREFUSED)
 		dnsprobe_end_status(q, DNS_CONNREFUSED, "connection refused: no DNS server there");
 	else if (ee->ee_errno == EHOSTUNREACH || ee->ee_errno == ENETUNREACH)
-		dnsprobe_end_status(q, DNS_ERROR, ee->ee_errno == EHOSTUNREACH ?
-		    "host unreachable (ICMP)" : "network unreachable (ICMP)");
+		dnsprobe_end_status(q, DNS_ERROR,
+		    ee->ee_errno == EHOSTUNREACH ? "host unreachable (ICMP)"
+		                                 : "network unreachable (ICMP)");
 	return 0;
 }
 
@@ -570,8 +590,8 @@ dnsprobe_read(evutil_socket_t fd, short what, void *arg)
 
 		while (dnsprobe_errqueue(s) == 0)
 			;
-		n = recvfrom(fd, d->buf, sizeof(d->buf), MSG_DONTWAIT, (struct sockaddr *)&from,
-		    &fromlen);
+		n = recvfrom(
+		    fd, d->buf, sizeof(d->buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;

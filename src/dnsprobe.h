@@ -37,8 +37,8 @@
 
 #include "dns.h"
 
-#define DNSPROBE_MAX_SOCKETS 16   /* per address family */
-#define DNSPROBE_PER_SOCKET 128   /* pending queries before another socket opens */
+#define DNSPROBE_MAX_SOCKETS 16 /* per address family */
+#define DNSPROBE_PER_SOCKET 128 /* pending queries before another socket opens */
 
 struct dnsprobe;
 struct dnsprobe_query;
@@ -61,8 +61,8 @@ size_t dnsprobe_sockets(const struct dnsprobe *d);
  * even be sent (a bad name, no socket), CB has already run and NULL is
  * returned.
  */
-struct dnsprobe_query *dnsprobe_query(struct dnsprobe *d, const struct sockaddr *sa,
-    socklen_t len, const char *name, int type, unsigned flags, dns_cb cb, void *arg);
+struct dnsprobe_query *dnsprobe_query(struct dnsprobe *d, const struct sockaddr *sa, socklen_t len,
+    const char *name, int type, unsigned flags, dns_cb cb, void *arg);
 /* Stop caring about Q: its callback will not run. NULL is fine. */
 void dnsprobe_cancel(struct dnsprobe_query *q);
 
