@@ -268,14 +268,15 @@ propagation_load_list(const char *path, struct prop_list *l, char **err)
 
 /*
  * Where the curated public list is: $CUTOVER_PUBLIC_RESOLVERS, the installed
- * copy, or the source tree next to the binary (./cutover, build/cutover).
+ * copy (DATADIR, or share/cutover next to the binary's bin/), or the source
+ * tree next to the binary (./cutover, build/cutover).
  * Returns a new string, or NULL when none exists (*TRIED says where it looked).
  */
 static char *
 propagation_public_path(char **tried)
 {
 	const char *env = getenv("CUTOVER_PUBLIC_RESOLVERS");
-	char exe[4096], *cand[3];
+	char exe[4096], *cand[4];
 	ssize_t n;
 	char *found = NULL;
 
@@ -283,7 +284,7 @@ propagation_public_path(char **tried)
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
 	cand[0] = xstrdup(CUTOVER_DATADIR "/" PROPAGATION_LIST_NAME);
-	cand[1] = cand[2] = NULL;
+	cand[1] = cand[2] = cand[3] = NULL;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		char *slash;
@@ -292,10 +293,12 @@ propagation_public_path(char **tried)
 		slash = strrchr(exe, '/');
 		if (slash != NULL)
 			*slash = '\0';
-		cand[1] = xasprintf("%s/contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
-		cand[2] = xasprintf("%s/../contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+		/* Installed under another PREFIX than the one it was built for. */
+		cand[1] = xasprintf("%s/../share/cutover/%s", exe, PROPAGATION_LIST_NAME);
+		cand[2] = xasprintf("%s/contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+		cand[3] = xasprintf("%s/../contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		if (found == NULL && cand[i] != NULL && access(cand[i], R_OK) == 0) {
 			found = cand[i];
 			cand[i] = NULL;
@@ -304,7 +307,7 @@ propagation_public_path(char **tried)
 	if (found == NULL)
 		*tried = xasprintf("%s%s%s", cand[0], cand[1] != NULL ? ", " : "",
 		    cand[1] != NULL ? cand[1] : "");
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		free(cand[i]);
 	return found;
 }
