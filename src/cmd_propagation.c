@@ -426,8 +426,12 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 			prop_view(p, i, k, &v);
 			if (!v.changed)
 				continue;
-			fprintf(ui->out, "%s  %s  %s %s: ", now, prop_expect_label(p, i),
+			fprintf(ui->out, "%s  %s  %s %s", now, prop_expect_label(p, i),
 			    v.role == PROP_AUTHORITATIVE ? "authoritative" : "resolver", v.server);
+			if (v.operator != NULL)
+				fprintf(ui->out, " (%s%s%s)", v.operator, v.country != NULL ? ", " : "",
+				    v.country != NULL ? v.country : "");
+			fputs(": ", ui->out);
 			if (v.previous != NULL)
 				fprintf(ui->out, "%s -> ", v.previous);
 			fputs(propagation_state_name(v.state), ui->out);
