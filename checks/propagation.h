@@ -17,7 +17,7 @@
  *
  * Ownership: the caller creates the watch with prop_new() before runner_run()
  * and frees it with prop_free() after runner_run() returned and before
- * runner_free() (the watch owns c-ares channels on the runner's event base).
+ * runner_free() (the watch owns a dnsprobe, sockets and timers on the runner's event base).
  * The config and everything it points to are borrowed for the watch's life.
  *
  * The pure helpers at the end (matching, status, times, server strings) have
@@ -109,7 +109,7 @@ void prop_schedule(struct prop *p);
 void prop_interrupt(struct prop *p);
 /* 1 when every expectation reached "all servers match" (the --then rule). */
 int prop_complete(const struct prop *p);
-/* Free the watch and its channels. NULL is fine. */
+/* Free the watch and its sockets. NULL is fine. */
 void prop_free(struct prop *p);
 
 /* ---- read-only view for progress output (valid during on_round) ------ */
