@@ -270,22 +270,26 @@ dnsprobe_end_status(struct dnsprobe_query *q, enum dns_status st, const char *er
 static int
 dnsprobe_send(struct dnsprobe_query *q)
 {
-	ssize_t n;
+	ssize_t n = -1;
 
-	/* A pending ICMP error may fail one send with it: that error is about
-	 * another datagram (the error queue has it), so send again once. */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* A pending ICMP error (sk_err) fails the next send on the socket, whatever
+	 * its destination: that error is about another datagram (the error queue
+	 * has it), so send again. */
+	for (int attempt = 0; attempt < 4; attempt++) {
 		n = sendto(q->sock->fd, q->pkt, (size_t)q->pkt_len, 0, (struct sockaddr *)&q->sa,
 		    q->salen);
 		if (n == q->pkt_len)
 			return 0;
-		if (n < 0 && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
-		    errno != ENETUNREACH && errno != EINTR)
+		if (n >= 0 || (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != EINTR))
 			break;
 	}
-	/* EAGAIN (send buffer full) and the like: the retransmission timer tries
-	 * again. */
-	return n < 0 && (errno == EAGAIN || errno == ENOBUFS) ? 0 : -1;
+	/* Still another datagram's error, a full send buffer: the retransmission
+	 * timer tries again. Anything else (no route at all) ends the query. */
+	if (n < 0 &&
+	    (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == EINTR || errno == EAGAIN ||
+	        errno == ENOBUFS))
+		return 0;
+	return -1;
 }
 
 static void
@@ -362,9 +366,10 @@ dnsprobe_query(struct dnsprobe *d, const struct sockaddr *sa, socklen_t len, con
 	s->by_id[q->id] = q;
 	s->n_pending++;
 	if (dnsprobe_send(q) != 0) {
-		dnsprobe_end_status(q, errno == ECONNREFUSED ? DNS_CONNREFUSED : DNS_ERROR,
-		    errno == ECONNREFUSED ? "connection refused: no DNS server there"
-		                          : "cannot send the query (network unreachable?)");
+		dnsprobe_end_status(q, DNS_ERROR,
+		    errno == ENETUNREACH ? "cannot send the query: "
+		                           "network unreachable (no route to that address)"
+		                         : "cannot send the query");
 		return NULL;
 	}
 	dnsprobe_arm(q);

@@ -713,3 +713,21 @@ def test_answers_not_from_the_server_asked_are_dropped(cutover, honest_last):
             assert x["state"] == "match" and x["answer"] == [NEW_MX], x
         else:
             assert (x["state"], x["error_code"]) == ("error", "timeout"), x
+
+
+def test_refused_servers_among_live_ones_are_told_apart(cutover, big_lab, tmp_path):
+    """50 addresses where nothing listens, interleaved with 50 live servers on
+    the same shared sockets: each ICMP error lands on its own server only."""
+    dead = [f"127.0.21.{i}" for i in range(200, 250)]
+    listfile = tmp_path / "mixed.txt"
+    listfile.write_text("".join(f"{a}:{PORT}\n{d}:{PORT}\n" for a, d in zip(BIG_NEW, dead)))
+    run = prop(cutover, "--expect-mx", NEW_MX, "--authoritative", BIG_AUTH,
+               "--resolvers-file", listfile, "--timeout", "3")
+    d = run.check("dns.propagation")["details"]
+    assert (d["total"], d["matched"], d["errors"]) == (101, 51, 50)
+    for x in d["servers"]:
+        addr = x["server"].split(":")[0]
+        if addr in dead:
+            assert (x["state"], x["error_code"]) == ("error", "connection_refused"), x
+        else:
+            assert x["state"] == "match", x
