@@ -32,6 +32,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS   += -D_GNU_SOURCE -DCUTOVER_VERSION='"$(VERSION)"' -Isrc -Ichecks -Ireports
+CPPFLAGS   += -DCUTOVER_DATADIR='"$(PREFIX)/share/cutover"'
 CFLAGS     ?= -g $(OPT)
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
@@ -144,6 +145,7 @@ install: cutover
 	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 cutover $(DESTDIR)$(PREFIX)/bin/cutover
 	install -m 0644 reports/report.schema.json reports/SCHEMA.md $(DESTDIR)$(PREFIX)/share/cutover/
+	install -m 0644 contrib/resolvers/public-resolvers.txt $(DESTDIR)$(PREFIX)/share/cutover/
 	install -m 0644 contrib/man/cutover.1 $(DESTDIR)$(PREFIX)/share/man/man1/cutover.1
 
 format:

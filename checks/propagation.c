@@ -1,8 +1,8 @@
 /*
  * propagation.c - dns.propagation. See propagation.h.
  *
- * Data flow of one round: every server gets every query at once (one c-ares
- * channel each); each answer is turned into a state (match, stale, error)
+ * Data flow of one round: every server gets every query at once (through
+ * one dnsprobe: a few shared UDP sockets however many servers); each answer is turned into a state (match, stale, error)
  * the moment it arrives, and compared with that server's previous state so
  * that changes go to the timeline; when the last query of the round is in,
  * every expectation gets its status, the progress hook runs, and finished
@@ -28,6 +28,7 @@
 
 #include "dns.h"
 #include "dnsmsg.h"
+#include "dnsprobe.h"
 #include "profile.h"
 #include "util.h"
 
@@ -61,11 +62,14 @@ struct prop_server {
 	char *cares;             /* "127.0.0.1:5300", "[::1]:53" */
 	char *label;             /* "127.0.0.1:5300", "192.0.2.1" */
 	char *ns_name;           /* discovered NS host, or NULL */
+	char *operator;          /* from a resolvers list, or NULL */
+	char *country;
 	enum prop_role role;
-	struct dns_client *c;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	int64_t serial;          /* -1 = unknown */
 	struct prop_ans ans[PROP_MAX_EXPECT];
-	struct dns_query *q[PROP_MAX_EXPECT + 1];
+	struct dnsprobe_query *q[PROP_MAX_EXPECT + 1];
 	struct prop_ref ref[PROP_MAX_EXPECT + 1];
 };
 
@@ -95,8 +99,9 @@ enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_O
 struct prop {
 	struct runner *r;
 	struct prop_config cfg;
-	struct prop_server *srv[PROP_MAX_SERVERS];
-	size_t n_srv;
+	struct dnsprobe *probe;
+	struct prop_server **srv;
+	size_t n_srv, cap_srv;
 	struct prop_item items[PROP_MAX_EXPECT];
 	size_t n_items, n_started, n_done;
 	/* discovery */
@@ -323,6 +328,149 @@ prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len
 	return 0;
 }
 
+/* Index of the first byte of S[0..N) that is in REJECT, or N (S need not
+ * be NUL-terminated). */
+static size_t
+prop_span(const char *s, size_t n, const char *reject)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\0' && strchr(reject, s[i]) != NULL)
+			return i;
+	return n;
+}
+
+/* Trim spaces and tabs at both ends of [*S, *S + *N). */
+static void
+prop_trim(const char **s, size_t *n)
+{
+	while (*n > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' || (*s)[*n - 1] == '\r'))
+		(*n)--;
+}
+
+static int
+prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
+    struct prop_list *l, size_t first, char **err)
+{
+	const char *field[3] = {NULL, NULL, NULL};
+	size_t flen[3] = {0, 0, 0}, nf = 0, alen;
+	char addr[PROP_MAX_LIST_LINE + 1], cares[80], label[80];
+	struct prop_list_entry *e;
+	const char *rest;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch < 0x20 && ch != '\t' && ch != '\r') {
+			*err = xasprintf("%s:%u: control character (byte 0x%02x) in column %zu", path,
+			    lineno, ch, i + 1);
+			return -1;
+		}
+	}
+	prop_trim(&line, &len);
+	if (len == 0)
+		return 0;
+	alen = prop_span(line, len, " \t");
+	memcpy(addr, line, alen);
+	addr[alen] = '\0';
+	if (prop_server_parse(addr, 53, cares, sizeof(cares), label, sizeof(label)) != 0) {
+		*err = xasprintf("%s:%u: \"%.60s\" is not an IP address (ADDR, ADDR:PORT or "
+		    "[IPv6]:PORT)", path, lineno, addr);
+		return -1;
+	}
+	/* The rest: OPERATOR | COUNTRY | SOURCE, each optional. */
+	rest = line + alen;
+	len -= alen;
+	while (len > 0) {
+		size_t n = prop_span(rest, len, "|");
+
+		if (nf == 3) {
+			*err = xasprintf("%s:%u: more than three fields after the address "
+			    "(OPERATOR | COUNTRY | SOURCE)", path, lineno);
+			return -1;
+		}
+		field[nf] = rest;
+		flen[nf] = n;
+		prop_trim(&field[nf], &flen[nf]);
+		nf++;
+		if (n == len)
+			break;
+		rest += n + 1; /* past the '|' */
+		len -= n + 1;
+	}
+	if (flen[1] > 0 && (flen[1] != 2 || field[1][0] < 'A' || field[1][0] > 'Z' ||
+	    field[1][1] < 'A' || field[1][1] > 'Z')) {
+		*err = xasprintf("%s:%u: country \"%.*s\" is not an ISO 3166 code of two "
+		    "capital letters (US, DE, JP)", path, lineno, (int)(flen[1] > 40 ? 40 : flen[1]),
+		    field[1]);
+		return -1;
+	}
+	/* The same server twice (in any spelling): say where it was first. */
+	for (size_t i = first; i < l->n; i++) {
+		if (strcmp(cares, l->v[i].canonical) == 0) {
+			*err = xasprintf("%s:%u: %s is listed already (line %u)", path, lineno, addr,
+			    l->v[i].line);
+			return -1;
+		}
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(l->v[0]));
+	}
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	e->server = xstrdup(addr);
+	e->canonical = xstrdup(cares);
+	e->operator = flen[0] > 0 ? xstrndup(field[0], flen[0]) : NULL;
+	e->country = flen[1] > 0 ? xstrndup(field[1], flen[1]) : NULL;
+	e->source = flen[2] > 0 ? xstrndup(field[2], flen[2]) : NULL;
+	e->line = lineno;
+	return 0;
+}
+
+int
+prop_list_parse(const char *buf, size_t len, const char *path, struct prop_list *l, char **err)
+{
+	size_t pos = 0, first = l->n;
+	unsigned lineno = 0;
+
+	*err = NULL;
+	while (pos < len) {
+		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - line) : len - pos, body;
+
+		pos += n + (nl != NULL);
+		lineno++;
+		if (n > PROP_MAX_LIST_LINE) {
+			*err = xasprintf("%s:%u: line longer than %d bytes", path, lineno,
+			    PROP_MAX_LIST_LINE);
+			return -1;
+		}
+		/* '#' starts a comment (addresses and the fields never hold one). */
+		body = prop_span(line, n, "#");
+		if (prop_list_line(line, body, path, lineno, l, first, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+prop_list_free(struct prop_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].server);
+		free(l->v[i].canonical);
+		free(l->v[i].operator);
+		free(l->v[i].country);
+		free(l->v[i].source);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
 void
 prop_format_utc(time_t t, time_t now, char *buf, size_t len)
 {
@@ -369,28 +517,29 @@ prop_ans_clear(struct prop_ans *a)
  * when it is there already, or -1 with *ERR. */
 static int
 prop_add_server(struct prop *p, const char *cares, const char *label, enum prop_role role,
-    const char *ns_name, char **err)
+    const char *ns_name, const struct prop_meta *meta, char **err)
 {
 	struct prop_server *s;
-	unsigned flags = DNS_FLAG_RAW_RCODE;
 
 	*err = NULL;
 	for (size_t i = 0; i < p->n_srv; i++)
 		if (p->srv[i]->role == role && strcmp(p->srv[i]->cares, cares) == 0)
 			return 1;
-	if (p->n_srv == PROP_MAX_SERVERS) {
-		*err = xasprintf("more than %d servers to ask", PROP_MAX_SERVERS);
-		return -1;
-	}
-	if (role == PROP_AUTHORITATIVE)
-		flags |= DNS_FLAG_NORECURSE;
 	s = xcalloc(1, sizeof(*s));
-	s->c = dns_client_new(runner_base(p->r), &cares, 1, flags, p->cfg.timeout_ms, 2, err);
-	if (s->c == NULL) {
+	if (dnsprobe_addr(cares, &s->sa, &s->salen) != 0) {
+		*err = xasprintf("\"%s\": not an address and port", cares);
 		free(s);
 		return -1;
 	}
+	if (p->n_srv == p->cap_srv) {
+		p->cap_srv = p->cap_srv ? p->cap_srv * 2 : 16;
+		p->srv = xrealloc(p->srv, p->cap_srv * sizeof(p->srv[0]));
+	}
 	s->p = p;
+	if (meta != NULL) {
+		s->operator = meta->operator != NULL ? xstrdup(meta->operator) : NULL;
+		s->country = meta->country != NULL ? xstrdup(meta->country) : NULL;
+	}
 	s->cares = xstrdup(cares);
 	s->label = xstrdup(label);
 	s->ns_name = xstrdup(ns_name);
@@ -408,10 +557,11 @@ static void
 prop_server_free(struct prop_server *s)
 {
 	for (size_t i = 0; i <= PROP_MAX_EXPECT; i++)
-		dns_query_cancel(s->q[i]);
+		dnsprobe_cancel(s->q[i]);
 	for (size_t i = 0; i < PROP_MAX_EXPECT; i++)
 		prop_ans_clear(&s->ans[i]);
-	dns_client_free(s->c);
+	free(s->operator);
+	free(s->country);
 	free(s->cares);
 	free(s->label);
 	free(s->ns_name);
@@ -424,7 +574,7 @@ prop_quiesce(struct prop *p)
 {
 	for (size_t i = 0; i < p->n_srv; i++) {
 		for (size_t q = 0; q <= PROP_MAX_EXPECT; q++) {
-			dns_query_cancel(p->srv[i]->q[q]);
+			dnsprobe_cancel(p->srv[i]->q[q]);
 			p->srv[i]->q[q] = NULL;
 		}
 	}
@@ -575,7 +725,8 @@ prop_timeline_add(struct prop *p, struct prop_item *it, const struct prop_server
 {
 	cJSON *ev;
 
-	if (it->n_timeline == PROP_MAX_TIMELINE) {
+	/* Room for a few changes of every server, however many there are. */
+	if (it->n_timeline >= PROP_MAX_TIMELINE && it->n_timeline >= 8 * p->n_srv) {
 		it->timeline_truncated = 1;
 		return;
 	}
@@ -688,7 +839,7 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 	size_t i = (size_t)(it - p->items), total = p->n_srv;
 	const struct prop_counts *c = &it->counts;
 	cJSON *d = res->details, *arr, *rec;
-	int64_t serials[PROP_MAX_SERVERS];
+	int64_t *serials = xcalloc(p->n_srv + 1, sizeof(*serials));
 	size_t n_serials = 0, stale_auth_n = 0;
 	const char *stale_auth = NULL, *first_error = NULL, *first_error_srv = NULL;
 	time_t expire_by = 0, now = time(NULL);
@@ -716,6 +867,14 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 			cJSON_AddStringToObject(o, "name", s->ns_name);
 		else
 			cJSON_AddNullToObject(o, "name");
+		if (s->operator != NULL)
+			cJSON_AddStringToObject(o, "operator", s->operator);
+		else
+			cJSON_AddNullToObject(o, "operator");
+		if (s->country != NULL)
+			cJSON_AddStringToObject(o, "country", s->country);
+		else
+			cJSON_AddNullToObject(o, "country");
 		cJSON_AddStringToObject(o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
 		    "resolver");
 		cJSON_AddStringToObject(o, "state", ok ? prop_state_str(a->state) : "error");
@@ -819,6 +978,8 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 		    out == PROP_OUT_INTERRUPTED ? "interrupted" : "complete");
 		prop_add_time(w, "started_at", p->t0);
 		prop_add_time(w, "completed_at", out == PROP_OUT_COMPLETE ? now : 0);
+		cJSON_AddNumberToObject(w, "elapsed_ms", (double)(util_now_ms() - p->t0_ms));
+		cJSON_AddBoolToObject(w, "then", p->cfg.then);
 	} else {
 		cJSON_AddNullToObject(d, "watch");
 	}
@@ -909,6 +1070,7 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 	result_set(res, st, "%s%s", prefix != NULL ? prefix : "", text);
 	free(prefix);
 	free(text);
+	free(serials);
 }
 
 /* ---- rounds --------------------------------------------------------------- */
@@ -1002,7 +1164,9 @@ prop_round_send(struct prop *p)
 				continue;
 			s->ref[i] = (struct prop_ref){s, i};
 			p->pending++;
-			s->q[i] = dns_query(s->c, name, type, prop_answer_cb, &s->ref[i]);
+			s->q[i] = dnsprobe_query(p->probe, (const struct sockaddr *)&s->sa, s->salen,
+			    name, type, DNS_FLAG_RAW_RCODE | (s->role == PROP_AUTHORITATIVE ?
+			    DNS_FLAG_NORECURSE : 0), prop_answer_cb, &s->ref[i]);
 		}
 	}
 	if (--p->pending == 0)
@@ -1019,7 +1183,7 @@ prop_discovered(struct prop *p)
 		if (p->srv[i]->role == PROP_AUTHORITATIVE)
 			have = 1;
 	if (have) {
-		struct prop_server *tmp[PROP_MAX_SERVERS];
+		struct prop_server **tmp = xcalloc(p->n_srv, sizeof(*tmp));
 		size_t n = 0;
 
 		/* Authoritative servers first, as when they are given. */
@@ -1028,6 +1192,7 @@ prop_discovered(struct prop *p)
 				if ((p->srv[i]->role == PROP_AUTHORITATIVE) == (pass == 0))
 					tmp[n++] = p->srv[i];
 		memcpy(p->srv, tmp, n * sizeof(tmp[0]));
+		free(tmp);
 		p->discovered = 1;
 		free(p->discovery_error);
 		p->discovery_error = NULL;
@@ -1059,7 +1224,7 @@ prop_nsaddr_cb(void *arg, const struct dns_reply *reply)
 			    p->cfg.ns_port);
 			if (prop_server_parse(spec, 53, cares, sizeof(cares), label, sizeof(label)) != 0)
 				continue;
-			if (prop_add_server(p, cares, label, PROP_AUTHORITATIVE, name, &err) < 0 &&
+			if (prop_add_server(p, cares, label, PROP_AUTHORITATIVE, name, NULL, &err) < 0 &&
 			    p->addr_error == NULL)
 				p->addr_error = err;
 			else
@@ -1198,6 +1363,9 @@ prop_new(struct runner *r, const struct prop_config *cfg, char **err)
 	*err = NULL;
 	p->r = r;
 	p->cfg = *cfg;
+	p->probe = dnsprobe_new(runner_base(r), cfg->timeout_ms, 2, err);
+	if (p->probe == NULL)
+		goto fail;
 	if (p->cfg.ns_port <= 0)
 		p->cfg.ns_port = 53;
 	if (p->cfg.interval_ms <= 0)
@@ -1221,7 +1389,8 @@ prop_new(struct runner *r, const struct prop_config *cfg, char **err)
 				goto fail;
 			}
 			if (prop_add_server(p, cares, label, pass == 0 ? PROP_AUTHORITATIVE :
-			    PROP_RESOLVER, NULL, err) < 0)
+			    PROP_RESOLVER, NULL, pass == 1 && cfg->resolver_meta != NULL ?
+			    &cfg->resolver_meta[i] : NULL, err) < 0)
 				goto fail;
 		}
 	}
@@ -1270,6 +1439,8 @@ prop_free(struct prop *p)
 	prop_quiesce(p);
 	for (size_t i = 0; i < p->n_srv; i++)
 		prop_server_free(p->srv[i]);
+	free(p->srv);
+	dnsprobe_free(p->probe);
 	for (size_t i = 0; i < p->n_items; i++) {
 		free(p->items[i].label);
 		cJSON_Delete(p->items[i].timeline);
@@ -1309,12 +1480,16 @@ prop_view(const struct prop *p, size_t i, size_t k, struct prop_view *out)
 	memset(out, 0, sizeof(*out));
 	out->server = s->label;
 	out->ns_name = s->ns_name;
+	out->operator = s->operator;
+	out->country = s->country;
 	out->role = s->role;
 	out->state = a->state;
 	out->answer = a->state == PROP_ERROR ? NULL : a->joined;
 	out->ttl = a->state == PROP_ERROR ? -1 : a->ttl;
 	out->serial = s->role == PROP_AUTHORITATIVE ? s->serial : -1;
 	out->error = a->state == PROP_ERROR ? a->error : NULL;
+	out->expires_at = a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0 ?
+	    a->at + (time_t)a->ttl : 0;
 	out->changed = a->changed;
 	out->previous = a->previous == PROP_UNKNOWN ? NULL : prop_state_str(a->previous);
 }

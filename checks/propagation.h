@@ -2,10 +2,10 @@
  * propagation.h - dns.propagation: who still sees the old MX (TXT, CNAME),
  * asked of every authoritative server and every resolver at once.
  *
- * One "watch" (struct prop) asks a set of DNS servers, each through its own
- * c-ares channel (dns_client): authoritative servers with recursion off
- * (RD=0), resolvers with recursion on, all with raw rcodes so that SERVFAIL
- * and REFUSED come back as such. One round sends every query at once and ends
+ * One "watch" (struct prop) asks a set of DNS servers, any number of them,
+ * through one dnsprobe (a few shared UDP sockets, src/dnsprobe.h):
+ * authoritative servers with recursion off (RD=0), resolvers with recursion
+ * on, all with raw rcodes so that SERVFAIL and REFUSED come back as such. One round sends every query at once and ends
  * when the last server answered or gave up; with `watch` set, rounds repeat
  * every interval (a libevent timer, never sleep) until every server matches.
  *
@@ -17,7 +17,7 @@
  *
  * Ownership: the caller creates the watch with prop_new() before runner_run()
  * and frees it with prop_free() after runner_run() returned and before
- * runner_free() (the watch owns c-ares channels on the runner's event base).
+ * runner_free() (the watch owns a dnsprobe, sockets and timers on the runner's event base).
  * The config and everything it points to are borrowed for the watch's life.
  *
  * The pure helpers at the end (matching, status, times, server strings) have
@@ -33,12 +33,12 @@
 #include "result.h"
 #include "runner.h"
 
-#define PROP_MAX_SERVERS 256     /* servers asked in one watch (channels, sockets) */
+#define PROP_MAX_LIST_LINE 1024  /* longest line of a resolvers list */
 #define PROP_MAX_EXPECT 8        /* --expect-* options */
 #define PROP_MAX_VALUES 16       /* values of one expectation (MX hosts) */
 #define PROP_MAX_NS 16           /* NS names followed in discovery */
 #define PROP_MAX_ANSWER 32       /* records of one answer kept */
-#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation */
+#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation (or 8 a server) */
 
 enum prop_role { PROP_AUTHORITATIVE = 0, PROP_RESOLVER };
 
@@ -66,6 +66,12 @@ struct prop_expect {
 
 struct prop;
 
+/* Who runs a resolver: "Google Public DNS", "US". Either may be NULL. */
+struct prop_meta {
+	const char *operator;
+	const char *country;
+};
+
 /* Called after every round (and never from a cancel): print progress. */
 typedef void (*prop_round_fn)(void *arg, const struct prop *p);
 
@@ -79,18 +85,22 @@ struct prop_config {
 	size_t n_authoritative;
 	const char *const *resolvers;
 	size_t n_resolvers;
+	/* NULL, or n_resolvers entries: each resolver's operator and country
+	 * (from a resolvers list; NULL members when unknown). Borrowed. */
+	const struct prop_meta *resolver_meta;
 	int ns_port;                        /* 53 unless a lab says otherwise */
 	int timeout_ms;                     /* budget of one server's queries in a round */
 	int watch;                          /* repeat rounds until all match */
 	int interval_ms;                    /* between round starts */
 	int deadline_ms;                    /* watch: 0 = none */
+	int then;                           /* --then given (recorded in the report) */
 	prop_round_fn on_round;
 	void *on_round_arg;
 };
 
 /*
- * A new watch on runner R: one c-ares channel per given server. Returns NULL
- * with *ERR (caller frees) for a bad server string or too many servers.
+ * A new watch on runner R. Returns NULL with *ERR (caller frees) for a bad
+ * server string.
  */
 struct prop *prop_new(struct runner *r, const struct prop_config *cfg, char **err);
 /* Add one task per expectation to the runner (call once, before runner_run). */
@@ -99,7 +109,7 @@ void prop_schedule(struct prop *p);
 void prop_interrupt(struct prop *p);
 /* 1 when every expectation reached "all servers match" (the --then rule). */
 int prop_complete(const struct prop *p);
-/* Free the watch and its channels. NULL is fine. */
+/* Free the watch and its sockets. NULL is fine. */
 void prop_free(struct prop *p);
 
 /* ---- read-only view for progress output (valid during on_round) ------ */
@@ -107,12 +117,15 @@ void prop_free(struct prop *p);
 struct prop_view {
 	const char *server;      /* "127.0.0.1:5300", "192.0.2.53" */
 	const char *ns_name;     /* discovered NS host, or NULL */
+	const char *operator;    /* from a resolvers list, or NULL */
+	const char *country;     /* ISO 3166 code from a resolvers list, or NULL */
 	enum prop_role role;
 	enum prop_state state;
 	const char *answer;      /* "mx1.example.com, mx2.example.com", "" or NULL on error */
 	int64_t ttl;             /* -1 = none */
 	int64_t serial;          /* -1 = none */
 	const char *error;       /* NULL unless state is error */
+	time_t expires_at;       /* a stale resolver's cache expiry (answer + TTL), else 0 */
 	int changed;             /* state or answer changed in the last round */
 	const char *previous;    /* the state before the change, NULL on the first answer */
 };
@@ -182,6 +195,37 @@ enum result_status prop_status(const struct prop_counts *c);
  */
 int prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len,
     char *label, size_t label_len);
+
+/*
+ * A resolvers list (--resolvers-file, the curated public list): one server a
+ * line, "ADDR[:PORT] [OPERATOR [| COUNTRY [| SOURCE]]]", '#' starts a
+ * comment, blank lines are fine. OPERATOR is free text ("Google Public
+ * DNS"), COUNTRY an ISO 3166-1 alpha-2 code ("US"), SOURCE where the address
+ * was taken from. An address listed twice (in any spelling) is an error.
+ */
+struct prop_list_entry {
+	char *server;            /* as written: "8.8.8.8", "127.0.0.1:5300" */
+	char *canonical;         /* prop_server_parse's c-ares form: "8.8.8.8:53" */
+	char *operator;          /* NULL when absent */
+	char *country;           /* NULL when absent; two upper-case letters */
+	char *source;            /* NULL when absent */
+	unsigned line;
+};
+
+struct prop_list {
+	struct prop_list_entry *v;
+	size_t n, cap;
+};
+
+/*
+ * Parse BUF (LEN bytes; need not be NUL-terminated) and append its entries
+ * to L. Returns 0, or -1 with *ERR (caller frees) naming PATH, the line and
+ * what is wrong ("list.txt:12: \"8.8.8\" is not an IP address ...").
+ */
+int prop_list_parse(const char *buf, size_t len, const char *path, struct prop_list *l,
+    char **err);
+/* Free the entries of L and zero it. */
+void prop_list_free(struct prop_list *l);
 
 /*
  * T rounded up to the minute ("at the latest") as "14:05 UTC" when that is on

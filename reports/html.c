@@ -767,6 +767,312 @@ html_state_status(const char *state)
 	return RESULT_ERROR;
 }
 
+/* ISO time "2026-11-23T14:05:10Z" shown as "14:05 UTC" (report data, escaped). */
+static void
+html_expiry(struct html *h, const char *iso)
+{
+	if (iso == NULL || strlen(iso) < 16) {
+		html_opt_text(h, iso);
+		return;
+	}
+	{
+		char hm[6];
+
+		memcpy(hm, iso + 11, 5);
+		hm[5] = '\0';
+		html_text(h, hm);
+		html_lit(h, " UTC");
+	}
+}
+
+/* One resolver group: servers of one country and operator. */
+struct html_group {
+	const char *country; /* "" when unknown */
+	const char *op;      /* "" when unknown */
+	const cJSON **srv;
+	size_t n, match, stale, error;
+};
+
+static int
+html_group_cmp(const void *a, const void *b)
+{
+	const struct html_group *x = a, *y = b;
+	int c;
+
+	/* Unknown country last. */
+	if ((x->country[0] == '\0') != (y->country[0] == '\0'))
+		return x->country[0] == '\0' ? 1 : -1;
+	c = strcmp(x->country, y->country);
+	return c != 0 ? c : strcmp(x->op, y->op);
+}
+
+/*
+ * The resolvers grouped by country, then operator: one row per group with
+ * its counts and every server as a chip coloured by state; a stale chip
+ * says when that cache expires.
+ */
+static void
+html_prop_groups(struct html *h, const cJSON *servers)
+{
+	struct html_group *g = NULL;
+	size_t n_g = 0, cap = 0, n_res = 0;
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, servers)
+	{
+		const char *role = html_str(s, "role"), *country = html_str(s, "country"),
+		           *op = html_str(s, "operator"), *st = html_str(s, "state");
+		size_t i;
+
+		if (role == NULL || strcmp(role, "resolver") != 0)
+			continue;
+		n_res++;
+		country = country != NULL ? country : "";
+		op = op != NULL ? op : "";
+		for (i = 0; i < n_g; i++)
+			if (strcmp(g[i].country, country) == 0 && strcmp(g[i].op, op) == 0)
+				break;
+		if (i == n_g) {
+			if (n_g == cap) {
+				cap = cap ? cap * 2 : 16;
+				g = xrealloc(g, cap * sizeof(*g));
+			}
+			memset(&g[n_g], 0, sizeof(g[0]));
+			g[n_g].country = country;
+			g[n_g].op = op;
+			n_g++;
+		}
+		g[i].srv = xrealloc(g[i].srv, (g[i].n + 1) * sizeof(g[i].srv[0]));
+		g[i].srv[g[i].n++] = s;
+		if (st != NULL && strcmp(st, "match") == 0)
+			g[i].match++;
+		else if (st != NULL && strcmp(st, "stale") == 0)
+			g[i].stale++;
+		else
+			g[i].error++;
+	}
+	if (n_res == 0) {
+		free(g);
+		return;
+	}
+	qsort(g, n_g, sizeof(g[0]), html_group_cmp);
+	html_lit(h,
+	    "<h3>Resolvers by country and operator</h3>"
+	    "<div class=\"scroll\"><table class=\"groups\"><thead><tr><th>Country</th>"
+	    "<th>Operator</th><th class=\"num\">New</th><th class=\"num\">Stale</th>"
+	    "<th class=\"num\">Error</th><th>Servers (stale: cache "
+	    "expires)</th></tr></thead><tbody>");
+	for (size_t i = 0; i < n_g; i++) {
+		enum result_status gst = g[i].error > 0 && g[i].match + g[i].stale == 0
+		    ? RESULT_ERROR
+		    : g[i].stale + g[i].error > 0 ? RESULT_WARN
+		                                  : RESULT_PASS;
+
+		html_fmt(h,
+		    "<tr class=\"group st-%s\" data-match=\"%zu\" data-stale=\"%zu\" "
+		    "data-error=\"%zu\" data-country=\"",
+		    result_status_str(gst), g[i].match, g[i].stale, g[i].error);
+		html_text(h, g[i].country);
+		html_lit(h, "\" data-operator=\"");
+		html_text(h, g[i].op);
+		html_lit(h, "\"><td>");
+		if (g[i].country[0] != '\0')
+			html_text(h, g[i].country);
+		else
+			html_lit(h, "<span class=\"none\">unknown</span>");
+		html_lit(h, "</td><td>");
+		if (g[i].op[0] != '\0')
+			html_text(h, g[i].op);
+		else
+			html_lit(h, "<span class=\"none\">unknown</span>");
+		html_fmt(h,
+		    "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+		    "<td class=\"num\">%zu</td><td>",
+		    g[i].match, g[i].stale, g[i].error);
+		for (size_t k = 0; k < g[i].n; k++) {
+			const cJSON *v = g[i].srv[k];
+			const char *st = html_str(v, "state"), *err = html_str(v, "error");
+			const cJSON *ans = html_get(v, "answer");
+
+			html_fmt(h, "<span class=\"srv st-%s\" title=\"",
+			    result_status_str(html_state_status(st)));
+			if (err != NULL) {
+				html_text(h, err);
+			} else if (cJSON_IsArray(ans)) {
+				const cJSON *a;
+				int first = 1;
+
+				cJSON_ArrayForEach(a, ans)
+				{
+					if (!cJSON_IsString(a))
+						continue;
+					if (!first)
+						html_lit(h, ", ");
+					html_text(h, a->valuestring);
+					first = 0;
+				}
+				if (first)
+					html_lit(h, "no record");
+			}
+			html_lit(h, "\">");
+			html_opt_text(h, html_str(v, "server"));
+			if (st != NULL && strcmp(st, "stale") == 0 &&
+			    html_str(v, "expires_at") != NULL) {
+				html_lit(h, " <small>until ");
+				html_expiry(h, html_str(v, "expires_at"));
+				html_lit(h, "</small>");
+			}
+			html_lit(h, "</span> ");
+		}
+		html_lit(h, "</td></tr>");
+	}
+	html_lit(h, "</tbody></table></div>");
+	for (size_t i = 0; i < n_g; i++)
+		free(g[i].srv);
+	free(g);
+}
+
+struct html_srvkey {
+	const char *server, *role;
+};
+
+static int
+html_srvkey_cmp(const void *a, const void *b)
+{
+	const struct html_srvkey *x = a, *y = b;
+	int c = strcmp(x->server, y->server);
+
+	return c != 0 ? c : strcmp(x->role, y->role);
+}
+
+/*
+ * The --watch chart: the share of servers with the new answer after each
+ * round, replayed from the timeline (a round's point is at its last change),
+ * as inline SVG (no script). The moment propagation completed (when --then
+ * ran) is marked. Every point carries its numbers in data- attributes and a
+ * <title> tooltip.
+ */
+static void
+html_prop_chart(struct html *h, const cJSON *d)
+{
+	const cJSON *servers = html_arr(d, "servers"), *timeline = html_arr(d, "timeline");
+	const cJSON *watch = html_get(d, "watch"), *ev, *s;
+	struct html_srvkey *keys = NULL;
+	unsigned char *state = NULL; /* 0 unknown, 1 match, 2 other */
+	size_t n = 0, matched = 0, n_pts = 0;
+	double *px = NULL, *py = NULL, *pr = NULL, max_ms = 1, done_ms = -1, total;
+	const double W = 640, H = 220, L = 44, R = 12, T = 12, B = 30;
+	const char *outcome = html_str(watch, "outcome");
+	int then = cJSON_IsTrue(html_get(watch, "then"));
+
+	if (!cJSON_IsObject(watch) || servers == NULL || timeline == NULL)
+		return;
+	total = cJSON_GetArraySize(servers);
+	if (total <= 0)
+		return;
+	keys = xcalloc((size_t)total, sizeof(*keys));
+	cJSON_ArrayForEach(s, servers)
+	{
+		const char *srv = html_str(s, "server"), *role = html_str(s, "role");
+
+		if (srv != NULL && role != NULL)
+			keys[n++] = (struct html_srvkey){srv, role};
+	}
+	qsort(keys, n, sizeof(keys[0]), html_srvkey_cmp);
+	state = xcalloc(n + 1, 1);
+	px = xcalloc((size_t)cJSON_GetArraySize(timeline) + 2, sizeof(double));
+	py = xcalloc((size_t)cJSON_GetArraySize(timeline) + 2, sizeof(double));
+	pr = xcalloc((size_t)cJSON_GetArraySize(timeline) + 2, sizeof(double));
+	for (ev = timeline->child; ev != NULL; ev = ev->next) {
+		struct html_srvkey key = {html_str(ev, "server"), html_str(ev, "role")}, *hit;
+		const char *st = html_str(ev, "state");
+		double round = 0, ms = 0;
+
+		if (key.server == NULL || key.role == NULL || st == NULL ||
+		    !html_num(ev, "round", &round) || !html_num(ev, "elapsed_ms", &ms))
+			continue;
+		hit = bsearch(&key, keys, n, sizeof(keys[0]), html_srvkey_cmp);
+		if (hit != NULL) {
+			size_t k = (size_t)(hit - keys);
+			unsigned char now = strcmp(st, "match") == 0 ? 1 : 2;
+
+			if (state[k] == 1)
+				matched--;
+			state[k] = now;
+			if (now == 1)
+				matched++;
+		}
+		/* The last event of its round gives the round's point. */
+		if (ev->next == NULL || !html_num(ev->next, "round", &ms) || ms != round) {
+			html_num(ev, "elapsed_ms", &ms);
+			px[n_pts] = ms;
+			py[n_pts] = (double)matched;
+			pr[n_pts] = round;
+			n_pts++;
+			if (ms > max_ms)
+				max_ms = ms;
+		}
+	}
+	if (outcome != NULL && strcmp(outcome, "complete") == 0 &&
+	    html_num(watch, "elapsed_ms", &done_ms) && done_ms > max_ms)
+		max_ms = done_ms;
+	if (n_pts == 0)
+		goto out;
+	html_lit(h, "<h3>New answer over time</h3>");
+	html_fmt(h,
+	    "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+	    "height=\"%.0f\" data-total=\"%.0f\">",
+	    W, H, W, H, total);
+	html_lit(h, "<title>Share of servers with the new answer after each round</title>");
+	/* Axes and grid: 0, 50, 100 %. */
+	for (int pct = 0; pct <= 100; pct += 50) {
+		double y = T + (H - T - B) * (1 - pct / 100.0);
+
+		html_fmt(h,
+		    "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>",
+		    L, y, W - R, y, L - 6, y + 4, pct);
+	}
+	html_fmt(h,
+	    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\">0 s</text>"
+	    "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f s</text>",
+	    L, H - 8, W - R, H - 8, max_ms / 1000.0);
+	if (done_ms >= 0) {
+		double x = L + (W - L - R) * done_ms / max_ms;
+
+		html_fmt(h,
+		    "<line class=\"then\" data-ms=\"%.0f\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+		    "y2=\"%.1f\"><title>%s at %.1f s</title></line><text class=\"axis then\" "
+		    "x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+		    done_ms, x, T, x, H - B, then ? "complete: --then ran" : "complete",
+		    done_ms / 1000.0, x - 4, T + 24, then ? "--then" : "complete");
+	}
+	html_lit(h, "<polyline class=\"line\" points=\"");
+	for (size_t i = 0; i < n_pts; i++)
+		html_fmt(h, "%.1f,%.1f ", L + (W - L - R) * px[i] / max_ms,
+		    T + (H - T - B) * (1 - py[i] / total));
+	html_lit(h, "\"/>");
+	for (size_t i = 0; i < n_pts; i++)
+		html_fmt(h,
+		    "<circle class=\"pt\" r=\"3\" cx=\"%.1f\" cy=\"%.1f\" data-round=\"%.0f\" "
+		    "data-ms=\"%.0f\" data-matched=\"%.0f\"><title>round %.0f, %.1f s: %.0f of "
+		    "%.0f "
+		    "(%.0f%%)</title></circle>",
+		    L + (W - L - R) * px[i] / max_ms, T + (H - T - B) * (1 - py[i] / total), pr[i],
+		    px[i], py[i], pr[i], px[i] / 1000.0, py[i], total, 100.0 * py[i] / total);
+	html_lit(h, "</svg>");
+	if (cJSON_IsTrue(html_get(d, "timeline_truncated")))
+		html_lit(h,
+		    "<p class=\"muted small\">The timeline was cut short: later rounds are "
+		    "not in the chart.</p>");
+out:
+	free(keys);
+	free(state);
+	free(px);
+	free(py);
+	free(pr);
+}
+
 static void
 html_card_propagation(struct html *h, const struct html_item *it)
 {
@@ -818,10 +1124,16 @@ html_card_propagation(struct html *h, const struct html_item *it)
 			html_lit(h, "</tr>");
 		}
 		html_lit(h, "</tbody></table>");
+		html_prop_chart(h, d);
+		html_prop_groups(h, servers);
+		/* Every server, folded away when there are many. */
+		if (cJSON_GetArraySize(servers) > 40)
+			html_fmt(h, "<details class=\"servers\"><summary>All %d servers</summary>",
+			    cJSON_GetArraySize(servers));
 		html_lit(h,
 		    "<div class=\"scroll\"><table class=\"facts\"><thead><tr><th>Server</th>"
-		    "<th>Role</th><th>State</th><th>Answer</th><th>TTL (s)</th><th>Serial</th>"
-		    "<th>Error</th></tr></thead><tbody>");
+		    "<th>Role</th><th>Operator</th><th>State</th><th>Answer</th><th>TTL (s)</th>"
+		    "<th>Cache expires</th><th>Serial</th><th>Error</th></tr></thead><tbody>");
 		cJSON_ArrayForEach(s, servers)
 		{
 			const char *state = html_str(s, "state");
@@ -831,6 +1143,15 @@ html_card_propagation(struct html *h, const struct html_item *it)
 			html_opt_text(h, html_str(s, "server"));
 			html_lit(h, "</code></td><td>");
 			html_opt_text(h, html_str(s, "role"));
+			html_lit(h, "</td><td>");
+			if (html_str(s, "operator") != NULL || html_str(s, "country") != NULL) {
+				html_opt_text(h, html_str(s, "operator"));
+				if (html_str(s, "country") != NULL) {
+					html_lit(h, " (");
+					html_text(h, html_str(s, "country"));
+					html_lit(h, ")");
+				}
+			}
 			html_fmt(h, "</td><td class=\"state st-%s\">",
 			    result_status_str(html_state_status(state)));
 			html_opt_text(h, state);
@@ -841,6 +1162,9 @@ html_card_propagation(struct html *h, const struct html_item *it)
 				html_opt_text(h, cJSON_IsString(ans) ? ans->valuestring : NULL);
 			html_lit(h, "</td><td class=\"num\">");
 			html_opt_num(h, s, "ttl");
+			html_lit(h, "</td><td>");
+			if (html_str(s, "expires_at") != NULL)
+				html_expiry(h, html_str(s, "expires_at"));
 			html_lit(h, "</td><td class=\"num\">");
 			html_plain_int(h, s, "serial");
 			html_lit(h, "</td><td>");
@@ -848,6 +1172,8 @@ html_card_propagation(struct html *h, const struct html_item *it)
 			html_lit(h, "</td></tr>");
 		}
 		html_lit(h, "</tbody></table></div>");
+		if (cJSON_GetArraySize(servers) > 40)
+			html_lit(h, "</details>");
 	}
 	if (timeline != NULL && cJSON_GetArraySize(timeline) > 0) {
 		html_lit(h, "<div class=\"label\">Timeline</div>");
@@ -1482,6 +1808,13 @@ static const char html_css[] =
     "th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}"
     ".matrix td.hit{font-weight:700}.state{font-weight:600;color:var(--c)}"
+    ".srv{display:inline-block;font:12px ui-monospace,monospace;padding:0 5px;margin:1px 0;"
+    "border-radius:3px;color:var(--c);background:var(--cb)}tr.group td:first-child{"
+    "border-left:4px solid var(--c)}svg.chart{max-width:100%;height:auto;display:block}"
+    "svg.chart .grid{stroke:var(--line)}svg.chart .axis{fill:var(--muted);font-size:11px}"
+    "svg.chart .line{fill:none;stroke:var(--pass);stroke-width:2}"
+    "svg.chart .pt{fill:var(--pass)}svg.chart line.then{stroke:var(--fail);"
+    "stroke-dasharray:4 3}svg.chart text.then{fill:var(--fail)}"
     ".bar{display:inline-block;position:relative;width:90px;height:9px;border-radius:5px;"
     "background:var(--skip-bg);vertical-align:middle;overflow:hidden}"
     ".bar .fill{position:absolute;left:0;top:0;bottom:0;background:var(--c)}"

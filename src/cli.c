@@ -240,10 +240,10 @@ cli_parse(struct cli *c, int argc, char **argv)
 		case OPT_JSON: c->json_path = optarg; break;
 		case OPT_HTML: c->html_path = optarg; break;
 		case OPT_RESOLVER:
-			if (c->n_resolvers == CLI_MAX_RESOLVERS)
-				rc = cli_usage_error(c, "at most %d --resolver options", CLI_MAX_RESOLVERS);
-			else
-				c->resolvers[c->n_resolvers++] = optarg;
+			/* No cap: `propagation` asks any number; at most argc of them. */
+			if (c->resolvers == NULL)
+				c->resolvers = xcalloc((size_t)argc, sizeof(c->resolvers[0]));
+			c->resolvers[c->n_resolvers++] = optarg;
 			break;
 		case OPT_CA_FILE: c->ca_file = optarg; break;
 		case OPT_INSECURE: c->insecure = 1; break;
@@ -558,10 +558,9 @@ cli_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	rc = cli_parse(&c, argc - 1, argv + 1);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	if ((rc = cli_check_output(&c, "--json", c.json_path)) != CLI_CONTINUE ||
-	    (rc = cli_check_output(&c, "--html", c.html_path)) != CLI_CONTINUE)
-		return rc;
-	return c.cmd->run(&c);
+	if (rc == CLI_CONTINUE && (rc = cli_check_output(&c, "--json", c.json_path)) ==
+	    CLI_CONTINUE && (rc = cli_check_output(&c, "--html", c.html_path)) == CLI_CONTINUE)
+		rc = c.cmd->run(&c);
+	free(c.resolvers);
+	return rc;
 }

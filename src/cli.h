@@ -29,7 +29,7 @@ enum cli_exit {
 #define CLI_CONTINUE (-1)
 /* First option value a command may use for its own options. */
 #define CLI_OPT_COMMAND 512
-#define CLI_MAX_RESOLVERS 16
+#define CLI_MAX_RESOLVERS 16  /* servers a command's own lookups use */
 
 struct cli_command;
 struct check_input;
@@ -41,7 +41,7 @@ struct cli {
 	const char *command;      /* cmd->name */
 	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
 	const char *html_path;    /* --html, NULL when absent, "-" = stdout */
-	const char *resolvers[CLI_MAX_RESOLVERS];
+	const char **resolvers;   /* --resolver, any number (cli_main frees the array) */
 	size_t n_resolvers;
 	const char *ca_file;
 	int insecure, allow_plaintext, quiet, verbose, no_progress;

@@ -32,6 +32,7 @@
 enum {
 	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,
 	OPT_NO_PUBLIC, OPT_NS_PORT, OPT_WATCH, OPT_INTERVAL, OPT_DEADLINE, OPT_THEN, OPT_PLAN,
+	OPT_RESOLVERS_FILE, OPT_PUBLIC,
 };
 
 static const struct option propagation_options[] = {
@@ -46,23 +47,22 @@ static const struct option propagation_options[] = {
 	{"deadline", required_argument, NULL, OPT_DEADLINE},
 	{"then", required_argument, NULL, OPT_THEN},
 	{"plan", required_argument, NULL, OPT_PLAN},
+	{"resolvers-file", required_argument, NULL, OPT_RESOLVERS_FILE},
+	{"public", no_argument, NULL, OPT_PUBLIC},
 	{NULL, 0, NULL, 0},
 };
 
 /*
- * Well-known public resolvers asked when neither --resolver nor a plan's
- * public_resolvers names any. IPv6 ones are asked only when this machine
- * has an IPv6 route (checked without sending anything).
+ * The curated list of public resolvers (contrib/resolvers/public-resolvers.txt,
+ * installed as DATADIR/public-resolvers.txt): asked with --public, and when
+ * neither --resolver, --resolvers-file nor a plan's public_resolvers names
+ * any. CUTOVER_PUBLIC_RESOLVERS names another file (tests, air-gapped sites).
  */
-static const char *const propagation_public[] = {
-	"8.8.8.8", "8.8.4.4",                 /* Google Public DNS */
-	"1.1.1.1", "1.0.0.1",                 /* Cloudflare */
-	"9.9.9.9",                            /* Quad9 */
-	"208.67.222.222",                     /* OpenDNS (Cisco) */
-	"2001:4860:4860::8888",               /* Google, IPv6 */
-	"2606:4700:4700::1111",               /* Cloudflare, IPv6 */
-	"2620:fe::fe",                        /* Quad9, IPv6 */
-};
+#ifndef CUTOVER_DATADIR
+#define CUTOVER_DATADIR "/usr/local/share/cutover"
+#endif
+#define PROPAGATION_LIST_NAME "public-resolvers.txt"
+#define PROPAGATION_MAX_FILE (16u << 20)
 
 static struct {
 	const char *mx_args[PROP_MAX_VALUES];
@@ -71,9 +71,11 @@ static struct {
 	size_t n_txt;
 	const char *cname[PROP_MAX_EXPECT];
 	size_t n_cname;
-	const char *authoritative[PROP_MAX_SERVERS];
+	const char **authoritative;
 	size_t n_authoritative;
-	int no_public, watch, interval_set, deadline_set;
+	const char **files;        /* --resolvers-file */
+	size_t n_files;
+	int no_public, public, watch, interval_set, deadline_set;
 	long ns_port, interval, deadline;
 	const char *then;
 	const char *plan;
@@ -106,17 +108,25 @@ propagation_help(FILE *out)
 	    "Which servers:\n"
 	    "  --authoritative ADDR[:PORT]  ask this name server instead of looking up DOMAIN's\n"
 	    "                       NS set (repeatable): split horizon, hidden primaries, labs\n"
-	    "  --resolver ADDR[:PORT]       the resolvers to ask (repeatable); they replace the\n"
-	    "                       built-in list. NS discovery also goes through them.\n"
+	    "  --resolver ADDR[:PORT]       a resolver to ask (repeatable, any number); the\n"
+	    "                       resolvers named replace the public list. NS discovery\n"
+	    "                       also goes through them.\n"
+	    "  --resolvers-file FILE        resolvers to ask, one a line: ADDR[:PORT] [OPERATOR\n"
+	    "                       [| COUNTRY [| SOURCE]]], '#' comments (repeatable); the\n"
+	    "                       console and the HTML report group them by operator and\n"
+	    "                       country. A bad line is an error naming FILE:LINE (exit 65).\n"
+	    "  --public             also ask the curated list of public resolvers (about 120:\n"
+	    "                       Google, Cloudflare, Quad9, OpenDNS, AdGuard, national\n"
+	    "                       operators; IPv6 ones only when this machine has IPv6).\n"
+	    "                       Asked anyway when no resolver is named.\n"
 	    "  --plan PLAN          take public_resolvers (and expect.mx, the domain) from a\n"
 	    "                       plan file\n"
-	    "  --no-public          do not ask the built-in public resolvers (authoritative\n"
-	    "                       servers only, unless --resolver is given)\n"
+	    "  --no-public          do not ask the public list (authoritative servers only,\n"
+	    "                       unless resolvers are named)\n"
 	    "  --ns-port PORT       port of discovered name servers (default 53; labs)\n"
-	    "Built-in resolvers: Google 8.8.8.8 8.8.4.4, Cloudflare 1.1.1.1 1.0.0.1,\n"
-	    "Quad9 9.9.9.9, OpenDNS 208.67.222.222, and when this machine has IPv6:\n"
-	    "2001:4860:4860::8888 2606:4700:4700::1111 2620:fe::fe.\n"
-	    "\n"
+	    "The public list is PREFIX/share/cutover/public-resolvers.txt (or the file\n"
+	    "named by CUTOVER_PUBLIC_RESOLVERS). All servers are asked at once over a few\n"
+	    "shared UDP sockets, however many there are.\n"	    "\n"
 	    "Watch and trigger:\n"
 	    "  --watch              repeat until every server matches: exit 0 when it does,\n"
 	    "                       2 at the deadline; a live table on a terminal, one line\n"
@@ -163,10 +173,15 @@ propagation_option(struct cli *c, int opt, const char *arg)
 			po.cname[po.n_cname++] = arg;
 		return CLI_CONTINUE;
 	case OPT_AUTHORITATIVE:
-		if (po.n_authoritative == PROP_MAX_SERVERS)
-			return cli_usage_error(c, "at most %d --authoritative options", PROP_MAX_SERVERS);
+		po.authoritative = xrealloc(po.authoritative, (po.n_authoritative + 1) *
+		    sizeof(po.authoritative[0]));
 		po.authoritative[po.n_authoritative++] = arg;
 		return CLI_CONTINUE;
+	case OPT_RESOLVERS_FILE:
+		po.files = xrealloc(po.files, (po.n_files + 1) * sizeof(po.files[0]));
+		po.files[po.n_files++] = arg;
+		return CLI_CONTINUE;
+	case OPT_PUBLIC: po.public = 1; return CLI_CONTINUE;
 	case OPT_NO_PUBLIC: po.no_public = 1; return CLI_CONTINUE;
 	case OPT_NS_PORT: return cli_parse_long(c, "--ns-port", arg, 1, 65535, &po.ns_port);
 	case OPT_WATCH: po.watch = 1; return CLI_CONTINUE;
@@ -200,6 +215,125 @@ propagation_has_route6(const char *addr)
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
 	return ok;
+}
+
+/* Read PATH whole (at most PROPAGATION_MAX_FILE bytes) into a new *BUF. */
+static int
+propagation_read(const char *path, char **buf, size_t *len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 0, n;
+
+	*buf = NULL;
+	*len = 0;
+	*err = NULL;
+	if (f == NULL) {
+		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			*buf = xrealloc(*buf, cap);
+		}
+		n = fread(*buf + *len, 1, cap - *len, f);
+		*len += n;
+	} while (n > 0 && *len <= PROPAGATION_MAX_FILE);
+	if (ferror(f) || *len > PROPAGATION_MAX_FILE)
+		*err = xasprintf("cannot read %s: %s", path, ferror(f) ? strerror(errno) :
+		    "larger than 16 MiB");
+	fclose(f);
+	if (*err != NULL) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read and parse a resolvers list into L. Returns 0 or -1 with *ERR. */
+static int
+propagation_load_list(const char *path, struct prop_list *l, char **err)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (propagation_read(path, &buf, &len, err) != 0)
+		return -1;
+	rc = prop_list_parse(buf, len, path, l, err);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Where the curated public list is: $CUTOVER_PUBLIC_RESOLVERS, the installed
+ * copy (DATADIR, or share/cutover next to the binary's bin/), or the source
+ * tree next to the binary (./cutover, build/cutover).
+ * Returns a new string, or NULL when none exists (*TRIED says where it looked).
+ */
+static char *
+propagation_public_path(char **tried)
+{
+	const char *env = getenv("CUTOVER_PUBLIC_RESOLVERS");
+	char exe[4096], *cand[4];
+	ssize_t n;
+	char *found = NULL;
+
+	*tried = NULL;
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	cand[0] = xstrdup(CUTOVER_DATADIR "/" PROPAGATION_LIST_NAME);
+	cand[1] = cand[2] = cand[3] = NULL;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		/* Installed under another PREFIX than the one it was built for. */
+		cand[1] = xasprintf("%s/../share/cutover/%s", exe, PROPAGATION_LIST_NAME);
+		cand[2] = xasprintf("%s/contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+		cand[3] = xasprintf("%s/../contrib/resolvers/%s", exe, PROPAGATION_LIST_NAME);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		if (found == NULL && cand[i] != NULL && access(cand[i], R_OK) == 0) {
+			found = cand[i];
+			cand[i] = NULL;
+		}
+	}
+	if (found == NULL)
+		*tried = xasprintf("%s%s%s", cand[0], cand[1] != NULL ? ", " : "",
+		    cand[1] != NULL ? cand[1] : "");
+	for (size_t i = 0; i < 4; i++)
+		free(cand[i]);
+	return found;
+}
+
+/* Is S ("2001:db8::1", "[2001:db8::1]:53") an IPv6 address this machine has
+ * no route to? IPv4 addresses never are. */
+static int
+propagation_v6_unreachable(const char *s)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *colon = strchr(s, ':');
+	size_t n;
+
+	if (colon == NULL || (s[0] != '[' && strchr(colon + 1, ':') == NULL))
+		return 0;
+	if (s[0] == '[') {
+		s++;
+		n = strcspn(s, "]");
+	} else {
+		n = strlen(s);
+	}
+	if (n >= sizeof(addr))
+		return 0;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	return !propagation_has_route6(addr);
 }
 
 /* Read and parse the plan (no passwords are resolved: none are needed). */
@@ -292,8 +426,12 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 			prop_view(p, i, k, &v);
 			if (!v.changed)
 				continue;
-			fprintf(ui->out, "%s  %s  %s %s: ", now, prop_expect_label(p, i),
+			fprintf(ui->out, "%s  %s  %s %s", now, prop_expect_label(p, i),
 			    v.role == PROP_AUTHORITATIVE ? "authoritative" : "resolver", v.server);
+			if (v.operator != NULL)
+				fprintf(ui->out, " (%s%s%s)", v.operator, v.country != NULL ? ", " : "",
+				    v.country != NULL ? v.country : "");
+			fputs(": ", ui->out);
 			if (v.previous != NULL)
 				fprintf(ui->out, "%s -> ", v.previous);
 			fputs(propagation_state_name(v.state), ui->out);
@@ -313,15 +451,111 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 	fflush(ui->out);
 }
 
+/* Servers of one operator (or all authoritative servers) in the live table. */
+struct propagation_group {
+	const char *name;        /* operator, "authoritative servers", "other resolvers" */
+	const char *country;     /* when every server of the group has the same one */
+	int mixed_country;
+	int auth;
+	size_t n, match, stale, error;
+	time_t expires;          /* latest stale cache expiry */
+	size_t *members;         /* server indexes, in order */
+};
+
+static int
+propagation_group_cmp(const void *a, const void *b)
+{
+	const struct propagation_group *x = a, *y = b;
+
+	if (x->auth != y->auth)
+		return x->auth ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Group the servers of expectation I; returns the groups (caller frees). */
+static struct propagation_group *
+propagation_groups(const struct prop *p, size_t i, size_t *n_out)
+{
+	struct propagation_group *g = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t k = 0; k < prop_n_servers(p); k++) {
+		struct prop_view v;
+		const char *name;
+		size_t j;
+
+		prop_view(p, i, k, &v);
+		name = v.role == PROP_AUTHORITATIVE ? "authoritative servers" :
+		    v.operator != NULL ? v.operator : "other resolvers";
+		for (j = 0; j < n; j++)
+			if (g[j].auth == (v.role == PROP_AUTHORITATIVE) && strcmp(g[j].name, name) == 0)
+				break;
+		if (j == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				g = xrealloc(g, cap * sizeof(*g));
+			}
+			memset(&g[n], 0, sizeof(g[0]));
+			g[n].name = name;
+			g[n].auth = v.role == PROP_AUTHORITATIVE;
+			g[n].country = v.country;
+			n++;
+		}
+		if (g[j].country == NULL || v.country == NULL || strcmp(g[j].country, v.country) != 0)
+			g[j].mixed_country = g[j].n > 0 || v.country == NULL;
+		g[j].members = xrealloc(g[j].members, (g[j].n + 1) * sizeof(g[j].members[0]));
+		g[j].members[g[j].n++] = k;
+		if (v.state == PROP_MATCH)
+			g[j].match++;
+		else if (v.state == PROP_STALE)
+			g[j].stale++;
+		else
+			g[j].error++;
+		if (v.expires_at > g[j].expires)
+			g[j].expires = v.expires_at;
+	}
+	qsort(g, n, sizeof(g[0]), propagation_group_cmp);
+	*n_out = n;
+	return g;
+}
+
+static void
+propagation_groups_free(struct propagation_group *g, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		free(g[j].members);
+	free(g);
+}
+
+/* "Google Public DNS (US)" into BUF. */
+static void
+propagation_group_label(const struct propagation_group *g, char *buf, size_t len)
+{
+	if (g->country != NULL && !g->mixed_country)
+		snprintf(buf, len, "%s (%s)", g->name, g->country);
+	else
+		snprintf(buf, len, "%s", g->name);
+}
+
+/*
+ * The live table (a terminal): servers grouped by operator, authoritative
+ * servers first. When one line per server does not fit the terminal's
+ * height, one line per group instead: its counts and when its stale caches
+ * expire.
+ */
 static void
 propagation_table(struct propagation_ui *ui, const struct prop *p)
 {
 	struct winsize ws;
-	int width = 100, lines = 0;
+	int width = 100, height = 40, lines = 0, need;
 	char when[32] = "";
 
-	if (ioctl(fileno(ui->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60)
-		width = ws.ws_col;
+	if (ioctl(fileno(ui->out), TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_col >= 60)
+			width = ws.ws_col;
+		if (ws.ws_row >= 10)
+			height = ws.ws_row;
+	}
 	if (ui->lines > 0)
 		fprintf(ui->out, "\033[%dA\033[J", ui->lines);
 	if (ui->deadline_s > 0) {
@@ -335,35 +569,69 @@ propagation_table(struct propagation_ui *ui, const struct prop *p)
 	    prop_elapsed_ms(p) / 1000.0, when);
 	lines++;
 	for (size_t i = 0; i < prop_n_expect(p); i++) {
-		size_t matched;
+		size_t matched, n_g;
 		enum result_status st = prop_expect_status(p, i, &matched);
+		struct propagation_group *g = propagation_groups(p, i, &n_g);
+		int compact;
 
+		/* What one line per server would take, every expectation included. */
+		need = 1 + (int)(prop_n_expect(p) * (2 + n_g + prop_n_servers(p)));
+		compact = need > height - 1;
 		fprintf(ui->out, "%s: %zu of %zu match%s\n", prop_expect_label(p, i), matched,
 		    prop_n_servers(p), st == RESULT_PASS ? " - complete" : "");
-		fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
-		    "TTL", "SERIAL", "ANSWER");
-		lines += 2;
-		for (size_t k = 0; k < prop_n_servers(p); k++) {
-			struct prop_view v;
-			char ttl[24] = "-", serial[24] = "-";
-			const char *ans;
-			int room;
+		lines++;
+		if (compact)
+			fprintf(ui->out, "  %-40s %7s %7s %7s %7s  %s\n", "GROUP", "SERVERS", "MATCH",
+			    "STALE", "ERROR", "STALE CACHES EXPIRE");
+		else
+			fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
+			    "TTL", "SERIAL", "ANSWER");
+		lines++;
+		for (size_t j = 0; j < n_g; j++) {
+			char label[128], exp[48] = "-";
 
-			prop_view(p, i, k, &v);
-			if (v.ttl >= 0)
-				snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
-			if (v.serial >= 0)
-				snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
-			ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
-			    v.answer : "-";
-			room = width - 62;
-			fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
-			    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
-			    ui->color ? propagation_state_color(v.state) : "",
-			    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl, serial,
-			    room > 8 ? room : 8, ans);
+			propagation_group_label(&g[j], label, sizeof(label));
+			if (g[j].expires != 0)
+				prop_format_utc(g[j].expires, time(NULL), exp, sizeof(exp));
+			if (compact) {
+				const char *c0 = "", *c1 = "";
+
+				if (ui->color) {
+					c0 = g[j].error > 0 ? "\033[35m" : g[j].stale > 0 ? "\033[33m" :
+					    "\033[32m";
+					c1 = "\033[0m";
+				}
+				fprintf(ui->out, "  %s%-40.40s%s %7zu %7zu %7zu %7zu  %s\n", c0, label, c1,
+				    g[j].n, g[j].match, g[j].stale, g[j].error,
+				    g[j].stale > 0 ? exp : "-");
+				lines++;
+				continue;
+			}
+			fprintf(ui->out, " %s: %zu of %zu match\n", label, g[j].match, g[j].n);
 			lines++;
+			for (size_t m = 0; m < g[j].n; m++) {
+				struct prop_view v;
+				char ttl[24] = "-", serial[24] = "-";
+				const char *ans;
+				int room;
+
+				prop_view(p, i, g[j].members[m], &v);
+				if (v.ttl >= 0)
+					snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
+				if (v.serial >= 0)
+					snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
+				ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
+				    v.answer : "-";
+				room = width - 62;
+				fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
+				    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
+				    ui->color ? propagation_state_color(v.state) : "",
+				    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl,
+				    serial, room > 8 ? room : 8, ans);
+				lines++;
+			}
 		}
+		propagation_groups_free(g, n_g);
 	}
 	ui->lines = lines;
 	fflush(ui->out);
@@ -459,8 +727,11 @@ propagation_run(struct cli *c)
 {
 	struct prop_expect expect[PROP_MAX_EXPECT];
 	char *names[PROP_MAX_EXPECT], *values[PROP_MAX_EXPECT];
-	const char *resolvers[PROP_MAX_SERVERS], *lookup[CLI_MAX_RESOLVERS];
-	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0;
+	const char **resolvers = NULL, *lookup[CLI_MAX_RESOLVERS];
+	struct prop_meta *meta = NULL;
+	struct prop_list named, public_list;
+	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0, n_plan_public;
+	int use_public;
 	struct prop_config cfg;
 	struct runner_opts ro;
 	struct runner *r = NULL;
@@ -476,6 +747,10 @@ propagation_run(struct cli *c)
 	int rc, complete = 0;
 
 	memset(expect, 0, sizeof(expect));
+	memset(&named, 0, sizeof(named));
+	memset(&public_list, 0, sizeof(public_list));
+	if (po.public && po.no_public)
+		return cli_usage_error(c, "--public and --no-public contradict each other");
 	if (c->n_args > 1)
 		return cli_usage_error(c, "one domain at a time (got %d arguments)", c->n_args);
 	if ((po.interval_set || po.deadline_set) && !po.watch)
@@ -542,23 +817,68 @@ propagation_run(struct cli *c)
 	if (rc != CLI_CONTINUE)
 		goto out;
 
-	/* Resolvers to watch; the runner's own client (NS discovery) uses the same,
-	 * or the plan's "resolvers", or the system's. */
-	if (c->n_resolvers > 0) {
-		for (size_t i = 0; i < c->n_resolvers; i++)
-			resolvers[n_resolvers++] = c->resolvers[i];
-	} else if (plan != NULL && plan->n_public_resolvers > 0) {
-		for (size_t i = 0; i < plan->n_public_resolvers && i < PROP_MAX_SERVERS; i++)
-			resolvers[n_resolvers++] = plan->public_resolvers[i];
-	} else if (!po.no_public) {
-		for (size_t i = 0; i < UTIL_ARRAY_LEN(propagation_public); i++)
-			if (strchr(propagation_public[i], ':') == NULL ||
-			    propagation_has_route6(propagation_public[i]))
-				resolvers[n_resolvers++] = propagation_public[i];
+	/* Resolvers to watch: the ones named (--resolver, --resolvers-file), else
+	 * the plan's public_resolvers, else the curated list; --public adds the
+	 * curated list in any case. */
+	for (size_t i = 0; i < po.n_files; i++) {
+		if (propagation_load_list(po.files[i], &named, &err) != 0) {
+			fprintf(stderr, "cutover %s: --resolvers-file %s\n", c->command, err);
+			free(err);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
 	}
+	n_plan_public = c->n_resolvers + named.n == 0 && plan != NULL ?
+	    plan->n_public_resolvers : 0;
+	use_public = po.public || (c->n_resolvers + named.n + n_plan_public == 0 && !po.no_public);
+	if (use_public) {
+		char *tried = NULL, *path = propagation_public_path(&tried);
+
+		if (path == NULL) {
+			fprintf(stderr, "cutover %s: the list of public resolvers is not installed "
+			    "(looked for %s); name resolvers with --resolver or --resolvers-file, or "
+			    "set CUTOVER_PUBLIC_RESOLVERS to the list\n", c->command, tried);
+			free(tried);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
+		if (propagation_load_list(path, &public_list, &err) != 0) {
+			fprintf(stderr, "cutover %s: public resolvers list %s\n", c->command, err);
+			free(err);
+			free(path);
+			rc = CLI_EXIT_DATAERR;
+			goto out;
+		}
+		free(path);
+	}
+	n_resolvers = c->n_resolvers + named.n + n_plan_public + public_list.n;
+	resolvers = xcalloc(n_resolvers + 1, sizeof(resolvers[0]));
+	meta = xcalloc(n_resolvers + 1, sizeof(meta[0]));
+	n_resolvers = 0;
+	for (size_t i = 0; i < c->n_resolvers; i++)
+		resolvers[n_resolvers++] = c->resolvers[i];
+	for (size_t i = 0; i < named.n; i++) {
+		meta[n_resolvers] = (struct prop_meta){named.v[i].operator, named.v[i].country};
+		resolvers[n_resolvers++] = named.v[i].server;
+	}
+	for (size_t i = 0; i < n_plan_public; i++)
+		resolvers[n_resolvers++] = plan->public_resolvers[i];
+	/* IPv6 entries of the curated list only when this machine has IPv6. */
+	for (size_t i = 0; i < public_list.n; i++) {
+		if (propagation_v6_unreachable(public_list.v[i].server))
+			continue;
+		meta[n_resolvers] = (struct prop_meta){public_list.v[i].operator,
+		    public_list.v[i].country};
+		resolvers[n_resolvers++] = public_list.v[i].server;
+	}
+	/* The runner's own client (NS discovery): the first resolvers named, or
+	 * the plan's "resolvers", or the system's. */
 	if (c->n_resolvers > 0) {
-		for (size_t i = 0; i < c->n_resolvers; i++)
+		for (size_t i = 0; i < c->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
 			lookup[n_lookup++] = c->resolvers[i];
+	} else if (named.n > 0) {
+		for (size_t i = 0; i < named.n && n_lookup < CLI_MAX_RESOLVERS; i++)
+			lookup[n_lookup++] = named.v[i].server;
 	} else if (plan != NULL) {
 		for (size_t i = 0; i < plan->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
 			lookup[n_lookup++] = plan->resolvers[i];
@@ -594,6 +914,8 @@ propagation_run(struct cli *c)
 	cfg.n_authoritative = po.n_authoritative;
 	cfg.resolvers = resolvers;
 	cfg.n_resolvers = n_resolvers;
+	cfg.resolver_meta = meta;
+	cfg.then = po.then != NULL;
 	cfg.ns_port = (int)po.ns_port;
 	cfg.timeout_ms = ro.timeout_ms * 3 / 4;
 	cfg.watch = po.watch;
@@ -677,6 +999,12 @@ out:
 	}
 	if (n_expect > 0 && expect[0].type == DNSMSG_MX)
 		prop_expect_clear(&expect[0]);
+	free(resolvers);
+	free(meta);
+	prop_list_free(&named);
+	prop_list_free(&public_list);
+	free(po.authoritative);
+	free(po.files);
 	plan_free(plan);
 	return rc;
 }

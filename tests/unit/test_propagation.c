@@ -1,12 +1,13 @@
 /*
  * test_propagation.c - the pure parts of dns.propagation: what counts as the
- * new answer, the status rules, server strings, --expect-* parsing and the
- * "expire by" time.
+ * new answer, the status rules, server strings, --expect-* parsing, the
+ * "expire by" time, resolvers lists and the curated public list file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,153 @@ test_format_utc(void **state)
 	assert_string_equal(buf, "2026-11-24 10:00 UTC");
 }
 
+/* ---- resolvers lists ------------------------------------------------------ */
+
+static int
+list(const char *text, struct prop_list *l, char **err)
+{
+	memset(l, 0, sizeof(*l));
+	return prop_list_parse(text, strlen(text), "r.txt", l, err);
+}
+
+static void
+test_list_lines(void **state)
+{
+	struct prop_list l;
+	char *err = NULL;
+	const char *text =
+	    "# public resolvers\n"
+	    "\n"
+	    "8.8.8.8   Google Public DNS | US | https://developers.google.com/x\n"
+	    "  [2001:db8::1]:5353\tlab v6   # a comment\n"
+	    "127.0.0.1:5300 lab |  \n"
+	    "192.0.2.1 Example | DE\r\n"
+	    "2001:db8::53";
+
+	(void)state;
+	assert_int_equal(list(text, &l, &err), 0);
+	assert_null(err);
+	assert_int_equal(l.n, 5);
+	assert_string_equal(l.v[0].server, "8.8.8.8");
+	assert_string_equal(l.v[0].operator, "Google Public DNS");
+	assert_string_equal(l.v[0].country, "US");
+	assert_string_equal(l.v[0].source, "https://developers.google.com/x");
+	assert_int_equal(l.v[0].line, 3);
+	assert_string_equal(l.v[1].server, "[2001:db8::1]:5353");
+	assert_string_equal(l.v[1].operator, "lab v6");
+	assert_null(l.v[1].country);
+	assert_string_equal(l.v[2].operator, "lab");
+	assert_null(l.v[2].country);
+	assert_string_equal(l.v[3].country, "DE");
+	assert_null(l.v[3].source);
+	assert_string_equal(l.v[4].server, "2001:db8::53");
+	assert_null(l.v[4].operator);
+	assert_int_equal(l.v[4].line, 7);
+	prop_list_free(&l);
+}
+
+static void
+test_list_errors_name_the_line(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"8.8.8.8\n8.8.8 Google\n", "r.txt:2: \"8.8.8\" is not an IP address"},
+		{"\n\n1.1.1.1 Cloudflare | USA\n", "r.txt:3: country \"USA\" is not an ISO 3166"},
+		{"1.1.1.1 Cloudflare | us\n", "r.txt:1: country \"us\""},
+		{"1.1.1.1 a | US | src | more\n", "r.txt:1: more than three fields"},
+		/* The same server in another spelling is still a duplicate. */
+		{"2001:db8::1\n# x\n2001:0db8:0::1\n", "r.txt:3: 2001:0db8:0::1 is listed already "
+		    "(line 1)"},
+		{"9.9.9.9\n9.9.9.9:53\n", "r.txt:2: 9.9.9.9:53 is listed already (line 1)"},
+		{"1.1.1.1\n2.2.2.2 a\x01 b\n", "r.txt:2: control character"},
+		{"host.example Google\n", "r.txt:1: \"host.example\" is not an IP address"},
+		{"1.1.1.1:99999\n", "r.txt:1: \"1.1.1.1:99999\""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct prop_list l;
+		char *err = NULL;
+
+		assert_int_equal(list(cases[i].text, &l, &err), -1);
+		assert_non_null(err);
+		if (strstr(err, cases[i].want) != NULL)
+			assert_true(1);
+		else
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+		free(err);
+		prop_list_free(&l);
+	}
+	{
+		/* A NUL byte is a control character too, not the end of the line. */
+		static const char nul[] = "1.1.1.1 a\0b\n";
+		struct prop_list l;
+		char *err = NULL;
+
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(prop_list_parse(nul, sizeof(nul) - 1, "r.txt", &l, &err), -1);
+		assert_non_null(strstr(err, "r.txt:1: control character (byte 0x00)"));
+		free(err);
+		prop_list_free(&l);
+	}
+}
+
+/*
+ * The curated list shipped with cutover: every line parses (addresses,
+ * countries), no server is listed twice in any spelling (the parser refuses
+ * duplicates), every entry has an operator, a country and a source page.
+ */
+static void
+test_public_list_file(void **state)
+{
+	static const char *const paths[] = {
+	    "contrib/resolvers/public-resolvers.txt",
+	    "../../contrib/resolvers/public-resolvers.txt",
+	};
+	struct prop_list l;
+	char *buf = NULL, *err = NULL;
+	size_t len = 0, v4 = 0, v6 = 0, ops = 0;
+	FILE *f = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 2 && f == NULL; i++)
+		f = fopen(paths[i], "rb");
+	assert_non_null(f);
+	buf = malloc(1 << 20);
+	assert_non_null(buf);
+	len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	assert_true(len > 0 && len < (1 << 20));
+	memset(&l, 0, sizeof(l));
+	if (prop_list_parse(buf, len, "public-resolvers.txt", &l, &err) != 0)
+		fail_msg("%s", err);
+	assert_true(l.n >= 100);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct prop_list_entry *e = &l.v[i];
+		char cares[80], label[80];
+
+		if (e->operator == NULL || e->country == NULL || e->source == NULL)
+			fail_msg("public-resolvers.txt:%u: %s needs OPERATOR | COUNTRY | SOURCE",
+			    e->line, e->server);
+		assert_int_equal(strncmp(e->source, "https://", 8), 0);
+		/* Plain addresses on port 53: public resolvers answer there. */
+		assert_int_equal(prop_server_parse(e->server, 53, cares, sizeof(cares), label,
+		    sizeof(label)), 0);
+		assert_string_equal(label, e->server);
+		if (strchr(e->server, ':') != NULL)
+			v6++;
+		else
+			v4++;
+		if (i == 0 || strcmp(e->operator, l.v[i - 1].operator) != 0)
+			ops++;
+	}
+	assert_true(v4 >= 50 && v6 >= 40);
+	assert_true(ops >= 20);
+	prop_list_free(&l);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -227,6 +375,9 @@ main(void)
 		cmocka_unit_test(test_status_rules),
 		cmocka_unit_test(test_server_parse),
 		cmocka_unit_test(test_format_utc),
+		cmocka_unit_test(test_list_lines),
+		cmocka_unit_test(test_list_errors_name_the_line),
+		cmocka_unit_test(test_public_list_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 # $LAB_DNS_ADDR@$LAB_DNS_PORT (127.0.0.1@5300) and serves the zone set "default"
 # (contrib/lab/dns/zones/*.zone). Its files live in $LAB_RUN/dns; any other instance
 # NAME lives in $LAB_RUN/dns-NAME. LAB_RUN defaults to contrib/lab/run.
+# ADDR may be a comma-separated list: one knotd listening on every address of it
+# (the propagation tests and benchmark play hundreds of servers that way).
 # See contrib/lab/dns/README.md.
 #
 # Exit status: 0 ok; 1 failure; 2 usage; status: 3 when the instance (without NAME:
@@ -131,7 +133,7 @@ server:
     identity: "cutover-lab-dns $name $(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
     rundir: "$dir"
     pidfile: "$dir/knotd.pid"
-    listen: $addr@$port
+    listen: [ $(printf '%s' "$addr" | sed "s/,/@$port, /g")@$port ]
     udp-workers: 1
     tcp-workers: 1
     background-workers: 1
@@ -248,7 +250,8 @@ cmd_up() {
 
 	# Refuse to start next to some other server on the same address and port (an
 	# orphaned knotd, another LAB_RUN): say so clearly instead of a bind error in the log.
-	if answer=$(q "$addr" "$port" CH TXT id.server tcp) && [[ -n $answer ]]; then
+	local first=${addr%%,*}
+	if answer=$(q "$first" "$port" CH TXT id.server tcp) && [[ -n $answer ]]; then
 		die "something already answers DNS on $addr@$port (id.server: $answer); not starting a second server"
 	fi
 
@@ -287,11 +290,11 @@ cmd_up() {
 			got=failed
 			break
 		fi
-		got=$(q "$addr" "$port" CH TXT id.server tcp || true)
+		got=$(q "$first" "$port" CH TXT id.server tcp || true)
 		if [[ $got == "\"$identity\"" ]]; then
 			ok=1
 			for zone in "${want[@]}"; do
-				if [[ -z $(q "$addr" "$port" IN SOA "$zone" || true) ]]; then
+				if [[ -z $(q "$first" "$port" IN SOA "$zone" || true) ]]; then
 					ok=0
 					break
 				fi
