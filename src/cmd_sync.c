@@ -321,6 +321,8 @@ sync_run_cmd(struct cli *c)
 		free(err);
 		return CLI_EXIT_DATAERR;
 	}
+	if (plan->warnings != NULL && !c->quiet)
+		fprintf(stderr, "cutover sync: warning: %s\n", plan->warnings);
 	if (plan->source.imap == NULL || plan->destination.imap == NULL) {
 		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
 		                "destination\n");
