@@ -19,13 +19,14 @@
 
 #include "check.h"
 #include "console.h"
+#include "csv.h"
 #include "html.h"
 #include "report.h"
 #include "runner.h"
 #include "util.h"
 
 enum cli_opt {
-	OPT_JSON = 256, OPT_HTML, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
+	OPT_JSON = 256, OPT_HTML, OPT_CSV, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
 	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
 };
 
@@ -36,6 +37,7 @@ static const struct cli_command *const cli_commands[] = {
 static const struct option cli_common_options[] = {
 	{"json", required_argument, NULL, OPT_JSON},
 	{"html", required_argument, NULL, OPT_HTML},
+	{"csv", required_argument, NULL, OPT_CSV},
 	{"resolver", required_argument, NULL, OPT_RESOLVER},
 	{"ca-file", required_argument, NULL, OPT_CA_FILE},
 	{"insecure", no_argument, NULL, OPT_INSECURE},
@@ -57,6 +59,8 @@ static const char cli_common_help[] =
     "                       reports/SCHEMA.md\n"
     "  --html FILE          write the report as one self-contained HTML page\n"
     "                       (opens offline in any browser; - = stdout)\n"
+    "  --csv FILE           write the mailboxes as a spreadsheet: one row per\n"
+    "                       mailbox and side (UTF-8 CSV that Excel opens; - = stdout)\n"
     "  --resolver ADDR[:PORT]  ask this DNS server instead of the system's\n"
     "                       (repeatable; [IPv6]:PORT for IPv6 with a port)\n"
     "  --timeout SEC        give up on one check after SEC seconds (default 15)\n"
@@ -239,6 +243,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_JSON: c->json_path = optarg; break;
 		case OPT_HTML: c->html_path = optarg; break;
+		case OPT_CSV: c->csv_path = optarg; break;
 		case OPT_RESOLVER:
 			if (c->n_resolvers == CLI_MAX_RESOLVERS)
 				rc = cli_usage_error(c, "at most %d --resolver options", CLI_MAX_RESOLVERS);
@@ -458,9 +463,15 @@ cli_output(const struct cli *c, const struct report *rep)
 		free(err);
 		rc = CLI_EXIT_IOERR;
 	}
+	if (c->csv_path != NULL && csv_write(rep, c->csv_path, &err) != 0) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_IOERR;
+	}
 	if (!c->quiet) {
 		int to_stdout = (c->json_path == NULL || strcmp(c->json_path, "-") != 0) &&
-		    (c->html_path == NULL || strcmp(c->html_path, "-") != 0);
+		    (c->html_path == NULL || strcmp(c->html_path, "-") != 0) &&
+		    (c->csv_path == NULL || strcmp(c->csv_path, "-") != 0);
 		FILE *out = to_stdout ? stdout : stderr;
 
 		console_summary(out, rep, console_use_color(out), c->verbose);
@@ -561,7 +572,8 @@ cli_main(int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if ((rc = cli_check_output(&c, "--json", c.json_path)) != CLI_CONTINUE ||
-	    (rc = cli_check_output(&c, "--html", c.html_path)) != CLI_CONTINUE)
+	    (rc = cli_check_output(&c, "--html", c.html_path)) != CLI_CONTINUE ||
+	    (rc = cli_check_output(&c, "--csv", c.csv_path)) != CLI_CONTINUE)
 		return rc;
 	return c.cmd->run(&c);
 }

@@ -41,6 +41,7 @@ struct cli {
 	const char *command;      /* cmd->name */
 	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
 	const char *html_path;    /* --html, NULL when absent, "-" = stdout */
+	const char *csv_path;     /* --csv, NULL when absent, "-" = stdout */
 	const char *resolvers[CLI_MAX_RESOLVERS];
 	size_t n_resolvers;
 	const char *ca_file;
