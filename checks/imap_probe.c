@@ -245,6 +245,7 @@ iprobe_login_ready(struct imap_client *c, void *arg)
 
 	iprobe_login_fill(p);
 	iprobe_snapshot(p);
+	mailcheck_outcome(p->t, imap_client_result(c), 1, imap_client_error(c));
 	if (imap_client_result(c) == NET_RESULT_OK) {
 		imap_client_logout(c, iprobe_login_closed, p);
 		return;
@@ -300,14 +301,39 @@ iprobe_cancel(struct task *t, void *aux)
 		if (p->pc != NULL && !cJSON_HasObjectItem(out->details, "pop3_works"))
 			cJSON_AddBoolToObject(out->details, "pop3_works", 0);
 	} else if (p->c != NULL) {
+		int past_greeting = imap_client_state(p->c) > IMAP_S_GREETING;
+
 		imap_client_timeout(p->c);
 		cJSON_Delete(out->details);
 		out->details = cJSON_CreateObject();
+		if (p->login)
+			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(p->c));
 		if (p->login)
 			iprobe_login_fill(p);
 		else
 			iprobe_tls_fill(p, NET_RESULT_TIMEOUT, imap_client_error(p->c));
 	}
+	iprobe_free(p);
+}
+
+/* The server of this login is dead (runner fail fast): say so like a login. */
+static void
+iprobe_not_tried(struct task *t, void *aux)
+{
+	struct iprobe *p = aux;
+	struct result *out = task_result(t);
+	const char *cause = task_not_tried_cause(t);
+
+	cJSON_AddStringToObject(out->details, "server", p->ep.host);
+	cJSON_AddStringToObject(out->details, "user", p->user);
+	cJSON_AddStringToObject(out->details, "result", cause != NULL ? cause : "connect_failed");
+	cJSON_AddItemToObject(out->details, "capabilities", cJSON_CreateArray());
+	cJSON_AddNullToObject(out->details, "tls");
+	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
+	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
+	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
+	cJSON_AddStringToObject(out->details, "error", out->summary);
+	cJSON_AddBoolToObject(out->details, "not_tried", 1);
 	iprobe_free(p);
 }
 
@@ -335,6 +361,7 @@ static const struct mailcheck_probe iprobe_probe = {
 	.make = iprobe_make,
 	.start = iprobe_start,
 	.cancel = iprobe_cancel,
+	.not_tried = iprobe_not_tried,
 };
 
 static void

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "imap.h"
+#include "mailcheck.h"
 #include "util.h"
 
 struct ma_fill {
@@ -232,6 +233,7 @@ ma_ready(struct imap_client *c, void *arg)
 	struct ma_session *s = arg;
 	struct folders_opts o;
 
+	mailcheck_outcome(s->t, imap_client_result(c), 1, imap_client_error(c));
 	if (imap_client_result(c) == NET_RESULT_OK) {
 		memset(&o, 0, sizeof(o));
 		o.want = s->want;
@@ -279,13 +281,15 @@ ma_cancel(struct task *t, void *aux)
 {
 	struct ma_session *s = aux;
 
-	(void)t;
 	s->completed = 1;
 	s->waiting = 0;
 	if (!s->finished) {
 		s->finished = 1;
 		if (s->c != NULL) {
+			int past_greeting = imap_client_state(s->c) > IMAP_S_GREETING;
+
 			imap_client_timeout(s->c);
+			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(s->c));
 			free(s->error);
 			s->error = xstrdup(imap_client_error(s->c));
 			s->round_trips = imap_client_round_trips(s->c);
@@ -300,6 +304,18 @@ ma_cancel(struct task *t, void *aux)
 		ma_wake_waiter(s);
 	ma_fill_all(s);
 	ma_release(s->mbox);
+}
+
+/* The server is dead (runner fail fast): the session ends like a failed one. */
+static void
+ma_not_tried(struct task *t, void *aux)
+{
+	struct ma_session *s = aux;
+
+	s->t = t;
+	free(s->error);
+	s->error = xstrdup(task_result(t)->summary);
+	ma_cancel(t, aux);
 }
 
 /* ---- scheduling ---- */
@@ -332,6 +348,7 @@ ma_session_get(struct ma_run *run, size_t i, int dst)
 	const char *user = dst ? m->mb->dest_user : m->mb->source_user;
 	const char *pw = dst ? m->mb->dest_password : m->mb->source_password;
 	struct ma_session *s;
+	char *target;
 
 	if (m->s[dst] != NULL)
 		return m->s[dst];
@@ -355,6 +372,9 @@ ma_session_get(struct ma_run *run, size_t i, int dst)
 	m->s[dst] = s;
 	/* No result of its own: the checks' results are attached to it. */
 	s->t = runner_add(run->r, ps->imap->host, NULL, ma_start, ma_cancel, s, 0);
+	target = mailcheck_target(ps->imap->host, ps->imap->port);
+	task_set_fail_fast(s->t, target, ma_not_tried);
+	free(target);
 	return s;
 }
 

@@ -380,6 +380,65 @@ cli_on_signal(evutil_socket_t sig, short what, void *arg)
 		runner_stop(cli_running);
 }
 
+/* A failed login, for cli_rollup_logins. */
+struct cli_login {
+	const char *subject;
+	enum result_side side;
+};
+
+static int
+cli_cmp_login(const void *a, const void *b)
+{
+	const struct cli_login *x = a, *y = b;
+	int c = strcmp(x->subject, y->subject);
+
+	return c != 0 ? c : (int)x->side - (int)y->side;
+}
+
+/*
+ * A mailbox whose IMAP login failed in this run: its mailbox.* checks could
+ * not read it and each says so as an error. The login check already carries
+ * the failure, once; the checks that needed the login become skips, "not
+ * checked: the source login failed", so that one failure is not counted and
+ * printed six times. (Without a login check in the run, --only folders, they
+ * stay errors: nothing else would report the failure.)
+ */
+static void
+cli_rollup_logins(struct report *rep)
+{
+	struct cli_login *fails = xcalloc(rep->n_results + 1, sizeof(*fails));
+	size_t n = 0;
+
+	for (size_t i = 0; i < rep->n_results; i++) {
+		const struct result *res = rep->results[i];
+
+		if (strcmp(res->id, "imap.login") == 0 &&
+		    (res->status == RESULT_FAIL || res->status == RESULT_ERROR)) {
+			fails[n].subject = res->subject;
+			fails[n].side = res->side;
+			n++;
+		}
+	}
+	qsort(fails, n, sizeof(*fails), cli_cmp_login);
+	for (size_t i = 0; i < rep->n_results && n > 0; i++) {
+		struct result *res = rep->results[i];
+		struct cli_login key;
+
+		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR ||
+		    !cJSON_HasObjectItem(res->details, "error"))
+			continue;
+		key.subject = res->subject;
+		key.side = res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
+		if (bsearch(&key, fails, n, sizeof(*fails), cli_cmp_login) == NULL)
+			continue;
+		result_set(res, RESULT_SKIP, "not checked: the %s login failed",
+		    result_side_str(key.side));
+		free(res->advice);
+		res->advice = NULL;
+	}
+	free(fails);
+}
+
 int
 cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
@@ -388,7 +447,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	struct runner_opts ro;
 	struct runner *r;
 	struct report *rep;
-	struct event *sigint;
+	struct event *sigint, *sigterm;
 	struct cli_progress progress;
 	char *err = NULL;
 	int64_t t0 = util_now_ms();
@@ -419,9 +478,13 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 		    (only != NULL || !(*ck)->on_request) &&
 		    (in == NULL || check_in_shard(*ck, in->shard_k, in->shard_n)))
 			(*ck)->schedule(r, in);
+	/* Ctrl-C, and SIGTERM (Kubernetes, systemd, timeout(1)): stop, report so far */
 	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);
 	if (sigint != NULL)
 		evsignal_add(sigint, NULL);
+	sigterm = evsignal_new(runner_base(r), SIGTERM, cli_on_signal, NULL);
+	if (sigterm != NULL)
+		evsignal_add(sigterm, NULL);
 	cli_running = r;
 	if (cli_progress_start(c, r, &progress, t0) != 0)
 		progress.ev = NULL; /* no progress line; the run goes on */
@@ -430,6 +493,8 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	cli_running = NULL;
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
 	rep->duration_ms = util_now_ms() - t0;
 	runner_free(r);
 	if (rc != 0) {
@@ -437,6 +502,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 		rpt_free(rep);
 		return CLI_EXIT_SOFTWARE;
 	}
+	cli_rollup_logins(rep);
 	rc = cli_output(c, rep);
 	rpt_free(rep);
 	return rc;

@@ -305,7 +305,7 @@ sync_run_cmd(struct cli *c)
 	struct runner *r = NULL;
 	struct report *rep = NULL;
 	struct sync_run *run = NULL;
-	struct event *sigint = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
 	const char *const *resolvers;
 	size_t n_resolvers;
 	char *err = NULL;
@@ -399,9 +399,13 @@ sync_run_cmd(struct cli *c)
 		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
 
+	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike: stop, write the report so far */
 	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
 	if (sigint != NULL)
 		evsignal_add(sigint, NULL);
+	sigterm = evsignal_new(runner_base(r), SIGTERM, sync_on_signal, NULL);
+	if (sigterm != NULL)
+		evsignal_add(sigterm, NULL);
 	sync_running = r;
 	memset(&progress, 0, sizeof(progress));
 	if (!c->no_progress && !c->quiet && isatty(fileno(stderr))) {
@@ -423,6 +427,8 @@ sync_run_cmd(struct cli *c)
 	sync_running = NULL;
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
 	rep->duration_ms = util_now_ms() - t0;
 	runner_free(r);
 	r = NULL;

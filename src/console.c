@@ -102,9 +102,174 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 	free(subject);
 }
 
+/*
+ * Grouping: results of one section with the same status, side and summary
+ * (a "not tried: same cause as N others: " prefix left out) are one line when
+ * there are several of them and they did not pass: 200 mailboxes behind one
+ * dead server, or the checks of one mailbox skipped because its login failed,
+ * each say what happened once, like the HTML report's grouped causes.
+ */
+#define CONSOLE_NOT_TRIED "not tried: same cause as "
+
+struct console_item {
+	const struct result *res;
+	const char *cause; /* the summary without the not-tried prefix */
+	size_t idx;        /* report position */
+	size_t group;      /* index of the group's first item (report order) */
+	size_t n;          /* in the first item: the group's size */
+};
+
+static const char *
+console_cause(const char *summary)
+{
+	const char *p;
+
+	if (strncmp(summary, CONSOLE_NOT_TRIED, strlen(CONSOLE_NOT_TRIED)) != 0)
+		return summary;
+	p = strstr(summary, " others: ");
+	return p != NULL ? p + 9 : summary;
+}
+
+static int
+console_cmp_item(const void *a, const void *b)
+{
+	const struct console_item *x = a, *y = b;
+	enum section sx = section_of(x->res->id), sy = section_of(y->res->id);
+	int c;
+
+	if (sx != sy)
+		return (int)sx - (int)sy;
+	if (x->res->status != y->res->status)
+		return (int)x->res->status - (int)y->res->status;
+	if (x->res->side != y->res->side)
+		return (int)x->res->side - (int)y->res->side;
+	c = strcmp(x->cause, y->cause);
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+console_cmp_idx(const void *a, const void *b)
+{
+	const struct console_item *x = a, *y = b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Items of REP in report order, each with its group (see above). Caller frees. */
+static struct console_item *
+console_group(const struct report *rep)
+{
+	struct console_item *it = xcalloc(rep->n_results + 1, sizeof(*it));
+	size_t n = rep->n_results;
+
+	for (size_t i = 0; i < n; i++) {
+		it[i].res = rep->results[i];
+		it[i].cause = console_cause(rep->results[i]->summary);
+		it[i].idx = i;
+	}
+	qsort(it, n, sizeof(*it), console_cmp_item);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		/* a run of equal (section, status, side, cause), never of passes */
+		while (j < n && it[i].res->status != RESULT_PASS &&
+		    section_of(it[j].res->id) == section_of(it[i].res->id) &&
+		    it[j].res->status == it[i].res->status && it[j].res->side == it[i].res->side &&
+		    strcmp(it[j].cause, it[i].cause) == 0)
+			j++;
+		/* sorted by position within the run: it[i] comes first in the report */
+		for (size_t k = i; k < j; k++)
+			it[k].group = it[i].idx;
+		it[i].n = j - i;
+		i = j;
+	}
+	qsort(it, n, sizeof(*it), console_cmp_idx);
+	return it;
+}
+
+static int
+console_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One line for the N results of group FIRST (IT in report order). */
+static void
+console_group_line(FILE *out, const struct console_item *it, size_t n_items, size_t first,
+    size_t n, int color, int w_id, int w_subject)
+{
+	const struct result *res = it[first].res;
+	const char *side = result_side_str(res->side);
+	char *ids = xstrdup(""), *subject, *csubject, *ccause;
+	size_t subjects = 0, not_tried = 0, n_ids = 0, m = 0;
+	const char **names = xcalloc(n + 1, sizeof(*names));
+
+	for (size_t i = first; i < n_items; i++) {
+		const struct result *r = it[i].res;
+
+		if (it[i].group != first)
+			continue;
+		names[m++] = r->subject;
+		not_tried += it[i].cause != r->summary;
+		if (strstr(ids, r->id) == NULL && n_ids < 6) {
+			char *next = xasprintf("%s%s%s", ids, ids[0] ? ", " : "", r->id);
+
+			free(ids);
+			ids = next;
+			n_ids++;
+		}
+	}
+	qsort(names, m, sizeof(*names), console_cmp_str);
+	for (size_t i = 0; i < m; i++)
+		subjects += i == 0 || strcmp(names[i], names[i - 1]) != 0;
+	free(names);
+	if (subjects <= 1)
+		subject = side != NULL ? xasprintf("%s (%s)", res->subject, side)
+		                       : xstrdup(res->subject);
+	else {
+		enum section sec = section_of(res->id);
+		const char *what =
+		    sec == SECTION_MAILBOXES || sec == SECTION_SYNC ? "mailboxes" : "subjects";
+
+		subject = side != NULL ? xasprintf("%zu %s (%s)", subjects, what, side)
+		                       : xasprintf("%zu %s", subjects, what);
+	}
+	csubject = console_clean(subject);
+	ccause = console_clean(it[first].cause);
+	fputs("  ", out);
+	console_status(out, res->status, color);
+	fprintf(out, "  %-*s  %-*s  %s", w_id, n_ids > 1 ? "(several)" : res->id, w_subject,
+	    csubject, ccause);
+	fprintf(out, " [%zu checks", n);
+	if (not_tried > 0)
+		fprintf(out, ", %zu not tried: same cause", not_tried);
+	fputs("]\n", out);
+	if (n_ids > 1)
+		fprintf(out, "  %*s     checks: %s\n", 5 + w_id + 2, "", ids);
+	if (subjects > 1) {
+		char *cfirst = console_clean(res->subject);
+
+		fprintf(out, "  %*s     first: %s\n", 5 + w_id + 2, "", cfirst);
+		free(cfirst);
+	}
+	if (res->advice != NULL) {
+		char *cadvice = console_clean(res->advice);
+
+		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
+		free(cadvice);
+	}
+	free(ids);
+	free(subject);
+	free(csubject);
+	free(ccause);
+}
+
 void
 console_summary(FILE *out, const struct report *rep, int color, int verbose)
 {
+	struct console_item *items = verbose ? NULL : console_group(rep);
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst;
 	int w_id = 2, w_subject = 7, first = 1;
@@ -133,10 +298,16 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 		for (size_t i = 0; i < rep->n_results; i++) {
 			const struct result *res = rep->results[i];
 
-			if (section_of(res->id) == (enum section)s)
+			if (section_of(res->id) != (enum section)s)
+				continue;
+			if (items == NULL || items[items[i].group].n <= 1)
 				console_check(out, res, color, verbose, w_id, w_subject);
+			else if (items[i].group == i)
+				console_group_line(out, items, rep->n_results, i, items[i].n, color,
+				    w_id, w_subject);
 		}
 	}
+	free(items);
 	rpt_counts(rep, counts, &worst);
 	fputs("\n  ", out);
 	console_status(out, worst, color);
