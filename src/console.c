@@ -173,8 +173,12 @@ console_group(const struct report *rep)
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
 
-		/* a run of equal (section, status, side, cause), never of passes */
+		enum section sec = section_of(it[i].res->id);
+
+		/* a run of equal (section, status, side, cause), never of passes;
+		 * only per-mailbox sections: a domain's checks stay one a line */
 		while (j < n && it[i].res->status != RESULT_PASS &&
+		    (sec == SECTION_MAILBOXES || sec == SECTION_SYNC) &&
 		    section_of(it[j].res->id) == section_of(it[i].res->id) &&
 		    it[j].res->status == it[i].res->status && it[j].res->side == it[i].res->side &&
 		    strcmp(it[j].cause, it[i].cause) == 0)
@@ -242,12 +246,12 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 	console_status(out, res->status, color);
 	fprintf(out, "  %-*s  %-*s  %s", w_id, n_ids > 1 ? "(several)" : res->id, w_subject,
 	    csubject, ccause);
-	fprintf(out, " [%zu checks", n);
+	fprintf(out, " (%zu results", n);
 	if (not_tried > 0)
 		fprintf(out, ", %zu not tried: same cause", not_tried);
-	fputs("]\n", out);
+	fputs(")\n", out);
 	if (n_ids > 1)
-		fprintf(out, "  %*s     checks: %s\n", 5 + w_id + 2, "", ids);
+		fprintf(out, "  %*s     ids: %s\n", 5 + w_id + 2, "", ids);
 	if (subjects > 1) {
 		char *cfirst = console_clean(res->subject);
 

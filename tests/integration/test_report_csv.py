@@ -81,3 +81,26 @@ def test_csv_to_stdout_with_summary_on_stderr(tmp_path):
     rows = list(csv.DictReader(io.StringIO(proc.stdout.lstrip("\ufeff"), newline="")))
     assert len(rows) == 2 and rows[0]["user"] == "ann@example.com"
     assert "checks:" in proc.stderr  # the summary moved out of the way
+
+
+def test_html_mailbox_table_says_unknown_not_zero(tmp_path):
+    report = synthetic_audit(["ann@example.com", "carl@example.com"])
+    for c in report["checks"]:
+        if c["subject"] == "carl@example.com" and c["id"] == "mailbox.folders":
+            c.update(status="skip", summary="not checked: the source login failed",
+                     details={"user": "carl@example.com", "folders": [],
+                              "total_messages": 0, "total_bytes": None,
+                              "error": "connect_failed"})
+    counts = {s: 0 for s in ("pass", "warn", "fail", "error", "skip")}
+    for c in report["checks"]:
+        counts[c["status"]] += 1
+    report["summary"]["counts"] = counts
+    src = tmp_path / "audit.json"
+    src.write_text(json.dumps(report))
+    out = tmp_path / "audit.html"
+    run("report", "render", src, "--html", out, "-q")
+    rows = [r for r in out.read_text().split("<tr data-status=")[1:]]
+    carl = next(r.split("</tr>")[0] for r in rows if r.split("</td>")[0].endswith("carl@example.com"))
+    ann = next(r.split("</tr>")[0] for r in rows if r.split("</td>")[0].endswith("ann@example.com"))
+    assert carl.count(">unknown<") >= 3  # folders, items, size
+    assert ">unknown<" not in ann
