@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "plan.h"
+#include "profile.h"
 #include "util.h"
 
 #define SECRET "hunter2-secret"
@@ -1172,11 +1173,50 @@ test_lazy_secrets(void **state)
 	plan_free(p);
 }
 
+/*
+ * contrib/examples/plan.json (run from the top of the tree, as `make unit`
+ * does) writes the destination limits out as an illustration: they must be
+ * the microsoft365 profile's, or the example teaches a wrong number.
+ */
+static void
+test_example_plan_limits_match_its_profile(void **state)
+{
+	const char *path = "contrib/examples/plan.json";
+	struct plan *p = NULL;
+	const struct profile *prof = profile_find("microsoft365");
+	const struct profile_limits *l, *pl;
+	char buf[8192], *err = NULL;
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof(buf));
+	if (plan_parse(buf, n, path, &p, &err) != 0) {
+		print_error("%s\n", err);
+		fail();
+	}
+	assert_non_null(prof);
+	assert_string_equal(p->destination.profile_name, "microsoft365");
+	l = &p->destination.limits;
+	pl = &prof->limits;
+	assert_int_equal(l->folder_items, pl->folder_items);
+	assert_int_equal(l->message_bytes, pl->message_bytes);
+	assert_int_equal(l->mailbox_bytes, pl->mailbox_bytes);
+	assert_int_equal(l->mailbox_items, pl->mailbox_items);
+	assert_int_equal(l->folder_count, pl->folder_count);
+	assert_true(l->quota_headroom == pl->quota_headroom);
+	plan_free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_example_plan_limits_match_its_profile),
 		cmocka_unit_test(test_csv_separators),
 		cmocka_unit_test(test_csv_m365_header_and_extra_columns),
 		cmocka_unit_test(test_csv_encodings),
