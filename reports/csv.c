@@ -122,7 +122,7 @@ csv_row_out(struct csv_buf *b, const struct csv_row *row)
 	enum result_status worst = RESULT_PASS;
 	char *login = xstrdup("");
 	const char *largest = NULL;
-	double v, big = -1;
+	double v = 0, big = -1;
 	int have;
 
 	for (size_t i = 0; i < row->n; i++) {
