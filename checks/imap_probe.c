@@ -316,24 +316,15 @@ iprobe_cancel(struct task *t, void *aux)
 	iprobe_free(p);
 }
 
-/* The server of this login is dead (runner fail fast): say so like a login. */
+/* Never started: its server is dead (runner fail fast) or the run stopped. */
 static void
 iprobe_not_tried(struct task *t, void *aux)
 {
 	struct iprobe *p = aux;
-	struct result *out = task_result(t);
-	const char *cause = task_not_tried_cause(t);
 
-	cJSON_AddStringToObject(out->details, "server", p->ep.host);
-	cJSON_AddStringToObject(out->details, "user", p->user);
-	cJSON_AddStringToObject(out->details, "result", cause != NULL ? cause : "connect_failed");
-	cJSON_AddItemToObject(out->details, "capabilities", cJSON_CreateArray());
-	cJSON_AddNullToObject(out->details, "tls");
-	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
-	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
-	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
-	cJSON_AddStringToObject(out->details, "error", out->summary);
-	cJSON_AddBoolToObject(out->details, "not_tried", 1);
+	if (p->login)
+		mailcheck_login_not_tried(task_result(t), task_not_tried_cause(t), &p->ep, p->user,
+		    p->admin);
 	iprobe_free(p);
 }
 

@@ -306,13 +306,25 @@ ma_cancel(struct task *t, void *aux)
 	ma_release(s->mbox);
 }
 
-/* The server is dead (runner fail fast): the session ends like a failed one. */
+/* Never started. Its server is dead (runner fail fast): the session ends like
+ * a failed one; or the run was interrupted. */
 static void
 ma_not_tried(struct task *t, void *aux)
 {
 	struct ma_session *s = aux;
 
 	s->t = t;
+	if (task_not_tried_cause(t) == NULL) {
+		/* The run stopped before it started: its checks keep the task's
+		 * "not started: interrupted" (a skip), nothing to fill. */
+		s->completed = 1;
+		s->finished = 1;
+		s->waiting = 0;
+		if (!s->dst)
+			ma_wake_waiter(s);
+		ma_release(s->mbox);
+		return;
+	}
 	free(s->error);
 	s->error = xstrdup(task_result(t)->summary);
 	ma_cancel(t, aux);
@@ -438,9 +450,14 @@ mailaudit_side_error(struct result *res, const struct mailaudit_view *v, int dst
 	const struct mailaudit_side *s = dst ? &v->dst : &v->src;
 
 	cJSON_AddStringToObject(res->details, "error", s->error != NULL ? s->error : "");
-	result_set(res, RESULT_ERROR, "could not read the %s mailbox %s: %s",
-	    dst ? "destination" : "source", s->user != NULL ? s->user : "",
-	    s->error != NULL ? s->error : "no session");
+	/* The source user is the result's subject already: without it the same
+	 * cause reads the same for every mailbox (the console groups it). */
+	if (dst)
+		result_set(res, RESULT_ERROR, "could not read the destination mailbox %s: %s",
+		    s->user != NULL ? s->user : "", s->error != NULL ? s->error : "no session");
+	else
+		result_set(res, RESULT_ERROR, "could not read the source mailbox: %s",
+		    s->error != NULL ? s->error : "no session");
 }
 
 static void

@@ -325,3 +325,20 @@ mailcheck_target(const char *host, int port)
 {
 	return xasprintf(strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
 }
+
+void
+mailcheck_login_not_tried(struct result *out, const char *cause,
+    const struct mailcheck_endpoint *ep, const char *user, const char *admin)
+{
+	cJSON_AddStringToObject(out->details, "server", ep->host);
+	cJSON_AddStringToObject(out->details, "user", user);
+	if (cause != NULL)
+		cJSON_AddStringToObject(out->details, "result", cause);
+	cJSON_AddItemToObject(out->details, "capabilities", cJSON_CreateArray());
+	cJSON_AddNullToObject(out->details, "tls");
+	cJSON_AddNumberToObject(out->details, "port", ep->port);
+	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(ep->implicit));
+	cJSON_AddStringToObject(out->details, "auth", admin != NULL ? "admin" : "password");
+	cJSON_AddStringToObject(out->details, "error", out->summary);
+	cJSON_AddBoolToObject(out->details, "not_tried", 1);
+}

@@ -71,6 +71,14 @@ void mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
  */
 void mailcheck_outcome(struct task *t, enum net_result r, int past_greeting, const char *text);
 
+/*
+ * Fill the PROTO.login result OUT of a login never tried (the runner's
+ * NOT_TRIED: its server is dead, CAUSE as task_not_tried_cause; or the run was
+ * interrupted first, CAUSE NULL) with the details a login has.
+ */
+void mailcheck_login_not_tried(struct result *out, const char *cause,
+    const struct mailcheck_endpoint *ep, const char *user, const char *admin);
+
 /* "host:port" of a fail-fast target (task_set_fail_fast). Caller frees. */
 char *mailcheck_target(const char *host, int port);
 

@@ -113,21 +113,31 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 
 struct console_item {
 	const struct result *res;
-	const char *cause; /* the summary without the not-tried prefix */
+	const char *cause; /* the summary without the not-tried part */
+	char *own;         /* CAUSE when allocated */
 	size_t idx;        /* report position */
 	size_t group;      /* index of the group's first item (report order) */
 	size_t n;          /* in the first item: the group's size */
 };
 
+/*
+ * SUMMARY without a "not tried: same cause as N others: " part (N differs
+ * from one result to the next). Returns SUMMARY itself when there is none,
+ * else a new string in *FREE_ME (caller frees).
+ */
 static const char *
-console_cause(const char *summary)
+console_cause(const char *summary, char **free_me)
 {
-	const char *p;
+	const char *p = strstr(summary, CONSOLE_NOT_TRIED), *q;
 
-	if (strncmp(summary, CONSOLE_NOT_TRIED, strlen(CONSOLE_NOT_TRIED)) != 0)
+	*free_me = NULL;
+	if (p == NULL)
 		return summary;
-	p = strstr(summary, " others: ");
-	return p != NULL ? p + 9 : summary;
+	q = strstr(p, " others: ");
+	if (q == NULL)
+		return summary;
+	*free_me = xasprintf("%.*s%s", (int)(p - summary), summary, q + 9);
+	return *free_me;
 }
 
 static int
@@ -166,7 +176,7 @@ console_group(const struct report *rep)
 
 	for (size_t i = 0; i < n; i++) {
 		it[i].res = rep->results[i];
-		it[i].cause = console_cause(rep->results[i]->summary);
+		it[i].cause = console_cause(rep->results[i]->summary, &it[i].own);
 		it[i].idx = i;
 	}
 	qsort(it, n, sizeof(*it), console_cmp_item);
@@ -208,6 +218,7 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 	const char *side = result_side_str(res->side);
 	char *ids = xstrdup(""), *subject, *csubject, *ccause;
 	size_t subjects = 0, not_tried = 0, n_ids = 0, m = 0;
+	char family[64] = "";
 	const char **names = xcalloc(n + 1, sizeof(*names));
 
 	for (size_t i = first; i < n_items; i++) {
@@ -224,6 +235,15 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 			ids = next;
 			n_ids++;
 		}
+	}
+	/* several ids: "mailbox.*" when they share their first part */
+	if (n_ids > 1) {
+		size_t dot = strcspn(res->id, ".");
+
+		snprintf(family, sizeof(family), "%.*s.*", (int)dot, res->id);
+		for (size_t i = first; i < n_items; i++)
+			if (it[i].group == first && strncmp(it[i].res->id, res->id, dot + 1) != 0)
+				snprintf(family, sizeof(family), "(several)");
 	}
 	qsort(names, m, sizeof(*names), console_cmp_str);
 	for (size_t i = 0; i < m; i++)
@@ -244,8 +264,8 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 	ccause = console_clean(it[first].cause);
 	fputs("  ", out);
 	console_status(out, res->status, color);
-	fprintf(out, "  %-*s  %-*s  %s", w_id, n_ids > 1 ? "(several)" : res->id, w_subject,
-	    csubject, ccause);
+	fprintf(out, "  %-*s  %-*s  %s", w_id, n_ids > 1 ? family : res->id, w_subject, csubject,
+	    ccause);
 	fprintf(out, " (%zu results", n);
 	if (not_tried > 0)
 		fprintf(out, ", %zu not tried: same cause", not_tried);
@@ -274,6 +294,7 @@ void
 console_summary(FILE *out, const struct report *rep, int color, int verbose)
 {
 	struct console_item *items = verbose ? NULL : console_group(rep);
+	size_t n_items = verbose ? 0 : rep->n_results;
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst;
 	int w_id = 2, w_subject = 7, first = 1;
@@ -311,6 +332,8 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 				    w_id, w_subject);
 		}
 	}
+	for (size_t i = 0; i < n_items; i++)
+		free(items[i].own);
 	free(items);
 	rpt_counts(rep, counts, &worst);
 	fputs("\n  ", out);

@@ -528,6 +528,11 @@ runner_stop(struct runner *r)
 		r->queue_head = t->next;
 		result_set(t->res, RESULT_SKIP, "not started: interrupted");
 		t->next = NULL;
+		t->no_slots = 1; /* it never took any */
+		if (t->not_tried != NULL) {
+			t->state = TASK_RUNNING;
+			t->not_tried(t, t->aux); /* the module frees its aux */
+		}
 		runner_finish(t);
 	}
 	r->queue_tail = &r->queue_head;
@@ -632,5 +637,5 @@ runner_not_tried_count(struct runner *r)
 const char *
 task_not_tried_cause(struct task *t)
 {
-	return t->ff != NULL ? t->ff->cause : NULL;
+	return t->ff != NULL && t->ff->dead && !t->r->stopping ? t->ff->cause : NULL;
 }

@@ -125,12 +125,15 @@ void task_attach(struct task *t, struct result *res);
  * the summary "not tried: same cause as N others: TEXT", after which the
  * runner calls NOT_TRIED(T, AUX) (may be NULL) so that the module can add its
  * details and free AUX (START and CANCEL are not called for such a task).
+ * NOT_TRIED also runs for a queued task when runner_stop() ends the run
+ * (then with the summary "not started: interrupted" and no cause).
  * Tasks already running finish on their own. A 200-mailbox run against a
  * silent server thus takes about two timeouts, not 200 / per_host of them.
  */
 void task_set_fail_fast(struct task *t, const char *target, task_fn not_tried);
 void task_host_outcome(struct task *t, const char *cause, const char *text);
-/* In NOT_TRIED: the CAUSE that made T's target dead (owned by the runner). */
+/* In NOT_TRIED: the CAUSE that made T's target dead (owned by the runner), or
+ * NULL when the run was interrupted. */
 const char *task_not_tried_cause(struct task *t);
 /* How many tasks ended as "not tried" so far (for summaries and tests). */
 size_t runner_not_tried_count(struct runner *r);
