@@ -89,7 +89,7 @@ struct csv_row {
 	enum result_side side;
 	const struct result **res; /* into the sorted copy */
 	size_t n;
-	size_t first;              /* report position of its first check */
+	size_t first; /* report position of its first check */
 };
 
 static const struct result *
@@ -131,10 +131,12 @@ csv_row_out(struct csv_buf *b, const struct csv_row *row)
 
 		worst = i == 0 ? res->status : result_worse(worst, res->status);
 		if (l > 6 && strcmp(res->id + l - 6, ".login") == 0) {
-			const cJSON *what = cJSON_GetObjectItemCaseSensitive(res->details, "result");
+			const cJSON *what =
+			    cJSON_GetObjectItemCaseSensitive(res->details, "result");
 			char *next = xasprintf("%s%s%.*s %s", login, login[0] ? "; " : "",
 			    (int)(l - 6), res->id,
-			    cJSON_IsString(what) ? what->valuestring : result_status_str(res->status));
+			    cJSON_IsString(what) ? what->valuestring
+			                         : result_status_str(res->status));
 
 			free(login);
 			login = next;
@@ -242,7 +244,8 @@ csv_render(const struct report *rep)
 		if (!csv_mailbox_check(res))
 			continue;
 		items[n_items].res = res;
-		items[n_items].side = res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
+		items[n_items].side =
+		    res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
 		items[n_items].idx = i;
 		n_items++;
 	}
