@@ -380,6 +380,19 @@ cli_on_signal(evutil_socket_t sig, short what, void *arg)
 		runner_stop(cli_running);
 }
 
+void
+cli_warnings(const struct cli *c, const char *lines)
+{
+	for (const char *p = lines; *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(stderr, "cutover %s: warning: %.*s\n", c->command, (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
 /* A failed login, for cli_rollup_logins. */
 struct cli_login {
 	const char *subject;

@@ -88,6 +88,9 @@ int cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
     size_t n_resolvers, const char *ca_file);
 
+/* Print LINES ('\n'-separated) on stderr, each as "cutover CMD: warning: LINE". */
+void cli_warnings(const struct cli *c, const char *lines);
+
 /*
  * Hand a finished report to the user: write --json and --html (each "-" =
  * stdout), then the console summary unless -q (on stderr when a report went

@@ -204,7 +204,7 @@ audit_run(struct cli *c)
 		return CLI_EXIT_DATAERR;
 	}
 	if (plan->warnings != NULL && !c->quiet)
-		fprintf(stderr, "cutover audit: warning: %s\n", plan->warnings);
+		cli_warnings(c, plan->warnings);
 	/* secrets only when this run logs in somewhere (not --only dns, not a listing) */
 	if (!audit_opts.list_mailboxes && audit_needs_secrets(audit_opts.only) &&
 	    plan_resolve_secrets(plan, &err) != 0) {

@@ -322,7 +322,7 @@ sync_run_cmd(struct cli *c)
 		return CLI_EXIT_DATAERR;
 	}
 	if (plan->warnings != NULL && !c->quiet)
-		fprintf(stderr, "cutover sync: warning: %s\n", plan->warnings);
+		cli_warnings(c, plan->warnings);
 	if (plan->source.imap == NULL || plan->destination.imap == NULL) {
 		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
 		                "destination\n");

@@ -4,6 +4,8 @@ The peer is a scripted silent server (no real server behaves like this on
 purpose): it accepts TCP connections, counts them and never says a word, so
 every TLS handshake waits out its timeout. The tests count connection
 attempts and results, never time."""
+import csv
+import io
 import json
 import signal
 import socket
@@ -76,10 +78,11 @@ def write_plan(tmp_path, port, n=N_MAILBOXES):
 
 
 def test_dead_host_is_tried_a_few_times_not_200(tmp_path, silent):
-    report_path = tmp_path / "audit.json"
+    report_path, sheet = tmp_path / "audit.json", tmp_path / "mailboxes.csv"
     proc = subprocess.run(
         [cutover_bin(), "audit", write_plan(tmp_path, silent.port), "--only", "imap,folders",
-         "--timeout", "1", "--per-host", str(PER_HOST), "--json", report_path],
+         "--timeout", "1", "--per-host", str(PER_HOST), "--json", report_path,
+         "--csv", sheet],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2, proc.stderr
     report = json.loads(report_path.read_text())
@@ -109,6 +112,12 @@ def test_dead_host_is_tried_a_few_times_not_200(tmp_path, silent):
     assert "not tried: same cause" in login_lines[0]
     skip_lines = [l for l in lines if "not checked: the source login failed" in l]
     assert len(skip_lines) == 1 and "200 mailboxes" in skip_lines[0], proc.stdout
+    # the spreadsheet of the same run: one row per mailbox, nothing read is unknown
+    rows = list(csv.DictReader(io.StringIO(sheet.read_bytes().decode("utf-8-sig"),
+                                           newline="")))
+    assert len(rows) == N_MAILBOXES
+    assert all(r["login"] == "imap timeout" and r["folders"] == "unknown" and
+               r["items"] == "unknown" and r["status"] == "error" for r in rows)
 
 
 def test_sigterm_writes_the_report_so_far(tmp_path, silent):
