@@ -104,3 +104,28 @@ def test_html_mailbox_table_says_unknown_not_zero(tmp_path):
     ann = next(r.split("</tr>")[0] for r in rows if r.split("</td>")[0].endswith("ann@example.com"))
     assert carl.count(">unknown<") >= 3  # folders, items, size
     assert ">unknown<" not in ann
+
+
+def test_sync_report_counts(tmp_path):
+    checks = [
+        check("sync.mailbox", "ann@example.com", None, "pass", "copied 120 messages",
+              {"user": "ann@example.com", "folders": [], "copied": 120, "bytes": 1000,
+               "duration_ms": 5, "errors": 0}),
+        check("sync.mailbox", "bob@example.com", None, "error",
+              "could not sync: login failed", {"user": "bob@example.com", "folders": [],
+                                               "copied": 0, "bytes": 0, "duration_ms": 1}),
+    ]
+    report = {"schema_version": 1, "tool": {"name": "cutover", "version": "0.1.0"},
+              "command": "sync", "target": "plan.json", "started_at": "2026-11-22T10:00:00Z",
+              "duration_ms": 10, "summary": {"status": "error", "counts": {
+                  "pass": 1, "warn": 0, "fail": 0, "error": 1, "skip": 0}},
+              "checks": checks}
+    src = tmp_path / "sync.json"
+    src.write_text(json.dumps(report))
+    out = tmp_path / "sync.csv"
+    assert run("report", "render", src, "--csv", out, "-q").returncode == 2
+    ann, bob = read_sheet(out)
+    assert (ann["sync_copied"], ann["sync_moved"], ann["sync_deleted"], ann["sync_errors"]) \
+        == ("120", "0", "0", "0")
+    assert ann["folders"] == "unknown"  # a sync report has no folder inventory
+    assert bob["sync_errors"] == "unknown" and bob["status"] == "error"
