@@ -2196,7 +2196,9 @@ static char *
 plan_csv_iconv(const char *from, const char *s, size_t len, size_t *outlen, size_t *bad)
 {
 	iconv_t cd = iconv_open("UTF-8", from);
-	size_t cap = len * 3 + 1, left_in = len, left_out = cap;
+	/* UTF-8 stays as long; a Windows-1252 byte becomes at most 3 bytes */
+	size_t cap = (strcmp(from, "UTF-8") == 0 ? len : len * 3) + 1, left_in = len,
+	       left_out = cap;
 	char *out, *ip = (char *)s, *op;
 
 	if (cd == (iconv_t)-1) {
@@ -2232,7 +2234,7 @@ plan_csv_decode(struct plan_csv *c, char **conv, size_t *convlen, char **err)
 	*conv = NULL;
 	copy = plan_csv_iconv("UTF-8", c->s, c->n, &n, &bad);
 	if (copy != NULL) {
-		plan_wipe_free(copy, c->n * 3 + 2);
+		plan_wipe_free(copy, n + 1);
 		return 0;
 	}
 	*conv = plan_csv_iconv("WINDOWS-1252", c->s, c->n, convlen, &bad2);
