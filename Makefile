@@ -136,9 +136,18 @@ lab-up:
 lab-down:
 	@bash contrib/lab/lab.sh down
 
-demo: deps
+# The demo installs only what it uses (contrib/deps.sh --demo); make check all.
+demo:
+	@bash contrib/deps.sh --demo
 	$(MAKE) cutover
 	@bash contrib/demo.sh
+
+# The container image (contrib/Dockerfile) for contrib/k8s; skipped with a
+# message when neither buildah nor a docker engine is available.
+IMAGE ?= cutover:$(VERSION)
+.PHONY: image
+image:
+	@bash contrib/image.sh $(IMAGE)
 
 install: cutover
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/cutover \

@@ -245,6 +245,7 @@ iprobe_login_ready(struct imap_client *c, void *arg)
 
 	iprobe_login_fill(p);
 	iprobe_snapshot(p);
+	mailcheck_outcome(p->t, imap_client_result(c), 1, imap_client_error(c));
 	if (imap_client_result(c) == NET_RESULT_OK) {
 		imap_client_logout(c, iprobe_login_closed, p);
 		return;
@@ -300,14 +301,30 @@ iprobe_cancel(struct task *t, void *aux)
 		if (p->pc != NULL && !cJSON_HasObjectItem(out->details, "pop3_works"))
 			cJSON_AddBoolToObject(out->details, "pop3_works", 0);
 	} else if (p->c != NULL) {
+		int past_greeting = imap_client_state(p->c) > IMAP_S_GREETING;
+
 		imap_client_timeout(p->c);
 		cJSON_Delete(out->details);
 		out->details = cJSON_CreateObject();
+		if (p->login)
+			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(p->c));
 		if (p->login)
 			iprobe_login_fill(p);
 		else
 			iprobe_tls_fill(p, NET_RESULT_TIMEOUT, imap_client_error(p->c));
 	}
+	iprobe_free(p);
+}
+
+/* Never started: its server is dead (runner fail fast) or the run stopped. */
+static void
+iprobe_not_tried(struct task *t, void *aux)
+{
+	struct iprobe *p = aux;
+
+	if (p->login)
+		mailcheck_login_not_tried(task_result(t), task_not_tried_cause(t), &p->ep, p->user,
+		    p->admin);
 	iprobe_free(p);
 }
 
@@ -335,6 +352,7 @@ static const struct mailcheck_probe iprobe_probe = {
 	.make = iprobe_make,
 	.start = iprobe_start,
 	.cancel = iprobe_cancel,
+	.not_tried = iprobe_not_tried,
 };
 
 static void

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "imap.h"
+#include "mailcheck.h"
 #include "util.h"
 
 struct ma_fill {
@@ -234,6 +235,7 @@ ma_ready(struct imap_client *c, void *arg)
 	struct ma_session *s = arg;
 	struct folders_opts o;
 
+	mailcheck_outcome(s->t, imap_client_result(c), 1, imap_client_error(c));
 	if (imap_client_result(c) == NET_RESULT_OK) {
 		memset(&o, 0, sizeof(o));
 		o.want = s->want;
@@ -281,13 +283,15 @@ ma_cancel(struct task *t, void *aux)
 {
 	struct ma_session *s = aux;
 
-	(void)t;
 	s->completed = 1;
 	s->waiting = 0;
 	if (!s->finished) {
 		s->finished = 1;
 		if (s->c != NULL) {
+			int past_greeting = imap_client_state(s->c) > IMAP_S_GREETING;
+
 			imap_client_timeout(s->c);
+			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(s->c));
 			free(s->error);
 			s->error = xstrdup(imap_client_error(s->c));
 			s->round_trips = imap_client_round_trips(s->c);
@@ -302,6 +306,30 @@ ma_cancel(struct task *t, void *aux)
 		ma_wake_waiter(s);
 	ma_fill_all(s);
 	ma_release(s->mbox);
+}
+
+/* Never started. Its server is dead (runner fail fast): the session ends like
+ * a failed one; or the run was interrupted. */
+static void
+ma_not_tried(struct task *t, void *aux)
+{
+	struct ma_session *s = aux;
+
+	s->t = t;
+	if (task_not_tried_cause(t) == NULL) {
+		/* The run stopped before it started: its checks keep the task's
+		 * "not started: interrupted" (a skip), nothing to fill. */
+		s->completed = 1;
+		s->finished = 1;
+		s->waiting = 0;
+		if (!s->dst)
+			ma_wake_waiter(s);
+		ma_release(s->mbox);
+		return;
+	}
+	free(s->error);
+	s->error = xstrdup(task_result(t)->summary);
+	ma_cancel(t, aux);
 }
 
 /* ---- scheduling ---- */
@@ -334,6 +362,7 @@ ma_session_get(struct ma_run *run, size_t i, int dst)
 	const char *user = dst ? m->mb->dest_user : m->mb->source_user;
 	const char *pw = dst ? m->mb->dest_password : m->mb->source_password;
 	struct ma_session *s;
+	char *target;
 
 	if (m->s[dst] != NULL)
 		return m->s[dst];
@@ -357,6 +386,9 @@ ma_session_get(struct ma_run *run, size_t i, int dst)
 	m->s[dst] = s;
 	/* No result of its own: the checks' results are attached to it. */
 	s->t = runner_add(run->r, ps->imap->host, NULL, ma_start, ma_cancel, s, 0);
+	target = mailcheck_target(ps->imap->host, ps->imap->port);
+	task_set_fail_fast(s->t, target, ma_not_tried);
+	free(target);
 	return s;
 }
 
@@ -420,9 +452,14 @@ mailaudit_side_error(struct result *res, const struct mailaudit_view *v, int dst
 	const struct mailaudit_side *s = dst ? &v->dst : &v->src;
 
 	cJSON_AddStringToObject(res->details, "error", s->error != NULL ? s->error : "");
-	result_set(res, RESULT_ERROR, "could not read the %s mailbox %s: %s",
-	    dst ? "destination" : "source", s->user != NULL ? s->user : "",
-	    s->error != NULL ? s->error : "no session");
+	/* The source user is the result's subject already: without it the same
+	 * cause reads the same for every mailbox (the console groups it). */
+	if (dst)
+		result_set(res, RESULT_ERROR, "could not read the destination mailbox %s: %s",
+		    s->user != NULL ? s->user : "", s->error != NULL ? s->error : "no session");
+	else
+		result_set(res, RESULT_ERROR, "could not read the source mailbox: %s",
+		    s->error != NULL ? s->error : "no session");
 }
 
 static void

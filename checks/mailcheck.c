@@ -219,6 +219,7 @@ mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
 		for (size_t i = 0; i < plan->n_mailboxes; i++) {
 			const struct plan_mailbox *mb = &plan->mailboxes[i];
 			struct mailcheck_login login;
+			struct task *t;
 
 			login.user = s == 0 ? mb->source_user : mb->dest_user;
 			login.password = s == 0 ? mb->source_password : mb->dest_password;
@@ -227,8 +228,14 @@ mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
 				login.admin = side->admin->user;
 				login.password = side->admin->password;
 			}
-			runner_add(r, eps[0].host, result_new(id, login.user, mailcheck_side(side)),
+			t = runner_add(r, eps[0].host, result_new(id, login.user, mailcheck_side(side)),
 			    probe->start, probe->cancel, probe->make(r, side, &eps[0], &login), 0);
+			if (probe->not_tried != NULL) {
+				char *target = mailcheck_target(eps[0].host, eps[0].port);
+
+				task_set_fail_fast(t, target, probe->not_tried);
+				free(target);
+			}
 		}
 	}
 	free(id);
@@ -298,4 +305,40 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 		break;
 	default: result_set(out, RESULT_FAIL, "%s", error); break;
 	}
+}
+
+void
+mailcheck_outcome(struct task *t, enum net_result r, int past_greeting, const char *text)
+{
+	switch (r) {
+	case NET_RESULT_CONNECT_FAILED: task_host_outcome(t, "connect_failed", text); break;
+	case NET_RESULT_TLS_FAILED: task_host_outcome(t, "tls_failed", text); break;
+	case NET_RESULT_TIMEOUT:
+		task_host_outcome(t, past_greeting ? NULL : "timeout", text);
+		break;
+	default: task_host_outcome(t, NULL, NULL); break; /* the server answered */
+	}
+}
+
+char *
+mailcheck_target(const char *host, int port)
+{
+	return xasprintf(strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+void
+mailcheck_login_not_tried(struct result *out, const char *cause,
+    const struct mailcheck_endpoint *ep, const char *user, const char *admin)
+{
+	cJSON_AddStringToObject(out->details, "server", ep->host);
+	cJSON_AddStringToObject(out->details, "user", user);
+	if (cause != NULL)
+		cJSON_AddStringToObject(out->details, "result", cause);
+	cJSON_AddItemToObject(out->details, "capabilities", cJSON_CreateArray());
+	cJSON_AddNullToObject(out->details, "tls");
+	cJSON_AddNumberToObject(out->details, "port", ep->port);
+	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(ep->implicit));
+	cJSON_AddStringToObject(out->details, "auth", admin != NULL ? "admin" : "password");
+	cJSON_AddStringToObject(out->details, "error", out->summary);
+	cJSON_AddBoolToObject(out->details, "not_tried", 1);
 }

@@ -49,6 +49,9 @@ struct mailcheck_probe {
 	void *(*make)(struct runner *r, const struct plan_side *side,
 	    const struct mailcheck_endpoint *ep, const struct mailcheck_login *login);
 	task_fn start, cancel;
+	/* Fill a login result never tried because its server is dead
+	 * (task_set_fail_fast), and free the aux; NULL: no fail fast. */
+	task_fn not_tried;
 };
 
 /* PROTO.tls: one task per endpoint of each side's server (see
@@ -59,6 +62,25 @@ void mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
  * the mailbox's password or else the side's admin. */
 void mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
     const struct mailcheck_probe *probe);
+
+/*
+ * Tell the runner how the connection of task T to its server went
+ * (task_host_outcome): R is the session's result so far, TEXT its reason;
+ * PAST_GREETING is 1 when the session got past the greeting (a timeout in
+ * the login is the mailbox's, a timeout before it is the server's).
+ */
+void mailcheck_outcome(struct task *t, enum net_result r, int past_greeting, const char *text);
+
+/*
+ * Fill the PROTO.login result OUT of a login never tried (the runner's
+ * NOT_TRIED: its server is dead, CAUSE as task_not_tried_cause; or the run was
+ * interrupted first, CAUSE NULL) with the details a login has.
+ */
+void mailcheck_login_not_tried(struct result *out, const char *cause,
+    const struct mailcheck_endpoint *ep, const char *user, const char *admin);
+
+/* "host:port" of a fail-fast target (task_set_fail_fast). Caller frees. */
+char *mailcheck_target(const char *host, int port);
 
 /* A certificate that expires in fewer days than this warns. */
 #define MAILCHECK_CERT_WARN_DAYS 14

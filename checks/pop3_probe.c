@@ -125,10 +125,12 @@ pprobe_ready(struct pop3_client *c, void *arg)
 	struct pprobe *p = arg;
 	enum net_result res = pop3_client_result(c);
 
-	if (p->login)
+	if (p->login) {
 		pprobe_login_fill(p);
-	else
+		mailcheck_outcome(p->t, res, 1, pop3_client_error(c));
+	} else {
 		pprobe_tls_fill(p, res, pop3_client_error(c));
+	}
 	pprobe_snapshot(p);
 	if (res == NET_RESULT_OK) {
 		pop3_client_quit(c, pprobe_closed, p);
@@ -180,14 +182,30 @@ pprobe_cancel(struct task *t, void *aux)
 		out->details = p->snap_details;
 		p->snap_details = NULL;
 	} else {
+		int past_greeting = pop3_client_state(p->c) > POP3_S_GREETING;
+
 		pop3_client_timeout(p->c);
 		cJSON_Delete(out->details);
 		out->details = cJSON_CreateObject();
+		if (p->login)
+			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, pop3_client_error(p->c));
 		if (p->login)
 			pprobe_login_fill(p);
 		else
 			pprobe_tls_fill(p, NET_RESULT_TIMEOUT, pop3_client_error(p->c));
 	}
+	pprobe_free(p);
+}
+
+/* Never started: its server is dead (runner fail fast) or the run stopped. */
+static void
+pprobe_not_tried(struct task *t, void *aux)
+{
+	struct pprobe *p = aux;
+
+	if (p->login)
+		mailcheck_login_not_tried(task_result(t), task_not_tried_cause(t), &p->ep, p->user,
+		    p->admin);
 	pprobe_free(p);
 }
 
@@ -214,6 +232,7 @@ static const struct mailcheck_probe pprobe_probe = {
 	.make = pprobe_make,
 	.start = pprobe_start,
 	.cancel = pprobe_cancel,
+	.not_tried = pprobe_not_tried,
 };
 
 static void

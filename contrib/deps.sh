@@ -3,7 +3,8 @@
 # only those that are missing, with sudo when not root. On a machine without
 # apt-get, print what to install and exit 1.
 #
-#   bash contrib/deps.sh          check and install
+#   bash contrib/deps.sh          check and install (build, tests, lab, benchmarks)
+#   bash contrib/deps.sh --demo   only what `make demo` needs (build and lab)
 #   bash contrib/deps.sh --list   print the package list and exit
 set -euo pipefail
 
@@ -27,7 +28,29 @@ PACKAGES=(
 	groff-base man-db
 )
 
-if [[ ${1:-} == --list ]]; then
+# Only for the tests and benchmarks (make check, .ci/run): `make demo` skips
+# these (chromium, clang and the test tools are about 450 MB it does not use).
+CHECK_ONLY=(
+	libcmocka-dev clang libclang-rt-14-dev
+	python3-pytest python3-jsonschema python3-spf
+	chromium bind9-dnsutils isync time bc groff-base man-db
+)
+
+list=0
+for arg in "$@"; do
+	case $arg in
+	--list) list=1 ;;
+	--demo)
+		demo=()
+		for p in "${PACKAGES[@]}"; do
+			[[ " ${CHECK_ONLY[*]} " == *" $p "* ]] || demo+=("$p")
+		done
+		PACKAGES=("${demo[@]}")
+		;;
+	*) echo "deps: unknown argument $arg (use --demo or --list)" >&2; exit 64 ;;
+	esac
+done
+if [[ $list -eq 1 ]]; then
 	printf '%s\n' "${PACKAGES[@]}"
 	exit 0
 fi

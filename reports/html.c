@@ -93,6 +93,9 @@ static void __attribute__((format(printf, 2, 3))) html_fmt(struct html *h, const
 	free(s);
 }
 
+/* Tokens at least this long get break opportunities (html_text_wrap). */
+#define HTML_WRAP_TOKEN 24
+
 /* The one escaping routine: text and quoted attribute values alike. */
 static void
 html_text(struct html *h, const char *s)
@@ -115,6 +118,50 @@ html_text(struct html *h, const char *s)
 			else
 				html_litn(h, (const char *)u, 1);
 			break;
+		}
+	}
+}
+
+/*
+ * Text (never an attribute value) with a line break opportunity (<wbr>)
+ * after each dot, slash, '@' and '_' inside a long token, so that a DKIM host
+ * name, a URL or a user name wraps at its natural joints on a phone instead
+ * of pushing the page sideways or breaking mid-word. Copying the text copies
+ * it unchanged (<wbr> is not a character).
+ */
+static void
+html_text_wrap(struct html *h, const char *s)
+{
+	const char *p = s != NULL ? s : "";
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, " \t\r\n"), k = 0;
+
+		if (n < HTML_WRAP_TOKEN) {
+			char *tok = xstrndup(p, n);
+
+			html_text(h, tok);
+			free(tok);
+		} else {
+			while (k < n) {
+				size_t m = strcspn(p + k, "./@_");
+				char *part;
+
+				m = m < n - k ? m + 1 : n - k; /* the joint stays on this line */
+				part = xstrndup(p + k, m);
+				html_text(h, part);
+				free(part);
+				k += m;
+				if (k < n)
+					html_lit(h, "<wbr>");
+			}
+		}
+		p += n;
+		if (*p != '\0') {
+			char sp[2] = {*p, '\0'};
+
+			html_text(h, sp);
+			p++;
 		}
 	}
 }
@@ -432,7 +479,7 @@ html_value(struct html *h, const cJSON *v, int depth)
 		return;
 	}
 	if (cJSON_IsString(v)) {
-		html_text(h, v->valuestring);
+		html_text_wrap(h, v->valuestring);
 	} else if (cJSON_IsNumber(v)) {
 		html_number(h, v->valuedouble);
 	} else if (cJSON_IsBool(v)) {
@@ -504,7 +551,7 @@ html_subject(struct html *h, const struct result *res)
 	const char *side = result_side_str(res->side);
 
 	html_lit(h, "<span class=\"subject\">");
-	html_text(h, res->subject);
+	html_text_wrap(h, res->subject);
 	html_lit(h, "</span>");
 	if (side != NULL) {
 		html_lit(h, " <span class=\"side\">");
@@ -529,11 +576,11 @@ html_card_open(struct html *h, const struct html_item *it)
 	html_lit(h, "</code> ");
 	html_subject(h, res);
 	html_lit(h, "</div><p class=\"summary\">");
-	html_text(h, res->summary);
+	html_text_wrap(h, res->summary);
 	html_lit(h, "</p>");
 	if (res->advice != NULL && st != RESULT_PASS) {
 		html_lit(h, "<p class=\"advice\">");
-		html_text(h, res->advice);
+		html_text_wrap(h, res->advice);
 		html_lit(h, "</p>");
 	}
 }
@@ -1288,11 +1335,11 @@ html_section_connectivity(struct html *h, const struct html_item *list, size_t n
 			html_lit(h, "</code> ");
 			html_subject(h, res);
 			html_lit(h, "</div><p class=\"summary\">");
-			html_text(h, res->summary);
+			html_text_wrap(h, res->summary);
 			html_lit(h, "</p>");
 			if (res->advice != NULL) {
 				html_lit(h, "<p class=\"advice\">");
-				html_text(h, res->advice);
+				html_text_wrap(h, res->advice);
 				html_lit(h, "</p>");
 			}
 			html_lit(h, "</article>\n");
@@ -1467,15 +1514,30 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 	enum result_status worst = RESULT_PASS;
 	double v, ratio, headroom, limit = html_folder_limit(mb);
 	const char *largest;
+	int unknown = 0, quota_unknown = 0;
+	const char *none = "<span class=\"none\">&mdash;</span></td>";
+	const char *unk = "<span class=\"none\">unknown</span></td>";
 
 	if (folders == NULL)
 		folders = html_find(mb, "mailbox.folders", -1);
+	/* A check that could not read the mailbox (error, or skipped because its
+	 * login failed) knows nothing: "unknown", never its empty placeholders. */
+	if (folders != NULL && (html_status(folders) == RESULT_ERROR ||
+	    html_status(folders) == RESULT_SKIP)) {
+		unknown = 1;
+		folders = NULL;
+	}
+	if (quota != NULL &&
+	    (html_status(quota) == RESULT_ERROR || html_status(quota) == RESULT_SKIP)) {
+		quota_unknown = 1;
+		quota = NULL;
+	}
 	for (size_t i = 0; i < mb->n; i++)
 		worst = result_worse(worst, html_status(mb->items[i].res));
 	html_fmt(h, "<tr data-status=\"%s\"><td data-v=\"", result_status_str(worst));
 	html_text(h, mb->user);
 	html_lit(h, "\">");
-	html_text(h, mb->user);
+	html_text_wrap(h, mb->user);
 	html_fmt(h, "</td><td data-v=\"%d\">", (int)worst);
 	html_badge(h, worst);
 	html_lit(h, "</td>");
@@ -1486,16 +1548,17 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 	if (fl != NULL)
 		html_fmt(h, "<td class=\"num\" data-v=\"%d\">%d</td>", cJSON_GetArraySize(fl),
 		    cJSON_GetArraySize(fl));
-	else
-		html_lit(
-		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+	else {
+		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
+		html_lit(h, unknown ? unk : none);
+	}
 	if (folders != NULL && html_num(folders->details, "total_messages", &v)) {
 		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
 		html_int(h, v);
 		html_lit(h, "</td>");
 	} else {
-		html_lit(
-		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
+		html_lit(h, unknown ? unk : none);
 	}
 	if (folders != NULL && html_num(folders->details, "total_bytes", &v)) {
 		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
@@ -1506,8 +1569,8 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 		html_bytes(h, v);
 		html_lit(h, "</td>");
 	} else {
-		html_lit(
-		    h, "<td class=\"num\" data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
+		html_lit(h, unknown || quota_unknown ? unk : none);
 	}
 	/* Quota fit: usage against the destination limit, headroom marked. */
 	if (quota != NULL && html_num(quota->details, "ratio", &ratio)) {
@@ -1523,7 +1586,8 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 		}
 		html_lit(h, "</td>");
 	} else {
-		html_lit(h, "<td data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+		html_lit(h, "<td data-v=\"-1\">");
+		html_lit(h, quota_unknown || unknown ? unk : none);
 	}
 	/* Largest folder against the per-folder item limit. */
 	if (fl != NULL && html_largest_folder(fl, &v, &largest)) {
@@ -1540,7 +1604,8 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 		html_opt_text(h, largest);
 		html_lit(h, "</div></td>");
 	} else {
-		html_lit(h, "<td data-v=\"-1\"><span class=\"none\">&mdash;</span></td>");
+		html_lit(h, "<td data-v=\"-1\">");
+		html_lit(h, unknown ? unk : none);
 	}
 	/* Every check of this mailbox as a small badge (unknown ids included). */
 	html_lit(h, "<td class=\"checks\">");
@@ -1583,7 +1648,7 @@ html_folder_detail(struct html *h, const struct html_item *it, double limit)
 	html_lit(h, " <code class=\"id\">");
 	html_text(h, res->id);
 	html_lit(h, "</code> <span class=\"subject\">");
-	html_text(h, res->subject);
+	html_text_wrap(h, res->subject);
 	html_lit(h, "</span>");
 	if (side != NULL) {
 		html_lit(h, " <span class=\"side\">");
@@ -1603,7 +1668,7 @@ html_folder_detail(struct html *h, const struct html_item *it, double limit)
 	html_lit(h, "</span></summary>");
 	if (fl == NULL || cJSON_GetArraySize(fl) == 0) {
 		html_lit(h, "<p class=\"summary\">");
-		html_text(h, res->summary);
+		html_text_wrap(h, res->summary);
 		html_lit(h, "</p></details>\n");
 		return;
 	}
@@ -1836,6 +1901,11 @@ static const char html_css[] =
     "footer{margin-top:40px;color:var(--muted);font-size:13px}"
     ".banner{padding:8px 12px;border-radius:6px;margin:10px 0;color:var(--fail);"
     "background:var(--fail-bg)}\n"
+    "main,section,article,p,li,dd,td,th,summary,.subject{overflow-wrap:break-word;"
+    "min-width:0}\n"
+    "@media (max-width:600px){body{padding:12px;font-size:14px}h1{font-size:21px}"
+    ".check{padding:8px 10px}dl.kv{grid-template-columns:1fr}dl.kv dt{margin-top:4px}"
+    "td.folder{max-width:60vw}.bar{width:60px}}\n"
     "@media print{body{max-width:none;padding:0;font-size:12px}nav,details.raw{display:none}"
     ".check,.overall,details.folders{break-inside:avoid}a{color:inherit;text-decoration:none}"
     ".scroll{overflow:visible}}\n";
@@ -2074,11 +2144,11 @@ html_fix_first(struct html *h)
 			html_fmt(h, "<li class=\"st-%s\">", result_status_str(order[o]));
 			html_badge(h, order[o]);
 			html_fmt(h, " <a href=\"#c-%zu\">", i);
-			html_text(h, res->summary);
+			html_text_wrap(h, res->summary);
 			html_lit(h, "</a> <span class=\"muted\">");
 			html_text(h, res->id);
 			html_lit(h, " &middot; ");
-			html_text(h, res->subject);
+			html_text_wrap(h, res->subject);
 			if (same > 0)
 				html_fmt(h, " and %zu more mailbox%s", same, same == 1 ? "" : "es");
 			if (result_side_str(res->side) != NULL) {
@@ -2089,7 +2159,7 @@ html_fix_first(struct html *h)
 			html_lit(h, "</span>");
 			if (res->advice != NULL) {
 				html_lit(h, "<p class=\"advice\">");
-				html_text(h, res->advice);
+				html_text_wrap(h, res->advice);
 				html_lit(h, "</p>");
 			}
 			html_lit(h, "</li>\n");

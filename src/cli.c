@@ -19,13 +19,14 @@
 
 #include "check.h"
 #include "console.h"
+#include "csv.h"
 #include "html.h"
 #include "report.h"
 #include "runner.h"
 #include "util.h"
 
 enum cli_opt {
-	OPT_JSON = 256, OPT_HTML, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
+	OPT_JSON = 256, OPT_HTML, OPT_CSV, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
 	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
 };
 
@@ -36,6 +37,7 @@ static const struct cli_command *const cli_commands[] = {
 static const struct option cli_common_options[] = {
 	{"json", required_argument, NULL, OPT_JSON},
 	{"html", required_argument, NULL, OPT_HTML},
+	{"csv", required_argument, NULL, OPT_CSV},
 	{"resolver", required_argument, NULL, OPT_RESOLVER},
 	{"ca-file", required_argument, NULL, OPT_CA_FILE},
 	{"insecure", no_argument, NULL, OPT_INSECURE},
@@ -57,6 +59,8 @@ static const char cli_common_help[] =
     "                       reports/SCHEMA.md\n"
     "  --html FILE          write the report as one self-contained HTML page\n"
     "                       (opens offline in any browser; - = stdout)\n"
+    "  --csv FILE           write the mailboxes as a spreadsheet: one row per\n"
+    "                       mailbox and side (UTF-8 CSV that Excel opens; - = stdout)\n"
     "  --resolver ADDR[:PORT]  ask this DNS server instead of the system's\n"
     "                       (repeatable; [IPv6]:PORT for IPv6 with a port)\n"
     "  --timeout SEC        give up on one check after SEC seconds (default 15)\n"
@@ -239,6 +243,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_JSON: c->json_path = optarg; break;
 		case OPT_HTML: c->html_path = optarg; break;
+		case OPT_CSV: c->csv_path = optarg; break;
 		case OPT_RESOLVER:
 			/* No cap: `propagation` asks any number; at most argc of them. */
 			if (c->resolvers == NULL)
@@ -375,6 +380,78 @@ cli_on_signal(evutil_socket_t sig, short what, void *arg)
 		runner_stop(cli_running);
 }
 
+void
+cli_warnings(const struct cli *c, const char *lines)
+{
+	for (const char *p = lines; *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(stderr, "cutover %s: warning: %.*s\n", c->command, (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+/* A failed login, for cli_rollup_logins. */
+struct cli_login {
+	const char *subject;
+	enum result_side side;
+};
+
+static int
+cli_cmp_login(const void *a, const void *b)
+{
+	const struct cli_login *x = a, *y = b;
+	int c = strcmp(x->subject, y->subject);
+
+	return c != 0 ? c : (int)x->side - (int)y->side;
+}
+
+/*
+ * A mailbox whose IMAP login failed in this run: its mailbox.* checks could
+ * not read it and each says so as an error. The login check already carries
+ * the failure, once; the checks that needed the login become skips, "not
+ * checked: the source login failed", so that one failure is not counted and
+ * printed six times. (Without a login check in the run, --only folders, they
+ * stay errors: nothing else would report the failure.)
+ */
+static void
+cli_rollup_logins(struct report *rep)
+{
+	struct cli_login *fails = xcalloc(rep->n_results + 1, sizeof(*fails));
+	size_t n = 0;
+
+	for (size_t i = 0; i < rep->n_results; i++) {
+		const struct result *res = rep->results[i];
+
+		if (strcmp(res->id, "imap.login") == 0 &&
+		    (res->status == RESULT_FAIL || res->status == RESULT_ERROR)) {
+			fails[n].subject = res->subject;
+			fails[n].side = res->side;
+			n++;
+		}
+	}
+	qsort(fails, n, sizeof(*fails), cli_cmp_login);
+	for (size_t i = 0; i < rep->n_results && n > 0; i++) {
+		struct result *res = rep->results[i];
+		struct cli_login key;
+
+		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR ||
+		    !cJSON_HasObjectItem(res->details, "error"))
+			continue;
+		key.subject = res->subject;
+		key.side = res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
+		if (bsearch(&key, fails, n, sizeof(*fails), cli_cmp_login) == NULL)
+			continue;
+		result_set(res, RESULT_SKIP, "not checked: the %s login failed",
+		    result_side_str(key.side));
+		free(res->advice);
+		res->advice = NULL;
+	}
+	free(fails);
+}
+
 int
 cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
@@ -383,7 +460,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	struct runner_opts ro;
 	struct runner *r;
 	struct report *rep;
-	struct event *sigint;
+	struct event *sigint, *sigterm;
 	struct cli_progress progress;
 	char *err = NULL;
 	int64_t t0 = util_now_ms();
@@ -414,9 +491,13 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 		    (only != NULL || !(*ck)->on_request) &&
 		    (in == NULL || check_in_shard(*ck, in->shard_k, in->shard_n)))
 			(*ck)->schedule(r, in);
+	/* Ctrl-C, and SIGTERM (Kubernetes, systemd, timeout(1)): stop, report so far */
 	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);
 	if (sigint != NULL)
 		evsignal_add(sigint, NULL);
+	sigterm = evsignal_new(runner_base(r), SIGTERM, cli_on_signal, NULL);
+	if (sigterm != NULL)
+		evsignal_add(sigterm, NULL);
 	cli_running = r;
 	if (cli_progress_start(c, r, &progress, t0) != 0)
 		progress.ev = NULL; /* no progress line; the run goes on */
@@ -425,6 +506,8 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	cli_running = NULL;
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
 	rep->duration_ms = util_now_ms() - t0;
 	runner_free(r);
 	if (rc != 0) {
@@ -432,6 +515,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 		rpt_free(rep);
 		return CLI_EXIT_SOFTWARE;
 	}
+	cli_rollup_logins(rep);
 	rc = cli_output(c, rep);
 	rpt_free(rep);
 	return rc;
@@ -458,9 +542,15 @@ cli_output(const struct cli *c, const struct report *rep)
 		free(err);
 		rc = CLI_EXIT_IOERR;
 	}
+	if (c->csv_path != NULL && csv_write(rep, c->csv_path, &err) != 0) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		rc = CLI_EXIT_IOERR;
+	}
 	if (!c->quiet) {
 		int to_stdout = (c->json_path == NULL || strcmp(c->json_path, "-") != 0) &&
-		    (c->html_path == NULL || strcmp(c->html_path, "-") != 0);
+		    (c->html_path == NULL || strcmp(c->html_path, "-") != 0) &&
+		    (c->csv_path == NULL || strcmp(c->csv_path, "-") != 0);
 		FILE *out = to_stdout ? stdout : stderr;
 
 		console_summary(out, rep, console_use_color(out), c->verbose);
@@ -559,7 +649,9 @@ cli_main(int argc, char **argv)
 	}
 	rc = cli_parse(&c, argc - 1, argv + 1);
 	if (rc == CLI_CONTINUE && (rc = cli_check_output(&c, "--json", c.json_path)) ==
-	    CLI_CONTINUE && (rc = cli_check_output(&c, "--html", c.html_path)) == CLI_CONTINUE)
+	        CLI_CONTINUE &&
+	    (rc = cli_check_output(&c, "--html", c.html_path)) == CLI_CONTINUE &&
+	    (rc = cli_check_output(&c, "--csv", c.csv_path)) == CLI_CONTINUE)
 		rc = c.cmd->run(&c);
 	free(c.resolvers);
 	return rc;

@@ -41,6 +41,7 @@ struct cli {
 	const char *command;      /* cmd->name */
 	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
 	const char *html_path;    /* --html, NULL when absent, "-" = stdout */
+	const char *csv_path;     /* --csv, NULL when absent, "-" = stdout */
 	const char **resolvers;   /* --resolver, any number (cli_main frees the array) */
 	size_t n_resolvers;
 	const char *ca_file;
@@ -86,6 +87,9 @@ int cli_parse_long(const struct cli *c, const char *option, const char *arg, lon
 int cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
     size_t n_resolvers, const char *ca_file);
+
+/* Print LINES ('\n'-separated) on stderr, each as "cutover CMD: warning: LINE". */
+void cli_warnings(const struct cli *c, const char *lines);
 
 /*
  * Hand a finished report to the user: write --json and --html (each "-" =

@@ -160,6 +160,30 @@ audit_has_user(const struct plan *plan, const char *user)
 	return 0;
 }
 
+/*
+ * Whether the groups ONLY selects (NULL: all) log in to a mailbox: every group
+ * but dns, and web only with --autodiscover-user.
+ */
+static int
+audit_needs_secrets(const char *only)
+{
+	const char *p = only;
+
+	if (only == NULL)
+		return 1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (!((n == 3 && strncmp(p, "dns", 3) == 0) ||
+		    (n == 3 && strncmp(p, "web", 3) == 0 && audit_opts.autodiscover_user == NULL)))
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int
 audit_run(struct cli *c)
 {
@@ -174,9 +198,19 @@ audit_run(struct cli *c)
 	if (c->n_args != 1)
 		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover audit "
 		    "plan.json'" : "one plan at a time (got %d arguments)", c->n_args);
-	if (plan_load(c->args[0], &plan, &err) != 0) {
+	if (plan_open(c->args[0], &plan, &err) != 0) {
 		fprintf(stderr, "cutover audit: %s\n", err);
 		free(err);
+		return CLI_EXIT_DATAERR;
+	}
+	if (plan->warnings != NULL && !c->quiet)
+		cli_warnings(c, plan->warnings);
+	/* secrets only when this run logs in somewhere (not --only dns, not a listing) */
+	if (!audit_opts.list_mailboxes && audit_needs_secrets(audit_opts.only) &&
+	    plan_resolve_secrets(plan, &err) != 0) {
+		fprintf(stderr, "cutover audit: %s\n", err);
+		free(err);
+		plan_free(plan);
 		return CLI_EXIT_DATAERR;
 	}
 	memset(&in, 0, sizeof(in));

@@ -37,7 +37,8 @@ report_help(FILE *out)
 	      "\n"
 	      "render  Read REPORT.json and write it as one self-contained HTML page with\n"
 	      "        --html (opens offline in any browser: send it to whoever owns the\n"
-	      "        domain), or print the summary when no output is given.\n"
+	      "        domain), as a spreadsheet of the mailboxes with --csv, or print\n"
+	      "        the summary when no output is given.\n"
 	      "merge   Combine reports of the same command into one, e.g. the N reports of\n"
 	      "        'cutover audit --shard K/N'. Counts are recomputed. A check present\n"
 	      "        in several reports (same id, subject and side: a DNS check each\n"
@@ -51,6 +52,7 @@ report_help(FILE *out)
 	      "\n"
 	      "Examples:\n"
 	      "  cutover report render audit.json --html audit.html\n"
+	      "  cutover report render audit.json --csv mailboxes.csv\n"
 	      "  cutover report merge shard-*.json --json audit.json --html audit.html\n"
 	      "  cutover report render audit.json          (summary on the terminal)\n"
 	      "\n",

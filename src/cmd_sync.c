@@ -475,7 +475,7 @@ sync_run_cmd(struct cli *c)
 	struct runner *r = NULL;
 	struct report *rep = NULL;
 	struct sync_run *run = NULL;
-	struct event *sigint = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
 	const char *const *resolvers;
 	size_t n_resolvers;
 	char *err = NULL;
@@ -491,6 +491,8 @@ sync_run_cmd(struct cli *c)
 		free(err);
 		return CLI_EXIT_DATAERR;
 	}
+	if (plan->warnings != NULL && !c->quiet)
+		cli_warnings(c, plan->warnings);
 	if (plan->source.imap == NULL || plan->destination.imap == NULL) {
 		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
 		                "destination\n");
@@ -574,9 +576,13 @@ sync_run_cmd(struct cli *c)
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
 	after.in.after_sync = run;
 
+	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike: stop, write the report so far */
 	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
 	if (sigint != NULL)
 		evsignal_add(sigint, NULL);
+	sigterm = evsignal_new(runner_base(r), SIGTERM, sync_on_signal, NULL);
+	if (sigterm != NULL)
+		evsignal_add(sigterm, NULL);
 	sync_running = r;
 	memset(&progress, 0, sizeof(progress));
 	if (!c->no_progress && !c->quiet) {
@@ -617,6 +623,8 @@ sync_run_cmd(struct cli *c)
 	sync_running = NULL;
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
 	rep->duration_ms = util_now_ms() - t0;
 	runner_free(r);
 	r = NULL;

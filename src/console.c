@@ -102,9 +102,199 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 	free(subject);
 }
 
+/*
+ * Grouping: results of one section with the same status, side and summary
+ * (a "not tried: same cause as N others: " prefix left out) are one line when
+ * there are several of them and they did not pass: 200 mailboxes behind one
+ * dead server, or the checks of one mailbox skipped because its login failed,
+ * each say what happened once, like the HTML report's grouped causes.
+ */
+#define CONSOLE_NOT_TRIED "not tried: same cause as "
+
+struct console_item {
+	const struct result *res;
+	const char *cause; /* the summary without the not-tried part */
+	char *own;         /* CAUSE when allocated */
+	size_t idx;        /* report position */
+	size_t group;      /* index of the group's first item (report order) */
+	size_t n;          /* in the first item: the group's size */
+};
+
+/*
+ * SUMMARY without a "not tried: same cause as N others: " part (N differs
+ * from one result to the next). Returns SUMMARY itself when there is none,
+ * else a new string in *FREE_ME (caller frees).
+ */
+static const char *
+console_cause(const char *summary, char **free_me)
+{
+	const char *p = strstr(summary, CONSOLE_NOT_TRIED), *q;
+
+	*free_me = NULL;
+	if (p == NULL)
+		return summary;
+	q = strstr(p, " others: ");
+	if (q == NULL)
+		return summary;
+	*free_me = xasprintf("%.*s%s", (int)(p - summary), summary, q + 9);
+	return *free_me;
+}
+
+static int
+console_cmp_item(const void *a, const void *b)
+{
+	const struct console_item *x = a, *y = b;
+	enum section sx = section_of(x->res->id), sy = section_of(y->res->id);
+	int c;
+
+	if (sx != sy)
+		return (int)sx - (int)sy;
+	if (x->res->status != y->res->status)
+		return (int)x->res->status - (int)y->res->status;
+	if (x->res->side != y->res->side)
+		return (int)x->res->side - (int)y->res->side;
+	c = strcmp(x->cause, y->cause);
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+console_cmp_idx(const void *a, const void *b)
+{
+	const struct console_item *x = a, *y = b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Items of REP in report order, each with its group (see above). Caller frees. */
+static struct console_item *
+console_group(const struct report *rep)
+{
+	struct console_item *it = xcalloc(rep->n_results + 1, sizeof(*it));
+	size_t n = rep->n_results;
+
+	for (size_t i = 0; i < n; i++) {
+		it[i].res = rep->results[i];
+		it[i].cause = console_cause(rep->results[i]->summary, &it[i].own);
+		it[i].idx = i;
+	}
+	qsort(it, n, sizeof(*it), console_cmp_item);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		enum section sec = section_of(it[i].res->id);
+
+		/* a run of equal (section, status, side, cause), never of passes;
+		 * only per-mailbox sections: a domain's checks stay one a line */
+		while (j < n && it[i].res->status != RESULT_PASS &&
+		    (sec == SECTION_MAILBOXES || sec == SECTION_SYNC) &&
+		    section_of(it[j].res->id) == section_of(it[i].res->id) &&
+		    it[j].res->status == it[i].res->status && it[j].res->side == it[i].res->side &&
+		    strcmp(it[j].cause, it[i].cause) == 0)
+			j++;
+		/* sorted by position within the run: it[i] comes first in the report */
+		for (size_t k = i; k < j; k++)
+			it[k].group = it[i].idx;
+		it[i].n = j - i;
+		i = j;
+	}
+	qsort(it, n, sizeof(*it), console_cmp_idx);
+	return it;
+}
+
+static int
+console_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One line for the N results of group FIRST (IT in report order). */
+static void
+console_group_line(FILE *out, const struct console_item *it, size_t n_items, size_t first,
+    size_t n, int color, int w_id, int w_subject)
+{
+	const struct result *res = it[first].res;
+	const char *side = result_side_str(res->side);
+	char *ids = xstrdup(""), *subject, *csubject, *ccause;
+	size_t subjects = 0, not_tried = 0, n_ids = 0, m = 0;
+	char family[64] = "";
+	const char **names = xcalloc(n + 1, sizeof(*names));
+
+	for (size_t i = first; i < n_items; i++) {
+		const struct result *r = it[i].res;
+
+		if (it[i].group != first)
+			continue;
+		names[m++] = r->subject;
+		not_tried += it[i].cause != r->summary;
+		if (strstr(ids, r->id) == NULL && n_ids < 6) {
+			char *next = xasprintf("%s%s%s", ids, ids[0] ? ", " : "", r->id);
+
+			free(ids);
+			ids = next;
+			n_ids++;
+		}
+	}
+	/* several ids: "mailbox.*" when they share their first part */
+	if (n_ids > 1) {
+		size_t dot = strcspn(res->id, ".");
+
+		snprintf(family, sizeof(family), "%.*s.*", (int)dot, res->id);
+		for (size_t i = first; i < n_items; i++)
+			if (it[i].group == first && strncmp(it[i].res->id, res->id, dot + 1) != 0)
+				snprintf(family, sizeof(family), "(several)");
+	}
+	qsort(names, m, sizeof(*names), console_cmp_str);
+	for (size_t i = 0; i < m; i++)
+		subjects += i == 0 || strcmp(names[i], names[i - 1]) != 0;
+	free(names);
+	if (subjects <= 1)
+		subject = side != NULL ? xasprintf("%s (%s)", res->subject, side)
+		                       : xstrdup(res->subject);
+	else {
+		enum section sec = section_of(res->id);
+		const char *what =
+		    sec == SECTION_MAILBOXES || sec == SECTION_SYNC ? "mailboxes" : "subjects";
+
+		subject = side != NULL ? xasprintf("%zu %s (%s)", subjects, what, side)
+		                       : xasprintf("%zu %s", subjects, what);
+	}
+	csubject = console_clean(subject);
+	ccause = console_clean(it[first].cause);
+	fputs("  ", out);
+	console_status(out, res->status, color);
+	fprintf(out, "  %-*s  %-*s  %s", w_id, n_ids > 1 ? family : res->id, w_subject, csubject,
+	    ccause);
+	fprintf(out, " (%zu results", n);
+	if (not_tried > 0)
+		fprintf(out, ", %zu not tried: same cause", not_tried);
+	fputs(")\n", out);
+	if (n_ids > 1)
+		fprintf(out, "  %*s     ids: %s\n", 5 + w_id + 2, "", ids);
+	if (subjects > 1) {
+		char *cfirst = console_clean(res->subject);
+
+		fprintf(out, "  %*s     first: %s\n", 5 + w_id + 2, "", cfirst);
+		free(cfirst);
+	}
+	if (res->advice != NULL) {
+		char *cadvice = console_clean(res->advice);
+
+		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
+		free(cadvice);
+	}
+	free(ids);
+	free(subject);
+	free(csubject);
+	free(ccause);
+}
+
 void
 console_summary(FILE *out, const struct report *rep, int color, int verbose)
 {
+	struct console_item *items = verbose ? NULL : console_group(rep);
+	size_t n_items = verbose ? 0 : rep->n_results;
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst;
 	int w_id = 2, w_subject = 7, first = 1;
@@ -133,10 +323,18 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 		for (size_t i = 0; i < rep->n_results; i++) {
 			const struct result *res = rep->results[i];
 
-			if (section_of(res->id) == (enum section)s)
+			if (section_of(res->id) != (enum section)s)
+				continue;
+			if (items == NULL || items[items[i].group].n <= 1)
 				console_check(out, res, color, verbose, w_id, w_subject);
+			else if (items[i].group == i)
+				console_group_line(out, items, rep->n_results, i, items[i].n, color,
+				    w_id, w_subject);
 		}
 	}
+	for (size_t i = 0; i < n_items; i++)
+		free(items[i].own);
+	free(items);
 	rpt_counts(rep, counts, &worst);
 	fputs("\n  ", out);
 	console_status(out, worst, color);

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -227,6 +228,11 @@ plan_secret_syntax(const char *v)
 		return "empty";
 	if (strpbrk(v, "\r\n") != NULL)
 		return "contains a line break";
+	/* "ENV:X" or "File:x" is a reference typed in the wrong case, not a password */
+	if (strncasecmp(v, "env:", 4) == 0 && strncmp(v, "env:", 4) != 0)
+		return "did you mean env: (lower case)? a reference is env:NAME or file:PATH";
+	if (strncasecmp(v, "file:", 5) == 0 && strncmp(v, "file:", 5) != 0)
+		return "did you mean file: (lower case)? a reference is env:NAME or file:PATH";
 	if (strncmp(v, "env:", 4) == 0) {
 		const char *name = v + 4;
 
@@ -1812,7 +1818,8 @@ out:
 enum { COL_SOURCE_USER, COL_SOURCE_PASSWORD, COL_DEST_USER, COL_DEST_PASSWORD, COL_N };
 
 struct plan_csv {
-	const char *s;
+	const char *base;         /* the data as given (for byte offsets) */
+	const char *s;            /* the text parsed: after a BOM, UTF-8 */
 	size_t n;
 	size_t i;
 	size_t line;              /* physical line at i */
@@ -1823,7 +1830,47 @@ struct plan_csv {
 	size_t rec_line;          /* line the current record starts on */
 	int ncols;                /* header columns, 0 while reading the header */
 	int col_of[COL_N];        /* header position of each known column */
+	char sep;                 /* field separator: ',', ';' or '\t' (sniffed) */
+	char *warn;               /* warnings so far, '\n'-separated, or NULL */
 };
+
+/*
+ * Header names the sheet may use, case-insensitive: ours, and the Microsoft
+ * 365 IMAP migration batch (EmailAddress = the Microsoft 365 mailbox, i.e. our
+ * destination; UserName/Password = the login at the source).
+ */
+static const struct {
+	const char *name;
+	int col;
+} plan_csv_names[] = {
+	{"source_user", COL_SOURCE_USER}, {"source_password", COL_SOURCE_PASSWORD},
+	{"dest_user", COL_DEST_USER}, {"dest_password", COL_DEST_PASSWORD},
+	{"EmailAddress", COL_DEST_USER}, {"UserName", COL_SOURCE_USER},
+	{"Password", COL_SOURCE_PASSWORD},
+};
+
+/* "comma", "semicolon" or "tab". */
+static const char *
+plan_csv_sepname(char sep)
+{
+	return sep == ';' ? "semicolon" : sep == '\t' ? "tab" : "comma";
+}
+
+/* Append a line to c->warn. */
+static void
+plan_csv_warn(struct plan_csv *c, char *line)
+{
+	char *w;
+
+	if (c->warn == NULL) {
+		c->warn = line;
+		return;
+	}
+	w = xasprintf("%s\n%s", c->warn, line);
+	free(c->warn);
+	free(line);
+	c->warn = w;
+}
 
 static void
 plan_csv_clear_fields(struct plan_csv *c)
@@ -1924,7 +1971,7 @@ plan_csv_record(struct plan_csv *c, char **err)
 			}
 			field[o] = '\0';
 			c->i = k + 1;
-			if (c->i < c->n && c->s[c->i] != ',' && plan_csv_eol(c, c->i) == 0) {
+			if (c->i < c->n && c->s[c->i] != c->sep && plan_csv_eol(c, c->i) == 0) {
 				util_free_secret(field);
 				return plan_csv_fail(c, err, c->line, c->nf,
 				    "unexpected text after a closing quote (double a quote inside "
@@ -1932,7 +1979,7 @@ plan_csv_record(struct plan_csv *c, char **err)
 			}
 		} else {
 			k = c->i;
-			while (k < c->n && c->s[k] != ',' && plan_csv_eol(c, k) == 0) {
+			while (k < c->n && c->s[k] != c->sep && plan_csv_eol(c, k) == 0) {
 				if (c->s[k] == '"')
 					return plan_csv_fail(c, err, c->line, c->nf,
 					    "quote inside an unquoted field (quote the whole field "
@@ -1954,7 +2001,7 @@ plan_csv_record(struct plan_csv *c, char **err)
 		c->fields[c->nf++] = field;
 		if (c->i >= c->n)
 			return 1;
-		if (c->s[c->i] == ',') {
+		if (c->s[c->i] == c->sep) {
 			c->i++;
 			continue;
 		}
@@ -1979,46 +2026,51 @@ plan_trim(char *s)
 		memmove(s, s + a, n - a + 1);
 }
 
+/* The column a header name stands for, or -1. */
+static int
+plan_csv_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(plan_csv_names) / sizeof(plan_csv_names[0]); i++)
+		if (util_strieq(name, plan_csv_names[i].name))
+			return plan_csv_names[i].col;
+	return -1;
+}
+
+/*
+ * Map the header record to columns. A name close to a known column that is
+ * not there yet is an error (a typo would otherwise drop a column silently);
+ * any other unknown column is ignored with one warning naming them all.
+ * The user columns are required; a missing password column reads as empty
+ * cells (an admin login, or the destination's own migration credentials).
+ */
 static int
 plan_csv_header(struct plan_csv *c, char **err)
 {
-	size_t k;
+	char *ignored = NULL, *next, *echo;
+	size_t k, n_ignored = 0;
 	int col, known = 0;
 
 	for (col = 0; col < COL_N; col++)
 		c->col_of[col] = -1;
 	for (k = 0; k < c->nf; k++) {
 		plan_trim(c->fields[k]);
-		for (col = 0; col < COL_N; col++)
-			if (util_strieq(c->fields[k], plan_mailbox_keys[col]))
-				known++;
+		if (plan_csv_known(c->fields[k]) >= 0)
+			known++;
 	}
 	if (known == 0) {
 		*err = xasprintf("%s:%zu: the first line must be the header "
-				 "source_user,source_password,dest_user,dest_password",
+				 "source_user,source_password,dest_user,dest_password (or Microsoft "
+				 "365's EmailAddress,UserName,Password)",
 		    c->path, c->rec_line);
 		return -1;
 	}
 	for (k = 0; k < c->nf; k++) {
-		int hit = -1;
+		int hit = plan_csv_known(c->fields[k]);
 
-		for (col = 0; col < COL_N; col++)
-			if (util_strieq(c->fields[k], plan_mailbox_keys[col]))
-				hit = col;
-		if (hit < 0) {
-			int s = plan_suggest(c->fields[k], plan_mailbox_keys, COL_N);
-			char *echo = plan_echo(c->fields[k]);
-
-			if (s >= 0)
-				*err = xasprintf("%s:%zu: unknown column \"%s\" (did you mean \"%s\"?)",
-				    c->path, c->rec_line, echo, plan_mailbox_keys[s]);
-			else
-				*err = xasprintf("%s:%zu: unknown column \"%s\" (columns: "
-						 "source_user,source_password,dest_user,dest_password)",
-				    c->path, c->rec_line, echo);
-			free(echo);
-			return -1;
-		}
+		if (hit < 0)
+			continue;
 		if (c->col_of[hit] >= 0) {
 			*err = xasprintf("%s:%zu: column %s appears twice", c->path, c->rec_line,
 			    plan_mailbox_keys[hit]);
@@ -2026,13 +2078,40 @@ plan_csv_header(struct plan_csv *c, char **err)
 		}
 		c->col_of[hit] = (int)k;
 	}
+	for (k = 0; k < c->nf; k++) {
+		int s;
+
+		if (plan_csv_known(c->fields[k]) >= 0)
+			continue;
+		s = plan_suggest(c->fields[k], plan_mailbox_keys, COL_N);
+		echo = plan_echo(c->fields[k]);
+		if (s >= 0 && c->col_of[s] < 0) {
+			*err = xasprintf("%s:%zu: unknown column \"%s\" (did you mean \"%s\"?)", c->path,
+			    c->rec_line, echo, plan_mailbox_keys[s]);
+			free(echo);
+			free(ignored);
+			return -1;
+		}
+		next = xasprintf("%s%s\"%s\"", ignored ? ignored : "", ignored ? ", " : "", echo);
+		free(ignored);
+		free(echo);
+		ignored = next;
+		n_ignored++;
+	}
 	for (col = 0; col < COL_N; col++) {
-		if (c->col_of[col] < 0) {
+		if (c->col_of[col] < 0 && (col == COL_SOURCE_USER || col == COL_DEST_USER)) {
 			*err = xasprintf("%s:%zu: missing column %s", c->path, c->rec_line,
 			    plan_mailbox_keys[col]);
+			free(ignored);
 			return -1;
 		}
 	}
+	if (ignored != NULL)
+		plan_csv_warn(c, xasprintf("%s:%zu: ignoring %s %s (cutover reads source_user, "
+					   "source_password, dest_user, dest_password)",
+				     c->path, c->rec_line, n_ignored == 1 ? "column" : "columns",
+				     ignored));
+	free(ignored);
 	c->ncols = (int)c->nf;
 	return 0;
 }
@@ -2051,7 +2130,7 @@ plan_csv_row(struct plan_csv *c, struct plan_mailbox *mb, char **err)
 
 	mb->origin = xasprintf("%s:%zu", c->path, c->rec_line);
 	for (s = 0; s < 2; s++) {
-		size_t uk = (size_t)c->col_of[ucol[s]], pk = (size_t)c->col_of[pcol[s]];
+		size_t uk = (size_t)c->col_of[ucol[s]], pk;
 
 		plan_trim(c->fields[uk]);
 		why = plan_user_syntax(c->fields[uk]);
@@ -2061,6 +2140,9 @@ plan_csv_row(struct plan_csv *c, struct plan_mailbox *mb, char **err)
 		c->fields[uk] = xstrdup(""); /* transferred */
 		*pass_at[s] = xasprintf("%s:%zu: %s", c->path, c->rec_line,
 		    plan_mailbox_keys[pcol[s]]);
+		if (c->col_of[pcol[s]] < 0)
+			continue;
+		pk = (size_t)c->col_of[pcol[s]];
 		if (c->fields[pk][0] == '\0')
 			continue;
 		why = plan_secret_syntax(c->fields[pk]);
@@ -2093,25 +2175,151 @@ plan_mailbox_label(const struct plan_mailbox *mb)
 	return mb->source_user != NULL ? mb->source_user : "";
 }
 
+/* Line (1-based) of byte offset AT in S. */
+static size_t
+plan_csv_line_of(const char *s, size_t at)
+{
+	size_t line = 1, i;
+
+	for (i = 0; i < at; i++)
+		if (s[i] == '\n' || (s[i] == '\r' && (i + 1 >= at || s[i + 1] != '\n')))
+			line++;
+	return line;
+}
+
+/*
+ * Convert LEN bytes of S from FROM to UTF-8 with iconv. Returns a new
+ * NUL-terminated buffer (caller wipes and frees) with its length in *OUTLEN, or
+ * NULL with the offset of the first byte FROM does not define in *BAD.
+ */
+static char *
+plan_csv_iconv(const char *from, const char *s, size_t len, size_t *outlen, size_t *bad)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	/* UTF-8 stays as long; a Windows-1252 byte becomes at most 3 bytes */
+	size_t cap = (strcmp(from, "UTF-8") == 0 ? len : len * 3) + 1, left_in = len,
+	       left_out = cap;
+	char *out, *ip = (char *)s, *op;
+
+	if (cd == (iconv_t)-1) {
+		*bad = 0;
+		return NULL;
+	}
+	out = xmalloc(cap + 1);
+	op = out;
+	if (iconv(cd, &ip, &left_in, &op, &left_out) == (size_t)-1) {
+		*bad = (size_t)(ip - s);
+		iconv_close(cd);
+		plan_wipe_free(out, cap + 1);
+		return NULL;
+	}
+	iconv_close(cd);
+	*op = '\0';
+	*outlen = (size_t)(op - out);
+	return out;
+}
+
+/*
+ * A sheet must end up UTF-8 (reports promise it). A file that is not UTF-8 is
+ * what Excel's plain "CSV" writes on Windows: read it as Windows-1252 with a
+ * warning; a byte that Windows-1252 does not define either is refused. Returns
+ * 0 with *CONV NULL (already UTF-8) or a converted copy, -1 with *ERR.
+ */
+static int
+plan_csv_decode(struct plan_csv *c, char **conv, size_t *convlen, char **err)
+{
+	size_t bad = 0, bad2 = 0, n;
+	char *copy;
+
+	*conv = NULL;
+	copy = plan_csv_iconv("UTF-8", c->s, c->n, &n, &bad);
+	if (copy != NULL) {
+		plan_wipe_free(copy, n + 1);
+		return 0;
+	}
+	*conv = plan_csv_iconv("WINDOWS-1252", c->s, c->n, convlen, &bad2);
+	if (*conv == NULL) {
+		*err = xasprintf("%s:%zu: byte %zu (0x%02x) is neither UTF-8 nor Windows-1252; save "
+				 "the sheet as \"CSV UTF-8\"",
+		    c->path, plan_csv_line_of(c->s, bad2), bad2 + 1 + (size_t)(c->s - c->base),
+		    (unsigned char)c->s[bad2]);
+		return -1;
+	}
+	plan_csv_warn(c, xasprintf("%s:%zu: not UTF-8 (byte %zu is 0x%02x); read as "
+				   "Windows-1252 (save the sheet as \"CSV UTF-8\" to avoid this)",
+			     c->path, plan_csv_line_of(c->s, bad), bad + 1 + (size_t)(c->s - c->base),
+			     (unsigned char)c->s[bad]));
+	return 0;
+}
+
+/*
+ * The field separator: whichever of comma, semicolon and tab the first
+ * non-blank line (the header) holds most of outside quotes; comma on a tie.
+ * Excel writes semicolons where the decimal mark is a comma.
+ */
+static char
+plan_csv_sniff(const struct plan_csv *c)
+{
+	size_t i = c->i, comma = 0, semi = 0, tab = 0;
+	int quoted = 0, seen = 0;
+
+	for (; i < c->n; i++) {
+		char ch = c->s[i];
+
+		if (ch == '"')
+			quoted = !quoted;
+		else if (!quoted && (ch == '\n' || ch == '\r')) {
+			if (seen)
+				break;
+		} else if (!quoted && ch == ',')
+			comma++;
+		else if (!quoted && ch == ';')
+			semi++;
+		else if (!quoted && ch == '\t')
+			tab++;
+		if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t')
+			seen = 1;
+	}
+	if (semi > comma && semi >= tab)
+		return ';';
+	if (tab > comma && tab > semi)
+		return '\t';
+	return ',';
+}
+
 int
 plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailbox **out,
-    size_t *n, char **err)
+    size_t *n, char **warn, char **err)
 {
 	struct plan_csv c;
 	struct plan_mailbox *mbs = NULL;
-	size_t count = 0, cap = 0, k;
+	char *conv = NULL;
+	size_t count = 0, cap = 0, k, convlen = 0;
 	int r, rc = -1;
 
 	*out = NULL;
 	*n = 0;
 	*err = NULL;
+	if (warn != NULL)
+		*warn = NULL;
 	memset(&c, 0, sizeof(c));
 	c.s = data;
+	c.base = data;
 	c.n = len;
 	c.line = 1;
+	c.sep = ',';
 	c.path = path != NULL ? path : "mailboxes.csv";
-	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
-		c.i = 3;
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		c.s += 3;
+		c.n -= 3;
+	}
+	if (plan_csv_decode(&c, &conv, &convlen, err) != 0)
+		goto out;
+	if (conv != NULL) {
+		c.s = conv;
+		c.n = convlen;
+	}
+	c.sep = plan_csv_sniff(&c);
 	r = plan_csv_record(&c, err);
 	if (r < 0)
 		goto out;
@@ -2137,9 +2345,9 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 				    c.path, c.rec_line, c.ncols, c.nf, name);
 				free(name);
 			} else {
-				*err = xasprintf("%s:%zu: expected %d fields, found %zu (a comma "
+				*err = xasprintf("%s:%zu: expected %d fields, found %zu (a %s "
 						 "in a value needs quotes)",
-				    c.path, c.rec_line, c.ncols, c.nf);
+				    c.path, c.rec_line, c.ncols, c.nf, plan_csv_sepname(c.sep));
 			}
 			goto out;
 		}
@@ -2155,8 +2363,19 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 	*out = mbs;
 	*n = count;
 	mbs = NULL; /* transferred */
+	if (warn != NULL) {
+		*warn = c.warn;
+		c.warn = NULL; /* transferred */
+	}
 	rc = 0;
 out:
+	if (rc != 0 && *err != NULL && c.sep != ',') {
+		/* every message names the separator the sheet was read with */
+		char *e = xasprintf("%s (fields separated by %ss)", *err, plan_csv_sepname(c.sep));
+
+		free(*err);
+		*err = e;
+	}
 	if (mbs != NULL) {
 		for (k = 0; k < count; k++)
 			plan_mailbox_clear(&mbs[k]);
@@ -2164,6 +2383,9 @@ out:
 	}
 	plan_csv_clear_fields(&c);
 	free(c.fields);
+	free(c.warn);
+	if (conv != NULL)
+		plan_wipe_free(conv, convlen + 1);
 	return rc;
 }
 
@@ -2282,16 +2504,15 @@ plan_secret_resolve(char **secret, const char *at, const char *dir, char **err)
 }
 
 int
-plan_resolve(struct plan *p, char **err)
+plan_read_sheet(struct plan *p, char **err)
 {
 	struct plan_mailbox *rows = NULL;
-	struct plan_side *sides[2] = {&p->source, &p->destination};
-	char *data = NULL;
-	size_t len = 0, nrows = 0, i, s;
+	char *data = NULL, *warn = NULL;
+	size_t len = 0, nrows = 0;
 	int r;
 
 	*err = NULL;
-	if (p->resolved)
+	if (p->sheet_read)
 		return 0;
 	if (p->mailboxes_csv != NULL) {
 		const char *at = p->mailboxes_csv_at ? p->mailboxes_csv_at : p->path;
@@ -2307,10 +2528,11 @@ plan_resolve(struct plan *p, char **err)
 			    PLAN_MAX_FILE_BYTES);
 			return -1;
 		}
-		r = plan_csv_parse(data, len, p->mailboxes_csv, &rows, &nrows, err);
+		r = plan_csv_parse(data, len, p->mailboxes_csv, &rows, &nrows, &warn, err);
 		plan_wipe_free(data, len + 1);
 		if (r != 0)
 			return -1;
+		p->warnings = warn;
 		p->mailboxes = xrealloc(p->mailboxes,
 		    (p->n_mailboxes + nrows + 1) * sizeof(*p->mailboxes));
 		if (nrows > 0)
@@ -2320,6 +2542,19 @@ plan_resolve(struct plan *p, char **err)
 	}
 	if (plan_check_duplicates(p->mailboxes, p->n_mailboxes, err) != 0)
 		return -1;
+	p->sheet_read = 1;
+	return 0;
+}
+
+int
+plan_resolve_secrets(struct plan *p, char **err)
+{
+	struct plan_side *sides[2] = {&p->source, &p->destination};
+	size_t i, s;
+
+	*err = NULL;
+	if (p->resolved)
+		return 0;
 	for (i = 0; i < p->n_mailboxes; i++) {
 		struct plan_mailbox *mb = &p->mailboxes[i];
 
@@ -2354,7 +2589,15 @@ plan_resolve(struct plan *p, char **err)
 }
 
 int
-plan_load(const char *path, struct plan **out, char **err)
+plan_resolve(struct plan *p, char **err)
+{
+	if (plan_read_sheet(p, err) != 0)
+		return -1;
+	return plan_resolve_secrets(p, err);
+}
+
+int
+plan_open(const char *path, struct plan **out, char **err)
 {
 	struct plan *p = NULL;
 	char *text = NULL;
@@ -2374,7 +2617,7 @@ plan_load(const char *path, struct plan **out, char **err)
 	}
 	if (plan_parse(text, len, path, &p, err) != 0)
 		goto out;
-	if (plan_resolve(p, err) != 0)
+	if (plan_read_sheet(p, err) != 0)
 		goto out;
 	*out = p;
 	p = NULL; /* transferred */
@@ -2383,6 +2626,22 @@ out:
 	plan_free(p);
 	plan_wipe_free(text, len + 1);
 	return rc;
+}
+
+int
+plan_load(const char *path, struct plan **out, char **err)
+{
+	struct plan *p = NULL;
+
+	*out = NULL;
+	if (plan_open(path, &p, err) != 0)
+		return -1;
+	if (plan_resolve_secrets(p, err) != 0) {
+		plan_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
 }
 
 static void
@@ -2427,5 +2686,6 @@ plan_free(struct plan *p)
 	free(p->mailboxes_csv);
 	free(p->mailboxes_csv_at);
 	free(p->state_dir);
+	free(p->warnings);
 	free(p);
 }

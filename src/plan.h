@@ -10,8 +10,15 @@
  *   plan_parse()    text -> struct plan; no file, no environment access.
  *                   Password fields still hold their references as written
  *                   ("env:NAME", "file:PATH" or a literal).
- *   plan_resolve()  reads mailboxes_csv and resolves env:/file: passwords.
- *   plan_load()     reads the file, then plan_parse() + plan_resolve().
+ *   plan_resolve()  plan_read_sheet() + plan_resolve_secrets():
+ *   plan_read_sheet()      reads mailboxes_csv (warnings in plan->warnings)
+ *                          and checks duplicates; no secret is touched;
+ *   plan_resolve_secrets() checks every mailbox has a password or an admin
+ *                          and resolves env:/file: passwords. A run that
+ *                          logs in to nothing (--only dns, --list-mailboxes)
+ *                          never calls it, so unset variables do not matter.
+ *   plan_open()     reads the file, then plan_parse() + plan_read_sheet().
+ *   plan_load()     plan_open() + plan_resolve_secrets().
  *
  * Errors come back as one allocated message in *err (caller frees), naming
  * the place: "plan.json:4:17: syntax error: ...", "plan.json:12:
@@ -128,7 +135,9 @@ struct plan {
 	char *mailboxes_csv;      /* joined with dir, or NULL */
 	char *mailboxes_csv_at;   /* "plan.json:15: mailboxes_csv", for messages */
 	char *state_dir;          /* joined with dir; default "<dir>/.cutover" */
-	int resolved;             /* plan_resolve() succeeded */
+	char *warnings;           /* sheet warnings, '\n'-separated lines, or NULL */
+	int sheet_read;           /* plan_read_sheet() succeeded */
+	int resolved;             /* plan_resolve_secrets() succeeded */
 };
 
 /*
@@ -150,6 +159,13 @@ int plan_parse(const char *text, size_t len, const char *path, struct plan **out
  */
 int plan_resolve(struct plan *plan, char **err);
 
+/* The two halves of plan_resolve(), each idempotent; same returns. */
+int plan_read_sheet(struct plan *plan, char **err);
+int plan_resolve_secrets(struct plan *plan, char **err);
+
+/* plan_load() without plan_resolve_secrets(): passwords stay references. */
+int plan_open(const char *path, struct plan **out, char **err);
+
 /*
  * Read the file at PATH (at most PLAN_MAX_FILE_BYTES), plan_parse() it and
  * plan_resolve() it. Returns 0 with *OUT set (caller frees), or -1 with a
@@ -162,15 +178,24 @@ void plan_free(struct plan *plan);
 
 /*
  * Parse the mailbox sheet DATA (LEN bytes): RFC 4180 CSV with a header naming
- * source_user, source_password, dest_user, dest_password in any order. PATH
- * names the file in messages ("users.csv:5: dest_user: empty"). Password cells
- * are kept as written (references are not resolved); an empty password cell
- * gives NULL. Returns 0 with a new array in *OUT and its length in *N (free
- * each entry with plan_mailbox_clear, then the array), or -1 with *OUT NULL,
- * *N 0 and a message in *ERR (caller frees).
+ * source_user, source_password, dest_user, dest_password in any order and
+ * case, or Microsoft 365's migration batch header EmailAddress (= dest_user),
+ * UserName (= source_user), Password (= source_password). The separator is
+ * sniffed from the header: comma, semicolon or tab; errors after that name
+ * it when it is not a comma. A leading BOM is skipped. A file that is not
+ * UTF-8 is read as Windows-1252 (with a warning); a byte that is neither is an
+ * error naming its line and offset. Other columns are ignored with one
+ * warning naming them (unless one looks like a misspelt known column: error).
+ * The user columns are required; a missing password column or an empty cell
+ * gives NULL. PATH names the file in messages ("users.csv:5: dest_user:
+ * empty"). Password cells are kept as written (references are not resolved).
+ * Returns 0 with a new array in *OUT and its length in *N (free each entry
+ * with plan_mailbox_clear, then the array) and, when WARN is not NULL, the
+ * warnings ('\n'-separated lines, caller frees) or NULL in *WARN; or -1 with
+ * *OUT NULL, *N 0 and a message in *ERR (caller frees).
  */
 int plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailbox **out,
-    size_t *n, char **err);
+    size_t *n, char **warn, char **err);
 
 /* Free the strings of MB (wiping passwords) and zero it. */
 void plan_mailbox_clear(struct plan_mailbox *mb);

@@ -26,6 +26,25 @@ struct host_slot {
 	struct host_slot *next;
 };
 
+/*
+ * Fail fast on a dead server: what the tasks on one "host:port" target told
+ * about reaching it (task_host_outcome). RUNNER_FAILFAST_AFTER failures in a
+ * row with the same cause make the target dead; from then on its queued
+ * fail-fast tasks end at once as "not tried" instead of each waiting out its
+ * own timeout.
+ */
+#define RUNNER_FAILFAST_AFTER 3
+
+struct ff_target {
+	char *name;                 /* "host:port" */
+	char *cause;                /* class of the current run of failures */
+	char *text;                 /* the first failure of the run, as reported */
+	size_t in_a_row;            /* failures with CAUSE in a row */
+	size_t not_tried;           /* tasks ended without trying */
+	int dead;
+	struct ff_target *next;
+};
+
 struct task {
 	struct runner *r;
 	struct task *next;          /* queue link while queued */
@@ -42,6 +61,11 @@ struct task {
 	struct result **attached;   /* task_attach: more results this task hands */
 	size_t n_attached;
 	int hidden;                 /* runner_add without a result: RES is internal */
+	struct ff_target *ff;       /* task_set_fail_fast target, or NULL */
+	task_fn not_tried;          /* fills RES when the task is not tried */
+	char *ff_cause, *ff_text;   /* task_host_outcome: a failure to report */
+	int ff_reached;             /* task_host_outcome: the server answered */
+	int no_slots;               /* ended from the queue: holds no slot */
 };
 
 struct shared {
@@ -67,6 +91,7 @@ struct runner {
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
 	struct shared *shared;      /* runner_set_shared */
+	struct ff_target *targets;  /* fail-fast state per host:port */
 };
 
 struct event_base *runner_base(struct runner *r) { return r->base; }
@@ -133,6 +158,8 @@ runner_free(struct runner *r)
 
 		r->queue_head = t->next;
 		result_free(t->res);
+		free(t->ff_cause);
+		free(t->ff_text);
 		for (size_t i = 0; i < t->n_attached; i++)
 			result_free(t->attached[i]);
 		free(t->attached);
@@ -142,6 +169,15 @@ runner_free(struct runner *r)
 		result_free(r->done[i]);
 	free(r->done);
 	free(r->running);
+	while (r->targets != NULL) {
+		struct ff_target *f = r->targets;
+
+		r->targets = f->next;
+		free(f->name);
+		free(f->cause);
+		free(f->text);
+		free(f);
+	}
 	while (r->hosts != NULL) {
 		struct host_slot *h = r->hosts;
 
@@ -185,6 +221,7 @@ runner_peak_in_flight(struct runner *r, const char *host)
 }
 
 static void runner_pump(struct runner *r);
+static void runner_finish(struct task *t);
 
 static void
 runner_record(struct runner *r, struct result *res)
@@ -235,6 +272,49 @@ runner_fits(const struct task *t)
 	return r->in_flight + t->weight * (t->host2 != NULL ? 2 : 1) <= r->opts.concurrency;
 }
 
+/* Count what T reported about reaching its fail-fast target. */
+static void
+runner_ff_account(struct task *t)
+{
+	struct ff_target *f = t->ff;
+
+	if (f == NULL)
+		return;
+	if (t->ff_reached) {
+		f->in_a_row = 0;
+		return;
+	}
+	if (t->ff_cause == NULL)
+		return; /* nothing said (not tried, or no connection made) */
+	if (f->cause == NULL || strcmp(f->cause, t->ff_cause) != 0) {
+		free(f->cause);
+		free(f->text);
+		f->cause = t->ff_cause;
+		f->text = t->ff_text;
+		t->ff_cause = t->ff_text = NULL; /* transferred */
+		f->in_a_row = 0;
+	}
+	f->in_a_row++;
+	if (f->in_a_row >= RUNNER_FAILFAST_AFTER)
+		f->dead = 1;
+}
+
+/* End queued T without starting it: its target is dead. */
+static void
+runner_not_tried(struct task *t)
+{
+	struct ff_target *f = t->ff;
+
+	t->state = TASK_RUNNING;
+	t->no_slots = 1;
+	f->not_tried++;
+	result_set(t->res, RESULT_ERROR, "not tried: same cause as %zu others: %s", f->in_a_row,
+	    f->text);
+	if (t->not_tried != NULL)
+		t->not_tried(t, t->aux);
+	runner_finish(t);
+}
+
 /* Complete T: record its results, free the task, release its slots. */
 static void
 runner_finish(struct task *t)
@@ -244,6 +324,7 @@ runner_finish(struct task *t)
 	t->state = TASK_DONE;
 	if (t->timer != NULL)
 		event_free(t->timer);
+	runner_ff_account(t);
 	if (!t->res->status_set)
 		result_set(t->res, RESULT_ERROR, "the check ended without a result (internal error)");
 	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
@@ -268,8 +349,11 @@ runner_finish(struct task *t)
 			break;
 		}
 	}
-	runner_slots(t, -1);
+	if (!t->no_slots)
+		runner_slots(t, -1);
 	r->finished++;
+	free(t->ff_cause);
+	free(t->ff_text);
 	free(t);
 	runner_pump(r);
 }
@@ -336,8 +420,9 @@ runner_pump(struct runner *r)
 		r->pump_again = 0;
 		while (*pp != NULL && !r->stopping) {
 			struct task *t = *pp;
+			int dead = t->ff != NULL && t->ff->dead;
 
-			if (!runner_fits(t)) {
+			if (!dead && !runner_fits(t)) {
 				pp = &t->next;
 				continue;
 			}
@@ -345,7 +430,10 @@ runner_pump(struct runner *r)
 			if (r->queue_tail == &t->next)
 				r->queue_tail = pp;
 			t->next = NULL;
-			runner_start(t);
+			if (dead)
+				runner_not_tried(t);
+			else
+				runner_start(t);
 			/* Starting may have finished tasks and changed the queue: rescan. */
 			r->pump_again = 1;
 			break;
@@ -440,6 +528,11 @@ runner_stop(struct runner *r)
 		r->queue_head = t->next;
 		result_set(t->res, RESULT_SKIP, "not started: interrupted");
 		t->next = NULL;
+		t->no_slots = 1; /* it never took any */
+		if (t->not_tried != NULL) {
+			t->state = TASK_RUNNING;
+			t->not_tried(t, t->aux); /* the module frees its aux */
+		}
 		runner_finish(t);
 	}
 	r->queue_tail = &r->queue_head;
@@ -506,4 +599,54 @@ int
 task_weight(const struct task *t)
 {
 	return t->weight;
+}
+
+void
+task_set_fail_fast(struct task *t, const char *target, task_fn not_tried)
+{
+	struct runner *r = t->r;
+	struct ff_target *f;
+
+	if (t->state != TASK_QUEUED || target == NULL)
+		return;
+	for (f = r->targets; f != NULL; f = f->next)
+		if (util_strieq(f->name, target))
+			break;
+	if (f == NULL) {
+		f = xcalloc(1, sizeof(*f));
+		f->name = xstrdup(target);
+		f->next = r->targets;
+		r->targets = f;
+	}
+	t->ff = f;
+	t->not_tried = not_tried;
+}
+
+void
+task_host_outcome(struct task *t, const char *cause, const char *text)
+{
+	if (t->ff == NULL || t->ff_reached || t->ff_cause != NULL)
+		return; /* the first word counts */
+	if (cause == NULL) {
+		t->ff_reached = 1;
+		return;
+	}
+	t->ff_cause = xstrdup(cause);
+	t->ff_text = xstrdup(text != NULL && text[0] != '\0' ? text : cause);
+}
+
+size_t
+runner_not_tried_count(struct runner *r)
+{
+	size_t n = 0;
+
+	for (const struct ff_target *f = r->targets; f != NULL; f = f->next)
+		n += f->not_tried;
+	return n;
+}
+
+const char *
+task_not_tried_cause(struct task *t)
+{
+	return t->ff != NULL && t->ff->dead && !t->r->stopping ? t->ff->cause : NULL;
 }

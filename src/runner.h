@@ -112,6 +112,33 @@ void task_done(struct task *t);
 void task_attach(struct task *t, struct result *res);
 
 /*
+ * Fail fast on a dead server. A task whose work begins with a connection to
+ * one server opts in before the run with task_set_fail_fast(T, TARGET,
+ * NOT_TRIED), TARGET naming the server ("host:port"), and says how the
+ * connection went with task_host_outcome() before it completes (from its
+ * start path or its cancel): CAUSE NULL when the server answered (a greeting,
+ * a TLS handshake, even a refused login), else the class of the failure
+ * ("connect_failed", "tls_failed", "timeout") with TEXT, the readable reason
+ * ("connection refused by 127.0.0.1:993"; copied). When 3 tasks in a row on
+ * one target failed with the same CAUSE, the target is dead: its queued
+ * fail-fast tasks are never started; each ends at once with status error and
+ * the summary "not tried: same cause as N others: TEXT", after which the
+ * runner calls NOT_TRIED(T, AUX) (may be NULL) so that the module can add its
+ * details and free AUX (START and CANCEL are not called for such a task).
+ * NOT_TRIED also runs for a queued task when runner_stop() ends the run
+ * (then with the summary "not started: interrupted" and no cause).
+ * Tasks already running finish on their own. A 200-mailbox run against a
+ * silent server thus takes about two timeouts, not 200 / per_host of them.
+ */
+void task_set_fail_fast(struct task *t, const char *target, task_fn not_tried);
+void task_host_outcome(struct task *t, const char *cause, const char *text);
+/* In NOT_TRIED: the CAUSE that made T's target dead (owned by the runner), or
+ * NULL when the run was interrupted. */
+const char *task_not_tried_cause(struct task *t);
+/* How many tasks ended as "not tried" so far (for summaries and tests). */
+size_t runner_not_tried_count(struct runner *r);
+
+/*
  * State a module shares between its checks' schedule functions for one run
  * (e.g. the IMAP session of each mailbox): the object stored under KEY (the
  * address of something of the module's), or NULL. runner_set_shared stores

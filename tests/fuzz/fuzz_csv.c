@@ -19,9 +19,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct plan_mailbox *mbs = NULL;
 	struct plan_url url;
 	size_t n = 0, i, line;
-	char *err = NULL, *s;
+	char *err = NULL, *warn = NULL, *s;
 
-	if (plan_csv_parse((const char *)data, size, "users.csv", &mbs, &n, &err) == 0) {
+	if (plan_csv_parse((const char *)data, size, "users.csv", &mbs, &n, &warn, &err) == 0) {
 		if (err != NULL || (n > 0 && mbs == NULL))
 			abort();
 		for (i = 0; i < n; i++) {
@@ -31,8 +31,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			plan_mailbox_clear(&mbs[i]);
 		}
 		free(mbs);
+		if (warn != NULL && strncmp(warn, "users.csv", 9) != 0)
+			abort();
+		free(warn);
 	} else {
-		if (mbs != NULL || n != 0 || err == NULL || strncmp(err, "users.csv", 9) != 0)
+		if (mbs != NULL || n != 0 || err == NULL || warn != NULL ||
+		    strncmp(err, "users.csv", 9) != 0)
 			abort();
 		free(err);
 	}

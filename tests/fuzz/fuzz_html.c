@@ -6,7 +6,10 @@
  * check of every id the renderer knows (and an unknown one), with the input's
  * first string also as subject, summary and advice. The page must come out
  * whole, with our one script and no markup from the input: a '<' of the data
- * never reaches the page unescaped.
+ * never reaches the page unescaped. The same report also goes through the
+ * CSV sheet (reports/csv.c): it must start with the byte-order mark and have
+ * one header line ending in CRLF, and no cell may start with '=' (formulas
+ * are defused with an apostrophe).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,7 @@
 
 #include <cJSON.h>
 
+#include "csv.h"
 #include "html.h"
 #include "report.h"
 #include "util.h"
@@ -51,6 +55,28 @@ fuzz_count(const char *hay, const char *needle)
 	return n;
 }
 
+/* 1 when a cell of the RFC 4180 text S starts with '=', '+', '-' or '@'. */
+static int
+fuzz_csv_formula(const char *s)
+{
+	int quoted = 0, start = 1;
+
+	for (; *s != '\0'; s++) {
+		if (start) {
+			const char *c = *s == '"' ? s + 1 : s;
+
+			if (*c == '=' || *c == '+' || *c == '-' || *c == '@')
+				return 1;
+			start = 0;
+		}
+		if (*s == '"')
+			quoted = !quoted; /* "" toggles twice */
+		else if (!quoted && (*s == ',' || *s == '\n'))
+			start = 1;
+	}
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -75,6 +101,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	page = html_render(rep);
 	if (page == NULL || fuzz_count(page, "<script") != 1 || fuzz_count(page, "<img") != 0 ||
 	    strstr(page, "</html>\n") == NULL)
+		abort();
+	free(page);
+	page = csv_render(rep);
+	if (page == NULL || strncmp(page, "\xef\xbb\xbfuser,side,", 13) != 0 ||
+	    strstr(page, "status\r\n") == NULL || fuzz_csv_formula(page + 3))
 		abort();
 	free(page);
 	rpt_free(rep);

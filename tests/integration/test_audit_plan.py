@@ -117,3 +117,44 @@ def test_good_plan_runs_dns_group(cutover, tmp_path, dns_lab):
     assert mx["details"]["expected"]["origin"] == "microsoft365"
     assert mx["details"]["expected"]["matches"] is False
     assert SECRET not in json.dumps(run.report) and SECRET not in run.stdout
+
+
+def test_list_mailboxes_and_only_dns_need_no_secrets(cutover, tmp_path):
+    """Secrets are resolved only when the run logs in: listing the mailboxes
+    and a DNS-only audit work with an env: password whose variable is unset."""
+    (tmp_path / "users.csv").write_text(
+        "EmailAddress;UserName;Password;Notes\r\n"
+        "carol@contoso.test;carol@lab.test;env:CAROL_SRC_PW;VIP\r\n")
+    plan = json.loads(good_plan("127.0.0.1:9"))
+    plan["mailboxes_csv"] = "users.csv"
+    plan["destination"]["admin"] = {"user": "admin", "password": "env:DST_ADMIN_PW"}
+    path = write_plan(tmp_path, json.dumps(plan, indent=2))
+    run = audit(cutover, path, "--list-mailboxes", env={})
+    assert run.rc == 0, run.stderr
+    assert run.stdout.split() == ["alice@lab.test", "carol@lab.test"]
+    # the ignored column is named once on stderr, its cells never
+    assert 'ignoring column "Notes"' in run.stderr and "VIP" not in run.stderr
+    run = audit(cutover, path, "--only", "dns", "--timeout", "1", env={})
+    assert run.rc != 65, run.stderr
+    assert "not set" not in run.stderr
+    # a run that logs in still needs them, and says which one is missing
+    run = audit(cutover, path, "--only", "imap", env={})
+    assert_one_clear_error_or_warning(run, "environment variable DST_ADMIN_PW is not set")
+
+
+def assert_one_clear_error_or_warning(run, fragment):
+    assert run.rc == 65, run.stderr
+    errors = [l for l in run.stderr.strip().splitlines() if "warning:" not in l]
+    assert len(errors) == 1 and fragment in errors[0], run.stderr
+
+
+def test_windows_1252_sheet_is_converted_not_passed_raw(cutover, tmp_path):
+    (tmp_path / "users.csv").write_bytes(
+        b"source_user,source_password,dest_user,dest_password\r\n"
+        b"j\xfcrgen@lab.test,pw,j\xfcrgen@contoso.test,pw\r\n")
+    plan = json.loads(good_plan("127.0.0.1:9"))
+    plan["mailboxes_csv"] = "users.csv"
+    run = audit(cutover, write_plan(tmp_path, json.dumps(plan, indent=2)), "--list-mailboxes")
+    assert run.rc == 0, run.stderr
+    assert "read as Windows-1252" in run.stderr
+    assert "j\u00fcrgen@lab.test" in run.stdout.splitlines()

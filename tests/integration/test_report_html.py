@@ -8,6 +8,7 @@ reader would see: no console errors (a Content-Security-Policy refusal or a
 script error would be one), the counts in the page equal the JSON's, a
 hostile folder name is shown as text and no script ran from it.
 """
+import html
 import json
 import os
 import re
@@ -522,3 +523,64 @@ def test_progress_line_on_a_terminal(silent_dns):
 def test_no_progress_when_stderr_is_not_a_terminal(silent_dns):
     proc = run("dns", "example.com", "--resolver", silent_dns, "--timeout", "1")
     assert "\r" not in proc.stderr and "checks  " not in proc.stderr
+
+
+# ---- a phone-sized window ------------------------------------------------------------
+
+MEASURE = ("<script>var f=document.getElementById('f');f.onload=function(){"
+           "var w=f.contentWindow,d=f.contentDocument,wide=[];"
+           "d.querySelectorAll('body *').forEach(function(e){var r=e.getBoundingClientRect();"
+           "var o=w.getComputedStyle(e).overflowX=='visible'&&e.scrollWidth>e.clientWidth+1;"
+           "if((r.right>w.innerWidth+0.5||o)&&!e.closest('.scroll'))"
+           "wide.push(e.tagName+'.'+e.className+':'+(e.textContent||'').slice(0,30));});"
+           "var de=d.documentElement;document.body.setAttribute('data-measure',de.scrollWidth+' '"
+           "+de.clientWidth+' '+w.innerWidth+' '+wide.slice(0,5).join(' | '));};</script>")
+
+
+def page_width_at(tmp_path, html_path, width):
+    """(document width, its visible width (the viewport less a vertical
+    scrollbar), the window width, elements sticking out) of the page at
+    WIDTH px in chromium (headless windows are at least 500 px wide, so the
+    page is measured in an iframe of that width, its own viewport). The copy
+    in the frame has no CSP (it would refuse the measuring script); the layout
+    is the page's own."""
+    raw = html_path.read_text()
+    raw = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", raw)
+    wrapper = tmp_path / ("measure-" + html_path.name)
+    wrapper.write_text(
+        f'<!doctype html><html><body style="margin:0"><iframe id="f" width="{width}" '
+        f'height="900" style="border:0" srcdoc="{html.escape(raw, quote=True)}"></iframe>'
+        + MEASURE + "</body></html>")
+    dom, _ = chromium(tmp_path, wrapper.as_uri(), "--dump-dom", "--window-size=800,1000",
+                      "--virtual-time-budget=3000")
+    m = re.search(r'data-measure="(\d+) (\d+) (\d+) ?([^"]*)"', dom)
+    assert m, dom[-500:]
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), html.unescape(m.group(4))
+
+
+def test_page_fits_a_phone_without_sideways_scrolling(tmp_path):
+    """At 420 px the page is as wide as the window: long DKIM host names, URLs,
+    folder names and user names wrap (at dots and slashes) instead of pushing
+    the page sideways; wide tables scroll inside their own box."""
+    users = ["a.very.long.mailbox.name.for.testing.wrapping@subsidiary.example-company.com",
+             "bob@example.com"]
+    report = synthetic_audit(users, hostile_user=users[1])
+    report["checks"].append(check(
+        "dns.dkim", "example.com", None, "warn", "selector2 is not published",
+        {"selectors": [{"selector": "selector1",
+                        "name": "selector1._domainkey.subsidiary-with-a-long-name."
+                                "example-company.onmicrosoft.com",
+                        "published": False}]},
+        advice="Publish CNAME selector1._domainkey.example.com -> selector1-example-com._"
+               "domainkey.subsidiaryexamplecompanywithaverylongname.onmicrosoft.com"))
+    report["summary"]["counts"] = counts_of(report)
+    src = tmp_path / "audit.json"
+    src.write_text(json.dumps(report, ensure_ascii=False))
+    out = tmp_path / "audit.html"
+    run("report", "render", src, "--html", out, "-q")
+    doc, visible, window, wide = page_width_at(tmp_path, out, 420)
+    assert window == 420 and visible > 380
+    assert (doc, wide) == (visible, "")
+    # and the wide page of a desktop is still laid out as before
+    doc, visible, window, wide = page_width_at(tmp_path, out, 1200)
+    assert doc == visible

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,6 +322,106 @@ test_bad_resolver(void **state)
 	free(err);
 }
 
+/* ---- fail fast on a dead server ---- */
+
+struct ff {
+	int refuse;       /* this task's server refuses */
+	int *starts;      /* tasks started */
+	int *not_tried;   /* NOT_TRIED hooks run */
+	char cause[32];   /* what NOT_TRIED saw */
+};
+
+static void
+ff_start(struct task *t, void *aux)
+{
+	struct ff *x = aux;
+
+	(*x->starts)++;
+	if (x->refuse) {
+		result_set(task_result(t), RESULT_ERROR, "connection refused by 192.0.2.1:993");
+		task_host_outcome(t, "connect_failed", "connection refused by 192.0.2.1:993");
+	} else {
+		result_set(task_result(t), RESULT_PASS, "login ok");
+		task_host_outcome(t, NULL, NULL);
+	}
+	task_done(t);
+}
+
+static void
+ff_not_tried(struct task *t, void *aux)
+{
+	struct ff *x = aux;
+	const char *c = task_not_tried_cause(t);
+
+	(*x->not_tried)++;
+	snprintf(x->cause, sizeof(x->cause), "%s", c != NULL ? c : "(none)");
+}
+
+static void
+test_fail_fast(void **state)
+{
+	struct runner *r = new_runner(64, 1, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct ff x[20];
+	int starts = 0, not_tried = 0;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	/* 10 tasks on a refusing server, then 10 on a good one; one at a time */
+	for (int i = 0; i < 20; i++) {
+		struct task *t;
+
+		x[i].refuse = i < 10;
+		x[i].starts = &starts;
+		x[i].not_tried = &not_tried;
+		t = runner_add(r, i < 10 ? "dead.example" : "good.example",
+		    result_new("imap.login", "u", RESULT_SIDE_SOURCE), ff_start, NULL, &x[i], 0);
+		task_set_fail_fast(t, i < 10 ? "dead.example:993" : "good.example:993",
+		    ff_not_tried);
+	}
+	assert_int_equal(runner_run(r, rep), 0);
+	/* three refusals in a row, then the other seven are not tried */
+	assert_int_equal(starts, 3 + 10);
+	assert_int_equal(not_tried, 7);
+	assert_int_equal(runner_not_tried_count(r), 7);
+	assert_string_equal(x[9].cause, "connect_failed");
+	assert_int_equal(rep->n_results, 20);
+	assert_int_equal(rep->results[9]->status, RESULT_ERROR);
+	assert_string_equal(rep->results[9]->summary,
+	    "not tried: same cause as 3 others: connection refused by 192.0.2.1:993");
+	assert_int_equal(rep->results[19]->status, RESULT_PASS);
+	rpt_free(rep);
+	runner_free(r);
+}
+
+/* A success between failures resets the count: a flaky server is tried. */
+static void
+test_fail_fast_needs_failures_in_a_row(void **state)
+{
+	struct runner *r = new_runner(64, 1, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct ff x[12];
+	int starts = 0, not_tried = 0;
+
+	(void)state;
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < 12; i++) {
+		struct task *t;
+
+		x[i].refuse = i % 3 != 2; /* fail, fail, ok, ... */
+		x[i].starts = &starts;
+		x[i].not_tried = &not_tried;
+		t = runner_add(r, "flaky.example", result_new("imap.login", "u", RESULT_SIDE_SOURCE),
+		    ff_start, NULL, &x[i], 0);
+		task_set_fail_fast(t, "flaky.example:993", ff_not_tried);
+	}
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(starts, 12);
+	assert_int_equal(not_tried, 0);
+	rpt_free(rep);
+	runner_free(r);
+}
+
 int
 main(void)
 {
@@ -332,6 +433,8 @@ main(void)
 		cmocka_unit_test(test_footprint_counts_every_connection),
 		cmocka_unit_test(test_bad_resolver),
 		cmocka_unit_test(test_attached_results),
+		cmocka_unit_test(test_fail_fast),
+		cmocka_unit_test(test_fail_fast_needs_failures_in_a_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
