@@ -1385,6 +1385,34 @@ worker_copy(struct sync_worker *w)
 
 /* ================================================================ changes since the last pass ===== */
 
+/*
+ * The tagged answer R on C to a command of the changes or check steps:
+ * 1 when it is OK. Otherwise 0, and the worker fails (retried when the
+ * connection broke) or backs off (throttled). WHAT names the command.
+ */
+static int
+worker_answer_ok(struct sync_worker *w, struct imap_client *c, const struct imap_response *r,
+    const char *what)
+{
+	const char *folder = c == w->dst ? w->f->dst_name : w->f->src_name;
+
+	if (w->failing)
+		return 0;
+	if (r == NULL) {
+		worker_fail(w, 1, 0, "%s in %s: %s", what, folder,
+		    c != NULL ? imap_client_error(c) : "connection closed");
+		return 0;
+	}
+	if (sync_throttled(w, r))
+		return 0;
+	if (r->status != IMAP_ST_OK) {
+		worker_fail(w, 0, 0, "%s in %s failed: %s %s", what, folder,
+		    imap_status_str(r->status), r->text);
+		return 0;
+	}
+	return 1;
+}
+
 /* A message's flags as one side lists them now: UID and flag set. */
 struct sync_fl {
 	uint32_t uid;
@@ -1781,21 +1809,7 @@ changes_fetch_done(struct imap_client *c, const struct imap_response *r, void *a
 {
 	struct sync_worker *w = arg;
 
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "FETCH FLAGS in %s: %s", c == w->dst ? w->f->dst_name : w->f->src_name,
-		    imap_client_error(c));
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		worker_fail(w, 0, 0, "UID FETCH FLAGS in %s failed: %s %s",
-		    c == w->dst ? w->f->dst_name : w->f->src_name, imap_status_str(r->status), r->text);
-		return;
-	}
-	if (--w->pending == 0)
+	if (worker_answer_ok(w, c, r, "UID FETCH FLAGS") && --w->pending == 0)
 		changes_apply(w);
 }
 
@@ -1994,22 +2008,7 @@ check_done(struct imap_client *c, const struct imap_response *r, void *arg)
 {
 	struct sync_worker *w = arg;
 
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "checking %s: %s", w->f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->dst_name,
-		    imap_status_str(r->status), r->text);
-		return;
-	}
-	if (--w->pending == 0)
+	if (worker_answer_ok(w, c, r, "checking: UID FETCH") && --w->pending == 0)
 		check_resolve(w);
 }
 
@@ -2105,14 +2104,8 @@ check_count_done(struct imap_client *c, const struct imap_response *r, void *arg
 	struct syncstate *st = w->m->run->st;
 	int64_t claimed = 0;
 
-	(void)c;
-	if (w->failing)
+	if (!worker_answer_ok(w, c, r, "checking: NOOP"))
 		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "checking %s: %s", w->f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
 	if (syncstate_done_count(st, w->sf.id, w->dst_uidvalidity, &claimed) != 0) {
 		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
 		return;

@@ -136,6 +136,20 @@ syncstate_step_done(struct syncstate *s, sqlite3_stmt *st)
 	return 0;
 }
 
+/* Step a statement that returns one integer into *OUT, then finalize it. */
+static int
+syncstate_scalar(struct syncstate *s, sqlite3_stmt *st, int64_t *out)
+{
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		syncstate_fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int
 syncstate_schema_version(struct syncstate *s)
 {
@@ -584,14 +598,7 @@ syncstate_count(struct syncstate *s, int state, int64_t *n)
 	if (syncstate_prepare(s, "SELECT count(*) FROM msg WHERE ?1 < 0 OR state = ?1", &st) != 0)
 		return -1;
 	sqlite3_bind_int(st, 1, state);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		syncstate_fail(s);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
+	return syncstate_scalar(s, st, n);
 }
 
 int
@@ -718,14 +725,7 @@ syncstate_now_ms(struct syncstate *s, int64_t *out)
 	*out = 0;
 	if (syncstate_prepare(s, "SELECT " SYNCSTATE_NOW_MS, &st) != 0)
 		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		syncstate_fail(s);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
+	return syncstate_scalar(s, st, out);
 }
 
 int
@@ -741,14 +741,7 @@ syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidval
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, dst_uidvalidity);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		syncstate_fail(s);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
+	return syncstate_scalar(s, st, n);
 }
 
 int
@@ -767,12 +760,5 @@ syncstate_folder_count(struct syncstate *s, const char *pair, const char *src_na
 	sqlite3_bind_text(st, 2, src_name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, uidvalidity);
 	sqlite3_bind_int(st, 4, state);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		syncstate_fail(s);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
+	return syncstate_scalar(s, st, n);
 }
