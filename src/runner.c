@@ -544,8 +544,10 @@ runner_results_so_far(struct runner *r, size_t *n)
 {
 	struct result **v = xcalloc(r->n_done ? r->n_done : 1, sizeof(*v));
 
-	memcpy(v, r->done, r->n_done * sizeof(*v));
-	qsort(v, r->n_done, sizeof(*v), runner_cmp_seq);
+	if (r->n_done > 0) {
+		memcpy(v, r->done, r->n_done * sizeof(*v));
+		qsort(v, r->n_done, sizeof(*v), runner_cmp_seq);
+	}
 	*n = r->n_done;
 	return v;
 }

@@ -1732,8 +1732,10 @@ changes_apply(struct sync_worker *w)
 	size_t n_add = 0, n_rem = 0;
 	int may_delete = w->m->run->o.delete_vanished && imap_client_has_cap(w->dst, "UIDPLUS");
 
-	qsort(w->sfl, w->n_sfl, sizeof(*w->sfl), sync_fl_cmp);
-	qsort(w->dfl, w->n_dfl, sizeof(*w->dfl), sync_fl_cmp);
+	if (w->n_sfl > 1)
+		qsort(w->sfl, w->n_sfl, sizeof(*w->sfl), sync_fl_cmp);
+	if (w->n_dfl > 1)
+		qsort(w->dfl, w->n_dfl, sizeof(*w->dfl), sync_fl_cmp);
 	w->bases = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->bases));
 	w->gone = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone));
 	w->gone_src = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone_src));
@@ -2319,7 +2321,8 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		    imap_status_str(r->status), r->text);
 		return;
 	}
-	qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
+	if (w->n_msgs > 1)
+		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
 	/* Drop duplicates (a server repeating a FETCH response). */
 	for (size_t i = 0; i < w->n_msgs; i++) {
 		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid) {

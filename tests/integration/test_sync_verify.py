@@ -13,6 +13,12 @@ import pytest
 
 import synchelp as sh
 
+
+def sync(cutover, plan, *args):
+    r = cutover("sync", plan, "--no-progress", *args)
+    assert r.report is not None, r.stderr
+    return r
+
 USER = "user023@lab.test"
 FOLDERS = {"INBOX": 40, "Archive.2020": 25}
 FMAP = {"INBOX": "INBOX", "Archive.2020": "Archive/2020"}
@@ -66,7 +72,7 @@ def test_copies_deleted_on_destination_are_copied_again(mail_lab, synced, cutove
     lab = mail_lab
     n = expunge_on_destination(lab, "Archive/2020", lambda b: b"v-Archive.2020-1" in b)
     assert n == 11  # -1, -10 .. -19
-    r = cutover("sync", synced, "--no-progress")
+    r = sync(cutover, synced)
     c = r.check("sync.mailbox", USER)
     assert c["status"] == "fail", c
     assert "11 message(s)" in c["summary"] and "Archive/2020" in c["summary"], c
@@ -75,7 +81,7 @@ def test_copies_deleted_on_destination_are_copied_again(mail_lab, synced, cutove
     assert r.check("mailbox.compare", USER)["status"] == "pass"
     assert_same(lab)
     # Nothing more to do, nothing missing.
-    r = cutover("sync", synced, "--no-progress")
+    r = sync(cutover, synced)
     c = r.check("sync.mailbox", USER)
     assert c["status"] == "pass" and c["details"]["copied"] == 0, c
 
@@ -94,7 +100,7 @@ def test_verify_repairs_a_state_that_lost_a_batch(mail_lab, synced, cutover, tmp
                                lambda b: any(x + b"@" in b or x + b" " in b for x in lost))
     assert n == 7
     # A plain pass cannot see it in the state, but mailbox.compare fails.
-    r = cutover("sync", synced, "--no-progress")
+    r = sync(cutover, synced)
     assert r.rc == 2
     c = r.check("sync.mailbox", USER)
     assert c["details"]["copied"] == 0, c
@@ -102,7 +108,7 @@ def test_verify_repairs_a_state_that_lost_a_batch(mail_lab, synced, cutover, tmp
     assert mc["status"] == "fail", mc
     assert mc["details"]["synced_folders_short"] == 1 and '"INBOX"' in mc["summary"], mc
     # --verify finds and copies them, once.
-    r = cutover("sync", synced, "--no-progress", "--verify")
+    r = sync(cutover, synced, "--verify")
     c = r.check("sync.mailbox", USER)
     assert c["status"] == "fail", c
     v = c["details"]["verify"]
@@ -111,7 +117,7 @@ def test_verify_repairs_a_state_that_lost_a_batch(mail_lab, synced, cutover, tmp
     assert r.check("mailbox.compare", USER)["status"] == "pass"
     assert_same(lab)
     # And a second --verify finds everything in order, byte for byte.
-    r = cutover("sync", synced, "--no-progress", "--verify")
+    r = sync(cutover, synced, "--verify")
     c = r.check("sync.mailbox", USER)
     assert c["status"] == "pass", c
     v = c["details"]["verify"]
