@@ -157,6 +157,31 @@ int imap_arg_is(const struct imap_arg *arg, const char *word);
 int imap_code_is(const struct imap_response *r, const char *word, const char **rest);
 const char *imap_status_str(enum imap_status st);
 
+/*
+ * Values that cross from one server into a command to another are parsed and
+ * written by us, never copied as text (a hostile source must not be able to
+ * add arguments to the destination's APPEND).
+ *
+ * An INTERNALDATE (RFC 3501 section 9, date-time without its quotes):
+ * "dd-Mon-yyyy hh:mm:ss +zzzz", the day one or two digits (or space-padded).
+ */
+struct imap_date {
+	int year, mon, day;   /* mon 1..12 */
+	int hour, min, sec;   /* sec 0..60 */
+	int zone;             /* minutes east of UTC, -1439..1439 */
+};
+#define IMAP_DATE_LEN 27 /* "01-Jan-2024 10:00:00 +0000" and its NUL */
+
+/* Parse S (LEN bytes) into *D. Returns 0, or -1 when S is not a valid
+ * date-time (a quote, a day 31 in April, hour 99, year 0, trailing text). */
+int imap_date_parse(const char *s, size_t len, struct imap_date *d);
+/* Write D as RFC 3501 date-time text (without quotes) into OUT. */
+void imap_date_format(const struct imap_date *d, char out[IMAP_DATE_LEN]);
+/* 1 when S (LEN bytes) is a flag APPEND may carry (RFC 3501 section 9):
+ * "\" atom (system flag or flag-extension) or an atom (keyword); 0 for
+ * anything with a space, quote, parenthesis, bracket, 8-bit or control. */
+int imap_flag_valid(const char *s, size_t len);
+
 /* ---- the client ------------------------------------------------------------------ */
 
 enum imap_state {

@@ -257,7 +257,17 @@ struct sync_msg {
 	char *msgid;
 	unsigned char sha[32];
 	enum sync_msg_st st;
+	uint32_t seq, ord; /* metadata FETCH: message number, arrival order */
+	unsigned have;     /* metadata FETCH: SYNC_HAVE_* items received */
 };
+
+/* Items of a metadata FETCH, merged across responses (RFC 3501 7.4.2). */
+#define SYNC_HAVE_UID 0x01u
+#define SYNC_HAVE_SIZE 0x02u
+#define SYNC_HAVE_DATE 0x04u
+#define SYNC_HAVE_FLAGS 0x08u
+#define SYNC_BAD_SIZE 0x10u
+#define SYNC_BAD_DATE 0x20u
 
 struct sync_folder {
 	char *src_raw, *src_name, *dst_raw, *dst_name;
@@ -754,6 +764,11 @@ worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, 
 	va_start(ap, fmt);
 	w->err = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* A server that sent what we cannot parse sends it again: retrying
+	 * only hides the cause behind the watchdog's "nothing moved". */
+	if ((w->src != NULL && imap_client_result(w->src) == NET_RESULT_PROTOCOL_ERROR) ||
+	    (w->dst != NULL && imap_client_result(w->dst) == NET_RESULT_PROTOCOL_ERROR))
+		retry = 0;
 	w->retry = retry;
 	w->backoff_ms = backoff_ms;
 	w->sink = SINK_NONE;
@@ -1245,34 +1260,58 @@ meta_flag_ok(struct sync_worker *w, const char *flag)
 	return 0;
 }
 
+/*
+ * One FETCH response of the metadata FETCH. RFC 3501 section 7.4.2 lets a
+ * server split a message's items over several responses, so each response
+ * becomes a partial entry (keyed by its message number) that meta_done
+ * merges. Every value is parsed here: the INTERNALDATE into a date re-written
+ * by imap_date_format, the flags checked one by one (imap_flag_valid), so
+ * nothing the source sent reaches the destination's APPEND as text.
+ */
 static void
 meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 {
 	struct sync_worker *w = arg;
 	const struct imap_arg *items, *a;
 	struct sync_msg m;
-	int have_uid = 0, have_size = 0;
 
 	(void)c;
 	sync_touch(w->m);
 	if (sync_throttled(w, r) || r->keyword == NULL || !util_strieq(r->keyword, "FETCH") ||
-	    r->args == NULL || r->args->type != IMAP_ARG_LIST)
+	    r->args == NULL || r->args->type != IMAP_ARG_LIST || !r->has_number || r->number == 0)
 		return;
 	memset(&m, 0, sizeof(m));
+	m.seq = r->number;
+	m.ord = (uint32_t)w->n_msgs;
 	items = r->args->list;
 	for (a = items; a != NULL && a->next != NULL; a = a->next->next) {
 		const struct imap_arg *v = a->next;
 
 		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
-			have_uid = sync_parse_u32(v->str, &m.uid) == 0;
-		} else if (imap_arg_is(a, "RFC822.SIZE") && v->type == IMAP_ARG_ATOM) {
+			if (sync_parse_u32(v->str, &m.uid) == 0)
+				m.have |= SYNC_HAVE_UID;
+		} else if (imap_arg_is(a, "RFC822.SIZE")) {
 			long long x;
 
-			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
-			m.size = (uint64_t)x;
-		} else if (imap_arg_is(a, "INTERNALDATE") && v->type == IMAP_ARG_STRING) {
-			free(m.date);
-			m.date = xstrdup(v->str);
+			if (v->type == IMAP_ARG_ATOM &&
+			    util_parse_int(v->str, 0, 1LL << 50, &x) == 0) {
+				m.size = (uint64_t)x;
+				m.have |= SYNC_HAVE_SIZE;
+			} else {
+				m.have |= SYNC_BAD_SIZE;
+			}
+		} else if (imap_arg_is(a, "INTERNALDATE")) {
+			struct imap_date d;
+
+			if ((v->type == IMAP_ARG_STRING || v->type == IMAP_ARG_LITERAL) &&
+			    imap_date_parse(v->str, v->len, &d) == 0) {
+				free(m.date);
+				m.date = xmalloc(IMAP_DATE_LEN);
+				imap_date_format(&d, m.date);
+				m.have |= SYNC_HAVE_DATE;
+			} else {
+				m.have |= SYNC_BAD_DATE;
+			}
 		} else if (imap_arg_is(a, "FLAGS") && v->type == IMAP_ARG_LIST) {
 			size_t len = 2, o = 0;
 			char *s;
@@ -1285,7 +1324,15 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
 				size_t n;
 
-				if (fl->type != IMAP_ARG_ATOM || !meta_flag_ok(w, fl->str))
+				if (fl->type != IMAP_ARG_ATOM ||
+				    !imap_flag_valid(fl->str, strlen(fl->str)) ||
+				    strlen(fl->str) != fl->len) {
+					/* Not a flag: named in the report, never sent on. */
+					if (fl->type == IMAP_ARG_ATOM || fl->type == IMAP_ARG_STRING)
+						folder_drop_keyword(w->f, fl->str);
+					continue;
+				}
+				if (!meta_flag_ok(w, fl->str))
 					continue;
 				n = strlen(fl->str);
 				if (o > 1)
@@ -1297,22 +1344,13 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			s[o] = '\0';
 			free(m.flags);
 			m.flags = s;
+			m.have |= SYNC_HAVE_FLAGS;
 		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
 		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
 			free(m.msgid);
 			m.msgid = sync_message_id(v->str, v->len);
 		}
 	}
-	if (!have_uid || !have_size || m.uid == 0 ||
-	    (m.uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m.uid)) ||
-	    sync_has_u32(w->skip_uids, w->n_skip, m.uid)) {
-		free(m.flags);
-		free(m.date);
-		free(m.msgid);
-		return;
-	}
-	if (m.flags == NULL)
-		m.flags = xstrdup("()");
 	if (w->n_msgs == w->cap_msgs) {
 		w->cap_msgs = w->cap_msgs ? w->cap_msgs * 2 : 64;
 		w->msgs = xrealloc(w->msgs, w->cap_msgs * sizeof(*w->msgs));
@@ -1327,6 +1365,163 @@ meta_cmp(const void *a, const void *b)
 	const struct sync_msg *x = a, *y = b;
 
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int
+meta_cmp_seq(const void *a, const void *b)
+{
+	const struct sync_msg *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Merge the items of SRC into DST (a later response wins), freeing SRC's. */
+static void
+meta_merge(struct sync_msg *dst, struct sync_msg *src)
+{
+	if (src->have & SYNC_HAVE_UID)
+		dst->uid = src->uid;
+	if (src->have & SYNC_HAVE_SIZE)
+		dst->size = src->size;
+	if (src->date != NULL) {
+		free(dst->date);
+		dst->date = src->date;
+		src->date = NULL;
+	}
+	if (src->flags != NULL) {
+		free(dst->flags);
+		dst->flags = src->flags;
+		src->flags = NULL;
+	}
+	if (src->msgid != NULL) {
+		free(dst->msgid);
+		dst->msgid = src->msgid;
+		src->msgid = NULL;
+	}
+	dst->have |= src->have;
+	if (src->have & SYNC_HAVE_SIZE)
+		dst->have &= ~SYNC_BAD_SIZE;
+	if (src->have & SYNC_HAVE_DATE)
+		dst->have &= ~SYNC_BAD_DATE;
+	free(src->flags);
+	free(src->date);
+	free(src->msgid);
+}
+
+/* Did we ask for UID? (last_uid+1:* and the failed ones, below UIDNEXT) */
+static int
+meta_asked(struct sync_worker *w, uint32_t uid)
+{
+	if (uid == 0 || (w->src_uidnext != 0 && uid >= w->src_uidnext))
+		return 0;
+	if (sync_has_u32(w->skip_uids, w->n_skip, uid))
+		return 0;
+	return uid > w->sf.last_uid || sync_has_u32(w->failed_uids, w->n_failed, uid);
+}
+
+/* Why message M cannot be copied, or NULL when every item arrived. */
+static const char *
+meta_missing(const struct sync_msg *m)
+{
+	if (m->have & SYNC_BAD_SIZE)
+		return "malformed RFC822.SIZE";
+	if (!(m->have & SYNC_HAVE_SIZE))
+		return "no RFC822.SIZE";
+	if (m->have & SYNC_BAD_DATE)
+		return "malformed INTERNALDATE";
+	if (!(m->have & SYNC_HAVE_DATE))
+		return "no INTERNALDATE";
+	if (!(m->have & SYNC_HAVE_FLAGS))
+		return "no FLAGS";
+	return NULL;
+}
+
+/*
+ * Merge the partial entries by message number, keep only the UIDs we asked
+ * for (a server repeating messages or inventing UIDs gets nothing copied
+ * twice), then by UID. A message whose data did not all arrive fails with
+ * the reason instead of being skipped or copied without its flags.
+ */
+static void
+meta_settle(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+	struct syncstate *st = w->m->run->st;
+	size_t n = 0, no_uid = 0, failed = 0;
+
+	if (w->n_msgs > 1)
+		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp_seq);
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		if (n > 0 && w->msgs[n - 1].seq == w->msgs[i].seq)
+			meta_merge(&w->msgs[n - 1], &w->msgs[i]);
+		else
+			w->msgs[n++] = w->msgs[i];
+	}
+	w->n_msgs = n;
+	n = 0;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+
+		if (!(m->have & SYNC_HAVE_UID))
+			no_uid++;
+		if (!(m->have & SYNC_HAVE_UID) || !meta_asked(w, m->uid)) {
+			free(m->flags);
+			free(m->date);
+			free(m->msgid);
+			continue;
+		}
+		w->msgs[n++] = *m;
+	}
+	w->n_msgs = n;
+	if (w->n_msgs > 1)
+		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
+	n = 0;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		/* One UID under two message numbers: the same message. */
+		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid)
+			meta_merge(&w->msgs[n - 1], &w->msgs[i]);
+		else
+			w->msgs[n++] = w->msgs[i];
+	}
+	w->n_msgs = n;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+		const char *why = meta_missing(m);
+
+		if (why == NULL)
+			continue;
+		m->st = M_FAILED;
+		f->errors++;
+		if (failed++ == 0) {
+			char *e = xasprintf("FETCH in %s: message UID %u: %s", f->src_name, m->uid,
+			    why);
+
+			folder_set_error(f, e);
+			free(e);
+		}
+		if (syncstate_begin(st) == 0) {
+			if (syncstate_failed(st, w->sf.id, m->uid) == 0)
+				(void)syncstate_commit(st);
+			else
+				(void)syncstate_rollback(st);
+		}
+	}
+	if (failed > 1) {
+		char *e = xasprintf("%s (and %zu more message(s) with incomplete FETCH data)",
+		    f->error, failed - 1);
+
+		folder_set_error(f, e);
+		free(e);
+	}
+	if (no_uid > 0 && failed == 0 && w->n_msgs == 0) {
+		char *e = xasprintf("FETCH in %s: %zu response(s) without a UID", f->src_name, no_uid);
+
+		folder_set_error(f, e);
+		free(e);
+		f->errors += no_uid;
+	}
 }
 
 static void
@@ -1353,21 +1548,13 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		    imap_status_str(r->status), r->text);
 		return;
 	}
-	qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
-	/* Drop duplicates (a server repeating a FETCH response). */
-	for (size_t i = 0; i < w->n_msgs; i++) {
-		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid) {
-			free(w->msgs[i].flags);
-			free(w->msgs[i].date);
-			free(w->msgs[i].msgid);
-			continue;
-		}
-		w->msgs[n++] = w->msgs[i];
-	}
-	w->n_msgs = n;
+	meta_settle(w);
 	for (size_t i = 0; i < w->n_msgs; i++) {
 		struct sync_msg *m = &w->msgs[i];
 
+		if (m->st == M_FAILED)
+			continue;
+		n++;
 		if (limit > 0 && m->size > (uint64_t)limit) {
 			m->st = M_SKIP;
 			f->too_large++;
@@ -1383,7 +1570,7 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 	}
 	if (w->src_exists > w->n_msgs)
 		f->skipped += w->src_exists - w->n_msgs;
-	if (run->o.dry_run || w->n_msgs == 0) {
+	if (run->o.dry_run || n == 0) {
 		folder_done(w);
 		return;
 	}
@@ -2409,6 +2596,14 @@ mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	if (sync_rate_wait(m->run) > 0) {
 		sync_touch(m);
 		return;
+	}
+	for (int i = 0; i < m->n_workers; i++) {
+		/* Say what went wrong last, not only that time ran out. */
+		if (m->workers[i].err != NULL) {
+			mbox_fatal(m, "nothing moved for %.0f s (--timeout); last error: %s",
+			    (double)idle / 1000.0, m->workers[i].err);
+			return;
+		}
 	}
 	mbox_fatal(m, "nothing moved for %.0f s (--timeout)", (double)idle / 1000.0);
 }

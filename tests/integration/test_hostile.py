@@ -1,0 +1,251 @@
+"""Hostile servers get nothing (issue 14): one test per point of the issue.
+
+The source is a scripted IMAP peer (hostile.py) saying what no real server
+says; the destination is the lab's real Dovecot, and the test reads what it
+received (imaplib over TLS), or the peer's own record of what the client
+sent. Every run must end on its own ("ended before being killed": the
+harness's kill timeout is far above --timeout), with an error naming the
+cause, and a report that validates.
+"""
+import json
+from datetime import datetime
+
+import pytest
+
+import hostile as h
+import synchelp as sh
+from conftest import cutover_bin
+
+USER = "user020@lab.test"
+
+
+@pytest.fixture
+def lab(mail_lab):
+    sh.wipe(mail_lab, "destination", USER)
+    return mail_lab
+
+
+def body(i, extra=""):
+    return (f"From: a@lab.test\r\nTo: b@lab.test\r\nSubject: hostile {i}{extra}\r\n"
+            f"Message-ID: <hostile-{i}@lab.test>\r\n\r\nbody {i}\r\n").encode()
+
+
+def src_plan(tmp_path, lab, src_port, scheme="imap"):
+    """A plan whose source is the scripted peer and destination the lab."""
+    return sh.plan(tmp_path, lab, [USER], state_dir=tmp_path / "state",
+                   extra={"source": {"imap": f"{scheme}://127.0.0.1:{src_port}"},
+                          "mailboxes": [{"source_user": USER, "source_password": "src-Secret-7",
+                                         "dest_user": USER,
+                                         "dest_password": lab.password("destination", USER)}]})
+
+
+def sync(cutover, plan, *args, timeout=60):
+    return cutover("sync", plan, "--no-progress", "--allow-plaintext", *args, timeout=timeout)
+
+
+def dest_inbox(lab):
+    snap = sh.snapshot(lab, "destination", USER)
+    return snap.get("INBOX", [])
+
+
+# ---------------------------------------------------------------- 1. injection
+
+def test_internaldate_and_flags_are_reserialized_not_spliced(lab, cutover, tmp_path):
+    """An INTERNALDATE holding a quote and flag text, a malformed date, and a
+    "flag" that is not one: none of it reaches the destination's APPEND."""
+    msgs = [h.Msg(1, body(1), flags="\\Seen"), h.Msg(2, body(2), flags="\\Answered"),
+            h.Msg(3, body(3), flags="\\Seen"), h.Msg(4, body(4), flags="")]
+    inject = ('01-Jan-2024 10:00:00 +0000\\" (\\\\Flagged INJECTED) \\"01-Jan-2024 10:00:00 '
+              '+0000')
+    src = h.ImapServer(folders={"INBOX": msgs})
+    base_meta = src.meta
+
+    def meta(m):
+        text = base_meta(m)
+        if m.uid == 2:   # a quote inside the date string
+            text = text.replace(b'"01-Jan-2024 10:00:00 +0000"', f'"{inject}"'.encode())
+        if m.uid == 3:   # a date that is no date
+            text = text.replace(b"01-Jan-2024 10:00:00 +0000", b"99-Foo-0000 99:99:99 +9999")
+        if m.uid == 4:   # "flags" that would close the list and add an argument
+            text = text.replace(b"FLAGS ()", b'FLAGS (\\Draft "x) {5}" Bad]Flag $Ok)')
+        return text
+    src.meta = meta
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    assert not src.errors
+    c = r.check("sync.mailbox", USER)
+    got = dest_inbox(lab)
+    dates = sorted(m[3] for m in got)
+    flags = sorted(m[2] for m in got)
+    # UID 1 as sent; UID 4 with its two valid flags only; UID 2 and 3 not
+    # copied with a date we did not parse: they fail, naming the field.
+    assert len(got) == 2, got
+    assert all(d == "01-Jan-2024 10:00:00 +0000" for d in dates), dates
+    assert flags == [("$Ok", "\\Draft"), ("\\Seen",)], flags
+    assert all("INJECTED" not in " ".join(m[2]) for m in got)
+    assert c["details"]["errors"] == 2, c
+    assert "malformed INTERNALDATE" in json.dumps(c)
+    assert r.rc == 2
+
+
+def test_date_variants_are_normalized(lab, cutover, tmp_path):
+    """Valid but unusual date-time forms (one-digit day, lower-case month,
+    negative zone) arrive as the same instant, written by us."""
+    msgs = [h.Msg(1, body(1), date="5-feb-2021 23:59:59 -0930")]
+    with h.ImapServer(folders={"INBOX": msgs}) as src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    assert r.rc == 0, r.stdout
+    got = dest_inbox(lab)
+    fmt = "%d-%b-%Y %H:%M:%S %z"
+    assert [datetime.strptime(m[3], fmt) for m in got] == [
+        datetime.strptime("05-Feb-2021 23:59:59 -0930", fmt)]
+
+
+# ---------------------------------------------------------------- 2. TLS downgrades
+
+def test_allow_plaintext_still_takes_offered_starttls(mail_lab, cutover, tmp_path):
+    """--allow-plaintext with a server that offers STARTTLS/STLS: the
+    password goes only inside TLS (IMAP and POP3)."""
+    lab = mail_lab
+    tls = h.lab_tls(lab)
+    imap = h.ImapServer(caps="IMAP4rev1 STARTTLS", tls=tls)
+    pop = h.Pop3Server(caps=("USER", "STLS"), tls=tls)
+    with imap, pop:
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({
+            "domain": "lab.test", "ca_file": lab.ca,
+            "source": {"imap": f"imap://localhost:{imap.port}",
+                       "pop3": f"pop3://localhost:{pop.port}",
+                       "imap_other_port": 0, "pop3_other_port": 0},
+            "destination": {"imap": f"imaps://127.0.0.2:{lab.ports['destination']['imaps']}"},
+            "mailboxes": [{"source_user": USER, "source_password": "src-Secret-7",
+                           "dest_user": USER,
+                           "dest_password": lab.password("destination", USER)}]}))
+        r = cutover("audit", plan, "--only", "imap,pop3", "--allow-plaintext",
+                    "--no-progress", timeout=60)
+        assert h.wait_until(lambda: all(c.closed or c.plain_log is not None
+                                        for c in imap.conns + pop.conns), 5)
+    clear = imap.received_in_clear() + pop.received_in_clear()
+    assert b"src-Secret-7" not in clear and b"LOGIN" not in clear.upper()
+    assert b"PASS" not in clear and b"USER " not in clear
+    assert b"STARTTLS" in imap.received_in_clear() and b"STLS" in pop.received_in_clear()
+    for proto in ("imap", "pop3"):
+        c = r.check(f"{proto}.login", USER, "source")
+        assert c["details"]["result"] == "ok", c
+        assert c["details"]["tls"] is not None, c
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_preauth_on_connection_that_must_upgrade(mail_lab, cutover, tmp_path, allow):
+    """PREAUTH on imap:// (STARTTLS required, or offered): the session is
+    refused; no mailbox command is sent in clear."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]},
+                       greeting="* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n")
+    with src:
+        plan = src_plan(tmp_path, mail_lab, src.port)
+        args = ["--allow-plaintext"] if allow else []
+        r = cutover("sync", plan, "--no-progress", *args, timeout=60)
+        a = cutover("audit", plan, "--only", "imap", "--no-progress", *args, timeout=60)
+    sent = src.received()
+    for word in (b"LIST", b"SELECT", b"EXAMINE", b"STATUS", b"FETCH", b"LOGIN"):
+        assert word not in sent.upper(), sent
+    assert r.rc == 2
+    assert "skipped STARTTLS with PREAUTH" in json.dumps(r.report)
+    c = a.check("imap.login", USER, "source")
+    assert c["status"] == "fail" and c["details"]["result"] == "tls_failed", c
+    assert "possible downgrade attack" in c["summary"] + json.dumps(c["details"])
+
+
+# ---------------------------------------------------------------- 3. silent wrong results
+
+def test_fetch_items_split_over_responses_are_merged(lab, cutover, tmp_path):
+    """RFC 3501 7.4.2: FLAGS in a response of its own; \\Seen is kept."""
+    msgs = [h.Msg(i, body(i), flags="\\Seen \\Flagged" if i % 2 else "\\Seen")
+            for i in range(1, 5)]
+    src = h.ImapServer(folders={"INBOX": msgs})
+    base = src.meta
+
+    def fetch_meta(conn, tag, sel):
+        for i, m in sel:
+            whole = base(m)
+            conn.send(b"* %d FETCH (" % i + whole.replace(b"FLAGS (" + m.flags.encode() + b") ",
+                                                          b"") + b")\r\n")
+        for i, m in sel:
+            conn.send(f"* {i} FETCH (FLAGS ({m.flags}))\r\n")
+        conn.send(f"{tag} OK done\r\n")
+    src.fetch_meta = fetch_meta
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    assert r.rc == 0, r.stdout
+    got = dest_inbox(lab)
+    want = sorted(tuple(sorted(m.flags.split())) for m in msgs)
+    assert sorted(m[2] for m in got) == want
+
+
+def test_repeated_and_invented_uids_copy_only_what_was_asked(lab, cutover, tmp_path):
+    """A FETCH repeating every message and adding UIDs 0, 99999, 4294967295:
+    exactly the 6 source messages arrive, once each."""
+    msgs = [h.Msg(i, body(i)) for i in range(1, 7)]
+    src = h.ImapServer(folders={"INBOX": msgs})
+    base_meta, base_body = src.fetch_meta, src.fetch_body
+    fake = [(7, h.Msg(0, body(100))), (8, h.Msg(99999, body(101))),
+            (9, h.Msg(4294967295, body(102)))]
+
+    def fetch_meta(conn, tag, sel):
+        for i, m in sel + sel + fake:
+            conn.send(b"* %d FETCH (" % i + src.meta(m) + b")\r\n")
+        conn.send(f"{tag} OK done\r\n")
+
+    def fetch_body(conn, tag, sel):
+        base_body(conn, "*", [])  # nothing: keeps the default's shape
+        for i, m in sel + fake + sel:
+            conn.send(b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (i, m.uid, len(m.body)) +
+                      m.body + b")\r\n")
+        conn.send(f"{tag} OK done\r\n")
+    src.fetch_meta, src.fetch_body = fetch_meta, fetch_body
+    del base_meta
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    got = dest_inbox(lab)
+    import hashlib
+    assert sorted(m[0] for m in got) == sorted(hashlib.sha256(m.body).hexdigest() for m in msgs)
+    c = r.check("sync.mailbox", USER)
+    assert c["details"]["copied"] == 6, c
+
+
+@pytest.mark.parametrize("size", [None, "123456789012345678901"])
+def test_fetch_without_size_fails_the_messages(lab, cutover, tmp_path, size):
+    """No RFC822.SIZE (or a 20-digit one): not "already on the destination"
+    but one failure per message, with the reason."""
+    msgs = [h.Msg(i, body(i)) for i in range(1, 7)]
+    src = h.ImapServer(folders={"INBOX": msgs})
+    base = src.meta
+
+    def meta(m):
+        t = base(m)
+        return t.replace(b"RFC822.SIZE %d" % len(m.body),
+                         b"" if size is None else b"RFC822.SIZE " + size.encode())
+    src.meta = meta
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    c = r.check("sync.mailbox", USER)
+    text = json.dumps(c)
+    assert "already on the destination" not in c["summary"], c
+    assert c["details"]["errors"] == 6, c
+    assert ("malformed RFC822.SIZE" if size else "no RFC822.SIZE") in text
+    assert r.rc == 2
+    assert dest_inbox(lab) == []
+
+
+# ---------------------------------------------------------------- 6. undefined behaviour
+
+def test_every_message_expunged_between_select_and_fetch(lab, cutover, tmp_path):
+    """SELECT says 3 EXISTS, the FETCH returns nothing (a benign race): no UB
+    (the sanitizer build aborts on it), nothing copied, no error."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(i, body(i)) for i in range(1, 4)]})
+    src.fetch_meta = lambda conn, tag, sel: conn.send(f"{tag} OK nothing left\r\n")
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+    assert r.rc in (0, 1), (r.rc, r.stdout)
+    assert "runtime error" not in r.stderr
+    assert dest_inbox(lab) == []
