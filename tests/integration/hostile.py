@@ -44,6 +44,7 @@ class Conn:
         self.log = bytearray()   # everything received
         self.plain_log = None    # what was received before TLS (set by starttls)
         self.closed = False
+        self.last = b""          # the command being answered, raw
 
     def send(self, data):
         if isinstance(data, str):
@@ -249,11 +250,15 @@ class ImapServer(Server):
         conn.send(f"{tag} OK LIST done\r\n")
 
     def status(self, conn, tag, args):
-        name = _astring(args)
-        msgs = self.folders.get(name, [])
+        raw = conn.last.split(b" ", 2)[2]
+        m = re.match(rb"\{(\d+)\+?\}\r\n", raw)
+        name = raw[m.end():m.end() + int(m.group(1))] if m else _astring(args).encode()
+        msgs = self.folders.get(name.decode("utf-8", "replace"), [])
         uidnext = max((m.uid for m in msgs), default=0) + 1
-        conn.send(f'* STATUS "{name}" (MESSAGES {len(msgs)} UIDNEXT {uidnext} '
-                  f"UIDVALIDITY 1 SIZE {sum(len(m.body) for m in msgs)})\r\n")
+        # The name echoed back as a literal: any bytes the client sent.
+        conn.send(b"* STATUS {%d}\r\n" % len(name) + name +
+                  f" (MESSAGES {len(msgs)} UIDNEXT {uidnext} "
+                  f"UIDVALIDITY 1 SIZE {sum(len(m.body) for m in msgs)})\r\n".encode())
         conn.send(f"{tag} OK STATUS done\r\n")
 
     def select(self, conn, tag, args):
@@ -302,6 +307,7 @@ class ImapServer(Server):
             name = parts[1].strip().decode("ascii", "replace").upper() if len(parts) > 1 else ""
             args = parts[2].decode("utf-8", "replace").rstrip("\r\n") if len(parts) > 2 else ""
             self.commands.append((name, raw))
+            conn.last = raw
             if name in self.handlers:
                 if self.handlers[name](conn, tag, args) == "close":
                     return

@@ -249,3 +249,35 @@ def test_every_message_expunged_between_select_and_fetch(lab, cutover, tmp_path)
     assert r.rc in (0, 1), (r.rc, r.stdout)
     assert "runtime error" not in r.stderr
     assert dest_inbox(lab) == []
+
+
+# ---------------------------------------------------------------- 7. UTF-8 reports
+
+def test_folder_names_with_8bit_bytes_give_utf8_reports(mail_lab, cutover, tmp_path):
+    """Folder names with 8-bit bytes and invalid modified UTF-7: the JSON and
+    the HTML report are UTF-8 (the bytes shown escaped), and parse."""
+    src = h.ImapServer(folders={"INBOX": []})
+    names = [b"Bad\xffName", b"Entw&AP-rfe", b"Caf\xc3\xa9"]
+
+    def list_folders(conn, tag, args):
+        conn.send(b'* LIST (\\HasNoChildren) "/" INBOX\r\n')
+        for n in names:
+            conn.send(b'* LIST (\\HasNoChildren) "/" {%d}\r\n' % len(n) + n + b"\r\n")
+        conn.send(f"{tag} OK LIST done\r\n")
+    src.list_folders = list_folders
+    with src:
+        plan = src_plan(tmp_path, mail_lab, src.port)
+        rj, rh = tmp_path / "r.json", tmp_path / "r.html"
+        r = cutover("audit", plan, "--only", "folders", "--allow-plaintext", "--no-progress",
+                    "--json", rj, "--html", rh, json_report=False, timeout=60)
+    assert r.rc in (0, 1, 2), r.stderr
+    raw = rj.read_bytes()
+    report = json.loads(raw.decode("utf-8"))  # strict: raises on a byte that is not UTF-8
+    rh.read_bytes().decode("utf-8")
+    c = [c for c in report["checks"] if c["id"] == "mailbox.folders"][0]
+    got = {f["raw_name"]: f for f in c["details"]["folders"]}
+    # the invalid byte shown escaped, in both the name and the raw name
+    assert got["Bad\\xffName"]["name"] == "Bad\\xffName"
+    assert got["Bad\\xffName"]["name_decoded"] is False
+    assert got["Entw&AP-rfe"]["name_decoded"] is False
+    assert "Caf\u00e9" in got
