@@ -90,16 +90,20 @@ struct imap_response {
 /* Bounds: crossing one is a protocol error that names it. 0 = default. */
 struct imap_limits {
 	size_t max_line;     /* bytes of one line between literals (default 1 MiB) */
-	size_t max_literal;  /* a literal kept in memory (default 16 MiB) */
+	size_t max_literal;  /* a literal kept in memory (default 64 KiB: CAPABILITY,
+	                        LIST, STATUS, header fields; bodies go to a sink) */
 	uint64_t max_stream; /* a literal passed to the sink (default 4 GiB) */
-	size_t max_response; /* all kept bytes of one response (default 64 MiB) */
+	size_t max_response; /* all kept bytes of one response (default 2 MiB) */
 	unsigned max_depth;  /* list nesting (default 64) */
 };
 
 #define IMAP_DEFAULT_MAX_LINE (1024u * 1024u)
-#define IMAP_DEFAULT_MAX_LITERAL (16u * 1024u * 1024u)
+/* Kept literals are small so that a hostile server's 16 MB literals in
+ * CAPABILITY cost nothing: a process with --concurrency connections keeps at
+ * most that many times max_response. */
+#define IMAP_DEFAULT_MAX_LITERAL (64u * 1024u)
 #define IMAP_DEFAULT_MAX_STREAM (4ull * 1024u * 1024u * 1024u)
-#define IMAP_DEFAULT_MAX_RESPONSE (64u * 1024u * 1024u)
+#define IMAP_DEFAULT_MAX_RESPONSE (2u * 1024u * 1024u)
 #define IMAP_DEFAULT_MAX_DEPTH 64u
 
 enum imap_parse {
