@@ -243,14 +243,30 @@ sync_on_signal(evutil_socket_t sig, short what, void *arg)
 struct sync_after {
 	struct check_input in;
 	int enabled;
+	struct sync_run *run;
+	struct plan *view; /* the plan without the mailboxes the sync gave up on */
 };
 
 static void
 sync_all_done(struct runner *r, void *arg)
 {
 	struct sync_after *a = arg;
+	const struct plan *plan = a->in.plan;
 
 	if (!a->enabled)
+		return;
+	/* Give up once: a server that stalled the sync is not asked again. */
+	a->view = xmalloc(sizeof(*a->view));
+	*a->view = *plan;
+	a->view->mailboxes = xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1,
+	    sizeof(*a->view->mailboxes));
+	a->view->n_mailboxes = 0;
+	for (size_t i = 0; i < plan->n_mailboxes; i++)
+		if (!sync_gave_up(a->run, &plan->mailboxes[i]))
+			a->view->mailboxes[a->view->n_mailboxes++] = plan->mailboxes[i];
+	a->in.plan = a->view;
+	a->in.mailboxes_total = a->view->n_mailboxes;
+	if (a->view->n_mailboxes == 0)
 		return;
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
 		if (strcmp((*ck)->id, "mailbox.compare") == 0)
@@ -396,6 +412,7 @@ sync_run_cmd(struct cli *c)
 		fprintf(stderr, "cutover sync: shard %u/%u: %zu of %zu mailboxes\n", sync_cli.shard_k,
 		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
+	after.run = run;
 
 	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
 	if (sigint != NULL)
@@ -433,6 +450,10 @@ sync_run_cmd(struct cli *c)
 out:
 	rpt_free(rep);
 	sync_run_free(run);
+	if (after.view != NULL) {
+		free(after.view->mailboxes);
+		free(after.view);
+	}
 	syncstate_close(st);
 	shard_plan_free(sharded);
 	if (picked != NULL) {

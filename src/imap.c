@@ -189,6 +189,14 @@ imap_parser_partial(const struct imap_parser *p, size_t *len)
 	return p->buf != NULL ? p->buf : "";
 }
 
+int
+imap_parser_in_literal(const struct imap_parser *p, uint64_t *got, uint64_t *total)
+{
+	*got = p->lit_got;
+	*total = p->lit_total;
+	return p->st == P_LITERAL;
+}
+
 const char *
 imap_parser_error(const struct imap_parser *p)
 {
@@ -1884,12 +1892,26 @@ imap_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 				imap_logout_finish(c);
 			} else if (c->bye != NULL) {
 				imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
-				    "the server ended the session: "
+				    "the server ended the session (BYE): "
 				    "%s",
 				    c->bye);
 			} else {
-				imap_fail(
-				    c, NET_RESULT_PROTOCOL_ERROR, "%s", net_error_text(c->conn));
+				uint64_t got, total;
+				size_t plen;
+
+				/* Say where the stream was cut. */
+				(void)imap_parser_partial(c->parser, &plen);
+				if (imap_parser_in_literal(c->parser, &got, &total))
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
+					    "%s inside a literal (%llu of %llu bytes received)",
+					    net_error_text(c->conn), (unsigned long long)got,
+					    (unsigned long long)total);
+				else if (plen > 0)
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
+					    "%s in the middle of a response", net_error_text(c->conn));
+				else
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR, "%s",
+					    net_error_text(c->conn));
 			}
 			break;
 		}

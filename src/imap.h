@@ -146,6 +146,10 @@ enum imap_parse imap_parser_feed(struct imap_parser *p, const char *data, size_t
  */
 const char *imap_parser_partial(const struct imap_parser *p, size_t *len);
 
+/* 1 while a literal is being read (*GOT of *TOTAL bytes so far), else 0:
+ * "closed inside a literal" is a better error than "closed". */
+int imap_parser_in_literal(const struct imap_parser *p, uint64_t *got, uint64_t *total);
+
 /* The response after IMAP_PARSE_DONE (owned by the parser), else NULL. */
 const struct imap_response *imap_parser_response(const struct imap_parser *p);
 /* Why feeding failed ("line longer than 1048576 bytes (max_line)"), "" if not. */

@@ -44,6 +44,9 @@
 #define SYNC_OUT_LOW (256u * 1024)          /* resume below this */
 #define SYNC_TASK_TIMEOUT_MS (7 * 24 * 3600 * 1000) /* the runner's deadline; idle_ms is ours */
 #define SYNC_MAX_RETRIES 8
+/* Body bytes that count as progress for the watchdog (a trickle below
+ * SYNC_DRIP_BYTES per --timeout is a stalled server). */
+#define SYNC_DRIP_BYTES (16u * 1024u)
 #define SYNC_BACKOFF_MAX_MS 60000
 #define SYNC_SET_MAX 900 /* characters of a UID set in one command */
 
@@ -381,6 +384,8 @@ struct sync_run {
 	void *done_arg;
 	int64_t t0;
 	uint64_t rate_msgs, rate_bytes;
+	const struct plan_mailbox **gave_up; /* mailboxes whose servers stalled */
+	size_t n_gave_up;
 };
 
 struct sync_mbox {
@@ -389,6 +394,7 @@ struct sync_mbox {
 	struct task *t;
 	char *pair;
 	int64_t t0, last_activity;
+	uint64_t drip; /* body bytes since the last touch (sync_sink) */
 	struct imap_client *src, *dst; /* the first connections, handed to worker 0 */
 	int src_ready, dst_ready;
 	struct folders_job *sjob, *djob;
@@ -957,7 +963,13 @@ sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
 
 	if (w->failing)
 		return -1;
-	sync_touch(w->m);
+	/* Progress is a message started or ended, or SYNC_DRIP_BYTES moved: a
+	 * body dripped a byte at a time does not keep the watchdog away. */
+	w->m->drip += len;
+	if (first || off + len == total || w->m->drip >= SYNC_DRIP_BYTES) {
+		w->m->drip = 0;
+		sync_touch(w->m);
+	}
 	if (w->sink == SINK_HASH) {
 		if (first) {
 			size_t plen;
@@ -1276,10 +1288,17 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 	struct sync_msg m;
 
 	(void)c;
-	sync_touch(w->m);
 	if (sync_throttled(w, r) || r->keyword == NULL || !util_strieq(r->keyword, "FETCH") ||
 	    r->args == NULL || r->args->type != IMAP_ARG_LIST || !r->has_number || r->number == 0)
+		return; /* keep-alive noise is no progress */
+	/* Progress is a message number not seen yet; repeats are not. */
+	if (w->n_msgs == 0 || r->number > w->msgs[w->n_msgs - 1].seq)
+		sync_touch(w->m);
+	if (w->n_msgs >= 4 * ((size_t)w->src_exists + 1024)) {
+		worker_fail(w, 0, 0, "FETCH in %s: more than %zu responses for %u message(s)",
+		    w->f->src_name, w->n_msgs, w->src_exists);
 		return;
+	}
 	memset(&m, 0, sizeof(m));
 	m.seq = r->number;
 	m.ord = (uint32_t)w->n_msgs;
@@ -2060,7 +2079,8 @@ select_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 	const char *rest;
 	uint32_t v;
 
-	sync_touch(w->m);
+	/* No sync_touch: untagged lines do not advance a SELECT (a server
+	 * answering with noise forever must meet the watchdog). */
 	if (sync_throttled(w, r))
 		return;
 	if (r->keyword != NULL && util_strieq(r->keyword, "EXISTS") && r->has_number) {
@@ -2495,7 +2515,8 @@ mbox_logout(struct sync_mbox *m, struct imap_client **cp)
 {
 	if (*cp == NULL)
 		return;
-	if (imap_client_state(*cp) != IMAP_S_READY) {
+	/* A server we gave up on (the watchdog) gets no LOGOUT to wait for. */
+	if (imap_client_state(*cp) != IMAP_S_READY || sync_gave_up(m->run, m->mb)) {
 		imap_client_free(*cp);
 		*cp = NULL;
 		return;
@@ -2597,6 +2618,9 @@ mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		sync_touch(m);
 		return;
 	}
+	m->run->gave_up = xrealloc(
+	    m->run->gave_up, (m->run->n_gave_up + 1) * sizeof(*m->run->gave_up));
+	m->run->gave_up[m->run->n_gave_up++] = m->mb;
 	for (int i = 0; i < m->n_workers; i++) {
 		/* Say what went wrong last, not only that time ran out. */
 		if (m->workers[i].err != NULL) {
@@ -2974,8 +2998,19 @@ sync_run_stats(const struct sync_run *run)
 	return &run->stats;
 }
 
+int
+sync_gave_up(const struct sync_run *run, const struct plan_mailbox *mb)
+{
+	for (size_t i = 0; run != NULL && i < run->n_gave_up; i++)
+		if (run->gave_up[i] == mb)
+			return 1;
+	return 0;
+}
+
 void
 sync_run_free(struct sync_run *run)
 {
+	if (run != NULL)
+		free(run->gave_up);
 	free(run);
 }

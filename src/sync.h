@@ -80,6 +80,7 @@ struct sync_stats {
 };
 
 struct sync_run;
+struct plan_mailbox;
 
 /* Called once when every mailbox task has finished (from a task, before its
  * task_done): schedule follow-up checks (mailbox.compare) here. */
@@ -93,6 +94,10 @@ typedef void (*sync_done_fn)(struct runner *r, void *arg);
 struct sync_run *sync_schedule(struct runner *r, const struct plan *plan,
     const struct sync_opts *o, struct syncstate *st, sync_done_fn done, void *arg);
 const struct sync_stats *sync_run_stats(const struct sync_run *run);
+/* 1 when the sync of MB (a mailbox of the plan given to sync_schedule) gave
+ * up because nothing moved for --timeout: follow-up checks leave it alone
+ * instead of waiting out another timeout on the same stalled server. */
+int sync_gave_up(const struct sync_run *run, const struct plan_mailbox *mb);
 void sync_run_free(struct sync_run *run);
 
 /* ---- pure helpers (unit-tested) ---- */
