@@ -264,14 +264,6 @@ struct sync_msg {
 	unsigned have;     /* metadata FETCH: SYNC_HAVE_* items received */
 };
 
-/* Items of a metadata FETCH, merged across responses (RFC 3501 7.4.2). */
-#define SYNC_HAVE_UID 0x01u
-#define SYNC_HAVE_SIZE 0x02u
-#define SYNC_HAVE_DATE 0x04u
-#define SYNC_HAVE_FLAGS 0x08u
-#define SYNC_BAD_SIZE 0x10u
-#define SYNC_BAD_DATE 0x20u
-
 struct sync_folder {
 	char *src_raw, *src_name, *dst_raw, *dst_name;
 	const char *how; /* "special-use", "name", "new" */
@@ -479,6 +471,14 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 		return 0;
 	if (w->f != NULL)
 		w->f->throttled++;
+	if (ms > SYNC_BACKOFF_MAX_MS) {
+		/* Waiting 11 days is no backoff: say so instead of stalling. */
+		worker_fail(w, 0, 0,
+		    "the server asks to wait %ld s, longer than we wait (%d s): %s%s%s%s",
+		    ms / 1000, SYNC_BACKOFF_MAX_MS / 1000, r->code != NULL ? "[" : "",
+		    r->code != NULL ? r->code : "", r->code != NULL ? "] " : "", r->text);
+		return 1;
+	}
 	worker_fail(w, 1, ms > 0 ? ms : 0, "the server asks to slow down: %s%s%s%s",
 	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
 	    r->code != NULL ? "] " : "", r->text);
@@ -1272,6 +1272,99 @@ meta_flag_ok(struct sync_worker *w, const char *flag)
 	return 0;
 }
 
+/* sync_meta_parse's filter: invalid flags are named in the report, valid
+ * ones kept where the destination's PERMANENTFLAGS allow them. */
+static int
+meta_keep(void *arg, const char *flag, int valid)
+{
+	struct sync_worker *w = arg;
+
+	if (!valid) {
+		folder_drop_keyword(w->f, flag);
+		return 0;
+	}
+	return meta_flag_ok(w, flag);
+}
+
+void
+sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
+    int (*keep)(void *arg, const char *flag, int valid), void *arg)
+{
+	const struct imap_arg *a;
+
+	memset(m, 0, sizeof(*m));
+	if (r->args == NULL || r->args->type != IMAP_ARG_LIST)
+		return;
+	for (a = r->args->list; a != NULL && a->next != NULL; a = a->next->next) {
+		const struct imap_arg *v = a->next;
+
+		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
+			if (sync_parse_u32(v->str, &m->uid) == 0)
+				m->have |= SYNC_HAVE_UID;
+		} else if (imap_arg_is(a, "RFC822.SIZE")) {
+			long long x;
+
+			if (v->type == IMAP_ARG_ATOM &&
+			    util_parse_int(v->str, 0, 1LL << 50, &x) == 0) {
+				m->size = (uint64_t)x;
+				m->have |= SYNC_HAVE_SIZE;
+			} else {
+				m->have |= SYNC_BAD_SIZE;
+			}
+		} else if (imap_arg_is(a, "INTERNALDATE")) {
+			struct imap_date d;
+
+			if ((v->type == IMAP_ARG_STRING || v->type == IMAP_ARG_LITERAL) &&
+			    imap_date_parse(v->str, v->len, &d) == 0) {
+				free(m->date);
+				m->date = xmalloc(IMAP_DATE_LEN);
+				imap_date_format(&d, m->date);
+				m->have |= SYNC_HAVE_DATE;
+			} else {
+				m->have |= SYNC_BAD_DATE;
+			}
+		} else if (imap_arg_is(a, "FLAGS") && v->type == IMAP_ARG_LIST) {
+			size_t len = 2, o = 0;
+			char *s;
+
+			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next)
+				if (fl->type == IMAP_ARG_ATOM)
+					len += strlen(fl->str) + 1;
+			s = xmalloc(len + 1);
+			s[o++] = '(';
+			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
+				int valid = fl->type == IMAP_ARG_ATOM && strlen(fl->str) == fl->len &&
+				    imap_flag_valid(fl->str, fl->len);
+				size_t n;
+
+				if (!valid) {
+					/* Not a flag: never sent on. */
+					if ((fl->type == IMAP_ARG_ATOM || fl->type == IMAP_ARG_STRING) &&
+					    keep != NULL)
+						(void)keep(arg, fl->str, 0);
+					continue;
+				}
+				if (keep != NULL && !keep(arg, fl->str, 1))
+					continue;
+				n = strlen(fl->str);
+				if (o > 1)
+					s[o++] = ' ';
+				memcpy(s + o, fl->str, n);
+				o += n;
+			}
+			s[o++] = ')';
+			s[o] = '\0';
+			free(m->flags);
+			m->flags = s;
+			m->have |= SYNC_HAVE_FLAGS;
+		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
+			free(m->msgid);
+			m->msgid = sync_message_id(v->str, v->len);
+		}
+	}
+}
+
 /*
  * One FETCH response of the metadata FETCH. RFC 3501 section 7.4.2 lets a
  * server split a message's items over several responses, so each response
@@ -1284,7 +1377,6 @@ static void
 meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 {
 	struct sync_worker *w = arg;
-	const struct imap_arg *items, *a;
 	struct sync_msg m;
 
 	(void)c;
@@ -1302,73 +1394,16 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 	memset(&m, 0, sizeof(m));
 	m.seq = r->number;
 	m.ord = (uint32_t)w->n_msgs;
-	items = r->args->list;
-	for (a = items; a != NULL && a->next != NULL; a = a->next->next) {
-		const struct imap_arg *v = a->next;
+	{
+		struct sync_meta v;
 
-		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
-			if (sync_parse_u32(v->str, &m.uid) == 0)
-				m.have |= SYNC_HAVE_UID;
-		} else if (imap_arg_is(a, "RFC822.SIZE")) {
-			long long x;
-
-			if (v->type == IMAP_ARG_ATOM &&
-			    util_parse_int(v->str, 0, 1LL << 50, &x) == 0) {
-				m.size = (uint64_t)x;
-				m.have |= SYNC_HAVE_SIZE;
-			} else {
-				m.have |= SYNC_BAD_SIZE;
-			}
-		} else if (imap_arg_is(a, "INTERNALDATE")) {
-			struct imap_date d;
-
-			if ((v->type == IMAP_ARG_STRING || v->type == IMAP_ARG_LITERAL) &&
-			    imap_date_parse(v->str, v->len, &d) == 0) {
-				free(m.date);
-				m.date = xmalloc(IMAP_DATE_LEN);
-				imap_date_format(&d, m.date);
-				m.have |= SYNC_HAVE_DATE;
-			} else {
-				m.have |= SYNC_BAD_DATE;
-			}
-		} else if (imap_arg_is(a, "FLAGS") && v->type == IMAP_ARG_LIST) {
-			size_t len = 2, o = 0;
-			char *s;
-
-			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next)
-				if (fl->type == IMAP_ARG_ATOM)
-					len += strlen(fl->str) + 1;
-			s = xmalloc(len + 1);
-			s[o++] = '(';
-			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
-				size_t n;
-
-				if (fl->type != IMAP_ARG_ATOM ||
-				    !imap_flag_valid(fl->str, strlen(fl->str)) ||
-				    strlen(fl->str) != fl->len) {
-					/* Not a flag: named in the report, never sent on. */
-					if (fl->type == IMAP_ARG_ATOM || fl->type == IMAP_ARG_STRING)
-						folder_drop_keyword(w->f, fl->str);
-					continue;
-				}
-				if (!meta_flag_ok(w, fl->str))
-					continue;
-				n = strlen(fl->str);
-				if (o > 1)
-					s[o++] = ' ';
-				memcpy(s + o, fl->str, n);
-				o += n;
-			}
-			s[o++] = ')';
-			s[o] = '\0';
-			free(m.flags);
-			m.flags = s;
-			m.have |= SYNC_HAVE_FLAGS;
-		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
-		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
-			free(m.msgid);
-			m.msgid = sync_message_id(v->str, v->len);
-		}
+		sync_meta_parse(r, &v, meta_keep, w);
+		m.uid = v.uid;
+		m.size = v.size;
+		m.flags = v.flags;
+		m.date = v.date;
+		m.msgid = v.msgid;
+		m.have = v.have;
 	}
 	if (w->n_msgs == w->cap_msgs) {
 		w->cap_msgs = w->cap_msgs ? w->cap_msgs * 2 : 64;

@@ -120,6 +120,35 @@ char *sync_message_id(const char *hdr, size_t len);
  */
 int sync_uid_set(const char *s, uint32_t *out, size_t max);
 
+/* Items of a metadata FETCH, merged across responses (RFC 3501 7.4.2). */
+#define SYNC_HAVE_UID 0x01u
+#define SYNC_HAVE_SIZE 0x02u
+#define SYNC_HAVE_DATE 0x04u
+#define SYNC_HAVE_FLAGS 0x08u
+#define SYNC_BAD_SIZE 0x10u /* present but not a number we accept */
+#define SYNC_BAD_DATE 0x20u /* present but not a valid date-time */
+
+/* What one FETCH response says about a message, parsed into values. */
+struct sync_meta {
+	uint32_t uid;
+	uint64_t size;
+	char *flags; /* "(\\Seen $Label)": only valid flags, as APPEND takes them */
+	char *date;  /* INTERNALDATE re-written by imap_date_format */
+	char *msgid; /* Message-ID from the header fields, or NULL */
+	unsigned have; /* SYNC_HAVE_* / SYNC_BAD_* */
+};
+
+/*
+ * Parse the items of the FETCH response R (UID, RFC822.SIZE, INTERNALDATE,
+ * FLAGS, BODY[HEADER.FIELDS ...]) into *M (caller frees flags, date,
+ * msgid). Nothing is copied as text: the date is parsed and re-written,
+ * each flag checked (imap_flag_valid). KEEP (may be NULL: keep every valid
+ * flag) sees each flag with VALID 0 or 1 and says whether to keep it.
+ */
+struct imap_response;
+void sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
+    int (*keep)(void *arg, const char *flag, int valid), void *arg);
+
 /* A suggested backoff from a server response (Microsoft's "Suggested Backoff
  * Time: N milliseconds", [THROTTLED], [UNAVAILABLE]) in ms; 0 when the text
  * is not about throttling, -1 for "throttled, no time given". */

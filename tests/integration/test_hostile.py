@@ -338,6 +338,47 @@ def test_errors_name_the_cause(lab, cutover, tmp_path, how, words):
     assert dest_inbox(lab) == []
 
 
+def both_plan(tmp_path, src_port, dst_port):
+    """A plan with scripted peers on both sides."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({
+        "domain": "lab.test", "state_dir": str(tmp_path / "state"),
+        "source": {"imap": f"imap://127.0.0.1:{src_port}"},
+        "destination": {"imap": f"imap://127.0.0.1:{dst_port}"},
+        "mailboxes": [{"source_user": USER, "source_password": "src-Secret-7",
+                       "dest_user": USER, "dest_password": "dst-Secret-8"}]}))
+    return path
+
+
+def test_throttled_for_longer_than_we_wait(cutover, tmp_path):
+    """Every APPEND answered NO [THROTTLED] with a backoff of 11 days: the
+    folder fails at once saying so, instead of "nothing moved"."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]})
+    dst = h.ImapServer(folders={"INBOX": []}, caps="IMAP4rev1 LITERAL+ UIDPLUS MULTIAPPEND")
+    dst.handlers["APPEND"] = lambda conn, tag, args: conn.send(
+        f"{tag} NO [THROTTLED] Suggested Backoff Time: 999999999 ms\r\n")
+    with src, dst:
+        r = cutover("sync", both_plan(tmp_path, src.port, dst.port), "--no-progress",
+                    "--allow-plaintext", "--timeout", "3", "--no-compare", timeout=40)
+    c = r.check("sync.mailbox", USER)
+    text = json.dumps(c)
+    assert r.rc == 2
+    assert "longer than we wait" in text and "THROTTLED" in text, text[:2000]
+
+
+def test_select_always_unavailable_names_the_answer(lab, cutover, tmp_path):
+    """Every SELECT/EXAMINE answered NO [UNAVAILABLE]: the run ends on its
+    own and the error carries the server's answer."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]})
+    no = lambda conn, tag, args: conn.send(f"{tag} NO [UNAVAILABLE] backend down\r\n")
+    src.handlers["SELECT"] = src.handlers["EXAMINE"] = no
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port), "--timeout", "3", timeout=60)
+    c = r.check("sync.mailbox", USER)
+    assert r.rc == 2
+    assert "UNAVAILABLE" in json.dumps(c), c
+
+
 # ---------------------------------------------------------------- 5. memory
 
 def peak_rss_kib(argv, limit=60):
@@ -393,6 +434,28 @@ def test_huge_literals_in_capability_cost_no_memory(lab, tmp_path):
     # also counts the forking parent's pages before exec: hence no large
     # object in this test while cutover starts.)
     assert rss["hostile"] < rss["baseline"] + 8 * 1024, rss
+
+
+@pytest.mark.parametrize("answer", [
+    b'* STATUS "Other" (MESSAGES 5 UIDNEXT 6 UIDVALIDITY 1)\r\n',
+    b'* STATUS INBOX (MESSAGES)\r\n',
+    b"",
+])
+def test_status_for_another_mailbox_is_not_zero_messages(mail_lab, cutover, tmp_path, answer):
+    """STATUS answered OK with a STATUS for another mailbox, a malformed one,
+    or none: the audit does not pass with "0 messages"; it names STATUS."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]})
+
+    def status(conn, tag, args):
+        conn.send(answer + f"{tag} OK STATUS done\r\n".encode())
+    src.status = status
+    with src:
+        r = cutover("audit", src_plan(tmp_path, mail_lab, src.port), "--only", "folders",
+                    "--allow-plaintext", "--no-progress", timeout=60)
+    c = r.check("mailbox.folders", USER, "source")
+    assert c["status"] != "pass", c
+    f = [x for x in c["details"]["folders"] if x["raw_name"] == "INBOX"][0]
+    assert "STATUS" in f.get("error", "") or "STATUS" in c["summary"], c
 
 
 # ---------------------------------------------------------------- 6. undefined behaviour
