@@ -179,6 +179,35 @@ class Server:
         raise NotImplementedError
 
 
+class FnServer(Server):
+    """Any protocol (HTTP, DNS over TCP...): FN(conn) is the whole session."""
+
+    def __init__(self, fn, tls=None):
+        super().__init__(tls)
+        self.fn = fn
+
+    def session(self, conn):
+        self.fn(conn)
+
+
+def http_request(conn):
+    """Read one HTTP/1.1 request (head and Content-Length body); None at EOF."""
+    head = b""
+    while True:
+        line = conn.read_line()
+        if line is None:
+            return None
+        if line == b"\r\n":
+            break
+        head += line
+    n = 0
+    for ln in head.split(b"\r\n"):
+        if ln.lower().startswith(b"content-length:"):
+            n = int(ln.split(b":", 1)[1])
+    body = conn.read_exact(n) if n else b""
+    return head + b"\r\n" + (body or b"")
+
+
 def seq_set(spec, values):
     """The members of VALUES (ints) in the IMAP sequence set SPEC ("3:*,7")."""
     hi = max(values) if values else 0

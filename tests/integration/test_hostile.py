@@ -379,6 +379,69 @@ def test_select_always_unavailable_names_the_answer(lab, cutover, tmp_path):
     assert "UNAVAILABLE" in json.dumps(c), c
 
 
+def test_http_header_too_long_says_so(cutover, tmp_path):
+    """A 2 MB header line: "header too long", not curl's "Out of memory"."""
+    def giant_header(conn):
+        conn.read_line()
+        conn.send(b"HTTP/1.1 200 OK\r\nX-Big: ")
+        for _ in range(64):
+            conn.send(b"a" * 32768)
+            if conn.closed:
+                return
+        conn.send(b"\r\n\r\n")
+    with h.FnServer(giant_header) as web:
+        url = f"http://127.0.0.1:{web.port}/owa"
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({"domain": "lab.test", "source": {"webmail": url},
+                                    "destination": {"webmail": url}, "mailboxes": []}))
+        silent = h.FnServer(lambda conn: None)  # no DNS: autodiscover fails fast
+        with silent:
+            r = cutover("audit", plan, "--only", "web", "--timeout", "3", "--no-progress",
+                        "--resolver", f"127.0.0.1:{silent.port}", timeout=60)
+    for side in ("source", "destination"):
+        c = r.check("web.webmail", side=side)
+        assert c["status"] == "error", c
+        assert "header too long" in c["summary"], c
+        assert "Out of memory" not in c["summary"]
+
+
+def test_autodiscover_redirect_to_http_is_not_a_rejection(mail_lab, cutover, tmp_path):
+    """https autodiscover redirecting to http, which answers 401: the
+    credentials were never sent there, and the report says so instead of
+    "rejected the credentials"."""
+    tls = h.lab_tls(mail_lab)
+
+    def plain_401(conn):
+        while h.http_request(conn) is not None:
+            conn.send(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=x\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+    plain = h.FnServer(plain_401)
+
+    def https_redirect(conn):
+        conn.sock = tls.wrap_socket(conn.sock, server_side=True)
+        while h.http_request(conn) is not None:
+            conn.send(f"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{plain.port}"
+                      "/autodiscover/autodiscover.xml\r\nContent-Length: 0\r\n\r\n".encode())
+    with plain, h.FnServer(https_redirect) as sec, h.FnServer(lambda conn: None) as nodns:
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({
+            "domain": "lab.test", "ca_file": mail_lab.ca,
+            "source": {"imap": "imaps://127.0.0.1:1"},
+            "destination": {"imap": "imaps://127.0.0.1:1"},
+            "mailboxes": [{"source_user": "u@lab.test", "source_password": "ad-Secret-9",
+                           "dest_user": "u@lab.test", "dest_password": "x"}]}))
+        r = cutover("audit", plan, "--only", "web", "--timeout", "3", "--no-progress",
+                    "--resolver", f"127.0.0.1:{nodns.port}", "--autodiscover-user", "u@lab.test",
+                    "--connect-to", f"lab.test:443:127.0.0.1:{sec.port}",
+                    "--connect-to", f"autodiscover.lab.test:443:127.0.0.1:{sec.port}", timeout=60)
+    sent = plain.received()
+    assert b"POST" in sent, "the redirect was followed"
+    assert b"ad-Secret-9" not in sent and b"authorization" not in sent.lower()
+    c = r.check("web.autodiscover")
+    assert "rejected the credentials" not in json.dumps(c), c
+    assert "never sent over plain http" in c["summary"], c
+
+
 # ---------------------------------------------------------------- 5. memory
 
 def peak_rss_kib(argv, limit=60):
