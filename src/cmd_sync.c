@@ -258,8 +258,8 @@ sync_all_done(struct runner *r, void *arg)
 	/* Give up once: a server that stalled the sync is not asked again. */
 	a->view = xmalloc(sizeof(*a->view));
 	*a->view = *plan;
-	a->view->mailboxes = xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1,
-	    sizeof(*a->view->mailboxes));
+	a->view->mailboxes =
+	    xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1, sizeof(*a->view->mailboxes));
 	a->view->n_mailboxes = 0;
 	for (size_t i = 0; i < plan->n_mailboxes; i++)
 		if (!sync_gave_up(a->run, &plan->mailboxes[i]))

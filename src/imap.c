@@ -1268,9 +1268,9 @@ imap_date_parse(const char *s, size_t len, struct imap_date *d)
 	p += 3;
 	if (*p++ != '-' || imap_date_digits(&p, end, 4, &d->year) != 0)
 		return -1;
-	if (p >= end || *p++ != ' ' || imap_date_digits(&p, end, 2, &d->hour) != 0 ||
-	    p >= end || *p++ != ':' || imap_date_digits(&p, end, 2, &d->min) != 0 || p >= end ||
-	    *p++ != ':' || imap_date_digits(&p, end, 2, &d->sec) != 0)
+	if (p >= end || *p++ != ' ' || imap_date_digits(&p, end, 2, &d->hour) != 0 || p >= end ||
+	    *p++ != ':' || imap_date_digits(&p, end, 2, &d->min) != 0 || p >= end || *p++ != ':' ||
+	    imap_date_digits(&p, end, 2, &d->sec) != 0)
 		return -1;
 	if (p >= end || *p++ != ' ' || p >= end || (*p != '+' && *p != '-'))
 		return -1;
@@ -1280,8 +1280,8 @@ imap_date_parse(const char *s, size_t len, struct imap_date *d)
 		return -1;
 	leap = (d->year % 4 == 0 && d->year % 100 != 0) || d->year % 400 == 0;
 	if (d->year < 1 || d->day < 1 || d->day > mdays[d->mon - 1] ||
-	    (d->mon == 2 && d->day == 29 && !leap) || d->hour > 23 || d->min > 59 ||
-	    d->sec > 60 || zh > 23 || zm > 59)
+	    (d->mon == 2 && d->day == 29 && !leap) || d->hour > 23 || d->min > 59 || d->sec > 60 ||
+	    zh > 23 || zm > 59)
 		return -1;
 	d->zone = sign * (zh * 60 + zm);
 	return 0;
@@ -1908,7 +1908,8 @@ imap_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 					    (unsigned long long)total);
 				else if (plen > 0)
 					imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
-					    "%s in the middle of a response", net_error_text(c->conn));
+					    "%s in the middle of a response",
+					    net_error_text(c->conn));
 				else
 					imap_fail(c, NET_RESULT_PROTOCOL_ERROR, "%s",
 					    net_error_text(c->conn));

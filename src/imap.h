@@ -174,9 +174,9 @@ const char *imap_status_str(enum imap_status st);
  * "dd-Mon-yyyy hh:mm:ss +zzzz", the day one or two digits (or space-padded).
  */
 struct imap_date {
-	int year, mon, day;   /* mon 1..12 */
-	int hour, min, sec;   /* sec 0..60 */
-	int zone;             /* minutes east of UTC, -1439..1439 */
+	int year, mon, day; /* mon 1..12 */
+	int hour, min, sec; /* sec 0..60 */
+	int zone;           /* minutes east of UTC, -1439..1439 */
 };
 #define IMAP_DATE_LEN 27 /* "01-Jan-2024 10:00:00 +0000" and its NUL */
 

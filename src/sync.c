@@ -386,7 +386,7 @@ struct sync_mbox {
 	struct task *t;
 	char *pair;
 	int64_t t0, last_activity;
-	uint64_t drip; /* body bytes since the last touch (sync_sink) */
+	uint64_t drip;                 /* body bytes since the last touch (sync_sink) */
 	struct imap_client *src, *dst; /* the first connections, handed to worker 0 */
 	int src_ready, dst_ready;
 	struct folders_job *sjob, *djob;
@@ -1333,13 +1333,14 @@ sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
 			s = xmalloc(len + 1);
 			s[o++] = '(';
 			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
-				int valid = fl->type == IMAP_ARG_ATOM && strlen(fl->str) == fl->len &&
-				    imap_flag_valid(fl->str, fl->len);
+				int valid = fl->type == IMAP_ARG_ATOM &&
+				    strlen(fl->str) == fl->len && imap_flag_valid(fl->str, fl->len);
 				size_t n;
 
 				if (!valid) {
 					/* Not a flag: never sent on. */
-					if ((fl->type == IMAP_ARG_ATOM || fl->type == IMAP_ARG_STRING) &&
+					if ((fl->type == IMAP_ARG_ATOM ||
+					        fl->type == IMAP_ARG_STRING) &&
 					    keep != NULL)
 						(void)keep(arg, fl->str, 0);
 					continue;
@@ -1357,7 +1358,8 @@ sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
 			free(m->flags);
 			m->flags = s;
 			m->have |= SYNC_HAVE_FLAGS;
-		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+		} else if (a->type == IMAP_ARG_ATOM &&
+		    strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
 		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
 			free(m->msgid);
 			m->msgid = sync_message_id(v->str, v->len);
@@ -1549,8 +1551,8 @@ meta_settle(struct sync_worker *w)
 		m->st = M_FAILED;
 		f->errors++;
 		if (failed++ == 0) {
-			char *e = xasprintf("FETCH in %s: message UID %u: %s", f->src_name, m->uid,
-			    why);
+			char *e =
+			    xasprintf("FETCH in %s: message UID %u: %s", f->src_name, m->uid, why);
 
 			folder_set_error(f, e);
 			free(e);
@@ -1570,7 +1572,8 @@ meta_settle(struct sync_worker *w)
 		free(e);
 	}
 	if (no_uid > 0 && failed == 0 && w->n_msgs == 0) {
-		char *e = xasprintf("FETCH in %s: %zu response(s) without a UID", f->src_name, no_uid);
+		char *e =
+		    xasprintf("FETCH in %s: %zu response(s) without a UID", f->src_name, no_uid);
 
 		folder_set_error(f, e);
 		free(e);
@@ -2653,8 +2656,8 @@ mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		sync_touch(m);
 		return;
 	}
-	m->run->gave_up = xrealloc(
-	    m->run->gave_up, (m->run->n_gave_up + 1) * sizeof(*m->run->gave_up));
+	m->run->gave_up =
+	    xrealloc(m->run->gave_up, (m->run->n_gave_up + 1) * sizeof(*m->run->gave_up));
 	m->run->gave_up[m->run->n_gave_up++] = m->mb;
 	for (int i = 0; i < m->n_workers; i++) {
 		/* Say what went wrong last, not only that time ran out. */

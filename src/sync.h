@@ -132,9 +132,9 @@ int sync_uid_set(const char *s, uint32_t *out, size_t max);
 struct sync_meta {
 	uint32_t uid;
 	uint64_t size;
-	char *flags; /* "(\\Seen $Label)": only valid flags, as APPEND takes them */
-	char *date;  /* INTERNALDATE re-written by imap_date_format */
-	char *msgid; /* Message-ID from the header fields, or NULL */
+	char *flags;   /* "(\\Seen $Label)": only valid flags, as APPEND takes them */
+	char *date;    /* INTERNALDATE re-written by imap_date_format */
+	char *msgid;   /* Message-ID from the header fields, or NULL */
 	unsigned have; /* SYNC_HAVE_* / SYNC_BAD_* */
 };
 
