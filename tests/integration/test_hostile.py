@@ -295,6 +295,50 @@ def test_stalling_source_ends_within_timeout(lab, cutover, tmp_path, how):
         "mailbox.compare skipped for a mailbox the sync gave up on"
 
 
+def list_noise(conn, tag, args):
+    """A LIST that never completes: the same line every 0.3 s."""
+    while not conn.closed:
+        conn.send(b'* LIST (\\HasNoChildren) "/" INBOX\r\n')
+        time.sleep(0.3)
+
+
+def list_flood(conn, tag, args):
+    """Ten million LIST lines (cut short when the client hangs up)."""
+    batch = b"".join(b'* LIST (\\HasNoChildren) "/" "F%d"\r\n' % i for i in range(1000))
+    for _ in range(10_000):
+        conn.send(batch)
+        if conn.closed:
+            return
+    conn.send(f"{tag} OK LIST done\r\n")
+
+
+def early_oks(conn, tag, args):
+    """Tagged OKs for commands not sent yet."""
+    t = int(tag[1:])
+    conn.send("".join(f"A{t + k:03d} OK early\r\n" for k in range(1, 20)) +
+              f"{tag} OK LIST done\r\n")
+
+
+@pytest.mark.parametrize("cmd", ["audit", "sync"])
+@pytest.mark.parametrize("how", ["noise", "flood", "early"])
+def test_listing_source_cannot_hold_the_run(mail_lab, cutover, tmp_path, cmd, how):
+    """LIST noise forever, ten million LIST lines, tagged OKs before the
+    commands: audit and sync end on their own (not killed) with an error."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]})
+    src.list_folders = {"noise": list_noise, "flood": list_flood, "early": early_oks}[how]
+    with src:
+        plan = src_plan(tmp_path, mail_lab, src.port)
+        extra = ["--only", "folders"] if cmd == "audit" else []
+        r = cutover(cmd, plan, "--allow-plaintext", "--no-progress", "--timeout", "3", *extra,
+                    timeout=40)
+    assert r.rc == 2
+    c = r.check("mailbox.folders", USER, "source") if cmd == "audit" else \
+        r.check("sync.mailbox", USER)
+    assert c["status"] in ("error", "fail"), c
+    if how == "early":
+        assert "a reply to a command never sent" in c["summary"], c
+
+
 # ---------------------------------------------------------------- 8. errors naming the cause
 
 def bye_in_fetch(conn, tag, sel):
