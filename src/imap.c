@@ -112,6 +112,33 @@ imap_response_free(struct imap_response *r)
 	free(r);
 }
 
+/*
+ * Bytes kept by every parser of the process (one event loop, no threads):
+ * max_response bounds one connection, this bounds them all together, so
+ * --concurrency hostile servers cannot add up to gigabytes.
+ */
+static size_t imap_kept_all;
+
+/* Can N more bytes be kept? Sets the error when not. */
+static int
+imap_budget_ok(struct imap_parser *p, size_t n)
+{
+	if (p->kept + n > p->lim.max_response) {
+		imap_perr(p, "response larger than %zu bytes (max_response)", p->lim.max_response);
+		return 0;
+	}
+	if (imap_kept_all + n > IMAP_PROCESS_BUDGET) {
+		imap_perr(p,
+		    "responses of all connections together over %u MiB (the process's input "
+		    "budget)",
+		    (unsigned)(IMAP_PROCESS_BUDGET >> 20));
+		return 0;
+	}
+	p->kept += n;
+	imap_kept_all += n;
+	return 1;
+}
+
 /* Forget the response being built or returned; keep limits and sink. */
 static void
 imap_parser_reset(struct imap_parser *p)
@@ -123,6 +150,7 @@ imap_parser_reset(struct imap_parser *p)
 	p->n_lits = 0;
 	free(p->lit_data);
 	p->lit_data = NULL;
+	imap_kept_all -= p->kept;
 	p->len = p->line_start = p->kept = 0;
 	p->first_line_done = p->status_like = 0;
 	p->lit_total = p->lit_got = 0;
@@ -355,13 +383,9 @@ imap_line_done(struct imap_parser *p)
 			    (unsigned long long)size, p->lim.max_literal);
 			return;
 		}
-		if (p->kept + size > p->lim.max_response) {
-			imap_perr(p, "response larger than %zu bytes (max_response)",
-			    p->lim.max_response);
+		if (!imap_budget_ok(p, (size_t)size))
 			return;
-		}
 		p->lit_data = xmalloc((size_t)size + 1);
-		p->kept += (size_t)size;
 	}
 	if (p->n_lits == p->cap_lits) {
 		p->cap_lits = p->cap_lits ? p->cap_lits * 2 : 4;
@@ -441,13 +465,9 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t *us
 				    p, "line longer than %zu bytes (max_line)", p->lim.max_line);
 				break;
 			}
-			if (p->kept + n > p->lim.max_response) {
-				imap_perr(p, "response larger than %zu bytes (max_response)",
-				    p->lim.max_response);
+			if (!imap_budget_ok(p, n))
 				break;
-			}
 			imap_buf_append(p, data + i, n);
-			p->kept += n;
 			i += n;
 			if (lf == NULL)
 				break;
@@ -457,6 +477,7 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t *us
 				p->len--;
 				p->buf[p->len] = '\0';
 				p->kept--;
+				imap_kept_all--;
 			}
 			imap_line_done(p);
 			if (p->st == P_DONE || p->st == P_ERROR)

@@ -105,6 +105,8 @@ struct imap_limits {
 #define IMAP_DEFAULT_MAX_STREAM (4ull * 1024u * 1024u * 1024u)
 #define IMAP_DEFAULT_MAX_RESPONSE (2u * 1024u * 1024u)
 #define IMAP_DEFAULT_MAX_DEPTH 64u
+/* All parsers of the process together keep at most this much. */
+#define IMAP_PROCESS_BUDGET (64u * 1024u * 1024u)
 
 enum imap_parse {
 	IMAP_PARSE_DONE,  /* a response is ready: imap_parser_response() */

@@ -477,6 +477,41 @@ test_random_bytes(void **state)
 	}
 }
 
+/* Many connections each within max_response still meet the process budget
+ * (issue 14: 16 hostile servers must not add up to a gigabyte). */
+static void
+test_process_budget(void **state)
+{
+	enum { N = 80, LINE = 1000000 };
+	struct imap_parser *ps[N];
+	char *buf = malloc(LINE);
+	size_t used, failed_at = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 'a', LINE);
+	memcpy(buf, "* OK ", 5);
+	for (size_t i = 0; i < N; i++) {
+		enum imap_parse r;
+
+		ps[i] = imap_parser_new(NULL);
+		r = imap_parser_feed(ps[i], buf, LINE, &used);
+		if (r == IMAP_PARSE_ERROR && failed_at == 0) {
+			failed_at = i;
+			assert_non_null(strstr(imap_parser_error(ps[i]), "input budget"));
+		}
+	}
+	/* 64 MiB / 1 MB: the 68th connection is the first refused. */
+	assert_int_equal(failed_at, IMAP_PROCESS_BUDGET / LINE);
+	for (size_t i = 0; i < N; i++)
+		imap_parser_free(ps[i]);
+	/* Freed parsers give their share back. */
+	ps[0] = imap_parser_new(NULL);
+	assert_int_equal(imap_parser_feed(ps[0], buf, LINE, &used), IMAP_PARSE_MORE);
+	imap_parser_free(ps[0]);
+	free(buf);
+}
+
 /* Values crossing servers: an INTERNALDATE is parsed and re-written, never
  * passed on as text (issue 14). */
 static void
@@ -536,6 +571,7 @@ main(void)
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_random_bytes),
 	    cmocka_unit_test(test_date_values),
+	    cmocka_unit_test(test_process_budget),
 	    cmocka_unit_test(test_flag_values),
 	};
 
