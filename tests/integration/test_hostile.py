@@ -486,6 +486,24 @@ def test_autodiscover_redirect_to_http_is_not_a_rejection(mail_lab, cutover, tmp
     assert "never sent over plain http" in c["summary"], c
 
 
+@pytest.mark.parametrize("n,words", [(b"4294967296", "bad message number"),
+                                     (b"99999999999999999999", "message number too long")])
+def test_absurd_select_numbers_are_named(lab, cutover, tmp_path, n, words):
+    """EXISTS past 2^32-1, or 20 digits long: the folder's error names it."""
+    src = h.ImapServer(folders={"INBOX": [h.Msg(1, body(1))]})
+
+    def select(conn, tag, args):
+        src.selected[conn] = "INBOX"
+        conn.send(b"* " + n + b" EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n" +
+                  tag.encode() + b" OK done\r\n")
+    src.handlers["SELECT"] = src.handlers["EXAMINE"] = select
+    with src:
+        r = sync(cutover, src_plan(tmp_path, lab, src.port), "--timeout", "3", timeout=40)
+    c = r.check("sync.mailbox", USER)
+    assert r.rc == 2
+    assert words in json.dumps(c), c
+
+
 # ---------------------------------------------------------------- 5. memory
 
 def peak_rss_kib(argv, limit=60):
