@@ -190,6 +190,50 @@ class FnServer(Server):
         self.fn(conn)
 
 
+class TruncatingDns:
+    """DNS on 127.0.0.1:PORT that answers every UDP query with an empty reply
+    with TC set (\"retry over TCP\"), while TCP on the same port accepts and
+    closes at once: the server is there, and plainly not answering."""
+
+    def __init__(self):
+        self.tcp = FnServer(lambda conn: None)
+        self.port = self.tcp.port
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.settimeout(0.2)
+        self.stop = threading.Event()
+        self.queries = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                q, peer = self.udp.recvfrom(4096)
+            except OSError:
+                continue
+            if len(q) < 12:
+                continue
+            self.queries += 1
+            qd_end = 12
+            while qd_end < len(q) and q[qd_end] != 0:
+                qd_end += q[qd_end] + 1
+            question = q[12:qd_end + 5]
+            # ID, QR|TC|RD|RA, one question, no answers
+            self.udp.sendto(q[:2] + b"\x83\x80\x00\x01\x00\x00\x00\x00\x00\x00" + question,
+                            peer)
+
+    def __enter__(self):
+        self.tcp.__enter__()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.udp.close()
+        self.tcp.close()
+
+
 def http_request(conn):
     """Read one HTTP/1.1 request (head and Content-Length body); None at EOF."""
     head = b""

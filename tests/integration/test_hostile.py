@@ -504,6 +504,19 @@ def test_absurd_select_numbers_are_named(lab, cutover, tmp_path, n, words):
     assert words in json.dumps(c), c
 
 
+def test_dns_truncated_then_tcp_closed_is_not_no_server(cutover):
+    """A UDP answer with TC set, then a TCP connection the server closes: not
+    "connection refused: no DNS server there"."""
+    with h.TruncatingDns() as dns:
+        r = cutover("dns", "example.test", "--resolver", f"127.0.0.1:{dns.port}",
+                    "--timeout", "3", "--no-progress", timeout=60)
+        assert dns.queries > 0
+    c = r.check("dns.mx")
+    text = json.dumps(c)
+    assert "no DNS server there" not in text, c
+    assert "truncated" in text and "TCP" in text, c
+
+
 # ---------------------------------------------------------------- 5. memory
 
 def peak_rss_kib(argv, limit=60):
