@@ -616,7 +616,7 @@ def test_folder_names_with_8bit_bytes_give_utf8_reports(mail_lab, cutover, tmp_p
     """Folder names with 8-bit bytes and invalid modified UTF-7: the JSON and
     the HTML report are UTF-8 (the bytes shown escaped), and parse."""
     src = h.ImapServer(folders={"INBOX": []})
-    names = [b"Bad\xffName", b"Entw&AP-rfe", b"Caf\xc3\xa9"]
+    names = [b"Bad\xffName", b"Entw&AP-rfe", b"Caf\xc3\xa9", b"Esc\x1b[31mRed"]
 
     def list_folders(conn, tag, args):
         conn.send(b'* LIST (\\HasNoChildren) "/" INBOX\r\n')
@@ -630,6 +630,8 @@ def test_folder_names_with_8bit_bytes_give_utf8_reports(mail_lab, cutover, tmp_p
         r = cutover("audit", plan, "--only", "folders", "--allow-plaintext", "--no-progress",
                     "--json", rj, "--html", rh, json_report=False, timeout=60)
     assert r.rc in (0, 1, 2), r.stderr
+    # the console: decoded strictly as UTF-8 by the harness, no terminal escape
+    assert "Bad\\xffName" in r.stdout and "\x1b" not in r.stdout, r.stdout
     raw = rj.read_bytes()
     report = json.loads(raw.decode("utf-8"))  # strict: raises on a byte that is not UTF-8
     rh.read_bytes().decode("utf-8")
