@@ -232,7 +232,12 @@ ad_judge_post(struct ad_step *s, const struct http_fetch_result *fr)
 		return;
 	}
 	if (last->status == 401) {
-		if (a->user != NULL) {
+		if (a->user != NULL && strncasecmp(last->url, "http://", 7) == 0) {
+			/* Credentials never go over plain http: not a rejection. */
+			s->reason = xasprintf("%s asks for credentials, which are never sent over "
+			                      "plain http (reached by a redirect from %s)",
+			    last->url, fr->hops[0].url);
+		} else if (a->user != NULL) {
 			s->reason = xasprintf("%s rejected the credentials of %s (401)", last->url,
 			    a->user);
 		} else if (last->n_www_authenticate > 0) {

@@ -108,10 +108,122 @@ rpt_free(struct report *rep)
 	free(rep);
 }
 
+/* Bytes of the valid UTF-8 sequence at S (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF), or 0 when S does not start one. */
+static size_t
+rpt_utf8_len(const unsigned char *s)
+{
+	unsigned cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * Names and texts from servers may hold bytes that are not UTF-8 (an 8-bit
+ * folder name, invalid modified UTF-7 kept raw); reports/SCHEMA.md promises
+ * UTF-8. Each invalid byte becomes the ASCII text "\xHH" (and a backslash
+ * in such a string "\\", so the escaping is reversible); valid strings are
+ * left exactly as they are. Returns a new string, or NULL when S is valid.
+ */
+static char *
+rpt_utf8_fix(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, len = strlen(s), k;
+	char *out;
+
+	while (i < len && (k = rpt_utf8_len(p + i)) != 0)
+		i += k;
+	if (i == len)
+		return NULL;
+	out = xmalloc(len * 4 + 1);
+	for (i = 0; i < len;) {
+		k = rpt_utf8_len(p + i);
+		if (k == 0) {
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", p[i]);
+			i++;
+		} else if (p[i] == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+			i++;
+		} else {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void
+rpt_utf8_tree(cJSON *item)
+{
+	for (; item != NULL; item = item->next) {
+		if (cJSON_IsString(item) && item->valuestring != NULL) {
+			char *fixed = rpt_utf8_fix(item->valuestring);
+
+			if (fixed != NULL && cJSON_SetValuestring(item, fixed) == NULL)
+				rpt_oom();
+			free(fixed);
+		}
+		if (item->string != NULL && !(item->type & cJSON_StringIsConst)) {
+			char *fixed = rpt_utf8_fix(item->string);
+
+			if (fixed != NULL) {
+				cJSON_free(item->string);
+				item->string = cJSON_malloc(strlen(fixed) + 1);
+				if (item->string == NULL)
+					rpt_oom();
+				memcpy(item->string, fixed, strlen(fixed) + 1);
+				free(fixed);
+			}
+		}
+		rpt_utf8_tree(item->child);
+	}
+}
+
+static void
+rpt_utf8_str(char **s)
+{
+	char *fixed = *s != NULL ? rpt_utf8_fix(*s) : NULL;
+
+	if (fixed != NULL) {
+		free(*s);
+		*s = fixed;
+	}
+}
+
 void
 rpt_add(struct report *rep, struct result *res)
 {
 	size_t n = rep->n_results;
+
+	/* Everything a report holds is UTF-8, whatever a server sent. */
+	rpt_utf8_str(&res->subject);
+	rpt_utf8_str(&res->summary);
+	rpt_utf8_str(&res->advice);
+	if (res->details != NULL)
+		rpt_utf8_tree(res->details->child);
 
 	/*
 	 * Capacity is implicit: 8 up to 8 results, then the next power of two,

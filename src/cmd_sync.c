@@ -135,7 +135,9 @@ sync_help(FILE *out)
 	      "\n"
 	      "--per-host and --concurrency count every connection: a mailbox with N jobs\n"
 	      "holds N to each server (fewer when the limits are lower); --timeout is how\n"
-	      "long a mailbox may make no progress at all.\n"
+	      "long a mailbox may make no progress at all (progress: a message started or\n"
+	      "copied, or 16 KiB moved; keep-alive noise and trickles are none). After\n"
+	      "giving up on a server, sync sends it no LOGOUT and no mailbox.compare.\n"
 	      "A server asking to slow down ([THROTTLED], [UNAVAILABLE], \"Suggested Backoff\n"
 	      "Time\") gets a pause and a retry, not a failure.\n"
 	      "\n"
@@ -327,14 +329,30 @@ sync_on_signal(evutil_socket_t sig, short what, void *arg)
 struct sync_after {
 	struct check_input in;
 	int enabled;
+	struct sync_run *run;
+	struct plan *view; /* the plan without the mailboxes the sync gave up on */
 };
 
 static void
 sync_all_done(struct runner *r, void *arg)
 {
 	struct sync_after *a = arg;
+	const struct plan *plan = a->in.plan;
 
 	if (!a->enabled)
+		return;
+	/* Give up once: a server that stalled the sync is not asked again. */
+	a->view = xmalloc(sizeof(*a->view));
+	*a->view = *plan;
+	a->view->mailboxes =
+	    xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1, sizeof(*a->view->mailboxes));
+	a->view->n_mailboxes = 0;
+	for (size_t i = 0; i < plan->n_mailboxes; i++)
+		if (!sync_gave_up(a->run, &plan->mailboxes[i]))
+			a->view->mailboxes[a->view->n_mailboxes++] = plan->mailboxes[i];
+	a->in.plan = a->view;
+	a->in.mailboxes_total = a->view->n_mailboxes;
+	if (a->view->n_mailboxes == 0)
 		return;
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
 		if (strcmp((*ck)->id, "mailbox.compare") == 0)
@@ -575,6 +593,7 @@ sync_run_cmd(struct cli *c)
 		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
 	after.in.after_sync = run;
+	after.run = run;
 
 	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike: stop, write the report so far */
 	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
@@ -637,6 +656,10 @@ sync_run_cmd(struct cli *c)
 out:
 	rpt_free(rep);
 	sync_run_free(run);
+	if (after.view != NULL) {
+		free(after.view->mailboxes);
+		free(after.view);
+	}
 	syncstate_close(st);
 	shard_plan_free(sharded);
 	if (picked != NULL) {

@@ -29,6 +29,7 @@ struct dns_client {
 	struct event *timer;
 	char *servers;
 	int destroying;
+	int tcp_seen; /* c-ares opened a TCP socket: after a truncated (TC) answer */
 };
 
 struct dns_query {
@@ -99,6 +100,12 @@ dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 		return;
 	}
 	if (s == NULL) {
+		int type = 0;
+		socklen_t tlen = sizeof(type);
+
+		/* Without ARES_FLAG_USEVC, TCP means a UDP answer came truncated. */
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM)
+			c->tcp_seen = 1;
 		s = xcalloc(1, sizeof(*s));
 		s->fd = fd;
 		s->next = c->socks;
@@ -229,6 +236,12 @@ dns_client_servers(const struct dns_client *c)
 	return c->servers;
 }
 
+/* ECONNREFUSED after c-ares went to TCP: the server is there, it answered
+ * truncated over UDP, then refused or closed the TCP connection. */
+#define DNS_TC_CLOSED_TEXT                                                                       \
+	"the UDP answer was truncated (TC) and the server refused or closed the TCP "          \
+	"connection to retry"
+
 static enum dns_status
 dns_map_status(int status, const char **error)
 {
@@ -265,6 +278,8 @@ dns_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 	memset(&reply, 0, sizeof(reply));
 	reply.status = dns_map_status(status, &reply.error);
+	if (status == ARES_ECONNREFUSED && q->c->tcp_seen)
+		reply.error = DNS_TC_CLOSED_TEXT;
 	if (abuf != NULL && alen > 0 && dnsmsg_parse(abuf, (size_t)alen, &msg, &perr) != 0) {
 		if (reply.status == DNS_OK) {
 			reply.status = DNS_MALFORMED;
@@ -341,6 +356,8 @@ dns_host_answer(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	if (q->cb != NULL) {
 		memset(&reply, 0, sizeof(reply));
 		reply.status = dns_map_status(status, &reply.error);
+		if (status == ARES_ECONNREFUSED && q->c->tcp_seen)
+			reply.error = DNS_TC_CLOSED_TEXT;
 		/* IPv4 first, then IPv6: loopback labs and most hosts prefer v4. */
 		for (int fam = 0; fam < 2 && ai != NULL; fam++) {
 			for (n = ai->nodes; n != NULL && reply.n < DNS_HOST_MAX; n = n->ai_next) {

@@ -1015,6 +1015,11 @@ folders_done_cmd(struct imap_client *c, const struct imap_response *r, void *arg
 			f->large = -1;
 			break;
 		}
+	} else if (ref->kind == K_STATUS && !f->has_status && f->error == NULL) {
+		/* OK without this folder's MESSAGES (a STATUS for another mailbox,
+		 * or a malformed one): unknown, not "0 messages". */
+		f->error = xstrdup("STATUS answered without this folder's MESSAGES "
+		                   "(an answer for another mailbox, or a malformed one)");
 	} else if (ref->kind == K_EXAMINE && job->examine_failed_idx_valid &&
 	    job->examine_failed_idx != ref->idx) {
 		job->examine_failed_idx_valid = 0;

@@ -386,6 +386,10 @@ http_check_done(struct http_client *c)
 		resp.curl_code = m->data.result;
 		if (r->truncated) {
 			resp.error = "response body larger than the limit";
+		} else if (m->data.result == CURLE_OUT_OF_MEMORY && r->errbuf[0] == '\0') {
+			/* libcurl 7.x reports a header line over its 100 KB limit
+			 * (CURL_MAX_HTTP_HEADER) as "Out of memory". */
+			resp.error = "response header too long (over 100 KB)";
 		} else if (m->data.result != CURLE_OK) {
 			resp.error = r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(m->data.result);
 		}

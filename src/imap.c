@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -111,6 +112,33 @@ imap_response_free(struct imap_response *r)
 	free(r);
 }
 
+/*
+ * Bytes kept by every parser of the process (one event loop, no threads):
+ * max_response bounds one connection, this bounds them all together, so
+ * --concurrency hostile servers cannot add up to gigabytes.
+ */
+static size_t imap_kept_all;
+
+/* Can N more bytes be kept? Sets the error when not. */
+static int
+imap_budget_ok(struct imap_parser *p, size_t n)
+{
+	if (p->kept + n > p->lim.max_response) {
+		imap_perr(p, "response larger than %zu bytes (max_response)", p->lim.max_response);
+		return 0;
+	}
+	if (imap_kept_all + n > IMAP_PROCESS_BUDGET) {
+		imap_perr(p,
+		    "responses of all connections together over %u MiB (the process's input "
+		    "budget)",
+		    (unsigned)(IMAP_PROCESS_BUDGET >> 20));
+		return 0;
+	}
+	p->kept += n;
+	imap_kept_all += n;
+	return 1;
+}
+
 /* Forget the response being built or returned; keep limits and sink. */
 static void
 imap_parser_reset(struct imap_parser *p)
@@ -122,6 +150,7 @@ imap_parser_reset(struct imap_parser *p)
 	p->n_lits = 0;
 	free(p->lit_data);
 	p->lit_data = NULL;
+	imap_kept_all -= p->kept;
 	p->len = p->line_start = p->kept = 0;
 	p->first_line_done = p->status_like = 0;
 	p->lit_total = p->lit_got = 0;
@@ -186,6 +215,14 @@ imap_parser_partial(const struct imap_parser *p, size_t *len)
 {
 	*len = p->st == P_LINE || p->st == P_LITERAL ? p->len : 0;
 	return p->buf != NULL ? p->buf : "";
+}
+
+int
+imap_parser_in_literal(const struct imap_parser *p, uint64_t *got, uint64_t *total)
+{
+	*got = p->lit_got;
+	*total = p->lit_total;
+	return p->st == P_LITERAL;
 }
 
 const char *
@@ -346,13 +383,9 @@ imap_line_done(struct imap_parser *p)
 			    (unsigned long long)size, p->lim.max_literal);
 			return;
 		}
-		if (p->kept + size > p->lim.max_response) {
-			imap_perr(p, "response larger than %zu bytes (max_response)",
-			    p->lim.max_response);
+		if (!imap_budget_ok(p, (size_t)size))
 			return;
-		}
 		p->lit_data = xmalloc((size_t)size + 1);
-		p->kept += (size_t)size;
 	}
 	if (p->n_lits == p->cap_lits) {
 		p->cap_lits = p->cap_lits ? p->cap_lits * 2 : 4;
@@ -432,13 +465,9 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t *us
 				    p, "line longer than %zu bytes (max_line)", p->lim.max_line);
 				break;
 			}
-			if (p->kept + n > p->lim.max_response) {
-				imap_perr(p, "response larger than %zu bytes (max_response)",
-				    p->lim.max_response);
+			if (!imap_budget_ok(p, n))
 				break;
-			}
 			imap_buf_append(p, data + i, n);
-			p->kept += n;
 			i += n;
 			if (lf == NULL)
 				break;
@@ -448,6 +477,7 @@ imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t *us
 				p->len--;
 				p->buf[p->len] = '\0';
 				p->kept--;
+				imap_kept_all--;
 			}
 			imap_line_done(p);
 			if (p->st == P_DONE || p->st == P_ERROR)
@@ -1199,6 +1229,96 @@ imap_atom_char(unsigned char ch)
 	return ch > 0x20 && ch < 0x7f && strchr("(){%*\"\\]", ch) == NULL;
 }
 
+int
+imap_flag_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len > 0 && s[0] == '\\')
+		i = 1;
+	if (i >= len || len > 1024)
+		return 0;
+	for (; i < len; i++)
+		if (!imap_atom_char((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static const char imap_months[12][4] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* N digits at *P into *OUT; advances *P. */
+static int
+imap_date_digits(const char **p, const char *end, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (*p >= end || (unsigned char)**p < '0' || (unsigned char)**p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+imap_date_parse(const char *s, size_t len, struct imap_date *d)
+{
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char *p = s, *end = s + len;
+	int zh, zm, sign, leap;
+
+	memset(d, 0, sizeof(*d));
+	/* date-day-fixed = (SP DIGIT) / 2DIGIT; some servers send one digit */
+	if (p < end && *p == ' ')
+		p++;
+	if (imap_date_digits(&p, end, 1, &d->day) != 0)
+		return -1;
+	if (p < end && *p >= '0' && *p <= '9')
+		d->day = d->day * 10 + (*p++ - '0');
+	if (p >= end || *p++ != '-' || end - p < 4)
+		return -1;
+	d->mon = 0;
+	for (int i = 0; i < 12; i++)
+		if (strncasecmp(p, imap_months[i], 3) == 0)
+			d->mon = i + 1;
+	if (d->mon == 0)
+		return -1;
+	p += 3;
+	if (*p++ != '-' || imap_date_digits(&p, end, 4, &d->year) != 0)
+		return -1;
+	if (p >= end || *p++ != ' ' || imap_date_digits(&p, end, 2, &d->hour) != 0 || p >= end ||
+	    *p++ != ':' || imap_date_digits(&p, end, 2, &d->min) != 0 || p >= end || *p++ != ':' ||
+	    imap_date_digits(&p, end, 2, &d->sec) != 0)
+		return -1;
+	if (p >= end || *p++ != ' ' || p >= end || (*p != '+' && *p != '-'))
+		return -1;
+	sign = *p++ == '-' ? -1 : 1;
+	if (imap_date_digits(&p, end, 2, &zh) != 0 || imap_date_digits(&p, end, 2, &zm) != 0 ||
+	    p != end)
+		return -1;
+	leap = (d->year % 4 == 0 && d->year % 100 != 0) || d->year % 400 == 0;
+	if (d->year < 1 || d->day < 1 || d->day > mdays[d->mon - 1] ||
+	    (d->mon == 2 && d->day == 29 && !leap) || d->hour > 23 || d->min > 59 || d->sec > 60 ||
+	    zh > 23 || zm > 59)
+		return -1;
+	d->zone = sign * (zh * 60 + zm);
+	return 0;
+}
+
+void
+imap_date_format(const struct imap_date *d, char out[IMAP_DATE_LEN])
+{
+	unsigned z = (unsigned)(d->zone < 0 ? -d->zone : d->zone) % 6000u;
+
+	snprintf(out, IMAP_DATE_LEN, "%02u-%s-%04u %02u:%02u:%02u %c%02u%02u",
+	    (unsigned)d->day % 100u, imap_months[(unsigned)(d->mon - 1) % 12u],
+	    (unsigned)d->year % 10000u, (unsigned)d->hour % 100u, (unsigned)d->min % 100u,
+	    (unsigned)d->sec % 100u, d->zone < 0 ? '-' : '+', z / 60u, z % 60u);
+}
+
 void
 imap_cmd_string(struct imap_cmd *cmd, const char *s, size_t len, int secret)
 {
@@ -1550,10 +1670,14 @@ imap_advance(struct imap_client *c)
 		imap_send_capability(c);
 		return;
 	}
+	/* --allow-plaintext permits plaintext where TLS is not offered; it never
+	 * skips STARTTLS that is (a password in clear to a server that could
+	 * have had TLS is a downgrade). */
 	want_tls = !net_is_tls(c->conn) &&
 	    (c->o.tls == IMAP_TLS_STARTTLS ||
-	        (c->o.tls == IMAP_TLS_PLAIN_ALLOWED && c->user != NULL &&
-	            imap_client_has_cap(c, "LOGINDISABLED")));
+	        (c->o.tls == IMAP_TLS_PLAIN_ALLOWED &&
+	            (imap_client_has_cap(c, "STARTTLS") ||
+	                (c->user != NULL && imap_client_has_cap(c, "LOGINDISABLED")))));
 	if (want_tls) {
 		if (!imap_client_has_cap(c, "STARTTLS")) {
 			if (c->o.tls == IMAP_TLS_STARTTLS)
@@ -1626,6 +1750,14 @@ imap_on_greeting(struct imap_client *c, const struct imap_response *r)
 	}
 	if (imap_code_is(r, "CAPABILITY", &rest))
 		imap_caps_from_text(c, rest);
+	if (r->status == IMAP_ST_PREAUTH && !net_is_tls(c->conn) &&
+	    (c->o.tls == IMAP_TLS_STARTTLS || imap_client_has_cap(c, "STARTTLS"))) {
+		/* RFC 3501 6.2.1: no STARTTLS after PREAUTH; a connection that
+		 * must upgrade cannot be used (RFC 9051 7.1.4 says to close). */
+		imap_fail(c, NET_RESULT_TLS_FAILED,
+		    "the server skipped STARTTLS with PREAUTH: possible downgrade attack");
+		return;
+	}
 	if (r->status == IMAP_ST_PREAUTH)
 		imap_set_state(c, IMAP_S_READY);
 	else
@@ -1781,12 +1913,27 @@ imap_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 				imap_logout_finish(c);
 			} else if (c->bye != NULL) {
 				imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
-				    "the server ended the session: "
+				    "the server ended the session (BYE): "
 				    "%s",
 				    c->bye);
 			} else {
-				imap_fail(
-				    c, NET_RESULT_PROTOCOL_ERROR, "%s", net_error_text(c->conn));
+				uint64_t got, total;
+				size_t plen;
+
+				/* Say where the stream was cut. */
+				(void)imap_parser_partial(c->parser, &plen);
+				if (imap_parser_in_literal(c->parser, &got, &total))
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
+					    "%s inside a literal (%llu of %llu bytes received)",
+					    net_error_text(c->conn), (unsigned long long)got,
+					    (unsigned long long)total);
+				else if (plen > 0)
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR,
+					    "%s in the middle of a response",
+					    net_error_text(c->conn));
+				else
+					imap_fail(c, NET_RESULT_PROTOCOL_ERROR, "%s",
+					    net_error_text(c->conn));
 			}
 			break;
 		}

@@ -90,17 +90,23 @@ struct imap_response {
 /* Bounds: crossing one is a protocol error that names it. 0 = default. */
 struct imap_limits {
 	size_t max_line;     /* bytes of one line between literals (default 1 MiB) */
-	size_t max_literal;  /* a literal kept in memory (default 16 MiB) */
+	size_t max_literal;  /* a literal kept in memory (default 64 KiB: CAPABILITY,
+	                        LIST, STATUS, header fields; bodies go to a sink) */
 	uint64_t max_stream; /* a literal passed to the sink (default 4 GiB) */
-	size_t max_response; /* all kept bytes of one response (default 64 MiB) */
+	size_t max_response; /* all kept bytes of one response (default 2 MiB) */
 	unsigned max_depth;  /* list nesting (default 64) */
 };
 
 #define IMAP_DEFAULT_MAX_LINE (1024u * 1024u)
-#define IMAP_DEFAULT_MAX_LITERAL (16u * 1024u * 1024u)
+/* Kept literals are small so that a hostile server's 16 MB literals in
+ * CAPABILITY cost nothing: a process with --concurrency connections keeps at
+ * most that many times max_response. */
+#define IMAP_DEFAULT_MAX_LITERAL (64u * 1024u)
 #define IMAP_DEFAULT_MAX_STREAM (4ull * 1024u * 1024u * 1024u)
-#define IMAP_DEFAULT_MAX_RESPONSE (64u * 1024u * 1024u)
+#define IMAP_DEFAULT_MAX_RESPONSE (2u * 1024u * 1024u)
 #define IMAP_DEFAULT_MAX_DEPTH 64u
+/* All parsers of the process together keep at most this much. */
+#define IMAP_PROCESS_BUDGET (64u * 1024u * 1024u)
 
 enum imap_parse {
 	IMAP_PARSE_DONE,  /* a response is ready: imap_parser_response() */
@@ -142,6 +148,10 @@ enum imap_parse imap_parser_feed(struct imap_parser *p, const char *data, size_t
  */
 const char *imap_parser_partial(const struct imap_parser *p, size_t *len);
 
+/* 1 while a literal is being read (*GOT of *TOTAL bytes so far), else 0:
+ * "closed inside a literal" is a better error than "closed". */
+int imap_parser_in_literal(const struct imap_parser *p, uint64_t *got, uint64_t *total);
+
 /* The response after IMAP_PARSE_DONE (owned by the parser), else NULL. */
 const struct imap_response *imap_parser_response(const struct imap_parser *p);
 /* Why feeding failed ("line longer than 1048576 bytes (max_line)"), "" if not. */
@@ -156,6 +166,31 @@ int imap_arg_is(const struct imap_arg *arg, const char *word);
  * what follows it ("" when nothing). */
 int imap_code_is(const struct imap_response *r, const char *word, const char **rest);
 const char *imap_status_str(enum imap_status st);
+
+/*
+ * Values that cross from one server into a command to another are parsed and
+ * written by us, never copied as text (a hostile source must not be able to
+ * add arguments to the destination's APPEND).
+ *
+ * An INTERNALDATE (RFC 3501 section 9, date-time without its quotes):
+ * "dd-Mon-yyyy hh:mm:ss +zzzz", the day one or two digits (or space-padded).
+ */
+struct imap_date {
+	int year, mon, day; /* mon 1..12 */
+	int hour, min, sec; /* sec 0..60 */
+	int zone;           /* minutes east of UTC, -1439..1439 */
+};
+#define IMAP_DATE_LEN 27 /* "01-Jan-2024 10:00:00 +0000" and its NUL */
+
+/* Parse S (LEN bytes) into *D. Returns 0, or -1 when S is not a valid
+ * date-time (a quote, a day 31 in April, hour 99, year 0, trailing text). */
+int imap_date_parse(const char *s, size_t len, struct imap_date *d);
+/* Write D as RFC 3501 date-time text (without quotes) into OUT. */
+void imap_date_format(const struct imap_date *d, char out[IMAP_DATE_LEN]);
+/* 1 when S (LEN bytes) is a flag APPEND may carry (RFC 3501 section 9):
+ * "\" atom (system flag or flag-extension) or an atom (keyword); 0 for
+ * anything with a space, quote, parenthesis, bracket, 8-bit or control. */
+int imap_flag_valid(const char *s, size_t len);
 
 /* ---- the client ------------------------------------------------------------------ */
 

@@ -448,12 +448,15 @@ pop3_advance(struct pop3_client *c)
 		pop3_send(c, "CAPA", 1);
 		return;
 	}
-	/* With --allow-plaintext, upgrade only when no plaintext login is offered
-	 * (Dovecot lists neither USER nor SASL mechanisms before STLS then). */
+	/* --allow-plaintext permits plaintext where TLS is not offered: STLS
+	 * offered is always taken, and so is a server offering no plaintext
+	 * login (Dovecot lists neither USER nor SASL mechanisms before STLS). */
 	want_tls = !net_is_tls(c->conn) &&
 	    (c->o.tls == POP3_TLS_STARTTLS ||
-	        (c->o.tls == POP3_TLS_PLAIN_ALLOWED && c->user != NULL && c->n_caps > 0 &&
-	            !pop3_client_has_cap(c, "USER") && !pop3_has_sasl(c, "PLAIN")));
+	        (c->o.tls == POP3_TLS_PLAIN_ALLOWED &&
+	            (pop3_client_has_cap(c, "STLS") ||
+	                (c->user != NULL && c->n_caps > 0 && !pop3_client_has_cap(c, "USER") &&
+	                    !pop3_has_sasl(c, "PLAIN")))));
 	if (want_tls) {
 		if (!pop3_client_has_cap(c, "STLS")) {
 			pop3_fail(c, NET_RESULT_PLAINTEXT_REFUSED,

@@ -63,6 +63,9 @@
 #define SYNC_OUT_LOW (256u * 1024)          /* resume below this */
 #define SYNC_TASK_TIMEOUT_MS (7 * 24 * 3600 * 1000) /* the runner's deadline; idle_ms is ours */
 #define SYNC_MAX_RETRIES 8
+/* Body bytes that count as progress for the watchdog (a trickle below
+ * SYNC_DRIP_BYTES per --timeout is a stalled server). */
+#define SYNC_DRIP_BYTES (16u * 1024u)
 #define SYNC_BACKOFF_MAX_MS 60000
 #define SYNC_SET_MAX 900 /* characters of a UID set in one command */
 #define SYNC_SETTLE_QUIET_MS 2000 /* I3: no growth on the destination for this long */
@@ -310,6 +313,8 @@ struct sync_msg {
 	char *msgid;
 	unsigned char sha[32];
 	enum sync_msg_st st;
+	uint32_t seq, ord; /* metadata FETCH: message number, arrival order */
+	unsigned have;     /* metadata FETCH: SYNC_HAVE_* items received */
 };
 
 struct sync_folder {
@@ -465,6 +470,8 @@ struct sync_run {
 	} *notes;
 	size_t n_notes;
 	struct sync_mbox *active; /* mailboxes started and not finished */
+	const struct plan_mailbox **gave_up; /* mailboxes whose servers stalled */
+	size_t n_gave_up;
 };
 
 struct sync_mbox {
@@ -473,6 +480,7 @@ struct sync_mbox {
 	struct task *t;
 	char *pair;
 	int64_t t0, last_activity;
+	uint64_t drip;                 /* body bytes since the last touch (sync_sink) */
 	struct imap_client *src, *dst; /* the first connections, handed to worker 0 */
 	int src_ready, dst_ready;
 	struct folders_job *sjob, *djob;
@@ -572,6 +580,14 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 		return 0;
 	if (w->f != NULL)
 		w->f->throttled++;
+	if (ms > SYNC_BACKOFF_MAX_MS) {
+		/* Waiting 11 days is no backoff: say so instead of stalling. */
+		worker_fail(w, 0, 0,
+		    "the server asks to wait %ld s, longer than we wait (%d s): %s%s%s%s",
+		    ms / 1000, SYNC_BACKOFF_MAX_MS / 1000, r->code != NULL ? "[" : "",
+		    r->code != NULL ? r->code : "", r->code != NULL ? "] " : "", r->text);
+		return 1;
+	}
 	worker_fail(w, 1, ms > 0 ? ms : 0, "the server asks to slow down: %s%s%s%s",
 	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
 	    r->code != NULL ? "] " : "", r->text);
@@ -876,6 +892,11 @@ worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, 
 	va_start(ap, fmt);
 	w->err = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* A server that sent what we cannot parse sends it again: retrying
+	 * only hides the cause behind the watchdog's "nothing moved". */
+	if ((w->src != NULL && imap_client_result(w->src) == NET_RESULT_PROTOCOL_ERROR) ||
+	    (w->dst != NULL && imap_client_result(w->dst) == NET_RESULT_PROTOCOL_ERROR))
+		retry = 0;
 	w->retry = retry;
 	w->backoff_ms = backoff_ms;
 	w->sink = SINK_NONE;
@@ -1067,7 +1088,13 @@ sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
 
 	if (w->failing)
 		return -1;
-	sync_touch(w->m);
+	/* Progress is a message started or ended, or SYNC_DRIP_BYTES moved: a
+	 * body dripped a byte at a time does not keep the watchdog away. */
+	w->m->drip += len;
+	if (first || off + len == total || w->m->drip >= SYNC_DRIP_BYTES) {
+		w->m->drip = 0;
+		sync_touch(w->m);
+	}
 	if (w->sink == SINK_HASH) {
 		if (first) {
 			size_t plen;
@@ -2180,34 +2207,57 @@ meta_flag_ok(struct sync_worker *w, const char *flag)
 	return 0;
 }
 
-static void
-meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+/* sync_meta_parse's filter: invalid flags are named in the report, valid
+ * ones kept where the destination's PERMANENTFLAGS allow them. */
+static int
+meta_keep(void *arg, const char *flag, int valid)
 {
 	struct sync_worker *w = arg;
-	const struct imap_arg *items, *a;
-	struct sync_msg m;
-	int have_uid = 0, have_size = 0;
 
-	(void)c;
-	sync_touch(w->m);
-	if (sync_throttled(w, r) || r->keyword == NULL || !util_strieq(r->keyword, "FETCH") ||
-	    r->args == NULL || r->args->type != IMAP_ARG_LIST)
+	if (!valid) {
+		folder_drop_keyword(w->f, flag);
+		return 0;
+	}
+	return meta_flag_ok(w, flag);
+}
+
+void
+sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
+    int (*keep)(void *arg, const char *flag, int valid), void *arg)
+{
+	const struct imap_arg *a;
+
+	memset(m, 0, sizeof(*m));
+	if (r->args == NULL || r->args->type != IMAP_ARG_LIST)
 		return;
-	memset(&m, 0, sizeof(m));
-	items = r->args->list;
-	for (a = items; a != NULL && a->next != NULL; a = a->next->next) {
+	for (a = r->args->list; a != NULL && a->next != NULL; a = a->next->next) {
 		const struct imap_arg *v = a->next;
 
 		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
-			have_uid = sync_parse_u32(v->str, &m.uid) == 0;
-		} else if (imap_arg_is(a, "RFC822.SIZE") && v->type == IMAP_ARG_ATOM) {
+			if (sync_parse_u32(v->str, &m->uid) == 0)
+				m->have |= SYNC_HAVE_UID;
+		} else if (imap_arg_is(a, "RFC822.SIZE")) {
 			long long x;
 
-			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
-			m.size = (uint64_t)x;
-		} else if (imap_arg_is(a, "INTERNALDATE") && v->type == IMAP_ARG_STRING) {
-			free(m.date);
-			m.date = xstrdup(v->str);
+			if (v->type == IMAP_ARG_ATOM &&
+			    util_parse_int(v->str, 0, 1LL << 50, &x) == 0) {
+				m->size = (uint64_t)x;
+				m->have |= SYNC_HAVE_SIZE;
+			} else {
+				m->have |= SYNC_BAD_SIZE;
+			}
+		} else if (imap_arg_is(a, "INTERNALDATE")) {
+			struct imap_date d;
+
+			if ((v->type == IMAP_ARG_STRING || v->type == IMAP_ARG_LITERAL) &&
+			    imap_date_parse(v->str, v->len, &d) == 0) {
+				free(m->date);
+				m->date = xmalloc(IMAP_DATE_LEN);
+				imap_date_format(&d, m->date);
+				m->have |= SYNC_HAVE_DATE;
+			} else {
+				m->have |= SYNC_BAD_DATE;
+			}
 		} else if (imap_arg_is(a, "FLAGS") && v->type == IMAP_ARG_LIST) {
 			size_t len = 2, o = 0;
 			char *s;
@@ -2218,9 +2268,19 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			s = xmalloc(len + 1);
 			s[o++] = '(';
 			for (const struct imap_arg *fl = v->list; fl != NULL; fl = fl->next) {
+				int valid = fl->type == IMAP_ARG_ATOM &&
+				    strlen(fl->str) == fl->len && imap_flag_valid(fl->str, fl->len);
 				size_t n;
 
-				if (fl->type != IMAP_ARG_ATOM || !meta_flag_ok(w, fl->str))
+				if (!valid) {
+					/* Not a flag: never sent on. */
+					if ((fl->type == IMAP_ARG_ATOM ||
+					        fl->type == IMAP_ARG_STRING) &&
+					    keep != NULL)
+						(void)keep(arg, fl->str, 0);
+					continue;
+				}
+				if (keep != NULL && !keep(arg, fl->str, 1))
 					continue;
 				n = strlen(fl->str);
 				if (o > 1)
@@ -2230,27 +2290,58 @@ meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			}
 			s[o++] = ')';
 			s[o] = '\0';
-			free(m.flags);
-			m.flags = s;
-		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+			free(m->flags);
+			m->flags = s;
+			m->have |= SYNC_HAVE_FLAGS;
+		} else if (a->type == IMAP_ARG_ATOM &&
+		    strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
 		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
-			free(m.msgid);
-			m.msgid = sync_message_id(v->str, v->len);
+			free(m->msgid);
+			m->msgid = sync_message_id(v->str, v->len);
 		}
 	}
-	/* At or below last_uid only FAILED rows are copied again, and with
-	 * --verify messages the state has no row for at all (I4). */
-	if (!have_uid || !have_size || m.uid == 0 ||
-	    (m.uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m.uid) &&
-	        !(w->m->run->o.verify && !sync_has_u32(w->known_uids, w->n_known, m.uid))) ||
-	    sync_has_u32(w->skip_uids, w->n_skip, m.uid)) {
-		free(m.flags);
-		free(m.date);
-		free(m.msgid);
+}
+
+/*
+ * One FETCH response of the metadata FETCH. RFC 3501 section 7.4.2 lets a
+ * server split a message's items over several responses, so each response
+ * becomes a partial entry (keyed by its message number) that meta_done
+ * merges. Every value is parsed here: the INTERNALDATE into a date re-written
+ * by imap_date_format, the flags checked one by one (imap_flag_valid), so
+ * nothing the source sent reaches the destination's APPEND as text.
+ */
+static void
+meta_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_worker *w = arg;
+	struct sync_msg m;
+
+	(void)c;
+	if (sync_throttled(w, r) || r->keyword == NULL || !util_strieq(r->keyword, "FETCH") ||
+	    r->args == NULL || r->args->type != IMAP_ARG_LIST || !r->has_number || r->number == 0)
+		return; /* keep-alive noise is no progress */
+	/* Progress is a message number not seen yet; repeats are not. */
+	if (w->n_msgs == 0 || r->number > w->msgs[w->n_msgs - 1].seq)
+		sync_touch(w->m);
+	if (w->n_msgs >= 4 * ((size_t)w->src_exists + 1024)) {
+		worker_fail(w, 0, 0, "FETCH in %s: more than %zu responses for %u message(s)",
+		    w->f->src_name, w->n_msgs, w->src_exists);
 		return;
 	}
-	if (m.flags == NULL)
-		m.flags = xstrdup("()");
+	memset(&m, 0, sizeof(m));
+	m.seq = r->number;
+	m.ord = (uint32_t)w->n_msgs;
+	{
+		struct sync_meta v;
+
+		sync_meta_parse(r, &v, meta_keep, w);
+		m.uid = v.uid;
+		m.size = v.size;
+		m.flags = v.flags;
+		m.date = v.date;
+		m.msgid = v.msgid;
+		m.have = v.have;
+	}
 	if (w->n_msgs == w->cap_msgs) {
 		w->cap_msgs = w->cap_msgs ? w->cap_msgs * 2 : 64;
 		w->msgs = xrealloc(w->msgs, w->cap_msgs * sizeof(*w->msgs));
@@ -2297,6 +2388,175 @@ meta_record_skipped(struct sync_worker *w)
 	return rc;
 }
 
+static int
+meta_cmp_seq(const void *a, const void *b)
+{
+	const struct sync_msg *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Merge the items of SRC into DST (a later response wins), freeing SRC's. */
+static void
+meta_merge(struct sync_msg *dst, struct sync_msg *src)
+{
+	if (src->have & SYNC_HAVE_UID)
+		dst->uid = src->uid;
+	if (src->have & SYNC_HAVE_SIZE)
+		dst->size = src->size;
+	if (src->date != NULL) {
+		free(dst->date);
+		dst->date = src->date;
+		src->date = NULL;
+	}
+	if (src->flags != NULL) {
+		free(dst->flags);
+		dst->flags = src->flags;
+		src->flags = NULL;
+	}
+	if (src->msgid != NULL) {
+		free(dst->msgid);
+		dst->msgid = src->msgid;
+		src->msgid = NULL;
+	}
+	dst->have |= src->have;
+	if (src->have & SYNC_HAVE_SIZE)
+		dst->have &= ~SYNC_BAD_SIZE;
+	if (src->have & SYNC_HAVE_DATE)
+		dst->have &= ~SYNC_BAD_DATE;
+	free(src->flags);
+	free(src->date);
+	free(src->msgid);
+}
+
+/* Did we ask for UID? (last_uid+1:* and the failed ones, below UIDNEXT) */
+static int
+meta_asked(struct sync_worker *w, uint32_t uid)
+{
+	if (uid == 0 || (w->src_uidnext != 0 && uid >= w->src_uidnext))
+		return 0;
+	if (sync_has_u32(w->skip_uids, w->n_skip, uid))
+		return 0;
+	if (uid > w->sf.last_uid || sync_has_u32(w->failed_uids, w->n_failed, uid))
+		return 1;
+	/* --verify lists every message: those the state has no row for (I4). */
+	return w->m->run->o.verify && !sync_has_u32(w->known_uids, w->n_known, uid);
+}
+
+/* Why message M cannot be copied, or NULL when every item arrived. */
+static const char *
+meta_missing(const struct sync_msg *m)
+{
+	if (m->have & SYNC_BAD_SIZE)
+		return "malformed RFC822.SIZE";
+	if (!(m->have & SYNC_HAVE_SIZE))
+		return "no RFC822.SIZE";
+	if (m->have & SYNC_BAD_DATE)
+		return "malformed INTERNALDATE";
+	if (!(m->have & SYNC_HAVE_DATE))
+		return "no INTERNALDATE";
+	if (!(m->have & SYNC_HAVE_FLAGS))
+		return "no FLAGS";
+	return NULL;
+}
+
+/*
+ * Merge the partial entries by message number, keep only the UIDs we asked
+ * for (a server repeating messages or inventing UIDs gets nothing copied
+ * twice), then by UID. A message whose data did not all arrive fails with
+ * the reason instead of being skipped or copied without its flags.
+ */
+static void
+meta_settle(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+	struct syncstate *st = w->m->run->st;
+	size_t n = 0, no_uid = 0, failed = 0;
+
+	if (w->n_msgs > 1)
+		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp_seq);
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		if (n > 0 && w->msgs[n - 1].seq == w->msgs[i].seq)
+			meta_merge(&w->msgs[n - 1], &w->msgs[i]);
+		else
+			w->msgs[n++] = w->msgs[i];
+	}
+	w->n_msgs = n;
+	n = 0;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+
+		if (!(m->have & SYNC_HAVE_UID))
+			no_uid++;
+		if (!(m->have & SYNC_HAVE_UID) || !meta_asked(w, m->uid)) {
+			free(m->flags);
+			free(m->date);
+			free(m->msgid);
+			continue;
+		}
+		w->msgs[n++] = *m;
+	}
+	w->n_msgs = n;
+	if (w->n_msgs > 1)
+		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
+	n = 0;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		/* One UID under two message numbers: the same message. */
+		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid)
+			meta_merge(&w->msgs[n - 1], &w->msgs[i]);
+		else
+			w->msgs[n++] = w->msgs[i];
+	}
+	w->n_msgs = n;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		struct sync_msg *m = &w->msgs[i];
+		const char *why = meta_missing(m);
+
+		if (why == NULL)
+			continue;
+		m->st = M_FAILED;
+		f->errors++;
+		if (failed++ == 0) {
+			char *e =
+			    xasprintf("FETCH in %s: message UID %u: %s", f->src_name, m->uid, why);
+
+			folder_set_error(f, e);
+			free(e);
+		}
+		/* A FAILED row (a new message has none yet): retried by the next
+		 * pass, and settled for the watermark (I2). */
+		if (syncstate_begin(st) == 0) {
+			struct syncstate_msg sm;
+
+			memset(&sm, 0, sizeof(sm));
+			sm.src_uid = m->uid;
+			sm.state = SYNCSTATE_FAILED;
+			sm.size = m->size;
+			if (syncstate_put(st, w->sf.id, &sm) == 0)
+				(void)syncstate_commit(st);
+			else
+				(void)syncstate_rollback(st);
+		}
+	}
+	if (failed > 1) {
+		char *e = xasprintf("%s (and %zu more message(s) with incomplete FETCH data)",
+		    f->error, failed - 1);
+
+		folder_set_error(f, e);
+		free(e);
+	}
+	if (no_uid > 0 && failed == 0 && w->n_msgs == 0) {
+		char *e =
+		    xasprintf("FETCH in %s: %zu response(s) without a UID", f->src_name, no_uid);
+
+		folder_set_error(f, e);
+		free(e);
+		f->errors += no_uid;
+	}
+}
+
 static void
 meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 {
@@ -2321,22 +2581,13 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		    imap_status_str(r->status), r->text);
 		return;
 	}
-	if (w->n_msgs > 1)
-		qsort(w->msgs, w->n_msgs, sizeof(*w->msgs), meta_cmp);
-	/* Drop duplicates (a server repeating a FETCH response). */
-	for (size_t i = 0; i < w->n_msgs; i++) {
-		if (n > 0 && w->msgs[n - 1].uid == w->msgs[i].uid) {
-			free(w->msgs[i].flags);
-			free(w->msgs[i].date);
-			free(w->msgs[i].msgid);
-			continue;
-		}
-		w->msgs[n++] = w->msgs[i];
-	}
-	w->n_msgs = n;
+	meta_settle(w);
 	for (size_t i = 0; i < w->n_msgs; i++) {
 		struct sync_msg *m = &w->msgs[i];
 
+		if (m->st == M_FAILED)
+			continue;
+		n++;
 		if (limit > 0 && m->size > (uint64_t)limit) {
 			m->st = M_SKIP;
 			f->too_large++;
@@ -2360,8 +2611,8 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		folder_done(w);
 		return;
 	}
-	if (w->n_msgs == 0) {
-		worker_finish(w);
+	if (n == 0) {
+		worker_finish(w); /* nothing to copy: the pass is over */
 		return;
 	}
 	worker_copy(w);
@@ -2944,7 +3195,8 @@ select_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 	const char *rest;
 	uint32_t v;
 
-	sync_touch(w->m);
+	/* No sync_touch: untagged lines do not advance a SELECT (a server
+	 * answering with noise forever must meet the watchdog). */
 	if (sync_throttled(w, r))
 		return;
 	if (r->keyword != NULL && util_strieq(r->keyword, "EXISTS") && r->has_number) {
@@ -3494,7 +3746,8 @@ mbox_logout(struct sync_mbox *m, struct imap_client **cp)
 {
 	if (*cp == NULL)
 		return;
-	if (imap_client_state(*cp) != IMAP_S_READY) {
+	/* A server we gave up on (the watchdog) gets no LOGOUT to wait for. */
+	if (imap_client_state(*cp) != IMAP_S_READY || sync_gave_up(m->run, m->mb)) {
 		imap_client_free(*cp);
 		*cp = NULL;
 		return;
@@ -3597,6 +3850,17 @@ mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	if (sync_rate_wait(m->run) > 0) {
 		sync_touch(m);
 		return;
+	}
+	m->run->gave_up =
+	    xrealloc(m->run->gave_up, (m->run->n_gave_up + 1) * sizeof(*m->run->gave_up));
+	m->run->gave_up[m->run->n_gave_up++] = m->mb;
+	for (int i = 0; i < m->n_workers; i++) {
+		/* Say what went wrong last, not only that time ran out. */
+		if (m->workers[i].err != NULL) {
+			mbox_fatal(m, "nothing moved for %.0f s (--timeout); last error: %s",
+			    (double)idle / 1000.0, m->workers[i].err);
+			return;
+		}
 	}
 	mbox_fatal(m, "nothing moved for %.0f s (--timeout)", (double)idle / 1000.0);
 }
@@ -4034,6 +4298,15 @@ sync_run_stats(const struct sync_run *run)
 	return &run->stats;
 }
 
+int
+sync_gave_up(const struct sync_run *run, const struct plan_mailbox *mb)
+{
+	for (size_t i = 0; run != NULL && i < run->n_gave_up; i++)
+		if (run->gave_up[i] == mb)
+			return 1;
+	return 0;
+}
+
 void
 sync_run_free(struct sync_run *run)
 {
@@ -4044,6 +4317,7 @@ sync_run_free(struct sync_run *run)
 		free(run->notes[i].src_raw);
 	}
 	free(run->notes);
+	free(run->gave_up);
 	free(run);
 }
 

@@ -86,6 +86,7 @@ struct sync_stats {
 };
 
 struct sync_run;
+struct plan_mailbox;
 
 /* Called once when every mailbox task has finished (from a task, before its
  * task_done): schedule follow-up checks (mailbox.compare) here. */
@@ -102,6 +103,11 @@ const struct sync_stats *sync_run_stats(const struct sync_run *run);
 /* The source users of the mailboxes being synced now, ", "-separated, at most
  * LEN-1 bytes ("..." when cut) into BUF. Returns how many there are. */
 size_t sync_run_in_flight(const struct sync_run *run, char *buf, size_t len);
+
+/* 1 when the sync of MB (a mailbox of the plan given to sync_schedule) gave
+ * up because nothing moved for --timeout: follow-up checks leave it alone
+ * instead of waiting out another timeout on the same stalled server. */
+int sync_gave_up(const struct sync_run *run, const struct plan_mailbox *mb);
 void sync_run_free(struct sync_run *run);
 
 /*
@@ -155,6 +161,35 @@ uint32_t sync_watermark(const void *ctx, size_t n, sync_mark_fn mark, size_t *cu
  * of the settle time).
  */
 int64_t sync_settle_wait(int64_t written_ms, int64_t now_ms, int64_t settle_ms, int round);
+
+/* Items of a metadata FETCH, merged across responses (RFC 3501 7.4.2). */
+#define SYNC_HAVE_UID 0x01u
+#define SYNC_HAVE_SIZE 0x02u
+#define SYNC_HAVE_DATE 0x04u
+#define SYNC_HAVE_FLAGS 0x08u
+#define SYNC_BAD_SIZE 0x10u /* present but not a number we accept */
+#define SYNC_BAD_DATE 0x20u /* present but not a valid date-time */
+
+/* What one FETCH response says about a message, parsed into values. */
+struct sync_meta {
+	uint32_t uid;
+	uint64_t size;
+	char *flags;   /* "(\\Seen $Label)": only valid flags, as APPEND takes them */
+	char *date;    /* INTERNALDATE re-written by imap_date_format */
+	char *msgid;   /* Message-ID from the header fields, or NULL */
+	unsigned have; /* SYNC_HAVE_* / SYNC_BAD_* */
+};
+
+/*
+ * Parse the items of the FETCH response R (UID, RFC822.SIZE, INTERNALDATE,
+ * FLAGS, BODY[HEADER.FIELDS ...]) into *M (caller frees flags, date,
+ * msgid). Nothing is copied as text: the date is parsed and re-written,
+ * each flag checked (imap_flag_valid). KEEP (may be NULL: keep every valid
+ * flag) sees each flag with VALID 0 or 1 and says whether to keep it.
+ */
+struct imap_response;
+void sync_meta_parse(const struct imap_response *r, struct sync_meta *m,
+    int (*keep)(void *arg, const char *flag, int valid), void *arg);
 
 /* A suggested backoff from a server response (Microsoft's "Suggested Backoff
  * Time: N milliseconds", [THROTTLED], [UNAVAILABLE]) in ms; 0 when the text

@@ -477,6 +477,86 @@ test_random_bytes(void **state)
 	}
 }
 
+/* Many connections each within max_response still meet the process budget
+ * (issue 14: 16 hostile servers must not add up to a gigabyte). */
+static void
+test_process_budget(void **state)
+{
+	enum { N = 80, LINE = 1000000 };
+	struct imap_parser *ps[N];
+	char *buf = malloc(LINE);
+	size_t used, failed_at = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(buf, 'a', LINE);
+	memcpy(buf, "* OK ", 5);
+	for (size_t i = 0; i < N; i++) {
+		enum imap_parse r;
+
+		ps[i] = imap_parser_new(NULL);
+		r = imap_parser_feed(ps[i], buf, LINE, &used);
+		if (r == IMAP_PARSE_ERROR && failed_at == 0) {
+			failed_at = i;
+			assert_non_null(strstr(imap_parser_error(ps[i]), "input budget"));
+		}
+	}
+	/* 64 MiB / 1 MB: the 68th connection is the first refused. */
+	assert_int_equal(failed_at, IMAP_PROCESS_BUDGET / LINE);
+	for (size_t i = 0; i < N; i++)
+		imap_parser_free(ps[i]);
+	/* Freed parsers give their share back. */
+	ps[0] = imap_parser_new(NULL);
+	assert_int_equal(imap_parser_feed(ps[0], buf, LINE, &used), IMAP_PARSE_MORE);
+	imap_parser_free(ps[0]);
+	free(buf);
+}
+
+/* Values crossing servers: an INTERNALDATE is parsed and re-written, never
+ * passed on as text (issue 14). */
+static void
+test_date_values(void **state)
+{
+	static const char *bad[] = {
+	    "01-Jan-2024 10:00:00 +0000\" (\\Flagged INJECTED) \"01-Jan-2024 10:00:00 +0000",
+	    "99-Foo-0000 99:99:99 +9999", "31-Apr-2024 10:00:00 +0000",
+	    "29-Feb-2023 10:00:00 +0000", "01-Jan-2024 24:00:00 +0000",
+	    "01-Jan-2024 10:00:00 +0000 ", "01-Jan-2024 10:00:00", "01-Jan-0000 10:00:00 +0000", "",
+	    "1-Jan-2024 10:00:00 +00a0", "01-Jan-2024 10:00:00 +2460"};
+	struct imap_date d;
+	char out[IMAP_DATE_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(imap_date_parse(bad[i], strlen(bad[i]), &d), -1);
+	assert_int_equal(imap_date_parse(S(" 5-feb-2021 23:59:60 -0930"), &d), 0);
+	imap_date_format(&d, out);
+	assert_string_equal(out, "05-Feb-2021 23:59:60 -0930");
+	assert_int_equal(imap_date_parse(S("29-Feb-2024 00:00:00 +1400"), &d), 0);
+	imap_date_format(&d, out);
+	assert_string_equal(out, "29-Feb-2024 00:00:00 +1400");
+	/* A NUL inside is not the end. */
+	assert_int_equal(imap_date_parse("01-Jan-2024 10:00:00 +0000\0x", 28, &d), -1);
+}
+
+static void
+test_flag_values(void **state)
+{
+	(void)state;
+	assert_true(imap_flag_valid(S("\\Seen")));
+	assert_true(imap_flag_valid(S("$Label1")));
+	assert_true(imap_flag_valid(S("NonJunk")));
+	assert_false(imap_flag_valid(S("\\")));
+	assert_false(imap_flag_valid(S("")));
+	assert_false(imap_flag_valid(S("a b")));
+	assert_false(imap_flag_valid(S("x)")));
+	assert_false(imap_flag_valid(S("Bad]Flag")));
+	assert_false(imap_flag_valid(S("q\"")));
+	assert_false(imap_flag_valid(S("{5}")));
+	assert_false(imap_flag_valid(S("caf\xc3\xa9")));
+	assert_false(imap_flag_valid(S("\\Seen\\")));
+}
+
 int
 main(void)
 {
@@ -490,6 +570,9 @@ main(void)
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_random_bytes),
+	    cmocka_unit_test(test_date_values),
+	    cmocka_unit_test(test_process_budget),
+	    cmocka_unit_test(test_flag_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
