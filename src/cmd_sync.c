@@ -500,6 +500,7 @@ sync_run_cmd(struct cli *c)
 	int64_t t0 = util_now_ms();
 	int rc;
 
+	memset(&after, 0, sizeof(after)); /* the out: path reads after.view */
 	if (c->n_args != 1)
 		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
 		                                         : "one plan at a time (got %d arguments)",

@@ -604,7 +604,9 @@ def test_every_message_expunged_between_select_and_fetch(lab, cutover, tmp_path)
     src = h.ImapServer(folders={"INBOX": [h.Msg(i, body(i)) for i in range(1, 4)]})
     src.fetch_meta = lambda conn, tag, sel: conn.send(f"{tag} OK nothing left\r\n")
     with src:
-        r = sync(cutover, src_plan(tmp_path, lab, src.port))
+        # The scripted peer's STATUS still says 3 (a real server's would say 0
+        # after the expunge), so mailbox.compare would rightly fail: left out.
+        r = sync(cutover, src_plan(tmp_path, lab, src.port), "--no-compare")
     assert r.rc in (0, 1), (r.rc, r.stdout)
     assert "runtime error" not in r.stderr
     assert dest_inbox(lab) == []
