@@ -168,6 +168,81 @@ rpt_check_to_json(const struct result *res)
 	return c;
 }
 
+/* Length of the valid UTF-8 sequence at S (N bytes left), 0 when invalid
+ * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t
+rpt_utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/*
+ * JSON text is UTF-8 (RFC 8259 section 8.1), but what servers send (a TXT
+ * record, a banner, a folder name) may not be: every byte that does not start
+ * a valid sequence becomes U+FFFD, so the report always parses.
+ */
+static void
+rpt_utf8_fix(cJSON *item)
+{
+	for (; item != NULL; item = item->next) {
+		if (cJSON_IsString(item) && item->valuestring != NULL) {
+			const unsigned char *v = (const unsigned char *)item->valuestring;
+			size_t n = strlen(item->valuestring), i = 0, o = 0, k;
+			char *fixed;
+
+			while (i < n && (k = rpt_utf8_seq(v + i, n - i)) != 0)
+				i += k;
+			if (i < n) {
+				fixed = xmalloc(3 * n + 1);
+				for (i = 0; i < n;) {
+					k = rpt_utf8_seq(v + i, n - i);
+					if (k == 0) {
+						memcpy(fixed + o, "\xef\xbf\xbd", 3);
+						o += 3;
+						i++;
+						continue;
+					}
+					memcpy(fixed + o, v + i, k);
+					o += k;
+					i += k;
+				}
+				fixed[o] = '\0';
+				cJSON_free(item->valuestring);
+				item->valuestring = fixed;
+			}
+		}
+		rpt_utf8_fix(item->child);
+	}
+}
+
 cJSON *
 rpt_to_json(const struct report *rep)
 {
@@ -211,6 +286,7 @@ rpt_to_json(const struct report *rep)
 			rpt_oom();
 	}
 	rpt_put(root, "checks", checks);
+	rpt_utf8_fix(root);
 	return root;
 }
 
