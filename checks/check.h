@@ -33,7 +33,8 @@ struct check_input {
 	const char *const *expect_spf_include;
 	const char *expect_spf_include_origin;
 	const char *spf_ip;
-	const char *spf_sender;
+	const char *spf_sender; /* "" = the null reverse-path: the HELO identity is checked */
+	const char *spf_helo;   /* --helo: %{h}, and the identity when spf_sender is "" */
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;
