@@ -18,6 +18,7 @@ struct plan;
 
 #define CHECK_CMD_AUDIT 0x1
 #define CHECK_CMD_DNS 0x2
+#define CHECK_CMD_SMTP 0x4 /* cutover smtp */
 
 /* What a run asks of its checks. Everything is borrowed for the run. */
 struct check_input {
@@ -35,6 +36,11 @@ struct check_input {
 	const char *spf_ip;
 	const char *spf_sender; /* "" = the null reverse-path: the HELO identity is checked */
 	const char *spf_helo;   /* --helo: %{h}, and the identity when spf_sender is "" */
+	/* smtp.mx: recipients to try (NULL-terminated; NULL = postmaster@domain), the
+	 * port (25), the EHLO name (NULL = this machine's name). */
+	const char *const *smtp_rcpts;
+	int smtp_port;
+	const char *smtp_helo;
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;
