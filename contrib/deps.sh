@@ -21,6 +21,8 @@ PACKAGES=(
 	chromium
 	# the lab: DNS, mail, web, certificates
 	knot knot-dnsutils bind9-dnsutils dovecot-core dovecot-imapd dovecot-pop3d nginx-light openssl
+	# the lab: SMTP (contrib/lab/smtp/, cutover smtp)
+	postfix
 	# benchmarks: the baselines we compare against
 	isync
 	# benchmarks: peak RSS and arithmetic (contrib/bench/probe.sh)
