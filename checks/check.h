@@ -41,6 +41,9 @@ struct check_input {
 	const char *const *smtp_rcpts;
 	int smtp_port;
 	const char *smtp_helo;
+	/* smtp.mx: probe these hosts (NULL-terminated) instead of the domain's MX:
+	 * the destination's MX before the flip (--mx, the plan's expect.mx names). */
+	const char *const *smtp_hosts;
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;

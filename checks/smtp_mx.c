@@ -265,6 +265,8 @@ smtp_mx_probe_done(struct smtp_probe *p, void *arg)
 	smtp_mx_free(m);
 }
 
+static void smtp_mx_probe_all(struct smtp_mx_task *m);
+
 static int
 smtp_mx_cmp(const void *a, const void *b)
 {
@@ -281,7 +283,6 @@ smtp_mx_answer(void *arg, const struct dns_reply *reply)
 	const struct dnsmsg_rr *rr;
 	const char *owner;
 	size_t it = 0;
-	struct smtp_probe_opts o;
 
 	m->q = NULL;
 	if (reply->status != DNS_OK) {
@@ -310,6 +311,19 @@ smtp_mx_answer(void *arg, const struct dns_reply *reply)
 		goto done;
 	}
 	qsort(m->hosts, m->n_hosts, sizeof(m->hosts[0]), smtp_mx_cmp);
+	smtp_mx_probe_all(m);
+	return;
+done:
+	task_done(m->t);
+	smtp_mx_free(m);
+}
+
+/* One probe per host, all at once. */
+static void
+smtp_mx_probe_all(struct smtp_mx_task *m)
+{
+	struct smtp_probe_opts o;
+
 	memset(&o, 0, sizeof(o));
 	o.port = m->in->smtp_port;
 	o.helo = m->helo;
@@ -323,10 +337,6 @@ smtp_mx_answer(void *arg, const struct dns_reply *reply)
 		m->hosts[i].probe = smtp_probe_start(
 		    runner_base(task_runner(m->t)), &o, smtp_mx_probe_done, &m->hosts[i]);
 	}
-	return;
-done:
-	task_done(m->t);
-	smtp_mx_free(m);
 }
 
 static void
@@ -338,11 +348,23 @@ smtp_mx_start(struct task *t, void *aux)
 	cJSON *arr;
 
 	m->t = t;
+	cJSON_AddStringToObject(
+	    res->details, "mx_source", m->in->smtp_hosts != NULL ? "expected" : "dns");
 	cJSON_AddNumberToObject(res->details, "port", m->in->smtp_port);
 	cJSON_AddStringToObject(res->details, "helo", m->helo);
 	arr = cJSON_AddArrayToObject(res->details, "recipients");
 	for (size_t i = 0; i < m->n_rcpts; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(m->rcpts[i]));
+	if (m->in->smtp_hosts != NULL) { /* the destination's MX, before the flip */
+		for (size_t i = 0; m->in->smtp_hosts[i] != NULL && m->n_hosts < SMTP_MAX_MX; i++) {
+			m->hosts[m->n_hosts].owner = m;
+			m->hosts[m->n_hosts].name = xstrdup(m->in->smtp_hosts[i]);
+			m->hosts[m->n_hosts].preference = 0;
+			m->n_hosts++;
+		}
+		smtp_mx_probe_all(m);
+		return;
+	}
 	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_MX, smtp_mx_answer, m);
 	if (q != NULL) /* NULL: answered already, M may be gone */
 		m->q = q;
@@ -401,7 +423,8 @@ const struct check check_smtp_mx = {
     .id = "smtp.mx",
     .group = "smtp",
     .title = "the MX hosts take mail for the recipients: STARTTLS, RCPT TO accepted",
-    .commands = CHECK_CMD_SMTP,
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_SMTP,
     .schedule = smtp_mx_schedule,
     .scope = CHECK_SCOPE_ONCE,
+    .on_request = 1, /* port 25 is often blocked: `audit --only smtp` */
 };

@@ -6,14 +6,16 @@
 #include "cli.h"
 #include "util.h"
 
-enum { OPT_RCPT = CLI_OPT_COMMAND, OPT_SMTP_PORT, OPT_HELO_NAME };
+enum { OPT_RCPT = CLI_OPT_COMMAND, OPT_SMTP_PORT, OPT_HELO_NAME, OPT_MX };
 
 #define SMTP_MAX_RCPTS 100
+#define SMTP_MAX_HOSTS 10
 
 static const struct option smtp_options[] = {
 	{"rcpt", required_argument, NULL, OPT_RCPT},
 	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
 	{"helo-name", required_argument, NULL, OPT_HELO_NAME},
+	{"mx", required_argument, NULL, OPT_MX},
 	{NULL, 0, NULL, 0},
 };
 
@@ -23,6 +25,8 @@ static struct {
 	long port;
 	int port_set;
 	const char *helo;
+	const char *hosts[SMTP_MAX_HOSTS + 1];
+	size_t n_hosts;
 } smtp_opts;
 
 static void
@@ -45,10 +49,15 @@ smtp_help(FILE *out)
 	    "                       postmaster@DOMAIN)\n"
 	    "  --smtp-port N        the port of the MX hosts (default 25; for labs)\n"
 	    "  --helo-name NAME     the EHLO name (default this machine's host name)\n"
+	    "  --mx HOST            probe HOST instead of DOMAIN's MX (repeatable, up to\n"
+	    "                       10): the new provider's MX before the flip, e.g.\n"
+	    "                       example-com.mail.protection.outlook.com\n"
 	    "\n"
 	    "Examples:\n"
 	    "  cutover smtp example.com --rcpt alice@example.com --rcpt bob@example.com\n"
 	    "  cutover smtp example.com --rcpt alice@example.com --json smtp.json\n"
+	    "  cutover smtp example.com --mx example-com.mail.protection.outlook.com \\\n"
+	    "      --rcpt alice@example.com\n"
 	    "\n", out);
 }
 
@@ -77,6 +86,14 @@ smtp_option(struct cli *c, int opt, const char *arg)
 			    "(e.g. mail.example.com)");
 		smtp_opts.helo = arg;
 		return CLI_CONTINUE;
+	case OPT_MX:
+		if (!util_hostname_ok(arg, 0))
+			return cli_value_error(c, "--mx", arg, "expected a host name "
+			    "(e.g. example-com.mail.protection.outlook.com)");
+		if (smtp_opts.n_hosts == SMTP_MAX_HOSTS)
+			return cli_value_error(c, "--mx", arg, "at most 10 hosts");
+		smtp_opts.hosts[smtp_opts.n_hosts++] = arg;
+		return CLI_CONTINUE;
 	}
 	return cli_usage_error(c, "unexpected option");
 }
@@ -98,7 +115,8 @@ smtp_run(struct cli *c)
 	in.smtp_rcpts = smtp_opts.n_rcpts > 0 ? smtp_opts.rcpts : NULL;
 	in.smtp_port = smtp_opts.port_set ? (int)smtp_opts.port : 25;
 	in.smtp_helo = smtp_opts.helo;
-	return cli_run_checks(c, CHECK_CMD_SMTP, NULL, &in, in.domain, c->resolvers,
+	in.smtp_hosts = smtp_opts.n_hosts > 0 ? smtp_opts.hosts : NULL;
+	return cli_run_checks(c, CHECK_CMD_SMTP, "smtp", &in, in.domain, c->resolvers,
 	    c->n_resolvers, c->ca_file);
 }
 

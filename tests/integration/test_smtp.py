@@ -222,3 +222,39 @@ def test_bad_options(cutover):
         assert run.rc == 65, (args, run.stderr)
     run = cutover("smtp", json_report=False)
     assert run.rc == 64
+
+
+def test_audit_smtp_group(cutover, dns_lab, smtp_lab, tmp_path):
+    """audit --only smtp: the plan's expect.mx host (the new MX before the flip,
+    not the domain's MX: elsewhere.test has none) and every destination user."""
+    import json
+    plan = {"domain": "elsewhere.test", "resolvers": [dns_lab],
+            "expect": {"mx": ["*.mail.protection.outlook.com", "mx.lab.test"]},
+            "mailboxes": [
+                {"source_user": "alice@old.example", "dest_user": "alice@smtp.test",
+                 "source_password": "x", "dest_password": "y"},
+                {"source_user": "zed@old.example", "dest_user": "zed@smtp.test",
+                 "source_password": "x", "dest_password": "y"}]}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    run = cutover("audit", path, "--only", "smtp", "--smtp-port", ACCEPT,
+                  "--ca-file", smtp_lab["ca"], "--no-progress")
+    c = run.check("smtp.mx", "elsewhere.test")
+    assert c["details"]["mx_source"] == "expected"
+    assert c["details"]["recipients"] == ["alice@smtp.test", "zed@smtp.test"]
+    [mx] = c["details"]["mx"]
+    assert mx["host"] == "mx.lab.test"
+    rc = by_address(mx)
+    assert rc["alice@smtp.test"]["status"] == "accepted"
+    assert rc["zed@smtp.test"]["status"] == "rejected"
+    assert c["status"] == "fail" and run.rc == 2
+    # not part of a default audit (port 25 is often blocked)
+    run = cutover("audit", path, "--only", "dns", "--no-progress")
+    assert not [x for x in run.report["checks"] if x["id"] == "smtp.mx"]
+
+
+def test_mx_option(cutover, dns_lab, smtp_lab):
+    run, c = probe(cutover, dns_lab, smtp_lab, ACCEPT, "bob@smtp.test",
+                   extra=("--mx", "mx.lab.test"))
+    assert c["details"]["mx_source"] == "expected"
+    assert c["status"] == "pass"
