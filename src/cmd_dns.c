@@ -55,6 +55,8 @@ dns_help(FILE *out)
 	    "dns.spf walks the SPF policy: every include and redirect with its own count\n"
 	    "of DNS lookups (limit 10) and void lookups (limit 2), syntax errors with their\n"
 	    "position, and whether the destination's include (from --expect) is in it.\n"
+	    "dns.mta_sts fetches the MTA-STS policy and fails when it is in mode enforce\n"
+	    "and does not allow the --expect provider's MX (with the policy to publish).\n"
 	    "\n"
 	    "Examples:\n"
 	    "  cutover dns example.com\n"

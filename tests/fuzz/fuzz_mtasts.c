@@ -1,0 +1,55 @@
+/*
+ * fuzz_mtasts.c - libFuzzer target for the MTA-STS parsers (src/mtasts.h):
+ * the first byte chooses the TXT record parser, the policy parser or the
+ * MX pattern matcher (the rest split at the first NUL into pattern and host).
+ * Seeds: tests/fuzz/corpus/fuzz_mtasts/.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtasts.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data + 1;
+	size_t n = size - 1;
+	char err[200], id[33];
+
+	if (size < 1)
+		return 0;
+	switch (data[0] % 3) {
+	case 0:
+		if (mtasts_txt_parse(s, n, id, err, sizeof(err)) == 1 &&
+		    (strlen(id) == 0 || strlen(id) > 32))
+			abort();
+		break;
+	case 1: {
+		struct mtasts_policy p;
+
+		if (mtasts_policy_parse(s, n, &p, err, sizeof(err)) == 0) {
+			if (p.max_age < 0 || p.max_age > MTASTS_MAX_AGE || p.n_mx > MTASTS_MAX_MX)
+				abort();
+			mtasts_policy_free(&p);
+		}
+		break;
+	}
+	default: {
+		char *buf = malloc(n + 2);
+		const char *host;
+
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		buf[n + 1] = '\0';
+		host = buf + strlen(buf) + 1;
+		(void)mtasts_mx_match(buf, host <= buf + n ? host : "");
+		free(buf);
+		break;
+	}
+	}
+	return 0;
+}
