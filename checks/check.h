@@ -44,6 +44,8 @@ struct check_input {
 	/* smtp.mx: probe these hosts (NULL-terminated) instead of the domain's MX:
 	 * the destination's MX before the flip (--mx, the plan's expect.mx names). */
 	const char *const *smtp_hosts;
+	/* dns.m365_verification: the plan's expect.verification ("MS=ms12345678"), or NULL */
+	const char *expect_verification;
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;
