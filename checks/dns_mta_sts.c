@@ -240,6 +240,7 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	name = xasprintf("_mta-sts.%s", s->domain);
 	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
 	    reply->status != DNS_NXDOMAIN) {
+		cJSON_AddNullToObject(res->details, "txt");
 		result_set(res, RESULT_ERROR, "TXT lookup of %s failed: %s", name, reply->error);
 		free(name);
 		sts_done(s);
