@@ -11,6 +11,7 @@ extern const struct check check_dns_dmarc;
 extern const struct check check_dns_dkim;
 extern const struct check check_dns_mta_sts;
 extern const struct check check_dns_m365_verification;
+extern const struct check check_dns_tls_rpt;
 extern const struct check check_web_webmail;
 extern const struct check check_web_autodiscover;
 extern const struct check check_imap_tls;
@@ -35,6 +36,7 @@ static const struct check *const check_list[] = {
 	&check_dns_dkim,
 	&check_dns_mta_sts,
 	&check_dns_m365_verification,
+	&check_dns_tls_rpt,
 	&check_web_webmail,
 	&check_web_autodiscover,
 	&check_imap_tls,

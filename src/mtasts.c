@@ -272,3 +272,75 @@ mtasts_mx_match(const char *pattern, const char *host)
 	}
 	return lp == lh && strncasecmp(pattern, host, lp) == 0;
 }
+
+int
+mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t *n, char *err,
+    size_t errlen)
+{
+	size_t i;
+	int have_rua = 0;
+
+	*n = 0;
+	/* tlsrpt-version = %s"v=TLSRPTv1" */
+	if (len < 11 || memcmp(txt, "v=TLSRPTv1", 10) != 0 ||
+	    (txt[10] != ';' && txt[10] != ' ' && txt[10] != '\t'))
+		return len == 10 && memcmp(txt, "v=TLSRPTv1", 10) == 0
+		           ? (snprintf(err, errlen, "no rua= field (RFC 8460 section 3)"), -1)
+		           : 0;
+	i = 10;
+	while (i < len) {
+		size_t ks, ke, vs, ve;
+
+		i = mtasts_wsp(txt, i, len);
+		if (i >= len)
+			break;
+		if (txt[i] != ';') {
+			snprintf(err, errlen, "expected ';' at position %zu", i + 1);
+			goto fail;
+		}
+		i = mtasts_wsp(txt, i + 1, len);
+		if (i >= len)
+			break;
+		ks = i;
+		while (i < len && (isalnum((unsigned char)txt[i]) || txt[i] == '_' || txt[i] == '-' ||
+		                      txt[i] == '.'))
+			i++;
+		ke = i;
+		if (ke == ks || i >= len || txt[i] != '=') {
+			snprintf(err, errlen, "bad field at position %zu", ks + 1);
+			goto fail;
+		}
+		vs = ++i;
+		while (i < len && txt[i] != ';' && txt[i] != ' ' && txt[i] != '\t')
+			i++;
+		ve = i;
+		if (ke - ks != 3 || memcmp(txt + ks, "rua", 3) != 0 || have_rua)
+			continue; /* extension fields are ignored */
+		have_rua = 1;
+		while (vs < ve) {
+			size_t e = vs;
+
+			while (e < ve && txt[e] != ',')
+				e++;
+			if (!((e - vs > 7 && strncasecmp(txt + vs, "mailto:", 7) == 0 &&
+			          memchr(txt + vs, '@', e - vs) != NULL) ||
+			        (e - vs > 8 && strncasecmp(txt + vs, "https://", 8) == 0))) {
+				snprintf(err, errlen, "rua: \"%.*s\" is not a mailto: or https: URI",
+				    (int)(e - vs > 80 ? 80 : e - vs), txt + vs);
+				goto fail;
+			}
+			if (*n < max)
+				uris[(*n)++] = xstrndup(txt + vs, e - vs);
+			vs = e + 1;
+		}
+	}
+	if (!have_rua || *n == 0) {
+		snprintf(err, errlen, "no rua= field (RFC 8460 section 3)");
+		goto fail;
+	}
+	return 1;
+fail:
+	while (*n > 0)
+		free(uris[--*n]);
+	return -1;
+}

@@ -42,6 +42,15 @@ int mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out,
     size_t errlen);
 void mtasts_policy_free(struct mtasts_policy *p);
 
+/*
+ * A TXT record of _smtp._tls.DOMAIN (TLS reporting, RFC 8460 section 3):
+ * "v=TLSRPTv1; rua=mailto:a@example.com,https://example.com/r". Returns 1 and
+ * the rua URIs (each mailto: or https:, at most MAX) in URIS/N (caller frees
+ * each), 0 when it is not a TLS-RPT record, -1 with ERR when malformed.
+ */
+int mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t *n,
+    char *err, size_t errlen);
+
 /* Section 4.1: HOST matches PATTERN ("*." matches exactly one leftmost
  * label), without case, trailing dots aside. */
 int mtasts_mx_match(const char *pattern, const char *host);

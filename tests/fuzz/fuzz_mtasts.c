@@ -1,7 +1,8 @@
 /*
  * fuzz_mtasts.c - libFuzzer target for the MTA-STS parsers (src/mtasts.h):
- * the first byte chooses the TXT record parser, the policy parser or the
- * MX pattern matcher (the rest split at the first NUL into pattern and host).
+ * the first byte chooses the TXT record parser, the policy parser, the
+ * MX pattern matcher (the rest split at the first NUL into pattern and host)
+ * or the TLS-RPT record parser.
  * Seeds: tests/fuzz/corpus/fuzz_mtasts/.
  */
 #include <stddef.h>
@@ -22,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		if (mtasts_txt_parse(s, n, id, err, sizeof(err)) == 1 &&
 		    (strlen(id) == 0 || strlen(id) > 32))
@@ -36,6 +37,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			mtasts_policy_free(&p);
 		}
+		break;
+	}
+	case 3: {
+		char *uris[4];
+		size_t nu = 0;
+
+		if (mtasts_tlsrpt_parse(s, n, uris, 4, &nu, err, sizeof(err)) == 1 && nu == 0)
+			abort();
+		while (nu > 0)
+			free(uris[--nu]);
 		break;
 	}
 	default: {

@@ -86,3 +86,21 @@ def test_untrusted_certificate(cutover, dns_lab, web_lab, tmp_path):
     c = run.check("dns.mta_sts", "enforce.sts.test")
     assert c["status"] == "warn" and c["details"]["policy"] is None
     assert "certificate" in c["details"]["error"].lower() or "SSL" in c["details"]["error"]
+
+
+def test_tls_rpt(cutover, dns_lab):
+    def rpt(name):
+        run = cutover("dns", f"{name}.sts.test", "--resolver", dns_lab, "--no-progress")
+        return run.check("dns.tls_rpt", f"{name}.sts.test")
+
+    c = rpt("enforce")
+    assert c["status"] == "pass"
+    assert c["details"]["rua"] == ["mailto:tls-reports@sts.test",
+                                   "https://reports.sts.test/tlsrpt"]
+    assert "mailto:tls-reports@sts.test" in c["summary"]
+    c = rpt("testing")
+    assert c["status"] == "warn" and "ftp://" in c["details"]["error"]
+    c = rpt("ok")
+    assert c["status"] == "warn" and "no rua=" in c["details"]["error"]
+    c = rpt("none")
+    assert c["status"] == "pass" and c["details"]["record"] is None

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -117,6 +118,43 @@ test_mx_match(void **state)
 	    "contoso-com.mail.protection.outlook.com"));
 }
 
+static int
+rpt(const char *s, char **uris, size_t *n, char *err)
+{
+	return mtasts_tlsrpt_parse(s, strlen(s), uris, 4, n, err, 200);
+}
+
+static void
+test_tlsrpt(void **state)
+{
+	char *uris[4], err[200];
+	size_t n;
+
+	(void)state;
+	/* RFC 8460 section 3's examples */
+	assert_int_equal(rpt("v=TLSRPTv1; rua=mailto:reports@example.com", uris, &n, err), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(uris[0], "mailto:reports@example.com");
+	free(uris[0]);
+	assert_int_equal(rpt("v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt,"
+	                     "mailto:r@example.com; ext=1;",
+	                     uris, &n, err),
+	    1);
+	assert_int_equal(n, 2);
+	assert_string_equal(uris[0], "https://reporting.example.com/v1/tlsrpt");
+	free(uris[0]);
+	free(uris[1]);
+	assert_int_equal(rpt("v=spf1 -all", uris, &n, err), 0);
+	assert_int_equal(rpt("v=TLSRPTv1", uris, &n, err), -1);
+	assert_non_null(strstr(err, "no rua="));
+	assert_int_equal(rpt("v=TLSRPTv1; rua=ftp://x.example/", uris, &n, err), -1);
+	assert_non_null(strstr(err, "mailto: or https:"));
+	assert_int_equal(n, 0);
+	assert_int_equal(rpt("v=TLSRPTv1; rua=mailto:noat", uris, &n, err), -1);
+	assert_int_equal(rpt("v=TLSRPTv1; rua=mailto:a@x.example,ftp://y", uris, &n, err), -1);
+	assert_int_equal(n, 0); /* nothing left allocated */
+}
+
 int
 main(void)
 {
@@ -125,6 +163,7 @@ main(void)
 	    cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_policy_errors),
 	    cmocka_unit_test(test_mx_match),
+	    cmocka_unit_test(test_tlsrpt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
