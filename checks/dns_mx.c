@@ -273,6 +273,17 @@ mx_finish(struct mx_task *m)
 		    "looked up", m->n_ex, m->n_ex == 1 ? "" : "s", lookup_err);
 		result_advise(res, "Run the check again; if it persists, check the name servers of "
 		    "%s.", lookup_err);
+	} else if (m->in->expect_mx != NULL && all_expected) {
+		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: already the expected MX",
+		    m->n_ex, m->n_ex == 1 ? "" : "s",
+		    provider != NULL ? provider : mixed ? "mixed" : "unknown");
+	} else if (m->in->expect_mx != NULL) {
+		/* before the flip this is how it should be; the summary says so */
+		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: still the %s MX, "
+		                             "expected until go-live",
+		    m->n_ex, m->n_ex == 1 ? "" : "s",
+		    provider != NULL ? provider : mixed ? "mixed" : "unknown",
+		    provider != NULL ? provider : "old");
 	} else {
 		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s", m->n_ex,
 		    m->n_ex == 1 ? "" : "s", provider != NULL ? provider : mixed ? "mixed" : "unknown");
