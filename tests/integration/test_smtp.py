@@ -258,3 +258,28 @@ def test_mx_option(cutover, dns_lab, smtp_lab):
                    extra=("--mx", "mx.lab.test"))
     assert c["details"]["mx_source"] == "expected"
     assert c["status"] == "pass"
+
+
+@pytest.mark.parametrize("rcpt,ran", [("alice@smtp.test", True), ("nobody@smtp.test", False)])
+def test_propagation_then_require_smtp(cutover, dns_lab, smtp_lab, tmp_path, rcpt, ran):
+    """--then runs only once the (new) MX accepts every recipient."""
+    marker = tmp_path / "then-ran"
+    run = cutover("propagation", "smtp.test", "--expect-mx", "mx.lab.test",
+                  "--authoritative", dns_lab, "--resolver", dns_lab,
+                  "--then-require", "smtp", "--rcpt", rcpt, "--smtp-port", ACCEPT,
+                  "--ca-file", smtp_lab["ca"], "--no-progress",
+                  "--then", f"touch {marker}")
+    assert marker.exists() is ran, run.stderr
+    c = run.check("smtp.mx", "smtp.test")
+    assert c["details"]["recipients"] == [rcpt]
+    if ran:
+        assert run.rc == 0 and c["status"] == "pass"
+    else:
+        assert run.rc == 2 and c["status"] == "fail"
+        assert "not running --then" in run.stderr
+
+
+def test_then_require_bad_value(cutover):
+    run = cutover("propagation", "smtp.test", "--expect-mx", "mx.lab.test",
+                  "--then-require", "dns", json_report=False)
+    assert run.rc == 65 and "--then-require" in run.stderr
