@@ -56,12 +56,13 @@ msv_answer(void *arg, const struct dns_reply *reply)
 		cJSON_AddNullToObject(res->details, "expected");
 	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
 	    reply->status != DNS_NXDOMAIN) {
-		result_set(res, RESULT_ERROR, "TXT lookup of %s failed: %s", m->domain, reply->error);
+		result_set(
+		    res, RESULT_ERROR, "TXT lookup of %s failed: %s", m->domain, reply->error);
 		goto done;
 	}
 	owner = reply->status == DNS_OK ? dnsmsg_resolve_cname(reply->msg, m->domain) : NULL;
 	while (owner != NULL &&
-	       (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
+	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
 		if (rr->text == NULL || rr->text_len < 3 || strncasecmp(rr->text, "MS=", 3) != 0)
 			continue;
 		cJSON_AddItemToArray(arr, cJSON_CreateString(rr->text));
@@ -70,29 +71,35 @@ msv_answer(void *arg, const struct dns_reply *reply)
 			found = 1;
 	}
 	if (want != NULL && found) {
-		result_set(res, RESULT_PASS, "Microsoft 365 verification record %s is published", want);
+		result_set(
+		    res, RESULT_PASS, "Microsoft 365 verification record %s is published", want);
 	} else if (want != NULL) {
 		if (n == 0)
-			result_set(res, RESULT_FAIL, "no Microsoft 365 verification record at %s "
-			                             "(expected %s)", m->domain, want);
+			result_set(res, RESULT_FAIL,
+			    "no Microsoft 365 verification record at %s "
+			    "(expected %s)",
+			    m->domain, want);
 		else
 			result_set(res, RESULT_FAIL, "the verification record at %s is %s, not %s",
 			    m->domain, cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)), want);
-		result_advise(res, "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
-		                   "admin center shows under Settings > Domains), then verify the "
-		                   "domain there. Until the tenant accepts the domain, its recipients "
-		                   "are rejected with 550 5.4.1.", want, m->domain);
+		result_advise(res,
+		    "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
+		    "admin center shows under Settings > Domains), then verify the "
+		    "domain there. Until the tenant accepts the domain, its recipients "
+		    "are rejected with 550 5.4.1.",
+		    want, m->domain);
 	} else if (n > 0) {
 		result_set(res, RESULT_PASS, "Microsoft 365 verification record published (%s)",
 		    cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)));
 	} else {
-		result_set(res, RESULT_WARN, "no Microsoft 365 verification record (TXT MS=ms...) at %s",
-		    m->domain);
-		result_advise(res, "Unless the domain is already verified in the tenant, publish the "
-		                   "TXT record the Microsoft 365 admin center shows (MS=ms followed by "
-		                   "digits; add it to the plan as expect.verification to check the "
-		                   "value). Until the domain is accepted, its recipients are rejected "
-		                   "with 550 5.4.1.");
+		result_set(res, RESULT_WARN,
+		    "no Microsoft 365 verification record (TXT MS=ms...) at %s", m->domain);
+		result_advise(res,
+		    "Unless the domain is already verified in the tenant, publish the "
+		    "TXT record the Microsoft 365 admin center shows (MS=ms followed by "
+		    "digits; add it to the plan as expect.verification to check the "
+		    "value). Until the domain is accepted, its recipients are rejected "
+		    "with 550 5.4.1.");
 	}
 done:
 	task_done(m->t);

@@ -82,15 +82,15 @@ sts_policy_text(const struct mtasts_policy *p, const char *const *expect)
 	size_t cap = 256, len = 0;
 	char *out = xmalloc(cap);
 
-#define STS_ADD(...)                                                                   \
-	do {                                                                             \
-		int n_ = snprintf(out + len, cap - len, __VA_ARGS__);                    \
-		while ((size_t)n_ >= cap - len) {                                        \
-			cap *= 2;                                                        \
-			out = xrealloc(out, cap);                                        \
-			n_ = snprintf(out + len, cap - len, __VA_ARGS__);                \
-		}                                                                        \
-		len += (size_t)n_;                                                       \
+#define STS_ADD(...)                                                                               \
+	do {                                                                                       \
+		int n_ = snprintf(out + len, cap - len, __VA_ARGS__);                              \
+		while ((size_t)n_ >= cap - len) {                                                  \
+			cap *= 2;                                                                  \
+			out = xrealloc(out, cap);                                                  \
+			n_ = snprintf(out + len, cap - len, __VA_ARGS__);                          \
+		}                                                                                  \
+		len += (size_t)n_;                                                                 \
 	} while (0)
 	STS_ADD("version: STSv1\nmode: %s\n", p->mode);
 	for (size_t i = 0; i < p->n_mx; i++)
@@ -119,8 +119,9 @@ sts_judge(struct sts_task *s, const struct mtasts_policy *p)
 	}
 	if (expect == NULL || expect[0] == NULL || strcmp(p->mode, "none") == 0) {
 		cJSON_AddNullToObject(res->details, "covers_expected");
-		result_set(res, RESULT_PASS, "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld",
-		    p->mode, p->n_mx, p->n_mx == 1 ? "" : "s", p->max_age);
+		result_set(res, RESULT_PASS,
+		    "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld", p->mode, p->n_mx,
+		    p->n_mx == 1 ? "" : "s", p->max_age);
 		return;
 	}
 	cJSON_AddBoolToObject(res->details, "covers_expected", missing == 0);
@@ -142,7 +143,8 @@ sts_judge(struct sts_task *s, const struct mtasts_policy *p)
 		if (strcmp(p->mode, "enforce") == 0) {
 			result_set(res, RESULT_FAIL,
 			    "MTA-STS policy in mode enforce does not allow the new MX %s: "
-			    "MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the flip",
+			    "MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
+			    "flip",
 			    first);
 		} else {
 			result_set(res, RESULT_WARN,
@@ -170,7 +172,8 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	cJSON *pol;
 
 	s->fetch = NULL;
-	cJSON_AddNumberToObject(res->details, "http_status", fr->last != NULL ? fr->last->status : 0);
+	cJSON_AddNumberToObject(
+	    res->details, "http_status", fr->last != NULL ? fr->last->status : 0);
 	if (fr->content_type != NULL)
 		cJSON_AddStringToObject(res->details, "content_type", fr->content_type);
 	else
@@ -181,8 +184,10 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	if (fr->end != HTTP_FETCH_OK)
 		snprintf(err, sizeof(err), "%s", fr->error != NULL ? fr->error : "fetch failed");
 	else if (fr->last->status >= 300 && fr->last->status < 400)
-		snprintf(err, sizeof(err), "HTTP %ld redirect: RFC 8461 section 3.3 forbids "
-		                           "following it", fr->last->status);
+		snprintf(err, sizeof(err),
+		    "HTTP %ld redirect: RFC 8461 section 3.3 forbids "
+		    "following it",
+		    fr->last->status);
 	else if (fr->last->status != 200)
 		snprintf(err, sizeof(err), "HTTP %ld", fr->last->status);
 	else if (fr->body_truncated)
@@ -190,7 +195,8 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	else if (fr->content_type == NULL || strncasecmp(fr->content_type, "text/plain", 10) != 0)
 		snprintf(err, sizeof(err), "Content-Type %s, not text/plain (RFC 8461 section 3.2)",
 		    fr->content_type != NULL ? fr->content_type : "missing");
-	if (err[0] == '\0' && mtasts_policy_parse(fr->body, fr->body_len, &p, err, sizeof(err)) == 0) {
+	if (err[0] == '\0' &&
+	    mtasts_policy_parse(fr->body, fr->body_len, &p, err, sizeof(err)) == 0) {
 		cJSON *mx;
 
 		pol = cJSON_AddObjectToObject(res->details, "policy");
@@ -207,11 +213,15 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	}
 	cJSON_AddNullToObject(res->details, "policy");
 	cJSON_AddStringToObject(res->details, "error", err);
-	result_set(res, RESULT_WARN, "MTA-STS record published, but the policy at %s is not "
-	                             "usable: %s", s->url, err);
-	result_advise(res, "Senders treat this as no policy, or keep a cached one: serve a "
-	                   "valid policy (text/plain, 200, no redirect, a certificate valid "
-	                   "for mta-sts.%s), or remove the _mta-sts TXT record.", s->domain);
+	result_set(res, RESULT_WARN,
+	    "MTA-STS record published, but the policy at %s is not "
+	    "usable: %s",
+	    s->url, err);
+	result_advise(res,
+	    "Senders treat this as no policy, or keep a cached one: serve a "
+	    "valid policy (text/plain, 200, no redirect, a certificate valid "
+	    "for mta-sts.%s), or remove the _mta-sts TXT record.",
+	    s->domain);
 	sts_done(s);
 }
 
@@ -249,10 +259,10 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	err[0] = '\0';
 	owner = reply->status == DNS_OK ? dnsmsg_resolve_cname(reply->msg, name) : NULL;
 	while (owner != NULL &&
-	       (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
-		int r = rr->text != NULL ? mtasts_txt_parse(rr->text, rr->text_len, id, err,
-		                                 sizeof(err))
-		                         : 0;
+	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
+		int r = rr->text != NULL
+		    ? mtasts_txt_parse(rr->text, rr->text_len, id, err, sizeof(err))
+		    : 0;
 
 		if (r == 0)
 			continue;
@@ -265,8 +275,8 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	free(name);
 	if (n_sts == 0) {
 		cJSON_AddNullToObject(res->details, "txt");
-		result_set(res, RESULT_PASS, "no MTA-STS policy (no v=STSv1 TXT record at _mta-sts.%s)",
-		    s->domain);
+		result_set(res, RESULT_PASS,
+		    "no MTA-STS policy (no v=STSv1 TXT record at _mta-sts.%s)", s->domain);
 		sts_done(s);
 		return;
 	}
@@ -275,10 +285,12 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	else
 		cJSON_AddNullToObject(res->details, "id");
 	if (n_sts > 1 || s->id[0] == '\0') {
-		result_set(res, RESULT_WARN, "the MTA-STS TXT record at _mta-sts.%s is not valid: %s",
-		    s->domain, n_sts > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" : err);
-		result_advise(res, "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
-		                   "letters and digits); senders ignore an invalid one.");
+		result_set(res, RESULT_WARN,
+		    "the MTA-STS TXT record at _mta-sts.%s is not valid: %s", s->domain,
+		    n_sts > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" : err);
+		result_advise(res,
+		    "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
+		    "letters and digits); senders ignore an invalid one.");
 		sts_done(s);
 		return;
 	}

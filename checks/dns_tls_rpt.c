@@ -56,9 +56,9 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	}
 	owner = reply->status == DNS_OK ? dnsmsg_resolve_cname(reply->msg, m->name) : NULL;
 	while (owner != NULL &&
-	       (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
+	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
 		int r = rr->text != NULL ? mtasts_tlsrpt_parse(rr->text, rr->text_len, uris,
-		                                 TLSRPT_MAX_RUA, &n, err, sizeof(err))
+		                               TLSRPT_MAX_RUA, &n, err, sizeof(err))
 		                         : 0;
 
 		if (r == 0)
@@ -77,8 +77,8 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	if (found == 0) {
 		cJSON_AddNullToObject(res->details, "record");
 		cJSON_AddNullToObject(res->details, "error");
-		result_set(res, RESULT_PASS, "no TLS reporting (no v=TLSRPTv1 record at %s; optional)",
-		    m->name);
+		result_set(res, RESULT_PASS,
+		    "no TLS reporting (no v=TLSRPTv1 record at %s; optional)", m->name);
 		goto done;
 	}
 	if (found > 1) {
@@ -88,11 +88,13 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	}
 	if (bad) {
 		cJSON_AddStringToObject(res->details, "error", err);
-		result_set(res, RESULT_WARN, "the TLS reporting record at %s is not valid: %s", m->name,
-		    err);
-		result_advise(res, "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
-		                   "senders ignore an invalid one, and its reports are how TLS or "
-		                   "MTA-STS failures after the flip become visible.", m->domain);
+		result_set(res, RESULT_WARN, "the TLS reporting record at %s is not valid: %s",
+		    m->name, err);
+		result_advise(res,
+		    "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
+		    "senders ignore an invalid one, and its reports are how TLS or "
+		    "MTA-STS failures after the flip become visible.",
+		    m->domain);
 		goto done;
 	}
 	cJSON_AddNullToObject(res->details, "error");

@@ -179,8 +179,8 @@ smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
 			y->deferred++;
 			if (y->first_defer[0] == '\0')
 				snprintf(y->first_defer, sizeof(y->first_defer), "%s: %d %s%s%s",
-				    rc[i].address, rc[i].code, rc[i].enhanced, rc[i].enhanced[0] ? " " : "",
-				    rc[i].text);
+				    rc[i].address, rc[i].code, rc[i].enhanced,
+				    rc[i].enhanced[0] ? " " : "", rc[i].text);
 			break;
 		case SMTP_RCPT_REJECTED:
 			y->rejected++;
@@ -212,20 +212,23 @@ smtp_mx_report(struct smtp_mx_task *m)
 	if (y.connect_failed > 0 && y.connect_failed + y.other_failed == m->n_hosts) {
 		result_set(res, RESULT_FAIL, "no MX host of %s could be reached on port %d: %s",
 		    m->domain, m->in->smtp_port, y.first_fail);
-		result_advise(res, "Check the host and the port. Many networks (home, office, "
-		                   "cloud providers) block outbound port 25: run the probe from a "
-		                   "machine that may send mail, or allow it for this test.");
+		result_advise(res,
+		    "Check the host and the port. Many networks (home, office, "
+		    "cloud providers) block outbound port 25: run the probe from a "
+		    "machine that may send mail, or allow it for this test.");
 	} else if (y.connect_failed + y.tls_failed + y.other_failed > 0) {
 		result_set(res, RESULT_FAIL, "%zu of %zu MX host%s of %s failed: %s",
 		    y.connect_failed + y.tls_failed + y.other_failed, m->n_hosts,
 		    m->n_hosts == 1 ? "" : "s", m->domain, y.first_fail);
 		if (y.tls_failed > 0)
-			result_advise(res, "Senders that require TLS (MTA-STS, DANE) will not deliver to "
-			                   "a host whose certificate does not verify for its MX name: "
-			                   "install a certificate valid for the MX host name.");
+			result_advise(res,
+			    "Senders that require TLS (MTA-STS, DANE) will not deliver to "
+			    "a host whose certificate does not verify for its MX name: "
+			    "install a certificate valid for the MX host name.");
 		else if (y.connect_failed > 0)
-			result_advise(res, "Many networks block outbound port 25: if every other check "
-			                   "passes, run the probe from a machine that may send mail.");
+			result_advise(res,
+			    "Many networks block outbound port 25: if every other check "
+			    "passes, run the probe from a machine that may send mail.");
 	} else if (y.rejected > 0) {
 		result_set(res, RESULT_FAIL, "%zu of %zu recipient check%s rejected, e.g. %s",
 		    y.rejected, total, total == 1 ? "" : "s", y.first_reject);
@@ -234,17 +237,21 @@ smtp_mx_report(struct smtp_mx_task *m)
 	} else if (y.deferred > 0) {
 		result_set(res, RESULT_WARN, "%zu of %zu recipient check%s deferred (4xx), e.g. %s",
 		    y.deferred, total, total == 1 ? "" : "s", y.first_defer);
-		result_advise(res, "Greylisting or throttling: senders retry, so mail arrives late. "
-		                   "Run the probe again in a few minutes.");
+		result_advise(res,
+		    "Greylisting or throttling: senders retry, so mail arrives late. "
+		    "Run the probe again in a few minutes.");
 	} else if (y.no_starttls > 0) {
-		result_set(res, RESULT_WARN, "%zu recipient%s accepted, but %zu of %zu MX host%s "
-		                             "offer%s no STARTTLS: mail to %s travels unencrypted",
+		result_set(res, RESULT_WARN,
+		    "%zu recipient%s accepted, but %zu of %zu MX host%s "
+		    "offer%s no STARTTLS: mail to %s travels unencrypted",
 		    y.accepted, y.accepted == 1 ? "" : "s", y.no_starttls, m->n_hosts,
 		    m->n_hosts == 1 ? "" : "s", y.no_starttls == 1 ? "s" : "", m->domain);
-		result_advise(res, "Enable STARTTLS (RFC 3207) with a certificate for the MX host name.");
+		result_advise(
+		    res, "Enable STARTTLS (RFC 3207) with a certificate for the MX host name.");
 	} else {
-		result_set(res, RESULT_PASS, "%zu MX host%s of %s accept%s all %zu recipient%s, with "
-		                             "STARTTLS",
+		result_set(res, RESULT_PASS,
+		    "%zu MX host%s of %s accept%s all %zu recipient%s, with "
+		    "STARTTLS",
 		    m->n_hosts, m->n_hosts == 1 ? "" : "s", m->domain, m->n_hosts == 1 ? "s" : "",
 		    m->n_rcpts, m->n_rcpts == 1 ? "" : "s");
 	}

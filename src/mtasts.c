@@ -49,8 +49,9 @@ mtasts_txt_parse(const char *txt, size_t len, char id[33], char *err, size_t err
 		if (i >= len)
 			break; /* a trailing delimiter is allowed */
 		ks = i;
-		while (i < len && (isalnum((unsigned char)txt[i]) || txt[i] == '_' || txt[i] == '-' ||
-		                      txt[i] == '.'))
+		while (i < len &&
+		    (isalnum((unsigned char)txt[i]) || txt[i] == '_' || txt[i] == '-' ||
+		        txt[i] == '.'))
 			i++;
 		ke = i;
 		if (ke == ks || ke - ks > 32) {
@@ -59,7 +60,8 @@ mtasts_txt_parse(const char *txt, size_t len, char id[33], char *err, size_t err
 		}
 		i = mtasts_wsp(txt, i, len);
 		if (i >= len || txt[i] != '=') {
-			snprintf(err, errlen, "expected '=' after \"%.*s\"", (int)(ke - ks), txt + ks);
+			snprintf(
+			    err, errlen, "expected '=' after \"%.*s\"", (int)(ke - ks), txt + ks);
 			return -1;
 		}
 		vs = i = mtasts_wsp(txt, i + 1, len);
@@ -77,7 +79,8 @@ mtasts_txt_parse(const char *txt, size_t len, char id[33], char *err, size_t err
 			}
 			for (k = vs; k < ve; k++)
 				if (!isalnum((unsigned char)txt[k])) {
-					snprintf(err, errlen, "id may hold only letters and digits");
+					snprintf(
+					    err, errlen, "id may hold only letters and digits");
 					return -1;
 				}
 			memcpy(id, txt + vs, ve - vs);
@@ -131,8 +134,8 @@ mtasts_pattern_ok(const char *s, size_t n)
 }
 
 int
-mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, char *err,
-    size_t errlen)
+mtasts_policy_parse(
+    const char *body, size_t len, struct mtasts_policy *out, char *err, size_t errlen)
 {
 	size_t i = 0, lineno = 0;
 	int have_version = 0, have_mode = 0, have_age = 0;
@@ -174,7 +177,8 @@ mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, cha
 			ve--;
 		for (size_t k = vs; k < ve; k++)
 			if ((unsigned char)body[k] < 0x20 || body[k] == 0x7f) {
-				snprintf(err, errlen, "line %zu: control character in the value", lineno);
+				snprintf(err, errlen, "line %zu: control character in the value",
+				    lineno);
 				goto fail;
 			}
 #define KEY(name) (ke - s == sizeof(name) - 1 && memcmp(body + s, name, sizeof(name) - 1) == 0)
@@ -191,8 +195,8 @@ mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, cha
 			if (have_mode)
 				continue;
 			if (!VAL("enforce") && !VAL("testing") && !VAL("none")) {
-				snprintf(err, errlen, "line %zu: mode must be enforce, testing or none",
-				    lineno);
+				snprintf(err, errlen,
+				    "line %zu: mode must be enforce, testing or none", lineno);
 				goto fail;
 			}
 			memcpy(out->mode, body + vs, ve - vs);
@@ -204,19 +208,21 @@ mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, cha
 			if (have_age)
 				continue;
 			if (ve == vs || ve - vs > 10) {
-				snprintf(err, errlen, "line %zu: max_age must be 1 to 10 digits", lineno);
+				snprintf(err, errlen, "line %zu: max_age must be 1 to 10 digits",
+				    lineno);
 				goto fail;
 			}
 			for (size_t k = vs; k < ve; k++) {
 				if (!isdigit((unsigned char)body[k])) {
-					snprintf(err, errlen, "line %zu: max_age must be 1 to 10 digits",
-					    lineno);
+					snprintf(err, errlen,
+					    "line %zu: max_age must be 1 to 10 digits", lineno);
 					goto fail;
 				}
 				v = v * 10 + (body[k] - '0');
 			}
 			if (v > MTASTS_MAX_AGE) {
-				snprintf(err, errlen, "line %zu: max_age above %d", lineno, MTASTS_MAX_AGE);
+				snprintf(err, errlen, "line %zu: max_age above %d", lineno,
+				    MTASTS_MAX_AGE);
 				goto fail;
 			}
 			out->max_age = v;
@@ -239,7 +245,9 @@ mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, cha
 	}
 	if (!have_version || !have_mode || !have_age) {
 		snprintf(err, errlen, "missing %s (RFC 8461 section 3.2)",
-		    !have_version ? "version" : !have_mode ? "mode" : "max_age");
+		    !have_version    ? "version"
+		        : !have_mode ? "mode"
+		                     : "max_age");
 		goto fail;
 	}
 	if (out->n_mx == 0 && strcmp(out->mode, "none") != 0) {
@@ -268,14 +276,14 @@ mtasts_mx_match(const char *pattern, const char *host)
 		if (dot == NULL || dot == host)
 			return 0;
 		return (size_t)(host + lh - dot) == lp - 1 &&
-		       strncasecmp(dot, pattern + 1, lp - 1) == 0;
+		    strncasecmp(dot, pattern + 1, lp - 1) == 0;
 	}
 	return lp == lh && strncasecmp(pattern, host, lp) == 0;
 }
 
 int
-mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t *n, char *err,
-    size_t errlen)
+mtasts_tlsrpt_parse(
+    const char *txt, size_t len, char **uris, size_t max, size_t *n, char *err, size_t errlen)
 {
 	size_t i;
 	int have_rua = 0;
@@ -285,8 +293,8 @@ mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t
 	if (len < 11 || memcmp(txt, "v=TLSRPTv1", 10) != 0 ||
 	    (txt[10] != ';' && txt[10] != ' ' && txt[10] != '\t'))
 		return len == 10 && memcmp(txt, "v=TLSRPTv1", 10) == 0
-		           ? (snprintf(err, errlen, "no rua= field (RFC 8460 section 3)"), -1)
-		           : 0;
+		    ? (snprintf(err, errlen, "no rua= field (RFC 8460 section 3)"), -1)
+		    : 0;
 	i = 10;
 	while (i < len) {
 		size_t ks, ke, vs, ve;
@@ -302,8 +310,9 @@ mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t
 		if (i >= len)
 			break;
 		ks = i;
-		while (i < len && (isalnum((unsigned char)txt[i]) || txt[i] == '_' || txt[i] == '-' ||
-		                      txt[i] == '.'))
+		while (i < len &&
+		    (isalnum((unsigned char)txt[i]) || txt[i] == '_' || txt[i] == '-' ||
+		        txt[i] == '.'))
 			i++;
 		ke = i;
 		if (ke == ks || i >= len || txt[i] != '=') {
@@ -325,7 +334,8 @@ mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t
 			if (!((e - vs > 7 && strncasecmp(txt + vs, "mailto:", 7) == 0 &&
 			          memchr(txt + vs, '@', e - vs) != NULL) ||
 			        (e - vs > 8 && strncasecmp(txt + vs, "https://", 8) == 0))) {
-				snprintf(err, errlen, "rua: \"%.*s\" is not a mailto: or https: URI",
+				snprintf(err, errlen,
+				    "rua: \"%.*s\" is not a mailto: or https: URI",
 				    (int)(e - vs > 80 ? 80 : e - vs), txt + vs);
 				goto fail;
 			}

@@ -38,8 +38,8 @@ struct mtasts_policy {
  * first. Returns 0 and fills *OUT (free with mtasts_policy_free), or -1 with
  * ERR naming the line and the problem.
  */
-int mtasts_policy_parse(const char *body, size_t len, struct mtasts_policy *out, char *err,
-    size_t errlen);
+int mtasts_policy_parse(
+    const char *body, size_t len, struct mtasts_policy *out, char *err, size_t errlen);
 void mtasts_policy_free(struct mtasts_policy *p);
 
 /*
@@ -48,8 +48,8 @@ void mtasts_policy_free(struct mtasts_policy *p);
  * the rua URIs (each mailto: or https:, at most MAX) in URIS/N (caller frees
  * each), 0 when it is not a TLS-RPT record, -1 with ERR when malformed.
  */
-int mtasts_tlsrpt_parse(const char *txt, size_t len, char **uris, size_t max, size_t *n,
-    char *err, size_t errlen);
+int mtasts_tlsrpt_parse(
+    const char *txt, size_t len, char **uris, size_t max, size_t *n, char *err, size_t errlen);
 
 /* Section 4.1: HOST matches PATTERN ("*." matches exactly one leftmost
  * label), without case, trailing dots aside. */

@@ -104,15 +104,16 @@ smtp_take_line(struct smtp_parser *p, const char *s, size_t n)
 		return smtp_perr(p, "reply line without a three-digit code"), -1;
 	code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 	if (code < 200 || code > 599)
-		return smtp_perr(p, "reply code %d outside 2xx-5xx (RFC 5321 section 4.2)", code), -1;
+		return smtp_perr(p, "reply code %d outside 2xx-5xx (RFC 5321 section 4.2)", code),
+		       -1;
 	sep = n > 3 ? s[3] : ' ';
 	if (sep != ' ' && sep != '-')
 		return smtp_perr(p, "reply code %d followed by '%c', not a space or '-'", code,
 		           isprint((unsigned char)sep) ? sep : '?'),
 		       -1;
 	if (p->cur.n_lines > 0 && code != p->cur.code)
-		return smtp_perr(p, "multi-line reply changes its code from %d to %d", p->cur.code,
-		           code),
+		return smtp_perr(
+		           p, "multi-line reply changes its code from %d to %d", p->cur.code, code),
 		       -1;
 	if (p->cur.n_lines == SMTP_MAX_LINES)
 		return smtp_perr(p, "reply longer than %u lines", SMTP_MAX_LINES), -1;
@@ -187,7 +188,8 @@ smtp_parser_feed(struct smtp_parser *p, const char *data, size_t len, size_t *us
 
 		if (c != '\n') {
 			if (p->len >= SMTP_MAX_LINE)
-				return smtp_perr(p, "reply line longer than %u bytes", SMTP_MAX_LINE);
+				return smtp_perr(
+				    p, "reply line longer than %u bytes", SMTP_MAX_LINE);
 			if (c == '\0')
 				return smtp_perr(p, "NUL byte in a reply line");
 			p->line[p->len++] = c;
@@ -242,9 +244,8 @@ enum smtp_step {
 	ST_DONE,
 };
 
-static const char *const smtp_step_names[] = {"connect", "banner", "EHLO", "HELO",
-    "STARTTLS", "TLS handshake", "EHLO after STARTTLS", "MAIL FROM", "RCPT TO", "RSET", "QUIT",
-    "done"};
+static const char *const smtp_step_names[] = {"connect", "banner", "EHLO", "HELO", "STARTTLS",
+    "TLS handshake", "EHLO after STARTTLS", "MAIL FROM", "RCPT TO", "RSET", "QUIT", "done"};
 
 struct smtp_probe {
 	struct net_conn *conn;
@@ -336,8 +337,8 @@ smtp_fail(struct smtp_probe *p, enum smtp_outcome o, const char *fmt, ...)
 	smtp_end(p);
 }
 
-static void
-smtp_send(struct smtp_probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void smtp_send(struct smtp_probe *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 smtp_send(struct smtp_probe *p, const char *fmt, ...)
@@ -488,9 +489,9 @@ smtp_on_reply(struct smtp_probe *p, const struct smtp_reply *r)
 		rc->code = r->code;
 		snprintf(rc->enhanced, sizeof(rc->enhanced), "%s", r->enhanced);
 		rc->text = xstrdup(r->text);
-		rc->status = r->code < 300   ? SMTP_RCPT_ACCEPTED
-		             : r->code < 500 ? SMTP_RCPT_DEFERRED
-		                             : SMTP_RCPT_REJECTED;
+		rc->status = r->code < 300 ? SMTP_RCPT_ACCEPTED
+		    : r->code < 500        ? SMTP_RCPT_DEFERRED
+		                           : SMTP_RCPT_REJECTED;
 		if (p->next_reply < p->n_rcpts) {
 			if (!p->pipelining)
 				smtp_send_rcpts(p);
@@ -505,9 +506,7 @@ smtp_on_reply(struct smtp_probe *p, const struct smtp_reply *r)
 		smtp_send(p, "QUIT\r\n");
 		return;
 	case ST_QUIT: smtp_end(p); return;
-	default:
-		smtp_fail(p, SMTP_OUT_PROTOCOL_ERROR, "unexpected reply %d", r->code);
-		return;
+	default: smtp_fail(p, SMTP_OUT_PROTOCOL_ERROR, "unexpected reply %d", r->code); return;
 	}
 }
 

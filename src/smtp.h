@@ -64,12 +64,12 @@ const char *smtp_parser_error(const struct smtp_parser *p);
 /* ---- probe ---- */
 
 enum smtp_outcome {
-	SMTP_OUT_OK = 0,          /* the session ran to the end (recipients have their replies) */
-	SMTP_OUT_CONNECT_FAILED,  /* no TCP connection (name, route, port) */
-	SMTP_OUT_TLS_FAILED,      /* STARTTLS failed or the certificate did not verify */
-	SMTP_OUT_TIMEOUT,         /* the deadline passed (smtp_probe_timeout) */
-	SMTP_OUT_PROTOCOL_ERROR,  /* a reply we cannot read, or the connection dropped */
-	SMTP_OUT_REFUSED,         /* the banner, EHLO/HELO or MAIL FROM was refused */
+	SMTP_OUT_OK = 0,         /* the session ran to the end (recipients have their replies) */
+	SMTP_OUT_CONNECT_FAILED, /* no TCP connection (name, route, port) */
+	SMTP_OUT_TLS_FAILED,     /* STARTTLS failed or the certificate did not verify */
+	SMTP_OUT_TIMEOUT,        /* the deadline passed (smtp_probe_timeout) */
+	SMTP_OUT_PROTOCOL_ERROR, /* a reply we cannot read, or the connection dropped */
+	SMTP_OUT_REFUSED,        /* the banner, EHLO/HELO or MAIL FROM was refused */
 };
 
 /* "ok", "connect_failed", "tls_failed", "timeout", "protocol_error", "refused". */

@@ -869,7 +869,7 @@ struct spf_eval {
 	/* the record that decided the result: its domain and exp= (section 6.2) */
 	char *decided_in, *exp_spec, *exp_text;
 	int keep_decided; /* set by a redirect target: its parent keeps it */
-	int exp_state; /* 0 not yet, 1 asking TXT, 3 PTR, 4 addresses for %{p}, 2 done */
+	int exp_state;    /* 0 not yet, 1 asking TXT, 3 PTR, 4 addresses for %{p}, 2 done */
 	int running, again, finished, reported, started;
 };
 
@@ -1075,8 +1075,8 @@ spf_finish(struct spf_eval *e, enum spf_result r, const char *fmt, ...)
 		spf_node_total(e->out.tree);
 	free(e->out.matched_in);
 	e->out.matched_in = e->decided_in != NULL && r != SPF_PERMERROR && r != SPF_TEMPERROR
-	                        ? xstrdup(e->decided_in)
-	                        : NULL;
+	    ? xstrdup(e->decided_in)
+	    : NULL;
 	e->op = OP_NONE;
 }
 
@@ -1333,11 +1333,12 @@ spf_ptr_name(const struct spf_eval *e, char name[80])
 
 	if (e->family == 6) {
 		for (int i = 15; i >= 0; i--)
-			o += (size_t)snprintf(name + o, 80 - o, "%x.%x.", e->ip[i] & 0xf, e->ip[i] >> 4);
+			o += (size_t)snprintf(
+			    name + o, 80 - o, "%x.%x.", e->ip[i] & 0xf, e->ip[i] >> 4);
 		snprintf(name + o, 80 - o, "ip6.arpa");
 	} else {
-		snprintf(name, 80, "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2], e->ip[1],
-		    e->ip[0]);
+		snprintf(
+		    name, 80, "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2], e->ip[1], e->ip[0]);
 	}
 }
 
@@ -1498,8 +1499,8 @@ spf_decided(struct spf_eval *e, const struct spf_frame *f)
 		free(e->exp_spec);
 		e->decided_in = xstrdup(f->node->domain);
 		e->exp_spec = f->rec != NULL && f->rec->exp != NULL && f->rec->exp->value != NULL
-		                  ? xstrdup(f->rec->exp->value)
-		                  : NULL;
+		    ? xstrdup(f->rec->exp->value)
+		    : NULL;
 	}
 	e->keep_decided = f->redirected;
 }
@@ -1616,8 +1617,9 @@ spf_pick_validated(struct spf_eval *e, const char *domain)
 		for (size_t k = 0; k < s->n_addrs; k++)
 			if (spf_cidr_match(e->family, e->ip, s->addrs[k], -1))
 				valid = 1;
-		if (valid && (pick == NULL || (spf_subdomain(s->name, domain) &&
-		                                  !spf_subdomain(pick, domain))))
+		if (valid &&
+		    (pick == NULL ||
+		        (spf_subdomain(s->name, domain) && !spf_subdomain(pick, domain))))
 			pick = s->name;
 	}
 	e->p_state = 2;
@@ -1798,8 +1800,8 @@ spf_default_explanation(struct spf_eval *e)
 	else
 		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", e->ip[0], e->ip[1], e->ip[2], e->ip[3]);
 	free(e->out.explanation);
-	e->out.explanation = xasprintf("%s is not allowed to send mail as %s (SPF fail)", ip,
-	    e->sender);
+	e->out.explanation =
+	    xasprintf("%s is not allowed to send mail as %s (SPF fail)", ip, e->sender);
 	e->out.explanation_source = "default";
 }
 
@@ -1874,8 +1876,8 @@ spf_exp_step(struct spf_eval *e)
 		}
 		e->exp_text = xstrdup(s->texts[0]);
 		spf_slots_clear(e);
-		if (e->p_state != 0 || (strstr(e->exp_text, "%{p") == NULL &&
-		                           strstr(e->exp_text, "%{P") == NULL)) {
+		if (e->p_state != 0 ||
+		    (strstr(e->exp_text, "%{p") == NULL && strstr(e->exp_text, "%{P") == NULL)) {
 			spf_exp_expand(e);
 			return;
 		}
@@ -1986,7 +1988,8 @@ spf_eval_run(struct spf_eval *e)
 		e->exp_state = 2;
 		e->out.result = SPF_NONE;
 		e->out.reason = xasprintf("%s is not a fully qualified domain name "
-		                          "(RFC 7208 section 4.3)", e->domain);
+		                          "(RFC 7208 section 4.3)",
+		    e->domain);
 	} else {
 		spf_fetch(e, e->domain, "top", NULL);
 	}

@@ -91,8 +91,8 @@ test_policy_errors(void **state)
 	bad_policy("version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n", "STSv1");
 	bad_policy("version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n", "mode must");
 	bad_policy("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n", "above");
-	bad_policy("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 12345678901\n",
-	    "10 digits");
+	bad_policy(
+	    "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 12345678901\n", "10 digits");
 	bad_policy("version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n", "digits");
 	bad_policy("version: STSv1\nmode: enforce\nmax_age: 60\n", "no mx");
 	bad_policy("version: STSv1\nmode: enforce\nmx: a.example\n", "max_age");
@@ -114,8 +114,8 @@ test_mx_match(void **state)
 	assert_false(mtasts_mx_match("*.example.net", "example.net"));
 	assert_false(mtasts_mx_match("*.example.net", ".example.net"));
 	assert_false(mtasts_mx_match("mail.example.com", "mail.example.co"));
-	assert_true(mtasts_mx_match("*.mail.protection.outlook.com",
-	    "contoso-com.mail.protection.outlook.com"));
+	assert_true(mtasts_mx_match(
+	    "*.mail.protection.outlook.com", "contoso-com.mail.protection.outlook.com"));
 }
 
 static int

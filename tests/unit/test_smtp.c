@@ -42,8 +42,8 @@ test_single_and_enhanced(void **state)
 	size_t used;
 
 	(void)state;
-	assert_int_equal(feed(p, "550 5.1.1 <nobody@example.com>: User unknown\r\n", 0, &used),
-	    SMTP_PARSE_DONE);
+	assert_int_equal(
+	    feed(p, "550 5.1.1 <nobody@example.com>: User unknown\r\n", 0, &used), SMTP_PARSE_DONE);
 	r = smtp_parser_reply(p);
 	assert_int_equal(r->code, 550);
 	assert_string_equal(r->enhanced, "5.1.1");
@@ -61,7 +61,8 @@ test_single_and_enhanced(void **state)
 	assert_string_equal(smtp_parser_reply(p)->enhanced, "");
 	assert_int_equal(feed(p, "550 5.1234.1 no\r\n", 0, NULL), SMTP_PARSE_DONE);
 	assert_string_equal(smtp_parser_reply(p)->enhanced, "");
-	assert_int_equal(feed(p, "550 5.4.1 Recipient address rejected: Access denied\r\n", 0, NULL),
+	assert_int_equal(
+	    feed(p, "550 5.4.1 Recipient address rejected: Access denied\r\n", 0, NULL),
 	    SMTP_PARSE_DONE);
 	assert_string_equal(smtp_parser_reply(p)->enhanced, "5.4.1");
 	smtp_parser_free(p);
@@ -99,8 +100,8 @@ test_multiline_enhanced_text(void **state)
 	struct smtp_parser *p = smtp_parser_new();
 
 	(void)state;
-	assert_int_equal(feed(p, "450-4.7.1 Greylisted,\r\n450 4.7.1 try later\r\n", 0, NULL),
-	    SMTP_PARSE_DONE);
+	assert_int_equal(
+	    feed(p, "450-4.7.1 Greylisted,\r\n450 4.7.1 try later\r\n", 0, NULL), SMTP_PARSE_DONE);
 	assert_string_equal(smtp_parser_reply(p)->enhanced, "4.7.1");
 	assert_string_equal(smtp_parser_reply(p)->text, "Greylisted, try later");
 	smtp_parser_free(p);
@@ -114,7 +115,8 @@ bad(const char *text, const char *why)
 
 	assert_int_equal(feed(p, text, 0, &used), SMTP_PARSE_ERROR);
 	if (strstr(smtp_parser_error(p), why) == NULL)
-		fail_msg("\"%s\": error \"%s\" does not say \"%s\"", text, smtp_parser_error(p), why);
+		fail_msg(
+		    "\"%s\": error \"%s\" does not say \"%s\"", text, smtp_parser_error(p), why);
 	/* once failed, it stays failed */
 	assert_int_equal(smtp_parser_feed(p, "250 ok\r\n", 8, &used), SMTP_PARSE_ERROR);
 	smtp_parser_free(p);
