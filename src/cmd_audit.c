@@ -242,11 +242,12 @@ audit_run(struct cli *c)
 		if (strchr(plan->expect.mx[i], '*') == NULL)
 			smtp_hosts[n++] = plan->expect.mx[i];
 	in.smtp_hosts = n > 0 ? smtp_hosts : NULL;
-	rcpts = xcalloc(in.plan->n_mailboxes + 1, sizeof(*rcpts));
-	for (size_t i = n = 0; i < in.plan->n_mailboxes && n < 100; i++)
-		if (in.plan->mailboxes[i].dest_user != NULL &&
-		    strchr(in.plan->mailboxes[i].dest_user, '@') != NULL)
-			rcpts[n++] = in.plan->mailboxes[i].dest_user;
+	rcpts = xcalloc(plan->n_mailboxes + 1, sizeof(*rcpts));
+	/* every mailbox, not the shard's: smtp.mx runs once, in shard 1 */
+	for (size_t i = n = 0; i < plan->n_mailboxes && n < 100; i++)
+		if (plan->mailboxes[i].dest_user != NULL &&
+		    strchr(plan->mailboxes[i].dest_user, '@') != NULL)
+			rcpts[n++] = plan->mailboxes[i].dest_user;
 	in.smtp_rcpts = n > 0 ? rcpts : NULL;
 	/* --resolver on the command line wins over the plan's resolvers. */
 	n_resolvers = c->n_resolvers > 0 ? c->n_resolvers : plan->n_resolvers;

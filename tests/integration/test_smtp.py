@@ -248,6 +248,13 @@ def test_audit_smtp_group(cutover, dns_lab, smtp_lab, tmp_path):
     assert rc["alice@smtp.test"]["status"] == "accepted"
     assert rc["zed@smtp.test"]["status"] == "rejected"
     assert c["status"] == "fail" and run.rc == 2
+    # sharded: shard 1 probes every mailbox's address, the other shards none
+    run = cutover("audit", path, "--only", "smtp", "--smtp-port", ACCEPT, "--shard", "1/2",
+                  "--ca-file", smtp_lab["ca"], "--no-progress")
+    assert run.check("smtp.mx")["details"]["recipients"] == ["alice@smtp.test", "zed@smtp.test"]
+    run = cutover("audit", path, "--only", "smtp", "--smtp-port", ACCEPT, "--shard", "2/2",
+                  "--no-progress")
+    assert not [x for x in run.report["checks"] if x["id"] == "smtp.mx"]
     # not part of a default audit (port 25 is often blocked)
     run = cutover("audit", path, "--only", "dns", "--no-progress")
     assert not [x for x in run.report["checks"] if x["id"] == "smtp.mx"]
