@@ -45,7 +45,11 @@ def smtp_lab():
     yield {"ca": str(run / "ca.pem"), "log": run / "smtp" / "postfix.log"}
     subprocess.run(["bash", str(script), "down"], env=env, check=False,
                    stdout=subprocess.DEVNULL, timeout=60)
-    shutil.rmtree(run, ignore_errors=True)
+    for _ in range(20):  # Postfix's last daemons may still be writing as it stops
+        shutil.rmtree(run, ignore_errors=True)
+        if not run.exists():
+            break
+        time.sleep(0.1)
 
 
 def probe(cutover, dns_lab, lab, port, *rcpts, extra=()):
