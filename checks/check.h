@@ -46,6 +46,9 @@ struct check_input {
 	const char *const *smtp_hosts;
 	/* dns.m365_verification: the plan's expect.verification ("MS=ms12345678"), or NULL */
 	const char *expect_verification;
+	/* dns.mx: the plan's expect.go_live ("YYYY-MM-DD", UTC): after that day an MX that
+	 * is not the expected one fails */
+	const char *expect_go_live;
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;

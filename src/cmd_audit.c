@@ -193,6 +193,7 @@ audit_run(struct cli *c)
 	in.mx_ttl_max = audit_opts.mx_ttl_set ? audit_opts.mx_ttl_max : 3600;
 	in.expect_profile = plan->destination.profile_name;
 	in.expect_verification = plan->expect.verification;
+	in.expect_go_live = plan->expect.go_live;
 	in.connect_to = audit_opts.n_connect_to > 0 ? audit_opts.connect_to : NULL;
 	in.autodiscover_user = audit_opts.autodiscover_user;
 	if (in.autodiscover_user != NULL && !audit_has_user(plan, in.autodiscover_user)) {

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -1106,9 +1107,9 @@ static const char *const plan_limit_keys[] = {
 enum { ADM_USER, ADM_PASSWORD, ADM_NKEYS };
 static const char *const plan_admin_keys[] = {"user", "password"};
 
-enum { EXP_MX, EXP_SPF, EXP_AUTODISCOVER, EXP_VERIFICATION, EXP_NKEYS };
+enum { EXP_MX, EXP_SPF, EXP_AUTODISCOVER, EXP_VERIFICATION, EXP_GO_LIVE, EXP_NKEYS };
 static const char *const plan_expect_keys[] = {"mx", "spf_include", "autodiscover",
-    "verification"};
+    "verification", "go_live"};
 
 enum { MB_SOURCE_USER, MB_SOURCE_PASSWORD, MB_DEST_USER, MB_DEST_PASSWORD, MB_NKEYS };
 static const char *const plan_mailbox_keys[] = {
@@ -1436,6 +1437,24 @@ plan_parse_expect(struct plan_ctx *ctx, const cJSON *obj, struct plan *p)
 		}
 		free(e->verification);
 		e->verification = s;
+		plan_pop(ctx);
+	}
+	if (f[EXP_GO_LIVE] != NULL) {
+		char *s = NULL;
+		struct tm tm;
+		const char *end;
+
+		plan_push_key(ctx, "go_live");
+		if (plan_string(ctx, f[EXP_GO_LIVE], &s) != 0)
+			return -1;
+		memset(&tm, 0, sizeof(tm));
+		end = strlen(s) == 10 ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+		if (end == NULL || *end != '\0') {
+			free(s);
+			return plan_fail(ctx, 0, "expected the go-live date as YYYY-MM-DD (UTC)");
+		}
+		free(e->go_live);
+		e->go_live = s;
 		plan_pop(ctx);
 	}
 	return 0;
@@ -2441,6 +2460,7 @@ plan_free(struct plan *p)
 	plan_free_strings(p->expect.spf_include, p->expect.n_spf_include);
 	free(p->expect.autodiscover);
 	free(p->expect.verification);
+	free(p->expect.go_live);
 	for (i = 0; i < p->n_mailboxes; i++)
 		plan_mailbox_clear(&p->mailboxes[i]);
 	free(p->mailboxes);

@@ -51,3 +51,28 @@ def test_bad_plan_value(cutover, dns_lab, tmp_path):
     run = audit(cutover, dns_lab, tmp_path, "smtp.test", "ms=12345")
     assert run.rc == 65
     assert "expect.verification" in run.stderr and "MS=ms12345678" in run.stderr
+
+
+@pytest.mark.parametrize("go_live,status", [("2999-01-01", "pass"), ("2020-01-01", "fail")])
+def test_mx_against_go_live(cutover, dns_lab, tmp_path, go_live, status):
+    """rs.test's MX is still Rackspace's: fine before the plan's go-live day,
+    a failure after it."""
+    plan = {"domain": "rs.test", "resolvers": [dns_lab], "mailboxes": [],
+            "destination": {"profile": "microsoft365"}, "expect": {"go_live": go_live}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    mx = cutover("audit", path, "--only", "dns", "--no-progress").check("dns.mx", "rs.test")
+    assert mx["status"] == status
+    if status == "pass":
+        assert mx["summary"].endswith("still the rackspace MX, expected until go-live")
+    else:
+        assert "still the rackspace MX after the go-live date 2020-01-01" in mx["summary"]
+        assert "expect.go_live" in mx["advice"]
+
+
+def test_bad_go_live(cutover, dns_lab, tmp_path):
+    plan = {"domain": "rs.test", "mailboxes": [], "expect": {"go_live": "12/10/2026"}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    run = cutover("audit", path, json_report=False)
+    assert run.rc == 65 and "expect.go_live" in run.stderr and "YYYY-MM-DD" in run.stderr
