@@ -18,6 +18,7 @@ struct plan;
 
 #define CHECK_CMD_AUDIT 0x1
 #define CHECK_CMD_DNS 0x2
+#define CHECK_CMD_SMTP 0x4 /* cutover smtp */
 
 /* What a run asks of its checks. Everything is borrowed for the run. */
 struct sync_run;
@@ -35,7 +36,21 @@ struct check_input {
 	const char *const *expect_spf_include;
 	const char *expect_spf_include_origin;
 	const char *spf_ip;
-	const char *spf_sender;
+	const char *spf_sender; /* "" = the null reverse-path: the HELO identity is checked */
+	const char *spf_helo;   /* --helo: %{h}, and the identity when spf_sender is "" */
+	/* smtp.mx: recipients to try (NULL-terminated; NULL = postmaster@domain), the
+	 * port (25), the EHLO name (NULL = this machine's name). */
+	const char *const *smtp_rcpts;
+	int smtp_port;
+	const char *smtp_helo;
+	/* smtp.mx: probe these hosts (NULL-terminated) instead of the domain's MX:
+	 * the destination's MX before the flip (--mx, the plan's expect.mx names). */
+	const char *const *smtp_hosts;
+	/* dns.m365_verification: the plan's expect.verification ("MS=ms12345678"), or NULL */
+	const char *expect_verification;
+	/* dns.mx: the plan's expect.go_live ("YYYY-MM-DD", UTC): after that day an MX that
+	 * is not the expected one fails */
+	const char *expect_go_live;
 	/* web.*: curl-style "HOST:PORT:HOST2:PORT2" redirections (--connect-to),
 	 * NULL-terminated or NULL. */
 	const char *const *connect_to;

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "dns.h"
@@ -165,6 +166,21 @@ mx_schedule_query(struct runner *r, const struct check_input *in, const char *id
 
 /* ---- dns.mx ------------------------------------------------------------- */
 
+/* 1 when DAY ("YYYY-MM-DD", UTC; validated by the plan) is over. */
+static int
+mx_past_go_live(const char *day)
+{
+	struct tm tm;
+	char today[16];
+	time_t now = time(NULL);
+
+	if (day == NULL)
+		return 0;
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	return strcmp(today, day) > 0; /* ISO dates compare as text */
+}
+
 /* The profile all exchanges belong to; *MIXED when they disagree. */
 static const char *
 mx_provider(const struct mx_task *m, int *mixed)
@@ -273,6 +289,26 @@ mx_finish(struct mx_task *m)
 		    "looked up", m->n_ex, m->n_ex == 1 ? "" : "s", lookup_err);
 		result_advise(res, "Run the check again; if it persists, check the name servers of "
 		    "%s.", lookup_err);
+	} else if (m->in->expect_mx != NULL && all_expected) {
+		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: already the expected MX",
+		    m->n_ex, m->n_ex == 1 ? "" : "s",
+		    provider != NULL ? provider : mixed ? "mixed" : "unknown");
+	} else if (m->in->expect_mx != NULL && mx_past_go_live(m->in->expect_go_live)) {
+		result_set(res, RESULT_FAIL, "%zu MX record%s, provider %s: still the %s MX after "
+		                             "the go-live date %s",
+		    m->n_ex, m->n_ex == 1 ? "" : "s",
+		    provider != NULL ? provider : mixed ? "mixed" : "unknown",
+		    provider != NULL ? provider : "old", m->in->expect_go_live);
+		result_advise(res, "The plan says the MX flipped on %s: point the MX records at the "
+		                   "new provider (expected: %s), or correct expect.go_live.",
+		    m->in->expect_go_live, m->in->expect_mx[0]);
+	} else if (m->in->expect_mx != NULL) {
+		/* before the flip this is how it should be; the summary says so */
+		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: still the %s MX, "
+		                             "expected until go-live",
+		    m->n_ex, m->n_ex == 1 ? "" : "s",
+		    provider != NULL ? provider : mixed ? "mixed" : "unknown",
+		    provider != NULL ? provider : "old");
 	} else {
 		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s", m->n_ex,
 		    m->n_ex == 1 ? "" : "s", provider != NULL ? provider : mixed ? "mixed" : "unknown");

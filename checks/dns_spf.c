@@ -52,6 +52,8 @@ struct spf_task {
 	const char *missing; /* expected include not reachable */
 	int walk_lookups;
 	int dns_failed; /* the domain's own TXT lookup failed: no --ip run */
+	char *identity; /* --ip: the <domain> check_host() evaluates (RFC 7208 2.3, 2.4) */
+	const char *identity_kind; /* "mailfrom" or "helo" */
 	cJSON *details; /* built up, moved into the result at the end */
 	enum result_status status;
 	char *summary, *advice;
@@ -473,6 +475,7 @@ spf_task_free(struct spf_task *st)
 	free(st->summary);
 	free(st->advice);
 	free(st->domain);
+	free(st->identity);
 	free(st);
 }
 
@@ -719,13 +722,23 @@ spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
 	if (st->in->spf_sender != NULL && st->in->spf_sender[0] != '\0') {
 		cJSON_AddStringToObject(ev, "sender", st->in->spf_sender);
 	} else {
-		char *pm = xasprintf("postmaster@%s", st->domain); /* RFC 7208 section 4.3 */
+		char *pm = xasprintf("postmaster@%s", st->identity); /* RFC 7208 section 4.3 */
 
 		cJSON_AddStringToObject(ev, "sender", pm);
 		free(pm);
 	}
+	cJSON_AddStringToObject(ev, "domain", st->identity);
+	cJSON_AddStringToObject(ev, "identity", st->identity_kind);
+	if (st->in->spf_helo != NULL)
+		cJSON_AddStringToObject(ev, "helo", st->in->spf_helo);
 	cJSON_AddStringToObject(ev, "result", spf_result_str(o->result));
 	cJSON_AddStringToObject(ev, "reason", o->reason);
+	if (o->matched_in != NULL)
+		cJSON_AddStringToObject(ev, "matched_in", o->matched_in);
+	if (o->explanation != NULL) {
+		cJSON_AddStringToObject(ev, "explanation", o->explanation);
+		cJSON_AddStringToObject(ev, "explanation_source", o->explanation_source);
+	}
 	if (o->mechanism != NULL)
 		cJSON_AddStringToObject(ev, "mechanism", o->mechanism);
 	else
@@ -741,13 +754,13 @@ spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
 	}
 	if (status != RESULT_PASS)
 		spf_verdict(st, status,
-		    xasprintf("SPF for %s from %s: %s (%s)", st->domain, st->in->spf_ip,
+		    xasprintf("SPF for %s from %s: %s (%s)", st->identity, st->in->spf_ip,
 		        spf_result_str(o->result), o->reason),
 		    xasprintf("Receivers "
 		              "would not accept %s as a sender for %s; if it should send, add it "
 		              "(ip4:/ip6:) "
 		              "or the include of its provider.",
-		        st->in->spf_ip, st->domain));
+		        st->in->spf_ip, st->identity));
 }
 
 static void
@@ -779,7 +792,8 @@ spf_next(struct spf_task *st)
 	} else if (st->phase == 1 && st->missing != NULL) {
 		st->phase = 2;
 		p.domain = st->missing;
-	} else if (st->phase <= 2 && st->in->spf_ip != NULL && st->dns_failed) {
+	} else if (st->phase <= 2 && st->in->spf_ip != NULL && st->dns_failed &&
+	           util_strieq(st->identity, st->domain)) {
 		/* check_host() would stop at the same failed lookup (section 4.4) */
 		st->phase = 3;
 		cJSON_AddStringToObject(st->details, "result", "temperror");
@@ -787,9 +801,10 @@ spf_next(struct spf_task *st)
 		return;
 	} else if (st->phase <= 2 && st->in->spf_ip != NULL) {
 		st->phase = 3;
-		p.domain = st->domain;
+		p.domain = st->identity;
 		p.ip = st->in->spf_ip;
 		p.sender = st->in->spf_sender;
+		p.helo = st->in->spf_helo;
 	} else {
 		if (st->status == RESULT_PASS || st->summary == NULL) {
 			const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st->details, "record");
@@ -840,6 +855,19 @@ spf_schedule(struct runner *r, const struct check_input *in)
 
 	st->in = in;
 	st->domain = xstrdup(in->domain);
+	/* check_host()'s <domain>: the MAIL FROM's domain, or with the empty MAIL FROM
+	 * of a bounce the HELO name (RFC 7208 sections 2.3, 2.4); without --sender,
+	 * DOMAIN as postmaster@DOMAIN would send */
+	if (in->spf_sender != NULL && in->spf_sender[0] == '\0' && in->spf_helo != NULL) {
+		st->identity = xstrdup(in->spf_helo);
+		st->identity_kind = "helo";
+	} else if (in->spf_sender != NULL && strrchr(in->spf_sender, '@') != NULL) {
+		st->identity = xstrdup(strrchr(in->spf_sender, '@') + 1);
+		st->identity_kind = "mailfrom";
+	} else {
+		st->identity = xstrdup(in->domain);
+		st->identity_kind = "mailfrom";
+	}
 	st->sdns.query = spfq_query;
 	st->sdns.cancel = spfq_cancel;
 	st->sdns.ctx = st;

@@ -9,6 +9,9 @@ extern const struct check check_dns_spf;
 extern const struct check check_dns_autodiscover;
 extern const struct check check_dns_dmarc;
 extern const struct check check_dns_dkim;
+extern const struct check check_dns_mta_sts;
+extern const struct check check_dns_m365_verification;
+extern const struct check check_dns_tls_rpt;
 extern const struct check check_web_webmail;
 extern const struct check check_web_autodiscover;
 extern const struct check check_imap_tls;
@@ -22,6 +25,7 @@ extern const struct check check_mailbox_limits;
 extern const struct check check_mailbox_large_messages;
 extern const struct check check_mailbox_quota;
 extern const struct check check_mailbox_compare;
+extern const struct check check_smtp_mx;
 
 static const struct check *const check_list[] = {
 	&check_dns_mx,
@@ -30,6 +34,9 @@ static const struct check *const check_list[] = {
 	&check_dns_autodiscover,
 	&check_dns_dmarc,
 	&check_dns_dkim,
+	&check_dns_mta_sts,
+	&check_dns_m365_verification,
+	&check_dns_tls_rpt,
 	&check_web_webmail,
 	&check_web_autodiscover,
 	&check_imap_tls,
@@ -43,6 +50,7 @@ static const struct check *const check_list[] = {
 	&check_mailbox_large_messages,
 	&check_mailbox_quota,
 	&check_mailbox_compare,
+	&check_smtp_mx,
 	NULL,
 };
 

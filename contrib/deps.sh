@@ -16,10 +16,14 @@ PACKAGES=(
 	libcmocka-dev clang libclang-rt-14-dev
 	# integration tests
 	python3 python3-pytest python3-jsonschema python3-spf
+	# the official SPF test suites (tests/spf-suite/*.yml)
+	python3-yaml
 	# the HTML report is loaded in a real browser (tests/integration/test_report_html.py)
 	chromium
 	# the lab: DNS, mail, web, certificates
 	knot knot-dnsutils bind9-dnsutils dovecot-core dovecot-imapd dovecot-pop3d nginx-light openssl
+	# the lab: SMTP (contrib/lab/smtp/, cutover smtp)
+	postfix
 	# benchmarks: the baselines we compare against
 	isync
 	# benchmarks: peak RSS and arithmetic (contrib/bench/probe.sh)

@@ -325,6 +325,7 @@ rpt_to_json(const struct report *rep)
 			rpt_oom();
 	}
 	rpt_put(root, "checks", checks);
+	rpt_utf8_tree(root); /* also what no result holds: the target, partial reports */
 	return root;
 }
 

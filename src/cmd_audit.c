@@ -10,7 +10,7 @@
 #include "util.h"
 
 enum { OPT_ONLY = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_AUTODISCOVER_USER, OPT_CONNECT_TO,
-	OPT_SHARD, OPT_LIST_MAILBOXES };
+	OPT_SHARD, OPT_LIST_MAILBOXES, OPT_SMTP_PORT };
 
 #define AUDIT_MAX_CONNECT_TO 16
 
@@ -21,12 +21,13 @@ static const struct option audit_options[] = {
 	{"connect-to", required_argument, NULL, OPT_CONNECT_TO},
 	{"shard", required_argument, NULL, OPT_SHARD},
 	{"list-mailboxes", no_argument, NULL, OPT_LIST_MAILBOXES},
+	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
 	{NULL, 0, NULL, 0},
 };
 
 /* Groups `--only` knows (DESIGN.md); a group may have no check yet. */
 static const char *const audit_groups[] = {
-	"dns", "imap", "pop3", "web", "folders", "quota", "compare", NULL,
+	"dns", "imap", "pop3", "web", "folders", "quota", "compare", "smtp", NULL,
 };
 
 static struct {
@@ -38,6 +39,7 @@ static struct {
 	size_t n_connect_to;
 	unsigned shard_k, shard_n;  /* --shard K/N; 0 when not sharded */
 	int list_mailboxes;
+	long smtp_port; /* 0: 25 */
 } audit_opts;
 
 static void
@@ -52,7 +54,7 @@ audit_help(FILE *out)
 	    "\n"
 	    "Options:\n"
 	    "  --only GROUPS        run only these check groups, comma-separated:\n"
-	    "                       dns, imap, pop3, web, folders, quota, compare\n"
+	    "                       dns, imap, pop3, web, folders, quota, compare, smtp\n"
 	    "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
 	    "  --autodiscover-user USER\n"
 	    "                       web.autodiscover logs in as this mailbox of the plan\n"
@@ -72,6 +74,10 @@ audit_help(FILE *out)
 	    "                       plan's order. Domain checks (dns, web) run in shard 1.\n"
 	    "  --list-mailboxes     print the source users this run would audit (after\n"
 	    "                       --shard), one a line, and exit without checking\n"
+	    "  --smtp-port N        smtp group (only with --only smtp): the port of the MX\n"
+	    "                       hosts (default 25). It probes the plan's expect.mx host\n"
+	    "                       names (the new MX before the flip), else the domain's\n"
+	    "                       MX, with RCPT TO for every mailbox's destination user\n"
 	    "\n"
 	    "Examples:\n"
 	    "  cutover audit plan.json --json audit.json\n"
@@ -96,7 +102,7 @@ audit_check_only(struct cli *c, const char *only)
 				known = 1;
 		if (!known)
 			return cli_usage_error(c, "--only: unknown group \"%.*s\"; groups are dns, "
-			    "imap, pop3, web, folders, quota, compare", (int)n, p);
+			    "imap, pop3, web, folders, quota, compare, smtp", (int)n, p);
 		p += n;
 		if (*p == ',')
 			p++;
@@ -124,6 +130,8 @@ audit_option(struct cli *c, int opt, const char *arg)
 	case OPT_LIST_MAILBOXES:
 		audit_opts.list_mailboxes = 1;
 		return CLI_CONTINUE;
+	case OPT_SMTP_PORT:
+		return cli_parse_long(c, "--smtp-port", arg, 1, 65535, &audit_opts.smtp_port);
 	case OPT_AUTODISCOVER_USER:
 		audit_opts.autodiscover_user = arg;
 		return CLI_CONTINUE;
@@ -191,8 +199,8 @@ audit_run(struct cli *c)
 	struct plan *plan = NULL, *view = NULL;
 	char *err = NULL;
 	const char *const *resolvers;
-	const char **expect_mx = NULL, **expect_spf = NULL;
-	size_t n_resolvers;
+	const char **expect_mx = NULL, **expect_spf = NULL, **smtp_hosts = NULL, **rcpts = NULL;
+	size_t n_resolvers, n;
 	int rc;
 
 	if (c->n_args != 1)
@@ -218,6 +226,8 @@ audit_run(struct cli *c)
 	in.domain = plan->domain;
 	in.mx_ttl_max = audit_opts.mx_ttl_set ? audit_opts.mx_ttl_max : 3600;
 	in.expect_profile = plan->destination.profile_name;
+	in.expect_verification = plan->expect.verification;
+	in.expect_go_live = plan->expect.go_live;
 	in.connect_to = audit_opts.n_connect_to > 0 ? audit_opts.connect_to : NULL;
 	in.autodiscover_user = audit_opts.autodiscover_user;
 	if (in.autodiscover_user != NULL && !audit_has_user(plan, in.autodiscover_user)) {
@@ -259,6 +269,21 @@ audit_run(struct cli *c)
 		in.expect_spf_include = expect_spf;
 		in.expect_spf_include_origin = plan->expect.spf_include_from;
 	}
+	/* smtp: the plan's expect.mx host names (patterns with '*' are not hosts),
+	 * RCPT TO every mailbox's destination address */
+	in.smtp_port = audit_opts.smtp_port > 0 ? (int)audit_opts.smtp_port : 25;
+	smtp_hosts = xcalloc(plan->expect.n_mx + 1, sizeof(*smtp_hosts));
+	for (size_t i = n = 0; i < plan->expect.n_mx; i++)
+		if (strchr(plan->expect.mx[i], '*') == NULL)
+			smtp_hosts[n++] = plan->expect.mx[i];
+	in.smtp_hosts = n > 0 ? smtp_hosts : NULL;
+	rcpts = xcalloc(plan->n_mailboxes + 1, sizeof(*rcpts));
+	/* every mailbox, not the shard's: smtp.mx runs once, in shard 1 */
+	for (size_t i = n = 0; i < plan->n_mailboxes && n < 100; i++)
+		if (plan->mailboxes[i].dest_user != NULL &&
+		    strchr(plan->mailboxes[i].dest_user, '@') != NULL)
+			rcpts[n++] = plan->mailboxes[i].dest_user;
+	in.smtp_rcpts = n > 0 ? rcpts : NULL;
 	/* --resolver on the command line wins over the plan's resolvers. */
 	n_resolvers = c->n_resolvers > 0 ? c->n_resolvers : plan->n_resolvers;
 	resolvers = c->n_resolvers > 0 ? c->resolvers : (const char *const *)plan->resolvers;
@@ -266,6 +291,8 @@ audit_run(struct cli *c)
 	    n_resolvers, c->ca_file != NULL ? c->ca_file : plan->ca_file);
 	free(expect_mx);
 	free(expect_spf);
+	free(smtp_hosts);
+	free(rcpts);
 	shard_plan_free(view);
 	plan_free(plan);
 	return rc;

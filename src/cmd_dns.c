@@ -8,13 +8,14 @@
 #include "util.h"
 #include "spf.h"
 
-enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_IP, OPT_SENDER };
+enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_IP, OPT_SENDER, OPT_HELO };
 
 static const struct option dns_options[] = {
 	{"expect", required_argument, NULL, OPT_EXPECT},
 	{"mx-ttl-max", required_argument, NULL, OPT_MX_TTL_MAX},
 	{"ip", required_argument, NULL, OPT_IP},
 	{"sender", required_argument, NULL, OPT_SENDER},
+	{"helo", required_argument, NULL, OPT_HELO},
 	{NULL, 0, NULL, 0},
 };
 
@@ -22,7 +23,7 @@ static struct {
 	const char *expect;
 	long mx_ttl_max;
 	int mx_ttl_set;
-	const char *ip, *sender;   /* dns.spf: check_host() for this client */
+	const char *ip, *sender, *helo; /* dns.spf: check_host() for this client */
 } dns_opts;
 
 static void
@@ -45,19 +46,35 @@ dns_help(FILE *out)
 	    "  --ip ADDR            evaluate SPF (RFC 7208 check_host) for mail from this\n"
 	    "                       IPv4/IPv6 address, as a receiver would: pass, fail,\n"
 	    "                       softfail, neutral, none, permerror or temperror\n"
-	    "  --sender ADDR        the MAIL FROM address for --ip (default\n"
+	    "  --sender ADDR        the MAIL FROM address for --ip: SPF is evaluated for\n"
+	    "                       its domain (default postmaster@DOMAIN); '' is the\n"
+	    "                       empty MAIL FROM of a bounce: the --helo name is checked\n"
+	    "  --helo NAME          the HELO/EHLO name of the client (%{h} in SPF macros)\n"
 	    "                       postmaster@DOMAIN)\n"
 	    "\n"
 	    "dns.spf walks the SPF policy: every include and redirect with its own count\n"
 	    "of DNS lookups (limit 10) and void lookups (limit 2), syntax errors with their\n"
 	    "position, and whether the destination's include (from --expect) is in it.\n"
+	    "dns.mta_sts fetches the MTA-STS policy and fails when it is in mode enforce\n"
+	    "and does not allow the --expect provider's MX (with the policy to publish).\n"
 	    "\n"
 	    "Examples:\n"
 	    "  cutover dns example.com\n"
 	    "  cutover dns example.com --expect microsoft365 --json report.json\n"
 	    "  cutover dns example.com --ip 203.0.113.5 --sender alice@example.com\n"
+	    "  cutover dns example.com --ip 203.0.113.5 --sender '' --helo mail.example.com\n"
 	    "  cutover dns example.com --resolver 127.0.0.1:5300 --json -\n"
 	    "\n", out);
+}
+
+/* 1 when S holds a control character (CR, LF, NUL-free C0, DEL). */
+static int
+dns_has_ctrl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
 }
 
 static int
@@ -83,10 +100,20 @@ dns_option(struct cli *c, int opt, const char *arg)
 		return CLI_CONTINUE;
 	}
 	case OPT_SENDER:
-		if (strchr(arg, '@') == NULL)
+		if (strcmp(arg, "<>") == 0)
+			arg = "";
+		if (arg[0] != '\0' && strchr(arg, '@') == NULL)
 			return cli_value_error(c, "--sender", arg, "expected a mail address "
-			    "(local@domain)");
+			    "(local@domain), or '' for the empty MAIL FROM of a bounce");
 		dns_opts.sender = arg;
+		return CLI_CONTINUE;
+	case OPT_HELO:
+		/* as the client sent it: any printable text (RFC 7208 section 7.3
+		 * expands a HELO that is not a domain name too) */
+		if (arg[0] == '\0' || strlen(arg) > 255 || dns_has_ctrl(arg))
+			return cli_value_error(c, "--helo", arg, "expected the name a client "
+			    "gives in HELO/EHLO (e.g. mail.example.com)");
+		dns_opts.helo = arg;
 		return CLI_CONTINUE;
 	}
 	return cli_usage_error(c, "unexpected option");
@@ -116,6 +143,11 @@ dns_run(struct cli *c)
 	}
 	if (dns_opts.sender != NULL && dns_opts.ip == NULL)
 		return cli_usage_error(c, "--sender needs --ip (the address the mail comes from)");
+	if (dns_opts.helo != NULL && dns_opts.ip == NULL)
+		return cli_usage_error(c, "--helo needs --ip (the address the mail comes from)");
+	if (dns_opts.sender != NULL && dns_opts.sender[0] == '\0' && dns_opts.helo == NULL)
+		return cli_usage_error(c, "--sender '' (a bounce) checks the HELO name: "
+		                          "give it with --helo NAME");
 	if (p != NULL && p->spf_include != NULL) {
 		spf_include[0] = p->spf_include;
 		in.expect_spf_include = spf_include;
@@ -123,6 +155,7 @@ dns_run(struct cli *c)
 	}
 	in.spf_ip = dns_opts.ip;
 	in.spf_sender = dns_opts.sender;
+	in.spf_helo = dns_opts.helo;
 	return cli_run_checks(c, CHECK_CMD_DNS, NULL, &in, in.domain, c->resolvers,
 	    c->n_resolvers, c->ca_file);
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 #include "console.h"
 #include "dnsmsg.h"
@@ -33,7 +34,12 @@ enum {
 	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,
 	OPT_NO_PUBLIC, OPT_NS_PORT, OPT_WATCH, OPT_INTERVAL, OPT_DEADLINE, OPT_THEN, OPT_PLAN,
 	OPT_RESOLVERS_FILE, OPT_PUBLIC,
+	OPT_THEN_REQUIRE, OPT_RCPT, OPT_SMTP_PORT,
 };
+
+#define PROP_MAX_RCPTS 100
+
+extern const struct check check_smtp_mx;
 
 static const struct option propagation_options[] = {
 	{"expect-mx", required_argument, NULL, OPT_EXPECT_MX},
@@ -49,6 +55,9 @@ static const struct option propagation_options[] = {
 	{"plan", required_argument, NULL, OPT_PLAN},
 	{"resolvers-file", required_argument, NULL, OPT_RESOLVERS_FILE},
 	{"public", no_argument, NULL, OPT_PUBLIC},
+	{"then-require", required_argument, NULL, OPT_THEN_REQUIRE},
+	{"rcpt", required_argument, NULL, OPT_RCPT},
+	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -79,7 +88,11 @@ static struct {
 	long ns_port, interval, deadline;
 	const char *then;
 	const char *plan;
-} po = {.ns_port = 53, .interval = 30};
+	int require_smtp; /* --then-require smtp */
+	const char *rcpts[PROP_MAX_RCPTS + 1];
+	size_t n_rcpts;
+	long smtp_port;
+} po = {.ns_port = 53, .interval = 30, .smtp_port = 25};
 
 static void
 propagation_help(FILE *out)
@@ -137,6 +150,12 @@ propagation_help(FILE *out)
 	    "                       /bin/sh -c; CUTOVER_DOMAIN and CUTOVER_REPORT (the JSON\n"
 	    "                       report's path) are in its environment and its exit status\n"
 	    "                       becomes cutover's. Never run on deadline or Ctrl-C.\n"
+	    "  --then-require smtp  once propagation is complete, probe the domain's MX\n"
+	    "                       (smtp.mx, as 'cutover smtp'; in the report) and run\n"
+	    "                       --then only when it accepts every recipient\n"
+	    "  --rcpt ADDR          a recipient for --then-require smtp (repeatable; default\n"
+	    "                       the plan's destination users, else postmaster@DOMAIN)\n"
+	    "  --smtp-port N        the MX port for --then-require smtp (default 25; labs)\n"
 	    "--timeout SEC bounds one round's queries (default 15).\n"
 	    "\n"
 	    "Examples:\n"
@@ -193,6 +212,25 @@ propagation_option(struct cli *c, int opt, const char *arg)
 		return cli_parse_long(c, "--deadline", arg, 1, 30L * 86400, &po.deadline);
 	case OPT_THEN: po.then = arg; return CLI_CONTINUE;
 	case OPT_PLAN: po.plan = arg; return CLI_CONTINUE;
+	case OPT_THEN_REQUIRE:
+		if (strcmp(arg, "smtp") != 0)
+			return cli_value_error(c, "--then-require", arg, "expected smtp (the new MX "
+			    "accepts every recipient)");
+		po.require_smtp = 1;
+		return CLI_CONTINUE;
+	case OPT_RCPT: {
+		const char *at = strrchr(arg, '@');
+
+		if (at == NULL || at == arg || !util_hostname_ok(at + 1, 0) ||
+		    strpbrk(arg, "<> \t\r\n") != NULL || strlen(arg) > 254)
+			return cli_value_error(c, "--rcpt", arg, "expected a mail address "
+			    "(local@domain, e.g. alice@example.com)");
+		if (po.n_rcpts == PROP_MAX_RCPTS)
+			return cli_value_error(c, "--rcpt", arg, "at most 100 recipients");
+		po.rcpts[po.n_rcpts++] = arg;
+		return CLI_CONTINUE;
+	}
+	case OPT_SMTP_PORT: return cli_parse_long(c, "--smtp-port", arg, 1, 65535, &po.smtp_port);
 	}
 	return cli_usage_error(c, "unexpected option");
 }
@@ -648,6 +686,58 @@ propagation_on_round(void *arg, const struct prop *p)
 		propagation_lines(ui, p);
 }
 
+/* ---- --then-require smtp ---------------------------------------------------- */
+
+/*
+ * Propagation is complete: probe the domain's MX (now the new one) as
+ * `cutover smtp` does, on a runner of its own with the TLS options, adding
+ * smtp.mx to REP. *OK: it passed (every recipient accepted, over STARTTLS).
+ * Returns 0, or -1 when the runner could not be made or run.
+ */
+static int
+propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const char *domain,
+    const struct plan *plan, struct report *rep, int *ok)
+{
+	struct runner_opts ro = *base_ro;
+	struct check_input in;
+	const char **rcpts = NULL;
+	struct runner *r;
+	char *err = NULL;
+	size_t n = 0, before = rep->n_results;
+	int rc;
+
+	*ok = 0;
+	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan != NULL ? plan->ca_file : NULL;
+	ro.insecure = c->insecure;
+	r = runner_new(&ro, &err);
+	if (r == NULL) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
+		return -1;
+	}
+	memset(&in, 0, sizeof(in));
+	in.domain = domain;
+	in.smtp_port = (int)po.smtp_port;
+	if (po.n_rcpts > 0) {
+		in.smtp_rcpts = po.rcpts;
+	} else if (plan != NULL && plan->n_mailboxes > 0) {
+		rcpts = xcalloc(plan->n_mailboxes + 1, sizeof(*rcpts));
+		for (size_t i = 0; i < plan->n_mailboxes && n < PROP_MAX_RCPTS; i++)
+			if (plan->mailboxes[i].dest_user != NULL &&
+			    strchr(plan->mailboxes[i].dest_user, '@') != NULL)
+				rcpts[n++] = plan->mailboxes[i].dest_user;
+		in.smtp_rcpts = n > 0 ? rcpts : NULL;
+	}
+	check_smtp_mx.schedule(r, &in);
+	rc = runner_run(r, rep);
+	runner_free(r);
+	free(rcpts);
+	for (size_t i = before; i < rep->n_results; i++)
+		if (strcmp(rep->results[i]->id, "smtp.mx") == 0)
+			*ok = rep->results[i]->status == RESULT_PASS;
+	return rc == 0 ? 0 : -1;
+}
+
 /* ---- signals and --then --------------------------------------------------- */
 
 struct propagation_sig {
@@ -744,7 +834,7 @@ propagation_run(struct cli *c)
 	const char *domain = NULL, *report_path = NULL;
 	char *err = NULL, tmp_report[64] = "";
 	int64_t t0 = util_now_ms();
-	int rc, complete = 0;
+	int rc, complete = 0, smtp_ok = 0;
 
 	memset(expect, 0, sizeof(expect));
 	memset(&named, 0, sizeof(named));
@@ -950,6 +1040,9 @@ propagation_run(struct cli *c)
 	for (int i = 0; i < 2; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
+	if (rc == 0 && complete && po.require_smtp &&
+	    propagation_smtp(c, &ro, domain, plan, rep, &smtp_ok) != 0)
+		rc = -1;
 	rep->duration_ms = util_now_ms() - t0;
 	if (rc != 0) {
 		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
@@ -961,7 +1054,13 @@ propagation_run(struct cli *c)
 	rc = cli_output(c, rep);
 	if (rc == CLI_EXIT_IOERR)
 		goto out;
-	if (po.then != NULL && complete) {
+	if (po.then != NULL && complete && po.require_smtp && !smtp_ok) {
+		if (!c->quiet)
+			fprintf(stderr, "cutover %s: propagation complete, but the MX does not accept "
+			    "every recipient yet (smtp.mx): not running --then\n", c->command);
+		if (rc == CLI_EXIT_OK)
+			rc = 2;
+	} else if (po.then != NULL && complete) {
 		if (report_path == NULL) {
 			/* CUTOVER_REPORT always names a file: a temporary one without --json. */
 			const char *dir = getenv("TMPDIR");

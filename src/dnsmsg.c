@@ -16,6 +16,7 @@
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <resolv.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,25 +390,52 @@ dnsmsg_name_len(const char *name)
 	return bs % 2 == 0 ? len - 1 : len;
 }
 
-/* DNS names compare ASCII case-insensitively (RFC 4343), trailing dot aside. */
+/*
+ * The next character of presentation-form name S (LEN bytes) from *I: its
+ * byte value, or -1 for a label separator (an unescaped dot). "\DDD" and
+ * "\X" are the byte they stand for, as ns_name_ntop writes them and c-ares
+ * reads a query name.
+ */
+static int
+dnsmsg_name_char(const char *s, size_t len, size_t *i)
+{
+	unsigned char c = (unsigned char)s[(*i)++];
+
+	if (c == '.')
+		return -1;
+	if (c != '\\' || *i >= len)
+		return c;
+	if (*i + 2 < len && isdigit((unsigned char)s[*i]) && isdigit((unsigned char)s[*i + 1]) &&
+	    isdigit((unsigned char)s[*i + 2])) {
+		int v = (s[*i] - '0') * 100 + (s[*i + 1] - '0') * 10 + (s[*i + 2] - '0');
+
+		*i += 3;
+		return v & 0xff;
+	}
+	return (unsigned char)s[(*i)++];
+}
+
+/*
+ * DNS names compare ASCII case-insensitively (RFC 4343), trailing dot aside,
+ * and byte by byte: "a\032b" (an answer's owner as libresolv spells it) is
+ * the name "a b" that was asked.
+ */
 static int
 dnsmsg_name_eq(const char *a, const char *b)
 {
-	size_t la = dnsmsg_name_len(a), lb = dnsmsg_name_len(b), i;
+	size_t la = dnsmsg_name_len(a), lb = dnsmsg_name_len(b), i = 0, k = 0;
 
-	if (la != lb)
-		return 0;
-	for (i = 0; i < la; i++) {
-		unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+	while (i < la && k < lb) {
+		int ca = dnsmsg_name_char(a, la, &i), cb = dnsmsg_name_char(b, lb, &k);
 
 		if (ca >= 'A' && ca <= 'Z')
-			ca = (unsigned char)(ca - 'A' + 'a');
+			ca = ca - 'A' + 'a';
 		if (cb >= 'A' && cb <= 'Z')
-			cb = (unsigned char)(cb - 'A' + 'a');
+			cb = cb - 'A' + 'a';
 		if (ca != cb)
 			return 0;
 	}
-	return 1;
+	return i == la && k == lb;
 }
 
 const struct dnsmsg_rr *

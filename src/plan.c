@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -1112,8 +1113,9 @@ static const char *const plan_limit_keys[] = {
 enum { ADM_USER, ADM_PASSWORD, ADM_NKEYS };
 static const char *const plan_admin_keys[] = {"user", "password"};
 
-enum { EXP_MX, EXP_SPF, EXP_AUTODISCOVER, EXP_NKEYS };
-static const char *const plan_expect_keys[] = {"mx", "spf_include", "autodiscover"};
+enum { EXP_MX, EXP_SPF, EXP_AUTODISCOVER, EXP_VERIFICATION, EXP_GO_LIVE, EXP_NKEYS };
+static const char *const plan_expect_keys[] = {"mx", "spf_include", "autodiscover",
+    "verification", "go_live"};
 
 enum { MB_SOURCE_USER, MB_SOURCE_PASSWORD, MB_DEST_USER, MB_DEST_PASSWORD, MB_NKEYS };
 static const char *const plan_mailbox_keys[] = {
@@ -1423,6 +1425,42 @@ plan_parse_expect(struct plan_ctx *ctx, const cJSON *obj, struct plan *p)
 		free(e->autodiscover);
 		e->autodiscover = s;
 		e->autodiscover_from = plan_from_plan;
+		plan_pop(ctx);
+	}
+	if (f[EXP_VERIFICATION] != NULL) {
+		char *s = NULL;
+		size_t n;
+
+		plan_push_key(ctx, "verification");
+		if (plan_string(ctx, f[EXP_VERIFICATION], &s) != 0)
+			return -1;
+		/* Microsoft 365's domain verification TXT record: MS=ms and digits */
+		n = strlen(s);
+		if (n < 6 || n > 24 || strncmp(s, "MS=ms", 5) != 0 || strspn(s + 5, "0123456789") != n - 5) {
+			free(s);
+			return plan_fail(ctx, 0, "expected the TXT value Microsoft 365 gives, "
+			                         "e.g. \"MS=ms12345678\"");
+		}
+		free(e->verification);
+		e->verification = s;
+		plan_pop(ctx);
+	}
+	if (f[EXP_GO_LIVE] != NULL) {
+		char *s = NULL;
+		struct tm tm;
+		const char *end;
+
+		plan_push_key(ctx, "go_live");
+		if (plan_string(ctx, f[EXP_GO_LIVE], &s) != 0)
+			return -1;
+		memset(&tm, 0, sizeof(tm));
+		end = strlen(s) == 10 ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+		if (end == NULL || *end != '\0') {
+			free(s);
+			return plan_fail(ctx, 0, "expected the go-live date as YYYY-MM-DD (UTC)");
+		}
+		free(e->go_live);
+		e->go_live = s;
 		plan_pop(ctx);
 	}
 	return 0;
@@ -2680,6 +2718,8 @@ plan_free(struct plan *p)
 	plan_free_strings(p->expect.mx, p->expect.n_mx);
 	plan_free_strings(p->expect.spf_include, p->expect.n_spf_include);
 	free(p->expect.autodiscover);
+	free(p->expect.verification);
+	free(p->expect.go_live);
 	for (i = 0; i < p->n_mailboxes; i++)
 		plan_mailbox_clear(&p->mailboxes[i]);
 	free(p->mailboxes);

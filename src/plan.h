@@ -104,6 +104,9 @@ struct plan_expect {
 	const char *spf_include_from;
 	char *autodiscover;        /* expected autodiscover CNAME target, or NULL */
 	const char *autodiscover_from;
+	char *verification;        /* Microsoft 365 domain verification TXT "MS=ms12345678",
+	                              or NULL (only from the plan) */
+	char *go_live;             /* the day the MX flips, "YYYY-MM-DD" (UTC), or NULL */
 };
 
 /* One mailbox to audit or sync. */

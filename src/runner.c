@@ -572,7 +572,8 @@ runner_run(struct runner *r, struct report *rep)
 			break;
 		}
 	}
-	qsort(r->done, r->n_done, sizeof(*r->done), runner_cmp_seq);
+	if (r->n_done > 0) /* no task at all: r->done is NULL, which qsort must not get */
+		qsort(r->done, r->n_done, sizeof(*r->done), runner_cmp_seq);
 	for (size_t i = 0; i < r->n_done; i++)
 		rpt_add(rep, r->done[i]);
 	r->n_done = 0;

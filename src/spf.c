@@ -618,8 +618,10 @@ spf_macro_value(int letter, const struct spf_macro_ctx *ctx, char *buf, size_t l
 		if (ctx->family == 6) {
 			size_t o = 0;
 
+			/* Nibbles in upper case, as the OpenSPF suite expects in explanations
+			 * (RFC 7208 leaves the case open; DNS names compare without it). */
 			for (int i = 0; i < 16 && o + 4 < len; i++)
-				o += (size_t)snprintf(buf + o, len - o, "%s%x.%x", i ? "." : "",
+				o += (size_t)snprintf(buf + o, len - o, "%s%X.%X", i ? "." : "",
 				    ctx->ip[i] >> 4, ctx->ip[i] & 0xf);
 		} else {
 			snprintf(buf, len, "%u.%u.%u.%u", ctx->ip[0], ctx->ip[1], ctx->ip[2],
@@ -814,6 +816,7 @@ enum spf_op {
 	OP_MX_ADDR,
 	OP_PTR,
 	OP_PTR_ADDR,
+	OP_EXP, /* after the end: the TXT of exp= (section 6.2) */
 };
 
 /* One query of the current operation and its copied answer. */
@@ -863,6 +866,10 @@ struct spf_eval {
 	/* %{p}: 0 unknown, 1 computing, 2 known */
 	int p_state;
 	char *p_value;
+	/* the record that decided the result: its domain and exp= (section 6.2) */
+	char *decided_in, *exp_spec, *exp_text;
+	int keep_decided; /* set by a redirect target: its parent keeps it */
+	int exp_state;    /* 0 not yet, 1 asking TXT, 3 PTR, 4 addresses for %{p}, 2 done */
 	int running, again, finished, reported, started;
 };
 
@@ -1066,6 +1073,10 @@ spf_finish(struct spf_eval *e, enum spf_result r, const char *fmt, ...)
 	}
 	if (e->out.tree != NULL)
 		spf_node_total(e->out.tree);
+	free(e->out.matched_in);
+	e->out.matched_in = e->decided_in != NULL && r != SPF_PERMERROR && r != SPF_TEMPERROR
+	    ? xstrdup(e->decided_in)
+	    : NULL;
 	e->op = OP_NONE;
 }
 
@@ -1314,22 +1325,30 @@ spf_on_stack(struct spf_eval *e, const char *domain)
 	return 0;
 }
 
-/* ptr and %{p}: ask the PTR of the client (section 5.5). */
+/* The reverse name of the client: x.x.x.x.in-addr.arpa or the ip6.arpa nibbles. */
 static void
-spf_ask_ptr(struct spf_eval *e)
+spf_ptr_name(const struct spf_eval *e, char name[80])
 {
-	char name[80];
 	size_t o = 0;
 
 	if (e->family == 6) {
 		for (int i = 15; i >= 0; i--)
 			o += (size_t)snprintf(
-			    name + o, sizeof(name) - o, "%x.%x.", e->ip[i] & 0xf, e->ip[i] >> 4);
-		snprintf(name + o, sizeof(name) - o, "ip6.arpa");
+			    name + o, 80 - o, "%x.%x.", e->ip[i] & 0xf, e->ip[i] >> 4);
+		snprintf(name + o, 80 - o, "ip6.arpa");
 	} else {
-		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2],
-		    e->ip[1], e->ip[0]);
+		snprintf(
+		    name, 80, "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2], e->ip[1], e->ip[0]);
 	}
+}
+
+/* ptr and %{p}: ask the PTR of the client (section 5.5). */
+static void
+spf_ask_ptr(struct spf_eval *e)
+{
+	char name[80];
+
+	spf_ptr_name(e, name);
 	e->op = OP_PTR;
 	spf_ask(e, name, SPF_QT_PTR);
 }
@@ -1466,6 +1485,27 @@ spf_end_of_record(struct spf_eval *e)
 }
 
 /*
+ * Frame F decides the result of its record: remember its domain and exp=,
+ * unless a redirect target below it already did (section 6.1: the target's
+ * result is the record's, and 6.2: so is the target's exp=, never the
+ * redirecting record's). An include's own exp= never counts: the include's
+ * parent decides afresh when the include matches.
+ */
+static void
+spf_decided(struct spf_eval *e, const struct spf_frame *f)
+{
+	if (!e->keep_decided) {
+		free(e->decided_in);
+		free(e->exp_spec);
+		e->decided_in = xstrdup(f->node->domain);
+		e->exp_spec = f->rec != NULL && f->rec->exp != NULL && f->rec->exp->value != NULL
+		    ? xstrdup(f->rec->exp->value)
+		    : NULL;
+	}
+	e->keep_decided = f->redirected;
+}
+
+/*
  * The top frame evaluated to R (MATCHED: the term, NULL when nothing matched).
  * Pop it and give the result to its parent: the redirecting frame takes it
  * over, an include maps it (section 5.2).
@@ -1480,17 +1520,18 @@ spf_frame_result(struct spf_eval *e, enum spf_result r, const char *matched_text
 	char *matched = matched_text != NULL ? xstrdup(matched_text) : NULL;
 
 	f->node->result = r;
+	spf_decided(e, f);
 	if (e->depth == 1) {
 		if (matched != NULL) {
 			e->out.mechanism = xstrdup(matched);
-			spf_finish(e, r, "matched %s in %s", matched, child);
+			spf_finish(e, r, "matched %s in %s", matched, e->decided_in);
 		} else if (e->walk) {
 			spf_finish(e, r, "evaluated every term of %s", child);
 		} else {
 			spf_finish(e, r,
 			    "no mechanism matched in %s; the default is neutral "
 			    "(RFC 7208 section 4.7)",
-			    child);
+			    e->decided_in);
 		}
 		goto out;
 	}
@@ -1507,11 +1548,15 @@ spf_frame_result(struct spf_eval *e, enum spf_result r, const char *matched_text
 		if (e->depth == 1) {
 			struct spf_frame *p = spf_top(e);
 
+			char *inside = xstrdup(e->decided_in != NULL ? e->decided_in : child);
+
 			e->out.mechanism = xstrdup(via_term->text);
 			p->node->result = via_term->qualifier;
+			spf_decided(e, p);
 			spf_finish(e, via_term->qualifier, "matched %s in %s (%s inside %s)",
 			    via_term->text, p->node->domain, matched != NULL ? matched : "pass",
-			    child);
+			    inside);
+			free(inside);
 		} else {
 			spf_frame_result(e, via_term->qualifier, via_term->text);
 		}
@@ -1554,6 +1599,32 @@ spf_subdomain(const char *name, const char *domain)
 	if (ln == ld)
 		return strncasecmp(name, domain, ln) == 0;
 	return ln > ld && name[ln - ld - 1] == '.' && strncasecmp(name + ln - ld, domain, ld) == 0;
+}
+
+/*
+ * %{p} (section 7.3): of the PTR names whose addresses (in the slots) include
+ * the client, prefer DOMAIN or a subdomain of it; "unknown" when none.
+ */
+static void
+spf_pick_validated(struct spf_eval *e, const char *domain)
+{
+	const char *pick = NULL;
+
+	for (size_t i = 0; i < e->n_slots; i++) {
+		struct spf_slot *s = e->slots[i];
+		int valid = 0;
+
+		for (size_t k = 0; k < s->n_addrs; k++)
+			if (spf_cidr_match(e->family, e->ip, s->addrs[k], -1))
+				valid = 1;
+		if (valid &&
+		    (pick == NULL ||
+		        (spf_subdomain(s->name, domain) && !spf_subdomain(pick, domain))))
+			pick = s->name;
+	}
+	e->p_state = 2;
+	free(e->p_value);
+	e->p_value = pick != NULL ? xstrdup(pick) : NULL;
 }
 
 /* The answers for the current operation are all in. */
@@ -1666,32 +1737,18 @@ spf_op_done(struct spf_eval *e)
 	case OP_PTR_ADDR: {
 		const char *target = e->target;
 		int matched = 0;
-		char *pick = NULL;
 
+		if (e->p_state == 1) {
+			spf_pick_validated(e, n->domain);
+			break;
+		}
 		for (size_t i = 0; i < e->n_slots; i++) {
 			struct spf_slot *s = e->slots[i];
-			int valid = 0;
 
 			for (size_t k = 0; k < s->n_addrs; k++)
-				if (spf_cidr_match(e->family, e->ip, s->addrs[k], -1))
-					valid = 1;
-			if (!valid)
-				continue;
-			if (e->p_state == 1) {
-				/* %{p}: prefer <domain> or a subdomain of it (section 7.3) */
-				if (pick == NULL ||
-				    (spf_subdomain(s->name, n->domain) &&
-				        !spf_subdomain(pick, n->domain)))
-					pick = s->name;
-			} else if (spf_subdomain(s->name, target)) {
-				matched = 1;
-			}
-		}
-		if (e->p_state == 1) {
-			e->p_state = 2;
-			free(e->p_value);
-			e->p_value = pick != NULL ? xstrdup(pick) : NULL;
-			break;
+				if (spf_cidr_match(e->family, e->ip, s->addrs[k], -1) &&
+				    spf_subdomain(s->name, target))
+					matched = 1;
 		}
 		if (matched)
 			spf_frame_result(e, t->qualifier, t->text);
@@ -1732,6 +1789,127 @@ spf_step(struct spf_eval *e)
 	spf_end_of_record(e);
 }
 
+/* The explanation used when there is no (usable) exp=: says who and what. */
+static void
+spf_default_explanation(struct spf_eval *e)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (e->family == 6)
+		inet_ntop(AF_INET6, e->ip, ip, sizeof(ip));
+	else
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", e->ip[0], e->ip[1], e->ip[2], e->ip[3]);
+	free(e->out.explanation);
+	e->out.explanation =
+	    xasprintf("%s is not allowed to send mail as %s (SPF fail)", ip, e->sender);
+	e->out.explanation_source = "default";
+}
+
+/*
+ * After a fail (section 6.2): expand the deciding record's exp= and ask its
+ * TXT. Any problem (bad macro, a name that cannot exist) means "as if no exp
+ * was given". The lookup is not counted against the limits of 4.6.4.
+ */
+static void
+spf_exp_start(struct spf_eval *e)
+{
+	struct spf_macro_ctx ctx;
+	struct spf_error err;
+	char *name = NULL;
+
+	e->exp_state = 2;
+	if (e->walk || e->out.result != SPF_FAIL)
+		return;
+	spf_default_explanation(e);
+	if (e->exp_spec == NULL || e->decided_in == NULL)
+		return;
+	spf_ctx(e, e->decided_in, &ctx);
+	if (spf_macro_expand(e->exp_spec, strlen(e->exp_spec), &ctx, 0, 1, &name, &err) != 0 ||
+	    !spf_name_ok(name)) {
+		free(name);
+		return;
+	}
+	e->exp_state = 1;
+	e->op = OP_EXP;
+	spf_ask(e, name, SPF_QT_TXT);
+	free(name);
+}
+
+/* Expand the exp= TXT (e->exp_text) into the explanation; a bad macro keeps
+ * the default. */
+static void
+spf_exp_expand(struct spf_eval *e)
+{
+	struct spf_macro_ctx ctx;
+	struct spf_error err;
+	char *text = NULL;
+
+	e->exp_state = 2;
+	e->op = OP_NONE;
+	spf_ctx(e, e->decided_in, &ctx);
+	if (spf_macro_expand(e->exp_text, strlen(e->exp_text), &ctx, 1, 0, &text, &err) != 0)
+		return;
+	free(e->out.explanation);
+	e->out.explanation = text;
+	e->out.explanation_source = "exp";
+}
+
+/*
+ * The next answer for the explanation is in: the TXT of exp= (exactly one
+ * record, section 6.2), then, when the text uses %{p} and it is not known
+ * yet, the client's PTR names and their addresses (section 7.3).
+ */
+static void
+spf_exp_step(struct spf_eval *e)
+{
+	struct spf_slot *s = e->n_slots > 0 ? e->slots[0] : NULL;
+	enum spf_qtype addr_type = e->family == 6 ? SPF_QT_AAAA : SPF_QT_A;
+	char ptr[80];
+
+	switch (e->exp_state) {
+	case 1:
+		if (s == NULL || s->status != SPF_DNS_OK || s->n_texts != 1 ||
+		    memchr(s->texts[0], '\0', s->text_lens[0]) != NULL) {
+			e->exp_state = 2;
+			e->op = OP_NONE;
+			return;
+		}
+		e->exp_text = xstrdup(s->texts[0]);
+		spf_slots_clear(e);
+		if (e->p_state != 0 ||
+		    (strstr(e->exp_text, "%{p") == NULL && strstr(e->exp_text, "%{P") == NULL)) {
+			spf_exp_expand(e);
+			return;
+		}
+		e->p_state = 1;
+		e->exp_state = 3;
+		spf_ptr_name(e, ptr);
+		spf_ask(e, ptr, SPF_QT_PTR);
+		return;
+	case 3:
+		if (s == NULL || s->status != SPF_DNS_OK) {
+			e->p_state = 2;
+			spf_exp_expand(e);
+			return;
+		}
+		e->slots[0] = NULL;
+		spf_slots_clear(e);
+		e->exp_state = 4;
+		e->pending = 1; /* hold the step while asking */
+		for (size_t i = 0; i < s->n_texts && i < SPF_MAX_NAMES; i++)
+			spf_ask(e, s->texts[i], addr_type);
+		spf_slot_free(s);
+		e->pending--;
+		return;
+	case 4:
+		spf_pick_validated(e, e->decided_in);
+		spf_slots_clear(e);
+		spf_exp_expand(e);
+		return;
+	default: e->exp_state = 2; return;
+	}
+}
+
 static void
 spf_run(struct spf_eval *e)
 {
@@ -1746,9 +1924,15 @@ spf_run(struct spf_eval *e)
 		e->again = 0;
 		while (!e->finished && e->pending == 0)
 			spf_step(e);
+		if (e->finished && e->pending == 0 && e->exp_state == 0) {
+			spf_slots_clear(e);
+			spf_exp_start(e); /* a synchronous answer only sets AGAIN */
+		}
+		while (e->finished && e->pending == 0 && e->exp_state != 0 && e->exp_state != 2)
+			spf_exp_step(e);
 	} while (e->again && !e->finished && e->pending == 0);
 	e->running = 0;
-	if (e->finished && !e->reported) {
+	if (e->finished && !e->reported && e->exp_state == 2) {
 		e->reported = 1;
 		spf_slots_clear(e);
 		e->done(e->arg, &e->out); /* may free E */
@@ -1795,13 +1979,17 @@ spf_eval_run(struct spf_eval *e)
 {
 	e->started = 1;
 	e->running = 1; /* synchronous answers must not run ahead of us */
-	/* section 4.3: a malformed <domain> gives none without any lookup */
-	if (!spf_name_ok(e->domain)) {
+	/* section 4.3: a malformed <domain> (a label over 63 octets, an empty
+	 * label, a domain literal, a single label) gives none without any lookup */
+	if (!spf_name_ok(e->domain) || strchr(e->domain, '.') == NULL || e->domain[0] == '[') {
 		e->out.tree = spf_node_new(NULL, e->domain, "top");
 		spf_node_error(e->out.tree, "not a valid domain name");
 		e->finished = 1;
+		e->exp_state = 2;
 		e->out.result = SPF_NONE;
-		e->out.reason = xstrdup("not a valid domain name (RFC 7208 section 4.3)");
+		e->out.reason = xasprintf("%s is not a fully qualified domain name "
+		                          "(RFC 7208 section 4.3)",
+		    e->domain);
 	} else {
 		spf_fetch(e, e->domain, "top", NULL);
 	}
@@ -1823,6 +2011,11 @@ spf_eval_free(struct spf_eval *e)
 	free(e->out.mechanism);
 	free(e->target);
 	free(e->p_value);
+	free(e->decided_in);
+	free(e->exp_spec);
+	free(e->exp_text);
+	free(e->out.explanation);
+	free(e->out.matched_in);
 	free(e->domain);
 	free(e->sender);
 	free(e->helo);

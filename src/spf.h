@@ -207,12 +207,19 @@ struct spf_outcome {
 	int void_lookups;
 	int limit_exceeded;    /* walk mode: lookups or voids above the limits */
 	struct spf_node *tree; /* the root */
+	char *matched_in;      /* the domain whose record decided the result (a redirect
+	                          target, an include's parent), NULL when none did */
+	/* fail only (RFC 7208 section 6.2): the explanation, and where it came from:
+	 * "exp" (the exp= of the deciding record, fetched and expanded) or "default"
+	 * (no exp=, or its name/TXT/macros failed: "proceed as if no exp") */
+	char *explanation;
+	const char *explanation_source;
 };
 
 struct spf_eval_params {
 	const char *domain; /* <domain> */
 	const char *sender; /* MAIL FROM; NULL/"" = postmaster@domain (4.3) */
-	const char *helo;   /* NULL = domain */
+	const char *helo;   /* %{h}: the HELO/EHLO name; NULL = domain */
 	const char *ip;     /* client address (text); NULL = walk mode */
 	time_t now;
 };

@@ -69,6 +69,10 @@ def test_expectation_reported(cutover, dns_lab):
                         "matches": False}
     after = dns(cutover, dns_lab, "m365.test", "--expect", "microsoft365")
     assert after.check("dns.mx")["details"]["expected"]["matches"] is True
+    # the summary says where the MX stands against the expectation
+    assert before.check("dns.mx")["summary"].endswith(
+        "provider rackspace: still the rackspace MX, expected until go-live")
+    assert after.check("dns.mx")["summary"].endswith("already the expected MX")
 
 
 def test_null_mx_fails(cutover, dns_lab):

@@ -231,6 +231,39 @@ test_mx_compression(void **state)
 	dnsmsg_free(msg);
 }
 
+/* Labels with a space, a dot or a backslash inside: the owner comes back
+ * escaped ("\\032"), the question is asked raw; they are the same name. */
+static void
+test_escaped_owner(void **state)
+{
+	static const unsigned char label[] = {5, 'a', ' ', 'b', '.', 'c'};
+	struct tb b;
+	struct dnsmsg *msg;
+	const struct dnsmsg_rr *rr;
+	size_t at, iter = 0;
+
+	(void)state;
+	tb_header(&b, 7, TB_QR | TB_AA, 1, 1, 0, 0);
+	tb_bytes(&b, label, sizeof(label));
+	tb_name(&b, "Example.com");
+	tb_u16(&b, DNSMSG_A);
+	tb_u16(&b, 1);
+	tb_ptr(&b, 12);
+	at = tb_rr_begin(&b, DNSMSG_A, 60);
+	tb_bytes(&b, "\x01\x02\x03\x04", 4);
+	tb_rr_end(&b, at);
+	msg = parse_ok(&b);
+	rr = dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "A b\\.c.example.COM", &iter);
+	assert_non_null(rr);
+	iter = 0;
+	assert_non_null(dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a\\032b\\.c.example.com.", &iter));
+	iter = 0; /* the unescaped dot is a label boundary: another name */
+	assert_null(dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a b.c.example.com", &iter));
+	iter = 0;
+	assert_null(dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a\\033b\\.c.example.com", &iter));
+	dnsmsg_free(msg);
+}
+
 static void
 test_null_mx(void **state)
 {
@@ -960,6 +993,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mx_compression),
+		cmocka_unit_test(test_escaped_owner),
 		cmocka_unit_test(test_null_mx),
 		cmocka_unit_test(test_a_aaaa),
 		cmocka_unit_test(test_cname_chain),

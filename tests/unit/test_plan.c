@@ -537,7 +537,7 @@ test_unknown_keys(void **state)
 	    "plan.json:1: destination.limits.folder_item: unknown key (did you mean "
 	    "\"folder_items\"?)");
 	parse_err("{\"domain\": \"a.com\", \"expect\": {\"spf\": []}}",
-	    "plan.json:1: expect.spf: unknown key (valid keys: mx, spf_include, autodiscover)");
+	    "plan.json:1: expect.spf: unknown key (valid keys: mx, spf_include, autodiscover, verification, go_live)");
 	parse_err("{\"domain\": \"a.com\",\n \"mailboxes\": [\n  {\"source_user\": \"a\", "
 		  "\"source_password\": \"p\", \"dest_user\": \"a\", \"dest_password\": \"p\"},\n"
 		  "  {\"source_usr\": \"b\"}]}",

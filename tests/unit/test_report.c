@@ -227,6 +227,39 @@ test_member(const cJSON *obj, const char *key)
 	return item;
 }
 
+/* Bytes from a server that are not UTF-8 (a TXT record with 0x80, a cut
+ * sequence, an overlong, a surrogate) become the text \xHH (reports/SCHEMA.md);
+ * valid text stays. */
+static void
+test_json_utf8(void **state)
+{
+	struct report *rep = rpt_new("dns", "example.com");
+	struct result *res = test_result("dns.spf", "example.com", RESULT_SIDE_NONE,
+	    RESULT_FAIL, "syntax error");
+	cJSON *root;
+	const cJSON *d;
+
+	(void)state;
+	cJSON_AddStringToObject(res->details, "record", "v=spf1 \x80" "a:example.net -all");
+	cJSON_AddStringToObject(res->details, "cut", "caf\xc3");
+	cJSON_AddStringToObject(res->details, "overlong", "\xc0\xafx");
+	cJSON_AddStringToObject(res->details, "surrogate", "\xed\xa0\x80");
+	cJSON_AddStringToObject(res->details, "fine", "Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x93\xa8");
+	rpt_add(rep, res);
+	root = rpt_to_json(rep);
+	d = test_member(cJSON_GetArrayItem(test_member(root, "checks"), 0), "details");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "record")),
+	    "v=spf1 \\x80a:example.net -all");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "cut")), "caf\\xc3");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "overlong")), "\\xc0\\xafx");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "surrogate")),
+	    "\\xed\\xa0\\x80");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "fine")),
+	    "Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x93\xa8");
+	cJSON_Delete(root);
+	rpt_free(rep);
+}
+
 static void
 test_json_shape(void **state)
 {
@@ -742,6 +775,7 @@ main(void)
 		cmocka_unit_test(test_counts_worst),
 		cmocka_unit_test(test_add_many),
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_from_json_design_example),

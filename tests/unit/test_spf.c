@@ -205,9 +205,11 @@ test_macro_rfc_examples(void **state)
 
 	c.family = 6;
 	memcpy(c.ip, (unsigned char[16]){0x20, 0x01, 0x0d, 0xb8, [14] = 0xcb, [15] = 0x01}, 16);
+	/* RFC 7208 7.4's example, in upper case: the OpenSPF suite's explanations
+	 * (v-macro-ip6) want upper-case nibbles; DNS lookups do not care */
 	expand_is(&c, "%{ir}.%{v}._spf.%{d2}", 0,
-	    "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
-	    "8.b.d.0.1.0.0.2.ip6._spf.example.com");
+	    "1.0.B.C.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	    "8.B.D.0.1.0.0.2.ip6._spf.example.com");
 	expand_is(&c, "%{c}", 1, "2001:db8::cb01");
 	/* an empty local part is "postmaster" (section 4.3) */
 	c.sender = "@email.example.com";
@@ -319,6 +321,9 @@ struct got {
 	char reason[400];
 	int tree_total;
 	size_t tree_children;
+	char explanation[400];
+	char source[16];
+	char matched_in[100];
 };
 
 static void
@@ -333,6 +338,12 @@ got_cb(void *arg, const struct spf_outcome *o)
 	snprintf(g->reason, sizeof(g->reason), "%s", o->reason);
 	g->tree_total = o->tree != NULL ? o->tree->total_lookups : -1;
 	g->tree_children = o->tree != NULL ? o->tree->n_children : 0;
+	snprintf(g->explanation, sizeof(g->explanation), "%s",
+	    o->explanation != NULL ? o->explanation : "");
+	snprintf(g->source, sizeof(g->source), "%s",
+	    o->explanation_source != NULL ? o->explanation_source : "");
+	snprintf(g->matched_in, sizeof(g->matched_in), "%s",
+	    o->matched_in != NULL ? o->matched_in : "");
 }
 
 static struct got
@@ -503,6 +514,122 @@ test_eval_limits(void **state)
 	spf_eval_free(e);
 }
 
+/* check_host() with a HELO name, the answers synchronous or held until the
+ * end of spf_eval_run (ASYNC), as from c-ares. */
+static struct got
+run_helo(const struct fake_rr *tbl, const char *domain, const char *ip, const char *sender,
+    const char *helo, int async)
+{
+	struct fake f = {.rr = tbl, .async = async};
+	struct spf_dns dns = {fake_query, fake_cancel, &f};
+	struct spf_eval_params p = {
+	    .domain = domain, .ip = ip, .sender = sender, .helo = helo, .now = 1};
+	struct got g = {0};
+	struct spf_eval *e = spf_eval_start(&p, &dns, got_cb, &g);
+	size_t i = 0;
+
+	assert_non_null(e);
+	spf_eval_run(e);
+	while (g.done == 0 && i < f.n_pend) {
+		struct pending *q = &f.pend[i++];
+
+		if (q->live)
+			fake_answer(&f, q->name, q->type, q->cb, q->arg);
+	}
+	assert_int_equal(g.done, 1);
+	spf_eval_free(e);
+	for (i = 0; i < f.n_pend; i++)
+		free(f.pend[i].name);
+	return g;
+}
+
+static const struct fake_rr exp_table[] = {
+    {"exp.example", SPF_QT_TXT, "v=spf1 ip4:192.0.2.1 -all exp=why.%{d}"},
+    {"why.exp.example", SPF_QT_TXT, "%{i} may not send for %{d} (HELO %{h})"},
+    /* redirect: the target's exp= counts, not the redirecting record's (6.2) */
+    {"rd.example", SPF_QT_TXT, "v=spf1 redirect=rdt.example exp=why.exp.example"},
+    {"rdt.example", SPF_QT_TXT, "v=spf1 ip4:192.0.2.7 -all exp=rdwhy.example"},
+    {"rdwhy.example", SPF_QT_TXT, "see %{d}"},
+    /* include: the include's exp= never counts */
+    {"inc.example", SPF_QT_TXT, "v=spf1 -include:ix.example ?all exp=incwhy.example"},
+    {"ix.example", SPF_QT_TXT, "v=spf1 +all exp=why.exp.example"},
+    {"incwhy.example", SPF_QT_TXT, "the parent's"},
+    {"plain.example", SPF_QT_TXT, "v=spf1 -all"},
+    {"gone.example", SPF_QT_TXT, "v=spf1 -all exp=nothing.example"},
+    {"twice.example", SPF_QT_TXT, "v=spf1 -all exp=two.example"},
+    {"two.example", SPF_QT_TXT, "one"},
+    {"two.example", SPF_QT_TXT, "two"},
+    {"badmacro.example", SPF_QT_TXT, "v=spf1 -all exp=bad.example"},
+    {"bad.example", SPF_QT_TXT, "broken %{z}"},
+    /* %{p} in the explanation: the PTR name whose address is the client */
+    {"p.example", SPF_QT_TXT, "v=spf1 -all exp=pwhy.example"},
+    {"pwhy.example", SPF_QT_TXT, "connect from %{p}"},
+    {"5.2.0.192.in-addr.arpa", SPF_QT_PTR, "liar.other.example"},
+    {"5.2.0.192.in-addr.arpa", SPF_QT_PTR, "host.p.example"},
+    {"host.p.example", SPF_QT_A, "192.0.2.5"},
+    {"mail.helo.example", SPF_QT_TXT, "v=spf1 a -all"},
+    {"mail.helo.example", SPF_QT_A, "192.0.2.25"},
+    {NULL, 0, NULL},
+};
+
+/* exp= fetched and expanded (RFC 7208 section 6.2), the deciding record named,
+ * %{h}, and the malformed identities of section 4.3. */
+static void
+test_eval_explanation(void **state)
+{
+	struct got g;
+
+	(void)state;
+	for (int async = 0; async <= 1; async++) {
+		g = run_helo(exp_table, "exp.example", "192.0.2.9", NULL, "mta.example.net", async);
+		assert_int_equal(g.result, SPF_FAIL);
+		assert_string_equal(g.source, "exp");
+		assert_string_equal(
+		    g.explanation, "192.0.2.9 may not send for exp.example (HELO mta.example.net)");
+		assert_string_equal(g.matched_in, "exp.example");
+
+		g = run_helo(exp_table, "rd.example", "192.0.2.9", NULL, NULL, async);
+		assert_int_equal(g.result, SPF_FAIL);
+		assert_string_equal(g.explanation, "see rdt.example");
+		assert_string_equal(g.matched_in, "rdt.example");
+		assert_non_null(strstr(g.reason, "in rdt.example"));
+		g = run_helo(exp_table, "rd.example", "192.0.2.7", NULL, NULL, async);
+		assert_int_equal(g.result, SPF_PASS);
+		assert_string_equal(g.source, ""); /* only a fail has an explanation */
+		assert_string_equal(g.matched_in, "rdt.example");
+
+		g = run_helo(exp_table, "inc.example", "192.0.2.9", NULL, NULL, async);
+		assert_int_equal(g.result, SPF_FAIL);
+		assert_string_equal(g.explanation, "the parent's");
+		assert_string_equal(g.matched_in, "inc.example");
+
+		g = run_helo(exp_table, "p.example", "192.0.2.5", NULL, NULL, async);
+		assert_string_equal(g.explanation, "connect from host.p.example");
+
+		/* no exp=, or one that cannot be used: the default, never an error */
+		static const char *const dflt[] = {
+		    "plain.example", "gone.example", "twice.example", "badmacro.example"};
+		for (size_t i = 0; i < 4; i++) {
+			g = run_helo(exp_table, dflt[i], "192.0.2.9", "bob@x.example", NULL, async);
+			assert_int_equal(g.result, SPF_FAIL);
+			assert_string_equal(g.source, "default");
+			assert_string_equal(g.explanation,
+			    "192.0.2.9 is not allowed to send mail as bob@x.example (SPF fail)");
+		}
+	}
+	/* the HELO identity: <domain> is the HELO name */
+	g = run_helo(exp_table, "mail.helo.example", "192.0.2.25", NULL, "mail.helo.example", 0);
+	assert_int_equal(g.result, SPF_PASS);
+	/* section 4.3: malformed names give none, without a lookup */
+	static const char *const bad[] = {"[192.0.2.1]", "A2345678", "a..b.example",
+	    "x.a1234567890123456789012345678901234567890123456789012345678901234.example"};
+	for (size_t i = 0; i < 4; i++) {
+		g = run_helo(exp_table, bad[i], "192.0.2.9", NULL, NULL, 0);
+		assert_int_equal(g.result, SPF_NONE);
+		assert_non_null(strstr(g.reason, "section 4.3"));
+	}
+}
+
 /* Answers arrive later, one by one, as from c-ares; and a cancel midway. */
 static void
 test_eval_async(void **state)
@@ -554,6 +681,7 @@ main(void)
 	    cmocka_unit_test(test_eval_basic),
 	    cmocka_unit_test(test_eval_limits),
 	    cmocka_unit_test(test_eval_async),
+	    cmocka_unit_test(test_eval_explanation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

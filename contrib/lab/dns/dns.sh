@@ -163,7 +163,13 @@ EOF
 			[[ -e $f ]] || continue
 			zone=${f##*/}
 			zone=${zone%.zone}
-			printf '  - domain: %s\n' "$zone"
+			if [[ $zone == root ]]; then
+				# root.zone is the root zone "." (the SPF suite's zone sets: one
+				# zone holds names under any TLD).
+				printf '  - domain: .\n    file: "%s/zones/root.zone"\n' "$dir"
+			else
+				printf '  - domain: %s\n' "$zone"
+			fi
 			sed -e "s|{{NAME}}|$name|g" -e "s|{{ADDR}}|$addr|g" \
 				-e "s|{{PORT}}|$port|g" -e "s|{{ZONESET}}|$zoneset|g" \
 				-- "$f" >"$out/zones/$zone.zone"

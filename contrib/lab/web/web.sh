@@ -74,6 +74,8 @@ gen_certs() {
 	issue good "DNS:web.test,DNS:*.web.test,DNS:autodiscover.emailsrvr.com,DNS:autodiscover.outlook.com,DNS:autodiscover.m365.test,DNS:localhost,IP:127.0.0.1" -days 825
 	issue expired "DNS:expired.web.test" -startdate 20200101000000Z -enddate 20200201000000Z
 	issue expiring "DNS:expiring.web.test" -days 5
+	# MTA-STS policy hosts (RFC 8461: https://mta-sts.DOMAIN/.well-known/mta-sts.txt)
+	issue mtasts "DNS:mta-sts.enforce.sts.test,DNS:mta-sts.testing.sts.test,DNS:mta-sts.ok.sts.test,DNS:mta-sts.redirect.sts.test" -days 825
 	cp "$CA/wrong-host.pem" "$WEB/tls/wrong-host.pem"
 	cp "$CA/wrong-host.key" "$WEB/tls/wrong-host.key"
 }
@@ -118,6 +120,17 @@ gen_sites() {
 	page "Outlook" "Sign in to Outlook on the web (lab)" >"$w/owa/owa/auth/logon.aspx"
 	page "Webmail" "Sign in (lab destination webmail)" >"$w/mail/index.html"
 	page "Webmail over plain http" "This page is served without TLS" >"$w/plain/index.html"
+	# MTA-STS policies: the old provider's MX only (enforce, testing), and one that
+	# already lists Microsoft 365's (ok)
+	local d mode mx
+	for d in enforce testing ok; do
+		mode=enforce mx='*.mail.protection.outlook.com'
+		[[ $d == testing ]] && mode=testing
+		[[ $d != ok ]] && mx='*.old-provider.example'
+		mkdir -p "$w/mta-sts/mta-sts.$d.sts.test/.well-known"
+		printf 'version: STSv1\r\nmode: %s\r\nmx: mx1.old-provider.example\r\nmx: %s\r\nmax_age: 604800\r\n' \
+			"$mode" "$mx" >"$w/mta-sts/mta-sts.$d.sts.test/.well-known/mta-sts.txt"
+	done
 	page "Expired" "Served with an expired certificate" >"$w/expired/index.html"
 	page "Wrong host" "Served with a certificate for wrong.example" >"$w/wrong/index.html"
 	page "Expiring" "Served with a certificate that expires in a few days" >"$w/expiring/index.html"
@@ -354,6 +367,22 @@ http {
         location = / { return 302 /a; }
         location = /a { return 302 /b; }
         location = /b { return 302 /a; }
+    }
+    server {
+        listen $L:$S ssl;
+        server_name mta-sts.enforce.sts.test mta-sts.testing.sts.test mta-sts.ok.sts.test;
+        ssl_certificate $T/mtasts.pem;
+        ssl_certificate_key $T/mtasts.key;
+        root $WEB/www/mta-sts/\$host;
+        location = /.well-known/mta-sts.txt { default_type text/plain; }
+        location / { return 404; }
+    }
+    server {
+        listen $L:$S ssl;
+        server_name mta-sts.redirect.sts.test;
+        ssl_certificate $T/mtasts.pem;
+        ssl_certificate_key $T/mtasts.key;
+        location / { return 302 https://mta-sts.ok.sts.test\$request_uri; }
     }
     server {
         listen $L:$S ssl;

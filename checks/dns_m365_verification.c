@@ -1,0 +1,149 @@
+/*
+ * dns_m365_verification.c - dns.m365_verification: the Microsoft 365 domain
+ * verification record, a TXT "MS=ms12345678" at the apex, which the tenant
+ * asks for before it accepts the domain (and before it accepts mail for it:
+ * recipients of a domain that is not accepted get 550 5.4.1).
+ *
+ * Runs when the destination is Microsoft 365 (--expect microsoft365, the
+ * plan's destination profile) or the plan gives expect.verification; with
+ * the latter, the published value must be that one.
+ *
+ * Details: {"records": ["MS=ms..."], "expected": "MS=ms..." or null}.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cJSON.h>
+
+#include "check.h"
+#include "dns.h"
+#include "dnsmsg.h"
+#include "util.h"
+
+struct msv_task {
+	struct task *t;
+	const struct check_input *in;
+	char *domain;
+	struct dns_query *q;
+};
+
+static void
+msv_free(struct msv_task *m)
+{
+	if (m->q != NULL)
+		dns_query_cancel(m->q);
+	free(m->domain);
+	free(m);
+}
+
+static void
+msv_answer(void *arg, const struct dns_reply *reply)
+{
+	struct msv_task *m = arg;
+	struct result *res = task_result(m->t);
+	const char *want = m->in->expect_verification;
+	cJSON *arr = cJSON_AddArrayToObject(res->details, "records");
+	const struct dnsmsg_rr *rr;
+	const char *owner;
+	size_t it = 0, n = 0;
+	int found = 0;
+
+	m->q = NULL;
+	if (want != NULL)
+		cJSON_AddStringToObject(res->details, "expected", want);
+	else
+		cJSON_AddNullToObject(res->details, "expected");
+	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
+	    reply->status != DNS_NXDOMAIN) {
+		result_set(
+		    res, RESULT_ERROR, "TXT lookup of %s failed: %s", m->domain, reply->error);
+		goto done;
+	}
+	owner = reply->status == DNS_OK ? dnsmsg_resolve_cname(reply->msg, m->domain) : NULL;
+	while (owner != NULL &&
+	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
+		if (rr->text == NULL || rr->text_len < 3 || strncasecmp(rr->text, "MS=", 3) != 0)
+			continue;
+		cJSON_AddItemToArray(arr, cJSON_CreateString(rr->text));
+		n++;
+		if (want != NULL && strcmp(rr->text, want) == 0)
+			found = 1;
+	}
+	if (want != NULL && found) {
+		result_set(
+		    res, RESULT_PASS, "Microsoft 365 verification record %s is published", want);
+	} else if (want != NULL) {
+		if (n == 0)
+			result_set(res, RESULT_FAIL,
+			    "no Microsoft 365 verification record at %s "
+			    "(expected %s)",
+			    m->domain, want);
+		else
+			result_set(res, RESULT_FAIL, "the verification record at %s is %s, not %s",
+			    m->domain, cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)), want);
+		result_advise(res,
+		    "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
+		    "admin center shows under Settings > Domains), then verify the "
+		    "domain there. Until the tenant accepts the domain, its recipients "
+		    "are rejected with 550 5.4.1.",
+		    want, m->domain);
+	} else if (n > 0) {
+		result_set(res, RESULT_PASS, "Microsoft 365 verification record published (%s)",
+		    cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)));
+	} else {
+		result_set(res, RESULT_WARN,
+		    "no Microsoft 365 verification record (TXT MS=ms...) at %s", m->domain);
+		result_advise(res,
+		    "Unless the domain is already verified in the tenant, publish the "
+		    "TXT record the Microsoft 365 admin center shows (MS=ms followed by "
+		    "digits; add it to the plan as expect.verification to check the "
+		    "value). Until the domain is accepted, its recipients are rejected "
+		    "with 550 5.4.1.");
+	}
+done:
+	task_done(m->t);
+	msv_free(m);
+}
+
+static void
+msv_start(struct task *t, void *aux)
+{
+	struct msv_task *m = aux;
+	struct dns_query *q;
+
+	m->t = t;
+	q = dns_query(runner_dns(task_runner(t)), m->domain, DNSMSG_TXT, msv_answer, m);
+	if (q != NULL) /* NULL: answered already, M is gone */
+		m->q = q;
+}
+
+static void
+msv_cancel(struct task *t, void *aux)
+{
+	(void)t;
+	msv_free(aux);
+}
+
+static void
+msv_schedule(struct runner *r, const struct check_input *in)
+{
+	struct msv_task *m;
+
+	if (in->expect_verification == NULL &&
+	    (in->expect_profile == NULL || strcmp(in->expect_profile, "microsoft365") != 0))
+		return; /* not moving to Microsoft 365 */
+	m = xcalloc(1, sizeof(*m));
+	m->in = in;
+	m->domain = xstrdup(in->domain);
+	runner_add(r, NULL, result_new("dns.m365_verification", in->domain, RESULT_SIDE_NONE),
+	    msv_start, msv_cancel, m, 0);
+}
+
+const struct check check_dns_m365_verification = {
+    .id = "dns.m365_verification",
+    .group = "dns",
+    .title = "Microsoft 365 domain verification TXT record (MS=ms...) published",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = msv_schedule,
+};
