@@ -22,6 +22,7 @@ extern const struct check check_mailbox_limits;
 extern const struct check check_mailbox_large_messages;
 extern const struct check check_mailbox_quota;
 extern const struct check check_mailbox_compare;
+extern const struct check check_mailbox_folder_map;
 
 static const struct check *const check_list[] = {
 	&check_dns_mx,
@@ -43,6 +44,7 @@ static const struct check *const check_list[] = {
 	&check_mailbox_large_messages,
 	&check_mailbox_quota,
 	&check_mailbox_compare,
+	&check_mailbox_folder_map,
 	NULL,
 };
 
