@@ -35,6 +35,23 @@ fm_ns(const struct folders_inventory *inv)
 	return o;
 }
 
+/* A mapping named in the summary; the telling ones first. */
+struct fm_item {
+	int rank; /* 0 plan, 1 special use or guess, 2 a nested path, 3 the rest */
+	size_t i;
+	const char *src, *dst;
+};
+
+static int
+fm_item_cmp(const void *a, const void *b)
+{
+	const struct fm_item *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
 static void
 fm_fill(struct result *res, const struct mailaudit_view *v)
 {
@@ -44,6 +61,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 	struct folders_mapping *map;
 	size_t n = 0, n_new = 0, n_moved = 0, n_left = 0, shown = 0, n_unused = 0;
 	unsigned char *rule_used;
+	struct fm_item *items;
 	char *list = xstrdup("");
 	const char *guessed = NULL;
 
@@ -68,6 +86,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 	cJSON_AddItemToObject(ns, "destination", fm_ns(di));
 	map = mailaudit_map(v);
 	rule_used = xcalloc(ps->n_folder_map + 1, 1);
+	items = xcalloc(si->n + 1, sizeof(*items));
 	for (size_t i = 0; i < si->n; i++) {
 		const struct folders_folder *s = &si->folders[i];
 		const struct folders_mapping *m = &map[i];
@@ -98,16 +117,25 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 		if (m->by == FOLDERS_BY_NEW)
 			n_new++;
 		if (strcmp(s->name, m->dst_name) != 0) {
-			n_moved++;
-			if (shown < FM_SUMMARY_MAX) {
-				char *t = xasprintf("%s%s%s -> %s", list, shown ? ", " : "", s->name,
-				    m->dst_name);
+			const char *rel = folders_relative(si, s->raw_name);
+			char sd = s->delim ? s->delim : si->delim;
+			struct fm_item *it = &items[n_moved++];
 
-				free(list);
-				list = t;
-				shown++;
-			}
+			it->i = i;
+			it->src = s->name;
+			it->dst = m->dst_name;
+			it->rank = m->by == FOLDERS_BY_PLAN ? 0 :
+			    m->by == FOLDERS_BY_SPECIAL || m->by == FOLDERS_BY_GUESS ? 1 :
+			    sd != '\0' && strchr(rel, sd) != NULL ? 2 : 3;
 		}
+	}
+	qsort(items, n_moved, sizeof(*items), fm_item_cmp);
+	for (; shown < n_moved && shown < FM_SUMMARY_MAX; shown++) {
+		char *t = xasprintf("%s%s%s -> %s", list, shown ? ", " : "", items[shown].src,
+		    items[shown].dst);
+
+		free(list);
+		list = t;
 	}
 	for (size_t k = 0; k < ps->n_folder_map; k++)
 		if (!rule_used[k]) {
@@ -118,6 +146,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 		guessed = "source";
 	else if (strcmp(di->ns_method, "NAMESPACE") != 0)
 		guessed = "destination";
+	free(items); /* its strings belong to the inventories */
 	folders_mapping_free(map, si->n);
 	free(rule_used);
 	if (n_moved > shown) {
