@@ -749,7 +749,7 @@ bad:
 char *
 folders_ns_guess(const char *const *names, size_t n, char delim)
 {
-	size_t below = 0;
+	size_t below = 0, other = 0;
 
 	if (delim == '\0')
 		return xstrdup("");
@@ -760,9 +760,11 @@ folders_ns_guess(const char *const *names, size_t n, char delim)
 		    names[i][6] != '\0')
 			below++;
 		else
-			return xstrdup("");
+			other++;
 	}
-	return below > 0 ? xasprintf("INBOX%c", delim) : xstrdup("");
+	/* A public or shared namespace LISTs beside INBOX's children; a few
+	 * subfolders of INBOX beside many top-level folders are just that. */
+	return below > other ? xasprintf("INBOX%c", delim) : xstrdup("");
 }
 
 const char *

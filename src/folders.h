@@ -387,8 +387,9 @@ int folders_parse_namespace(const struct imap_response *r, char **prefix, char *
 
 /*
  * Without NAMESPACE: the personal prefix the N raw folder NAMES suggest with
- * hierarchy delimiter DELIM: "INBOX<delim>" when every folder but INBOX sits
- * below INBOX (and there is one), else "". Caller frees.
+ * hierarchy delimiter DELIM: "INBOX<delim>" when more folders sit below
+ * INBOX than beside it (a Courier/Cyrus-style server, perhaps with a public
+ * namespace beside), else "". Caller frees.
  */
 char *folders_ns_guess(const char *const *names, size_t n, char delim);
 

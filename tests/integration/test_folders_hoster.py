@@ -221,3 +221,22 @@ def test_compare_fails_on_a_folder_with_mail_on_one_side_only(lab, cutover, tmp_
     assert c["details"]["one_sided_with_messages"] == 1
     assert "INBOX/Archive/2019" in c["summary"]
     assert run.rc != 0
+
+
+def test_without_namespace_the_list_decides_and_the_report_says_so(lab, cutover, tmp_path):
+    """A server without NAMESPACE (hidden with CUTOVER_IMAP_IGNORE): the
+    delimiter comes from LIST "" "", the prefix from the folder names (most
+    sit below INBOX.), and mailbox.folder_map warns that it was guessed."""
+    dest = "user154@lab.test"
+    sh.wipe(lab, "destination", dest)
+    run = cutover("audit", hoster_plan(tmp_path, lab, dest), "--only", "folders",
+                  "--no-progress", env={"CUTOVER_IMAP_IGNORE": "NAMESPACE"})
+    c = run.check("mailbox.folder_map", USER)
+    assert c["status"] == "warn", c["summary"]
+    assert "NAMESPACE" in c["summary"]
+    assert c["details"]["namespaces"]["source"] == {
+        "method": "LIST", "prefix": "INBOX.", "delimiter": "."}
+    got = {f["source"]: (f["destination"], f["mapped_by"]) for f in c["details"]["folders"]}
+    assert {k: v for k, v in got.items() if k in EXPECT} == EXPECT
+    # Without NAMESPACE nothing says the public folder is not alice's own.
+    assert got["Public.Announcements"] == ("Public/Announcements", "new")

@@ -399,6 +399,8 @@ test_ns_guess(void **state)
 	const char *hoster[] = {"INBOX", "INBOX.Sent", "INBOX.Archive.2019"};
 	const char *flat[] = {"INBOX", "Sent", "INBOX.Sent"};
 	const char *only[] = {"INBOX"};
+	const char *pub[] = {"INBOX", "INBOX.Sent", "INBOX.Drafts", "Public", "Public.News"};
+	const char *sub[] = {"INBOX", "INBOX.Lists", "Sent", "Drafts", "Archive"};
 	struct folders_inventory inv;
 	char *s;
 
@@ -410,6 +412,16 @@ test_ns_guess(void **state)
 	assert_string_equal(s, "");
 	free(s);
 	s = folders_ns_guess(only, 1, '.');
+	assert_string_equal(s, "");
+	free(s);
+	s = folders_ns_guess(pub, 5, '.');
+	assert_string_equal(s, ""); /* 2 below INBOX, 2 beside: not a prefix */
+	free(s);
+	pub[4] = "INBOX.Trash";
+	s = folders_ns_guess(pub, 5, '.');
+	assert_string_equal(s, "INBOX.");
+	free(s);
+	s = folders_ns_guess(sub, 5, '.');
 	assert_string_equal(s, "");
 	free(s);
 	s = folders_ns_guess(hoster, 3, '\0');
