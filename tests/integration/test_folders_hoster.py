@@ -240,3 +240,13 @@ def test_without_namespace_the_list_decides_and_the_report_says_so(lab, cutover,
     assert {k: v for k, v in got.items() if k in EXPECT} == EXPECT
     # Without NAMESPACE nothing says the public folder is not alice's own.
     assert got["Public.Announcements"] == ("Public/Announcements", "new")
+
+
+def test_a_bad_folder_map_names_file_and_field(cutover, tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"domain": "lab.test",\n "sync": {"folder_map": {\n  "Junk": 5}}}\n')
+    for cmd in ("sync", "audit"):
+        run = cutover(cmd, plan, "--no-progress", json_report=False)
+        assert run.rc == 65, run.stderr
+        assert f"{plan}:3: sync.folder_map.Junk: expected a destination folder name or null" \
+            in run.stderr
