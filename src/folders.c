@@ -911,20 +911,57 @@ folders_rule_target(const struct folders_inventory *dst, const char *to)
 	return out;
 }
 
-/* The index of the usable destination folder named RAW, or (size_t)-1. */
-static size_t
-folders_find_dst(const struct folders_inventory *dst, const char *raw)
-{
-	for (size_t j = 0; j < dst->n; j++) {
-		const struct folders_folder *g = &dst->folders[j];
+/* The usable destination folders sorted by raw name, for folders_find_dst. */
+struct folders_key {
+	const char *raw;
+	size_t j;
+};
 
-		if (!folders_usable(g))
+struct folders_index {
+	struct folders_key *k;
+	size_t n;
+	size_t inbox; /* INBOX (any case), or (size_t)-1 */
+};
+
+static int
+folders_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct folders_key *)a)->raw, ((const struct folders_key *)b)->raw);
+}
+
+static void
+folders_index_build(struct folders_index *x, const struct folders_inventory *dst)
+{
+	x->k = xcalloc(dst->n + 1, sizeof(*x->k));
+	x->n = 0;
+	x->inbox = (size_t)-1;
+	for (size_t j = 0; j < dst->n; j++) {
+		if (!folders_usable(&dst->folders[j]))
 			continue;
-		if (strcmp(g->raw_name, raw) == 0 ||
-		    (util_strieq(raw, "INBOX") && util_strieq(g->raw_name, "INBOX")))
-			return j;
+		if (util_strieq(dst->folders[j].raw_name, "INBOX") && x->inbox == (size_t)-1)
+			x->inbox = j;
+		x->k[x->n].raw = dst->folders[j].raw_name;
+		x->k[x->n++].j = j;
 	}
-	return (size_t)-1;
+	qsort(x->k, x->n, sizeof(*x->k), folders_key_cmp);
+}
+
+/* The index of the usable destination folder named RAW (the first in LIST
+ * order when a server lists a name twice), or (size_t)-1. */
+static size_t
+folders_find_dst(const struct folders_index *x, const char *raw)
+{
+	struct folders_key key = {raw, 0};
+	const struct folders_key *hit;
+
+	if (util_strieq(raw, "INBOX"))
+		return x->inbox;
+	hit = bsearch(&key, x->k, x->n, sizeof(*x->k), folders_key_cmp);
+	if (hit == NULL)
+		return (size_t)-1;
+	while (hit > x->k && strcmp(hit[-1].raw, raw) == 0)
+		hit--;
+	return hit->j;
 }
 
 /* The re-rooted name of source folder F ("INBOX.Archive.2019" -> "Archive/2019"). */
@@ -987,7 +1024,14 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
 	struct folders_cand *cand = xcalloc(src->n ? src->n : 1, sizeof(*cand));
 	int su = folders_uses_special(src), du = folders_uses_special(dst);
+	int *drank = xcalloc(dst->n ? dst->n : 1, sizeof(*drank));
+	enum folders_special *dsp = xcalloc(dst->n ? dst->n : 1, sizeof(*dsp));
+	struct folders_index x;
 	size_t nc = 0;
+
+	folders_index_build(&x, dst);
+	for (size_t j = 0; j < dst->n; j++)
+		drank[j] = folders_usable(&dst->folders[j]) ? folders_class(dst, j, &dsp[j]) : -1;
 
 	for (size_t i = 0; i < src->n; i++) {
 		const struct folders_folder *f = &src->folders[i];
@@ -1018,7 +1062,7 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 			raw = folders_rule_target(dst, rules[k].to);
 			if (raw == NULL)
 				raw = xstrdup(rules[k].to);
-			j = folders_find_dst(dst, raw);
+			j = folders_find_dst(&x, raw);
 			if (j != (size_t)-1)
 				used[j] = 1;
 			folders_set(&out[i], dst, j, raw, FOLDERS_BY_PLAN);
@@ -1050,7 +1094,7 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 		if (!folders_usable(f) || out[i].by != FOLDERS_BY_NONE)
 			continue;
 		want = folders_rerooted(src, f, dst, &rw);
-		j = folders_find_dst(dst, want);
+		j = folders_find_dst(&x, want);
 		free(want);
 		if (j != (size_t)-1 && !used[j]) {
 			used[j] = 1;
@@ -1072,15 +1116,11 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 		int best_rank = 0;
 
 		for (size_t j = 0; j < dst->n; j++) {
-			enum folders_special sp;
-			int rank;
-
-			if (used[j] || !folders_usable(&dst->folders[j]))
+			if (used[j] || drank[j] < 0 || dsp[j] != cand[c].sp)
 				continue;
-			rank = folders_class(dst, j, &sp);
-			if (rank >= 0 && sp == cand[c].sp && (best == (size_t)-1 || rank < best_rank)) {
+			if (best == (size_t)-1 || drank[j] < best_rank) {
 				best = j;
-				best_rank = rank;
+				best_rank = drank[j];
 			}
 		}
 		if (best != (size_t)-1) {
@@ -1099,6 +1139,9 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 		folders_set(&out[i], dst, (size_t)-1, raw, FOLDERS_BY_NEW);
 		out[i].rewritten = rw;
 	}
+	free(x.k);
+	free(drank);
+	free(dsp);
 	free(cand);
 	free(used);
 }

@@ -580,6 +580,18 @@ test_map_order(void **state)
 	folders_inventory_free(src);
 	folders_inventory_free(dst);
 
+	/* A localized drafts folder alone takes the destination's Drafts. */
+	src = inv_new("INBOX.");
+	dst = exchange_like();
+	add_raw(src, "INBOX.Entw&APw-rfe", "INBOX.Entw\xc3\xbcrfe", '.');
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[0].by, FOLDERS_BY_GUESS);
+	assert_int_equal(m[0].dst, 2);
+	free(m[0].dst_raw);
+	free(m[0].dst_name);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
 	/* Special use when both sides advertise it, before the exact name. */
 	src = inv_new("");
 	dst = inv_new("");
