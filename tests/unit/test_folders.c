@@ -580,6 +580,33 @@ test_map_order(void **state)
 	folders_inventory_free(src);
 	folders_inventory_free(dst);
 
+	/* Re-rooted under a destination's prefix (Cyrus, Courier as destination). */
+	src = inv_new("");
+	dst = inv_new("INBOX.");
+	add(src, "INBOX", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Archive/2019", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Projects", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Old", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "INBOX", '.', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "INBOX.Projects", '.', FOLDERS_SPECIAL_NONE, 1);
+	{
+		const struct folders_rule r = {"Old", "New/Name"};
+
+		folders_map(src, dst, &r, 1, m);
+	}
+	assert_int_equal(m[0].dst, 0);
+	assert_string_equal(m[1].dst_raw, "INBOX.Archive.2019");
+	assert_int_equal(m[1].by, FOLDERS_BY_NEW);
+	assert_int_equal(m[2].by, FOLDERS_BY_NAME);
+	assert_int_equal(m[2].dst, 1);
+	assert_string_equal(m[3].dst_raw, "INBOX.New.Name");
+	for (size_t i = 0; i < 4; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
 	/* A localized drafts folder alone takes the destination's Drafts. */
 	src = inv_new("INBOX.");
 	dst = exchange_like();
