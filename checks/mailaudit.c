@@ -415,6 +415,22 @@ ma_want(unsigned needs, int dst)
 	return w;
 }
 
+struct folders_mapping *
+mailaudit_map(const struct mailaudit_view *v)
+{
+	const struct plan_sync *ps = &v->plan->sync;
+	struct folders_rule *rules = xcalloc(ps->n_folder_map + 1, sizeof(*rules));
+	struct folders_mapping *m = xcalloc(v->src.inv->n + 1, sizeof(*m));
+
+	for (size_t k = 0; k < ps->n_folder_map; k++) {
+		rules[k].from = ps->folder_map[k].from;
+		rules[k].to = ps->folder_map[k].to;
+	}
+	folders_map(v->src.inv, v->dst.inv, rules, ps->n_folder_map, m);
+	free(rules);
+	return m;
+}
+
 int64_t
 mailaudit_limit(const struct mailaudit_view *v, int64_t l, int64_t def)
 {

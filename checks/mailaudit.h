@@ -70,6 +70,13 @@ void mailaudit_schedule(struct runner *r, const struct check_input *in, const ch
 /* The destination limit L of V, or DEF when the plan and profile leave it unset. */
 int64_t mailaudit_limit(const struct mailaudit_view *v, int64_t l, int64_t def);
 
+/*
+ * The folder mapping sync will use for V (folders_map() with the plan's
+ * "sync.folder_map"): V->src.inv->n entries (free with folders_mapping_free).
+ * Both inventories must be present.
+ */
+struct folders_mapping *mailaudit_map(const struct mailaudit_view *v);
+
 /* Report JSON helpers. */
 /* A number or null (V < 0). Caller owns it. */
 cJSON *mailaudit_num_or_null(int64_t v);

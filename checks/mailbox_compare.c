@@ -2,10 +2,13 @@
  * mailbox_compare.c - mailbox.compare: source and destination of a mailbox,
  * folder by folder (`cutover audit --only compare`, or after a sync).
  *
- * Folders are paired by special use first (Sent <-> Sent Items), then by
- * name with the hierarchy delimiter translated (Archive.2019 <->
- * Archive/2019); see folders_match(). Source folders without a partner are
- * missing; destination folders without one are listed with a null source.
+ * Folders are paired the way the sync maps them (folders_map(): the plan's
+ * "sync.folder_map", special use, the name below each side's namespace,
+ * well-known names): INBOX.Archive.2019 <-> Archive/2019. Source folders
+ * without a partner are missing; destination folders without one are listed
+ * with a null source. A folder that exists on one side only and holds
+ * messages fails the check (the sync did not land it where it belongs), but
+ * for a source folder the sync this follows left out on purpose.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,18 +62,33 @@ mc_sync_short(const struct mailaudit_view *v, const struct folders_folder *s, ui
 	return (uint64_t)(s->messages - d) > allowed;
 }
 
+/* matched_by: the report's words for folders_map's rules. */
+static const char *
+mc_by(enum folders_by by)
+{
+	switch (by) {
+	case FOLDERS_BY_SPECIAL: return "special_use";
+	case FOLDERS_BY_PLAN: return "plan";
+	case FOLDERS_BY_GUESS: return "guess";
+	default: return "name";
+	}
+}
+
 static void
 mc_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
 	cJSON *d = res->details, *arr, *missing;
-	size_t *map, diffs = 0, n_missing = 0, n_pairs = 0, n_short = 0;
+	struct folders_mapping *map;
+	size_t diffs = 0, n_missing = 0, n_pairs = 0, n_short = 0, n_alone = 0;
 	unsigned char *used;
-	const char *first = NULL, *first_short = NULL;
+	const char *first = NULL, *first_short = NULL, *first_alone = NULL;
+	cJSON *left;
 
 	cJSON_AddStringToObject(d, "user", v->mb->source_user);
 	arr = cJSON_AddArrayToObject(d, "folders");
 	missing = cJSON_AddArrayToObject(d, "missing_folders");
+	left = cJSON_AddArrayToObject(d, "left_out");
 	if (!v->dst.present) {
 		cJSON_AddNumberToObject(d, "differences", 0);
 		result_set(res, RESULT_SKIP, "the plan has no destination IMAP login for this "
@@ -83,36 +101,48 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 		return;
 	}
 	cJSON_AddStringToObject(d, "destination_user", v->mb->dest_user);
-	map = xcalloc(si->n + 1, sizeof(*map));
+	map = mailaudit_map(v);
 	used = xcalloc(di->n + 1, 1);
-	folders_match(si, di, map);
 	for (size_t i = 0; i < si->n; i++) {
 		const struct folders_folder *s = &si->folders[i];
+		uint64_t allowed;
 
+		if (map[i].by == FOLDERS_BY_LEFT_OUT || map[i].by == FOLDERS_BY_FOREIGN) {
+			cJSON *x = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(x, "source", s->name);
+			cJSON_AddStringToObject(x, "reason",
+			    map[i].by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace");
+			cJSON_AddItemToArray(left, x);
+			continue;
+		}
 		if (!s->has_status)
 			continue;
-		if (map[i] == (size_t)-1) {
+		if (map[i].dst == (size_t)-1) {
 			mc_pair(arr, s, NULL, NULL);
 			cJSON_AddItemToArray(missing, cJSON_CreateString(s->name));
 			n_missing++;
 			diffs++;
 			if (first == NULL)
 				first = s->name;
+			/* left out by the sync this follows (--folders, --exclude): no failure */
+			if (s->messages > 0 && (v->after_sync == NULL ||
+			    sync_run_synced(v->after_sync, v->mb->source_user, s->raw_name, &allowed))) {
+				n_alone++;
+				if (first_alone == NULL)
+					first_alone = s->name;
+			}
 			continue;
 		}
-		used[map[i]] = 1;
-		mc_pair(arr, s, &di->folders[map[i]],
-		    s->special != FOLDERS_SPECIAL_NONE &&
-		            s->special == di->folders[map[i]].special
-		        ? "special_use"
-		        : "name");
+		used[map[i].dst] = 1;
+		mc_pair(arr, s, &di->folders[map[i].dst], mc_by(map[i].by));
 		n_pairs++;
-		if (s->messages != di->folders[map[i]].messages) {
+		if (s->messages != di->folders[map[i].dst].messages) {
 			diffs++;
 			if (first == NULL)
 				first = s->name;
 		}
-		if (mc_sync_short(v, s, di->folders[map[i]].messages)) {
+		if (mc_sync_short(v, s, di->folders[map[i].dst].messages)) {
 			n_short++;
 			if (first_short == NULL)
 				first_short = s->name;
@@ -122,13 +152,17 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 	for (size_t j = 0; j < di->n; j++) {
 		const struct folders_folder *f = &di->folders[j];
 
-		if (used[j] || !f->has_status)
+		if (used[j] || !f->has_status || (f->flags & FOLDERS_F_FOREIGN))
 			continue;
 		mc_pair(arr, NULL, f, NULL);
-		if (f->messages > 0)
+		if (f->messages > 0) {
 			diffs++;
+			n_alone++;
+			if (first_alone == NULL)
+				first_alone = f->name;
+		}
 	}
-	free(map);
+	folders_mapping_free(map, si->n);
 	free(used);
 	cJSON_AddNumberToObject(d, "differences", (double)diffs);
 	cJSON_AddNumberToObject(d, "source_total_messages", (double)si->total_messages);
@@ -143,6 +177,19 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 		result_advise(res, "Messages are missing that the sync should have copied: run "
 		    "`cutover sync --verify` for this mailbox; it copies what the destination lacks "
 		    "and says where it was.");
+		return;
+	}
+	cJSON_AddNumberToObject(d, "one_sided_with_messages", (double)n_alone);
+	if (n_alone > 0) {
+		result_set(res, RESULT_FAIL, "%zu folder%s with messages exist%s on one side only "
+		    "(first: \"%s\"), %lld vs %lld messages", n_alone, n_alone == 1 ? "" : "s",
+		    n_alone == 1 ? "s" : "", first_alone, (long long)si->total_messages,
+		    (long long)di->total_messages);
+		result_advise(res, "Run (or re-run) the sync for this mailbox and compare again. A "
+		    "folder the sync should have filled but did not usually has a name the "
+		    "destination refuses (see mailbox.folder_names); one that landed elsewhere "
+		    "can be placed with \"sync\": {\"folder_map\": {...}} in the plan (see "
+		    "mailbox.folder_map).");
 		return;
 	}
 	if (diffs == 0) {

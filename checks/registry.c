@@ -26,6 +26,7 @@ extern const struct check check_mailbox_large_messages;
 extern const struct check check_mailbox_quota;
 extern const struct check check_mailbox_compare;
 extern const struct check check_smtp_mx;
+extern const struct check check_mailbox_folder_map;
 
 static const struct check *const check_list[] = {
 	&check_dns_mx,
@@ -51,6 +52,7 @@ static const struct check *const check_list[] = {
 	&check_mailbox_quota,
 	&check_mailbox_compare,
 	&check_smtp_mx,
+	&check_mailbox_folder_map,
 	NULL,
 };
 

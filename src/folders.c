@@ -28,7 +28,7 @@
 
 enum folders_phase { PH_LIST, PH_STATUS, PH_EXAMINE, PH_DONE };
 
-enum folders_kind { K_LIST, K_QUOTA, K_STATUS, K_EXAMINE, K_FETCH, K_SEARCH };
+enum folders_kind { K_LIST, K_QUOTA, K_NS, K_LSUB, K_STATUS, K_EXAMINE, K_FETCH, K_SEARCH };
 
 struct folders_ref {
 	struct folders_job *job;
@@ -48,7 +48,8 @@ struct folders_job {
 	char *error;
 	int failed;
 	int status_size, list_status, esearch;
-	struct folders_ref list_ref, quota_ref;
+	struct folders_ref list_ref, quota_ref, ns_ref, lsub_ref;
+	int ns_answered; /* NAMESPACE gave the personal namespace */
 	struct folders_ref *refs; /* 3 per folder: STATUS or EXAMINE, FETCH, SEARCH */
 	size_t next;              /* next folder to queue in the current phase */
 	int examine_failed_idx_valid;
@@ -644,16 +645,6 @@ folders_uses_special(const struct folders_inventory *inv)
 	return 0;
 }
 
-static enum folders_special
-folders_special_of(const struct folders_inventory *inv, size_t i, int uses)
-{
-	const struct folders_folder *f = &inv->folders[i];
-
-	if (uses)
-		return f->special;
-	return folders_special_guess(f->name, f->delim);
-}
-
 char *
 folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7, int *rewritten)
 {
@@ -693,53 +684,490 @@ folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7, in
 	return out;
 }
 
+/* ---- namespaces ---- */
+
+int
+folders_parse_namespace(const struct imap_response *r, char **prefix, char *delim,
+    char ***foreign, size_t *n_foreign)
+{
+	const struct imap_arg *ns[3];
+	char *pre = NULL, d = '\0';
+	char **fo = NULL;
+	size_t nf = 0;
+
+	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL ||
+	    !util_strieq(r->keyword, "NAMESPACE"))
+		return 0;
+	/* Namespace = nil / "(" 1*( "(" string SP (<"> QUOTED_CHAR <"> / nil)
+	 *   *(Namespace_Response_Extension) ")" ) ")"   (RFC 2342 section 5) */
+	for (int k = 0; k < 3; k++) {
+		ns[k] = imap_arg_nth(r->args, (size_t)k);
+		if (ns[k] == NULL || (ns[k]->type != IMAP_ARG_NIL && ns[k]->type != IMAP_ARG_LIST))
+			goto bad;
+		if (ns[k]->type == IMAP_ARG_NIL)
+			continue;
+		for (const struct imap_arg *e = ns[k]->list; e != NULL; e = e->next) {
+			const struct imap_arg *p, *dl;
+			const char *ps;
+			size_t plen;
+
+			if (e->type != IMAP_ARG_LIST)
+				goto bad;
+			p = e->list;
+			dl = p != NULL ? p->next : NULL;
+			ps = folders_astring(p, &plen);
+			if (ps == NULL || dl == NULL || memchr(ps, '\0', plen) != NULL ||
+			    (dl->type != IMAP_ARG_NIL &&
+			        (dl->type != IMAP_ARG_STRING || dl->len != 1)))
+				goto bad;
+			if (k == 0) {
+				if (pre == NULL) {
+					pre = xstrndup(ps, plen);
+					d = dl->type == IMAP_ARG_NIL ? '\0' : dl->str[0];
+				}
+				continue;
+			}
+			if (plen == 0)
+				continue; /* an empty foreign prefix would swallow every folder */
+			fo = xrealloc(fo, (nf + 1) * sizeof(*fo));
+			fo[nf++] = xstrndup(ps, plen);
+		}
+	}
+	*prefix = pre != NULL ? pre : xstrdup("");
+	*delim = d;
+	*foreign = fo;
+	*n_foreign = nf;
+	return 1;
+bad:
+	free(pre);
+	for (size_t i = 0; i < nf; i++)
+		free(fo[i]);
+	free(fo);
+	return -1;
+}
+
+char *
+folders_ns_guess(const char *const *names, size_t n, char delim)
+{
+	size_t below = 0, other = 0;
+
+	if (delim == '\0')
+		return xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		if (util_strieq(names[i], "INBOX"))
+			continue;
+		if ((strncasecmp(names[i], "INBOX", 5) == 0) && names[i][5] == delim &&
+		    names[i][6] != '\0')
+			below++;
+		else
+			other++;
+	}
+	/* A public or shared namespace LISTs beside INBOX's children; a few
+	 * subfolders of INBOX beside many top-level folders are just that. */
+	return below > other ? xasprintf("INBOX%c", delim) : xstrdup("");
+}
+
+const char *
+folders_relative(const struct folders_inventory *inv, const char *raw)
+{
+	const char *p = inv->ns_prefix != NULL ? inv->ns_prefix : "";
+	size_t n = strlen(p);
+
+	if (n == 0 || util_strieq(raw, "INBOX"))
+		return raw;
+	/* "INBOX." is case-insensitive in its INBOX part (RFC 3501 5.1). */
+	if ((strncasecmp(p, "INBOX", 5) == 0) && n > 5 && (strncasecmp(raw, "INBOX", 5) == 0) &&
+	    strncmp(raw + 5, p + 5, n - 5) == 0 && raw[n] != '\0')
+		return raw + n;
+	if (strncmp(raw, p, n) == 0 && raw[n] != '\0')
+		return raw + n;
+	return raw;
+}
+
+char
+folders_ns_delim_of(const struct folders_inventory *inv)
+{
+	if (inv->ns_delim != '\0')
+		return inv->ns_delim;
+	return inv->delim != '\0' ? inv->delim : '/';
+}
+
+const char *
+folders_by_str(enum folders_by by)
+{
+	switch (by) {
+	case FOLDERS_BY_PLAN: return "plan";
+	case FOLDERS_BY_SPECIAL: return "special-use";
+	case FOLDERS_BY_NAME: return "name";
+	case FOLDERS_BY_GUESS: return "guess";
+	case FOLDERS_BY_NEW: return "new";
+	case FOLDERS_BY_LEFT_OUT: return "left-out";
+	case FOLDERS_BY_FOREIGN: return "foreign";
+	case FOLDERS_BY_NONE: break;
+	}
+	return "none";
+}
+
+/* ---- the mapping ---- */
+
+/* The rank of a well-known NAME (a top-level path) in folders_guesses, or
+ * -1 when it is none; *SP gets its class. */
+static int
+folders_guess_rank(const char *rel_utf8, char delim, enum folders_special *sp)
+{
+	*sp = FOLDERS_SPECIAL_NONE;
+	if (delim != '\0' && strchr(rel_utf8, delim) != NULL)
+		return -1; /* "Projects.Trash" is not the trash */
+	for (size_t i = 0; i < sizeof(folders_guesses) / sizeof(folders_guesses[0]); i++)
+		if (util_strieq(rel_utf8, folders_guesses[i].name)) {
+			*sp = folders_guesses[i].sp;
+			return (int)i;
+		}
+	return -1;
+}
+
+/* Class and rank of folder I for step 4: its attribute (rank 0), else a
+ * well-known top-level name (rank 1 + table index). Rank -1: neither. */
+static int
+folders_class(const struct folders_inventory *inv, size_t i, enum folders_special *sp)
+{
+	const struct folders_folder *f = &inv->folders[i];
+	const char *rel = folders_relative(inv, f->raw_name);
+	char *u;
+	int rank;
+
+	if (f->special != FOLDERS_SPECIAL_NONE) {
+		*sp = f->special;
+		return 0;
+	}
+	u = folders_mutf7_decode(rel, strlen(rel));
+	rank = folders_guess_rank(u != NULL ? u : rel, f->delim ? f->delim : inv->delim, sp);
+	free(u);
+	return rank < 0 ? -1 : rank + 1;
+}
+
+static int
+folders_usable(const struct folders_folder *f)
+{
+	return f->has_status && !(f->flags & (FOLDERS_F_NOSELECT | FOLDERS_F_FOREIGN));
+}
+
+/* S with DELIM replaced by '/' (a new string). */
+static char *
+folders_slashed(const char *s, char delim)
+{
+	char *o = xstrdup(s);
+
+	if (delim != '\0' && delim != '/')
+		for (char *p = o; *p; p++)
+			if (*p == delim)
+				*p = '/';
+	return o;
+}
+
+/* Does rule FROM name source folder F? */
+static int
+folders_rule_hits(const struct folders_inventory *src, const struct folders_folder *f,
+    const char *from)
+{
+	const char *rel = folders_relative(src, f->raw_name);
+	char *relu = folders_mutf7_decode(rel, strlen(rel));
+	const char *cand[2] = {f->name, relu != NULL ? relu : rel};
+	char d = f->delim ? f->delim : src->delim;
+	int hit = 0;
+
+	for (int k = 0; k < 2 && !hit; k++) {
+		char *sl = folders_slashed(cand[k], d);
+
+		hit = strcmp(cand[k], from) == 0 || strcmp(sl, from) == 0 ||
+		    (util_strieq(cand[k], "INBOX") && util_strieq(from, "INBOX"));
+		free(sl);
+	}
+	free(relu);
+	return hit;
+}
+
+/* The destination raw name of a rule's TO ('/' between levels). NULL when
+ * it does not encode. */
+static char *
+folders_rule_target(const struct folders_inventory *dst, const char *to)
+{
+	char dd = folders_ns_delim_of(dst);
+	char *lv = xstrdup(to), *enc, *out;
+
+	if (util_strieq(to, "INBOX")) {
+		free(lv);
+		return xstrdup("INBOX");
+	}
+	for (char *p = lv; *p; p++)
+		if (*p == '/')
+			*p = dd;
+	enc = folders_mutf7_encode(lv, strlen(lv));
+	free(lv);
+	if (enc == NULL)
+		return NULL;
+	out = xasprintf("%s%s", dst->ns_prefix != NULL ? dst->ns_prefix : "", enc);
+	free(enc);
+	return out;
+}
+
+/* The usable destination folders sorted by raw name, for folders_find_dst. */
+struct folders_key {
+	const char *raw;
+	size_t j;
+};
+
+struct folders_index {
+	struct folders_key *k;
+	size_t n;
+	size_t inbox; /* INBOX (any case), or (size_t)-1 */
+};
+
+static int
+folders_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct folders_key *)a)->raw, ((const struct folders_key *)b)->raw);
+}
+
+static void
+folders_index_build(struct folders_index *x, const struct folders_inventory *dst)
+{
+	x->k = xcalloc(dst->n + 1, sizeof(*x->k));
+	x->n = 0;
+	x->inbox = (size_t)-1;
+	for (size_t j = 0; j < dst->n; j++) {
+		if (!folders_usable(&dst->folders[j]))
+			continue;
+		if (util_strieq(dst->folders[j].raw_name, "INBOX") && x->inbox == (size_t)-1)
+			x->inbox = j;
+		x->k[x->n].raw = dst->folders[j].raw_name;
+		x->k[x->n++].j = j;
+	}
+	qsort(x->k, x->n, sizeof(*x->k), folders_key_cmp);
+}
+
+/* The index of the usable destination folder named RAW (the first in LIST
+ * order when a server lists a name twice), or (size_t)-1. */
+static size_t
+folders_find_dst(const struct folders_index *x, const char *raw)
+{
+	struct folders_key key = {raw, 0};
+	const struct folders_key *hit;
+
+	if (util_strieq(raw, "INBOX"))
+		return x->inbox;
+	hit = bsearch(&key, x->k, x->n, sizeof(*x->k), folders_key_cmp);
+	if (hit == NULL)
+		return (size_t)-1;
+	while (hit > x->k && strcmp(hit[-1].raw, raw) == 0)
+		hit--;
+	return hit->j;
+}
+
+/* The re-rooted name of source folder F ("INBOX.Archive.2019" -> "Archive/2019"). */
+static char *
+folders_rerooted(const struct folders_inventory *src, const struct folders_folder *f,
+    const struct folders_inventory *dst, int *rewritten)
+{
+	const char *rel = folders_relative(src, f->raw_name);
+	char *m, *out;
+
+	*rewritten = 0;
+	if (util_strieq(f->raw_name, "INBOX"))
+		return xstrdup("INBOX");
+	m = folders_map_name(rel, f->delim ? f->delim : src->delim, folders_ns_delim_of(dst), 1,
+	    rewritten);
+	out = xasprintf("%s%s", dst->ns_prefix != NULL ? dst->ns_prefix : "", m);
+	free(m);
+	return out;
+}
+
+static void
+folders_set(struct folders_mapping *m, const struct folders_inventory *dst, size_t j,
+    char *raw, enum folders_by by)
+{
+	char *dec;
+
+	m->by = by;
+	m->dst = j;
+	if (j != (size_t)-1) {
+		free(raw);
+		m->dst_raw = xstrdup(dst->folders[j].raw_name);
+		m->dst_name = xstrdup(dst->folders[j].name);
+		return;
+	}
+	m->dst_raw = raw;
+	dec = raw != NULL ? folders_mutf7_decode(raw, strlen(raw)) : NULL;
+	m->dst_name = dec != NULL ? dec : raw != NULL ? xstrdup(raw) : NULL;
+}
+
+struct folders_cand {
+	size_t i;
+	int rank;
+	enum folders_special sp;
+};
+
+static int
+folders_cand_cmp(const void *a, const void *b)
+{
+	const struct folders_cand *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+void
+folders_map(const struct folders_inventory *src, const struct folders_inventory *dst,
+    const struct folders_rule *rules, size_t n_rules, struct folders_mapping *out)
+{
+	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
+	struct folders_cand *cand = xcalloc(src->n ? src->n : 1, sizeof(*cand));
+	int su = folders_uses_special(src), du = folders_uses_special(dst);
+	int *drank = xcalloc(dst->n ? dst->n : 1, sizeof(*drank));
+	enum folders_special *dsp = xcalloc(dst->n ? dst->n : 1, sizeof(*dsp));
+	struct folders_index x;
+	size_t nc = 0;
+
+	folders_index_build(&x, dst);
+	for (size_t j = 0; j < dst->n; j++)
+		drank[j] = folders_usable(&dst->folders[j]) ? folders_class(dst, j, &dsp[j]) : -1;
+
+	for (size_t i = 0; i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].dst = (size_t)-1;
+		out[i].rule = -1;
+		if (f->flags & FOLDERS_F_FOREIGN)
+			out[i].by = FOLDERS_BY_FOREIGN;
+	}
+	/* 1. The plan's rules. */
+	for (size_t i = 0; i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+
+		if (!folders_usable(f))
+			continue;
+		for (size_t k = 0; k < n_rules; k++) {
+			char *raw;
+			size_t j;
+
+			if (!folders_rule_hits(src, f, rules[k].from))
+				continue;
+			out[i].rule = (int)k;
+			if (rules[k].to == NULL) {
+				out[i].by = FOLDERS_BY_LEFT_OUT;
+				break;
+			}
+			raw = folders_rule_target(dst, rules[k].to);
+			if (raw == NULL)
+				raw = xstrdup(rules[k].to);
+			j = folders_find_dst(&x, raw);
+			if (j != (size_t)-1)
+				used[j] = 1;
+			folders_set(&out[i], dst, j, raw, FOLDERS_BY_PLAN);
+			break;
+		}
+	}
+	/* 2. Special use, when both sides advertise it. */
+	for (size_t i = 0; su && du && i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+
+		if (!folders_usable(f) || out[i].by != FOLDERS_BY_NONE ||
+		    f->special == FOLDERS_SPECIAL_NONE)
+			continue;
+		for (size_t j = 0; j < dst->n; j++)
+			if (!used[j] && folders_usable(&dst->folders[j]) &&
+			    dst->folders[j].special == f->special) {
+				used[j] = 1;
+				folders_set(&out[i], dst, j, NULL, FOLDERS_BY_SPECIAL);
+				break;
+			}
+	}
+	/* 3. Exact name below the namespaces. */
+	for (size_t i = 0; i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+		char *want;
+		int rw;
+		size_t j;
+
+		if (!folders_usable(f) || out[i].by != FOLDERS_BY_NONE)
+			continue;
+		want = folders_rerooted(src, f, dst, &rw);
+		j = folders_find_dst(&x, want);
+		free(want);
+		if (j != (size_t)-1 && !used[j]) {
+			used[j] = 1;
+			folders_set(&out[i], dst, j, NULL, FOLDERS_BY_NAME);
+		}
+	}
+	/* 4. Well-known names, the most usual spelling first. */
+	for (size_t i = 0; i < src->n; i++) {
+		if (!folders_usable(&src->folders[i]) || out[i].by != FOLDERS_BY_NONE)
+			continue;
+		cand[nc].i = i;
+		cand[nc].rank = folders_class(src, i, &cand[nc].sp);
+		if (cand[nc].rank >= 0)
+			nc++;
+	}
+	qsort(cand, nc, sizeof(*cand), folders_cand_cmp);
+	for (size_t c = 0; c < nc; c++) {
+		size_t best = (size_t)-1;
+		int best_rank = 0;
+
+		for (size_t j = 0; j < dst->n; j++) {
+			if (used[j] || drank[j] < 0 || dsp[j] != cand[c].sp)
+				continue;
+			if (best == (size_t)-1 || drank[j] < best_rank) {
+				best = j;
+				best_rank = drank[j];
+			}
+		}
+		if (best != (size_t)-1) {
+			used[best] = 1;
+			folders_set(&out[cand[c].i], dst, best, NULL, FOLDERS_BY_GUESS);
+		}
+	}
+	/* 5. The rest: a new folder of the re-rooted name. */
+	for (size_t i = 0; i < src->n; i++) {
+		int rw;
+		char *raw;
+
+		if (!folders_usable(&src->folders[i]) || out[i].by != FOLDERS_BY_NONE)
+			continue;
+		raw = folders_rerooted(src, &src->folders[i], dst, &rw);
+		folders_set(&out[i], dst, (size_t)-1, raw, FOLDERS_BY_NEW);
+		out[i].rewritten = rw;
+	}
+	free(x.k);
+	free(drank);
+	free(dsp);
+	free(cand);
+	free(used);
+}
+
+void
+folders_mapping_free(struct folders_mapping *m, size_t n)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+	free(m);
+}
+
 void
 folders_match(const struct folders_inventory *src, const struct folders_inventory *dst,
     size_t *map)
 {
-	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
-	int su = folders_uses_special(src), du = folders_uses_special(dst);
+	struct folders_mapping *m = xcalloc(src->n ? src->n : 1, sizeof(*m));
 
+	folders_map(src, dst, NULL, 0, m);
 	for (size_t i = 0; i < src->n; i++)
-		map[i] = (size_t)-1;
-	/* 1. Special use: Sent <-> Sent Items, Trash <-> Deleted Items. */
-	for (size_t i = 0; i < src->n; i++) {
-		enum folders_special s = folders_special_of(src, i, su);
-
-		if (!src->folders[i].has_status || s == FOLDERS_SPECIAL_NONE)
-			continue;
-		for (size_t j = 0; j < dst->n; j++) {
-			if (!used[j] && dst->folders[j].has_status &&
-			    folders_special_of(dst, j, du) == s) {
-				map[i] = j;
-				used[j] = 1;
-				break;
-			}
-		}
-	}
-	/* 2. By name, delimiter translated; INBOX ignoring case. */
-	for (size_t i = 0; i < src->n; i++) {
-		const struct folders_folder *f = &src->folders[i];
-		char *want;
-
-		if (!f->has_status || map[i] != (size_t)-1)
-			continue;
-		want = folders_map_name(f->name, f->delim, dst->delim, 0, NULL);
-		for (size_t j = 0; j < dst->n; j++) {
-			const char *dn = dst->folders[j].name;
-
-			if (used[j] || !dst->folders[j].has_status)
-				continue;
-			if (strcmp(dn, want) == 0 ||
-			    (util_strieq(want, "INBOX") && util_strieq(dn, "INBOX"))) {
-				map[i] = j;
-				used[j] = 1;
-				break;
-			}
-		}
-		free(want);
-	}
-	free(used);
+		map[i] = m[i].dst;
+	folders_mapping_free(m, src->n);
 }
 
 /* ================================================================ the job ===== */
@@ -753,6 +1181,10 @@ folders_inventory_free(struct folders_inventory *inv)
 		folders_folder_clear(&inv->folders[i]);
 	free(inv->folders);
 	free(inv->quota_root);
+	free(inv->ns_prefix);
+	for (size_t i = 0; i < inv->n_ns_foreign; i++)
+		free(inv->ns_foreign[i]);
+	free(inv->ns_foreign);
 	free(inv);
 }
 
@@ -766,6 +1198,8 @@ folders_inventory_new(void)
 	inv->quota_used_messages = -1;
 	inv->quota_limit_messages = -1;
 	inv->list_method = "LIST";
+	inv->ns_method = "LIST";
+	inv->ns_prefix = xstrdup("");
 	return inv;
 }
 
@@ -898,6 +1332,99 @@ folders_on_quota(struct folders_job *job, const struct imap_response *r)
 	}
 }
 
+/* NAMESPACE, or the LIST "" "" sent in its place (the delimiter). */
+static void
+folders_on_ns(struct folders_job *job, const struct imap_response *r)
+{
+	struct folders_inventory *inv = job->inv;
+	char *prefix = NULL, d = '\0', **fo = NULL;
+	size_t nf = 0;
+	int rc;
+
+	if (util_strieq(r->keyword, "LIST")) {
+		const struct imap_arg *delim = imap_arg_nth(r->args, 1);
+
+		if (delim != NULL && delim->type == IMAP_ARG_STRING && delim->len == 1)
+			inv->ns_delim = delim->str[0];
+		return;
+	}
+	rc = folders_parse_namespace(r, &prefix, &d, &fo, &nf);
+	if (rc < 0) {
+		folders_fail(job, "malformed NAMESPACE response from the server%s%s", "", "");
+		return;
+	}
+	if (rc == 0 || job->ns_answered)
+		return;
+	job->ns_answered = 1;
+	free(inv->ns_prefix);
+	inv->ns_prefix = prefix;
+	inv->ns_delim = d;
+	inv->ns_foreign = fo;
+	inv->n_ns_foreign = nf;
+	inv->ns_method = "NAMESPACE";
+}
+
+/* "* LSUB () "." INBOX.Sent": the folder is subscribed. */
+static void
+folders_on_lsub(struct folders_job *job, const struct imap_response *r)
+{
+	const struct imap_arg *flags = imap_arg_nth(r->args, 0), *name = imap_arg_nth(r->args, 2);
+	struct folders_folder *f;
+	const char *raw;
+	size_t len;
+	char *z;
+
+	if (flags == NULL || flags->type != IMAP_ARG_LIST)
+		return;
+	for (const struct imap_arg *a = flags->list; a != NULL; a = a->next)
+		if (a->type == IMAP_ARG_ATOM && util_strieq(a->str, "\\Noselect"))
+			return; /* a parent of subscribed folders, not subscribed itself */
+	raw = folders_astring(name, &len);
+	if (raw == NULL || memchr(raw, '\0', len) != NULL)
+		return;
+	z = xstrndup(raw, len);
+	f = folders_find(job, z);
+	free(z);
+	if (f != NULL)
+		f->flags |= FOLDERS_F_SUBSCRIBED;
+}
+
+/* After LIST: the prefix without NAMESPACE, and which folders are foreign. */
+static void
+folders_namespaces(struct folders_job *job)
+{
+	struct folders_inventory *inv = job->inv;
+
+	if (!job->ns_answered) {
+		const char **names = xcalloc(inv->n + 1, sizeof(*names));
+
+		for (size_t i = 0; i < inv->n; i++)
+			names[i] = inv->folders[i].raw_name;
+		free(inv->ns_prefix);
+		inv->ns_prefix = folders_ns_guess(names, inv->n,
+		    inv->ns_delim != '\0' ? inv->ns_delim : inv->delim);
+		free(names);
+	}
+	for (size_t i = 0; i < inv->n; i++) {
+		struct folders_folder *f = &inv->folders[i];
+		size_t pl = strlen(inv->ns_prefix);
+
+		for (size_t k = 0; k < inv->n_ns_foreign; k++) {
+			const char *fp = inv->ns_foreign[k];
+			size_t n = strlen(fp);
+
+			/* the longest prefix wins: "" or "INBOX." personal, "#shared." foreign */
+			/* "Public." covers "Public.News" and the node "Public" itself */
+			if (n > pl && (strncmp(f->raw_name, fp, n) == 0 ||
+			    (strlen(f->raw_name) == n - 1 && strncmp(f->raw_name, fp, n - 1) == 0))) {
+				f->flags |= FOLDERS_F_FOREIGN;
+				inv->n_foreign++;
+				break;
+			}
+		}
+	}
+}
+
 /* "* 12 FETCH (UID 40 RFC822.SIZE 3120)": add the size to the folder. */
 static void
 folders_on_fetch(struct folders_job *job, const struct folders_ref *ref,
@@ -951,6 +1478,15 @@ folders_untagged(struct imap_client *c, const struct imap_response *r, void *arg
 	(void)c;
 	if (r->kind != IMAP_RESP_UNTAGGED || kw == NULL)
 		return;
+	if (ref->kind == K_NS) {
+		folders_on_ns(job, r);
+		return;
+	}
+	if (util_strieq(kw, "LSUB")) {
+		if (ref->kind == K_LSUB)
+			folders_on_lsub(job, r);
+		return;
+	}
 	if (util_strieq(kw, "LIST") || util_strieq(kw, "XLIST")) {
 		folders_on_list(job, r);
 	} else if (util_strieq(kw, "STATUS")) {
@@ -996,6 +1532,8 @@ folders_done_cmd(struct imap_client *c, const struct imap_response *r, void *arg
 			folders_fail(job, "LIST failed: %s", r->text, "");
 			break;
 		case K_QUOTA: break; /* no quota root: the caller sums the folders */
+		case K_NS: break;    /* the folder names decide (folders_ns_guess) */
+		case K_LSUB: job->inv->subscriptions = 0; break;
 		case K_STATUS: folders_folder_error(f, "STATUS", r); break;
 		case K_EXAMINE:
 			folders_folder_error(f, "EXAMINE", r);
@@ -1052,6 +1590,7 @@ folders_start_list(struct folders_job *job)
 	int ext = imap_client_has_cap(c, "LIST-EXTENDED") &&
 	    !(job->o.ignore & FOLDERS_IGNORE_LIST_EXTENDED);
 	int su = imap_client_has_cap(c, "SPECIAL-USE");
+	int want_sub = ext && (job->o.want & FOLDERS_WANT_SUBSCRIBED);
 	struct imap_cmd *cmd;
 
 	job->status_size = imap_client_has_cap(c, "STATUS=SIZE") &&
@@ -1061,6 +1600,15 @@ folders_start_list(struct folders_job *job)
 	    (job->o.want & (FOLDERS_WANT_STATUS | FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE));
 	job->esearch = imap_client_has_cap(c, "ESEARCH") &&
 	    !(job->o.ignore & FOLDERS_IGNORE_ESEARCH);
+	job->ns_ref.job = job;
+	job->ns_ref.kind = K_NS;
+	if (imap_client_has_cap(c, "NAMESPACE") && !(job->o.ignore & FOLDERS_IGNORE_NAMESPACE)) {
+		cmd = imap_cmd_new(c, "NAMESPACE");
+	} else {
+		cmd = imap_cmd_new(c, "LIST");
+		imap_cmd_atom(cmd, "\"\" \"\"");
+	}
+	folders_send(job, cmd, &job->ns_ref);
 	if (!su && !ext && imap_client_has_cap(c, "XLIST")) {
 		cmd = imap_cmd_new(c, "XLIST");
 		inv->list_method = "XLIST";
@@ -1069,12 +1617,13 @@ folders_start_list(struct folders_job *job)
 		inv->list_method = ext ? "LIST-EXTENDED" : "LIST";
 	}
 	imap_cmd_atom(cmd, "\"\" \"*\"");
-	if (ext && (su || job->list_status)) {
+	if (ext && (su || job->list_status || want_sub)) {
 		/* RFC 5258 section 6 return options; RFC 5819 STATUS. */
-		char ret[128];
+		char ret[160];
 
-		snprintf(ret, sizeof(ret), "RETURN (%s%s%s)", su ? "SPECIAL-USE" : "",
-		    su && job->list_status ? " " : "",
+		snprintf(ret, sizeof(ret), "RETURN (%s%s%s%s%s)", su ? "SPECIAL-USE" : "",
+		    su && want_sub ? " " : "", want_sub ? "SUBSCRIBED" : "",
+		    (su || want_sub) && job->list_status ? " " : "",
 		    !job->list_status ? "" : folders_want_size(job) ?
 		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY SIZE)" :
 		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
@@ -1085,6 +1634,16 @@ folders_start_list(struct folders_job *job)
 	job->list_ref.job = job;
 	job->list_ref.kind = K_LIST;
 	folders_send(job, cmd, &job->list_ref);
+	if (job->o.want & FOLDERS_WANT_SUBSCRIBED) {
+		inv->subscriptions = 1;
+		if (!want_sub) { /* no RETURN (SUBSCRIBED): RFC 3501 6.3.9 */
+			cmd = imap_cmd_new(c, "LSUB");
+			imap_cmd_atom(cmd, "\"\" \"*\"");
+			job->lsub_ref.job = job;
+			job->lsub_ref.kind = K_LSUB;
+			folders_send(job, cmd, &job->lsub_ref);
+		}
+	}
 	if ((job->o.want & FOLDERS_WANT_QUOTA) && imap_client_has_cap(c, "QUOTA")) {
 		cmd = imap_cmd_new(c, "GETQUOTAROOT");
 		imap_cmd_string(cmd, "INBOX", 5, 0);
@@ -1112,7 +1671,7 @@ folders_fill_status(struct folders_job *job)
 		struct imap_cmd *cmd;
 		struct folders_ref *ref = &job->refs[3 * i];
 
-		if (!folders_selectable(f) || f->has_status)
+		if (!folders_selectable(f) || f->has_status || (f->flags & FOLDERS_F_FOREIGN))
 			continue;
 		cmd = imap_cmd_new(job->c, "STATUS");
 		imap_cmd_string(cmd, f->raw_name, strlen(f->raw_name), 0);
@@ -1224,6 +1783,7 @@ folders_advance(struct folders_job *job)
 	if (job->pending > 0)
 		return;
 	if (!job->failed && job->phase == PH_LIST) {
+		folders_namespaces(job);
 		job->phase = PH_STATUS;
 		job->next = 0;
 		job->refs = xcalloc(job->inv->n * 3 + 1, sizeof(*job->refs));

@@ -4,11 +4,15 @@
  * folders_fetch() runs on an imap_client that is READY (logged in) and
  * collects, with a handful of round trips however many folders there are:
  *
- *   1. LIST "" "*" (RFC 3501 section 6.3.8), with RETURN (SPECIAL-USE) when
+ *   1. NAMESPACE (RFC 2342; LIST "" "" without it), then LIST "" "*"
+ *      (RFC 3501 section 6.3.8), with RETURN (SPECIAL-USE) when
  *      the server offers LIST-EXTENDED and SPECIAL-USE (RFC 5258, RFC 6154)
  *      and RETURN (... STATUS (...)) with LIST-STATUS (RFC 5819); XLIST for
  *      old Gmail-style servers without SPECIAL-USE; else plain LIST. Pipelined
- *      with GETQUOTAROOT "INBOX" (RFC 9208 section 4.3.1) when asked.
+ *      with GETQUOTAROOT "INBOX" (RFC 9208 section 4.3.1) when asked, and
+ *      LSUB "" "*" when subscriptions are asked and LIST-EXTENDED cannot
+ *      RETURN (SUBSCRIBED). Folders of other users' and shared namespaces
+ *      are listed (FOLDERS_F_FOREIGN) but get no STATUS.
  *   2. STATUS (MESSAGES UIDNEXT UIDVALIDITY [SIZE]) for every selectable
  *      folder (unless LIST-STATUS answered already), all pipelined (at most
  *      FOLDERS_WINDOW in flight). SIZE is STATUS=SIZE (RFC 8438).
@@ -56,7 +60,8 @@ enum folders_special {
 #define FOLDERS_F_NONEXISTENT 0x2 /* \NonExistent (implies \Noselect) */
 #define FOLDERS_F_NOINFERIORS 0x4 /* \Noinferiors */
 #define FOLDERS_F_HASCHILDREN 0x8 /* \HasChildren */
-#define FOLDERS_F_SUBSCRIBED 0x10 /* \Subscribed */
+#define FOLDERS_F_SUBSCRIBED 0x10 /* \Subscribed (LIST-EXTENDED) or listed by LSUB */
+#define FOLDERS_F_FOREIGN 0x20    /* in another user's or a shared namespace (no STATUS) */
 
 /* Where a folder's byte count came from. */
 enum folders_bytes_src {
@@ -98,6 +103,18 @@ struct folders_inventory {
 	int64_t quota_used_messages;  /* MESSAGE resource, -1 when absent */
 	int64_t quota_limit_messages; /* -1 when absent */
 	int large_counted;        /* opts asked FOLDERS_WANT_LARGE and every folder was counted */
+	/*
+	 * The personal namespace (RFC 2342): NAMESPACE when the server has it,
+	 * else LIST "" "" for the delimiter and the folder names for the prefix
+	 * (folders_ns_guess). Folder paths are taken relative to ns_prefix.
+	 */
+	const char *ns_method;    /* "NAMESPACE" or "LIST" (static) */
+	char *ns_prefix;          /* as the server sends it ("INBOX.", ""); never NULL */
+	char ns_delim;            /* its delimiter ('\0': flat or unknown) */
+	char **ns_foreign;        /* prefixes of other users' and shared namespaces */
+	size_t n_ns_foreign;
+	size_t n_foreign;         /* folders under them (FOLDERS_F_FOREIGN) */
+	int subscriptions;        /* FOLDERS_F_SUBSCRIBED is known (opts FOLDERS_WANT_SUBSCRIBED) */
 	size_t commands;          /* IMAP commands this job sent */
 	int truncated;            /* more than opts.max_folders: the rest was ignored */
 };
@@ -107,12 +124,14 @@ struct folders_inventory {
 #define FOLDERS_WANT_BYTES 0x2  /* bytes per folder (implies STATUS) */
 #define FOLDERS_WANT_LARGE 0x4  /* count messages over large_over (implies STATUS) */
 #define FOLDERS_WANT_QUOTA 0x8  /* GETQUOTAROOT "INBOX" */
+#define FOLDERS_WANT_SUBSCRIBED 0x10 /* RETURN (SUBSCRIBED), else LSUB "" "*" */
 
 /* Capabilities a job may be told to ignore (tests, benchmarks, odd servers). */
 #define FOLDERS_IGNORE_LIST_STATUS 0x1
 #define FOLDERS_IGNORE_STATUS_SIZE 0x2
 #define FOLDERS_IGNORE_LIST_EXTENDED 0x4 /* also skips RETURN (SPECIAL-USE) */
 #define FOLDERS_IGNORE_ESEARCH 0x8
+#define FOLDERS_IGNORE_NAMESPACE 0x10 /* LIST "" "" and the names decide */
 
 /* Commands in flight at most during the STATUS/EXAMINE phases. */
 #define FOLDERS_WINDOW 128
@@ -291,5 +310,87 @@ char *folders_map_name(const char *name, char src_delim, char dst_delim, int mut
  */
 void folders_match(const struct folders_inventory *src, const struct folders_inventory *dst,
     size_t *map);
+
+/* ---- the folder mapping (sync, mailbox.compare, mailbox.folder_map) --------- */
+
+/* Which rule decided a source folder's destination (folders_map). */
+enum folders_by {
+	FOLDERS_BY_NONE = 0, /* not a folder with messages (\Noselect, STATUS failed) */
+	FOLDERS_BY_PLAN,     /* the plan's "sync": {"folder_map"} */
+	FOLDERS_BY_SPECIAL,  /* the same RFC 6154 attribute, both sides advertise them */
+	FOLDERS_BY_NAME,     /* the same path below each side's personal namespace */
+	FOLDERS_BY_GUESS,    /* well-known names (Sent / Sent Items, Entwuerfe / Drafts) */
+	FOLDERS_BY_NEW,      /* no partner: the destination folder is to be created */
+	FOLDERS_BY_LEFT_OUT, /* the plan maps it to null */
+	FOLDERS_BY_FOREIGN,  /* another user's or a shared namespace: left out */
+};
+
+/* A user rule: source folder FROM goes to TO (UTF-8, '/' between levels,
+ * relative to the destination's personal namespace), NULL: left out. */
+struct folders_rule {
+	const char *from;
+	const char *to;
+};
+
+struct folders_mapping {
+	size_t dst;     /* the destination folder's index, or (size_t)-1 (new, left out) */
+	char *dst_raw;  /* the destination name as sent (modified UTF-7); NULL when left out */
+	char *dst_name; /* the same in UTF-8; NULL when left out */
+	enum folders_by by;
+	int rewritten;  /* a level held the destination's delimiter (replaced) */
+	int rule;       /* index of the plan rule that decided, else -1 */
+};
+
+/*
+ * Map every source folder of SRC to the destination DST, in this order:
+ *   0. folders of other users' and shared namespaces are left out;
+ *   1. RULES (N_RULES, may be NULL): a rule's FROM names a source folder by
+ *      its full name or its path below the personal namespace, with the
+ *      source's delimiter or '/' between levels ("INBOX.Old.Name",
+ *      "Old.Name", "Old/Name"); TO NULL leaves it out;
+ *   2. special use, when both sides advertise attributes;
+ *   3. exact name: the path below the source's personal namespace prefix,
+ *      delimiter translated (folders_map_name) and re-rooted under the
+ *      destination's ("INBOX.Archive.2019" -> "Archive/2019"); INBOX to INBOX;
+ *   4. well-known names (folders_special_guess, or a folder's attribute), of
+ *      top-level folders only, the first name of folders_special_guess's
+ *      table first ("Drafts" before "Entwuerfe");
+ *   5. else a new folder of the re-rooted name.
+ * Steps 2-4 take each destination folder once, and only selectable ones
+ * that are unused: an exact match is never displaced by a guess. OUT has
+ * SRC->n entries (free with folders_mapping_free). Only folders with
+ * has_status are mapped; the others get FOLDERS_BY_NONE.
+ */
+void folders_map(const struct folders_inventory *src, const struct folders_inventory *dst,
+    const struct folders_rule *rules, size_t n_rules, struct folders_mapping *out);
+void folders_mapping_free(struct folders_mapping *m, size_t n);
+
+/* "plan", "special-use", "name", "guess", "new", "left-out", "foreign", "none". */
+const char *folders_by_str(enum folders_by by);
+
+/* RAW (a folder of INV) below INV's personal namespace prefix: "Archive.2019"
+ * for "INBOX.Archive.2019" under "INBOX."; RAW itself when not under it. */
+const char *folders_relative(const struct folders_inventory *inv, const char *raw);
+
+/* The delimiter of INV's personal namespace (ns_delim, else delim, else '/'). */
+char folders_ns_delim_of(const struct folders_inventory *inv);
+
+/*
+ * Parse "* NAMESPACE (("" "/")) NIL (("#shared/" "/"))" (RFC 2342 section
+ * 5): the first personal namespace into *PREFIX (caller frees) and *DELIM,
+ * every other-users' and shared prefix appended to *FOREIGN / *N_FOREIGN
+ * (caller frees). Returns 1 when R was NAMESPACE, 0 when not, -1 when it is
+ * malformed (nothing set then).
+ */
+int folders_parse_namespace(const struct imap_response *r, char **prefix, char *delim,
+    char ***foreign, size_t *n_foreign);
+
+/*
+ * Without NAMESPACE: the personal prefix the N raw folder NAMES suggest with
+ * hierarchy delimiter DELIM: "INBOX<delim>" when more folders sit below
+ * INBOX than beside it (a Courier/Cyrus-style server, perhaps with a public
+ * namespace beside), else "". Caller frees.
+ */
+char *folders_ns_guess(const char *const *names, size_t n, char delim);
 
 #endif

@@ -1123,11 +1123,14 @@ static const char *const plan_mailbox_keys[] = {
 };
 
 enum { TOP_DOMAIN, TOP_RESOLVERS, TOP_PUBLIC_RESOLVERS, TOP_CA_FILE, TOP_SOURCE,
-	TOP_DESTINATION, TOP_EXPECT, TOP_MAILBOXES, TOP_MAILBOXES_CSV, TOP_STATE_DIR, TOP_NKEYS };
+	TOP_DESTINATION, TOP_EXPECT, TOP_MAILBOXES, TOP_MAILBOXES_CSV, TOP_STATE_DIR, TOP_SYNC, TOP_NKEYS };
 static const char *const plan_top_keys[] = {
 	"domain", "resolvers", "public_resolvers", "ca_file", "source", "destination",
-	"expect", "mailboxes", "mailboxes_csv", "state_dir",
+	"expect", "mailboxes", "mailboxes_csv", "state_dir", "sync",
 };
+
+enum { SYNC_FOLDER_MAP, SYNC_NKEYS };
+static const char *const plan_sync_keys[] = {"folder_map"};
 
 static void
 plan_limits_unset(struct profile_limits *l)
@@ -1666,6 +1669,65 @@ plan_check_duplicates(const struct plan_mailbox *mbs, size_t n, char **err)
 	return -1;
 }
 
+/* "folder_map": {"Old/Name": "New/Name", "Junk": null}. */
+static int
+plan_parse_folder_map(struct plan_ctx *ctx, const cJSON *obj, struct plan_sync *ps)
+{
+	size_t n = 0;
+
+	if (!cJSON_IsObject(obj))
+		return plan_fail(ctx, 0, "expected an object (source folder -> destination folder "
+		    "or null), found %s", util_json_type(obj));
+	for (const cJSON *it = obj->child; it != NULL; it = it->next)
+		n++;
+	ps->folder_map = xcalloc(n ? n : 1, sizeof(*ps->folder_map));
+	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+		const char *name = it->string != NULL ? it->string : "";
+		struct plan_folder_map *e;
+
+		plan_push_key(ctx, name);
+		if (name[0] == '\0')
+			return plan_fail(ctx, 0, "empty source folder name");
+		for (size_t k = 0; k < ps->n_folder_map; k++)
+			if (strcmp(ps->folder_map[k].from, name) == 0)
+				return plan_fail(ctx, 0, "duplicate key");
+		if (!cJSON_IsNull(it) && !cJSON_IsString(it))
+			return plan_fail(ctx, 0, "expected a destination folder name or null (leave "
+			    "the folder out), found %s", util_json_type(it));
+		e = &ps->folder_map[ps->n_folder_map];
+		if (cJSON_IsString(it)) {
+			const char *v = it->valuestring != NULL ? it->valuestring : "";
+
+			if (v[0] == '\0' || v[0] == '/' || v[strlen(v) - 1] == '/' ||
+			    strstr(v, "//") != NULL)
+				return plan_fail(ctx, 0, "not a folder name (levels separated by one "
+				    "'/', none empty)");
+			e->to = xstrdup(v);
+		}
+		e->from = xstrdup(name);
+		e->at = plan_where(ctx, 0);
+		ps->n_folder_map++;
+		plan_pop(ctx);
+	}
+	return 0;
+}
+
+static int
+plan_parse_sync(struct plan_ctx *ctx, const cJSON *obj, struct plan_sync *ps)
+{
+	const cJSON *f[SYNC_NKEYS];
+
+	if (plan_members(ctx, obj, plan_sync_keys, SYNC_NKEYS, f) != 0)
+		return -1;
+	if (f[SYNC_FOLDER_MAP] != NULL) {
+		plan_push_key(ctx, "folder_map");
+		if (plan_parse_folder_map(ctx, f[SYNC_FOLDER_MAP], ps) != 0)
+			return -1;
+		plan_pop(ctx);
+	}
+	return 0;
+}
+
 static int
 plan_fill(struct plan_ctx *ctx, const cJSON *root, struct plan *p)
 {
@@ -1758,6 +1820,12 @@ plan_fill(struct plan_ctx *ctx, const cJSON *root, struct plan *p)
 		plan_pop(ctx);
 	} else {
 		p->state_dir = plan_join(p->dir, ".cutover");
+	}
+	if (f[TOP_SYNC] != NULL) {
+		plan_push_key(ctx, "sync");
+		if (plan_parse_sync(ctx, f[TOP_SYNC], &p->sync) != 0)
+			return -1;
+		plan_pop(ctx);
 	}
 	return plan_check_duplicates(p->mailboxes, p->n_mailboxes, &ctx->err);
 }
@@ -2727,5 +2795,11 @@ plan_free(struct plan *p)
 	free(p->mailboxes_csv_at);
 	free(p->state_dir);
 	free(p->warnings);
+	for (i = 0; i < p->sync.n_folder_map; i++) {
+		free(p->sync.folder_map[i].from);
+		free(p->sync.folder_map[i].to);
+		free(p->sync.folder_map[i].at);
+	}
+	free(p->sync.folder_map);
 	free(p);
 }

@@ -109,6 +109,26 @@ struct plan_expect {
 	char *go_live;             /* the day the MX flips, "YYYY-MM-DD" (UTC), or NULL */
 };
 
+/* One entry of "sync": {"folder_map": {...}}. */
+struct plan_folder_map {
+	char *from; /* the source folder as written (UTF-8; see folders_map()) */
+	char *to;   /* the destination folder (UTF-8, '/' between levels); NULL: leave out */
+	char *at;   /* "plan.json:31: sync.folder_map.Junk", for messages */
+};
+
+/*
+ * The plan's "sync" object: the settings every `cutover sync` pass of the
+ * plan uses (the final pass from `propagation --then` included).
+ */
+struct plan_sync {
+	/* "folder_map": source folder -> destination folder or null (leave the
+	 * folder out); wins over every automatic rule (folders_map()). In the
+	 * plan's order. */
+	struct plan_folder_map *folder_map;
+	size_t n_folder_map;
+	/* More keys ("folders", "exclude", "since", "delete") join this struct. */
+};
+
 /* One mailbox to audit or sync. */
 struct plan_mailbox {
 	char *source_user;
@@ -138,6 +158,7 @@ struct plan {
 	char *mailboxes_csv;      /* joined with dir, or NULL */
 	char *mailboxes_csv_at;   /* "plan.json:15: mailboxes_csv", for messages */
 	char *state_dir;          /* joined with dir; default "<dir>/.cutover" */
+	struct plan_sync sync;    /* "sync"; all empty when absent */
 	char *warnings;           /* sheet warnings, '\n'-separated lines, or NULL */
 	int sheet_read;           /* plan_read_sheet() succeeded */
 	int resolved;             /* plan_resolve_secrets() succeeded */

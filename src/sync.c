@@ -319,8 +319,10 @@ struct sync_msg {
 
 struct sync_folder {
 	char *src_raw, *src_name, *dst_raw, *dst_name;
-	const char *how; /* "special-use", "name", "new" */
+	const char *how; /* folders_by_str(): "plan", "special-use", "name", "guess", "new" */
 	int rewritten, create, created, exists;
+	int subscribe;  /* subscribed on the source, not yet on the destination */
+	int subscribed; /* subscribed on the destination (after this run) */
 	uint32_t st_uidnext, st_uidvalidity, st_messages;
 	int has_status;
 	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
@@ -501,6 +503,8 @@ struct sync_mbox {
 	struct event *kick;     /* deferred: finish the mailbox */
 	struct event *watchdog; /* idle timeout */
 	uint64_t rewritten, created;
+	uint64_t subscribed;  /* SUBSCRIBE commands that succeeded */
+	cJSON *mapinfo;       /* "namespaces" and "left_out" for the report (mbox_map) */
 };
 
 static void worker_next(struct sync_worker *w);
@@ -3443,6 +3447,8 @@ mbox_free_folders(struct sync_mbox *m)
 	free(m->folders);
 	m->folders = NULL;
 	m->n_folders = 0;
+	cJSON_Delete(m->mapinfo);
+	m->mapinfo = NULL;
 }
 
 static void
@@ -3492,6 +3498,16 @@ sync_fmt_bytes(char *buf, size_t len, uint64_t b)
 		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
 }
 
+/* "folders_subscribed", "namespaces" and "left_out" (mbox_map). */
+static void
+mbox_fill_map(const struct sync_mbox *m, cJSON *d)
+{
+	cJSON_AddNumberToObject(d, "folders_subscribed", (double)m->subscribed);
+	for (const cJSON *it = m->mapinfo != NULL ? m->mapinfo->child : NULL; it != NULL;
+	     it = it->next)
+		cJSON_AddItemToObject(d, it->string, cJSON_Duplicate(it, 1));
+}
+
 /* Fill the sync.mailbox result (reports/SCHEMA.md). */
 static void
 mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
@@ -3519,6 +3535,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddStringToObject(o, "mapped_by", f->how);
 		cJSON_AddBoolToObject(o, "created", f->created);
 		cJSON_AddBoolToObject(o, "rewritten", f->rewritten);
+		cJSON_AddBoolToObject(o, "subscribed", f->subscribed);
 		cJSON_AddNumberToObject(o, "copied", (double)f->copied);
 		cJSON_AddNumberToObject(o, "skipped", (double)f->skipped);
 		cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
@@ -3622,6 +3639,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 	cJSON_AddNumberToObject(d, "conflicts", (double)conflicts);
 	cJSON_AddNumberToObject(d, "deleted", (double)deleted);
 	cJSON_AddNumberToObject(d, "deleted_pending", (double)deleted_pending);
+	mbox_fill_map(m, d);
 	cJSON_AddItemToObject(d, "rewritten", rw);
 	cJSON_AddBoolToObject(d, "dry_run", dry);
 	{
@@ -4042,22 +4060,91 @@ sync_special_cmp(const void *a, const void *b)
 	return strcmp(x->src_raw, y->src_raw);
 }
 
-/* Map every selectable source folder (sync.h step 1) and CREATE the missing. */
+static void
+mbox_subscribe_cb(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_create *cr = arg;
+	struct sync_mbox *m = cr->m;
+
+	(void)c;
+	sync_touch(m);
+	if (r != NULL && r->status == IMAP_ST_OK) {
+		cr->f->subscribed = 1;
+		m->subscribed++;
+	}
+	free(cr);
+	if (--m->creates == 0 && m->fatal == NULL)
+		mbox_plan(m);
+}
+
+/* One side's personal namespace for the report. */
+static cJSON *
+mbox_ns_json(const struct folders_inventory *inv)
+{
+	cJSON *o = cJSON_CreateObject();
+	char d[2] = {folders_ns_delim_of(inv), '\0'};
+	char *p = folders_mutf7_decode(inv->ns_prefix, strlen(inv->ns_prefix));
+
+	cJSON_AddStringToObject(o, "method", inv->ns_method);
+	cJSON_AddStringToObject(o, "prefix", p != NULL ? p : inv->ns_prefix);
+	cJSON_AddStringToObject(o, "delimiter", d);
+	free(p);
+	return o;
+}
+
+/* Is the destination folder RAW subscribed? */
+static int
+mbox_dst_subscribed(const struct folders_inventory *di, const char *raw)
+{
+	for (size_t j = 0; j < di->n; j++)
+		if (strcmp(di->folders[j].raw_name, raw) == 0)
+			return (di->folders[j].flags & FOLDERS_F_SUBSCRIBED) != 0;
+	return 0;
+}
+
+/*
+ * Map every selectable source folder (sync.h step 1) with folders_map() and
+ * the plan's "sync.folder_map", CREATE the missing and SUBSCRIBE those
+ * subscribed on the source.
+ */
 static void
 mbox_map(struct sync_mbox *m)
 {
 	const struct folders_inventory *si = m->sinv, *di = m->dinv;
 	const struct sync_opts *o = &m->run->o;
-	size_t *map = xcalloc(si->n ? si->n : 1, sizeof(*map));
-	char dd = di->delim != '\0' ? di->delim : '/';
+	const struct plan_sync *ps = &m->run->plan->sync;
+	struct folders_rule *rules = xcalloc(ps->n_folder_map + 1, sizeof(*rules));
+	struct folders_mapping *map = xcalloc(si->n ? si->n : 1, sizeof(*map));
+	cJSON *ns = cJSON_CreateObject(), *left = cJSON_CreateArray();
 
-	folders_match(si, di, map);
+	for (size_t k = 0; k < ps->n_folder_map; k++) {
+		rules[k].from = ps->folder_map[k].from;
+		rules[k].to = ps->folder_map[k].to;
+	}
+	folders_map(si, di, rules, ps->n_folder_map, map);
+	free(rules);
+	cJSON_Delete(m->mapinfo);
+	m->mapinfo = cJSON_CreateObject();
+	cJSON_AddItemToObject(ns, "source", mbox_ns_json(si));
+	cJSON_AddItemToObject(ns, "destination", mbox_ns_json(di));
+	cJSON_AddItemToObject(m->mapinfo, "namespaces", ns);
+	cJSON_AddItemToObject(m->mapinfo, "left_out", left);
 	m->folders = xcalloc(si->n ? si->n : 1, sizeof(*m->folders));
 	for (size_t i = 0; i < si->n; i++) {
 		const struct folders_folder *sf = &si->folders[i];
 		struct sync_folder *f;
 
-		if (!sf->has_status || (sf->flags & (FOLDERS_F_NOSELECT | FOLDERS_F_NONEXISTENT)))
+		if (map[i].by == FOLDERS_BY_LEFT_OUT || map[i].by == FOLDERS_BY_FOREIGN) {
+			cJSON *x = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(x, "source", sf->name);
+			cJSON_AddStringToObject(x, "reason",
+			    map[i].by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace");
+			cJSON_AddItemToArray(left, x);
+			continue;
+		}
+		if (!sf->has_status || (sf->flags & (FOLDERS_F_NOSELECT | FOLDERS_F_NONEXISTENT)) ||
+		    map[i].dst_raw == NULL)
 			continue;
 		if (o->n_folders > 0 && !sync_glob_any(o->folders, o->n_folders, sf->name))
 			continue;
@@ -4070,24 +4157,13 @@ mbox_map(struct sync_mbox *m)
 		f->st_uidnext = sf->uidnext;
 		f->st_uidvalidity = sf->uidvalidity;
 		f->st_messages = sf->messages;
-		if (map[i] != (size_t)-1) {
-			const struct folders_folder *df = &di->folders[map[i]];
-
-			f->dst_raw = xstrdup(df->raw_name);
-			f->dst_name = xstrdup(df->name);
-			f->how = sf->special != FOLDERS_SPECIAL_NONE && sf->special == df->special
-			    ? "special-use"
-			    : "name";
+		f->dst_raw = xstrdup(map[i].dst_raw);
+		f->dst_name = xstrdup(map[i].dst_name);
+		f->how = folders_by_str(map[i].by);
+		f->rewritten = map[i].rewritten;
+		if (map[i].dst != (size_t)-1) {
 			f->exists = 1;
 		} else {
-			char *dec;
-
-			f->dst_raw = sync_map_name(sf->raw_name, sf->delim, dd, &f->rewritten);
-			if (util_strieq(sf->raw_name, "INBOX")) {
-				free(f->dst_raw);
-				f->dst_raw = xstrdup("INBOX");
-			}
-			f->how = "name";
 			for (size_t j = 0; j < di->n; j++) {
 				if (strcmp(di->folders[j].raw_name, f->dst_raw) == 0 ||
 				    (util_strieq(f->dst_raw, "INBOX") &&
@@ -4099,35 +4175,48 @@ mbox_map(struct sync_mbox *m)
 					break;
 				}
 			}
-			if (!f->exists) {
+			if (!f->exists)
 				f->create = 1;
-				f->how = "new";
-			}
-			dec = folders_mutf7_decode(f->dst_raw, strlen(f->dst_raw));
-			f->dst_name = dec != NULL ? dec : xstrdup(f->dst_raw);
+			else if (map[i].by == FOLDERS_BY_NEW)
+				f->how = "name"; /* already there (another folder maps to it too) */
 			if (f->rewritten)
 				m->rewritten++;
 		}
+		f->subscribed = di->subscriptions && mbox_dst_subscribed(di, f->dst_raw);
+		f->subscribe = si->subscriptions && (sf->flags & FOLDERS_F_SUBSCRIBED) &&
+		    !f->subscribed && !util_strieq(f->dst_raw, "INBOX");
+		if (f->subscribe && o->dry_run)
+			f->subscribed = 1; /* would be */
 	}
-	free(map);
+	folders_mapping_free(map, si->n);
 	qsort(m->folders, m->n_folders, sizeof(*m->folders), sync_special_cmp);
-	/* CREATE the missing folders, pipelined; parents come first in name order
-	 * and RFC 3501 6.3.3 has servers create missing superiors anyway. */
+	/* CREATE the missing folders and SUBSCRIBE, pipelined; parents come first
+	 * in name order and RFC 3501 6.3.3 has servers create missing superiors
+	 * anyway. A folder's SUBSCRIBE follows its CREATE. */
 	if (!o->dry_run) {
 		for (size_t i = 0; i < m->n_folders; i++) {
 			struct sync_folder *f = &m->folders[i];
 			struct sync_create *cr;
 			struct imap_cmd *cmd;
 
-			if (!f->create)
-				continue;
-			cr = xcalloc(1, sizeof(*cr));
-			cr->m = m;
-			cr->f = f;
-			cmd = imap_cmd_new(m->dst, "CREATE");
-			imap_cmd_string(cmd, f->dst_raw, strlen(f->dst_raw), 0);
-			m->creates++;
-			imap_cmd_send(cmd, NULL, mbox_create_cb, cr);
+			if (f->create) {
+				cr = xcalloc(1, sizeof(*cr));
+				cr->m = m;
+				cr->f = f;
+				cmd = imap_cmd_new(m->dst, "CREATE");
+				imap_cmd_string(cmd, f->dst_raw, strlen(f->dst_raw), 0);
+				m->creates++;
+				imap_cmd_send(cmd, NULL, mbox_create_cb, cr);
+			}
+			if (f->subscribe) {
+				cr = xcalloc(1, sizeof(*cr));
+				cr->m = m;
+				cr->f = f;
+				cmd = imap_cmd_new(m->dst, "SUBSCRIBE");
+				imap_cmd_string(cmd, f->dst_raw, strlen(f->dst_raw), 0);
+				m->creates++;
+				imap_cmd_send(cmd, NULL, mbox_subscribe_cb, cr);
+			}
 		}
 	}
 	if (m->creates == 0)
@@ -4177,7 +4266,7 @@ mbox_ready(struct imap_client *c, void *arg)
 	if (!m->src_ready || !m->dst_ready)
 		return;
 	memset(&fo, 0, sizeof(fo));
-	fo.want = FOLDERS_WANT_STATUS;
+	fo.want = FOLDERS_WANT_STATUS | FOLDERS_WANT_SUBSCRIBED;
 	m->jobs_left = 2;
 	m->sjob = folders_fetch(m->src, &fo, mbox_listed, m);
 	m->djob = folders_fetch(m->dst, &fo, mbox_listed, m);

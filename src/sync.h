@@ -5,14 +5,16 @@
  * One runner task per mailbox pair of the plan (host: the source server, so
  * --per-host bounds the mailboxes copied from one server at once). A task:
  *
- *   1. logs in on both sides and lists both (folders.h: LIST with
- *      SPECIAL-USE, STATUS pipelined), maps every selectable source folder
- *      to a destination folder: special use first (\Sent to the
- *      destination's \Sent, "Sent Items" on Exchange), then by name with the
- *      hierarchy delimiter translated; a level holding the destination's
- *      delimiter gets it replaced by SYNC_DELIM_REPLACEMENT (reported).
- *      Missing destination folders are created with the source's modified
- *      UTF-7 name (so names round-trip byte for byte).
+ *   1. logs in on both sides and lists both (folders.h: NAMESPACE, LIST
+ *      with SPECIAL-USE and SUBSCRIBED or LSUB, STATUS pipelined), maps every
+ *      selectable source folder with folders_map() (the plan's
+ *      sync.folder_map, special use, the path below each side's namespace
+ *      prefix with the hierarchy delimiter translated, well-known names; the
+ *      same mapping mailbox.compare and mailbox.folder_map use); a level
+ *      holding the destination's delimiter gets it replaced by
+ *      SYNC_DELIM_REPLACEMENT (reported). Missing destination folders are
+ *      created with the source's modified UTF-7 name (so names round-trip
+ *      byte for byte) and subscribed when the source folder is.
  *   2. skips every folder whose STATUS (UIDVALIDITY, UIDNEXT) shows nothing
  *      above what the state (syncstate.h) says was copied: a pass with
  *      nothing new costs no command per folder beyond the pipelined STATUS.

@@ -147,12 +147,14 @@ class MailLab:
         self.ports = {"source": {"imap": b + 143, "imaps": b + 993, "pop3": b + 110,
                                  "pop3s": b + 995},
                       "destination": {"imap": b + 1143, "imaps": b + 1993, "pop3": b + 1110,
-                                      "pop3s": b + 1995}}
-        self.addr = {"source": "127.0.0.1", "destination": "127.0.0.2"}
+                                      "pop3s": b + 1995},
+                      "hoster": {"imap": b + 2143, "imaps": b + 2993, "pop3": b + 2110,
+                                 "pop3s": b + 2995}}
+        self.addr = {"source": "127.0.0.1", "destination": "127.0.0.2", "hoster": "127.0.0.7"}
         self.wronghost, self.expiring, self.expired, self.notls = (
             "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
         self.logs = {s: self.run / "mail" / s / "log" / "dovecot.log"
-                     for s in ("source", "destination")}
+                     for s in ("source", "destination", "hoster")}
         # (side, user) -> password; masters as (side, "master", name)
         self.passwords = {}
         with open(self.run / "mail" / "users.tsv", encoding="utf-8") as f:
@@ -191,7 +193,8 @@ class MailLab:
 def mail_lab():
     """The Dovecot mail lab (contrib/lab/mail/mail.sh) in a private LAB_RUN on
     ports from TEST_MAIL_PORT_BASE (41000: source 41143/41993/41110/41995,
-    destination 42143/42993/42110/42995). Yields a MailLab.
+    destination 42143/42993/42110/42995, hoster 43143/43993/43110/43995).
+    Yields a MailLab.
 
     The LAB_RUN is a fresh 0755 folder in /tmp, not pytest's tmp_path: as root,
     Dovecot's auth and mail processes run as other users and must be able to
@@ -206,7 +209,9 @@ def mail_lab():
                LAB_SRC_IMAP=str(b + 143), LAB_SRC_IMAPS=str(b + 993),
                LAB_SRC_POP3=str(b + 110), LAB_SRC_POP3S=str(b + 995),
                LAB_DST_IMAP=str(b + 1143), LAB_DST_IMAPS=str(b + 1993),
-               LAB_DST_POP3=str(b + 1110), LAB_DST_POP3S=str(b + 1995))
+               LAB_DST_POP3=str(b + 1110), LAB_DST_POP3S=str(b + 1995),
+               LAB_HST_IMAP=str(b + 2143), LAB_HST_IMAPS=str(b + 2993),
+               LAB_HST_POP3=str(b + 2110), LAB_HST_POP3S=str(b + 2995))
     script = ROOT / "contrib/lab/mail/mail.sh"
     subprocess.run(["bash", str(script), "up"], env=env, check=True,
                    stdout=subprocess.DEVNULL, timeout=120)
@@ -216,3 +221,19 @@ def mail_lab():
         subprocess.run(["bash", str(script), "down"], env=env, check=False,
                        stdout=subprocess.DEVNULL, timeout=60)
         shutil.rmtree(lab_run, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hoster_lab(mail_lab):
+    """The mail lab with its third source, "hoster" (127.0.0.7), populated:
+    a server shaped like many hosters' (INBOX. namespace prefix, '.'
+    separator, no SPECIAL-USE, no LIST-EXTENDED, a public namespace), alice
+    with Sent, Drafts, a localized Entwürfe, Trash, Spam, an Archive tree and
+    a name with '/' (contrib/lab/mail/populate.py --sides hoster). Yields
+    the MailLab; its manifest is $LAB_RUN/mail/manifest.json (side "hoster")."""
+    subprocess.run(["bash", str(ROOT / "contrib/lab/mail/mail.sh"), "populate", "--sides",
+                    "hoster"], env=mail_lab.env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, timeout=120)
+    with open(mail_lab.run / "mail" / "manifest.json", encoding="utf-8") as f:
+        mail_lab.hoster_manifest = json.load(f)["sides"]["hoster"]
+    return mail_lab

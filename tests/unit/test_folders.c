@@ -329,8 +329,352 @@ test_match(void **state)
 	dst = xcalloc(1, sizeof(*dst));
 	add(src, "INBOX.Sent Messages", '.', FOLDERS_SPECIAL_NONE, 3);
 	add(dst, "Sent Items", '/', FOLDERS_SPECIAL_NONE, 3);
+	src->ns_prefix = xstrdup("INBOX."); /* as NAMESPACE (or folders_ns_guess) says */
 	folders_match(src, dst, map);
 	assert_int_equal(map[0], 0);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+}
+
+static void
+test_parse_namespace(void **state)
+{
+	struct imap_parser *p;
+	const struct imap_response *r;
+	char *prefix = NULL, d = 'x', **fo = NULL;
+	size_t nf = 9;
+
+	(void)state;
+	r = parse(&p, "* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"Public.\" \".\"))\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), 1);
+	assert_string_equal(prefix, "INBOX.");
+	assert_int_equal(d, '.');
+	assert_int_equal(nf, 1);
+	assert_string_equal(fo[0], "Public.");
+	free(prefix);
+	free(fo[0]);
+	free(fo);
+	imap_parser_free(p);
+
+	/* Exchange/Dovecot: no prefix; other users' namespace; a NIL delimiter. */
+	r = parse(&p, "* NAMESPACE ((\"\" \"/\")) ((\"#Users/\" \"/\")(\"\" NIL)) NIL\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), 1);
+	assert_string_equal(prefix, "");
+	assert_int_equal(d, '/');
+	assert_int_equal(nf, 1); /* the empty foreign prefix is ignored */
+	assert_string_equal(fo[0], "#Users/");
+	free(prefix);
+	free(fo[0]);
+	free(fo);
+	imap_parser_free(p);
+
+	r = parse(&p, "* NAMESPACE NIL NIL NIL\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), 1);
+	assert_string_equal(prefix, "");
+	assert_int_equal(d, '\0');
+	assert_int_equal(nf, 0);
+	free(prefix);
+	imap_parser_free(p);
+
+	/* Malformed: nothing set. */
+	prefix = NULL;
+	r = parse(&p, "* NAMESPACE (\"INBOX.\") NIL NIL\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), -1);
+	assert_null(prefix);
+	imap_parser_free(p);
+	r = parse(&p, "* NAMESPACE ((\"\" \"//\")) NIL NIL\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), -1);
+	imap_parser_free(p);
+	r = parse(&p, "* NAMESPACE ((\"\" \"/\"))\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), -1);
+	imap_parser_free(p);
+	r = parse(&p, "* LIST () \"/\" INBOX\r\n");
+	assert_int_equal(folders_parse_namespace(r, &prefix, &d, &fo, &nf), 0);
+	imap_parser_free(p);
+}
+
+static void
+test_ns_guess(void **state)
+{
+	const char *hoster[] = {"INBOX", "INBOX.Sent", "INBOX.Archive.2019"};
+	const char *flat[] = {"INBOX", "Sent", "INBOX.Sent"};
+	const char *only[] = {"INBOX"};
+	const char *pub[] = {"INBOX", "INBOX.Sent", "INBOX.Drafts", "Public", "Public.News"};
+	const char *sub[] = {"INBOX", "INBOX.Lists", "Sent", "Drafts", "Archive"};
+	struct folders_inventory inv;
+	char *s;
+
+	(void)state;
+	s = folders_ns_guess(hoster, 3, '.');
+	assert_string_equal(s, "INBOX.");
+	free(s);
+	s = folders_ns_guess(flat, 3, '.');
+	assert_string_equal(s, "");
+	free(s);
+	s = folders_ns_guess(only, 1, '.');
+	assert_string_equal(s, "");
+	free(s);
+	s = folders_ns_guess(pub, 5, '.');
+	assert_string_equal(s, ""); /* 2 below INBOX, 2 beside: not a prefix */
+	free(s);
+	pub[4] = "INBOX.Trash";
+	s = folders_ns_guess(pub, 5, '.');
+	assert_string_equal(s, "INBOX.");
+	free(s);
+	s = folders_ns_guess(sub, 5, '.');
+	assert_string_equal(s, "");
+	free(s);
+	s = folders_ns_guess(hoster, 3, '\0');
+	assert_string_equal(s, "");
+	free(s);
+
+	memset(&inv, 0, sizeof(inv));
+	inv.ns_prefix = "INBOX.";
+	assert_string_equal(folders_relative(&inv, "INBOX.Archive.2019"), "Archive.2019");
+	assert_string_equal(folders_relative(&inv, "inbox.Sent"), "Sent");
+	assert_string_equal(folders_relative(&inv, "INBOX"), "INBOX");
+	assert_string_equal(folders_relative(&inv, "INBOX."), "INBOX.");
+	assert_string_equal(folders_relative(&inv, "Other"), "Other");
+	inv.ns_prefix = "";
+	assert_string_equal(folders_relative(&inv, "INBOX.Sent"), "INBOX.Sent");
+}
+
+/* A folder whose raw (modified UTF-7) name differs from its UTF-8 name. */
+static void
+add_raw(struct folders_inventory *inv, const char *raw, const char *name, char delim)
+{
+	add(inv, raw, delim, FOLDERS_SPECIAL_NONE, 1);
+	free(inv->folders[inv->n - 1].name);
+	inv->folders[inv->n - 1].name = xstrdup(name);
+}
+
+static struct folders_inventory *
+inv_new(const char *prefix)
+{
+	struct folders_inventory *inv = xcalloc(1, sizeof(*inv));
+
+	inv->ns_prefix = xstrdup(prefix);
+	inv->ns_method = "NAMESPACE";
+	return inv;
+}
+
+/* The Exchange-like destination of the lab: SPECIAL-USE, '/', no prefix. */
+static struct folders_inventory *
+exchange_like(void)
+{
+	struct folders_inventory *d = inv_new("");
+
+	add(d, "INBOX", '/', FOLDERS_SPECIAL_NONE, 0);
+	add(d, "Sent Items", '/', FOLDERS_SPECIAL_SENT, 0);
+	add(d, "Drafts", '/', FOLDERS_SPECIAL_DRAFTS, 0);
+	add(d, "Deleted Items", '/', FOLDERS_SPECIAL_TRASH, 0);
+	add(d, "Junk Email", '/', FOLDERS_SPECIAL_JUNK, 0);
+	add(d, "Archive", '/', FOLDERS_SPECIAL_ARCHIVE, 0);
+	return d;
+}
+
+static void
+test_map_hoster(void **state)
+{
+	struct folders_inventory *src = inv_new("INBOX."), *dst = exchange_like();
+	struct folders_mapping m[11];
+	static const struct {
+		const char *raw;
+		int by;
+		size_t dst;
+		const char *dst_raw;
+	} want[] = {
+		{"INBOX", FOLDERS_BY_NAME, 0, "INBOX"},
+		{"INBOX.Entw&APw-rfe", FOLDERS_BY_NEW, (size_t)-1, "Entw&APw-rfe"},
+		{"INBOX.Sent", FOLDERS_BY_GUESS, 1, "Sent Items"},
+		{"INBOX.Drafts", FOLDERS_BY_NAME, 2, "Drafts"},
+		{"INBOX.Trash", FOLDERS_BY_GUESS, 3, "Deleted Items"},
+		{"INBOX.Spam", FOLDERS_BY_GUESS, 4, "Junk Email"},
+		{"INBOX.Archive", FOLDERS_BY_NAME, 5, "Archive"},
+		{"INBOX.Archive.2019", FOLDERS_BY_NEW, (size_t)-1, "Archive/2019"},
+		{"INBOX.Clients/Partners", FOLDERS_BY_NEW, (size_t)-1, "Clients-Partners"},
+		{"INBOX.Projects.Trash", FOLDERS_BY_NEW, (size_t)-1, "Projects/Trash"},
+		{"Public.News", FOLDERS_BY_FOREIGN, (size_t)-1, NULL},
+	};
+
+	(void)state;
+	/* Entwuerfe first in LIST order: the real Drafts still wins the name. */
+	for (size_t i = 0; i < 11; i++) {
+		if (strchr(want[i].raw, '&') != NULL)
+			add_raw(src, want[i].raw, "INBOX.Entw\xc3\xbcrfe", '.');
+		else
+			add(src, want[i].raw, '.', FOLDERS_SPECIAL_NONE, 1);
+	}
+	src->folders[10].flags |= FOLDERS_F_FOREIGN;
+	folders_map(src, dst, NULL, 0, m);
+	for (size_t i = 0; i < 11; i++) {
+		if ((int)m[i].by != want[i].by || m[i].dst != want[i].dst)
+			fail_msg("%s: by %s dst %zu", want[i].raw, folders_by_str(m[i].by), m[i].dst);
+		if (want[i].dst_raw == NULL)
+			assert_null(m[i].dst_raw);
+		else
+			assert_string_equal(m[i].dst_raw, want[i].dst_raw);
+		assert_int_equal(m[i].rule, -1);
+	}
+	assert_string_equal(m[1].dst_name, "Entw\xc3\xbcrfe");
+	assert_true(m[8].rewritten);
+	assert_false(m[7].rewritten);
+	for (size_t i = 0; i < 11; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+
+	/* A destination drafts folder known by its name only (no attribute):
+	 * both source drafts folders guess it, "Drafts" before "Entwuerfe". */
+	free(dst->folders[2].name);
+	free(dst->folders[2].raw_name);
+	dst->folders[2].name = xstrdup("Brouillons");
+	dst->folders[2].raw_name = xstrdup("Brouillons");
+	dst->folders[2].special = FOLDERS_SPECIAL_NONE;
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[3].by, FOLDERS_BY_GUESS);
+	assert_string_equal(m[3].dst_raw, "Brouillons");
+	assert_int_equal(m[1].by, FOLDERS_BY_NEW);
+	for (size_t i = 0; i < 11; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+}
+
+static void
+test_map_order(void **state)
+{
+	struct folders_inventory *src = inv_new(""), *dst = inv_new("");
+	struct folders_mapping m[4];
+
+	(void)state;
+	/* An exact match is never displaced by a guess. */
+	add(src, "Sent", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Sent Items", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "Sent Items", '/', FOLDERS_SPECIAL_NONE, 1);
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[1].by, FOLDERS_BY_NAME);
+	assert_int_equal(m[1].dst, 0);
+	assert_int_equal(m[0].by, FOLDERS_BY_NEW);
+	assert_string_equal(m[0].dst_raw, "Sent");
+	folders_inventory_free(src);
+	for (size_t i = 0; i < 2; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+
+	/* Among guesses the usual spelling first, whatever the LIST order. */
+	src = inv_new("");
+	add(src, "Gesendet", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Sent Messages", '/', FOLDERS_SPECIAL_NONE, 1);
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[1].by, FOLDERS_BY_GUESS);
+	assert_int_equal(m[1].dst, 0);
+	assert_int_equal(m[0].by, FOLDERS_BY_NEW);
+	for (size_t i = 0; i < 2; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
+	/* Re-rooted under a destination's prefix (Cyrus, Courier as destination). */
+	src = inv_new("");
+	dst = inv_new("INBOX.");
+	add(src, "INBOX", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Archive/2019", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Projects", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "Old", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "INBOX", '.', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "INBOX.Projects", '.', FOLDERS_SPECIAL_NONE, 1);
+	{
+		const struct folders_rule r = {"Old", "New/Name"};
+
+		folders_map(src, dst, &r, 1, m);
+	}
+	assert_int_equal(m[0].dst, 0);
+	assert_string_equal(m[1].dst_raw, "INBOX.Archive.2019");
+	assert_int_equal(m[1].by, FOLDERS_BY_NEW);
+	assert_int_equal(m[2].by, FOLDERS_BY_NAME);
+	assert_int_equal(m[2].dst, 1);
+	assert_string_equal(m[3].dst_raw, "INBOX.New.Name");
+	for (size_t i = 0; i < 4; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
+	/* A localized drafts folder alone takes the destination's Drafts. */
+	src = inv_new("INBOX.");
+	dst = exchange_like();
+	add_raw(src, "INBOX.Entw&APw-rfe", "INBOX.Entw\xc3\xbcrfe", '.');
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[0].by, FOLDERS_BY_GUESS);
+	assert_int_equal(m[0].dst, 2);
+	free(m[0].dst_raw);
+	free(m[0].dst_name);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+
+	/* Special use when both sides advertise it, before the exact name. */
+	src = inv_new("");
+	dst = inv_new("");
+	add(src, "Sent", '.', FOLDERS_SPECIAL_SENT, 1);
+	add(dst, "Sent", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "Sent Items", '/', FOLDERS_SPECIAL_SENT, 1);
+	folders_map(src, dst, NULL, 0, m);
+	assert_int_equal(m[0].by, FOLDERS_BY_SPECIAL);
+	assert_int_equal(m[0].dst, 1);
+	free(m[0].dst_raw);
+	free(m[0].dst_name);
+	folders_inventory_free(src);
+	folders_inventory_free(dst);
+}
+
+static void
+test_map_rules(void **state)
+{
+	struct folders_inventory *src = inv_new("INBOX."), *dst = inv_new("");
+	struct folders_mapping m[5];
+	const struct folders_rule rules[] = {
+		{"Old/Name", "New/Name"},
+		{"Junk", NULL},
+		{"INBOX.Sent", "Archive/Sent 2019"},
+		{"Nowhere", "X"},
+		{"Caf\xc3\xa9", "Caf\xc3\xa9/2"},
+	};
+
+	(void)state;
+	add(src, "INBOX.Old.Name", '.', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "INBOX.Junk", '.', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "INBOX.Sent", '.', FOLDERS_SPECIAL_NONE, 1);
+	add(src, "INBOX.Trash", '.', FOLDERS_SPECIAL_NONE, 1);
+	add_raw(src, "INBOX.Caf&AOk-", "INBOX.Caf\xc3\xa9", '.');
+	add(dst, "Archive/Sent 2019", '/', FOLDERS_SPECIAL_NONE, 1);
+	add(dst, "Sent", '/', FOLDERS_SPECIAL_NONE, 1);
+	folders_map(src, dst, rules, 5, m);
+	assert_int_equal(m[0].by, FOLDERS_BY_PLAN);
+	assert_int_equal(m[0].rule, 0);
+	assert_int_equal(m[0].dst, (size_t)-1);
+	assert_string_equal(m[0].dst_raw, "New/Name");
+	assert_int_equal(m[1].by, FOLDERS_BY_LEFT_OUT);
+	assert_int_equal(m[1].rule, 1);
+	assert_null(m[1].dst_raw);
+	/* The plan wins over the exact name "Sent" the destination has. */
+	assert_int_equal(m[2].by, FOLDERS_BY_PLAN);
+	assert_int_equal(m[2].dst, 0);
+	assert_int_equal(m[3].by, FOLDERS_BY_NEW);
+	assert_string_equal(m[3].dst_raw, "Trash");
+	assert_int_equal(m[4].by, FOLDERS_BY_PLAN);
+	assert_string_equal(m[4].dst_raw, "Caf&AOk-/2");
+	assert_string_equal(m[4].dst_name, "Caf\xc3\xa9/2");
+	for (size_t i = 0; i < 5; i++) {
+		free(m[i].dst_raw);
+		free(m[i].dst_name);
+	}
 	folders_inventory_free(src);
 	folders_inventory_free(dst);
 }
@@ -342,6 +686,11 @@ main(void)
 		cmocka_unit_test(test_mutf7),
 		cmocka_unit_test(test_special),
 		cmocka_unit_test(test_parse_list),
+		cmocka_unit_test(test_parse_namespace),
+		cmocka_unit_test(test_ns_guess),
+		cmocka_unit_test(test_map_hoster),
+		cmocka_unit_test(test_map_order),
+		cmocka_unit_test(test_map_rules),
 		cmocka_unit_test(test_parse_status),
 		cmocka_unit_test(test_name_problems),
 		cmocka_unit_test(test_case_dups),

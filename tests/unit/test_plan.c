@@ -530,7 +530,7 @@ test_unknown_keys(void **state)
 	    "plan.json:1: domian: unknown key (did you mean \"domain\"?)");
 	parse_err("{\"domain\": \"a.com\", \"colour\": 1}",
 	    "plan.json:1: colour: unknown key (valid keys: domain, resolvers, public_resolvers, "
-	    "ca_file, source, destination, expect, mailboxes, mailboxes_csv, state_dir)");
+	    "ca_file, source, destination, expect, mailboxes, mailboxes_csv, state_dir, sync)");
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"admin\": {\"usr\": \"m\"}}}",
 	    "plan.json:1: source.admin.usr: unknown key (did you mean \"user\"?)");
 	parse_err("{\"domain\": \"a.com\", \"destination\": {\"limits\": {\"folder_item\": 1}}}",
@@ -544,7 +544,49 @@ test_unknown_keys(void **state)
 	    "plan.json:4: mailboxes[1].source_usr: unknown key (did you mean \"source_user\"?)");
 	parse_err("{\"domain\": \"a.com\", \"\\u0001\": 1}",
 	    "plan.json: ?: unknown key (valid keys: domain, resolvers, public_resolvers, ca_file, "
-	    "source, destination, expect, mailboxes, mailboxes_csv, state_dir)");
+	    "source, destination, expect, mailboxes, mailboxes_csv, state_dir, sync)");
+}
+
+static void
+test_sync_folder_map(void **state)
+{
+	struct plan *p;
+
+	(void)state;
+	p = parse_ok("{\"domain\": \"a.com\",\n \"sync\": {\"folder_map\": {\n"
+		     "  \"Old/Name\": \"New/Name\",\n  \"Junk\": null,\n"
+		     "  \"Entw\u00fcrfe\": \"Drafts\"}}}", "plan.json");
+	assert_int_equal(p->sync.n_folder_map, 3);
+	assert_string_equal(p->sync.folder_map[0].from, "Old/Name");
+	assert_string_equal(p->sync.folder_map[0].to, "New/Name");
+	assert_string_equal(p->sync.folder_map[0].at, "plan.json:3: sync.folder_map.Old/Name");
+	assert_string_equal(p->sync.folder_map[1].from, "Junk");
+	assert_null(p->sync.folder_map[1].to);
+	assert_string_equal(p->sync.folder_map[2].from, "Entw\xc3\xbcrfe");
+	plan_free(p);
+	p = parse_ok("{\"domain\": \"a.com\"}", "plan.json");
+	assert_int_equal(p->sync.n_folder_map, 0);
+	plan_free(p);
+
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_mapp\": {}}}",
+	    "plan.json:1: sync.folder_mapp: unknown key (did you mean \"folder_map\"?)");
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": [\"Junk\"]}}",
+	    "plan.json:1: sync.folder_map: expected an object (source folder -> destination "
+	    "folder or null), found an array");
+	parse_err("{\"domain\": \"a.com\",\n \"sync\": {\"folder_map\": {\n  \"Junk\": 1}}}",
+	    "plan.json:3: sync.folder_map.Junk: expected a destination folder name or null "
+	    "(leave the folder out), found a number");
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"A\": \"x//y\"}}}",
+	    "plan.json:1: sync.folder_map.A: not a folder name (levels separated by one '/', "
+	    "none empty)");
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"A\": \"\"}}}",
+	    "plan.json:1: sync.folder_map.A: not a folder name (levels separated by one '/', "
+	    "none empty)");
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"\": \"B\"}}}",
+	    "plan.json:1: sync.folder_map.: empty source folder name");
+	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"A\": \"B\", "
+		  "\"A\": null}}}",
+	    "plan.json:1: sync.folder_map.A: duplicate key");
 }
 
 static void
@@ -790,7 +832,7 @@ test_load_errors(void **state)
 	err = load_in_dir(dir, "{\"domain\": \"a.com\",\n \"x\": 1}", &p);
 	want = xasprintf("%s/plan.json:2: x: unknown key (valid keys: domain, resolvers, "
 			 "public_resolvers, ca_file, source, destination, expect, mailboxes, "
-			 "mailboxes_csv, state_dir)",
+			 "mailboxes_csv, state_dir, sync)",
 	    dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -1245,6 +1287,7 @@ main(void)
 		cmocka_unit_test(test_csv_header_errors),
 		cmocka_unit_test(test_csv_row_errors),
 		cmocka_unit_test(test_csv_nul_byte),
+		cmocka_unit_test(test_sync_folder_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -236,6 +236,23 @@ def main():
     check("destination alice LIST + STATUS SIZE match manifest",
           lambda: folders("destination", D, dp["IMAPS"], "alice@lab.test"))
 
+    # --- the hoster source: INBOX. prefix, no SPECIAL-USE ---------------------
+    def hoster():
+        H, hp = E["LAB_HST_ADDR"], int(E["LAB_HST_IMAPS"])
+        m = imaplib.IMAP4_SSL(H, hp, ssl_context=ctx)
+        m.login("alice@lab.test", U[("hoster", "alice@lab.test")])
+        caps = set(m.capabilities)
+        for absent in ("SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE"):
+            assert absent not in caps, "%s offered" % absent
+        typ, dat = m.namespace()
+        assert typ == "OK" and dat[0].startswith(b'(("INBOX." "."))'), dat
+        typ, lst = m.list('""', "*")
+        assert typ == "OK" and not any(b"\\Sent" in x for x in lst if x), lst
+        m.logout()
+        return "NAMESPACE %s, no SPECIAL-USE, %d folders listed" % (dat[0].decode(), len(lst))
+    if "LAB_HST_ADDR" in E:
+        check("hoster alice: INBOX. namespace, no SPECIAL-USE", hoster)
+
     # --- 200 concurrent logins + counting them from the log ------------------
     log = E["LAB_SRC_LOG"]
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Mail part of the cutover lab: two Dovecot instances, "source" and
-# "destination", on loopback and unprivileged ports, with TLS from the lab CA
+# Mail part of the cutover lab: three Dovecot instances, "source",
+# "destination" and "hoster" (a source shaped like the servers many hosters
+# still run: INBOX. namespace prefix, '.' separator, no SPECIAL-USE, no
+# LIST-EXTENDED, a public namespace), on loopback and unprivileged ports, with TLS from the lab CA
 # (contrib/lab/ca.sh). Everything lives under $LAB_RUN/mail/ (LAB_RUN defaults
 # to contrib/lab/run); nothing under /etc, no systemd.
 #
@@ -34,6 +36,7 @@ DOVEADM=${DOVEADM:-doveadm}
 # ports (override through the environment before `up`)
 : "${LAB_SRC_IMAP:=10143}" "${LAB_SRC_IMAPS:=10993}" "${LAB_SRC_POP3:=10110}" "${LAB_SRC_POP3S:=10995}"
 : "${LAB_DST_IMAP:=20143}" "${LAB_DST_IMAPS:=20993}" "${LAB_DST_POP3:=20110}" "${LAB_DST_POP3S:=20995}"
+: "${LAB_HST_IMAP:=30143}" "${LAB_HST_IMAPS:=30993}" "${LAB_HST_POP3:=30110}" "${LAB_HST_POP3S:=30995}"
 # listening addresses. The destination is NOT on 127.0.0.1: Dovecot treats a
 # connection whose remote IP equals its local IP as "secured" and would then
 # allow plaintext logins and hide LOGINDISABLED. Clients connecting to
@@ -45,6 +48,8 @@ DOVEADM=${DOVEADM:-doveadm}
 # a source address whose listeners offer no TLS at all (no STARTTLS/STLS): for
 # clients that must refuse to send a password in clear
 : "${LAB_SRC_NOTLS_ADDR:=127.0.0.6}"
+# the "hoster" source (see the top of this file)
+: "${LAB_HST_ADDR:=127.0.0.7}"
 # quota defaults (per-user overrides live in gen-users)
 : "${LAB_SRC_QUOTA:=2G}" "${LAB_DST_QUOTA:=1G}"
 # LAB_MAIL_IPV6=0 disables the ::1 listeners; LAB_MAIL_DEBUG=1 enables auth/mail debug logging
@@ -68,7 +73,7 @@ pid_of() { # prints the master pid when running
 }
 
 check_side() {
-    case "$1" in source|destination) ;; *) die "side must be source or destination, not '$1'" ;; esac
+    case "$1" in source|destination|hoster) ;; *) die "side must be source, destination or hoster, not '$1'" ;; esac
 }
 
 ipv6_ok() {
@@ -90,11 +95,17 @@ gen_users() {
     "$PY" - "$MAIL_RUN" "$LAB_SRC_QUOTA" "$LAB_DST_QUOTA" <<'PYEOF'
 import csv, json, os, sys
 run, src_quota, dst_quota = sys.argv[1], sys.argv[2], sys.argv[3]
-sides = ("source", "destination")
-tag = {"source": "src", "destination": "dst"}
+sides = ("source", "destination", "hoster")
+tag = {"source": "src", "destination": "dst", "hoster": "hst"}
 users = []  # (side, role, user, password, extra userdb fields)
 for side in sides:
     t = tag[side]
+    if side == "hoster":  # a small source: alice and bob, and the masters
+        users.append((side, "user", "alice@lab.test", "alice-hst-Secret1", []))
+        users.append((side, "user", "bob@lab.test", "bob-hst-Secret2", []))
+        for m in ("admin", "admin@lab.test"):
+            users.append((side, "master", m, f"admin-{t}-Master9", []))
+        continue
     users.append((side, "user", "alice@lab.test", f"alice-{t}-Secret1", []))
     bob_extra = ["userdb_quota_rule=*:storage=10M"] if side == "destination" else []
     users.append((side, "user", "bob@lab.test", f"bob-{t}-Secret2", bob_extra))
@@ -150,11 +161,28 @@ gen_conf() { # side
     D=$(side_dir "$side")
     local ca=$LAB_RUN/ca
     local imap imaps pop3 pop3s addrs sep plaintext quota
+    local prefix="" capability="" public=""
     if [ "$side" = source ]; then
         imap=$LAB_SRC_IMAP imaps=$LAB_SRC_IMAPS pop3=$LAB_SRC_POP3 pop3s=$LAB_SRC_POP3S
         addrs="$LAB_SRC_ADDR, $LAB_SRC_WRONGHOST_ADDR, $LAB_SRC_EXPIRING_ADDR, $LAB_SRC_EXPIRED_ADDR, $LAB_SRC_NOTLS_ADDR"
         sep=. plaintext=no quota=$LAB_SRC_QUOTA
         ipv6_ok && addrs="$addrs, ::1"
+    elif [ "$side" = hoster ]; then
+        imap=$LAB_HST_IMAP imaps=$LAB_HST_IMAPS pop3=$LAB_HST_POP3 pop3s=$LAB_HST_POP3S
+        addrs="$LAB_HST_ADDR"
+        sep=. plaintext=no quota=$LAB_SRC_QUOTA prefix=INBOX.
+        # what an old hoster's server (Courier-IMAP and the like) offers: no
+        # SPECIAL-USE, no LIST-EXTENDED/LIST-STATUS, no STATUS=SIZE, no ESEARCH
+        capability="imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS QUOTA"
+        # a public namespace everyone sees (mail.sh populate fills it)
+        public="namespace public {
+  type = public
+  separator = .
+  prefix = Public.
+  location = maildir:$D/public/Maildir:INDEX=~/public-index
+  list = yes
+  subscriptions = no
+}"
     else
         imap=$LAB_DST_IMAP imaps=$LAB_DST_IMAPS pop3=$LAB_DST_POP3 pop3s=$LAB_DST_POP3S
         addrs="$LAB_DST_ADDR"
@@ -202,8 +230,10 @@ local $LAB_SRC_NOTLS_ADDR {
 mail_debug = yes
 verbose_ssl = yes"
 
-    local mailboxes
-    if [ "$side" = source ]; then
+    local mailboxes=""
+    if [ "$side" = hoster ]; then
+        mailboxes=""
+    elif [ "$side" = source ]; then
         mailboxes='  mailbox Sent {
     special_use = \Sent
   }
@@ -248,13 +278,13 @@ verbose_ssl = yes"
         chmod 755 "$short"
         ln -sfn "$short" "$D/run"
     fi
-    mkdir -p "$D/run/" "$D/state" "$D/log" "$D/home"
+    mkdir -p "$D/run/" "$D/state" "$D/log" "$D/home" "$D/public"
     if [ "$(id -u)" = 0 ]; then
-        chown "$mail_user:$mail_group" "$D/home"
+        chown "$mail_user:$mail_group" "$D/home" "$D/public"
         # log files are opened by the master (root); the dirs only need traversal
         chmod 755 "$D" "$D/log" "$D/state"
     fi
-    chmod 755 "$D/home"
+    chmod 755 "$D/home" "$D/public"
 
     cat > "$D/dovecot.conf.tmp" <<EOF
 # Generated by contrib/lab/mail/mail.sh for the "$side" lab instance. Do not edit:
@@ -320,9 +350,10 @@ mail_plugins = \$mail_plugins quota listescape
 namespace inbox {
   inbox = yes
   separator = $sep
-  prefix =
+  prefix = $prefix
 $mailboxes
 }
+$public
 
 plugin {
   quota = count:User quota
@@ -334,6 +365,7 @@ plugin {
 protocol imap {
   mail_plugins = \$mail_plugins imap_quota
   mail_max_userip_connections = 1000
+  $capability
 }
 protocol pop3 {
   mail_max_userip_connections = 1000
@@ -425,6 +457,13 @@ LAB_DST_IMAP=$LAB_DST_IMAP
 LAB_DST_IMAPS=$LAB_DST_IMAPS
 LAB_DST_POP3=$LAB_DST_POP3
 LAB_DST_POP3S=$LAB_DST_POP3S
+LAB_HST_ADDR=$LAB_HST_ADDR
+LAB_HST_IMAP=$LAB_HST_IMAP
+LAB_HST_IMAPS=$LAB_HST_IMAPS
+LAB_HST_POP3=$LAB_HST_POP3
+LAB_HST_POP3S=$LAB_HST_POP3S
+LAB_HST_CONF=$(conf_of hoster)
+LAB_HST_LOG=$(side_dir hoster)/log/dovecot.log
 LAB_SRC_WRONGHOST_ADDR=$LAB_SRC_WRONGHOST_ADDR
 LAB_SRC_EXPIRING_ADDR=$LAB_SRC_EXPIRING_ADDR
 LAB_SRC_EXPIRED_ADDR=$LAB_SRC_EXPIRED_ADDR
@@ -444,6 +483,9 @@ ports_of() { # side -> "addr:port:mode" list
     if [ "$1" = source ]; then
         local a=$LAB_SRC_ADDR
         echo "$a:$LAB_SRC_IMAP:imap $a:$LAB_SRC_IMAPS:imaps $a:$LAB_SRC_POP3:pop3 $a:$LAB_SRC_POP3S:pop3s $LAB_SRC_WRONGHOST_ADDR:$LAB_SRC_IMAPS:imaps $LAB_SRC_EXPIRING_ADDR:$LAB_SRC_IMAPS:imaps $LAB_SRC_EXPIRED_ADDR:$LAB_SRC_IMAPS:imaps"
+    elif [ "$1" = hoster ]; then
+        local a=$LAB_HST_ADDR
+        echo "$a:$LAB_HST_IMAP:imap $a:$LAB_HST_IMAPS:imaps $a:$LAB_HST_POP3:pop3 $a:$LAB_HST_POP3S:pop3s"
     else
         local a=$LAB_DST_ADDR
         echo "$a:$LAB_DST_IMAP:imap $a:$LAB_DST_IMAPS:imaps $a:$LAB_DST_POP3:pop3 $a:$LAB_DST_POP3S:pop3s"
@@ -519,20 +561,21 @@ cmd_up() {
     "$LAB_DIR/ca.sh" up
     gen_users
     local side
-    for side in source destination; do
+    for side in source destination hoster; do
         start_side "$side" || abort_up "lab did not come up ($side failed to start)"
     done
     write_env
     local eps
-    eps="$(ports_of source) $(ports_of destination)"
+    eps="$(ports_of source) $(ports_of destination) $(ports_of hoster)"
     if ! probe "${LAB_MAIL_UP_TIMEOUT:-20}" $eps; then
-        for side in source destination; do
+        for side in source destination hoster; do
             tail -n 20 "$(side_dir "$side")/log/dovecot.log" >&2 2>/dev/null || true
         done
         abort_up "lab did not come up"
     fi
     log "up: source $LAB_SRC_ADDR imap $LAB_SRC_IMAP imaps $LAB_SRC_IMAPS pop3 $LAB_SRC_POP3 pop3s $LAB_SRC_POP3S;" \
-        "destination $LAB_DST_ADDR imap $LAB_DST_IMAP imaps $LAB_DST_IMAPS pop3 $LAB_DST_POP3 pop3s $LAB_DST_POP3S"
+        "destination $LAB_DST_ADDR imap $LAB_DST_IMAP imaps $LAB_DST_IMAPS pop3 $LAB_DST_POP3 pop3s $LAB_DST_POP3S;" \
+        "hoster $LAB_HST_ADDR imap $LAB_HST_IMAP imaps $LAB_HST_IMAPS"
 }
 
 stop_side() { # side
@@ -586,13 +629,15 @@ cmd_down() {
     # both at once: a Dovecot master takes ~2.5 s to wind down after SIGTERM
     stop_side destination &
     local bg=$!
+    stop_side hoster &
+    local bg2=$!
     stop_side source
-    wait "$bg"
+    wait "$bg" "$bg2"
 }
 
 cmd_status() {
     local side rc=0 p
-    for side in source destination; do
+    for side in source destination hoster; do
         if p=$(pid_of "$side"); then
             # shellcheck disable=SC2046 # one word per endpoint
             if probe 3 $(ports_of "$side") 2>/dev/null; then
@@ -641,7 +686,7 @@ case "${1:-}" in
     clean)
         lock
         cmd_down
-        for side in source destination; do
+        for side in source destination hoster; do
             [ -L "$MAIL_RUN/$side/run" ] && rm -rf "$(readlink "$MAIL_RUN/$side/run")"
         done
         rm -rf "$MAIL_RUN" ;;

@@ -13,6 +13,8 @@ The lab must be up (contrib/lab/mail/mail.sh up).
   populate.py                       source side: alice, bob, carol
   populate.py --sides source,destination
   populate.py --large-over 157286400  the large message exceeds 150 MiB
+  populate.py --sides hoster        the hoster source (INBOX. prefix, no SPECIAL-USE)
+                                    and its public namespace
 """
 
 import argparse
@@ -30,7 +32,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEP = {"source": ".", "destination": "/"}
+SEP = {"source": ".", "destination": "/", "hoster": "."}
+# personal namespace prefix of each side (mail.sh: the hoster's is "INBOX.")
+PREFIX = {"source": "", "destination": "", "hoster": "INBOX."}
 LARGE_STREAM = 1024 * 1024  # attachments above this are generated in chunks
 WORDS = ("migration mailbox folder server message quota report meeting budget "
          "invoice project review draft schedule client partner travel hotel "
@@ -209,6 +213,26 @@ def alice_source(large_over):
     ]
 
 
+# The hoster source: what many hosters' servers hold (see mail.sh): every
+# folder under "INBOX.", no special-use attributes, a localized Drafts beside
+# the real one, an archive tree, a name with '/', one folder not subscribed.
+def hoster_alice(large_over):
+    return [
+        (["INBOX"], 30, None, {"flags": "inbox"}),
+        (["Sent"], 12, None, {"outgoing": True}),
+        (["Drafts"], 3, None, {"flags": "drafts"}),
+        (["Entw\u00fcrfe"], 2, None, {"flags": "drafts"}),
+        (["Trash"], 5, None, {}),
+        (["Spam"], 4, None, {}),
+        (["Archive"], 4, None, {}),
+        (["Archive", "2019"], 20, None, {"year": 2019}),
+        (["Archive", "2019", "Q4"], 3, None, {"year": 2019}),
+        (["Archive", "2020"], 6, None, {"year": 2020}),
+        (["Clients/Partners"], 3, None, {}),
+        (["Old Newsletters"], 5, None, {"unsubscribed": True}),
+    ]
+
+
 LAYOUTS = {
     ("source", "alice@lab.test"): alice_source,
     ("source", "bob@lab.test"): lambda lo: [
@@ -222,6 +246,11 @@ LAYOUTS = {
     ("source", "carol@lab.test"): lambda lo: [
         (["INBOX"], 5, None, {"specials": "carol"}),
         (["Sent"], 2, "\\Sent", {"outgoing": True}),
+    ],
+    ("hoster", "alice@lab.test"): hoster_alice,
+    ("hoster", "bob@lab.test"): lambda lo: [
+        (["INBOX"], 5, None, {"flags": "inbox"}),
+        (["Sent"], 2, None, {"outgoing": True}),
     ],
     # destination: a partly migrated alice, for compare tests
     ("destination", "alice@lab.test"): lambda lo: [
@@ -272,8 +301,9 @@ class Writer:
 
     def folder(self, idx, parts, count, special_use, opt):
         sep = SEP[self.side]
-        name = sep.join(parts)
         is_inbox = parts == ["INBOX"]
+        prefix = "" if is_inbox else PREFIX.get(self.side, "")
+        name = prefix + sep.join(parts)
         d = self.maildir if is_inbox else os.path.join(self.maildir, storage_dir(parts, self.side))
         self.mkdirs(d, not is_inbox)
         r = self.rng
@@ -401,7 +431,8 @@ class Writer:
             self.chown(p)
         return {
             "name": name,
-            "raw_name": sep.join(mutf7(p) for p in parts),
+            "raw_name": prefix + sep.join(mutf7(p) for p in parts),
+            "subscribed": not is_inbox and not opt.get("unsubscribed", False),
             "parts": parts,
             "storage_dir": os.path.relpath(d, self.maildir),
             "special_use": special_use,
@@ -440,8 +471,11 @@ def doveadm(conf, *args, check=True):
     return p.stdout
 
 
-def verify(conf, user, expected):
-    out = doveadm(conf, "-f", "tab", "mailbox", "status", "-u", user, "messages vsize", "*")
+def verify(conf, user, expected, prefix=""):
+    # with a namespace prefix (and the hoster's public namespace) "*" lists
+    # nothing in doveadm 2.3: ask for INBOX and what is below the prefix
+    masks = ["INBOX", prefix + "*"] if prefix else ["*"]
+    out = doveadm(conf, "-f", "tab", "mailbox", "status", "-u", user, "messages vsize", *masks)
     lines = out.splitlines()
     got = {}
     for line in lines[1:]:
@@ -454,6 +488,18 @@ def verify(conf, user, expected):
             problems.append("%s: expected %d messages/%d bytes, dovecot says %s"
                             % (f["name"], f["messages"], f["bytes"], g))
     return problems, got
+
+
+def populate_public(conf, root, owner, seed, large_over, user):
+    """The hoster's public namespace ("Public.", mail.sh): one folder with
+    three messages, seen by every user; not the user's own mail."""
+    w = Writer("hoster", "public", root, owner, seed, large_over)
+    um = w.run([(["Announcements"], 3, None, {})])
+    if user is not None:
+        doveadm(conf, "force-resync", "-u", user, "Public.*")
+    return {"prefix": "Public.", "folders": [{"name": "Public." + ".".join(f["parts"]),
+                                              "messages": f["messages"]}
+                                             for f in um["folders"]]}
 
 
 def main():
@@ -508,9 +554,9 @@ def main():
             doveadm(conf, "force-resync", "-u", user, "*")
             doveadm(conf, "quota", "recalc", "-u", user)
             doveadm(conf, "mailbox", "subscribe", "-u", user,
-                    *[f["name"] for f in um["folders"] if f["name"] != "INBOX"])
+                    *[f["name"] for f in um["folders"] if f["subscribed"]])
             if not a.no_verify:
-                problems, _ = verify(conf, user, um)
+                problems, _ = verify(conf, user, um, PREFIX.get(side, ""))
                 for p in problems:
                     print("populate.py: MISMATCH %s %s %s" % (side, user, p), file=sys.stderr)
                 failed |= bool(problems)
@@ -524,6 +570,10 @@ def main():
             print("populate.py: %s %s: %d folders, %d messages, %d bytes" % (
                 side, user, len(um["folders"]), um["total_messages"], um["total_bytes"]),
                 file=sys.stderr)
+        if side == "hoster":
+            side_m["public"] = populate_public(conf, os.path.join(mail_run, side, "public"),
+                                               owner, a.seed, a.large_over,
+                                               next(iter(side_m["users"]), None))
         manifest["sides"][side] = side_m
     tmp = manifest_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
