@@ -34,6 +34,7 @@ enum {
 	OPT_VERIFY,
 	OPT_STATUS,
 	OPT_DELETE,
+	OPT_SINCE,
 };
 
 #define SYNC_MAX_GLOBS 64
@@ -58,6 +59,7 @@ static const struct option sync_options[] = {
 	{"verify", no_argument, NULL, OPT_VERIFY},
 	{"status", no_argument, NULL, OPT_STATUS},
 	{"delete", no_argument, NULL, OPT_DELETE},
+	{"since", required_argument, NULL, OPT_SINCE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -70,6 +72,7 @@ static struct {
 	const char *exclude[SYNC_MAX_GLOBS];
 	size_t n_exclude;
 	int dry_run, no_multiappend, no_compare, verify, status, delete_vanished;
+	int64_t since; /* --since, seconds since the epoch; 0 = none */
 	double max_msgs, max_bytes;
 	long jobs, batch;
 	const char *state_dir;
@@ -98,6 +101,9 @@ sync_help(FILE *out)
 	      "gets it replaced by '-' (Clients/Partners -> Clients-Partners; the report\n"
 	      "lists every rewrite). Missing folders are created.\n"
 	      "\n"
+	      "The plan's \"sync\" object (folders, exclude, since, delete, folder_map) holds\n"
+	      "the settings every pass of the plan uses; options given here override them.\n"
+	      "\n"
 	      "State lives in the plan's state_dir (default .cutover next to the plan):\n"
 	      "sync.db, SQLite, mode 0600, no passwords. Keep it between passes; deleting it\n"
 	      "makes the next pass copy everything again.\n"
@@ -123,6 +129,9 @@ sync_help(FILE *out)
 	      "                       source message for a record; copy again what is\n"
 	      "                       missing (never twice). Without it each pass counts\n"
 	      "                       the recorded copies on the destination.\n"
+	      "  --since DAY          copy only messages with an INTERNALDATE on or after DAY\n"
+	      "                       (YYYY-MM-DD, 00:00 UTC); older ones stay where they are\n"
+	      "                       and a later pass without it copies them\n"
 	      "  --delete             expunge on the destination the copies whose source\n"
 	      "                       message is gone (deleted, or moved to another folder);\n"
 	      "                       only copies cutover made, by UID EXPUNGE (servers\n"
@@ -214,6 +223,10 @@ sync_option(struct cli *c, int opt, const char *arg)
 	case OPT_VERIFY: sync_cli.verify = 1; return CLI_CONTINUE;
 	case OPT_STATUS: sync_cli.status = 1; return CLI_CONTINUE;
 	case OPT_DELETE: sync_cli.delete_vanished = 1; return CLI_CONTINUE;
+	case OPT_SINCE:
+		if (plan_parse_day(arg, &sync_cli.since) != 0)
+			return cli_value_error(c, "--since", arg, "a day as YYYY-MM-DD (2019-01-01)");
+		return CLI_CONTINUE;
 	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
 	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
 	case OPT_BATCH: return cli_parse_long(c, "--batch", arg, 1, 10000, &sync_cli.batch);
@@ -571,13 +584,26 @@ sync_run_cmd(struct cli *c)
 	rep->allow_plaintext = c->allow_plaintext;
 
 	memset(&so, 0, sizeof(so));
-	so.folders = sync_cli.n_folders > 0 ? sync_cli.folders : NULL;
-	so.n_folders = sync_cli.n_folders;
-	so.exclude = sync_cli.n_exclude > 0 ? sync_cli.exclude : NULL;
-	so.n_exclude = sync_cli.n_exclude;
+	/* The plan's "sync" settings, so that every pass (the final one from
+	 * propagation --then included) uses them; the command line overrides. */
+	if (sync_cli.n_folders > 0) {
+		so.folders = sync_cli.folders;
+		so.n_folders = sync_cli.n_folders;
+	} else if (plan->sync.n_folders > 0) {
+		so.folders = (const char *const *)plan->sync.folders;
+		so.n_folders = plan->sync.n_folders;
+	}
+	if (sync_cli.n_exclude > 0) {
+		so.exclude = sync_cli.exclude;
+		so.n_exclude = sync_cli.n_exclude;
+	} else if (plan->sync.n_exclude > 0) {
+		so.exclude = (const char *const *)plan->sync.exclude;
+		so.n_exclude = plan->sync.n_exclude;
+	}
+	so.since = sync_cli.since != 0 ? sync_cli.since : plan->sync.since_t;
 	so.dry_run = sync_cli.dry_run;
 	so.verify = sync_cli.verify;
-	so.delete_vanished = sync_cli.delete_vanished;
+	so.delete_vanished = sync_cli.delete_vanished || plan->sync.delete_vanished;
 	so.max_msgs = sync_cli.max_msgs;
 	so.max_bytes = sync_cli.max_bytes;
 	so.jobs = (int)sync_cli.jobs;

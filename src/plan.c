@@ -1129,8 +1129,9 @@ static const char *const plan_top_keys[] = {
 	"expect", "mailboxes", "mailboxes_csv", "state_dir", "sync",
 };
 
-enum { SYNC_FOLDER_MAP, SYNC_NKEYS };
-static const char *const plan_sync_keys[] = {"folder_map"};
+enum { SYNC_FOLDER_MAP, SYNC_FOLDERS, SYNC_EXCLUDE, SYNC_SINCE, SYNC_DELETE, SYNC_NKEYS };
+static const char *const plan_sync_keys[] = {"folder_map", "folders", "exclude", "since",
+    "delete"};
 
 static void
 plan_limits_unset(struct profile_limits *l)
@@ -1725,6 +1726,69 @@ plan_parse_sync(struct plan_ctx *ctx, const cJSON *obj, struct plan_sync *ps)
 			return -1;
 		plan_pop(ctx);
 	}
+	if (f[SYNC_FOLDERS] != NULL) {
+		plan_push_key(ctx, "folders");
+		if (plan_string_array(ctx, f[SYNC_FOLDERS], NULL, NULL, &ps->folders,
+		        &ps->n_folders) != 0)
+			return -1;
+		plan_pop(ctx);
+	}
+	if (f[SYNC_EXCLUDE] != NULL) {
+		plan_push_key(ctx, "exclude");
+		if (plan_string_array(ctx, f[SYNC_EXCLUDE], NULL, NULL, &ps->exclude,
+		        &ps->n_exclude) != 0)
+			return -1;
+		plan_pop(ctx);
+	}
+	if (f[SYNC_SINCE] != NULL) {
+		plan_push_key(ctx, "since");
+		if (plan_string(ctx, f[SYNC_SINCE], &ps->since) != 0)
+			return -1;
+		if (plan_parse_day(ps->since, &ps->since_t) != 0)
+			return plan_fail(ctx, 0, "expected a day as YYYY-MM-DD (2019-01-01)");
+		plan_pop(ctx);
+	}
+	if (f[SYNC_DELETE] != NULL) {
+		plan_push_key(ctx, "delete");
+		if (!cJSON_IsBool(f[SYNC_DELETE]))
+			return plan_fail(ctx, 0, "expected true or false, found %s",
+			    util_json_type(f[SYNC_DELETE]));
+		ps->delete_vanished = cJSON_IsTrue(f[SYNC_DELETE]);
+		ps->has_delete = 1;
+		plan_pop(ctx);
+	}
+	return 0;
+}
+
+int
+plan_parse_day(const char *s, int64_t *out)
+{
+	struct tm tm, back;
+	int v[3] = {0, 0, 0};
+	static const int width[3] = {4, 2, 2};
+	size_t o = 0;
+	time_t t;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (int k = 0; k < 3; k++, o++) {
+		for (int i = 0; i < width[k]; i++, o++) {
+			if (!isdigit((unsigned char)s[o]))
+				return -1;
+			v[k] = v[k] * 10 + (s[o] - '0');
+		}
+	}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	t = timegm(&tm);
+	/* timegm moves 2019-02-30 to March 2: refuse a day it moved. */
+	if (gmtime_r(&t, &back) == NULL || back.tm_mday != v[2] || back.tm_mon != v[1] - 1)
+		return -1;
+	*out = (int64_t)t;
 	return 0;
 }
 
@@ -2801,5 +2865,8 @@ plan_free(struct plan *p)
 		free(p->sync.folder_map[i].at);
 	}
 	free(p->sync.folder_map);
+	plan_free_strings(p->sync.folders, p->sync.n_folders);
+	plan_free_strings(p->sync.exclude, p->sync.n_exclude);
+	free(p->sync.since);
 	free(p);
 }

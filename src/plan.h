@@ -126,7 +126,18 @@ struct plan_sync {
 	 * plan's order. */
 	struct plan_folder_map *folder_map;
 	size_t n_folder_map;
-	/* More keys ("folders", "exclude", "since", "delete") join this struct. */
+	/* "folders" / "exclude": fnmatch globs on the UTF-8 source folder name,
+	 * as --folders / --exclude (the command line replaces them). */
+	char **folders;
+	size_t n_folders;
+	char **exclude;
+	size_t n_exclude;
+	/* "since": "YYYY-MM-DD"; only messages with an INTERNALDATE on or after
+	 * that day (00:00 UTC) are copied. since_t is 0 when absent. */
+	char *since;
+	int64_t since_t;
+	/* "delete": true = --delete. has_delete tells whether it was given. */
+	int delete_vanished, has_delete;
 };
 
 /* One mailbox to audit or sync. */
@@ -182,6 +193,10 @@ int plan_parse(const char *text, size_t len, const char *path, struct plan **out
  * only be freed. Calling it again after success does nothing.
  */
 int plan_resolve(struct plan *plan, char **err);
+
+/* "YYYY-MM-DD" (a real day) into seconds since the epoch at 00:00 UTC.
+ * Returns 0, or -1 when S is not such a day. */
+int plan_parse_day(const char *s, int64_t *out);
 
 /* The two halves of plan_resolve(), each idempotent; same returns. */
 int plan_read_sheet(struct plan *plan, char **err);

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 #include <event2/event.h>
@@ -295,15 +296,37 @@ sync_settle_wait(int64_t written_ms, int64_t now_ms, int64_t settle_ms, int roun
 	return step < left ? step : left;
 }
 
+/* Seconds since the epoch of an INTERNALDATE as imap_date_format wrote it;
+ * INT64_MAX (never "older") when it does not parse. */
+static int64_t
+sync_date_epoch(const char *date)
+{
+	struct imap_date d;
+	struct tm tm;
+
+	if (date == NULL || imap_date_parse(date, strlen(date), &d) != 0)
+		return INT64_MAX;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = d.year - 1900;
+	tm.tm_mon = d.mon - 1;
+	tm.tm_mday = d.day;
+	tm.tm_hour = d.hour;
+	tm.tm_min = d.min;
+	tm.tm_sec = d.sec;
+	return (int64_t)timegm(&tm) - (int64_t)d.zone * 60;
+}
+
 /* ================================================================ types ===== */
 
 /*
  * A message of the pass. Settled (I2): M_DONE, M_FAILED (a FAILED row),
  * M_SKIP (too large). Open: M_NEW (not copied yet), M_BATCH (in an APPEND
  * not answered yet), M_LOST (not on the destination and no row: its APPEND
- * was refused before it was complete or throttled; the next pass copies it).
+ * was refused before it was complete or throttled; the next pass copies it),
+ * M_OLD (before --since: not copied, and open, so that a pass without it
+ * copies the message).
  */
-enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP, M_LOST };
+enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP, M_LOST, M_OLD };
 
 struct sync_msg {
 	uint32_t uid;
@@ -332,6 +355,7 @@ struct sync_folder {
 	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
 	/* changes since the last pass (issue 15) */
 	uint64_t flags_updated, conflicts, deleted, deleted_pending;
+	uint64_t older; /* before --since: not copied */
 	int check_rounds;  /* checks made this run (a second one copies nothing more) */
 	int check_forced;  /* queued because the destination holds fewer than claimed */
 	int changes_only;  /* queued for the changes since the last pass, nothing new */
@@ -2597,6 +2621,11 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			f->too_large++;
 			continue;
 		}
+		if (run->o.since > 0 && sync_date_epoch(m->date) < run->o.since) {
+			m->st = M_OLD;
+			f->older++;
+			continue;
+		}
 		if (m->uid <= w->sf.last_uid && !sync_has_u32(w->failed_uids, w->n_failed, m->uid))
 			f->unrecorded++; /* --verify: below last_uid without a row */
 		if (run->o.dry_run) {
@@ -3548,6 +3577,8 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
 		cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
 		cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
+		if (m->run->o.since > 0)
+			cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
 		if (f->check_rounds > 0) {
 			cJSON *v = cJSON_CreateObject();
 
@@ -3582,7 +3613,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 			nt = &m->run->notes[m->run->n_notes++];
 			nt->user = xstrdup(m->mb->source_user);
 			nt->src_raw = xstrdup(f->src_raw);
-			nt->allowed = (uint64_t)big;
+			nt->allowed = (uint64_t)big + f->older; /* too large, or before --since */
 		}
 		if (f->rewritten) {
 			cJSON *x = cJSON_CreateObject();

@@ -78,6 +78,7 @@ struct sync_opts {
 	int no_multiappend;    /* one message per APPEND even when MULTIAPPEND is offered */
 	int verify;            /* check size and SHA-256 of every copied message (I4) */
 	int delete_vanished;   /* expunge copies whose source message is gone (--delete) */
+	int64_t since;         /* copy only INTERNALDATEs on or after (epoch s); 0 = all */
 };
 
 /* Progress over the whole run (for the progress line). */

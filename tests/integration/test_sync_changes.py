@@ -92,3 +92,51 @@ def test_final_pass_follows_the_source(mail_lab, tmp_path, cutover):
     d = r.check("sync.mailbox", USER)["details"]
     assert (d["copied"], d["flags_updated"], d["deleted"], d["deleted_pending"]) == (0, 0, 0, 0)
     assert r.check("mailbox.compare", USER)["status"] == "pass"
+
+
+USER2 = "user027@lab.test"
+
+
+def test_plan_sync_settings_and_since(mail_lab, tmp_path, cutover):
+    """The plan's "sync" object (since, exclude, delete) is what every pass
+    uses; --since on the command line overrides it."""
+    import calendar
+    lab = mail_lab
+    sh.wipe(lab, "source", USER2)
+    sh.wipe(lab, "destination", USER2)
+    old = calendar.timegm((2018, 6, 1, 12, 0, 0))
+    new = calendar.timegm((2021, 6, 1, 12, 0, 0))
+    sh.append_bulk(lab, "source", USER2, "INBOX", [
+        (sh.message(f"old-{i}", 400, seed="since"), "", old + i) for i in range(10)] + [
+        (sh.message(f"new-{i}", 400, seed="since"), "", new + i) for i in range(10)])
+    sh.append_bulk(lab, "source", USER2, "Junk", [
+        (sh.message(f"junk-{i}", 300, seed="since"), "", new) for i in range(5)])
+    plan = sh.plan(tmp_path, lab, [USER2], state_dir=tmp_path / "state",
+                   extra={"sync": {"since": "2020-01-01", "exclude": ["Junk"], "delete": True}})
+    r = cutover("sync", plan, "--no-progress")
+    c = r.check("sync.mailbox", USER2)
+    assert c["status"] == "pass", c
+    d = c["details"]
+    assert d["copied"] == 10, d
+    inbox = [f for f in d["folders"] if f["source"] == "INBOX"][0]
+    assert inbox["older_than_since"] == 10
+    assert "Junk" not in [f["source"] for f in d["folders"]]
+    assert r.check("mailbox.compare", USER2)["status"] in ("pass", "warn")
+    dst = sh.snapshot(lab, "destination", USER2)
+    assert len(dst["INBOX"]) == 10 and "Junk" not in dst
+    # delete: true from the plan: two new ones deleted at the source go.
+    expunge(lab, "source", USER2, "INBOX", [11, 12])
+    r = cutover("sync", plan, "--no-progress")
+    d = r.check("sync.mailbox", USER2)["details"]
+    assert d["deleted"] == 2 and d["copied"] == 0, d
+    # --since on the command line wins: the older ones come now.
+    r = cutover("sync", plan, "--no-progress", "--since", "2000-01-01")
+    d = r.check("sync.mailbox", USER2)["details"]
+    assert d["copied"] == 10, d
+    src = sh.snapshot(lab, "source", USER2, only=["INBOX"])["INBOX"]
+    assert sh.snapshot(lab, "destination", USER2)["INBOX"] == src
+    # A malformed day is refused naming the place.
+    bad = sh.plan(tmp_path, lab, [USER2], state_dir=tmp_path / "state",
+                  extra={"sync": {"since": "2019-02-30"}})
+    r = cutover("sync", bad, "--no-progress", json_report=False)
+    assert r.rc == 65 and "sync.since" in r.stderr, r.stderr
