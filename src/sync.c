@@ -1893,7 +1893,14 @@ worker_changes(struct sync_worker *w)
 	for (size_t i = 0; i < n; i++) {
 		struct syncstate_msg tmp;
 
+		const struct sync_msg *now;
+
+		/* Only copies made by earlier passes: this pass's own copies carry
+		 * the flags of now (a full copy lists no flags a second time). */
 		if (rows[i].dst_uidvalidity != w->dst_uidvalidity || rows[i].dst_uid == 0)
+			continue;
+		now = worker_find_msg(w, rows[i].src_uid);
+		if (now != NULL && now->st == M_DONE)
 			continue;
 		tmp = rows[k];
 		rows[k++] = rows[i];
