@@ -148,9 +148,25 @@ def test_other_port_value_is_checked(cutover, tmp_path):
     assert "source.imap_other_port" in run.stderr and "65535" in run.stderr
 
 
+def closed_imaps_port():
+    """A port N993 whose derived STARTTLS port N143 is closed too (nothing
+    listens on either: other labs may run beside this one)."""
+    import socket
+    for k in range(21, 65):
+        ok = True
+        for port in (k * 1000 + 993, k * 1000 + 143):
+            with socket.socket() as sk:
+                sk.settimeout(1)
+                if sk.connect_ex(("127.0.0.1", port)) == 0:
+                    ok = False
+        if ok:
+            return k * 1000 + 993
+    raise AssertionError("no closed port pair found")
+
+
 def test_closed_port(mail_lab, cutover, tmp_path):
     lab = mail_lab
-    closed = 47993  # derived STARTTLS port 47143 is closed as well
+    closed = closed_imaps_port()  # its derived STARTTLS port is closed as well
     plan = write_plan(tmp_path, {"imap": f"imaps://127.0.0.1:{closed}"}, None,
                       [mbox(lab, "alice@lab.test")])
     run = cutover("audit", plan, "--only", "imap", "--ca-file", lab.ca)
@@ -162,7 +178,7 @@ def test_closed_port(mail_lab, cutover, tmp_path):
     assert login["details"]["tls"] is None and login["details"]["capabilities"] == []
     tls = run.check("imap.tls", f"127.0.0.1:{closed}", "source")
     assert tls["status"] == "fail" and tls["details"]["result"] == "connect_failed"
-    derived = run.check("imap.tls", "127.0.0.1:47143", "source")
+    derived = run.check("imap.tls", f"127.0.0.1:{closed - 850}", "source")
     assert derived["status"] == "skip" and derived["details"]["result"] == "connect_failed"
 
 
@@ -313,7 +329,7 @@ def test_password_with_quotes_backslash_and_non_ascii(mail_lab, cutover, tmp_pat
 
 def test_pop3_works_imap_does_not_gets_advice(mail_lab, cutover, tmp_path):
     lab = mail_lab
-    src = {"imap": "imaps://127.0.0.1:47993",
+    src = {"imap": f"imaps://127.0.0.1:{closed_imaps_port()}",
            "pop3": f"pop3s://127.0.0.1:{lab.ports['source']['pop3s']}"}
     plan = write_plan(tmp_path, src, None, [mbox(lab, "alice@lab.test")])
     run = cutover("audit", plan, "--only", "imap", "--ca-file", lab.ca)
