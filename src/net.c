@@ -19,11 +19,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -32,11 +34,15 @@
 #include <openssl/x509v3.h>
 
 #include "dns.h"
+#include "fdlimit.h"
 #include "util.h"
 
 /* Unread input kept at most; the protocol parsers consume as it comes. */
 #define NET_READ_HIGH_WATER (256 * 1024)
 #define NET_MAX_ADDRS DNS_HOST_MAX
+/* Out of descriptors: try again after this wait, doubling up to the most. */
+#define NET_FD_WAIT_MS 5
+#define NET_FD_WAIT_MAX_MS 250
 
 enum net_state {
 	NET_S_START,
@@ -62,6 +68,10 @@ struct net_conn {
 	struct dns_client *dns;
 	struct dns_host_query *dq;
 	struct event *kick;
+	struct event *fd_wait; /* out of descriptors: the retry timer */
+	int fd_wait_ms;        /* the next wait */
+	int in_connect;        /* inside bufferevent_socket_connect (see there) */
+	char connect_err[200]; /* an error libevent reported from inside it */
 	struct sockaddr_storage addrs[NET_MAX_ADDRS];
 	socklen_t addr_lens[NET_MAX_ADDRS];
 	size_t n_addrs, cur;
@@ -93,10 +103,12 @@ net_result_str(enum net_result r)
 
 /* ---- TLS contexts ------------------------------------------------------------ */
 
+/* Only contexts that loaded are cached: a failure (even a lasting one) is
+ * tried again by the next connection, so a transient one (out of
+ * descriptors, EINTR, ENOMEM) never poisons the rest of the run. */
 struct net_ctx_entry {
 	char *ca_file; /* NULL: system store only */
-	SSL_CTX *ctx;  /* NULL when loading failed: see err */
-	char *err;
+	SSL_CTX *ctx;
 	struct net_ctx_entry *next;
 };
 
@@ -121,45 +133,89 @@ net_ssl_error(char *buf, size_t len, unsigned long e)
 	ERR_clear_error();
 }
 
-/* The shared context for CA_FILE, or NULL with *ERR (static storage). */
-static SSL_CTX *
-net_ctx(const char *ca_file, const char **err)
+/*
+ * Why loading a file failed, from OpenSSL's queue: the system error when
+ * there is one ("Too many open files", not OpenSSL's "system lib"), else
+ * the last reason. Clears the queue. Returns the errno found, or 0.
+ */
+static int
+net_load_error(char *buf, size_t len)
+{
+	unsigned long e;
+	int sys = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SYS && sys == 0)
+			sys = ERR_GET_REASON(e);
+		if (sys == 0)
+			net_ssl_error(buf, len, e);
+	}
+	if (sys != 0)
+		snprintf(buf, len, "%s", strerror(sys));
+	ERR_clear_error();
+	return sys;
+}
+
+SSL_CTX *
+net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 {
 	struct net_ctx_entry *e;
+	SSL_CTX *ctx;
 	char buf[200];
+	int sys;
 
+	*out_of_fds = 0;
+	err[0] = '\0';
 	for (e = net_ctxs; e != NULL; e = e->next) {
 		if ((e->ca_file == NULL) != (ca_file == NULL))
 			continue;
 		if (ca_file == NULL || strcmp(e->ca_file, ca_file) == 0)
-			break;
+			return e->ctx;
 	}
-	if (e == NULL) {
-		e = xcalloc(1, sizeof(*e));
-		e->ca_file = xstrdup(ca_file);
-		e->next = net_ctxs;
-		net_ctxs = e;
-		e->ctx = SSL_CTX_new(TLS_client_method());
-		if (e->ctx == NULL) {
-			net_ssl_error(buf, sizeof(buf), 0);
-			e->err = xasprintf("cannot create a TLS context: %s", buf);
-		} else {
-			/* The handshake runs to the end; net_verified() decides. */
-			SSL_CTX_set_verify(e->ctx, SSL_VERIFY_NONE, NULL);
-			SSL_CTX_set_min_proto_version(e->ctx, TLS1_VERSION);
-			if (SSL_CTX_set_default_verify_paths(e->ctx) != 1)
-				ERR_clear_error(); /* no system store: only --ca-file */
-			if (ca_file != NULL &&
-			    SSL_CTX_load_verify_locations(e->ctx, ca_file, NULL) != 1) {
-				net_ssl_error(buf, sizeof(buf), 0);
-				e->err = xasprintf("cannot load the CA file %s: %s", ca_file, buf);
-				SSL_CTX_free(e->ctx);
-				e->ctx = NULL;
-			}
+	/* OpenSSL swallows a failure to read the system store (the context
+	 * would silently lack it for the whole run): make sure a descriptor is
+	 * free first. Loading opens one file at a time. */
+	sys = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (sys < 0) {
+		snprintf(err, len, "cannot load the TLS trust anchors: %s", strerror(errno));
+		*out_of_fds = fdlimit_exhausted(errno);
+		return NULL;
+	}
+	close(sys);
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		net_ssl_error(buf, sizeof(buf), 0);
+		snprintf(err, len, "cannot create a TLS context: %s", buf);
+		return NULL;
+	}
+	/* The handshake runs to the end; net_verified() decides. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		/* No system store is fine (only --ca-file then); no descriptor
+		 * to read it is not: that context would lack it for good. */
+		sys = net_load_error(buf, sizeof(buf));
+		if (fdlimit_exhausted(sys)) {
+			snprintf(err, len, "cannot load the system's CA store: %s", buf);
+			*out_of_fds = 1;
+			SSL_CTX_free(ctx);
+			return NULL;
 		}
 	}
-	*err = e->err;
-	return e->ctx;
+	if (ca_file != NULL && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		sys = net_load_error(buf, sizeof(buf));
+		snprintf(err, len, "cannot load the CA file %s: %s", ca_file, buf);
+		*out_of_fds = fdlimit_exhausted(sys);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->ca_file = xstrdup(ca_file);
+	e->ctx = ctx;
+	e->next = net_ctxs;
+	net_ctxs = e;
+	return ctx;
 }
 
 void
@@ -171,7 +227,6 @@ net_cleanup(void)
 		net_ctxs = e->next;
 		SSL_CTX_free(e->ctx);
 		free(e->ca_file);
-		free(e->err);
 		free(e);
 	}
 }
@@ -390,15 +445,68 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* ---- out of descriptors ---------------------------------------------------------- */
+
+static void net_connect_next(struct net_conn *c, const char *last_err);
+static int net_start_handshake(struct net_conn *c);
+
+/* The wait is over: redo the step that found no descriptor. */
+static void
+net_fd_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == NET_S_HANDSHAKE && c->ssl == NULL)
+		net_start_handshake(c);
+	else
+		net_connect_next(c, NULL);
+}
+
+/* Run net_fd_retry after a short wait, doubling up to NET_FD_WAIT_MAX_MS. */
+static void
+net_fd_wait_arm(struct net_conn *c)
+{
+	struct timeval tv;
+
+	if (c->fd_wait == NULL) {
+		c->fd_wait = evtimer_new(c->base, net_fd_retry, c);
+		if (c->fd_wait == NULL)
+			abort();
+	}
+	c->fd_wait_ms = c->fd_wait_ms == 0 ? NET_FD_WAIT_MS :
+	    c->fd_wait_ms * 2 > NET_FD_WAIT_MAX_MS ? NET_FD_WAIT_MAX_MS : c->fd_wait_ms * 2;
+	tv.tv_sec = c->fd_wait_ms / 1000;
+	tv.tv_usec = (c->fd_wait_ms % 1000) * 1000;
+	evtimer_add(c->fd_wait, &tv);
+}
+
+/* Loading the trust anchors found no descriptor: start the handshake again
+ * later. Nothing is read or written meanwhile (the state says handshake). */
+static void
+net_wait_for_tls(struct net_conn *c)
+{
+	net_set_state(c, NET_S_HANDSHAKE);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	net_fd_wait_arm(c);
+}
+
 /* Put a TLS filter on the socket bufferevent and start the handshake. */
 static int
 net_start_handshake(struct net_conn *c)
 {
-	const char *err = NULL;
-	SSL_CTX *ctx = net_ctx(c->ca_file, &err);
+	char err[320];
+	int out_of_fds;
+	SSL_CTX *ctx = net_tls_context(c->ca_file, err, sizeof(err), &out_of_fds);
 	struct bufferevent *f;
 	char buf[200];
 
+	if (ctx == NULL && out_of_fds) {
+		/* Another connection will free a descriptor: try again then. */
+		net_wait_for_tls(c);
+		return 0;
+	}
 	if (ctx == NULL) {
 		net_fail(c, NET_ERR_TLS, "%s", err);
 		return -1;
@@ -460,8 +568,6 @@ net_starttls(struct net_conn *c)
 
 /* ---- connecting ----------------------------------------------------------------- */
 
-static void net_connect_next(struct net_conn *c, const char *last_err);
-
 static void
 net_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -487,8 +593,24 @@ net_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		snprintf(buf, sizeof(buf), "%s",
 		    se != 0 ? evutil_socket_error_to_string(se) : "connection failed");
+		if (c->in_connect) {
+			snprintf(c->connect_err, sizeof(c->connect_err), "%s", buf);
+			return;
+		}
 		net_connect_next(c, buf);
 	}
+}
+
+/*
+ * The process (EMFILE) or the system (ENFILE) is out of descriptors: another
+ * connection will free one soon. Step back to the current address and try it
+ * again after a short wait, with no error; the task's deadline still holds.
+ */
+static void
+net_wait_for_fd(struct net_conn *c)
+{
+	c->cur--;
+	net_fd_wait_arm(c);
 }
 
 /* Try the next address; after the last one, fail with LAST_ERR. */
@@ -501,6 +623,7 @@ net_connect_next(struct net_conn *c, const char *last_err)
 	while (c->cur < c->n_addrs) {
 		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->cur];
 		socklen_t len = c->addr_lens[c->cur];
+		int fd, rc;
 
 		c->cur++;
 		if (c->sock != NULL) {
@@ -508,17 +631,34 @@ net_connect_next(struct net_conn *c, const char *last_err)
 			c->sock = c->bev = NULL;
 		}
 		net_format_peer(c, sa);
-		c->sock = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		/* Our own socket, so that running out of descriptors is seen here
+		 * (libevent would report it as a failed connect). */
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			if (fdlimit_exhausted(errno)) {
+				net_wait_for_fd(c);
+				return;
+			}
+			snprintf(reason, sizeof(reason), "%s", strerror(errno));
+			continue;
+		}
+		c->sock = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (c->sock == NULL)
 			abort();
 		c->bev = c->sock;
 		bufferevent_setcb(c->sock, net_read_cb, net_write_cb, net_sock_event_cb, c);
 		bufferevent_setwatermark(c->sock, EV_READ, 0, NET_READ_HIGH_WATER);
 		net_set_state(c, NET_S_CONNECT);
-		if (bufferevent_socket_connect(
-		        c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len) == 0)
+		/* An immediate failure calls the event callback from inside the
+		 * connect (libevent 2.1): it only notes the error (in_connect) and
+		 * the loop here goes on to the next address. */
+		c->in_connect = 1;
+		c->connect_err[0] = '\0';
+		rc = bufferevent_socket_connect(c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len);
+		c->in_connect = 0;
+		if (rc == 0)
 			return; /* net_sock_event_cb continues */
-		snprintf(reason, sizeof(reason), "%s",
+		snprintf(reason, sizeof(reason), "%s", c->connect_err[0] != '\0' ? c->connect_err :
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
 	if (c->n_addrs > 1)
@@ -718,6 +858,8 @@ net_free(struct net_conn *c)
 	dns_host_cancel(c->dq);
 	if (c->kick != NULL)
 		event_free(c->kick);
+	if (c->fd_wait != NULL)
+		event_free(c->fd_wait);
 	/* The TLS filter owns the socket bufferevent and the SSL. */
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);

@@ -147,6 +147,16 @@ const char *net_peer(const struct net_conn *c);
 /* Close and free; pending events are dropped. NULL is fine. */
 void net_free(struct net_conn *c);
 
+/*
+ * The TLS client context every connection with CA_FILE (NULL: the system
+ * store only) shares: created and loaded on first use, and cached only when
+ * that worked. On failure returns NULL with ERR (LEN bytes) saying why in
+ * the system's words ("cannot load the CA file ca.pem: Too many open
+ * files"), and *OUT_OF_FDS set when it was for want of a descriptor (try
+ * again once one is free); the next call tries again. Exposed for tests.
+ */
+struct ssl_ctx_st *net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds);
+
 /* Free the cached TLS contexts (at exit; optional). */
 void net_cleanup(void);
 

@@ -9,10 +9,12 @@
  */
 #include "runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns.h"
+#include "fdlimit.h"
 #include "http.h"
 #include "report.h"
 #include "util.h"
@@ -79,6 +81,25 @@ int64_t task_started_ms(struct task *t) { return t->started_ms; }
 size_t runner_total(struct runner *r) { return r->total; }
 size_t runner_finished(struct runner *r) { return r->finished; }
 
+/*
+ * Fit the connection limits to the file descriptors (src/fdlimit.h): the
+ * soft limit is raised first; what is still too high is lowered, and said
+ * once per process on stderr. Each DNS server may hold a UDP and a TCP socket.
+ */
+static void
+runner_fit_descriptors(struct runner *r)
+{
+	static int said;
+	char notice[320];
+
+	if (fdlimit_clamp(&r->opts.concurrency, &r->opts.per_host,
+	        2 * (long)(r->opts.n_resolvers > 0 ? r->opts.n_resolvers : 3), notice,
+	        sizeof(notice)) && !said) {
+		fprintf(stderr, "cutover: notice: %s\n", notice);
+		said = 1;
+	}
+}
+
 struct runner *
 runner_new(const struct runner_opts *opts, char **err)
 {
@@ -92,6 +113,7 @@ runner_new(const struct runner_opts *opts, char **err)
 		r->opts.per_host = 8;
 	if (r->opts.timeout_ms <= 0)
 		r->opts.timeout_ms = 15000;
+	runner_fit_descriptors(r);
 	r->queue_tail = &r->queue_head;
 	r->base = event_base_new();
 	if (r->base == NULL) {
