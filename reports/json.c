@@ -195,6 +195,7 @@ rpt_to_json(const struct report *rep)
 	options = rpt_checked(cJSON_CreateObject());
 	rpt_put_bool(options, "insecure", rep->insecure);
 	rpt_put_bool(options, "allow_plaintext", rep->allow_plaintext);
+	rpt_put_bool(options, "allow_old_tls", rep->allow_old_tls);
 	rpt_put(root, "options", options);
 
 	summary = rpt_checked(cJSON_CreateObject());
@@ -553,6 +554,10 @@ rpt_from_json(const cJSON *json, struct report **out, char **err)
 		if (rpt_get_bool(options, "options", "insecure", &rep->insecure, err) != 0 ||
 		    rpt_get_bool(options, "options", "allow_plaintext", &rep->allow_plaintext,
 			err) != 0)
+			goto out;
+		/* Reports written before --allow-old-tls existed lack it. */
+		if (rpt_member(options, "allow_old_tls") != NULL &&
+		    rpt_get_bool(options, "options", "allow_old_tls", &rep->allow_old_tls, err) != 0)
 			goto out;
 	}
 	if (rpt_get_object(json, "", "summary", &summary, err) != 0)

@@ -25,6 +25,7 @@ struct report {
 	int64_t duration_ms;
 	int insecure;           /* --insecure was given: shown in the report */
 	int allow_plaintext;    /* --allow-plaintext was given */
+	int allow_old_tls;      /* --allow-old-tls was given */
 	struct result **results;/* owned; report order */
 	size_t n_results;
 };

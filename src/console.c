@@ -149,4 +149,7 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 	if (rep->allow_plaintext)
 		fputs("  note: --allow-plaintext was given: passwords may have crossed the network "
 		      "unencrypted\n", out);
+	if (rep->allow_old_tls)
+		fputs("  note: --allow-old-tls was given: passwords may have crossed the network "
+		      "over TLS 1.0/1.1\n", out);
 }

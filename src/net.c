@@ -62,6 +62,7 @@ struct net_conn {
 	int port;
 	int implicit_tls;
 	int insecure;
+	int allow_old_tls;
 	int is_ip;     /* host is an IP literal: no SNI, check the IP */
 	int upgrading; /* the handshake is a STARTTLS upgrade */
 	char *ca_file;
@@ -191,6 +192,14 @@ net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 	}
 	/* The handshake runs to the end; net_verified() decides. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* TLS 1.0 and 1.1 only work at OpenSSL's security level 0: lower it for
+	 * the protocol, but keep certificate checks (key sizes, signature
+	 * algorithms) at the default level through the verify parameters'
+	 * authentication level, which each connection's chain check applies
+	 * last. Whether old TLS may carry a password is net_event_cb's call. */
+	X509_VERIFY_PARAM_set_auth_level(SSL_CTX_get0_param(ctx),
+	    SSL_CTX_get_security_level(ctx));
+	SSL_CTX_set_security_level(ctx, 0);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
 	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		/* No system store is fine (only --ca-file then); no descriptor
@@ -413,8 +422,21 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 				    c->host, c->tls.verify_error);
 				return;
 			}
+			if (SSL_version(c->ssl) < TLS1_2_VERSION && !c->allow_old_tls) {
+				net_fail(c, NET_ERR_TLS, "%s negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 "
+				    "refuses it): no password is sent over it without --allow-old-tls",
+				    c->peer, c->tls.version);
+				return;
+			}
 			net_set_state(c, NET_S_OPEN);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+			/* libevent 2.1 may read application data (a greeting sent
+			 * right after the server's Finished) before it reports the
+			 * handshake done: net_read_cb dropped that read event, so
+			 * deliver it again from the loop, after the event below. */
+			if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+				bufferevent_trigger(c->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 			net_emit(c, upgrade ? NET_EV_TLS_DONE : NET_EV_CONNECTED);
 			return;
 		}
@@ -764,6 +786,7 @@ net_connect(struct event_base *base, const struct net_params *p, net_cb cb, void
 	c->port = p->port;
 	c->implicit_tls = p->implicit_tls;
 	c->insecure = p->insecure;
+	c->allow_old_tls = p->allow_old_tls;
 	c->ca_file = xstrdup(p->ca_file);
 	c->dns = p->dns;
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", c->host, c->port);

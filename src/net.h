@@ -17,6 +17,10 @@
  * shown (version, cipher, subject, issuer, notAfter, days left, the verify
  * error); only then does a certificate that does not verify end the
  * connection with NET_ERR_VERIFY, unless the connection is insecure.
+ * TLS 1.0 and 1.1 are negotiated (so that an old server can be named, and
+ * Microsoft 365 refuses both), but such a connection ends with NET_ERR_TLS
+ * right after the handshake unless allow_old_tls is set: a protocol client
+ * sets it only when it sends no password (a probe) or with --allow-old-tls.
  *
  * Callbacks: every event is delivered through one callback, from the loop,
  * never from inside net_connect/net_starttls/net_write. The callback may
@@ -52,6 +56,10 @@ enum net_result {
 /* "ok", "auth_failed", "tls_failed", "connect_failed", "timeout",
  * "protocol_error", "plaintext_refused". */
 const char *net_result_str(enum net_result r);
+
+/* In the error text of a connection that ended because TLS 1.0/1.1 was
+ * negotiated without allow_old_tls, and in the summaries that report it. */
+#define NET_OLD_TLS_MARK "below TLS 1.2"
 
 enum net_error {
 	NET_ERR_NONE = 0,
@@ -90,6 +98,8 @@ struct net_params {
 	int implicit_tls;       /* start TLS right after the connect */
 	const char *ca_file;    /* extra trust anchors, or NULL */
 	int insecure;           /* do not end the connection when verification fails */
+	int allow_old_tls;      /* TLS 1.0/1.1 may carry data; otherwise such a handshake
+	                           ends in NET_ERR_TLS (nothing is sent over it) */
 	struct dns_client *dns; /* resolver for names (runner_dns) */
 };
 

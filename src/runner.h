@@ -42,6 +42,7 @@ struct runner_opts {
 	const char *ca_file;      /* extra trust anchors, or NULL */
 	int insecure;             /* skip certificate verification */
 	int allow_plaintext;      /* permit LOGIN without TLS */
+	int allow_old_tls;        /* permit LOGIN over TLS 1.0/1.1 */
 	int verbose;
 };
 

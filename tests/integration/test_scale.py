@@ -4,11 +4,13 @@ caches, old TLS versions.
 Runs the real binary against the real Dovecot lab under a tight
 RLIMIT_NOFILE (as `ulimit -n 64` would set it, soft and hard alike).
 """
+import json
 import resource
 import subprocess
-import json
 
-from conftest import cutover_bin
+import pytest
+
+from conftest import MAIL_PORT_BASE, ROOT, cutover_bin
 from test_mail_probes import all_passwords, mbox, urls, write_plan
 
 
@@ -53,3 +55,85 @@ def test_no_notice_when_descriptors_suffice(mail_lab, tmp_path):
                         "--concurrency", "4", "--no-progress"], 4096)
     assert "file-descriptor limit" not in proc.stderr
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---- a server that speaks only TLS 1.0 ---------------------------------------------
+
+OLDTLS_BASE = MAIL_PORT_BASE + 2000
+
+
+@pytest.fixture(scope="module")
+def oldtls(mail_lab):
+    """contrib/lab/oldtls: nginx with TLS 1.0 only in front of the source
+    Dovecot's plain IMAP and POP3 ports. Yields {"imaps", "pop3s", "https"}."""
+    ports = {"imaps": OLDTLS_BASE + 994, "pop3s": OLDTLS_BASE + 996,
+             "https": OLDTLS_BASE + 443}
+    env = dict(mail_lab.env, LAB_OLDTLS_IMAPS_PORT=str(ports["imaps"]),
+               LAB_OLDTLS_POP3S_PORT=str(ports["pop3s"]),
+               LAB_OLDTLS_HTTPS_PORT=str(ports["https"]),
+               LAB_OLDTLS_IMAP_UPSTREAM=f"127.0.0.1:{mail_lab.ports['source']['imap']}",
+               LAB_OLDTLS_POP3_UPSTREAM=f"127.0.0.1:{mail_lab.ports['source']['pop3']}")
+    script = ROOT / "contrib/lab/oldtls/oldtls.sh"
+    subprocess.run(["bash", str(script), "up"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    try:
+        yield ports
+    finally:
+        subprocess.run(["bash", str(script), "down"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, timeout=60)
+
+
+def oldtls_plan(lab, tmp_path, ports):
+    src = {"imap": f"imaps://127.0.0.1:{ports['imaps']}",
+           "pop3": f"pop3s://127.0.0.1:{ports['pop3s']}",
+           "imap_other_port": 0, "pop3_other_port": 0}
+    return write_plan(tmp_path, src, None, [mbox(lab, "alice@lab.test")])
+
+
+def test_tls10_server_warns_and_gets_no_password(mail_lab, oldtls, cutover, tmp_path):
+    lab = mail_lab
+    plan = oldtls_plan(lab, tmp_path, oldtls)
+    since = lab.log_size("source")
+    run = cutover("audit", plan, "--only", "imap,pop3", "--ca-file", lab.ca)
+    for proto in ("imap", "pop3"):
+        tls = run.check(f"{proto}.tls", side="source")
+        assert tls["status"] == "warn", tls
+        assert tls["details"]["tls"]["version"] == "TLSv1"
+        assert "below TLS 1.2" in tls["summary"] and "Microsoft 365" in tls["summary"]
+        assert "TLS 1.2" in tls["advice"]
+        login = run.check(f"{proto}.login", "alice@lab.test", "source")
+        assert login["status"] == "fail", login
+        assert login["details"]["result"] == "tls_failed"
+        assert "--allow-old-tls" in login["summary"]
+        assert "certificate" not in login["advice"]
+    assert run.report["options"]["allow_old_tls"] is False
+    # Dovecot (behind the proxy) never saw a login attempt: no password sent.
+    for port in ("imap", "pop3"):
+        st = lab.connections("source", since, lport=lab.ports["source"][port])
+        assert st["logins"] == 0 and st["auth_failed"] == 0, st
+    assert "alice" not in lab.log_since("source", since).replace("alice@lab.test", "")
+
+
+def test_tls10_login_with_allow_old_tls(mail_lab, oldtls, cutover, tmp_path):
+    lab = mail_lab
+    plan = oldtls_plan(lab, tmp_path, oldtls)
+    run = cutover("audit", plan, "--only", "imap,pop3", "--ca-file", lab.ca, "--allow-old-tls")
+    for proto in ("imap", "pop3"):
+        login = run.check(f"{proto}.login", "alice@lab.test", "source")
+        assert login["details"]["result"] == "ok", login
+        assert login["details"]["tls"]["version"] == "TLSv1"
+        assert run.check(f"{proto}.tls", side="source")["status"] == "warn"
+    assert run.report["options"]["allow_old_tls"] is True
+    assert "--allow-old-tls" in run.stdout
+
+
+def test_tls10_webmail_warns(mail_lab, oldtls, cutover, tmp_path):
+    plan = tmp_path / "web.json"
+    plan.write_text(json.dumps({"domain": "lab.test", "mailboxes": [],
+                                "source": {"webmail": f"https://127.0.0.1:{oldtls['https']}/"}}))
+    run = cutover("audit", plan, "--only", "web", "--ca-file", mail_lab.ca,
+                  "--resolver", "127.0.0.1:9", "--timeout", "5")
+    w = run.check("web.webmail", side="source")
+    assert w["status"] == "warn", w
+    assert "TLSv1" in w["summary"] and "below TLS 1.2" in w["summary"]
+    assert w["details"]["http_status"] == 200
