@@ -460,6 +460,9 @@ cli_output(const struct cli *c, const struct report *rep)
 		err = NULL;
 		rc = CLI_EXIT_IOERR;
 	}
+	/* The HTML writer looks at every check's details at once. */
+	if (c->html_path != NULL)
+		rpt_load_details(rep);
 	if (c->html_path != NULL && html_write(rep, c->html_path, &err) != 0) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
 		free(err);

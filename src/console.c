@@ -90,6 +90,8 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
 		free(cadvice);
 	}
+	/* Spooled details (src/spool.h) come back for this line only. */
+	result_unspool((struct result *)(uintptr_t)res);
 	console_extra(out, res, 5 + w_id + 2);
 	if (verbose) {
 		char *d = cJSON_PrintUnformatted(res->details);
@@ -97,6 +99,7 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
 		free(d);
 	}
+	result_drop_details((struct result *)(uintptr_t)res);
 	free(csubject);
 	free(csummary);
 	free(subject);

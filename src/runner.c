@@ -69,6 +69,7 @@ struct runner {
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
 	struct shared *shared;      /* runner_set_shared */
+	struct spool *spool;        /* finished results' details go here (runner_run) */
 };
 
 struct event_base *runner_base(struct runner *r) { return r->base; }
@@ -216,6 +217,9 @@ runner_record(struct runner *r, struct result *res)
 		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
 	}
 	r->done[r->n_done++] = res;
+	/* Finished: its details leave memory until the report is written. */
+	if (r->spool != NULL)
+		(void)result_spool(res, r->spool); /* on failure they stay in memory */
 }
 
 /* Take (DIR +1) or give back (-1) the connection slots of T: WEIGHT on each
@@ -473,6 +477,7 @@ runner_run(struct runner *r, struct report *rep)
 {
 	int rc = 0;
 
+	r->spool = rpt_spool(rep);
 	runner_pump(r);
 	while (r->finished < r->total && !r->stopping) {
 		int lr = event_base_loop(r->base, EVLOOP_ONCE);

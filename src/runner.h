@@ -124,8 +124,10 @@ void runner_set_shared(struct runner *r, const void *key, void *obj, void (*free
 
 /*
  * Run the loop until every scheduled task has completed (or runner_stop was
- * called). Results move into REP in schedule order. Returns 0, or -1 if the
- * loop failed.
+ * called). Results move into REP in schedule order; the details of each
+ * leave memory for REP's spool (rpt_spool, result_spool) as soon as its task
+ * completes, so a module must not touch a result after that. Returns 0, or
+ * -1 if the loop failed.
  */
 int runner_run(struct runner *r, struct report *rep);
 
