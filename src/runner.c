@@ -25,6 +25,7 @@ struct host_slot {
 	char *name;
 	int in_flight;
 	int peak;
+	size_t queued;              /* tasks waiting with this as their host */
 	struct host_slot *next;
 };
 
@@ -68,6 +69,7 @@ struct runner {
 	struct task **running;      /* to cancel on stop */
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
+	size_t queued_hostless;     /* tasks waiting that take no slot */
 	struct shared *shared;      /* runner_set_shared */
 	struct spool *spool;        /* finished results' details go here (runner_run) */
 };
@@ -348,6 +350,35 @@ runner_start(struct task *t)
 	t->start(t, t->aux); /* may finish T at once */
 }
 
+/*
+ * 1 when no queued task can start now: none takes no slot, and the global
+ * limit or every host with tasks waiting is full. With tens of thousands of
+ * tasks queued this spares a walk of the whole queue on every completion
+ * (which made a big audit's time grow with the square of its mailboxes).
+ */
+static int
+runner_full(const struct runner *r)
+{
+	if (r->queued_hostless > 0)
+		return 0;
+	if (r->in_flight >= r->opts.concurrency)
+		return 1;
+	for (const struct host_slot *h = r->hosts; h != NULL; h = h->next)
+		if (h->queued > 0 && h->in_flight < r->opts.per_host)
+			return 0;
+	return 1;
+}
+
+/* T leaves the queue (started or cancelled). */
+static void
+runner_dequeued(struct task *t)
+{
+	if (t->host != NULL)
+		t->host->queued--;
+	else
+		t->r->queued_hostless--;
+}
+
 static void
 runner_pump(struct runner *r)
 {
@@ -360,7 +391,9 @@ runner_pump(struct runner *r)
 		struct task **pp = &r->queue_head;
 
 		r->pump_again = 0;
-		while (*pp != NULL && !r->stopping) {
+		/* Only this loop takes tasks out of the queue (runner_add appends,
+		 * runner_stop sets STOPPING first), so PP stays valid across a start. */
+		while (!r->stopping && *pp != NULL && !runner_full(r)) {
 			struct task *t = *pp;
 
 			if (!runner_fits(t)) {
@@ -371,10 +404,13 @@ runner_pump(struct runner *r)
 			if (r->queue_tail == &t->next)
 				r->queue_tail = pp;
 			t->next = NULL;
+			runner_dequeued(t);
+			/* May finish tasks at once: their slots come free, and the
+			 * re-entrant pump asks (PUMP_AGAIN) for a pass from the head,
+			 * so that a task skipped above starts first (FIFO). */
 			runner_start(t);
-			/* Starting may have finished tasks and changed the queue: rescan. */
-			r->pump_again = 1;
-			break;
+			if (r->pump_again)
+				break;
 		}
 	} while (r->pump_again && !r->stopping);
 	r->pumping = 0;
@@ -398,6 +434,10 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	t->aux = aux;
 	t->timeout_ms = timeout_ms > 0 ? timeout_ms : r->opts.timeout_ms;
 	t->host = host != NULL ? runner_host(r, host, 1) : NULL;
+	if (t->host != NULL)
+		t->host->queued++;
+	else
+		r->queued_hostless++;
 	t->weight = 1;
 	*r->queue_tail = t;
 	r->queue_tail = &t->next;
@@ -464,6 +504,7 @@ runner_stop(struct runner *r)
 		struct task *t = r->queue_head;
 
 		r->queue_head = t->next;
+		runner_dequeued(t);
 		result_set(t->res, RESULT_SKIP, "not started: interrupted");
 		t->next = NULL;
 		runner_finish(t);
