@@ -145,11 +145,14 @@ net_load_error(char *buf, size_t len)
 	unsigned long e;
 	int sys = 0;
 
+	snprintf(buf, len, "no details from OpenSSL");
 	while ((e = ERR_get_error()) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+
 		if (ERR_GET_LIB(e) == ERR_LIB_SYS && sys == 0)
 			sys = ERR_GET_REASON(e);
-		if (sys == 0)
-			net_ssl_error(buf, len, e);
+		else if (reason != NULL)
+			snprintf(buf, len, "%s", reason);
 	}
 	if (sys != 0)
 		snprintf(buf, len, "%s", strerror(sys));
@@ -163,7 +166,7 @@ net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 	struct net_ctx_entry *e;
 	SSL_CTX *ctx;
 	char buf[200];
-	int sys;
+	int sys, probe;
 
 	*out_of_fds = 0;
 	err[0] = '\0';
@@ -176,13 +179,13 @@ net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 	/* OpenSSL swallows a failure to read the system store (the context
 	 * would silently lack it for the whole run): make sure a descriptor is
 	 * free first. Loading opens one file at a time. */
-	sys = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (sys < 0) {
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (probe < 0) {
 		snprintf(err, len, "cannot load the TLS trust anchors: %s", strerror(errno));
 		*out_of_fds = fdlimit_exhausted(errno);
 		return NULL;
 	}
-	close(sys);
+	close(probe);
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
