@@ -53,8 +53,8 @@ fdlimit_connections(long reserve)
 			rl = want;
 	}
 	fdlimit_raised = 1;
-	soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)(1L << 30) ? 1L << 30 :
-	    (long)rl.rlim_cur;
+	soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)(1L << 30) ? 1L << 30
+	                                                                        : (long)rl.rlim_cur;
 	n = soft - fdlimit_open_now(soft) - FDLIMIT_BASE_RESERVE - reserve;
 	return n < 1 ? 1 : n;
 }
@@ -73,11 +73,14 @@ fdlimit_clamp(int *concurrency, int *per_host, long reserve_extra, char *notice,
 	if (c0 == *concurrency && h0 == *per_host)
 		return 0;
 	if (h0 != *per_host)
-		snprintf(notice, len, "the file-descriptor limit allows %ld connections at once: "
+		snprintf(notice, len,
+		    "the file-descriptor limit allows %ld connections at once: "
 		    "--concurrency %d lowered to %d and --per-host %d to %d (raise it with "
-		    "'ulimit -n' or LimitNOFILE=)", fit, c0, *concurrency, h0, *per_host);
+		    "'ulimit -n' or LimitNOFILE=)",
+		    fit, c0, *concurrency, h0, *per_host);
 	else
-		snprintf(notice, len, "the file-descriptor limit allows %ld connections at once: "
+		snprintf(notice, len,
+		    "the file-descriptor limit allows %ld connections at once: "
 		    "--concurrency %d lowered to %d (raise it with 'ulimit -n' or LimitNOFILE=)",
 		    fit, c0, *concurrency);
 	return 1;

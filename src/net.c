@@ -200,8 +200,7 @@ net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 	 * algorithms) at the default level through the verify parameters'
 	 * authentication level, which each connection's chain check applies
 	 * last. Whether old TLS may carry a password is net_event_cb's call. */
-	X509_VERIFY_PARAM_set_auth_level(SSL_CTX_get0_param(ctx),
-	    SSL_CTX_get_security_level(ctx));
+	X509_VERIFY_PARAM_set_auth_level(SSL_CTX_get0_param(ctx), SSL_CTX_get_security_level(ctx));
 	SSL_CTX_set_security_level(ctx, 0);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
 	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -426,8 +425,10 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 				return;
 			}
 			if (SSL_version(c->ssl) < TLS1_2_VERSION && !c->allow_old_tls) {
-				net_fail(c, NET_ERR_TLS, "%s negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 "
-				    "refuses it): no password is sent over it without --allow-old-tls",
+				net_fail(c, NET_ERR_TLS,
+				    "%s negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 "
+				    "refuses it): no password is sent over it without "
+				    "--allow-old-tls",
 				    c->peer, c->tls.version);
 				return;
 			}
@@ -500,8 +501,9 @@ net_fd_wait_arm(struct net_conn *c)
 		if (c->fd_wait == NULL)
 			abort();
 	}
-	c->fd_wait_ms = c->fd_wait_ms == 0 ? NET_FD_WAIT_MS :
-	    c->fd_wait_ms * 2 > NET_FD_WAIT_MAX_MS ? NET_FD_WAIT_MAX_MS : c->fd_wait_ms * 2;
+	c->fd_wait_ms = c->fd_wait_ms == 0           ? NET_FD_WAIT_MS
+	    : c->fd_wait_ms * 2 > NET_FD_WAIT_MAX_MS ? NET_FD_WAIT_MAX_MS
+	                                             : c->fd_wait_ms * 2;
 	tv.tv_sec = c->fd_wait_ms / 1000;
 	tv.tv_usec = (c->fd_wait_ms % 1000) * 1000;
 	evtimer_add(c->fd_wait, &tv);
@@ -679,12 +681,15 @@ net_connect_next(struct net_conn *c, const char *last_err)
 		 * the loop here goes on to the next address. */
 		c->in_connect = 1;
 		c->connect_err[0] = '\0';
-		rc = bufferevent_socket_connect(c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len);
+		rc =
+		    bufferevent_socket_connect(c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len);
 		c->in_connect = 0;
 		if (rc == 0)
 			return; /* net_sock_event_cb continues */
-		snprintf(reason, sizeof(reason), "%s", c->connect_err[0] != '\0' ? c->connect_err :
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		snprintf(reason, sizeof(reason), "%s",
+		    c->connect_err[0] != '\0'
+		        ? c->connect_err
+		        : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
 	if (c->n_addrs > 1)
 		net_fail(c, NET_ERR_CONNECT,

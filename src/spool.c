@@ -16,7 +16,7 @@ struct spool {
 	int fd;
 	uint64_t flushed; /* bytes on disk */
 	char buf[SPOOL_BUF];
-	size_t n;         /* bytes in BUF, which follow FLUSHED */
+	size_t n; /* bytes in BUF, which follow FLUSHED */
 };
 
 struct spool *
@@ -61,7 +61,8 @@ spool_flush(struct spool *sp)
 	size_t done = 0;
 
 	while (done < sp->n) {
-		ssize_t w = pwrite(sp->fd, sp->buf + done, sp->n - done, (off_t)(sp->flushed + done));
+		ssize_t w =
+		    pwrite(sp->fd, sp->buf + done, sp->n - done, (off_t)(sp->flushed + done));
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -85,7 +86,8 @@ spool_put(struct spool *sp, const char *data, size_t len, uint64_t *off)
 		size_t done = 0;
 
 		while (done < len) {
-			ssize_t w = pwrite(sp->fd, data + done, len - done, (off_t)(sp->flushed + done));
+			ssize_t w =
+			    pwrite(sp->fd, data + done, len - done, (off_t)(sp->flushed + done));
 
 			if (w < 0 && errno == EINTR)
 				continue;

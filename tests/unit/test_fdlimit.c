@@ -221,9 +221,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ca_failure_is_not_cached),
-		cmocka_unit_test(test_missing_ca_file_is_tried_again),
-		cmocka_unit_test(test_connect_waits_for_a_descriptor),
+	    cmocka_unit_test(test_ca_failure_is_not_cached),
+	    cmocka_unit_test(test_missing_ca_file_is_tried_again),
+	    cmocka_unit_test(test_connect_waits_for_a_descriptor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

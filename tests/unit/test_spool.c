@@ -191,10 +191,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stream_equals_whole_tree),
-		cmocka_unit_test(test_spooled_details_leave_memory_and_come_back),
-		cmocka_unit_test(test_spool_round_trip_big_and_small),
-		cmocka_unit_test(test_no_spool_folder_keeps_memory),
+	    cmocka_unit_test(test_stream_equals_whole_tree),
+	    cmocka_unit_test(test_spooled_details_leave_memory_and_come_back),
+	    cmocka_unit_test(test_spool_round_trip_big_and_small),
+	    cmocka_unit_test(test_no_spool_folder_keeps_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
