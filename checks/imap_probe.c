@@ -223,6 +223,7 @@ iprobe_try_pop3(struct iprobe *p)
 	                                     : POP3_TLS_STARTTLS;
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
+	o.allow_old_tls = ro->allow_old_tls;
 	o.dns = runner_dns(p->r);
 	o.user = p->user;
 	o.password = p->password;
@@ -278,6 +279,7 @@ iprobe_start(struct task *t, void *aux)
 		o.tls = IMAP_TLS_STARTTLS;
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
+	o.allow_old_tls = ro->allow_old_tls;
 	o.dns = runner_dns(p->r);
 	if (p->login) {
 		o.user = p->user;

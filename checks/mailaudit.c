@@ -271,6 +271,7 @@ ma_start(struct task *t, void *aux)
 	                                    : IMAP_TLS_STARTTLS;
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
+	o.allow_old_tls = ro->allow_old_tls;
 	o.dns = runner_dns(s->run->r);
 	o.user = s->user;
 	o.password = s->password;

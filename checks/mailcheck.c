@@ -102,6 +102,15 @@ mailcheck_login_status(enum net_result r)
 	}
 }
 
+/* Advice for a server that negotiated TLS 1.0 or 1.1. */
+static void
+mailcheck_old_tls_advice(struct result *res, const char *host)
+{
+	result_advise(res,
+	    "Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and "
+	    "cutover sends no password over them unless --allow-old-tls is given.", host);
+}
+
 void
 mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
     const char *side, const char *host, int port)
@@ -115,6 +124,10 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
 		    side, user, proto, host);
 		break;
 	case NET_RESULT_TLS_FAILED:
+		if (res->summary != NULL && strstr(res->summary, NET_OLD_TLS_MARK) != NULL) {
+			mailcheck_old_tls_advice(res, host);
+			break;
+		}
 		result_advise(res,
 		    "Fix the certificate of %s:%d, or pass the CA that signed it with "
 		    "--ca-file; --insecure skips verification (not for production).",
@@ -261,7 +274,12 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	else
 		cJSON_AddNullToObject(out->details, "error");
 	if (p->result == NET_RESULT_OK && tls != NULL) {
-		if (!tls->verified) {
+		if (tls->version != NULL && (strcmp(tls->version, "TLSv1") == 0 ||
+		    strcmp(tls->version, "TLSv1.1") == 0)) {
+			result_set(out, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
+			    " (Microsoft 365 refuses it)", tls->version, mode);
+			mailcheck_old_tls_advice(out, ep->host);
+		} else if (!tls->verified) {
 			result_set(out, RESULT_WARN,
 			    "%s, %s: certificate does not verify (%s), "
 			    "accepted because of --insecure",

@@ -157,6 +157,7 @@ pprobe_start(struct task *t, void *aux)
 		o.tls = POP3_TLS_STARTTLS;
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
+	o.allow_old_tls = ro->allow_old_tls;
 	o.dns = runner_dns(p->r);
 	if (p->login) {
 		o.user = p->user;

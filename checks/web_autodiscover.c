@@ -155,6 +155,7 @@ ad_fetch_opts(struct ad_task *a, struct http_fetch_opts *fo, const char *url, in
 	fo->timeout_ms = ad_budget(a->t);
 	fo->ca_file = o->ca_file;
 	fo->insecure = o->insecure;
+	fo->allow_old_tls = o->allow_old_tls;
 	fo->dns = runner_dns(task_runner(a->t));
 	fo->connect_to = a->in->connect_to;
 }

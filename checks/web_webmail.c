@@ -32,6 +32,7 @@
 #include "check.h"
 #include "dns.h"
 #include "http.h"
+#include "net.h"
 #include "plan.h"
 #include "util.h"
 
@@ -255,7 +256,13 @@ webmail_judge(struct webmail_task *w, const struct http_fetch_result *fr)
 		    "login page.", side);
 		return 0;
 	}
-	if (https && !last->tls.verified) {
+	if (https && (strcmp(last->tls.version, "TLSv1") == 0 ||
+	    strcmp(last->tls.version, "TLSv1.1") == 0)) {
+		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s over %s, " NET_OLD_TLS_MARK
+		    " (Microsoft 365 refuses it, and so do current browsers)", side, status, last->url,
+		    last->tls.version);
+		result_advise(res, "Enable TLS 1.2 or later on the webmail server of %s.", side);
+	} else if (https && !last->tls.verified) {
 		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate is "
 		    "not valid (%s; accepted only because of --insecure)", side, status, last->url,
 		    last->tls.verify_error);

@@ -26,6 +26,8 @@ PACKAGES=(
 	postfix
 	# benchmarks: the baselines we compare against
 	isync
+	# the lab's TLS 1.0-only listener for IMAP/POP3 (contrib/lab/oldtls/)
+	libnginx-mod-stream
 	# benchmarks: peak RSS and arithmetic (contrib/bench/probe.sh)
 	time bc
 	# the man page is rendered and checked (tests/integration/test_manpage.py)

@@ -2067,6 +2067,10 @@ html_header(struct html *h, const char *domain, const size_t counts[RESULT_STATU
 		html_lit(h,
 		    "<p class=\"banner\">Run with <code>--allow-plaintext</code>: servers "
 		    "were allowed without TLS.</p>\n");
+	if (rep->allow_old_tls)
+		html_lit(h,
+		    "<p class=\"banner\">Run with <code>--allow-old-tls</code>: passwords "
+		    "were allowed over TLS 1.0/1.1.</p>\n");
 	html_fmt(h,
 	    "<div class=\"overall st-%s\" id=\"overall\" data-status=\"%s\">"
 	    "<span class=\"big\">%s</span><span>",

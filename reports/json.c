@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spool.h"
 #include "util.h"
 
 #ifndef CUTOVER_VERSION
@@ -103,6 +104,7 @@ rpt_free(struct report *rep)
 	for (size_t i = 0; i < rep->n_results; i++)
 		result_free(rep->results[i]);
 	free(rep->results);
+	spool_free(rep->spool);
 	free(rep->command);
 	free(rep->target);
 	free(rep);
@@ -213,6 +215,26 @@ rpt_utf8_str(char **s)
 	}
 }
 
+struct spool *
+rpt_spool(struct report *rep)
+{
+	char *err = NULL;
+
+	if (rep->spool == NULL && !rep->spool_failed) {
+		rep->spool = spool_new(NULL, &err);
+		rep->spool_failed = rep->spool == NULL;
+		free(err); /* not fatal: the details stay in memory */
+	}
+	return rep->spool;
+}
+
+void
+rpt_load_details(const struct report *rep)
+{
+	for (size_t i = 0; i < rep->n_results; i++)
+		result_unspool(rep->results[i]);
+}
+
 void
 rpt_add(struct report *rep, struct result *res)
 {
@@ -272,16 +294,31 @@ rpt_check_to_json(const struct result *res)
 	rpt_put_str(c, "summary", res->summary != NULL ? res->summary : "");
 	rpt_put_str(c, "advice", res->advice);
 	rpt_put_num(c, "duration_ms", (double)(res->duration_ms > 0 ? res->duration_ms : 0));
-	if (cJSON_IsObject(res->details))
+	if (res->details == NULL && res->spool != NULL) {
+		/* Spooled (result_spool): read back for this check only. */
+		char *text = spool_get(res->spool, res->spool_off, res->spool_len);
+
+		details = text != NULL ? cJSON_Parse(text) : NULL;
+		free(text);
+		if (!cJSON_IsObject(details)) {
+			cJSON_Delete(details);
+			details = cJSON_CreateObject();
+		}
+	} else if (cJSON_IsObject(res->details)) {
 		details = cJSON_Duplicate(res->details, 1);
-	else
+	} else {
 		details = cJSON_CreateObject();
+	}
 	rpt_put(c, "details", details);
+	/* Spooled details never passed rpt_add's fix, nor do a partial
+	 * report's: every check is UTF-8 as it is written. */
+	rpt_utf8_tree(c);
 	return c;
 }
 
-cJSON *
-rpt_to_json(const struct report *rep)
+/* The report; its "checks" (the last member) empty unless WITH_CHECKS. */
+static cJSON *
+rpt_json_root(const struct report *rep, int with_checks)
 {
 	static const enum result_status order[] = {
 		RESULT_PASS, RESULT_WARN, RESULT_FAIL, RESULT_ERROR, RESULT_SKIP,
@@ -307,6 +344,7 @@ rpt_to_json(const struct report *rep)
 	options = rpt_checked(cJSON_CreateObject());
 	rpt_put_bool(options, "insecure", rep->insecure);
 	rpt_put_bool(options, "allow_plaintext", rep->allow_plaintext);
+	rpt_put_bool(options, "allow_old_tls", rep->allow_old_tls);
 	rpt_put(root, "options", options);
 	if (rep->partial)
 		rpt_put_bool(root, "partial", 1);
@@ -320,7 +358,7 @@ rpt_to_json(const struct report *rep)
 	rpt_put(root, "summary", summary);
 
 	checks = rpt_checked(cJSON_CreateArray());
-	for (size_t i = 0; i < rep->n_results; i++) {
+	for (size_t i = 0; with_checks && i < rep->n_results; i++) {
 		if (!cJSON_AddItemToArray(checks, rpt_check_to_json(rep->results[i])))
 			rpt_oom();
 	}
@@ -329,32 +367,69 @@ rpt_to_json(const struct report *rep)
 	return root;
 }
 
+cJSON *
+rpt_to_json(const struct report *rep)
+{
+	return rpt_json_root(rep, 1);
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
-/* The report as pretty-printed text ending in a newline. Caller frees. */
-static char *
-rpt_to_text(const struct report *rep)
+/*
+ * The report as pretty-printed text ending in a newline, cJSON_Print of
+ * rpt_to_json, streamed to OUT one check at a time. cJSON prints the root's
+ * members one tab in and the elements of an array after "[", separated by
+ * ", ", two levels deeper than the array's own line; a check printed on its
+ * own is the same text two levels shallower, and a raw newline only ever
+ * appears as formatting (strings escape theirs). So: print the root with an
+ * empty "checks" (its last member), and put each check, with two tabs after
+ * every newline, between the "[" and the "]" (tests/unit/test_spool.c holds
+ * this to the whole tree's bytes).
+ */
+static int
+rpt_stream(FILE *out, void *arg)
 {
-	cJSON *root = rpt_to_json(rep);
-	char *printed = cJSON_Print(root);
-	char *text;
+	const struct report *rep = arg;
+	cJSON *root = rpt_json_root(rep, 0);
+	char *text = cJSON_Print(root);
+	char *tail;
+	int rc = 0;
 
 	cJSON_Delete(root);
-	if (printed == NULL)
+	if (text == NULL)
 		rpt_oom();
-	text = xasprintf("%s\n", printed);
-	cJSON_free(printed);
-	return text;
+	tail = strrchr(text, '[');
+	if (tail == NULL || strcmp(tail, "[]\n}") != 0)
+		abort(); /* "checks" is the last member (rpt_to_json) */
+	if (fwrite(text, 1, (size_t)(tail - text) + 1, out) != (size_t)(tail - text) + 1)
+		rc = -1;
+	for (size_t i = 0; i < rep->n_results && rc == 0; i++) {
+		cJSON *c = rpt_check_to_json(rep->results[i]);
+		char *one = cJSON_Print(c);
+
+		cJSON_Delete(c);
+		if (one == NULL)
+			rpt_oom();
+		if (i > 0 && fputs(", ", out) == EOF)
+			rc = -1;
+		for (const char *p = one; *p != '\0' && rc == 0; p++) {
+			if (putc(*p, out) == EOF || (*p == '\n' && fputs("\t\t", out) == EOF))
+				rc = -1;
+		}
+		cJSON_free(one);
+	}
+	if (rc == 0 && fputs(tail + 1, out) == EOF)
+		rc = -1;
+	if (rc == 0 && putc('\n', out) == EOF)
+		rc = -1;
+	cJSON_free(text);
+	return rc;
 }
 
 int
 rpt_write_json(const struct report *rep, const char *path, char **err)
 {
-	char *text = rpt_to_text(rep);
-	int rc = util_write_file(path, text, strlen(text), "report", err);
-
-	free(text);
-	return rc;
+	return util_write_stream(path, rpt_stream, (void *)(uintptr_t)rep, "report", err);
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -668,6 +743,10 @@ rpt_from_json(const cJSON *json, struct report **out, char **err)
 		if (rpt_get_bool(options, "options", "insecure", &rep->insecure, err) != 0 ||
 		    rpt_get_bool(options, "options", "allow_plaintext", &rep->allow_plaintext,
 			err) != 0)
+			goto out;
+		/* Reports written before --allow-old-tls existed lack it. */
+		if (rpt_member(options, "allow_old_tls") != NULL &&
+		    rpt_get_bool(options, "options", "allow_old_tls", &rep->allow_old_tls, err) != 0)
 			goto out;
 	}
 	if (rpt_get_object(json, "", "summary", &summary, err) != 0)

@@ -26,8 +26,11 @@ struct report {
 	int insecure;           /* --insecure was given: shown in the report */
 	int allow_plaintext;    /* --allow-plaintext was given */
 	int partial;            /* written during the run: more results will follow */
+	int allow_old_tls;      /* --allow-old-tls was given */
 	struct result **results;/* owned; report order */
 	size_t n_results;
+	struct spool *spool;    /* where results' details wait (rpt_spool), or NULL */
+	int spool_failed;       /* rpt_spool could not make one: keep them in memory */
 };
 
 /* A new empty report for COMMAND about TARGET (either may be NULL). */
@@ -36,6 +39,17 @@ struct report *rpt_new(const char *command, const char *target);
 void rpt_free(struct report *rep);
 /* Append RES (ownership transferred). */
 void rpt_add(struct report *rep, struct result *res);
+
+/*
+ * The scratch file the results' details of REP may be moved to while a run
+ * goes on (src/spool.h; made on first call in $TMPDIR, freed with REP), or
+ * NULL when none can be made (then everything stays in memory).
+ */
+struct spool *rpt_spool(struct report *rep);
+
+/* Bring every spooled result's details back into memory (for writers that
+ * need them all at once: HTML, the verbose console summary). */
+void rpt_load_details(const struct report *rep);
 
 /* Count results per status; *WORST (may be NULL) gets the worst status
  * (pass for an empty report). */
@@ -47,8 +61,11 @@ cJSON *rpt_to_json(const struct report *rep);
 
 /*
  * Write the JSON report to PATH ("-" = stdout), pretty-printed, ending in a
- * newline. Files are written to a temporary name in the same folder and
- * renamed, so a reader never sees half a report. Returns 0, or -1 with *ERR
+ * newline: the same bytes as cJSON_Print(rpt_to_json(REP)) and a newline,
+ * but streamed, one check at a time (spooled details are read back one at a
+ * time too), so memory does not grow with the report. Files are written to
+ * a temporary name in the same folder and renamed, so a reader never sees
+ * half a report. Returns 0, or -1 with *ERR
  * set to a message naming the path and the OS error (caller frees).
  */
 int rpt_write_json(const struct report *rep, const char *path, char **err);

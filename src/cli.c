@@ -28,6 +28,7 @@
 enum cli_opt {
 	OPT_JSON = 256, OPT_HTML, OPT_CSV, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
 	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
+	OPT_ALLOW_OLD_TLS,
 };
 
 static const struct cli_command *const cli_commands[] = {
@@ -42,6 +43,7 @@ static const struct option cli_common_options[] = {
 	{"ca-file", required_argument, NULL, OPT_CA_FILE},
 	{"insecure", no_argument, NULL, OPT_INSECURE},
 	{"allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
+	{"allow-old-tls", no_argument, NULL, OPT_ALLOW_OLD_TLS},
 	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
@@ -69,6 +71,8 @@ static const char cli_common_help[] =
     "  --ca-file FILE       also trust the CAs in FILE (PEM)\n"
     "  --insecure           do not verify TLS certificates (shown in the report)\n"
     "  --allow-plaintext    permit passwords over unencrypted connections\n"
+    "  --allow-old-tls      permit passwords over TLS 1.0/1.1 (otherwise such a\n"
+    "                       server is reported, and no password is sent)\n"
     "  -q, --quiet          no summary on stdout (the exit code still tells)\n"
     "  -v, --verbose        also print every check's details\n"
     "  --no-progress        no progress line on stderr\n"
@@ -253,6 +257,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 		case OPT_CA_FILE: c->ca_file = optarg; break;
 		case OPT_INSECURE: c->insecure = 1; break;
 		case OPT_ALLOW_PLAINTEXT: c->allow_plaintext = 1; break;
+		case OPT_ALLOW_OLD_TLS: c->allow_old_tls = 1; break;
 		case OPT_NO_PROGRESS: c->no_progress = 1; break;
 		case OPT_CONCURRENCY:
 			rc = cli_parse_long(c, "--concurrency", optarg, 1, 100000, &c->concurrency);
@@ -475,6 +480,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	ro.ca_file = ca_file;
 	ro.insecure = c->insecure;
 	ro.allow_plaintext = c->allow_plaintext;
+	ro.allow_old_tls = c->allow_old_tls;
 	ro.verbose = c->verbose;
 	r = runner_new(&ro, &err);
 	if (r == NULL) {
@@ -486,6 +492,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	rep->started_at = time(NULL);
 	rep->insecure = c->insecure;
 	rep->allow_plaintext = c->allow_plaintext;
+	rep->allow_old_tls = c->allow_old_tls;
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
 		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group) &&
 		    (only != NULL || !(*ck)->on_request) &&
@@ -537,6 +544,9 @@ cli_output(const struct cli *c, const struct report *rep)
 		err = NULL;
 		rc = CLI_EXIT_IOERR;
 	}
+	/* The HTML and CSV writers look at every check's details at once. */
+	if (c->html_path != NULL || c->csv_path != NULL)
+		rpt_load_details(rep);
 	if (c->html_path != NULL && html_write(rep, c->html_path, &err) != 0) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
 		free(err);

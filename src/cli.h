@@ -46,6 +46,7 @@ struct cli {
 	size_t n_resolvers;
 	const char *ca_file;
 	int insecure, allow_plaintext, quiet, verbose, no_progress;
+	int allow_old_tls; /* --allow-old-tls: passwords over TLS 1.0/1.1 */
 	long concurrency, per_host;
 	double timeout_s;
 	char **args;              /* positional arguments after the command */

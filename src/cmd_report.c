@@ -178,6 +178,7 @@ report_merge(struct report **in, size_t n, size_t *duplicates)
 			end_ms = s + in[i]->duration_ms;
 		out->insecure |= in[i]->insecure;
 		out->allow_plaintext |= in[i]->allow_plaintext;
+		out->allow_old_tls |= in[i]->allow_old_tls;
 	}
 	out->started_at = (time_t)(start_ms / 1000);
 	out->duration_ms = end_ms - start_ms;

@@ -570,6 +570,7 @@ sync_run_cmd(struct cli *c)
 	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan->ca_file;
 	ro.insecure = c->insecure;
 	ro.allow_plaintext = c->allow_plaintext;
+	ro.allow_old_tls = c->allow_old_tls;
 	ro.verbose = c->verbose;
 	r = runner_new(&ro, &err);
 	if (r == NULL) {
@@ -582,6 +583,7 @@ sync_run_cmd(struct cli *c)
 	rep->started_at = time(NULL);
 	rep->insecure = c->insecure;
 	rep->allow_plaintext = c->allow_plaintext;
+	rep->allow_old_tls = c->allow_old_tls;
 
 	memset(&so, 0, sizeof(so));
 	/* The plan's "sync" settings, so that every pass (the final one from

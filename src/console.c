@@ -90,6 +90,8 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
 		free(cadvice);
 	}
+	/* Spooled details (src/spool.h) come back for this line only. */
+	result_unspool((struct result *)(uintptr_t)res);
 	console_extra(out, res, 5 + w_id + 2);
 	if (verbose) {
 		char *d = cJSON_PrintUnformatted(res->details);
@@ -97,6 +99,7 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
 		free(d);
 	}
+	result_drop_details((struct result *)(uintptr_t)res);
 	free(csubject);
 	free(csummary);
 	free(subject);
@@ -347,4 +350,7 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 	if (rep->allow_plaintext)
 		fputs("  note: --allow-plaintext was given: passwords may have crossed the network "
 		      "unencrypted\n", out);
+	if (rep->allow_old_tls)
+		fputs("  note: --allow-old-tls was given: passwords may have crossed the network "
+		      "over TLS 1.0/1.1\n", out);
 }

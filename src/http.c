@@ -32,6 +32,7 @@
 
 #include "dns.h"
 #include "dnsmsg.h"
+#include "net.h"
 #include "util.h"
 
 struct http_client {
@@ -59,6 +60,7 @@ struct http_request {
 	struct http_tls tls;
 	int host_checked;
 	int insecure;               /* accept any certificate, but still judge it */
+	int old_tls_ok;             /* TLS 1.0/1.1 may carry this request */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_request *prev, *next;
 };
@@ -279,6 +281,16 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 
 	if (r == NULL)
 		return preverify_ok;
+	/* The version is settled by now (ServerHello came first): end the
+	 * handshake before a password could follow it over old TLS. */
+	if (!r->old_tls_ok && SSL_version(ssl) < TLS1_2_VERSION) {
+		snprintf(r->tls.version, sizeof(r->tls.version), "%s", SSL_get_version(ssl));
+		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
+		    "the server negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 refuses it): no "
+		    "password is sent over it without --allow-old-tls", SSL_get_version(ssl));
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	if (!r->tls.present && leaf != NULL) {
 		const ASN1_TIME *na = X509_get0_notAfter(leaf);
 		struct tm tm;
@@ -333,6 +345,12 @@ http_ssl_ctx_cb(CURL *easy, void *sslctx, void *userp)
 
 	(void)easy;
 	SSL_CTX_set_ex_data(ctx, http_ssl_index, userp);
+	/* libcurl makes a context per connection. TLS 1.0/1.1 need OpenSSL's
+	 * security level 0 (so that an old server is reported, not just
+	 * refused); certificate checks keep the default level through the
+	 * verify parameters' authentication level (as src/net.c). */
+	X509_VERIFY_PARAM_set_auth_level(SSL_CTX_get0_param(ctx), SSL_CTX_get_security_level(ctx));
+	SSL_CTX_set_security_level(ctx, 0);
 	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), http_verify_cb);
 	SSL_CTX_set_info_callback(ctx, http_info_cb);
 	return CURLE_OK;
@@ -529,6 +547,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_cb c
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
 	if (o->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	r->old_tls_ok = o->allow_old_tls || o->username == NULL;
 	if (o->insecure) {
 		r->insecure = 1;
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -597,7 +616,7 @@ struct http_fetch {
 	char *method, *body, *content_type, *username, *password, *ca_file;
 	char **connect_to;
 	size_t n_connect_to;
-	int max_redirects, keep_method, insecure;
+	int max_redirects, keep_method, insecure, allow_old_tls;
 	size_t max_body;
 	int64_t started_ms, deadline_ms;
 	struct dns_client *dns;
@@ -820,6 +839,7 @@ http_fetch_transfer(struct http_fetch *f)
 	ro.timeout_ms = (int)left;
 	ro.ca_file = f->ca_file;
 	ro.insecure = f->insecure;
+	ro.allow_old_tls = f->allow_old_tls;
 	ro.fresh = 1;
 	/* RFC 7617 section 4: Basic sends the password in clear; only over TLS,
 	 * and only to the host the caller named. */
@@ -1073,6 +1093,7 @@ http_fetch(struct http_client *c, const struct http_fetch_opts *o, http_fetch_cb
 	f->password = xstrdup(o->password);
 	f->ca_file = xstrdup(o->ca_file);
 	f->insecure = o->insecure;
+	f->allow_old_tls = o->allow_old_tls;
 	f->keep_method = o->keep_method;
 	f->max_redirects = o->max_redirects < HTTP_FETCH_MAX_HOPS ? o->max_redirects :
 	    HTTP_FETCH_MAX_HOPS;

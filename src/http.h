@@ -56,6 +56,8 @@ struct http_request_opts {
 	const char *username;       /* HTTP Basic credentials, or NULL (RFC 7617) */
 	const char *password;       /* secret: never copied into a response */
 	int fresh;                  /* new connection, no TLS session reuse: TLS facts every time */
+	int allow_old_tls;          /* send USERNAME/PASSWORD over TLS 1.0/1.1 too; without
+	                               credentials old TLS is always negotiated (and reported) */
 };
 
 /*
@@ -144,6 +146,7 @@ struct http_fetch_opts {
 	int timeout_ms;             /* the whole fetch, all hops and lookups */
 	const char *ca_file;
 	int insecure;
+	int allow_old_tls;          /* as http_request_opts */
 	struct dns_client *dns;     /* resolver; NULL = libcurl resolves (system) */
 	/* curl --connect-to style "HOST:PORT:HOST2:PORT2" (empty HOST/PORT match
 	 * any, empty HOST2/PORT2 keep the original), NULL-terminated. */

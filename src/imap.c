@@ -1972,6 +1972,7 @@ imap_client_open(
 	np.implicit_tls = o->tls == IMAP_TLS_IMPLICIT;
 	np.ca_file = c->ca_file;
 	np.insecure = o->insecure;
+	np.allow_old_tls = o->allow_old_tls || o->user == NULL; /* no login: no password */
 	np.dns = o->dns;
 	c->conn = net_connect(base, &np, imap_net_cb, c);
 	return c;

@@ -222,6 +222,7 @@ struct imap_client_opts {
 	enum imap_tls_mode tls;
 	const char *ca_file;
 	int insecure;
+	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
 	struct dns_client *dns;
 	/* Credentials; USER NULL = stop at READY without logging in. */
 	const char *user;

@@ -19,11 +19,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -32,11 +34,15 @@
 #include <openssl/x509v3.h>
 
 #include "dns.h"
+#include "fdlimit.h"
 #include "util.h"
 
 /* Unread input kept at most; the protocol parsers consume as it comes. */
 #define NET_READ_HIGH_WATER (256 * 1024)
 #define NET_MAX_ADDRS DNS_HOST_MAX
+/* Out of descriptors: try again after this wait, doubling up to the most. */
+#define NET_FD_WAIT_MS 5
+#define NET_FD_WAIT_MAX_MS 250
 
 enum net_state {
 	NET_S_START,
@@ -56,12 +62,17 @@ struct net_conn {
 	int port;
 	int implicit_tls;
 	int insecure;
+	int allow_old_tls;
 	int is_ip;     /* host is an IP literal: no SNI, check the IP */
 	int upgrading; /* the handshake is a STARTTLS upgrade */
 	char *ca_file;
 	struct dns_client *dns;
 	struct dns_host_query *dq;
 	struct event *kick;
+	struct event *fd_wait; /* out of descriptors: the retry timer */
+	int fd_wait_ms;        /* the next wait */
+	int in_connect;        /* inside bufferevent_socket_connect (see there) */
+	char connect_err[200]; /* an error libevent reported from inside it */
 	struct sockaddr_storage addrs[NET_MAX_ADDRS];
 	socklen_t addr_lens[NET_MAX_ADDRS];
 	size_t n_addrs, cur;
@@ -93,10 +104,12 @@ net_result_str(enum net_result r)
 
 /* ---- TLS contexts ------------------------------------------------------------ */
 
+/* Only contexts that loaded are cached: a failure (even a lasting one) is
+ * tried again by the next connection, so a transient one (out of
+ * descriptors, EINTR, ENOMEM) never poisons the rest of the run. */
 struct net_ctx_entry {
 	char *ca_file; /* NULL: system store only */
-	SSL_CTX *ctx;  /* NULL when loading failed: see err */
-	char *err;
+	SSL_CTX *ctx;
 	struct net_ctx_entry *next;
 };
 
@@ -121,45 +134,99 @@ net_ssl_error(char *buf, size_t len, unsigned long e)
 	ERR_clear_error();
 }
 
-/* The shared context for CA_FILE, or NULL with *ERR (static storage). */
-static SSL_CTX *
-net_ctx(const char *ca_file, const char **err)
+/*
+ * Why loading a file failed, from OpenSSL's queue: the system error when
+ * there is one ("Too many open files", not OpenSSL's "system lib"), else
+ * the last reason. Clears the queue. Returns the errno found, or 0.
+ */
+static int
+net_load_error(char *buf, size_t len)
+{
+	unsigned long e;
+	int sys = 0;
+
+	snprintf(buf, len, "no details from OpenSSL");
+	while ((e = ERR_get_error()) != 0) {
+		const char *reason = ERR_reason_error_string(e);
+
+		if (ERR_GET_LIB(e) == ERR_LIB_SYS && sys == 0)
+			sys = ERR_GET_REASON(e);
+		else if (reason != NULL)
+			snprintf(buf, len, "%s", reason);
+	}
+	if (sys != 0)
+		snprintf(buf, len, "%s", strerror(sys));
+	ERR_clear_error();
+	return sys;
+}
+
+SSL_CTX *
+net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds)
 {
 	struct net_ctx_entry *e;
+	SSL_CTX *ctx;
 	char buf[200];
+	int sys, probe;
 
+	*out_of_fds = 0;
+	err[0] = '\0';
 	for (e = net_ctxs; e != NULL; e = e->next) {
 		if ((e->ca_file == NULL) != (ca_file == NULL))
 			continue;
 		if (ca_file == NULL || strcmp(e->ca_file, ca_file) == 0)
-			break;
+			return e->ctx;
 	}
-	if (e == NULL) {
-		e = xcalloc(1, sizeof(*e));
-		e->ca_file = xstrdup(ca_file);
-		e->next = net_ctxs;
-		net_ctxs = e;
-		e->ctx = SSL_CTX_new(TLS_client_method());
-		if (e->ctx == NULL) {
-			net_ssl_error(buf, sizeof(buf), 0);
-			e->err = xasprintf("cannot create a TLS context: %s", buf);
-		} else {
-			/* The handshake runs to the end; net_verified() decides. */
-			SSL_CTX_set_verify(e->ctx, SSL_VERIFY_NONE, NULL);
-			SSL_CTX_set_min_proto_version(e->ctx, TLS1_VERSION);
-			if (SSL_CTX_set_default_verify_paths(e->ctx) != 1)
-				ERR_clear_error(); /* no system store: only --ca-file */
-			if (ca_file != NULL &&
-			    SSL_CTX_load_verify_locations(e->ctx, ca_file, NULL) != 1) {
-				net_ssl_error(buf, sizeof(buf), 0);
-				e->err = xasprintf("cannot load the CA file %s: %s", ca_file, buf);
-				SSL_CTX_free(e->ctx);
-				e->ctx = NULL;
-			}
+	/* OpenSSL swallows a failure to read the system store (the context
+	 * would silently lack it for the whole run): make sure a descriptor is
+	 * free first. Loading opens one file at a time. */
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (probe < 0) {
+		snprintf(err, len, "cannot load the TLS trust anchors: %s", strerror(errno));
+		*out_of_fds = fdlimit_exhausted(errno);
+		return NULL;
+	}
+	close(probe);
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		net_ssl_error(buf, sizeof(buf), 0);
+		snprintf(err, len, "cannot create a TLS context: %s", buf);
+		return NULL;
+	}
+	/* The handshake runs to the end; net_verified() decides. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* TLS 1.0 and 1.1 only work at OpenSSL's security level 0: lower it for
+	 * the protocol, but keep certificate checks (key sizes, signature
+	 * algorithms) at the default level through the verify parameters'
+	 * authentication level, which each connection's chain check applies
+	 * last. Whether old TLS may carry a password is net_event_cb's call. */
+	X509_VERIFY_PARAM_set_auth_level(SSL_CTX_get0_param(ctx), SSL_CTX_get_security_level(ctx));
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		/* No system store is fine (only --ca-file then); no descriptor
+		 * to read it is not: that context would lack it for good. */
+		sys = net_load_error(buf, sizeof(buf));
+		if (fdlimit_exhausted(sys)) {
+			snprintf(err, len, "cannot load the system's CA store: %s", buf);
+			*out_of_fds = 1;
+			SSL_CTX_free(ctx);
+			return NULL;
 		}
 	}
-	*err = e->err;
-	return e->ctx;
+	if (ca_file != NULL && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		sys = net_load_error(buf, sizeof(buf));
+		snprintf(err, len, "cannot load the CA file %s: %s", ca_file, buf);
+		*out_of_fds = fdlimit_exhausted(sys);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->ca_file = xstrdup(ca_file);
+	e->ctx = ctx;
+	e->next = net_ctxs;
+	net_ctxs = e;
+	return ctx;
 }
 
 void
@@ -171,7 +238,6 @@ net_cleanup(void)
 		net_ctxs = e->next;
 		SSL_CTX_free(e->ctx);
 		free(e->ca_file);
-		free(e->err);
 		free(e);
 	}
 }
@@ -358,8 +424,23 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 				    c->host, c->tls.verify_error);
 				return;
 			}
+			if (SSL_version(c->ssl) < TLS1_2_VERSION && !c->allow_old_tls) {
+				net_fail(c, NET_ERR_TLS,
+				    "%s negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 "
+				    "refuses it): no password is sent over it without "
+				    "--allow-old-tls",
+				    c->peer, c->tls.version);
+				return;
+			}
 			net_set_state(c, NET_S_OPEN);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+			/* libevent 2.1 may read application data (a greeting sent
+			 * right after the server's Finished) before it reports the
+			 * handshake done: net_read_cb dropped that read event, so
+			 * deliver it again from the loop, after the event below. */
+			if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+				bufferevent_trigger(c->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 			net_emit(c, upgrade ? NET_EV_TLS_DONE : NET_EV_CONNECTED);
 			return;
 		}
@@ -390,15 +471,69 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* ---- out of descriptors ---------------------------------------------------------- */
+
+static void net_connect_next(struct net_conn *c, const char *last_err);
+static int net_start_handshake(struct net_conn *c);
+
+/* The wait is over: redo the step that found no descriptor. */
+static void
+net_fd_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == NET_S_HANDSHAKE && c->ssl == NULL)
+		net_start_handshake(c);
+	else
+		net_connect_next(c, NULL);
+}
+
+/* Run net_fd_retry after a short wait, doubling up to NET_FD_WAIT_MAX_MS. */
+static void
+net_fd_wait_arm(struct net_conn *c)
+{
+	struct timeval tv;
+
+	if (c->fd_wait == NULL) {
+		c->fd_wait = evtimer_new(c->base, net_fd_retry, c);
+		if (c->fd_wait == NULL)
+			abort();
+	}
+	c->fd_wait_ms = c->fd_wait_ms == 0           ? NET_FD_WAIT_MS
+	    : c->fd_wait_ms * 2 > NET_FD_WAIT_MAX_MS ? NET_FD_WAIT_MAX_MS
+	                                             : c->fd_wait_ms * 2;
+	tv.tv_sec = c->fd_wait_ms / 1000;
+	tv.tv_usec = (c->fd_wait_ms % 1000) * 1000;
+	evtimer_add(c->fd_wait, &tv);
+}
+
+/* Loading the trust anchors found no descriptor: start the handshake again
+ * later. Nothing is read or written meanwhile (the state says handshake). */
+static void
+net_wait_for_tls(struct net_conn *c)
+{
+	net_set_state(c, NET_S_HANDSHAKE);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	net_fd_wait_arm(c);
+}
+
 /* Put a TLS filter on the socket bufferevent and start the handshake. */
 static int
 net_start_handshake(struct net_conn *c)
 {
-	const char *err = NULL;
-	SSL_CTX *ctx = net_ctx(c->ca_file, &err);
+	char err[320];
+	int out_of_fds;
+	SSL_CTX *ctx = net_tls_context(c->ca_file, err, sizeof(err), &out_of_fds);
 	struct bufferevent *f;
 	char buf[200];
 
+	if (ctx == NULL && out_of_fds) {
+		/* Another connection will free a descriptor: try again then. */
+		net_wait_for_tls(c);
+		return 0;
+	}
 	if (ctx == NULL) {
 		net_fail(c, NET_ERR_TLS, "%s", err);
 		return -1;
@@ -460,8 +595,6 @@ net_starttls(struct net_conn *c)
 
 /* ---- connecting ----------------------------------------------------------------- */
 
-static void net_connect_next(struct net_conn *c, const char *last_err);
-
 static void
 net_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -487,8 +620,24 @@ net_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		snprintf(buf, sizeof(buf), "%s",
 		    se != 0 ? evutil_socket_error_to_string(se) : "connection failed");
+		if (c->in_connect) {
+			snprintf(c->connect_err, sizeof(c->connect_err), "%s", buf);
+			return;
+		}
 		net_connect_next(c, buf);
 	}
+}
+
+/*
+ * The process (EMFILE) or the system (ENFILE) is out of descriptors: another
+ * connection will free one soon. Step back to the current address and try it
+ * again after a short wait, with no error; the task's deadline still holds.
+ */
+static void
+net_wait_for_fd(struct net_conn *c)
+{
+	c->cur--;
+	net_fd_wait_arm(c);
 }
 
 /* Try the next address; after the last one, fail with LAST_ERR. */
@@ -501,6 +650,7 @@ net_connect_next(struct net_conn *c, const char *last_err)
 	while (c->cur < c->n_addrs) {
 		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->cur];
 		socklen_t len = c->addr_lens[c->cur];
+		int fd, rc;
 
 		c->cur++;
 		if (c->sock != NULL) {
@@ -508,18 +658,38 @@ net_connect_next(struct net_conn *c, const char *last_err)
 			c->sock = c->bev = NULL;
 		}
 		net_format_peer(c, sa);
-		c->sock = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		/* Our own socket, so that running out of descriptors is seen here
+		 * (libevent would report it as a failed connect). */
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			if (fdlimit_exhausted(errno)) {
+				net_wait_for_fd(c);
+				return;
+			}
+			snprintf(reason, sizeof(reason), "%s", strerror(errno));
+			continue;
+		}
+		c->sock = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (c->sock == NULL)
 			abort();
 		c->bev = c->sock;
 		bufferevent_setcb(c->sock, net_read_cb, net_write_cb, net_sock_event_cb, c);
 		bufferevent_setwatermark(c->sock, EV_READ, 0, NET_READ_HIGH_WATER);
 		net_set_state(c, NET_S_CONNECT);
-		if (bufferevent_socket_connect(
-		        c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len) == 0)
+		/* An immediate failure calls the event callback from inside the
+		 * connect (libevent 2.1): it only notes the error (in_connect) and
+		 * the loop here goes on to the next address. */
+		c->in_connect = 1;
+		c->connect_err[0] = '\0';
+		rc =
+		    bufferevent_socket_connect(c->sock, (struct sockaddr *)(uintptr_t)sa, (int)len);
+		c->in_connect = 0;
+		if (rc == 0)
 			return; /* net_sock_event_cb continues */
 		snprintf(reason, sizeof(reason), "%s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    c->connect_err[0] != '\0'
+		        ? c->connect_err
+		        : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
 	if (c->n_addrs > 1)
 		net_fail(c, NET_ERR_CONNECT,
@@ -624,6 +794,7 @@ net_connect(struct event_base *base, const struct net_params *p, net_cb cb, void
 	c->port = p->port;
 	c->implicit_tls = p->implicit_tls;
 	c->insecure = p->insecure;
+	c->allow_old_tls = p->allow_old_tls;
 	c->ca_file = xstrdup(p->ca_file);
 	c->dns = p->dns;
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", c->host, c->port);
@@ -718,6 +889,8 @@ net_free(struct net_conn *c)
 	dns_host_cancel(c->dq);
 	if (c->kick != NULL)
 		event_free(c->kick);
+	if (c->fd_wait != NULL)
+		event_free(c->fd_wait);
 	/* The TLS filter owns the socket bufferevent and the SSL. */
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);

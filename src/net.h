@@ -17,6 +17,10 @@
  * shown (version, cipher, subject, issuer, notAfter, days left, the verify
  * error); only then does a certificate that does not verify end the
  * connection with NET_ERR_VERIFY, unless the connection is insecure.
+ * TLS 1.0 and 1.1 are negotiated (so that an old server can be named, and
+ * Microsoft 365 refuses both), but such a connection ends with NET_ERR_TLS
+ * right after the handshake unless allow_old_tls is set: a protocol client
+ * sets it only when it sends no password (a probe) or with --allow-old-tls.
  *
  * Callbacks: every event is delivered through one callback, from the loop,
  * never from inside net_connect/net_starttls/net_write. The callback may
@@ -52,6 +56,10 @@ enum net_result {
 /* "ok", "auth_failed", "tls_failed", "connect_failed", "timeout",
  * "protocol_error", "plaintext_refused". */
 const char *net_result_str(enum net_result r);
+
+/* In the error text of a connection that ended because TLS 1.0/1.1 was
+ * negotiated without allow_old_tls, and in the summaries that report it. */
+#define NET_OLD_TLS_MARK "below TLS 1.2"
 
 enum net_error {
 	NET_ERR_NONE = 0,
@@ -90,6 +98,8 @@ struct net_params {
 	int implicit_tls;       /* start TLS right after the connect */
 	const char *ca_file;    /* extra trust anchors, or NULL */
 	int insecure;           /* do not end the connection when verification fails */
+	int allow_old_tls;      /* TLS 1.0/1.1 may carry data; otherwise such a handshake
+	                           ends in NET_ERR_TLS (nothing is sent over it) */
 	struct dns_client *dns; /* resolver for names (runner_dns) */
 };
 
@@ -146,6 +156,16 @@ const char *net_peer(const struct net_conn *c);
 
 /* Close and free; pending events are dropped. NULL is fine. */
 void net_free(struct net_conn *c);
+
+/*
+ * The TLS client context every connection with CA_FILE (NULL: the system
+ * store only) shares: created and loaded on first use, and cached only when
+ * that worked. On failure returns NULL with ERR (LEN bytes) saying why in
+ * the system's words ("cannot load the CA file ca.pem: Too many open
+ * files"), and *OUT_OF_FDS set when it was for want of a descriptor (try
+ * again once one is free); the next call tries again. Exposed for tests.
+ */
+struct ssl_ctx_st *net_tls_context(const char *ca_file, char *err, size_t len, int *out_of_fds);
 
 /* Free the cached TLS contexts (at exit; optional). */
 void net_cleanup(void);

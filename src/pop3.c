@@ -739,6 +739,7 @@ pop3_client_open(
 	np.implicit_tls = o->tls == POP3_TLS_IMPLICIT;
 	np.ca_file = c->ca_file;
 	np.insecure = o->insecure;
+	np.allow_old_tls = o->allow_old_tls || o->user == NULL; /* no login: no password */
 	np.dns = o->dns;
 	c->base = base;
 	c->conn = net_connect(base, &np, pop3_net_cb, c);

@@ -99,6 +99,7 @@ struct pop3_client_opts {
 	enum pop3_tls_mode tls;
 	const char *ca_file;
 	int insecure;
+	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
 	struct dns_client *dns;
 	const char *user;     /* NULL: stop at READY after CAPA (TLS probe) */
 	const char *password; /* the user's, or the admin's when ADMIN is set */

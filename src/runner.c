@@ -9,10 +9,12 @@
  */
 #include "runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns.h"
+#include "fdlimit.h"
 #include "http.h"
 #include "report.h"
 #include "util.h"
@@ -23,6 +25,7 @@ struct host_slot {
 	char *name;
 	int in_flight;
 	int peak;
+	size_t queued;              /* tasks waiting with this as their host */
 	struct host_slot *next;
 };
 
@@ -90,8 +93,10 @@ struct runner {
 	struct task **running;      /* to cancel on stop */
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
+	size_t queued_hostless;     /* tasks waiting that take no slot */
 	struct shared *shared;      /* runner_set_shared */
 	struct ff_target *targets;  /* fail-fast state per host:port */
+	struct spool *spool;        /* finished results' details go here (runner_run) */
 };
 
 struct event_base *runner_base(struct runner *r) { return r->base; }
@@ -103,6 +108,25 @@ struct runner *task_runner(struct task *t) { return t->r; }
 int64_t task_started_ms(struct task *t) { return t->started_ms; }
 size_t runner_total(struct runner *r) { return r->total; }
 size_t runner_finished(struct runner *r) { return r->finished; }
+
+/*
+ * Fit the connection limits to the file descriptors (src/fdlimit.h): the
+ * soft limit is raised first; what is still too high is lowered, and said
+ * once per process on stderr. Each DNS server may hold a UDP and a TCP socket.
+ */
+static void
+runner_fit_descriptors(struct runner *r)
+{
+	static int said;
+	char notice[320];
+
+	if (fdlimit_clamp(&r->opts.concurrency, &r->opts.per_host,
+	        2 * (long)(r->opts.n_resolvers > 0 ? r->opts.n_resolvers : 3), notice,
+	        sizeof(notice)) && !said) {
+		fprintf(stderr, "cutover: notice: %s\n", notice);
+		said = 1;
+	}
+}
 
 struct runner *
 runner_new(const struct runner_opts *opts, char **err)
@@ -117,6 +141,7 @@ runner_new(const struct runner_opts *opts, char **err)
 		r->opts.per_host = 8;
 	if (r->opts.timeout_ms <= 0)
 		r->opts.timeout_ms = 15000;
+	runner_fit_descriptors(r);
 	r->queue_tail = &r->queue_head;
 	r->base = event_base_new();
 	if (r->base == NULL) {
@@ -231,6 +256,9 @@ runner_record(struct runner *r, struct result *res)
 		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
 	}
 	r->done[r->n_done++] = res;
+	/* Finished: its details leave memory until the report is written. */
+	if (r->spool != NULL)
+		(void)result_spool(res, r->spool); /* on failure they stay in memory */
 }
 
 /* Take (DIR +1) or give back (-1) the connection slots of T: WEIGHT on each
@@ -406,6 +434,35 @@ runner_start(struct task *t)
 	t->start(t, t->aux); /* may finish T at once */
 }
 
+/*
+ * 1 when no queued task can start now: none takes no slot, and the global
+ * limit or every host with tasks waiting is full. With tens of thousands of
+ * tasks queued this spares a walk of the whole queue on every completion
+ * (which made a big audit's time grow with the square of its mailboxes).
+ */
+static int
+runner_full(const struct runner *r)
+{
+	if (r->queued_hostless > 0)
+		return 0;
+	if (r->in_flight >= r->opts.concurrency)
+		return 1;
+	for (const struct host_slot *h = r->hosts; h != NULL; h = h->next)
+		if (h->queued > 0 && h->in_flight < r->opts.per_host)
+			return 0;
+	return 1;
+}
+
+/* T leaves the queue (started or cancelled). */
+static void
+runner_dequeued(struct task *t)
+{
+	if (t->host != NULL)
+		t->host->queued--;
+	else
+		t->r->queued_hostless--;
+}
+
 static void
 runner_pump(struct runner *r)
 {
@@ -418,7 +475,9 @@ runner_pump(struct runner *r)
 		struct task **pp = &r->queue_head;
 
 		r->pump_again = 0;
-		while (*pp != NULL && !r->stopping) {
+		/* Only this loop takes tasks out of the queue (runner_add appends,
+		 * runner_stop sets STOPPING first), so PP stays valid across a start. */
+		while (!r->stopping && *pp != NULL && !runner_full(r)) {
 			struct task *t = *pp;
 			int dead = t->ff != NULL && t->ff->dead;
 
@@ -430,13 +489,17 @@ runner_pump(struct runner *r)
 			if (r->queue_tail == &t->next)
 				r->queue_tail = pp;
 			t->next = NULL;
+			runner_dequeued(t);
+			/* Starting (or ending a task whose host is dead) may finish
+			 * tasks at once: their slots come free, and the re-entrant pump
+			 * asks (PUMP_AGAIN) for a pass from the head, so that a task
+			 * skipped above starts first (FIFO). */
 			if (dead)
 				runner_not_tried(t);
 			else
 				runner_start(t);
-			/* Starting may have finished tasks and changed the queue: rescan. */
-			r->pump_again = 1;
-			break;
+			if (r->pump_again)
+				break;
 		}
 	} while (r->pump_again && !r->stopping);
 	r->pumping = 0;
@@ -460,6 +523,10 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	t->aux = aux;
 	t->timeout_ms = timeout_ms > 0 ? timeout_ms : r->opts.timeout_ms;
 	t->host = host != NULL ? runner_host(r, host, 1) : NULL;
+	if (t->host != NULL)
+		t->host->queued++;
+	else
+		r->queued_hostless++;
 	t->weight = 1;
 	*r->queue_tail = t;
 	r->queue_tail = &t->next;
@@ -526,6 +593,7 @@ runner_stop(struct runner *r)
 		struct task *t = r->queue_head;
 
 		r->queue_head = t->next;
+		runner_dequeued(t);
 		result_set(t->res, RESULT_SKIP, "not started: interrupted");
 		t->next = NULL;
 		t->no_slots = 1; /* it never took any */
@@ -557,6 +625,7 @@ runner_run(struct runner *r, struct report *rep)
 {
 	int rc = 0;
 
+	r->spool = rpt_spool(rep);
 	runner_pump(r);
 	while (r->finished < r->total && !r->stopping) {
 		int lr = event_base_loop(r->base, EVLOOP_ONCE);

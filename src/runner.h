@@ -42,6 +42,7 @@ struct runner_opts {
 	const char *ca_file;      /* extra trust anchors, or NULL */
 	int insecure;             /* skip certificate verification */
 	int allow_plaintext;      /* permit LOGIN without TLS */
+	int allow_old_tls;        /* permit LOGIN over TLS 1.0/1.1 */
 	int verbose;
 };
 
@@ -150,8 +151,10 @@ void runner_set_shared(struct runner *r, const void *key, void *obj, void (*free
 
 /*
  * Run the loop until every scheduled task has completed (or runner_stop was
- * called). Results move into REP in schedule order. Returns 0, or -1 if the
- * loop failed.
+ * called). Results move into REP in schedule order; the details of each
+ * leave memory for REP's spool (rpt_spool, result_spool) as soon as its task
+ * completes, so a module must not touch a result after that. Returns 0, or
+ * -1 if the loop failed.
  */
 int runner_run(struct runner *r, struct report *rep);
 

@@ -584,6 +584,7 @@ sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
 	                                             : IMAP_TLS_STARTTLS;
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
+	o.allow_old_tls = ro->allow_old_tls;
 	o.dns = runner_dns(m->run->r);
 	o.user = dest ? m->mb->dest_user : m->mb->source_user;
 	o.password = dest ? m->mb->dest_password : m->mb->source_password;

@@ -335,6 +335,72 @@ out:
 }
 
 int
+util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), void *arg,
+    const char *what, char **err)
+{
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd = -1, rc = -1, saved;
+
+	*err = NULL;
+	if (path == NULL || *path == '\0') {
+		*err = xasprintf("cannot write %s: empty path", what);
+		return -1;
+	}
+	if (strcmp(path, "-") == 0) {
+		if (write_fn(stdout, arg) != 0 || fflush(stdout) != 0) {
+			*err = xasprintf("cannot write %s to standard output: %s", what,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* Same folder as PATH, so rename() is atomic (same file system). */
+	tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (fchmod(fd, util_file_mode(path)) != 0 || (f = fdopen(fd, "w")) == NULL) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	fd = -1; /* F owns it */
+	if (write_fn(f, arg) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	saved = fclose(f);
+	f = NULL;
+	if (saved != 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing to unlink */
+	util_sync_dir(path);
+	rc = 0;
+out:
+	saved = errno;
+	if (f != NULL)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	errno = saved;
+	return rc;
+}
+
+int
 util_hostname_ok(const char *s, int allow_wild)
 {
 	size_t len, label = 0, i;

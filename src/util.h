@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -61,6 +62,15 @@ int util_domain_match(const char *pattern, const char *name);
  * ("cannot write WHAT PATH: reason", caller frees); no temporary file is left.
  */
 int util_write_file(const char *path, const char *data, size_t len, const char *what, char **err);
+
+/*
+ * util_write_file for output too big to hold in memory: WRITE_FN(OUT, ARG)
+ * writes it to OUT (returns 0, or -1 after a failed write), and the file
+ * is committed the same way (temporary file, fsync, rename; "-" = standard
+ * output). Returns 0, or -1 with *ERR (caller frees).
+ */
+int util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), void *arg,
+    const char *what, char **err);
 
 /* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
 const char *util_json_type(const cJSON *item);

@@ -8,7 +8,11 @@ name) of M small messages each, straight to disk: 500 x 20 x 3 takes a few
 seconds. Prints nothing but errors; writes $LAB_RUN/mail/bench.csv (the
 plan's mailbox sheet format).
 
-  mkmailboxes.py LAB_RUN N [FOLDERS] [MESSAGES]
+  mkmailboxes.py LAB_RUN N [FOLDERS] [MESSAGES] [both]
+
+With "both", every user is also added to the destination instance (same
+folders, password bNNNN-dst-pw) and the sheet names that password, for
+plans that log in on both sides (contrib/bench/scale.sh).
 """
 import os
 import sys
@@ -36,16 +40,29 @@ def main():
     lab_run, n = sys.argv[1], int(sys.argv[2])
     nf = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     nm = int(sys.argv[4]) if len(sys.argv) > 4 else 3
-    side = os.path.join(lab_run, "mail", "source")
+    both = len(sys.argv) > 5 and sys.argv[5] == "both"
+    csv = ["source_user,source_password,dest_user,dest_password"]
+    for k in range(1, n + 1):
+        user = f"bench{k:04d}@lab.test"
+        # without "both": no destination IMAP in the bench plan
+        csv.append(f"{user},b{k:04d}-src-pw,{user},{f'b{k:04d}-dst-pw' if both else 'unused'}")
+    add_users(lab_run, "source", "src", n, nf, nm)
+    if both:
+        add_users(lab_run, "destination", "dst", n, nf, nm)
+    with open(os.path.join(lab_run, "mail", "bench.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(csv) + "\n")
+
+
+def add_users(lab_run, side_name, tag, n, nf, nm):
+    side = os.path.join(lab_run, "mail", side_name)
     home = os.path.join(side, "home")
     st = os.stat(home)
     passwd = os.path.join(side, "users.passwd")
     have = open(passwd, encoding="utf-8").read()
-    lines, csv = [], ["source_user,source_password,dest_user,dest_password"]
+    lines = []
     now = int(time.time())
     for k in range(1, n + 1):
-        user, pw = f"bench{k:04d}@lab.test", f"b{k:04d}-src-pw"
-        csv.append(f"{user},{pw},{user},unused")  # no destination IMAP in the bench plan
+        user, pw = f"bench{k:04d}@lab.test", f"b{k:04d}-{tag}-pw"
         uhome = os.path.join(home, user)
         if f"\n{user}:" not in "\n" + have:
             lines.append(f"{user}:{{PLAIN}}{pw}::::{uhome}::\n")
@@ -65,8 +82,6 @@ def main():
                 os.chown(os.path.join(root, f), st.st_uid, st.st_gid)
     with open(passwd, "a", encoding="utf-8") as f:
         f.writelines(lines)
-    with open(os.path.join(lab_run, "mail", "bench.csv"), "w", encoding="utf-8") as f:
-        f.write("\n".join(csv) + "\n")
 
 
 if __name__ == "__main__":

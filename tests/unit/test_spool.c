@@ -1,0 +1,201 @@
+/*
+ * test_spool.c - results' details spooled out of memory (issue 19) and the
+ * streamed JSON report: the same bytes as printing the whole tree at once,
+ * whether the details are in memory or in the spool.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "report.h"
+#include "spool.h"
+#include "util.h"
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* What rpt_write_json wrote before it streamed: the whole tree printed. */
+static char *
+whole_tree(const struct report *rep)
+{
+	cJSON *root = rpt_to_json(rep);
+	char *p = cJSON_Print(root);
+	char *text = xasprintf("%s\n", p);
+
+	cJSON_free(p);
+	cJSON_Delete(root);
+	return text;
+}
+
+static char *
+streamed(const struct report *rep)
+{
+	char path[] = "/tmp/cutover-test-report-XXXXXX";
+	char *err = NULL, *text;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(rpt_write_json(rep, path, &err), 0);
+	text = slurp(path);
+	unlink(path);
+	return text;
+}
+
+static struct report *
+sample(size_t n)
+{
+	struct report *rep = rpt_new("audit", "plan.json");
+
+	rep->started_at = 1700000000;
+	rep->duration_ms = 1234;
+	for (size_t i = 0; i < n; i++) {
+		struct result *res = result_new(i % 2 ? "mailbox.folders" : "imap.login",
+		    "user@example.com", i % 3 == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION);
+		cJSON *folders = cJSON_AddArrayToObject(res->details, "folders");
+
+		result_set(res, i % 5 == 0 ? RESULT_WARN : RESULT_PASS, "result %zu \"quoted\"", i);
+		if (i % 4 == 0)
+			result_advise(res, "advice with\nnewline and \xc3\xa9");
+		res->duration_ms = (int64_t)i * 7;
+		cJSON_AddStringToObject(res->details, "user", "Entw\xc3\xbcrfe & <tags>\t");
+		cJSON_AddNumberToObject(res->details, "ratio", 0.1 * (double)i);
+		cJSON_AddNumberToObject(res->details, "bytes", 1e12 + (double)i);
+		cJSON_AddNullToObject(res->details, "error");
+		cJSON_AddBoolToObject(res->details, "ok", i % 2);
+		cJSON_AddObjectToObject(res->details, "empty");
+		cJSON_AddArrayToObject(res->details, "none");
+		for (size_t k = 0; k < i % 4; k++) {
+			cJSON *f = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(f, "name", k ? "Sent" : "INBOX");
+			cJSON_AddNumberToObject(f, "messages", (double)k);
+			cJSON_AddItemToArray(folders, f);
+		}
+		res->seq = i;
+		rpt_add(rep, res);
+	}
+	return rep;
+}
+
+static void
+test_stream_equals_whole_tree(void **state)
+{
+	size_t sizes[] = {0, 1, 2, 17};
+
+	(void)state;
+	for (size_t s = 0; s < UTIL_ARRAY_LEN(sizes); s++) {
+		struct report *rep = sample(sizes[s]);
+		char *a = whole_tree(rep), *b = streamed(rep);
+
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+		rpt_free(rep);
+	}
+}
+
+static void
+test_spooled_details_leave_memory_and_come_back(void **state)
+{
+	struct report *rep = sample(17);
+	char *before = whole_tree(rep), *after;
+	struct spool *sp = rpt_spool(rep);
+
+	(void)state;
+	assert_non_null(sp);
+	for (size_t i = 0; i < rep->n_results; i++) {
+		assert_int_equal(result_spool(rep->results[i], sp), 0);
+		assert_null(rep->results[i]->details);
+	}
+	assert_true(spool_size(sp) > 0);
+	after = streamed(rep);
+	assert_string_equal(before, after);
+	free(after);
+	/* Writing did not bring them back into memory. */
+	for (size_t i = 0; i < rep->n_results; i++)
+		assert_null(rep->results[i]->details);
+	/* Loading them (for the HTML page) gives the same report again. */
+	rpt_load_details(rep);
+	after = whole_tree(rep);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	rpt_free(rep);
+}
+
+static void
+test_spool_round_trip_big_and_small(void **state)
+{
+	char *err = NULL;
+	struct spool *sp = spool_new(NULL, &err);
+	size_t big = 200 * 1024;
+	char *blob = xmalloc(big);
+	uint64_t o1, o2, o3;
+	char *got;
+
+	(void)state;
+	assert_non_null(sp);
+	memset(blob, 'x', big);
+	assert_int_equal(spool_put(sp, "abc", 3, &o1), 0);
+	assert_int_equal(spool_put(sp, blob, big, &o2), 0);
+	assert_int_equal(spool_put(sp, "def", 3, &o3), 0);
+	got = spool_get(sp, o3, 3);
+	assert_string_equal(got, "def");
+	free(got);
+	got = spool_get(sp, o1, 3);
+	assert_string_equal(got, "abc");
+	free(got);
+	got = spool_get(sp, o2, big);
+	assert_memory_equal(got, blob, big);
+	free(got);
+	assert_int_equal(spool_size(sp), big + 6);
+	spool_free(sp);
+	free(blob);
+}
+
+static void
+test_no_spool_folder_keeps_memory(void **state)
+{
+	char *err = NULL;
+
+	(void)state;
+	assert_null(spool_new("/nonexistent/folder", &err));
+	assert_non_null(strstr(err, "/nonexistent/folder"));
+	free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stream_equals_whole_tree),
+	    cmocka_unit_test(test_spooled_details_leave_memory_and_come_back),
+	    cmocka_unit_test(test_spool_round_trip_big_and_small),
+	    cmocka_unit_test(test_no_spool_folder_keeps_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
