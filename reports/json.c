@@ -231,8 +231,13 @@ rpt_spool(struct report *rep)
 void
 rpt_load_details(const struct report *rep)
 {
-	for (size_t i = 0; i < rep->n_results; i++)
-		result_unspool(rep->results[i]);
+	for (size_t i = 0; i < rep->n_results; i++) {
+		struct result *res = rep->results[i];
+
+		/* Spooled before rpt_add could make them UTF-8: now. */
+		if (res->details == NULL && result_unspool(res) == 0 && res->details != NULL)
+			rpt_utf8_tree(res->details->child);
+	}
 }
 
 void

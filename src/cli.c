@@ -442,8 +442,18 @@ cli_rollup_logins(struct report *rep)
 		struct result *res = rep->results[i];
 		struct cli_login key;
 
-		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR ||
-		    !cJSON_HasObjectItem(res->details, "error"))
+		int has_error;
+
+		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR)
+			continue;
+		/* Its details may wait in the spool (src/spool.h): a look, then back. */
+		if (res->details == NULL && result_unspool(res) == 0) {
+			has_error = cJSON_HasObjectItem(res->details, "error");
+			result_drop_details(res);
+		} else {
+			has_error = cJSON_HasObjectItem(res->details, "error");
+		}
+		if (!has_error)
 			continue;
 		key.subject = res->subject;
 		key.side = res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
