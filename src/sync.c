@@ -2209,6 +2209,12 @@ worker_finish(struct sync_worker *w)
 	struct syncstate *st = w->m->run->st;
 	uint32_t wm = worker_watermark(w, w->fetch_errors == 0);
 
+	/* Everything the pass listed settled: the DONE rows above last_uid it
+	 * skipped (reconciled after a crash) are settled too, so the end of the
+	 * pass may pass them (every UID up to there was listed or is a row). */
+	if (w->fetch_errors == 0 && w->wm_cursor == w->n_msgs && w->n_skip > 0 &&
+	    w->skip_uids[w->n_skip - 1] > wm)
+		wm = w->skip_uids[w->n_skip - 1];
 	if (wm > 0 && syncstate_set_last_uid(st, w->sf.id, wm) != 0) {
 		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
