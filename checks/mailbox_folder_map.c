@@ -21,20 +21,6 @@
 /* Mappings named in the summary at most. */
 #define FM_SUMMARY_MAX 6
 
-static cJSON *
-fm_ns(const struct folders_inventory *inv)
-{
-	cJSON *o = cJSON_CreateObject();
-	char d[2] = {folders_ns_delim_of(inv), '\0'};
-	char *p = folders_mutf7_decode(inv->ns_prefix, strlen(inv->ns_prefix));
-
-	cJSON_AddStringToObject(o, "method", inv->ns_method);
-	cJSON_AddStringToObject(o, "prefix", p != NULL ? p : inv->ns_prefix);
-	cJSON_AddStringToObject(o, "delimiter", d);
-	free(p);
-	return o;
-}
-
 /* A mapping named in the summary; the telling ones first. */
 struct fm_item {
 	int rank; /* 0 plan, 1 special use or guess, 2 a nested path, 3 the rest */
@@ -57,7 +43,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
 	const struct plan_sync *ps = &v->plan->sync;
-	cJSON *d = res->details, *arr, *left, *unused, *ns;
+	cJSON *d = res->details, *arr, *left, *unused;
 	struct folders_mapping *map;
 	size_t n = 0, n_new = 0, n_moved = 0, n_left = 0, shown = 0, n_unused = 0;
 	unsigned char *rule_used;
@@ -81,9 +67,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 		return;
 	}
 	cJSON_AddStringToObject(d, "destination_user", v->mb->dest_user);
-	ns = cJSON_AddObjectToObject(d, "namespaces");
-	cJSON_AddItemToObject(ns, "source", fm_ns(si));
-	cJSON_AddItemToObject(ns, "destination", fm_ns(di));
+	cJSON_AddItemToObject(d, "namespaces", folders_namespaces_json(si, di));
 	map = mailaudit_map(v);
 	rule_used = xcalloc(ps->n_folder_map + 1, 1);
 	items = xcalloc(si->n + 1, sizeof(*items));

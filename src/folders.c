@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "imap.h"
 #include "util.h"
 
@@ -1825,4 +1827,29 @@ folders_fetch(struct imap_client *c, const struct folders_opts *o, folders_done_
 	job->phase = PH_LIST;
 	folders_start_list(job);
 	return job;
+}
+
+/* One side's personal namespace (method, prefix in UTF-8, delimiter). */
+static cJSON *
+folders_ns_json(const struct folders_inventory *inv)
+{
+	cJSON *o = cJSON_CreateObject();
+	char d[2] = {folders_ns_delim_of(inv), '\0'};
+	char *p = folders_mutf7_decode(inv->ns_prefix, strlen(inv->ns_prefix));
+
+	cJSON_AddStringToObject(o, "method", inv->ns_method);
+	cJSON_AddStringToObject(o, "prefix", p != NULL ? p : inv->ns_prefix);
+	cJSON_AddStringToObject(o, "delimiter", d);
+	free(p);
+	return o;
+}
+
+cJSON *
+folders_namespaces_json(const struct folders_inventory *src, const struct folders_inventory *dst)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(o, "source", folders_ns_json(src));
+	cJSON_AddItemToObject(o, "destination", folders_ns_json(dst));
+	return o;
 }

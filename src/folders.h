@@ -375,6 +375,13 @@ const char *folders_relative(const struct folders_inventory *inv, const char *ra
 /* The delimiter of INV's personal namespace (ns_delim, else delim, else '/'). */
 char folders_ns_delim_of(const struct folders_inventory *inv);
 
+/* {"source": ..., "destination": ...}, each side's personal namespace as the
+ * reports show it (method, prefix in UTF-8, delimiter): sync.mailbox and
+ * mailbox.folder_map alike. Caller owns the object. */
+struct cJSON;
+struct cJSON *folders_namespaces_json(const struct folders_inventory *src,
+    const struct folders_inventory *dst);
+
 /*
  * Parse "* NAMESPACE (("" "/")) NIL (("#shared/" "/"))" (RFC 2342 section
  * 5): the first personal namespace into *PREFIX (caller frees) and *DELIM,

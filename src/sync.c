@@ -4122,21 +4122,6 @@ mbox_subscribe_cb(struct imap_client *c, const struct imap_response *r, void *ar
 		mbox_plan(m);
 }
 
-/* One side's personal namespace for the report. */
-static cJSON *
-mbox_ns_json(const struct folders_inventory *inv)
-{
-	cJSON *o = cJSON_CreateObject();
-	char d[2] = {folders_ns_delim_of(inv), '\0'};
-	char *p = folders_mutf7_decode(inv->ns_prefix, strlen(inv->ns_prefix));
-
-	cJSON_AddStringToObject(o, "method", inv->ns_method);
-	cJSON_AddStringToObject(o, "prefix", p != NULL ? p : inv->ns_prefix);
-	cJSON_AddStringToObject(o, "delimiter", d);
-	free(p);
-	return o;
-}
-
 /* Is the destination folder RAW subscribed? */
 static int
 mbox_dst_subscribed(const struct folders_inventory *di, const char *raw)
@@ -4160,7 +4145,7 @@ mbox_map(struct sync_mbox *m)
 	const struct plan_sync *ps = &m->run->plan->sync;
 	struct folders_rule *rules = xcalloc(ps->n_folder_map + 1, sizeof(*rules));
 	struct folders_mapping *map = xcalloc(si->n ? si->n : 1, sizeof(*map));
-	cJSON *ns = cJSON_CreateObject(), *left = cJSON_CreateArray();
+	cJSON *left = cJSON_CreateArray();
 
 	for (size_t k = 0; k < ps->n_folder_map; k++) {
 		rules[k].from = ps->folder_map[k].from;
@@ -4170,9 +4155,7 @@ mbox_map(struct sync_mbox *m)
 	free(rules);
 	cJSON_Delete(m->mapinfo);
 	m->mapinfo = cJSON_CreateObject();
-	cJSON_AddItemToObject(ns, "source", mbox_ns_json(si));
-	cJSON_AddItemToObject(ns, "destination", mbox_ns_json(di));
-	cJSON_AddItemToObject(m->mapinfo, "namespaces", ns);
+	cJSON_AddItemToObject(m->mapinfo, "namespaces", folders_namespaces_json(si, di));
 	cJSON_AddItemToObject(m->mapinfo, "left_out", left);
 	m->folders = xcalloc(si->n ? si->n : 1, sizeof(*m->folders));
 	for (size_t i = 0; i < si->n; i++) {

@@ -222,23 +222,6 @@ util_json_type(const cJSON *item)
 	return "an invalid value";
 }
 
-static int
-util_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The mode of the file PATH replaces, or what open(O_CREAT, 0666) would give
  * (mkstemp creates 0600). */
 static mode_t
@@ -274,64 +257,6 @@ util_sync_dir(const char *path)
 		close(fd);
 	}
 	free(dir);
-}
-
-int
-util_write_file(const char *path, const char *data, size_t len, const char *what, char **err)
-{
-	char *tmp = NULL;
-	int fd = -1, rc = -1, saved;
-
-	*err = NULL;
-	if (path == NULL || *path == '\0') {
-		*err = xasprintf("cannot write %s: empty path", what);
-		return -1;
-	}
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
-			*err = xasprintf("cannot write %s to standard output: %s", what,
-			    strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	/* Same folder as PATH, so rename() is atomic (same file system). */
-	tmp = xasprintf("%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	if (fchmod(fd, util_file_mode(path)) != 0 || util_write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write %s %s: %s", what, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed: nothing to unlink */
-	util_sync_dir(path);
-	rc = 0;
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	errno = saved;
-	return rc;
 }
 
 int
@@ -429,4 +354,25 @@ util_hostname_ok(const char *s, int allow_wild)
 			return 0;
 	}
 	return s[len - 1] != '-';
+}
+
+struct util_buf {
+	const char *data;
+	size_t len;
+};
+
+static int
+util_write_buf(FILE *out, void *arg)
+{
+	const struct util_buf *b = arg;
+
+	return fwrite(b->data, 1, b->len, out) == b->len ? 0 : -1;
+}
+
+int
+util_write_file(const char *path, const char *data, size_t len, const char *what, char **err)
+{
+	struct util_buf b = {data, len};
+
+	return util_write_stream(path, util_write_buf, &b, what, err);
 }
