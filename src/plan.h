@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "profile.h"
+#include "oauth2.h"
 
 /* Largest plan or CSV file plan_load()/plan_resolve() read. */
 #define PLAN_MAX_FILE_BYTES (16u * 1024u * 1024u)
@@ -74,6 +75,7 @@ struct plan_side {
 	struct plan_url *pop3;          /* NULL when absent */
 	struct plan_url *webmail;       /* NULL when absent */
 	struct plan_admin *admin;       /* NULL when absent */
+	struct oauth2_config *auth;     /* "auth" (issue 13), NULL when absent */
 	/*
 	 * The second port probed besides the URL's (the other TLS mode: 143
 	 * for imaps://...:993, 993 for imap://...:143; likewise 110/995):
