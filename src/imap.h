@@ -32,6 +32,7 @@
 #include <event2/event.h>
 
 #include "net.h"
+#include "sasl.h"
 
 /* ---- the response parser ------------------------------------------------------ */
 
@@ -187,6 +188,8 @@ struct imap_date {
 int imap_date_parse(const char *s, size_t len, struct imap_date *d);
 /* Write D as RFC 3501 date-time text (without quotes) into OUT. */
 void imap_date_format(const struct imap_date *d, char out[IMAP_DATE_LEN]);
+/* 1 when CH is an ATOM-CHAR (RFC 3501 section 9): not atom-specials, not 8-bit. */
+int imap_atom_char(unsigned char ch);
 /* 1 when S (LEN bytes) is a flag APPEND may carry (RFC 3501 section 9):
  * "\" atom (system flag or flag-extension) or an atom (keyword); 0 for
  * anything with a space, quote, parenthesis, bracket, 8-bit or control. */
@@ -209,17 +212,11 @@ enum imap_state {
 /* "connect", "greeting", "CAPABILITY", "STARTTLS", "login", ... */
 const char *imap_state_str(enum imap_state st);
 
-enum imap_tls_mode {
-	IMAP_TLS_IMPLICIT,      /* imaps:// */
-	IMAP_TLS_STARTTLS,      /* imap:// : upgrade required */
-	IMAP_TLS_PLAIN_ALLOWED, /* imap:// with --allow-plaintext: plain unless the server
-	                           refuses plaintext logins (LOGINDISABLED), then upgrade */
-};
 
 struct imap_client_opts {
 	const char *host;
 	int port;
-	enum imap_tls_mode tls;
+	enum net_tls_mode tls; /* net.h: implicit, STARTTLS, or plain allowed */
 	const char *ca_file;
 	int insecure;
 	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
@@ -229,6 +226,8 @@ struct imap_client_opts {
 	const char *password; /* the user's, or the admin's when ADMIN is set */
 	const char *admin;    /* authentication identity for SASL PLAIN with
 	                         USER as authorization identity (master users) */
+	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
+	                         AUTHENTICATE OAUTHBEARER or XOAUTH2, as offered */
 	const struct imap_limits *limits;
 };
 
@@ -265,6 +264,10 @@ const char *const *imap_client_caps(const struct imap_client *c, size_t *n);
 int imap_client_has_cap(const struct imap_client *c, const char *name);
 /* The TLS facts, or NULL when the connection never got TLS. */
 const struct net_tls_info *imap_client_tls(const struct imap_client *c);
+/* The SASL mechanism of the login (SASL_NONE: LOGIN or no login yet). */
+enum sasl_mech imap_client_mech(const struct imap_client *c);
+/* The decoded error challenge of a refused OAuth2 login, or NULL. */
+const struct sasl_oauth_error *imap_client_oauth_error(const struct imap_client *c);
 /* The server's greeting text (after "* OK"), "" before it arrived. */
 const char *imap_client_greeting(const struct imap_client *c);
 /* Describe where the client stands for a timeout ("in STARTTLS after 15.0 s")

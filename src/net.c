@@ -102,6 +102,14 @@ net_result_str(enum net_result r)
 	return "protocol_error";
 }
 
+enum net_tls_mode
+net_tls_mode_for(int implicit, int allow_plaintext)
+{
+	if (implicit)
+		return NET_TLS_IMPLICIT;
+	return allow_plaintext ? NET_TLS_PLAIN_ALLOWED : NET_TLS_STARTTLS;
+}
+
 /* ---- TLS contexts ------------------------------------------------------------ */
 
 /* Only contexts that loaded are cached: a failure (even a lasting one) is

@@ -61,6 +61,20 @@ const char *net_result_str(enum net_result r);
  * negotiated without allow_old_tls, and in the summaries that report it. */
 #define NET_OLD_TLS_MARK "below TLS 1.2"
 
+/*
+ * How a mail session gets TLS: the one mapping of a URL's scheme (imaps://,
+ * pop3s:// = implicit) and --allow-plaintext, for IMAP and POP3 alike.
+ */
+enum net_tls_mode {
+	NET_TLS_IMPLICIT,      /* imaps://, pop3s:// */
+	NET_TLS_STARTTLS,      /* imap://, pop3:// : STARTTLS/STLS required */
+	NET_TLS_PLAIN_ALLOWED, /* imap://, pop3:// with --allow-plaintext: plain unless the
+	                          server offers the upgrade or refuses plaintext logins */
+};
+
+/* IMPLICIT when the URL asks for implicit TLS, else by ALLOW_PLAINTEXT. */
+enum net_tls_mode net_tls_mode_for(int implicit, int allow_plaintext);
+
 enum net_error {
 	NET_ERR_NONE = 0,
 	NET_ERR_RESOLVE, /* host name did not resolve */

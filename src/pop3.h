@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "net.h"
+#include "sasl.h"
 
 /* ---- reply parser ---- */
 
@@ -86,17 +87,11 @@ enum pop3_state {
 /* "connect", "greeting", "CAPA", "STLS", "login", "STAT", ... */
 const char *pop3_state_str(enum pop3_state st);
 
-enum pop3_tls_mode {
-	POP3_TLS_IMPLICIT,      /* pop3s:// */
-	POP3_TLS_STARTTLS,      /* pop3:// : STLS required */
-	POP3_TLS_PLAIN_ALLOWED, /* pop3:// with --allow-plaintext: plain unless the
-	                           server offers no plaintext login, then STLS */
-};
 
 struct pop3_client_opts {
 	const char *host;
 	int port;
-	enum pop3_tls_mode tls;
+	enum net_tls_mode tls; /* net.h: implicit, STLS, or plain allowed */
 	const char *ca_file;
 	int insecure;
 	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
@@ -104,6 +99,8 @@ struct pop3_client_opts {
 	const char *user;     /* NULL: stop at READY after CAPA (TLS probe) */
 	const char *password; /* the user's, or the admin's when ADMIN is set */
 	const char *admin;    /* SASL PLAIN authentication identity (master user) */
+	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
+	                         AUTH OAUTHBEARER or XOAUTH2, as offered */
 };
 
 struct pop3_client;
@@ -124,6 +121,10 @@ const char *const *pop3_client_caps(const struct pop3_client *c, size_t *n);
 /* 1 when a CAPA line starts with the word NAME ("STLS", "SASL", "USER"). */
 int pop3_client_has_cap(const struct pop3_client *c, const char *name);
 const struct net_tls_info *pop3_client_tls(const struct pop3_client *c);
+/* The SASL mechanism of the login (SASL_NONE: USER/PASS or no login yet). */
+enum sasl_mech pop3_client_mech(const struct pop3_client *c);
+/* The decoded error challenge of a refused OAuth2 login, or NULL. */
+const struct sasl_oauth_error *pop3_client_oauth_error(const struct pop3_client *c);
 /* STAT after login: messages and octets (-1 before). */
 long long pop3_client_messages(const struct pop3_client *c);
 long long pop3_client_octets(const struct pop3_client *c);

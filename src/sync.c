@@ -579,9 +579,7 @@ sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
 	memset(&o, 0, sizeof(o));
 	o.host = side->imap->host;
 	o.port = side->imap->port;
-	o.tls = side->imap->tls == PLAN_TLS_IMPLICIT ? IMAP_TLS_IMPLICIT
-	    : ro->allow_plaintext                    ? IMAP_TLS_PLAIN_ALLOWED
-	                                             : IMAP_TLS_STARTTLS;
+	o.tls = net_tls_mode_for(side->imap->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
 	o.allow_old_tls = ro->allow_old_tls;
