@@ -218,9 +218,7 @@ iprobe_try_pop3(struct iprobe *p)
 	memset(&o, 0, sizeof(o));
 	o.host = pu->host;
 	o.port = pu->port;
-	o.tls = pu->tls == PLAN_TLS_IMPLICIT ? POP3_TLS_IMPLICIT
-	    : ro->allow_plaintext            ? POP3_TLS_PLAIN_ALLOWED
-	                                     : POP3_TLS_STARTTLS;
+	o.tls = net_tls_mode_for(pu->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
 	o.allow_old_tls = ro->allow_old_tls;
@@ -271,12 +269,7 @@ iprobe_start(struct task *t, void *aux)
 	memset(&o, 0, sizeof(o));
 	o.host = p->ep.host;
 	o.port = p->ep.port;
-	if (p->ep.implicit)
-		o.tls = IMAP_TLS_IMPLICIT;
-	else if (p->login && ro->allow_plaintext)
-		o.tls = IMAP_TLS_PLAIN_ALLOWED;
-	else
-		o.tls = IMAP_TLS_STARTTLS;
+	o.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
 	o.allow_old_tls = ro->allow_old_tls;

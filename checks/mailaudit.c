@@ -266,9 +266,7 @@ ma_start(struct task *t, void *aux)
 	memset(&o, 0, sizeof(o));
 	o.host = u->host;
 	o.port = u->port;
-	o.tls = u->tls == PLAN_TLS_IMPLICIT ? IMAP_TLS_IMPLICIT
-	    : ro->allow_plaintext           ? IMAP_TLS_PLAIN_ALLOWED
-	                                    : IMAP_TLS_STARTTLS;
+	o.tls = net_tls_mode_for(u->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
 	o.allow_old_tls = ro->allow_old_tls;

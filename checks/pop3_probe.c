@@ -149,12 +149,7 @@ pprobe_start(struct task *t, void *aux)
 	memset(&o, 0, sizeof(o));
 	o.host = p->ep.host;
 	o.port = p->ep.port;
-	if (p->ep.implicit)
-		o.tls = POP3_TLS_IMPLICIT;
-	else if (p->login && ro->allow_plaintext)
-		o.tls = POP3_TLS_PLAIN_ALLOWED;
-	else
-		o.tls = POP3_TLS_STARTTLS;
+	o.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
 	o.ca_file = ro->ca_file;
 	o.insecure = ro->insecure;
 	o.allow_old_tls = ro->allow_old_tls;
