@@ -127,7 +127,8 @@ oauth2_response_parse(const char *body, size_t len, struct oauth2_response *out)
 	memset(out, 0, sizeof(*out));
 	out->expires_in = -1;
 	out->interval = -1;
-	if (body == NULL || len > OAUTH2_MAX_BODY)
+	/* JSON text holds no raw NUL (RFC 8259 7): such a body is not JSON */
+	if (body == NULL || len > OAUTH2_MAX_BODY || memchr(body, '\0', len) != NULL)
 		return -1;
 	j = cJSON_ParseWithLength(body, len);
 	if (!cJSON_IsObject(j)) {
