@@ -5,7 +5,8 @@
  * a certificate made in the test), x5t#S256, the claims reader, the renewal
  * arithmetic, and the cache on a real loop against libevent's HTTP server on
  * 127.0.0.1 (one request for many waiters, renewal, invalidate, a permanent
- * error asked once, a device_code refresh token rotated into its 0600 file).
+ * error asked once, a device_code refresh token rotated into its 0600 file),
+ * and the auth.token check run on the runner against that server.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,9 +32,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "http.h"
 #include "jwt.h"
 #include "oauth2.h"
+#include "plan.h"
+#include "report.h"
+#include "runner.h"
 #include "util.h"
 
 static int
@@ -794,6 +799,135 @@ test_access_token_flow(void **state)
 	oauth2_cache_free(c);
 }
 
+/* ---- the auth.token check on a runner ------------------------------------------ */
+
+static const char *check_answer; /* the token endpoint's JSON for the check test */
+static int check_status;
+
+static void
+check_serve(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	(void)arg;
+	evbuffer_add_printf(out, "%s", check_answer);
+	evhttp_send_reply(req, check_status, "X", out);
+	evbuffer_free(out);
+}
+
+/* Run auth.token for a microsoft365 destination; returns its result (in REP). */
+static struct result *
+run_auth_check(struct report *rep, struct oauth2_config *cfg)
+{
+	static const char plan_text[] = "{\"domain\": \"example.com\", \"destination\": "
+	    "{\"profile\": \"microsoft365\", \"imap\": \"imaps://127.0.0.1:1\"}, "
+	    "\"mailboxes\": [{\"source_user\": \"a@example.com\", \"dest_user\": "
+	    "\"a@example.com\", \"dest_password\": \"x\", "
+	    "\"source_password\": \"y\"}]}";
+	struct runner_opts ro;
+	struct runner *r;
+	struct plan *plan = NULL;
+	struct evhttp *srv;
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct check_input in;
+	char *err = NULL, url[128];
+	const struct check *const *ck;
+	struct result *res;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.timeout_ms = 5000;
+	r = runner_new(&ro, &err);
+	assert_non_null(r);
+	srv = evhttp_new(runner_base(r));
+	evhttp_set_gencb(srv, check_serve, NULL);
+	bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
+	assert_non_null(bs);
+	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/t/oauth2/v2.0/token", ntohs(sin.sin_port));
+	cfg->token_url = url;
+	assert_int_equal(plan_parse(plan_text, strlen(plan_text), NULL, &plan, &err), 0);
+	plan->destination.auth = cfg;
+	memset(&in, 0, sizeof(in));
+	in.plan = plan;
+	in.domain = plan->domain;
+	for (ck = check_registry(); *ck != NULL; ck++)
+		if (strcmp((*ck)->id, "auth.token") == 0)
+			(*ck)->schedule(r, &in);
+	assert_int_equal(runner_run(r, rep), 0);
+	evhttp_free(srv);
+	runner_free(r);
+	plan->destination.auth = NULL; /* ours, not the plan's */
+	plan_free(plan);
+	assert_int_equal(rep->n_results, 1);
+	res = rep->results[0];
+	if (res->details == NULL)
+		assert_int_equal(result_unspool(res), 0);
+	cfg->token_url = NULL;
+	return res;
+}
+
+static void
+test_check_auth_token(void **state)
+{
+	struct oauth2_config cfg;
+	struct report *rep;
+	struct result *res;
+	char *tok, *body, *json;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flow = OAUTH2_FLOW_CLIENT_CREDENTIALS;
+	cfg.client_id = "cid";
+	cfg.client_secret = "s3cret-value";
+	cfg.scope = "https://outlook.office365.com/.default";
+	/* a token with POP but not IMAP: warn, naming the missing role */
+	tok = fake_jwt("{\"aud\":\"https://outlook.office365.com\",\"roles\":[\"POP.AccessAsApp\"]}");
+	body = xasprintf("{\"access_token\":\"%s\",\"expires_in\":3599}", tok);
+	check_answer = body;
+	check_status = 200;
+	rep = rpt_new("audit", NULL);
+	res = run_auth_check(rep, &cfg);
+	assert_string_equal(res->id, "auth.token");
+	assert_int_equal(res->side, RESULT_SIDE_DESTINATION);
+	assert_int_equal(res->status, RESULT_WARN);
+	assert_non_null(strstr(res->summary, "IMAP.AccessAsApp"));
+	assert_non_null(strstr(res->advice, "API permissions"));
+	json = cJSON_PrintUnformatted(res->details);
+	assert_non_null(strstr(json, "\"missing\":[\"IMAP.AccessAsApp\"]"));
+	assert_non_null(strstr(json, "\"lifetime_s\":3599"));
+	assert_null(strstr(json, tok));            /* never the token */
+	assert_null(strstr(json, "s3cret-value")); /* nor the secret */
+	free(json);
+	rpt_free(rep);
+	free(body);
+	free(tok);
+	/* with the role: pass, listing it */
+	tok = fake_jwt("{\"roles\":[\"IMAP.AccessAsApp\"]}");
+	body = xasprintf("{\"access_token\":\"%s\",\"expires_in\":3599}", tok);
+	check_answer = body;
+	rep = rpt_new("audit", NULL);
+	res = run_auth_check(rep, &cfg);
+	assert_int_equal(res->status, RESULT_PASS);
+	assert_non_null(strstr(res->summary, "IMAP.AccessAsApp"));
+	rpt_free(rep);
+	free(body);
+	free(tok);
+	/* Entra's answer to a secret ID given as the secret: fail with the advice */
+	check_answer = "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "
+	    "Invalid client secret provided.\",\"error_codes\":[7000215]}";
+	check_status = 401;
+	rep = rpt_new("audit", NULL);
+	res = run_auth_check(rep, &cfg);
+	assert_int_equal(res->status, RESULT_FAIL);
+	assert_non_null(strstr(res->summary, "AADSTS7000215"));
+	assert_non_null(strstr(res->advice, "instead of its Value"));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(res->details, "obtained")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(res->details, "permanent")));
+	rpt_free(rep);
+}
+
 int
 main(void)
 {
@@ -813,6 +947,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_cache_permanent_error, idp_setup, idp_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_device_refresh, idp_setup, idp_teardown),
 	    cmocka_unit_test_setup_teardown(test_access_token_flow, idp_setup, idp_teardown),
+	    cmocka_unit_test(test_check_auth_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
