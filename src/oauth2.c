@@ -543,29 +543,37 @@ oauth2_read_file(const char *path, const char *what, size_t *len, char **err)
 }
 
 /*
- * The content behind a config value: "file:PATH" or a path is read, text
- * that already is the content (starts with MARKER after blanks) is copied.
- * Returns a new buffer (util_free_secret) or NULL with *ERR.
+ * The content behind a config value. The plan resolves these references to
+ * the file's whole content (PEM, JSON); a "file:PATH" still unresolved, or a
+ * bare path (one short line without the MARKER), is read here. Content is
+ * recognised by MARKER anywhere in it ("-----BEGIN", "{"), or by a line
+ * break: PEM exported by other tools starts with "Bag Attributes". A value
+ * that is neither content nor a readable file is never quoted (it may be a
+ * key). Returns a new buffer (util_free_secret) or NULL with *ERR.
  */
 static char *
 oauth2_material(const char *v, const char *marker, const char *what, size_t *len, char **err)
 {
-	const char *s = v;
+	char *out;
 
 	*err = NULL;
 	if (v == NULL) {
 		*err = xasprintf("%s is not set", what);
 		return NULL;
 	}
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	if (strncmp(s, marker, strlen(marker)) == 0) {
+	if (strncmp(v, "file:", 5) == 0)
+		return oauth2_read_file(v + 5, what, len, err);
+	if (strstr(v, marker) != NULL || strchr(v, '\n') != NULL || strlen(v) > PATH_MAX) {
 		*len = strlen(v);
 		return xstrdup(v);
 	}
-	if (strncmp(v, "file:", 5) == 0)
-		v += 5;
-	return oauth2_read_file(v, what, len, err);
+	out = oauth2_read_file(v, what, len, err);
+	if (out == NULL) {
+		free(*err);
+		*err = xasprintf("%s is neither %s content nor a file that can be read", what,
+		    *marker == '{' ? "JSON" : "PEM");
+	}
+	return out;
 }
 
 /* ---- the cache ----------------------------------------------------------------- */
@@ -890,7 +898,8 @@ oauth2_client_assertion(const char *client_id, const char *token_url, const char
 
 char *
 oauth2_google_assertion(const char *client_email, const char *subject, const char *scope,
-    const char *aud, const char *key_pem, size_t key_len, time_t now, char **err)
+    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now,
+    char **err)
 {
 	EVP_PKEY *key = jwt_key_from_pem(key_pem, key_len, err);
 	cJSON *h, *cl;
@@ -900,6 +909,8 @@ oauth2_google_assertion(const char *client_email, const char *subject, const cha
 		return NULL;
 	h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "typ", "JWT");
+	if (kid != NULL) /* Google names the key by the key file's private_key_id */
+		cJSON_AddStringToObject(h, "kid", kid);
 	cl = cJSON_CreateObject();
 	cJSON_AddStringToObject(cl, "iss", client_email);
 	if (subject != NULL)
@@ -920,6 +931,7 @@ struct oauth2_sa_key {
 	char *private_key;  /* secret */
 	char *client_email;
 	char *token_uri;
+	char *private_key_id;
 };
 
 static void
@@ -928,6 +940,7 @@ oauth2_sa_key_clear(struct oauth2_sa_key *k)
 	util_free_secret(k->private_key);
 	free(k->client_email);
 	free(k->token_uri);
+	free(k->private_key_id);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -956,6 +969,7 @@ oauth2_sa_key_load(const struct oauth2_config *cfg, struct oauth2_sa_key *k, cha
 	k->private_key = oauth2_json_str(j, "private_key");
 	k->client_email = oauth2_json_str(j, "client_email");
 	k->token_uri = oauth2_json_str(j, "token_uri");
+	k->private_key_id = oauth2_json_str(j, "private_key_id");
 	for (cJSON *it = j->child; it != NULL; it = it->next)
 		if (cJSON_IsString(it) && it->valuestring != NULL)
 			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
@@ -1059,7 +1073,7 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 		if (oauth2_sa_key_load(cfg, &k, err) != 0)
 			break;
 		assertion = oauth2_google_assertion(k.client_email, e->subject, e->scope,
-		    e->token_url, k.private_key, strlen(k.private_key), now, err);
+		    e->token_url, k.private_key_id, k.private_key, strlen(k.private_key), now, err);
 		if (assertion != NULL) {
 			const char *kv[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer",
 			    "assertion", assertion, NULL};

@@ -175,10 +175,12 @@ char *oauth2_form(const char *const *kv);
  * with *ERR (caller frees; never quotes the key). */
 char *oauth2_client_assertion(const char *client_id, const char *token_url, const char *cert_pem,
     size_t cert_len, const char *key_pem, size_t key_len, time_t now, char **err);
-/* Google JWT bearer grant (RFC 7523 2.1): claims iss=CLIENT_EMAIL,
- * sub=SUBJECT (left out when NULL), scope, aud, iat=NOW, exp=NOW+3600. */
+/* Google JWT bearer grant (RFC 7523 2.1): header kid=KID (the key file's
+ * private_key_id; left out when NULL), claims iss=CLIENT_EMAIL, sub=SUBJECT
+ * (left out when NULL), scope, aud, iat=NOW, exp=NOW+3600. */
 char *oauth2_google_assertion(const char *client_email, const char *subject, const char *scope,
-    const char *aud, const char *key_pem, size_t key_len, time_t now, char **err);
+    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now,
+    char **err);
 
 /* The device authorization endpoint of CFG: device_url, else derived from
  * an Entra ID or Google token_url; NULL when unknown. Caller frees. */

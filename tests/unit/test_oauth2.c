@@ -357,10 +357,11 @@ test_google_assertion(void **state)
 
 	(void)state;
 	jwt = oauth2_google_assertion("sa@proj.iam.gserviceaccount.com", "alice@example.com",
-	    "https://mail.google.com/", "https://oauth2.googleapis.com/token", kp, strlen(kp),
+	    "https://mail.google.com/", "https://oauth2.googleapis.com/token", "kid-1", kp, strlen(kp),
 	    1765000000, &err);
 	assert_non_null(jwt);
 	verify_jwt(jwt, k, &h, &p);
+	assert_string_equal(cJSON_GetObjectItem(h, "kid")->valuestring, "kid-1");
 	assert_string_equal(cJSON_GetObjectItem(p, "iss")->valuestring,
 	    "sa@proj.iam.gserviceaccount.com");
 	assert_string_equal(cJSON_GetObjectItem(p, "sub")->valuestring, "alice@example.com");
