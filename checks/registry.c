@@ -14,6 +14,7 @@ extern const struct check check_dns_m365_verification;
 extern const struct check check_dns_tls_rpt;
 extern const struct check check_web_webmail;
 extern const struct check check_web_autodiscover;
+extern const struct check check_auth_token;
 extern const struct check check_imap_tls;
 extern const struct check check_imap_login;
 extern const struct check check_pop3_tls;
@@ -40,6 +41,7 @@ static const struct check *const check_list[] = {
 	&check_dns_tls_rpt,
 	&check_web_webmail,
 	&check_web_autodiscover,
+	&check_auth_token,
 	&check_imap_tls,
 	&check_imap_login,
 	&check_pop3_tls,

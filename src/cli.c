@@ -32,7 +32,7 @@ enum cli_opt {
 };
 
 static const struct cli_command *const cli_commands[] = {
-	&cli_cmd_audit, &cli_cmd_dns, &cli_cmd_propagation, &cli_cmd_sync, &cli_cmd_report, &cli_cmd_smtp, NULL,
+	&cli_cmd_audit, &cli_cmd_dns, &cli_cmd_propagation, &cli_cmd_sync, &cli_cmd_report, &cli_cmd_smtp, &cli_cmd_auth, NULL,
 };
 
 static const struct option cli_common_options[] = {

@@ -106,5 +106,6 @@ extern const struct cli_command cli_cmd_report;
 extern const struct cli_command cli_cmd_propagation;
 extern const struct cli_command cli_cmd_sync;
 extern const struct cli_command cli_cmd_smtp;
+extern const struct cli_command cli_cmd_auth;
 
 #endif

@@ -27,7 +27,7 @@ static const struct option audit_options[] = {
 
 /* Groups `--only` knows (DESIGN.md); a group may have no check yet. */
 static const char *const audit_groups[] = {
-	"dns", "imap", "pop3", "web", "folders", "quota", "compare", "smtp", NULL,
+	"dns", "imap", "pop3", "web", "folders", "quota", "compare", "smtp", "auth", NULL,
 };
 
 static struct {
@@ -54,7 +54,8 @@ audit_help(FILE *out)
 	    "\n"
 	    "Options:\n"
 	    "  --only GROUPS        run only these check groups, comma-separated:\n"
-	    "                       dns, imap, pop3, web, folders, quota, compare, smtp\n"
+	    "                       dns, imap, pop3, web, folders, quota, compare, smtp,\n"
+	    "                       auth\n"
 	    "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
 	    "  --autodiscover-user USER\n"
 	    "                       web.autodiscover logs in as this mailbox of the plan\n"
@@ -102,7 +103,7 @@ audit_check_only(struct cli *c, const char *only)
 				known = 1;
 		if (!known)
 			return cli_usage_error(c, "--only: unknown group \"%.*s\"; groups are dns, "
-			    "imap, pop3, web, folders, quota, compare, smtp", (int)n, p);
+			    "imap, pop3, web, folders, quota, compare, smtp, auth", (int)n, p);
 		p += n;
 		if (*p == ',')
 			p++;

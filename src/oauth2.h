@@ -154,4 +154,53 @@ struct oauth2_claims {
 };
 int oauth2_claims_parse(const char *token, struct oauth2_claims *out);
 
+/* ---- token core additions (h-oauth) ------------------------------------------ */
+
+/* When a token granted for LIFETIME_S seconds (-1 unknown) that expires at
+ * EXPIRES_AT is fetched anew: 5 minutes ahead, or half its lifetime when
+ * that is shorter. 0 when EXPIRES_AT is 0 (never: nothing to renew). */
+time_t oauth2_renew_at(time_t expires_at, int64_t lifetime_s);
+
+/* 1 when space-separated LIST holds WORD ("IMAP.AccessAsApp"). */
+int oauth2_has_word(const char *list, const char *word);
+
+/* application/x-www-form-urlencoded body of KV (name, value, ..., NULL); a
+ * pair whose value is NULL is left out. Caller frees (util_free_secret when
+ * a value is a secret). */
+char *oauth2_form(const char *const *kv);
+
+/* RFC 7523 client assertion for Entra ID: header {alg RS256, typ JWT,
+ * x5t#S256 of CERT_PEM}, claims aud=TOKEN_URL, iss=sub=CLIENT_ID, jti,
+ * nbf=iat=NOW, exp=NOW+300. Returns the JWT (util_free_secret) or NULL
+ * with *ERR (caller frees; never quotes the key). */
+char *oauth2_client_assertion(const char *client_id, const char *token_url, const char *cert_pem,
+    size_t cert_len, const char *key_pem, size_t key_len, time_t now, char **err);
+/* Google JWT bearer grant (RFC 7523 2.1): header kid=KID (the key file's
+ * private_key_id; left out when NULL), claims iss=CLIENT_EMAIL, sub=SUBJECT
+ * (left out when NULL), scope, aud, iat=NOW, exp=NOW+3600. */
+char *oauth2_google_assertion(const char *client_email, const char *subject, const char *scope,
+    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now,
+    char **err);
+
+/* The device authorization endpoint of CFG: device_url, else derived from
+ * an Entra ID or Google token_url; NULL when unknown. Caller frees. */
+char *oauth2_device_url(const struct oauth2_config *cfg);
+/* The scope a device sign-in asks: CFG's, plus offline_access at Entra ID
+ * (without it no refresh token is issued). Caller frees. */
+char *oauth2_device_scope(const struct oauth2_config *cfg);
+
+/* <STATE_DIR>/oauth2-<SIDE>[-<USER>].token (USER's unusual bytes as '_').
+ * Caller frees. */
+char *oauth2_token_file(const char *state_dir, const char *side, const char *user);
+/* Write REFRESH_TOKEN to PATH atomically with mode 0600 (temporary file,
+ * fsync, rename). 0, or -1 with *ERR (caller frees; never the token). */
+int oauth2_token_file_write(const char *path, const char *refresh_token, char **err);
+
+/* The run's cache for SIDE ("source"/"destination"), made on first use on
+ * R's loop and HTTP client (--ca-file, --insecure, --timeout), freed with R.
+ * STATE_DIR: the plan's (device_code refresh tokens). */
+struct runner;
+struct oauth2_cache *oauth2_runner_cache(struct runner *r, const char *side,
+    const char *state_dir);
+
 #endif
