@@ -49,6 +49,7 @@ struct imap_cmd {
 
 struct imap_client {
 	struct mailsess s; /* first: the shared session (mailsess.h) */
+	struct imap_limits limits; /* the parser's, for a new parser on a retry */
 	struct imap_parser *parser;
 	enum imap_state state;
 	char *greeting;
@@ -514,6 +515,8 @@ imap_on_auth(struct imap_client *c, const struct imap_response *r, void *arg)
 
 	if (r == NULL)
 		return;
+	if (r->status != IMAP_ST_OK && mailsess_oauth_retry(&c->s))
+		return; /* a fresh token, a new connection */
 	/* The server's words, with any echo of a secret masked; then the
 	 * secrets are no longer needed. */
 	text = mailsess_scrub(&c->s, xstrdup(r->text));
@@ -895,6 +898,20 @@ imap_timed_out(struct mailsess *s)
 }
 
 static void
+imap_restart(struct mailsess *s)
+{
+	struct imap_client *c = (struct imap_client *)s;
+
+	imap_parser_free(c->parser);
+	c->parser = imap_parser_new(&c->limits);
+	free(c->greeting);
+	free(c->bye);
+	c->greeting = c->bye = NULL;
+	c->waiting = NULL;
+	imap_set_state(c, IMAP_S_CONNECT);
+}
+
+static void
 imap_destroy(struct mailsess *s)
 {
 	struct imap_client *c = (struct imap_client *)s;
@@ -921,6 +938,7 @@ static const struct mailsess_ops imap_ops = {
     .closed = imap_closed,
     .failed = imap_failed,
     .timed_out = imap_timed_out,
+    .restart = imap_restart,
     .destroy = imap_destroy,
 };
 
@@ -941,11 +959,16 @@ imap_client_open(
 	    .dns = o->dns,
 	    .creds = {.user = o->user, .password = o->password, .admin = o->admin,
 	        .token = o->token},
+	    .oauth_cache = o->oauth_cache,
+	    .oauth_cfg = o->oauth_cfg,
+	    .oauth_subject = o->user,
 	};
 
 	c->ready_cb = ready_cb;
 	c->ready_arg = arg;
-	c->parser = imap_parser_new(o->limits);
+	if (o->limits != NULL)
+		c->limits = *o->limits;
+	c->parser = imap_parser_new(&c->limits);
 	imap_set_state(c, IMAP_S_CONNECT);
 	mailsess_open(&c->s, &imap_ops, base, &so);
 	return c;

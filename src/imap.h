@@ -34,6 +34,9 @@
 #include "net.h"
 #include "sasl.h"
 
+struct oauth2_cache;
+struct oauth2_config;
+
 /* ---- the response parser ------------------------------------------------------ */
 
 enum imap_arg_type {
@@ -228,6 +231,11 @@ struct imap_client_opts {
 	                         USER as authorization identity (master users) */
 	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
 	                         AUTHENTICATE OAUTHBEARER or XOAUTH2, as offered */
+	/* OAuth2 from the run's token cache instead of TOKEN: fetched for CFG
+	 * and USER before connecting, and once more when the server refuses it
+	 * as invalid (expired on the way); see mailsess.h. */
+	struct oauth2_cache *oauth_cache;
+	const struct oauth2_config *oauth_cfg;
 	const struct imap_limits *limits;
 };
 

@@ -12,15 +12,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include "oauth2.h"
 #include "util.h"
 
 #define MAILSESS_MAX_CAPS 256
+
+static void mailsess_net_cb(struct net_conn *conn, enum net_event ev, void *arg);
 
 static void
 mailsess_really_free(struct mailsess *s)
 {
 	if (s->linger != NULL)
 		event_free(s->linger);
+	oauth2_cancel(s->oauth_wait);
+	net_free(s->retired);
+	free(s->oauth_subject);
 	net_free(s->conn);
 	mailsess_caps_clear(s);
 	free(s->host);
@@ -37,9 +43,11 @@ mailsess_really_free(struct mailsess *s)
 static void
 mailsess_read(struct mailsess *s)
 {
-	struct evbuffer *in = net_input(s->conn);
+	struct net_conn *conn = s->conn;
+	struct evbuffer *in = net_input(conn);
 
-	while (evbuffer_get_length(in) > 0 && !s->free_pending && !s->over) {
+	/* (s->conn changes when a retried login gave this connection up.) */
+	while (evbuffer_get_length(in) > 0 && !s->free_pending && !s->over && s->conn == conn) {
 		struct evbuffer_iovec v;
 		size_t used = 0;
 		int rc;
@@ -94,12 +102,50 @@ mailsess_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 		mailsess_really_free(s);
 }
 
+/* Start the connection (the token, if any, is in s->token by now). */
+static void
+mailsess_connect(struct mailsess *s)
+{
+	struct net_params np;
+
+	memset(&np, 0, sizeof(np));
+	np.host = s->host;
+	np.port = s->port;
+	np.implicit_tls = s->tls == NET_TLS_IMPLICIT;
+	np.ca_file = s->ca_file;
+	np.insecure = s->insecure;
+	np.allow_old_tls = s->allow_old_tls || s->user == NULL; /* no login: no secret */
+	np.dns = s->dns;
+	s->conn = net_connect(s->base, &np, mailsess_net_cb, s);
+}
+
+/* The token cache answered (from the loop, never inside oauth2_get). */
+static void
+mailsess_token_cb(void *arg, const struct oauth2_token *tok)
+{
+	struct mailsess *s = arg;
+
+	s->oauth_wait = NULL;
+	net_free(s->retired);
+	s->retired = NULL;
+	s->dispatching++;
+	if (tok->access_token == NULL) {
+		mailsess_fail(s, NET_RESULT_AUTH_FAILED, "no OAuth2 token: %s",
+		    tok->error != NULL ? tok->error : "the token endpoint gave none");
+	} else {
+		util_free_secret(s->token);
+		s->token = xstrdup(tok->access_token);
+		mailsess_connect(s);
+	}
+	s->dispatching--;
+	if (s->free_pending && s->dispatching == 0)
+		mailsess_really_free(s);
+}
+
 void
 mailsess_open(struct mailsess *s, const struct mailsess_ops *ops, struct event_base *base,
     const struct mailsess_opts *o)
 {
-	struct net_params np;
-
 	memset(s, 0, sizeof(*s));
 	s->ops = ops;
 	s->base = base;
@@ -109,20 +155,51 @@ mailsess_open(struct mailsess *s, const struct mailsess_ops *ops, struct event_b
 	s->tls = o->tls;
 	s->insecure = o->insecure;
 	s->allow_old_tls = o->allow_old_tls;
+	s->dns = o->dns;
 	s->user = xstrdup(o->creds.user);
 	s->password = xstrdup(o->creds.password);
 	s->admin = xstrdup(o->creds.admin);
 	s->token = xstrdup(o->creds.token);
 	s->started_ms = util_now_ms();
-	memset(&np, 0, sizeof(np));
-	np.host = s->host;
-	np.port = o->port;
-	np.implicit_tls = o->tls == NET_TLS_IMPLICIT;
-	np.ca_file = s->ca_file;
-	np.insecure = o->insecure;
-	np.allow_old_tls = o->allow_old_tls || o->creds.user == NULL; /* no login: no secret */
-	np.dns = o->dns;
-	s->conn = net_connect(base, &np, mailsess_net_cb, s);
+	if (o->oauth_cache != NULL && o->creds.user != NULL) {
+		s->oauth_cache = o->oauth_cache;
+		s->oauth_cfg = o->oauth_cfg;
+		s->oauth_subject = xstrdup(o->oauth_subject);
+		s->oauth_wait = oauth2_get(s->oauth_cache, s->oauth_cfg, s->oauth_subject,
+		    mailsess_token_cb, s);
+		return;
+	}
+	mailsess_connect(s);
+}
+
+int
+mailsess_oauth_retry(struct mailsess *s)
+{
+	/* Only a refusal that says the token is not (or no longer) good: a
+	 * refusal for want of a permission would refuse the next one too, and
+	 * dropping the shared token would cost every other session a fetch. */
+	if (s->oauth_cache == NULL || s->oauth_retried || s->over || !s->oauth_refused ||
+	    (strcmp(s->oauth_error.status, "invalid_token") != 0 &&
+	        strcmp(s->oauth_error.status, "401") != 0))
+		return 0;
+	s->oauth_retried = 1;
+	oauth2_invalidate(s->oauth_cache, s->oauth_cfg, s->oauth_subject);
+	/* Inside this connection's callback: stop its events now, free it
+	 * once the new token arrives (from the loop). */
+	net_detach(s->conn);
+	s->retired = s->conn;
+	s->conn = NULL;
+	util_free_secret(s->token);
+	s->token = NULL;
+	s->oauth_refused = 0;
+	memset(&s->oauth_error, 0, sizeof(s->oauth_error));
+	s->mech = SASL_NONE;
+	mailsess_caps_clear(s);
+	s->tls_ever = 0;
+	s->ops->restart(s);
+	s->oauth_wait = oauth2_get(s->oauth_cache, s->oauth_cfg, s->oauth_subject,
+	    mailsess_token_cb, s);
+	return 1;
 }
 
 int64_t
@@ -200,9 +277,9 @@ mailsess_timeout(struct mailsess *s)
 const struct net_tls_info *
 mailsess_tls(const struct mailsess *s)
 {
-	const struct net_tls_info *t = net_tls(s->conn);
+	const struct net_tls_info *t = s->conn != NULL ? net_tls(s->conn) : NULL;
 
-	return t->done ? t : NULL;
+	return t != NULL && t->done ? t : NULL;
 }
 
 /* ---- capabilities ---- */

@@ -43,6 +43,10 @@ struct mailsess_creds {
 	const char *token;    /* secret: an OAuth2 access token (XOAUTH2/OAUTHBEARER) */
 };
 
+struct oauth2_cache;
+struct oauth2_config;
+struct oauth2_wait;
+
 struct mailsess_opts {
 	const char *host;
 	int port;
@@ -52,6 +56,16 @@ struct mailsess_opts {
 	int allow_old_tls;      /* log in even when TLS 1.0/1.1 was negotiated */
 	struct dns_client *dns;
 	struct mailsess_creds creds;
+	/*
+	 * OAuth2 from the run's token cache (oauth2.h): when OAUTH_CACHE is
+	 * set, the session first gets a token for OAUTH_CFG and OAUTH_SUBJECT
+	 * (creds.token is then unused) and connects with it; when the server
+	 * refuses it, the session drops it from the cache and starts again,
+	 * once, with a fresh token (it may have expired on the way).
+	 */
+	struct oauth2_cache *oauth_cache;
+	const struct oauth2_config *oauth_cfg;
+	const char *oauth_subject;
 };
 
 struct mailsess_ops {
@@ -72,6 +86,9 @@ struct mailsess_ops {
 	void (*failed)(struct mailsess *s);
 	/* After mailsess_timeout: drop the callbacks (the caller ends the task). */
 	void (*timed_out)(struct mailsess *s);
+	/* Back to CONNECT for a new connection (a retried OAuth2 login): drop
+	 * what was learnt from the old one (parser, greeting, capabilities). */
+	void (*restart)(struct mailsess *s);
 	/* Free the protocol's own parts (not the struct mailsess fields). */
 	void (*destroy)(struct mailsess *s);
 };
@@ -101,6 +118,14 @@ struct mailsess {
 	enum sasl_mech mech;
 	int oauth_refused;              /* the server sent an OAuth2 error challenge */
 	struct sasl_oauth_error oauth_error;
+	/* OAuth2 from the cache (see mailsess_opts). */
+	struct oauth2_cache *oauth_cache;
+	const struct oauth2_config *oauth_cfg;
+	char *oauth_subject;
+	struct oauth2_wait *oauth_wait;  /* a token request in flight */
+	int oauth_retried;
+	struct net_conn *retired;        /* the connection a retry gave up */
+	struct dns_client *dns;
 };
 
 /* Connect (see net_connect); the protocol's ops get the events. S is zeroed first. */
@@ -153,6 +178,10 @@ char *mailsess_sasl_initial(const struct mailsess *s, enum sasl_mech mech);
  * challenge TEXT into s->oauth_error and return the dummy reply to send
  * (static), per RFC 7628 3.2.3. */
 const char *mailsess_oauth_challenge(struct mailsess *s, const char *text);
+/* The server refused the OAuth2 token: when it came from the cache and
+ * was not retried yet, drop it and start again with a fresh one (returns 1:
+ * the protocol does nothing more; its ops->restart is called). Else 0. */
+int mailsess_oauth_retry(struct mailsess *s);
 /* Words for a refused login that the server's offer explains ("this server
  * wants OAuth2 ..."), appended to a failure message, or "" (static). */
 const char *mailsess_login_hint(const struct mailsess *s, unsigned offers);

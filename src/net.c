@@ -889,6 +889,21 @@ net_peer(const struct net_conn *c)
 	return c->peer;
 }
 
+static void
+net_ignore(struct net_conn *c, enum net_event ev, void *arg)
+{
+	(void)c;
+	(void)ev;
+	(void)arg;
+}
+
+void
+net_detach(struct net_conn *c)
+{
+	c->cb = net_ignore;
+	c->arg = NULL;
+}
+
 void
 net_free(struct net_conn *c)
 {

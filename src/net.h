@@ -168,6 +168,10 @@ const char *net_error_text(const struct net_conn *c);
 /* The address connected to ("127.0.0.1:10993", "[::1]:993") or the host. */
 const char *net_peer(const struct net_conn *c);
 
+/* From now on C delivers no event (a session that gave up this connection
+ * from inside its callback frees it later, outside). */
+void net_detach(struct net_conn *c);
+
 /* Close and free; pending events are dropped. NULL is fine. */
 void net_free(struct net_conn *c);
 

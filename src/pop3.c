@@ -241,6 +241,8 @@ pop3_auth_reply(struct pop3_client *c, const struct pop3_reply *r)
 		pop3_send(c, reply, 0);
 		return;
 	}
+	if (mailsess_oauth_retry(&c->s))
+		return; /* a fresh token, a new connection */
 	text = mailsess_scrub(&c->s, xstrdup(r->text));
 	mailsess_forget_secrets(&c->s);
 	if (strcasestr(text, "plaintext") != NULL)
@@ -405,6 +407,17 @@ pop3_timed_out(struct mailsess *s)
 }
 
 static void
+pop3_restart(struct mailsess *s)
+{
+	struct pop3_client *c = (struct pop3_client *)s;
+
+	pop3_parser_free(c->parser);
+	c->parser = pop3_parser_new(0, 0);
+	c->sent_user = 0;
+	pop3_set_state(c, POP3_S_CONNECT);
+}
+
+static void
 pop3_destroy(struct mailsess *s)
 {
 	struct pop3_client *c = (struct pop3_client *)s;
@@ -423,6 +436,7 @@ static const struct mailsess_ops pop3_ops = {
     .closed = pop3_closed,
     .failed = pop3_failed,
     .timed_out = pop3_timed_out,
+    .restart = pop3_restart,
     .destroy = pop3_destroy,
 };
 
@@ -443,6 +457,9 @@ pop3_client_open(
 	    .dns = o->dns,
 	    .creds = {.user = o->user, .password = o->password, .admin = o->admin,
 	        .token = o->token},
+	    .oauth_cache = o->oauth_cache,
+	    .oauth_cfg = o->oauth_cfg,
+	    .oauth_subject = o->user,
 	};
 
 	c->ready_cb = ready_cb;

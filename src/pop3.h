@@ -25,6 +25,9 @@
 #include "net.h"
 #include "sasl.h"
 
+struct oauth2_cache;
+struct oauth2_config;
+
 /* ---- reply parser ---- */
 
 enum pop3_reply_kind {
@@ -101,6 +104,11 @@ struct pop3_client_opts {
 	const char *admin;    /* SASL PLAIN authentication identity (master user) */
 	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
 	                         AUTH OAUTHBEARER or XOAUTH2, as offered */
+	/* OAuth2 from the run's token cache instead of TOKEN: fetched for CFG
+	 * and USER before connecting, and once more when the server refuses it
+	 * as invalid (expired on the way); see mailsess.h. */
+	struct oauth2_cache *oauth_cache;
+	const struct oauth2_config *oauth_cfg;
 };
 
 struct pop3_client;
