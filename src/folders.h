@@ -204,6 +204,10 @@ const char *folders_special_str(enum folders_special s);
  * "Spam" ...; the last hierarchy level of NAME split at DELIM), for servers
  * without SPECIAL-USE. FOLDERS_SPECIAL_NONE when unknown. */
 enum folders_special folders_special_guess(const char *name, char delim);
+/* The rank of the well-known top-level name REL_UTF8 among the guesses (the
+ * first name of a class first: "Drafts" before "Entwuerfe"), -1 when it is
+ * none or not top-level (DELIM in it); *SP gets its class. */
+int folders_guess_rank(const char *rel_utf8, char delim, enum folders_special *sp);
 
 /*
  * Interpret one untagged response as LIST/XLIST data: fills *F (raw_name,
