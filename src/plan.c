@@ -589,9 +589,13 @@ plan_parse_url(struct plan_ctx *ctx, const cJSON *item, const char *kind, struct
 	*out = u;
 	return 0;
 }
-/* A secret field (reference syntax only) and, when AT is set, where it is written. */
+/*
+ * A secret field (reference syntax only; K's check, when set, must pass too)
+ * and, when AT is set, where it is written.
+ */
 static int
-plan_secret(struct plan_ctx *ctx, const cJSON *item, char **out, char **at)
+plan_secret(struct plan_ctx *ctx, const cJSON *item, const struct plan_key *k, char **out,
+    char **at)
 {
 	const char *why;
 
@@ -600,6 +604,8 @@ plan_secret(struct plan_ctx *ctx, const cJSON *item, char **out, char **at)
 	why = secret_syntax(item->valuestring);
 	if (why != NULL)
 		return plan_fail(ctx, 0, "%s", why);
+	if (k->check != NULL && !k->check(item->valuestring))
+		return plan_fail(ctx, 0, "%s", k->what);
 	util_free_secret(*out);
 	*out = xstrdup(item->valuestring);
 	if (at != NULL) {
@@ -640,7 +646,7 @@ plan_store(struct plan_ctx *ctx, const cJSON *item, void *base, const struct pla
 			return plan_fail(ctx, 0, "%s", why);
 		break;
 	case PT_SECRET:
-		return plan_secret(ctx, item, PLAN_AT(base, k->off, char *),
+		return plan_secret(ctx, item, k, PLAN_AT(base, k->off, char *),
 		    k->aux ? PLAN_AT(base, k->aux, char *) : NULL);
 	case PT_PATH:
 		if (plan_string(ctx, item, &s) != 0)
@@ -859,6 +865,13 @@ plan_profile(struct plan_ctx *ctx, const cJSON *item, void *base, const struct p
 	return -1;
 }
 
+static int
+plan_auth(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct plan_key *k)
+{
+	(void)k;
+	return plan_auth_parse(ctx, obj, base);
+}
+
 #define SIDE(f) offsetof(struct plan_side, f)
 static const struct plan_key plan_side_keys[] = {
 	{.name = "profile", .type = PT_FN, .fn = plan_profile},
@@ -869,6 +882,7 @@ static const struct plan_key plan_side_keys[] = {
 	{.name = "limits", .type = PT_FN, .fn = plan_limits},
 	{.name = "imap_other_port", .type = PT_PORT, .off = SIDE(imap_other_port)},
 	{.name = "pop3_other_port", .type = PT_PORT, .off = SIDE(pop3_other_port)},
+	{.name = "auth", .type = PT_FN, .fn = plan_auth},
 };
 #undef SIDE
 
@@ -1343,12 +1357,14 @@ plan_resolve_secrets(struct plan *p, char **err)
 	for (i = 0; i < p->n_mailboxes; i++) {
 		struct plan_mailbox *mb = &p->mailboxes[i];
 
-		if (mb->source_password == NULL && p->source.admin == NULL) {
+		if (mb->source_password == NULL && p->source.admin == NULL &&
+		    p->source.auth == NULL) {
 			*err = xasprintf("%s: source_password: empty (and source has no \"admin\" "
 					 "to log in with)", mb->origin);
 			return -1;
 		}
-		if (mb->dest_password == NULL && p->destination.admin == NULL) {
+		if (mb->dest_password == NULL && p->destination.admin == NULL &&
+		    p->destination.auth == NULL) {
 			*err = xasprintf("%s: dest_password: empty (and destination has no "
 					 "\"admin\" to log in with)", mb->origin);
 			return -1;
@@ -1359,6 +1375,8 @@ plan_resolve_secrets(struct plan *p, char **err)
 
 		if (a != NULL &&
 		    secret_resolve(&a->password, SECRET_LINE, a->password_at, p->dir, err) != 0)
+			return -1;
+		if (plan_auth_resolve(sides[s], p->dir, err) != 0)
 			return -1;
 	}
 	for (i = 0; i < p->n_mailboxes; i++) {
@@ -1442,6 +1460,7 @@ plan_side_clear(struct plan_side *side)
 		free(side->admin->password_at);
 		free(side->admin);
 	}
+	plan_auth_free(side);
 }
 void
 plan_free(struct plan *p)

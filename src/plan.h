@@ -58,6 +58,9 @@ struct plan_url {
 	char *path;        /* http(s): path and query, "/" when absent; NULL otherwise */
 };
 
+/* References an "auth" object may hold (see struct plan_side). */
+#define PLAN_AUTH_NREFS 5
+
 /* A login used for every mailbox of one side (Dovecot master user, etc.). */
 struct plan_admin {
 	char *user;
@@ -76,6 +79,12 @@ struct plan_side {
 	struct plan_url *webmail;       /* NULL when absent */
 	struct plan_admin *admin;       /* NULL when absent */
 	struct oauth2_config *auth;     /* "auth" (issue 13), NULL when absent */
+	/*
+	 * Places of the auth object's references, for resolve errors (internal
+	 * use): client_secret, client_certificate, client_key, key_file,
+	 * access_token; NULL when absent.
+	 */
+	char *auth_at[PLAN_AUTH_NREFS];
 	/*
 	 * The second port probed besides the URL's (the other TLS mode: 143
 	 * for imaps://...:993, 993 for imap://...:143; likewise 110/995):

@@ -51,7 +51,7 @@ struct plan_ctx {
 enum plan_type {
 	PT_STRING,  /* non-empty string -> char *; `check`/`what` when set */
 	PT_USER,    /* a user name -> char * */
-	PT_SECRET,  /* a secret reference (secret_syntax) -> char *; its place -> char * at aux */
+	PT_SECRET,  /* a secret (secret_syntax; `check` when set) -> char *; its place at aux */
 	PT_PATH,    /* a string joined with the plan's folder -> char *; its place at aux, if set */
 	PT_URL,     /* `kind` URL -> struct plan_url * */
 	PT_COUNT,   /* whole number >= 0, or null (-1) -> int64_t */
@@ -76,7 +76,7 @@ struct plan_key {
 	int (*needed)(const struct plan_ctx *ctx, const void *base);
 	plan_key_fn fn;        /* PT_FN */
 	int always;            /* PT_FN: also called (ITEM NULL) when the key is absent */
-	int (*check)(const char *s); /* PT_STRING, PT_STRINGS: a value must pass */
+	int (*check)(const char *s); /* PT_STRING, PT_STRINGS, PT_SECRET: a value must pass */
 	const char *what;      /* ... else this is the message */
 	const char *kind;      /* PT_URL: "imap", "pop3", "webmail" */
 };
