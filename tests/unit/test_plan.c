@@ -1597,6 +1597,27 @@ test_auth_secrets(void **state)
 	free(dir);
 }
 
+/* contrib/examples/m365-plan.json opens (no secret needed) with its app login. */
+static void
+test_example_m365_plan(void **state)
+{
+	struct plan *p = NULL;
+	char *err = NULL;
+
+	(void)state;
+	if (plan_open("contrib/examples/m365-plan.json", &p, &err) != 0) {
+		print_error("%s\n", err);
+		free(err);
+		fail();
+	}
+	assert_non_null(p->destination.auth);
+	assert_int_equal(p->destination.auth->flow, OAUTH2_FLOW_CLIENT_CREDENTIALS);
+	assert_string_equal(p->destination.auth->token_url_from, "microsoft365");
+	assert_true(p->n_mailboxes > 0);
+	assert_null(p->mailboxes[0].dest_password);
+	plan_free(p);
+}
+
 int
 main(void)
 {
@@ -1637,6 +1658,7 @@ main(void)
 		cmocka_unit_test(test_auth_key_errors),
 		cmocka_unit_test(test_auth_flow_rules),
 		cmocka_unit_test(test_auth_secrets),
+		cmocka_unit_test(test_example_m365_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
