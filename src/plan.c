@@ -5,7 +5,7 @@
  *   jscan.c       the strict JSON syntax scanner (line, column, what was
  *                 expected; where a field is);
  *   secret.c      env:/file: references and wiping file reads;
- *   csv.c         the RFC 4180 record reader;
+ *   csvread.c     the RFC 4180 record reader;
  *   plan_sheet.c  the mailbox sheet (columns -> mailboxes);
  *   plan_auth.c   the per-side OAuth2 "auth" object;
  * and this file: the field walk and the plan's tables, loading, freeing.

@@ -1,6 +1,6 @@
 /*
  * plan_sheet.c - the mailbox sheet (mailboxes_csv): columns -> mailboxes;
- * see plan_csv_parse() in plan.h. The bytes are read by csv.c; this file
+ * see plan_csv_parse() in plan.h. The bytes are read by csvread.c; this file
  * knows what the columns mean.
  */
 #include "plan.h"
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
+#include "csvread.h"
 #include "plan_p.h"
 #include "secret.h"
 #include "util.h"
@@ -18,7 +18,7 @@
 enum { COL_SOURCE_USER, COL_SOURCE_PASSWORD, COL_DEST_USER, COL_DEST_PASSWORD, COL_N };
 
 struct plan_sheet {
-	struct csv_reader r;
+	struct csvread r;
 	int ncols;                /* header columns, 0 while reading the header */
 	int col_of[COL_N];        /* header position of each known column */
 };
@@ -89,7 +89,7 @@ plan_csv_header(struct plan_sheet *c, char **err)
 	for (col = 0; col < COL_N; col++)
 		c->col_of[col] = -1;
 	for (k = 0; k < c->r.nf; k++) {
-		csv_trim(c->r.fields[k]);
+		csvread_trim(c->r.fields[k]);
 		if (plan_csv_known(c->r.fields[k]) >= 0)
 			known++;
 	}
@@ -141,7 +141,7 @@ plan_csv_header(struct plan_sheet *c, char **err)
 		}
 	}
 	if (ignored != NULL)
-		csv_warn(&c->r, xasprintf("%s:%zu: ignoring %s %s (cutover reads source_user, "
+		csvread_warn(&c->r, xasprintf("%s:%zu: ignoring %s %s (cutover reads source_user, "
 					   "source_password, dest_user, dest_password)",
 				     c->r.path, c->r.rec_line, n_ignored == 1 ? "column" : "columns",
 				     ignored));
@@ -166,7 +166,7 @@ plan_csv_row(struct plan_sheet *c, struct plan_mailbox *mb, char **err)
 	for (s = 0; s < 2; s++) {
 		size_t uk = (size_t)c->col_of[ucol[s]], pk;
 
-		csv_trim(c->r.fields[uk]);
+		csvread_trim(c->r.fields[uk]);
 		why = plan_user_syntax(c->r.fields[uk]);
 		if (why != NULL)
 			return plan_csv_fail(c, err, c->r.rec_line, uk, why);
@@ -209,11 +209,11 @@ plan_mailbox_label(const struct plan_mailbox *mb)
 	return mb->source_user != NULL ? mb->source_user : "";
 }
 
-/* A record that csv_next() refused: "users.csv:5: dest_user: <why>". */
+/* A record that csvread_next() refused: "users.csv:5: dest_user: <why>". */
 static int
 plan_sheet_record(struct plan_sheet *c, char **err)
 {
-	int r = csv_next(&c->r);
+	int r = csvread_next(&c->r);
 
 	if (r < 0)
 		plan_csv_fail(c, err, c->r.err_line, c->r.err_field, c->r.err_msg);
@@ -235,7 +235,7 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 	if (warn != NULL)
 		*warn = NULL;
 	memset(&c, 0, sizeof(c));
-	if (csv_open(&c.r, data, len, path != NULL ? path : "mailboxes.csv", err) != 0)
+	if (csvread_open(&c.r, data, len, path != NULL ? path : "mailboxes.csv", err) != 0)
 		goto out;
 	r = plan_sheet_record(&c, err);
 	if (r < 0)
@@ -264,7 +264,7 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 			} else {
 				*err = xasprintf("%s:%zu: expected %d fields, found %zu (a %s "
 						 "in a value needs quotes)",
-				    c.r.path, c.r.rec_line, c.ncols, c.r.nf, csv_sepname(c.r.sep));
+				    c.r.path, c.r.rec_line, c.ncols, c.r.nf, csvread_sepname(c.r.sep));
 			}
 			goto out;
 		}
@@ -281,12 +281,12 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 	*n = count;
 	mbs = NULL; /* transferred */
 	if (warn != NULL)
-		*warn = csv_take_warnings(&c.r);
+		*warn = csvread_take_warnings(&c.r);
 	rc = 0;
 out:
 	if (rc != 0 && *err != NULL && c.r.sep != ',') {
 		/* every message names the separator the sheet was read with */
-		char *e = xasprintf("%s (fields separated by %ss)", *err, csv_sepname(c.r.sep));
+		char *e = xasprintf("%s (fields separated by %ss)", *err, csvread_sepname(c.r.sep));
 
 		free(*err);
 		*err = e;
@@ -296,7 +296,7 @@ out:
 			plan_mailbox_clear(&mbs[k]);
 		free(mbs);
 	}
-	csv_close(&c.r);
+	csvread_close(&c.r);
 	return rc;
 }
 

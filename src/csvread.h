@@ -1,5 +1,5 @@
 /*
- * csv.h - an RFC 4180 record reader for sheets people save from Excel.
+ * csvread.h - an RFC 4180 record reader for sheets people save from Excel.
  *
  * What it accepts, so callers need not care: a leading UTF-8 BOM; a file that
  * is not UTF-8 read as Windows-1252 (with a warning; a byte that is neither is
@@ -12,27 +12,27 @@
  * (passwords): messages never quote a field, and every buffer is wiped before
  * it is freed. It reads only the LEN bytes it is given.
  *
- *   struct csv_reader r;
- *   if (csv_open(&r, data, len, "users.csv", &err) != 0) ...
- *   while ((rc = csv_next(&r)) == 1) ... r.fields[0..r.nf) ... r.rec_line ...
+ *   struct csvread r;
+ *   if (csvread_open(&r, data, len, "users.csv", &err) != 0) ...
+ *   while ((rc = csvread_next(&r)) == 1) ... r.fields[0..r.nf) ... r.rec_line ...
  *   if (rc < 0) ... r.err_line, r.err_field, r.err_msg ...
- *   csv_close(&r);
+ *   csvread_close(&r);
  */
-#ifndef CUTOVER_CSV_H
-#define CUTOVER_CSV_H
+#ifndef CUTOVER_CSVREAD_H
+#define CUTOVER_CSVREAD_H
 
 #include <stddef.h>
 
-struct csv_reader {
-	/* the current record (csv_next returned 1): NF fields, NUL-terminated.
+struct csvread {
+	/* the current record (csvread_next returned 1): NF fields, NUL-terminated.
 	 * A caller may take a field: set fields[k] to NULL (it then owns it and
 	 * wipes it). */
 	char **fields;
 	size_t nf;
 	size_t rec_line;          /* the line the record starts on (1-based) */
 	char sep;                 /* ',', ';' or '\t' */
-	const char *path;         /* as given to csv_open */
-	/* after csv_next returned -1: the line, the field (0-based) and why */
+	const char *path;         /* as given to csvread_open */
+	/* after csvread_next returned -1: the line, the field (0-based) and why */
 	size_t err_line;
 	size_t err_field;
 	const char *err_msg;      /* static text */
@@ -51,26 +51,26 @@ struct csv_reader {
 /*
  * Start reading the LEN bytes at DATA (kept, not copied: it must outlive R).
  * PATH names the file in messages. Returns 0, or -1 with *ERR (caller frees)
- * when the data is neither UTF-8 nor Windows-1252; csv_close(R) either way.
+ * when the data is neither UTF-8 nor Windows-1252; csvread_close(R) either way.
  */
-int csv_open(struct csv_reader *r, const char *data, size_t len, const char *path, char **err);
+int csvread_open(struct csvread *r, const char *data, size_t len, const char *path, char **err);
 
 /* The next record: 1, 0 at the end, -1 with err_line/err_field/err_msg set. */
-int csv_next(struct csv_reader *r);
+int csvread_next(struct csvread *r);
 
 /* Append LINE (taken) to the warnings. */
-void csv_warn(struct csv_reader *r, char *line);
+void csvread_warn(struct csvread *r, char *line);
 
 /* The warnings so far, '\n'-separated (caller frees), or NULL; R has none after. */
-char *csv_take_warnings(struct csv_reader *r);
+char *csvread_take_warnings(struct csvread *r);
 
 /* Wipe and free everything R holds. */
-void csv_close(struct csv_reader *r);
+void csvread_close(struct csvread *r);
 
 /* "comma", "semicolon" or "tab". */
-const char *csv_sepname(char sep);
+const char *csvread_sepname(char sep);
 
 /* Trim spaces and tabs around S in place. */
-void csv_trim(char *s);
+void csvread_trim(char *s);
 
 #endif

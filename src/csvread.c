@@ -1,7 +1,7 @@
 /*
- * csv.c - the RFC 4180 record reader; see csv.h.
+ * csvread.c - the RFC 4180 record reader; see csvread.h.
  */
-#include "csv.h"
+#include "csvread.h"
 
 #include <iconv.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 
 /* Record a failure of the current record. Returns -1. */
 static int
-csv_fail(struct csv_reader *c, size_t line, size_t field, const char *msg)
+csvread_fail(struct csvread *c, size_t line, size_t field, const char *msg)
 {
 	c->err_line = line;
 	c->err_field = field;
@@ -22,7 +22,7 @@ csv_fail(struct csv_reader *c, size_t line, size_t field, const char *msg)
 }
 
 void
-csv_warn(struct csv_reader *c, char *line)
+csvread_warn(struct csvread *c, char *line)
 {
 	char *w;
 
@@ -37,7 +37,7 @@ csv_warn(struct csv_reader *c, char *line)
 }
 
 static void
-csv_clear_fields(struct csv_reader *c)
+csvread_clear_fields(struct csvread *c)
 {
 	size_t k;
 
@@ -48,7 +48,7 @@ csv_clear_fields(struct csv_reader *c)
 
 /* Line break at I? Returns its length (1 or 2) or 0. */
 static size_t
-csv_eol(const struct csv_reader *c, size_t i)
+csvread_eol(const struct csvread *c, size_t i)
 {
 	if (i >= c->n)
 		return 0;
@@ -64,9 +64,9 @@ csv_eol(const struct csv_reader *c, size_t i)
  * skipped.
  */
 int
-csv_next(struct csv_reader *c)
+csvread_next(struct csvread *c)
 {
-	csv_clear_fields(c);
+	csvread_clear_fields(c);
 	for (;;) {
 		size_t k = c->i, e;
 
@@ -74,7 +74,7 @@ csv_next(struct csv_reader *c)
 			return 0;
 		while (k < c->n && (c->s[k] == ' ' || c->s[k] == '\t'))
 			k++;
-		e = csv_eol(c, k);
+		e = csvread_eol(c, k);
 		if (k < c->n && e == 0)
 			break;
 		c->i = k + e;
@@ -92,7 +92,7 @@ csv_next(struct csv_reader *c)
 			k = c->i + 1;
 			for (;;) {
 				if (k >= c->n)
-					return csv_fail(c, qline, c->nf,
+					return csvread_fail(c, qline, c->nf,
 					    "quoted field is never closed (the quote opens here)");
 				if (c->s[k] == '"') {
 					if (k + 1 < c->n && c->s[k + 1] == '"') {
@@ -101,7 +101,7 @@ csv_next(struct csv_reader *c)
 					}
 					break;
 				}
-				if (c->s[k] == '\n' || (c->s[k] == '\r' && csv_eol(c, k) == 1))
+				if (c->s[k] == '\n' || (c->s[k] == '\r' && csvread_eol(c, k) == 1))
 					c->line++;
 				k++;
 			}
@@ -113,17 +113,17 @@ csv_next(struct csv_reader *c)
 			}
 			field[o] = '\0';
 			c->i = k + 1;
-			if (c->i < c->n && c->s[c->i] != c->sep && csv_eol(c, c->i) == 0) {
+			if (c->i < c->n && c->s[c->i] != c->sep && csvread_eol(c, c->i) == 0) {
 				util_free_secret(field);
-				return csv_fail(c, c->line, c->nf,
+				return csvread_fail(c, c->line, c->nf,
 				    "unexpected text after a closing quote (double a quote inside "
 				    "a quoted field)");
 			}
 		} else {
 			k = c->i;
-			while (k < c->n && c->s[k] != c->sep && csv_eol(c, k) == 0) {
+			while (k < c->n && c->s[k] != c->sep && csvread_eol(c, k) == 0) {
 				if (c->s[k] == '"')
-					return csv_fail(c, c->line, c->nf,
+					return csvread_fail(c, c->line, c->nf,
 					    "quote inside an unquoted field (quote the whole field "
 					    "and double the quote)");
 				k++;
@@ -134,7 +134,7 @@ csv_next(struct csv_reader *c)
 		}
 		if (memchr(field, '\0', o) != NULL) {
 			util_free_secret(field);
-			return csv_fail(c, c->line, c->nf, "contains a NUL byte");
+			return csvread_fail(c, c->line, c->nf, "contains a NUL byte");
 		}
 		if (c->nf == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 8;
@@ -147,7 +147,7 @@ csv_next(struct csv_reader *c)
 			c->i++;
 			continue;
 		}
-		e = csv_eol(c, c->i);
+		e = csvread_eol(c, c->i);
 		c->i += e;
 		c->line++;
 		return 1;
@@ -155,7 +155,7 @@ csv_next(struct csv_reader *c)
 }
 
 void
-csv_trim(char *s)
+csvread_trim(char *s)
 {
 	size_t n = strlen(s), a = 0;
 
@@ -169,7 +169,7 @@ csv_trim(char *s)
 
 /* Line (1-based) of byte offset AT in S. */
 static size_t
-csv_line_of(const char *s, size_t at)
+csvread_line_of(const char *s, size_t at)
 {
 	size_t line = 1, i;
 
@@ -185,7 +185,7 @@ csv_line_of(const char *s, size_t at)
  * NULL with the offset of the first byte FROM does not define in *BAD.
  */
 static char *
-csv_iconv(const char *from, const char *s, size_t len, size_t *outlen, size_t *bad)
+csvread_iconv(const char *from, const char *s, size_t len, size_t *outlen, size_t *bad)
 {
 	iconv_t cd = iconv_open("UTF-8", from);
 	/* UTF-8 stays as long; a Windows-1252 byte becomes at most 3 bytes */
@@ -218,28 +218,28 @@ csv_iconv(const char *from, const char *s, size_t len, size_t *outlen, size_t *b
  * 0 with *CONV NULL (already UTF-8) or a converted copy, -1 with *ERR.
  */
 static int
-csv_decode(struct csv_reader *c, char **conv, size_t *convlen, char **err)
+csvread_decode(struct csvread *c, char **conv, size_t *convlen, char **err)
 {
 	size_t bad = 0, bad2 = 0, n;
 	char *copy;
 
 	*conv = NULL;
-	copy = csv_iconv("UTF-8", c->s, c->n, &n, &bad);
+	copy = csvread_iconv("UTF-8", c->s, c->n, &n, &bad);
 	if (copy != NULL) {
 		secret_wipe_free(copy, n + 1);
 		return 0;
 	}
-	*conv = csv_iconv("WINDOWS-1252", c->s, c->n, convlen, &bad2);
+	*conv = csvread_iconv("WINDOWS-1252", c->s, c->n, convlen, &bad2);
 	if (*conv == NULL) {
 		*err = xasprintf("%s:%zu: byte %zu (0x%02x) is neither UTF-8 nor Windows-1252; save "
 				 "the sheet as \"CSV UTF-8\"",
-		    c->path, csv_line_of(c->s, bad2), bad2 + 1 + (size_t)(c->s - c->base),
+		    c->path, csvread_line_of(c->s, bad2), bad2 + 1 + (size_t)(c->s - c->base),
 		    (unsigned char)c->s[bad2]);
 		return -1;
 	}
-	csv_warn(c, xasprintf("%s:%zu: not UTF-8 (byte %zu is 0x%02x); read as "
+	csvread_warn(c, xasprintf("%s:%zu: not UTF-8 (byte %zu is 0x%02x); read as "
 				   "Windows-1252 (save the sheet as \"CSV UTF-8\" to avoid this)",
-			     c->path, csv_line_of(c->s, bad), bad + 1 + (size_t)(c->s - c->base),
+			     c->path, csvread_line_of(c->s, bad), bad + 1 + (size_t)(c->s - c->base),
 			     (unsigned char)c->s[bad]));
 	return 0;
 }
@@ -250,7 +250,7 @@ csv_decode(struct csv_reader *c, char **conv, size_t *convlen, char **err)
  * Excel writes semicolons where the decimal mark is a comma.
  */
 static char
-csv_sniff(const struct csv_reader *c)
+csvread_sniff(const struct csvread *c)
 {
 	size_t i = c->i, comma = 0, semi = 0, tab = 0;
 	int quoted = 0, seen = 0;
@@ -280,13 +280,13 @@ csv_sniff(const struct csv_reader *c)
 }
 
 const char *
-csv_sepname(char sep)
+csvread_sepname(char sep)
 {
 	return sep == ';' ? "semicolon" : sep == '\t' ? "tab" : "comma";
 }
 
 int
-csv_open(struct csv_reader *c, const char *data, size_t len, const char *path, char **err)
+csvread_open(struct csvread *c, const char *data, size_t len, const char *path, char **err)
 {
 	*err = NULL;
 	memset(c, 0, sizeof(*c));
@@ -300,18 +300,18 @@ csv_open(struct csv_reader *c, const char *data, size_t len, const char *path, c
 		c->s += 3;
 		c->n -= 3;
 	}
-	if (csv_decode(c, &c->conv, &c->convlen, err) != 0)
+	if (csvread_decode(c, &c->conv, &c->convlen, err) != 0)
 		return -1;
 	if (c->conv != NULL) {
 		c->s = c->conv;
 		c->n = c->convlen;
 	}
-	c->sep = csv_sniff(c);
+	c->sep = csvread_sniff(c);
 	return 0;
 }
 
 char *
-csv_take_warnings(struct csv_reader *c)
+csvread_take_warnings(struct csvread *c)
 {
 	char *w = c->warn;
 
@@ -320,9 +320,9 @@ csv_take_warnings(struct csv_reader *c)
 }
 
 void
-csv_close(struct csv_reader *c)
+csvread_close(struct csvread *c)
 {
-	csv_clear_fields(c);
+	csvread_clear_fields(c);
 	free(c->fields);
 	c->fields = NULL;
 	free(c->warn);
