@@ -369,6 +369,20 @@ jscan_document(const char *s, size_t n, struct jscan_error *e)
 
 /* ---- locating fields in checked text ----------------------------------------- */
 
+/* Skip the value at I and the ',' after it (more members follow). */
+static int
+jscan_skip_member(struct jscan *j)
+{
+	j->depth = 0;
+	if (jscan_value(j) != 0)
+		return -1;
+	jscan_ws(j);
+	if (j->i >= j->n || j->s[j->i] != ',')
+		return -1;
+	j->i++;
+	return 0;
+}
+
 long
 jscan_locate(const char *s, size_t len, size_t start, const struct jscan_step *steps, size_t n)
 {
@@ -409,13 +423,8 @@ jscan_locate(const char *s, size_t len, size_t start, const struct jscan_step *s
 				jscan_ws(&j);
 				if (match)
 					break;
-				j.depth = 0;
-				if (jscan_value(&j) != 0)
+				if (jscan_skip_member(&j) != 0)
 					return -1;
-				jscan_ws(&j);
-				if (j.i >= len || s[j.i] != ',')
-					return -1;
-				j.i++;
 			}
 			if (k == n - 1)
 				return (long)keypos;
@@ -429,13 +438,8 @@ jscan_locate(const char *s, size_t len, size_t start, const struct jscan_step *s
 					return -1;
 				if (idx == steps[k].index)
 					break;
-				j.depth = 0;
-				if (jscan_value(&j) != 0)
+				if (jscan_skip_member(&j) != 0)
 					return -1;
-				jscan_ws(&j);
-				if (j.i >= len || s[j.i] != ',')
-					return -1;
-				j.i++;
 			}
 			if (k == n - 1)
 				return (long)j.i;

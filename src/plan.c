@@ -495,6 +495,23 @@ plan_members(struct plan_ctx *ctx, const cJSON *obj, const char *const *keys, si
 	}
 	return 0;
 }
+int
+plan_fail_unknown(struct plan_ctx *ctx, const char *what, const char *value,
+    const char *const *names, size_t n)
+{
+	int s = plan_suggest(value, names, n);
+	char *list = plan_list(names, n), *echo = plan_echo(value);
+
+	if (s >= 0)
+		plan_fail(ctx, 0, "unknown %s \"%s\" (did you mean \"%s\"? %ss: %s)", what, echo,
+		    names[s], what, list);
+	else
+		plan_fail(ctx, 0, "unknown %s \"%s\" (%ss: %s)", what, echo, what, list);
+	free(list);
+	free(echo);
+	return -1;
+}
+
 /* A non-empty string at the current path into *OUT (caller frees). */
 int
 plan_string(struct plan_ctx *ctx, const cJSON *item, char **out)
@@ -837,8 +854,6 @@ plan_profile(struct plan_ctx *ctx, const cJSON *item, void *base, const struct p
 	const struct profile *const *all = profile_all();
 	const char *names[16];
 	size_t n = 0;
-	int s;
-	char *list, *echo;
 
 	(void)k;
 	if (plan_string(ctx, item, &side->profile_name) != 0)
@@ -852,17 +867,7 @@ plan_profile(struct plan_ctx *ctx, const cJSON *item, void *base, const struct p
 		names[n] = all[n]->name;
 		n++;
 	}
-	s = plan_suggest(side->profile_name, names, n);
-	list = plan_list(names, n);
-	echo = plan_echo(side->profile_name);
-	if (s >= 0)
-		plan_fail(ctx, 0, "unknown profile \"%s\" (did you mean \"%s\"? profiles: %s)", echo,
-		    names[s], list);
-	else
-		plan_fail(ctx, 0, "unknown profile \"%s\" (profiles: %s)", echo, list);
-	free(list);
-	free(echo);
-	return -1;
+	return plan_fail_unknown(ctx, "profile", side->profile_name, names, n);
 }
 
 static int

@@ -98,8 +98,7 @@ plan_auth_flow(struct plan_ctx *ctx, const cJSON *item, void *base, const struct
 {
 	struct plan_auth_parse *a = base;
 	size_t n = UTIL_ARRAY_LEN(plan_auth_flows), i;
-	char *s = NULL, *list, *echo;
-	int hint;
+	char *s = NULL;
 
 	(void)k;
 	if (plan_string(ctx, item, &s) != 0)
@@ -111,16 +110,7 @@ plan_auth_flow(struct plan_ctx *ctx, const cJSON *item, void *base, const struct
 			return 0;
 		}
 	}
-	hint = plan_suggest(s, plan_auth_flows, n);
-	list = plan_list(plan_auth_flows, n);
-	echo = plan_echo(s);
-	if (hint >= 0)
-		plan_fail(ctx, 0, "unknown flow \"%s\" (did you mean \"%s\"? flows: %s)", echo,
-		    plan_auth_flows[hint], list);
-	else
-		plan_fail(ctx, 0, "unknown flow \"%s\" (flows: %s)", echo, list);
-	free(list);
-	free(echo);
+	plan_fail_unknown(ctx, "flow", s, plan_auth_flows, n);
 	free(s);
 	return -1;
 }

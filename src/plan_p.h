@@ -103,6 +103,13 @@ char *plan_where(const struct plan_ctx *ctx, int parent_line);
 int plan_fail(struct plan_ctx *ctx, int parent_line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * "unknown WHAT "VALUE" (did you mean "NAME"? WHATs: a, b, c)" at the current
+ * path, the suggestion only when one of NAMES is close. Returns -1.
+ */
+int plan_fail_unknown(struct plan_ctx *ctx, const char *what, const char *value,
+    const char *const *names, size_t n);
+
 /* A non-empty string at the current path into *OUT (caller frees). */
 int plan_string(struct plan_ctx *ctx, const cJSON *item, char **out);
 

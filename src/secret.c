@@ -156,23 +156,12 @@ secret_resolve(char **secret, enum secret_form form, const char *at, const char 
 			free(path);
 			return -1;
 		}
-		if (form == SECRET_WHOLE) {
-			if (len == 0 || memchr(data, '\0', len) != NULL) {
-				*err = xasprintf("%s: %s %s", at, path,
-				    len == 0 ? "is empty" : "contains a NUL byte");
-				free(path);
-				secret_wipe_free(data, len + 1);
-				return -1;
-			}
-			free(path);
-			util_free_secret(*secret);
-			*secret = xstrndup(data, len);
-			secret_wipe_free(data, len + 1);
-			return 0;
-		}
-		line = strcspn(data, "\r\n");
+		/* a password is the first line; a PEM or JSON key the whole file */
+		line = form == SECRET_WHOLE ? len : strcspn(data, "\r\n");
 		if (line == 0 || memchr(data, '\0', line) != NULL) {
-			*err = xasprintf("%s: %s: the first line is empty", at, path);
+			*err = xasprintf("%s: %s%s", at, path, form == SECRET_LINE ?
+			    ": the first line is empty" : line == 0 ? " is empty" :
+			    " contains a NUL byte");
 			free(path);
 			secret_wipe_free(data, len + 1);
 			return -1;
