@@ -47,7 +47,6 @@ jscan_count_lines(const char *s, size_t n)
 	return l;
 }
 
-
 /* ---- the scanner ------------------------------------------------------------- */
 
 struct jscan {
@@ -447,6 +446,7 @@ jscan_locate(const char *s, size_t len, size_t start, const struct jscan_step *s
 	}
 	return -1;
 }
+
 long
 jscan_array_first(const char *s, size_t n, size_t keypos)
 {

@@ -70,6 +70,7 @@ plan_echo(const char *s)
 	out[k] = '\0';
 	return out;
 }
+
 /* The folder of PATH: "." when it has none. Caller frees. */
 static char *
 plan_dirname(const char *path)
@@ -82,6 +83,7 @@ plan_dirname(const char *path)
 		return xstrdup("/");
 	return xstrndup(path, (size_t)(slash - path));
 }
+
 /* Index of the closest name in NAMES to S, or -1 when none is close. */
 int
 plan_suggest(const char *s, const char *const *names, size_t n)
@@ -103,6 +105,7 @@ plan_suggest(const char *s, const char *const *names, size_t n)
 		return at;
 	return -1;
 }
+
 /* "a, b, c" of NAMES. Caller frees. */
 char *
 plan_list(const char *const *names, size_t n)
@@ -117,6 +120,7 @@ plan_list(const char *const *names, size_t n)
 	}
 	return out;
 }
+
 /* "ADDR", "ADDR:PORT", "V6", "[V6]" or "[V6]:PORT" with numeric addresses. */
 static int
 plan_resolver_ok(const char *s)
@@ -158,6 +162,7 @@ out:
 	free(host);
 	return ok;
 }
+
 /* Problems of a user name (static text), or NULL. */
 const char *
 plan_user_syntax(const char *v)
@@ -173,6 +178,7 @@ plan_user_syntax(const char *v)
 		return "has leading or trailing spaces";
 	return NULL;
 }
+
 /* ---- URLs ------------------------------------------------------------------ */
 
 struct plan_scheme {
@@ -204,6 +210,7 @@ plan_tls_str(enum plan_tls tls)
 	}
 	return "none";
 }
+
 void
 plan_url_clear(struct plan_url *u)
 {
@@ -215,6 +222,7 @@ plan_url_clear(struct plan_url *u)
 	free(u->path);
 	memset(u, 0, sizeof(*u));
 }
+
 int
 plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **err)
 {
@@ -349,6 +357,7 @@ out:
 	free(host);
 	return rc;
 }
+
 /* ---- the path stack and messages --------------------------------------------- */
 
 void
@@ -360,6 +369,7 @@ plan_push_key(struct plan_ctx *ctx, const char *key)
 	}
 	ctx->depth++;
 }
+
 void
 plan_push_index(struct plan_ctx *ctx, size_t index)
 {
@@ -369,11 +379,13 @@ plan_push_index(struct plan_ctx *ctx, size_t index)
 	}
 	ctx->depth++;
 }
+
 void
 plan_pop(struct plan_ctx *ctx)
 {
 	ctx->depth--;
 }
+
 /* "source.admin.user", "mailboxes[2]" of the first N steps. Caller frees. */
 static char *
 plan_path_str(const struct plan_ctx *ctx, size_t n)
@@ -396,6 +408,7 @@ plan_path_str(const struct plan_ctx *ctx, size_t n)
 	}
 	return out;
 }
+
 /*
  * "plan.json:12: mailboxes[2].dest_user" for the current path; the line is
  * that of the current field, or of its parent when PARENT_LINE (the field
@@ -436,6 +449,7 @@ plan_where(const struct plan_ctx *ctx, int parent_line)
 	free(path);
 	return out;
 }
+
 /* Record the first error at the current path. Returns -1. */
 int
 plan_fail(struct plan_ctx *ctx, int parent_line, const char *fmt, ...)
@@ -454,6 +468,7 @@ plan_fail(struct plan_ctx *ctx, int parent_line, const char *fmt, ...)
 	free(msg);
 	return -1;
 }
+
 /*
  * Check that OBJ (at the current path) is an object whose keys are all in
  * KEYS, each once; FOUND[k] gets the member for KEYS[k] or NULL.
@@ -495,6 +510,7 @@ plan_members(struct plan_ctx *ctx, const cJSON *obj, const char *const *keys, si
 	}
 	return 0;
 }
+
 int
 plan_fail_unknown(struct plan_ctx *ctx, const char *what, const char *value,
     const char *const *names, size_t n)
@@ -524,6 +540,7 @@ plan_string(struct plan_ctx *ctx, const cJSON *item, char **out)
 	*out = xstrdup(item->valuestring);
 	return 0;
 }
+
 /* An array of strings passing CHECK (may be NULL); WHAT names a bad element. */
 static int
 plan_string_array(struct plan_ctx *ctx, const cJSON *item, int (*check)(const char *),
@@ -557,6 +574,7 @@ fail:
 	free(arr);
 	return -1;
 }
+
 static void
 plan_free_strings(char **arr, size_t n)
 {
@@ -568,6 +586,7 @@ plan_free_strings(char **arr, size_t n)
 		free(arr[i]);
 	free(arr);
 }
+
 /* A count limit: null gives -1, else a whole number >= 0. */
 static int
 plan_count(struct plan_ctx *ctx, const cJSON *item, int64_t *out)
@@ -586,6 +605,7 @@ plan_count(struct plan_ctx *ctx, const cJSON *item, int64_t *out)
 	*out = (int64_t)v;
 	return 0;
 }
+
 static int
 plan_parse_url(struct plan_ctx *ctx, const cJSON *item, const char *kind, struct plan_url **out)
 {
@@ -606,6 +626,7 @@ plan_parse_url(struct plan_ctx *ctx, const cJSON *item, const char *kind, struct
 	*out = u;
 	return 0;
 }
+
 /*
  * A secret field (reference syntax only; K's check, when set, must pass too)
  * and, when AT is set, where it is written.
@@ -782,6 +803,7 @@ plan_limits_unset(struct profile_limits *l)
 	l->folder_count = -1;
 	l->quota_headroom = -1.0;
 }
+
 static int
 plan_quota_headroom(struct plan_ctx *ctx, const cJSON *q, void *base, const struct plan_key *k)
 {
@@ -1022,6 +1044,7 @@ plan_anchor_first(struct plan_ctx *ctx)
 	ctx->anchor_pos = (size_t)first;
 	ctx->anchor_line = line;
 }
+
 /* Move the anchor from element i to element i + 1. */
 static void
 plan_anchor_next(struct plan_ctx *ctx)
@@ -1040,6 +1063,7 @@ plan_anchor_next(struct plan_ctx *ctx)
 	    (size_t)next - ctx->anchor_pos);
 	ctx->anchor_pos = (size_t)next;
 }
+
 static int
 plan_mailboxes(struct plan_ctx *ctx, const cJSON *arr, void *base, const struct plan_key *k)
 {
@@ -1067,6 +1091,7 @@ plan_mailboxes(struct plan_ctx *ctx, const cJSON *arr, void *base, const struct 
 	ctx->have_anchor = 0;
 	return 0;
 }
+
 struct plan_dup {
 	const char *user;
 	size_t index;
@@ -1082,6 +1107,7 @@ plan_dup_cmp(const void *a, const void *b)
 		return c;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
+
 /* Reject a source_user listed twice (case-insensitively); names the earliest repeat. */
 int
 plan_check_duplicates(const struct plan_mailbox *mbs, size_t n, char **err)
@@ -1117,6 +1143,7 @@ plan_check_duplicates(const struct plan_mailbox *mbs, size_t n, char **err)
 	free(echo);
 	return -1;
 }
+
 /* "folder_map": {"Old/Name": "New/Name", "Junk": null}. */
 static int
 plan_folder_map(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct plan_key *k)
@@ -1161,6 +1188,7 @@ plan_folder_map(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct
 	}
 	return 0;
 }
+
 static int
 plan_since(struct plan_ctx *ctx, const cJSON *item, void *base, const struct plan_key *k)
 {
@@ -1223,6 +1251,7 @@ plan_parse_day(const char *s, int64_t *out)
 	*out = (int64_t)t;
 	return 0;
 }
+
 #define TOP(f) offsetof(struct plan, f)
 static const struct plan_key plan_top_keys[] = {
 	{.name = "domain", .type = PT_STRING, .off = TOP(domain),
@@ -1275,6 +1304,7 @@ plan_json_wipe(cJSON *item)
 			plan_json_wipe(item->child);
 	}
 }
+
 static struct plan *
 plan_new(const char *path)
 {
@@ -1290,6 +1320,7 @@ plan_new(const char *path)
 	plan_limits_unset(&p->destination.limits);
 	return p;
 }
+
 int
 plan_parse(const char *text, size_t len, const char *path, struct plan **out, char **err)
 {
@@ -1348,6 +1379,7 @@ out:
 	secret_wipe_free(buf, len + 1);
 	return rc;
 }
+
 /* ---- resolving, loading, freeing ------------------------------------------------- */
 
 int
@@ -1396,6 +1428,7 @@ plan_resolve_secrets(struct plan *p, char **err)
 	p->resolved = 1;
 	return 0;
 }
+
 int
 plan_resolve(struct plan *p, char **err)
 {
@@ -1403,6 +1436,7 @@ plan_resolve(struct plan *p, char **err)
 		return -1;
 	return plan_resolve_secrets(p, err);
 }
+
 int
 plan_open(const char *path, struct plan **out, char **err)
 {
@@ -1434,6 +1468,7 @@ out:
 	secret_wipe_free(text, len + 1);
 	return rc;
 }
+
 int
 plan_load(const char *path, struct plan **out, char **err)
 {
@@ -1449,6 +1484,7 @@ plan_load(const char *path, struct plan **out, char **err)
 	*out = p;
 	return 0;
 }
+
 static void
 plan_side_clear(struct plan_side *side)
 {
@@ -1467,6 +1503,7 @@ plan_side_clear(struct plan_side *side)
 	}
 	plan_auth_free(side);
 }
+
 void
 plan_free(struct plan *p)
 {
