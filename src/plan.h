@@ -13,10 +13,12 @@
  *   plan_resolve()  plan_read_sheet() + plan_resolve_secrets():
  *   plan_read_sheet()      reads mailboxes_csv (warnings in plan->warnings)
  *                          and checks duplicates; no secret is touched;
- *   plan_resolve_secrets() checks every mailbox has a password or an admin
- *                          and resolves env:/file: passwords. A run that
- *                          logs in to nothing (--only dns, --list-mailboxes)
- *                          never calls it, so unset variables do not matter.
+ *   plan_resolve_secrets() checks every mailbox has a password or its side
+ *                          an admin or an auth, and resolves env:/file:
+ *                          passwords and auth references (secret.h). A run
+ *                          that logs in to nothing (--only dns,
+ *                          --list-mailboxes) never calls it, so unset
+ *                          variables do not matter.
  *   plan_open()     reads the file, then plan_parse() + plan_read_sheet().
  *   plan_load()     plan_open() + plan_resolve_secrets().
  *
@@ -26,9 +28,17 @@
  * caller prints it and exits 65. A password's value never appears in an error.
  *
  * Ownership: a struct plan owns every string and array it points to;
- * plan_free() releases all of it, wiping passwords. Nothing in it points into
+ * plan_free() releases all of it, wiping secrets. Nothing in it points into
  * the text that was parsed. Relative paths (ca_file, mailboxes_csv, state_dir,
  * file: secrets) are already joined with the plan file's folder.
+ *
+ * A side's "auth" (plan_auth.c) fills side->auth: flow, tenant, client_id,
+ * token_url/device_url/scope (from the profile when the plan leaves them
+ * out, token_url_from/scope_from naming where each came from). Its
+ * client_secret and access_token resolve as passwords do (env:, the first
+ * line of a file:, or a literal); client_certificate, client_key and key_file
+ * must be env:/file: references and resolve to the whole content (PEM, JSON).
+ * Before plan_resolve_secrets() all five hold the reference as written.
  */
 #ifndef CUTOVER_PLAN_H
 #define CUTOVER_PLAN_H
@@ -58,6 +68,9 @@ struct plan_url {
 	char *path;        /* http(s): path and query, "/" when absent; NULL otherwise */
 };
 
+/* References an "auth" object may hold (see struct plan_side). */
+#define PLAN_AUTH_NREFS 5
+
 /* A login used for every mailbox of one side (Dovecot master user, etc.). */
 struct plan_admin {
 	char *user;
@@ -76,6 +89,12 @@ struct plan_side {
 	struct plan_url *webmail;       /* NULL when absent */
 	struct plan_admin *admin;       /* NULL when absent */
 	struct oauth2_config *auth;     /* "auth" (issue 13), NULL when absent */
+	/*
+	 * Places of the auth object's references, for resolve errors (internal
+	 * use): client_secret, client_certificate, client_key, key_file,
+	 * access_token; NULL when absent.
+	 */
+	char *auth_at[PLAN_AUTH_NREFS];
 	/*
 	 * The second port probed besides the URL's (the other TLS mode: 143
 	 * for imaps://...:993, 993 for imap://...:143; likewise 110/995):
@@ -145,9 +164,9 @@ struct plan_sync {
 /* One mailbox to audit or sync. */
 struct plan_mailbox {
 	char *source_user;
-	char *source_password;    /* secret; NULL when source.admin logs in */
+	char *source_password;    /* secret; NULL when source.admin or source.auth logs in */
 	char *dest_user;
-	char *dest_password;      /* secret; NULL when destination.admin logs in */
+	char *dest_password;      /* secret; NULL when destination.admin or .auth logs in */
 	char *origin;             /* "plan.json: mailboxes[2]" or "users.csv:5" */
 	/* Places of the password fields, for resolve errors (internal use). */
 	char *source_password_at;
@@ -189,8 +208,8 @@ int plan_parse(const char *text, size_t len, const char *path, struct plan **out
 
 /*
  * Read PLAN->mailboxes_csv (appending its rows), check duplicates and that each
- * mailbox has a password or its side an admin, and resolve every env:/file:
- * password into its value. Returns 0, or -1 with a message in *ERR (caller
+ * mailbox has a password or its side an admin or an auth, and resolve every
+ * env:/file: password and auth reference into its value. Returns 0, or -1 with a message in *ERR (caller
  * frees); after a failure the plan may hold some resolved secrets and must
  * only be freed. Calling it again after success does nothing.
  */

@@ -158,3 +158,32 @@ def test_windows_1252_sheet_is_converted_not_passed_raw(cutover, tmp_path):
     assert run.rc == 0, run.stderr
     assert "read as Windows-1252" in run.stderr
     assert "j\u00fcrgen@lab.test" in run.stdout.splitlines()
+
+
+def test_auth_error_names_the_field_never_the_secret(cutover, tmp_path):
+    """An OAuth2 "auth" block (issue 13) that cannot work is one clear error at
+    its field: here the tenant the Microsoft 365 token endpoint is built from."""
+    plan = json.loads(good_plan("127.0.0.1:5310"))
+    plan["destination"]["auth"] = {"type": "oauth2", "flow": "client_credentials",
+                                   "client_id": "app", "client_secret": SECRET}
+    run = audit(cutover, write_plan(tmp_path, json.dumps(plan, indent=2)))
+    assert_one_clear_error(run, "plan.json:", "destination.auth.tenant: missing",
+                           "token_url")
+
+
+def test_auth_side_needs_no_passwords_and_resolves_only_to_log_in(cutover, tmp_path):
+    (tmp_path / "users.csv").write_text("source_user,source_password,dest_user,dest_password\n"
+                                        "carol@lab.test,env:CAROL_SRC_PW,carol@contoso.test,\n")
+    plan = json.loads(good_plan("127.0.0.1:9"))
+    del plan["mailboxes"][0]["dest_password"]
+    plan["mailboxes_csv"] = "users.csv"
+    plan["destination"]["auth"] = {"type": "oauth2", "flow": "client_credentials",
+                                   "tenant": "contoso.onmicrosoft.com", "client_id": "app",
+                                   "client_secret": "env:M365_TEST_SECRET"}
+    path = write_plan(tmp_path, json.dumps(plan, indent=2))
+    run = audit(cutover, path, "--list-mailboxes", env={})
+    assert run.rc == 0, run.stderr
+    assert run.stdout.split() == ["alice@lab.test", "carol@lab.test"]
+    run = audit(cutover, path, "--only", "imap", env={"CAROL_SRC_PW": "x"})
+    assert_one_clear_error(run, "destination.auth.client_secret",
+                           "environment variable M365_TEST_SECRET is not set")

@@ -78,12 +78,13 @@ def test_man_page_example_is_the_example_file():
 
 def test_plan_reference_names_every_key_and_profile():
     doc = (ROOT / "docs" / "plan.md").read_text()
-    plan_c = (ROOT / "src" / "plan.c").read_text()
     keys = set()
-    for block in re.findall(r"static const char \*const plan_\w+_keys\[\] = \{(.*?)\};",
-                            plan_c, re.S):
-        keys |= set(re.findall(r'"(\w+)"', block))
-    assert {"domain", "mailboxes_csv", "quota_headroom", "imap_other_port"} <= keys
+    for src in sorted((ROOT / "src").glob("plan*.c")):
+        for block in re.findall(r"static const struct plan_key plan_\w+\[\] = \{(.*?)\n\};",
+                                src.read_text(), re.S):
+            keys |= set(re.findall(r'\.name = "(\w+)"', block))
+    assert {"domain", "mailboxes_csv", "quota_headroom", "imap_other_port",
+            "client_secret"} <= keys
     missing = sorted(k for k in keys if f"`{k}`" not in doc)
     assert not missing, f"docs/plan.md does not document {missing}"
     profiles = re.findall(r'\.name = "(\w+)"', (ROOT / "src" / "profile.c").read_text())

@@ -1253,6 +1253,371 @@ test_example_plan_limits_match_its_profile(void **state)
 	plan_free(p);
 }
 
+/* ---- auth: OAuth2 per side (issue 13) ------------------------------------------------ */
+
+/* A plan whose destination carries AUTH (an object's members) and PROFILE. */
+static char *
+auth_plan(const char *profile, const char *auth)
+{
+	return xasprintf("{\"domain\": \"a.com\",\n"
+			 " \"destination\": {%s%s%s\n"
+			 "  \"auth\": {%s}},\n"
+			 " \"mailboxes\": [{\"source_user\": \"a\", \"source_password\": \"p\",\n"
+			 "   \"dest_user\": \"a@a.com\"}]}",
+	    profile ? "\"profile\": \"" : "", profile ? profile : "", profile ? "\"," : "", auth);
+}
+
+static void
+auth_err(const char *profile, const char *auth, const char *want)
+{
+	char *text = auth_plan(profile, auth);
+
+	parse_err(text, want);
+	free(text);
+}
+
+static struct plan *
+auth_ok(const char *profile, const char *auth)
+{
+	char *text = auth_plan(profile, auth);
+	struct plan *p = parse_ok(text, "plan.json");
+
+	free(text);
+	assert_non_null(p->destination.auth);
+	return p;
+}
+
+static void
+test_auth_m365_defaults(void **state)
+{
+	struct plan *p;
+	const struct oauth2_config *c;
+	char *err = NULL;
+
+	(void)state;
+	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	    "   \"tenant\": \"contoso.onmicrosoft.com\", \"client_id\": \"0000-11\",\n"
+	    "   \"client_secret\": \"env:CUTOVER_TEST_M365_SECRET\"");
+	c = p->destination.auth;
+	assert_int_equal(c->flow, OAUTH2_FLOW_CLIENT_CREDENTIALS);
+	assert_string_equal(c->tenant, "contoso.onmicrosoft.com");
+	assert_string_equal(c->client_id, "0000-11");
+	assert_string_equal(c->token_url,
+	    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+	assert_string_equal(c->token_url_from, "microsoft365");
+	assert_string_equal(c->scope, "https://outlook.office365.com/.default");
+	assert_string_equal(c->scope_from, "microsoft365");
+	assert_null(c->device_url);
+	assert_null(p->source.auth);
+	/* a reference until resolved; the mailbox needs no destination password */
+	assert_string_equal(c->client_secret, "env:CUTOVER_TEST_M365_SECRET");
+	assert_null(p->mailboxes[0].dest_password);
+	assert_string_equal(p->destination.auth_at[0],
+	    "plan.json:5: destination.auth.client_secret");
+	assert_int_equal(plan_read_sheet(p, &err), 0);
+	assert_int_equal(setenv("CUTOVER_TEST_M365_SECRET", SECRET, 1), 0);
+	assert_int_equal(plan_resolve_secrets(p, &err), 0);
+	assert_string_equal(p->destination.auth->client_secret, SECRET);
+	unsetenv("CUTOVER_TEST_M365_SECRET");
+	plan_free(p);
+
+	/* device_code: the device endpoint of the tenant too */
+	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	    "\"tenant\": \"t1\", \"client_id\": \"c\"");
+	assert_string_equal(p->destination.auth->device_url,
+	    "https://login.microsoftonline.com/t1/oauth2/v2.0/devicecode");
+	plan_free(p);
+
+	/* access_token needs no tenant: nothing is requested */
+	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	    "\"access_token\": \"env:CUTOVER_TEST_TOKEN\"");
+	assert_null(p->destination.auth->token_url);
+	assert_null(p->destination.auth->token_url_from);
+	assert_string_equal(p->destination.auth->scope_from, "microsoft365");
+	plan_free(p);
+}
+
+static void
+test_auth_google_and_plan_values(void **state)
+{
+	struct plan *p;
+	const struct oauth2_config *c;
+
+	(void)state;
+	p = auth_ok("google", "\"type\": \"oauth2\", \"flow\": \"service_account\", "
+	    "\"key_file\": \"file:key.json\"");
+	c = p->destination.auth;
+	assert_int_equal(c->flow, OAUTH2_FLOW_SERVICE_ACCOUNT);
+	assert_string_equal(c->token_url, "https://oauth2.googleapis.com/token");
+	assert_string_equal(c->token_url_from, "google");
+	assert_string_equal(c->scope, "https://mail.google.com/");
+	assert_string_equal(c->key_file, "file:key.json");
+	plan_free(p);
+
+	p = auth_ok("google", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"s\"");
+	assert_string_equal(p->destination.auth->device_url,
+	    "https://oauth2.googleapis.com/device/code");
+	plan_free(p);
+
+	/* what the plan writes wins; no profile needed then (the lab, sovereign clouds) */
+	p = auth_ok(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_certificate\": \"file:app.pem\", "
+	    "\"client_key\": \"file:app.key\", \"token_url\": \"https://127.0.0.1:8443/token\", "
+	    "\"scope\": \"imap\"");
+	c = p->destination.auth;
+	assert_string_equal(c->token_url, "https://127.0.0.1:8443/token");
+	assert_string_equal(c->token_url_from, "plan");
+	assert_string_equal(c->scope, "imap");
+	assert_string_equal(c->scope_from, "plan");
+	assert_null(c->client_secret);
+	plan_free(p);
+	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"s\", "
+	    "\"token_url\": \"https://login.microsoftonline.us/t/oauth2/v2.0/token\"");
+	assert_string_equal(p->destination.auth->token_url_from, "plan");
+	assert_string_equal(p->destination.auth->scope_from, "microsoft365");
+	plan_free(p);
+}
+
+static void
+test_auth_key_errors(void **state)
+{
+	(void)state;
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	    "   \"client_secrt\": \"x\"",
+	    "plan.json:4: destination.auth.client_secrt: unknown key (did you mean "
+	    "\"client_secret\"?)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"colour\": 1",
+	    "plan.json:3: destination.auth.colour: unknown key (valid keys: type, flow, tenant, "
+	    "client_id, client_secret, client_certificate, client_key, key_file, access_token, "
+	    "token_url, device_url, scope)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"type\": \"oauth2\"",
+	    "plan.json:3: destination.auth.type: duplicate key");
+	auth_err("microsoft365", "\"flow\": \"client_credentials\"",
+	    "plan.json:3: destination.auth.type: missing (\"oauth2\")");
+	auth_err("microsoft365", "\"type\": \"basic\", \"flow\": \"x\"",
+	    "plan.json:3: destination.auth.type: unknown type \"basic\" (the only type is "
+	    "\"oauth2\")");
+	auth_err("microsoft365", "\"type\": \"oauth2\"",
+	    "plan.json:3: destination.auth.flow: missing (client_credentials, service_account, "
+	    "device_code or access_token)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credential\"",
+	    "plan.json:3: destination.auth.flow: unknown flow \"client_credential\" (did you mean "
+	    "\"client_credentials\"? flows: client_credentials, service_account, device_code, "
+	    "access_token)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": 1",
+	    "plan.json:3: destination.auth.flow: expected a string, found a number");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	    "\"client_id\": 42",
+	    "plan.json:3: destination.auth.client_id: expected a string, found a number");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	    "\"tenant\": \"contoso.com/../x\"",
+	    "plan.json:3: destination.auth.tenant: expected the tenant's domain "
+	    "(contoso.onmicrosoft.com) or its ID");
+	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"s\", \"token_url\": \"http://idp/token\"",
+	    "plan.json:3: destination.auth.token_url: expected an https:// URL (the request "
+	    "carries a secret)");
+	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"s\", \"token_url\": \"idp/token\"",
+	    "plan.json:3: destination.auth.token_url: not a valid URL: expected https://HOST[:PORT]");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_key\": \"-----BEGIN PRIVATE KEY-----\"",
+	    "plan.json:3: destination.auth.client_key: expected file:PATH (the PEM private key) "
+	    "or env:NAME: a key is not written into the plan");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"ENV:X\"",
+	    "plan.json:3: destination.auth.client_secret: did you mean env: (lower case)? a "
+	    "reference is env:NAME or file:PATH");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	    "\"access_token\": \"\"",
+	    "plan.json:3: destination.auth.access_token: empty");
+	parse_err("{\"domain\": \"a.com\", \"source\": {\"auth\": []}}",
+	    "plan.json:1: source.auth: expected an object, found an array");
+}
+
+static void
+test_auth_flow_rules(void **state)
+{
+	(void)state;
+	/* the tenant, when the token endpoint is derived from it */
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
+	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 token_url is derived "
+	    "from it: set tenant, or token_url)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	    "\"client_id\": \"c\", \"token_url\": \"https://idp/token\"",
+	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 device_url is derived "
+	    "from it: set tenant, or device_url)");
+	auth_err("generic", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
+	    "plan.json:3: destination.auth.token_url: missing (this side's profile has no OAuth2 "
+	    "token endpoint)");
+	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
+	    "plan.json:3: destination.auth.token_url: missing (or a \"profile\" that has one: "
+	    "microsoft365, google)");
+	/* client_credentials */
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"tenant\": \"t\", \"client_secret\": \"env:S\"",
+	    "plan.json:3: destination.auth.client_id: missing (client_credentials needs the "
+	    "application's ID)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"tenant\": \"t\", \"client_id\": \"c\"",
+	    "plan.json:3: destination.auth.client_secret: missing (client_credentials needs "
+	    "client_secret, or client_certificate and client_key)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	    "   \"tenant\": \"t\", \"client_id\": \"c\", \"client_secret\": \"env:S\",\n"
+	    "   \"client_certificate\": \"file:a.pem\", \"client_key\": \"file:a.key\"",
+	    "plan.json:4: destination.auth.client_secret: client_credentials takes client_secret "
+	    "or client_certificate and client_key, not both");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_certificate\": \"file:a.pem\"",
+	    "plan.json:3: destination.auth.client_key: missing (client_certificate and client_key "
+	    "go together)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_key\": \"file:a.key\"",
+	    "plan.json:3: destination.auth.client_certificate: missing (client_certificate and "
+	    "client_key go together)");
+	/* the other flows */
+	auth_err("google", "\"type\": \"oauth2\", \"flow\": \"service_account\"",
+	    "plan.json:3: destination.auth.key_file: missing (service_account needs the service "
+	    "account's JSON key file, \"file:key.json\")");
+	auth_err("google", "\"type\": \"oauth2\", \"flow\": \"device_code\"",
+	    "plan.json:3: destination.auth.client_id: missing (device_code needs the "
+	    "application's ID)");
+	auth_err("google", "\"type\": \"oauth2\", \"flow\": \"access_token\"",
+	    "plan.json:3: destination.auth.access_token: missing (access_token needs the token: "
+	    "\"env:NAME\" or \"file:PATH\")");
+	/* one way to log in per side */
+	parse_err("{\"domain\": \"a.com\", \"source\": {\"profile\": \"google\",\n"
+		  "  \"admin\": {\"user\": \"m\", \"password\": \"p\"},\n"
+		  "  \"auth\": {\"type\": \"oauth2\", \"flow\": \"access_token\", "
+		  "\"access_token\": \"env:T\"}}}",
+	    "plan.json:3: source.auth: a side logs in with \"admin\" or with \"auth\", not both");
+	/* without auth (or admin) the password is still required */
+	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
+		  "\"source_password\": \"p\", \"dest_user\": \"b\"}]}",
+	    "plan.json:1: mailboxes[0].dest_password: missing (and destination has no \"admin\" "
+	    "to log in with)");
+}
+
+/* Secrets of the auth object: never in a message, resolved by plan_resolve_secrets. */
+static void
+test_auth_secrets(void **state)
+{
+	char *dir = make_tmpdir(), *f, *err, *want;
+	struct plan *p = NULL;
+	const char *pem = "-----BEGIN PRIVATE KEY-----\n" SECRET "\n-----END PRIVATE KEY-----\n";
+
+	(void)state;
+	/* a literal secret beside an error: the error names the key only */
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_secret\": \"" SECRET "\", "
+	    "\"scop\": \"x\"",
+	    "plan.json:3: destination.auth.scop: unknown key (did you mean \"scope\"?)");
+	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "\"client_id\": \"c\", \"client_secret\": \"" SECRET "\"",
+	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 token_url is derived "
+	    "from it: set tenant, or token_url)");
+
+	/* whole files for the certificate and the key, the first line for a secret */
+	f = write_file(dir, "app.key", pem);
+	free(f);
+	f = write_file(dir, "app.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	free(f);
+	f = write_file(dir, "token.txt", "tok-" SECRET "\nignored\n");
+	free(f);
+	f = write_file(dir, "users.csv", "source_user,source_password,dest_user,dest_password\n"
+					 "b,pw,b@a.com,\n");
+	free(f);
+	err = load_in_dir(dir,
+	    "{\"domain\": \"a.com\", \"mailboxes_csv\": \"users.csv\",\n"
+	    " \"source\": {\"profile\": \"google\", \"auth\": {\"type\": \"oauth2\",\n"
+	    "   \"flow\": \"access_token\", \"access_token\": \"file:token.txt\"}},\n"
+	    " \"destination\": {\"profile\": \"microsoft365\", \"auth\": {\"type\": \"oauth2\",\n"
+	    "   \"flow\": \"client_credentials\", \"tenant\": \"t\", \"client_id\": \"c\",\n"
+	    "   \"client_certificate\": \"file:app.pem\", \"client_key\": \"file:app.key\"}},\n"
+	    " \"mailboxes\": [{\"source_user\": \"a\", \"dest_user\": \"a@a.com\"}]}",
+	    &p);
+	assert_null(err);
+	assert_int_equal(p->n_mailboxes, 2);
+	assert_null(p->mailboxes[0].source_password);
+	assert_null(p->mailboxes[1].dest_password);
+	assert_string_equal(p->source.auth->access_token, "tok-" SECRET);
+	assert_string_equal(p->destination.auth->client_key, pem);
+	assert_non_null(strstr(p->destination.auth->client_certificate, "BEGIN CERTIFICATE"));
+	plan_free(p);
+
+	/* a missing variable or file: named by the field, never by value */
+	unsetenv("CUTOVER_TEST_NO_SECRET");
+	err = load_in_dir(dir,
+	    "{\"domain\": \"a.com\",\n"
+	    " \"destination\": {\"profile\": \"microsoft365\", \"auth\": {\"type\": \"oauth2\",\n"
+	    "   \"flow\": \"client_credentials\", \"tenant\": \"t\", \"client_id\": \"c\",\n"
+	    "   \"client_secret\": \"env:CUTOVER_TEST_NO_SECRET\"}}}",
+	    &p);
+	want = xasprintf("%s/plan.json:4: destination.auth.client_secret: environment variable "
+			 "CUTOVER_TEST_NO_SECRET is not set", dir);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	err = load_in_dir(dir,
+	    "{\"domain\": \"a.com\",\n"
+	    " \"destination\": {\"profile\": \"google\", \"auth\": {\"type\": \"oauth2\",\n"
+	    "   \"flow\": \"service_account\", \"key_file\": \"file:nope/key.json\"}}}",
+	    &p);
+	want = xasprintf("%s/plan.json:3: destination.auth.key_file: cannot read "
+			 "%s/nope/key.json: No such file or directory", dir, dir);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	f = write_file(dir, "empty.json", "");
+	free(f);
+	err = load_in_dir(dir,
+	    "{\"domain\": \"a.com\",\n"
+	    " \"destination\": {\"profile\": \"google\", \"auth\": {\"type\": \"oauth2\",\n"
+	    "   \"flow\": \"service_account\", \"key_file\": \"file:empty.json\"}}}",
+	    &p);
+	want = xasprintf("%s/plan.json:3: destination.auth.key_file: %s/empty.json is empty", dir,
+	    dir);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+
+	/* the sheet's empty password is refused when its side has no auth or admin */
+	err = load_in_dir(dir, "{\"domain\": \"a.com\", \"mailboxes_csv\": \"users.csv\"}", &p);
+	want = xasprintf("%s/users.csv:2: dest_password: empty (and destination has no \"admin\" "
+			 "to log in with)", dir);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* contrib/examples/m365-plan.json opens (no secret needed) with its app login. */
+static void
+test_example_m365_plan(void **state)
+{
+	struct plan *p = NULL;
+	char *err = NULL;
+
+	(void)state;
+	if (plan_open("contrib/examples/m365-plan.json", &p, &err) != 0) {
+		print_error("%s\n", err);
+		free(err);
+		fail();
+	}
+	assert_non_null(p->destination.auth);
+	assert_int_equal(p->destination.auth->flow, OAUTH2_FLOW_CLIENT_CREDENTIALS);
+	assert_string_equal(p->destination.auth->token_url_from, "microsoft365");
+	assert_true(p->n_mailboxes > 0);
+	assert_null(p->mailboxes[0].dest_password);
+	plan_free(p);
+}
+
 int
 main(void)
 {
@@ -1288,6 +1653,12 @@ main(void)
 		cmocka_unit_test(test_csv_row_errors),
 		cmocka_unit_test(test_csv_nul_byte),
 		cmocka_unit_test(test_sync_folder_map),
+		cmocka_unit_test(test_auth_m365_defaults),
+		cmocka_unit_test(test_auth_google_and_plan_values),
+		cmocka_unit_test(test_auth_key_errors),
+		cmocka_unit_test(test_auth_flow_rules),
+		cmocka_unit_test(test_auth_secrets),
+		cmocka_unit_test(test_example_m365_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
