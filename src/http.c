@@ -57,7 +57,7 @@ struct http_request {
 	char *content_type;
 	char *challenges[HTTP_MAX_CHALLENGES];
 	size_t n_challenges;
-	struct http_tls tls;
+	struct tls_facts tls;
 	int host_checked;
 	int insecure;               /* accept any certificate, but still judge it */
 	int old_tls_ok;             /* TLS 1.0/1.1 may carry this request */
@@ -239,24 +239,6 @@ http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 /* ---- TLS facts ------------------------------------------------------------ */
 
-static void
-http_x509_name(X509_NAME *name, char *buf, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p = NULL;
-	long n;
-
-	buf[0] = '\0';
-	if (b == NULL || name == NULL)
-		goto out;
-	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
-	n = BIO_get_mem_data(b, &p);
-	if (n > 0 && p != NULL)
-		snprintf(buf, len, "%.*s", (int)n, p);
-out:
-	BIO_free(b);
-}
-
 static struct http_request *
 http_request_of_ssl(const SSL *ssl)
 {
@@ -284,24 +266,15 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 	/* The version is settled by now (ServerHello came first): end the
 	 * handshake before a password could follow it over old TLS. */
 	if (!r->old_tls_ok && SSL_version(ssl) < TLS1_2_VERSION) {
-		snprintf(r->tls.version, sizeof(r->tls.version), "%s", SSL_get_version(ssl));
+		tls_facts_build(&r->tls, ssl, NULL);
 		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
 		    "the server negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 refuses it): no "
 		    "password is sent over it without --allow-old-tls", SSL_get_version(ssl));
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
-	if (!r->tls.present && leaf != NULL) {
-		const ASN1_TIME *na = X509_get0_notAfter(leaf);
-		struct tm tm;
-
-		r->tls.present = 1;
-		http_x509_name(X509_get_subject_name(leaf), r->tls.subject, sizeof(r->tls.subject));
-		http_x509_name(X509_get_issuer_name(leaf), r->tls.issuer, sizeof(r->tls.issuer));
-		memset(&tm, 0, sizeof(tm));
-		if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
-			r->tls.not_after = timegm(&tm);
-	}
+	if (!r->tls.present && leaf != NULL)
+		tls_facts_build(&r->tls, NULL, leaf);
 	if (!preverify_ok && r->tls.verify_error[0] == '\0')
 		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error), "%s",
 		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
@@ -314,8 +287,7 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 
 		r->host_checked = 1;
 		if (!ok && r->tls.verify_error[0] == '\0')
-			snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
-			    "certificate does not name %s", r->host);
+			tls_facts_host_mismatch(&r->tls, r->host);
 	}
 	if (r->insecure) {
 		/* --insecure: the facts are recorded, the handshake goes on, and
@@ -334,8 +306,7 @@ http_info_cb(const SSL *ssl, int where, int ret)
 	(void)ret;
 	if (r == NULL || !(where & SSL_CB_HANDSHAKE_DONE))
 		return;
-	snprintf(r->tls.version, sizeof(r->tls.version), "%s", SSL_get_version(ssl));
-	snprintf(r->tls.cipher, sizeof(r->tls.cipher), "%s", SSL_get_cipher_name(ssl));
+	tls_facts_build(&r->tls, ssl, NULL);
 }
 
 static CURLcode
@@ -354,17 +325,6 @@ http_ssl_ctx_cb(CURL *easy, void *sslctx, void *userp)
 	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), http_verify_cb);
 	SSL_CTX_set_info_callback(ctx, http_info_cb);
 	return CURLE_OK;
-}
-
-long
-http_tls_days_left(const struct http_tls *tls, time_t now)
-{
-	double d;
-
-	if (tls == NULL || tls->not_after == 0)
-		return 0;
-	d = difftime(tls->not_after, now) / 86400.0;
-	return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
 /* ---- completion ------------------------------------------------------------- */
@@ -1111,41 +1071,6 @@ http_fetch(struct http_client *c, const struct http_fetch_opts *o, http_fetch_cb
 
 /* ---- report shapes ------------------------------------------------------------ */
 
-static void
-http_add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-	if (v != NULL && v[0] != '\0')
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-cJSON *
-http_tls_report(const struct http_tls *tls, time_t now)
-{
-	cJSON *o;
-	char when[32];
-
-	if (tls == NULL || !tls->present)
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	http_add_str_or_null(o, "version", tls->version);
-	http_add_str_or_null(o, "cipher", tls->cipher);
-	http_add_str_or_null(o, "cert_subject", tls->subject);
-	http_add_str_or_null(o, "cert_issuer", tls->issuer);
-	if (tls->not_after != 0) {
-		util_iso8601(tls->not_after, when, sizeof(when));
-		cJSON_AddStringToObject(o, "cert_expires", when);
-		cJSON_AddNumberToObject(o, "days_left", (double)http_tls_days_left(tls, now));
-	} else {
-		cJSON_AddNullToObject(o, "cert_expires");
-		cJSON_AddNullToObject(o, "days_left");
-	}
-	cJSON_AddBoolToObject(o, "verified", tls->verified);
-	http_add_str_or_null(o, "verify_error", tls->verify_error);
-	return o;
-}
-
 static cJSON *
 http_str_array(char *const *v, size_t n)
 {
@@ -1193,8 +1118,8 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddNumberToObject(o, "status", (double)h->status);
 		else
 			cJSON_AddNullToObject(o, "status");
-		http_add_str_or_null(o, "location", h->location);
-		http_add_str_or_null(o, "address", h->address);
+		util_json_str_or_null(o, "location", h->location);
+		util_json_str_or_null(o, "address", h->address);
 		cJSON_AddItemToObject(o, "cnames", http_str_array(h->cnames, h->n_cnames));
 		cJSON_AddItemToObject(o, "www_authenticate",
 		    http_str_array(h->www_authenticate, h->n_www_authenticate));
@@ -1202,11 +1127,11 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddBoolToObject(o, "tls_verified", h->tls.verified);
 		else
 			cJSON_AddNullToObject(o, "tls_verified");
-		http_add_str_or_null(o, "error", h->error);
+		util_json_str_or_null(o, "error", h->error);
 		cJSON_AddItemToArray(chain, o);
 	}
 	cJSON_AddItemToObject(details, "redirect_chain", chain);
-	cJSON_AddItemToObject(details, "tls", https ? http_tls_report(&last->tls, now) :
+	cJSON_AddItemToObject(details, "tls", https ? tls_facts_json(&last->tls, now) :
 	    cJSON_CreateNull());
 	cJSON_AddItemToObject(details, "www_authenticate",
 	    http_str_array(last->www_authenticate, last->n_www_authenticate));
@@ -1224,5 +1149,5 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 	    last->ms_first_byte);
 	cJSON_AddNumberToObject(t, "total", (double)(int64_t)(res->ms_total * 10) / 10.0);
 	cJSON_AddStringToObject(details, "result", http_fetch_end_str(res->end));
-	http_add_str_or_null(details, "error", res->error);
+	util_json_str_or_null(details, "error", res->error);
 }
