@@ -702,19 +702,15 @@ propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const c
 	struct check_input in;
 	const char **rcpts = NULL;
 	struct runner *r;
-	char *err = NULL;
 	size_t n = 0, before = rep->n_results;
 	int rc;
 
 	*ok = 0;
 	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan != NULL ? plan->ca_file : NULL;
 	ro.insecure = c->insecure;
-	r = runner_new(&ro, &err);
-	if (r == NULL) {
-		fprintf(stderr, "cutover %s: %s\n", c->command, err);
-		free(err);
+	r = cli_runner_new(c, &ro);
+	if (r == NULL)
 		return -1;
-	}
 	memset(&in, 0, sizeof(in));
 	in.domain = domain;
 	in.smtp_port = (int)po.smtp_port;
@@ -740,20 +736,11 @@ propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const c
 
 /* ---- signals and --then --------------------------------------------------- */
 
-struct propagation_sig {
-	struct prop *p;
-	struct runner *r;
-};
-
+/* SIGINT, SIGTERM: the rounds end as they are, the report says so. */
 static void
-propagation_on_signal(evutil_socket_t sig, short what, void *arg)
+propagation_on_signal(void *arg)
 {
-	struct propagation_sig *s = arg;
-
-	(void)sig;
-	(void)what;
-	prop_interrupt(s->p);
-	runner_stop(s->r);
+	prop_interrupt(arg);
 }
 
 /*
@@ -828,8 +815,6 @@ propagation_run(struct cli *c)
 	struct report *rep = NULL;
 	struct prop *p = NULL;
 	struct plan *plan = NULL;
-	struct event *sigs[2] = {NULL, NULL};
-	struct propagation_sig sigctx;
 	struct propagation_ui ui;
 	const char *domain = NULL, *report_path = NULL;
 	char *err = NULL, tmp_report[64] = "";
@@ -974,17 +959,11 @@ propagation_run(struct cli *c)
 			lookup[n_lookup++] = plan->resolvers[i];
 	}
 
-	memset(&ro, 0, sizeof(ro));
-	ro.concurrency = (int)c->concurrency;
-	ro.per_host = (int)c->per_host;
-	ro.timeout_ms = (int)(c->timeout_s * 1000);
-	ro.resolvers = lookup;
-	ro.n_resolvers = n_lookup;
-	ro.verbose = c->verbose;
-	r = runner_new(&ro, &err);
+	/* DNS only: the TLS switches are for the smtp.mx probe (propagation_smtp). */
+	cli_runner_opts(c, &ro, lookup, n_lookup, NULL);
+	ro.insecure = ro.allow_plaintext = ro.allow_old_tls = 0;
+	r = cli_runner_new(c, &ro);
 	if (r == NULL) {
-		fprintf(stderr, "cutover %s: %s\n", c->command, err);
-		free(err);
 		rc = CLI_EXIT_DATAERR;
 		goto out;
 	}
@@ -1026,26 +1005,18 @@ propagation_run(struct cli *c)
 	rep = rpt_new(c->command, domain);
 	rep->started_at = time(NULL);
 	prop_schedule(p);
-	sigctx.p = p;
-	sigctx.r = r;
-	sigs[0] = evsignal_new(runner_base(r), SIGINT, propagation_on_signal, &sigctx);
-	sigs[1] = evsignal_new(runner_base(r), SIGTERM, propagation_on_signal, &sigctx);
-	for (int i = 0; i < 2; i++)
-		if (sigs[i] != NULL)
-			evsignal_add(sigs[i], NULL);
-	rc = runner_run(r, rep);
+	rc = cli_run_loop(c, r, rep, t0, propagation_on_signal, p, NULL, 0);
 	complete = prop_complete(p);
 	prop_free(p);
 	p = NULL;
-	for (int i = 0; i < 2; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
-	if (rc == 0 && complete && po.require_smtp &&
-	    propagation_smtp(c, &ro, domain, plan, rep, &smtp_ok) != 0)
-		rc = -1;
-	rep->duration_ms = util_now_ms() - t0;
+	if (rc == 0 && complete && po.require_smtp) {
+		if (propagation_smtp(c, &ro, domain, plan, rep, &smtp_ok) != 0) {
+			fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
+			rc = -1;
+		}
+		rep->duration_ms = util_now_ms() - t0; /* smtp.mx counts too */
+	}
 	if (rc != 0) {
-		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
 		rc = CLI_EXIT_SOFTWARE;
 		goto out;
 	}
