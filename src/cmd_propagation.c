@@ -28,6 +28,7 @@
 #include "propagation.h"
 #include "report.h"
 #include "runner.h"
+#include "strbuf.h"
 #include "util.h"
 
 enum {
@@ -260,7 +261,7 @@ static int
 propagation_read(const char *path, char **buf, size_t *len, char **err)
 {
 	FILE *f = fopen(path, "rb");
-	size_t cap = 0, n;
+	struct strbuf b;
 
 	*buf = NULL;
 	*len = 0;
@@ -269,23 +270,17 @@ propagation_read(const char *path, char **buf, size_t *len, char **err)
 		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	do {
-		if (*len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			*buf = xrealloc(*buf, cap);
-		}
-		n = fread(*buf + *len, 1, cap - *len, f);
-		*len += n;
-	} while (n > 0 && *len <= PROPAGATION_MAX_FILE);
-	if (ferror(f) || *len > PROPAGATION_MAX_FILE)
+	strbuf_init(&b, PROPAGATION_MAX_FILE);
+	if (strbuf_read(&b, f) != 0)
 		*err = xasprintf("cannot read %s: %s", path, ferror(f) ? strerror(errno) :
 		    "larger than 16 MiB");
 	fclose(f);
 	if (*err != NULL) {
-		free(*buf);
-		*buf = NULL;
+		strbuf_free(&b);
 		return -1;
 	}
+	*len = b.len;
+	*buf = strbuf_take(&b);
 	return 0;
 }
 
@@ -379,8 +374,8 @@ static int
 propagation_load_plan(struct cli *c, struct plan **out)
 {
 	FILE *f = fopen(po.plan, "rb");
-	char *buf = NULL, *err = NULL;
-	size_t len = 0, cap = 0, n;
+	struct strbuf buf;
+	char *err = NULL;
 	int rc = CLI_CONTINUE;
 
 	*out = NULL;
@@ -389,25 +384,18 @@ propagation_load_plan(struct cli *c, struct plan **out)
 		    strerror(errno));
 		return CLI_EXIT_DATAERR;
 	}
-	do {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0 && len <= PLAN_MAX_FILE_BYTES);
-	if (ferror(f) || len > PLAN_MAX_FILE_BYTES) {
+	strbuf_init(&buf, PLAN_MAX_FILE_BYTES);
+	if (strbuf_read(&buf, f) != 0) {
 		fprintf(stderr, "cutover %s: cannot read plan %s: %s\n", c->command, po.plan,
 		    ferror(f) ? strerror(errno) : "larger than 16 MiB");
 		rc = CLI_EXIT_DATAERR;
-	} else if (plan_parse(buf, len, po.plan, out, &err) != 0) {
+	} else if (plan_parse(strbuf_str(&buf), buf.len, po.plan, out, &err) != 0) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
 		free(err);
 		rc = CLI_EXIT_DATAERR;
 	}
 	fclose(f);
-	free(buf);
+	strbuf_free(&buf);
 	return rc;
 }
 

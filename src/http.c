@@ -33,6 +33,7 @@
 #include "dns.h"
 #include "dnsmsg.h"
 #include "net.h"
+#include "strbuf.h"
 #include "util.h"
 
 struct http_client {
@@ -48,8 +49,7 @@ struct http_request {
 	CURL *easy;
 	http_cb cb;
 	void *arg;
-	char *body;
-	size_t body_len, max_body;
+	struct strbuf body;         /* capped at the request's max_body */
 	int truncated;
 	struct curl_slist *resolve, *headers, *connect_to;
 	char *req_body;
@@ -105,7 +105,7 @@ http_request_free(struct http_request *r)
 	free(r->content_type);
 	free(r->host);
 	free(r->req_body);
-	free(r->body);
+	strbuf_free(&r->body);
 	free(r);
 }
 
@@ -187,14 +187,10 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	struct http_request *r = userp;
 	size_t n = size * nmemb;
 
-	if (r->body_len + n > r->max_body) {
+	if (strbuf_append(&r->body, data, n) != 0) {
 		r->truncated = 1;
 		return 0; /* makes curl fail with CURLE_WRITE_ERROR: bounded */
 	}
-	r->body = xrealloc(r->body, r->body_len + n + 1);
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
 	return n;
 }
 
@@ -383,8 +379,8 @@ http_check_done(struct http_client *c)
 		resp.content_type = r->content_type;
 		resp.www_authenticate = (const char *const *)r->challenges;
 		resp.n_www_authenticate = r->n_challenges;
-		resp.body = r->body != NULL ? r->body : "";
-		resp.body_len = r->body_len;
+		resp.body = strbuf_str(&r->body);
+		resp.body_len = r->body.len;
 		resp.body_truncated = r->truncated;
 		resp.tls = r->tls;
 		if (resp.tls.present) {
@@ -484,7 +480,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_cb c
 	r->easy = e;
 	r->cb = cb;
 	r->arg = arg;
-	r->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+	strbuf_init(&r->body, o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY);
 	r->host = http_url_host(o->url);
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
@@ -567,6 +563,8 @@ http_request_cancel(struct http_request *r)
 
 #define FETCH_MAX_CNAMES 8
 #define FETCH_MAX_ADDRS 8
+/* CURLOPT_RESOLVE's address list: FETCH_MAX_ADDRS "[IPv6]" and commas fit. */
+#define HTTP_RESOLVE_MAX 1024
 
 struct http_fetch {
 	struct http_client *c;
@@ -753,7 +751,7 @@ http_fetch_transfer(struct http_fetch *f)
 	struct http_hop *hop = &f->hops[f->n_hops - 1];
 	struct http_request_opts ro;
 	const char *resolve[2] = {NULL, NULL}, *connect_to[2] = {NULL, NULL};
-	char *resolve_entry = NULL, *connect_entry = NULL, *list = NULL;
+	char *resolve_entry = NULL, *connect_entry = NULL;
 	int64_t left = f->deadline_ms - util_now_ms();
 	int https = strcmp(f->scheme, "https") == 0;
 
@@ -765,16 +763,23 @@ http_fetch_transfer(struct http_fetch *f)
 	}
 	memset(&ro, 0, sizeof(ro));
 	if (f->n_addrs > 0) {
-		list = xstrdup("");
+		struct strbuf list;
+
+		strbuf_init(&list, HTTP_RESOLVE_MAX);
 		for (size_t i = 0; i < f->n_addrs; i++) {
 			char *b = http_bracket(f->addrs[i]);
-			char *n = xasprintf("%s%s%s", list, i ? "," : "", b);
 
+			strbuf_appendf(&list, "%s%s", i ? "," : "", b);
 			free(b);
-			free(list);
-			list = n;
 		}
-		resolve_entry = xasprintf("%s:%d:%s", f->conn_host, f->conn_port, list);
+		if (list.over) {
+			strbuf_free(&list);
+			http_fetch_end(f, HTTP_FETCH_TRANSFER_FAILED, "%s has more addresses than "
+			    "fit in %d bytes", f->conn_host, HTTP_RESOLVE_MAX);
+			return;
+		}
+		resolve_entry = xasprintf("%s:%d:%s", f->conn_host, f->conn_port, strbuf_str(&list));
+		strbuf_free(&list);
 		resolve[0] = resolve_entry;
 		ro.resolve = resolve;
 	}
@@ -810,7 +815,6 @@ http_fetch_transfer(struct http_fetch *f)
 	f->req = http_request(f->c, &ro, http_fetch_response, f);
 	free(resolve_entry);
 	free(connect_entry);
-	free(list);
 }
 
 static void http_fetch_lookup(struct http_fetch *f, const char *name, int type);
