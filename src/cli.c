@@ -340,18 +340,6 @@ cli_progress_draw(void *arg)
 	p->drawn = 1;
 }
 
-/* Erase the line, if one was drawn. */
-static void
-cli_progress_erase(void *arg)
-{
-	struct cli_progress *p = arg;
-
-	if (p->drawn) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-	}
-}
-
 /* ---- the run every command shares ------------------------------------------ */
 
 void
@@ -454,8 +442,10 @@ cli_run_loop(const struct cli *c, struct runner *r, struct report *rep, int64_t 
 		if (ticks[i].ev != NULL)
 			event_free(ticks[i].ev);
 		ticks[i].ev = NULL;
-		if (ticks[i].ms > 0 && ticks[i].end != NULL)
-			ticks[i].end(ticks[i].arg);
+		if (ticks[i].drawn != NULL && *ticks[i].drawn) {
+			fputs("\r\033[K", stderr);
+			fflush(stderr);
+		}
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(sigs); i++)
 		if (sigs[i] != NULL)
@@ -557,7 +547,7 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	struct runner *r;
 	struct report *rep;
 	struct cli_progress progress;
-	struct cli_tick tick = {0, cli_progress_draw, cli_progress_erase, &progress, NULL};
+	struct cli_tick tick = {0, cli_progress_draw, &progress, &progress.drawn, NULL};
 	int64_t t0 = util_now_ms();
 	int rc;
 

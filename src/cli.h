@@ -108,13 +108,14 @@ void cli_runner_opts(const struct cli *c, struct runner_opts *ro, const char *co
 struct runner *cli_runner_new(const struct cli *c, const struct runner_opts *ro);
 struct report *cli_report_new(const struct cli *c, const char *target);
 
-/* A timer on the run's loop: FN(ARG) every MS milliseconds (0: off), and
- * END(ARG) once after the loop (NULL: nothing), e.g. to erase a progress line. */
+/* A timer on the run's loop: FN(ARG) every MS milliseconds (0: off). A
+ * tick that draws a live line on stderr points DRAWN at its flag: the line
+ * is erased after the loop when the flag is set. */
 struct cli_tick {
 	long ms;
 	void (*fn)(void *arg);
-	void (*end)(void *arg);
 	void *arg;
+	const int *drawn;
 	struct event *ev; /* cli_run_loop's */
 };
 

@@ -278,17 +278,6 @@ sync_progress_tick(void *arg)
 	p->drawn = p->tty;
 }
 
-/* Erase the live line, if one was drawn. */
-static void
-sync_progress_erase(void *arg)
-{
-	struct sync_progress *p = arg;
-
-	if (p->drawn) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-	}
-}
 
 /* The period of the progress line without a terminal (CUTOVER_SYNC_TICK_MS). */
 static long
@@ -612,8 +601,8 @@ sync_run_cmd(struct cli *c)
 		ticks[0].ms = progress.tty ? SYNC_PROGRESS_MS : sync_tick_ms();
 	}
 	ticks[0].fn = sync_progress_tick;
-	ticks[0].end = sync_progress_erase;
 	ticks[0].arg = &progress;
+	ticks[0].drawn = &progress.drawn;
 	memset(&partial, 0, sizeof(partial));
 	if (c->json_path != NULL && strcmp(c->json_path, "-") != 0) {
 		partial.r = r;
