@@ -1,5 +1,6 @@
 /*
- * cli.c - dispatch, common options and the run of a set of checks.
+ * cli.c - dispatch, common options, the run loop every command shares
+ * (cli_run_loop: runner, signals, timers) and the run of a set of checks.
  *
  * Option values are checked here, before any network traffic: a bad value is
  * exit 65 with the option named; an unknown option or command is exit 64 with
