@@ -179,7 +179,7 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	else
 		cJSON_AddNullToObject(res->details, "content_type");
 	cJSON_AddItemToObject(res->details, "tls",
-	    fr->last != NULL ? http_tls_report(&fr->last->tls, time(NULL)) : cJSON_CreateNull());
+	    fr->last != NULL ? tls_facts_json(&fr->last->tls, time(NULL)) : cJSON_CreateNull());
 	err[0] = '\0';
 	if (fr->end != HTTP_FETCH_OK)
 		snprintf(err, sizeof(err), "%s", fr->error != NULL ? fr->error : "fetch failed");

@@ -150,7 +150,7 @@ iprobe_login_fill(struct iprobe *p)
 	cJSON_AddStringToObject(out->details, "user", p->user);
 	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
 	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
-	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 0));
+	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
 	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
 	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
 	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");

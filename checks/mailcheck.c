@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -44,41 +45,6 @@ const char *
 mailcheck_mode_str(int implicit)
 {
 	return implicit ? "implicit" : "starttls";
-}
-
-static void
-mailcheck_add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v != NULL && *v != '\0')
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-cJSON *
-mailcheck_tls_json(const struct net_tls_info *t, int full)
-{
-	cJSON *o;
-
-	if (t == NULL || !t->done)
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	mailcheck_add_str(o, "version", t->version);
-	mailcheck_add_str(o, "cipher", t->cipher);
-	mailcheck_add_str(o, "cert_subject", t->subject);
-	if (full)
-		mailcheck_add_str(o, "cert_issuer", t->issuer);
-	mailcheck_add_str(o, "cert_expires", t->has_expiry ? t->expires : NULL);
-	if (full) {
-		if (t->has_expiry)
-			cJSON_AddNumberToObject(o, "days_left", (double)t->days_left);
-		else
-			cJSON_AddNullToObject(o, "days_left");
-	}
-	cJSON_AddBoolToObject(o, "verified", t->verified);
-	if (full)
-		mailcheck_add_str(o, "verify_error", t->verified ? NULL : t->verify_error);
-	return o;
 }
 
 cJSON *
@@ -266,7 +232,7 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	cJSON_AddNumberToObject(out->details, "port", ep->port);
 	cJSON_AddStringToObject(out->details, "mode", mode);
 	cJSON_AddStringToObject(out->details, "result", net_result_str(p->result));
-	cJSON_AddItemToObject(out->details, "tls", mailcheck_tls_json(tls, 1));
+	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
 	cJSON_AddBoolToObject(out->details, "from_plan", ep->from_plan);
 	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
 	if (*error != '\0')
@@ -274,8 +240,9 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	else
 		cJSON_AddNullToObject(out->details, "error");
 	if (p->result == NET_RESULT_OK && tls != NULL) {
-		if (tls->version != NULL && (strcmp(tls->version, "TLSv1") == 0 ||
-		    strcmp(tls->version, "TLSv1.1") == 0)) {
+		long days_left = tls_facts_days_left(tls, time(NULL));
+
+		if (strcmp(tls->version, "TLSv1") == 0 || strcmp(tls->version, "TLSv1.1") == 0) {
 			result_set(out, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
 			    " (Microsoft 365 refuses it)", tls->version, mode);
 			mailcheck_old_tls_advice(out, ep->host);
@@ -287,14 +254,14 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 			result_advise(out,
 			    "Fix the certificate before the migration tool connects; "
 			    "it will verify it.");
-		} else if (tls->has_expiry && tls->days_left < MAILCHECK_CERT_WARN_DAYS) {
+		} else if (tls->has_expiry && days_left < MAILCHECK_CERT_WARN_DAYS) {
 			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
-			    tls->version, mode, tls->days_left, tls->expires);
+			    tls->version, mode, days_left, tls->expires);
 			result_advise(out,
 			    "Renew the certificate of %s before the migration window.", ep->host);
 		} else {
 			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
-			    tls->version, mode, tls->days_left);
+			    tls->version, mode, days_left);
 		}
 		return;
 	}

@@ -104,10 +104,6 @@ void mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);
 
-/* The TLS object of imap.tls (FULL: every field) or imap.login (short);
- * cJSON null when INFO is NULL or no handshake completed. Caller owns it. */
-cJSON *mailcheck_tls_json(const struct net_tls_info *info, int full);
-
 /* A JSON array of the N strings of CAPS. Caller owns it. */
 cJSON *mailcheck_caps_json(const char *const *caps, size_t n);
 

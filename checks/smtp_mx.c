@@ -131,7 +131,7 @@ smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
 	cJSON_AddBoolToObject(o, "starttls", p != NULL && smtp_probe_offered_starttls(p));
 	cJSON_AddBoolToObject(o, "pipelining", p != NULL && smtp_probe_pipelined(p));
 	if (ti != NULL && ti->done)
-		cJSON_AddItemToObject(o, "tls", mailcheck_tls_json(ti, 1));
+		cJSON_AddItemToObject(o, "tls", tls_facts_json(ti, time(NULL)));
 	else
 		cJSON_AddNullToObject(o, "tls");
 	switch (out) {

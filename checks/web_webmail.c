@@ -194,7 +194,7 @@ webmail_judge(struct webmail_task *w, const struct http_fetch_result *fr)
 	struct result *res = task_result(w->t);
 	const struct http_hop *last = fr->last;
 	long status = last->status;
-	long days = http_tls_days_left(&last->tls, time(NULL));
+	long days = tls_facts_days_left(&last->tls, time(NULL));
 	int https = strncasecmp(last->url, "https:", 6) == 0;
 	const char *side = w->side->name;
 
@@ -273,7 +273,7 @@ webmail_judge(struct webmail_task *w, const struct http_fetch_result *fr)
 		    status, last->url);
 		result_advise(res, "Serve webmail over https only, and redirect http to https: "
 		    "passwords typed into a plain-http page travel in clear.");
-	} else if (last->tls.not_after != 0 && days < WEBMAIL_EXPIRY_WARN_DAYS) {
+	} else if (last->tls.has_expiry && days < WEBMAIL_EXPIRY_WARN_DAYS) {
 		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate "
 		    "expires in %ld day%s", side, status, last->url, days, days == 1 ? "" : "s");
 		result_advise(res, "Renew the certificate of %s before the migration weekend.",

@@ -6,54 +6,42 @@
 #include <string.h>
 
 #include "section.h"
+#include "strbuf.h"
 #include "util.h"
 
-/* A growing output buffer. */
-struct csv_buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void
-csv_put(struct csv_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 4096;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
+/* The most a sheet may hold: far above any plan's mailboxes (the plan file
+ * itself is at most 16 MiB), so only a runaway ends here. */
+#define CSV_MAX_BYTES (1024u * 1024u * 1024u)
+/* The login cell: "imap ok; pop3 auth_failed" (a result word each). */
+#define CSV_LOGIN_MAX 4096
 
 /* One cell (after a separator unless FIRST): quoted when needed, formulas defused. */
 static void
-csv_cell(struct csv_buf *b, const char *v, int first)
+csv_cell(struct strbuf *b, const char *v, int first)
 {
 	int quote;
 
 	if (!first)
-		csv_put(b, ",", 1);
+		strbuf_append(b, ",", 1);
 	if (v == NULL)
 		v = "";
 	quote = strpbrk(v, ",\"\r\n") != NULL;
 	if (quote)
-		csv_put(b, "\"", 1);
+		strbuf_append(b, "\"", 1);
 	if (strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0')
-		csv_put(b, "'", 1);
+		strbuf_append(b, "'", 1);
 	for (const char *p = v; *p != '\0'; p++) {
 		if (*p == '"')
-			csv_put(b, "\"", 1);
-		csv_put(b, p, 1);
+			strbuf_append(b, "\"", 1);
+		strbuf_append(b, p, 1);
 	}
 	if (quote)
-		csv_put(b, "\"", 1);
+		strbuf_append(b, "\"", 1);
 }
 
 /* A number cell, or "unknown" when HAVE is 0. */
 static void
-csv_num(struct csv_buf *b, int have, double v)
+csv_num(struct strbuf *b, int have, double v)
 {
 	char buf[48];
 
@@ -110,7 +98,7 @@ csv_mailbox_check(const struct result *res)
 }
 
 static void
-csv_row_out(struct csv_buf *b, const struct csv_row *row)
+csv_row_out(struct strbuf *b, const struct csv_row *row)
 {
 	const struct result *folders = csv_find(row, "mailbox.folders");
 	const struct result *items = csv_find(row, "mailbox.folder_items");
@@ -120,11 +108,12 @@ csv_row_out(struct csv_buf *b, const struct csv_row *row)
 	const struct result *sync = csv_find(row, "sync.mailbox");
 	const cJSON *fl = NULL, *f, *arr;
 	enum result_status worst = RESULT_PASS;
-	char *login = xstrdup("");
+	struct strbuf login;
 	const char *largest = NULL;
 	double v = 0, big = -1;
 	int have;
 
+	strbuf_init(&login, CSV_LOGIN_MAX);
 	for (size_t i = 0; i < row->n; i++) {
 		const struct result *res = row->res[i];
 		size_t l = strlen(res->id);
@@ -133,19 +122,15 @@ csv_row_out(struct csv_buf *b, const struct csv_row *row)
 		if (l > 6 && strcmp(res->id + l - 6, ".login") == 0) {
 			const cJSON *what =
 			    cJSON_GetObjectItemCaseSensitive(res->details, "result");
-			char *next = xasprintf("%s%s%.*s %s", login, login[0] ? "; " : "",
-			    (int)(l - 6), res->id,
-			    cJSON_IsString(what) ? what->valuestring
-			                         : result_status_str(res->status));
-
-			free(login);
-			login = next;
+			strbuf_appendf(&login, "%s%.*s %s", login.len > 0 ? "; " : "", (int)(l - 6),
+			    res->id,
+			    cJSON_IsString(what) ? what->valuestring : result_status_str(res->status));
 		}
 	}
 	csv_cell(b, row->user, 1);
 	csv_cell(b, result_side_str(row->side) ? result_side_str(row->side) : "", 0);
-	csv_cell(b, login[0] ? login : "unknown", 0);
-	free(login);
+	csv_cell(b, login.len > 0 ? strbuf_str(&login) : "unknown", 0);
+	strbuf_free(&login);
 	if (csv_read(folders)) {
 		fl = cJSON_GetObjectItemCaseSensitive(folders->details, "folders");
 		if (!cJSON_IsArray(fl))
@@ -192,7 +177,7 @@ csv_row_out(struct csv_buf *b, const struct csv_row *row)
 			csv_cell(b, "", 0);
 	}
 	csv_cell(b, result_status_str(worst), 0);
-	csv_put(b, "\r\n", 2);
+	strbuf_append(b, "\r\n", 2);
 }
 
 /* A mailbox check with the row side it counts on and its report position. */
@@ -231,13 +216,14 @@ csv_render(const struct report *rep)
 	    "\xef\xbb\xbfuser,side,login,folders,items,bytes,largest_folder,largest_folder_items,"
 	    "folders_over_limit,name_problems,large_messages,quota_percent,sync_copied,"
 	    "sync_moved,sync_deleted,sync_errors,status\r\n";
-	struct csv_buf b = {NULL, 0, 0};
+	struct strbuf b;
 	struct csv_item *items = xcalloc(rep->n_results + 1, sizeof(*items));
 	const struct result **sorted = xcalloc(rep->n_results + 1, sizeof(*sorted));
 	struct csv_row *rows = xcalloc(rep->n_results + 1, sizeof(*rows));
 	size_t n_items = 0, n = 0;
 
-	csv_put(&b, header, sizeof(header) - 1);
+	strbuf_init(&b, CSV_MAX_BYTES);
+	strbuf_append(&b, header, sizeof(header) - 1);
 	for (size_t i = 0; i < rep->n_results; i++) {
 		const struct result *res = rep->results[i];
 
@@ -269,15 +255,25 @@ csv_render(const struct report *rep)
 	free(rows);
 	free(sorted);
 	free(items);
-	return b.s;
+	if (b.over) {
+		strbuf_free(&b);
+		return NULL;
+	}
+	return strbuf_take(&b);
 }
 
 int
 csv_write(const struct report *rep, const char *path, char **err)
 {
 	char *text = csv_render(rep);
-	int rc = util_write_file(path, text, strlen(text), "the CSV report", err);
+	int rc;
 
+	if (text == NULL) {
+		*err = xasprintf("cannot write the CSV report %s: larger than %u bytes", path,
+		    CSV_MAX_BYTES);
+		return -1;
+	}
+	rc = util_write_file(path, text, strlen(text), "the CSV report", err);
 	free(text);
 	return rc;
 }

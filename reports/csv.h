@@ -24,7 +24,8 @@
 
 #include "report.h"
 
-/* The sheet for REP as a new NUL-terminated string (caller frees). */
+/* The sheet for REP as a new NUL-terminated string (caller frees), or NULL
+ * when it would be larger than 1 GiB. */
 char *csv_render(const struct report *rep);
 
 /*

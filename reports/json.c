@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "spool.h"
+#include "strbuf.h"
 #include "util.h"
 
 #ifndef CUTOVER_VERSION
@@ -800,39 +801,32 @@ int
 rpt_read_json(const char *path, struct report **out, char **err)
 {
 	FILE *fp = NULL;
-	char *text = NULL, *inner = NULL;
+	struct strbuf buf;
+	const char *text;
+	char *inner = NULL;
 	cJSON *json = NULL;
 	const char *end = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t len;
 	int rc = -1;
 
 	*out = NULL;
 	*err = NULL;
+	strbuf_init(&buf, (size_t)RPT_MAX_FILE_BYTES);
 	fp = fopen(path, "rb");
 	if (fp == NULL) {
 		*err = xasprintf("cannot read report %s: %s", path, strerror(errno));
 		goto out;
 	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			text = xrealloc(text, cap + 1);
-		}
-		n = fread(text + len, 1, cap - len, fp);
-		len += n;
-		if (n == 0)
-			break;
-		if (len > (size_t)RPT_MAX_FILE_BYTES) {
+	if (strbuf_read(&buf, fp) != 0) {
+		if (buf.over)
 			*err = xasprintf("cannot read report %s: larger than %ld bytes", path,
 			    RPT_MAX_FILE_BYTES);
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		*err = xasprintf("cannot read report %s: %s", path, strerror(errno));
+		else
+			*err = xasprintf("cannot read report %s: %s", path, strerror(errno));
 		goto out;
 	}
-	text[len] = '\0';
+	text = strbuf_str(&buf);
+	len = buf.len;
 	if (strlen(text) != len) {
 		*err = xasprintf("%s: not valid JSON (contains a NUL byte)", path);
 		goto out;
@@ -858,7 +852,7 @@ out:
 	if (fp != NULL)
 		fclose(fp);
 	free(inner);
-	free(text);
+	strbuf_free(&buf);
 	cJSON_Delete(json);
 	return rc;
 }

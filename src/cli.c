@@ -1,5 +1,6 @@
 /*
- * cli.c - dispatch, common options and the run of a set of checks.
+ * cli.c - dispatch, common options, the run loop every command shares
+ * (cli_run_loop: runner, signals, timers) and the run of a set of checks.
  *
  * Option values are checked here, before any network traffic: a bad value is
  * exit 65 with the option named; an unknown option or command is exit 64 with
@@ -304,8 +305,6 @@ cli_group_selected(const char *only, const char *group)
 	return 0;
 }
 
-static struct runner *cli_running;
-
 /*
  * The progress line on stderr: "  37/200 checks  12.4/s  ETA 13 s". Drawn by
  * a libevent timer on the runner's loop (never a sleep), CLI_PROGRESS_MS
@@ -316,21 +315,18 @@ static struct runner *cli_running;
 
 struct cli_progress {
 	struct runner *r;
-	struct event *ev;
 	int64_t t0;
 	int drawn;
 };
 
 static void
-cli_progress_tick(evutil_socket_t fd, short what, void *arg)
+cli_progress_draw(void *arg)
 {
 	struct cli_progress *p = arg;
 	size_t done = runner_finished(p->r), total = runner_total(p->r);
 	double secs = (util_now_ms() - p->t0) / 1000.0;
 	double rate = secs > 0 ? done / secs : 0;
 
-	(void)fd;
-	(void)what;
 	fprintf(stderr, "\r  %zu/%zu checks  %.1f/s", done, total, rate);
 	if (rate > 0 && done < total) {
 		double eta = (double)(total - done) / rate;
@@ -345,44 +341,120 @@ cli_progress_tick(evutil_socket_t fd, short what, void *arg)
 	p->drawn = 1;
 }
 
-/* Start the progress timer when it should be shown; 0 or -1. */
-static int
-cli_progress_start(const struct cli *c, struct runner *r, struct cli_progress *p, int64_t t0)
-{
-	struct timeval tv = {0, CLI_PROGRESS_MS * 1000};
+/* ---- the run every command shares ------------------------------------------ */
 
-	memset(p, 0, sizeof(*p));
-	if (c->no_progress || !isatty(fileno(stderr)))
-		return 0;
-	p->r = r;
-	p->t0 = t0;
-	p->ev = event_new(runner_base(r), -1, EV_PERSIST, cli_progress_tick, p);
-	if (p->ev == NULL || event_add(p->ev, &tv) != 0)
-		return -1;
-	return 0;
+void
+cli_runner_opts(const struct cli *c, struct runner_opts *ro, const char *const *resolvers,
+    size_t n_resolvers, const char *ca_file)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->concurrency = (int)c->concurrency;
+	ro->per_host = (int)c->per_host;
+	ro->timeout_ms = (int)(c->timeout_s * 1000);
+	ro->resolvers = resolvers;
+	ro->n_resolvers = n_resolvers;
+	ro->ca_file = ca_file;
+	ro->insecure = c->insecure;
+	ro->allow_plaintext = c->allow_plaintext;
+	ro->allow_old_tls = c->allow_old_tls;
+	ro->verbose = c->verbose;
 }
 
-/* Stop the timer and erase the line. */
-static void
-cli_progress_stop(struct cli_progress *p)
+struct runner *
+cli_runner_new(const struct cli *c, const struct runner_opts *ro)
 {
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = NULL;
-	if (p->drawn) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
+	char *err = NULL;
+	struct runner *r = runner_new(ro, &err);
+
+	if (r == NULL) {
+		fprintf(stderr, "cutover %s: %s\n", c->command, err);
+		free(err);
 	}
+	return r;
 }
+
+struct report *
+cli_report_new(const struct cli *c, const char *target)
+{
+	struct report *rep = rpt_new(c->command, target);
+
+	rep->started_at = time(NULL);
+	rep->insecure = c->insecure;
+	rep->allow_plaintext = c->allow_plaintext;
+	rep->allow_old_tls = c->allow_old_tls;
+	return rep;
+}
+
+struct cli_stop {
+	struct runner *r;
+	void (*fn)(void *arg);
+	void *arg;
+};
 
 static void
 cli_on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct cli_stop *s = arg;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	if (cli_running != NULL)
-		runner_stop(cli_running);
+	if (s->fn != NULL)
+		s->fn(s->arg);
+	runner_stop(s->r);
+}
+
+static void
+cli_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_tick *t = arg;
+
+	(void)fd;
+	(void)what;
+	t->fn(t->arg);
+}
+
+int
+cli_run_loop(const struct cli *c, struct runner *r, struct report *rep, int64_t t0,
+    void (*on_stop)(void *arg), void *stop_arg, struct cli_tick *ticks, size_t n_ticks)
+{
+	struct cli_stop stop = {r, on_stop, stop_arg};
+	struct event *sigs[2];
+	int rc;
+
+	sigs[0] = evsignal_new(runner_base(r), SIGINT, cli_on_signal, &stop);
+	sigs[1] = evsignal_new(runner_base(r), SIGTERM, cli_on_signal, &stop);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(sigs); i++)
+		if (sigs[i] != NULL)
+			evsignal_add(sigs[i], NULL);
+	for (size_t i = 0; i < n_ticks; i++) {
+		struct timeval tv = {ticks[i].ms / 1000, (ticks[i].ms % 1000) * 1000};
+
+		ticks[i].ev = NULL;
+		if (ticks[i].ms <= 0)
+			continue;
+		ticks[i].ev = event_new(runner_base(r), -1, EV_PERSIST, cli_on_tick, &ticks[i]);
+		if (ticks[i].ev != NULL && event_add(ticks[i].ev, &tv) != 0) {
+			event_free(ticks[i].ev);
+			ticks[i].ev = NULL;
+		}
+	}
+	rc = runner_run(r, rep);
+	for (size_t i = 0; i < n_ticks; i++) {
+		if (ticks[i].ev != NULL)
+			event_free(ticks[i].ev);
+		ticks[i].ev = NULL;
+		if (ticks[i].drawn != NULL && *ticks[i].drawn) {
+			fputs("\r\033[K", stderr);
+			fflush(stderr);
+		}
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(sigs); i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	rep->duration_ms = util_now_ms() - t0;
+	if (rc != 0)
+		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
+	return rc;
 }
 
 void
@@ -475,60 +547,29 @@ cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
 	struct runner_opts ro;
 	struct runner *r;
 	struct report *rep;
-	struct event *sigint, *sigterm;
 	struct cli_progress progress;
-	char *err = NULL;
+	struct cli_tick tick = {0, cli_progress_draw, &progress, &progress.drawn, NULL};
 	int64_t t0 = util_now_ms();
 	int rc;
 
-	memset(&ro, 0, sizeof(ro));
-	ro.concurrency = (int)c->concurrency;
-	ro.per_host = (int)c->per_host;
-	ro.timeout_ms = (int)(c->timeout_s * 1000);
-	ro.resolvers = resolvers;
-	ro.n_resolvers = n_resolvers;
-	ro.ca_file = ca_file;
-	ro.insecure = c->insecure;
-	ro.allow_plaintext = c->allow_plaintext;
-	ro.allow_old_tls = c->allow_old_tls;
-	ro.verbose = c->verbose;
-	r = runner_new(&ro, &err);
-	if (r == NULL) {
-		fprintf(stderr, "cutover %s: %s\n", c->command, err);
-		free(err);
+	cli_runner_opts(c, &ro, resolvers, n_resolvers, ca_file);
+	r = cli_runner_new(c, &ro);
+	if (r == NULL)
 		return CLI_EXIT_DATAERR;
-	}
-	rep = rpt_new(c->command, target);
-	rep->started_at = time(NULL);
-	rep->insecure = c->insecure;
-	rep->allow_plaintext = c->allow_plaintext;
-	rep->allow_old_tls = c->allow_old_tls;
+	rep = cli_report_new(c, target);
 	for (const struct check *const *ck = check_registry(); *ck != NULL; ck++)
 		if (((*ck)->commands & command_bit) && cli_group_selected(only, (*ck)->group) &&
 		    (only != NULL || !(*ck)->on_request) &&
 		    (in == NULL || check_in_shard(*ck, in->shard_k, in->shard_n)))
 			(*ck)->schedule(r, in);
-	/* Ctrl-C, and SIGTERM (Kubernetes, systemd, timeout(1)): stop, report so far */
-	sigint = evsignal_new(runner_base(r), SIGINT, cli_on_signal, NULL);
-	if (sigint != NULL)
-		evsignal_add(sigint, NULL);
-	sigterm = evsignal_new(runner_base(r), SIGTERM, cli_on_signal, NULL);
-	if (sigterm != NULL)
-		evsignal_add(sigterm, NULL);
-	cli_running = r;
-	if (cli_progress_start(c, r, &progress, t0) != 0)
-		progress.ev = NULL; /* no progress line; the run goes on */
-	rc = runner_run(r, rep);
-	cli_progress_stop(&progress);
-	cli_running = NULL;
-	if (sigint != NULL)
-		event_free(sigint);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	rep->duration_ms = util_now_ms() - t0;
+	memset(&progress, 0, sizeof(progress));
+	progress.r = r;
+	progress.t0 = t0;
+	if (!c->no_progress && isatty(fileno(stderr)))
+		tick.ms = CLI_PROGRESS_MS;
+	rc = cli_run_loop(c, r, rep, t0, NULL, NULL, &tick, 1);
 	runner_free(r);
 	if (rc != 0) {
-		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
 		rpt_free(rep);
 		return CLI_EXIT_SOFTWARE;
 	}

@@ -12,6 +12,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes: a contract (DESIGN.md, README.md, reports/SCHEMA.md). */
@@ -88,6 +89,46 @@ int cli_parse_long(const struct cli *c, const char *option, const char *arg, lon
 int cli_run_checks(const struct cli *c, unsigned command_bit, const char *only,
     const struct check_input *in, const char *target, const char *const *resolvers,
     size_t n_resolvers, const char *ca_file);
+
+/*
+ * The pieces of a run every command shares (cli_run_checks, sync,
+ * propagation).
+ *
+ * cli_runner_opts: RO from the common options (concurrency, per-host cap,
+ * timeout, TLS and plaintext switches, verbosity) with RESOLVERS and
+ * CA_FILE as the command chose them. cli_runner_new: the runner, or NULL
+ * after printing why ("cutover CMD: ..."). cli_report_new: an empty report
+ * for TARGET, started now, with the run's options.
+ */
+struct event;
+struct runner;
+struct runner_opts;
+void cli_runner_opts(const struct cli *c, struct runner_opts *ro, const char *const *resolvers,
+    size_t n_resolvers, const char *ca_file);
+struct runner *cli_runner_new(const struct cli *c, const struct runner_opts *ro);
+struct report *cli_report_new(const struct cli *c, const char *target);
+
+/* A timer on the run's loop: FN(ARG) every MS milliseconds (0: off). A
+ * tick that draws a live line on stderr points DRAWN at its flag: the line
+ * is erased after the loop when the flag is set. */
+struct cli_tick {
+	long ms;
+	void (*fn)(void *arg);
+	void *arg;
+	const int *drawn;
+	struct event *ev; /* cli_run_loop's */
+};
+
+/*
+ * The run loop: run R into REP until every task finished or SIGINT/SIGTERM
+ * (Ctrl-C, Kubernetes, systemd, timeout(1)) stopped it: ON_STOP(STOP_ARG)
+ * first when not NULL, then runner_stop, and REP holds what finished. The
+ * N_TICKS TICKS run meanwhile (a timer that cannot be made is left out; the
+ * run goes on). Afterwards REP->duration_ms is set from T0 (util_now_ms).
+ * Returns 0, or -1 after printing "cutover CMD: the event loop failed".
+ */
+int cli_run_loop(const struct cli *c, struct runner *r, struct report *rep, int64_t t0,
+    void (*on_stop)(void *arg), void *stop_arg, struct cli_tick *ticks, size_t n_ticks);
 
 /* Print LINES ('\n'-separated) on stderr, each as "cutover CMD: warning: LINE". */
 void cli_warnings(const struct cli *c, const char *lines);

@@ -28,6 +28,7 @@
 #include "propagation.h"
 #include "report.h"
 #include "runner.h"
+#include "strbuf.h"
 #include "util.h"
 
 enum {
@@ -260,7 +261,7 @@ static int
 propagation_read(const char *path, char **buf, size_t *len, char **err)
 {
 	FILE *f = fopen(path, "rb");
-	size_t cap = 0, n;
+	struct strbuf b;
 
 	*buf = NULL;
 	*len = 0;
@@ -269,23 +270,17 @@ propagation_read(const char *path, char **buf, size_t *len, char **err)
 		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	do {
-		if (*len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			*buf = xrealloc(*buf, cap);
-		}
-		n = fread(*buf + *len, 1, cap - *len, f);
-		*len += n;
-	} while (n > 0 && *len <= PROPAGATION_MAX_FILE);
-	if (ferror(f) || *len > PROPAGATION_MAX_FILE)
+	strbuf_init(&b, PROPAGATION_MAX_FILE);
+	if (strbuf_read(&b, f) != 0)
 		*err = xasprintf("cannot read %s: %s", path, ferror(f) ? strerror(errno) :
 		    "larger than 16 MiB");
 	fclose(f);
 	if (*err != NULL) {
-		free(*buf);
-		*buf = NULL;
+		strbuf_free(&b);
 		return -1;
 	}
+	*len = b.len;
+	*buf = strbuf_take(&b);
 	return 0;
 }
 
@@ -379,8 +374,8 @@ static int
 propagation_load_plan(struct cli *c, struct plan **out)
 {
 	FILE *f = fopen(po.plan, "rb");
-	char *buf = NULL, *err = NULL;
-	size_t len = 0, cap = 0, n;
+	struct strbuf buf;
+	char *err = NULL;
 	int rc = CLI_CONTINUE;
 
 	*out = NULL;
@@ -389,25 +384,18 @@ propagation_load_plan(struct cli *c, struct plan **out)
 		    strerror(errno));
 		return CLI_EXIT_DATAERR;
 	}
-	do {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0 && len <= PLAN_MAX_FILE_BYTES);
-	if (ferror(f) || len > PLAN_MAX_FILE_BYTES) {
+	strbuf_init(&buf, PLAN_MAX_FILE_BYTES);
+	if (strbuf_read(&buf, f) != 0) {
 		fprintf(stderr, "cutover %s: cannot read plan %s: %s\n", c->command, po.plan,
 		    ferror(f) ? strerror(errno) : "larger than 16 MiB");
 		rc = CLI_EXIT_DATAERR;
-	} else if (plan_parse(buf, len, po.plan, out, &err) != 0) {
+	} else if (plan_parse(strbuf_str(&buf), buf.len, po.plan, out, &err) != 0) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
 		free(err);
 		rc = CLI_EXIT_DATAERR;
 	}
 	fclose(f);
-	free(buf);
+	strbuf_free(&buf);
 	return rc;
 }
 
@@ -702,19 +690,15 @@ propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const c
 	struct check_input in;
 	const char **rcpts = NULL;
 	struct runner *r;
-	char *err = NULL;
 	size_t n = 0, before = rep->n_results;
 	int rc;
 
 	*ok = 0;
 	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan != NULL ? plan->ca_file : NULL;
 	ro.insecure = c->insecure;
-	r = runner_new(&ro, &err);
-	if (r == NULL) {
-		fprintf(stderr, "cutover %s: %s\n", c->command, err);
-		free(err);
+	r = cli_runner_new(c, &ro);
+	if (r == NULL)
 		return -1;
-	}
 	memset(&in, 0, sizeof(in));
 	in.domain = domain;
 	in.smtp_port = (int)po.smtp_port;
@@ -740,20 +724,11 @@ propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const c
 
 /* ---- signals and --then --------------------------------------------------- */
 
-struct propagation_sig {
-	struct prop *p;
-	struct runner *r;
-};
-
+/* SIGINT, SIGTERM: the rounds end as they are, the report says so. */
 static void
-propagation_on_signal(evutil_socket_t sig, short what, void *arg)
+propagation_on_signal(void *arg)
 {
-	struct propagation_sig *s = arg;
-
-	(void)sig;
-	(void)what;
-	prop_interrupt(s->p);
-	runner_stop(s->r);
+	prop_interrupt(arg);
 }
 
 /*
@@ -828,8 +803,6 @@ propagation_run(struct cli *c)
 	struct report *rep = NULL;
 	struct prop *p = NULL;
 	struct plan *plan = NULL;
-	struct event *sigs[2] = {NULL, NULL};
-	struct propagation_sig sigctx;
 	struct propagation_ui ui;
 	const char *domain = NULL, *report_path = NULL;
 	char *err = NULL, tmp_report[64] = "";
@@ -974,17 +947,11 @@ propagation_run(struct cli *c)
 			lookup[n_lookup++] = plan->resolvers[i];
 	}
 
-	memset(&ro, 0, sizeof(ro));
-	ro.concurrency = (int)c->concurrency;
-	ro.per_host = (int)c->per_host;
-	ro.timeout_ms = (int)(c->timeout_s * 1000);
-	ro.resolvers = lookup;
-	ro.n_resolvers = n_lookup;
-	ro.verbose = c->verbose;
-	r = runner_new(&ro, &err);
+	/* DNS only: the TLS switches are for the smtp.mx probe (propagation_smtp). */
+	cli_runner_opts(c, &ro, lookup, n_lookup, NULL);
+	ro.insecure = ro.allow_plaintext = ro.allow_old_tls = 0;
+	r = cli_runner_new(c, &ro);
 	if (r == NULL) {
-		fprintf(stderr, "cutover %s: %s\n", c->command, err);
-		free(err);
 		rc = CLI_EXIT_DATAERR;
 		goto out;
 	}
@@ -1026,26 +993,18 @@ propagation_run(struct cli *c)
 	rep = rpt_new(c->command, domain);
 	rep->started_at = time(NULL);
 	prop_schedule(p);
-	sigctx.p = p;
-	sigctx.r = r;
-	sigs[0] = evsignal_new(runner_base(r), SIGINT, propagation_on_signal, &sigctx);
-	sigs[1] = evsignal_new(runner_base(r), SIGTERM, propagation_on_signal, &sigctx);
-	for (int i = 0; i < 2; i++)
-		if (sigs[i] != NULL)
-			evsignal_add(sigs[i], NULL);
-	rc = runner_run(r, rep);
+	rc = cli_run_loop(c, r, rep, t0, propagation_on_signal, p, NULL, 0);
 	complete = prop_complete(p);
 	prop_free(p);
 	p = NULL;
-	for (int i = 0; i < 2; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
-	if (rc == 0 && complete && po.require_smtp &&
-	    propagation_smtp(c, &ro, domain, plan, rep, &smtp_ok) != 0)
-		rc = -1;
-	rep->duration_ms = util_now_ms() - t0;
+	if (rc == 0 && complete && po.require_smtp) {
+		if (propagation_smtp(c, &ro, domain, plan, rep, &smtp_ok) != 0) {
+			fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
+			rc = -1;
+		}
+		rep->duration_ms = util_now_ms() - t0; /* smtp.mx counts too */
+	}
 	if (rc != 0) {
-		fprintf(stderr, "cutover %s: the event loop failed\n", c->command);
 		rc = CLI_EXIT_SOFTWARE;
 		goto out;
 	}

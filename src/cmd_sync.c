@@ -1,13 +1,10 @@
 /* cmd_sync.c - `cutover sync PLAN`: the resumable delta sync (src/sync.h). */
 #include <ctype.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <event2/event.h>
 
 #include "check.h"
 #include "cli.h"
@@ -238,7 +235,6 @@ sync_option(struct cli *c, int opt, const char *arg)
 /* ---- progress line ---- */
 
 struct sync_progress {
-	struct event *ev;
 	const struct sync_run *run;
 	int64_t t0;
 	int drawn;
@@ -246,15 +242,13 @@ struct sync_progress {
 };
 
 static void
-sync_progress_tick(evutil_socket_t fd, short what, void *arg)
+sync_progress_tick(void *arg)
 {
 	struct sync_progress *p = arg;
 	const struct sync_stats *s;
 	double el = (double)(util_now_ms() - p->t0) / 1000.0, rate, mbs;
 	char eta[32] = "-", who[160];
 
-	(void)fd;
-	(void)what;
 	if (p->run == NULL)
 		return;
 	s = sync_run_stats(p->run);
@@ -284,6 +278,7 @@ sync_progress_tick(evutil_socket_t fd, short what, void *arg)
 	p->drawn = p->tty;
 }
 
+
 /* The period of the progress line without a terminal (CUTOVER_SYNC_TICK_MS). */
 static long
 sync_tick_ms(void)
@@ -299,7 +294,6 @@ sync_tick_ms(void)
 /* ---- the report during the run ---- */
 
 struct sync_partial {
-	struct event *ev;
 	struct runner *r;
 	const struct report *rep; /* the run's: command, target, options */
 	const char *path;
@@ -308,14 +302,12 @@ struct sync_partial {
 
 /* Rewrite --json (atomically) with what finished so far, "partial": true. */
 static void
-sync_partial_tick(evutil_socket_t fd, short what, void *arg)
+sync_partial_tick(void *arg)
 {
 	struct sync_partial *p = arg;
 	struct report tmp = *p->rep;
 	char *err = NULL;
 
-	(void)fd;
-	(void)what;
 	tmp.results = runner_results_so_far(p->r, &tmp.n_results);
 	tmp.partial = 1;
 	tmp.duration_ms = util_now_ms() - p->t0;
@@ -324,18 +316,6 @@ sync_partial_tick(evutil_socket_t fd, short what, void *arg)
 		free(err);
 	}
 	free(tmp.results);
-}
-
-static struct runner *sync_running;
-
-static void
-sync_on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	if (sync_running != NULL)
-		runner_stop(sync_running);
 }
 
 /* After the last mailbox: mailbox.compare from the audit, on the same plan. */
@@ -502,11 +482,11 @@ sync_run_cmd(struct cli *c)
 	struct sync_after after;
 	struct sync_progress progress;
 	struct sync_partial partial;
+	struct cli_tick ticks[2];
 	struct runner_opts ro;
 	struct runner *r = NULL;
 	struct report *rep = NULL;
 	struct sync_run *run = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
 	const char *const *resolvers;
 	size_t n_resolvers;
 	char *err = NULL;
@@ -559,31 +539,16 @@ sync_run_cmd(struct cli *c)
 		rc = sync_status_cmd(c, plan, use, st);
 		goto out;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.concurrency = (int)c->concurrency;
-	ro.per_host = (int)c->per_host;
-	ro.timeout_ms = (int)(c->timeout_s * 1000);
 	n_resolvers = c->n_resolvers > 0 ? c->n_resolvers : plan->n_resolvers;
 	resolvers = c->n_resolvers > 0 ? c->resolvers : (const char *const *)plan->resolvers;
-	ro.resolvers = resolvers;
-	ro.n_resolvers = n_resolvers;
-	ro.ca_file = c->ca_file != NULL ? c->ca_file : plan->ca_file;
-	ro.insecure = c->insecure;
-	ro.allow_plaintext = c->allow_plaintext;
-	ro.allow_old_tls = c->allow_old_tls;
-	ro.verbose = c->verbose;
-	r = runner_new(&ro, &err);
+	cli_runner_opts(c, &ro, resolvers, n_resolvers,
+	    c->ca_file != NULL ? c->ca_file : plan->ca_file);
+	r = cli_runner_new(c, &ro);
 	if (r == NULL) {
-		fprintf(stderr, "cutover sync: %s\n", err);
-		free(err);
 		rc = CLI_EXIT_DATAERR;
 		goto out;
 	}
-	rep = rpt_new("sync", c->args[0]);
-	rep->started_at = time(NULL);
-	rep->insecure = c->insecure;
-	rep->allow_plaintext = c->allow_plaintext;
-	rep->allow_old_tls = c->allow_old_tls;
+	rep = cli_report_new(c, c->args[0]);
 
 	memset(&so, 0, sizeof(so));
 	/* The plan's "sync" settings, so that every pass (the final one from
@@ -624,60 +589,34 @@ sync_run_cmd(struct cli *c)
 	after.in.after_sync = run;
 	after.run = run;
 
-	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike: stop, write the report so far */
-	sigint = evsignal_new(runner_base(r), SIGINT, sync_on_signal, NULL);
-	if (sigint != NULL)
-		evsignal_add(sigint, NULL);
-	sigterm = evsignal_new(runner_base(r), SIGTERM, sync_on_signal, NULL);
-	if (sigterm != NULL)
-		evsignal_add(sigterm, NULL);
-	sync_running = r;
+	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike stop the run; the report
+	 * says what finished (cli_run_loop). */
+	memset(ticks, 0, sizeof(ticks));
 	memset(&progress, 0, sizeof(progress));
 	if (!c->no_progress && !c->quiet) {
 		/* On a terminal a live line; in cron, nohup or --then a line every 10 s. */
-		int tty = isatty(fileno(stderr));
-		long ms = tty ? SYNC_PROGRESS_MS : sync_tick_ms();
-		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-		progress.tty = tty;
+		progress.tty = isatty(fileno(stderr));
 		progress.run = run;
 		progress.t0 = t0;
-		progress.ev = event_new(runner_base(r), -1, EV_PERSIST, sync_progress_tick, &progress);
-		if (progress.ev != NULL)
-			event_add(progress.ev, &tv);
+		ticks[0].ms = progress.tty ? SYNC_PROGRESS_MS : sync_tick_ms();
 	}
+	ticks[0].fn = sync_progress_tick;
+	ticks[0].arg = &progress;
+	ticks[0].drawn = &progress.drawn;
 	memset(&partial, 0, sizeof(partial));
 	if (c->json_path != NULL && strcmp(c->json_path, "-") != 0) {
-		long ms = sync_tick_ms() * (SYNC_PARTIAL_MS / SYNC_PROGRESS_LOG_MS);
-		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
 		partial.r = r;
 		partial.rep = rep;
 		partial.path = c->json_path;
 		partial.t0 = t0;
-		partial.ev = event_new(runner_base(r), -1, EV_PERSIST, sync_partial_tick, &partial);
-		if (partial.ev != NULL)
-			event_add(partial.ev, &tv);
+		ticks[1].ms = sync_tick_ms() * (SYNC_PARTIAL_MS / SYNC_PROGRESS_LOG_MS);
 	}
-	rc = runner_run(r, rep);
-	if (partial.ev != NULL)
-		event_free(partial.ev);
-	if (progress.ev != NULL)
-		event_free(progress.ev);
-	if (progress.drawn) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-	}
-	sync_running = NULL;
-	if (sigint != NULL)
-		event_free(sigint);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	rep->duration_ms = util_now_ms() - t0;
+	ticks[1].fn = sync_partial_tick;
+	ticks[1].arg = &partial;
+	rc = cli_run_loop(c, r, rep, t0, NULL, NULL, ticks, UTIL_ARRAY_LEN(ticks));
 	runner_free(r);
 	r = NULL;
 	if (rc != 0) {
-		fprintf(stderr, "cutover sync: the event loop failed\n");
 		rc = CLI_EXIT_SOFTWARE;
 		goto out;
 	}

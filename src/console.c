@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "section.h"
+#include "strbuf.h"
 #include "util.h"
 
 static const char *const console_colors[RESULT_STATUS_COUNT] = {
@@ -112,6 +113,8 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
  * dead server, or the checks of one mailbox skipped because its login failed,
  * each say what happened once, like the HTML report's grouped causes.
  */
+/* The ids a group line names (at most 6 check ids, ", " between). */
+#define CONSOLE_IDS_MAX 1024
 #define CONSOLE_NOT_TRIED "not tried: same cause as "
 
 struct console_item {
@@ -219,11 +222,13 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 {
 	const struct result *res = it[first].res;
 	const char *side = result_side_str(res->side);
-	char *ids = xstrdup(""), *subject, *csubject, *ccause;
+	struct strbuf ids;
+	char *subject, *csubject, *ccause;
 	size_t subjects = 0, not_tried = 0, n_ids = 0, m = 0;
 	char family[64] = "";
 	const char **names = xcalloc(n + 1, sizeof(*names));
 
+	strbuf_init(&ids, CONSOLE_IDS_MAX);
 	for (size_t i = first; i < n_items; i++) {
 		const struct result *r = it[i].res;
 
@@ -231,13 +236,9 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 			continue;
 		names[m++] = r->subject;
 		not_tried += it[i].cause != r->summary;
-		if (strstr(ids, r->id) == NULL && n_ids < 6) {
-			char *next = xasprintf("%s%s%s", ids, ids[0] ? ", " : "", r->id);
-
-			free(ids);
-			ids = next;
+		if (strstr(strbuf_str(&ids), r->id) == NULL && n_ids < 6 &&
+		    strbuf_appendf(&ids, "%s%s", ids.len > 0 ? ", " : "", r->id) == 0)
 			n_ids++;
-		}
 	}
 	/* several ids: "mailbox.*" when they share their first part */
 	if (n_ids > 1) {
@@ -274,7 +275,7 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 		fprintf(out, ", %zu not tried: same cause", not_tried);
 	fputs(")\n", out);
 	if (n_ids > 1)
-		fprintf(out, "  %*s     ids: %s\n", 5 + w_id + 2, "", ids);
+		fprintf(out, "  %*s     ids: %s\n", 5 + w_id + 2, "", strbuf_str(&ids));
 	if (subjects > 1) {
 		char *cfirst = console_clean(res->subject);
 
@@ -287,7 +288,7 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
 		free(cadvice);
 	}
-	free(ids);
+	strbuf_free(&ids);
 	free(subject);
 	free(csubject);
 	free(ccause);

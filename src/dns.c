@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include "strbuf.h"
 #include "util.h"
 
 struct dns_sock {
@@ -137,6 +138,10 @@ dns_status_str(enum dns_status st)
 	return "error";
 }
 
+/* The resolvers of one client as c-ares's comma-separated list: at most this
+ * long (over a thousand "[IPv6]:PORT" addresses). */
+#define DNS_SERVERS_MAX_BYTES 65536
+
 struct dns_client *
 dns_client_new(struct event_base *base, const char *const *servers, size_t n, unsigned flags,
     int timeout_ms, int tries, char **err)
@@ -176,17 +181,19 @@ dns_client_new(struct event_base *base, const char *const *servers, size_t n, un
 		goto fail;
 	}
 	if (n > 0) {
-		size_t len = 1;
+		struct strbuf b;
 		char *csv;
 
+		strbuf_init(&b, DNS_SERVERS_MAX_BYTES);
 		for (size_t i = 0; i < n; i++)
-			len += strlen(servers[i]) + 1;
-		csv = xcalloc(1, len);
-		for (size_t i = 0; i < n; i++) {
-			if (i > 0)
-				strcat(csv, ",");
-			strcat(csv, servers[i]);
+			strbuf_appendf(&b, "%s%s", i > 0 ? "," : "", servers[i]);
+		if (b.over) {
+			*err = xasprintf("too many resolvers: their list is longer than %d bytes",
+			    DNS_SERVERS_MAX_BYTES);
+			strbuf_free(&b);
+			goto fail;
 		}
+		csv = strbuf_take(&b);
 		r = ares_set_servers_ports_csv(c->channel, csv);
 		if (r != ARES_SUCCESS) {
 			*err = xasprintf("invalid resolver address \"%s\": %s (use ADDR, ADDR:PORT "

@@ -33,6 +33,7 @@
 #include "dns.h"
 #include "dnsmsg.h"
 #include "net.h"
+#include "strbuf.h"
 #include "util.h"
 
 struct http_client {
@@ -48,8 +49,7 @@ struct http_request {
 	CURL *easy;
 	http_cb cb;
 	void *arg;
-	char *body;
-	size_t body_len, max_body;
+	struct strbuf body;         /* capped at the request's max_body */
 	int truncated;
 	struct curl_slist *resolve, *headers, *connect_to;
 	char *req_body;
@@ -57,7 +57,7 @@ struct http_request {
 	char *content_type;
 	char *challenges[HTTP_MAX_CHALLENGES];
 	size_t n_challenges;
-	struct http_tls tls;
+	struct tls_facts tls;
 	int host_checked;
 	int insecure;               /* accept any certificate, but still judge it */
 	int old_tls_ok;             /* TLS 1.0/1.1 may carry this request */
@@ -105,7 +105,7 @@ http_request_free(struct http_request *r)
 	free(r->content_type);
 	free(r->host);
 	free(r->req_body);
-	free(r->body);
+	strbuf_free(&r->body);
 	free(r);
 }
 
@@ -187,14 +187,10 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	struct http_request *r = userp;
 	size_t n = size * nmemb;
 
-	if (r->body_len + n > r->max_body) {
+	if (strbuf_append(&r->body, data, n) != 0) {
 		r->truncated = 1;
 		return 0; /* makes curl fail with CURLE_WRITE_ERROR: bounded */
 	}
-	r->body = xrealloc(r->body, r->body_len + n + 1);
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
 	return n;
 }
 
@@ -239,24 +235,6 @@ http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 /* ---- TLS facts ------------------------------------------------------------ */
 
-static void
-http_x509_name(X509_NAME *name, char *buf, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p = NULL;
-	long n;
-
-	buf[0] = '\0';
-	if (b == NULL || name == NULL)
-		goto out;
-	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
-	n = BIO_get_mem_data(b, &p);
-	if (n > 0 && p != NULL)
-		snprintf(buf, len, "%.*s", (int)n, p);
-out:
-	BIO_free(b);
-}
-
 static struct http_request *
 http_request_of_ssl(const SSL *ssl)
 {
@@ -284,24 +262,15 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 	/* The version is settled by now (ServerHello came first): end the
 	 * handshake before a password could follow it over old TLS. */
 	if (!r->old_tls_ok && SSL_version(ssl) < TLS1_2_VERSION) {
-		snprintf(r->tls.version, sizeof(r->tls.version), "%s", SSL_get_version(ssl));
+		tls_facts_build(&r->tls, ssl, NULL);
 		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
 		    "the server negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 refuses it): no "
 		    "password is sent over it without --allow-old-tls", SSL_get_version(ssl));
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
-	if (!r->tls.present && leaf != NULL) {
-		const ASN1_TIME *na = X509_get0_notAfter(leaf);
-		struct tm tm;
-
-		r->tls.present = 1;
-		http_x509_name(X509_get_subject_name(leaf), r->tls.subject, sizeof(r->tls.subject));
-		http_x509_name(X509_get_issuer_name(leaf), r->tls.issuer, sizeof(r->tls.issuer));
-		memset(&tm, 0, sizeof(tm));
-		if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
-			r->tls.not_after = timegm(&tm);
-	}
+	if (!r->tls.present && leaf != NULL)
+		tls_facts_build(&r->tls, NULL, leaf);
 	if (!preverify_ok && r->tls.verify_error[0] == '\0')
 		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error), "%s",
 		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
@@ -314,8 +283,7 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 
 		r->host_checked = 1;
 		if (!ok && r->tls.verify_error[0] == '\0')
-			snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
-			    "certificate does not name %s", r->host);
+			tls_facts_host_mismatch(&r->tls, r->host);
 	}
 	if (r->insecure) {
 		/* --insecure: the facts are recorded, the handshake goes on, and
@@ -334,8 +302,7 @@ http_info_cb(const SSL *ssl, int where, int ret)
 	(void)ret;
 	if (r == NULL || !(where & SSL_CB_HANDSHAKE_DONE))
 		return;
-	snprintf(r->tls.version, sizeof(r->tls.version), "%s", SSL_get_version(ssl));
-	snprintf(r->tls.cipher, sizeof(r->tls.cipher), "%s", SSL_get_cipher_name(ssl));
+	tls_facts_build(&r->tls, ssl, NULL);
 }
 
 static CURLcode
@@ -354,17 +321,6 @@ http_ssl_ctx_cb(CURL *easy, void *sslctx, void *userp)
 	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), http_verify_cb);
 	SSL_CTX_set_info_callback(ctx, http_info_cb);
 	return CURLE_OK;
-}
-
-long
-http_tls_days_left(const struct http_tls *tls, time_t now)
-{
-	double d;
-
-	if (tls == NULL || tls->not_after == 0)
-		return 0;
-	d = difftime(tls->not_after, now) / 86400.0;
-	return d < 0 ? (long)d - (d != (long)d) : (long)d;
 }
 
 /* ---- completion ------------------------------------------------------------- */
@@ -423,8 +379,8 @@ http_check_done(struct http_client *c)
 		resp.content_type = r->content_type;
 		resp.www_authenticate = (const char *const *)r->challenges;
 		resp.n_www_authenticate = r->n_challenges;
-		resp.body = r->body != NULL ? r->body : "";
-		resp.body_len = r->body_len;
+		resp.body = strbuf_str(&r->body);
+		resp.body_len = r->body.len;
 		resp.body_truncated = r->truncated;
 		resp.tls = r->tls;
 		if (resp.tls.present) {
@@ -524,7 +480,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_cb c
 	r->easy = e;
 	r->cb = cb;
 	r->arg = arg;
-	r->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+	strbuf_init(&r->body, o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY);
 	r->host = http_url_host(o->url);
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
@@ -607,6 +563,8 @@ http_request_cancel(struct http_request *r)
 
 #define FETCH_MAX_CNAMES 8
 #define FETCH_MAX_ADDRS 8
+/* CURLOPT_RESOLVE's address list: FETCH_MAX_ADDRS "[IPv6]" and commas fit. */
+#define HTTP_RESOLVE_MAX 1024
 
 struct http_fetch {
 	struct http_client *c;
@@ -793,7 +751,7 @@ http_fetch_transfer(struct http_fetch *f)
 	struct http_hop *hop = &f->hops[f->n_hops - 1];
 	struct http_request_opts ro;
 	const char *resolve[2] = {NULL, NULL}, *connect_to[2] = {NULL, NULL};
-	char *resolve_entry = NULL, *connect_entry = NULL, *list = NULL;
+	char *resolve_entry = NULL, *connect_entry = NULL;
 	int64_t left = f->deadline_ms - util_now_ms();
 	int https = strcmp(f->scheme, "https") == 0;
 
@@ -805,16 +763,23 @@ http_fetch_transfer(struct http_fetch *f)
 	}
 	memset(&ro, 0, sizeof(ro));
 	if (f->n_addrs > 0) {
-		list = xstrdup("");
+		struct strbuf list;
+
+		strbuf_init(&list, HTTP_RESOLVE_MAX);
 		for (size_t i = 0; i < f->n_addrs; i++) {
 			char *b = http_bracket(f->addrs[i]);
-			char *n = xasprintf("%s%s%s", list, i ? "," : "", b);
 
+			strbuf_appendf(&list, "%s%s", i ? "," : "", b);
 			free(b);
-			free(list);
-			list = n;
 		}
-		resolve_entry = xasprintf("%s:%d:%s", f->conn_host, f->conn_port, list);
+		if (list.over) {
+			strbuf_free(&list);
+			http_fetch_end(f, HTTP_FETCH_TRANSFER_FAILED, "%s has more addresses than "
+			    "fit in %d bytes", f->conn_host, HTTP_RESOLVE_MAX);
+			return;
+		}
+		resolve_entry = xasprintf("%s:%d:%s", f->conn_host, f->conn_port, strbuf_str(&list));
+		strbuf_free(&list);
 		resolve[0] = resolve_entry;
 		ro.resolve = resolve;
 	}
@@ -850,7 +815,6 @@ http_fetch_transfer(struct http_fetch *f)
 	f->req = http_request(f->c, &ro, http_fetch_response, f);
 	free(resolve_entry);
 	free(connect_entry);
-	free(list);
 }
 
 static void http_fetch_lookup(struct http_fetch *f, const char *name, int type);
@@ -1111,41 +1075,6 @@ http_fetch(struct http_client *c, const struct http_fetch_opts *o, http_fetch_cb
 
 /* ---- report shapes ------------------------------------------------------------ */
 
-static void
-http_add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-	if (v != NULL && v[0] != '\0')
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-cJSON *
-http_tls_report(const struct http_tls *tls, time_t now)
-{
-	cJSON *o;
-	char when[32];
-
-	if (tls == NULL || !tls->present)
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	http_add_str_or_null(o, "version", tls->version);
-	http_add_str_or_null(o, "cipher", tls->cipher);
-	http_add_str_or_null(o, "cert_subject", tls->subject);
-	http_add_str_or_null(o, "cert_issuer", tls->issuer);
-	if (tls->not_after != 0) {
-		util_iso8601(tls->not_after, when, sizeof(when));
-		cJSON_AddStringToObject(o, "cert_expires", when);
-		cJSON_AddNumberToObject(o, "days_left", (double)http_tls_days_left(tls, now));
-	} else {
-		cJSON_AddNullToObject(o, "cert_expires");
-		cJSON_AddNullToObject(o, "days_left");
-	}
-	cJSON_AddBoolToObject(o, "verified", tls->verified);
-	http_add_str_or_null(o, "verify_error", tls->verify_error);
-	return o;
-}
-
 static cJSON *
 http_str_array(char *const *v, size_t n)
 {
@@ -1193,8 +1122,8 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddNumberToObject(o, "status", (double)h->status);
 		else
 			cJSON_AddNullToObject(o, "status");
-		http_add_str_or_null(o, "location", h->location);
-		http_add_str_or_null(o, "address", h->address);
+		util_json_str_or_null(o, "location", h->location);
+		util_json_str_or_null(o, "address", h->address);
 		cJSON_AddItemToObject(o, "cnames", http_str_array(h->cnames, h->n_cnames));
 		cJSON_AddItemToObject(o, "www_authenticate",
 		    http_str_array(h->www_authenticate, h->n_www_authenticate));
@@ -1202,11 +1131,11 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddBoolToObject(o, "tls_verified", h->tls.verified);
 		else
 			cJSON_AddNullToObject(o, "tls_verified");
-		http_add_str_or_null(o, "error", h->error);
+		util_json_str_or_null(o, "error", h->error);
 		cJSON_AddItemToArray(chain, o);
 	}
 	cJSON_AddItemToObject(details, "redirect_chain", chain);
-	cJSON_AddItemToObject(details, "tls", https ? http_tls_report(&last->tls, now) :
+	cJSON_AddItemToObject(details, "tls", https ? tls_facts_json(&last->tls, now) :
 	    cJSON_CreateNull());
 	cJSON_AddItemToObject(details, "www_authenticate",
 	    http_str_array(last->www_authenticate, last->n_www_authenticate));
@@ -1224,5 +1153,5 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 	    last->ms_first_byte);
 	cJSON_AddNumberToObject(t, "total", (double)(int64_t)(res->ms_total * 10) / 10.0);
 	cJSON_AddStringToObject(details, "result", http_fetch_end_str(res->end));
-	http_add_str_or_null(details, "error", res->error);
+	util_json_str_or_null(details, "error", res->error);
 }

@@ -32,6 +32,8 @@
 #include <cJSON.h>
 #include <event2/event.h>
 
+#include "tlsfacts.h"
+
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 /* WWW-Authenticate headers kept per response, and the length of each. */
 #define HTTP_MAX_CHALLENGES 8
@@ -61,21 +63,13 @@ struct http_request_opts {
 };
 
 /*
- * The server certificate as seen in the handshake (the leaf), and whether
- * it verified. Filled in OpenSSL's verify callback, so an expired or
- * untrusted certificate is described too. The host name is checked here as
- * well (X509_check_host), so "verified" is meaningful even with --insecure.
+ * http_response.tls: the server certificate as seen in the handshake (the
+ * leaf), and whether it verified (tlsfacts.h). Filled in OpenSSL's verify
+ * callback, so an expired or untrusted certificate is described too; the
+ * host name is checked there as well (X509_check_host), so "verified" is
+ * meaningful even with --insecure. done stays 0: a resumed session shows
+ * no certificate, and the report then says null (no certificate seen).
  */
-struct http_tls {
-	int present;                /* a server certificate was seen */
-	int verified;               /* chain to a trust anchor, in date, names the host */
-	char verify_error[160];     /* first problem found, "" when none */
-	char version[16];           /* "TLSv1.3", "" if the handshake did not finish */
-	char cipher[64];
-	char subject[256];          /* RFC 2253 form */
-	char issuer[256];
-	time_t not_after;           /* 0 when unknown */
-};
 
 struct http_response {
 	int curl_code;              /* CURLcode, 0 = ok */
@@ -92,7 +86,7 @@ struct http_response {
 	size_t body_len;
 	int body_truncated;
 	int timed_out;              /* the transfer hit timeout_ms */
-	struct http_tls tls;
+	struct tls_facts tls;
 	double ms_dns, ms_connect, ms_tls, ms_first_byte, ms_total;
 };
 
@@ -115,9 +109,6 @@ struct http_request *http_request(struct http_client *c, const struct http_reque
     http_cb cb, void *arg);
 /* Abort R at once; its callback is not called. */
 void http_request_cancel(struct http_request *r);
-
-/* Days from NOW until NOT_AFTER, rounded down (negative once expired). */
-long http_tls_days_left(const struct http_tls *tls, time_t now);
 
 /* ---- http_fetch: resolve with c-ares, follow redirects hop by hop -------- */
 
@@ -168,7 +159,7 @@ struct http_hop {
 	size_t n_cnames;
 	char **www_authenticate;
 	size_t n_www_authenticate;
-	struct http_tls tls;
+	struct tls_facts tls;
 	double ms_dns;              /* our c-ares lookup */
 	double ms_connect, ms_tls, ms_first_byte, ms_total; /* libcurl's, for this hop */
 };
@@ -204,19 +195,13 @@ void http_fetch_cancel(struct http_fetch *f);
 const char *http_fetch_end_str(enum http_fetch_end end);
 
 /*
- * Report shapes (reports/SCHEMA.md, web.*). http_tls_report: the TLS facts
- * as a new object ({version, cipher, cert_subject, cert_issuer,
- * cert_expires, days_left, verified, verify_error}), or a JSON null when no
- * certificate was seen; NOW gives days_left. Caller owns the result.
- */
-cJSON *http_tls_report(const struct http_tls *tls, time_t now);
-/*
  * Add to DETAILS what a fetch of URL showed: url, http_status, final_url,
  * redirects (count), redirect_chain (every hop: url, method, status,
  * location, address, cnames, www_authenticate, tls_verified, error), tls
- * (of the last hop), www_authenticate (of the last hop), timings_ms (dns,
- * connect, tls, first_byte of the last hop as phase durations; total for
- * the whole fetch), result (http_fetch_end_str) and error.
+ * (of the last hop: tls_facts_json, NOW gives days_left), www_authenticate
+ * (of the last hop), timings_ms (dns, connect, tls, first_byte of the last
+ * hop as phase durations; total for the whole fetch), result
+ * (http_fetch_end_str) and error.
  */
 void http_fetch_report(cJSON *details, const char *url, const struct http_fetch_result *res,
     time_t now);

@@ -84,7 +84,7 @@ struct net_conn {
 	enum net_error err;
 	char err_text[320];
 	char peer[INET6_ADDRSTRLEN + 16];
-	struct net_tls_info tls;
+	struct tls_facts tls;
 };
 
 const char *
@@ -301,52 +301,6 @@ net_format_peer(struct net_conn *c, const struct sockaddr *sa)
 	}
 }
 
-/* ---- certificate facts ----------------------------------------------------- */
-
-static char *
-net_name_str(X509_NAME *name)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *s = NULL;
-	long n;
-
-	if (b == NULL)
-		return NULL;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-		n = BIO_get_mem_data(b, &data);
-		if (n >= 0)
-			s = xstrndup(data, (size_t)n);
-	}
-	BIO_free(b);
-	return s;
-}
-
-void
-net_cert_facts(const void *x509, time_t now, struct net_tls_info *info)
-{
-	X509 *x = (X509 *)(uintptr_t)x509;
-	const ASN1_TIME *na;
-	struct tm tm;
-
-	free(info->subject);
-	free(info->issuer);
-	info->subject = net_name_str(X509_get_subject_name(x));
-	info->issuer = net_name_str(X509_get_issuer_name(x));
-	info->has_expiry = 0;
-	info->expires[0] = '\0';
-	na = X509_get0_notAfter(x);
-	memset(&tm, 0, sizeof(tm));
-	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1) {
-		time_t t = timegm(&tm);
-		int64_t diff = (int64_t)t - (int64_t)now;
-
-		util_iso8601(t, info->expires, sizeof(info->expires));
-		info->has_expiry = 1;
-		/* Whole days, rounded down: 23 hours left is 0 days, 1 s past is -1. */
-		info->days_left = (long)(diff >= 0 ? diff / 86400 : -((-diff + 86399) / 86400));
-	}
-}
-
 /* After a handshake: fill c->tls and say whether it verified. */
 static int
 net_collect_tls(struct net_conn *c)
@@ -355,23 +309,19 @@ net_collect_tls(struct net_conn *c)
 	long v = SSL_get_verify_result(c->ssl);
 
 	c->tls.done = 1;
-	c->tls.version = SSL_get_version(c->ssl);
-	c->tls.cipher = SSL_get_cipher_name(c->ssl);
+	tls_facts_build(&c->tls, c->ssl, peer);
 	if (peer == NULL) {
 		c->tls.verified = 0;
 		snprintf(c->tls.verify_error, sizeof(c->tls.verify_error),
 		    "the server sent no certificate");
 		return 0;
 	}
-	net_cert_facts(peer, time(NULL), &c->tls);
 	X509_free(peer);
 	c->tls.verified = v == X509_V_OK;
 	if (v == X509_V_OK)
 		c->tls.verify_error[0] = '\0';
 	else if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		snprintf(c->tls.verify_error, sizeof(c->tls.verify_error),
-		    "certificate is not valid for %s (%s)", c->host,
-		    X509_verify_cert_error_string(v));
+		tls_facts_host_mismatch(&c->tls, c->host);
 	else
 		snprintf(c->tls.verify_error, sizeof(c->tls.verify_error), "%s",
 		    X509_verify_cert_error_string(v));
@@ -859,7 +809,7 @@ net_input(struct net_conn *c)
 	return bufferevent_get_input(c->bev);
 }
 
-const struct net_tls_info *
+const struct tls_facts *
 net_tls(const struct net_conn *c)
 {
 	return &c->tls;
@@ -921,8 +871,6 @@ net_free(struct net_conn *c)
 		bufferevent_free(c->sock);
 	if (c->ssl != NULL && c->bev == NULL)
 		SSL_free(c->ssl);
-	free(c->tls.subject);
-	free(c->tls.issuer);
 	free(c->host);
 	free(c->ca_file);
 	free(c);

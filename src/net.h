@@ -36,6 +36,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "tlsfacts.h"
+
 struct dns_client;
 struct net_conn;
 
@@ -92,19 +94,12 @@ enum net_event {
 	NET_EV_ERROR,     /* see net_error()/net_error_text(); no more events */
 };
 
-/* What a TLS handshake showed. Strings are owned by the connection. */
-struct net_tls_info {
-	int done;            /* a handshake completed */
-	const char *version; /* "TLSv1.3" */
-	const char *cipher;  /* "TLS_AES_256_GCM_SHA384" */
-	char *subject;       /* "CN=localhost" (RFC 2253 form), or NULL */
-	char *issuer;        /* or NULL */
-	char expires[24];    /* notAfter, "2027-01-15T23:59:59Z", or "" */
-	int has_expiry;
-	long days_left;         /* whole days until notAfter, negative when past */
-	int verified;           /* chain and host name verified */
-	char verify_error[160]; /* why not, "" when verified */
-};
+/*
+ * What a TLS handshake showed: the facts every client shares (tlsfacts.h),
+ * owned by the connection. net_tls_info is the older name imap.c and
+ * pop3.c still spell; it is the same type (drop it once they say tls_facts).
+ */
+#define net_tls_info tls_facts
 
 struct net_params {
 	const char *host; /* name or IP literal (no brackets); copied */
@@ -155,8 +150,8 @@ void net_set_drain(struct net_conn *c, size_t low, void (*cb)(void *arg), void *
 /* The bytes received and not yet consumed; the caller drains what it used. */
 struct evbuffer *net_input(struct net_conn *c);
 
-/* The TLS facts (info->done is 0 before a handshake completed). */
-const struct net_tls_info *net_tls(const struct net_conn *c);
+/* The TLS facts (done is 0 before a handshake completed). */
+const struct tls_facts *net_tls(const struct net_conn *c);
 /* Whether the connection is encrypted now. */
 int net_is_tls(const struct net_conn *c);
 
@@ -187,11 +182,5 @@ struct ssl_ctx_st *net_tls_context(const char *ca_file, char *err, size_t len, i
 
 /* Free the cached TLS contexts (at exit; optional). */
 void net_cleanup(void);
-
-/*
- * Fill INFO's certificate fields from X (an X509 *; void to keep OpenSSL out
- * of this header). NOW is the current time. Exposed for unit tests.
- */
-void net_cert_facts(const void *x509, time_t now, struct net_tls_info *info);
 
 #endif

@@ -634,7 +634,7 @@ smtp_probe_pipelined(const struct smtp_probe *p)
 	return p->pipelining;
 }
 
-const struct net_tls_info *
+const struct tls_facts *
 smtp_probe_tls(const struct smtp_probe *p)
 {
 	return p->conn != NULL ? net_tls(p->conn) : NULL;

@@ -121,7 +121,7 @@ const char *smtp_probe_banner(const struct smtp_probe *p);
 const char *const *smtp_probe_ehlo(const struct smtp_probe *p, size_t *n);
 int smtp_probe_offered_starttls(const struct smtp_probe *p);
 int smtp_probe_pipelined(const struct smtp_probe *p);
-const struct net_tls_info *smtp_probe_tls(const struct smtp_probe *p);
+const struct tls_facts *smtp_probe_tls(const struct smtp_probe *p);
 /* The MAIL FROM reply (code 0 when not reached). */
 int smtp_probe_mail_code(const struct smtp_probe *p);
 /* Per recipient, in the order given. */

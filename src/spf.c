@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strbuf.h"
 #include "util.h"
 
 #define SPF_MAX_DEPTH 24       /* frames: top + includes/redirects */
@@ -575,28 +576,6 @@ spf_macro_uses_client(const char *spec)
 	return 0;
 }
 
-struct spf_buf {
-	char *s;
-	size_t len, cap;
-	int over;
-};
-
-static void
-spf_buf_add(struct spf_buf *b, const char *s, size_t n)
-{
-	if (b->over || b->len + n > SPF_MACRO_MAX_OUT) {
-		b->over = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 64;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 /* The value of macro LETTER (lowercase) into BUF. */
 static void
 spf_macro_value(int letter, const struct spf_macro_ctx *ctx, char *buf, size_t len)
@@ -651,7 +630,7 @@ spf_macro_value(int letter, const struct spf_macro_ctx *ctx, char *buf, size_t l
 /* Section 7.3: split VALUE on DELIMS, reverse if asked, keep the rightmost
  * DIGITS parts (0 = all), join with "."; URL-escape when ESCAPE. */
 static void
-spf_macro_transform(struct spf_buf *b, const char *value, const char *delims, size_t ndelims,
+spf_macro_transform(struct strbuf *b, const char *value, const char *delims, size_t ndelims,
     long digits, int reverse, int escape)
 {
 	const char *parts[SPF_MAX_PARTS];
@@ -687,21 +666,19 @@ spf_macro_transform(struct spf_buf *b, const char *value, const char *delims, si
 	first = digits > 0 && (size_t)digits < n ? n - (size_t)digits : 0;
 	for (size_t i = first; i < n; i++) {
 		if (i > first)
-			spf_buf_add(b, ".", 1);
+			strbuf_append(b, ".", 1);
 		if (!escape) {
-			spf_buf_add(b, parts[i], lens[i]);
+			strbuf_append(b, parts[i], lens[i]);
 			continue;
 		}
 		for (size_t k = 0; k < lens[i]; k++) {
 			unsigned char c = (unsigned char)parts[i][k];
-			char hex[4];
 
 			/* RFC 3986 unreserved characters stay, the rest is %XX */
 			if (spf_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-				spf_buf_add(b, (const char *)&parts[i][k], 1);
+				strbuf_append(b, (const char *)&parts[i][k], 1);
 			} else {
-				snprintf(hex, sizeof(hex), "%%%02X", c);
-				spf_buf_add(b, hex, 3);
+				strbuf_appendf(b, "%%%02X", c);
 			}
 		}
 	}
@@ -711,13 +688,13 @@ int
 spf_macro_expand(const char *spec, size_t len, const struct spf_macro_ctx *ctx, int is_exp,
     int domain_spec, char **out, struct spf_error *err)
 {
-	struct spf_buf b = {0};
+	struct strbuf b;
 	size_t i = 0;
 
 	*out = NULL;
 	if (spf_check_macro_string(spec, len, 0, is_exp, NULL, err) != 0)
 		return -1;
-	spf_buf_add(&b, "", 0);
+	strbuf_init(&b, SPF_MACRO_MAX_OUT);
 	while (i < len) {
 		char value[1100];
 		size_t j;
@@ -725,29 +702,29 @@ spf_macro_expand(const char *spec, size_t len, const struct spf_macro_ctx *ctx, 
 		int reverse = 0, letter, escape;
 
 		if (spec[i] != '%' || i + 1 >= len) {
-			spf_buf_add(&b, spec + i, 1);
+			strbuf_append(&b, spec + i, 1);
 			i++;
 			continue;
 		}
 		switch (spec[i + 1]) {
 		case '%':
-			spf_buf_add(&b, "%", 1);
+			strbuf_append(&b, "%", 1);
 			i += 2;
 			continue;
 		case '_':
-			spf_buf_add(&b, " ", 1);
+			strbuf_append(&b, " ", 1);
 			i += 2;
 			continue;
 		case '-':
-			spf_buf_add(&b, "%20", 3);
+			strbuf_append(&b, "%20", 3);
 			i += 2;
 			continue;
 		case '{': break;
-		default: free(b.s); return spf_error_set(err, i, "invalid macro");
+		default: strbuf_free(&b); return spf_error_set(err, i, "invalid macro");
 		}
 		j = i + 2;
 		if (j >= len || !spf_macro_letter((unsigned char)spec[j], is_exp)) {
-			free(b.s);
+			strbuf_free(&b);
 			return spf_error_set(err, i, "invalid macro letter");
 		}
 		letter = tolower((unsigned char)spec[j]);
@@ -769,7 +746,7 @@ spf_macro_expand(const char *spec, size_t len, const struct spf_macro_ctx *ctx, 
 			    strchr(".-+,/_=", spec[j]) != NULL)
 				j++;
 			if (j >= len || spec[j] != '}') {
-				free(b.s);
+				strbuf_free(&b);
 				return spf_error_set(err, i, "malformed macro");
 			}
 			spf_macro_value(letter, ctx, value, sizeof(value));
@@ -779,7 +756,7 @@ spf_macro_expand(const char *spec, size_t len, const struct spf_macro_ctx *ctx, 
 		i = j + 1;
 	}
 	if (b.over) {
-		free(b.s);
+		strbuf_free(&b);
 		return spf_error_set(
 		    err, 0, "macro expansion longer than %d bytes", SPF_MACRO_MAX_OUT);
 	}
@@ -801,7 +778,7 @@ spf_macro_expand(const char *spec, size_t len, const struct spf_macro_ctx *ctx, 
 			b.len -= off;
 		}
 	}
-	*out = b.s;
+	*out = strbuf_take(&b);
 	return 0;
 }
 

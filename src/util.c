@@ -222,6 +222,14 @@ util_json_type(const cJSON *item)
 	return "an invalid value";
 }
 
+cJSON *
+util_json_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL && v[0] != '\0')
+		return cJSON_AddStringToObject(o, key, v);
+	return cJSON_AddNullToObject(o, key);
+}
+
 /* The mode of the file PATH replaces, or what open(O_CREAT, 0666) would give
  * (mkstemp creates 0600). */
 static mode_t

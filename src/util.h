@@ -76,6 +76,13 @@ int util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), v
 const char *util_json_type(const cJSON *item);
 
 /*
+ * The report's "string or null": add KEY to the object O with the string V,
+ * or with null when V is NULL or empty. Returns the new item, NULL when
+ * cJSON could not allocate it.
+ */
+cJSON *util_json_str_or_null(cJSON *o, const char *key, const char *v);
+
+/*
  * 1 when S is a host or domain name: labels of letters, digits, '-' (not at a
  * label's edge) and '_', at most 63 bytes each and 253 in all, a trailing dot
  * allowed; with ALLOW_WILD a leading "*." too. ASCII only (IDNs as xn--).

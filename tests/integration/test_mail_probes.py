@@ -226,7 +226,7 @@ def test_untrusted_ca_fails_without_ca_file_and_passes_with_it(mail_lab, cutover
 def test_hostname_mismatch_expiring_and_expired(mail_lab, cutover, tmp_path):
     lab = mail_lab
     p = lab.ports["source"]["imaps"]
-    for addr, status, what in ((lab.wronghost, "fail", "not valid for 127.0.0.3"),
+    for addr, status, what in ((lab.wronghost, "fail", "does not name 127.0.0.3"),
                                (lab.expiring, "warn", "expires in"),
                                (lab.expired, "fail", "expired")):
         plan = write_plan(tmp_path, {"imap": f"imaps://{addr}:{p}"}, None,
@@ -241,6 +241,38 @@ def test_hostname_mismatch_expiring_and_expired(mail_lab, cutover, tmp_path):
         else:
             assert tls["details"]["tls"]["days_left"] < 14
             assert login["details"]["result"] == "ok"
+
+
+def test_imap_and_web_describe_one_certificate_alike(mail_lab, dns_lab, web_lab, cutover,
+                                                     tmp_path):
+    """The lab's wrong-host certificate (contrib/lab/ca.sh: CN=wrong.example,
+    by the lab CA) as imap.tls sees it on the mail lab and web.webmail on the
+    web lab: the same subject and issuer text, the same keys, the same
+    mismatch wording."""
+    lab = mail_lab
+    p = lab.ports["source"]["imaps"]
+    plan = write_plan(tmp_path, {"imap": f"imaps://{lab.wronghost}:{p}"}, None,
+                      [mbox(lab, "alice@lab.test")], name="plan-imap.json")
+    imap = cutover("audit", plan, "--only", "imap", "--ca-file", lab.ca)
+    imap_tls = imap.check("imap.tls", f"{lab.wronghost}:{p}", "source")["details"]["tls"]
+
+    web_plan = tmp_path / "plan-web.json"
+    web_plan.write_text(json.dumps({
+        "domain": "rs.test", "ca_file": web_lab["ca"],
+        "source": {"profile": "rackspace", "webmail": "https://wrong.web.test/"},
+        "destination": {"profile": "microsoft365"}}))
+    web = cutover("audit", web_plan, "--only", "web", "--resolver", dns_lab,
+                  *web_lab["connect_to"])
+    web_tls = web.check("web.webmail", side="source")["details"]["tls"]
+
+    assert imap_tls["cert_subject"] == web_tls["cert_subject"]
+    assert imap_tls["cert_subject"].endswith("CN=wrong.example")
+    assert imap_tls["cert_issuer"] == web_tls["cert_issuer"]
+    assert "CN=cutover lab CA" in imap_tls["cert_issuer"]
+    assert set(imap_tls) == set(web_tls)
+    assert imap_tls["verified"] is False and web_tls["verified"] is False
+    assert imap_tls["verify_error"] == f"certificate does not name {lab.wronghost}"
+    assert web_tls["verify_error"] == "certificate does not name wrong.web.test"
 
 
 def test_plaintext_refused_without_allow_plaintext(mail_lab, cutover, tmp_path):

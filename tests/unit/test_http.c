@@ -419,19 +419,6 @@ test_fetch_cancel_and_bad_url(void **state)
 	assert_int_equal(o.done, 0);
 }
 
-static void
-test_tls_days_left(void **state)
-{
-	struct http_tls tls;
-
-	(void)state;
-	memset(&tls, 0, sizeof(tls));
-	tls.not_after = 1000000 + 86400 * 3 + 5;
-	assert_int_equal(http_tls_days_left(&tls, 1000000), 3);
-	tls.not_after = 1000000 - 10;
-	assert_int_equal(http_tls_days_left(&tls, 1000000), -1);
-}
-
 int
 main(void)
 {
@@ -447,7 +434,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_method_and_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_connect_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_cancel_and_bad_url, setup, teardown),
-		cmocka_unit_test(test_tls_days_left),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
