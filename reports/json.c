@@ -588,12 +588,47 @@ rpt_line_col(const char *text, size_t off, size_t *line, size_t *col)
 }
 
 int
+rpt_parse_json(const char *text, size_t len, const char *name, struct report **out, char **err)
+{
+	cJSON *json = NULL;
+	const char *end = NULL;
+	char *inner = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*err = NULL;
+	if (strlen(text) != len) {
+		*err = xasprintf("%s: not valid JSON (contains a NUL byte)", name);
+		goto out;
+	}
+	/*
+	 * The length includes the terminator: with require_null_terminated,
+	 * cJSON 1.7.15 wants to see the NUL inside the given length.
+	 */
+	json = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+	if (json == NULL) {
+		size_t line, col, off = end != NULL && end >= text ? (size_t)(end - text) : 0;
+
+		rpt_line_col(text, off, &line, &col);
+		*err = xasprintf("%s:%zu:%zu: not valid JSON", name, line, col);
+		goto out;
+	}
+	if (rpt_from_json(json, out, &inner) != 0) {
+		*err = xasprintf("%s: %s", name, inner);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(inner);
+	cJSON_Delete(json);
+	return rc;
+}
+
+int
 rpt_read_json(const char *path, struct report **out, char **err)
 {
 	FILE *fp = NULL;
-	char *text = NULL, *inner = NULL;
-	cJSON *json = NULL;
-	const char *end = NULL;
+	char *text = NULL;
 	size_t len = 0, cap = 0, n;
 	int rc = -1;
 
@@ -624,32 +659,10 @@ rpt_read_json(const char *path, struct report **out, char **err)
 		goto out;
 	}
 	text[len] = '\0';
-	if (strlen(text) != len) {
-		*err = xasprintf("%s: not valid JSON (contains a NUL byte)", path);
-		goto out;
-	}
-	/*
-	 * The length includes the terminator: with require_null_terminated,
-	 * cJSON 1.7.15 wants to see the NUL inside the given length.
-	 */
-	json = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-	if (json == NULL) {
-		size_t line, col, off = end != NULL && end >= text ? (size_t)(end - text) : 0;
-
-		rpt_line_col(text, off, &line, &col);
-		*err = xasprintf("%s:%zu:%zu: not valid JSON", path, line, col);
-		goto out;
-	}
-	if (rpt_from_json(json, out, &inner) != 0) {
-		*err = xasprintf("%s: %s", path, inner);
-		goto out;
-	}
-	rc = 0;
+	rc = rpt_parse_json(text, len, path, out, err);
 out:
 	if (fp != NULL)
 		fclose(fp);
-	free(inner);
 	free(text);
-	cJSON_Delete(json);
 	return rc;
 }

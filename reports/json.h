@@ -37,6 +37,15 @@ int rpt_write_json(const struct report *rep, const char *path, char **err);
 int rpt_from_json(const cJSON *json, struct report **out, char **err);
 
 /*
+ * Parse the report TEXT of LEN bytes (TEXT[LEN] must be a NUL) and
+ * rpt_from_json() it; pure, no file access. Returns 0 and *OUT (caller frees
+ * with rpt_free), or -1 with *ERR (caller frees) starting with NAME:
+ * "r.json:3:14: not valid JSON", "r.json: checks[3].status: ...".
+ */
+int rpt_parse_json(const char *text, size_t len, const char *name, struct report **out,
+    char **err);
+
+/*
  * Read the report file PATH (at most 512 MiB) and rpt_from_json() it.
  * Returns 0 and *OUT (caller frees with rpt_free), or -1 with *ERR (caller
  * frees) naming the path: "cannot read report r.json: No such file or
