@@ -112,6 +112,7 @@ integration: $(BUILD)/cutover
 	CUTOVER_BIN=$(abspath $(BUILD)/cutover) $(PYTHON) -m pytest -q tests/integration
 
 check: deps
+	$(MAKE) lint-assets
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
