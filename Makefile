@@ -38,13 +38,13 @@ ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c checks/*.c reports/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/tests/%)
 
-.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck
+.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck lint-assets
 
 all: cutover
 
@@ -72,6 +72,31 @@ $(BUILD)/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# The HTML report's stylesheet and script (reports/assets.h): real files
+# turned into C arrays by a generator built for this machine (as curl's
+# mk-file-embed), so they can be edited and linted as what they are.
+ASSETS      := html_css reports/assets/report.css html_js reports/assets/report.js
+EMBED_CMD    = $(CC) -std=c11 $(WARN) -O2 -o $@ reports/assets/embed.c
+GEN_ASSETS   = $(dir $@)embed $(ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/embed build-fuzz/gen/embed: reports/assets/embed.c
+	@mkdir -p $(dir $@)
+	$(EMBED_CMD)
+
+$(BUILD)/gen/assets.c: $(BUILD)/gen/embed $(filter reports/%,$(ASSETS))
+	$(GEN_ASSETS)
+
+build-fuzz/gen/assets.c: build-fuzz/gen/embed $(filter reports/%,$(ASSETS))
+	$(GEN_ASSETS)
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c | pkgcheck
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The script must parse (node --check; nodejs is a Debian package, installed
+# by contrib/deps.sh). No Debian package lints CSS.
+lint-assets:
+	node --check reports/assets/report.js
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcutover.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcutover.a \
@@ -87,6 +112,7 @@ integration: $(BUILD)/cutover
 	CUTOVER_BIN=$(abspath $(BUILD)/cutover) $(PYTHON) -m pytest -q tests/integration
 
 check: deps
+	$(MAKE) lint-assets
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
@@ -94,12 +120,17 @@ check: deps
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_CC     ?= clang
 FUZZ_FLAGS  := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-FUZZ_OBJ    := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_OBJ    := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/assets.o
+
+FUZZ_COMPILE = $(FUZZ_CC) $(CPPFLAGS) -std=c11 $(WARN) -Wno-unknown-warning-option $(FUZZ_FLAGS) \
+	    $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(WARN) -Wno-unknown-warning-option $(FUZZ_FLAGS) \
-	    $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(FUZZ_COMPILE)
+
+build-fuzz/gen/assets.o: build-fuzz/gen/assets.c
+	$(FUZZ_COMPILE)
 
 build-fuzz/libcutover.a: $(FUZZ_OBJ)
 	@rm -f $@

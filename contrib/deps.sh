@@ -32,6 +32,8 @@ PACKAGES=(
 	time bc
 	# the man page is rendered and checked (tests/integration/test_manpage.py)
 	groff-base man-db
+	# the HTML report's script is syntax-checked (make lint-assets)
+	nodejs
 )
 
 # Only for the tests and benchmarks (make check, .ci/run): `make demo` skips
@@ -39,7 +41,7 @@ PACKAGES=(
 CHECK_ONLY=(
 	libcmocka-dev clang libclang-rt-14-dev
 	python3-pytest python3-jsonschema python3-spf
-	chromium bind9-dnsutils isync time bc groff-base man-db
+	chromium bind9-dnsutils isync time bc groff-base man-db nodejs
 )
 
 list=0

@@ -1,5 +1,6 @@
 /*
- * json.c - the report of one run and its JSON form (schema_version 1).
+ * json.c - the JSON form of a report (schema_version 1; see json.h). The
+ * report itself, what the runner fills, is src/report.c.
  *
  * The shape written here is the contract documented in reports/SCHEMA.md and
  * validated by reports/report.schema.json; keep the three in step. Fields are
@@ -8,7 +9,7 @@
  * Allocation failure aborts (util.h): cJSON returning NULL while building a
  * tree can only mean out of memory, so the builders below abort on it.
  */
-#include "report.h"
+#include "json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -75,216 +76,6 @@ static void
 rpt_put_bool(cJSON *obj, const char *key, int v)
 {
 	rpt_put(obj, key, cJSON_CreateBool(v ? 1 : 0));
-}
-
-static enum result_status
-rpt_status_of(const struct result *res)
-{
-	/* An out-of-range status is a bug in a check; count it as an error. */
-	if ((unsigned)res->status >= RESULT_STATUS_COUNT)
-		return RESULT_ERROR;
-	return res->status;
-}
-
-struct report *
-rpt_new(const char *command, const char *target)
-{
-	struct report *rep = xcalloc(1, sizeof(*rep));
-
-	rep->command = xstrdup(command);
-	rep->target = xstrdup(target);
-	rep->started_at = time(NULL);
-	return rep;
-}
-
-void
-rpt_free(struct report *rep)
-{
-	if (rep == NULL)
-		return;
-	for (size_t i = 0; i < rep->n_results; i++)
-		result_free(rep->results[i]);
-	free(rep->results);
-	spool_free(rep->spool);
-	free(rep->command);
-	free(rep->target);
-	free(rep);
-}
-
-/* Bytes of the valid UTF-8 sequence at S (RFC 3629: no overlong form, no
- * surrogate, nothing above U+10FFFF), or 0 when S does not start one. */
-static size_t
-rpt_utf8_len(const unsigned char *s)
-{
-	unsigned cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/*
- * Names and texts from servers may hold bytes that are not UTF-8 (an 8-bit
- * folder name, invalid modified UTF-7 kept raw); reports/SCHEMA.md promises
- * UTF-8. Each invalid byte becomes the ASCII text "\xHH" (and a backslash
- * in such a string "\\", so the escaping is reversible); valid strings are
- * left exactly as they are. Returns a new string, or NULL when S is valid.
- */
-static char *
-rpt_utf8_fix(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0, len = strlen(s), k;
-	char *out;
-
-	while (i < len && (k = rpt_utf8_len(p + i)) != 0)
-		i += k;
-	if (i == len)
-		return NULL;
-	out = xmalloc(len * 4 + 1);
-	for (i = 0; i < len;) {
-		k = rpt_utf8_len(p + i);
-		if (k == 0) {
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", p[i]);
-			i++;
-		} else if (p[i] == '\\') {
-			out[o++] = '\\';
-			out[o++] = '\\';
-			i++;
-		} else {
-			memcpy(out + o, p + i, k);
-			o += k;
-			i += k;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static void
-rpt_utf8_tree(cJSON *item)
-{
-	for (; item != NULL; item = item->next) {
-		if (cJSON_IsString(item) && item->valuestring != NULL) {
-			char *fixed = rpt_utf8_fix(item->valuestring);
-
-			if (fixed != NULL && cJSON_SetValuestring(item, fixed) == NULL)
-				rpt_oom();
-			free(fixed);
-		}
-		if (item->string != NULL && !(item->type & cJSON_StringIsConst)) {
-			char *fixed = rpt_utf8_fix(item->string);
-
-			if (fixed != NULL) {
-				cJSON_free(item->string);
-				item->string = cJSON_malloc(strlen(fixed) + 1);
-				if (item->string == NULL)
-					rpt_oom();
-				memcpy(item->string, fixed, strlen(fixed) + 1);
-				free(fixed);
-			}
-		}
-		rpt_utf8_tree(item->child);
-	}
-}
-
-static void
-rpt_utf8_str(char **s)
-{
-	char *fixed = *s != NULL ? rpt_utf8_fix(*s) : NULL;
-
-	if (fixed != NULL) {
-		free(*s);
-		*s = fixed;
-	}
-}
-
-struct spool *
-rpt_spool(struct report *rep)
-{
-	char *err = NULL;
-
-	if (rep->spool == NULL && !rep->spool_failed) {
-		rep->spool = spool_new(NULL, &err);
-		rep->spool_failed = rep->spool == NULL;
-		free(err); /* not fatal: the details stay in memory */
-	}
-	return rep->spool;
-}
-
-void
-rpt_load_details(const struct report *rep)
-{
-	for (size_t i = 0; i < rep->n_results; i++) {
-		struct result *res = rep->results[i];
-
-		/* Spooled before rpt_add could make them UTF-8: now. */
-		if (res->details == NULL && result_unspool(res) == 0 && res->details != NULL)
-			rpt_utf8_tree(res->details->child);
-	}
-}
-
-void
-rpt_add(struct report *rep, struct result *res)
-{
-	size_t n = rep->n_results;
-
-	/* Everything a report holds is UTF-8, whatever a server sent. */
-	rpt_utf8_str(&res->subject);
-	rpt_utf8_str(&res->summary);
-	rpt_utf8_str(&res->advice);
-	if (res->details != NULL)
-		rpt_utf8_tree(res->details->child);
-
-	/*
-	 * Capacity is implicit: 8 up to 8 results, then the next power of two,
-	 * so the array grows (doubles) exactly when N reaches a power of two.
-	 */
-	if (n == 0)
-		rep->results = xrealloc(rep->results, 8 * sizeof(*rep->results));
-	else if (n >= 8 && (n & (n - 1)) == 0)
-		rep->results = xrealloc(rep->results, 2 * n * sizeof(*rep->results));
-	rep->results[n] = res;
-	rep->n_results = n + 1;
-}
-
-void
-rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT],
-    enum result_status *worst)
-{
-	enum result_status w = RESULT_PASS;
-
-	for (int i = 0; i < RESULT_STATUS_COUNT; i++)
-		counts[i] = 0;
-	for (size_t i = 0; i < rep->n_results; i++) {
-		enum result_status st = rpt_status_of(rep->results[i]);
-
-		counts[st]++;
-		/* A skipped check does not make a passing run look worse. */
-		if (st != RESULT_SKIP)
-			w = result_worse(w, st);
-	}
-	if (rep->n_results > 0 && counts[RESULT_SKIP] == rep->n_results)
-		w = RESULT_SKIP;
-	if (worst != NULL)
-		*worst = w;
 }
 
 static cJSON *
@@ -798,15 +589,47 @@ rpt_line_col(const char *text, size_t off, size_t *line, size_t *col)
 }
 
 int
+rpt_parse_json(const char *text, size_t len, const char *name, struct report **out, char **err)
+{
+	cJSON *json = NULL;
+	const char *end = NULL;
+	char *inner = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*err = NULL;
+	if (strlen(text) != len) {
+		*err = xasprintf("%s: not valid JSON (contains a NUL byte)", name);
+		goto out;
+	}
+	/*
+	 * The length includes the terminator: with require_null_terminated,
+	 * cJSON 1.7.15 wants to see the NUL inside the given length.
+	 */
+	json = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+	if (json == NULL) {
+		size_t line, col, off = end != NULL && end >= text ? (size_t)(end - text) : 0;
+
+		rpt_line_col(text, off, &line, &col);
+		*err = xasprintf("%s:%zu:%zu: not valid JSON", name, line, col);
+		goto out;
+	}
+	if (rpt_from_json(json, out, &inner) != 0) {
+		*err = xasprintf("%s: %s", name, inner);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(inner);
+	cJSON_Delete(json);
+	return rc;
+}
+
+int
 rpt_read_json(const char *path, struct report **out, char **err)
 {
 	FILE *fp = NULL;
 	struct strbuf buf;
-	const char *text;
-	char *inner = NULL;
-	cJSON *json = NULL;
-	const char *end = NULL;
-	size_t len;
 	int rc = -1;
 
 	*out = NULL;
@@ -825,34 +648,10 @@ rpt_read_json(const char *path, struct report **out, char **err)
 			*err = xasprintf("cannot read report %s: %s", path, strerror(errno));
 		goto out;
 	}
-	text = strbuf_str(&buf);
-	len = buf.len;
-	if (strlen(text) != len) {
-		*err = xasprintf("%s: not valid JSON (contains a NUL byte)", path);
-		goto out;
-	}
-	/*
-	 * The length includes the terminator: with require_null_terminated,
-	 * cJSON 1.7.15 wants to see the NUL inside the given length.
-	 */
-	json = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-	if (json == NULL) {
-		size_t line, col, off = end != NULL && end >= text ? (size_t)(end - text) : 0;
-
-		rpt_line_col(text, off, &line, &col);
-		*err = xasprintf("%s:%zu:%zu: not valid JSON", path, line, col);
-		goto out;
-	}
-	if (rpt_from_json(json, out, &inner) != 0) {
-		*err = xasprintf("%s: %s", path, inner);
-		goto out;
-	}
-	rc = 0;
+	rc = rpt_parse_json(strbuf_str(&buf), buf.len, path, out, err);
 out:
 	if (fp != NULL)
 		fclose(fp);
-	free(inner);
 	strbuf_free(&buf);
-	cJSON_Delete(json);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * section.h - which part of a report a check id belongs to.
  *
- * The HTML report (reports/html.c) and the console summary (src/console.c)
+ * The HTML report (reports/html.c) and the console summary (reports/console.c)
  * group checks the same way, by the prefix of the check id, so that a check
  * id added later lands in a sensible group without touching either: an id
  * no rule knows goes to SECTION_OTHER, which both still show in full.

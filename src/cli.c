@@ -22,6 +22,7 @@
 #include "console.h"
 #include "csv.h"
 #include "html.h"
+#include "json.h"
 #include "report.h"
 #include "runner.h"
 #include "util.h"

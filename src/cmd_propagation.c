@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "console.h"
 #include "dnsmsg.h"
+#include "json.h"
 #include "plan.h"
 #include "propagation.h"
 #include "report.h"

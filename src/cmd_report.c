@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "report.h"
 #include "util.h"
 

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "cli.h"
+#include "json.h"
 #include "plan.h"
 #include "report.h"
 #include "runner.h"

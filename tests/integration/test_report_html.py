@@ -321,6 +321,25 @@ def test_every_status_and_unknown_ids_render(tmp_path):
 
 # ---- report render / merge ---------------------------------------------------------
 
+def test_render_matches_the_golden_page(tmp_path):
+    """A fixed report (a lab audit, plus propagation, sync and unknown checks)
+    renders to exactly the page in tests/integration/golden/report.html, the
+    version aside: moving code around reports/ must not change a byte. When a
+    change to the page is intended, regenerate the golden file:
+      ./cutover report render tests/integration/golden/report.json --html x.html
+      sed "s/cutover $VERSION/cutover @VERSION@/g" x.html > tests/integration/golden/report.html
+    """
+    golden = ROOT / "tests" / "integration" / "golden"
+    version = run("--version", check_rc=0).stdout.split()[-1]
+    out = tmp_path / "r.html"
+    run("report", "render", golden / "report.json", "--html", out, "-q", check_rc=2)
+    want = (golden / "report.html").read_bytes().replace(b"@VERSION@", version.encode())
+    got = out.read_bytes()
+    assert got == want, next(f"first difference at byte {i}: {got[i:i + 80]!r}"
+                             for i in range(min(len(got), len(want)) + 1)
+                             if got[i:i + 1] != want[i:i + 1])
+
+
 def test_render_without_output_prints_the_summary(tmp_path):
     src = tmp_path / "r.json"
     src.write_text(json.dumps(synthetic_audit(["a@example.com", "b@example.com"])))

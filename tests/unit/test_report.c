@@ -1,5 +1,5 @@
 /*
- * test_report.c - the report model and its JSON form (reports/json.c).
+ * test_report.c - the report model (src/report.c) and its JSON form (reports/json.c).
  *
  * The JSON shape is a contract (reports/SCHEMA.md): these tests pin every
  * top-level field and type, the round trip, the error paths of the reader,
@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "report.h"
 #include "util.h"
 

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "report.h"
 #include "spool.h"
 #include "util.h"

@@ -1,9 +1,8 @@
 /*
- * report.h - the report of one run, and its JSON form (schema_version 1).
- *
- * The JSON shape is a contract: reports/SCHEMA.md documents every field and
- * reports/report.schema.json validates it. Extend, never rename or remove.
- * This layer reads results and never touches the network.
+ * report.h - the report of one run: its results in report order and what
+ * the run was about. The runner fills it (rpt_add); the writers in reports/
+ * (the JSON form reports/json.h, the HTML page, the CSV sheet, the console)
+ * only read it. Everything a report holds is UTF-8, whatever a server sent.
  */
 #ifndef CUTOVER_REPORT_H
 #define CUTOVER_REPORT_H
@@ -15,8 +14,6 @@
 #include <cJSON.h>
 
 #include "result.h"
-
-#define RPT_SCHEMA_VERSION 1
 
 struct report {
 	char *command;          /* "dns", "audit", "propagation", "sync" */
@@ -56,33 +53,17 @@ void rpt_load_details(const struct report *rep);
 void rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT],
     enum result_status *worst);
 
-/* The report as a new cJSON tree (caller deletes). Never NULL. */
-cJSON *rpt_to_json(const struct report *rep);
+/*
+ * The status of RES as a report counts and writes it: an out-of-range status
+ * (a bug in a check) counts as an error.
+ */
+enum result_status rpt_status_of(const struct result *res);
 
 /*
- * Write the JSON report to PATH ("-" = stdout), pretty-printed, ending in a
- * newline: the same bytes as cJSON_Print(rpt_to_json(REP)) and a newline,
- * but streamed, one check at a time (spooled details are read back one at a
- * time too), so memory does not grow with the report. Files are written to
- * a temporary name in the same folder and renamed, so a reader never sees
- * half a report. Returns 0, or -1 with *ERR
- * set to a message naming the path and the OS error (caller frees).
+ * Make every string and key of the cJSON list ITEM (its siblings and their
+ * children) UTF-8: each byte that is not becomes the text "\xHH" (and a
+ * backslash in such a string "\\"); valid strings are left as they are.
  */
-int rpt_write_json(const struct report *rep, const char *path, char **err);
-
-/*
- * Read a report back from its JSON form (for `report render` and `report
- * merge`). Returns 0 and *OUT, or -1 with *ERR naming what is wrong (the field
- * path, e.g. "checks[3].status"). Unknown extra fields are ignored.
- */
-int rpt_from_json(const cJSON *json, struct report **out, char **err);
-
-/*
- * Read the report file PATH (at most 512 MiB) and rpt_from_json() it.
- * Returns 0 and *OUT (caller frees with rpt_free), or -1 with *ERR (caller
- * frees) naming the path: "cannot read report r.json: No such file or
- * directory", "r.json:3:14: not valid JSON", "r.json: checks[3].status: ...".
- */
-int rpt_read_json(const char *path, struct report **out, char **err);
+void rpt_utf8_tree(cJSON *item);
 
 #endif
