@@ -197,14 +197,6 @@ runner_free(struct runner *r)
 			sh->free_fn(sh->obj);
 		free(sh);
 	}
-	while (r->producers != NULL) {
-		struct producer *p = r->producers;
-
-		r->producers = p->next_p;
-		if (p->free_fn != NULL)
-			p->free_fn(p->arg);
-		free(p);
-	}
 	while (r->queue_head != NULL) {
 		struct task *t = r->queue_head;
 
@@ -656,6 +648,17 @@ runner_reserve(struct runner *r, size_t n)
 	return first;
 }
 
+/* Free a producer and its ARG (runner_free, with the shared state). */
+static void
+runner_producer_free(void *obj)
+{
+	struct producer *p = obj;
+
+	if (p->free_fn != NULL)
+		p->free_fn(p->arg);
+	free(p);
+}
+
 void
 runner_add_producer(struct runner *r, size_t n_units, runner_produce_fn produce, void *arg,
     void (*free_fn)(void *))
@@ -668,6 +671,7 @@ runner_add_producer(struct runner *r, size_t n_units, runner_produce_fn produce,
 	p->n_units = n_units;
 	*r->producers_tail = p;
 	r->producers_tail = &p->next_p;
+	runner_set_shared(r, p, p, runner_producer_free);
 }
 
 void *
