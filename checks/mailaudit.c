@@ -9,9 +9,13 @@
  * source too waits, after its LOGOUT, for the source session of its mailbox
  * and is woken from the loop (never from inside the source's completion).
  *
- * The sessions live in a per-run table (runner_shared) so that every check's
- * schedule function finds those of the earlier ones; inventories are freed
- * as soon as no result of the mailbox needs them any more.
+ * The checks' schedule functions only register (what each needs, its fill,
+ * the report places of its results: runner_reserve) in a per-run record that
+ * the next one finds (runner_shared). The run is a producer on the runner
+ * (runner_add_producer): the sessions and results of a mailbox are made when
+ * the runner asks for that mailbox, and freed, inventories and all, as soon
+ * as both its sessions completed, so memory holds the mailboxes in flight,
+ * not all of them.
  */
 #include "mailaudit.h"
 
@@ -48,21 +52,41 @@ struct ma_session {
 	int finished;  /* the IMAP part is over (inventory or error) */
 	int completed; /* the task is done (or being cancelled) */
 	int waiting;   /* destination: waits for the source session */
+	int wake_pending; /* destination: ma_wake is scheduled */
 	struct ma_fill *fills;
 	size_t n_fills;
 };
 
+/* A mailbox being audited: made by ma_produce, freed by ma_release. */
 struct ma_mbox {
 	const struct plan_mailbox *mb;
 	struct ma_session *s[2];
+	struct ma_mbox *prev, *next; /* the run's mailboxes in flight */
+};
+
+/* One mailbox.* check registered by mailaudit_schedule. */
+struct ma_check {
+	char *id;
+	enum result_side side;
+	unsigned needs;
+	mailaudit_fill_fn fill;
+	uint64_t first; /* the report place of mailbox 0's result */
 };
 
 struct ma_run {
 	const struct plan *plan;
 	const struct sync_run *after_sync; /* check_input's */
 	struct runner *r;
-	struct ma_mbox *m;
-	size_t n;
+	struct ma_check *checks;
+	size_t n_checks;
+	int producing; /* the runner asked for a mailbox: no more checks join */
+	struct ma_mbox *live;
+};
+
+/* runner_shared under MA_KEY: the run checks still join (the runner's
+ * producer owns and frees the run itself). */
+struct ma_current {
+	struct ma_run *run;
 };
 
 static const int ma_key; /* runner_shared key */
@@ -81,15 +105,29 @@ ma_session_free(struct ma_session *s)
 }
 
 static void
+ma_mbox_free(struct ma_run *run, struct ma_mbox *m)
+{
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		run->live = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	ma_session_free(m->s[0]);
+	ma_session_free(m->s[1]);
+	free(m);
+}
+
+static void
 ma_run_free(void *arg)
 {
 	struct ma_run *run = arg;
 
-	for (size_t i = 0; i < run->n; i++) {
-		ma_session_free(run->m[i].s[0]);
-		ma_session_free(run->m[i].s[1]);
-	}
-	free(run->m);
+	while (run->live != NULL)
+		ma_mbox_free(run, run->live);
+	for (size_t k = 0; k < run->n_checks; k++)
+		free(run->checks[k].id);
+	free(run->checks);
 	free(run);
 }
 
@@ -113,18 +151,15 @@ ma_view_side(struct mailaudit_side *vs, const struct ma_session *s, const struct
 		                  : "the session did not finish in time";
 }
 
+/* Free M once no session of it runs or waits for a wake-up: its results
+ * are all filled by then. */
 static void
 ma_release(struct ma_mbox *m)
 {
 	for (int k = 0; k < 2; k++)
-		if (m->s[k] != NULL && !m->s[k]->completed)
+		if (m->s[k] != NULL && (!m->s[k]->completed || m->s[k]->wake_pending))
 			return;
-	for (int k = 0; k < 2; k++) {
-		if (m->s[k] != NULL) {
-			folders_inventory_free(m->s[k]->inv);
-			m->s[k]->inv = NULL;
-		}
-	}
+	ma_mbox_free(m->s[0] != NULL ? m->s[0]->run : m->s[1]->run, m);
 }
 
 static void
@@ -161,8 +196,11 @@ ma_wake(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->completed || !s->waiting)
-		return; /* cancelled meanwhile */
+	s->wake_pending = 0;
+	if (s->completed || !s->waiting) {
+		ma_release(s->mbox); /* cancelled meanwhile */
+		return;
+	}
 	s->waiting = 0;
 	ma_complete(s);
 }
@@ -174,10 +212,11 @@ ma_wake_waiter(struct ma_session *src)
 	struct ma_session *d = src->mbox->s[1];
 	struct timeval now = {0, 0};
 
-	if (src->dst || d == NULL || !d->waiting || d->completed)
+	if (src->dst || d == NULL || !d->waiting || d->completed || d->wake_pending)
 		return;
 	if (event_base_once(runner_base(src->run->r), -1, EV_TIMEOUT, ma_wake, d, &now) != 0)
 		abort();
+	d->wake_pending = 1;
 }
 
 /* The IMAP part of S is over (client freed by now or soon). */
@@ -333,38 +372,17 @@ ma_not_tried(struct task *t, void *aux)
 
 /* ---- scheduling ---- */
 
-static struct ma_run *
-ma_run_get(struct runner *r, const struct plan *plan)
-{
-	struct ma_run *run = runner_shared(r, &ma_key);
-
-	if (run != NULL)
-		return run;
-	run = xcalloc(1, sizeof(*run));
-	run->plan = plan;
-	run->r = r;
-	run->n = plan->n_mailboxes;
-	run->m = xcalloc(run->n ? run->n : 1, sizeof(*run->m));
-	for (size_t i = 0; i < run->n; i++)
-		run->m[i].mb = &plan->mailboxes[i];
-	runner_set_shared(r, &ma_key, run, ma_run_free);
-	return run;
-}
-
-/* The session of mailbox I on side DST, created (and queued) when missing;
- * NULL when the plan cannot log in there. */
+/* The session of mailbox M on side DST, queued; NULL when the plan cannot
+ * log in there. */
 static struct ma_session *
-ma_session_get(struct ma_run *run, size_t i, int dst)
+ma_session_new(struct ma_run *run, struct ma_mbox *m, int dst)
 {
-	struct ma_mbox *m = &run->m[i];
 	const struct plan_side *ps = dst ? &run->plan->destination : &run->plan->source;
 	const char *user = dst ? m->mb->dest_user : m->mb->source_user;
 	const char *pw = dst ? m->mb->dest_password : m->mb->source_password;
 	struct ma_session *s;
 	char *target;
 
-	if (m->s[dst] != NULL)
-		return m->s[dst];
 	if (!ps->present || ps->imap == NULL || user == NULL)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
@@ -485,48 +503,90 @@ ma_skip_start(struct task *t, void *aux)
 	task_done(t);
 }
 
+/*
+ * The runner asks for mailbox I (runner_add_producer): its sessions, source
+ * first (a destination session may wait for its source, never the other way
+ * round, and the queue is first in, first out), then every registered
+ * check's result in its reserved place.
+ */
+static void
+ma_produce(struct runner *r, size_t i, void *arg)
+{
+	struct ma_run *run = arg;
+	struct ma_mbox *m = xcalloc(1, sizeof(*m));
+	unsigned needs = 0;
+
+	run->producing = 1;
+	m->mb = &run->plan->mailboxes[i];
+	m->next = run->live;
+	if (run->live != NULL)
+		run->live->prev = m;
+	run->live = m;
+	for (size_t k = 0; k < run->n_checks; k++)
+		needs |= run->checks[k].needs;
+	if (ma_session_new(run, m, 0) != NULL)
+		m->s[0]->want = ma_want(needs, 0);
+	if ((needs & MAILAUDIT_DST_ANY) && ma_session_new(run, m, 1) != NULL)
+		m->s[1]->want = ma_want(needs, 1);
+	for (size_t k = 0; k < run->n_checks; k++) {
+		const struct ma_check *ck = &run->checks[k];
+		struct ma_session *s = (ck->needs & MAILAUDIT_DST_ANY) && m->s[1] != NULL ? m->s[1]
+		                                                                         : m->s[0];
+		struct result *res = result_new(ck->id, plan_mailbox_label(m->mb), ck->side);
+
+		if (s == NULL) {
+			runner_add_at(r, ck->first + i, NULL, res, ma_skip_start, NULL, NULL, 0);
+			continue;
+		}
+		s->fills = xrealloc(s->fills, (s->n_fills + 1) * sizeof(*s->fills));
+		s->fills[s->n_fills].fill = ck->fill;
+		s->fills[s->n_fills].res = res;
+		s->n_fills++;
+		task_attach_at(s->t, ck->first + i, res);
+	}
+	if (m->s[0] == NULL && m->s[1] == NULL)
+		ma_mbox_free(run, m); /* only skips: nothing waits for it */
+}
+
+/* The run mailbox checks of PLAN join now: a new one when the last has begun. */
+static struct ma_run *
+ma_run_get(struct runner *r, const struct plan *plan)
+{
+	struct ma_current *cur = runner_shared(r, &ma_key);
+	struct ma_run *run;
+
+	if (cur == NULL) {
+		cur = xcalloc(1, sizeof(*cur));
+		runner_set_shared(r, &ma_key, cur, free);
+	}
+	if (cur->run != NULL && !cur->run->producing && cur->run->plan == plan)
+		return cur->run;
+	run = xcalloc(1, sizeof(*run));
+	run->plan = plan;
+	run->r = r;
+	runner_add_producer(r, plan->n_mailboxes, ma_produce, run, ma_run_free);
+	cur->run = run;
+	return run;
+}
+
 void
 mailaudit_schedule(struct runner *r, const struct check_input *in, const char *id,
     enum result_side side, unsigned needs, mailaudit_fill_fn fill)
 {
 	const struct plan *plan = in->plan;
 	struct ma_run *run;
+	struct ma_check *ck;
 
 	if (plan == NULL)
 		return;
 	run = ma_run_get(r, plan);
 	if (in->after_sync != NULL)
 		run->after_sync = in->after_sync;
-	/* Source sessions first: a destination session may wait for its source,
-	 * never the other way round, and the queue is first in, first out. */
-	for (size_t i = 0; i < run->n; i++) {
-		struct ma_session *s = ma_session_get(run, i, 0);
-
-		if (s != NULL)
-			s->want |= ma_want(needs, 0);
-	}
-	if (needs & MAILAUDIT_DST_ANY) {
-		for (size_t i = 0; i < run->n; i++) {
-			struct ma_session *s = ma_session_get(run, i, 1);
-
-			if (s != NULL)
-				s->want |= ma_want(needs, 1);
-		}
-	}
-	for (size_t i = 0; i < run->n; i++) {
-		struct ma_mbox *m = &run->m[i];
-		struct ma_session *s = (needs & MAILAUDIT_DST_ANY) && m->s[1] != NULL ? m->s[1]
-		                                                                     : m->s[0];
-		struct result *res = result_new(id, plan_mailbox_label(m->mb), side);
-
-		if (s == NULL) {
-			runner_add(r, NULL, res, ma_skip_start, NULL, NULL, 0);
-			continue;
-		}
-		s->fills = xrealloc(s->fills, (s->n_fills + 1) * sizeof(*s->fills));
-		s->fills[s->n_fills].fill = fill;
-		s->fills[s->n_fills].res = res;
-		s->n_fills++;
-		task_attach(s->t, res);
-	}
+	run->checks = xrealloc(run->checks, (run->n_checks + 1) * sizeof(*run->checks));
+	ck = &run->checks[run->n_checks++];
+	ck->id = xstrdup(id);
+	ck->side = side;
+	ck->needs = needs;
+	ck->fill = fill;
+	ck->first = runner_reserve(r, plan->n_mailboxes);
 }

@@ -3,11 +3,14 @@
  * mailbox.* checks. Not a check itself.
  *
  * Each mailbox.* check calls mailaudit_schedule() with what it needs from
- * the source and the destination and a fill function. The first call of a
- * run creates, per mailbox and side, one session task on the runner (one
- * connection: login, folders_fetch with the union of what the checks need,
- * LOGOUT); every check's result is attached to a session (task_attach), so a
- * mailbox costs one connection per side however many checks run.
+ * the source and the destination and a fill function. The run then creates,
+ * per mailbox and side, one session task on the runner (one connection:
+ * login, folders_fetch with the union of what the checks need, LOGOUT), a
+ * mailbox at a time as the runner asks for more (runner_add_producer); every
+ * check's result is attached to a session (task_attach_at, in the place the
+ * schedule call reserved), so a mailbox costs one connection per side however
+ * many checks run. Every mailbox.* check of a run schedules before the run
+ * begins (a check scheduled later gets sessions of its own).
  *
  * A result that needs only the source is attached to the source session. A
  * result that needs the destination too is attached to the destination

@@ -175,49 +175,81 @@ mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
 	free(id);
 }
 
+/* The logins of one side, made a mailbox at a time as the runner asks
+ * (runner_add_producer): their report places are reserved up front. */
+struct mailcheck_logins {
+	const struct mailcheck_probe *probe;
+	const struct plan *plan; /* borrowed for the run (check_input) */
+	const struct plan_side *side;
+	struct mailcheck_endpoint ep;
+	char *id, *target;
+	uint64_t first; /* the place of mailbox 0's result */
+};
+
+static void
+mailcheck_logins_free(void *arg)
+{
+	struct mailcheck_logins *l = arg;
+
+	free(l->id);
+	free(l->target);
+	free(l);
+}
+
+static void
+mailcheck_login_produce(struct runner *r, size_t i, void *arg)
+{
+	const struct mailcheck_logins *l = arg;
+	const struct mailcheck_probe *probe = l->probe;
+	const struct plan_mailbox *mb = &l->plan->mailboxes[i];
+	int src = l->side == &l->plan->source;
+	struct mailcheck_login login;
+	struct task *t;
+
+	login.user = src ? mb->source_user : mb->dest_user;
+	login.password = src ? mb->source_password : mb->dest_password;
+	login.admin = NULL;
+	if (login.password == NULL && l->side->admin != NULL) {
+		login.admin = l->side->admin->user;
+		login.password = l->side->admin->password;
+	}
+	t = runner_add_at(r, l->first + i, l->ep.host,
+	    result_new(l->id, login.user, mailcheck_side(l->side)), probe->start, probe->cancel,
+	    probe->make(r, l->side, &l->ep, &login), 0);
+	if (probe->not_tried != NULL)
+		task_set_fail_fast(t, l->target, probe->not_tried);
+}
+
 void
 mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
     const struct mailcheck_probe *probe)
 {
 	const struct plan *plan = in->plan;
-	char *id;
 
 	if (plan == NULL)
 		return;
-	id = xasprintf("%s.login", probe->proto);
 	for (int s = 0; s < 2; s++) {
 		const struct plan_side *side = s == 0 ? &plan->source : &plan->destination;
 		struct mailcheck_endpoint eps[2];
 		const struct plan_url *url;
+		struct mailcheck_logins *l;
 		int other;
 
 		url = mailcheck_url(side, probe, &other);
 		if (url == NULL)
 			continue;
 		mailcheck_endpoints(url, probe->proto, other, eps);
-		for (size_t i = 0; i < plan->n_mailboxes; i++) {
-			const struct plan_mailbox *mb = &plan->mailboxes[i];
-			struct mailcheck_login login;
-			struct task *t;
-
-			login.user = s == 0 ? mb->source_user : mb->dest_user;
-			login.password = s == 0 ? mb->source_password : mb->dest_password;
-			login.admin = NULL;
-			if (login.password == NULL && side->admin != NULL) {
-				login.admin = side->admin->user;
-				login.password = side->admin->password;
-			}
-			t = runner_add(r, eps[0].host, result_new(id, login.user, mailcheck_side(side)),
-			    probe->start, probe->cancel, probe->make(r, side, &eps[0], &login), 0);
-			if (probe->not_tried != NULL) {
-				char *target = mailcheck_target(eps[0].host, eps[0].port);
-
-				task_set_fail_fast(t, target, probe->not_tried);
-				free(target);
-			}
-		}
+		l = xcalloc(1, sizeof(*l));
+		l->probe = probe;
+		l->plan = plan;
+		l->side = side;
+		l->ep = eps[0];
+		l->id = xasprintf("%s.login", probe->proto);
+		l->target = mailcheck_target(eps[0].host, eps[0].port);
+		l->first = runner_reserve(r, plan->n_mailboxes);
+		runner_add_producer(r, plan->n_mailboxes, mailcheck_login_produce, l,
+		    mailcheck_logins_free);
 	}
-	free(id);
 }
 
 void

@@ -5,7 +5,10 @@
  * task whose global and per-host slots are free; it runs whenever a task is
  * added or finishes. A finishing task may start others synchronously from
  * inside its own callback, so the pump guards against re-entry and loops
- * instead of recursing.
+ * instead of recursing. When a pass leaves a producer (runner_add_producer)
+ * with fewer than RUNNER_PRODUCE_AHEAD tasks queued, the pump asks it for its
+ * next units and passes again, so a producer's tasks are made just before
+ * slots can take them and the live set stays bounded.
  */
 #include "runner.h"
 
@@ -48,8 +51,18 @@ struct ff_target {
 	struct ff_target *next;
 };
 
+struct producer {
+	runner_produce_fn produce;
+	void *arg;
+	void (*free_fn)(void *);
+	size_t n_units, next;       /* units in all, the next to produce */
+	size_t queued;              /* its tasks waiting in the queue */
+	struct producer *next_p;
+};
+
 struct task {
 	struct runner *r;
+	struct producer *prod;      /* made by this producer, or NULL */
 	struct task *next;          /* queue link while queued */
 	enum task_state state;
 	struct host_slot *host;     /* NULL: takes no slot */
@@ -97,6 +110,9 @@ struct runner {
 	struct shared *shared;      /* runner_set_shared */
 	struct ff_target *targets;  /* fail-fast state per host:port */
 	struct spool *spool;        /* finished results' details go here (runner_run) */
+	struct producer *producers, **producers_tail;
+	struct producer *producing; /* whose PRODUCE runs now: its tasks are its */
+	size_t live, peak_live;     /* tasks queued or running */
 };
 
 struct event_base *runner_base(struct runner *r) { return r->base; }
@@ -108,6 +124,8 @@ struct runner *task_runner(struct task *t) { return t->r; }
 int64_t task_started_ms(struct task *t) { return t->started_ms; }
 size_t runner_total(struct runner *r) { return r->total; }
 size_t runner_finished(struct runner *r) { return r->finished; }
+size_t runner_live(struct runner *r) { return r->live; }
+size_t runner_peak_live(struct runner *r) { return r->peak_live; }
 
 /*
  * Fit the connection limits to the file descriptors (src/fdlimit.h): the
@@ -143,6 +161,7 @@ runner_new(const struct runner_opts *opts, char **err)
 		r->opts.timeout_ms = 15000;
 	runner_fit_descriptors(r);
 	r->queue_tail = &r->queue_head;
+	r->producers_tail = &r->producers;
 	r->base = event_base_new();
 	if (r->base == NULL) {
 		*err = xstrdup("cannot create the event loop");
@@ -356,8 +375,10 @@ runner_finish(struct task *t)
 	if (!t->res->status_set)
 		result_set(t->res, RESULT_ERROR, "the check ended without a result (internal error)");
 	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
-	if (!t->hidden)
+	if (!t->hidden) {
 		runner_record(r, t->res);
+		r->finished++;
+	}
 	for (size_t i = 0; i < t->n_attached; i++) {
 		struct result *a = t->attached[i];
 
@@ -379,7 +400,7 @@ runner_finish(struct task *t)
 	}
 	if (!t->no_slots)
 		runner_slots(t, -1);
-	r->finished++;
+	r->live--;
 	free(t->ff_cause);
 	free(t->ff_text);
 	free(t);
@@ -457,10 +478,47 @@ runner_full(const struct runner *r)
 static void
 runner_dequeued(struct task *t)
 {
+	if (t->prod != NULL)
+		t->prod->queued--;
 	if (t->host != NULL)
 		t->host->queued--;
 	else
 		t->r->queued_hostless--;
+}
+
+/* P adds the tasks of its next unit. */
+static void
+runner_produce_next(struct runner *r, struct producer *p)
+{
+	r->producing = p;
+	p->produce(r, p->next++, p->arg);
+	r->producing = NULL;
+}
+
+/* Ask each producer running low for its next units (in its order). Returns
+ * 1 when any unit was produced. */
+static int
+runner_refill(struct runner *r)
+{
+	int made = 0;
+
+	for (struct producer *p = r->producers; p != NULL; p = p->next_p) {
+		while (p->next < p->n_units && p->queued < RUNNER_PRODUCE_AHEAD) {
+			runner_produce_next(r, p);
+			made = 1;
+		}
+	}
+	return made;
+}
+
+/* 1 while a producer has units left. */
+static int
+runner_unproduced(const struct runner *r)
+{
+	for (const struct producer *p = r->producers; p != NULL; p = p->next_p)
+		if (p->next < p->n_units)
+			return 1;
+	return 0;
 }
 
 static void
@@ -501,13 +559,18 @@ runner_pump(struct runner *r)
 			if (r->pump_again)
 				break;
 		}
+		/* Queued tasks of a producer started: make the next ones. */
+		if (!r->pump_again && !r->stopping && runner_refill(r))
+			r->pump_again = 1;
 	} while (r->pump_again && !r->stopping);
 	r->pumping = 0;
 }
 
-struct task *
-runner_add(struct runner *r, const char *host, struct result *res, task_fn start,
-    task_fn cancel, void *aux, int timeout_ms)
+/* runner_add with RES's place in the report order: PLACE, or a new one
+ * (counted in runner_total) when NEW_PLACE. */
+static struct task *
+runner_add_placed(struct runner *r, int new_place, uint64_t place, const char *host,
+    struct result *res, task_fn start, task_fn cancel, void *aux, int timeout_ms)
 {
 	struct task *t = xcalloc(1, sizeof(*t));
 
@@ -515,9 +578,16 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	if (res == NULL) {
 		t->hidden = 1;
 		res = result_new("runner.task", NULL, RESULT_SIDE_NONE);
+	} else if (new_place) {
+		res->seq = r->seq++;
+		r->total++;
+	} else {
+		res->seq = place;
 	}
 	t->res = res;
-	res->seq = r->seq++;
+	t->prod = r->producing;
+	if (t->prod != NULL)
+		t->prod->queued++;
 	t->start = start;
 	t->cancel = cancel;
 	t->aux = aux;
@@ -530,8 +600,33 @@ runner_add(struct runner *r, const char *host, struct result *res, task_fn start
 	t->weight = 1;
 	*r->queue_tail = t;
 	r->queue_tail = &t->next;
-	r->total++;
+	if (++r->live > r->peak_live)
+		r->peak_live = r->live;
 	return t;
+}
+
+struct task *
+runner_add(struct runner *r, const char *host, struct result *res, task_fn start,
+    task_fn cancel, void *aux, int timeout_ms)
+{
+	return runner_add_placed(r, 1, 0, host, res, start, cancel, aux, timeout_ms);
+}
+
+struct task *
+runner_add_at(struct runner *r, uint64_t place, const char *host, struct result *res,
+    task_fn start, task_fn cancel, void *aux, int timeout_ms)
+{
+	return runner_add_placed(r, 0, place, host, res, start, cancel, aux, timeout_ms);
+}
+
+void
+task_attach_at(struct task *t, uint64_t place, struct result *res)
+{
+	if (t->state == TASK_DONE)
+		abort(); /* a programming error: the task is gone */
+	res->seq = place;
+	t->attached = xrealloc(t->attached, (t->n_attached + 1) * sizeof(*t->attached));
+	t->attached[t->n_attached++] = res;
 }
 
 void
@@ -539,12 +634,44 @@ task_attach(struct task *t, struct result *res)
 {
 	struct runner *r = t->r;
 
-	if (t->state == TASK_DONE)
-		abort(); /* a programming error: the task is gone */
-	res->seq = r->seq++;
-	t->attached = xrealloc(t->attached, (t->n_attached + 1) * sizeof(*t->attached));
-	t->attached[t->n_attached++] = res;
+	task_attach_at(t, r->seq++, res);
 	r->total++;
+}
+
+uint64_t
+runner_reserve(struct runner *r, size_t n)
+{
+	uint64_t first = r->seq;
+
+	r->seq += n;
+	r->total += n;
+	return first;
+}
+
+/* Free a producer and its ARG (runner_free, with the shared state). */
+static void
+runner_producer_free(void *obj)
+{
+	struct producer *p = obj;
+
+	if (p->free_fn != NULL)
+		p->free_fn(p->arg);
+	free(p);
+}
+
+void
+runner_add_producer(struct runner *r, size_t n_units, runner_produce_fn produce, void *arg,
+    void (*free_fn)(void *))
+{
+	struct producer *p = xcalloc(1, sizeof(*p));
+
+	p->produce = produce;
+	p->arg = arg;
+	p->free_fn = free_fn;
+	p->n_units = n_units;
+	*r->producers_tail = p;
+	r->producers_tail = &p->next_p;
+	runner_set_shared(r, p, p, runner_producer_free);
 }
 
 void *
@@ -577,18 +704,10 @@ runner_cmp_seq(const void *a, const void *b)
 	return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
 }
 
-void
-runner_stop(struct runner *r)
+/* runner_stop: end every queued task without starting it. */
+static void
+runner_drop_queue(struct runner *r)
 {
-	r->stopping = 1;
-	/* Running tasks end as on their deadline; queued ones never start. */
-	while (r->n_running > 0) {
-		struct task *t = r->running[r->n_running - 1];
-
-		if (t->timer != NULL)
-			evtimer_del(t->timer);
-		runner_deadline(-1, 0, t);
-	}
 	while (r->queue_head != NULL) {
 		struct task *t = r->queue_head;
 
@@ -604,6 +723,28 @@ runner_stop(struct runner *r)
 		runner_finish(t);
 	}
 	r->queue_tail = &r->queue_head;
+}
+
+void
+runner_stop(struct runner *r)
+{
+	r->stopping = 1;
+	/* Running tasks end as on their deadline; queued ones never start. */
+	while (r->n_running > 0) {
+		struct task *t = r->running[r->n_running - 1];
+
+		if (t->timer != NULL)
+			evtimer_del(t->timer);
+		runner_deadline(-1, 0, t);
+	}
+	runner_drop_queue(r);
+	/* The units not produced yet end the same way, one at a time. */
+	for (struct producer *p = r->producers; p != NULL; p = p->next_p) {
+		while (p->next < p->n_units) {
+			runner_produce_next(r, p);
+			runner_drop_queue(r);
+		}
+	}
 	event_base_loopbreak(r->base);
 }
 
@@ -627,8 +768,15 @@ runner_run(struct runner *r, struct report *rep)
 
 	r->spool = rpt_spool(rep);
 	runner_pump(r);
-	while (r->finished < r->total && !r->stopping) {
-		int lr = event_base_loop(r->base, EVLOOP_ONCE);
+	while (!r->stopping && (r->live > 0 || r->finished < r->total || runner_unproduced(r))) {
+		int lr;
+
+		/* A producer added during the run (from a callback) starts here. */
+		if (r->queue_head == NULL && runner_unproduced(r)) {
+			runner_pump(r);
+			continue;
+		}
+		lr = event_base_loop(r->base, EVLOOP_ONCE);
 
 		if (lr < 0) {
 			rc = -1;

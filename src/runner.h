@@ -67,8 +67,8 @@ struct http_client *runner_http(struct runner *r);
 /*
  * Schedule a task producing RES (ownership passes to the runner); RES NULL
  * makes a task whose only results are those attached to it (task_attach),
- * e.g. a session several checks share; it still counts in runner_total and
- * task_result gives an internal result whose status and summary the attached
+ * e.g. a session several checks share; only results count in runner_total
+ * and runner_finished, and task_result gives an internal result whose status and summary the attached
  * results inherit when left unset. HOST names
  * the server for the per-host limit, or NULL for a task that opens no
  * connection of its own. START runs when the task may begin; CANCEL runs on
@@ -78,6 +78,43 @@ struct http_client *runner_http(struct runner *r);
  */
 struct task *runner_add(struct runner *r, const char *host, struct result *res,
     task_fn start, task_fn cancel, void *aux, int timeout_ms);
+
+/*
+ * Lazy scheduling, for checks with a task (or a few) per mailbox: rather
+ * than adding tens of thousands of tasks before the run, the schedule
+ * function reserves the places of all its results in the report order
+ * (runner_reserve: N places, the first returned; runner_total counts them
+ * from then on) and adds a producer of N_UNITS units, one per mailbox.
+ * During the run the runner calls PRODUCE(R, I, ARG) for I = 0, 1, ...,
+ * N_UNITS - 1, in order, whenever fewer than RUNNER_PRODUCE_AHEAD of that
+ * producer's tasks wait in the queue; PRODUCE adds unit I's tasks as a
+ * schedule function would, each result in its reserved place
+ * (runner_add_at, task_attach_at; task_set_fail_fast, task_set_footprint
+ * as usual). So only the running tasks and a few queued ones per producer
+ * are alive at once, however many mailboxes the plan has, and the report,
+ * the progress counts and fail fast are as if every task had been added up
+ * front. Producers are pulled side by side, each in its own order (one
+ * per side keeps both servers busy). runner_stop produces the units left
+ * and ends their tasks at once like queued ones ("not started:
+ * interrupted"). FREE_FN (may be NULL) frees ARG in runner_free.
+ */
+#define RUNNER_PRODUCE_AHEAD 8
+
+typedef void (*runner_produce_fn)(struct runner *r, size_t i, void *arg);
+
+void runner_add_producer(struct runner *r, size_t n_units, runner_produce_fn produce, void *arg,
+    void (*free_fn)(void *));
+uint64_t runner_reserve(struct runner *r, size_t n);
+
+/* runner_add and task_attach for a result whose place PLACE was reserved
+ * (runner_reserve); it is not counted again in runner_total. */
+struct task *runner_add_at(struct runner *r, uint64_t place, const char *host,
+    struct result *res, task_fn start, task_fn cancel, void *aux, int timeout_ms);
+void task_attach_at(struct task *t, uint64_t place, struct result *res);
+
+/* Tasks alive now (queued or running) and the most seen at once. */
+size_t runner_live(struct runner *r);
+size_t runner_peak_live(struct runner *r);
 
 /*
  * Before T starts: it holds WEIGHT connections to its host and, when HOST2 is
@@ -150,8 +187,9 @@ void *runner_shared(struct runner *r, const void *key);
 void runner_set_shared(struct runner *r, const void *key, void *obj, void (*free_fn)(void *));
 
 /*
- * Run the loop until every scheduled task has completed (or runner_stop was
- * called). Results move into REP in schedule order; the details of each
+ * Run the loop until every scheduled task has completed and every producer
+ * is done (or runner_stop was called). Results move into REP in schedule
+ * order (reserved places included); the details of each
  * leave memory for REP's spool (rpt_spool, result_spool) as soon as its task
  * completes, so a module must not touch a result after that. Returns 0, or
  * -1 if the loop failed.
@@ -169,8 +207,8 @@ void runner_stop(struct runner *r);
  */
 struct result **runner_results_so_far(struct runner *r, size_t *n);
 
-/* Tasks scheduled, finished, and the most connections seen in flight at once
- * (for one HOST when given), for progress lines and tests. */
+/* Results scheduled (or reserved), finished, and the most connections seen
+ * in flight at once (for one HOST when given), for progress lines and tests. */
 size_t runner_total(struct runner *r);
 size_t runner_finished(struct runner *r);
 int runner_peak_in_flight(struct runner *r, const char *host);

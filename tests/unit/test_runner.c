@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 
+#include "plan.h"
 #include "report.h"
 #include "runner.h"
+#include "shard.h"
 #include "util.h"
 
 struct timed {
@@ -23,6 +25,7 @@ struct timed {
 	int never;             /* never finishes: only the deadline ends it */
 	int cancelled;
 	int *live, *peak_live; /* tasks running at once, across hosts */
+	int *not_tried;        /* timed_not_tried calls */
 };
 
 static void
@@ -422,6 +425,303 @@ test_fail_fast_needs_failures_in_a_row(void **state)
 	runner_free(r);
 }
 
+/* ---- lazy scheduling (runner_add_producer) ---- */
+
+/*
+ * Like a mailbox audit: per mailbox, a login task on the source server and a
+ * session on the destination whose result is attached (task_attach_at),
+ * from two producers, made as the runner asks.
+ */
+struct lazy {
+	const struct plan *plan;
+	int session;         /* 0: logins on a.example; 1: sessions on b.example */
+	uint64_t first;      /* reserved place of mailbox 0's result */
+	size_t next;         /* the unit the runner should ask for next */
+	struct timed *x;     /* one per mailbox */
+	int never;           /* tasks never finish (only runner_stop ends them) */
+	struct ff *ff;       /* one per mailbox: fail fast on a refusing server */
+	struct runner *r;
+};
+
+/* NOT_TRIED of a timed task: only runner_stop ends one unstarted here. */
+static void
+timed_not_tried(struct task *t, void *aux)
+{
+	struct timed *x = aux;
+
+	assert_null(task_not_tried_cause(t));
+	(*x->not_tried)++;
+}
+
+static void
+lazy_produce(struct runner *r, size_t i, void *arg)
+{
+	struct lazy *l = arg;
+	const char *user = l->plan->mailboxes[i].source_user;
+	struct result *res = result_new(l->session ? "test.folders" : "test.login", user,
+	    RESULT_SIDE_SOURCE);
+	struct task *t;
+
+	assert_int_equal(i, l->next); /* in plan order, each once */
+	l->next++;
+	if (l->ff != NULL) {
+		t = runner_add_at(r, l->first + i, "dead.example", res, ff_start, NULL, &l->ff[i], 0);
+		task_set_fail_fast(t, "dead.example:993", ff_not_tried);
+		return;
+	}
+	l->x[i].ms = 1 + (int)(i % 3);
+	l->x[i].never = l->never;
+	if (!l->session) {
+		t = runner_add_at(r, l->first + i, "a.example", res, timed_start, timed_cancel, &l->x[i],
+		    0);
+	} else {
+		t = runner_add(r, "b.example", NULL, timed_start, timed_cancel, &l->x[i], 0);
+		task_attach_at(t, l->first + i, res);
+	}
+	if (l->never)
+		task_set_fail_fast(t, "a.example:993", timed_not_tried);
+}
+
+static struct plan *
+lazy_plan(size_t n)
+{
+	struct plan *p = xcalloc(1, sizeof(*p));
+
+	p->domain = xstrdup("example.com");
+	p->mailboxes = xcalloc(n, sizeof(*p->mailboxes));
+	p->n_mailboxes = n;
+	for (size_t i = 0; i < n; i++) {
+		p->mailboxes[i].source_user = xasprintf("user%03zu@example.com", i);
+		p->mailboxes[i].dest_user = xasprintf("user%03zu@example.com", i);
+	}
+	return p;
+}
+
+static void
+lazy_add(struct runner *r, struct lazy *l, const struct plan *plan, int session, int *live,
+    int *peak)
+{
+	memset(l, 0, sizeof(*l));
+	l->plan = plan;
+	l->session = session;
+	l->r = r;
+	l->x = xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1, sizeof(*l->x));
+	for (size_t i = 0; i < plan->n_mailboxes; i++) {
+		l->x[i].live = live;
+		l->x[i].peak_live = peak;
+	}
+	l->first = runner_reserve(r, plan->n_mailboxes);
+	runner_add_producer(r, plan->n_mailboxes, lazy_produce, l, NULL);
+}
+
+/* Results in plan order per check, the checks in schedule order, the total
+ * known before the run, and only a few tasks alive at any time. */
+static void
+test_producer_order_and_bounds(void **state)
+{
+	struct runner *r = new_runner(6, 2, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct plan *plan = lazy_plan(200);
+	struct lazy logins, sessions;
+	int live = 0, peak = 0;
+
+	(void)state;
+	runner_add(r, NULL, result_new("test.first", "example.com", RESULT_SIDE_NONE), unset_start,
+	    NULL, NULL, 0);
+	lazy_add(r, &logins, plan, 0, &live, &peak);
+	lazy_add(r, &sessions, plan, 1, &live, &peak);
+	runner_add(r, NULL, result_new("test.last", "example.com", RESULT_SIDE_NONE), unset_start,
+	    NULL, NULL, 0);
+	assert_int_equal(runner_total(r), 402); /* progress knows the count up front */
+	assert_int_equal(runner_live(r), 2);    /* nothing of the mailboxes made yet */
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(logins.next, 200);
+	assert_int_equal(sessions.next, 200);
+	assert_int_equal(runner_finished(r), 402);
+	assert_int_equal(rep->n_results, 402);
+	assert_string_equal(rep->results[0]->id, "test.first");
+	for (size_t i = 0; i < 200; i++) {
+		const struct result *a = rep->results[1 + i], *b = rep->results[201 + i];
+
+		assert_string_equal(a->id, "test.login");
+		assert_string_equal(a->subject, plan->mailboxes[i].source_user);
+		assert_int_equal(a->status, RESULT_PASS);
+		assert_string_equal(b->id, "test.folders");
+		assert_string_equal(b->subject, plan->mailboxes[i].source_user);
+		assert_int_equal(b->status, RESULT_PASS); /* the session's, inherited */
+	}
+	assert_string_equal(rep->results[401]->id, "test.last");
+	/* Running: at most 2 per host; queued: at most RUNNER_PRODUCE_AHEAD per
+	 * producer, and the two extra tasks. Not 400. */
+	assert_true(peak <= 4);
+	assert_true(runner_peak_live(r) <= 4 + 2 * RUNNER_PRODUCE_AHEAD + 2);
+	assert_true(runner_peak_in_flight(r, "a.example") == 2);
+	assert_true(runner_peak_in_flight(r, "b.example") == 2); /* both sides busy at once */
+	assert_int_equal(runner_live(r), 0);
+	runner_free(r);
+	rpt_free(rep);
+	free(logins.x);
+	free(sessions.x);
+	plan_free(plan);
+}
+
+/* --shard: a producer over the shard's view makes that slice, in plan order. */
+static void
+test_producer_shard(void **state)
+{
+	struct runner *r = new_runner(8, 8, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct plan *plan = lazy_plan(60);
+	struct plan *view = shard_plan(plan, 2, 3);
+	size_t n, *idx = shard_select(plan, 2, 3, &n);
+	struct lazy l;
+	int live = 0, peak = 0;
+
+	(void)state;
+	assert_true(n > 0 && n < 60);
+	lazy_add(r, &l, view, 0, &live, &peak);
+	assert_int_equal(runner_total(r), n);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(rep->n_results, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(rep->results[i]->subject, plan->mailboxes[idx[i]].source_user);
+	runner_free(r);
+	rpt_free(rep);
+	free(l.x);
+	free(idx);
+	shard_plan_free(view);
+	plan_free(plan);
+}
+
+static void
+lazy_interrupt(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	runner_stop(arg);
+}
+
+/* SIGINT (runner_stop): the running tasks end as interrupted, every mailbox
+ * not produced yet is produced and ends "not started: interrupted", and the
+ * module's NOT_TRIED sees each one (to free what it made). */
+static void
+test_producer_interrupted(void **state)
+{
+	struct runner *r = new_runner(4, 4, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct plan *plan = lazy_plan(100);
+	struct timeval tv = {0, 50 * 1000};
+	struct event *stop = evtimer_new(runner_base(r), lazy_interrupt, r);
+	struct lazy l;
+	int live = 0, peak = 0, not_tried = 0, skips = 0;
+
+	(void)state;
+	lazy_add(r, &l, plan, 0, &live, &peak);
+	l.never = 1;
+	for (int i = 0; i < 100; i++)
+		l.x[i].not_tried = &not_tried;
+	evtimer_add(stop, &tv);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(l.next, 100);
+	assert_int_equal(rep->n_results, 100);
+	assert_int_equal(runner_finished(r), 100);
+	for (int i = 0; i < 100; i++) {
+		const struct result *res = rep->results[i];
+
+		assert_string_equal(res->subject, plan->mailboxes[i].source_user);
+		if (i < 4) {
+			assert_int_equal(res->status, RESULT_ERROR); /* was running */
+		} else {
+			assert_int_equal(res->status, RESULT_SKIP);
+			assert_string_equal(res->summary, "not started: interrupted");
+			skips++;
+		}
+	}
+	assert_int_equal(skips, 96);
+	assert_int_equal(not_tried, 96);
+	assert_int_equal(live, 0);
+	assert_true(runner_peak_live(r) <= 4 + RUNNER_PRODUCE_AHEAD);
+	event_free(stop);
+	runner_free(r);
+	rpt_free(rep);
+	free(l.x);
+	plan_free(plan);
+}
+
+/* Fail fast on a dead server works across produced units: three refusals,
+ * then every later mailbox ends "not tried" without being started. */
+static void
+test_producer_fail_fast(void **state)
+{
+	struct runner *r = new_runner(64, 1, 5000);
+	struct report *rep = rpt_new("audit", NULL);
+	struct plan *plan = lazy_plan(50);
+	struct ff *ff = xcalloc(50, sizeof(*ff));
+	struct lazy l;
+	int live = 0, peak = 0, starts = 0, not_tried = 0;
+
+	(void)state;
+	lazy_add(r, &l, plan, 0, &live, &peak);
+	for (int i = 0; i < 50; i++) {
+		ff[i].refuse = 1;
+		ff[i].starts = &starts;
+		ff[i].not_tried = &not_tried;
+	}
+	l.ff = ff;
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(starts, 3);
+	assert_int_equal(not_tried, 47);
+	assert_int_equal(rep->n_results, 50);
+	assert_string_equal(rep->results[49]->subject, plan->mailboxes[49].source_user);
+	assert_string_equal(rep->results[49]->summary,
+	    "not tried: same cause as 3 others: connection refused by 192.0.2.1:993");
+	runner_free(r);
+	rpt_free(rep);
+	free(l.x);
+	free(ff);
+	plan_free(plan);
+}
+
+/* A producer added by a task's callback during the run (cutover sync adds
+ * mailbox.compare after its last mailbox) is run too, its results last. */
+struct late {
+	struct lazy l;
+	const struct plan *plan;
+	int live, peak;
+};
+
+static void
+late_start(struct task *t, void *aux)
+{
+	struct late *x = aux;
+
+	result_set(task_result(t), RESULT_PASS, "first");
+	lazy_add(task_runner(t), &x->l, x->plan, 0, &x->live, &x->peak);
+	task_done(t);
+}
+
+static void
+test_producer_added_during_run(void **state)
+{
+	struct runner *r = new_runner(8, 8, 5000);
+	struct report *rep = rpt_new("sync", NULL);
+	struct plan *plan = lazy_plan(30);
+	struct late x;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	x.plan = plan;
+	runner_add(r, NULL, result_new("test.first", "x", RESULT_SIDE_NONE), late_start, NULL, &x, 0);
+	assert_int_equal(runner_run(r, rep), 0);
+	assert_int_equal(rep->n_results, 31);
+	assert_string_equal(rep->results[30]->subject, plan->mailboxes[29].source_user);
+	assert_int_equal(rep->results[30]->status, RESULT_PASS);
+	runner_free(r);
+	rpt_free(rep);
+	free(x.l.x);
+	plan_free(plan);
+}
+
 int
 main(void)
 {
@@ -435,6 +735,11 @@ main(void)
 		cmocka_unit_test(test_attached_results),
 		cmocka_unit_test(test_fail_fast),
 		cmocka_unit_test(test_fail_fast_needs_failures_in_a_row),
+		cmocka_unit_test(test_producer_order_and_bounds),
+		cmocka_unit_test(test_producer_shard),
+		cmocka_unit_test(test_producer_interrupted),
+		cmocka_unit_test(test_producer_fail_fast),
+		cmocka_unit_test(test_producer_added_during_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
