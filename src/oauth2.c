@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -983,11 +984,14 @@ oauth2_sa_key_load(const struct oauth2_config *cfg, struct oauth2_sa_key *k, cha
 	return 0;
 }
 
-/* Microsoft's token endpoint wants offline_access for a refresh token. */
+/* An Entra ID v2.0 token endpoint (any cloud, the lab): .../oauth2/v2.0/token. */
 static int
-oauth2_is_microsoft(const char *url)
+oauth2_is_entra(const char *url)
 {
-	return url != NULL && strstr(url, "login.microsoftonline.") != NULL;
+	static const char tail[] = "/oauth2/v2.0/token";
+	size_t n = url != NULL ? strlen(url) : 0;
+
+	return n > sizeof(tail) - 1 && strcmp(url + n - (sizeof(tail) - 1), tail) == 0;
 }
 
 char *
@@ -995,28 +999,49 @@ oauth2_device_scope(const struct oauth2_config *cfg)
 {
 	const char *scope = cfg->scope != NULL ? cfg->scope : "";
 
-	if (oauth2_is_microsoft(cfg->token_url) && !oauth2_has_word(scope, "offline_access"))
+	/* Entra ID issues a refresh token only with offline_access */
+	if (oauth2_is_entra(cfg->token_url) && !oauth2_has_word(scope, "offline_access"))
 		return xasprintf("%s%soffline_access", scope, *scope != '\0' ? " " : "");
 	return xstrdup(scope);
+}
+
+/* 1 when URLs A and B name the same scheme://host[:port]. */
+static int
+oauth2_same_origin(const char *a, const char *b)
+{
+	const char *ea = strstr(a, "://"), *eb = strstr(b, "://");
+
+	if (ea == NULL || eb == NULL)
+		return 0;
+	ea += 3 + strcspn(ea + 3, "/?#");
+	eb += 3 + strcspn(eb + 3, "/?#");
+	return ea - a == eb - b && strncasecmp(a, b, (size_t)(ea - a)) == 0;
 }
 
 char *
 oauth2_device_url(const struct oauth2_config *cfg)
 {
 	const char *t = cfg->token_url;
-	size_t n;
+	char *derived = NULL;
+	size_t n = t != NULL ? strlen(t) : 0;
 
-	if (cfg->device_url != NULL)
-		return xstrdup(cfg->device_url);
-	if (t == NULL)
-		return NULL;
-	n = strlen(t);
-	/* Entra ID v2.0: .../oauth2/v2.0/token -> .../oauth2/v2.0/devicecode */
-	if (n > 6 && strcmp(t + n - 6, "/token") == 0 && oauth2_is_microsoft(t))
-		return xasprintf("%.*s/devicecode", (int)(n - 6), t);
-	if (strstr(t, "://oauth2.googleapis.com/") != NULL)
-		return xstrdup("https://oauth2.googleapis.com/device/code");
-	return NULL;
+	/* .../oauth2/v2.0/token -> .../oauth2/v2.0/devicecode */
+	if (oauth2_is_entra(t))
+		derived = xasprintf("%.*s/devicecode", (int)(n - 6), t);
+	else if (t != NULL && strncmp(t, "https://oauth2.googleapis.com/", 30) == 0)
+		derived = xstrdup("https://oauth2.googleapis.com/device/code");
+	if (cfg->device_url == NULL)
+		return derived;
+	/*
+	 * A token_url the plan names (a sovereign cloud, the lab) with a
+	 * device_url elsewhere, i.e. the profile's public one: the device
+	 * request goes where the token requests go.
+	 */
+	if (derived != NULL && cfg->token_url_from != NULL &&
+	    strcmp(cfg->token_url_from, "plan") == 0 && !oauth2_same_origin(cfg->device_url, t))
+		return derived;
+	free(derived);
+	return xstrdup(cfg->device_url);
 }
 
 /* Build the POST body for E's flow, or NULL with *ERR. The body holds

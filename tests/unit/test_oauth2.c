@@ -469,6 +469,14 @@ test_form_and_paths(void **state)
 	p = oauth2_device_url(&cfg);
 	assert_string_equal(p, "https://oauth2.googleapis.com/device/code");
 	free(p);
+	/* the plan's token_url wins over the profile's public device_url */
+	cfg.token_url = "https://127.0.0.1:1/lab.test/oauth2/v2.0/token";
+	cfg.token_url_from = "plan";
+	cfg.device_url = "https://login.microsoftonline.com/lab.test/oauth2/v2.0/devicecode";
+	p = oauth2_device_url(&cfg);
+	assert_string_equal(p, "https://127.0.0.1:1/lab.test/oauth2/v2.0/devicecode");
+	free(p);
+	cfg.device_url = NULL;
 	cfg.token_url = "https://127.0.0.1:1/token";
 	assert_null(oauth2_device_url(&cfg));
 	cfg.device_url = "https://127.0.0.1:1/device";
