@@ -1133,11 +1133,14 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 			util_free_secret(t);
 		}
 		{
+			/* offline_access again: Entra ID then rotates the refresh token */
+			char *scope = oauth2_device_scope(cfg);
 			const char *kv[] = {"grant_type", "refresh_token", "client_id", cfg->client_id,
-			    "scope", e->scope, "refresh_token", e->refresh_token, "client_secret",
-			    cfg->client_secret, NULL};
+			    "scope", *scope != '\0' ? scope : NULL, "refresh_token", e->refresh_token,
+			    "client_secret", cfg->client_secret, NULL};
 
 			body = oauth2_form(kv);
+			free(scope);
 		}
 		break;
 	}
