@@ -428,8 +428,8 @@ auth_run(struct cli *c)
 		const struct plan_side *s = strcmp(auth_opts.side, "destination") == 0 ?
 		    &plan->destination : &plan->source;
 
-		if (s->auth != NULL && s->auth->client_secret != NULL &&
-		    plan_resolve_secrets(plan, &err) != 0) {
+		if (s->auth != NULL && s->auth->flow == OAUTH2_FLOW_DEVICE_CODE &&
+		    s->auth->client_secret != NULL && plan_resolve_secrets(plan, &err) != 0) {
 			fprintf(stderr, "cutover auth: %s\n", err);
 			free(err);
 			plan_free(plan);

@@ -238,6 +238,8 @@ static const struct oauth2_advice oauth2_advice_table[] = {
 	    "(invalid_request). Check auth.token_url and the flow's settings."},
 	{"access_denied", 0, 1, "The sign-in was declined (access_denied). Run 'cutover auth login' "
 	    "again and approve the request."},
+	{"authorization_declined", 0, 1, "The sign-in was declined. Run 'cutover auth login' again "
+	    "and approve the request."},
 	{"expired_token", 0, 1, "The device code expired before the sign-in was completed. Run "
 	    "'cutover auth login' again and enter the code within its lifetime."},
 	{"unsupported_grant_type", 0, 1, "The token endpoint does not support this flow "

@@ -167,6 +167,7 @@ test_advice(void **state)
 		{"invalid_grant", 0, "clock", 1},
 		{"temporarily_unavailable", 0, "again", 0},
 		{"server_error", 0, "again", 0},
+		{"authorization_declined", 70000, "declined", 1},
 		{"no_such_error", 0, "does not know", 1},
 		{NULL, 0, "does not know", 1},
 	};
