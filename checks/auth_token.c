@@ -33,8 +33,8 @@
 struct auth_task {
 	struct task *t;
 	const struct plan_side *side;
-	const char *user;           /* the mailbox user asked for, or NULL */
-	const char *state_dir;      /* the plan's (device_code refresh tokens) */
+	const char *user;      /* the mailbox user asked for, or NULL */
+	const char *state_dir; /* the plan's (device_code refresh tokens) */
 	struct oauth2_wait *wait;
 };
 
@@ -75,15 +75,16 @@ auth_words(const char *list)
  * them; N of them written into WANT. *IN_ROLES: 1 roles, 0 scp.
  */
 static size_t
-auth_required(const struct plan_side *side, const struct oauth2_claims *cl, const char **want,
-    int *in_roles)
+auth_required(
+    const struct plan_side *side, const struct oauth2_claims *cl, const char **want, int *in_roles)
 {
 	const char *profile = side->profile_name != NULL ? side->profile_name : "";
 	size_t n = 0;
 
 	*in_roles = 0;
 	if (strcmp(profile, "microsoft365") == 0) {
-		int app = side->auth->flow == OAUTH2_FLOW_CLIENT_CREDENTIALS || cl->roles[0] != '\0';
+		int app =
+		    side->auth->flow == OAUTH2_FLOW_CLIENT_CREDENTIALS || cl->roles[0] != '\0';
 
 		*in_roles = app;
 		if (side->imap != NULL || side->pop3 == NULL)
@@ -114,7 +115,8 @@ auth_answer(void *arg, const struct oauth2_token *tok)
 	a->wait = NULL;
 	cJSON_AddBoolToObject(d, "obtained", tok->access_token != NULL);
 	if (tok->access_token == NULL) {
-		cJSON_AddStringToObject(d, "error_code", tok->error_code ? tok->error_code : "error");
+		cJSON_AddStringToObject(
+		    d, "error_code", tok->error_code ? tok->error_code : "error");
 		cJSON_AddStringToObject(d, "error", tok->error ? tok->error : "no token");
 		cJSON_AddBoolToObject(d, "permanent", tok->permanent);
 		if (tok->expires_at != 0) {
@@ -131,10 +133,11 @@ auth_answer(void *arg, const struct oauth2_token *tok)
 	if (tok->expires_at != 0) {
 		util_iso8601(tok->expires_at, when, sizeof(when));
 		cJSON_AddStringToObject(d, "expires_at", when);
-		cJSON_AddNumberToObject(d, "lifetime_s", tok->lifetime_s >= 0 ?
-		    (double)tok->lifetime_s : (double)(tok->expires_at - now));
-		snprintf(life, sizeof(life), "valid %lld min",
-		    (long long)(tok->expires_at - now) / 60);
+		cJSON_AddNumberToObject(d, "lifetime_s",
+		    tok->lifetime_s >= 0 ? (double)tok->lifetime_s
+		                         : (double)(tok->expires_at - now));
+		snprintf(
+		    life, sizeof(life), "valid %lld min", (long long)(tok->expires_at - now) / 60);
 	} else {
 		cJSON_AddNullToObject(d, "expires_at");
 		cJSON_AddNullToObject(d, "lifetime_s");
@@ -163,22 +166,30 @@ auth_answer(void *arg, const struct oauth2_token *tok)
 		    oauth2_flow_name(cfg->flow), life, first,
 		    cJSON_GetArraySize(missing) > 1 ? " and more" : "");
 		if (strcmp(first, "https://mail.google.com/") == 0)
-			result_advise(res, "Grant the service account's client ID domain-wide delegation "
+			result_advise(res,
+			    "Grant the service account's client ID domain-wide delegation "
 			    "for https://mail.google.com/ (Google Admin console > Security > API "
 			    "controls > Domain-wide delegation).");
 		else if (in_roles)
-			result_advise(res, "Add the application permission %s (Office 365 Exchange "
-			    "Online) under App registrations > the app > API permissions and grant admin "
-			    "consent; the mail logins will be refused without it.", first);
+			result_advise(res,
+			    "Add the application permission %s (Office 365 Exchange "
+			    "Online) under App registrations > the app > API permissions and grant "
+			    "admin "
+			    "consent; the mail logins will be refused without it.",
+			    first);
 		else
-			result_advise(res, "Sign in again with a scope including %s (auth.scope), or "
-			    "grant that delegated permission to the app.", first);
+			result_advise(res,
+			    "Sign in again with a scope including %s (auth.scope), or "
+			    "grant that delegated permission to the app.",
+			    first);
 	} else {
 		const char *perms = cl.roles[0] != '\0' ? cl.roles : cl.scp;
 
 		if (!is_jwt)
-			result_set(res, RESULT_PASS, "%s token obtained (%s); an opaque token: its "
-			    "permissions are not readable", oauth2_flow_name(cfg->flow), life);
+			result_set(res, RESULT_PASS,
+			    "%s token obtained (%s); an opaque token: its "
+			    "permissions are not readable",
+			    oauth2_flow_name(cfg->flow), life);
 		else
 			result_set(res, RESULT_PASS, "%s token obtained (%s)%s%s",
 			    oauth2_flow_name(cfg->flow), life, *perms != '\0' ? "; " : "", perms);
@@ -209,8 +220,8 @@ auth_schedule_side(struct runner *r, const struct check_input *in, const struct 
 
 	if (!side->present || cfg == NULL)
 		return;
-	res = result_new("auth.token", in->plan->domain, dest ? RESULT_SIDE_DESTINATION :
-	    RESULT_SIDE_SOURCE);
+	res = result_new(
+	    "auth.token", in->plan->domain, dest ? RESULT_SIDE_DESTINATION : RESULT_SIDE_SOURCE);
 	d = res->details;
 	cJSON_AddStringToObject(d, "flow", oauth2_flow_name(cfg->flow));
 	if (cfg->token_url != NULL)
@@ -228,9 +239,10 @@ auth_schedule_side(struct runner *r, const struct check_input *in, const struct 
 	a = xcalloc(1, sizeof(*a));
 	a->side = side;
 	a->state_dir = in->plan->state_dir;
-	if (in->plan->n_mailboxes > 0 && (cfg->flow == OAUTH2_FLOW_SERVICE_ACCOUNT ||
-	    cfg->flow == OAUTH2_FLOW_DEVICE_CODE))
-		a->user = dest ? in->plan->mailboxes[0].dest_user : in->plan->mailboxes[0].source_user;
+	if (in->plan->n_mailboxes > 0 &&
+	    (cfg->flow == OAUTH2_FLOW_SERVICE_ACCOUNT || cfg->flow == OAUTH2_FLOW_DEVICE_CODE))
+		a->user =
+		    dest ? in->plan->mailboxes[0].dest_user : in->plan->mailboxes[0].source_user;
 	if (a->user != NULL)
 		cJSON_AddStringToObject(d, "user", a->user);
 	else

@@ -33,7 +33,8 @@ section_of(const char *id)
 	if (section_prefix(id, "sync."))
 		return SECTION_SYNC;
 	if (section_suffix(id, ".tls") || section_prefix(id, "imap.") ||
-	    section_prefix(id, "pop3.") || section_prefix(id, "smtp."))
+	    section_prefix(id, "pop3.") || section_prefix(id, "smtp.") ||
+	    section_prefix(id, "auth."))
 		return SECTION_CONNECTIVITY;
 	return SECTION_OTHER;
 }

@@ -12,7 +12,7 @@
 enum section {
 	SECTION_DNS = 0,      /* dns.* except dns.propagation */
 	SECTION_PROPAGATION,  /* dns.propagation */
-	SECTION_CONNECTIVITY, /* *.tls and other imap.* / pop3.* / smtp.* server checks */
+	SECTION_CONNECTIVITY, /* *.tls, other imap.* / pop3.* / smtp.* server checks, auth.* */
 	SECTION_MAILBOXES,    /* *.login, mailbox.* */
 	SECTION_WEB,          /* web.* */
 	SECTION_SYNC,         /* sync.* */

@@ -94,7 +94,8 @@ auth_option(struct cli *c, int opt, const char *arg)
 		return CLI_CONTINUE;
 	case OPT_MAILBOX:
 		if (*arg == '\0' || strpbrk(arg, "/\r\n\t ") != NULL || strlen(arg) > 254)
-			return cli_value_error(c, "--mailbox", arg, "expected a mailbox user of the "
+			return cli_value_error(c, "--mailbox", arg,
+			    "expected a mailbox user of the "
 			    "plan (e.g. alice@example.com)");
 		auth_opts.mailbox = arg;
 		return CLI_CONTINUE;
@@ -110,12 +111,12 @@ struct auth_login {
 	const char *ca_file;
 	int insecure, timeout_ms;
 	char *device_url, *scope, *path;
-	char *device_code;            /* secret */
+	char *device_code; /* secret */
 	int64_t interval;
-	int64_t deadline_ms;          /* when the device code expires */
+	int64_t deadline_ms; /* when the device code expires */
 	struct http_request *req;
 	struct event *timer;
-	int rc;                       /* the exit code once done */
+	int rc; /* the exit code once done */
 };
 
 static void auth_poll(evutil_socket_t fd, short what, void *arg);
@@ -189,13 +190,15 @@ auth_token_answer(void *arg, const struct http_response *resp)
 		return;
 	}
 	if (oauth2_response_parse(resp->body, resp->body_len, &r) != 0) {
-		fprintf(stderr, "cutover auth: the token endpoint %s answered HTTP %ld without an "
-		    "OAuth2 answer: check auth.token_url\n", l->cfg->token_url, resp->status);
+		fprintf(stderr,
+		    "cutover auth: the token endpoint %s answered HTTP %ld without an "
+		    "OAuth2 answer: check auth.token_url\n",
+		    l->cfg->token_url, resp->status);
 		auth_finish(l, CLI_EXIT_FAIL);
 		return;
 	}
-	if (r.error != NULL && (strcmp(r.error, "authorization_pending") == 0 ||
-	    strcmp(r.error, "slow_down") == 0)) {
+	if (r.error != NULL &&
+	    (strcmp(r.error, "authorization_pending") == 0 || strcmp(r.error, "slow_down") == 0)) {
 		if (strcmp(r.error, "slow_down") == 0 && l->interval < AUTH_MAX_INTERVAL)
 			l->interval += 5; /* RFC 8628 3.5 */
 		oauth2_response_clear(&r);
@@ -208,8 +211,10 @@ auth_token_answer(void *arg, const struct http_response *resp)
 		return;
 	}
 	if (r.refresh_token == NULL) {
-		fprintf(stderr, "cutover auth: signed in, but the token endpoint gave no refresh "
-		    "token, so later runs could not sign in on their own. For Microsoft 365 the scope "
+		fprintf(stderr,
+		    "cutover auth: signed in, but the token endpoint gave no refresh "
+		    "token, so later runs could not sign in on their own. For Microsoft 365 the "
+		    "scope "
 		    "needs offline_access; for Google the app must be allowed offline access.\n");
 		oauth2_response_clear(&r);
 		auth_finish(l, CLI_EXIT_FAIL);
@@ -224,7 +229,8 @@ auth_token_answer(void *arg, const struct http_response *resp)
 	}
 	oauth2_response_clear(&r);
 	printf("Signed in. The refresh token is in %s (readable by you only);\n"
-	    "audits and syncs of this plan use it from now on.\n", l->path);
+	       "audits and syncs of this plan use it from now on.\n",
+	    l->path);
 	auth_finish(l, CLI_EXIT_OK);
 }
 
@@ -241,8 +247,8 @@ auth_poll(evutil_socket_t fd, short what, void *arg)
 	if (util_now_ms() >= l->deadline_ms) {
 		int permanent;
 
-		fprintf(stderr, "cutover auth: %s\n", oauth2_error_advice("expired_token", 0,
-		    &permanent));
+		fprintf(stderr, "cutover auth: %s\n",
+		    oauth2_error_advice("expired_token", 0, &permanent));
 		auth_finish(l, CLI_EXIT_FAIL);
 		return;
 	}
@@ -258,24 +264,31 @@ auth_device_answer(void *arg, const struct http_response *resp)
 
 	l->req = NULL;
 	if (resp->curl_code != 0) {
-		fprintf(stderr, "cutover auth: cannot reach the device authorization endpoint %s: "
-		    "%s\n", l->device_url, resp->error != NULL ? resp->error : "transfer failed");
+		fprintf(stderr,
+		    "cutover auth: cannot reach the device authorization endpoint %s: "
+		    "%s\n",
+		    l->device_url, resp->error != NULL ? resp->error : "transfer failed");
 		auth_finish(l, CLI_EXIT_FAIL);
 		return;
 	}
 	if (oauth2_response_parse(resp->body, resp->body_len, &r) != 0) {
-		fprintf(stderr, "cutover auth: the device authorization endpoint %s answered HTTP "
-		    "%ld without an OAuth2 answer: check auth.device_url\n", l->device_url,
-		    resp->status);
+		fprintf(stderr,
+		    "cutover auth: the device authorization endpoint %s answered HTTP "
+		    "%ld without an OAuth2 answer: check auth.device_url\n",
+		    l->device_url, resp->status);
 		auth_finish(l, CLI_EXIT_FAIL);
 		return;
 	}
 	if (r.error != NULL || r.device_code == NULL || r.user_code == NULL ||
 	    r.verification_uri == NULL) {
 		if (r.error == NULL) {
-			fprintf(stderr, "cutover auth: the device authorization endpoint %s answered "
-			    "without %s\n", l->device_url, r.device_code == NULL ? "a device_code" :
-			    r.user_code == NULL ? "a user_code" : "a verification_uri");
+			fprintf(stderr,
+			    "cutover auth: the device authorization endpoint %s answered "
+			    "without %s\n",
+			    l->device_url,
+			    r.device_code == NULL     ? "a device_code"
+			        : r.user_code == NULL ? "a user_code"
+			                              : "a verification_uri");
 			auth_finish(l, CLI_EXIT_FAIL);
 		} else {
 			auth_refused(l, "the device authorization endpoint", &r);
@@ -285,8 +298,8 @@ auth_device_answer(void *arg, const struct http_response *resp)
 	}
 	l->device_code = r.device_code;
 	r.device_code = NULL;
-	l->interval = r.interval > 0 && r.interval <= AUTH_MAX_INTERVAL ? r.interval :
-	    AUTH_DEFAULT_INTERVAL;
+	l->interval =
+	    r.interval > 0 && r.interval <= AUTH_MAX_INTERVAL ? r.interval : AUTH_DEFAULT_INTERVAL;
 	life = r.expires_in > 0 ? r.expires_in : AUTH_DEFAULT_LIFETIME;
 	l->deadline_ms = util_now_ms() + life * 1000;
 	/* user_code and the URL are for the user's eyes: printable only */
@@ -297,8 +310,8 @@ auth_device_answer(void *arg, const struct http_response *resp)
 		if (*p < 0x21 || *p > 0x7e)
 			*p = '?';
 	printf("To sign in, open %s\nand enter the code %s (valid %lld min).\n"
-	    "Waiting for the sign-in ...\n", r.verification_uri, r.user_code,
-	    (long long)(life + 59) / 60);
+	       "Waiting for the sign-in ...\n",
+	    r.verification_uri, r.user_code, (long long)(life + 59) / 60);
 	fflush(stdout);
 	oauth2_response_clear(&r);
 	auth_wait(l);
@@ -309,7 +322,8 @@ static int
 auth_has_mailbox(const struct plan *plan, int dest, const char *user)
 {
 	for (size_t i = 0; i < plan->n_mailboxes; i++) {
-		const char *u = dest ? plan->mailboxes[i].dest_user : plan->mailboxes[i].source_user;
+		const char *u =
+		    dest ? plan->mailboxes[i].dest_user : plan->mailboxes[i].source_user;
 
 		if (u != NULL && util_strieq(u, user))
 			return 1;
@@ -328,15 +342,18 @@ auth_login_run(struct cli *c, struct plan *plan)
 	const char *kv[5];
 
 	if (cfg == NULL) {
-		fprintf(stderr, "cutover auth: %s: the %s has no \"auth\" object: add one with "
+		fprintf(stderr,
+		    "cutover auth: %s: the %s has no \"auth\" object: add one with "
 		    "\"type\": \"oauth2\", \"flow\": \"device_code\" (README.md, \"Microsoft 365 "
-		    "destination\")\n", plan->path, side->name);
+		    "destination\")\n",
+		    plan->path, side->name);
 		return CLI_EXIT_DATAERR;
 	}
 	if (cfg->flow != OAUTH2_FLOW_DEVICE_CODE) {
-		fprintf(stderr, "cutover auth: %s: %s.auth.flow is %s, which needs no sign-in; "
-		    "'auth login' is for the device_code flow\n", plan->path, side->name,
-		    oauth2_flow_name(cfg->flow));
+		fprintf(stderr,
+		    "cutover auth: %s: %s.auth.flow is %s, which needs no sign-in; "
+		    "'auth login' is for the device_code flow\n",
+		    plan->path, side->name, oauth2_flow_name(cfg->flow));
 		return CLI_EXIT_DATAERR;
 	}
 	if (cfg->client_id == NULL || cfg->token_url == NULL) {
@@ -345,17 +362,20 @@ auth_login_run(struct cli *c, struct plan *plan)
 		return CLI_EXIT_DATAERR;
 	}
 	if (auth_opts.mailbox != NULL && !auth_has_mailbox(plan, dest, auth_opts.mailbox)) {
-		fprintf(stderr, "cutover auth: --mailbox %s: no mailbox of the plan has this %s "
-		    "user\n", auth_opts.mailbox, side->name);
+		fprintf(stderr,
+		    "cutover auth: --mailbox %s: no mailbox of the plan has this %s "
+		    "user\n",
+		    auth_opts.mailbox, side->name);
 		return CLI_EXIT_DATAERR;
 	}
 	memset(&l, 0, sizeof(l));
 	l.cfg = cfg;
 	l.device_url = oauth2_device_url(cfg);
 	if (l.device_url == NULL) {
-		fprintf(stderr, "cutover auth: %s: set %s.auth.device_url (the device authorization "
-		    "endpoint): it cannot be derived from %s\n", plan->path, side->name,
-		    cfg->token_url);
+		fprintf(stderr,
+		    "cutover auth: %s: set %s.auth.device_url (the device authorization "
+		    "endpoint): it cannot be derived from %s\n",
+		    plan->path, side->name, cfg->token_url);
 		return CLI_EXIT_DATAERR;
 	}
 	if (mkdir(plan->state_dir, 0700) != 0 && errno != EEXIST) {
@@ -373,7 +393,8 @@ auth_login_run(struct cli *c, struct plan *plan)
 	l.base = event_base_new();
 	l.http = l.base != NULL ? http_client_new(l.base, &err) : NULL;
 	if (l.http == NULL) {
-		fprintf(stderr, "cutover auth: %s\n", err != NULL ? err : "cannot start the event loop");
+		fprintf(stderr, "cutover auth: %s\n",
+		    err != NULL ? err : "cannot start the event loop");
 		free(err);
 		goto out;
 	}
@@ -408,11 +429,16 @@ auth_run(struct cli *c)
 	int rc;
 
 	if (c->n_args < 1 || strcmp(c->args[0], "login") != 0)
-		return cli_usage_error(c, c->n_args == 0 ? "what? e.g. 'cutover auth login plan.json "
-		    "--side destination'" : "unknown subcommand '%s' (only 'login')", c->args[0]);
+		return cli_usage_error(c,
+		    c->n_args == 0 ? "what? e.g. 'cutover auth login plan.json "
+		                     "--side destination'"
+		                   : "unknown subcommand '%s' (only 'login')",
+		    c->args[0]);
 	if (c->n_args != 2)
-		return cli_usage_error(c, c->n_args == 1 ? "which plan? e.g. 'cutover auth login "
-		    "plan.json --side destination'" : "one plan at a time (got %d arguments)",
+		return cli_usage_error(c,
+		    c->n_args == 1 ? "which plan? e.g. 'cutover auth login "
+		                     "plan.json --side destination'"
+		                   : "one plan at a time (got %d arguments)",
 		    c->n_args - 1);
 	if (auth_opts.side == NULL)
 		return cli_usage_error(c, "which side? --side source or --side destination");
@@ -425,11 +451,11 @@ auth_run(struct cli *c)
 		cli_warnings(c, plan->warnings);
 	/* a client secret, when the app has one, is a reference until resolved */
 	{
-		const struct plan_side *s = strcmp(auth_opts.side, "destination") == 0 ?
-		    &plan->destination : &plan->source;
+		const struct plan_side *s =
+		    strcmp(auth_opts.side, "destination") == 0 ? &plan->destination : &plan->source;
 
-		if (s->auth != NULL && s->auth->client_secret != NULL &&
-		    plan_resolve_secrets(plan, &err) != 0) {
+		if (s->auth != NULL && s->auth->flow == OAUTH2_FLOW_DEVICE_CODE &&
+		    s->auth->client_secret != NULL && plan_resolve_secrets(plan, &err) != 0) {
 			fprintf(stderr, "cutover auth: %s\n", err);
 			free(err);
 			plan_free(plan);

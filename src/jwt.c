@@ -108,20 +108,31 @@ jwt_ssl_reason(void)
 	return r != NULL ? r : "unknown reason";
 }
 
-EVP_PKEY *
-jwt_key_from_pem(const char *pem, size_t len, char **err)
+/* A read-only BIO over PEM text, or NULL with *ERR naming WHAT. */
+static BIO *
+jwt_pem_bio(const char *pem, size_t len, const char *what, char **err)
 {
 	BIO *bio;
-	EVP_PKEY *key;
 
 	*err = NULL;
 	if (len > INT32_MAX) {
-		*err = xstrdup("the private key is too large");
+		*err = xasprintf("the %s is too large", what);
 		return NULL;
 	}
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio == NULL)
 		abort();
+	return bio;
+}
+
+EVP_PKEY *
+jwt_key_from_pem(const char *pem, size_t len, char **err)
+{
+	BIO *bio = jwt_pem_bio(pem, len, "private key", err);
+	EVP_PKEY *key;
+
+	if (bio == NULL)
+		return NULL;
 	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (key == NULL) {
@@ -193,21 +204,15 @@ out:
 char *
 jwt_x5t_s256(const char *pem, size_t len, char **err)
 {
-	BIO *bio;
+	BIO *bio = jwt_pem_bio(pem, len, "certificate", err);
 	X509 *x;
 	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	int n;
 	char *out = NULL;
 
-	*err = NULL;
-	if (len > INT32_MAX) {
-		*err = xstrdup("the certificate file is too large");
-		return NULL;
-	}
-	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio == NULL)
-		abort();
+		return NULL;
 	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (x == NULL) {

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,12 +39,12 @@
 #include "runner.h"
 #include "util.h"
 
-#define OAUTH2_MAX_BODY (256 * 1024)     /* token answers are a few KB */
-#define OAUTH2_MAX_FIELD (32 * 1024)     /* one string of an answer */
-#define OAUTH2_MAX_FILE (256 * 1024)     /* key, certificate, refresh token files */
-#define OAUTH2_RENEW_AHEAD 300           /* seconds before expiry */
-#define OAUTH2_ASSERTION_LIFETIME 300    /* client assertion exp - nbf (Entra: <= 10 min) */
-#define OAUTH2_GRANT_LIFETIME 3600       /* Google JWT bearer grant: at most 1 hour */
+#define OAUTH2_MAX_BODY (256 * 1024)  /* token answers are a few KB */
+#define OAUTH2_MAX_FIELD (32 * 1024)  /* one string of an answer */
+#define OAUTH2_MAX_FILE (256 * 1024)  /* key, certificate, refresh token files */
+#define OAUTH2_RENEW_AHEAD 300        /* seconds before expiry */
+#define OAUTH2_ASSERTION_LIFETIME 300 /* client assertion exp - nbf (Entra: <= 10 min) */
+#define OAUTH2_GRANT_LIFETIME 3600    /* Google JWT bearer grant: at most 1 hour */
 
 const char *
 oauth2_flow_name(enum oauth2_flow f)
@@ -94,8 +95,9 @@ oauth2_json_secs(const cJSON *o, const char *name)
 	long long n;
 
 	if (cJSON_IsNumber(v))
-		return v->valuedouble >= 0 && v->valuedouble <= 100000000.0 ?
-		    (int64_t)v->valuedouble : -1;
+		return v->valuedouble >= 0 && v->valuedouble <= 100000000.0
+		    ? (int64_t)v->valuedouble
+		    : -1;
 	if (cJSON_IsString(v) && v->valuestring != NULL &&
 	    util_parse_int(v->valuestring, 0, 100000000, &n) == 0)
 		return n;
@@ -182,71 +184,93 @@ oauth2_response_clear(struct oauth2_response *r)
 }
 
 struct oauth2_advice {
-	const char *error;  /* OAuth2 error code, or NULL to match on AADSTS only */
-	long aadsts;        /* 0: any */
+	const char *error; /* OAuth2 error code, or NULL to match on AADSTS only */
+	long aadsts;       /* 0: any */
 	int permanent;
 	const char *text;
 };
 
 /* Most specific first: an AADSTS number wins over the OAuth2 code. */
 static const struct oauth2_advice oauth2_advice_table[] = {
-	{NULL, 7000215, 1, "Entra ID refused the client secret (AADSTS7000215): the value is not a "
-	    "secret of this app. A secret's ID given instead of its Value is the usual cause. In "
-	    "the Entra admin center, App registrations > the app > Certificates & secrets, create "
-	    "a new client secret and put its Value where auth.client_secret points."},
-	{NULL, 7000222, 1, "The client secret has expired (AADSTS7000222). In the Entra admin "
-	    "center, App registrations > the app > Certificates & secrets, create a new client "
-	    "secret and put its Value where auth.client_secret points."},
-	{NULL, 700016, 1, "Entra ID knows no application with this client_id in the tenant "
-	    "(AADSTS700016). Check auth.client_id against the app's Application (client) ID and "
-	    "auth.tenant against the tenant the app is registered (or consented) in."},
-	{NULL, 90002, 1, "Entra ID found no such tenant (AADSTS90002). Check auth.tenant: the "
-	    "tenant's primary domain (contoso.onmicrosoft.com) or its Directory (tenant) ID."},
-	{NULL, 65001, 1, "The app has no admin consent for the permission it asks (AADSTS65001). In "
-	    "the Entra admin center, App registrations > the app > API permissions, add Office 365 "
-	    "Exchange Online > Application permissions > IMAP.AccessAsApp (and POP.AccessAsApp for "
-	    "POP3), then 'Grant admin consent'."},
-	{NULL, 700027, 1, "Entra ID refused the client assertion (AADSTS700027): the certificate "
-	    "that signed it is not one of the app's. Upload auth.client_certificate under App "
-	    "registrations > the app > Certificates & secrets > Certificates."},
-	{"invalid_grant.clock_skew", 0, 1, "The token endpoint refused the signed grant as outside "
-	    "its validity window: this machine's clock is probably wrong. Set the time right (NTP, "
-	    "e.g. 'timedatectl set-ntp true') and run again."},
-	{"invalid_grant.delegation", 0, 1, "Google refused to act for this user: domain-wide "
-	    "delegation is not granted, or the user does not exist. In the Google Admin console, "
-	    "Security > Access and data control > API controls > Domain-wide delegation, add the "
-	    "service account's client ID with the scope https://mail.google.com/, and check the "
-	    "mailbox user is a user of the Workspace domain."},
-	{"invalid_grant.refresh", 0, 1, "The saved refresh token is no longer valid (expired, "
-	    "revoked or the password changed). Sign in again with 'cutover auth login PLAN --side "
-	    "SIDE' (and --mailbox USER when the token was per mailbox)."},
-	{"invalid_grant", 0, 1, "The token endpoint refused the grant (invalid_grant). For a Google "
-	    "service account: check this machine's clock and that domain-wide delegation for "
-	    "https://mail.google.com/ is granted to the service account's client ID; for a saved "
-	    "sign-in, run 'cutover auth login' again."},
-	{"invalid_client", 0, 1, "The token endpoint did not accept the client's credentials "
-	    "(invalid_client). Check auth.client_id and the secret or certificate given."},
-	{"invalid_scope", 0, 1, "The token endpoint refused the scope (invalid_scope). For Microsoft "
-	    "365 app-only access the scope is https://outlook.office365.com/.default; for Google "
-	    "https://mail.google.com/. Check auth.scope."},
-	{"unauthorized_client", 0, 1, "The app is not allowed to use this grant (unauthorized_client). "
-	    "Microsoft 365 device sign-in needs 'Allow public client flows' under the app's "
-	    "Authentication settings; a Google service account needs domain-wide delegation for "
-	    "https://mail.google.com/ in the Admin console."},
-	{"invalid_request", 0, 1, "The token endpoint called the request malformed "
-	    "(invalid_request). Check auth.token_url and the flow's settings."},
-	{"access_denied", 0, 1, "The sign-in was declined (access_denied). Run 'cutover auth login' "
-	    "again and approve the request."},
-	{"expired_token", 0, 1, "The device code expired before the sign-in was completed. Run "
-	    "'cutover auth login' again and enter the code within its lifetime."},
-	{"unsupported_grant_type", 0, 1, "The token endpoint does not support this flow "
-	    "(unsupported_grant_type). Check auth.flow and auth.token_url."},
-	{"temporarily_unavailable", 0, 0, "The token endpoint is temporarily unavailable. Run it "
-	    "again later; it continues where it stopped."},
-	{"server_error", 0, 0, "The token endpoint had an internal error. Run it again later; it "
-	    "continues where it stopped."},
-	{"slow_down", 0, 0, "The token endpoint asks to slow down. Run it again in a minute."},
-	{"authorization_pending", 0, 0, "The sign-in has not been completed yet."},
+    {NULL, 7000215, 1,
+        "Entra ID refused the client secret (AADSTS7000215): the value is not a "
+        "secret of this app. A secret's ID given instead of its Value is the usual cause. In "
+        "the Entra admin center, App registrations > the app > Certificates & secrets, create "
+        "a new client secret and put its Value where auth.client_secret points."},
+    {NULL, 7000222, 1,
+        "The client secret has expired (AADSTS7000222). In the Entra admin "
+        "center, App registrations > the app > Certificates & secrets, create a new client "
+        "secret and put its Value where auth.client_secret points."},
+    {NULL, 700016, 1,
+        "Entra ID knows no application with this client_id in the tenant "
+        "(AADSTS700016). Check auth.client_id against the app's Application (client) ID and "
+        "auth.tenant against the tenant the app is registered (or consented) in."},
+    {NULL, 90002, 1,
+        "Entra ID found no such tenant (AADSTS90002). Check auth.tenant: the "
+        "tenant's primary domain (contoso.onmicrosoft.com) or its Directory (tenant) ID."},
+    {NULL, 65001, 1,
+        "The app has no admin consent for the permission it asks (AADSTS65001). In "
+        "the Entra admin center, App registrations > the app > API permissions, add Office 365 "
+        "Exchange Online > Application permissions > IMAP.AccessAsApp (and POP.AccessAsApp for "
+        "POP3), then 'Grant admin consent'."},
+    {NULL, 700027, 1,
+        "Entra ID refused the client assertion (AADSTS700027): the certificate "
+        "that signed it is not one of the app's. Upload auth.client_certificate under App "
+        "registrations > the app > Certificates & secrets > Certificates."},
+    {"invalid_grant.clock_skew", 0, 1,
+        "The token endpoint refused the signed grant as outside "
+        "its validity window: this machine's clock is probably wrong. Set the time right (NTP, "
+        "e.g. 'timedatectl set-ntp true') and run again."},
+    {"invalid_grant.delegation", 0, 1,
+        "Google refused to act for this user: domain-wide "
+        "delegation is not granted, or the user does not exist. In the Google Admin console, "
+        "Security > Access and data control > API controls > Domain-wide delegation, add the "
+        "service account's client ID with the scope https://mail.google.com/, and check the "
+        "mailbox user is a user of the Workspace domain."},
+    {"invalid_grant.refresh", 0, 1,
+        "The saved refresh token is no longer valid (expired, "
+        "revoked or the password changed). Sign in again with 'cutover auth login PLAN --side "
+        "SIDE' (and --mailbox USER when the token was per mailbox)."},
+    {"invalid_grant", 0, 1,
+        "The token endpoint refused the grant (invalid_grant). For a Google "
+        "service account: check this machine's clock and that domain-wide delegation for "
+        "https://mail.google.com/ is granted to the service account's client ID; for a saved "
+        "sign-in, run 'cutover auth login' again."},
+    {"invalid_client", 0, 1,
+        "The token endpoint did not accept the client's credentials "
+        "(invalid_client). Check auth.client_id and the secret or certificate given."},
+    {"invalid_scope", 0, 1,
+        "The token endpoint refused the scope (invalid_scope). For Microsoft "
+        "365 app-only access the scope is https://outlook.office365.com/.default; for Google "
+        "https://mail.google.com/. Check auth.scope."},
+    {"unauthorized_client", 0, 1,
+        "The app is not allowed to use this grant (unauthorized_client). "
+        "Microsoft 365 device sign-in needs 'Allow public client flows' under the app's "
+        "Authentication settings; a Google service account needs domain-wide delegation for "
+        "https://mail.google.com/ in the Admin console."},
+    {"invalid_request", 0, 1,
+        "The token endpoint called the request malformed "
+        "(invalid_request). Check auth.token_url and the flow's settings."},
+    {"access_denied", 0, 1,
+        "The sign-in was declined (access_denied). Run 'cutover auth login' "
+        "again and approve the request."},
+    {"authorization_declined", 0, 1,
+        "The sign-in was declined. Run 'cutover auth login' again "
+        "and approve the request."},
+    {"expired_token", 0, 1,
+        "The device code expired before the sign-in was completed. Run "
+        "'cutover auth login' again and enter the code within its lifetime."},
+    {"unsupported_grant_type", 0, 1,
+        "The token endpoint does not support this flow "
+        "(unsupported_grant_type). Check auth.flow and auth.token_url."},
+    {"temporarily_unavailable", 0, 0,
+        "The token endpoint is temporarily unavailable. Run it "
+        "again later; it continues where it stopped."},
+    {"server_error", 0, 0,
+        "The token endpoint had an internal error. Run it again later; it "
+        "continues where it stopped."},
+    {"slow_down", 0, 0, "The token endpoint asks to slow down. Run it again in a minute."},
+    {"authorization_pending", 0, 0, "The sign-in has not been completed yet."},
 };
 
 const char *
@@ -257,7 +281,8 @@ oauth2_error_advice(const char *error, long aadsts, int *permanent)
 	if (permanent == NULL)
 		permanent = &dummy;
 	for (size_t i = 0; aadsts != 0 && i < UTIL_ARRAY_LEN(oauth2_advice_table); i++)
-		if (oauth2_advice_table[i].error == NULL && oauth2_advice_table[i].aadsts == aadsts) {
+		if (oauth2_advice_table[i].error == NULL &&
+		    oauth2_advice_table[i].aadsts == aadsts) {
 			*permanent = oauth2_advice_table[i].permanent;
 			return oauth2_advice_table[i].text;
 		}
@@ -269,8 +294,8 @@ oauth2_error_advice(const char *error, long aadsts, int *permanent)
 		}
 	*permanent = 1;
 	return "The token endpoint refused the request with an error cutover does not know; "
-	    "its code is shown. Check the auth settings of this side against the provider's "
-	    "documentation.";
+	       "its code is shown. Check the auth settings of this side against the provider's "
+	       "documentation.";
 }
 
 /* invalid_grant covers several causes; the description tells which. */
@@ -318,7 +343,8 @@ oauth2_join(char *out, size_t n, const cJSON *v)
 	}
 	if (!cJSON_IsArray(v))
 		return;
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		size_t len;
 
 		if (!cJSON_IsString(it) || it->valuestring == NULL)
@@ -389,8 +415,8 @@ oauth2_form_escape(char **buf, size_t *len, size_t *cap, const char *s)
 			*cap = *cap * 2 + 64;
 			*buf = xrealloc(*buf, *cap);
 		}
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '*') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '*') {
 			(*buf)[(*len)++] = (char)ch;
 		} else if (ch == ' ') {
 			(*buf)[(*len)++] = '+';
@@ -437,8 +463,8 @@ oauth2_token_file(const char *state_dir, const char *side, const char *user)
 	safe = xstrdup(user);
 	for (char *p = safe; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '@' || *p == '.' || *p == '-' || *p == '_' ||
-		    *p == '+'))
+		        (*p >= '0' && *p <= '9') || *p == '@' || *p == '.' || *p == '-' ||
+		        *p == '_' || *p == '+'))
 			*p = '_';
 	path = xasprintf("%s/oauth2-%s-%s.token", state_dir, side, safe);
 	free(safe);
@@ -457,7 +483,8 @@ oauth2_token_file_write(const char *path, const char *refresh_token, char **err)
 	 * for a moment (util_write_file keeps the umask's mode). */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		*err = xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
+		*err =
+		    xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -471,19 +498,22 @@ oauth2_token_file_write(const char *path, const char *refresh_token, char **err)
 		off += (size_t)w;
 	}
 	if (off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-		*err = xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
+		*err =
+		    xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	close(fd);
 	if (rename(tmp, path) != 0) {
-		*err = xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
+		*err =
+		    xasprintf("cannot write the refresh token file %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	slash = strrchr(path, '/');
-	dir = slash == NULL ? xstrdup(".") : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	dir = slash == NULL ? xstrdup(".")
+	                    : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		(void)fsync(fd);
@@ -526,7 +556,8 @@ oauth2_read_file(const char *path, const char *what, size_t *len, char **err)
 			break;
 		n += (size_t)r;
 		if (n > OAUTH2_MAX_FILE) {
-			*err = xasprintf("%s %s is larger than %d KB", what, path, OAUTH2_MAX_FILE / 1024);
+			*err = xasprintf(
+			    "%s %s is larger than %d KB", what, path, OAUTH2_MAX_FILE / 1024);
 			break;
 		}
 	}
@@ -582,28 +613,28 @@ struct oauth2_entry {
 	struct oauth2_cache *c;
 	struct oauth2_entry *next;
 	char *token_url, *client, *scope, *subject; /* the key; subject may be NULL */
-	const struct oauth2_config *cfg;   /* of the latest get (the plan outlives the cache) */
-	char *refresh_path;                /* device_code: the refresh token file */
-	char *refresh_token;               /* secret: device_code, as last saved */
-	char *token;                       /* secret, NULL when none */
+	const struct oauth2_config *cfg; /* of the latest get (the plan outlives the cache) */
+	char *refresh_path;              /* device_code: the refresh token file */
+	char *refresh_token;             /* secret: device_code, as last saved */
+	char *token;                     /* secret, NULL when none */
 	time_t expires_at;
 	int64_t lifetime_s;
 	/* a permanent failure, kept for the run */
 	char *fail_code, *fail_text;
-	struct http_request *req;          /* in flight, or NULL */
-	struct oauth2_wait *pending;       /* waits for REQ, singly linked */
+	struct http_request *req;    /* in flight, or NULL */
+	struct oauth2_wait *pending; /* waits for REQ, singly linked */
 };
 
 struct oauth2_wait {
 	struct oauth2_cache *c;
-	struct oauth2_entry *e;            /* while waiting for a fetch */
+	struct oauth2_entry *e; /* while waiting for a fetch */
 	struct oauth2_wait *next_pending;
-	struct oauth2_wait *prev, *next;   /* every wait of the cache */
+	struct oauth2_wait *prev, *next; /* every wait of the cache */
 	struct event *ev;
 	oauth2_cb cb;
 	void *arg;
 	/* the answer, own copies */
-	char *token;                       /* secret */
+	char *token; /* secret */
 	time_t expires_at;
 	int64_t lifetime_s;
 	char *code, *error;
@@ -620,8 +651,8 @@ struct oauth2_cache {
 };
 
 struct oauth2_cache *
-oauth2_cache_new(struct event_base *base, struct http_client *http,
-    const struct oauth2_cache_opts *o)
+oauth2_cache_new(
+    struct event_base *base, struct http_client *http, const struct oauth2_cache_opts *o)
 {
 	struct oauth2_cache *c = xcalloc(1, sizeof(*c));
 
@@ -708,8 +739,8 @@ oauth2_wait_fire(evutil_socket_t fd, short what, void *arg)
 
 /* Give W its answer and schedule its callback. */
 static void
-oauth2_wait_answer(struct oauth2_wait *w, const char *token, time_t expires_at,
-    int64_t lifetime_s, const char *code, const char *error, int permanent)
+oauth2_wait_answer(struct oauth2_wait *w, const char *token, time_t expires_at, int64_t lifetime_s,
+    const char *code, const char *error, int permanent)
 {
 	w->e = NULL;
 	w->token = xstrdup(token);
@@ -743,13 +774,13 @@ oauth2_entry_settle(struct oauth2_entry *e, const char *code, const char *error,
 		if (code != NULL)
 			oauth2_wait_answer(w, NULL, 0, -1, code, error, permanent);
 		else
-			oauth2_wait_answer(w, e->token, e->expires_at, e->lifetime_s, NULL, NULL, 0);
+			oauth2_wait_answer(
+			    w, e->token, e->expires_at, e->lifetime_s, NULL, NULL, 0);
 	}
 }
 
-static void
-oauth2_fail(struct oauth2_entry *e, const char *code, int permanent, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void oauth2_fail(struct oauth2_entry *e, const char *code, int permanent, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 oauth2_fail(struct oauth2_entry *e, const char *code, int permanent, const char *fmt, ...)
@@ -775,8 +806,8 @@ oauth2_entry_rotate(struct oauth2_entry *e, const char *refresh_token)
 		return;
 	util_free_secret(e->refresh_token);
 	e->refresh_token = xstrdup(refresh_token);
-	if (e->refresh_path != NULL && oauth2_token_file_write(e->refresh_path, refresh_token,
-	    &err) != 0)
+	if (e->refresh_path != NULL &&
+	    oauth2_token_file_write(e->refresh_path, refresh_token, &err) != 0)
 		free(err);
 }
 
@@ -790,16 +821,17 @@ oauth2_answer(void *arg, const struct http_response *resp)
 
 	e->req = NULL;
 	if (resp->curl_code != 0) {
-		oauth2_fail(e, "transfer", 0, "cannot reach the token endpoint %s: %s", e->token_url,
-		    resp->error != NULL ? resp->error : "transfer failed");
+		oauth2_fail(e, "transfer", 0, "cannot reach the token endpoint %s: %s",
+		    e->token_url, resp->error != NULL ? resp->error : "transfer failed");
 		return;
 	}
 	if (oauth2_response_parse(resp->body, resp->body_len, &r) != 0) {
 		int transient = resp->status >= 500 || resp->status == 429;
 
-		oauth2_fail(e, "http", !transient, "the token endpoint %s answered HTTP %ld without "
-		    "an OAuth2 answer (JSON expected): check auth.token_url", e->token_url,
-		    resp->status);
+		oauth2_fail(e, "http", !transient,
+		    "the token endpoint %s answered HTTP %ld without "
+		    "an OAuth2 answer (JSON expected): check auth.token_url",
+		    e->token_url, resp->status);
 		return;
 	}
 	if (r.error != NULL || r.access_token == NULL) {
@@ -811,8 +843,10 @@ oauth2_answer(void *arg, const struct http_response *resp)
 		if (code == NULL) {
 			int transient = resp->status >= 500 || resp->status == 429;
 
-			oauth2_fail(e, "http", !transient, "the token endpoint %s answered HTTP %ld "
-			    "without a token", e->token_url, resp->status);
+			oauth2_fail(e, "http", !transient,
+			    "the token endpoint %s answered HTTP %ld "
+			    "without a token",
+			    e->token_url, resp->status);
 			oauth2_response_clear(&r);
 			return;
 		}
@@ -821,8 +855,8 @@ oauth2_answer(void *arg, const struct http_response *resp)
 			snprintf(shown, sizeof(shown), "AADSTS%ld", r.aadsts);
 		else
 			oauth2_copy_printable(shown, sizeof(shown), r.error);
-		oauth2_fail(e, shown, permanent, "the token endpoint %s refused: %s", e->token_url,
-		    advice);
+		oauth2_fail(
+		    e, shown, permanent, "the token endpoint %s refused: %s", e->token_url, advice);
 		oauth2_response_clear(&r);
 		return;
 	}
@@ -898,8 +932,7 @@ oauth2_client_assertion(const char *client_id, const char *token_url, const char
 
 char *
 oauth2_google_assertion(const char *client_email, const char *subject, const char *scope,
-    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now,
-    char **err)
+    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now, char **err)
 {
 	EVP_PKEY *key = jwt_key_from_pem(key_pem, key_len, err);
 	cJSON *h, *cl;
@@ -928,7 +961,7 @@ oauth2_google_assertion(const char *client_email, const char *subject, const cha
 
 /* A service account's key file, the parts we use. */
 struct oauth2_sa_key {
-	char *private_key;  /* secret */
+	char *private_key; /* secret */
 	char *client_email;
 	char *token_uri;
 	char *private_key_id;
@@ -950,8 +983,8 @@ static int
 oauth2_sa_key_load(const struct oauth2_config *cfg, struct oauth2_sa_key *k, char **err)
 {
 	size_t len = 0;
-	char *text = oauth2_material(cfg->key_file, "{", "the service account key file (auth.key_file)",
-	    &len, err);
+	char *text = oauth2_material(
+	    cfg->key_file, "{", "the service account key file (auth.key_file)", &len, err);
 	cJSON *j;
 
 	memset(k, 0, sizeof(*k));
@@ -962,7 +995,8 @@ oauth2_sa_key_load(const struct oauth2_config *cfg, struct oauth2_sa_key *k, cha
 	free(text);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		*err = xstrdup("auth.key_file is not a service account JSON key file (download one in "
+		*err = xstrdup(
+		    "auth.key_file is not a service account JSON key file (download one in "
 		    "the Google Cloud console: IAM > Service accounts > the account > Keys)");
 		return -1;
 	}
@@ -983,11 +1017,14 @@ oauth2_sa_key_load(const struct oauth2_config *cfg, struct oauth2_sa_key *k, cha
 	return 0;
 }
 
-/* Microsoft's token endpoint wants offline_access for a refresh token. */
+/* An Entra ID v2.0 token endpoint (any cloud, the lab): .../oauth2/v2.0/token. */
 static int
-oauth2_is_microsoft(const char *url)
+oauth2_is_entra(const char *url)
 {
-	return url != NULL && strstr(url, "login.microsoftonline.") != NULL;
+	static const char tail[] = "/oauth2/v2.0/token";
+	size_t n = url != NULL ? strlen(url) : 0;
+
+	return n > sizeof(tail) - 1 && strcmp(url + n - (sizeof(tail) - 1), tail) == 0;
 }
 
 char *
@@ -995,28 +1032,49 @@ oauth2_device_scope(const struct oauth2_config *cfg)
 {
 	const char *scope = cfg->scope != NULL ? cfg->scope : "";
 
-	if (oauth2_is_microsoft(cfg->token_url) && !oauth2_has_word(scope, "offline_access"))
+	/* Entra ID issues a refresh token only with offline_access */
+	if (oauth2_is_entra(cfg->token_url) && !oauth2_has_word(scope, "offline_access"))
 		return xasprintf("%s%soffline_access", scope, *scope != '\0' ? " " : "");
 	return xstrdup(scope);
+}
+
+/* 1 when URLs A and B name the same scheme://host[:port]. */
+static int
+oauth2_same_origin(const char *a, const char *b)
+{
+	const char *ea = strstr(a, "://"), *eb = strstr(b, "://");
+
+	if (ea == NULL || eb == NULL)
+		return 0;
+	ea += 3 + strcspn(ea + 3, "/?#");
+	eb += 3 + strcspn(eb + 3, "/?#");
+	return ea - a == eb - b && strncasecmp(a, b, (size_t)(ea - a)) == 0;
 }
 
 char *
 oauth2_device_url(const struct oauth2_config *cfg)
 {
 	const char *t = cfg->token_url;
-	size_t n;
+	char *derived = NULL;
+	size_t n = t != NULL ? strlen(t) : 0;
 
-	if (cfg->device_url != NULL)
-		return xstrdup(cfg->device_url);
-	if (t == NULL)
-		return NULL;
-	n = strlen(t);
-	/* Entra ID v2.0: .../oauth2/v2.0/token -> .../oauth2/v2.0/devicecode */
-	if (n > 6 && strcmp(t + n - 6, "/token") == 0 && oauth2_is_microsoft(t))
-		return xasprintf("%.*s/devicecode", (int)(n - 6), t);
-	if (strstr(t, "://oauth2.googleapis.com/") != NULL)
-		return xstrdup("https://oauth2.googleapis.com/device/code");
-	return NULL;
+	/* .../oauth2/v2.0/token -> .../oauth2/v2.0/devicecode */
+	if (oauth2_is_entra(t))
+		derived = xasprintf("%.*s/devicecode", (int)(n - 6), t);
+	else if (t != NULL && strncmp(t, "https://oauth2.googleapis.com/", 30) == 0)
+		derived = xstrdup("https://oauth2.googleapis.com/device/code");
+	if (cfg->device_url == NULL)
+		return derived;
+	/*
+	 * A token_url the plan names (a sovereign cloud, the lab) with a
+	 * device_url elsewhere, i.e. the profile's public one: the device
+	 * request goes where the token requests go.
+	 */
+	if (derived != NULL && cfg->token_url_from != NULL &&
+	    strcmp(cfg->token_url_from, "plan") == 0 && !oauth2_same_origin(cfg->device_url, t))
+		return derived;
+	free(derived);
+	return xstrdup(cfg->device_url);
 }
 
 /* Build the POST body for E's flow, or NULL with *ERR. The body holds
@@ -1033,17 +1091,22 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 	case OAUTH2_FLOW_CLIENT_CREDENTIALS:
 		if (cfg->client_secret != NULL) {
 			const char *kv[] = {"grant_type", "client_credentials", "client_id",
-			    cfg->client_id, "scope", cfg->scope, "client_secret", cfg->client_secret, NULL};
+			    cfg->client_id, "scope", cfg->scope, "client_secret",
+			    cfg->client_secret, NULL};
 
 			body = oauth2_form(kv);
 		} else if (cfg->client_certificate != NULL && cfg->client_key != NULL) {
 			size_t clen = 0, klen = 0;
 			char *cert = oauth2_material(cfg->client_certificate, "-----BEGIN",
 			    "the client certificate (auth.client_certificate)", &clen, err);
-			char *key = cert == NULL ? NULL : oauth2_material(cfg->client_key,
-			    "-----BEGIN", "the client key (auth.client_key)", &klen, err);
-			char *assertion = key == NULL ? NULL : oauth2_client_assertion(cfg->client_id,
-			    e->token_url, cert, clen, key, klen, now, err);
+			char *key = cert == NULL
+			    ? NULL
+			    : oauth2_material(cfg->client_key, "-----BEGIN",
+			          "the client key (auth.client_key)", &klen, err);
+			char *assertion = key == NULL
+			    ? NULL
+			    : oauth2_client_assertion(
+			          cfg->client_id, e->token_url, cert, clen, key, klen, now, err);
 
 			if (assertion != NULL) {
 				const char *kv[] = {"grant_type", "client_credentials", "client_id",
@@ -1053,7 +1116,8 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 
 				body = oauth2_form(kv);
 			} else if (*err != NULL && key != NULL) {
-				char *e2 = xasprintf("auth.client_key / auth.client_certificate: %s", *err);
+				char *e2 = xasprintf(
+				    "auth.client_key / auth.client_certificate: %s", *err);
 
 				free(*err);
 				*err = e2;
@@ -1063,7 +1127,7 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 			util_free_secret(assertion);
 		} else {
 			*err = xstrdup("auth: client_credentials needs client_secret, or "
-			    "client_certificate and client_key");
+			               "client_certificate and client_key");
 		}
 		break;
 	case OAUTH2_FLOW_SERVICE_ACCOUNT: {
@@ -1075,8 +1139,9 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 		assertion = oauth2_google_assertion(k.client_email, e->subject, e->scope,
 		    e->token_url, k.private_key_id, k.private_key, strlen(k.private_key), now, err);
 		if (assertion != NULL) {
-			const char *kv[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-			    "assertion", assertion, NULL};
+			const char *kv[] = {"grant_type",
+			    "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion", assertion,
+			    NULL};
 
 			body = oauth2_form(kv);
 		} else {
@@ -1092,13 +1157,17 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 	case OAUTH2_FLOW_DEVICE_CODE: {
 		if (e->refresh_token == NULL) {
 			size_t len = 0;
-			char *t = e->refresh_path == NULL ? NULL :
-			    oauth2_read_file(e->refresh_path, "the refresh token file", &len, err);
+			char *t = e->refresh_path == NULL
+			    ? NULL
+			    : oauth2_read_file(
+			          e->refresh_path, "the refresh token file", &len, err);
 
 			if (t == NULL) {
 				free(*err);
-				*err = xasprintf("no saved sign-in for the %s%s%s: run 'cutover auth login "
-				    "PLAN --side %s%s%s' first", e->c->side, e->subject ? " mailbox " : "",
+				*err = xasprintf(
+				    "no saved sign-in for the %s%s%s: run 'cutover auth login "
+				    "PLAN --side %s%s%s' first",
+				    e->c->side, e->subject ? " mailbox " : "",
 				    e->subject ? e->subject : "", e->c->side,
 				    e->subject ? " --mailbox " : "", e->subject ? e->subject : "");
 				break;
@@ -1108,18 +1177,19 @@ oauth2_request_body(struct oauth2_entry *e, char **err)
 			util_free_secret(t);
 		}
 		{
-			const char *kv[] = {"grant_type", "refresh_token", "client_id", cfg->client_id,
-			    "scope", e->scope, "refresh_token", e->refresh_token, "client_secret",
-			    cfg->client_secret, NULL};
+			/* offline_access again: Entra ID then rotates the refresh token */
+			char *scope = oauth2_device_scope(cfg);
+			const char *kv[] = {"grant_type", "refresh_token", "client_id",
+			    cfg->client_id, "scope", *scope != '\0' ? scope : NULL, "refresh_token",
+			    e->refresh_token, "client_secret", cfg->client_secret, NULL};
 
 			body = oauth2_form(kv);
+			free(scope);
 		}
 		break;
 	}
 	case OAUTH2_FLOW_ACCESS_TOKEN:
-	case OAUTH2_FLOW_NONE:
-		*err = xstrdup("auth: this flow fetches no token");
-		break;
+	case OAUTH2_FLOW_NONE: *err = xstrdup("auth: this flow fetches no token"); break;
 	}
 	return body;
 }
@@ -1175,8 +1245,10 @@ oauth2_given_token(struct oauth2_wait *w, const struct oauth2_config *cfg)
 		char *msg;
 
 		util_iso8601(cl.exp, when, sizeof(when));
-		msg = xasprintf("the access token of auth.access_token expired at %s (%lld min ago): "
-		    "get a new one and run again", when, (long long)(now - cl.exp) / 60);
+		msg =
+		    xasprintf("the access token of auth.access_token expired at %s (%lld min ago): "
+		              "get a new one and run again",
+		        when, (long long)(now - cl.exp) / 60);
 		oauth2_wait_answer(w, NULL, cl.exp, 0, "expired", msg, 1);
 		free(msg);
 		return;
@@ -1187,15 +1259,13 @@ oauth2_given_token(struct oauth2_wait *w, const struct oauth2_config *cfg)
 /* Resolve the key of a get: token URL, client and subject as used. Returns
  * 0, or -1 with *ERR (a config problem). */
 static int
-oauth2_key(struct oauth2_cache *c, const struct oauth2_config *cfg, const char *subject,
-    char **url, char **client, char **subj, char **refresh_path, char **err)
+oauth2_key(struct oauth2_cache *c, const struct oauth2_config *cfg, const char *subject, char **url,
+    char **client, char **subj, char **refresh_path, char **err)
 {
 	*url = *client = *subj = *refresh_path = NULL;
 	*err = NULL;
 	switch (cfg->flow) {
-	case OAUTH2_FLOW_CLIENT_CREDENTIALS:
-		*client = xstrdup(cfg->client_id);
-		break;
+	case OAUTH2_FLOW_CLIENT_CREDENTIALS: *client = xstrdup(cfg->client_id); break;
 	case OAUTH2_FLOW_SERVICE_ACCOUNT: {
 		struct oauth2_sa_key k;
 
@@ -1203,8 +1273,9 @@ oauth2_key(struct oauth2_cache *c, const struct oauth2_config *cfg, const char *
 			return -1;
 		*client = xstrdup(k.client_email);
 		/* the key file's token_uri unless the plan names one */
-		if (k.token_uri != NULL && (cfg->token_url == NULL ||
-		    (cfg->token_url_from != NULL && strcmp(cfg->token_url_from, "plan") != 0)))
+		if (k.token_uri != NULL &&
+		    (cfg->token_url == NULL ||
+		        (cfg->token_url_from != NULL && strcmp(cfg->token_url_from, "plan") != 0)))
 			*url = xstrdup(k.token_uri);
 		*subj = xstrdup(subject);
 		oauth2_sa_key_clear(&k);
@@ -1232,14 +1303,13 @@ oauth2_key(struct oauth2_cache *c, const struct oauth2_config *cfg, const char *
 			*refresh_path = oauth2_token_file(c->state_dir, c->side, NULL);
 		break;
 	}
-	default:
-		*err = xstrdup("auth: unknown flow");
-		return -1;
+	default: *err = xstrdup("auth: unknown flow"); return -1;
 	}
 	if (*url == NULL)
 		*url = xstrdup(cfg->token_url);
 	if (*url == NULL || *client == NULL) {
-		*err = xstrdup(*url == NULL ? "auth.token_url is not set" : "auth.client_id is not set");
+		*err = xstrdup(
+		    *url == NULL ? "auth.token_url is not set" : "auth.client_id is not set");
 		free(*url);
 		free(*client);
 		free(*subj);
@@ -1305,7 +1375,8 @@ oauth2_get(struct oauth2_cache *c, const struct oauth2_config *cfg, const char *
 		oauth2_wait_answer(w, NULL, 0, -1, e->fail_code, e->fail_text, 1);
 		return w;
 	}
-	if (e->token != NULL && e->req == NULL && now < oauth2_renew_at(e->expires_at, e->lifetime_s)) {
+	if (e->token != NULL && e->req == NULL &&
+	    now < oauth2_renew_at(e->expires_at, e->lifetime_s)) {
 		oauth2_wait_answer(w, e->token, e->expires_at, e->lifetime_s, NULL, NULL, 0);
 		return w;
 	}
@@ -1365,7 +1436,8 @@ oauth2_cache_free_void(void *p)
 struct oauth2_cache *
 oauth2_runner_cache(struct runner *r, const char *side, const char *state_dir)
 {
-	const void *key = strcmp(side, "source") == 0 ? &oauth2_key_source : &oauth2_key_destination;
+	const void *key =
+	    strcmp(side, "source") == 0 ? &oauth2_key_source : &oauth2_key_destination;
 	struct oauth2_cache *c = runner_shared(r, key);
 	const struct runner_opts *ro = runner_opts(r);
 	struct oauth2_cache_opts o;

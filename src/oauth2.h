@@ -183,7 +183,10 @@ char *oauth2_google_assertion(const char *client_email, const char *subject, con
     char **err);
 
 /* The device authorization endpoint of CFG: device_url, else derived from
- * an Entra ID or Google token_url; NULL when unknown. Caller frees. */
+ * an Entra ID-shaped (.../oauth2/v2.0/token) or Google token_url; when the
+ * plan names token_url and device_url is on another host (the profile's
+ * public default), the one derived from token_url. NULL when unknown.
+ * Caller frees. */
 char *oauth2_device_url(const struct oauth2_config *cfg);
 /* The scope a device sign-in asks: CFG's, plus offline_access at Entra ID
  * (without it no refresh token is issued). Caller frees. */

@@ -54,7 +54,9 @@ test_response_success(void **state)
 
 	(void)state;
 	assert_int_equal(parse("{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":"
-	    "3599,\"access_token\":\"eyJ0.eyJ1.sig\"}", &r), 0);
+	                       "3599,\"access_token\":\"eyJ0.eyJ1.sig\"}",
+	                     &r),
+	    0);
 	assert_string_equal(r.access_token, "eyJ0.eyJ1.sig");
 	assert_int_equal(r.expires_in, 3599);
 	assert_null(r.error);
@@ -63,15 +65,21 @@ test_response_success(void **state)
 	oauth2_response_clear(&r);
 	/* Entra's v1 endpoint sends the lifetime as a string; a rotated refresh token */
 	assert_int_equal(parse("{\"access_token\":\"a\",\"expires_in\":\"3600\","
-	    "\"refresh_token\":\"r2\"}", &r), 0);
+	                       "\"refresh_token\":\"r2\"}",
+	                     &r),
+	    0);
 	assert_int_equal(r.expires_in, 3600);
 	assert_string_equal(r.refresh_token, "r2");
 	oauth2_response_clear(&r);
 	/* RFC 8628 3.2 device authorization answer (its example) */
-	assert_int_equal(parse("{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
-	    "\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"https://example.com/device\","
-	    "\"verification_uri_complete\":\"https://example.com/device?user_code=WDJB-MJHT\","
-	    "\"expires_in\":1800,\"interval\":5}", &r), 0);
+	assert_int_equal(
+	    parse(
+	        "{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
+	        "\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"https://example.com/device\","
+	        "\"verification_uri_complete\":\"https://example.com/device?user_code=WDJB-MJHT\","
+	        "\"expires_in\":1800,\"interval\":5}",
+	        &r),
+	    0);
 	assert_string_equal(r.user_code, "WDJB-MJHT");
 	assert_string_equal(r.verification_uri, "https://example.com/device");
 	assert_int_equal(r.interval, 5);
@@ -91,22 +99,32 @@ test_response_errors(void **state)
 
 	(void)state;
 	/* Entra ID's shape: error_codes and the AADSTS number in the text */
-	assert_int_equal(parse("{\"error\":\"invalid_client\",\"error_description\":"
-	    "\"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
-	    "request is the client secret value, not the client secret ID\\r\\nTrace ID: x\","
-	    "\"error_codes\":[7000215],\"timestamp\":\"2026-12-06 10:00:00Z\"}", &r), 0);
+	assert_int_equal(
+	    parse("{\"error\":\"invalid_client\",\"error_description\":"
+	          "\"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
+	          "in the "
+	          "request is the client secret value, not the client secret ID\\r\\nTrace ID: x\","
+	          "\"error_codes\":[7000215],\"timestamp\":\"2026-12-06 10:00:00Z\"}",
+	        &r),
+	    0);
 	assert_string_equal(r.error, "invalid_client");
 	assert_int_equal(r.aadsts, 7000215);
 	assert_null(r.access_token);
 	oauth2_response_clear(&r);
 	/* only in the text */
 	assert_int_equal(parse("{\"error\":\"invalid_request\",\"error_description\":"
-	    "\"AADSTS90002: Tenant 'x' not found.\"}", &r), 0);
+	                       "\"AADSTS90002: Tenant 'x' not found.\"}",
+	                     &r),
+	    0);
 	assert_int_equal(r.aadsts, 90002);
 	oauth2_response_clear(&r);
-	assert_int_equal(parse("{\"error\":\"invalid_grant\",\"error_description\":"
-	    "\"Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
-	    "timeframe. Check your iat and exp values\"}", &r), 0);
+	assert_int_equal(
+	    parse(
+	        "{\"error\":\"invalid_grant\",\"error_description\":"
+	        "\"Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+	        "timeframe. Check your iat and exp values\"}",
+	        &r),
+	    0);
 	assert_string_equal(r.error, "invalid_grant");
 	assert_int_equal(r.aadsts, 0);
 	oauth2_response_clear(&r);
@@ -126,7 +144,9 @@ test_response_garbage(void **state)
 	assert_int_equal(parse("{\"access_token\":", &r), -1);
 	/* wrong types are left out, not trusted */
 	assert_int_equal(parse("{\"access_token\":42,\"expires_in\":-5,\"error\":[1],"
-	    "\"error_codes\":\"x\",\"interval\":\"soon\"}", &r), 0);
+	                       "\"error_codes\":\"x\",\"interval\":\"soon\"}",
+	                     &r),
+	    0);
 	assert_null(r.access_token);
 	assert_int_equal(r.expires_in, -1);
 	assert_int_equal(r.interval, -1);
@@ -155,20 +175,21 @@ test_advice(void **state)
 		const char *says;
 		int permanent;
 	} cases[] = {
-		{"invalid_client", 7000215, "Certificates & secrets", 1},
-		{"invalid_client", 7000222, "expired", 1},
-		{"unauthorized_client", 700016, "auth.client_id", 1},
-		{"invalid_request", 90002, "auth.tenant", 1},
-		{"invalid_grant", 65001, "Grant admin consent", 1},
-		{"invalid_scope", 0, "https://outlook.office365.com/.default", 1},
-		{"unauthorized_client", 0, "domain-wide delegation", 1},
-		{"invalid_grant.clock_skew", 0, "clock", 1},
-		{"invalid_grant.delegation", 0, "Domain-wide delegation", 1},
-		{"invalid_grant", 0, "clock", 1},
-		{"temporarily_unavailable", 0, "again", 0},
-		{"server_error", 0, "again", 0},
-		{"no_such_error", 0, "does not know", 1},
-		{NULL, 0, "does not know", 1},
+	    {"invalid_client", 7000215, "Certificates & secrets", 1},
+	    {"invalid_client", 7000222, "expired", 1},
+	    {"unauthorized_client", 700016, "auth.client_id", 1},
+	    {"invalid_request", 90002, "auth.tenant", 1},
+	    {"invalid_grant", 65001, "Grant admin consent", 1},
+	    {"invalid_scope", 0, "https://outlook.office365.com/.default", 1},
+	    {"unauthorized_client", 0, "domain-wide delegation", 1},
+	    {"invalid_grant.clock_skew", 0, "clock", 1},
+	    {"invalid_grant.delegation", 0, "Domain-wide delegation", 1},
+	    {"invalid_grant", 0, "clock", 1},
+	    {"temporarily_unavailable", 0, "again", 0},
+	    {"server_error", 0, "again", 0},
+	    {"authorization_declined", 70000, "declined", 1},
+	    {"no_such_error", 0, "does not know", 1},
+	    {NULL, 0, "does not know", 1},
 	};
 
 	(void)state;
@@ -178,8 +199,9 @@ test_advice(void **state)
 
 		assert_non_null(a);
 		if (strstr(a, cases[i].says) == NULL)
-			fail_msg("advice for %s/%ld lacks '%s': %s", cases[i].error ? cases[i].error :
-			    "(null)", cases[i].aadsts, cases[i].says, a);
+			fail_msg("advice for %s/%ld lacks '%s': %s",
+			    cases[i].error ? cases[i].error : "(null)", cases[i].aadsts,
+			    cases[i].says, a);
 		assert_int_equal(perm, cases[i].permanent);
 	}
 	assert_non_null(oauth2_error_advice("x", 0, NULL));
@@ -225,8 +247,8 @@ cert_pem(EVP_PKEY *k, unsigned char der_sha256[32])
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, k);
 	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"cutover-test",
-	    -1, -1, 0);
+	X509_NAME_add_entry_by_txt(
+	    name, "CN", MBSTRING_ASC, (const unsigned char *)"cutover-test", -1, -1, 0);
 	X509_set_issuer_name(x, name);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
 	dl = i2d_X509(x, &der);
@@ -253,13 +275,15 @@ verify_jwt(const char *token, EVP_PKEY *key, cJSON **header, cJSON **payload)
 	sig = jwt_b64url_decode(d2 + 1, strlen(d2 + 1), &siglen);
 	assert_non_null(sig);
 	assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
-	assert_int_equal(EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token,
-	    (size_t)(d2 - token)), 1);
+	assert_int_equal(
+	    EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token, (size_t)(d2 - token)),
+	    1);
 	/* a changed byte no longer verifies */
 	sig[0] ^= 1;
 	EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key);
-	assert_int_not_equal(EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token,
-	    (size_t)(d2 - token)), 1);
+	assert_int_not_equal(
+	    EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token, (size_t)(d2 - token)),
+	    1);
 	EVP_MD_CTX_free(md);
 	free(sig);
 	h = jwt_b64url_decode(token, (size_t)(d1 - token), &hl);
@@ -321,8 +345,8 @@ test_client_assertion(void **state)
 	verify_jwt(jwt, k, &h, &p);
 	assert_string_equal(cJSON_GetObjectItem(h, "alg")->valuestring, "RS256");
 	assert_string_equal(cJSON_GetObjectItem(h, "x5t#S256")->valuestring, want);
-	assert_string_equal(cJSON_GetObjectItem(p, "aud")->valuestring,
-	    "https://idp.test/t/oauth2/v2.0/token");
+	assert_string_equal(
+	    cJSON_GetObjectItem(p, "aud")->valuestring, "https://idp.test/t/oauth2/v2.0/token");
 	assert_string_equal(cJSON_GetObjectItem(p, "iss")->valuestring, "cid-1");
 	assert_string_equal(cJSON_GetObjectItem(p, "sub")->valuestring, "cid-1");
 	assert_true(strlen(cJSON_GetObjectItem(p, "jti")->valuestring) >= 16);
@@ -357,17 +381,18 @@ test_google_assertion(void **state)
 
 	(void)state;
 	jwt = oauth2_google_assertion("sa@proj.iam.gserviceaccount.com", "alice@example.com",
-	    "https://mail.google.com/", "https://oauth2.googleapis.com/token", "kid-1", kp, strlen(kp),
-	    1765000000, &err);
+	    "https://mail.google.com/", "https://oauth2.googleapis.com/token", "kid-1", kp,
+	    strlen(kp), 1765000000, &err);
 	assert_non_null(jwt);
 	verify_jwt(jwt, k, &h, &p);
 	assert_string_equal(cJSON_GetObjectItem(h, "kid")->valuestring, "kid-1");
-	assert_string_equal(cJSON_GetObjectItem(p, "iss")->valuestring,
-	    "sa@proj.iam.gserviceaccount.com");
+	assert_string_equal(
+	    cJSON_GetObjectItem(p, "iss")->valuestring, "sa@proj.iam.gserviceaccount.com");
 	assert_string_equal(cJSON_GetObjectItem(p, "sub")->valuestring, "alice@example.com");
-	assert_string_equal(cJSON_GetObjectItem(p, "scope")->valuestring, "https://mail.google.com/");
-	assert_string_equal(cJSON_GetObjectItem(p, "aud")->valuestring,
-	    "https://oauth2.googleapis.com/token");
+	assert_string_equal(
+	    cJSON_GetObjectItem(p, "scope")->valuestring, "https://mail.google.com/");
+	assert_string_equal(
+	    cJSON_GetObjectItem(p, "aud")->valuestring, "https://oauth2.googleapis.com/token");
 	assert_int_equal((long)cJSON_GetObjectItem(p, "exp")->valuedouble, 1765003600L);
 	cJSON_Delete(h);
 	cJSON_Delete(p);
@@ -397,7 +422,7 @@ test_claims(void **state)
 
 	(void)state;
 	t = fake_jwt("{\"aud\":\"https://outlook.office365.com\",\"exp\":1765003600,"
-	    "\"roles\":[\"IMAP.AccessAsApp\",\"POP.AccessAsApp\"],\"tid\":\"x\"}");
+	             "\"roles\":[\"IMAP.AccessAsApp\",\"POP.AccessAsApp\"],\"tid\":\"x\"}");
 	assert_int_equal(oauth2_claims_parse(t, &cl), 0);
 	assert_int_equal((long)cl.exp, 1765003600L);
 	assert_string_equal(cl.roles, "IMAP.AccessAsApp POP.AccessAsApp");
@@ -406,7 +431,7 @@ test_claims(void **state)
 	assert_false(oauth2_has_word(cl.roles, "POP.Access"));
 	free(t);
 	t = fake_jwt("{\"scp\":\"IMAP.AccessAsUser.All offline_access\",\"aud\":[\"a\",\"b\"],"
-	    "\"roles\":\"\\u0001x\"}");
+	             "\"roles\":\"\\u0001x\"}");
 	assert_int_equal(oauth2_claims_parse(t, &cl), 0);
 	assert_string_equal(cl.scp, "IMAP.AccessAsUser.All offline_access");
 	assert_string_equal(cl.aud, "a");
@@ -446,7 +471,8 @@ test_form_and_paths(void **state)
 	struct oauth2_config cfg;
 
 	(void)state;
-	assert_string_equal(f, "grant_type=client_credentials&scope=https%3A%2F%2Foutlook."
+	assert_string_equal(f,
+	    "grant_type=client_credentials&scope=https%3A%2F%2Foutlook."
 	    "office365.com%2F.default&s=a%2Bb+%26%3Dc");
 	free(f);
 	p = oauth2_token_file("/st", "destination", NULL);
@@ -456,10 +482,12 @@ test_form_and_paths(void **state)
 	assert_string_equal(p, "/st/oauth2-source-al_ice@x.example.token");
 	free(p);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.token_url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
+	cfg.token_url =
+	    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
 	cfg.scope = "https://outlook.office365.com/.default";
 	p = oauth2_device_url(&cfg);
-	assert_string_equal(p, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/"
+	assert_string_equal(p,
+	    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/"
 	    "v2.0/devicecode");
 	free(p);
 	p = oauth2_device_scope(&cfg);
@@ -469,6 +497,14 @@ test_form_and_paths(void **state)
 	p = oauth2_device_url(&cfg);
 	assert_string_equal(p, "https://oauth2.googleapis.com/device/code");
 	free(p);
+	/* the plan's token_url wins over the profile's public device_url */
+	cfg.token_url = "https://127.0.0.1:1/lab.test/oauth2/v2.0/token";
+	cfg.token_url_from = "plan";
+	cfg.device_url = "https://login.microsoftonline.com/lab.test/oauth2/v2.0/devicecode";
+	p = oauth2_device_url(&cfg);
+	assert_string_equal(p, "https://127.0.0.1:1/lab.test/oauth2/v2.0/devicecode");
+	free(p);
+	cfg.device_url = NULL;
 	cfg.token_url = "https://127.0.0.1:1/token";
 	assert_null(oauth2_device_url(&cfg));
 	cfg.device_url = "https://127.0.0.1:1/device";
@@ -503,11 +539,13 @@ idp_serve(struct evhttp_request *req, void *arg)
 	evbuffer_remove(in, f->last_body, n);
 	f->last_body[n] = '\0';
 	f->requests++;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
+	evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	if (strcmp(f->answer_status, "aadsts") == 0) {
-		evbuffer_add_printf(out, "{\"error\":\"invalid_client\",\"error_description\":"
-		    "\"AADSTS7000215: Invalid client secret provided.\",\"error_codes\":[7000215]}");
+		evbuffer_add_printf(out,
+		    "{\"error\":\"invalid_client\",\"error_description\":"
+		    "\"AADSTS7000215: Invalid client secret "
+		    "provided.\",\"error_codes\":[7000215]}");
 		evhttp_send_reply(req, 401, "Unauthorized", out);
 	} else if (strcmp(f->answer_status, "busy") == 0) {
 		evbuffer_add_printf(out, "{\"error\":\"temporarily_unavailable\"}");
@@ -590,8 +628,8 @@ on_token(void *arg, const struct oauth2_token *tok)
 
 /* Ask N tokens at once and run the loop until all are answered. */
 static void
-get_n(struct idp *f, struct oauth2_cache *c, const struct oauth2_config *cfg,
-    const char *subject, struct got *g, int n)
+get_n(struct idp *f, struct oauth2_cache *c, const struct oauth2_config *cfg, const char *subject,
+    struct got *g, int n)
 {
 	int outstanding = n;
 
@@ -643,7 +681,8 @@ test_cache_one_request(void **state)
 	}
 	assert_non_null(strstr(f->last_body, "grant_type=client_credentials"));
 	assert_non_null(strstr(f->last_body, "client_secret=s3cret-value"));
-	assert_non_null(strstr(f->last_body, "scope=https%3A%2F%2Foutlook.office365.com%2F.default"));
+	assert_non_null(
+	    strstr(f->last_body, "scope=https%3A%2F%2Foutlook.office365.com%2F.default"));
 	/* cached: another mailbox's get asks nothing */
 	get_n(f, c, &cfg, "bob@example.com", g, 1);
 	assert_int_equal(f->requests, 1);
@@ -820,7 +859,8 @@ check_serve(struct evhttp_request *req, void *arg)
 static struct result *
 run_auth_check(struct report *rep, struct oauth2_config *cfg)
 {
-	static const char plan_text[] = "{\"domain\": \"example.com\", \"destination\": "
+	static const char plan_text[] =
+	    "{\"domain\": \"example.com\", \"destination\": "
 	    "{\"profile\": \"microsoft365\", \"imap\": \"imaps://127.0.0.1:1\"}, "
 	    "\"mailboxes\": [{\"source_user\": \"a@example.com\", \"dest_user\": "
 	    "\"a@example.com\", \"dest_password\": \"x\", "
@@ -884,7 +924,8 @@ test_check_auth_token(void **state)
 	cfg.client_secret = "s3cret-value";
 	cfg.scope = "https://outlook.office365.com/.default";
 	/* a token with POP but not IMAP: warn, naming the missing role */
-	tok = fake_jwt("{\"aud\":\"https://outlook.office365.com\",\"roles\":[\"POP.AccessAsApp\"]}");
+	tok =
+	    fake_jwt("{\"aud\":\"https://outlook.office365.com\",\"roles\":[\"POP.AccessAsApp\"]}");
 	body = xasprintf("{\"access_token\":\"%s\",\"expires_in\":3599}", tok);
 	check_answer = body;
 	check_status = 200;
@@ -917,7 +958,7 @@ test_check_auth_token(void **state)
 	free(tok);
 	/* Entra's answer to a secret ID given as the secret: fail with the advice */
 	check_answer = "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "
-	    "Invalid client secret provided.\",\"error_codes\":[7000215]}";
+	               "Invalid client secret provided.\",\"error_codes\":[7000215]}";
 	check_status = 401;
 	rep = rpt_new("audit", NULL);
 	res = run_auth_check(rep, &cfg);
@@ -944,7 +985,8 @@ main(void)
 	    cmocka_unit_test(test_renew_at),
 	    cmocka_unit_test(test_form_and_paths),
 	    cmocka_unit_test_setup_teardown(test_cache_one_request, idp_setup, idp_teardown),
-	    cmocka_unit_test_setup_teardown(test_cache_renews_short_tokens, idp_setup, idp_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_cache_renews_short_tokens, idp_setup, idp_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_permanent_error, idp_setup, idp_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_device_refresh, idp_setup, idp_teardown),
 	    cmocka_unit_test_setup_teardown(test_access_token_flow, idp_setup, idp_teardown),
