@@ -15,7 +15,8 @@ and the OAuth2-only Dovecot on 127.0.0.8 that checks every token against it.
 It shares the mail lab's LAB_RUN (and so its CA: one --ca-file trusts both),
 so a sync from the mail lab's source to the OAuth2 Dovecot needs one CA.
 Ports: TEST_MAIL_PORT_BASE + 3143/3993/3110/3995 (IMAP, IMAPS, POP3, POP3S),
-IdP on TEST_MAIL_PORT_BASE + 3443, all on 127.0.0.8.
+IdP on TEST_MAIL_PORT_BASE + 3443, on 127.0.0.8 (Exchange's capabilities,
+AUTH=PLAIN AUTH=XOAUTH2) and, but the IdP, on 127.0.0.9 (also AUTH=OAUTHBEARER).
 """
 import json
 import os
@@ -73,7 +74,9 @@ class OAuthLab:
         self.run = Path(run)
         self.env = env
         self.ca = str(self.run / "ca.pem")
-        self.addr = "127.0.0.8"
+        # 127.0.0.8: exactly Exchange Online's AUTH=PLAIN AUTH=XOAUTH2 (and the IdP);
+        # bearer_addr 127.0.0.9: the same mailboxes and ports, also AUTH=OAUTHBEARER
+        self.addr, self.bearer_addr = "127.0.0.8", "127.0.0.9"
         self.ports = {"imap": base + 3143, "imaps": base + 3993, "pop3": base + 3110,
                       "pop3s": base + 3995}
         self.idp_port = base + 3443
@@ -104,6 +107,7 @@ class OAuthLab:
         self.users = list(self.config["users"])
         self.request_log = o / "idp" / "requests.jsonl"
         self.dovecot_log = o / "dovecot" / "log" / "dovecot.log"
+        self.bearer_dovecot_log = o / "dovecot-bearer" / "log" / "dovecot.log"
         self.dovecot_conf = o / "dovecot" / "dovecot.conf"
         self._ctx = ssl.create_default_context(cafile=self.ca)
 
@@ -215,7 +219,7 @@ class OAuthLab:
 def oauth_lab(mail_lab):
     """The OAuth2 lab in the mail lab's LAB_RUN; yields an OAuthLab."""
     base = int(os.environ.get("TEST_MAIL_PORT_BASE", "41000"))
-    env = dict(mail_lab.env, LAB_OAUTH_ADDR="127.0.0.8",
+    env = dict(mail_lab.env, LAB_OAUTH_ADDR="127.0.0.8", LAB_OAUTH_BEARER_ADDR="127.0.0.9",
                LAB_OAUTH_IMAP=str(base + 3143), LAB_OAUTH_IMAPS=str(base + 3993),
                LAB_OAUTH_POP3=str(base + 3110), LAB_OAUTH_POP3S=str(base + 3995),
                LAB_OAUTH_IDP_PORT=str(base + 3443))
