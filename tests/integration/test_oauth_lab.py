@@ -120,6 +120,11 @@ def test_capabilities_like_exchange_online(lab):
 
 def test_password_logins_are_refused(lab, mail_lab):
     pw = mail_lab.password("destination", "alice@lab.test")
+    plain = imaplib.IMAP4(lab.addr, lab.ports["imap"], timeout=30)
+    try:   # before STARTTLS, like a remote server: no LOGIN at all
+        assert "LOGINDISABLED" in plain.capabilities and "STARTTLS" in plain.capabilities
+    finally:
+        plain.shutdown()
     m = imaplib.IMAP4_SSL(lab.addr, lab.ports["imaps"], ssl_context=ctx(lab), timeout=30)
     try:
         with pytest.raises(imaplib.IMAP4.error):
@@ -240,6 +245,52 @@ def test_device_code_and_rotating_refresh_tokens(lab):
     lab.expire_device(dev["user_code"])
     status, body = lab.post(lab.token_url, dict(poll, device_code=dev["device_code"]))
     assert (status, body["error"]) == (400, "expired_token")
+
+
+def test_token_lifetime_setting(lab):
+    lab.settings(token_lifetime=30)
+    status, body = lab.client_credentials()
+    c = claims_of(body["access_token"])
+    assert body["expires_in"] == 30 and c["exp"] - c["iat"] == 30
+    lab.reset()
+    assert lab.client_credentials()[1]["expires_in"] > 30
+
+
+def test_injected_device_code_errors(lab):
+    cid = lab.clients["device"].id
+    lab.fail("AADSTS700016", endpoint="devicecode")
+    status, body = lab.post(lab.devicecode_url, {"client_id": cid, "scope": lab.device_scope})
+    assert (status, body["error_codes"]) == (400, [700016])
+    status, dev = lab.post(lab.devicecode_url, {"client_id": cid, "scope": lab.device_scope})
+    assert status == 200
+    lab.approve("alice@lab.test")
+    lab.fail("slow_down", endpoint="token")   # even an approved code can be told to wait
+    poll = {"grant_type": idp.DEVICE_CODE, "client_id": cid, "device_code": dev["device_code"]}
+    assert lab.post(lab.token_url, poll)[1]["error"] == "slow_down"
+    assert lab.post(lab.token_url, poll)[0] == 200
+
+
+def test_request_log_never_holds_secrets(lab):
+    """Secrets, tokens, assertions, device and refresh codes stay out of the log."""
+    since = lab.log_size()
+    seen = [c.secret for c in lab.clients.values() if c.secret]
+    seen.append(token(lab.client_credentials()))
+    assertion = lab.client_assertion()
+    seen += [assertion, token(lab.client_credentials(
+        "certificate", client_assertion_type=idp.ASSERTION_TYPE, client_assertion=assertion))]
+    seen.append(token(lab.service_account_grant()))
+    cid = lab.clients["device"].id
+    status, dev = lab.post(lab.devicecode_url, {"client_id": cid, "scope": lab.device_scope})
+    lab.approve("bob@lab.test")
+    status, body = lab.post(lab.token_url, {"grant_type": idp.DEVICE_CODE, "client_id": cid,
+                                            "device_code": dev["device_code"]})
+    seen += [dev["device_code"], body["access_token"], body["refresh_token"]]
+    assert imap_login(lab, "XOAUTH2", "bob@lab.test", body["access_token"])[0]
+    logged = lab.request_log.read_bytes()[since:].decode()
+    assert len(lab.requests(since)) >= 7
+    for s in seen:
+        assert s not in logged
+    assert "eyJ" not in logged     # no JWT of any kind
 
 
 def test_expired_token_refused(lab):

@@ -405,7 +405,7 @@ class IdP:
                                                       scopes else ""),
                 "expires_in": life, "ext_expires_in": life, "access_token": token}
         if "offline_access" in scopes:
-            body["refresh_token"] = self.new_refresh({"kind": "entra", "tid": tid, "client_id": cid,
+            body["refresh_token"] = self.new_refresh({"tid": tid, "client_id": cid,
                                                       "user": user, "scopes": scopes})
         return body
 
@@ -485,19 +485,13 @@ class IdP:
             rec = self.refresh.pop(rt, None)   # rotating: every refresh token works once
         cid = form.get("client_id", "")
         if rec is None or rec["client_id"] != cid or rec["expires"] < time.time() or \
-                (tid is not None and rec.get("tid") != tid):
-            if tid is None:
+                rec["tid"] != tid:
+            if tid is None:   # Google's /token: the lab issues no Google refresh tokens
                 fail(google_error("invalid_grant", "Token has been expired or revoked."), **log)
             fail(CANNED["refresh_invalid_grant"](cid), **log)
         log["user"] = rec["user"]
-        if rec["kind"] == "entra":
-            scopes = form.get("scope", "").split() or rec["scopes"]
-            raise Reply(200, self.delegated_token(rec["tid"], cid, rec["user"], scopes), log)
-        token, life = self.issue({"aud": GMAIL_SCOPE, "azp": cid, "sub": rec["user"],
-                                  "email": rec["user"], "scope": rec["scope"]})
-        raise Reply(200, {"access_token": token, "expires_in": life, "token_type": "Bearer",
-                          "scope": rec["scope"],
-                          "refresh_token": self.new_refresh(rec)}, log)
+        scopes = form.get("scope", "").split() or rec["scopes"]
+        raise Reply(200, self.delegated_token(rec["tid"], cid, rec["user"], scopes), log)
 
     # -- Google
     def google_token(self, form):
