@@ -30,13 +30,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "contrib/lab/oauth/oauth.sh"
 sys.path.insert(0, str(ROOT / "contrib/lab/oauth"))
 
-import idp  # noqa: E402  (the lab IdP's JWT helpers, for forging tokens in tests)
+
+def _idp():
+    """The lab IdP's module (its JWT helpers), imported when first needed:
+    conftest imports this file, and python3-cryptography may be missing."""
+    import idp
+    return idp
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 GOOGLE_SCOPE = "https://mail.google.com/"
@@ -180,6 +184,7 @@ class OAuthLab:
 
     def client_assertion(self, client="certificate", cert_file=None, key_file=None, **claims):
         """An RFC 7523 client assertion as cutover builds it (x5t#S256 header)."""
+        idp = _idp()
         cid = self.clients[client].id
         cert = idp.load_cert(cert_file or self.cert_file)
         now = int(time.time())
@@ -192,6 +197,8 @@ class OAuthLab:
     def service_account_grant(self, sub="alice@lab.test", scope=GOOGLE_SCOPE, key_file=None,
                               **claims):
         """Google's JWT bearer grant for SUB with the service-account key file."""
+        from cryptography.hazmat.primitives import serialization
+        idp = _idp()
         with open(key_file or self.service_account_file, encoding="utf-8") as f:
             sa = json.load(f)
         now = int(time.time())
@@ -206,6 +213,7 @@ class OAuthLab:
     def forge_token(self, claims, key_file=None):
         """A JWT access token with CLAIMS signed by KEY_FILE (default: the IdP's
         own key, i.e. a token the IdP could have issued)."""
+        idp = _idp()
         key = idp.load_private_key(key_file or self.signing_key_file)
         header = {"typ": "JWT", "alg": "RS256", "kid": "forged"}
         return idp.jwt_sign(header, claims, key)

@@ -63,7 +63,7 @@ def imap_login(lab, mech, user, tok):
 
     try:
         m.authenticate(mech, answer)
-        typ, _ = m.noop()
+        m.noop()
         caps = m.capability()[1][0].decode().split()
         return True, caps
     except imaplib.IMAP4.error as e:
@@ -386,7 +386,8 @@ def test_usable_as_a_sync_destination(lab):
         m.authenticate("XOAUTH2", lambda _: xoauth2("bob@lab.test", tok))
         names = b" ".join(m.list()[1])
         assert b"Sent Items" in names and b"Archive" in names
-        msg = b"From: a@lab.test\r\nSubject: oauth lab\r\nMessage-ID: <oauth-lab-1@lab.test>\r\n\r\nhi\r\n"
+        msg = (b"From: a@lab.test\r\nSubject: oauth lab\r\n"
+               b"Message-ID: <oauth-lab-1@lab.test>\r\n\r\nhi\r\n")
         typ, data = m.append("Archive", r"(\Seen)", None, msg)
         assert typ == "OK" and b"APPENDUID" in data[0]
         m.select("Archive")

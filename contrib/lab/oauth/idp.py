@@ -217,8 +217,9 @@ class IdP:
             self.cfg = json.load(f)
         self.base = self.cfg["base_url"].rstrip("/")
         self.key = load_private_key(self.cfg["signing_key"])
-        self.kid = b64url(hashlib.sha256(self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest())[:16]
+        spki = self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.kid = b64url(hashlib.sha256(spki).digest())[:16]
         self.lock = threading.Lock()
         self.log_lock = threading.Lock()
         self.clients = {}
@@ -315,12 +316,13 @@ class IdP:
         if "client_assertion" in form:
             log["client_auth"] = "assertion"
             if form.get("client_assertion_type") != ASSERTION_TYPE:
-                fail(entra_error("invalid_request", 700023, "Invalid client assertion type."), **log)
+                fail(entra_error("invalid_request", 700023, "Invalid client assertion type."),
+                     **log)
             try:
                 header, claims, signing_input, sig = jwt_parse(form["client_assertion"])
             except BadJWT as e:
-                fail(entra_error("invalid_client", 50027, f"JWT token is invalid or malformed ({e}).",
-                                 401), **log)
+                fail(entra_error("invalid_client", 50027,
+                                 f"JWT token is invalid or malformed ({e}).", 401), **log)
             if header.get("alg") != "RS256":
                 fail(entra_error("invalid_client", 5002738, "Invalid JWT token. "
                                  f"'{header.get('alg')}' is not a supported signature algorithm.",
