@@ -288,22 +288,30 @@ class IdP:
         return rt
 
     # -- Entra ID
-    def entra_token(self, tenant, form):
-        tid = self.tenant_id(tenant)
+    def entra_request(self, tenant, form, endpoint, log):
+        """(tenant id, client id, client) of an Entra ID request, after the
+        injected errors, the tenant and (but for refresh tokens) the client."""
         cid = form.get("client_id", "")
-        log = {"tenant": tenant, "client_id": cid, "grant_type": form.get("grant_type"),
-               "scope": form.get("scope")}
-        injected = self.take_injected("token")
+        log.update(tenant=tenant, client_id=cid, scope=form.get("scope"))
+        injected = self.take_injected(endpoint)
         if injected:
             fail(CANNED[injected](cid), injected=injected, **log)
+        tid = self.tenant_id(tenant)
         if tid is None:
             fail(CANNED["AADSTS90002"](cid), **log)
-        grant = form.get("grant_type", "")
-        if grant == "refresh_token":
-            return self.refresh_grant(form, log, tid)
+        if form.get("grant_type") == "refresh_token":
+            return tid, cid, None
         client = self.clients.get(cid)
         if client is None or client.get("tenant") != tid:
             fail(CANNED["AADSTS700016"](cid), **log)
+        return tid, cid, client
+
+    def entra_token(self, tenant, form):
+        grant = form.get("grant_type", "")
+        log = {"grant_type": grant}
+        tid, cid, client = self.entra_request(tenant, form, "token", log)
+        if grant == "refresh_token":
+            return self.refresh_grant(form, log, tid)
         if grant == "client_credentials":
             return self.client_credentials(tenant, tid, cid, client, form, log)
         if grant == DEVICE_CODE:
@@ -412,17 +420,9 @@ class IdP:
         return body
 
     def device_authorize(self, tenant, form):
-        tid = self.tenant_id(tenant)
-        cid = form.get("client_id", "")
-        log = {"tenant": tenant, "client_id": cid, "scope": form.get("scope")}
-        injected = self.take_injected("devicecode")
-        if injected:
-            fail(CANNED[injected](cid), injected=injected, **log)
-        if tid is None:
-            fail(CANNED["AADSTS90002"](cid), **log)
-        client = self.clients.get(cid)
-        if client is None or client.get("tenant") != tid:
-            fail(CANNED["AADSTS700016"](cid), **log)
+        log = {}
+        tid, cid, client = self.entra_request(tenant, dict(form, grant_type=None),
+                                              "devicecode", log)
         if not client.get("public"):
             fail(entra_error("invalid_client", 7000218, "The request body must contain the "
                              "following parameter: 'client_assertion' or 'client_secret'.", 401),
