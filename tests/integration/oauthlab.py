@@ -8,6 +8,7 @@ and the OAuth2-only Dovecot on 127.0.0.8 that checks every token against it.
         oauth_lab.clients["secret"].id / .secret
         oauth_lab.secret_env                   # {"LAB_M365_CLIENT_SECRET": ...} for env: references
         oauth_lab.settings(token_lifetime=30)  # tokens issued from now on live 30 s
+        oauth_lab.settings(cut_sessions=1)     # sessions end when their token expires (Exchange)
         oauth_lab.fail("AADSTS7000215")        # the next token request answers that error
         oauth_lab.approve("alice@lab.test")    # approve the pending device code
         oauth_lab.requests(endpoint="token")   # the IdP's request log (no secrets)
@@ -141,7 +142,8 @@ class OAuthLab:
         return self.control("reset")
 
     def settings(self, **kw):
-        """token_lifetime, refresh_lifetime, device_interval, device_lifetime (seconds)."""
+        """token_lifetime, refresh_lifetime, device_interval, device_lifetime,
+        token_delay (seconds); cut_sessions (1: a session ends when its token expires)."""
         return self.control("settings", **kw)
 
     def fail(self, error, count=1, endpoint=None):

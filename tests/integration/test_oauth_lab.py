@@ -305,6 +305,40 @@ def test_expired_token_refused(lab):
     assert lab.requests(endpoint="introspect", reason="expired")
 
 
+def test_sessions_end_when_their_token_expires(lab):
+    """cut_sessions: like Exchange Online, a session ends when the token it
+    logged in with expires; a session with a fresh token goes on."""
+    lab.settings(token_lifetime=3599, cut_sessions=1)
+    long_ = token(lab.client_credentials())
+    lab.settings(token_lifetime=5)
+    short = token(lab.client_credentials())
+    p = poplib.POP3_SSL(lab.addr, lab.ports["pop3s"], context=ctx(lab), timeout=30)
+    resp = p._shortcmd("AUTH XOAUTH2 " + base64.b64encode(xoauth2("bob@lab.test", short)).decode())
+    assert resp.startswith(b"+OK")
+    sessions = {}
+    for name, tok in (("short", short), ("long", long_)):
+        m = imaplib.IMAP4_SSL(lab.addr, lab.ports["imaps"], ssl_context=ctx(lab), timeout=30)
+        m.authenticate("XOAUTH2", lambda _, t=tok: xoauth2("alice@lab.test", t))
+        sessions[name] = m
+    deadline = claims_of(short)["exp"] + 15
+    ended = None
+    while ended is None and time.time() < deadline:
+        try:
+            sessions["short"].noop()
+            time.sleep(0.3)
+        except imaplib.IMAP4.abort as e:
+            ended = str(e)
+    assert ended and "shutting down" in ended.lower()
+    with pytest.raises((poplib.error_proto, OSError)):
+        while time.time() < deadline:
+            p.noop()
+            time.sleep(0.3)
+    assert sessions["long"].noop()[0] == "OK"
+    sessions["long"].logout()
+    assert {e["user"] for e in lab.requests(endpoint="session", action="cut")} >= \
+        {"alice@lab.test", "bob@lab.test"}
+
+
 def test_wrong_audience_and_foreign_signature_refused(lab):
     graph = token(lab.client_credentials(scope="https://graph.microsoft.com/.default"))
     assert claims_of(graph)["aud"] == "https://graph.microsoft.com"

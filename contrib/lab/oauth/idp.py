@@ -244,10 +244,16 @@ class IdP:
             self.settings = {"token_lifetime": d.get("token_lifetime", 3599),
                              "refresh_lifetime": d.get("refresh_lifetime", 90 * 86400),
                              "device_interval": d.get("device_interval", 5),
-                             "device_lifetime": d.get("device_lifetime", 900)}
+                             "device_lifetime": d.get("device_lifetime", 900),
+                             # seconds every token/devicecode answer waits
+                             "token_delay": d.get("token_delay", 0),
+                             # 1: end a mail session when its login token expires
+                             "cut_sessions": d.get("cut_sessions", 0)}
             self.injected = []      # [{"error": NAME, "count": n, "endpoint": E|None}]
             self.devices = {}       # device_code -> dict
             self.refresh = {}       # refresh token -> dict (rotating: used once)
+            self.logins = {}        # user -> [(time, exp)] of tokens Dovecot accepted
+            self.cut = set()        # pids of sessions ended
 
     # -- helpers
     def tenants(self):
@@ -594,6 +600,10 @@ class IdP:
             return {"active": False}, "token is for another user"
         if holder not in [u.lower() for u in self.cfg.get("users", [])]:
             return {"active": False}, "mailbox does not exist"
+        with self.lock:
+            seen = self.logins.setdefault(holder, [])
+            seen.append((now, claims["exp"]))
+            del seen[:-100]
         return {"active": True, "username": holder, "exp": claims["exp"],
                 "client_id": claims.get("appid", claims.get("azp", "")),
                 "scope": claims.get("scp", claims.get("scope", ""))}, "ok"
@@ -642,6 +652,60 @@ class IdP:
                     raise Reply(400, {"error": f"unknown action {action!r}"})
                 return {"ok": True, "user_code": dev["user_code"]}
         raise Reply(404, {"error": "no such control"})
+
+    def cut_expired_sessions(self):
+        """Exchange Online ends an IMAP/POP3 session when the token it logged
+        in with expires. With cut_sessions on, a session of the lab's Dovecots
+        (an imap/pop3 child of a master in dovecot_pid_files, titled
+        "[user ip ...]" by verbose_proctitle) gets SIGTERM once the token of
+        its login has expired (Dovecot answers "* BYE Server shutting down.").
+        The login's token is the last one accepted for that user before the
+        process started."""
+        masters = set()
+        for path in self.cfg.get("dovecot_pid_files", []):
+            try:
+                with open(path, encoding="ascii") as f:
+                    masters.add(int(f.read().split()[0]))
+            except (OSError, ValueError, IndexError):
+                pass
+        hz = os.sysconf("SC_CLK_TCK")
+        now = time.time()
+        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) in self.cut:
+                continue
+            try:
+                with open(f"/proc/{d}/stat", encoding="utf-8", errors="replace") as f:
+                    stat = f.read()
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    title = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) not in masters or "[" not in title:
+                continue
+            started = now - (since_boot - int(fields[19]) / hz)
+            user = title.split("[", 1)[1].split()[0].rstrip("]").lower()
+            with self.lock:
+                exps = [e for t, e in self.logins.get(user, []) if t <= started + 0.05]
+            if exps and exps[-1] <= now:
+                try:
+                    os.kill(int(d), signal.SIGTERM)
+                except OSError:
+                    continue
+                self.cut.add(int(d))
+                self.write_log({"ts": round(now, 3), "endpoint": "session", "user": user,
+                                "pid": int(d), "action": "cut", "reason": "token expired"})
+
+    def reaper(self):
+        while True:
+            time.sleep(0.2)
+            if self.settings.get("cut_sessions"):
+                try:
+                    self.cut_expired_sessions()
+                except Exception as e:  # a lab bug: say so, keep serving
+                    self.write_log({"ts": round(time.time(), 3), "endpoint": "session",
+                                    "bug": f"{e.__class__.__name__}: {e}"})
 
     def jwks(self):
         return {"keys": [jwk_of(self.key.public_key(), self.kid)]}
@@ -773,6 +837,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = entra_decorate(body)
         if status == 503:
             extra["Retry-After"] = "1"
+        if entry.get("endpoint") in ("token", "devicecode") and idp.settings["token_delay"]:
+            time.sleep(idp.settings["token_delay"])
         idp.write_log(entry)
         self.send_json(status, body, extra)
 
@@ -788,6 +854,7 @@ def serve(config_path):
     ctx.load_cert_chain(cfg["tls_cert"], cfg["tls_key"])
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
+    threading.Thread(target=idp.reaper, daemon=True).start()
     if cfg.get("pid_file"):
         with open(cfg["pid_file"] + ".tmp", "w") as f:
             f.write(f"{os.getpid()}\n")
@@ -855,6 +922,9 @@ def init(run, base_url, listen, port, tls_cert, tls_key, users):
         "tls_cert": tls_cert, "tls_key": tls_key,
         "signing_key": p("signing.key"), "request_log": p("requests.jsonl"),
         "pid_file": p("idp.pid"),
+        # the lab's Dovecot masters (cut_sessions)
+        "dovecot_pid_files": [os.path.join(os.path.dirname(run), d, "run", "master.pid")
+                              for d in ("dovecot", "dovecot-bearer")],
         "defaults": {"token_lifetime": 3599, "device_interval": 1, "device_lifetime": 900},
         "tenants": {tid: ["lab.test", "contoso.onmicrosoft.com"]},
         "users": users,

@@ -161,6 +161,8 @@ login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l lpo
 login_log_format = %\$: %s
 mail_log_prefix = "%s(%u)<%{pid}><%{session}>: "
 auth_verbose = yes
+# process titles "[user ip ...]": the IdP's cut_sessions finds a session's user
+verbose_proctitle = yes
 $debug
 
 default_internal_user = $internal_user
