@@ -56,9 +56,9 @@ def imap_login(lab, mech, user, tok):
     challenges = []
 
     def answer(challenge):
-        if challenge:          # the server's error challenge: answer with an empty line
-            challenges.append(json.loads(challenge))
-            return b""
+        if challenge:   # the server's error challenge: XOAUTH2 answers an empty
+            challenges.append(json.loads(challenge))   # line, OAUTHBEARER %x01 (RFC 7628)
+            return b"" if mech == "XOAUTH2" else b"\x01"
         return (xoauth2 if mech == "XOAUTH2" else oauthbearer)(user, tok)
 
     try:
@@ -348,7 +348,10 @@ def test_wrong_audience_and_foreign_signature_refused(lab):
     assert imap_login(lab, "XOAUTH2", "alice@lab.test", lab.forge_token(good))[0]
     forged = lab.forge_token(good, key_file=lab.other_key_file)
     ok, (text, challenges) = imap_login(lab, "XOAUTH2", "alice@lab.test", forged)
-    assert not ok and challenges and challenges[0]["status"]
+    assert not ok and challenges == [{"status": "401", "schemes": "bearer", "scope": "mail"}]
+    ok, (text, challenges) = imap_login(lab, "OAUTHBEARER", "alice@lab.test", forged)
+    assert not ok and challenges == [{"status": "invalid_token"}]
+    assert "AUTHENTICATIONFAILED" in text
     assert not pop3_login(lab, "alice@lab.test", forged)
 
 
@@ -411,6 +414,20 @@ def test_natural_entra_errors(lab):
         "grant_type": "client_credentials", "client_id": c["secret"].id,
         "client_secret": c["secret"].secret, "scope": lab.exchange_scope})
     assert (status, body["error_codes"]) == (400, [90002])
+
+
+def test_bad_requests_get_clear_errors(lab):
+    status, body = lab.post(lab.token_url, json_body={"grant_type": "client_credentials"})
+    assert (status, body["error"]) == (400, "invalid_request")
+    status, body = lab.post(lab.token_url, {"grant_type": "password", "client_id":
+                                            lab.clients["secret"].id})
+    assert (status, body["error"]) == (400, "unsupported_grant_type")
+    assert lab.post(lab.google_token_url, {"grant_type": idp.JWT_BEARER,
+                                           "assertion": "not-a-jwt"})[1]["error"] == \
+        "invalid_grant"
+    assert lab.post(f"{lab.idp_url}/nowhere", {})[0] == 404
+    assert lab.post(f"{lab.idp_url}/_lab/fail", json_body={"error": "no-such"})[0] == 400
+    assert all("bug" not in e for e in lab.requests())   # no lab IdP crash, ever
 
 
 def test_usable_as_a_sync_destination(lab):
