@@ -85,6 +85,11 @@ class OAuthLab:
         self.ports = {"imap": base + 3143, "imaps": base + 3993, "pop3": base + 3110,
                       "pop3s": base + 3995}
         self.idp_port = base + 3443
+        # plan URLs: Exchange-like (XOAUTH2 only) and the twin that adds OAUTHBEARER
+        self.imap_url = f"imaps://{self.addr}:{self.ports['imaps']}"
+        self.pop3_url = f"pop3s://{self.addr}:{self.ports['pop3s']}"
+        self.bearer_imap_url = f"imaps://{self.bearer_addr}:{self.ports['imaps']}"
+        self.bearer_pop3_url = f"pop3s://{self.bearer_addr}:{self.ports['pop3s']}"
         self.idp_url = f"https://{self.addr}:{self.idp_port}"
         o = self.run / "oauth"
         self.config_file = o / "idp" / "config.json"

@@ -9,6 +9,7 @@ import json
 import poplib
 import ssl
 import time
+import urllib.parse
 
 import pytest
 
@@ -432,7 +433,9 @@ def test_bad_requests_get_clear_errors(lab):
 
 def test_usable_as_a_sync_destination(lab):
     tok = token(lab.client_credentials())
-    m = imaplib.IMAP4_SSL(lab.addr, lab.ports["imaps"], ssl_context=ctx(lab), timeout=30)
+    url = urllib.parse.urlsplit(lab.imap_url)     # what a plan names
+    assert url.scheme == "imaps"
+    m = imaplib.IMAP4_SSL(url.hostname, url.port, ssl_context=ctx(lab), timeout=30)
     try:
         m.authenticate("XOAUTH2", lambda _: xoauth2("bob@lab.test", tok))
         names = b" ".join(m.list()[1])
