@@ -85,15 +85,16 @@ gen_users() {
 }
 
 gen_conf() {
-	local ca=$LAB_RUN/ca mail_user mail_group internal_user login_user
+	local ca=$LAB_RUN/ca mail_user mail_group internal_user internal_group login_user
 	if [ "$(id -u)" = 0 ]; then
 		mail_user=${LAB_MAIL_USER:-nobody}
 		mail_group=${LAB_MAIL_GROUP:-$(id -gn "$mail_user")}
-		internal_user=dovecot login_user=dovenull
-		id dovecot >/dev/null 2>&1 || internal_user=$mail_user
+		internal_user=dovecot internal_group=dovecot login_user=dovenull
+		id dovecot >/dev/null 2>&1 || internal_user=$mail_user internal_group=$mail_group
 		id dovenull >/dev/null 2>&1 || login_user=$mail_user
 	else
-		mail_user=$(id -un) mail_group=$(id -gn) internal_user=$mail_user login_user=$mail_user
+		mail_user=$(id -un) mail_group=$(id -gn) login_user=$mail_user
+		internal_user=$mail_user internal_group=$mail_group
 	fi
 	# Unix socket paths are limited to 107 bytes (see mail.sh)
 	if [ ${#D} -gt 70 ] && [ ! -d "$D/run" ]; then
@@ -166,6 +167,7 @@ verbose_proctitle = yes
 $debug
 
 default_internal_user = $internal_user
+default_internal_group = $internal_group
 default_login_user = $login_user
 mail_uid = $mail_user
 mail_gid = $mail_group
@@ -370,6 +372,7 @@ cmd_up() {
 		# setsid + closed fds: the IdP must not hold our lock or the caller's pipes
 		setsid "$PY" "$here/idp.py" serve "$O/idp/config.json" \
 			</dev/null >>"$O/idp/idp.err" 2>&1 8>&- &
+		echo $! >"$O/idp/idp.pid"   # at once: a failing `up` must find it to stop it
 	fi
 	local inst
 	for inst in $INSTANCES; do
