@@ -9,7 +9,9 @@ import json
 import poplib
 import ssl
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -159,6 +161,24 @@ def test_client_secret_grant(lab):
     # no secret and no token in the request log
     text = lab.request_log.read_text()
     assert lab.clients["secret"].secret not in text and tok not in text
+
+
+def test_client_secret_as_http_basic(lab):
+    """RFC 6749 2.3.1: the secret may come as HTTP Basic credentials."""
+    c = lab.clients["secret"]
+    basic = base64.b64encode(f"{c.id}:{urllib.parse.quote_plus(c.secret)}".encode()).decode()
+    req = urllib.request.Request(
+        lab.token_url, data=urllib.parse.urlencode({
+            "grant_type": "client_credentials", "scope": lab.exchange_scope}).encode(),
+        headers={"Authorization": f"Basic {basic}",
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, context=ctx(lab), timeout=30) as r:
+        assert imap_login(lab, "XOAUTH2", "alice@lab.test", json.load(r)["access_token"])[0]
+    bad = base64.b64encode(f"{c.id}:wrong".encode()).decode()
+    req.headers["Authorization"] = f"Basic {bad}"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, context=ctx(lab), timeout=30)
+    assert e.value.code == 401 and json.load(e.value)["error_codes"] == [7000215]
 
 
 def test_client_certificate_grant(lab):

@@ -771,6 +771,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out[k] = v
         return out
 
+    def basic_client(self, form):
+        """RFC 6749 2.3.1: the client id and secret may come as HTTP Basic
+        credentials (form-urlencoded, then base64) instead of in the body."""
+        authz = self.headers.get("Authorization", "")
+        if authz[:6].lower() != "basic ":
+            return form
+        try:
+            cid, _, secret = base64.b64decode(authz[6:].strip(), validate=True).decode(
+                "utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise Reply(400, {"error": "invalid_request",
+                              "error_description": "malformed Basic credentials"})
+        cid, secret = urllib.parse.unquote_plus(cid), urllib.parse.unquote_plus(secret)
+        if form.get("client_id", cid) != cid or "client_secret" in form:
+            raise Reply(400, {"error": "invalid_request", "error_description":
+                              "client credentials both in the header and in the body"})
+        return dict(form, client_id=cid, client_secret=secret)
+
     def do_GET(self):
         self.handle_any("GET")
 
@@ -796,7 +814,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if len(parts) == 4 and parts[1:3] == ["oauth2", "v2.0"] and \
                     parts[3] in ("token", "devicecode"):
                 entry["endpoint"] = parts[3]
-                form = self.form()
+                form = self.basic_client(self.form())
                 if parts[3] == "token":
                     idp.entra_token(parts[0], form)
                 idp.device_authorize(parts[0], form)
