@@ -478,8 +478,8 @@ class IdP:
                              "'device_code' is not valid."), **log)
         if dev_state == "pending":
             fail(CANNED["authorization_pending"](cid), **log)
-        if dev_state in ("slow_down", "expired_token", "authorization_declined"):
-            fail(CANNED[dev_state](cid), **log)
+        if dev_state == "slow_down":
+            fail(CANNED["slow_down"](cid), **log)
         if dev_state == "expired":
             fail(CANNED["expired_token"](cid), **log)
         if dev_state == "declined":
@@ -870,7 +870,9 @@ def serve(config_path):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cfg["tls_cert"], cfg["tls_key"])
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # the TLS handshake happens in the connection's thread, not in accept():
+    # a stalled client cannot hold up the others
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
     threading.Thread(target=idp.reaper, daemon=True).start()
     if cfg.get("pid_file"):
