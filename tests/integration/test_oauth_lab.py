@@ -314,6 +314,18 @@ def test_request_log_never_holds_secrets(lab):
     assert "eyJ" not in logged     # no JWT of any kind
 
 
+def test_delegated_scope_opens_only_its_protocol(lab):
+    cid = lab.clients["device"].id
+    status, dev = lab.post(lab.devicecode_url, {
+        "client_id": cid, "scope": "https://outlook.office365.com/IMAP.AccessAsUser.All"})
+    lab.approve("alice@lab.test")
+    status, body = lab.post(lab.token_url, {"grant_type": idp.DEVICE_CODE, "client_id": cid,
+                                            "device_code": dev["device_code"]})
+    assert status == 200 and "refresh_token" not in body     # no offline_access asked
+    assert imap_login(lab, "XOAUTH2", "alice@lab.test", body["access_token"])[0]
+    assert not pop3_login(lab, "alice@lab.test", body["access_token"])
+
+
 def test_expired_token_refused(lab):
     lab.settings(token_lifetime=2)
     tok = token(lab.client_credentials())

@@ -590,6 +590,11 @@ class IdP:
                 if not any(ok_proto(DELEGATED.get(s)) for s in scp):
                     return {"active": False}, f"no {(proto or 'mail').upper()} delegated scope"
                 holder = str(claims.get("upn", "")).lower()
+                if proto is None and {DELEGATED.get(x) for x in scp} < set(DELEGATED.values()):
+                    # a scope for one protocol only: Dovecot's passdb does not say
+                    # which protocol logs in, so send it on to the Lua passdb
+                    return {"active": True, "username": f"one-protocol:{holder}"}, \
+                        "delegated for one protocol only"
         elif aud == GMAIL_SCOPE:
             if GMAIL_SCOPE not in str(claims.get("scope", "")).split():
                 return {"active": False}, "no mail scope"
