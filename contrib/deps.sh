@@ -22,6 +22,9 @@ PACKAGES=(
 	chromium
 	# the lab: DNS, mail, web, certificates
 	knot knot-dnsutils bind9-dnsutils dovecot-core dovecot-imapd dovecot-pop3d nginx-light openssl
+	# the lab: OAuth2 (contrib/lab/oauth/: the IdP signs with python3-cryptography,
+	# the OAuth2 Dovecot checks app-only tokens in a Lua passdb)
+	python3-cryptography dovecot-auth-lua
 	# the lab: SMTP (contrib/lab/smtp/, cutover smtp)
 	postfix
 	# benchmarks: the baselines we compare against

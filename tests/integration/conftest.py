@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from schema_check import validate_report  # noqa: E402
+from oauthlab import oauth_lab  # noqa: E402,F401  (fixture: the OAuth2 lab, needs mail_lab)
 
 DNS_ADDR = "127.0.0.1"
 DNS_PORT = int(os.environ.get("TEST_DNS_PORT", "5310"))
