@@ -40,6 +40,7 @@ struct iprobe {
 	const char *user;
 	const char *password; /* borrowed from the plan (alive for the run) */
 	const char *admin;
+	struct mailcheck_login lg; /* all of the login (OAuth2 too) */
 	struct imap_client *c;
 	struct pop3_client *pc; /* POP3 fallback for the advice */
 	enum net_result imap_res;
@@ -153,7 +154,9 @@ iprobe_login_fill(struct iprobe *p)
 	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
 	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
 	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
-	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
+	cJSON_AddStringToObject(out->details, "auth", mailcheck_auth_str(&p->lg));
+	cJSON_AddStringToObject(out->details, "mechanism",
+	    imap_client_mech(p->c) != SASL_NONE ? sasl_mech_name(imap_client_mech(p->c)) : "LOGIN");
 	if (res == NET_RESULT_OK) {
 		cJSON_AddNullToObject(out->details, "error");
 		result_set(out, RESULT_PASS, "login ok as %s%s%s (%s:%d, %s)", p->user,
@@ -163,7 +166,11 @@ iprobe_login_fill(struct iprobe *p)
 	}
 	cJSON_AddStringToObject(out->details, "error", imap_client_error(p->c));
 	result_set(out, mailcheck_login_status(res), "%s", imap_client_error(p->c));
-	mailcheck_login_advice(out, res, "imap", p->user, p->side_name, u->host, u->port);
+	if (p->lg.oauth != NULL && res == NET_RESULT_AUTH_FAILED &&
+	    strstr(imap_client_error(p->c), "OAuth2 token:") == NULL)
+		mailcheck_oauth_advice(out, "imap", p->user, p->side_name);
+	else
+		mailcheck_login_advice(out, res, "imap", p->user, p->side_name, u->host, u->port);
 }
 
 static void
@@ -278,6 +285,7 @@ iprobe_start(struct task *t, void *aux)
 		o.user = p->user;
 		o.password = p->password;
 		o.admin = p->admin;
+		mailcheck_oauth_opts(p->r, p->side_name, &p->lg, &o.oauth_cache, &o.oauth_cfg);
 	}
 	p->t = t;
 	p->c = imap_client_open(
@@ -338,6 +346,7 @@ iprobe_make(struct runner *r, const struct plan_side *side, const struct mailche
 		p->user = login->user;
 		p->password = login->password;
 		p->admin = login->admin;
+		p->lg = *login;
 	}
 	return p;
 }

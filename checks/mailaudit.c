@@ -27,6 +27,7 @@
 
 #include "imap.h"
 #include "mailcheck.h"
+#include "oauth2.h"
 #include "util.h"
 
 struct ma_fill {
@@ -42,6 +43,7 @@ struct ma_session {
 	int dst; /* 0 source, 1 destination */
 	const struct plan_side *side;
 	const char *user, *password, *admin; /* borrowed from the plan */
+	const struct oauth2_config *oauth;    /* the side's auth: an OAuth2 login, or NULL */
 	unsigned want;                       /* FOLDERS_WANT_* */
 	struct task *t;
 	struct imap_client *c;
@@ -313,6 +315,10 @@ ma_start(struct task *t, void *aux)
 	o.user = s->user;
 	o.password = s->password;
 	o.admin = s->admin;
+	if (s->oauth != NULL) {
+		o.oauth_cache = oauth2_runner_cache(s->run->r, s->side->name, s->run->plan->state_dir);
+		o.oauth_cfg = s->oauth;
+	}
 	s->c = imap_client_open(runner_base(s->run->r), &o, ma_ready, s);
 }
 
@@ -396,7 +402,10 @@ ma_session_new(struct ma_run *run, struct ma_mbox *m, int dst)
 		s->admin = ps->admin->user;
 		s->password = ps->admin->password;
 	}
-	if (s->password == NULL) {
+	if (ps->auth != NULL) {
+		s->oauth = ps->auth; /* the token replaces the password */
+		s->password = s->admin = NULL;
+	} else if (s->password == NULL) {
 		free(s);
 		return NULL;
 	}

@@ -1,6 +1,8 @@
 /* mailcheck.c - helpers shared by the IMAP and POP3 probes. See mailcheck.h. */
 #include "mailcheck.h"
 
+#include "oauth2.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +59,43 @@ mailcheck_caps_json(const char *const *caps, size_t n)
 	return a;
 }
 
+const char *
+mailcheck_auth_str(const struct mailcheck_login *login)
+{
+	if (login->oauth != NULL)
+		return "oauth2";
+	return login->admin != NULL ? "admin" : "password";
+}
+
+void
+mailcheck_oauth_opts(struct runner *r, const char *side, const struct mailcheck_login *login,
+    struct oauth2_cache **cache, const struct oauth2_config **cfg)
+{
+	*cache = NULL;
+	*cfg = login->oauth;
+	if (login->oauth != NULL)
+		*cache = oauth2_runner_cache(r, side, login->state_dir);
+}
+
+void
+mailcheck_oauth_advice(struct result *res, const char *proto, const char *user, const char *side)
+{
+	const char *perm = strcmp(proto, "pop3") == 0 ? "POP.AccessAsApp" : "IMAP.AccessAsApp";
+
+	result_advise(res,
+	    "The token was accepted by the identity provider but the %s server refused "
+	    "it for %s. On Microsoft 365 the causes are, in order: the application is "
+	    "not registered in Exchange (New-ServicePrincipal -AppId ... -ObjectId ...), "
+	    "it has no FullAccess on this mailbox (Add-MailboxPermission -Identity %s "
+	    "-User <service principal> -AccessRights FullAccess), the permission %s "
+	    "lacks admin consent, or %s is disabled for the mailbox (Set-CASMailbox "
+	    "-Identity %s -%sEnabled $true). On Google Workspace: domain-wide "
+	    "delegation for https://mail.google.com/ and IMAP access for the user. "
+	    "(Side: %s.)",
+	    proto, user, user, perm, strcmp(proto, "pop3") == 0 ? "POP" : "IMAP", user,
+	    strcmp(proto, "pop3") == 0 ? "Pop" : "Imap", side);
+}
+
 enum result_status
 mailcheck_login_status(enum net_result r)
 {
@@ -84,6 +123,15 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
 	switch (r) {
 	case NET_RESULT_OK: break;
 	case NET_RESULT_AUTH_FAILED:
+		if (res->summary != NULL && strstr(res->summary, "offers OAuth2 logins") != NULL) {
+			result_advise(res,
+			    "%s:%d wants OAuth2 (as Microsoft 365 and Google Workspace do): "
+			    "give the %s side of the plan an \"auth\" object instead of "
+			    "passwords; the README's section \"Microsoft 365 destination\" "
+			    "lists the steps.",
+			    host, port, side);
+			break;
+		}
 		result_advise(res,
 		    "Check the %s password of %s in the plan (or the admin login), "
 		    "and that %s access is enabled for this mailbox on %s.",
@@ -209,7 +257,11 @@ mailcheck_login_produce(struct runner *r, size_t i, void *arg)
 	login.user = src ? mb->source_user : mb->dest_user;
 	login.password = src ? mb->source_password : mb->dest_password;
 	login.admin = NULL;
-	if (login.password == NULL && l->side->admin != NULL) {
+	login.oauth = l->side->auth;
+	login.state_dir = l->plan->state_dir;
+	if (login.oauth != NULL) {
+		login.password = NULL; /* the token replaces it */
+	} else if (login.password == NULL && l->side->admin != NULL) {
 		login.admin = l->side->admin->user;
 		login.password = l->side->admin->password;
 	}

@@ -33,10 +33,15 @@ int mailcheck_endpoints(const struct plan_url *url, const char *proto, int other
     struct mailcheck_endpoint out[2]);
 
 /* The login a probe makes; the strings are borrowed from the plan. */
+struct oauth2_cache;
+struct oauth2_config;
+
 struct mailcheck_login {
 	const char *user;
 	const char *password; /* the user's, or the admin's when ADMIN is set */
 	const char *admin;    /* master user logging in as USER, or NULL */
+	const struct oauth2_config *oauth; /* the side's "auth": an OAuth2 login, or NULL */
+	const char *state_dir;             /* the plan's (device-code refresh tokens) */
 };
 
 /*
@@ -109,6 +114,17 @@ cJSON *mailcheck_caps_json(const char *const *caps, size_t n);
 
 /* The report status for a login result (pass, fail or error). */
 enum result_status mailcheck_login_status(enum net_result r);
+
+/* "oauth2", "admin" or "password": how LOGIN logs in (the details' "auth"). */
+const char *mailcheck_auth_str(const struct mailcheck_login *login);
+/* The OAuth2 part of a session's options for LOGIN on SIDE: the run's token
+ * cache and the side's config (both NULL for a password login). */
+void mailcheck_oauth_opts(struct runner *r, const char *side, const struct mailcheck_login *login,
+    struct oauth2_cache **cache, const struct oauth2_config **cfg);
+/* The advice for an OAuth2 login the server refused with a token in hand:
+ * Exchange Online's causes (proto "imap" or "pop3"). */
+void mailcheck_oauth_advice(struct result *res, const char *proto, const char *user,
+    const char *side);
 
 /* Set RES's advice for login result R of USER on SIDE at HOST:PORT (none for ok). */
 void mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,

@@ -27,6 +27,7 @@ struct pprobe {
 	const struct plan_side *side;
 	struct mailcheck_endpoint ep;
 	const char *user, *password, *admin;
+	struct mailcheck_login lg; /* all of the login (OAuth2 too) */
 	int login;
 	struct pop3_client *c;
 	int filled;
@@ -86,7 +87,9 @@ pprobe_login_fill(struct pprobe *p)
 	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
 	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
 	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
-	cJSON_AddStringToObject(out->details, "auth", p->admin != NULL ? "admin" : "password");
+	cJSON_AddStringToObject(out->details, "auth", mailcheck_auth_str(&p->lg));
+	cJSON_AddStringToObject(out->details, "mechanism",
+	    pop3_client_mech(p->c) != SASL_NONE ? sasl_mech_name(pop3_client_mech(p->c)) : "USER");
 	if (res == NET_RESULT_OK) {
 		long long m = pop3_client_messages(p->c), o = pop3_client_octets(p->c);
 
@@ -105,7 +108,12 @@ pprobe_login_fill(struct pprobe *p)
 	}
 	cJSON_AddStringToObject(out->details, "error", pop3_client_error(p->c));
 	result_set(out, mailcheck_login_status(res), "%s", pop3_client_error(p->c));
-	mailcheck_login_advice(out, res, "pop3", p->user, p->side->name, p->ep.host, p->ep.port);
+	if (p->lg.oauth != NULL && res == NET_RESULT_AUTH_FAILED &&
+	    strstr(pop3_client_error(p->c), "OAuth2 token:") == NULL)
+		mailcheck_oauth_advice(out, "pop3", p->user, p->side->name);
+	else
+		mailcheck_login_advice(
+		    out, res, "pop3", p->user, p->side->name, p->ep.host, p->ep.port);
 }
 
 static void
@@ -158,6 +166,7 @@ pprobe_start(struct task *t, void *aux)
 		o.user = p->user;
 		o.password = p->password;
 		o.admin = p->admin;
+		mailcheck_oauth_opts(p->r, p->side->name, &p->lg, &o.oauth_cache, &o.oauth_cfg);
 	}
 	p->t = t;
 	p->c = pop3_client_open(runner_base(p->r), &o, pprobe_ready, p);
@@ -219,6 +228,7 @@ pprobe_make(struct runner *r, const struct plan_side *side, const struct mailche
 		p->user = login->user;
 		p->password = login->password;
 		p->admin = login->admin;
+		p->lg = *login;
 	}
 	return p;
 }

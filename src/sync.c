@@ -55,6 +55,7 @@
 #include "runner.h"
 #include "syncflags.h"
 #include "syncstate.h"
+#include "oauth2.h"
 #include "util.h"
 
 #define SYNC_FETCH_MSGS 200                 /* messages per UID FETCH of bodies */
@@ -586,7 +587,11 @@ sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
 	o.dns = runner_dns(m->run->r);
 	o.user = dest ? m->mb->dest_user : m->mb->source_user;
 	o.password = dest ? m->mb->dest_password : m->mb->source_password;
-	if (o.password == NULL && side->admin != NULL) {
+	if (side->auth != NULL) {
+		o.password = NULL; /* the token replaces it */
+		o.oauth_cache = oauth2_runner_cache(m->run->r, side->name, plan->state_dir);
+		o.oauth_cfg = side->auth;
+	} else if (o.password == NULL && side->admin != NULL) {
 		o.admin = side->admin->user;
 		o.password = side->admin->password;
 	}
