@@ -1004,6 +1004,12 @@ imap_client_tls(const struct imap_client *c)
 	return mailsess_tls(&c->s);
 }
 
+int
+imap_client_malformed(const struct imap_client *c)
+{
+	return c->s.malformed;
+}
+
 enum sasl_mech
 imap_client_mech(const struct imap_client *c)
 {

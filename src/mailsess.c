@@ -93,7 +93,10 @@ mailsess_net_cb(struct net_conn *conn, enum net_event ev, void *arg)
 		case NET_ERR_VERIFY:
 			mailsess_fail(s, NET_RESULT_TLS_FAILED, "%s", net_error_text(s->conn));
 			break;
-		default: s->ops->closed(s); break;
+		default:
+			s->cut = 1;
+			s->ops->closed(s);
+			break;
 		}
 		break;
 	}
@@ -257,6 +260,7 @@ mailsess_fail(struct mailsess *s, enum net_result res, const char *fmt, ...)
 	s->error = mailsess_scrub(s, s->error);
 	util_free_secret(msg);
 	s->result = res;
+	s->malformed = res == NET_RESULT_PROTOCOL_ERROR && !s->cut;
 	s->over = 1;
 	s->ops->failed(s);
 }

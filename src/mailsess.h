@@ -105,6 +105,9 @@ struct mailsess {
 	enum net_result result;
 	char *error;
 	int over;             /* failed, timed out or closed: no more callbacks */
+	int malformed;        /* failed on what the server said (garbage, a bound
+	                         crossed, a reply out of place), not on a cut */
+	int cut;              /* the connection ended under the session */
 	int64_t started_ms;
 	char **caps;
 	size_t n_caps;

@@ -926,8 +926,8 @@ worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, 
 	va_end(ap);
 	/* A server that sent what we cannot parse sends it again: retrying
 	 * only hides the cause behind the watchdog's "nothing moved". */
-	if ((w->src != NULL && imap_client_result(w->src) == NET_RESULT_PROTOCOL_ERROR) ||
-	    (w->dst != NULL && imap_client_result(w->dst) == NET_RESULT_PROTOCOL_ERROR))
+	if ((w->src != NULL && imap_client_malformed(w->src)) ||
+	    (w->dst != NULL && imap_client_malformed(w->dst)))
 		retry = 0;
 	w->retry = retry;
 	w->backoff_ms = backoff_ms;
