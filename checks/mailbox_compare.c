@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "mailbox_session.h"
 #include "sync.h"
 #include "util.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "mailbox_session.h"
 #include "util.h"
 
 /* Mappings named in the summary at most. */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "mailbox_session.h"
 #include "util.h"
 
 #define FOLDER_ITEMS_DEFAULT 10000

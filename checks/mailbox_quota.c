@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "mailbox_session.h"
 #include "util.h"
 
 #define QUOTA_HEADROOM_DEFAULT 0.70

@@ -19,7 +19,7 @@
 #include "check.h"
 #include "dns.h"
 #include "dnsmsg.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "smtp.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
-/* mailcheck.c - helpers shared by the IMAP and POP3 probes. See mailcheck.h. */
-#include "mailcheck.h"
+/* server_probe.c - helpers shared by the IMAP and POP3 probes. See server_probe.h. */
+#include "server_probe.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
- * mailaudit.c - the per-mailbox IMAP sessions of the mailbox.* checks. See
- * mailaudit.h.
+ * mailbox_session.c - the per-mailbox IMAP sessions of the mailbox.* checks.
+ * See mailbox_session.h.
  *
  * A session is a runner task without a result of its own (runner_add with
  * NULL): the checks' results are attached to it. Its life: connect and log
@@ -13,7 +13,7 @@
  * schedule function finds those of the earlier ones; inventories are freed
  * as soon as no result of the mailbox needs them any more.
  */
-#include "mailaudit.h"
+#include "mailbox_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #include <event2/event.h>
 
 #include "imap.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "util.h"
 
 struct ma_fill {

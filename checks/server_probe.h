@@ -1,10 +1,11 @@
 /*
- * mailcheck.h - what imap_probe.c and pop3_probe.c share: which endpoints
+ * server_probe.h - what imap_probe.c and pop3_probe.c share: which endpoints
  * of a server to probe, and the TLS facts and capabilities as report JSON
- * (reports/SCHEMA.md, imap.tls / imap.login). Not a check itself.
+ * (reports/SCHEMA.md, imap.tls / imap.login). Not a check itself. The
+ * functions keep the prefix of the file's former name, mailcheck_.
  */
-#ifndef CUTOVER_MAILCHECK_H
-#define CUTOVER_MAILCHECK_H
+#ifndef CUTOVER_SERVER_PROBE_H
+#define CUTOVER_SERVER_PROBE_H
 
 #include <cJSON.h>
 

@@ -1,5 +1,6 @@
 /*
- * propagation.c - dns.propagation. See propagation.h.
+ * propagation.c - the propagation engine behind dns.propagation (`cutover
+ * propagation`). See propagation.h.
  *
  * Data flow of one round: every server gets every query at once (through
  * one dnsprobe: a few shared UDP sockets however many servers); each answer is turned into a state (match, stale, error)
