@@ -13,10 +13,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "mailbox_session.h"
 #include "util.h"
-
-#define FOLDER_ITEMS_DEFAULT 10000
 
 /* "12,139" into BUF. */
 static const char *
@@ -133,53 +132,80 @@ mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 
 /* ---- mailbox.folder_items ---- */
 
-static void
-mf_items_fill(struct result *res, const struct mailaudit_view *v)
+void
+items_summarize(const struct folders_inventory *inv, int64_t limit, struct items_summary *s)
 {
-	const struct folders_inventory *inv = v->src.inv;
-	int64_t limit = mailaudit_limit(v, v->plan->destination.limits.folder_items,
-	    FOLDER_ITEMS_DEFAULT);
-	cJSON *over;
-	size_t n = 0;
-	const char *first = NULL;
-	uint32_t most = 0;
-	char b1[32], b2[32];
-
-	cJSON_AddNumberToObject(res->details, "limit", (double)limit);
-	over = cJSON_AddArrayToObject(res->details, "over");
-	if (inv == NULL) {
-		mailaudit_side_error(res, v, 0);
-		return;
-	}
-	for (size_t i = 0; i < inv->n; i++) {
+	memset(s, 0, sizeof(*s));
+	s->inv = inv;
+	s->limit = limit;
+	for (size_t i = 0; inv != NULL && i < inv->n; i++) {
 		const struct folders_folder *f = &inv->folders[i];
-		cJSON *o;
 
 		if (!f->has_status || f->messages <= limit)
+			continue;
+		if (f->messages > s->most) {
+			s->most = f->messages;
+			s->largest = f->name;
+		}
+		s->n_over++;
+	}
+}
+
+void
+items_details_json(const struct items_summary *s, cJSON *d)
+{
+	cJSON *over;
+
+	cJSON_AddNumberToObject(d, "limit", (double)s->limit);
+	over = cJSON_AddArrayToObject(d, "over");
+	for (size_t i = 0; s->inv != NULL && i < s->inv->n; i++) {
+		const struct folders_folder *f = &s->inv->folders[i];
+		cJSON *o;
+
+		if (!f->has_status || f->messages <= s->limit)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", f->name);
 		cJSON_AddNumberToObject(o, "messages", f->messages);
 		cJSON_AddItemToArray(over, o);
-		if (f->messages > most) {
-			most = f->messages;
-			first = f->name;
-		}
-		n++;
 	}
-	if (n == 0) {
-		result_set(res, RESULT_PASS, "no folder over %s items",
-		    mf_count(limit, b1, sizeof(b1)));
+}
+
+void
+items_verdict(const struct items_summary *s, struct verdict *out)
+{
+	char b1[32], b2[32];
+
+	if (s->n_over == 0) {
+		verdict_set(out, RESULT_PASS, "no folder over %s items",
+		    mf_count(s->limit, b1, sizeof(b1)));
 		return;
 	}
-	result_set(res, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)", n,
-	    n == 1 ? "" : "s", mf_count(limit, b1, sizeof(b1)), first,
-	    mf_count(most, b2, sizeof(b2)));
-	result_advise(res,
+	verdict_set(out, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)",
+	    s->n_over, s->n_over == 1 ? "" : "s", mf_count(s->limit, b1, sizeof(b1)),
+	    s->largest, mf_count(s->most, b2, sizeof(b2)));
+	verdict_advise(out,
 	    "Archive or split these folders before migrating: move older mail into "
 	    "subfolders (one per year or half-year) so that each holds fewer than %s items. "
 	    "Exchange Online slows down and migrations stall on larger folders.",
-	    mf_count(limit, b1, sizeof(b1)));
+	    mf_count(s->limit, b1, sizeof(b1)));
+}
+
+static void
+mf_items_fill(struct result *res, const struct mailaudit_view *v)
+{
+	struct items_summary s;
+	struct verdict vd = {0};
+
+	items_summarize(v->src.inv, mailaudit_limit(v, v->plan->destination.limits.folder_items,
+	    ITEMS_LIMIT_DEFAULT), &s);
+	items_details_json(&s, res->details);
+	if (v->src.inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	items_verdict(&s, &vd);
+	verdict_apply(&vd, res);
 }
 
 /* ---- mailbox.folder_names ---- */

@@ -1,0 +1,185 @@
+/*
+ * test_verdicts_mailbox.c - the verdicts of the mailbox.* checks at their
+ * edges (checks/check_verdicts.h): the quota's headroom and limit, the items
+ * per folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check_verdicts.h"
+
+#define MiB (1024 * 1024)
+
+static struct quota_summary
+quota(int64_t usage, int64_t limit)
+{
+	struct quota_summary s = {
+		.usage = usage, .usage_from = usage >= 0 ? "quota" : NULL,
+		.limit = limit, .limit_from = limit >= 0 ? "destination" : NULL,
+		.headroom = QUOTA_HEADROOM_DEFAULT, .source_limit = -1, .destination_usage = -1,
+	};
+
+	return s;
+}
+
+static enum result_status
+quota_status(int64_t usage, int64_t limit, struct verdict *v)
+{
+	struct quota_summary s = quota(usage, limit);
+
+	verdict_clear(v);
+	quota_verdict(&s, v);
+	return v->status;
+}
+
+static void
+test_quota_edges(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	/* 70 % of the limit is still fine; a byte more warns. */
+	assert_int_equal(quota_status(70 * MiB, 100 * MiB, &v), RESULT_PASS);
+	assert_string_equal(v.summary, "source uses 70.0 MiB, 70% of the destination's 100.0 MiB");
+	assert_null(v.advice);
+	assert_int_equal(quota_status(70 * MiB + 1, 100 * MiB, &v), RESULT_WARN);
+	assert_string_equal(v.summary,
+	    "source uses 70.0 MiB, 70% of the destination's 100.0 MiB (above 70%)");
+	assert_non_null(v.advice);
+	/* Exactly full still fits; one byte over does not. */
+	assert_int_equal(quota_status(100 * MiB, 100 * MiB, &v), RESULT_WARN);
+	assert_int_equal(quota_status(100 * MiB + 1, 100 * MiB, &v), RESULT_FAIL);
+	assert_string_equal(v.summary,
+	    "source uses 100.0 MiB, more than the destination's 100.0 MiB (100%)");
+	assert_non_null(strstr(v.advice, "does not fit"));
+	assert_int_equal(quota_status(0, 100 * MiB, &v), RESULT_PASS);
+	/* Unknown usage is an error; an unknown (or zero) limit a skip. */
+	assert_int_equal(quota_status(-1, 100 * MiB, &v), RESULT_ERROR);
+	assert_int_equal(quota_status(5 * MiB, -1, &v), RESULT_SKIP);
+	assert_non_null(strstr(v.summary, "source uses 5.0 MiB; no destination limit"));
+	assert_int_equal(quota_status(5 * MiB, 0, &v), RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_quota_headroom_from_plan(void **state)
+{
+	struct quota_summary s = quota(80 * MiB, 100 * MiB);
+	struct verdict v = {0};
+
+	(void)state;
+	s.headroom = 0.80;
+	quota_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	s.headroom = 0.79;
+	quota_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "(above 79%)"));
+	verdict_clear(&v);
+}
+
+static void
+test_quota_details(void **state)
+{
+	struct quota_summary s = quota(50, 100);
+	cJSON *d = cJSON_CreateObject();
+	char *text;
+
+	(void)state;
+	s.destination_error = "failed in login";
+	quota_details_json(&s, d);
+	text = cJSON_PrintUnformatted(d);
+	assert_string_equal(text, "{\"source_usage_bytes\":50,\"destination_limit_bytes\":100,"
+	    "\"ratio\":0.5,\"headroom\":0.7,\"source_usage_from\":\"quota\","
+	    "\"destination_limit_from\":\"destination\",\"source_limit_bytes\":null,"
+	    "\"destination_usage_bytes\":null,\"destination_error\":\"failed in login\"}");
+	free(text);
+	cJSON_Delete(d);
+	s = quota(-1, -1);
+	assert_true(quota_ratio(&s) < 0);
+}
+
+static struct folders_folder
+folder(const char *name, uint32_t messages)
+{
+	struct folders_folder f;
+
+	memset(&f, 0, sizeof(f));
+	f.name = f.raw_name = (char *)name;
+	f.has_status = 1;
+	f.messages = messages;
+	return f;
+}
+
+static void
+test_items_edges(void **state)
+{
+	struct folders_folder fs[3] = {
+		folder("INBOX", 10000), folder("Archive", 10001), folder("Sent", 12139),
+	};
+	struct folders_inventory inv = {.folders = fs, .n = 1};
+	struct items_summary s;
+	struct verdict v = {0};
+
+	(void)state;
+	/* 10,000 items is the limit itself: fine. */
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no folder over 10,000 items");
+	verdict_clear(&v);
+	/* 10,001 warns. */
+	inv.n = 2;
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 folder over 10,000 items (largest: \"Archive\", 10,001)");
+	assert_non_null(strstr(v.advice, "fewer than 10,000 items"));
+	verdict_clear(&v);
+	/* The largest is named, the count is plural. */
+	inv.n = 3;
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_string_equal(v.summary, "2 folders over 10,000 items (largest: \"Sent\", 12,139)");
+	verdict_clear(&v);
+	/* A folder without STATUS is not counted; a plan limit replaces the default. */
+	fs[2].has_status = 0;
+	items_summarize(&inv, 10001, &s);
+	assert_int_equal(s.n_over, 0);
+	items_summarize(&inv, 5000, &s);
+	assert_int_equal(s.n_over, 2);
+	assert_string_equal(s.largest, "Archive");
+	/* Without an inventory: nothing over, and the details still have their keys. */
+	items_summarize(NULL, 7, &s);
+	{
+		cJSON *d = cJSON_CreateObject();
+		char *text;
+
+		items_details_json(&s, d);
+		text = cJSON_PrintUnformatted(d);
+		assert_string_equal(text, "{\"limit\":7,\"over\":[]}");
+		free(text);
+		cJSON_Delete(d);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quota_edges),
+		cmocka_unit_test(test_quota_headroom_from_plan),
+		cmocka_unit_test(test_quota_details),
+		cmocka_unit_test(test_items_edges),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
