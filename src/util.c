@@ -222,6 +222,15 @@ util_json_type(const cJSON *item)
 	return "an invalid value";
 }
 
+void
+util_json_add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
 /* The mode of the file PATH replaces, or what open(O_CREAT, 0666) would give
  * (mkstemp creates 0600). */
 static mode_t

@@ -75,6 +75,9 @@ int util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), v
 /* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
 const char *util_json_type(const cJSON *item);
 
+/* Add KEY to object O: the string V, or null when V is NULL. */
+void util_json_add_str_or_null(cJSON *o, const char *key, const char *v);
+
 /*
  * 1 when S is a host or domain name: labels of letters, digits, '-' (not at a
  * label's edge) and '_', at most 63 bytes each and 253 in all, a trailing dot
