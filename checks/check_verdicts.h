@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "folders.h"
+#include "http.h"
 #include "verdict.h"
 
 /* ---- mailbox.quota (mailbox_quota.c) ---- */
@@ -59,5 +60,47 @@ struct items_summary {
 void items_summarize(const struct folders_inventory *inv, int64_t limit, struct items_summary *s);
 void items_verdict(const struct items_summary *s, struct verdict *out);
 void items_details_json(const struct items_summary *s, cJSON *details);
+
+/* ---- web.webmail (web_webmail.c) ---- */
+
+/* A webmail certificate that expires in fewer days than this warns. */
+#define WEBMAIL_EXPIRY_WARN_DAYS 14
+
+/* What fetching one side's webmail URL met (the last hop's facts). */
+struct webmail_summary {
+	const char *side;             /* "source" or "destination" */
+	const char *plan_url;         /* the URL in the plan */
+	enum http_fetch_end end;
+	const char *error;            /* the fetch's reason unless HTTP_FETCH_OK */
+	int no_such_name;             /* DNS said NXDOMAIN or NODATA */
+	const char *url;              /* the last hop's URL */
+	long status;                  /* its HTTP status, 0 none */
+	int timed_out;
+	size_t n_hops;                /* requests made (redirects + 1) */
+	int https;
+	const char *tls_version;      /* "TLSv1.3", "" */
+	int tls_verified;
+	const char *tls_verify_error; /* "" when none */
+	int has_expiry;               /* the certificate's notAfter is known */
+	long days_left;               /* until then */
+};
+
+/* Returns 1 when the page is good enough to probe EWS behind it. */
+int webmail_verdict(const struct webmail_summary *s, struct verdict *out);
+
+/* What the EWS probe (GET /EWS/Exchange.asmx) of an Exchange webmail met. */
+struct ews_summary {
+	const char *url;
+	long http_status;              /* 0 none */
+	const char *const *challenges; /* WWW-Authenticate values */
+	size_t n_challenges;
+	const char *error;             /* the fetch's reason, or NULL */
+	int reachable;                 /* 401 with a challenge */
+};
+
+/* The webmail verdict (PREV_STATUS, PREV_SUMMARY) with the EWS probe's word added. */
+void ews_verdict(const struct ews_summary *s, enum result_status prev_status,
+    const char *prev_summary, struct verdict *out);
+void ews_details_json(const struct ews_summary *s, cJSON *ews);
 
 #endif
