@@ -19,6 +19,7 @@
 
 #include "folders.h"
 #include "http.h"
+#include "spf.h"
 #include "verdict.h"
 
 /* ---- mailbox.quota (mailbox_quota.c) ---- */
@@ -102,5 +103,52 @@ struct ews_summary {
 void ews_verdict(const struct ews_summary *s, enum result_status prev_status,
     const char *prev_summary, struct verdict *out);
 void ews_details_json(const struct ews_summary *s, cJSON *ews);
+
+/* ---- dns.spf (dns_spf.c) ---- */
+
+/* A remark on the policy: CODE (stable, for scripts), the record's domain, a sentence. */
+struct spf_lint {
+	const char *code;
+	char *domain;
+	char *message;
+};
+
+/* What the walk of the domain's SPF policy found (the limits are spf.h's
+ * SPF_MAX_DNS_TERMS and SPF_MAX_VOID). */
+struct spf_walk_summary {
+	const char *domain;
+	const struct spf_node *tree;   /* the walk's root (details only) */
+	const char *record;            /* the domain's own v=spf1 record, or NULL */
+	int n_records;                 /* v=spf1 records found */
+	const char *error;             /* the root's problem, or NULL */
+	enum spf_result result;        /* the walk's */
+	int lookups, void_lookups;
+	const char *costliest_via;     /* the child costing most lookups, or NULL */
+	const char *costliest_domain;
+	int costliest_lookups;
+	const char *broken_via;        /* the first broken record below the root, or NULL */
+	const char *broken_domain;
+	const char *broken_error;
+	const struct spf_lint *lints;
+	size_t n_lints;
+	const char *const *expected;   /* includes the destination needs, or NULL */
+	const char *origin;            /* where they came from: "plan" or a profile */
+	const char *missing;           /* the first of them not reached, or NULL */
+};
+
+/* The record to publish (caller frees), or NULL when there is nothing to suggest. */
+char *spf_record_to_publish(const struct spf_walk_summary *s);
+/* Raise V (verdict_raise) with every finding of the walk. */
+void spf_walk_verdict(const struct spf_walk_summary *s, struct verdict *v);
+void spf_walk_details_json(const struct spf_walk_summary *s, cJSON *details);
+void spf_lints_json(const struct spf_lint *lints, size_t n, cJSON *arr);
+/* Adding include:MISSING (INCLUDE_LOOKUPS with what it pulls in) makes AFTER lookups. */
+void spf_dest_verdict(const char *missing, int after, int include_lookups, struct verdict *v);
+/* check_host(IP, IDENTITY) gave R for REASON. */
+void spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const char *reason,
+    struct verdict *v);
+/* Nothing found: the pass line (IP_PASSES: the --ip evaluated, or NULL). */
+void spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
+    struct verdict *v);
 
 #endif

@@ -40,6 +40,21 @@ verdict_apply(struct verdict *v, struct result *res)
 }
 
 void
+verdict_raise(struct verdict *v, enum result_status st, char *summary, char *advice)
+{
+	if (v->summary == NULL || (st != v->status && result_worse(st, v->status) == st)) {
+		free(v->summary);
+		free(v->advice);
+		v->status = st;
+		v->summary = summary;
+		v->advice = advice;
+		return;
+	}
+	free(summary);
+	free(advice);
+}
+
+void
 verdict_clear(struct verdict *v)
 {
 	free(v->summary);

@@ -30,6 +30,12 @@ void verdict_advise(struct verdict *v, const char *fmt, ...) __attribute__((form
 /* Put V's status, summary and advice (if any) into RES, and clear V. A V
  * without a summary leaves RES as it is. */
 void verdict_apply(struct verdict *v, struct result *res);
+/*
+ * Raise V to ST with SUMMARY and ADVICE (both taken; ADVICE may be NULL)
+ * when V has no summary yet or ST is worse than V's status: of several
+ * findings, the first of the worst is the one the result says.
+ */
+void verdict_raise(struct verdict *v, enum result_status st, char *summary, char *advice);
 void verdict_clear(struct verdict *v);
 
 #endif

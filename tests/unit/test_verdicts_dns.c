@@ -1,0 +1,234 @@
+/*
+ * test_verdicts_dns.c - the verdicts of the dns.* checks at their edges
+ * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
+ * records, lints, the destination's include and check_host().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check_verdicts.h"
+
+static struct spf_walk_summary
+walk(const char *record, int lookups, int voids)
+{
+	struct spf_walk_summary s = {
+		.domain = "example.com", .record = record, .n_records = record != NULL,
+		.result = SPF_NEUTRAL, .lookups = lookups, .void_lookups = voids, .origin = "plan",
+	};
+
+	return s;
+}
+
+static void
+judge(const struct spf_walk_summary *s, struct verdict *v)
+{
+	verdict_clear(v);
+	spf_walk_verdict(s, v);
+}
+
+static void
+test_spf_lookup_limit(void **state)
+{
+	struct spf_walk_summary s = walk("v=spf1 include:a.example -all", 10, 0);
+	struct verdict v = {0};
+
+	(void)state;
+	/* 10 lookups is the limit itself: nothing to say. */
+	judge(&s, &v);
+	assert_null(v.summary);
+	spf_pass_verdict(s.record, 10, 0, NULL, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "\"v=spf1 include:a.example -all\": 10 of 10 DNS lookups");
+	/* 11 is a permerror, and the advice names the costliest include. */
+	s.lookups = 11;
+	s.costliest_via = "include";
+	s.costliest_domain = "a.example";
+	s.costliest_lookups = 8;
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "SPF needs 11 DNS lookups, over the limit of 10: "
+	    "receivers return permerror (RFC 7208 section 4.6.4)");
+	assert_non_null(strstr(v.advice, "; the costliest is include:a.example with 8 "));
+	/* The pass line does not replace a finding. */
+	spf_pass_verdict(s.record, 11, 0, NULL, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	verdict_clear(&v);
+}
+
+static void
+test_spf_void_limit(void **state)
+{
+	struct spf_walk_summary s = walk("v=spf1 a:gone.example -all", 1, 2);
+	struct verdict v = {0};
+
+	(void)state;
+	judge(&s, &v);
+	assert_null(v.summary);
+	s.void_lookups = 3;
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.summary, "SPF has 3 void lookups"));
+	verdict_clear(&v);
+}
+
+static void
+test_spf_records(void **state)
+{
+	struct spf_walk_summary s = walk(NULL, 0, 0);
+	struct verdict v = {0};
+	char *rec;
+
+	(void)state;
+	/* No record: warn, and say what to publish. */
+	s.error = "no SPF record";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "no SPF record for example.com");
+	assert_non_null(strstr(v.advice, "\"v=spf1 mx -all\""));
+	s.missing = "spf.protection.outlook.com";
+	rec = spf_record_to_publish(&s);
+	assert_string_equal(rec, "v=spf1 include:spf.protection.outlook.com -all");
+	free(rec);
+	s.error = "NXDOMAIN";
+	judge(&s, &v);
+	assert_string_equal(v.summary, "no SPF record for example.com (NXDOMAIN)");
+	/* The lookup failed: an error, and nothing to publish. */
+	s.result = SPF_TEMPERROR;
+	s.error = "SERVFAIL";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary, "SPF lookup for example.com failed: SERVFAIL");
+	assert_null(spf_record_to_publish(&s));
+	/* Two records: permerror. */
+	s = walk("v=spf1 -all", 0, 0);
+	s.n_records = 2;
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.summary, "2 SPF records for example.com"));
+	/* A syntax error. */
+	s.n_records = 1;
+	s.error = "unknown mechanism \"foo\"";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.advice, "Fix the record: \"v=spf1 -all\".");
+	verdict_clear(&v);
+}
+
+static void
+test_spf_broken_and_lints(void **state)
+{
+	struct spf_lint lints[] = {
+		{"long_record", "example.com", "long"},
+		{"ptr", "example.com", "example.com uses the ptr mechanism"},
+		{"plus_all", "example.com", "example.com has +all"},
+	};
+	struct spf_walk_summary s = walk("v=spf1 ptr +all", 1, 0);
+	struct verdict v = {0};
+
+	(void)state;
+	/* A lookup failure below the top is a temperror: warn. */
+	s.broken_via = "include";
+	s.broken_domain = "b.example";
+	s.broken_error = "lookup failed: SERVFAIL";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.advice, "Fix or remove include:b.example; receivers that reach it "
+	    "return temperror.");
+	s.broken_error = "no SPF record";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.advice, "return permerror."));
+	/* Lints: long_record says nothing, ptr warns, +all fails; the first worst wins. */
+	s.broken_via = NULL;
+	s.lints = lints;
+	s.n_lints = 2;
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "SPF: example.com uses the ptr mechanism");
+	s.n_lints = 3;
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "SPF: example.com has +all");
+	assert_null(v.advice);
+	verdict_clear(&v);
+}
+
+static void
+test_spf_destination(void **state)
+{
+	const char *want[] = {"spf.protection.outlook.com", NULL};
+	struct spf_walk_summary s = walk("v=spf1 mx -all", 1, 0);
+	struct verdict v = {0};
+
+	(void)state;
+	s.expected = want;
+	s.missing = want[0];
+	s.origin = "microsoft365";
+	judge(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "SPF of example.com does not authorize the destination "
+	    "yet (include:spf.protection.outlook.com, from microsoft365)");
+	assert_string_equal(v.advice, "Before the cutover, publish: \"v=spf1 mx "
+	    "include:spf.protection.outlook.com -all\"");
+	/* Adding it makes exactly 10: fine. */
+	spf_dest_verdict(want[0], 10, 9, &v);
+	assert_null(strstr(v.advice, "make room"));
+	/* 11: the advice says the record would break, and the summary stays the first warn. */
+	spf_dest_verdict(want[0], 11, 10, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "does not authorize the destination"));
+	assert_non_null(strstr(v.advice, " But that record needs 11 DNS lookups, over the limit "
+	    "of 10: make room first."));
+	verdict_clear(&v);
+	/* On its own (nothing said yet), over the limit warns. */
+	spf_dest_verdict(want[0], 12, 11, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "adding include:spf.protection.outlook.com would make SPF "
+	    "need 12 DNS lookups, over the limit of 10 (RFC 7208 section 4.6.4)");
+	verdict_clear(&v);
+	/* Reached: authorizes, and the pass line says so. */
+	spf_pass_verdict("v=spf1 include:spf.protection.outlook.com -all", 3, 1, "192.0.2.1", &v);
+	assert_string_equal(v.summary, "\"v=spf1 include:spf.protection.outlook.com -all\": 3 of "
+	    "10 DNS lookups, authorizes the destination, 192.0.2.1 passes");
+	verdict_clear(&v);
+}
+
+static void
+test_spf_check_host(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	spf_ip_verdict("example.com", "192.0.2.1", SPF_PASS, "matched ip4", &v);
+	assert_null(v.summary);
+	spf_ip_verdict("example.com", "192.0.2.1", SPF_SOFTFAIL, "~all", &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "SPF for example.com from 192.0.2.1: softfail (~all)");
+	spf_ip_verdict("example.com", "192.0.2.1", SPF_PERMERROR, "syntax", &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	spf_ip_verdict("example.com", "192.0.2.1", SPF_TEMPERROR, "SERVFAIL", &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	verdict_clear(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spf_lookup_limit),
+		cmocka_unit_test(test_spf_void_limit),
+		cmocka_unit_test(test_spf_records),
+		cmocka_unit_test(test_spf_broken_and_lints),
+		cmocka_unit_test(test_spf_destination),
+		cmocka_unit_test(test_spf_check_host),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
