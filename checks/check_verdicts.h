@@ -17,6 +17,7 @@
 
 #include <cJSON.h>
 
+#include "dns.h"
 #include "folders.h"
 #include "http.h"
 #include "spf.h"
@@ -150,5 +151,33 @@ void spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, con
 /* Nothing found: the pass line (IP_PASSES: the --ip evaluated, or NULL). */
 void spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
     struct verdict *v);
+
+/* ---- dns.mx and dns.mx_ttl (dns_mx.c) ---- */
+
+/* The MX lookup's STATUS (ERROR, asked SERVERS): returns 0 for DNS_OK, else 1
+ * with V set (no MX, no such domain, a failed lookup). */
+int mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
+    const char *servers, struct verdict *v);
+/* A null MX (RFC 7505); VALID: alone, with preference 0. */
+void mx_null_verdict(const char *domain, int valid, struct verdict *v);
+
+/* What dns.mx found out about the exchanges (the first of each kind). */
+struct mx_summary {
+	size_t n_ex;                 /* exchanges checked */
+	const char *provider;        /* the profile all belong to, or NULL */
+	int mixed;                   /* they belong to different providers */
+	const char *noaddr;          /* an exchange with no address, or NULL */
+	size_t n_noaddr;
+	const char *alias, *alias_target; /* an exchange that is a CNAME, and its target */
+	const char *lookup_err;      /* an exchange whose address lookup failed */
+	const char *const *expect_mx; /* the MX patterns after cutover, or NULL */
+	int all_expected;            /* every exchange matches them */
+	int past_go_live;            /* the plan's go-live day is over */
+	const char *go_live;         /* that day, "YYYY-MM-DD" */
+};
+void mx_verdict(const struct mx_summary *s, struct verdict *v);
+
+/* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
+void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_verdicts_dns.c - the verdicts of the dns.* checks at their edges
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
- * records, lints, the destination's include and check_host().
+ * records, lints, the destination's include and check_host(); dns.mx's
+ * exchanges and go-live; dns.mx_ttl's threshold.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,6 +219,124 @@ test_spf_check_host(void **state)
 	verdict_clear(&v);
 }
 
+static void
+test_mx_ttl(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	/* At the recommended maximum: pass; one second more: warn. */
+	mx_ttl_verdict(3600, 3600, 1, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "MX TTL is 3600 s (recommended at most 3600 s)");
+	verdict_clear(&v);
+	mx_ttl_verdict(3601, 3600, 1, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "MX TTL is 3601 s (1.0 h), above the recommended 3600 s "
+	    "before a cutover");
+	/* The advice aims at 300 s, or lower when the maximum is lower. */
+	assert_non_null(strstr(v.advice, "Lower the MX TTL to 300 s or less, and do it at least "
+	    "3601 s"));
+	verdict_clear(&v);
+	mx_ttl_verdict(301, 120, 1, &v);
+	assert_non_null(strstr(v.advice, "to 120 s or less"));
+	verdict_clear(&v);
+	/* A resolver's cached TTL counts down: said so. */
+	mx_ttl_verdict(60, 3600, 0, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_non_null(strstr(v.summary, "; as cached by the resolver, the zone's TTL may be "
+	    "higher"));
+	verdict_clear(&v);
+}
+
+static void
+test_mx_exchanges(void **state)
+{
+	const char *expect[] = {"*.mail.protection.outlook.com", NULL};
+	struct mx_summary s = {.n_ex = 2, .provider = "google"};
+	struct verdict v = {0};
+
+	(void)state;
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "2 MX records, provider google");
+	verdict_clear(&v);
+	s.provider = NULL;
+	s.mixed = 1;
+	mx_verdict(&s, &v);
+	assert_string_equal(v.summary, "2 MX records, provider mixed");
+	verdict_clear(&v);
+	/* A lookup error warns; an alias warns first; no address fails first of all. */
+	s.lookup_err = "mx2.example.com";
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "the address of mx2.example.com could not be looked up"));
+	verdict_clear(&v);
+	s.alias = "mx1.example.com";
+	s.alias_target = "host.example.net";
+	mx_verdict(&s, &v);
+	assert_string_equal(v.summary, "MX exchange mx1.example.com is a CNAME (to host.example.net)");
+	verdict_clear(&v);
+	s.noaddr = "mx3.example.com";
+	s.n_noaddr = 1;
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 of 2 MX exchanges has no address: mx3.example.com");
+	verdict_clear(&v);
+	s.n_noaddr = 2;
+	s.n_ex = 2;
+	mx_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "2 of 2 MX exchanges have no address"));
+	verdict_clear(&v);
+	/* Expected MX: before go-live the old MX passes, after it fails. */
+	s = (struct mx_summary){.n_ex = 1, .provider = "google", .expect_mx = expect,
+	    .go_live = "2026-11-28"};
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "1 MX record, provider google: still the google MX, "
+	    "expected until go-live");
+	verdict_clear(&v);
+	s.past_go_live = 1;
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 MX record, provider google: still the google MX after "
+	    "the go-live date 2026-11-28");
+	assert_non_null(strstr(v.advice, "(expected: *.mail.protection.outlook.com)"));
+	verdict_clear(&v);
+	s.all_expected = 1;
+	s.provider = "microsoft365";
+	mx_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_non_null(strstr(v.summary, "already the expected MX"));
+	verdict_clear(&v);
+}
+
+static void
+test_mx_lookup(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	assert_int_equal(mx_lookup_verdict("example.com", DNS_OK, NULL, "127.0.0.1", &v), 0);
+	assert_null(v.summary);
+	assert_int_equal(mx_lookup_verdict("example.com", DNS_NODATA, NULL, "127.0.0.1", &v), 1);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "no MX records for example.com");
+	assert_int_equal(mx_lookup_verdict("example.com", DNS_NXDOMAIN, NULL, "127.0.0.1", &v), 1);
+	assert_string_equal(v.summary, "example.com does not exist in DNS (NXDOMAIN)");
+	assert_int_equal(mx_lookup_verdict("example.com", DNS_SERVFAIL, "SERVFAIL", "127.0.0.1",
+	    &v), 1);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary, "MX lookup for example.com failed: SERVFAIL (asked "
+	    "127.0.0.1)");
+	mx_null_verdict("example.com", 1, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.summary, "null MX (RFC 7505)"));
+	mx_null_verdict("example.com", 0, &v);
+	assert_non_null(strstr(v.summary, "invalid null MX"));
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -228,6 +347,9 @@ main(void)
 		cmocka_unit_test(test_spf_broken_and_lints),
 		cmocka_unit_test(test_spf_destination),
 		cmocka_unit_test(test_spf_check_host),
+		cmocka_unit_test(test_mx_ttl),
+		cmocka_unit_test(test_mx_exchanges),
+		cmocka_unit_test(test_mx_lookup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
