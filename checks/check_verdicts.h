@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "dns.h"
+#include "dnschase.h"
 #include "folders.h"
 #include "http.h"
 #include "spf.h"
@@ -179,5 +180,31 @@ void mx_verdict(const struct mx_summary *s, struct verdict *v);
 
 /* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
 void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
+
+/* ---- dns.autodiscover (dns_autodiscover.c) ---- */
+
+/* What the A, AAAA (CNAMEs followed) and SRV lookups of autodiscover found. */
+struct dns_ad_summary {
+	const char *host;              /* autodiscover.DOMAIN */
+	const char *srvname;           /* _autodiscover._tcp.DOMAIN */
+	const char *final;             /* the end of the host's CNAME chain (or the host) */
+	size_t n_chain;                /* CNAMEs followed */
+	int n_addr, n_srv;             /* addresses of the host, SRV records */
+	int host_exists;               /* has addresses or is an alias */
+	enum dnschase_problem chain_problem; /* a loop or too long a chain (A or AAAA) */
+	const char *failed_type;       /* "A", "AAAA", "SRV": the lookup failure that decides */
+	const char *failed_name;
+	const char *failed_error;
+	const char *servers;           /* the resolvers asked */
+	enum dns_status status_a, status_srv;
+	const char *expected;          /* the destination's autodiscover host, or NULL */
+	const char *origin;            /* "plan" or a profile name (NULL: plan) */
+	int matches;                   /* the chain (or an SRV target) reaches EXPECTED */
+	const char *srv_match, *srv_first; /* an SRV target equal to EXPECTED; the first one */
+};
+
+/* "does not exist (NXDOMAIN)" or "has no such record (NODATA)". */
+const char *dns_ad_negative_str(enum dns_status st);
+void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
 
 #endif

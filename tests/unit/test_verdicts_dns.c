@@ -2,7 +2,8 @@
  * test_verdicts_dns.c - the verdicts of the dns.* checks at their edges
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
  * records, lints, the destination's include and check_host(); dns.mx's
- * exchanges and go-live; dns.mx_ttl's threshold.
+ * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
+ * SRV and expectation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -337,6 +338,92 @@ test_mx_lookup(void **state)
 	verdict_clear(&v);
 }
 
+static struct dns_ad_summary
+ad(int n_addr, size_t n_chain, const char *final, const char *expected, int matches)
+{
+	struct dns_ad_summary s = {
+		.host = "autodiscover.example.com", .srvname = "_autodiscover._tcp.example.com",
+		.final = final != NULL ? final : "autodiscover.example.com", .n_chain = n_chain,
+		.n_addr = n_addr, .host_exists = n_addr > 0 || n_chain > 0,
+		.chain_problem = DNSCHASE_FINE, .servers = "127.0.0.1:5300",
+		.status_a = n_addr > 0 ? DNS_OK : DNS_NXDOMAIN, .status_srv = DNS_NXDOMAIN,
+		.expected = expected, .origin = expected != NULL ? "microsoft365" : NULL,
+		.matches = matches,
+	};
+
+	return s;
+}
+
+static void
+test_autodiscover(void **state)
+{
+	const char *m365 = "autodiscover.outlook.com";
+	struct dns_ad_summary s = ad(0, 0, NULL, NULL, 0);
+	struct verdict v = {0};
+
+	(void)state;
+	/* Nothing published, nothing expected: fine (not every provider has it). */
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no autodiscover record (autodiscover.example.com does "
+	    "not exist (NXDOMAIN), _autodiscover._tcp.example.com does not exist (NXDOMAIN)); "
+	    "none expected, use --expect PROFILE to compare");
+	verdict_clear(&v);
+	/* Expected but missing: warn, naming the profile. */
+	s = ad(0, 0, NULL, m365, 0);
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.advice, "Publish autodiscover.example.com CNAME "
+	    "autodiscover.outlook.com (expected by profile microsoft365) so that Outlook and "
+	    "phones find the new mailbox server by themselves after the cutover.");
+	verdict_clear(&v);
+	/* An alias of the expected host: pass. */
+	s = ad(2, 1, m365, m365, 1);
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "autodiscover.example.com is an alias of "
+	    "autodiscover.outlook.com, 2 addresses, as expected");
+	verdict_clear(&v);
+	/* Its own address: warn. */
+	s = ad(1, 0, NULL, m365, 0);
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "has an address of its own, not a CNAME to "
+	    "autodiscover.outlook.com (expected by profile microsoft365)"));
+	verdict_clear(&v);
+	/* An alias to nowhere: fail. */
+	s = ad(0, 1, "gone.example.net", NULL, 0);
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "autodiscover.example.com is an alias of "
+	    "gone.example.net, which has no address: it does not exist (NXDOMAIN)");
+	verdict_clear(&v);
+	/* A CNAME loop fails before anything else; a failed lookup is an error. */
+	s.chain_problem = DNSCHASE_LOOP;
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.summary, "CNAME loop"));
+	verdict_clear(&v);
+	s = ad(0, 0, NULL, NULL, 0);
+	s.failed_type = "A";
+	s.failed_name = s.host;
+	s.failed_error = "SERVFAIL";
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary, "autodiscover lookup failed: A autodiscover.example.com: "
+	    "SERVFAIL (asked 127.0.0.1:5300)");
+	verdict_clear(&v);
+	/* Only the SRV record, pointing at the expected host: pass. */
+	s = ad(0, 0, NULL, m365, 1);
+	s.n_srv = 1;
+	s.srv_match = s.srv_first = m365;
+	dns_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "autodiscover.example.com has no address record, SRV "
+	    "_autodiscover._tcp.example.com points to autodiscover.outlook.com, as expected");
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -350,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_mx_ttl),
 		cmocka_unit_test(test_mx_exchanges),
 		cmocka_unit_test(test_mx_lookup),
+		cmocka_unit_test(test_autodiscover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
