@@ -17,6 +17,7 @@
 
 #include <cJSON.h>
 
+#include "autodiscover.h"
 #include "dns.h"
 #include "dnschase.h"
 #include "folders.h"
@@ -206,5 +207,21 @@ struct dns_ad_summary {
 /* "does not exist (NXDOMAIN)" or "has no such record (NODATA)". */
 const char *dns_ad_negative_str(enum dns_status st);
 void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
+
+/* ---- web.autodiscover (web_autodiscover.c) ---- */
+
+/* How Outlook's four autodiscover steps went, in their order. */
+struct web_ad_summary {
+	const char *domain;
+	const char *reasons[4];        /* each step's reason (NULL: none) */
+	int win_step;                  /* the first step that found an endpoint (1-4), 0 none */
+	const char *win_method;        /* its name: "root_domain", ... */
+	const char *win_points_to;     /* the host that answered (or its alias target) */
+	const char *win_reason;
+	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
+	const char *expected;          /* the plan's expected autodiscover host, or NULL */
+	int matches;                   /* a name the winning step reached matches it */
+};
+void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
 
 #endif

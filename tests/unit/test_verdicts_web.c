@@ -1,7 +1,8 @@
 /*
  * test_verdicts_web.c - the verdicts of the web.* checks at their edges
  * (checks/check_verdicts.h): web.webmail's HTTP statuses, TLS and the
- * certificate's days left, and its EWS probe.
+ * certificate's days left, and its EWS probe; web.autodiscover's steps and
+ * expectation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +215,67 @@ test_ews(void **state)
 	cJSON_Delete(d);
 }
 
+static void
+test_autodiscover(void **state)
+{
+	struct web_ad_summary s = {
+		.domain = "example.com",
+		.reasons = {"https://example.com/autodiscover/autodiscover.xml answers HTTP 404",
+		    NULL, "no redirect", "no SRV record _autodiscover._tcp.example.com"},
+	};
+	struct autodiscover_settings st;
+	struct verdict v = {0};
+
+	(void)state;
+	/* No step found an endpoint: fail, every step's reason in order ("?" for none). */
+	web_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "no autodiscover method works for example.com "
+	    "(https://example.com/autodiscover/autodiscover.xml answers HTTP 404; ?; no redirect; "
+	    "no SRV record _autodiscover._tcp.example.com)");
+	assert_non_null(strstr(v.advice, "(a CNAME to its autodiscover host)"));
+	verdict_clear(&v);
+	/* Step 2 answers 401: pass, with its reason. */
+	s.win_step = 2;
+	s.win_method = "autodiscover_host";
+	s.win_points_to = "autodiscover.outlook.com";
+	s.win_reason = "https://autodiscover.example.com/... asks for authentication (Basic)";
+	web_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "autodiscover for example.com works (step 2, "
+	    "autodiscover_host): https://autodiscover.example.com/... asks for authentication "
+	    "(Basic)");
+	verdict_clear(&v);
+	/* It works, but elsewhere than expected: warn. */
+	s.expected = "autodiscover.outlook.com";
+	s.win_points_to = "mail.old.example";
+	web_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "autodiscover for example.com works (step 2, "
+	    "autodiscover_host) but points at mail.old.example, not at the expected "
+	    "autodiscover.outlook.com");
+	verdict_clear(&v);
+	s.matches = 1;
+	web_ad_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	/* Settings: a redirect, or the first server. */
+	memset(&st, 0, sizeof(st));
+	st.redirect = "user@example.onmicrosoft.com";
+	s.win_settings = &st;
+	web_ad_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "autodiscover_host): redirect to "
+	    "user@example.onmicrosoft.com"));
+	verdict_clear(&v);
+	st.redirect = NULL;
+	st.n_servers = 2;
+	st.servers[0].type = "IMAP";
+	st.servers[0].host = "imap.example.com";
+	web_ad_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "and gives 2 server settings (IMAP imap.example.com)"));
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -223,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_webmail_tls),
 		cmocka_unit_test(test_webmail_fetch_ends),
 		cmocka_unit_test(test_ews),
+		cmocka_unit_test(test_autodiscover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
