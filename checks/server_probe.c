@@ -102,14 +102,10 @@ mailcheck_login_status(enum net_result r)
 	}
 }
 
-/* Advice for a server that negotiated TLS 1.0 or 1.1. */
-static void
-mailcheck_old_tls_advice(struct result *res, const char *host)
-{
-	result_advise(res,
-	    "Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and "
-	    "cutover sends no password over them unless --allow-old-tls is given.", host);
-}
+/* Advice for a server that negotiated TLS 1.0 or 1.1 (one %s: the host). */
+#define MAILCHECK_OLD_TLS_ADVICE \
+	"Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and " \
+	"cutover sends no password over them unless --allow-old-tls is given."
 
 void
 mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
@@ -125,7 +121,7 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
 		break;
 	case NET_RESULT_TLS_FAILED:
 		if (res->summary != NULL && strstr(res->summary, NET_OLD_TLS_MARK) != NULL) {
-			mailcheck_old_tls_advice(res, host);
+			result_advise(res, MAILCHECK_OLD_TLS_ADVICE, host);
 			break;
 		}
 		result_advise(res,
@@ -261,6 +257,7 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	const struct net_tls_info *tls = p->tls;
 	const char *mode = mailcheck_mode_str(ep->implicit);
 	const char *error = p->error != NULL ? p->error : "";
+	struct verdict v = {0};
 
 	cJSON_AddStringToObject(out->details, "server", ep->host);
 	cJSON_AddNumberToObject(out->details, "port", ep->port);
@@ -273,55 +270,67 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 		cJSON_AddStringToObject(out->details, "error", error);
 	else
 		cJSON_AddNullToObject(out->details, "error");
+	mailcheck_tls_verdict(p, &v);
+	verdict_apply(&v, out);
+}
+
+void
+mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v)
+{
+	const struct mailcheck_endpoint *ep = p->ep;
+	const struct net_tls_info *tls = p->tls;
+	const char *mode = mailcheck_mode_str(ep->implicit);
+	const char *error = p->error != NULL ? p->error : "";
+
 	if (p->result == NET_RESULT_OK && tls != NULL) {
 		if (tls->version != NULL && (strcmp(tls->version, "TLSv1") == 0 ||
 		    strcmp(tls->version, "TLSv1.1") == 0)) {
-			result_set(out, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
+			verdict_set(v, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
 			    " (Microsoft 365 refuses it)", tls->version, mode);
-			mailcheck_old_tls_advice(out, ep->host);
+			verdict_advise(v, MAILCHECK_OLD_TLS_ADVICE, ep->host);
 		} else if (!tls->verified) {
-			result_set(out, RESULT_WARN,
+			verdict_set(v, RESULT_WARN,
 			    "%s, %s: certificate does not verify (%s), "
 			    "accepted because of --insecure",
 			    tls->version, mode, tls->verify_error);
-			result_advise(out,
+			verdict_advise(v,
 			    "Fix the certificate before the migration tool connects; "
 			    "it will verify it.");
 		} else if (tls->has_expiry && tls->days_left < MAILCHECK_CERT_WARN_DAYS) {
-			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
+			verdict_set(v, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
 			    tls->version, mode, tls->days_left, tls->expires);
-			result_advise(out,
+			verdict_advise(v,
 			    "Renew the certificate of %s before the migration window.", ep->host);
 		} else {
-			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
+			verdict_set(v, RESULT_PASS, "%s, %s: certificate valid for %ld days",
 			    tls->version, mode, tls->days_left);
 		}
 		return;
 	}
 	switch (p->result) {
 	case NET_RESULT_TLS_FAILED:
-		result_set(out, RESULT_FAIL, "%s", error);
-		result_advise(out,
+		verdict_set(v, RESULT_FAIL, "%s", error);
+		verdict_advise(v,
 		    "Install a certificate valid for %s from a public CA, or pass "
 		    "the CA with --ca-file.",
 		    ep->host);
 		break;
 	case NET_RESULT_CONNECT_FAILED:
 		if (!ep->from_plan) {
-			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", ep->port,
+			verdict_set(v, RESULT_SKIP, "port %d (%s) not available: %s", ep->port,
 			    mode, error);
 		} else {
-			result_set(out, RESULT_FAIL, "%s", error);
-			result_advise(out, "Check the host and port of the %s %s URL in the plan.",
+			verdict_set(v, RESULT_FAIL, "%s", error);
+			verdict_advise(v, "Check the host and port of the %s %s URL in the plan.",
 			    p->side_name, p->proto_label);
 		}
 		break;
-	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
+	case NET_RESULT_TIMEOUT: verdict_set(v, RESULT_ERROR, "%s", error); break;
 	case NET_RESULT_PLAINTEXT_REFUSED:
-		result_set(out, ep->from_plan ? RESULT_FAIL : RESULT_WARN,
+		verdict_set(v, ep->from_plan ? RESULT_FAIL : RESULT_WARN,
 		    "port %d offers no %s: %s", ep->port, p->starttls, error);
 		break;
-	default: result_set(out, RESULT_FAIL, "%s", error); break;
+	default: verdict_set(v, RESULT_FAIL, "%s", error); break;
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "check.h"
 #include "result.h"
+#include "verdict.h"
 
 /* One port of a mail server to probe. HOST is borrowed from the plan. */
 struct mailcheck_endpoint {
@@ -101,6 +102,9 @@ struct mailcheck_tls_probe {
 
 /* Fill the PROTO.tls result OUT (details, status, summary, advice) from P. */
 void mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p);
+/* The PROTO.tls verdict on P: the handshake's outcome, the TLS version, the
+ * certificate's verification and days left (MAILCHECK_CERT_WARN_DAYS). */
+void mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v);
 
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);

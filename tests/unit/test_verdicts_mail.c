@@ -1,0 +1,161 @@
+/*
+ * test_verdicts_mail.c - the imap.tls / pop3.tls verdict (server_probe.h,
+ * mailcheck_tls_verdict) at its edges: the certificate's days left, old TLS,
+ * --insecure, and what a port that does not work means when the plan named
+ * it and when cutover only derived it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "server_probe.h"
+
+static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
+static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};
+
+static struct net_tls_info
+cert(long days_left)
+{
+	struct net_tls_info t;
+
+	memset(&t, 0, sizeof(t));
+	t.done = 1;
+	t.version = "TLSv1.3";
+	t.has_expiry = 1;
+	t.days_left = days_left;
+	t.verified = 1;
+	strcpy(t.expires, "2026-12-20T12:00:00Z");
+	return t;
+}
+
+static struct mailcheck_tls_probe
+probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct net_tls_info *tls,
+    const char *error)
+{
+	struct mailcheck_tls_probe p = {
+		.ep = ep, .proto_label = "IMAP", .starttls = "STARTTLS", .side_name = "source",
+		.result = r, .error = error, .tls = tls,
+	};
+
+	return p;
+}
+
+static void
+judge(const struct mailcheck_tls_probe *p, struct verdict *v)
+{
+	verdict_clear(v);
+	mailcheck_tls_verdict(p, v);
+}
+
+static void
+test_tls_certificate_days(void **state)
+{
+	struct net_tls_info t = cert(MAILCHECK_CERT_WARN_DAYS);
+	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_OK, &t, NULL);
+	struct verdict v = {0};
+
+	(void)state;
+	/* 14 days left is enough; 13 warns. */
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate valid for 14 days");
+	assert_null(v.advice);
+	t.days_left = MAILCHECK_CERT_WARN_DAYS - 1;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate expires in 13 days "
+	    "(2026-12-20T12:00:00Z)");
+	assert_string_equal(v.advice, "Renew the certificate of imap.example.com before the "
+	    "migration window.");
+	/* Expired: still the same word, with a negative count. */
+	t.days_left = -2;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	/* No notAfter known: nothing said about it. */
+	t.has_expiry = 0;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+}
+
+static void
+test_tls_version_and_verification(void **state)
+{
+	struct net_tls_info t = cert(90);
+	struct mailcheck_tls_probe p = probe(&ep143, NET_RESULT_OK, &t, NULL);
+	struct verdict v = {0};
+
+	(void)state;
+	t.version = "TLSv1.1";
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.1, starttls: below TLS 1.2 (Microsoft 365 refuses "
+	    "it)");
+	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
+	t.version = "TLSv1.2";
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	/* --insecure let an unverified certificate through: warn, whatever its days. */
+	t.verified = 0;
+	strcpy(t.verify_error, "self-signed certificate");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.2, starttls: certificate does not verify "
+	    "(self-signed certificate), accepted because of --insecure");
+	verdict_clear(&v);
+}
+
+static void
+test_tls_failures(void **state)
+{
+	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_TLS_FAILED, NULL,
+	    "certificate verify failed");
+	struct verdict v = {0};
+
+	(void)state;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "certificate verify failed");
+	assert_non_null(strstr(v.advice, "--ca-file"));
+	/* A refused connection fails on the plan's port, is a skip on a derived one. */
+	p = probe(&ep993, NET_RESULT_CONNECT_FAILED, NULL, "connection refused");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.advice, "Check the host and port of the source IMAP URL in the "
+	    "plan.");
+	p.ep = &ep143;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	assert_string_equal(v.summary, "port 143 (starttls) not available: connection refused");
+	/* No STARTTLS: a fail on the plan's port, a warning on the other one. */
+	p = probe(&ep143, NET_RESULT_PLAINTEXT_REFUSED, NULL, "no STARTTLS capability");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "port 143 offers no STARTTLS: no STARTTLS capability");
+	p.ep = &ep993;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	/* A timeout is an error, not the server's fault to judge. */
+	p = probe(&ep993, NET_RESULT_TIMEOUT, NULL, "no greeting in time");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	verdict_clear(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_certificate_days),
+		cmocka_unit_test(test_tls_version_and_verification),
+		cmocka_unit_test(test_tls_failures),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
