@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "autodiscover.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "dnschase.h"
 #include "folders.h"
@@ -223,5 +224,22 @@ struct web_ad_summary {
 	int matches;                   /* a name the winning step reached matches it */
 };
 void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
+
+/* ---- dns.dmarc (dns_dmarc.c) ---- */
+
+/* The TXT records at _dmarc.DOMAIN and the one DMARC record among them. */
+struct dmarc_summary {
+	const char *name;              /* _dmarc.DOMAIN */
+	const char *domain;
+	const char *owner;             /* where the records were (after CNAMEs) */
+	const char *starter;           /* a record to start with, for advice */
+	size_t n_txt, n_dmarc;         /* TXT records; those starting with v=DMARC1 */
+	const char *record;            /* the one DMARC record's text (n_dmarc == 1) */
+	const struct dmarc_record *rec; /* it parsed, or NULL: ERR says why */
+	const struct dmarc_error *err;
+};
+void dmarc_verdict(const struct dmarc_summary *s, struct verdict *v);
+/* A known tag one edit away from NAME ("rue" -> "rua"), or NULL. */
+const char *dmarc_suggest(const char *name);
 
 #endif

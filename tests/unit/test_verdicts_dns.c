@@ -3,7 +3,7 @@
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
  * records, lints, the destination's include and check_host(); dns.mx's
  * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
- * SRV and expectation.
+ * SRV and expectation; dns.dmarc's count, syntax, tags and policy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -424,6 +424,71 @@ test_autodiscover(void **state)
 	verdict_clear(&v);
 }
 
+/* The dns.dmarc verdict on one record TEXT. */
+static void
+dmarc(const char *text, struct verdict *v)
+{
+	struct dmarc_record *rec = NULL;
+	struct dmarc_error err;
+	struct dmarc_summary s = {
+		.name = "_dmarc.example.com", .domain = "example.com", .owner = "_dmarc.example.com",
+		.starter = "v=DMARC1; p=none", .n_txt = 1, .n_dmarc = 1, .record = text, .err = &err,
+	};
+
+	if (dmarc_parse(text, strlen(text), &rec, &err) == 0)
+		s.rec = rec;
+	verdict_clear(v);
+	dmarc_verdict(&s, v);
+	dmarc_free(rec);
+}
+
+static void
+test_dmarc(void **state)
+{
+	struct dmarc_summary s = {
+		.name = "_dmarc.example.com", .owner = "_dmarc.example.com", .starter = "v=DMARC1",
+		.n_txt = 2,
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	/* None of the TXT records is DMARC: warn; two: fail. */
+	dmarc_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "no DMARC record: none of the 2 TXT records at "
+	    "_dmarc.example.com starts with v=DMARC1");
+	verdict_clear(&v);
+	s.n_dmarc = 2;
+	dmarc_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	verdict_clear(&v);
+	/* One record: its policy decides the words, never the status. */
+	dmarc("v=DMARC1; p=none", &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "DMARC policy none (monitoring only), no aggregate "
+	    "reports (rua=)");
+	assert_null(v.advice);
+	dmarc("v=DMARC1; p=none; rua=mailto:d@example.com", &v);
+	assert_non_null(strstr(v.summary, ", aggregate reports requested"));
+	dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50", &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "DMARC policy reject, subdomains quarantine on 50% of "
+	    "failing mail");
+	assert_non_null(strstr(v.advice, "With p=reject"));
+	/* An unknown tag warns, with a suggestion one edit away. */
+	dmarc("v=DMARC1; p=none; rue=mailto:d@example.com", &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "DMARC policy none, but the record has 1 unknown tag "
+	    "(rue: did you mean rua), which receivers ignore");
+	/* A syntax error fails, with its position. */
+	dmarc("v=DMARC1; p=maybe", &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_non_null(strstr(v.summary, "DMARC record syntax error at position "));
+	assert_null(dmarc_suggest("xyz"));
+	assert_string_equal(dmarc_suggest("aspff"), "aspf");
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -438,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_mx_exchanges),
 		cmocka_unit_test(test_mx_lookup),
 		cmocka_unit_test(test_autodiscover),
+		cmocka_unit_test(test_dmarc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
