@@ -23,6 +23,7 @@
 #include "dnschase.h"
 #include "folders.h"
 #include "http.h"
+#include "mtasts.h"
 #include "spf.h"
 #include "verdict.h"
 
@@ -241,5 +242,36 @@ struct dmarc_summary {
 void dmarc_verdict(const struct dmarc_summary *s, struct verdict *v);
 /* A known tag one edit away from NAME ("rue" -> "rua"), or NULL. */
 const char *dmarc_suggest(const char *name);
+
+/* ---- dns.dkim (dns_dkim.c) ---- */
+
+/* The selectors of the destination profile and the first that is not right. */
+struct dkim_summary {
+	const char *domain;
+	const char *profile;           /* "microsoft365" */
+	size_t n_sel, n_pub;           /* selectors asked; published with a key */
+	const char *servers;           /* the resolvers asked */
+	const char *err_name;          /* a selector whose lookup failed, or NULL */
+	const char *err_error, *err_final;
+	int err_chain;                 /* it failed on a CNAME loop or long chain */
+	const char *missing_name;      /* a selector not published, or NULL */
+	const char *missing_final;     /* where its CNAMEs led */
+	enum dns_status missing_status;
+	int missing_revoked;           /* a key record with an empty p= */
+};
+void dkim_verdict(const struct dkim_summary *s, struct verdict *v);
+
+/* ---- dns.mta_sts (dns_mta_sts.c) ---- */
+
+/* The published MTA-STS policy against the MX expected after the flip. */
+struct sts_summary {
+	const struct mtasts_policy *policy;
+	const char *const *expect;     /* the expected MX (hosts or "*." patterns), or NULL */
+	const char *url;               /* where the policy is served */
+	const char *domain;
+	const char *suggested_id;      /* a new id for the TXT record (a UTC timestamp) */
+};
+void sts_verdict(const struct sts_summary *s, struct verdict *v);
+void sts_details_json(const struct sts_summary *s, cJSON *details);
 
 #endif

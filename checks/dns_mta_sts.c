@@ -23,6 +23,7 @@
 #include <cJSON.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "http.h"
@@ -103,63 +104,99 @@ sts_policy_text(const struct mtasts_policy *p, const char *const *expect)
 	return out;
 }
 
+/* How many of S's expected MX the policy does not cover; the first into FIRST. */
+static size_t
+sts_missing(const struct sts_summary *s, char *first, size_t len)
+{
+	size_t missing = 0;
+
+	first[0] = '\0';
+	for (size_t i = 0; s->expect != NULL && s->expect[i] != NULL; i++)
+		if (!sts_covers(s->policy, s->expect[i]) && missing++ == 0)
+			snprintf(first, len, "%s", s->expect[i]);
+	return missing;
+}
+
+/* 1 when S's policy is compared with the expected MX at all. */
+static int
+sts_compared(const struct sts_summary *s)
+{
+	return !(s->expect == NULL || s->expect[0] == NULL || strcmp(s->policy->mode, "none") == 0);
+}
+
+void
+sts_details_json(const struct sts_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "expected_mx");
+	char first[256];
+	size_t missing = sts_missing(s, first, sizeof(first));
+	char *text;
+
+	for (size_t i = 0; s->expect != NULL && s->expect[i] != NULL; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->expect[i]));
+	if (!sts_compared(s)) {
+		cJSON_AddNullToObject(d, "covers_expected");
+		return;
+	}
+	cJSON_AddBoolToObject(d, "covers_expected", missing == 0);
+	if (missing == 0)
+		return;
+	text = sts_policy_text(s->policy, s->expect);
+	cJSON_AddStringToObject(d, "policy_to_publish", text);
+	cJSON_AddStringToObject(d, "suggested_id", s->suggested_id);
+	free(text);
+}
+
+void
+sts_verdict(const struct sts_summary *s, struct verdict *v)
+{
+	const struct mtasts_policy *p = s->policy;
+	char first[256], *text;
+	size_t missing = sts_missing(s, first, sizeof(first));
+
+	if (!sts_compared(s)) {
+		verdict_set(v, RESULT_PASS, "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld",
+		    p->mode, p->n_mx, p->n_mx == 1 ? "" : "s", p->max_age);
+		return;
+	}
+	if (missing == 0) {
+		verdict_set(v, RESULT_PASS, "MTA-STS policy (%s) already allows the new MX (%s)",
+		    p->mode, s->expect[0]);
+		return;
+	}
+	if (strcmp(p->mode, "enforce") == 0)
+		verdict_set(v, RESULT_FAIL, "MTA-STS policy in mode enforce does not allow the new "
+		    "MX %s: MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
+		    "flip", first);
+	else
+		verdict_set(v, RESULT_WARN, "MTA-STS policy in mode testing does not list the new "
+		    "MX %s: senders will report failures (TLS-RPT) after the flip", first);
+	text = sts_policy_text(p, s->expect);
+	verdict_advise(v, "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
+	    "_mta-sts.%s to \"v=STSv1; id=%s;\" (a new id, or senders keep the cached "
+	    "policy for up to max_age = %ld s). Keep the old MX in the policy until "
+	    "the flip is done.", s->url, text, s->domain, s->suggested_id, p->max_age);
+	free(text);
+}
+
 static void
 sts_judge(struct sts_task *s, const struct mtasts_policy *p)
 {
 	struct result *res = task_result(s->t);
-	const char *const *expect = s->in->expect_mx;
-	cJSON *arr = cJSON_AddArrayToObject(res->details, "expected_mx");
-	size_t missing = 0;
-	char first[256] = "";
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct sts_summary sm = {
+		.policy = p, .expect = s->in->expect_mx, .url = s->url, .domain = s->domain,
+		.suggested_id = when,
+	};
+	struct verdict v = {0};
 
-	for (size_t i = 0; expect != NULL && expect[i] != NULL; i++) {
-		cJSON_AddItemToArray(arr, cJSON_CreateString(expect[i]));
-		if (!sts_covers(p, expect[i]) && missing++ == 0)
-			snprintf(first, sizeof(first), "%s", expect[i]);
-	}
-	if (expect == NULL || expect[0] == NULL || strcmp(p->mode, "none") == 0) {
-		cJSON_AddNullToObject(res->details, "covers_expected");
-		result_set(res, RESULT_PASS,
-		    "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld", p->mode, p->n_mx,
-		    p->n_mx == 1 ? "" : "s", p->max_age);
-		return;
-	}
-	cJSON_AddBoolToObject(res->details, "covers_expected", missing == 0);
-	if (missing == 0) {
-		result_set(res, RESULT_PASS, "MTA-STS policy (%s) already allows the new MX (%s)",
-		    p->mode, expect[0]);
-		return;
-	}
-	{
-		char *text = sts_policy_text(p, expect);
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
-		cJSON_AddStringToObject(res->details, "policy_to_publish", text);
-		cJSON_AddStringToObject(res->details, "suggested_id", when);
-		if (strcmp(p->mode, "enforce") == 0) {
-			result_set(res, RESULT_FAIL,
-			    "MTA-STS policy in mode enforce does not allow the new MX %s: "
-			    "MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
-			    "flip",
-			    first);
-		} else {
-			result_set(res, RESULT_WARN,
-			    "MTA-STS policy in mode testing does not list the new MX %s: senders "
-			    "will report failures (TLS-RPT) after the flip",
-			    first);
-		}
-		result_advise(res,
-		    "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
-		    "_mta-sts.%s to \"v=STSv1; id=%s;\" (a new id, or senders keep the cached "
-		    "policy for up to max_age = %ld s). Keep the old MX in the policy until "
-		    "the flip is done.",
-		    s->url, text, s->domain, when, p->max_age);
-		free(text);
-	}
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
+	sts_details_json(&sm, res->details);
+	sts_verdict(&sm, &v);
+	verdict_apply(&v, res);
 }
 
 static void

@@ -3,7 +3,8 @@
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
  * records, lints, the destination's include and check_host(); dns.mx's
  * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
- * SRV and expectation; dns.dmarc's count, syntax, tags and policy.
+ * SRV and expectation; dns.dmarc's count, syntax, tags and policy;
+ * dns.dkim's selectors; dns.mta_sts's policy against the new MX.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -489,6 +490,127 @@ test_dmarc(void **state)
 	verdict_clear(&v);
 }
 
+static void
+test_dkim(void **state)
+{
+	struct dkim_summary s = {
+		.domain = "example.com", .profile = "microsoft365", .n_sel = 2, .n_pub = 2,
+		.servers = "127.0.0.1:5300",
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	dkim_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "2 of 2 DKIM selectors of profile microsoft365 published");
+	verdict_clear(&v);
+	/* One missing: warn, with the provider's way to publish it. */
+	s.n_pub = 1;
+	s.missing_name = s.missing_final = "selector2._domainkey.example.com";
+	s.missing_status = DNS_NXDOMAIN;
+	dkim_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 of 2 DKIM selectors of profile microsoft365 published; "
+	    "selector2._domainkey.example.com does not exist (NXDOMAIN)");
+	assert_non_null(strstr(v.advice, "Microsoft Defender portal"));
+	verdict_clear(&v);
+	s.missing_final = "selector2-example-com._domainkey.tenant.onmicrosoft.com";
+	s.missing_status = DNS_NODATA;
+	s.profile = "google";
+	s.n_sel = 1;
+	s.n_pub = 0;
+	dkim_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "is an alias of selector2-example-com._domainkey."
+	    "tenant.onmicrosoft.com, which has no TXT record (NODATA)"));
+	assert_string_equal(v.advice, "Publish the DKIM selector the provider gives you "
+	    "(selector2._domainkey.example.com) before go-live, then enable signing.");
+	verdict_clear(&v);
+	s.missing_revoked = 1;
+	dkim_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "has a revoked key (empty p=)"));
+	verdict_clear(&v);
+	/* A failed lookup is an error; a CNAME loop a failure. Both before a missing one. */
+	s.err_name = "selector1._domainkey.example.com";
+	s.err_final = s.err_name;
+	s.err_error = "SERVFAIL";
+	dkim_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary, "DKIM lookup for selector1._domainkey.example.com failed: "
+	    "SERVFAIL (asked 127.0.0.1:5300)");
+	verdict_clear(&v);
+	s.err_chain = 1;
+	s.err_error = "CNAME loop";
+	dkim_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	verdict_clear(&v);
+}
+
+static void
+sts(const char *policy, const char *const *expect, struct verdict *v, char **publish)
+{
+	struct mtasts_policy p;
+	char err[200];
+	struct sts_summary s = {
+		.policy = &p, .expect = expect, .url = "https://mta-sts.example.com/.well-known/"
+		"mta-sts.txt", .domain = "example.com", .suggested_id = "20261123140000",
+	};
+	cJSON *d = cJSON_CreateObject();
+	const cJSON *text;
+
+	assert_int_equal(mtasts_policy_parse(policy, strlen(policy), &p, err, sizeof(err)), 0);
+	verdict_clear(v);
+	sts_verdict(&s, v);
+	sts_details_json(&s, d);
+	text = cJSON_GetObjectItemCaseSensitive(d, "policy_to_publish");
+	*publish = cJSON_IsString(text) ? strdup(text->valuestring) : NULL;
+	cJSON_Delete(d);
+	mtasts_policy_free(&p);
+}
+
+static void
+test_mta_sts(void **state)
+{
+	const char *m365[] = {"*.mail.protection.outlook.com", NULL};
+	const char *host[] = {"example-com.mail.protection.outlook.com", NULL};
+	struct verdict v = {0};
+	char *publish;
+
+	(void)state;
+	/* Enforce without the new MX: fail, and the policy to publish adds it. */
+	sts("version: STSv1\nmode: enforce\nmx: mx.old.example\nmax_age: 86400\n", m365, &v,
+	    &publish);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "MTA-STS policy in mode enforce does not allow the new MX "
+	    "*.mail.protection.outlook.com: MTA-STS senders (Gmail, Microsoft) will refuse to "
+	    "deliver after the flip");
+	assert_string_equal(publish, "version: STSv1\nmode: enforce\nmx: mx.old.example\n"
+	    "mx: *.mail.protection.outlook.com\nmax_age: 86400\n");
+	assert_non_null(strstr(v.advice, "id=20261123140000;"));
+	free(publish);
+	/* Testing: only a warning. */
+	sts("version: STSv1\nmode: testing\nmx: mx.old.example\nmax_age: 86400\n", m365, &v,
+	    &publish);
+	assert_int_equal(v.status, RESULT_WARN);
+	free(publish);
+	/* A pattern that covers the new host: pass, nothing to publish. */
+	sts("version: STSv1\nmode: enforce\nmx: *.mail.protection.outlook.com\nmax_age: 86400\n",
+	    host, &v, &publish);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "MTA-STS policy (enforce) already allows the new MX "
+	    "(example-com.mail.protection.outlook.com)");
+	assert_null(publish);
+	/* Mode none, or nothing expected: not compared. */
+	sts("version: STSv1\nmode: none\nmax_age: 86400\n", m365, &v, &publish);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "MTA-STS policy in mode none, 0 mx patterns, max_age 86400");
+	assert_null(publish);
+	sts("version: STSv1\nmode: enforce\nmx: mx.old.example\nmax_age: 86400\n", NULL, &v,
+	    &publish);
+	assert_string_equal(v.summary, "MTA-STS policy in mode enforce, 1 mx pattern, max_age "
+	    "86400");
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -504,6 +626,8 @@ main(void)
 		cmocka_unit_test(test_mx_lookup),
 		cmocka_unit_test(test_autodiscover),
 		cmocka_unit_test(test_dmarc),
+		cmocka_unit_test(test_dkim),
+		cmocka_unit_test(test_mta_sts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
