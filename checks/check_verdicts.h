@@ -274,4 +274,29 @@ struct sts_summary {
 void sts_verdict(const struct sts_summary *s, struct verdict *v);
 void sts_details_json(const struct sts_summary *s, cJSON *details);
 
+/* ---- dns.m365_verification (dns_m365_verification.c) ---- */
+
+/* The MS=ms... TXT records of the domain. */
+struct msv_summary {
+	const char *domain;
+	const char *want;              /* the plan's expect.verification, or NULL */
+	size_t n_records;              /* MS= records published */
+	const char *first;             /* the first of them, or NULL */
+	int found;                     /* WANT is among them */
+};
+void msv_verdict(const struct msv_summary *s, struct verdict *v);
+
+/* ---- dns.tls_rpt (dns_tls_rpt.c) ---- */
+
+/* The v=TLSRPTv1 records at _smtp._tls.DOMAIN. */
+struct tlsrpt_summary {
+	const char *name;              /* _smtp._tls.DOMAIN */
+	const char *domain;
+	size_t n_records;
+	const char *error;             /* why the record is not valid (or more than one), or NULL */
+	const char *first_rua;         /* the first report address of the first record */
+	size_t n_rua;
+};
+void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
+
 #endif

@@ -4,7 +4,8 @@
  * records, lints, the destination's include and check_host(); dns.mx's
  * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
  * SRV and expectation; dns.dmarc's count, syntax, tags and policy;
- * dns.dkim's selectors; dns.mta_sts's policy against the new MX.
+ * dns.dkim's selectors; dns.mta_sts's policy against the new MX;
+ * dns.m365_verification and dns.tls_rpt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -611,6 +612,74 @@ test_mta_sts(void **state)
 	verdict_clear(&v);
 }
 
+static void
+test_m365_verification(void **state)
+{
+	struct msv_summary s = {.domain = "example.com", .want = "MS=ms12345678"};
+	struct verdict v = {0};
+
+	(void)state;
+	msv_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "no Microsoft 365 verification record at example.com "
+	    "(expected MS=ms12345678)");
+	verdict_clear(&v);
+	s.n_records = 1;
+	s.first = "MS=ms87654321";
+	msv_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "the verification record at example.com is "
+	    "MS=ms87654321, not MS=ms12345678");
+	verdict_clear(&v);
+	s.found = 1;
+	msv_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	/* Nothing expected: any MS= record passes, none warns. */
+	s.want = NULL;
+	msv_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "Microsoft 365 verification record published "
+	    "(MS=ms87654321)");
+	verdict_clear(&v);
+	s.n_records = 0;
+	msv_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	verdict_clear(&v);
+}
+
+static void
+test_tls_rpt(void **state)
+{
+	struct tlsrpt_summary s = {.name = "_smtp._tls.example.com", .domain = "example.com"};
+	struct verdict v = {0};
+
+	(void)state;
+	/* Optional: none is a pass. */
+	tlsrpt_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no TLS reporting (no v=TLSRPTv1 record at "
+	    "_smtp._tls.example.com; optional)");
+	verdict_clear(&v);
+	s.n_records = 1;
+	s.first_rua = "mailto:tls@example.com";
+	s.n_rua = 1;
+	tlsrpt_verdict(&s, &v);
+	assert_string_equal(v.summary, "TLS reports go to mailto:tls@example.com");
+	verdict_clear(&v);
+	s.n_rua = 2;
+	tlsrpt_verdict(&s, &v);
+	assert_string_equal(v.summary, "TLS reports go to mailto:tls@example.com and more");
+	verdict_clear(&v);
+	/* Invalid (or two records): warn. */
+	s.n_records = 2;
+	s.error = "2 v=TLSRPTv1 records (RFC 8460 section 3 allows one)";
+	tlsrpt_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.advice, "rua=mailto:tls-reports@example.com"));
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -628,6 +697,8 @@ main(void)
 		cmocka_unit_test(test_dmarc),
 		cmocka_unit_test(test_dkim),
 		cmocka_unit_test(test_mta_sts),
+		cmocka_unit_test(test_m365_verification),
+		cmocka_unit_test(test_tls_rpt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
