@@ -299,4 +299,18 @@ struct tlsrpt_summary {
 };
 void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
 
+/* ---- smtp.mx (smtp_mx.c) ---- */
+
+/* What the probes of every MX host met, counted (the first of each kind kept). */
+struct smtp_mx_tally {
+	const char *domain;
+	int port;
+	size_t n_hosts, n_rcpts;
+	size_t accepted, rejected, deferred, untested; /* recipient checks */
+	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
+	char first_reject[300], first_defer[300], first_fail[300];
+	const char *advice;            /* for the first rejection, or NULL */
+};
+void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
+
 #endif

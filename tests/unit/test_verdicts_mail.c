@@ -2,7 +2,8 @@
  * test_verdicts_mail.c - the imap.tls / pop3.tls verdict (server_probe.h,
  * mailcheck_tls_verdict) at its edges: the certificate's days left, old TLS,
  * --insecure, and what a port that does not work means when the plan named
- * it and when cutover only derived it.
+ * it and when cutover only derived it; and smtp.mx's tally of hosts and
+ * recipients (check_verdicts.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "check_verdicts.h"
 #include "server_probe.h"
 
 static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
@@ -148,6 +150,65 @@ test_tls_failures(void **state)
 	verdict_clear(&v);
 }
 
+static void
+test_smtp_mx(void **state)
+{
+	struct smtp_mx_tally y = {
+		.domain = "example.com", .port = 25, .n_hosts = 2, .n_rcpts = 1, .accepted = 2,
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "2 MX hosts of example.com accept all 1 recipient, with "
+	    "STARTTLS");
+	verdict_clear(&v);
+	/* One host without STARTTLS: warn. */
+	y.no_starttls = 1;
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "2 recipients accepted, but 1 of 2 MX hosts offers no "
+	    "STARTTLS: mail to example.com travels unencrypted");
+	verdict_clear(&v);
+	/* A deferral warns before that; a rejection fails, with its own advice. */
+	y.deferred = 1;
+	strcpy(y.first_defer, "postmaster@example.com: 451 4.7.1 greylisted");
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 of 2 recipient checks deferred (4xx), e.g. "
+	    "postmaster@example.com: 451 4.7.1 greylisted");
+	verdict_clear(&v);
+	y.rejected = 1;
+	strcpy(y.first_reject, "x@example.com: 550 5.1.1 unknown");
+	y.advice = "No such user";
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.advice, "No such user");
+	verdict_clear(&v);
+	/* A host that failed outranks the recipients; all unreachable says port 25. */
+	y.tls_failed = 1;
+	strcpy(y.first_fail, "mx2.example.com certificate verify failed");
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 of 2 MX hosts of example.com failed: mx2.example.com "
+	    "certificate verify failed");
+	assert_non_null(strstr(v.advice, "MTA-STS, DANE"));
+	verdict_clear(&v);
+	y.tls_failed = 0;
+	y.connect_failed = 2;
+	smtp_mx_verdict(&y, &v);
+	assert_string_equal(v.summary, "no MX host of example.com could be reached on port 25: "
+	    "mx2.example.com certificate verify failed");
+	verdict_clear(&v);
+	/* One of two unreachable is a failure of that host only. */
+	y.connect_failed = 1;
+	smtp_mx_verdict(&y, &v);
+	assert_non_null(strstr(v.summary, "1 of 2 MX hosts of example.com failed"));
+	assert_non_null(strstr(v.advice, "block outbound port 25"));
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -155,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_tls_certificate_days),
 		cmocka_unit_test(test_tls_version_and_verification),
 		cmocka_unit_test(test_tls_failures),
+		cmocka_unit_test(test_smtp_mx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
