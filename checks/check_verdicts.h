@@ -49,6 +49,44 @@ double quota_ratio(const struct quota_summary *s);
 void quota_verdict(const struct quota_summary *s, struct verdict *out);
 void quota_details_json(const struct quota_summary *s, cJSON *details);
 
+/* ---- mailbox.folders, folder_names, limits, large_messages (mailbox_folders.c) ---- */
+
+/* The source's folder inventory, as mailbox.folders sums it up. */
+struct folders_summary {
+	size_t n_folders;              /* listed folders */
+	size_t n_unreadable;           /* folders whose STATUS or size failed */
+	const char *first_unreadable;
+	int truncated;                 /* more folders than were read */
+	int64_t total_messages;
+	int64_t total_bytes;           /* -1 unknown */
+};
+void folders_verdict(const struct folders_summary *s, struct verdict *v);
+
+/* Folder names that will not migrate as they are (folders_name_problems). */
+struct names_summary {
+	size_t n_names, n_bad, n_problems;
+	const char *first;             /* the first name with a problem */
+};
+void names_verdict(const struct names_summary *s, struct verdict *v);
+
+/* The mailbox against the destination's item and folder limits (-1: none). */
+struct limits_summary {
+	int64_t total_messages;
+	size_t folder_count;
+	int64_t items_limit;           /* more items fail: the migration stops there */
+	int64_t folder_limit;          /* more folders warn */
+};
+void limits_verdict(const struct limits_summary *s, struct verdict *v);
+
+/* Messages over the destination's message size limit (-1: none known). */
+struct large_summary {
+	int64_t limit;
+	int64_t count;                 /* messages over it */
+	size_t n_folders;              /* folders holding them */
+	size_t not_counted;            /* folders that could not be searched */
+};
+void large_verdict(const struct large_summary *s, struct verdict *v);
+
 /* ---- mailbox.folder_items (mailbox_folders.c) ---- */
 
 /* More items than this in one folder warns (the destination's folder_items). */

@@ -1,7 +1,8 @@
 /*
  * test_verdicts_mailbox.c - the verdicts of the mailbox.* checks at their
  * edges (checks/check_verdicts.h): the quota's headroom and limit, the items
- * per folder.
+ * per folder, the item and folder limits, large messages, folder names and
+ * the folder inventory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,6 +172,124 @@ test_items_edges(void **state)
 	}
 }
 
+static void
+test_limits_edges(void **state)
+{
+	struct limits_summary s = {
+		.total_messages = 1000000, .folder_count = 500, .items_limit = 1000000,
+		.folder_limit = 500,
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	/* At both limits: pass. */
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "1,000,000 items in 500 folders, within the "
+	    "destination's limits");
+	verdict_clear(&v);
+	/* One folder more warns. */
+	s.folder_count = 501;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "501 folders, more than 500 (mail clients slow down)");
+	assert_non_null(strstr(v.advice, "fewer than 500 remain"));
+	verdict_clear(&v);
+	/* One item more fails, and its advice stays first. */
+	s.total_messages = 1000001;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1,000,001 items, the destination's migration stops at "
+	    "1,000,000; 501 folders, more than 500 (mail clients slow down)");
+	assert_non_null(strstr(v.advice, "fewer than 1,000,000 items remain"));
+	verdict_clear(&v);
+	/* Only one limit known: the other is not judged. */
+	s.folder_limit = -1;
+	s.total_messages = 10;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	s.items_limit = -1;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_large_edges(void **state)
+{
+	struct large_summary s = {.limit = 150 * MiB};
+	struct verdict v = {0};
+
+	(void)state;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no message larger than 150.0 MiB");
+	verdict_clear(&v);
+	s.not_counted = 2;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "no message larger than 150.0 MiB found, but 2 folders "
+	    "could not be searched");
+	verdict_clear(&v);
+	s.count = 1;
+	s.n_folders = 1;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 message larger than 150.0 MiB in 1 folder");
+	assert_non_null(strstr(v.advice, "skip messages over 150.0 MiB"));
+	verdict_clear(&v);
+	s.count = 3;
+	s.n_folders = 2;
+	large_verdict(&s, &v);
+	assert_string_equal(v.summary, "3 messages larger than 150.0 MiB in 2 folders");
+	verdict_clear(&v);
+	s.limit = -1;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_names_and_folders(void **state)
+{
+	struct names_summary n = {.n_names = 12};
+	struct folders_summary f = {.n_folders = 12, .total_messages = 12139, .total_bytes = -1};
+	struct verdict v = {0};
+
+	(void)state;
+	names_verdict(&n, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "all 12 folder names migrate as they are");
+	verdict_clear(&v);
+	n.n_bad = 1;
+	n.n_problems = 2;
+	n.first = "a/b";
+	names_verdict(&n, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 of 12 folder names need attention (2 problems; first: "
+	    "\"a/b\")");
+	verdict_clear(&v);
+	folders_verdict(&f, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "12 folders, 12,139 messages, size unknown");
+	verdict_clear(&v);
+	f.total_bytes = 3 * MiB / 2;
+	folders_verdict(&f, &v);
+	assert_string_equal(v.summary, "12 folders, 12,139 messages, 1.5 MiB");
+	verdict_clear(&v);
+	f.truncated = 1;
+	folders_verdict(&f, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "more than 12 folders: only the first were read");
+	verdict_clear(&v);
+	f.n_unreadable = 1;
+	f.first_unreadable = "Junk";
+	folders_verdict(&f, &v);
+	assert_string_equal(v.summary, "12 folders, but 1 could not be read (Junk first)");
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -179,6 +298,9 @@ main(void)
 		cmocka_unit_test(test_quota_headroom_from_plan),
 		cmocka_unit_test(test_quota_details),
 		cmocka_unit_test(test_items_edges),
+		cmocka_unit_test(test_limits_edges),
+		cmocka_unit_test(test_large_edges),
+		cmocka_unit_test(test_names_and_folders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
