@@ -351,4 +351,35 @@ struct smtp_mx_tally {
 };
 void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
 
+/* ---- mailbox.compare (mailbox_compare.c) ---- */
+
+/* Source and destination folders paired by the sync's mapping, counted. */
+struct compare_summary {
+	size_t n_short;                /* after a sync: synced folders short on the destination */
+	const char *first_short;
+	size_t n_one_sided;            /* folders with messages on one side only */
+	const char *first_one_sided;
+	size_t differences;            /* folders missing or with other counts */
+	size_t n_missing;              /* source folders missing on the destination */
+	size_t n_pairs;
+	const char *first_difference;  /* or NULL: a destination-only folder */
+	int64_t source_total, destination_total;
+};
+void compare_verdict(const struct compare_summary *s, struct verdict *v);
+
+/* ---- mailbox.folder_map (mailbox_folder_map.c) ---- */
+
+/* Where the sync will put the source folders. */
+struct folder_map_summary {
+	size_t n_mapped, n_new;        /* folders mapped; of them, new on the destination */
+	size_t n_moved;                /* mapped under another name */
+	size_t n_left_out;
+	const char *moves;             /* "A -> B, C -> D and 3 more", "" when none */
+	size_t n_unused_rules;         /* plan folder_map rules naming no source folder */
+	const char *first_unused_rule;
+	const char *guessed;           /* "source"/"destination" without NAMESPACE, or NULL */
+	const char *guessed_prefix;    /* the prefix taken from LIST there */
+};
+void folder_map_verdict(const struct folder_map_summary *s, struct verdict *v);
+
 #endif

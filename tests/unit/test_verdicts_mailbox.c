@@ -2,7 +2,7 @@
  * test_verdicts_mailbox.c - the verdicts of the mailbox.* checks at their
  * edges (checks/check_verdicts.h): the quota's headroom and limit, the items
  * per folder, the item and folder limits, large messages, folder names and
- * the folder inventory.
+ * the folder inventory; mailbox.compare and mailbox.folder_map.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +290,81 @@ test_names_and_folders(void **state)
 	verdict_clear(&v);
 }
 
+static void
+test_compare(void **state)
+{
+	struct compare_summary s = {.n_pairs = 5, .source_total = 100, .destination_total = 100};
+	struct verdict v = {0};
+
+	(void)state;
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "5 folders, same message counts on both sides");
+	verdict_clear(&v);
+	/* Counts differ: warn (a sync may still be under way). */
+	s.differences = 1;
+	s.first_difference = "INBOX";
+	s.destination_total = 90;
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 difference: 0 source folders missing on the "
+	    "destination, 100 vs 90 messages (first: \"INBOX\")");
+	verdict_clear(&v);
+	s.first_difference = NULL;
+	compare_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "(first: \"a destination-only folder\")"));
+	verdict_clear(&v);
+	/* Messages on one side only fail; a synced folder left short fails first. */
+	s.n_one_sided = 1;
+	s.first_one_sided = "Archive";
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 folder with messages exists on one side only (first: "
+	    "\"Archive\"), 100 vs 90 messages");
+	verdict_clear(&v);
+	s.n_short = 2;
+	s.first_short = "Sent";
+	compare_verdict(&s, &v);
+	assert_string_equal(v.summary, "after the sync, 2 synced folders hold fewer messages on "
+	    "the destination than on the source (first: \"Sent\"), 100 vs 90 messages");
+	assert_non_null(strstr(v.advice, "cutover sync --verify"));
+	verdict_clear(&v);
+}
+
+static void
+test_folder_map(void **state)
+{
+	struct folder_map_summary s = {.n_mapped = 4, .n_new = 4, .moves = ""};
+	struct verdict v = {0};
+
+	(void)state;
+	folder_map_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "4 folders keep their names (4 new on the destination)");
+	verdict_clear(&v);
+	s.n_moved = 1;
+	s.n_left_out = 1;
+	s.moves = "INBOX.Sent -> Sent Items";
+	folder_map_verdict(&s, &v);
+	assert_string_equal(v.summary, "4 folders mapped, 4 new on the destination (some left "
+	    "out): INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+	/* No NAMESPACE on one side: warn. An unused plan rule warns first. */
+	s.guessed = "source";
+	s.guessed_prefix = "INBOX.";
+	folder_map_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "the source has no NAMESPACE: its personal prefix "
+	    "\"INBOX.\" was taken from LIST; 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+	s.n_unused_rules = 1;
+	s.first_unused_rule = "Old/Name";
+	folder_map_verdict(&s, &v);
+	assert_string_equal(v.summary, "1 plan folder_map rule names no source folder (first: "
+	    "\"Old/Name\"); 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+}
+
 int
 main(void)
 {
@@ -301,6 +376,8 @@ main(void)
 		cmocka_unit_test(test_limits_edges),
 		cmocka_unit_test(test_large_edges),
 		cmocka_unit_test(test_names_and_folders),
+		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_folder_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
