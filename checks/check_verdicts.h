@@ -310,6 +310,14 @@ struct sts_summary {
 	const char *suggested_id;      /* a new id for the TXT record (a UTC timestamp) */
 };
 void sts_verdict(const struct sts_summary *s, struct verdict *v);
+/* The v=STSv1 TXT records (N_RECORDS; ID_VALID: the first has a good id, else
+ * WHY): returns 1 with V set when that decides (none, or not valid), 0 when
+ * the policy must be fetched. */
+int sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why,
+    struct verdict *v);
+/* The policy at URL could not be used (WHY). */
+void sts_unusable_verdict(const char *url, const char *domain, const char *why,
+    struct verdict *v);
 void sts_details_json(const struct sts_summary *s, cJSON *details);
 
 /* ---- dns.m365_verification (dns_m365_verification.c) ---- */

@@ -207,6 +207,7 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	struct mtasts_policy p;
 	char err[200];
 	cJSON *pol;
+	struct verdict v = {0};
 
 	s->fetch = NULL;
 	cJSON_AddNumberToObject(
@@ -250,16 +251,39 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	}
 	cJSON_AddNullToObject(res->details, "policy");
 	cJSON_AddStringToObject(res->details, "error", err);
-	result_set(res, RESULT_WARN,
-	    "MTA-STS record published, but the policy at %s is not "
-	    "usable: %s",
-	    s->url, err);
-	result_advise(res,
-	    "Senders treat this as no policy, or keep a cached one: serve a "
-	    "valid policy (text/plain, 200, no redirect, a certificate valid "
-	    "for mta-sts.%s), or remove the _mta-sts TXT record.",
-	    s->domain);
+	sts_unusable_verdict(s->url, s->domain, err, &v);
+	verdict_apply(&v, res);
 	sts_done(s);
+}
+
+void
+sts_unusable_verdict(const char *url, const char *domain, const char *why, struct verdict *v)
+{
+	verdict_set(v, RESULT_WARN, "MTA-STS record published, but the policy at %s is not "
+	    "usable: %s", url, why);
+	verdict_advise(v, "Senders treat this as no policy, or keep a cached one: serve a "
+	    "valid policy (text/plain, 200, no redirect, a certificate valid "
+	    "for mta-sts.%s), or remove the _mta-sts TXT record.", domain);
+}
+
+int
+sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why,
+    struct verdict *v)
+{
+	if (n_records == 0) {
+		verdict_set(v, RESULT_PASS, "no MTA-STS policy (no v=STSv1 TXT record at "
+		    "_mta-sts.%s)", domain);
+		return 1;
+	}
+	if (n_records > 1 || !id_valid) {
+		verdict_set(v, RESULT_WARN, "the MTA-STS TXT record at _mta-sts.%s is not valid: %s",
+		    domain, n_records > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" :
+		    why);
+		verdict_advise(v, "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
+		    "letters and digits); senders ignore an invalid one.");
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -282,6 +306,7 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	size_t it = 0;
 	int n_sts = 0;
 	struct http_fetch_opts fo;
+	struct verdict v = {0};
 
 	s->q = NULL;
 	name = xasprintf("_mta-sts.%s", s->domain);
@@ -310,24 +335,12 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 		}
 	}
 	free(name);
-	if (n_sts == 0) {
+	if (n_sts == 0)
 		cJSON_AddNullToObject(res->details, "txt");
-		result_set(res, RESULT_PASS,
-		    "no MTA-STS policy (no v=STSv1 TXT record at _mta-sts.%s)", s->domain);
-		sts_done(s);
-		return;
-	}
-	if (s->id[0] != '\0')
-		cJSON_AddStringToObject(res->details, "id", s->id);
 	else
-		cJSON_AddNullToObject(res->details, "id");
-	if (n_sts > 1 || s->id[0] == '\0') {
-		result_set(res, RESULT_WARN,
-		    "the MTA-STS TXT record at _mta-sts.%s is not valid: %s", s->domain,
-		    n_sts > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" : err);
-		result_advise(res,
-		    "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
-		    "letters and digits); senders ignore an invalid one.");
+		util_json_add_str_or_null(res->details, "id", s->id[0] != '\0' ? s->id : NULL);
+	if (sts_txt_verdict(s->domain, n_sts, s->id[0] != '\0', err, &v)) {
+		verdict_apply(&v, res);
 		sts_done(s);
 		return;
 	}

@@ -108,52 +108,71 @@ mailcheck_login_status(enum net_result r)
 	"cutover sends no password over them unless --allow-old-tls is given."
 
 void
-mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
-    const char *side, const char *host, int port)
+mailcheck_login_verdict(const struct mailcheck_login_summary *s, struct verdict *v)
 {
-	switch (r) {
+	const char *proto = s->proto, *user = s->user, *side = s->side, *host = s->host;
+	int port = s->port;
+
+	verdict_set(v, mailcheck_login_status(s->result), "%s", s->error);
+	switch (s->result) {
 	case NET_RESULT_OK: break;
 	case NET_RESULT_AUTH_FAILED:
-		result_advise(res,
+		verdict_advise(v,
 		    "Check the %s password of %s in the plan (or the admin login), "
 		    "and that %s access is enabled for this mailbox on %s.",
 		    side, user, proto, host);
 		break;
 	case NET_RESULT_TLS_FAILED:
-		if (res->summary != NULL && strstr(res->summary, NET_OLD_TLS_MARK) != NULL) {
-			result_advise(res, MAILCHECK_OLD_TLS_ADVICE, host);
+		if (strstr(s->error, NET_OLD_TLS_MARK) != NULL) {
+			verdict_advise(v, MAILCHECK_OLD_TLS_ADVICE, host);
 			break;
 		}
-		result_advise(res,
+		verdict_advise(v,
 		    "Fix the certificate of %s:%d, or pass the CA that signed it with "
 		    "--ca-file; --insecure skips verification (not for production).",
 		    host, port);
 		break;
 	case NET_RESULT_CONNECT_FAILED:
-		result_advise(res,
+		verdict_advise(v,
 		    "Check the server name and port of the %s %s URL in the plan "
 		    "and that %s:%d is reachable from here (firewall, VPN).",
 		    side, proto, host, port);
 		break;
 	case NET_RESULT_TIMEOUT:
-		result_advise(res,
+		verdict_advise(v,
 		    "%s:%d did not answer in time: check the network path, or raise "
 		    "--timeout / lower --per-host if the server throttles.",
 		    host, port);
 		break;
 	case NET_RESULT_PROTOCOL_ERROR:
-		result_advise(res,
+		verdict_advise(v,
 		    "Check that %s:%d speaks %s in the mode the URL says (implicit "
 		    "TLS for %ss://, STARTTLS for %s://).",
 		    host, port, proto, proto, proto);
 		break;
 	case NET_RESULT_PLAINTEXT_REFUSED:
-		result_advise(res,
+		verdict_advise(v,
 		    "Use the implicit-TLS URL (%ss://) or a port that offers "
 		    "STARTTLS; --allow-plaintext sends the password unencrypted.",
 		    proto);
 		break;
 	}
+}
+
+void
+mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
+    const char *side, const char *host, int port)
+{
+	struct mailcheck_login_summary s = {
+		.result = r, .error = res->summary != NULL ? res->summary : "", .proto = proto,
+		.user = user, .side = side, .host = host, .port = port,
+	};
+	struct verdict v = {0};
+
+	mailcheck_login_verdict(&s, &v);
+	if (v.advice != NULL)
+		result_advise(res, "%s", v.advice);
+	verdict_clear(&v);
 }
 
 static enum result_side

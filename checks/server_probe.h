@@ -119,6 +119,21 @@ cJSON *mailcheck_caps_json(const char *const *caps, size_t n);
 /* The report status for a login result (pass, fail or error). */
 enum result_status mailcheck_login_status(enum net_result r);
 
+/* What one PROTO.login met. */
+struct mailcheck_login_summary {
+	enum net_result result;
+	const char *error;        /* the session's error text ("" when none) */
+	const char *proto;        /* "imap" or "pop3" */
+	const char *user;
+	const char *side;         /* "source" or "destination" */
+	const char *host;
+	int port;
+};
+
+/* The PROTO.login verdict: mailcheck_login_status, the error as the summary,
+ * and what to do about it. */
+void mailcheck_login_verdict(const struct mailcheck_login_summary *s, struct verdict *v);
+
 /* Set RES's advice for login result R of USER on SIDE at HOST:PORT (none for ok). */
 void mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
     const char *user, const char *side, const char *host, int port);

@@ -610,6 +610,25 @@ test_mta_sts(void **state)
 	assert_string_equal(v.summary, "MTA-STS policy in mode enforce, 1 mx pattern, max_age "
 	    "86400");
 	verdict_clear(&v);
+	/* The TXT record decides first: none passes (optional), two or a bad id warn. */
+	assert_int_equal(sts_txt_verdict("example.com", 0, 0, "", &v), 1);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	assert_int_equal(sts_txt_verdict("example.com", 1, 1, "", &v), 0);
+	assert_null(v.summary);
+	assert_int_equal(sts_txt_verdict("example.com", 2, 1, "", &v), 1);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "more than one v=STSv1 record"));
+	verdict_clear(&v);
+	assert_int_equal(sts_txt_verdict("example.com", 1, 0, "id: not alphanumeric", &v), 1);
+	assert_string_equal(v.summary, "the MTA-STS TXT record at _mta-sts.example.com is not "
+	    "valid: id: not alphanumeric");
+	verdict_clear(&v);
+	sts_unusable_verdict("https://mta-sts.example.com/.well-known/mta-sts.txt", "example.com",
+	    "HTTP 404", &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.advice, "for mta-sts.example.com"));
+	verdict_clear(&v);
 }
 
 static void

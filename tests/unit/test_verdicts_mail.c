@@ -2,7 +2,8 @@
  * test_verdicts_mail.c - the imap.tls / pop3.tls verdict (server_probe.h,
  * mailcheck_tls_verdict) at its edges: the certificate's days left, old TLS,
  * --insecure, and what a port that does not work means when the plan named
- * it and when cutover only derived it; and smtp.mx's tally of hosts and
+ * it and when cutover only derived it; imap.login / pop3.login
+ * (mailcheck_login_verdict); and smtp.mx's tally of hosts and
  * recipients (check_verdicts.h).
  */
 #include <setjmp.h>
@@ -150,6 +151,47 @@ test_tls_failures(void **state)
 	verdict_clear(&v);
 }
 
+static enum result_status
+login(enum net_result r, const char *error, struct verdict *v)
+{
+	struct mailcheck_login_summary s = {
+		.result = r, .error = error, .proto = "imap", .user = "alice@example.com",
+		.side = "source", .host = "imap.example.com", .port = 993,
+	};
+
+	verdict_clear(v);
+	mailcheck_login_verdict(&s, v);
+	return v->status;
+}
+
+static void
+test_login(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	assert_int_equal(login(NET_RESULT_OK, "", &v), RESULT_PASS);
+	assert_null(v.advice);
+	/* A wrong password is the mailbox's failure; the network's is an error. */
+	assert_int_equal(login(NET_RESULT_AUTH_FAILED, "NO [AUTHENTICATIONFAILED]", &v),
+	    RESULT_FAIL);
+	assert_string_equal(v.summary, "NO [AUTHENTICATIONFAILED]");
+	assert_string_equal(v.advice, "Check the source password of alice@example.com in the "
+	    "plan (or the admin login), and that imap access is enabled for this mailbox on "
+	    "imap.example.com.");
+	assert_int_equal(login(NET_RESULT_CONNECT_FAILED, "connection refused", &v), RESULT_ERROR);
+	assert_non_null(strstr(v.advice, "imap.example.com:993 is reachable from here"));
+	assert_int_equal(login(NET_RESULT_TIMEOUT, "no greeting in time", &v), RESULT_ERROR);
+	/* TLS: old versions get their own advice. */
+	assert_int_equal(login(NET_RESULT_TLS_FAILED, "TLSv1.1 is below TLS 1.2", &v), RESULT_FAIL);
+	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
+	login(NET_RESULT_TLS_FAILED, "certificate verify failed", &v);
+	assert_non_null(strstr(v.advice, "Fix the certificate of imap.example.com:993"));
+	assert_int_equal(login(NET_RESULT_PLAINTEXT_REFUSED, "no STARTTLS", &v), RESULT_FAIL);
+	assert_non_null(strstr(v.advice, "(imaps://)"));
+	verdict_clear(&v);
+}
+
 static void
 test_smtp_mx(void **state)
 {
@@ -216,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_tls_certificate_days),
 		cmocka_unit_test(test_tls_version_and_verification),
 		cmocka_unit_test(test_tls_failures),
+		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_smtp_mx),
 	};
 
