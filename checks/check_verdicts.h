@@ -7,7 +7,9 @@
  * JSON, no clock) and, where the details are built from the summary alone,
  * X_details_json() (summary -> the result's details, reports/SCHEMA.md).
  * Strings in a summary are borrowed from whoever gathered them. The edges
- * of every verdict are unit-tested in tests/unit/test_verdicts_*.c.
+ * of every verdict are unit-tested in tests/unit/test_verdicts_*.c. The
+ * imap.* and pop3.* verdicts are server_probe.h's (mailcheck_tls_verdict,
+ * mailcheck_login_verdict), dns.propagation's propagation.h's (prop_verdict).
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
@@ -27,125 +29,33 @@
 #include "spf.h"
 #include "verdict.h"
 
-/* ---- mailbox.quota (mailbox_quota.c) ---- */
+/* ---- dns.mx and dns.mx_ttl (dns_mx.c) ---- */
 
-/* Above this share of the destination's limit the quota check warns. */
-#define QUOTA_HEADROOM_DEFAULT 0.70
+/* The MX lookup's STATUS (ERROR, asked SERVERS): returns 0 for DNS_OK, else 1
+ * with V set (no MX, no such domain, a failed lookup). */
+int mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
+    const char *servers, struct verdict *v);
+/* A null MX (RFC 7505); VALID: alone, with preference 0. */
+void mx_null_verdict(const char *domain, int valid, struct verdict *v);
 
-struct quota_summary {
-	int64_t usage;              /* the source's usage in bytes, -1 unknown */
-	const char *usage_from;     /* "quota", "folders" or NULL */
-	int64_t limit;              /* the destination's limit in bytes, -1 unknown */
-	const char *limit_from;     /* "destination", "plan" or NULL */
-	double headroom;            /* warn above this ratio */
-	int64_t source_limit;       /* the source's own quota limit, -1 */
-	int64_t destination_usage;  /* the destination's usage, -1 */
-	const char *source_quota_root;  /* or NULL */
-	const char *destination_error;  /* the destination could not be read, or NULL */
+/* What dns.mx found out about the exchanges (the first of each kind). */
+struct mx_summary {
+	size_t n_ex;                 /* exchanges checked */
+	const char *provider;        /* the profile all belong to, or NULL */
+	int mixed;                   /* they belong to different providers */
+	const char *noaddr;          /* an exchange with no address, or NULL */
+	size_t n_noaddr;
+	const char *alias, *alias_target; /* an exchange that is a CNAME, and its target */
+	const char *lookup_err;      /* an exchange whose address lookup failed */
+	const char *const *expect_mx; /* the MX patterns after cutover, or NULL */
+	int all_expected;            /* every exchange matches them */
+	int past_go_live;            /* the plan's go-live day is over */
+	const char *go_live;         /* that day, "YYYY-MM-DD" */
 };
+void mx_verdict(const struct mx_summary *s, struct verdict *v);
 
-/* usage / limit, or -1 when either is unknown. */
-double quota_ratio(const struct quota_summary *s);
-void quota_verdict(const struct quota_summary *s, struct verdict *out);
-void quota_details_json(const struct quota_summary *s, cJSON *details);
-
-/* ---- mailbox.folders, folder_names, limits, large_messages (mailbox_folders.c) ---- */
-
-/* The source's folder inventory, as mailbox.folders sums it up. */
-struct folders_summary {
-	size_t n_folders;              /* listed folders */
-	size_t n_unreadable;           /* folders whose STATUS or size failed */
-	const char *first_unreadable;
-	int truncated;                 /* more folders than were read */
-	int64_t total_messages;
-	int64_t total_bytes;           /* -1 unknown */
-};
-void folders_verdict(const struct folders_summary *s, struct verdict *v);
-
-/* Folder names that will not migrate as they are (folders_name_problems). */
-struct names_summary {
-	size_t n_names, n_bad, n_problems;
-	const char *first;             /* the first name with a problem */
-};
-void names_verdict(const struct names_summary *s, struct verdict *v);
-
-/* The mailbox against the destination's item and folder limits (-1: none). */
-struct limits_summary {
-	int64_t total_messages;
-	size_t folder_count;
-	int64_t items_limit;           /* more items fail: the migration stops there */
-	int64_t folder_limit;          /* more folders warn */
-};
-void limits_verdict(const struct limits_summary *s, struct verdict *v);
-
-/* Messages over the destination's message size limit (-1: none known). */
-struct large_summary {
-	int64_t limit;
-	int64_t count;                 /* messages over it */
-	size_t n_folders;              /* folders holding them */
-	size_t not_counted;            /* folders that could not be searched */
-};
-void large_verdict(const struct large_summary *s, struct verdict *v);
-
-/* ---- mailbox.folder_items (mailbox_folders.c) ---- */
-
-/* More items than this in one folder warns (the destination's folder_items). */
-#define ITEMS_LIMIT_DEFAULT 10000
-
-struct items_summary {
-	const struct folders_inventory *inv; /* the source's, or NULL */
-	int64_t limit;
-	size_t n_over;        /* folders holding more than LIMIT messages */
-	const char *largest;  /* the fullest of them (the first when tied) */
-	uint32_t most;        /* its messages */
-};
-
-/* Count INV's folders over LIMIT into S (INV may be NULL). */
-void items_summarize(const struct folders_inventory *inv, int64_t limit, struct items_summary *s);
-void items_verdict(const struct items_summary *s, struct verdict *out);
-void items_details_json(const struct items_summary *s, cJSON *details);
-
-/* ---- web.webmail (web_webmail.c) ---- */
-
-/* A webmail certificate that expires in fewer days than this warns. */
-#define WEBMAIL_EXPIRY_WARN_DAYS 14
-
-/* What fetching one side's webmail URL met (the last hop's facts). */
-struct webmail_summary {
-	const char *side;             /* "source" or "destination" */
-	const char *plan_url;         /* the URL in the plan */
-	enum http_fetch_end end;
-	const char *error;            /* the fetch's reason unless HTTP_FETCH_OK */
-	int no_such_name;             /* DNS said NXDOMAIN or NODATA */
-	const char *url;              /* the last hop's URL */
-	long status;                  /* its HTTP status, 0 none */
-	int timed_out;
-	size_t n_hops;                /* requests made (redirects + 1) */
-	int https;
-	const char *tls_version;      /* "TLSv1.3", "" */
-	int tls_verified;
-	const char *tls_verify_error; /* "" when none */
-	int has_expiry;               /* the certificate's notAfter is known */
-	long days_left;               /* until then */
-};
-
-/* Returns 1 when the page is good enough to probe EWS behind it. */
-int webmail_verdict(const struct webmail_summary *s, struct verdict *out);
-
-/* What the EWS probe (GET /EWS/Exchange.asmx) of an Exchange webmail met. */
-struct ews_summary {
-	const char *url;
-	long http_status;              /* 0 none */
-	const char *const *challenges; /* WWW-Authenticate values */
-	size_t n_challenges;
-	const char *error;             /* the fetch's reason, or NULL */
-	int reachable;                 /* 401 with a challenge */
-};
-
-/* The webmail verdict (PREV_STATUS, PREV_SUMMARY) with the EWS probe's word added. */
-void ews_verdict(const struct ews_summary *s, enum result_status prev_status,
-    const char *prev_summary, struct verdict *out);
-void ews_details_json(const struct ews_summary *s, cJSON *ews);
+/* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
+void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
 
 /* ---- dns.spf (dns_spf.c) ---- */
 
@@ -194,34 +104,6 @@ void spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, con
 void spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
     struct verdict *v);
 
-/* ---- dns.mx and dns.mx_ttl (dns_mx.c) ---- */
-
-/* The MX lookup's STATUS (ERROR, asked SERVERS): returns 0 for DNS_OK, else 1
- * with V set (no MX, no such domain, a failed lookup). */
-int mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
-    const char *servers, struct verdict *v);
-/* A null MX (RFC 7505); VALID: alone, with preference 0. */
-void mx_null_verdict(const char *domain, int valid, struct verdict *v);
-
-/* What dns.mx found out about the exchanges (the first of each kind). */
-struct mx_summary {
-	size_t n_ex;                 /* exchanges checked */
-	const char *provider;        /* the profile all belong to, or NULL */
-	int mixed;                   /* they belong to different providers */
-	const char *noaddr;          /* an exchange with no address, or NULL */
-	size_t n_noaddr;
-	const char *alias, *alias_target; /* an exchange that is a CNAME, and its target */
-	const char *lookup_err;      /* an exchange whose address lookup failed */
-	const char *const *expect_mx; /* the MX patterns after cutover, or NULL */
-	int all_expected;            /* every exchange matches them */
-	int past_go_live;            /* the plan's go-live day is over */
-	const char *go_live;         /* that day, "YYYY-MM-DD" */
-};
-void mx_verdict(const struct mx_summary *s, struct verdict *v);
-
-/* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
-void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
-
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 
 /* What the A, AAAA (CNAMEs followed) and SRV lookups of autodiscover found. */
@@ -247,22 +129,6 @@ struct dns_ad_summary {
 /* "does not exist (NXDOMAIN)" or "has no such record (NODATA)". */
 const char *dns_ad_negative_str(enum dns_status st);
 void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
-
-/* ---- web.autodiscover (web_autodiscover.c) ---- */
-
-/* How Outlook's four autodiscover steps went, in their order. */
-struct web_ad_summary {
-	const char *domain;
-	const char *reasons[4];        /* each step's reason (NULL: none) */
-	int win_step;                  /* the first step that found an endpoint (1-4), 0 none */
-	const char *win_method;        /* its name: "root_domain", ... */
-	const char *win_points_to;     /* the host that answered (or its alias target) */
-	const char *win_reason;
-	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
-	const char *expected;          /* the plan's expected autodiscover host, or NULL */
-	int matches;                   /* a name the winning step reached matches it */
-};
-void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
 
 /* ---- dns.dmarc (dns_dmarc.c) ---- */
 
@@ -345,19 +211,141 @@ struct tlsrpt_summary {
 };
 void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
 
-/* ---- smtp.mx (smtp_mx.c) ---- */
+/* ---- web.webmail (web_webmail.c) ---- */
 
-/* What the probes of every MX host met, counted (the first of each kind kept). */
-struct smtp_mx_tally {
-	const char *domain;
-	int port;
-	size_t n_hosts, n_rcpts;
-	size_t accepted, rejected, deferred, untested; /* recipient checks */
-	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
-	char first_reject[300], first_defer[300], first_fail[300];
-	const char *advice;            /* for the first rejection, or NULL */
+/* A webmail certificate that expires in fewer days than this warns. */
+#define WEBMAIL_EXPIRY_WARN_DAYS 14
+
+/* What fetching one side's webmail URL met (the last hop's facts). */
+struct webmail_summary {
+	const char *side;             /* "source" or "destination" */
+	const char *plan_url;         /* the URL in the plan */
+	enum http_fetch_end end;
+	const char *error;            /* the fetch's reason unless HTTP_FETCH_OK */
+	int no_such_name;             /* DNS said NXDOMAIN or NODATA */
+	const char *url;              /* the last hop's URL */
+	long status;                  /* its HTTP status, 0 none */
+	int timed_out;
+	size_t n_hops;                /* requests made (redirects + 1) */
+	int https;
+	const char *tls_version;      /* "TLSv1.3", "" */
+	int tls_verified;
+	const char *tls_verify_error; /* "" when none */
+	int has_expiry;               /* the certificate's notAfter is known */
+	long days_left;               /* until then */
 };
-void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
+
+/* Returns 1 when the page is good enough to probe EWS behind it. */
+int webmail_verdict(const struct webmail_summary *s, struct verdict *out);
+
+/* What the EWS probe (GET /EWS/Exchange.asmx) of an Exchange webmail met. */
+struct ews_summary {
+	const char *url;
+	long http_status;              /* 0 none */
+	const char *const *challenges; /* WWW-Authenticate values */
+	size_t n_challenges;
+	const char *error;             /* the fetch's reason, or NULL */
+	int reachable;                 /* 401 with a challenge */
+};
+
+/* The webmail verdict (PREV_STATUS, PREV_SUMMARY) with the EWS probe's word added. */
+void ews_verdict(const struct ews_summary *s, enum result_status prev_status,
+    const char *prev_summary, struct verdict *out);
+void ews_details_json(const struct ews_summary *s, cJSON *ews);
+
+/* ---- web.autodiscover (web_autodiscover.c) ---- */
+
+/* How Outlook's four autodiscover steps went, in their order. */
+struct web_ad_summary {
+	const char *domain;
+	const char *reasons[4];        /* each step's reason (NULL: none) */
+	int win_step;                  /* the first step that found an endpoint (1-4), 0 none */
+	const char *win_method;        /* its name: "root_domain", ... */
+	const char *win_points_to;     /* the host that answered (or its alias target) */
+	const char *win_reason;
+	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
+	const char *expected;          /* the plan's expected autodiscover host, or NULL */
+	int matches;                   /* a name the winning step reached matches it */
+};
+void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
+
+/* ---- mailbox.folders, folder_names, limits, large_messages (mailbox_folders.c) ---- */
+
+/* The source's folder inventory, as mailbox.folders sums it up. */
+struct folders_summary {
+	size_t n_folders;              /* listed folders */
+	size_t n_unreadable;           /* folders whose STATUS or size failed */
+	const char *first_unreadable;
+	int truncated;                 /* more folders than were read */
+	int64_t total_messages;
+	int64_t total_bytes;           /* -1 unknown */
+};
+void folders_verdict(const struct folders_summary *s, struct verdict *v);
+
+/* Folder names that will not migrate as they are (folders_name_problems). */
+struct names_summary {
+	size_t n_names, n_bad, n_problems;
+	const char *first;             /* the first name with a problem */
+};
+void names_verdict(const struct names_summary *s, struct verdict *v);
+
+/* The mailbox against the destination's item and folder limits (-1: none). */
+struct limits_summary {
+	int64_t total_messages;
+	size_t folder_count;
+	int64_t items_limit;           /* more items fail: the migration stops there */
+	int64_t folder_limit;          /* more folders warn */
+};
+void limits_verdict(const struct limits_summary *s, struct verdict *v);
+
+/* Messages over the destination's message size limit (-1: none known). */
+struct large_summary {
+	int64_t limit;
+	int64_t count;                 /* messages over it */
+	size_t n_folders;              /* folders holding them */
+	size_t not_counted;            /* folders that could not be searched */
+};
+void large_verdict(const struct large_summary *s, struct verdict *v);
+
+/* ---- mailbox.folder_items (mailbox_folders.c) ---- */
+
+/* More items than this in one folder warns (the destination's folder_items). */
+#define ITEMS_LIMIT_DEFAULT 10000
+
+struct items_summary {
+	const struct folders_inventory *inv; /* the source's, or NULL */
+	int64_t limit;
+	size_t n_over;        /* folders holding more than LIMIT messages */
+	const char *largest;  /* the fullest of them (the first when tied) */
+	uint32_t most;        /* its messages */
+};
+
+/* Count INV's folders over LIMIT into S (INV may be NULL). */
+void items_summarize(const struct folders_inventory *inv, int64_t limit, struct items_summary *s);
+void items_verdict(const struct items_summary *s, struct verdict *out);
+void items_details_json(const struct items_summary *s, cJSON *details);
+
+/* ---- mailbox.quota (mailbox_quota.c) ---- */
+
+/* Above this share of the destination's limit the quota check warns. */
+#define QUOTA_HEADROOM_DEFAULT 0.70
+
+struct quota_summary {
+	int64_t usage;              /* the source's usage in bytes, -1 unknown */
+	const char *usage_from;     /* "quota", "folders" or NULL */
+	int64_t limit;              /* the destination's limit in bytes, -1 unknown */
+	const char *limit_from;     /* "destination", "plan" or NULL */
+	double headroom;            /* warn above this ratio */
+	int64_t source_limit;       /* the source's own quota limit, -1 */
+	int64_t destination_usage;  /* the destination's usage, -1 */
+	const char *source_quota_root;  /* or NULL */
+	const char *destination_error;  /* the destination could not be read, or NULL */
+};
+
+/* usage / limit, or -1 when either is unknown. */
+double quota_ratio(const struct quota_summary *s);
+void quota_verdict(const struct quota_summary *s, struct verdict *out);
+void quota_details_json(const struct quota_summary *s, cJSON *details);
 
 /* ---- mailbox.compare (mailbox_compare.c) ---- */
 
@@ -389,5 +377,19 @@ struct folder_map_summary {
 	const char *guessed_prefix;    /* the prefix taken from LIST there */
 };
 void folder_map_verdict(const struct folder_map_summary *s, struct verdict *v);
+
+/* ---- smtp.mx (smtp_mx.c) ---- */
+
+/* What the probes of every MX host met, counted (the first of each kind kept). */
+struct smtp_mx_tally {
+	const char *domain;
+	int port;
+	size_t n_hosts, n_rcpts;
+	size_t accepted, rejected, deferred, untested; /* recipient checks */
+	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
+	char first_reject[300], first_defer[300], first_fail[300];
+	const char *advice;            /* for the first rejection, or NULL */
+};
+void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
 
 #endif
