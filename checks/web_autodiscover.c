@@ -402,42 +402,38 @@ ad_settings_json(const struct autodiscover_settings *st)
 {
 	cJSON *o = cJSON_CreateObject(), *servers;
 
-#define AD_STR(obj, key, v) \
-	do { if ((v) != NULL) cJSON_AddStringToObject(obj, key, v); \
-	     else cJSON_AddNullToObject(obj, key); } while (0)
 	if (st->kind == AUTODISCOVER_POX) {
-		AD_STR(o, "display_name", st->display_name);
-		AD_STR(o, "smtp_address", st->smtp_address);
-		AD_STR(o, "action", st->action);
-		AD_STR(o, "redirect", st->redirect);
-		AD_STR(o, "error_code", st->error_code);
-		AD_STR(o, "error_message", st->error_message);
+		util_json_add_str_or_null(o, "display_name", st->display_name);
+		util_json_add_str_or_null(o, "smtp_address", st->smtp_address);
+		util_json_add_str_or_null(o, "action", st->action);
+		util_json_add_str_or_null(o, "redirect", st->redirect);
+		util_json_add_str_or_null(o, "error_code", st->error_code);
+		util_json_add_str_or_null(o, "error_message", st->error_message);
 	} else {
-		AD_STR(o, "provider_id", st->provider_id);
-		AD_STR(o, "display_name", st->display_name);
+		util_json_add_str_or_null(o, "provider_id", st->provider_id);
+		util_json_add_str_or_null(o, "display_name", st->display_name);
 	}
 	servers = cJSON_AddArrayToObject(o, st->kind == AUTODISCOVER_POX ? "protocols" : "servers");
 	for (size_t i = 0; i < st->n_servers; i++) {
 		const struct autodiscover_server *v = &st->servers[i];
 		cJSON *p = cJSON_CreateObject();
 
-		AD_STR(p, "type", v->type);
+		util_json_add_str_or_null(p, "type", v->type);
 		if (st->kind == AUTODISCOVER_AUTOCONFIG)
-			AD_STR(p, "direction", v->direction);
-		AD_STR(p, "server", v->host);
+			util_json_add_str_or_null(p, "direction", v->direction);
+		util_json_add_str_or_null(p, "server", v->host);
 		if (v->port > 0)
 			cJSON_AddNumberToObject(p, "port", (double)v->port);
 		else
 			cJSON_AddNullToObject(p, "port");
-		AD_STR(p, "security", v->security);
+		util_json_add_str_or_null(p, "security", v->security);
 		if (st->kind == AUTODISCOVER_POX) {
-			AD_STR(p, "ews_url", v->ews_url);
-			AD_STR(p, "owa_url", v->owa_url);
-			AD_STR(p, "as_url", v->as_url);
+			util_json_add_str_or_null(p, "ews_url", v->ews_url);
+			util_json_add_str_or_null(p, "owa_url", v->owa_url);
+			util_json_add_str_or_null(p, "as_url", v->as_url);
 		}
 		cJSON_AddItemToArray(servers, p);
 	}
-#undef AD_STR
 	return o;
 }
 
