@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dnschase.h"
 #include "plan.h"
 #include "profile.h"
@@ -108,8 +109,8 @@ ad_negative(enum dns_status st)
 	return st == DNS_NODATA || st == DNS_NXDOMAIN;
 }
 
-static const char *
-ad_negative_str(enum dns_status st)
+const char *
+dns_ad_negative_str(enum dns_status st)
 {
 	return st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" : "has no such record (NODATA)";
 }
@@ -123,31 +124,93 @@ ad_chain_has(const struct ad_task *m, const char *name)
 	return 0;
 }
 
-static void
-ad_finish(struct ad_task *m)
+void
+dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 {
-	struct result *res = task_result(m->t);
-	cJSON *d = res->details;
-	cJSON *lookups, *chain;
-	const char *servers = dns_client_servers(runner_dns(task_runner(m->t)));
-	int n_addr = cJSON_GetArraySize(m->addresses);
-	int n_srv = cJSON_GetArraySize(m->srv);
-	int host_exists, matches = 0, err_i = -1;
-	const char *host = m->name[AD_A], *srvname = m->name[AD_SRV];
-	const char *final;
+	const char *host = s->host, *srvname = s->srvname, *final = s->final;
+	const char *expected = s->expected;
 
-	/* The host exists when it has addresses or is an alias. */
-	host_exists = n_addr > 0 || m->n_chain > 0;
-	final = m->n_chain > 0 ? m->chain[m->n_chain - 1] : host;
-	/* A failed lookup matters when nothing else decides: the host's when it
-	 * gave no address, the SRV's when the host does not exist. */
-	for (int i = AD_A; i <= AD_AAAA; i++)
-		if (err_i < 0 && n_addr == 0 && m->st[i] != DNS_OK && !ad_negative(m->st[i]))
-			err_i = i;
-	if (err_i < 0 && !host_exists && m->st[AD_SRV] != DNS_OK && !ad_negative(m->st[AD_SRV]))
-		err_i = AD_SRV;
-	if (m->expected != NULL)
-		matches = host_exists ? ad_chain_has(m, m->expected) : m->srv_match != NULL;
+	if (s->chain_problem != DNSCHASE_FINE) {
+		if (s->chain_problem == DNSCHASE_LOOP)
+			verdict_set(v, RESULT_FAIL, "%s: CNAME loop (%s points back into the chain)",
+			    host, final);
+		else
+			verdict_set(v, RESULT_FAIL, "%s: CNAME chain longer than %d links (stopped at "
+			    "%s)", host, DNSCHASE_MAX_LINKS, final);
+		verdict_advise(v, "Make %s a CNAME straight to the provider's autodiscover "
+		    "host%s%s: clients give up on alias loops and long chains.", host,
+		    expected != NULL ? " " : "", expected != NULL ? expected : "");
+		return;
+	}
+	if (s->failed_type != NULL) {
+		verdict_set(v, RESULT_ERROR, "autodiscover lookup failed: %s %s: %s (asked %s)",
+		    s->failed_type, s->failed_name, s->failed_error, s->servers);
+		return;
+	}
+	if (!s->host_exists && s->n_srv == 0 && expected == NULL) {
+		/* Nothing published and nothing expected: not every provider uses
+		 * autodiscover (Google Workspace does not). */
+		verdict_set(v, RESULT_PASS, "no autodiscover record (%s %s, %s %s); none expected, "
+		    "use --expect PROFILE to compare", host, dns_ad_negative_str(s->status_a),
+		    srvname, dns_ad_negative_str(s->status_srv));
+		return;
+	}
+	if (!s->host_exists && s->n_srv == 0) {
+		verdict_set(v, RESULT_WARN, "no autodiscover record: %s %s, %s %s", host,
+		    dns_ad_negative_str(s->status_a), srvname, dns_ad_negative_str(s->status_srv));
+		verdict_advise(v, "Publish %s CNAME %s (expected by %s%s) so that Outlook and "
+		    "phones find the new mailbox server by themselves after the cutover.", host,
+		    expected, s->origin != NULL && strcmp(s->origin, "plan") != 0 ?
+		    "profile " : "", s->origin != NULL ? s->origin : "plan");
+		return;
+	}
+	if (s->host_exists && s->n_addr == 0) {
+		if (s->n_chain > 0)
+			verdict_set(v, RESULT_FAIL, "%s is an alias of %s, which has no address: it %s",
+			    host, final, dns_ad_negative_str(s->status_a));
+		else
+			verdict_set(v, RESULT_FAIL, "%s has no address: %s", host,
+			    dns_ad_negative_str(s->status_a));
+		verdict_advise(v, "Point %s at a host that exists%s%s: clients that follow it "
+		    "fail to connect.", host, expected != NULL ? ", e.g. CNAME " : "",
+		    expected != NULL ? expected : "");
+		return;
+	}
+	if (expected != NULL && !s->matches) {
+		const char *now = s->host_exists ? final : s->srv_first;
+		const char *by = s->origin != NULL ? s->origin : "plan";
+		const char *pre = strcmp(by, "plan") != 0 ? "profile " : "";
+
+		if (s->host_exists && s->n_chain == 0)
+			verdict_set(v, RESULT_WARN, "%s has an address of its own, not a CNAME to %s "
+			    "(expected by %s%s)", host, expected, pre, by);
+		else
+			verdict_set(v, RESULT_WARN, "%s points to %s, not to %s (expected by %s%s)",
+			    s->host_exists ? host : srvname, now, expected, pre, by);
+		if (s->n_srv == 0 || s->srv_match != NULL)
+			verdict_advise(v, "At the cutover, change %s to CNAME %s, so that Outlook "
+			    "and phones find the new mailbox server.", host, expected);
+		else
+			verdict_advise(v, "At the cutover, change %s to CNAME %s and the target of "
+			    "%s to %s, so that Outlook and phones find the new mailbox server.", host,
+			    expected, srvname, expected);
+		return;
+	}
+	if (s->host_exists)
+		verdict_set(v, RESULT_PASS, "%s %s%s, %d address%s%s", host,
+		    s->n_chain > 0 ? "is an alias of " : "resolves", s->n_chain > 0 ? final : "",
+		    s->n_addr, s->n_addr == 1 ? "" : "es", expected != NULL ? ", as expected" : "");
+	else
+		verdict_set(v, RESULT_PASS, "%s has no address record, SRV %s points to %s%s", host,
+		    srvname, s->srv_match != NULL ? s->srv_match : s->srv_first,
+		    expected != NULL ? ", as expected" : "");
+}
+
+/* The details of dns.autodiscover: M's answers (moved into it) and S. */
+static void
+ad_details_json(struct ad_task *m, const struct dns_ad_summary *s, cJSON *d)
+{
+	cJSON *lookups, *chain;
 
 	if (m->n_chain > 0)
 		cJSON_AddStringToObject(d, "cname", m->chain[0]);
@@ -160,12 +223,12 @@ ad_finish(struct ad_task *m)
 	m->addresses = NULL;
 	cJSON_AddItemToObject(d, "srv", m->srv);
 	m->srv = NULL;
-	if (m->expected != NULL) {
+	if (s->expected != NULL) {
 		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
 
-		cJSON_AddBoolToObject(d, "matches_expected", matches);
-		cJSON_AddStringToObject(exp, "autodiscover", m->expected);
-		cJSON_AddStringToObject(exp, "origin", m->origin != NULL ? m->origin : "plan");
+		cJSON_AddBoolToObject(d, "matches_expected", s->matches);
+		cJSON_AddStringToObject(exp, "autodiscover", s->expected);
+		cJSON_AddStringToObject(exp, "origin", s->origin != NULL ? s->origin : "plan");
 	} else {
 		cJSON_AddNullToObject(d, "matches_expected");
 	}
@@ -174,86 +237,45 @@ ad_finish(struct ad_task *m)
 		cJSON_AddItemToArray(lookups, m->lookup[i]);
 		m->lookup[i] = NULL;
 	}
+}
 
-	for (int i = AD_A; i <= AD_AAAA; i++) {
-		if (m->problem[i] != DNSCHASE_FINE) {
-			if (m->problem[i] == DNSCHASE_LOOP)
-				result_set(res, RESULT_FAIL, "%s: CNAME loop (%s points back into the "
-				    "chain)", host, final);
-			else
-				result_set(res, RESULT_FAIL, "%s: CNAME chain longer than %d links "
-				    "(stopped at %s)", host, DNSCHASE_MAX_LINKS, final);
-			result_advise(res, "Make %s a CNAME straight to the provider's autodiscover "
-			    "host%s%s: clients give up on alias loops and long chains.", host,
-			    m->expected != NULL ? " " : "", m->expected != NULL ? m->expected : "");
-			goto out;
-		}
-	}
+static void
+ad_finish(struct ad_task *m)
+{
+	struct result *res = task_result(m->t);
+	struct dns_ad_summary s = {
+		.host = m->name[AD_A], .srvname = m->name[AD_SRV], .n_chain = m->n_chain,
+		.n_addr = cJSON_GetArraySize(m->addresses), .n_srv = cJSON_GetArraySize(m->srv),
+		.expected = m->expected, .origin = m->origin, .status_a = m->st[AD_A],
+		.status_srv = m->st[AD_SRV], .srv_match = m->srv_match, .srv_first = m->srv_first,
+		.servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	};
+	struct verdict v = {0};
+	int err_i = -1;
+
+	/* The host exists when it has addresses or is an alias. */
+	s.host_exists = s.n_addr > 0 || m->n_chain > 0;
+	s.final = m->n_chain > 0 ? m->chain[m->n_chain - 1] : s.host;
+	/* A failed lookup matters when nothing else decides: the host's when it
+	 * gave no address, the SRV's when the host does not exist. */
+	for (int i = AD_A; i <= AD_AAAA; i++)
+		if (err_i < 0 && s.n_addr == 0 && m->st[i] != DNS_OK && !ad_negative(m->st[i]))
+			err_i = i;
+	if (err_i < 0 && !s.host_exists && m->st[AD_SRV] != DNS_OK &&
+	    !ad_negative(m->st[AD_SRV]))
+		err_i = AD_SRV;
 	if (err_i >= 0) {
-		result_set(res, RESULT_ERROR, "autodiscover lookup failed: %s %s: %s (asked %s)",
-		    err_i == AD_SRV ? "SRV" : err_i == AD_A ? "A" : "AAAA",
-		    err_i == AD_SRV ? srvname : final, m->error[err_i], servers);
-		goto out;
+		s.failed_type = err_i == AD_SRV ? "SRV" : err_i == AD_A ? "A" : "AAAA";
+		s.failed_name = err_i == AD_SRV ? s.srvname : s.final;
+		s.failed_error = m->error[err_i];
 	}
-	if (!host_exists && n_srv == 0 && m->expected == NULL) {
-		/* Nothing published and nothing expected: not every provider uses
-		 * autodiscover (Google Workspace does not). */
-		result_set(res, RESULT_PASS, "no autodiscover record (%s %s, %s %s); none expected, "
-		    "use --expect PROFILE to compare", host, ad_negative_str(m->st[AD_A]), srvname,
-		    ad_negative_str(m->st[AD_SRV]));
-		goto out;
-	}
-	if (!host_exists && n_srv == 0) {
-		result_set(res, RESULT_WARN, "no autodiscover record: %s %s, %s %s", host,
-		    ad_negative_str(m->st[AD_A]), srvname, ad_negative_str(m->st[AD_SRV]));
-		result_advise(res, "Publish %s CNAME %s (expected by %s%s) so that Outlook and "
-		    "phones find the new mailbox server by themselves after the cutover.", host,
-		    m->expected, m->origin != NULL && strcmp(m->origin, "plan") != 0 ?
-		    "profile " : "", m->origin != NULL ? m->origin : "plan");
-		goto out;
-	}
-	if (host_exists && n_addr == 0) {
-		if (m->n_chain > 0)
-			result_set(res, RESULT_FAIL, "%s is an alias of %s, which has no address: it %s",
-			    host, final, ad_negative_str(m->st[AD_A]));
-		else
-			result_set(res, RESULT_FAIL, "%s has no address: %s", host,
-			    ad_negative_str(m->st[AD_A]));
-		result_advise(res, "Point %s at a host that exists%s%s: clients that follow it "
-		    "fail to connect.", host, m->expected != NULL ? ", e.g. CNAME " : "",
-		    m->expected != NULL ? m->expected : "");
-		goto out;
-	}
-	if (m->expected != NULL && !matches) {
-		const char *now = host_exists ? final : m->srv_first;
-
-		const char *by = m->origin != NULL ? m->origin : "plan";
-		const char *pre = strcmp(by, "plan") != 0 ? "profile " : "";
-
-		if (host_exists && m->n_chain == 0)
-			result_set(res, RESULT_WARN, "%s has an address of its own, not a CNAME to %s "
-			    "(expected by %s%s)", host, m->expected, pre, by);
-		else
-			result_set(res, RESULT_WARN, "%s points to %s, not to %s (expected by %s%s)",
-			    host_exists ? host : srvname, now, m->expected, pre, by);
-		if (n_srv == 0 || m->srv_match != NULL)
-			result_advise(res, "At the cutover, change %s to CNAME %s, so that Outlook "
-			    "and phones find the new mailbox server.", host, m->expected);
-		else
-			result_advise(res, "At the cutover, change %s to CNAME %s and the target of "
-			    "%s to %s, so that Outlook and phones find the new mailbox server.", host,
-			    m->expected, srvname, m->expected);
-		goto out;
-	}
-	if (host_exists)
-		result_set(res, RESULT_PASS, "%s %s%s, %d address%s%s", host,
-		    m->n_chain > 0 ? "is an alias of " : "resolves", m->n_chain > 0 ? final : "",
-		    n_addr, n_addr == 1 ? "" : "es", m->expected != NULL ? ", as expected" : "");
-	else
-		result_set(res, RESULT_PASS, "%s has no address record, SRV %s points to %s%s", host,
-		    srvname, m->srv_match != NULL ? m->srv_match : m->srv_first,
-		    m->expected != NULL ? ", as expected" : "");
-out:
+	for (int i = AD_A; i <= AD_AAAA && s.chain_problem == DNSCHASE_FINE; i++)
+		s.chain_problem = m->problem[i];
+	if (m->expected != NULL)
+		s.matches = s.host_exists ? ad_chain_has(m, m->expected) : m->srv_match != NULL;
+	ad_details_json(m, &s, res->details);
+	dns_ad_verdict(&s, &v);
+	verdict_apply(&v, res);
 	task_done(m->t);
 	ad_task_free(m);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dnschase.h"
 #include "profile.h"
 #include "util.h"
@@ -129,6 +130,55 @@ dkim_is_key(const char *txt, size_t len, int *revoked)
 	return have_p;
 }
 
+/* How a selector that is not published reads: "does not exist (NXDOMAIN)" ... */
+static const char *
+dkim_missing_str(enum dns_status st)
+{
+	return st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
+	    st == DNS_NODATA ? "has no TXT record (NODATA)" : "has no DKIM key record";
+}
+
+void
+dkim_verdict(const struct dkim_summary *s, struct verdict *v)
+{
+	const char *label = s->profile;
+
+	if (s->err_name != NULL && !s->err_chain) {
+		verdict_set(v, RESULT_ERROR, "DKIM lookup for %s failed: %s (asked %s)",
+		    s->err_final, s->err_error, s->servers);
+	} else if (s->err_name != NULL) {
+		verdict_set(v, RESULT_FAIL, "DKIM selector %s: %s (at %s)", s->err_name, s->err_error,
+		    s->err_final);
+		verdict_advise(v, "Point %s straight at the provider's key record.", s->err_name);
+	} else if (s->missing_name != NULL) {
+		if (s->missing_revoked)
+			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s has a revoked key (empty p=)", s->n_pub, s->n_sel, label,
+			    s->missing_name);
+		else if (util_strieq(s->missing_final, s->missing_name))
+			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s %s", s->n_pub, s->n_sel, label, s->missing_name,
+			    dkim_missing_str(s->missing_status));
+		else
+			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s is an alias of %s, which %s", s->n_pub, s->n_sel, label,
+			    s->missing_name, s->missing_final, dkim_missing_str(s->missing_status));
+		if (strcmp(label, "microsoft365") == 0)
+			verdict_advise(v, "Publish selector1._domainkey.%s and selector2._domainkey.%s "
+			    "as CNAMEs to the values the Microsoft Defender portal shows on its DKIM page "
+			    "(selector1-DOMAIN-WITH-DASHES._domainkey.TENANT.onmicrosoft.com), then "
+			    "enable DKIM signing for %s: without it, mail from Microsoft 365 fails DMARC "
+			    "alignment once SPF changes.", s->domain, s->domain, s->domain);
+		else
+			verdict_advise(v, "Publish the DKIM selector%s the provider gives you (%s) "
+			    "before go-live, then enable signing.", s->n_sel == 1 ? "" : "s",
+			    s->missing_name);
+	} else {
+		verdict_set(v, RESULT_PASS, "%zu of %zu DKIM selectors of profile %s published",
+		    s->n_pub, s->n_sel, label);
+	}
+}
+
 static void
 dkim_finish(struct dkim_task *m)
 {
@@ -137,9 +187,11 @@ dkim_finish(struct dkim_task *m)
 	cJSON *exp = cJSON_AddObjectToObject(res->details, "expected");
 	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
 	struct dkim_sel *err = NULL, *missing = NULL;
-	size_t n_pub = 0;
-	const char *label = m->profile->name;
-	int m365 = strcmp(label, "microsoft365") == 0;
+	struct dkim_summary sm = {
+		.domain = m->domain, .profile = m->profile->name, .n_sel = m->n_sel,
+		.servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	};
+	struct verdict v = {0};
 
 	cJSON_AddStringToObject(exp, "origin", m->profile->name);
 	cJSON_AddStringToObject(exp, "chosen_by", m->chosen_by);
@@ -150,53 +202,28 @@ dkim_finish(struct dkim_task *m)
 		cJSON_AddItemToArray(sels, s->json);
 		s->json = NULL;
 		if (s->published)
-			n_pub++;
+			sm.n_pub++;
 		else if (err == NULL && (s->problem != DNSCHASE_FINE ||
 		    (s->st != DNS_OK && s->st != DNS_NODATA && s->st != DNS_NXDOMAIN)))
 			err = s;
 		else if (missing == NULL)
 			missing = s;
 	}
-	cJSON_AddNumberToObject(res->details, "published", (double)n_pub);
-	if (err != NULL && err->problem == DNSCHASE_FINE) {
-		result_set(res, RESULT_ERROR, "DKIM lookup for %s failed: %s (asked %s)", err->final,
-		    err->error, dns_client_servers(runner_dns(task_runner(m->t))));
-	} else if (err != NULL) {
-		result_set(res, RESULT_FAIL, "DKIM selector %s: %s (at %s)", err->name, err->error,
-		    err->final);
-		result_advise(res, "Point %s straight at the provider's key record.", err->name);
-	} else if (missing != NULL) {
-		if (missing->revoked)
-			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s has a revoked key (empty p=)", n_pub, m->n_sel, label,
-			    missing->name);
-		else if (util_strieq(missing->final, missing->name))
-			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s %s", n_pub, m->n_sel, label, missing->name,
-			    missing->st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
-			    missing->st == DNS_NODATA ? "has no TXT record (NODATA)" :
-			    "has no DKIM key record");
-		else
-			result_set(res, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s is an alias of %s, which %s", n_pub, m->n_sel, label,
-			    missing->name, missing->final,
-			    missing->st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
-			    missing->st == DNS_NODATA ? "has no TXT record (NODATA)" :
-			    "has no DKIM key record");
-		if (m365)
-			result_advise(res, "Publish selector1._domainkey.%s and selector2._domainkey.%s "
-			    "as CNAMEs to the values the Microsoft Defender portal shows on its DKIM page "
-			    "(selector1-DOMAIN-WITH-DASHES._domainkey.TENANT.onmicrosoft.com), then "
-			    "enable DKIM signing for %s: without it, mail from Microsoft 365 fails DMARC "
-			    "alignment once SPF changes.", m->domain, m->domain, m->domain);
-		else
-			result_advise(res, "Publish the DKIM selector%s the provider gives you (%s) "
-			    "before go-live, then enable signing.", m->n_sel == 1 ? "" : "s",
-			    missing->name);
-	} else {
-		result_set(res, RESULT_PASS, "%zu of %zu DKIM selectors of profile %s published",
-		    n_pub, m->n_sel, label);
+	cJSON_AddNumberToObject(res->details, "published", (double)sm.n_pub);
+	if (err != NULL) {
+		sm.err_name = err->name;
+		sm.err_error = err->error;
+		sm.err_final = err->final;
+		sm.err_chain = err->problem != DNSCHASE_FINE;
 	}
+	if (missing != NULL) {
+		sm.missing_name = missing->name;
+		sm.missing_final = missing->final;
+		sm.missing_status = missing->st;
+		sm.missing_revoked = missing->revoked;
+	}
+	dkim_verdict(&sm, &v);
+	verdict_apply(&v, res);
 	task_done(m->t);
 	dkim_task_free(m);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dmarc.h"
 #include "dnschase.h"
 #include "util.h"
@@ -110,7 +111,7 @@ dmarc_tags_json(const struct dmarc_record *rec)
 }
 
 /* A known tag close to NAME (a typo such as "rue"), or NULL. */
-static const char *
+const char *
 dmarc_suggest(const char *name)
 {
 	static const char *const known[] = {"p", "sp", "pct", "rua", "ruf", "adkim", "aspf",
@@ -129,60 +130,85 @@ dmarc_suggest(const char *name)
 	return best_d <= 1 ? best : NULL;
 }
 
-static void
-dmarc_judge(struct dmarc_task *m, struct result *res, const char *text, size_t len)
+void
+dmarc_verdict(const struct dmarc_summary *s, struct verdict *v)
 {
-	struct dmarc_record *rec = NULL;
-	struct dmarc_error err;
-	char *record = xstrndup(text, len);
+	const struct dmarc_record *rec = s->rec;
 
-	cJSON_AddStringToObject(res->details, "record", record);
-	if (dmarc_parse(text, len, &rec, &err) != 0) {
-		cJSON *e = cJSON_AddObjectToObject(res->details, "error");
-
-		cJSON_AddNullToObject(res->details, "policy");
-		cJSON_AddStringToObject(e, "message", err.msg);
-		cJSON_AddNumberToObject(e, "position", (double)err.pos);
-		result_set(res, RESULT_FAIL, "DMARC record syntax error at position %zu: %s",
-		    err.pos, err.msg);
-		result_advise(res, "Fix the record at %s (position %zu counts from 0 in \"%s\"): "
+	if (s->n_dmarc == 0) {
+		verdict_set(v, RESULT_WARN, "no DMARC record: none of the %zu TXT record%s at %s "
+		    "starts with v=DMARC1", s->n_txt, s->n_txt == 1 ? "" : "s", s->owner);
+		verdict_advise(v, "Publish a DMARC record to start with: %s TXT \"%s\" (the "
+		    "record must begin with v=DMARC1, RFC 7489 section 6.3).", s->name, s->starter);
+		return;
+	}
+	if (s->n_dmarc > 1) {
+		verdict_set(v, RESULT_FAIL, "%zu DMARC records at %s: receivers apply no DMARC "
+		    "policy when there is more than one (RFC 7489 section 6.6.3)", s->n_dmarc,
+		    s->owner);
+		verdict_advise(v, "Keep exactly one v=DMARC1 TXT record at %s and delete the "
+		    "others.", s->name);
+		return;
+	}
+	if (rec == NULL) {
+		verdict_set(v, RESULT_FAIL, "DMARC record syntax error at position %zu: %s",
+		    s->err->pos, s->err->msg);
+		verdict_advise(v, "Fix the record at %s (position %zu counts from 0 in \"%s\"): "
 		    "receivers that cannot parse it apply no DMARC policy (RFC 7489 section "
 		    "6.6.3). A minimal valid record: \"v=DMARC1; p=none; rua=mailto:"
-		    "dmarc-reports@%s\".", m->name, err.pos, record, m->domain);
-		goto out;
+		    "dmarc-reports@%s\".", s->name, s->err->pos, s->record, s->domain);
+		return;
 	}
-	cJSON_AddStringToObject(res->details, "policy", dmarc_policy_str(rec->p));
-	cJSON_AddItemToObject(res->details, "tags", dmarc_tags_json(rec));
 	if (rec->n_unknown > 0) {
-		cJSON *unk = cJSON_AddArrayToObject(res->details, "unknown_tags");
 		const char *hint = dmarc_suggest(rec->unknown[0]);
 
-		for (size_t i = 0; i < rec->n_unknown; i++)
-			cJSON_AddItemToArray(unk, cJSON_CreateString(rec->unknown[i]));
-		result_set(res, RESULT_WARN, "DMARC policy %s, but the record has %zu unknown "
+		verdict_set(v, RESULT_WARN, "DMARC policy %s, but the record has %zu unknown "
 		    "tag%s (%s%s%s), which receivers ignore", dmarc_policy_str(rec->p),
 		    rec->n_unknown, rec->n_unknown == 1 ? "" : "s", rec->unknown[0],
 		    hint != NULL ? ": did you mean " : "", hint != NULL ? hint : "");
-		result_advise(res, "Correct or remove the unknown tag%s in %s; the known tags are "
+		verdict_advise(v, "Correct or remove the unknown tag%s in %s; the known tags are "
 		    "p, sp, pct, rua, ruf, adkim, aspf, fo, rf and ri (RFC 7489 section 6.3).",
-		    rec->n_unknown == 1 ? "" : "s", m->name);
-		goto out;
+		    rec->n_unknown == 1 ? "" : "s", s->name);
+		return;
 	}
 	if (rec->p == DMARC_POLICY_NONE) {
-		result_set(res, RESULT_PASS, "DMARC policy none (monitoring only)%s",
+		verdict_set(v, RESULT_PASS, "DMARC policy none (monitoring only)%s",
 		    rec->n_rua > 0 ? ", aggregate reports requested" : ", no aggregate reports (rua=)");
 	} else {
-		result_set(res, RESULT_PASS, "DMARC policy %s%s%s on %d%% of failing mail",
+		verdict_set(v, RESULT_PASS, "DMARC policy %s%s%s on %d%% of failing mail",
 		    dmarc_policy_str(rec->p), rec->sp != rec->p ? ", subdomains " : "",
 		    rec->sp != rec->p ? dmarc_policy_str(rec->sp) : "", rec->pct);
-	}
-	if (rec->p != DMARC_POLICY_NONE)
-		result_advise(res, "With p=%s, mail the new provider sends before its SPF include "
+		verdict_advise(v, "With p=%s, mail the new provider sends before its SPF include "
 		    "and DKIM keys are published fails DMARC: publish them before go-live.",
 		    dmarc_policy_str(rec->p));
-out:
-	dmarc_free(rec);
-	free(record);
+	}
+}
+
+/* The details of the one DMARC record of S (none when there is not exactly one). */
+static void
+dmarc_details_json(const struct dmarc_summary *s, cJSON *d)
+{
+	const struct dmarc_record *rec = s->rec;
+
+	if (s->n_dmarc != 1)
+		return;
+	cJSON_AddStringToObject(d, "record", s->record);
+	if (rec == NULL) {
+		cJSON *e = cJSON_AddObjectToObject(d, "error");
+
+		cJSON_AddNullToObject(d, "policy");
+		cJSON_AddStringToObject(e, "message", s->err->msg);
+		cJSON_AddNumberToObject(e, "position", (double)s->err->pos);
+		return;
+	}
+	cJSON_AddStringToObject(d, "policy", dmarc_policy_str(rec->p));
+	cJSON_AddItemToObject(d, "tags", dmarc_tags_json(rec));
+	if (rec->n_unknown > 0) {
+		cJSON *unk = cJSON_AddArrayToObject(d, "unknown_tags");
+
+		for (size_t i = 0; i < rec->n_unknown; i++)
+			cJSON_AddItemToArray(unk, cJSON_CreateString(rec->unknown[i]));
+	}
 }
 
 static void
@@ -193,8 +219,15 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	const char *servers = dns_client_servers(runner_dns(task_runner(m->t)));
 	const struct dnsmsg_rr *rr, *found = NULL;
 	cJSON *records, *lookups;
-	size_t it = 0, n_txt = 0, n_dmarc = 0;
-	char *starter = dmarc_starter_record(m->domain);
+	size_t it = 0;
+	char *starter = dmarc_starter_record(m->domain), *record = NULL;
+	struct dmarc_record *rec = NULL;
+	struct dmarc_error err;
+	struct dmarc_summary s = {
+		.name = m->name, .domain = m->domain, .owner = r->owner, .starter = starter,
+		.err = &err,
+	};
+	struct verdict v = {0};
 
 	m->ch = NULL;
 	lookups = cJSON_AddArrayToObject(res->details, "lookups");
@@ -225,28 +258,24 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	}
 	records = cJSON_AddArrayToObject(res->details, "records");
 	while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
-		n_txt++;
+		s.n_txt++;
 		if (rr->text == NULL || !dmarc_is_record(rr->text, rr->text_len))
 			continue;
-		n_dmarc++;
+		s.n_dmarc++;
 		found = rr;
 		cJSON_AddItemToArray(records, cJSON_CreateString(rr->text));
 	}
-	if (n_dmarc == 0) {
-		result_set(res, RESULT_WARN, "no DMARC record: none of the %zu TXT record%s at %s "
-		    "starts with v=DMARC1", n_txt, n_txt == 1 ? "" : "s", r->owner);
-		result_advise(res, "Publish a DMARC record to start with: %s TXT \"%s\" (the "
-		    "record must begin with v=DMARC1, RFC 7489 section 6.3).", m->name, starter);
-		goto out;
+	if (s.n_dmarc == 1) {
+		record = xstrndup(found->text, found->text_len);
+		s.record = record;
+		if (dmarc_parse(found->text, found->text_len, &rec, &err) == 0)
+			s.rec = rec;
 	}
-	if (n_dmarc > 1) {
-		result_set(res, RESULT_FAIL, "%zu DMARC records at %s: receivers apply no DMARC "
-		    "policy when there is more than one (RFC 7489 section 6.6.3)", n_dmarc, r->owner);
-		result_advise(res, "Keep exactly one v=DMARC1 TXT record at %s and delete the "
-		    "others.", m->name);
-		goto out;
-	}
-	dmarc_judge(m, res, found->text, found->text_len);
+	dmarc_details_json(&s, res->details);
+	dmarc_verdict(&s, &v);
+	verdict_apply(&v, res);
+	dmarc_free(rec);
+	free(record);
 out:
 	dmarc_null_details(res);
 	free(starter);

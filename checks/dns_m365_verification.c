@@ -17,6 +17,7 @@
 #include <cJSON.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "util.h"
@@ -48,6 +49,8 @@ msv_answer(void *arg, const struct dns_reply *reply)
 	const char *owner;
 	size_t it = 0, n = 0;
 	int found = 0;
+	struct msv_summary sm = {.domain = m->domain, .want = want};
+	struct verdict v = {0};
 
 	m->q = NULL;
 	if (want != NULL)
@@ -70,40 +73,45 @@ msv_answer(void *arg, const struct dns_reply *reply)
 		if (want != NULL && strcmp(rr->text, want) == 0)
 			found = 1;
 	}
-	if (want != NULL && found) {
-		result_set(
-		    res, RESULT_PASS, "Microsoft 365 verification record %s is published", want);
-	} else if (want != NULL) {
-		if (n == 0)
-			result_set(res, RESULT_FAIL,
-			    "no Microsoft 365 verification record at %s "
-			    "(expected %s)",
-			    m->domain, want);
+	sm.n_records = n;
+	sm.found = found;
+	sm.first = n > 0 ? cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)) : NULL;
+	msv_verdict(&sm, &v);
+	verdict_apply(&v, res);
+done:
+	task_done(m->t);
+	msv_free(m);
+}
+
+void
+msv_verdict(const struct msv_summary *s, struct verdict *v)
+{
+	if (s->want != NULL && s->found) {
+		verdict_set(v, RESULT_PASS, "Microsoft 365 verification record %s is published",
+		    s->want);
+	} else if (s->want != NULL) {
+		if (s->n_records == 0)
+			verdict_set(v, RESULT_FAIL, "no Microsoft 365 verification record at %s "
+			    "(expected %s)", s->domain, s->want);
 		else
-			result_set(res, RESULT_FAIL, "the verification record at %s is %s, not %s",
-			    m->domain, cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)), want);
-		result_advise(res,
-		    "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
+			verdict_set(v, RESULT_FAIL, "the verification record at %s is %s, not %s",
+			    s->domain, s->first, s->want);
+		verdict_advise(v, "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
 		    "admin center shows under Settings > Domains), then verify the "
 		    "domain there. Until the tenant accepts the domain, its recipients "
-		    "are rejected with 550 5.4.1.",
-		    want, m->domain);
-	} else if (n > 0) {
-		result_set(res, RESULT_PASS, "Microsoft 365 verification record published (%s)",
-		    cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)));
+		    "are rejected with 550 5.4.1.", s->want, s->domain);
+	} else if (s->n_records > 0) {
+		verdict_set(v, RESULT_PASS, "Microsoft 365 verification record published (%s)",
+		    s->first);
 	} else {
-		result_set(res, RESULT_WARN,
-		    "no Microsoft 365 verification record (TXT MS=ms...) at %s", m->domain);
-		result_advise(res,
-		    "Unless the domain is already verified in the tenant, publish the "
+		verdict_set(v, RESULT_WARN, "no Microsoft 365 verification record (TXT MS=ms...) at "
+		    "%s", s->domain);
+		verdict_advise(v, "Unless the domain is already verified in the tenant, publish the "
 		    "TXT record the Microsoft 365 admin center shows (MS=ms followed by "
 		    "digits; add it to the plan as expect.verification to check the "
 		    "value). Until the domain is accepted, its recipients are rejected "
 		    "with 550 5.4.1.");
 	}
-done:
-	task_done(m->t);
-	msv_free(m);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include <cJSON.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "http.h"
@@ -103,63 +104,99 @@ sts_policy_text(const struct mtasts_policy *p, const char *const *expect)
 	return out;
 }
 
+/* How many of S's expected MX the policy does not cover; the first into FIRST. */
+static size_t
+sts_missing(const struct sts_summary *s, char *first, size_t len)
+{
+	size_t missing = 0;
+
+	first[0] = '\0';
+	for (size_t i = 0; s->expect != NULL && s->expect[i] != NULL; i++)
+		if (!sts_covers(s->policy, s->expect[i]) && missing++ == 0)
+			snprintf(first, len, "%s", s->expect[i]);
+	return missing;
+}
+
+/* 1 when S's policy is compared with the expected MX at all. */
+static int
+sts_compared(const struct sts_summary *s)
+{
+	return !(s->expect == NULL || s->expect[0] == NULL || strcmp(s->policy->mode, "none") == 0);
+}
+
+void
+sts_details_json(const struct sts_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "expected_mx");
+	char first[256];
+	size_t missing = sts_missing(s, first, sizeof(first));
+	char *text;
+
+	for (size_t i = 0; s->expect != NULL && s->expect[i] != NULL; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->expect[i]));
+	if (!sts_compared(s)) {
+		cJSON_AddNullToObject(d, "covers_expected");
+		return;
+	}
+	cJSON_AddBoolToObject(d, "covers_expected", missing == 0);
+	if (missing == 0)
+		return;
+	text = sts_policy_text(s->policy, s->expect);
+	cJSON_AddStringToObject(d, "policy_to_publish", text);
+	cJSON_AddStringToObject(d, "suggested_id", s->suggested_id);
+	free(text);
+}
+
+void
+sts_verdict(const struct sts_summary *s, struct verdict *v)
+{
+	const struct mtasts_policy *p = s->policy;
+	char first[256], *text;
+	size_t missing = sts_missing(s, first, sizeof(first));
+
+	if (!sts_compared(s)) {
+		verdict_set(v, RESULT_PASS, "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld",
+		    p->mode, p->n_mx, p->n_mx == 1 ? "" : "s", p->max_age);
+		return;
+	}
+	if (missing == 0) {
+		verdict_set(v, RESULT_PASS, "MTA-STS policy (%s) already allows the new MX (%s)",
+		    p->mode, s->expect[0]);
+		return;
+	}
+	if (strcmp(p->mode, "enforce") == 0)
+		verdict_set(v, RESULT_FAIL, "MTA-STS policy in mode enforce does not allow the new "
+		    "MX %s: MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
+		    "flip", first);
+	else
+		verdict_set(v, RESULT_WARN, "MTA-STS policy in mode testing does not list the new "
+		    "MX %s: senders will report failures (TLS-RPT) after the flip", first);
+	text = sts_policy_text(p, s->expect);
+	verdict_advise(v, "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
+	    "_mta-sts.%s to \"v=STSv1; id=%s;\" (a new id, or senders keep the cached "
+	    "policy for up to max_age = %ld s). Keep the old MX in the policy until "
+	    "the flip is done.", s->url, text, s->domain, s->suggested_id, p->max_age);
+	free(text);
+}
+
 static void
 sts_judge(struct sts_task *s, const struct mtasts_policy *p)
 {
 	struct result *res = task_result(s->t);
-	const char *const *expect = s->in->expect_mx;
-	cJSON *arr = cJSON_AddArrayToObject(res->details, "expected_mx");
-	size_t missing = 0;
-	char first[256] = "";
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct sts_summary sm = {
+		.policy = p, .expect = s->in->expect_mx, .url = s->url, .domain = s->domain,
+		.suggested_id = when,
+	};
+	struct verdict v = {0};
 
-	for (size_t i = 0; expect != NULL && expect[i] != NULL; i++) {
-		cJSON_AddItemToArray(arr, cJSON_CreateString(expect[i]));
-		if (!sts_covers(p, expect[i]) && missing++ == 0)
-			snprintf(first, sizeof(first), "%s", expect[i]);
-	}
-	if (expect == NULL || expect[0] == NULL || strcmp(p->mode, "none") == 0) {
-		cJSON_AddNullToObject(res->details, "covers_expected");
-		result_set(res, RESULT_PASS,
-		    "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld", p->mode, p->n_mx,
-		    p->n_mx == 1 ? "" : "s", p->max_age);
-		return;
-	}
-	cJSON_AddBoolToObject(res->details, "covers_expected", missing == 0);
-	if (missing == 0) {
-		result_set(res, RESULT_PASS, "MTA-STS policy (%s) already allows the new MX (%s)",
-		    p->mode, expect[0]);
-		return;
-	}
-	{
-		char *text = sts_policy_text(p, expect);
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
-		cJSON_AddStringToObject(res->details, "policy_to_publish", text);
-		cJSON_AddStringToObject(res->details, "suggested_id", when);
-		if (strcmp(p->mode, "enforce") == 0) {
-			result_set(res, RESULT_FAIL,
-			    "MTA-STS policy in mode enforce does not allow the new MX %s: "
-			    "MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
-			    "flip",
-			    first);
-		} else {
-			result_set(res, RESULT_WARN,
-			    "MTA-STS policy in mode testing does not list the new MX %s: senders "
-			    "will report failures (TLS-RPT) after the flip",
-			    first);
-		}
-		result_advise(res,
-		    "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
-		    "_mta-sts.%s to \"v=STSv1; id=%s;\" (a new id, or senders keep the cached "
-		    "policy for up to max_age = %ld s). Keep the old MX in the policy until "
-		    "the flip is done.",
-		    s->url, text, s->domain, when, p->max_age);
-		free(text);
-	}
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%d%H%M%S", &tm);
+	sts_details_json(&sm, res->details);
+	sts_verdict(&sm, &v);
+	verdict_apply(&v, res);
 }
 
 static void
@@ -170,6 +207,7 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	struct mtasts_policy p;
 	char err[200];
 	cJSON *pol;
+	struct verdict v = {0};
 
 	s->fetch = NULL;
 	cJSON_AddNumberToObject(
@@ -213,16 +251,39 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 	}
 	cJSON_AddNullToObject(res->details, "policy");
 	cJSON_AddStringToObject(res->details, "error", err);
-	result_set(res, RESULT_WARN,
-	    "MTA-STS record published, but the policy at %s is not "
-	    "usable: %s",
-	    s->url, err);
-	result_advise(res,
-	    "Senders treat this as no policy, or keep a cached one: serve a "
-	    "valid policy (text/plain, 200, no redirect, a certificate valid "
-	    "for mta-sts.%s), or remove the _mta-sts TXT record.",
-	    s->domain);
+	sts_unusable_verdict(s->url, s->domain, err, &v);
+	verdict_apply(&v, res);
 	sts_done(s);
+}
+
+void
+sts_unusable_verdict(const char *url, const char *domain, const char *why, struct verdict *v)
+{
+	verdict_set(v, RESULT_WARN, "MTA-STS record published, but the policy at %s is not "
+	    "usable: %s", url, why);
+	verdict_advise(v, "Senders treat this as no policy, or keep a cached one: serve a "
+	    "valid policy (text/plain, 200, no redirect, a certificate valid "
+	    "for mta-sts.%s), or remove the _mta-sts TXT record.", domain);
+}
+
+int
+sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why,
+    struct verdict *v)
+{
+	if (n_records == 0) {
+		verdict_set(v, RESULT_PASS, "no MTA-STS policy (no v=STSv1 TXT record at "
+		    "_mta-sts.%s)", domain);
+		return 1;
+	}
+	if (n_records > 1 || !id_valid) {
+		verdict_set(v, RESULT_WARN, "the MTA-STS TXT record at _mta-sts.%s is not valid: %s",
+		    domain, n_records > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" :
+		    why);
+		verdict_advise(v, "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
+		    "letters and digits); senders ignore an invalid one.");
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -245,6 +306,7 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 	size_t it = 0;
 	int n_sts = 0;
 	struct http_fetch_opts fo;
+	struct verdict v = {0};
 
 	s->q = NULL;
 	name = xasprintf("_mta-sts.%s", s->domain);
@@ -273,24 +335,12 @@ sts_txt_answer(void *arg, const struct dns_reply *reply)
 		}
 	}
 	free(name);
-	if (n_sts == 0) {
+	if (n_sts == 0)
 		cJSON_AddNullToObject(res->details, "txt");
-		result_set(res, RESULT_PASS,
-		    "no MTA-STS policy (no v=STSv1 TXT record at _mta-sts.%s)", s->domain);
-		sts_done(s);
-		return;
-	}
-	if (s->id[0] != '\0')
-		cJSON_AddStringToObject(res->details, "id", s->id);
 	else
-		cJSON_AddNullToObject(res->details, "id");
-	if (n_sts > 1 || s->id[0] == '\0') {
-		result_set(res, RESULT_WARN,
-		    "the MTA-STS TXT record at _mta-sts.%s is not valid: %s", s->domain,
-		    n_sts > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" : err);
-		result_advise(res,
-		    "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
-		    "letters and digits); senders ignore an invalid one.");
+		util_json_add_str_or_null(res->details, "id", s->id[0] != '\0' ? s->id : NULL);
+	if (sts_txt_verdict(s->domain, n_sts, s->id[0] != '\0', err, &v)) {
+		verdict_apply(&v, res);
 		sts_done(s);
 		return;
 	}

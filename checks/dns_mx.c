@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "profile.h"
@@ -91,30 +92,41 @@ mx_cmp(const void *a, const void *b)
 	return strcasecmp(x->name, y->name);
 }
 
+int
+mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
+    const char *servers, struct verdict *v)
+{
+	switch (status) {
+	case DNS_OK:
+		return 0;
+	case DNS_NODATA:
+		verdict_set(v, RESULT_FAIL, "no MX records for %s", domain);
+		verdict_advise(v, "Publish MX records for %s. Without them senders fall back to "
+		    "the domain's address record (RFC 5321 section 5.1), which is rarely a mail "
+		    "server, so mail bounces or is lost.", domain);
+		return 1;
+	case DNS_NXDOMAIN:
+		verdict_set(v, RESULT_FAIL, "%s does not exist in DNS (NXDOMAIN)", domain);
+		verdict_advise(v, "Check the spelling of the domain and that it is registered and "
+		    "delegated to working name servers.");
+		return 1;
+	default:
+		verdict_set(v, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", domain,
+		    error, servers);
+		return 1;
+	}
+}
+
 /* Fill the result for a lookup of the MX RRset that did not give records. */
 static int
 mx_lookup_failed(struct result *res, const char *domain, const struct dns_reply *reply,
     const char *servers)
 {
-	switch (reply->status) {
-	case DNS_OK:
-		return 0;
-	case DNS_NODATA:
-		result_set(res, RESULT_FAIL, "no MX records for %s", domain);
-		result_advise(res, "Publish MX records for %s. Without them senders fall back to "
-		    "the domain's address record (RFC 5321 section 5.1), which is rarely a mail "
-		    "server, so mail bounces or is lost.", domain);
-		return 1;
-	case DNS_NXDOMAIN:
-		result_set(res, RESULT_FAIL, "%s does not exist in DNS (NXDOMAIN)", domain);
-		result_advise(res, "Check the spelling of the domain and that it is registered and "
-		    "delegated to working name servers.");
-		return 1;
-	default:
-		result_set(res, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", domain,
-		    reply->error, servers);
-		return 1;
-	}
+	struct verdict v = {0};
+	int failed = mx_lookup_verdict(domain, reply->status, reply->error, servers, &v);
+
+	verdict_apply(&v, res);
+	return failed;
 }
 
 /* Collect the MX RRset from REPLY into M; returns the number of records. */
@@ -213,15 +225,66 @@ mx_matches(const char *const *patterns, const char *name)
 	return 0;
 }
 
-static void
-mx_finish(struct mx_task *m)
+void
+mx_null_verdict(const char *domain, int valid, struct verdict *v)
 {
-	struct result *res = task_result(m->t);
-	cJSON *records = cJSON_AddArrayToObject(res->details, "records");
-	const char *provider;
-	const char *noaddr = NULL, *alias = NULL, *alias_target = NULL, *lookup_err = NULL;
-	int mixed, all_expected = 1;
-	size_t n_noaddr = 0;
+	if (valid)
+		verdict_set(v, RESULT_FAIL, "null MX (RFC 7505): %s declares that it accepts no mail",
+		    domain);
+	else
+		verdict_set(v, RESULT_FAIL, "invalid null MX: the root \".\" is mixed with other MX "
+		    "records (RFC 7505 section 3)");
+	verdict_advise(v, "Replace the null MX with the mail provider's MX records before "
+	    "go-live, or mail to %s keeps bouncing.", domain);
+}
+
+void
+mx_verdict(const struct mx_summary *s, struct verdict *v)
+{
+	const char *plural = s->n_ex == 1 ? "" : "s";
+	const char *provider = s->provider != NULL ? s->provider : s->mixed ? "mixed" : "unknown";
+
+	if (s->noaddr != NULL) {
+		verdict_set(v, RESULT_FAIL, "%zu of %zu MX exchange%s ha%s no address: %s",
+		    s->n_noaddr, s->n_ex, plural, s->n_noaddr == 1 ? "s" : "ve", s->noaddr);
+		verdict_advise(v, "Give %s an A or AAAA record, or point the MX at a host that "
+		    "has one: senders cannot deliver to an exchange without an address.", s->noaddr);
+	} else if (s->alias != NULL) {
+		verdict_set(v, RESULT_WARN, "MX exchange %s is a CNAME (to %s)", s->alias,
+		    s->alias_target);
+		verdict_advise(v, "Point the MX record at the canonical name %s: MX targets must "
+		    "not be aliases (RFC 2181 section 10.3) and some senders refuse them.",
+		    s->alias_target);
+	} else if (s->lookup_err != NULL) {
+		verdict_set(v, RESULT_WARN, "%zu MX record%s, but the address of %s could not be "
+		    "looked up", s->n_ex, plural, s->lookup_err);
+		verdict_advise(v, "Run the check again; if it persists, check the name servers of "
+		    "%s.", s->lookup_err);
+	} else if (s->expect_mx != NULL && s->all_expected) {
+		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s: already the expected MX",
+		    s->n_ex, plural, provider);
+	} else if (s->expect_mx != NULL && s->past_go_live) {
+		verdict_set(v, RESULT_FAIL, "%zu MX record%s, provider %s: still the %s MX after "
+		    "the go-live date %s", s->n_ex, plural, provider,
+		    s->provider != NULL ? s->provider : "old", s->go_live);
+		verdict_advise(v, "The plan says the MX flipped on %s: point the MX records at the "
+		    "new provider (expected: %s), or correct expect.go_live.", s->go_live,
+		    s->expect_mx[0]);
+	} else if (s->expect_mx != NULL) {
+		/* before the flip this is how it should be; the summary says so */
+		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s: still the %s MX, "
+		    "expected until go-live", s->n_ex, plural, provider,
+		    s->provider != NULL ? s->provider : "old");
+	} else {
+		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s", s->n_ex, plural, provider);
+	}
+}
+
+/* The details of dns.mx: the exchanges of M (their addresses move into it) and S. */
+static void
+mx_details_json(struct mx_task *m, const struct mx_summary *s, cJSON *d)
+{
+	cJSON *records = cJSON_AddArrayToObject(d, "records");
 
 	for (size_t i = 0; i < m->n_ex; i++) {
 		struct mx_exchange *x = &m->ex[i];
@@ -233,90 +296,83 @@ mx_finish(struct mx_task *m)
 		cJSON_AddNumberToObject(rec, "ttl", x->ttl);
 		cJSON_AddItemToObject(rec, "addresses", x->addresses);
 		x->addresses = NULL;
-		if (x->cname != NULL)
-			cJSON_AddStringToObject(rec, "cname", x->cname);
-		else
-			cJSON_AddNullToObject(rec, "cname");
+		util_json_add_str_or_null(rec, "cname", x->cname);
 		cJSON_AddBoolToObject(rec, "resolves", resolves);
 		if (x->error != NULL)
 			cJSON_AddStringToObject(rec, "lookup_error", x->error);
 		cJSON_AddItemToArray(records, rec);
-		if (!resolves && x->error == NULL && noaddr == NULL)
-			noaddr = x->name;
-		if (!resolves && x->error == NULL)
-			n_noaddr++;
-		if (x->error != NULL && lookup_err == NULL)
-			lookup_err = x->name;
-		if (x->cname != NULL && alias == NULL) {
-			alias = x->name;
-			alias_target = x->cname;
-		}
-		if (!mx_matches(m->in->expect_mx, x->name))
-			all_expected = 0;
 	}
-	provider = mx_provider(m, &mixed);
-	if (provider != NULL)
-		cJSON_AddStringToObject(res->details, "provider", provider);
-	else if (mixed)
-		cJSON_AddStringToObject(res->details, "provider", "mixed");
+	if (s->provider != NULL)
+		cJSON_AddStringToObject(d, "provider", s->provider);
+	else if (s->mixed)
+		cJSON_AddStringToObject(d, "provider", "mixed");
 	else
-		cJSON_AddNullToObject(res->details, "provider");
-	cJSON_AddBoolToObject(res->details, "null_mx", 0);
-	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
-	if (m->in->expect_mx != NULL) {
-		cJSON *exp = cJSON_AddObjectToObject(res->details, "expected");
+		cJSON_AddNullToObject(d, "provider");
+	cJSON_AddBoolToObject(d, "null_mx", 0);
+	cJSON_AddBoolToObject(d, "authoritative", m->authoritative);
+	if (s->expect_mx != NULL) {
+		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
 		cJSON *pats = cJSON_AddArrayToObject(exp, "mx");
 
-		for (size_t i = 0; m->in->expect_mx[i] != NULL; i++)
-			cJSON_AddItemToArray(pats, cJSON_CreateString(m->in->expect_mx[i]));
+		for (size_t i = 0; s->expect_mx[i] != NULL; i++)
+			cJSON_AddItemToArray(pats, cJSON_CreateString(s->expect_mx[i]));
 		cJSON_AddStringToObject(exp, "origin", m->in->expect_mx_origin ?
 		    m->in->expect_mx_origin : "plan");
-		cJSON_AddBoolToObject(exp, "matches", all_expected);
+		cJSON_AddBoolToObject(exp, "matches", s->all_expected);
 	}
+}
 
-	if (noaddr != NULL) {
-		result_set(res, RESULT_FAIL, "%zu of %zu MX exchange%s ha%s no address: %s",
-		    n_noaddr, m->n_ex, m->n_ex == 1 ? "" : "s", n_noaddr == 1 ? "s" : "ve", noaddr);
-		result_advise(res, "Give %s an A or AAAA record, or point the MX at a host that "
-		    "has one: senders cannot deliver to an exchange without an address.", noaddr);
-	} else if (alias != NULL) {
-		result_set(res, RESULT_WARN, "MX exchange %s is a CNAME (to %s)", alias, alias_target);
-		result_advise(res, "Point the MX record at the canonical name %s: MX targets must "
-		    "not be aliases (RFC 2181 section 10.3) and some senders refuse them.",
-		    alias_target);
-	} else if (lookup_err != NULL) {
-		result_set(res, RESULT_WARN, "%zu MX record%s, but the address of %s could not be "
-		    "looked up", m->n_ex, m->n_ex == 1 ? "" : "s", lookup_err);
-		result_advise(res, "Run the check again; if it persists, check the name servers of "
-		    "%s.", lookup_err);
-	} else if (m->in->expect_mx != NULL && all_expected) {
-		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: already the expected MX",
-		    m->n_ex, m->n_ex == 1 ? "" : "s",
-		    provider != NULL ? provider : mixed ? "mixed" : "unknown");
-	} else if (m->in->expect_mx != NULL && mx_past_go_live(m->in->expect_go_live)) {
-		result_set(res, RESULT_FAIL, "%zu MX record%s, provider %s: still the %s MX after "
-		                             "the go-live date %s",
-		    m->n_ex, m->n_ex == 1 ? "" : "s",
-		    provider != NULL ? provider : mixed ? "mixed" : "unknown",
-		    provider != NULL ? provider : "old", m->in->expect_go_live);
-		result_advise(res, "The plan says the MX flipped on %s: point the MX records at the "
-		                   "new provider (expected: %s), or correct expect.go_live.",
-		    m->in->expect_go_live, m->in->expect_mx[0]);
-	} else if (m->in->expect_mx != NULL) {
-		/* before the flip this is how it should be; the summary says so */
-		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s: still the %s MX, "
-		                             "expected until go-live",
-		    m->n_ex, m->n_ex == 1 ? "" : "s",
-		    provider != NULL ? provider : mixed ? "mixed" : "unknown",
-		    provider != NULL ? provider : "old");
-	} else {
-		result_set(res, RESULT_PASS, "%zu MX record%s, provider %s", m->n_ex,
-		    m->n_ex == 1 ? "" : "s", provider != NULL ? provider : mixed ? "mixed" : "unknown");
+static void
+mx_finish(struct mx_task *m)
+{
+	struct result *res = task_result(m->t);
+	struct mx_summary s = {
+		.n_ex = m->n_ex, .all_expected = 1, .expect_mx = m->in->expect_mx,
+		.go_live = m->in->expect_go_live,
+		.past_go_live = mx_past_go_live(m->in->expect_go_live),
+	};
+	struct verdict v = {0};
+
+	for (size_t i = 0; i < m->n_ex; i++) {
+		const struct mx_exchange *x = &m->ex[i];
+		int resolves = cJSON_GetArraySize(x->addresses) > 0;
+
+		if (!resolves && x->error == NULL && s.noaddr == NULL)
+			s.noaddr = x->name;
+		if (!resolves && x->error == NULL)
+			s.n_noaddr++;
+		if (x->error != NULL && s.lookup_err == NULL)
+			s.lookup_err = x->name;
+		if (x->cname != NULL && s.alias == NULL) {
+			s.alias = x->name;
+			s.alias_target = x->cname;
+		}
+		if (!mx_matches(m->in->expect_mx, x->name))
+			s.all_expected = 0;
 	}
+	s.provider = mx_provider(m, &s.mixed);
+	mx_details_json(m, &s, res->details);
+	mx_verdict(&s, &v);
+	verdict_apply(&v, res);
 	if (m->n_total > m->n_ex)
 		cJSON_AddNumberToObject(res->details, "records_not_checked", (double)(m->n_total - m->n_ex));
 	task_done(m->t);
 	mx_task_free(m);
+}
+
+void
+mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v)
+{
+	if ((long)ttl > max) {
+		verdict_set(v, RESULT_WARN, "MX TTL is %u s (%.1f h), above the recommended %ld s "
+		    "before a cutover", ttl, ttl / 3600.0, max);
+		verdict_advise(v, "Lower the MX TTL to %ld s or less, and do it at least %u s "
+		    "(the current TTL) before go-live: resolvers may keep the old MX for up to one "
+		    "old TTL after you change it.", max < 300 ? max : 300, ttl);
+	} else {
+		verdict_set(v, RESULT_PASS, "MX TTL is %u s (recommended at most %ld s)%s", ttl, max,
+		    authoritative ? "" : "; as cached by the resolver, the zone's TTL may be higher");
+	}
 }
 
 static void
@@ -356,6 +412,7 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	struct mx_task *m = arg;
 	struct result *res = task_result(m->t);
 	struct dns_client *dns = runner_dns(task_runner(m->t));
+	struct verdict v = {0};
 
 	m->mxq = NULL;
 	cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
@@ -386,14 +443,8 @@ mx_answer(void *arg, const struct dns_reply *reply)
 			}
 			cJSON_AddNullToObject(res->details, "provider");
 			cJSON_AddBoolToObject(res->details, "null_mx", 1);
-			if (m->n_ex == 1 && m->ex[0].preference == 0)
-				result_set(res, RESULT_FAIL, "null MX (RFC 7505): %s declares that it "
-				    "accepts no mail", m->domain);
-			else
-				result_set(res, RESULT_FAIL, "invalid null MX: the root \".\" is mixed with "
-				    "other MX records (RFC 7505 section 3)");
-			result_advise(res, "Replace the null MX with the mail provider's MX records "
-			    "before go-live, or mail to %s keeps bouncing.", m->domain);
+			mx_null_verdict(m->domain, m->n_ex == 1 && m->ex[0].preference == 0, &v);
+			verdict_apply(&v, res);
 			task_done(m->t);
 			mx_task_free(m);
 			return;
@@ -439,6 +490,7 @@ mx_ttl_answer(void *arg, const struct dns_reply *reply)
 	struct dns_client *dns = runner_dns(task_runner(m->t));
 	long max = m->in->mx_ttl_max;
 	uint32_t ttl = 0;
+	struct verdict v = {0};
 
 	m->mxq = NULL;
 	cJSON_AddNumberToObject(res->details, "recommended_max", (double)max);
@@ -466,16 +518,8 @@ mx_ttl_answer(void *arg, const struct dns_reply *reply)
 			ttl = m->ex[i].ttl;
 	cJSON_AddNumberToObject(res->details, "ttl", ttl);
 	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
-	if ((long)ttl > max) {
-		result_set(res, RESULT_WARN, "MX TTL is %u s (%.1f h), above the recommended %ld s "
-		    "before a cutover", ttl, ttl / 3600.0, max);
-		result_advise(res, "Lower the MX TTL to %ld s or less, and do it at least %u s "
-		    "(the current TTL) before go-live: resolvers may keep the old MX for up to one "
-		    "old TTL after you change it.", max < 300 ? max : 300, ttl);
-	} else {
-		result_set(res, RESULT_PASS, "MX TTL is %u s (recommended at most %ld s)%s", ttl, max,
-		    m->authoritative ? "" : "; as cached by the resolver, the zone's TTL may be higher");
-	}
+	mx_ttl_verdict(ttl, max, m->authoritative, &v);
+	verdict_apply(&v, res);
 out:
 	task_done(m->t);
 	mx_task_free(m);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnschase.h"
 #include "dnsmsg.h"
@@ -51,13 +52,15 @@ struct spf_task {
 	int phase;           /* 1 walk, 2 destination include, 3 --ip */
 	const char *missing; /* expected include not reachable */
 	int walk_lookups;
+	char *record;   /* the domain's own record, or NULL */
+	int evaluated;  /* the --ip evaluation's "result" is in the details */
 	int dns_failed; /* the domain's own TXT lookup failed: no --ip run */
 	char *identity; /* --ip: the <domain> check_host() evaluates (RFC 7208 2.3, 2.4) */
 	const char *identity_kind; /* "mailfrom" or "helo" */
 	cJSON *details; /* built up, moved into the result at the end */
-	enum result_status status;
-	char *summary, *advice;
-	cJSON *lints;
+	struct verdict v;
+	struct spf_lint *lints;
+	size_t n_lints;
 };
 
 /* ---- the DNS adapter (struct spf_dns over dnschase) ------------------------ */
@@ -244,41 +247,21 @@ static void spf_lint(struct spf_task *st, const char *code, const char *domain, 
 static void
 spf_lint(struct spf_task *st, const char *code, const char *domain, const char *fmt, ...)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct spf_lint *l;
 	va_list ap;
-	char *msg;
 
+	st->lints = xrealloc(st->lints, (st->n_lints + 1) * sizeof(*st->lints));
+	l = &st->lints[st->n_lints++];
+	l->code = code;
+	l->domain = xstrdup(domain);
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	l->message = xvasprintf(fmt, ap);
 	va_end(ap);
-	cJSON_AddStringToObject(o, "code", code);
-	cJSON_AddStringToObject(o, "domain", domain);
-	cJSON_AddStringToObject(o, "message", msg);
-	cJSON_AddItemToArray(st->lints, o);
-	free(msg);
 }
 
-/* Raise ST's status to STATUS with this summary (the first of the worst wins). */
+/* Lint the includes of the tree: included twice, or without a record. */
 static void
-spf_verdict(struct spf_task *st, enum result_status status, char *summary, char *advice)
-{
-	if (st->summary == NULL ||
-	    (status != st->status && result_worse(status, st->status) == status)) {
-		free(st->summary);
-		free(st->advice);
-		st->status = status;
-		st->summary = summary;
-		st->advice = advice;
-		return;
-	}
-	free(summary);
-	free(advice);
-}
-
-/* Walk the tree: includes in order, lints, whether WANT is reachable. */
-static void
-spf_scan(struct spf_task *st, const struct spf_node *n, cJSON *includes, const char *want,
-    int *found, cJSON *seen)
+spf_scan(struct spf_task *st, const struct spf_node *n, cJSON *seen)
 {
 	for (size_t i = 0; i < n->n_children; i++) {
 		const struct spf_node *c = n->children[i];
@@ -296,7 +279,6 @@ spf_scan(struct spf_task *st, const struct spf_node *n, cJSON *includes, const c
 				    c->domain);
 			else
 				cJSON_AddItemToArray(seen, cJSON_CreateString(c->domain));
-			cJSON_AddItemToArray(includes, cJSON_CreateString(c->domain));
 			if (c->record == NULL && c->error != NULL &&
 			    strstr(c->error, "not followed") == NULL &&
 			    strstr(c->error, "loop") == NULL &&
@@ -308,9 +290,7 @@ spf_scan(struct spf_task *st, const struct spf_node *n, cJSON *includes, const c
 				    "section 5.2)",
 				    c->domain, c->error);
 		}
-		if (want != NULL && util_strieq(c->domain, want))
-			*found = 1;
-		spf_scan(st, c, includes, want, found, seen);
+		spf_scan(st, c, seen);
 	}
 }
 
@@ -471,9 +451,13 @@ spf_task_free(struct spf_task *st)
 		spfq_unlink(st->queries);
 	}
 	cJSON_Delete(st->details);
-	cJSON_Delete(st->lints);
-	free(st->summary);
-	free(st->advice);
+	for (size_t i = 0; i < st->n_lints; i++) {
+		free(st->lints[i].domain);
+		free(st->lints[i].message);
+	}
+	free(st->lints);
+	verdict_clear(&st->v);
+	free(st->record);
 	free(st->domain);
 	free(st->identity);
 	free(st);
@@ -503,15 +487,12 @@ spf_complete(struct spf_task *st)
 	struct result *res = task_result(st->t);
 
 	cJSON_Delete(res->details);
-	cJSON_AddItemToObject(st->details, "lints", st->lints);
-	st->lints = NULL;
+	spf_lints_json(st->lints, st->n_lints, cJSON_AddArrayToObject(st->details, "lints"));
 	res->details = st->details;
 	st->details = NULL;
-	if (st->summary == NULL)
-		st->summary = xstrdup("SPF checked");
-	result_set(res, st->status, "%s", st->summary);
-	if (st->advice != NULL)
-		result_advise(res, "%s", st->advice);
+	if (st->v.summary == NULL)
+		verdict_set(&st->v, st->v.status, "SPF checked");
+	verdict_apply(&st->v, res);
 	task_done(st->t);
 	spf_task_free(st);
 }
@@ -540,184 +521,279 @@ spf_costliest(const struct spf_node *n)
 	return best;
 }
 
+/* Every include of the tree below N, in walk order (an include met twice twice). */
 static void
-spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
+spf_includes_json(const struct spf_node *n, cJSON *includes)
 {
-	const struct spf_node *top = o->tree;
-	const struct spf_node *broken;
-	const char *const *want = st->in->expect_spf_include;
-	cJSON *d = st->details, *includes = cJSON_CreateArray(), *seen = cJSON_CreateArray();
-	const cJSON *lint;
-	int found = 0;
+	for (size_t i = 0; i < n->n_children; i++) {
+		const struct spf_node *c = n->children[i];
 
-	st->walk_lookups = o->lookups;
-	if (top->record != NULL)
-		cJSON_AddStringToObject(d, "record", top->record);
-	else
-		cJSON_AddNullToObject(d, "record");
-	cJSON_AddNumberToObject(d, "records_found", top->n_records);
-	cJSON_AddNumberToObject(d, "dns_lookups", o->lookups);
-	cJSON_AddNumberToObject(d, "void_lookups", o->void_lookups);
+		if (strcmp(c->via, "include") == 0)
+			cJSON_AddItemToArray(includes, cJSON_CreateString(c->domain));
+		spf_includes_json(c, includes);
+	}
+}
+
+void
+spf_lints_json(const struct spf_lint *lints, size_t n, cJSON *arr)
+{
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "code", lints[i].code);
+		cJSON_AddStringToObject(o, "domain", lints[i].domain);
+		cJSON_AddStringToObject(o, "message", lints[i].message);
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
+char *
+spf_record_to_publish(const struct spf_walk_summary *s)
+{
+	if (s->record == NULL && s->result == SPF_TEMPERROR)
+		return NULL;
+	if (s->record == NULL)
+		return xasprintf("v=spf1 %s%s -all", s->missing != NULL ? "include:" : "mx",
+		    s->missing != NULL ? s->missing : "");
+	if (s->missing != NULL)
+		return spf_with_include(s->record, s->missing);
+	return NULL;
+}
+
+void
+spf_walk_details_json(const struct spf_walk_summary *s, cJSON *d)
+{
+	char *rec;
+
+	util_json_add_str_or_null(d, "record", s->record);
+	cJSON_AddNumberToObject(d, "records_found", s->n_records);
+	cJSON_AddNumberToObject(d, "dns_lookups", s->lookups);
+	cJSON_AddNumberToObject(d, "void_lookups", s->void_lookups);
 	cJSON_AddNumberToObject(d, "dns_lookup_limit", SPF_MAX_DNS_TERMS);
-	spf_scan(st, top, includes, NULL, &found, seen);
-	cJSON_Delete(seen);
-	cJSON_AddItemToObject(d, "includes", includes);
-	cJSON_AddItemToObject(d, "include_tree", spf_node_json(top));
-	cJSON_AddStringToObject(d, "walk_result", spf_result_str(o->result));
-	spf_lint_node(st, top);
-	if (want != NULL && want[0] != NULL) {
+	spf_includes_json(s->tree, cJSON_AddArrayToObject(d, "includes"));
+	cJSON_AddItemToObject(d, "include_tree", spf_node_json(s->tree));
+	cJSON_AddStringToObject(d, "walk_result", spf_result_str(s->result));
+	if (s->expected != NULL && s->expected[0] != NULL) {
 		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
 		cJSON *arr = cJSON_AddArrayToObject(exp, "spf_include");
 
-		for (size_t i = 0; want[i] != NULL; i++) {
-			cJSON_AddItemToArray(arr, cJSON_CreateString(want[i]));
-			if (st->missing == NULL &&
-			    (top->record == NULL || !spf_reaches(top, want[i])))
-				st->missing = want[i];
-		}
-		cJSON_AddStringToObject(exp, "origin",
-		    st->in->expect_spf_include_origin != NULL ? st->in->expect_spf_include_origin
-		                                              : "plan");
-		cJSON_AddBoolToObject(d, "authorizes_destination", st->missing == NULL);
+		for (size_t i = 0; s->expected[i] != NULL; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(s->expected[i]));
+		cJSON_AddStringToObject(exp, "origin", s->origin);
+		cJSON_AddBoolToObject(d, "authorizes_destination", s->missing == NULL);
 	} else {
 		cJSON_AddNullToObject(d, "authorizes_destination");
 	}
+	rec = spf_record_to_publish(s);
+	if (rec != NULL)
+		cJSON_AddStringToObject(d, "record_to_publish", rec);
+	free(rec);
+}
+
+void
+spf_walk_verdict(const struct spf_walk_summary *s, struct verdict *v)
+{
+	char *rec = spf_record_to_publish(s);
 
 	/* What a receiver would make of the record itself. */
-	if (top->record == NULL && o->result == SPF_TEMPERROR) {
-		st->dns_failed = 1;
-		spf_verdict(st, RESULT_ERROR,
-		    xasprintf("SPF lookup for %s failed: %s", st->domain, top->error),
+	if (s->record == NULL && s->result == SPF_TEMPERROR) {
+		verdict_raise(v, RESULT_ERROR,
+		    xasprintf("SPF lookup for %s failed: %s", s->domain, s->error),
 		    xstrdup("Run the check again; if it persists, check the name "
 		            "servers of the domain: receivers treat this as temperror and may "
 		            "defer mail."));
-	} else if (top->record == NULL) {
-		char *rec = xasprintf("v=spf1 %s%s -all", st->missing != NULL ? "include:" : "mx",
-		    st->missing != NULL ? st->missing : "");
-
-		cJSON_AddStringToObject(d, "record_to_publish", rec);
-		spf_verdict(st, RESULT_WARN,
-		    top->error != NULL && strstr(top->error, "no SPF record") == NULL ?
-		    xasprintf("no SPF record for %s (%s)", st->domain, top->error) :
-		    xasprintf("no SPF record for %s", st->domain),
+	} else if (s->record == NULL) {
+		verdict_raise(v, RESULT_WARN,
+		    s->error != NULL && strstr(s->error, "no SPF record") == NULL ?
+		    xasprintf("no SPF record for %s (%s)", s->domain, s->error) :
+		    xasprintf("no SPF record for %s", s->domain),
 		    xasprintf(
 		        "Publish a TXT record at %s: "
 		        "\"%s\". Without SPF, receivers cannot tell your servers from forgers and "
 		        "DMARC has only DKIM to go on.",
-		        st->domain, rec));
-		free(rec);
-	} else if (top->n_records > 1) {
-		spf_verdict(st, RESULT_FAIL,
+		        s->domain, rec));
+	} else if (s->n_records > 1) {
+		verdict_raise(v, RESULT_FAIL,
 		    xasprintf("%d SPF records for %s: receivers return "
 		              "permerror (RFC 7208 section 4.5)",
-		        top->n_records, st->domain),
+		        s->n_records, s->domain),
 		    xstrdup("Merge them into one v=spf1 TXT record and delete the others."));
-	} else if (top->error != NULL) {
-		spf_verdict(st, RESULT_FAIL,
+	} else if (s->error != NULL) {
+		verdict_raise(v, RESULT_FAIL,
 		    xasprintf("SPF record of %s: %s; receivers return "
 		              "permerror",
-		        st->domain, top->error),
-		    xasprintf("Fix the record: \"%s\".", top->record));
+		        s->domain, s->error),
+		    xasprintf("Fix the record: \"%s\".", s->record));
 	}
-	if (o->lookups > SPF_MAX_DNS_TERMS) {
-		const struct spf_node *c = spf_costliest(top);
+	if (s->lookups > SPF_MAX_DNS_TERMS) {
 		char costliest[320] = "";
 
-		if (c != NULL)
+		if (s->costliest_via != NULL)
 			snprintf(costliest, sizeof(costliest), "; the costliest is %s:%s with %d",
-			    c->via, c->domain, c->total_lookups);
-		spf_verdict(st, RESULT_FAIL,
+			    s->costliest_via, s->costliest_domain, s->costliest_lookups);
+		verdict_raise(v, RESULT_FAIL,
 		    xasprintf("SPF needs %d DNS lookups, over the limit of "
 		              "%d: receivers return permerror (RFC 7208 section 4.6.4)",
-		        o->lookups, SPF_MAX_DNS_TERMS),
+		        s->lookups, SPF_MAX_DNS_TERMS),
 		    xasprintf("Remove includes you no longer need or replace "
 		              "a/mx terms with ip4:/ip6: ranges%s (see the include tree).",
 		        costliest));
 	}
-	if (o->void_lookups > SPF_MAX_VOID)
-		spf_verdict(st, RESULT_FAIL,
+	if (s->void_lookups > SPF_MAX_VOID)
+		verdict_raise(v, RESULT_FAIL,
 		    xasprintf("SPF has %d void lookups (names that do not "
 		              "exist or have no address), over the limit of %d: receivers return "
 		              "permerror "
 		              "(RFC 7208 section 4.6.4)",
-		        o->void_lookups, SPF_MAX_VOID),
+		        s->void_lookups, SPF_MAX_VOID),
 		    xstrdup("Remove the a:, mx:, include: or exists: terms whose names are gone "
 		            "(see include_tree)."));
-	broken = spf_broken(top, 1);
-	if (broken != NULL)
-		spf_verdict(st,
-		    strstr(broken->error, "lookup failed") != NULL ? RESULT_WARN : RESULT_FAIL,
-		    xasprintf(
-		        "%s:%s in the SPF policy: %s", broken->via, broken->domain, broken->error),
+	if (s->broken_via != NULL) {
+		int temp = strstr(s->broken_error, "lookup failed") != NULL;
+
+		verdict_raise(v, temp ? RESULT_WARN : RESULT_FAIL,
+		    xasprintf("%s:%s in the SPF policy: %s", s->broken_via, s->broken_domain,
+		        s->broken_error),
 		    xasprintf("Fix or remove %s:%s; receivers that reach it return "
 		              "%s.",
-		        broken->via, broken->domain,
-		        strstr(broken->error, "lookup failed") ? "temperror" : "permerror"));
-	cJSON_ArrayForEach(lint, st->lints)
-	{
-		const char *code =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lint, "code"));
-		const char *msg =
-		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lint, "message"));
+		        s->broken_via, s->broken_domain, temp ? "temperror" : "permerror"));
+	}
+	for (size_t i = 0; i < s->n_lints; i++) {
+		const char *code = s->lints[i].code;
 
 		if (strcmp(code, "long_record") == 0 || strcmp(code, "include_without_spf") == 0)
 			continue; /* informational / reported as broken above */
-		spf_verdict(st, strcmp(code, "plus_all") == 0 ? RESULT_FAIL : RESULT_WARN,
-		    xasprintf("SPF: %s", msg), NULL);
+		verdict_raise(v, strcmp(code, "plus_all") == 0 ? RESULT_FAIL : RESULT_WARN,
+		    xasprintf("SPF: %s", s->lints[i].message), NULL);
 	}
-	if (st->missing != NULL && top->record != NULL) {
-		char *rec = spf_with_include(top->record, st->missing);
-
-		cJSON_AddStringToObject(d, "record_to_publish", rec);
-		spf_verdict(st, RESULT_WARN,
+	if (s->missing != NULL && s->record != NULL)
+		verdict_raise(v, RESULT_WARN,
 		    xasprintf("SPF of %s does not authorize the destination "
 		              "yet (include:%s, from %s)",
-		        st->domain, st->missing,
-		        st->in->expect_spf_include_origin != NULL
-		            ? st->in->expect_spf_include_origin
-		            : "plan"),
+		        s->domain, s->missing, s->origin),
 		    xasprintf("Before the cutover, publish: \"%s\"", rec));
-		free(rec);
+	free(rec);
+}
+
+static void
+spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
+{
+	const struct spf_node *top = o->tree, *broken, *costliest;
+	const char *const *want = st->in->expect_spf_include;
+	cJSON *seen = cJSON_CreateArray();
+	struct spf_walk_summary s = {
+		.domain = st->domain, .tree = top, .record = top->record,
+		.n_records = top->n_records, .error = top->error, .result = o->result,
+		.lookups = o->lookups, .void_lookups = o->void_lookups, .expected = want,
+		.origin = st->in->expect_spf_include_origin != NULL ?
+		    st->in->expect_spf_include_origin : "plan",
+	};
+
+	st->walk_lookups = o->lookups;
+	st->record = top->record != NULL ? xstrdup(top->record) : NULL;
+	spf_scan(st, top, seen);
+	cJSON_Delete(seen);
+	spf_lint_node(st, top);
+	for (size_t i = 0; want != NULL && want[i] != NULL && st->missing == NULL; i++)
+		if (top->record == NULL || !spf_reaches(top, want[i]))
+			st->missing = want[i];
+	s.missing = st->missing;
+	s.lints = st->lints;
+	s.n_lints = st->n_lints;
+	costliest = spf_costliest(top);
+	if (costliest != NULL) {
+		s.costliest_via = costliest->via;
+		s.costliest_domain = costliest->domain;
+		s.costliest_lookups = costliest->total_lookups;
 	}
+	broken = spf_broken(top, 1);
+	if (broken != NULL) {
+		s.broken_via = broken->via;
+		s.broken_domain = broken->domain;
+		s.broken_error = broken->error;
+	}
+	if (top->record == NULL && o->result == SPF_TEMPERROR)
+		st->dns_failed = 1;
+	spf_walk_details_json(&s, st->details);
+	spf_walk_verdict(&s, &st->v);
+}
+
+void
+spf_dest_verdict(const char *missing, int after, int include_lookups, struct verdict *v)
+{
+	if (after > SPF_MAX_DNS_TERMS && v->advice != NULL && v->status == RESULT_WARN) {
+		/* the "does not authorize yet" advice: say that the record would break */
+		char *more = xasprintf("%s But that record needs %d DNS lookups, over the limit "
+		                       "of %d: make room first.",
+		    v->advice, after, SPF_MAX_DNS_TERMS);
+
+		free(v->advice);
+		v->advice = more;
+	}
+	if (after > SPF_MAX_DNS_TERMS)
+		verdict_raise(v, RESULT_WARN,
+		    xasprintf("adding include:%s would make SPF need %d DNS "
+		              "lookups, over the limit of %d (RFC 7208 section 4.6.4)",
+		        missing, after, SPF_MAX_DNS_TERMS),
+		    xasprintf(
+		        "Make room before adding include:%s (%d lookups "
+		        "with what it pulls in): drop includes of services you no longer use, or "
+		        "replace a/mx terms with ip4:/ip6: ranges.",
+		        missing, include_lookups));
 }
 
 static void
 spf_dest_done(struct spf_task *st, const struct spf_outcome *o)
 {
-	int after = (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(st->details, "record"))
-	                    ? st->walk_lookups
-	                    : 0) +
-	    1 + o->lookups;
+	int after = (st->record != NULL ? st->walk_lookups : 0) + 1 + o->lookups;
 
 	cJSON_AddNumberToObject(st->details, "lookups_after_adding", after);
-	if (after > SPF_MAX_DNS_TERMS && st->advice != NULL && st->status == RESULT_WARN) {
-		/* the "does not authorize yet" advice: say that the record would break */
-		char *more = xasprintf("%s But that record needs %d DNS lookups, over the limit "
-		                       "of %d: make room first.",
-		    st->advice, after, SPF_MAX_DNS_TERMS);
+	spf_dest_verdict(st->missing, after, 1 + o->lookups, &st->v);
+}
 
-		free(st->advice);
-		st->advice = more;
+void
+spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const char *reason,
+    struct verdict *v)
+{
+	enum result_status status;
+
+	switch (r) {
+	case SPF_PASS: status = RESULT_PASS; break;
+	case SPF_PERMERROR: status = RESULT_FAIL; break;
+	case SPF_TEMPERROR: status = RESULT_ERROR; break;
+	default: status = RESULT_WARN; break;
 	}
-	if (after > SPF_MAX_DNS_TERMS)
-		spf_verdict(st, RESULT_WARN,
-		    xasprintf("adding include:%s would make SPF need %d DNS "
-		              "lookups, over the limit of %d (RFC 7208 section 4.6.4)",
-		        st->missing, after, SPF_MAX_DNS_TERMS),
-		    xasprintf(
-		        "Make room before adding include:%s (%d lookups "
-		        "with what it pulls in): drop includes of services you no longer use, or "
-		        "replace a/mx terms with ip4:/ip6: ranges.",
-		        st->missing, 1 + o->lookups));
+	if (status != RESULT_PASS)
+		verdict_raise(v, status,
+		    xasprintf("SPF for %s from %s: %s (%s)", identity, ip, spf_result_str(r),
+		        reason),
+		    xasprintf("Receivers "
+		              "would not accept %s as a sender for %s; if it should send, add it "
+		              "(ip4:/ip6:) "
+		              "or the include of its provider.",
+		        ip, identity));
+}
+
+void
+spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
+    struct verdict *v)
+{
+	if (v->status != RESULT_PASS && v->summary != NULL)
+		return;
+	verdict_raise(v, RESULT_PASS,
+	    xasprintf("\"%s\": %d of %d DNS lookups%s%s%s%s", record, lookups, SPF_MAX_DNS_TERMS,
+	        authorizes ? ", authorizes the destination" : "", ip_passes != NULL ? ", " : "",
+	        ip_passes != NULL ? ip_passes : "", ip_passes != NULL ? " passes" : ""),
+	    NULL);
 }
 
 static void
 spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
 {
 	cJSON *ev = cJSON_AddObjectToObject(st->details, "evaluation");
-	enum result_status status = RESULT_PASS;
 
 	cJSON_AddStringToObject(st->details, "result", spf_result_str(o->result));
+	st->evaluated = 1;
 	cJSON_AddStringToObject(ev, "ip", st->in->spf_ip);
 	if (st->in->spf_sender != NULL && st->in->spf_sender[0] != '\0') {
 		cJSON_AddStringToObject(ev, "sender", st->in->spf_sender);
@@ -739,28 +815,11 @@ spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
 		cJSON_AddStringToObject(ev, "explanation", o->explanation);
 		cJSON_AddStringToObject(ev, "explanation_source", o->explanation_source);
 	}
-	if (o->mechanism != NULL)
-		cJSON_AddStringToObject(ev, "mechanism", o->mechanism);
-	else
-		cJSON_AddNullToObject(ev, "mechanism");
+	util_json_add_str_or_null(ev, "mechanism", o->mechanism);
 	cJSON_AddNumberToObject(ev, "dns_lookups", o->lookups);
 	cJSON_AddNumberToObject(ev, "void_lookups", o->void_lookups);
 	cJSON_AddItemToObject(ev, "include_tree", spf_node_json(o->tree));
-	switch (o->result) {
-	case SPF_PASS: status = RESULT_PASS; break;
-	case SPF_PERMERROR: status = RESULT_FAIL; break;
-	case SPF_TEMPERROR: status = RESULT_ERROR; break;
-	default: status = RESULT_WARN; break;
-	}
-	if (status != RESULT_PASS)
-		spf_verdict(st, status,
-		    xasprintf("SPF for %s from %s: %s (%s)", st->identity, st->in->spf_ip,
-		        spf_result_str(o->result), o->reason),
-		    xasprintf("Receivers "
-		              "would not accept %s as a sender for %s; if it should send, add it "
-		              "(ip4:/ip6:) "
-		              "or the include of its provider.",
-		        st->in->spf_ip, st->identity));
+	spf_ip_verdict(st->identity, st->in->spf_ip, o->result, o->reason, &st->v);
 }
 
 static void
@@ -797,6 +856,7 @@ spf_next(struct spf_task *st)
 		/* check_host() would stop at the same failed lookup (section 4.4) */
 		st->phase = 3;
 		cJSON_AddStringToObject(st->details, "result", "temperror");
+		st->evaluated = 1;
 		spf_next(st);
 		return;
 	} else if (st->phase <= 2 && st->in->spf_ip != NULL) {
@@ -806,27 +866,17 @@ spf_next(struct spf_task *st)
 		p.sender = st->in->spf_sender;
 		p.helo = st->in->spf_helo;
 	} else {
-		if (st->status == RESULT_PASS || st->summary == NULL) {
-			const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st->details, "record");
-			const cJSON *auth =
-			    cJSON_GetObjectItemCaseSensitive(st->details, "authorizes_destination");
-			const cJSON *res = cJSON_GetObjectItemCaseSensitive(st->details, "result");
+		const cJSON *auth =
+		    cJSON_GetObjectItemCaseSensitive(st->details, "authorizes_destination");
 
-			spf_verdict(st, RESULT_PASS,
-			    xasprintf("\"%s\": %d of %d DNS lookups%s%s%s%s",
-			        cJSON_GetStringValue(rec), st->walk_lookups, SPF_MAX_DNS_TERMS,
-			        cJSON_IsTrue(auth) ? ", authorizes the destination" : "",
-			        cJSON_IsString(res) ? ", " : "",
-			        cJSON_IsString(res) ? st->in->spf_ip : "",
-			        cJSON_IsString(res) ? " passes" : ""),
-			    NULL);
-		}
+		spf_pass_verdict(st->record, st->walk_lookups, cJSON_IsTrue(auth),
+		    st->evaluated ? st->in->spf_ip : NULL, &st->v);
 		spf_complete(st);
 		return;
 	}
 	st->ev = spf_eval_start(&p, &st->sdns, spf_eval_done, st);
 	if (st->ev == NULL) {
-		spf_verdict(st, RESULT_ERROR,
+		verdict_raise(&st->v, RESULT_ERROR,
 		    xasprintf("--ip %s is not an IPv4 or IPv6 address", p.ip != NULL ? p.ip : ""),
 		    NULL);
 		spf_complete(st);
@@ -842,7 +892,6 @@ spf_start(struct task *t, void *aux)
 
 	st->t = t;
 	st->details = cJSON_CreateObject();
-	st->lints = cJSON_CreateArray();
 	cJSON_AddStringToObject(
 	    st->details, "resolver", dns_client_servers(runner_dns(task_runner(t))));
 	spf_next(st);

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "mtasts.h"
@@ -45,6 +46,8 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	size_t it = 0, n = 0;
 	int found = 0, bad = 0;
 	cJSON *arr = cJSON_AddArrayToObject(res->details, "rua");
+	struct tlsrpt_summary sm = {.name = m->name, .domain = m->domain};
+	struct verdict v = {0};
 
 	m->q = NULL;
 	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
@@ -74,36 +77,41 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 			free(uris[i]);
 		n = 0;
 	}
-	if (found == 0) {
+	if (found == 0)
 		cJSON_AddNullToObject(res->details, "record");
-		cJSON_AddNullToObject(res->details, "error");
-		result_set(res, RESULT_PASS,
-		    "no TLS reporting (no v=TLSRPTv1 record at %s; optional)", m->name);
-		goto done;
-	}
 	if (found > 1) {
 		bad = 1;
 		snprintf(err, sizeof(err), "%d v=TLSRPTv1 records (RFC 8460 section 3 allows one)",
 		    found);
 	}
-	if (bad) {
-		cJSON_AddStringToObject(res->details, "error", err);
-		result_set(res, RESULT_WARN, "the TLS reporting record at %s is not valid: %s",
-		    m->name, err);
-		result_advise(res,
-		    "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
-		    "senders ignore an invalid one, and its reports are how TLS or "
-		    "MTA-STS failures after the flip become visible.",
-		    m->domain);
-		goto done;
-	}
-	cJSON_AddNullToObject(res->details, "error");
-	result_set(res, RESULT_PASS, "TLS reports go to %s%s",
-	    cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)),
-	    cJSON_GetArraySize(arr) > 1 ? " and more" : "");
+	sm.n_records = (size_t)found;
+	sm.error = bad ? err : NULL;
+	sm.first_rua = cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0));
+	sm.n_rua = (size_t)cJSON_GetArraySize(arr);
+	util_json_add_str_or_null(res->details, "error", sm.error);
+	tlsrpt_verdict(&sm, &v);
+	verdict_apply(&v, res);
 done:
 	task_done(m->t);
 	rpt_free(m);
+}
+
+void
+tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v)
+{
+	if (s->n_records == 0) {
+		verdict_set(v, RESULT_PASS, "no TLS reporting (no v=TLSRPTv1 record at %s; optional)",
+		    s->name);
+	} else if (s->error != NULL) {
+		verdict_set(v, RESULT_WARN, "the TLS reporting record at %s is not valid: %s",
+		    s->name, s->error);
+		verdict_advise(v, "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
+		    "senders ignore an invalid one, and its reports are how TLS or "
+		    "MTA-STS failures after the flip become visible.", s->domain);
+	} else {
+		verdict_set(v, RESULT_PASS, "TLS reports go to %s%s", s->first_rua,
+		    s->n_rua > 1 ? " and more" : "");
+	}
 }
 
 static void

@@ -25,7 +25,7 @@
 
 #include "check.h"
 #include "imap.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "plan.h"
 #include "pop3.h"
 #include "util.h"

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "check_verdicts.h"
+#include "mailbox_session.h"
 #include "sync.h"
 #include "util.h"
 
@@ -84,6 +85,8 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 	unsigned char *used;
 	const char *first = NULL, *first_short = NULL, *first_alone = NULL;
 	cJSON *left;
+	struct compare_summary cs;
+	struct verdict vd = {0};
 
 	cJSON_AddStringToObject(d, "user", v->mb->source_user);
 	arr = cJSON_AddArrayToObject(d, "folders");
@@ -169,41 +172,58 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 	cJSON_AddNumberToObject(d, "destination_total_messages", (double)di->total_messages);
 	if (v->after_sync != NULL)
 		cJSON_AddNumberToObject(d, "synced_folders_short", (double)n_short);
-	if (n_short > 0) {
-		result_set(res, RESULT_FAIL, "after the sync, %zu synced folder%s hold%s fewer "
+	if (n_short == 0)
+		cJSON_AddNumberToObject(d, "one_sided_with_messages", (double)n_alone);
+	cs.n_short = n_short;
+	cs.first_short = first_short;
+	cs.n_one_sided = n_alone;
+	cs.first_one_sided = first_alone;
+	cs.differences = diffs;
+	cs.n_missing = n_missing;
+	cs.n_pairs = n_pairs;
+	cs.first_difference = first;
+	cs.source_total = si->total_messages;
+	cs.destination_total = di->total_messages;
+	compare_verdict(&cs, &vd);
+	verdict_apply(&vd, res);
+}
+
+void
+compare_verdict(const struct compare_summary *s, struct verdict *v)
+{
+	long long st = (long long)s->source_total, dt = (long long)s->destination_total;
+
+	if (s->n_short > 0) {
+		verdict_set(v, RESULT_FAIL, "after the sync, %zu synced folder%s hold%s fewer "
 		    "messages on the destination than on the source (first: \"%s\"), %lld vs %lld "
-		    "messages", n_short, n_short == 1 ? "" : "s", n_short == 1 ? "s" : "",
-		    first_short, (long long)si->total_messages, (long long)di->total_messages);
-		result_advise(res, "Messages are missing that the sync should have copied: run "
+		    "messages", s->n_short, s->n_short == 1 ? "" : "s", s->n_short == 1 ? "s" : "",
+		    s->first_short, st, dt);
+		verdict_advise(v, "Messages are missing that the sync should have copied: run "
 		    "`cutover sync --verify` for this mailbox; it copies what the destination lacks "
 		    "and says where it was.");
-		return;
-	}
-	cJSON_AddNumberToObject(d, "one_sided_with_messages", (double)n_alone);
-	if (n_alone > 0) {
-		result_set(res, RESULT_FAIL, "%zu folder%s with messages exist%s on one side only "
-		    "(first: \"%s\"), %lld vs %lld messages", n_alone, n_alone == 1 ? "" : "s",
-		    n_alone == 1 ? "s" : "", first_alone, (long long)si->total_messages,
-		    (long long)di->total_messages);
-		result_advise(res, "Run (or re-run) the sync for this mailbox and compare again. A "
+	} else if (s->n_one_sided > 0) {
+		verdict_set(v, RESULT_FAIL, "%zu folder%s with messages exist%s on one side only "
+		    "(first: \"%s\"), %lld vs %lld messages", s->n_one_sided,
+		    s->n_one_sided == 1 ? "" : "s", s->n_one_sided == 1 ? "s" : "",
+		    s->first_one_sided, st, dt);
+		verdict_advise(v, "Run (or re-run) the sync for this mailbox and compare again. A "
 		    "folder the sync should have filled but did not usually has a name the "
 		    "destination refuses (see mailbox.folder_names); one that landed elsewhere "
 		    "can be placed with \"sync\": {\"folder_map\": {...}} in the plan (see "
 		    "mailbox.folder_map).");
-		return;
+	} else if (s->differences == 0) {
+		verdict_set(v, RESULT_PASS, "%zu folders, same message counts on both sides",
+		    s->n_pairs);
+	} else {
+		verdict_set(v, RESULT_WARN, "%zu difference%s: %zu source folder%s missing on the "
+		    "destination, %lld vs %lld messages (first: \"%s\")", s->differences,
+		    s->differences == 1 ? "" : "s", s->n_missing, s->n_missing == 1 ? "" : "s", st,
+		    dt, s->first_difference != NULL ? s->first_difference :
+		    "a destination-only folder");
+		verdict_advise(v, "Run (or re-run) the sync for this mailbox and compare again; "
+		    "folders still missing afterwards usually have names the destination refuses "
+		    "(see mailbox.folder_names).");
 	}
-	if (diffs == 0) {
-		result_set(res, RESULT_PASS, "%zu folders, same message counts on both sides",
-		    n_pairs);
-		return;
-	}
-	result_set(res, RESULT_WARN, "%zu difference%s: %zu source folder%s missing on the "
-	    "destination, %lld vs %lld messages (first: \"%s\")", diffs, diffs == 1 ? "" : "s",
-	    n_missing, n_missing == 1 ? "" : "s", (long long)si->total_messages,
-	    (long long)di->total_messages, first != NULL ? first : "a destination-only folder");
-	result_advise(res, "Run (or re-run) the sync for this mailbox and compare again; "
-	    "folders still missing afterwards usually have names the destination refuses "
-	    "(see mailbox.folder_names).");
 }
 
 static void

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "check_verdicts.h"
+#include "mailbox_session.h"
 #include "util.h"
 
 /* Mappings named in the summary at most. */
@@ -50,6 +51,8 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 	struct fm_item *items;
 	char *list = xstrdup("");
 	const char *guessed = NULL;
+	struct folder_map_summary fs;
+	struct verdict vd = {0};
 
 	cJSON_AddStringToObject(d, "user", v->mb->source_user);
 	arr = cJSON_AddArrayToObject(d, "folders");
@@ -139,29 +142,47 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 		free(list);
 		list = t;
 	}
-	if (n_unused > 0) {
-		result_set(res, RESULT_WARN, "%zu plan folder_map rule%s name%s no source folder "
-		    "(first: \"%s\"); %zu folders mapped, %zu new%s%s", n_unused,
-		    n_unused == 1 ? "" : "s", n_unused == 1 ? "s" : "",
-		    cJSON_GetArrayItem(unused, 0)->valuestring, n, n_new, n_moved ? ": " : "", list);
-		result_advise(res, "Check the names in the plan's \"sync\": {\"folder_map\"} against "
+	fs.n_mapped = n;
+	fs.n_new = n_new;
+	fs.n_moved = n_moved;
+	fs.n_left_out = n_left;
+	fs.moves = list;
+	fs.n_unused_rules = n_unused;
+	fs.first_unused_rule = n_unused > 0 ? cJSON_GetArrayItem(unused, 0)->valuestring : NULL;
+	fs.guessed = guessed;
+	fs.guessed_prefix = guessed == NULL ? NULL :
+	    strcmp(guessed, "source") == 0 ? si->ns_prefix : di->ns_prefix;
+	folder_map_verdict(&fs, &vd);
+	verdict_apply(&vd, res);
+	free(list);
+}
+
+void
+folder_map_verdict(const struct folder_map_summary *s, struct verdict *v)
+{
+	const char *sep = s->n_moved ? ": " : "";
+
+	if (s->n_unused_rules > 0) {
+		verdict_set(v, RESULT_WARN, "%zu plan folder_map rule%s name%s no source folder "
+		    "(first: \"%s\"); %zu folders mapped, %zu new%s%s", s->n_unused_rules,
+		    s->n_unused_rules == 1 ? "" : "s", s->n_unused_rules == 1 ? "s" : "",
+		    s->first_unused_rule, s->n_mapped, s->n_new, sep, s->moves);
+		verdict_advise(v, "Check the names in the plan's \"sync\": {\"folder_map\"} against "
 		    "the source folders of mailbox.folders (full name, or the path below the "
 		    "namespace prefix, '/' or the source's delimiter between levels).");
-	} else if (guessed != NULL) {
-		result_set(res, RESULT_WARN, "the %s has no NAMESPACE: its personal prefix \"%s\" "
-		    "was taken from LIST; %zu folders mapped, %zu new%s%s", guessed,
-		    strcmp(guessed, "source") == 0 ? si->ns_prefix : di->ns_prefix, n, n_new,
-		    n_moved ? ": " : "", list);
-		result_advise(res, "If folders land in the wrong place, map them in the plan: "
+	} else if (s->guessed != NULL) {
+		verdict_set(v, RESULT_WARN, "the %s has no NAMESPACE: its personal prefix \"%s\" "
+		    "was taken from LIST; %zu folders mapped, %zu new%s%s", s->guessed,
+		    s->guessed_prefix, s->n_mapped, s->n_new, sep, s->moves);
+		verdict_advise(v, "If folders land in the wrong place, map them in the plan: "
 		    "\"sync\": {\"folder_map\": {\"Old/Name\": \"New/Name\"}}.");
-	} else if (n_moved == 0) {
-		result_set(res, RESULT_PASS, "%zu folders keep their names (%zu new on the "
-		    "destination)%s", n, n_new, n_left ? ", some left out" : "");
+	} else if (s->n_moved == 0) {
+		verdict_set(v, RESULT_PASS, "%zu folders keep their names (%zu new on the "
+		    "destination)%s", s->n_mapped, s->n_new, s->n_left_out ? ", some left out" : "");
 	} else {
-		result_set(res, RESULT_PASS, "%zu folders mapped, %zu new on the destination%s: %s",
-		    n, n_new, n_left ? " (some left out)" : "", list);
+		verdict_set(v, RESULT_PASS, "%zu folders mapped, %zu new on the destination%s: %s",
+		    s->n_mapped, s->n_new, s->n_left_out ? " (some left out)" : "", s->moves);
 	}
-	free(list);
 }
 
 static void

@@ -13,10 +13,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "check_verdicts.h"
+#include "mailbox_session.h"
 #include "util.h"
-
-#define FOLDER_ITEMS_DEFAULT 10000
 
 /* "12,139" into BUF. */
 static const char *
@@ -49,9 +48,10 @@ mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *inv = v->src.inv;
 	cJSON *d = res->details, *arr, *errs = NULL;
-	char b1[32], b2[32];
 	size_t n_folders = 0, n_err = 0;
 	char dl[2] = {0, 0};
+	struct folders_summary s;
+	struct verdict vd = {0};
 
 	cJSON_AddStringToObject(d, "user", v->mb->source_user);
 	if (inv == NULL) {
@@ -112,74 +112,114 @@ mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 	cJSON_AddNumberToObject(d, "connections", v->src.connections);
 	cJSON_AddNumberToObject(d, "round_trips", (double)v->src.round_trips);
 	cJSON_AddNumberToObject(d, "commands", (double)inv->commands);
-	if (n_err > 0) {
-		result_set(res, RESULT_WARN, "%zu folders, but %zu could not be read (%s first)",
-		    n_folders, n_err, cJSON_GetArrayItem(errs, 0)->valuestring);
-		result_advise(res, "Check these folders on the source server (permissions, "
+	s.n_folders = n_folders;
+	s.n_unreadable = n_err;
+	s.first_unreadable = n_err > 0 ? cJSON_GetArrayItem(errs, 0)->valuestring : NULL;
+	s.truncated = inv->truncated;
+	s.total_messages = inv->total_messages;
+	s.total_bytes = inv->total_bytes;
+	folders_verdict(&s, &vd);
+	verdict_apply(&vd, res);
+	cJSON_Delete(errs);
+}
+
+void
+folders_verdict(const struct folders_summary *s, struct verdict *v)
+{
+	char b1[32], b2[32];
+
+	if (s->n_unreadable > 0) {
+		verdict_set(v, RESULT_WARN, "%zu folders, but %zu could not be read (%s first)",
+		    s->n_folders, s->n_unreadable, s->first_unreadable);
+		verdict_advise(v, "Check these folders on the source server (permissions, "
 		    "damaged index); the migration tool will fail on them as well.");
-		cJSON_Delete(errs);
-		return;
+	} else if (s->truncated) {
+		verdict_set(v, RESULT_WARN, "more than %zu folders: only the first were read",
+		    s->n_folders);
+	} else {
+		verdict_set(v, RESULT_PASS, "%zu folders, %s messages, %s", s->n_folders,
+		    mf_count(s->total_messages, b1, sizeof(b1)),
+		    s->total_bytes >= 0 ? mailaudit_size(s->total_bytes, b2, sizeof(b2)) :
+		    "size unknown");
 	}
-	if (inv->truncated) {
-		result_set(res, RESULT_WARN, "more than %zu folders: only the first were read",
-		    n_folders);
-		return;
-	}
-	result_set(res, RESULT_PASS, "%zu folders, %s messages, %s", n_folders,
-	    mf_count(inv->total_messages, b1, sizeof(b1)),
-	    inv->total_bytes >= 0 ? mailaudit_size(inv->total_bytes, b2, sizeof(b2))
-	                          : "size unknown");
 }
 
 /* ---- mailbox.folder_items ---- */
 
-static void
-mf_items_fill(struct result *res, const struct mailaudit_view *v)
+void
+items_summarize(const struct folders_inventory *inv, int64_t limit, struct items_summary *s)
 {
-	const struct folders_inventory *inv = v->src.inv;
-	int64_t limit = mailaudit_limit(v, v->plan->destination.limits.folder_items,
-	    FOLDER_ITEMS_DEFAULT);
-	cJSON *over;
-	size_t n = 0;
-	const char *first = NULL;
-	uint32_t most = 0;
-	char b1[32], b2[32];
-
-	cJSON_AddNumberToObject(res->details, "limit", (double)limit);
-	over = cJSON_AddArrayToObject(res->details, "over");
-	if (inv == NULL) {
-		mailaudit_side_error(res, v, 0);
-		return;
-	}
-	for (size_t i = 0; i < inv->n; i++) {
+	memset(s, 0, sizeof(*s));
+	s->inv = inv;
+	s->limit = limit;
+	for (size_t i = 0; inv != NULL && i < inv->n; i++) {
 		const struct folders_folder *f = &inv->folders[i];
-		cJSON *o;
 
 		if (!f->has_status || f->messages <= limit)
+			continue;
+		if (f->messages > s->most) {
+			s->most = f->messages;
+			s->largest = f->name;
+		}
+		s->n_over++;
+	}
+}
+
+void
+items_details_json(const struct items_summary *s, cJSON *d)
+{
+	cJSON *over;
+
+	cJSON_AddNumberToObject(d, "limit", (double)s->limit);
+	over = cJSON_AddArrayToObject(d, "over");
+	for (size_t i = 0; s->inv != NULL && i < s->inv->n; i++) {
+		const struct folders_folder *f = &s->inv->folders[i];
+		cJSON *o;
+
+		if (!f->has_status || f->messages <= s->limit)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", f->name);
 		cJSON_AddNumberToObject(o, "messages", f->messages);
 		cJSON_AddItemToArray(over, o);
-		if (f->messages > most) {
-			most = f->messages;
-			first = f->name;
-		}
-		n++;
 	}
-	if (n == 0) {
-		result_set(res, RESULT_PASS, "no folder over %s items",
-		    mf_count(limit, b1, sizeof(b1)));
+}
+
+void
+items_verdict(const struct items_summary *s, struct verdict *out)
+{
+	char b1[32], b2[32];
+
+	if (s->n_over == 0) {
+		verdict_set(out, RESULT_PASS, "no folder over %s items",
+		    mf_count(s->limit, b1, sizeof(b1)));
 		return;
 	}
-	result_set(res, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)", n,
-	    n == 1 ? "" : "s", mf_count(limit, b1, sizeof(b1)), first,
-	    mf_count(most, b2, sizeof(b2)));
-	result_advise(res,
+	verdict_set(out, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)",
+	    s->n_over, s->n_over == 1 ? "" : "s", mf_count(s->limit, b1, sizeof(b1)),
+	    s->largest, mf_count(s->most, b2, sizeof(b2)));
+	verdict_advise(out,
 	    "Archive or split these folders before migrating: move older mail into "
 	    "subfolders (one per year or half-year) so that each holds fewer than %s items. "
 	    "Exchange Online slows down and migrations stall on larger folders.",
-	    mf_count(limit, b1, sizeof(b1)));
+	    mf_count(s->limit, b1, sizeof(b1)));
+}
+
+static void
+mf_items_fill(struct result *res, const struct mailaudit_view *v)
+{
+	struct items_summary s;
+	struct verdict vd = {0};
+
+	items_summarize(v->src.inv, mailaudit_limit(v, v->plan->destination.limits.folder_items,
+	    ITEMS_LIMIT_DEFAULT), &s);
+	items_details_json(&s, res->details);
+	if (v->src.inv == NULL) {
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	items_verdict(&s, &vd);
+	verdict_apply(&vd, res);
 }
 
 /* ---- mailbox.folder_names ---- */
@@ -200,6 +240,8 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 	size_t *dup, n_names = 0, n_bad = 0, n_probs = 0;
 	const char *first = NULL;
 	char dl[2] = {0, 0};
+	struct names_summary s;
+	struct verdict vd = {0};
 
 	probs = cJSON_AddArrayToObject(d, "problems");
 	if (inv == NULL) {
@@ -268,13 +310,24 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 	}
 	free(names);
 	free(dup);
-	if (n_bad == 0) {
-		result_set(res, RESULT_PASS, "all %zu folder names migrate as they are", n_names);
+	s.n_names = n_names;
+	s.n_bad = n_bad;
+	s.n_problems = n_probs;
+	s.first = first;
+	names_verdict(&s, &vd);
+	verdict_apply(&vd, res);
+}
+
+void
+names_verdict(const struct names_summary *s, struct verdict *v)
+{
+	if (s->n_bad == 0) {
+		verdict_set(v, RESULT_PASS, "all %zu folder names migrate as they are", s->n_names);
 		return;
 	}
-	result_set(res, RESULT_WARN, "%zu of %zu folder names need attention (%zu problems; "
-	    "first: \"%s\")", n_bad, n_names, n_probs, first);
-	result_advise(res,
+	verdict_set(v, RESULT_WARN, "%zu of %zu folder names need attention (%zu problems; "
+	    "first: \"%s\")", s->n_bad, s->n_names, s->n_problems, s->first);
+	verdict_advise(v,
 	    "Rename these folders on the source before the first sync (each problem has a "
 	    "suggestion), or map them in the migration tool. Folders whose names contain "
 	    "'/' are not migrated by Microsoft's IMAP migration at all.");
@@ -289,9 +342,8 @@ mf_limits_fill(struct result *res, const struct mailaudit_view *v)
 	const struct profile_limits *l = &v->plan->destination.limits;
 	cJSON *d = res->details;
 	size_t n_folders = 0;
-	char b1[32], b2[32];
-	enum result_status st = RESULT_PASS;
-	char *why = NULL;
+	struct limits_summary s = {.items_limit = l->mailbox_items, .folder_limit = l->folder_count};
+	struct verdict vd = {0};
 
 	cJSON_AddItemToObject(d, "mailbox_items_limit", mailaudit_num_or_null(l->mailbox_items));
 	cJSON_AddItemToObject(d, "folder_count_limit", mailaudit_num_or_null(l->folder_count));
@@ -303,40 +355,53 @@ mf_limits_fill(struct result *res, const struct mailaudit_view *v)
 		n_folders += mf_listed(&inv->folders[i]);
 	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
 	cJSON_AddNumberToObject(d, "folder_count", (double)n_folders);
-	if (l->mailbox_items < 0 && l->folder_count < 0) {
-		result_set(res, RESULT_SKIP, "no item or folder limits for the destination (set "
+	s.total_messages = inv->total_messages;
+	s.folder_count = n_folders;
+	limits_verdict(&s, &vd);
+	verdict_apply(&vd, res);
+}
+
+void
+limits_verdict(const struct limits_summary *s, struct verdict *v)
+{
+	enum result_status st = RESULT_PASS;
+	char b1[32], b2[32];
+	char *why = NULL;
+
+	if (s->items_limit < 0 && s->folder_limit < 0) {
+		verdict_set(v, RESULT_SKIP, "no item or folder limits for the destination (set "
 		    "destination.limits.mailbox_items / folder_count or a profile)");
 		return;
 	}
-	if (l->mailbox_items >= 0 && inv->total_messages > l->mailbox_items) {
+	if (s->items_limit >= 0 && s->total_messages > s->items_limit) {
 		st = RESULT_FAIL;
 		why = xasprintf("%s items, the destination's migration stops at %s",
-		    mf_count(inv->total_messages, b1, sizeof(b1)),
-		    mf_count(l->mailbox_items, b2, sizeof(b2)));
-		result_advise(res, "Archive part of this mailbox (for example to a PST or an "
+		    mf_count(s->total_messages, b1, sizeof(b1)),
+		    mf_count(s->items_limit, b2, sizeof(b2)));
+		verdict_advise(v, "Archive part of this mailbox (for example to a PST or an "
 		    "archive mailbox) so that fewer than %s items remain to migrate.",
-		    mf_count(l->mailbox_items, b2, sizeof(b2)));
+		    mf_count(s->items_limit, b2, sizeof(b2)));
 	}
-	if (l->folder_count >= 0 && (int64_t)n_folders > l->folder_count) {
+	if (s->folder_limit >= 0 && (int64_t)s->folder_count > s->folder_limit) {
 		char *w = xasprintf("%s%s%zu folders, more than %lld (mail clients slow down)",
-		    why != NULL ? why : "", why != NULL ? "; " : "", n_folders,
-		    (long long)l->folder_count);
+		    why != NULL ? why : "", why != NULL ? "; " : "", s->folder_count,
+		    (long long)s->folder_limit);
 
 		free(why);
 		why = w;
 		if (st == RESULT_PASS) {
 			st = RESULT_WARN;
-			result_advise(res, "Merge or archive folders so that fewer than %lld "
-			    "remain; Outlook degrades with more.", (long long)l->folder_count);
+			verdict_advise(v, "Merge or archive folders so that fewer than %lld "
+			    "remain; Outlook degrades with more.", (long long)s->folder_limit);
 		}
 	}
 	if (why != NULL) {
-		result_set(res, st, "%s", why);
+		verdict_set(v, st, "%s", why);
 		free(why);
 		return;
 	}
-	result_set(res, RESULT_PASS, "%s items in %zu folders, within the destination's limits",
-	    mf_count(inv->total_messages, b1, sizeof(b1)), n_folders);
+	verdict_set(v, RESULT_PASS, "%s items in %zu folders, within the destination's limits",
+	    mf_count(s->total_messages, b1, sizeof(b1)), s->folder_count);
 }
 
 /* ---- mailbox.large_messages ---- */
@@ -349,15 +414,16 @@ mf_large_fill(struct result *res, const struct mailaudit_view *v)
 	cJSON *d = res->details, *arr;
 	int64_t count = 0;
 	size_t unknown = 0;
-	char b1[32];
+	struct large_summary s = {.limit = limit};
+	struct verdict vd = {0};
 
 	if (limit >= 0)
 		cJSON_AddNumberToObject(d, "limit_bytes", (double)limit);
 	cJSON_AddNumberToObject(d, "count", 0);
 	arr = cJSON_AddArrayToObject(d, "folders");
 	if (limit < 0) {
-		result_set(res, RESULT_SKIP, "no message size limit for the destination (set "
-		    "destination.limits.message_bytes or a profile)");
+		large_verdict(&s, &vd);
+		verdict_apply(&vd, res);
 		return;
 	}
 	if (inv == NULL) {
@@ -384,22 +450,37 @@ mf_large_fill(struct result *res, const struct mailaudit_view *v)
 	}
 	cJSON_ReplaceItemInObject(d, "count", cJSON_CreateNumber((double)count));
 	cJSON_AddNumberToObject(d, "folders_not_counted", (double)unknown);
-	mailaudit_size(limit, b1, sizeof(b1));
-	if (count > 0) {
-		result_set(res, RESULT_WARN, "%lld message%s larger than %s in %d folder%s",
-		    (long long)count, count == 1 ? "" : "s", b1, cJSON_GetArraySize(arr),
-		    cJSON_GetArraySize(arr) == 1 ? "" : "s");
-		result_advise(res, "The migration will skip messages over %s. Save their "
+	s.count = count;
+	s.n_folders = (size_t)cJSON_GetArraySize(arr);
+	s.not_counted = unknown;
+	large_verdict(&s, &vd);
+	verdict_apply(&vd, res);
+}
+
+void
+large_verdict(const struct large_summary *s, struct verdict *v)
+{
+	char b1[32];
+
+	if (s->limit < 0) {
+		verdict_set(v, RESULT_SKIP, "no message size limit for the destination (set "
+		    "destination.limits.message_bytes or a profile)");
+		return;
+	}
+	mailaudit_size(s->limit, b1, sizeof(b1));
+	if (s->count > 0) {
+		verdict_set(v, RESULT_WARN, "%lld message%s larger than %s in %zu folder%s",
+		    (long long)s->count, s->count == 1 ? "" : "s", b1, s->n_folders,
+		    s->n_folders == 1 ? "" : "s");
+		verdict_advise(v, "The migration will skip messages over %s. Save their "
 		    "attachments elsewhere (a file share, OneDrive) and delete or shrink them "
 		    "before migrating, or move them by hand.", b1);
-		return;
+	} else if (s->not_counted > 0) {
+		verdict_set(v, RESULT_WARN, "no message larger than %s found, but %zu folders "
+		    "could not be searched", b1, s->not_counted);
+	} else {
+		verdict_set(v, RESULT_PASS, "no message larger than %s", b1);
 	}
-	if (unknown > 0) {
-		result_set(res, RESULT_WARN, "no message larger than %s found, but %zu folders "
-		    "could not be searched", b1, unknown);
-		return;
-	}
-	result_set(res, RESULT_PASS, "no message larger than %s", b1);
 }
 
 /* ---- schedules ---- */

@@ -12,94 +12,120 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailaudit.h"
+#include "check_verdicts.h"
+#include "mailbox_session.h"
 #include "util.h"
 
-#define QUOTA_HEADROOM_DEFAULT 0.70
+double
+quota_ratio(const struct quota_summary *s)
+{
+	if (s->usage >= 0 && s->limit > 0)
+		return (double)s->usage / (double)s->limit;
+	return -1;
+}
+
+void
+quota_details_json(const struct quota_summary *s, cJSON *d)
+{
+	double ratio = quota_ratio(s);
+
+	cJSON_AddItemToObject(d, "source_usage_bytes", mailaudit_num_or_null(s->usage));
+	cJSON_AddItemToObject(d, "destination_limit_bytes", mailaudit_num_or_null(s->limit));
+	if (ratio >= 0)
+		cJSON_AddNumberToObject(d, "ratio", ratio);
+	else
+		cJSON_AddNullToObject(d, "ratio");
+	cJSON_AddNumberToObject(d, "headroom", s->headroom);
+	if (s->usage_from != NULL)
+		cJSON_AddStringToObject(d, "source_usage_from", s->usage_from);
+	else
+		cJSON_AddNullToObject(d, "source_usage_from");
+	if (s->limit_from != NULL)
+		cJSON_AddStringToObject(d, "destination_limit_from", s->limit_from);
+	else
+		cJSON_AddNullToObject(d, "destination_limit_from");
+	cJSON_AddItemToObject(d, "source_limit_bytes", mailaudit_num_or_null(s->source_limit));
+	cJSON_AddItemToObject(d, "destination_usage_bytes",
+	    mailaudit_num_or_null(s->destination_usage));
+	if (s->source_quota_root != NULL)
+		cJSON_AddStringToObject(d, "source_quota_root", s->source_quota_root);
+	if (s->destination_error != NULL)
+		cJSON_AddStringToObject(d, "destination_error", s->destination_error);
+}
+
+void
+quota_verdict(const struct quota_summary *s, struct verdict *out)
+{
+	double ratio = quota_ratio(s);
+	char b1[32], b2[32];
+
+	if (s->usage < 0) {
+		verdict_set(out, RESULT_ERROR, "the source reports no quota and not every "
+		    "folder's size");
+		return;
+	}
+	mailaudit_size(s->usage, b1, sizeof(b1));
+	if (s->limit <= 0) {
+		verdict_set(out, RESULT_SKIP, "source uses %s; no destination limit known (the "
+		    "destination reports no quota; set destination.limits.mailbox_bytes)", b1);
+		return;
+	}
+	mailaudit_size(s->limit, b2, sizeof(b2));
+	if (ratio > 1.0) {
+		verdict_set(out, RESULT_FAIL, "source uses %s, more than the destination's %s "
+		    "(%.0f%%)", b1, b2, ratio * 100);
+		verdict_advise(out, "The mailbox does not fit: raise the destination quota (a "
+		    "bigger licence or an archive mailbox) or archive/delete mail on the source "
+		    "before migrating.");
+	} else if (ratio > s->headroom) {
+		verdict_set(out, RESULT_WARN, "source uses %s, %.0f%% of the destination's %s "
+		    "(above %.0f%%)", b1, ratio * 100, b2, s->headroom * 100);
+		verdict_advise(out, "Little room to grow after the move: plan a bigger quota or "
+		    "an archive before go-live.");
+	} else {
+		verdict_set(out, RESULT_PASS, "source uses %s, %.0f%% of the destination's %s", b1,
+		    ratio * 100, b2);
+	}
+}
 
 static void
 mq_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
 	const struct profile_limits *l = &v->plan->destination.limits;
-	double headroom = l->quota_headroom > 0 ? l->quota_headroom : QUOTA_HEADROOM_DEFAULT;
-	int64_t usage = -1, limit = -1, dst_usage = -1;
-	const char *usage_from = NULL, *limit_from = NULL;
-	cJSON *d = res->details;
-	char b1[32], b2[32];
-	double ratio = -1;
+	struct quota_summary s = {
+		.usage = -1, .limit = -1, .source_limit = -1, .destination_usage = -1,
+		.headroom = l->quota_headroom > 0 ? l->quota_headroom : QUOTA_HEADROOM_DEFAULT,
+	};
+	struct verdict vd = {0};
 
 	if (si != NULL && si->has_quota) {
-		usage = si->quota_used_bytes;
-		usage_from = "quota";
+		s.usage = si->quota_used_bytes;
+		s.usage_from = "quota";
+		s.source_limit = si->quota_limit_bytes;
 	} else if (si != NULL && si->total_bytes >= 0) {
-		usage = si->total_bytes;
-		usage_from = "folders";
+		s.usage = si->total_bytes;
+		s.usage_from = "folders";
 	}
 	if (di != NULL && di->has_quota && di->quota_limit_bytes > 0) {
-		limit = di->quota_limit_bytes;
-		limit_from = "destination";
-		dst_usage = di->quota_used_bytes;
+		s.limit = di->quota_limit_bytes;
+		s.limit_from = "destination";
+		s.destination_usage = di->quota_used_bytes;
 	} else if (l->mailbox_bytes >= 0) {
-		limit = l->mailbox_bytes;
-		limit_from = "plan";
+		s.limit = l->mailbox_bytes;
+		s.limit_from = "plan";
 	}
-	if (usage >= 0 && limit > 0)
-		ratio = (double)usage / (double)limit;
-	cJSON_AddItemToObject(d, "source_usage_bytes", mailaudit_num_or_null(usage));
-	cJSON_AddItemToObject(d, "destination_limit_bytes", mailaudit_num_or_null(limit));
-	if (ratio >= 0)
-		cJSON_AddNumberToObject(d, "ratio", ratio);
-	else
-		cJSON_AddNullToObject(d, "ratio");
-	cJSON_AddNumberToObject(d, "headroom", headroom);
-	if (usage_from != NULL)
-		cJSON_AddStringToObject(d, "source_usage_from", usage_from);
-	else
-		cJSON_AddNullToObject(d, "source_usage_from");
-	if (limit_from != NULL)
-		cJSON_AddStringToObject(d, "destination_limit_from", limit_from);
-	else
-		cJSON_AddNullToObject(d, "destination_limit_from");
-	cJSON_AddItemToObject(d, "source_limit_bytes",
-	    mailaudit_num_or_null(si != NULL && si->has_quota ? si->quota_limit_bytes : -1));
-	cJSON_AddItemToObject(d, "destination_usage_bytes", mailaudit_num_or_null(dst_usage));
-	if (si != NULL && si->quota_root != NULL)
-		cJSON_AddStringToObject(d, "source_quota_root", si->quota_root);
-	if (v->dst.present && di == NULL && v->dst.error != NULL)
-		cJSON_AddStringToObject(d, "destination_error", v->dst.error);
-
-	if (usage < 0) {
-		if (si == NULL) {
-			mailaudit_side_error(res, v, 0);
-			return;
-		}
-		result_set(res, RESULT_ERROR, "the source reports no quota and not every folder's "
-		    "size");
+	if (si != NULL)
+		s.source_quota_root = si->quota_root;
+	if (v->dst.present && di == NULL)
+		s.destination_error = v->dst.error;
+	quota_details_json(&s, res->details);
+	if (si == NULL) {
+		mailaudit_side_error(res, v, 0);
 		return;
 	}
-	mailaudit_size(usage, b1, sizeof(b1));
-	if (limit <= 0) {
-		result_set(res, RESULT_SKIP, "source uses %s; no destination limit known (the "
-		    "destination reports no quota; set destination.limits.mailbox_bytes)", b1);
-		return;
-	}
-	mailaudit_size(limit, b2, sizeof(b2));
-	if (ratio > 1.0) {
-		result_set(res, RESULT_FAIL, "source uses %s, more than the destination's %s "
-		    "(%.0f%%)", b1, b2, ratio * 100);
-		result_advise(res, "The mailbox does not fit: raise the destination quota (a "
-		    "bigger licence or an archive mailbox) or archive/delete mail on the source "
-		    "before migrating.");
-	} else if (ratio > headroom) {
-		result_set(res, RESULT_WARN, "source uses %s, %.0f%% of the destination's %s "
-		    "(above %.0f%%)", b1, ratio * 100, b2, headroom * 100);
-		result_advise(res, "Little room to grow after the move: plan a bigger quota or "
-		    "an archive before go-live.");
-	} else {
-		result_set(res, RESULT_PASS, "source uses %s, %.0f%% of the destination's %s", b1,
-		    ratio * 100, b2);
-	}
+	quota_verdict(&s, &vd);
+	verdict_apply(&vd, res);
 }
 
 static void

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "plan.h"
 #include "pop3.h"
 #include "util.h"

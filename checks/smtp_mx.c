@@ -17,9 +17,10 @@
 #include <cJSON.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -93,12 +94,6 @@ smtp_mx_advice(const struct smtp_rcpt *rc, const char *host)
 	       "bounce.";
 }
 
-struct smtp_mx_tally {
-	size_t accepted, rejected, deferred, untested;
-	size_t connect_failed, tls_failed, other_failed, no_starttls;
-	char first_reject[300], first_defer[300], first_fail[300];
-	const char *advice;
-};
 
 static cJSON *
 smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
@@ -203,57 +198,62 @@ smtp_mx_report(struct smtp_mx_task *m)
 	struct result *res = task_result(m->t);
 	cJSON *arr = cJSON_AddArrayToObject(res->details, "mx");
 	struct smtp_mx_tally y;
-	size_t total;
+	struct verdict v = {0};
 
 	memset(&y, 0, sizeof(y));
 	for (size_t i = 0; i < m->n_hosts; i++)
 		cJSON_AddItemToArray(arr, smtp_mx_host_json(&m->hosts[i], &y));
-	total = m->n_rcpts * m->n_hosts;
-	if (y.connect_failed > 0 && y.connect_failed + y.other_failed == m->n_hosts) {
-		result_set(res, RESULT_FAIL, "no MX host of %s could be reached on port %d: %s",
-		    m->domain, m->in->smtp_port, y.first_fail);
-		result_advise(res,
-		    "Check the host and the port. Many networks (home, office, "
+	y.domain = m->domain;
+	y.port = m->in->smtp_port;
+	y.n_hosts = m->n_hosts;
+	y.n_rcpts = m->n_rcpts;
+	smtp_mx_verdict(&y, &v);
+	verdict_apply(&v, res);
+}
+
+void
+smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v)
+{
+	size_t total = y->n_rcpts * y->n_hosts, failed = y->connect_failed + y->tls_failed +
+	    y->other_failed;
+
+	if (y->connect_failed > 0 && y->connect_failed + y->other_failed == y->n_hosts) {
+		verdict_set(v, RESULT_FAIL, "no MX host of %s could be reached on port %d: %s",
+		    y->domain, y->port, y->first_fail);
+		verdict_advise(v, "Check the host and the port. Many networks (home, office, "
 		    "cloud providers) block outbound port 25: run the probe from a "
 		    "machine that may send mail, or allow it for this test.");
-	} else if (y.connect_failed + y.tls_failed + y.other_failed > 0) {
-		result_set(res, RESULT_FAIL, "%zu of %zu MX host%s of %s failed: %s",
-		    y.connect_failed + y.tls_failed + y.other_failed, m->n_hosts,
-		    m->n_hosts == 1 ? "" : "s", m->domain, y.first_fail);
-		if (y.tls_failed > 0)
-			result_advise(res,
-			    "Senders that require TLS (MTA-STS, DANE) will not deliver to "
+	} else if (failed > 0) {
+		verdict_set(v, RESULT_FAIL, "%zu of %zu MX host%s of %s failed: %s", failed,
+		    y->n_hosts, y->n_hosts == 1 ? "" : "s", y->domain, y->first_fail);
+		if (y->tls_failed > 0)
+			verdict_advise(v, "Senders that require TLS (MTA-STS, DANE) will not deliver to "
 			    "a host whose certificate does not verify for its MX name: "
 			    "install a certificate valid for the MX host name.");
-		else if (y.connect_failed > 0)
-			result_advise(res,
-			    "Many networks block outbound port 25: if every other check "
+		else if (y->connect_failed > 0)
+			verdict_advise(v, "Many networks block outbound port 25: if every other check "
 			    "passes, run the probe from a machine that may send mail.");
-	} else if (y.rejected > 0) {
-		result_set(res, RESULT_FAIL, "%zu of %zu recipient check%s rejected, e.g. %s",
-		    y.rejected, total, total == 1 ? "" : "s", y.first_reject);
-		if (y.advice != NULL)
-			result_advise(res, "%s", y.advice);
-	} else if (y.deferred > 0) {
-		result_set(res, RESULT_WARN, "%zu of %zu recipient check%s deferred (4xx), e.g. %s",
-		    y.deferred, total, total == 1 ? "" : "s", y.first_defer);
-		result_advise(res,
-		    "Greylisting or throttling: senders retry, so mail arrives late. "
+	} else if (y->rejected > 0) {
+		verdict_set(v, RESULT_FAIL, "%zu of %zu recipient check%s rejected, e.g. %s",
+		    y->rejected, total, total == 1 ? "" : "s", y->first_reject);
+		if (y->advice != NULL)
+			verdict_advise(v, "%s", y->advice);
+	} else if (y->deferred > 0) {
+		verdict_set(v, RESULT_WARN, "%zu of %zu recipient check%s deferred (4xx), e.g. %s",
+		    y->deferred, total, total == 1 ? "" : "s", y->first_defer);
+		verdict_advise(v, "Greylisting or throttling: senders retry, so mail arrives late. "
 		    "Run the probe again in a few minutes.");
-	} else if (y.no_starttls > 0) {
-		result_set(res, RESULT_WARN,
-		    "%zu recipient%s accepted, but %zu of %zu MX host%s "
+	} else if (y->no_starttls > 0) {
+		verdict_set(v, RESULT_WARN, "%zu recipient%s accepted, but %zu of %zu MX host%s "
 		    "offer%s no STARTTLS: mail to %s travels unencrypted",
-		    y.accepted, y.accepted == 1 ? "" : "s", y.no_starttls, m->n_hosts,
-		    m->n_hosts == 1 ? "" : "s", y.no_starttls == 1 ? "s" : "", m->domain);
-		result_advise(
-		    res, "Enable STARTTLS (RFC 3207) with a certificate for the MX host name.");
+		    y->accepted, y->accepted == 1 ? "" : "s", y->no_starttls, y->n_hosts,
+		    y->n_hosts == 1 ? "" : "s", y->no_starttls == 1 ? "s" : "", y->domain);
+		verdict_advise(v, "Enable STARTTLS (RFC 3207) with a certificate for the MX host "
+		    "name.");
 	} else {
-		result_set(res, RESULT_PASS,
-		    "%zu MX host%s of %s accept%s all %zu recipient%s, with "
-		    "STARTTLS",
-		    m->n_hosts, m->n_hosts == 1 ? "" : "s", m->domain, m->n_hosts == 1 ? "s" : "",
-		    m->n_rcpts, m->n_rcpts == 1 ? "" : "s");
+		verdict_set(v, RESULT_PASS, "%zu MX host%s of %s accept%s all %zu recipient%s, with "
+		    "STARTTLS", y->n_hosts, y->n_hosts == 1 ? "" : "s", y->domain,
+		    y->n_hosts == 1 ? "s" : "", y->n_rcpts, y->n_rcpts == 1 ? "" : "s");
 	}
 }
 

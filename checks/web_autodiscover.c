@@ -35,6 +35,7 @@
 
 #include "autodiscover.h"
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "dnsmsg.h"
 #include "http.h"
@@ -401,42 +402,38 @@ ad_settings_json(const struct autodiscover_settings *st)
 {
 	cJSON *o = cJSON_CreateObject(), *servers;
 
-#define AD_STR(obj, key, v) \
-	do { if ((v) != NULL) cJSON_AddStringToObject(obj, key, v); \
-	     else cJSON_AddNullToObject(obj, key); } while (0)
 	if (st->kind == AUTODISCOVER_POX) {
-		AD_STR(o, "display_name", st->display_name);
-		AD_STR(o, "smtp_address", st->smtp_address);
-		AD_STR(o, "action", st->action);
-		AD_STR(o, "redirect", st->redirect);
-		AD_STR(o, "error_code", st->error_code);
-		AD_STR(o, "error_message", st->error_message);
+		util_json_add_str_or_null(o, "display_name", st->display_name);
+		util_json_add_str_or_null(o, "smtp_address", st->smtp_address);
+		util_json_add_str_or_null(o, "action", st->action);
+		util_json_add_str_or_null(o, "redirect", st->redirect);
+		util_json_add_str_or_null(o, "error_code", st->error_code);
+		util_json_add_str_or_null(o, "error_message", st->error_message);
 	} else {
-		AD_STR(o, "provider_id", st->provider_id);
-		AD_STR(o, "display_name", st->display_name);
+		util_json_add_str_or_null(o, "provider_id", st->provider_id);
+		util_json_add_str_or_null(o, "display_name", st->display_name);
 	}
 	servers = cJSON_AddArrayToObject(o, st->kind == AUTODISCOVER_POX ? "protocols" : "servers");
 	for (size_t i = 0; i < st->n_servers; i++) {
 		const struct autodiscover_server *v = &st->servers[i];
 		cJSON *p = cJSON_CreateObject();
 
-		AD_STR(p, "type", v->type);
+		util_json_add_str_or_null(p, "type", v->type);
 		if (st->kind == AUTODISCOVER_AUTOCONFIG)
-			AD_STR(p, "direction", v->direction);
-		AD_STR(p, "server", v->host);
+			util_json_add_str_or_null(p, "direction", v->direction);
+		util_json_add_str_or_null(p, "server", v->host);
 		if (v->port > 0)
 			cJSON_AddNumberToObject(p, "port", (double)v->port);
 		else
 			cJSON_AddNullToObject(p, "port");
-		AD_STR(p, "security", v->security);
+		util_json_add_str_or_null(p, "security", v->security);
 		if (st->kind == AUTODISCOVER_POX) {
-			AD_STR(p, "ews_url", v->ews_url);
-			AD_STR(p, "owa_url", v->owa_url);
-			AD_STR(p, "as_url", v->as_url);
+			util_json_add_str_or_null(p, "ews_url", v->ews_url);
+			util_json_add_str_or_null(p, "owa_url", v->owa_url);
+			util_json_add_str_or_null(p, "as_url", v->as_url);
 		}
 		cJSON_AddItemToArray(servers, p);
 	}
-#undef AD_STR
 	return o;
 }
 
@@ -460,30 +457,63 @@ ad_report_str(const cJSON *report, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void
-ad_finish(struct ad_task *a)
+void
+web_ad_verdict(const struct web_ad_summary *s, struct verdict *v)
 {
-	struct result *res = task_result(a->t);
-	const struct plan *plan = a->in->plan;
-	const char *expected = plan != NULL ? plan->expect.autodiscover : NULL;
-	struct ad_step *win = NULL, *ac = &a->steps[AD_AUTOCONFIG];
+	const struct autodiscover_settings *st = s->win_settings;
+
+	if (s->win_step == 0) {
+		verdict_set(v, RESULT_FAIL, "no autodiscover method works for %s (%s; %s; %s; %s)",
+		    s->domain, s->reasons[0] ? s->reasons[0] : "?", s->reasons[1] ? s->reasons[1] : "?",
+		    s->reasons[2] ? s->reasons[2] : "?", s->reasons[3] ? s->reasons[3] : "?");
+		verdict_advise(v, "Outlook cannot set up mailboxes of %s by itself. Publish "
+		    "autodiscover.%s as the provider asks (%s), or an SRV record "
+		    "_autodiscover._tcp.%s.", s->domain, s->domain,
+		    s->expected != NULL ? s->expected : "a CNAME to its autodiscover host", s->domain);
+	} else if (s->expected != NULL && !s->matches) {
+		verdict_set(v, RESULT_WARN, "autodiscover for %s works (step %d, %s) but points at "
+		    "%s, not at the expected %s", s->domain, s->win_step, s->win_method,
+		    s->win_points_to != NULL ? s->win_points_to : "?", s->expected);
+		verdict_advise(v, "At the cutover, point autodiscover.%s at %s (CNAME), or "
+		    "Outlook keeps configuring the old server.", s->domain, s->expected);
+	} else if (st != NULL && st->redirect != NULL) {
+		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s to %s",
+		    s->domain, s->win_step, s->win_method,
+		    st->action != NULL ? st->action : "redirect", st->redirect);
+	} else if (st != NULL && st->n_servers > 0) {
+		const struct autodiscover_server *sv = &st->servers[0];
+
+		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s) and gives "
+		    "%zu server setting%s (%s %s)", s->domain, s->win_step, s->win_method,
+		    st->n_servers, st->n_servers == 1 ? "" : "s", sv->type != NULL ? sv->type : "?",
+		    sv->host != NULL ? sv->host : sv->ews_url != NULL ? sv->ews_url : "?");
+	} else {
+		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s",
+		    s->domain, s->win_step, s->win_method, s->win_reason);
+	}
+}
+
+/* The details of web.autodiscover: every step of A, WIN's answer (the
+ * winning step, or NULL), S's expectation, and autoconfig. */
+static void
+ad_details_json(const struct ad_task *a, const struct ad_step *win,
+    const struct web_ad_summary *sm, cJSON *d)
+{
+	const struct ad_step *ac = &a->steps[AD_AUTOCONFIG];
 	cJSON *steps = cJSON_CreateArray(), *acj;
 	static const char *const copy[] = {
 		"url", "http_status", "final_url", "redirects", "redirect_chain", "tls",
 		"www_authenticate", "timings_ms",
 	};
-	int matches = 0;
 
 	for (int i = 0; i < AD_STEPS; i++) {
-		struct ad_step *s = &a->steps[i];
+		const struct ad_step *s = &a->steps[i];
 		cJSON *o = cJSON_CreateObject();
 		const cJSON *st = s->report != NULL ?
 		    cJSON_GetObjectItemCaseSensitive(s->report, "http_status") : NULL;
 		const cJSON *tls = s->report != NULL ?
 		    cJSON_GetObjectItemCaseSensitive(s->report, "tls") : NULL;
 
-		if (win == NULL && s->found)
-			win = s;
 		cJSON_AddNumberToObject(o, "step", i + 1);
 		cJSON_AddStringToObject(o, "method", ad_method_names[i]);
 		if (s->url != NULL)
@@ -521,58 +551,57 @@ ad_finish(struct ad_task *a)
 	/* The schema's common web fields come from the winning step, or, when
 	 * none won, from step 2 (the canonical autodiscover host). */
 	{
-		struct ad_step *src = win != NULL ? win : &a->steps[AD_HOST];
+		const struct ad_step *src = win != NULL ? win : &a->steps[AD_HOST];
 
 		for (size_t k = 0; k < UTIL_ARRAY_LEN(copy); k++) {
 			const cJSON *v = src->report != NULL ?
 			    cJSON_GetObjectItemCaseSensitive(src->report, copy[k]) : NULL;
 
 			if (v != NULL)
-				cJSON_AddItemToObject(res->details, copy[k], cJSON_Duplicate(v, 1));
+				cJSON_AddItemToObject(d, copy[k], cJSON_Duplicate(v, 1));
 			else if (strcmp(copy[k], "url") == 0)
-				cJSON_AddStringToObject(res->details, "url", src->url != NULL ?
+				cJSON_AddStringToObject(d, "url", src->url != NULL ?
 				    src->url : "");
 			else if (strcmp(copy[k], "redirects") == 0)
-				cJSON_AddNumberToObject(res->details, "redirects", 0);
+				cJSON_AddNumberToObject(d, "redirects", 0);
 			else if (strcmp(copy[k], "timings_ms") == 0)
-				cJSON_AddObjectToObject(res->details, "timings_ms");
+				cJSON_AddObjectToObject(d, "timings_ms");
 			else if (strcmp(copy[k], "redirect_chain") == 0 ||
 			    strcmp(copy[k], "www_authenticate") == 0)
-				cJSON_AddArrayToObject(res->details, copy[k]);
+				cJSON_AddArrayToObject(d, copy[k]);
 			else
-				cJSON_AddNullToObject(res->details, copy[k]);
+				cJSON_AddNullToObject(d, copy[k]);
 		}
 	}
-	cJSON_AddItemToObject(res->details, "steps", steps);
+	cJSON_AddItemToObject(d, "steps", steps);
 	if (win != NULL) {
-		cJSON_AddStringToObject(res->details, "method", ad_method_names[win->id]);
-		cJSON_AddStringToObject(res->details, "points_to", win->points_to != NULL ?
+		cJSON_AddStringToObject(d, "method", ad_method_names[win->id]);
+		cJSON_AddStringToObject(d, "points_to", win->points_to != NULL ?
 		    win->points_to : "");
 	} else {
-		cJSON_AddNullToObject(res->details, "method");
-		cJSON_AddNullToObject(res->details, "points_to");
+		cJSON_AddNullToObject(d, "method");
+		cJSON_AddNullToObject(d, "points_to");
 	}
-	if (expected != NULL) {
-		cJSON_AddStringToObject(res->details, "expected", expected);
-		matches = win != NULL && ad_matches(win, expected);
+	if (sm->expected != NULL) {
+		cJSON_AddStringToObject(d, "expected", sm->expected);
 		if (win != NULL)
-			cJSON_AddBoolToObject(res->details, "matches_expected", matches);
+			cJSON_AddBoolToObject(d, "matches_expected", sm->matches);
 		else
-			cJSON_AddNullToObject(res->details, "matches_expected");
+			cJSON_AddNullToObject(d, "matches_expected");
 	} else {
-		cJSON_AddNullToObject(res->details, "expected");
-		cJSON_AddNullToObject(res->details, "matches_expected");
+		cJSON_AddNullToObject(d, "expected");
+		cJSON_AddNullToObject(d, "matches_expected");
 	}
 	if (a->user != NULL)
-		cJSON_AddStringToObject(res->details, "user", a->user);
+		cJSON_AddStringToObject(d, "user", a->user);
 	else
-		cJSON_AddNullToObject(res->details, "user");
-	cJSON_AddStringToObject(res->details, "email", a->email);
+		cJSON_AddNullToObject(d, "user");
+	cJSON_AddStringToObject(d, "email", a->email);
 	if (win != NULL && win->settings != NULL)
-		cJSON_AddItemToObject(res->details, "settings", ad_settings_json(win->settings));
+		cJSON_AddItemToObject(d, "settings", ad_settings_json(win->settings));
 	else
-		cJSON_AddNullToObject(res->details, "settings");
-	acj = cJSON_AddObjectToObject(res->details, "autoconfig");
+		cJSON_AddNullToObject(d, "settings");
+	acj = cJSON_AddObjectToObject(d, "autoconfig");
 	cJSON_AddStringToObject(acj, "url", ac->url);
 	cJSON_AddBoolToObject(acj, "found", ac->found);
 	{
@@ -592,41 +621,36 @@ ad_finish(struct ad_task *a)
 		cJSON_AddItemToObject(acj, "settings", ad_settings_json(ac->settings));
 	else
 		cJSON_AddNullToObject(acj, "settings");
+}
 
-	if (win == NULL) {
-		result_set(res, RESULT_FAIL, "no autodiscover method works for %s (%s; %s; %s; %s)",
-		    a->domain, a->steps[0].reason ? a->steps[0].reason : "?",
-		    a->steps[1].reason ? a->steps[1].reason : "?",
-		    a->steps[2].reason ? a->steps[2].reason : "?",
-		    a->steps[3].reason ? a->steps[3].reason : "?");
-		result_advise(res, "Outlook cannot set up mailboxes of %s by itself. Publish "
-		    "autodiscover.%s as the provider asks (%s), or an SRV record "
-		    "_autodiscover._tcp.%s.", a->domain, a->domain,
-		    expected != NULL ? expected : "a CNAME to its autodiscover host", a->domain);
-	} else if (expected != NULL && !matches) {
-		result_set(res, RESULT_WARN, "autodiscover for %s works (step %d, %s) but points at "
-		    "%s, not at the expected %s", a->domain, (int)win->id + 1,
-		    ad_method_names[win->id], win->points_to != NULL ? win->points_to : "?",
-		    expected);
-		result_advise(res, "At the cutover, point autodiscover.%s at %s (CNAME), or "
-		    "Outlook keeps configuring the old server.", a->domain, expected);
-	} else if (win->settings != NULL && win->settings->redirect != NULL) {
-		result_set(res, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s to %s",
-		    a->domain, (int)win->id + 1, ad_method_names[win->id],
-		    win->settings->action != NULL ? win->settings->action : "redirect",
-		    win->settings->redirect);
-	} else if (win->settings != NULL && win->settings->n_servers > 0) {
-		const struct autodiscover_server *v = &win->settings->servers[0];
+static void
+ad_finish(struct ad_task *a)
+{
+	struct result *res = task_result(a->t);
+	const struct plan *plan = a->in->plan;
+	const char *expected = plan != NULL ? plan->expect.autodiscover : NULL;
+	const struct ad_step *win = NULL;
+	struct web_ad_summary sm = {0};
+	struct verdict vd = {0};
 
-		result_set(res, RESULT_PASS, "autodiscover for %s works (step %d, %s) and gives "
-		    "%zu server setting%s (%s %s)", a->domain, (int)win->id + 1,
-		    ad_method_names[win->id], win->settings->n_servers,
-		    win->settings->n_servers == 1 ? "" : "s", v->type != NULL ? v->type : "?",
-		    v->host != NULL ? v->host : v->ews_url != NULL ? v->ews_url : "?");
-	} else {
-		result_set(res, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s",
-		    a->domain, (int)win->id + 1, ad_method_names[win->id], win->reason);
+	for (int i = 0; i < AD_STEPS && win == NULL; i++)
+		if (a->steps[i].found)
+			win = &a->steps[i];
+	sm.domain = a->domain;
+	sm.expected = expected;
+	sm.matches = expected != NULL && win != NULL && ad_matches(win, expected);
+	for (int i = 0; i < AD_STEPS; i++)
+		sm.reasons[i] = a->steps[i].reason;
+	if (win != NULL) {
+		sm.win_step = (int)win->id + 1;
+		sm.win_method = ad_method_names[win->id];
+		sm.win_points_to = win->points_to;
+		sm.win_reason = win->reason;
+		sm.win_settings = win->settings;
 	}
+	ad_details_json(a, win, &sm, res->details);
+	web_ad_verdict(&sm, &vd);
+	verdict_apply(&vd, res);
 	task_done(a->t);
 	ad_free(a);
 }

@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "dns.h"
 #include "http.h"
 #include "net.h"
@@ -37,7 +38,6 @@
 #include "util.h"
 
 #define WEBMAIL_MAX_REDIRECTS 10
-#define WEBMAIL_EXPIRY_WARN_DAYS 14
 #define WEBMAIL_MAX_BODY (1024 * 1024)
 
 struct webmail_task {
@@ -144,147 +144,179 @@ webmail_done(struct webmail_task *w)
 	webmail_free(w);
 }
 
+void
+ews_verdict(const struct ews_summary *s, enum result_status prev_status,
+    const char *prev_summary, struct verdict *out)
+{
+	if (!s->reachable) {
+		verdict_set(out, RESULT_WARN, "%s; but EWS %s does not answer with an "
+		    "authentication challenge (%s)", prev_summary, s->url, s->error != NULL ?
+		    s->error : s->http_status == 401 ? "401 without WWW-Authenticate" : "see details");
+		verdict_advise(out, "Outlook, mobile clients and migration tools reach Exchange "
+		    "through EWS; make %s reachable (it should answer 401 with a challenge).",
+		    s->url);
+	} else {
+		verdict_set(out, prev_status, "%s; EWS answers 401 (%s)", prev_summary,
+		    s->challenges[0]);
+	}
+}
+
+void
+ews_details_json(const struct ews_summary *s, cJSON *ews)
+{
+	cJSON *ch = cJSON_AddArrayToObject(ews, "www_authenticate");
+
+	cJSON_AddStringToObject(ews, "url", s->url);
+	if (s->http_status > 0)
+		cJSON_AddNumberToObject(ews, "http_status", (double)s->http_status);
+	else
+		cJSON_AddNullToObject(ews, "http_status");
+	for (size_t i = 0; i < s->n_challenges; i++)
+		cJSON_AddItemToArray(ch, cJSON_CreateString(s->challenges[i]));
+	cJSON_AddBoolToObject(ews, "reachable", s->reachable);
+	util_json_add_str_or_null(ews, "error", s->error);
+}
+
 static void
 webmail_ews_answer(void *arg, const struct http_fetch_result *fr)
 {
 	struct webmail_task *w = arg;
 	struct result *res = task_result(w->t);
-	cJSON *ews = cJSON_AddObjectToObject(res->details, "ews");
 	const struct http_hop *h = fr->last;
-	int reachable = h->status == 401 && h->n_www_authenticate > 0;
-	cJSON *ch = cJSON_AddArrayToObject(ews, "www_authenticate");
+	struct ews_summary s = {
+		.url = w->ews_url, .http_status = h->status, .challenges = (const char *const *)h->www_authenticate,
+		.n_challenges = h->n_www_authenticate, .error = fr->error,
+		.reachable = h->status == 401 && h->n_www_authenticate > 0,
+	};
+	struct verdict vd = {0};
 
 	w->fetch = NULL;
-	cJSON_AddStringToObject(ews, "url", w->ews_url);
-	if (h->status > 0)
-		cJSON_AddNumberToObject(ews, "http_status", (double)h->status);
-	else
-		cJSON_AddNullToObject(ews, "http_status");
-	for (size_t i = 0; i < h->n_www_authenticate; i++)
-		cJSON_AddItemToArray(ch, cJSON_CreateString(h->www_authenticate[i]));
-	cJSON_AddBoolToObject(ews, "reachable", reachable);
-	if (fr->error != NULL)
-		cJSON_AddStringToObject(ews, "error", fr->error);
-	else
-		cJSON_AddNullToObject(ews, "error");
-	if (!reachable) {
-		char *prev = xstrdup(res->summary);
-
-		result_set(res, RESULT_WARN, "%s; but EWS %s does not answer with an "
-		    "authentication challenge (%s)", prev, w->ews_url, fr->error != NULL ?
-		    fr->error : h->status == 401 ? "401 without WWW-Authenticate" : "see details");
-		result_advise(res, "Outlook, mobile clients and migration tools reach Exchange "
-		    "through EWS; make %s reachable (it should answer 401 with a challenge).",
-		    w->ews_url);
-		free(prev);
-	} else {
-		char *prev = xstrdup(res->summary);
-
-		result_set(res, res->status, "%s; EWS answers 401 (%s)", prev,
-		    h->www_authenticate[0]);
-		free(prev);
-	}
+	ews_details_json(&s, cJSON_AddObjectToObject(res->details, "ews"));
+	ews_verdict(&s, res->status, res->summary, &vd);
+	verdict_apply(&vd, res);
 	webmail_done(w);
 }
 
-/* Judge the webmail fetch; returns 1 when the page is good enough to probe EWS. */
-static int
-webmail_judge(struct webmail_task *w, const struct http_fetch_result *fr)
+int
+webmail_verdict(const struct webmail_summary *s, struct verdict *out)
 {
-	struct result *res = task_result(w->t);
-	const struct http_hop *last = fr->last;
-	long status = last->status;
-	long days = tls_facts_days_left(&last->tls, time(NULL));
-	int https = strncasecmp(last->url, "https:", 6) == 0;
-	const char *side = w->side->name;
+	long status = s->status;
+	const char *side = s->side;
 
-	switch (fr->end) {
+	switch (s->end) {
 	case HTTP_FETCH_DNS_FAILED:
-		if (last->dns_status == DNS_NXDOMAIN || last->dns_status == DNS_NODATA) {
-			result_set(res, RESULT_FAIL, "%s webmail: %s", side, fr->error);
-			result_advise(res, "Publish an address record for the webmail host, or fix "
+		if (s->no_such_name) {
+			verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
+			verdict_advise(out, "Publish an address record for the webmail host, or fix "
 			    "the %s webmail URL in the plan.", side);
 		} else {
-			result_set(res, RESULT_ERROR, "%s webmail: %s", side, fr->error);
+			verdict_set(out, RESULT_ERROR, "%s webmail: %s", side, s->error);
 		}
 		return 0;
 	case HTTP_FETCH_REDIRECT_LOOP:
-		result_set(res, RESULT_FAIL, "%s webmail: %s", side, fr->error);
-		result_advise(res, "Browsers give up on a redirect loop (\"too many redirects\"); "
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
+		verdict_advise(out, "Browsers give up on a redirect loop (\"too many redirects\"); "
 		    "fix the redirect rules of the web server or load balancer.");
 		return 0;
 	case HTTP_FETCH_TOO_MANY_REDIRECTS:
 	case HTTP_FETCH_BAD_REDIRECT:
-		result_set(res, RESULT_FAIL, "%s webmail: %s", side, fr->error);
-		result_advise(res, "Make %s lead to the login page in a few redirects.", w->url);
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
+		verdict_advise(out, "Make %s lead to the login page in a few redirects.",
+		    s->plan_url);
 		return 0;
 	case HTTP_FETCH_TRANSFER_FAILED:
-		if (last->tls.verify_error[0] != '\0' && !last->timed_out) {
-			result_set(res, RESULT_FAIL, "%s webmail: TLS certificate of %s not accepted: %s",
-			    side, last->url, last->tls.verify_error);
-			result_advise(res, "Browsers will show a certificate warning (or refuse): "
+		if (s->tls_verify_error[0] != '\0' && !s->timed_out) {
+			verdict_set(out, RESULT_FAIL, "%s webmail: TLS certificate of %s not accepted: %s",
+			    side, s->url, s->tls_verify_error);
+			verdict_advise(out, "Browsers will show a certificate warning (or refuse): "
 			    "install a valid certificate for the webmail host.");
-		} else if (last->timed_out && status > 0) {
-			result_set(res, RESULT_ERROR, "%s webmail: %s answered HTTP %ld but the response "
-			    "did not complete in time (the server sends too slowly)", side, last->url,
+		} else if (s->timed_out && status > 0) {
+			verdict_set(out, RESULT_ERROR, "%s webmail: %s answered HTTP %ld but the response "
+			    "did not complete in time (the server sends too slowly)", side, s->url,
 			    status);
-		} else if (last->timed_out) {
-			result_set(res, RESULT_ERROR, "%s webmail: no response from %s in time",
-			    side, last->url);
+		} else if (s->timed_out) {
+			verdict_set(out, RESULT_ERROR, "%s webmail: no response from %s in time",
+			    side, s->url);
 		} else {
-			result_set(res, RESULT_ERROR, "%s webmail: %s: %s", side, last->url, fr->error);
+			verdict_set(out, RESULT_ERROR, "%s webmail: %s: %s", side, s->url, s->error);
 		}
 		return 0;
 	case HTTP_FETCH_OK:
 		break;
 	}
 	if (status >= 500) {
-		result_set(res, RESULT_FAIL, "%s webmail: %s answers HTTP %ld (server error)", side,
-		    last->url, status);
-		result_advise(res, "The webmail server fails; check its logs and back-ends.");
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld (server error)", side,
+		    s->url, status);
+		verdict_advise(out, "The webmail server fails; check its logs and back-ends.");
 		return 0;
 	}
 	if (status >= 300 && status < 400) {
-		result_set(res, RESULT_FAIL, "%s webmail: %s answers HTTP %ld without a usable "
-		    "Location", side, last->url, status);
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld without a usable "
+		    "Location", side, s->url, status);
 		return 0;
 	}
 	if (!(status >= 200 && status < 300) && status != 401) {
-		result_set(res, RESULT_FAIL, "%s webmail: %s answers HTTP %ld", side, last->url,
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld", side, s->url,
 		    status);
-		result_advise(res, "Check the %s webmail URL in the plan: users should reach a "
+		verdict_advise(out, "Check the %s webmail URL in the plan: users should reach a "
 		    "login page.", side);
 		return 0;
 	}
-	if (https && (strcmp(last->tls.version, "TLSv1") == 0 ||
-	    strcmp(last->tls.version, "TLSv1.1") == 0)) {
-		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s over %s, " NET_OLD_TLS_MARK
-		    " (Microsoft 365 refuses it, and so do current browsers)", side, status, last->url,
-		    last->tls.version);
-		result_advise(res, "Enable TLS 1.2 or later on the webmail server of %s.", side);
-	} else if (https && !last->tls.verified) {
-		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate is "
-		    "not valid (%s; accepted only because of --insecure)", side, status, last->url,
-		    last->tls.verify_error);
-		result_advise(res, "Install a valid certificate: users' browsers do not have "
+	if (s->https && (strcmp(s->tls_version, "TLSv1") == 0 ||
+	    strcmp(s->tls_version, "TLSv1.1") == 0)) {
+		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s over %s, " NET_OLD_TLS_MARK
+		    " (Microsoft 365 refuses it, and so do current browsers)", side, status, s->url,
+		    s->tls_version);
+		verdict_advise(out, "Enable TLS 1.2 or later on the webmail server of %s.", side);
+	} else if (s->https && !s->tls_verified) {
+		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate is "
+		    "not valid (%s; accepted only because of --insecure)", side, status, s->url,
+		    s->tls_verify_error);
+		verdict_advise(out, "Install a valid certificate: users' browsers do not have "
 		    "--insecure.");
-	} else if (!https) {
-		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s over plain http", side,
-		    status, last->url);
-		result_advise(res, "Serve webmail over https only, and redirect http to https: "
+	} else if (!s->https) {
+		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s over plain http", side,
+		    status, s->url);
+		verdict_advise(out, "Serve webmail over https only, and redirect http to https: "
 		    "passwords typed into a plain-http page travel in clear.");
-	} else if (last->tls.has_expiry && days < WEBMAIL_EXPIRY_WARN_DAYS) {
-		result_set(res, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate "
-		    "expires in %ld day%s", side, status, last->url, days, days == 1 ? "" : "s");
-		result_advise(res, "Renew the certificate of %s before the migration weekend.",
-		    last->url);
+	} else if (s->has_expiry && s->days_left < WEBMAIL_EXPIRY_WARN_DAYS) {
+		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate "
+		    "expires in %ld day%s", side, status, s->url, s->days_left,
+		    s->days_left == 1 ? "" : "s");
+		verdict_advise(out, "Renew the certificate of %s before the migration weekend.",
+		    s->url);
 	} else {
-		result_set(res, RESULT_PASS, "%s webmail: %s answers HTTP %ld%s after %zu "
-		    "redirect%s; certificate valid %ld more days", side, last->url, status,
-		    status == 401 ? " (authentication challenge)" : "", fr->n_hops - 1,
-		    fr->n_hops == 2 ? "" : "s", days);
+		verdict_set(out, RESULT_PASS, "%s webmail: %s answers HTTP %ld%s after %zu "
+		    "redirect%s; certificate valid %ld more days", side, s->url, status,
+		    status == 401 ? " (authentication challenge)" : "", s->n_hops - 1,
+		    s->n_hops == 2 ? "" : "s", s->days_left);
 	}
 	return 1;
+}
+
+/* What the webmail fetch FR of W met. */
+static void
+webmail_summarize(const struct webmail_task *w, const struct http_fetch_result *fr,
+    struct webmail_summary *s)
+{
+	const struct http_hop *last = fr->last;
+
+	memset(s, 0, sizeof(*s));
+	s->side = w->side->name;
+	s->plan_url = w->url;
+	s->end = fr->end;
+	s->error = fr->error;
+	s->no_such_name = last->dns_status == DNS_NXDOMAIN || last->dns_status == DNS_NODATA;
+	s->url = last->url;
+	s->status = last->status;
+	s->timed_out = last->timed_out;
+	s->n_hops = fr->n_hops;
+	s->https = strncasecmp(last->url, "https:", 6) == 0;
+	s->tls_version = last->tls.version;
+	s->tls_verified = last->tls.verified;
+	s->tls_verify_error = last->tls.verify_error;
+	s->has_expiry = last->tls.not_after != 0;
+	s->days_left = tls_facts_days_left(&last->tls, time(NULL));
 }
 
 static void
@@ -293,11 +325,15 @@ webmail_answer(void *arg, const struct http_fetch_result *fr)
 	struct webmail_task *w = arg;
 	struct result *res = task_result(w->t);
 	struct http_fetch_opts fo;
+	struct webmail_summary s;
+	struct verdict vd = {0};
 	int good;
 
 	w->fetch = NULL;
 	http_fetch_report(res->details, w->url, fr, time(NULL));
-	good = webmail_judge(w, fr);
+	webmail_summarize(w, fr, &s);
+	good = webmail_verdict(&s, &vd);
+	verdict_apply(&vd, res);
 	w->exchange = w->exchange || webmail_is_owa(fr);
 	cJSON_AddBoolToObject(res->details, "exchange", w->exchange);
 	if (!good || !w->exchange) {

@@ -3,7 +3,7 @@
  * who still sees the old MX, until when, and a trigger when everyone sees
  * the new one.
  *
- * The asking is checks/propagation.c's; this file turns options into a
+ * The asking is src/propagation.c's; this file turns options into a
  * watch, prints progress (a live table on a terminal, one line per change
  * otherwise), writes the report, and runs --then through /bin/sh -c when, and
  * only when, propagation is complete.

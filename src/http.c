@@ -1122,8 +1122,8 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddNumberToObject(o, "status", (double)h->status);
 		else
 			cJSON_AddNullToObject(o, "status");
-		util_json_str_or_null(o, "location", h->location);
-		util_json_str_or_null(o, "address", h->address);
+		util_json_add_str_or_null(o, "location", util_nonempty(h->location));
+		util_json_add_str_or_null(o, "address", util_nonempty(h->address));
 		cJSON_AddItemToObject(o, "cnames", http_str_array(h->cnames, h->n_cnames));
 		cJSON_AddItemToObject(o, "www_authenticate",
 		    http_str_array(h->www_authenticate, h->n_www_authenticate));
@@ -1131,7 +1131,7 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 			cJSON_AddBoolToObject(o, "tls_verified", h->tls.verified);
 		else
 			cJSON_AddNullToObject(o, "tls_verified");
-		util_json_str_or_null(o, "error", h->error);
+		util_json_add_str_or_null(o, "error", util_nonempty(h->error));
 		cJSON_AddItemToArray(chain, o);
 	}
 	cJSON_AddItemToObject(details, "redirect_chain", chain);
@@ -1153,5 +1153,5 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 	    last->ms_first_byte);
 	cJSON_AddNumberToObject(t, "total", (double)(int64_t)(res->ms_total * 10) / 10.0);
 	cJSON_AddStringToObject(details, "result", http_fetch_end_str(res->end));
-	util_json_str_or_null(details, "error", res->error);
+	util_json_add_str_or_null(details, "error", util_nonempty(res->error));
 }

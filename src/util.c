@@ -222,12 +222,19 @@ util_json_type(const cJSON *item)
 	return "an invalid value";
 }
 
-cJSON *
-util_json_str_or_null(cJSON *o, const char *key, const char *v)
+const char *
+util_nonempty(const char *s)
 {
-	if (v != NULL && v[0] != '\0')
-		return cJSON_AddStringToObject(o, key, v);
-	return cJSON_AddNullToObject(o, key);
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+void
+util_json_add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
 }
 
 /* The mode of the file PATH replaces, or what open(O_CREAT, 0666) would give

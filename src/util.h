@@ -75,12 +75,11 @@ int util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), v
 /* "a string", "a number", "a boolean", "null", ... for messages about JSON. */
 const char *util_json_type(const cJSON *item);
 
-/*
- * The report's "string or null": add KEY to the object O with the string V,
- * or with null when V is NULL or empty. Returns the new item, NULL when
- * cJSON could not allocate it.
- */
-cJSON *util_json_str_or_null(cJSON *o, const char *key, const char *v);
+/* Add KEY to object O: the string V, or null when V is NULL. */
+void util_json_add_str_or_null(cJSON *o, const char *key, const char *v);
+
+/* S, or NULL when S is NULL or "" (for util_json_add_str_or_null). */
+const char *util_nonempty(const char *s);
 
 /*
  * 1 when S is a host or domain name: labels of letters, digits, '-' (not at a

@@ -1,5 +1,5 @@
-/* mailcheck.c - helpers shared by the IMAP and POP3 probes. See mailcheck.h. */
-#include "mailcheck.h"
+/* server_probe.c - helpers shared by the IMAP and POP3 probes. See server_probe.h. */
+#include "server_probe.h"
 
 #include "oauth2.h"
 
@@ -107,24 +107,23 @@ mailcheck_login_status(enum net_result r)
 	}
 }
 
-/* Advice for a server that negotiated TLS 1.0 or 1.1. */
-static void
-mailcheck_old_tls_advice(struct result *res, const char *host)
-{
-	result_advise(res,
-	    "Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and "
-	    "cutover sends no password over them unless --allow-old-tls is given.", host);
-}
+/* Advice for a server that negotiated TLS 1.0 or 1.1 (one %s: the host). */
+#define MAILCHECK_OLD_TLS_ADVICE \
+	"Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and " \
+	"cutover sends no password over them unless --allow-old-tls is given."
 
 void
-mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
-    const char *side, const char *host, int port)
+mailcheck_login_verdict(const struct mailcheck_login_summary *s, struct verdict *v)
 {
-	switch (r) {
+	const char *proto = s->proto, *user = s->user, *side = s->side, *host = s->host;
+	int port = s->port;
+
+	verdict_set(v, mailcheck_login_status(s->result), "%s", s->error);
+	switch (s->result) {
 	case NET_RESULT_OK: break;
 	case NET_RESULT_AUTH_FAILED:
-		if (res->summary != NULL && strstr(res->summary, "offers OAuth2 logins") != NULL) {
-			result_advise(res,
+		if (strstr(s->error, "offers OAuth2 logins") != NULL) {
+			verdict_advise(v,
 			    "%s:%d wants OAuth2 (as Microsoft 365 and Google Workspace do): "
 			    "give the %s side of the plan an \"auth\" object instead of "
 			    "passwords; the README's section \"Microsoft 365 destination\" "
@@ -132,46 +131,62 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
 			    host, port, side);
 			break;
 		}
-		result_advise(res,
+		verdict_advise(v,
 		    "Check the %s password of %s in the plan (or the admin login), "
 		    "and that %s access is enabled for this mailbox on %s.",
 		    side, user, proto, host);
 		break;
 	case NET_RESULT_TLS_FAILED:
-		if (res->summary != NULL && strstr(res->summary, NET_OLD_TLS_MARK) != NULL) {
-			mailcheck_old_tls_advice(res, host);
+		if (strstr(s->error, NET_OLD_TLS_MARK) != NULL) {
+			verdict_advise(v, MAILCHECK_OLD_TLS_ADVICE, host);
 			break;
 		}
-		result_advise(res,
+		verdict_advise(v,
 		    "Fix the certificate of %s:%d, or pass the CA that signed it with "
 		    "--ca-file; --insecure skips verification (not for production).",
 		    host, port);
 		break;
 	case NET_RESULT_CONNECT_FAILED:
-		result_advise(res,
+		verdict_advise(v,
 		    "Check the server name and port of the %s %s URL in the plan "
 		    "and that %s:%d is reachable from here (firewall, VPN).",
 		    side, proto, host, port);
 		break;
 	case NET_RESULT_TIMEOUT:
-		result_advise(res,
+		verdict_advise(v,
 		    "%s:%d did not answer in time: check the network path, or raise "
 		    "--timeout / lower --per-host if the server throttles.",
 		    host, port);
 		break;
 	case NET_RESULT_PROTOCOL_ERROR:
-		result_advise(res,
+		verdict_advise(v,
 		    "Check that %s:%d speaks %s in the mode the URL says (implicit "
 		    "TLS for %ss://, STARTTLS for %s://).",
 		    host, port, proto, proto, proto);
 		break;
 	case NET_RESULT_PLAINTEXT_REFUSED:
-		result_advise(res,
+		verdict_advise(v,
 		    "Use the implicit-TLS URL (%ss://) or a port that offers "
 		    "STARTTLS; --allow-plaintext sends the password unencrypted.",
 		    proto);
 		break;
 	}
+}
+
+void
+mailcheck_login_advice(struct result *res, enum net_result r, const char *proto, const char *user,
+    const char *side, const char *host, int port)
+{
+	struct mailcheck_login_summary s = {
+		.result = r, .error = res->summary != NULL ? res->summary : "", .proto = proto,
+		.user = user, .side = side, .host = host, .port = port,
+	};
+	struct verdict v = {0};
+
+	mailcheck_login_verdict(&s, &v);
+	if (v.advice != NULL)
+		result_advise(res, "%s", v.advice);
+	verdict_clear(&v);
 }
 
 static enum result_side
@@ -311,6 +326,7 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	const struct net_tls_info *tls = p->tls;
 	const char *mode = mailcheck_mode_str(ep->implicit);
 	const char *error = p->error != NULL ? p->error : "";
+	struct verdict v = {0};
 
 	cJSON_AddStringToObject(out->details, "server", ep->host);
 	cJSON_AddNumberToObject(out->details, "port", ep->port);
@@ -323,56 +339,68 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 		cJSON_AddStringToObject(out->details, "error", error);
 	else
 		cJSON_AddNullToObject(out->details, "error");
+	mailcheck_tls_verdict(p, &v);
+	verdict_apply(&v, out);
+}
+
+void
+mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v)
+{
+	const struct mailcheck_endpoint *ep = p->ep;
+	const struct net_tls_info *tls = p->tls;
+	const char *mode = mailcheck_mode_str(ep->implicit);
+	const char *error = p->error != NULL ? p->error : "";
+
 	if (p->result == NET_RESULT_OK && tls != NULL) {
-		long days_left = tls_facts_days_left(tls, time(NULL));
+		long days_left = tls_facts_days_left(tls, p->now != 0 ? p->now : time(NULL));
 
 		if (strcmp(tls->version, "TLSv1") == 0 || strcmp(tls->version, "TLSv1.1") == 0) {
-			result_set(out, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
+			verdict_set(v, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
 			    " (Microsoft 365 refuses it)", tls->version, mode);
-			mailcheck_old_tls_advice(out, ep->host);
+			verdict_advise(v, MAILCHECK_OLD_TLS_ADVICE, ep->host);
 		} else if (!tls->verified) {
-			result_set(out, RESULT_WARN,
+			verdict_set(v, RESULT_WARN,
 			    "%s, %s: certificate does not verify (%s), "
 			    "accepted because of --insecure",
 			    tls->version, mode, tls->verify_error);
-			result_advise(out,
+			verdict_advise(v,
 			    "Fix the certificate before the migration tool connects; "
 			    "it will verify it.");
 		} else if (tls->has_expiry && days_left < MAILCHECK_CERT_WARN_DAYS) {
-			result_set(out, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
+			verdict_set(v, RESULT_WARN, "%s, %s: certificate expires in %ld days (%s)",
 			    tls->version, mode, days_left, tls->expires);
-			result_advise(out,
+			verdict_advise(v,
 			    "Renew the certificate of %s before the migration window.", ep->host);
 		} else {
-			result_set(out, RESULT_PASS, "%s, %s: certificate valid for %ld days",
+			verdict_set(v, RESULT_PASS, "%s, %s: certificate valid for %ld days",
 			    tls->version, mode, days_left);
 		}
 		return;
 	}
 	switch (p->result) {
 	case NET_RESULT_TLS_FAILED:
-		result_set(out, RESULT_FAIL, "%s", error);
-		result_advise(out,
+		verdict_set(v, RESULT_FAIL, "%s", error);
+		verdict_advise(v,
 		    "Install a certificate valid for %s from a public CA, or pass "
 		    "the CA with --ca-file.",
 		    ep->host);
 		break;
 	case NET_RESULT_CONNECT_FAILED:
 		if (!ep->from_plan) {
-			result_set(out, RESULT_SKIP, "port %d (%s) not available: %s", ep->port,
+			verdict_set(v, RESULT_SKIP, "port %d (%s) not available: %s", ep->port,
 			    mode, error);
 		} else {
-			result_set(out, RESULT_FAIL, "%s", error);
-			result_advise(out, "Check the host and port of the %s %s URL in the plan.",
+			verdict_set(v, RESULT_FAIL, "%s", error);
+			verdict_advise(v, "Check the host and port of the %s %s URL in the plan.",
 			    p->side_name, p->proto_label);
 		}
 		break;
-	case NET_RESULT_TIMEOUT: result_set(out, RESULT_ERROR, "%s", error); break;
+	case NET_RESULT_TIMEOUT: verdict_set(v, RESULT_ERROR, "%s", error); break;
 	case NET_RESULT_PLAINTEXT_REFUSED:
-		result_set(out, ep->from_plan ? RESULT_FAIL : RESULT_WARN,
+		verdict_set(v, ep->from_plan ? RESULT_FAIL : RESULT_WARN,
 		    "port %d offers no %s: %s", ep->port, p->starttls, error);
 		break;
-	default: result_set(out, RESULT_FAIL, "%s", error); break;
+	default: verdict_set(v, RESULT_FAIL, "%s", error); break;
 	}
 }
 

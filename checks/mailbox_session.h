@@ -1,6 +1,8 @@
 /*
- * mailaudit.h - one IMAP session per mailbox per side, shared by the
- * mailbox.* checks. Not a check itself.
+ * mailbox_session.h - one IMAP session per mailbox per side, shared by the
+ * mailbox.* checks: the gathering half of every mailbox check (the judging
+ * is each check's fill function). Not a check itself. The functions keep
+ * the prefix of the file's former name, mailaudit_.
  *
  * Each mailbox.* check calls mailaudit_schedule() with what it needs from
  * the source and the destination and a fill function. The run then creates,
@@ -20,8 +22,8 @@
  * for it) the result is attached to the source session and the fill function
  * sees no destination.
  */
-#ifndef CUTOVER_MAILAUDIT_H
-#define CUTOVER_MAILAUDIT_H
+#ifndef CUTOVER_MAILBOX_SESSION_H
+#define CUTOVER_MAILBOX_SESSION_H
 
 #include "check.h"
 #include "folders.h"

@@ -1,5 +1,6 @@
 /*
- * propagation.c - dns.propagation. See propagation.h.
+ * propagation.c - the propagation engine behind dns.propagation (`cutover
+ * propagation`). See propagation.h.
  *
  * Data flow of one round: every server gets every query at once (through
  * one dnsprobe: a few shared UDP sockets however many servers); each answer is turned into a state (match, stale, error)
@@ -93,8 +94,6 @@ struct prop_nsref {
 	size_t idx;
 	int v6;
 };
-
-enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_OUT_INTERRUPTED };
 
 struct prop {
 	struct runner *r;
@@ -831,22 +830,83 @@ prop_int64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Write the result of IT as the watch stands now; OUT says why it ends. */
+/* What the result of IT says as the watch stands now; OUT says why it ends.
+ * Free with prop_summary_clear. */
 static void
-prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
+prop_summarize(const struct prop *p, const struct prop_item *it, enum prop_outcome out,
+    struct prop_summary *sm)
 {
-	struct result *res = task_result(it->t);
-	size_t i = (size_t)(it - p->items), total = p->n_srv;
-	const struct prop_counts *c = &it->counts;
-	cJSON *d = res->details, *arr, *rec;
-	int64_t *serials = xcalloc(p->n_srv + 1, sizeof(*serials));
-	size_t n_serials = 0, stale_auth_n = 0;
-	const char *stale_auth = NULL, *first_error = NULL, *first_error_srv = NULL;
-	time_t expire_by = 0, now = time(NULL);
-	int answers_agree = 1, auth_seen = 0;
+	size_t i = (size_t)(it - p->items);
 	const char *auth_joined = NULL;
-	char when[48], *text, *prefix;
-	enum result_status st;
+	int auth_seen = 0;
+
+	memset(sm, 0, sizeof(*sm));
+	sm->label = it->label;
+	sm->status = it->status;
+	sm->counts = it->counts;
+	sm->total = p->n_srv;
+	sm->serials = xcalloc(p->n_srv + 1, sizeof(*sm->serials));
+	sm->answers_agree = 1;
+	sm->discovery_error = p->discovery_error;
+	sm->outcome = out;
+	sm->watch = p->cfg.watch;
+	sm->deadline_ms = p->cfg.deadline_ms;
+	sm->rounds = p->rounds;
+	sm->elapsed_ms = util_now_ms() - p->t0_ms;
+	sm->now = time(NULL);
+	for (size_t k = 0; k < p->n_srv; k++) {
+		const struct prop_server *s = p->srv[k];
+		const struct prop_ans *a = &s->ans[i];
+		int ok = a->state == PROP_MATCH || a->state == PROP_STALE;
+
+		if (a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0 &&
+		    a->at + (time_t)a->ttl > sm->expire_by)
+			sm->expire_by = a->at + (time_t)a->ttl;
+		if (!ok && sm->first_error == NULL) {
+			sm->first_error = a->state == PROP_ERROR ? a->error : "no answer in time";
+			sm->first_error_server = s->label;
+		}
+		if (s->role != PROP_AUTHORITATIVE)
+			continue;
+		if (s->serial >= 0) {
+			size_t j;
+
+			for (j = 0; j < sm->n_serials && sm->serials[j] != s->serial; j++)
+				;
+			if (j == sm->n_serials)
+				sm->serials[sm->n_serials++] = s->serial;
+		}
+		if (ok) {
+			if (auth_seen && strcmp(auth_joined, a->joined) != 0)
+				sm->answers_agree = 0;
+			auth_seen = 1;
+			auth_joined = a->joined;
+		}
+		if (a->state == PROP_STALE) {
+			if (sm->stale_authoritative == NULL)
+				sm->stale_authoritative = s->label;
+			sm->n_stale_authoritative++;
+		}
+	}
+	qsort(sm->serials, sm->n_serials, sizeof(sm->serials[0]), prop_int64_cmp);
+}
+
+void
+prop_summary_clear(struct prop_summary *sm)
+{
+	free(sm->serials);
+	sm->serials = NULL;
+	sm->n_serials = 0;
+}
+
+/* The details of IT's result (reports/SCHEMA.md, dns.propagation); takes IT's timeline. */
+static void
+prop_details_json(const struct prop *p, struct prop_item *it, const struct prop_summary *sm,
+    cJSON *d)
+{
+	size_t i = (size_t)(it - p->items);
+	const struct prop_counts *c = &sm->counts;
+	cJSON *arr, *rec;
 
 	rec = cJSON_AddObjectToObject(d, "record");
 	cJSON_AddStringToObject(rec, "type", it->e->type == DNSMSG_MX ? "MX" :
@@ -863,18 +923,9 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 		int ok = a->state == PROP_MATCH || a->state == PROP_STALE;
 
 		cJSON_AddStringToObject(o, "server", s->label);
-		if (s->ns_name != NULL)
-			cJSON_AddStringToObject(o, "name", s->ns_name);
-		else
-			cJSON_AddNullToObject(o, "name");
-		if (s->operator != NULL)
-			cJSON_AddStringToObject(o, "operator", s->operator);
-		else
-			cJSON_AddNullToObject(o, "operator");
-		if (s->country != NULL)
-			cJSON_AddStringToObject(o, "country", s->country);
-		else
-			cJSON_AddNullToObject(o, "country");
+		util_json_add_str_or_null(o, "name", s->ns_name);
+		util_json_add_str_or_null(o, "operator", s->operator);
+		util_json_add_str_or_null(o, "country", s->country);
 		cJSON_AddStringToObject(o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
 		    "resolver");
 		cJSON_AddStringToObject(o, "state", ok ? prop_state_str(a->state) : "error");
@@ -900,68 +951,33 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 		}
 		if (a->negative != NULL && ok)
 			cJSON_AddStringToObject(o, "negative", a->negative);
-		if (a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0) {
-			time_t exp = a->at + (time_t)a->ttl;
-
-			prop_add_time(o, "expires_at", exp);
-			if (exp > expire_by)
-				expire_by = exp;
-		} else {
+		if (a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0)
+			prop_add_time(o, "expires_at", a->at + (time_t)a->ttl);
+		else
 			cJSON_AddNullToObject(o, "expires_at");
-		}
 		prop_add_time(o, "first_match_at", a->first_match_at);
 		if (a->first_match_ms >= 0)
 			cJSON_AddNumberToObject(o, "first_match_ms", (double)a->first_match_ms);
 		else
 			cJSON_AddNullToObject(o, "first_match_ms");
 		cJSON_AddItemToArray(arr, o);
-
-		if (!ok && first_error == NULL) {
-			first_error = a->state == PROP_ERROR ? a->error : "no answer in time";
-			first_error_srv = s->label;
-		}
-		if (s->role != PROP_AUTHORITATIVE)
-			continue;
-		if (s->serial >= 0) {
-			size_t j;
-
-			for (j = 0; j < n_serials && serials[j] != s->serial; j++)
-				;
-			if (j == n_serials)
-				serials[n_serials++] = s->serial;
-		}
-		if (ok) {
-			if (auth_seen && strcmp(auth_joined, a->joined) != 0)
-				answers_agree = 0;
-			auth_seen = 1;
-			auth_joined = a->joined;
-		}
-		if (a->state == PROP_STALE) {
-			if (stale_auth == NULL)
-				stale_auth = s->label;
-			stale_auth_n++;
-		}
 	}
 	cJSON_AddNumberToObject(d, "matched", (double)(c->auth_match + c->res_match));
 	cJSON_AddNumberToObject(d, "stale", (double)(c->auth_stale + c->res_stale));
 	cJSON_AddNumberToObject(d, "errors", (double)(c->auth_error + c->res_error));
-	cJSON_AddNumberToObject(d, "total", (double)total);
-	qsort(serials, n_serials, sizeof(serials[0]), prop_int64_cmp);
+	cJSON_AddNumberToObject(d, "total", (double)sm->total);
 	arr = cJSON_AddArrayToObject(d, "serials");
-	for (size_t j = 0; j < n_serials; j++)
-		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)serials[j]));
-	cJSON_AddBoolToObject(d, "authoritative_agree", answers_agree && n_serials <= 1);
-	prop_add_time(d, "expire_by", expire_by);
+	for (size_t j = 0; j < sm->n_serials; j++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)sm->serials[j]));
+	cJSON_AddBoolToObject(d, "authoritative_agree", sm->answers_agree && sm->n_serials <= 1);
+	prop_add_time(d, "expire_by", sm->expire_by);
 	if (p->cfg.n_authoritative == 0) {
 		cJSON *disc = cJSON_AddObjectToObject(d, "discovery");
 
 		arr = cJSON_AddArrayToObject(disc, "ns");
 		for (size_t j = 0; j < p->n_ns; j++)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(p->ns_names[j]));
-		if (p->discovery_error != NULL)
-			cJSON_AddStringToObject(disc, "error", p->discovery_error);
-		else
-			cJSON_AddNullToObject(disc, "error");
+		util_json_add_str_or_null(disc, "error", p->discovery_error);
 	} else {
 		cJSON_AddNullToObject(d, "discovery");
 	}
@@ -974,11 +990,11 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 			cJSON_AddNumberToObject(w, "deadline_s", p->cfg.deadline_ms / 1000.0);
 		else
 			cJSON_AddNullToObject(w, "deadline_s");
-		cJSON_AddStringToObject(w, "outcome", out == PROP_OUT_DEADLINE ? "deadline" :
-		    out == PROP_OUT_INTERRUPTED ? "interrupted" : "complete");
+		cJSON_AddStringToObject(w, "outcome", sm->outcome == PROP_OUT_DEADLINE ? "deadline" :
+		    sm->outcome == PROP_OUT_INTERRUPTED ? "interrupted" : "complete");
 		prop_add_time(w, "started_at", p->t0);
-		prop_add_time(w, "completed_at", out == PROP_OUT_COMPLETE ? now : 0);
-		cJSON_AddNumberToObject(w, "elapsed_ms", (double)(util_now_ms() - p->t0_ms));
+		prop_add_time(w, "completed_at", sm->outcome == PROP_OUT_COMPLETE ? sm->now : 0);
+		cJSON_AddNumberToObject(w, "elapsed_ms", (double)sm->elapsed_ms);
 		cJSON_AddBoolToObject(w, "then", p->cfg.then);
 	} else {
 		cJSON_AddNullToObject(d, "watch");
@@ -986,91 +1002,110 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 	cJSON_AddItemToObject(d, "timeline", it->timeline);
 	it->timeline = NULL;
 	cJSON_AddBoolToObject(d, "timeline_truncated", it->timeline_truncated);
+}
 
-	/* The one line and the advice. */
-	st = it->status;
-	if (expire_by != 0)
-		prop_format_utc(expire_by, now, when, sizeof(when));
+void
+prop_verdict(const struct prop_summary *sm, struct verdict *out)
+{
+	const struct prop_counts *c = &sm->counts;
+	enum result_status st = sm->status;
+	char when[48], *text, *prefix = NULL;
+
+	if (sm->expire_by != 0)
+		prop_format_utc(sm->expire_by, sm->now, when, sizeof(when));
 	if (st == RESULT_ERROR) {
-		if (total == 0)
-			text = xasprintf("%s: no server to ask (%s)", it->label, p->discovery_error ?
-			    p->discovery_error : "no authoritative server and no resolver");
+		if (sm->total == 0)
+			text = xasprintf("%s: no server to ask (%s)", sm->label, sm->discovery_error ?
+			    sm->discovery_error : "no authoritative server and no resolver");
 		else
-			text = xasprintf("%s: no server answered (%s: %s)", it->label,
-			    first_error_srv, first_error);
-		result_advise(res, "Check that this machine can reach the DNS servers (firewall, "
+			text = xasprintf("%s: no server answered (%s: %s)", sm->label,
+			    sm->first_error_server, sm->first_error);
+		verdict_advise(out, "Check that this machine can reach the DNS servers (firewall, "
 		    "IPv6 connectivity) and that the addresses are right; name servers can be given "
 		    "with --authoritative ADDR[:PORT] and resolvers with --resolver.");
 	} else if (st == RESULT_FAIL) {
 		text = xasprintf("%s: authoritative server %s%s still serves the old answer while "
-		    "resolvers have the new one", it->label, stale_auth, stale_auth_n > 1 ?
-		    " (and others)" : "");
-		result_advise(res, "A name server that did not follow the change: typically a "
+		    "resolvers have the new one", sm->label, sm->stale_authoritative,
+		    sm->n_stale_authoritative > 1 ? " (and others)" : "");
+		verdict_advise(out, "A name server that did not follow the change: typically a "
 		    "secondary that did not transfer the zone (compare the serials in the details). "
 		    "Fix its zone transfer (NOTIFY, AXFR/IXFR) or remove it from the NS set; until "
 		    "then resolvers may fetch the old answer from it and keep it for its TTL.");
 	} else if (st == RESULT_WARN) {
 		size_t stale = c->auth_stale + c->res_stale, errors = c->auth_error + c->res_error;
-		char *tail = expire_by != 0 && stale_auth == NULL ?
+		char *tail = sm->expire_by != 0 && sm->stale_authoritative == NULL ?
 		    xasprintf("; all caches expire by %s at the latest", when) : xstrdup("");
 		char *err_part = errors > 0 ? xasprintf(", %zu could not be asked", errors) :
 		    xstrdup("");
 
 		text = xasprintf("%s: %zu of %zu servers have the new answer, %zu stale%s%s",
-		    it->label, c->auth_match + c->res_match, total, stale, err_part, tail);
+		    sm->label, c->auth_match + c->res_match, sm->total, stale, err_part, tail);
 		free(tail);
 		free(err_part);
-		if (stale_auth != NULL)
-			result_advise(res, "Authoritative server %s still serves the old answer: "
+		if (sm->stale_authoritative != NULL)
+			verdict_advise(out, "Authoritative server %s still serves the old answer: "
 			    "update the zone there (or wait for its zone transfer); resolvers may "
-			    "cache the old answer from it for its full TTL.", stale_auth);
-		else if (stale > 0 && expire_by != 0)
-			result_advise(res, "Resolvers keep the old answer until its TTL runs out (by "
+			    "cache the old answer from it for its full TTL.", sm->stale_authoritative);
+		else if (stale > 0 && sm->expire_by != 0)
+			verdict_advise(out, "Resolvers keep the old answer until its TTL runs out (by "
 			    "%s at the latest). Nothing to fix: run 'cutover propagation ... --watch' "
 			    "to be told when every server has the new answer.", when);
 		else if (stale > 0)
-			result_advise(res, "Resolvers keep the old answer until its TTL runs out. "
+			verdict_advise(out, "Resolvers keep the old answer until its TTL runs out. "
 			    "Nothing to fix: run 'cutover propagation ... --watch' to be told when "
 			    "every server has the new answer.");
 		else
-			result_advise(res, "%s could not be asked (%s); the run completes only when "
+			verdict_advise(out, "%s could not be asked (%s); the run completes only when "
 			    "every server answers with the new record. Leave out servers that are "
-			    "unreachable from here.", first_error_srv, first_error);
+			    "unreachable from here.", sm->first_error_server, sm->first_error);
 	} else {
-		text = xasprintf("%s: all %zu servers have the new answer", it->label, total);
-		if (n_serials > 1 || !answers_agree)
-			result_advise(res, "The authoritative servers answer alike but disagree on "
+		text = xasprintf("%s: all %zu servers have the new answer", sm->label, sm->total);
+		if (sm->n_serials > 1 || !sm->answers_agree)
+			verdict_advise(out, "The authoritative servers answer alike but disagree on "
 			    "the zone's serial: one of them may be a secondary that lags behind.");
 	}
-	if (n_serials > 1 && st != RESULT_ERROR) {
+	if (sm->n_serials > 1 && st != RESULT_ERROR) {
 		char *more = xasprintf("%s; authoritative serials differ (%lld vs %lld)", text,
-		    (long long)serials[0], (long long)serials[n_serials - 1]);
+		    (long long)sm->serials[0], (long long)sm->serials[sm->n_serials - 1]);
 
 		free(text);
 		text = more;
 	}
-	prefix = NULL;
-	if (out == PROP_OUT_DEADLINE) {
+	if (sm->outcome == PROP_OUT_DEADLINE) {
 		prefix = xasprintf("not fully propagated by the deadline (%d s, %u round%s): ",
-		    p->cfg.deadline_ms / 1000, p->rounds, p->rounds == 1 ? "" : "s");
+		    sm->deadline_ms / 1000, sm->rounds, sm->rounds == 1 ? "" : "s");
 		if (st != RESULT_ERROR)
 			st = RESULT_FAIL;
-	} else if (out == PROP_OUT_INTERRUPTED) {
-		prefix = xasprintf("interrupted after %u round%s: ", p->rounds, p->rounds == 1 ?
+	} else if (sm->outcome == PROP_OUT_INTERRUPTED) {
+		prefix = xasprintf("interrupted after %u round%s: ", sm->rounds, sm->rounds == 1 ?
 		    "" : "s");
 		if (st == RESULT_PASS)
 			st = RESULT_WARN;
-	} else if (out == PROP_OUT_COMPLETE && p->cfg.watch) {
-		char *more = xasprintf("%s after %u round%s (%.1f s)", text, p->rounds,
-		    p->rounds == 1 ? "" : "s", (util_now_ms() - p->t0_ms) / 1000.0);
+	} else if (sm->outcome == PROP_OUT_COMPLETE && sm->watch) {
+		char *more = xasprintf("%s after %u round%s (%.1f s)", text, sm->rounds,
+		    sm->rounds == 1 ? "" : "s", sm->elapsed_ms / 1000.0);
 
 		free(text);
 		text = more;
 	}
-	result_set(res, st, "%s%s", prefix != NULL ? prefix : "", text);
+	verdict_set(out, st, "%s%s", prefix != NULL ? prefix : "", text);
 	free(prefix);
 	free(text);
-	free(serials);
+}
+
+/* Write the result of IT as the watch stands now; OUT says why it ends. */
+static void
+prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
+{
+	struct result *res = task_result(it->t);
+	struct prop_summary sm;
+	struct verdict vd = {0};
+
+	prop_summarize(p, it, out, &sm);
+	prop_details_json(p, it, &sm, res->details);
+	prop_verdict(&sm, &vd);
+	verdict_apply(&vd, res);
+	prop_summary_clear(&sm);
 }
 
 /* ---- rounds --------------------------------------------------------------- */

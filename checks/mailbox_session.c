@@ -1,6 +1,6 @@
 /*
- * mailaudit.c - the per-mailbox IMAP sessions of the mailbox.* checks. See
- * mailaudit.h.
+ * mailbox_session.c - the per-mailbox IMAP sessions of the mailbox.* checks.
+ * See mailbox_session.h.
  *
  * A session is a runner task without a result of its own (runner_add with
  * NULL): the checks' results are attached to it. Its life: connect and log
@@ -17,7 +17,7 @@
  * as both its sessions completed, so memory holds the mailboxes in flight,
  * not all of them.
  */
-#include "mailaudit.h"
+#include "mailbox_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 #include <event2/event.h>
 
 #include "imap.h"
-#include "mailcheck.h"
+#include "server_probe.h"
 #include "oauth2.h"
 #include "util.h"
 

@@ -32,6 +32,7 @@
 
 #include "result.h"
 #include "runner.h"
+#include "verdict.h"
 
 #define PROP_MAX_LIST_LINE 1024  /* longest line of a resolvers list */
 #define PROP_MAX_EXPECT 8        /* --expect-* options */
@@ -185,6 +186,43 @@ struct prop_counts {
  * stale or could not be asked; pass when every server matches.
  */
 enum result_status prop_status(const struct prop_counts *c);
+
+/* Why a result is written: a round ended, or the watch completed, reached its
+ * deadline or was interrupted. */
+enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_OUT_INTERRUPTED };
+
+/* What one expectation's result says, as the watch stands when it ends. */
+struct prop_summary {
+	const char *label;             /* "MX example.com" */
+	enum result_status status;     /* prop_status(&counts) */
+	struct prop_counts counts;
+	size_t total;                  /* servers asked */
+	const char *stale_authoritative; /* the first stale authoritative server, or NULL */
+	size_t n_stale_authoritative;
+	const char *first_error;       /* the first server not answering: why, and who */
+	const char *first_error_server;
+	const char *discovery_error;   /* NS discovery failed, or NULL */
+	int64_t *serials;              /* the authoritative SOA serials, distinct, ascending */
+	size_t n_serials;
+	int answers_agree;             /* the authoritative servers' answers are alike */
+	time_t expire_by;              /* the last stale resolver cache expiry, or 0 */
+	time_t now;
+	enum prop_outcome outcome;
+	int watch;
+	int deadline_ms;
+	unsigned rounds;
+	int64_t elapsed_ms;
+};
+
+/* Free what prop_summary owns (the serials). */
+void prop_summary_clear(struct prop_summary *sm);
+
+/*
+ * The result of one expectation: prop_status's rule, worded with the server
+ * to blame and what to do; a serial mismatch noted; at the deadline
+ * anything short of "every server has it" fails, an interrupted pass warns.
+ */
+void prop_verdict(const struct prop_summary *sm, struct verdict *out);
 
 /*
  * Normalise a server string for c-ares and for display: "ADDR", "ADDR:PORT",

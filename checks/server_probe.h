@@ -1,10 +1,13 @@
 /*
- * mailcheck.h - what imap_probe.c and pop3_probe.c share: which endpoints
+ * server_probe.h - what imap_probe.c and pop3_probe.c share: which endpoints
  * of a server to probe, and the TLS facts and capabilities as report JSON
- * (reports/SCHEMA.md, imap.tls / imap.login). Not a check itself.
+ * (reports/SCHEMA.md, imap.tls / imap.login). Not a check itself. The
+ * functions keep the prefix of the file's former name, mailcheck_.
  */
-#ifndef CUTOVER_MAILCHECK_H
-#define CUTOVER_MAILCHECK_H
+#ifndef CUTOVER_SERVER_PROBE_H
+#define CUTOVER_SERVER_PROBE_H
+
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -12,6 +15,7 @@
 #include "plan.h"
 #include "check.h"
 #include "result.h"
+#include "verdict.h"
 
 /* One port of a mail server to probe. HOST is borrowed from the plan. */
 struct mailcheck_endpoint {
@@ -101,10 +105,14 @@ struct mailcheck_tls_probe {
 	const struct net_tls_info *tls;
 	const char *const *caps;
 	size_t n_caps;
+	time_t now;               /* for the days left; 0 = the clock's now */
 };
 
 /* Fill the PROTO.tls result OUT (details, status, summary, advice) from P. */
 void mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p);
+/* The PROTO.tls verdict on P: the handshake's outcome, the TLS version, the
+ * certificate's verification and days left (MAILCHECK_CERT_WARN_DAYS). */
+void mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v);
 
 /* "implicit" or "starttls". */
 const char *mailcheck_mode_str(int implicit);
@@ -125,6 +133,21 @@ void mailcheck_oauth_opts(struct runner *r, const char *side, const struct mailc
  * Exchange Online's causes (proto "imap" or "pop3"). */
 void mailcheck_oauth_advice(struct result *res, const char *proto, const char *user,
     const char *side);
+
+/* What one PROTO.login met. */
+struct mailcheck_login_summary {
+	enum net_result result;
+	const char *error;        /* the session's error text ("" when none) */
+	const char *proto;        /* "imap" or "pop3" */
+	const char *user;
+	const char *side;         /* "source" or "destination" */
+	const char *host;
+	int port;
+};
+
+/* The PROTO.login verdict: mailcheck_login_status, the error as the summary,
+ * and what to do about it. */
+void mailcheck_login_verdict(const struct mailcheck_login_summary *s, struct verdict *v);
 
 /* Set RES's advice for login result R of USER on SIDE at HOST:PORT (none for ok). */
 void mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,

@@ -1,0 +1,266 @@
+/*
+ * test_verdicts_mail.c - the imap.tls / pop3.tls verdict (server_probe.h,
+ * mailcheck_tls_verdict) at its edges: the certificate's days left, old TLS,
+ * --insecure, and what a port that does not work means when the plan named
+ * it and when cutover only derived it; imap.login / pop3.login
+ * (mailcheck_login_verdict); and smtp.mx's tally of hosts and
+ * recipients (check_verdicts.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check_verdicts.h"
+#include "server_probe.h"
+
+static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
+static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};
+
+static struct net_tls_info
+cert(long days_left)
+{
+	struct net_tls_info t;
+
+	memset(&t, 0, sizeof(t));
+	t.done = 1;
+	t.version = "TLSv1.3";
+	t.has_expiry = 1;
+	t.days_left = days_left;
+	t.verified = 1;
+	strcpy(t.expires, "2026-12-20T12:00:00Z");
+	return t;
+}
+
+static struct mailcheck_tls_probe
+probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct net_tls_info *tls,
+    const char *error)
+{
+	struct mailcheck_tls_probe p = {
+		.ep = ep, .proto_label = "IMAP", .starttls = "STARTTLS", .side_name = "source",
+		.result = r, .error = error, .tls = tls,
+	};
+
+	return p;
+}
+
+static void
+judge(const struct mailcheck_tls_probe *p, struct verdict *v)
+{
+	verdict_clear(v);
+	mailcheck_tls_verdict(p, v);
+}
+
+static void
+test_tls_certificate_days(void **state)
+{
+	struct net_tls_info t = cert(MAILCHECK_CERT_WARN_DAYS);
+	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_OK, &t, NULL);
+	struct verdict v = {0};
+
+	(void)state;
+	/* 14 days left is enough; 13 warns. */
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate valid for 14 days");
+	assert_null(v.advice);
+	t.days_left = MAILCHECK_CERT_WARN_DAYS - 1;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate expires in 13 days "
+	    "(2026-12-20T12:00:00Z)");
+	assert_string_equal(v.advice, "Renew the certificate of imap.example.com before the "
+	    "migration window.");
+	/* Expired: still the same word, with a negative count. */
+	t.days_left = -2;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	/* No notAfter known: nothing said about it. */
+	t.has_expiry = 0;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+}
+
+static void
+test_tls_version_and_verification(void **state)
+{
+	struct net_tls_info t = cert(90);
+	struct mailcheck_tls_probe p = probe(&ep143, NET_RESULT_OK, &t, NULL);
+	struct verdict v = {0};
+
+	(void)state;
+	t.version = "TLSv1.1";
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.1, starttls: below TLS 1.2 (Microsoft 365 refuses "
+	    "it)");
+	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
+	t.version = "TLSv1.2";
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	/* --insecure let an unverified certificate through: warn, whatever its days. */
+	t.verified = 0;
+	strcpy(t.verify_error, "self-signed certificate");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "TLSv1.2, starttls: certificate does not verify "
+	    "(self-signed certificate), accepted because of --insecure");
+	verdict_clear(&v);
+}
+
+static void
+test_tls_failures(void **state)
+{
+	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_TLS_FAILED, NULL,
+	    "certificate verify failed");
+	struct verdict v = {0};
+
+	(void)state;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "certificate verify failed");
+	assert_non_null(strstr(v.advice, "--ca-file"));
+	/* A refused connection fails on the plan's port, is a skip on a derived one. */
+	p = probe(&ep993, NET_RESULT_CONNECT_FAILED, NULL, "connection refused");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.advice, "Check the host and port of the source IMAP URL in the "
+	    "plan.");
+	p.ep = &ep143;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	assert_string_equal(v.summary, "port 143 (starttls) not available: connection refused");
+	/* No STARTTLS: a fail on the plan's port, a warning on the other one. */
+	p = probe(&ep143, NET_RESULT_PLAINTEXT_REFUSED, NULL, "no STARTTLS capability");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "port 143 offers no STARTTLS: no STARTTLS capability");
+	p.ep = &ep993;
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	/* A timeout is an error, not the server's fault to judge. */
+	p = probe(&ep993, NET_RESULT_TIMEOUT, NULL, "no greeting in time");
+	judge(&p, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	verdict_clear(&v);
+}
+
+static enum result_status
+login(enum net_result r, const char *error, struct verdict *v)
+{
+	struct mailcheck_login_summary s = {
+		.result = r, .error = error, .proto = "imap", .user = "alice@example.com",
+		.side = "source", .host = "imap.example.com", .port = 993,
+	};
+
+	verdict_clear(v);
+	mailcheck_login_verdict(&s, v);
+	return v->status;
+}
+
+static void
+test_login(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	assert_int_equal(login(NET_RESULT_OK, "", &v), RESULT_PASS);
+	assert_null(v.advice);
+	/* A wrong password is the mailbox's failure; the network's is an error. */
+	assert_int_equal(login(NET_RESULT_AUTH_FAILED, "NO [AUTHENTICATIONFAILED]", &v),
+	    RESULT_FAIL);
+	assert_string_equal(v.summary, "NO [AUTHENTICATIONFAILED]");
+	assert_string_equal(v.advice, "Check the source password of alice@example.com in the "
+	    "plan (or the admin login), and that imap access is enabled for this mailbox on "
+	    "imap.example.com.");
+	assert_int_equal(login(NET_RESULT_CONNECT_FAILED, "connection refused", &v), RESULT_ERROR);
+	assert_non_null(strstr(v.advice, "imap.example.com:993 is reachable from here"));
+	assert_int_equal(login(NET_RESULT_TIMEOUT, "no greeting in time", &v), RESULT_ERROR);
+	/* TLS: old versions get their own advice. */
+	assert_int_equal(login(NET_RESULT_TLS_FAILED, "TLSv1.1 is below TLS 1.2", &v), RESULT_FAIL);
+	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
+	login(NET_RESULT_TLS_FAILED, "certificate verify failed", &v);
+	assert_non_null(strstr(v.advice, "Fix the certificate of imap.example.com:993"));
+	assert_int_equal(login(NET_RESULT_PLAINTEXT_REFUSED, "no STARTTLS", &v), RESULT_FAIL);
+	assert_non_null(strstr(v.advice, "(imaps://)"));
+	verdict_clear(&v);
+}
+
+static void
+test_smtp_mx(void **state)
+{
+	struct smtp_mx_tally y = {
+		.domain = "example.com", .port = 25, .n_hosts = 2, .n_rcpts = 1, .accepted = 2,
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "2 MX hosts of example.com accept all 1 recipient, with "
+	    "STARTTLS");
+	verdict_clear(&v);
+	/* One host without STARTTLS: warn. */
+	y.no_starttls = 1;
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "2 recipients accepted, but 1 of 2 MX hosts offers no "
+	    "STARTTLS: mail to example.com travels unencrypted");
+	verdict_clear(&v);
+	/* A deferral warns before that; a rejection fails, with its own advice. */
+	y.deferred = 1;
+	strcpy(y.first_defer, "postmaster@example.com: 451 4.7.1 greylisted");
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 of 2 recipient checks deferred (4xx), e.g. "
+	    "postmaster@example.com: 451 4.7.1 greylisted");
+	verdict_clear(&v);
+	y.rejected = 1;
+	strcpy(y.first_reject, "x@example.com: 550 5.1.1 unknown");
+	y.advice = "No such user";
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.advice, "No such user");
+	verdict_clear(&v);
+	/* A host that failed outranks the recipients; all unreachable says port 25. */
+	y.tls_failed = 1;
+	strcpy(y.first_fail, "mx2.example.com certificate verify failed");
+	smtp_mx_verdict(&y, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 of 2 MX hosts of example.com failed: mx2.example.com "
+	    "certificate verify failed");
+	assert_non_null(strstr(v.advice, "MTA-STS, DANE"));
+	verdict_clear(&v);
+	y.tls_failed = 0;
+	y.connect_failed = 2;
+	smtp_mx_verdict(&y, &v);
+	assert_string_equal(v.summary, "no MX host of example.com could be reached on port 25: "
+	    "mx2.example.com certificate verify failed");
+	verdict_clear(&v);
+	/* One of two unreachable is a failure of that host only. */
+	y.connect_failed = 1;
+	smtp_mx_verdict(&y, &v);
+	assert_non_null(strstr(v.summary, "1 of 2 MX hosts of example.com failed"));
+	assert_non_null(strstr(v.advice, "block outbound port 25"));
+	verdict_clear(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_certificate_days),
+		cmocka_unit_test(test_tls_version_and_verification),
+		cmocka_unit_test(test_tls_failures),
+		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_smtp_mx),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,384 @@
+/*
+ * test_verdicts_mailbox.c - the verdicts of the mailbox.* checks at their
+ * edges (checks/check_verdicts.h): the quota's headroom and limit, the items
+ * per folder, the item and folder limits, large messages, folder names and
+ * the folder inventory; mailbox.compare and mailbox.folder_map.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check_verdicts.h"
+
+#define MiB (1024 * 1024)
+
+static struct quota_summary
+quota(int64_t usage, int64_t limit)
+{
+	struct quota_summary s = {
+		.usage = usage, .usage_from = usage >= 0 ? "quota" : NULL,
+		.limit = limit, .limit_from = limit >= 0 ? "destination" : NULL,
+		.headroom = QUOTA_HEADROOM_DEFAULT, .source_limit = -1, .destination_usage = -1,
+	};
+
+	return s;
+}
+
+static enum result_status
+quota_status(int64_t usage, int64_t limit, struct verdict *v)
+{
+	struct quota_summary s = quota(usage, limit);
+
+	verdict_clear(v);
+	quota_verdict(&s, v);
+	return v->status;
+}
+
+static void
+test_quota_edges(void **state)
+{
+	struct verdict v = {0};
+
+	(void)state;
+	/* 70 % of the limit is still fine; a byte more warns. */
+	assert_int_equal(quota_status(70 * MiB, 100 * MiB, &v), RESULT_PASS);
+	assert_string_equal(v.summary, "source uses 70.0 MiB, 70% of the destination's 100.0 MiB");
+	assert_null(v.advice);
+	assert_int_equal(quota_status(70 * MiB + 1, 100 * MiB, &v), RESULT_WARN);
+	assert_string_equal(v.summary,
+	    "source uses 70.0 MiB, 70% of the destination's 100.0 MiB (above 70%)");
+	assert_non_null(v.advice);
+	/* Exactly full still fits; one byte over does not. */
+	assert_int_equal(quota_status(100 * MiB, 100 * MiB, &v), RESULT_WARN);
+	assert_int_equal(quota_status(100 * MiB + 1, 100 * MiB, &v), RESULT_FAIL);
+	assert_string_equal(v.summary,
+	    "source uses 100.0 MiB, more than the destination's 100.0 MiB (100%)");
+	assert_non_null(strstr(v.advice, "does not fit"));
+	assert_int_equal(quota_status(0, 100 * MiB, &v), RESULT_PASS);
+	/* Unknown usage is an error; an unknown (or zero) limit a skip. */
+	assert_int_equal(quota_status(-1, 100 * MiB, &v), RESULT_ERROR);
+	assert_int_equal(quota_status(5 * MiB, -1, &v), RESULT_SKIP);
+	assert_non_null(strstr(v.summary, "source uses 5.0 MiB; no destination limit"));
+	assert_int_equal(quota_status(5 * MiB, 0, &v), RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_quota_headroom_from_plan(void **state)
+{
+	struct quota_summary s = quota(80 * MiB, 100 * MiB);
+	struct verdict v = {0};
+
+	(void)state;
+	s.headroom = 0.80;
+	quota_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	s.headroom = 0.79;
+	quota_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_non_null(strstr(v.summary, "(above 79%)"));
+	verdict_clear(&v);
+}
+
+static void
+test_quota_details(void **state)
+{
+	struct quota_summary s = quota(50, 100);
+	cJSON *d = cJSON_CreateObject();
+	char *text;
+
+	(void)state;
+	s.destination_error = "failed in login";
+	quota_details_json(&s, d);
+	text = cJSON_PrintUnformatted(d);
+	assert_string_equal(text, "{\"source_usage_bytes\":50,\"destination_limit_bytes\":100,"
+	    "\"ratio\":0.5,\"headroom\":0.7,\"source_usage_from\":\"quota\","
+	    "\"destination_limit_from\":\"destination\",\"source_limit_bytes\":null,"
+	    "\"destination_usage_bytes\":null,\"destination_error\":\"failed in login\"}");
+	free(text);
+	cJSON_Delete(d);
+	s = quota(-1, -1);
+	assert_true(quota_ratio(&s) < 0);
+}
+
+static struct folders_folder
+folder(const char *name, uint32_t messages)
+{
+	struct folders_folder f;
+
+	memset(&f, 0, sizeof(f));
+	f.name = f.raw_name = (char *)name;
+	f.has_status = 1;
+	f.messages = messages;
+	return f;
+}
+
+static void
+test_items_edges(void **state)
+{
+	struct folders_folder fs[3] = {
+		folder("INBOX", 10000), folder("Archive", 10001), folder("Sent", 12139),
+	};
+	struct folders_inventory inv = {.folders = fs, .n = 1};
+	struct items_summary s;
+	struct verdict v = {0};
+
+	(void)state;
+	/* 10,000 items is the limit itself: fine. */
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no folder over 10,000 items");
+	verdict_clear(&v);
+	/* 10,001 warns. */
+	inv.n = 2;
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 folder over 10,000 items (largest: \"Archive\", 10,001)");
+	assert_non_null(strstr(v.advice, "fewer than 10,000 items"));
+	verdict_clear(&v);
+	/* The largest is named, the count is plural. */
+	inv.n = 3;
+	items_summarize(&inv, ITEMS_LIMIT_DEFAULT, &s);
+	items_verdict(&s, &v);
+	assert_string_equal(v.summary, "2 folders over 10,000 items (largest: \"Sent\", 12,139)");
+	verdict_clear(&v);
+	/* A folder without STATUS is not counted; a plan limit replaces the default. */
+	fs[2].has_status = 0;
+	items_summarize(&inv, 10001, &s);
+	assert_int_equal(s.n_over, 0);
+	items_summarize(&inv, 5000, &s);
+	assert_int_equal(s.n_over, 2);
+	assert_string_equal(s.largest, "Archive");
+	/* Without an inventory: nothing over, and the details still have their keys. */
+	items_summarize(NULL, 7, &s);
+	{
+		cJSON *d = cJSON_CreateObject();
+		char *text;
+
+		items_details_json(&s, d);
+		text = cJSON_PrintUnformatted(d);
+		assert_string_equal(text, "{\"limit\":7,\"over\":[]}");
+		free(text);
+		cJSON_Delete(d);
+	}
+}
+
+static void
+test_limits_edges(void **state)
+{
+	struct limits_summary s = {
+		.total_messages = 1000000, .folder_count = 500, .items_limit = 1000000,
+		.folder_limit = 500,
+	};
+	struct verdict v = {0};
+
+	(void)state;
+	/* At both limits: pass. */
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "1,000,000 items in 500 folders, within the "
+	    "destination's limits");
+	verdict_clear(&v);
+	/* One folder more warns. */
+	s.folder_count = 501;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "501 folders, more than 500 (mail clients slow down)");
+	assert_non_null(strstr(v.advice, "fewer than 500 remain"));
+	verdict_clear(&v);
+	/* One item more fails, and its advice stays first. */
+	s.total_messages = 1000001;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1,000,001 items, the destination's migration stops at "
+	    "1,000,000; 501 folders, more than 500 (mail clients slow down)");
+	assert_non_null(strstr(v.advice, "fewer than 1,000,000 items remain"));
+	verdict_clear(&v);
+	/* Only one limit known: the other is not judged. */
+	s.folder_limit = -1;
+	s.total_messages = 10;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	verdict_clear(&v);
+	s.items_limit = -1;
+	limits_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_large_edges(void **state)
+{
+	struct large_summary s = {.limit = 150 * MiB};
+	struct verdict v = {0};
+
+	(void)state;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "no message larger than 150.0 MiB");
+	verdict_clear(&v);
+	s.not_counted = 2;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "no message larger than 150.0 MiB found, but 2 folders "
+	    "could not be searched");
+	verdict_clear(&v);
+	s.count = 1;
+	s.n_folders = 1;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 message larger than 150.0 MiB in 1 folder");
+	assert_non_null(strstr(v.advice, "skip messages over 150.0 MiB"));
+	verdict_clear(&v);
+	s.count = 3;
+	s.n_folders = 2;
+	large_verdict(&s, &v);
+	assert_string_equal(v.summary, "3 messages larger than 150.0 MiB in 2 folders");
+	verdict_clear(&v);
+	s.limit = -1;
+	large_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_SKIP);
+	verdict_clear(&v);
+}
+
+static void
+test_names_and_folders(void **state)
+{
+	struct names_summary n = {.n_names = 12};
+	struct folders_summary f = {.n_folders = 12, .total_messages = 12139, .total_bytes = -1};
+	struct verdict v = {0};
+
+	(void)state;
+	names_verdict(&n, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "all 12 folder names migrate as they are");
+	verdict_clear(&v);
+	n.n_bad = 1;
+	n.n_problems = 2;
+	n.first = "a/b";
+	names_verdict(&n, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 of 12 folder names need attention (2 problems; first: "
+	    "\"a/b\")");
+	verdict_clear(&v);
+	folders_verdict(&f, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "12 folders, 12,139 messages, size unknown");
+	verdict_clear(&v);
+	f.total_bytes = 3 * MiB / 2;
+	folders_verdict(&f, &v);
+	assert_string_equal(v.summary, "12 folders, 12,139 messages, 1.5 MiB");
+	verdict_clear(&v);
+	f.truncated = 1;
+	folders_verdict(&f, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "more than 12 folders: only the first were read");
+	verdict_clear(&v);
+	f.n_unreadable = 1;
+	f.first_unreadable = "Junk";
+	folders_verdict(&f, &v);
+	assert_string_equal(v.summary, "12 folders, but 1 could not be read (Junk first)");
+	verdict_clear(&v);
+}
+
+static void
+test_compare(void **state)
+{
+	struct compare_summary s = {.n_pairs = 5, .source_total = 100, .destination_total = 100};
+	struct verdict v = {0};
+
+	(void)state;
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "5 folders, same message counts on both sides");
+	verdict_clear(&v);
+	/* Counts differ: warn (a sync may still be under way). */
+	s.differences = 1;
+	s.first_difference = "INBOX";
+	s.destination_total = 90;
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "1 difference: 0 source folders missing on the "
+	    "destination, 100 vs 90 messages (first: \"INBOX\")");
+	verdict_clear(&v);
+	s.first_difference = NULL;
+	compare_verdict(&s, &v);
+	assert_non_null(strstr(v.summary, "(first: \"a destination-only folder\")"));
+	verdict_clear(&v);
+	/* Messages on one side only fail; a synced folder left short fails first. */
+	s.n_one_sided = 1;
+	s.first_one_sided = "Archive";
+	compare_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_FAIL);
+	assert_string_equal(v.summary, "1 folder with messages exists on one side only (first: "
+	    "\"Archive\"), 100 vs 90 messages");
+	verdict_clear(&v);
+	s.n_short = 2;
+	s.first_short = "Sent";
+	compare_verdict(&s, &v);
+	assert_string_equal(v.summary, "after the sync, 2 synced folders hold fewer messages on "
+	    "the destination than on the source (first: \"Sent\"), 100 vs 90 messages");
+	assert_non_null(strstr(v.advice, "cutover sync --verify"));
+	verdict_clear(&v);
+}
+
+static void
+test_folder_map(void **state)
+{
+	struct folder_map_summary s = {.n_mapped = 4, .n_new = 4, .moves = ""};
+	struct verdict v = {0};
+
+	(void)state;
+	folder_map_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_PASS);
+	assert_string_equal(v.summary, "4 folders keep their names (4 new on the destination)");
+	verdict_clear(&v);
+	s.n_moved = 1;
+	s.n_left_out = 1;
+	s.moves = "INBOX.Sent -> Sent Items";
+	folder_map_verdict(&s, &v);
+	assert_string_equal(v.summary, "4 folders mapped, 4 new on the destination (some left "
+	    "out): INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+	/* No NAMESPACE on one side: warn. An unused plan rule warns first. */
+	s.guessed = "source";
+	s.guessed_prefix = "INBOX.";
+	folder_map_verdict(&s, &v);
+	assert_int_equal(v.status, RESULT_WARN);
+	assert_string_equal(v.summary, "the source has no NAMESPACE: its personal prefix "
+	    "\"INBOX.\" was taken from LIST; 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+	s.n_unused_rules = 1;
+	s.first_unused_rule = "Old/Name";
+	folder_map_verdict(&s, &v);
+	assert_string_equal(v.summary, "1 plan folder_map rule names no source folder (first: "
+	    "\"Old/Name\"); 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
+	verdict_clear(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quota_edges),
+		cmocka_unit_test(test_quota_headroom_from_plan),
+		cmocka_unit_test(test_quota_details),
+		cmocka_unit_test(test_items_edges),
+		cmocka_unit_test(test_limits_edges),
+		cmocka_unit_test(test_large_edges),
+		cmocka_unit_test(test_names_and_folders),
+		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_folder_map),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
