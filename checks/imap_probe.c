@@ -140,7 +140,7 @@ static void
 iprobe_login_fill(struct iprobe *p)
 {
 	struct result *out = task_result(p->t);
-	const struct net_tls_info *tls = imap_client_tls(p->c);
+	const struct tls_facts *tls = imap_client_tls(p->c);
 	enum net_result res = imap_client_result(p->c);
 	size_t n;
 	const char *const *caps = imap_client_caps(p->c, &n);

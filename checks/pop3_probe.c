@@ -75,7 +75,7 @@ static void
 pprobe_login_fill(struct pprobe *p)
 {
 	struct result *out = task_result(p->t);
-	const struct net_tls_info *tls = pop3_client_tls(p->c);
+	const struct tls_facts *tls = pop3_client_tls(p->c);
 	enum net_result res = pop3_client_result(p->c);
 	size_t n;
 	const char *const *caps = pop3_client_caps(p->c, &n);

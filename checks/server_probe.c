@@ -323,7 +323,7 @@ void
 mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 {
 	const struct mailcheck_endpoint *ep = p->ep;
-	const struct net_tls_info *tls = p->tls;
+	const struct tls_facts *tls = p->tls;
 	const char *mode = mailcheck_mode_str(ep->implicit);
 	const char *error = p->error != NULL ? p->error : "";
 	struct verdict v = {0};
@@ -347,7 +347,7 @@ void
 mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v)
 {
 	const struct mailcheck_endpoint *ep = p->ep;
-	const struct net_tls_info *tls = p->tls;
+	const struct tls_facts *tls = p->tls;
 	const char *mode = mailcheck_mode_str(ep->implicit);
 	const char *error = p->error != NULL ? p->error : "";
 

@@ -102,7 +102,7 @@ struct mailcheck_tls_probe {
 	const char *side_name;    /* "source" or "destination" */
 	enum net_result result;
 	const char *error;        /* or NULL */
-	const struct net_tls_info *tls;
+	const struct tls_facts *tls;
 	const char *const *caps;
 	size_t n_caps;
 	time_t now;               /* for the days left; 0 = the clock's now */

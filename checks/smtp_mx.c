@@ -101,7 +101,7 @@ smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
 	cJSON *o = cJSON_CreateObject(), *arr;
 	const struct smtp_probe *p = h->probe;
 	enum smtp_outcome out = p != NULL ? smtp_probe_outcome(p) : SMTP_OUT_TIMEOUT;
-	const struct net_tls_info *ti = p != NULL ? smtp_probe_tls(p) : NULL;
+	const struct tls_facts *ti = p != NULL ? smtp_probe_tls(p) : NULL;
 	const struct smtp_rcpt *rc = NULL;
 	const char *const *kw = NULL;
 	size_t n = 0, nkw = 0;

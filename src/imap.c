@@ -998,7 +998,7 @@ imap_client_state(const struct imap_client *c)
 	return c->state;
 }
 
-const struct net_tls_info *
+const struct tls_facts *
 imap_client_tls(const struct imap_client *c)
 {
 	return mailsess_tls(&c->s);

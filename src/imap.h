@@ -271,7 +271,7 @@ const char *const *imap_client_caps(const struct imap_client *c, size_t *n);
 /* 1 when the capability NAME (e.g. "STARTTLS", "AUTH=PLAIN") was offered. */
 int imap_client_has_cap(const struct imap_client *c, const char *name);
 /* The TLS facts, or NULL when the connection never got TLS. */
-const struct net_tls_info *imap_client_tls(const struct imap_client *c);
+const struct tls_facts *imap_client_tls(const struct imap_client *c);
 /* 1 when the session failed on what the server said (garbage, a bound
  * crossed, a reply out of place): it would say it again. 0 for a cut
  * connection (with or without BYE), a timeout, a refusal. */

@@ -278,10 +278,10 @@ mailsess_timeout(struct mailsess *s)
 	s->ops->timed_out(s);
 }
 
-const struct net_tls_info *
+const struct tls_facts *
 mailsess_tls(const struct mailsess *s)
 {
-	const struct net_tls_info *t = s->conn != NULL ? net_tls(s->conn) : NULL;
+	const struct tls_facts *t = s->conn != NULL ? net_tls(s->conn) : NULL;
 
 	return t != NULL && t->done ? t : NULL;
 }

@@ -150,7 +150,7 @@ void mailsess_forget_secrets(struct mailsess *s);
 
 int64_t mailsess_elapsed_ms(const struct mailsess *s);
 /* The TLS facts, or NULL when the connection never completed a handshake. */
-const struct net_tls_info *mailsess_tls(const struct mailsess *s);
+const struct tls_facts *mailsess_tls(const struct mailsess *s);
 
 /* ---- capabilities ---- */
 void mailsess_caps_clear(struct mailsess *s);

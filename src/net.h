@@ -94,13 +94,6 @@ enum net_event {
 	NET_EV_ERROR,     /* see net_error()/net_error_text(); no more events */
 };
 
-/*
- * What a TLS handshake showed: the facts every client shares (tlsfacts.h),
- * owned by the connection. net_tls_info is the older name imap.c and
- * pop3.c still spell; it is the same type (drop it once they say tls_facts).
- */
-#define net_tls_info tls_facts
-
 struct net_params {
 	const char *host; /* name or IP literal (no brackets); copied */
 	int port;

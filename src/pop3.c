@@ -496,7 +496,7 @@ pop3_client_caps(const struct pop3_client *c, size_t *n)
 	return (const char *const *)c->s.caps;
 }
 
-const struct net_tls_info *
+const struct tls_facts *
 pop3_client_tls(const struct pop3_client *c)
 {
 	return mailsess_tls(&c->s);

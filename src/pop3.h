@@ -128,7 +128,7 @@ enum pop3_state pop3_client_state(const struct pop3_client *c);
 const char *const *pop3_client_caps(const struct pop3_client *c, size_t *n);
 /* 1 when a CAPA line starts with the word NAME ("STLS", "SASL", "USER"). */
 int pop3_client_has_cap(const struct pop3_client *c, const char *name);
-const struct net_tls_info *pop3_client_tls(const struct pop3_client *c);
+const struct tls_facts *pop3_client_tls(const struct pop3_client *c);
 /* The SASL mechanism of the login (SASL_NONE: USER/PASS or no login yet). */
 enum sasl_mech pop3_client_mech(const struct pop3_client *c);
 /* The decoded error challenge of a refused OAuth2 login, or NULL. */

@@ -22,10 +22,10 @@
 static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
 static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};
 
-static struct net_tls_info
+static struct tls_facts
 cert(long days_left)
 {
-	struct net_tls_info t;
+	struct tls_facts t;
 
 	memset(&t, 0, sizeof(t));
 	t.done = 1;
@@ -38,7 +38,7 @@ cert(long days_left)
 }
 
 static struct mailcheck_tls_probe
-probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct net_tls_info *tls,
+probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct tls_facts *tls,
     const char *error)
 {
 	struct mailcheck_tls_probe p = {
@@ -59,7 +59,7 @@ judge(const struct mailcheck_tls_probe *p, struct verdict *v)
 static void
 test_tls_certificate_days(void **state)
 {
-	struct net_tls_info t = cert(MAILCHECK_CERT_WARN_DAYS);
+	struct tls_facts t = cert(MAILCHECK_CERT_WARN_DAYS);
 	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_OK, &t, NULL);
 	struct verdict v = {0};
 
@@ -90,7 +90,7 @@ test_tls_certificate_days(void **state)
 static void
 test_tls_version_and_verification(void **state)
 {
-	struct net_tls_info t = cert(90);
+	struct tls_facts t = cert(90);
 	struct mailcheck_tls_probe p = probe(&ep143, NET_RESULT_OK, &t, NULL);
 	struct verdict v = {0};
 
