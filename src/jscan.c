@@ -59,6 +59,16 @@ struct jscan {
 	char ebuf[96];
 };
 
+/* A scanner over the N bytes at S, at byte AT. */
+static void
+jscan_init(struct jscan *j, const char *s, size_t n, size_t at)
+{
+	memset(j, 0, sizeof(*j));
+	j->s = s;
+	j->n = n;
+	j->i = at;
+}
+
 static int
 jscan_fail(struct jscan *j, size_t pos, const char *msg)
 {
@@ -350,9 +360,7 @@ jscan_document(const char *s, size_t n, struct jscan_error *e)
 {
 	struct jscan j;
 
-	memset(&j, 0, sizeof(j));
-	j.s = s;
-	j.n = n;
+	jscan_init(&j, s, n, 0);
 	memset(e, 0, sizeof(*e));
 	if (jscan_doc(&j) == 0)
 		return 0;
@@ -390,10 +398,7 @@ jscan_locate(const char *s, size_t len, size_t start, const struct jscan_step *s
 
 	if (n == 0)
 		return -1;
-	memset(&j, 0, sizeof(j));
-	j.s = s;
-	j.n = len;
-	j.i = start;
+	jscan_init(&j, s, len, start);
 	if (start == 0 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		j.i = 3;
 	jscan_ws(&j);
@@ -452,10 +457,7 @@ jscan_array_first(const char *s, size_t n, size_t keypos)
 {
 	struct jscan j;
 
-	memset(&j, 0, sizeof(j));
-	j.s = s;
-	j.n = n;
-	j.i = keypos;
+	jscan_init(&j, s, n, keypos);
 	if (j.i >= n || s[j.i] != '"' || jscan_string(&j) != 0)
 		return -1;
 	jscan_ws(&j);
@@ -475,10 +477,7 @@ jscan_next_element(const char *s, size_t n, size_t pos)
 {
 	struct jscan j;
 
-	memset(&j, 0, sizeof(j));
-	j.s = s;
-	j.n = n;
-	j.i = pos;
+	jscan_init(&j, s, n, pos);
 	if (jscan_value(&j) != 0)
 		return -1;
 	jscan_ws(&j);
