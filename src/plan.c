@@ -989,16 +989,14 @@ static int
 plan_source_needs_password(const struct plan_ctx *ctx, const void *mb)
 {
 	(void)mb;
-	return ctx->plan->source.present && ctx->plan->source.admin == NULL &&
-	    ctx->plan->source.auth == NULL;
+	return ctx->plan->source.admin == NULL && ctx->plan->source.auth == NULL;
 }
 
 static int
 plan_dest_needs_password(const struct plan_ctx *ctx, const void *mb)
 {
 	(void)mb;
-	return ctx->plan->destination.present && ctx->plan->destination.admin == NULL &&
-	    ctx->plan->destination.auth == NULL;
+	return ctx->plan->destination.admin == NULL && ctx->plan->destination.auth == NULL;
 }
 
 #define MB(f) offsetof(struct plan_mailbox, f)
@@ -1396,15 +1394,14 @@ plan_resolve_secrets(struct plan *p, char **err)
 	for (i = 0; i < p->n_mailboxes; i++) {
 		struct plan_mailbox *mb = &p->mailboxes[i];
 
-		/* A side the plan does not have needs no password. */
-		if (mb->source_password == NULL && p->source.present && p->source.admin == NULL &&
+		if (mb->source_password == NULL && p->source.admin == NULL &&
 		    p->source.auth == NULL) {
 			*err = xasprintf("%s: source_password: empty (and source has no \"admin\" "
 					 "to log in with)", mb->origin);
 			return -1;
 		}
-		if (mb->dest_password == NULL && p->destination.present &&
-		    p->destination.admin == NULL && p->destination.auth == NULL) {
+		if (mb->dest_password == NULL && p->destination.admin == NULL &&
+		    p->destination.auth == NULL) {
 			*err = xasprintf("%s: dest_password: empty (and destination has no "
 					 "\"admin\" to log in with)", mb->origin);
 			return -1;

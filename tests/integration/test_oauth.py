@@ -95,7 +95,7 @@ def run_texts(run, tmp_path):
 
 
 def test_client_secret_audit_logs_in_with_one_token(mail_lab, olab, cutover, tmp_path):
-    plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab)), source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab)))
     since = olab.log_size()
     run = cutover("audit", plan, "--only", "imap,pop3,auth", "--ca-file", olab.ca,
                   env=env_for(olab))
@@ -116,7 +116,7 @@ def test_client_secret_audit_logs_in_with_one_token(mail_lab, olab, cutover, tmp
 
 def test_oauthbearer_when_the_server_offers_it(mail_lab, olab, cutover, tmp_path):
     plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab), bearer=True),
-                      users=USERS[:1], source=False)
+                      users=USERS[:1])
     run = cutover("audit", plan, "--only", "imap,pop3", "--ca-file", olab.ca, env=env_for(olab))
     assert run.rc == 0, run.stdout + run.stderr
     assert run.check("imap.login", USERS[0], "destination")["details"]["mechanism"] == "OAUTHBEARER"
@@ -126,7 +126,7 @@ def test_oauthbearer_when_the_server_offers_it(mail_lab, olab, cutover, tmp_path
 def test_certificate_assertion(mail_lab, olab, cutover, tmp_path):
     auth = {"flow": "client_credentials", "client_id": olab.clients["certificate"].id,
             "client_certificate": f"file:{olab.cert_file}", "client_key": f"file:{olab.key_file}"}
-    plan = write_plan(tmp_path, mail_lab, dest(olab, auth), source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, auth))
     run = cutover("audit", plan, "--only", "imap,auth", "--ca-file", olab.ca)
     assert run.rc == 0, run.stdout + run.stderr
     for u in USERS:
@@ -134,7 +134,7 @@ def test_certificate_assertion(mail_lab, olab, cutover, tmp_path):
     # a certificate the app does not know: the IdP refuses the assertion
     auth["client_certificate"] = f"file:{olab.other_cert_file}"
     auth["client_key"] = f"file:{olab.other_key_file}"
-    plan = write_plan(tmp_path, mail_lab, dest(olab, auth), source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, auth))
     run = cutover("audit", plan, "--only", "imap,auth", "--ca-file", olab.ca)
     assert run.rc == 2
     assert run.check("auth.token", side="destination")["status"] == "fail"
@@ -146,7 +146,7 @@ def test_google_service_account_one_token_per_mailbox(mail_lab, olab, cutover, t
          "auth": {"type": "oauth2", "flow": "service_account",
                   "key_file": f"file:{olab.service_account_file}",
                   "token_url": olab.google_token_url}}
-    plan = write_plan(tmp_path, mail_lab, d, source=False)
+    plan = write_plan(tmp_path, mail_lab, d)
     since = olab.log_size()
     run = cutover("audit", plan, "--only", "imap", "--ca-file", olab.ca)
     assert run.rc == 0, run.stdout + run.stderr
@@ -162,7 +162,7 @@ def test_access_token_given_and_expired(mail_lab, olab, cutover, tmp_path):
     assert status == 200
     token = body["access_token"]
     auth = {"flow": "access_token", "access_token": "env:LAB_TOKEN"}
-    plan = write_plan(tmp_path, mail_lab, dest(olab, auth), users=USERS[:1], source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, auth), users=USERS[:1])
     run = cutover("audit", plan, "--only", "imap", "--ca-file", olab.ca,
                   env={"LAB_TOKEN": token})
     assert run.rc == 0, run.stdout + run.stderr
@@ -181,8 +181,7 @@ def test_device_code_sign_in_then_runs_refresh(mail_lab, olab, cutover, tmp_path
     auth = {"flow": "device_code", "client_id": olab.clients["device"].id,
             "device_url": olab.devicecode_url,
             "scope": "https://outlook.office365.com/IMAP.AccessAsUser.All"}
-    plan = write_plan(tmp_path, mail_lab, dest(olab, auth, pop3=False), users=USERS[:1],
-                      source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, auth, pop3=False), users=USERS[:1])
     proc = subprocess.Popen([cutover_bin(), "auth", "login", str(plan), "--side", "destination",
                              "--ca-file", olab.ca],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -224,7 +223,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("error,advice", ERRORS)
 def test_token_endpoint_errors_get_their_advice(mail_lab, olab, cutover, tmp_path, error, advice):
-    plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab), pop3=False), source=False)
+    plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab), pop3=False))
     olab.fail(error, count=5, endpoint="token")
     since = olab.log_size()
     run = cutover("audit", plan, "--only", "imap,auth", "--ca-file", olab.ca, env=env_for(olab))
@@ -246,7 +245,7 @@ def test_google_invalid_grant_advice(mail_lab, olab, cutover, tmp_path):
          "auth": {"type": "oauth2", "flow": "service_account",
                   "key_file": f"file:{olab.service_account_file}",
                   "token_url": olab.google_token_url}}
-    plan = write_plan(tmp_path, mail_lab, d, users=USERS[:1], source=False)
+    plan = write_plan(tmp_path, mail_lab, d, users=USERS[:1])
     olab.fail("google_invalid_grant", count=5, endpoint="token")
     run = cutover("audit", plan, "--only", "imap,auth", "--ca-file", olab.ca)
     assert run.rc == 2
@@ -257,8 +256,12 @@ def test_google_invalid_grant_advice(mail_lab, olab, cutover, tmp_path):
 def test_password_plan_against_oauth_only_server(mail_lab, olab, cutover, tmp_path):
     d = {"imap": olab.imap_url}
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"domain": "lab.test", "destination": d, "mailboxes": [
-        {"source_user": USERS[0], "dest_user": USERS[0], "dest_password": "a-password"}]}))
+    a, p = mail_lab.addr["source"], mail_lab.ports["source"]["imaps"]
+    plan.write_text(json.dumps({"domain": "lab.test", "destination": d,
+                                "source": {"imap": f"imaps://{a}:{p}"}, "mailboxes": [
+        {"source_user": USERS[0], "dest_user": USERS[0],
+         "source_password": mail_lab.password("source", USERS[0]),
+         "dest_password": "a-password"}]}))
     run = cutover("audit", plan, "--only", "imap", "--ca-file", olab.ca)
     assert run.rc == 2
     c = run.check("imap.login", USERS[0], "destination")
@@ -268,7 +271,7 @@ def test_password_plan_against_oauth_only_server(mail_lab, olab, cutover, tmp_pa
 
 def test_token_refused_by_exchange_gets_its_causes(mail_lab, olab, cutover, tmp_path):
     plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab, "not_in_exchange"),
-                                               pop3=False), users=USERS[:1], source=False)
+                                               pop3=False), users=USERS[:1])
     olab_env = {"LAB_M365_CLIENT_SECRET": olab.clients["not_in_exchange"].secret}
     run = cutover("audit", plan, "--only", "imap", "--ca-file", olab.ca, env=olab_env)
     assert run.rc == 2

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,16 @@
 static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
 static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};
 
+/* The verdicts' clock: the probes below say it is NOW. */
+#define NOW ((time_t)1790000000)
+
+/* notAfter DAYS whole days (and an hour) after NOW. */
+static void
+set_days(struct tls_facts *t, long days)
+{
+	t->not_after = NOW + (time_t)days * 86400 + 3600;
+}
+
 static struct tls_facts
 cert(long days_left)
 {
@@ -29,9 +40,9 @@ cert(long days_left)
 
 	memset(&t, 0, sizeof(t));
 	t.done = 1;
-	t.version = "TLSv1.3";
+	strcpy(t.version, "TLSv1.3");
 	t.has_expiry = 1;
-	t.days_left = days_left;
+	set_days(&t, days_left);
 	t.verified = 1;
 	strcpy(t.expires, "2026-12-20T12:00:00Z");
 	return t;
@@ -43,7 +54,7 @@ probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct tls_f
 {
 	struct mailcheck_tls_probe p = {
 		.ep = ep, .proto_label = "IMAP", .starttls = "STARTTLS", .side_name = "source",
-		.result = r, .error = error, .tls = tls,
+		.result = r, .error = error, .tls = tls, .now = NOW,
 	};
 
 	return p;
@@ -69,7 +80,7 @@ test_tls_certificate_days(void **state)
 	assert_int_equal(v.status, RESULT_PASS);
 	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate valid for 14 days");
 	assert_null(v.advice);
-	t.days_left = MAILCHECK_CERT_WARN_DAYS - 1;
+	set_days(&t, MAILCHECK_CERT_WARN_DAYS - 1);
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
 	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate expires in 13 days "
@@ -77,7 +88,7 @@ test_tls_certificate_days(void **state)
 	assert_string_equal(v.advice, "Renew the certificate of imap.example.com before the "
 	    "migration window.");
 	/* Expired: still the same word, with a negative count. */
-	t.days_left = -2;
+	set_days(&t, -2);
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
 	/* No notAfter known: nothing said about it. */
@@ -95,13 +106,13 @@ test_tls_version_and_verification(void **state)
 	struct verdict v = {0};
 
 	(void)state;
-	t.version = "TLSv1.1";
+	strcpy(t.version, "TLSv1.1");
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
 	assert_string_equal(v.summary, "TLSv1.1, starttls: below TLS 1.2 (Microsoft 365 refuses "
 	    "it)");
 	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
-	t.version = "TLSv1.2";
+	strcpy(t.version, "TLSv1.2");
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_PASS);
 	/* --insecure let an unverified certificate through: warn, whatever its days. */
