@@ -40,6 +40,7 @@
 #include "dnsmsg.h"
 #include "http.h"
 #include "plan.h"
+#include "oauth2.h"
 #include "util.h"
 
 #define AD_STEPS 4
@@ -79,6 +80,9 @@ struct ad_task {
 	char *email;
 	char *user;                 /* --autodiscover-user or NULL */
 	char *password;             /* secret */
+	const struct plan_side *oauth_side; /* the user's side logs in with OAuth2, or NULL */
+	struct oauth2_wait *oauth_wait;
+	char *bearer;               /* secret: its token, once fetched */
 	char *request;              /* POX request body */
 	struct ad_step steps[AD_STEPS + 1];
 	int pending;
@@ -108,6 +112,8 @@ ad_free(struct ad_task *a)
 	free(a->email);
 	free(a->user);
 	util_free_secret(a->password);
+	util_free_secret(a->bearer);
+	oauth2_cancel(a->oauth_wait);
 	free(a->request);
 	free(a);
 }
@@ -147,8 +153,9 @@ ad_fetch_opts(struct ad_task *a, struct http_fetch_opts *fo, const char *url, in
 	if (post) {
 		fo->body = a->request;
 		fo->content_type = "text/xml; charset=utf-8";
-		fo->username = a->user;
-		fo->password = a->password;
+		fo->username = a->bearer == NULL ? a->user : NULL;
+		fo->password = a->bearer == NULL ? a->password : NULL;
+		fo->bearer = a->bearer;
 		fo->keep_method = 1;    /* Outlook re-POSTs to a redirect target */
 		fo->max_redirects = 3;
 	}
@@ -655,15 +662,45 @@ ad_finish(struct ad_task *a)
 	ad_free(a);
 }
 
+static void ad_steps(struct ad_task *a);
+
+/* The user's OAuth2 token arrived (or not: then the POSTs go without
+ * credentials and the steps say what the server answered). */
+static void
+ad_token(void *arg, const struct oauth2_token *tok)
+{
+	struct ad_task *a = arg;
+
+	a->oauth_wait = NULL;
+	if (tok->access_token != NULL)
+		a->bearer = xstrdup(tok->access_token);
+	ad_steps(a);
+}
+
 static void
 ad_start(struct task *t, void *aux)
 {
 	struct ad_task *a = aux;
+
+	a->t = t;
+	if (a->oauth_side != NULL) {
+		/* Exchange's autodiscover takes the same token as IMAP (Bearer). */
+		a->oauth_wait = oauth2_get(oauth2_runner_cache(task_runner(t), a->oauth_side->name,
+		                               a->in->plan->state_dir),
+		    a->oauth_side->auth, a->user, ad_token, a);
+		return;
+	}
+	ad_steps(a);
+}
+
+static void
+ad_steps(struct ad_task *a)
+{
+	struct task *t = a->t;
 	struct http_fetch_opts fo;
 	struct ad_step *s;
 	char *url;
 
-	a->t = t;
 	/* One reference for this function: nothing may finish the task while
 	 * the steps are still being started (callbacks run from the loop, but
 	 * a DNS answer may come synchronously). */
@@ -711,6 +748,25 @@ ad_start(struct task *t, void *aux)
 		ad_finish(a);
 }
 
+/* The side USER logs in to with OAuth2 (the destination's first), or NULL. */
+static const struct plan_side *
+ad_oauth_side(const struct plan *plan, const char *user)
+{
+	for (int d = 1; d >= 0; d--) {
+		const struct plan_side *side = d ? &plan->destination : &plan->source;
+
+		if (side->auth == NULL)
+			continue;
+		for (size_t i = 0; i < plan->n_mailboxes; i++) {
+			const char *u = d ? plan->mailboxes[i].dest_user : plan->mailboxes[i].source_user;
+
+			if (u != NULL && util_strieq(u, user))
+				return side;
+		}
+	}
+	return NULL;
+}
+
 /* The password of USER in the plan: the destination's, else the source's. */
 static const char *
 ad_password(const struct plan *plan, const char *user)
@@ -746,6 +802,7 @@ ad_schedule(struct runner *r, const struct check_input *in)
 	if (in->autodiscover_user != NULL) {
 		a->user = xstrdup(in->autodiscover_user);
 		a->password = xstrdup(ad_password(plan, in->autodiscover_user));
+		a->oauth_side = ad_oauth_side(plan, in->autodiscover_user);
 		a->email = xstrdup(in->autodiscover_user);
 	} else if (plan->n_mailboxes > 0 && plan->mailboxes[0].dest_user != NULL) {
 		a->email = xstrdup(plan->mailboxes[0].dest_user);

@@ -154,7 +154,8 @@ audit_option(struct cli *c, int opt, const char *arg)
 	return cli_usage_error(c, "unexpected option");
 }
 
-/* PLAN has a mailbox USER (destination or source side) with a password. */
+/* PLAN has a mailbox USER (destination or source side) with a password, or
+ * on a side that logs in with OAuth2. */
 static int
 audit_has_user(const struct plan *plan, const char *user)
 {
@@ -162,8 +163,9 @@ audit_has_user(const struct plan *plan, const char *user)
 		const struct plan_mailbox *mb = &plan->mailboxes[i];
 
 		if ((mb->dest_user != NULL && util_strieq(mb->dest_user, user) &&
-		    mb->dest_password != NULL) || (mb->source_user != NULL &&
-		    util_strieq(mb->source_user, user) && mb->source_password != NULL))
+		        (mb->dest_password != NULL || plan->destination.auth != NULL)) ||
+		    (mb->source_user != NULL && util_strieq(mb->source_user, user) &&
+		        (mb->source_password != NULL || plan->source.auth != NULL)))
 			return 1;
 	}
 	return 0;

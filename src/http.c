@@ -503,7 +503,7 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_cb c
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
 	if (o->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-	r->old_tls_ok = o->allow_old_tls || o->username == NULL;
+	r->old_tls_ok = o->allow_old_tls || (o->username == NULL && o->bearer == NULL);
 	if (o->insecure) {
 		r->insecure = 1;
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -526,6 +526,9 @@ http_request(struct http_client *c, const struct http_request_opts *o, http_cb c
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERNAME, o->username);
 		curl_easy_setopt(e, CURLOPT_PASSWORD, o->password != NULL ? o->password : "");
+	} else if (o->bearer != NULL) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, o->bearer);
 	}
 	if (o->body != NULL) {
 		r->req_body = xstrdup(o->body);
@@ -571,7 +574,7 @@ struct http_fetch {
 	http_fetch_cb cb;
 	void *arg;
 	/* options, copied */
-	char *method, *body, *content_type, *username, *password, *ca_file;
+	char *method, *body, *content_type, *username, *password, *bearer, *ca_file;
 	char **connect_to;
 	size_t n_connect_to;
 	int max_redirects, keep_method, insecure, allow_old_tls;
@@ -656,6 +659,7 @@ http_fetch_free(struct http_fetch *f)
 	free(f->content_type);
 	free(f->username);
 	util_free_secret(f->password);
+	util_free_secret(f->bearer);
 	free(f->ca_file);
 	free(f->first_host);
 	free(f->host);
@@ -808,9 +812,10 @@ http_fetch_transfer(struct http_fetch *f)
 	ro.fresh = 1;
 	/* RFC 7617 section 4: Basic sends the password in clear; only over TLS,
 	 * and only to the host the caller named. */
-	if (f->username != NULL && https && util_strieq(f->host, f->first_host)) {
+	if (https && util_strieq(f->host, f->first_host)) {
 		ro.username = f->username;
 		ro.password = f->password;
+		ro.bearer = f->bearer;
 	}
 	f->req = http_request(f->c, &ro, http_fetch_response, f);
 	free(resolve_entry);
@@ -1055,6 +1060,7 @@ http_fetch(struct http_client *c, const struct http_fetch_opts *o, http_fetch_cb
 	f->content_type = xstrdup(o->content_type);
 	f->username = xstrdup(o->username);
 	f->password = xstrdup(o->password);
+	f->bearer = xstrdup(o->bearer);
 	f->ca_file = xstrdup(o->ca_file);
 	f->insecure = o->insecure;
 	f->allow_old_tls = o->allow_old_tls;

@@ -57,6 +57,7 @@ struct http_request_opts {
 	const char *const *connect_to; /* CURLOPT_CONNECT_TO entries, NULL-terminated */
 	const char *username;       /* HTTP Basic credentials, or NULL (RFC 7617) */
 	const char *password;       /* secret: never copied into a response */
+	const char *bearer;         /* OAuth2 access token (RFC 6750), secret; or NULL */
 	int fresh;                  /* new connection, no TLS session reuse: TLS facts every time */
 	int allow_old_tls;          /* send USERNAME/PASSWORD over TLS 1.0/1.1 too; without
 	                               credentials old TLS is always negotiated (and reported) */
@@ -131,6 +132,7 @@ struct http_fetch_opts {
 	 * host (a redirect elsewhere never receives them). */
 	const char *username;
 	const char *password;
+	const char *bearer;         /* OAuth2 access token: same rule as Basic (secret) */
 	int max_redirects;          /* 0 = report the 3xx as final; capped at HTTP_FETCH_MAX_HOPS */
 	int keep_method;            /* repeat METHOD and BODY on 301/302 too (307/308 always do) */
 	size_t max_body;            /* per hop; 0 = HTTP_DEFAULT_MAX_BODY */

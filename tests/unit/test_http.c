@@ -87,7 +87,8 @@ serve(struct evhttp_request *req, void *arg)
 		    "Authorization");
 
 		evbuffer_add_printf(out, "%s%s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ?
-		    "POST" : "GET", auth != NULL ? " with credentials" : "");
+		    "POST" : "GET", auth == NULL ? "" : strcmp(auth, "Bearer tok-123") == 0 ?
+		    " with the bearer token" : " with credentials");
 		evhttp_send_reply(req, 200, "OK", out);
 	} else if (strcmp(uri, "/big") == 0) {
 		static char chunk[4096];
@@ -368,6 +369,34 @@ test_fetch_method_and_credentials(void **state)
 	assert_string_equal(o.body, "POST");
 }
 
+/* An OAuth2 access token goes as "Authorization: Bearer" (RFC 6750) when the
+ * request carries one, and a fetch never sends it over plain http. */
+static void
+test_bearer_token(void **state)
+{
+	struct fixture *f = *state;
+	struct http_request_opts ro;
+	struct http_fetch_opts fo;
+	struct fetch_outcome fout;
+	struct outcome o;
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/method", f->port);
+	memset(&ro, 0, sizeof(ro));
+	memset(&o, 0, sizeof(o));
+	o.base = f->base;
+	ro.url = url;
+	ro.timeout_ms = 5000;
+	ro.bearer = "tok-123";
+	assert_non_null(http_request(f->client, &ro, on_response, &o));
+	event_base_dispatch(f->base);
+	assert_string_equal(o.body, "GET with the bearer token");
+	memset(&fo, 0, sizeof(fo));
+	fo.bearer = "tok-123";
+	run_fetch(f, &fo, "/method", &fout);
+	assert_string_equal(fout.body, "GET");
+}
+
 static void
 test_fetch_connect_to(void **state)
 {
@@ -432,6 +461,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_too_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_method_and_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bearer_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_connect_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_cancel_and_bad_url, setup, teardown),
 	};
