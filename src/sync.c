@@ -521,6 +521,7 @@ struct sync_mbox {
 	int n_workers, workers_live;
 	int started_workers;
 	char *fatal;
+	enum net_result fatal_res; /* the login's outcome when a login was fatal */
 	int finished;
 	int logouts;
 	struct sync_mbox *act_prev, *act_next; /* in run->active while started */
@@ -596,6 +597,42 @@ sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
 		o.password = side->admin->password;
 	}
 	return imap_client_open(sync_base(m), &o, cb, arg);
+}
+
+/* A failure running again cannot mend: a login refused (password, token,
+ * permission, no such mailbox), a certificate not trusted, a password that
+ * would go in clear, a full destination. */
+static int
+sync_permanent(enum net_result res, const char *text)
+{
+	return res == NET_RESULT_AUTH_FAILED || res == NET_RESULT_TLS_FAILED ||
+	    res == NET_RESULT_PLAINTEXT_REFUSED || strstr(text, "OVERQUOTA") != NULL;
+}
+
+/* What to fix for a permanent failure (a sentence). */
+static const char *
+sync_permanent_advice(enum net_result res, const char *text)
+{
+	if (strstr(text, "OVERQUOTA") != NULL)
+		return "The destination mailbox is full: raise its quota (or archive at the "
+		       "source) before the next pass.";
+	switch (res) {
+	case NET_RESULT_AUTH_FAILED:
+		if (strstr(text, "OAuth2") != NULL)
+			return "The OAuth2 login was refused: run `cutover audit` on the plan for "
+			       "the cause (auth.token and imap.login say what to change).";
+		return "The login was refused: check the user and password (or the admin or "
+		       "auth object) of that side in the plan, and that the mailbox exists "
+		       "and allows IMAP; `cutover audit` shows each login.";
+	case NET_RESULT_TLS_FAILED:
+		return "The server's certificate is not trusted: fix it, or pass its CA with "
+		       "--ca-file.";
+	case NET_RESULT_PLAINTEXT_REFUSED:
+		return "The password would travel unencrypted: use the imaps:// URL or a port "
+		       "with STARTTLS (--allow-plaintext only on a trusted network).";
+	default: break;
+	}
+	return "Fix the cause above.";
 }
 
 /* A NO/BAD/BYE that asks us to slow down: fail the worker for a retry. */
@@ -3707,7 +3744,19 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(d, "would_copy_bytes", (double)would_bytes);
 	}
 	sync_fmt_bytes(b1, sizeof(b1), dry ? would_bytes : bytes);
+	if (m->fatal != NULL && !interrupted && sync_permanent(m->fatal_res, m->fatal)) {
+		/* Running again changes nothing (and repeated refused logins lock
+		 * accounts): say what to fix. */
+		cJSON_AddStringToObject(d, "error_class", "permanent");
+		result_set(res, RESULT_FAIL, "failed after %llu message(s) copied (%s): %s",
+		    (unsigned long long)copied, b1, m->fatal);
+		result_advise(res, "%s Then run `cutover sync` again: it continues where it "
+		                   "stopped and never copies a message twice.",
+		    sync_permanent_advice(m->fatal_res, m->fatal));
+		return;
+	}
 	if (m->fatal != NULL || interrupted) {
+		cJSON_AddStringToObject(d, "error_class", "transient");
 		result_set(res, RESULT_ERROR, "%s after %llu message(s) copied (%s): %s",
 		    interrupted ? "stopped" : "failed", (unsigned long long)copied, b1,
 		    m->fatal != NULL ? m->fatal : "interrupted");
@@ -4286,6 +4335,7 @@ mbox_ready(struct imap_client *c, void *arg)
 
 	sync_touch(m);
 	if (imap_client_result(c) != NET_RESULT_OK) {
+		m->fatal_res = imap_client_result(c);
 		mbox_fatal(m, "%s login: %s", c == m->src ? "source" : "destination",
 		    imap_client_error(c));
 		return;
