@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "oauth2.h"
 #include "util.h"
 
 #define MAILSESS_MAX_CAPS 256
+/* A token younger than this is not retried when refused. */
+#define MAILSESS_FRESH_TOKEN_S 60
 
 static void mailsess_net_cb(struct net_conn *conn, enum net_event ev, void *arg);
 
@@ -138,6 +141,9 @@ mailsess_token_cb(void *arg, const struct oauth2_token *tok)
 	} else {
 		util_free_secret(s->token);
 		s->token = xstrdup(tok->access_token);
+		s->token_issued = tok->expires_at > 0 && tok->lifetime_s > 0
+		    ? tok->expires_at - (time_t)tok->lifetime_s
+		    : 0;
 		mailsess_connect(s);
 	}
 	s->dispatching--;
@@ -184,6 +190,10 @@ mailsess_oauth_retry(struct mailsess *s)
 	if (s->oauth_cache == NULL || s->oauth_retried || s->over || !s->oauth_refused ||
 	    (strcmp(s->oauth_error.status, "invalid_token") != 0 &&
 	        strcmp(s->oauth_error.status, "401") != 0))
+		return 0;
+	/* A token granted a minute ago did not expire on the way: a fresh one
+	 * would be refused alike. */
+	if (s->token_issued != 0 && time(NULL) - s->token_issued < MAILSESS_FRESH_TOKEN_S)
 		return 0;
 	s->oauth_retried = 1;
 	oauth2_invalidate(s->oauth_cache, s->oauth_cfg, s->oauth_subject);

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -127,6 +128,7 @@ struct mailsess {
 	char *oauth_subject;
 	struct oauth2_wait *oauth_wait;  /* a token request in flight */
 	int oauth_retried;
+	time_t token_issued;             /* when the token was granted, 0 unknown */
 	struct net_conn *retired;        /* the connection a retry gave up */
 	struct dns_client *dns;
 };

@@ -325,3 +325,20 @@ def oauth_snapshot(olab, user, token):
         return synchelp.folder_messages(m, "INBOX")
     finally:
         m.logout()
+
+
+def test_sync_with_a_refused_token_is_permanent(mail_lab, olab, cutover, tmp_path):
+    """A login the server refuses is not retried in a loop: the mailbox fails
+    with what to fix, and says so apart from a transient failure."""
+    plan = write_plan(tmp_path, mail_lab, dest(olab, secret_auth(olab, "not_in_exchange"),
+                                               pop3=False), users=USERS[:1])
+    since = olab.log_size()
+    run = cutover("sync", plan, "--ca-file", olab.ca, "--no-progress",
+                  env={"LAB_M365_CLIENT_SECRET": olab.clients["not_in_exchange"].secret})
+    assert run.rc != 0
+    c = run.check("sync.mailbox", USERS[0])
+    assert c["status"] == "fail" and c["details"]["error_class"] == "permanent", c
+    assert "cutover audit" in c["advice"]
+    # the token was fetched once: a token granted a moment ago is not
+    # exchanged for another when refused (that would only be refused too)
+    assert len(olab.requests(since, endpoint="token")) == 1
