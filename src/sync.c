@@ -217,9 +217,33 @@ worker_reset_folder(struct sync_worker *w)
 	w->have_sf = 0;
 	w->src_uidvalidity = w->src_uidnext = w->src_exists = w->dst_exists = 0;
 	w->dst_uidvalidity = w->dst_uidnext = 0;
+	w->src_modseq = 0;
+	w->chg_since = w->chg_settled = 0;
 	w->sink = SINK_NONE;
 }
 
+
+/*
+ * A folder's pass that settled everything (no error, nothing left pending)
+ * records what the source said at EXAMINE: a next pass whose STATUS says the
+ * same skips the folder (mbox_plan). Without CONDSTORE nothing is recorded:
+ * a flag change moves no UIDNEXT or MESSAGES.
+ */
+static void
+folder_settled(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+	struct syncstate *st = w->m->run->st;
+
+	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 || f->errors > 0 ||
+	    f->error != NULL || f->deleted_pending > 0 || f->missing > 0 || w->failing)
+		return;
+	for (size_t i = 0; i < w->n_msgs; i++)
+		if (w->msgs[i].st != M_DONE && w->msgs[i].st != M_SKIP)
+			return;
+	/* A failure only costs the next pass a look at the folder. */
+	(void)syncstate_set_seen(st, w->sf.id, w->src_uidnext, w->src_exists, w->src_modseq);
+}
 
 /* The folder is finished (successfully or not): account and take the next. */
 static void
@@ -227,6 +251,8 @@ folder_done(struct sync_worker *w)
 {
 	struct sync_folder *f = w->f;
 
+	if (f != NULL)
+		folder_settled(w);
 	if (f != NULL) {
 		for (size_t i = 0; i < w->n_msgs; i++)
 			if (w->msgs[i].st == M_NEW && !w->m->run->o.dry_run)
@@ -1162,6 +1188,10 @@ select_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			w->dst_uidnext = v;
 		else
 			w->src_uidnext = v;
+	} else if (!dst && imap_code_is(r, "HIGHESTMODSEQ", &rest)) {
+		/* RFC 7162 3.1.2.1; NOMODSEQ (3.1.2.2) leaves it 0 */
+		if (sync_parse_u64(rest, &w->src_modseq) != 0)
+			w->src_modseq = 0;
 	} else if (dst && imap_code_is(r, "PERMANENTFLAGS", &rest)) {
 		/* RFC 3501 7.1: PERMANENTFLAGS (flag ... [\*]) */
 		const char *p = rest;
@@ -1255,6 +1285,9 @@ worker_select(struct sync_worker *w)
 	}
 	cmd = imap_cmd_new(w->src, "EXAMINE");
 	imap_cmd_string(cmd, f->src_raw, strlen(f->src_raw), 0);
+	/* CONDSTORE: the answer carries HIGHESTMODSEQ (RFC 7162 3.1.8) */
+	if (imap_client_has_cap(w->src, "CONDSTORE"))
+		imap_cmd_atom(cmd, "(CONDSTORE)");
 	w->pending++;
 	imap_cmd_send(cmd, select_untagged, select_done, w);
 }
@@ -1488,6 +1521,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
 		cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
 		cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
+		cJSON_AddBoolToObject(o, "unchanged", f->unchanged);
 		if (m->run->o.since > 0)
 			cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
 		if (f->check_rounds > 0) {
@@ -1880,6 +1914,79 @@ mbox_dst_short(struct sync_mbox *m, const struct sync_folder *f, int64_t folder_
 	return 0;
 }
 
+/* ================================================================ unchanged folders (CONDSTORE) ===== */
+
+/*
+ * The folders whose STATUS says what the last settled pass saw are skipped
+ * when their HIGHESTMODSEQ did not move either (RFC 7162 3.1.1: every change
+ * to a message, flags included, raises it): no SELECT, no flag listing.
+ */
+static void
+mbox_plan_end(struct sync_mbox *m)
+{
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+
+		if (!f->modseq_ask)
+			continue;
+		f->modseq_ask = 0;
+		if (f->st_modseq == 0 || f->st_modseq != f->seen_modseq || f->done)
+			continue;
+		f->queued = 0;
+		f->changes_only = 0;
+		f->unchanged = 1;
+		f->skipped = f->st_messages;
+		f->done = 1;
+	}
+	mbox_start_workers(m);
+}
+
+static void
+mbox_modseq_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_mbox *m = arg;
+	const char *name;
+	uint64_t modseq;
+
+	(void)c;
+	if (sync_status_modseq(r, &name, &modseq) != 1)
+		return;
+	for (size_t i = 0; i < m->n_folders; i++)
+		if (m->folders[i].modseq_ask && strcmp(m->folders[i].src_raw, name) == 0)
+			m->folders[i].st_modseq = modseq;
+}
+
+static void
+mbox_modseq_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_mbox *m = arg;
+
+	(void)c;
+	(void)r; /* a STATUS that failed leaves st_modseq 0: the folder is looked at */
+	sync_touch(m);
+	if (--m->statuses == 0 && m->fatal == NULL && !m->finished)
+		mbox_plan_end(m);
+}
+
+/* STATUS (HIGHESTMODSEQ) of the folders that may be unchanged, pipelined. */
+static void
+mbox_plan_ask(struct sync_mbox *m)
+{
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct imap_cmd *cmd;
+
+		if (!m->folders[i].modseq_ask)
+			continue;
+		cmd = imap_cmd_new(m->src, "STATUS");
+		imap_cmd_string(cmd, m->folders[i].src_raw, strlen(m->folders[i].src_raw), 0);
+		imap_cmd_atom(cmd, "(HIGHESTMODSEQ)");
+		m->statuses++;
+		imap_cmd_send(cmd, mbox_modseq_untagged, mbox_modseq_done, m);
+	}
+	if (m->statuses == 0)
+		mbox_start_workers(m);
+}
+
 static void
 mbox_plan(struct sync_mbox *m)
 {
@@ -1891,7 +1998,7 @@ mbox_plan(struct sync_mbox *m)
 		struct syncstate_msg *rows = NULL;
 		int64_t *ids = NULL;
 		size_t n_rows = 0, n_ids = 0;
-		int work = 1;
+		int work = 1, same = 0;
 
 		if (f->done)
 			continue;
@@ -1925,6 +2032,10 @@ mbox_plan(struct sync_mbox *m)
 					work = 1;
 					f->check_forced = 1;
 				}
+				/* What STATUS says now is what the last settled pass saw. */
+				same = sf.seen_modseq != 0 && sf.seen_uidnext == f->st_uidnext &&
+				    sf.seen_messages == f->st_messages;
+				f->seen_modseq = sf.seen_modseq;
 			}
 			syncstate_folder_clear(&sf);
 		}
@@ -1940,6 +2051,8 @@ mbox_plan(struct sync_mbox *m)
 			        SYNCSTATE_DONE, &done) == 0 && done > 0) {
 				work = 1;
 				f->changes_only = 1;
+				/* CONDSTORE: unless its HIGHESTMODSEQ moved (mbox_plan_end) */
+				f->modseq_ask = same && imap_client_has_cap(m->src, "CONDSTORE");
 			}
 		}
 		if (!work && !(f->create && !f->created)) {
@@ -1949,7 +2062,7 @@ mbox_plan(struct sync_mbox *m)
 		}
 		f->queued = 1;
 	}
-	mbox_start_workers(m);
+	mbox_plan_ask(m);
 }
 
 static void

@@ -103,6 +103,7 @@ changes_reset(struct sync_worker *w)
 	w->gone_step = 0;
 	w->changes_failed = 0;
 	w->chg_updated = w->chg_conflicts = 0;
+	w->chg_since = 0;
 	sync_fl_free(&w->sfl, &w->n_sfl);
 	sync_fl_free(&w->dfl, &w->n_dfl);
 	w->cap_sfl = w->cap_dfl = 0;
@@ -353,6 +354,7 @@ changes_record(struct sync_worker *w)
 		f->conflicts += w->chg_conflicts;
 		if (w->gone_step == 1)
 			f->deleted += w->n_gone;
+		w->chg_settled = 1;
 	} else {
 		f->errors++;
 	}
@@ -382,11 +384,18 @@ changes_apply(struct sync_worker *w)
 		struct syncstate_msg *row = &w->crow[i];
 		struct sync_fl *s = sync_fl_find(w->sfl, w->n_sfl, row->src_uid);
 		struct sync_fl *d = sync_fl_find(w->dfl, w->n_dfl, row->dst_uid);
+		struct sync_fl unchanged;
 		char *sk, *target, *a, *r;
 		int conflict = 0;
 
 		if (d == NULL)
 			continue; /* not on the destination: the check (I4) copies it again */
+		if (s == NULL && w->chg_since) {
+			/* Not listed CHANGEDSINCE and still there: as at the last pass. */
+			unchanged.uid = row->src_uid;
+			unchanged.set = row->src_flags;
+			s = &unchanged;
+		}
 		if (s == NULL) {
 			/* Gone from the source since it was copied: deleted or moved. */
 			if (may_delete) {
@@ -453,6 +462,30 @@ changes_fetch_done(struct imap_client *c, const struct imap_response *r, void *a
 }
 
 /*
+ * May the source list only the flags that changed since the last settled
+ * pass (CHANGEDSINCE its HIGHESTMODSEQ)? Only when a copy it does not list is
+ * known to be there, unchanged: no source message below the UIDNEXT of that
+ * pass is gone (they were seen_messages, and are as many now: EXISTS less
+ * those that arrived since), and every copy has a recorded flag base.
+ */
+static int
+changes_since_ok(struct sync_worker *w)
+{
+	uint32_t arrived = 0;
+
+	if (w->sf.seen_modseq == 0 || w->src_modseq == 0 || w->sf.seen_uidnext == 0 ||
+	    w->sf.last_uid >= w->sf.seen_uidnext || !imap_client_has_cap(w->src, "CONDSTORE"))
+		return 0;
+	for (size_t i = 0; i < w->n_crow; i++)
+		if (w->crow[i].src_flags == NULL || w->crow[i].src_uid >= w->sf.seen_uidnext)
+			return 0;
+	for (size_t i = 0; i < w->n_msgs; i++)
+		if (w->msgs[i].uid >= w->sf.seen_uidnext)
+			arrived++;
+	return w->src_exists >= arrived && w->src_exists - arrived == w->sf.seen_messages;
+}
+
+/*
  * Issue 15: what changed since the last pass among the messages copied
  * before. Both sides list the flags of the copies (the source: UIDs 1 to the
  * highest copied; the destination: the copies' UIDs), then changes_apply.
@@ -495,6 +528,7 @@ worker_changes(struct sync_worker *w)
 	w->n_crow_all = n;
 	if (k == 0) {
 		changes_reset(w);
+		w->chg_settled = 1;
 		worker_check(w);
 		return;
 	}
@@ -505,6 +539,14 @@ worker_changes(struct sync_worker *w)
 	cmd = imap_cmd_new(w->src, "UID FETCH");
 	imap_cmd_atom(cmd, set);
 	imap_cmd_atom(cmd, "(UID FLAGS)");
+	w->chg_since = changes_since_ok(w);
+	if (w->chg_since) {
+		/* RFC 7162 3.1.4.1: only what changed after the settled pass */
+		char mod[48];
+
+		snprintf(mod, sizeof(mod), "(CHANGEDSINCE %llu)", (unsigned long long)w->sf.seen_modseq);
+		imap_cmd_atom(cmd, mod);
+	}
 	w->pending++;
 	imap_cmd_send(cmd, changes_untagged, changes_fetch_done, w);
 	uids = xcalloc(k, sizeof(*uids));

@@ -77,6 +77,11 @@ struct sync_folder {
 	int subscribed; /* subscribed on the destination (after this run) */
 	uint32_t st_uidnext, st_uidvalidity, st_messages;
 	int has_status;
+	/* CONDSTORE: HIGHESTMODSEQ at the end of the last settled pass and now
+	 * (STATUS); modseq_ask: unchanged unless the HIGHESTMODSEQ moved */
+	uint64_t seen_modseq, st_modseq;
+	int modseq_ask;
+	int unchanged; /* STATUS says the same as after the last settled pass */
 	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
 	uint64_t would_copy, would_bytes, intents_dropped;
 	uint64_t throttled; /* answers asking us to slow down */
@@ -154,6 +159,9 @@ struct sync_worker {
 	uint32_t src_uidvalidity, src_uidnext, src_exists;
 	uint32_t dst_exists; /* the destination's EXISTS, as last announced */
 	uint32_t dst_uidvalidity, dst_uidnext;
+	uint64_t src_modseq; /* the source's HIGHESTMODSEQ at EXAMINE (0: none) */
+	int chg_since;       /* the source listed flags CHANGEDSINCE the settled pass */
+	int chg_settled;     /* the changes step ran and everything in it succeeded */
 	char **perm;
 	size_t n_perm;
 	int perm_known, perm_any;
@@ -247,6 +255,7 @@ struct sync_mbox {
 	struct sync_folder *folders;
 	size_t n_folders;
 	int creates;
+	int statuses; /* STATUS (HIGHESTMODSEQ) commands in flight (mbox_plan) */
 	struct sync_worker *workers;
 	int n_workers, workers_live;
 	int started_workers;
@@ -282,6 +291,8 @@ char * sync_flags_of_paren(const char *s);
 int sync_has_u32(const uint32_t *v, size_t n, uint32_t x);
 int sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, char **msgid);
 int sync_parse_u32(const char *s, uint32_t *out);
+int sync_parse_u64(const char *s, uint64_t *out);
+int sync_status_modseq(const struct imap_response *r, const char **name, uint64_t *modseq);
 uint32_t sync_prefix_uid(const char *s, size_t len);
 int64_t sync_rate_wait(struct sync_run *run);
 char * sync_set_str(const uint32_t *uids, size_t n, size_t *taken);

@@ -201,18 +201,26 @@ sync_prefix_uid(const char *s, size_t len)
 	return 0;
 }
 
-int
-sync_parse_u32(const char *s, uint32_t *out)
+/* A number up to MAX at S, ending at one of STOP (or the end). */
+static int
+sync_parse_num(const char *s, const char *stop, long long max, long long *v)
 {
-	long long v;
-	char buf[16];
-	size_t n = strcspn(s, " ]");
+	char buf[24];
+	size_t n = strcspn(s, stop);
 
 	if (n == 0 || n >= sizeof(buf))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (util_parse_int(buf, 0, 4294967295LL, &v) != 0)
+	return util_parse_int(buf, 0, max, v);
+}
+
+int
+sync_parse_u32(const char *s, uint32_t *out)
+{
+	long long v;
+
+	if (sync_parse_num(s, " ]", 4294967295LL, &v) != 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -297,6 +305,47 @@ sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, c
 		free(*msgid);
 		*msgid = NULL;
 		return 0;
+	}
+	return 1;
+}
+
+/* A mod-sequence (RFC 7162: 1 to 2^63 - 1) ending at SP, "]" or ")". */
+int
+sync_parse_u64(const char *s, uint64_t *out)
+{
+	long long v;
+
+	if (sync_parse_num(s, " ])", INT64_MAX, &v) != 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/*
+ * "* STATUS mailbox (HIGHESTMODSEQ n ...)" (RFC 3501 7.2.4, RFC 7162 3.1.2):
+ * 1 with *NAME (the mailbox as sent, owned by R) and *MODSEQ (0 when the
+ * answer has none: NOMODSEQ), 0 when R is no STATUS, -1 when malformed.
+ */
+int
+sync_status_modseq(const struct imap_response *r, const char **name, uint64_t *modseq)
+{
+	const struct imap_arg *mb, *items;
+
+	*modseq = 0;
+	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL || !util_strieq(r->keyword, "STATUS"))
+		return 0;
+	mb = imap_arg_nth(r->args, 0);
+	items = imap_arg_nth(r->args, 1);
+	if (mb == NULL || (mb->type != IMAP_ARG_ATOM && mb->type != IMAP_ARG_STRING &&
+	                      mb->type != IMAP_ARG_LITERAL) ||
+	    items == NULL || items->type != IMAP_ARG_LIST)
+		return -1;
+	*name = mb->str;
+	for (const struct imap_arg *a = items->list; a != NULL && a->next != NULL;
+	     a = a->next->next) {
+		if (imap_arg_is(a, "HIGHESTMODSEQ") &&
+		    (a->next->type != IMAP_ARG_ATOM || sync_parse_u64(a->next->str, modseq) != 0))
+			return -1;
 	}
 	return 1;
 }
