@@ -32,6 +32,9 @@
  *
  * Teardown never happens inside a client or parser callback: failures are
  * recorded and a zero-delay timer does the freeing (worker_fail, mbox_kick).
+ *
+ * The engine is split on its seams (sync_p.h lists the parts): this file
+ * keeps the order of a folder's steps, failure, the mailbox and the run.
  */
 #include "sync.h"
 
@@ -222,7 +225,6 @@ worker_reset_folder(struct sync_worker *w)
 	w->sink = SINK_NONE;
 }
 
-
 /*
  * A folder's pass that settled everything (no error, nothing left pending)
  * records what the source said at EXAMINE: a next pass whose STATUS says the
@@ -235,8 +237,8 @@ folder_settled(struct sync_worker *w)
 	struct sync_folder *f = w->f;
 	struct syncstate *st = w->m->run->st;
 
-	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 || f->errors > 0 ||
-	    f->error != NULL || f->deleted_pending > 0 || f->missing > 0 || w->failing)
+	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 ||
+	    f->errors > 0 || f->error != NULL || f->deleted_pending > 0 || f->missing > 0 || w->failing)
 		return;
 	for (size_t i = 0; i < w->n_msgs; i++)
 		if (w->msgs[i].st != M_DONE && w->msgs[i].st != M_SKIP)
@@ -251,9 +253,8 @@ folder_done(struct sync_worker *w)
 {
 	struct sync_folder *f = w->f;
 
-	if (f != NULL)
-		folder_settled(w);
 	if (f != NULL) {
+		folder_settled(w);
 		for (size_t i = 0; i < w->n_msgs; i++)
 			if (w->msgs[i].st == M_NEW && !w->m->run->o.dry_run)
 				f->skipped++; /* expunged while we copied */
@@ -1914,7 +1915,7 @@ mbox_dst_short(struct sync_mbox *m, const struct sync_folder *f, int64_t folder_
 	return 0;
 }
 
-/* ================================================================ unchanged folders (CONDSTORE) ===== */
+/* ======================================================= unchanged folders (CONDSTORE) ===== */
 
 /*
  * The folders whose STATUS says what the last settled pass saw are skipped

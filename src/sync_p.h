@@ -271,46 +271,55 @@ struct sync_mbox {
 	cJSON *mapinfo;       /* "namespaces" and "left_out" for the report (mbox_map) */
 };
 
-/* Shared between the parts (each is defined where its banner says). */
-int batch_close(struct sync_worker *w);
-void batch_done(struct imap_client *c, const struct imap_response *r, void *arg);
+/* Shared between the parts, by the file that defines them. */
+/* sync.c: the folder's steps, failure, bookkeeping */
 void batch_free(struct sync_batch *b);
-void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
-void cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done, const char *items,
-    imap_untagged_fn untagged);
-void changes_reset(struct sync_worker *w);
-void copy_check_done(struct sync_worker *w);
-void flow_drain_cb(void *arg);
-void flow_timer_cb(evutil_socket_t fd, short what, void *arg);
 void folder_set_error(struct sync_folder *f, const char *msg);
 int meta_flag_ok(struct sync_worker *w, const char *flag);
-void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
+int sync_throttled(struct sync_worker *w, const struct imap_response *r);
+void worker_check(struct sync_worker *w);
+void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void worker_finish(struct sync_worker *w);
+void worker_meta(struct sync_worker *w);
+
+/* sync_util.c: pure helpers */
 int sync_cmp_u32(const void *a, const void *b);
 int64_t sync_date_epoch(const char *date);
-char * sync_flags_of_paren(const char *s);
 int sync_has_u32(const uint32_t *v, size_t n, uint32_t x);
 int sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, char **msgid);
 int sync_parse_u32(const char *s, uint32_t *out);
 int sync_parse_u64(const char *s, uint64_t *out);
 int sync_status_modseq(const struct imap_response *r, const char **name, uint64_t *modseq);
 uint32_t sync_prefix_uid(const char *s, size_t len);
+char *sync_set_str(const uint32_t *uids, size_t n, size_t *taken);
+
+/* sync_copy.c: the streaming copy (I1, I2) */
+int batch_close(struct sync_worker *w);
+void batch_done(struct imap_client *c, const struct imap_response *r, void *arg);
+void copy_check_done(struct sync_worker *w);
+void flow_drain_cb(void *arg);
+void flow_timer_cb(evutil_socket_t fd, short what, void *arg);
 int64_t sync_rate_wait(struct sync_run *run);
-char * sync_set_str(const uint32_t *uids, size_t n, size_t *taken);
-int sync_throttled(struct sync_worker *w, const struct imap_response *r);
+void worker_copy(struct sync_worker *w);
+struct sync_msg *worker_find_msg(struct sync_worker *w, uint32_t uid);
+void worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode);
+uint32_t worker_watermark(struct sync_worker *w, int expunged_ok);
+
+/* sync_changes.c: changes since the last pass */
+void changes_reset(struct sync_worker *w);
+char *sync_flags_of_paren(const char *s);
 int worker_answer_ok(struct sync_worker *w, struct imap_client *c, const struct imap_response *r,
     const char *what);
 void worker_changes(struct sync_worker *w);
-void worker_check(struct sync_worker *w);
-void worker_copy(struct sync_worker *w);
-void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-struct sync_msg * worker_find_msg(struct sync_worker *w, uint32_t uid);
-void worker_finish(struct sync_worker *w);
-void worker_meta(struct sync_worker *w);
+
+/* sync_match.c: the matcher (I3, UIDVALIDITY recovery) */
+void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
+void cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done, const char *items,
+    imap_untagged_fn untagged);
+void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
 void worker_reconcile(struct sync_worker *w);
 int worker_recover(struct sync_worker *w);
-void worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode);
-uint32_t worker_watermark(struct sync_worker *w, int expunged_ok);
 
 static inline void
 sync_touch(struct sync_mbox *m)

@@ -36,6 +36,7 @@ def test_unchanged_folders_are_skipped(mail_lab, tmp_path, cutover):
     f = folders(r)
     assert f["INBOX"]["unchanged"] and f["Work"]["unchanged"], f
     assert r.check("sync.mailbox", USER)["details"]["copied"] == 0
+    assert r.check("mailbox.compare", USER)["status"] == "pass"
 
     # Flags change in INBOX only: INBOX is looked at, Work is not.
     store(lab, "source", USER, "INBOX", [1, 2, 3], "+FLAGS", "\\Flagged")
@@ -71,3 +72,4 @@ def test_unchanged_folders_are_skipped(mail_lab, tmp_path, cutover):
     r = cutover("sync", plan, "--no-progress", "--delete")
     f = folders(r)
     assert f["INBOX"]["unchanged"] and f["Work"]["unchanged"], f
+    assert r.check("mailbox.compare", USER)["status"] == "pass"
