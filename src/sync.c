@@ -32,6 +32,9 @@
  *
  * Teardown never happens inside a client or parser callback: failures are
  * recorded and a zero-delay timer does the freeing (worker_fail, mbox_kick).
+ *
+ * The engine is split on its seams (sync_p.h lists the parts): this file
+ * keeps the order of a folder's steps, failure, the mailbox and the run.
  */
 #include "sync.h"
 
@@ -56,518 +59,14 @@
 #include "syncflags.h"
 #include "syncstate.h"
 #include "oauth2.h"
+#include "sync_p.h"
 #include "util.h"
 
-#define SYNC_FETCH_MSGS 200                 /* messages per UID FETCH of bodies */
-#define SYNC_FETCH_BYTES (16u * 1024 * 1024) /* bytes per UID FETCH of bodies */
-#define SYNC_FETCH_WINDOW 2                 /* body FETCH commands in flight */
-#define SYNC_OUT_HIGH (1024u * 1024)        /* pause the source above this */
-#define SYNC_OUT_LOW (256u * 1024)          /* resume below this */
-#define SYNC_TASK_TIMEOUT_MS (7 * 24 * 3600 * 1000) /* the runner's deadline; idle_ms is ours */
-#define SYNC_MAX_RETRIES 8
-/* Body bytes that count as progress for the watchdog (a trickle below
- * SYNC_DRIP_BYTES per --timeout is a stalled server). */
-#define SYNC_DRIP_BYTES (16u * 1024u)
-#define SYNC_BACKOFF_MAX_MS 60000
-#define SYNC_SET_MAX 900 /* characters of a UID set in one command */
-#define SYNC_SETTLE_QUIET_MS 2000 /* I3: no growth on the destination for this long */
-
-/* ================================================================ helpers ===== */
-
-char *
-sync_map_name(const char *raw, char src_delim, char dst_delim, int *rewritten)
-{
-	return folders_map_name(raw, src_delim, dst_delim, 1, rewritten);
-}
-
-char *
-sync_message_id(const char *hdr, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		size_t eol = i;
-
-		while (eol < len && hdr[eol] != '\n')
-			eol++;
-		if (eol - i >= 11 && strncasecmp(hdr + i, "Message-ID:", 11) == 0) {
-			char buf[999];
-			size_t o = 0, k = i + 11;
-
-			/* Unfold: continuation lines start with a space or tab. */
-			for (;;) {
-				for (; k < eol && o < sizeof(buf) - 1; k++)
-					if (hdr[k] != '\r')
-						buf[o++] = hdr[k];
-				if (eol + 1 < len && (hdr[eol + 1] == ' ' || hdr[eol + 1] == '\t')) {
-					k = eol + 1;
-					eol = k;
-					while (eol < len && hdr[eol] != '\n')
-						eol++;
-					continue;
-				}
-				break;
-			}
-			buf[o] = '\0';
-			{
-				char *s = buf, *e = buf + o;
-
-				while (s < e && isspace((unsigned char)*s))
-					s++;
-				while (e > s && isspace((unsigned char)e[-1]))
-					e--;
-				if (e == s)
-					return NULL;
-				return xstrndup(s, (size_t)(e - s));
-			}
-		}
-		i = eol + 1;
-	}
-	return NULL;
-}
-
-int
-sync_uid_set(const char *s, uint32_t *out, size_t max)
-{
-	size_t n = 0;
-
-	while (*s != '\0') {
-		unsigned long long a = 0, b;
-		int digits = 0;
-
-		while (isdigit((unsigned char)*s) && digits < 11) {
-			a = a * 10 + (unsigned long long)(*s++ - '0');
-			digits++;
-		}
-		if (digits == 0 || a == 0 || a > 4294967295ULL)
-			return -1;
-		b = a;
-		if (*s == ':') {
-			s++;
-			b = 0;
-			digits = 0;
-			while (isdigit((unsigned char)*s) && digits < 11) {
-				b = b * 10 + (unsigned long long)(*s++ - '0');
-				digits++;
-			}
-			if (digits == 0 || b == 0 || b > 4294967295ULL)
-				return -1;
-		}
-		if (b < a) {
-			unsigned long long t = a;
-
-			a = b;
-			b = t;
-		}
-		if (b - a + 1 > max - n)
-			return -1;
-		for (unsigned long long u = a; u <= b; u++)
-			out[n++] = (uint32_t)u;
-		if (*s == ',')
-			s++;
-		else if (*s != '\0')
-			return -1;
-	}
-	return (int)n;
-}
-
-long
-sync_throttle_ms(const char *code, const char *text)
-{
-	const char *p;
-
-	if (text != NULL && (p = strcasestr(text, "Suggested Backoff Time")) != NULL) {
-		long v = 0;
-
-		p += strlen("Suggested Backoff Time");
-		while (*p != '\0' && !isdigit((unsigned char)*p))
-			p++;
-		while (isdigit((unsigned char)*p) && v < 100000000)
-			v = v * 10 + (*p++ - '0');
-		return v > 0 ? v : -1;
-	}
-	if (code != NULL && (strncasecmp(code, "THROTTLED", 9) == 0 ||
-	                        strncasecmp(code, "UNAVAILABLE", 11) == 0 ||
-	                        strncasecmp(code, "LIMIT", 5) == 0 ||
-	                        strncasecmp(code, "INUSE", 5) == 0))
-		return -1;
-	return 0;
-}
-
-/* "a:b,c" for the sorted UIDS[0..N), at most SYNC_SET_MAX characters: *TAKEN
- * says how many UIDs it covers. Caller frees. */
-static char *
-sync_set_str(const uint32_t *uids, size_t n, size_t *taken)
-{
-	char *s = xmalloc(SYNC_SET_MAX + 32);
-	size_t len = 0, i = 0;
-
-	s[0] = '\0';
-	while (i < n && len < SYNC_SET_MAX) {
-		size_t j = i;
-
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (j > i)
-			len += (size_t)snprintf(s + len, 32, "%s%u:%u", len ? "," : "", uids[i], uids[j]);
-		else
-			len += (size_t)snprintf(s + len, 32, "%s%u", len ? "," : "", uids[i]);
-		i = j + 1;
-	}
-	*taken = i;
-	return s;
-}
-
-static int
-sync_cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
-sync_has_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-	return n > 0 && bsearch(&x, v, n, sizeof(*v), sync_cmp_u32) != NULL;
-}
-
-/* The UID in the text of a FETCH response so far ("* 3 FETCH (UID 45 BODY[] "). */
-static uint32_t
-sync_prefix_uid(const char *s, size_t len)
-{
-	for (size_t i = 0; i + 4 < len; i++) {
-		if ((s[i] == '(' || s[i] == ' ') && strncasecmp(s + i + 1, "UID ", 4) == 0) {
-			unsigned long long v = 0;
-			size_t k = i + 5;
-			int d = 0;
-
-			while (k < len && isdigit((unsigned char)s[k]) && d < 11) {
-				v = v * 10 + (unsigned long long)(s[k++] - '0');
-				d++;
-			}
-			if (d > 0 && v <= 4294967295ULL)
-				return (uint32_t)v;
-		}
-	}
-	return 0;
-}
-
-static int
-sync_parse_u32(const char *s, uint32_t *out)
-{
-	long long v;
-	char buf[16];
-	size_t n = strcspn(s, " ]");
-
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (util_parse_int(buf, 0, 4294967295LL, &v) != 0)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-uint32_t
-sync_watermark(const void *ctx, size_t n, sync_mark_fn mark, size_t *cursor)
-{
-	uint32_t uid = 0;
-
-	while (*cursor < n && mark(ctx, *cursor, &uid))
-		(*cursor)++;
-	if (*cursor == 0)
-		return 0;
-	(void)mark(ctx, *cursor - 1, &uid);
-	return uid;
-}
-
-int64_t
-sync_settle_wait(int64_t written_ms, int64_t now_ms, int64_t settle_ms, int round)
-{
-	int64_t left = written_ms + settle_ms - now_ms, step = 100;
-
-	if (left <= 0)
-		return 0;
-	for (int i = 0; i < round && step < 1000; i++)
-		step *= 2;
-	if (step > 1000)
-		step = 1000;
-	return step < left ? step : left;
-}
-
-/* Seconds since the epoch of an INTERNALDATE as imap_date_format wrote it;
- * INT64_MAX (never "older") when it does not parse. */
-static int64_t
-sync_date_epoch(const char *date)
-{
-	struct imap_date d;
-	struct tm tm;
-
-	if (date == NULL || imap_date_parse(date, strlen(date), &d) != 0)
-		return INT64_MAX;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = d.year - 1900;
-	tm.tm_mon = d.mon - 1;
-	tm.tm_mday = d.day;
-	tm.tm_hour = d.hour;
-	tm.tm_min = d.min;
-	tm.tm_sec = d.sec;
-	return (int64_t)timegm(&tm) - (int64_t)d.zone * 60;
-}
-
-/* ================================================================ types ===== */
-
-/*
- * A message of the pass. Settled (I2): M_DONE, M_FAILED (a FAILED row),
- * M_SKIP (too large). Open: M_NEW (not copied yet), M_BATCH (in an APPEND
- * not answered yet), M_LOST (not on the destination and no row: its APPEND
- * was refused before it was complete or throttled; the next pass copies it),
- * M_OLD (before --since: not copied, and open, so that a pass without it
- * copies the message).
- */
-enum sync_msg_st { M_NEW, M_BATCH, M_DONE, M_FAILED, M_SKIP, M_LOST, M_OLD };
-
-struct sync_msg {
-	uint32_t uid;
-	uint64_t size;
-	char *flags; /* "(\\Seen $Label1)" as APPEND takes it */
-	char *date;  /* INTERNALDATE, or NULL */
-	char *msgid;
-	unsigned char sha[32];
-	enum sync_msg_st st;
-	uint32_t seq, ord; /* metadata FETCH: message number, arrival order */
-	unsigned have;     /* metadata FETCH: SYNC_HAVE_* items received */
-};
-
-struct sync_folder {
-	char *src_raw, *src_name, *dst_raw, *dst_name;
-	const char *how; /* folders_by_str(): "plan", "special-use", "name", "guess", "new" */
-	int rewritten, create, created, exists;
-	int subscribe;  /* subscribed on the source, not yet on the destination */
-	int subscribed; /* subscribed on the destination (after this run) */
-	uint32_t st_uidnext, st_uidvalidity, st_messages;
-	int has_status;
-	uint64_t copied, bytes, errors, skipped, too_large, reconciled, recovered;
-	uint64_t would_copy, would_bytes, intents_dropped;
-	uint64_t throttled; /* answers asking us to slow down */
-	/* I4: what the state claimed, checked against the destination */
-	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
-	/* changes since the last pass (issue 15) */
-	uint64_t flags_updated, conflicts, deleted, deleted_pending;
-	uint64_t older; /* before --since: not copied */
-	int check_rounds;  /* checks made this run (a second one copies nothing more) */
-	int check_forced;  /* queued because the destination holds fewer than claimed */
-	int changes_only;  /* queued for the changes since the last pass, nothing new */
-	char *error;
-	char **dropped; /* keywords the destination does not keep */
-	size_t n_dropped;
-	int queued, busy, done;
-	int retries;             /* failures in a row without a message copied */
-	uint64_t copied_at_retry;/* COPIED when the last retry was made */
-};
-
-struct sync_worker;
-
-struct sync_batch {
-	struct sync_worker *w;
-	struct imap_cmd *cmd; /* the open APPEND; NULL once answered */
-	size_t *idx;          /* indexes into w->msgs */
-	size_t n, cap;
-	uint64_t bytes;
-	uint32_t uidnext_lb;
-	int closed;
-	struct sync_batch *next;
-};
-
-struct sync_cand {
-	uint32_t uid;
-	uint64_t size;
-	char *msgid;
-	unsigned char sha[32];
-	int hashed, used;
-};
-
-enum sync_phase {
-	W_IDLE,
-	W_CONNECT,
-	W_SELECT,
-	W_RECONCILE,
-	W_RECOVER,
-	W_META,
-	W_COPY,
-	W_CHECK,
-	W_CHANGES,
-};
-
-enum sync_sink_mode { SINK_NONE, SINK_COPY, SINK_HASH };
-
-struct sync_mbox;
-
-struct sync_worker {
-	struct sync_mbox *m;
-	struct imap_client *src, *dst;
-	int src_ready, dst_ready;
-	int live; /* counts in m->workers_live */
-	struct sync_folder *f;
-	enum sync_phase ph;
-	int pending;
-	int failing;
-	char *err;
-	int retry;
-	long backoff_ms;
-	struct event *timer;  /* deferred failure handling and backoff */
-	struct event *flow;   /* resume check while the source is paused */
-	struct event *settle; /* look for young unmatched intents again (I3) */
-	/* the folder being synced */
-	struct syncstate_folder sf;
-	int have_sf;
-	uint32_t src_uidvalidity, src_uidnext, src_exists;
-	uint32_t dst_exists; /* the destination's EXISTS, as last announced */
-	uint32_t dst_uidvalidity, dst_uidnext;
-	char **perm;
-	size_t n_perm;
-	int perm_known, perm_any;
-	struct sync_msg *msgs;
-	size_t n_msgs, cap_msgs;
-	uint32_t *skip_uids; /* DONE rows above last_uid (reconciled, recovered) */
-	size_t n_skip;
-	uint32_t *failed_uids;
-	size_t n_failed;
-	size_t next_req, next_expect;
-	size_t wm_cursor; /* sync_watermark's cursor over msgs (I2) */
-	int settle_round; /* times the intents were looked for (I3) */
-	uint32_t settle_top, settle_seen; /* highest destination UID: last round, this one */
-	int64_t settle_changed_ms;        /* when settle_top last changed (state's clock) */
-	int fetches;
-	int fetch_errors;
-	/* streaming */
-	enum sync_sink_mode sink;
-	struct sync_msg *cur;
-	struct sync_cand *cur_cand;
-	int cur_live;
-	EVP_MD_CTX *md;
-	struct sync_batch *open;
-	struct sync_batch *inflight;
-	int paused;
-	/* reconcile and recovery */
-	struct syncstate_msg *intents;
-	size_t n_intents;
-	struct sync_cand *cands;
-	size_t n_cands, cap_cands, next_cand;
-	struct syncstate_msg *old;
-	size_t n_old;
-	/* I4: DONE rows being checked (cands hold their destination UIDs) */
-	struct syncstate_msg *claims; /* the first n_claims of n_claims_all rows */
-	size_t n_claims, n_claims_all;
-	uint32_t *known_uids; /* --verify: source UIDs with a row */
-	size_t n_known;
-	/* changes since the last pass (worker_changes) */
-	struct syncstate_msg *crow; /* the first n_crow of n_crow_all DONE rows */
-	size_t n_crow, n_crow_all;
-	struct sync_fl *sfl, *dfl;  /* flags listed by the source / destination */
-	size_t n_sfl, cap_sfl, n_dfl, cap_dfl;
-	struct sync_base {
-		uint32_t src_uid;
-		char *bs, *bd;
-	} *bases;                   /* new flag bases to record */
-	size_t n_bases;
-	uint32_t *gone, *gone_src;  /* copies whose source is gone: dst / src UIDs */
-	size_t n_gone;
-	int gone_step, changes_failed;
-	uint64_t chg_updated, chg_conflicts;
-};
-
-struct sync_run {
-	struct runner *r;
-	const struct plan *plan;
-	struct sync_opts o;
-	struct syncstate *st;
-	struct sync_stats stats;
-	size_t open_tasks;
-	sync_done_fn done;
-	void *done_arg;
-	int64_t t0;
-	uint64_t rate_msgs, rate_bytes;
-	/* the folders this run synced, for mailbox.compare (sync_run_synced) */
-	struct sync_note {
-		char *user, *src_raw;
-		uint64_t allowed;
-	} *notes;
-	size_t n_notes;
-	struct sync_mbox *active; /* mailboxes started and not finished */
-	const struct plan_mailbox **gave_up; /* mailboxes whose servers stalled */
-	size_t n_gave_up;
-};
-
-struct sync_mbox {
-	struct sync_run *run;
-	const struct plan_mailbox *mb;
-	struct task *t;
-	char *pair;
-	int64_t t0, last_activity;
-	uint64_t drip;                 /* body bytes since the last touch (sync_sink) */
-	struct imap_client *src, *dst; /* the first connections, handed to worker 0 */
-	int src_ready, dst_ready;
-	struct folders_job *sjob, *djob;
-	int jobs_left;
-	int max_workers;   /* workers the runner's limits grant (task_set_footprint) */
-	struct folders_inventory *sinv, *dinv;
-	struct sync_folder *folders;
-	size_t n_folders;
-	int creates;
-	struct sync_worker *workers;
-	int n_workers, workers_live;
-	int started_workers;
-	char *fatal;
-	enum net_result fatal_res; /* the login's outcome when a login was fatal */
-	int finished;
-	int logouts;
-	struct sync_mbox *act_prev, *act_next; /* in run->active while started */
-	int active;
-	struct event *kick;     /* deferred: finish the mailbox */
-	struct event *watchdog; /* idle timeout */
-	uint64_t rewritten, created;
-	uint64_t subscribed;  /* SUBSCRIBE commands that succeeded */
-	cJSON *mapinfo;       /* "namespaces" and "left_out" for the report (mbox_map) */
-};
-
 static void worker_next(struct sync_worker *w);
-static void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void copy_pump(struct sync_worker *w);
-static void copy_check_done(struct sync_worker *w);
-static void worker_meta(struct sync_worker *w);
-static void reconcile_settle_cb(evutil_socket_t fd, short what, void *arg);
 static void mbox_activate(struct sync_mbox *m, int on);
-static void worker_finish(struct sync_worker *w);
-static void worker_check(struct sync_worker *w);
-static void changes_reset(struct sync_worker *w);
-static char *sync_flags_of_paren(const char *s);
-static int meta_flag_ok(struct sync_worker *w, const char *flag);
-static void worker_reconcile(struct sync_worker *w);
-static void cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid);
-static void cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done,
-    const char *items, imap_untagged_fn untagged);
-static int sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size,
-    char **msgid);
 static void mbox_check_done(struct sync_mbox *m);
 static void mbox_fatal(struct sync_mbox *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-static void
-sync_touch(struct sync_mbox *m)
-{
-	m->last_activity = util_now_ms();
-}
-
-static struct event_base *
-sync_base(struct sync_mbox *m)
-{
-	return runner_base(m->run->r);
-}
-
 /* ================================================================ connections ===== */
 
 static struct imap_client *
@@ -636,7 +135,7 @@ sync_permanent_advice(enum net_result res, const char *text)
 }
 
 /* A NO/BAD/BYE that asks us to slow down: fail the worker for a retry. */
-static int
+int
 sync_throttled(struct sync_worker *w, const struct imap_response *r)
 {
 	long ms;
@@ -663,89 +162,6 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 	return 1;
 }
 
-/* ================================================================ run-wide rate ===== */
-
-/* Milliseconds to wait before more may be read to honour --max-rate. */
-static int64_t
-sync_rate_wait(struct sync_run *run)
-{
-	double need = 0, el = (double)(util_now_ms() - run->t0) / 1000.0;
-
-	if (run->o.max_msgs > 0)
-		need = (double)run->rate_msgs / run->o.max_msgs;
-	if (run->o.max_bytes > 0 && (double)run->rate_bytes / run->o.max_bytes > need)
-		need = (double)run->rate_bytes / run->o.max_bytes;
-	return need > el ? (int64_t)((need - el) * 1000.0) + 1 : 0;
-}
-
-/* ================================================================ flow control ===== */
-
-static int
-flow_need_pause(struct sync_worker *w, int64_t *wait_ms)
-{
-	*wait_ms = sync_rate_wait(w->m->run);
-	if (*wait_ms > 0)
-		return 1;
-	if (w->dst == NULL)
-		return 0;
-	if (net_output_len(imap_client_conn(w->dst)) > SYNC_OUT_HIGH)
-		return 1;
-	if (w->open != NULL && w->open->cmd != NULL && imap_cmd_blocked(w->open->cmd))
-		return 1;
-	return 0;
-}
-
-static void
-flow_arm(struct sync_worker *w, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 2)
-		ms = 2;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(w->flow, &tv);
-}
-
-static void
-flow_check(struct sync_worker *w)
-{
-	int64_t wait_ms;
-
-	if (w->src == NULL || w->failing)
-		return;
-	if (flow_need_pause(w, &wait_ms)) {
-		if (!w->paused) {
-			net_read_enable(imap_client_conn(w->src), 0);
-			w->paused = 1;
-		}
-		flow_arm(w, wait_ms);
-		return;
-	}
-	if (w->paused) {
-		w->paused = 0;
-		evtimer_del(w->flow);
-		net_read_enable(imap_client_conn(w->src), 1);
-	}
-}
-
-static void
-flow_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	flow_check(arg);
-}
-
-static void
-flow_drain_cb(void *arg)
-{
-	struct sync_worker *w = arg;
-
-	if (w->paused)
-		flow_check(w);
-}
-
 /* ================================================================ folder bookkeeping ===== */
 
 static void
@@ -760,14 +176,14 @@ folder_drop_keyword(struct sync_folder *f, const char *kw)
 	f->dropped[f->n_dropped++] = xstrdup(kw);
 }
 
-static void
+void
 folder_set_error(struct sync_folder *f, const char *msg)
 {
 	free(f->error);
 	f->error = xstrdup(msg);
 }
 
-static void
+void
 batch_free(struct sync_batch *b)
 {
 	if (b == NULL)
@@ -843,11 +259,32 @@ worker_reset_folder(struct sync_worker *w)
 	w->have_sf = 0;
 	w->src_uidvalidity = w->src_uidnext = w->src_exists = w->dst_exists = 0;
 	w->dst_uidvalidity = w->dst_uidnext = 0;
+	w->src_modseq = 0;
+	w->chg_since = w->chg_settled = 0;
 	w->sink = SINK_NONE;
 }
 
+/*
+ * A folder's pass that settled everything (no error, nothing left pending)
+ * records what the source said at EXAMINE: a next pass whose STATUS says the
+ * same skips the folder (mbox_plan). Without CONDSTORE nothing is recorded:
+ * a flag change moves no UIDNEXT or MESSAGES.
+ */
 static void
-worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode);
+folder_settled(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+	struct syncstate *st = w->m->run->st;
+
+	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 ||
+	    f->errors > 0 || f->error != NULL || f->deleted_pending > 0 || f->missing > 0 || w->failing)
+		return;
+	for (size_t i = 0; i < w->n_msgs; i++)
+		if (w->msgs[i].st != M_DONE && w->msgs[i].st != M_SKIP)
+			return;
+	/* A failure only costs the next pass a look at the folder. */
+	(void)syncstate_set_seen(st, w->sf.id, w->src_uidnext, w->src_exists, w->src_modseq);
+}
 
 /* The folder is finished (successfully or not): account and take the next. */
 static void
@@ -856,6 +293,7 @@ folder_done(struct sync_worker *w)
 	struct sync_folder *f = w->f;
 
 	if (f != NULL) {
+		folder_settled(w);
 		for (size_t i = 0; i < w->n_msgs; i++)
 			if (w->msgs[i].st == M_NEW && !w->m->run->o.dry_run)
 				f->skipped++; /* expunged while we copied */
@@ -949,7 +387,7 @@ worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 	worker_next(w);
 }
 
-static void
+void
 worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, ...)
 {
 	va_list ap;
@@ -970,1019 +408,6 @@ worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *fmt, 
 	w->backoff_ms = backoff_ms;
 	w->sink = SINK_NONE;
 	event_active(w->timer, EV_TIMEOUT, 0);
-}
-
-/* ================================================================ sink ===== */
-
-static int sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
-    int first);
-
-static void
-worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode)
-{
-	w->sink = mode;
-	if (mode == SINK_NONE)
-		imap_parser_set_sink(imap_client_parser(c), 0, NULL, NULL);
-	else
-		imap_parser_set_sink(imap_client_parser(c), 0, sync_sink, w);
-}
-
-static struct sync_msg *
-worker_find_msg(struct sync_worker *w, uint32_t uid)
-{
-	size_t lo = 0, hi = w->n_msgs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (w->msgs[mid].uid == uid)
-			return &w->msgs[mid];
-		if (w->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/* Open a new APPEND command on the destination (RFC 3501 6.3.11, RFC 3502). */
-static struct sync_batch *
-batch_open(struct sync_worker *w)
-{
-	struct sync_batch *b = xcalloc(1, sizeof(*b));
-	struct imap_cmd *cmd;
-
-	if (w->dst == NULL || imap_client_state(w->dst) != IMAP_S_READY) {
-		free(b);
-		return NULL;
-	}
-	b->w = w;
-	b->uidnext_lb = w->dst_uidnext;
-	cmd = imap_cmd_new(w->dst, "APPEND");
-	imap_cmd_string(cmd, w->f->dst_raw, strlen(w->f->dst_raw), 0);
-	b->cmd = cmd;
-	return b;
-}
-
-static void batch_done(struct imap_client *c, const struct imap_response *r, void *arg);
-
-/*
- * I1: commit the intents of the open batch, then complete its APPEND.
- * Returns -1 (worker failing) when the state could not be written.
- */
-static int
-batch_close(struct sync_worker *w)
-{
-	struct sync_batch *b = w->open, **pp;
-	struct syncstate *st = w->m->run->st;
-	int rc = 0;
-
-	w->open = NULL;
-	if (b == NULL)
-		return 0;
-	if (b->cmd == NULL) { /* answered early: already accounted for */
-		batch_free(b);
-		return 0;
-	}
-	rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && i < b->n; i++) {
-		struct sync_msg *m = &w->msgs[b->idx[i]];
-		struct syncstate_msg sm;
-
-		memset(&sm, 0, sizeof(sm));
-		sm.src_uid = m->uid;
-		sm.state = SYNCSTATE_INTENT;
-		sm.size = m->size;
-		memcpy(sm.sha256, m->sha, sizeof(sm.sha256));
-		sm.has_hash = 1;
-		sm.message_id = m->msgid;
-		sm.dst_uidvalidity = w->dst_uidvalidity;
-		sm.dst_uidnext = b->uidnext_lb;
-		/* The flags appended: both sides' base for the next pass's merge. */
-		sm.src_flags = sm.dst_flags = sync_flags_of_paren(m->flags);
-		rc = syncstate_put(st, w->sf.id, &sm);
-		free(sm.src_flags);
-	}
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot record the copy in %s: %s", syncstate_path(st),
-		    syncstate_error(st));
-		batch_free(b);
-		return -1;
-	}
-	b->closed = 1;
-	for (pp = &w->inflight; *pp != NULL; pp = &(*pp)->next)
-		;
-	*pp = b;
-	imap_cmd_close(b->cmd);
-	return 0;
-}
-
-/* Start streaming message M (TOTAL bytes) into the open APPEND. */
-static int
-copy_begin(struct sync_worker *w, struct sync_msg *m, uint64_t total)
-{
-	struct sync_batch *b = w->open;
-	char *pre;
-
-	if (b != NULL && b->cmd == NULL) {
-		/* The server answered that APPEND before it was complete. */
-		batch_free(b);
-		w->open = b = NULL;
-	}
-	if (b == NULL) {
-		b = batch_open(w);
-		if (b == NULL) {
-			worker_fail(w, 1, 0, "the destination connection is gone: %s",
-			    w->dst != NULL ? imap_client_error(w->dst) : "closed");
-			return -1;
-		}
-		w->open = b;
-		imap_cmd_send_open(b->cmd, NULL, batch_done, b);
-	}
-	/* RFC 3502: append-message = SP [flag-list SP] [date-time SP] literal */
-	pre = xasprintf(" %s%s%s%s ", m->flags, m->date != NULL ? " \"" : "",
-	    m->date != NULL ? m->date : "", m->date != NULL ? "\"" : "");
-	imap_cmd_write(b->cmd, pre, strlen(pre));
-	free(pre);
-	imap_cmd_literal(b->cmd, total);
-	m->size = total;
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 16;
-		b->idx = xrealloc(b->idx, b->cap * sizeof(*b->idx));
-	}
-	b->idx[b->n++] = (size_t)(m - w->msgs);
-	m->st = M_BATCH;
-	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
-	w->cur = m;
-	w->cur_live = 1;
-	return 0;
-}
-
-static void
-copy_end(struct sync_worker *w)
-{
-	struct sync_msg *m = w->cur;
-	struct sync_run *run = w->m->run;
-	struct sync_batch *b = w->open;
-	int multi = w->dst != NULL && imap_client_has_cap(w->dst, "MULTIAPPEND") &&
-	    !run->o.no_multiappend;
-	size_t max = multi ? (size_t)run->o.batch : 1;
-
-	EVP_DigestFinal_ex(w->md, m->sha, NULL);
-	w->cur = NULL;
-	w->cur_live = 0;
-	run->rate_msgs++;
-	if (b == NULL)
-		return;
-	b->bytes += m->size;
-	if (b->n >= max || b->bytes >= run->o.batch_bytes)
-		(void)batch_close(w);
-}
-
-static void
-hash_end(struct sync_worker *w)
-{
-	EVP_DigestFinal_ex(w->md, w->cur_cand->sha, NULL);
-	w->cur_cand->hashed = 1;
-	w->cur_cand = NULL;
-}
-
-static int
-sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total, int first)
-{
-	struct sync_worker *w = arg;
-
-	if (w->failing)
-		return -1;
-	/* Progress is a message started or ended, or SYNC_DRIP_BYTES moved: a
-	 * body dripped a byte at a time does not keep the watchdog away. */
-	w->m->drip += len;
-	if (first || off + len == total || w->m->drip >= SYNC_DRIP_BYTES) {
-		w->m->drip = 0;
-		sync_touch(w->m);
-	}
-	if (w->sink == SINK_HASH) {
-		if (first) {
-			size_t plen;
-			const char *pre = imap_parser_partial(
-			    imap_client_parser(w->ph == W_RECONCILE || w->ph == W_CHECK ? w->dst : w->src),
-			    &plen);
-			uint32_t uid = sync_prefix_uid(pre, plen);
-
-			w->cur_cand = NULL;
-			for (size_t i = 0; i < w->n_cands; i++) {
-				struct sync_cand *c = &w->cands[i];
-
-				if (!c->hashed && (uid != 0 ? c->uid == uid : i >= w->next_cand)) {
-					w->cur_cand = c;
-					w->next_cand = i + 1;
-					break;
-				}
-			}
-			if (w->cur_cand != NULL)
-				EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
-		}
-		if (w->cur_cand != NULL) {
-			EVP_DigestUpdate(w->md, data, len);
-			if (off + len == total)
-				hash_end(w);
-		}
-		return 0;
-	}
-	if (w->sink != SINK_COPY)
-		return 0;
-	if (first) {
-		size_t plen;
-		const char *pre = imap_parser_partial(imap_client_parser(w->src), &plen);
-		uint32_t uid = sync_prefix_uid(pre, plen);
-		struct sync_msg *m = NULL;
-
-		if (uid != 0) {
-			m = worker_find_msg(w, uid);
-		} else {
-			/* No UID before the body: the next one requested, in order. */
-			while (w->next_expect < w->next_req && w->msgs[w->next_expect].st != M_NEW)
-				w->next_expect++;
-			if (w->next_expect < w->next_req)
-				m = &w->msgs[w->next_expect];
-		}
-		w->cur = NULL;
-		w->cur_live = 0;
-		if (m != NULL && m->st == M_NEW && copy_begin(w, m, total) != 0)
-			return -1;
-	}
-	if (w->cur != NULL && w->open != NULL && w->open->cmd != NULL) {
-		if (len > 0) {
-			imap_cmd_write(w->open->cmd, data, len);
-			EVP_DigestUpdate(w->md, data, len);
-		}
-		w->m->run->rate_bytes += len;
-		if (off + len == total)
-			copy_end(w);
-	} else if (w->cur != NULL && off + len == total) {
-		/* The APPEND was answered early: this message failed with it. */
-		w->cur = NULL;
-	}
-	flow_check(w);
-	return 0;
-}
-
-/* ================================================================ APPEND results ===== */
-
-/* sync_watermark's view of the pass: settled states (I2). EXPUNGED_OK also
- * settles M_NEW: at the end of a pass whose body FETCHes all succeeded, a
- * message still new was expunged by the server meanwhile. */
-struct wm_view {
-	const struct sync_msg *msgs;
-	int expunged_ok;
-};
-
-static int
-wm_mark(const void *ctx, size_t i, uint32_t *uid)
-{
-	const struct wm_view *v = ctx;
-	enum sync_msg_st st = v->msgs[i].st;
-
-	*uid = v->msgs[i].uid;
-	return st == M_DONE || st == M_FAILED || st == M_SKIP || (v->expunged_ok && st == M_NEW);
-}
-
-/* The last_uid the pass may record now (I2); 0 = no change. */
-static uint32_t
-worker_watermark(struct sync_worker *w, int expunged_ok)
-{
-	struct wm_view v = {w->msgs, expunged_ok};
-
-	return sync_watermark(&v, w->n_msgs, wm_mark, &w->wm_cursor);
-}
-
-static void
-batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_batch *b = arg, **pp;
-	struct sync_worker *w = b->w;
-	struct sync_folder *f = w->f;
-	struct syncstate *st = w->m->run->st;
-	const char *rest = NULL;
-	uint32_t *uids = NULL, max_uid = 0, dst_uv = w->dst_uidvalidity;
-	int n_uids = -1, rc;
-
-	(void)c;
-	b->cmd = NULL;
-	if (r == NULL) {
-		/* The connection failed: intents stay and are reconciled. */
-		worker_fail(w, 1, 0, "APPEND to %s: %s", f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
-	sync_touch(w->m);
-	if (!b->closed) {
-		/* Answered before we completed it: nothing of it was appended, and
-		 * it has no rows: open until the next pass copies it (I2). */
-		for (size_t i = 0; i < b->n; i++)
-			w->msgs[b->idx[i]].st = M_LOST;
-		if (sync_throttled(w, r))
-			return;
-		f->errors += b->n;
-		{
-			char *e = xasprintf("APPEND to %s refused: %s %s", f->dst_name,
-			    imap_status_str(r->status), r->text);
-
-			folder_set_error(f, e);
-			free(e);
-		}
-		return;
-	}
-	for (pp = &w->inflight; *pp != NULL && *pp != b; pp = &(*pp)->next)
-		;
-	if (*pp == b)
-		*pp = b->next;
-	if (r->status == IMAP_ST_OK && imap_code_is(r, "APPENDUID", &rest)) {
-		/* RFC 4315 section 3: APPENDUID uidvalidity uid-set */
-		const char *sp = strchr(rest, ' ');
-
-		if (sp != NULL && sync_parse_u32(rest, &dst_uv) == 0) {
-			uids = xcalloc(b->n ? b->n : 1, sizeof(*uids));
-			n_uids = sync_uid_set(sp + 1, uids, b->n);
-		}
-	}
-	if (r->status != IMAP_ST_OK && sync_throttled(w, r)) {
-		/* Nothing was appended (RFC 3502: all or none): drop the intents;
-		 * the messages stay open (I2) for the retry to copy. */
-		if (syncstate_begin(st) == 0) {
-			for (size_t i = 0; i < b->n; i++)
-				(void)syncstate_drop(st, w->sf.id, w->msgs[b->idx[i]].uid);
-			(void)syncstate_commit(st);
-		}
-		for (size_t i = 0; i < b->n; i++)
-			w->msgs[b->idx[i]].st = M_LOST;
-		free(uids);
-		batch_free(b);
-		return;
-	}
-	/* The batch's messages settle in memory first: the watermark (I2) is
-	 * written in the same transaction as their rows. */
-	for (size_t i = 0; i < b->n; i++)
-		w->msgs[b->idx[i]].st = r->status == IMAP_ST_OK ? M_DONE : M_FAILED;
-	max_uid = worker_watermark(w, 0);
-	rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && i < b->n; i++) {
-		struct sync_msg *m = &w->msgs[b->idx[i]];
-
-		if (r->status == IMAP_ST_OK)
-			rc = syncstate_done(st, w->sf.id, m->uid, dst_uv,
-			    n_uids == (int)b->n ? uids[i] : 0);
-		else
-			rc = syncstate_failed(st, w->sf.id, m->uid);
-	}
-	if (rc == 0 && max_uid > 0)
-		rc = syncstate_set_last_uid(st, w->sf.id, max_uid); /* I2 */
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot record the copy in %s: %s", syncstate_path(st),
-		    syncstate_error(st));
-		free(uids);
-		batch_free(b);
-		return;
-	}
-	for (size_t i = 0; i < b->n; i++) {
-		struct sync_msg *m = &w->msgs[b->idx[i]];
-
-		if (r->status == IMAP_ST_OK) {
-			f->copied++;
-			f->bytes += m->size;
-			w->m->run->stats.msgs_done++;
-			w->m->run->stats.bytes_done += m->size;
-		} else {
-			f->errors++;
-		}
-	}
-	if (r->status != IMAP_ST_OK) {
-		char *e = xasprintf("APPEND of %zu message(s) to %s refused: %s %s%s%s%s", b->n,
-		    f->dst_name, imap_status_str(r->status), r->code != NULL ? "[" : "",
-		    r->code != NULL ? r->code : "", r->code != NULL ? "] " : "", r->text);
-
-		folder_set_error(f, e);
-		free(e);
-	}
-	if (n_uids > 0 && uids[n_uids - 1] + 1 > w->dst_uidnext)
-		w->dst_uidnext = uids[n_uids - 1] + 1;
-	free(uids);
-	batch_free(b);
-	copy_check_done(w);
-}
-
-/* ================================================================ copy ===== */
-
-static void
-copy_fetch_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "FETCH from %s: %s", w->f->src_name,
-		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
-		return;
-	}
-	w->fetches--;
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		char *e = xasprintf("FETCH in %s: %s %s", w->f->src_name, imap_status_str(r->status),
-		    r->text);
-
-		folder_set_error(w->f, e);
-		free(e);
-		w->fetch_errors++;
-	}
-	copy_pump(w);
-}
-
-/* Keep SYNC_FETCH_WINDOW body fetches in flight; close the last batch at the end. */
-static void
-copy_pump(struct sync_worker *w)
-{
-	if (w->failing)
-		return;
-	while (w->fetches < SYNC_FETCH_WINDOW && w->next_req < w->n_msgs) {
-		uint32_t *uids = xcalloc(SYNC_FETCH_MSGS, sizeof(*uids));
-		size_t n = 0, taken = 0, start = w->next_req;
-		uint64_t bytes = 0;
-		struct imap_cmd *cmd;
-		char *set;
-
-		while (w->next_req < w->n_msgs && n < SYNC_FETCH_MSGS && bytes < SYNC_FETCH_BYTES) {
-			struct sync_msg *m = &w->msgs[w->next_req];
-
-			if (m->st == M_NEW) {
-				uids[n++] = m->uid;
-				bytes += m->size;
-			}
-			w->next_req++;
-		}
-		if (n == 0) {
-			free(uids);
-			continue;
-		}
-		set = sync_set_str(uids, n, &taken);
-		if (taken < n) {
-			/* The set got too long: request the rest next time. */
-			size_t k = start;
-
-			for (size_t left = taken; k < w->n_msgs; k++) {
-				if (w->msgs[k].st != M_NEW)
-					continue;
-				if (left == 0)
-					break;
-				left--;
-			}
-			w->next_req = k;
-		}
-		free(uids);
-		cmd = imap_cmd_new(w->src, "UID FETCH");
-		imap_cmd_atom(cmd, set);
-		imap_cmd_atom(cmd, "(UID BODY.PEEK[])");
-		free(set);
-		w->fetches++;
-		imap_cmd_send(cmd, NULL, copy_fetch_done, w);
-	}
-	copy_check_done(w);
-}
-
-static void
-copy_check_done(struct sync_worker *w)
-{
-	if (w->failing || w->ph != W_COPY)
-		return;
-	if (w->fetches > 0 || w->next_req < w->n_msgs)
-		return;
-	if (w->cur != NULL)
-		return;
-	if (w->open != NULL && batch_close(w) != 0)
-		return;
-	if (w->inflight != NULL)
-		return;
-	worker_finish(w);
-}
-
-static void
-worker_copy(struct sync_worker *w)
-{
-	w->ph = W_COPY;
-	worker_sink_mode(w, w->src, SINK_COPY);
-	copy_pump(w);
-}
-
-/* ================================================================ changes since the last pass ===== */
-
-/*
- * The tagged answer R on C to a command of the changes or check steps:
- * 1 when it is OK. Otherwise 0, and the worker fails (retried when the
- * connection broke) or backs off (throttled). WHAT names the command.
- */
-static int
-worker_answer_ok(struct sync_worker *w, struct imap_client *c, const struct imap_response *r,
-    const char *what)
-{
-	const char *folder = c == w->dst ? w->f->dst_name : w->f->src_name;
-
-	if (w->failing)
-		return 0;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "%s in %s: %s", what, folder,
-		    c != NULL ? imap_client_error(c) : "connection closed");
-		return 0;
-	}
-	if (sync_throttled(w, r))
-		return 0;
-	if (r->status != IMAP_ST_OK) {
-		worker_fail(w, 0, 0, "%s in %s failed: %s %s", what, folder,
-		    imap_status_str(r->status), r->text);
-		return 0;
-	}
-	return 1;
-}
-
-/* A message's flags as one side lists them now: UID and flag set. */
-struct sync_fl {
-	uint32_t uid;
-	char *set;
-};
-
-static int
-sync_fl_cmp(const void *a, const void *b)
-{
-	const struct sync_fl *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static struct sync_fl *
-sync_fl_find(struct sync_fl *v, size_t n, uint32_t uid)
-{
-	struct sync_fl key = {uid, NULL};
-
-	return n > 0 ? bsearch(&key, v, n, sizeof(*v), sync_fl_cmp) : NULL;
-}
-
-static void
-sync_fl_free(struct sync_fl **v, size_t *n)
-{
-	for (size_t i = 0; i < *n; i++)
-		free((*v)[i].set);
-	free(*v);
-	*v = NULL;
-	*n = 0;
-}
-
-/* Forget the changes step's data. */
-static void
-changes_reset(struct sync_worker *w)
-{
-	syncstate_msgs_free(w->crow, w->n_crow_all);
-	w->crow = NULL;
-	w->n_crow = w->n_crow_all = 0;
-	for (size_t i = 0; i < w->n_bases; i++) {
-		free(w->bases[i].bs);
-		free(w->bases[i].bd);
-	}
-	free(w->bases);
-	w->bases = NULL;
-	w->n_bases = 0;
-	free(w->gone);
-	free(w->gone_src);
-	w->gone = w->gone_src = NULL;
-	w->n_gone = 0;
-	w->gone_step = 0;
-	w->changes_failed = 0;
-	w->chg_updated = w->chg_conflicts = 0;
-	sync_fl_free(&w->sfl, &w->n_sfl);
-	sync_fl_free(&w->dfl, &w->n_dfl);
-	w->cap_sfl = w->cap_dfl = 0;
-}
-
-/* The flag set of "(\\Seen $Label1)" (what APPEND took). Caller frees. */
-static char *
-sync_flags_of_paren(const char *s)
-{
-	const char *v[128];
-	char *copy = xstrdup(s), *p = copy, *out;
-	size_t n = 0;
-
-	while (*p != '\0' && n < UTIL_ARRAY_LEN(v)) {
-		while (*p == '(' || *p == ')' || *p == ' ')
-			*p++ = '\0';
-		if (*p == '\0')
-			break;
-		v[n++] = p;
-		while (*p != '\0' && *p != ' ' && *p != ')')
-			p++;
-	}
-	out = syncflags_norm(v, n);
-	free(copy);
-	return out;
-}
-
-/* FETCH (UID FLAGS) responses of either side into its list. */
-static void
-changes_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-	int dst = c == w->dst;
-	uint32_t uid = 0;
-	const struct imap_arg *flags = NULL;
-	const char *v[128];
-	size_t n = 0;
-	struct sync_fl **list = dst ? &w->dfl : &w->sfl;
-	size_t *cnt = dst ? &w->n_dfl : &w->n_sfl, *cap = dst ? &w->cap_dfl : &w->cap_sfl;
-
-	sync_touch(w->m);
-	if (r->keyword == NULL || !util_strieq(r->keyword, "FETCH") || r->args == NULL ||
-	    r->args->type != IMAP_ARG_LIST)
-		return;
-	for (const struct imap_arg *a = r->args->list; a != NULL && a->next != NULL;
-	     a = a->next->next) {
-		if (imap_arg_is(a, "UID") && a->next->type == IMAP_ARG_ATOM)
-			(void)sync_parse_u32(a->next->str, &uid);
-		else if (imap_arg_is(a, "FLAGS") && a->next->type == IMAP_ARG_LIST)
-			flags = a->next;
-	}
-	if (uid == 0 || flags == NULL)
-		return; /* not what we asked for: nothing to act on */
-	for (const struct imap_arg *f = flags->list; f != NULL && n < UTIL_ARRAY_LEN(v); f = f->next)
-		if (f->type == IMAP_ARG_ATOM)
-			v[n++] = f->str;
-	if (*cnt == *cap) {
-		*cap = *cap ? *cap * 2 : 256;
-		*list = xrealloc(*list, *cap * sizeof(**list));
-	}
-	(*list)[*cnt].uid = uid;
-	(*list)[(*cnt)++].set = syncflags_norm(v, n);
-}
-
-/* Keep the flags of SET the destination folder keeps (PERMANENTFLAGS). */
-static char *
-changes_keepable(struct sync_worker *w, const char *set)
-{
-	const char *v[128];
-	char *copy = xstrdup(set), *p = copy, *out;
-	size_t n = 0;
-
-	while (*p != '\0' && n < UTIL_ARRAY_LEN(v)) {
-		char *e = p + strcspn(p, " ");
-
-		if (*e != '\0')
-			*e++ = '\0';
-		if (meta_flag_ok(w, p))
-			v[n++] = p;
-		p = e;
-	}
-	out = syncflags_norm(v, n);
-	free(copy);
-	return out;
-}
-
-static void changes_store_done(struct imap_client *c, const struct imap_response *r, void *arg);
-static void changes_next(struct sync_worker *w);
-static void changes_record(struct sync_worker *w);
-
-/* UID STORE UIDS[0..N) (sorted) OP (SET) in commands of bounded length. */
-static void
-changes_store(struct sync_worker *w, uint32_t *uids, size_t n, const char *op, const char *set)
-{
-	size_t off = 0;
-
-	qsort(uids, n, sizeof(*uids), sync_cmp_u32);
-	while (off < n) {
-		size_t taken;
-		char *s = sync_set_str(uids + off, n - off, &taken);
-		char *fl = xasprintf("(%s)", set);
-		struct imap_cmd *cmd = imap_cmd_new(w->dst, "UID STORE");
-
-		imap_cmd_atom(cmd, s);
-		imap_cmd_atom(cmd, op);
-		imap_cmd_atom(cmd, fl); /* every element passed syncflags_ok */
-		free(s);
-		free(fl);
-		w->pending++;
-		imap_cmd_send(cmd, NULL, changes_store_done, w);
-		off += taken;
-	}
-}
-
-/* One change to apply: the destination UID and the flags to add / remove. */
-struct sync_chg {
-	uint32_t dst_uid;
-	char *set;
-};
-
-static int
-sync_chg_cmp(const void *a, const void *b)
-{
-	const struct sync_chg *x = a, *y = b;
-	int c = strcmp(x->set, y->set);
-
-	return c != 0 ? c : (x->dst_uid < y->dst_uid ? -1 : x->dst_uid > y->dst_uid);
-}
-
-/* STOREs grouped by flag set: one command (or a few) per distinct set. */
-static void
-changes_store_groups(struct sync_worker *w, struct sync_chg *v, size_t n, const char *op)
-{
-	uint32_t *uids = xcalloc(n ? n : 1, sizeof(*uids));
-	size_t i = 0;
-
-	qsort(v, n, sizeof(*v), sync_chg_cmp);
-	while (i < n) {
-		size_t k = 0, j = i;
-
-		while (j < n && strcmp(v[j].set, v[i].set) == 0)
-			uids[k++] = v[j++].dst_uid;
-		changes_store(w, uids, k, op, v[i].set);
-		i = j;
-	}
-	free(uids);
-	for (size_t t = 0; t < n; t++)
-		free(v[t].set);
-	free(v);
-}
-
-static void
-changes_expunge_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL || r->status != IMAP_ST_OK) {
-		w->changes_failed = 1;
-		folder_set_error(w->f, r == NULL ? "UID EXPUNGE: connection closed"
-		                                  : "UID EXPUNGE refused by the destination");
-	}
-	if (--w->pending == 0)
-		changes_record(w);
-}
-
-static void
-changes_store_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "STORE in %s: %s", w->f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		char *e = xasprintf("STORE in %s refused: %s %s", w->f->dst_name,
-		    imap_status_str(r->status), r->text);
-
-		folder_set_error(w->f, e);
-		free(e);
-		w->changes_failed = 1;
-	}
-	if (--w->pending == 0)
-		changes_next(w);
-}
-
-/* After the flag STOREs: the deletions (one STORE \Deleted, then UID
- * EXPUNGE of exactly those UIDs: RFC 4315 2.1, never a plain EXPUNGE that
- * would take mail the user marked), then the record. */
-static void
-changes_next(struct sync_worker *w)
-{
-	size_t off = 0;
-
-	if (w->n_gone == 0 || w->changes_failed || w->gone_step != 0) {
-		changes_record(w);
-		return;
-	}
-	w->gone_step = 1;
-	changes_store(w, w->gone, w->n_gone, "+FLAGS.SILENT", "\\Deleted");
-	while (off < w->n_gone) {
-		size_t taken;
-		char *s = sync_set_str(w->gone + off, w->n_gone - off, &taken);
-		struct imap_cmd *cmd = imap_cmd_new(w->dst, "UID EXPUNGE");
-
-		imap_cmd_atom(cmd, s);
-		free(s);
-		w->pending++;
-		imap_cmd_send(cmd, NULL, changes_expunge_done, w);
-		off += taken;
-	}
-}
-
-/* Everything answered: record the new flag bases and the deletions, then
- * check the folder (I4). */
-static void
-changes_record(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	struct sync_folder *f = w->f;
-	int rc;
-
-	rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && !w->changes_failed && i < w->n_bases; i++)
-		rc = syncstate_set_flags(st, w->sf.id, w->bases[i].src_uid, w->bases[i].bs,
-		    w->bases[i].bd);
-	for (size_t i = 0; rc == 0 && !w->changes_failed && w->gone_step == 1 && i < w->n_gone;
-	     i++)
-		rc = syncstate_drop(st, w->sf.id, w->gone_src[i]);
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	if (!w->changes_failed) {
-		f->flags_updated += w->chg_updated;
-		f->conflicts += w->chg_conflicts;
-		if (w->gone_step == 1)
-			f->deleted += w->n_gone;
-	} else {
-		f->errors++;
-	}
-	changes_reset(w);
-	worker_check(w);
-}
-
-/* Both sides listed: merge every copied message's flags, find what the
- * source no longer has, and send the STOREs. */
-static void
-changes_apply(struct sync_worker *w)
-{
-	struct sync_chg *add = NULL, *rem = NULL;
-	size_t n_add = 0, n_rem = 0;
-	int may_delete = w->m->run->o.delete_vanished && imap_client_has_cap(w->dst, "UIDPLUS");
-
-	if (w->n_sfl > 1)
-		qsort(w->sfl, w->n_sfl, sizeof(*w->sfl), sync_fl_cmp);
-	if (w->n_dfl > 1)
-		qsort(w->dfl, w->n_dfl, sizeof(*w->dfl), sync_fl_cmp);
-	w->bases = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->bases));
-	w->gone = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone));
-	w->gone_src = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone_src));
-	add = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*add));
-	rem = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*rem));
-	for (size_t i = 0; i < w->n_crow; i++) {
-		struct syncstate_msg *row = &w->crow[i];
-		struct sync_fl *s = sync_fl_find(w->sfl, w->n_sfl, row->src_uid);
-		struct sync_fl *d = sync_fl_find(w->dfl, w->n_dfl, row->dst_uid);
-		char *sk, *target, *a, *r;
-		int conflict = 0;
-
-		if (d == NULL)
-			continue; /* not on the destination: the check (I4) copies it again */
-		if (s == NULL) {
-			/* Gone from the source since it was copied: deleted or moved. */
-			if (may_delete) {
-				w->gone[w->n_gone] = row->dst_uid;
-				w->gone_src[w->n_gone++] = row->src_uid;
-			} else {
-				w->f->deleted_pending++;
-			}
-			continue;
-		}
-		sk = changes_keepable(w, s->set);
-		target = syncflags_merge(row->src_flags != NULL ? row->src_flags : sk, sk,
-		    row->dst_flags != NULL ? row->dst_flags : d->set, d->set, &conflict);
-		a = syncflags_minus(target, d->set);
-		r = syncflags_minus(d->set, target);
-		if (*a != '\0') {
-			add[n_add].dst_uid = row->dst_uid;
-			add[n_add++].set = a;
-		} else {
-			free(a);
-		}
-		if (*r != '\0') {
-			rem[n_rem].dst_uid = row->dst_uid;
-			rem[n_rem++].set = r;
-		} else {
-			free(r);
-		}
-		if (strcmp(target, d->set) != 0)
-			w->chg_updated++;
-		w->chg_conflicts += (uint64_t)conflict;
-		if (row->src_flags == NULL || strcmp(row->src_flags, sk) != 0 ||
-		    row->dst_flags == NULL || strcmp(row->dst_flags, target) != 0) {
-			w->bases[w->n_bases].src_uid = row->src_uid;
-			w->bases[w->n_bases].bs = sk;
-			w->bases[w->n_bases++].bd = target;
-		} else {
-			free(sk);
-			free(target);
-		}
-	}
-	sync_fl_free(&w->sfl, &w->n_sfl);
-	sync_fl_free(&w->dfl, &w->n_dfl);
-	w->pending = 0;
-	w->gone_step = 0;
-	if (n_add > 0)
-		changes_store_groups(w, add, n_add, "+FLAGS.SILENT");
-	else
-		free(add);
-	if (n_rem > 0)
-		changes_store_groups(w, rem, n_rem, "-FLAGS.SILENT");
-	else
-		free(rem);
-	if (w->pending == 0)
-		changes_next(w); /* no flag to change */
-}
-
-static void
-changes_fetch_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	if (worker_answer_ok(w, c, r, "UID FETCH FLAGS") && --w->pending == 0)
-		changes_apply(w);
-}
-
-/*
- * Issue 15: what changed since the last pass among the messages copied
- * before. Both sides list the flags of the copies (the source: UIDs 1 to the
- * highest copied; the destination: the copies' UIDs), then changes_apply.
- */
-static void
-worker_changes(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	struct syncstate_msg *rows = NULL;
-	uint32_t *uids, top = 0;
-	size_t n = 0, k = 0, off = 0;
-	struct imap_cmd *cmd;
-	char set[32];
-
-	w->ph = W_CHANGES;
-	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
-		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct syncstate_msg tmp;
-
-		const struct sync_msg *now;
-
-		/* Only copies made by earlier passes: this pass's own copies carry
-		 * the flags of now (a full copy lists no flags a second time). */
-		if (rows[i].dst_uidvalidity != w->dst_uidvalidity || rows[i].dst_uid == 0)
-			continue;
-		now = worker_find_msg(w, rows[i].src_uid);
-		if (now != NULL && now->st == M_DONE)
-			continue;
-		tmp = rows[k];
-		rows[k++] = rows[i];
-		rows[i] = tmp;
-		if (rows[k - 1].src_uid > top)
-			top = rows[k - 1].src_uid;
-	}
-	w->crow = rows;
-	w->n_crow = k;
-	w->n_crow_all = n;
-	if (k == 0) {
-		changes_reset(w);
-		worker_check(w);
-		return;
-	}
-	worker_sink_mode(w, w->src, SINK_NONE);
-	worker_sink_mode(w, w->dst, SINK_NONE);
-	w->pending = 0;
-	snprintf(set, sizeof(set), "1:%u", top);
-	cmd = imap_cmd_new(w->src, "UID FETCH");
-	imap_cmd_atom(cmd, set);
-	imap_cmd_atom(cmd, "(UID FLAGS)");
-	w->pending++;
-	imap_cmd_send(cmd, changes_untagged, changes_fetch_done, w);
-	uids = xcalloc(k, sizeof(*uids));
-	for (size_t i = 0; i < k; i++)
-		uids[i] = rows[i].dst_uid;
-	qsort(uids, k, sizeof(*uids), sync_cmp_u32);
-	while (off < k) {
-		size_t taken;
-		char *s = sync_set_str(uids + off, k - off, &taken);
-
-		cmd = imap_cmd_new(w->dst, "UID FETCH");
-		imap_cmd_atom(cmd, s);
-		imap_cmd_atom(cmd, "(UID FLAGS)");
-		free(s);
-		w->pending++;
-		imap_cmd_send(cmd, changes_untagged, changes_fetch_done, w);
-		off += taken;
-	}
-	free(uids);
 }
 
 /* ================================================================ check (I4) ===== */
@@ -2228,7 +653,7 @@ check_count_done(struct imap_client *c, const struct imap_response *r, void *arg
  * to date, RFC 3501 6.1.2); when they do not add up, or with --verify, every
  * copy is looked up (worker_check_uids).
  */
-static void
+void
 worker_check(struct sync_worker *w)
 {
 	w->ph = W_CHECK;
@@ -2243,7 +668,7 @@ worker_check(struct sync_worker *w)
 
 /* The folder's pass is over: record the final watermark (I2), then check
  * what the state claims (I4). */
-static void
+void
 worker_finish(struct sync_worker *w)
 {
 	struct syncstate *st = w->m->run->st;
@@ -2273,7 +698,7 @@ worker_finish(struct sync_worker *w)
 /* ================================================================ metadata ===== */
 
 /* Keep the flag for APPEND? Keywords only where PERMANENTFLAGS allow them. */
-static int
+int
 meta_flag_ok(struct sync_worker *w, const char *flag)
 {
 	if (util_strieq(flag, "\\Recent"))
@@ -2705,7 +1130,7 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 	worker_copy(w);
 }
 
-static void
+void
 worker_meta(struct sync_worker *w)
 {
 	struct syncstate *st = w->m->run->st;
@@ -2770,508 +1195,6 @@ dberr:
 	worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
 }
 
-/* ================================================================ hashing candidates ===== */
-
-static void
-cand_add(struct sync_worker *w, uint32_t uid, uint64_t size, char *msgid)
-{
-	struct sync_cand *c;
-
-	if (w->n_cands == w->cap_cands) {
-		w->cap_cands = w->cap_cands ? w->cap_cands * 2 : 16;
-		w->cands = xrealloc(w->cands, w->cap_cands * sizeof(*w->cands));
-	}
-	c = &w->cands[w->n_cands++];
-	memset(c, 0, sizeof(*c));
-	c->uid = uid;
-	c->size = size;
-	c->msgid = msgid;
-}
-
-/* UID FETCH <cands> ITEMS on C, hashing every body (UNTAGGED sees each
- * response, may be NULL); DONE follows each command. */
-static void
-cand_fetch(struct sync_worker *w, struct imap_client *c, imap_done_fn done, const char *items,
-    imap_untagged_fn untagged)
-{
-	uint32_t *uids = xcalloc(w->n_cands ? w->n_cands : 1, sizeof(*uids));
-	size_t off = 0;
-
-	for (size_t i = 0; i < w->n_cands; i++)
-		uids[i] = w->cands[i].uid;
-	qsort(uids, w->n_cands, sizeof(*uids), sync_cmp_u32);
-	worker_sink_mode(w, c, SINK_HASH);
-	w->next_cand = 0;
-	w->pending = 0;
-	while (off < w->n_cands) {
-		size_t taken;
-		char *set = sync_set_str(uids + off, w->n_cands - off, &taken);
-		struct imap_cmd *cmd = imap_cmd_new(c, "UID FETCH");
-
-		imap_cmd_atom(cmd, set);
-		imap_cmd_atom(cmd, items);
-		free(set);
-		w->pending++;
-		imap_cmd_send(cmd, untagged, done, w);
-		off += taken;
-	}
-	free(uids);
-}
-
-static int
-sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, char **msgid)
-{
-	int have_uid = 0, have_size = 0;
-
-	*msgid = NULL;
-	if (r->keyword == NULL || !util_strieq(r->keyword, "FETCH") || r->args == NULL ||
-	    r->args->type != IMAP_ARG_LIST)
-		return 0;
-	for (const struct imap_arg *a = r->args->list; a != NULL && a->next != NULL;
-	     a = a->next->next) {
-		const struct imap_arg *v = a->next;
-
-		if (imap_arg_is(a, "UID") && v->type == IMAP_ARG_ATOM) {
-			have_uid = sync_parse_u32(v->str, uid) == 0;
-		} else if (imap_arg_is(a, "RFC822.SIZE") && v->type == IMAP_ARG_ATOM) {
-			long long x;
-
-			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
-			*size = (uint64_t)x;
-		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
-		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
-			free(*msgid);
-			*msgid = sync_message_id(v->str, v->len);
-		}
-	}
-	if (!have_uid || !have_size) {
-		free(*msgid);
-		*msgid = NULL;
-		return 0;
-	}
-	return 1;
-}
-
-/* ================================================================ reconcile (I3) ===== */
-
-/*
- * End of a matching step (reconciling intents after a crash, or recovering
- * after a UIDVALIDITY change): commit what it recorded unless RC says the
- * state failed (then fail the worker), forget the candidates, go on.
- */
-static void
-worker_matched(struct sync_worker *w, int rc)
-{
-	struct syncstate *st = w->m->run->st;
-
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < w->n_cands; i++)
-		free(w->cands[i].msgid);
-	w->n_cands = 0;
-	worker_meta(w);
-}
-
-/*
- * I3: every intent found on the destination becomes DONE. One not found is
- * dropped (copied again) only when its APPEND can no longer arrive; a younger
- * one is kept and the destination is looked at again (reconcile_settle_cb).
- */
-static void
-reconcile_resolve(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	int64_t now = 0, settle = w->m->run->o.idle_ms, wait = 0;
-	size_t kept = 0;
-	int rc;
-
-	worker_sink_mode(w, w->dst, SINK_NONE);
-	rc = syncstate_now_ms(st, &now);
-	/* A dead session still storing its last commands makes the destination
-	 * grow; once it stayed the same for SYNC_SETTLE_QUIET_MS, nothing more
-	 * is arriving and the settle time is over early. */
-	if (w->settle_round == 0 || w->settle_seen != w->settle_top) {
-		w->settle_top = w->settle_seen;
-		w->settle_changed_ms = now;
-	} else if (now - w->settle_changed_ms >= SYNC_SETTLE_QUIET_MS) {
-		settle = 0;
-	}
-	w->settle_seen = 0;
-	if (rc == 0)
-		rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && i < w->n_intents; i++) {
-		struct syncstate_msg *in = &w->intents[i];
-		struct sync_cand *hit = NULL;
-		int64_t wt;
-
-		if (in->size == UINT64_MAX) { /* dropped: another UIDVALIDITY */
-			syncstate_msg_clear(in);
-			continue;
-		}
-		for (size_t j = 0; j < w->n_cands && in->has_hash; j++) {
-			struct sync_cand *c = &w->cands[j];
-
-			if (!c->used && c->hashed && c->size == in->size &&
-			    c->uid >= in->dst_uidnext &&
-			    memcmp(c->sha, in->sha256, sizeof(c->sha)) == 0) {
-				hit = c;
-				break;
-			}
-		}
-		if (hit != NULL) {
-			hit->used = 1;
-			rc = syncstate_done(st, w->sf.id, in->src_uid, w->dst_uidvalidity, hit->uid);
-			w->f->reconciled++;
-			syncstate_msg_clear(in);
-		} else if ((wt = sync_settle_wait(in->written_ms, now, settle, w->settle_round)) > 0) {
-			if (wt > wait)
-				wait = wt;
-			w->intents[kept++] = *in;
-		} else {
-			rc = syncstate_drop(st, w->sf.id, in->src_uid);
-			w->f->intents_dropped++;
-			syncstate_msg_clear(in);
-		}
-	}
-	w->n_intents = kept;
-	if (kept == 0 || rc != 0) {
-		worker_matched(w, rc);
-		return;
-	}
-	/* Some may still be arriving from a session that died: look again. */
-	if (syncstate_commit(st) != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < w->n_cands; i++)
-		free(w->cands[i].msgid);
-	w->n_cands = 0;
-	w->settle_round++;
-	sync_touch(w->m);
-	{
-		struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
-
-		evtimer_add(w->settle, &tv);
-	}
-}
-
-static void
-reconcile_settle_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	if (w->failing || w->ph != W_RECONCILE || w->dst == NULL)
-		return;
-	sync_touch(w->m);
-	worker_reconcile(w);
-}
-
-static void
-reconcile_hash_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "reconciling %s: %s", w->f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (--w->pending == 0)
-		reconcile_resolve(w);
-}
-
-static void
-reconcile_list_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-	uint32_t uid = 0;
-	uint64_t size = 0;
-	char *msgid;
-
-	(void)c;
-	sync_touch(w->m);
-	if (!sync_parse_fetch(r, &uid, &size, &msgid))
-		return;
-	free(msgid);
-	if (uid > w->settle_seen)
-		w->settle_seen = uid;
-	for (size_t i = 0; i < w->n_intents; i++) {
-		if (w->intents[i].size == size && uid >= w->intents[i].dst_uidnext) {
-			cand_add(w, uid, size, NULL);
-			return;
-		}
-	}
-}
-
-static void
-reconcile_list_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-	struct syncstate *st = w->m->run->st;
-	uint32_t *acc = NULL;
-	size_t n_acc = 0, k = 0;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "reconciling %s: %s", w->f->dst_name,
-		    w->dst != NULL ? imap_client_error(w->dst) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->dst_name,
-		    imap_status_str(r->status), r->text);
-		return;
-	}
-	/* Destination messages a DONE row accounts for are not candidates. */
-	if (syncstate_dst_uids(st, w->m->pair, w->f->dst_raw, w->dst_uidvalidity, 1, &acc, &n_acc) !=
-	    0) {
-		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	for (size_t i = 0; i < w->n_cands; i++) {
-		if (sync_has_u32(acc, n_acc, w->cands[i].uid))
-			continue;
-		w->cands[k++] = w->cands[i];
-	}
-	w->n_cands = k;
-	free(acc);
-	if (w->n_cands == 0) {
-		reconcile_resolve(w);
-		return;
-	}
-	cand_fetch(w, w->dst, reconcile_hash_done, "(UID BODY.PEEK[])", NULL);
-}
-
-static void
-reconcile_noop_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	/* Nothing to do: a failed connection fails the FETCH that follows. */
-	(void)c;
-	(void)r;
-	(void)arg;
-}
-
-static void
-worker_reconcile(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	uint32_t low = UINT32_MAX;
-	struct imap_cmd *cmd;
-	char set[32];
-	int rc;
-
-	w->ph = W_RECONCILE;
-	/* Intents from another destination UIDVALIDITY cannot be checked. */
-	rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && i < w->n_intents; i++) {
-		if (w->intents[i].dst_uidvalidity != w->dst_uidvalidity) {
-			rc = syncstate_drop(st, w->sf.id, w->intents[i].src_uid);
-			w->f->intents_dropped++;
-			w->intents[i].size = UINT64_MAX; /* matches nothing */
-		} else if (w->intents[i].dst_uidnext < low) {
-			low = w->intents[i].dst_uidnext;
-		}
-	}
-	if (rc == 0)
-		rc = syncstate_commit(st);
-	if (rc != 0) {
-		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
-		return;
-	}
-	if (low == UINT32_MAX) {
-		reconcile_resolve(w);
-		return;
-	}
-	snprintf(set, sizeof(set), "%u:*", low > 0 ? low : 1);
-	if (w->settle_round > 0) {
-		/* Looking again: NOOP lets the server show what other sessions
-		 * stored meanwhile (RFC 3501 6.1.2) before the FETCH. */
-		imap_cmd_send(imap_cmd_new(w->dst, "NOOP"), NULL, reconcile_noop_done, w);
-	}
-	cmd = imap_cmd_new(w->dst, "UID FETCH");
-	imap_cmd_atom(cmd, set);
-	imap_cmd_atom(cmd, "(UID RFC822.SIZE)");
-	imap_cmd_send(cmd, reconcile_list_untagged, reconcile_list_done, w);
-}
-
-/* ================================================================ UIDVALIDITY recovery ===== */
-
-static int
-sync_msgid_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static void
-recover_resolve(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	unsigned char *used = xcalloc(w->n_old ? w->n_old : 1, 1);
-	int rc;
-
-	worker_sink_mode(w, w->src, SINK_NONE);
-	rc = syncstate_begin(st);
-	for (size_t i = 0; rc == 0 && i < w->n_cands; i++) {
-		struct sync_cand *c = &w->cands[i];
-
-		if (!c->hashed)
-			continue;
-		for (size_t j = 0; j < w->n_old; j++) {
-			struct syncstate_msg *o = &w->old[j];
-
-			if (used[j] || !o->has_hash || o->size != c->size ||
-			    !sync_msgid_eq(o->message_id, c->msgid) ||
-			    memcmp(o->sha256, c->sha, sizeof(c->sha)) != 0)
-				continue;
-			{
-				struct syncstate_msg sm = *o;
-
-				used[j] = 1;
-				sm.src_uid = c->uid;
-				sm.state = SYNCSTATE_DONE;
-				rc = syncstate_put(st, w->sf.id, &sm);
-				w->f->recovered++;
-			}
-			break;
-		}
-	}
-	free(used);
-	worker_matched(w, rc);
-}
-
-static void
-recover_hash_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "matching %s after a UIDVALIDITY change: %s", w->f->src_name,
-		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (--w->pending == 0)
-		recover_resolve(w);
-}
-
-static void
-recover_list_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-	uint32_t uid = 0;
-	uint64_t size = 0;
-	char *msgid;
-
-	(void)c;
-	sync_touch(w->m);
-	if (!sync_parse_fetch(r, &uid, &size, &msgid))
-		return;
-	for (size_t i = 0; i < w->n_old; i++) {
-		if (w->old[i].size == size && sync_msgid_eq(w->old[i].message_id, msgid)) {
-			cand_add(w, uid, size, msgid);
-			return;
-		}
-	}
-	free(msgid);
-}
-
-static void
-recover_list_done(struct imap_client *c, const struct imap_response *r, void *arg)
-{
-	struct sync_worker *w = arg;
-
-	(void)c;
-	if (w->failing)
-		return;
-	if (r == NULL) {
-		worker_fail(w, 1, 0, "matching %s after a UIDVALIDITY change: %s", w->f->src_name,
-		    w->src != NULL ? imap_client_error(w->src) : "connection closed");
-		return;
-	}
-	if (sync_throttled(w, r))
-		return;
-	if (r->status != IMAP_ST_OK) {
-		worker_fail(w, 0, 0, "UID FETCH in %s failed: %s %s", w->f->src_name,
-		    imap_status_str(r->status), r->text);
-		return;
-	}
-	if (w->n_cands == 0) {
-		recover_resolve(w);
-		return;
-	}
-	cand_fetch(w, w->src, recover_hash_done, "(UID BODY.PEEK[])", NULL);
-}
-
-/* Returns 1 when a recovery started, 0 when none is needed, -1 on failure. */
-static int
-worker_recover(struct sync_worker *w)
-{
-	struct syncstate *st = w->m->run->st;
-	int64_t *ids = NULL;
-	size_t n_ids = 0;
-	struct syncstate_msg *rows = NULL;
-	size_t n_rows = 0;
-	struct imap_cmd *cmd;
-
-	if (w->sf.last_uid != 0)
-		return 0;
-	if (syncstate_msgs(st, w->sf.id, -1, 0, &rows, &n_rows) != 0)
-		goto dberr;
-	syncstate_msgs_free(rows, n_rows);
-	if (n_rows > 0)
-		return 0;
-	if (syncstate_other_uidvalidity(st, w->m->pair, w->f->src_raw, w->src_uidvalidity, &ids,
-	        &n_ids) != 0)
-		goto dberr;
-	for (size_t i = 0; i < n_ids; i++) {
-		if (syncstate_msgs(st, ids[i], SYNCSTATE_DONE, 0, &rows, &n_rows) != 0) {
-			free(ids);
-			goto dberr;
-		}
-		w->old = xrealloc(w->old, (w->n_old + n_rows + 1) * sizeof(*w->old));
-		memcpy(w->old + w->n_old, rows, n_rows * sizeof(*rows));
-		w->n_old += n_rows;
-		free(rows); /* the message_id strings moved to w->old */
-	}
-	free(ids);
-	if (w->n_old == 0)
-		return 0;
-	w->ph = W_RECOVER;
-	worker_sink_mode(w, w->src, SINK_NONE);
-	cmd = imap_cmd_new(w->src, "UID FETCH");
-	imap_cmd_atom(cmd, "1:*");
-	imap_cmd_atom(cmd, "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
-	imap_cmd_send(cmd, recover_list_untagged, recover_list_done, w);
-	return 1;
-dberr:
-	worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
-	return -1;
-}
-
 /* ================================================================ select ===== */
 
 static void
@@ -3305,6 +1228,10 @@ select_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 			w->dst_uidnext = v;
 		else
 			w->src_uidnext = v;
+	} else if (!dst && imap_code_is(r, "HIGHESTMODSEQ", &rest)) {
+		/* RFC 7162 3.1.2.1; NOMODSEQ (3.1.2.2) leaves it 0 */
+		if (sync_parse_u64(rest, &w->src_modseq) != 0)
+			w->src_modseq = 0;
 	} else if (dst && imap_code_is(r, "PERMANENTFLAGS", &rest)) {
 		/* RFC 3501 7.1: PERMANENTFLAGS (flag ... [\*]) */
 		const char *p = rest;
@@ -3398,6 +1325,9 @@ worker_select(struct sync_worker *w)
 	}
 	cmd = imap_cmd_new(w->src, "EXAMINE");
 	imap_cmd_string(cmd, f->src_raw, strlen(f->src_raw), 0);
+	/* CONDSTORE: the answer carries HIGHESTMODSEQ (RFC 7162 3.1.8) */
+	if (imap_client_has_cap(w->src, "CONDSTORE"))
+		imap_cmd_atom(cmd, "(CONDSTORE)");
 	w->pending++;
 	imap_cmd_send(cmd, select_untagged, select_done, w);
 }
@@ -3631,6 +1561,7 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
 		cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
 		cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
+		cJSON_AddBoolToObject(o, "unchanged", f->unchanged);
 		if (m->run->o.since > 0)
 			cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
 		if (f->check_rounds > 0) {
@@ -4035,6 +1966,79 @@ mbox_dst_short(struct sync_mbox *m, const struct sync_folder *f, int64_t folder_
 	return 0;
 }
 
+/* ======================================================= unchanged folders (CONDSTORE) ===== */
+
+/*
+ * The folders whose STATUS says what the last settled pass saw are skipped
+ * when their HIGHESTMODSEQ did not move either (RFC 7162 3.1.1: every change
+ * to a message, flags included, raises it): no SELECT, no flag listing.
+ */
+static void
+mbox_plan_end(struct sync_mbox *m)
+{
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+
+		if (!f->modseq_ask)
+			continue;
+		f->modseq_ask = 0;
+		if (f->st_modseq == 0 || f->st_modseq != f->seen_modseq || f->done)
+			continue;
+		f->queued = 0;
+		f->changes_only = 0;
+		f->unchanged = 1;
+		f->skipped = f->st_messages;
+		f->done = 1;
+	}
+	mbox_start_workers(m);
+}
+
+static void
+mbox_modseq_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_mbox *m = arg;
+	const char *name;
+	uint64_t modseq;
+
+	(void)c;
+	if (sync_status_modseq(r, &name, &modseq) != 1)
+		return;
+	for (size_t i = 0; i < m->n_folders; i++)
+		if (m->folders[i].modseq_ask && strcmp(m->folders[i].src_raw, name) == 0)
+			m->folders[i].st_modseq = modseq;
+}
+
+static void
+mbox_modseq_done(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_mbox *m = arg;
+
+	(void)c;
+	(void)r; /* a STATUS that failed leaves st_modseq 0: the folder is looked at */
+	sync_touch(m);
+	if (--m->statuses == 0 && m->fatal == NULL && !m->finished)
+		mbox_plan_end(m);
+}
+
+/* STATUS (HIGHESTMODSEQ) of the folders that may be unchanged, pipelined. */
+static void
+mbox_plan_ask(struct sync_mbox *m)
+{
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct imap_cmd *cmd;
+
+		if (!m->folders[i].modseq_ask)
+			continue;
+		cmd = imap_cmd_new(m->src, "STATUS");
+		imap_cmd_string(cmd, m->folders[i].src_raw, strlen(m->folders[i].src_raw), 0);
+		imap_cmd_atom(cmd, "(HIGHESTMODSEQ)");
+		m->statuses++;
+		imap_cmd_send(cmd, mbox_modseq_untagged, mbox_modseq_done, m);
+	}
+	if (m->statuses == 0)
+		mbox_start_workers(m);
+}
+
 static void
 mbox_plan(struct sync_mbox *m)
 {
@@ -4046,7 +2050,7 @@ mbox_plan(struct sync_mbox *m)
 		struct syncstate_msg *rows = NULL;
 		int64_t *ids = NULL;
 		size_t n_rows = 0, n_ids = 0;
-		int work = 1;
+		int work = 1, same = 0;
 
 		if (f->done)
 			continue;
@@ -4080,6 +2084,10 @@ mbox_plan(struct sync_mbox *m)
 					work = 1;
 					f->check_forced = 1;
 				}
+				/* What STATUS says now is what the last settled pass saw. */
+				same = sf.seen_modseq != 0 && sf.seen_uidnext == f->st_uidnext &&
+				    sf.seen_messages == f->st_messages;
+				f->seen_modseq = sf.seen_modseq;
 			}
 			syncstate_folder_clear(&sf);
 		}
@@ -4095,6 +2103,8 @@ mbox_plan(struct sync_mbox *m)
 			        SYNCSTATE_DONE, &done) == 0 && done > 0) {
 				work = 1;
 				f->changes_only = 1;
+				/* CONDSTORE: unless its HIGHESTMODSEQ moved (mbox_plan_end) */
+				f->modseq_ask = same && imap_client_has_cap(m->src, "CONDSTORE");
 			}
 		}
 		if (!work && !(f->create && !f->created)) {
@@ -4104,7 +2114,7 @@ mbox_plan(struct sync_mbox *m)
 		}
 		f->queued = 1;
 	}
-	mbox_start_workers(m);
+	mbox_plan_ask(m);
 }
 
 static void

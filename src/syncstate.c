@@ -76,6 +76,17 @@ static const char syncstate_migrate_v2[] =
     "  dry_run INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS pass_pair ON pass(pair, id);";
 
+/*
+ * Version 3: what the source said of a folder at the end of its last settled
+ * pass (UIDNEXT, MESSAGES, CONDSTORE's HIGHESTMODSEQ; 0 = not known). A
+ * folder whose STATUS still says the same has nothing new to bring: the
+ * next pass neither selects it nor lists its flags (sync.c, mbox_plan).
+ */
+static const char syncstate_migrate_v3[] =
+    "ALTER TABLE folder ADD COLUMN seen_uidnext INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folder ADD COLUMN seen_messages INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folder ADD COLUMN seen_modseq INTEGER NOT NULL DEFAULT 0;";
+
 /* Milliseconds since the epoch, as SQLite computes them. */
 #define SYNCSTATE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 
@@ -227,6 +238,8 @@ syncstate_open(const char *dir, struct syncstate **out, char **err)
 		rc = 0;
 		if (v < 2)
 			rc = syncstate_exec(s, syncstate_migrate_v2);
+		if (rc == 0 && v < 3)
+			rc = syncstate_exec(s, syncstate_migrate_v3);
 		if (rc == 0) {
 			p = xasprintf("INSERT OR REPLACE INTO meta(key, value) "
 			              "VALUES('schema_version', '%d')",
@@ -320,7 +333,7 @@ syncstate_folder_get(struct syncstate *s, const char *pair, const char *src_name
 	if (syncstate_step_done(s, st) != 0)
 		return -1;
 	if (syncstate_prepare(s,
-	        "SELECT id, last_uid, dst_name FROM folder "
+	        "SELECT id, last_uid, dst_name, seen_uidnext, seen_messages, seen_modseq FROM folder "
 	        "WHERE pair = ?1 AND src_name = ?2 AND src_uidvalidity = ?3",
 	        &st) != 0)
 		return -1;
@@ -336,9 +349,30 @@ syncstate_folder_get(struct syncstate *s, const char *pair, const char *src_name
 	out->id = sqlite3_column_int64(st, 0);
 	out->last_uid = (uint32_t)sqlite3_column_int64(st, 1);
 	out->dst_name = xstrdup((const char *)sqlite3_column_text(st, 2));
+	out->seen_uidnext = (uint32_t)sqlite3_column_int64(st, 3);
+	out->seen_messages = (uint32_t)sqlite3_column_int64(st, 4);
+	out->seen_modseq = (uint64_t)sqlite3_column_int64(st, 5);
 	out->src_uidvalidity = uidvalidity;
 	sqlite3_finalize(st);
 	return 0;
+}
+
+int
+syncstate_set_seen(struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages,
+    uint64_t modseq)
+{
+	sqlite3_stmt *st;
+
+	if (syncstate_prepare(s,
+	        "UPDATE folder SET seen_uidnext = ?2, seen_messages = ?3, seen_modseq = ?4 "
+	        "WHERE id = ?1",
+	        &st) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, uidnext);
+	sqlite3_bind_int64(st, 3, messages);
+	sqlite3_bind_int64(st, 4, modseq > INT64_MAX ? 0 : (int64_t)modseq);
+	return syncstate_step_done(s, st);
 }
 
 int

@@ -12,7 +12,9 @@
  *   folder  one row per (mailbox pair, source folder, source UIDVALIDITY):
  *           the destination folder it maps to and last_uid, the highest
  *           source UID below which everything was copied or recorded as
- *           failed. A delta pass starts above last_uid.
+ *           failed. A delta pass starts above last_uid. Since schema
+ *           version 3 also what the source said of the folder at the end of
+ *           its last settled pass (seen_*: UIDNEXT, MESSAGES, HIGHESTMODSEQ).
  *   msg     one row per source message the sync touched, keyed by (folder,
  *           source UID), with the time it was written (written_ms, schema
  *           version 2; a version 1 database is migrated on open), in one of
@@ -42,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNCSTATE_SCHEMA_VERSION 2
+#define SYNCSTATE_SCHEMA_VERSION 3
 #define SYNCSTATE_FILE "sync.db"
 
 enum syncstate_msg_state {
@@ -58,6 +60,9 @@ struct syncstate_folder {
 	uint32_t src_uidvalidity;
 	uint32_t last_uid;
 	char *dst_name;
+	/* at the end of the last settled pass (0: not known; schema version 3) */
+	uint32_t seen_uidnext, seen_messages;
+	uint64_t seen_modseq; /* CONDSTORE HIGHESTMODSEQ (RFC 7162) */
 };
 
 /* One message row. message_id and the flag sets are owned (syncstate_msgs_free,
@@ -111,6 +116,11 @@ int syncstate_rollback(struct syncstate *s);
 int syncstate_folder_get(struct syncstate *s, const char *pair, const char *src_name,
     uint32_t uidvalidity, const char *dst_name, struct syncstate_folder *out);
 void syncstate_folder_clear(struct syncstate_folder *f);
+
+/* Record what the source said of FOLDER_ID at the end of a settled pass
+ * (MODSEQ 0: the source has no CONDSTORE; all 0: forget). */
+int syncstate_set_seen(struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages,
+    uint64_t modseq);
 
 /* Raise FOLDER_ID's last_uid to UID (never lowers it). */
 int syncstate_set_last_uid(struct syncstate *s, int64_t folder_id, uint32_t uid);

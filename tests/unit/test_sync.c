@@ -13,7 +13,9 @@
 
 #include <cmocka.h>
 
+#include "imap.h"
 #include "sync.h"
+#include "sync_p.h"
 
 static void
 test_map_name(void **state)
@@ -99,6 +101,53 @@ test_throttle(void **state)
 	assert_int_equal(sync_throttle_ms(NULL, "Mailbox doesn't exist"), 0);
 }
 
+/* STATUS (HIGHESTMODSEQ) answers as a server sends them (RFC 7162 3.1.2). */
+static int
+status_of(const char *line, const char **name, uint64_t *modseq, char *namebuf, size_t nlen)
+{
+	struct imap_parser *p = imap_parser_new(NULL);
+	size_t used = 0;
+	int rc = -2;
+
+	if (imap_parser_feed(p, line, strlen(line), &used) == IMAP_PARSE_DONE) {
+		rc = sync_status_modseq(imap_parser_response(p), name, modseq);
+		if (rc == 1) {
+			snprintf(namebuf, nlen, "%s", *name);
+			*name = namebuf;
+		}
+	}
+	imap_parser_free(p);
+	return rc;
+}
+
+static void
+test_status_modseq(void **state)
+{
+	const char *name = NULL;
+	uint64_t ms = 7;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(status_of("* STATUS INBOX (HIGHESTMODSEQ 9223372036854775807)\r\n", &name,
+	                     &ms, buf, sizeof(buf)), 1);
+	assert_string_equal(name, "INBOX");
+	assert_true(ms == 9223372036854775807ull);
+	assert_int_equal(status_of("* STATUS \"Sent Items\" (MESSAGES 3 HIGHESTMODSEQ 12)\r\n",
+	                     &name, &ms, buf, sizeof(buf)), 1);
+	assert_string_equal(name, "Sent Items");
+	assert_true(ms == 12);
+	/* No HIGHESTMODSEQ (NOMODSEQ mailbox): 0, "not known". */
+	assert_int_equal(status_of("* STATUS Work (UIDNEXT 4)\r\n", &name, &ms, buf, sizeof(buf)), 1);
+	assert_true(ms == 0);
+	/* Out of range, not a number, not a STATUS. */
+	assert_int_equal(status_of("* STATUS A (HIGHESTMODSEQ 9223372036854775808)\r\n", &name, &ms,
+	                     buf, sizeof(buf)), -1);
+	assert_int_equal(status_of("* STATUS A (HIGHESTMODSEQ x1)\r\n", &name, &ms, buf,
+	                     sizeof(buf)), -1);
+	assert_int_equal(status_of("* STATUS A HIGHESTMODSEQ\r\n", &name, &ms, buf, sizeof(buf)), -1);
+	assert_int_equal(status_of("* 3 EXISTS\r\n", &name, &ms, buf, sizeof(buf)), 0);
+}
+
 int
 main(void)
 {
@@ -107,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_message_id),
 		cmocka_unit_test(test_uid_set),
 		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_status_modseq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

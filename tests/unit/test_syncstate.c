@@ -93,6 +93,47 @@ test_open_modes_and_version(void **state)
 	free(dir);
 }
 
+/* A version 2 database (before the seen_* columns) is migrated on open and
+ * keeps its rows; the folder starts with nothing seen. */
+static void
+test_migrate_v2_seen(void **state)
+{
+	char *dir = tmpdir();
+	struct syncstate *s = NULL;
+	struct syncstate_folder f;
+	char *err = NULL, *path;
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(syncstate_open(dir, &s, &err), 0);
+	assert_int_equal(syncstate_folder_get(s, "a\tb", "INBOX", 7, "INBOX", &f), 0);
+	assert_int_equal(syncstate_set_last_uid(s, f.id, 42), 0);
+	syncstate_folder_clear(&f);
+	syncstate_close(s);
+	path = xasprintf("%s/%s", dir, SYNCSTATE_FILE);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE folder DROP COLUMN seen_uidnext;"
+	                                  "ALTER TABLE folder DROP COLUMN seen_messages;"
+	                                  "ALTER TABLE folder DROP COLUMN seen_modseq;"
+	                                  "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+	                     NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(path);
+	assert_int_equal(syncstate_open(dir, &s, &err), 0);
+	assert_int_equal(syncstate_schema_version(s), SYNCSTATE_SCHEMA_VERSION);
+	assert_int_equal(syncstate_folder_get(s, "a\tb", "INBOX", 7, "INBOX", &f), 0);
+	assert_int_equal(f.last_uid, 42);
+	assert_true(f.seen_uidnext == 0 && f.seen_messages == 0 && f.seen_modseq == 0);
+	assert_int_equal(syncstate_set_seen(s, f.id, 43, 40, 9000000000ull), 0);
+	syncstate_folder_clear(&f);
+	assert_int_equal(syncstate_folder_get(s, "a\tb", "INBOX", 7, "INBOX", &f), 0);
+	assert_true(f.seen_uidnext == 43 && f.seen_messages == 40 && f.seen_modseq == 9000000000ull);
+	syncstate_folder_clear(&f);
+	syncstate_close(s);
+	rmtree(dir);
+	free(dir);
+}
+
 static void
 test_loose_permissions_tightened(void **state)
 {
@@ -227,6 +268,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_modes_and_version),
 		cmocka_unit_test(test_loose_permissions_tightened),
+		cmocka_unit_test(test_migrate_v2_seen),
 		cmocka_unit_test(test_intent_done_and_reopen),
 		cmocka_unit_test(test_uidvalidity_change),
 	};
