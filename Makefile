@@ -31,17 +31,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS   += -D_GNU_SOURCE -DCUTOVER_VERSION='"$(VERSION)"' -Isrc -Ichecks -Ireports
+CPPFLAGS   += -D_GNU_SOURCE -DCUTOVER_VERSION='"$(VERSION)"' -I.
 CPPFLAGS   += -DCUTOVER_DATADIR='"$(PREFIX)/share/cutover"'
 CFLAGS     ?= -g $(OPT)
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c checks/*.c reports/*.c))
+LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*.c src/cli/*.c checks/*.c reports/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FORMAT_SRC := $(wildcard src/*.[ch] src/cli/*.[ch] checks/*.[ch] reports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/tests/%)
 
 .PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck lint-assets
@@ -55,7 +56,7 @@ endif
 cutover: $(BUILD)/cutover
 	@if [ "$(BUILD)" = build ]; then cp $(BUILD)/cutover cutover; fi
 
-$(BUILD)/cutover: $(BUILD)/src/main.o $(BUILD)/libcutover.a
+$(BUILD)/cutover: $(BUILD)/src/cli/main.o $(BUILD)/libcutover.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/libcutover.a: $(LIB_OBJ)
@@ -189,7 +190,7 @@ install: cutover
 	install -m 0644 contrib/man/cutover.1 $(DESTDIR)$(PREFIX)/share/man/man1/cutover.1
 
 format:
-	clang-format -i $(wildcard src/*.[ch] checks/*.[ch] reports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san build-fuzz cutover

@@ -26,9 +26,9 @@
 #include <time.h>
 
 #include "check.h"
-#include "oauth2.h"
-#include "plan.h"
-#include "util.h"
+#include "src/oauth2.h"
+#include "src/plan.h"
+#include "src/util.h"
 
 struct auth_task {
 	struct task *t;

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "runner.h"
+#include "src/runner.h"
 
 struct plan;
 

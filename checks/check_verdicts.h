@@ -19,15 +19,15 @@
 
 #include <cJSON.h>
 
-#include "autodiscover.h"
-#include "dmarc.h"
-#include "dns.h"
-#include "dnschase.h"
-#include "folders.h"
-#include "http.h"
-#include "mtasts.h"
-#include "spf.h"
-#include "verdict.h"
+#include "src/autodiscover.h"
+#include "src/dmarc.h"
+#include "src/dns.h"
+#include "src/dnschase.h"
+#include "src/folders.h"
+#include "src/http.h"
+#include "src/mtasts.h"
+#include "src/spf.h"
+#include "src/verdict.h"
 
 /* ---- dns.mx and dns.mx_ttl (dns_mx.c) ---- */
 

@@ -18,10 +18,10 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dnschase.h"
-#include "plan.h"
-#include "profile.h"
-#include "util.h"
+#include "src/dnschase.h"
+#include "src/plan.h"
+#include "src/profile.h"
+#include "src/util.h"
 
 enum { AD_A = 0, AD_AAAA, AD_SRV, AD_N };
 

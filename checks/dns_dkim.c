@@ -19,9 +19,9 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dnschase.h"
-#include "profile.h"
-#include "util.h"
+#include "src/dnschase.h"
+#include "src/profile.h"
+#include "src/util.h"
 
 struct dkim_task;
 

@@ -16,9 +16,9 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dmarc.h"
-#include "dnschase.h"
-#include "util.h"
+#include "src/dmarc.h"
+#include "src/dnschase.h"
+#include "src/util.h"
 
 struct dmarc_task {
 	struct task *t;

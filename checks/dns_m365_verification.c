@@ -18,9 +18,9 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
+#include "src/util.h"
 
 struct msv_task {
 	struct task *t;

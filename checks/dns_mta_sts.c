@@ -24,11 +24,11 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
-#include "http.h"
-#include "mtasts.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
+#include "src/http.h"
+#include "src/mtasts.h"
+#include "src/util.h"
 
 struct sts_task {
 	struct task *t;

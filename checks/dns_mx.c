@@ -17,10 +17,10 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
-#include "profile.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
+#include "src/profile.h"
+#include "src/util.h"
 
 #define MX_MAX_EXCHANGES 16
 

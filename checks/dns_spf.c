@@ -22,11 +22,11 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnschase.h"
-#include "dnsmsg.h"
-#include "spf.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnschase.h"
+#include "src/dnsmsg.h"
+#include "src/spf.h"
+#include "src/util.h"
 
 #define SPF_UDP_LIMIT 512 /* RFC 1035 section 4.2.1; beyond it, TC and TCP */
 

@@ -12,10 +12,10 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
-#include "mtasts.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
+#include "src/mtasts.h"
+#include "src/util.h"
 
 #define TLSRPT_MAX_RUA 16
 

@@ -24,11 +24,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "imap.h"
+#include "src/imap.h"
 #include "server_probe.h"
-#include "plan.h"
-#include "pop3.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/pop3.h"
+#include "src/util.h"
 
 struct iprobe {
 	struct task *t;

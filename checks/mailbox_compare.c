@@ -17,8 +17,8 @@
 #include "check.h"
 #include "check_verdicts.h"
 #include "mailbox_session.h"
-#include "sync.h"
-#include "util.h"
+#include "src/sync.h"
+#include "src/util.h"
 
 static void
 mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder *d,

@@ -17,7 +17,7 @@
 #include "check.h"
 #include "check_verdicts.h"
 #include "mailbox_session.h"
-#include "util.h"
+#include "src/util.h"
 
 /* Mappings named in the summary at most. */
 #define FM_SUMMARY_MAX 6

@@ -15,7 +15,7 @@
 #include "check.h"
 #include "check_verdicts.h"
 #include "mailbox_session.h"
-#include "util.h"
+#include "src/util.h"
 
 /* "12,139" into BUF. */
 static const char *

@@ -14,7 +14,7 @@
 #include "check.h"
 #include "check_verdicts.h"
 #include "mailbox_session.h"
-#include "util.h"
+#include "src/util.h"
 
 double
 quota_ratio(const struct quota_summary *s)

@@ -25,10 +25,10 @@
 
 #include <event2/event.h>
 
-#include "imap.h"
+#include "src/imap.h"
 #include "server_probe.h"
-#include "oauth2.h"
-#include "util.h"
+#include "src/oauth2.h"
+#include "src/util.h"
 
 struct ma_fill {
 	mailaudit_fill_fn fill;

@@ -26,9 +26,9 @@
 #define CUTOVER_MAILBOX_SESSION_H
 
 #include "check.h"
-#include "folders.h"
-#include "plan.h"
-#include "result.h"
+#include "src/folders.h"
+#include "src/plan.h"
+#include "src/result.h"
 
 /* What a check needs (mailaudit_schedule NEEDS). */
 #define MAILAUDIT_SRC_LIST 0x1     /* source folder list */

@@ -17,9 +17,9 @@
 
 #include "check.h"
 #include "server_probe.h"
-#include "plan.h"
-#include "pop3.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/pop3.h"
+#include "src/util.h"
 
 struct pprobe {
 	struct task *t;

@@ -1,13 +1,13 @@
 /* server_probe.c - helpers shared by the IMAP and POP3 probes. See server_probe.h. */
 #include "server_probe.h"
 
-#include "oauth2.h"
+#include "src/oauth2.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "util.h"
+#include "src/util.h"
 
 static int
 mailcheck_other_port(int port, int implicit, int tls_port, int plain_port)

@@ -11,11 +11,11 @@
 
 #include <cJSON.h>
 
-#include "net.h"
-#include "plan.h"
+#include "src/net.h"
+#include "src/plan.h"
 #include "check.h"
-#include "result.h"
-#include "verdict.h"
+#include "src/result.h"
+#include "src/verdict.h"
 
 /* One port of a mail server to probe. HOST is borrowed from the plan. */
 struct mailcheck_endpoint {

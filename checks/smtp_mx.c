@@ -18,11 +18,11 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
 #include "server_probe.h"
-#include "smtp.h"
-#include "util.h"
+#include "src/smtp.h"
+#include "src/util.h"
 
 #define SMTP_MAX_MX 10
 

@@ -33,15 +33,15 @@
 
 #include <curl/curl.h>
 
-#include "autodiscover.h"
+#include "src/autodiscover.h"
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "dnsmsg.h"
-#include "http.h"
-#include "plan.h"
-#include "oauth2.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/dnsmsg.h"
+#include "src/http.h"
+#include "src/plan.h"
+#include "src/oauth2.h"
+#include "src/util.h"
 
 #define AD_STEPS 4
 #define AD_MAX_BODY AUTODISCOVER_MAX_INPUT

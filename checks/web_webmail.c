@@ -31,11 +31,11 @@
 
 #include "check.h"
 #include "check_verdicts.h"
-#include "dns.h"
-#include "http.h"
-#include "net.h"
-#include "plan.h"
-#include "util.h"
+#include "src/dns.h"
+#include "src/http.h"
+#include "src/net.h"
+#include "src/plan.h"
+#include "src/util.h"
 
 #define WEBMAIL_MAX_REDIRECTS 10
 #define WEBMAIL_MAX_BODY (1024 * 1024)

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "section.h"
-#include "strbuf.h"
-#include "util.h"
+#include "src/strbuf.h"
+#include "src/util.h"
 
 static const char *const console_colors[RESULT_STATUS_COUNT] = {
 	[RESULT_PASS] = "\033[32m", [RESULT_SKIP] = "\033[2m", [RESULT_WARN] = "\033[33m",

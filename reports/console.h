@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "report.h"
+#include "src/report.h"
 
 /* 1 when OUT is a terminal and NO_COLOR is unset or empty (no-color.org). */
 int console_use_color(FILE *out);

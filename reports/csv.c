@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "section.h"
-#include "strbuf.h"
-#include "util.h"
+#include "src/strbuf.h"
+#include "src/util.h"
 
 /* The most a sheet may hold: far above any plan's mailboxes (the plan file
  * itself is at most 16 MiB), so only a runaway ends here. */

@@ -22,7 +22,7 @@
 #ifndef CUTOVER_CSV_H
 #define CUTOVER_CSV_H
 
-#include "report.h"
+#include "src/report.h"
 
 /* The sheet for REP as a new NUL-terminated string (caller frees), or NULL
  * when it would be larger than 1 GiB. */

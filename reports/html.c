@@ -24,7 +24,7 @@
 #include "assets.h"
 #include "html_p.h"
 #include "section.h"
-#include "util.h"
+#include "src/util.h"
 
 #ifndef CUTOVER_VERSION
 #define CUTOVER_VERSION "0.0.0"

@@ -21,7 +21,7 @@
 #ifndef CUTOVER_HTML_H
 #define CUTOVER_HTML_H
 
-#include "report.h"
+#include "src/report.h"
 
 /*
  * S escaped for HTML text and for attribute values in double or single

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "section.h"
-#include "util.h"
+#include "src/util.h"
 
 /* Bounds that keep a page readable and its size linear in the report. */
 #define HTML_MAX_DEPTH 6        /* nesting shown by the generic details view */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "html.h"
-#include "util.h"
+#include "src/util.h"
 
 static void
 html_reserve(struct html *h, size_t n)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "html_out.h"
-#include "report.h"
+#include "src/report.h"
 
 /* A check and its index in the report (anchors are "c-INDEX"). */
 struct html_item {

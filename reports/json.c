@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spool.h"
-#include "strbuf.h"
-#include "util.h"
+#include "src/spool.h"
+#include "src/strbuf.h"
+#include "src/util.h"
 
 #ifndef CUTOVER_VERSION
 #define CUTOVER_VERSION "0.0.0"

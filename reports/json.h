@@ -11,7 +11,7 @@
 
 #include <cJSON.h>
 
-#include "report.h"
+#include "src/report.h"
 
 #define RPT_SCHEMA_VERSION 1
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autodiscover.h"
+#include "src/autodiscover.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern volatile size_t fuzz_autodiscover_sink;

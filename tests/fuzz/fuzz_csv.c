@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dmarc.h"
+#include "src/dmarc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "folders.h"
-#include "imap.h"
+#include "src/folders.h"
+#include "src/imap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

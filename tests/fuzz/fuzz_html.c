@@ -18,10 +18,10 @@
 
 #include <cJSON.h>
 
-#include "csv.h"
-#include "html.h"
-#include "report.h"
-#include "util.h"
+#include "reports/csv.h"
+#include "reports/html.h"
+#include "src/report.h"
+#include "src/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "imap.h"
+#include "src/imap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

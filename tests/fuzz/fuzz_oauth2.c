@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oauth2.h"
+#include "src/oauth2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

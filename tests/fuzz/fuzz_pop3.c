@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pop3.h"
+#include "src/pop3.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,8 +17,8 @@
 
 #include <cJSON.h>
 
-#include "json.h"
-#include "util.h"
+#include "reports/json.h"
+#include "src/util.h"
 
 #define FUZZ_NAME "fuzz/r.json"
 

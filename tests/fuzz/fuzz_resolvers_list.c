@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "propagation.h"
+#include "src/propagation.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern volatile size_t fuzz_resolvers_sink;

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "imap.h"
-#include "sync.h"
+#include "src/imap.h"
+#include "src/sync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

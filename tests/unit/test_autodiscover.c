@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "autodiscover.h"
-#include "util.h"
+#include "src/autodiscover.h"
+#include "src/util.h"
 
 static const char pox[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"

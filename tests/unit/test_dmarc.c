@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "dmarc.h"
+#include "src/dmarc.h"
 
 static struct dmarc_record *
 parse_ok(const char *txt)

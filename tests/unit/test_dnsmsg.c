@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "dnsmsg.h"
+#include "src/dnsmsg.h"
 
 /* ---- a tiny wire-format builder ------------------------------------------ */
 

@@ -24,8 +24,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "fdlimit.h"
-#include "net.h"
+#include "src/fdlimit.h"
+#include "src/net.h"
 
 #define MAX_HOGS 4096
 

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "folders.h"
-#include "imap.h"
-#include "util.h"
+#include "src/folders.h"
+#include "src/imap.h"
+#include "src/util.h"
 
 /* Parse one server line; the parser stays alive for the response. */
 static const struct imap_response *

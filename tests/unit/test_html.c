@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
-#include "html.h"
-#include "report.h"
-#include "util.h"
+#include "reports/html.h"
+#include "src/report.h"
+#include "src/util.h"
 
 #define EVIL "<img src=x onerror=alert(1)>"
 #define EVIL_ATTR "\" onmouseover=\"alert(2)\" x='"

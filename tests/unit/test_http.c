@@ -18,8 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "http.h"
-#include "util.h"
+#include "src/http.h"
+#include "src/util.h"
 
 struct fixture {
 	struct event_base *base;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "imap.h"
+#include "src/imap.h"
 
 /* ---- a canonical text form of responses, to compare ---- */
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "mtasts.h"
+#include "src/mtasts.h"
 
 static int
 txt(const char *s, char id[33], char *err)

@@ -32,14 +32,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "http.h"
-#include "jwt.h"
-#include "oauth2.h"
-#include "plan.h"
-#include "report.h"
-#include "runner.h"
-#include "util.h"
+#include "checks/check.h"
+#include "src/http.h"
+#include "src/jwt.h"
+#include "src/oauth2.h"
+#include "src/plan.h"
+#include "src/report.h"
+#include "src/runner.h"
+#include "src/util.h"
 
 static int
 parse(const char *body, struct oauth2_response *r)

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "plan.h"
-#include "profile.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/profile.h"
+#include "src/util.h"
 
 #define SECRET "hunter2-secret"
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "pop3.h"
+#include "src/pop3.h"
 
 #define S(x) x, sizeof(x) - 1
 

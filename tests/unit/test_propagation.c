@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "dnsmsg.h"
-#include "propagation.h"
+#include "src/dnsmsg.h"
+#include "src/propagation.h"
 
 static struct prop_expect
 mx(const char *arg)

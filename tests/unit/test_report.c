@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "json.h"
-#include "report.h"
-#include "util.h"
+#include "reports/json.h"
+#include "src/report.h"
+#include "src/util.h"
 
 /* 2026-11-22T10:00:00Z */
 #define TEST_STARTED ((time_t)1795341600)

@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "plan.h"
-#include "report.h"
-#include "runner.h"
-#include "shard.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/report.h"
+#include "src/runner.h"
+#include "src/shard.h"
+#include "src/util.h"
 
 struct timed {
 	struct task *t;

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sasl.h"
+#include "src/sasl.h"
 
 static void
 test_plain(void **state)

@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "check.h"
-#include "plan.h"
-#include "shard.h"
-#include "util.h"
+#include "checks/check.h"
+#include "src/plan.h"
+#include "src/shard.h"
+#include "src/util.h"
 
 static void
 test_parse(void **state)

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "smtp.h"
+#include "src/smtp.h"
 
 /* Feed TEXT in pieces of STEP bytes (0: at once) until one reply or an error. */
 static enum smtp_parse

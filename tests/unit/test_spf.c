@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "spf.h"
+#include "src/spf.h"
 
 /* ---- parser --------------------------------------------------------------- */
 

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "json.h"
-#include "report.h"
-#include "spool.h"
-#include "util.h"
+#include "reports/json.h"
+#include "src/report.h"
+#include "src/spool.h"
+#include "src/util.h"
 
 static char *
 slurp(const char *path)

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "strbuf.h"
+#include "src/strbuf.h"
 
 static void
 test_empty(void **state)

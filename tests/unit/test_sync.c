@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "imap.h"
-#include "sync.h"
-#include "sync_p.h"
+#include "src/imap.h"
+#include "src/sync.h"
+#include "src/sync_p.h"
 
 static void
 test_map_name(void **state)

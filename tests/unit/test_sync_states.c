@@ -33,9 +33,9 @@
 
 #include <cmocka.h>
 
-#include "sync.h"
-#include "syncstate.h"
-#include "util.h"
+#include "src/sync.h"
+#include "src/syncstate.h"
+#include "src/util.h"
 
 #define N_MSGS 7
 #define PAIR "a@x\tb@y"

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "syncflags.h"
+#include "src/syncflags.h"
 
 static void
 check_merge(const char *bs, const char *s, const char *bd, const char *d, const char *want,

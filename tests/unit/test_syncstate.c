@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "syncstate.h"
-#include "util.h"
+#include "src/syncstate.h"
+#include "src/util.h"
 
 static char *
 tmpdir(void)

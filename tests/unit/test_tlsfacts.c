@@ -17,7 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "tlsfacts.h"
+#include "src/tlsfacts.h"
 
 #define NOW ((time_t)1800000000) /* 2027-01-15T08:00:00Z */
 

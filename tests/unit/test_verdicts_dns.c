@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "check_verdicts.h"
+#include "checks/check_verdicts.h"
 
 static struct spf_walk_summary
 walk(const char *record, int lookups, int voids)

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "check_verdicts.h"
-#include "server_probe.h"
+#include "checks/check_verdicts.h"
+#include "checks/server_probe.h"
 
 static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
 static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "check_verdicts.h"
+#include "checks/check_verdicts.h"
 
 #define MiB (1024 * 1024)
 

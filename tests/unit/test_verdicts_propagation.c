@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "propagation.h"
+#include "src/propagation.h"
 
 /* 2026-11-23 14:00:00 UTC */
 #define NOW ((time_t)1795442400)

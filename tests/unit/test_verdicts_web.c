@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "check_verdicts.h"
+#include "checks/check_verdicts.h"
 
 static struct webmail_summary
 page(long status, long days_left)

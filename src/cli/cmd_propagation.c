@@ -20,17 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "cli.h"
-#include "console.h"
-#include "dnsmsg.h"
-#include "json.h"
-#include "plan.h"
-#include "propagation.h"
-#include "report.h"
-#include "runner.h"
-#include "strbuf.h"
-#include "util.h"
+#include "reports/console.h"
+#include "src/dnsmsg.h"
+#include "reports/json.h"
+#include "src/plan.h"
+#include "src/propagation.h"
+#include "src/report.h"
+#include "src/runner.h"
+#include "src/strbuf.h"
+#include "src/util.h"
 
 enum {
 	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,

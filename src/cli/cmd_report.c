@@ -24,9 +24,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
-#include "report.h"
-#include "util.h"
+#include "reports/json.h"
+#include "src/report.h"
+#include "src/util.h"
 
 static void
 report_help(FILE *out)

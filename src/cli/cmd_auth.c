@@ -24,10 +24,10 @@
 #include <event2/event.h>
 
 #include "cli.h"
-#include "http.h"
-#include "oauth2.h"
-#include "plan.h"
-#include "util.h"
+#include "src/http.h"
+#include "src/oauth2.h"
+#include "src/plan.h"
+#include "src/util.h"
 
 enum { OPT_SIDE = CLI_OPT_COMMAND, OPT_MAILBOX };
 

@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "cli.h"
-#include "profile.h"
-#include "util.h"
-#include "spf.h"
+#include "src/profile.h"
+#include "src/util.h"
+#include "src/spf.h"
 
 enum { OPT_EXPECT = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_IP, OPT_SENDER, OPT_HELO };
 

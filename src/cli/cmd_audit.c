@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "cli.h"
-#include "plan.h"
-#include "shard.h"
-#include "util.h"
+#include "src/plan.h"
+#include "src/shard.h"
+#include "src/util.h"
 
 enum { OPT_ONLY = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_AUTODISCOVER_USER, OPT_CONNECT_TO,
 	OPT_SHARD, OPT_LIST_MAILBOXES, OPT_SMTP_PORT };

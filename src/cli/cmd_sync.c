@@ -6,16 +6,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "cli.h"
-#include "json.h"
-#include "plan.h"
-#include "report.h"
-#include "runner.h"
-#include "shard.h"
-#include "sync.h"
-#include "syncstate.h"
-#include "util.h"
+#include "reports/json.h"
+#include "src/plan.h"
+#include "src/report.h"
+#include "src/runner.h"
+#include "src/shard.h"
+#include "src/sync.h"
+#include "src/syncstate.h"
+#include "src/util.h"
 
 enum {
 	OPT_MAILBOX = CLI_OPT_COMMAND,

@@ -18,14 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "console.h"
-#include "csv.h"
-#include "html.h"
-#include "json.h"
-#include "report.h"
-#include "runner.h"
-#include "util.h"
+#include "checks/check.h"
+#include "reports/console.h"
+#include "reports/csv.h"
+#include "reports/html.h"
+#include "reports/json.h"
+#include "src/report.h"
+#include "src/runner.h"
+#include "src/util.h"
 
 enum cli_opt {
 	OPT_JSON = 256, OPT_HTML, OPT_CSV, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "checks/check.h"
 #include "cli.h"
-#include "util.h"
+#include "src/util.h"
 
 enum { OPT_RCPT = CLI_OPT_COMMAND, OPT_SMTP_PORT, OPT_HELO_NAME, OPT_MX };
 
