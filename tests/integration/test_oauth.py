@@ -204,10 +204,16 @@ def test_device_code_sign_in_then_runs_refresh(mail_lab, olab, cutover, tmp_path
     run = cutover("audit", plan, "--only", "imap", "--ca-file", olab.ca)
     assert run.rc == 0, run.stdout + run.stderr
     assert run.check("imap.login", USERS[0], "destination")["details"]["auth"] == "oauth2"
-    texts = run_texts(run, tmp_path)
-    texts = [t for t in texts if refresh not in t or t == refresh]  # the token file itself
-    assert_nothing_secret(olab, [out, err, run.stdout, run.stderr, json.dumps(run.report)],
-                          [refresh])
+    # the saved sign-in serves a sync as well (refreshed again, rotated)
+    sync = cutover("sync", plan, "--ca-file", olab.ca, "--no-progress", "--folders", "INBOX",
+                   timeout=300)
+    assert sync.rc == 0, sync.stdout + sync.stderr
+    assert sync.check("sync.mailbox", USERS[0])["status"] == "pass"
+    rotated = files[0].read_text().strip()
+    assert rotated != refresh
+    assert_nothing_secret(olab, [out, err, run.stdout, run.stderr, json.dumps(run.report),
+                                 sync.stdout, sync.stderr, json.dumps(sync.report)],
+                          [refresh, rotated])
 
 
 ERRORS = [
@@ -342,3 +348,48 @@ def test_sync_with_a_refused_token_is_permanent(mail_lab, olab, cutover, tmp_pat
     # the token was fetched once: a token granted a moment ago is not
     # exchanged for another when refused (that would only be refused too)
     assert len(olab.requests(since, endpoint="token")) == 1
+
+
+def flow_auth(olab, flow):
+    """The destination auth object of FLOW, and the env it needs."""
+    if flow == "client_secret":
+        return dest(olab, secret_auth(olab), pop3=False), env_for(olab)
+    if flow == "client_certificate":
+        return dest(olab, {"flow": "client_credentials",
+                           "client_id": olab.clients["certificate"].id,
+                           "client_certificate": f"file:{olab.cert_file}",
+                           "client_key": f"file:{olab.key_file}"}, pop3=False), {}
+    if flow == "service_account":
+        return {"profile": "google", "imap": olab.imap_url,
+                "auth": {"type": "oauth2", "flow": "service_account",
+                         "key_file": f"file:{olab.service_account_file}",
+                         "token_url": olab.google_token_url}}, {}
+    status, body = olab.client_credentials()
+    assert status == 200
+    return (dest(olab, {"flow": "access_token", "access_token": "env:LAB_TOKEN"}, pop3=False),
+            {"LAB_TOKEN": body["access_token"]})
+
+
+@pytest.mark.parametrize("flow", ["client_secret", "client_certificate", "service_account",
+                                  "access_token"])
+def test_sync_with_each_flow(mail_lab, olab, cutover, tmp_path, flow):
+    """A sync to the OAuth2-only server copies a mailbox exactly once with each
+    flow, and a second pass copies nothing."""
+    user = "user150@lab.test"
+    synchelp.wipe(mail_lab, "source", user)
+    olab.doveadm("expunge", "-u", user, "mailbox", "*", "all")
+    synchelp.append_bulk(mail_lab, "source", user, "INBOX",
+                         [(synchelp.message(i, 500 + 40 * i, seed=flow), "", 1700000000 + i)
+                          for i in range(30)])
+    d, env = flow_auth(olab, flow)
+    plan = write_plan(tmp_path, mail_lab, d, users=[user])
+    run = cutover("sync", plan, "--ca-file", olab.ca, "--no-progress", env=env, timeout=300)
+    assert run.rc == 0, run.stdout + run.stderr
+    assert run.check("sync.mailbox", user)["details"]["copied"] == 30
+    again = cutover("sync", plan, "--ca-file", olab.ca, "--no-progress", env=env, timeout=300)
+    assert again.rc == 0 and again.check("sync.mailbox", user)["details"]["copied"] == 0
+    status, body = olab.client_credentials()
+    src = synchelp.snapshot(mail_lab, "source", user, only=["INBOX"])
+    assert oauth_snapshot(olab, user, body["access_token"]) == src["INBOX"]
+    assert_nothing_secret(olab, run_texts(run, tmp_path) + run_texts(again, tmp_path),
+                          [body["access_token"], *env.values()])
