@@ -500,86 +500,116 @@ web_ad_verdict(const struct web_ad_summary *s, struct verdict *v)
 	}
 }
 
+/* Step I of A (S) as the details report it; WIN is the winning step or NULL. */
+static cJSON *
+ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
+{
+	cJSON *o = cJSON_CreateObject();
+	const cJSON *st = s->report != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(s->report, "http_status") : NULL;
+	const cJSON *tls = s->report != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(s->report, "tls") : NULL;
+
+	cJSON_AddNumberToObject(o, "step", i + 1);
+	cJSON_AddStringToObject(o, "method", ad_method_names[i]);
+	if (s->url != NULL)
+		cJSON_AddStringToObject(o, "url", s->url);
+	else
+		cJSON_AddNullToObject(o, "url");
+	cJSON_AddStringToObject(o, "outcome", s->found ? "found" : "failed");
+	cJSON_AddBoolToObject(o, "selected", win == s);
+	cJSON_AddStringToObject(o, "reason", s->reason != NULL ? s->reason : "");
+	if (cJSON_IsNumber(st))
+		cJSON_AddNumberToObject(o, "http_status", st->valuedouble);
+	else
+		cJSON_AddNullToObject(o, "http_status");
+	if (ad_report_str(s->report, "final_url") != NULL)
+		cJSON_AddStringToObject(o, "final_url", ad_report_str(s->report, "final_url"));
+	else
+		cJSON_AddNullToObject(o, "final_url");
+	if (cJSON_IsObject(tls))
+		cJSON_AddBoolToObject(o, "tls_verified", cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(tls, "verified")));
+	else
+		cJSON_AddNullToObject(o, "tls_verified");
+	if (s->points_to != NULL && s->found)
+		cJSON_AddStringToObject(o, "points_to", s->points_to);
+	else
+		cJSON_AddNullToObject(o, "points_to");
+	cJSON_AddItemToObject(o, "names", s->names != NULL ? cJSON_Duplicate(s->names, 1) :
+	    cJSON_CreateArray());
+	if (i == AD_SRV)
+		cJSON_AddItemToObject(o, "srv", s->srv != NULL ? cJSON_Duplicate(s->srv, 1) :
+		    cJSON_CreateArray());
+	return o;
+}
+
+/* The schema's common web fields into D, from SRC's report: the winning
+ * step, or, when none won, step 2 (the canonical autodiscover host). */
+static void
+ad_web_fields_json(const struct ad_step *src, cJSON *d)
+{
+	static const char *const copy[] = {
+		"url", "http_status", "final_url", "redirects", "redirect_chain", "tls",
+		"www_authenticate", "timings_ms",
+	};
+
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(copy); k++) {
+		const cJSON *v = src->report != NULL ?
+		    cJSON_GetObjectItemCaseSensitive(src->report, copy[k]) : NULL;
+
+		if (v != NULL)
+			cJSON_AddItemToObject(d, copy[k], cJSON_Duplicate(v, 1));
+		else if (strcmp(copy[k], "url") == 0)
+			cJSON_AddStringToObject(d, "url", src->url != NULL ?
+			    src->url : "");
+		else if (strcmp(copy[k], "redirects") == 0)
+			cJSON_AddNumberToObject(d, "redirects", 0);
+		else if (strcmp(copy[k], "timings_ms") == 0)
+			cJSON_AddObjectToObject(d, "timings_ms");
+		else if (strcmp(copy[k], "redirect_chain") == 0 ||
+		    strcmp(copy[k], "www_authenticate") == 0)
+			cJSON_AddArrayToObject(d, copy[k]);
+		else
+			cJSON_AddNullToObject(d, copy[k]);
+	}
+}
+
+/* The autoconfig probe (AC: Thunderbird's, reported beside Outlook's steps) into D. */
+static void
+ad_autoconfig_json(const struct ad_step *ac, cJSON *d)
+{
+	cJSON *acj = cJSON_AddObjectToObject(d, "autoconfig");
+	const cJSON *st = ac->report != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(ac->report, "http_status") : NULL;
+
+	cJSON_AddStringToObject(acj, "url", ac->url);
+	cJSON_AddBoolToObject(acj, "found", ac->found);
+	if (cJSON_IsNumber(st))
+		cJSON_AddNumberToObject(acj, "http_status", st->valuedouble);
+	else
+		cJSON_AddNullToObject(acj, "http_status");
+	if (ac->reason != NULL)
+		cJSON_AddStringToObject(acj, "error", ac->reason);
+	else
+		cJSON_AddNullToObject(acj, "error");
+	if (ac->settings != NULL)
+		cJSON_AddItemToObject(acj, "settings", ad_settings_json(ac->settings));
+	else
+		cJSON_AddNullToObject(acj, "settings");
+}
+
 /* The details of web.autodiscover: every step of A, WIN's answer (the
  * winning step, or NULL), S's expectation, and autoconfig. */
 static void
 ad_details_json(const struct ad_task *a, const struct ad_step *win,
     const struct web_ad_summary *sm, cJSON *d)
 {
-	const struct ad_step *ac = &a->steps[AD_AUTOCONFIG];
-	cJSON *steps = cJSON_CreateArray(), *acj;
-	static const char *const copy[] = {
-		"url", "http_status", "final_url", "redirects", "redirect_chain", "tls",
-		"www_authenticate", "timings_ms",
-	};
+	cJSON *steps = cJSON_CreateArray();
 
-	for (int i = 0; i < AD_STEPS; i++) {
-		const struct ad_step *s = &a->steps[i];
-		cJSON *o = cJSON_CreateObject();
-		const cJSON *st = s->report != NULL ?
-		    cJSON_GetObjectItemCaseSensitive(s->report, "http_status") : NULL;
-		const cJSON *tls = s->report != NULL ?
-		    cJSON_GetObjectItemCaseSensitive(s->report, "tls") : NULL;
-
-		cJSON_AddNumberToObject(o, "step", i + 1);
-		cJSON_AddStringToObject(o, "method", ad_method_names[i]);
-		if (s->url != NULL)
-			cJSON_AddStringToObject(o, "url", s->url);
-		else
-			cJSON_AddNullToObject(o, "url");
-		cJSON_AddStringToObject(o, "outcome", s->found ? "found" : "failed");
-		cJSON_AddBoolToObject(o, "selected", win == s);
-		cJSON_AddStringToObject(o, "reason", s->reason != NULL ? s->reason : "");
-		if (cJSON_IsNumber(st))
-			cJSON_AddNumberToObject(o, "http_status", st->valuedouble);
-		else
-			cJSON_AddNullToObject(o, "http_status");
-		if (ad_report_str(s->report, "final_url") != NULL)
-			cJSON_AddStringToObject(o, "final_url", ad_report_str(s->report, "final_url"));
-		else
-			cJSON_AddNullToObject(o, "final_url");
-		if (cJSON_IsObject(tls))
-			cJSON_AddBoolToObject(o, "tls_verified", cJSON_IsTrue(
-			    cJSON_GetObjectItemCaseSensitive(tls, "verified")));
-		else
-			cJSON_AddNullToObject(o, "tls_verified");
-		if (s->points_to != NULL && s->found)
-			cJSON_AddStringToObject(o, "points_to", s->points_to);
-		else
-			cJSON_AddNullToObject(o, "points_to");
-		cJSON_AddItemToObject(o, "names", s->names != NULL ? cJSON_Duplicate(s->names, 1) :
-		    cJSON_CreateArray());
-		if (i == AD_SRV)
-			cJSON_AddItemToObject(o, "srv", s->srv != NULL ? cJSON_Duplicate(s->srv, 1) :
-			    cJSON_CreateArray());
-		cJSON_AddItemToArray(steps, o);
-	}
-
-	/* The schema's common web fields come from the winning step, or, when
-	 * none won, from step 2 (the canonical autodiscover host). */
-	{
-		const struct ad_step *src = win != NULL ? win : &a->steps[AD_HOST];
-
-		for (size_t k = 0; k < UTIL_ARRAY_LEN(copy); k++) {
-			const cJSON *v = src->report != NULL ?
-			    cJSON_GetObjectItemCaseSensitive(src->report, copy[k]) : NULL;
-
-			if (v != NULL)
-				cJSON_AddItemToObject(d, copy[k], cJSON_Duplicate(v, 1));
-			else if (strcmp(copy[k], "url") == 0)
-				cJSON_AddStringToObject(d, "url", src->url != NULL ?
-				    src->url : "");
-			else if (strcmp(copy[k], "redirects") == 0)
-				cJSON_AddNumberToObject(d, "redirects", 0);
-			else if (strcmp(copy[k], "timings_ms") == 0)
-				cJSON_AddObjectToObject(d, "timings_ms");
-			else if (strcmp(copy[k], "redirect_chain") == 0 ||
-			    strcmp(copy[k], "www_authenticate") == 0)
-				cJSON_AddArrayToObject(d, copy[k]);
-			else
-				cJSON_AddNullToObject(d, copy[k]);
-		}
-	}
+	for (int i = 0; i < AD_STEPS; i++)
+		cJSON_AddItemToArray(steps, ad_step_json(&a->steps[i], i, win));
+	ad_web_fields_json(win != NULL ? win : &a->steps[AD_HOST], d);
 	cJSON_AddItemToObject(d, "steps", steps);
 	if (win != NULL) {
 		cJSON_AddStringToObject(d, "method", ad_method_names[win->id]);
@@ -608,26 +638,7 @@ ad_details_json(const struct ad_task *a, const struct ad_step *win,
 		cJSON_AddItemToObject(d, "settings", ad_settings_json(win->settings));
 	else
 		cJSON_AddNullToObject(d, "settings");
-	acj = cJSON_AddObjectToObject(d, "autoconfig");
-	cJSON_AddStringToObject(acj, "url", ac->url);
-	cJSON_AddBoolToObject(acj, "found", ac->found);
-	{
-		const cJSON *st = ac->report != NULL ?
-		    cJSON_GetObjectItemCaseSensitive(ac->report, "http_status") : NULL;
-
-		if (cJSON_IsNumber(st))
-			cJSON_AddNumberToObject(acj, "http_status", st->valuedouble);
-		else
-			cJSON_AddNullToObject(acj, "http_status");
-	}
-	if (ac->reason != NULL)
-		cJSON_AddStringToObject(acj, "error", ac->reason);
-	else
-		cJSON_AddNullToObject(acj, "error");
-	if (ac->settings != NULL)
-		cJSON_AddItemToObject(acj, "settings", ad_settings_json(ac->settings));
-	else
-		cJSON_AddNullToObject(acj, "settings");
+	ad_autoconfig_json(&a->steps[AD_AUTOCONFIG], d);
 }
 
 static void

@@ -1351,6 +1351,127 @@ html_folder_limit(const struct html_mbox *mb)
 	return HTML_FOLDER_LIMIT;
 }
 
+/* A mailbox table cell with nothing to show: OPEN (the <td ...> tag), then
+ * "unknown" when a check could not read the mailbox, else a dash. */
+static void
+html_empty_cell(struct html *h, const char *open, int unknown)
+{
+	html_lit(h, open);
+	html_lit(h, unknown ? "<span class=\"none\">unknown</span></td>" :
+	    "<span class=\"none\">&mdash;</span></td>");
+}
+
+/* The size cells: folders, messages (FL and FOLDERS' totals), bytes (else
+ * the quota's source usage). */
+static void
+html_mailbox_size_cells(struct html *h, const struct result *folders, const cJSON *fl,
+    const struct result *quota, int unknown, int quota_unknown)
+{
+	double v;
+
+	if (fl != NULL)
+		html_fmt(h, "<td class=\"num\" data-v=\"%d\">%d</td>", cJSON_GetArraySize(fl),
+		    cJSON_GetArraySize(fl));
+	else
+		html_empty_cell(h, "<td class=\"num\" data-v=\"-1\">", unknown);
+	if (folders != NULL && html_num(folders->details, "total_messages", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_int(h, v);
+		html_lit(h, "</td>");
+	} else {
+		html_empty_cell(h, "<td class=\"num\" data-v=\"-1\">", unknown);
+	}
+	if (folders != NULL && html_num(folders->details, "total_bytes", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_bytes(h, v);
+		html_lit(h, "</td>");
+	} else if (quota != NULL && html_num(quota->details, "source_usage_bytes", &v)) {
+		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
+		html_bytes(h, v);
+		html_lit(h, "</td>");
+	} else {
+		html_empty_cell(h, "<td class=\"num\" data-v=\"-1\">", unknown || quota_unknown);
+	}
+}
+
+/* Quota fit: usage against the destination limit, headroom marked. */
+static void
+html_quota_fit_cell(struct html *h, const struct result *quota, int unknown)
+{
+	double v, ratio, headroom;
+
+	if (quota == NULL || !html_num(quota->details, "ratio", &ratio)) {
+		html_empty_cell(h, "<td data-v=\"-1\">", unknown);
+		return;
+	}
+	if (!html_num(quota->details, "headroom", &headroom))
+		headroom = -1;
+	html_fmt(h, "<td data-v=\"%.4f\">", ratio);
+	html_bar(h, ratio, headroom, html_status(quota));
+	html_fmt(h, " %.0f%%", ratio * 100);
+	if (html_num(quota->details, "destination_limit_bytes", &v)) {
+		html_lit(h, " <span class=\"muted\">of ");
+		html_bytes(h, v);
+		html_lit(h, "</span>");
+	}
+	html_lit(h, "</td>");
+}
+
+/* Largest folder of FL against the per-folder item LIMIT. */
+static void
+html_largest_folder_cell(struct html *h, const cJSON *fl, double limit, int unknown)
+{
+	const char *largest;
+	double v;
+
+	if (fl == NULL || !html_largest_folder(fl, &v, &largest)) {
+		html_empty_cell(h, "<td data-v=\"-1\">", unknown);
+		return;
+	}
+	html_fmt(h, "<td data-v=\"%.0f\">", v);
+	html_bar(h, v / limit, -1,
+	    v > limit             ? RESULT_FAIL
+	        : v > limit * 0.8 ? RESULT_WARN
+	                          : RESULT_PASS);
+	html_lit(h, " ");
+	html_int(h, v);
+	html_lit(h, " <span class=\"muted\">of ");
+	html_int(h, limit);
+	html_lit(h, "</span><div class=\"muted small\">");
+	html_opt_text(h, largest);
+	html_lit(h, "</div></td>");
+}
+
+/* Every check of this mailbox as a small badge (unknown ids included). */
+static void
+html_mailbox_checks_cell(struct html *h, const struct html_mbox *mb)
+{
+	html_lit(h, "<td class=\"checks\">");
+	for (size_t i = 0; i < mb->n; i++) {
+		const struct result *res = mb->items[i].res;
+		const char *side = result_side_str(res->side);
+
+		html_fmt(
+		    h, "<span class=\"mini st-%s\" title=\"", result_status_str(html_status(res)));
+		html_text(h, res->id);
+		if (side != NULL) {
+			html_lit(h, " (");
+			html_text(h, side);
+			html_lit(h, ")");
+		}
+		html_lit(h, ": ");
+		html_text(h, res->summary);
+		html_lit(h, "\">");
+		html_text(h, strncmp(res->id, "mailbox.", 8) == 0 ? res->id + 8 : res->id);
+		if (res->side == RESULT_SIDE_SOURCE)
+			html_lit(h, " &larr;");
+		else if (res->side == RESULT_SIDE_DESTINATION)
+			html_lit(h, " &rarr;");
+		html_lit(h, "</span> ");
+	}
+	html_lit(h, "</td>");
+}
+
 static void
 html_mailbox_row(struct html *h, const struct html_mbox *mb)
 {
@@ -1358,11 +1479,7 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 	const struct result *quota = html_find(mb, "mailbox.quota", -1);
 	const cJSON *fl;
 	enum result_status worst = RESULT_PASS;
-	double v, ratio, headroom, limit = html_folder_limit(mb);
-	const char *largest;
 	int unknown = 0, quota_unknown = 0;
-	const char *none = "<span class=\"none\">&mdash;</span></td>";
-	const char *unk = "<span class=\"none\">unknown</span></td>";
 
 	if (folders == NULL)
 		folders = html_find(mb, "mailbox.folders", -1);
@@ -1391,93 +1508,11 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 	html_login_cell(h, mb, RESULT_SIDE_DESTINATION);
 
 	fl = folders != NULL ? html_arr(folders->details, "folders") : NULL;
-	if (fl != NULL)
-		html_fmt(h, "<td class=\"num\" data-v=\"%d\">%d</td>", cJSON_GetArraySize(fl),
-		    cJSON_GetArraySize(fl));
-	else {
-		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
-		html_lit(h, unknown ? unk : none);
-	}
-	if (folders != NULL && html_num(folders->details, "total_messages", &v)) {
-		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
-		html_int(h, v);
-		html_lit(h, "</td>");
-	} else {
-		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
-		html_lit(h, unknown ? unk : none);
-	}
-	if (folders != NULL && html_num(folders->details, "total_bytes", &v)) {
-		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
-		html_bytes(h, v);
-		html_lit(h, "</td>");
-	} else if (quota != NULL && html_num(quota->details, "source_usage_bytes", &v)) {
-		html_fmt(h, "<td class=\"num\" data-v=\"%.0f\">", v);
-		html_bytes(h, v);
-		html_lit(h, "</td>");
-	} else {
-		html_lit(h, "<td class=\"num\" data-v=\"-1\">");
-		html_lit(h, unknown || quota_unknown ? unk : none);
-	}
-	/* Quota fit: usage against the destination limit, headroom marked. */
-	if (quota != NULL && html_num(quota->details, "ratio", &ratio)) {
-		if (!html_num(quota->details, "headroom", &headroom))
-			headroom = -1;
-		html_fmt(h, "<td data-v=\"%.4f\">", ratio);
-		html_bar(h, ratio, headroom, html_status(quota));
-		html_fmt(h, " %.0f%%", ratio * 100);
-		if (html_num(quota->details, "destination_limit_bytes", &v)) {
-			html_lit(h, " <span class=\"muted\">of ");
-			html_bytes(h, v);
-			html_lit(h, "</span>");
-		}
-		html_lit(h, "</td>");
-	} else {
-		html_lit(h, "<td data-v=\"-1\">");
-		html_lit(h, quota_unknown || unknown ? unk : none);
-	}
-	/* Largest folder against the per-folder item limit. */
-	if (fl != NULL && html_largest_folder(fl, &v, &largest)) {
-		html_fmt(h, "<td data-v=\"%.0f\">", v);
-		html_bar(h, v / limit, -1,
-		    v > limit             ? RESULT_FAIL
-		        : v > limit * 0.8 ? RESULT_WARN
-		                          : RESULT_PASS);
-		html_lit(h, " ");
-		html_int(h, v);
-		html_lit(h, " <span class=\"muted\">of ");
-		html_int(h, limit);
-		html_lit(h, "</span><div class=\"muted small\">");
-		html_opt_text(h, largest);
-		html_lit(h, "</div></td>");
-	} else {
-		html_lit(h, "<td data-v=\"-1\">");
-		html_lit(h, unknown ? unk : none);
-	}
-	/* Every check of this mailbox as a small badge (unknown ids included). */
-	html_lit(h, "<td class=\"checks\">");
-	for (size_t i = 0; i < mb->n; i++) {
-		const struct result *res = mb->items[i].res;
-		const char *side = result_side_str(res->side);
-
-		html_fmt(
-		    h, "<span class=\"mini st-%s\" title=\"", result_status_str(html_status(res)));
-		html_text(h, res->id);
-		if (side != NULL) {
-			html_lit(h, " (");
-			html_text(h, side);
-			html_lit(h, ")");
-		}
-		html_lit(h, ": ");
-		html_text(h, res->summary);
-		html_lit(h, "\">");
-		html_text(h, strncmp(res->id, "mailbox.", 8) == 0 ? res->id + 8 : res->id);
-		if (res->side == RESULT_SIDE_SOURCE)
-			html_lit(h, " &larr;");
-		else if (res->side == RESULT_SIDE_DESTINATION)
-			html_lit(h, " &rarr;");
-		html_lit(h, "</span> ");
-	}
-	html_lit(h, "</td></tr>\n");
+	html_mailbox_size_cells(h, folders, fl, quota, unknown, quota_unknown);
+	html_quota_fit_cell(h, quota, quota_unknown || unknown);
+	html_largest_folder_cell(h, fl, html_folder_limit(mb), unknown);
+	html_mailbox_checks_cell(h, mb);
+	html_lit(h, "</tr>\n");
 }
 
 static void

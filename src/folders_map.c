@@ -325,32 +325,13 @@ folders_cand_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void
-folders_map(const struct folders_inventory *src, const struct folders_inventory *dst,
-    const struct folders_rule *rules, size_t n_rules, struct folders_mapping *out)
+/* 1. The plan's rules: the first rule whose from matches a source folder
+ * decides (to: null leaves it out). X indexes DST; USED marks what is taken. */
+static void
+folders_map_rules(const struct folders_inventory *src, const struct folders_inventory *dst,
+    const struct folders_index *x, const struct folders_rule *rules, size_t n_rules,
+    unsigned char *used, struct folders_mapping *out)
 {
-	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
-	struct folders_cand *cand = xcalloc(src->n ? src->n : 1, sizeof(*cand));
-	int su = folders_uses_special(src), du = folders_uses_special(dst);
-	int *drank = xcalloc(dst->n ? dst->n : 1, sizeof(*drank));
-	enum folders_special *dsp = xcalloc(dst->n ? dst->n : 1, sizeof(*dsp));
-	struct folders_index x;
-	size_t nc = 0;
-
-	folders_index_build(&x, dst);
-	for (size_t j = 0; j < dst->n; j++)
-		drank[j] = folders_usable(&dst->folders[j]) ? folders_class(dst, j, &dsp[j]) : -1;
-
-	for (size_t i = 0; i < src->n; i++) {
-		const struct folders_folder *f = &src->folders[i];
-
-		memset(&out[i], 0, sizeof(out[i]));
-		out[i].dst = (size_t)-1;
-		out[i].rule = -1;
-		if (f->flags & FOLDERS_F_FOREIGN)
-			out[i].by = FOLDERS_BY_FOREIGN;
-	}
-	/* 1. The plan's rules. */
 	for (size_t i = 0; i < src->n; i++) {
 		const struct folders_folder *f = &src->folders[i];
 
@@ -370,15 +351,21 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 			raw = folders_rule_target(dst, rules[k].to);
 			if (raw == NULL)
 				raw = xstrdup(rules[k].to);
-			j = folders_find_dst(&x, raw);
+			j = folders_find_dst(x, raw);
 			if (j != (size_t)-1)
 				used[j] = 1;
 			folders_set(&out[i], dst, j, raw, FOLDERS_BY_PLAN);
 			break;
 		}
 	}
-	/* 2. Special use, when both sides advertise it. */
-	for (size_t i = 0; su && du && i < src->n; i++) {
+}
+
+/* 2. Special use (the caller knows both sides advertise it). */
+static void
+folders_map_special(const struct folders_inventory *src, const struct folders_inventory *dst,
+    unsigned char *used, struct folders_mapping *out)
+{
+	for (size_t i = 0; i < src->n; i++) {
 		const struct folders_folder *f = &src->folders[i];
 
 		if (!folders_usable(f) || out[i].by != FOLDERS_BY_NONE ||
@@ -392,7 +379,13 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 				break;
 			}
 	}
-	/* 3. Exact name below the namespaces. */
+}
+
+/* 3. Exact name below the namespaces. */
+static void
+folders_map_names(const struct folders_inventory *src, const struct folders_inventory *dst,
+    const struct folders_index *x, unsigned char *used, struct folders_mapping *out)
+{
 	for (size_t i = 0; i < src->n; i++) {
 		const struct folders_folder *f = &src->folders[i];
 		char *want;
@@ -402,14 +395,29 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 		if (!folders_usable(f) || out[i].by != FOLDERS_BY_NONE)
 			continue;
 		want = folders_rerooted(src, f, dst, &rw);
-		j = folders_find_dst(&x, want);
+		j = folders_find_dst(x, want);
 		free(want);
 		if (j != (size_t)-1 && !used[j]) {
 			used[j] = 1;
 			folders_set(&out[i], dst, j, NULL, FOLDERS_BY_NAME);
 		}
 	}
-	/* 4. Well-known names, the most usual spelling first. */
+}
+
+/* 4. Well-known names, the most usual spelling first: the source folders
+ * best recognised choose first, each the best-ranked destination folder
+ * of its class. */
+static void
+folders_map_guesses(const struct folders_inventory *src, const struct folders_inventory *dst,
+    unsigned char *used, struct folders_mapping *out)
+{
+	struct folders_cand *cand = xcalloc(src->n ? src->n : 1, sizeof(*cand));
+	int *drank = xcalloc(dst->n ? dst->n : 1, sizeof(*drank));
+	enum folders_special *dsp = xcalloc(dst->n ? dst->n : 1, sizeof(*dsp));
+	size_t nc = 0;
+
+	for (size_t j = 0; j < dst->n; j++)
+		drank[j] = folders_usable(&dst->folders[j]) ? folders_class(dst, j, &dsp[j]) : -1;
 	for (size_t i = 0; i < src->n; i++) {
 		if (!folders_usable(&src->folders[i]) || out[i].by != FOLDERS_BY_NONE)
 			continue;
@@ -436,6 +444,34 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 			folders_set(&out[cand[c].i], dst, best, NULL, FOLDERS_BY_GUESS);
 		}
 	}
+	free(drank);
+	free(dsp);
+	free(cand);
+}
+
+void
+folders_map(const struct folders_inventory *src, const struct folders_inventory *dst,
+    const struct folders_rule *rules, size_t n_rules, struct folders_mapping *out)
+{
+	unsigned char *used = xcalloc(dst->n ? dst->n : 1, 1);
+	struct folders_index x;
+
+	folders_index_build(&x, dst);
+	for (size_t i = 0; i < src->n; i++) {
+		const struct folders_folder *f = &src->folders[i];
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].dst = (size_t)-1;
+		out[i].rule = -1;
+		if (f->flags & FOLDERS_F_FOREIGN)
+			out[i].by = FOLDERS_BY_FOREIGN;
+	}
+	folders_map_rules(src, dst, &x, rules, n_rules, used, out);
+	/* Special use only when both sides advertise it. */
+	if (folders_uses_special(src) && folders_uses_special(dst))
+		folders_map_special(src, dst, used, out);
+	folders_map_names(src, dst, &x, used, out);
+	folders_map_guesses(src, dst, used, out);
 	/* 5. The rest: a new folder of the re-rooted name. */
 	for (size_t i = 0; i < src->n; i++) {
 		int rw;
@@ -448,9 +484,6 @@ folders_map(const struct folders_inventory *src, const struct folders_inventory 
 		out[i].rewritten = rw;
 	}
 	free(x.k);
-	free(drank);
-	free(dsp);
-	free(cand);
 	free(used);
 }
 

@@ -223,19 +223,21 @@ plan_url_clear(struct plan_url *u)
 	memset(u, 0, sizeof(*u));
 }
 
-int
-plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **err)
+/*
+ * The scheme of URL, which must be one of KIND's: its entry into *SCH, the
+ * scheme lower-cased into *SCHEME (caller frees, even on error). URL must be
+ * one word. Returns where the authority starts, or NULL with *REASON (caller
+ * frees).
+ */
+static const char *
+plan_url_scheme(const char *url, const char *kind, const struct plan_scheme **sch,
+    char **scheme, char **reason)
 {
-	const struct plan_scheme *sch = NULL, *first = NULL;
-	const char *sep, *auth, *auth_end, *host_end, *port = NULL, *rest;
-	char *host = NULL, *scheme = NULL, *reason = NULL;
-	unsigned char addr[16];
-	long long pn;
+	const struct plan_scheme *first = NULL;
+	const char *sep;
 	size_t i;
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
-	*err = NULL;
+	*sch = NULL;
 	for (i = 0; i < UTIL_ARRAY_LEN(plan_schemes); i++) {
 		if (strcmp(plan_schemes[i].kind, kind) != 0)
 			continue;
@@ -243,33 +245,132 @@ plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **e
 			first = &plan_schemes[i];
 	}
 	if (first == NULL) {
-		reason = xasprintf("unknown kind of URL \"%s\"", kind);
-		goto out;
+		*reason = xasprintf("unknown kind of URL \"%s\"", kind);
+		return NULL;
 	}
 	for (i = 0; url[i] != '\0'; i++) {
 		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
-			reason = xstrdup("contains spaces or control characters");
-			goto out;
+			*reason = xstrdup("contains spaces or control characters");
+			return NULL;
 		}
 	}
 	sep = strstr(url, "://");
 	if (sep == NULL) {
-		reason = xasprintf("expected %s://HOST[:PORT]", first->scheme);
-		goto out;
+		*reason = xasprintf("expected %s://HOST[:PORT]", first->scheme);
+		return NULL;
 	}
-	scheme = xstrndup(url, (size_t)(sep - url));
-	for (i = 0; scheme[i] != '\0'; i++)
-		scheme[i] = (char)tolower((unsigned char)scheme[i]);
+	*scheme = xstrndup(url, (size_t)(sep - url));
+	for (i = 0; (*scheme)[i] != '\0'; i++)
+		(*scheme)[i] = (char)tolower((unsigned char)(*scheme)[i]);
 	for (i = 0; i < UTIL_ARRAY_LEN(plan_schemes); i++)
 		if (strcmp(plan_schemes[i].kind, kind) == 0 &&
-		    strcmp(plan_schemes[i].scheme, scheme) == 0)
-			sch = &plan_schemes[i];
-	if (sch == NULL) {
-		reason = xasprintf("the scheme must be %s:// or %s://", first[0].scheme,
+		    strcmp(plan_schemes[i].scheme, *scheme) == 0)
+			*sch = &plan_schemes[i];
+	if (*sch == NULL) {
+		*reason = xasprintf("the scheme must be %s:// or %s://", first[0].scheme,
 		    first[1].scheme);
-		goto out;
+		return NULL;
 	}
-	auth = sep + 3;
+	return sep + 3;
+}
+
+/*
+ * The host at the start of the authority AUTH (up to AUTH_END): a host name,
+ * or an IPv6 address in brackets, into *HOST (caller frees, even on error),
+ * and where it ends into *HOST_END. Returns 0, or -1 with *REASON.
+ */
+static int
+plan_url_host(const char *auth, const char *auth_end, char **host, const char **host_end,
+    char **reason)
+{
+	unsigned char addr[16];
+
+	if (auth[0] == '[') {
+		const char *close = memchr(auth, ']', (size_t)(auth_end - auth));
+
+		if (close == NULL) {
+			*reason = xstrdup("'[' of an IPv6 address is not closed");
+			return -1;
+		}
+		*host = xstrndup(auth + 1, (size_t)(close - auth - 1));
+		if (inet_pton(AF_INET6, *host, addr) != 1) {
+			*reason = xstrdup("bad IPv6 address in brackets");
+			return -1;
+		}
+		*host_end = close + 1;
+		if (*host_end < auth_end && **host_end != ':') {
+			*reason = xstrdup("unexpected text after ']'");
+			return -1;
+		}
+		return 0;
+	}
+	*host_end = memchr(auth, ':', (size_t)(auth_end - auth));
+	if (*host_end == NULL) {
+		*host_end = auth_end;
+	} else if (memchr(*host_end + 1, ':', (size_t)(auth_end - *host_end - 1)) != NULL) {
+		*reason = xstrdup("an IPv6 address needs brackets ([::1]:993)");
+		return -1;
+	}
+	*host = xstrndup(auth, (size_t)(*host_end - auth));
+	if (!util_hostname_ok(*host, 0)) {
+		*reason = xstrdup("bad host name");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The port of the authority, after the host (HOST_END, up to AUTH_END):
+ * ":993" into *PORT, 0 when there is none. Returns 0, or -1 with *REASON.
+ */
+static int
+plan_url_port(const char *host_end, const char *auth_end, int *port, char **reason)
+{
+	char *pstr;
+	long long pn;
+	int bad;
+
+	*port = 0;
+	if (host_end == auth_end)
+		return 0;
+	pstr = xstrndup(host_end + 1, (size_t)(auth_end - host_end - 1));
+	bad = util_parse_int(pstr, 1, 65535, &pn) != 0;
+	free(pstr);
+	if (bad) {
+		*reason = xstrdup("the port must be a number from 1 to 65535");
+		return -1;
+	}
+	*port = (int)pn;
+	return 0;
+}
+
+/* A webmail URL's path from REST (what follows the authority): "/" when
+ * there is none, the query kept, the fragment dropped. A new string. */
+static char *
+plan_url_webmail_path(const char *rest)
+{
+	size_t plen = strcspn(rest, "#");
+
+	if (plen == 0)
+		return xstrdup("/");
+	if (rest[0] == '?')
+		return xasprintf("/%.*s", (int)plen, rest);
+	return xstrndup(rest, plen);
+}
+
+int
+plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **err)
+{
+	const struct plan_scheme *sch;
+	const char *auth, *auth_end, *host_end, *rest;
+	char *host = NULL, *scheme = NULL, *reason = NULL;
+	int port, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	*err = NULL;
+	auth = plan_url_scheme(url, kind, &sch, &scheme, &reason);
+	if (auth == NULL)
+		goto out;
 	auth_end = auth + strcspn(auth, "/?#");
 	if (memchr(auth, '@', (size_t)(auth_end - auth)) != NULL) {
 		reason = xstrdup("user names and passwords do not belong in the URL "
@@ -280,50 +381,9 @@ plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **e
 		reason = xstrdup("missing host");
 		goto out;
 	}
-	if (auth[0] == '[') {
-		const char *close = memchr(auth, ']', (size_t)(auth_end - auth));
-
-		if (close == NULL) {
-			reason = xstrdup("'[' of an IPv6 address is not closed");
-			goto out;
-		}
-		host = xstrndup(auth + 1, (size_t)(close - auth - 1));
-		if (inet_pton(AF_INET6, host, addr) != 1) {
-			reason = xstrdup("bad IPv6 address in brackets");
-			goto out;
-		}
-		host_end = close + 1;
-		if (host_end < auth_end && *host_end != ':') {
-			reason = xstrdup("unexpected text after ']'");
-			goto out;
-		}
-	} else {
-		host_end = memchr(auth, ':', (size_t)(auth_end - auth));
-		if (host_end == NULL)
-			host_end = auth_end;
-		else if (memchr(host_end + 1, ':', (size_t)(auth_end - host_end - 1)) != NULL) {
-			reason = xstrdup("an IPv6 address needs brackets ([::1]:993)");
-			goto out;
-		}
-		host = xstrndup(auth, (size_t)(host_end - auth));
-		if (!util_hostname_ok(host, 0)) {
-			reason = xstrdup("bad host name");
-			goto out;
-		}
-	}
-	if (host_end < auth_end) {
-		char *pstr;
-		int bad;
-
-		port = host_end + 1;
-		pstr = xstrndup(port, (size_t)(auth_end - port));
-		bad = util_parse_int(pstr, 1, 65535, &pn) != 0;
-		free(pstr);
-		if (bad) {
-			reason = xstrdup("the port must be a number from 1 to 65535");
-			goto out;
-		}
-	}
+	if (plan_url_host(auth, auth_end, &host, &host_end, &reason) != 0 ||
+	    plan_url_port(host_end, auth_end, &port, &reason) != 0)
+		goto out;
 	rest = auth_end;
 	if (sch->tls != PLAN_TLS_NONE && strcmp(kind, "webmail") != 0) {
 		if (!(rest[0] == '\0' || strcmp(rest, "/") == 0)) {
@@ -336,18 +396,10 @@ plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **e
 	scheme = NULL; /* transferred */
 	out->host = host;
 	host = NULL; /* transferred */
-	out->port = port != NULL ? (int)pn : sch->port;
+	out->port = port != 0 ? port : sch->port;
 	out->tls = sch->tls;
-	if (strcmp(kind, "webmail") == 0) {
-		size_t plen = strcspn(rest, "#");
-
-		if (plen == 0)
-			out->path = xstrdup("/");
-		else if (rest[0] == '?')
-			out->path = xasprintf("/%.*s", (int)plen, rest);
-		else
-			out->path = xstrndup(rest, plen);
-	}
+	if (strcmp(kind, "webmail") == 0)
+		out->path = plan_url_webmail_path(rest);
 	rc = 0;
 out:
 	if (rc != 0)

@@ -788,56 +788,70 @@ out:
 
 /* ---- run ------------------------------------------------------------------ */
 
-static int
-propagation_run(struct cli *c)
-{
-	struct prop_expect expect[PROP_MAX_EXPECT];
-	char *names[PROP_MAX_EXPECT], *values[PROP_MAX_EXPECT];
-	const char **resolvers = NULL, *lookup[CLI_MAX_RESOLVERS];
-	struct prop_meta *meta = NULL;
-	struct prop_list named, public_list;
-	size_t n_expect = 0, n_nv = 0, n_resolvers = 0, n_lookup = 0, n_plan_public;
-	int use_public;
-	struct prop_config cfg;
-	struct runner_opts ro;
-	struct runner *r = NULL;
-	struct report *rep = NULL;
-	struct prop *p = NULL;
-	struct plan *plan = NULL;
-	struct propagation_ui ui;
-	const char *domain = NULL, *report_path = NULL;
-	char *err = NULL, tmp_report[64] = "";
-	int64_t t0 = util_now_ms();
-	int rc, complete = 0, smtp_ok = 0;
+/* The servers a watch asks, and where the lists they came from live. */
+struct propagation_servers {
+	struct prop_list named;          /* --resolvers-file */
+	struct prop_list public_list;    /* the curated list */
+	const char **resolvers;          /* into c, named, the plan, public_list */
+	struct prop_meta *meta;          /* operator and country, by resolver */
+	size_t n_resolvers;
+	const char *lookup[CLI_MAX_RESOLVERS]; /* the runner's own client */
+	size_t n_lookup;
+};
 
-	memset(expect, 0, sizeof(expect));
-	memset(&named, 0, sizeof(named));
-	memset(&public_list, 0, sizeof(public_list));
+static void
+propagation_servers_free(struct propagation_servers *s)
+{
+	free(s->resolvers);
+	free(s->meta);
+	prop_list_free(&s->named);
+	prop_list_free(&s->public_list);
+}
+
+/*
+ * The options that must agree, and the domain: the argument, else the plan's
+ * (*PLAN is loaded with --plan, the caller frees it). Returns CLI_CONTINUE or
+ * an exit code.
+ */
+static int
+propagation_domain(struct cli *c, struct plan **plan, const char **domain)
+{
+	int rc;
+
+	*plan = NULL;
 	if (po.public && po.no_public)
 		return cli_usage_error(c, "--public and --no-public contradict each other");
 	if (c->n_args > 1)
 		return cli_usage_error(c, "one domain at a time (got %d arguments)", c->n_args);
 	if ((po.interval_set || po.deadline_set) && !po.watch)
 		return cli_usage_error(c, "--interval and --deadline go with --watch");
-	if (po.plan != NULL && (rc = propagation_load_plan(c, &plan)) != CLI_CONTINUE)
+	if (po.plan != NULL && (rc = propagation_load_plan(c, plan)) != CLI_CONTINUE)
 		return rc;
-	domain = c->n_args == 1 ? c->args[0] : plan != NULL ? plan->domain : NULL;
-	if (domain == NULL) {
-		plan_free(plan);
+	*domain = c->n_args == 1 ? c->args[0] : *plan != NULL ? (*plan)->domain : NULL;
+	if (*domain == NULL)
 		return cli_usage_error(c, "which domain? e.g. 'cutover propagation example.com "
 		    "--expect-mx microsoft365'");
-	}
-	if (!util_hostname_ok(domain, 0)) {
-		rc = cli_value_error(c, "DOMAIN", domain,
+	if (!util_hostname_ok(*domain, 0))
+		return cli_value_error(c, "DOMAIN", *domain,
 		    "not a domain name (letters, digits, '-' and '.'; e.g. example.com)");
-		plan_free(plan);
-		return rc;
-	}
+	return CLI_CONTINUE;
+}
 
-	/* Expectations: the MX (all --expect-mx merged, or the plan's), then TXT, CNAME. */
-	rc = CLI_CONTINUE;
+/*
+ * Expectations: the MX (all --expect-mx merged, or the plan's), then TXT,
+ * CNAME. *N_EXPECT of EXPECT are filled; NAMES and VALUES get the *N_NV parsed
+ * NAME=VALUE halves, which the caller frees, as the MX expectation's values,
+ * even on error. Returns CLI_CONTINUE or an exit code.
+ */
+static int
+propagation_expectations(struct cli *c, const char *domain, const struct plan *plan,
+    struct prop_expect *expect, size_t *n_expect, char **names, char **values, size_t *n_nv)
+{
+	char *err = NULL;
+	int rc = CLI_CONTINUE;
+
 	if (po.n_mx_args > 0 || (plan != NULL && plan->expect.n_mx > 0)) {
-		struct prop_expect *e = &expect[n_expect++];
+		struct prop_expect *e = &expect[(*n_expect)++];
 
 		e->type = DNSMSG_MX;
 		e->name = domain;
@@ -859,130 +873,263 @@ propagation_run(struct cli *c)
 
 		for (size_t i = 0; i < n && rc == CLI_CONTINUE; i++) {
 			const char *arg = pass == 0 ? po.txt[i] : po.cname[i];
-			struct prop_expect *e = &expect[n_expect++];
+			struct prop_expect *e = &expect[(*n_expect)++];
 
-			if (prop_name_value_parse(arg, domain, &names[n_nv], &values[n_nv], &err) != 0) {
+			if (prop_name_value_parse(arg, domain, &names[*n_nv], &values[*n_nv],
+			    &err) != 0) {
 				rc = cli_value_error(c, pass == 0 ? "--expect-txt" : "--expect-cname", arg,
 				    err);
 				free(err);
-				n_expect--;
+				(*n_expect)--;
 				break;
 			}
 			e->type = pass == 0 ? DNSMSG_TXT : DNSMSG_CNAME;
-			e->name = names[n_nv];
-			e->values[0] = values[n_nv];
+			e->name = names[*n_nv];
+			e->values[0] = values[*n_nv];
 			e->n_values = 1;
-			n_nv++;
+			(*n_nv)++;
 		}
 	}
-	if (rc == CLI_CONTINUE && n_expect == 0)
+	if (rc == CLI_CONTINUE && *n_expect == 0)
 		rc = cli_usage_error(c, "what should the servers answer? Give --expect-mx "
 		    "HOST[,HOST...] (or --expect-txt/--expect-cname NAME=VALUE)");
+	return rc;
+}
+
+/* Load the curated list of public resolvers into L. Returns CLI_CONTINUE or
+ * CLI_EXIT_DATAERR, having said why. */
+static int
+propagation_load_public(const struct cli *c, struct prop_list *l)
+{
+	char *err = NULL, *tried = NULL, *path = propagation_public_path(&tried);
+
+	if (path == NULL) {
+		fprintf(stderr, "cutover %s: the list of public resolvers is not installed "
+		    "(looked for %s); name resolvers with --resolver or --resolvers-file, or "
+		    "set CUTOVER_PUBLIC_RESOLVERS to the list\n", c->command, tried);
+		free(tried);
+		return CLI_EXIT_DATAERR;
+	}
+	if (propagation_load_list(path, l, &err) != 0) {
+		fprintf(stderr, "cutover %s: public resolvers list %s\n", c->command, err);
+		free(err);
+		free(path);
+		return CLI_EXIT_DATAERR;
+	}
+	free(path);
+	return CLI_CONTINUE;
+}
+
+/*
+ * The runner's own client (NS discovery): the first resolvers named, or the
+ * plan's "resolvers", or the system's (none in S->lookup).
+ */
+static void
+propagation_lookup(const struct cli *c, const struct plan *plan, struct propagation_servers *s)
+{
+	if (c->n_resolvers > 0) {
+		for (size_t i = 0; i < c->n_resolvers && s->n_lookup < CLI_MAX_RESOLVERS; i++)
+			s->lookup[s->n_lookup++] = c->resolvers[i];
+	} else if (s->named.n > 0) {
+		for (size_t i = 0; i < s->named.n && s->n_lookup < CLI_MAX_RESOLVERS; i++)
+			s->lookup[s->n_lookup++] = s->named.v[i].server;
+	} else if (plan != NULL) {
+		for (size_t i = 0; i < plan->n_resolvers && s->n_lookup < CLI_MAX_RESOLVERS; i++)
+			s->lookup[s->n_lookup++] = plan->resolvers[i];
+	}
+}
+
+/*
+ * Resolvers to watch: the ones named (--resolver, --resolvers-file), else
+ * the plan's public_resolvers, else the curated list; --public adds the
+ * curated list in any case. Fills S (the caller frees it with
+ * propagation_servers_free, even on error). Returns CLI_CONTINUE or
+ * CLI_EXIT_DATAERR, having said why.
+ */
+static int
+propagation_servers(const struct cli *c, const struct plan *plan, struct propagation_servers *s)
+{
+	size_t n_plan_public;
+	char *err = NULL;
+	int use_public, rc;
+
+	for (size_t i = 0; i < po.n_files; i++) {
+		if (propagation_load_list(po.files[i], &s->named, &err) != 0) {
+			fprintf(stderr, "cutover %s: --resolvers-file %s\n", c->command, err);
+			free(err);
+			return CLI_EXIT_DATAERR;
+		}
+	}
+	n_plan_public = c->n_resolvers + s->named.n == 0 && plan != NULL ?
+	    plan->n_public_resolvers : 0;
+	use_public = po.public || (c->n_resolvers + s->named.n + n_plan_public == 0 &&
+	    !po.no_public);
+	if (use_public) {
+		rc = propagation_load_public(c, &s->public_list);
+		if (rc != CLI_CONTINUE)
+			return rc;
+	}
+	s->n_resolvers = c->n_resolvers + s->named.n + n_plan_public + s->public_list.n;
+	s->resolvers = xcalloc(s->n_resolvers + 1, sizeof(s->resolvers[0]));
+	s->meta = xcalloc(s->n_resolvers + 1, sizeof(s->meta[0]));
+	s->n_resolvers = 0;
+	for (size_t i = 0; i < c->n_resolvers; i++)
+		s->resolvers[s->n_resolvers++] = c->resolvers[i];
+	for (size_t i = 0; i < s->named.n; i++) {
+		s->meta[s->n_resolvers] = (struct prop_meta){s->named.v[i].operator,
+		    s->named.v[i].country};
+		s->resolvers[s->n_resolvers++] = s->named.v[i].server;
+	}
+	for (size_t i = 0; i < n_plan_public; i++)
+		s->resolvers[s->n_resolvers++] = plan->public_resolvers[i];
+	/* IPv6 entries of the curated list only when this machine has IPv6. */
+	for (size_t i = 0; i < s->public_list.n; i++) {
+		if (propagation_v6_unreachable(s->public_list.v[i].server))
+			continue;
+		s->meta[s->n_resolvers] = (struct prop_meta){s->public_list.v[i].operator,
+		    s->public_list.v[i].country};
+		s->resolvers[s->n_resolvers++] = s->public_list.v[i].server;
+	}
+	propagation_lookup(c, plan, s);
+	return CLI_CONTINUE;
+}
+
+/* Progress goes where the JSON report does not: a live table on a terminal. */
+static void
+propagation_ui_init(const struct cli *c, struct propagation_ui *ui)
+{
+	memset(ui, 0, sizeof(*ui));
+	ui->out = c->json_path != NULL && strcmp(c->json_path, "-") == 0 ? stderr : stdout;
+	ui->table = !c->no_progress && isatty(fileno(ui->out));
+	ui->color = console_use_color(ui->out);
+	ui->deadline_s = po.watch && po.deadline_set ? (int)po.deadline : 0;
+	ui->started = time(NULL);
+}
+
+/* The watch's configuration, from the options and what was gathered. */
+static void
+propagation_config(const struct cli *c, struct prop_config *cfg, const char *domain,
+    struct prop_expect *expect, size_t n_expect, const struct propagation_servers *s,
+    int timeout_ms, struct propagation_ui *ui)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->domain = domain;
+	cfg->expect = expect;
+	cfg->n_expect = n_expect;
+	cfg->authoritative = po.authoritative;
+	cfg->n_authoritative = po.n_authoritative;
+	cfg->resolvers = s->resolvers;
+	cfg->n_resolvers = s->n_resolvers;
+	cfg->resolver_meta = s->meta;
+	cfg->then = po.then != NULL;
+	cfg->ns_port = (int)po.ns_port;
+	cfg->timeout_ms = timeout_ms * 3 / 4;
+	cfg->watch = po.watch;
+	cfg->interval_ms = (int)po.interval * 1000;
+	cfg->deadline_ms = po.watch && po.deadline_set ? (int)po.deadline * 1000 : 0;
+	if (po.watch && !c->quiet) {
+		cfg->on_round = propagation_on_round;
+		cfg->on_round_arg = ui;
+	}
+}
+
+/*
+ * CUTOVER_REPORT always names a file: without --json, write REP to a new
+ * temporary one, its name into PATH (LEN bytes; empty again when nothing is
+ * left to remove). Returns 0, or -1 having said why.
+ */
+static int
+propagation_tmp_report(const struct cli *c, const struct report *rep, char *path, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char *err = NULL;
+	int fd;
+
+	snprintf(path, len, "%s/cutover-report-XXXXXX.json",
+	    dir != NULL && *dir != '\0' && strlen(dir) < 30 ? dir : "/tmp");
+	fd = mkstemps(path, 5);
+	if (fd >= 0)
+		close(fd);
+	if (fd < 0 || rpt_write_json(rep, path, &err) != 0) {
+		fprintf(stderr, "cutover %s: cannot write the report for --then: %s\n",
+		    c->command, err != NULL ? err : strerror(errno));
+		free(err);
+		path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Propagation is complete: run --then, unless --then-require smtp found the
+ * MX not accepting every recipient yet (exit 2 then, unless the report's
+ * status already says otherwise). RC is cli_output's exit code; REPORT_PATH
+ * the --json file or NULL; TMP_REPORT (LEN bytes) gets a temporary report's
+ * name, for the caller to remove. Returns the exit code.
+ */
+static int
+propagation_trigger(const struct cli *c, const struct report *rep, const char *domain,
+    const char *report_path, int smtp_ok, int rc, char *tmp_report, size_t len)
+{
+	if (po.require_smtp && !smtp_ok) {
+		if (!c->quiet)
+			fprintf(stderr, "cutover %s: propagation complete, but the MX does not accept "
+			    "every recipient yet (smtp.mx): not running --then\n", c->command);
+		return rc == CLI_EXIT_OK ? 2 : rc;
+	}
+	if (report_path == NULL) {
+		if (propagation_tmp_report(c, rep, tmp_report, len) != 0)
+			return CLI_EXIT_IOERR;
+		report_path = tmp_report;
+	}
+	if (!c->quiet)
+		fprintf(stderr, "cutover %s: propagation complete; running: %s\n", c->command,
+		    po.then);
+	return propagation_then(po.then, domain, report_path);
+}
+
+static int
+propagation_run(struct cli *c)
+{
+	struct prop_expect expect[PROP_MAX_EXPECT];
+	char *names[PROP_MAX_EXPECT], *values[PROP_MAX_EXPECT];
+	size_t n_expect = 0, n_nv = 0;
+	struct propagation_servers servers;
+	struct prop_config cfg;
+	struct runner_opts ro;
+	struct runner *r = NULL;
+	struct report *rep = NULL;
+	struct prop *p = NULL;
+	struct plan *plan = NULL;
+	struct propagation_ui ui;
+	const char *domain = NULL, *report_path = NULL;
+	char *err = NULL, tmp_report[64] = "";
+	int64_t t0 = util_now_ms();
+	int rc, complete = 0, smtp_ok = 0;
+
+	memset(expect, 0, sizeof(expect));
+	memset(&servers, 0, sizeof(servers));
+	rc = propagation_domain(c, &plan, &domain);
+	if (rc != CLI_CONTINUE) {
+		plan_free(plan);
+		return rc;
+	}
+	rc = propagation_expectations(c, domain, plan, expect, &n_expect, names, values, &n_nv);
+	if (rc == CLI_CONTINUE)
+		rc = propagation_servers(c, plan, &servers);
 	if (rc != CLI_CONTINUE)
 		goto out;
 
-	/* Resolvers to watch: the ones named (--resolver, --resolvers-file), else
-	 * the plan's public_resolvers, else the curated list; --public adds the
-	 * curated list in any case. */
-	for (size_t i = 0; i < po.n_files; i++) {
-		if (propagation_load_list(po.files[i], &named, &err) != 0) {
-			fprintf(stderr, "cutover %s: --resolvers-file %s\n", c->command, err);
-			free(err);
-			rc = CLI_EXIT_DATAERR;
-			goto out;
-		}
-	}
-	n_plan_public = c->n_resolvers + named.n == 0 && plan != NULL ?
-	    plan->n_public_resolvers : 0;
-	use_public = po.public || (c->n_resolvers + named.n + n_plan_public == 0 && !po.no_public);
-	if (use_public) {
-		char *tried = NULL, *path = propagation_public_path(&tried);
-
-		if (path == NULL) {
-			fprintf(stderr, "cutover %s: the list of public resolvers is not installed "
-			    "(looked for %s); name resolvers with --resolver or --resolvers-file, or "
-			    "set CUTOVER_PUBLIC_RESOLVERS to the list\n", c->command, tried);
-			free(tried);
-			rc = CLI_EXIT_DATAERR;
-			goto out;
-		}
-		if (propagation_load_list(path, &public_list, &err) != 0) {
-			fprintf(stderr, "cutover %s: public resolvers list %s\n", c->command, err);
-			free(err);
-			free(path);
-			rc = CLI_EXIT_DATAERR;
-			goto out;
-		}
-		free(path);
-	}
-	n_resolvers = c->n_resolvers + named.n + n_plan_public + public_list.n;
-	resolvers = xcalloc(n_resolvers + 1, sizeof(resolvers[0]));
-	meta = xcalloc(n_resolvers + 1, sizeof(meta[0]));
-	n_resolvers = 0;
-	for (size_t i = 0; i < c->n_resolvers; i++)
-		resolvers[n_resolvers++] = c->resolvers[i];
-	for (size_t i = 0; i < named.n; i++) {
-		meta[n_resolvers] = (struct prop_meta){named.v[i].operator, named.v[i].country};
-		resolvers[n_resolvers++] = named.v[i].server;
-	}
-	for (size_t i = 0; i < n_plan_public; i++)
-		resolvers[n_resolvers++] = plan->public_resolvers[i];
-	/* IPv6 entries of the curated list only when this machine has IPv6. */
-	for (size_t i = 0; i < public_list.n; i++) {
-		if (propagation_v6_unreachable(public_list.v[i].server))
-			continue;
-		meta[n_resolvers] = (struct prop_meta){public_list.v[i].operator,
-		    public_list.v[i].country};
-		resolvers[n_resolvers++] = public_list.v[i].server;
-	}
-	/* The runner's own client (NS discovery): the first resolvers named, or
-	 * the plan's "resolvers", or the system's. */
-	if (c->n_resolvers > 0) {
-		for (size_t i = 0; i < c->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
-			lookup[n_lookup++] = c->resolvers[i];
-	} else if (named.n > 0) {
-		for (size_t i = 0; i < named.n && n_lookup < CLI_MAX_RESOLVERS; i++)
-			lookup[n_lookup++] = named.v[i].server;
-	} else if (plan != NULL) {
-		for (size_t i = 0; i < plan->n_resolvers && n_lookup < CLI_MAX_RESOLVERS; i++)
-			lookup[n_lookup++] = plan->resolvers[i];
-	}
-
 	/* DNS only: the TLS switches are for the smtp.mx probe (propagation_smtp). */
-	cli_runner_opts(c, &ro, lookup, n_lookup, NULL);
+	cli_runner_opts(c, &ro, servers.lookup, servers.n_lookup, NULL);
 	ro.insecure = ro.allow_plaintext = ro.allow_old_tls = 0;
 	r = cli_runner_new(c, &ro);
 	if (r == NULL) {
 		rc = CLI_EXIT_DATAERR;
 		goto out;
 	}
-
-	memset(&ui, 0, sizeof(ui));
-	ui.out = c->json_path != NULL && strcmp(c->json_path, "-") == 0 ? stderr : stdout;
-	ui.table = !c->no_progress && isatty(fileno(ui.out));
-	ui.color = console_use_color(ui.out);
-	ui.deadline_s = po.watch && po.deadline_set ? (int)po.deadline : 0;
-	ui.started = time(NULL);
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.domain = domain;
-	cfg.expect = expect;
-	cfg.n_expect = n_expect;
-	cfg.authoritative = po.authoritative;
-	cfg.n_authoritative = po.n_authoritative;
-	cfg.resolvers = resolvers;
-	cfg.n_resolvers = n_resolvers;
-	cfg.resolver_meta = meta;
-	cfg.then = po.then != NULL;
-	cfg.ns_port = (int)po.ns_port;
-	cfg.timeout_ms = ro.timeout_ms * 3 / 4;
-	cfg.watch = po.watch;
-	cfg.interval_ms = (int)po.interval * 1000;
-	cfg.deadline_ms = po.watch && po.deadline_set ? (int)po.deadline * 1000 : 0;
-	if (po.watch && !c->quiet) {
-		cfg.on_round = propagation_on_round;
-		cfg.on_round_arg = &ui;
-	}
+	propagation_ui_init(c, &ui);
+	propagation_config(c, &cfg, domain, expect, n_expect, &servers, ro.timeout_ms, &ui);
 	p = prop_new(r, &cfg, &err);
 	if (p == NULL) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
@@ -1012,40 +1159,9 @@ propagation_run(struct cli *c)
 	report_path = c->json_path != NULL && strcmp(c->json_path, "-") != 0 ? c->json_path : NULL;
 	/* --json, --html and the summary, as every command writes them. */
 	rc = cli_output(c, rep);
-	if (rc == CLI_EXIT_IOERR)
-		goto out;
-	if (po.then != NULL && complete && po.require_smtp && !smtp_ok) {
-		if (!c->quiet)
-			fprintf(stderr, "cutover %s: propagation complete, but the MX does not accept "
-			    "every recipient yet (smtp.mx): not running --then\n", c->command);
-		if (rc == CLI_EXIT_OK)
-			rc = 2;
-	} else if (po.then != NULL && complete) {
-		if (report_path == NULL) {
-			/* CUTOVER_REPORT always names a file: a temporary one without --json. */
-			const char *dir = getenv("TMPDIR");
-			int fd;
-
-			snprintf(tmp_report, sizeof(tmp_report), "%s/cutover-report-XXXXXX.json",
-			    dir != NULL && *dir != '\0' && strlen(dir) < 30 ? dir : "/tmp");
-			fd = mkstemps(tmp_report, 5);
-			if (fd >= 0)
-				close(fd);
-			if (fd < 0 || rpt_write_json(rep, tmp_report, &err) != 0) {
-				fprintf(stderr, "cutover %s: cannot write the report for --then: %s\n",
-				    c->command, err != NULL ? err : strerror(errno));
-				free(err);
-				tmp_report[0] = '\0';
-				rc = CLI_EXIT_IOERR;
-				goto out;
-			}
-			report_path = tmp_report;
-		}
-		if (!c->quiet)
-			fprintf(stderr, "cutover %s: propagation complete; running: %s\n", c->command,
-			    po.then);
-		rc = propagation_then(po.then, domain, report_path);
-	}
+	if (rc != CLI_EXIT_IOERR && po.then != NULL && complete)
+		rc = propagation_trigger(c, rep, domain, report_path, smtp_ok, rc, tmp_report,
+		    sizeof(tmp_report));
 out:
 	if (tmp_report[0] != '\0')
 		unlink(tmp_report);
@@ -1058,10 +1174,7 @@ out:
 	}
 	if (n_expect > 0 && expect[0].type == DNSMSG_MX)
 		prop_expect_clear(&expect[0]);
-	free(resolvers);
-	free(meta);
-	prop_list_free(&named);
-	prop_list_free(&public_list);
+	propagation_servers_free(&servers);
 	free(po.authoritative);
 	free(po.files);
 	plan_free(plan);

@@ -473,6 +473,135 @@ sync_status_cmd(struct cli *c, const struct plan *plan, const struct plan *use,
 	return rc;
 }
 
+/*
+ * Load the plan named on the command line into *PLAN (the caller frees it)
+ * and check it can be synced: an imap URL on both sides. Returns
+ * CLI_CONTINUE or an exit code, having said why.
+ */
+static int
+sync_load_plan(struct cli *c, struct plan **plan)
+{
+	char *err = NULL;
+
+	*plan = NULL;
+	if (c->n_args != 1)
+		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
+		                                         : "one plan at a time (got %d arguments)",
+		    c->n_args);
+	if (plan_load(c->args[0], plan, &err) != 0) {
+		fprintf(stderr, "cutover sync: %s\n", err);
+		free(err);
+		return CLI_EXIT_DATAERR;
+	}
+	if ((*plan)->warnings != NULL && !c->quiet)
+		cli_warnings(c, (*plan)->warnings);
+	if ((*plan)->source.imap == NULL || (*plan)->destination.imap == NULL) {
+		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
+		                "destination\n");
+		plan_free(*plan);
+		*plan = NULL;
+		return CLI_EXIT_DATAERR;
+	}
+	return CLI_CONTINUE;
+}
+
+/*
+ * The mailboxes this run syncs: PLAN's, only those --mailbox names
+ * (*PICKED), only this --shard's (*SHARDED); *USE is the narrowest. The
+ * caller frees *PICKED and *SHARDED, even on error. Returns CLI_CONTINUE or
+ * an exit code, having said why.
+ */
+static int
+sync_narrow(const struct plan *plan, struct plan **picked, struct plan **sharded,
+    const struct plan **use)
+{
+	*use = plan;
+	if (sync_cli.n_users > 0) {
+		size_t missing;
+
+		*picked = sync_pick(plan, &missing);
+		if (missing != (size_t)-1) {
+			fprintf(stderr, "cutover sync: --mailbox %s: no mailbox of the plan has this "
+			                "user\n", sync_cli.users[missing]);
+			return CLI_EXIT_DATAERR;
+		}
+		*use = *picked;
+	}
+	if (sync_cli.shard_n > 0) {
+		*sharded = shard_plan(*use, sync_cli.shard_k, sync_cli.shard_n);
+		*use = *sharded;
+	}
+	return CLI_CONTINUE;
+}
+
+/*
+ * The plan's "sync" settings, so that every pass (the final one from
+ * propagation --then included) uses them; the command line overrides.
+ */
+static void
+sync_opts_init(const struct cli *c, const struct plan *plan, struct sync_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	if (sync_cli.n_folders > 0) {
+		so->folders = sync_cli.folders;
+		so->n_folders = sync_cli.n_folders;
+	} else if (plan->sync.n_folders > 0) {
+		so->folders = (const char *const *)plan->sync.folders;
+		so->n_folders = plan->sync.n_folders;
+	}
+	if (sync_cli.n_exclude > 0) {
+		so->exclude = sync_cli.exclude;
+		so->n_exclude = sync_cli.n_exclude;
+	} else if (plan->sync.n_exclude > 0) {
+		so->exclude = (const char *const *)plan->sync.exclude;
+		so->n_exclude = plan->sync.n_exclude;
+	}
+	so->since = sync_cli.since != 0 ? sync_cli.since : plan->sync.since_t;
+	so->dry_run = sync_cli.dry_run;
+	so->verify = sync_cli.verify;
+	so->delete_vanished = sync_cli.delete_vanished || plan->sync.delete_vanished;
+	so->max_msgs = sync_cli.max_msgs;
+	so->max_bytes = sync_cli.max_bytes;
+	so->jobs = (int)sync_cli.jobs;
+	so->batch = (int)sync_cli.batch;
+	so->no_multiappend = sync_cli.no_multiappend;
+	so->idle_ms = (int64_t)(c->timeout_s * 1000);
+}
+
+/*
+ * The run loop's two ticks: TICKS[0] the progress (PROGRESS), TICKS[1] the
+ * partial --json report (PARTIAL, on R's results so far and REP); a tick
+ * with no period set never fires.
+ */
+static void
+sync_ticks_init(const struct cli *c, struct runner *r, const struct report *rep,
+    const struct sync_run *run, int64_t t0, struct cli_tick ticks[2],
+    struct sync_progress *progress, struct sync_partial *partial)
+{
+	memset(ticks, 0, 2 * sizeof(ticks[0]));
+	memset(progress, 0, sizeof(*progress));
+	if (!c->no_progress && !c->quiet) {
+		/* On a terminal a live line; in cron, nohup or --then a line every 10 s. */
+		progress->tty = isatty(fileno(stderr));
+		progress->run = run;
+		progress->t0 = t0;
+		ticks[0].ms = progress->tty ? SYNC_PROGRESS_MS : sync_tick_ms();
+	}
+	ticks[0].fn = sync_progress_tick;
+	ticks[0].arg = progress;
+	ticks[0].drawn = &progress->drawn;
+	memset(partial, 0, sizeof(*partial));
+	if (c->json_path != NULL && strcmp(c->json_path, "-") != 0) {
+		partial->r = r;
+		partial->rep = rep;
+		partial->path = c->json_path;
+		partial->t0 = t0;
+		ticks[1].ms = sync_tick_ms() * (SYNC_PARTIAL_MS / SYNC_PROGRESS_LOG_MS);
+	}
+	ticks[1].fn = sync_partial_tick;
+	ticks[1].arg = partial;
+}
+
 static int
 sync_run_cmd(struct cli *c)
 {
@@ -495,40 +624,12 @@ sync_run_cmd(struct cli *c)
 	int rc;
 
 	memset(&after, 0, sizeof(after)); /* the out: path reads after.view */
-	if (c->n_args != 1)
-		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
-		                                         : "one plan at a time (got %d arguments)",
-		    c->n_args);
-	if (plan_load(c->args[0], &plan, &err) != 0) {
-		fprintf(stderr, "cutover sync: %s\n", err);
-		free(err);
-		return CLI_EXIT_DATAERR;
-	}
-	if (plan->warnings != NULL && !c->quiet)
-		cli_warnings(c, plan->warnings);
-	if (plan->source.imap == NULL || plan->destination.imap == NULL) {
-		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
-		                "destination\n");
-		plan_free(plan);
-		return CLI_EXIT_DATAERR;
-	}
-	use = plan;
-	if (sync_cli.n_users > 0) {
-		size_t missing;
-
-		picked = sync_pick(plan, &missing);
-		if (missing != (size_t)-1) {
-			fprintf(stderr, "cutover sync: --mailbox %s: no mailbox of the plan has this "
-			                "user\n", sync_cli.users[missing]);
-			rc = CLI_EXIT_DATAERR;
-			goto out;
-		}
-		use = picked;
-	}
-	if (sync_cli.shard_n > 0) {
-		sharded = shard_plan(use, sync_cli.shard_k, sync_cli.shard_n);
-		use = sharded;
-	}
+	rc = sync_load_plan(c, &plan);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = sync_narrow(plan, &picked, &sharded, &use);
+	if (rc != CLI_CONTINUE)
+		goto out;
 	if (syncstate_open(sync_cli.state_dir != NULL ? sync_cli.state_dir : plan->state_dir, &st,
 	        &err) != 0) {
 		fprintf(stderr, "cutover sync: %s\n", err);
@@ -551,33 +652,7 @@ sync_run_cmd(struct cli *c)
 	}
 	rep = cli_report_new(c, c->args[0]);
 
-	memset(&so, 0, sizeof(so));
-	/* The plan's "sync" settings, so that every pass (the final one from
-	 * propagation --then included) uses them; the command line overrides. */
-	if (sync_cli.n_folders > 0) {
-		so.folders = sync_cli.folders;
-		so.n_folders = sync_cli.n_folders;
-	} else if (plan->sync.n_folders > 0) {
-		so.folders = (const char *const *)plan->sync.folders;
-		so.n_folders = plan->sync.n_folders;
-	}
-	if (sync_cli.n_exclude > 0) {
-		so.exclude = sync_cli.exclude;
-		so.n_exclude = sync_cli.n_exclude;
-	} else if (plan->sync.n_exclude > 0) {
-		so.exclude = (const char *const *)plan->sync.exclude;
-		so.n_exclude = plan->sync.n_exclude;
-	}
-	so.since = sync_cli.since != 0 ? sync_cli.since : plan->sync.since_t;
-	so.dry_run = sync_cli.dry_run;
-	so.verify = sync_cli.verify;
-	so.delete_vanished = sync_cli.delete_vanished || plan->sync.delete_vanished;
-	so.max_msgs = sync_cli.max_msgs;
-	so.max_bytes = sync_cli.max_bytes;
-	so.jobs = (int)sync_cli.jobs;
-	so.batch = (int)sync_cli.batch;
-	so.no_multiappend = sync_cli.no_multiappend;
-	so.idle_ms = (int64_t)(c->timeout_s * 1000);
+	sync_opts_init(c, plan, &so);
 	memset(&after, 0, sizeof(after));
 	after.in.plan = use;
 	after.in.domain = plan->domain;
@@ -592,28 +667,7 @@ sync_run_cmd(struct cli *c)
 
 	/* Ctrl-C and SIGTERM (Kubernetes, systemd) alike stop the run; the report
 	 * says what finished (cli_run_loop). */
-	memset(ticks, 0, sizeof(ticks));
-	memset(&progress, 0, sizeof(progress));
-	if (!c->no_progress && !c->quiet) {
-		/* On a terminal a live line; in cron, nohup or --then a line every 10 s. */
-		progress.tty = isatty(fileno(stderr));
-		progress.run = run;
-		progress.t0 = t0;
-		ticks[0].ms = progress.tty ? SYNC_PROGRESS_MS : sync_tick_ms();
-	}
-	ticks[0].fn = sync_progress_tick;
-	ticks[0].arg = &progress;
-	ticks[0].drawn = &progress.drawn;
-	memset(&partial, 0, sizeof(partial));
-	if (c->json_path != NULL && strcmp(c->json_path, "-") != 0) {
-		partial.r = r;
-		partial.rep = rep;
-		partial.path = c->json_path;
-		partial.t0 = t0;
-		ticks[1].ms = sync_tick_ms() * (SYNC_PARTIAL_MS / SYNC_PROGRESS_LOG_MS);
-	}
-	ticks[1].fn = sync_partial_tick;
-	ticks[1].arg = &partial;
+	sync_ticks_init(c, r, rep, run, t0, ticks, &progress, &partial);
 	rc = cli_run_loop(c, r, rep, t0, NULL, NULL, ticks, UTIL_ARRAY_LEN(ticks));
 	runner_free(r);
 	r = NULL;
