@@ -1522,188 +1522,207 @@ mbox_fill_map(const struct sync_mbox *m, cJSON *d)
 }
 
 /* Fill the sync.mailbox result (reports/SCHEMA.md). */
+/* The sums over a mailbox's folders: what sync.mailbox judges. */
+struct sync_totals {
+	uint64_t copied, bytes, skipped, errors, too_large, reconciled, recovered, throttled;
+	uint64_t would, would_bytes, dropped_kw, unfinished, flags_updated, conflicts;
+	uint64_t deleted, deleted_pending;
+	uint64_t v_checked, v_missing, v_mismatched, v_unverifiable, v_unrecorded;
+	size_t v_folders;
+	const struct sync_folder *v_first; /* the first folder the check found short */
+};
+
 static void
-mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
+totals_add(struct sync_totals *t, const struct sync_folder *f)
 {
-	cJSON *d = res->details, *arr = cJSON_CreateArray(), *rw = cJSON_CreateArray();
-	uint64_t copied = 0, bytes = 0, skipped = 0, errors = 0, too_large = 0, reconciled = 0;
-	uint64_t recovered = 0, would = 0, would_bytes = 0, dropped_kw = 0, unfinished = 0;
-	uint64_t throttled = 0, v_checked = 0, v_missing = 0, v_mismatched = 0, v_unverifiable = 0;
-	uint64_t v_unrecorded = 0, flags_updated = 0, conflicts = 0, deleted = 0, deleted_pending = 0;
-	size_t v_folders = 0;
-	const struct sync_folder *v_first = NULL;
-	int dry = m->run->o.dry_run;
-	char b1[32];
+	t->copied += f->copied;
+	t->bytes += f->bytes;
+	t->skipped += f->skipped;
+	t->errors += f->errors;
+	t->too_large += f->too_large;
+	t->reconciled += f->reconciled;
+	t->recovered += f->recovered;
+	t->throttled += f->throttled;
+	t->would += f->would_copy;
+	t->would_bytes += f->would_bytes;
+	t->dropped_kw += f->n_dropped;
+	if (!f->done && f->queued)
+		t->unfinished++;
+	t->flags_updated += f->flags_updated;
+	t->conflicts += f->conflicts;
+	t->deleted += f->deleted;
+	t->deleted_pending += f->deleted_pending;
+	t->v_checked += f->checked;
+	t->v_missing += f->missing;
+	t->v_mismatched += f->mismatched;
+	t->v_unverifiable += f->unverifiable;
+	t->v_unrecorded += f->unrecorded;
+	if (f->check_rounds > 0)
+		t->v_folders++;
+	if ((f->missing > 0 || f->mismatched > 0 || f->unrecorded > 0) && t->v_first == NULL)
+		t->v_first = f;
+}
 
-	cJSON_AddStringToObject(d, "user", m->mb->source_user);
-	cJSON_AddStringToObject(d, "destination_user", m->mb->dest_user);
-	for (size_t i = 0; i < m->n_folders; i++) {
-		struct sync_folder *f = &m->folders[i];
-		cJSON *o = cJSON_CreateObject(), *kw = cJSON_CreateArray();
+/* The details of one folder. */
+static cJSON *
+mbox_folder_json(const struct sync_mbox *m, const struct sync_folder *f)
+{
+	cJSON *o = cJSON_CreateObject(), *kw = cJSON_CreateArray();
 
-		cJSON_AddStringToObject(o, "source", f->src_name);
-		cJSON_AddStringToObject(o, "destination", f->dst_name);
-		cJSON_AddStringToObject(o, "source_raw", f->src_raw);
-		cJSON_AddStringToObject(o, "destination_raw", f->dst_raw);
-		cJSON_AddStringToObject(o, "mapped_by", f->how);
-		cJSON_AddBoolToObject(o, "created", f->created);
-		cJSON_AddBoolToObject(o, "rewritten", f->rewritten);
-		cJSON_AddBoolToObject(o, "subscribed", f->subscribed);
-		cJSON_AddNumberToObject(o, "copied", (double)f->copied);
-		cJSON_AddNumberToObject(o, "skipped", (double)f->skipped);
-		cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
-		cJSON_AddNumberToObject(o, "errors", (double)f->errors);
-		cJSON_AddNumberToObject(o, "too_large", (double)f->too_large);
-		cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
-		cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
-		cJSON_AddNumberToObject(o, "throttled", (double)f->throttled);
-		cJSON_AddNumberToObject(o, "flags_updated", (double)f->flags_updated);
-		cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
-		cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
-		cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
-		cJSON_AddBoolToObject(o, "unchanged", f->unchanged);
-		if (m->run->o.since > 0)
-			cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
-		if (f->check_rounds > 0) {
-			cJSON *v = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(v, "mode", m->run->o.verify ? "sha256" : "count");
-			cJSON_AddNumberToObject(v, "checked", (double)f->checked);
-			cJSON_AddNumberToObject(v, "missing", (double)f->missing);
-			cJSON_AddNumberToObject(v, "mismatched", (double)f->mismatched);
-			cJSON_AddNumberToObject(v, "unverifiable", (double)f->unverifiable);
-			cJSON_AddNumberToObject(v, "unrecorded", (double)f->unrecorded);
-			cJSON_AddItemToObject(o, "verify", v);
-		}
-		if (dry) {
-			cJSON_AddNumberToObject(o, "would_copy", (double)f->would_copy);
-			cJSON_AddNumberToObject(o, "would_copy_bytes", (double)f->would_bytes);
-		}
-		for (size_t k = 0; k < f->n_dropped; k++)
-			cJSON_AddItemToArray(kw, cJSON_CreateString(f->dropped[k]));
-		cJSON_AddItemToObject(o, "keywords_dropped", kw);
-		if (f->error != NULL)
-			cJSON_AddStringToObject(o, "error", f->error);
-		else
-			cJSON_AddNullToObject(o, "error");
-		cJSON_AddItemToArray(arr, o);
-		if ((f->queued || f->done) && !dry) {
-			struct sync_note *nt;
-			int64_t big = 0;
-
-			(void)syncstate_folder_count(m->run->st, m->pair, f->src_raw, f->st_uidvalidity,
-			    SYNCSTATE_SKIPPED, &big);
-			m->run->notes = xrealloc(m->run->notes,
-			    (m->run->n_notes + 1) * sizeof(*m->run->notes));
-			nt = &m->run->notes[m->run->n_notes++];
-			nt->user = xstrdup(m->mb->source_user);
-			nt->src_raw = xstrdup(f->src_raw);
-			nt->allowed = (uint64_t)big + f->older; /* too large, or before --since */
-		}
-		if (f->rewritten) {
-			cJSON *x = cJSON_CreateObject();
-			char *why = xasprintf("'%c' is the destination's hierarchy delimiter; replaced "
-			                      "by '%c'",
-			    m->dinv != NULL && m->dinv->delim ? m->dinv->delim : '/',
-			    SYNC_DELIM_REPLACEMENT);
-
-			cJSON_AddStringToObject(x, "source", f->src_name);
-			cJSON_AddStringToObject(x, "destination", f->dst_name);
-			cJSON_AddStringToObject(x, "reason", why);
-			free(why);
-			cJSON_AddItemToArray(rw, x);
-		}
-		copied += f->copied;
-		bytes += f->bytes;
-		skipped += f->skipped;
-		errors += f->errors;
-		too_large += f->too_large;
-		reconciled += f->reconciled;
-		recovered += f->recovered;
-		throttled += f->throttled;
-		would += f->would_copy;
-		would_bytes += f->would_bytes;
-		dropped_kw += f->n_dropped;
-		if (!f->done && f->queued)
-			unfinished++;
-		flags_updated += f->flags_updated;
-		conflicts += f->conflicts;
-		deleted += f->deleted;
-		deleted_pending += f->deleted_pending;
-		v_checked += f->checked;
-		v_missing += f->missing;
-		v_mismatched += f->mismatched;
-		v_unverifiable += f->unverifiable;
-		v_unrecorded += f->unrecorded;
-		if (f->check_rounds > 0)
-			v_folders++;
-		if ((f->missing > 0 || f->mismatched > 0 || f->unrecorded > 0) && v_first == NULL)
-			v_first = f;
-	}
-	cJSON_AddItemToObject(d, "folders", arr);
-	cJSON_AddNumberToObject(d, "copied", (double)copied);
-	cJSON_AddNumberToObject(d, "bytes", (double)bytes);
-	cJSON_AddNumberToObject(d, "duration_ms", (double)(util_now_ms() - m->t0));
-	cJSON_AddNumberToObject(d, "skipped", (double)skipped);
-	cJSON_AddNumberToObject(d, "errors", (double)errors);
-	cJSON_AddNumberToObject(d, "too_large", (double)too_large);
-	cJSON_AddNumberToObject(d, "reconciled", (double)reconciled);
-	cJSON_AddNumberToObject(d, "recovered", (double)recovered);
-	cJSON_AddNumberToObject(d, "throttled", (double)throttled);
-	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
-	cJSON_AddNumberToObject(d, "flags_updated", (double)flags_updated);
-	cJSON_AddNumberToObject(d, "conflicts", (double)conflicts);
-	cJSON_AddNumberToObject(d, "deleted", (double)deleted);
-	cJSON_AddNumberToObject(d, "deleted_pending", (double)deleted_pending);
-	mbox_fill_map(m, d);
-	cJSON_AddItemToObject(d, "rewritten", rw);
-	cJSON_AddBoolToObject(d, "dry_run", dry);
-	{
+	cJSON_AddStringToObject(o, "source", f->src_name);
+	cJSON_AddStringToObject(o, "destination", f->dst_name);
+	cJSON_AddStringToObject(o, "source_raw", f->src_raw);
+	cJSON_AddStringToObject(o, "destination_raw", f->dst_raw);
+	cJSON_AddStringToObject(o, "mapped_by", f->how);
+	cJSON_AddBoolToObject(o, "created", f->created);
+	cJSON_AddBoolToObject(o, "rewritten", f->rewritten);
+	cJSON_AddBoolToObject(o, "subscribed", f->subscribed);
+	cJSON_AddNumberToObject(o, "copied", (double)f->copied);
+	cJSON_AddNumberToObject(o, "skipped", (double)f->skipped);
+	cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
+	cJSON_AddNumberToObject(o, "errors", (double)f->errors);
+	cJSON_AddNumberToObject(o, "too_large", (double)f->too_large);
+	cJSON_AddNumberToObject(o, "reconciled", (double)f->reconciled);
+	cJSON_AddNumberToObject(o, "recovered", (double)f->recovered);
+	cJSON_AddNumberToObject(o, "throttled", (double)f->throttled);
+	cJSON_AddNumberToObject(o, "flags_updated", (double)f->flags_updated);
+	cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
+	cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
+	cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
+	cJSON_AddBoolToObject(o, "unchanged", f->unchanged);
+	if (m->run->o.since > 0)
+		cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
+	if (f->check_rounds > 0) {
 		cJSON *v = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(v, "mode", m->run->o.verify ? "sha256" : "count");
-		cJSON_AddNumberToObject(v, "folders", (double)v_folders);
-		cJSON_AddNumberToObject(v, "checked", (double)v_checked);
-		cJSON_AddNumberToObject(v, "missing", (double)v_missing);
-		cJSON_AddNumberToObject(v, "mismatched", (double)v_mismatched);
-		cJSON_AddNumberToObject(v, "unverifiable", (double)v_unverifiable);
-		cJSON_AddNumberToObject(v, "unrecorded", (double)v_unrecorded);
-		cJSON_AddItemToObject(d, "verify", v);
+		cJSON_AddNumberToObject(v, "checked", (double)f->checked);
+		cJSON_AddNumberToObject(v, "missing", (double)f->missing);
+		cJSON_AddNumberToObject(v, "mismatched", (double)f->mismatched);
+		cJSON_AddNumberToObject(v, "unverifiable", (double)f->unverifiable);
+		cJSON_AddNumberToObject(v, "unrecorded", (double)f->unrecorded);
+		cJSON_AddItemToObject(o, "verify", v);
 	}
-	if (dry) {
-		cJSON_AddNumberToObject(d, "would_copy", (double)would);
-		cJSON_AddNumberToObject(d, "would_copy_bytes", (double)would_bytes);
+	if (m->run->o.dry_run) {
+		cJSON_AddNumberToObject(o, "would_copy", (double)f->would_copy);
+		cJSON_AddNumberToObject(o, "would_copy_bytes", (double)f->would_bytes);
 	}
-	sync_fmt_bytes(b1, sizeof(b1), dry ? would_bytes : bytes);
+	for (size_t k = 0; k < f->n_dropped; k++)
+		cJSON_AddItemToArray(kw, cJSON_CreateString(f->dropped[k]));
+	cJSON_AddItemToObject(o, "keywords_dropped", kw);
+	util_json_add_str_or_null(o, "error", f->error);
+	return o;
+}
+
+/* What mailbox.compare after the sync may allow for F: too large, or before
+ * --since. */
+static void
+mbox_note(struct sync_mbox *m, const struct sync_folder *f)
+{
+	struct sync_note *nt;
+	int64_t big = 0;
+
+	(void)syncstate_folder_count(m->run->st, m->pair, f->src_raw, f->st_uidvalidity,
+	    SYNCSTATE_SKIPPED, &big);
+	m->run->notes = xrealloc(m->run->notes, (m->run->n_notes + 1) * sizeof(*m->run->notes));
+	nt = &m->run->notes[m->run->n_notes++];
+	nt->user = xstrdup(m->mb->source_user);
+	nt->src_raw = xstrdup(f->src_raw);
+	nt->allowed = (uint64_t)big + f->older;
+}
+
+/* Why F's name was rewritten on the destination. */
+static cJSON *
+mbox_rewritten_json(const struct sync_mbox *m, const struct sync_folder *f)
+{
+	cJSON *x = cJSON_CreateObject();
+	char *why = xasprintf("'%c' is the destination's hierarchy delimiter; replaced by '%c'",
+	    m->dinv != NULL && m->dinv->delim ? m->dinv->delim : '/', SYNC_DELIM_REPLACEMENT);
+
+	cJSON_AddStringToObject(x, "source", f->src_name);
+	cJSON_AddStringToObject(x, "destination", f->dst_name);
+	cJSON_AddStringToObject(x, "reason", why);
+	free(why);
+	return x;
+}
+
+/* The mailbox's sums into D. */
+static void
+mbox_totals_json(const struct sync_mbox *m, const struct sync_totals *t, cJSON *d)
+{
+	cJSON_AddNumberToObject(d, "copied", (double)t->copied);
+	cJSON_AddNumberToObject(d, "bytes", (double)t->bytes);
+	cJSON_AddNumberToObject(d, "duration_ms", (double)(util_now_ms() - m->t0));
+	cJSON_AddNumberToObject(d, "skipped", (double)t->skipped);
+	cJSON_AddNumberToObject(d, "errors", (double)t->errors);
+	cJSON_AddNumberToObject(d, "too_large", (double)t->too_large);
+	cJSON_AddNumberToObject(d, "reconciled", (double)t->reconciled);
+	cJSON_AddNumberToObject(d, "recovered", (double)t->recovered);
+	cJSON_AddNumberToObject(d, "throttled", (double)t->throttled);
+	cJSON_AddNumberToObject(d, "folders_created", (double)m->created);
+	cJSON_AddNumberToObject(d, "flags_updated", (double)t->flags_updated);
+	cJSON_AddNumberToObject(d, "conflicts", (double)t->conflicts);
+	cJSON_AddNumberToObject(d, "deleted", (double)t->deleted);
+	cJSON_AddNumberToObject(d, "deleted_pending", (double)t->deleted_pending);
+	mbox_fill_map(m, d);
+}
+
+/* The verify object of the details. */
+static cJSON *
+mbox_verify_json(const struct sync_mbox *m, const struct sync_totals *t)
+{
+	cJSON *v = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(v, "mode", m->run->o.verify ? "sha256" : "count");
+	cJSON_AddNumberToObject(v, "folders", (double)t->v_folders);
+	cJSON_AddNumberToObject(v, "checked", (double)t->v_checked);
+	cJSON_AddNumberToObject(v, "missing", (double)t->v_missing);
+	cJSON_AddNumberToObject(v, "mismatched", (double)t->v_mismatched);
+	cJSON_AddNumberToObject(v, "unverifiable", (double)t->v_unverifiable);
+	cJSON_AddNumberToObject(v, "unrecorded", (double)t->v_unrecorded);
+	return v;
+}
+
+/* A mailbox that stopped (a fatal error, or interrupted): the verdict. */
+static void
+mbox_stopped_verdict(struct sync_mbox *m, const struct sync_totals *t, int interrupted,
+    const char *b1, struct result *res)
+{
+	cJSON *d = res->details;
+
 	if (m->fatal != NULL && !interrupted && sync_permanent(m->fatal_res, m->fatal)) {
 		/* Running again changes nothing (and repeated refused logins lock
 		 * accounts): say what to fix. */
 		cJSON_AddStringToObject(d, "error_class", "permanent");
 		result_set(res, RESULT_FAIL, "failed after %llu message(s) copied (%s): %s",
-		    (unsigned long long)copied, b1, m->fatal);
+		    (unsigned long long)t->copied, b1, m->fatal);
 		result_advise(res, "%s Then run `cutover sync` again: it continues where it "
 		                   "stopped and never copies a message twice.",
 		    sync_permanent_advice(m->fatal_res, m->fatal));
 		return;
 	}
-	if (m->fatal != NULL || interrupted) {
-		cJSON_AddStringToObject(d, "error_class", "transient");
-		result_set(res, RESULT_ERROR, "%s after %llu message(s) copied (%s): %s",
-		    interrupted ? "stopped" : "failed", (unsigned long long)copied, b1,
-		    m->fatal != NULL ? m->fatal : "interrupted");
-		result_advise(res, "Run `cutover sync` again: it continues where it stopped and "
-		                   "never copies a message twice.");
-		return;
-	}
-	if (v_first != NULL) {
+	cJSON_AddStringToObject(d, "error_class", "transient");
+	result_set(res, RESULT_ERROR, "%s after %llu message(s) copied (%s): %s",
+	    interrupted ? "stopped" : "failed", (unsigned long long)t->copied, b1,
+	    m->fatal != NULL ? m->fatal : "interrupted");
+	result_advise(res, "Run `cutover sync` again: it continues where it stopped and "
+	                   "never copies a message twice.");
+}
+
+/* A mailbox that ran to its end: the verdict. */
+static void
+mbox_verdict(const struct sync_mbox *m, const struct sync_totals *t, const char *b1,
+    struct result *res)
+{
+	if (t->v_first != NULL) {
 		/* I4: the state claimed copies the destination did not have. */
 		result_set(res, RESULT_FAIL,
 		    "the state said %llu message(s) were copied that the destination lacked "
 		    "(first: %llu in %s)%s%s; copied again: %llu message(s) copied (%s) in this run",
-		    (unsigned long long)(v_missing + v_unrecorded),
-		    (unsigned long long)(v_first->missing + v_first->unrecorded), v_first->dst_name,
-		    v_mismatched > 0 ? ", and some differ from what was copied" : "",
-		    errors > 0 ? ", with errors" : "", (unsigned long long)copied, b1);
+		    (unsigned long long)(t->v_missing + t->v_unrecorded),
+		    (unsigned long long)(t->v_first->missing + t->v_first->unrecorded),
+		    t->v_first->dst_name, t->v_mismatched > 0 ? ", and some differ from what was copied" : "",
+		    t->errors > 0 ? ", with errors" : "", (unsigned long long)t->copied, b1);
 		result_advise(res, "Someone or something removed messages from the destination, "
 		                   "or an earlier cutover lost them: they were copied again. Run "
 		                   "`cutover sync --verify` once more to confirm nothing is missing; "
@@ -1711,44 +1730,84 @@ mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
 		                   "left as they are.");
 		return;
 	}
-	if (errors > 0 || unfinished > 0) {
+	if (t->errors > 0 || t->unfinished > 0) {
 		result_set(res, RESULT_FAIL, "%llu message(s) copied (%s), %llu error(s)%s",
-		    (unsigned long long)copied, b1, (unsigned long long)errors,
-		    unfinished ? ", some folders not synced" : "");
+		    (unsigned long long)t->copied, b1, (unsigned long long)t->errors,
+		    t->unfinished ? ", some folders not synced" : "");
 		result_advise(res, "See the folders' \"error\" in the details; a new run retries "
 		                   "what failed.");
 		return;
 	}
-	if (dry) {
+	if (m->run->o.dry_run) {
 		result_set(res, RESULT_PASS, "dry run: would copy %llu message(s) (%s) in %zu folder(s)",
-		    (unsigned long long)would, b1, m->n_folders);
+		    (unsigned long long)t->would, b1, m->n_folders);
 		return;
 	}
-	if (too_large > 0 || dropped_kw > 0) {
+	if (t->too_large > 0 || t->dropped_kw > 0) {
 		result_set(res, RESULT_WARN, "%llu message(s) copied (%s); %llu too large for the "
 		                             "destination, %llu keyword(s) not kept",
-		    (unsigned long long)copied, b1, (unsigned long long)too_large,
-		    (unsigned long long)dropped_kw);
+		    (unsigned long long)t->copied, b1, (unsigned long long)t->too_large,
+		    (unsigned long long)t->dropped_kw);
 		return;
 	}
 	{
 		char chg[160] = "";
 
-		if (flags_updated > 0 || deleted > 0 || deleted_pending > 0)
+		if (t->flags_updated > 0 || t->deleted > 0 || t->deleted_pending > 0)
 			snprintf(chg, sizeof(chg), "; flags of %llu updated%s, %llu deleted, %llu gone "
 			                           "from the source (--delete removes them)",
-			    (unsigned long long)flags_updated, conflicts > 0 ? " (with conflicts)" : "",
-			    (unsigned long long)deleted, (unsigned long long)deleted_pending);
-		if (copied == 0)
+			    (unsigned long long)t->flags_updated,
+			    t->conflicts > 0 ? " (with conflicts)" : "", (unsigned long long)t->deleted,
+			    (unsigned long long)t->deleted_pending);
+		if (t->copied == 0)
 			result_set(res, RESULT_PASS, "nothing new: %llu message(s) already on the "
 			                             "destination in %zu folder(s)%s",
-			    (unsigned long long)skipped, m->n_folders, chg);
+			    (unsigned long long)t->skipped, m->n_folders, chg);
 		else
 			result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s%s%s",
-			    (unsigned long long)copied, b1, m->n_folders,
-			    reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
-			    throttled > 0 ? "; the server throttled, backed off and retried" : "", chg);
+			    (unsigned long long)t->copied, b1, m->n_folders,
+			    t->reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
+			    t->throttled > 0 ? "; the server throttled, backed off and retried" : "",
+			    chg);
 	}
+}
+
+/* The sync.mailbox result of M: details (per folder, sums) and verdict. */
+static void
+mbox_fill(struct sync_mbox *m, struct result *res, int interrupted)
+{
+	cJSON *d = res->details, *arr = cJSON_CreateArray(), *rw = cJSON_CreateArray();
+	struct sync_totals t;
+	int dry = m->run->o.dry_run;
+	char b1[32];
+
+	memset(&t, 0, sizeof(t));
+	cJSON_AddStringToObject(d, "user", m->mb->source_user);
+	cJSON_AddStringToObject(d, "destination_user", m->mb->dest_user);
+	for (size_t i = 0; i < m->n_folders; i++) {
+		struct sync_folder *f = &m->folders[i];
+
+		cJSON_AddItemToArray(arr, mbox_folder_json(m, f));
+		if ((f->queued || f->done) && !dry)
+			mbox_note(m, f);
+		if (f->rewritten)
+			cJSON_AddItemToArray(rw, mbox_rewritten_json(m, f));
+		totals_add(&t, f);
+	}
+	cJSON_AddItemToObject(d, "folders", arr);
+	mbox_totals_json(m, &t, d);
+	cJSON_AddItemToObject(d, "rewritten", rw);
+	cJSON_AddBoolToObject(d, "dry_run", dry);
+	cJSON_AddItemToObject(d, "verify", mbox_verify_json(m, &t));
+	if (dry) {
+		cJSON_AddNumberToObject(d, "would_copy", (double)t.would);
+		cJSON_AddNumberToObject(d, "would_copy_bytes", (double)t.would_bytes);
+	}
+	sync_fmt_bytes(b1, sizeof(b1), dry ? t.would_bytes : t.bytes);
+	if (m->fatal != NULL || interrupted)
+		mbox_stopped_verdict(m, &t, interrupted, b1, res);
+	else
+		mbox_verdict(m, &t, b1, res);
 }
 
 /* The pass of this pair, for `cutover sync --status` (best effort: the copy
