@@ -25,11 +25,11 @@ struct sync_run;
 
 struct check_input {
 	const char *domain;
-	const struct plan *plan;          /* NULL for `cutover dns` */
-	const char *expect_profile;       /* --expect, or the plan's destination profile */
-	const char *const *expect_mx;     /* MX patterns expected after cutover, NULL-terminated */
-	const char *expect_mx_origin;     /* "plan" or a profile name */
-	long mx_ttl_max;                  /* dns.mx_ttl: recommended maximum TTL, seconds */
+	const struct plan *plan;      /* NULL for `cutover dns` */
+	const char *expect_profile;   /* --expect, or the plan's destination profile */
+	const char *const *expect_mx; /* MX patterns expected after cutover, NULL-terminated */
+	const char *expect_mx_origin; /* "plan" or a profile name */
+	long mx_ttl_max;              /* dns.mx_ttl: recommended maximum TTL, seconds */
 	/* dns.spf: include domains the destination needs (NULL-terminated or NULL),
 	 * where they came from ("plan" or a profile name), and --ip/--sender for a
 	 * check_host() evaluation (NULL: none). */
@@ -85,10 +85,10 @@ struct check_input {
 enum check_scope { CHECK_SCOPE_AUTO = 0, CHECK_SCOPE_ONCE, CHECK_SCOPE_MAILBOX };
 
 struct check {
-	const char *id;      /* "dns.mx" */
-	const char *group;   /* "dns": what --only selects */
-	const char *title;   /* one line for --help */
-	unsigned commands;   /* CHECK_CMD_* the check runs in */
+	const char *id;    /* "dns.mx" */
+	const char *group; /* "dns": what --only selects */
+	const char *title; /* one line for --help */
+	unsigned commands; /* CHECK_CMD_* the check runs in */
 	void (*schedule)(struct runner *r, const struct check_input *in);
 	enum check_scope scope; /* see above; 0 = CHECK_SCOPE_AUTO */
 	/*

@@ -40,17 +40,17 @@ void mx_null_verdict(const char *domain, int valid, struct verdict *v);
 
 /* What dns.mx found out about the exchanges (the first of each kind). */
 struct mx_summary {
-	size_t n_ex;                 /* exchanges checked */
-	const char *provider;        /* the profile all belong to, or NULL */
-	int mixed;                   /* they belong to different providers */
-	const char *noaddr;          /* an exchange with no address, or NULL */
+	size_t n_ex;          /* exchanges checked */
+	const char *provider; /* the profile all belong to, or NULL */
+	int mixed;            /* they belong to different providers */
+	const char *noaddr;   /* an exchange with no address, or NULL */
 	size_t n_noaddr;
 	const char *alias, *alias_target; /* an exchange that is a CNAME, and its target */
-	const char *lookup_err;      /* an exchange whose address lookup failed */
-	const char *const *expect_mx; /* the MX patterns after cutover, or NULL */
-	int all_expected;            /* every exchange matches them */
-	int past_go_live;            /* the plan's go-live day is over */
-	const char *go_live;         /* that day, "YYYY-MM-DD" */
+	const char *lookup_err;           /* an exchange whose address lookup failed */
+	const char *const *expect_mx;     /* the MX patterns after cutover, or NULL */
+	int all_expected;                 /* every exchange matches them */
+	int past_go_live;                 /* the plan's go-live day is over */
+	const char *go_live;              /* that day, "YYYY-MM-DD" */
 };
 void mx_verdict(const struct mx_summary *s, struct verdict *v);
 
@@ -70,23 +70,23 @@ struct spf_lint {
  * SPF_MAX_DNS_TERMS and SPF_MAX_VOID). */
 struct spf_walk_summary {
 	const char *domain;
-	const struct spf_node *tree;   /* the walk's root (details only) */
-	const char *record;            /* the domain's own v=spf1 record, or NULL */
-	int n_records;                 /* v=spf1 records found */
-	const char *error;             /* the root's problem, or NULL */
-	enum spf_result result;        /* the walk's */
+	const struct spf_node *tree; /* the walk's root (details only) */
+	const char *record;          /* the domain's own v=spf1 record, or NULL */
+	int n_records;               /* v=spf1 records found */
+	const char *error;           /* the root's problem, or NULL */
+	enum spf_result result;      /* the walk's */
 	int lookups, void_lookups;
-	const char *costliest_via;     /* the child costing most lookups, or NULL */
+	const char *costliest_via; /* the child costing most lookups, or NULL */
 	const char *costliest_domain;
 	int costliest_lookups;
-	const char *broken_via;        /* the first broken record below the root, or NULL */
+	const char *broken_via; /* the first broken record below the root, or NULL */
 	const char *broken_domain;
 	const char *broken_error;
 	const struct spf_lint *lints;
 	size_t n_lints;
-	const char *const *expected;   /* includes the destination needs, or NULL */
-	const char *origin;            /* where they came from: "plan" or a profile */
-	const char *missing;           /* the first of them not reached, or NULL */
+	const char *const *expected; /* includes the destination needs, or NULL */
+	const char *origin;          /* where they came from: "plan" or a profile */
+	const char *missing;         /* the first of them not reached, or NULL */
 };
 
 /* The record to publish (caller frees), or NULL when there is nothing to suggest. */
@@ -98,31 +98,31 @@ void spf_lints_json(const struct spf_lint *lints, size_t n, cJSON *arr);
 /* Adding include:MISSING (INCLUDE_LOOKUPS with what it pulls in) makes AFTER lookups. */
 void spf_dest_verdict(const char *missing, int after, int include_lookups, struct verdict *v);
 /* check_host(IP, IDENTITY) gave R for REASON. */
-void spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const char *reason,
-    struct verdict *v);
+void spf_ip_verdict(
+    const char *identity, const char *ip, enum spf_result r, const char *reason, struct verdict *v);
 /* Nothing found: the pass line (IP_PASSES: the --ip evaluated, or NULL). */
-void spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
-    struct verdict *v);
+void spf_pass_verdict(
+    const char *record, int lookups, int authorizes, const char *ip_passes, struct verdict *v);
 
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 
 /* What the A, AAAA (CNAMEs followed) and SRV lookups of autodiscover found. */
 struct dns_ad_summary {
-	const char *host;              /* autodiscover.DOMAIN */
-	const char *srvname;           /* _autodiscover._tcp.DOMAIN */
-	const char *final;             /* the end of the host's CNAME chain (or the host) */
-	size_t n_chain;                /* CNAMEs followed */
-	int n_addr, n_srv;             /* addresses of the host, SRV records */
-	int host_exists;               /* has addresses or is an alias */
+	const char *host;                    /* autodiscover.DOMAIN */
+	const char *srvname;                 /* _autodiscover._tcp.DOMAIN */
+	const char *final;                   /* the end of the host's CNAME chain (or the host) */
+	size_t n_chain;                      /* CNAMEs followed */
+	int n_addr, n_srv;                   /* addresses of the host, SRV records */
+	int host_exists;                     /* has addresses or is an alias */
 	enum dnschase_problem chain_problem; /* a loop or too long a chain (A or AAAA) */
-	const char *failed_type;       /* "A", "AAAA", "SRV": the lookup failure that decides */
+	const char *failed_type; /* "A", "AAAA", "SRV": the lookup failure that decides */
 	const char *failed_name;
 	const char *failed_error;
-	const char *servers;           /* the resolvers asked */
+	const char *servers; /* the resolvers asked */
 	enum dns_status status_a, status_srv;
-	const char *expected;          /* the destination's autodiscover host, or NULL */
-	const char *origin;            /* "plan" or a profile name (NULL: plan) */
-	int matches;                   /* the chain (or an SRV target) reaches EXPECTED */
+	const char *expected;              /* the destination's autodiscover host, or NULL */
+	const char *origin;                /* "plan" or a profile name (NULL: plan) */
+	int matches;                       /* the chain (or an SRV target) reaches EXPECTED */
 	const char *srv_match, *srv_first; /* an SRV target equal to EXPECTED; the first one */
 };
 
@@ -134,12 +134,12 @@ void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
 
 /* The TXT records at _dmarc.DOMAIN and the one DMARC record among them. */
 struct dmarc_summary {
-	const char *name;              /* _dmarc.DOMAIN */
+	const char *name; /* _dmarc.DOMAIN */
 	const char *domain;
-	const char *owner;             /* where the records were (after CNAMEs) */
-	const char *starter;           /* a record to start with, for advice */
-	size_t n_txt, n_dmarc;         /* TXT records; those starting with v=DMARC1 */
-	const char *record;            /* the one DMARC record's text (n_dmarc == 1) */
+	const char *owner;              /* where the records were (after CNAMEs) */
+	const char *starter;            /* a record to start with, for advice */
+	size_t n_txt, n_dmarc;          /* TXT records; those starting with v=DMARC1 */
+	const char *record;             /* the one DMARC record's text (n_dmarc == 1) */
 	const struct dmarc_record *rec; /* it parsed, or NULL: ERR says why */
 	const struct dmarc_error *err;
 };
@@ -152,16 +152,16 @@ const char *dmarc_suggest(const char *name);
 /* The selectors of the destination profile and the first that is not right. */
 struct dkim_summary {
 	const char *domain;
-	const char *profile;           /* "microsoft365" */
-	size_t n_sel, n_pub;           /* selectors asked; published with a key */
-	const char *servers;           /* the resolvers asked */
-	const char *err_name;          /* a selector whose lookup failed, or NULL */
+	const char *profile;  /* "microsoft365" */
+	size_t n_sel, n_pub;  /* selectors asked; published with a key */
+	const char *servers;  /* the resolvers asked */
+	const char *err_name; /* a selector whose lookup failed, or NULL */
 	const char *err_error, *err_final;
-	int err_chain;                 /* it failed on a CNAME loop or long chain */
-	const char *missing_name;      /* a selector not published, or NULL */
-	const char *missing_final;     /* where its CNAMEs led */
+	int err_chain;             /* it failed on a CNAME loop or long chain */
+	const char *missing_name;  /* a selector not published, or NULL */
+	const char *missing_final; /* where its CNAMEs led */
 	enum dns_status missing_status;
-	int missing_revoked;           /* a key record with an empty p= */
+	int missing_revoked; /* a key record with an empty p= */
 };
 void dkim_verdict(const struct dkim_summary *s, struct verdict *v);
 
@@ -170,20 +170,19 @@ void dkim_verdict(const struct dkim_summary *s, struct verdict *v);
 /* The published MTA-STS policy against the MX expected after the flip. */
 struct sts_summary {
 	const struct mtasts_policy *policy;
-	const char *const *expect;     /* the expected MX (hosts or "*." patterns), or NULL */
-	const char *url;               /* where the policy is served */
+	const char *const *expect; /* the expected MX (hosts or "*." patterns), or NULL */
+	const char *url;           /* where the policy is served */
 	const char *domain;
-	const char *suggested_id;      /* a new id for the TXT record (a UTC timestamp) */
+	const char *suggested_id; /* a new id for the TXT record (a UTC timestamp) */
 };
 void sts_verdict(const struct sts_summary *s, struct verdict *v);
 /* The v=STSv1 TXT records (N_RECORDS; ID_VALID: the first has a good id, else
  * WHY): returns 1 with V set when that decides (none, or not valid), 0 when
  * the policy must be fetched. */
-int sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why,
-    struct verdict *v);
+int sts_txt_verdict(
+    const char *domain, int n_records, int id_valid, const char *why, struct verdict *v);
 /* The policy at URL could not be used (WHY). */
-void sts_unusable_verdict(const char *url, const char *domain, const char *why,
-    struct verdict *v);
+void sts_unusable_verdict(const char *url, const char *domain, const char *why, struct verdict *v);
 void sts_details_json(const struct sts_summary *s, cJSON *details);
 
 /* ---- dns.m365_verification (dns_m365_verification.c) ---- */
@@ -191,10 +190,10 @@ void sts_details_json(const struct sts_summary *s, cJSON *details);
 /* The MS=ms... TXT records of the domain. */
 struct msv_summary {
 	const char *domain;
-	const char *want;              /* the plan's expect.verification, or NULL */
-	size_t n_records;              /* MS= records published */
-	const char *first;             /* the first of them, or NULL */
-	int found;                     /* WANT is among them */
+	const char *want;  /* the plan's expect.verification, or NULL */
+	size_t n_records;  /* MS= records published */
+	const char *first; /* the first of them, or NULL */
+	int found;         /* WANT is among them */
 };
 void msv_verdict(const struct msv_summary *s, struct verdict *v);
 
@@ -202,11 +201,11 @@ void msv_verdict(const struct msv_summary *s, struct verdict *v);
 
 /* The v=TLSRPTv1 records at _smtp._tls.DOMAIN. */
 struct tlsrpt_summary {
-	const char *name;              /* _smtp._tls.DOMAIN */
+	const char *name; /* _smtp._tls.DOMAIN */
 	const char *domain;
 	size_t n_records;
-	const char *error;             /* why the record is not valid (or more than one), or NULL */
-	const char *first_rua;         /* the first report address of the first record */
+	const char *error;     /* why the record is not valid (or more than one), or NULL */
+	const char *first_rua; /* the first report address of the first record */
 	size_t n_rua;
 };
 void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
@@ -218,17 +217,17 @@ void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
 
 /* What fetching one side's webmail URL met (the last hop's facts). */
 struct webmail_summary {
-	const char *side;             /* "source" or "destination" */
-	const char *plan_url;         /* the URL in the plan */
+	const char *side;     /* "source" or "destination" */
+	const char *plan_url; /* the URL in the plan */
 	enum http_fetch_end end;
-	const char *error;            /* the fetch's reason unless HTTP_FETCH_OK */
-	int no_such_name;             /* DNS said NXDOMAIN or NODATA */
-	const char *url;              /* the last hop's URL */
-	long status;                  /* its HTTP status, 0 none */
+	const char *error; /* the fetch's reason unless HTTP_FETCH_OK */
+	int no_such_name;  /* DNS said NXDOMAIN or NODATA */
+	const char *url;   /* the last hop's URL */
+	long status;       /* its HTTP status, 0 none */
 	int timed_out;
-	size_t n_hops;                /* requests made (redirects + 1) */
+	size_t n_hops; /* requests made (redirects + 1) */
 	int https;
-	const char *tls_version;      /* "TLSv1.3", "" */
+	const char *tls_version; /* "TLSv1.3", "" */
 	int tls_verified;
 	const char *tls_verify_error; /* "" when none */
 	int has_expiry;               /* the certificate's notAfter is known */
@@ -244,8 +243,8 @@ struct ews_summary {
 	long http_status;              /* 0 none */
 	const char *const *challenges; /* WWW-Authenticate values */
 	size_t n_challenges;
-	const char *error;             /* the fetch's reason, or NULL */
-	int reachable;                 /* 401 with a challenge */
+	const char *error; /* the fetch's reason, or NULL */
+	int reachable;     /* 401 with a challenge */
 };
 
 /* The webmail verdict (PREV_STATUS, PREV_SUMMARY) with the EWS probe's word added. */
@@ -258,14 +257,14 @@ void ews_details_json(const struct ews_summary *s, cJSON *ews);
 /* How Outlook's four autodiscover steps went, in their order. */
 struct web_ad_summary {
 	const char *domain;
-	const char *reasons[4];        /* each step's reason (NULL: none) */
-	int win_step;                  /* the first step that found an endpoint (1-4), 0 none */
-	const char *win_method;        /* its name: "root_domain", ... */
-	const char *win_points_to;     /* the host that answered (or its alias target) */
+	const char *reasons[4];    /* each step's reason (NULL: none) */
+	int win_step;              /* the first step that found an endpoint (1-4), 0 none */
+	const char *win_method;    /* its name: "root_domain", ... */
+	const char *win_points_to; /* the host that answered (or its alias target) */
 	const char *win_reason;
 	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
-	const char *expected;          /* the plan's expected autodiscover host, or NULL */
-	int matches;                   /* a name the winning step reached matches it */
+	const char *expected; /* the plan's expected autodiscover host, or NULL */
+	int matches;          /* a name the winning step reached matches it */
 };
 void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
 
@@ -273,19 +272,19 @@ void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
 
 /* The source's folder inventory, as mailbox.folders sums it up. */
 struct folders_summary {
-	size_t n_folders;              /* listed folders */
-	size_t n_unreadable;           /* folders whose STATUS or size failed */
+	size_t n_folders;    /* listed folders */
+	size_t n_unreadable; /* folders whose STATUS or size failed */
 	const char *first_unreadable;
-	int truncated;                 /* more folders than were read */
+	int truncated; /* more folders than were read */
 	int64_t total_messages;
-	int64_t total_bytes;           /* -1 unknown */
+	int64_t total_bytes; /* -1 unknown */
 };
 void folders_verdict(const struct folders_summary *s, struct verdict *v);
 
 /* Folder names that will not migrate as they are (folders_name_problems). */
 struct names_summary {
 	size_t n_names, n_bad, n_problems;
-	const char *first;             /* the first name with a problem */
+	const char *first; /* the first name with a problem */
 };
 void names_verdict(const struct names_summary *s, struct verdict *v);
 
@@ -293,17 +292,17 @@ void names_verdict(const struct names_summary *s, struct verdict *v);
 struct limits_summary {
 	int64_t total_messages;
 	size_t folder_count;
-	int64_t items_limit;           /* more items fail: the migration stops there */
-	int64_t folder_limit;          /* more folders warn */
+	int64_t items_limit;  /* more items fail: the migration stops there */
+	int64_t folder_limit; /* more folders warn */
 };
 void limits_verdict(const struct limits_summary *s, struct verdict *v);
 
 /* Messages over the destination's message size limit (-1: none known). */
 struct large_summary {
 	int64_t limit;
-	int64_t count;                 /* messages over it */
-	size_t n_folders;              /* folders holding them */
-	size_t not_counted;            /* folders that could not be searched */
+	int64_t count;      /* messages over it */
+	size_t n_folders;   /* folders holding them */
+	size_t not_counted; /* folders that could not be searched */
 };
 void large_verdict(const struct large_summary *s, struct verdict *v);
 
@@ -315,9 +314,9 @@ void large_verdict(const struct large_summary *s, struct verdict *v);
 struct items_summary {
 	const struct folders_inventory *inv; /* the source's, or NULL */
 	int64_t limit;
-	size_t n_over;        /* folders holding more than LIMIT messages */
-	const char *largest;  /* the fullest of them (the first when tied) */
-	uint32_t most;        /* its messages */
+	size_t n_over;       /* folders holding more than LIMIT messages */
+	const char *largest; /* the fullest of them (the first when tied) */
+	uint32_t most;       /* its messages */
 };
 
 /* Count INV's folders over LIMIT into S (INV may be NULL). */
@@ -331,15 +330,15 @@ void items_details_json(const struct items_summary *s, cJSON *details);
 #define QUOTA_HEADROOM_DEFAULT 0.70
 
 struct quota_summary {
-	int64_t usage;              /* the source's usage in bytes, -1 unknown */
-	const char *usage_from;     /* "quota", "folders" or NULL */
-	int64_t limit;              /* the destination's limit in bytes, -1 unknown */
-	const char *limit_from;     /* "destination", "plan" or NULL */
-	double headroom;            /* warn above this ratio */
-	int64_t source_limit;       /* the source's own quota limit, -1 */
-	int64_t destination_usage;  /* the destination's usage, -1 */
-	const char *source_quota_root;  /* or NULL */
-	const char *destination_error;  /* the destination could not be read, or NULL */
+	int64_t usage;                 /* the source's usage in bytes, -1 unknown */
+	const char *usage_from;        /* "quota", "folders" or NULL */
+	int64_t limit;                 /* the destination's limit in bytes, -1 unknown */
+	const char *limit_from;        /* "destination", "plan" or NULL */
+	double headroom;               /* warn above this ratio */
+	int64_t source_limit;          /* the source's own quota limit, -1 */
+	int64_t destination_usage;     /* the destination's usage, -1 */
+	const char *source_quota_root; /* or NULL */
+	const char *destination_error; /* the destination could not be read, or NULL */
 };
 
 /* usage / limit, or -1 when either is unknown. */
@@ -351,14 +350,14 @@ void quota_details_json(const struct quota_summary *s, cJSON *details);
 
 /* Source and destination folders paired by the sync's mapping, counted. */
 struct compare_summary {
-	size_t n_short;                /* after a sync: synced folders short on the destination */
+	size_t n_short; /* after a sync: synced folders short on the destination */
 	const char *first_short;
-	size_t n_one_sided;            /* folders with messages on one side only */
+	size_t n_one_sided; /* folders with messages on one side only */
 	const char *first_one_sided;
-	size_t differences;            /* folders missing or with other counts */
-	size_t n_missing;              /* source folders missing on the destination */
+	size_t differences; /* folders missing or with other counts */
+	size_t n_missing;   /* source folders missing on the destination */
 	size_t n_pairs;
-	const char *first_difference;  /* or NULL: a destination-only folder */
+	const char *first_difference; /* or NULL: a destination-only folder */
 	int64_t source_total, destination_total;
 };
 void compare_verdict(const struct compare_summary *s, struct verdict *v);
@@ -367,14 +366,14 @@ void compare_verdict(const struct compare_summary *s, struct verdict *v);
 
 /* Where the sync will put the source folders. */
 struct folder_map_summary {
-	size_t n_mapped, n_new;        /* folders mapped; of them, new on the destination */
-	size_t n_moved;                /* mapped under another name */
+	size_t n_mapped, n_new; /* folders mapped; of them, new on the destination */
+	size_t n_moved;         /* mapped under another name */
 	size_t n_left_out;
-	const char *moves;             /* "A -> B, C -> D and 3 more", "" when none */
-	size_t n_unused_rules;         /* plan folder_map rules naming no source folder */
+	const char *moves;     /* "A -> B, C -> D and 3 more", "" when none */
+	size_t n_unused_rules; /* plan folder_map rules naming no source folder */
 	const char *first_unused_rule;
-	const char *guessed;           /* "source"/"destination" without NAMESPACE, or NULL */
-	const char *guessed_prefix;    /* the prefix taken from LIST there */
+	const char *guessed;        /* "source"/"destination" without NAMESPACE, or NULL */
+	const char *guessed_prefix; /* the prefix taken from LIST there */
 };
 void folder_map_verdict(const struct folder_map_summary *s, struct verdict *v);
 
@@ -385,10 +384,10 @@ struct smtp_mx_tally {
 	const char *domain;
 	int port;
 	size_t n_hosts, n_rcpts;
-	size_t accepted, rejected, deferred, untested; /* recipient checks */
+	size_t accepted, rejected, deferred, untested;                /* recipient checks */
 	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
 	char first_reject[300], first_defer[300], first_fail[300];
-	const char *advice;            /* for the first rejection, or NULL */
+	const char *advice; /* for the first rejection, or NULL */
 };
 void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
 

@@ -35,8 +35,8 @@ struct ad_ref {
 struct ad_task {
 	struct task *t;
 	char *domain;
-	char *name[AD_N];             /* autodiscover.D, autodiscover.D, _autodiscover._tcp.D */
-	const char *expected;         /* borrowed from the plan or a profile */
+	char *name[AD_N];     /* autodiscover.D, autodiscover.D, _autodiscover._tcp.D */
+	const char *expected; /* borrowed from the plan or a profile */
 	const char *origin;
 	struct dnschase *ch[AD_N];
 	struct ad_ref ref[AD_N];
@@ -47,12 +47,12 @@ struct ad_task {
 	enum dnschase_problem problem[AD_N];
 	char *error[AD_N];
 	cJSON *lookup[AD_N];
-	char *chain[DNSCHASE_MAX_LINKS];  /* from the A lookup, or AAAA if longer */
+	char *chain[DNSCHASE_MAX_LINKS]; /* from the A lookup, or AAAA if longer */
 	size_t n_chain;
 	cJSON *addresses;
 	cJSON *srv;
-	char *srv_match;              /* an SRV target equal to the expectation */
-	char *srv_first;              /* the first SRV target */
+	char *srv_match; /* an SRV target equal to the expectation */
+	char *srv_first; /* the first SRV target */
 };
 
 static void
@@ -91,15 +91,16 @@ ad_cancel(struct task *t, void *aux)
 			cJSON_AddStringToObject(l, "name", m->name[i]);
 			cJSON_AddStringToObject(l, "type", types[i]);
 			cJSON_AddStringToObject(l, "status", "timeout");
-			cJSON_AddStringToObject(l, "error", "no answer before the check's deadline");
+			cJSON_AddStringToObject(
+			    l, "error", "no answer before the check's deadline");
 			if (waiting == NULL)
 				waiting = m->name[i];
 		}
 		m->lookup[i] = NULL;
 		cJSON_AddItemToArray(lookups, l);
 	}
-	result_set(res, RESULT_ERROR, "timed out waiting for %s", waiting != NULL ? waiting :
-	    m->name[AD_A]);
+	result_set(res, RESULT_ERROR, "timed out waiting for %s",
+	    waiting != NULL ? waiting : m->name[AD_A]);
 	ad_task_free(m);
 }
 
@@ -132,14 +133,17 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 
 	if (s->chain_problem != DNSCHASE_FINE) {
 		if (s->chain_problem == DNSCHASE_LOOP)
-			verdict_set(v, RESULT_FAIL, "%s: CNAME loop (%s points back into the chain)",
-			    host, final);
+			verdict_set(v, RESULT_FAIL,
+			    "%s: CNAME loop (%s points back into the chain)", host, final);
 		else
-			verdict_set(v, RESULT_FAIL, "%s: CNAME chain longer than %d links (stopped at "
-			    "%s)", host, DNSCHASE_MAX_LINKS, final);
-		verdict_advise(v, "Make %s a CNAME straight to the provider's autodiscover "
-		    "host%s%s: clients give up on alias loops and long chains.", host,
-		    expected != NULL ? " " : "", expected != NULL ? expected : "");
+			verdict_set(v, RESULT_FAIL,
+			    "%s: CNAME chain longer than %d links (stopped at "
+			    "%s)",
+			    host, DNSCHASE_MAX_LINKS, final);
+		verdict_advise(v,
+		    "Make %s a CNAME straight to the provider's autodiscover "
+		    "host%s%s: clients give up on alias loops and long chains.",
+		    host, expected != NULL ? " " : "", expected != NULL ? expected : "");
 		return;
 	}
 	if (s->failed_type != NULL) {
@@ -150,29 +154,36 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 	if (!s->host_exists && s->n_srv == 0 && expected == NULL) {
 		/* Nothing published and nothing expected: not every provider uses
 		 * autodiscover (Google Workspace does not). */
-		verdict_set(v, RESULT_PASS, "no autodiscover record (%s %s, %s %s); none expected, "
-		    "use --expect PROFILE to compare", host, dns_ad_negative_str(s->status_a),
-		    srvname, dns_ad_negative_str(s->status_srv));
+		verdict_set(v, RESULT_PASS,
+		    "no autodiscover record (%s %s, %s %s); none expected, "
+		    "use --expect PROFILE to compare",
+		    host, dns_ad_negative_str(s->status_a), srvname,
+		    dns_ad_negative_str(s->status_srv));
 		return;
 	}
 	if (!s->host_exists && s->n_srv == 0) {
 		verdict_set(v, RESULT_WARN, "no autodiscover record: %s %s, %s %s", host,
 		    dns_ad_negative_str(s->status_a), srvname, dns_ad_negative_str(s->status_srv));
-		verdict_advise(v, "Publish %s CNAME %s (expected by %s%s) so that Outlook and "
-		    "phones find the new mailbox server by themselves after the cutover.", host,
-		    expected, s->origin != NULL && strcmp(s->origin, "plan") != 0 ?
-		    "profile " : "", s->origin != NULL ? s->origin : "plan");
+		verdict_advise(v,
+		    "Publish %s CNAME %s (expected by %s%s) so that Outlook and "
+		    "phones find the new mailbox server by themselves after the cutover.",
+		    host, expected,
+		    s->origin != NULL && strcmp(s->origin, "plan") != 0 ? "profile " : "",
+		    s->origin != NULL ? s->origin : "plan");
 		return;
 	}
 	if (s->host_exists && s->n_addr == 0) {
 		if (s->n_chain > 0)
-			verdict_set(v, RESULT_FAIL, "%s is an alias of %s, which has no address: it %s",
-			    host, final, dns_ad_negative_str(s->status_a));
+			verdict_set(v, RESULT_FAIL,
+			    "%s is an alias of %s, which has no address: it %s", host, final,
+			    dns_ad_negative_str(s->status_a));
 		else
 			verdict_set(v, RESULT_FAIL, "%s has no address: %s", host,
 			    dns_ad_negative_str(s->status_a));
-		verdict_advise(v, "Point %s at a host that exists%s%s: clients that follow it "
-		    "fail to connect.", host, expected != NULL ? ", e.g. CNAME " : "",
+		verdict_advise(v,
+		    "Point %s at a host that exists%s%s: clients that follow it "
+		    "fail to connect.",
+		    host, expected != NULL ? ", e.g. CNAME " : "",
 		    expected != NULL ? expected : "");
 		return;
 	}
@@ -182,18 +193,23 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 		const char *pre = strcmp(by, "plan") != 0 ? "profile " : "";
 
 		if (s->host_exists && s->n_chain == 0)
-			verdict_set(v, RESULT_WARN, "%s has an address of its own, not a CNAME to %s "
-			    "(expected by %s%s)", host, expected, pre, by);
+			verdict_set(v, RESULT_WARN,
+			    "%s has an address of its own, not a CNAME to %s "
+			    "(expected by %s%s)",
+			    host, expected, pre, by);
 		else
 			verdict_set(v, RESULT_WARN, "%s points to %s, not to %s (expected by %s%s)",
 			    s->host_exists ? host : srvname, now, expected, pre, by);
 		if (s->n_srv == 0 || s->srv_match != NULL)
-			verdict_advise(v, "At the cutover, change %s to CNAME %s, so that Outlook "
-			    "and phones find the new mailbox server.", host, expected);
+			verdict_advise(v,
+			    "At the cutover, change %s to CNAME %s, so that Outlook "
+			    "and phones find the new mailbox server.",
+			    host, expected);
 		else
-			verdict_advise(v, "At the cutover, change %s to CNAME %s and the target of "
-			    "%s to %s, so that Outlook and phones find the new mailbox server.", host,
-			    expected, srvname, expected);
+			verdict_advise(v,
+			    "At the cutover, change %s to CNAME %s and the target of "
+			    "%s to %s, so that Outlook and phones find the new mailbox server.",
+			    host, expected, srvname, expected);
 		return;
 	}
 	if (s->host_exists)
@@ -244,11 +260,18 @@ ad_finish(struct ad_task *m)
 {
 	struct result *res = task_result(m->t);
 	struct dns_ad_summary s = {
-		.host = m->name[AD_A], .srvname = m->name[AD_SRV], .n_chain = m->n_chain,
-		.n_addr = cJSON_GetArraySize(m->addresses), .n_srv = cJSON_GetArraySize(m->srv),
-		.expected = m->expected, .origin = m->origin, .status_a = m->st[AD_A],
-		.status_srv = m->st[AD_SRV], .srv_match = m->srv_match, .srv_first = m->srv_first,
-		.servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	    .host = m->name[AD_A],
+	    .srvname = m->name[AD_SRV],
+	    .n_chain = m->n_chain,
+	    .n_addr = cJSON_GetArraySize(m->addresses),
+	    .n_srv = cJSON_GetArraySize(m->srv),
+	    .expected = m->expected,
+	    .origin = m->origin,
+	    .status_a = m->st[AD_A],
+	    .status_srv = m->st[AD_SRV],
+	    .srv_match = m->srv_match,
+	    .srv_first = m->srv_first,
+	    .servers = dns_client_servers(runner_dns(task_runner(m->t))),
 	};
 	struct verdict v = {0};
 	int err_i = -1;
@@ -261,8 +284,7 @@ ad_finish(struct ad_task *m)
 	for (int i = AD_A; i <= AD_AAAA; i++)
 		if (err_i < 0 && s.n_addr == 0 && m->st[i] != DNS_OK && !ad_negative(m->st[i]))
 			err_i = i;
-	if (err_i < 0 && !s.host_exists && m->st[AD_SRV] != DNS_OK &&
-	    !ad_negative(m->st[AD_SRV]))
+	if (err_i < 0 && !s.host_exists && m->st[AD_SRV] != DNS_OK && !ad_negative(m->st[AD_SRV]))
 		err_i = AD_SRV;
 	if (err_i >= 0) {
 		s.failed_type = err_i == AD_SRV ? "SRV" : err_i == AD_A ? "A" : "AAAA";
@@ -294,8 +316,11 @@ ad_answer(void *arg, const struct dnschase_reply *r)
 	m->st[w] = r->status;
 	m->problem[w] = r->problem;
 	m->error[w] = xstrdup(r->error);
-	m->lookup[w] = dnschase_json(m->name[w], w == AD_A ? DNSMSG_A : w == AD_AAAA ?
-	    DNSMSG_AAAA : DNSMSG_SRV, r);
+	m->lookup[w] = dnschase_json(m->name[w],
+	    w == AD_A          ? DNSMSG_A
+	        : w == AD_AAAA ? DNSMSG_AAAA
+	                       : DNSMSG_SRV,
+	    r);
 	if (w != AD_SRV && r->n_chain > m->n_chain) {
 		for (size_t i = 0; i < m->n_chain; i++)
 			free(m->chain[i]);
@@ -305,11 +330,12 @@ ad_answer(void *arg, const struct dnschase_reply *r)
 	}
 	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w != AD_SRV) {
 		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, w == AD_A ? DNSMSG_A : DNSMSG_AAAA,
-		    r->owner, &it)) != NULL)
+		            r->owner, &it)) != NULL)
 			cJSON_AddItemToArray(m->addresses, cJSON_CreateString(rr->addr));
 	}
 	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w == AD_SRV) {
-		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_SRV, r->owner, &it)) != NULL) {
+		while (
+		    (rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_SRV, r->owner, &it)) != NULL) {
 			cJSON *s = cJSON_CreateObject();
 			/* RFC 2782: a target of "." means the service is not offered. */
 			const char *target = rr->target[0] != '\0' ? rr->target : ".";
@@ -381,9 +407,9 @@ ad_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_dns_autodiscover = {
-	.id = "dns.autodiscover",
-	.group = "dns",
-	.title = "autodiscover.DOMAIN and _autodiscover._tcp SRV point to the expected provider",
-	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
-	.schedule = ad_schedule,
+    .id = "dns.autodiscover",
+    .group = "dns",
+    .title = "autodiscover.DOMAIN and _autodiscover._tcp SRV point to the expected provider",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = ad_schedule,
 };

@@ -27,13 +27,13 @@ struct dkim_task;
 
 struct dkim_sel {
 	struct dkim_task *m;
-	const char *selector;       /* borrowed from the profile */
-	char *name;                 /* SELECTOR._domainkey.DOMAIN */
+	const char *selector; /* borrowed from the profile */
+	char *name;           /* SELECTOR._domainkey.DOMAIN */
 	struct dnschase *ch;
 	enum dns_status st;
 	enum dnschase_problem problem;
 	char *error;
-	char *final;                /* last name of the chain */
+	char *final; /* last name of the chain */
 	int published, revoked;
 	cJSON *json;
 };
@@ -42,7 +42,7 @@ struct dkim_task {
 	struct task *t;
 	char *domain;
 	const struct profile *profile;
-	const char *chosen_by;      /* "--expect", "plan" or "mx" */
+	const char *chosen_by; /* "--expect", "plan" or "mx" */
 	struct dns_query *mxq;
 	struct dkim_sel sel[PROFILE_MAX_PATTERNS];
 	size_t n_sel;
@@ -71,8 +71,10 @@ dkim_cancel(struct task *t, void *aux)
 
 	for (size_t i = 0; i < m->n_sel; i++) {
 		if (m->sel[i].json == NULL) {
-			result_set(task_result(t), RESULT_ERROR, "timed out waiting for the TXT "
-			    "record of %s", m->sel[i].name);
+			result_set(task_result(t), RESULT_ERROR,
+			    "timed out waiting for the TXT "
+			    "record of %s",
+			    m->sel[i].name);
 			break;
 		}
 	}
@@ -94,7 +96,8 @@ dkim_is_key(const char *txt, size_t len, int *revoked)
 	while (i < len) {
 		size_t ns, ne, vs, ve;
 
-		while (i < len && (txt[i] == ' ' || txt[i] == '\t' || txt[i] == '\r' || txt[i] == '\n'))
+		while (i < len &&
+		    (txt[i] == ' ' || txt[i] == '\t' || txt[i] == '\r' || txt[i] == '\n'))
 			i++;
 		ns = i;
 		while (i < len && txt[i] != '=' && txt[i] != ';')
@@ -134,8 +137,9 @@ dkim_is_key(const char *txt, size_t len, int *revoked)
 static const char *
 dkim_missing_str(enum dns_status st)
 {
-	return st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
-	    st == DNS_NODATA ? "has no TXT record (NODATA)" : "has no DKIM key record";
+	return st == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)"
+	    : st == DNS_NODATA    ? "has no TXT record (NODATA)"
+	                          : "has no DKIM key record";
 }
 
 void
@@ -147,32 +151,43 @@ dkim_verdict(const struct dkim_summary *s, struct verdict *v)
 		verdict_set(v, RESULT_ERROR, "DKIM lookup for %s failed: %s (asked %s)",
 		    s->err_final, s->err_error, s->servers);
 	} else if (s->err_name != NULL) {
-		verdict_set(v, RESULT_FAIL, "DKIM selector %s: %s (at %s)", s->err_name, s->err_error,
-		    s->err_final);
+		verdict_set(v, RESULT_FAIL, "DKIM selector %s: %s (at %s)", s->err_name,
+		    s->err_error, s->err_final);
 		verdict_advise(v, "Point %s straight at the provider's key record.", s->err_name);
 	} else if (s->missing_name != NULL) {
 		if (s->missing_revoked)
-			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s has a revoked key (empty p=)", s->n_pub, s->n_sel, label,
-			    s->missing_name);
+			verdict_set(v, RESULT_WARN,
+			    "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s has a revoked key (empty p=)",
+			    s->n_pub, s->n_sel, label, s->missing_name);
 		else if (util_strieq(s->missing_final, s->missing_name))
-			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s %s", s->n_pub, s->n_sel, label, s->missing_name,
+			verdict_set(v, RESULT_WARN,
+			    "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s %s",
+			    s->n_pub, s->n_sel, label, s->missing_name,
 			    dkim_missing_str(s->missing_status));
 		else
-			verdict_set(v, RESULT_WARN, "%zu of %zu DKIM selectors of profile %s "
-			    "published; %s is an alias of %s, which %s", s->n_pub, s->n_sel, label,
-			    s->missing_name, s->missing_final, dkim_missing_str(s->missing_status));
+			verdict_set(v, RESULT_WARN,
+			    "%zu of %zu DKIM selectors of profile %s "
+			    "published; %s is an alias of %s, which %s",
+			    s->n_pub, s->n_sel, label, s->missing_name, s->missing_final,
+			    dkim_missing_str(s->missing_status));
 		if (strcmp(label, "microsoft365") == 0)
-			verdict_advise(v, "Publish selector1._domainkey.%s and selector2._domainkey.%s "
-			    "as CNAMEs to the values the Microsoft Defender portal shows on its DKIM page "
-			    "(selector1-DOMAIN-WITH-DASHES._domainkey.TENANT.onmicrosoft.com), then "
-			    "enable DKIM signing for %s: without it, mail from Microsoft 365 fails DMARC "
-			    "alignment once SPF changes.", s->domain, s->domain, s->domain);
+			verdict_advise(v,
+			    "Publish selector1._domainkey.%s and selector2._domainkey.%s "
+			    "as CNAMEs to the values the Microsoft Defender portal shows on its "
+			    "DKIM page "
+			    "(selector1-DOMAIN-WITH-DASHES._domainkey.TENANT.onmicrosoft.com), "
+			    "then "
+			    "enable DKIM signing for %s: without it, mail from Microsoft 365 fails "
+			    "DMARC "
+			    "alignment once SPF changes.",
+			    s->domain, s->domain, s->domain);
 		else
-			verdict_advise(v, "Publish the DKIM selector%s the provider gives you (%s) "
-			    "before go-live, then enable signing.", s->n_sel == 1 ? "" : "s",
-			    s->missing_name);
+			verdict_advise(v,
+			    "Publish the DKIM selector%s the provider gives you (%s) "
+			    "before go-live, then enable signing.",
+			    s->n_sel == 1 ? "" : "s", s->missing_name);
 	} else {
 		verdict_set(v, RESULT_PASS, "%zu of %zu DKIM selectors of profile %s published",
 		    s->n_pub, s->n_sel, label);
@@ -188,8 +203,10 @@ dkim_finish(struct dkim_task *m)
 	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
 	struct dkim_sel *err = NULL, *missing = NULL;
 	struct dkim_summary sm = {
-		.domain = m->domain, .profile = m->profile->name, .n_sel = m->n_sel,
-		.servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	    .domain = m->domain,
+	    .profile = m->profile->name,
+	    .n_sel = m->n_sel,
+	    .servers = dns_client_servers(runner_dns(task_runner(m->t))),
 	};
 	struct verdict v = {0};
 
@@ -203,8 +220,9 @@ dkim_finish(struct dkim_task *m)
 		s->json = NULL;
 		if (s->published)
 			sm.n_pub++;
-		else if (err == NULL && (s->problem != DNSCHASE_FINE ||
-		    (s->st != DNS_OK && s->st != DNS_NODATA && s->st != DNS_NXDOMAIN)))
+		else if (err == NULL &&
+		    (s->problem != DNSCHASE_FINE ||
+		        (s->st != DNS_OK && s->st != DNS_NODATA && s->st != DNS_NXDOMAIN)))
 			err = s;
 		else if (missing == NULL)
 			missing = s;
@@ -243,7 +261,8 @@ dkim_answer(void *arg, const struct dnschase_reply *r)
 	s->error = xstrdup(r->error);
 	s->final = xstrdup(r->owner);
 	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE) {
-		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
+		while (
+		    (rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
 			int revoked;
 
 			if (rr->text == NULL || !dkim_is_key(rr->text, rr->text_len, &revoked))
@@ -323,8 +342,10 @@ dkim_mx_answer(void *arg, const struct dns_reply *reply)
 
 		cJSON_AddArrayToObject(res->details, "selectors");
 		cJSON_AddNullToObject(res->details, "expected");
-		result_set(res, RESULT_ERROR, "cannot tell which DKIM selectors to look for: the MX "
-		    "lookup for %s failed: %s", m->domain, reply->error);
+		result_set(res, RESULT_ERROR,
+		    "cannot tell which DKIM selectors to look for: the MX "
+		    "lookup for %s failed: %s",
+		    m->domain, reply->error);
 		task_done(m->t);
 		dkim_task_free(m);
 		return;
@@ -332,7 +353,8 @@ dkim_mx_answer(void *arg, const struct dns_reply *reply)
 	if (reply->status == DNS_OK) {
 		const char *owner = dnsmsg_resolve_cname(reply->msg, m->domain);
 
-		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_MX, owner, &it)) != NULL) {
+		while (
+		    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_MX, owner, &it)) != NULL) {
 			const struct profile *p = profile_match_mx(rr->target);
 
 			if (p != NULL && p->dkim_selectors[0] != NULL) {
@@ -342,7 +364,8 @@ dkim_mx_answer(void *arg, const struct dns_reply *reply)
 		}
 	}
 	if (m->profile == NULL) {
-		dkim_skip(m, "no DKIM selectors to look for: the MX belongs to no provider "
+		dkim_skip(m,
+		    "no DKIM selectors to look for: the MX belongs to no provider "
 		    "profile that defines them (use --expect PROFILE)");
 		return;
 	}
@@ -359,7 +382,8 @@ dkim_start(struct task *t, void *aux)
 	m->t = t;
 	if (m->profile != NULL) {
 		if (m->profile->dkim_selectors[0] == NULL) {
-			char *why = xasprintf("profile %s defines no DKIM selectors", m->profile->name);
+			char *why =
+			    xasprintf("profile %s defines no DKIM selectors", m->profile->name);
 
 			dkim_skip(m, why);
 			free(why);
@@ -386,9 +410,9 @@ dkim_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_dns_dkim = {
-	.id = "dns.dkim",
-	.group = "dns",
-	.title = "DKIM selectors of the provider profile published (CNAME and key record)",
-	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
-	.schedule = dkim_schedule,
+    .id = "dns.dkim",
+    .group = "dns",
+    .title = "DKIM selectors of the provider profile published (CNAME and key record)",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = dkim_schedule,
 };

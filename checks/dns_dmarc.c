@@ -23,7 +23,7 @@
 struct dmarc_task {
 	struct task *t;
 	char *domain;
-	char *name;                 /* _dmarc.DOMAIN */
+	char *name; /* _dmarc.DOMAIN */
 	struct dnschase *ch;
 };
 
@@ -80,10 +80,16 @@ dmarc_tags_json(const struct dmarc_record *rec)
 		const char *name;
 		unsigned bit;
 	} tags[] = {
-		{"p", DMARC_TAG_P}, {"sp", DMARC_TAG_SP}, {"pct", DMARC_TAG_PCT},
-		{"rua", DMARC_TAG_RUA}, {"ruf", DMARC_TAG_RUF}, {"adkim", DMARC_TAG_ADKIM},
-		{"aspf", DMARC_TAG_ASPF}, {"fo", DMARC_TAG_FO}, {"rf", DMARC_TAG_RF},
-		{"ri", DMARC_TAG_RI},
+	    {"p", DMARC_TAG_P},
+	    {"sp", DMARC_TAG_SP},
+	    {"pct", DMARC_TAG_PCT},
+	    {"rua", DMARC_TAG_RUA},
+	    {"ruf", DMARC_TAG_RUF},
+	    {"adkim", DMARC_TAG_ADKIM},
+	    {"aspf", DMARC_TAG_ASPF},
+	    {"fo", DMARC_TAG_FO},
+	    {"rf", DMARC_TAG_RF},
+	    {"ri", DMARC_TAG_RI},
 	};
 	cJSON *o = cJSON_CreateObject();
 	cJSON *written = cJSON_CreateArray();
@@ -114,8 +120,8 @@ dmarc_tags_json(const struct dmarc_record *rec)
 const char *
 dmarc_suggest(const char *name)
 {
-	static const char *const known[] = {"p", "sp", "pct", "rua", "ruf", "adkim", "aspf",
-	    "fo", "rf", "ri", NULL};
+	static const char *const known[] = {
+	    "p", "sp", "pct", "rua", "ruf", "adkim", "aspf", "fo", "rf", "ri", NULL};
 	const char *best = NULL;
 	size_t best_d = 2;
 
@@ -136,49 +142,63 @@ dmarc_verdict(const struct dmarc_summary *s, struct verdict *v)
 	const struct dmarc_record *rec = s->rec;
 
 	if (s->n_dmarc == 0) {
-		verdict_set(v, RESULT_WARN, "no DMARC record: none of the %zu TXT record%s at %s "
-		    "starts with v=DMARC1", s->n_txt, s->n_txt == 1 ? "" : "s", s->owner);
-		verdict_advise(v, "Publish a DMARC record to start with: %s TXT \"%s\" (the "
-		    "record must begin with v=DMARC1, RFC 7489 section 6.3).", s->name, s->starter);
+		verdict_set(v, RESULT_WARN,
+		    "no DMARC record: none of the %zu TXT record%s at %s "
+		    "starts with v=DMARC1",
+		    s->n_txt, s->n_txt == 1 ? "" : "s", s->owner);
+		verdict_advise(v,
+		    "Publish a DMARC record to start with: %s TXT \"%s\" (the "
+		    "record must begin with v=DMARC1, RFC 7489 section 6.3).",
+		    s->name, s->starter);
 		return;
 	}
 	if (s->n_dmarc > 1) {
-		verdict_set(v, RESULT_FAIL, "%zu DMARC records at %s: receivers apply no DMARC "
-		    "policy when there is more than one (RFC 7489 section 6.6.3)", s->n_dmarc,
-		    s->owner);
-		verdict_advise(v, "Keep exactly one v=DMARC1 TXT record at %s and delete the "
-		    "others.", s->name);
+		verdict_set(v, RESULT_FAIL,
+		    "%zu DMARC records at %s: receivers apply no DMARC "
+		    "policy when there is more than one (RFC 7489 section 6.6.3)",
+		    s->n_dmarc, s->owner);
+		verdict_advise(v,
+		    "Keep exactly one v=DMARC1 TXT record at %s and delete the "
+		    "others.",
+		    s->name);
 		return;
 	}
 	if (rec == NULL) {
 		verdict_set(v, RESULT_FAIL, "DMARC record syntax error at position %zu: %s",
 		    s->err->pos, s->err->msg);
-		verdict_advise(v, "Fix the record at %s (position %zu counts from 0 in \"%s\"): "
+		verdict_advise(v,
+		    "Fix the record at %s (position %zu counts from 0 in \"%s\"): "
 		    "receivers that cannot parse it apply no DMARC policy (RFC 7489 section "
 		    "6.6.3). A minimal valid record: \"v=DMARC1; p=none; rua=mailto:"
-		    "dmarc-reports@%s\".", s->name, s->err->pos, s->record, s->domain);
+		    "dmarc-reports@%s\".",
+		    s->name, s->err->pos, s->record, s->domain);
 		return;
 	}
 	if (rec->n_unknown > 0) {
 		const char *hint = dmarc_suggest(rec->unknown[0]);
 
-		verdict_set(v, RESULT_WARN, "DMARC policy %s, but the record has %zu unknown "
-		    "tag%s (%s%s%s), which receivers ignore", dmarc_policy_str(rec->p),
-		    rec->n_unknown, rec->n_unknown == 1 ? "" : "s", rec->unknown[0],
-		    hint != NULL ? ": did you mean " : "", hint != NULL ? hint : "");
-		verdict_advise(v, "Correct or remove the unknown tag%s in %s; the known tags are "
+		verdict_set(v, RESULT_WARN,
+		    "DMARC policy %s, but the record has %zu unknown "
+		    "tag%s (%s%s%s), which receivers ignore",
+		    dmarc_policy_str(rec->p), rec->n_unknown, rec->n_unknown == 1 ? "" : "s",
+		    rec->unknown[0], hint != NULL ? ": did you mean " : "",
+		    hint != NULL ? hint : "");
+		verdict_advise(v,
+		    "Correct or remove the unknown tag%s in %s; the known tags are "
 		    "p, sp, pct, rua, ruf, adkim, aspf, fo, rf and ri (RFC 7489 section 6.3).",
 		    rec->n_unknown == 1 ? "" : "s", s->name);
 		return;
 	}
 	if (rec->p == DMARC_POLICY_NONE) {
 		verdict_set(v, RESULT_PASS, "DMARC policy none (monitoring only)%s",
-		    rec->n_rua > 0 ? ", aggregate reports requested" : ", no aggregate reports (rua=)");
+		    rec->n_rua > 0 ? ", aggregate reports requested"
+		                   : ", no aggregate reports (rua=)");
 	} else {
 		verdict_set(v, RESULT_PASS, "DMARC policy %s%s%s on %d%% of failing mail",
 		    dmarc_policy_str(rec->p), rec->sp != rec->p ? ", subdomains " : "",
 		    rec->sp != rec->p ? dmarc_policy_str(rec->sp) : "", rec->pct);
-		verdict_advise(v, "With p=%s, mail the new provider sends before its SPF include "
+		verdict_advise(v,
+		    "With p=%s, mail the new provider sends before its SPF include "
 		    "and DKIM keys are published fails DMARC: publish them before go-live.",
 		    dmarc_policy_str(rec->p));
 	}
@@ -224,8 +244,11 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	struct dmarc_record *rec = NULL;
 	struct dmarc_error err;
 	struct dmarc_summary s = {
-		.name = m->name, .domain = m->domain, .owner = r->owner, .starter = starter,
-		.err = &err,
+	    .name = m->name,
+	    .domain = m->domain,
+	    .owner = r->owner,
+	    .starter = starter,
+	    .err = &err,
 	};
 	struct verdict v = {0};
 
@@ -235,21 +258,24 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	if (r->problem != DNSCHASE_FINE) {
 		result_set(res, RESULT_FAIL, "%s: %s (%zu link%s: %s)", m->name, r->error,
 		    r->n_chain, r->n_chain == 1 ? "" : "s", r->owner);
-		result_advise(res, "Point %s at a name that holds the TXT record, without a "
-		    "CNAME loop or a long chain.", m->name);
+		result_advise(res,
+		    "Point %s at a name that holds the TXT record, without a "
+		    "CNAME loop or a long chain.",
+		    m->name);
 		goto out;
 	}
 	switch (r->status) {
-	case DNS_OK:
-		break;
+	case DNS_OK: break;
 	case DNS_NXDOMAIN:
 	case DNS_NODATA:
 		result_set(res, RESULT_WARN, "no DMARC record: %s %s", r->owner,
-		    r->status == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)" :
-		    "has no TXT record (NODATA)");
-		result_advise(res, "Publish a DMARC record to start with: %s TXT \"%s\". Receivers "
+		    r->status == DNS_NXDOMAIN ? "does not exist (NXDOMAIN)"
+		                              : "has no TXT record (NODATA)");
+		result_advise(res,
+		    "Publish a DMARC record to start with: %s TXT \"%s\". Receivers "
 		    "such as Gmail and Outlook expect one from bulk senders; move p= to quarantine "
-		    "or reject once the reports show that all your mail passes.", m->name, starter);
+		    "or reject once the reports show that all your mail passes.",
+		    m->name, starter);
 		goto out;
 	default:
 		result_set(res, RESULT_ERROR, "DMARC lookup for %s failed: %s (asked %s)", r->owner,
@@ -307,9 +333,9 @@ dmarc_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_dns_dmarc = {
-	.id = "dns.dmarc",
-	.group = "dns",
-	.title = "DMARC record at _dmarc.DOMAIN: present, one only, valid (RFC 7489)",
-	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
-	.schedule = dmarc_schedule,
+    .id = "dns.dmarc",
+    .group = "dns",
+    .title = "DMARC record at _dmarc.DOMAIN: present, one only, valid (RFC 7489)",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = dmarc_schedule,
 };

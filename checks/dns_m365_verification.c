@@ -87,26 +87,33 @@ void
 msv_verdict(const struct msv_summary *s, struct verdict *v)
 {
 	if (s->want != NULL && s->found) {
-		verdict_set(v, RESULT_PASS, "Microsoft 365 verification record %s is published",
-		    s->want);
+		verdict_set(
+		    v, RESULT_PASS, "Microsoft 365 verification record %s is published", s->want);
 	} else if (s->want != NULL) {
 		if (s->n_records == 0)
-			verdict_set(v, RESULT_FAIL, "no Microsoft 365 verification record at %s "
-			    "(expected %s)", s->domain, s->want);
+			verdict_set(v, RESULT_FAIL,
+			    "no Microsoft 365 verification record at %s "
+			    "(expected %s)",
+			    s->domain, s->want);
 		else
 			verdict_set(v, RESULT_FAIL, "the verification record at %s is %s, not %s",
 			    s->domain, s->first, s->want);
-		verdict_advise(v, "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
+		verdict_advise(v,
+		    "Publish the TXT record \"%s\" at %s (the value the Microsoft 365 "
 		    "admin center shows under Settings > Domains), then verify the "
 		    "domain there. Until the tenant accepts the domain, its recipients "
-		    "are rejected with 550 5.4.1.", s->want, s->domain);
+		    "are rejected with 550 5.4.1.",
+		    s->want, s->domain);
 	} else if (s->n_records > 0) {
-		verdict_set(v, RESULT_PASS, "Microsoft 365 verification record published (%s)",
-		    s->first);
+		verdict_set(
+		    v, RESULT_PASS, "Microsoft 365 verification record published (%s)", s->first);
 	} else {
-		verdict_set(v, RESULT_WARN, "no Microsoft 365 verification record (TXT MS=ms...) at "
-		    "%s", s->domain);
-		verdict_advise(v, "Unless the domain is already verified in the tenant, publish the "
+		verdict_set(v, RESULT_WARN,
+		    "no Microsoft 365 verification record (TXT MS=ms...) at "
+		    "%s",
+		    s->domain);
+		verdict_advise(v,
+		    "Unless the domain is already verified in the tenant, publish the "
 		    "TXT record the Microsoft 365 admin center shows (MS=ms followed by "
 		    "digits; add it to the plan as expect.verification to check the "
 		    "value). Until the domain is accepted, its recipients are rejected "

@@ -155,8 +155,9 @@ sts_verdict(const struct sts_summary *s, struct verdict *v)
 	size_t missing = sts_missing(s, first, sizeof(first));
 
 	if (!sts_compared(s)) {
-		verdict_set(v, RESULT_PASS, "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld",
-		    p->mode, p->n_mx, p->n_mx == 1 ? "" : "s", p->max_age);
+		verdict_set(v, RESULT_PASS,
+		    "MTA-STS policy in mode %s, %zu mx pattern%s, max_age %ld", p->mode, p->n_mx,
+		    p->n_mx == 1 ? "" : "s", p->max_age);
 		return;
 	}
 	if (missing == 0) {
@@ -165,17 +166,23 @@ sts_verdict(const struct sts_summary *s, struct verdict *v)
 		return;
 	}
 	if (strcmp(p->mode, "enforce") == 0)
-		verdict_set(v, RESULT_FAIL, "MTA-STS policy in mode enforce does not allow the new "
+		verdict_set(v, RESULT_FAIL,
+		    "MTA-STS policy in mode enforce does not allow the new "
 		    "MX %s: MTA-STS senders (Gmail, Microsoft) will refuse to deliver after the "
-		    "flip", first);
+		    "flip",
+		    first);
 	else
-		verdict_set(v, RESULT_WARN, "MTA-STS policy in mode testing does not list the new "
-		    "MX %s: senders will report failures (TLS-RPT) after the flip", first);
+		verdict_set(v, RESULT_WARN,
+		    "MTA-STS policy in mode testing does not list the new "
+		    "MX %s: senders will report failures (TLS-RPT) after the flip",
+		    first);
 	text = sts_policy_text(p, s->expect);
-	verdict_advise(v, "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
+	verdict_advise(v,
+	    "Before the MX flip, publish at %s:\n%sthen change the TXT record at "
 	    "_mta-sts.%s to \"v=STSv1; id=%s;\" (a new id, or senders keep the cached "
 	    "policy for up to max_age = %ld s). Keep the old MX in the policy until "
-	    "the flip is done.", s->url, text, s->domain, s->suggested_id, p->max_age);
+	    "the flip is done.",
+	    s->url, text, s->domain, s->suggested_id, p->max_age);
 	free(text);
 }
 
@@ -187,8 +194,11 @@ sts_judge(struct sts_task *s, const struct mtasts_policy *p)
 	time_t now = time(NULL);
 	struct tm tm;
 	struct sts_summary sm = {
-		.policy = p, .expect = s->in->expect_mx, .url = s->url, .domain = s->domain,
-		.suggested_id = when,
+	    .policy = p,
+	    .expect = s->in->expect_mx,
+	    .url = s->url,
+	    .domain = s->domain,
+	    .suggested_id = when,
 	};
 	struct verdict v = {0};
 
@@ -259,27 +269,33 @@ sts_policy_answer(void *arg, const struct http_fetch_result *fr)
 void
 sts_unusable_verdict(const char *url, const char *domain, const char *why, struct verdict *v)
 {
-	verdict_set(v, RESULT_WARN, "MTA-STS record published, but the policy at %s is not "
-	    "usable: %s", url, why);
-	verdict_advise(v, "Senders treat this as no policy, or keep a cached one: serve a "
+	verdict_set(v, RESULT_WARN,
+	    "MTA-STS record published, but the policy at %s is not "
+	    "usable: %s",
+	    url, why);
+	verdict_advise(v,
+	    "Senders treat this as no policy, or keep a cached one: serve a "
 	    "valid policy (text/plain, 200, no redirect, a certificate valid "
-	    "for mta-sts.%s), or remove the _mta-sts TXT record.", domain);
+	    "for mta-sts.%s), or remove the _mta-sts TXT record.",
+	    domain);
 }
 
 int
-sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why,
-    struct verdict *v)
+sts_txt_verdict(const char *domain, int n_records, int id_valid, const char *why, struct verdict *v)
 {
 	if (n_records == 0) {
-		verdict_set(v, RESULT_PASS, "no MTA-STS policy (no v=STSv1 TXT record at "
-		    "_mta-sts.%s)", domain);
+		verdict_set(v, RESULT_PASS,
+		    "no MTA-STS policy (no v=STSv1 TXT record at "
+		    "_mta-sts.%s)",
+		    domain);
 		return 1;
 	}
 	if (n_records > 1 || !id_valid) {
-		verdict_set(v, RESULT_WARN, "the MTA-STS TXT record at _mta-sts.%s is not valid: %s",
-		    domain, n_records > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" :
-		    why);
-		verdict_advise(v, "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
+		verdict_set(v, RESULT_WARN,
+		    "the MTA-STS TXT record at _mta-sts.%s is not valid: %s", domain,
+		    n_records > 1 ? "more than one v=STSv1 record (RFC 8461 section 3.1)" : why);
+		verdict_advise(v,
+		    "Publish exactly one record \"v=STSv1; id=...;\" (id: up to 32 "
 		    "letters and digits); senders ignore an invalid one.");
 		return 1;
 	}

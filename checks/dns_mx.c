@@ -30,20 +30,20 @@ struct mx_task;
 struct mx_addr_ref {
 	struct mx_task *m;
 	size_t idx;
-	int which;            /* 0 = A, 1 = AAAA */
+	int which; /* 0 = A, 1 = AAAA */
 };
 
 struct mx_exchange {
 	uint16_t preference;
 	struct mx_addr_ref ref[2];
-	char *name;           /* "" for a null MX */
+	char *name; /* "" for a null MX */
 	uint32_t ttl;
-	struct dns_query *q[2];  /* A, AAAA */
+	struct dns_query *q[2]; /* A, AAAA */
 	int answered[2];
 	enum dns_status st[2];
-	char *cname;          /* canonical name when NAME is an alias */
+	char *cname; /* canonical name when NAME is an alias */
 	cJSON *addresses;
-	const char *error;    /* first lookup error, static text */
+	const char *error; /* first lookup error, static text */
 };
 
 struct mx_task {
@@ -51,7 +51,7 @@ struct mx_task {
 	const struct check_input *in;
 	char *domain;
 	struct dns_query *mxq;
-	dns_cb answer;           /* what to do with the MX answer */
+	dns_cb answer; /* what to do with the MX answer */
 	struct mx_exchange ex[MX_MAX_EXCHANGES];
 	size_t n_ex, n_total;
 	int pending;
@@ -97,17 +97,19 @@ mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
     const char *servers, struct verdict *v)
 {
 	switch (status) {
-	case DNS_OK:
-		return 0;
+	case DNS_OK: return 0;
 	case DNS_NODATA:
 		verdict_set(v, RESULT_FAIL, "no MX records for %s", domain);
-		verdict_advise(v, "Publish MX records for %s. Without them senders fall back to "
+		verdict_advise(v,
+		    "Publish MX records for %s. Without them senders fall back to "
 		    "the domain's address record (RFC 5321 section 5.1), which is rarely a mail "
-		    "server, so mail bounces or is lost.", domain);
+		    "server, so mail bounces or is lost.",
+		    domain);
 		return 1;
 	case DNS_NXDOMAIN:
 		verdict_set(v, RESULT_FAIL, "%s does not exist in DNS (NXDOMAIN)", domain);
-		verdict_advise(v, "Check the spelling of the domain and that it is registered and "
+		verdict_advise(v,
+		    "Check the spelling of the domain and that it is registered and "
 		    "delegated to working name servers.");
 		return 1;
 	default:
@@ -119,8 +121,8 @@ mx_lookup_verdict(const char *domain, enum dns_status status, const char *error,
 
 /* Fill the result for a lookup of the MX RRset that did not give records. */
 static int
-mx_lookup_failed(struct result *res, const char *domain, const struct dns_reply *reply,
-    const char *servers)
+mx_lookup_failed(
+    struct result *res, const char *domain, const struct dns_reply *reply, const char *servers)
 {
 	struct verdict v = {0};
 	int failed = mx_lookup_verdict(domain, reply->status, reply->error, servers, &v);
@@ -173,7 +175,8 @@ mx_schedule_query(struct runner *r, const struct check_input *in, const char *id
 	m->in = in;
 	m->domain = xstrdup(in->domain);
 	m->answer = answer;
-	runner_add(r, NULL, result_new(id, in->domain, RESULT_SIDE_NONE), mx_start, mx_cancel, m, 0);
+	runner_add(
+	    r, NULL, result_new(id, in->domain, RESULT_SIDE_NONE), mx_start, mx_cancel, m, 0);
 }
 
 /* ---- dns.mx ------------------------------------------------------------- */
@@ -229,13 +232,16 @@ void
 mx_null_verdict(const char *domain, int valid, struct verdict *v)
 {
 	if (valid)
-		verdict_set(v, RESULT_FAIL, "null MX (RFC 7505): %s declares that it accepts no mail",
-		    domain);
+		verdict_set(v, RESULT_FAIL,
+		    "null MX (RFC 7505): %s declares that it accepts no mail", domain);
 	else
-		verdict_set(v, RESULT_FAIL, "invalid null MX: the root \".\" is mixed with other MX "
+		verdict_set(v, RESULT_FAIL,
+		    "invalid null MX: the root \".\" is mixed with other MX "
 		    "records (RFC 7505 section 3)");
-	verdict_advise(v, "Replace the null MX with the mail provider's MX records before "
-	    "go-live, or mail to %s keeps bouncing.", domain);
+	verdict_advise(v,
+	    "Replace the null MX with the mail provider's MX records before "
+	    "go-live, or mail to %s keeps bouncing.",
+	    domain);
 }
 
 void
@@ -247,36 +253,48 @@ mx_verdict(const struct mx_summary *s, struct verdict *v)
 	if (s->noaddr != NULL) {
 		verdict_set(v, RESULT_FAIL, "%zu of %zu MX exchange%s ha%s no address: %s",
 		    s->n_noaddr, s->n_ex, plural, s->n_noaddr == 1 ? "s" : "ve", s->noaddr);
-		verdict_advise(v, "Give %s an A or AAAA record, or point the MX at a host that "
-		    "has one: senders cannot deliver to an exchange without an address.", s->noaddr);
+		verdict_advise(v,
+		    "Give %s an A or AAAA record, or point the MX at a host that "
+		    "has one: senders cannot deliver to an exchange without an address.",
+		    s->noaddr);
 	} else if (s->alias != NULL) {
-		verdict_set(v, RESULT_WARN, "MX exchange %s is a CNAME (to %s)", s->alias,
-		    s->alias_target);
-		verdict_advise(v, "Point the MX record at the canonical name %s: MX targets must "
+		verdict_set(
+		    v, RESULT_WARN, "MX exchange %s is a CNAME (to %s)", s->alias, s->alias_target);
+		verdict_advise(v,
+		    "Point the MX record at the canonical name %s: MX targets must "
 		    "not be aliases (RFC 2181 section 10.3) and some senders refuse them.",
 		    s->alias_target);
 	} else if (s->lookup_err != NULL) {
-		verdict_set(v, RESULT_WARN, "%zu MX record%s, but the address of %s could not be "
-		    "looked up", s->n_ex, plural, s->lookup_err);
-		verdict_advise(v, "Run the check again; if it persists, check the name servers of "
-		    "%s.", s->lookup_err);
+		verdict_set(v, RESULT_WARN,
+		    "%zu MX record%s, but the address of %s could not be "
+		    "looked up",
+		    s->n_ex, plural, s->lookup_err);
+		verdict_advise(v,
+		    "Run the check again; if it persists, check the name servers of "
+		    "%s.",
+		    s->lookup_err);
 	} else if (s->expect_mx != NULL && s->all_expected) {
 		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s: already the expected MX",
 		    s->n_ex, plural, provider);
 	} else if (s->expect_mx != NULL && s->past_go_live) {
-		verdict_set(v, RESULT_FAIL, "%zu MX record%s, provider %s: still the %s MX after "
-		    "the go-live date %s", s->n_ex, plural, provider,
-		    s->provider != NULL ? s->provider : "old", s->go_live);
-		verdict_advise(v, "The plan says the MX flipped on %s: point the MX records at the "
-		    "new provider (expected: %s), or correct expect.go_live.", s->go_live,
-		    s->expect_mx[0]);
+		verdict_set(v, RESULT_FAIL,
+		    "%zu MX record%s, provider %s: still the %s MX after "
+		    "the go-live date %s",
+		    s->n_ex, plural, provider, s->provider != NULL ? s->provider : "old",
+		    s->go_live);
+		verdict_advise(v,
+		    "The plan says the MX flipped on %s: point the MX records at the "
+		    "new provider (expected: %s), or correct expect.go_live.",
+		    s->go_live, s->expect_mx[0]);
 	} else if (s->expect_mx != NULL) {
 		/* before the flip this is how it should be; the summary says so */
-		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s: still the %s MX, "
-		    "expected until go-live", s->n_ex, plural, provider,
-		    s->provider != NULL ? s->provider : "old");
+		verdict_set(v, RESULT_PASS,
+		    "%zu MX record%s, provider %s: still the %s MX, "
+		    "expected until go-live",
+		    s->n_ex, plural, provider, s->provider != NULL ? s->provider : "old");
 	} else {
-		verdict_set(v, RESULT_PASS, "%zu MX record%s, provider %s", s->n_ex, plural, provider);
+		verdict_set(
+		    v, RESULT_PASS, "%zu MX record%s, provider %s", s->n_ex, plural, provider);
 	}
 }
 
@@ -316,8 +334,8 @@ mx_details_json(struct mx_task *m, const struct mx_summary *s, cJSON *d)
 
 		for (size_t i = 0; s->expect_mx[i] != NULL; i++)
 			cJSON_AddItemToArray(pats, cJSON_CreateString(s->expect_mx[i]));
-		cJSON_AddStringToObject(exp, "origin", m->in->expect_mx_origin ?
-		    m->in->expect_mx_origin : "plan");
+		cJSON_AddStringToObject(
+		    exp, "origin", m->in->expect_mx_origin ? m->in->expect_mx_origin : "plan");
 		cJSON_AddBoolToObject(exp, "matches", s->all_expected);
 	}
 }
@@ -327,9 +345,11 @@ mx_finish(struct mx_task *m)
 {
 	struct result *res = task_result(m->t);
 	struct mx_summary s = {
-		.n_ex = m->n_ex, .all_expected = 1, .expect_mx = m->in->expect_mx,
-		.go_live = m->in->expect_go_live,
-		.past_go_live = mx_past_go_live(m->in->expect_go_live),
+	    .n_ex = m->n_ex,
+	    .all_expected = 1,
+	    .expect_mx = m->in->expect_mx,
+	    .go_live = m->in->expect_go_live,
+	    .past_go_live = mx_past_go_live(m->in->expect_go_live),
 	};
 	struct verdict v = {0};
 
@@ -355,7 +375,8 @@ mx_finish(struct mx_task *m)
 	mx_verdict(&s, &v);
 	verdict_apply(&v, res);
 	if (m->n_total > m->n_ex)
-		cJSON_AddNumberToObject(res->details, "records_not_checked", (double)(m->n_total - m->n_ex));
+		cJSON_AddNumberToObject(
+		    res->details, "records_not_checked", (double)(m->n_total - m->n_ex));
 	task_done(m->t);
 	mx_task_free(m);
 }
@@ -364,14 +385,20 @@ void
 mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v)
 {
 	if ((long)ttl > max) {
-		verdict_set(v, RESULT_WARN, "MX TTL is %u s (%.1f h), above the recommended %ld s "
-		    "before a cutover", ttl, ttl / 3600.0, max);
-		verdict_advise(v, "Lower the MX TTL to %ld s or less, and do it at least %u s "
+		verdict_set(v, RESULT_WARN,
+		    "MX TTL is %u s (%.1f h), above the recommended %ld s "
+		    "before a cutover",
+		    ttl, ttl / 3600.0, max);
+		verdict_advise(v,
+		    "Lower the MX TTL to %ld s or less, and do it at least %u s "
 		    "(the current TTL) before go-live: resolvers may keep the old MX for up to one "
-		    "old TTL after you change it.", max < 300 ? max : 300, ttl);
+		    "old TTL after you change it.",
+		    max < 300 ? max : 300, ttl);
 	} else {
-		verdict_set(v, RESULT_PASS, "MX TTL is %u s (recommended at most %ld s)%s", ttl, max,
-		    authoritative ? "" : "; as cached by the resolver, the zone's TTL may be higher");
+		verdict_set(v, RESULT_PASS, "MX TTL is %u s (recommended at most %ld s)%s", ttl,
+		    max,
+		    authoritative ? ""
+		                  : "; as cached by the resolver, the zone's TTL may be higher");
 	}
 }
 
@@ -389,9 +416,10 @@ mx_addr_answer(struct mx_task *m, struct mx_exchange *x, int which, const struct
 		if (!util_strieq(canon, x->name) && x->cname == NULL)
 			x->cname = xstrdup(canon);
 		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, which ? DNSMSG_AAAA : DNSMSG_A,
-		    canon, &it)) != NULL)
+		            canon, &it)) != NULL)
 			cJSON_AddItemToArray(x->addresses, cJSON_CreateString(rr->addr));
-	} else if (reply->status != DNS_NODATA && reply->status != DNS_NXDOMAIN && x->error == NULL) {
+	} else if (reply->status != DNS_NODATA && reply->status != DNS_NXDOMAIN &&
+	    x->error == NULL) {
 		x->error = dns_status_str(reply->status);
 	}
 	if (--m->pending == 0)
@@ -418,7 +446,7 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
 	if (mx_lookup_failed(res, m->domain, reply, dns_client_servers(dns)) ||
 	    mx_collect(m, reply) == 0) {
-		if (reply->status == DNS_OK)	/* only a CNAME, or records for another owner */
+		if (reply->status == DNS_OK) /* only a CNAME, or records for another owner */
 			mx_lookup_failed(res, m->domain, &(struct dns_reply){.status = DNS_NODATA},
 			    dns_client_servers(dns));
 		cJSON_AddArrayToObject(res->details, "records");
@@ -437,7 +465,8 @@ mx_answer(void *arg, const struct dns_reply *reply)
 				cJSON *rec = cJSON_CreateObject();
 
 				cJSON_AddNumberToObject(rec, "preference", m->ex[j].preference);
-				cJSON_AddStringToObject(rec, "exchange", m->ex[j].name[0] ? m->ex[j].name : ".");
+				cJSON_AddStringToObject(
+				    rec, "exchange", m->ex[j].name[0] ? m->ex[j].name : ".");
 				cJSON_AddNumberToObject(rec, "ttl", m->ex[j].ttl);
 				cJSON_AddItemToArray(records, rec);
 			}
@@ -473,11 +502,11 @@ mx_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_dns_mx = {
-	.id = "dns.mx",
-	.group = "dns",
-	.title = "MX records, their provider, and that every exchange has an address",
-	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
-	.schedule = mx_schedule,
+    .id = "dns.mx",
+    .group = "dns",
+    .title = "MX records, their provider, and that every exchange has an address",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = mx_schedule,
 };
 
 /* ---- dns.mx_ttl ---------------------------------------------------------- */
@@ -532,9 +561,9 @@ mx_ttl_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_dns_mx_ttl = {
-	.id = "dns.mx_ttl",
-	.group = "dns",
-	.title = "MX TTL low enough that the switch propagates quickly",
-	.commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
-	.schedule = mx_ttl_schedule,
+    .id = "dns.mx_ttl",
+    .group = "dns",
+    .title = "MX TTL low enough that the switch propagates quickly",
+    .commands = CHECK_CMD_AUDIT | CHECK_CMD_DNS,
+    .schedule = mx_ttl_schedule,
 };

@@ -57,7 +57,7 @@ struct spf_task {
 	int dns_failed; /* the domain's own TXT lookup failed: no --ip run */
 	char *identity; /* --ip: the <domain> check_host() evaluates (RFC 7208 2.3, 2.4) */
 	const char *identity_kind; /* "mailfrom" or "helo" */
-	cJSON *details; /* built up, moved into the result at the end */
+	cJSON *details;            /* built up, moved into the result at the end */
 	struct verdict v;
 	struct spf_lint *lints;
 	size_t n_lints;
@@ -604,9 +604,9 @@ spf_walk_verdict(const struct spf_walk_summary *s, struct verdict *v)
 		            "defer mail."));
 	} else if (s->record == NULL) {
 		verdict_raise(v, RESULT_WARN,
-		    s->error != NULL && strstr(s->error, "no SPF record") == NULL ?
-		    xasprintf("no SPF record for %s (%s)", s->domain, s->error) :
-		    xasprintf("no SPF record for %s", s->domain),
+		    s->error != NULL && strstr(s->error, "no SPF record") == NULL
+		        ? xasprintf("no SPF record for %s (%s)", s->domain, s->error)
+		        : xasprintf("no SPF record for %s", s->domain),
 		    xasprintf(
 		        "Publish a TXT record at %s: "
 		        "\"%s\". Without SPF, receivers cannot tell your servers from forgers and "
@@ -682,11 +682,17 @@ spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
 	const char *const *want = st->in->expect_spf_include;
 	cJSON *seen = cJSON_CreateArray();
 	struct spf_walk_summary s = {
-		.domain = st->domain, .tree = top, .record = top->record,
-		.n_records = top->n_records, .error = top->error, .result = o->result,
-		.lookups = o->lookups, .void_lookups = o->void_lookups, .expected = want,
-		.origin = st->in->expect_spf_include_origin != NULL ?
-		    st->in->expect_spf_include_origin : "plan",
+	    .domain = st->domain,
+	    .tree = top,
+	    .record = top->record,
+	    .n_records = top->n_records,
+	    .error = top->error,
+	    .result = o->result,
+	    .lookups = o->lookups,
+	    .void_lookups = o->void_lookups,
+	    .expected = want,
+	    .origin = st->in->expect_spf_include_origin != NULL ? st->in->expect_spf_include_origin
+	                                                        : "plan",
 	};
 
 	st->walk_lookups = o->lookups;
@@ -752,8 +758,8 @@ spf_dest_done(struct spf_task *st, const struct spf_outcome *o)
 }
 
 void
-spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const char *reason,
-    struct verdict *v)
+spf_ip_verdict(
+    const char *identity, const char *ip, enum spf_result r, const char *reason, struct verdict *v)
 {
 	enum result_status status;
 
@@ -765,8 +771,8 @@ spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const ch
 	}
 	if (status != RESULT_PASS)
 		verdict_raise(v, status,
-		    xasprintf("SPF for %s from %s: %s (%s)", identity, ip, spf_result_str(r),
-		        reason),
+		    xasprintf(
+		        "SPF for %s from %s: %s (%s)", identity, ip, spf_result_str(r), reason),
 		    xasprintf("Receivers "
 		              "would not accept %s as a sender for %s; if it should send, add it "
 		              "(ip4:/ip6:) "
@@ -775,8 +781,8 @@ spf_ip_verdict(const char *identity, const char *ip, enum spf_result r, const ch
 }
 
 void
-spf_pass_verdict(const char *record, int lookups, int authorizes, const char *ip_passes,
-    struct verdict *v)
+spf_pass_verdict(
+    const char *record, int lookups, int authorizes, const char *ip_passes, struct verdict *v)
 {
 	if (v->status != RESULT_PASS && v->summary != NULL)
 		return;
@@ -852,7 +858,7 @@ spf_next(struct spf_task *st)
 		st->phase = 2;
 		p.domain = st->missing;
 	} else if (st->phase <= 2 && st->in->spf_ip != NULL && st->dns_failed &&
-	           util_strieq(st->identity, st->domain)) {
+	    util_strieq(st->identity, st->domain)) {
 		/* check_host() would stop at the same failed lookup (section 4.4) */
 		st->phase = 3;
 		cJSON_AddStringToObject(st->details, "result", "temperror");

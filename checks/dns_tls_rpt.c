@@ -100,14 +100,16 @@ void
 tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v)
 {
 	if (s->n_records == 0) {
-		verdict_set(v, RESULT_PASS, "no TLS reporting (no v=TLSRPTv1 record at %s; optional)",
-		    s->name);
+		verdict_set(v, RESULT_PASS,
+		    "no TLS reporting (no v=TLSRPTv1 record at %s; optional)", s->name);
 	} else if (s->error != NULL) {
 		verdict_set(v, RESULT_WARN, "the TLS reporting record at %s is not valid: %s",
 		    s->name, s->error);
-		verdict_advise(v, "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
+		verdict_advise(v,
+		    "Publish one record \"v=TLSRPTv1; rua=mailto:tls-reports@%s\": "
 		    "senders ignore an invalid one, and its reports are how TLS or "
-		    "MTA-STS failures after the flip become visible.", s->domain);
+		    "MTA-STS failures after the flip become visible.",
+		    s->domain);
 	} else {
 		verdict_set(v, RESULT_PASS, "TLS reports go to %s%s", s->first_rua,
 		    s->n_rua > 1 ? " and more" : "");

@@ -99,9 +99,13 @@ static void
 iprobe_tls_fill(struct iprobe *p, enum net_result res, const char *error)
 {
 	struct mailcheck_tls_probe probe = {
-		.ep = &p->ep, .proto_label = "IMAP", .starttls = "STARTTLS",
-		.side_name = p->side_name, .result = res, .error = error,
-		.tls = imap_client_tls(p->c),
+	    .ep = &p->ep,
+	    .proto_label = "IMAP",
+	    .starttls = "STARTTLS",
+	    .side_name = p->side_name,
+	    .result = res,
+	    .error = error,
+	    .tls = imap_client_tls(p->c),
 	};
 
 	probe.caps = imap_client_caps(p->c, &probe.n_caps);
@@ -310,7 +314,8 @@ iprobe_cancel(struct task *t, void *aux)
 		cJSON_Delete(out->details);
 		out->details = cJSON_CreateObject();
 		if (p->login)
-			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(p->c));
+			mailcheck_outcome(
+			    t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(p->c));
 		if (p->login)
 			iprobe_login_fill(p);
 		else
@@ -326,8 +331,8 @@ iprobe_not_tried(struct task *t, void *aux)
 	struct iprobe *p = aux;
 
 	if (p->login)
-		mailcheck_login_not_tried(task_result(t), task_not_tried_cause(t), &p->ep, p->user,
-		    p->admin);
+		mailcheck_login_not_tried(
+		    task_result(t), task_not_tried_cause(t), &p->ep, p->user, p->admin);
 	iprobe_free(p);
 }
 
@@ -352,11 +357,11 @@ iprobe_make(struct runner *r, const struct plan_side *side, const struct mailche
 }
 
 static const struct mailcheck_probe iprobe_probe = {
-	.proto = "imap",
-	.make = iprobe_make,
-	.start = iprobe_start,
-	.cancel = iprobe_cancel,
-	.not_tried = iprobe_not_tried,
+    .proto = "imap",
+    .make = iprobe_make,
+    .start = iprobe_start,
+    .cancel = iprobe_cancel,
+    .not_tried = iprobe_not_tried,
 };
 
 static void

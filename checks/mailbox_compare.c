@@ -21,8 +21,7 @@
 #include "src/util.h"
 
 static void
-mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder *d,
-    const char *by)
+mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder *d, const char *by)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -94,7 +93,8 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 	left = cJSON_AddArrayToObject(d, "left_out");
 	if (!v->dst.present) {
 		cJSON_AddNumberToObject(d, "differences", 0);
-		result_set(res, RESULT_SKIP, "the plan has no destination IMAP login for this "
+		result_set(res, RESULT_SKIP,
+		    "the plan has no destination IMAP login for this "
 		    "mailbox");
 		return;
 	}
@@ -129,8 +129,10 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 			if (first == NULL)
 				first = s->name;
 			/* left out by the sync this follows (--folders, --exclude): no failure */
-			if (s->messages > 0 && (v->after_sync == NULL ||
-			    sync_run_synced(v->after_sync, v->mb->source_user, s->raw_name, &allowed))) {
+			if (s->messages > 0 &&
+			    (v->after_sync == NULL ||
+			        sync_run_synced(
+			            v->after_sync, v->mb->source_user, s->raw_name, &allowed))) {
 				n_alone++;
 				if (first_alone == NULL)
 					first_alone = s->name;
@@ -194,33 +196,42 @@ compare_verdict(const struct compare_summary *s, struct verdict *v)
 	long long st = (long long)s->source_total, dt = (long long)s->destination_total;
 
 	if (s->n_short > 0) {
-		verdict_set(v, RESULT_FAIL, "after the sync, %zu synced folder%s hold%s fewer "
+		verdict_set(v, RESULT_FAIL,
+		    "after the sync, %zu synced folder%s hold%s fewer "
 		    "messages on the destination than on the source (first: \"%s\"), %lld vs %lld "
-		    "messages", s->n_short, s->n_short == 1 ? "" : "s", s->n_short == 1 ? "s" : "",
+		    "messages",
+		    s->n_short, s->n_short == 1 ? "" : "s", s->n_short == 1 ? "s" : "",
 		    s->first_short, st, dt);
-		verdict_advise(v, "Messages are missing that the sync should have copied: run "
-		    "`cutover sync --verify` for this mailbox; it copies what the destination lacks "
+		verdict_advise(v,
+		    "Messages are missing that the sync should have copied: run "
+		    "`cutover sync --verify` for this mailbox; it copies what the destination "
+		    "lacks "
 		    "and says where it was.");
 	} else if (s->n_one_sided > 0) {
-		verdict_set(v, RESULT_FAIL, "%zu folder%s with messages exist%s on one side only "
-		    "(first: \"%s\"), %lld vs %lld messages", s->n_one_sided,
-		    s->n_one_sided == 1 ? "" : "s", s->n_one_sided == 1 ? "s" : "",
+		verdict_set(v, RESULT_FAIL,
+		    "%zu folder%s with messages exist%s on one side only "
+		    "(first: \"%s\"), %lld vs %lld messages",
+		    s->n_one_sided, s->n_one_sided == 1 ? "" : "s", s->n_one_sided == 1 ? "s" : "",
 		    s->first_one_sided, st, dt);
-		verdict_advise(v, "Run (or re-run) the sync for this mailbox and compare again. A "
+		verdict_advise(v,
+		    "Run (or re-run) the sync for this mailbox and compare again. A "
 		    "folder the sync should have filled but did not usually has a name the "
 		    "destination refuses (see mailbox.folder_names); one that landed elsewhere "
 		    "can be placed with \"sync\": {\"folder_map\": {...}} in the plan (see "
 		    "mailbox.folder_map).");
 	} else if (s->differences == 0) {
-		verdict_set(v, RESULT_PASS, "%zu folders, same message counts on both sides",
-		    s->n_pairs);
+		verdict_set(
+		    v, RESULT_PASS, "%zu folders, same message counts on both sides", s->n_pairs);
 	} else {
-		verdict_set(v, RESULT_WARN, "%zu difference%s: %zu source folder%s missing on the "
-		    "destination, %lld vs %lld messages (first: \"%s\")", s->differences,
-		    s->differences == 1 ? "" : "s", s->n_missing, s->n_missing == 1 ? "" : "s", st,
-		    dt, s->first_difference != NULL ? s->first_difference :
-		    "a destination-only folder");
-		verdict_advise(v, "Run (or re-run) the sync for this mailbox and compare again; "
+		verdict_set(v, RESULT_WARN,
+		    "%zu difference%s: %zu source folder%s missing on the "
+		    "destination, %lld vs %lld messages (first: \"%s\")",
+		    s->differences, s->differences == 1 ? "" : "s", s->n_missing,
+		    s->n_missing == 1 ? "" : "s", st, dt,
+		    s->first_difference != NULL ? s->first_difference
+		                                : "a destination-only folder");
+		verdict_advise(v,
+		    "Run (or re-run) the sync for this mailbox and compare again; "
 		    "folders still missing afterwards usually have names the destination refuses "
 		    "(see mailbox.folder_names).");
 	}

@@ -60,7 +60,8 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 	unused = cJSON_AddArrayToObject(d, "unused_rules");
 	if (!v->dst.present) {
 		free(list);
-		result_set(res, RESULT_SKIP, "the plan has no destination IMAP login for this "
+		result_set(res, RESULT_SKIP,
+		    "the plan has no destination IMAP login for this "
 		    "mailbox");
 		return;
 	}
@@ -111,15 +112,16 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 			it->i = i;
 			it->src = s->name;
 			it->dst = m->dst_name;
-			it->rank = m->by == FOLDERS_BY_PLAN ? 0 :
-			    m->by == FOLDERS_BY_SPECIAL || m->by == FOLDERS_BY_GUESS ? 1 :
-			    sd != '\0' && strchr(rel, sd) != NULL ? 2 : 3;
+			it->rank = m->by == FOLDERS_BY_PLAN                            ? 0
+			    : m->by == FOLDERS_BY_SPECIAL || m->by == FOLDERS_BY_GUESS ? 1
+			    : sd != '\0' && strchr(rel, sd) != NULL                    ? 2
+			                                                               : 3;
 		}
 	}
 	qsort(items, n_moved, sizeof(*items), fm_item_cmp);
 	for (; shown < n_moved && shown < FM_SUMMARY_MAX; shown++) {
-		char *t = xasprintf("%s%s%s -> %s", list, shown ? ", " : "", items[shown].src,
-		    items[shown].dst);
+		char *t = xasprintf(
+		    "%s%s%s -> %s", list, shown ? ", " : "", items[shown].src, items[shown].dst);
 
 		free(list);
 		list = t;
@@ -150,8 +152,9 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 	fs.n_unused_rules = n_unused;
 	fs.first_unused_rule = n_unused > 0 ? cJSON_GetArrayItem(unused, 0)->valuestring : NULL;
 	fs.guessed = guessed;
-	fs.guessed_prefix = guessed == NULL ? NULL :
-	    strcmp(guessed, "source") == 0 ? si->ns_prefix : di->ns_prefix;
+	fs.guessed_prefix = guessed == NULL  ? NULL
+	    : strcmp(guessed, "source") == 0 ? si->ns_prefix
+	                                     : di->ns_prefix;
 	folder_map_verdict(&fs, &vd);
 	verdict_apply(&vd, res);
 	free(list);
@@ -163,22 +166,29 @@ folder_map_verdict(const struct folder_map_summary *s, struct verdict *v)
 	const char *sep = s->n_moved ? ": " : "";
 
 	if (s->n_unused_rules > 0) {
-		verdict_set(v, RESULT_WARN, "%zu plan folder_map rule%s name%s no source folder "
-		    "(first: \"%s\"); %zu folders mapped, %zu new%s%s", s->n_unused_rules,
-		    s->n_unused_rules == 1 ? "" : "s", s->n_unused_rules == 1 ? "s" : "",
-		    s->first_unused_rule, s->n_mapped, s->n_new, sep, s->moves);
-		verdict_advise(v, "Check the names in the plan's \"sync\": {\"folder_map\"} against "
+		verdict_set(v, RESULT_WARN,
+		    "%zu plan folder_map rule%s name%s no source folder "
+		    "(first: \"%s\"); %zu folders mapped, %zu new%s%s",
+		    s->n_unused_rules, s->n_unused_rules == 1 ? "" : "s",
+		    s->n_unused_rules == 1 ? "s" : "", s->first_unused_rule, s->n_mapped, s->n_new,
+		    sep, s->moves);
+		verdict_advise(v,
+		    "Check the names in the plan's \"sync\": {\"folder_map\"} against "
 		    "the source folders of mailbox.folders (full name, or the path below the "
 		    "namespace prefix, '/' or the source's delimiter between levels).");
 	} else if (s->guessed != NULL) {
-		verdict_set(v, RESULT_WARN, "the %s has no NAMESPACE: its personal prefix \"%s\" "
-		    "was taken from LIST; %zu folders mapped, %zu new%s%s", s->guessed,
-		    s->guessed_prefix, s->n_mapped, s->n_new, sep, s->moves);
-		verdict_advise(v, "If folders land in the wrong place, map them in the plan: "
+		verdict_set(v, RESULT_WARN,
+		    "the %s has no NAMESPACE: its personal prefix \"%s\" "
+		    "was taken from LIST; %zu folders mapped, %zu new%s%s",
+		    s->guessed, s->guessed_prefix, s->n_mapped, s->n_new, sep, s->moves);
+		verdict_advise(v,
+		    "If folders land in the wrong place, map them in the plan: "
 		    "\"sync\": {\"folder_map\": {\"Old/Name\": \"New/Name\"}}.");
 	} else if (s->n_moved == 0) {
-		verdict_set(v, RESULT_PASS, "%zu folders keep their names (%zu new on the "
-		    "destination)%s", s->n_mapped, s->n_new, s->n_left_out ? ", some left out" : "");
+		verdict_set(v, RESULT_PASS,
+		    "%zu folders keep their names (%zu new on the "
+		    "destination)%s",
+		    s->n_mapped, s->n_new, s->n_left_out ? ", some left out" : "");
 	} else {
 		verdict_set(v, RESULT_PASS, "%zu folders mapped, %zu new on the destination%s: %s",
 		    s->n_mapped, s->n_new, s->n_left_out ? " (some left out)" : "", s->moves);

@@ -74,8 +74,7 @@ mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 		cJSON_AddStringToObject(o, "name", f->name);
 		cJSON_AddStringToObject(o, "raw_name", f->raw_name);
 		cJSON_AddNumberToObject(o, "messages", f->has_status ? f->messages : 0);
-		cJSON_AddItemToObject(o, "bytes",
-		    mailaudit_num_or_null(!sel ? 0 : f->bytes));
+		cJSON_AddItemToObject(o, "bytes", mailaudit_num_or_null(!sel ? 0 : f->bytes));
 		if (folders_special_str(f->special) != NULL)
 			cJSON_AddStringToObject(o, "special_use", folders_special_str(f->special));
 		else
@@ -84,12 +83,12 @@ mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 		cJSON_AddBoolToObject(o, "name_decoded", f->name_ok);
 		cJSON_AddItemToObject(o, "uidvalidity",
 		    mailaudit_num_or_null(f->uidvalidity ? (int64_t)f->uidvalidity : -1));
-		cJSON_AddItemToObject(o, "uidnext",
-		    mailaudit_num_or_null(f->uidnext ? (int64_t)f->uidnext : -1));
+		cJSON_AddItemToObject(
+		    o, "uidnext", mailaudit_num_or_null(f->uidnext ? (int64_t)f->uidnext : -1));
 		cJSON_AddStringToObject(o, "bytes_source",
-		    f->bytes_src == FOLDERS_BYTES_STATUS  ? "status"
-		    : f->bytes_src == FOLDERS_BYTES_FETCH ? "fetch"
-		                                          : "unknown");
+		    f->bytes_src == FOLDERS_BYTES_STATUS      ? "status"
+		        : f->bytes_src == FOLDERS_BYTES_FETCH ? "fetch"
+		                                              : "unknown");
 		if (f->error != NULL) {
 			cJSON_AddStringToObject(o, "error", f->error);
 			if (errs == NULL)
@@ -131,7 +130,8 @@ folders_verdict(const struct folders_summary *s, struct verdict *v)
 	if (s->n_unreadable > 0) {
 		verdict_set(v, RESULT_WARN, "%zu folders, but %zu could not be read (%s first)",
 		    s->n_folders, s->n_unreadable, s->first_unreadable);
-		verdict_advise(v, "Check these folders on the source server (permissions, "
+		verdict_advise(v,
+		    "Check these folders on the source server (permissions, "
 		    "damaged index); the migration tool will fail on them as well.");
 	} else if (s->truncated) {
 		verdict_set(v, RESULT_WARN, "more than %zu folders: only the first were read",
@@ -139,8 +139,8 @@ folders_verdict(const struct folders_summary *s, struct verdict *v)
 	} else {
 		verdict_set(v, RESULT_PASS, "%zu folders, %s messages, %s", s->n_folders,
 		    mf_count(s->total_messages, b1, sizeof(b1)),
-		    s->total_bytes >= 0 ? mailaudit_size(s->total_bytes, b2, sizeof(b2)) :
-		    "size unknown");
+		    s->total_bytes >= 0 ? mailaudit_size(s->total_bytes, b2, sizeof(b2))
+		                        : "size unknown");
 	}
 }
 
@@ -195,9 +195,9 @@ items_verdict(const struct items_summary *s, struct verdict *out)
 		    mf_count(s->limit, b1, sizeof(b1)));
 		return;
 	}
-	verdict_set(out, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)",
-	    s->n_over, s->n_over == 1 ? "" : "s", mf_count(s->limit, b1, sizeof(b1)),
-	    s->largest, mf_count(s->most, b2, sizeof(b2)));
+	verdict_set(out, RESULT_WARN, "%zu folder%s over %s items (largest: \"%s\", %s)", s->n_over,
+	    s->n_over == 1 ? "" : "s", mf_count(s->limit, b1, sizeof(b1)), s->largest,
+	    mf_count(s->most, b2, sizeof(b2)));
 	verdict_advise(out,
 	    "Archive or split these folders before migrating: move older mail into "
 	    "subfolders (one per year or half-year) so that each holds fewer than %s items. "
@@ -211,8 +211,8 @@ mf_items_fill(struct result *res, const struct mailaudit_view *v)
 	struct items_summary s;
 	struct verdict vd = {0};
 
-	items_summarize(v->src.inv, mailaudit_limit(v, v->plan->destination.limits.folder_items,
-	    ITEMS_LIMIT_DEFAULT), &s);
+	items_summarize(v->src.inv,
+	    mailaudit_limit(v, v->plan->destination.limits.folder_items, ITEMS_LIMIT_DEFAULT), &s);
 	items_details_json(&s, res->details);
 	if (v->src.inv == NULL) {
 		mailaudit_side_error(res, v, 0);
@@ -225,8 +225,18 @@ mf_items_fill(struct result *res, const struct mailaudit_view *v)
 /* ---- mailbox.folder_names ---- */
 
 static const char *const mf_np_codes[FOLDERS_NP_COUNT] = {
-	"slash", "destination_delimiter", "comma", "period", "ampersand", "space_edge",
-	"non_ascii", "case_duplicate", "too_long", "too_deep", "undecodable", "reserved",
+    "slash",
+    "destination_delimiter",
+    "comma",
+    "period",
+    "ampersand",
+    "space_edge",
+    "non_ascii",
+    "case_duplicate",
+    "too_long",
+    "too_deep",
+    "undecodable",
+    "reserved",
 };
 
 static void
@@ -251,8 +261,8 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 	memset(&rules, 0, sizeof(rules));
 	rules.src_delim = inv->delim;
 	/* The destination's delimiter: its LIST, else '/' (Microsoft 365, Google). */
-	rules.dest_delim = v->dst.inv != NULL && v->dst.inv->delim != '\0' ? v->dst.inv->delim
-	                                                                  : '/';
+	rules.dest_delim =
+	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? v->dst.inv->delim : '/';
 	rules.microsoft = dp->profile != NULL && strcmp(dp->profile->name, "microsoft365") == 0;
 	dl[0] = rules.dest_delim;
 	cJSON_AddStringToObject(d, "destination_delimiter", dl);
@@ -302,7 +312,8 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 			cJSON_AddStringToObject(o, "raw_name", f->raw_name);
 			cJSON_AddStringToObject(o, "suggestion", sug);
 			if ((1u << b) == FOLDERS_NP_CASE_DUP)
-				cJSON_AddStringToObject(o, "conflicts_with", names[dup[n_names - 1]]);
+				cJSON_AddStringToObject(
+				    o, "conflicts_with", names[dup[n_names - 1]]);
 			cJSON_AddItemToArray(probs, o);
 			n_probs++;
 		}
@@ -325,8 +336,10 @@ names_verdict(const struct names_summary *s, struct verdict *v)
 		verdict_set(v, RESULT_PASS, "all %zu folder names migrate as they are", s->n_names);
 		return;
 	}
-	verdict_set(v, RESULT_WARN, "%zu of %zu folder names need attention (%zu problems; "
-	    "first: \"%s\")", s->n_bad, s->n_names, s->n_problems, s->first);
+	verdict_set(v, RESULT_WARN,
+	    "%zu of %zu folder names need attention (%zu problems; "
+	    "first: \"%s\")",
+	    s->n_bad, s->n_names, s->n_problems, s->first);
 	verdict_advise(v,
 	    "Rename these folders on the source before the first sync (each problem has a "
 	    "suggestion), or map them in the migration tool. Folders whose names contain "
@@ -342,7 +355,8 @@ mf_limits_fill(struct result *res, const struct mailaudit_view *v)
 	const struct profile_limits *l = &v->plan->destination.limits;
 	cJSON *d = res->details;
 	size_t n_folders = 0;
-	struct limits_summary s = {.items_limit = l->mailbox_items, .folder_limit = l->folder_count};
+	struct limits_summary s = {
+	    .items_limit = l->mailbox_items, .folder_limit = l->folder_count};
 	struct verdict vd = {0};
 
 	cJSON_AddItemToObject(d, "mailbox_items_limit", mailaudit_num_or_null(l->mailbox_items));
@@ -369,7 +383,8 @@ limits_verdict(const struct limits_summary *s, struct verdict *v)
 	char *why = NULL;
 
 	if (s->items_limit < 0 && s->folder_limit < 0) {
-		verdict_set(v, RESULT_SKIP, "no item or folder limits for the destination (set "
+		verdict_set(v, RESULT_SKIP,
+		    "no item or folder limits for the destination (set "
 		    "destination.limits.mailbox_items / folder_count or a profile)");
 		return;
 	}
@@ -378,7 +393,8 @@ limits_verdict(const struct limits_summary *s, struct verdict *v)
 		why = xasprintf("%s items, the destination's migration stops at %s",
 		    mf_count(s->total_messages, b1, sizeof(b1)),
 		    mf_count(s->items_limit, b2, sizeof(b2)));
-		verdict_advise(v, "Archive part of this mailbox (for example to a PST or an "
+		verdict_advise(v,
+		    "Archive part of this mailbox (for example to a PST or an "
 		    "archive mailbox) so that fewer than %s items remain to migrate.",
 		    mf_count(s->items_limit, b2, sizeof(b2)));
 	}
@@ -391,8 +407,10 @@ limits_verdict(const struct limits_summary *s, struct verdict *v)
 		why = w;
 		if (st == RESULT_PASS) {
 			st = RESULT_WARN;
-			verdict_advise(v, "Merge or archive folders so that fewer than %lld "
-			    "remain; Outlook degrades with more.", (long long)s->folder_limit);
+			verdict_advise(v,
+			    "Merge or archive folders so that fewer than %lld "
+			    "remain; Outlook degrades with more.",
+			    (long long)s->folder_limit);
 		}
 	}
 	if (why != NULL) {
@@ -463,7 +481,8 @@ large_verdict(const struct large_summary *s, struct verdict *v)
 	char b1[32];
 
 	if (s->limit < 0) {
-		verdict_set(v, RESULT_SKIP, "no message size limit for the destination (set "
+		verdict_set(v, RESULT_SKIP,
+		    "no message size limit for the destination (set "
 		    "destination.limits.message_bytes or a profile)");
 		return;
 	}
@@ -472,12 +491,16 @@ large_verdict(const struct large_summary *s, struct verdict *v)
 		verdict_set(v, RESULT_WARN, "%lld message%s larger than %s in %zu folder%s",
 		    (long long)s->count, s->count == 1 ? "" : "s", b1, s->n_folders,
 		    s->n_folders == 1 ? "" : "s");
-		verdict_advise(v, "The migration will skip messages over %s. Save their "
+		verdict_advise(v,
+		    "The migration will skip messages over %s. Save their "
 		    "attachments elsewhere (a file share, OneDrive) and delete or shrink them "
-		    "before migrating, or move them by hand.", b1);
+		    "before migrating, or move them by hand.",
+		    b1);
 	} else if (s->not_counted > 0) {
-		verdict_set(v, RESULT_WARN, "no message larger than %s found, but %zu folders "
-		    "could not be searched", b1, s->not_counted);
+		verdict_set(v, RESULT_WARN,
+		    "no message larger than %s found, but %zu folders "
+		    "could not be searched",
+		    b1, s->not_counted);
 	} else {
 		verdict_set(v, RESULT_PASS, "no message larger than %s", b1);
 	}
@@ -495,8 +518,8 @@ mf_folders_schedule(struct runner *r, const struct check_input *in)
 static void
 mf_items_schedule(struct runner *r, const struct check_input *in)
 {
-	mailaudit_schedule(r, in, "mailbox.folder_items", RESULT_SIDE_SOURCE,
-	    MAILAUDIT_SRC_STATUS, mf_items_fill);
+	mailaudit_schedule(
+	    r, in, "mailbox.folder_items", RESULT_SIDE_SOURCE, MAILAUDIT_SRC_STATUS, mf_items_fill);
 }
 
 static void
@@ -509,15 +532,15 @@ mf_names_schedule(struct runner *r, const struct check_input *in)
 static void
 mf_limits_schedule(struct runner *r, const struct check_input *in)
 {
-	mailaudit_schedule(r, in, "mailbox.limits", RESULT_SIDE_SOURCE, MAILAUDIT_SRC_STATUS,
-	    mf_limits_fill);
+	mailaudit_schedule(
+	    r, in, "mailbox.limits", RESULT_SIDE_SOURCE, MAILAUDIT_SRC_STATUS, mf_limits_fill);
 }
 
 static void
 mf_large_schedule(struct runner *r, const struct check_input *in)
 {
-	mailaudit_schedule(r, in, "mailbox.large_messages", RESULT_SIDE_SOURCE,
-	    MAILAUDIT_SRC_LARGE, mf_large_fill);
+	mailaudit_schedule(r, in, "mailbox.large_messages", RESULT_SIDE_SOURCE, MAILAUDIT_SRC_LARGE,
+	    mf_large_fill);
 }
 
 const struct check check_mailbox_folders = {

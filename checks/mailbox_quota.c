@@ -45,8 +45,8 @@ quota_details_json(const struct quota_summary *s, cJSON *d)
 	else
 		cJSON_AddNullToObject(d, "destination_limit_from");
 	cJSON_AddItemToObject(d, "source_limit_bytes", mailaudit_num_or_null(s->source_limit));
-	cJSON_AddItemToObject(d, "destination_usage_bytes",
-	    mailaudit_num_or_null(s->destination_usage));
+	cJSON_AddItemToObject(
+	    d, "destination_usage_bytes", mailaudit_num_or_null(s->destination_usage));
 	if (s->source_quota_root != NULL)
 		cJSON_AddStringToObject(d, "source_quota_root", s->source_quota_root);
 	if (s->destination_error != NULL)
@@ -60,27 +60,36 @@ quota_verdict(const struct quota_summary *s, struct verdict *out)
 	char b1[32], b2[32];
 
 	if (s->usage < 0) {
-		verdict_set(out, RESULT_ERROR, "the source reports no quota and not every "
+		verdict_set(out, RESULT_ERROR,
+		    "the source reports no quota and not every "
 		    "folder's size");
 		return;
 	}
 	mailaudit_size(s->usage, b1, sizeof(b1));
 	if (s->limit <= 0) {
-		verdict_set(out, RESULT_SKIP, "source uses %s; no destination limit known (the "
-		    "destination reports no quota; set destination.limits.mailbox_bytes)", b1);
+		verdict_set(out, RESULT_SKIP,
+		    "source uses %s; no destination limit known (the "
+		    "destination reports no quota; set destination.limits.mailbox_bytes)",
+		    b1);
 		return;
 	}
 	mailaudit_size(s->limit, b2, sizeof(b2));
 	if (ratio > 1.0) {
-		verdict_set(out, RESULT_FAIL, "source uses %s, more than the destination's %s "
-		    "(%.0f%%)", b1, b2, ratio * 100);
-		verdict_advise(out, "The mailbox does not fit: raise the destination quota (a "
+		verdict_set(out, RESULT_FAIL,
+		    "source uses %s, more than the destination's %s "
+		    "(%.0f%%)",
+		    b1, b2, ratio * 100);
+		verdict_advise(out,
+		    "The mailbox does not fit: raise the destination quota (a "
 		    "bigger licence or an archive mailbox) or archive/delete mail on the source "
 		    "before migrating.");
 	} else if (ratio > s->headroom) {
-		verdict_set(out, RESULT_WARN, "source uses %s, %.0f%% of the destination's %s "
-		    "(above %.0f%%)", b1, ratio * 100, b2, s->headroom * 100);
-		verdict_advise(out, "Little room to grow after the move: plan a bigger quota or "
+		verdict_set(out, RESULT_WARN,
+		    "source uses %s, %.0f%% of the destination's %s "
+		    "(above %.0f%%)",
+		    b1, ratio * 100, b2, s->headroom * 100);
+		verdict_advise(out,
+		    "Little room to grow after the move: plan a bigger quota or "
 		    "an archive before go-live.");
 	} else {
 		verdict_set(out, RESULT_PASS, "source uses %s, %.0f%% of the destination's %s", b1,
@@ -94,8 +103,11 @@ mq_fill(struct result *res, const struct mailaudit_view *v)
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
 	const struct profile_limits *l = &v->plan->destination.limits;
 	struct quota_summary s = {
-		.usage = -1, .limit = -1, .source_limit = -1, .destination_usage = -1,
-		.headroom = l->quota_headroom > 0 ? l->quota_headroom : QUOTA_HEADROOM_DEFAULT,
+	    .usage = -1,
+	    .limit = -1,
+	    .source_limit = -1,
+	    .destination_usage = -1,
+	    .headroom = l->quota_headroom > 0 ? l->quota_headroom : QUOTA_HEADROOM_DEFAULT,
 	};
 	struct verdict vd = {0};
 

@@ -43,7 +43,7 @@ struct ma_session {
 	int dst; /* 0 source, 1 destination */
 	const struct plan_side *side;
 	const char *user, *password, *admin; /* borrowed from the plan */
-	const struct oauth2_config *oauth;    /* the side's auth: an OAuth2 login, or NULL */
+	const struct oauth2_config *oauth;   /* the side's auth: an OAuth2 login, or NULL */
 	unsigned want;                       /* FOLDERS_WANT_* */
 	struct task *t;
 	struct imap_client *c;
@@ -51,9 +51,9 @@ struct ma_session {
 	struct folders_inventory *inv;
 	char *error;
 	size_t round_trips;
-	int finished;  /* the IMAP part is over (inventory or error) */
-	int completed; /* the task is done (or being cancelled) */
-	int waiting;   /* destination: waits for the source session */
+	int finished;     /* the IMAP part is over (inventory or error) */
+	int completed;    /* the task is done (or being cancelled) */
+	int waiting;      /* destination: waits for the source session */
 	int wake_pending; /* destination: ma_wake is scheduled */
 	struct ma_fill *fills;
 	size_t n_fills;
@@ -149,8 +149,8 @@ ma_view_side(struct mailaudit_side *vs, const struct ma_session *s, const struct
 	vs->connections = 1;
 	if (s->inv == NULL)
 		vs->error = s->error != NULL ? s->error
-		    : s->finished ? "the session ended without an inventory"
-		                  : "the session did not finish in time";
+		    : s->finished            ? "the session ended without an inventory"
+		                             : "the session did not finish in time";
 }
 
 /* Free M once no session of it runs or waits for a wake-up: its results
@@ -281,7 +281,8 @@ ma_ready(struct imap_client *c, void *arg)
 		memset(&o, 0, sizeof(o));
 		o.want = s->want;
 		o.large_over = s->side == &s->run->plan->source
-		    ? s->run->plan->destination.limits.message_bytes : -1;
+		    ? s->run->plan->destination.limits.message_bytes
+		    : -1;
 		if (o.large_over < 0)
 			o.want &= ~(unsigned)FOLDERS_WANT_LARGE;
 		s->job = folders_fetch(c, &o, ma_fetched, s);
@@ -316,7 +317,8 @@ ma_start(struct task *t, void *aux)
 	o.password = s->password;
 	o.admin = s->admin;
 	if (s->oauth != NULL) {
-		o.oauth_cache = oauth2_runner_cache(s->run->r, s->side->name, s->run->plan->state_dir);
+		o.oauth_cache =
+		    oauth2_runner_cache(s->run->r, s->side->name, s->run->plan->state_dir);
 		o.oauth_cfg = s->oauth;
 	}
 	s->c = imap_client_open(runner_base(s->run->r), &o, ma_ready, s);
@@ -335,7 +337,8 @@ ma_cancel(struct task *t, void *aux)
 			int past_greeting = imap_client_state(s->c) > IMAP_S_GREETING;
 
 			imap_client_timeout(s->c);
-			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(s->c));
+			mailcheck_outcome(
+			    t, NET_RESULT_TIMEOUT, past_greeting, imap_client_error(s->c));
 			free(s->error);
 			s->error = xstrdup(imap_client_error(s->c));
 			s->round_trips = imap_client_round_trips(s->c);
@@ -539,8 +542,8 @@ ma_produce(struct runner *r, size_t i, void *arg)
 		m->s[1]->want = ma_want(needs, 1);
 	for (size_t k = 0; k < run->n_checks; k++) {
 		const struct ma_check *ck = &run->checks[k];
-		struct ma_session *s = (ck->needs & MAILAUDIT_DST_ANY) && m->s[1] != NULL ? m->s[1]
-		                                                                         : m->s[0];
+		struct ma_session *s =
+		    (ck->needs & MAILAUDIT_DST_ANY) && m->s[1] != NULL ? m->s[1] : m->s[0];
 		struct result *res = result_new(ck->id, plan_mailbox_label(m->mb), ck->side);
 
 		if (s == NULL) {

@@ -43,13 +43,13 @@
 
 /* One side of one mailbox as its fill function sees it. */
 struct mailaudit_side {
-	int present;                          /* the plan has this side's IMAP and a login */
-	const char *user;                     /* the login user on this side */
-	const struct folders_inventory *inv;  /* NULL when it could not be read */
-	const char *error;                    /* why not ("failed in login after ..."), or NULL */
-	size_t round_trips;                   /* imap_client_round_trips of the session */
-	int connections;                      /* connections the session opened (1) */
-	const struct plan_side *plan;         /* the plan's side (limits, profile) */
+	int present;                         /* the plan has this side's IMAP and a login */
+	const char *user;                    /* the login user on this side */
+	const struct folders_inventory *inv; /* NULL when it could not be read */
+	const char *error;                   /* why not ("failed in login after ..."), or NULL */
+	size_t round_trips;                  /* imap_client_round_trips of the session */
+	int connections;                     /* connections the session opened (1) */
+	const struct plan_side *plan;        /* the plan's side (limits, profile) */
 };
 
 struct sync_run;

@@ -62,9 +62,13 @@ static void
 pprobe_tls_fill(struct pprobe *p, enum net_result res, const char *error)
 {
 	struct mailcheck_tls_probe probe = {
-		.ep = &p->ep, .proto_label = "POP3", .starttls = "STLS",
-		.side_name = p->side->name, .result = res, .error = error,
-		.tls = pop3_client_tls(p->c),
+	    .ep = &p->ep,
+	    .proto_label = "POP3",
+	    .starttls = "STLS",
+	    .side_name = p->side->name,
+	    .result = res,
+	    .error = error,
+	    .tls = pop3_client_tls(p->c),
 	};
 
 	probe.caps = pop3_client_caps(p->c, &probe.n_caps);
@@ -193,7 +197,8 @@ pprobe_cancel(struct task *t, void *aux)
 		cJSON_Delete(out->details);
 		out->details = cJSON_CreateObject();
 		if (p->login)
-			mailcheck_outcome(t, NET_RESULT_TIMEOUT, past_greeting, pop3_client_error(p->c));
+			mailcheck_outcome(
+			    t, NET_RESULT_TIMEOUT, past_greeting, pop3_client_error(p->c));
 		if (p->login)
 			pprobe_login_fill(p);
 		else
@@ -209,8 +214,8 @@ pprobe_not_tried(struct task *t, void *aux)
 	struct pprobe *p = aux;
 
 	if (p->login)
-		mailcheck_login_not_tried(task_result(t), task_not_tried_cause(t), &p->ep, p->user,
-		    p->admin);
+		mailcheck_login_not_tried(
+		    task_result(t), task_not_tried_cause(t), &p->ep, p->user, p->admin);
 	pprobe_free(p);
 }
 
@@ -234,11 +239,11 @@ pprobe_make(struct runner *r, const struct plan_side *side, const struct mailche
 }
 
 static const struct mailcheck_probe pprobe_probe = {
-	.proto = "pop3",
-	.make = pprobe_make,
-	.start = pprobe_start,
-	.cancel = pprobe_cancel,
-	.not_tried = pprobe_not_tried,
+    .proto = "pop3",
+    .make = pprobe_make,
+    .start = pprobe_start,
+    .cancel = pprobe_cancel,
+    .not_tried = pprobe_not_tried,
 };
 
 static void

@@ -22,13 +22,14 @@ mailcheck_other_port(int port, int implicit, int tls_port, int plain_port)
 }
 
 int
-mailcheck_endpoints(const struct plan_url *url, const char *proto, int other_port,
-    struct mailcheck_endpoint out[2])
+mailcheck_endpoints(
+    const struct plan_url *url, const char *proto, int other_port, struct mailcheck_endpoint out[2])
 {
 	int imap = strcmp(proto, "imap") == 0;
 	int implicit = url->tls == PLAN_TLS_IMPLICIT;
-	int other = other_port >= 0 ? other_port :
-	    mailcheck_other_port(url->port, implicit, imap ? 993 : 995, imap ? 143 : 110);
+	int other = other_port >= 0
+	    ? other_port
+	    : mailcheck_other_port(url->port, implicit, imap ? 993 : 995, imap ? 143 : 110);
 
 	out[0].host = url->host;
 	out[0].port = url->port;
@@ -108,8 +109,8 @@ mailcheck_login_status(enum net_result r)
 }
 
 /* Advice for a server that negotiated TLS 1.0 or 1.1 (one %s: the host). */
-#define MAILCHECK_OLD_TLS_ADVICE \
-	"Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and " \
+#define MAILCHECK_OLD_TLS_ADVICE                                                                   \
+	"Enable TLS 1.2 or later on %s: Microsoft 365 refuses TLS 1.0 and 1.1, and "               \
 	"cutover sends no password over them unless --allow-old-tls is given."
 
 void
@@ -178,8 +179,13 @@ mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,
     const char *side, const char *host, int port)
 {
 	struct mailcheck_login_summary s = {
-		.result = r, .error = res->summary != NULL ? res->summary : "", .proto = proto,
-		.user = user, .side = side, .host = host, .port = port,
+	    .result = r,
+	    .error = res->summary != NULL ? res->summary : "",
+	    .proto = proto,
+	    .user = user,
+	    .side = side,
+	    .host = host,
+	    .port = port,
 	};
 	struct verdict v = {0};
 
@@ -208,8 +214,8 @@ mailcheck_url(const struct plan_side *side, const struct mailcheck_probe *probe,
 }
 
 void
-mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
-    const struct mailcheck_probe *probe)
+mailcheck_schedule_tls(
+    struct runner *r, const struct check_input *in, const struct mailcheck_probe *probe)
 {
 	char *id;
 
@@ -288,8 +294,8 @@ mailcheck_login_produce(struct runner *r, size_t i, void *arg)
 }
 
 void
-mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
-    const struct mailcheck_probe *probe)
+mailcheck_schedule_logins(
+    struct runner *r, const struct check_input *in, const struct mailcheck_probe *probe)
 {
 	const struct plan *plan = in->plan;
 
@@ -314,8 +320,8 @@ mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
 		l->id = xasprintf("%s.login", probe->proto);
 		l->target = mailcheck_target(eps[0].host, eps[0].port);
 		l->first = runner_reserve(r, plan->n_mailboxes);
-		runner_add_producer(r, plan->n_mailboxes, mailcheck_login_produce, l,
-		    mailcheck_logins_free);
+		runner_add_producer(
+		    r, plan->n_mailboxes, mailcheck_login_produce, l, mailcheck_logins_free);
 	}
 }
 
@@ -334,7 +340,8 @@ mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
 	cJSON_AddStringToObject(out->details, "result", net_result_str(p->result));
 	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
 	cJSON_AddBoolToObject(out->details, "from_plan", ep->from_plan);
-	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
+	cJSON_AddItemToObject(
+	    out->details, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
 	if (*error != '\0')
 		cJSON_AddStringToObject(out->details, "error", error);
 	else
@@ -355,8 +362,9 @@ mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v)
 		long days_left = tls_facts_days_left(tls, p->now != 0 ? p->now : time(NULL));
 
 		if (strcmp(tls->version, "TLSv1") == 0 || strcmp(tls->version, "TLSv1.1") == 0) {
-			verdict_set(v, RESULT_WARN, "%s, %s: " NET_OLD_TLS_MARK
-			    " (Microsoft 365 refuses it)", tls->version, mode);
+			verdict_set(v, RESULT_WARN,
+			    "%s, %s: " NET_OLD_TLS_MARK " (Microsoft 365 refuses it)", tls->version,
+			    mode);
 			verdict_advise(v, MAILCHECK_OLD_TLS_ADVICE, ep->host);
 		} else if (!tls->verified) {
 			verdict_set(v, RESULT_WARN,

@@ -42,8 +42,8 @@ struct oauth2_config;
 
 struct mailcheck_login {
 	const char *user;
-	const char *password; /* the user's, or the admin's when ADMIN is set */
-	const char *admin;    /* master user logging in as USER, or NULL */
+	const char *password;              /* the user's, or the admin's when ADMIN is set */
+	const char *admin;                 /* master user logging in as USER, or NULL */
 	const struct oauth2_config *oauth; /* the side's "auth": an OAuth2 login, or NULL */
 	const char *state_dir;             /* the plan's (device-code refresh tokens) */
 };
@@ -54,7 +54,7 @@ struct mailcheck_login {
  * for a TLS probe of ENDPOINT, else a login there) and run it.
  */
 struct mailcheck_probe {
-	const char *proto;        /* "imap" or "pop3": the plan URL and the ids */
+	const char *proto; /* "imap" or "pop3": the plan URL and the ids */
 	void *(*make)(struct runner *r, const struct plan_side *side,
 	    const struct mailcheck_endpoint *ep, const struct mailcheck_login *login);
 	task_fn start, cancel;
@@ -65,12 +65,12 @@ struct mailcheck_probe {
 
 /* PROTO.tls: one task per endpoint of each side's server (see
  * mailcheck_endpoints), subject "host:port". */
-void mailcheck_schedule_tls(struct runner *r, const struct check_input *in,
-    const struct mailcheck_probe *probe);
+void mailcheck_schedule_tls(
+    struct runner *r, const struct check_input *in, const struct mailcheck_probe *probe);
 /* PROTO.login: one task per mailbox per side, on the URL's endpoint, with
  * the mailbox's password or else the side's admin. */
-void mailcheck_schedule_logins(struct runner *r, const struct check_input *in,
-    const struct mailcheck_probe *probe);
+void mailcheck_schedule_logins(
+    struct runner *r, const struct check_input *in, const struct mailcheck_probe *probe);
 
 /*
  * Tell the runner how the connection of task T to its server went
@@ -97,15 +97,15 @@ char *mailcheck_target(const char *host, int port);
 /* What one TLS probe of an endpoint found. */
 struct mailcheck_tls_probe {
 	const struct mailcheck_endpoint *ep;
-	const char *proto_label;  /* "IMAP" or "POP3", for advice */
-	const char *starttls;     /* "STARTTLS" or "STLS" */
-	const char *side_name;    /* "source" or "destination" */
+	const char *proto_label; /* "IMAP" or "POP3", for advice */
+	const char *starttls;    /* "STARTTLS" or "STLS" */
+	const char *side_name;   /* "source" or "destination" */
 	enum net_result result;
-	const char *error;        /* or NULL */
+	const char *error; /* or NULL */
 	const struct tls_facts *tls;
 	const char *const *caps;
 	size_t n_caps;
-	time_t now;               /* for the days left; 0 = the clock's now */
+	time_t now; /* for the days left; 0 = the clock's now */
 };
 
 /* Fill the PROTO.tls result OUT (details, status, summary, advice) from P. */
@@ -131,16 +131,16 @@ void mailcheck_oauth_opts(struct runner *r, const char *side, const struct mailc
     struct oauth2_cache **cache, const struct oauth2_config **cfg);
 /* The advice for an OAuth2 login the server refused with a token in hand:
  * Exchange Online's causes (proto "imap" or "pop3"). */
-void mailcheck_oauth_advice(struct result *res, const char *proto, const char *user,
-    const char *side);
+void mailcheck_oauth_advice(
+    struct result *res, const char *proto, const char *user, const char *side);
 
 /* What one PROTO.login met. */
 struct mailcheck_login_summary {
 	enum net_result result;
-	const char *error;        /* the session's error text ("" when none) */
-	const char *proto;        /* "imap" or "pop3" */
+	const char *error; /* the session's error text ("" when none) */
+	const char *proto; /* "imap" or "pop3" */
 	const char *user;
-	const char *side;         /* "source" or "destination" */
+	const char *side; /* "source" or "destination" */
 	const char *host;
 	int port;
 };

@@ -94,7 +94,6 @@ smtp_mx_advice(const struct smtp_rcpt *rc, const char *host)
 	       "bounce.";
 }
 
-
 static cJSON *
 smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
 {
@@ -214,24 +213,27 @@ smtp_mx_report(struct smtp_mx_task *m)
 void
 smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v)
 {
-	size_t total = y->n_rcpts * y->n_hosts, failed = y->connect_failed + y->tls_failed +
-	    y->other_failed;
+	size_t total = y->n_rcpts * y->n_hosts,
+	       failed = y->connect_failed + y->tls_failed + y->other_failed;
 
 	if (y->connect_failed > 0 && y->connect_failed + y->other_failed == y->n_hosts) {
 		verdict_set(v, RESULT_FAIL, "no MX host of %s could be reached on port %d: %s",
 		    y->domain, y->port, y->first_fail);
-		verdict_advise(v, "Check the host and the port. Many networks (home, office, "
+		verdict_advise(v,
+		    "Check the host and the port. Many networks (home, office, "
 		    "cloud providers) block outbound port 25: run the probe from a "
 		    "machine that may send mail, or allow it for this test.");
 	} else if (failed > 0) {
 		verdict_set(v, RESULT_FAIL, "%zu of %zu MX host%s of %s failed: %s", failed,
 		    y->n_hosts, y->n_hosts == 1 ? "" : "s", y->domain, y->first_fail);
 		if (y->tls_failed > 0)
-			verdict_advise(v, "Senders that require TLS (MTA-STS, DANE) will not deliver to "
+			verdict_advise(v,
+			    "Senders that require TLS (MTA-STS, DANE) will not deliver to "
 			    "a host whose certificate does not verify for its MX name: "
 			    "install a certificate valid for the MX host name.");
 		else if (y->connect_failed > 0)
-			verdict_advise(v, "Many networks block outbound port 25: if every other check "
+			verdict_advise(v,
+			    "Many networks block outbound port 25: if every other check "
 			    "passes, run the probe from a machine that may send mail.");
 	} else if (y->rejected > 0) {
 		verdict_set(v, RESULT_FAIL, "%zu of %zu recipient check%s rejected, e.g. %s",
@@ -241,19 +243,24 @@ smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v)
 	} else if (y->deferred > 0) {
 		verdict_set(v, RESULT_WARN, "%zu of %zu recipient check%s deferred (4xx), e.g. %s",
 		    y->deferred, total, total == 1 ? "" : "s", y->first_defer);
-		verdict_advise(v, "Greylisting or throttling: senders retry, so mail arrives late. "
+		verdict_advise(v,
+		    "Greylisting or throttling: senders retry, so mail arrives late. "
 		    "Run the probe again in a few minutes.");
 	} else if (y->no_starttls > 0) {
-		verdict_set(v, RESULT_WARN, "%zu recipient%s accepted, but %zu of %zu MX host%s "
+		verdict_set(v, RESULT_WARN,
+		    "%zu recipient%s accepted, but %zu of %zu MX host%s "
 		    "offer%s no STARTTLS: mail to %s travels unencrypted",
 		    y->accepted, y->accepted == 1 ? "" : "s", y->no_starttls, y->n_hosts,
 		    y->n_hosts == 1 ? "" : "s", y->no_starttls == 1 ? "s" : "", y->domain);
-		verdict_advise(v, "Enable STARTTLS (RFC 3207) with a certificate for the MX host "
+		verdict_advise(v,
+		    "Enable STARTTLS (RFC 3207) with a certificate for the MX host "
 		    "name.");
 	} else {
-		verdict_set(v, RESULT_PASS, "%zu MX host%s of %s accept%s all %zu recipient%s, with "
-		    "STARTTLS", y->n_hosts, y->n_hosts == 1 ? "" : "s", y->domain,
-		    y->n_hosts == 1 ? "s" : "", y->n_rcpts, y->n_rcpts == 1 ? "" : "s");
+		verdict_set(v, RESULT_PASS,
+		    "%zu MX host%s of %s accept%s all %zu recipient%s, with "
+		    "STARTTLS",
+		    y->n_hosts, y->n_hosts == 1 ? "" : "s", y->domain, y->n_hosts == 1 ? "s" : "",
+		    y->n_rcpts, y->n_rcpts == 1 ? "" : "s");
 	}
 }
 

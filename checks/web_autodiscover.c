@@ -50,7 +50,11 @@
 enum ad_step_id { AD_ROOT = 0, AD_HOST, AD_REDIRECT, AD_SRV, AD_AUTOCONFIG };
 
 static const char *const ad_method_names[] = {
-	"root_domain", "autodiscover_host", "http_redirect", "srv", "autoconfig",
+    "root_domain",
+    "autodiscover_host",
+    "http_redirect",
+    "srv",
+    "autoconfig",
 };
 
 struct ad_task;
@@ -58,19 +62,19 @@ struct ad_task;
 struct ad_step {
 	struct ad_task *a;
 	enum ad_step_id id;
-	char *url;                  /* the URL this step starts from, NULL before known */
+	char *url; /* the URL this step starts from, NULL before known */
 	struct http_fetch *fetch;
 	struct dns_query *q;
-	int phase;                  /* http_redirect: 1 once POSTing to the target */
+	int phase; /* http_redirect: 1 once POSTing to the target */
 	int done;
 	int found;
-	char *reason;               /* why it failed, or what it found */
-	cJSON *report;              /* http_fetch_report of its last fetch, or NULL */
-	cJSON *names;               /* hosts and aliases this step reached */
-	char *points_to;            /* host that answered (or its alias target) */
+	char *reason;    /* why it failed, or what it found */
+	cJSON *report;   /* http_fetch_report of its last fetch, or NULL */
+	cJSON *names;    /* hosts and aliases this step reached */
+	char *points_to; /* host that answered (or its alias target) */
 	struct autodiscover_settings *settings;
 	char *settings_error;
-	cJSON *srv;                 /* SRV records, step 4 */
+	cJSON *srv; /* SRV records, step 4 */
 };
 
 struct ad_task {
@@ -78,12 +82,12 @@ struct ad_task {
 	const struct check_input *in;
 	char *domain;
 	char *email;
-	char *user;                 /* --autodiscover-user or NULL */
-	char *password;             /* secret */
+	char *user;                         /* --autodiscover-user or NULL */
+	char *password;                     /* secret */
 	const struct plan_side *oauth_side; /* the user's side logs in with OAuth2, or NULL */
 	struct oauth2_wait *oauth_wait;
-	char *bearer;               /* secret: its token, once fetched */
-	char *request;              /* POX request body */
+	char *bearer;  /* secret: its token, once fetched */
+	char *request; /* POX request body */
 	struct ad_step steps[AD_STEPS + 1];
 	int pending;
 };
@@ -128,8 +132,10 @@ ad_cancel(struct task *t, void *aux)
 	for (int i = 0; i < AD_STEPS && waiting == NULL; i++)
 		if (!a->steps[i].done)
 			waiting = ad_method_names[i];
-	result_set(res, RESULT_ERROR, "autodiscover for %s did not finish in time (step %s "
-	    "still waiting)", a->domain, waiting != NULL ? waiting : "autoconfig");
+	result_set(res, RESULT_ERROR,
+	    "autodiscover for %s did not finish in time (step %s "
+	    "still waiting)",
+	    a->domain, waiting != NULL ? waiting : "autoconfig");
 	ad_free(a);
 }
 
@@ -156,7 +162,7 @@ ad_fetch_opts(struct ad_task *a, struct http_fetch_opts *fo, const char *url, in
 		fo->username = a->bearer == NULL ? a->user : NULL;
 		fo->password = a->bearer == NULL ? a->password : NULL;
 		fo->bearer = a->bearer;
-		fo->keep_method = 1;    /* Outlook re-POSTs to a redirect target */
+		fo->keep_method = 1; /* Outlook re-POSTs to a redirect target */
 		fo->max_redirects = 3;
 	}
 	fo->max_body = AD_MAX_BODY;
@@ -209,8 +215,8 @@ ad_note_names(struct ad_step *s, const struct http_fetch_result *fr)
 			cJSON_AddItemToArray(s->names, cJSON_CreateString(h->cnames[j]));
 		if (i == fr->n_hops - 1) {
 			free(s->points_to);
-			s->points_to = h->n_cnames > 0 ? xstrdup(h->cnames[h->n_cnames - 1]) :
-			    xstrdup(host);
+			s->points_to =
+			    h->n_cnames > 0 ? xstrdup(h->cnames[h->n_cnames - 1]) : xstrdup(host);
 		}
 		free(host);
 	}
@@ -247,15 +253,15 @@ ad_judge_post(struct ad_step *s, const struct http_fetch_result *fr)
 			                      "plain http (reached by a redirect from %s)",
 			    last->url, fr->hops[0].url);
 		} else if (a->user != NULL) {
-			s->reason = xasprintf("%s rejected the credentials of %s (401)", last->url,
-			    a->user);
+			s->reason = xasprintf(
+			    "%s rejected the credentials of %s (401)", last->url, a->user);
 		} else if (last->n_www_authenticate > 0) {
 			s->found = 1;
 			s->reason = xasprintf("%s asks for authentication (%s)", last->url,
 			    last->www_authenticate[0]);
 		} else {
-			s->reason = xasprintf("%s answers 401 without an authentication challenge",
-			    last->url);
+			s->reason = xasprintf(
+			    "%s answers 401 without an authentication challenge", last->url);
 		}
 		return;
 	}
@@ -263,9 +269,10 @@ ad_judge_post(struct ad_step *s, const struct http_fetch_result *fr)
 		s->reason = xasprintf("%s answers HTTP %ld", last->url, last->status);
 		return;
 	}
-	if (autodiscover_parse(AUTODISCOVER_POX, fr->body, fr->body_len, &s->settings, &perr) != 0) {
-		s->reason = xasprintf("%s answers 200 but not with autodiscover XML: %s", last->url,
-		    perr);
+	if (autodiscover_parse(AUTODISCOVER_POX, fr->body, fr->body_len, &s->settings, &perr) !=
+	    0) {
+		s->reason =
+		    xasprintf("%s answers 200 but not with autodiscover XML: %s", last->url, perr);
 		s->settings_error = perr;
 		return;
 	}
@@ -320,7 +327,8 @@ ad_redirect_answer(void *arg, const struct http_fetch_result *fr)
 	} else if (strncasecmp(last->location, "https://", 8) != 0) {
 		/* [MS-OXDSCLI] 3.1.5.4: only a redirect to https is followed. */
 		s->reason = xasprintf("%s redirects to %s, which is not https (Outlook does not "
-		    "follow it)", s->url, last->location);
+		                      "follow it)",
+		    s->url, last->location);
 	} else {
 		char *target = xstrdup(last->location);
 
@@ -346,7 +354,8 @@ ad_srv_answer(void *arg, const struct dns_reply *reply)
 	if (reply->status == DNS_OK) {
 		const char *name = dnsmsg_resolve_cname(reply->msg, owner);
 
-		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_SRV, name, &it)) != NULL) {
+		while (
+		    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_SRV, name, &it)) != NULL) {
 			cJSON *o = cJSON_CreateObject();
 
 			cJSON_AddNumberToObject(o, "priority", rr->priority);
@@ -363,8 +372,9 @@ ad_srv_answer(void *arg, const struct dns_reply *reply)
 		}
 	}
 	if (best != NULL) {
-		char *url = best->port == 443 ? xasprintf("https://%s" AD_PATH, best->target) :
-		    xasprintf("https://%s:%u" AD_PATH, best->target, best->port);
+		char *url = best->port == 443
+		    ? xasprintf("https://%s" AD_PATH, best->target)
+		    : xasprintf("https://%s:%u" AD_PATH, best->target, best->port);
 
 		s->names = cJSON_CreateArray();
 		cJSON_AddItemToArray(s->names, cJSON_CreateString(best->target));
@@ -395,8 +405,8 @@ ad_autoconfig_answer(void *arg, const struct http_fetch_result *fr)
 		s->reason = xstrdup(fr->error);
 	else if (fr->last->status != 200)
 		s->reason = xasprintf("HTTP %ld", fr->last->status);
-	else if (autodiscover_parse(AUTODISCOVER_AUTOCONFIG, fr->body, fr->body_len, &s->settings,
-	    &perr) != 0)
+	else if (autodiscover_parse(
+	             AUTODISCOVER_AUTOCONFIG, fr->body, fr->body_len, &s->settings, &perr) != 0)
 		s->reason = xasprintf("not autoconfig XML: %s", perr);
 	else
 		s->found = 1;
@@ -450,9 +460,8 @@ ad_matches(const struct ad_step *s, const char *expected)
 {
 	const cJSON *n;
 
-	cJSON_ArrayForEach(n, s->names)
-		if (cJSON_IsString(n) && util_domain_match(expected, n->valuestring))
-			return 1;
+	cJSON_ArrayForEach(n, s->names) if (cJSON_IsString(n) &&
+	    util_domain_match(expected, n->valuestring)) return 1;
 	return 0;
 }
 
@@ -471,18 +480,26 @@ web_ad_verdict(const struct web_ad_summary *s, struct verdict *v)
 
 	if (s->win_step == 0) {
 		verdict_set(v, RESULT_FAIL, "no autodiscover method works for %s (%s; %s; %s; %s)",
-		    s->domain, s->reasons[0] ? s->reasons[0] : "?", s->reasons[1] ? s->reasons[1] : "?",
-		    s->reasons[2] ? s->reasons[2] : "?", s->reasons[3] ? s->reasons[3] : "?");
-		verdict_advise(v, "Outlook cannot set up mailboxes of %s by itself. Publish "
+		    s->domain, s->reasons[0] ? s->reasons[0] : "?",
+		    s->reasons[1] ? s->reasons[1] : "?", s->reasons[2] ? s->reasons[2] : "?",
+		    s->reasons[3] ? s->reasons[3] : "?");
+		verdict_advise(v,
+		    "Outlook cannot set up mailboxes of %s by itself. Publish "
 		    "autodiscover.%s as the provider asks (%s), or an SRV record "
-		    "_autodiscover._tcp.%s.", s->domain, s->domain,
-		    s->expected != NULL ? s->expected : "a CNAME to its autodiscover host", s->domain);
+		    "_autodiscover._tcp.%s.",
+		    s->domain, s->domain,
+		    s->expected != NULL ? s->expected : "a CNAME to its autodiscover host",
+		    s->domain);
 	} else if (s->expected != NULL && !s->matches) {
-		verdict_set(v, RESULT_WARN, "autodiscover for %s works (step %d, %s) but points at "
-		    "%s, not at the expected %s", s->domain, s->win_step, s->win_method,
+		verdict_set(v, RESULT_WARN,
+		    "autodiscover for %s works (step %d, %s) but points at "
+		    "%s, not at the expected %s",
+		    s->domain, s->win_step, s->win_method,
 		    s->win_points_to != NULL ? s->win_points_to : "?", s->expected);
-		verdict_advise(v, "At the cutover, point autodiscover.%s at %s (CNAME), or "
-		    "Outlook keeps configuring the old server.", s->domain, s->expected);
+		verdict_advise(v,
+		    "At the cutover, point autodiscover.%s at %s (CNAME), or "
+		    "Outlook keeps configuring the old server.",
+		    s->domain, s->expected);
 	} else if (st != NULL && st->redirect != NULL) {
 		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s to %s",
 		    s->domain, s->win_step, s->win_method,
@@ -490,10 +507,14 @@ web_ad_verdict(const struct web_ad_summary *s, struct verdict *v)
 	} else if (st != NULL && st->n_servers > 0) {
 		const struct autodiscover_server *sv = &st->servers[0];
 
-		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s) and gives "
-		    "%zu server setting%s (%s %s)", s->domain, s->win_step, s->win_method,
-		    st->n_servers, st->n_servers == 1 ? "" : "s", sv->type != NULL ? sv->type : "?",
-		    sv->host != NULL ? sv->host : sv->ews_url != NULL ? sv->ews_url : "?");
+		verdict_set(v, RESULT_PASS,
+		    "autodiscover for %s works (step %d, %s) and gives "
+		    "%zu server setting%s (%s %s)",
+		    s->domain, s->win_step, s->win_method, st->n_servers,
+		    st->n_servers == 1 ? "" : "s", sv->type != NULL ? sv->type : "?",
+		    sv->host != NULL          ? sv->host
+		        : sv->ews_url != NULL ? sv->ews_url
+		                              : "?");
 	} else {
 		verdict_set(v, RESULT_PASS, "autodiscover for %s works (step %d, %s): %s",
 		    s->domain, s->win_step, s->win_method, s->win_reason);
@@ -505,10 +526,10 @@ static cJSON *
 ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
 {
 	cJSON *o = cJSON_CreateObject();
-	const cJSON *st = s->report != NULL ?
-	    cJSON_GetObjectItemCaseSensitive(s->report, "http_status") : NULL;
-	const cJSON *tls = s->report != NULL ?
-	    cJSON_GetObjectItemCaseSensitive(s->report, "tls") : NULL;
+	const cJSON *st =
+	    s->report != NULL ? cJSON_GetObjectItemCaseSensitive(s->report, "http_status") : NULL;
+	const cJSON *tls =
+	    s->report != NULL ? cJSON_GetObjectItemCaseSensitive(s->report, "tls") : NULL;
 
 	cJSON_AddNumberToObject(o, "step", i + 1);
 	cJSON_AddStringToObject(o, "method", ad_method_names[i]);
@@ -528,19 +549,19 @@ ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
 	else
 		cJSON_AddNullToObject(o, "final_url");
 	if (cJSON_IsObject(tls))
-		cJSON_AddBoolToObject(o, "tls_verified", cJSON_IsTrue(
-		    cJSON_GetObjectItemCaseSensitive(tls, "verified")));
+		cJSON_AddBoolToObject(o, "tls_verified",
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tls, "verified")));
 	else
 		cJSON_AddNullToObject(o, "tls_verified");
 	if (s->points_to != NULL && s->found)
 		cJSON_AddStringToObject(o, "points_to", s->points_to);
 	else
 		cJSON_AddNullToObject(o, "points_to");
-	cJSON_AddItemToObject(o, "names", s->names != NULL ? cJSON_Duplicate(s->names, 1) :
-	    cJSON_CreateArray());
+	cJSON_AddItemToObject(
+	    o, "names", s->names != NULL ? cJSON_Duplicate(s->names, 1) : cJSON_CreateArray());
 	if (i == AD_SRV)
-		cJSON_AddItemToObject(o, "srv", s->srv != NULL ? cJSON_Duplicate(s->srv, 1) :
-		    cJSON_CreateArray());
+		cJSON_AddItemToObject(
+		    o, "srv", s->srv != NULL ? cJSON_Duplicate(s->srv, 1) : cJSON_CreateArray());
 	return o;
 }
 
@@ -550,19 +571,25 @@ static void
 ad_web_fields_json(const struct ad_step *src, cJSON *d)
 {
 	static const char *const copy[] = {
-		"url", "http_status", "final_url", "redirects", "redirect_chain", "tls",
-		"www_authenticate", "timings_ms",
+	    "url",
+	    "http_status",
+	    "final_url",
+	    "redirects",
+	    "redirect_chain",
+	    "tls",
+	    "www_authenticate",
+	    "timings_ms",
 	};
 
 	for (size_t k = 0; k < UTIL_ARRAY_LEN(copy); k++) {
-		const cJSON *v = src->report != NULL ?
-		    cJSON_GetObjectItemCaseSensitive(src->report, copy[k]) : NULL;
+		const cJSON *v = src->report != NULL
+		    ? cJSON_GetObjectItemCaseSensitive(src->report, copy[k])
+		    : NULL;
 
 		if (v != NULL)
 			cJSON_AddItemToObject(d, copy[k], cJSON_Duplicate(v, 1));
 		else if (strcmp(copy[k], "url") == 0)
-			cJSON_AddStringToObject(d, "url", src->url != NULL ?
-			    src->url : "");
+			cJSON_AddStringToObject(d, "url", src->url != NULL ? src->url : "");
 		else if (strcmp(copy[k], "redirects") == 0)
 			cJSON_AddNumberToObject(d, "redirects", 0);
 		else if (strcmp(copy[k], "timings_ms") == 0)
@@ -580,8 +607,8 @@ static void
 ad_autoconfig_json(const struct ad_step *ac, cJSON *d)
 {
 	cJSON *acj = cJSON_AddObjectToObject(d, "autoconfig");
-	const cJSON *st = ac->report != NULL ?
-	    cJSON_GetObjectItemCaseSensitive(ac->report, "http_status") : NULL;
+	const cJSON *st =
+	    ac->report != NULL ? cJSON_GetObjectItemCaseSensitive(ac->report, "http_status") : NULL;
 
 	cJSON_AddStringToObject(acj, "url", ac->url);
 	cJSON_AddBoolToObject(acj, "found", ac->found);
@@ -602,8 +629,8 @@ ad_autoconfig_json(const struct ad_step *ac, cJSON *d)
 /* The details of web.autodiscover: every step of A, WIN's answer (the
  * winning step, or NULL), S's expectation, and autoconfig. */
 static void
-ad_details_json(const struct ad_task *a, const struct ad_step *win,
-    const struct web_ad_summary *sm, cJSON *d)
+ad_details_json(
+    const struct ad_task *a, const struct ad_step *win, const struct web_ad_summary *sm, cJSON *d)
 {
 	cJSON *steps = cJSON_CreateArray();
 
@@ -613,8 +640,8 @@ ad_details_json(const struct ad_task *a, const struct ad_step *win,
 	cJSON_AddItemToObject(d, "steps", steps);
 	if (win != NULL) {
 		cJSON_AddStringToObject(d, "method", ad_method_names[win->id]);
-		cJSON_AddStringToObject(d, "points_to", win->points_to != NULL ?
-		    win->points_to : "");
+		cJSON_AddStringToObject(
+		    d, "points_to", win->points_to != NULL ? win->points_to : "");
 	} else {
 		cJSON_AddNullToObject(d, "method");
 		cJSON_AddNullToObject(d, "points_to");
@@ -735,8 +762,8 @@ ad_steps(struct ad_task *a)
 	s = &a->steps[AD_SRV];
 	url = xasprintf("_autodiscover._tcp.%s", a->domain);
 	{
-		struct dns_query *q = dns_query(runner_dns(task_runner(t)), url, DNSMSG_SRV,
-		    ad_srv_answer, s);
+		struct dns_query *q =
+		    dns_query(runner_dns(task_runner(t)), url, DNSMSG_SRV, ad_srv_answer, s);
 
 		if (q != NULL)
 			s->q = q;
@@ -769,7 +796,8 @@ ad_oauth_side(const struct plan *plan, const char *user)
 		if (side->auth == NULL)
 			continue;
 		for (size_t i = 0; i < plan->n_mailboxes; i++) {
-			const char *u = d ? plan->mailboxes[i].dest_user : plan->mailboxes[i].source_user;
+			const char *u =
+			    d ? plan->mailboxes[i].dest_user : plan->mailboxes[i].source_user;
 
 			if (u != NULL && util_strieq(u, user))
 				return side;
@@ -826,9 +854,9 @@ ad_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_web_autodiscover = {
-	.id = "web.autodiscover",
-	.group = "web",
-	.title = "Outlook autodiscover sequence for the domain, where it points, its settings",
-	.commands = CHECK_CMD_AUDIT,
-	.schedule = ad_schedule,
+    .id = "web.autodiscover",
+    .group = "web",
+    .title = "Outlook autodiscover sequence for the domain, where it points, its settings",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = ad_schedule,
 };

@@ -46,9 +46,9 @@ struct webmail_task {
 	const struct plan_side *side;
 	char *url;
 	struct http_fetch *fetch;
-	int ews_phase;              /* 1 while the EWS probe runs */
+	int ews_phase; /* 1 while the EWS probe runs */
 	char *ews_url;
-	int exchange;               /* probe EWS */
+	int exchange; /* probe EWS */
 };
 
 static void
@@ -67,8 +67,10 @@ webmail_cancel(struct task *t, void *aux)
 	struct result *res = task_result(t);
 
 	if (w->ews_phase)
-		result_set(res, RESULT_ERROR, "webmail %s answered, but the EWS probe %s did not "
-		    "finish in time", w->url, w->ews_url);
+		result_set(res, RESULT_ERROR,
+		    "webmail %s answered, but the EWS probe %s did not "
+		    "finish in time",
+		    w->url, w->ews_url);
 	else
 		result_set(res, RESULT_ERROR, "webmail %s: no complete answer in time", w->url);
 	webmail_free(w);
@@ -110,8 +112,8 @@ webmail_is_owa(const struct http_fetch_result *res)
 		const char *p = strstr(u, "://");
 
 		p = p != NULL ? strchr(p + 3, '/') : NULL;
-		if (p != NULL && strncasecmp(p, "/owa", 4) == 0 && (p[4] == '\0' || p[4] == '/' ||
-		    p[4] == '?'))
+		if (p != NULL && strncasecmp(p, "/owa", 4) == 0 &&
+		    (p[4] == '\0' || p[4] == '/' || p[4] == '?'))
 			return 1;
 	}
 	return 0;
@@ -145,19 +147,24 @@ webmail_done(struct webmail_task *w)
 }
 
 void
-ews_verdict(const struct ews_summary *s, enum result_status prev_status,
-    const char *prev_summary, struct verdict *out)
+ews_verdict(const struct ews_summary *s, enum result_status prev_status, const char *prev_summary,
+    struct verdict *out)
 {
 	if (!s->reachable) {
-		verdict_set(out, RESULT_WARN, "%s; but EWS %s does not answer with an "
-		    "authentication challenge (%s)", prev_summary, s->url, s->error != NULL ?
-		    s->error : s->http_status == 401 ? "401 without WWW-Authenticate" : "see details");
-		verdict_advise(out, "Outlook, mobile clients and migration tools reach Exchange "
+		verdict_set(out, RESULT_WARN,
+		    "%s; but EWS %s does not answer with an "
+		    "authentication challenge (%s)",
+		    prev_summary, s->url,
+		    s->error != NULL            ? s->error
+		        : s->http_status == 401 ? "401 without WWW-Authenticate"
+		                                : "see details");
+		verdict_advise(out,
+		    "Outlook, mobile clients and migration tools reach Exchange "
 		    "through EWS; make %s reachable (it should answer 401 with a challenge).",
 		    s->url);
 	} else {
-		verdict_set(out, prev_status, "%s; EWS answers 401 (%s)", prev_summary,
-		    s->challenges[0]);
+		verdict_set(
+		    out, prev_status, "%s; EWS answers 401 (%s)", prev_summary, s->challenges[0]);
 	}
 }
 
@@ -184,9 +191,12 @@ webmail_ews_answer(void *arg, const struct http_fetch_result *fr)
 	struct result *res = task_result(w->t);
 	const struct http_hop *h = fr->last;
 	struct ews_summary s = {
-		.url = w->ews_url, .http_status = h->status, .challenges = (const char *const *)h->www_authenticate,
-		.n_challenges = h->n_www_authenticate, .error = fr->error,
-		.reachable = h->status == 401 && h->n_www_authenticate > 0,
+	    .url = w->ews_url,
+	    .http_status = h->status,
+	    .challenges = (const char *const *)h->www_authenticate,
+	    .n_challenges = h->n_www_authenticate,
+	    .error = fr->error,
+	    .reachable = h->status == 401 && h->n_www_authenticate > 0,
 	};
 	struct verdict vd = {0};
 
@@ -207,97 +217,113 @@ webmail_verdict(const struct webmail_summary *s, struct verdict *out)
 	case HTTP_FETCH_DNS_FAILED:
 		if (s->no_such_name) {
 			verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
-			verdict_advise(out, "Publish an address record for the webmail host, or fix "
-			    "the %s webmail URL in the plan.", side);
+			verdict_advise(out,
+			    "Publish an address record for the webmail host, or fix "
+			    "the %s webmail URL in the plan.",
+			    side);
 		} else {
 			verdict_set(out, RESULT_ERROR, "%s webmail: %s", side, s->error);
 		}
 		return 0;
 	case HTTP_FETCH_REDIRECT_LOOP:
 		verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
-		verdict_advise(out, "Browsers give up on a redirect loop (\"too many redirects\"); "
+		verdict_advise(out,
+		    "Browsers give up on a redirect loop (\"too many redirects\"); "
 		    "fix the redirect rules of the web server or load balancer.");
 		return 0;
 	case HTTP_FETCH_TOO_MANY_REDIRECTS:
 	case HTTP_FETCH_BAD_REDIRECT:
 		verdict_set(out, RESULT_FAIL, "%s webmail: %s", side, s->error);
-		verdict_advise(out, "Make %s lead to the login page in a few redirects.",
-		    s->plan_url);
+		verdict_advise(
+		    out, "Make %s lead to the login page in a few redirects.", s->plan_url);
 		return 0;
 	case HTTP_FETCH_TRANSFER_FAILED:
 		if (s->tls_verify_error[0] != '\0' && !s->timed_out) {
-			verdict_set(out, RESULT_FAIL, "%s webmail: TLS certificate of %s not accepted: %s",
-			    side, s->url, s->tls_verify_error);
-			verdict_advise(out, "Browsers will show a certificate warning (or refuse): "
+			verdict_set(out, RESULT_FAIL,
+			    "%s webmail: TLS certificate of %s not accepted: %s", side, s->url,
+			    s->tls_verify_error);
+			verdict_advise(out,
+			    "Browsers will show a certificate warning (or refuse): "
 			    "install a valid certificate for the webmail host.");
 		} else if (s->timed_out && status > 0) {
-			verdict_set(out, RESULT_ERROR, "%s webmail: %s answered HTTP %ld but the response "
-			    "did not complete in time (the server sends too slowly)", side, s->url,
-			    status);
+			verdict_set(out, RESULT_ERROR,
+			    "%s webmail: %s answered HTTP %ld but the response "
+			    "did not complete in time (the server sends too slowly)",
+			    side, s->url, status);
 		} else if (s->timed_out) {
 			verdict_set(out, RESULT_ERROR, "%s webmail: no response from %s in time",
 			    side, s->url);
 		} else {
-			verdict_set(out, RESULT_ERROR, "%s webmail: %s: %s", side, s->url, s->error);
+			verdict_set(
+			    out, RESULT_ERROR, "%s webmail: %s: %s", side, s->url, s->error);
 		}
 		return 0;
-	case HTTP_FETCH_OK:
-		break;
+	case HTTP_FETCH_OK: break;
 	}
 	if (status >= 500) {
-		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld (server error)", side,
-		    s->url, status);
+		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld (server error)",
+		    side, s->url, status);
 		verdict_advise(out, "The webmail server fails; check its logs and back-ends.");
 		return 0;
 	}
 	if (status >= 300 && status < 400) {
-		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld without a usable "
-		    "Location", side, s->url, status);
+		verdict_set(out, RESULT_FAIL,
+		    "%s webmail: %s answers HTTP %ld without a usable "
+		    "Location",
+		    side, s->url, status);
 		return 0;
 	}
 	if (!(status >= 200 && status < 300) && status != 401) {
-		verdict_set(out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld", side, s->url,
-		    status);
-		verdict_advise(out, "Check the %s webmail URL in the plan: users should reach a "
-		    "login page.", side);
+		verdict_set(
+		    out, RESULT_FAIL, "%s webmail: %s answers HTTP %ld", side, s->url, status);
+		verdict_advise(out,
+		    "Check the %s webmail URL in the plan: users should reach a "
+		    "login page.",
+		    side);
 		return 0;
 	}
-	if (s->https && (strcmp(s->tls_version, "TLSv1") == 0 ||
-	    strcmp(s->tls_version, "TLSv1.1") == 0)) {
-		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s over %s, " NET_OLD_TLS_MARK
-		    " (Microsoft 365 refuses it, and so do current browsers)", side, status, s->url,
-		    s->tls_version);
+	if (s->https &&
+	    (strcmp(s->tls_version, "TLSv1") == 0 || strcmp(s->tls_version, "TLSv1.1") == 0)) {
+		verdict_set(out, RESULT_WARN,
+		    "%s webmail: HTTP %ld from %s over %s, " NET_OLD_TLS_MARK
+		    " (Microsoft 365 refuses it, and so do current browsers)",
+		    side, status, s->url, s->tls_version);
 		verdict_advise(out, "Enable TLS 1.2 or later on the webmail server of %s.", side);
 	} else if (s->https && !s->tls_verified) {
-		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate is "
-		    "not valid (%s; accepted only because of --insecure)", side, status, s->url,
-		    s->tls_verify_error);
-		verdict_advise(out, "Install a valid certificate: users' browsers do not have "
+		verdict_set(out, RESULT_WARN,
+		    "%s webmail: HTTP %ld from %s, but its certificate is "
+		    "not valid (%s; accepted only because of --insecure)",
+		    side, status, s->url, s->tls_verify_error);
+		verdict_advise(out,
+		    "Install a valid certificate: users' browsers do not have "
 		    "--insecure.");
 	} else if (!s->https) {
 		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s over plain http", side,
 		    status, s->url);
-		verdict_advise(out, "Serve webmail over https only, and redirect http to https: "
+		verdict_advise(out,
+		    "Serve webmail over https only, and redirect http to https: "
 		    "passwords typed into a plain-http page travel in clear.");
 	} else if (s->has_expiry && s->days_left < WEBMAIL_EXPIRY_WARN_DAYS) {
-		verdict_set(out, RESULT_WARN, "%s webmail: HTTP %ld from %s, but its certificate "
-		    "expires in %ld day%s", side, status, s->url, s->days_left,
-		    s->days_left == 1 ? "" : "s");
-		verdict_advise(out, "Renew the certificate of %s before the migration weekend.",
-		    s->url);
+		verdict_set(out, RESULT_WARN,
+		    "%s webmail: HTTP %ld from %s, but its certificate "
+		    "expires in %ld day%s",
+		    side, status, s->url, s->days_left, s->days_left == 1 ? "" : "s");
+		verdict_advise(
+		    out, "Renew the certificate of %s before the migration weekend.", s->url);
 	} else {
-		verdict_set(out, RESULT_PASS, "%s webmail: %s answers HTTP %ld%s after %zu "
-		    "redirect%s; certificate valid %ld more days", side, s->url, status,
-		    status == 401 ? " (authentication challenge)" : "", s->n_hops - 1,
-		    s->n_hops == 2 ? "" : "s", s->days_left);
+		verdict_set(out, RESULT_PASS,
+		    "%s webmail: %s answers HTTP %ld%s after %zu "
+		    "redirect%s; certificate valid %ld more days",
+		    side, s->url, status, status == 401 ? " (authentication challenge)" : "",
+		    s->n_hops - 1, s->n_hops == 2 ? "" : "s", s->days_left);
 	}
 	return 1;
 }
 
 /* What the webmail fetch FR of W met. */
 static void
-webmail_summarize(const struct webmail_task *w, const struct http_fetch_result *fr,
-    struct webmail_summary *s)
+webmail_summarize(
+    const struct webmail_task *w, const struct http_fetch_result *fr, struct webmail_summary *s)
 {
 	const struct http_hop *last = fr->last;
 
@@ -373,8 +399,8 @@ webmail_skip(struct task *t, void *aux)
 }
 
 static void
-webmail_schedule_side(struct runner *r, const struct check_input *in,
-    const struct plan_side *side, enum result_side rs)
+webmail_schedule_side(struct runner *r, const struct check_input *in, const struct plan_side *side,
+    enum result_side rs)
 {
 	struct webmail_task *w;
 	struct result *res;
@@ -406,9 +432,9 @@ webmail_schedule(struct runner *r, const struct check_input *in)
 }
 
 const struct check check_web_webmail = {
-	.id = "web.webmail",
-	.group = "web",
-	.title = "webmail (OWA) reachable: status, redirects, TLS, timings, EWS",
-	.commands = CHECK_CMD_AUDIT,
-	.schedule = webmail_schedule,
+    .id = "web.webmail",
+    .group = "web",
+    .title = "webmail (OWA) reachable: status, redirects, TLS, timings, EWS",
+    .commands = CHECK_CMD_AUDIT,
+    .schedule = webmail_schedule,
 };

@@ -11,8 +11,11 @@
 #include "src/util.h"
 
 static const char *const console_colors[RESULT_STATUS_COUNT] = {
-	[RESULT_PASS] = "\033[32m", [RESULT_SKIP] = "\033[2m", [RESULT_WARN] = "\033[33m",
-	[RESULT_FAIL] = "\033[31m", [RESULT_ERROR] = "\033[35m",
+    [RESULT_PASS] = "\033[32m",
+    [RESULT_SKIP] = "\033[2m",
+    [RESULT_WARN] = "\033[33m",
+    [RESULT_FAIL] = "\033[31m",
+    [RESULT_ERROR] = "\033[35m",
 };
 
 int
@@ -74,12 +77,11 @@ console_clean(const char *s)
 }
 
 static void
-console_check(FILE *out, const struct result *res, int color, int verbose, int w_id,
-    int w_subject)
+console_check(FILE *out, const struct result *res, int color, int verbose, int w_id, int w_subject)
 {
 	const char *side = result_side_str(res->side);
-	char *subject = side != NULL ? xasprintf("%s (%s)", res->subject, side) :
-	    xstrdup(res->subject);
+	char *subject =
+	    side != NULL ? xasprintf("%s (%s)", res->subject, side) : xstrdup(res->subject);
 	char *csubject = console_clean(subject), *csummary = console_clean(res->summary);
 
 	fputs("  ", out);
@@ -217,8 +219,8 @@ console_cmp_str(const void *a, const void *b)
 
 /* One line for the N results of group FIRST (IT in report order). */
 static void
-console_group_line(FILE *out, const struct console_item *it, size_t n_items, size_t first,
-    size_t n, int color, int w_id, int w_subject)
+console_group_line(FILE *out, const struct console_item *it, size_t n_items, size_t first, size_t n,
+    int color, int w_id, int w_subject)
 {
 	const struct result *res = it[first].res;
 	const char *side = result_side_str(res->side);
@@ -254,8 +256,8 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 		subjects += i == 0 || strcmp(names[i], names[i - 1]) != 0;
 	free(names);
 	if (subjects <= 1)
-		subject = side != NULL ? xasprintf("%s (%s)", res->subject, side)
-		                       : xstrdup(res->subject);
+		subject =
+		    side != NULL ? xasprintf("%s (%s)", res->subject, side) : xstrdup(res->subject);
 	else {
 		enum section sec = section_of(res->id);
 		const char *what =
@@ -350,8 +352,10 @@ console_summary(FILE *out, const struct report *rep, int color, int verbose)
 		fputs("  note: --insecure was given: TLS certificates were not verified\n", out);
 	if (rep->allow_plaintext)
 		fputs("  note: --allow-plaintext was given: passwords may have crossed the network "
-		      "unencrypted\n", out);
+		      "unencrypted\n",
+		    out);
 	if (rep->allow_old_tls)
 		fputs("  note: --allow-old-tls was given: passwords may have crossed the network "
-		      "over TLS 1.0/1.1\n", out);
+		      "over TLS 1.0/1.1\n",
+		    out);
 }

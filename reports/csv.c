@@ -124,7 +124,8 @@ csv_row_out(struct strbuf *b, const struct csv_row *row)
 			    cJSON_GetObjectItemCaseSensitive(res->details, "result");
 			strbuf_appendf(&login, "%s%.*s %s", login.len > 0 ? "; " : "", (int)(l - 6),
 			    res->id,
-			    cJSON_IsString(what) ? what->valuestring : result_status_str(res->status));
+			    cJSON_IsString(what) ? what->valuestring
+			                         : result_status_str(res->status));
 		}
 	}
 	csv_cell(b, row->user, 1);
@@ -269,8 +270,8 @@ csv_write(const struct report *rep, const char *path, char **err)
 	int rc;
 
 	if (text == NULL) {
-		*err = xasprintf("cannot write the CSV report %s: larger than %u bytes", path,
-		    CSV_MAX_BYTES);
+		*err = xasprintf(
+		    "cannot write the CSV report %s: larger than %u bytes", path, CSV_MAX_BYTES);
 		return -1;
 	}
 	rc = util_write_file(path, text, strlen(text), "the CSV report", err);

@@ -1357,8 +1357,9 @@ static void
 html_empty_cell(struct html *h, const char *open, int unknown)
 {
 	html_lit(h, open);
-	html_lit(h, unknown ? "<span class=\"none\">unknown</span></td>" :
-	    "<span class=\"none\">&mdash;</span></td>");
+	html_lit(h,
+	    unknown ? "<span class=\"none\">unknown</span></td>"
+	            : "<span class=\"none\">&mdash;</span></td>");
 }
 
 /* The size cells: folders, messages (FL and FOLDERS' totals), bytes (else
@@ -1485,8 +1486,8 @@ html_mailbox_row(struct html *h, const struct html_mbox *mb)
 		folders = html_find(mb, "mailbox.folders", -1);
 	/* A check that could not read the mailbox (error, or skipped because its
 	 * login failed) knows nothing: "unknown", never its empty placeholders. */
-	if (folders != NULL && (html_status(folders) == RESULT_ERROR ||
-	    html_status(folders) == RESULT_SKIP)) {
+	if (folders != NULL &&
+	    (html_status(folders) == RESULT_ERROR || html_status(folders) == RESULT_SKIP)) {
 		unknown = 1;
 		folders = NULL;
 	}
@@ -1704,4 +1705,3 @@ html_card_web(struct html *h, const struct html_item *it)
 	}
 	html_card_close(h, it);
 }
-

@@ -118,7 +118,11 @@ static cJSON *
 rpt_json_root(const struct report *rep, int with_checks)
 {
 	static const enum result_status order[] = {
-		RESULT_PASS, RESULT_WARN, RESULT_FAIL, RESULT_ERROR, RESULT_SKIP,
+	    RESULT_PASS,
+	    RESULT_WARN,
+	    RESULT_FAIL,
+	    RESULT_ERROR,
+	    RESULT_SKIP,
 	};
 	cJSON *root = rpt_checked(cJSON_CreateObject());
 	cJSON *tool, *options, *summary, *counts_obj, *checks;
@@ -236,17 +240,16 @@ rpt_write_json(const struct report *rep, const char *path, char **err)
  * PREFIX is the path of the containing value ("" for the top, "checks[2]").
  */
 static int
-rpt_type_error(char **err, const char *prefix, const char *key, const cJSON *item,
-    const char *what)
+rpt_type_error(char **err, const char *prefix, const char *key, const cJSON *item, const char *what)
 {
 	const char *dot = (*prefix != '\0' && key != NULL) ? "." : "";
 
 	if (item == NULL)
-		*err = xasprintf("%s%s%s: missing, expected %s", prefix, dot,
-		    key != NULL ? key : "", what);
+		*err = xasprintf(
+		    "%s%s%s: missing, expected %s", prefix, dot, key != NULL ? key : "", what);
 	else
-		*err = xasprintf("%s%s%s: expected %s, got %s", prefix, dot,
-		    key != NULL ? key : "", what, util_json_type(item));
+		*err = xasprintf("%s%s%s: expected %s, got %s", prefix, dot, key != NULL ? key : "",
+		    what, util_json_type(item));
 	return -1;
 }
 
@@ -268,16 +271,15 @@ rpt_get_string(const cJSON *obj, const char *prefix, const char *key, int nullab
 		return 0;
 	}
 	if (!cJSON_IsString(item) || item->valuestring == NULL)
-		return rpt_type_error(err, prefix, key, item,
-		    nullable ? "a string or null" : "a string");
+		return rpt_type_error(
+		    err, prefix, key, item, nullable ? "a string or null" : "a string");
 	*out = item->valuestring;
 	return 0;
 }
 
 /* A non-negative integer that a double holds exactly. */
 static int
-rpt_get_uint(const cJSON *obj, const char *prefix, const char *key, int64_t *out,
-    char **err)
+rpt_get_uint(const cJSON *obj, const char *prefix, const char *key, int64_t *out, char **err)
 {
 	const cJSON *item = rpt_member(obj, key);
 	double d;
@@ -307,8 +309,7 @@ rpt_get_bool(const cJSON *obj, const char *prefix, const char *key, int *out, ch
 }
 
 static int
-rpt_get_object(const cJSON *obj, const char *prefix, const char *key, const cJSON **out,
-    char **err)
+rpt_get_object(const cJSON *obj, const char *prefix, const char *key, const cJSON **out, char **err)
 {
 	const cJSON *item = rpt_member(obj, key);
 
@@ -319,8 +320,8 @@ rpt_get_object(const cJSON *obj, const char *prefix, const char *key, const cJSO
 }
 
 static int
-rpt_get_status(const cJSON *obj, const char *prefix, const char *key,
-    enum result_status *out, char **err)
+rpt_get_status(
+    const cJSON *obj, const char *prefix, const char *key, enum result_status *out, char **err)
 {
 	const cJSON *item = rpt_member(obj, key);
 
@@ -352,7 +353,7 @@ rpt_digits(const char *s, int n, int *out)
 static int
 rpt_parse_time(const char *s, time_t *out)
 {
-	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	struct tm tm;
 	int y, mo, d, h, mi, se;
 	time_t t;
@@ -447,7 +448,11 @@ static int
 rpt_check_summary(const struct report *rep, const cJSON *summary, char **err)
 {
 	static const enum result_status order[] = {
-		RESULT_PASS, RESULT_WARN, RESULT_FAIL, RESULT_ERROR, RESULT_SKIP,
+	    RESULT_PASS,
+	    RESULT_WARN,
+	    RESULT_FAIL,
+	    RESULT_ERROR,
+	    RESULT_SKIP,
 	};
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst, st;
@@ -465,7 +470,7 @@ rpt_check_summary(const struct report *rep, const cJSON *summary, char **err)
 			return -1;
 		if ((uint64_t)n != (uint64_t)counts[order[i]]) {
 			*err = xasprintf("summary.counts.%s: %" PRId64
-					 " does not match the %zu checks with status %s",
+			                 " does not match the %zu checks with status %s",
 			    name, n, counts[order[i]], name);
 			return -1;
 		}
@@ -518,7 +523,8 @@ rpt_from_json(const cJSON *json, struct report **out, char **err)
 		goto out;
 	if (rpt_parse_time(started, &started_at) != 0) {
 		*err = xasprintf("started_at: expected a UTC time like 2026-11-22T10:00:00Z, "
-				 "got \"%s\"", started);
+		                 "got \"%s\"",
+		    started);
 		goto out;
 	}
 	if (rpt_get_uint(json, "", "duration_ms", &dur, err) != 0)
@@ -538,12 +544,13 @@ rpt_from_json(const cJSON *json, struct report **out, char **err)
 			goto out;
 		}
 		if (rpt_get_bool(options, "options", "insecure", &rep->insecure, err) != 0 ||
-		    rpt_get_bool(options, "options", "allow_plaintext", &rep->allow_plaintext,
-			err) != 0)
+		    rpt_get_bool(
+		        options, "options", "allow_plaintext", &rep->allow_plaintext, err) != 0)
 			goto out;
 		/* Reports written before --allow-old-tls existed lack it. */
 		if (rpt_member(options, "allow_old_tls") != NULL &&
-		    rpt_get_bool(options, "options", "allow_old_tls", &rep->allow_old_tls, err) != 0)
+		    rpt_get_bool(options, "options", "allow_old_tls", &rep->allow_old_tls, err) !=
+		        0)
 			goto out;
 	}
 	if (rpt_get_object(json, "", "summary", &summary, err) != 0)

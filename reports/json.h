@@ -42,8 +42,7 @@ int rpt_from_json(const cJSON *json, struct report **out, char **err);
  * with rpt_free), or -1 with *ERR (caller frees) starting with NAME:
  * "r.json:3:14: not valid JSON", "r.json: checks[3].status: ...".
  */
-int rpt_parse_json(const char *text, size_t len, const char *name, struct report **out,
-    char **err);
+int rpt_parse_json(const char *text, size_t len, const char *name, struct report **out, char **err);
 
 /*
  * Read the report file PATH (at most 512 MiB) and rpt_from_json() it.

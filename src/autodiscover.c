@@ -38,9 +38,9 @@ struct ad_parse {
 	size_t elements;
 	char text[AUTODISCOVER_MAX_TEXT + 1];
 	size_t text_len;
-	struct autodiscover_server *srv;  /* the server element we are in, or NULL */
+	struct autodiscover_server *srv; /* the server element we are in, or NULL */
 	int srv_depth;
-	char *error;                      /* our own reason to stop, or NULL */
+	char *error; /* our own reason to stop, or NULL */
 };
 
 static const char *
@@ -51,8 +51,7 @@ ad_local(const char *name)
 	return sep != NULL ? sep + 1 : name;
 }
 
-static void
-ad_stop(struct ad_parse *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ad_stop(struct ad_parse *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 ad_stop(struct ad_parse *a, const char *fmt, ...)
@@ -117,9 +116,12 @@ ad_start(void *ud, const char *name, const char **attrs)
 	a->text_len = 0;
 	a->text[0] = '\0';
 
-	if (a->srv == NULL && ((a->kind == AUTODISCOVER_POX && strcmp(local, "Protocol") == 0 &&
-	    strcmp(ad_parent(a, 1), "Account") == 0) || (a->kind == AUTODISCOVER_AUTOCONFIG &&
-	    (strcmp(local, "incomingServer") == 0 || strcmp(local, "outgoingServer") == 0)))) {
+	if (a->srv == NULL &&
+	    ((a->kind == AUTODISCOVER_POX && strcmp(local, "Protocol") == 0 &&
+	         strcmp(ad_parent(a, 1), "Account") == 0) ||
+	        (a->kind == AUTODISCOVER_AUTOCONFIG &&
+	            (strcmp(local, "incomingServer") == 0 ||
+	                strcmp(local, "outgoingServer") == 0)))) {
 		const char *type = ad_attr(attrs, "type");
 
 		if (type == NULL)
@@ -152,7 +154,8 @@ ad_text(void *ud, const char *s, int len)
 	if (a->error != NULL || len <= 0)
 		return;
 	if (a->text_len + (size_t)len > AUTODISCOVER_MAX_TEXT) {
-		ad_stop(a, "text of <%s> longer than %d bytes", ad_parent(a, 0), AUTODISCOVER_MAX_TEXT);
+		ad_stop(
+		    a, "text of <%s> longer than %d bytes", ad_parent(a, 0), AUTODISCOVER_MAX_TEXT);
 		return;
 	}
 	memcpy(a->text + a->text_len, s, (size_t)len);
@@ -207,8 +210,7 @@ ad_end_server_field(struct ad_parse *a, const char *local)
 			free(srv->security);
 			srv->security = NULL;
 			ad_take(&srv->security, a->text);
-		}
-		else if (strcmp(local, "EwsUrl") == 0)
+		} else if (strcmp(local, "EwsUrl") == 0)
 			ad_take(&srv->ews_url, a->text);
 		else if (strcmp(local, "OWAUrl") == 0)
 			ad_take(&srv->owa_url, a->text);
@@ -242,7 +244,8 @@ ad_end(void *ud, const char *name)
 	} else if (a->kind == AUTODISCOVER_POX) {
 		if (strcmp(parent, "User") == 0 && strcmp(local, "DisplayName") == 0)
 			ad_take(&s->display_name, a->text);
-		else if (strcmp(parent, "User") == 0 && strcmp(local, "AutoDiscoverSMTPAddress") == 0)
+		else if (strcmp(parent, "User") == 0 &&
+		    strcmp(local, "AutoDiscoverSMTPAddress") == 0)
 			ad_take(&s->smtp_address, a->text);
 		else if (strcmp(parent, "Account") == 0 && strcmp(local, "Action") == 0)
 			ad_take(&s->action, a->text);
@@ -411,7 +414,8 @@ autodiscover_request(const char *email)
 	ad_escape(&esc, &len, &cap, email);
 	/* [MS-OXDSCLI] section 2.2.3: the request schema and the response
 	 * schema Outlook asks for. */
-	out = xasprintf("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	out = xasprintf(
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 	    "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/"
 	    "requestschema/2006\">\n"
 	    "  <Request>\n"
@@ -419,7 +423,8 @@ autodiscover_request(const char *email)
 	    "    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/"
 	    "outlook/responseschema/2006a</AcceptableResponseSchema>\n"
 	    "  </Request>\n"
-	    "</Autodiscover>\n", esc);
+	    "</Autodiscover>\n",
+	    esc);
 	free(esc);
 	return out;
 }

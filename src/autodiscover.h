@@ -26,20 +26,20 @@
 #define AUTODISCOVER_MAX_SERVERS 16
 
 enum autodiscover_kind {
-	AUTODISCOVER_POX = 0,     /* root <Autodiscover> */
-	AUTODISCOVER_AUTOCONFIG,  /* root <clientConfig> */
+	AUTODISCOVER_POX = 0,    /* root <Autodiscover> */
+	AUTODISCOVER_AUTOCONFIG, /* root <clientConfig> */
 };
 
 /* One server setting: a POX <Protocol> or an autoconfig incoming/outgoing server. */
 struct autodiscover_server {
-	char *type;          /* POX: EXCH, EXPR, WEB, IMAP, POP3, SMTP ...; autoconfig: imap, pop3, smtp */
-	char *direction;     /* autoconfig: "incoming" / "outgoing"; NULL for POX */
-	char *host;          /* POX <Server>, autoconfig <hostname> */
-	long port;           /* 0 when absent or not a number */
-	char *security;      /* POX <SSL>/<Encryption> ("on", "off", "TLS"); autoconfig <socketType> */
-	char *ews_url;       /* POX <EwsUrl> */
-	char *owa_url;       /* POX <OWAUrl> */
-	char *as_url;        /* POX <ASUrl> */
+	char *type; /* POX: EXCH, EXPR, WEB, IMAP, POP3, SMTP ...; autoconfig: imap, pop3, smtp */
+	char *direction; /* autoconfig: "incoming" / "outgoing"; NULL for POX */
+	char *host;      /* POX <Server>, autoconfig <hostname> */
+	long port;       /* 0 when absent or not a number */
+	char *security;  /* POX <SSL>/<Encryption> ("on", "off", "TLS"); autoconfig <socketType> */
+	char *ews_url;   /* POX <EwsUrl> */
+	char *owa_url;   /* POX <OWAUrl> */
+	char *as_url;    /* POX <ASUrl> */
 };
 
 struct autodiscover_settings {

@@ -231,16 +231,18 @@ csvread_decode(struct csvread *c, char **conv, size_t *convlen, char **err)
 	}
 	*conv = csvread_iconv("WINDOWS-1252", c->s, c->n, convlen, &bad2);
 	if (*conv == NULL) {
-		*err = xasprintf("%s:%zu: byte %zu (0x%02x) is neither UTF-8 nor Windows-1252; save "
-				 "the sheet as \"CSV UTF-8\"",
-		    c->path, csvread_line_of(c->s, bad2), bad2 + 1 + (size_t)(c->s - c->base),
-		    (unsigned char)c->s[bad2]);
+		*err =
+		    xasprintf("%s:%zu: byte %zu (0x%02x) is neither UTF-8 nor Windows-1252; save "
+		              "the sheet as \"CSV UTF-8\"",
+		        c->path, csvread_line_of(c->s, bad2), bad2 + 1 + (size_t)(c->s - c->base),
+		        (unsigned char)c->s[bad2]);
 		return -1;
 	}
-	csvread_warn(c, xasprintf("%s:%zu: not UTF-8 (byte %zu is 0x%02x); read as "
-				   "Windows-1252 (save the sheet as \"CSV UTF-8\" to avoid this)",
-			     c->path, csvread_line_of(c->s, bad), bad + 1 + (size_t)(c->s - c->base),
-			     (unsigned char)c->s[bad]));
+	csvread_warn(c,
+	    xasprintf("%s:%zu: not UTF-8 (byte %zu is 0x%02x); read as "
+	              "Windows-1252 (save the sheet as \"CSV UTF-8\" to avoid this)",
+	        c->path, csvread_line_of(c->s, bad), bad + 1 + (size_t)(c->s - c->base),
+	        (unsigned char)c->s[bad]));
 	return 0;
 }
 

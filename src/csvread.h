@@ -29,21 +29,21 @@ struct csvread {
 	 * wipes it). */
 	char **fields;
 	size_t nf;
-	size_t rec_line;          /* the line the record starts on (1-based) */
-	char sep;                 /* ',', ';' or '\t' */
-	const char *path;         /* as given to csvread_open */
+	size_t rec_line;  /* the line the record starts on (1-based) */
+	char sep;         /* ',', ';' or '\t' */
+	const char *path; /* as given to csvread_open */
 	/* after csvread_next returned -1: the line, the field (0-based) and why */
 	size_t err_line;
 	size_t err_field;
-	const char *err_msg;      /* static text */
+	const char *err_msg; /* static text */
 	/* private */
-	const char *base;         /* the data as given (for byte offsets) */
-	const char *s;            /* the text read: after a BOM, UTF-8 */
+	const char *base; /* the data as given (for byte offsets) */
+	const char *s;    /* the text read: after a BOM, UTF-8 */
 	size_t n;
 	size_t i;
 	size_t line;
 	size_t cap;
-	char *conv;               /* Windows-1252 converted to UTF-8, or NULL */
+	char *conv; /* Windows-1252 converted to UTF-8, or NULL */
 	size_t convlen;
 	char *warn;
 };

@@ -31,8 +31,7 @@ struct dmarc_parser {
 	struct dmarc_error *err;
 };
 
-static int
-dmarc_fail(struct dmarc_parser *p, size_t pos, const char *fmt, ...)
+static int dmarc_fail(struct dmarc_parser *p, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -182,18 +181,23 @@ dmarc_uris(struct dmarc_parser *p, const char *tag, const char *v, size_t n, siz
 		if (start == end)
 			return dmarc_fail(p, pos + start, "%s=: empty URI", tag);
 		if (*n_out == DMARC_MAX_URIS)
-			return dmarc_fail(p, pos + start, "%s=: more than %d URIs", tag, DMARC_MAX_URIS);
+			return dmarc_fail(
+			    p, pos + start, "%s=: more than %d URIs", tag, DMARC_MAX_URIS);
 		/* The scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":". */
 		if (!dmarc_alpha(v[start]))
-			return dmarc_fail(p, pos + start, "%s=: a URI starts with its scheme, "
-			    "e.g. mailto:", tag);
+			return dmarc_fail(p, pos + start,
+			    "%s=: a URI starts with its scheme, "
+			    "e.g. mailto:",
+			    tag);
 		for (k = start + 1; k < end && v[k] != ':'; k++)
-			if (!dmarc_alpha(v[k]) && !dmarc_digit(v[k]) && v[k] != '+' && v[k] != '-' &&
-			    v[k] != '.')
+			if (!dmarc_alpha(v[k]) && !dmarc_digit(v[k]) && v[k] != '+' &&
+			    v[k] != '-' && v[k] != '.')
 				break;
 		if (k == end || v[k] != ':')
-			return dmarc_fail(p, pos + start, "%s=: URI without a scheme (write "
-			    "mailto:ADDRESS)", tag);
+			return dmarc_fail(p, pos + start,
+			    "%s=: URI without a scheme (write "
+			    "mailto:ADDRESS)",
+			    tag);
 		bang = k;
 		while (bang < end && v[bang] != '!')
 			bang++;
@@ -207,24 +211,34 @@ dmarc_uris(struct dmarc_parser *p, const char *tag, const char *v, size_t n, siz
 			while (digits_end < end && dmarc_digit(v[digits_end]))
 				digits_end++;
 			if (digits_end == d)
-				return dmarc_fail(p, pos + bang, "%s=: \"!\" must be followed by a "
-				    "size, e.g. !10m", tag);
+				return dmarc_fail(p, pos + bang,
+				    "%s=: \"!\" must be followed by a "
+				    "size, e.g. !10m",
+				    tag);
 			if (digits_end < end) {
 				switch (v[digits_end]) {
-				case 'k': case 'K': mult = 1ULL << 10; break;
-				case 'm': case 'M': mult = 1ULL << 20; break;
-				case 'g': case 'G': mult = 1ULL << 30; break;
-				case 't': case 'T': mult = 1ULL << 40; break;
+				case 'k':
+				case 'K': mult = 1ULL << 10; break;
+				case 'm':
+				case 'M': mult = 1ULL << 20; break;
+				case 'g':
+				case 'G': mult = 1ULL << 30; break;
+				case 't':
+				case 'T': mult = 1ULL << 40; break;
 				default:
-					return dmarc_fail(p, pos + digits_end, "%s=: size unit must be k, m, g "
-					    "or t", tag);
+					return dmarc_fail(p, pos + digits_end,
+					    "%s=: size unit must be k, m, g "
+					    "or t",
+					    tag);
 				}
 				if (digits_end + 1 != end)
-					return dmarc_fail(p, pos + digits_end + 1, "%s=: unexpected text "
-					    "after the size", tag);
+					return dmarc_fail(p, pos + digits_end + 1,
+					    "%s=: unexpected text "
+					    "after the size",
+					    tag);
 			}
 			if (dmarc_number(p, tag, v + d, digits_end - d, pos + d, 15,
-			    999999999999999ULL, &size) != 0)
+			        999999999999999ULL, &size) != 0)
 				return -1;
 			if (size > UINT64_MAX / mult)
 				return dmarc_fail(p, pos + d, "%s=: size limit out of range", tag);
@@ -258,10 +272,13 @@ dmarc_fo(struct dmarc_parser *p, const char *v, size_t n, size_t pos)
 		switch (v[i]) {
 		case '0': bit = DMARC_FO_0; break;
 		case '1': bit = DMARC_FO_1; break;
-		case 'd': case 'D': bit = DMARC_FO_D; break;
-		case 's': case 'S': bit = DMARC_FO_S; break;
+		case 'd':
+		case 'D': bit = DMARC_FO_D; break;
+		case 's':
+		case 'S': bit = DMARC_FO_S; break;
 		default:
-			return dmarc_fail(p, pos + i, "fo=: options are 0, 1, d and s, separated by "
+			return dmarc_fail(p, pos + i,
+			    "fo=: options are 0, 1, d and s, separated by "
 			    "\":\"");
 		}
 		if ((fo & bit) == 0 && o + 2 < sizeof(text)) {
@@ -301,7 +318,8 @@ dmarc_rf(struct dmarc_parser *p, const char *v, size_t n, size_t pos)
 		while (i < n && (dmarc_alpha(v[i]) || dmarc_digit(v[i]) || v[i] == '-'))
 			i++;
 		if (i == start || !dmarc_alpha(v[start]))
-			return dmarc_fail(p, pos + start, "rf=: expected a report format such as afrf");
+			return dmarc_fail(
+			    p, pos + start, "rf=: expected a report format such as afrf");
 		while (i < n && dmarc_ws(v[i]))
 			i++;
 		if (i == n)
@@ -324,10 +342,16 @@ dmarc_tag(struct dmarc_parser *p, const char *name, size_t nlen, size_t npos, co
 		const char *name;
 		unsigned bit;
 	} known[] = {
-		{"p", DMARC_TAG_P}, {"sp", DMARC_TAG_SP}, {"pct", DMARC_TAG_PCT},
-		{"rua", DMARC_TAG_RUA}, {"ruf", DMARC_TAG_RUF}, {"adkim", DMARC_TAG_ADKIM},
-		{"aspf", DMARC_TAG_ASPF}, {"fo", DMARC_TAG_FO}, {"rf", DMARC_TAG_RF},
-		{"ri", DMARC_TAG_RI},
+	    {"p", DMARC_TAG_P},
+	    {"sp", DMARC_TAG_SP},
+	    {"pct", DMARC_TAG_PCT},
+	    {"rua", DMARC_TAG_RUA},
+	    {"ruf", DMARC_TAG_RUF},
+	    {"adkim", DMARC_TAG_ADKIM},
+	    {"aspf", DMARC_TAG_ASPF},
+	    {"fo", DMARC_TAG_FO},
+	    {"rf", DMARC_TAG_RF},
+	    {"ri", DMARC_TAG_RI},
 	};
 	struct dmarc_record *rec = p->rec;
 	char show[48];
@@ -346,23 +370,19 @@ dmarc_tag(struct dmarc_parser *p, const char *name, size_t nlen, size_t npos, co
 		return 0;
 	}
 	if (rec->written & bit)
-		return dmarc_fail(p, npos, "tag %s appears twice",
-		    dmarc_show(name, nlen, show, sizeof(show)));
+		return dmarc_fail(
+		    p, npos, "tag %s appears twice", dmarc_show(name, nlen, show, sizeof(show)));
 	rec->written |= bit;
 	switch (bit) {
-	case DMARC_TAG_P:
-		return dmarc_policy(p, "p", v, n, vpos, &rec->p);
-	case DMARC_TAG_SP:
-		return dmarc_policy(p, "sp", v, n, vpos, &rec->sp);
+	case DMARC_TAG_P: return dmarc_policy(p, "p", v, n, vpos, &rec->p);
+	case DMARC_TAG_SP: return dmarc_policy(p, "sp", v, n, vpos, &rec->sp);
 	case DMARC_TAG_PCT:
 		if (dmarc_number(p, "pct", v, n, vpos, 3, 100, &num) != 0)
 			return -1;
 		rec->pct = (int)num;
 		return 0;
-	case DMARC_TAG_RUA:
-		return dmarc_uris(p, "rua", v, n, vpos, &rec->rua, &rec->n_rua);
-	case DMARC_TAG_RUF:
-		return dmarc_uris(p, "ruf", v, n, vpos, &rec->ruf, &rec->n_ruf);
+	case DMARC_TAG_RUA: return dmarc_uris(p, "rua", v, n, vpos, &rec->rua, &rec->n_rua);
+	case DMARC_TAG_RUF: return dmarc_uris(p, "ruf", v, n, vpos, &rec->ruf, &rec->n_ruf);
 	case DMARC_TAG_ADKIM:
 	case DMARC_TAG_ASPF:
 		if (n != 1 || (v[0] != 'r' && v[0] != 's' && v[0] != 'R' && v[0] != 'S'))
@@ -373,10 +393,8 @@ dmarc_tag(struct dmarc_parser *p, const char *name, size_t nlen, size_t npos, co
 		else
 			rec->aspf = (char)(v[0] | 0x20);
 		return 0;
-	case DMARC_TAG_FO:
-		return dmarc_fo(p, v, n, vpos);
-	case DMARC_TAG_RF:
-		return dmarc_rf(p, v, n, vpos);
+	case DMARC_TAG_FO: return dmarc_fo(p, v, n, vpos);
+	case DMARC_TAG_RF: return dmarc_rf(p, v, n, vpos);
 	case DMARC_TAG_RI:
 		if (dmarc_number(p, "ri", v, n, vpos, 32, UINT32_MAX, &num) != 0)
 			return -1;
@@ -480,8 +498,9 @@ dmarc_parse(const char *txt, size_t len, struct dmarc_record **out, struct dmarc
 			break; /* a trailing ";" is allowed */
 		npos = i;
 		if (!dmarc_alpha(txt[i])) {
-			dmarc_fail(&p, i, txt[i] == ';' ? "empty tag (\";;\")" :
-			    "expected a tag name (a letter)");
+			dmarc_fail(&p, i,
+			    txt[i] == ';' ? "empty tag (\";;\")"
+			                  : "expected a tag name (a letter)");
 			goto out;
 		}
 		while (i < len && (dmarc_alpha(txt[i]) || dmarc_digit(txt[i]) || txt[i] == '_'))

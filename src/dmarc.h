@@ -39,37 +39,37 @@ enum dmarc_policy {
 
 /* One reporting URI of rua=/ruf=, with its optional size limit ("!10m"). */
 struct dmarc_uri {
-	char *uri;            /* "mailto:dmarc@example.com" */
-	uint64_t max_bytes;   /* 0 when no limit is written */
+	char *uri;          /* "mailto:dmarc@example.com" */
+	uint64_t max_bytes; /* 0 when no limit is written */
 };
 
 /* Which tags the record wrote; the others carry their defaults. */
-#define DMARC_TAG_P     0x001
-#define DMARC_TAG_SP    0x002
-#define DMARC_TAG_PCT   0x004
-#define DMARC_TAG_RUA   0x008
-#define DMARC_TAG_RUF   0x010
+#define DMARC_TAG_P 0x001
+#define DMARC_TAG_SP 0x002
+#define DMARC_TAG_PCT 0x004
+#define DMARC_TAG_RUA 0x008
+#define DMARC_TAG_RUF 0x010
 #define DMARC_TAG_ADKIM 0x020
-#define DMARC_TAG_ASPF  0x040
-#define DMARC_TAG_FO    0x080
-#define DMARC_TAG_RF    0x100
-#define DMARC_TAG_RI    0x200
+#define DMARC_TAG_ASPF 0x040
+#define DMARC_TAG_FO 0x080
+#define DMARC_TAG_RF 0x100
+#define DMARC_TAG_RI 0x200
 
 struct dmarc_record {
-	unsigned written;          /* DMARC_TAG_* bits of the tags present */
-	enum dmarc_policy p;       /* UNSET only when p= is missing (an error) */
-	enum dmarc_policy sp;      /* defaults to p */
-	int pct;                   /* 0..100, default 100 */
+	unsigned written;     /* DMARC_TAG_* bits of the tags present */
+	enum dmarc_policy p;  /* UNSET only when p= is missing (an error) */
+	enum dmarc_policy sp; /* defaults to p */
+	int pct;              /* 0..100, default 100 */
 	struct dmarc_uri *rua;
 	size_t n_rua;
 	struct dmarc_uri *ruf;
 	size_t n_ruf;
-	char adkim, aspf;          /* 'r' relaxed (default) or 's' strict */
-	unsigned fo;               /* DMARC_FO_* bits, default DMARC_FO_0 */
-	char *fo_text;             /* fo= as written, normalised ("1:d"); "0" by default */
-	char *rf;                  /* report formats as written, default "afrf" */
-	uint32_t ri;               /* report interval, seconds, default 86400 */
-	char **unknown;            /* names of tags that receivers ignore */
+	char adkim, aspf; /* 'r' relaxed (default) or 's' strict */
+	unsigned fo;      /* DMARC_FO_* bits, default DMARC_FO_0 */
+	char *fo_text;    /* fo= as written, normalised ("1:d"); "0" by default */
+	char *rf;         /* report formats as written, default "afrf" */
+	uint32_t ri;      /* report interval, seconds, default 86400 */
+	char **unknown;   /* names of tags that receivers ignore */
 	size_t n_unknown;
 };
 

@@ -35,10 +35,10 @@ struct dns_client {
 
 struct dns_query {
 	struct dns_client *c;
-	dns_cb cb;               /* NULL once cancelled */
+	dns_cb cb; /* NULL once cancelled */
 	void *arg;
 	int64_t started_ms;
-	int submitting;          /* inside ares_query(): don't free yet */
+	int submitting; /* inside ares_query(): don't free yet */
 	int finished;
 };
 
@@ -153,7 +153,8 @@ dns_client_new(struct event_base *base, const char *const *servers, size_t n, un
 	int r;
 
 	*err = NULL;
-	if (dns_library_users++ == 0 && (r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+	if (dns_library_users++ == 0 &&
+	    (r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		*err = xasprintf("cannot initialise c-ares: %s", ares_strerror(r));
 		goto fail;
 	}
@@ -197,7 +198,8 @@ dns_client_new(struct event_base *base, const char *const *servers, size_t n, un
 		r = ares_set_servers_ports_csv(c->channel, csv);
 		if (r != ARES_SUCCESS) {
 			*err = xasprintf("invalid resolver address \"%s\": %s (use ADDR, ADDR:PORT "
-			    "or [IPv6]:PORT)", csv, ares_strerror(r));
+			                 "or [IPv6]:PORT)",
+			    csv, ares_strerror(r));
 			free(csv);
 			goto fail;
 		}
@@ -245,8 +247,8 @@ dns_client_servers(const struct dns_client *c)
 
 /* ECONNREFUSED after c-ares went to TCP: the server is there, it answered
  * truncated over UDP, then refused or closed the TCP connection. */
-#define DNS_TC_CLOSED_TEXT                                                                       \
-	"the UDP answer was truncated (TC) and the server refused or closed the TCP "          \
+#define DNS_TC_CLOSED_TEXT                                                                         \
+	"the UDP answer was truncated (TC) and the server refused or closed the TCP "              \
 	"connection to retry"
 
 static enum dns_status
@@ -259,7 +261,9 @@ dns_map_status(int status, const char **error)
 	case ARES_ESERVFAIL: *error = "server failure (SERVFAIL)"; return DNS_SERVFAIL;
 	case ARES_EREFUSED: *error = "query refused (REFUSED)"; return DNS_REFUSED;
 	case ARES_ETIMEOUT: *error = "no answer (timeout)"; return DNS_TIMEOUT;
-	case ARES_ECONNREFUSED: *error = "connection refused: no DNS server there"; return DNS_CONNREFUSED;
+	case ARES_ECONNREFUSED:
+		*error = "connection refused: no DNS server there";
+		return DNS_CONNREFUSED;
 	case ARES_EBADRESP: *error = "malformed answer"; return DNS_MALFORMED;
 	case ARES_ECANCELLED:
 	case ARES_EDESTRUCTION: *error = "cancelled"; return DNS_CANCELLED;
@@ -346,7 +350,7 @@ dns_query_cancel(struct dns_query *q)
 
 struct dns_host_query {
 	struct dns_client *c;
-	dns_host_cb cb;          /* NULL once cancelled */
+	dns_host_cb cb; /* NULL once cancelled */
 	void *arg;
 	int submitting;
 	int finished;

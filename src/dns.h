@@ -21,16 +21,16 @@
 
 /* What became of a query: a result a user can read, one value per cause. */
 enum dns_status {
-	DNS_OK = 0,        /* NOERROR with at least one answer record */
-	DNS_NODATA,        /* NOERROR, the name exists but has no such record */
-	DNS_NXDOMAIN,      /* the name does not exist */
-	DNS_SERVFAIL,      /* the server failed to answer */
-	DNS_REFUSED,       /* the server refused (not authoritative, ACL) */
-	DNS_TIMEOUT,       /* no answer in time */
-	DNS_CONNREFUSED,   /* nothing listens there */
-	DNS_MALFORMED,     /* an answer that does not parse */
-	DNS_CANCELLED,     /* never delivered to the caller */
-	DNS_ERROR,         /* anything else (see error text) */
+	DNS_OK = 0,      /* NOERROR with at least one answer record */
+	DNS_NODATA,      /* NOERROR, the name exists but has no such record */
+	DNS_NXDOMAIN,    /* the name does not exist */
+	DNS_SERVFAIL,    /* the server failed to answer */
+	DNS_REFUSED,     /* the server refused (not authoritative, ACL) */
+	DNS_TIMEOUT,     /* no answer in time */
+	DNS_CONNREFUSED, /* nothing listens there */
+	DNS_MALFORMED,   /* an answer that does not parse */
+	DNS_CANCELLED,   /* never delivered to the caller */
+	DNS_ERROR,       /* anything else (see error text) */
 };
 
 #define DNS_FLAG_NORECURSE 0x1 /* RD=0: ask authoritative servers directly */
@@ -38,8 +38,9 @@ enum dns_status {
 
 struct dns_reply {
 	enum dns_status status;
-	const char *error;       /* readable reason, never NULL */
-	const struct dnsmsg *msg;/* parsed answer or NULL (timeout etc.); valid during the callback */
+	const char *error; /* readable reason, never NULL */
+	const struct dnsmsg
+	    *msg; /* parsed answer or NULL (timeout etc.); valid during the callback */
 	int64_t elapsed_ms;
 };
 
@@ -54,8 +55,8 @@ typedef void (*dns_cb)(void *arg, const struct dns_reply *reply);
  * (split over TRIES attempts). Returns NULL with *ERR (caller frees) on a bad
  * server string or a c-ares failure.
  */
-struct dns_client *dns_client_new(struct event_base *base, const char *const *servers,
-    size_t n, unsigned flags, int timeout_ms, int tries, char **err);
+struct dns_client *dns_client_new(struct event_base *base, const char *const *servers, size_t n,
+    unsigned flags, int timeout_ms, int tries, char **err);
 /* Free the client; pending queries are cancelled without their callbacks. */
 void dns_client_free(struct dns_client *c);
 /* The servers as a readable list ("127.0.0.1:5300" or "system resolvers"). */
@@ -85,8 +86,8 @@ struct dns_host_query;
  */
 #define DNS_HOST_MAX 8
 struct dns_host_reply {
-	enum dns_status status;        /* DNS_OK with n >= 1, or why not */
-	const char *error;             /* readable reason, never NULL */
+	enum dns_status status; /* DNS_OK with n >= 1, or why not */
+	const char *error;      /* readable reason, never NULL */
 	const struct sockaddr *addrs[DNS_HOST_MAX];
 	unsigned addr_lens[DNS_HOST_MAX];
 	size_t n;
@@ -101,8 +102,8 @@ typedef void (*dns_host_cb)(void *arg, const struct dns_host_reply *reply);
  * from the loop, unless cancelled first. Returns a handle valid until the
  * callback returns or dns_host_cancel is called; NULL when CB already ran.
  */
-struct dns_host_query *dns_resolve_host(struct dns_client *c, const char *name, dns_host_cb cb,
-    void *arg);
+struct dns_host_query *dns_resolve_host(
+    struct dns_client *c, const char *name, dns_host_cb cb, void *arg);
 /* Stop caring about Q: its callback will not be called. NULL is fine. */
 void dns_host_cancel(struct dns_host_query *q);
 

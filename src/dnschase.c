@@ -19,8 +19,8 @@ struct dnschase {
 	int type;
 	dnschase_cb cb;
 	void *arg;
-	char *origin;                       /* the name first asked for */
-	char *chain[DNSCHASE_MAX_LINKS];    /* CNAME targets followed */
+	char *origin;                    /* the name first asked for */
+	char *chain[DNSCHASE_MAX_LINKS]; /* CNAME targets followed */
 	size_t n_chain;
 	struct dns_query *q;
 	int queries;
@@ -145,14 +145,16 @@ dnschase_answer(void *arg, const struct dns_reply *reply)
 	while (msg != NULL) {
 		it = 0;
 		rr = dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_CNAME, dnschase_current(ch), &it);
-		if (rr == NULL || rr->target == NULL || rr->target[0] == '\0' || ch->type == DNSMSG_CNAME)
+		if (rr == NULL || rr->target == NULL || rr->target[0] == '\0' ||
+		    ch->type == DNSMSG_CNAME)
 			break;
 		if (dnschase_seen(ch, rr->target)) {
 			dnschase_finish(ch, reply->status, "CNAME loop", DNSCHASE_LOOP, msg);
 			return;
 		}
 		if (ch->n_chain == DNSCHASE_MAX_LINKS) {
-			dnschase_finish(ch, reply->status, "CNAME chain too long", DNSCHASE_TOO_LONG, msg);
+			dnschase_finish(
+			    ch, reply->status, "CNAME chain too long", DNSCHASE_TOO_LONG, msg);
 			return;
 		}
 		ch->chain[ch->n_chain++] = xstrdup(rr->target);
@@ -168,7 +170,8 @@ dnschase_answer(void *arg, const struct dns_reply *reply)
 	}
 	if (ch->n_chain == before) {
 		/* NOERROR, but nothing for the name asked: as good as NODATA. */
-		dnschase_finish(ch, DNS_NODATA, "no record of that type (NODATA)", DNSCHASE_FINE, msg);
+		dnschase_finish(
+		    ch, DNS_NODATA, "no record of that type (NODATA)", DNSCHASE_FINE, msg);
 		return;
 	}
 	/* The chain left the server's zone: ask for its end. */

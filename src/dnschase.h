@@ -25,8 +25,8 @@
 
 enum dnschase_problem {
 	DNSCHASE_FINE = 0,
-	DNSCHASE_LOOP,      /* a CNAME points back to a name of the chain */
-	DNSCHASE_TOO_LONG,  /* more than DNSCHASE_MAX_LINKS links */
+	DNSCHASE_LOOP,     /* a CNAME points back to a name of the chain */
+	DNSCHASE_TOO_LONG, /* more than DNSCHASE_MAX_LINKS links */
 };
 
 struct dnschase_reply {
@@ -38,13 +38,13 @@ struct dnschase_reply {
 	 * answer that was read (normally DNS_OK).
 	 */
 	enum dns_status status;
-	const char *error;          /* readable, never NULL */
+	const char *error; /* readable, never NULL */
 	enum dnschase_problem problem;
-	const char *owner;          /* last name of the chain (NAME when no CNAME) */
-	const char *const *chain;   /* the CNAME targets in order; n_chain of them */
+	const char *owner;        /* last name of the chain (NAME when no CNAME) */
+	const char *const *chain; /* the CNAME targets in order; n_chain of them */
 	size_t n_chain;
-	const struct dnsmsg *msg;   /* the last answer, or NULL (timeout etc.) */
-	int queries;                /* how many queries were sent */
+	const struct dnsmsg *msg; /* the last answer, or NULL (timeout etc.) */
+	int queries;              /* how many queries were sent */
 };
 
 struct dnschase;
@@ -57,8 +57,8 @@ typedef void (*dnschase_cb)(void *arg, const struct dnschase_reply *reply);
  * the chase is cancelled first. Returns the handle, or NULL when CB has
  * already run (c-ares rejected the name at once), as dns_query does.
  */
-struct dnschase *dnschase_start(struct dns_client *c, const char *name, int type,
-    dnschase_cb cb, void *arg);
+struct dnschase *dnschase_start(
+    struct dns_client *c, const char *name, int type, dnschase_cb cb, void *arg);
 
 /* Stop: CB will not run; frees the chase. NULL is a no-op. */
 void dnschase_cancel(struct dnschase *ch);

@@ -25,15 +25,15 @@
 #include "util.h"
 
 #define DNSMSG_HEADER_LEN 12
-#define DNSMSG_MAX_LEN 65535     /* RFC 1035 4.2.2: TCP length is 16 bits */
+#define DNSMSG_MAX_LEN 65535 /* RFC 1035 4.2.2: TCP length is 16 bits */
 #define DNSMSG_MAX_CNAME_LINKS 16
 #define DNSMSG_CLASS_IN 1
 #define DNSMSG_TYPE_OPT 41
 
 static const char *const dnsmsg_section_names[] = {
-	[DNSMSG_ANSWER] = "answer",
-	[DNSMSG_AUTHORITY] = "authority",
-	[DNSMSG_ADDITIONAL] = "additional",
+    [DNSMSG_ANSWER] = "answer",
+    [DNSMSG_AUTHORITY] = "authority",
+    [DNSMSG_ADDITIONAL] = "additional",
 };
 
 /* Where we are, for error messages. */
@@ -58,8 +58,8 @@ dnsmsg_rr_error(const struct dnsmsg_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	what = xvasprintf(fmt, ap);
 	va_end(ap);
-	r = xasprintf("%s record %d (%s): %s", dnsmsg_section_names[ctx->section],
-	    ctx->index, dnsmsg_type_str(ctx->type, tbuf, sizeof(tbuf)), what);
+	r = xasprintf("%s record %d (%s): %s", dnsmsg_section_names[ctx->section], ctx->index,
+	    dnsmsg_type_str(ctx->type, tbuf, sizeof(tbuf)), what);
 	free(what);
 	return r;
 }
@@ -81,8 +81,8 @@ dnsmsg_name_dup(const char *name)
  * Returns 0, or -1 with *OUT untouched.
  */
 static int
-dnsmsg_rdata_name(const struct dnsmsg_ctx *ctx, const unsigned char **p,
-    const unsigned char *end, char **out)
+dnsmsg_rdata_name(
+    const struct dnsmsg_ctx *ctx, const unsigned char **p, const unsigned char *end, char **out)
 {
 	char name[NS_MAXDNAME];
 	int n;
@@ -140,8 +140,8 @@ dnsmsg_parse_txt(struct dnsmsg_rr *rr, const unsigned char *p, const unsigned ch
  * inside the RDATA; and the fields must use the RDATA up exactly.
  */
 static int
-dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
-    const unsigned char *rdata, size_t rdlen, char **err)
+dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr, const unsigned char *rdata,
+    size_t rdlen, char **err)
 {
 	const unsigned char *p = rdata, *end = rdata + rdlen;
 	const char *what = NULL;
@@ -156,8 +156,7 @@ dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
 		if (rr->rclass != DNSMSG_CLASS_IN)
 			return 0;
 		if (rdlen != want) {
-			*err = dnsmsg_rr_error(ctx, "address is %zu bytes, not %zu",
-			    rdlen, want);
+			*err = dnsmsg_rr_error(ctx, "address is %zu bytes, not %zu", rdlen, want);
 			return -1;
 		}
 		if (inet_ntop(af, rdata, rr->addr, sizeof(rr->addr)) == NULL) {
@@ -177,8 +176,7 @@ dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
 	case DNSMSG_MX:
 		/* RFC 1035 3.3.9: PREFERENCE(16) EXCHANGE(name, at least the root) */
 		if (rdlen < 3) {
-			*err = dnsmsg_rr_error(ctx, "rdata is %zu bytes, at least 3 needed",
-			    rdlen);
+			*err = dnsmsg_rr_error(ctx, "rdata is %zu bytes, at least 3 needed", rdlen);
 			return -1;
 		}
 		rr->preference = (uint16_t)ns_get16(p);
@@ -191,8 +189,7 @@ dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
 	case DNSMSG_SRV:
 		/* RFC 2782: PRIORITY(16) WEIGHT(16) PORT(16) TARGET(name) */
 		if (rdlen < 7) {
-			*err = dnsmsg_rr_error(ctx, "rdata is %zu bytes, at least 7 needed",
-			    rdlen);
+			*err = dnsmsg_rr_error(ctx, "rdata is %zu bytes, at least 7 needed", rdlen);
 			return -1;
 		}
 		rr->priority = (uint16_t)ns_get16(p);
@@ -212,8 +209,8 @@ dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
 			goto bad;
 		}
 		if (end - p != 20) {
-			*err = dnsmsg_rr_error(ctx, "timers are %zu bytes, not 20",
-			    (size_t)(end - p));
+			*err =
+			    dnsmsg_rr_error(ctx, "timers are %zu bytes, not 20", (size_t)(end - p));
 			return -1;
 		}
 		rr->serial = (uint32_t)ns_get32(p);
@@ -230,12 +227,11 @@ dnsmsg_parse_rdata(const struct dnsmsg_ctx *ctx, struct dnsmsg_rr *rr,
 		}
 		p = end;
 		break;
-	default:
-		return 0;
+	default: return 0;
 	}
 	if (p != end) {
-		*err = dnsmsg_rr_error(ctx, "%zu bytes after the fields in rdata",
-		    (size_t)(end - p));
+		*err =
+		    dnsmsg_rr_error(ctx, "%zu bytes after the fields in rdata", (size_t)(end - p));
 		return -1;
 	}
 	return 0;
@@ -277,7 +273,7 @@ dnsmsg_free(struct dnsmsg *msg)
 int
 dnsmsg_parse(const unsigned char *buf, size_t len, struct dnsmsg **out, char **err)
 {
-	static const ns_sect sects[] = { ns_s_an, ns_s_ns, ns_s_ar };
+	static const ns_sect sects[] = {ns_s_an, ns_s_ns, ns_s_ar};
 	struct dnsmsg *msg = NULL;
 	struct dnsmsg_ctx ctx;
 	char *e = NULL;
@@ -299,8 +295,7 @@ dnsmsg_parse(const unsigned char *buf, size_t len, struct dnsmsg **out, char **e
 	}
 	/* checks every record's frame fits, and that no bytes trail */
 	if (ns_initparse(buf, (int)len, &handle) != 0) {
-		e = xasprintf("malformed message: the records do not fit the %zu bytes",
-		    len);
+		e = xasprintf("malformed message: the records do not fit the %zu bytes", len);
 		goto out;
 	}
 	msg = xcalloc(1, sizeof(*msg));
@@ -326,7 +321,7 @@ dnsmsg_parse(const unsigned char *buf, size_t len, struct dnsmsg **out, char **e
 	    ns_msg_count(handle, ns_s_ar);
 	if (total > 0)
 		msg->rr = xcalloc(total, sizeof(*msg->rr));
-	msg->n_rr = total;      /* all zeroed, so dnsmsg_free can run any time */
+	msg->n_rr = total; /* all zeroed, so dnsmsg_free can run any time */
 
 	ctx.msg = buf;
 	ctx.eom = buf + len;
@@ -356,19 +351,19 @@ dnsmsg_parse(const unsigned char *buf, size_t len, struct dnsmsg **out, char **e
 			out_rr->ttl = (uint32_t)ns_rr_ttl(rr);
 			if (out_rr->ttl > INT32_MAX && out_rr->type != DNSMSG_TYPE_OPT)
 				out_rr->ttl = 0;
-			if (dnsmsg_parse_rdata(&ctx, out_rr, ns_rr_rdata(rr),
-			    ns_rr_rdlen(rr), &e) != 0)
+			if (dnsmsg_parse_rdata(
+			        &ctx, out_rr, ns_rr_rdata(rr), ns_rr_rdlen(rr), &e) != 0)
 				goto out;
 		}
 	}
 	*out = msg;
-	msg = NULL;     /* transferred */
+	msg = NULL; /* transferred */
 	r = 0;
 out:
 	dnsmsg_free(msg);
 	if (err != NULL) {
 		*err = e;
-		e = NULL;       /* transferred */
+		e = NULL; /* transferred */
 	}
 	free(e);
 	return r;
@@ -439,8 +434,8 @@ dnsmsg_name_eq(const char *a, const char *b)
 }
 
 const struct dnsmsg_rr *
-dnsmsg_next(const struct dnsmsg *msg, enum dnsmsg_section section, int type,
-    const char *name, size_t *iter)
+dnsmsg_next(
+    const struct dnsmsg *msg, enum dnsmsg_section section, int type, const char *name, size_t *iter)
 {
 	const struct dnsmsg_rr *rr;
 
@@ -485,10 +480,23 @@ dnsmsg_type_str(int type, char *buf, size_t len)
 		int type;
 		const char *name;
 	} names[] = {
-		{ 1, "A" }, { 2, "NS" }, { 5, "CNAME" }, { 6, "SOA" }, { 12, "PTR" },
-		{ 15, "MX" }, { 16, "TXT" }, { 28, "AAAA" }, { 33, "SRV" }, { 41, "OPT" },
-		{ 43, "DS" }, { 46, "RRSIG" }, { 47, "NSEC" }, { 48, "DNSKEY" },
-		{ 52, "TLSA" }, { 99, "SPF" }, { 257, "CAA" },
+	    {1, "A"},
+	    {2, "NS"},
+	    {5, "CNAME"},
+	    {6, "SOA"},
+	    {12, "PTR"},
+	    {15, "MX"},
+	    {16, "TXT"},
+	    {28, "AAAA"},
+	    {33, "SRV"},
+	    {41, "OPT"},
+	    {43, "DS"},
+	    {46, "RRSIG"},
+	    {47, "NSEC"},
+	    {48, "DNSKEY"},
+	    {52, "TLSA"},
+	    {99, "SPF"},
+	    {257, "CAA"},
 	};
 	size_t i;
 

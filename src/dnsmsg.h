@@ -14,23 +14,30 @@
 #include <stdint.h>
 
 enum dnsmsg_type {
-	DNSMSG_A = 1, DNSMSG_NS = 2, DNSMSG_CNAME = 5, DNSMSG_SOA = 6, DNSMSG_PTR = 12,
-	DNSMSG_MX = 15, DNSMSG_TXT = 16, DNSMSG_AAAA = 28, DNSMSG_SRV = 33,
+	DNSMSG_A = 1,
+	DNSMSG_NS = 2,
+	DNSMSG_CNAME = 5,
+	DNSMSG_SOA = 6,
+	DNSMSG_PTR = 12,
+	DNSMSG_MX = 15,
+	DNSMSG_TXT = 16,
+	DNSMSG_AAAA = 28,
+	DNSMSG_SRV = 33,
 };
 
 enum dnsmsg_section { DNSMSG_ANSWER = 0, DNSMSG_AUTHORITY = 1, DNSMSG_ADDITIONAL = 2 };
 
 struct dnsmsg_rr {
 	enum dnsmsg_section section;
-	char *name;             /* owner, case as sent, no trailing dot; "" = root */
-	int type;               /* enum dnsmsg_type or any other number */
+	char *name; /* owner, case as sent, no trailing dot; "" = root */
+	int type;   /* enum dnsmsg_type or any other number */
 	int rclass;
 	uint32_t ttl;
 	/* MX exchange, CNAME/NS/PTR target, SRV target; "" for the root (null MX) */
 	char *target;
-	uint16_t preference;    /* MX */
+	uint16_t preference;             /* MX */
 	uint16_t priority, weight, port; /* SRV */
-	char addr[46];          /* A/AAAA in text form */
+	char addr[46];                   /* A/AAAA in text form */
 	/* TXT: the character-strings, each NUL-terminated with its length kept
 	 * (a string may hold a NUL byte); text = all strings concatenated. */
 	char **strings;
@@ -45,11 +52,11 @@ struct dnsmsg_rr {
 
 struct dnsmsg {
 	uint16_t id;
-	int rcode;              /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ... */
-	int aa, tc, rd, ra;     /* header flags */
-	char *qname;            /* the question's name, or NULL if none */
+	int rcode;          /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ... */
+	int aa, tc, rd, ra; /* header flags */
+	char *qname;        /* the question's name, or NULL if none */
 	int qtype;
-	struct dnsmsg_rr *rr;   /* answer, then authority, then additional */
+	struct dnsmsg_rr *rr; /* answer, then authority, then additional */
 	size_t n_rr;
 };
 
@@ -69,8 +76,8 @@ void dnsmsg_free(struct dnsmsg *msg);
  * trailing dot ignored; NULL = any owner). Start with *ITER = 0; returns the next
  * match or NULL at the end.
  */
-const struct dnsmsg_rr *dnsmsg_next(const struct dnsmsg *msg, enum dnsmsg_section section,
-    int type, const char *name, size_t *iter);
+const struct dnsmsg_rr *dnsmsg_next(const struct dnsmsg *msg, enum dnsmsg_section section, int type,
+    const char *name, size_t *iter);
 
 /*
  * Follow the CNAME chain for NAME inside the answer section (at most 16 links)

@@ -51,13 +51,12 @@ struct folders_job {
 	int failed;
 	int status_size, list_status, esearch;
 	struct folders_ref list_ref, quota_ref, ns_ref, lsub_ref;
-	int ns_answered; /* NAMESPACE gave the personal namespace */
+	int ns_answered;          /* NAMESPACE gave the personal namespace */
 	struct folders_ref *refs; /* 3 per folder: STATUS or EXAMINE, FETCH, SEARCH */
 	size_t next;              /* next folder to queue in the current phase */
 	int examine_failed_idx_valid;
 	size_t examine_failed_idx; /* folder whose EXAMINE failed (its FETCH/SEARCH are void) */
 };
-
 
 void
 folders_folder_clear(struct folders_folder *f)
@@ -206,8 +205,8 @@ folders_parse_status(const struct imap_response *r, const char **name, struct fo
 }
 
 int
-folders_parse_namespace(const struct imap_response *r, char **prefix, char *delim,
-    char ***foreign, size_t *n_foreign)
+folders_parse_namespace(
+    const struct imap_response *r, char **prefix, char *delim, char ***foreign, size_t *n_foreign)
 {
 	const struct imap_arg *ns[3];
 	char *pre = NULL, d = '\0';
@@ -343,8 +342,7 @@ folders_fail(struct folders_job *job, const char *fmt, const char *a, const char
 	}
 }
 
-static void
-folders_send(struct folders_job *job, struct imap_cmd *cmd, struct folders_ref *ref);
+static void folders_send(struct folders_job *job, struct imap_cmd *cmd, struct folders_ref *ref);
 
 /* ---- untagged data ---- */
 
@@ -496,8 +494,8 @@ folders_namespaces(struct folders_job *job)
 		for (size_t i = 0; i < inv->n; i++)
 			names[i] = inv->folders[i].raw_name;
 		free(inv->ns_prefix);
-		inv->ns_prefix = folders_ns_guess(names, inv->n,
-		    inv->ns_delim != '\0' ? inv->ns_delim : inv->delim);
+		inv->ns_prefix = folders_ns_guess(
+		    names, inv->n, inv->ns_delim != '\0' ? inv->ns_delim : inv->delim);
 		free(names);
 	}
 	for (size_t i = 0; i < inv->n; i++) {
@@ -510,8 +508,10 @@ folders_namespaces(struct folders_job *job)
 
 			/* the longest prefix wins: "" or "INBOX." personal, "#shared." foreign */
 			/* "Public." covers "Public.News" and the node "Public" itself */
-			if (n > pl && (strncmp(f->raw_name, fp, n) == 0 ||
-			    (strlen(f->raw_name) == n - 1 && strncmp(f->raw_name, fp, n - 1) == 0))) {
+			if (n > pl &&
+			    (strncmp(f->raw_name, fp, n) == 0 ||
+			        (strlen(f->raw_name) == n - 1 &&
+			            strncmp(f->raw_name, fp, n - 1) == 0))) {
 				f->flags |= FOLDERS_F_FOREIGN;
 				inv->n_foreign++;
 				break;
@@ -522,8 +522,8 @@ folders_namespaces(struct folders_job *job)
 
 /* "* 12 FETCH (UID 40 RFC822.SIZE 3120)": add the size to the folder. */
 static void
-folders_on_fetch(struct folders_job *job, const struct folders_ref *ref,
-    const struct imap_response *r)
+folders_on_fetch(
+    struct folders_job *job, const struct folders_ref *ref, const struct imap_response *r)
 {
 	struct folders_folder *f = &job->inv->folders[ref->idx];
 	const struct imap_arg *items = imap_arg_nth(r->args, 0);
@@ -544,8 +544,8 @@ folders_on_fetch(struct folders_job *job, const struct folders_ref *ref,
 
 /* "* SEARCH 3 9" or "* ESEARCH (TAG "A5") UID COUNT 2" (RFC 4731 3.1). */
 static void
-folders_on_search(struct folders_job *job, const struct folders_ref *ref,
-    const struct imap_response *r)
+folders_on_search(
+    struct folders_job *job, const struct folders_ref *ref, const struct imap_response *r)
 {
 	struct folders_folder *f = &job->inv->folders[ref->idx];
 
@@ -623,9 +623,7 @@ folders_done_cmd(struct imap_client *c, const struct imap_response *r, void *arg
 		folders_fail(job, "%s%s", imap_client_error(c), "");
 	} else if (r->status != IMAP_ST_OK) {
 		switch (ref->kind) {
-		case K_LIST:
-			folders_fail(job, "LIST failed: %s", r->text, "");
-			break;
+		case K_LIST: folders_fail(job, "LIST failed: %s", r->text, ""); break;
 		case K_QUOTA: break; /* no quota root: the caller sums the folders */
 		case K_NS: break;    /* the folder names decide (folders_ns_guess) */
 		case K_LSUB: job->inv->subscriptions = 0; break;
@@ -688,13 +686,13 @@ folders_start_list(struct folders_job *job)
 	int want_sub = ext && (job->o.want & FOLDERS_WANT_SUBSCRIBED);
 	struct imap_cmd *cmd;
 
-	job->status_size = imap_client_has_cap(c, "STATUS=SIZE") &&
-	    !(job->o.ignore & FOLDERS_IGNORE_STATUS_SIZE);
+	job->status_size =
+	    imap_client_has_cap(c, "STATUS=SIZE") && !(job->o.ignore & FOLDERS_IGNORE_STATUS_SIZE);
 	job->list_status = ext && imap_client_has_cap(c, "LIST-STATUS") &&
 	    !(job->o.ignore & FOLDERS_IGNORE_LIST_STATUS) &&
 	    (job->o.want & (FOLDERS_WANT_STATUS | FOLDERS_WANT_BYTES | FOLDERS_WANT_LARGE));
-	job->esearch = imap_client_has_cap(c, "ESEARCH") &&
-	    !(job->o.ignore & FOLDERS_IGNORE_ESEARCH);
+	job->esearch =
+	    imap_client_has_cap(c, "ESEARCH") && !(job->o.ignore & FOLDERS_IGNORE_ESEARCH);
 	job->ns_ref.job = job;
 	job->ns_ref.kind = K_NS;
 	if (imap_client_has_cap(c, "NAMESPACE") && !(job->o.ignore & FOLDERS_IGNORE_NAMESPACE)) {
@@ -719,9 +717,9 @@ folders_start_list(struct folders_job *job)
 		snprintf(ret, sizeof(ret), "RETURN (%s%s%s%s%s)", su ? "SPECIAL-USE" : "",
 		    su && want_sub ? " " : "", want_sub ? "SUBSCRIBED" : "",
 		    (su || want_sub) && job->list_status ? " " : "",
-		    !job->list_status ? "" : folders_want_size(job) ?
-		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY SIZE)" :
-		    "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
+		    !job->list_status            ? ""
+		        : folders_want_size(job) ? "STATUS (MESSAGES UIDNEXT UIDVALIDITY SIZE)"
+		                                 : "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
 		if (job->list_status)
 			inv->list_method = "LIST-STATUS";
 		imap_cmd_atom(cmd, ret);
@@ -770,8 +768,9 @@ folders_fill_status(struct folders_job *job)
 			continue;
 		cmd = imap_cmd_new(job->c, "STATUS");
 		imap_cmd_string(cmd, f->raw_name, strlen(f->raw_name), 0);
-		imap_cmd_atom(cmd, folders_want_size(job) ? "(MESSAGES UIDNEXT UIDVALIDITY SIZE)" :
-		    "(MESSAGES UIDNEXT UIDVALIDITY)");
+		imap_cmd_atom(cmd,
+		    folders_want_size(job) ? "(MESSAGES UIDNEXT UIDVALIDITY SIZE)"
+		                           : "(MESSAGES UIDNEXT UIDVALIDITY)");
 		ref->job = job;
 		ref->kind = K_STATUS;
 		ref->idx = i;

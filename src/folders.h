@@ -83,47 +83,47 @@ struct folders_folder {
 	uint32_t uidvalidity; /* 0 when unknown */
 	int64_t bytes;        /* -1 when unknown */
 	enum folders_bytes_src bytes_src;
-	int64_t large;        /* messages over opts.large_over; -1 when not counted */
-	char *error;          /* why STATUS/EXAMINE/FETCH/SEARCH failed here, or NULL */
+	int64_t large; /* messages over opts.large_over; -1 when not counted */
+	char *error;   /* why STATUS/EXAMINE/FETCH/SEARCH failed here, or NULL */
 };
 
 /* What a job found. Every string and array is owned by the inventory. */
 struct folders_inventory {
 	struct folders_folder *folders; /* in the server's LIST order */
 	size_t n;
-	char delim;             /* the hierarchy delimiter (INBOX's, else the first one seen) */
-	int64_t total_messages; /* sum over folders with has_status */
-	int64_t total_bytes;    /* sum of bytes; -1 when any selectable folder's is unknown */
+	char delim;              /* the hierarchy delimiter (INBOX's, else the first one seen) */
+	int64_t total_messages;  /* sum over folders with has_status */
+	int64_t total_bytes;     /* sum of bytes; -1 when any selectable folder's is unknown */
 	const char *list_method; /* "LIST-STATUS", "LIST-EXTENDED", "XLIST" or "LIST" (static) */
 	/* GETQUOTAROOT "INBOX" (with opts FOLDERS_WANT_QUOTA and the QUOTA capability). */
-	int has_quota;              /* a STORAGE resource was reported */
-	char *quota_root;           /* its root name, or NULL */
-	int64_t quota_used_bytes;   /* STORAGE usage x 1024 (RFC 9208 5.1: units of 1024 octets) */
-	int64_t quota_limit_bytes;  /* STORAGE limit x 1024; -1 when the root has none */
-	int64_t quota_used_messages;  /* MESSAGE resource, -1 when absent */
+	int has_quota;               /* a STORAGE resource was reported */
+	char *quota_root;            /* its root name, or NULL */
+	int64_t quota_used_bytes;    /* STORAGE usage x 1024 (RFC 9208 5.1: units of 1024 octets) */
+	int64_t quota_limit_bytes;   /* STORAGE limit x 1024; -1 when the root has none */
+	int64_t quota_used_messages; /* MESSAGE resource, -1 when absent */
 	int64_t quota_limit_messages; /* -1 when absent */
-	int large_counted;        /* opts asked FOLDERS_WANT_LARGE and every folder was counted */
+	int large_counted; /* opts asked FOLDERS_WANT_LARGE and every folder was counted */
 	/*
 	 * The personal namespace (RFC 2342): NAMESPACE when the server has it,
 	 * else LIST "" "" for the delimiter and the folder names for the prefix
 	 * (folders_ns_guess). Folder paths are taken relative to ns_prefix.
 	 */
-	const char *ns_method;    /* "NAMESPACE" or "LIST" (static) */
-	char *ns_prefix;          /* as the server sends it ("INBOX.", ""); never NULL */
-	char ns_delim;            /* its delimiter ('\0': flat or unknown) */
-	char **ns_foreign;        /* prefixes of other users' and shared namespaces */
+	const char *ns_method; /* "NAMESPACE" or "LIST" (static) */
+	char *ns_prefix;       /* as the server sends it ("INBOX.", ""); never NULL */
+	char ns_delim;         /* its delimiter ('\0': flat or unknown) */
+	char **ns_foreign;     /* prefixes of other users' and shared namespaces */
 	size_t n_ns_foreign;
-	size_t n_foreign;         /* folders under them (FOLDERS_F_FOREIGN) */
-	int subscriptions;        /* FOLDERS_F_SUBSCRIBED is known (opts FOLDERS_WANT_SUBSCRIBED) */
-	size_t commands;          /* IMAP commands this job sent */
-	int truncated;            /* more than opts.max_folders: the rest was ignored */
+	size_t n_foreign;  /* folders under them (FOLDERS_F_FOREIGN) */
+	int subscriptions; /* FOLDERS_F_SUBSCRIBED is known (opts FOLDERS_WANT_SUBSCRIBED) */
+	size_t commands;   /* IMAP commands this job sent */
+	int truncated;     /* more than opts.max_folders: the rest was ignored */
 };
 
 /* What to collect (folders_opts.want). LIST is always done. */
-#define FOLDERS_WANT_STATUS 0x1 /* messages, uidnext, uidvalidity */
-#define FOLDERS_WANT_BYTES 0x2  /* bytes per folder (implies STATUS) */
-#define FOLDERS_WANT_LARGE 0x4  /* count messages over large_over (implies STATUS) */
-#define FOLDERS_WANT_QUOTA 0x8  /* GETQUOTAROOT "INBOX" */
+#define FOLDERS_WANT_STATUS 0x1      /* messages, uidnext, uidvalidity */
+#define FOLDERS_WANT_BYTES 0x2       /* bytes per folder (implies STATUS) */
+#define FOLDERS_WANT_LARGE 0x4       /* count messages over large_over (implies STATUS) */
+#define FOLDERS_WANT_QUOTA 0x8       /* GETQUOTAROOT "INBOX" */
 #define FOLDERS_WANT_SUBSCRIBED 0x10 /* RETURN (SUBSCRIBED), else LSUB "" "*" */
 
 /* Capabilities a job may be told to ignore (tests, benchmarks, odd servers). */
@@ -232,18 +232,18 @@ void folders_folder_clear(struct folders_folder *f);
 /* ---- folder name rules (what breaks migrations) ---------------------------- */
 
 /* Why a name is a problem (bits; folders_name_reason() gives the text). */
-#define FOLDERS_NP_SLASH 0x1          /* '/' in a level: Microsoft's IMAP migration skips it */
-#define FOLDERS_NP_DEST_DELIM 0x2     /* the destination's delimiter in a level */
-#define FOLDERS_NP_COMMA 0x4          /* ',' */
-#define FOLDERS_NP_PERIOD 0x8         /* '.' in a level */
-#define FOLDERS_NP_AMPERSAND 0x10     /* '&' */
-#define FOLDERS_NP_SPACE_EDGE 0x20    /* a level starts or ends with a space */
-#define FOLDERS_NP_NON_ASCII 0x40     /* non-ASCII characters */
-#define FOLDERS_NP_CASE_DUP 0x80      /* another folder differs only in case */
-#define FOLDERS_NP_TOO_LONG 0x100     /* a level longer than FOLDERS_MAX_LEVEL_CHARS */
-#define FOLDERS_NP_TOO_DEEP 0x200     /* more than FOLDERS_MAX_DEPTH levels */
-#define FOLDERS_NP_UNDECODABLE 0x400  /* not valid modified UTF-7 */
-#define FOLDERS_NP_RESERVED 0x800     /* a top level the destination reserves (Calendar ...) */
+#define FOLDERS_NP_SLASH 0x1         /* '/' in a level: Microsoft's IMAP migration skips it */
+#define FOLDERS_NP_DEST_DELIM 0x2    /* the destination's delimiter in a level */
+#define FOLDERS_NP_COMMA 0x4         /* ',' */
+#define FOLDERS_NP_PERIOD 0x8        /* '.' in a level */
+#define FOLDERS_NP_AMPERSAND 0x10    /* '&' */
+#define FOLDERS_NP_SPACE_EDGE 0x20   /* a level starts or ends with a space */
+#define FOLDERS_NP_NON_ASCII 0x40    /* non-ASCII characters */
+#define FOLDERS_NP_CASE_DUP 0x80     /* another folder differs only in case */
+#define FOLDERS_NP_TOO_LONG 0x100    /* a level longer than FOLDERS_MAX_LEVEL_CHARS */
+#define FOLDERS_NP_TOO_DEEP 0x200    /* more than FOLDERS_MAX_DEPTH levels */
+#define FOLDERS_NP_UNDECODABLE 0x400 /* not valid modified UTF-7 */
+#define FOLDERS_NP_RESERVED 0x800    /* a top level the destination reserves (Calendar ...) */
 #define FOLDERS_NP_COUNT 12
 
 /* Exchange/Outlook: folder names up to 255 characters; migration tools and
@@ -300,8 +300,7 @@ char *folders_name_suggest(
  * replacement happened. The one rule the sync creates folders by and the
  * compare check pairs them by. Caller frees.
  */
-char *folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7,
-    int *rewritten);
+char *folders_map_name(const char *name, char src_delim, char dst_delim, int mutf7, int *rewritten);
 
 /*
  * Match the source folders to the destination's: first by special use (the
@@ -312,8 +311,8 @@ char *folders_map_name(const char *name, char src_delim, char dst_delim, int mut
  * folder i, or (size_t)-1 when it has none. Each destination folder is used
  * at most once.
  */
-void folders_match(const struct folders_inventory *src, const struct folders_inventory *dst,
-    size_t *map);
+void folders_match(
+    const struct folders_inventory *src, const struct folders_inventory *dst, size_t *map);
 
 /* ---- the folder mapping (sync, mailbox.compare, mailbox.folder_map) --------- */
 
@@ -341,8 +340,8 @@ struct folders_mapping {
 	char *dst_raw;  /* the destination name as sent (modified UTF-7); NULL when left out */
 	char *dst_name; /* the same in UTF-8; NULL when left out */
 	enum folders_by by;
-	int rewritten;  /* a level held the destination's delimiter (replaced) */
-	int rule;       /* index of the plan rule that decided, else -1 */
+	int rewritten; /* a level held the destination's delimiter (replaced) */
+	int rule;      /* index of the plan rule that decided, else -1 */
 };
 
 /*
@@ -383,8 +382,8 @@ char folders_ns_delim_of(const struct folders_inventory *inv);
  * reports show it (method, prefix in UTF-8, delimiter): sync.mailbox and
  * mailbox.folder_map alike. Caller owns the object. */
 struct cJSON;
-struct cJSON *folders_namespaces_json(const struct folders_inventory *src,
-    const struct folders_inventory *dst);
+struct cJSON *folders_namespaces_json(
+    const struct folders_inventory *src, const struct folders_inventory *dst);
 
 /*
  * Parse "* NAMESPACE (("" "/")) NIL (("#shared/" "/"))" (RFC 2342 section
@@ -393,8 +392,8 @@ struct cJSON *folders_namespaces_json(const struct folders_inventory *src,
  * (caller frees). Returns 1 when R was NAMESPACE, 0 when not, -1 when it is
  * malformed (nothing set then).
  */
-int folders_parse_namespace(const struct imap_response *r, char **prefix, char *delim,
-    char ***foreign, size_t *n_foreign);
+int folders_parse_namespace(
+    const struct imap_response *r, char **prefix, char *delim, char ***foreign, size_t *n_foreign);
 
 /*
  * Without NAMESPACE: the personal prefix the N raw folder NAMES suggest with

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "imap.h"
 #include "util.h"
 
@@ -175,8 +174,8 @@ folders_slashed(const char *s, char delim)
 
 /* Does rule FROM name source folder F? */
 static int
-folders_rule_hits(const struct folders_inventory *src, const struct folders_folder *f,
-    const char *from)
+folders_rule_hits(
+    const struct folders_inventory *src, const struct folders_folder *f, const char *from)
 {
 	const char *rel = folders_relative(src, f->raw_name);
 	char *relu = folders_mutf7_decode(rel, strlen(rel));
@@ -283,16 +282,16 @@ folders_rerooted(const struct folders_inventory *src, const struct folders_folde
 	*rewritten = 0;
 	if (util_strieq(f->raw_name, "INBOX"))
 		return xstrdup("INBOX");
-	m = folders_map_name(rel, f->delim ? f->delim : src->delim, folders_ns_delim_of(dst), 1,
-	    rewritten);
+	m = folders_map_name(
+	    rel, f->delim ? f->delim : src->delim, folders_ns_delim_of(dst), 1, rewritten);
 	out = xasprintf("%s%s", dst->ns_prefix != NULL ? dst->ns_prefix : "", m);
 	free(m);
 	return out;
 }
 
 static void
-folders_set(struct folders_mapping *m, const struct folders_inventory *dst, size_t j,
-    char *raw, enum folders_by by)
+folders_set(struct folders_mapping *m, const struct folders_inventory *dst, size_t j, char *raw,
+    enum folders_by by)
 {
 	char *dec;
 
@@ -500,8 +499,7 @@ folders_mapping_free(struct folders_mapping *m, size_t n)
 }
 
 void
-folders_match(const struct folders_inventory *src, const struct folders_inventory *dst,
-    size_t *map)
+folders_match(const struct folders_inventory *src, const struct folders_inventory *dst, size_t *map)
 {
 	struct folders_mapping *m = xcalloc(src->n ? src->n : 1, sizeof(*m));
 

@@ -40,7 +40,7 @@ struct http_client {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
-	struct http_request *reqs;  /* in flight, to free on shutdown */
+	struct http_request *reqs; /* in flight, to free on shutdown */
 	int in_callback;
 };
 
@@ -49,18 +49,18 @@ struct http_request {
 	CURL *easy;
 	http_cb cb;
 	void *arg;
-	struct strbuf body;         /* capped at the request's max_body */
+	struct strbuf body; /* capped at the request's max_body */
 	int truncated;
 	struct curl_slist *resolve, *headers, *connect_to;
 	char *req_body;
-	char *host;                 /* the URL's host, for the certificate check */
+	char *host; /* the URL's host, for the certificate check */
 	char *content_type;
 	char *challenges[HTTP_MAX_CHALLENGES];
 	size_t n_challenges;
 	struct tls_facts tls;
 	int host_checked;
-	int insecure;               /* accept any certificate, but still judge it */
-	int old_tls_ok;             /* TLS 1.0/1.1 may carry this request */
+	int insecure;   /* accept any certificate, but still judge it */
+	int old_tls_ok; /* TLS 1.0/1.1 may carry this request */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_request *prev, *next;
 };
@@ -113,7 +113,8 @@ static void
 http_sock_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_client *c = arg;
-	int mask = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	int mask =
+	    ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	int running;
 
 	curl_multi_socket_action(c->multi, fd, mask, &running);
@@ -222,8 +223,8 @@ http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 		size_t vlen = (size_t)(data + len - v);
 
 		if (r->n_challenges < HTTP_MAX_CHALLENGES)
-			r->challenges[r->n_challenges++] = xstrndup(v, vlen < HTTP_MAX_CHALLENGE_LEN ?
-			    vlen : HTTP_MAX_CHALLENGE_LEN);
+			r->challenges[r->n_challenges++] = xstrndup(
+			    v, vlen < HTTP_MAX_CHALLENGE_LEN ? vlen : HTTP_MAX_CHALLENGE_LEN);
 	} else if ((size_t)(colon - data) == 12 && strncasecmp(data, "Content-Type", 12) == 0) {
 		size_t vlen = (size_t)(data + len - v);
 
@@ -265,7 +266,8 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 		tls_facts_build(&r->tls, ssl, NULL);
 		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
 		    "the server negotiated %s, " NET_OLD_TLS_MARK " (Microsoft 365 refuses it): no "
-		    "password is sent over it without --allow-old-tls", SSL_get_version(ssl));
+		    "password is sent over it without --allow-old-tls",
+		    SSL_get_version(ssl));
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -277,9 +279,10 @@ http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 	if (preverify_ok && X509_STORE_CTX_get_error_depth(xs) == 0 && !r->host_checked &&
 	    leaf != NULL && r->host != NULL) {
 		unsigned char ip[16];
-		int is_ip = inet_pton(AF_INET, r->host, ip) == 1 || inet_pton(AF_INET6, r->host, ip) == 1;
-		int ok = is_ip ? X509_check_ip_asc(leaf, r->host, 0) == 1 :
-		    X509_check_host(leaf, r->host, 0, 0, NULL) == 1;
+		int is_ip =
+		    inet_pton(AF_INET, r->host, ip) == 1 || inet_pton(AF_INET6, r->host, ip) == 1;
+		int ok = is_ip ? X509_check_ip_asc(leaf, r->host, 0) == 1
+		               : X509_check_host(leaf, r->host, 0, 0, NULL) == 1;
 
 		r->host_checked = 1;
 		if (!ok && r->tls.verify_error[0] == '\0')
@@ -365,7 +368,8 @@ http_check_done(struct http_client *c)
 			 * (CURL_MAX_HTTP_HEADER) as "Out of memory". */
 			resp.error = "response header too long (over 100 KB)";
 		} else if (m->data.result != CURLE_OK) {
-			resp.error = r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(m->data.result);
+			resp.error =
+			    r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(m->data.result);
 		}
 		resp.timed_out = m->data.result == CURLE_OPERATION_TIMEDOUT;
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -389,7 +393,8 @@ http_check_done(struct http_client *c)
 				    resp.error);
 			resp.tls.verified = resp.tls.verify_error[0] == '\0';
 		} else if (http_tls_failure(resp.curl_code)) {
-			snprintf(resp.tls.verify_error, sizeof(resp.tls.verify_error), "%s", resp.error);
+			snprintf(
+			    resp.tls.verify_error, sizeof(resp.tls.verify_error), "%s", resp.error);
 		}
 		resp.ms_dns = http_ms(r->easy, CURLINFO_NAMELOOKUP_TIME_T);
 		resp.ms_connect = http_ms(r->easy, CURLINFO_CONNECT_TIME_T);
@@ -588,7 +593,7 @@ struct http_fetch {
 	/* the current hop */
 	char *host, *conn_host, *scheme;
 	int port, conn_port;
-	char *qname;                /* name being looked up */
+	char *qname; /* name being looked up */
 	int qtype;
 	int cname_links;
 	int64_t dns_started_ms;
@@ -708,8 +713,7 @@ http_fetch_finish_event(evutil_socket_t fd, short what, void *arg)
 }
 
 /* End the fetch; the callback runs from the loop (never inside http_fetch()). */
-static void
-http_fetch_end(struct http_fetch *f, enum http_fetch_end end, const char *fmt, ...)
+static void http_fetch_end(struct http_fetch *f, enum http_fetch_end end, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -778,11 +782,14 @@ http_fetch_transfer(struct http_fetch *f)
 		}
 		if (list.over) {
 			strbuf_free(&list);
-			http_fetch_end(f, HTTP_FETCH_TRANSFER_FAILED, "%s has more addresses than "
-			    "fit in %d bytes", f->conn_host, HTTP_RESOLVE_MAX);
+			http_fetch_end(f, HTTP_FETCH_TRANSFER_FAILED,
+			    "%s has more addresses than "
+			    "fit in %d bytes",
+			    f->conn_host, HTTP_RESOLVE_MAX);
 			return;
 		}
-		resolve_entry = xasprintf("%s:%d:%s", f->conn_host, f->conn_port, strbuf_str(&list));
+		resolve_entry =
+		    xasprintf("%s:%d:%s", f->conn_host, f->conn_port, strbuf_str(&list));
 		strbuf_free(&list);
 		resolve[0] = resolve_entry;
 		ro.resolve = resolve;
@@ -802,7 +809,8 @@ http_fetch_transfer(struct http_fetch *f)
 		ro.body = f->body;
 		ro.content_type = f->content_type;
 	}
-	if (strcmp(hop->method, "GET") == 0 || (ro.body != NULL && strcmp(hop->method, "POST") == 0))
+	if (strcmp(hop->method, "GET") == 0 ||
+	    (ro.body != NULL && strcmp(hop->method, "POST") == 0))
 		ro.method = NULL; /* libcurl's own GET / POST */
 	ro.max_body = f->max_body;
 	ro.timeout_ms = (int)left;
@@ -844,7 +852,8 @@ http_fetch_dns(void *arg, const struct dns_reply *reply)
 			if (rr == NULL || rr->target == NULL)
 				break;
 			if (hop->n_cnames < FETCH_MAX_CNAMES) {
-				hop->cnames = xrealloc(hop->cnames, (hop->n_cnames + 1) * sizeof(char *));
+				hop->cnames =
+				    xrealloc(hop->cnames, (hop->n_cnames + 1) * sizeof(char *));
 				hop->cnames[hop->n_cnames++] = xstrdup(rr->target);
 			}
 			f->cname_links++;
@@ -865,8 +874,10 @@ http_fetch_dns(void *arg, const struct dns_reply *reply)
 
 			if (f->cname_links > FETCH_MAX_CNAMES) {
 				hop->dns_status = DNS_ERROR;
-				http_fetch_end(f, HTTP_FETCH_DNS_FAILED, "cannot resolve %s: more than "
-				    "%d aliases (CNAME)", f->conn_host, FETCH_MAX_CNAMES);
+				http_fetch_end(f, HTTP_FETCH_DNS_FAILED,
+				    "cannot resolve %s: more than "
+				    "%d aliases (CNAME)",
+				    f->conn_host, FETCH_MAX_CNAMES);
 				free(target);
 				return;
 			}
@@ -884,8 +895,8 @@ http_fetch_dns(void *arg, const struct dns_reply *reply)
 	}
 	hop->dns_status = reply->status == DNS_OK ? DNS_NODATA : (int)reply->status;
 	if (reply->status == DNS_OK || reply->status == DNS_NODATA)
-		http_fetch_end(f, HTTP_FETCH_DNS_FAILED, "cannot resolve %s: no address (A or AAAA)",
-		    f->conn_host);
+		http_fetch_end(f, HTTP_FETCH_DNS_FAILED,
+		    "cannot resolve %s: no address (A or AAAA)", f->conn_host);
 	else
 		http_fetch_end(f, HTTP_FETCH_DNS_FAILED, "cannot resolve %s: %s (asked %s)",
 		    f->conn_host, dns_status_str(reply->status), dns_client_servers(f->dns));
@@ -920,8 +931,9 @@ http_fetch_map(struct http_fetch *f)
 		if (p1 == NULL || (p2 = strchr(p1 + 1, ':')) == NULL ||
 		    (p3 = strchr(p2 + 1, ':')) == NULL)
 			continue;
-		if (p1 != e && ((size_t)(p1 - e) != strlen(f->host) ||
-		    strncasecmp(e, f->host, (size_t)(p1 - e)) != 0))
+		if (p1 != e &&
+		    ((size_t)(p1 - e) != strlen(f->host) ||
+		        strncasecmp(e, f->host, (size_t)(p1 - e)) != 0))
 			continue;
 		if (p2 != p1 + 1) {
 			char *ps = xstrndup(p1 + 1, (size_t)(p2 - p1 - 1));
@@ -961,7 +973,8 @@ http_fetch_hop(struct http_fetch *f, const char *url, const char *method)
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
 	    util_parse_int(port, 1, 65535, &p) != 0 ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		http_fetch_end(f, f->n_hops == 1 ? HTTP_FETCH_TRANSFER_FAILED : HTTP_FETCH_BAD_REDIRECT,
+		http_fetch_end(f,
+		    f->n_hops == 1 ? HTTP_FETCH_TRANSFER_FAILED : HTTP_FETCH_BAD_REDIRECT,
 		    "not an http(s) URL: %s", url);
 		goto out;
 	}
@@ -1028,21 +1041,22 @@ http_fetch_response(void *arg, const struct http_response *resp)
 	}
 	for (size_t i = 0; i < f->n_hops; i++) {
 		if (strcmp(f->hops[i].url, resp->location) == 0) {
-			http_fetch_end(f, HTTP_FETCH_REDIRECT_LOOP, "redirect loop: %s leads back to %s",
-			    hop->url, resp->location);
+			http_fetch_end(f, HTTP_FETCH_REDIRECT_LOOP,
+			    "redirect loop: %s leads back to %s", hop->url, resp->location);
 			return;
 		}
 	}
 	if ((int)f->n_hops > f->max_redirects) {
-		http_fetch_end(f, HTTP_FETCH_TOO_MANY_REDIRECTS, "more than %d redirects",
-		    f->max_redirects);
+		http_fetch_end(
+		    f, HTTP_FETCH_TOO_MANY_REDIRECTS, "more than %d redirects", f->max_redirects);
 		return;
 	}
 	/* RFC 9110 section 15.4: 303 turns into GET; 301/302 do in practice
 	 * (browsers), unless the caller repeats the method like Outlook does;
 	 * 307/308 keep it. */
 	method = hop->method;
-	if (resp->status == 303 || ((resp->status == 301 || resp->status == 302) && !f->keep_method))
+	if (resp->status == 303 ||
+	    ((resp->status == 301 || resp->status == 302) && !f->keep_method))
 		method = strcmp(hop->method, "HEAD") == 0 ? "HEAD" : "GET";
 	http_fetch_hop(f, resp->location, method);
 }
@@ -1065,8 +1079,8 @@ http_fetch(struct http_client *c, const struct http_fetch_opts *o, http_fetch_cb
 	f->insecure = o->insecure;
 	f->allow_old_tls = o->allow_old_tls;
 	f->keep_method = o->keep_method;
-	f->max_redirects = o->max_redirects < HTTP_FETCH_MAX_HOPS ? o->max_redirects :
-	    HTTP_FETCH_MAX_HOPS;
+	f->max_redirects =
+	    o->max_redirects < HTTP_FETCH_MAX_HOPS ? o->max_redirects : HTTP_FETCH_MAX_HOPS;
 	f->max_body = o->max_body;
 	f->dns = o->dns;
 	f->started_ms = util_now_ms();
@@ -1102,8 +1116,7 @@ http_add_phase(cJSON *o, const char *key, double a, double b)
 }
 
 void
-http_fetch_report(cJSON *details, const char *url, const struct http_fetch_result *res,
-    time_t now)
+http_fetch_report(cJSON *details, const char *url, const struct http_fetch_result *res, time_t now)
 {
 	const struct http_hop *last = res->last;
 	cJSON *chain = cJSON_CreateArray(), *t;
@@ -1141,8 +1154,8 @@ http_fetch_report(cJSON *details, const char *url, const struct http_fetch_resul
 		cJSON_AddItemToArray(chain, o);
 	}
 	cJSON_AddItemToObject(details, "redirect_chain", chain);
-	cJSON_AddItemToObject(details, "tls", https ? tls_facts_json(&last->tls, now) :
-	    cJSON_CreateNull());
+	cJSON_AddItemToObject(
+	    details, "tls", https ? tls_facts_json(&last->tls, now) : cJSON_CreateNull());
 	cJSON_AddItemToObject(details, "www_authenticate",
 	    http_str_array(last->www_authenticate, last->n_www_authenticate));
 	t = cJSON_AddObjectToObject(details, "timings_ms");

@@ -48,7 +48,7 @@ struct imap_cmd {
 };
 
 struct imap_client {
-	struct mailsess s; /* first: the shared session (mailsess.h) */
+	struct mailsess s;         /* first: the shared session (mailsess.h) */
 	struct imap_limits limits; /* the parser's, for a new parser on a retry */
 	struct imap_parser *parser;
 	enum imap_state state;
@@ -871,8 +871,8 @@ imap_closed(struct mailsess *s)
 		return;
 	}
 	if (c->bye != NULL) {
-		mailsess_fail(s, NET_RESULT_PROTOCOL_ERROR,
-		    "the server ended the session (BYE): %s", c->bye);
+		mailsess_fail(
+		    s, NET_RESULT_PROTOCOL_ERROR, "the server ended the session (BYE): %s", c->bye);
 		return;
 	}
 	(void)imap_parser_partial(c->parser, &plen);
@@ -957,7 +957,9 @@ imap_client_open(
 	    .insecure = o->insecure,
 	    .allow_old_tls = o->allow_old_tls,
 	    .dns = o->dns,
-	    .creds = {.user = o->user, .password = o->password, .admin = o->admin,
+	    .creds = {.user = o->user,
+	        .password = o->password,
+	        .admin = o->admin,
 	        .token = o->token},
 	    .oauth_cache = o->oauth_cache,
 	    .oauth_cfg = o->oauth_cfg,

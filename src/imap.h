@@ -215,7 +215,6 @@ enum imap_state {
 /* "connect", "greeting", "CAPABILITY", "STARTTLS", "login", ... */
 const char *imap_state_str(enum imap_state st);
 
-
 struct imap_client_opts {
 	const char *host;
 	int port;
@@ -320,8 +319,8 @@ void imap_cmd_send(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn
  * When DONE runs (the server answered early, or the connection failed), CMD
  * is gone: the caller must not write or close it afterwards.
  */
-void imap_cmd_send_open(struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done,
-    void *arg);
+void imap_cmd_send_open(
+    struct imap_cmd *cmd, imap_untagged_fn untagged, imap_done_fn done, void *arg);
 void imap_cmd_write(struct imap_cmd *cmd, const void *data, size_t len);
 /* A literal header for SIZE bytes: "{n+}\r\n" with LITERAL+ (RFC 7888), else
  * "{n}\r\n" and the data waits for the server's "+" (RFC 3501 section 4.3). */

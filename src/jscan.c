@@ -54,8 +54,8 @@ struct jscan {
 	size_t n;
 	size_t i;
 	int depth;
-	size_t epos;          /* error position (byte offset) */
-	const char *emsg;     /* error message (static or ebuf) */
+	size_t epos;      /* error position (byte offset) */
+	const char *emsg; /* error message (static or ebuf) */
 	char ebuf[96];
 };
 
@@ -155,8 +155,8 @@ jscan_string(struct jscan *j)
 			return 0;
 		}
 		if (c == '\n' || c == '\r')
-			return jscan_fail(j, start,
-			    "unterminated string (a string cannot span lines)");
+			return jscan_fail(
+			    j, start, "unterminated string (a string cannot span lines)");
 		if (c < 0x20) {
 			snprintf(j->ebuf, sizeof(j->ebuf),
 			    "control character 0x%02x in a string (write it as \\u%04x)", c, c);
@@ -172,7 +172,8 @@ jscan_string(struct jscan *j)
 		if (c != 'u') {
 			if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
 				return jscan_fail(j, j->i,
-				    "invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+				    "invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n "
+				    "\\r \\t \\uXXXX)");
 			j->i += 2;
 			continue;
 		}
@@ -241,8 +242,8 @@ jscan_eof(struct jscan *j, size_t open)
 	size_t line, col;
 
 	jscan_linecol(j->s, j->n, open, &line, &col);
-	snprintf(j->ebuf, sizeof(j->ebuf), "unexpected end of input ('%c' from line %zu is not closed)",
-	    j->s[open], line);
+	snprintf(j->ebuf, sizeof(j->ebuf),
+	    "unexpected end of input ('%c' from line %zu is not closed)", j->s[open], line);
 	return jscan_fail(j, j->n, j->ebuf);
 }
 
@@ -303,7 +304,7 @@ jscan_container(struct jscan *j)
 		if (j->s[j->i] == '"' || j->s[j->i] == '{' || j->s[j->i] == '[')
 			return jscan_fail(j, j->i,
 			    is_obj ? "expected ',' or '}' (missing comma?)"
-				   : "expected ',' or ']' (missing comma?)");
+			           : "expected ',' or ']' (missing comma?)");
 		return jscan_unexpected(j, is_obj ? "',' or '}'" : "',' or ']'");
 	}
 }

@@ -23,7 +23,7 @@
 /* Why a document is not JSON: the byte offset and the reason. */
 struct jscan_error {
 	size_t pos;
-	const char *msg;  /* static text or buf */
+	const char *msg; /* static text or buf */
 	char buf[96];
 };
 
@@ -52,8 +52,8 @@ struct jscan_step {
  * element. -1 when it is not there (or its key is spelt with escapes), or
  * NSTEPS is 0.
  */
-long jscan_locate(const char *s, size_t n, size_t start, const struct jscan_step *steps,
-    size_t nsteps);
+long jscan_locate(
+    const char *s, size_t n, size_t start, const struct jscan_step *steps, size_t nsteps);
 
 /*
  * KEYPOS is the opening quote of a key whose value is an array: the offset of

@@ -174,8 +174,8 @@ mailsess_open(struct mailsess *s, const struct mailsess_ops *ops, struct event_b
 		s->oauth_cache = o->oauth_cache;
 		s->oauth_cfg = o->oauth_cfg;
 		s->oauth_subject = xstrdup(o->oauth_subject);
-		s->oauth_wait = oauth2_get(s->oauth_cache, s->oauth_cfg, s->oauth_subject,
-		    mailsess_token_cb, s);
+		s->oauth_wait = oauth2_get(
+		    s->oauth_cache, s->oauth_cfg, s->oauth_subject, mailsess_token_cb, s);
 		return;
 	}
 	mailsess_connect(s);
@@ -210,8 +210,8 @@ mailsess_oauth_retry(struct mailsess *s)
 	mailsess_caps_clear(s);
 	s->tls_ever = 0;
 	s->ops->restart(s);
-	s->oauth_wait = oauth2_get(s->oauth_cache, s->oauth_cfg, s->oauth_subject,
-	    mailsess_token_cb, s);
+	s->oauth_wait =
+	    oauth2_get(s->oauth_cache, s->oauth_cfg, s->oauth_subject, mailsess_token_cb, s);
 	return 1;
 }
 
@@ -281,8 +281,8 @@ mailsess_timeout(struct mailsess *s)
 	if (s->over)
 		return;
 	free(s->error);
-	s->error = xasprintf("timed out in %s after %.1f s", s->ops->state_name(s),
-	    mailsess_elapsed_ms(s) / 1000.0);
+	s->error = xasprintf(
+	    "timed out in %s after %.1f s", s->ops->state_name(s), mailsess_elapsed_ms(s) / 1000.0);
 	s->result = NET_RESULT_TIMEOUT;
 	s->over = 1;
 	s->ops->timed_out(s);

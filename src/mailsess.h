@@ -41,7 +41,7 @@ struct mailsess_creds {
 	const char *user;
 	const char *password; /* secret */
 	const char *admin;
-	const char *token;    /* secret: an OAuth2 access token (XOAUTH2/OAUTHBEARER) */
+	const char *token; /* secret: an OAuth2 access token (XOAUTH2/OAUTHBEARER) */
 };
 
 struct oauth2_cache;
@@ -54,7 +54,7 @@ struct mailsess_opts {
 	enum net_tls_mode tls;
 	const char *ca_file;
 	int insecure;
-	int allow_old_tls;      /* log in even when TLS 1.0/1.1 was negotiated */
+	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
 	struct dns_client *dns;
 	struct mailsess_creds creds;
 	/*
@@ -105,37 +105,37 @@ struct mailsess {
 	char *user, *password, *admin, *token; /* owned copies; secrets wiped */
 	enum net_result result;
 	char *error;
-	int over;             /* failed, timed out or closed: no more callbacks */
-	int malformed;        /* failed on what the server said (garbage, a bound
-	                         crossed, a reply out of place), not on a cut */
-	int cut;              /* the connection ended under the session */
+	int over;      /* failed, timed out or closed: no more callbacks */
+	int malformed; /* failed on what the server said (garbage, a bound
+	                  crossed, a reply out of place), not on a cut */
+	int cut;       /* the connection ended under the session */
 	int64_t started_ms;
 	char **caps;
 	size_t n_caps;
 	int have_caps;
-	int tls_ever;         /* TLS was up at some point */
-	int dispatching;      /* inside a network callback */
+	int tls_ever;    /* TLS was up at some point */
+	int dispatching; /* inside a network callback */
 	int free_pending;
 	struct event *linger; /* after LOGOUT/QUIT, until the server closes */
 	void (*linger_done)(struct mailsess *s);
 	/* The login: the mechanism sent and a refused OAuth2 token's challenge. */
 	enum sasl_mech mech;
-	int oauth_refused;              /* the server sent an OAuth2 error challenge */
+	int oauth_refused; /* the server sent an OAuth2 error challenge */
 	struct sasl_oauth_error oauth_error;
 	/* OAuth2 from the cache (see mailsess_opts). */
 	struct oauth2_cache *oauth_cache;
 	const struct oauth2_config *oauth_cfg;
 	char *oauth_subject;
-	struct oauth2_wait *oauth_wait;  /* a token request in flight */
+	struct oauth2_wait *oauth_wait; /* a token request in flight */
 	int oauth_retried;
-	time_t token_issued;             /* when the token was granted, 0 unknown */
-	struct net_conn *retired;        /* the connection a retry gave up */
+	time_t token_issued;      /* when the token was granted, 0 unknown */
+	struct net_conn *retired; /* the connection a retry gave up */
 	struct dns_client *dns;
 };
 
 /* Connect (see net_connect); the protocol's ops get the events. S is zeroed first. */
-void mailsess_open(struct mailsess *s, const struct mailsess_ops *ops,
-    struct event_base *base, const struct mailsess_opts *o);
+void mailsess_open(struct mailsess *s, const struct mailsess_ops *ops, struct event_base *base,
+    const struct mailsess_opts *o);
 
 /* Record RES and "failed in STATE after T s: ..." (secrets masked), mark the
  * session over and call ops->failed. Does nothing when already over. */

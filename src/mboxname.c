@@ -65,8 +65,9 @@ folders_mutf7_decode(const char *raw, size_t len)
 		if (raw[i] != '&')
 			continue;
 		for (i++; i < len && raw[i] != '-'; i++)
-			if (!((raw[i] >= 'A' && raw[i] <= 'Z') || (raw[i] >= 'a' && raw[i] <= 'z') ||
-			    (raw[i] >= '0' && raw[i] <= '9') || raw[i] == '+' || raw[i] == ','))
+			if (!((raw[i] >= 'A' && raw[i] <= 'Z') ||
+			        (raw[i] >= 'a' && raw[i] <= 'z') ||
+			        (raw[i] >= '0' && raw[i] <= '9') || raw[i] == '+' || raw[i] == ','))
 				return NULL;
 		if (i == len)
 			return NULL;
@@ -99,18 +100,18 @@ static const struct {
 	const char *flag;
 	enum folders_special sp;
 } folders_flags[] = {
-	{"\\All", FOLDERS_SPECIAL_ALL},
-	{"\\Archive", FOLDERS_SPECIAL_ARCHIVE},
-	{"\\Drafts", FOLDERS_SPECIAL_DRAFTS},
-	{"\\Flagged", FOLDERS_SPECIAL_FLAGGED},
-	{"\\Junk", FOLDERS_SPECIAL_JUNK},
-	{"\\Sent", FOLDERS_SPECIAL_SENT},
-	{"\\Trash", FOLDERS_SPECIAL_TRASH},
-	{"\\Important", FOLDERS_SPECIAL_IMPORTANT},
-	/* XLIST (Gmail's pre-RFC 6154 command) names. */
-	{"\\AllMail", FOLDERS_SPECIAL_ALL},
-	{"\\Spam", FOLDERS_SPECIAL_JUNK},
-	{"\\Starred", FOLDERS_SPECIAL_FLAGGED},
+    {"\\All", FOLDERS_SPECIAL_ALL},
+    {"\\Archive", FOLDERS_SPECIAL_ARCHIVE},
+    {"\\Drafts", FOLDERS_SPECIAL_DRAFTS},
+    {"\\Flagged", FOLDERS_SPECIAL_FLAGGED},
+    {"\\Junk", FOLDERS_SPECIAL_JUNK},
+    {"\\Sent", FOLDERS_SPECIAL_SENT},
+    {"\\Trash", FOLDERS_SPECIAL_TRASH},
+    {"\\Important", FOLDERS_SPECIAL_IMPORTANT},
+    /* XLIST (Gmail's pre-RFC 6154 command) names. */
+    {"\\AllMail", FOLDERS_SPECIAL_ALL},
+    {"\\Spam", FOLDERS_SPECIAL_JUNK},
+    {"\\Starred", FOLDERS_SPECIAL_FLAGGED},
 };
 
 enum folders_special
@@ -135,37 +136,37 @@ static const struct {
 	const char *name;
 	enum folders_special sp;
 } folders_guesses[] = {
-	{"Sent", FOLDERS_SPECIAL_SENT},
-	{"Sent Items", FOLDERS_SPECIAL_SENT},
-	{"Sent Messages", FOLDERS_SPECIAL_SENT},
-	{"Sent Mail", FOLDERS_SPECIAL_SENT},
-	{"Gesendet", FOLDERS_SPECIAL_SENT},
-	{"Gesendete Objekte", FOLDERS_SPECIAL_SENT},
-	{"Gesendete Elemente", FOLDERS_SPECIAL_SENT},
-	{"Envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
-	{"\xc3\x89l\xc3\xa9ments envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
-	{"Enviados", FOLDERS_SPECIAL_SENT},
-	{"Trash", FOLDERS_SPECIAL_TRASH},
-	{"Deleted Items", FOLDERS_SPECIAL_TRASH},
-	{"Deleted Messages", FOLDERS_SPECIAL_TRASH},
-	{"Deleted", FOLDERS_SPECIAL_TRASH},
-	{"Bin", FOLDERS_SPECIAL_TRASH},
-	{"Papierkorb", FOLDERS_SPECIAL_TRASH},
-	{"Gel\xc3\xb6schte Elemente", FOLDERS_SPECIAL_TRASH},
-	{"Corbeille", FOLDERS_SPECIAL_TRASH},
-	{"Junk", FOLDERS_SPECIAL_JUNK},
-	{"Junk Email", FOLDERS_SPECIAL_JUNK},
-	{"Junk E-mail", FOLDERS_SPECIAL_JUNK},
-	{"Spam", FOLDERS_SPECIAL_JUNK},
-	{"Bulk Mail", FOLDERS_SPECIAL_JUNK},
-	{"Drafts", FOLDERS_SPECIAL_DRAFTS},
-	{"Draft", FOLDERS_SPECIAL_DRAFTS},
-	{"Entw\xc3\xbcrfe", FOLDERS_SPECIAL_DRAFTS},
-	{"Brouillons", FOLDERS_SPECIAL_DRAFTS},
-	{"Borradores", FOLDERS_SPECIAL_DRAFTS},
-	{"Archive", FOLDERS_SPECIAL_ARCHIVE},
-	{"Archives", FOLDERS_SPECIAL_ARCHIVE},
-	{"Archiv", FOLDERS_SPECIAL_ARCHIVE},
+    {"Sent", FOLDERS_SPECIAL_SENT},
+    {"Sent Items", FOLDERS_SPECIAL_SENT},
+    {"Sent Messages", FOLDERS_SPECIAL_SENT},
+    {"Sent Mail", FOLDERS_SPECIAL_SENT},
+    {"Gesendet", FOLDERS_SPECIAL_SENT},
+    {"Gesendete Objekte", FOLDERS_SPECIAL_SENT},
+    {"Gesendete Elemente", FOLDERS_SPECIAL_SENT},
+    {"Envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
+    {"\xc3\x89l\xc3\xa9ments envoy\xc3\xa9s", FOLDERS_SPECIAL_SENT},
+    {"Enviados", FOLDERS_SPECIAL_SENT},
+    {"Trash", FOLDERS_SPECIAL_TRASH},
+    {"Deleted Items", FOLDERS_SPECIAL_TRASH},
+    {"Deleted Messages", FOLDERS_SPECIAL_TRASH},
+    {"Deleted", FOLDERS_SPECIAL_TRASH},
+    {"Bin", FOLDERS_SPECIAL_TRASH},
+    {"Papierkorb", FOLDERS_SPECIAL_TRASH},
+    {"Gel\xc3\xb6schte Elemente", FOLDERS_SPECIAL_TRASH},
+    {"Corbeille", FOLDERS_SPECIAL_TRASH},
+    {"Junk", FOLDERS_SPECIAL_JUNK},
+    {"Junk Email", FOLDERS_SPECIAL_JUNK},
+    {"Junk E-mail", FOLDERS_SPECIAL_JUNK},
+    {"Spam", FOLDERS_SPECIAL_JUNK},
+    {"Bulk Mail", FOLDERS_SPECIAL_JUNK},
+    {"Drafts", FOLDERS_SPECIAL_DRAFTS},
+    {"Draft", FOLDERS_SPECIAL_DRAFTS},
+    {"Entw\xc3\xbcrfe", FOLDERS_SPECIAL_DRAFTS},
+    {"Brouillons", FOLDERS_SPECIAL_DRAFTS},
+    {"Borradores", FOLDERS_SPECIAL_DRAFTS},
+    {"Archive", FOLDERS_SPECIAL_ARCHIVE},
+    {"Archives", FOLDERS_SPECIAL_ARCHIVE},
+    {"Archiv", FOLDERS_SPECIAL_ARCHIVE},
 };
 
 enum folders_special
@@ -219,9 +220,19 @@ folders_utf8_chars(const char *s)
 
 /* Default folders of Exchange a mail folder must not be named like. */
 static const char *const folders_exchange_reserved[] = {
-	"Calendar", "Contacts", "Tasks", "Notes", "Journal", "Outbox", "Sync Issues",
-	"Conversation History", "RSS Feeds", "Conflicts", "Local Failures", "Server Failures",
-	NULL,
+    "Calendar",
+    "Contacts",
+    "Tasks",
+    "Notes",
+    "Journal",
+    "Outbox",
+    "Sync Issues",
+    "Conversation History",
+    "RSS Feeds",
+    "Conflicts",
+    "Local Failures",
+    "Server Failures",
+    NULL,
 };
 
 unsigned
@@ -286,7 +297,8 @@ folders_name_reason(unsigned bit)
 		return "contains '&': the escape character of IMAP folder names (modified UTF-7), "
 		       "mishandled by some tools";
 	case FOLDERS_NP_SPACE_EDGE:
-		return "starts or ends with a space: trimmed or refused by Exchange and many clients";
+		return "starts or ends with a space: trimmed or refused by Exchange and many "
+		       "clients";
 	case FOLDERS_NP_NON_ASCII:
 		return "has non-ASCII characters: the migration tool must convert modified UTF-7 "
 		       "(check these folders after the first sync)";
@@ -344,10 +356,70 @@ folders_name_case_dups(const char *const *names, size_t n, size_t *dup)
 
 /* ASCII for the Latin-1 letter U+00C0 + K (K < 64). */
 static const char *const folders_translit[64] = {
-	"A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
-	"D", "N", "O", "O", "O", "O", "O", "x", "O", "U", "U", "U", "U", "Y", "Th", "ss",
-	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "-", "o", "u", "u", "u", "u", "y", "th", "y",
+    "A",
+    "A",
+    "A",
+    "A",
+    "A",
+    "A",
+    "AE",
+    "C",
+    "E",
+    "E",
+    "E",
+    "E",
+    "I",
+    "I",
+    "I",
+    "I",
+    "D",
+    "N",
+    "O",
+    "O",
+    "O",
+    "O",
+    "O",
+    "x",
+    "O",
+    "U",
+    "U",
+    "U",
+    "U",
+    "Y",
+    "Th",
+    "ss",
+    "a",
+    "a",
+    "a",
+    "a",
+    "a",
+    "a",
+    "ae",
+    "c",
+    "e",
+    "e",
+    "e",
+    "e",
+    "i",
+    "i",
+    "i",
+    "i",
+    "d",
+    "n",
+    "o",
+    "o",
+    "o",
+    "o",
+    "o",
+    "-",
+    "o",
+    "u",
+    "u",
+    "u",
+    "u",
+    "y",
+    "th",
+    "y",
 };
 
 struct folders_sb {
@@ -401,8 +473,8 @@ folders_fix_level(struct folders_sb *b, const char *l, unsigned problems, char d
 			folders_sb_put(b, l + i, 1);
 		}
 	}
-	if ((problems & FOLDERS_NP_TOO_LONG) && folders_utf8_chars(b->s + start) >
-	    FOLDERS_MAX_LEVEL_CHARS) {
+	if ((problems & FOLDERS_NP_TOO_LONG) &&
+	    folders_utf8_chars(b->s + start) > FOLDERS_MAX_LEVEL_CHARS) {
 		/* Cut at a character boundary. */
 		for (size_t i = start; i < b->len; i++) {
 			if (((unsigned char)b->s[i] & 0xc0) != 0x80 &&

@@ -60,7 +60,7 @@ const char *oauth2_flow_name(enum oauth2_flow f);
  */
 struct oauth2_config {
 	enum oauth2_flow flow;
-	char *tenant;             /* microsoft365; required there for the default token_url */
+	char *tenant; /* microsoft365; required there for the default token_url */
 	char *client_id;
 	char *client_secret;      /* secret */
 	char *client_certificate; /* PEM file path (file: reference) */
@@ -68,7 +68,7 @@ struct oauth2_config {
 	char *key_file;           /* service_account: JSON key file (file: reference), secret */
 	char *access_token;       /* access_token flow: secret */
 	char *token_url;
-	char *device_url;         /* device_code: the device authorization endpoint */
+	char *device_url; /* device_code: the device authorization endpoint */
 	char *scope;
 	const char *token_url_from; /* "plan" or the profile name (static) */
 	const char *scope_from;
@@ -87,21 +87,21 @@ struct oauth2_token {
 	 * advice an admin can act on; both NULL on success. Never holds a secret. */
 	const char *error_code;
 	const char *error;
-	int permanent;            /* 1: retrying will not help (bad secret, no consent) */
+	int permanent; /* 1: retrying will not help (bad secret, no consent) */
 };
 
 typedef void (*oauth2_cb)(void *arg, const struct oauth2_token *tok);
 
 struct oauth2_cache_opts {
-	const char *ca_file;      /* extra CA bundle for the token endpoint, or NULL */
+	const char *ca_file; /* extra CA bundle for the token endpoint, or NULL */
 	int insecure;
-	int timeout_ms;           /* per token request; 0 = 15000 */
-	const char *state_dir;    /* device_code refresh tokens; may be NULL otherwise */
-	const char *side;         /* "source"/"destination": names the refresh-token file */
+	int timeout_ms;        /* per token request; 0 = 15000 */
+	const char *state_dir; /* device_code refresh tokens; may be NULL otherwise */
+	const char *side;      /* "source"/"destination": names the refresh-token file */
 };
 
-struct oauth2_cache *oauth2_cache_new(struct event_base *base, struct http_client *http,
-    const struct oauth2_cache_opts *o);
+struct oauth2_cache *oauth2_cache_new(
+    struct event_base *base, struct http_client *http, const struct oauth2_cache_opts *o);
 /* Free the cache, wiping tokens; waiting requests are dropped without callbacks. */
 void oauth2_cache_free(struct oauth2_cache *c);
 
@@ -115,24 +115,24 @@ struct oauth2_wait *oauth2_get(struct oauth2_cache *c, const struct oauth2_confi
     const char *subject, oauth2_cb cb, void *arg);
 void oauth2_cancel(struct oauth2_wait *w);
 /* The token handed out for (CFG, SUBJECT) was refused as expired: forget it. */
-void oauth2_invalidate(struct oauth2_cache *c, const struct oauth2_config *cfg,
-    const char *subject);
+void oauth2_invalidate(
+    struct oauth2_cache *c, const struct oauth2_config *cfg, const char *subject);
 
 /* ---- pure helpers (unit-tested, fuzzed) ------------------------------------ */
 
 /* A parsed token-endpoint answer (RFC 6749 5.1 / 5.2, RFC 8628 3.2). */
 struct oauth2_response {
-	char *access_token;   /* secret */
-	char *refresh_token;  /* secret */
-	int64_t expires_in;   /* -1 when absent */
-	char *error;          /* "invalid_client", ... */
+	char *access_token;  /* secret */
+	char *refresh_token; /* secret */
+	int64_t expires_in;  /* -1 when absent */
+	char *error;         /* "invalid_client", ... */
 	char *error_description;
-	long aadsts;          /* Entra ID's AADSTSnnnn from the description, 0 none */
+	long aadsts; /* Entra ID's AADSTSnnnn from the description, 0 none */
 	/* device authorization answer */
-	char *device_code;    /* secret */
+	char *device_code; /* secret */
 	char *user_code;
 	char *verification_uri;
-	int64_t interval;     /* -1 when absent */
+	int64_t interval; /* -1 when absent */
 };
 
 /* Parse BODY (LEN bytes, untrusted). Returns 0, or -1 when it is not a JSON
@@ -147,9 +147,9 @@ const char *oauth2_error_advice(const char *error, long aadsts, int *permanent);
 /* What a JWT access token says about itself (payload decoded, NOT verified:
  * for the report only). Returns 0, -1 when TOKEN is not a JWT. */
 struct oauth2_claims {
-	time_t exp;           /* 0 absent */
-	char roles[512];      /* "roles" joined by ' ' (app-only) */
-	char scp[512];        /* "scp" (delegated) or "scope" */
+	time_t exp;      /* 0 absent */
+	char roles[512]; /* "roles" joined by ' ' (app-only) */
+	char scp[512];   /* "scp" (delegated) or "scope" */
 	char aud[256];
 };
 int oauth2_claims_parse(const char *token, struct oauth2_claims *out);
@@ -179,8 +179,7 @@ char *oauth2_client_assertion(const char *client_id, const char *token_url, cons
  * private_key_id; left out when NULL), claims iss=CLIENT_EMAIL, sub=SUBJECT
  * (left out when NULL), scope, aud, iat=NOW, exp=NOW+3600. */
 char *oauth2_google_assertion(const char *client_email, const char *subject, const char *scope,
-    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now,
-    char **err);
+    const char *aud, const char *kid, const char *key_pem, size_t key_len, time_t now, char **err);
 
 /* The device authorization endpoint of CFG: device_url, else derived from
  * an Entra ID-shaped (.../oauth2/v2.0/token) or Google token_url; when the
@@ -203,7 +202,6 @@ int oauth2_token_file_write(const char *path, const char *refresh_token, char **
  * R's loop and HTTP client (--ca-file, --insecure, --timeout), freed with R.
  * STATE_DIR: the plan's (device_code refresh tokens). */
 struct runner;
-struct oauth2_cache *oauth2_runner_cache(struct runner *r, const char *side,
-    const char *state_dir);
+struct oauth2_cache *oauth2_runner_cache(struct runner *r, const char *side, const char *state_dir);
 
 #endif

@@ -42,7 +42,7 @@
 #include "secret.h"
 #include "util.h"
 
-#define PLAN_ECHO_MAX 40          /* longest name quoted back in a message */
+#define PLAN_ECHO_MAX 40 /* longest name quoted back in a message */
 
 static const char plan_from_plan[] = "plan";
 
@@ -189,24 +189,21 @@ struct plan_scheme {
 };
 
 static const struct plan_scheme plan_schemes[] = {
-	{"imap", "imaps", 993, PLAN_TLS_IMPLICIT},
-	{"imap", "imap", 143, PLAN_TLS_STARTTLS},
-	{"pop3", "pop3s", 995, PLAN_TLS_IMPLICIT},
-	{"pop3", "pop3", 110, PLAN_TLS_STARTTLS},
-	{"webmail", "https", 443, PLAN_TLS_IMPLICIT},
-	{"webmail", "http", 80, PLAN_TLS_NONE},
+    {"imap", "imaps", 993, PLAN_TLS_IMPLICIT},
+    {"imap", "imap", 143, PLAN_TLS_STARTTLS},
+    {"pop3", "pop3s", 995, PLAN_TLS_IMPLICIT},
+    {"pop3", "pop3", 110, PLAN_TLS_STARTTLS},
+    {"webmail", "https", 443, PLAN_TLS_IMPLICIT},
+    {"webmail", "http", 80, PLAN_TLS_NONE},
 };
 
 const char *
 plan_tls_str(enum plan_tls tls)
 {
 	switch (tls) {
-	case PLAN_TLS_IMPLICIT:
-		return "implicit";
-	case PLAN_TLS_STARTTLS:
-		return "starttls";
-	case PLAN_TLS_NONE:
-		return "none";
+	case PLAN_TLS_IMPLICIT: return "implicit";
+	case PLAN_TLS_STARTTLS: return "starttls";
+	case PLAN_TLS_NONE: return "none";
 	}
 	return "none";
 }
@@ -230,8 +227,8 @@ plan_url_clear(struct plan_url *u)
  * frees).
  */
 static const char *
-plan_url_scheme(const char *url, const char *kind, const struct plan_scheme **sch,
-    char **scheme, char **reason)
+plan_url_scheme(
+    const char *url, const char *kind, const struct plan_scheme **sch, char **scheme, char **reason)
 {
 	const struct plan_scheme *first = NULL;
 	const char *sep;
@@ -267,8 +264,8 @@ plan_url_scheme(const char *url, const char *kind, const struct plan_scheme **sc
 		    strcmp(plan_schemes[i].scheme, *scheme) == 0)
 			*sch = &plan_schemes[i];
 	if (*sch == NULL) {
-		*reason = xasprintf("the scheme must be %s:// or %s://", first[0].scheme,
-		    first[1].scheme);
+		*reason = xasprintf(
+		    "the scheme must be %s:// or %s://", first[0].scheme, first[1].scheme);
 		return NULL;
 	}
 	return sep + 3;
@@ -280,8 +277,8 @@ plan_url_scheme(const char *url, const char *kind, const struct plan_scheme **sc
  * and where it ends into *HOST_END. Returns 0, or -1 with *REASON.
  */
 static int
-plan_url_host(const char *auth, const char *auth_end, char **host, const char **host_end,
-    char **reason)
+plan_url_host(
+    const char *auth, const char *auth_end, char **host, const char **host_end, char **reason)
 {
 	unsigned char addr[16];
 
@@ -374,7 +371,7 @@ plan_url_parse(const char *url, const char *kind, struct plan_url *out, char **e
 	auth_end = auth + strcspn(auth, "/?#");
 	if (memchr(auth, '@', (size_t)(auth_end - auth)) != NULL) {
 		reason = xstrdup("user names and passwords do not belong in the URL "
-		    "(use \"admin\" or the mailboxes)");
+		                 "(use \"admin\" or the mailboxes)");
 		goto out;
 	}
 	if (auth == auth_end) {
@@ -481,12 +478,14 @@ plan_where(const struct plan_ctx *ctx, int parent_line)
 	if (ctx->no_lines) {
 		/* no line numbers */
 	} else if (ctx->have_anchor && ln >= ctx->anchor_depth) {
-		pos = ln == ctx->anchor_depth ? (long)ctx->anchor_pos
+		pos = ln == ctx->anchor_depth
+		    ? (long)ctx->anchor_pos
 		    : jscan_locate(ctx->text, ctx->len, ctx->anchor_pos,
-			  ctx->steps + ctx->anchor_depth, ln - ctx->anchor_depth);
+		          ctx->steps + ctx->anchor_depth, ln - ctx->anchor_depth);
 		if (pos >= 0)
 			line = ctx->anchor_line +
-			    jscan_count_lines(ctx->text + ctx->anchor_pos, (size_t)pos - ctx->anchor_pos);
+			    jscan_count_lines(
+			        ctx->text + ctx->anchor_pos, (size_t)pos - ctx->anchor_pos);
 	} else {
 		pos = jscan_locate(ctx->text, ctx->len, 0, ctx->steps, ln);
 		if (pos >= 0)
@@ -549,7 +548,8 @@ plan_members(struct plan_ctx *ctx, const cJSON *obj, const char *const *keys, si
 			char *all;
 
 			if (s >= 0)
-				return plan_fail(ctx, 0, "unknown key (did you mean \"%s\"?)", keys[s]);
+				return plan_fail(
+				    ctx, 0, "unknown key (did you mean \"%s\"?)", keys[s]);
 			all = plan_list(keys, nkeys);
 			plan_fail(ctx, 0, "unknown key (valid keys: %s)", all);
 			free(all);
@@ -564,8 +564,8 @@ plan_members(struct plan_ctx *ctx, const cJSON *obj, const char *const *keys, si
 }
 
 int
-plan_fail_unknown(struct plan_ctx *ctx, const char *what, const char *value,
-    const char *const *names, size_t n)
+plan_fail_unknown(
+    struct plan_ctx *ctx, const char *what, const char *value, const char *const *names, size_t n)
 {
 	int s = plan_suggest(value, names, n);
 	char *list = plan_list(names, n), *echo = plan_echo(value);
@@ -603,8 +603,8 @@ plan_string_array(struct plan_ctx *ctx, const cJSON *item, int (*check)(const ch
 	char **arr;
 
 	if (!cJSON_IsArray(item))
-		return plan_fail(ctx, 0, "expected an array of strings, found %s",
-		    util_json_type(item));
+		return plan_fail(
+		    ctx, 0, "expected an array of strings, found %s", util_json_type(item));
 	count = (size_t)cJSON_GetArraySize(item);
 	arr = xcalloc(count + 1, sizeof(*arr));
 	for (it = item->child; it != NULL; it = it->next, i++) {
@@ -684,8 +684,8 @@ plan_parse_url(struct plan_ctx *ctx, const cJSON *item, const char *kind, struct
  * and, when AT is set, where it is written.
  */
 static int
-plan_secret(struct plan_ctx *ctx, const cJSON *item, const struct plan_key *k, char **out,
-    char **at)
+plan_secret(
+    struct plan_ctx *ctx, const cJSON *item, const struct plan_key *k, char **out, char **at)
 {
 	const char *why;
 
@@ -748,8 +748,7 @@ plan_store(struct plan_ctx *ctx, const cJSON *item, void *base, const struct pla
 		break;
 	case PT_URL:
 		return plan_parse_url(ctx, item, k->kind, PLAN_AT(base, k->off, struct plan_url *));
-	case PT_COUNT:
-		return plan_count(ctx, item, PLAN_AT(base, k->off, int64_t));
+	case PT_COUNT: return plan_count(ctx, item, PLAN_AT(base, k->off, int64_t));
 	case PT_PORT:
 		if (plan_count(ctx, item, &v) != 0)
 			return -1;
@@ -759,8 +758,8 @@ plan_store(struct plan_ctx *ctx, const cJSON *item, void *base, const struct pla
 		break;
 	case PT_BOOL:
 		if (!cJSON_IsBool(item))
-			return plan_fail(ctx, 0, "expected true or false, found %s",
-			    util_json_type(item));
+			return plan_fail(
+			    ctx, 0, "expected true or false, found %s", util_json_type(item));
 		*PLAN_AT(base, k->off, int) = cJSON_IsTrue(item);
 		if (k->aux)
 			*PLAN_AT(base, k->aux, int) = 1;
@@ -776,15 +775,13 @@ plan_store(struct plan_ctx *ctx, const cJSON *item, void *base, const struct pla
 		*PLAN_AT(base, k->aux, size_t) = n;
 		break;
 	}
-	case PT_FN:
-		return k->fn(ctx, item, base, k);
+	case PT_FN: return k->fn(ctx, item, base, k);
 	}
 	return 0;
 }
 
 int
-plan_walk(struct plan_ctx *ctx, const cJSON *obj, const struct plan_key *keys, size_t n,
-    void *base)
+plan_walk(struct plan_ctx *ctx, const cJSON *obj, const struct plan_key *keys, size_t n, void *base)
 {
 	const cJSON *f[PLAN_MAX_KEYS];
 	const char *names[PLAN_MAX_KEYS];
@@ -867,8 +864,8 @@ plan_quota_headroom(struct plan_ctx *ctx, const cJSON *q, void *base, const stru
 	else if (!cJSON_IsNumber(q))
 		return plan_fail(ctx, 0, "expected a number, found %s", util_json_type(q));
 	else if (!isfinite(q->valuedouble) || q->valuedouble <= 0 || q->valuedouble > 1)
-		return plan_fail(ctx, 0,
-		    "expected a share of the quota above 0 and at most 1 (0.70 = 70%%)");
+		return plan_fail(
+		    ctx, 0, "expected a share of the quota above 0 and at most 1 (0.70 = 70%%)");
 	else
 		l->quota_headroom = q->valuedouble;
 	return 0;
@@ -876,20 +873,23 @@ plan_quota_headroom(struct plan_ctx *ctx, const cJSON *q, void *base, const stru
 
 #define LIM(f) offsetof(struct profile_limits, f)
 static const struct plan_key plan_limit_keys[] = {
-	{.name = "folder_items", .type = PT_COUNT, .off = LIM(folder_items)},
-	{.name = "message_bytes", .type = PT_COUNT, .off = LIM(message_bytes)},
-	{.name = "mailbox_bytes", .type = PT_COUNT, .off = LIM(mailbox_bytes)},
-	{.name = "mailbox_items", .type = PT_COUNT, .off = LIM(mailbox_items)},
-	{.name = "folder_count", .type = PT_COUNT, .off = LIM(folder_count)},
-	{.name = "quota_headroom", .type = PT_FN, .fn = plan_quota_headroom},
+    {.name = "folder_items", .type = PT_COUNT, .off = LIM(folder_items)},
+    {.name = "message_bytes", .type = PT_COUNT, .off = LIM(message_bytes)},
+    {.name = "mailbox_bytes", .type = PT_COUNT, .off = LIM(mailbox_bytes)},
+    {.name = "mailbox_items", .type = PT_COUNT, .off = LIM(mailbox_items)},
+    {.name = "folder_count", .type = PT_COUNT, .off = LIM(folder_count)},
+    {.name = "quota_headroom", .type = PT_FN, .fn = plan_quota_headroom},
 };
 #undef LIM
 
 #define ADM(f) offsetof(struct plan_admin, f)
 static const struct plan_key plan_admin_keys[] = {
-	{.name = "user", .type = PT_USER, .off = ADM(user), .missing = "missing"},
-	{.name = "password", .type = PT_SECRET, .off = ADM(password), .aux = ADM(password_at),
-	    .missing = "missing"},
+    {.name = "user", .type = PT_USER, .off = ADM(user), .missing = "missing"},
+    {.name = "password",
+        .type = PT_SECRET,
+        .off = ADM(password),
+        .aux = ADM(password_at),
+        .missing = "missing"},
 };
 #undef ADM
 
@@ -917,8 +917,7 @@ plan_limits(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct pla
 	struct plan_side *side = base;
 
 	(void)k;
-	return plan_walk(ctx, obj, plan_limit_keys, UTIL_ARRAY_LEN(plan_limit_keys),
-	    &side->limits);
+	return plan_walk(ctx, obj, plan_limit_keys, UTIL_ARRAY_LEN(plan_limit_keys), &side->limits);
 }
 
 static int
@@ -953,15 +952,15 @@ plan_auth(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct plan_
 
 #define SIDE(f) offsetof(struct plan_side, f)
 static const struct plan_key plan_side_keys[] = {
-	{.name = "profile", .type = PT_FN, .fn = plan_profile},
-	{.name = "imap", .type = PT_URL, .off = SIDE(imap), .kind = "imap"},
-	{.name = "pop3", .type = PT_URL, .off = SIDE(pop3), .kind = "pop3"},
-	{.name = "webmail", .type = PT_URL, .off = SIDE(webmail), .kind = "webmail"},
-	{.name = "admin", .type = PT_FN, .fn = plan_admin},
-	{.name = "limits", .type = PT_FN, .fn = plan_limits},
-	{.name = "imap_other_port", .type = PT_PORT, .off = SIDE(imap_other_port)},
-	{.name = "pop3_other_port", .type = PT_PORT, .off = SIDE(pop3_other_port)},
-	{.name = "auth", .type = PT_FN, .fn = plan_auth},
+    {.name = "profile", .type = PT_FN, .fn = plan_profile},
+    {.name = "imap", .type = PT_URL, .off = SIDE(imap), .kind = "imap"},
+    {.name = "pop3", .type = PT_URL, .off = SIDE(pop3), .kind = "pop3"},
+    {.name = "webmail", .type = PT_URL, .off = SIDE(webmail), .kind = "webmail"},
+    {.name = "admin", .type = PT_FN, .fn = plan_admin},
+    {.name = "limits", .type = PT_FN, .fn = plan_limits},
+    {.name = "imap_other_port", .type = PT_PORT, .off = SIDE(imap_other_port)},
+    {.name = "pop3_other_port", .type = PT_PORT, .off = SIDE(pop3_other_port)},
+    {.name = "auth", .type = PT_FN, .fn = plan_auth},
 };
 #undef SIDE
 
@@ -978,17 +977,33 @@ plan_side(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct plan_
 
 #define EXP(f) offsetof(struct plan_expect, f)
 static const struct plan_key plan_expect_keys[] = {
-	{.name = "mx", .type = PT_STRINGS, .off = EXP(mx), .aux = EXP(n_mx),
-	    .check = plan_check_pattern, .what = "not a host name or \"*.\" pattern"},
-	{.name = "spf_include", .type = PT_STRINGS, .off = EXP(spf_include),
-	    .aux = EXP(n_spf_include), .check = plan_check_host, .what = "not a domain name"},
-	{.name = "autodiscover", .type = PT_STRING, .off = EXP(autodiscover),
-	    .check = plan_check_host, .what = "not a host name"},
-	{.name = "verification", .type = PT_STRING, .off = EXP(verification),
-	    .check = plan_check_verification,
-	    .what = "expected the TXT value Microsoft 365 gives, e.g. \"MS=ms12345678\""},
-	{.name = "go_live", .type = PT_STRING, .off = EXP(go_live), .check = plan_check_go_live,
-	    .what = "expected the go-live date as YYYY-MM-DD (UTC)"},
+    {.name = "mx",
+        .type = PT_STRINGS,
+        .off = EXP(mx),
+        .aux = EXP(n_mx),
+        .check = plan_check_pattern,
+        .what = "not a host name or \"*.\" pattern"},
+    {.name = "spf_include",
+        .type = PT_STRINGS,
+        .off = EXP(spf_include),
+        .aux = EXP(n_spf_include),
+        .check = plan_check_host,
+        .what = "not a domain name"},
+    {.name = "autodiscover",
+        .type = PT_STRING,
+        .off = EXP(autodiscover),
+        .check = plan_check_host,
+        .what = "not a host name"},
+    {.name = "verification",
+        .type = PT_STRING,
+        .off = EXP(verification),
+        .check = plan_check_verification,
+        .what = "expected the TXT value Microsoft 365 gives, e.g. \"MS=ms12345678\""},
+    {.name = "go_live",
+        .type = PT_STRING,
+        .off = EXP(go_live),
+        .check = plan_check_go_live,
+        .what = "expected the go-live date as YYYY-MM-DD (UTC)"},
 };
 #undef EXP
 
@@ -1053,21 +1068,28 @@ plan_dest_needs_password(const struct plan_ctx *ctx, const void *mb)
 
 #define MB(f) offsetof(struct plan_mailbox, f)
 static const struct plan_key plan_mailbox_table[] = {
-	{.name = "source_user", .type = PT_USER, .off = MB(source_user), .missing = "missing"},
-	{.name = "source_password", .type = PT_SECRET, .off = MB(source_password),
-	    .aux = MB(source_password_at),
-	    .missing = "missing (and source has no \"admin\" to log in with)",
-	    .needed = plan_source_needs_password},
-	{.name = "dest_user", .type = PT_USER, .off = MB(dest_user), .missing = "missing"},
-	{.name = "dest_password", .type = PT_SECRET, .off = MB(dest_password),
-	    .aux = MB(dest_password_at),
-	    .missing = "missing (and destination has no \"admin\" to log in with)",
-	    .needed = plan_dest_needs_password},
+    {.name = "source_user", .type = PT_USER, .off = MB(source_user), .missing = "missing"},
+    {.name = "source_password",
+        .type = PT_SECRET,
+        .off = MB(source_password),
+        .aux = MB(source_password_at),
+        .missing = "missing (and source has no \"admin\" to log in with)",
+        .needed = plan_source_needs_password},
+    {.name = "dest_user", .type = PT_USER, .off = MB(dest_user), .missing = "missing"},
+    {.name = "dest_password",
+        .type = PT_SECRET,
+        .off = MB(dest_password),
+        .aux = MB(dest_password_at),
+        .missing = "missing (and destination has no \"admin\" to log in with)",
+        .needed = plan_dest_needs_password},
 };
 #undef MB
 
 const char *const plan_mailbox_keys[4] = {
-	"source_user", "source_password", "dest_user", "dest_password",
+    "source_user",
+    "source_password",
+    "dest_user",
+    "dest_password",
 };
 
 /*
@@ -1111,8 +1133,8 @@ plan_anchor_next(struct plan_ctx *ctx)
 		ctx->no_lines = 1;
 		return;
 	}
-	ctx->anchor_line += jscan_count_lines(ctx->text + ctx->anchor_pos,
-	    (size_t)next - ctx->anchor_pos);
+	ctx->anchor_line +=
+	    jscan_count_lines(ctx->text + ctx->anchor_pos, (size_t)next - ctx->anchor_pos);
 	ctx->anchor_pos = (size_t)next;
 }
 
@@ -1125,8 +1147,8 @@ plan_mailboxes(struct plan_ctx *ctx, const cJSON *arr, void *base, const struct 
 
 	(void)k;
 	if (!cJSON_IsArray(arr))
-		return plan_fail(ctx, 0, "expected an array of objects, found %s",
-		    util_json_type(arr));
+		return plan_fail(
+		    ctx, 0, "expected an array of objects, found %s", util_json_type(arr));
 	count = (size_t)cJSON_GetArraySize(arr);
 	p->mailboxes = xcalloc(count + 1, sizeof(*p->mailboxes));
 	plan_anchor_first(ctx);
@@ -1135,7 +1157,7 @@ plan_mailboxes(struct plan_ctx *ctx, const cJSON *arr, void *base, const struct 
 		p->n_mailboxes = i + 1; /* so plan_free sees a half-filled entry */
 		p->mailboxes[i].origin = xasprintf("%s: mailboxes[%zu]", ctx->file, i);
 		if (plan_walk(ctx, it, plan_mailbox_table, UTIL_ARRAY_LEN(plan_mailbox_table),
-			&p->mailboxes[i]) != 0)
+		        &p->mailboxes[i]) != 0)
 			return -1;
 		plan_pop(ctx);
 		plan_anchor_next(ctx);
@@ -1205,8 +1227,10 @@ plan_folder_map(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct
 
 	(void)k;
 	if (!cJSON_IsObject(obj))
-		return plan_fail(ctx, 0, "expected an object (source folder -> destination folder "
-		    "or null), found %s", util_json_type(obj));
+		return plan_fail(ctx, 0,
+		    "expected an object (source folder -> destination folder "
+		    "or null), found %s",
+		    util_json_type(obj));
 	for (const cJSON *it = obj->child; it != NULL; it = it->next)
 		n++;
 	ps->folder_map = xcalloc(n ? n : 1, sizeof(*ps->folder_map));
@@ -1221,15 +1245,18 @@ plan_folder_map(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct
 			if (strcmp(ps->folder_map[m].from, name) == 0)
 				return plan_fail(ctx, 0, "duplicate key");
 		if (!cJSON_IsNull(it) && !cJSON_IsString(it))
-			return plan_fail(ctx, 0, "expected a destination folder name or null (leave "
-			    "the folder out), found %s", util_json_type(it));
+			return plan_fail(ctx, 0,
+			    "expected a destination folder name or null (leave "
+			    "the folder out), found %s",
+			    util_json_type(it));
 		e = &ps->folder_map[ps->n_folder_map];
 		if (cJSON_IsString(it)) {
 			const char *v = it->valuestring != NULL ? it->valuestring : "";
 
 			if (v[0] == '\0' || v[0] == '/' || v[strlen(v) - 1] == '/' ||
 			    strstr(v, "//") != NULL)
-				return plan_fail(ctx, 0, "not a folder name (levels separated by one "
+				return plan_fail(ctx, 0,
+				    "not a folder name (levels separated by one "
 				    "'/', none empty)");
 			e->to = xstrdup(v);
 		}
@@ -1256,11 +1283,11 @@ plan_since(struct plan_ctx *ctx, const cJSON *item, void *base, const struct pla
 
 #define SYNC(f) offsetof(struct plan_sync, f)
 static const struct plan_key plan_sync_keys[] = {
-	{.name = "folder_map", .type = PT_FN, .fn = plan_folder_map},
-	{.name = "folders", .type = PT_STRINGS, .off = SYNC(folders), .aux = SYNC(n_folders)},
-	{.name = "exclude", .type = PT_STRINGS, .off = SYNC(exclude), .aux = SYNC(n_exclude)},
-	{.name = "since", .type = PT_FN, .fn = plan_since},
-	{.name = "delete", .type = PT_BOOL, .off = SYNC(delete_vanished), .aux = SYNC(has_delete)},
+    {.name = "folder_map", .type = PT_FN, .fn = plan_folder_map},
+    {.name = "folders", .type = PT_STRINGS, .off = SYNC(folders), .aux = SYNC(n_folders)},
+    {.name = "exclude", .type = PT_STRINGS, .off = SYNC(exclude), .aux = SYNC(n_exclude)},
+    {.name = "since", .type = PT_FN, .fn = plan_since},
+    {.name = "delete", .type = PT_BOOL, .off = SYNC(delete_vanished), .aux = SYNC(has_delete)},
 };
 #undef SYNC
 
@@ -1268,8 +1295,8 @@ static int
 plan_sync(struct plan_ctx *ctx, const cJSON *obj, void *base, const struct plan_key *k)
 {
 	(void)k;
-	return plan_walk(ctx, obj, plan_sync_keys, UTIL_ARRAY_LEN(plan_sync_keys),
-	    &((struct plan *)base)->sync);
+	return plan_walk(
+	    ctx, obj, plan_sync_keys, UTIL_ARRAY_LEN(plan_sync_keys), &((struct plan *)base)->sync);
 }
 
 int
@@ -1306,24 +1333,35 @@ plan_parse_day(const char *s, int64_t *out)
 
 #define TOP(f) offsetof(struct plan, f)
 static const struct plan_key plan_top_keys[] = {
-	{.name = "domain", .type = PT_STRING, .off = TOP(domain),
-	    .missing = "missing (the domain being migrated, \"example.com\")",
-	    .check = plan_check_host,
-	    .what = "not a valid domain name (international names: use the xn-- form)"},
-	{.name = "resolvers", .type = PT_STRINGS, .off = TOP(resolvers), .aux = TOP(n_resolvers),
-	    .check = plan_resolver_ok, .what = "not an IP address (ADDR, ADDR:PORT or [IPV6]:PORT)"},
-	{.name = "public_resolvers", .type = PT_STRINGS, .off = TOP(public_resolvers),
-	    .aux = TOP(n_public_resolvers), .check = plan_resolver_ok,
-	    .what = "not an IP address (ADDR, ADDR:PORT or [IPV6]:PORT)"},
-	{.name = "ca_file", .type = PT_PATH, .off = TOP(ca_file)},
-	{.name = "source", .type = PT_FN, .off = TOP(source), .fn = plan_side},
-	{.name = "destination", .type = PT_FN, .off = TOP(destination), .fn = plan_side},
-	{.name = "expect", .type = PT_FN, .fn = plan_expect, .always = 1},
-	{.name = "mailboxes", .type = PT_FN, .fn = plan_mailboxes},
-	{.name = "mailboxes_csv", .type = PT_PATH, .off = TOP(mailboxes_csv),
-	    .aux = TOP(mailboxes_csv_at)},
-	{.name = "state_dir", .type = PT_PATH, .off = TOP(state_dir)},
-	{.name = "sync", .type = PT_FN, .fn = plan_sync},
+    {.name = "domain",
+        .type = PT_STRING,
+        .off = TOP(domain),
+        .missing = "missing (the domain being migrated, \"example.com\")",
+        .check = plan_check_host,
+        .what = "not a valid domain name (international names: use the xn-- form)"},
+    {.name = "resolvers",
+        .type = PT_STRINGS,
+        .off = TOP(resolvers),
+        .aux = TOP(n_resolvers),
+        .check = plan_resolver_ok,
+        .what = "not an IP address (ADDR, ADDR:PORT or [IPV6]:PORT)"},
+    {.name = "public_resolvers",
+        .type = PT_STRINGS,
+        .off = TOP(public_resolvers),
+        .aux = TOP(n_public_resolvers),
+        .check = plan_resolver_ok,
+        .what = "not an IP address (ADDR, ADDR:PORT or [IPV6]:PORT)"},
+    {.name = "ca_file", .type = PT_PATH, .off = TOP(ca_file)},
+    {.name = "source", .type = PT_FN, .off = TOP(source), .fn = plan_side},
+    {.name = "destination", .type = PT_FN, .off = TOP(destination), .fn = plan_side},
+    {.name = "expect", .type = PT_FN, .fn = plan_expect, .always = 1},
+    {.name = "mailboxes", .type = PT_FN, .fn = plan_mailboxes},
+    {.name = "mailboxes_csv",
+        .type = PT_PATH,
+        .off = TOP(mailboxes_csv),
+        .aux = TOP(mailboxes_csv_at)},
+    {.name = "state_dir", .type = PT_PATH, .off = TOP(state_dir)},
+    {.name = "sync", .type = PT_FN, .fn = plan_sync},
 };
 #undef TOP
 
@@ -1333,8 +1371,8 @@ plan_fill(struct plan_ctx *ctx, const cJSON *root, struct plan *p)
 	size_t len;
 
 	if (!cJSON_IsObject(root))
-		return plan_fail(ctx, 0, "the plan must be a JSON object, found %s",
-		    util_json_type(root));
+		return plan_fail(
+		    ctx, 0, "the plan must be a JSON object, found %s", util_json_type(root));
 	if (plan_walk(ctx, root, plan_top_keys, UTIL_ARRAY_LEN(plan_top_keys), p) != 0)
 		return -1;
 	len = strlen(p->domain);
@@ -1406,8 +1444,8 @@ plan_parse(const char *text, size_t len, const char *path, struct plan **out, ch
 		size_t pos = end != NULL && end >= buf ? (size_t)(end - buf) : 0;
 
 		jscan_linecol(text, len, pos, &line, &col);
-		ctx.err = xasprintf("%s:%zu:%zu: syntax error: value cannot be read", ctx.file,
-		    line, col);
+		ctx.err = xasprintf(
+		    "%s:%zu:%zu: syntax error: value cannot be read", ctx.file, line, col);
 		goto out;
 	}
 	p = plan_new(path);
@@ -1449,13 +1487,15 @@ plan_resolve_secrets(struct plan *p, char **err)
 		if (mb->source_password == NULL && p->source.admin == NULL &&
 		    p->source.auth == NULL) {
 			*err = xasprintf("%s: source_password: empty (and source has no \"admin\" "
-					 "to log in with)", mb->origin);
+			                 "to log in with)",
+			    mb->origin);
 			return -1;
 		}
 		if (mb->dest_password == NULL && p->destination.admin == NULL &&
 		    p->destination.auth == NULL) {
 			*err = xasprintf("%s: dest_password: empty (and destination has no "
-					 "\"admin\" to log in with)", mb->origin);
+			                 "\"admin\" to log in with)",
+			    mb->origin);
 			return -1;
 		}
 	}
@@ -1472,9 +1512,9 @@ plan_resolve_secrets(struct plan *p, char **err)
 		struct plan_mailbox *mb = &p->mailboxes[i];
 
 		if (secret_resolve(&mb->source_password, SECRET_LINE, mb->source_password_at,
-			p->dir, err) != 0 ||
-		    secret_resolve(&mb->dest_password, SECRET_LINE, mb->dest_password_at,
-			p->dir, err) != 0)
+		        p->dir, err) != 0 ||
+		    secret_resolve(
+		        &mb->dest_password, SECRET_LINE, mb->dest_password_at, p->dir, err) != 0)
 			return -1;
 	}
 	p->resolved = 1;

@@ -60,12 +60,12 @@ enum plan_tls {
 
 /* A parsed server URL. All strings owned by the struct; see plan_url_clear(). */
 struct plan_url {
-	char *url;         /* as written in the plan */
-	char *scheme;      /* lower case: "imaps", "pop3", "https" ... */
-	char *host;        /* host name or IP literal, without IPv6 brackets */
-	int port;          /* explicit or the scheme's default (993/143/995/110/443/80) */
+	char *url;    /* as written in the plan */
+	char *scheme; /* lower case: "imaps", "pop3", "https" ... */
+	char *host;   /* host name or IP literal, without IPv6 brackets */
+	int port;     /* explicit or the scheme's default (993/143/995/110/443/80) */
 	enum plan_tls tls;
-	char *path;        /* http(s): path and query, "/" when absent; NULL otherwise */
+	char *path; /* http(s): path and query, "/" when absent; NULL otherwise */
 };
 
 /* References an "auth" object may hold (see struct plan_side). */
@@ -80,15 +80,15 @@ struct plan_admin {
 
 /* One side of the migration ("source" or "destination"). */
 struct plan_side {
-	const char *name;               /* "source" or "destination" (static) */
-	int present;                    /* the plan has this object */
-	char *profile_name;             /* as written, NULL when absent */
-	const struct profile *profile;  /* built-in profile, NULL when absent */
-	struct plan_url *imap;          /* NULL when absent */
-	struct plan_url *pop3;          /* NULL when absent */
-	struct plan_url *webmail;       /* NULL when absent */
-	struct plan_admin *admin;       /* NULL when absent */
-	struct oauth2_config *auth;     /* "auth" (issue 13), NULL when absent */
+	const char *name;              /* "source" or "destination" (static) */
+	int present;                   /* the plan has this object */
+	char *profile_name;            /* as written, NULL when absent */
+	const struct profile *profile; /* built-in profile, NULL when absent */
+	struct plan_url *imap;         /* NULL when absent */
+	struct plan_url *pop3;         /* NULL when absent */
+	struct plan_url *webmail;      /* NULL when absent */
+	struct plan_admin *admin;      /* NULL when absent */
+	struct oauth2_config *auth;    /* "auth" (issue 13), NULL when absent */
 	/*
 	 * Places of the auth object's references, for resolve errors (internal
 	 * use): client_secret, client_certificate, client_key, key_file,
@@ -117,17 +117,17 @@ struct plan_side {
  * static storage.
  */
 struct plan_expect {
-	char **mx;                 /* MX patterns, "*.mail.protection.outlook.com" */
+	char **mx; /* MX patterns, "*.mail.protection.outlook.com" */
 	size_t n_mx;
 	const char *mx_from;
-	char **spf_include;        /* SPF include domains */
+	char **spf_include; /* SPF include domains */
 	size_t n_spf_include;
 	const char *spf_include_from;
-	char *autodiscover;        /* expected autodiscover CNAME target, or NULL */
+	char *autodiscover; /* expected autodiscover CNAME target, or NULL */
 	const char *autodiscover_from;
-	char *verification;        /* Microsoft 365 domain verification TXT "MS=ms12345678",
-	                              or NULL (only from the plan) */
-	char *go_live;             /* the day the MX flips, "YYYY-MM-DD" (UTC), or NULL */
+	char *verification; /* Microsoft 365 domain verification TXT "MS=ms12345678",
+	                       or NULL (only from the plan) */
+	char *go_live;      /* the day the MX flips, "YYYY-MM-DD" (UTC), or NULL */
 };
 
 /* One entry of "sync": {"folder_map": {...}}. */
@@ -164,36 +164,36 @@ struct plan_sync {
 /* One mailbox to audit or sync. */
 struct plan_mailbox {
 	char *source_user;
-	char *source_password;    /* secret; NULL when source.admin or source.auth logs in */
+	char *source_password; /* secret; NULL when source.admin or source.auth logs in */
 	char *dest_user;
-	char *dest_password;      /* secret; NULL when destination.admin or .auth logs in */
-	char *origin;             /* "plan.json: mailboxes[2]" or "users.csv:5" */
+	char *dest_password; /* secret; NULL when destination.admin or .auth logs in */
+	char *origin;        /* "plan.json: mailboxes[2]" or "users.csv:5" */
 	/* Places of the password fields, for resolve errors (internal use). */
 	char *source_password_at;
 	char *dest_password_at;
 };
 
 struct plan {
-	char *path;               /* the plan file as given ("plan.json") */
-	char *dir;                /* its folder ("." when none) */
-	char *domain;             /* required; trailing dot removed */
-	char **resolvers;         /* "ADDR[:PORT]" / "[V6]:PORT" strings as written */
+	char *path;       /* the plan file as given ("plan.json") */
+	char *dir;        /* its folder ("." when none) */
+	char *domain;     /* required; trailing dot removed */
+	char **resolvers; /* "ADDR[:PORT]" / "[V6]:PORT" strings as written */
 	size_t n_resolvers;
 	char **public_resolvers;
 	size_t n_public_resolvers;
-	char *ca_file;            /* joined with dir, or NULL */
+	char *ca_file; /* joined with dir, or NULL */
 	struct plan_side source;
 	struct plan_side destination;
 	struct plan_expect expect;
 	struct plan_mailbox *mailboxes; /* "mailboxes" first, then the CSV rows */
 	size_t n_mailboxes;
-	char *mailboxes_csv;      /* joined with dir, or NULL */
-	char *mailboxes_csv_at;   /* "plan.json:15: mailboxes_csv", for messages */
-	char *state_dir;          /* joined with dir; default "<dir>/.cutover" */
-	struct plan_sync sync;    /* "sync"; all empty when absent */
-	char *warnings;           /* sheet warnings, '\n'-separated lines, or NULL */
-	int sheet_read;           /* plan_read_sheet() succeeded */
-	int resolved;             /* plan_resolve_secrets() succeeded */
+	char *mailboxes_csv;    /* joined with dir, or NULL */
+	char *mailboxes_csv_at; /* "plan.json:15: mailboxes_csv", for messages */
+	char *state_dir;        /* joined with dir; default "<dir>/.cutover" */
+	struct plan_sync sync;  /* "sync"; all empty when absent */
+	char *warnings;         /* sheet warnings, '\n'-separated lines, or NULL */
+	int sheet_read;         /* plan_read_sheet() succeeded */
+	int resolved;           /* plan_resolve_secrets() succeeded */
 };
 
 /*
@@ -209,9 +209,9 @@ int plan_parse(const char *text, size_t len, const char *path, struct plan **out
 /*
  * Read PLAN->mailboxes_csv (appending its rows), check duplicates and that each
  * mailbox has a password or its side an admin or an auth, and resolve every
- * env:/file: password and auth reference into its value. Returns 0, or -1 with a message in *ERR (caller
- * frees); after a failure the plan may hold some resolved secrets and must
- * only be freed. Calling it again after success does nothing.
+ * env:/file: password and auth reference into its value. Returns 0, or -1 with a message in *ERR
+ * (caller frees); after a failure the plan may hold some resolved secrets and must only be freed.
+ * Calling it again after success does nothing.
  */
 int plan_resolve(struct plan *plan, char **err);
 

@@ -41,19 +41,22 @@ struct plan_auth_parse {
 
 /* The references, in the order of plan_side.auth_at, and what each resolves to. */
 static const struct {
-	size_t off;               /* in struct oauth2_config */
+	size_t off; /* in struct oauth2_config */
 	enum secret_form form;
 } plan_auth_refs[PLAN_AUTH_NREFS] = {
-	{offsetof(struct oauth2_config, client_secret), SECRET_LINE},
-	{offsetof(struct oauth2_config, client_certificate), SECRET_WHOLE},
-	{offsetof(struct oauth2_config, client_key), SECRET_WHOLE},
-	{offsetof(struct oauth2_config, key_file), SECRET_WHOLE},
-	{offsetof(struct oauth2_config, access_token), SECRET_LINE},
+    {offsetof(struct oauth2_config, client_secret), SECRET_LINE},
+    {offsetof(struct oauth2_config, client_certificate), SECRET_WHOLE},
+    {offsetof(struct oauth2_config, client_key), SECRET_WHOLE},
+    {offsetof(struct oauth2_config, key_file), SECRET_WHOLE},
+    {offsetof(struct oauth2_config, access_token), SECRET_LINE},
 };
 
 /* Flow names as written in the plan, indexed by enum oauth2_flow. */
 static const char *const plan_auth_flows[] = {
-	"client_credentials", "service_account", "device_code", "access_token",
+    "client_credentials",
+    "service_account",
+    "device_code",
+    "access_token",
 };
 
 /*
@@ -68,10 +71,10 @@ static const struct {
 	const char *device_path;
 	const char *scope;
 } plan_auth_defaults[] = {
-	{"microsoft365", 1, "https://login.microsoftonline.com/", "/oauth2/v2.0/token",
-	    "/oauth2/v2.0/devicecode", "https://outlook.office365.com/.default"},
-	{"google", 0, "https://oauth2.googleapis.com/", "token", "device/code",
-	    "https://mail.google.com/"},
+    {"microsoft365", 1, "https://login.microsoftonline.com/", "/oauth2/v2.0/token",
+        "/oauth2/v2.0/devicecode", "https://outlook.office365.com/.default"},
+    {"google", 0, "https://oauth2.googleapis.com/", "token", "device/code",
+        "https://mail.google.com/"},
 };
 
 /* ---- single keys ---------------------------------------------------------------- */
@@ -147,8 +150,11 @@ plan_auth_tenant_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n <= 128 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789.-_") == n && s[0] != '.';
+	return n <= 128 &&
+	    strspn(s,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "0123456789.-_") == n &&
+	    s[0] != '.';
 }
 
 /* A client ID or a scope: printable, no control characters. */
@@ -169,30 +175,50 @@ plan_auth_is_ref(const char *s)
 
 #define AU(f) offsetof(struct plan_auth_parse, f)
 static const struct plan_key plan_auth_keys[] = {
-	{.name = "type", .type = PT_FN, .fn = plan_auth_type, .missing = "missing (\"oauth2\")"},
-	{.name = "flow", .type = PT_FN, .fn = plan_auth_flow,
-	    .missing = "missing (client_credentials, service_account, device_code or "
-		       "access_token)"},
-	{.name = "tenant", .type = PT_STRING, .off = AU(c.tenant), .check = plan_auth_tenant_ok,
-	    .what = "expected the tenant's domain (contoso.onmicrosoft.com) or its ID"},
-	{.name = "client_id", .type = PT_STRING, .off = AU(c.client_id),
-	    .check = plan_auth_text_ok, .what = "contains a control character"},
-	{.name = "client_secret", .type = PT_SECRET, .off = AU(c.client_secret), .aux = AU(at[0])},
-	{.name = "client_certificate", .type = PT_SECRET, .off = AU(c.client_certificate),
-	    .aux = AU(at[1]), .check = plan_auth_is_ref,
-	    .what = "expected file:PATH (the PEM certificate) or env:NAME"},
-	{.name = "client_key", .type = PT_SECRET, .off = AU(c.client_key), .aux = AU(at[2]),
-	    .check = plan_auth_is_ref,
-	    .what = "expected file:PATH (the PEM private key) or env:NAME: a key is not "
-		    "written into the plan"},
-	{.name = "key_file", .type = PT_SECRET, .off = AU(c.key_file), .aux = AU(at[3]),
-	    .check = plan_auth_is_ref,
-	    .what = "expected file:PATH (the service account's JSON key file) or env:NAME"},
-	{.name = "access_token", .type = PT_SECRET, .off = AU(c.access_token), .aux = AU(at[4])},
-	{.name = "token_url", .type = PT_FN, .off = AU(c.token_url), .fn = plan_auth_url},
-	{.name = "device_url", .type = PT_FN, .off = AU(c.device_url), .fn = plan_auth_url},
-	{.name = "scope", .type = PT_STRING, .off = AU(c.scope), .check = plan_auth_text_ok,
-	    .what = "contains a control character"},
+    {.name = "type", .type = PT_FN, .fn = plan_auth_type, .missing = "missing (\"oauth2\")"},
+    {.name = "flow",
+        .type = PT_FN,
+        .fn = plan_auth_flow,
+        .missing = "missing (client_credentials, service_account, device_code or "
+                   "access_token)"},
+    {.name = "tenant",
+        .type = PT_STRING,
+        .off = AU(c.tenant),
+        .check = plan_auth_tenant_ok,
+        .what = "expected the tenant's domain (contoso.onmicrosoft.com) or its ID"},
+    {.name = "client_id",
+        .type = PT_STRING,
+        .off = AU(c.client_id),
+        .check = plan_auth_text_ok,
+        .what = "contains a control character"},
+    {.name = "client_secret", .type = PT_SECRET, .off = AU(c.client_secret), .aux = AU(at[0])},
+    {.name = "client_certificate",
+        .type = PT_SECRET,
+        .off = AU(c.client_certificate),
+        .aux = AU(at[1]),
+        .check = plan_auth_is_ref,
+        .what = "expected file:PATH (the PEM certificate) or env:NAME"},
+    {.name = "client_key",
+        .type = PT_SECRET,
+        .off = AU(c.client_key),
+        .aux = AU(at[2]),
+        .check = plan_auth_is_ref,
+        .what = "expected file:PATH (the PEM private key) or env:NAME: a key is not "
+                "written into the plan"},
+    {.name = "key_file",
+        .type = PT_SECRET,
+        .off = AU(c.key_file),
+        .aux = AU(at[3]),
+        .check = plan_auth_is_ref,
+        .what = "expected file:PATH (the service account's JSON key file) or env:NAME"},
+    {.name = "access_token", .type = PT_SECRET, .off = AU(c.access_token), .aux = AU(at[4])},
+    {.name = "token_url", .type = PT_FN, .off = AU(c.token_url), .fn = plan_auth_url},
+    {.name = "device_url", .type = PT_FN, .off = AU(c.device_url), .fn = plan_auth_url},
+    {.name = "scope",
+        .type = PT_STRING,
+        .off = AU(c.scope),
+        .check = plan_auth_text_ok,
+        .what = "contains a control character"},
 };
 #undef AU
 
@@ -243,10 +269,10 @@ plan_auth_flow_keys(struct plan_ctx *ctx, const struct oauth2_config *c)
 	case OAUTH2_FLOW_ACCESS_TOKEN:
 		if (c->access_token == NULL)
 			return plan_auth_fail(ctx, "access_token", 0,
-			    "missing (access_token needs the token: \"env:NAME\" or \"file:PATH\")");
+			    "missing (access_token needs the token: \"env:NAME\" or "
+			    "\"file:PATH\")");
 		break;
-	case OAUTH2_FLOW_NONE:
-		break;
+	case OAUTH2_FLOW_NONE: break;
 	}
 	return 0;
 }
@@ -281,8 +307,7 @@ plan_auth_derive(struct plan_ctx *ctx, const struct oauth2_config *c, int di, co
 
 /* token_url, device_url and scope from the side's profile when the plan has none. */
 static int
-plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side,
-    struct oauth2_config *c)
+plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side, struct oauth2_config *c)
 {
 	const char *prof = side->profile != NULL ? side->profile->name : NULL;
 	int di = -1, needs_token = c->flow != OAUTH2_FLOW_ACCESS_TOKEN;
@@ -295,25 +320,28 @@ plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side,
 	c->token_url_from = c->token_url != NULL ? "plan" : NULL;
 	c->scope_from = c->scope != NULL ? "plan" : NULL;
 	if (plan_auth_derive(ctx, c, di, "token_url",
-		di >= 0 ? plan_auth_defaults[di].token_path : NULL, needs_token, &c->token_url) != 0)
+	        di >= 0 ? plan_auth_defaults[di].token_path : NULL, needs_token,
+	        &c->token_url) != 0)
 		return -1;
 	if (c->token_url_from == NULL && c->token_url != NULL)
 		c->token_url_from = plan_auth_defaults[di].profile;
-	if (needs_device && plan_auth_derive(ctx, c, di, "device_url",
-		di >= 0 ? plan_auth_defaults[di].device_path : NULL, 1, &c->device_url) != 0)
+	if (needs_device &&
+	    plan_auth_derive(ctx, c, di, "device_url",
+	        di >= 0 ? plan_auth_defaults[di].device_path : NULL, 1, &c->device_url) != 0)
 		return -1;
 	if (c->scope == NULL && di >= 0) {
 		c->scope = xstrdup(plan_auth_defaults[di].scope);
 		c->scope_from = plan_auth_defaults[di].profile;
 	}
 	if (needs_token && c->token_url == NULL)
-		return plan_auth_fail(ctx, "token_url", 0, prof != NULL ?
-		    "missing (this side's profile has no OAuth2 token endpoint)" :
-		    "missing (or a \"profile\" that has one: microsoft365, google)");
+		return plan_auth_fail(ctx, "token_url", 0,
+		    prof != NULL ? "missing (this side's profile has no OAuth2 token endpoint)"
+		                 : "missing (or a \"profile\" that has one: microsoft365, google)");
 	if (needs_device && c->device_url == NULL)
-		return plan_auth_fail(ctx, "device_url", 0, prof != NULL ?
-		    "missing (this side's profile has no device authorization endpoint)" :
-		    "missing (or a \"profile\" that has one: microsoft365, google)");
+		return plan_auth_fail(ctx, "device_url", 0,
+		    prof != NULL
+		        ? "missing (this side's profile has no device authorization endpoint)"
+		        : "missing (or a \"profile\" that has one: microsoft365, google)");
 	return 0;
 }
 

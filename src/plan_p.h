@@ -25,17 +25,17 @@
 #include "jscan.h"
 #include "plan.h"
 
-#define PLAN_PATH_MAX 8           /* deepest field path validation uses */
-#define PLAN_MAX_KEYS 16          /* most keys of one object */
+#define PLAN_PATH_MAX 8  /* deepest field path validation uses */
+#define PLAN_MAX_KEYS 16 /* most keys of one object */
 
 struct plan_ctx {
-	const char *text;     /* the plan text (already syntax-checked) */
+	const char *text; /* the plan text (already syntax-checked) */
 	size_t len;
-	const char *file;     /* name in messages */
-	struct plan *plan;    /* the plan being filled */
+	const char *file;  /* name in messages */
+	struct plan *plan; /* the plan being filled */
 	struct jscan_step steps[PLAN_PATH_MAX];
 	size_t depth;
-	char *err;            /* first error, owned */
+	char *err; /* first error, owned */
 	/*
 	 * Anchor: the byte offset and line of the field at steps[0..anchor_depth)
 	 * (the current mailboxes[i]), so that locating a field inside it does
@@ -45,7 +45,7 @@ struct plan_ctx {
 	size_t anchor_depth;
 	size_t anchor_pos;
 	size_t anchor_line;
-	int no_lines;         /* locating failed once: give paths only */
+	int no_lines; /* locating failed once: give paths only */
 };
 
 enum plan_type {
@@ -62,31 +62,31 @@ enum plan_type {
 };
 
 struct plan_key;
-typedef int (*plan_key_fn)(struct plan_ctx *ctx, const cJSON *item, void *base,
-    const struct plan_key *k);
+typedef int (*plan_key_fn)(
+    struct plan_ctx *ctx, const cJSON *item, void *base, const struct plan_key *k);
 
 struct plan_key {
 	const char *name;
 	enum plan_type type;
-	size_t off;            /* offset of the value in the struct being filled */
-	size_t aux;            /* offset of the second field (see the type); 0: none
-	                          (a second field is never a struct's first member) */
-	const char *missing;   /* NULL: optional; else the message when absent ... */
+	size_t off;          /* offset of the value in the struct being filled */
+	size_t aux;          /* offset of the second field (see the type); 0: none
+	                        (a second field is never a struct's first member) */
+	const char *missing; /* NULL: optional; else the message when absent ... */
 	/* ... if this says so (NULL: always) */
 	int (*needed)(const struct plan_ctx *ctx, const void *base);
-	plan_key_fn fn;        /* PT_FN */
-	int always;            /* PT_FN: also called (ITEM NULL) when the key is absent */
+	plan_key_fn fn;              /* PT_FN */
+	int always;                  /* PT_FN: also called (ITEM NULL) when the key is absent */
 	int (*check)(const char *s); /* PT_STRING, PT_STRINGS, PT_SECRET: a value must pass */
-	const char *what;      /* ... else this is the message */
-	const char *kind;      /* PT_URL: "imap", "pop3", "webmail" */
+	const char *what;            /* ... else this is the message */
+	const char *kind;            /* PT_URL: "imap", "pop3", "webmail" */
 };
 
 /*
  * Validate OBJ (at the current path) against KEYS[0..N) and store each value
  * into BASE. Returns 0, or -1 with ctx->err set (the first error only).
  */
-int plan_walk(struct plan_ctx *ctx, const cJSON *obj, const struct plan_key *keys, size_t n,
-    void *base);
+int plan_walk(
+    struct plan_ctx *ctx, const cJSON *obj, const struct plan_key *keys, size_t n, void *base);
 
 void plan_push_key(struct plan_ctx *ctx, const char *key);
 void plan_push_index(struct plan_ctx *ctx, size_t index);
@@ -107,8 +107,8 @@ int plan_fail(struct plan_ctx *ctx, int parent_line, const char *fmt, ...)
  * "unknown WHAT "VALUE" (did you mean "NAME"? WHATs: a, b, c)" at the current
  * path, the suggestion only when one of NAMES is close. Returns -1.
  */
-int plan_fail_unknown(struct plan_ctx *ctx, const char *what, const char *value,
-    const char *const *names, size_t n);
+int plan_fail_unknown(
+    struct plan_ctx *ctx, const char *what, const char *value, const char *const *names, size_t n);
 
 /* A non-empty string at the current path into *OUT (caller frees). */
 int plan_string(struct plan_ctx *ctx, const cJSON *item, char **out);

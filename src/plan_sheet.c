@@ -19,8 +19,8 @@ enum { COL_SOURCE_USER, COL_SOURCE_PASSWORD, COL_DEST_USER, COL_DEST_PASSWORD, C
 
 struct plan_sheet {
 	struct csvread r;
-	int ncols;                /* header columns, 0 while reading the header */
-	int col_of[COL_N];        /* header position of each known column */
+	int ncols;         /* header columns, 0 while reading the header */
+	int col_of[COL_N]; /* header position of each known column */
 };
 
 /*
@@ -32,10 +32,13 @@ static const struct {
 	const char *name;
 	int col;
 } plan_csv_names[] = {
-	{"source_user", COL_SOURCE_USER}, {"source_password", COL_SOURCE_PASSWORD},
-	{"dest_user", COL_DEST_USER}, {"dest_password", COL_DEST_PASSWORD},
-	{"EmailAddress", COL_DEST_USER}, {"UserName", COL_SOURCE_USER},
-	{"Password", COL_SOURCE_PASSWORD},
+    {"source_user", COL_SOURCE_USER},
+    {"source_password", COL_SOURCE_PASSWORD},
+    {"dest_user", COL_DEST_USER},
+    {"dest_password", COL_DEST_PASSWORD},
+    {"EmailAddress", COL_DEST_USER},
+    {"UserName", COL_SOURCE_USER},
+    {"Password", COL_SOURCE_PASSWORD},
 };
 
 /* Name of field K of a record, for messages. Caller frees. */
@@ -94,10 +97,11 @@ plan_csv_header(struct plan_sheet *c, char **err)
 			known++;
 	}
 	if (known == 0) {
-		*err = xasprintf("%s:%zu: the first line must be the header "
-				 "source_user,source_password,dest_user,dest_password (or Microsoft "
-				 "365's EmailAddress,UserName,Password)",
-		    c->r.path, c->r.rec_line);
+		*err =
+		    xasprintf("%s:%zu: the first line must be the header "
+		              "source_user,source_password,dest_user,dest_password (or Microsoft "
+		              "365's EmailAddress,UserName,Password)",
+		        c->r.path, c->r.rec_line);
 		return -1;
 	}
 	for (k = 0; k < c->r.nf; k++) {
@@ -106,8 +110,8 @@ plan_csv_header(struct plan_sheet *c, char **err)
 		if (hit < 0)
 			continue;
 		if (c->col_of[hit] >= 0) {
-			*err = xasprintf("%s:%zu: column %s appears twice", c->r.path, c->r.rec_line,
-			    plan_mailbox_keys[hit]);
+			*err = xasprintf("%s:%zu: column %s appears twice", c->r.path,
+			    c->r.rec_line, plan_mailbox_keys[hit]);
 			return -1;
 		}
 		c->col_of[hit] = (int)k;
@@ -120,8 +124,8 @@ plan_csv_header(struct plan_sheet *c, char **err)
 		s = plan_suggest(c->r.fields[k], plan_mailbox_keys, COL_N);
 		echo = plan_echo(c->r.fields[k]);
 		if (s >= 0 && c->col_of[s] < 0) {
-			*err = xasprintf("%s:%zu: unknown column \"%s\" (did you mean \"%s\"?)", c->r.path,
-			    c->r.rec_line, echo, plan_mailbox_keys[s]);
+			*err = xasprintf("%s:%zu: unknown column \"%s\" (did you mean \"%s\"?)",
+			    c->r.path, c->r.rec_line, echo, plan_mailbox_keys[s]);
 			free(echo);
 			free(ignored);
 			return -1;
@@ -141,10 +145,10 @@ plan_csv_header(struct plan_sheet *c, char **err)
 		}
 	}
 	if (ignored != NULL)
-		csvread_warn(&c->r, xasprintf("%s:%zu: ignoring %s %s (cutover reads source_user, "
-					   "source_password, dest_user, dest_password)",
-				     c->r.path, c->r.rec_line, n_ignored == 1 ? "column" : "columns",
-				     ignored));
+		csvread_warn(&c->r,
+		    xasprintf("%s:%zu: ignoring %s %s (cutover reads source_user, "
+		              "source_password, dest_user, dest_password)",
+		        c->r.path, c->r.rec_line, n_ignored == 1 ? "column" : "columns", ignored));
 	free(ignored);
 	c->ncols = (int)c->r.nf;
 	return 0;
@@ -172,8 +176,8 @@ plan_csv_row(struct plan_sheet *c, struct plan_mailbox *mb, char **err)
 			return plan_csv_fail(c, err, c->r.rec_line, uk, why);
 		*user[s] = c->r.fields[uk];
 		c->r.fields[uk] = NULL; /* transferred */
-		*pass_at[s] = xasprintf("%s:%zu: %s", c->r.path, c->r.rec_line,
-		    plan_mailbox_keys[pcol[s]]);
+		*pass_at[s] =
+		    xasprintf("%s:%zu: %s", c->r.path, c->r.rec_line, plan_mailbox_keys[pcol[s]]);
 		if (c->col_of[pcol[s]] < 0)
 			continue;
 		pk = (size_t)c->col_of[pcol[s]];
@@ -221,8 +225,8 @@ plan_sheet_record(struct plan_sheet *c, char **err)
 }
 
 int
-plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailbox **out,
-    size_t *n, char **warn, char **err)
+plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailbox **out, size_t *n,
+    char **warn, char **err)
 {
 	struct plan_sheet c;
 	struct plan_mailbox *mbs = NULL;
@@ -242,7 +246,7 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 		goto out;
 	if (r == 0) {
 		*err = xasprintf("%s: empty file (expected the header "
-				 "source_user,source_password,dest_user,dest_password)",
+		                 "source_user,source_password,dest_user,dest_password)",
 		    c.r.path);
 		goto out;
 	}
@@ -258,13 +262,15 @@ plan_csv_parse(const char *data, size_t len, const char *path, struct plan_mailb
 			if (c.r.nf < (size_t)c.ncols) {
 				char *name = plan_csv_colname(&c, c.r.nf);
 
-				*err = xasprintf("%s:%zu: expected %d fields, found %zu (%s is missing)",
+				*err = xasprintf(
+				    "%s:%zu: expected %d fields, found %zu (%s is missing)",
 				    c.r.path, c.r.rec_line, c.ncols, c.r.nf, name);
 				free(name);
 			} else {
 				*err = xasprintf("%s:%zu: expected %d fields, found %zu (a %s "
-						 "in a value needs quotes)",
-				    c.r.path, c.r.rec_line, c.ncols, c.r.nf, csvread_sepname(c.r.sep));
+				                 "in a value needs quotes)",
+				    c.r.path, c.r.rec_line, c.ncols, c.r.nf,
+				    csvread_sepname(c.r.sep));
 			}
 			goto out;
 		}
@@ -316,8 +322,8 @@ plan_read_sheet(struct plan *p, char **err)
 
 		r = secret_read_file(p->mailboxes_csv, PLAN_MAX_FILE_BYTES, &data, &len);
 		if (r == -1) {
-			*err = xasprintf("%s: cannot read %s: %s", at, p->mailboxes_csv,
-			    strerror(errno));
+			*err = xasprintf(
+			    "%s: cannot read %s: %s", at, p->mailboxes_csv, strerror(errno));
 			return -1;
 		}
 		if (r == -2) {
@@ -330,8 +336,8 @@ plan_read_sheet(struct plan *p, char **err)
 		if (r != 0)
 			return -1;
 		p->warnings = warn;
-		p->mailboxes = xrealloc(p->mailboxes,
-		    (p->n_mailboxes + nrows + 1) * sizeof(*p->mailboxes));
+		p->mailboxes =
+		    xrealloc(p->mailboxes, (p->n_mailboxes + nrows + 1) * sizeof(*p->mailboxes));
 		if (nrows > 0)
 			memcpy(p->mailboxes + p->n_mailboxes, rows, nrows * sizeof(*rows));
 		p->n_mailboxes += nrows;

@@ -169,8 +169,7 @@ pop3_advance(struct pop3_client *c)
 	    (c->s.tls == NET_TLS_STARTTLS ||
 	        (c->s.tls == NET_TLS_PLAIN_ALLOWED &&
 	            (pop3_client_has_cap(c, "STLS") ||
-	                (c->s.user != NULL && c->s.n_caps > 0 &&
-	                    !pop3_client_has_cap(c, "USER") &&
+	                (c->s.user != NULL && c->s.n_caps > 0 && !pop3_client_has_cap(c, "USER") &&
 	                    !mailsess_cap_list_has(&c->s, "SASL", "PLAIN")))));
 	if (want_tls) {
 		if (!pop3_client_has_cap(c, "STLS")) {
@@ -455,7 +454,9 @@ pop3_client_open(
 	    .insecure = o->insecure,
 	    .allow_old_tls = o->allow_old_tls,
 	    .dns = o->dns,
-	    .creds = {.user = o->user, .password = o->password, .admin = o->admin,
+	    .creds = {.user = o->user,
+	        .password = o->password,
+	        .admin = o->admin,
 	        .token = o->token},
 	    .oauth_cache = o->oauth_cache,
 	    .oauth_cfg = o->oauth_cfg,

@@ -90,7 +90,6 @@ enum pop3_state {
 /* "connect", "greeting", "CAPA", "STLS", "login", "STAT", ... */
 const char *pop3_state_str(enum pop3_state st);
 
-
 struct pop3_client_opts {
 	const char *host;
 	int port;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "util.h"
 
 enum pop3_pstate { PP_STATUS, PP_BODY, PP_DONE, PP_ERROR };

@@ -15,20 +15,20 @@
 
 /* Limits of a destination; -1 means "not set". */
 struct profile_limits {
-	int64_t folder_items;     /* items per folder (Exchange: 10,000 recommended) */
-	int64_t message_bytes;    /* largest message the migration moves */
-	int64_t mailbox_bytes;    /* mailbox quota */
-	int64_t mailbox_items;    /* items per mailbox the migration moves */
-	int64_t folder_count;     /* folders per mailbox before clients degrade */
-	double quota_headroom;    /* share of the quota the source may fill (0.70) */
+	int64_t folder_items;  /* items per folder (Exchange: 10,000 recommended) */
+	int64_t message_bytes; /* largest message the migration moves */
+	int64_t mailbox_bytes; /* mailbox quota */
+	int64_t mailbox_items; /* items per mailbox the migration moves */
+	int64_t folder_count;  /* folders per mailbox before clients degrade */
+	double quota_headroom; /* share of the quota the source may fill (0.70) */
 };
 
 struct profile {
-	const char *name;                            /* "microsoft365" */
-	const char *label;                           /* "Microsoft 365" */
-	const char *mx[PROFILE_MAX_PATTERNS];        /* NULL-terminated patterns */
-	const char *spf_include;                     /* NULL if none */
-	const char *autodiscover;                    /* expected CNAME target or NULL */
+	const char *name;                                 /* "microsoft365" */
+	const char *label;                                /* "Microsoft 365" */
+	const char *mx[PROFILE_MAX_PATTERNS];             /* NULL-terminated patterns */
+	const char *spf_include;                          /* NULL if none */
+	const char *autodiscover;                         /* expected CNAME target or NULL */
 	const char *dkim_selectors[PROFILE_MAX_PATTERNS]; /* NULL-terminated */
 	struct profile_limits limits;
 };

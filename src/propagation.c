@@ -3,8 +3,8 @@
  * propagation`). See propagation.h.
  *
  * Data flow of one round: every server gets every query at once (through
- * one dnsprobe: a few shared UDP sockets however many servers); each answer is turned into a state (match, stale, error)
- * the moment it arrives, and compared with that server's previous state so
+ * one dnsprobe: a few shared UDP sockets however many servers); each answer is turned into a state
+ * (match, stale, error) the moment it arrives, and compared with that server's previous state so
  * that changes go to the timeline; when the last query of the round is in,
  * every expectation gets its status, the progress hook runs, and finished
  * expectations hand their result to the runner.
@@ -46,29 +46,29 @@ struct prop_ans {
 	enum prop_state state;
 	char *answer[PROP_MAX_ANSWER];
 	size_t n_answer;
-	char *joined;            /* answer joined with ", ", for display and changes */
-	int64_t ttl;             /* -1 = none */
-	const char *error_code;  /* dns_status_str() or "not_authoritative" */
+	char *joined;           /* answer joined with ", ", for display and changes */
+	int64_t ttl;            /* -1 = none */
+	const char *error_code; /* dns_status_str() or "not_authoritative" */
 	char *error;
-	const char *negative;    /* "nodata", "nxdomain" or NULL */
-	time_t at;               /* wall clock of the answer */
-	time_t first_match_at;   /* 0 = never matched */
+	const char *negative;  /* "nodata", "nxdomain" or NULL */
+	time_t at;             /* wall clock of the answer */
+	time_t first_match_at; /* 0 = never matched */
 	int64_t first_match_ms;
-	int changed;             /* changed in the current round */
+	int changed; /* changed in the current round */
 	enum prop_state previous;
 };
 
 struct prop_server {
 	struct prop *p;
-	char *cares;             /* "127.0.0.1:5300", "[::1]:53" */
-	char *label;             /* "127.0.0.1:5300", "192.0.2.1" */
-	char *ns_name;           /* discovered NS host, or NULL */
-	char *operator;          /* from a resolvers list, or NULL */
+	char *cares;    /* "127.0.0.1:5300", "[::1]:53" */
+	char *label;    /* "127.0.0.1:5300", "192.0.2.1" */
+	char *ns_name;  /* discovered NS host, or NULL */
+	char *operator; /* from a resolvers list, or NULL */
 	char *country;
 	enum prop_role role;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	int64_t serial;          /* -1 = unknown */
+	int64_t serial; /* -1 = unknown */
 	struct prop_ans ans[PROP_MAX_EXPECT];
 	struct dnsprobe_query *q[PROP_MAX_EXPECT + 1];
 	struct prop_ref ref[PROP_MAX_EXPECT + 1];
@@ -77,7 +77,7 @@ struct prop_server {
 struct prop_item {
 	struct prop *p;
 	const struct prop_expect *e;
-	char *label;             /* "MX example.com" */
+	char *label; /* "MX example.com" */
 	struct task *t;
 	int done;
 	enum result_status status;
@@ -112,7 +112,7 @@ struct prop {
 	struct dns_query *addrq[PROP_MAX_NS][2];
 	struct prop_nsref nsref[PROP_MAX_NS][2];
 	size_t disc_pending;
-	char *addr_error;        /* first failed address lookup of an NS name */
+	char *addr_error; /* first failed address lookup of an NS name */
 	/* rounds */
 	size_t pending;
 	unsigned rounds;
@@ -186,7 +186,8 @@ prop_expect_mx_parse(struct prop_expect *e, const char *arg, char **err)
 		}
 		if (prof != NULL) {
 			if (prof->mx[0] == NULL) {
-				*err = xasprintf("profile %s has no MX hosts; name the hosts instead", tok);
+				*err = xasprintf(
+				    "profile %s has no MX hosts; name the hosts instead", tok);
 				free(tok);
 				return -1;
 			}
@@ -200,11 +201,15 @@ prop_expect_mx_parse(struct prop_expect *e, const char *arg, char **err)
 			free(tok);
 			continue;
 		}
-		if (strchr(tok, '.') == NULL || strspn(tok, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*_") != strlen(tok)) {
+		if (strchr(tok, '.') == NULL ||
+		    strspn(tok,
+		        "abcdefghijklmnopqrstuvwxyz"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*_") != strlen(tok)) {
 			*err = xasprintf("\"%s\" is neither a host name (mx1.example.com, "
-			    "*.mail.protection.outlook.com) nor a profile (microsoft365, rackspace, "
-			    "google)", tok);
+			                 "*.mail.protection.outlook.com) nor a profile "
+			                 "(microsoft365, rackspace, "
+			                 "google)",
+			    tok);
 			free(tok);
 			return -1;
 		}
@@ -242,7 +247,8 @@ prop_name_value_parse(const char *arg, const char *domain, char **name, char **v
 
 	*name = *value = *err = NULL;
 	if (eq == NULL || eq == arg || eq[1] == '\0') {
-		*err = xstrdup("expected NAME=VALUE, e.g. @=\"v=spf1 include:spf.protection."
+		*err = xstrdup(
+		    "expected NAME=VALUE, e.g. @=\"v=spf1 include:spf.protection."
 		    "outlook.com -all\" or autodiscover.example.com=autodiscover.outlook.com");
 		return -1;
 	}
@@ -271,8 +277,8 @@ prop_status(const struct prop_counts *c)
 }
 
 int
-prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len, char *label,
-    size_t label_len)
+prop_server_parse(
+    const char *s, int default_port, char *cares, size_t cares_len, char *label, size_t label_len)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
 	unsigned char bin[16];
@@ -351,8 +357,8 @@ prop_trim(const char **s, size_t *n)
 }
 
 static int
-prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
-    struct prop_list *l, size_t first, char **err)
+prop_list_line(const char *line, size_t len, const char *path, unsigned lineno, struct prop_list *l,
+    size_t first, char **err)
 {
 	const char *field[3] = {NULL, NULL, NULL};
 	size_t flen[3] = {0, 0, 0}, nf = 0, alen;
@@ -364,8 +370,8 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 		unsigned char ch = (unsigned char)line[i];
 
 		if (ch < 0x20 && ch != '\t' && ch != '\r') {
-			*err = xasprintf("%s:%u: control character (byte 0x%02x) in column %zu", path,
-			    lineno, ch, i + 1);
+			*err = xasprintf("%s:%u: control character (byte 0x%02x) in column %zu",
+			    path, lineno, ch, i + 1);
 			return -1;
 		}
 	}
@@ -377,7 +383,8 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 	addr[alen] = '\0';
 	if (prop_server_parse(addr, 53, cares, sizeof(cares), label, sizeof(label)) != 0) {
 		*err = xasprintf("%s:%u: \"%.60s\" is not an IP address (ADDR, ADDR:PORT or "
-		    "[IPv6]:PORT)", path, lineno, addr);
+		                 "[IPv6]:PORT)",
+		    path, lineno, addr);
 		return -1;
 	}
 	/* The rest: OPERATOR | COUNTRY | SOURCE, each optional. */
@@ -388,7 +395,8 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 
 		if (nf == 3) {
 			*err = xasprintf("%s:%u: more than three fields after the address "
-			    "(OPERATOR | COUNTRY | SOURCE)", path, lineno);
+			                 "(OPERATOR | COUNTRY | SOURCE)",
+			    path, lineno);
 			return -1;
 		}
 		field[nf] = rest;
@@ -400,18 +408,19 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 		rest += n + 1; /* past the '|' */
 		len -= n + 1;
 	}
-	if (flen[1] > 0 && (flen[1] != 2 || field[1][0] < 'A' || field[1][0] > 'Z' ||
-	    field[1][1] < 'A' || field[1][1] > 'Z')) {
+	if (flen[1] > 0 &&
+	    (flen[1] != 2 || field[1][0] < 'A' || field[1][0] > 'Z' || field[1][1] < 'A' ||
+	        field[1][1] > 'Z')) {
 		*err = xasprintf("%s:%u: country \"%.*s\" is not an ISO 3166 code of two "
-		    "capital letters (US, DE, JP)", path, lineno, (int)(flen[1] > 40 ? 40 : flen[1]),
-		    field[1]);
+		                 "capital letters (US, DE, JP)",
+		    path, lineno, (int)(flen[1] > 40 ? 40 : flen[1]), field[1]);
 		return -1;
 	}
 	/* The same server twice (in any spelling): say where it was first. */
 	for (size_t i = first; i < l->n; i++) {
 		if (strcmp(cares, l->v[i].canonical) == 0) {
-			*err = xasprintf("%s:%u: %s is listed already (line %u)", path, lineno, addr,
-			    l->v[i].line);
+			*err = xasprintf("%s:%u: %s is listed already (line %u)", path, lineno,
+			    addr, l->v[i].line);
 			return -1;
 		}
 	}
@@ -423,7 +432,7 @@ prop_list_line(const char *line, size_t len, const char *path, unsigned lineno,
 	memset(e, 0, sizeof(*e));
 	e->server = xstrdup(addr);
 	e->canonical = xstrdup(cares);
-	e->operator = flen[0] > 0 ? xstrndup(field[0], flen[0]) : NULL;
+	e->operator= flen[0]> 0 ? xstrndup(field[0], flen[0]) : NULL;
 	e->country = flen[1] > 0 ? xstrndup(field[1], flen[1]) : NULL;
 	e->source = flen[2] > 0 ? xstrndup(field[2], flen[2]) : NULL;
 	e->line = lineno;
@@ -444,8 +453,8 @@ prop_list_parse(const char *buf, size_t len, const char *path, struct prop_list 
 		pos += n + (nl != NULL);
 		lineno++;
 		if (n > PROP_MAX_LIST_LINE) {
-			*err = xasprintf("%s:%u: line longer than %d bytes", path, lineno,
-			    PROP_MAX_LIST_LINE);
+			*err = xasprintf(
+			    "%s:%u: line longer than %d bytes", path, lineno, PROP_MAX_LIST_LINE);
 			return -1;
 		}
 		/* '#' starts a comment (addresses and the fields never hold one). */
@@ -536,7 +545,7 @@ prop_add_server(struct prop *p, const char *cares, const char *label, enum prop_
 	}
 	s->p = p;
 	if (meta != NULL) {
-		s->operator = meta->operator != NULL ? xstrdup(meta->operator) : NULL;
+		s->operator= meta->operator!= NULL ? xstrdup(meta->operator) : NULL;
 		s->country = meta->country != NULL ? xstrdup(meta->country) : NULL;
 	}
 	s->cares = xstrdup(cares);
@@ -649,7 +658,8 @@ prop_read_answer(const struct prop_server *s, const struct prop_expect *e,
 		n->state = PROP_ERROR;
 		n->error_code = "not_authoritative";
 		n->error = xasprintf("answered without the AA flag: not authoritative for %s "
-		    "(lame delegation)", e->name);
+		                     "(lame delegation)",
+		    e->name);
 		return;
 	}
 	if (reply->status == DNS_OK && msg != NULL) {
@@ -671,8 +681,8 @@ prop_read_answer(const struct prop_server *s, const struct prop_expect *e,
 		n->ttl = prop_negative_ttl(msg);
 	}
 	qsort(n->answer, n->n_answer, sizeof(n->answer[0]), prop_strcmp);
-	n->state = prop_match(e, (const char *const *)n->answer, n->n_answer) ? PROP_MATCH :
-	    PROP_STALE;
+	n->state =
+	    prop_match(e, (const char *const *)n->answer, n->n_answer) ? PROP_MATCH : PROP_STALE;
 }
 
 static char *
@@ -719,8 +729,8 @@ prop_add_time(cJSON *obj, const char *key, time_t t)
 }
 
 static void
-prop_timeline_add(struct prop *p, struct prop_item *it, const struct prop_server *s,
-    const struct prop_ans *a)
+prop_timeline_add(
+    struct prop *p, struct prop_item *it, const struct prop_server *s, const struct prop_ans *a)
 {
 	cJSON *ev;
 
@@ -734,8 +744,8 @@ prop_timeline_add(struct prop *p, struct prop_item *it, const struct prop_server
 	cJSON_AddNumberToObject(ev, "elapsed_ms", (double)(util_now_ms() - p->t0_ms));
 	cJSON_AddNumberToObject(ev, "round", p->rounds + 1);
 	cJSON_AddStringToObject(ev, "server", s->label);
-	cJSON_AddStringToObject(ev, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
-	    "resolver");
+	cJSON_AddStringToObject(
+	    ev, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" : "resolver");
 	if (a->previous == PROP_UNKNOWN)
 		cJSON_AddNullToObject(ev, "from");
 	else
@@ -901,16 +911,18 @@ prop_summary_clear(struct prop_summary *sm)
 
 /* The details of IT's result (reports/SCHEMA.md, dns.propagation); takes IT's timeline. */
 static void
-prop_details_json(const struct prop *p, struct prop_item *it, const struct prop_summary *sm,
-    cJSON *d)
+prop_details_json(
+    const struct prop *p, struct prop_item *it, const struct prop_summary *sm, cJSON *d)
 {
 	size_t i = (size_t)(it - p->items);
 	const struct prop_counts *c = &sm->counts;
 	cJSON *arr, *rec;
 
 	rec = cJSON_AddObjectToObject(d, "record");
-	cJSON_AddStringToObject(rec, "type", it->e->type == DNSMSG_MX ? "MX" :
-	    it->e->type == DNSMSG_TXT ? "TXT" : "CNAME");
+	cJSON_AddStringToObject(rec, "type",
+	    it->e->type == DNSMSG_MX        ? "MX"
+	        : it->e->type == DNSMSG_TXT ? "TXT"
+	                                    : "CNAME");
 	cJSON_AddStringToObject(rec, "name", it->e->name);
 	arr = cJSON_AddArrayToObject(d, "expected");
 	for (size_t v = 0; v < it->e->n_values; v++)
@@ -926,8 +938,8 @@ prop_details_json(const struct prop *p, struct prop_item *it, const struct prop_
 		util_json_add_str_or_null(o, "name", s->ns_name);
 		util_json_add_str_or_null(o, "operator", s->operator);
 		util_json_add_str_or_null(o, "country", s->country);
-		cJSON_AddStringToObject(o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" :
-		    "resolver");
+		cJSON_AddStringToObject(
+		    o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" : "resolver");
 		cJSON_AddStringToObject(o, "state", ok ? prop_state_str(a->state) : "error");
 		cJSON_AddItemToObject(o, "answer", prop_answer_json(a));
 		if (ok && a->ttl >= 0)
@@ -945,8 +957,10 @@ prop_details_json(const struct prop *p, struct prop_item *it, const struct prop_
 			cJSON_AddStringToObject(o, "error", a->error);
 			cJSON_AddStringToObject(o, "error_code", a->error_code);
 		} else {
-			cJSON_AddStringToObject(o, "error", p->interrupted ? "interrupted before it "
-			    "answered" : "no answer within the time limit");
+			cJSON_AddStringToObject(o, "error",
+			    p->interrupted ? "interrupted before it "
+			                     "answered"
+			                   : "no answer within the time limit");
 			cJSON_AddStringToObject(o, "error_code", "timeout");
 		}
 		if (a->negative != NULL && ok)
@@ -990,8 +1004,10 @@ prop_details_json(const struct prop *p, struct prop_item *it, const struct prop_
 			cJSON_AddNumberToObject(w, "deadline_s", p->cfg.deadline_ms / 1000.0);
 		else
 			cJSON_AddNullToObject(w, "deadline_s");
-		cJSON_AddStringToObject(w, "outcome", sm->outcome == PROP_OUT_DEADLINE ? "deadline" :
-		    sm->outcome == PROP_OUT_INTERRUPTED ? "interrupted" : "complete");
+		cJSON_AddStringToObject(w, "outcome",
+		    sm->outcome == PROP_OUT_DEADLINE          ? "deadline"
+		        : sm->outcome == PROP_OUT_INTERRUPTED ? "interrupted"
+		                                              : "complete");
 		prop_add_time(w, "started_at", p->t0);
 		prop_add_time(w, "completed_at", sm->outcome == PROP_OUT_COMPLETE ? sm->now : 0);
 		cJSON_AddNumberToObject(w, "elapsed_ms", (double)sm->elapsed_ms);
@@ -1015,53 +1031,69 @@ prop_verdict(const struct prop_summary *sm, struct verdict *out)
 		prop_format_utc(sm->expire_by, sm->now, when, sizeof(when));
 	if (st == RESULT_ERROR) {
 		if (sm->total == 0)
-			text = xasprintf("%s: no server to ask (%s)", sm->label, sm->discovery_error ?
-			    sm->discovery_error : "no authoritative server and no resolver");
+			text = xasprintf("%s: no server to ask (%s)", sm->label,
+			    sm->discovery_error ? sm->discovery_error
+			                        : "no authoritative server and no resolver");
 		else
 			text = xasprintf("%s: no server answered (%s: %s)", sm->label,
 			    sm->first_error_server, sm->first_error);
-		verdict_advise(out, "Check that this machine can reach the DNS servers (firewall, "
-		    "IPv6 connectivity) and that the addresses are right; name servers can be given "
+		verdict_advise(out,
+		    "Check that this machine can reach the DNS servers (firewall, "
+		    "IPv6 connectivity) and that the addresses are right; name servers can be "
+		    "given "
 		    "with --authoritative ADDR[:PORT] and resolvers with --resolver.");
 	} else if (st == RESULT_FAIL) {
 		text = xasprintf("%s: authoritative server %s%s still serves the old answer while "
-		    "resolvers have the new one", sm->label, sm->stale_authoritative,
+		                 "resolvers have the new one",
+		    sm->label, sm->stale_authoritative,
 		    sm->n_stale_authoritative > 1 ? " (and others)" : "");
-		verdict_advise(out, "A name server that did not follow the change: typically a "
-		    "secondary that did not transfer the zone (compare the serials in the details). "
+		verdict_advise(out,
+		    "A name server that did not follow the change: typically a "
+		    "secondary that did not transfer the zone (compare the serials in the "
+		    "details). "
 		    "Fix its zone transfer (NOTIFY, AXFR/IXFR) or remove it from the NS set; until "
 		    "then resolvers may fetch the old answer from it and keep it for its TTL.");
 	} else if (st == RESULT_WARN) {
 		size_t stale = c->auth_stale + c->res_stale, errors = c->auth_error + c->res_error;
-		char *tail = sm->expire_by != 0 && sm->stale_authoritative == NULL ?
-		    xasprintf("; all caches expire by %s at the latest", when) : xstrdup("");
-		char *err_part = errors > 0 ? xasprintf(", %zu could not be asked", errors) :
-		    xstrdup("");
+		char *tail = sm->expire_by != 0 && sm->stale_authoritative == NULL
+		    ? xasprintf("; all caches expire by %s at the latest", when)
+		    : xstrdup("");
+		char *err_part =
+		    errors > 0 ? xasprintf(", %zu could not be asked", errors) : xstrdup("");
 
 		text = xasprintf("%s: %zu of %zu servers have the new answer, %zu stale%s%s",
 		    sm->label, c->auth_match + c->res_match, sm->total, stale, err_part, tail);
 		free(tail);
 		free(err_part);
 		if (sm->stale_authoritative != NULL)
-			verdict_advise(out, "Authoritative server %s still serves the old answer: "
+			verdict_advise(out,
+			    "Authoritative server %s still serves the old answer: "
 			    "update the zone there (or wait for its zone transfer); resolvers may "
-			    "cache the old answer from it for its full TTL.", sm->stale_authoritative);
+			    "cache the old answer from it for its full TTL.",
+			    sm->stale_authoritative);
 		else if (stale > 0 && sm->expire_by != 0)
-			verdict_advise(out, "Resolvers keep the old answer until its TTL runs out (by "
-			    "%s at the latest). Nothing to fix: run 'cutover propagation ... --watch' "
-			    "to be told when every server has the new answer.", when);
+			verdict_advise(out,
+			    "Resolvers keep the old answer until its TTL runs out (by "
+			    "%s at the latest). Nothing to fix: run 'cutover propagation ... "
+			    "--watch' "
+			    "to be told when every server has the new answer.",
+			    when);
 		else if (stale > 0)
-			verdict_advise(out, "Resolvers keep the old answer until its TTL runs out. "
+			verdict_advise(out,
+			    "Resolvers keep the old answer until its TTL runs out. "
 			    "Nothing to fix: run 'cutover propagation ... --watch' to be told when "
 			    "every server has the new answer.");
 		else
-			verdict_advise(out, "%s could not be asked (%s); the run completes only when "
+			verdict_advise(out,
+			    "%s could not be asked (%s); the run completes only when "
 			    "every server answers with the new record. Leave out servers that are "
-			    "unreachable from here.", sm->first_error_server, sm->first_error);
+			    "unreachable from here.",
+			    sm->first_error_server, sm->first_error);
 	} else {
 		text = xasprintf("%s: all %zu servers have the new answer", sm->label, sm->total);
 		if (sm->n_serials > 1 || !sm->answers_agree)
-			verdict_advise(out, "The authoritative servers answer alike but disagree on "
+			verdict_advise(out,
+			    "The authoritative servers answer alike but disagree on "
 			    "the zone's serial: one of them may be a secondary that lags behind.");
 	}
 	if (sm->n_serials > 1 && st != RESULT_ERROR) {
@@ -1077,8 +1109,8 @@ prop_verdict(const struct prop_summary *sm, struct verdict *out)
 		if (st != RESULT_ERROR)
 			st = RESULT_FAIL;
 	} else if (sm->outcome == PROP_OUT_INTERRUPTED) {
-		prefix = xasprintf("interrupted after %u round%s: ", sm->rounds, sm->rounds == 1 ?
-		    "" : "s");
+		prefix = xasprintf(
+		    "interrupted after %u round%s: ", sm->rounds, sm->rounds == 1 ? "" : "s");
 		if (st == RESULT_PASS)
 			st = RESULT_WARN;
 	} else if (sm->outcome == PROP_OUT_COMPLETE && sm->watch) {
@@ -1195,13 +1227,15 @@ prop_round_send(struct prop *p)
 				continue;
 			if (i == p->n_items && s->role != PROP_AUTHORITATIVE)
 				continue;
-			if (s->q[i] != NULL)	/* still waiting from a cut-off round */
+			if (s->q[i] != NULL) /* still waiting from a cut-off round */
 				continue;
 			s->ref[i] = (struct prop_ref){s, i};
 			p->pending++;
-			s->q[i] = dnsprobe_query(p->probe, (const struct sockaddr *)&s->sa, s->salen,
-			    name, type, DNS_FLAG_RAW_RCODE | (s->role == PROP_AUTHORITATIVE ?
-			    DNS_FLAG_NORECURSE : 0), prop_answer_cb, &s->ref[i]);
+			s->q[i] = dnsprobe_query(p->probe, (const struct sockaddr *)&s->sa,
+			    s->salen, name, type,
+			    DNS_FLAG_RAW_RCODE |
+			        (s->role == PROP_AUTHORITATIVE ? DNS_FLAG_NORECURSE : 0),
+			    prop_answer_cb, &s->ref[i]);
 		}
 	}
 	if (--p->pending == 0)
@@ -1251,15 +1285,17 @@ prop_nsaddr_cb(void *arg, const struct dns_reply *reply)
 		const struct dnsmsg_rr *rr;
 		size_t it = 0;
 
-		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, ref->v6 ? DNSMSG_AAAA : DNSMSG_A,
-		    owner, &it)) != NULL) {
+		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER,
+		            ref->v6 ? DNSMSG_AAAA : DNSMSG_A, owner, &it)) != NULL) {
 			char spec[80], cares[80], label[80], *err = NULL;
 
 			snprintf(spec, sizeof(spec), ref->v6 ? "[%s]:%d" : "%s:%d", rr->addr,
 			    p->cfg.ns_port);
-			if (prop_server_parse(spec, 53, cares, sizeof(cares), label, sizeof(label)) != 0)
+			if (prop_server_parse(
+			        spec, 53, cares, sizeof(cares), label, sizeof(label)) != 0)
 				continue;
-			if (prop_add_server(p, cares, label, PROP_AUTHORITATIVE, name, NULL, &err) < 0 &&
+			if (prop_add_server(p, cares, label, PROP_AUTHORITATIVE, name, NULL, &err) <
+			        0 &&
 			    p->addr_error == NULL)
 				p->addr_error = err;
 			else
@@ -1297,8 +1333,10 @@ prop_ns_cb(void *arg, const struct dns_reply *reply)
 	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_NS, owner, &it)) != NULL)
 		p->ns_names[p->n_ns++] = xstrdup(rr->target);
 	if (p->n_ns == 0) {
-		p->discovery_error = xasprintf("%s has no NS records (is it the zone's apex?); name "
-		    "its servers with --authoritative", p->cfg.domain);
+		p->discovery_error =
+		    xasprintf("%s has no NS records (is it the zone's apex?); name "
+		              "its servers with --authoritative",
+		        p->cfg.domain);
 		prop_discovered(p);
 		return;
 	}
@@ -1363,8 +1401,10 @@ prop_cancel(struct task *t, void *aux)
 
 	(void)t;
 	prop_evaluate(p, it);
-	prop_fill(p, it, p->interrupted ? PROP_OUT_INTERRUPTED :
-	    p->cfg.watch ? PROP_OUT_DEADLINE : PROP_OUT_ROUND);
+	prop_fill(p, it,
+	    p->interrupted     ? PROP_OUT_INTERRUPTED
+	        : p->cfg.watch ? PROP_OUT_DEADLINE
+	                       : PROP_OUT_ROUND);
 	it->done = 1;
 	it->t = NULL;
 	p->n_done++;
@@ -1379,9 +1419,9 @@ prop_schedule(struct prop *p)
 
 	if (p->cfg.watch)
 		timeout = p->cfg.deadline_ms > 0 ? p->cfg.deadline_ms : INT_MAX;
-	else	/* discovery takes up to one more query budget */
-		timeout = p->cfg.timeout_ms + (p->cfg.n_authoritative == 0 ?
-		    p->cfg.timeout_ms : 0) + 500;
+	else /* discovery takes up to one more query budget */
+		timeout =
+		    p->cfg.timeout_ms + (p->cfg.n_authoritative == 0 ? p->cfg.timeout_ms : 0) + 500;
 	for (size_t i = 0; i < p->n_items; i++) {
 		struct prop_item *it = &p->items[i];
 
@@ -1407,7 +1447,8 @@ prop_new(struct runner *r, const struct prop_config *cfg, char **err)
 		p->cfg.interval_ms = 30000;
 	if (cfg->n_expect == 0 || cfg->n_expect > PROP_MAX_EXPECT) {
 		*err = xasprintf("between 1 and %d expectations (--expect-mx, --expect-txt, "
-		    "--expect-cname)", PROP_MAX_EXPECT);
+		                 "--expect-cname)",
+		    PROP_MAX_EXPECT);
 		goto fail;
 	}
 	for (int pass = 0; pass < 2; pass++) {
@@ -1417,15 +1458,18 @@ prop_new(struct runner *r, const struct prop_config *cfg, char **err)
 		for (size_t i = 0; i < n; i++) {
 			char cares[80], label[80];
 
-			if (prop_server_parse(list[i], 53, cares, sizeof(cares), label,
-			    sizeof(label)) != 0) {
+			if (prop_server_parse(
+			        list[i], 53, cares, sizeof(cares), label, sizeof(label)) != 0) {
 				*err = xasprintf("%s \"%s\": expected an IP address, ADDR:PORT or "
-				    "[IPv6]:PORT", pass == 0 ? "--authoritative" : "--resolver", list[i]);
+				                 "[IPv6]:PORT",
+				    pass == 0 ? "--authoritative" : "--resolver", list[i]);
 				goto fail;
 			}
-			if (prop_add_server(p, cares, label, pass == 0 ? PROP_AUTHORITATIVE :
-			    PROP_RESOLVER, NULL, pass == 1 && cfg->resolver_meta != NULL ?
-			    &cfg->resolver_meta[i] : NULL, err) < 0)
+			if (prop_add_server(p, cares, label,
+			        pass == 0 ? PROP_AUTHORITATIVE : PROP_RESOLVER, NULL,
+			        pass == 1 && cfg->resolver_meta != NULL ? &cfg->resolver_meta[i]
+			                                                : NULL,
+			        err) < 0)
 				goto fail;
 		}
 	}
@@ -1435,8 +1479,11 @@ prop_new(struct runner *r, const struct prop_config *cfg, char **err)
 
 		p->items[i].p = p;
 		p->items[i].e = e;
-		p->items[i].label = xasprintf("%s %s", e->type == DNSMSG_MX ? "MX" :
-		    e->type == DNSMSG_TXT ? "TXT" : "CNAME", e->name);
+		p->items[i].label = xasprintf("%s %s",
+		    e->type == DNSMSG_MX        ? "MX"
+		        : e->type == DNSMSG_TXT ? "TXT"
+		                                : "CNAME",
+		    e->name);
 		p->items[i].timeline = cJSON_CreateArray();
 	}
 	p->timer = evtimer_new(runner_base(r), prop_timer_event, p);
@@ -1491,12 +1538,36 @@ prop_free(struct prop *p)
 
 /* ---- view ----------------------------------------------------------------- */
 
-size_t prop_n_expect(const struct prop *p) { return p->n_items; }
-size_t prop_n_servers(const struct prop *p) { return p->n_srv; }
-unsigned prop_rounds(const struct prop *p) { return p->rounds; }
-int64_t prop_elapsed_ms(const struct prop *p) { return util_now_ms() - p->t0_ms; }
-const char *prop_expect_label(const struct prop *p, size_t i) { return p->items[i].label; }
-int prop_expect_done(const struct prop *p, size_t i) { return p->items[i].done; }
+size_t
+prop_n_expect(const struct prop *p)
+{
+	return p->n_items;
+}
+size_t
+prop_n_servers(const struct prop *p)
+{
+	return p->n_srv;
+}
+unsigned
+prop_rounds(const struct prop *p)
+{
+	return p->rounds;
+}
+int64_t
+prop_elapsed_ms(const struct prop *p)
+{
+	return util_now_ms() - p->t0_ms;
+}
+const char *
+prop_expect_label(const struct prop *p, size_t i)
+{
+	return p->items[i].label;
+}
+int
+prop_expect_done(const struct prop *p, size_t i)
+{
+	return p->items[i].done;
+}
 
 enum result_status
 prop_expect_status(const struct prop *p, size_t i, size_t *matched)
@@ -1515,7 +1586,7 @@ prop_view(const struct prop *p, size_t i, size_t k, struct prop_view *out)
 	memset(out, 0, sizeof(*out));
 	out->server = s->label;
 	out->ns_name = s->ns_name;
-	out->operator = s->operator;
+	out->operator= s->operator;
 	out->country = s->country;
 	out->role = s->role;
 	out->state = a->state;
@@ -1523,8 +1594,9 @@ prop_view(const struct prop *p, size_t i, size_t k, struct prop_view *out)
 	out->ttl = a->state == PROP_ERROR ? -1 : a->ttl;
 	out->serial = s->role == PROP_AUTHORITATIVE ? s->serial : -1;
 	out->error = a->state == PROP_ERROR ? a->error : NULL;
-	out->expires_at = a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0 ?
-	    a->at + (time_t)a->ttl : 0;
+	out->expires_at = a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0
+	    ? a->at + (time_t)a->ttl
+	    : 0;
 	out->changed = a->changed;
 	out->previous = a->previous == PROP_UNKNOWN ? NULL : prop_state_str(a->previous);
 }

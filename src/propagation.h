@@ -5,8 +5,8 @@
  * One "watch" (struct prop) asks a set of DNS servers, any number of them,
  * through one dnsprobe (a few shared UDP sockets, src/dnsprobe.h):
  * authoritative servers with recursion off (RD=0), resolvers with recursion
- * on, all with raw rcodes so that SERVFAIL and REFUSED come back as such. One round sends every query at once and ends
- * when the last server answered or gave up; with `watch` set, rounds repeat
+ * on, all with raw rcodes so that SERVFAIL and REFUSED come back as such. One round sends every
+ * query at once and ends when the last server answered or gave up; with `watch` set, rounds repeat
  * every interval (a libevent timer, never sleep) until every server matches.
  *
  * Each expectation (--expect-mx, --expect-txt, --expect-cname) is one runner
@@ -34,12 +34,12 @@
 #include "runner.h"
 #include "verdict.h"
 
-#define PROP_MAX_LIST_LINE 1024  /* longest line of a resolvers list */
-#define PROP_MAX_EXPECT 8        /* --expect-* options */
-#define PROP_MAX_VALUES 16       /* values of one expectation (MX hosts) */
-#define PROP_MAX_NS 16           /* NS names followed in discovery */
-#define PROP_MAX_ANSWER 32       /* records of one answer kept */
-#define PROP_MAX_TIMELINE 4096   /* timeline events kept per expectation (or 8 a server) */
+#define PROP_MAX_LIST_LINE 1024 /* longest line of a resolvers list */
+#define PROP_MAX_EXPECT 8       /* --expect-* options */
+#define PROP_MAX_VALUES 16      /* values of one expectation (MX hosts) */
+#define PROP_MAX_NS 16          /* NS names followed in discovery */
+#define PROP_MAX_ANSWER 32      /* records of one answer kept */
+#define PROP_MAX_TIMELINE 4096  /* timeline events kept per expectation (or 8 a server) */
 
 enum prop_role { PROP_AUTHORITATIVE = 0, PROP_RESOLVER };
 
@@ -61,7 +61,8 @@ struct prop_expect {
 	 * user named), 0 when it is one of several allowed (a profile's
 	 * patterns). */
 	unsigned char required[PROP_MAX_VALUES];
-	unsigned char owned[PROP_MAX_VALUES]; /* values[i] is allocated (free with prop_expect_clear) */
+	unsigned char
+	    owned[PROP_MAX_VALUES]; /* values[i] is allocated (free with prop_expect_clear) */
 	size_t n_values;
 };
 
@@ -77,8 +78,8 @@ struct prop_meta {
 typedef void (*prop_round_fn)(void *arg, const struct prop *p);
 
 struct prop_config {
-	const char *domain;                 /* the zone: NS and SOA are asked for it */
-	const struct prop_expect *expect;   /* n_expect >= 1 */
+	const char *domain;               /* the zone: NS and SOA are asked for it */
+	const struct prop_expect *expect; /* n_expect >= 1 */
 	size_t n_expect;
 	/* "ADDR", "ADDR:PORT", "[V6]:PORT". n_authoritative == 0: discover the
 	 * NS set of DOMAIN through runner_dns() and ask each address on NS_PORT. */
@@ -89,12 +90,12 @@ struct prop_config {
 	/* NULL, or n_resolvers entries: each resolver's operator and country
 	 * (from a resolvers list; NULL members when unknown). Borrowed. */
 	const struct prop_meta *resolver_meta;
-	int ns_port;                        /* 53 unless a lab says otherwise */
-	int timeout_ms;                     /* budget of one server's queries in a round */
-	int watch;                          /* repeat rounds until all match */
-	int interval_ms;                    /* between round starts */
-	int deadline_ms;                    /* watch: 0 = none */
-	int then;                           /* --then given (recorded in the report) */
+	int ns_port;     /* 53 unless a lab says otherwise */
+	int timeout_ms;  /* budget of one server's queries in a round */
+	int watch;       /* repeat rounds until all match */
+	int interval_ms; /* between round starts */
+	int deadline_ms; /* watch: 0 = none */
+	int then;        /* --then given (recorded in the report) */
 	prop_round_fn on_round;
 	void *on_round_arg;
 };
@@ -116,19 +117,19 @@ void prop_free(struct prop *p);
 /* ---- read-only view for progress output (valid during on_round) ------ */
 
 struct prop_view {
-	const char *server;      /* "127.0.0.1:5300", "192.0.2.53" */
-	const char *ns_name;     /* discovered NS host, or NULL */
-	const char *operator;    /* from a resolvers list, or NULL */
-	const char *country;     /* ISO 3166 code from a resolvers list, or NULL */
+	const char *server;   /* "127.0.0.1:5300", "192.0.2.53" */
+	const char *ns_name;  /* discovered NS host, or NULL */
+	const char *operator; /* from a resolvers list, or NULL */
+	const char *country;  /* ISO 3166 code from a resolvers list, or NULL */
 	enum prop_role role;
 	enum prop_state state;
-	const char *answer;      /* "mx1.example.com, mx2.example.com", "" or NULL on error */
-	int64_t ttl;             /* -1 = none */
-	int64_t serial;          /* -1 = none */
-	const char *error;       /* NULL unless state is error */
-	time_t expires_at;       /* a stale resolver's cache expiry (answer + TTL), else 0 */
-	int changed;             /* state or answer changed in the last round */
-	const char *previous;    /* the state before the change, NULL on the first answer */
+	const char *answer;   /* "mx1.example.com, mx2.example.com", "" or NULL on error */
+	int64_t ttl;          /* -1 = none */
+	int64_t serial;       /* -1 = none */
+	const char *error;    /* NULL unless state is error */
+	time_t expires_at;    /* a stale resolver's cache expiry (answer + TTL), else 0 */
+	int changed;          /* state or answer changed in the last round */
+	const char *previous; /* the state before the change, NULL on the first answer */
 };
 
 size_t prop_n_expect(const struct prop *p);
@@ -170,8 +171,8 @@ void prop_expect_clear(struct prop_expect *e);
  * (new strings, caller frees); "@" as NAME means DOMAIN. Returns 0, or -1
  * with *ERR (caller frees) when the '=' or a side is missing.
  */
-int prop_name_value_parse(const char *arg, const char *domain, char **name, char **value,
-    char **err);
+int prop_name_value_parse(
+    const char *arg, const char *domain, char **name, char **value, char **err);
 
 /* Server counts of one expectation in one round. */
 struct prop_counts {
@@ -193,19 +194,19 @@ enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_O
 
 /* What one expectation's result says, as the watch stands when it ends. */
 struct prop_summary {
-	const char *label;             /* "MX example.com" */
-	enum result_status status;     /* prop_status(&counts) */
+	const char *label;         /* "MX example.com" */
+	enum result_status status; /* prop_status(&counts) */
 	struct prop_counts counts;
-	size_t total;                  /* servers asked */
+	size_t total;                    /* servers asked */
 	const char *stale_authoritative; /* the first stale authoritative server, or NULL */
 	size_t n_stale_authoritative;
-	const char *first_error;       /* the first server not answering: why, and who */
+	const char *first_error; /* the first server not answering: why, and who */
 	const char *first_error_server;
-	const char *discovery_error;   /* NS discovery failed, or NULL */
-	int64_t *serials;              /* the authoritative SOA serials, distinct, ascending */
+	const char *discovery_error; /* NS discovery failed, or NULL */
+	int64_t *serials;            /* the authoritative SOA serials, distinct, ascending */
 	size_t n_serials;
-	int answers_agree;             /* the authoritative servers' answers are alike */
-	time_t expire_by;              /* the last stale resolver cache expiry, or 0 */
+	int answers_agree; /* the authoritative servers' answers are alike */
+	time_t expire_by;  /* the last stale resolver cache expiry, or 0 */
 	time_t now;
 	enum prop_outcome outcome;
 	int watch;
@@ -231,8 +232,8 @@ void prop_verdict(const struct prop_summary *sm, struct verdict *out);
  * form (port omitted when 53) to LABEL. Returns 0, or -1 when S is not an IP
  * address with an optional port.
  */
-int prop_server_parse(const char *s, int default_port, char *cares, size_t cares_len,
-    char *label, size_t label_len);
+int prop_server_parse(
+    const char *s, int default_port, char *cares, size_t cares_len, char *label, size_t label_len);
 
 /*
  * A resolvers list (--resolvers-file, the curated public list): one server a
@@ -242,11 +243,11 @@ int prop_server_parse(const char *s, int default_port, char *cares, size_t cares
  * was taken from. An address listed twice (in any spelling) is an error.
  */
 struct prop_list_entry {
-	char *server;            /* as written: "8.8.8.8", "127.0.0.1:5300" */
-	char *canonical;         /* prop_server_parse's c-ares form: "8.8.8.8:53" */
-	char *operator;          /* NULL when absent */
-	char *country;           /* NULL when absent; two upper-case letters */
-	char *source;            /* NULL when absent */
+	char *server;    /* as written: "8.8.8.8", "127.0.0.1:5300" */
+	char *canonical; /* prop_server_parse's c-ares form: "8.8.8.8:53" */
+	char *operator;  /* NULL when absent */
+	char *country;   /* NULL when absent; two upper-case letters */
+	char *source;    /* NULL when absent */
 	unsigned line;
 };
 
@@ -260,8 +261,7 @@ struct prop_list {
  * to L. Returns 0, or -1 with *ERR (caller frees) naming PATH, the line and
  * what is wrong ("list.txt:12: \"8.8.8\" is not an IP address ...").
  */
-int prop_list_parse(const char *buf, size_t len, const char *path, struct prop_list *l,
-    char **err);
+int prop_list_parse(const char *buf, size_t len, const char *path, struct prop_list *l, char **err);
 /* Free the entries of L and zero it. */
 void prop_list_free(struct prop_list *l);
 

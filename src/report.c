@@ -210,8 +210,7 @@ rpt_add(struct report *rep, struct result *res)
 }
 
 void
-rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT],
-    enum result_status *worst)
+rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT], enum result_status *worst)
 {
 	enum result_status w = RESULT_PASS;
 

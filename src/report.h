@@ -16,18 +16,18 @@
 #include "result.h"
 
 struct report {
-	char *command;          /* "dns", "audit", "propagation", "sync" */
-	char *target;           /* what the run was about: a domain or a plan path */
-	time_t started_at;      /* wall clock, UTC */
+	char *command;     /* "dns", "audit", "propagation", "sync" */
+	char *target;      /* what the run was about: a domain or a plan path */
+	time_t started_at; /* wall clock, UTC */
 	int64_t duration_ms;
-	int insecure;           /* --insecure was given: shown in the report */
-	int allow_plaintext;    /* --allow-plaintext was given */
-	int partial;            /* written during the run: more results will follow */
-	int allow_old_tls;      /* --allow-old-tls was given */
-	struct result **results;/* owned; report order */
+	int insecure;            /* --insecure was given: shown in the report */
+	int allow_plaintext;     /* --allow-plaintext was given */
+	int partial;             /* written during the run: more results will follow */
+	int allow_old_tls;       /* --allow-old-tls was given */
+	struct result **results; /* owned; report order */
 	size_t n_results;
-	struct spool *spool;    /* where results' details wait (rpt_spool), or NULL */
-	int spool_failed;       /* rpt_spool could not make one: keep them in memory */
+	struct spool *spool; /* where results' details wait (rpt_spool), or NULL */
+	int spool_failed;    /* rpt_spool could not make one: keep them in memory */
 };
 
 /* A new empty report for COMMAND about TARGET (either may be NULL). */
@@ -50,8 +50,8 @@ void rpt_load_details(const struct report *rep);
 
 /* Count results per status; *WORST (may be NULL) gets the worst status
  * (pass for an empty report). */
-void rpt_counts(const struct report *rep, size_t counts[RESULT_STATUS_COUNT],
-    enum result_status *worst);
+void rpt_counts(
+    const struct report *rep, size_t counts[RESULT_STATUS_COUNT], enum result_status *worst);
 
 /*
  * The status of RES as a report counts and writes it: an out-of-range status

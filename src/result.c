@@ -9,8 +9,11 @@
 #include "util.h"
 
 static const char *const result_status_names[RESULT_STATUS_COUNT] = {
-	[RESULT_PASS] = "pass", [RESULT_SKIP] = "skip", [RESULT_WARN] = "warn",
-	[RESULT_FAIL] = "fail", [RESULT_ERROR] = "error",
+    [RESULT_PASS] = "pass",
+    [RESULT_SKIP] = "skip",
+    [RESULT_WARN] = "warn",
+    [RESULT_FAIL] = "fail",
+    [RESULT_ERROR] = "error",
 };
 
 struct result *
@@ -88,12 +91,9 @@ const char *
 result_side_str(enum result_side side)
 {
 	switch (side) {
-	case RESULT_SIDE_SOURCE:
-		return "source";
-	case RESULT_SIDE_DESTINATION:
-		return "destination";
-	case RESULT_SIDE_NONE:
-		break;
+	case RESULT_SIDE_SOURCE: return "source";
+	case RESULT_SIDE_DESTINATION: return "destination";
+	case RESULT_SIDE_NONE: break;
 	}
 	return NULL;
 }
@@ -123,12 +123,9 @@ result_exit_code(enum result_status worst)
 {
 	switch (worst) {
 	case RESULT_PASS:
-	case RESULT_SKIP:
-		return 0;
-	case RESULT_WARN:
-		return 1;
-	default:
-		return 2;
+	case RESULT_SKIP: return 0;
+	case RESULT_WARN: return 1;
+	default: return 2;
 	}
 }
 

@@ -32,16 +32,16 @@ enum result_status {
 enum result_side { RESULT_SIDE_NONE = 0, RESULT_SIDE_SOURCE, RESULT_SIDE_DESTINATION };
 
 struct result {
-	char *id;                  /* "dns.mx" */
-	char *subject;             /* "example.com", "alice@example.com" */
+	char *id;      /* "dns.mx" */
+	char *subject; /* "example.com", "alice@example.com" */
 	enum result_side side;
 	enum result_status status;
-	int status_set;            /* 0 until result_set() was called */
-	char *summary;             /* one line, never NULL once set */
-	char *advice;              /* NULL when there is nothing to do */
+	int status_set; /* 0 until result_set() was called */
+	char *summary;  /* one line, never NULL once set */
+	char *advice;   /* NULL when there is nothing to do */
 	int64_t duration_ms;
-	cJSON *details;            /* an object; NULL only while spooled (below) */
-	uint64_t seq;              /* schedule order, for stable report order */
+	cJSON *details; /* an object; NULL only while spooled (below) */
+	uint64_t seq;   /* schedule order, for stable report order */
 	/* Spooled (result_spool): the details, as compact JSON, are in SPOOL at
 	 * SPOOL_OFF; result_unspool brings them back into DETAILS. */
 	struct spool *spool;

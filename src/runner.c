@@ -28,7 +28,7 @@ struct host_slot {
 	char *name;
 	int in_flight;
 	int peak;
-	size_t queued;              /* tasks waiting with this as their host */
+	size_t queued; /* tasks waiting with this as their host */
 	struct host_slot *next;
 };
 
@@ -42,11 +42,11 @@ struct host_slot {
 #define RUNNER_FAILFAST_AFTER 3
 
 struct ff_target {
-	char *name;                 /* "host:port" */
-	char *cause;                /* class of the current run of failures */
-	char *text;                 /* the first failure of the run, as reported */
-	size_t in_a_row;            /* failures with CAUSE in a row */
-	size_t not_tried;           /* tasks ended without trying */
+	char *name;       /* "host:port" */
+	char *cause;      /* class of the current run of failures */
+	char *text;       /* the first failure of the run, as reported */
+	size_t in_a_row;  /* failures with CAUSE in a row */
+	size_t not_tried; /* tasks ended without trying */
 	int dead;
 	struct ff_target *next;
 };
@@ -55,33 +55,33 @@ struct producer {
 	runner_produce_fn produce;
 	void *arg;
 	void (*free_fn)(void *);
-	size_t n_units, next;       /* units in all, the next to produce */
-	size_t queued;              /* its tasks waiting in the queue */
+	size_t n_units, next; /* units in all, the next to produce */
+	size_t queued;        /* its tasks waiting in the queue */
 	struct producer *next_p;
 };
 
 struct task {
 	struct runner *r;
-	struct producer *prod;      /* made by this producer, or NULL */
-	struct task *next;          /* queue link while queued */
+	struct producer *prod; /* made by this producer, or NULL */
+	struct task *next;     /* queue link while queued */
 	enum task_state state;
-	struct host_slot *host;     /* NULL: takes no slot */
-	struct host_slot *host2;    /* a second server it connects to, or NULL */
-	int weight;                 /* connections it holds on each of its hosts */
+	struct host_slot *host;  /* NULL: takes no slot */
+	struct host_slot *host2; /* a second server it connects to, or NULL */
+	int weight;              /* connections it holds on each of its hosts */
 	struct result *res;
 	task_fn start, cancel;
 	void *aux;
 	int timeout_ms;
 	int64_t started_ms;
 	struct event *timer;
-	struct result **attached;   /* task_attach: more results this task hands */
+	struct result **attached; /* task_attach: more results this task hands */
 	size_t n_attached;
-	int hidden;                 /* runner_add without a result: RES is internal */
-	struct ff_target *ff;       /* task_set_fail_fast target, or NULL */
-	task_fn not_tried;          /* fills RES when the task is not tried */
-	char *ff_cause, *ff_text;   /* task_host_outcome: a failure to report */
-	int ff_reached;             /* task_host_outcome: the server answered */
-	int no_slots;               /* ended from the queue: holds no slot */
+	int hidden;               /* runner_add without a result: RES is internal */
+	struct ff_target *ff;     /* task_set_fail_fast target, or NULL */
+	task_fn not_tried;        /* fills RES when the task is not tried */
+	char *ff_cause, *ff_text; /* task_host_outcome: a failure to report */
+	int ff_reached;           /* task_host_outcome: the server answered */
+	int no_slots;             /* ended from the queue: holds no slot */
 };
 
 struct shared {
@@ -101,31 +101,75 @@ struct runner {
 	int in_flight, peak;
 	size_t total, finished;
 	uint64_t seq;
-	struct result **done;       /* finished results, in finishing order */
+	struct result **done; /* finished results, in finishing order */
 	size_t n_done, cap_done;
-	struct task **running;      /* to cancel on stop */
+	struct task **running; /* to cancel on stop */
 	size_t n_running, cap_running;
 	int pumping, pump_again, stopping;
-	size_t queued_hostless;     /* tasks waiting that take no slot */
-	struct shared *shared;      /* runner_set_shared */
-	struct ff_target *targets;  /* fail-fast state per host:port */
-	struct spool *spool;        /* finished results' details go here (runner_run) */
+	size_t queued_hostless;    /* tasks waiting that take no slot */
+	struct shared *shared;     /* runner_set_shared */
+	struct ff_target *targets; /* fail-fast state per host:port */
+	struct spool *spool;       /* finished results' details go here (runner_run) */
 	struct producer *producers, **producers_tail;
 	struct producer *producing; /* whose PRODUCE runs now: its tasks are its */
 	size_t live, peak_live;     /* tasks queued or running */
 };
 
-struct event_base *runner_base(struct runner *r) { return r->base; }
-const struct runner_opts *runner_opts(struct runner *r) { return &r->opts; }
-struct dns_client *runner_dns(struct runner *r) { return r->dns; }
-struct http_client *runner_http(struct runner *r) { return r->http; }
-struct result *task_result(struct task *t) { return t->res; }
-struct runner *task_runner(struct task *t) { return t->r; }
-int64_t task_started_ms(struct task *t) { return t->started_ms; }
-size_t runner_total(struct runner *r) { return r->total; }
-size_t runner_finished(struct runner *r) { return r->finished; }
-size_t runner_live(struct runner *r) { return r->live; }
-size_t runner_peak_live(struct runner *r) { return r->peak_live; }
+struct event_base *
+runner_base(struct runner *r)
+{
+	return r->base;
+}
+const struct runner_opts *
+runner_opts(struct runner *r)
+{
+	return &r->opts;
+}
+struct dns_client *
+runner_dns(struct runner *r)
+{
+	return r->dns;
+}
+struct http_client *
+runner_http(struct runner *r)
+{
+	return r->http;
+}
+struct result *
+task_result(struct task *t)
+{
+	return t->res;
+}
+struct runner *
+task_runner(struct task *t)
+{
+	return t->r;
+}
+int64_t
+task_started_ms(struct task *t)
+{
+	return t->started_ms;
+}
+size_t
+runner_total(struct runner *r)
+{
+	return r->total;
+}
+size_t
+runner_finished(struct runner *r)
+{
+	return r->finished;
+}
+size_t
+runner_live(struct runner *r)
+{
+	return r->live;
+}
+size_t
+runner_peak_live(struct runner *r)
+{
+	return r->peak_live;
+}
 
 /*
  * Fit the connection limits to the file descriptors (src/fdlimit.h): the
@@ -140,7 +184,8 @@ runner_fit_descriptors(struct runner *r)
 
 	if (fdlimit_clamp(&r->opts.concurrency, &r->opts.per_host,
 	        2 * (long)(r->opts.n_resolvers > 0 ? r->opts.n_resolvers : 3), notice,
-	        sizeof(notice)) && !said) {
+	        sizeof(notice)) &&
+	    !said) {
 		fprintf(stderr, "cutover: notice: %s\n", notice);
 		said = 1;
 	}
@@ -355,8 +400,8 @@ runner_not_tried(struct task *t)
 	t->state = TASK_RUNNING;
 	t->no_slots = 1;
 	f->not_tried++;
-	result_set(t->res, RESULT_ERROR, "not tried: same cause as %zu others: %s", f->in_a_row,
-	    f->text);
+	result_set(
+	    t->res, RESULT_ERROR, "not tried: same cause as %zu others: %s", f->in_a_row, f->text);
 	if (t->not_tried != NULL)
 		t->not_tried(t, t->aux);
 	runner_finish(t);
@@ -373,7 +418,8 @@ runner_finish(struct task *t)
 		event_free(t->timer);
 	runner_ff_account(t);
 	if (!t->res->status_set)
-		result_set(t->res, RESULT_ERROR, "the check ended without a result (internal error)");
+		result_set(
+		    t->res, RESULT_ERROR, "the check ended without a result (internal error)");
 	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
 	if (!t->hidden) {
 		runner_record(r, t->res);
@@ -606,15 +652,15 @@ runner_add_placed(struct runner *r, int new_place, uint64_t place, const char *h
 }
 
 struct task *
-runner_add(struct runner *r, const char *host, struct result *res, task_fn start,
-    task_fn cancel, void *aux, int timeout_ms)
+runner_add(struct runner *r, const char *host, struct result *res, task_fn start, task_fn cancel,
+    void *aux, int timeout_ms)
 {
 	return runner_add_placed(r, 1, 0, host, res, start, cancel, aux, timeout_ms);
 }
 
 struct task *
-runner_add_at(struct runner *r, uint64_t place, const char *host, struct result *res,
-    task_fn start, task_fn cancel, void *aux, int timeout_ms)
+runner_add_at(struct runner *r, uint64_t place, const char *host, struct result *res, task_fn start,
+    task_fn cancel, void *aux, int timeout_ms)
 {
 	return runner_add_placed(r, 0, place, host, res, start, cancel, aux, timeout_ms);
 }
@@ -660,8 +706,8 @@ runner_producer_free(void *obj)
 }
 
 void
-runner_add_producer(struct runner *r, size_t n_units, runner_produce_fn produce, void *arg,
-    void (*free_fn)(void *))
+runner_add_producer(
+    struct runner *r, size_t n_units, runner_produce_fn produce, void *arg, void (*free_fn)(void *))
 {
 	struct producer *p = xcalloc(1, sizeof(*p));
 

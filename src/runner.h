@@ -34,15 +34,15 @@ struct plan;
 struct report;
 
 struct runner_opts {
-	int concurrency;          /* global in-flight connections (default 64) */
-	int per_host;             /* per server host (default 8) */
-	int timeout_ms;           /* per task (default 15000) */
+	int concurrency;              /* global in-flight connections (default 64) */
+	int per_host;                 /* per server host (default 8) */
+	int timeout_ms;               /* per task (default 15000) */
 	const char *const *resolvers; /* ADDR[:PORT] list, NULL = system config */
 	size_t n_resolvers;
-	const char *ca_file;      /* extra trust anchors, or NULL */
-	int insecure;             /* skip certificate verification */
-	int allow_plaintext;      /* permit LOGIN without TLS */
-	int allow_old_tls;        /* permit LOGIN over TLS 1.0/1.1 */
+	const char *ca_file; /* extra trust anchors, or NULL */
+	int insecure;        /* skip certificate verification */
+	int allow_plaintext; /* permit LOGIN without TLS */
+	int allow_old_tls;   /* permit LOGIN over TLS 1.0/1.1 */
 	int verbose;
 };
 
@@ -68,16 +68,14 @@ struct http_client *runner_http(struct runner *r);
  * Schedule a task producing RES (ownership passes to the runner); RES NULL
  * makes a task whose only results are those attached to it (task_attach),
  * e.g. a session several checks share; only results count in runner_total
- * and runner_finished, and task_result gives an internal result whose status and summary the attached
- * results inherit when left unset. HOST names
- * the server for the per-host limit, or NULL for a task that opens no
- * connection of its own. START runs when the task may begin; CANCEL runs on
- * the deadline (may be NULL if START always finishes synchronously).
- * TIMEOUT_MS <= 0 takes the runner's default. Returns the task (owned by the
- * runner; valid until task_done returns).
+ * and runner_finished, and task_result gives an internal result whose status and summary the
+ * attached results inherit when left unset. HOST names the server for the per-host limit, or NULL
+ * for a task that opens no connection of its own. START runs when the task may begin; CANCEL runs
+ * on the deadline (may be NULL if START always finishes synchronously). TIMEOUT_MS <= 0 takes the
+ * runner's default. Returns the task (owned by the runner; valid until task_done returns).
  */
-struct task *runner_add(struct runner *r, const char *host, struct result *res,
-    task_fn start, task_fn cancel, void *aux, int timeout_ms);
+struct task *runner_add(struct runner *r, const char *host, struct result *res, task_fn start,
+    task_fn cancel, void *aux, int timeout_ms);
 
 /*
  * Lazy scheduling, for checks with a task (or a few) per mailbox: rather
@@ -108,8 +106,8 @@ uint64_t runner_reserve(struct runner *r, size_t n);
 
 /* runner_add and task_attach for a result whose place PLACE was reserved
  * (runner_reserve); it is not counted again in runner_total. */
-struct task *runner_add_at(struct runner *r, uint64_t place, const char *host,
-    struct result *res, task_fn start, task_fn cancel, void *aux, int timeout_ms);
+struct task *runner_add_at(struct runner *r, uint64_t place, const char *host, struct result *res,
+    task_fn start, task_fn cancel, void *aux, int timeout_ms);
 void task_attach_at(struct task *t, uint64_t place, struct result *res);
 
 /* Tasks alive now (queued or running) and the most seen at once. */

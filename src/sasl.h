@@ -51,9 +51,9 @@ void sasl_free(char *s);
 /* The decoded error challenge of a refused OAuth2 login. Strings are
  * truncated to fit and hold only printable ASCII. */
 struct sasl_oauth_error {
-	char status[64];   /* "invalid_token", "401", ... "" when absent */
-	char scope[256];   /* the scope the server wants, "" when absent */
-	char schemes[64];  /* "Bearer", "" when absent */
+	char status[64];  /* "invalid_token", "401", ... "" when absent */
+	char scope[256];  /* the scope the server wants, "" when absent */
+	char schemes[64]; /* "Bearer", "" when absent */
 };
 
 /* Decode the base64 challenge B64 (LEN bytes, the text after "+ " or "+OK "

@@ -118,8 +118,7 @@ secret_read_file(const char *path, size_t max, char **out, size_t *len)
 }
 
 int
-secret_resolve(char **secret, enum secret_form form, const char *at, const char *dir,
-    char **err)
+secret_resolve(char **secret, enum secret_form form, const char *at, const char *dir, char **err)
 {
 	const char *v = *secret;
 
@@ -151,17 +150,18 @@ secret_resolve(char **secret, enum secret_form form, const char *at, const char 
 			return -1;
 		}
 		if (r == -2) {
-			*err = xasprintf("%s: %s is larger than %d bytes", at, path,
-			    SECRET_FILE_MAX);
+			*err =
+			    xasprintf("%s: %s is larger than %d bytes", at, path, SECRET_FILE_MAX);
 			free(path);
 			return -1;
 		}
 		/* a password is the first line; a PEM or JSON key the whole file */
 		line = form == SECRET_WHOLE ? len : strcspn(data, "\r\n");
 		if (line == 0 || memchr(data, '\0', line) != NULL) {
-			*err = xasprintf("%s: %s%s", at, path, form == SECRET_LINE ?
-			    ": the first line is empty" : line == 0 ? " is empty" :
-			    " contains a NUL byte");
+			*err = xasprintf("%s: %s%s", at, path,
+			    form == SECRET_LINE ? ": the first line is empty"
+			        : line == 0     ? " is empty"
+			                        : " contains a NUL byte");
 			free(path);
 			secret_wipe_free(data, len + 1);
 			return -1;
@@ -174,4 +174,3 @@ secret_resolve(char **secret, enum secret_form form, const char *at, const char 
 	}
 	return 0;
 }
-

@@ -27,8 +27,8 @@
 
 /* What a reference resolves to. */
 enum secret_form {
-	SECRET_LINE,   /* file: the first line (passwords, client secrets, tokens) */
-	SECRET_WHOLE,  /* file: the whole file (PEM keys, JSON key files) */
+	SECRET_LINE,  /* file: the first line (passwords, client secrets, tokens) */
+	SECRET_WHOLE, /* file: the whole file (PEM keys, JSON key files) */
 };
 
 /*
@@ -47,8 +47,8 @@ const char *secret_syntax(const char *v);
  * PATH: <reason>", "AT: PATH is larger than N bytes", "AT: PATH: the first
  * line is empty" (SECRET_LINE) or "AT: PATH is empty" (SECRET_WHOLE).
  */
-int secret_resolve(char **secret, enum secret_form form, const char *at, const char *dir,
-    char **err);
+int secret_resolve(
+    char **secret, enum secret_form form, const char *at, const char *dir, char **err);
 
 /*
  * Read the whole file at PATH (at most MAX bytes) into *OUT (NUL-terminated,

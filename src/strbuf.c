@@ -109,7 +109,9 @@ strbuf_read(struct strbuf *b, FILE *f)
 		/* One byte past the cap tells a file of exactly max bytes from a
 		 * longer one. */
 		if (b->len + 1 >= b->cap) {
-			size_t cap = b->cap < 65536 ? 65536 : b->cap > SIZE_MAX / 2 ? SIZE_MAX : b->cap * 2;
+			size_t cap = b->cap < 65536 ? 65536
+			    : b->cap > SIZE_MAX / 2 ? SIZE_MAX
+			                            : b->cap * 2;
 
 			if (cap > strbuf_limit(b, 2))
 				cap = strbuf_limit(b, 2);

@@ -28,11 +28,11 @@
 #include <stdio.h>
 
 struct strbuf {
-	char *s;     /* the content, NULL before the first append */
-	size_t len;  /* bytes held, not counting the terminating NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* the most len may become */
-	int over;    /* an append was refused for the cap */
+	char *s;    /* the content, NULL before the first append */
+	size_t len; /* bytes held, not counting the terminating NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* the most len may become */
+	int over;   /* an append was refused for the cap */
 };
 
 /* An empty buffer that may hold up to MAX bytes. */

@@ -140,8 +140,8 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 {
 	long ms;
 
-	if (r == NULL || (r->status != IMAP_ST_NO && r->status != IMAP_ST_BAD &&
-	                     r->status != IMAP_ST_BYE))
+	if (r == NULL ||
+	    (r->status != IMAP_ST_NO && r->status != IMAP_ST_BAD && r->status != IMAP_ST_BYE))
 		return 0;
 	ms = sync_throttle_ms(r->code, r->text);
 	if (ms == 0)
@@ -157,8 +157,8 @@ sync_throttled(struct sync_worker *w, const struct imap_response *r)
 		return 1;
 	}
 	worker_fail(w, 1, ms > 0 ? ms : 0, "the server asks to slow down: %s%s%s%s",
-	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
-	    r->code != NULL ? "] " : "", r->text);
+	    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "", r->code != NULL ? "] " : "",
+	    r->text);
 	return 1;
 }
 
@@ -277,7 +277,8 @@ folder_settled(struct sync_worker *w)
 	struct syncstate *st = w->m->run->st;
 
 	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 ||
-	    f->errors > 0 || f->error != NULL || f->deleted_pending > 0 || f->missing > 0 || w->failing)
+	    f->errors > 0 || f->error != NULL || f->deleted_pending > 0 || f->missing > 0 ||
+	    w->failing)
 		return;
 	for (size_t i = 0; i < w->n_msgs; i++)
 		if (w->msgs[i].st != M_DONE && w->msgs[i].st != M_SKIP)
@@ -367,8 +368,8 @@ worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 			/* The folder counts at least one error; what was not
 			 * copied is copied by the next run. */
 			if (w->retry) {
-				char *e = xasprintf("%s (gave up after %d retries)", w->err,
-				    SYNC_MAX_RETRIES);
+				char *e = xasprintf(
+				    "%s (gave up after %d retries)", w->err, SYNC_MAX_RETRIES);
 
 				folder_set_error(f, e);
 				free(e);
@@ -490,7 +491,8 @@ check_resolve(struct sync_worker *w)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	f->checked += w->n_claims - missing;
@@ -681,7 +683,8 @@ worker_finish(struct sync_worker *w)
 	    w->skip_uids[w->n_skip - 1] > wm)
 		wm = w->skip_uids[w->n_skip - 1];
 	if (wm > 0 && syncstate_set_last_uid(st, w->sf.id, wm) != 0) {
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	if (w->m->run->o.dry_run || w->dst == NULL || w->dst_uidvalidity == 0 ||
@@ -890,7 +893,8 @@ meta_record_skipped(struct sync_worker *w)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot record in %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot record in %s: %s", syncstate_path(st), syncstate_error(st));
 	}
 	return rc;
 }
@@ -1186,8 +1190,8 @@ worker_meta(struct sync_worker *w)
 	worker_sink_mode(w, w->src, SINK_NONE);
 	cmd = imap_cmd_new(w->src, "UID FETCH");
 	imap_cmd_atom(cmd, set);
-	imap_cmd_atom(cmd,
-	    "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+	imap_cmd_atom(
+	    cmd, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
 	free(set);
 	imap_cmd_send(cmd, meta_untagged, meta_done, w);
 	return;
@@ -1267,8 +1271,8 @@ worker_after_select(struct sync_worker *w)
 		worker_fail(w, 0, 0, "%s: the source sent no UIDVALIDITY", f->src_name);
 		return;
 	}
-	if (syncstate_folder_get(st, w->m->pair, f->src_raw, w->src_uidvalidity, f->dst_raw,
-	        &w->sf) != 0) {
+	if (syncstate_folder_get(
+	        st, w->m->pair, f->src_raw, w->src_uidvalidity, f->dst_raw, &w->sf) != 0) {
 		worker_fail(w, 0, 0, "cannot use %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
@@ -1392,7 +1396,8 @@ worker_next(struct sync_worker *w)
 	f->busy = 1;
 	w->f = f;
 	if (w->src != NULL && w->dst != NULL && w->src_ready && w->dst_ready &&
-	    imap_client_state(w->src) == IMAP_S_READY && imap_client_state(w->dst) == IMAP_S_READY) {
+	    imap_client_state(w->src) == IMAP_S_READY &&
+	    imap_client_state(w->dst) == IMAP_S_READY) {
 		worker_select(w);
 		return;
 	}
@@ -1622,8 +1627,8 @@ mbox_note(struct sync_mbox *m, const struct sync_folder *f)
 	struct sync_note *nt;
 	int64_t big = 0;
 
-	(void)syncstate_folder_count(m->run->st, m->pair, f->src_raw, f->st_uidvalidity,
-	    SYNCSTATE_SKIPPED, &big);
+	(void)syncstate_folder_count(
+	    m->run->st, m->pair, f->src_raw, f->st_uidvalidity, SYNCSTATE_SKIPPED, &big);
 	m->run->notes = xrealloc(m->run->notes, (m->run->n_notes + 1) * sizeof(*m->run->notes));
 	nt = &m->run->notes[m->run->n_notes++];
 	nt->user = xstrdup(m->mb->source_user);
@@ -1696,8 +1701,9 @@ mbox_stopped_verdict(struct sync_mbox *m, const struct sync_totals *t, int inter
 		cJSON_AddStringToObject(d, "error_class", "permanent");
 		result_set(res, RESULT_FAIL, "failed after %llu message(s) copied (%s): %s",
 		    (unsigned long long)t->copied, b1, m->fatal);
-		result_advise(res, "%s Then run `cutover sync` again: it continues where it "
-		                   "stopped and never copies a message twice.",
+		result_advise(res,
+		    "%s Then run `cutover sync` again: it continues where it "
+		    "stopped and never copies a message twice.",
 		    sync_permanent_advice(m->fatal_res, m->fatal));
 		return;
 	}
@@ -1705,47 +1711,54 @@ mbox_stopped_verdict(struct sync_mbox *m, const struct sync_totals *t, int inter
 	result_set(res, RESULT_ERROR, "%s after %llu message(s) copied (%s): %s",
 	    interrupted ? "stopped" : "failed", (unsigned long long)t->copied, b1,
 	    m->fatal != NULL ? m->fatal : "interrupted");
-	result_advise(res, "Run `cutover sync` again: it continues where it stopped and "
-	                   "never copies a message twice.");
+	result_advise(res,
+	    "Run `cutover sync` again: it continues where it stopped and "
+	    "never copies a message twice.");
 }
 
 /* A mailbox that ran to its end: the verdict. */
 static void
-mbox_verdict(const struct sync_mbox *m, const struct sync_totals *t, const char *b1,
-    struct result *res)
+mbox_verdict(
+    const struct sync_mbox *m, const struct sync_totals *t, const char *b1, struct result *res)
 {
 	if (t->v_first != NULL) {
 		/* I4: the state claimed copies the destination did not have. */
 		result_set(res, RESULT_FAIL,
 		    "the state said %llu message(s) were copied that the destination lacked "
-		    "(first: %llu in %s)%s%s; copied again: %llu message(s) copied (%s) in this run",
+		    "(first: %llu in %s)%s%s; copied again: %llu message(s) copied (%s) in this "
+		    "run",
 		    (unsigned long long)(t->v_missing + t->v_unrecorded),
 		    (unsigned long long)(t->v_first->missing + t->v_first->unrecorded),
-		    t->v_first->dst_name, t->v_mismatched > 0 ? ", and some differ from what was copied" : "",
+		    t->v_first->dst_name,
+		    t->v_mismatched > 0 ? ", and some differ from what was copied" : "",
 		    t->errors > 0 ? ", with errors" : "", (unsigned long long)t->copied, b1);
-		result_advise(res, "Someone or something removed messages from the destination, "
-		                   "or an earlier cutover lost them: they were copied again. Run "
-		                   "`cutover sync --verify` once more to confirm nothing is missing; "
-		                   "\"mismatched\" messages were changed on the destination and are "
-		                   "left as they are.");
+		result_advise(res,
+		    "Someone or something removed messages from the destination, "
+		    "or an earlier cutover lost them: they were copied again. Run "
+		    "`cutover sync --verify` once more to confirm nothing is missing; "
+		    "\"mismatched\" messages were changed on the destination and are "
+		    "left as they are.");
 		return;
 	}
 	if (t->errors > 0 || t->unfinished > 0) {
 		result_set(res, RESULT_FAIL, "%llu message(s) copied (%s), %llu error(s)%s",
 		    (unsigned long long)t->copied, b1, (unsigned long long)t->errors,
 		    t->unfinished ? ", some folders not synced" : "");
-		result_advise(res, "See the folders' \"error\" in the details; a new run retries "
-		                   "what failed.");
+		result_advise(res,
+		    "See the folders' \"error\" in the details; a new run retries "
+		    "what failed.");
 		return;
 	}
 	if (m->run->o.dry_run) {
-		result_set(res, RESULT_PASS, "dry run: would copy %llu message(s) (%s) in %zu folder(s)",
+		result_set(res, RESULT_PASS,
+		    "dry run: would copy %llu message(s) (%s) in %zu folder(s)",
 		    (unsigned long long)t->would, b1, m->n_folders);
 		return;
 	}
 	if (t->too_large > 0 || t->dropped_kw > 0) {
-		result_set(res, RESULT_WARN, "%llu message(s) copied (%s); %llu too large for the "
-		                             "destination, %llu keyword(s) not kept",
+		result_set(res, RESULT_WARN,
+		    "%llu message(s) copied (%s); %llu too large for the "
+		    "destination, %llu keyword(s) not kept",
 		    (unsigned long long)t->copied, b1, (unsigned long long)t->too_large,
 		    (unsigned long long)t->dropped_kw);
 		return;
@@ -1754,20 +1767,24 @@ mbox_verdict(const struct sync_mbox *m, const struct sync_totals *t, const char 
 		char chg[160] = "";
 
 		if (t->flags_updated > 0 || t->deleted > 0 || t->deleted_pending > 0)
-			snprintf(chg, sizeof(chg), "; flags of %llu updated%s, %llu deleted, %llu gone "
-			                           "from the source (--delete removes them)",
+			snprintf(chg, sizeof(chg),
+			    "; flags of %llu updated%s, %llu deleted, %llu gone "
+			    "from the source (--delete removes them)",
 			    (unsigned long long)t->flags_updated,
-			    t->conflicts > 0 ? " (with conflicts)" : "", (unsigned long long)t->deleted,
-			    (unsigned long long)t->deleted_pending);
+			    t->conflicts > 0 ? " (with conflicts)" : "",
+			    (unsigned long long)t->deleted, (unsigned long long)t->deleted_pending);
 		if (t->copied == 0)
-			result_set(res, RESULT_PASS, "nothing new: %llu message(s) already on the "
-			                             "destination in %zu folder(s)%s",
+			result_set(res, RESULT_PASS,
+			    "nothing new: %llu message(s) already on the "
+			    "destination in %zu folder(s)%s",
 			    (unsigned long long)t->skipped, m->n_folders, chg);
 		else
-			result_set(res, RESULT_PASS, "%llu message(s) copied (%s) in %zu folder(s)%s%s%s",
+			result_set(res, RESULT_PASS,
+			    "%llu message(s) copied (%s) in %zu folder(s)%s%s%s",
 			    (unsigned long long)t->copied, b1, m->n_folders,
 			    t->reconciled > 0 ? ", earlier interrupted copies reconciled" : "",
-			    t->throttled > 0 ? "; the server throttled, backed off and retried" : "",
+			    t->throttled > 0 ? "; the server throttled, backed off and retried"
+			                     : "",
 			    chg);
 	}
 }
@@ -1997,8 +2014,8 @@ mbox_start_workers(struct sync_mbox *m)
 	m->workers[0].dst = m->dst;
 	m->workers[0].src_ready = m->workers[0].dst_ready = 1;
 	m->src = m->dst = NULL;
-	net_set_drain(imap_client_conn(m->workers[0].dst), SYNC_OUT_LOW, flow_drain_cb,
-	    &m->workers[0]);
+	net_set_drain(
+	    imap_client_conn(m->workers[0].dst), SYNC_OUT_LOW, flow_drain_cb, &m->workers[0]);
 	for (int i = 0; i < n; i++)
 		worker_next(&m->workers[i]);
 }
@@ -2114,8 +2131,8 @@ mbox_plan(struct sync_mbox *m)
 		if (f->done)
 			continue;
 		if (f->has_status && f->st_uidvalidity != 0 && f->st_uidnext != 0 &&
-		    syncstate_folder_get(st, m->pair, f->src_raw, f->st_uidvalidity, f->dst_raw, &sf) ==
-		        0) {
+		    syncstate_folder_get(
+		        st, m->pair, f->src_raw, f->st_uidvalidity, f->dst_raw, &sf) == 0) {
 			if (syncstate_msgs(st, sf.id, -1, sf.last_uid, &rows, &n_rows) == 0) {
 				int open_rows = 0;
 
@@ -2123,8 +2140,9 @@ mbox_plan(struct sync_mbox *m)
 					if (rows[k].state != SYNCSTATE_DONE)
 						open_rows = 1;
 				syncstate_msgs_free(rows, n_rows);
-				if (!open_rows && syncstate_msgs(st, sf.id, SYNCSTATE_FAILED, 0, &rows,
-				                      &n_rows) == 0) {
+				if (!open_rows &&
+				    syncstate_msgs(
+				        st, sf.id, SYNCSTATE_FAILED, 0, &rows, &n_rows) == 0) {
 					open_rows = n_rows > 0;
 					syncstate_msgs_free(rows, n_rows);
 				}
@@ -2132,8 +2150,8 @@ mbox_plan(struct sync_mbox *m)
 					work = 0;
 				/* A new UIDVALIDITY with copies under the old one: recover. */
 				if (!work && sf.last_uid == 0 && f->st_messages > 0 &&
-				    syncstate_other_uidvalidity(st, m->pair, f->src_raw, f->st_uidvalidity,
-				        &ids, &n_ids) == 0) {
+				    syncstate_other_uidvalidity(st, m->pair, f->src_raw,
+				        f->st_uidvalidity, &ids, &n_ids) == 0) {
 					work = n_ids > 0;
 					free(ids);
 				}
@@ -2159,7 +2177,8 @@ mbox_plan(struct sync_mbox *m)
 			int64_t done = 0;
 
 			if (syncstate_folder_count(st, m->pair, f->src_raw, f->st_uidvalidity,
-			        SYNCSTATE_DONE, &done) == 0 && done > 0) {
+			        SYNCSTATE_DONE, &done) == 0 &&
+			    done > 0) {
 				work = 1;
 				f->changes_only = 1;
 				/* CONDSTORE: unless its HIGHESTMODSEQ moved (mbox_plan_end) */
@@ -2185,8 +2204,8 @@ mbox_create_done(struct imap_client *c, const struct imap_response *r, void *arg
 	if (r != NULL && (r->status == IMAP_ST_OK || imap_code_is(r, "ALREADYEXISTS", NULL))) {
 		f->created = 1;
 	} else {
-		char *e = xasprintf("CREATE %s failed: %s", f->dst_name,
-		    r != NULL ? r->text : "connection closed");
+		char *e = xasprintf(
+		    "CREATE %s failed: %s", f->dst_name, r != NULL ? r->text : "connection closed");
 
 		folder_set_error(f, e);
 		free(e);
@@ -2320,7 +2339,8 @@ mbox_map(struct sync_mbox *m)
 					f->exists = 1;
 					if (di->folders[j].flags &
 					    (FOLDERS_F_NOSELECT | FOLDERS_F_NONEXISTENT))
-						f->exists = 0; /* a hierarchy node: make it a folder */
+						f->exists =
+						    0; /* a hierarchy node: make it a folder */
 					break;
 				}
 			}
@@ -2382,8 +2402,8 @@ mbox_listed(struct folders_job *job, void *aux)
 	if (m->fatal != NULL || m->finished)
 		return;
 	if (err != NULL) {
-		mbox_fatal(m, "listing the %s folders: %s", job == m->sjob ? "source" : "destination",
-		    err);
+		mbox_fatal(m, "listing the %s folders: %s",
+		    job == m->sjob ? "source" : "destination", err);
 		return;
 	}
 	if (--m->jobs_left > 0)
@@ -2523,8 +2543,9 @@ sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts 
 		    SYNC_TASK_TIMEOUT_MS);
 		/* Each worker holds one connection per side: --per-host and
 		 * --concurrency count them all, and may grant fewer workers. */
-		m->max_workers = task_set_footprint(t, plan->destination.imap != NULL ?
-		    plan->destination.imap->host : NULL, run->o.jobs);
+		m->max_workers = task_set_footprint(t,
+		    plan->destination.imap != NULL ? plan->destination.imap->host : NULL,
+		    run->o.jobs);
 	}
 	if (run->open_tasks == 0 && done != NULL)
 		done(r, arg);
@@ -2561,8 +2582,8 @@ sync_run_free(struct sync_run *run)
 }
 
 int
-sync_run_synced(const struct sync_run *run, const char *source_user, const char *src_raw,
-    uint64_t *allowed)
+sync_run_synced(
+    const struct sync_run *run, const char *source_user, const char *src_raw, uint64_t *allowed)
 {
 	*allowed = 0;
 	if (run == NULL)

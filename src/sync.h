@@ -68,17 +68,17 @@ struct sync_opts {
 	size_t n_folders;
 	const char *const *exclude; /* globs of folders to leave out */
 	size_t n_exclude;
-	int dry_run;           /* list what would be copied; change nothing */
-	double max_msgs;       /* messages per second over the run, 0 = no limit */
-	double max_bytes;      /* bytes per second over the run, 0 = no limit */
-	int jobs;              /* folders in parallel per mailbox (0 = default) */
-	int batch;             /* messages per APPEND command at most (0 = default) */
-	uint64_t batch_bytes;  /* bytes per APPEND command at most (0 = default) */
-	int64_t idle_ms;       /* fail a mailbox when nothing moved for this long */
-	int no_multiappend;    /* one message per APPEND even when MULTIAPPEND is offered */
-	int verify;            /* check size and SHA-256 of every copied message (I4) */
-	int delete_vanished;   /* expunge copies whose source message is gone (--delete) */
-	int64_t since;         /* copy only INTERNALDATEs on or after (epoch s); 0 = all */
+	int dry_run;          /* list what would be copied; change nothing */
+	double max_msgs;      /* messages per second over the run, 0 = no limit */
+	double max_bytes;     /* bytes per second over the run, 0 = no limit */
+	int jobs;             /* folders in parallel per mailbox (0 = default) */
+	int batch;            /* messages per APPEND command at most (0 = default) */
+	uint64_t batch_bytes; /* bytes per APPEND command at most (0 = default) */
+	int64_t idle_ms;      /* fail a mailbox when nothing moved for this long */
+	int no_multiappend;   /* one message per APPEND even when MULTIAPPEND is offered */
+	int verify;           /* check size and SHA-256 of every copied message (I4) */
+	int delete_vanished;  /* expunge copies whose source message is gone (--delete) */
+	int64_t since;        /* copy only INTERNALDATEs on or after (epoch s); 0 = all */
 };
 
 /* Progress over the whole run (for the progress line). */
@@ -100,8 +100,8 @@ typedef void (*sync_done_fn)(struct runner *r, void *arg);
  * borrowed). DONE (may be NULL) runs when the last mailbox finished.
  * Returns the run (caller frees after runner_run returned).
  */
-struct sync_run *sync_schedule(struct runner *r, const struct plan *plan,
-    const struct sync_opts *o, struct syncstate *st, sync_done_fn done, void *arg);
+struct sync_run *sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts *o,
+    struct syncstate *st, sync_done_fn done, void *arg);
 const struct sync_stats *sync_run_stats(const struct sync_run *run);
 /* The source users of the mailboxes being synced now, ", "-separated, at most
  * LEN-1 bytes ("..." when cut) into BUF. Returns how many there are. */
@@ -120,8 +120,8 @@ void sync_run_free(struct sync_run *run);
  * destination, never copied); 0 when the run left the folder out (--folders,
  * --exclude, --mailbox) or RUN is NULL.
  */
-int sync_run_synced(const struct sync_run *run, const char *source_user, const char *src_raw,
-    uint64_t *allowed);
+int sync_run_synced(
+    const struct sync_run *run, const char *source_user, const char *src_raw, uint64_t *allowed);
 
 /* ---- pure helpers (unit-tested) ---- */
 

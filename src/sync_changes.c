@@ -19,8 +19,8 @@
 #include "sync_p.h"
 #include "util.h"
 
-
-/* ================================================================ changes since the last pass ===== */
+/* ================================================================ changes since the last pass
+ * ===== */
 
 /*
  * The tagged answer R on C to a command of the changes or check steps:
@@ -28,8 +28,8 @@
  * connection broke) or backs off (throttled). WHAT names the command.
  */
 int
-worker_answer_ok(struct sync_worker *w, struct imap_client *c, const struct imap_response *r,
-    const char *what)
+worker_answer_ok(
+    struct sync_worker *w, struct imap_client *c, const struct imap_response *r, const char *what)
 {
 	const char *folder = c == w->dst ? w->f->dst_name : w->f->src_name;
 
@@ -157,7 +157,8 @@ changes_untagged(struct imap_client *c, const struct imap_response *r, void *arg
 	}
 	if (uid == 0 || flags == NULL)
 		return; /* not what we asked for: nothing to act on */
-	for (const struct imap_arg *f = flags->list; f != NULL && n < UTIL_ARRAY_LEN(v); f = f->next)
+	for (const struct imap_arg *f = flags->list; f != NULL && n < UTIL_ARRAY_LEN(v);
+	     f = f->next)
 		if (f->type == IMAP_ARG_ATOM)
 			v[n++] = f->str;
 	if (*cnt == *cap) {
@@ -265,8 +266,9 @@ changes_expunge_done(struct imap_client *c, const struct imap_response *r, void 
 		return;
 	if (r == NULL || r->status != IMAP_ST_OK) {
 		w->changes_failed = 1;
-		folder_set_error(w->f, r == NULL ? "UID EXPUNGE: connection closed"
-		                                  : "UID EXPUNGE refused by the destination");
+		folder_set_error(w->f,
+		    r == NULL ? "UID EXPUNGE: connection closed"
+		              : "UID EXPUNGE refused by the destination");
 	}
 	if (--w->pending == 0)
 		changes_record(w);
@@ -337,16 +339,16 @@ changes_record(struct sync_worker *w)
 
 	rc = syncstate_begin(st);
 	for (size_t i = 0; rc == 0 && !w->changes_failed && i < w->n_bases; i++)
-		rc = syncstate_set_flags(st, w->sf.id, w->bases[i].src_uid, w->bases[i].bs,
-		    w->bases[i].bd);
-	for (size_t i = 0; rc == 0 && !w->changes_failed && w->gone_step == 1 && i < w->n_gone;
-	     i++)
+		rc = syncstate_set_flags(
+		    st, w->sf.id, w->bases[i].src_uid, w->bases[i].bs, w->bases[i].bd);
+	for (size_t i = 0; rc == 0 && !w->changes_failed && w->gone_step == 1 && i < w->n_gone; i++)
 		rc = syncstate_drop(st, w->sf.id, w->gone_src[i]);
 	if (rc == 0)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	if (!w->changes_failed) {
@@ -544,7 +546,8 @@ worker_changes(struct sync_worker *w)
 		/* RFC 7162 3.1.4.1: only what changed after the settled pass */
 		char mod[48];
 
-		snprintf(mod, sizeof(mod), "(CHANGEDSINCE %llu)", (unsigned long long)w->sf.seen_modseq);
+		snprintf(
+		    mod, sizeof(mod), "(CHANGEDSINCE %llu)", (unsigned long long)w->sf.seen_modseq);
 		imap_cmd_atom(cmd, mod);
 	}
 	w->pending++;

@@ -22,7 +22,6 @@
 
 static void copy_pump(struct sync_worker *w);
 
-
 /* ================================================================ run-wide rate ===== */
 
 /* Milliseconds to wait before more may be read to honour --max-rate. */
@@ -108,8 +107,8 @@ flow_drain_cb(void *arg)
 
 /* ================================================================ sink ===== */
 
-static int sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
-    int first);
+static int sync_sink(
+    void *arg, const char *data, size_t len, uint64_t off, uint64_t total, int first);
 
 void
 worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode)
@@ -157,7 +156,6 @@ batch_open(struct sync_worker *w)
 	b->cmd = cmd;
 	return b;
 }
-
 
 /*
  * I1: commit the intents of the open batch, then complete its APPEND.
@@ -260,8 +258,8 @@ copy_end(struct sync_worker *w)
 	struct sync_msg *m = w->cur;
 	struct sync_run *run = w->m->run;
 	struct sync_batch *b = w->open;
-	int multi = w->dst != NULL && imap_client_has_cap(w->dst, "MULTIAPPEND") &&
-	    !run->o.no_multiappend;
+	int multi =
+	    w->dst != NULL && imap_client_has_cap(w->dst, "MULTIAPPEND") && !run->o.no_multiappend;
 	size_t max = multi ? (size_t)run->o.batch : 1;
 
 	EVP_DigestFinal_ex(w->md, m->sha, NULL);
@@ -301,7 +299,8 @@ sync_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total,
 		if (first) {
 			size_t plen;
 			const char *pre = imap_parser_partial(
-			    imap_client_parser(w->ph == W_RECONCILE || w->ph == W_CHECK ? w->dst : w->src),
+			    imap_client_parser(
+			        w->ph == W_RECONCILE || w->ph == W_CHECK ? w->dst : w->src),
 			    &plen);
 			uint32_t uid = sync_prefix_uid(pre, plen);
 
@@ -466,8 +465,8 @@ batch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		struct sync_msg *m = &w->msgs[b->idx[i]];
 
 		if (r->status == IMAP_ST_OK)
-			rc = syncstate_done(st, w->sf.id, m->uid, dst_uv,
-			    n_uids == (int)b->n ? uids[i] : 0);
+			rc = syncstate_done(
+			    st, w->sf.id, m->uid, dst_uv, n_uids == (int)b->n ? uids[i] : 0);
 		else
 			rc = syncstate_failed(st, w->sf.id, m->uid);
 	}
@@ -527,8 +526,8 @@ copy_fetch_done(struct imap_client *c, const struct imap_response *r, void *arg)
 	if (sync_throttled(w, r))
 		return;
 	if (r->status != IMAP_ST_OK) {
-		char *e = xasprintf("FETCH in %s: %s %s", w->f->src_name, imap_status_str(r->status),
-		    r->text);
+		char *e = xasprintf(
+		    "FETCH in %s: %s %s", w->f->src_name, imap_status_str(r->status), r->text);
 
 		folder_set_error(w->f, e);
 		free(e);

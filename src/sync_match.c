@@ -19,7 +19,6 @@
 #include "sync_p.h"
 #include "util.h"
 
-
 /* ================================================================ hashing candidates ===== */
 
 void
@@ -96,10 +95,12 @@ struct sync_matcher {
 	const char *after;
 	const char *items; /* what the listing fetches */
 	struct syncstate_msg *(*rows)(struct sync_worker *w, size_t **n);
-	int (*fits)(const struct syncstate_msg *row, uint32_t uid, uint64_t size, const char *msgid);
+	int (*fits)(
+	    const struct syncstate_msg *row, uint32_t uid, uint64_t size, const char *msgid);
 	int (*prune)(struct sync_worker *w); /* NULL: nothing to leave out; -1: failed */
 	int (*begin)(struct sync_worker *w); /* NULL: nothing; else 0 or -1 (state failed) */
-	int (*hit)(struct sync_worker *w, const struct syncstate_msg *row, const struct sync_cand *c);
+	int (*hit)(
+	    struct sync_worker *w, const struct syncstate_msg *row, const struct sync_cand *c);
 	int (*miss)(struct sync_worker *w, const struct syncstate_msg *row, int *keep);
 	void (*end)(struct sync_worker *w, size_t kept, int rc);
 };
@@ -131,7 +132,8 @@ worker_matched(struct sync_worker *w, int rc)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	for (size_t i = 0; i < w->n_cands; i++)
@@ -309,8 +311,8 @@ intent_prune(struct sync_worker *w)
 	uint32_t *acc = NULL;
 	size_t n_acc = 0, k = 0;
 
-	if (syncstate_dst_uids(st, w->m->pair, w->f->dst_raw, w->dst_uidvalidity, 1, &acc, &n_acc) !=
-	    0) {
+	if (syncstate_dst_uids(
+	        st, w->m->pair, w->f->dst_raw, w->dst_uidvalidity, 1, &acc, &n_acc) != 0) {
 		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
 		return -1;
 	}
@@ -389,7 +391,8 @@ intent_end(struct sync_worker *w, size_t kept, int rc)
 	/* Some may still be arriving from a session that died: look again. */
 	if (syncstate_commit(st) != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	for (size_t i = 0; i < w->n_cands; i++)
@@ -398,8 +401,8 @@ intent_end(struct sync_worker *w, size_t kept, int rc)
 	w->settle_round++;
 	sync_touch(w->m);
 	{
-		struct timeval tv = {(time_t)(w->settle_wait / 1000),
-		    (suseconds_t)((w->settle_wait % 1000) * 1000)};
+		struct timeval tv = {
+		    (time_t)(w->settle_wait / 1000), (suseconds_t)((w->settle_wait % 1000) * 1000)};
 
 		evtimer_add(w->settle, &tv);
 	}
@@ -475,8 +478,8 @@ static const struct sync_matcher sync_matchers[] = {
     [MATCH_INTENTS] = {W_RECONCILE, 1, "reconciling", "", "(UID RFC822.SIZE)", intent_rows,
         intent_fits, intent_prune, intent_begin, intent_hit, intent_miss, intent_end},
     [MATCH_OLD] = {W_RECOVER, 0, "matching", " after a UIDVALIDITY change",
-        "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", old_rows, old_fits, NULL,
-        NULL, old_hit, old_miss, old_end},
+        "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", old_rows, old_fits, NULL, NULL,
+        old_hit, old_miss, old_end},
 };
 
 /* ================================================================ starting a step ===== */
@@ -514,7 +517,8 @@ worker_reconcile(struct sync_worker *w)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
 		(void)syncstate_rollback(st);
-		worker_fail(w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
+		worker_fail(
+		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	if (low == UINT32_MAX) {
@@ -547,8 +551,8 @@ worker_recover(struct sync_worker *w)
 	syncstate_msgs_free(rows, n_rows);
 	if (n_rows > 0)
 		return 0;
-	if (syncstate_other_uidvalidity(st, w->m->pair, w->f->src_raw, w->src_uidvalidity, &ids,
-	        &n_ids) != 0)
+	if (syncstate_other_uidvalidity(
+	        st, w->m->pair, w->f->src_raw, w->src_uidvalidity, &ids, &n_ids) != 0)
 		goto dberr;
 	for (size_t i = 0; i < n_ids; i++) {
 		if (syncstate_msgs(st, ids[i], SYNCSTATE_DONE, 0, &rows, &n_rows) != 0) {
@@ -569,4 +573,3 @@ dberr:
 	worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
 	return -1;
 }
-

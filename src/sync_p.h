@@ -32,20 +32,19 @@
 
 #include "util.h"
 
-#define SYNC_FETCH_MSGS 200                 /* messages per UID FETCH of bodies */
-#define SYNC_FETCH_BYTES (16u * 1024 * 1024) /* bytes per UID FETCH of bodies */
-#define SYNC_FETCH_WINDOW 2                 /* body FETCH commands in flight */
-#define SYNC_OUT_HIGH (1024u * 1024)        /* pause the source above this */
-#define SYNC_OUT_LOW (256u * 1024)          /* resume below this */
+#define SYNC_FETCH_MSGS 200                         /* messages per UID FETCH of bodies */
+#define SYNC_FETCH_BYTES (16u * 1024 * 1024)        /* bytes per UID FETCH of bodies */
+#define SYNC_FETCH_WINDOW 2                         /* body FETCH commands in flight */
+#define SYNC_OUT_HIGH (1024u * 1024)                /* pause the source above this */
+#define SYNC_OUT_LOW (256u * 1024)                  /* resume below this */
 #define SYNC_TASK_TIMEOUT_MS (7 * 24 * 3600 * 1000) /* the runner's deadline; idle_ms is ours */
 #define SYNC_MAX_RETRIES 8
 /* Body bytes that count as progress for the watchdog (a trickle below
  * SYNC_DRIP_BYTES per --timeout is a stalled server). */
 #define SYNC_DRIP_BYTES (16u * 1024u)
 #define SYNC_BACKOFF_MAX_MS 60000
-#define SYNC_SET_MAX 900 /* characters of a UID set in one command */
+#define SYNC_SET_MAX 900          /* characters of a UID set in one command */
 #define SYNC_SETTLE_QUIET_MS 2000 /* I3: no growth on the destination for this long */
-
 
 /*
  * A message of the pass. Settled (I2): M_DONE, M_FAILED (a FAILED row),
@@ -89,16 +88,16 @@ struct sync_folder {
 	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
 	/* changes since the last pass (issue 15) */
 	uint64_t flags_updated, conflicts, deleted, deleted_pending;
-	uint64_t older; /* before --since: not copied */
-	int check_rounds;  /* checks made this run (a second one copies nothing more) */
-	int check_forced;  /* queued because the destination holds fewer than claimed */
-	int changes_only;  /* queued for the changes since the last pass, nothing new */
+	uint64_t older;   /* before --since: not copied */
+	int check_rounds; /* checks made this run (a second one copies nothing more) */
+	int check_forced; /* queued because the destination holds fewer than claimed */
+	int changes_only; /* queued for the changes since the last pass, nothing new */
 	char *error;
 	char **dropped; /* keywords the destination does not keep */
 	size_t n_dropped;
 	int queued, busy, done;
-	int retries;             /* failures in a row without a message copied */
-	uint64_t copied_at_retry;/* COPIED when the last retry was made */
+	int retries;              /* failures in a row without a message copied */
+	uint64_t copied_at_retry; /* COPIED when the last retry was made */
 };
 
 struct sync_worker;
@@ -172,9 +171,9 @@ struct sync_worker {
 	uint32_t *failed_uids;
 	size_t n_failed;
 	size_t next_req, next_expect;
-	size_t wm_cursor; /* sync_watermark's cursor over msgs (I2) */
+	size_t wm_cursor;                   /* sync_watermark's cursor over msgs (I2) */
 	const struct sync_matcher *matcher; /* the matching step in progress (sync_match.c) */
-	int settle_round; /* times the intents were looked for (I3) */
+	int settle_round;                   /* times the intents were looked for (I3) */
 	int64_t settle_now, settle_ms, settle_wait; /* this round: clock, settle time, wait */
 	uint32_t settle_top, settle_seen; /* highest destination UID: last round, this one */
 	int64_t settle_changed_ms;        /* when settle_top last changed (state's clock) */
@@ -204,14 +203,14 @@ struct sync_worker {
 	/* changes since the last pass (worker_changes) */
 	struct syncstate_msg *crow; /* the first n_crow of n_crow_all DONE rows */
 	size_t n_crow, n_crow_all;
-	struct sync_fl *sfl, *dfl;  /* flags listed by the source / destination */
+	struct sync_fl *sfl, *dfl; /* flags listed by the source / destination */
 	size_t n_sfl, cap_sfl, n_dfl, cap_dfl;
 	struct sync_base {
 		uint32_t src_uid;
 		char *bs, *bd;
-	} *bases;                   /* new flag bases to record */
+	} * bases; /* new flag bases to record */
 	size_t n_bases;
-	uint32_t *gone, *gone_src;  /* copies whose source is gone: dst / src UIDs */
+	uint32_t *gone, *gone_src; /* copies whose source is gone: dst / src UIDs */
 	size_t n_gone;
 	int gone_step, changes_failed;
 	uint64_t chg_updated, chg_conflicts;
@@ -232,9 +231,9 @@ struct sync_run {
 	struct sync_note {
 		char *user, *src_raw;
 		uint64_t allowed;
-	} *notes;
+	} * notes;
 	size_t n_notes;
-	struct sync_mbox *active; /* mailboxes started and not finished */
+	struct sync_mbox *active;            /* mailboxes started and not finished */
 	const struct plan_mailbox **gave_up; /* mailboxes whose servers stalled */
 	size_t n_gave_up;
 };
@@ -250,7 +249,7 @@ struct sync_mbox {
 	int src_ready, dst_ready;
 	struct folders_job *sjob, *djob;
 	int jobs_left;
-	int max_workers;   /* workers the runner's limits grant (task_set_footprint) */
+	int max_workers; /* workers the runner's limits grant (task_set_footprint) */
 	struct folders_inventory *sinv, *dinv;
 	struct sync_folder *folders;
 	size_t n_folders;
@@ -268,8 +267,8 @@ struct sync_mbox {
 	struct event *kick;     /* deferred: finish the mailbox */
 	struct event *watchdog; /* idle timeout */
 	uint64_t rewritten, created;
-	uint64_t subscribed;  /* SUBSCRIBE commands that succeeded */
-	cJSON *mapinfo;       /* "namespaces" and "left_out" for the report (mbox_map) */
+	uint64_t subscribed; /* SUBSCRIBE commands that succeeded */
+	cJSON *mapinfo;      /* "namespaces" and "left_out" for the report (mbox_map) */
 };
 
 /* Shared between the parts, by the file that defines them. */
@@ -310,8 +309,8 @@ uint32_t worker_watermark(struct sync_worker *w, int expunged_ok);
 /* sync_changes.c: changes since the last pass */
 void changes_reset(struct sync_worker *w);
 char *sync_flags_of_paren(const char *s);
-int worker_answer_ok(struct sync_worker *w, struct imap_client *c, const struct imap_response *r,
-    const char *what);
+int worker_answer_ok(
+    struct sync_worker *w, struct imap_client *c, const struct imap_response *r, const char *what);
 void worker_changes(struct sync_worker *w);
 
 /* sync_match.c: the matcher (I3, UIDVALIDITY recovery) */

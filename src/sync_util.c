@@ -19,7 +19,6 @@
 #include "sync_p.h"
 #include "util.h"
 
-
 /* ================================================================ helpers ===== */
 
 char *
@@ -47,7 +46,8 @@ sync_message_id(const char *hdr, size_t len)
 				for (; k < eol && o < sizeof(buf) - 1; k++)
 					if (hdr[k] != '\r')
 						buf[o++] = hdr[k];
-				if (eol + 1 < len && (hdr[eol + 1] == ' ' || hdr[eol + 1] == '\t')) {
+				if (eol + 1 < len &&
+				    (hdr[eol + 1] == ' ' || hdr[eol + 1] == '\t')) {
 					k = eol + 1;
 					eol = k;
 					while (eol < len && hdr[eol] != '\n')
@@ -134,10 +134,9 @@ sync_throttle_ms(const char *code, const char *text)
 			v = v * 10 + (*p++ - '0');
 		return v > 0 ? v : -1;
 	}
-	if (code != NULL && (strncasecmp(code, "THROTTLED", 9) == 0 ||
-	                        strncasecmp(code, "UNAVAILABLE", 11) == 0 ||
-	                        strncasecmp(code, "LIMIT", 5) == 0 ||
-	                        strncasecmp(code, "INUSE", 5) == 0))
+	if (code != NULL &&
+	    (strncasecmp(code, "THROTTLED", 9) == 0 || strncasecmp(code, "UNAVAILABLE", 11) == 0 ||
+	        strncasecmp(code, "LIMIT", 5) == 0 || strncasecmp(code, "INUSE", 5) == 0))
 		return -1;
 	return 0;
 }
@@ -157,7 +156,8 @@ sync_set_str(const uint32_t *uids, size_t n, size_t *taken)
 		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
 			j++;
 		if (j > i)
-			len += (size_t)snprintf(s + len, 32, "%s%u:%u", len ? "," : "", uids[i], uids[j]);
+			len += (size_t)snprintf(
+			    s + len, 32, "%s%u:%u", len ? "," : "", uids[i], uids[j]);
 		else
 			len += (size_t)snprintf(s + len, 32, "%s%u", len ? "," : "", uids[i]);
 		i = j + 1;
@@ -295,7 +295,8 @@ sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, c
 
 			have_size = util_parse_int(v->str, 0, 1LL << 50, &x) == 0;
 			*size = (uint64_t)x;
-		} else if (a->type == IMAP_ARG_ATOM && strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
+		} else if (a->type == IMAP_ARG_ATOM &&
+		    strncasecmp(a->str, "BODY[HEADER", 11) == 0 &&
 		    (v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_STRING)) {
 			free(*msgid);
 			*msgid = sync_message_id(v->str, v->len);
@@ -332,12 +333,14 @@ sync_status_modseq(const struct imap_response *r, const char **name, uint64_t *m
 	const struct imap_arg *mb, *items;
 
 	*modseq = 0;
-	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL || !util_strieq(r->keyword, "STATUS"))
+	if (r->kind != IMAP_RESP_UNTAGGED || r->keyword == NULL ||
+	    !util_strieq(r->keyword, "STATUS"))
 		return 0;
 	mb = imap_arg_nth(r->args, 0);
 	items = imap_arg_nth(r->args, 1);
-	if (mb == NULL || (mb->type != IMAP_ARG_ATOM && mb->type != IMAP_ARG_STRING &&
-	                      mb->type != IMAP_ARG_LITERAL) ||
+	if (mb == NULL ||
+	    (mb->type != IMAP_ARG_ATOM && mb->type != IMAP_ARG_STRING &&
+	        mb->type != IMAP_ARG_LITERAL) ||
 	    items == NULL || items->type != IMAP_ARG_LIST)
 		return -1;
 	*name = mb->str;

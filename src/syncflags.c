@@ -169,8 +169,8 @@ syncflags_minus(const char *a, const char *b)
 }
 
 char *
-syncflags_merge(const char *base_src, const char *src, const char *base_dst,
-    const char *dst, int *conflict)
+syncflags_merge(
+    const char *base_src, const char *src, const char *base_dst, const char *dst, int *conflict)
 {
 	char **v = NULL, **d, *added, *removed, *out;
 	size_t n = 0, nd, cap;

@@ -40,8 +40,8 @@ int syncflags_has(const char *set, const char *flag);
  *   - both changed: the union of DST and SRC (nothing the user set on either
  *     side is lost), and *CONFLICT is set to 1 (else 0).
  */
-char *syncflags_merge(const char *base_src, const char *src, const char *base_dst,
-    const char *dst, int *conflict);
+char *syncflags_merge(
+    const char *base_src, const char *src, const char *base_dst, const char *dst, int *conflict);
 
 /*
  * The flags in A and not in B, as a normalized set (caller frees): what a

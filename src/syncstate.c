@@ -254,7 +254,8 @@ syncstate_open(const char *dir, struct syncstate **out, char **err)
 		}
 	} else if (v > SYNCSTATE_SCHEMA_VERSION || v < 0) {
 		*err = xasprintf("the sync state %s has schema version %d; this cutover knows "
-		    "up to %d (use a newer cutover)", s->path, v, SYNCSTATE_SCHEMA_VERSION);
+		                 "up to %d (use a newer cutover)",
+		    s->path, v, SYNCSTATE_SCHEMA_VERSION);
 		(void)syncstate_exec(s, "ROLLBACK");
 		goto fail;
 	}
@@ -333,7 +334,8 @@ syncstate_folder_get(struct syncstate *s, const char *pair, const char *src_name
 	if (syncstate_step_done(s, st) != 0)
 		return -1;
 	if (syncstate_prepare(s,
-	        "SELECT id, last_uid, dst_name, seen_uidnext, seen_messages, seen_modseq FROM folder "
+	        "SELECT id, last_uid, dst_name, seen_uidnext, seen_messages, seen_modseq FROM "
+	        "folder "
 	        "WHERE pair = ?1 AND src_name = ?2 AND src_uidvalidity = ?3",
 	        &st) != 0)
 		return -1;
@@ -358,8 +360,8 @@ syncstate_folder_get(struct syncstate *s, const char *pair, const char *src_name
 }
 
 int
-syncstate_set_seen(struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages,
-    uint64_t modseq)
+syncstate_set_seen(
+    struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages, uint64_t modseq)
 {
 	sqlite3_stmt *st;
 
@@ -380,8 +382,8 @@ syncstate_set_last_uid(struct syncstate *s, int64_t folder_id, uint32_t uid)
 {
 	sqlite3_stmt *st;
 
-	if (syncstate_prepare(s, "UPDATE folder SET last_uid = ?2 WHERE id = ?1 AND last_uid < ?2",
-	        &st) != 0)
+	if (syncstate_prepare(
+	        s, "UPDATE folder SET last_uid = ?2 WHERE id = ?1 AND last_uid < ?2", &st) != 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, uid);
@@ -535,7 +537,8 @@ syncstate_msgs(struct syncstate *s, int64_t folder_id, int state, uint32_t above
 	*n = 0;
 	if (syncstate_prepare(s,
 	        "SELECT src_uid, state, size, sha256, message_id, dst_uidvalidity, dst_uidnext, "
-	        "dst_uid, written_ms, src_flags, dst_flags FROM msg WHERE folder_id = ?1 AND (?2 < 0 OR state = ?2) "
+	        "dst_uid, written_ms, src_flags, dst_flags FROM msg WHERE folder_id = ?1 AND (?2 < "
+	        "0 OR state = ?2) "
 	        "AND src_uid > ?3 ORDER BY src_uid",
 	        &st) != 0)
 		return -1;
@@ -642,7 +645,8 @@ syncstate_set_flags(struct syncstate *s, int64_t folder_id, uint32_t src_uid, co
 	sqlite3_stmt *st;
 
 	if (syncstate_prepare(s,
-	        "UPDATE msg SET src_flags = ?3, dst_flags = ?4 WHERE folder_id = ?1 AND src_uid = ?2",
+	        "UPDATE msg SET src_flags = ?3, dst_flags = ?4 WHERE folder_id = ?1 AND src_uid = "
+	        "?2",
 	        &st) != 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
@@ -675,8 +679,8 @@ syncstate_pass_add(struct syncstate *s, const char *pair, const struct syncstate
 }
 
 int
-syncstate_pass_last(struct syncstate *s, const char *pair, struct syncstate_pass *out,
-    int64_t *passes)
+syncstate_pass_last(
+    struct syncstate *s, const char *pair, struct syncstate_pass *out, int64_t *passes)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -741,8 +745,8 @@ syncstate_pair_counts(struct syncstate *s, const char *pair, int64_t counts[4], 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return syncstate_fail(s);
-	if (syncstate_prepare(s, "SELECT count(DISTINCT src_name) FROM folder WHERE pair = ?1",
-	        &st) != 0)
+	if (syncstate_prepare(
+	        s, "SELECT count(DISTINCT src_name) FROM folder WHERE pair = ?1", &st) != 0)
 		return -1;
 	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)

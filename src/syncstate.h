@@ -119,8 +119,8 @@ void syncstate_folder_clear(struct syncstate_folder *f);
 
 /* Record what the source said of FOLDER_ID at the end of a settled pass
  * (MODSEQ 0: the source has no CONDSTORE; all 0: forget). */
-int syncstate_set_seen(struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages,
-    uint64_t modseq);
+int syncstate_set_seen(
+    struct syncstate *s, int64_t folder_id, uint32_t uidnext, uint32_t messages, uint64_t modseq);
 
 /* Raise FOLDER_ID's last_uid to UID (never lowers it). */
 int syncstate_set_last_uid(struct syncstate *s, int64_t folder_id, uint32_t uid);
@@ -136,9 +136,8 @@ int syncstate_other_uidvalidity(struct syncstate *s, const char *pair, const cha
 /* Insert or replace the row of M->src_uid in FOLDER_ID with M's fields. */
 int syncstate_put(struct syncstate *s, int64_t folder_id, const struct syncstate_msg *m);
 /* Mark a row DONE with the destination UID (0 = unknown). */
-int syncstate_done(
-    struct syncstate *s, int64_t folder_id, uint32_t src_uid, uint32_t dst_uidvalidity,
-    uint32_t dst_uid);
+int syncstate_done(struct syncstate *s, int64_t folder_id, uint32_t src_uid,
+    uint32_t dst_uidvalidity, uint32_t dst_uid);
 /* Mark a row FAILED (kept for the next pass). */
 int syncstate_failed(struct syncstate *s, int64_t folder_id, uint32_t src_uid);
 /* Delete the row (an intent that never reached the destination). */
@@ -164,7 +163,8 @@ int syncstate_dst_uids(struct syncstate *s, const char *pair, const char *dst_na
     uint32_t dst_uidvalidity, uint32_t min_uid, uint32_t **out, size_t *n);
 
 /* How many rows of FOLDER_ID are DONE under DST_UIDVALIDITY (*N). */
-int syncstate_done_count(struct syncstate *s, int64_t folder_id, uint32_t dst_uidvalidity, int64_t *n);
+int syncstate_done_count(
+    struct syncstate *s, int64_t folder_id, uint32_t dst_uidvalidity, int64_t *n);
 
 /* How many rows in STATE the folder (PAIR, SRC_NAME, UIDVALIDITY) has (*N;
  * 0 when there is no such folder). */
@@ -172,8 +172,8 @@ int syncstate_folder_count(struct syncstate *s, const char *pair, const char *sr
     uint32_t uidvalidity, int state, int64_t *n);
 
 /* Record the flag sets of a message at this pass (the next merge's base). */
-int syncstate_set_flags(struct syncstate *s, int64_t folder_id, uint32_t src_uid, const char *src_flags,
-    const char *dst_flags);
+int syncstate_set_flags(struct syncstate *s, int64_t folder_id, uint32_t src_uid,
+    const char *src_flags, const char *dst_flags);
 
 /* One pass of one mailbox pair (the pass table, schema version 2). */
 struct syncstate_pass {
@@ -188,11 +188,12 @@ struct syncstate_pass {
 int syncstate_pass_add(struct syncstate *s, const char *pair, const struct syncstate_pass *p);
 /* The last pass of PAIR into *OUT (zeroed when none; clear with
  * syncstate_pass_clear) and how many passes it had. */
-int syncstate_pass_last(struct syncstate *s, const char *pair, struct syncstate_pass *out,
-    int64_t *passes);
+int syncstate_pass_last(
+    struct syncstate *s, const char *pair, struct syncstate_pass *out, int64_t *passes);
 void syncstate_pass_clear(struct syncstate_pass *p);
 /* Rows of PAIR per state (COUNTS[SYNCSTATE_*]) and its source folders. */
-int syncstate_pair_counts(struct syncstate *s, const char *pair, int64_t counts[4], int64_t *folders);
+int syncstate_pair_counts(
+    struct syncstate *s, const char *pair, int64_t counts[4], int64_t *folders);
 
 /* The database's clock (ms since the epoch, the clock of written_ms). */
 int syncstate_now_ms(struct syncstate *s, int64_t *out);

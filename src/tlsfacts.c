@@ -110,12 +110,14 @@ tls_facts_json(const struct tls_facts *f, time_t now)
 	util_json_add_str_or_null(o, "cipher", util_nonempty(f->cipher));
 	util_json_add_str_or_null(o, "cert_subject", util_nonempty(f->subject));
 	util_json_add_str_or_null(o, "cert_issuer", util_nonempty(f->issuer));
-	util_json_add_str_or_null(o, "cert_expires", util_nonempty(f->has_expiry ? f->expires : NULL));
+	util_json_add_str_or_null(
+	    o, "cert_expires", util_nonempty(f->has_expiry ? f->expires : NULL));
 	if (f->has_expiry)
 		cJSON_AddNumberToObject(o, "days_left", (double)tls_facts_days_left(f, now));
 	else
 		cJSON_AddNullToObject(o, "days_left");
 	cJSON_AddBoolToObject(o, "verified", f->verified);
-	util_json_add_str_or_null(o, "verify_error", util_nonempty(f->verified ? NULL : f->verify_error));
+	util_json_add_str_or_null(
+	    o, "verify_error", util_nonempty(f->verified ? NULL : f->verify_error));
 	return o;
 }

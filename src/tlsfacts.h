@@ -28,18 +28,18 @@ struct ssl_st;
 #define TLS_FACTS_NAME_MAX 1024
 
 struct tls_facts {
-	int done;                           /* the handshake completed (net.c; http.c
-	                                       records only what it saw of it) */
-	int present;                        /* a server certificate was seen */
-	char version[16];                   /* "TLSv1.3", "" when not known */
-	char cipher[64];                    /* "TLS_AES_256_GCM_SHA384", "" when not known */
-	char subject[TLS_FACTS_NAME_MAX];   /* "CN=localhost" (RFC 2253, UTF-8 kept), or "" */
-	char issuer[TLS_FACTS_NAME_MAX];    /* or "" */
-	int has_expiry;                     /* not_after and expires are set */
+	int done;                         /* the handshake completed (net.c; http.c
+	                                     records only what it saw of it) */
+	int present;                      /* a server certificate was seen */
+	char version[16];                 /* "TLSv1.3", "" when not known */
+	char cipher[64];                  /* "TLS_AES_256_GCM_SHA384", "" when not known */
+	char subject[TLS_FACTS_NAME_MAX]; /* "CN=localhost" (RFC 2253, UTF-8 kept), or "" */
+	char issuer[TLS_FACTS_NAME_MAX];  /* or "" */
+	int has_expiry;                   /* not_after and expires are set */
 	time_t not_after;
-	char expires[24];                   /* not_after as "2027-01-15T23:59:59Z", or "" */
-	int verified;                       /* chain and host name verified */
-	char verify_error[160];             /* why not, "" when none was recorded */
+	char expires[24];       /* not_after as "2027-01-15T23:59:59Z", or "" */
+	int verified;           /* chain and host name verified */
+	char verify_error[160]; /* why not, "" when none was recorded */
 };
 
 /*

@@ -187,8 +187,10 @@ util_edit_distance(const char *a, const char *b)
 		row[0] = i;
 		for (j = 1; j <= lb; j++) {
 			size_t cur = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) ==
-			    tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+			    ? 0
+			    : 1;
 			size_t best = prev + cost;
 
 			if (row[j] + 1 < best)
@@ -289,8 +291,8 @@ util_write_stream(const char *path, int (*write_fn)(FILE *out, void *arg), void 
 	}
 	if (strcmp(path, "-") == 0) {
 		if (write_fn(stdout, arg) != 0 || fflush(stdout) != 0) {
-			*err = xasprintf("cannot write %s to standard output: %s", what,
-			    strerror(errno));
+			*err = xasprintf(
+			    "cannot write %s to standard output: %s", what, strerror(errno));
 			return -1;
 		}
 		return 0;

@@ -28,33 +28,50 @@
 #include "src/util.h"
 
 enum cli_opt {
-	OPT_JSON = 256, OPT_HTML, OPT_CSV, OPT_RESOLVER, OPT_CA_FILE, OPT_INSECURE, OPT_ALLOW_PLAINTEXT,
-	OPT_NO_PROGRESS, OPT_VERSION, OPT_CONCURRENCY, OPT_PER_HOST, OPT_TIMEOUT,
+	OPT_JSON = 256,
+	OPT_HTML,
+	OPT_CSV,
+	OPT_RESOLVER,
+	OPT_CA_FILE,
+	OPT_INSECURE,
+	OPT_ALLOW_PLAINTEXT,
+	OPT_NO_PROGRESS,
+	OPT_VERSION,
+	OPT_CONCURRENCY,
+	OPT_PER_HOST,
+	OPT_TIMEOUT,
 	OPT_ALLOW_OLD_TLS,
 };
 
 static const struct cli_command *const cli_commands[] = {
-	&cli_cmd_audit, &cli_cmd_dns, &cli_cmd_propagation, &cli_cmd_sync, &cli_cmd_report, &cli_cmd_smtp, &cli_cmd_auth, NULL,
+    &cli_cmd_audit,
+    &cli_cmd_dns,
+    &cli_cmd_propagation,
+    &cli_cmd_sync,
+    &cli_cmd_report,
+    &cli_cmd_smtp,
+    &cli_cmd_auth,
+    NULL,
 };
 
 static const struct option cli_common_options[] = {
-	{"json", required_argument, NULL, OPT_JSON},
-	{"html", required_argument, NULL, OPT_HTML},
-	{"csv", required_argument, NULL, OPT_CSV},
-	{"resolver", required_argument, NULL, OPT_RESOLVER},
-	{"ca-file", required_argument, NULL, OPT_CA_FILE},
-	{"insecure", no_argument, NULL, OPT_INSECURE},
-	{"allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
-	{"allow-old-tls", no_argument, NULL, OPT_ALLOW_OLD_TLS},
-	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-	{"per-host", required_argument, NULL, OPT_PER_HOST},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
+    {"allow-old-tls", no_argument, NULL, OPT_ALLOW_OLD_TLS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char cli_common_help[] =
@@ -88,10 +105,11 @@ static void
 cli_help_main(FILE *out)
 {
 	fputs("cutover - readiness audit, go-live checks and final sync for email migrations\n"
-	    "\n"
-	    "Usage: cutover COMMAND [OPTIONS] ...\n"
-	    "\n"
-	    "Commands:\n", out);
+	      "\n"
+	      "Usage: cutover COMMAND [OPTIONS] ...\n"
+	      "\n"
+	      "Commands:\n",
+	    out);
 	for (size_t i = 0; cli_commands[i] != NULL; i++) {
 		char *head = xasprintf("%s %s", cli_commands[i]->name, cli_commands[i]->synopsis);
 
@@ -99,12 +117,13 @@ cli_help_main(FILE *out)
 		free(head);
 	}
 	fputs("\n"
-	    "Examples:\n"
-	    "  cutover dns example.com\n"
-	    "  cutover dns example.com --expect microsoft365 --json report.json\n"
-	    "  cutover audit plan.json --json audit.json\n"
-	    "\n"
-	    "Run 'cutover COMMAND --help' for a command's options.\n", out);
+	      "Examples:\n"
+	      "  cutover dns example.com\n"
+	      "  cutover dns example.com --expect microsoft365 --json report.json\n"
+	      "  cutover audit plan.json --json audit.json\n"
+	      "\n"
+	      "Run 'cutover COMMAND --help' for a command's options.\n",
+	    out);
 }
 
 int
@@ -129,8 +148,8 @@ cli_value_error(const struct cli *c, const char *option, const char *value, cons
 }
 
 int
-cli_parse_long(const struct cli *c, const char *option, const char *arg, long min, long max,
-    long *out)
+cli_parse_long(
+    const struct cli *c, const char *option, const char *arg, long min, long max, long *out)
 {
 	long long v;
 	char want[96];
@@ -220,16 +239,19 @@ cli_parse(struct cli *c, int argc, char **argv)
 		case '?': {
 			const char *bad = argv[optind - 1];
 			const char *owner = cli_option_owner(bad);
-			const char *sugg = strncmp(bad, "--", 2) == 0 ? cli_closest_option(opts, bad) : NULL;
+			const char *sugg =
+			    strncmp(bad, "--", 2) == 0 ? cli_closest_option(opts, bad) : NULL;
 
 			if (optopt != 0 && strncmp(bad, "--", 2) != 0)
 				rc = cli_usage_error(c, "unknown option '-%c'", optopt);
 			else if (owner != NULL)
-				rc = cli_usage_error(c, "option '%s' does not apply to '%s' (it is an "
-				    "option of 'cutover %s')", bad, c->command, owner);
+				rc = cli_usage_error(c,
+				    "option '%s' does not apply to '%s' (it is an "
+				    "option of 'cutover %s')",
+				    bad, c->command, owner);
 			else if (sugg != NULL)
-				rc = cli_usage_error(c, "unknown option '%s' (did you mean '--%s'?)", bad,
-				    sugg);
+				rc = cli_usage_error(
+				    c, "unknown option '%s' (did you mean '--%s'?)", bad, sugg);
 			else
 				rc = cli_usage_error(c, "unknown option '%s'", bad);
 			break;
@@ -269,8 +291,10 @@ cli_parse(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			c->timeout_s = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(c->timeout_s >= 0.1 && c->timeout_s <= 3600))
-				rc = cli_value_error(c, "--timeout", optarg, "expected seconds from 0.1 to 3600");
+			if (end == optarg || *end != '\0' ||
+			    !(c->timeout_s >= 0.1 && c->timeout_s <= 3600))
+				rc = cli_value_error(
+				    c, "--timeout", optarg, "expected seconds from 0.1 to 3600");
 			break;
 		default:
 			if (opt >= CLI_OPT_COMMAND && c->cmd->option != NULL)
@@ -641,8 +665,9 @@ cli_check_output(const struct cli *c, const char *option, const char *path)
 		return CLI_EXIT_IOERR;
 	}
 	slash = strrchr(path, '/');
-	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
-	    xstrndup(path, (size_t)(slash - path));
+	dir = slash == NULL ? xstrdup(".")
+	    : slash == path ? xstrdup("/")
+	                    : xstrndup(path, (size_t)(slash - path));
 	errno = 0;
 	ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
 	if (!ok)
@@ -694,24 +719,28 @@ cli_main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (argv[1][0] == '-')
-		return cli_usage_error(NULL, "expected a command before '%s' (audit, dns, "
-		    "propagation, sync, report)", argv[1]);
+		return cli_usage_error(NULL,
+		    "expected a command before '%s' (audit, dns, "
+		    "propagation, sync, report)",
+		    argv[1]);
 	c.cmd = cli_find_command(argv[1], &sugg);
 	if (c.cmd == NULL) {
 		if (sugg != NULL)
-			return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)",
-			    argv[1], sugg);
+			return cli_usage_error(
+			    NULL, "unknown command '%s' (did you mean '%s'?)", argv[1], sugg);
 		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 	}
 	c.command = c.cmd->name;
 	if (c.cmd->run == NULL) {
-		fprintf(stderr, "cutover %s: not available in cutover %s yet; see README.md for "
-		    "what this version does\n", c.command, CUTOVER_VERSION);
+		fprintf(stderr,
+		    "cutover %s: not available in cutover %s yet; see README.md for "
+		    "what this version does\n",
+		    c.command, CUTOVER_VERSION);
 		return CLI_EXIT_USAGE;
 	}
 	rc = cli_parse(&c, argc - 1, argv + 1);
-	if (rc == CLI_CONTINUE && (rc = cli_check_output(&c, "--json", c.json_path)) ==
-	        CLI_CONTINUE &&
+	if (rc == CLI_CONTINUE &&
+	    (rc = cli_check_output(&c, "--json", c.json_path)) == CLI_CONTINUE &&
 	    (rc = cli_check_output(&c, "--html", c.html_path)) == CLI_CONTINUE &&
 	    (rc = cli_check_output(&c, "--csv", c.csv_path)) == CLI_CONTINUE)
 		rc = c.cmd->run(&c);

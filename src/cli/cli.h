@@ -30,7 +30,7 @@ enum cli_exit {
 #define CLI_CONTINUE (-1)
 /* First option value a command may use for its own options. */
 #define CLI_OPT_COMMAND 512
-#define CLI_MAX_RESOLVERS 16  /* servers a command's own lookups use */
+#define CLI_MAX_RESOLVERS 16 /* servers a command's own lookups use */
 
 struct cli_command;
 struct check_input;
@@ -39,25 +39,25 @@ struct report;
 /* The common options, filled before the command runs. */
 struct cli {
 	const struct cli_command *cmd;
-	const char *command;      /* cmd->name */
-	const char *json_path;    /* --json, NULL when absent, "-" = stdout */
-	const char *html_path;    /* --html, NULL when absent, "-" = stdout */
-	const char *csv_path;     /* --csv, NULL when absent, "-" = stdout */
-	const char **resolvers;   /* --resolver, any number (cli_main frees the array) */
+	const char *command;    /* cmd->name */
+	const char *json_path;  /* --json, NULL when absent, "-" = stdout */
+	const char *html_path;  /* --html, NULL when absent, "-" = stdout */
+	const char *csv_path;   /* --csv, NULL when absent, "-" = stdout */
+	const char **resolvers; /* --resolver, any number (cli_main frees the array) */
 	size_t n_resolvers;
 	const char *ca_file;
 	int insecure, allow_plaintext, quiet, verbose, no_progress;
 	int allow_old_tls; /* --allow-old-tls: passwords over TLS 1.0/1.1 */
 	long concurrency, per_host;
 	double timeout_s;
-	char **args;              /* positional arguments after the command */
+	char **args; /* positional arguments after the command */
 	int n_args;
 };
 
 struct cli_command {
-	const char *name;         /* "dns" */
-	const char *synopsis;     /* "DOMAIN": the positional arguments */
-	const char *summary;      /* one line for `cutover --help` */
+	const char *name;     /* "dns" */
+	const char *synopsis; /* "DOMAIN": the positional arguments */
+	const char *summary;  /* one line for `cutover --help` */
 	/* Print usage, what the command does, its own options and examples;
 	 * the common options and exit codes are appended by cli.c. */
 	void (*help)(FILE *out);
@@ -72,13 +72,14 @@ struct cli_command {
 int cli_main(int argc, char **argv);
 
 /* Print "cutover CMD: MESSAGE" and a hint to --help; returns CLI_EXIT_USAGE. */
-int cli_usage_error(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Print "cutover CMD: OPTION "VALUE": WANT"; returns CLI_EXIT_DATAERR. */
 int cli_value_error(const struct cli *c, const char *option, const char *value, const char *want);
 /* Parse a whole number of seconds in [MIN, MAX] for OPTION. Returns
  * CLI_CONTINUE and *OUT, or the exit code after printing the error. */
-int cli_parse_long(const struct cli *c, const char *option, const char *arg, long min, long max,
-    long *out);
+int cli_parse_long(
+    const struct cli *c, const char *option, const char *arg, long min, long max, long *out);
 
 /*
  * Schedule every check of COMMAND_BIT (CHECK_CMD_*) whose group ONLY selects

@@ -9,25 +9,41 @@
 #include "src/shard.h"
 #include "src/util.h"
 
-enum { OPT_ONLY = CLI_OPT_COMMAND, OPT_MX_TTL_MAX, OPT_AUTODISCOVER_USER, OPT_CONNECT_TO,
-	OPT_SHARD, OPT_LIST_MAILBOXES, OPT_SMTP_PORT };
+enum {
+	OPT_ONLY = CLI_OPT_COMMAND,
+	OPT_MX_TTL_MAX,
+	OPT_AUTODISCOVER_USER,
+	OPT_CONNECT_TO,
+	OPT_SHARD,
+	OPT_LIST_MAILBOXES,
+	OPT_SMTP_PORT
+};
 
 #define AUDIT_MAX_CONNECT_TO 16
 
 static const struct option audit_options[] = {
-	{"only", required_argument, NULL, OPT_ONLY},
-	{"mx-ttl-max", required_argument, NULL, OPT_MX_TTL_MAX},
-	{"autodiscover-user", required_argument, NULL, OPT_AUTODISCOVER_USER},
-	{"connect-to", required_argument, NULL, OPT_CONNECT_TO},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	{"list-mailboxes", no_argument, NULL, OPT_LIST_MAILBOXES},
-	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
-	{NULL, 0, NULL, 0},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"mx-ttl-max", required_argument, NULL, OPT_MX_TTL_MAX},
+    {"autodiscover-user", required_argument, NULL, OPT_AUTODISCOVER_USER},
+    {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"list-mailboxes", no_argument, NULL, OPT_LIST_MAILBOXES},
+    {"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
+    {NULL, 0, NULL, 0},
 };
 
 /* Groups `--only` knows (DESIGN.md); a group may have no check yet. */
 static const char *const audit_groups[] = {
-	"dns", "imap", "pop3", "web", "folders", "quota", "compare", "smtp", "auth", NULL,
+    "dns",
+    "imap",
+    "pop3",
+    "web",
+    "folders",
+    "quota",
+    "compare",
+    "smtp",
+    "auth",
+    NULL,
 };
 
 static struct {
@@ -37,7 +53,7 @@ static struct {
 	const char *autodiscover_user;
 	const char *connect_to[AUDIT_MAX_CONNECT_TO + 1];
 	size_t n_connect_to;
-	unsigned shard_k, shard_n;  /* --shard K/N; 0 when not sharded */
+	unsigned shard_k, shard_n; /* --shard K/N; 0 when not sharded */
 	int list_mailboxes;
 	long smtp_port; /* 0: 25 */
 } audit_opts;
@@ -46,46 +62,47 @@ static void
 audit_help(FILE *out)
 {
 	fputs("Usage: cutover audit PLAN [OPTIONS]\n"
-	    "\n"
-	    "Readiness audit of the migration described by the plan file PLAN (JSON; see\n"
-	    "README.md and contrib/examples/plan.json). The plan names the domain, the\n"
-	    "source and destination servers and the mailboxes (inline or a CSV sheet).\n"
-	    "The plan's resolvers and ca_file apply unless --resolver/--ca-file are given.\n"
-	    "\n"
-	    "Options:\n"
-	    "  --only GROUPS        run only these check groups, comma-separated:\n"
-	    "                       dns, imap, pop3, web, folders, quota, compare, smtp,\n"
-	    "                       auth\n"
-	    "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
-	    "  --autodiscover-user USER\n"
-	    "                       web.autodiscover logs in as this mailbox of the plan\n"
-	    "                       (its destination password, else its source one) and\n"
-	    "                       reports the server settings autodiscover returns\n"
-	    "  --connect-to HOST:PORT:HOST2:PORT2\n"
-	    "                       web checks: connect to HOST2:PORT2 whenever a URL names\n"
-	    "                       HOST:PORT, as curl's --connect-to (an empty field\n"
-	    "                       matches any / keeps the original; repeatable). Test a\n"
-	    "                       new server before DNS points at it, or a lab on other\n"
-	    "                       ports: --connect-to :443::8443\n"
-	    "  --shard K/N          audit only shard K of N of the mailboxes (1 <= K <= N),\n"
-	    "                       so N machines can share a big audit; merge their\n"
-	    "                       reports with 'cutover report merge'. A mailbox's shard\n"
-	    "                       is 1 + (first 8 bytes of SHA-256 of its lower-cased\n"
-	    "                       source user, big-endian) mod N: stable whatever the\n"
-	    "                       plan's order. Domain checks (dns, web) run in shard 1.\n"
-	    "  --list-mailboxes     print the source users this run would audit (after\n"
-	    "                       --shard), one a line, and exit without checking\n"
-	    "  --smtp-port N        smtp group (only with --only smtp): the port of the MX\n"
-	    "                       hosts (default 25). It probes the plan's expect.mx host\n"
-	    "                       names (the new MX before the flip), else the domain's\n"
-	    "                       MX, with RCPT TO for every mailbox's destination user\n"
-	    "\n"
-	    "Examples:\n"
-	    "  cutover audit plan.json --json audit.json\n"
-	    "  cutover audit plan.json --only dns\n"
-	    "  cutover audit plan.json --only web --autodiscover-user alice@example.com\n"
-	    "  cutover audit plan.json --shard 2/8 --json shard-2.json\n"
-	    "\n", out);
+	      "\n"
+	      "Readiness audit of the migration described by the plan file PLAN (JSON; see\n"
+	      "README.md and contrib/examples/plan.json). The plan names the domain, the\n"
+	      "source and destination servers and the mailboxes (inline or a CSV sheet).\n"
+	      "The plan's resolvers and ca_file apply unless --resolver/--ca-file are given.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --only GROUPS        run only these check groups, comma-separated:\n"
+	      "                       dns, imap, pop3, web, folders, quota, compare, smtp,\n"
+	      "                       auth\n"
+	      "  --mx-ttl-max SEC     highest MX TTL that passes (default 3600)\n"
+	      "  --autodiscover-user USER\n"
+	      "                       web.autodiscover logs in as this mailbox of the plan\n"
+	      "                       (its destination password, else its source one) and\n"
+	      "                       reports the server settings autodiscover returns\n"
+	      "  --connect-to HOST:PORT:HOST2:PORT2\n"
+	      "                       web checks: connect to HOST2:PORT2 whenever a URL names\n"
+	      "                       HOST:PORT, as curl's --connect-to (an empty field\n"
+	      "                       matches any / keeps the original; repeatable). Test a\n"
+	      "                       new server before DNS points at it, or a lab on other\n"
+	      "                       ports: --connect-to :443::8443\n"
+	      "  --shard K/N          audit only shard K of N of the mailboxes (1 <= K <= N),\n"
+	      "                       so N machines can share a big audit; merge their\n"
+	      "                       reports with 'cutover report merge'. A mailbox's shard\n"
+	      "                       is 1 + (first 8 bytes of SHA-256 of its lower-cased\n"
+	      "                       source user, big-endian) mod N: stable whatever the\n"
+	      "                       plan's order. Domain checks (dns, web) run in shard 1.\n"
+	      "  --list-mailboxes     print the source users this run would audit (after\n"
+	      "                       --shard), one a line, and exit without checking\n"
+	      "  --smtp-port N        smtp group (only with --only smtp): the port of the MX\n"
+	      "                       hosts (default 25). It probes the plan's expect.mx host\n"
+	      "                       names (the new MX before the flip), else the domain's\n"
+	      "                       MX, with RCPT TO for every mailbox's destination user\n"
+	      "\n"
+	      "Examples:\n"
+	      "  cutover audit plan.json --json audit.json\n"
+	      "  cutover audit plan.json --only dns\n"
+	      "  cutover audit plan.json --only web --autodiscover-user alice@example.com\n"
+	      "  cutover audit plan.json --shard 2/8 --json shard-2.json\n"
+	      "\n",
+	    out);
 }
 
 /* Reject unknown names in --only. Returns CLI_CONTINUE or an exit code. */
@@ -102,8 +119,10 @@ audit_check_only(struct cli *c, const char *only)
 			if (strlen(audit_groups[i]) == n && strncmp(p, audit_groups[i], n) == 0)
 				known = 1;
 		if (!known)
-			return cli_usage_error(c, "--only: unknown group \"%.*s\"; groups are dns, "
-			    "imap, pop3, web, folders, quota, compare, smtp, auth", (int)n, p);
+			return cli_usage_error(c,
+			    "--only: unknown group \"%.*s\"; groups are dns, "
+			    "imap, pop3, web, folders, quota, compare, smtp, auth",
+			    (int)n, p);
 		p += n;
 		if (*p == ',')
 			p++;
@@ -115,12 +134,11 @@ static int
 audit_option(struct cli *c, int opt, const char *arg)
 {
 	switch (opt) {
-	case OPT_ONLY:
-		audit_opts.only = arg;
-		return audit_check_only(c, arg);
+	case OPT_ONLY: audit_opts.only = arg; return audit_check_only(c, arg);
 	case OPT_MX_TTL_MAX:
 		audit_opts.mx_ttl_set = 1;
-		return cli_parse_long(c, "--mx-ttl-max", arg, 0, 2147483647L, &audit_opts.mx_ttl_max);
+		return cli_parse_long(
+		    c, "--mx-ttl-max", arg, 0, 2147483647L, &audit_opts.mx_ttl_max);
 	case OPT_SHARD: {
 		const char *want;
 
@@ -128,14 +146,10 @@ audit_option(struct cli *c, int opt, const char *arg)
 			return cli_value_error(c, "--shard", arg, want);
 		return CLI_CONTINUE;
 	}
-	case OPT_LIST_MAILBOXES:
-		audit_opts.list_mailboxes = 1;
-		return CLI_CONTINUE;
+	case OPT_LIST_MAILBOXES: audit_opts.list_mailboxes = 1; return CLI_CONTINUE;
 	case OPT_SMTP_PORT:
 		return cli_parse_long(c, "--smtp-port", arg, 1, 65535, &audit_opts.smtp_port);
-	case OPT_AUTODISCOVER_USER:
-		audit_opts.autodiscover_user = arg;
-		return CLI_CONTINUE;
+	case OPT_AUTODISCOVER_USER: audit_opts.autodiscover_user = arg; return CLI_CONTINUE;
 	case OPT_CONNECT_TO: {
 		const char *p = arg;
 		int colons = 0;
@@ -143,7 +157,8 @@ audit_option(struct cli *c, int opt, const char *arg)
 		for (; *p != '\0'; p++)
 			colons += *p == ':';
 		if (colons != 3)
-			return cli_value_error(c, "--connect-to", arg, "HOST:PORT:HOST2:PORT2 (fields "
+			return cli_value_error(c, "--connect-to", arg,
+			    "HOST:PORT:HOST2:PORT2 (fields "
 			    "may be empty, e.g. :443::8443)");
 		if (audit_opts.n_connect_to == AUDIT_MAX_CONNECT_TO)
 			return cli_usage_error(c, "--connect-to: at most %d", AUDIT_MAX_CONNECT_TO);
@@ -186,7 +201,8 @@ audit_needs_secrets(const char *only)
 		size_t n = strcspn(p, ",");
 
 		if (!((n == 3 && strncmp(p, "dns", 3) == 0) ||
-		    (n == 3 && strncmp(p, "web", 3) == 0 && audit_opts.autodiscover_user == NULL)))
+		        (n == 3 && strncmp(p, "web", 3) == 0 &&
+		            audit_opts.autodiscover_user == NULL)))
 			return 1;
 		p += n;
 		if (*p == ',')
@@ -207,8 +223,11 @@ audit_run(struct cli *c)
 	int rc;
 
 	if (c->n_args != 1)
-		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover audit "
-		    "plan.json'" : "one plan at a time (got %d arguments)", c->n_args);
+		return cli_usage_error(c,
+		    c->n_args == 0 ? "which plan? e.g. 'cutover audit "
+		                     "plan.json'"
+		                   : "one plan at a time (got %d arguments)",
+		    c->n_args);
 	if (plan_open(c->args[0], &plan, &err) != 0) {
 		fprintf(stderr, "cutover audit: %s\n", err);
 		free(err);
@@ -234,8 +253,10 @@ audit_run(struct cli *c)
 	in.connect_to = audit_opts.n_connect_to > 0 ? audit_opts.connect_to : NULL;
 	in.autodiscover_user = audit_opts.autodiscover_user;
 	if (in.autodiscover_user != NULL && !audit_has_user(plan, in.autodiscover_user)) {
-		fprintf(stderr, "cutover audit: --autodiscover-user %s: no mailbox of the plan has "
-		    "this user (with a password)\n", in.autodiscover_user);
+		fprintf(stderr,
+		    "cutover audit: --autodiscover-user %s: no mailbox of the plan has "
+		    "this user (with a password)\n",
+		    in.autodiscover_user);
 		plan_free(plan);
 		return CLI_EXIT_DATAERR;
 	}
@@ -255,8 +276,8 @@ audit_run(struct cli *c)
 		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IOERR;
 	}
 	if (view != NULL && !c->quiet)
-		fprintf(stderr, "cutover audit: shard %u/%u: %zu of %zu mailboxes%s\n",
-		    in.shard_k, in.shard_n, view->n_mailboxes, plan->n_mailboxes,
+		fprintf(stderr, "cutover audit: shard %u/%u: %zu of %zu mailboxes%s\n", in.shard_k,
+		    in.shard_n, view->n_mailboxes, plan->n_mailboxes,
 		    in.shard_k == 1 ? " and the domain checks" : "");
 	if (plan->expect.n_mx > 0) {
 		expect_mx = xcalloc(plan->expect.n_mx + 1, sizeof(*expect_mx));
@@ -302,11 +323,11 @@ audit_run(struct cli *c)
 }
 
 const struct cli_command cli_cmd_audit = {
-	.name = "audit",
-	.synopsis = "PLAN",
-	.summary = "readiness audit of a whole migration plan (weeks before go-live)",
-	.help = audit_help,
-	.options = audit_options,
-	.option = audit_option,
-	.run = audit_run,
+    .name = "audit",
+    .synopsis = "PLAN",
+    .summary = "readiness audit of a whole migration plan (weeks before go-live)",
+    .help = audit_help,
+    .options = audit_options,
+    .option = audit_option,
+    .run = audit_run,
 };

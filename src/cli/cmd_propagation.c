@@ -33,10 +33,22 @@
 #include "src/util.h"
 
 enum {
-	OPT_EXPECT_MX = CLI_OPT_COMMAND, OPT_EXPECT_TXT, OPT_EXPECT_CNAME, OPT_AUTHORITATIVE,
-	OPT_NO_PUBLIC, OPT_NS_PORT, OPT_WATCH, OPT_INTERVAL, OPT_DEADLINE, OPT_THEN, OPT_PLAN,
-	OPT_RESOLVERS_FILE, OPT_PUBLIC,
-	OPT_THEN_REQUIRE, OPT_RCPT, OPT_SMTP_PORT,
+	OPT_EXPECT_MX = CLI_OPT_COMMAND,
+	OPT_EXPECT_TXT,
+	OPT_EXPECT_CNAME,
+	OPT_AUTHORITATIVE,
+	OPT_NO_PUBLIC,
+	OPT_NS_PORT,
+	OPT_WATCH,
+	OPT_INTERVAL,
+	OPT_DEADLINE,
+	OPT_THEN,
+	OPT_PLAN,
+	OPT_RESOLVERS_FILE,
+	OPT_PUBLIC,
+	OPT_THEN_REQUIRE,
+	OPT_RCPT,
+	OPT_SMTP_PORT,
 };
 
 #define PROP_MAX_RCPTS 100
@@ -44,23 +56,23 @@ enum {
 extern const struct check check_smtp_mx;
 
 static const struct option propagation_options[] = {
-	{"expect-mx", required_argument, NULL, OPT_EXPECT_MX},
-	{"expect-txt", required_argument, NULL, OPT_EXPECT_TXT},
-	{"expect-cname", required_argument, NULL, OPT_EXPECT_CNAME},
-	{"authoritative", required_argument, NULL, OPT_AUTHORITATIVE},
-	{"no-public", no_argument, NULL, OPT_NO_PUBLIC},
-	{"ns-port", required_argument, NULL, OPT_NS_PORT},
-	{"watch", no_argument, NULL, OPT_WATCH},
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"deadline", required_argument, NULL, OPT_DEADLINE},
-	{"then", required_argument, NULL, OPT_THEN},
-	{"plan", required_argument, NULL, OPT_PLAN},
-	{"resolvers-file", required_argument, NULL, OPT_RESOLVERS_FILE},
-	{"public", no_argument, NULL, OPT_PUBLIC},
-	{"then-require", required_argument, NULL, OPT_THEN_REQUIRE},
-	{"rcpt", required_argument, NULL, OPT_RCPT},
-	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
-	{NULL, 0, NULL, 0},
+    {"expect-mx", required_argument, NULL, OPT_EXPECT_MX},
+    {"expect-txt", required_argument, NULL, OPT_EXPECT_TXT},
+    {"expect-cname", required_argument, NULL, OPT_EXPECT_CNAME},
+    {"authoritative", required_argument, NULL, OPT_AUTHORITATIVE},
+    {"no-public", no_argument, NULL, OPT_NO_PUBLIC},
+    {"ns-port", required_argument, NULL, OPT_NS_PORT},
+    {"watch", no_argument, NULL, OPT_WATCH},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"then", required_argument, NULL, OPT_THEN},
+    {"plan", required_argument, NULL, OPT_PLAN},
+    {"resolvers-file", required_argument, NULL, OPT_RESOLVERS_FILE},
+    {"public", no_argument, NULL, OPT_PUBLIC},
+    {"then-require", required_argument, NULL, OPT_THEN_REQUIRE},
+    {"rcpt", required_argument, NULL, OPT_RCPT},
+    {"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
+    {NULL, 0, NULL, 0},
 };
 
 /*
@@ -84,7 +96,7 @@ static struct {
 	size_t n_cname;
 	const char **authoritative;
 	size_t n_authoritative;
-	const char **files;        /* --resolvers-file */
+	const char **files; /* --resolvers-file */
 	size_t n_files;
 	int no_public, public, watch, interval_set, deadline_set;
 	long ns_port, interval, deadline;
@@ -99,7 +111,8 @@ static struct {
 static void
 propagation_help(FILE *out)
 {
-	fputs("Usage: cutover propagation DOMAIN --expect-mx HOST[,HOST...] [OPTIONS]\n"
+	fputs(
+	    "Usage: cutover propagation DOMAIN --expect-mx HOST[,HOST...] [OPTIONS]\n"
 	    "\n"
 	    "Go-live day: asks every authoritative name server of DOMAIN (recursion off,\n"
 	    "with the zone's SOA serial) and every resolver (recursion on) for the MX at\n"
@@ -141,7 +154,8 @@ propagation_help(FILE *out)
 	    "  --ns-port PORT       port of discovered name servers (default 53; labs)\n"
 	    "The public list is PREFIX/share/cutover/public-resolvers.txt (or the file\n"
 	    "named by CUTOVER_PUBLIC_RESOLVERS). All servers are asked at once over a few\n"
-	    "shared UDP sockets, however many there are.\n"	    "\n"
+	    "shared UDP sockets, however many there are.\n"
+	    "\n"
 	    "Watch and trigger:\n"
 	    "  --watch              repeat until every server matches: exit 0 when it does,\n"
 	    "                       2 at the deadline; a live table on a terminal, one line\n"
@@ -168,7 +182,8 @@ propagation_help(FILE *out)
 	    "      --deadline 14400 --json go-live.json --then 'cutover sync plan.json'\n"
 	    "  cutover propagation prop.test --expect-mx '*.mail.protection.outlook.com' \\\n"
 	    "      --authoritative 127.0.0.21:5340 --resolver 127.0.0.24:5340   (the lab)\n"
-	    "\n", out);
+	    "\n",
+	    out);
 }
 
 static int
@@ -186,16 +201,17 @@ propagation_option(struct cli *c, int opt, const char *arg)
 			return cli_usage_error(c, "at most %d --expect-txt/--expect-cname options",
 			    PROP_MAX_EXPECT - 1);
 		if (strchr(arg, '=') == NULL || arg[0] == '=')
-			return cli_value_error(c, opt == OPT_EXPECT_TXT ? "--expect-txt" :
-			    "--expect-cname", arg, "expected NAME=VALUE (@ = the domain)");
+			return cli_value_error(c,
+			    opt == OPT_EXPECT_TXT ? "--expect-txt" : "--expect-cname", arg,
+			    "expected NAME=VALUE (@ = the domain)");
 		if (opt == OPT_EXPECT_TXT)
 			po.txt[po.n_txt++] = arg;
 		else
 			po.cname[po.n_cname++] = arg;
 		return CLI_CONTINUE;
 	case OPT_AUTHORITATIVE:
-		po.authoritative = xrealloc(po.authoritative, (po.n_authoritative + 1) *
-		    sizeof(po.authoritative[0]));
+		po.authoritative = xrealloc(
+		    po.authoritative, (po.n_authoritative + 1) * sizeof(po.authoritative[0]));
 		po.authoritative[po.n_authoritative++] = arg;
 		return CLI_CONTINUE;
 	case OPT_RESOLVERS_FILE:
@@ -216,7 +232,8 @@ propagation_option(struct cli *c, int opt, const char *arg)
 	case OPT_PLAN: po.plan = arg; return CLI_CONTINUE;
 	case OPT_THEN_REQUIRE:
 		if (strcmp(arg, "smtp") != 0)
-			return cli_value_error(c, "--then-require", arg, "expected smtp (the new MX "
+			return cli_value_error(c, "--then-require", arg,
+			    "expected smtp (the new MX "
 			    "accepts every recipient)");
 		po.require_smtp = 1;
 		return CLI_CONTINUE;
@@ -225,7 +242,8 @@ propagation_option(struct cli *c, int opt, const char *arg)
 
 		if (at == NULL || at == arg || !util_hostname_ok(at + 1, 0) ||
 		    strpbrk(arg, "<> \t\r\n") != NULL || strlen(arg) > 254)
-			return cli_value_error(c, "--rcpt", arg, "expected a mail address "
+			return cli_value_error(c, "--rcpt", arg,
+			    "expected a mail address "
 			    "(local@domain, e.g. alice@example.com)");
 		if (po.n_rcpts == PROP_MAX_RCPTS)
 			return cli_value_error(c, "--rcpt", arg, "at most 100 recipients");
@@ -273,8 +291,8 @@ propagation_read(const char *path, char **buf, size_t *len, char **err)
 	}
 	strbuf_init(&b, PROPAGATION_MAX_FILE);
 	if (strbuf_read(&b, f) != 0)
-		*err = xasprintf("cannot read %s: %s", path, ferror(f) ? strerror(errno) :
-		    "larger than 16 MiB");
+		*err = xasprintf(
+		    "cannot read %s: %s", path, ferror(f) ? strerror(errno) : "larger than 16 MiB");
 	fclose(f);
 	if (*err != NULL) {
 		strbuf_free(&b);
@@ -339,8 +357,8 @@ propagation_public_path(char **tried)
 		}
 	}
 	if (found == NULL)
-		*tried = xasprintf("%s%s%s", cand[0], cand[1] != NULL ? ", " : "",
-		    cand[1] != NULL ? cand[1] : "");
+		*tried = xasprintf(
+		    "%s%s%s", cand[0], cand[1] != NULL ? ", " : "", cand[1] != NULL ? cand[1] : "");
 	for (size_t i = 0; i < 4; i++)
 		free(cand[i]);
 	return found;
@@ -404,9 +422,9 @@ propagation_load_plan(struct cli *c, struct plan **out)
 
 struct propagation_ui {
 	FILE *out;
-	int table;          /* live table (a terminal) rather than lines */
+	int table; /* live table (a terminal) rather than lines */
 	int color;
-	int lines;          /* lines of the table drawn last time */
+	int lines; /* lines of the table drawn last time */
 	int deadline_s;
 	time_t started;
 };
@@ -455,8 +473,9 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 				continue;
 			fprintf(ui->out, "%s  %s  %s %s", now, prop_expect_label(p, i),
 			    v.role == PROP_AUTHORITATIVE ? "authoritative" : "resolver", v.server);
-			if (v.operator != NULL)
-				fprintf(ui->out, " (%s%s%s)", v.operator, v.country != NULL ? ", " : "",
+			if (v.operator!= NULL)
+				fprintf(ui->out, " (%s%s%s)", v.operator,
+				    v.country != NULL ? ", " : "",
 				    v.country != NULL ? v.country : "");
 			fputs(": ", ui->out);
 			if (v.previous != NULL)
@@ -465,14 +484,15 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 			if (v.state == PROP_ERROR)
 				fprintf(ui->out, " (%s)\n", v.error);
 			else if (v.ttl >= 0)
-				fprintf(ui->out, " (%s; ttl %lld)\n", v.answer[0] ? v.answer : "no record",
-				    (long long)v.ttl);
+				fprintf(ui->out, " (%s; ttl %lld)\n",
+				    v.answer[0] ? v.answer : "no record", (long long)v.ttl);
 			else
 				fprintf(ui->out, " (%s)\n", v.answer[0] ? v.answer : "no record");
 		}
 		if (st == RESULT_PASS)
-			fprintf(ui->out, "%s  %s: complete, all %zu servers match (round %u, %.1f s)\n",
-			    now, prop_expect_label(p, i), matched, prop_rounds(p),
+			fprintf(ui->out,
+			    "%s  %s: complete, all %zu servers match (round %u, %.1f s)\n", now,
+			    prop_expect_label(p, i), matched, prop_rounds(p),
 			    prop_elapsed_ms(p) / 1000.0);
 	}
 	fflush(ui->out);
@@ -480,13 +500,13 @@ propagation_lines(struct propagation_ui *ui, const struct prop *p)
 
 /* Servers of one operator (or all authoritative servers) in the live table. */
 struct propagation_group {
-	const char *name;        /* operator, "authoritative servers", "other resolvers" */
-	const char *country;     /* when every server of the group has the same one */
+	const char *name;    /* operator, "authoritative servers", "other resolvers" */
+	const char *country; /* when every server of the group has the same one */
 	int mixed_country;
 	int auth;
 	size_t n, match, stale, error;
-	time_t expires;          /* latest stale cache expiry */
-	size_t *members;         /* server indexes, in order */
+	time_t expires;  /* latest stale cache expiry */
+	size_t *members; /* server indexes, in order */
 };
 
 static int
@@ -512,10 +532,12 @@ propagation_groups(const struct prop *p, size_t i, size_t *n_out)
 		size_t j;
 
 		prop_view(p, i, k, &v);
-		name = v.role == PROP_AUTHORITATIVE ? "authoritative servers" :
-		    v.operator != NULL ? v.operator : "other resolvers";
+		name = v.role == PROP_AUTHORITATIVE ? "authoritative servers"
+		                                    : v.operator!= NULL
+		    ? v.operator: "other resolvers";
 		for (j = 0; j < n; j++)
-			if (g[j].auth == (v.role == PROP_AUTHORITATIVE) && strcmp(g[j].name, name) == 0)
+			if (g[j].auth == (v.role == PROP_AUTHORITATIVE) &&
+			    strcmp(g[j].name, name) == 0)
 				break;
 		if (j == n) {
 			if (n == cap) {
@@ -528,7 +550,8 @@ propagation_groups(const struct prop *p, size_t i, size_t *n_out)
 			g[n].country = v.country;
 			n++;
 		}
-		if (g[j].country == NULL || v.country == NULL || strcmp(g[j].country, v.country) != 0)
+		if (g[j].country == NULL || v.country == NULL ||
+		    strcmp(g[j].country, v.country) != 0)
 			g[j].mixed_country = g[j].n > 0 || v.country == NULL;
 		g[j].members = xrealloc(g[j].members, (g[j].n + 1) * sizeof(g[j].members[0]));
 		g[j].members[g[j].n++] = k;
@@ -608,11 +631,11 @@ propagation_table(struct propagation_ui *ui, const struct prop *p)
 		    prop_n_servers(p), st == RESULT_PASS ? " - complete" : "");
 		lines++;
 		if (compact)
-			fprintf(ui->out, "  %-40s %7s %7s %7s %7s  %s\n", "GROUP", "SERVERS", "MATCH",
-			    "STALE", "ERROR", "STALE CACHES EXPIRE");
+			fprintf(ui->out, "  %-40s %7s %7s %7s %7s  %s\n", "GROUP", "SERVERS",
+			    "MATCH", "STALE", "ERROR", "STALE CACHES EXPIRE");
 		else
-			fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER", "STATE",
-			    "TTL", "SERIAL", "ANSWER");
+			fprintf(ui->out, "  %-6s %-24s %-6s %7s %11s  %s\n", "ROLE", "SERVER",
+			    "STATE", "TTL", "SERIAL", "ANSWER");
 		lines++;
 		for (size_t j = 0; j < n_g; j++) {
 			char label[128], exp[48] = "-";
@@ -624,12 +647,13 @@ propagation_table(struct propagation_ui *ui, const struct prop *p)
 				const char *c0 = "", *c1 = "";
 
 				if (ui->color) {
-					c0 = g[j].error > 0 ? "\033[35m" : g[j].stale > 0 ? "\033[33m" :
-					    "\033[32m";
+					c0 = g[j].error > 0  ? "\033[35m"
+					    : g[j].stale > 0 ? "\033[33m"
+					                     : "\033[32m";
 					c1 = "\033[0m";
 				}
-				fprintf(ui->out, "  %s%-40.40s%s %7zu %7zu %7zu %7zu  %s\n", c0, label, c1,
-				    g[j].n, g[j].match, g[j].stale, g[j].error,
+				fprintf(ui->out, "  %s%-40.40s%s %7zu %7zu %7zu %7zu  %s\n", c0,
+				    label, c1, g[j].n, g[j].match, g[j].stale, g[j].error,
 				    g[j].stale > 0 ? exp : "-");
 				lines++;
 				continue;
@@ -646,15 +670,17 @@ propagation_table(struct propagation_ui *ui, const struct prop *p)
 				if (v.ttl >= 0)
 					snprintf(ttl, sizeof(ttl), "%lld", (long long)v.ttl);
 				if (v.serial >= 0)
-					snprintf(serial, sizeof(serial), "%lld", (long long)v.serial);
-				ans = v.state == PROP_ERROR ? v.error : v.answer != NULL && v.answer[0] ?
-				    v.answer : "-";
+					snprintf(
+					    serial, sizeof(serial), "%lld", (long long)v.serial);
+				ans = v.state == PROP_ERROR           ? v.error
+				    : v.answer != NULL && v.answer[0] ? v.answer
+				                                      : "-";
 				room = width - 62;
 				fprintf(ui->out, "  %-6s %-24.24s %s%-6s%s %7s %11s  %.*s\n",
 				    v.role == PROP_AUTHORITATIVE ? "auth" : "res", v.server,
 				    ui->color ? propagation_state_color(v.state) : "",
-				    propagation_state_name(v.state), ui->color ? "\033[0m" : "", ttl,
-				    serial, room > 8 ? room : 8, ans);
+				    propagation_state_name(v.state), ui->color ? "\033[0m" : "",
+				    ttl, serial, room > 8 ? room : 8, ans);
 				lines++;
 			}
 		}
@@ -790,10 +816,10 @@ out:
 
 /* The servers a watch asks, and where the lists they came from live. */
 struct propagation_servers {
-	struct prop_list named;          /* --resolvers-file */
-	struct prop_list public_list;    /* the curated list */
-	const char **resolvers;          /* into c, named, the plan, public_list */
-	struct prop_meta *meta;          /* operator and country, by resolver */
+	struct prop_list named;       /* --resolvers-file */
+	struct prop_list public_list; /* the curated list */
+	const char **resolvers;       /* into c, named, the plan, public_list */
+	struct prop_meta *meta;       /* operator and country, by resolver */
 	size_t n_resolvers;
 	const char *lookup[CLI_MAX_RESOLVERS]; /* the runner's own client */
 	size_t n_lookup;
@@ -829,7 +855,8 @@ propagation_domain(struct cli *c, struct plan **plan, const char **domain)
 		return rc;
 	*domain = c->n_args == 1 ? c->args[0] : *plan != NULL ? (*plan)->domain : NULL;
 	if (*domain == NULL)
-		return cli_usage_error(c, "which domain? e.g. 'cutover propagation example.com "
+		return cli_usage_error(c,
+		    "which domain? e.g. 'cutover propagation example.com "
 		    "--expect-mx microsoft365'");
 	if (!util_hostname_ok(*domain, 0))
 		return cli_value_error(c, "DOMAIN", *domain,
@@ -861,8 +888,9 @@ propagation_expectations(struct cli *c, const char *domain, const struct plan *p
 				free(err);
 			}
 		}
-		for (size_t i = 0; po.n_mx_args == 0 && i < plan->expect.n_mx &&
-		    e->n_values < PROP_MAX_VALUES; i++) {
+		for (size_t i = 0;
+		     po.n_mx_args == 0 && i < plan->expect.n_mx && e->n_values < PROP_MAX_VALUES;
+		     i++) {
 			e->values[e->n_values] = plan->expect.mx[i];
 			e->required[e->n_values++] = plan->expect.mx_from != NULL &&
 			    strcmp(plan->expect.mx_from, "plan") == 0;
@@ -875,10 +903,10 @@ propagation_expectations(struct cli *c, const char *domain, const struct plan *p
 			const char *arg = pass == 0 ? po.txt[i] : po.cname[i];
 			struct prop_expect *e = &expect[(*n_expect)++];
 
-			if (prop_name_value_parse(arg, domain, &names[*n_nv], &values[*n_nv],
-			    &err) != 0) {
-				rc = cli_value_error(c, pass == 0 ? "--expect-txt" : "--expect-cname", arg,
-				    err);
+			if (prop_name_value_parse(
+			        arg, domain, &names[*n_nv], &values[*n_nv], &err) != 0) {
+				rc = cli_value_error(
+				    c, pass == 0 ? "--expect-txt" : "--expect-cname", arg, err);
 				free(err);
 				(*n_expect)--;
 				break;
@@ -891,7 +919,8 @@ propagation_expectations(struct cli *c, const char *domain, const struct plan *p
 		}
 	}
 	if (rc == CLI_CONTINUE && *n_expect == 0)
-		rc = cli_usage_error(c, "what should the servers answer? Give --expect-mx "
+		rc = cli_usage_error(c,
+		    "what should the servers answer? Give --expect-mx "
 		    "HOST[,HOST...] (or --expect-txt/--expect-cname NAME=VALUE)");
 	return rc;
 }
@@ -904,9 +933,11 @@ propagation_load_public(const struct cli *c, struct prop_list *l)
 	char *err = NULL, *tried = NULL, *path = propagation_public_path(&tried);
 
 	if (path == NULL) {
-		fprintf(stderr, "cutover %s: the list of public resolvers is not installed "
+		fprintf(stderr,
+		    "cutover %s: the list of public resolvers is not installed "
 		    "(looked for %s); name resolvers with --resolver or --resolvers-file, or "
-		    "set CUTOVER_PUBLIC_RESOLVERS to the list\n", c->command, tried);
+		    "set CUTOVER_PUBLIC_RESOLVERS to the list\n",
+		    c->command, tried);
 		free(tried);
 		return CLI_EXIT_DATAERR;
 	}
@@ -960,10 +991,10 @@ propagation_servers(const struct cli *c, const struct plan *plan, struct propaga
 			return CLI_EXIT_DATAERR;
 		}
 	}
-	n_plan_public = c->n_resolvers + s->named.n == 0 && plan != NULL ?
-	    plan->n_public_resolvers : 0;
-	use_public = po.public || (c->n_resolvers + s->named.n + n_plan_public == 0 &&
-	    !po.no_public);
+	n_plan_public =
+	    c->n_resolvers + s->named.n == 0 && plan != NULL ? plan->n_public_resolvers : 0;
+	use_public =
+	    po.public || (c->n_resolvers + s->named.n + n_plan_public == 0 && !po.no_public);
 	if (use_public) {
 		rc = propagation_load_public(c, &s->public_list);
 		if (rc != CLI_CONTINUE)
@@ -976,8 +1007,8 @@ propagation_servers(const struct cli *c, const struct plan *plan, struct propaga
 	for (size_t i = 0; i < c->n_resolvers; i++)
 		s->resolvers[s->n_resolvers++] = c->resolvers[i];
 	for (size_t i = 0; i < s->named.n; i++) {
-		s->meta[s->n_resolvers] = (struct prop_meta){s->named.v[i].operator,
-		    s->named.v[i].country};
+		s->meta[s->n_resolvers] =
+		    (struct prop_meta){s->named.v[i].operator, s->named.v[i].country };
 		s->resolvers[s->n_resolvers++] = s->named.v[i].server;
 	}
 	for (size_t i = 0; i < n_plan_public; i++)
@@ -986,8 +1017,8 @@ propagation_servers(const struct cli *c, const struct plan *plan, struct propaga
 	for (size_t i = 0; i < s->public_list.n; i++) {
 		if (propagation_v6_unreachable(s->public_list.v[i].server))
 			continue;
-		s->meta[s->n_resolvers] = (struct prop_meta){s->public_list.v[i].operator,
-		    s->public_list.v[i].country};
+		s->meta[s->n_resolvers] =
+		    (struct prop_meta){s->public_list.v[i].operator, s->public_list.v[i].country };
 		s->resolvers[s->n_resolvers++] = s->public_list.v[i].server;
 	}
 	propagation_lookup(c, plan, s);
@@ -1051,8 +1082,8 @@ propagation_tmp_report(const struct cli *c, const struct report *rep, char *path
 	if (fd >= 0)
 		close(fd);
 	if (fd < 0 || rpt_write_json(rep, path, &err) != 0) {
-		fprintf(stderr, "cutover %s: cannot write the report for --then: %s\n",
-		    c->command, err != NULL ? err : strerror(errno));
+		fprintf(stderr, "cutover %s: cannot write the report for --then: %s\n", c->command,
+		    err != NULL ? err : strerror(errno));
 		free(err);
 		path[0] = '\0';
 		return -1;
@@ -1073,8 +1104,10 @@ propagation_trigger(const struct cli *c, const struct report *rep, const char *d
 {
 	if (po.require_smtp && !smtp_ok) {
 		if (!c->quiet)
-			fprintf(stderr, "cutover %s: propagation complete, but the MX does not accept "
-			    "every recipient yet (smtp.mx): not running --then\n", c->command);
+			fprintf(stderr,
+			    "cutover %s: propagation complete, but the MX does not accept "
+			    "every recipient yet (smtp.mx): not running --then\n",
+			    c->command);
 		return rc == CLI_EXIT_OK ? 2 : rc;
 	}
 	if (report_path == NULL) {
@@ -1083,8 +1116,8 @@ propagation_trigger(const struct cli *c, const struct report *rep, const char *d
 		report_path = tmp_report;
 	}
 	if (!c->quiet)
-		fprintf(stderr, "cutover %s: propagation complete; running: %s\n", c->command,
-		    po.then);
+		fprintf(
+		    stderr, "cutover %s: propagation complete; running: %s\n", c->command, po.then);
 	return propagation_then(po.then, domain, report_path);
 }
 
@@ -1160,8 +1193,8 @@ propagation_run(struct cli *c)
 	/* --json, --html and the summary, as every command writes them. */
 	rc = cli_output(c, rep);
 	if (rc != CLI_EXIT_IOERR && po.then != NULL && complete)
-		rc = propagation_trigger(c, rep, domain, report_path, smtp_ok, rc, tmp_report,
-		    sizeof(tmp_report));
+		rc = propagation_trigger(
+		    c, rep, domain, report_path, smtp_ok, rc, tmp_report, sizeof(tmp_report));
 out:
 	if (tmp_report[0] != '\0')
 		unlink(tmp_report);
@@ -1182,11 +1215,11 @@ out:
 }
 
 const struct cli_command cli_cmd_propagation = {
-	.name = "propagation",
-	.synopsis = "DOMAIN",
-	.summary = "go-live day: who still sees the old MX, until when; --watch, --then",
-	.help = propagation_help,
-	.options = propagation_options,
-	.option = propagation_option,
-	.run = propagation_run,
+    .name = "propagation",
+    .synopsis = "DOMAIN",
+    .summary = "go-live day: who still sees the old MX, until when; --watch, --then",
+    .help = propagation_help,
+    .options = propagation_options,
+    .option = propagation_option,
+    .run = propagation_run,
 };

@@ -37,28 +37,29 @@ enum {
 
 #define SYNC_MAX_GLOBS 64
 #define SYNC_MAX_USERS 256
-#define SYNC_PROGRESS_MS 500           /* the live line on a terminal */
-#define SYNC_PROGRESS_LOG_MS 10000     /* one line per period without a terminal */
-#define SYNC_PARTIAL_MS 30000          /* --json rewritten with "partial": true (a
-                                        * multiple of SYNC_PROGRESS_LOG_MS) */
+#define SYNC_PROGRESS_MS 500       /* the live line on a terminal */
+#define SYNC_PROGRESS_LOG_MS 10000 /* one line per period without a terminal */
+#define SYNC_PARTIAL_MS                                                                            \
+	30000 /* --json rewritten with "partial": true (a                                          \
+	       * multiple of SYNC_PROGRESS_LOG_MS) */
 
 static const struct option sync_options[] = {
-	{"mailbox", required_argument, NULL, OPT_MAILBOX},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	{"folders", required_argument, NULL, OPT_FOLDERS},
-	{"exclude", required_argument, NULL, OPT_EXCLUDE},
-	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
-	{"jobs", required_argument, NULL, OPT_JOBS},
-	{"batch", required_argument, NULL, OPT_BATCH},
-	{"no-multiappend", no_argument, NULL, OPT_NO_MULTIAPPEND},
-	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	{"no-compare", no_argument, NULL, OPT_NO_COMPARE},
-	{"verify", no_argument, NULL, OPT_VERIFY},
-	{"status", no_argument, NULL, OPT_STATUS},
-	{"delete", no_argument, NULL, OPT_DELETE},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{NULL, 0, NULL, 0},
+    {"mailbox", required_argument, NULL, OPT_MAILBOX},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"folders", required_argument, NULL, OPT_FOLDERS},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"no-multiappend", no_argument, NULL, OPT_NO_MULTIAPPEND},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"no-compare", no_argument, NULL, OPT_NO_COMPARE},
+    {"verify", no_argument, NULL, OPT_VERIFY},
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"delete", no_argument, NULL, OPT_DELETE},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {NULL, 0, NULL, 0},
 };
 
 static struct {
@@ -170,8 +171,9 @@ sync_parse_rate(struct cli *c, const char *arg)
 	double mult = 0;
 
 	if (end == arg || v <= 0 || v > 1e12)
-		return cli_value_error(c, "--max-rate", arg, "a positive number of messages per "
-		                                             "second, or bytes with K/M/G (\"5M\")");
+		return cli_value_error(c, "--max-rate", arg,
+		    "a positive number of messages per "
+		    "second, or bytes with K/M/G (\"5M\")");
 	if (*end == '\0') {
 		sync_cli.max_msgs = v;
 		return CLI_CONTINUE;
@@ -182,9 +184,11 @@ sync_parse_rate(struct cli *c, const char *arg)
 	case 'M': mult = 1024 * 1024; break;
 	case 'G': mult = 1024.0 * 1024 * 1024; break;
 	}
-	if (mult == 0 || (end[1] != '\0' && !(toupper((unsigned char)end[1]) == 'B' && end[2] == '\0')))
-		return cli_value_error(c, "--max-rate", arg, "a positive number of messages per "
-		                                             "second, or bytes with K/M/G (\"5M\")");
+	if (mult == 0 ||
+	    (end[1] != '\0' && !(toupper((unsigned char)end[1]) == 'B' && end[2] == '\0')))
+		return cli_value_error(c, "--max-rate", arg,
+		    "a positive number of messages per "
+		    "second, or bytes with K/M/G (\"5M\")");
 	sync_cli.max_bytes = v * mult;
 	return CLI_CONTINUE;
 }
@@ -223,7 +227,8 @@ sync_option(struct cli *c, int opt, const char *arg)
 	case OPT_DELETE: sync_cli.delete_vanished = 1; return CLI_CONTINUE;
 	case OPT_SINCE:
 		if (plan_parse_day(arg, &sync_cli.since) != 0)
-			return cli_value_error(c, "--since", arg, "a day as YYYY-MM-DD (2019-01-01)");
+			return cli_value_error(
+			    c, "--since", arg, "a day as YYYY-MM-DD (2019-01-01)");
 		return CLI_CONTINUE;
 	case OPT_MAX_RATE: return sync_parse_rate(c, arg);
 	case OPT_JOBS: return cli_parse_long(c, "--jobs", arg, 1, 64, &sync_cli.jobs);
@@ -278,7 +283,6 @@ sync_progress_tick(void *arg)
 	fflush(stderr);
 	p->drawn = p->tty;
 }
-
 
 /* The period of the progress line without a terminal (CUTOVER_SYNC_TICK_MS). */
 static long
@@ -360,8 +364,8 @@ sync_pick(const struct plan *plan, size_t *missing)
 	struct plan *view = xmalloc(sizeof(*view));
 
 	*view = *plan;
-	view->mailboxes = xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1,
-	    sizeof(*view->mailboxes));
+	view->mailboxes =
+	    xcalloc(plan->n_mailboxes ? plan->n_mailboxes : 1, sizeof(*view->mailboxes));
 	view->n_mailboxes = 0;
 	*missing = (size_t)-1;
 	for (size_t u = 0; u < sync_cli.n_users; u++) {
@@ -370,8 +374,10 @@ sync_pick(const struct plan *plan, size_t *missing)
 		for (size_t i = 0; i < plan->n_mailboxes; i++) {
 			const struct plan_mailbox *mb = &plan->mailboxes[i];
 
-			if ((mb->source_user != NULL && util_strieq(mb->source_user, sync_cli.users[u])) ||
-			    (mb->dest_user != NULL && util_strieq(mb->dest_user, sync_cli.users[u]))) {
+			if ((mb->source_user != NULL &&
+			        util_strieq(mb->source_user, sync_cli.users[u])) ||
+			    (mb->dest_user != NULL &&
+			        util_strieq(mb->dest_user, sync_cli.users[u]))) {
 				int dup = 0;
 
 				for (size_t k = 0; k < view->n_mailboxes; k++)
@@ -443,14 +449,15 @@ sync_status_result(struct syncstate *st, const struct plan_mailbox *mb)
 
 		(void)result_status_parse(p.status, &last);
 		util_iso8601((time_t)(p.ended_ms / 1000), when, sizeof(when));
-		result_set(res, last, "last pass %s%s: %s; %lld copied in all, %lld to retry%s", when,
-		    p.dry_run ? " (dry run)" : "", p.summary, (long long)counts[SYNCSTATE_DONE],
-		    (long long)counts[SYNCSTATE_FAILED],
+		result_set(res, last, "last pass %s%s: %s; %lld copied in all, %lld to retry%s",
+		    when, p.dry_run ? " (dry run)" : "", p.summary,
+		    (long long)counts[SYNCSTATE_DONE], (long long)counts[SYNCSTATE_FAILED],
 		    counts[SYNCSTATE_INTENT] > 0 ? ", an interrupted copy to reconcile" : "");
 		if (counts[SYNCSTATE_FAILED] > 0 || counts[SYNCSTATE_INTENT] > 0 ||
 		    last == RESULT_FAIL || last == RESULT_ERROR)
-			result_advise(res, "Run `cutover sync` again: it retries what failed and "
-			                   "continues where the last pass stopped.");
+			result_advise(res,
+			    "Run `cutover sync` again: it retries what failed and "
+			    "continues where the last pass stopped.");
 	}
 	syncstate_pass_clear(&p);
 	free(pair);
@@ -458,8 +465,8 @@ sync_status_result(struct syncstate *st, const struct plan_mailbox *mb)
 }
 
 static int
-sync_status_cmd(struct cli *c, const struct plan *plan, const struct plan *use,
-    struct syncstate *st)
+sync_status_cmd(
+    struct cli *c, const struct plan *plan, const struct plan *use, struct syncstate *st)
 {
 	struct report *rep = rpt_new("sync", c->args[0]);
 	int rc;
@@ -485,8 +492,9 @@ sync_load_plan(struct cli *c, struct plan **plan)
 
 	*plan = NULL;
 	if (c->n_args != 1)
-		return cli_usage_error(c, c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
-		                                         : "one plan at a time (got %d arguments)",
+		return cli_usage_error(c,
+		    c->n_args == 0 ? "which plan? e.g. 'cutover sync plan.json'"
+		                   : "one plan at a time (got %d arguments)",
 		    c->n_args);
 	if (plan_load(c->args[0], plan, &err) != 0) {
 		fprintf(stderr, "cutover sync: %s\n", err);
@@ -496,8 +504,9 @@ sync_load_plan(struct cli *c, struct plan **plan)
 	if ((*plan)->warnings != NULL && !c->quiet)
 		cli_warnings(c, (*plan)->warnings);
 	if ((*plan)->source.imap == NULL || (*plan)->destination.imap == NULL) {
-		fprintf(stderr, "cutover sync: the plan needs an imap URL for both source and "
-		                "destination\n");
+		fprintf(stderr,
+		    "cutover sync: the plan needs an imap URL for both source and "
+		    "destination\n");
 		plan_free(*plan);
 		*plan = NULL;
 		return CLI_EXIT_DATAERR;
@@ -512,8 +521,8 @@ sync_load_plan(struct cli *c, struct plan **plan)
  * an exit code, having said why.
  */
 static int
-sync_narrow(const struct plan *plan, struct plan **picked, struct plan **sharded,
-    const struct plan **use)
+sync_narrow(
+    const struct plan *plan, struct plan **picked, struct plan **sharded, const struct plan **use)
 {
 	*use = plan;
 	if (sync_cli.n_users > 0) {
@@ -521,8 +530,10 @@ sync_narrow(const struct plan *plan, struct plan **picked, struct plan **sharded
 
 		*picked = sync_pick(plan, &missing);
 		if (missing != (size_t)-1) {
-			fprintf(stderr, "cutover sync: --mailbox %s: no mailbox of the plan has this "
-			                "user\n", sync_cli.users[missing]);
+			fprintf(stderr,
+			    "cutover sync: --mailbox %s: no mailbox of the plan has this "
+			    "user\n",
+			    sync_cli.users[missing]);
 			return CLI_EXIT_DATAERR;
 		}
 		*use = *picked;
@@ -643,8 +654,8 @@ sync_run_cmd(struct cli *c)
 	}
 	n_resolvers = c->n_resolvers > 0 ? c->n_resolvers : plan->n_resolvers;
 	resolvers = c->n_resolvers > 0 ? c->resolvers : (const char *const *)plan->resolvers;
-	cli_runner_opts(c, &ro, resolvers, n_resolvers,
-	    c->ca_file != NULL ? c->ca_file : plan->ca_file);
+	cli_runner_opts(
+	    c, &ro, resolvers, n_resolvers, c->ca_file != NULL ? c->ca_file : plan->ca_file);
 	r = cli_runner_new(c, &ro);
 	if (r == NULL) {
 		rc = CLI_EXIT_DATAERR;
@@ -659,8 +670,8 @@ sync_run_cmd(struct cli *c)
 	after.in.mailboxes_total = use->n_mailboxes;
 	after.enabled = !sync_cli.no_compare && !sync_cli.dry_run;
 	if (!c->quiet && sync_cli.shard_n > 0)
-		fprintf(stderr, "cutover sync: shard %u/%u: %zu of %zu mailboxes\n", sync_cli.shard_k,
-		    sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
+		fprintf(stderr, "cutover sync: shard %u/%u: %zu of %zu mailboxes\n",
+		    sync_cli.shard_k, sync_cli.shard_n, use->n_mailboxes, plan->n_mailboxes);
 	run = sync_schedule(r, use, &so, st, sync_all_done, &after);
 	after.in.after_sync = run;
 	after.run = run;
@@ -694,11 +705,11 @@ out:
 }
 
 const struct cli_command cli_cmd_sync = {
-	.name = "sync",
-	.synopsis = "PLAN",
-	.summary = "resumable delta sync source -> destination, exactly once",
-	.help = sync_help,
-	.options = sync_options,
-	.option = sync_option,
-	.run = sync_run_cmd,
+    .name = "sync",
+    .synopsis = "PLAN",
+    .summary = "resumable delta sync source -> destination, exactly once",
+    .help = sync_help,
+    .options = sync_options,
+    .option = sync_option,
+    .run = sync_run_cmd,
 };

@@ -32,10 +32,10 @@ fuzz_touch(const struct dnsmsg_rr *rr)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int types[] = { DNSMSG_A, DNSMSG_AAAA, DNSMSG_CNAME, DNSMSG_MX,
-		DNSMSG_TXT, DNSMSG_SRV, DNSMSG_SOA, DNSMSG_NS, DNSMSG_PTR, 41 };
-	static const enum dnsmsg_section sects[] = { DNSMSG_ANSWER, DNSMSG_AUTHORITY,
-		DNSMSG_ADDITIONAL };
+	static const int types[] = {DNSMSG_A, DNSMSG_AAAA, DNSMSG_CNAME, DNSMSG_MX, DNSMSG_TXT,
+	    DNSMSG_SRV, DNSMSG_SOA, DNSMSG_NS, DNSMSG_PTR, 41};
+	static const enum dnsmsg_section sects[] = {
+	    DNSMSG_ANSWER, DNSMSG_AUTHORITY, DNSMSG_ADDITIONAL};
 	struct dnsmsg *msg = NULL;
 	const struct dnsmsg_rr *rr;
 	const char *name;

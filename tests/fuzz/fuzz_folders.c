@@ -39,7 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(f, 0, sizeof(f));
 	while (off < size) {
 		size_t used = 0;
-		enum imap_parse pr = imap_parser_feed(p, (const char *)data + off, size - off, &used);
+		enum imap_parse pr =
+		    imap_parser_feed(p, (const char *)data + off, size - off, &used);
 		const struct imap_response *r;
 
 		off += used;
@@ -100,12 +101,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		prefix = folders_ns_guess(raw, n, src.delim);
 	}
 	src.ns_prefix = prefix;
-	df[0] = (struct folders_folder){.raw_name = "INBOX", .name = "INBOX", .delim = '/',
+	df[0] = (struct folders_folder){
+	    .raw_name = "INBOX", .name = "INBOX", .delim = '/', .has_status = 1};
+	df[1] = (struct folders_folder){.raw_name = "Sent Items",
+	    .name = "Sent Items",
+	    .delim = '/',
+	    .special = FOLDERS_SPECIAL_SENT,
 	    .has_status = 1};
-	df[1] = (struct folders_folder){.raw_name = "Sent Items", .name = "Sent Items",
-	    .delim = '/', .special = FOLDERS_SPECIAL_SENT, .has_status = 1};
-	df[2] = (struct folders_folder){.raw_name = "Drafts", .name = "Drafts", .delim = '/',
-	    .has_status = 1};
+	df[2] = (struct folders_folder){
+	    .raw_name = "Drafts", .name = "Drafts", .delim = '/', .has_status = 1};
 	dst.folders = df;
 	dst.n = 3;
 	dst.delim = '/';

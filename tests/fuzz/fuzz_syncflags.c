@@ -83,8 +83,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A flag of the destination leaves only when the source removed it and
 	 * the destination did not change: nothing else may drop one. */
 	gone = syncflags_minus(set[3], merged);
-	if (*gone != '\0' && (conflict || strcmp(set[1], set[0]) == 0 ||
-	                         strcmp(set[3], set[2]) != 0))
+	if (*gone != '\0' &&
+	    (conflict || strcmp(set[1], set[0]) == 0 || strcmp(set[3], set[2]) != 0))
 		abort();
 	free(gone);
 	free(merged);

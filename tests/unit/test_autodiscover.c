@@ -20,15 +20,20 @@
 
 static const char pox[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-    "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
-    " <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
+    "<Autodiscover "
+    "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
+    " <Response "
+    "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
     "  <User><DisplayName> Alice &amp; Co </DisplayName>"
     "<AutoDiscoverSMTPAddress>alice@example.com</AutoDiscoverSMTPAddress></User>\n"
     "  <Account><AccountType>email</AccountType><Action>settings</Action>\n"
     "   <Protocol><Type>EXCH</Type><Server>mail.example.com</Server><SSL>on</SSL>"
     "<EwsUrl>https://mail.example.com/EWS/Exchange.asmx</EwsUrl></Protocol>\n"
-    "   <Protocol><Type>WEB</Type><OWAUrl AuthenticationMethod=\"Basic\">https://mail.example.com/owa/</OWAUrl></Protocol>\n"
-    "   <Protocol><Type>IMAP</Type><Server>imap.example.com</Server><Port>993</Port><SSL>on</SSL></Protocol>\n"
+    "   <Protocol><Type>WEB</Type><OWAUrl "
+    "AuthenticationMethod=\"Basic\">https://mail.example.com/owa/</OWAUrl></Protocol>\n"
+    "   "
+    "<Protocol><Type>IMAP</Type><Server>imap.example.com</Server><Port>993</Port><SSL>on</SSL></"
+    "Protocol>\n"
     "   <Protocol><Type>SMTP</Type><Server>smtp.example.com</Server><Port>587</Port>"
     "<SSL>on</SSL><Encryption>TLS</Encryption></Protocol>\n"
     "  </Account>\n"
@@ -96,7 +101,8 @@ test_pox_redirect_and_error(void **state)
 	char *err = NULL;
 
 	(void)state;
-	assert_int_equal(autodiscover_parse(AUTODISCOVER_POX, redirect, strlen(redirect), &s, &err), 0);
+	assert_int_equal(
+	    autodiscover_parse(AUTODISCOVER_POX, redirect, strlen(redirect), &s, &err), 0);
 	assert_string_equal(s->action, "redirectAddr");
 	assert_string_equal(s->redirect, "alice@other.example");
 	autodiscover_settings_free(s);
@@ -114,8 +120,9 @@ test_autoconfig(void **state)
 	char *err = NULL;
 
 	(void)state;
-	assert_int_equal(autodiscover_parse(AUTODISCOVER_AUTOCONFIG, autoconfig, strlen(autoconfig),
-	    &s, &err), 0);
+	assert_int_equal(
+	    autodiscover_parse(AUTODISCOVER_AUTOCONFIG, autoconfig, strlen(autoconfig), &s, &err),
+	    0);
 	assert_string_equal(s->provider_id, "example.com");
 	assert_string_equal(s->display_name, "Example");
 	assert_int_equal(s->n_servers, 2);
@@ -148,11 +155,13 @@ test_billion_laughs(void **state)
 	    " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
 	    " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
 	    "]>\n"
-	    "<Autodiscover><Response><User><DisplayName>&lol9;</DisplayName></User></Response></Autodiscover>\n";
+	    "<Autodiscover><Response><User><DisplayName>&lol9;</DisplayName></User></Response></"
+	    "Autodiscover>\n";
 	int64_t t0 = util_now_ms();
 
 	(void)state;
-	expect_error(AUTODISCOVER_POX, lol, strlen(lol), "document type declarations are not accepted");
+	expect_error(
+	    AUTODISCOVER_POX, lol, strlen(lol), "document type declarations are not accepted");
 	/* refused at the DOCTYPE, not after expanding 10^9 "lol"s */
 	assert_true(util_now_ms() - t0 < 2000);
 }
@@ -186,10 +195,9 @@ test_external_entity(void **state)
 	    "<!DOCTYPE Autodiscover [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
 	    "<Autodiscover><Response><User><DisplayName>&xxe;</DisplayName></User></Response>"
 	    "</Autodiscover>\n";
-	static const char dtd[] =
-	    "<?xml version=\"1.0\"?>\n"
-	    "<!DOCTYPE Autodiscover SYSTEM \"http://127.0.0.1:9/evil.dtd\">\n"
-	    "<Autodiscover/>\n";
+	static const char dtd[] = "<?xml version=\"1.0\"?>\n"
+	                          "<!DOCTYPE Autodiscover SYSTEM \"http://127.0.0.1:9/evil.dtd\">\n"
+	                          "<Autodiscover/>\n";
 	/* An entity reference without a DOCTYPE is simply undefined. */
 	static const char undefined[] =
 	    "<Autodiscover><Response><User><DisplayName>&xxe;</DisplayName></User></Response>"
@@ -273,7 +281,8 @@ test_many_protocols(void **state)
 	(void)state;
 	len += (size_t)snprintf(doc, cap, "<Autodiscover><Response><Account>");
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(doc + len, cap - len, "<Protocol><Type>T%zu</Type></Protocol>", i);
+		len += (size_t)snprintf(
+		    doc + len, cap - len, "<Protocol><Type>T%zu</Type></Protocol>", i);
 	len += (size_t)snprintf(doc + len, cap - len, "</Account></Response></Autodiscover>");
 	assert_int_equal(autodiscover_parse(AUTODISCOVER_POX, doc, len, &s, &err), 0);
 	assert_int_equal(s->n_servers, AUTODISCOVER_MAX_SERVERS);
@@ -287,14 +296,14 @@ static void
 test_malformed(void **state)
 {
 	static const char *const bad[] = {
-	    "<Autodiscover><Response></Autodiscover>",       /* mismatched tag */
-	    "<Autodiscover",                                 /* truncated */
+	    "<Autodiscover><Response></Autodiscover>",           /* mismatched tag */
+	    "<Autodiscover",                                     /* truncated */
 	    "<Autodiscover><a b=\"1\" b=\"2\"/></Autodiscover>", /* duplicate attribute */
-	    "<?xml version=\"1.0\"?>",                      /* no element */
-	    "\x00\x01\x02\xff\xfe",                          /* binary */
-	    "<Autodiscover>&#0;</Autodiscover>",             /* invalid character */
-	    "<Autodiscover></Autodiscover><second/>",         /* junk after the root */
-	    "<html><body>Sign in</body></html>",             /* a web page, not XML we want */
+	    "<?xml version=\"1.0\"?>",                           /* no element */
+	    "\x00\x01\x02\xff\xfe",                              /* binary */
+	    "<Autodiscover>&#0;</Autodiscover>",                 /* invalid character */
+	    "<Autodiscover></Autodiscover><second/>",            /* junk after the root */
+	    "<html><body>Sign in</body></html>",                 /* a web page, not XML we want */
 	};
 	static const size_t lens[] = {0, 0, 0, 0, 5, 0, 0, 0};
 
@@ -330,7 +339,8 @@ test_request(void **state)
 	char *err = NULL;
 
 	(void)state;
-	assert_non_null(strstr(req, "<EMailAddress>a&lt;b&gt;&amp;&quot;c&apos;@example.com"
+	assert_non_null(strstr(req,
+	    "<EMailAddress>a&lt;b&gt;&amp;&quot;c&apos;@example.com"
 	    "</EMailAddress>"));
 	assert_non_null(strstr(req, "responseschema/2006a"));
 	/* well-formed: our own parser accepts it (root <Autodiscover>) */
@@ -343,20 +353,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pox_settings),
-		cmocka_unit_test(test_pox_redirect_and_error),
-		cmocka_unit_test(test_autoconfig),
-		cmocka_unit_test(test_billion_laughs),
-		cmocka_unit_test(test_quadratic_blowup),
-		cmocka_unit_test(test_external_entity),
-		cmocka_unit_test(test_deep_nesting),
-		cmocka_unit_test(test_huge_document),
-		cmocka_unit_test(test_huge_text),
-		cmocka_unit_test(test_many_elements),
-		cmocka_unit_test(test_many_protocols),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_every_prefix),
-		cmocka_unit_test(test_request),
+	    cmocka_unit_test(test_pox_settings),
+	    cmocka_unit_test(test_pox_redirect_and_error),
+	    cmocka_unit_test(test_autoconfig),
+	    cmocka_unit_test(test_billion_laughs),
+	    cmocka_unit_test(test_quadratic_blowup),
+	    cmocka_unit_test(test_external_entity),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_huge_document),
+	    cmocka_unit_test(test_huge_text),
+	    cmocka_unit_test(test_many_elements),
+	    cmocka_unit_test(test_many_protocols),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_every_prefix),
+	    cmocka_unit_test(test_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,10 +87,11 @@ test_minimal_and_defaults(void **state)
 static void
 test_every_tag(void **state)
 {
-	struct dmarc_record *rec = parse_ok("v=DMARC1; p=reject; sp=quarantine; pct=50; "
-	    "rua=mailto:agg@example.com, mailto:agg@other.example!10m; "
-	    "ruf=mailto:afr@example.com!512; adkim=s; aspf=S; fo=1 : d:s; rf=afrf:iodef; "
-	    "ri=3600");
+	struct dmarc_record *rec =
+	    parse_ok("v=DMARC1; p=reject; sp=quarantine; pct=50; "
+	             "rua=mailto:agg@example.com, mailto:agg@other.example!10m; "
+	             "ruf=mailto:afr@example.com!512; adkim=s; aspf=S; fo=1 : d:s; rf=afrf:iodef; "
+	             "ri=3600");
 
 	(void)state;
 	assert_int_equal(rec->p, DMARC_POLICY_REJECT);
@@ -196,8 +197,8 @@ test_bytes_and_bounds(void **state)
 	assert_non_null(strstr(err.msg, "longer than"));
 	o = (size_t)snprintf(uris, sizeof(uris), "v=DMARC1; p=none; rua=");
 	for (int i = 0; i <= DMARC_MAX_URIS; i++)
-		o += (size_t)snprintf(uris + o, sizeof(uris) - o, "%smailto:r%d@example.com",
-		    i ? "," : "", i);
+		o += (size_t)snprintf(
+		    uris + o, sizeof(uris) - o, "%smailto:r%d@example.com", i ? "," : "", i);
 	assert_int_equal(dmarc_parse(uris, o, &rec, &err), -1);
 	assert_non_null(strstr(err.msg, "more than 16 URIs"));
 	assert_null(rec);
@@ -207,7 +208,8 @@ test_bytes_and_bounds(void **state)
 static void
 test_every_prefix(void **state)
 {
-	static const char full[] = "v=DMARC1; p=reject; sp=none; pct=5; rua=mailto:a@b!1k,"
+	static const char full[] =
+	    "v=DMARC1; p=reject; sp=none; pct=5; rua=mailto:a@b!1k,"
 	    "mailto:c@d; ruf=mailto:e@f; adkim=s; aspf=r; fo=0:1:d:s; rf=afrf; ri=60; zz=1;";
 
 	(void)state;
@@ -241,15 +243,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_selection),
-		cmocka_unit_test(test_minimal_and_defaults),
-		cmocka_unit_test(test_every_tag),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_unknown_tags_kept),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_bytes_and_bounds),
-		cmocka_unit_test(test_every_prefix),
-		cmocka_unit_test(test_starter),
+	    cmocka_unit_test(test_selection),
+	    cmocka_unit_test(test_minimal_and_defaults),
+	    cmocka_unit_test(test_every_tag),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_unknown_tags_kept),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_bytes_and_bounds),
+	    cmocka_unit_test(test_every_prefix),
+	    cmocka_unit_test(test_starter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

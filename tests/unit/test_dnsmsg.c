@@ -90,8 +90,8 @@ tb_ptr(struct tb *b, unsigned off)
 }
 
 static void
-tb_header(struct tb *b, unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns,
-    unsigned ar)
+tb_header(
+    struct tb *b, unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns, unsigned ar)
 {
 	b->len = 0;
 	tb_u16(b, id);
@@ -182,7 +182,7 @@ test_mx_compression(void **state)
 
 	(void)state;
 	tb_header(&b, 0x1234, TB_QR | TB_AA | TB_RD | TB_RA, 1, 2, 0, 0);
-	tb_question(&b, "Example.COM", DNSMSG_MX);  /* name at offset 12 */
+	tb_question(&b, "Example.COM", DNSMSG_MX); /* name at offset 12 */
 	tb_ptr(&b, 12);
 	at = tb_rr_begin(&b, DNSMSG_MX, 3600);
 	tb_u16(&b, 10);
@@ -208,7 +208,7 @@ test_mx_compression(void **state)
 
 	rr = dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_MX, "example.com.", &iter);
 	assert_non_null(rr);
-	assert_string_equal(rr->name, "Example.COM");   /* case kept as sent */
+	assert_string_equal(rr->name, "Example.COM"); /* case kept as sent */
 	assert_int_equal(rr->rclass, 1);
 	assert_int_equal(rr->ttl, 3600);
 	assert_int_equal(rr->preference, 10);
@@ -256,7 +256,8 @@ test_escaped_owner(void **state)
 	rr = dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "A b\\.c.example.COM", &iter);
 	assert_non_null(rr);
 	iter = 0;
-	assert_non_null(dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a\\032b\\.c.example.com.", &iter));
+	assert_non_null(
+	    dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a\\032b\\.c.example.com.", &iter));
 	iter = 0; /* the unescaped dot is a label boundary: another name */
 	assert_null(dnsmsg_next(msg, DNSMSG_ANSWER, DNSMSG_A, "a b.c.example.com", &iter));
 	iter = 0;
@@ -277,7 +278,7 @@ test_null_mx(void **state)
 	tb_ptr(&b, 12);
 	at = tb_rr_begin(&b, DNSMSG_MX, 3600);
 	tb_u16(&b, 0);
-	tb_name(&b, "");        /* RFC 7505: "0 ." */
+	tb_name(&b, ""); /* RFC 7505: "0 ." */
 	tb_rr_end(&b, at);
 
 	msg = parse_ok(&b);
@@ -291,9 +292,9 @@ test_null_mx(void **state)
 static void
 test_a_aaaa(void **state)
 {
-	static const unsigned char v4[4] = { 192, 0, 2, 1 };
-	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 1 };
+	static const unsigned char v4[4] = {192, 0, 2, 1};
+	static const unsigned char v6[16] = {
+	    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 	struct tb b;
 	struct dnsmsg *msg;
 	const struct dnsmsg_rr *rr;
@@ -339,7 +340,7 @@ add_cname(struct tb *b, const char *owner, const char *target)
 static void
 test_cname_chain(void **state)
 {
-	static const unsigned char v4[4] = { 127, 0, 0, 1 };
+	static const unsigned char v4[4] = {127, 0, 0, 1};
 	struct tb b;
 	struct dnsmsg *msg;
 	const struct dnsmsg_rr *rr;
@@ -421,14 +422,14 @@ test_txt(void **state)
 	tb_bytes(&b, "v=spf1 ", 7);
 	tb_u8(&b, 14);
 	tb_bytes(&b, "include:x -all", 14);
-	tb_u8(&b, 0);           /* an empty string is legal */
+	tb_u8(&b, 0); /* an empty string is legal */
 	tb_u8(&b, 255);
 	tb_bytes(&b, big, sizeof(big));
 	tb_rr_end(&b, at);
 	tb_ptr(&b, 12);
 	at = tb_rr_begin(&b, DNSMSG_TXT, 3600);
 	tb_u8(&b, 3);
-	tb_bytes(&b, "a\0b", 3);        /* a NUL inside a string */
+	tb_bytes(&b, "a\0b", 3); /* a NUL inside a string */
 	tb_rr_end(&b, at);
 
 	msg = parse_ok(&b);
@@ -475,7 +476,7 @@ test_srv(void **state)
 	tb_u16(&b, 5);
 	tb_u16(&b, 10);
 	tb_u16(&b, 993);
-	tb_name(&b, "imap.example.com");        /* RFC 2782: uncompressed */
+	tb_name(&b, "imap.example.com"); /* RFC 2782: uncompressed */
 	tb_rr_end(&b, at);
 
 	msg = parse_ok(&b);
@@ -499,12 +500,12 @@ test_soa_nxdomain(void **state)
 
 	(void)state;
 	tb_header(&b, 7, TB_QR | TB_AA | 3, 1, 0, 1, 0);
-	tb_question(&b, "nope.example.com", DNSMSG_MX);  /* example.com at 17 */
+	tb_question(&b, "nope.example.com", DNSMSG_MX); /* example.com at 17 */
 	tb_ptr(&b, 17);
 	at = tb_rr_begin(&b, DNSMSG_SOA, 900);
 	tb_labels(&b, "ns1");
 	tb_ptr(&b, 17);
-	tb_u8(&b, 11);          /* RFC 1035 8: a dot inside the local part */
+	tb_u8(&b, 11); /* RFC 1035 8: a dot inside the local part */
 	tb_bytes(&b, "host.master", 11);
 	tb_ptr(&b, 17);
 	tb_u32(&b, 2024010101u);
@@ -542,10 +543,10 @@ test_flags_rcode(void **state)
 		unsigned flags;
 		int rcode, aa, tc, rd, ra;
 	} cases[] = {
-		{ TB_QR | 2, 2, 0, 0, 0, 0 },
-		{ TB_QR | TB_RD | TB_RA | 5, 5, 0, 0, 1, 1 },
-		{ TB_QR | TB_TC | TB_AA, 0, 1, 1, 0, 0 },
-		{ 0, 0, 0, 0, 0, 0 },
+	    {TB_QR | 2, 2, 0, 0, 0, 0},
+	    {TB_QR | TB_RD | TB_RA | 5, 5, 0, 0, 1, 1},
+	    {TB_QR | TB_TC | TB_AA, 0, 1, 1, 0, 0},
+	    {0, 0, 0, 0, 0, 0},
 	};
 	struct tb b;
 	struct dnsmsg *msg;
@@ -561,7 +562,7 @@ test_flags_rcode(void **state)
 		assert_int_equal(msg->tc, cases[i].tc);
 		assert_int_equal(msg->rd, cases[i].rd);
 		assert_int_equal(msg->ra, cases[i].ra);
-		assert_null(msg->qname);        /* no question */
+		assert_null(msg->qname); /* no question */
 		assert_int_equal(msg->n_rr, 0);
 		dnsmsg_free(msg);
 	}
@@ -579,7 +580,7 @@ test_unknown_type_and_root(void **state)
 	tb_header(&b, 8, TB_QR, 1, 1, 0, 1);
 	tb_question(&b, "caa.test", 257);
 	tb_ptr(&b, 12);
-	at = tb_rr_begin(&b, 257, 0x80000000u);  /* RFC 2181 8: treated as 0 */
+	at = tb_rr_begin(&b, 257, 0x80000000u); /* RFC 2181 8: treated as 0 */
 	tb_bytes(&b, "\0\5issueca.example", 17);
 	tb_rr_end(&b, at);
 	/* OPT (RFC 6891): root owner, class = UDP size, TTL = flags (kept raw) */
@@ -680,25 +681,173 @@ test_type_str(void **state)
 
 /* rs.test MX: 10 mx1.emailsrvr.com, 20 mx2.emailsrvr.com (compressed) */
 static const unsigned char knot_rs_mx[] = {
-	0x42, 0x42, 0x85, 0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
-	0x02, 0x72, 0x73, 0x04, 0x74, 0x65, 0x73, 0x74, 0x00, 0x00, 0x0f, 0x00,
-	0x01, 0xc0, 0x0c, 0x00, 0x0f, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00,
-	0x15, 0x00, 0x0a, 0x03, 0x6d, 0x78, 0x31, 0x09, 0x65, 0x6d, 0x61, 0x69,
-	0x6c, 0x73, 0x72, 0x76, 0x72, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0xc0, 0x0c,
-	0x00, 0x0f, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x08, 0x00, 0x14,
-	0x03, 0x6d, 0x78, 0x32, 0xc0, 0x2b,
+    0x42,
+    0x42,
+    0x85,
+    0x00,
+    0x00,
+    0x01,
+    0x00,
+    0x02,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x02,
+    0x72,
+    0x73,
+    0x04,
+    0x74,
+    0x65,
+    0x73,
+    0x74,
+    0x00,
+    0x00,
+    0x0f,
+    0x00,
+    0x01,
+    0xc0,
+    0x0c,
+    0x00,
+    0x0f,
+    0x00,
+    0x01,
+    0x00,
+    0x00,
+    0x01,
+    0x2c,
+    0x00,
+    0x15,
+    0x00,
+    0x0a,
+    0x03,
+    0x6d,
+    0x78,
+    0x31,
+    0x09,
+    0x65,
+    0x6d,
+    0x61,
+    0x69,
+    0x6c,
+    0x73,
+    0x72,
+    0x76,
+    0x72,
+    0x03,
+    0x63,
+    0x6f,
+    0x6d,
+    0x00,
+    0xc0,
+    0x0c,
+    0x00,
+    0x0f,
+    0x00,
+    0x01,
+    0x00,
+    0x00,
+    0x01,
+    0x2c,
+    0x00,
+    0x08,
+    0x00,
+    0x14,
+    0x03,
+    0x6d,
+    0x78,
+    0x32,
+    0xc0,
+    0x2b,
 };
 
 /* nope.rs.test A: NXDOMAIN, SOA ns1.lab.test. hostmaster.lab.test. */
 static const unsigned char knot_nx[] = {
-	0x42, 0x42, 0x85, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-	0x04, 0x6e, 0x6f, 0x70, 0x65, 0x02, 0x72, 0x73, 0x04, 0x74, 0x65, 0x73,
-	0x74, 0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x11, 0x00, 0x06, 0x00, 0x01,
-	0x00, 0x00, 0x01, 0x2c, 0x00, 0x2b, 0x03, 0x6e, 0x73, 0x31, 0x03, 0x6c,
-	0x61, 0x62, 0xc0, 0x14, 0x0a, 0x68, 0x6f, 0x73, 0x74, 0x6d, 0x61, 0x73,
-	0x74, 0x65, 0x72, 0xc0, 0x2e, 0x78, 0xb3, 0x33, 0xb5, 0x00, 0x00, 0x0e,
-	0x10, 0x00, 0x00, 0x02, 0x58, 0x00, 0x09, 0x3a, 0x80, 0x00, 0x00, 0x01,
-	0x2c,
+    0x42,
+    0x42,
+    0x85,
+    0x03,
+    0x00,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    0x01,
+    0x00,
+    0x00,
+    0x04,
+    0x6e,
+    0x6f,
+    0x70,
+    0x65,
+    0x02,
+    0x72,
+    0x73,
+    0x04,
+    0x74,
+    0x65,
+    0x73,
+    0x74,
+    0x00,
+    0x00,
+    0x01,
+    0x00,
+    0x01,
+    0xc0,
+    0x11,
+    0x00,
+    0x06,
+    0x00,
+    0x01,
+    0x00,
+    0x00,
+    0x01,
+    0x2c,
+    0x00,
+    0x2b,
+    0x03,
+    0x6e,
+    0x73,
+    0x31,
+    0x03,
+    0x6c,
+    0x61,
+    0x62,
+    0xc0,
+    0x14,
+    0x0a,
+    0x68,
+    0x6f,
+    0x73,
+    0x74,
+    0x6d,
+    0x61,
+    0x73,
+    0x74,
+    0x65,
+    0x72,
+    0xc0,
+    0x2e,
+    0x78,
+    0xb3,
+    0x33,
+    0xb5,
+    0x00,
+    0x00,
+    0x0e,
+    0x10,
+    0x00,
+    0x00,
+    0x02,
+    0x58,
+    0x00,
+    0x09,
+    0x3a,
+    0x80,
+    0x00,
+    0x00,
+    0x01,
+    0x2c,
 };
 
 static void
@@ -786,7 +935,7 @@ test_bad_truncated_rdata(void **state)
 	tb_question(&b, "t.test", DNSMSG_A);
 	tb_ptr(&b, 12);
 	tb_rr_begin(&b, DNSMSG_TXT, 1);
-	b.buf[b.len - 1] = 10;  /* rdlength 10, only 4 bytes follow */
+	b.buf[b.len - 1] = 10; /* rdlength 10, only 4 bytes follow */
 	tb_bytes(&b, "\3abc", 4);
 	parse_bad(&b, "do not fit");
 }
@@ -865,7 +1014,7 @@ test_bad_pointer_loop(void **state)
 
 	/* two answer owners point at each other */
 	tb_header(&b, 1, TB_QR, 0, 2, 0, 0);
-	tb_ptr(&b, 12 + 12);    /* at 12, points to the second owner at 24 */
+	tb_ptr(&b, 12 + 12); /* at 12, points to the second owner at 24 */
 	at = tb_rr_begin(&b, 99, 1);
 	tb_rr_end(&b, at);
 	assert_int_equal(b.len, 24);
@@ -880,7 +1029,7 @@ test_bad_pointer_loop(void **state)
 	tb_ptr(&b, 12);
 	at = tb_rr_begin(&b, DNSMSG_CNAME, 1);
 	tb_labels(&b, "a");
-	tb_ptr(&b, (unsigned)(at + 2));   /* back to the "a" label */
+	tb_ptr(&b, (unsigned)(at + 2)); /* back to the "a" label */
 	tb_rr_end(&b, at);
 	parse_bad(&b, "(CNAME): target name");
 }
@@ -952,17 +1101,17 @@ test_bad_fixed_sizes(void **state)
 	bad_fixed(DNSMSG_MX, 2, "at least 3");
 	bad_fixed(DNSMSG_SRV, 6, "(SRV): rdata is 6 bytes, at least 7");
 	bad_fixed(DNSMSG_CNAME, 0, "target name");
-	bad_fixed(DNSMSG_NS, 2, "1 bytes after");        /* root name plus a stray byte */
-	bad_fixed(DNSMSG_SOA, 2 + 19, "timers are 19 bytes");  /* two roots, timers one short */
-	bad_fixed(DNSMSG_SOA, 2 + 21, "timers are 21 bytes");  /* one too many */
-	bad_fixed(DNSMSG_SOA, 1, "rname");       /* no rname at all */
+	bad_fixed(DNSMSG_NS, 2, "1 bytes after");             /* root name plus a stray byte */
+	bad_fixed(DNSMSG_SOA, 2 + 19, "timers are 19 bytes"); /* two roots, timers one short */
+	bad_fixed(DNSMSG_SOA, 2 + 21, "timers are 21 bytes"); /* one too many */
+	bad_fixed(DNSMSG_SOA, 1, "rname");                    /* no rname at all */
 }
 
 /* Flip every byte of a valid message through a few values: never a crash. */
 static void
 test_mutations(void **state)
 {
-	static const unsigned char vals[] = { 0x00, 0x01, 0x3f, 0x40, 0xc0, 0xff };
+	static const unsigned char vals[] = {0x00, 0x01, 0x3f, 0x40, 0xc0, 0xff};
 	unsigned char buf[sizeof(knot_nx)];
 	struct dnsmsg *msg;
 	char *err;
@@ -992,30 +1141,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mx_compression),
-		cmocka_unit_test(test_escaped_owner),
-		cmocka_unit_test(test_null_mx),
-		cmocka_unit_test(test_a_aaaa),
-		cmocka_unit_test(test_cname_chain),
-		cmocka_unit_test(test_cname_loop),
-		cmocka_unit_test(test_txt),
-		cmocka_unit_test(test_srv),
-		cmocka_unit_test(test_soa_nxdomain),
-		cmocka_unit_test(test_flags_rcode),
-		cmocka_unit_test(test_unknown_type_and_root),
-		cmocka_unit_test(test_a_other_class),
-		cmocka_unit_test(test_name_match),
-		cmocka_unit_test(test_type_str),
-		cmocka_unit_test(test_knot_mx),
-		cmocka_unit_test(test_knot_nxdomain),
-		cmocka_unit_test(test_bad_header),
-		cmocka_unit_test(test_every_truncation),
-		cmocka_unit_test(test_bad_truncated_rdata),
-		cmocka_unit_test(test_bad_mx),
-		cmocka_unit_test(test_bad_pointer_loop),
-		cmocka_unit_test(test_bad_txt),
-		cmocka_unit_test(test_bad_fixed_sizes),
-		cmocka_unit_test(test_mutations),
+	    cmocka_unit_test(test_mx_compression),
+	    cmocka_unit_test(test_escaped_owner),
+	    cmocka_unit_test(test_null_mx),
+	    cmocka_unit_test(test_a_aaaa),
+	    cmocka_unit_test(test_cname_chain),
+	    cmocka_unit_test(test_cname_loop),
+	    cmocka_unit_test(test_txt),
+	    cmocka_unit_test(test_srv),
+	    cmocka_unit_test(test_soa_nxdomain),
+	    cmocka_unit_test(test_flags_rcode),
+	    cmocka_unit_test(test_unknown_type_and_root),
+	    cmocka_unit_test(test_a_other_class),
+	    cmocka_unit_test(test_name_match),
+	    cmocka_unit_test(test_type_str),
+	    cmocka_unit_test(test_knot_mx),
+	    cmocka_unit_test(test_knot_nxdomain),
+	    cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_every_truncation),
+	    cmocka_unit_test(test_bad_truncated_rdata),
+	    cmocka_unit_test(test_bad_mx),
+	    cmocka_unit_test(test_bad_pointer_loop),
+	    cmocka_unit_test(test_bad_txt),
+	    cmocka_unit_test(test_bad_fixed_sizes),
+	    cmocka_unit_test(test_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

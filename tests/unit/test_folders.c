@@ -33,15 +33,19 @@ test_mutf7(void **state)
 	static const struct {
 		const char *raw, *utf8;
 	} ok[] = {
-		{"INBOX", "INBOX"},
-		{"Entw&APw-rfe", "Entw\xc3\xbcrfe"},
-		{"&AMcA4A-lendrier", "\xc3\x87\xc3\xa0lendrier"},
-		{"Tom &- Jerry", "Tom & Jerry"},
-		{"&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
-		{"Clients/Partners", "Clients/Partners"},
+	    {"INBOX", "INBOX"},
+	    {"Entw&APw-rfe", "Entw\xc3\xbcrfe"},
+	    {"&AMcA4A-lendrier", "\xc3\x87\xc3\xa0lendrier"},
+	    {"Tom &- Jerry", "Tom & Jerry"},
+	    {"&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
+	    {"Clients/Partners", "Clients/Partners"},
 	};
 	static const char *const bad[] = {
-		"&AMc", "&Jjo!", "caf\xc3\xa9", "&AGEAYgBj-", "a\tb",
+	    "&AMc",
+	    "&Jjo!",
+	    "caf\xc3\xa9",
+	    "&AGEAYgBj-",
+	    "a\tb",
 	};
 
 	(void)state;
@@ -150,7 +154,8 @@ test_parse_status(void **state)
 	memset(&f, 0, sizeof(f));
 	f.raw_name = xstrdup("Archive.2019");
 	f.bytes = -1;
-	r = parse(&p, "* STATUS Archive.2019 (MESSAGES 10001 UIDNEXT 10002 UIDVALIDITY 1700000007 "
+	r = parse(&p,
+	    "* STATUS Archive.2019 (MESSAGES 10001 UIDNEXT 10002 UIDVALIDITY 1700000007 "
 	    "SIZE 20971520)\r\n");
 	assert_int_equal(folders_parse_status(r, &name, &f), 1);
 	assert_string_equal(name, "Archive.2019");
@@ -194,8 +199,7 @@ test_name_problems(void **state)
 	assert_int_equal(folders_name_problems("Calendar.2020", &ms), FOLDERS_NP_RESERVED);
 	assert_int_equal(folders_name_problems("Work.Calendar", &ms), 0);
 	/* Destination with '.' as its delimiter: a '.' in a level splits it. */
-	assert_int_equal(folders_name_problems("Reports.2024/Q1", &dots),
-	    FOLDERS_NP_DEST_DELIM);
+	assert_int_equal(folders_name_problems("Reports.2024/Q1", &dots), FOLDERS_NP_DEST_DELIM);
 	for (int i = 0; i < 11; i++)
 		strcat(deep, ".a");
 	assert_true(folders_name_problems(deep, &ms) & FOLDERS_NP_TOO_DEEP);
@@ -217,7 +221,8 @@ test_name_problems(void **state)
 	s = folders_name_suggest(" Old . x/y ", FOLDERS_NP_SPACE_EDGE | FOLDERS_NP_SLASH, &ms);
 	assert_string_equal(s, "Old.x-y");
 	free(s);
-	s = folders_name_suggest("\xc3\x87\xc3\xa0lendrier.Gr\xc3\xbc\xc3\x9f" "e",
+	s = folders_name_suggest("\xc3\x87\xc3\xa0lendrier.Gr\xc3\xbc\xc3\x9f"
+	                         "e",
 	    FOLDERS_NP_NON_ASCII, &ms);
 	assert_string_equal(s, "Calendrier.Grusse");
 	free(s);
@@ -235,8 +240,12 @@ test_name_problems(void **state)
 static void
 test_case_dups(void **state)
 {
-	const char *names[] = {"INBOX", "Sent", "Projects", "sent", "\xc3\x9c" "bung",
-		"\xc3\xbc" "bung", "SENT"};
+	const char *names[] = {"INBOX", "Sent", "Projects", "sent",
+	    "\xc3\x9c"
+	    "bung",
+	    "\xc3\xbc"
+	    "bung",
+	    "SENT"};
 	size_t dup[7];
 
 	(void)state;
@@ -484,17 +493,17 @@ test_map_hoster(void **state)
 		size_t dst;
 		const char *dst_raw;
 	} want[] = {
-		{"INBOX", FOLDERS_BY_NAME, 0, "INBOX"},
-		{"INBOX.Entw&APw-rfe", FOLDERS_BY_NEW, (size_t)-1, "Entw&APw-rfe"},
-		{"INBOX.Sent", FOLDERS_BY_GUESS, 1, "Sent Items"},
-		{"INBOX.Drafts", FOLDERS_BY_NAME, 2, "Drafts"},
-		{"INBOX.Trash", FOLDERS_BY_GUESS, 3, "Deleted Items"},
-		{"INBOX.Spam", FOLDERS_BY_GUESS, 4, "Junk Email"},
-		{"INBOX.Archive", FOLDERS_BY_NAME, 5, "Archive"},
-		{"INBOX.Archive.2019", FOLDERS_BY_NEW, (size_t)-1, "Archive/2019"},
-		{"INBOX.Clients/Partners", FOLDERS_BY_NEW, (size_t)-1, "Clients-Partners"},
-		{"INBOX.Projects.Trash", FOLDERS_BY_NEW, (size_t)-1, "Projects/Trash"},
-		{"Public.News", FOLDERS_BY_FOREIGN, (size_t)-1, NULL},
+	    {"INBOX", FOLDERS_BY_NAME, 0, "INBOX"},
+	    {"INBOX.Entw&APw-rfe", FOLDERS_BY_NEW, (size_t)-1, "Entw&APw-rfe"},
+	    {"INBOX.Sent", FOLDERS_BY_GUESS, 1, "Sent Items"},
+	    {"INBOX.Drafts", FOLDERS_BY_NAME, 2, "Drafts"},
+	    {"INBOX.Trash", FOLDERS_BY_GUESS, 3, "Deleted Items"},
+	    {"INBOX.Spam", FOLDERS_BY_GUESS, 4, "Junk Email"},
+	    {"INBOX.Archive", FOLDERS_BY_NAME, 5, "Archive"},
+	    {"INBOX.Archive.2019", FOLDERS_BY_NEW, (size_t)-1, "Archive/2019"},
+	    {"INBOX.Clients/Partners", FOLDERS_BY_NEW, (size_t)-1, "Clients-Partners"},
+	    {"INBOX.Projects.Trash", FOLDERS_BY_NEW, (size_t)-1, "Projects/Trash"},
+	    {"Public.News", FOLDERS_BY_FOREIGN, (size_t)-1, NULL},
 	};
 
 	(void)state;
@@ -509,7 +518,8 @@ test_map_hoster(void **state)
 	folders_map(src, dst, NULL, 0, m);
 	for (size_t i = 0; i < 11; i++) {
 		if ((int)m[i].by != want[i].by || m[i].dst != want[i].dst)
-			fail_msg("%s: by %s dst %zu", want[i].raw, folders_by_str(m[i].by), m[i].dst);
+			fail_msg(
+			    "%s: by %s dst %zu", want[i].raw, folders_by_str(m[i].by), m[i].dst);
 		if (want[i].dst_raw == NULL)
 			assert_null(m[i].dst_raw);
 		else
@@ -640,11 +650,11 @@ test_map_rules(void **state)
 	struct folders_inventory *src = inv_new("INBOX."), *dst = inv_new("");
 	struct folders_mapping m[5];
 	const struct folders_rule rules[] = {
-		{"Old/Name", "New/Name"},
-		{"Junk", NULL},
-		{"INBOX.Sent", "Archive/Sent 2019"},
-		{"Nowhere", "X"},
-		{"Caf\xc3\xa9", "Caf\xc3\xa9/2"},
+	    {"Old/Name", "New/Name"},
+	    {"Junk", NULL},
+	    {"INBOX.Sent", "Archive/Sent 2019"},
+	    {"Nowhere", "X"},
+	    {"Caf\xc3\xa9", "Caf\xc3\xa9/2"},
 	};
 
 	(void)state;
@@ -683,19 +693,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mutf7),
-		cmocka_unit_test(test_special),
-		cmocka_unit_test(test_parse_list),
-		cmocka_unit_test(test_parse_namespace),
-		cmocka_unit_test(test_ns_guess),
-		cmocka_unit_test(test_map_hoster),
-		cmocka_unit_test(test_map_order),
-		cmocka_unit_test(test_map_rules),
-		cmocka_unit_test(test_parse_status),
-		cmocka_unit_test(test_name_problems),
-		cmocka_unit_test(test_case_dups),
-		cmocka_unit_test(test_map_name),
-		cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_mutf7),
+	    cmocka_unit_test(test_special),
+	    cmocka_unit_test(test_parse_list),
+	    cmocka_unit_test(test_parse_namespace),
+	    cmocka_unit_test(test_ns_guess),
+	    cmocka_unit_test(test_map_hoster),
+	    cmocka_unit_test(test_map_order),
+	    cmocka_unit_test(test_map_rules),
+	    cmocka_unit_test(test_parse_status),
+	    cmocka_unit_test(test_name_problems),
+	    cmocka_unit_test(test_case_dups),
+	    cmocka_unit_test(test_map_name),
+	    cmocka_unit_test(test_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

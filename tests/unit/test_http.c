@@ -83,12 +83,14 @@ serve(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/method");
 		evhttp_send_reply(req, 302, "Found", out);
 	} else if (strcmp(uri, "/method") == 0) {
-		const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-		    "Authorization");
+		const char *auth =
+		    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 
-		evbuffer_add_printf(out, "%s%s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ?
-		    "POST" : "GET", auth == NULL ? "" : strcmp(auth, "Bearer tok-123") == 0 ?
-		    " with the bearer token" : " with credentials");
+		evbuffer_add_printf(out, "%s%s",
+		    evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+		    auth == NULL                              ? ""
+		        : strcmp(auth, "Bearer tok-123") == 0 ? " with the bearer token"
+		                                              : " with credentials");
 		evhttp_send_reply(req, 200, "OK", out);
 	} else if (strcmp(uri, "/big") == 0) {
 		static char chunk[4096];
@@ -280,8 +282,7 @@ on_fetch(void *arg, const struct http_fetch_result *res)
 }
 
 static void
-run_fetch(struct fixture *f, struct http_fetch_opts *fo, const char *path,
-    struct fetch_outcome *o)
+run_fetch(struct fixture *f, struct http_fetch_opts *fo, const char *path, struct fetch_outcome *o)
 {
 	char url[128];
 
@@ -452,18 +453,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_redirect_followed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_location_and_challenges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_too_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_method_and_credentials, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bearer_token, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_connect_to, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_cancel_and_bad_url, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_redirect_followed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_location_and_challenges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_too_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_method_and_credentials, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bearer_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_connect_to, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_cancel_and_bad_url, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

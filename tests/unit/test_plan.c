@@ -218,7 +218,7 @@ test_full_example(void **state)
 	assert_string_equal(p->source.webmail->path, "/");
 	assert_string_equal(p->source.admin->user, "admin@example.com");
 	assert_string_equal(p->source.admin->password, "env:SRC_ADMIN_PW"); /* unresolved */
-	assert_int_equal(p->source.limits.message_bytes, 52428800);       /* rackspace */
+	assert_int_equal(p->source.limits.message_bytes, 52428800);         /* rackspace */
 
 	assert_string_equal(p->destination.profile->name, "microsoft365");
 	assert_null(p->destination.pop3);
@@ -227,7 +227,7 @@ test_full_example(void **state)
 	assert_int_equal(p->destination.limits.folder_items, 10000);
 	assert_int_equal(p->destination.limits.message_bytes, 157286400); /* plan wins */
 	assert_true(p->destination.limits.mailbox_bytes == 53687091200LL);
-	assert_int_equal(p->destination.limits.mailbox_items, 500000);   /* profile */
+	assert_int_equal(p->destination.limits.mailbox_items, 500000); /* profile */
 	assert_true(p->destination.limits.quota_headroom > 0.69 &&
 	    p->destination.limits.quota_headroom < 0.71);
 
@@ -251,7 +251,7 @@ static void
 test_profile_defaults(void **state)
 {
 	struct plan *p = parse_ok("{\"domain\": \"example.com.\", "
-				  "\"destination\": {\"profile\": \"microsoft365\"}}",
+	                          "\"destination\": {\"profile\": \"microsoft365\"}}",
 	    "plan.json");
 
 	(void)state;
@@ -308,7 +308,7 @@ static void
 test_relative_paths(void **state)
 {
 	const char *text = "{\"domain\": \"example.com\", \"ca_file\": \"ca.pem\","
-			   " \"state_dir\": \"/var/lib/cutover\", \"mailboxes_csv\": \"../u.csv\"}";
+	                   " \"state_dir\": \"/var/lib/cutover\", \"mailboxes_csv\": \"../u.csv\"}";
 	struct plan *p = parse_ok(text, "dir/sub/plan.json");
 
 	(void)state;
@@ -387,17 +387,17 @@ static void
 test_url(void **state)
 {
 	(void)state;
-	url_ok("imaps://mail.example.com", "imap", "mail.example.com", 993, PLAN_TLS_IMPLICIT,
-	    NULL);
-	url_ok("imap://mail.example.com/", "imap", "mail.example.com", 143, PLAN_TLS_STARTTLS,
-	    NULL);
+	url_ok(
+	    "imaps://mail.example.com", "imap", "mail.example.com", 993, PLAN_TLS_IMPLICIT, NULL);
+	url_ok(
+	    "imap://mail.example.com/", "imap", "mail.example.com", 143, PLAN_TLS_STARTTLS, NULL);
 	url_ok("IMAPS://127.0.0.1:10993", "imap", "127.0.0.1", 10993, PLAN_TLS_IMPLICIT, NULL);
 	url_ok("pop3s://[2001:db8::1]", "pop3", "2001:db8::1", 995, PLAN_TLS_IMPLICIT, NULL);
 	url_ok("pop3://pop.example.com", "pop3", "pop.example.com", 110, PLAN_TLS_STARTTLS, NULL);
-	url_ok("https://owa.example.com", "webmail", "owa.example.com", 443, PLAN_TLS_IMPLICIT,
-	    "/");
-	url_ok("http://[::1]:8080/owa/?x=1#frag", "webmail", "::1", 8080, PLAN_TLS_NONE,
-	    "/owa/?x=1");
+	url_ok(
+	    "https://owa.example.com", "webmail", "owa.example.com", 443, PLAN_TLS_IMPLICIT, "/");
+	url_ok(
+	    "http://[::1]:8080/owa/?x=1#frag", "webmail", "::1", 8080, PLAN_TLS_NONE, "/owa/?x=1");
 	assert_string_equal(plan_tls_str(PLAN_TLS_STARTTLS), "starttls");
 
 	url_err("imapx://h", "imap", "not a valid URL: the scheme must be imaps:// or imap://");
@@ -407,12 +407,14 @@ test_url(void **state)
 	url_err("imaps://bob:" SECRET "@h", "imap",
 	    "not a valid URL: user names and passwords do not belong in the URL (use \"admin\" "
 	    "or the mailboxes)");
-	url_err("imaps://h:0", "imap", "not a valid URL: the port must be a number from 1 to 65535");
+	url_err(
+	    "imaps://h:0", "imap", "not a valid URL: the port must be a number from 1 to 65535");
 	url_err("imaps://h:70000", "imap",
 	    "not a valid URL: the port must be a number from 1 to 65535");
 	url_err("imaps://h:", "imap", "not a valid URL: the port must be a number from 1 to 65535");
 	url_err("imaps://h/INBOX", "imap", "not a valid URL: imap URLs take no path");
-	url_err("imaps://::1:993", "imap", "not a valid URL: an IPv6 address needs brackets ([::1]:993)");
+	url_err("imaps://::1:993", "imap",
+	    "not a valid URL: an IPv6 address needs brackets ([::1]:993)");
 	url_err("imaps://[::1", "imap", "not a valid URL: '[' of an IPv6 address is not closed");
 	url_err("imaps://[zz]:1", "imap", "not a valid URL: bad IPv6 address in brackets");
 	url_err("imaps://bad_host!", "imap", "not a valid URL: bad host name");
@@ -436,7 +438,8 @@ test_syntax_errors(void **state)
 	    "plan.json:2:13: syntax error: unterminated string (a string cannot span lines)");
 	parse_err("{\"domain\": \"a.com", "plan.json:1:12: syntax error: unterminated string");
 	parse_err("{\n  \"domain\": \"a.com\"",
-	    "plan.json:2:20: syntax error: unexpected end of input ('{' from line 1 is not closed)");
+	    "plan.json:2:20: syntax error: unexpected end of input ('{' from line 1 is not "
+	    "closed)");
 	parse_err("{\"a\": \"\\q\"}",
 	    "plan.json:1:8: syntax error: invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f "
 	    "\\n \\r \\t \\uXXXX)");
@@ -445,14 +448,16 @@ test_syntax_errors(void **state)
 	parse_err("{\"a\": \"\\udc00\"}",
 	    "plan.json:1:8: syntax error: invalid \\u escape (lone low surrogate)");
 	parse_err("{\"a\": \"x\ty\"}",
-	    "plan.json:1:9: syntax error: control character 0x09 in a string (write it as \\u0009)");
+	    "plan.json:1:9: syntax error: control character 0x09 in a string (write it as "
+	    "\\u0009)");
 	parse_err("{\"a\": 01}", "plan.json:1:7: syntax error: invalid number (leading zero)");
 	parse_err("{\"a\": 1.}",
 	    "plan.json:1:7: syntax error: invalid number (digits expected after '.')");
 	parse_err("{\"a\": -}", "plan.json:1:7: syntax error: invalid number");
 	parse_err("{\"a\": 1234567890123456789012345678901234567890123456789012345678901234}",
 	    "plan.json:1:7: syntax error: number too long");
-	parse_err("// comment\n{}", "plan.json:1:1: syntax error: comments are not allowed in JSON");
+	parse_err(
+	    "// comment\n{}", "plan.json:1:1: syntax error: comments are not allowed in JSON");
 	parse_err("{'domain': 1}",
 	    "plan.json:1:2: syntax error: single quotes are not JSON (use double quotes)");
 	parse_err("{\"domain\" 1}",
@@ -465,7 +470,8 @@ test_syntax_errors(void **state)
 	parse_err("{\"a\": @}", "plan.json:1:7: syntax error: unexpected character '@'");
 	parse_err("{\"a\":\n\x01}", "plan.json:2:1: syntax error: unexpected byte 0x01");
 	/* columns count characters, not bytes */
-	parse_err("{\"d\u00e9j\u00e0\": 1,}", "plan.json:1:11: syntax error: trailing comma before '}'");
+	parse_err(
+	    "{\"d\u00e9j\u00e0\": 1,}", "plan.json:1:11: syntax error: trailing comma before '}'");
 	/* a UTF-8 BOM is fine */
 	plan_free(parse_ok("\xef\xbb\xbf{\"domain\": \"example.com\"}", "plan.json"));
 }
@@ -496,8 +502,8 @@ test_semantic_errors(void **state)
 	parse_err("{\"domain\": \"ex ample.com\"}",
 	    "plan.json:1: domain: not a valid domain name (international names: use the xn-- "
 	    "form)");
-	parse_err("{\"domain\": \"a.com\", \"domain\": \"b.com\"}",
-	    "plan.json:1: domain: duplicate key");
+	parse_err(
+	    "{\"domain\": \"a.com\", \"domain\": \"b.com\"}", "plan.json:1: domain: duplicate key");
 	parse_err("{\"domain\": \"a.com\",\n \"resolvers\": [\"1.1.1.1\",\n \"dns.google\"]}",
 	    "plan.json:3: resolvers[1]: not an IP address (ADDR, ADDR:PORT or [IPV6]:PORT)");
 	parse_err("{\"domain\": \"a.com\", \"resolvers\": \"1.1.1.1\"}",
@@ -507,12 +513,13 @@ test_semantic_errors(void **state)
 	parse_err("{\"domain\": \"a.com\",\n \"source\": {\n  \"imap\": \"imapx://h\"}}",
 	    "plan.json:3: source.imap: not a valid URL: the scheme must be imaps:// or imap://");
 	parse_err("{\"domain\": \"a.com\",\n \"destination\": {\"limits\": {\n"
-		  "  \"quota_headroom\": 70}}}",
+	          "  \"quota_headroom\": 70}}}",
 	    "plan.json:3: destination.limits.quota_headroom: expected a share of the quota above 0 "
 	    "and at most 1 (0.70 = 70%)");
 	parse_err("{\"domain\": \"a.com\", \"destination\": {\"limits\": {\"folder_items\": 1.5}}}",
 	    "plan.json:1: destination.limits.folder_items: expected a whole number >= 0");
-	parse_err("{\"domain\": \"a.com\", \"destination\": {\"limits\": {\"folder_items\": \"10\"}}}",
+	parse_err(
+	    "{\"domain\": \"a.com\", \"destination\": {\"limits\": {\"folder_items\": \"10\"}}}",
 	    "plan.json:1: destination.limits.folder_items: expected a number, found a string");
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": \"m\"}}}",
 	    "plan.json:1: source.admin.password: missing");
@@ -537,10 +544,11 @@ test_unknown_keys(void **state)
 	    "plan.json:1: destination.limits.folder_item: unknown key (did you mean "
 	    "\"folder_items\"?)");
 	parse_err("{\"domain\": \"a.com\", \"expect\": {\"spf\": []}}",
-	    "plan.json:1: expect.spf: unknown key (valid keys: mx, spf_include, autodiscover, verification, go_live)");
+	    "plan.json:1: expect.spf: unknown key (valid keys: mx, spf_include, autodiscover, "
+	    "verification, go_live)");
 	parse_err("{\"domain\": \"a.com\",\n \"mailboxes\": [\n  {\"source_user\": \"a\", "
-		  "\"source_password\": \"p\", \"dest_user\": \"a\", \"dest_password\": \"p\"},\n"
-		  "  {\"source_usr\": \"b\"}]}",
+	          "\"source_password\": \"p\", \"dest_user\": \"a\", \"dest_password\": \"p\"},\n"
+	          "  {\"source_usr\": \"b\"}]}",
 	    "plan.json:4: mailboxes[1].source_usr: unknown key (did you mean \"source_user\"?)");
 	parse_err("{\"domain\": \"a.com\", \"\\u0001\": 1}",
 	    "plan.json: ?: unknown key (valid keys: domain, resolvers, public_resolvers, ca_file, "
@@ -554,8 +562,9 @@ test_sync_folder_map(void **state)
 
 	(void)state;
 	p = parse_ok("{\"domain\": \"a.com\",\n \"sync\": {\"folder_map\": {\n"
-		     "  \"Old/Name\": \"New/Name\",\n  \"Junk\": null,\n"
-		     "  \"Entw\u00fcrfe\": \"Drafts\"}}}", "plan.json");
+	             "  \"Old/Name\": \"New/Name\",\n  \"Junk\": null,\n"
+	             "  \"Entw\u00fcrfe\": \"Drafts\"}}}",
+	    "plan.json");
 	assert_int_equal(p->sync.n_folder_map, 3);
 	assert_string_equal(p->sync.folder_map[0].from, "Old/Name");
 	assert_string_equal(p->sync.folder_map[0].to, "New/Name");
@@ -585,7 +594,7 @@ test_sync_folder_map(void **state)
 	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"\": \"B\"}}}",
 	    "plan.json:1: sync.folder_map.: empty source folder name");
 	parse_err("{\"domain\": \"a.com\", \"sync\": {\"folder_map\": {\"A\": \"B\", "
-		  "\"A\": null}}}",
+	          "\"A\": null}}}",
 	    "plan.json:1: sync.folder_map.A: duplicate key");
 }
 
@@ -606,15 +615,15 @@ test_mailbox_errors(void **state)
 {
 	(void)state;
 	parse_err("{\"domain\": \"a.com\",\n \"mailboxes\": [\n"
-		  "  {\"source_user\": \"a\", \"source_password\": \"p\", \"dest_user\": \"a\","
-		  " \"dest_password\": \"p\"},\n"
-		  "  {\"source_user\": \"b\", \"source_password\": \"p\", \"dest_user\": \"b\","
-		  " \"dest_password\": \"p\"},\n"
-		  "  {\"source_user\": \"c\", \"source_password\": \"p\",\n"
-		  "   \"dest_password\": \"p\"}]}",
+	          "  {\"source_user\": \"a\", \"source_password\": \"p\", \"dest_user\": \"a\","
+	          " \"dest_password\": \"p\"},\n"
+	          "  {\"source_user\": \"b\", \"source_password\": \"p\", \"dest_user\": \"b\","
+	          " \"dest_password\": \"p\"},\n"
+	          "  {\"source_user\": \"c\", \"source_password\": \"p\",\n"
+	          "   \"dest_password\": \"p\"}]}",
 	    "plan.json:5: mailboxes[2].dest_user: missing");
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"dest_user\": \"b\", \"dest_password\": \"p\"}]}",
+	          "\"dest_user\": \"b\", \"dest_password\": \"p\"}]}",
 	    "plan.json:1: mailboxes[0].source_password: missing (and source has no \"admin\" to "
 	    "log in with)");
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": 7}]}",
@@ -626,19 +635,20 @@ test_mailbox_errors(void **state)
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \" a\"}]}",
 	    "plan.json:1: mailboxes[0].source_user: has leading or trailing spaces");
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"source_password\": \"env:1X\"}]}",
+	          "\"source_password\": \"env:1X\"}]}",
 	    "plan.json:1: mailboxes[0].source_password: env: needs a variable name (letters, "
 	    "digits and _)");
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"source_password\": \"file:\"}]}",
+	          "\"source_password\": \"file:\"}]}",
 	    "plan.json:1: mailboxes[0].source_password: file: needs a path");
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"source_password\": \"\"}]}",
+	          "\"source_password\": \"\"}]}",
 	    "plan.json:1: mailboxes[0].source_password: empty");
-	parse_err("{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": \"m\", \"password\": "
-		  "\"p\"}},\n \"destination\": {\"admin\": {\"user\": \"m\", \"password\": \"p\"}},\n"
-		  " \"mailboxes\": [{\"source_user\": \"a@x\", \"dest_user\": \"a@y\"},\n"
-		  "  {\"source_user\": \"A@X\", \"dest_user\": \"b@y\"}]}",
+	parse_err(
+	    "{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": \"m\", \"password\": "
+	    "\"p\"}},\n \"destination\": {\"admin\": {\"user\": \"m\", \"password\": \"p\"}},\n"
+	    " \"mailboxes\": [{\"source_user\": \"a@x\", \"dest_user\": \"a@y\"},\n"
+	    "  {\"source_user\": \"A@X\", \"dest_user\": \"b@y\"}]}",
 	    "plan.json: mailboxes[1]: source_user \"A@X\" is listed twice (first at plan.json: "
 	    "mailboxes[0])");
 }
@@ -650,8 +660,8 @@ test_secret_never_in_errors(void **state)
 	(void)state;
 	/* literal password plus an error later in the same mailbox */
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"source_password\": \"" SECRET "\", \"dest_user\": \"b\", \"dest_pasword\": "
-		  "\"x\"}]}",
+	          "\"source_password\": \"" SECRET "\", \"dest_user\": \"b\", \"dest_pasword\": "
+	          "\"x\"}]}",
 	    "plan.json:1: mailboxes[0].dest_pasword: unknown key (did you mean "
 	    "\"dest_password\"?)");
 	/* the password unquoted: a syntax error that must not quote it */
@@ -659,11 +669,11 @@ test_secret_never_in_errors(void **state)
 	    "plan.json:1:55: syntax error: unexpected unquoted text (strings need double quotes)");
 	/* a password of the wrong type: the type only */
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": \"m\", \"password\": "
-		  "[\"" SECRET "\"]}}}",
+	          "[\"" SECRET "\"]}}}",
 	    "plan.json:1: source.admin.password: expected a string, found an array");
 	/* a line break inside the password */
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": \"m\", \"password\": "
-		  "\"" SECRET "\\n\"}}}",
+	          "\"" SECRET "\\n\"}}}",
 	    "plan.json:1: source.admin.password: contains a line break");
 	/* in a URL */
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"imap\": \"imaps://u:" SECRET "@h\"}}",
@@ -675,10 +685,10 @@ test_secret_never_in_errors(void **state)
 	    "source_user,source_password,dest_user,dest_password (or Microsoft 365's "
 	    "EmailAddress,UserName,Password)");
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"a," SECRET ",b\n",
+	        "a," SECRET ",b\n",
 	    "users.csv:2: expected 4 fields, found 3 (dest_password is missing)");
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"a,\"" SECRET "\"x,b,c\n",
+	        "a,\"" SECRET "\"x,b,c\n",
 	    "users.csv:2: source_password: unexpected text after a closing quote (double a "
 	    "quote inside a quoted field)");
 }
@@ -704,7 +714,8 @@ test_resolve_env_and_file(void **state)
 	    " \"source\": {\"admin\": {\"user\": \"m\", \"password\": \"file:admin.pw\"}},\n"
 	    " \"mailboxes\": [{\"source_user\": \"alice@example.com\",\n"
 	    "   \"source_password\": \"env:CUTOVER_TEST_ALICE_SRC\",\n"
-	    "   \"dest_user\": \"alice@example.com\", \"dest_password\": \"file:secrets/alice.dst\"},\n"
+	    "   \"dest_user\": \"alice@example.com\", \"dest_password\": "
+	    "\"file:secrets/alice.dst\"},\n"
 	    "  {\"source_user\": \"bob@example.com\", \"dest_user\": \"bob@example.com\",\n"
 	    "   \"dest_password\": \"literal pass\"}]}",
 	    &p);
@@ -726,28 +737,31 @@ test_resolve_env_and_file(void **state)
 static void
 test_resolve_missing_env(void **state)
 {
-	struct plan *p = parse_ok("{\"domain\": \"a.com\",\n \"mailboxes\": [\n"
-				  "  {\"source_user\": \"a\", \"source_password\": \"env:CUTOVER_TEST_NOPE\","
-				  "\n   \"dest_user\": \"b\", \"dest_password\": \"" SECRET "\"}]}",
-	    "plan.json");
+	struct plan *p =
+	    parse_ok("{\"domain\": \"a.com\",\n \"mailboxes\": [\n"
+	             "  {\"source_user\": \"a\", \"source_password\": \"env:CUTOVER_TEST_NOPE\","
+	             "\n   \"dest_user\": \"b\", \"dest_password\": \"" SECRET "\"}]}",
+	        "plan.json");
 	char *err = NULL;
 
 	(void)state;
 	unsetenv("CUTOVER_TEST_NOPE");
 	assert_int_equal(plan_resolve(p, &err), -1);
-	assert_string_equal(err, "plan.json:3: mailboxes[0].source_password: environment "
-				 "variable CUTOVER_TEST_NOPE is not set");
+	assert_string_equal(err,
+	    "plan.json:3: mailboxes[0].source_password: environment "
+	    "variable CUTOVER_TEST_NOPE is not set");
 	assert_null(strstr(err, SECRET));
 	free(err);
 	plan_free(p);
 
 	p = parse_ok("{\"domain\": \"a.com\", \"destination\": {\"admin\": {\"user\": \"m\", "
-		     "\"password\": \"env:CUTOVER_TEST_EMPTY\"}}}",
+	             "\"password\": \"env:CUTOVER_TEST_EMPTY\"}}}",
 	    "plan.json");
 	assert_int_equal(setenv("CUTOVER_TEST_EMPTY", "", 1), 0);
 	assert_int_equal(plan_resolve(p, &err), -1);
-	assert_string_equal(err, "plan.json:1: destination.admin.password: environment variable "
-				 "CUTOVER_TEST_EMPTY is empty");
+	assert_string_equal(err,
+	    "plan.json:1: destination.admin.password: environment variable "
+	    "CUTOVER_TEST_EMPTY is empty");
 	free(err);
 	unsetenv("CUTOVER_TEST_EMPTY");
 	plan_free(p);
@@ -767,7 +781,7 @@ test_resolve_unreadable_file(void **state)
 	    "  \"dest_user\": \"b\", \"dest_password\": \"" SECRET "\"}]}",
 	    &p);
 	want = xasprintf("%s/plan.json:3: mailboxes[0].source_password: cannot read "
-			 "%s/nope/missing.pw: No such file or directory",
+	                 "%s/nope/missing.pw: No such file or directory",
 	    dir, dir);
 	assert_string_equal(err, want);
 	assert_null(strstr(err, SECRET));
@@ -783,13 +797,13 @@ test_resolve_unreadable_file(void **state)
 	assert_int_equal(write(fd, SECRET "\n", strlen(SECRET) + 1), (ssize_t)strlen(SECRET) + 1);
 	close(fd);
 	want = xasprintf("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-			 "\"source_password\": \"file:%s\", \"dest_user\": \"b\", "
-			 "\"dest_password\": \"file:empty.pw\"}]}",
+	                 "\"source_password\": \"file:%s\", \"dest_user\": \"b\", "
+	                 "\"dest_password\": \"file:empty.pw\"}]}",
 	    tmpl);
 	err = load_in_dir(dir, want, &p);
 	free(want);
 	want = xasprintf("%s/plan.json:1: mailboxes[0].dest_password: %s/empty.pw: the first "
-			 "line is empty",
+	                 "line is empty",
 	    dir, dir);
 	assert_string_equal(err, want);
 	assert_null(strstr(err, SECRET));
@@ -797,8 +811,9 @@ test_resolve_unreadable_file(void **state)
 	free(err);
 
 	/* a folder is not a file */
-	err = load_in_dir(dir, "{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": "
-			       "\"m\", \"password\": \"file:.\"}}}",
+	err = load_in_dir(dir,
+	    "{\"domain\": \"a.com\", \"source\": {\"admin\": {\"user\": "
+	    "\"m\", \"password\": \"file:.\"}}}",
 	    &p);
 	assert_non_null(strstr(err, "source.admin.password: cannot read "));
 	assert_non_null(strstr(err, "Is a directory"));
@@ -817,13 +832,14 @@ test_load_errors(void **state)
 
 	(void)state;
 	assert_int_equal(plan_load("/nonexistent/cutover/plan.json", &p, &err), -1);
-	assert_string_equal(err, "cannot read /nonexistent/cutover/plan.json: No such file or "
-				 "directory");
+	assert_string_equal(err,
+	    "cannot read /nonexistent/cutover/plan.json: No such file or "
+	    "directory");
 	free(err);
 
 	err = load_in_dir(dir, "{\n\"domain\": \"a.com\",\n\"mailboxes_csv\": \"users.csv\"}", &p);
 	want = xasprintf("%s/plan.json:3: mailboxes_csv: cannot read %s/users.csv: No such file "
-			 "or directory",
+	                 "or directory",
 	    dir, dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -831,8 +847,8 @@ test_load_errors(void **state)
 
 	err = load_in_dir(dir, "{\"domain\": \"a.com\",\n \"x\": 1}", &p);
 	want = xasprintf("%s/plan.json:2: x: unknown key (valid keys: domain, resolvers, "
-			 "public_resolvers, ca_file, source, destination, expect, mailboxes, "
-			 "mailboxes_csv, state_dir, sync)",
+	                 "public_resolvers, ca_file, source, destination, expect, mailboxes, "
+	                 "mailboxes_csv, state_dir, sync)",
 	    dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -872,10 +888,10 @@ test_load_with_csv(void **state)
 	plan_free(p);
 
 	/* the CSV row needs a password when the side has no admin */
-	err = load_in_dir(dir, "{\"domain\": \"example.com\", \"mailboxes_csv\": \"users.csv\"}",
-	    &p);
+	err =
+	    load_in_dir(dir, "{\"domain\": \"example.com\", \"mailboxes_csv\": \"users.csv\"}", &p);
 	want = xasprintf("%s/users.csv:3: source_password: empty (and source has no \"admin\" "
-			 "to log in with)",
+	                 "to log in with)",
 	    dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -888,7 +904,7 @@ test_load_with_csv(void **state)
 	    " \"source\": {\"admin\": {\"user\": \"m\", \"password\": \"mp\"}}}",
 	    &p);
 	want = xasprintf("%s/users.csv:2: dest_password: environment variable CUTOVER_TEST_BOB "
-			 "is not set",
+	                 "is not set",
 	    dir);
 	assert_string_equal(err, want);
 	assert_null(strstr(err, "pw,with,commas"));
@@ -904,7 +920,7 @@ test_load_with_csv(void **state)
 	    "\"dest_user\": \"c\", \"dest_password\": \"a\"}]}",
 	    &p);
 	want = xasprintf("%s/users.csv:3: source_user \"carol@example.com\" is listed twice "
-			 "(first at %s/plan.json: mailboxes[0])",
+	                 "(first at %s/plan.json: mailboxes[0])",
 	    dir, dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -916,10 +932,10 @@ test_load_with_csv(void **state)
 	    "a,b,c,d\n"
 	    "e,\"never closed,f,g\n");
 	free(f);
-	err = load_in_dir(dir, "{\"domain\": \"example.com\", \"mailboxes_csv\": \"users.csv\"}",
-	    &p);
+	err =
+	    load_in_dir(dir, "{\"domain\": \"example.com\", \"mailboxes_csv\": \"users.csv\"}", &p);
 	want = xasprintf("%s/users.csv:3: source_password: quoted field is never closed (the "
-			 "quote opens here)",
+	                 "quote opens here)",
 	    dir);
 	assert_string_equal(err, want);
 	free(want);
@@ -935,9 +951,9 @@ static void
 test_csv_quotes(void **state)
 {
 	const char *text = "source_user,source_password,dest_user,dest_password\n"
-			   "a@x,\"p,w\",b@x,\"say \"\"hi\"\"\"\n"
-			   "\"c@x\",\"\",d@x,\n"
-			   "e@x,\"\"\"\",f@x,g";
+	                   "a@x,\"p,w\",b@x,\"say \"\"hi\"\"\"\n"
+	                   "\"c@x\",\"\",d@x,\n"
+	                   "e@x,\"\"\"\",f@x,g";
 	struct plan_mailbox *m;
 	size_t n = 0;
 
@@ -962,11 +978,11 @@ static void
 test_csv_crlf_bom_blank_order(void **state)
 {
 	const char text[] = "\xef\xbb\xbf Dest_User , source_user,source_password,dest_password\r\n"
-			    "\r\n"
-			    "b@x, a@x ,p,q\r\n"
-			    "   \r\n"
-			    "\n"
-			    "d@x,c@x,env:C_PW,file:c.pw\r\n";
+	                    "\r\n"
+	                    "b@x, a@x ,p,q\r\n"
+	                    "   \r\n"
+	                    "\n"
+	                    "d@x,c@x,env:C_PW,file:c.pw\r\n";
 	struct plan_mailbox *m;
 	size_t n = 0;
 
@@ -994,18 +1010,18 @@ test_csv_embedded_newline(void **state)
 	(void)state;
 	/* the quoted field spans lines 2-3; the next record starts on line 4 */
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"a,\"two\nlines\",b,c\n"
-		"d,e,f\n",
+	        "a,\"two\nlines\",b,c\n"
+	        "d,e,f\n",
 	    "users.csv:2: source_password: contains a line break");
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"a,\"x,\ny\"\"\",b\n",
+	        "a,\"x,\ny\"\"\",b\n",
 	    "users.csv:2: expected 4 fields, found 3 (dest_password is missing)");
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"\"a\",\"b\",\"c\",\"d\"\n"
-		"x,\"one\r\ntwo\r\nthree\",y,\"z\n",
+	        "\"a\",\"b\",\"c\",\"d\"\n"
+	        "x,\"one\r\ntwo\r\nthree\",y,\"z\n",
 	    "users.csv:5: dest_password: quoted field is never closed (the quote opens here)");
 	csv_err("source_user,source_password,dest_user,dest_password\n"
-		"x,\"one\r\ntwo\r\nthree\",y,z,extra\n",
+	        "x,\"one\r\ntwo\r\nthree\",y,z,extra\n",
 	    "users.csv:2: expected 4 fields, found 5 (a comma in a value needs quotes)");
 }
 
@@ -1013,18 +1029,19 @@ static void
 test_csv_header_errors(void **state)
 {
 	(void)state;
-	csv_err("", "users.csv: empty file (expected the header "
-		    "source_user,source_password,dest_user,dest_password)");
-	csv_err("\xef\xbb\xbf\r\n\r\n", "users.csv: empty file (expected the header "
-					"source_user,source_password,dest_user,dest_password)");
+	csv_err("",
+	    "users.csv: empty file (expected the header "
+	    "source_user,source_password,dest_user,dest_password)");
+	csv_err("\xef\xbb\xbf\r\n\r\n",
+	    "users.csv: empty file (expected the header "
+	    "source_user,source_password,dest_user,dest_password)");
 	csv_err("source_user,source_password,dest_password\na,b,c\n",
 	    "users.csv:1: missing column dest_user");
 	csv_err("source_user,source_password,dest_user,dest_pasword\na,b,c,d\n",
 	    "users.csv:1: unknown column \"dest_pasword\" (did you mean \"dest_password\"?)");
 	csv_err("source_user,source_user,dest_user,dest_password\n",
 	    "users.csv:1: column source_user appears twice");
-	csv_err("\n\nsource_password,dest_user\n",
-	    "users.csv:3: missing column source_user");
+	csv_err("\n\nsource_password,dest_user\n", "users.csv:3: missing column source_user");
 }
 
 static void
@@ -1036,7 +1053,7 @@ test_csv_row_errors(void **state)
 	csv_err("source_user,source_password,dest_user,dest_password\na,b,c,d,e\n",
 	    "users.csv:2: expected 4 fields, found 5 (a comma in a value needs quotes)");
 	csv_err("source_user,source_password,dest_user,dest_password\na,b,c,d\n\nx,\"open,y,z\n"
-		"more\n",
+	        "more\n",
 	    "users.csv:4: source_password: quoted field is never closed (the quote opens here)");
 	csv_err("source_user,source_password,dest_user,dest_password\na,b\"c,d,e\n",
 	    "users.csv:2: source_password: quote inside an unquoted field (quote the whole field "
@@ -1058,7 +1075,8 @@ test_csv_nul_byte(void **state)
 	char *err = NULL;
 
 	(void)state;
-	assert_int_equal(plan_csv_parse(text, sizeof(text) - 1, "users.csv", &mbs, &n, NULL, &err), -1);
+	assert_int_equal(
+	    plan_csv_parse(text, sizeof(text) - 1, "users.csv", &mbs, &n, NULL, &err), -1);
 	assert_string_equal(err, "users.csv:2: dest_password: contains a NUL byte");
 	free(err);
 }
@@ -1082,9 +1100,9 @@ static void
 test_csv_separators(void **state)
 {
 	const char semi[] = "source_user;source_password;dest_user;dest_password\r\n"
-			    "a@x.com;\"p;w\";b@y.com;q,r\r\n";
+	                    "a@x.com;\"p;w\";b@y.com;q,r\r\n";
 	const char tab[] = "source_user\tsource_password\tdest_user\tdest_password\n"
-			   "a@x.com\tp w\tb@y.com\tq;r\n";
+	                   "a@x.com\tp w\tb@y.com\tq;r\n";
 	struct plan_mailbox *m;
 	char *warn = NULL;
 	size_t n;
@@ -1117,9 +1135,9 @@ static void
 test_csv_m365_header_and_extra_columns(void **state)
 {
 	const char m365[] = "EmailAddress,UserName,Password\n"
-			    "alice@contoso.com,alice@old.example,env:ALICE\n";
+	                    "alice@contoso.com,alice@old.example,env:ALICE\n";
 	const char extra[] = "SOURCE_USER,Notes,source_password,Dest_User,dest_password,Dept\n"
-			     "a@x.com,VIP " SECRET ",p,b@y.com,q,sales\n";
+	                     "a@x.com,VIP " SECRET ",p,b@y.com,q,sales\n";
 	struct plan_mailbox *m;
 	char *warn = NULL;
 	size_t n;
@@ -1138,8 +1156,9 @@ test_csv_m365_header_and_extra_columns(void **state)
 	assert_string_equal(m[0].source_user, "a@x.com");
 	assert_string_equal(m[0].dest_user, "b@y.com");
 	assert_non_null(warn);
-	assert_string_equal(warn, "users.csv:1: ignoring columns \"Notes\", \"Dept\" (cutover "
-				  "reads source_user, source_password, dest_user, dest_password)");
+	assert_string_equal(warn,
+	    "users.csv:1: ignoring columns \"Notes\", \"Dept\" (cutover "
+	    "reads source_user, source_password, dest_user, dest_password)");
 	assert_null(strstr(warn, SECRET));
 	free(warn);
 	csv_free(m, n);
@@ -1150,12 +1169,12 @@ static void
 test_csv_encodings(void **state)
 {
 	const char bom[] = "\xef\xbb\xbfsource_user,source_password,dest_user,dest_password\n"
-			   "j\xc3\xbcrgen@x.com,p,j@y.com,q\n";
+	                   "j\xc3\xbcrgen@x.com,p,j@y.com,q\n";
 	const char cp1252[] = "source_user,source_password,dest_user,dest_password\n"
-			      "a@x.com,p,b@y.com,q\n"
-			      "j\xfcrgen@x.com,p\x80,j@y.com,q\n";
+	                      "a@x.com,p,b@y.com,q\n"
+	                      "j\xfcrgen@x.com,p\x80,j@y.com,q\n";
 	const char neither[] = "source_user,source_password,dest_user,dest_password\n"
-			       "a@x.com,p\x81,b@y.com,q\n";
+	                       "a@x.com,p\x81,b@y.com,q\n";
 	struct plan_mailbox *m;
 	char *warn = NULL;
 	size_t n;
@@ -1172,12 +1191,14 @@ test_csv_encodings(void **state)
 	assert_string_equal(m[1].source_password, "p\xe2\x82\xac"); /* the euro sign */
 	assert_string_equal(m[1].origin, "users.csv:3");
 	assert_non_null(warn);
-	assert_string_equal(warn, "users.csv:3: not UTF-8 (byte 74 is 0xfc); read as Windows-1252 "
-				  "(save the sheet as \"CSV UTF-8\" to avoid this)");
+	assert_string_equal(warn,
+	    "users.csv:3: not UTF-8 (byte 74 is 0xfc); read as Windows-1252 "
+	    "(save the sheet as \"CSV UTF-8\" to avoid this)");
 	free(warn);
 	csv_free(m, n);
-	csv_err(neither, "users.csv:2: byte 62 (0x81) is neither UTF-8 nor Windows-1252; save the "
-			 "sheet as \"CSV UTF-8\"");
+	csv_err(neither,
+	    "users.csv:2: byte 62 (0x81) is neither UTF-8 nor Windows-1252; save the "
+	    "sheet as \"CSV UTF-8\"");
 }
 
 /* ENV:/File: are references in the wrong case, never literal passwords. */
@@ -1197,10 +1218,11 @@ test_secret_reference_case(void **state)
 static void
 test_lazy_secrets(void **state)
 {
-	struct plan *p = parse_ok("{\"domain\": \"a.com\",\n \"mailboxes\": [\n"
-				  "  {\"source_user\": \"a\", \"source_password\": \"env:CUTOVER_TEST_NOPE\","
-				  "\n   \"dest_user\": \"b\", \"dest_password\": \"x\"}]}",
-	    "plan.json");
+	struct plan *p =
+	    parse_ok("{\"domain\": \"a.com\",\n \"mailboxes\": [\n"
+	             "  {\"source_user\": \"a\", \"source_password\": \"env:CUTOVER_TEST_NOPE\","
+	             "\n   \"dest_user\": \"b\", \"dest_password\": \"x\"}]}",
+	        "plan.json");
 	char *err = NULL;
 
 	(void)state;
@@ -1209,8 +1231,9 @@ test_lazy_secrets(void **state)
 	assert_null(err);
 	assert_string_equal(p->mailboxes[0].source_password, "env:CUTOVER_TEST_NOPE");
 	assert_int_equal(plan_resolve_secrets(p, &err), -1);
-	assert_string_equal(err, "plan.json:3: mailboxes[0].source_password: environment "
-				 "variable CUTOVER_TEST_NOPE is not set");
+	assert_string_equal(err,
+	    "plan.json:3: mailboxes[0].source_password: environment "
+	    "variable CUTOVER_TEST_NOPE is not set");
 	free(err);
 	plan_free(p);
 }
@@ -1260,10 +1283,10 @@ static char *
 auth_plan(const char *profile, const char *auth)
 {
 	return xasprintf("{\"domain\": \"a.com\",\n"
-			 " \"destination\": {%s%s%s\n"
-			 "  \"auth\": {%s}},\n"
-			 " \"mailboxes\": [{\"source_user\": \"a\", \"source_password\": \"p\",\n"
-			 "   \"dest_user\": \"a@a.com\"}]}",
+	                 " \"destination\": {%s%s%s\n"
+	                 "  \"auth\": {%s}},\n"
+	                 " \"mailboxes\": [{\"source_user\": \"a\", \"source_password\": \"p\",\n"
+	                 "   \"dest_user\": \"a@a.com\"}]}",
 	    profile ? "\"profile\": \"" : "", profile ? profile : "", profile ? "\"," : "", auth);
 }
 
@@ -1295,7 +1318,8 @@ test_auth_m365_defaults(void **state)
 	char *err = NULL;
 
 	(void)state;
-	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	p = auth_ok("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
 	    "   \"tenant\": \"contoso.onmicrosoft.com\", \"client_id\": \"0000-11\",\n"
 	    "   \"client_secret\": \"env:CUTOVER_TEST_M365_SECRET\"");
 	c = p->destination.auth;
@@ -1312,8 +1336,8 @@ test_auth_m365_defaults(void **state)
 	/* a reference until resolved; the mailbox needs no destination password */
 	assert_string_equal(c->client_secret, "env:CUTOVER_TEST_M365_SECRET");
 	assert_null(p->mailboxes[0].dest_password);
-	assert_string_equal(p->destination.auth_at[0],
-	    "plan.json:5: destination.auth.client_secret");
+	assert_string_equal(
+	    p->destination.auth_at[0], "plan.json:5: destination.auth.client_secret");
 	assert_int_equal(plan_read_sheet(p, &err), 0);
 	assert_int_equal(setenv("CUTOVER_TEST_M365_SECRET", SECRET, 1), 0);
 	assert_int_equal(plan_resolve_secrets(p, &err), 0);
@@ -1322,14 +1346,16 @@ test_auth_m365_defaults(void **state)
 	plan_free(p);
 
 	/* device_code: the device endpoint of the tenant too */
-	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	p = auth_ok("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"device_code\", "
 	    "\"tenant\": \"t1\", \"client_id\": \"c\"");
 	assert_string_equal(p->destination.auth->device_url,
 	    "https://login.microsoftonline.com/t1/oauth2/v2.0/devicecode");
 	plan_free(p);
 
 	/* access_token needs no tenant: nothing is requested */
-	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	p = auth_ok("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"access_token\", "
 	    "\"access_token\": \"env:CUTOVER_TEST_TOKEN\"");
 	assert_null(p->destination.auth->token_url);
 	assert_null(p->destination.auth->token_url_from);
@@ -1344,7 +1370,8 @@ test_auth_google_and_plan_values(void **state)
 	const struct oauth2_config *c;
 
 	(void)state;
-	p = auth_ok("google", "\"type\": \"oauth2\", \"flow\": \"service_account\", "
+	p = auth_ok("google",
+	    "\"type\": \"oauth2\", \"flow\": \"service_account\", "
 	    "\"key_file\": \"file:key.json\"");
 	c = p->destination.auth;
 	assert_int_equal(c->flow, OAUTH2_FLOW_SERVICE_ACCOUNT);
@@ -1354,14 +1381,16 @@ test_auth_google_and_plan_values(void **state)
 	assert_string_equal(c->key_file, "file:key.json");
 	plan_free(p);
 
-	p = auth_ok("google", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	p = auth_ok("google",
+	    "\"type\": \"oauth2\", \"flow\": \"device_code\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"s\"");
-	assert_string_equal(p->destination.auth->device_url,
-	    "https://oauth2.googleapis.com/device/code");
+	assert_string_equal(
+	    p->destination.auth->device_url, "https://oauth2.googleapis.com/device/code");
 	plan_free(p);
 
 	/* what the plan writes wins; no profile needed then (the lab, sovereign clouds) */
-	p = auth_ok(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	p = auth_ok(NULL,
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_certificate\": \"file:app.pem\", "
 	    "\"client_key\": \"file:app.key\", \"token_url\": \"https://127.0.0.1:8443/token\", "
 	    "\"scope\": \"imap\"");
@@ -1372,7 +1401,8 @@ test_auth_google_and_plan_values(void **state)
 	assert_string_equal(c->scope_from, "plan");
 	assert_null(c->client_secret);
 	plan_free(p);
-	p = auth_ok("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	p = auth_ok("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"s\", "
 	    "\"token_url\": \"https://login.microsoftonline.us/t/oauth2/v2.0/token\"");
 	assert_string_equal(p->destination.auth->token_url_from, "plan");
@@ -1384,7 +1414,8 @@ static void
 test_auth_key_errors(void **state)
 {
 	(void)state;
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
 	    "   \"client_secrt\": \"x\"",
 	    "plan.json:4: destination.auth.client_secrt: unknown key (did you mean "
 	    "\"client_secret\"?)");
@@ -1408,29 +1439,37 @@ test_auth_key_errors(void **state)
 	    "access_token)");
 	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": 1",
 	    "plan.json:3: destination.auth.flow: expected a string, found a number");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"access_token\", "
 	    "\"client_id\": 42",
 	    "plan.json:3: destination.auth.client_id: expected a string, found a number");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"access_token\", "
 	    "\"tenant\": \"contoso.com/../x\"",
 	    "plan.json:3: destination.auth.tenant: expected the tenant's domain "
 	    "(contoso.onmicrosoft.com) or its ID");
-	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err(NULL,
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"s\", \"token_url\": \"http://idp/token\"",
 	    "plan.json:3: destination.auth.token_url: expected an https:// URL (the request "
 	    "carries a secret)");
-	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err(NULL,
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"s\", \"token_url\": \"idp/token\"",
-	    "plan.json:3: destination.auth.token_url: not a valid URL: expected https://HOST[:PORT]");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	    "plan.json:3: destination.auth.token_url: not a valid URL: expected "
+	    "https://HOST[:PORT]");
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_key\": \"-----BEGIN PRIVATE KEY-----\"",
 	    "plan.json:3: destination.auth.client_key: expected file:PATH (the PEM private key) "
 	    "or env:NAME: a key is not written into the plan");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"ENV:X\"",
 	    "plan.json:3: destination.auth.client_secret: did you mean env: (lower case)? a "
 	    "reference is env:NAME or file:PATH");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"access_token\", "
 	    "\"access_token\": \"\"",
 	    "plan.json:3: destination.auth.access_token: empty");
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"auth\": []}}",
@@ -1442,41 +1481,50 @@ test_auth_flow_rules(void **state)
 {
 	(void)state;
 	/* the tenant, when the token endpoint is derived from it */
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
 	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 token_url is derived "
 	    "from it: set tenant, or token_url)");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"device_code\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"device_code\", "
 	    "\"client_id\": \"c\", \"token_url\": \"https://idp/token\"",
 	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 device_url is derived "
 	    "from it: set tenant, or device_url)");
-	auth_err("generic", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("generic",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
 	    "plan.json:3: destination.auth.token_url: missing (this side's profile has no OAuth2 "
 	    "token endpoint)");
-	auth_err(NULL, "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err(NULL,
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
 	    "plan.json:3: destination.auth.token_url: missing (or a \"profile\" that has one: "
 	    "microsoft365, google)");
 	/* client_credentials */
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"tenant\": \"t\", \"client_secret\": \"env:S\"",
 	    "plan.json:3: destination.auth.client_id: missing (client_credentials needs the "
 	    "application's ID)");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"tenant\": \"t\", \"client_id\": \"c\"",
 	    "plan.json:3: destination.auth.client_secret: missing (client_credentials needs "
 	    "client_secret, or client_certificate and client_key)");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\",\n"
 	    "   \"tenant\": \"t\", \"client_id\": \"c\", \"client_secret\": \"env:S\",\n"
 	    "   \"client_certificate\": \"file:a.pem\", \"client_key\": \"file:a.key\"",
 	    "plan.json:4: destination.auth.client_secret: client_credentials takes client_secret "
 	    "or client_certificate and client_key, not both");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_certificate\": \"file:a.pem\"",
 	    "plan.json:3: destination.auth.client_key: missing (client_certificate and client_key "
 	    "go together)");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_key\": \"file:a.key\"",
 	    "plan.json:3: destination.auth.client_certificate: missing (client_certificate and "
 	    "client_key go together)");
@@ -1492,13 +1540,13 @@ test_auth_flow_rules(void **state)
 	    "\"env:NAME\" or \"file:PATH\")");
 	/* one way to log in per side */
 	parse_err("{\"domain\": \"a.com\", \"source\": {\"profile\": \"google\",\n"
-		  "  \"admin\": {\"user\": \"m\", \"password\": \"p\"},\n"
-		  "  \"auth\": {\"type\": \"oauth2\", \"flow\": \"access_token\", "
-		  "\"access_token\": \"env:T\"}}}",
+	          "  \"admin\": {\"user\": \"m\", \"password\": \"p\"},\n"
+	          "  \"auth\": {\"type\": \"oauth2\", \"flow\": \"access_token\", "
+	          "\"access_token\": \"env:T\"}}}",
 	    "plan.json:3: source.auth: a side logs in with \"admin\" or with \"auth\", not both");
 	/* without auth (or admin) the password is still required */
 	parse_err("{\"domain\": \"a.com\", \"mailboxes\": [{\"source_user\": \"a\", "
-		  "\"source_password\": \"p\", \"dest_user\": \"b\"}]}",
+	          "\"source_password\": \"p\", \"dest_user\": \"b\"}]}",
 	    "plan.json:1: mailboxes[0].dest_password: missing (and destination has no \"admin\" "
 	    "to log in with)");
 }
@@ -1513,11 +1561,13 @@ test_auth_secrets(void **state)
 
 	(void)state;
 	/* a literal secret beside an error: the error names the key only */
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"tenant\": \"t\", \"client_id\": \"c\", \"client_secret\": \"" SECRET "\", "
 	    "\"scop\": \"x\"",
 	    "plan.json:3: destination.auth.scop: unknown key (did you mean \"scope\"?)");
-	auth_err("microsoft365", "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
+	auth_err("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"" SECRET "\"",
 	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 token_url is derived "
 	    "from it: set tenant, or token_url)");
@@ -1525,12 +1575,14 @@ test_auth_secrets(void **state)
 	/* whole files for the certificate and the key, the first line for a secret */
 	f = write_file(dir, "app.key", pem);
 	free(f);
-	f = write_file(dir, "app.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	f = write_file(
+	    dir, "app.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
 	free(f);
 	f = write_file(dir, "token.txt", "tok-" SECRET "\nignored\n");
 	free(f);
-	f = write_file(dir, "users.csv", "source_user,source_password,dest_user,dest_password\n"
-					 "b,pw,b@a.com,\n");
+	f = write_file(dir, "users.csv",
+	    "source_user,source_password,dest_user,dest_password\n"
+	    "b,pw,b@a.com,\n");
 	free(f);
 	err = load_in_dir(dir,
 	    "{\"domain\": \"a.com\", \"mailboxes_csv\": \"users.csv\",\n"
@@ -1559,7 +1611,8 @@ test_auth_secrets(void **state)
 	    "   \"client_secret\": \"env:CUTOVER_TEST_NO_SECRET\"}}}",
 	    &p);
 	want = xasprintf("%s/plan.json:4: destination.auth.client_secret: environment variable "
-			 "CUTOVER_TEST_NO_SECRET is not set", dir);
+	                 "CUTOVER_TEST_NO_SECRET is not set",
+	    dir);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
@@ -1569,7 +1622,8 @@ test_auth_secrets(void **state)
 	    "   \"flow\": \"service_account\", \"key_file\": \"file:nope/key.json\"}}}",
 	    &p);
 	want = xasprintf("%s/plan.json:3: destination.auth.key_file: cannot read "
-			 "%s/nope/key.json: No such file or directory", dir, dir);
+	                 "%s/nope/key.json: No such file or directory",
+	    dir, dir);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
@@ -1580,8 +1634,8 @@ test_auth_secrets(void **state)
 	    " \"destination\": {\"profile\": \"google\", \"auth\": {\"type\": \"oauth2\",\n"
 	    "   \"flow\": \"service_account\", \"key_file\": \"file:empty.json\"}}}",
 	    &p);
-	want = xasprintf("%s/plan.json:3: destination.auth.key_file: %s/empty.json is empty", dir,
-	    dir);
+	want = xasprintf(
+	    "%s/plan.json:3: destination.auth.key_file: %s/empty.json is empty", dir, dir);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
@@ -1589,7 +1643,8 @@ test_auth_secrets(void **state)
 	/* the sheet's empty password is refused when its side has no auth or admin */
 	err = load_in_dir(dir, "{\"domain\": \"a.com\", \"mailboxes_csv\": \"users.csv\"}", &p);
 	want = xasprintf("%s/users.csv:2: dest_password: empty (and destination has no \"admin\" "
-			 "to log in with)", dir);
+	                 "to log in with)",
+	    dir);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
@@ -1622,43 +1677,43 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example),
-		cmocka_unit_test(test_example_plan_limits_match_its_profile),
-		cmocka_unit_test(test_csv_separators),
-		cmocka_unit_test(test_csv_m365_header_and_extra_columns),
-		cmocka_unit_test(test_csv_encodings),
-		cmocka_unit_test(test_secret_reference_case),
-		cmocka_unit_test(test_lazy_secrets),
-		cmocka_unit_test(test_profile_defaults),
-		cmocka_unit_test(test_plan_overrides_profile),
-		cmocka_unit_test(test_relative_paths),
-		cmocka_unit_test(test_admin_allows_missing_passwords),
-		cmocka_unit_test(test_url),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_syntax_depth),
-		cmocka_unit_test(test_semantic_errors),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_unknown_profile),
-		cmocka_unit_test(test_mailbox_errors),
-		cmocka_unit_test(test_secret_never_in_errors),
-		cmocka_unit_test(test_resolve_env_and_file),
-		cmocka_unit_test(test_resolve_missing_env),
-		cmocka_unit_test(test_resolve_unreadable_file),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_load_with_csv),
-		cmocka_unit_test(test_csv_quotes),
-		cmocka_unit_test(test_csv_crlf_bom_blank_order),
-		cmocka_unit_test(test_csv_embedded_newline),
-		cmocka_unit_test(test_csv_header_errors),
-		cmocka_unit_test(test_csv_row_errors),
-		cmocka_unit_test(test_csv_nul_byte),
-		cmocka_unit_test(test_sync_folder_map),
-		cmocka_unit_test(test_auth_m365_defaults),
-		cmocka_unit_test(test_auth_google_and_plan_values),
-		cmocka_unit_test(test_auth_key_errors),
-		cmocka_unit_test(test_auth_flow_rules),
-		cmocka_unit_test(test_auth_secrets),
-		cmocka_unit_test(test_example_m365_plan),
+	    cmocka_unit_test(test_full_example),
+	    cmocka_unit_test(test_example_plan_limits_match_its_profile),
+	    cmocka_unit_test(test_csv_separators),
+	    cmocka_unit_test(test_csv_m365_header_and_extra_columns),
+	    cmocka_unit_test(test_csv_encodings),
+	    cmocka_unit_test(test_secret_reference_case),
+	    cmocka_unit_test(test_lazy_secrets),
+	    cmocka_unit_test(test_profile_defaults),
+	    cmocka_unit_test(test_plan_overrides_profile),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test(test_admin_allows_missing_passwords),
+	    cmocka_unit_test(test_url),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_syntax_depth),
+	    cmocka_unit_test(test_semantic_errors),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_unknown_profile),
+	    cmocka_unit_test(test_mailbox_errors),
+	    cmocka_unit_test(test_secret_never_in_errors),
+	    cmocka_unit_test(test_resolve_env_and_file),
+	    cmocka_unit_test(test_resolve_missing_env),
+	    cmocka_unit_test(test_resolve_unreadable_file),
+	    cmocka_unit_test(test_load_errors),
+	    cmocka_unit_test(test_load_with_csv),
+	    cmocka_unit_test(test_csv_quotes),
+	    cmocka_unit_test(test_csv_crlf_bom_blank_order),
+	    cmocka_unit_test(test_csv_embedded_newline),
+	    cmocka_unit_test(test_csv_header_errors),
+	    cmocka_unit_test(test_csv_row_errors),
+	    cmocka_unit_test(test_csv_nul_byte),
+	    cmocka_unit_test(test_sync_folder_map),
+	    cmocka_unit_test(test_auth_m365_defaults),
+	    cmocka_unit_test(test_auth_google_and_plan_values),
+	    cmocka_unit_test(test_auth_key_errors),
+	    cmocka_unit_test(test_auth_flow_rules),
+	    cmocka_unit_test(test_auth_secrets),
+	    cmocka_unit_test(test_example_m365_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

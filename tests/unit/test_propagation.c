@@ -41,9 +41,9 @@ test_match_mx_hosts(void **state)
 	assert_int_equal(e.n_values, 2);
 	assert_true(e.required[0] && e.required[1]);
 	assert_int_equal(prop_match(&e, both, 2), 1);
-	assert_int_equal(prop_match(&e, one, 1), 0);     /* a named host is missing */
-	assert_int_equal(prop_match(&e, mixed, 3), 0);   /* an old exchange is left */
-	assert_int_equal(prop_match(&e, NULL, 0), 0);    /* nothing is not the new MX */
+	assert_int_equal(prop_match(&e, one, 1), 0);   /* a named host is missing */
+	assert_int_equal(prop_match(&e, mixed, 3), 0); /* an old exchange is left */
+	assert_int_equal(prop_match(&e, NULL, 0), 0);  /* nothing is not the new MX */
 	prop_expect_clear(&e);
 }
 
@@ -75,12 +75,16 @@ test_match_mx_profile_and_pattern(void **state)
 static void
 test_match_txt_cname(void **state)
 {
-	struct prop_expect t = {.type = DNSMSG_TXT, .name = "example.com",
-	    .values = {"v=spf1 include:spf.protection.outlook.com -all"}, .n_values = 1};
-	struct prop_expect c = {.type = DNSMSG_CNAME, .name = "autodiscover.example.com",
-	    .values = {"autodiscover.outlook.com"}, .n_values = 1};
-	const char *txt[] = {"google-site-verification=x",
-	    "v=spf1 include:spf.protection.outlook.com -all"};
+	struct prop_expect t = {.type = DNSMSG_TXT,
+	    .name = "example.com",
+	    .values = {"v=spf1 include:spf.protection.outlook.com -all"},
+	    .n_values = 1};
+	struct prop_expect c = {.type = DNSMSG_CNAME,
+	    .name = "autodiscover.example.com",
+	    .values = {"autodiscover.outlook.com"},
+	    .n_values = 1};
+	const char *txt[] = {
+	    "google-site-verification=x", "v=spf1 include:spf.protection.outlook.com -all"};
 	const char *old[] = {"v=spf1 include:emailsrvr.com ~all"};
 	const char *cn[] = {"AUTODISCOVER.outlook.com."};
 	const char *cold[] = {"autodiscover.emailsrvr.com"};
@@ -129,11 +133,11 @@ test_name_value(void **state)
 	(void)state;
 	assert_int_equal(prop_name_value_parse("@=v=spf1 -all", "example.com", &n, &v, &err), 0);
 	assert_string_equal(n, "example.com");
-	assert_string_equal(v, "v=spf1 -all");	/* only the first '=' splits */
+	assert_string_equal(v, "v=spf1 -all"); /* only the first '=' splits */
 	free(n);
 	free(v);
-	assert_int_equal(prop_name_value_parse("autodiscover.example.com=x.outlook.com", "e", &n,
-	    &v, &err), 0);
+	assert_int_equal(
+	    prop_name_value_parse("autodiscover.example.com=x.outlook.com", "e", &n, &v, &err), 0);
 	assert_string_equal(n, "autodiscover.example.com");
 	free(n);
 	free(v);
@@ -151,24 +155,24 @@ test_status_rules(void **state)
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(prop_status(&c), RESULT_ERROR);        /* nobody asked */
+	assert_int_equal(prop_status(&c), RESULT_ERROR); /* nobody asked */
 	c.auth_error = 2;
 	c.res_error = 1;
-	assert_int_equal(prop_status(&c), RESULT_ERROR);        /* nothing answered */
+	assert_int_equal(prop_status(&c), RESULT_ERROR); /* nothing answered */
 	c.res_match = 1;
-	assert_int_equal(prop_status(&c), RESULT_WARN);         /* errors hold it back */
+	assert_int_equal(prop_status(&c), RESULT_WARN); /* errors hold it back */
 	memset(&c, 0, sizeof(c));
 	c.auth_match = 2;
 	c.res_match = 3;
 	assert_int_equal(prop_status(&c), RESULT_PASS);
 	c.res_stale = 1;
-	assert_int_equal(prop_status(&c), RESULT_WARN);         /* caches still old */
+	assert_int_equal(prop_status(&c), RESULT_WARN); /* caches still old */
 	c.auth_stale = 1;
-	assert_int_equal(prop_status(&c), RESULT_FAIL);         /* a lagging name server */
+	assert_int_equal(prop_status(&c), RESULT_FAIL); /* a lagging name server */
 	memset(&c, 0, sizeof(c));
 	c.auth_stale = 1;
 	c.res_stale = 2;
-	assert_int_equal(prop_status(&c), RESULT_WARN);         /* not flipped yet */
+	assert_int_equal(prop_status(&c), RESULT_WARN); /* not flipped yet */
 }
 
 static void
@@ -180,10 +184,12 @@ test_server_parse(void **state)
 	assert_int_equal(prop_server_parse("192.0.2.1", 53, ca, sizeof(ca), la, sizeof(la)), 0);
 	assert_string_equal(ca, "192.0.2.1:53");
 	assert_string_equal(la, "192.0.2.1");
-	assert_int_equal(prop_server_parse("127.0.0.21:5340", 53, ca, sizeof(ca), la, sizeof(la)), 0);
+	assert_int_equal(
+	    prop_server_parse("127.0.0.21:5340", 53, ca, sizeof(ca), la, sizeof(la)), 0);
 	assert_string_equal(ca, "127.0.0.21:5340");
 	assert_string_equal(la, "127.0.0.21:5340");
-	assert_int_equal(prop_server_parse("2001:DB8::0001", 53, ca, sizeof(ca), la, sizeof(la)), 0);
+	assert_int_equal(
+	    prop_server_parse("2001:DB8::0001", 53, ca, sizeof(ca), la, sizeof(la)), 0);
 	assert_string_equal(ca, "[2001:db8::1]:53");
 	assert_string_equal(la, "2001:db8::1");
 	assert_int_equal(prop_server_parse("[::1]:5300", 53, ca, sizeof(ca), la, sizeof(la)), 0);
@@ -191,9 +197,11 @@ test_server_parse(void **state)
 	assert_string_equal(la, "[::1]:5300");
 	assert_int_equal(prop_server_parse("[::1]", 5340, ca, sizeof(ca), la, sizeof(la)), 0);
 	assert_string_equal(ca, "[::1]:5340");
-	assert_int_equal(prop_server_parse("ns1.example.com", 53, ca, sizeof(ca), la, sizeof(la)), -1);
+	assert_int_equal(
+	    prop_server_parse("ns1.example.com", 53, ca, sizeof(ca), la, sizeof(la)), -1);
 	assert_int_equal(prop_server_parse("1.2.3.4:0", 53, ca, sizeof(ca), la, sizeof(la)), -1);
-	assert_int_equal(prop_server_parse("1.2.3.4:65536", 53, ca, sizeof(ca), la, sizeof(la)), -1);
+	assert_int_equal(
+	    prop_server_parse("1.2.3.4:65536", 53, ca, sizeof(ca), la, sizeof(la)), -1);
 	assert_int_equal(prop_server_parse("1.2.3.4:", 53, ca, sizeof(ca), la, sizeof(la)), -1);
 	assert_int_equal(prop_server_parse("[::1", 53, ca, sizeof(ca), la, sizeof(la)), -1);
 	assert_int_equal(prop_server_parse("[::1]x", 53, ca, sizeof(ca), la, sizeof(la)), -1);
@@ -230,14 +238,13 @@ test_list_lines(void **state)
 {
 	struct prop_list l;
 	char *err = NULL;
-	const char *text =
-	    "# public resolvers\n"
-	    "\n"
-	    "8.8.8.8   Google Public DNS | US | https://developers.google.com/x\n"
-	    "  [2001:db8::1]:5353\tlab v6   # a comment\n"
-	    "127.0.0.1:5300 lab |  \n"
-	    "192.0.2.1 Example | DE\r\n"
-	    "2001:db8::53";
+	const char *text = "# public resolvers\n"
+	                   "\n"
+	                   "8.8.8.8   Google Public DNS | US | https://developers.google.com/x\n"
+	                   "  [2001:db8::1]:5353\tlab v6   # a comment\n"
+	                   "127.0.0.1:5300 lab |  \n"
+	                   "192.0.2.1 Example | DE\r\n"
+	                   "2001:db8::53";
 
 	(void)state;
 	assert_int_equal(list(text, &l, &err), 0);
@@ -267,17 +274,18 @@ test_list_errors_name_the_line(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{"8.8.8.8\n8.8.8 Google\n", "r.txt:2: \"8.8.8\" is not an IP address"},
-		{"\n\n1.1.1.1 Cloudflare | USA\n", "r.txt:3: country \"USA\" is not an ISO 3166"},
-		{"1.1.1.1 Cloudflare | us\n", "r.txt:1: country \"us\""},
-		{"1.1.1.1 a | US | src | more\n", "r.txt:1: more than three fields"},
-		/* The same server in another spelling is still a duplicate. */
-		{"2001:db8::1\n# x\n2001:0db8:0::1\n", "r.txt:3: 2001:0db8:0::1 is listed already "
-		    "(line 1)"},
-		{"9.9.9.9\n9.9.9.9:53\n", "r.txt:2: 9.9.9.9:53 is listed already (line 1)"},
-		{"1.1.1.1\n2.2.2.2 a\x01 b\n", "r.txt:2: control character"},
-		{"host.example Google\n", "r.txt:1: \"host.example\" is not an IP address"},
-		{"1.1.1.1:99999\n", "r.txt:1: \"1.1.1.1:99999\""},
+	    {"8.8.8.8\n8.8.8 Google\n", "r.txt:2: \"8.8.8\" is not an IP address"},
+	    {"\n\n1.1.1.1 Cloudflare | USA\n", "r.txt:3: country \"USA\" is not an ISO 3166"},
+	    {"1.1.1.1 Cloudflare | us\n", "r.txt:1: country \"us\""},
+	    {"1.1.1.1 a | US | src | more\n", "r.txt:1: more than three fields"},
+	    /* The same server in another spelling is still a duplicate. */
+	    {"2001:db8::1\n# x\n2001:0db8:0::1\n",
+	        "r.txt:3: 2001:0db8:0::1 is listed already "
+	        "(line 1)"},
+	    {"9.9.9.9\n9.9.9.9:53\n", "r.txt:2: 9.9.9.9:53 is listed already (line 1)"},
+	    {"1.1.1.1\n2.2.2.2 a\x01 b\n", "r.txt:2: control character"},
+	    {"host.example Google\n", "r.txt:1: \"host.example\" is not an IP address"},
+	    {"1.1.1.1:99999\n", "r.txt:1: \"1.1.1.1:99999\""},
 	};
 
 	(void)state;
@@ -342,13 +350,14 @@ test_public_list_file(void **state)
 		const struct prop_list_entry *e = &l.v[i];
 		char cares[80], label[80];
 
-		if (e->operator == NULL || e->country == NULL || e->source == NULL)
+		if (e->operator== NULL || e->country == NULL || e->source == NULL)
 			fail_msg("public-resolvers.txt:%u: %s needs OPERATOR | COUNTRY | SOURCE",
 			    e->line, e->server);
 		assert_int_equal(strncmp(e->source, "https://", 8), 0);
 		/* Plain addresses on port 53: public resolvers answer there. */
-		assert_int_equal(prop_server_parse(e->server, 53, cares, sizeof(cares), label,
-		    sizeof(label)), 0);
+		assert_int_equal(
+		    prop_server_parse(e->server, 53, cares, sizeof(cares), label, sizeof(label)),
+		    0);
 		assert_string_equal(label, e->server);
 		if (strchr(e->server, ':') != NULL)
 			v6++;
@@ -367,17 +376,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_mx_hosts),
-		cmocka_unit_test(test_match_mx_profile_and_pattern),
-		cmocka_unit_test(test_match_txt_cname),
-		cmocka_unit_test(test_expect_mx_errors),
-		cmocka_unit_test(test_name_value),
-		cmocka_unit_test(test_status_rules),
-		cmocka_unit_test(test_server_parse),
-		cmocka_unit_test(test_format_utc),
-		cmocka_unit_test(test_list_lines),
-		cmocka_unit_test(test_list_errors_name_the_line),
-		cmocka_unit_test(test_public_list_file),
+	    cmocka_unit_test(test_match_mx_hosts),
+	    cmocka_unit_test(test_match_mx_profile_and_pattern),
+	    cmocka_unit_test(test_match_txt_cname),
+	    cmocka_unit_test(test_expect_mx_errors),
+	    cmocka_unit_test(test_name_value),
+	    cmocka_unit_test(test_status_rules),
+	    cmocka_unit_test(test_server_parse),
+	    cmocka_unit_test(test_format_utc),
+	    cmocka_unit_test(test_list_lines),
+	    cmocka_unit_test(test_list_errors_name_the_line),
+	    cmocka_unit_test(test_public_list_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,8 +29,8 @@
 /* ---- helpers ------------------------------------------------------------- */
 
 static struct result *
-test_result(const char *id, const char *subject, enum result_side side,
-    enum result_status st, const char *summary)
+test_result(const char *id, const char *subject, enum result_side side, enum result_status st,
+    const char *summary)
 {
 	struct result *res = result_new(id, subject, side);
 
@@ -68,8 +68,8 @@ test_sample(void)
 	res->duration_ms = 310;
 	rpt_add(rep, res);
 
-	res = test_result("imap.login", "alice@example.com", RESULT_SIDE_DESTINATION,
-	    RESULT_SKIP, "no destination password");
+	res = test_result("imap.login", "alice@example.com", RESULT_SIDE_DESTINATION, RESULT_SKIP,
+	    "no destination password");
 	rpt_add(rep, res);
 	return rep;
 }
@@ -172,22 +172,23 @@ test_counts_worst(void **state)
 		size_t n;
 		enum result_status worst;
 	} cases[] = {
-		{ { RESULT_PASS }, 1, RESULT_PASS },
-		{ { RESULT_SKIP, RESULT_PASS }, 2, RESULT_PASS },
-		{ { RESULT_SKIP, RESULT_SKIP }, 2, RESULT_SKIP },
-		{ { RESULT_PASS, RESULT_WARN, RESULT_SKIP }, 3, RESULT_WARN },
-		{ { RESULT_WARN, RESULT_FAIL, RESULT_PASS }, 3, RESULT_FAIL },
-		{ { RESULT_ERROR, RESULT_FAIL, RESULT_WARN, RESULT_PASS }, 4, RESULT_ERROR },
+	    {{RESULT_PASS}, 1, RESULT_PASS},
+	    {{RESULT_SKIP, RESULT_PASS}, 2, RESULT_PASS},
+	    {{RESULT_SKIP, RESULT_SKIP}, 2, RESULT_SKIP},
+	    {{RESULT_PASS, RESULT_WARN, RESULT_SKIP}, 3, RESULT_WARN},
+	    {{RESULT_WARN, RESULT_FAIL, RESULT_PASS}, 3, RESULT_FAIL},
+	    {{RESULT_ERROR, RESULT_FAIL, RESULT_WARN, RESULT_PASS}, 4, RESULT_ERROR},
 	};
 
 	(void)state;
 	for (size_t c = 0; c < UTIL_ARRAY_LEN(cases); c++) {
 		struct report *rep = rpt_new("dns", "example.com");
-		size_t counts[RESULT_STATUS_COUNT], expect[RESULT_STATUS_COUNT] = { 0 };
+		size_t counts[RESULT_STATUS_COUNT], expect[RESULT_STATUS_COUNT] = {0};
 		enum result_status worst;
 
 		for (size_t i = 0; i < cases[c].n; i++) {
-			rpt_add(rep, test_result("x.y", "s", RESULT_SIDE_NONE, cases[c].add[i], "s"));
+			rpt_add(
+			    rep, test_result("x.y", "s", RESULT_SIDE_NONE, cases[c].add[i], "s"));
 			expect[cases[c].add[i]]++;
 		}
 		rpt_counts(rep, counts, &worst);
@@ -206,8 +207,9 @@ test_add_many(void **state)
 
 	(void)state;
 	for (int i = 0; i < 1000; i++)
-		rpt_add(rep, test_result("imap.login", "u", RESULT_SIDE_SOURCE,
-				  i % 2 ? RESULT_PASS : RESULT_WARN, "x"));
+		rpt_add(rep,
+		    test_result("imap.login", "u", RESULT_SIDE_SOURCE,
+		        i % 2 ? RESULT_PASS : RESULT_WARN, "x"));
 	assert_int_equal(rep->n_results, 1000);
 	rpt_counts(rep, counts, NULL);
 	assert_int_equal(counts[RESULT_PASS], 500);
@@ -235,28 +237,32 @@ static void
 test_json_utf8(void **state)
 {
 	struct report *rep = rpt_new("dns", "example.com");
-	struct result *res = test_result("dns.spf", "example.com", RESULT_SIDE_NONE,
-	    RESULT_FAIL, "syntax error");
+	struct result *res =
+	    test_result("dns.spf", "example.com", RESULT_SIDE_NONE, RESULT_FAIL, "syntax error");
 	cJSON *root;
 	const cJSON *d;
 
 	(void)state;
-	cJSON_AddStringToObject(res->details, "record", "v=spf1 \x80" "a:example.net -all");
+	cJSON_AddStringToObject(res->details, "record",
+	    "v=spf1 \x80"
+	    "a:example.net -all");
 	cJSON_AddStringToObject(res->details, "cut", "caf\xc3");
 	cJSON_AddStringToObject(res->details, "overlong", "\xc0\xafx");
 	cJSON_AddStringToObject(res->details, "surrogate", "\xed\xa0\x80");
-	cJSON_AddStringToObject(res->details, "fine", "Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x93\xa8");
+	cJSON_AddStringToObject(res->details, "fine",
+	    "Gr\xc3\xbc\xc3\x9f"
+	    "e \xf0\x9f\x93\xa8");
 	rpt_add(rep, res);
 	root = rpt_to_json(rep);
 	d = test_member(cJSON_GetArrayItem(test_member(root, "checks"), 0), "details");
-	assert_string_equal(cJSON_GetStringValue(test_member(d, "record")),
-	    "v=spf1 \\x80a:example.net -all");
+	assert_string_equal(
+	    cJSON_GetStringValue(test_member(d, "record")), "v=spf1 \\x80a:example.net -all");
 	assert_string_equal(cJSON_GetStringValue(test_member(d, "cut")), "caf\\xc3");
 	assert_string_equal(cJSON_GetStringValue(test_member(d, "overlong")), "\\xc0\\xafx");
-	assert_string_equal(cJSON_GetStringValue(test_member(d, "surrogate")),
-	    "\\xed\\xa0\\x80");
+	assert_string_equal(cJSON_GetStringValue(test_member(d, "surrogate")), "\\xed\\xa0\\x80");
 	assert_string_equal(cJSON_GetStringValue(test_member(d, "fine")),
-	    "Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x93\xa8");
+	    "Gr\xc3\xbc\xc3\x9f"
+	    "e \xf0\x9f\x93\xa8");
 	cJSON_Delete(root);
 	rpt_free(rep);
 }
@@ -267,8 +273,8 @@ test_json_shape(void **state)
 	struct report *rep = test_sample();
 	cJSON *root = rpt_to_json(rep);
 	const cJSON *tool, *opts, *summary, *counts, *checks, *c;
-	static const char *const top[] = { "schema_version", "tool", "command", "target",
-		"started_at", "duration_ms", "options", "summary", "checks" };
+	static const char *const top[] = {"schema_version", "tool", "command", "target",
+	    "started_at", "duration_ms", "options", "summary", "checks"};
 
 	(void)state;
 	assert_true(cJSON_IsObject(root));
@@ -286,9 +292,10 @@ test_json_shape(void **state)
 	assert_true(cJSON_IsString(test_member(tool, "version")));
 #endif
 	assert_string_equal(cJSON_GetStringValue(test_member(root, "command")), "audit");
-	assert_string_equal(cJSON_GetStringValue(test_member(root, "target")), "plans/example.json");
-	assert_string_equal(cJSON_GetStringValue(test_member(root, "started_at")),
-	    "2026-11-22T10:00:00Z");
+	assert_string_equal(
+	    cJSON_GetStringValue(test_member(root, "target")), "plans/example.json");
+	assert_string_equal(
+	    cJSON_GetStringValue(test_member(root, "started_at")), "2026-11-22T10:00:00Z");
 	assert_true(cJSON_IsNumber(test_member(root, "duration_ms")));
 	assert_int_equal(test_member(root, "duration_ms")->valueint, 1234);
 
@@ -316,8 +323,8 @@ test_json_shape(void **state)
 	assert_string_equal(cJSON_GetStringValue(test_member(c, "subject")), "example.com");
 	assert_true(cJSON_IsNull(test_member(c, "side")));
 	assert_string_equal(cJSON_GetStringValue(test_member(c, "status")), "pass");
-	assert_string_equal(cJSON_GetStringValue(test_member(c, "summary")),
-	    "2 MX records, provider rackspace");
+	assert_string_equal(
+	    cJSON_GetStringValue(test_member(c, "summary")), "2 MX records, provider rackspace");
 	assert_true(cJSON_IsNull(test_member(c, "advice")));
 	assert_int_equal(test_member(c, "duration_ms")->valueint, 4);
 	assert_true(cJSON_IsObject(test_member(c, "details")));
@@ -426,9 +433,9 @@ test_from_json_design_example(void **state)
  * error message containing WANT.
  */
 struct test_bad {
-	const char *path;   /* "" = top level, "checks.1" = second check, ... */
+	const char *path; /* "" = top level, "checks.1" = second check, ... */
 	const char *key;
-	const char *value;  /* JSON text; NULL = delete the member */
+	const char *value; /* JSON text; NULL = delete the member */
 	const char *want;
 };
 
@@ -458,45 +465,45 @@ static void
 test_from_json_errors(void **state)
 {
 	static const struct test_bad cases[] = {
-		{ "", "schema_version", "2", "schema_version: 2 is not supported" },
-		{ "", "schema_version", "\"1\"", "schema_version: expected the number 1, got a string" },
-		{ "", "schema_version", NULL, "schema_version: missing" },
-		{ "", "tool", "[]", "tool: expected an object, got an array" },
-		{ "tool", "name", "\"other\"", "tool.name: expected \"cutover\"" },
-		{ "tool", "version", "1", "tool.version: expected a string, got a number" },
-		{ "", "command", "null", "command: expected a string, got null" },
-		{ "", "target", "5", "target: expected a string or null, got a number" },
-		{ "", "started_at", "\"2026-11-22 10:00:00\"", "started_at: expected a UTC time" },
-		{ "", "started_at", "\"2026-02-30T10:00:00Z\"", "started_at: expected a UTC time" },
-		{ "", "duration_ms", "-1", "duration_ms: expected a non-negative integer" },
-		{ "", "duration_ms", "1.5", "duration_ms: expected a non-negative integer" },
-		{ "", "options", "true", "options: expected an object, got a boolean" },
-		{ "options", "insecure", "1", "options.insecure: expected a boolean, got a number" },
-		{ "options", "allow_plaintext", NULL, "options.allow_plaintext: missing" },
-		{ "", "summary", NULL, "summary: missing, expected an object" },
-		{ "summary", "status", "\"bad\"",
-		    "summary.status: expected one of pass, warn, fail, error, skip" },
-		{ "summary", "status", "\"fail\"",
-		    "summary.status: fail does not match the worst check status warn" },
-		{ "summary.counts", "skip", NULL, "summary.counts.skip: missing" },
-		{ "summary.counts", "warn", "7",
-		    "summary.counts.warn: 7 does not match the 1 checks with status warn" },
-		{ "", "checks", "{}", "checks: expected an array, got an object" },
-		{ "checks.2", "status", "\"PASS\"",
-		    "checks[2].status: expected one of pass, warn, fail, error, skip" },
-		{ "checks.1", "status", NULL,
-		    "checks[1].status: expected one of pass, warn, fail, error, skip" },
-		{ "checks.0", "id", NULL, "checks[0].id: missing, expected a string" },
-		{ "checks.0", "subject", "[]", "checks[0].subject: expected a string, got an array" },
-		{ "checks.1", "side", "\"both\"",
-		    "checks[1].side: expected one of source, destination, null" },
-		{ "checks.1", "side", "\"\"", "checks[1].side: expected one of source, destination" },
-		{ "checks.2", "summary", "null", "checks[2].summary: expected a string, got null" },
-		{ "checks.2", "advice", "false",
-		    "checks[2].advice: expected a string or null, got a boolean" },
-		{ "checks.0", "duration_ms", "\"4\"", "checks[0].duration_ms: expected a non-negative" },
-		{ "checks.0", "details", "null", "checks[0].details: expected an object, got null" },
-		{ "checks.0", "details", NULL, "checks[0].details: missing, expected an object" },
+	    {"", "schema_version", "2", "schema_version: 2 is not supported"},
+	    {"", "schema_version", "\"1\"", "schema_version: expected the number 1, got a string"},
+	    {"", "schema_version", NULL, "schema_version: missing"},
+	    {"", "tool", "[]", "tool: expected an object, got an array"},
+	    {"tool", "name", "\"other\"", "tool.name: expected \"cutover\""},
+	    {"tool", "version", "1", "tool.version: expected a string, got a number"},
+	    {"", "command", "null", "command: expected a string, got null"},
+	    {"", "target", "5", "target: expected a string or null, got a number"},
+	    {"", "started_at", "\"2026-11-22 10:00:00\"", "started_at: expected a UTC time"},
+	    {"", "started_at", "\"2026-02-30T10:00:00Z\"", "started_at: expected a UTC time"},
+	    {"", "duration_ms", "-1", "duration_ms: expected a non-negative integer"},
+	    {"", "duration_ms", "1.5", "duration_ms: expected a non-negative integer"},
+	    {"", "options", "true", "options: expected an object, got a boolean"},
+	    {"options", "insecure", "1", "options.insecure: expected a boolean, got a number"},
+	    {"options", "allow_plaintext", NULL, "options.allow_plaintext: missing"},
+	    {"", "summary", NULL, "summary: missing, expected an object"},
+	    {"summary", "status", "\"bad\"",
+	        "summary.status: expected one of pass, warn, fail, error, skip"},
+	    {"summary", "status", "\"fail\"",
+	        "summary.status: fail does not match the worst check status warn"},
+	    {"summary.counts", "skip", NULL, "summary.counts.skip: missing"},
+	    {"summary.counts", "warn", "7",
+	        "summary.counts.warn: 7 does not match the 1 checks with status warn"},
+	    {"", "checks", "{}", "checks: expected an array, got an object"},
+	    {"checks.2", "status", "\"PASS\"",
+	        "checks[2].status: expected one of pass, warn, fail, error, skip"},
+	    {"checks.1", "status", NULL,
+	        "checks[1].status: expected one of pass, warn, fail, error, skip"},
+	    {"checks.0", "id", NULL, "checks[0].id: missing, expected a string"},
+	    {"checks.0", "subject", "[]", "checks[0].subject: expected a string, got an array"},
+	    {"checks.1", "side", "\"both\"",
+	        "checks[1].side: expected one of source, destination, null"},
+	    {"checks.1", "side", "\"\"", "checks[1].side: expected one of source, destination"},
+	    {"checks.2", "summary", "null", "checks[2].summary: expected a string, got null"},
+	    {"checks.2", "advice", "false",
+	        "checks[2].advice: expected a string or null, got a boolean"},
+	    {"checks.0", "duration_ms", "\"4\"", "checks[0].duration_ms: expected a non-negative"},
+	    {"checks.0", "details", "null", "checks[0].details: expected an object, got null"},
+	    {"checks.0", "details", NULL, "checks[0].details: missing, expected an object"},
 	};
 	struct report *rep = test_sample();
 
@@ -511,8 +518,8 @@ test_from_json_errors(void **state)
 		if (cases[i].value == NULL)
 			cJSON_DeleteItemFromObjectCaseSensitive(obj, cases[i].key);
 		else
-			assert_true(cJSON_ReplaceItemInObjectCaseSensitive(obj, cases[i].key,
-			    test_parse(cases[i].value)));
+			assert_true(cJSON_ReplaceItemInObjectCaseSensitive(
+			    obj, cases[i].key, test_parse(cases[i].value)));
 		assert_int_equal(rpt_from_json(root, &out, &err), -1);
 		assert_null(out);
 		assert_non_null(err);
@@ -537,10 +544,11 @@ test_from_json_not_object(void **state)
 	free(err);
 	cJSON_Delete(json);
 
-	json = test_parse("{\"schema_version\":1,\"tool\":{\"name\":\"cutover\",\"version\":\"1\"},"
-			  "\"command\":\"dns\",\"started_at\":\"2026-11-22T10:00:00Z\","
-			  "\"duration_ms\":0,\"summary\":{\"status\":\"pass\",\"counts\":{\"pass\":0,"
-			  "\"warn\":0,\"fail\":0,\"error\":0,\"skip\":0}},\"checks\":[{},7]}");
+	json =
+	    test_parse("{\"schema_version\":1,\"tool\":{\"name\":\"cutover\",\"version\":\"1\"},"
+	               "\"command\":\"dns\",\"started_at\":\"2026-11-22T10:00:00Z\","
+	               "\"duration_ms\":0,\"summary\":{\"status\":\"pass\",\"counts\":{\"pass\":0,"
+	               "\"warn\":0,\"fail\":0,\"error\":0,\"skip\":0}},\"checks\":[{},7]}");
 	assert_int_equal(rpt_from_json(json, &rep, &err), -1);
 	assert_string_equal(err, "checks[0].id: missing, expected a string");
 	free(err);
@@ -584,8 +592,9 @@ test_write_file(void **state)
 	cJSON_Delete(expect);
 
 	/* Overwriting replaces the whole file, again without leftovers. */
-	rpt_add(rep, test_result("dns.dmarc", "example.com", RESULT_SIDE_NONE, RESULT_FAIL,
-	    "no DMARC record"));
+	rpt_add(rep,
+	    test_result(
+	        "dns.dmarc", "example.com", RESULT_SIDE_NONE, RESULT_FAIL, "no DMARC record"));
 	assert_int_equal(chmod(path, 0640), 0);
 	assert_int_equal(rpt_write_json(rep, path, &err), 0);
 	assert_int_equal(test_dir_entries(dir), 1);
@@ -727,8 +736,8 @@ test_escaping(void **state)
 {
 	/* Control characters, quotes, backslash, and UTF-8 (Cyrillic, CJK, emoji). */
 	static const char subject[] = "a\x01"
-				      "b\tc\nd\"e\\f/g \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5"
-				      "\xd1\x82 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\xa7";
+	                              "b\tc\nd\"e\\f/g \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5"
+	                              "\xd1\x82 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\xa7";
 	struct report *rep = rpt_new("dns", "\"quoted\"\x1f");
 	struct report *back = NULL;
 	struct result *res;
@@ -736,8 +745,8 @@ test_escaping(void **state)
 	char *text, *err = NULL;
 
 	(void)state;
-	res = test_result("mailbox.folders", subject, RESULT_SIDE_SOURCE, RESULT_PASS,
-	    "Entw\xc3\xbcrfe \x7f");
+	res = test_result(
+	    "mailbox.folders", subject, RESULT_SIDE_SOURCE, RESULT_PASS, "Entw\xc3\xbcrfe \x7f");
 	cJSON_AddStringToObject(res->details, "name", subject);
 	rpt_add(rep, res);
 
@@ -772,21 +781,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts_empty),
-		cmocka_unit_test(test_counts_worst),
-		cmocka_unit_test(test_add_many),
-		cmocka_unit_test(test_json_shape),
-		cmocka_unit_test(test_json_utf8),
-		cmocka_unit_test(test_json_empty),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_from_json_design_example),
-		cmocka_unit_test(test_from_json_errors),
-		cmocka_unit_test(test_from_json_not_object),
-		cmocka_unit_test(test_write_file),
-		cmocka_unit_test(test_write_errors),
-		cmocka_unit_test(test_write_stdout),
-		cmocka_unit_test(test_read_errors),
-		cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_counts_empty),
+	    cmocka_unit_test(test_counts_worst),
+	    cmocka_unit_test(test_add_many),
+	    cmocka_unit_test(test_json_shape),
+	    cmocka_unit_test(test_json_utf8),
+	    cmocka_unit_test(test_json_empty),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_from_json_design_example),
+	    cmocka_unit_test(test_from_json_errors),
+	    cmocka_unit_test(test_from_json_not_object),
+	    cmocka_unit_test(test_write_file),
+	    cmocka_unit_test(test_write_errors),
+	    cmocka_unit_test(test_write_stdout),
+	    cmocka_unit_test(test_read_errors),
+	    cmocka_unit_test(test_escaping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

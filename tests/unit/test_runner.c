@@ -22,7 +22,7 @@ struct timed {
 	struct task *t;
 	struct event *ev;
 	int ms;
-	int never;             /* never finishes: only the deadline ends it */
+	int never; /* never finishes: only the deadline ends it */
 	int cancelled;
 	int *live, *peak_live; /* tasks running at once, across hosts */
 	int *not_tried;        /* timed_not_tried calls */
@@ -105,7 +105,10 @@ test_limits_and_order(void **state)
 		x[i].live = &live;
 		x[i].peak_live = &peak;
 		snprintf(subject, sizeof(subject), "t%02d", i);
-		runner_add(r, i % 3 == 0 ? "a.example" : i % 3 == 1 ? "b.example" : "c.example",
+		runner_add(r,
+		    i % 3 == 0       ? "a.example"
+		        : i % 3 == 1 ? "b.example"
+		                     : "c.example",
 		    result_new("test.sleep", subject, RESULT_SIDE_NONE), timed_start, timed_cancel,
 		    &x[i], 0);
 	}
@@ -140,8 +143,9 @@ test_per_host_cap(void **state)
 		x[i].ms = 10;
 		x[i].live = &live;
 		x[i].peak_live = &peak;
-		runner_add(r, "IMAP.example", result_new("test.sleep", "one host", RESULT_SIDE_SOURCE),
-		    timed_start, timed_cancel, &x[i], 0);
+		runner_add(r, "IMAP.example",
+		    result_new("test.sleep", "one host", RESULT_SIDE_SOURCE), timed_start,
+		    timed_cancel, &x[i], 0);
 	}
 	assert_int_equal(runner_run(r, rep), 0);
 	/* Host names compare case-insensitively: one host, two at a time. */
@@ -195,7 +199,8 @@ test_unset_result_is_error(void **state)
 	struct report *rep = rpt_new("test", NULL);
 
 	(void)state;
-	runner_add(r, NULL, result_new("test.none", "x", RESULT_SIDE_NONE), unset_start, NULL, NULL, 0);
+	runner_add(
+	    r, NULL, result_new("test.none", "x", RESULT_SIDE_NONE), unset_start, NULL, NULL, 0);
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->n_results, 1);
 	assert_int_equal(rep->results[0]->status, RESULT_ERROR);
@@ -300,8 +305,11 @@ test_footprint_counts_every_connection(void **state)
 	x[0].ms = 1;
 	x[0].live = &live;
 	x[0].peak_live = &peak;
-	assert_int_equal(task_set_footprint(runner_add(r, "h", result_new("t", "s",
-	    RESULT_SIDE_NONE), timed_start, timed_cancel, &x[0], 0), "h", 8), 1);
+	assert_int_equal(
+	    task_set_footprint(runner_add(r, "h", result_new("t", "s", RESULT_SIDE_NONE),
+	                           timed_start, timed_cancel, &x[0], 0),
+	        "h", 8),
+	    1);
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->results[0]->status, RESULT_PASS);
 	runner_free(r);
@@ -328,10 +336,10 @@ test_bad_resolver(void **state)
 /* ---- fail fast on a dead server ---- */
 
 struct ff {
-	int refuse;       /* this task's server refuses */
-	int *starts;      /* tasks started */
-	int *not_tried;   /* NOT_TRIED hooks run */
-	char cause[32];   /* what NOT_TRIED saw */
+	int refuse;     /* this task's server refuses */
+	int *starts;    /* tasks started */
+	int *not_tried; /* NOT_TRIED hooks run */
+	char cause[32]; /* what NOT_TRIED saw */
 };
 
 static void
@@ -379,8 +387,8 @@ test_fail_fast(void **state)
 		x[i].not_tried = &not_tried;
 		t = runner_add(r, i < 10 ? "dead.example" : "good.example",
 		    result_new("imap.login", "u", RESULT_SIDE_SOURCE), ff_start, NULL, &x[i], 0);
-		task_set_fail_fast(t, i < 10 ? "dead.example:993" : "good.example:993",
-		    ff_not_tried);
+		task_set_fail_fast(
+		    t, i < 10 ? "dead.example:993" : "good.example:993", ff_not_tried);
 	}
 	assert_int_equal(runner_run(r, rep), 0);
 	/* three refusals in a row, then the other seven are not tried */
@@ -414,8 +422,8 @@ test_fail_fast_needs_failures_in_a_row(void **state)
 		x[i].refuse = i % 3 != 2; /* fail, fail, ok, ... */
 		x[i].starts = &starts;
 		x[i].not_tried = &not_tried;
-		t = runner_add(r, "flaky.example", result_new("imap.login", "u", RESULT_SIDE_SOURCE),
-		    ff_start, NULL, &x[i], 0);
+		t = runner_add(r, "flaky.example",
+		    result_new("imap.login", "u", RESULT_SIDE_SOURCE), ff_start, NULL, &x[i], 0);
 		task_set_fail_fast(t, "flaky.example:993", ff_not_tried);
 	}
 	assert_int_equal(runner_run(r, rep), 0);
@@ -434,12 +442,12 @@ test_fail_fast_needs_failures_in_a_row(void **state)
  */
 struct lazy {
 	const struct plan *plan;
-	int session;         /* 0: logins on a.example; 1: sessions on b.example */
-	uint64_t first;      /* reserved place of mailbox 0's result */
-	size_t next;         /* the unit the runner should ask for next */
-	struct timed *x;     /* one per mailbox */
-	int never;           /* tasks never finish (only runner_stop ends them) */
-	struct ff *ff;       /* one per mailbox: fail fast on a refusing server */
+	int session;     /* 0: logins on a.example; 1: sessions on b.example */
+	uint64_t first;  /* reserved place of mailbox 0's result */
+	size_t next;     /* the unit the runner should ask for next */
+	struct timed *x; /* one per mailbox */
+	int never;       /* tasks never finish (only runner_stop ends them) */
+	struct ff *ff;   /* one per mailbox: fail fast on a refusing server */
 	struct runner *r;
 };
 
@@ -458,22 +466,23 @@ lazy_produce(struct runner *r, size_t i, void *arg)
 {
 	struct lazy *l = arg;
 	const char *user = l->plan->mailboxes[i].source_user;
-	struct result *res = result_new(l->session ? "test.folders" : "test.login", user,
-	    RESULT_SIDE_SOURCE);
+	struct result *res =
+	    result_new(l->session ? "test.folders" : "test.login", user, RESULT_SIDE_SOURCE);
 	struct task *t;
 
 	assert_int_equal(i, l->next); /* in plan order, each once */
 	l->next++;
 	if (l->ff != NULL) {
-		t = runner_add_at(r, l->first + i, "dead.example", res, ff_start, NULL, &l->ff[i], 0);
+		t = runner_add_at(
+		    r, l->first + i, "dead.example", res, ff_start, NULL, &l->ff[i], 0);
 		task_set_fail_fast(t, "dead.example:993", ff_not_tried);
 		return;
 	}
 	l->x[i].ms = 1 + (int)(i % 3);
 	l->x[i].never = l->never;
 	if (!l->session) {
-		t = runner_add_at(r, l->first + i, "a.example", res, timed_start, timed_cancel, &l->x[i],
-		    0);
+		t = runner_add_at(
+		    r, l->first + i, "a.example", res, timed_start, timed_cancel, &l->x[i], 0);
 	} else {
 		t = runner_add(r, "b.example", NULL, timed_start, timed_cancel, &l->x[i], 0);
 		task_attach_at(t, l->first + i, res);
@@ -498,8 +507,8 @@ lazy_plan(size_t n)
 }
 
 static void
-lazy_add(struct runner *r, struct lazy *l, const struct plan *plan, int session, int *live,
-    int *peak)
+lazy_add(
+    struct runner *r, struct lazy *l, const struct plan *plan, int session, int *live, int *peak)
 {
 	memset(l, 0, sizeof(*l));
 	l->plan = plan;
@@ -711,7 +720,8 @@ test_producer_added_during_run(void **state)
 	(void)state;
 	memset(&x, 0, sizeof(x));
 	x.plan = plan;
-	runner_add(r, NULL, result_new("test.first", "x", RESULT_SIDE_NONE), late_start, NULL, &x, 0);
+	runner_add(
+	    r, NULL, result_new("test.first", "x", RESULT_SIDE_NONE), late_start, NULL, &x, 0);
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->n_results, 31);
 	assert_string_equal(rep->results[30]->subject, plan->mailboxes[29].source_user);
@@ -726,20 +736,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits_and_order),
-		cmocka_unit_test(test_per_host_cap),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_unset_result_is_error),
-		cmocka_unit_test(test_footprint_counts_every_connection),
-		cmocka_unit_test(test_bad_resolver),
-		cmocka_unit_test(test_attached_results),
-		cmocka_unit_test(test_fail_fast),
-		cmocka_unit_test(test_fail_fast_needs_failures_in_a_row),
-		cmocka_unit_test(test_producer_order_and_bounds),
-		cmocka_unit_test(test_producer_shard),
-		cmocka_unit_test(test_producer_interrupted),
-		cmocka_unit_test(test_producer_fail_fast),
-		cmocka_unit_test(test_producer_added_during_run),
+	    cmocka_unit_test(test_limits_and_order),
+	    cmocka_unit_test(test_per_host_cap),
+	    cmocka_unit_test(test_deadline),
+	    cmocka_unit_test(test_unset_result_is_error),
+	    cmocka_unit_test(test_footprint_counts_every_connection),
+	    cmocka_unit_test(test_bad_resolver),
+	    cmocka_unit_test(test_attached_results),
+	    cmocka_unit_test(test_fail_fast),
+	    cmocka_unit_test(test_fail_fast_needs_failures_in_a_row),
+	    cmocka_unit_test(test_producer_order_and_bounds),
+	    cmocka_unit_test(test_producer_shard),
+	    cmocka_unit_test(test_producer_interrupted),
+	    cmocka_unit_test(test_producer_fail_fast),
+	    cmocka_unit_test(test_producer_added_during_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

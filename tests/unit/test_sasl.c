@@ -39,8 +39,9 @@ test_xoauth2(void **state)
 
 	(void)state;
 	m = sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
-	assert_string_equal(m, "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRm"
-	                       "dDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
+	assert_string_equal(m,
+	    "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRm"
+	    "dDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
 	sasl_free(m);
 	/* A ^A in a field would end it early: refused, never sent. */
 	assert_null(sasl_xoauth2("a\001auth=x", "t"));
@@ -58,9 +59,10 @@ test_oauthbearer(void **state)
 	/* RFC 7628 section 4.1 */
 	m = sasl_oauthbearer("user@example.com", "server.example.com", 143,
 	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
-	assert_string_equal(m, "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBv"
-	                       "cnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1s"
-	                       "emRHRXVZMjl0Q2c9PQEB");
+	assert_string_equal(m,
+	    "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBv"
+	    "cnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1s"
+	    "emRHRXVZMjl0Q2c9PQEB");
 	sasl_free(m);
 	/* ',' and '=' in the user are escaped (RFC 5801): "n,a=a=2Cb=3Dc,^Aauth=..." */
 	m = sasl_oauthbearer("a,b=c", NULL, 0, "T");
@@ -85,10 +87,12 @@ test_error_challenge(void **state)
 	assert_int_equal(sasl_oauth_error_parse(rfc, strlen(rfc), &e), 0);
 	assert_string_equal(e.status, "invalid_token");
 	assert_string_equal(e.scope, "example_scope");
-	/* Google's XOAUTH2: {"status":"401","schemes":"bearer mac","scope":"https://mail.google.com/"} */
+	/* Google's XOAUTH2: {"status":"401","schemes":"bearer
+	 * mac","scope":"https://mail.google.com/"} */
 	{
-		static const char g[] = "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3Bl"
-		                        "IjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K";
+		static const char g[] =
+		    "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3Bl"
+		    "IjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K";
 
 		assert_int_equal(sasl_oauth_error_parse(g, strlen(g), &e), 0);
 		assert_string_equal(e.status, "401");

@@ -342,8 +342,8 @@ got_cb(void *arg, const struct spf_outcome *o)
 	    o->explanation != NULL ? o->explanation : "");
 	snprintf(g->source, sizeof(g->source), "%s",
 	    o->explanation_source != NULL ? o->explanation_source : "");
-	snprintf(g->matched_in, sizeof(g->matched_in), "%s",
-	    o->matched_in != NULL ? o->matched_in : "");
+	snprintf(
+	    g->matched_in, sizeof(g->matched_in), "%s", o->matched_in != NULL ? o->matched_in : "");
 }
 
 static struct got

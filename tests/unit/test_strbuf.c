@@ -42,7 +42,7 @@ test_append_to_the_cap(void **state)
 	assert_int_equal(strbuf_append(&b, "defgh", 5), 0); /* exactly 8 */
 	assert_string_equal(strbuf_str(&b), "abcdefgh");
 	assert_int_equal(b.over, 0);
-	assert_int_equal(strbuf_append(&b, "", 0), 0);      /* nothing fits nothing */
+	assert_int_equal(strbuf_append(&b, "", 0), 0); /* nothing fits nothing */
 	assert_int_equal(strbuf_appends(&b, "i"), -1);
 	assert_int_equal(b.over, 1);
 	assert_string_equal(strbuf_str(&b), "abcdefgh");
@@ -191,14 +191,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_append_to_the_cap),
-		cmocka_unit_test(test_refusal_is_whole_and_sticky),
-		cmocka_unit_test(test_appendf),
-		cmocka_unit_test(test_grows_byte_by_byte),
-		cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_read_file),
-		cmocka_unit_test(test_read_file_over_the_cap),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_append_to_the_cap),
+	    cmocka_unit_test(test_refusal_is_whole_and_sticky),
+	    cmocka_unit_test(test_appendf),
+	    cmocka_unit_test(test_grows_byte_by_byte),
+	    cmocka_unit_test(test_embedded_nul),
+	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_read_file_over_the_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,8 +93,10 @@ static void
 test_throttle(void **state)
 {
 	(void)state;
-	assert_int_equal(sync_throttle_ms(NULL, "Request is throttled. Suggested Backoff Time: "
-	                                        "2500 milliseconds"), 2500);
+	assert_int_equal(sync_throttle_ms(NULL,
+	                     "Request is throttled. Suggested Backoff Time: "
+	                     "2500 milliseconds"),
+	    2500);
 	assert_int_equal(sync_throttle_ms("THROTTLED", "slow down"), -1);
 	assert_int_equal(sync_throttle_ms("UNAVAILABLE", "try later"), -1);
 	assert_int_equal(sync_throttle_ms("TRYCREATE", "no such mailbox"), 0);
@@ -129,22 +131,27 @@ test_status_modseq(void **state)
 
 	(void)state;
 	assert_int_equal(status_of("* STATUS INBOX (HIGHESTMODSEQ 9223372036854775807)\r\n", &name,
-	                     &ms, buf, sizeof(buf)), 1);
+	                     &ms, buf, sizeof(buf)),
+	    1);
 	assert_string_equal(name, "INBOX");
 	assert_true(ms == 9223372036854775807ull);
 	assert_int_equal(status_of("* STATUS \"Sent Items\" (MESSAGES 3 HIGHESTMODSEQ 12)\r\n",
-	                     &name, &ms, buf, sizeof(buf)), 1);
+	                     &name, &ms, buf, sizeof(buf)),
+	    1);
 	assert_string_equal(name, "Sent Items");
 	assert_true(ms == 12);
 	/* No HIGHESTMODSEQ (NOMODSEQ mailbox): 0, "not known". */
-	assert_int_equal(status_of("* STATUS Work (UIDNEXT 4)\r\n", &name, &ms, buf, sizeof(buf)), 1);
+	assert_int_equal(
+	    status_of("* STATUS Work (UIDNEXT 4)\r\n", &name, &ms, buf, sizeof(buf)), 1);
 	assert_true(ms == 0);
 	/* Out of range, not a number, not a STATUS. */
 	assert_int_equal(status_of("* STATUS A (HIGHESTMODSEQ 9223372036854775808)\r\n", &name, &ms,
-	                     buf, sizeof(buf)), -1);
-	assert_int_equal(status_of("* STATUS A (HIGHESTMODSEQ x1)\r\n", &name, &ms, buf,
-	                     sizeof(buf)), -1);
-	assert_int_equal(status_of("* STATUS A HIGHESTMODSEQ\r\n", &name, &ms, buf, sizeof(buf)), -1);
+	                     buf, sizeof(buf)),
+	    -1);
+	assert_int_equal(
+	    status_of("* STATUS A (HIGHESTMODSEQ x1)\r\n", &name, &ms, buf, sizeof(buf)), -1);
+	assert_int_equal(
+	    status_of("* STATUS A HIGHESTMODSEQ\r\n", &name, &ms, buf, sizeof(buf)), -1);
 	assert_int_equal(status_of("* 3 EXISTS\r\n", &name, &ms, buf, sizeof(buf)), 0);
 }
 
@@ -152,11 +159,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_map_name),
-		cmocka_unit_test(test_message_id),
-		cmocka_unit_test(test_uid_set),
-		cmocka_unit_test(test_throttle),
-		cmocka_unit_test(test_status_modseq),
+	    cmocka_unit_test(test_map_name),
+	    cmocka_unit_test(test_message_id),
+	    cmocka_unit_test(test_uid_set),
+	    cmocka_unit_test(test_throttle),
+	    cmocka_unit_test(test_status_modseq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

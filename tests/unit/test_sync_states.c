@@ -46,12 +46,12 @@ struct sim {
 	struct syncstate *st;
 	char *dir;
 	int64_t fid;
-	int ok[2];            /* answer of each batch: OK (1) or NO (0) */
-	int flush[2];         /* after a crash: the dead session's APPEND arrives */
-	int did[N_EV];        /* events that happened */
-	int mem[N_MSGS + 1];  /* in-memory states: 0 new, 1 in a batch, 2 done, 3 failed */
-	size_t cursor;        /* sync_watermark's */
-	int dst[N_MSGS + 1];  /* copies on the destination per source UID */
+	int ok[2];           /* answer of each batch: OK (1) or NO (0) */
+	int flush[2];        /* after a crash: the dead session's APPEND arrives */
+	int did[N_EV];       /* events that happened */
+	int mem[N_MSGS + 1]; /* in-memory states: 0 new, 1 in a batch, 2 done, 3 failed */
+	size_t cursor;       /* sync_watermark's */
+	int dst[N_MSGS + 1]; /* copies on the destination per source UID */
 };
 
 static int
@@ -156,8 +156,7 @@ apply(struct sim *s, enum ev e)
 		assert_int_equal(syncstate_commit(s->st), 0);
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -220,9 +219,8 @@ recover_and_pass(struct sim *s)
 		}
 		s->mem[u] = 2;
 	}
-	assert_int_equal(syncstate_set_last_uid(s->st, s->fid,
-	                     sync_watermark(s, N_MSGS, mark, &s->cursor)),
-	    0);
+	assert_int_equal(
+	    syncstate_set_last_uid(s->st, s->fid, sync_watermark(s, N_MSGS, mark, &s->cursor)), 0);
 	check_i2(s, "after the next pass");
 	for (uint32_t u = 1; u <= N_MSGS; u++)
 		if (s->dst[u] != 1)
@@ -358,9 +356,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_watermark),
-		cmocka_unit_test(test_settle_wait),
-		cmocka_unit_test(test_every_interleaving),
+	    cmocka_unit_test(test_watermark),
+	    cmocka_unit_test(test_settle_wait),
+	    cmocka_unit_test(test_every_interleaving),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,8 +29,8 @@ check_merge(const char *bs, const char *s, const char *bd, const char *d, const 
 static void
 test_norm(void **state)
 {
-	const char *in[] = {"\\Seen", "$Label1", "\\Recent", "\\seen", "\\Deleted", "bad(flag",
-	    "", "\\", "\\Answered", "$Label1", "k\"q", "\xc3\xa9t\xc3\xa9"};
+	const char *in[] = {"\\Seen", "$Label1", "\\Recent", "\\seen", "\\Deleted", "bad(flag", "",
+	    "\\", "\\Answered", "$Label1", "k\"q", "\xc3\xa9t\xc3\xa9"};
 	char *s;
 
 	(void)state;
@@ -93,9 +93,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_norm),
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_minus),
+	    cmocka_unit_test(test_norm),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_minus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,8 +81,11 @@ test_open_modes_and_version(void **state)
 		char *path = xasprintf("%s/%s", dir, SYNCSTATE_FILE);
 
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = "
-		                                  "'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db,
+		                     "UPDATE meta SET value = '99' WHERE key = "
+		                     "'schema_version'",
+		                     NULL, NULL, NULL),
+		    SQLITE_OK);
 		sqlite3_close(db);
 		free(path);
 	}
@@ -112,11 +115,13 @@ test_migrate_v2_seen(void **state)
 	syncstate_close(s);
 	path = xasprintf("%s/%s", dir, SYNCSTATE_FILE);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE folder DROP COLUMN seen_uidnext;"
-	                                  "ALTER TABLE folder DROP COLUMN seen_messages;"
-	                                  "ALTER TABLE folder DROP COLUMN seen_modseq;"
-	                                  "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
-	                     NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "ALTER TABLE folder DROP COLUMN seen_uidnext;"
+	                     "ALTER TABLE folder DROP COLUMN seen_messages;"
+	                     "ALTER TABLE folder DROP COLUMN seen_modseq;"
+	                     "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	free(path);
 	assert_int_equal(syncstate_open(dir, &s, &err), 0);
@@ -127,7 +132,8 @@ test_migrate_v2_seen(void **state)
 	assert_int_equal(syncstate_set_seen(s, f.id, 43, 40, 9000000000ull), 0);
 	syncstate_folder_clear(&f);
 	assert_int_equal(syncstate_folder_get(s, "a\tb", "INBOX", 7, "INBOX", &f), 0);
-	assert_true(f.seen_uidnext == 43 && f.seen_messages == 40 && f.seen_modseq == 9000000000ull);
+	assert_true(
+	    f.seen_uidnext == 43 && f.seen_messages == 40 && f.seen_modseq == 9000000000ull);
 	syncstate_folder_clear(&f);
 	syncstate_close(s);
 	rmtree(dir);
@@ -266,11 +272,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_modes_and_version),
-		cmocka_unit_test(test_loose_permissions_tightened),
-		cmocka_unit_test(test_migrate_v2_seen),
-		cmocka_unit_test(test_intent_done_and_reopen),
-		cmocka_unit_test(test_uidvalidity_change),
+	    cmocka_unit_test(test_open_modes_and_version),
+	    cmocka_unit_test(test_loose_permissions_tightened),
+	    cmocka_unit_test(test_migrate_v2_seen),
+	    cmocka_unit_test(test_intent_done_and_reopen),
+	    cmocka_unit_test(test_uidvalidity_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,8 @@
  * ISSUER/IKEY, with the subject CN (and N_O times O when O is not NULL),
  * valid until NOT_AFTER. *KEY gets the new key. */
 static X509 *
-make_cert_n(const char *cn, const char *o, int n_o, time_t not_after, X509 *issuer,
-    EVP_PKEY *ikey, EVP_PKEY **key)
+make_cert_n(const char *cn, const char *o, int n_o, time_t not_after, X509 *issuer, EVP_PKEY *ikey,
+    EVP_PKEY **key)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
@@ -37,10 +37,12 @@ make_cert_n(const char *cn, const char *o, int n_o, time_t not_after, X509 *issu
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
 	for (int i = 0; o != NULL && i < n_o; i++)
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-		    (const unsigned char *)o, -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
+		assert_int_equal(X509_NAME_add_entry_by_txt(
+		                     name, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0),
+		    1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+	                     name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0),
+	    1);
 	X509_set_subject_name(x, name);
 	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name);
 	X509_NAME_free(name);
@@ -52,8 +54,8 @@ make_cert_n(const char *cn, const char *o, int n_o, time_t not_after, X509 *issu
 }
 
 static X509 *
-make_cert(const char *cn, const char *o, time_t not_after, X509 *issuer, EVP_PKEY *ikey,
-    EVP_PKEY **key)
+make_cert(
+    const char *cn, const char *o, time_t not_after, X509 *issuer, EVP_PKEY *ikey, EVP_PKEY **key)
 {
 	return make_cert_n(cn, o, 1, not_after, issuer, ikey, key);
 }
@@ -63,8 +65,8 @@ test_cert_names_and_expiry(void **state)
 {
 	EVP_PKEY *cakey, *key;
 	X509 *ca = make_cert("cutover test CA", NULL, NOW + 400 * 86400, NULL, NULL, &cakey);
-	X509 *leaf = make_cert("mail.example", "Soci\xc3\xa9t\xc3\xa9, Inc", NOW + 3 * 86400 + 5,
-	    ca, cakey, &key);
+	X509 *leaf = make_cert(
+	    "mail.example", "Soci\xc3\xa9t\xc3\xa9, Inc", NOW + 3 * 86400 + 5, ca, cakey, &key);
 	struct tls_facts f;
 
 	(void)state;
@@ -244,7 +246,8 @@ test_json_writer(void **state)
 	snprintf(f.expires, sizeof(f.expires), "2027-01-15T07:59:50Z");
 	tls_facts_host_mismatch(&f, "wrong.test");
 	o = tls_facts_json(&f, NOW);
-	cJSON_ArrayForEach(it, o) {
+	cJSON_ArrayForEach(it, o)
+	{
 		assert_true(i < sizeof(keys) / sizeof(keys[0]));
 		assert_string_equal(it->string, keys[i]);
 		i++;
@@ -284,12 +287,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cert_names_and_expiry),
-		cmocka_unit_test(test_no_expiry_days_left_zero),
-		cmocka_unit_test(test_long_name_cut_on_character),
-		cmocka_unit_test(test_host_mismatch_wording),
-		cmocka_unit_test(test_version_and_cipher_from_handshake),
-		cmocka_unit_test(test_json_writer),
+	    cmocka_unit_test(test_cert_names_and_expiry),
+	    cmocka_unit_test(test_no_expiry_days_left_zero),
+	    cmocka_unit_test(test_long_name_cut_on_character),
+	    cmocka_unit_test(test_host_mismatch_wording),
+	    cmocka_unit_test(test_version_and_cipher_from_handshake),
+	    cmocka_unit_test(test_json_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,13 @@ static struct spf_walk_summary
 walk(const char *record, int lookups, int voids)
 {
 	struct spf_walk_summary s = {
-		.domain = "example.com", .record = record, .n_records = record != NULL,
-		.result = SPF_NEUTRAL, .lookups = lookups, .void_lookups = voids, .origin = "plan",
+	    .domain = "example.com",
+	    .record = record,
+	    .n_records = record != NULL,
+	    .result = SPF_NEUTRAL,
+	    .lookups = lookups,
+	    .void_lookups = voids,
+	    .origin = "plan",
 	};
 
 	return s;
@@ -57,7 +62,8 @@ test_spf_lookup_limit(void **state)
 	s.costliest_lookups = 8;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "SPF needs 11 DNS lookups, over the limit of 10: "
+	assert_string_equal(v.summary,
+	    "SPF needs 11 DNS lookups, over the limit of 10: "
 	    "receivers return permerror (RFC 7208 section 4.6.4)");
 	assert_non_null(strstr(v.advice, "; the costliest is include:a.example with 8 "));
 	/* The pass line does not replace a finding. */
@@ -129,9 +135,9 @@ static void
 test_spf_broken_and_lints(void **state)
 {
 	struct spf_lint lints[] = {
-		{"long_record", "example.com", "long"},
-		{"ptr", "example.com", "example.com uses the ptr mechanism"},
-		{"plus_all", "example.com", "example.com has +all"},
+	    {"long_record", "example.com", "long"},
+	    {"ptr", "example.com", "example.com uses the ptr mechanism"},
+	    {"plus_all", "example.com", "example.com has +all"},
 	};
 	struct spf_walk_summary s = walk("v=spf1 ptr +all", 1, 0);
 	struct verdict v = {0};
@@ -143,7 +149,8 @@ test_spf_broken_and_lints(void **state)
 	s.broken_error = "lookup failed: SERVFAIL";
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.advice, "Fix or remove include:b.example; receivers that reach it "
+	assert_string_equal(v.advice,
+	    "Fix or remove include:b.example; receivers that reach it "
 	    "return temperror.");
 	s.broken_error = "no SPF record";
 	judge(&s, &v);
@@ -177,9 +184,11 @@ test_spf_destination(void **state)
 	s.origin = "microsoft365";
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "SPF of example.com does not authorize the destination "
+	assert_string_equal(v.summary,
+	    "SPF of example.com does not authorize the destination "
 	    "yet (include:spf.protection.outlook.com, from microsoft365)");
-	assert_string_equal(v.advice, "Before the cutover, publish: \"v=spf1 mx "
+	assert_string_equal(v.advice,
+	    "Before the cutover, publish: \"v=spf1 mx "
 	    "include:spf.protection.outlook.com -all\"");
 	/* Adding it makes exactly 10: fine. */
 	spf_dest_verdict(want[0], 10, 9, &v);
@@ -188,18 +197,21 @@ test_spf_destination(void **state)
 	spf_dest_verdict(want[0], 11, 10, &v);
 	assert_int_equal(v.status, RESULT_WARN);
 	assert_non_null(strstr(v.summary, "does not authorize the destination"));
-	assert_non_null(strstr(v.advice, " But that record needs 11 DNS lookups, over the limit "
+	assert_non_null(strstr(v.advice,
+	    " But that record needs 11 DNS lookups, over the limit "
 	    "of 10: make room first."));
 	verdict_clear(&v);
 	/* On its own (nothing said yet), over the limit warns. */
 	spf_dest_verdict(want[0], 12, 11, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "adding include:spf.protection.outlook.com would make SPF "
+	assert_string_equal(v.summary,
+	    "adding include:spf.protection.outlook.com would make SPF "
 	    "need 12 DNS lookups, over the limit of 10 (RFC 7208 section 4.6.4)");
 	verdict_clear(&v);
 	/* Reached: authorizes, and the pass line says so. */
 	spf_pass_verdict("v=spf1 include:spf.protection.outlook.com -all", 3, 1, "192.0.2.1", &v);
-	assert_string_equal(v.summary, "\"v=spf1 include:spf.protection.outlook.com -all\": 3 of "
+	assert_string_equal(v.summary,
+	    "\"v=spf1 include:spf.protection.outlook.com -all\": 3 of "
 	    "10 DNS lookups, authorizes the destination, 192.0.2.1 passes");
 	verdict_clear(&v);
 }
@@ -235,10 +247,12 @@ test_mx_ttl(void **state)
 	verdict_clear(&v);
 	mx_ttl_verdict(3601, 3600, 1, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "MX TTL is 3601 s (1.0 h), above the recommended 3600 s "
+	assert_string_equal(v.summary,
+	    "MX TTL is 3601 s (1.0 h), above the recommended 3600 s "
 	    "before a cutover");
 	/* The advice aims at 300 s, or lower when the maximum is lower. */
-	assert_non_null(strstr(v.advice, "Lower the MX TTL to 300 s or less, and do it at least "
+	assert_non_null(strstr(v.advice,
+	    "Lower the MX TTL to 300 s or less, and do it at least "
 	    "3601 s"));
 	verdict_clear(&v);
 	mx_ttl_verdict(301, 120, 1, &v);
@@ -247,7 +261,8 @@ test_mx_ttl(void **state)
 	/* A resolver's cached TTL counts down: said so. */
 	mx_ttl_verdict(60, 3600, 0, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_non_null(strstr(v.summary, "; as cached by the resolver, the zone's TTL may be "
+	assert_non_null(strstr(v.summary,
+	    "; as cached by the resolver, the zone's TTL may be "
 	    "higher"));
 	verdict_clear(&v);
 }
@@ -278,7 +293,8 @@ test_mx_exchanges(void **state)
 	s.alias = "mx1.example.com";
 	s.alias_target = "host.example.net";
 	mx_verdict(&s, &v);
-	assert_string_equal(v.summary, "MX exchange mx1.example.com is a CNAME (to host.example.net)");
+	assert_string_equal(
+	    v.summary, "MX exchange mx1.example.com is a CNAME (to host.example.net)");
 	verdict_clear(&v);
 	s.noaddr = "mx3.example.com";
 	s.n_noaddr = 1;
@@ -292,17 +308,19 @@ test_mx_exchanges(void **state)
 	assert_non_null(strstr(v.summary, "2 of 2 MX exchanges have no address"));
 	verdict_clear(&v);
 	/* Expected MX: before go-live the old MX passes, after it fails. */
-	s = (struct mx_summary){.n_ex = 1, .provider = "google", .expect_mx = expect,
-	    .go_live = "2026-11-28"};
+	s = (struct mx_summary){
+	    .n_ex = 1, .provider = "google", .expect_mx = expect, .go_live = "2026-11-28"};
 	mx_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "1 MX record, provider google: still the google MX, "
+	assert_string_equal(v.summary,
+	    "1 MX record, provider google: still the google MX, "
 	    "expected until go-live");
 	verdict_clear(&v);
 	s.past_go_live = 1;
 	mx_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "1 MX record, provider google: still the google MX after "
+	assert_string_equal(v.summary,
+	    "1 MX record, provider google: still the google MX after "
 	    "the go-live date 2026-11-28");
 	assert_non_null(strstr(v.advice, "(expected: *.mail.protection.outlook.com)"));
 	verdict_clear(&v);
@@ -327,10 +345,11 @@ test_mx_lookup(void **state)
 	assert_string_equal(v.summary, "no MX records for example.com");
 	assert_int_equal(mx_lookup_verdict("example.com", DNS_NXDOMAIN, NULL, "127.0.0.1", &v), 1);
 	assert_string_equal(v.summary, "example.com does not exist in DNS (NXDOMAIN)");
-	assert_int_equal(mx_lookup_verdict("example.com", DNS_SERVFAIL, "SERVFAIL", "127.0.0.1",
-	    &v), 1);
+	assert_int_equal(
+	    mx_lookup_verdict("example.com", DNS_SERVFAIL, "SERVFAIL", "127.0.0.1", &v), 1);
 	assert_int_equal(v.status, RESULT_ERROR);
-	assert_string_equal(v.summary, "MX lookup for example.com failed: SERVFAIL (asked "
+	assert_string_equal(v.summary,
+	    "MX lookup for example.com failed: SERVFAIL (asked "
 	    "127.0.0.1)");
 	mx_null_verdict("example.com", 1, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
@@ -344,13 +363,19 @@ static struct dns_ad_summary
 ad(int n_addr, size_t n_chain, const char *final, const char *expected, int matches)
 {
 	struct dns_ad_summary s = {
-		.host = "autodiscover.example.com", .srvname = "_autodiscover._tcp.example.com",
-		.final = final != NULL ? final : "autodiscover.example.com", .n_chain = n_chain,
-		.n_addr = n_addr, .host_exists = n_addr > 0 || n_chain > 0,
-		.chain_problem = DNSCHASE_FINE, .servers = "127.0.0.1:5300",
-		.status_a = n_addr > 0 ? DNS_OK : DNS_NXDOMAIN, .status_srv = DNS_NXDOMAIN,
-		.expected = expected, .origin = expected != NULL ? "microsoft365" : NULL,
-		.matches = matches,
+	    .host = "autodiscover.example.com",
+	    .srvname = "_autodiscover._tcp.example.com",
+	    .final = final != NULL ? final : "autodiscover.example.com",
+	    .n_chain = n_chain,
+	    .n_addr = n_addr,
+	    .host_exists = n_addr > 0 || n_chain > 0,
+	    .chain_problem = DNSCHASE_FINE,
+	    .servers = "127.0.0.1:5300",
+	    .status_a = n_addr > 0 ? DNS_OK : DNS_NXDOMAIN,
+	    .status_srv = DNS_NXDOMAIN,
+	    .expected = expected,
+	    .origin = expected != NULL ? "microsoft365" : NULL,
+	    .matches = matches,
 	};
 
 	return s;
@@ -367,7 +392,8 @@ test_autodiscover(void **state)
 	/* Nothing published, nothing expected: fine (not every provider has it). */
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "no autodiscover record (autodiscover.example.com does "
+	assert_string_equal(v.summary,
+	    "no autodiscover record (autodiscover.example.com does "
 	    "not exist (NXDOMAIN), _autodiscover._tcp.example.com does not exist (NXDOMAIN)); "
 	    "none expected, use --expect PROFILE to compare");
 	verdict_clear(&v);
@@ -375,7 +401,8 @@ test_autodiscover(void **state)
 	s = ad(0, 0, NULL, m365, 0);
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.advice, "Publish autodiscover.example.com CNAME "
+	assert_string_equal(v.advice,
+	    "Publish autodiscover.example.com CNAME "
 	    "autodiscover.outlook.com (expected by profile microsoft365) so that Outlook and "
 	    "phones find the new mailbox server by themselves after the cutover.");
 	verdict_clear(&v);
@@ -383,21 +410,24 @@ test_autodiscover(void **state)
 	s = ad(2, 1, m365, m365, 1);
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "autodiscover.example.com is an alias of "
+	assert_string_equal(v.summary,
+	    "autodiscover.example.com is an alias of "
 	    "autodiscover.outlook.com, 2 addresses, as expected");
 	verdict_clear(&v);
 	/* Its own address: warn. */
 	s = ad(1, 0, NULL, m365, 0);
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_non_null(strstr(v.summary, "has an address of its own, not a CNAME to "
+	assert_non_null(strstr(v.summary,
+	    "has an address of its own, not a CNAME to "
 	    "autodiscover.outlook.com (expected by profile microsoft365)"));
 	verdict_clear(&v);
 	/* An alias to nowhere: fail. */
 	s = ad(0, 1, "gone.example.net", NULL, 0);
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "autodiscover.example.com is an alias of "
+	assert_string_equal(v.summary,
+	    "autodiscover.example.com is an alias of "
 	    "gone.example.net, which has no address: it does not exist (NXDOMAIN)");
 	verdict_clear(&v);
 	/* A CNAME loop fails before anything else; a failed lookup is an error. */
@@ -412,7 +442,8 @@ test_autodiscover(void **state)
 	s.failed_error = "SERVFAIL";
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_ERROR);
-	assert_string_equal(v.summary, "autodiscover lookup failed: A autodiscover.example.com: "
+	assert_string_equal(v.summary,
+	    "autodiscover lookup failed: A autodiscover.example.com: "
 	    "SERVFAIL (asked 127.0.0.1:5300)");
 	verdict_clear(&v);
 	/* Only the SRV record, pointing at the expected host: pass. */
@@ -421,7 +452,8 @@ test_autodiscover(void **state)
 	s.srv_match = s.srv_first = m365;
 	dns_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "autodiscover.example.com has no address record, SRV "
+	assert_string_equal(v.summary,
+	    "autodiscover.example.com has no address record, SRV "
 	    "_autodiscover._tcp.example.com points to autodiscover.outlook.com, as expected");
 	verdict_clear(&v);
 }
@@ -433,8 +465,14 @@ dmarc(const char *text, struct verdict *v)
 	struct dmarc_record *rec = NULL;
 	struct dmarc_error err;
 	struct dmarc_summary s = {
-		.name = "_dmarc.example.com", .domain = "example.com", .owner = "_dmarc.example.com",
-		.starter = "v=DMARC1; p=none", .n_txt = 1, .n_dmarc = 1, .record = text, .err = &err,
+	    .name = "_dmarc.example.com",
+	    .domain = "example.com",
+	    .owner = "_dmarc.example.com",
+	    .starter = "v=DMARC1; p=none",
+	    .n_txt = 1,
+	    .n_dmarc = 1,
+	    .record = text,
+	    .err = &err,
 	};
 
 	if (dmarc_parse(text, strlen(text), &rec, &err) == 0)
@@ -448,8 +486,10 @@ static void
 test_dmarc(void **state)
 {
 	struct dmarc_summary s = {
-		.name = "_dmarc.example.com", .owner = "_dmarc.example.com", .starter = "v=DMARC1",
-		.n_txt = 2,
+	    .name = "_dmarc.example.com",
+	    .owner = "_dmarc.example.com",
+	    .starter = "v=DMARC1",
+	    .n_txt = 2,
 	};
 	struct verdict v = {0};
 
@@ -457,7 +497,8 @@ test_dmarc(void **state)
 	/* None of the TXT records is DMARC: warn; two: fail. */
 	dmarc_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "no DMARC record: none of the 2 TXT records at "
+	assert_string_equal(v.summary,
+	    "no DMARC record: none of the 2 TXT records at "
 	    "_dmarc.example.com starts with v=DMARC1");
 	verdict_clear(&v);
 	s.n_dmarc = 2;
@@ -467,20 +508,23 @@ test_dmarc(void **state)
 	/* One record: its policy decides the words, never the status. */
 	dmarc("v=DMARC1; p=none", &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "DMARC policy none (monitoring only), no aggregate "
+	assert_string_equal(v.summary,
+	    "DMARC policy none (monitoring only), no aggregate "
 	    "reports (rua=)");
 	assert_null(v.advice);
 	dmarc("v=DMARC1; p=none; rua=mailto:d@example.com", &v);
 	assert_non_null(strstr(v.summary, ", aggregate reports requested"));
 	dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50", &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "DMARC policy reject, subdomains quarantine on 50% of "
+	assert_string_equal(v.summary,
+	    "DMARC policy reject, subdomains quarantine on 50% of "
 	    "failing mail");
 	assert_non_null(strstr(v.advice, "With p=reject"));
 	/* An unknown tag warns, with a suggestion one edit away. */
 	dmarc("v=DMARC1; p=none; rue=mailto:d@example.com", &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "DMARC policy none, but the record has 1 unknown tag "
+	assert_string_equal(v.summary,
+	    "DMARC policy none, but the record has 1 unknown tag "
 	    "(rue: did you mean rua), which receivers ignore");
 	/* A syntax error fails, with its position. */
 	dmarc("v=DMARC1; p=maybe", &v);
@@ -495,8 +539,11 @@ static void
 test_dkim(void **state)
 {
 	struct dkim_summary s = {
-		.domain = "example.com", .profile = "microsoft365", .n_sel = 2, .n_pub = 2,
-		.servers = "127.0.0.1:5300",
+	    .domain = "example.com",
+	    .profile = "microsoft365",
+	    .n_sel = 2,
+	    .n_pub = 2,
+	    .servers = "127.0.0.1:5300",
 	};
 	struct verdict v = {0};
 
@@ -511,7 +558,8 @@ test_dkim(void **state)
 	s.missing_status = DNS_NXDOMAIN;
 	dkim_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "1 of 2 DKIM selectors of profile microsoft365 published; "
+	assert_string_equal(v.summary,
+	    "1 of 2 DKIM selectors of profile microsoft365 published; "
 	    "selector2._domainkey.example.com does not exist (NXDOMAIN)");
 	assert_non_null(strstr(v.advice, "Microsoft Defender portal"));
 	verdict_clear(&v);
@@ -521,9 +569,11 @@ test_dkim(void **state)
 	s.n_sel = 1;
 	s.n_pub = 0;
 	dkim_verdict(&s, &v);
-	assert_non_null(strstr(v.summary, "is an alias of selector2-example-com._domainkey."
+	assert_non_null(strstr(v.summary,
+	    "is an alias of selector2-example-com._domainkey."
 	    "tenant.onmicrosoft.com, which has no TXT record (NODATA)"));
-	assert_string_equal(v.advice, "Publish the DKIM selector the provider gives you "
+	assert_string_equal(v.advice,
+	    "Publish the DKIM selector the provider gives you "
 	    "(selector2._domainkey.example.com) before go-live, then enable signing.");
 	verdict_clear(&v);
 	s.missing_revoked = 1;
@@ -536,7 +586,8 @@ test_dkim(void **state)
 	s.err_error = "SERVFAIL";
 	dkim_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_ERROR);
-	assert_string_equal(v.summary, "DKIM lookup for selector1._domainkey.example.com failed: "
+	assert_string_equal(v.summary,
+	    "DKIM lookup for selector1._domainkey.example.com failed: "
 	    "SERVFAIL (asked 127.0.0.1:5300)");
 	verdict_clear(&v);
 	s.err_chain = 1;
@@ -552,8 +603,12 @@ sts(const char *policy, const char *const *expect, struct verdict *v, char **pub
 	struct mtasts_policy p;
 	char err[200];
 	struct sts_summary s = {
-		.policy = &p, .expect = expect, .url = "https://mta-sts.example.com/.well-known/"
-		"mta-sts.txt", .domain = "example.com", .suggested_id = "20261123140000",
+	    .policy = &p,
+	    .expect = expect,
+	    .url = "https://mta-sts.example.com/.well-known/"
+	           "mta-sts.txt",
+	    .domain = "example.com",
+	    .suggested_id = "20261123140000",
 	};
 	cJSON *d = cJSON_CreateObject();
 	const cJSON *text;
@@ -581,10 +636,12 @@ test_mta_sts(void **state)
 	sts("version: STSv1\nmode: enforce\nmx: mx.old.example\nmax_age: 86400\n", m365, &v,
 	    &publish);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "MTA-STS policy in mode enforce does not allow the new MX "
+	assert_string_equal(v.summary,
+	    "MTA-STS policy in mode enforce does not allow the new MX "
 	    "*.mail.protection.outlook.com: MTA-STS senders (Gmail, Microsoft) will refuse to "
 	    "deliver after the flip");
-	assert_string_equal(publish, "version: STSv1\nmode: enforce\nmx: mx.old.example\n"
+	assert_string_equal(publish,
+	    "version: STSv1\nmode: enforce\nmx: mx.old.example\n"
 	    "mx: *.mail.protection.outlook.com\nmax_age: 86400\n");
 	assert_non_null(strstr(v.advice, "id=20261123140000;"));
 	free(publish);
@@ -597,7 +654,8 @@ test_mta_sts(void **state)
 	sts("version: STSv1\nmode: enforce\nmx: *.mail.protection.outlook.com\nmax_age: 86400\n",
 	    host, &v, &publish);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "MTA-STS policy (enforce) already allows the new MX "
+	assert_string_equal(v.summary,
+	    "MTA-STS policy (enforce) already allows the new MX "
 	    "(example-com.mail.protection.outlook.com)");
 	assert_null(publish);
 	/* Mode none, or nothing expected: not compared. */
@@ -607,7 +665,8 @@ test_mta_sts(void **state)
 	assert_null(publish);
 	sts("version: STSv1\nmode: enforce\nmx: mx.old.example\nmax_age: 86400\n", NULL, &v,
 	    &publish);
-	assert_string_equal(v.summary, "MTA-STS policy in mode enforce, 1 mx pattern, max_age "
+	assert_string_equal(v.summary,
+	    "MTA-STS policy in mode enforce, 1 mx pattern, max_age "
 	    "86400");
 	verdict_clear(&v);
 	/* The TXT record decides first: none passes (optional), two or a bad id warn. */
@@ -621,11 +680,12 @@ test_mta_sts(void **state)
 	assert_non_null(strstr(v.summary, "more than one v=STSv1 record"));
 	verdict_clear(&v);
 	assert_int_equal(sts_txt_verdict("example.com", 1, 0, "id: not alphanumeric", &v), 1);
-	assert_string_equal(v.summary, "the MTA-STS TXT record at _mta-sts.example.com is not "
+	assert_string_equal(v.summary,
+	    "the MTA-STS TXT record at _mta-sts.example.com is not "
 	    "valid: id: not alphanumeric");
 	verdict_clear(&v);
-	sts_unusable_verdict("https://mta-sts.example.com/.well-known/mta-sts.txt", "example.com",
-	    "HTTP 404", &v);
+	sts_unusable_verdict(
+	    "https://mta-sts.example.com/.well-known/mta-sts.txt", "example.com", "HTTP 404", &v);
 	assert_int_equal(v.status, RESULT_WARN);
 	assert_non_null(strstr(v.advice, "for mta-sts.example.com"));
 	verdict_clear(&v);
@@ -640,14 +700,16 @@ test_m365_verification(void **state)
 	(void)state;
 	msv_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "no Microsoft 365 verification record at example.com "
+	assert_string_equal(v.summary,
+	    "no Microsoft 365 verification record at example.com "
 	    "(expected MS=ms12345678)");
 	verdict_clear(&v);
 	s.n_records = 1;
 	s.first = "MS=ms87654321";
 	msv_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "the verification record at example.com is "
+	assert_string_equal(v.summary,
+	    "the verification record at example.com is "
 	    "MS=ms87654321, not MS=ms12345678");
 	verdict_clear(&v);
 	s.found = 1;
@@ -658,7 +720,8 @@ test_m365_verification(void **state)
 	s.want = NULL;
 	msv_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "Microsoft 365 verification record published "
+	assert_string_equal(v.summary,
+	    "Microsoft 365 verification record published "
 	    "(MS=ms87654321)");
 	verdict_clear(&v);
 	s.n_records = 0;
@@ -677,7 +740,8 @@ test_tls_rpt(void **state)
 	/* Optional: none is a pass. */
 	tlsrpt_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "no TLS reporting (no v=TLSRPTv1 record at "
+	assert_string_equal(v.summary,
+	    "no TLS reporting (no v=TLSRPTv1 record at "
 	    "_smtp._tls.example.com; optional)");
 	verdict_clear(&v);
 	s.n_records = 1;
@@ -703,21 +767,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spf_lookup_limit),
-		cmocka_unit_test(test_spf_void_limit),
-		cmocka_unit_test(test_spf_records),
-		cmocka_unit_test(test_spf_broken_and_lints),
-		cmocka_unit_test(test_spf_destination),
-		cmocka_unit_test(test_spf_check_host),
-		cmocka_unit_test(test_mx_ttl),
-		cmocka_unit_test(test_mx_exchanges),
-		cmocka_unit_test(test_mx_lookup),
-		cmocka_unit_test(test_autodiscover),
-		cmocka_unit_test(test_dmarc),
-		cmocka_unit_test(test_dkim),
-		cmocka_unit_test(test_mta_sts),
-		cmocka_unit_test(test_m365_verification),
-		cmocka_unit_test(test_tls_rpt),
+	    cmocka_unit_test(test_spf_lookup_limit),
+	    cmocka_unit_test(test_spf_void_limit),
+	    cmocka_unit_test(test_spf_records),
+	    cmocka_unit_test(test_spf_broken_and_lints),
+	    cmocka_unit_test(test_spf_destination),
+	    cmocka_unit_test(test_spf_check_host),
+	    cmocka_unit_test(test_mx_ttl),
+	    cmocka_unit_test(test_mx_exchanges),
+	    cmocka_unit_test(test_mx_lookup),
+	    cmocka_unit_test(test_autodiscover),
+	    cmocka_unit_test(test_dmarc),
+	    cmocka_unit_test(test_dkim),
+	    cmocka_unit_test(test_mta_sts),
+	    cmocka_unit_test(test_m365_verification),
+	    cmocka_unit_test(test_tls_rpt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,8 +53,14 @@ probe(const struct mailcheck_endpoint *ep, enum net_result r, const struct tls_f
     const char *error)
 {
 	struct mailcheck_tls_probe p = {
-		.ep = ep, .proto_label = "IMAP", .starttls = "STARTTLS", .side_name = "source",
-		.result = r, .error = error, .tls = tls, .now = NOW,
+	    .ep = ep,
+	    .proto_label = "IMAP",
+	    .starttls = "STARTTLS",
+	    .side_name = "source",
+	    .result = r,
+	    .error = error,
+	    .tls = tls,
+	    .now = NOW,
 	};
 
 	return p;
@@ -83,9 +89,11 @@ test_tls_certificate_days(void **state)
 	set_days(&t, MAILCHECK_CERT_WARN_DAYS - 1);
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "TLSv1.3, implicit: certificate expires in 13 days "
+	assert_string_equal(v.summary,
+	    "TLSv1.3, implicit: certificate expires in 13 days "
 	    "(2026-12-20T12:00:00Z)");
-	assert_string_equal(v.advice, "Renew the certificate of imap.example.com before the "
+	assert_string_equal(v.advice,
+	    "Renew the certificate of imap.example.com before the "
 	    "migration window.");
 	/* Expired: still the same word, with a negative count. */
 	set_days(&t, -2);
@@ -109,7 +117,8 @@ test_tls_version_and_verification(void **state)
 	strcpy(t.version, "TLSv1.1");
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "TLSv1.1, starttls: below TLS 1.2 (Microsoft 365 refuses "
+	assert_string_equal(v.summary,
+	    "TLSv1.1, starttls: below TLS 1.2 (Microsoft 365 refuses "
 	    "it)");
 	assert_non_null(strstr(v.advice, "Enable TLS 1.2 or later on imap.example.com"));
 	strcpy(t.version, "TLSv1.2");
@@ -120,7 +129,8 @@ test_tls_version_and_verification(void **state)
 	strcpy(t.verify_error, "self-signed certificate");
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "TLSv1.2, starttls: certificate does not verify "
+	assert_string_equal(v.summary,
+	    "TLSv1.2, starttls: certificate does not verify "
 	    "(self-signed certificate), accepted because of --insecure");
 	verdict_clear(&v);
 }
@@ -128,8 +138,8 @@ test_tls_version_and_verification(void **state)
 static void
 test_tls_failures(void **state)
 {
-	struct mailcheck_tls_probe p = probe(&ep993, NET_RESULT_TLS_FAILED, NULL,
-	    "certificate verify failed");
+	struct mailcheck_tls_probe p =
+	    probe(&ep993, NET_RESULT_TLS_FAILED, NULL, "certificate verify failed");
 	struct verdict v = {0};
 
 	(void)state;
@@ -141,7 +151,8 @@ test_tls_failures(void **state)
 	p = probe(&ep993, NET_RESULT_CONNECT_FAILED, NULL, "connection refused");
 	judge(&p, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.advice, "Check the host and port of the source IMAP URL in the "
+	assert_string_equal(v.advice,
+	    "Check the host and port of the source IMAP URL in the "
 	    "plan.");
 	p.ep = &ep143;
 	judge(&p, &v);
@@ -166,8 +177,13 @@ static enum result_status
 login(enum net_result r, const char *error, struct verdict *v)
 {
 	struct mailcheck_login_summary s = {
-		.result = r, .error = error, .proto = "imap", .user = "alice@example.com",
-		.side = "source", .host = "imap.example.com", .port = 993,
+	    .result = r,
+	    .error = error,
+	    .proto = "imap",
+	    .user = "alice@example.com",
+	    .side = "source",
+	    .host = "imap.example.com",
+	    .port = 993,
 	};
 
 	verdict_clear(v);
@@ -184,10 +200,11 @@ test_login(void **state)
 	assert_int_equal(login(NET_RESULT_OK, "", &v), RESULT_PASS);
 	assert_null(v.advice);
 	/* A wrong password is the mailbox's failure; the network's is an error. */
-	assert_int_equal(login(NET_RESULT_AUTH_FAILED, "NO [AUTHENTICATIONFAILED]", &v),
-	    RESULT_FAIL);
+	assert_int_equal(
+	    login(NET_RESULT_AUTH_FAILED, "NO [AUTHENTICATIONFAILED]", &v), RESULT_FAIL);
 	assert_string_equal(v.summary, "NO [AUTHENTICATIONFAILED]");
-	assert_string_equal(v.advice, "Check the source password of alice@example.com in the "
+	assert_string_equal(v.advice,
+	    "Check the source password of alice@example.com in the "
 	    "plan (or the admin login), and that imap access is enabled for this mailbox on "
 	    "imap.example.com.");
 	assert_int_equal(login(NET_RESULT_CONNECT_FAILED, "connection refused", &v), RESULT_ERROR);
@@ -207,21 +224,27 @@ static void
 test_smtp_mx(void **state)
 {
 	struct smtp_mx_tally y = {
-		.domain = "example.com", .port = 25, .n_hosts = 2, .n_rcpts = 1, .accepted = 2,
+	    .domain = "example.com",
+	    .port = 25,
+	    .n_hosts = 2,
+	    .n_rcpts = 1,
+	    .accepted = 2,
 	};
 	struct verdict v = {0};
 
 	(void)state;
 	smtp_mx_verdict(&y, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "2 MX hosts of example.com accept all 1 recipient, with "
+	assert_string_equal(v.summary,
+	    "2 MX hosts of example.com accept all 1 recipient, with "
 	    "STARTTLS");
 	verdict_clear(&v);
 	/* One host without STARTTLS: warn. */
 	y.no_starttls = 1;
 	smtp_mx_verdict(&y, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "2 recipients accepted, but 1 of 2 MX hosts offers no "
+	assert_string_equal(v.summary,
+	    "2 recipients accepted, but 1 of 2 MX hosts offers no "
 	    "STARTTLS: mail to example.com travels unencrypted");
 	verdict_clear(&v);
 	/* A deferral warns before that; a rejection fails, with its own advice. */
@@ -229,7 +252,8 @@ test_smtp_mx(void **state)
 	strcpy(y.first_defer, "postmaster@example.com: 451 4.7.1 greylisted");
 	smtp_mx_verdict(&y, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "1 of 2 recipient checks deferred (4xx), e.g. "
+	assert_string_equal(v.summary,
+	    "1 of 2 recipient checks deferred (4xx), e.g. "
 	    "postmaster@example.com: 451 4.7.1 greylisted");
 	verdict_clear(&v);
 	y.rejected = 1;
@@ -244,14 +268,16 @@ test_smtp_mx(void **state)
 	strcpy(y.first_fail, "mx2.example.com certificate verify failed");
 	smtp_mx_verdict(&y, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "1 of 2 MX hosts of example.com failed: mx2.example.com "
+	assert_string_equal(v.summary,
+	    "1 of 2 MX hosts of example.com failed: mx2.example.com "
 	    "certificate verify failed");
 	assert_non_null(strstr(v.advice, "MTA-STS, DANE"));
 	verdict_clear(&v);
 	y.tls_failed = 0;
 	y.connect_failed = 2;
 	smtp_mx_verdict(&y, &v);
-	assert_string_equal(v.summary, "no MX host of example.com could be reached on port 25: "
+	assert_string_equal(v.summary,
+	    "no MX host of example.com could be reached on port 25: "
 	    "mx2.example.com certificate verify failed");
 	verdict_clear(&v);
 	/* One of two unreachable is a failure of that host only. */
@@ -266,11 +292,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tls_certificate_days),
-		cmocka_unit_test(test_tls_version_and_verification),
-		cmocka_unit_test(test_tls_failures),
-		cmocka_unit_test(test_login),
-		cmocka_unit_test(test_smtp_mx),
+	    cmocka_unit_test(test_tls_certificate_days),
+	    cmocka_unit_test(test_tls_version_and_verification),
+	    cmocka_unit_test(test_tls_failures),
+	    cmocka_unit_test(test_login),
+	    cmocka_unit_test(test_smtp_mx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

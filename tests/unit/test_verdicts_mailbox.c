@@ -22,9 +22,13 @@ static struct quota_summary
 quota(int64_t usage, int64_t limit)
 {
 	struct quota_summary s = {
-		.usage = usage, .usage_from = usage >= 0 ? "quota" : NULL,
-		.limit = limit, .limit_from = limit >= 0 ? "destination" : NULL,
-		.headroom = QUOTA_HEADROOM_DEFAULT, .source_limit = -1, .destination_usage = -1,
+	    .usage = usage,
+	    .usage_from = usage >= 0 ? "quota" : NULL,
+	    .limit = limit,
+	    .limit_from = limit >= 0 ? "destination" : NULL,
+	    .headroom = QUOTA_HEADROOM_DEFAULT,
+	    .source_limit = -1,
+	    .destination_usage = -1,
 	};
 
 	return s;
@@ -51,14 +55,14 @@ test_quota_edges(void **state)
 	assert_string_equal(v.summary, "source uses 70.0 MiB, 70% of the destination's 100.0 MiB");
 	assert_null(v.advice);
 	assert_int_equal(quota_status(70 * MiB + 1, 100 * MiB, &v), RESULT_WARN);
-	assert_string_equal(v.summary,
-	    "source uses 70.0 MiB, 70% of the destination's 100.0 MiB (above 70%)");
+	assert_string_equal(
+	    v.summary, "source uses 70.0 MiB, 70% of the destination's 100.0 MiB (above 70%)");
 	assert_non_null(v.advice);
 	/* Exactly full still fits; one byte over does not. */
 	assert_int_equal(quota_status(100 * MiB, 100 * MiB, &v), RESULT_WARN);
 	assert_int_equal(quota_status(100 * MiB + 1, 100 * MiB, &v), RESULT_FAIL);
-	assert_string_equal(v.summary,
-	    "source uses 100.0 MiB, more than the destination's 100.0 MiB (100%)");
+	assert_string_equal(
+	    v.summary, "source uses 100.0 MiB, more than the destination's 100.0 MiB (100%)");
 	assert_non_null(strstr(v.advice, "does not fit"));
 	assert_int_equal(quota_status(0, 100 * MiB, &v), RESULT_PASS);
 	/* Unknown usage is an error; an unknown (or zero) limit a skip. */
@@ -98,7 +102,8 @@ test_quota_details(void **state)
 	s.destination_error = "failed in login";
 	quota_details_json(&s, d);
 	text = cJSON_PrintUnformatted(d);
-	assert_string_equal(text, "{\"source_usage_bytes\":50,\"destination_limit_bytes\":100,"
+	assert_string_equal(text,
+	    "{\"source_usage_bytes\":50,\"destination_limit_bytes\":100,"
 	    "\"ratio\":0.5,\"headroom\":0.7,\"source_usage_from\":\"quota\","
 	    "\"destination_limit_from\":\"destination\",\"source_limit_bytes\":null,"
 	    "\"destination_usage_bytes\":null,\"destination_error\":\"failed in login\"}");
@@ -124,7 +129,9 @@ static void
 test_items_edges(void **state)
 {
 	struct folders_folder fs[3] = {
-		folder("INBOX", 10000), folder("Archive", 10001), folder("Sent", 12139),
+	    folder("INBOX", 10000),
+	    folder("Archive", 10001),
+	    folder("Sent", 12139),
 	};
 	struct folders_inventory inv = {.folders = fs, .n = 1};
 	struct items_summary s;
@@ -176,8 +183,10 @@ static void
 test_limits_edges(void **state)
 {
 	struct limits_summary s = {
-		.total_messages = 1000000, .folder_count = 500, .items_limit = 1000000,
-		.folder_limit = 500,
+	    .total_messages = 1000000,
+	    .folder_count = 500,
+	    .items_limit = 1000000,
+	    .folder_limit = 500,
 	};
 	struct verdict v = {0};
 
@@ -185,7 +194,8 @@ test_limits_edges(void **state)
 	/* At both limits: pass. */
 	limits_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "1,000,000 items in 500 folders, within the "
+	assert_string_equal(v.summary,
+	    "1,000,000 items in 500 folders, within the "
 	    "destination's limits");
 	verdict_clear(&v);
 	/* One folder more warns. */
@@ -199,7 +209,8 @@ test_limits_edges(void **state)
 	s.total_messages = 1000001;
 	limits_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "1,000,001 items, the destination's migration stops at "
+	assert_string_equal(v.summary,
+	    "1,000,001 items, the destination's migration stops at "
 	    "1,000,000; 501 folders, more than 500 (mail clients slow down)");
 	assert_non_null(strstr(v.advice, "fewer than 1,000,000 items remain"));
 	verdict_clear(&v);
@@ -229,7 +240,8 @@ test_large_edges(void **state)
 	s.not_counted = 2;
 	large_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "no message larger than 150.0 MiB found, but 2 folders "
+	assert_string_equal(v.summary,
+	    "no message larger than 150.0 MiB found, but 2 folders "
 	    "could not be searched");
 	verdict_clear(&v);
 	s.count = 1;
@@ -267,7 +279,8 @@ test_names_and_folders(void **state)
 	n.first = "a/b";
 	names_verdict(&n, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "1 of 12 folder names need attention (2 problems; first: "
+	assert_string_equal(v.summary,
+	    "1 of 12 folder names need attention (2 problems; first: "
 	    "\"a/b\")");
 	verdict_clear(&v);
 	folders_verdict(&f, &v);
@@ -307,7 +320,8 @@ test_compare(void **state)
 	s.destination_total = 90;
 	compare_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "1 difference: 0 source folders missing on the "
+	assert_string_equal(v.summary,
+	    "1 difference: 0 source folders missing on the "
 	    "destination, 100 vs 90 messages (first: \"INBOX\")");
 	verdict_clear(&v);
 	s.first_difference = NULL;
@@ -319,13 +333,15 @@ test_compare(void **state)
 	s.first_one_sided = "Archive";
 	compare_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "1 folder with messages exists on one side only (first: "
+	assert_string_equal(v.summary,
+	    "1 folder with messages exists on one side only (first: "
 	    "\"Archive\"), 100 vs 90 messages");
 	verdict_clear(&v);
 	s.n_short = 2;
 	s.first_short = "Sent";
 	compare_verdict(&s, &v);
-	assert_string_equal(v.summary, "after the sync, 2 synced folders hold fewer messages on "
+	assert_string_equal(v.summary,
+	    "after the sync, 2 synced folders hold fewer messages on "
 	    "the destination than on the source (first: \"Sent\"), 100 vs 90 messages");
 	assert_non_null(strstr(v.advice, "cutover sync --verify"));
 	verdict_clear(&v);
@@ -346,7 +362,8 @@ test_folder_map(void **state)
 	s.n_left_out = 1;
 	s.moves = "INBOX.Sent -> Sent Items";
 	folder_map_verdict(&s, &v);
-	assert_string_equal(v.summary, "4 folders mapped, 4 new on the destination (some left "
+	assert_string_equal(v.summary,
+	    "4 folders mapped, 4 new on the destination (some left "
 	    "out): INBOX.Sent -> Sent Items");
 	verdict_clear(&v);
 	/* No NAMESPACE on one side: warn. An unused plan rule warns first. */
@@ -354,13 +371,15 @@ test_folder_map(void **state)
 	s.guessed_prefix = "INBOX.";
 	folder_map_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "the source has no NAMESPACE: its personal prefix "
+	assert_string_equal(v.summary,
+	    "the source has no NAMESPACE: its personal prefix "
 	    "\"INBOX.\" was taken from LIST; 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
 	verdict_clear(&v);
 	s.n_unused_rules = 1;
 	s.first_unused_rule = "Old/Name";
 	folder_map_verdict(&s, &v);
-	assert_string_equal(v.summary, "1 plan folder_map rule names no source folder (first: "
+	assert_string_equal(v.summary,
+	    "1 plan folder_map rule names no source folder (first: "
 	    "\"Old/Name\"); 4 folders mapped, 4 new: INBOX.Sent -> Sent Items");
 	verdict_clear(&v);
 }
@@ -369,15 +388,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quota_edges),
-		cmocka_unit_test(test_quota_headroom_from_plan),
-		cmocka_unit_test(test_quota_details),
-		cmocka_unit_test(test_items_edges),
-		cmocka_unit_test(test_limits_edges),
-		cmocka_unit_test(test_large_edges),
-		cmocka_unit_test(test_names_and_folders),
-		cmocka_unit_test(test_compare),
-		cmocka_unit_test(test_folder_map),
+	    cmocka_unit_test(test_quota_edges),
+	    cmocka_unit_test(test_quota_headroom_from_plan),
+	    cmocka_unit_test(test_quota_details),
+	    cmocka_unit_test(test_items_edges),
+	    cmocka_unit_test(test_limits_edges),
+	    cmocka_unit_test(test_large_edges),
+	    cmocka_unit_test(test_names_and_folders),
+	    cmocka_unit_test(test_compare),
+	    cmocka_unit_test(test_folder_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,11 +74,13 @@ test_nothing_answered(void **state)
 	s = summary(0, 0, 0, 0, 0, 0);
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_ERROR);
-	assert_string_equal(v.summary, "MX example.com: no server to ask (no authoritative "
+	assert_string_equal(v.summary,
+	    "MX example.com: no server to ask (no authoritative "
 	    "server and no resolver)");
 	s.discovery_error = "NS example.com: NXDOMAIN";
 	judge(&s, &v);
-	assert_string_equal(v.summary, "MX example.com: no server to ask (NS example.com: "
+	assert_string_equal(v.summary,
+	    "MX example.com: no server to ask (NS example.com: "
 	    "NXDOMAIN)");
 	/* The deadline does not turn an error into a fail. */
 	s.outcome = PROP_OUT_DEADLINE;
@@ -99,7 +101,8 @@ test_stale_authoritative(void **state)
 	s.n_stale_authoritative = 1;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "MX example.com: authoritative server 192.0.2.53 still "
+	assert_string_equal(v.summary,
+	    "MX example.com: authoritative server 192.0.2.53 still "
 	    "serves the old answer while resolvers have the new one");
 	assert_non_null(strstr(v.advice, "zone transfer"));
 	s.n_stale_authoritative = 2;
@@ -112,7 +115,8 @@ test_stale_authoritative(void **state)
 	s.expire_by = NOW + 600;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "MX example.com: 1 of 4 servers have the new answer, 3 "
+	assert_string_equal(v.summary,
+	    "MX example.com: 1 of 4 servers have the new answer, 3 "
 	    "stale");
 	assert_non_null(strstr(v.advice, "Authoritative server 192.0.2.53 still serves"));
 	verdict_clear(&v);
@@ -130,13 +134,15 @@ test_stale_resolvers(void **state)
 	s.first_error_server = "192.0.2.9";
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "MX example.com: 3 of 6 servers have the new answer, 2 "
+	assert_string_equal(v.summary,
+	    "MX example.com: 3 of 6 servers have the new answer, 2 "
 	    "stale, 1 could not be asked; all caches expire by 15:00 UTC at the latest");
 	assert_non_null(strstr(v.advice, "(by 15:00 UTC at the latest)"));
 	/* No TTL known: no time promised. */
 	s.expire_by = 0;
 	judge(&s, &v);
-	assert_string_equal(v.summary, "MX example.com: 3 of 6 servers have the new answer, 2 "
+	assert_string_equal(v.summary,
+	    "MX example.com: 3 of 6 servers have the new answer, 2 "
 	    "stale, 1 could not be asked");
 	assert_non_null(strstr(v.advice, "until its TTL runs out. Nothing to fix"));
 	/* Only errors: the advice names the server that could not be asked. */
@@ -161,7 +167,8 @@ test_serials_differ(void **state)
 	s.n_serials = 2;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "MX example.com: all 3 servers have the new answer; "
+	assert_string_equal(v.summary,
+	    "MX example.com: all 3 servers have the new answer; "
 	    "authoritative serials differ (2026112301 vs 2026112302)");
 	assert_non_null(strstr(v.advice, "disagree on the zone's serial"));
 	/* One serial: nothing said. */
@@ -184,7 +191,8 @@ test_outcomes(void **state)
 	s.rounds = 4;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "not fully propagated by the deadline (120 s, 4 rounds): "
+	assert_string_equal(v.summary,
+	    "not fully propagated by the deadline (120 s, 4 rounds): "
 	    "MX example.com: 2 of 3 servers have the new answer, 1 stale");
 	/* Interrupted: a pass so far only warns; a warn stays a warn. */
 	s.outcome = PROP_OUT_INTERRUPTED;
@@ -203,7 +211,8 @@ test_outcomes(void **state)
 	s.elapsed_ms = 61500;
 	judge(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "MX example.com: all 2 servers have the new answer after "
+	assert_string_equal(v.summary,
+	    "MX example.com: all 2 servers have the new answer after "
 	    "3 rounds (61.5 s)");
 	/* Without --watch a completed round adds nothing. */
 	s.watch = 0;
@@ -216,12 +225,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_all_match),
-		cmocka_unit_test(test_nothing_answered),
-		cmocka_unit_test(test_stale_authoritative),
-		cmocka_unit_test(test_stale_resolvers),
-		cmocka_unit_test(test_serials_differ),
-		cmocka_unit_test(test_outcomes),
+	    cmocka_unit_test(test_all_match),
+	    cmocka_unit_test(test_nothing_answered),
+	    cmocka_unit_test(test_stale_authoritative),
+	    cmocka_unit_test(test_stale_resolvers),
+	    cmocka_unit_test(test_serials_differ),
+	    cmocka_unit_test(test_outcomes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

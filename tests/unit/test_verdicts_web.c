@@ -20,10 +20,18 @@ static struct webmail_summary
 page(long status, long days_left)
 {
 	struct webmail_summary s = {
-		.side = "source", .plan_url = "https://mail.example.com/",
-		.end = HTTP_FETCH_OK, .url = "https://mail.example.com/owa/", .status = status,
-		.n_hops = 2, .https = 1, .tls_version = "TLSv1.3", .tls_verified = 1,
-		.tls_verify_error = "", .has_expiry = 1, .days_left = days_left,
+	    .side = "source",
+	    .plan_url = "https://mail.example.com/",
+	    .end = HTTP_FETCH_OK,
+	    .url = "https://mail.example.com/owa/",
+	    .status = status,
+	    .n_hops = 2,
+	    .https = 1,
+	    .tls_version = "TLSv1.3",
+	    .tls_verified = 1,
+	    .tls_verify_error = "",
+	    .has_expiry = 1,
+	    .days_left = days_left,
 	};
 
 	return s;
@@ -46,12 +54,14 @@ test_webmail_certificate_days(void **state)
 	/* 14 days left is enough; 13 warns, with the right plural. */
 	assert_int_equal(webmail(&s, &v), 1);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "source webmail: https://mail.example.com/owa/ answers "
+	assert_string_equal(v.summary,
+	    "source webmail: https://mail.example.com/owa/ answers "
 	    "HTTP 200 after 1 redirect; certificate valid 14 more days");
 	s.days_left = 13;
 	assert_int_equal(webmail(&s, &v), 1);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "source webmail: HTTP 200 from "
+	assert_string_equal(v.summary,
+	    "source webmail: HTTP 200 from "
 	    "https://mail.example.com/owa/, but its certificate expires in 13 days");
 	assert_non_null(strstr(v.advice, "Renew the certificate"));
 	s.days_left = 1;
@@ -75,8 +85,10 @@ test_webmail_http_status(void **state)
 	s.n_hops = 1;
 	assert_int_equal(webmail(&s, &v), 1);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "source webmail: https://mail.example.com/owa/ answers "
-	    "HTTP 401 (authentication challenge) after 0 redirects; certificate valid 90 more days");
+	assert_string_equal(v.summary,
+	    "source webmail: https://mail.example.com/owa/ answers "
+	    "HTTP 401 (authentication challenge) after 0 redirects; certificate valid 90 more "
+	    "days");
 	s.status = 299;
 	assert_int_equal(webmail(&s, &v), 1);
 	assert_int_equal(v.status, RESULT_PASS);
@@ -86,7 +98,8 @@ test_webmail_http_status(void **state)
 	assert_non_null(strstr(v.advice, "Check the source webmail URL"));
 	s.status = 399;
 	assert_int_equal(webmail(&s, &v), 0);
-	assert_string_equal(v.summary, "source webmail: https://mail.example.com/owa/ answers "
+	assert_string_equal(v.summary,
+	    "source webmail: https://mail.example.com/owa/ answers "
 	    "HTTP 399 without a usable Location");
 	s.status = 499;
 	assert_int_equal(webmail(&s, &v), 0);
@@ -116,7 +129,8 @@ test_webmail_tls(void **state)
 	s.tls_verify_error = "self-signed certificate";
 	webmail(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_non_null(strstr(v.summary, "(self-signed certificate; accepted only because of "
+	assert_non_null(strstr(v.summary,
+	    "(self-signed certificate; accepted only because of "
 	    "--insecure)"));
 	/* Plain http warns whatever else. */
 	s = page(200, 90);
@@ -136,7 +150,8 @@ test_webmail_tls(void **state)
 	s.timed_out = 1;
 	webmail(&s, &v);
 	assert_int_equal(v.status, RESULT_ERROR);
-	assert_string_equal(v.summary, "source webmail: no response from "
+	assert_string_equal(v.summary,
+	    "source webmail: no response from "
 	    "https://mail.example.com/owa/ in time");
 	s.status = 200;
 	webmail(&s, &v);
@@ -168,7 +183,8 @@ test_webmail_fetch_ends(void **state)
 	s.end = HTTP_FETCH_TOO_MANY_REDIRECTS;
 	webmail(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.advice, "Make https://mail.example.com/ lead to the login page in "
+	assert_string_equal(v.advice,
+	    "Make https://mail.example.com/ lead to the login page in "
 	    "a few redirects.");
 	verdict_clear(&v);
 }
@@ -178,8 +194,11 @@ test_ews(void **state)
 {
 	const char *challenges[] = {"Negotiate", "NTLM"};
 	struct ews_summary s = {
-		.url = "https://mail.example.com/EWS/Exchange.asmx", .http_status = 401,
-		.challenges = challenges, .n_challenges = 2, .reachable = 1,
+	    .url = "https://mail.example.com/EWS/Exchange.asmx",
+	    .http_status = 401,
+	    .challenges = challenges,
+	    .n_challenges = 2,
+	    .reachable = 1,
 	};
 	struct verdict v = {0};
 	cJSON *d = cJSON_CreateObject();
@@ -194,7 +213,8 @@ test_ews(void **state)
 	s.n_challenges = 0;
 	ews_verdict(&s, RESULT_PASS, "p", &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "p; but EWS https://mail.example.com/EWS/Exchange.asmx "
+	assert_string_equal(v.summary,
+	    "p; but EWS https://mail.example.com/EWS/Exchange.asmx "
 	    "does not answer with an authentication challenge (401 without WWW-Authenticate)");
 	verdict_clear(&v);
 	s.http_status = 404;
@@ -208,7 +228,8 @@ test_ews(void **state)
 	s.http_status = 0;
 	ews_details_json(&s, d);
 	text = cJSON_PrintUnformatted(d);
-	assert_string_equal(text, "{\"www_authenticate\":[],\"url\":"
+	assert_string_equal(text,
+	    "{\"www_authenticate\":[],\"url\":"
 	    "\"https://mail.example.com/EWS/Exchange.asmx\",\"http_status\":null,"
 	    "\"reachable\":false,\"error\":\"connection refused\"}");
 	free(text);
@@ -219,9 +240,9 @@ static void
 test_autodiscover(void **state)
 {
 	struct web_ad_summary s = {
-		.domain = "example.com",
-		.reasons = {"https://example.com/autodiscover/autodiscover.xml answers HTTP 404",
-		    NULL, "no redirect", "no SRV record _autodiscover._tcp.example.com"},
+	    .domain = "example.com",
+	    .reasons = {"https://example.com/autodiscover/autodiscover.xml answers HTTP 404", NULL,
+	        "no redirect", "no SRV record _autodiscover._tcp.example.com"},
 	};
 	struct autodiscover_settings st;
 	struct verdict v = {0};
@@ -230,7 +251,8 @@ test_autodiscover(void **state)
 	/* No step found an endpoint: fail, every step's reason in order ("?" for none). */
 	web_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_FAIL);
-	assert_string_equal(v.summary, "no autodiscover method works for example.com "
+	assert_string_equal(v.summary,
+	    "no autodiscover method works for example.com "
 	    "(https://example.com/autodiscover/autodiscover.xml answers HTTP 404; ?; no redirect; "
 	    "no SRV record _autodiscover._tcp.example.com)");
 	assert_non_null(strstr(v.advice, "(a CNAME to its autodiscover host)"));
@@ -242,7 +264,8 @@ test_autodiscover(void **state)
 	s.win_reason = "https://autodiscover.example.com/... asks for authentication (Basic)";
 	web_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_PASS);
-	assert_string_equal(v.summary, "autodiscover for example.com works (step 2, "
+	assert_string_equal(v.summary,
+	    "autodiscover for example.com works (step 2, "
 	    "autodiscover_host): https://autodiscover.example.com/... asks for authentication "
 	    "(Basic)");
 	verdict_clear(&v);
@@ -251,7 +274,8 @@ test_autodiscover(void **state)
 	s.win_points_to = "mail.old.example";
 	web_ad_verdict(&s, &v);
 	assert_int_equal(v.status, RESULT_WARN);
-	assert_string_equal(v.summary, "autodiscover for example.com works (step 2, "
+	assert_string_equal(v.summary,
+	    "autodiscover for example.com works (step 2, "
 	    "autodiscover_host) but points at mail.old.example, not at the expected "
 	    "autodiscover.outlook.com");
 	verdict_clear(&v);
@@ -264,7 +288,8 @@ test_autodiscover(void **state)
 	st.redirect = "user@example.onmicrosoft.com";
 	s.win_settings = &st;
 	web_ad_verdict(&s, &v);
-	assert_non_null(strstr(v.summary, "autodiscover_host): redirect to "
+	assert_non_null(strstr(v.summary,
+	    "autodiscover_host): redirect to "
 	    "user@example.onmicrosoft.com"));
 	verdict_clear(&v);
 	st.redirect = NULL;
@@ -280,12 +305,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_webmail_certificate_days),
-		cmocka_unit_test(test_webmail_http_status),
-		cmocka_unit_test(test_webmail_tls),
-		cmocka_unit_test(test_webmail_fetch_ends),
-		cmocka_unit_test(test_ews),
-		cmocka_unit_test(test_autodiscover),
+	    cmocka_unit_test(test_webmail_certificate_days),
+	    cmocka_unit_test(test_webmail_http_status),
+	    cmocka_unit_test(test_webmail_tls),
+	    cmocka_unit_test(test_webmail_fetch_ends),
+	    cmocka_unit_test(test_ews),
+	    cmocka_unit_test(test_autodiscover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
