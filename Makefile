@@ -45,7 +45,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FORMAT_SRC := $(wildcard src/*.[ch] src/cli/*.[ch] checks/*.[ch] reports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/tests/%)
 
-.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck lint-assets
+.PHONY: all check unit integration fuzz fuzz-smoke demo install clean deps lab-up lab-down format pkgcheck lint-assets lint
 
 all: cutover
 
@@ -113,10 +113,19 @@ integration: $(BUILD)/cutover
 	CUTOVER_BIN=$(abspath $(BUILD)/cutover) $(PYTHON) -m pytest -q tests/integration
 
 check: deps
+	$(MAKE) lint
 	$(MAKE) lint-assets
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) fuzz-smoke
+
+# The code's own rules (docs/layers.md): who may include whom, function
+# length (allow-list for RFC-shaped ones), the formatting of .clang-format.
+lint:
+	bash .ci/layers.sh
+	python3 .ci/funclen.py
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
+	@echo "lint: formatting ok"
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_CC     ?= clang

@@ -40,7 +40,7 @@ def main(argv):
     for line in allow_file.read_text().splitlines() if allow_file.exists() else []:
         line = line.split("#", 1)[0].strip()
         if line:
-            where, n = line.split()
+            where, n = line.split()[:2]
             allow[where] = int(n)
     found = []
     for d in ("src", "checks", "reports"):

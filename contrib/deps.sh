@@ -14,6 +14,8 @@ PACKAGES=(
 	libc-ares-dev libevent-dev libssl-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libexpat1-dev
 	# unit tests, sanitizers, fuzzing
 	libcmocka-dev clang libclang-rt-14-dev
+	# the lint step of make check (.ci/layers.sh, .ci/funclen.py, formatting)
+	clang-format
 	# integration tests
 	python3 python3-pytest python3-jsonschema python3-spf
 	# the official SPF test suites (tests/spf-suite/*.yml)
@@ -42,7 +44,7 @@ PACKAGES=(
 # Only for the tests and benchmarks (make check, .ci/run): `make demo` skips
 # these (chromium, clang and the test tools are about 450 MB it does not use).
 CHECK_ONLY=(
-	libcmocka-dev clang libclang-rt-14-dev
+	libcmocka-dev clang libclang-rt-14-dev clang-format
 	python3-pytest python3-jsonschema python3-spf
 	chromium bind9-dnsutils isync time bc groff-base man-db nodejs
 )
