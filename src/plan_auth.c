@@ -305,6 +305,22 @@ plan_auth_derive(struct plan_ctx *ctx, const struct oauth2_config *c, int di, co
 	return -1;
 }
 
+/* The device authorization endpoint beside TOKEN_URL: Entra ID's
+ * ".../oauth2/v2.0/devicecode" for ".../oauth2/v2.0/token", Google's
+ * ".../device/code" for ".../token"; NULL for another shape. */
+static char *
+plan_auth_device_beside(const char *token_url)
+{
+	static const char entra[] = "/oauth2/v2.0/token", plain[] = "/token";
+	size_t n = strlen(token_url);
+
+	if (n > sizeof(entra) - 1 && strcmp(token_url + n - (sizeof(entra) - 1), entra) == 0)
+		return xasprintf("%.*sdevicecode", (int)(n - 5), token_url);
+	if (n > sizeof(plain) - 1 && strcmp(token_url + n - (sizeof(plain) - 1), plain) == 0)
+		return xasprintf("%.*s/device/code", (int)(n - 6), token_url);
+	return NULL;
+}
+
 /* token_url, device_url and scope from the side's profile when the plan has none. */
 static int
 plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side, struct oauth2_config *c)
@@ -325,7 +341,13 @@ plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side, stru
 		return -1;
 	if (c->token_url_from == NULL && c->token_url != NULL)
 		c->token_url_from = plan_auth_defaults[di].profile;
-	if (needs_device &&
+	/* A plan that names its own token endpoint (a lab, a sovereign cloud)
+	 * gets the device endpoint beside it, never the profile's public one. */
+	if (needs_device && c->device_url == NULL && c->token_url_from != NULL &&
+	    strcmp(c->token_url_from, "plan") == 0)
+		c->device_url = plan_auth_device_beside(c->token_url);
+	if (needs_device && c->device_url == NULL &&
+	    (c->token_url_from == NULL || strcmp(c->token_url_from, "plan") != 0) &&
 	    plan_auth_derive(ctx, c, di, "device_url",
 	        di >= 0 ? plan_auth_defaults[di].device_path : NULL, 1, &c->device_url) != 0)
 		return -1;
@@ -337,6 +359,10 @@ plan_auth_defaults_fill(struct plan_ctx *ctx, const struct plan_side *side, stru
 		return plan_auth_fail(ctx, "token_url", 0,
 		    prof != NULL ? "missing (this side's profile has no OAuth2 token endpoint)"
 		                 : "missing (or a \"profile\" that has one: microsoft365, google)");
+	if (needs_device && c->device_url == NULL && c->token_url_from != NULL &&
+	    strcmp(c->token_url_from, "plan") == 0)
+		return plan_auth_fail(ctx, "device_url", 0,
+		    "missing (and not to be derived from this token_url: set it)");
 	if (needs_device && c->device_url == NULL)
 		return plan_auth_fail(ctx, "device_url", 0,
 		    prof != NULL

@@ -1353,6 +1353,20 @@ test_auth_m365_defaults(void **state)
 	    "https://login.microsoftonline.com/t1/oauth2/v2.0/devicecode");
 	plan_free(p);
 
+	/* a token endpoint of the plan's own (a lab, a sovereign cloud): the
+	 * device endpoint beside it, never the public default */
+	p = auth_ok("microsoft365",
+	    "\"type\": \"oauth2\", \"flow\": \"device_code\", \"client_id\": \"c\", "
+	    "\"token_url\": \"https://127.0.0.8:8443/lab.test/oauth2/v2.0/token\"");
+	assert_string_equal(p->destination.auth->device_url,
+	    "https://127.0.0.8:8443/lab.test/oauth2/v2.0/devicecode");
+	plan_free(p);
+	p = auth_ok("google",
+	    "\"type\": \"oauth2\", \"flow\": \"device_code\", \"client_id\": \"c\", "
+	    "\"token_url\": \"https://127.0.0.8:8443/token\"");
+	assert_string_equal(p->destination.auth->device_url, "https://127.0.0.8:8443/device/code");
+	plan_free(p);
+
 	/* access_token needs no tenant: nothing is requested */
 	p = auth_ok("microsoft365",
 	    "\"type\": \"oauth2\", \"flow\": \"access_token\", "
@@ -1486,11 +1500,13 @@ test_auth_flow_rules(void **state)
 	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
 	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 token_url is derived "
 	    "from it: set tenant, or token_url)");
+	/* the plan's own token endpoint: the device endpoint is beside it, so no
+	 * tenant is needed (see test_auth_microsoft365_defaults) */
 	auth_err("microsoft365",
 	    "\"type\": \"oauth2\", \"flow\": \"device_code\", "
-	    "\"client_id\": \"c\", \"token_url\": \"https://idp/token\"",
-	    "plan.json:3: destination.auth.tenant: missing (the microsoft365 device_url is derived "
-	    "from it: set tenant, or device_url)");
+	    "\"client_id\": \"c\", \"token_url\": \"https://idp/oauth\"",
+	    "plan.json:3: destination.auth.device_url: missing (and not to be derived from this "
+	    "token_url: set it)");
 	auth_err("generic",
 	    "\"type\": \"oauth2\", \"flow\": \"client_credentials\", "
 	    "\"client_id\": \"c\", \"client_secret\": \"env:S\"",
