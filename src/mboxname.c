@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "util.h"
 
 static char *
@@ -422,26 +423,12 @@ static const char *const folders_translit[64] = {
     "y",
 };
 
-struct folders_sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void
-folders_sb_put(struct folders_sb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
+/* A suggested name is at most this long (names are a few hundred bytes). */
+#define FOLDERS_SUGGEST_MAX (64u * 1024u)
 
 /* One level, fixed for PROBLEMS. */
 static void
-folders_fix_level(struct folders_sb *b, const char *l, unsigned problems, char dd)
+folders_fix_level(struct strbuf *b, const char *l, unsigned problems, char dd)
 {
 	size_t len = strlen(l), start = b->len, chars = 0;
 
@@ -460,21 +447,21 @@ folders_fix_level(struct folders_sb *b, const char *l, unsigned problems, char d
 		    ((problems & FOLDERS_NP_DEST_DELIM) && ch == (unsigned char)dd) ||
 		    ((problems & FOLDERS_NP_COMMA) && ch == ',') ||
 		    ((problems & FOLDERS_NP_PERIOD) && ch == '.')) {
-			folders_sb_put(b, "-", 1);
+			strbuf_append(b, "-", 1);
 		} else if ((problems & FOLDERS_NP_AMPERSAND) && ch == '&') {
-			folders_sb_put(b, "and", 3);
+			strbuf_append(b, "and", 3);
 		} else if ((problems & FOLDERS_NP_NON_ASCII) && ch == 0xc3 && i + 1 < len &&
 		    ((unsigned char)l[i + 1] & 0xc0) == 0x80) {
 			const char *t = folders_translit[(unsigned char)l[i + 1] - 0x80];
 
-			folders_sb_put(b, t, strlen(t));
+			strbuf_append(b, t, strlen(t));
 			i++;
 		} else {
-			folders_sb_put(b, l + i, 1);
+			strbuf_append(b, l + i, 1);
 		}
 	}
 	if ((problems & FOLDERS_NP_TOO_LONG) &&
-	    folders_utf8_chars(b->s + start) > FOLDERS_MAX_LEVEL_CHARS) {
+	    folders_utf8_chars(strbuf_str(b) + start) > FOLDERS_MAX_LEVEL_CHARS) {
 		/* Cut at a character boundary. */
 		for (size_t i = start; i < b->len; i++) {
 			if (((unsigned char)b->s[i] & 0xc0) != 0x80 &&
@@ -492,28 +479,28 @@ folders_name_suggest(const char *name, unsigned problems, const struct folders_n
 {
 	char dd = rules->dest_delim != '\0' ? rules->dest_delim : '/';
 	char sd = rules->src_delim;
-	struct folders_sb b = {NULL, 0, 0};
+	struct strbuf b;
 	char *copy;
 	size_t n;
 	char **lv = folders_levels(name, sd, &copy, &n);
 
-	folders_sb_put(&b, "", 0);
+	strbuf_init(&b, FOLDERS_SUGGEST_MAX);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0) {
 			if ((problems & FOLDERS_NP_TOO_DEEP) && i >= FOLDERS_MAX_DEPTH)
-				folders_sb_put(&b, " - ", 3);
+				strbuf_append(&b, " - ", 3);
 			else
-				folders_sb_put(&b, &sd, 1);
+				strbuf_append(&b, &sd, 1);
 		}
 		folders_fix_level(&b, lv[i], problems, dd);
 	}
 	if (problems & FOLDERS_NP_RESERVED)
-		folders_sb_put(&b, " (mail)", 7);
+		strbuf_append(&b, " (mail)", 7);
 	if (problems & FOLDERS_NP_CASE_DUP)
-		folders_sb_put(&b, " (2)", 4);
+		strbuf_append(&b, " (2)", 4);
 	free(lv);
 	free(copy);
-	return b.s;
+	return strbuf_take(&b);
 }
 
 /* The rank of a well-known NAME (a top-level path) in folders_guesses, or
