@@ -227,16 +227,16 @@ iprobe_try_pop3(struct iprobe *p)
 	    p->imap_res == NET_RESULT_OK || strcmp(p->side_name, "source") != 0)
 		return 0;
 	memset(&o, 0, sizeof(o));
-	o.host = pu->host;
-	o.port = pu->port;
-	o.tls = net_tls_mode_for(pu->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
-	o.ca_file = ro->ca_file;
-	o.insecure = ro->insecure;
-	o.allow_old_tls = ro->allow_old_tls;
-	o.dns = runner_dns(p->r);
-	o.user = p->user;
-	o.password = p->password;
-	o.admin = p->admin;
+	o.sess.host = pu->host;
+	o.sess.port = pu->port;
+	o.sess.tls = net_tls_mode_for(pu->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
+	o.sess.ca_file = ro->ca_file;
+	o.sess.insecure = ro->insecure;
+	o.sess.allow_old_tls = ro->allow_old_tls;
+	o.sess.dns = runner_dns(p->r);
+	o.sess.user = p->user;
+	o.sess.password = p->password;
+	o.sess.admin = p->admin;
 	p->pc = pop3_client_open(runner_base(p->r), &o, iprobe_pop3_ready, p);
 	return 1;
 }
@@ -278,18 +278,19 @@ iprobe_start(struct task *t, void *aux)
 	struct imap_client_opts o;
 
 	memset(&o, 0, sizeof(o));
-	o.host = p->ep.host;
-	o.port = p->ep.port;
-	o.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
-	o.ca_file = ro->ca_file;
-	o.insecure = ro->insecure;
-	o.allow_old_tls = ro->allow_old_tls;
-	o.dns = runner_dns(p->r);
+	o.sess.host = p->ep.host;
+	o.sess.port = p->ep.port;
+	o.sess.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
+	o.sess.ca_file = ro->ca_file;
+	o.sess.insecure = ro->insecure;
+	o.sess.allow_old_tls = ro->allow_old_tls;
+	o.sess.dns = runner_dns(p->r);
 	if (p->login) {
-		o.user = p->user;
-		o.password = p->password;
-		o.admin = p->admin;
-		mailcheck_oauth_opts(p->r, p->side_name, &p->lg, &o.oauth_cache, &o.oauth_cfg);
+		o.sess.user = p->user;
+		o.sess.password = p->password;
+		o.sess.admin = p->admin;
+		mailcheck_oauth_opts(
+		    p->r, p->side_name, &p->lg, &o.sess.oauth_cache, &o.sess.oauth_cfg);
 	}
 	p->t = t;
 	p->c = imap_client_open(

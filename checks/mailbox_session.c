@@ -306,20 +306,20 @@ ma_start(struct task *t, void *aux)
 
 	s->t = t;
 	memset(&o, 0, sizeof(o));
-	o.host = u->host;
-	o.port = u->port;
-	o.tls = net_tls_mode_for(u->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
-	o.ca_file = ro->ca_file;
-	o.insecure = ro->insecure;
-	o.allow_old_tls = ro->allow_old_tls;
-	o.dns = runner_dns(s->run->r);
-	o.user = s->user;
-	o.password = s->password;
-	o.admin = s->admin;
+	o.sess.host = u->host;
+	o.sess.port = u->port;
+	o.sess.tls = net_tls_mode_for(u->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
+	o.sess.ca_file = ro->ca_file;
+	o.sess.insecure = ro->insecure;
+	o.sess.allow_old_tls = ro->allow_old_tls;
+	o.sess.dns = runner_dns(s->run->r);
+	o.sess.user = s->user;
+	o.sess.password = s->password;
+	o.sess.admin = s->admin;
 	if (s->oauth != NULL) {
-		o.oauth_cache =
+		o.sess.oauth_cache =
 		    oauth2_runner_cache(s->run->r, s->side->name, s->run->plan->state_dir);
-		o.oauth_cfg = s->oauth;
+		o.sess.oauth_cfg = s->oauth;
 	}
 	s->c = imap_client_open(runner_base(s->run->r), &o, ma_ready, s);
 }

@@ -159,18 +159,19 @@ pprobe_start(struct task *t, void *aux)
 	struct pop3_client_opts o;
 
 	memset(&o, 0, sizeof(o));
-	o.host = p->ep.host;
-	o.port = p->ep.port;
-	o.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
-	o.ca_file = ro->ca_file;
-	o.insecure = ro->insecure;
-	o.allow_old_tls = ro->allow_old_tls;
-	o.dns = runner_dns(p->r);
+	o.sess.host = p->ep.host;
+	o.sess.port = p->ep.port;
+	o.sess.tls = net_tls_mode_for(p->ep.implicit, p->login && ro->allow_plaintext);
+	o.sess.ca_file = ro->ca_file;
+	o.sess.insecure = ro->insecure;
+	o.sess.allow_old_tls = ro->allow_old_tls;
+	o.sess.dns = runner_dns(p->r);
 	if (p->login) {
-		o.user = p->user;
-		o.password = p->password;
-		o.admin = p->admin;
-		mailcheck_oauth_opts(p->r, p->side->name, &p->lg, &o.oauth_cache, &o.oauth_cfg);
+		o.sess.user = p->user;
+		o.sess.password = p->password;
+		o.sess.admin = p->admin;
+		mailcheck_oauth_opts(
+		    p->r, p->side->name, &p->lg, &o.sess.oauth_cache, &o.sess.oauth_cfg);
 	}
 	p->t = t;
 	p->c = pop3_client_open(runner_base(p->r), &o, pprobe_ready, p);

@@ -949,22 +949,6 @@ imap_client_open(
     struct event_base *base, const struct imap_client_opts *o, imap_ready_fn ready_cb, void *arg)
 {
 	struct imap_client *c = xcalloc(1, sizeof(*c));
-	struct mailsess_opts so = {
-	    .host = o->host,
-	    .port = o->port,
-	    .tls = o->tls,
-	    .ca_file = o->ca_file,
-	    .insecure = o->insecure,
-	    .allow_old_tls = o->allow_old_tls,
-	    .dns = o->dns,
-	    .creds = {.user = o->user,
-	        .password = o->password,
-	        .admin = o->admin,
-	        .token = o->token},
-	    .oauth_cache = o->oauth_cache,
-	    .oauth_cfg = o->oauth_cfg,
-	    .oauth_subject = o->user,
-	};
 
 	c->ready_cb = ready_cb;
 	c->ready_arg = arg;
@@ -972,7 +956,7 @@ imap_client_open(
 		c->limits = *o->limits;
 	c->parser = imap_parser_new(&c->limits);
 	imap_set_state(c, IMAP_S_CONNECT);
-	mailsess_open(&c->s, &imap_ops, base, &so);
+	mailsess_open(&c->s, &imap_ops, base, &o->sess);
 	return c;
 }
 

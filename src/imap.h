@@ -32,10 +32,8 @@
 #include <event2/event.h>
 
 #include "net.h"
+#include "mailsess.h"
 #include "sasl.h"
-
-struct oauth2_cache;
-struct oauth2_config;
 
 /* ---- the response parser ------------------------------------------------------ */
 
@@ -216,25 +214,7 @@ enum imap_state {
 const char *imap_state_str(enum imap_state st);
 
 struct imap_client_opts {
-	const char *host;
-	int port;
-	enum net_tls_mode tls; /* net.h: implicit, STARTTLS, or plain allowed */
-	const char *ca_file;
-	int insecure;
-	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
-	struct dns_client *dns;
-	/* Credentials; USER NULL = stop at READY without logging in. */
-	const char *user;
-	const char *password; /* the user's, or the admin's when ADMIN is set */
-	const char *admin;    /* authentication identity for SASL PLAIN with
-	                         USER as authorization identity (master users) */
-	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
-	                         AUTHENTICATE OAUTHBEARER or XOAUTH2, as offered */
-	/* OAuth2 from the run's token cache instead of TOKEN: fetched for CFG
-	 * and USER before connecting, and once more when the server refuses it
-	 * as invalid (expired on the way); see mailsess.h. */
-	struct oauth2_cache *oauth_cache;
-	const struct oauth2_config *oauth_cfg;
+	struct mailsess_opts sess; /* the server, TLS and the login (mailsess.h) */
 	const struct imap_limits *limits;
 };
 

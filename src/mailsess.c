@@ -165,15 +165,15 @@ mailsess_open(struct mailsess *s, const struct mailsess_ops *ops, struct event_b
 	s->insecure = o->insecure;
 	s->allow_old_tls = o->allow_old_tls;
 	s->dns = o->dns;
-	s->user = xstrdup(o->creds.user);
-	s->password = xstrdup(o->creds.password);
-	s->admin = xstrdup(o->creds.admin);
-	s->token = xstrdup(o->creds.token);
+	s->user = xstrdup(o->user);
+	s->password = xstrdup(o->password);
+	s->admin = xstrdup(o->admin);
+	s->token = xstrdup(o->token);
 	s->started_ms = util_now_ms();
-	if (o->oauth_cache != NULL && o->creds.user != NULL) {
+	if (o->oauth_cache != NULL && o->user != NULL) {
 		s->oauth_cache = o->oauth_cache;
 		s->oauth_cfg = o->oauth_cfg;
-		s->oauth_subject = xstrdup(o->oauth_subject);
+		s->oauth_subject = xstrdup(o->user);
 		s->oauth_wait = oauth2_get(
 		    s->oauth_cache, s->oauth_cfg, s->oauth_subject, mailsess_token_cb, s);
 		return;

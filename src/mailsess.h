@@ -31,23 +31,15 @@
 
 struct mailsess;
 
-/*
- * What the session logs in with. Exactly one of PASSWORD and TOKEN is set
- * for a login; USER NULL = no login (stop once connected and greeted).
- * ADMIN: the authentication identity of a master-user login (SASL PLAIN
- * with USER as authorization identity). All copied; secrets wiped.
- */
-struct mailsess_creds {
-	const char *user;
-	const char *password; /* secret */
-	const char *admin;
-	const char *token; /* secret: an OAuth2 access token (XOAUTH2/OAUTHBEARER) */
-};
-
 struct oauth2_cache;
 struct oauth2_config;
 struct oauth2_wait;
 
+/*
+ * How to reach the server and log in: what both clients take (imap.h and
+ * pop3.h embed it as `sess` in their options). Strings are copied; secrets
+ * are wiped when the login is over.
+ */
 struct mailsess_opts {
 	const char *host;
 	int port;
@@ -56,17 +48,22 @@ struct mailsess_opts {
 	int insecure;
 	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
 	struct dns_client *dns;
-	struct mailsess_creds creds;
+	/* The login; USER NULL = none (stop once connected and greeted). One of
+	 * PASSWORD, TOKEN or OAUTH_CACHE gives the secret. ADMIN: the
+	 * authentication identity of a master-user login (SASL PLAIN with USER
+	 * as authorization identity). */
+	const char *user;
+	const char *password; /* secret: the user's, or the admin's with ADMIN */
+	const char *admin;
+	const char *token; /* secret: an OAuth2 access token (XOAUTH2/OAUTHBEARER) */
 	/*
-	 * OAuth2 from the run's token cache (oauth2.h): when OAUTH_CACHE is
-	 * set, the session first gets a token for OAUTH_CFG and OAUTH_SUBJECT
-	 * (creds.token is then unused) and connects with it; when the server
-	 * refuses it, the session drops it from the cache and starts again,
-	 * once, with a fresh token (it may have expired on the way).
+	 * OAuth2 from the run's token cache (oauth2.h): the session first gets a
+	 * token for OAUTH_CFG and USER and connects with it; when the server
+	 * refuses it as invalid, the session drops it from the cache and starts
+	 * again, once, with a fresh token (it may have expired on the way).
 	 */
 	struct oauth2_cache *oauth_cache;
 	const struct oauth2_config *oauth_cfg;
-	const char *oauth_subject;
 };
 
 struct mailsess_ops {

@@ -446,29 +446,13 @@ pop3_client_open(
     struct event_base *base, const struct pop3_client_opts *o, pop3_ready_fn ready_cb, void *arg)
 {
 	struct pop3_client *c = xcalloc(1, sizeof(*c));
-	struct mailsess_opts so = {
-	    .host = o->host,
-	    .port = o->port,
-	    .tls = o->tls,
-	    .ca_file = o->ca_file,
-	    .insecure = o->insecure,
-	    .allow_old_tls = o->allow_old_tls,
-	    .dns = o->dns,
-	    .creds = {.user = o->user,
-	        .password = o->password,
-	        .admin = o->admin,
-	        .token = o->token},
-	    .oauth_cache = o->oauth_cache,
-	    .oauth_cfg = o->oauth_cfg,
-	    .oauth_subject = o->user,
-	};
 
 	c->ready_cb = ready_cb;
 	c->ready_arg = arg;
 	c->messages = c->octets = -1;
 	c->parser = pop3_parser_new(0, 0);
 	pop3_set_state(c, POP3_S_CONNECT);
-	mailsess_open(&c->s, &pop3_ops, base, &so);
+	mailsess_open(&c->s, &pop3_ops, base, &o->sess);
 	return c;
 }
 

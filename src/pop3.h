@@ -23,10 +23,8 @@
 #include <event2/event.h>
 
 #include "net.h"
+#include "mailsess.h"
 #include "sasl.h"
-
-struct oauth2_cache;
-struct oauth2_config;
 
 /* ---- reply parser ---- */
 
@@ -91,23 +89,7 @@ enum pop3_state {
 const char *pop3_state_str(enum pop3_state st);
 
 struct pop3_client_opts {
-	const char *host;
-	int port;
-	enum net_tls_mode tls; /* net.h: implicit, STLS, or plain allowed */
-	const char *ca_file;
-	int insecure;
-	int allow_old_tls; /* log in even when TLS 1.0/1.1 was negotiated */
-	struct dns_client *dns;
-	const char *user;     /* NULL: stop at READY after CAPA (TLS probe) */
-	const char *password; /* the user's, or the admin's when ADMIN is set */
-	const char *admin;    /* SASL PLAIN authentication identity (master user) */
-	const char *token;    /* secret: OAuth2 access token instead of PASSWORD:
-	                         AUTH OAUTHBEARER or XOAUTH2, as offered */
-	/* OAuth2 from the run's token cache instead of TOKEN: fetched for CFG
-	 * and USER before connecting, and once more when the server refuses it
-	 * as invalid (expired on the way); see mailsess.h. */
-	struct oauth2_cache *oauth_cache;
-	const struct oauth2_config *oauth_cfg;
+	struct mailsess_opts sess; /* the server, TLS and the login (mailsess.h) */
 };
 
 struct pop3_client;

@@ -78,22 +78,22 @@ sync_open(struct sync_mbox *m, int dest, imap_ready_fn cb, void *arg)
 	struct imap_client_opts o;
 
 	memset(&o, 0, sizeof(o));
-	o.host = side->imap->host;
-	o.port = side->imap->port;
-	o.tls = net_tls_mode_for(side->imap->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
-	o.ca_file = ro->ca_file;
-	o.insecure = ro->insecure;
-	o.allow_old_tls = ro->allow_old_tls;
-	o.dns = runner_dns(m->run->r);
-	o.user = dest ? m->mb->dest_user : m->mb->source_user;
-	o.password = dest ? m->mb->dest_password : m->mb->source_password;
+	o.sess.host = side->imap->host;
+	o.sess.port = side->imap->port;
+	o.sess.tls = net_tls_mode_for(side->imap->tls == PLAN_TLS_IMPLICIT, ro->allow_plaintext);
+	o.sess.ca_file = ro->ca_file;
+	o.sess.insecure = ro->insecure;
+	o.sess.allow_old_tls = ro->allow_old_tls;
+	o.sess.dns = runner_dns(m->run->r);
+	o.sess.user = dest ? m->mb->dest_user : m->mb->source_user;
+	o.sess.password = dest ? m->mb->dest_password : m->mb->source_password;
 	if (side->auth != NULL) {
-		o.password = NULL; /* the token replaces it */
-		o.oauth_cache = oauth2_runner_cache(m->run->r, side->name, plan->state_dir);
-		o.oauth_cfg = side->auth;
-	} else if (o.password == NULL && side->admin != NULL) {
-		o.admin = side->admin->user;
-		o.password = side->admin->password;
+		o.sess.password = NULL; /* the token replaces it */
+		o.sess.oauth_cache = oauth2_runner_cache(m->run->r, side->name, plan->state_dir);
+		o.sess.oauth_cfg = side->auth;
+	} else if (o.sess.password == NULL && side->admin != NULL) {
+		o.sess.admin = side->admin->user;
+		o.sess.password = side->admin->password;
 	}
 	return imap_client_open(sync_base(m), &o, cb, arg);
 }
