@@ -226,7 +226,11 @@ key_pem(EVP_PKEY *k)
 
 	assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
 	n = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)n);
+	/* The BIO's bytes are not NUL-terminated: copy, never strndup (ASan). */
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
 	BIO_free(b);
 	return out;
 }
@@ -256,7 +260,11 @@ cert_pem(EVP_PKEY *k, unsigned char der_sha256[32])
 	OPENSSL_free(der);
 	PEM_write_bio_X509(b, x);
 	n = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)n);
+	/* The BIO's bytes are not NUL-terminated: copy, never strndup (ASan). */
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
 	BIO_free(b);
 	X509_free(x);
 	return out;
