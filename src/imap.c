@@ -511,7 +511,7 @@ static void
 imap_on_auth(struct imap_client *c, const struct imap_response *r, void *arg)
 {
 	const char *how = arg;
-	char *text;
+	char *text, st[SASL_OAUTH_STATUS_LEN];
 
 	if (r == NULL)
 		return;
@@ -543,11 +543,9 @@ imap_on_auth(struct imap_client *c, const struct imap_response *r, void *arg)
 		    "the server rejected the %s command: %s", how, text);
 	else if (c->s.oauth_refused)
 		mailsess_fail(&c->s, NET_RESULT_AUTH_FAILED,
-		    "%s refused the OAuth2 token (status %s%s%s): %s%s%s%s", how,
-		    c->s.oauth_error.status[0] != '\0' ? c->s.oauth_error.status : "not given",
-		    c->s.oauth_error.scope[0] != '\0' ? ", scope " : "", c->s.oauth_error.scope,
-		    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
-		    r->code != NULL ? "] " : "", text);
+		    "%s refused the OAuth2 token (%s): %s%s%s%s", how,
+		    mailsess_oauth_status(&c->s, st, sizeof(st)), r->code != NULL ? "[" : "",
+		    r->code != NULL ? r->code : "", r->code != NULL ? "] " : "", text);
 	else
 		mailsess_fail(&c->s, NET_RESULT_AUTH_FAILED, "%s refused: %s%s%s%s%s", how,
 		    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",

@@ -8,6 +8,7 @@
 #include "mailsess.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -429,6 +430,16 @@ mailsess_oauth_challenge(struct mailsess *s, const char *text)
 	if (sasl_oauth_error_parse(text, strlen(text), &s->oauth_error) != 0)
 		memset(&s->oauth_error, 0, sizeof(s->oauth_error));
 	return sasl_oauth_error_reply(s->mech);
+}
+
+const char *
+mailsess_oauth_status(const struct mailsess *s, char *buf, size_t len)
+{
+	const struct sasl_oauth_error *e = &s->oauth_error;
+
+	snprintf(buf, len, "status %s%s%s", e->status[0] != '\0' ? e->status : "not given",
+	    e->scope[0] != '\0' ? ", scope " : "", e->scope);
+	return buf;
 }
 
 const char *

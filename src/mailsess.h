@@ -184,6 +184,9 @@ const char *mailsess_oauth_challenge(struct mailsess *s, const char *text);
  * was not retried yet, drop it and start again with a fresh one (returns 1:
  * the protocol does nothing more; its ops->restart is called). Else 0. */
 int mailsess_oauth_retry(struct mailsess *s);
+/* "status 401, scope mail" from the server's OAuth2 error challenge
+ * ("status not given" without one), written into BUF (LEN bytes). */
+const char *mailsess_oauth_status(const struct mailsess *s, char *buf, size_t len);
 /* Words for a refused login that the server's offer explains ("this server
  * wants OAuth2 ..."), appended to a failure message, or "" (static). */
 const char *mailsess_login_hint(const struct mailsess *s, unsigned offers);

@@ -221,7 +221,7 @@ pop3_parse_stat(struct pop3_client *c, const char *text)
 static void
 pop3_auth_reply(struct pop3_client *c, const struct pop3_reply *r)
 {
-	char *text;
+	char *text, st[SASL_OAUTH_STATUS_LEN];
 
 	if (r->kind == POP3_REPLY_OK) {
 		mailsess_forget_secrets(&c->s);
@@ -249,10 +249,8 @@ pop3_auth_reply(struct pop3_client *c, const struct pop3_reply *r)
 		    "the server refuses plaintext logins: -ERR %s", text);
 	else if (c->s.oauth_refused)
 		mailsess_fail(&c->s, NET_RESULT_AUTH_FAILED,
-		    "AUTH %s refused the OAuth2 token (status %s%s%s): -ERR %s%s%s%s",
-		    sasl_mech_name(c->s.mech),
-		    c->s.oauth_error.status[0] != '\0' ? c->s.oauth_error.status : "not given",
-		    c->s.oauth_error.scope[0] != '\0' ? ", scope " : "", c->s.oauth_error.scope,
+		    "AUTH %s refused the OAuth2 token (%s): -ERR %s%s%s%s",
+		    sasl_mech_name(c->s.mech), mailsess_oauth_status(&c->s, st, sizeof(st)),
 		    r->code != NULL ? "[" : "", r->code != NULL ? r->code : "",
 		    r->code != NULL ? "] " : "", text);
 	else

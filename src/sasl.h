@@ -56,6 +56,9 @@ struct sasl_oauth_error {
 	char schemes[64]; /* "Bearer", "" when absent */
 };
 
+/* Room for "status S, scope C" built from a struct sasl_oauth_error. */
+#define SASL_OAUTH_STATUS_LEN 352
+
 /* Decode the base64 challenge B64 (LEN bytes, the text after "+ " or "+OK "
  * without CRLF). Returns 0 with *OUT filled, -1 when it is not base64 JSON
  * of that shape (*OUT all empty). */
