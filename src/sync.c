@@ -24,6 +24,9 @@
  *      server after the restart has looked. Unmatched intents written less
  *      than the settle time (--timeout) ago are looked for again, with
  *      backoff, until they match or the settle time is over.
+ *      A move between folders (sync_moves.c) is kept the same way: its
+ *      INTENT rows in the target folder are committed before UID MOVE or
+ *      UID COPY is sent, and one a kill left is reconciled like any other.
  *  I4  What the state says was copied is checked against the destination
  *      after every folder's pass (destination UIDs of DONE rows; with
  *      --verify, size and SHA-256 of every one, and source messages at or

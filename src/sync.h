@@ -18,7 +18,12 @@
  *   2. skips every folder whose STATUS (UIDVALIDITY, UIDNEXT) shows nothing
  *      above what the state (syncstate.h) says was copied: a pass with
  *      nothing new costs no command per folder beyond the pipelined STATUS.
- *   3. runs up to `jobs` folder workers, each with its own source and
+ *   3. moves on the destination what the user moved between source folders
+ *      since the last pass (sync_moves.c: a new message of one folder with
+ *      the size, Message-ID and SHA-256 of a copy whose source left another
+ *      folder), before any folder's pass: UID MOVE, or UID COPY and UID
+ *      EXPUNGE, with intents committed first and settled from COPYUID.
+ *   4. runs up to `jobs` folder workers, each with its own source and
  *      destination connection: SELECT/EXAMINE; reconcile intents left by a
  *      crash; recover a source UIDVALIDITY change by (Message-ID, size,
  *      SHA-256); fetch metadata (UID FLAGS INTERNALDATE RFC822.SIZE

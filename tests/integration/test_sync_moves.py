@@ -122,3 +122,178 @@ def test_final_pass_moves_what_the_user_filed(mail_lab, tmp_path, cutover):
     d = r.check("sync.mailbox", USER)["details"]
     assert (d["copied"], d["moved"], d["deleted"], d["flags_updated"]) == (0, 0, 0, 0), d
     assert r.check("mailbox.compare", USER)["status"] == "pass"
+
+
+USER2 = "user032@lab.test"
+
+
+def bodies(lab, side, user, folder):
+    """[(uid, sha256 bytes, size)] of FOLDER."""
+    import hashlib
+    import re
+    m = sh.connect(lab, side, user)
+    try:
+        typ, data = m.select(sh.quote(folder), readonly=True)
+        assert typ == "OK", data
+        if int(data[0]) == 0:
+            return []
+        typ, data = m.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+        assert typ == "OK", data
+        return [(int(re.search(rb"UID (\d+)", it[0]).group(1)), hashlib.sha256(it[1]).digest(),
+                 len(it[1])) for it in data if isinstance(it, tuple)]
+    finally:
+        m.logout()
+
+
+def status(lab, side, user, folder):
+    import re
+    m = sh.connect(lab, side, user)
+    try:
+        typ, data = m.status(sh.quote(folder), "(UIDVALIDITY UIDNEXT)")
+        assert typ == "OK", data
+        return (int(re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1)),
+                int(re.search(rb"UIDNEXT (\d+)", data[0]).group(1)))
+    finally:
+        m.logout()
+
+
+def prestage_and_file(lab, tmp_path, cutover, user, n=60, filed=range(11, 41)):
+    """INBOX of N messages and an Archive of 2, copied; then the user files
+    FILED (INBOX UIDs) into the Archive at the source. Returns the plan and
+    the folder map."""
+    sh.wipe(lab, "source", user)
+    sh.wipe(lab, "destination", user)
+    sh.append_bulk(lab, "source", user, "INBOX", [
+        (sh.message(f"k-{i}", 300 + 11 * i, seed="mvkill"), "\\Seen" if i % 2 else "",
+         time.time() - 60 * i) for i in range(n)])
+    sh.append_bulk(lab, "source", user, ARCHIVE, [
+        (sh.message(f"a-{i}", 500, seed="mvkill"), "", time.time()) for i in range(2)])
+    plan = sh.plan(tmp_path, lab, [user], state_dir=tmp_path / "state")
+    r = cutover("sync", plan, "--no-progress")
+    c = r.check("sync.mailbox", user)
+    assert c["details"]["copied"] == n + 2, c
+    m = session(lab, "source", user, "INBOX")
+    try:
+        assert m.uid("MOVE", uid_set(filed), sh.quote(ARCHIVE))[0] == "OK"
+    finally:
+        m.logout()
+    return plan, sh.folder_map(c)
+
+
+def kill_after_intents(lab, tmp_path, user, fmap, moved_on_destination):
+    """The state and the destination as a run killed in the moves step
+    leaves them: INTENT rows in the Archive's folder for the filed messages
+    (committed before the command), the INBOX rows still DONE; with
+    MOVED_ON_DESTINATION the UID MOVE reached the destination too (killed
+    before its answer was recorded)."""
+    db = sqlite3.connect(str(tmp_path / "state" / "sync.db"))
+    try:
+        fid = {name: i for i, name in db.execute("SELECT id, src_name FROM folder")}
+        rows = {bytes(sha): (uid, size, mid, duv, duid, sf, df)
+                for uid, size, sha, mid, duv, duid, sf, df in db.execute(
+                    "SELECT src_uid, size, sha256, message_id, dst_uidvalidity, dst_uid, "
+                    "src_flags, dst_flags FROM msg WHERE folder_id = ? AND state = 1",
+                    (fid["INBOX"],))}
+        known = {u for (u,) in db.execute("SELECT src_uid FROM msg WHERE folder_id = ?",
+                                          (fid[ARCHIVE],))}
+        uv, uidnext = status(lab, "destination", user, fmap[ARCHIVE])
+        filed = [(uid, sha) for uid, sha, _ in bodies(lab, "source", user, ARCHIVE)
+                 if uid not in known]
+        assert len(filed) == 30
+        for uid, sha in filed:
+            _, size, mid, _, _, sf, df = rows[sha]
+            db.execute("INSERT INTO msg(folder_id, src_uid, state, size, sha256, message_id, "
+                       "dst_uidvalidity, dst_uidnext, dst_uid, updated_at, written_ms, "
+                       "src_flags, dst_flags) VALUES(?, ?, 0, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
+                       (fid[ARCHIVE], uid, size, sha, mid, uv, uidnext, sf, df))
+        db.commit()
+        dst_uids = [rows[sha][4] for _, sha in filed]
+    finally:
+        db.close()
+    if moved_on_destination:
+        m = session(lab, "destination", user, "INBOX")
+        try:
+            assert m.uid("MOVE", uid_set(sorted(dst_uids)), sh.quote(fmap[ARCHIVE]))[0] == "OK"
+        finally:
+            m.logout()
+
+
+def same_everywhere(lab, user, fmap):
+    src = sh.snapshot(lab, "source", user)
+    dst = sh.snapshot(lab, "destination", user)
+    for sf, df in fmap.items():
+        assert by_body(src[sf]) == by_body(dst[df]), sf
+
+
+def test_a_move_killed_after_the_command_is_reconciled(mail_lab, tmp_path, cutover):
+    """Killed after UID MOVE reached the destination, before COPYUID was
+    recorded: the next pass finds the moved copies (I3) and copies nothing,
+    the origin's rows whose copies left with them go, nothing is deleted."""
+    plan, fmap = prestage_and_file(mail_lab, tmp_path, cutover, USER2)
+    kill_after_intents(mail_lab, tmp_path, USER2, fmap, moved_on_destination=True)
+    r = cutover("sync", plan, "--no-progress", "--delete")
+    c = r.check("sync.mailbox", USER2)
+    assert c["status"] == "pass", c
+    d = c["details"]
+    assert (d["copied"], d["reconciled"], d["moved"], d["deleted"]) == (0, 30, 0, 0), d
+    same_everywhere(mail_lab, USER2, fmap)
+    r = cutover("sync", plan, "--no-progress", "--delete")
+    d = r.check("sync.mailbox", USER2)["details"]
+    assert (d["copied"], d["moved"], d["deleted"], d["reconciled"]) == (0, 0, 0, 0), d
+    same_everywhere(mail_lab, USER2, fmap)
+
+
+def test_a_move_killed_before_the_command_copies_once(mail_lab, tmp_path, cutover):
+    """Killed after the intents were committed, before UID MOVE was sent:
+    the next pass drops the intents, copies the filed messages once and
+    (--delete) expunges the copies left in INBOX: no duplicate, no loss."""
+    plan, fmap = prestage_and_file(mail_lab, tmp_path, cutover, USER2)
+    kill_after_intents(mail_lab, tmp_path, USER2, fmap, moved_on_destination=False)
+    r = cutover("sync", plan, "--no-progress", "--delete", "--timeout", "5")
+    c = r.check("sync.mailbox", USER2)
+    assert c["status"] == "pass", c
+    d = c["details"]
+    assert (d["copied"], d["moved"], d["deleted"]) == (30, 0, 30), d
+    same_everywhere(mail_lab, USER2, fmap)
+    r = cutover("sync", plan, "--no-progress", "--delete")
+    d = r.check("sync.mailbox", USER2)["details"]
+    assert (d["copied"], d["moved"], d["deleted"]) == (0, 0, 0), d
+
+
+def test_without_move_the_copy_is_copied_then_expunged(mail_lab, tmp_path, cutover):
+    """A destination without MOVE (the lab's "hoster" server offers UIDPLUS
+    only): UID COPY, then \\Deleted and UID EXPUNGE of exactly those UIDs.
+    Without --delete: a move is no deletion."""
+    lab = mail_lab
+    user, dest = USER2, "bob@lab.test"
+    sh.wipe(lab, "source", user)
+    sh.wipe(lab, "hoster", dest)
+    sh.append_bulk(lab, "source", user, "INBOX", [
+        (sh.message(f"h-{i}", 400 + i, seed="mvhoster"), "", time.time()) for i in range(20)])
+    sh.append_bulk(lab, "source", user, ARCHIVE, [
+        (sh.message("h-a", 500, seed="mvhoster"), "", time.time())])
+    plan = sh.plan(tmp_path, lab, [user], state_dir=tmp_path / "state", extra={
+        "destination": {"imap": f"imaps://127.0.0.7:{lab.ports['hoster']['imaps']}"},
+        "mailboxes": [{"source_user": user, "source_password": lab.password("source", user),
+                       "dest_user": dest, "dest_password": lab.password("hoster", dest)}]})
+    r = cutover("sync", plan, "--no-progress")
+    c = r.check("sync.mailbox", user)
+    assert c["details"]["copied"] == 21, c
+    fmap = sh.folder_map(c)
+    m = sh.connect(lab, "hoster", dest)
+    try:
+        assert "MOVE" not in m.capabilities and "UIDPLUS" in m.capabilities
+    finally:
+        m.logout()
+    m = session(lab, "source", user, "INBOX")
+    try:
+        assert m.uid("MOVE", "5:12", sh.quote(ARCHIVE))[0] == "OK"
+    finally:
+        m.logout()
+    r = cutover("sync", plan, "--no-progress")
+    d = r.check("sync.mailbox", user)["details"]
+    assert (d["copied"], d["moved"], d["deleted"], d["deleted_pending"]) == (0, 8, 0, 0), d
+    src = sh.snapshot(lab, "source", user)
+    dst = sh.snapshot(lab, "hoster", dest)
+    for sf, df in fmap.items():
+        assert by_body(src[sf]) == by_body(dst[df]), sf
