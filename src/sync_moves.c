@@ -189,12 +189,17 @@ mv_sink(void *arg, const char *data, size_t len, uint64_t off, uint64_t total, i
 {
 	struct sync_moves *mv = arg;
 
+	/* Progress for the watchdog as in sync_sink: a trickle is no progress. */
+	mv->m->drip += len;
+	if (first || off + len == total || mv->m->drip >= SYNC_DRIP_BYTES) {
+		mv->m->drip = 0;
+		sync_touch(mv->m);
+	}
 	if (first) {
 		size_t plen;
 		const char *pre = imap_parser_partial(imap_client_parser(mv->m->src), &plen);
 		uint32_t uid = sync_prefix_uid(pre, plen);
 
-		sync_touch(mv->m);
 		mv->cur = NULL;
 		for (size_t i = mv->c0; uid != 0 && i < mv->n_c; i++)
 			if (mv->c[i].uid == uid && !mv->c[i].hashed)
@@ -426,7 +431,11 @@ mv_pair(struct sync_moves *mv)
 		     i++) {
 			struct mv_row *r = &mv->rows[i];
 
+			/* Two source folders mapped to one destination folder: the
+			 * copy is where it belongs; T copies it, O deletes its own. */
 			if (!r->used && r->o != c->t &&
+			    strcmp(mv->m->folders[r->o].dst_raw, mv->m->folders[c->t].dst_raw) !=
+			        0 &&
 			    memcmp(r->m.sha256, c->sha, sizeof(c->sha)) == 0) {
 				r->used = 1;
 				c->row = i;
@@ -918,6 +927,14 @@ mv_load_rows(struct sync_moves *mv)
 		if (syncstate_folder_get(
 		        st, m->pair, f->src_raw, f->st_uidvalidity, f->dst_raw, &sf) != 0)
 			return -1;
+		/* STATUS says what the folder's last settled pass saw: nothing
+		 * left it since, it is no origin (and its rows stay on disk). */
+		if (f->unchanged ||
+		    (sf.seen_uidnext != 0 && sf.seen_uidnext == f->st_uidnext &&
+		        sf.seen_messages == f->st_messages)) {
+			syncstate_folder_clear(&sf);
+			continue;
+		}
 		if (syncstate_msgs(st, sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
 			syncstate_folder_clear(&sf);
 			return -1;
