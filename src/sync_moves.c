@@ -265,6 +265,16 @@ mv_row_fits(const struct sync_moves *mv, size_t t, uint64_t size, const char *ms
 	return 0;
 }
 
+/* Has a folder other than T a row a message may be? */
+static int
+mv_other_rows(const struct sync_moves *mv, size_t t)
+{
+	for (size_t i = 0; i < mv->n_rows; i++)
+		if (mv->rows[i].o != t)
+			return 1;
+	return 0;
+}
+
 static void
 mv_list_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
 {
@@ -380,8 +390,8 @@ mv_list_next(struct sync_moves *mv)
 		fid = sf.id;
 		mv->last_uid = sf.last_uid;
 		syncstate_folder_clear(&sf);
-		if (f->st_uidnext <= mv->last_uid + 1)
-			continue; /* nothing new */
+		if (f->st_uidnext <= mv->last_uid + 1 || !mv_other_rows(mv, mv->fi))
+			continue; /* nothing new, or no copy elsewhere it may be */
 		if (syncstate_msgs(st, fid, -1, mv->last_uid, &rows, &n) != 0) {
 			mv_end(mv);
 			return;

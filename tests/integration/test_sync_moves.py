@@ -297,3 +297,86 @@ def test_without_move_the_copy_is_copied_then_expunged(mail_lab, tmp_path, cutov
     dst = sh.snapshot(lab, "hoster", dest)
     for sf, df in fmap.items():
         assert by_body(src[sf]) == by_body(dst[df]), sf
+
+
+USER3 = "user033@lab.test"
+KILL_FOLDERS = ["INBOX", ARCHIVE, "Work"]
+KILL_ROUNDS = 16
+
+
+def test_sigkill_while_the_user_keeps_filing(mail_lab, tmp_path):
+    """Between passes the user files messages from folder to folder (and
+    deletes a few); each pass (--delete) is killed with SIGKILL at a seeded
+    random moment, many of them in the moves step. The pass that runs to the
+    end leaves every folder holding exactly what the source folder holds
+    (SHA-256, size, flags, INTERNALDATE: no duplicate, nothing lost), and
+    the next pass has nothing to do."""
+    import json
+    import random
+    import signal
+    import subprocess
+
+    from conftest import cutover_bin
+
+    lab = mail_lab
+    rng = random.Random(20261207)
+    sh.wipe(lab, "source", USER3)
+    sh.wipe(lab, "destination", USER3)
+    for folder, n in (("INBOX", 240), (ARCHIVE, 60), ("Work", 60)):
+        sh.append_bulk(lab, "source", USER3, folder, [
+            (sh.message(f"{folder}-{i}", rng.choice([800, 20000, 60000]), seed="mvcrash"),
+             rng.choice(["", "\\Seen", "\\Seen $Label1"]), time.time() - 60 * i)
+            for i in range(n)])
+    plan = sh.plan(tmp_path, lab, [USER3], state_dir=tmp_path / "state")
+    argv = [cutover_bin(), "sync", str(plan), "--no-progress", "-q", "--no-compare",
+            "--delete", "--timeout", "5"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    killed = 0
+    for k in range(KILL_ROUNDS):
+        src, dst = rng.sample(KILL_FOLDERS, 2)
+        m = session(lab, "source", USER3, src)
+        try:
+            typ, data = m.uid("SEARCH", "ALL")
+            uids = [int(u) for u in data[0].split()]
+            if not uids:
+                continue
+            pick = sorted(rng.sample(uids, min(60, len(uids))))
+            assert m.uid("MOVE", uid_set(pick), sh.quote(dst))[0] == "OK"
+            gone = [u for u in uids if u not in pick][:3]
+            if k % 3 == 0 and gone:  # and deletes a few
+                m.uid("STORE", uid_set(gone), "+FLAGS.SILENT", "(\\Deleted)")
+                assert m.uid("EXPUNGE", uid_set(gone))[0] == "OK"
+        finally:
+            m.logout()
+        # ...and new mail arrives, copied slowly (--max-rate) after the moves.
+        sh.append_bulk(lab, "source", USER3, rng.choice(KILL_FOLDERS), [
+            (sh.message(f"new{k}-{i}", 3000, seed="mvcrash"), "", time.time())
+            for i in range(10)])
+        p = subprocess.Popen(argv + ["--max-rate", "40"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # On the lab the moves step runs from about 0.1 s to 0.15-0.3 s.
+        time.sleep(rng.uniform(0.05, 0.3))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            killed += 1
+        p.wait(timeout=60)
+    assert killed > 0, "every pass finished before its kill: the test proved nothing"
+    out = subprocess.run(argv + ["--json", str(tmp_path / "final.json")],
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads((tmp_path / "final.json").read_text())
+    c = [x for x in rep["checks"] if x["id"] == "sync.mailbox"][0]
+    fmap = sh.folder_map(c)
+    src = sh.snapshot(lab, "source", USER3)
+    dst = sh.snapshot(lab, "destination", USER3)
+    for s, d in fmap.items():
+        assert dst.get(d) == src[s], f"{s} -> {d}: not exactly once " \
+            f"({len(src[s])} on the source, {len(dst.get(d, []))} on the destination)"
+    out = subprocess.run(argv + ["--json", str(tmp_path / "again.json")],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    rep = json.loads((tmp_path / "again.json").read_text())
+    d = [x for x in rep["checks"] if x["id"] == "sync.mailbox"][0]["details"]
+    assert (d["copied"], d["moved"], d["deleted"], d["flags_updated"]) == (0, 0, 0, 0), d
+    print(f"{killed} of {KILL_ROUNDS} passes killed")
