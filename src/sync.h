@@ -149,6 +149,15 @@ char *sync_message_id(const char *hdr, size_t len);
 int sync_uid_set(const char *s, uint32_t *out, size_t max);
 
 /*
+ * The text of a COPYUID code after its name ("uidvalidity source-set
+ * destination-set", RFC 4315 section 3) into *UIDVALIDITY and the pairs
+ * SRC[i] -> DST[i] (at most MAX each, in the order the sets give). Returns
+ * how many pairs, or -1 when malformed, longer than MAX or the two sets
+ * differ in length.
+ */
+int sync_copyuid(const char *s, uint32_t *uidvalidity, uint32_t *src, uint32_t *dst, size_t max);
+
+/*
  * I2 (sync.c): the highest UID a folder's last_uid may take. The pass's
  * messages are 0..N-1 in ascending UID order; MARK(CTX, I, &uid) gives
  * message I's UID and returns nonzero when it is settled in the state (DONE,

@@ -559,34 +559,26 @@ mv_origin_next(struct sync_moves *mv)
 static void
 mv_copyuid(struct sync_moves *mv, const struct imap_response *r)
 {
-	const char *rest, *a, *b;
-	char *ss, *ds;
+	const char *rest;
 	uint32_t uv, *su, *du;
 	size_t max = mv->n_c ? mv->n_c : 1;
-	int ns, nd;
+	int n;
 
-	if (r == NULL || r->status != IMAP_ST_OK || !imap_code_is(r, "COPYUID", &rest) ||
-	    sync_parse_u32(rest, &uv) != 0 || uv != mv->st_uidv ||
-	    (a = strchr(rest, ' ')) == NULL || (b = strchr(a + 1, ' ')) == NULL)
+	if (r == NULL || r->status != IMAP_ST_OK || !imap_code_is(r, "COPYUID", &rest))
 		return;
-	ss = xstrndup(a + 1, (size_t)(b - a - 1));
-	ds = xstrndup(b + 1, strcspn(b + 1, " "));
 	su = xcalloc(max, sizeof(*su));
 	du = xcalloc(max, sizeof(*du));
-	ns = sync_uid_set(ss, su, max);
-	nd = sync_uid_set(ds, du, max);
-	if (ns > 0 && ns == nd) {
-		if (mv->n_cp + (size_t)ns > mv->cap_cp) {
-			mv->cap_cp = mv->n_cp + (size_t)ns;
+	n = sync_copyuid(rest, &uv, su, du, max);
+	if (n > 0 && uv == mv->st_uidv) {
+		if (mv->n_cp + (size_t)n > mv->cap_cp) {
+			mv->cap_cp = mv->n_cp + (size_t)n;
 			mv->cp_src = xrealloc(mv->cp_src, mv->cap_cp * sizeof(*mv->cp_src));
 			mv->cp_dst = xrealloc(mv->cp_dst, mv->cap_cp * sizeof(*mv->cp_dst));
 		}
-		memcpy(mv->cp_src + mv->n_cp, su, (size_t)ns * sizeof(*su));
-		memcpy(mv->cp_dst + mv->n_cp, du, (size_t)ns * sizeof(*du));
-		mv->n_cp += (size_t)ns;
+		memcpy(mv->cp_src + mv->n_cp, su, (size_t)n * sizeof(*su));
+		memcpy(mv->cp_dst + mv->n_cp, du, (size_t)n * sizeof(*du));
+		mv->n_cp += (size_t)n;
 	}
-	free(ss);
-	free(ds);
 	free(su);
 	free(du);
 }
