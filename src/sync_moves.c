@@ -88,7 +88,8 @@ struct sync_moves {
 	size_t ti;                 /* move: the target folder */
 	uint32_t *cp_src, *cp_dst; /* move: COPYUID pairs of the target's commands */
 	size_t n_cp, cap_cp;
-	int cmd_failed; /* move: a command was not answered OK */
+	int cmd_failed;      /* move: a command was not answered OK */
+	int n_cmds, n_codes; /* move: commands sent, COPYUID codes received */
 	EVP_MD_CTX *md;
 	struct mv_cand *cur;
 	int pending, failed;
@@ -134,6 +135,21 @@ mv_end(struct sync_moves *mv)
 	mbox_moves_free(m);
 	if (m->fatal == NULL && !m->finished)
 		mbox_start_workers(m);
+}
+
+/* A connection that closed while idle answers nothing: a command sent on
+ * it would be dropped without an answer. End the step (the workers
+ * connect again). 1 when it ended. */
+static int
+mv_lost(struct sync_moves *mv)
+{
+	struct sync_mbox *m = mv->m;
+
+	if (m->src != NULL && m->dst != NULL && imap_client_state(m->src) == IMAP_S_READY &&
+	    imap_client_state(m->dst) == IMAP_S_READY)
+		return 0;
+	mv_end(mv);
+	return 1;
 }
 
 /* A tagged answer: 1 when OK; a connection lost fails the step. */
@@ -370,6 +386,8 @@ mv_list_next(struct sync_moves *mv)
 	struct sync_mbox *m = mv->m;
 	struct syncstate *st = m->run->st;
 
+	if (mv_lost(mv))
+		return;
 	for (; mv->fi < m->n_folders; mv->fi++) {
 		struct sync_folder *f = &m->folders[mv->fi];
 		struct syncstate_folder sf;
@@ -524,6 +542,8 @@ mv_origin_next(struct sync_moves *mv)
 {
 	struct sync_mbox *m = mv->m;
 
+	if (mv_lost(mv))
+		return;
 	for (; mv->fi < m->n_folders; mv->fi++) {
 		const struct sync_folder *f = &m->folders[mv->fi];
 		uint32_t *uids = xcalloc(mv->n_c ? mv->n_c : 1, sizeof(*uids));
@@ -578,6 +598,7 @@ mv_copyuid(struct sync_moves *mv, const struct imap_response *r)
 		memcpy(mv->cp_src + mv->n_cp, su, (size_t)n * sizeof(*su));
 		memcpy(mv->cp_dst + mv->n_cp, du, (size_t)n * sizeof(*du));
 		mv->n_cp += (size_t)n;
+		mv->n_codes++;
 	}
 	free(su);
 	free(du);
@@ -633,9 +654,12 @@ mv_drop_done(struct imap_client *c, const struct imap_response *r, void *arg)
 static void
 mv_drop_copied(struct sync_moves *mv)
 {
-	uint32_t *uids = xcalloc(mv->n_c ? mv->n_c : 1, sizeof(*uids));
+	uint32_t *uids;
 	size_t n = 0;
 
+	if (mv_lost(mv))
+		return;
+	uids = xcalloc(mv->n_c ? mv->n_c : 1, sizeof(*uids));
 	for (size_t k = 0; k < mv->n_c; k++)
 		if (mv_of(mv, &mv->c[k], mv->fi, mv->ti, MV_DONE))
 			uids[n++] = mv->rows[mv->c[k].row].m.dst_uid;
@@ -678,10 +702,13 @@ mv_settle(struct sync_moves *mv)
 			break;
 		}
 	}
-	/* Answered OK without a COPYUID for it: not moved (gone meanwhile); the
-	 * intent goes and T's pass copies the message. A command not answered
-	 * OK leaves its intents to T's pass (I3). */
-	for (size_t k = 0; rc == 0 && !mv->cmd_failed && k < mv->n_c; k++)
+	/* Left out of the COPYUID of a command answered OK: not moved (gone
+	 * meanwhile); the intent goes and T's pass copies the message. A command
+	 * not answered OK, or a server that did not say COPYUID for every
+	 * command (RFC 6851 says SHOULD), leaves its intents to T's pass: the
+	 * moved copies are found there by size and SHA-256 (I3). */
+	for (size_t k = 0; rc == 0 && !mv->cmd_failed && mv->n_codes >= mv->n_cmds && k < mv->n_c;
+	     k++)
 		if (mv_of(mv, &mv->c[k], mv->fi, mv->ti, MV_INTENT)) {
 			rc = syncstate_drop(st, mv->c[k].fid, mv->c[k].uid);
 			mv_unpair(mv, &mv->c[k]);
@@ -735,10 +762,14 @@ mv_intents(struct sync_moves *mv)
 {
 	struct sync_mbox *m = mv->m;
 	struct syncstate *st = m->run->st;
-	uint32_t *uids = xcalloc(mv->n_c ? mv->n_c : 1, sizeof(*uids));
+	uint32_t *uids;
 	size_t n = 0;
-	int rc = syncstate_begin(st);
+	int rc;
 
+	if (mv_lost(mv))
+		return;
+	uids = xcalloc(mv->n_c ? mv->n_c : 1, sizeof(*uids));
+	rc = syncstate_begin(st);
 	for (size_t k = 0; rc == 0 && k < mv->n_c; k++) {
 		struct mv_cand *c = &mv->c[k];
 		const struct syncstate_msg *o;
@@ -771,10 +802,12 @@ mv_intents(struct sync_moves *mv)
 		return;
 	}
 	mv->n_cp = 0;
+	mv->n_codes = 0;
 	mv->cmd_failed = 0;
 	mv->pending = 0;
 	mv_send_sets(mv, m->dst, mv_has_move(mv) ? "UID MOVE" : "UID COPY", uids, n,
 	    m->folders[mv->ti].dst_raw, 1, mv_move_untagged, mv_move_done);
+	mv->n_cmds = mv->pending;
 	free(uids);
 }
 
@@ -829,6 +862,8 @@ mv_target_next(struct sync_moves *mv)
 {
 	struct sync_mbox *m = mv->m;
 
+	if (mv_lost(mv))
+		return;
 	for (; mv->ti < m->n_folders; mv->ti++) {
 		const struct sync_folder *t = &m->folders[mv->ti];
 		struct imap_cmd *cmd;
@@ -887,6 +922,8 @@ mv_move_next(struct sync_moves *mv)
 {
 	struct sync_mbox *m = mv->m;
 
+	if (mv_lost(mv))
+		return;
 	for (; mv->fi < m->n_folders; mv->fi++) {
 		struct imap_cmd *cmd;
 		size_t k;
