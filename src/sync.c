@@ -24,6 +24,9 @@
  *      server after the restart has looked. Unmatched intents written less
  *      than the settle time (--timeout) ago are looked for again, with
  *      backoff, until they match or the settle time is over.
+ *      A move between folders (sync_moves.c) is kept the same way: its
+ *      INTENT rows in the target folder are committed before UID MOVE or
+ *      UID COPY is sent, and one a kill left is reconciled like any other.
  *  I4  What the state says was copied is checked against the destination
  *      after every folder's pass (destination UIDs of DONE rows; with
  *      --verify, size and SHA-256 of every one, and source messages at or
@@ -1472,6 +1475,7 @@ mbox_free_folders(struct sync_mbox *m)
 static void
 mbox_teardown(struct sync_mbox *m)
 {
+	mbox_moves_free(m);
 	for (int i = 0; i < m->n_workers; i++)
 		worker_destroy(&m->workers[i]);
 	free(m->workers);
@@ -1531,7 +1535,7 @@ mbox_fill_map(const struct sync_mbox *m, cJSON *d)
 struct sync_totals {
 	uint64_t copied, bytes, skipped, errors, too_large, reconciled, recovered, throttled;
 	uint64_t would, would_bytes, dropped_kw, unfinished, flags_updated, conflicts;
-	uint64_t deleted, deleted_pending;
+	uint64_t deleted, deleted_pending, moved;
 	uint64_t v_checked, v_missing, v_mismatched, v_unverifiable, v_unrecorded;
 	size_t v_folders;
 	const struct sync_folder *v_first; /* the first folder the check found short */
@@ -1557,6 +1561,7 @@ totals_add(struct sync_totals *t, const struct sync_folder *f)
 	t->conflicts += f->conflicts;
 	t->deleted += f->deleted;
 	t->deleted_pending += f->deleted_pending;
+	t->moved += f->moved;
 	t->v_checked += f->checked;
 	t->v_missing += f->missing;
 	t->v_mismatched += f->mismatched;
@@ -1594,6 +1599,7 @@ mbox_folder_json(const struct sync_mbox *m, const struct sync_folder *f)
 	cJSON_AddNumberToObject(o, "conflicts", (double)f->conflicts);
 	cJSON_AddNumberToObject(o, "deleted", (double)f->deleted);
 	cJSON_AddNumberToObject(o, "deleted_pending", (double)f->deleted_pending);
+	cJSON_AddNumberToObject(o, "moved", (double)f->moved);
 	cJSON_AddBoolToObject(o, "unchanged", f->unchanged);
 	if (m->run->o.since > 0)
 		cJSON_AddNumberToObject(o, "older_than_since", (double)f->older);
@@ -1669,6 +1675,7 @@ mbox_totals_json(const struct sync_mbox *m, const struct sync_totals *t, cJSON *
 	cJSON_AddNumberToObject(d, "conflicts", (double)t->conflicts);
 	cJSON_AddNumberToObject(d, "deleted", (double)t->deleted);
 	cJSON_AddNumberToObject(d, "deleted_pending", (double)t->deleted_pending);
+	cJSON_AddNumberToObject(d, "moved", (double)t->moved);
 	mbox_fill_map(m, d);
 }
 
@@ -1764,13 +1771,14 @@ mbox_verdict(
 		return;
 	}
 	{
-		char chg[160] = "";
+		char chg[200] = "";
 
-		if (t->flags_updated > 0 || t->deleted > 0 || t->deleted_pending > 0)
+		if (t->flags_updated > 0 || t->deleted > 0 || t->deleted_pending > 0 ||
+		    t->moved > 0)
 			snprintf(chg, sizeof(chg),
-			    "; flags of %llu updated%s, %llu deleted, %llu gone "
-			    "from the source (--delete removes them)",
-			    (unsigned long long)t->flags_updated,
+			    "; %llu moved between folders, flags of %llu updated%s, %llu deleted, "
+			    "%llu gone from the source (--delete removes them)",
+			    (unsigned long long)t->moved, (unsigned long long)t->flags_updated,
 			    t->conflicts > 0 ? " (with conflicts)" : "",
 			    (unsigned long long)t->deleted, (unsigned long long)t->deleted_pending);
 		if (t->copied == 0)
@@ -1987,7 +1995,7 @@ mbox_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	mbox_fatal(m, "nothing moved for %.0f s (--timeout)", (double)idle / 1000.0);
 }
 
-static void
+void
 mbox_start_workers(struct sync_mbox *m)
 {
 	size_t work = 0;
@@ -2066,7 +2074,7 @@ mbox_plan_end(struct sync_mbox *m)
 		f->skipped = f->st_messages;
 		f->done = 1;
 	}
-	mbox_start_workers(m);
+	mbox_moves(m);
 }
 
 static void
@@ -2112,7 +2120,7 @@ mbox_plan_ask(struct sync_mbox *m)
 		imap_cmd_send(cmd, mbox_modseq_untagged, mbox_modseq_done, m);
 	}
 	if (m->statuses == 0)
-		mbox_start_workers(m);
+		mbox_moves(m);
 }
 
 static void

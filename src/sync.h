@@ -18,7 +18,12 @@
  *   2. skips every folder whose STATUS (UIDVALIDITY, UIDNEXT) shows nothing
  *      above what the state (syncstate.h) says was copied: a pass with
  *      nothing new costs no command per folder beyond the pipelined STATUS.
- *   3. runs up to `jobs` folder workers, each with its own source and
+ *   3. moves on the destination what the user moved between source folders
+ *      since the last pass (sync_moves.c: a new message of one folder with
+ *      the size, Message-ID and SHA-256 of a copy whose source left another
+ *      folder), before any folder's pass: UID MOVE, or UID COPY and UID
+ *      EXPUNGE, with intents committed first and settled from COPYUID.
+ *   4. runs up to `jobs` folder workers, each with its own source and
  *      destination connection: SELECT/EXAMINE; reconcile intents left by a
  *      crash; recover a source UIDVALIDITY change by (Message-ID, size,
  *      SHA-256); fetch metadata (UID FLAGS INTERNALDATE RFC822.SIZE
@@ -142,6 +147,15 @@ char *sync_message_id(const char *hdr, size_t len);
  * or longer than MAX.
  */
 int sync_uid_set(const char *s, uint32_t *out, size_t max);
+
+/*
+ * The text of a COPYUID code after its name ("uidvalidity source-set
+ * destination-set", RFC 4315 section 3) into *UIDVALIDITY and the pairs
+ * SRC[i] -> DST[i] (at most MAX each, in the order the sets give). Returns
+ * how many pairs, or -1 when malformed, longer than MAX or the two sets
+ * differ in length.
+ */
+int sync_copyuid(const char *s, uint32_t *uidvalidity, uint32_t *src, uint32_t *dst, size_t max);
 
 /*
  * I2 (sync.c): the highest UID a folder's last_uid may take. The pass's

@@ -100,6 +100,9 @@ changes_reset(struct sync_worker *w)
 	free(w->gone_src);
 	w->gone = w->gone_src = NULL;
 	w->n_gone = 0;
+	free(w->both_gone);
+	w->both_gone = NULL;
+	w->n_both_gone = 0;
 	w->gone_step = 0;
 	w->changes_failed = 0;
 	w->chg_updated = w->chg_conflicts = 0;
@@ -343,6 +346,8 @@ changes_record(struct sync_worker *w)
 		    st, w->sf.id, w->bases[i].src_uid, w->bases[i].bs, w->bases[i].bd);
 	for (size_t i = 0; rc == 0 && !w->changes_failed && w->gone_step == 1 && i < w->n_gone; i++)
 		rc = syncstate_drop(st, w->sf.id, w->gone_src[i]);
+	for (size_t i = 0; rc == 0 && !w->changes_failed && i < w->n_both_gone; i++)
+		rc = syncstate_drop(st, w->sf.id, w->both_gone[i]);
 	if (rc == 0)
 		rc = syncstate_commit(st);
 	if (rc != 0) {
@@ -380,6 +385,7 @@ changes_apply(struct sync_worker *w)
 	w->bases = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->bases));
 	w->gone = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone));
 	w->gone_src = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->gone_src));
+	w->both_gone = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*w->both_gone));
 	add = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*add));
 	rem = xcalloc(w->n_crow ? w->n_crow : 1, sizeof(*rem));
 	for (size_t i = 0; i < w->n_crow; i++) {
@@ -390,6 +396,13 @@ changes_apply(struct sync_worker *w)
 		char *sk, *target, *a, *r;
 		int conflict = 0;
 
+		if (d == NULL && s == NULL && !w->chg_since) {
+			/* Gone from both sides (moved on the destination by a run that
+			 * was stopped before it recorded it, or deleted there too):
+			 * nothing to copy or delete, the row goes. */
+			w->both_gone[w->n_both_gone++] = row->src_uid;
+			continue;
+		}
 		if (d == NULL)
 			continue; /* not on the destination: the check (I4) copies it again */
 		if (s == NULL && w->chg_since) {

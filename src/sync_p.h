@@ -12,6 +12,8 @@
  *                   size and SHA-256: reconcile (I3) and UIDVALIDITY recovery,
  *                   one matcher driven by a table
  *   sync_changes.c  the source's changes since the last pass (flags, deletions)
+ *   sync_moves.c    messages moved between folders since the last pass, moved
+ *                   on the destination before the folders' passes
  *
  * The invariants I1-I4 are stated at the top of sync.c.
  */
@@ -88,6 +90,7 @@ struct sync_folder {
 	uint64_t checked, missing, mismatched, unverifiable, unrecorded;
 	/* changes since the last pass (issue 15) */
 	uint64_t flags_updated, conflicts, deleted, deleted_pending;
+	uint64_t moved;   /* moved here on the destination from another folder (sync_moves.c) */
 	uint64_t older;   /* before --since: not copied */
 	int check_rounds; /* checks made this run (a second one copies nothing more) */
 	int check_forced; /* queued because the destination holds fewer than claimed */
@@ -212,6 +215,8 @@ struct sync_worker {
 	size_t n_bases;
 	uint32_t *gone, *gone_src; /* copies whose source is gone: dst / src UIDs */
 	size_t n_gone;
+	uint32_t *both_gone; /* source UIDs of copies gone from both sides */
+	size_t n_both_gone;
 	int gone_step, changes_failed;
 	uint64_t chg_updated, chg_conflicts;
 };
@@ -267,8 +272,9 @@ struct sync_mbox {
 	struct event *kick;     /* deferred: finish the mailbox */
 	struct event *watchdog; /* idle timeout */
 	uint64_t rewritten, created;
-	uint64_t subscribed; /* SUBSCRIBE commands that succeeded */
-	cJSON *mapinfo;      /* "namespaces" and "left_out" for the report (mbox_map) */
+	uint64_t subscribed;      /* SUBSCRIBE commands that succeeded */
+	cJSON *mapinfo;           /* "namespaces" and "left_out" for the report (mbox_map) */
+	struct sync_moves *moves; /* the moves step in progress (sync_moves.c) */
 };
 
 /* Shared between the parts, by the file that defines them. */
@@ -282,6 +288,12 @@ void worker_fail(struct sync_worker *w, int retry, long backoff_ms, const char *
     __attribute__((format(printf, 4, 5)));
 void worker_finish(struct sync_worker *w);
 void worker_meta(struct sync_worker *w);
+
+void mbox_start_workers(struct sync_mbox *m);
+
+/* sync_moves.c: messages moved between folders since the last pass */
+void mbox_moves(struct sync_mbox *m);
+void mbox_moves_free(struct sync_mbox *m);
 
 /* sync_util.c: pure helpers */
 int sync_cmp_u32(const void *a, const void *b);

@@ -119,6 +119,28 @@ sync_uid_set(const char *s, uint32_t *out, size_t max)
 	return (int)n;
 }
 
+int
+sync_copyuid(const char *s, uint32_t *uidvalidity, uint32_t *src, uint32_t *dst, size_t max)
+{
+	const char *a = strchr(s, ' '), *b;
+	char *ss, *ds, num[16];
+	int ns, nd;
+
+	if (a == NULL || (size_t)(a - s) >= sizeof(num) || (b = strchr(a + 1, ' ')) == NULL)
+		return -1;
+	memcpy(num, s, (size_t)(a - s));
+	num[a - s] = '\0';
+	if (sync_parse_u32(num, uidvalidity) != 0 || *uidvalidity == 0)
+		return -1;
+	ss = xstrndup(a + 1, (size_t)(b - a - 1));
+	ds = xstrndup(b + 1, strcspn(b + 1, " "));
+	ns = sync_uid_set(ss, src, max);
+	nd = sync_uid_set(ds, dst, max);
+	free(ss);
+	free(ds);
+	return ns > 0 && ns == nd ? ns : -1;
+}
+
 long
 sync_throttle_ms(const char *code, const char *text)
 {

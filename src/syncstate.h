@@ -19,10 +19,13 @@
  *           source UID), with the time it was written (written_ms, schema
  *           version 2; a version 1 database is migrated on open), in one of
  *           three states:
- *             INTENT  about to be appended: the content hash and size, and
- *                     the destination's UIDVALIDITY and a lower bound of the
+ *             INTENT  about to be appended, or moved into this folder on
+ *                     the destination from another folder's copy (sync
+ *                     moves): the content hash and size, and the
+ *                     destination's UIDVALIDITY and a lower bound of the
  *                     UID it will get (its UIDNEXT). Written and committed
- *                     before the command that appends it is complete.
+ *                     before the command that appends (or moves) it is
+ *                     complete (sent).
  *             DONE    on the destination (dst_uid when the server said it:
  *                     APPENDUID, RFC 4315, or found by reconciliation).
  *             FAILED  the destination refused it; retried by the next pass.

@@ -34,6 +34,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = sync_uid_set(s, uids, 64);
 	if (n > 64)
 		abort();
+	{
+		uint32_t uv, dst[64];
+
+		n = sync_copyuid(s, &uv, uids, dst, 64);
+		if (n > 64 || (n > 0 && uv == 0))
+			abort();
+	}
 	(void)sync_throttle_ms(s, s);
 	mapped = sync_map_name(s, delims[data[0] & 3], delims[(data[0] >> 2) & 3], &rw);
 	if (strlen(mapped) != strlen(s))

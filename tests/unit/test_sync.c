@@ -90,6 +90,32 @@ test_uid_set(void **state)
 }
 
 static void
+test_copyuid(void **state)
+{
+	uint32_t uv = 0, s[8], d[8];
+
+	(void)state;
+	assert_int_equal(sync_copyuid("38505 304,319:320 3956:3958", &uv, s, d, 8), 3);
+	assert_int_equal(uv, 38505);
+	assert_int_equal(s[0], 304);
+	assert_int_equal(d[0], 3956);
+	assert_int_equal(s[2], 320);
+	assert_int_equal(d[2], 3958);
+	assert_int_equal(sync_copyuid("7 3,1 10:11", &uv, s, d, 8), 2); /* in the sets' order */
+	assert_int_equal(s[0], 3);
+	assert_int_equal(d[0], 10);
+	assert_int_equal(s[1], 1);
+	assert_int_equal(d[1], 11);
+	assert_int_equal(sync_copyuid("7 1:3 10:11", &uv, s, d, 8), -1); /* lengths differ */
+	assert_int_equal(sync_copyuid("7 1:9 10:18", &uv, s, d, 8), -1); /* more than fit */
+	assert_int_equal(sync_copyuid("0 1 2", &uv, s, d, 8), -1);
+	assert_int_equal(sync_copyuid("7 1", &uv, s, d, 8), -1);
+	assert_int_equal(sync_copyuid("x 1 2", &uv, s, d, 8), -1);
+	assert_int_equal(sync_copyuid("12345678901234567890 1 2", &uv, s, d, 8), -1);
+	assert_int_equal(sync_copyuid("7 1 2 extra", &uv, s, d, 8), 1);
+}
+
+static void
 test_throttle(void **state)
 {
 	(void)state;
@@ -162,6 +188,7 @@ main(void)
 	    cmocka_unit_test(test_map_name),
 	    cmocka_unit_test(test_message_id),
 	    cmocka_unit_test(test_uid_set),
+	    cmocka_unit_test(test_copyuid),
 	    cmocka_unit_test(test_throttle),
 	    cmocka_unit_test(test_status_modseq),
 	};
