@@ -106,6 +106,12 @@ void spf_pass_verdict(
 
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 
+/* An SRV record of _autodiscover._tcp.DOMAIN. */
+struct dns_ad_srv {
+	unsigned priority, weight, port;
+	const char *target; /* "." when the service is not offered (RFC 2782) */
+};
+
 /* What the A, AAAA (CNAMEs followed) and SRV lookups of autodiscover found. */
 struct dns_ad_summary {
 	const char *host;                    /* autodiscover.DOMAIN */
@@ -124,11 +130,17 @@ struct dns_ad_summary {
 	const char *origin;                /* "plan" or a profile name (NULL: plan) */
 	int matches;                       /* the chain (or an SRV target) reaches EXPECTED */
 	const char *srv_match, *srv_first; /* an SRV target equal to EXPECTED; the first one */
+	/* For the details only: */
+	const char *const *chain;     /* the N_CHAIN CNAMEs followed */
+	const char *const *addresses; /* the N_ADDR addresses */
+	const struct dns_ad_srv *srv; /* the N_SRV records */
+	const cJSON *lookups[3];      /* the A, AAAA, SRV lookups (dnschase_json) */
 };
 
 /* "does not exist (NXDOMAIN)" or "has no such record (NODATA)". */
 const char *dns_ad_negative_str(enum dns_status st);
 void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
+void dns_ad_details_json(const struct dns_ad_summary *s, cJSON *details);
 
 /* ---- dns.dmarc (dns_dmarc.c) ---- */
 

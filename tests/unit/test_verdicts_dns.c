@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "checks/check_verdicts.h"
+#include "json_path.h"
 
 static struct spf_walk_summary
 walk(const char *record, int lookups, int voids)
@@ -763,6 +764,63 @@ test_tls_rpt(void **state)
 	verdict_clear(&v);
 }
 
+/* dns.autodiscover's details: the chain's first link or null, the addresses
+ * and SRV records as found, the expectation only when there is one. */
+static void
+test_autodiscover_details(void **state)
+{
+	const char *chain[] = {"autodiscover.outlook.com", "autod.ms-acdc.office.com"};
+	const char *addrs[] = {"192.0.2.1", "2001:db8::1"};
+	const struct dns_ad_srv srv[] = {{10, 5, 443, "mail.example.com"}, {20, 0, 0, "."}};
+	struct dns_ad_summary s = {.host = "autodiscover.example.com"};
+	cJSON *lookup = cJSON_CreateObject(), *d = cJSON_CreateObject();
+
+	(void)state;
+	cJSON_AddStringToObject(lookup, "type", "A");
+	/* Nothing found, nothing expected: empty lists, nulls. */
+	s.lookups[0] = lookup;
+	dns_ad_details_json(&s, d);
+	assert_true(jnull(d, "cname"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "cname_chain")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "addresses")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "srv")), 0);
+	assert_true(jnull(d, "matches_expected"));
+	assert_null(jpath(d, "expected"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lookups")), 1);
+	assert_string_equal(jstr(d, "lookups.0.type"), "A");
+	cJSON_Delete(d);
+	/* An alias chain with addresses, SRV records and an expectation by profile. */
+	d = cJSON_CreateObject();
+	s.chain = chain;
+	s.n_chain = 2;
+	s.addresses = addrs;
+	s.n_addr = 2;
+	s.srv = srv;
+	s.n_srv = 2;
+	s.expected = "autodiscover.outlook.com";
+	s.origin = "microsoft365";
+	s.matches = 1;
+	dns_ad_details_json(&s, d);
+	assert_string_equal(jstr(d, "cname"), "autodiscover.outlook.com");
+	assert_string_equal(jstr(d, "cname_chain.1"), "autod.ms-acdc.office.com");
+	assert_string_equal(jstr(d, "addresses.1"), "2001:db8::1");
+	assert_true(jnum(d, "srv.0.priority") == 10);
+	assert_true(jnum(d, "srv.0.port") == 443);
+	assert_string_equal(jstr(d, "srv.1.target"), ".");
+	assert_true(cJSON_IsTrue(jpath(d, "matches_expected")));
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	cJSON_Delete(d);
+	/* No origin: the plan. */
+	d = cJSON_CreateObject();
+	s.origin = NULL;
+	s.matches = 0;
+	dns_ad_details_json(&s, d);
+	assert_string_equal(jstr(d, "expected.origin"), "plan");
+	assert_true(cJSON_IsFalse(jpath(d, "matches_expected")));
+	cJSON_Delete(d);
+	cJSON_Delete(lookup);
+}
+
 int
 main(void)
 {
@@ -777,6 +835,7 @@ main(void)
 	    cmocka_unit_test(test_mx_exchanges),
 	    cmocka_unit_test(test_mx_lookup),
 	    cmocka_unit_test(test_autodiscover),
+	    cmocka_unit_test(test_autodiscover_details),
 	    cmocka_unit_test(test_dmarc),
 	    cmocka_unit_test(test_dkim),
 	    cmocka_unit_test(test_mta_sts),
