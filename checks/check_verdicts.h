@@ -266,6 +266,18 @@ void ews_details_json(const struct ews_summary *s, cJSON *ews);
 
 /* ---- web.autodiscover (web_autodiscover.c) ---- */
 
+/* What one autodiscover step (or the autoconfig probe) met. */
+struct web_ad_step {
+	const char *url;       /* where it started, or NULL before known */
+	int found;             /* it found an endpoint */
+	const char *reason;    /* why it failed, or what it found; or NULL */
+	const cJSON *report;   /* http_fetch_report of its last fetch, or NULL */
+	const cJSON *names;    /* hosts and aliases it reached (an array), or NULL */
+	const char *points_to; /* the host that answered (or its alias target) */
+	const struct autodiscover_settings *settings; /* parsed, or NULL */
+	const cJSON *srv;                             /* step 4's SRV records (an array), or NULL */
+};
+
 /* How Outlook's four autodiscover steps went, in their order. */
 struct web_ad_summary {
 	const char *domain;
@@ -277,8 +289,13 @@ struct web_ad_summary {
 	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
 	const char *expected; /* the plan's expected autodiscover host, or NULL */
 	int matches;          /* a name the winning step reached matches it */
+	/* For the details only: */
+	struct web_ad_step steps[5]; /* the four steps, then the autoconfig probe */
+	const char *user;            /* --autodiscover-user, or NULL */
+	const char *email;           /* the address asked about */
 };
 void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
+void web_ad_details_json(const struct web_ad_summary *s, cJSON *details);
 
 /* ---- mailbox.folders, folder_names, limits, large_messages (mailbox_folders.c) ---- */
 
