@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -244,10 +245,17 @@ struct webmail_summary {
 	const char *tls_verify_error; /* "" when none */
 	int has_expiry;               /* the certificate's notAfter is known */
 	long days_left;               /* until then */
+	/* For the details only: */
+	const struct http_fetch_result *fetch; /* the whole fetch (http_fetch_report) */
+	time_t now;                            /* when it ended */
+	int exchange;                          /* an Exchange host (OWA or the profile) */
+	int ews_probed;                        /* an EWS probe follows (its details: ews) */
 };
 
 /* Returns 1 when the page is good enough to probe EWS behind it. */
 int webmail_verdict(const struct webmail_summary *s, struct verdict *out);
+/* The fetch report, "exchange", and "ews": null unless EWS_PROBED. */
+void webmail_details_json(const struct webmail_summary *s, cJSON *details);
 
 /* What the EWS probe (GET /EWS/Exchange.asmx) of an Exchange webmail met. */
 struct ews_summary {

@@ -190,6 +190,36 @@ test_webmail_fetch_ends(void **state)
 	verdict_clear(&v);
 }
 
+/* web.webmail's details: the fetch report, "exchange", and "ews" null when
+ * no EWS probe follows (absent when one does: the probe writes it). */
+static void
+test_webmail_details(void **state)
+{
+	struct http_hop hop = {
+	    .url = "https://mail.example.com/owa/", .method = "GET", .status = 200};
+	struct http_fetch_result fr = {
+	    .end = HTTP_FETCH_OK, .hops = &hop, .n_hops = 1, .last = &hop, .body = ""};
+	struct webmail_summary s = page(200, 100);
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	s.fetch = &fr;
+	s.now = 1795442400;
+	webmail_details_json(&s, d);
+	assert_string_equal(jstr(d, "url"), "https://mail.example.com/");
+	assert_true(jnum(d, "http_status") == 200);
+	assert_true(cJSON_IsFalse(jpath(d, "exchange")));
+	assert_true(jnull(d, "ews"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.exchange = 1;
+	s.ews_probed = 1;
+	webmail_details_json(&s, d);
+	assert_true(cJSON_IsTrue(jpath(d, "exchange")));
+	assert_null(jpath(d, "ews"));
+	cJSON_Delete(d);
+}
+
 static void
 test_ews(void **state)
 {
@@ -383,6 +413,7 @@ main(void)
 	    cmocka_unit_test(test_webmail_http_status),
 	    cmocka_unit_test(test_webmail_tls),
 	    cmocka_unit_test(test_webmail_fetch_ends),
+	    cmocka_unit_test(test_webmail_details),
 	    cmocka_unit_test(test_ews),
 	    cmocka_unit_test(test_autodiscover),
 	    cmocka_unit_test(test_autodiscover_details),
