@@ -39,6 +39,17 @@ int mx_lookup_verdict(const char *domain, enum dns_status status, const char *er
 /* A null MX (RFC 7505); VALID: alone, with preference 0. */
 void mx_null_verdict(const char *domain, int valid, struct verdict *v);
 
+/* One MX record and what the lookups of its exchange found. */
+struct mx_record {
+	unsigned preference;
+	const char *exchange;
+	uint32_t ttl;
+	const char *const *addresses; /* A and AAAA */
+	size_t n_addresses;
+	const char *cname;        /* the exchange is an alias of this, or NULL */
+	const char *lookup_error; /* an address lookup failed, or NULL */
+};
+
 /* What dns.mx found out about the exchanges (the first of each kind). */
 struct mx_summary {
 	size_t n_ex;          /* exchanges checked */
@@ -52,8 +63,15 @@ struct mx_summary {
 	int all_expected;                 /* every exchange matches them */
 	int past_go_live;                 /* the plan's go-live day is over */
 	const char *go_live;              /* that day, "YYYY-MM-DD" */
+	/* For the details only: */
+	const char *resolver;            /* the resolvers asked */
+	const struct mx_record *records; /* the N_EX records checked */
+	int authoritative;               /* the MX answer had the AA flag */
+	const char *expect_origin;       /* where EXPECT_MX came from; NULL: the plan */
+	size_t not_checked;              /* records past the ones checked */
 };
 void mx_verdict(const struct mx_summary *s, struct verdict *v);
+void mx_details_json(const struct mx_summary *s, cJSON *details);
 
 /* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
 void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);

@@ -333,6 +333,65 @@ test_mx_exchanges(void **state)
 	verdict_clear(&v);
 }
 
+/* dns.mx's details: each record with its addresses (resolves false with
+ * none), the provider ("mixed", or null), the expectation only when given,
+ * and records_not_checked only when some were left out. */
+static void
+test_mx_details(void **state)
+{
+	const char *addrs[] = {"192.0.2.25"};
+	const char *expect[] = {"*.mail.protection.outlook.com", NULL};
+	const struct mx_record recs[] = {
+	    {10, "mx1.example.com", 3600, addrs, 1, NULL, NULL},
+	    {20, "mx2.example.com", 3600, NULL, 0, "mail.example.net", "SERVFAIL"},
+	};
+	struct mx_summary s = {.n_ex = 2, .records = recs, .resolver = "127.0.0.1:53", .mixed = 1};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	mx_details_json(&s, d);
+	assert_string_equal(jstr(d, "resolver"), "127.0.0.1:53");
+	assert_true(jnum(d, "records.0.preference") == 10);
+	assert_string_equal(jstr(d, "records.0.addresses.0"), "192.0.2.25");
+	assert_true(jnull(d, "records.0.cname"));
+	assert_true(cJSON_IsTrue(jpath(d, "records.0.resolves")));
+	assert_null(jpath(d, "records.0.lookup_error"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records.1.addresses")), 0);
+	assert_true(cJSON_IsFalse(jpath(d, "records.1.resolves")));
+	assert_string_equal(jstr(d, "records.1.cname"), "mail.example.net");
+	assert_string_equal(jstr(d, "records.1.lookup_error"), "SERVFAIL");
+	assert_string_equal(jstr(d, "provider"), "mixed");
+	assert_true(cJSON_IsFalse(jpath(d, "null_mx")));
+	assert_true(cJSON_IsFalse(jpath(d, "authoritative")));
+	assert_null(jpath(d, "expected"));
+	assert_null(jpath(d, "records_not_checked"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct mx_summary){.n_ex = 0,
+	    .records = recs,
+	    .resolver = "127.0.0.1:53",
+	    .expect_mx = expect,
+	    .authoritative = 1,
+	    .not_checked = 3};
+	mx_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "provider"));
+	assert_string_equal(jstr(d, "expected.mx.0"), "*.mail.protection.outlook.com");
+	assert_string_equal(jstr(d, "expected.origin"), "plan");
+	assert_true(cJSON_IsFalse(jpath(d, "expected.matches")));
+	assert_true(jnum(d, "records_not_checked") == 3);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.provider = "microsoft365";
+	s.expect_origin = "microsoft365";
+	s.all_expected = 1;
+	mx_details_json(&s, d);
+	assert_string_equal(jstr(d, "provider"), "microsoft365");
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	assert_true(cJSON_IsTrue(jpath(d, "expected.matches")));
+	cJSON_Delete(d);
+}
+
 static void
 test_mx_lookup(void **state)
 {
@@ -833,6 +892,7 @@ main(void)
 	    cmocka_unit_test(test_spf_check_host),
 	    cmocka_unit_test(test_mx_ttl),
 	    cmocka_unit_test(test_mx_exchanges),
+	    cmocka_unit_test(test_mx_details),
 	    cmocka_unit_test(test_mx_lookup),
 	    cmocka_unit_test(test_autodiscover),
 	    cmocka_unit_test(test_autodiscover_details),
