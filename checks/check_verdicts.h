@@ -173,12 +173,27 @@ struct dmarc_summary {
 	const char *record;             /* the one DMARC record's text (n_dmarc == 1) */
 	const struct dmarc_record *rec; /* it parsed, or NULL: ERR says why */
 	const struct dmarc_error *err;
+	/* For the details only: */
+	const cJSON *lookup;      /* the TXT lookup (dnschase_json), or NULL */
+	int listed;               /* the lookup answered: the records are listed */
+	const char *const *dmarc; /* the N_DMARC v=DMARC1 records (listed) */
 };
 void dmarc_verdict(const struct dmarc_summary *s, struct verdict *v);
+void dmarc_details_json(const struct dmarc_summary *s, cJSON *details);
 /* A known tag one edit away from NAME ("rue" -> "rua"), or NULL. */
 const char *dmarc_suggest(const char *name);
 
 /* ---- dns.dkim (dns_dkim.c) ---- */
+
+/* What the lookup of one DKIM selector found. */
+struct dkim_selector {
+	const char *selector;
+	const char *name;    /* SELECTOR._domainkey.DOMAIN */
+	const char *cname;   /* the first alias met, or NULL */
+	int published;       /* a key record with a key */
+	const char *record;  /* that record (or a revoked one), or NULL */
+	const cJSON *lookup; /* the lookup (dnschase_json) */
+};
 
 /* The selectors of the destination profile and the first that is not right. */
 struct dkim_summary {
@@ -193,8 +208,12 @@ struct dkim_summary {
 	const char *missing_final; /* where its CNAMEs led */
 	enum dns_status missing_status;
 	int missing_revoked; /* a key record with an empty p= */
+	/* For the details only: */
+	const struct dkim_selector *selectors; /* the N_SEL selectors */
+	const char *chosen_by;                 /* "--expect", "plan" or "mx" */
 };
 void dkim_verdict(const struct dkim_summary *s, struct verdict *v);
+void dkim_details_json(const struct dkim_summary *s, cJSON *details);
 
 /* ---- dns.mta_sts (dns_mta_sts.c) ---- */
 
@@ -221,12 +240,14 @@ void sts_details_json(const struct sts_summary *s, cJSON *details);
 /* The MS=ms... TXT records of the domain. */
 struct msv_summary {
 	const char *domain;
-	const char *want;  /* the plan's expect.verification, or NULL */
-	size_t n_records;  /* MS= records published */
-	const char *first; /* the first of them, or NULL */
-	int found;         /* WANT is among them */
+	const char *want;           /* the plan's expect.verification, or NULL */
+	size_t n_records;           /* MS= records published */
+	const char *first;          /* the first of them, or NULL */
+	int found;                  /* WANT is among them */
+	const char *const *records; /* the N_RECORDS MS= records (details only) */
 };
 void msv_verdict(const struct msv_summary *s, struct verdict *v);
+void msv_details_json(const struct msv_summary *s, cJSON *details);
 
 /* ---- dns.tls_rpt (dns_tls_rpt.c) ---- */
 
@@ -238,8 +259,12 @@ struct tlsrpt_summary {
 	const char *error;     /* why the record is not valid (or more than one), or NULL */
 	const char *first_rua; /* the first report address of the first record */
 	size_t n_rua;
+	/* For the details only: */
+	const char *record;     /* the first record, or NULL */
+	const char *const *rua; /* its N_RUA report addresses */
 };
 void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
+void tlsrpt_details_json(const struct tlsrpt_summary *s, cJSON *details);
 
 /* ---- web.webmail (web_webmail.c) ---- */
 

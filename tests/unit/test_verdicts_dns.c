@@ -595,6 +595,65 @@ test_dmarc(void **state)
 	verdict_clear(&v);
 }
 
+/* dns.dmarc's details: record and policy null unless there is exactly one
+ * record; a parse error with its position; the tags with their defaults. */
+static void
+test_dmarc_details(void **state)
+{
+	const char *good = "v=DMARC1; p=reject; rua=mailto:d@example.com; foo=1";
+	const char *bad = "v=DMARC1; p=maybe";
+	const char *two[] = {good, bad};
+	struct dmarc_record *rec = NULL;
+	struct dmarc_error err = {0};
+	struct dmarc_summary s = {.name = "_dmarc.example.com", .err = &err};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	/* The lookup failed: no records listed. */
+	dmarc_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lookups")), 0);
+	assert_null(jpath(d, "records"));
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "policy"));
+	cJSON_Delete(d);
+	/* Two records: listed, neither judged. */
+	d = cJSON_CreateObject();
+	s.listed = 1;
+	s.n_txt = s.n_dmarc = 2;
+	s.dmarc = two;
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "records.1"), bad);
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "policy"));
+	assert_null(jpath(d, "tags"));
+	cJSON_Delete(d);
+	/* One that does not parse: the error and where. */
+	d = cJSON_CreateObject();
+	s.n_dmarc = 1;
+	s.dmarc = &bad;
+	s.record = bad;
+	assert_int_not_equal(dmarc_parse(bad, strlen(bad), &rec, &err), 0);
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "record"), bad);
+	assert_true(jnull(d, "policy"));
+	assert_non_null(jstr(d, "error.message"));
+	assert_true(jnum(d, "error.position") == (double)err.pos);
+	cJSON_Delete(d);
+	/* One that parses: policy, tags, unknown tags. */
+	d = cJSON_CreateObject();
+	s.dmarc = &good;
+	s.record = good;
+	assert_int_equal(dmarc_parse(good, strlen(good), &rec, &err), 0);
+	s.rec = rec;
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "policy"), "reject");
+	assert_non_null(jpath(d, "tags"));
+	assert_string_equal(jstr(d, "unknown_tags.0"), "foo");
+	assert_null(jpath(d, "error"));
+	cJSON_Delete(d);
+	dmarc_free(rec);
+}
+
 static void
 test_dkim(void **state)
 {
@@ -880,6 +939,83 @@ test_autodiscover_details(void **state)
 	cJSON_Delete(lookup);
 }
 
+/* dns.dkim's details: a line per selector (cname and record null when
+ * absent), the profile's selectors as expected, the count published. */
+static void
+test_dkim_details(void **state)
+{
+	cJSON *lookup = cJSON_CreateObject(), *d = cJSON_CreateObject();
+	const struct dkim_selector sels[] = {
+	    {"selector1", "selector1._domainkey.example.com",
+	        "selector1-example-com._domainkey.example.onmicrosoft.com", 1, "v=DKIM1; p=MIIB",
+	        lookup},
+	    {"selector2", "selector2._domainkey.example.com", NULL, 0, NULL, NULL},
+	};
+	struct dkim_summary s = {.profile = "microsoft365",
+	    .n_sel = 2,
+	    .n_pub = 1,
+	    .selectors = sels,
+	    .chosen_by = "plan"};
+
+	(void)state;
+	cJSON_AddStringToObject(lookup, "type", "TXT");
+	dkim_details_json(&s, d);
+	assert_string_equal(jstr(d, "selectors.0.cname"),
+	    "selector1-example-com._domainkey.example.onmicrosoft.com");
+	assert_true(cJSON_IsTrue(jpath(d, "selectors.0.published")));
+	assert_string_equal(jstr(d, "selectors.0.lookup.type"), "TXT");
+	assert_true(jnull(d, "selectors.1.cname"));
+	assert_true(jnull(d, "selectors.1.record"));
+	assert_true(cJSON_IsFalse(jpath(d, "selectors.1.published")));
+	assert_string_equal(jstr(d, "expected.selectors.1"), "selector2");
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	assert_string_equal(jstr(d, "expected.chosen_by"), "plan");
+	assert_true(jnum(d, "published") == 1);
+	cJSON_Delete(d);
+	cJSON_Delete(lookup);
+}
+
+/* dns.m365_verification's and dns.tls_rpt's details: lists empty and
+ * values null when nothing was found. */
+static void
+test_txt_record_details(void **state)
+{
+	const char *ms[] = {"MS=ms12345678"},
+	           *rua[] = {"mailto:a@example.com", "https://r.example"};
+	struct msv_summary m = {.domain = "example.com"};
+	struct tlsrpt_summary t = {.name = "_smtp._tls.example.com"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	msv_details_json(&m, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "expected"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	m = (struct msv_summary){.want = "MS=ms1", .n_records = 1, .records = ms};
+	msv_details_json(&m, d);
+	assert_string_equal(jstr(d, "records.0"), "MS=ms12345678");
+	assert_string_equal(jstr(d, "expected"), "MS=ms1");
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	tlsrpt_details_json(&t, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "rua")), 0);
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "error"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	t = (struct tlsrpt_summary){.n_records = 2,
+	    .record = "v=TLSRPTv1; rua=mailto:a@example.com",
+	    .rua = rua,
+	    .n_rua = 2,
+	    .error = "2 v=TLSRPTv1 records"};
+	tlsrpt_details_json(&t, d);
+	assert_string_equal(jstr(d, "rua.1"), "https://r.example");
+	assert_string_equal(jstr(d, "record"), "v=TLSRPTv1; rua=mailto:a@example.com");
+	assert_string_equal(jstr(d, "error"), "2 v=TLSRPTv1 records");
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -897,7 +1033,10 @@ main(void)
 	    cmocka_unit_test(test_autodiscover),
 	    cmocka_unit_test(test_autodiscover_details),
 	    cmocka_unit_test(test_dmarc),
+	    cmocka_unit_test(test_dmarc_details),
 	    cmocka_unit_test(test_dkim),
+	    cmocka_unit_test(test_dkim_details),
+	    cmocka_unit_test(test_txt_record_details),
 	    cmocka_unit_test(test_mta_sts),
 	    cmocka_unit_test(test_m365_verification),
 	    cmocka_unit_test(test_tls_rpt),
