@@ -358,8 +358,14 @@ struct folders_summary {
 	int truncated; /* more folders than were read */
 	int64_t total_messages;
 	int64_t total_bytes; /* -1 unknown */
+	/* For the details only: */
+	const char *user;                    /* the source mailbox */
+	const struct folders_inventory *inv; /* or NULL: not read */
+	int connections;                     /* how the inventory was read */
+	size_t round_trips;
 };
 void folders_verdict(const struct folders_summary *s, struct verdict *v);
+void folders_details_json(const struct folders_summary *s, cJSON *details);
 
 /* Folder names that will not migrate as they are (folders_name_problems). */
 struct names_summary {
@@ -374,8 +380,10 @@ struct limits_summary {
 	size_t folder_count;
 	int64_t items_limit;  /* more items fail: the migration stops there */
 	int64_t folder_limit; /* more folders warn */
+	int counted;          /* the source's folders were read (details only) */
 };
 void limits_verdict(const struct limits_summary *s, struct verdict *v);
+void limits_details_json(const struct limits_summary *s, cJSON *details);
 
 /* Messages over the destination's message size limit (-1: none known). */
 struct large_summary {
@@ -383,8 +391,12 @@ struct large_summary {
 	int64_t count;      /* messages over it */
 	size_t n_folders;   /* folders holding them */
 	size_t not_counted; /* folders that could not be searched */
+	/* The source's folders (their "large" counts) for the details, or NULL
+	 * when they were not read or there is no limit. */
+	const struct folders_inventory *inv;
 };
 void large_verdict(const struct large_summary *s, struct verdict *v);
+void large_details_json(const struct large_summary *s, cJSON *details);
 
 /* ---- mailbox.folder_items (mailbox_folders.c) ---- */
 

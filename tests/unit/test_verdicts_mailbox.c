@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "checks/check_verdicts.h"
+#include "json_path.h"
 
 #define MiB (1024 * 1024)
 
@@ -384,6 +385,129 @@ test_folder_map(void **state)
 	verdict_clear(&v);
 }
 
+/* mailbox.folders' details: a line per listed folder (a nonexistent one
+ * left out, a \Noselect one with 0 bytes, unknowns null), the totals, and
+ * just the user and empty totals when the inventory could not be read. */
+static void
+test_folders_details(void **state)
+{
+	struct folders_folder fs[3] = {
+	    {.raw_name = "INBOX",
+	        .name = "INBOX",
+	        .name_ok = 1,
+	        .has_status = 1,
+	        .messages = 5,
+	        .uidnext = 6,
+	        .uidvalidity = 42,
+	        .bytes = 5000,
+	        .bytes_src = FOLDERS_BYTES_STATUS},
+	    {.raw_name = "Gone", .name = "Gone", .flags = FOLDERS_F_NONEXISTENT, .bytes = -1},
+	    {.raw_name = "Projekt &AOQ-",
+	        .name = "Projekt ä",
+	        .name_ok = 1,
+	        .flags = FOLDERS_F_NOSELECT,
+	        .special = FOLDERS_SPECIAL_SENT,
+	        .bytes = -1,
+	        .error = "NO [NONEXISTENT]"},
+	};
+	struct folders_inventory inv = {.folders = fs,
+	    .n = 3,
+	    .delim = '/',
+	    .total_messages = 5,
+	    .total_bytes = 5000,
+	    .list_method = "LIST-STATUS",
+	    .commands = 2};
+	struct folders_summary s = {
+	    .user = "alice@example.com", .connections = 1, .round_trips = 3};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	folders_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_true(jnum(d, "total_messages") == 0);
+	assert_true(jnull(d, "total_bytes"));
+	assert_null(jpath(d, "list_method"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.inv = &inv;
+	folders_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 2);
+	assert_true(jnum(d, "folders.0.uidvalidity") == 42);
+	assert_true(jnull(d, "folders.0.special_use"));
+	assert_string_equal(jstr(d, "folders.0.bytes_source"), "status");
+	assert_null(jpath(d, "folders.0.error"));
+	assert_string_equal(jstr(d, "folders.1.name"), "Projekt ä");
+	assert_true(jnum(d, "folders.1.bytes") == 0);
+	assert_true(jnull(d, "folders.1.uidnext"));
+	assert_true(cJSON_IsFalse(jpath(d, "folders.1.selectable")));
+	assert_string_equal(jstr(d, "folders.1.special_use"), "\\Sent");
+	assert_string_equal(jstr(d, "folders.1.error"), "NO [NONEXISTENT]");
+	assert_string_equal(jstr(d, "folders.1.bytes_source"), "unknown");
+	assert_true(jnum(d, "total_bytes") == 5000);
+	assert_string_equal(jstr(d, "delimiter"), "/");
+	assert_true(jnum(d, "round_trips") == 3);
+	assert_true(jnum(d, "commands") == 2);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	inv.delim = '\0';
+	inv.total_bytes = -1;
+	folders_details_json(&s, d);
+	assert_true(jnull(d, "delimiter"));
+	assert_true(jnull(d, "total_bytes"));
+	cJSON_Delete(d);
+}
+
+/* mailbox.limits' and mailbox.large_messages' details: limits null when
+ * the destination has none, counts only once the folders were read, the
+ * folders with large messages (never a \Noselect one or one not counted). */
+static void
+test_limits_large_details(void **state)
+{
+	struct folders_folder fs[3] = {
+	    {.name = "INBOX", .large = 2},
+	    {.name = "Archive", .large = -1},
+	    {.name = "Node", .flags = FOLDERS_F_NOSELECT, .large = 5},
+	};
+	struct folders_inventory inv = {.folders = fs, .n = 3};
+	struct limits_summary l = {.items_limit = -1, .folder_limit = 5000};
+	struct large_summary g = {.limit = -1};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	limits_details_json(&l, d);
+	assert_true(jnull(d, "mailbox_items_limit"));
+	assert_true(jnum(d, "folder_count_limit") == 5000);
+	assert_null(jpath(d, "folder_count"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	l.counted = 1;
+	l.total_messages = 1234;
+	l.folder_count = 3;
+	limits_details_json(&l, d);
+	assert_true(jnum(d, "total_messages") == 1234);
+	assert_true(jnum(d, "folder_count") == 3);
+	cJSON_Delete(d);
+	/* No limit known: no limit_bytes, nothing counted. */
+	d = cJSON_CreateObject();
+	large_details_json(&g, d);
+	assert_null(jpath(d, "limit_bytes"));
+	assert_true(jnum(d, "count") == 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_null(jpath(d, "folders_not_counted"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	g = (struct large_summary){
+	    .limit = 150 << 20, .count = 2, .n_folders = 1, .not_counted = 1, .inv = &inv};
+	large_details_json(&g, d);
+	assert_true(jnum(d, "limit_bytes") == 150 << 20);
+	assert_true(jnum(d, "count") == 2);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 1);
+	assert_string_equal(jstr(d, "folders.0.name"), "INBOX");
+	assert_true(jnum(d, "folders_not_counted") == 1);
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -395,6 +519,8 @@ main(void)
 	    cmocka_unit_test(test_limits_edges),
 	    cmocka_unit_test(test_large_edges),
 	    cmocka_unit_test(test_names_and_folders),
+	    cmocka_unit_test(test_folders_details),
+	    cmocka_unit_test(test_limits_large_details),
 	    cmocka_unit_test(test_compare),
 	    cmocka_unit_test(test_folder_map),
 	};
