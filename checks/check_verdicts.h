@@ -440,6 +440,18 @@ void quota_details_json(const struct quota_summary *s, cJSON *details);
 
 /* ---- mailbox.compare (mailbox_compare.c) ---- */
 
+/* A line of mailbox.compare's folders: a pair, or a folder on one side only. */
+struct compare_row {
+	const struct folders_folder *src, *dst; /* either may be NULL */
+	const char *matched_by;                 /* "name", "special_use", ...; or NULL */
+};
+
+/* A source folder the sync leaves out, and why ("plan", "foreign_namespace"). */
+struct compare_left_out {
+	const char *source;
+	const char *reason;
+};
+
 /* Source and destination folders paired by the sync's mapping, counted. */
 struct compare_summary {
 	size_t n_short; /* after a sync: synced folders short on the destination */
@@ -451,8 +463,18 @@ struct compare_summary {
 	size_t n_pairs;
 	const char *first_difference; /* or NULL: a destination-only folder */
 	int64_t source_total, destination_total;
+	/* For the details only: */
+	const char *user, *destination_user;
+	int compared; /* both sides' folders were read (else the lists are empty) */
+	const struct compare_row *rows;
+	size_t n_rows;
+	const char *const *missing; /* the N_MISSING source folders not on the destination */
+	const struct compare_left_out *left_out;
+	size_t n_left_out;
+	int after_sync; /* the compare follows a sync */
 };
 void compare_verdict(const struct compare_summary *s, struct verdict *v);
+void compare_details_json(const struct compare_summary *s, cJSON *details);
 
 /* ---- mailbox.folder_map (mailbox_folder_map.c) ---- */
 

@@ -508,6 +508,66 @@ test_limits_large_details(void **state)
 	cJSON_Delete(d);
 }
 
+/* mailbox.compare's details: empty lists and no totals until both sides
+ * were read; then pairs and one-sided lines with nulls for the other side,
+ * the missing and left-out folders, and the sync's shortfall only after one. */
+static void
+test_compare_details(void **state)
+{
+	struct folders_folder src = {.name = "Sent", .messages = 4};
+	struct folders_folder dst = {.name = "Sent Items", .messages = 3};
+	struct folders_folder only = {.name = "Old", .messages = 2};
+	const struct compare_row rows[] = {{&src, &dst, "special_use"}, {NULL, &only, NULL}};
+	const char *missing[] = {"Drafts"};
+	const struct compare_left_out left[] = {{"Shared/x", "foreign_namespace"}};
+	struct compare_summary s = {.user = "alice@example.com", .destination_user = "alice@new"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	compare_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "left_out")), 0);
+	assert_true(jnum(d, "differences") == 0);
+	assert_null(jpath(d, "destination_user"));
+	assert_null(jpath(d, "source_total_messages"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.compared = 1;
+	s.rows = rows;
+	s.n_rows = 2;
+	s.missing = missing;
+	s.n_missing = 1;
+	s.left_out = left;
+	s.n_left_out = 1;
+	s.differences = 3;
+	s.n_one_sided = 1;
+	s.source_total = 4;
+	s.destination_total = 5;
+	compare_details_json(&s, d);
+	assert_string_equal(jstr(d, "destination_user"), "alice@new");
+	assert_string_equal(jstr(d, "folders.0.matched_by"), "special_use");
+	assert_true(jnum(d, "folders.0.destination_messages") == 3);
+	assert_true(jnull(d, "folders.1.source"));
+	assert_true(jnull(d, "folders.1.source_messages"));
+	assert_true(jnull(d, "folders.1.matched_by"));
+	assert_string_equal(jstr(d, "missing_folders.0"), "Drafts");
+	assert_string_equal(jstr(d, "left_out.0.reason"), "foreign_namespace");
+	assert_true(jnum(d, "differences") == 3);
+	assert_true(jnum(d, "destination_total_messages") == 5);
+	assert_null(jpath(d, "synced_folders_short"));
+	assert_true(jnum(d, "one_sided_with_messages") == 1);
+	cJSON_Delete(d);
+	/* After a sync with a short folder: the shortfall, not the one-sided count. */
+	d = cJSON_CreateObject();
+	s.after_sync = 1;
+	s.n_short = 1;
+	compare_details_json(&s, d);
+	assert_true(jnum(d, "synced_folders_short") == 1);
+	assert_null(jpath(d, "one_sided_with_messages"));
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -522,6 +582,7 @@ main(void)
 	    cmocka_unit_test(test_folders_details),
 	    cmocka_unit_test(test_limits_large_details),
 	    cmocka_unit_test(test_compare),
+	    cmocka_unit_test(test_compare_details),
 	    cmocka_unit_test(test_folder_map),
 	};
 
