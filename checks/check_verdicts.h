@@ -478,6 +478,15 @@ void compare_details_json(const struct compare_summary *s, cJSON *details);
 
 /* ---- mailbox.folder_map (mailbox_folder_map.c) ---- */
 
+/* A source folder and where the sync puts it. */
+struct folder_map_row {
+	const char *source, *destination;
+	const char *mapped_by; /* folders_by_str */
+	int exists;            /* DESTINATION is there already */
+	uint32_t messages;
+	int rewritten; /* characters the destination refuses were replaced */
+};
+
 /* Where the sync will put the source folders. */
 struct folder_map_summary {
 	size_t n_mapped, n_new; /* folders mapped; of them, new on the destination */
@@ -488,8 +497,15 @@ struct folder_map_summary {
 	const char *first_unused_rule;
 	const char *guessed;        /* "source"/"destination" without NAMESPACE, or NULL */
 	const char *guessed_prefix; /* the prefix taken from LIST there */
+	/* For the details only: */
+	const char *user, *destination_user;
+	const struct folders_inventory *src, *dst; /* both read, or NULL: nothing mapped */
+	const struct folder_map_row *rows;         /* the N_MAPPED mappings */
+	const struct compare_left_out *left_out;   /* the N_LEFT_OUT folders left out */
+	const char *const *unused_rules;           /* the N_UNUSED_RULES rules' "from" */
 };
 void folder_map_verdict(const struct folder_map_summary *s, struct verdict *v);
+void folder_map_details_json(const struct folder_map_summary *s, cJSON *details);
 
 /* ---- smtp.mx (smtp_mx.c) ---- */
 

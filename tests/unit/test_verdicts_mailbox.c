@@ -568,6 +568,58 @@ test_compare_details(void **state)
 	cJSON_Delete(d);
 }
 
+/* mailbox.folder_map's details: the user and empty lists until both sides
+ * were read; then the namespaces, every mapping, the folders left out and
+ * the plan rules that named nothing. */
+static void
+test_folder_map_details(void **state)
+{
+	char src_prefix[] = "INBOX.", dst_prefix[] = "";
+	struct folders_inventory si = {
+	    .ns_method = "NAMESPACE", .ns_prefix = src_prefix, .ns_delim = '.'};
+	struct folders_inventory di = {.ns_method = "LIST", .ns_prefix = dst_prefix, .delim = '/'};
+	const struct folder_map_row rows[] = {
+	    {"INBOX.Archiv.2019", "Archiv/2019", "name", 0, 12, 0},
+	    {"Sent", "Sent Items", "special_use", 1, 3, 0},
+	};
+	const struct compare_left_out left[] = {{"Junk", "plan"}};
+	const char *unused[] = {"Ablage"};
+	struct folder_map_summary s = {
+	    .user = "alice@example.com", .destination_user = "alice@new"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	folder_map_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "unused_rules")), 0);
+	assert_null(jpath(d, "namespaces"));
+	assert_null(jpath(d, "destination_user"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.src = &si;
+	s.dst = &di;
+	s.rows = rows;
+	s.n_mapped = 2;
+	s.left_out = left;
+	s.n_left_out = 1;
+	s.unused_rules = unused;
+	s.n_unused_rules = 1;
+	folder_map_details_json(&s, d);
+	assert_string_equal(jstr(d, "destination_user"), "alice@new");
+	assert_string_equal(jstr(d, "namespaces.source.prefix"), "INBOX.");
+	assert_string_equal(jstr(d, "namespaces.destination.method"), "LIST");
+	assert_string_equal(jstr(d, "namespaces.destination.delimiter"), "/");
+	assert_string_equal(jstr(d, "folders.0.destination"), "Archiv/2019");
+	assert_true(cJSON_IsFalse(jpath(d, "folders.0.exists")));
+	assert_true(cJSON_IsTrue(jpath(d, "folders.1.exists")));
+	assert_string_equal(jstr(d, "folders.1.mapped_by"), "special_use");
+	assert_true(jnum(d, "folders.1.messages") == 3);
+	assert_string_equal(jstr(d, "left_out.0.source"), "Junk");
+	assert_string_equal(jstr(d, "unused_rules.0"), "Ablage");
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -584,6 +636,7 @@ main(void)
 	    cmocka_unit_test(test_compare),
 	    cmocka_unit_test(test_compare_details),
 	    cmocka_unit_test(test_folder_map),
+	    cmocka_unit_test(test_folder_map_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
