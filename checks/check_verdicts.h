@@ -27,6 +27,7 @@
 #include "src/folders.h"
 #include "src/http.h"
 #include "src/mtasts.h"
+#include "src/smtp.h"
 #include "src/spf.h"
 #include "src/verdict.h"
 
@@ -509,6 +510,22 @@ void folder_map_details_json(const struct folder_map_summary *s, cJSON *details)
 
 /* ---- smtp.mx (smtp_mx.c) ---- */
 
+/* What the probe of one MX host met. */
+struct smtp_mx_host_facts {
+	const char *host;
+	int preference;
+	enum smtp_outcome outcome;
+	const char *error;        /* the probe's error unless it went well; NULL: none */
+	const char *peer;         /* the address connected to, "" */
+	const char *banner;       /* or NULL */
+	const char *const *esmtp; /* the EHLO keywords */
+	size_t n_esmtp;
+	int starttls, pipelining;      /* offered, used */
+	const struct tls_facts *tls;   /* the handshake, or NULL: none */
+	const struct smtp_rcpt *rcpts; /* the recipients' answers */
+	size_t n_rcpts;
+};
+
 /* What the probes of every MX host met, counted (the first of each kind kept). */
 struct smtp_mx_tally {
 	const char *domain;
@@ -518,7 +535,13 @@ struct smtp_mx_tally {
 	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
 	char first_reject[300], first_defer[300], first_fail[300];
 	const char *advice; /* for the first rejection, or NULL */
+	/* For the details only: */
+	const char *mx_source;                  /* "expected" (the plan's hosts) or "dns" */
+	const char *helo;                       /* the name we greet with */
+	const char *const *recipients;          /* the N_RCPTS addresses probed */
+	const struct smtp_mx_host_facts *hosts; /* the N_HOSTS probes, or NULL: none ran */
 };
 void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
+void smtp_mx_details_json(const struct smtp_mx_tally *y, cJSON *details);
 
 #endif

@@ -368,6 +368,73 @@ test_login_details(void **state)
 	cJSON_Delete(d);
 }
 
+/* smtp.mx's details: the probe's set-up, no "mx" before any probe ran;
+ * then a line per host (error, banner and TLS null when absent) and per
+ * recipient with its codes and advice. */
+static void
+test_smtp_mx_details(void **state)
+{
+	const char *rcpts[] = {"alice@example.com", "nobody@example.com"};
+	const char *kw[] = {"PIPELINING", "STARTTLS"};
+	struct tls_facts t = cert(100);
+	struct smtp_rcpt answers[] = {
+	    {(char *)"alice@example.com", SMTP_RCPT_ACCEPTED, 250, "2.1.5", (char *)"OK"},
+	    {(char *)"nobody@example.com", SMTP_RCPT_REJECTED, 550, "5.1.1", NULL},
+	};
+	const struct smtp_mx_host_facts hosts[] = {
+	    {.host = "mx1.example.com",
+	        .preference = 10,
+	        .outcome = SMTP_OUT_OK,
+	        .peer = "192.0.2.25",
+	        .banner = "220 mx1 ESMTP",
+	        .esmtp = kw,
+	        .n_esmtp = 2,
+	        .starttls = 1,
+	        .pipelining = 1,
+	        .tls = &t,
+	        .rcpts = answers,
+	        .n_rcpts = 2},
+	    {.host = "mx2.example.com",
+	        .preference = 20,
+	        .outcome = SMTP_OUT_CONNECT_FAILED,
+	        .error = "connection refused",
+	        .peer = ""},
+	};
+	struct smtp_mx_tally y = {.domain = "example.com",
+	    .port = 25,
+	    .n_rcpts = 2,
+	    .mx_source = "dns",
+	    .helo = "probe.example.net",
+	    .recipients = rcpts};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	smtp_mx_details_json(&y, d);
+	assert_string_equal(jstr(d, "mx_source"), "dns");
+	assert_true(jnum(d, "port") == 25);
+	assert_string_equal(jstr(d, "recipients.1"), "nobody@example.com");
+	assert_null(jpath(d, "mx"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	y.hosts = hosts;
+	y.n_hosts = 2;
+	smtp_mx_details_json(&y, d);
+	assert_string_equal(jstr(d, "mx.0.result"), "ok");
+	assert_true(jnull(d, "mx.0.error"));
+	assert_string_equal(jstr(d, "mx.0.esmtp.1"), "STARTTLS");
+	assert_string_equal(jstr(d, "mx.0.tls.version"), "TLSv1.3");
+	assert_string_equal(jstr(d, "mx.0.recipients.0.status"), "accepted");
+	assert_true(jnull(d, "mx.0.recipients.0.advice"));
+	assert_string_equal(jstr(d, "mx.0.recipients.1.enhanced_code"), "5.1.1");
+	assert_true(jnull(d, "mx.0.recipients.1.text"));
+	assert_non_null(strstr(jstr(d, "mx.0.recipients.1.advice"), "No such user"));
+	assert_string_equal(jstr(d, "mx.1.error"), "connection refused");
+	assert_true(jnull(d, "mx.1.banner"));
+	assert_true(jnull(d, "mx.1.tls"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "mx.1.recipients")), 0);
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -379,6 +446,7 @@ main(void)
 	    cmocka_unit_test(test_tls_details),
 	    cmocka_unit_test(test_login_details),
 	    cmocka_unit_test(test_smtp_mx),
+	    cmocka_unit_test(test_smtp_mx_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
