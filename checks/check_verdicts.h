@@ -544,4 +544,29 @@ struct smtp_mx_tally {
 void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
 void smtp_mx_details_json(const struct smtp_mx_tally *y, cJSON *details);
 
+/* ---- auth.token (auth_token.c) ---- */
+
+/* How a side asks for its OAuth2 token, and what the token endpoint gave. */
+struct auth_token_summary {
+	const char *flow;                                           /* oauth2_flow_name */
+	const char *token_url, *token_url_from, *scope, *client_id; /* the side's, or NULL */
+	const char *user;               /* the mailbox asked for, or NULL */
+	int answered;                   /* the cache answered (else the rest is unset) */
+	int obtained;                   /* a token came */
+	const char *error_code, *error; /* why not (NULL: unknown) */
+	int permanent;                  /* retrying will not help */
+	time_t expires_at;              /* 0: unknown */
+	long long lifetime_s;           /* as the endpoint said; -1: EXPIRES_AT - NOW */
+	time_t now;
+	int jwt;                               /* the token is a JWT (its claims read) */
+	const char *roles, *scopes, *audience; /* its claims, "" when none */
+	const char *const *required;           /* the permissions the mail logins need */
+	size_t n_required;
+	const char *const *missing; /* of them, those the token lacks */
+	size_t n_missing;
+	int in_roles; /* they are application roles (else delegated scopes) */
+};
+void auth_token_verdict(const struct auth_token_summary *s, struct verdict *v);
+void auth_token_details_json(const struct auth_token_summary *s, cJSON *details);
+
 #endif
