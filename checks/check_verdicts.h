@@ -369,11 +369,26 @@ void folders_verdict(const struct folders_summary *s, struct verdict *v);
 void folders_details_json(const struct folders_summary *s, cJSON *details);
 
 /* Folder names that will not migrate as they are (folders_name_problems). */
+/* One problem of one folder name (a name may have several). */
+struct name_problem {
+	const char *name, *raw_name;
+	const char *reason, *code;  /* folders_name_reason; a stable code */
+	const char *suggestion;     /* a name that would migrate */
+	const char *conflicts_with; /* the name it collides with (case_duplicate), or NULL */
+};
+
 struct names_summary {
 	size_t n_names, n_bad, n_problems;
 	const char *first; /* the first name with a problem */
+	/* For the details only: */
+	const struct name_problem *problems; /* the N_PROBLEMS problems */
+	int read;                            /* the source's folders were read */
+	char source_delim;                   /* '\0': none (flat) */
+	char dest_delim;
+	const char *dest_delim_from; /* "destination" (its LIST) or "default" */
 };
 void names_verdict(const struct names_summary *s, struct verdict *v);
+void names_details_json(const struct names_summary *s, cJSON *details);
 
 /* The mailbox against the destination's item and folder limits (-1: none). */
 struct limits_summary {

@@ -248,22 +248,96 @@ static const char *const mf_np_codes[FOLDERS_NP_COUNT] = {
     "reserved",
 };
 
+void
+names_details_json(const struct names_summary *s, cJSON *d)
+{
+	cJSON *probs = cJSON_AddArrayToObject(d, "problems");
+	char dl[2] = {0, 0};
+
+	if (!s->read)
+		return;
+	for (size_t i = 0; i < s->n_problems; i++) {
+		const struct name_problem *p = &s->problems[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", p->name);
+		cJSON_AddStringToObject(o, "reason", p->reason);
+		cJSON_AddStringToObject(o, "code", p->code);
+		cJSON_AddStringToObject(o, "raw_name", p->raw_name);
+		cJSON_AddStringToObject(o, "suggestion", p->suggestion);
+		if (p->conflicts_with != NULL)
+			cJSON_AddStringToObject(o, "conflicts_with", p->conflicts_with);
+		cJSON_AddItemToArray(probs, o);
+	}
+	dl[0] = s->dest_delim;
+	cJSON_AddStringToObject(d, "destination_delimiter", dl);
+	cJSON_AddStringToObject(d, "destination_delimiter_from", s->dest_delim_from);
+	dl[0] = s->source_delim;
+	util_json_add_str_or_null(d, "source_delimiter", s->source_delim != '\0' ? dl : NULL);
+}
+
+/* The problems of INV's names under RULES into S (problems and SUGS, one
+ * suggestion per bad name, are the caller's to free). */
+static void
+mf_names_check(const struct folders_inventory *inv, const struct folders_name_rules *rules,
+    struct names_summary *s, struct name_problem **problems, char ***sugs)
+{
+	const char **names = xcalloc(inv->n + 1, sizeof(*names));
+	size_t *dup = xcalloc(inv->n + 1, sizeof(*dup));
+	struct name_problem *probs = xcalloc(inv->n * FOLDERS_NP_COUNT + 1, sizeof(*probs));
+	char **sug = xcalloc(inv->n + 1, sizeof(*sug));
+
+	for (size_t i = 0; i < inv->n; i++)
+		if (mf_listed(&inv->folders[i]))
+			names[s->n_names++] = inv->folders[i].name;
+	folders_name_case_dups(names, s->n_names, dup);
+	s->n_names = 0;
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		unsigned p;
+
+		if (!mf_listed(f))
+			continue;
+		p = folders_name_problems(f->name, rules);
+		if (!f->name_ok)
+			p |= FOLDERS_NP_UNDECODABLE;
+		if (dup[s->n_names] != (size_t)-1)
+			p |= FOLDERS_NP_CASE_DUP;
+		s->n_names++;
+		if (p == 0)
+			continue;
+		if (s->n_bad == 0)
+			s->first = f->name;
+		sug[s->n_bad] =
+		    folders_name_suggest(f->name, p & ~(unsigned)FOLDERS_NP_UNDECODABLE, rules);
+		for (unsigned b = 0; b < FOLDERS_NP_COUNT; b++)
+			if (p & (1u << b))
+				probs[s->n_problems++] = (struct name_problem){f->name, f->raw_name,
+				    folders_name_reason(1u << b), mf_np_codes[b], sug[s->n_bad],
+				    (1u << b) == FOLDERS_NP_CASE_DUP ? names[dup[s->n_names - 1]]
+				                                     : NULL};
+		s->n_bad++;
+	}
+	free(names); /* the problems' conflicts_with point into the inventory */
+	free(dup);
+	s->problems = probs;
+	*problems = probs;
+	*sugs = sug;
+}
+
 static void
 mf_names_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *inv = v->src.inv;
 	const struct plan_side *dp = &v->plan->destination;
 	struct folders_name_rules rules;
-	cJSON *d = res->details, *probs;
-	const char **names;
-	size_t *dup, n_names = 0, n_bad = 0, n_probs = 0;
-	const char *first = NULL;
-	char dl[2] = {0, 0};
-	struct names_summary s;
+	struct names_summary s = {0};
+	struct name_problem *probs;
+	char **sugs;
 	struct verdict vd = {0};
 
-	probs = cJSON_AddArrayToObject(d, "problems");
 	if (inv == NULL) {
+		names_details_json(&s, res->details);
 		mailaudit_side_error(res, v, 0);
 		return;
 	}
@@ -273,69 +347,19 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 	rules.dest_delim =
 	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? v->dst.inv->delim : '/';
 	rules.microsoft = dp->profile != NULL && strcmp(dp->profile->name, "microsoft365") == 0;
-	dl[0] = rules.dest_delim;
-	cJSON_AddStringToObject(d, "destination_delimiter", dl);
-	cJSON_AddStringToObject(d, "destination_delimiter_from",
-	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? "destination" : "default");
-	dl[0] = inv->delim;
-	if (inv->delim != '\0')
-		cJSON_AddStringToObject(d, "source_delimiter", dl);
-	else
-		cJSON_AddNullToObject(d, "source_delimiter");
-
-	names = xcalloc(inv->n + 1, sizeof(*names));
-	dup = xcalloc(inv->n + 1, sizeof(*dup));
-	for (size_t i = 0; i < inv->n; i++)
-		if (mf_listed(&inv->folders[i]))
-			names[n_names++] = inv->folders[i].name;
-	folders_name_case_dups(names, n_names, dup);
-	n_names = 0;
-	for (size_t i = 0; i < inv->n; i++) {
-		const struct folders_folder *f = &inv->folders[i];
-		unsigned p;
-		char *sug;
-
-		if (!mf_listed(f))
-			continue;
-		p = folders_name_problems(f->name, &rules);
-		if (!f->name_ok)
-			p |= FOLDERS_NP_UNDECODABLE;
-		if (dup[n_names] != (size_t)-1)
-			p |= FOLDERS_NP_CASE_DUP;
-		n_names++;
-		if (p == 0)
-			continue;
-		n_bad++;
-		if (first == NULL)
-			first = f->name;
-		sug = folders_name_suggest(f->name, p & ~(unsigned)FOLDERS_NP_UNDECODABLE, &rules);
-		for (unsigned b = 0; b < FOLDERS_NP_COUNT; b++) {
-			cJSON *o;
-
-			if (!(p & (1u << b)))
-				continue;
-			o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", f->name);
-			cJSON_AddStringToObject(o, "reason", folders_name_reason(1u << b));
-			cJSON_AddStringToObject(o, "code", mf_np_codes[b]);
-			cJSON_AddStringToObject(o, "raw_name", f->raw_name);
-			cJSON_AddStringToObject(o, "suggestion", sug);
-			if ((1u << b) == FOLDERS_NP_CASE_DUP)
-				cJSON_AddStringToObject(
-				    o, "conflicts_with", names[dup[n_names - 1]]);
-			cJSON_AddItemToArray(probs, o);
-			n_probs++;
-		}
-		free(sug);
-	}
-	free(names);
-	free(dup);
-	s.n_names = n_names;
-	s.n_bad = n_bad;
-	s.n_problems = n_probs;
-	s.first = first;
+	s.read = 1;
+	s.source_delim = inv->delim;
+	s.dest_delim = rules.dest_delim;
+	s.dest_delim_from =
+	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? "destination" : "default";
+	mf_names_check(inv, &rules, &s, &probs, &sugs);
+	names_details_json(&s, res->details);
 	names_verdict(&s, &vd);
 	verdict_apply(&vd, res);
+	for (size_t i = 0; i < s.n_bad; i++)
+		free(sugs[i]);
+	free(sugs);
+	free(probs);
 }
 
 void

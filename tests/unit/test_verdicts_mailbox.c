@@ -620,6 +620,52 @@ test_folder_map_details(void **state)
 	cJSON_Delete(d);
 }
 
+/* mailbox.folder_names' details: only an empty list until the folders were
+ * read; then each problem (conflicts_with only for a case duplicate) and
+ * the delimiters, the source's null when flat. */
+static void
+test_names_details(void **state)
+{
+	const struct name_problem probs[] = {
+	    {"Arbeit/Q1", "Arbeit/Q1", "contains the destination's delimiter", "delimiter",
+	        "Arbeit_Q1", NULL},
+	    {"work", "work", "differs from another name in case only", "case_duplicate", "work 2",
+	        "Work"},
+	};
+	struct names_summary s = {0};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	names_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "problems")), 0);
+	assert_null(jpath(d, "destination_delimiter"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct names_summary){.n_names = 5,
+	    .n_bad = 2,
+	    .n_problems = 2,
+	    .first = "Arbeit/Q1",
+	    .problems = probs,
+	    .read = 1,
+	    .source_delim = '.',
+	    .dest_delim = '/',
+	    .dest_delim_from = "default"};
+	names_details_json(&s, d);
+	assert_string_equal(jstr(d, "problems.0.code"), "delimiter");
+	assert_string_equal(jstr(d, "problems.0.suggestion"), "Arbeit_Q1");
+	assert_null(jpath(d, "problems.0.conflicts_with"));
+	assert_string_equal(jstr(d, "problems.1.conflicts_with"), "Work");
+	assert_string_equal(jstr(d, "destination_delimiter"), "/");
+	assert_string_equal(jstr(d, "destination_delimiter_from"), "default");
+	assert_string_equal(jstr(d, "source_delimiter"), ".");
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.source_delim = '\0';
+	names_details_json(&s, d);
+	assert_true(jnull(d, "source_delimiter"));
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -632,6 +678,7 @@ main(void)
 	    cmocka_unit_test(test_large_edges),
 	    cmocka_unit_test(test_names_and_folders),
 	    cmocka_unit_test(test_folders_details),
+	    cmocka_unit_test(test_names_details),
 	    cmocka_unit_test(test_limits_large_details),
 	    cmocka_unit_test(test_compare),
 	    cmocka_unit_test(test_compare_details),
