@@ -182,12 +182,7 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 
 	if (!v->dst.present || v->src.inv == NULL || v->dst.inv == NULL) {
 		compare_details_json(&cs, res->details);
-		if (!v->dst.present)
-			result_set(res, RESULT_SKIP,
-			    "the plan has no destination IMAP login for this "
-			    "mailbox");
-		else
-			mailaudit_side_error(res, v, v->src.inv != NULL);
+		mailaudit_both_sides(res, v);
 		return;
 	}
 	cs.compared = 1;

@@ -176,12 +176,7 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 
 	if (!v->dst.present || v->src.inv == NULL || v->dst.inv == NULL) {
 		folder_map_details_json(&fs, res->details);
-		if (!v->dst.present)
-			result_set(res, RESULT_SKIP,
-			    "the plan has no destination IMAP login for this "
-			    "mailbox");
-		else
-			mailaudit_side_error(res, v, v->src.inv != NULL);
+		mailaudit_both_sides(res, v);
 		return;
 	}
 	map = mailaudit_map(v);
