@@ -4,12 +4,16 @@
  *
  * For each check: a summary struct filled by the check's gathering code,
  * X_verdict() (summary -> status, summary line and advice; pure: no I/O, no
- * JSON, no clock) and, where the details are built from the summary alone,
- * X_details_json() (summary -> the result's details, reports/SCHEMA.md).
- * Strings in a summary are borrowed from whoever gathered them. The edges
- * of every verdict are unit-tested in tests/unit/test_verdicts_*.c. The
- * imap.* and pop3.* verdicts are server_probe.h's (mailcheck_tls_verdict,
- * mailcheck_login_verdict), dns.propagation's propagation.h's (prop_verdict).
+ * JSON, no clock) and X_details_json() (summary -> the result's details,
+ * reports/SCHEMA.md; pure too: the fields marked "for the details only"
+ * are there for it). Strings in a summary are borrowed from whoever
+ * gathered them and live until the details are written. The edges of every
+ * verdict and details writer are unit-tested in tests/unit/test_verdicts_*.c.
+ * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
+ * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
+ * prop_details_json). Still written while gathering: dns.spf's stages after
+ * the walk (destination include, --ip evaluation), dns.mx_ttl and the null
+ * MX answer of dns.mx, and the timeout paths of the dns.* cancels.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
