@@ -12,8 +12,8 @@
  * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
  * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
  * prop_details_json). Still written while gathering: dns.spf's stages after
- * the walk (destination include, --ip evaluation), dns.mx_ttl and the null
- * MX answer of dns.mx, and the timeout paths of the dns.* cancels.
+ * the walk (destination include, --ip evaluation), the null MX and failed
+ * lookup answers of dns.mx, and the timeout paths of the dns.* cancels.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
@@ -80,6 +80,15 @@ void mx_details_json(const struct mx_summary *s, cJSON *details);
 
 /* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
 void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
+
+/* What dns.mx_ttl reports. */
+struct mx_ttl_summary {
+	long max;          /* the recommended maximum */
+	int known;         /* there is an MX RRset (else its TTL is null) */
+	uint32_t ttl;      /* its TTL (the highest of the records) */
+	int authoritative; /* the answer had the AA flag */
+};
+void mx_ttl_details_json(const struct mx_ttl_summary *s, cJSON *details);
 
 /* ---- dns.spf (dns_spf.c) ---- */
 

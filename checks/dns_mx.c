@@ -526,45 +526,53 @@ const struct check check_dns_mx = {
 
 /* ---- dns.mx_ttl ---------------------------------------------------------- */
 
+void
+mx_ttl_details_json(const struct mx_ttl_summary *s, cJSON *d)
+{
+	cJSON_AddNumberToObject(d, "recommended_max", (double)s->max);
+	if (!s->known) {
+		cJSON_AddNullToObject(d, "ttl");
+		return;
+	}
+	cJSON_AddNumberToObject(d, "ttl", s->ttl);
+	cJSON_AddBoolToObject(d, "authoritative", s->authoritative);
+}
+
 static void
 mx_ttl_answer(void *arg, const struct dns_reply *reply)
 {
 	struct mx_task *m = arg;
 	struct result *res = task_result(m->t);
 	struct dns_client *dns = runner_dns(task_runner(m->t));
-	long max = m->in->mx_ttl_max;
-	uint32_t ttl = 0;
+	struct mx_ttl_summary s = {.max = m->in->mx_ttl_max};
 	struct verdict v = {0};
 
 	m->mxq = NULL;
-	cJSON_AddNumberToObject(res->details, "recommended_max", (double)max);
 	if (reply->status == DNS_NODATA || reply->status == DNS_NXDOMAIN ||
 	    (reply->status == DNS_OK && mx_collect(m, reply) == 0)) {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_SKIP, "no MX records, so no MX TTL to check (see dns.mx)");
 		goto out;
 	}
 	if (reply->status != DNS_OK) {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", m->domain,
 		    reply->error, dns_client_servers(dns));
 		goto out;
 	}
 	if (m->n_ex == 1 && m->ex[0].name[0] == '\0') {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_SKIP, "null MX: the domain takes no mail (see dns.mx)");
 		goto out;
 	}
 	/* The RRset's TTL: they should all be equal (RFC 2181 section 5.2);
 	 * if not, resolvers may use the lowest, caches may keep the highest. */
 	for (size_t i = 0; i < m->n_ex; i++)
-		if (m->ex[i].ttl > ttl)
-			ttl = m->ex[i].ttl;
-	cJSON_AddNumberToObject(res->details, "ttl", ttl);
-	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
-	mx_ttl_verdict(ttl, max, m->authoritative, &v);
+		if (m->ex[i].ttl > s.ttl)
+			s.ttl = m->ex[i].ttl;
+	s.known = 1;
+	s.authoritative = m->authoritative;
+	mx_ttl_verdict(s.ttl, s.max, s.authoritative, &v);
 	verdict_apply(&v, res);
 out:
+	mx_ttl_details_json(&s, res->details);
 	task_done(m->t);
 	mx_task_free(m);
 }

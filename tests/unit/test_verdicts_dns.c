@@ -336,6 +336,27 @@ test_mx_exchanges(void **state)
 /* dns.mx's details: each record with its addresses (resolves false with
  * none), the provider ("mixed", or null), the expectation only when given,
  * and records_not_checked only when some were left out. */
+/* dns.mx_ttl's details: the TTL null without MX records, else with the AA flag. */
+static void
+test_mx_ttl_details(void **state)
+{
+	struct mx_ttl_summary s = {.max = 3600};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	mx_ttl_details_json(&s, d);
+	assert_true(jnum(d, "recommended_max") == 3600);
+	assert_true(jnull(d, "ttl"));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct mx_ttl_summary){.max = 3600, .known = 1, .ttl = 86400, .authoritative = 1};
+	mx_ttl_details_json(&s, d);
+	assert_true(jnum(d, "ttl") == 86400);
+	assert_true(cJSON_IsTrue(jpath(d, "authoritative")));
+	cJSON_Delete(d);
+}
+
 static void
 test_mx_details(void **state)
 {
@@ -1027,6 +1048,7 @@ main(void)
 	    cmocka_unit_test(test_spf_destination),
 	    cmocka_unit_test(test_spf_check_host),
 	    cmocka_unit_test(test_mx_ttl),
+	    cmocka_unit_test(test_mx_ttl_details),
 	    cmocka_unit_test(test_mx_exchanges),
 	    cmocka_unit_test(test_mx_details),
 	    cmocka_unit_test(test_mx_lookup),
