@@ -12,8 +12,8 @@
  * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
  * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
  * prop_details_json). Still written while gathering: dns.spf's stages after
- * the walk (destination include, --ip evaluation), the null MX and failed
- * lookup answers of dns.mx, and the timeout paths of the dns.* cancels.
+ * the walk (destination include, --ip evaluation) and the timeout paths of
+ * the dns.* cancels.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
@@ -74,6 +74,8 @@ struct mx_summary {
 	int authoritative;               /* the MX answer had the AA flag */
 	const char *expect_origin;       /* where EXPECT_MX came from; NULL: the plan */
 	size_t not_checked;              /* records past the ones checked */
+	int no_records;                  /* the lookup failed or found none: nothing else set */
+	int null_mx;                     /* a null MX among the records: only they are set */
 };
 void mx_verdict(const struct mx_summary *s, struct verdict *v);
 void mx_details_json(const struct mx_summary *s, cJSON *details);

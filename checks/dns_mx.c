@@ -308,6 +308,20 @@ mx_details_json(const struct mx_summary *s, cJSON *d)
 
 	cJSON_AddStringToObject(d, "resolver", s->resolver);
 	records = cJSON_AddArrayToObject(d, "records");
+	if (s->no_records || s->null_mx) {
+		for (size_t i = 0; s->null_mx && i < s->n_ex; i++) {
+			cJSON *rec = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(rec, "preference", s->records[i].preference);
+			cJSON_AddStringToObject(rec, "exchange",
+			    s->records[i].exchange[0] ? s->records[i].exchange : ".");
+			cJSON_AddNumberToObject(rec, "ttl", s->records[i].ttl);
+			cJSON_AddItemToArray(records, rec);
+		}
+		cJSON_AddNullToObject(d, "provider");
+		cJSON_AddBoolToObject(d, "null_mx", s->null_mx);
+		return;
+	}
 	for (size_t i = 0; i < s->n_ex; i++) {
 		const struct mx_record *x = &s->records[i];
 		cJSON *rec = cJSON_CreateObject(), *addrs;
@@ -461,10 +475,9 @@ mx_answer(void *arg, const struct dns_reply *reply)
 		if (reply->status == DNS_OK) /* only a CNAME, or records for another owner */
 			mx_lookup_failed(res, m->domain, &(struct dns_reply){.status = DNS_NODATA},
 			    dns_client_servers(dns));
-		cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
-		cJSON_AddArrayToObject(res->details, "records");
-		cJSON_AddNullToObject(res->details, "provider");
-		cJSON_AddBoolToObject(res->details, "null_mx", 0);
+		mx_details_json(
+		    &(struct mx_summary){.resolver = dns_client_servers(dns), .no_records = 1},
+		    res->details);
 		task_done(m->t);
 		mx_task_free(m);
 		return;
@@ -472,22 +485,19 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	/* RFC 7505: a single MX of preference 0 with the root as exchange. */
 	for (size_t i = 0; i < m->n_ex; i++) {
 		if (m->ex[i].name[0] == '\0') {
-			cJSON *records;
+			struct mx_record recs[MX_MAX_EXCHANGES];
 
-			cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
-			records = cJSON_AddArrayToObject(res->details, "records");
-
-			for (size_t j = 0; j < m->n_ex; j++) {
-				cJSON *rec = cJSON_CreateObject();
-
-				cJSON_AddNumberToObject(rec, "preference", m->ex[j].preference);
-				cJSON_AddStringToObject(
-				    rec, "exchange", m->ex[j].name[0] ? m->ex[j].name : ".");
-				cJSON_AddNumberToObject(rec, "ttl", m->ex[j].ttl);
-				cJSON_AddItemToArray(records, rec);
-			}
-			cJSON_AddNullToObject(res->details, "provider");
-			cJSON_AddBoolToObject(res->details, "null_mx", 1);
+			for (size_t j = 0; j < m->n_ex; j++)
+				recs[j] = (struct mx_record){
+				    .preference = m->ex[j].preference,
+				    .exchange = m->ex[j].name,
+				    .ttl = m->ex[j].ttl,
+				};
+			mx_details_json(&(struct mx_summary){.resolver = dns_client_servers(dns),
+			                    .n_ex = m->n_ex,
+			                    .records = recs,
+			                    .null_mx = 1},
+			    res->details);
 			mx_null_verdict(m->domain, m->n_ex == 1 && m->ex[0].preference == 0, &v);
 			verdict_apply(&v, res);
 			task_done(m->t);

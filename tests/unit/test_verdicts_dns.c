@@ -411,6 +411,30 @@ test_mx_details(void **state)
 	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
 	assert_true(cJSON_IsTrue(jpath(d, "expected.matches")));
 	cJSON_Delete(d);
+	/* No records: the empty list, a null provider, nothing about exchanges. */
+	d = cJSON_CreateObject();
+	s = (struct mx_summary){.resolver = "127.0.0.1:53", .no_records = 1};
+	mx_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "provider"));
+	assert_true(cJSON_IsFalse(jpath(d, "null_mx")));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
+	/* A null MX (RFC 7505): its record as ".", without addresses. */
+	d = cJSON_CreateObject();
+	{
+		const struct mx_record null_rec[] = {{0, "", 300, NULL, 0, NULL, NULL}};
+
+		s = (struct mx_summary){
+		    .resolver = "127.0.0.1:53", .n_ex = 1, .records = null_rec, .null_mx = 1};
+		mx_details_json(&s, d);
+	}
+	assert_string_equal(jstr(d, "records.0.exchange"), ".");
+	assert_true(jnum(d, "records.0.ttl") == 300);
+	assert_null(jpath(d, "records.0.addresses"));
+	assert_true(cJSON_IsTrue(jpath(d, "null_mx")));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
 }
 
 static void
