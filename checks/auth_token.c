@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "check_verdicts.h"
 #include "src/oauth2.h"
 #include "src/plan.h"
 #include "src/util.h"
@@ -37,17 +38,6 @@ struct auth_task {
 	const char *state_dir; /* the plan's (device_code refresh tokens) */
 	struct oauth2_wait *wait;
 };
-
-static void
-auth_cancel(struct task *t, void *aux)
-{
-	struct auth_task *a = aux;
-
-	oauth2_cancel(a->wait);
-	result_set(task_result(t), RESULT_ERROR, "no answer from the token endpoint %s in time",
-	    a->side->auth->token_url != NULL ? a->side->auth->token_url : "(none)");
-	free(a);
-}
 
 /* Words of LIST (space-separated) into a new JSON array. */
 static cJSON *
@@ -97,104 +87,169 @@ auth_required(
 	return n;
 }
 
-static void
-auth_answer(void *arg, const struct oauth2_token *tok)
+void
+auth_token_details_json(const struct auth_token_summary *s, cJSON *d)
 {
-	struct auth_task *a = arg;
-	const struct oauth2_config *cfg = a->side->auth;
-	struct result *res = task_result(a->t);
-	cJSON *d = res->details;
-	struct oauth2_claims cl;
-	const char *want[2];
-	size_t n_want;
-	int in_roles, is_jwt;
-	char when[32], life[64];
-	cJSON *required, *missing;
-	time_t now = time(NULL);
+	char when[32];
+	cJSON *arr;
 
-	a->wait = NULL;
-	cJSON_AddBoolToObject(d, "obtained", tok->access_token != NULL);
-	if (tok->access_token == NULL) {
-		cJSON_AddStringToObject(
-		    d, "error_code", tok->error_code ? tok->error_code : "error");
-		cJSON_AddStringToObject(d, "error", tok->error ? tok->error : "no token");
-		cJSON_AddBoolToObject(d, "permanent", tok->permanent);
-		if (tok->expires_at != 0) {
-			util_iso8601(tok->expires_at, when, sizeof(when));
+	cJSON_AddStringToObject(d, "flow", s->flow);
+	util_json_add_str_or_null(d, "token_url", s->token_url);
+	if (s->token_url_from != NULL)
+		cJSON_AddStringToObject(d, "token_url_from", s->token_url_from);
+	util_json_add_str_or_null(d, "scope", s->scope);
+	if (s->client_id != NULL)
+		cJSON_AddStringToObject(d, "client_id", s->client_id);
+	util_json_add_str_or_null(d, "user", s->user);
+	if (!s->answered)
+		return;
+	cJSON_AddBoolToObject(d, "obtained", s->obtained);
+	if (s->expires_at != 0)
+		util_iso8601(s->expires_at, when, sizeof(when));
+	if (!s->obtained) {
+		cJSON_AddStringToObject(d, "error_code", s->error_code ? s->error_code : "error");
+		cJSON_AddStringToObject(d, "error", s->error ? s->error : "no token");
+		cJSON_AddBoolToObject(d, "permanent", s->permanent);
+		if (s->expires_at != 0)
 			cJSON_AddStringToObject(d, "expires_at", when);
-		}
-		result_set(res, tok->permanent ? RESULT_FAIL : RESULT_ERROR, "no %s token: %s",
-		    oauth2_flow_name(cfg->flow), tok->error_code ? tok->error_code : "error");
-		result_advise(res, "%s", tok->error ? tok->error : "Run it again.");
-		goto out;
+		return;
 	}
-	is_jwt = oauth2_claims_parse(tok->access_token, &cl) == 0;
-	cJSON_AddBoolToObject(d, "jwt", is_jwt);
-	if (tok->expires_at != 0) {
-		util_iso8601(tok->expires_at, when, sizeof(when));
+	cJSON_AddBoolToObject(d, "jwt", s->jwt);
+	if (s->expires_at != 0) {
 		cJSON_AddStringToObject(d, "expires_at", when);
 		cJSON_AddNumberToObject(d, "lifetime_s",
-		    tok->lifetime_s >= 0 ? (double)tok->lifetime_s
-		                         : (double)(tok->expires_at - now));
-		snprintf(
-		    life, sizeof(life), "valid %lld min", (long long)(tok->expires_at - now) / 60);
+		    s->lifetime_s >= 0 ? (double)s->lifetime_s : (double)(s->expires_at - s->now));
 	} else {
 		cJSON_AddNullToObject(d, "expires_at");
 		cJSON_AddNullToObject(d, "lifetime_s");
-		snprintf(life, sizeof(life), "lifetime unknown");
 	}
-	if (!is_jwt)
-		memset(&cl, 0, sizeof(cl));
-	cJSON_AddItemToObject(d, "roles", auth_words(cl.roles));
-	cJSON_AddItemToObject(d, "scopes", auth_words(cl.scp));
-	if (cl.aud[0] != '\0')
-		cJSON_AddStringToObject(d, "audience", cl.aud);
-	else
-		cJSON_AddNullToObject(d, "audience");
-	n_want = auth_required(a->side, &cl, want, &in_roles);
-	required = cJSON_AddArrayToObject(d, "required");
-	missing = cJSON_AddArrayToObject(d, "missing");
-	for (size_t i = 0; i < n_want; i++) {
-		cJSON_AddItemToArray(required, cJSON_CreateString(want[i]));
-		if (is_jwt && !oauth2_has_word(in_roles ? cl.roles : cl.scp, want[i]))
-			cJSON_AddItemToArray(missing, cJSON_CreateString(want[i]));
-	}
-	if (cJSON_GetArraySize(missing) > 0) {
-		const char *first = cJSON_GetArrayItem(missing, 0)->valuestring;
+	cJSON_AddItemToObject(d, "roles", auth_words(s->roles));
+	cJSON_AddItemToObject(d, "scopes", auth_words(s->scopes));
+	util_json_add_str_or_null(d, "audience", util_nonempty(s->audience));
+	arr = cJSON_AddArrayToObject(d, "required");
+	for (size_t i = 0; i < s->n_required; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->required[i]));
+	arr = cJSON_AddArrayToObject(d, "missing");
+	for (size_t i = 0; i < s->n_missing; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->missing[i]));
+}
 
-		result_set(res, RESULT_WARN, "%s token obtained (%s) but it lacks %s%s",
-		    oauth2_flow_name(cfg->flow), life, first,
-		    cJSON_GetArraySize(missing) > 1 ? " and more" : "");
+void
+auth_token_verdict(const struct auth_token_summary *s, struct verdict *v)
+{
+	char life[64];
+	const char *first = s->n_missing > 0 ? s->missing[0] : NULL;
+	const char *perms = s->roles[0] != '\0' ? s->roles : s->scopes;
+
+	if (!s->obtained) {
+		verdict_set(v, s->permanent ? RESULT_FAIL : RESULT_ERROR, "no %s token: %s",
+		    s->flow, s->error_code ? s->error_code : "error");
+		verdict_advise(v, "%s", s->error ? s->error : "Run it again.");
+		return;
+	}
+	if (s->expires_at != 0)
+		snprintf(
+		    life, sizeof(life), "valid %lld min", (long long)(s->expires_at - s->now) / 60);
+	else
+		snprintf(life, sizeof(life), "lifetime unknown");
+	if (first != NULL) {
+		verdict_set(v, RESULT_WARN, "%s token obtained (%s) but it lacks %s%s", s->flow,
+		    life, first, s->n_missing > 1 ? " and more" : "");
 		if (strcmp(first, "https://mail.google.com/") == 0)
-			result_advise(res,
+			verdict_advise(v,
 			    "Grant the service account's client ID domain-wide delegation "
 			    "for https://mail.google.com/ (Google Admin console > Security > API "
 			    "controls > Domain-wide delegation).");
-		else if (in_roles)
-			result_advise(res,
+		else if (s->in_roles)
+			verdict_advise(v,
 			    "Add the application permission %s (Office 365 Exchange "
 			    "Online) under App registrations > the app > API permissions and grant "
 			    "admin "
 			    "consent; the mail logins will be refused without it.",
 			    first);
 		else
-			result_advise(res,
+			verdict_advise(v,
 			    "Sign in again with a scope including %s (auth.scope), or "
 			    "grant that delegated permission to the app.",
 			    first);
+	} else if (!s->jwt) {
+		verdict_set(v, RESULT_PASS,
+		    "%s token obtained (%s); an opaque token: its "
+		    "permissions are not readable",
+		    s->flow, life);
 	} else {
-		const char *perms = cl.roles[0] != '\0' ? cl.roles : cl.scp;
-
-		if (!is_jwt)
-			result_set(res, RESULT_PASS,
-			    "%s token obtained (%s); an opaque token: its "
-			    "permissions are not readable",
-			    oauth2_flow_name(cfg->flow), life);
-		else
-			result_set(res, RESULT_PASS, "%s token obtained (%s)%s%s",
-			    oauth2_flow_name(cfg->flow), life, *perms != '\0' ? "; " : "", perms);
+		verdict_set(v, RESULT_PASS, "%s token obtained (%s)%s%s", s->flow, life,
+		    *perms != '\0' ? "; " : "", perms);
 	}
-out:
+}
+
+/* The side's set-up of A into S (the details until the token endpoint answers). */
+static void
+auth_summary_setup(const struct auth_task *a, struct auth_token_summary *s)
+{
+	const struct oauth2_config *cfg = a->side->auth;
+
+	memset(s, 0, sizeof(*s));
+	s->flow = oauth2_flow_name(cfg->flow);
+	s->token_url = cfg->token_url;
+	s->token_url_from = cfg->token_url_from;
+	s->scope = cfg->scope;
+	s->client_id = cfg->client_id;
+	s->user = a->user;
+	s->roles = s->scopes = s->audience = "";
+}
+
+static void
+auth_cancel(struct task *t, void *aux)
+{
+	struct auth_task *a = aux;
+
+	oauth2_cancel(a->wait);
+	result_set(task_result(t), RESULT_ERROR, "no answer from the token endpoint %s in time",
+	    a->side->auth->token_url != NULL ? a->side->auth->token_url : "(none)");
+	free(a);
+}
+
+static void
+auth_answer(void *arg, const struct oauth2_token *tok)
+{
+	struct auth_task *a = arg;
+	struct result *res = task_result(a->t);
+	struct auth_token_summary s;
+	struct oauth2_claims cl;
+	const char *want[2], *missing[2];
+	struct verdict v = {0};
+
+	a->wait = NULL;
+	auth_summary_setup(a, &s);
+	s.answered = 1;
+	s.obtained = tok->access_token != NULL;
+	s.error_code = tok->error_code;
+	s.error = tok->error;
+	s.permanent = tok->permanent;
+	s.expires_at = tok->expires_at;
+	s.lifetime_s = tok->lifetime_s;
+	s.now = time(NULL);
+	if (s.obtained) {
+		s.jwt = oauth2_claims_parse(tok->access_token, &cl) == 0;
+		if (!s.jwt)
+			memset(&cl, 0, sizeof(cl));
+		s.roles = cl.roles;
+		s.scopes = cl.scp;
+		s.audience = cl.aud;
+		s.n_required = auth_required(a->side, &cl, want, &s.in_roles);
+		for (size_t i = 0; i < s.n_required; i++)
+			if (s.jwt && !oauth2_has_word(s.in_roles ? cl.roles : cl.scp, want[i]))
+				missing[s.n_missing++] = want[i];
+		s.required = want;
+		s.missing = missing;
+	}
+	/* The set-up is in the details already: write them anew, whole. */
+	cJSON_Delete(res->details);
+	res->details = cJSON_CreateObject();
+	auth_token_details_json(&s, res->details);
+	auth_token_verdict(&s, &v);
+	verdict_apply(&v, res);
 	task_done(a->t);
 	free(a);
 }
@@ -215,27 +270,13 @@ auth_schedule_side(struct runner *r, const struct check_input *in, const struct 
 	const struct oauth2_config *cfg = side->auth;
 	struct result *res;
 	struct auth_task *a;
-	cJSON *d;
+	struct auth_token_summary s;
 	int dest = strcmp(side->name, "destination") == 0;
 
 	if (!side->present || cfg == NULL)
 		return;
 	res = result_new(
 	    "auth.token", in->plan->domain, dest ? RESULT_SIDE_DESTINATION : RESULT_SIDE_SOURCE);
-	d = res->details;
-	cJSON_AddStringToObject(d, "flow", oauth2_flow_name(cfg->flow));
-	if (cfg->token_url != NULL)
-		cJSON_AddStringToObject(d, "token_url", cfg->token_url);
-	else
-		cJSON_AddNullToObject(d, "token_url");
-	if (cfg->token_url_from != NULL)
-		cJSON_AddStringToObject(d, "token_url_from", cfg->token_url_from);
-	if (cfg->scope != NULL)
-		cJSON_AddStringToObject(d, "scope", cfg->scope);
-	else
-		cJSON_AddNullToObject(d, "scope");
-	if (cfg->client_id != NULL)
-		cJSON_AddStringToObject(d, "client_id", cfg->client_id);
 	a = xcalloc(1, sizeof(*a));
 	a->side = side;
 	a->state_dir = in->plan->state_dir;
@@ -243,10 +284,8 @@ auth_schedule_side(struct runner *r, const struct check_input *in, const struct 
 	    (cfg->flow == OAUTH2_FLOW_SERVICE_ACCOUNT || cfg->flow == OAUTH2_FLOW_DEVICE_CODE))
 		a->user =
 		    dest ? in->plan->mailboxes[0].dest_user : in->plan->mailboxes[0].source_user;
-	if (a->user != NULL)
-		cJSON_AddStringToObject(d, "user", a->user);
-	else
-		cJSON_AddNullToObject(d, "user");
+	auth_summary_setup(a, &s);
+	auth_token_details_json(&s, res->details);
 	runner_add(r, NULL, res, auth_start, auth_cancel, a, 0);
 }
 

@@ -4,18 +4,23 @@
  *
  * For each check: a summary struct filled by the check's gathering code,
  * X_verdict() (summary -> status, summary line and advice; pure: no I/O, no
- * JSON, no clock) and, where the details are built from the summary alone,
- * X_details_json() (summary -> the result's details, reports/SCHEMA.md).
- * Strings in a summary are borrowed from whoever gathered them. The edges
- * of every verdict are unit-tested in tests/unit/test_verdicts_*.c. The
- * imap.* and pop3.* verdicts are server_probe.h's (mailcheck_tls_verdict,
- * mailcheck_login_verdict), dns.propagation's propagation.h's (prop_verdict).
+ * JSON, no clock) and X_details_json() (summary -> the result's details,
+ * reports/SCHEMA.md; pure too: the fields marked "for the details only"
+ * are there for it). Strings in a summary are borrowed from whoever
+ * gathered them and live until the details are written. The edges of every
+ * verdict and details writer are unit-tested in tests/unit/test_verdicts_*.c.
+ * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
+ * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
+ * prop_details_json). Still written while gathering: dns.spf's stages after
+ * the walk (destination include, --ip evaluation) and the timeout paths of
+ * the dns.* cancels.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -26,6 +31,7 @@
 #include "src/folders.h"
 #include "src/http.h"
 #include "src/mtasts.h"
+#include "src/smtp.h"
 #include "src/spf.h"
 #include "src/verdict.h"
 
@@ -37,6 +43,17 @@ int mx_lookup_verdict(const char *domain, enum dns_status status, const char *er
     const char *servers, struct verdict *v);
 /* A null MX (RFC 7505); VALID: alone, with preference 0. */
 void mx_null_verdict(const char *domain, int valid, struct verdict *v);
+
+/* One MX record and what the lookups of its exchange found. */
+struct mx_record {
+	unsigned preference;
+	const char *exchange;
+	uint32_t ttl;
+	const char *const *addresses; /* A and AAAA */
+	size_t n_addresses;
+	const char *cname;        /* the exchange is an alias of this, or NULL */
+	const char *lookup_error; /* an address lookup failed, or NULL */
+};
 
 /* What dns.mx found out about the exchanges (the first of each kind). */
 struct mx_summary {
@@ -51,11 +68,29 @@ struct mx_summary {
 	int all_expected;                 /* every exchange matches them */
 	int past_go_live;                 /* the plan's go-live day is over */
 	const char *go_live;              /* that day, "YYYY-MM-DD" */
+	/* For the details only: */
+	const char *resolver;            /* the resolvers asked */
+	const struct mx_record *records; /* the N_EX records checked */
+	int authoritative;               /* the MX answer had the AA flag */
+	const char *expect_origin;       /* where EXPECT_MX came from; NULL: the plan */
+	size_t not_checked;              /* records past the ones checked */
+	int no_records;                  /* the lookup failed or found none: nothing else set */
+	int null_mx;                     /* a null MX among the records: only they are set */
 };
 void mx_verdict(const struct mx_summary *s, struct verdict *v);
+void mx_details_json(const struct mx_summary *s, cJSON *details);
 
 /* dns.mx_ttl: the RRset's TTL against the recommended maximum MAX. */
 void mx_ttl_verdict(uint32_t ttl, long max, int authoritative, struct verdict *v);
+
+/* What dns.mx_ttl reports. */
+struct mx_ttl_summary {
+	long max;          /* the recommended maximum */
+	int known;         /* there is an MX RRset (else its TTL is null) */
+	uint32_t ttl;      /* its TTL (the highest of the records) */
+	int authoritative; /* the answer had the AA flag */
+};
+void mx_ttl_details_json(const struct mx_ttl_summary *s, cJSON *details);
 
 /* ---- dns.spf (dns_spf.c) ---- */
 
@@ -106,6 +141,12 @@ void spf_pass_verdict(
 
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 
+/* An SRV record of _autodiscover._tcp.DOMAIN. */
+struct dns_ad_srv {
+	unsigned priority, weight, port;
+	const char *target; /* "." when the service is not offered (RFC 2782) */
+};
+
 /* What the A, AAAA (CNAMEs followed) and SRV lookups of autodiscover found. */
 struct dns_ad_summary {
 	const char *host;                    /* autodiscover.DOMAIN */
@@ -124,11 +165,17 @@ struct dns_ad_summary {
 	const char *origin;                /* "plan" or a profile name (NULL: plan) */
 	int matches;                       /* the chain (or an SRV target) reaches EXPECTED */
 	const char *srv_match, *srv_first; /* an SRV target equal to EXPECTED; the first one */
+	/* For the details only: */
+	const char *const *chain;     /* the N_CHAIN CNAMEs followed */
+	const char *const *addresses; /* the N_ADDR addresses */
+	const struct dns_ad_srv *srv; /* the N_SRV records */
+	const cJSON *lookups[3];      /* the A, AAAA, SRV lookups (dnschase_json) */
 };
 
 /* "does not exist (NXDOMAIN)" or "has no such record (NODATA)". */
 const char *dns_ad_negative_str(enum dns_status st);
 void dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v);
+void dns_ad_details_json(const struct dns_ad_summary *s, cJSON *details);
 
 /* ---- dns.dmarc (dns_dmarc.c) ---- */
 
@@ -142,12 +189,27 @@ struct dmarc_summary {
 	const char *record;             /* the one DMARC record's text (n_dmarc == 1) */
 	const struct dmarc_record *rec; /* it parsed, or NULL: ERR says why */
 	const struct dmarc_error *err;
+	/* For the details only: */
+	const cJSON *lookup;      /* the TXT lookup (dnschase_json), or NULL */
+	int listed;               /* the lookup answered: the records are listed */
+	const char *const *dmarc; /* the N_DMARC v=DMARC1 records (listed) */
 };
 void dmarc_verdict(const struct dmarc_summary *s, struct verdict *v);
+void dmarc_details_json(const struct dmarc_summary *s, cJSON *details);
 /* A known tag one edit away from NAME ("rue" -> "rua"), or NULL. */
 const char *dmarc_suggest(const char *name);
 
 /* ---- dns.dkim (dns_dkim.c) ---- */
+
+/* What the lookup of one DKIM selector found. */
+struct dkim_selector {
+	const char *selector;
+	const char *name;    /* SELECTOR._domainkey.DOMAIN */
+	const char *cname;   /* the first alias met, or NULL */
+	int published;       /* a key record with a key */
+	const char *record;  /* that record (or a revoked one), or NULL */
+	const cJSON *lookup; /* the lookup (dnschase_json) */
+};
 
 /* The selectors of the destination profile and the first that is not right. */
 struct dkim_summary {
@@ -162,8 +224,12 @@ struct dkim_summary {
 	const char *missing_final; /* where its CNAMEs led */
 	enum dns_status missing_status;
 	int missing_revoked; /* a key record with an empty p= */
+	/* For the details only: */
+	const struct dkim_selector *selectors; /* the N_SEL selectors */
+	const char *chosen_by;                 /* "--expect", "plan" or "mx" */
 };
 void dkim_verdict(const struct dkim_summary *s, struct verdict *v);
+void dkim_details_json(const struct dkim_summary *s, cJSON *details);
 
 /* ---- dns.mta_sts (dns_mta_sts.c) ---- */
 
@@ -190,12 +256,14 @@ void sts_details_json(const struct sts_summary *s, cJSON *details);
 /* The MS=ms... TXT records of the domain. */
 struct msv_summary {
 	const char *domain;
-	const char *want;  /* the plan's expect.verification, or NULL */
-	size_t n_records;  /* MS= records published */
-	const char *first; /* the first of them, or NULL */
-	int found;         /* WANT is among them */
+	const char *want;           /* the plan's expect.verification, or NULL */
+	size_t n_records;           /* MS= records published */
+	const char *first;          /* the first of them, or NULL */
+	int found;                  /* WANT is among them */
+	const char *const *records; /* the N_RECORDS MS= records (details only) */
 };
 void msv_verdict(const struct msv_summary *s, struct verdict *v);
+void msv_details_json(const struct msv_summary *s, cJSON *details);
 
 /* ---- dns.tls_rpt (dns_tls_rpt.c) ---- */
 
@@ -207,8 +275,12 @@ struct tlsrpt_summary {
 	const char *error;     /* why the record is not valid (or more than one), or NULL */
 	const char *first_rua; /* the first report address of the first record */
 	size_t n_rua;
+	/* For the details only: */
+	const char *record;     /* the first record, or NULL */
+	const char *const *rua; /* its N_RUA report addresses */
 };
 void tlsrpt_verdict(const struct tlsrpt_summary *s, struct verdict *v);
+void tlsrpt_details_json(const struct tlsrpt_summary *s, cJSON *details);
 
 /* ---- web.webmail (web_webmail.c) ---- */
 
@@ -232,10 +304,17 @@ struct webmail_summary {
 	const char *tls_verify_error; /* "" when none */
 	int has_expiry;               /* the certificate's notAfter is known */
 	long days_left;               /* until then */
+	/* For the details only: */
+	const struct http_fetch_result *fetch; /* the whole fetch (http_fetch_report) */
+	time_t now;                            /* when it ended */
+	int exchange;                          /* an Exchange host (OWA or the profile) */
+	int ews_probed;                        /* an EWS probe follows (its details: ews) */
 };
 
 /* Returns 1 when the page is good enough to probe EWS behind it. */
 int webmail_verdict(const struct webmail_summary *s, struct verdict *out);
+/* The fetch report, "exchange", and "ews": null unless EWS_PROBED. */
+void webmail_details_json(const struct webmail_summary *s, cJSON *details);
 
 /* What the EWS probe (GET /EWS/Exchange.asmx) of an Exchange webmail met. */
 struct ews_summary {
@@ -254,6 +333,18 @@ void ews_details_json(const struct ews_summary *s, cJSON *ews);
 
 /* ---- web.autodiscover (web_autodiscover.c) ---- */
 
+/* What one autodiscover step (or the autoconfig probe) met. */
+struct web_ad_step {
+	const char *url;       /* where it started, or NULL before known */
+	int found;             /* it found an endpoint */
+	const char *reason;    /* why it failed, or what it found; or NULL */
+	const cJSON *report;   /* http_fetch_report of its last fetch, or NULL */
+	const cJSON *names;    /* hosts and aliases it reached (an array), or NULL */
+	const char *points_to; /* the host that answered (or its alias target) */
+	const struct autodiscover_settings *settings; /* parsed, or NULL */
+	const cJSON *srv;                             /* step 4's SRV records (an array), or NULL */
+};
+
 /* How Outlook's four autodiscover steps went, in their order. */
 struct web_ad_summary {
 	const char *domain;
@@ -265,8 +356,13 @@ struct web_ad_summary {
 	const struct autodiscover_settings *win_settings; /* parsed POX settings, or NULL */
 	const char *expected; /* the plan's expected autodiscover host, or NULL */
 	int matches;          /* a name the winning step reached matches it */
+	/* For the details only: */
+	struct web_ad_step steps[5]; /* the four steps, then the autoconfig probe */
+	const char *user;            /* --autodiscover-user, or NULL */
+	const char *email;           /* the address asked about */
 };
 void web_ad_verdict(const struct web_ad_summary *s, struct verdict *v);
+void web_ad_details_json(const struct web_ad_summary *s, cJSON *details);
 
 /* ---- mailbox.folders, folder_names, limits, large_messages (mailbox_folders.c) ---- */
 
@@ -278,15 +374,36 @@ struct folders_summary {
 	int truncated; /* more folders than were read */
 	int64_t total_messages;
 	int64_t total_bytes; /* -1 unknown */
+	/* For the details only: */
+	const char *user;                    /* the source mailbox */
+	const struct folders_inventory *inv; /* or NULL: not read */
+	int connections;                     /* how the inventory was read */
+	size_t round_trips;
 };
 void folders_verdict(const struct folders_summary *s, struct verdict *v);
+void folders_details_json(const struct folders_summary *s, cJSON *details);
 
 /* Folder names that will not migrate as they are (folders_name_problems). */
+/* One problem of one folder name (a name may have several). */
+struct name_problem {
+	const char *name, *raw_name;
+	const char *reason, *code;  /* folders_name_reason; a stable code */
+	const char *suggestion;     /* a name that would migrate */
+	const char *conflicts_with; /* the name it collides with (case_duplicate), or NULL */
+};
+
 struct names_summary {
 	size_t n_names, n_bad, n_problems;
 	const char *first; /* the first name with a problem */
+	/* For the details only: */
+	const struct name_problem *problems; /* the N_PROBLEMS problems */
+	int read;                            /* the source's folders were read */
+	char source_delim;                   /* '\0': none (flat) */
+	char dest_delim;
+	const char *dest_delim_from; /* "destination" (its LIST) or "default" */
 };
 void names_verdict(const struct names_summary *s, struct verdict *v);
+void names_details_json(const struct names_summary *s, cJSON *details);
 
 /* The mailbox against the destination's item and folder limits (-1: none). */
 struct limits_summary {
@@ -294,8 +411,10 @@ struct limits_summary {
 	size_t folder_count;
 	int64_t items_limit;  /* more items fail: the migration stops there */
 	int64_t folder_limit; /* more folders warn */
+	int counted;          /* the source's folders were read (details only) */
 };
 void limits_verdict(const struct limits_summary *s, struct verdict *v);
+void limits_details_json(const struct limits_summary *s, cJSON *details);
 
 /* Messages over the destination's message size limit (-1: none known). */
 struct large_summary {
@@ -303,8 +422,12 @@ struct large_summary {
 	int64_t count;      /* messages over it */
 	size_t n_folders;   /* folders holding them */
 	size_t not_counted; /* folders that could not be searched */
+	/* The source's folders (their "large" counts) for the details, or NULL
+	 * when they were not read or there is no limit. */
+	const struct folders_inventory *inv;
 };
 void large_verdict(const struct large_summary *s, struct verdict *v);
+void large_details_json(const struct large_summary *s, cJSON *details);
 
 /* ---- mailbox.folder_items (mailbox_folders.c) ---- */
 
@@ -348,6 +471,18 @@ void quota_details_json(const struct quota_summary *s, cJSON *details);
 
 /* ---- mailbox.compare (mailbox_compare.c) ---- */
 
+/* A line of mailbox.compare's folders: a pair, or a folder on one side only. */
+struct compare_row {
+	const struct folders_folder *src, *dst; /* either may be NULL */
+	const char *matched_by;                 /* "name", "special_use", ...; or NULL */
+};
+
+/* A source folder the sync leaves out, and why ("plan", "foreign_namespace"). */
+struct compare_left_out {
+	const char *source;
+	const char *reason;
+};
+
 /* Source and destination folders paired by the sync's mapping, counted. */
 struct compare_summary {
 	size_t n_short; /* after a sync: synced folders short on the destination */
@@ -359,10 +494,29 @@ struct compare_summary {
 	size_t n_pairs;
 	const char *first_difference; /* or NULL: a destination-only folder */
 	int64_t source_total, destination_total;
+	/* For the details only: */
+	const char *user, *destination_user;
+	int compared; /* both sides' folders were read (else the lists are empty) */
+	const struct compare_row *rows;
+	size_t n_rows;
+	const char *const *missing; /* the N_MISSING source folders not on the destination */
+	const struct compare_left_out *left_out;
+	size_t n_left_out;
+	int after_sync; /* the compare follows a sync */
 };
 void compare_verdict(const struct compare_summary *s, struct verdict *v);
+void compare_details_json(const struct compare_summary *s, cJSON *details);
 
 /* ---- mailbox.folder_map (mailbox_folder_map.c) ---- */
+
+/* A source folder and where the sync puts it. */
+struct folder_map_row {
+	const char *source, *destination;
+	const char *mapped_by; /* folders_by_str */
+	int exists;            /* DESTINATION is there already */
+	uint32_t messages;
+	int rewritten; /* characters the destination refuses were replaced */
+};
 
 /* Where the sync will put the source folders. */
 struct folder_map_summary {
@@ -374,10 +528,33 @@ struct folder_map_summary {
 	const char *first_unused_rule;
 	const char *guessed;        /* "source"/"destination" without NAMESPACE, or NULL */
 	const char *guessed_prefix; /* the prefix taken from LIST there */
+	/* For the details only: */
+	const char *user, *destination_user;
+	const struct folders_inventory *src, *dst; /* both read, or NULL: nothing mapped */
+	const struct folder_map_row *rows;         /* the N_MAPPED mappings */
+	const struct compare_left_out *left_out;   /* the N_LEFT_OUT folders left out */
+	const char *const *unused_rules;           /* the N_UNUSED_RULES rules' "from" */
 };
 void folder_map_verdict(const struct folder_map_summary *s, struct verdict *v);
+void folder_map_details_json(const struct folder_map_summary *s, cJSON *details);
 
 /* ---- smtp.mx (smtp_mx.c) ---- */
+
+/* What the probe of one MX host met. */
+struct smtp_mx_host_facts {
+	const char *host;
+	int preference;
+	enum smtp_outcome outcome;
+	const char *error;        /* the probe's error unless it went well; NULL: none */
+	const char *peer;         /* the address connected to, "" */
+	const char *banner;       /* or NULL */
+	const char *const *esmtp; /* the EHLO keywords */
+	size_t n_esmtp;
+	int starttls, pipelining;      /* offered, used */
+	const struct tls_facts *tls;   /* the handshake, or NULL: none */
+	const struct smtp_rcpt *rcpts; /* the recipients' answers */
+	size_t n_rcpts;
+};
 
 /* What the probes of every MX host met, counted (the first of each kind kept). */
 struct smtp_mx_tally {
@@ -388,7 +565,38 @@ struct smtp_mx_tally {
 	size_t connect_failed, tls_failed, other_failed, no_starttls; /* hosts */
 	char first_reject[300], first_defer[300], first_fail[300];
 	const char *advice; /* for the first rejection, or NULL */
+	/* For the details only: */
+	const char *mx_source;                  /* "expected" (the plan's hosts) or "dns" */
+	const char *helo;                       /* the name we greet with */
+	const char *const *recipients;          /* the N_RCPTS addresses probed */
+	const struct smtp_mx_host_facts *hosts; /* the N_HOSTS probes, or NULL: none ran */
 };
 void smtp_mx_verdict(const struct smtp_mx_tally *y, struct verdict *v);
+void smtp_mx_details_json(const struct smtp_mx_tally *y, cJSON *details);
+
+/* ---- auth.token (auth_token.c) ---- */
+
+/* How a side asks for its OAuth2 token, and what the token endpoint gave. */
+struct auth_token_summary {
+	const char *flow;                                           /* oauth2_flow_name */
+	const char *token_url, *token_url_from, *scope, *client_id; /* the side's, or NULL */
+	const char *user;               /* the mailbox asked for, or NULL */
+	int answered;                   /* the cache answered (else the rest is unset) */
+	int obtained;                   /* a token came */
+	const char *error_code, *error; /* why not (NULL: unknown) */
+	int permanent;                  /* retrying will not help */
+	time_t expires_at;              /* 0: unknown */
+	long long lifetime_s;           /* as the endpoint said; -1: EXPIRES_AT - NOW */
+	time_t now;
+	int jwt;                               /* the token is a JWT (its claims read) */
+	const char *roles, *scopes, *audience; /* its claims, "" when none */
+	const char *const *required;           /* the permissions the mail logins need */
+	size_t n_required;
+	const char *const *missing; /* of them, those the token lacks */
+	size_t n_missing;
+	int in_roles; /* they are application roles (else delegated scopes) */
+};
+void auth_token_verdict(const struct auth_token_summary *s, struct verdict *v);
+void auth_token_details_json(const struct auth_token_summary *s, cJSON *details);
 
 #endif

@@ -49,8 +49,10 @@ struct ad_task {
 	cJSON *lookup[AD_N];
 	char *chain[DNSCHASE_MAX_LINKS]; /* from the A lookup, or AAAA if longer */
 	size_t n_chain;
-	cJSON *addresses;
-	cJSON *srv;
+	char **addr; /* the A and AAAA answers */
+	size_t n_addr;
+	struct dns_ad_srv *srv;
+	size_t n_srv;
 	char *srv_match; /* an SRV target equal to the expectation */
 	char *srv_first; /* the first SRV target */
 };
@@ -66,8 +68,12 @@ ad_task_free(struct ad_task *m)
 	}
 	for (size_t i = 0; i < m->n_chain; i++)
 		free(m->chain[i]);
-	cJSON_Delete(m->addresses);
-	cJSON_Delete(m->srv);
+	for (size_t i = 0; i < m->n_addr; i++)
+		free(m->addr[i]);
+	free(m->addr);
+	for (size_t i = 0; i < m->n_srv; i++)
+		free((char *)m->srv[i].target);
+	free(m->srv);
 	free(m->srv_match);
 	free(m->srv_first);
 	free(m->domain);
@@ -222,23 +228,28 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 		    expected != NULL ? ", as expected" : "");
 }
 
-/* The details of dns.autodiscover: M's answers (moved into it) and S. */
-static void
-ad_details_json(struct ad_task *m, const struct dns_ad_summary *s, cJSON *d)
+void
+dns_ad_details_json(const struct dns_ad_summary *s, cJSON *d)
 {
-	cJSON *lookups, *chain;
+	cJSON *arr;
 
-	if (m->n_chain > 0)
-		cJSON_AddStringToObject(d, "cname", m->chain[0]);
-	else
-		cJSON_AddNullToObject(d, "cname");
-	chain = cJSON_AddArrayToObject(d, "cname_chain");
-	for (size_t i = 0; i < m->n_chain; i++)
-		cJSON_AddItemToArray(chain, cJSON_CreateString(m->chain[i]));
-	cJSON_AddItemToObject(d, "addresses", m->addresses);
-	m->addresses = NULL;
-	cJSON_AddItemToObject(d, "srv", m->srv);
-	m->srv = NULL;
+	util_json_add_str_or_null(d, "cname", s->n_chain > 0 ? s->chain[0] : NULL);
+	arr = cJSON_AddArrayToObject(d, "cname_chain");
+	for (size_t i = 0; i < s->n_chain; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->chain[i]));
+	arr = cJSON_AddArrayToObject(d, "addresses");
+	for (int i = 0; i < s->n_addr; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->addresses[i]));
+	arr = cJSON_AddArrayToObject(d, "srv");
+	for (int i = 0; i < s->n_srv; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "priority", s->srv[i].priority);
+		cJSON_AddNumberToObject(o, "weight", s->srv[i].weight);
+		cJSON_AddNumberToObject(o, "port", s->srv[i].port);
+		cJSON_AddStringToObject(o, "target", s->srv[i].target);
+		cJSON_AddItemToArray(arr, o);
+	}
 	if (s->expected != NULL) {
 		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
 
@@ -248,11 +259,10 @@ ad_details_json(struct ad_task *m, const struct dns_ad_summary *s, cJSON *d)
 	} else {
 		cJSON_AddNullToObject(d, "matches_expected");
 	}
-	lookups = cJSON_AddArrayToObject(d, "lookups");
-	for (int i = 0; i < AD_N; i++) {
-		cJSON_AddItemToArray(lookups, m->lookup[i]);
-		m->lookup[i] = NULL;
-	}
+	arr = cJSON_AddArrayToObject(d, "lookups");
+	for (int i = 0; i < 3; i++)
+		if (s->lookups[i] != NULL)
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(s->lookups[i], 1));
 }
 
 static void
@@ -263,8 +273,8 @@ ad_finish(struct ad_task *m)
 	    .host = m->name[AD_A],
 	    .srvname = m->name[AD_SRV],
 	    .n_chain = m->n_chain,
-	    .n_addr = cJSON_GetArraySize(m->addresses),
-	    .n_srv = cJSON_GetArraySize(m->srv),
+	    .n_addr = (int)m->n_addr,
+	    .n_srv = (int)m->n_srv,
 	    .expected = m->expected,
 	    .origin = m->origin,
 	    .status_a = m->st[AD_A],
@@ -272,6 +282,10 @@ ad_finish(struct ad_task *m)
 	    .srv_match = m->srv_match,
 	    .srv_first = m->srv_first,
 	    .servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	    .chain = (const char *const *)m->chain,
+	    .addresses = (const char *const *)m->addr,
+	    .srv = m->srv,
+	    .lookups = {m->lookup[AD_A], m->lookup[AD_AAAA], m->lookup[AD_SRV]},
 	};
 	struct verdict v = {0};
 	int err_i = -1;
@@ -295,7 +309,7 @@ ad_finish(struct ad_task *m)
 		s.chain_problem = m->problem[i];
 	if (m->expected != NULL)
 		s.matches = s.host_exists ? ad_chain_has(m, m->expected) : m->srv_match != NULL;
-	ad_details_json(m, &s, res->details);
+	dns_ad_details_json(&s, res->details);
 	dns_ad_verdict(&s, &v);
 	verdict_apply(&v, res);
 	task_done(m->t);
@@ -330,21 +344,20 @@ ad_answer(void *arg, const struct dnschase_reply *r)
 	}
 	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w != AD_SRV) {
 		while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, w == AD_A ? DNSMSG_A : DNSMSG_AAAA,
-		            r->owner, &it)) != NULL)
-			cJSON_AddItemToArray(m->addresses, cJSON_CreateString(rr->addr));
+		            r->owner, &it)) != NULL) {
+			m->addr = xrealloc(m->addr, (m->n_addr + 1) * sizeof(*m->addr));
+			m->addr[m->n_addr++] = xstrdup(rr->addr);
+		}
 	}
 	if (r->status == DNS_OK && r->problem == DNSCHASE_FINE && w == AD_SRV) {
 		while (
 		    (rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_SRV, r->owner, &it)) != NULL) {
-			cJSON *s = cJSON_CreateObject();
 			/* RFC 2782: a target of "." means the service is not offered. */
 			const char *target = rr->target[0] != '\0' ? rr->target : ".";
 
-			cJSON_AddNumberToObject(s, "priority", rr->priority);
-			cJSON_AddNumberToObject(s, "weight", rr->weight);
-			cJSON_AddNumberToObject(s, "port", rr->port);
-			cJSON_AddStringToObject(s, "target", target);
-			cJSON_AddItemToArray(m->srv, s);
+			m->srv = xrealloc(m->srv, (m->n_srv + 1) * sizeof(*m->srv));
+			m->srv[m->n_srv++] = (struct dns_ad_srv){
+			    rr->priority, rr->weight, rr->port, xstrdup(target)};
 			if (m->srv_first == NULL)
 				m->srv_first = xstrdup(target);
 			if (m->srv_match == NULL && m->expected != NULL &&
@@ -389,8 +402,6 @@ ad_schedule(struct runner *r, const struct check_input *in)
 	m->name[AD_A] = xasprintf("autodiscover.%s", in->domain);
 	m->name[AD_AAAA] = xstrdup(m->name[AD_A]);
 	m->name[AD_SRV] = xasprintf("_autodiscover._tcp.%s", in->domain);
-	m->addresses = cJSON_CreateArray();
-	m->srv = cJSON_CreateArray();
 	if (in->plan != NULL) {
 		m->expected = in->plan->expect.autodiscover;
 		m->origin = in->plan->expect.autodiscover_from;

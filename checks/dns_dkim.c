@@ -35,7 +35,10 @@ struct dkim_sel {
 	char *error;
 	char *final; /* last name of the chain */
 	int published, revoked;
-	cJSON *json;
+	int answered;
+	char *cname;  /* the first alias met, or NULL */
+	char *record; /* the key record, or NULL */
+	cJSON *lookup;
 };
 
 struct dkim_task {
@@ -58,7 +61,9 @@ dkim_task_free(struct dkim_task *m)
 		free(m->sel[i].name);
 		free(m->sel[i].error);
 		free(m->sel[i].final);
-		cJSON_Delete(m->sel[i].json);
+		free(m->sel[i].cname);
+		free(m->sel[i].record);
+		cJSON_Delete(m->sel[i].lookup);
 	}
 	free(m->domain);
 	free(m);
@@ -70,7 +75,7 @@ dkim_cancel(struct task *t, void *aux)
 	struct dkim_task *m = aux;
 
 	for (size_t i = 0; i < m->n_sel; i++) {
-		if (m->sel[i].json == NULL) {
+		if (!m->sel[i].answered) {
 			result_set(task_result(t), RESULT_ERROR,
 			    "timed out waiting for the TXT "
 			    "record of %s",
@@ -194,30 +199,53 @@ dkim_verdict(const struct dkim_summary *s, struct verdict *v)
 	}
 }
 
+void
+dkim_details_json(const struct dkim_summary *s, cJSON *d)
+{
+	cJSON *sels = cJSON_AddArrayToObject(d, "selectors");
+	cJSON *exp = cJSON_AddObjectToObject(d, "expected");
+	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
+
+	cJSON_AddStringToObject(exp, "origin", s->profile);
+	cJSON_AddStringToObject(exp, "chosen_by", s->chosen_by);
+	for (size_t i = 0; i < s->n_sel; i++) {
+		const struct dkim_selector *x = &s->selectors[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(names, cJSON_CreateString(x->selector));
+		cJSON_AddStringToObject(o, "selector", x->selector);
+		cJSON_AddStringToObject(o, "name", x->name);
+		util_json_add_str_or_null(o, "cname", x->cname);
+		cJSON_AddBoolToObject(o, "published", x->published);
+		util_json_add_str_or_null(o, "record", x->record);
+		if (x->lookup != NULL)
+			cJSON_AddItemToObject(o, "lookup", cJSON_Duplicate(x->lookup, 1));
+		cJSON_AddItemToArray(sels, o);
+	}
+	cJSON_AddNumberToObject(d, "published", (double)s->n_pub);
+}
+
 static void
 dkim_finish(struct dkim_task *m)
 {
 	struct result *res = task_result(m->t);
-	cJSON *sels = cJSON_AddArrayToObject(res->details, "selectors");
-	cJSON *exp = cJSON_AddObjectToObject(res->details, "expected");
-	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
+	struct dkim_selector sels[PROFILE_MAX_PATTERNS];
 	struct dkim_sel *err = NULL, *missing = NULL;
 	struct dkim_summary sm = {
 	    .domain = m->domain,
 	    .profile = m->profile->name,
 	    .n_sel = m->n_sel,
 	    .servers = dns_client_servers(runner_dns(task_runner(m->t))),
+	    .selectors = sels,
+	    .chosen_by = m->chosen_by,
 	};
 	struct verdict v = {0};
 
-	cJSON_AddStringToObject(exp, "origin", m->profile->name);
-	cJSON_AddStringToObject(exp, "chosen_by", m->chosen_by);
 	for (size_t i = 0; i < m->n_sel; i++) {
 		struct dkim_sel *s = &m->sel[i];
 
-		cJSON_AddItemToArray(names, cJSON_CreateString(s->selector));
-		cJSON_AddItemToArray(sels, s->json);
-		s->json = NULL;
+		sels[i] = (struct dkim_selector){
+		    s->selector, s->name, s->cname, s->published, s->record, s->lookup};
 		if (s->published)
 			sm.n_pub++;
 		else if (err == NULL &&
@@ -227,7 +255,6 @@ dkim_finish(struct dkim_task *m)
 		else if (missing == NULL)
 			missing = s;
 	}
-	cJSON_AddNumberToObject(res->details, "published", (double)sm.n_pub);
 	if (err != NULL) {
 		sm.err_name = err->name;
 		sm.err_error = err->error;
@@ -240,6 +267,7 @@ dkim_finish(struct dkim_task *m)
 		sm.missing_status = missing->st;
 		sm.missing_revoked = missing->revoked;
 	}
+	dkim_details_json(&sm, res->details);
 	dkim_verdict(&sm, &v);
 	verdict_apply(&v, res);
 	task_done(m->t);
@@ -273,19 +301,10 @@ dkim_answer(void *arg, const struct dnschase_reply *r)
 			break;
 		}
 	}
-	s->json = cJSON_CreateObject();
-	cJSON_AddStringToObject(s->json, "selector", s->selector);
-	cJSON_AddStringToObject(s->json, "name", s->name);
-	if (r->n_chain > 0)
-		cJSON_AddStringToObject(s->json, "cname", r->chain[0]);
-	else
-		cJSON_AddNullToObject(s->json, "cname");
-	cJSON_AddBoolToObject(s->json, "published", s->published);
-	if (record != NULL)
-		cJSON_AddStringToObject(s->json, "record", record);
-	else
-		cJSON_AddNullToObject(s->json, "record");
-	cJSON_AddItemToObject(s->json, "lookup", dnschase_json(s->name, DNSMSG_TXT, r));
+	s->answered = 1;
+	s->cname = r->n_chain > 0 ? xstrdup(r->chain[0]) : NULL;
+	s->record = record != NULL ? xstrdup(record) : NULL;
+	s->lookup = dnschase_json(s->name, DNSMSG_TXT, r);
 	if (--m->pending == 0)
 		dkim_finish(m);
 }

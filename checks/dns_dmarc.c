@@ -53,15 +53,6 @@ dmarc_cancel(struct task *t, void *aux)
 	dmarc_task_free(m);
 }
 
-static void
-dmarc_null_details(struct result *res)
-{
-	if (cJSON_GetObjectItemCaseSensitive(res->details, "record") == NULL)
-		cJSON_AddNullToObject(res->details, "record");
-	if (cJSON_GetObjectItemCaseSensitive(res->details, "policy") == NULL)
-		cJSON_AddNullToObject(res->details, "policy");
-}
-
 static cJSON *
 dmarc_uris_json(const struct dmarc_uri *u, size_t n)
 {
@@ -206,7 +197,7 @@ dmarc_verdict(const struct dmarc_summary *s, struct verdict *v)
 
 /* The details of the one DMARC record of S (none when there is not exactly one). */
 static void
-dmarc_details_json(const struct dmarc_summary *s, cJSON *d)
+dmarc_record_json(const struct dmarc_summary *s, cJSON *d)
 {
 	const struct dmarc_record *rec = s->rec;
 
@@ -231,6 +222,25 @@ dmarc_details_json(const struct dmarc_summary *s, cJSON *d)
 	}
 }
 
+void
+dmarc_details_json(const struct dmarc_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "lookups");
+
+	if (s->lookup != NULL)
+		cJSON_AddItemToArray(arr, cJSON_Duplicate(s->lookup, 1));
+	if (s->listed) {
+		arr = cJSON_AddArrayToObject(d, "records");
+		for (size_t i = 0; i < s->n_dmarc; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(s->dmarc[i]));
+		dmarc_record_json(s, d);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(d, "record") == NULL)
+		cJSON_AddNullToObject(d, "record");
+	if (cJSON_GetObjectItemCaseSensitive(d, "policy") == NULL)
+		cJSON_AddNullToObject(d, "policy");
+}
+
 static void
 dmarc_answer(void *arg, const struct dnschase_reply *r)
 {
@@ -238,7 +248,8 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	struct result *res = task_result(m->t);
 	const char *servers = dns_client_servers(runner_dns(task_runner(m->t)));
 	const struct dnsmsg_rr *rr, *found = NULL;
-	cJSON *records, *lookups;
+	cJSON *lookup = dnschase_json(m->name, DNSMSG_TXT, r);
+	const char **texts = NULL;
 	size_t it = 0;
 	char *starter = dmarc_starter_record(m->domain), *record = NULL;
 	struct dmarc_record *rec = NULL;
@@ -249,12 +260,11 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 	    .owner = r->owner,
 	    .starter = starter,
 	    .err = &err,
+	    .lookup = lookup,
 	};
 	struct verdict v = {0};
 
 	m->ch = NULL;
-	lookups = cJSON_AddArrayToObject(res->details, "lookups");
-	cJSON_AddItemToArray(lookups, dnschase_json(m->name, DNSMSG_TXT, r));
 	if (r->problem != DNSCHASE_FINE) {
 		result_set(res, RESULT_FAIL, "%s: %s (%zu link%s: %s)", m->name, r->error,
 		    r->n_chain, r->n_chain == 1 ? "" : "s", r->owner);
@@ -282,28 +292,30 @@ dmarc_answer(void *arg, const struct dnschase_reply *r)
 		    r->error, servers);
 		goto out;
 	}
-	records = cJSON_AddArrayToObject(res->details, "records");
+	s.listed = 1;
 	while ((rr = dnsmsg_next(r->msg, DNSMSG_ANSWER, DNSMSG_TXT, r->owner, &it)) != NULL) {
 		s.n_txt++;
 		if (rr->text == NULL || !dmarc_is_record(rr->text, rr->text_len))
 			continue;
-		s.n_dmarc++;
+		texts = xrealloc(texts, (s.n_dmarc + 1) * sizeof(*texts));
+		texts[s.n_dmarc++] = rr->text;
 		found = rr;
-		cJSON_AddItemToArray(records, cJSON_CreateString(rr->text));
 	}
+	s.dmarc = texts;
 	if (s.n_dmarc == 1) {
 		record = xstrndup(found->text, found->text_len);
 		s.record = record;
 		if (dmarc_parse(found->text, found->text_len, &rec, &err) == 0)
 			s.rec = rec;
 	}
-	dmarc_details_json(&s, res->details);
 	dmarc_verdict(&s, &v);
 	verdict_apply(&v, res);
+out:
+	dmarc_details_json(&s, res->details);
 	dmarc_free(rec);
 	free(record);
-out:
-	dmarc_null_details(res);
+	free(texts);
+	cJSON_Delete(lookup);
 	free(starter);
 	task_done(m->t);
 	dmarc_task_free(m);

@@ -44,7 +44,7 @@ msv_answer(void *arg, const struct dns_reply *reply)
 	struct msv_task *m = arg;
 	struct result *res = task_result(m->t);
 	const char *want = m->in->expect_verification;
-	cJSON *arr = cJSON_AddArrayToObject(res->details, "records");
+	const char **texts = NULL;
 	const struct dnsmsg_rr *rr;
 	const char *owner;
 	size_t it = 0, n = 0;
@@ -53,10 +53,6 @@ msv_answer(void *arg, const struct dns_reply *reply)
 	struct verdict v = {0};
 
 	m->q = NULL;
-	if (want != NULL)
-		cJSON_AddStringToObject(res->details, "expected", want);
-	else
-		cJSON_AddNullToObject(res->details, "expected");
 	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
 	    reply->status != DNS_NXDOMAIN) {
 		result_set(
@@ -68,19 +64,32 @@ msv_answer(void *arg, const struct dns_reply *reply)
 	    (rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, DNSMSG_TXT, owner, &it)) != NULL) {
 		if (rr->text == NULL || rr->text_len < 3 || strncasecmp(rr->text, "MS=", 3) != 0)
 			continue;
-		cJSON_AddItemToArray(arr, cJSON_CreateString(rr->text));
-		n++;
+		texts = xrealloc(texts, (n + 1) * sizeof(*texts));
+		texts[n++] = rr->text;
 		if (want != NULL && strcmp(rr->text, want) == 0)
 			found = 1;
 	}
 	sm.n_records = n;
 	sm.found = found;
-	sm.first = n > 0 ? cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0)) : NULL;
+	sm.first = n > 0 ? texts[0] : NULL;
+	sm.records = texts;
 	msv_verdict(&sm, &v);
 	verdict_apply(&v, res);
 done:
+	msv_details_json(&sm, res->details);
+	free(texts);
 	task_done(m->t);
 	msv_free(m);
+}
+
+void
+msv_details_json(const struct msv_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "records");
+
+	for (size_t i = 0; i < s->n_records; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->records[i]));
+	util_json_add_str_or_null(d, "expected", s->want);
 }
 
 void

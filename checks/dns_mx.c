@@ -42,7 +42,8 @@ struct mx_exchange {
 	int answered[2];
 	enum dns_status st[2];
 	char *cname; /* canonical name when NAME is an alias */
-	cJSON *addresses;
+	char **addr; /* A and AAAA answers */
+	size_t n_addr;
 	const char *error; /* first lookup error, static text */
 };
 
@@ -66,7 +67,9 @@ mx_task_free(struct mx_task *m)
 		dns_query_cancel(m->ex[i].q[1]);
 		free(m->ex[i].name);
 		free(m->ex[i].cname);
-		cJSON_Delete(m->ex[i].addresses);
+		for (size_t j = 0; j < m->ex[i].n_addr; j++)
+			free(m->ex[i].addr[j]);
+		free(m->ex[i].addr);
 	}
 	dns_query_cancel(m->mxq);
 	free(m->domain);
@@ -298,26 +301,41 @@ mx_verdict(const struct mx_summary *s, struct verdict *v)
 	}
 }
 
-/* The details of dns.mx: the exchanges of M (their addresses move into it) and S. */
-static void
-mx_details_json(struct mx_task *m, const struct mx_summary *s, cJSON *d)
+void
+mx_details_json(const struct mx_summary *s, cJSON *d)
 {
-	cJSON *records = cJSON_AddArrayToObject(d, "records");
+	cJSON *records;
 
-	for (size_t i = 0; i < m->n_ex; i++) {
-		struct mx_exchange *x = &m->ex[i];
-		cJSON *rec = cJSON_CreateObject();
-		int resolves = cJSON_GetArraySize(x->addresses) > 0;
+	cJSON_AddStringToObject(d, "resolver", s->resolver);
+	records = cJSON_AddArrayToObject(d, "records");
+	if (s->no_records || s->null_mx) {
+		for (size_t i = 0; s->null_mx && i < s->n_ex; i++) {
+			cJSON *rec = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(rec, "preference", s->records[i].preference);
+			cJSON_AddStringToObject(rec, "exchange",
+			    s->records[i].exchange[0] ? s->records[i].exchange : ".");
+			cJSON_AddNumberToObject(rec, "ttl", s->records[i].ttl);
+			cJSON_AddItemToArray(records, rec);
+		}
+		cJSON_AddNullToObject(d, "provider");
+		cJSON_AddBoolToObject(d, "null_mx", s->null_mx);
+		return;
+	}
+	for (size_t i = 0; i < s->n_ex; i++) {
+		const struct mx_record *x = &s->records[i];
+		cJSON *rec = cJSON_CreateObject(), *addrs;
 
 		cJSON_AddNumberToObject(rec, "preference", x->preference);
-		cJSON_AddStringToObject(rec, "exchange", x->name);
+		cJSON_AddStringToObject(rec, "exchange", x->exchange);
 		cJSON_AddNumberToObject(rec, "ttl", x->ttl);
-		cJSON_AddItemToObject(rec, "addresses", x->addresses);
-		x->addresses = NULL;
+		addrs = cJSON_AddArrayToObject(rec, "addresses");
+		for (size_t j = 0; j < x->n_addresses; j++)
+			cJSON_AddItemToArray(addrs, cJSON_CreateString(x->addresses[j]));
 		util_json_add_str_or_null(rec, "cname", x->cname);
-		cJSON_AddBoolToObject(rec, "resolves", resolves);
-		if (x->error != NULL)
-			cJSON_AddStringToObject(rec, "lookup_error", x->error);
+		cJSON_AddBoolToObject(rec, "resolves", x->n_addresses > 0);
+		if (x->lookup_error != NULL)
+			cJSON_AddStringToObject(rec, "lookup_error", x->lookup_error);
 		cJSON_AddItemToArray(records, rec);
 	}
 	if (s->provider != NULL)
@@ -327,7 +345,7 @@ mx_details_json(struct mx_task *m, const struct mx_summary *s, cJSON *d)
 	else
 		cJSON_AddNullToObject(d, "provider");
 	cJSON_AddBoolToObject(d, "null_mx", 0);
-	cJSON_AddBoolToObject(d, "authoritative", m->authoritative);
+	cJSON_AddBoolToObject(d, "authoritative", s->authoritative);
 	if (s->expect_mx != NULL) {
 		cJSON *exp = cJSON_AddObjectToObject(d, "expected");
 		cJSON *pats = cJSON_AddArrayToObject(exp, "mx");
@@ -335,28 +353,38 @@ mx_details_json(struct mx_task *m, const struct mx_summary *s, cJSON *d)
 		for (size_t i = 0; s->expect_mx[i] != NULL; i++)
 			cJSON_AddItemToArray(pats, cJSON_CreateString(s->expect_mx[i]));
 		cJSON_AddStringToObject(
-		    exp, "origin", m->in->expect_mx_origin ? m->in->expect_mx_origin : "plan");
+		    exp, "origin", s->expect_origin ? s->expect_origin : "plan");
 		cJSON_AddBoolToObject(exp, "matches", s->all_expected);
 	}
+	if (s->not_checked > 0)
+		cJSON_AddNumberToObject(d, "records_not_checked", (double)s->not_checked);
 }
 
 static void
 mx_finish(struct mx_task *m)
 {
 	struct result *res = task_result(m->t);
+	struct mx_record recs[MX_MAX_EXCHANGES];
 	struct mx_summary s = {
 	    .n_ex = m->n_ex,
 	    .all_expected = 1,
 	    .expect_mx = m->in->expect_mx,
 	    .go_live = m->in->expect_go_live,
 	    .past_go_live = mx_past_go_live(m->in->expect_go_live),
+	    .resolver = dns_client_servers(runner_dns(task_runner(m->t))),
+	    .records = recs,
+	    .authoritative = m->authoritative,
+	    .expect_origin = m->in->expect_mx_origin,
+	    .not_checked = m->n_total - m->n_ex,
 	};
 	struct verdict v = {0};
 
 	for (size_t i = 0; i < m->n_ex; i++) {
 		const struct mx_exchange *x = &m->ex[i];
-		int resolves = cJSON_GetArraySize(x->addresses) > 0;
+		int resolves = x->n_addr > 0;
 
+		recs[i] = (struct mx_record){x->preference, x->name, x->ttl,
+		    (const char *const *)x->addr, x->n_addr, x->cname, x->error};
 		if (!resolves && x->error == NULL && s.noaddr == NULL)
 			s.noaddr = x->name;
 		if (!resolves && x->error == NULL)
@@ -371,12 +399,9 @@ mx_finish(struct mx_task *m)
 			s.all_expected = 0;
 	}
 	s.provider = mx_provider(m, &s.mixed);
-	mx_details_json(m, &s, res->details);
+	mx_details_json(&s, res->details);
 	mx_verdict(&s, &v);
 	verdict_apply(&v, res);
-	if (m->n_total > m->n_ex)
-		cJSON_AddNumberToObject(
-		    res->details, "records_not_checked", (double)(m->n_total - m->n_ex));
 	task_done(m->t);
 	mx_task_free(m);
 }
@@ -416,8 +441,10 @@ mx_addr_answer(struct mx_task *m, struct mx_exchange *x, int which, const struct
 		if (!util_strieq(canon, x->name) && x->cname == NULL)
 			x->cname = xstrdup(canon);
 		while ((rr = dnsmsg_next(reply->msg, DNSMSG_ANSWER, which ? DNSMSG_AAAA : DNSMSG_A,
-		            canon, &it)) != NULL)
-			cJSON_AddItemToArray(x->addresses, cJSON_CreateString(rr->addr));
+		            canon, &it)) != NULL) {
+			x->addr = xrealloc(x->addr, (x->n_addr + 1) * sizeof(*x->addr));
+			x->addr[x->n_addr++] = xstrdup(rr->addr);
+		}
 	} else if (reply->status != DNS_NODATA && reply->status != DNS_NXDOMAIN &&
 	    x->error == NULL) {
 		x->error = dns_status_str(reply->status);
@@ -443,15 +470,14 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	struct verdict v = {0};
 
 	m->mxq = NULL;
-	cJSON_AddStringToObject(res->details, "resolver", dns_client_servers(dns));
 	if (mx_lookup_failed(res, m->domain, reply, dns_client_servers(dns)) ||
 	    mx_collect(m, reply) == 0) {
 		if (reply->status == DNS_OK) /* only a CNAME, or records for another owner */
 			mx_lookup_failed(res, m->domain, &(struct dns_reply){.status = DNS_NODATA},
 			    dns_client_servers(dns));
-		cJSON_AddArrayToObject(res->details, "records");
-		cJSON_AddNullToObject(res->details, "provider");
-		cJSON_AddBoolToObject(res->details, "null_mx", 0);
+		mx_details_json(
+		    &(struct mx_summary){.resolver = dns_client_servers(dns), .no_records = 1},
+		    res->details);
 		task_done(m->t);
 		mx_task_free(m);
 		return;
@@ -459,19 +485,19 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	/* RFC 7505: a single MX of preference 0 with the root as exchange. */
 	for (size_t i = 0; i < m->n_ex; i++) {
 		if (m->ex[i].name[0] == '\0') {
-			cJSON *records = cJSON_AddArrayToObject(res->details, "records");
+			struct mx_record recs[MX_MAX_EXCHANGES];
 
-			for (size_t j = 0; j < m->n_ex; j++) {
-				cJSON *rec = cJSON_CreateObject();
-
-				cJSON_AddNumberToObject(rec, "preference", m->ex[j].preference);
-				cJSON_AddStringToObject(
-				    rec, "exchange", m->ex[j].name[0] ? m->ex[j].name : ".");
-				cJSON_AddNumberToObject(rec, "ttl", m->ex[j].ttl);
-				cJSON_AddItemToArray(records, rec);
-			}
-			cJSON_AddNullToObject(res->details, "provider");
-			cJSON_AddBoolToObject(res->details, "null_mx", 1);
+			for (size_t j = 0; j < m->n_ex; j++)
+				recs[j] = (struct mx_record){
+				    .preference = m->ex[j].preference,
+				    .exchange = m->ex[j].name,
+				    .ttl = m->ex[j].ttl,
+				};
+			mx_details_json(&(struct mx_summary){.resolver = dns_client_servers(dns),
+			                    .n_ex = m->n_ex,
+			                    .records = recs,
+			                    .null_mx = 1},
+			    res->details);
 			mx_null_verdict(m->domain, m->n_ex == 1 && m->ex[0].preference == 0, &v);
 			verdict_apply(&v, res);
 			task_done(m->t);
@@ -483,7 +509,6 @@ mx_answer(void *arg, const struct dns_reply *reply)
 	 * not finish the task while we are still issuing the others. */
 	m->pending = 1;
 	for (size_t i = 0; i < m->n_ex; i++) {
-		m->ex[i].addresses = cJSON_CreateArray();
 		for (int w = 0; w < 2; w++) {
 			m->ex[i].ref[w] = (struct mx_addr_ref){m, i, w};
 			m->pending++;
@@ -511,45 +536,53 @@ const struct check check_dns_mx = {
 
 /* ---- dns.mx_ttl ---------------------------------------------------------- */
 
+void
+mx_ttl_details_json(const struct mx_ttl_summary *s, cJSON *d)
+{
+	cJSON_AddNumberToObject(d, "recommended_max", (double)s->max);
+	if (!s->known) {
+		cJSON_AddNullToObject(d, "ttl");
+		return;
+	}
+	cJSON_AddNumberToObject(d, "ttl", s->ttl);
+	cJSON_AddBoolToObject(d, "authoritative", s->authoritative);
+}
+
 static void
 mx_ttl_answer(void *arg, const struct dns_reply *reply)
 {
 	struct mx_task *m = arg;
 	struct result *res = task_result(m->t);
 	struct dns_client *dns = runner_dns(task_runner(m->t));
-	long max = m->in->mx_ttl_max;
-	uint32_t ttl = 0;
+	struct mx_ttl_summary s = {.max = m->in->mx_ttl_max};
 	struct verdict v = {0};
 
 	m->mxq = NULL;
-	cJSON_AddNumberToObject(res->details, "recommended_max", (double)max);
 	if (reply->status == DNS_NODATA || reply->status == DNS_NXDOMAIN ||
 	    (reply->status == DNS_OK && mx_collect(m, reply) == 0)) {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_SKIP, "no MX records, so no MX TTL to check (see dns.mx)");
 		goto out;
 	}
 	if (reply->status != DNS_OK) {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_ERROR, "MX lookup for %s failed: %s (asked %s)", m->domain,
 		    reply->error, dns_client_servers(dns));
 		goto out;
 	}
 	if (m->n_ex == 1 && m->ex[0].name[0] == '\0') {
-		cJSON_AddNullToObject(res->details, "ttl");
 		result_set(res, RESULT_SKIP, "null MX: the domain takes no mail (see dns.mx)");
 		goto out;
 	}
 	/* The RRset's TTL: they should all be equal (RFC 2181 section 5.2);
 	 * if not, resolvers may use the lowest, caches may keep the highest. */
 	for (size_t i = 0; i < m->n_ex; i++)
-		if (m->ex[i].ttl > ttl)
-			ttl = m->ex[i].ttl;
-	cJSON_AddNumberToObject(res->details, "ttl", ttl);
-	cJSON_AddBoolToObject(res->details, "authoritative", m->authoritative);
-	mx_ttl_verdict(ttl, max, m->authoritative, &v);
+		if (m->ex[i].ttl > s.ttl)
+			s.ttl = m->ex[i].ttl;
+	s.known = 1;
+	s.authoritative = m->authoritative;
+	mx_ttl_verdict(s.ttl, s.max, s.authoritative, &v);
 	verdict_apply(&v, res);
 out:
+	mx_ttl_details_json(&s, res->details);
 	task_done(m->t);
 	mx_task_free(m);
 }

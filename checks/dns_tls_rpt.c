@@ -35,6 +35,17 @@ rpt_free(struct rpt_task *m)
 	free(m);
 }
 
+void
+tlsrpt_details_json(const struct tlsrpt_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "rua");
+
+	for (size_t i = 0; i < s->n_rua; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s->rua[i]));
+	util_json_add_str_or_null(d, "record", s->record);
+	util_json_add_str_or_null(d, "error", s->error);
+}
+
 static void
 rpt_answer(void *arg, const struct dns_reply *reply)
 {
@@ -42,18 +53,15 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	struct result *res = task_result(m->t);
 	const struct dnsmsg_rr *rr;
 	const char *owner;
-	char *uris[TLSRPT_MAX_RUA], err[200] = "";
-	size_t it = 0, n = 0;
+	char *uris[TLSRPT_MAX_RUA], *first[TLSRPT_MAX_RUA], err[200] = "";
+	size_t it = 0, n = 0, n_first = 0;
 	int found = 0, bad = 0;
-	cJSON *arr = cJSON_AddArrayToObject(res->details, "rua");
 	struct tlsrpt_summary sm = {.name = m->name, .domain = m->domain};
 	struct verdict v = {0};
 
 	m->q = NULL;
 	if (reply->status != DNS_OK && reply->status != DNS_NODATA &&
 	    reply->status != DNS_NXDOMAIN) {
-		cJSON_AddNullToObject(res->details, "record");
-		cJSON_AddNullToObject(res->details, "error");
 		result_set(res, RESULT_ERROR, "TXT lookup of %s failed: %s", m->name, reply->error);
 		goto done;
 	}
@@ -67,18 +75,17 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 		if (r == 0)
 			continue;
 		if (found++ == 0) {
-			cJSON_AddStringToObject(res->details, "record", rr->text);
+			sm.record = rr->text;
 			if (r < 0)
 				bad = 1;
+			memcpy(first, uris, n * sizeof(*uris));
+			n_first = n;
+		} else {
 			for (size_t i = 0; i < n; i++)
-				cJSON_AddItemToArray(arr, cJSON_CreateString(uris[i]));
+				free(uris[i]);
 		}
-		for (size_t i = 0; i < n; i++)
-			free(uris[i]);
 		n = 0;
 	}
-	if (found == 0)
-		cJSON_AddNullToObject(res->details, "record");
 	if (found > 1) {
 		bad = 1;
 		snprintf(err, sizeof(err), "%d v=TLSRPTv1 records (RFC 8460 section 3 allows one)",
@@ -86,12 +93,15 @@ rpt_answer(void *arg, const struct dns_reply *reply)
 	}
 	sm.n_records = (size_t)found;
 	sm.error = bad ? err : NULL;
-	sm.first_rua = cJSON_GetStringValue(cJSON_GetArrayItem(arr, 0));
-	sm.n_rua = (size_t)cJSON_GetArraySize(arr);
-	util_json_add_str_or_null(res->details, "error", sm.error);
+	sm.rua = (const char *const *)first;
+	sm.n_rua = n_first;
+	sm.first_rua = n_first > 0 ? first[0] : NULL;
 	tlsrpt_verdict(&sm, &v);
 	verdict_apply(&v, res);
 done:
+	tlsrpt_details_json(&sm, res->details);
+	for (size_t i = 0; i < n_first; i++)
+		free(first[i]);
 	task_done(m->t);
 	rpt_free(m);
 }

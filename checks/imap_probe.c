@@ -150,25 +150,29 @@ iprobe_login_fill(struct iprobe *p)
 	const char *const *caps = imap_client_caps(p->c, &n);
 	const struct plan_url *u = p->side->imap;
 
+	struct mailcheck_login_summary s = {
+	    .result = res,
+	    .error = imap_client_error(p->c),
+	    .user = p->user,
+	    .ep = &p->ep,
+	    .caps = caps,
+	    .n_caps = n,
+	    .tls = tls,
+	    .auth = mailcheck_auth_str(&p->lg),
+	    .mechanism = imap_client_mech(p->c) != SASL_NONE
+	        ? sasl_mech_name(imap_client_mech(p->c))
+	        : "LOGIN",
+	    .messages = -1,
+	};
+
 	p->imap_res = res;
-	cJSON_AddStringToObject(out->details, "server", p->ep.host);
-	cJSON_AddStringToObject(out->details, "user", p->user);
-	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
-	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
-	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
-	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
-	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
-	cJSON_AddStringToObject(out->details, "auth", mailcheck_auth_str(&p->lg));
-	cJSON_AddStringToObject(out->details, "mechanism",
-	    imap_client_mech(p->c) != SASL_NONE ? sasl_mech_name(imap_client_mech(p->c)) : "LOGIN");
+	mailcheck_login_details_json(&s, out->details);
 	if (res == NET_RESULT_OK) {
-		cJSON_AddNullToObject(out->details, "error");
 		result_set(out, RESULT_PASS, "login ok as %s%s%s (%s:%d, %s)", p->user,
 		    p->admin != NULL ? " via admin " : "", p->admin != NULL ? p->admin : "",
 		    p->ep.host, p->ep.port, tls != NULL ? tls->version : "no TLS");
 		return;
 	}
-	cJSON_AddStringToObject(out->details, "error", imap_client_error(p->c));
 	result_set(out, mailcheck_login_status(res), "%s", imap_client_error(p->c));
 	if (p->lg.oauth != NULL && res == NET_RESULT_AUTH_FAILED &&
 	    strstr(imap_client_error(p->c), "OAuth2 token:") == NULL)

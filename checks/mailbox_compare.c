@@ -20,32 +20,57 @@
 #include "src/sync.h"
 #include "src/util.h"
 
-static void
-mc_pair(cJSON *arr, const struct folders_folder *s, const struct folders_folder *d, const char *by)
+static cJSON *
+mc_row_json(const struct compare_row *r)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (s != NULL)
-		cJSON_AddStringToObject(o, "source", s->name);
-	else
-		cJSON_AddNullToObject(o, "source");
-	if (d != NULL)
-		cJSON_AddStringToObject(o, "destination", d->name);
-	else
-		cJSON_AddNullToObject(o, "destination");
-	if (s != NULL)
-		cJSON_AddNumberToObject(o, "source_messages", s->messages);
+	util_json_add_str_or_null(o, "source", r->src != NULL ? r->src->name : NULL);
+	util_json_add_str_or_null(o, "destination", r->dst != NULL ? r->dst->name : NULL);
+	if (r->src != NULL)
+		cJSON_AddNumberToObject(o, "source_messages", r->src->messages);
 	else
 		cJSON_AddNullToObject(o, "source_messages");
-	if (d != NULL)
-		cJSON_AddNumberToObject(o, "destination_messages", d->messages);
+	if (r->dst != NULL)
+		cJSON_AddNumberToObject(o, "destination_messages", r->dst->messages);
 	else
 		cJSON_AddNullToObject(o, "destination_messages");
-	if (by != NULL)
-		cJSON_AddStringToObject(o, "matched_by", by);
-	else
-		cJSON_AddNullToObject(o, "matched_by");
-	cJSON_AddItemToArray(arr, o);
+	util_json_add_str_or_null(o, "matched_by", r->matched_by);
+	return o;
+}
+
+void
+compare_details_json(const struct compare_summary *s, cJSON *d)
+{
+	cJSON *arr, *missing, *left;
+
+	cJSON_AddStringToObject(d, "user", s->user);
+	arr = cJSON_AddArrayToObject(d, "folders");
+	missing = cJSON_AddArrayToObject(d, "missing_folders");
+	left = cJSON_AddArrayToObject(d, "left_out");
+	if (!s->compared) {
+		cJSON_AddNumberToObject(d, "differences", 0);
+		return;
+	}
+	cJSON_AddStringToObject(d, "destination_user", s->destination_user);
+	for (size_t i = 0; i < s->n_rows; i++)
+		cJSON_AddItemToArray(arr, mc_row_json(&s->rows[i]));
+	for (size_t i = 0; i < s->n_missing; i++)
+		cJSON_AddItemToArray(missing, cJSON_CreateString(s->missing[i]));
+	for (size_t i = 0; i < s->n_left_out; i++) {
+		cJSON *x = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(x, "source", s->left_out[i].source);
+		cJSON_AddStringToObject(x, "reason", s->left_out[i].reason);
+		cJSON_AddItemToArray(left, x);
+	}
+	cJSON_AddNumberToObject(d, "differences", (double)s->differences);
+	cJSON_AddNumberToObject(d, "source_total_messages", (double)s->source_total);
+	cJSON_AddNumberToObject(d, "destination_total_messages", (double)s->destination_total);
+	if (s->after_sync)
+		cJSON_AddNumberToObject(d, "synced_folders_short", (double)s->n_short);
+	if (s->n_short == 0)
+		cJSON_AddNumberToObject(d, "one_sided_with_messages", (double)s->n_one_sided);
 }
 
 /* After a sync: source folder S, synced by it, whose destination (D
@@ -74,84 +99,56 @@ mc_by(enum folders_by by)
 	}
 }
 
+/* Pair the folders of V's two inventories (both read) into CS; the arrays
+ * it points at are the caller's to free. */
 static void
-mc_fill(struct result *res, const struct mailaudit_view *v)
+mc_compare(const struct mailaudit_view *v, struct compare_summary *cs)
 {
 	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
-	cJSON *d = res->details, *arr, *missing;
-	struct folders_mapping *map;
-	size_t diffs = 0, n_missing = 0, n_pairs = 0, n_short = 0, n_alone = 0;
-	unsigned char *used;
-	const char *first = NULL, *first_short = NULL, *first_alone = NULL;
-	cJSON *left;
-	struct compare_summary cs;
-	struct verdict vd = {0};
+	struct folders_mapping *map = mailaudit_map(v);
+	unsigned char *used = xcalloc(di->n + 1, 1);
+	struct compare_row *rows = xcalloc(si->n + di->n + 1, sizeof(*rows));
+	const char **missing = xcalloc(si->n + 1, sizeof(*missing));
+	struct compare_left_out *left = xcalloc(si->n + 1, sizeof(*left));
+	uint64_t allowed;
 
-	cJSON_AddStringToObject(d, "user", v->mb->source_user);
-	arr = cJSON_AddArrayToObject(d, "folders");
-	missing = cJSON_AddArrayToObject(d, "missing_folders");
-	left = cJSON_AddArrayToObject(d, "left_out");
-	if (!v->dst.present) {
-		cJSON_AddNumberToObject(d, "differences", 0);
-		result_set(res, RESULT_SKIP,
-		    "the plan has no destination IMAP login for this "
-		    "mailbox");
-		return;
-	}
-	if (si == NULL || di == NULL) {
-		cJSON_AddNumberToObject(d, "differences", 0);
-		mailaudit_side_error(res, v, si != NULL);
-		return;
-	}
-	cJSON_AddStringToObject(d, "destination_user", v->mb->dest_user);
-	map = mailaudit_map(v);
-	used = xcalloc(di->n + 1, 1);
 	for (size_t i = 0; i < si->n; i++) {
-		const struct folders_folder *s = &si->folders[i];
-		uint64_t allowed;
+		const struct folders_folder *s = &si->folders[i], *dst;
 
 		if (map[i].by == FOLDERS_BY_LEFT_OUT || map[i].by == FOLDERS_BY_FOREIGN) {
-			cJSON *x = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(x, "source", s->name);
-			cJSON_AddStringToObject(x, "reason",
-			    map[i].by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace");
-			cJSON_AddItemToArray(left, x);
+			left[cs->n_left_out++] = (struct compare_left_out){s->name,
+			    map[i].by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace"};
 			continue;
 		}
 		if (!s->has_status)
 			continue;
 		if (map[i].dst == (size_t)-1) {
-			mc_pair(arr, s, NULL, NULL);
-			cJSON_AddItemToArray(missing, cJSON_CreateString(s->name));
-			n_missing++;
-			diffs++;
-			if (first == NULL)
-				first = s->name;
+			rows[cs->n_rows++] = (struct compare_row){s, NULL, NULL};
+			missing[cs->n_missing++] = s->name;
+			cs->differences++;
+			if (cs->first_difference == NULL)
+				cs->first_difference = s->name;
 			/* left out by the sync this follows (--folders, --exclude): no failure */
 			if (s->messages > 0 &&
 			    (v->after_sync == NULL ||
 			        sync_run_synced(
 			            v->after_sync, v->mb->source_user, s->raw_name, &allowed))) {
-				n_alone++;
-				if (first_alone == NULL)
-					first_alone = s->name;
+				if (cs->n_one_sided++ == 0)
+					cs->first_one_sided = s->name;
 			}
 			continue;
 		}
+		dst = &di->folders[map[i].dst];
 		used[map[i].dst] = 1;
-		mc_pair(arr, s, &di->folders[map[i].dst], mc_by(map[i].by));
-		n_pairs++;
-		if (s->messages != di->folders[map[i].dst].messages) {
-			diffs++;
-			if (first == NULL)
-				first = s->name;
+		rows[cs->n_rows++] = (struct compare_row){s, dst, mc_by(map[i].by)};
+		cs->n_pairs++;
+		if (s->messages != dst->messages) {
+			cs->differences++;
+			if (cs->first_difference == NULL)
+				cs->first_difference = s->name;
 		}
-		if (mc_sync_short(v, s, di->folders[map[i].dst].messages)) {
-			n_short++;
-			if (first_short == NULL)
-				first_short = s->name;
-		}
+		if (mc_sync_short(v, s, dst->messages) && cs->n_short++ == 0)
+			cs->first_short = s->name;
 	}
 	/* Destination folders nobody maps to: a difference when they hold mail. */
 	for (size_t j = 0; j < di->n; j++) {
@@ -159,35 +156,43 @@ mc_fill(struct result *res, const struct mailaudit_view *v)
 
 		if (used[j] || !f->has_status || (f->flags & FOLDERS_F_FOREIGN))
 			continue;
-		mc_pair(arr, NULL, f, NULL);
+		rows[cs->n_rows++] = (struct compare_row){NULL, f, NULL};
 		if (f->messages > 0) {
-			diffs++;
-			n_alone++;
-			if (first_alone == NULL)
-				first_alone = f->name;
+			cs->differences++;
+			if (cs->n_one_sided++ == 0)
+				cs->first_one_sided = f->name;
 		}
 	}
 	folders_mapping_free(map, si->n);
 	free(used);
-	cJSON_AddNumberToObject(d, "differences", (double)diffs);
-	cJSON_AddNumberToObject(d, "source_total_messages", (double)si->total_messages);
-	cJSON_AddNumberToObject(d, "destination_total_messages", (double)di->total_messages);
-	if (v->after_sync != NULL)
-		cJSON_AddNumberToObject(d, "synced_folders_short", (double)n_short);
-	if (n_short == 0)
-		cJSON_AddNumberToObject(d, "one_sided_with_messages", (double)n_alone);
-	cs.n_short = n_short;
-	cs.first_short = first_short;
-	cs.n_one_sided = n_alone;
-	cs.first_one_sided = first_alone;
-	cs.differences = diffs;
-	cs.n_missing = n_missing;
-	cs.n_pairs = n_pairs;
-	cs.first_difference = first;
-	cs.source_total = si->total_messages;
-	cs.destination_total = di->total_messages;
+	cs->rows = rows;
+	cs->missing = missing;
+	cs->left_out = left;
+	cs->source_total = si->total_messages;
+	cs->destination_total = di->total_messages;
+	cs->after_sync = v->after_sync != NULL;
+}
+
+static void
+mc_fill(struct result *res, const struct mailaudit_view *v)
+{
+	struct compare_summary cs = {
+	    .user = v->mb->source_user, .destination_user = v->mb->dest_user};
+	struct verdict vd = {0};
+
+	if (!v->dst.present || v->src.inv == NULL || v->dst.inv == NULL) {
+		compare_details_json(&cs, res->details);
+		mailaudit_both_sides(res, v);
+		return;
+	}
+	cs.compared = 1;
+	mc_compare(v, &cs);
+	compare_details_json(&cs, res->details);
 	compare_verdict(&cs, &vd);
 	verdict_apply(&vd, res);
+	free((void *)cs.rows);
+	free((void *)cs.missing);
+	free((void *)cs.left_out);
 }
 
 void

@@ -39,75 +39,102 @@ fm_item_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static void
-fm_fill(struct result *res, const struct mailaudit_view *v)
+void
+folder_map_details_json(const struct folder_map_summary *s, cJSON *d)
 {
-	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
-	const struct plan_sync *ps = &v->plan->sync;
-	cJSON *d = res->details, *arr, *left, *unused;
-	struct folders_mapping *map;
-	size_t n = 0, n_new = 0, n_moved = 0, n_left = 0, shown = 0, n_unused = 0;
-	unsigned char *rule_used;
-	struct fm_item *items;
-	char *list = xstrdup("");
-	const char *guessed = NULL;
-	struct folder_map_summary fs;
-	struct verdict vd = {0};
+	cJSON *arr, *left, *unused;
 
-	cJSON_AddStringToObject(d, "user", v->mb->source_user);
+	cJSON_AddStringToObject(d, "user", s->user);
 	arr = cJSON_AddArrayToObject(d, "folders");
 	left = cJSON_AddArrayToObject(d, "left_out");
 	unused = cJSON_AddArrayToObject(d, "unused_rules");
-	if (!v->dst.present) {
-		free(list);
-		result_set(res, RESULT_SKIP,
-		    "the plan has no destination IMAP login for this "
-		    "mailbox");
+	if (s->src == NULL || s->dst == NULL)
 		return;
+	cJSON_AddStringToObject(d, "destination_user", s->destination_user);
+	cJSON_AddItemToObject(d, "namespaces", folders_namespaces_json(s->src, s->dst));
+	for (size_t i = 0; i < s->n_left_out; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "source", s->left_out[i].source);
+		cJSON_AddStringToObject(o, "reason", s->left_out[i].reason);
+		cJSON_AddItemToArray(left, o);
 	}
-	if (si == NULL || di == NULL) {
+	for (size_t i = 0; i < s->n_mapped; i++) {
+		const struct folder_map_row *r = &s->rows[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "source", r->source);
+		cJSON_AddStringToObject(o, "destination", r->destination);
+		cJSON_AddStringToObject(o, "mapped_by", r->mapped_by);
+		cJSON_AddBoolToObject(o, "exists", r->exists);
+		cJSON_AddNumberToObject(o, "messages", r->messages);
+		cJSON_AddBoolToObject(o, "rewritten", r->rewritten);
+		cJSON_AddItemToArray(arr, o);
+	}
+	for (size_t i = 0; i < s->n_unused_rules; i++)
+		cJSON_AddItemToArray(unused, cJSON_CreateString(s->unused_rules[i]));
+}
+
+/* "A -> B, C -> D and 3 more": the N telling ITEMS first (sorted here). */
+static char *
+fm_moves(struct fm_item *items, size_t n)
+{
+	char *list = xstrdup("");
+	size_t shown = 0;
+
+	qsort(items, n, sizeof(*items), fm_item_cmp);
+	for (; shown < n && shown < FM_SUMMARY_MAX; shown++) {
+		char *t = xasprintf(
+		    "%s%s%s -> %s", list, shown ? ", " : "", items[shown].src, items[shown].dst);
+
 		free(list);
-		mailaudit_side_error(res, v, si != NULL);
-		return;
+		list = t;
 	}
-	cJSON_AddStringToObject(d, "destination_user", v->mb->dest_user);
-	cJSON_AddItemToObject(d, "namespaces", folders_namespaces_json(si, di));
-	map = mailaudit_map(v);
-	rule_used = xcalloc(ps->n_folder_map + 1, 1);
-	items = xcalloc(si->n + 1, sizeof(*items));
+	if (n > shown) {
+		char *t = xasprintf("%s and %zu more", list, n - shown);
+
+		free(list);
+		list = t;
+	}
+	return list;
+}
+
+/* Sum up MAP, the mapping of V's source folders (both sides read), into
+ * FS; the arrays and the moves it points at are the caller's to free, and
+ * the rows borrow MAP's names. */
+static void
+fm_map(const struct mailaudit_view *v, const struct folders_mapping *map,
+    struct folder_map_summary *fs)
+{
+	const struct folders_inventory *si = v->src.inv, *di = v->dst.inv;
+	const struct plan_sync *ps = &v->plan->sync;
+	unsigned char *rule_used = xcalloc(ps->n_folder_map + 1, 1);
+	struct fm_item *items = xcalloc(si->n + 1, sizeof(*items));
+	struct folder_map_row *rows = xcalloc(si->n + 1, sizeof(*rows));
+	struct compare_left_out *left = xcalloc(si->n + 1, sizeof(*left));
+	const char **unused = xcalloc(ps->n_folder_map + 1, sizeof(*unused));
+
 	for (size_t i = 0; i < si->n; i++) {
 		const struct folders_folder *s = &si->folders[i];
 		const struct folders_mapping *m = &map[i];
-		cJSON *o;
 
 		if (m->rule >= 0)
 			rule_used[m->rule] = 1;
 		if (m->by == FOLDERS_BY_LEFT_OUT || m->by == FOLDERS_BY_FOREIGN) {
-			o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "source", s->name);
-			cJSON_AddStringToObject(o, "reason",
-			    m->by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace");
-			cJSON_AddItemToArray(left, o);
-			n_left++;
+			left[fs->n_left_out++] = (struct compare_left_out){
+			    s->name, m->by == FOLDERS_BY_LEFT_OUT ? "plan" : "foreign_namespace"};
 			continue;
 		}
 		if (m->by == FOLDERS_BY_NONE || m->dst_name == NULL)
 			continue;
-		n++;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "source", s->name);
-		cJSON_AddStringToObject(o, "destination", m->dst_name);
-		cJSON_AddStringToObject(o, "mapped_by", folders_by_str(m->by));
-		cJSON_AddBoolToObject(o, "exists", m->dst != (size_t)-1);
-		cJSON_AddNumberToObject(o, "messages", s->messages);
-		cJSON_AddBoolToObject(o, "rewritten", m->rewritten);
-		cJSON_AddItemToArray(arr, o);
+		rows[fs->n_mapped++] = (struct folder_map_row){s->name, m->dst_name,
+		    folders_by_str(m->by), m->dst != (size_t)-1, s->messages, m->rewritten};
 		if (m->by == FOLDERS_BY_NEW)
-			n_new++;
+			fs->n_new++;
 		if (strcmp(s->name, m->dst_name) != 0) {
 			const char *rel = folders_relative(si, s->raw_name);
 			char sd = s->delim ? s->delim : si->delim;
-			struct fm_item *it = &items[n_moved++];
+			struct fm_item *it = &items[fs->n_moved++];
 
 			it->i = i;
 			it->src = s->name;
@@ -118,46 +145,50 @@ fm_fill(struct result *res, const struct mailaudit_view *v)
 			                                                               : 3;
 		}
 	}
-	qsort(items, n_moved, sizeof(*items), fm_item_cmp);
-	for (; shown < n_moved && shown < FM_SUMMARY_MAX; shown++) {
-		char *t = xasprintf(
-		    "%s%s%s -> %s", list, shown ? ", " : "", items[shown].src, items[shown].dst);
-
-		free(list);
-		list = t;
-	}
+	fs->moves = fm_moves(items, fs->n_moved);
 	for (size_t k = 0; k < ps->n_folder_map; k++)
-		if (!rule_used[k]) {
-			cJSON_AddItemToArray(unused, cJSON_CreateString(ps->folder_map[k].from));
-			n_unused++;
-		}
+		if (!rule_used[k])
+			unused[fs->n_unused_rules++] = ps->folder_map[k].from;
+	fs->first_unused_rule = fs->n_unused_rules > 0 ? unused[0] : NULL;
 	if (strcmp(si->ns_method, "NAMESPACE") != 0)
-		guessed = "source";
+		fs->guessed = "source";
 	else if (strcmp(di->ns_method, "NAMESPACE") != 0)
-		guessed = "destination";
+		fs->guessed = "destination";
+	fs->guessed_prefix = fs->guessed == NULL ? NULL
+	    : strcmp(fs->guessed, "source") == 0 ? si->ns_prefix
+	                                         : di->ns_prefix;
 	free(items); /* its strings belong to the inventories */
-	folders_mapping_free(map, si->n);
+	fs->src = si;
+	fs->dst = di;
+	fs->rows = rows;
+	fs->left_out = left;
+	fs->unused_rules = unused;
 	free(rule_used);
-	if (n_moved > shown) {
-		char *t = xasprintf("%s and %zu more", list, n_moved - shown);
+}
 
-		free(list);
-		list = t;
+static void
+fm_fill(struct result *res, const struct mailaudit_view *v)
+{
+	struct folder_map_summary fs = {
+	    .user = v->mb->source_user, .destination_user = v->mb->dest_user};
+	struct folders_mapping *map;
+	struct verdict vd = {0};
+
+	if (!v->dst.present || v->src.inv == NULL || v->dst.inv == NULL) {
+		folder_map_details_json(&fs, res->details);
+		mailaudit_both_sides(res, v);
+		return;
 	}
-	fs.n_mapped = n;
-	fs.n_new = n_new;
-	fs.n_moved = n_moved;
-	fs.n_left_out = n_left;
-	fs.moves = list;
-	fs.n_unused_rules = n_unused;
-	fs.first_unused_rule = n_unused > 0 ? cJSON_GetArrayItem(unused, 0)->valuestring : NULL;
-	fs.guessed = guessed;
-	fs.guessed_prefix = guessed == NULL  ? NULL
-	    : strcmp(guessed, "source") == 0 ? si->ns_prefix
-	                                     : di->ns_prefix;
+	map = mailaudit_map(v);
+	fm_map(v, map, &fs);
+	folder_map_details_json(&fs, res->details);
 	folder_map_verdict(&fs, &vd);
 	verdict_apply(&vd, res);
-	free(list);
+	folders_mapping_free(map, v->src.inv->n);
+	free((void *)fs.moves);
+	free((void *)fs.rows);
+	free((void *)fs.left_out);
+	free((void *)fs.unused_rules);
 }
 
 void

@@ -43,83 +43,92 @@ mf_listed(const struct folders_folder *f)
 
 /* ---- mailbox.folders ---- */
 
+static cJSON *
+mf_folder_json(const struct folders_folder *f)
+{
+	cJSON *o = cJSON_CreateObject();
+	int sel = !(f->flags & FOLDERS_F_NOSELECT);
+
+	cJSON_AddStringToObject(o, "name", f->name);
+	cJSON_AddStringToObject(o, "raw_name", f->raw_name);
+	cJSON_AddNumberToObject(o, "messages", f->has_status ? f->messages : 0);
+	cJSON_AddItemToObject(o, "bytes", mailaudit_num_or_null(!sel ? 0 : f->bytes));
+	util_json_add_str_or_null(o, "special_use", folders_special_str(f->special));
+	cJSON_AddBoolToObject(o, "selectable", sel);
+	cJSON_AddBoolToObject(o, "name_decoded", f->name_ok);
+	cJSON_AddItemToObject(
+	    o, "uidvalidity", mailaudit_num_or_null(f->uidvalidity ? (int64_t)f->uidvalidity : -1));
+	cJSON_AddItemToObject(
+	    o, "uidnext", mailaudit_num_or_null(f->uidnext ? (int64_t)f->uidnext : -1));
+	cJSON_AddStringToObject(o, "bytes_source",
+	    f->bytes_src == FOLDERS_BYTES_STATUS      ? "status"
+	        : f->bytes_src == FOLDERS_BYTES_FETCH ? "fetch"
+	                                              : "unknown");
+	if (f->error != NULL)
+		cJSON_AddStringToObject(o, "error", f->error);
+	return o;
+}
+
+void
+folders_details_json(const struct folders_summary *s, cJSON *d)
+{
+	const struct folders_inventory *inv = s->inv;
+	cJSON *arr;
+	char dl[2] = {0, 0};
+
+	cJSON_AddStringToObject(d, "user", s->user);
+	arr = cJSON_AddArrayToObject(d, "folders");
+	if (inv == NULL) {
+		cJSON_AddNumberToObject(d, "total_messages", 0);
+		cJSON_AddNullToObject(d, "total_bytes");
+		return;
+	}
+	for (size_t i = 0; i < inv->n; i++)
+		if (mf_listed(&inv->folders[i]))
+			cJSON_AddItemToArray(arr, mf_folder_json(&inv->folders[i]));
+	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
+	cJSON_AddItemToObject(d, "total_bytes", mailaudit_num_or_null(inv->total_bytes));
+	dl[0] = inv->delim;
+	util_json_add_str_or_null(d, "delimiter", inv->delim != '\0' ? dl : NULL);
+	cJSON_AddStringToObject(d, "list_method", inv->list_method);
+	cJSON_AddBoolToObject(d, "truncated", inv->truncated);
+	/* How the inventory was collected: one connection, few round trips. */
+	cJSON_AddNumberToObject(d, "connections", s->connections);
+	cJSON_AddNumberToObject(d, "round_trips", (double)s->round_trips);
+	cJSON_AddNumberToObject(d, "commands", (double)inv->commands);
+}
+
 static void
 mf_folders_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *inv = v->src.inv;
-	cJSON *d = res->details, *arr, *errs = NULL;
-	size_t n_folders = 0, n_err = 0;
-	char dl[2] = {0, 0};
-	struct folders_summary s;
+	struct folders_summary s = {
+	    .user = v->mb->source_user,
+	    .inv = inv,
+	    .connections = v->src.connections,
+	    .round_trips = v->src.round_trips,
+	};
 	struct verdict vd = {0};
 
-	cJSON_AddStringToObject(d, "user", v->mb->source_user);
+	folders_details_json(&s, res->details);
 	if (inv == NULL) {
-		cJSON_AddItemToObject(d, "folders", cJSON_CreateArray());
-		cJSON_AddNumberToObject(d, "total_messages", 0);
-		cJSON_AddNullToObject(d, "total_bytes");
 		mailaudit_side_error(res, v, 0);
 		return;
 	}
-	arr = cJSON_AddArrayToObject(d, "folders");
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct folders_folder *f = &inv->folders[i];
-		cJSON *o;
-		int sel = !(f->flags & FOLDERS_F_NOSELECT);
 
 		if (!mf_listed(f))
 			continue;
-		n_folders++;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", f->name);
-		cJSON_AddStringToObject(o, "raw_name", f->raw_name);
-		cJSON_AddNumberToObject(o, "messages", f->has_status ? f->messages : 0);
-		cJSON_AddItemToObject(o, "bytes", mailaudit_num_or_null(!sel ? 0 : f->bytes));
-		if (folders_special_str(f->special) != NULL)
-			cJSON_AddStringToObject(o, "special_use", folders_special_str(f->special));
-		else
-			cJSON_AddNullToObject(o, "special_use");
-		cJSON_AddBoolToObject(o, "selectable", sel);
-		cJSON_AddBoolToObject(o, "name_decoded", f->name_ok);
-		cJSON_AddItemToObject(o, "uidvalidity",
-		    mailaudit_num_or_null(f->uidvalidity ? (int64_t)f->uidvalidity : -1));
-		cJSON_AddItemToObject(
-		    o, "uidnext", mailaudit_num_or_null(f->uidnext ? (int64_t)f->uidnext : -1));
-		cJSON_AddStringToObject(o, "bytes_source",
-		    f->bytes_src == FOLDERS_BYTES_STATUS      ? "status"
-		        : f->bytes_src == FOLDERS_BYTES_FETCH ? "fetch"
-		                                              : "unknown");
-		if (f->error != NULL) {
-			cJSON_AddStringToObject(o, "error", f->error);
-			if (errs == NULL)
-				errs = cJSON_CreateArray();
-			cJSON_AddItemToArray(errs, cJSON_CreateString(f->name));
-			n_err++;
-		}
-		cJSON_AddItemToArray(arr, o);
+		s.n_folders++;
+		if (f->error != NULL && s.n_unreadable++ == 0)
+			s.first_unreadable = f->name;
 	}
-	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
-	cJSON_AddItemToObject(d, "total_bytes", mailaudit_num_or_null(inv->total_bytes));
-	dl[0] = inv->delim;
-	if (inv->delim != '\0')
-		cJSON_AddStringToObject(d, "delimiter", dl);
-	else
-		cJSON_AddNullToObject(d, "delimiter");
-	cJSON_AddStringToObject(d, "list_method", inv->list_method);
-	cJSON_AddBoolToObject(d, "truncated", inv->truncated);
-	/* How the inventory was collected: one connection, few round trips. */
-	cJSON_AddNumberToObject(d, "connections", v->src.connections);
-	cJSON_AddNumberToObject(d, "round_trips", (double)v->src.round_trips);
-	cJSON_AddNumberToObject(d, "commands", (double)inv->commands);
-	s.n_folders = n_folders;
-	s.n_unreadable = n_err;
-	s.first_unreadable = n_err > 0 ? cJSON_GetArrayItem(errs, 0)->valuestring : NULL;
 	s.truncated = inv->truncated;
 	s.total_messages = inv->total_messages;
 	s.total_bytes = inv->total_bytes;
 	folders_verdict(&s, &vd);
 	verdict_apply(&vd, res);
-	cJSON_Delete(errs);
 }
 
 void
@@ -239,22 +248,96 @@ static const char *const mf_np_codes[FOLDERS_NP_COUNT] = {
     "reserved",
 };
 
+void
+names_details_json(const struct names_summary *s, cJSON *d)
+{
+	cJSON *probs = cJSON_AddArrayToObject(d, "problems");
+	char dl[2] = {0, 0};
+
+	if (!s->read)
+		return;
+	for (size_t i = 0; i < s->n_problems; i++) {
+		const struct name_problem *p = &s->problems[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", p->name);
+		cJSON_AddStringToObject(o, "reason", p->reason);
+		cJSON_AddStringToObject(o, "code", p->code);
+		cJSON_AddStringToObject(o, "raw_name", p->raw_name);
+		cJSON_AddStringToObject(o, "suggestion", p->suggestion);
+		if (p->conflicts_with != NULL)
+			cJSON_AddStringToObject(o, "conflicts_with", p->conflicts_with);
+		cJSON_AddItemToArray(probs, o);
+	}
+	dl[0] = s->dest_delim;
+	cJSON_AddStringToObject(d, "destination_delimiter", dl);
+	cJSON_AddStringToObject(d, "destination_delimiter_from", s->dest_delim_from);
+	dl[0] = s->source_delim;
+	util_json_add_str_or_null(d, "source_delimiter", s->source_delim != '\0' ? dl : NULL);
+}
+
+/* The problems of INV's names under RULES into S (problems and SUGS, one
+ * suggestion per bad name, are the caller's to free). */
+static void
+mf_names_check(const struct folders_inventory *inv, const struct folders_name_rules *rules,
+    struct names_summary *s, struct name_problem **problems, char ***sugs)
+{
+	const char **names = xcalloc(inv->n + 1, sizeof(*names));
+	size_t *dup = xcalloc(inv->n + 1, sizeof(*dup));
+	struct name_problem *probs = xcalloc(inv->n * FOLDERS_NP_COUNT + 1, sizeof(*probs));
+	char **sug = xcalloc(inv->n + 1, sizeof(*sug));
+
+	for (size_t i = 0; i < inv->n; i++)
+		if (mf_listed(&inv->folders[i]))
+			names[s->n_names++] = inv->folders[i].name;
+	folders_name_case_dups(names, s->n_names, dup);
+	s->n_names = 0;
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+		unsigned p;
+
+		if (!mf_listed(f))
+			continue;
+		p = folders_name_problems(f->name, rules);
+		if (!f->name_ok)
+			p |= FOLDERS_NP_UNDECODABLE;
+		if (dup[s->n_names] != (size_t)-1)
+			p |= FOLDERS_NP_CASE_DUP;
+		s->n_names++;
+		if (p == 0)
+			continue;
+		if (s->n_bad == 0)
+			s->first = f->name;
+		sug[s->n_bad] =
+		    folders_name_suggest(f->name, p & ~(unsigned)FOLDERS_NP_UNDECODABLE, rules);
+		for (unsigned b = 0; b < FOLDERS_NP_COUNT; b++)
+			if (p & (1u << b))
+				probs[s->n_problems++] = (struct name_problem){f->name, f->raw_name,
+				    folders_name_reason(1u << b), mf_np_codes[b], sug[s->n_bad],
+				    (1u << b) == FOLDERS_NP_CASE_DUP ? names[dup[s->n_names - 1]]
+				                                     : NULL};
+		s->n_bad++;
+	}
+	free(names); /* the problems' conflicts_with point into the inventory */
+	free(dup);
+	s->problems = probs;
+	*problems = probs;
+	*sugs = sug;
+}
+
 static void
 mf_names_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *inv = v->src.inv;
 	const struct plan_side *dp = &v->plan->destination;
 	struct folders_name_rules rules;
-	cJSON *d = res->details, *probs;
-	const char **names;
-	size_t *dup, n_names = 0, n_bad = 0, n_probs = 0;
-	const char *first = NULL;
-	char dl[2] = {0, 0};
-	struct names_summary s;
+	struct names_summary s = {0};
+	struct name_problem *probs;
+	char **sugs;
 	struct verdict vd = {0};
 
-	probs = cJSON_AddArrayToObject(d, "problems");
 	if (inv == NULL) {
+		names_details_json(&s, res->details);
 		mailaudit_side_error(res, v, 0);
 		return;
 	}
@@ -264,69 +347,19 @@ mf_names_fill(struct result *res, const struct mailaudit_view *v)
 	rules.dest_delim =
 	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? v->dst.inv->delim : '/';
 	rules.microsoft = dp->profile != NULL && strcmp(dp->profile->name, "microsoft365") == 0;
-	dl[0] = rules.dest_delim;
-	cJSON_AddStringToObject(d, "destination_delimiter", dl);
-	cJSON_AddStringToObject(d, "destination_delimiter_from",
-	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? "destination" : "default");
-	dl[0] = inv->delim;
-	if (inv->delim != '\0')
-		cJSON_AddStringToObject(d, "source_delimiter", dl);
-	else
-		cJSON_AddNullToObject(d, "source_delimiter");
-
-	names = xcalloc(inv->n + 1, sizeof(*names));
-	dup = xcalloc(inv->n + 1, sizeof(*dup));
-	for (size_t i = 0; i < inv->n; i++)
-		if (mf_listed(&inv->folders[i]))
-			names[n_names++] = inv->folders[i].name;
-	folders_name_case_dups(names, n_names, dup);
-	n_names = 0;
-	for (size_t i = 0; i < inv->n; i++) {
-		const struct folders_folder *f = &inv->folders[i];
-		unsigned p;
-		char *sug;
-
-		if (!mf_listed(f))
-			continue;
-		p = folders_name_problems(f->name, &rules);
-		if (!f->name_ok)
-			p |= FOLDERS_NP_UNDECODABLE;
-		if (dup[n_names] != (size_t)-1)
-			p |= FOLDERS_NP_CASE_DUP;
-		n_names++;
-		if (p == 0)
-			continue;
-		n_bad++;
-		if (first == NULL)
-			first = f->name;
-		sug = folders_name_suggest(f->name, p & ~(unsigned)FOLDERS_NP_UNDECODABLE, &rules);
-		for (unsigned b = 0; b < FOLDERS_NP_COUNT; b++) {
-			cJSON *o;
-
-			if (!(p & (1u << b)))
-				continue;
-			o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", f->name);
-			cJSON_AddStringToObject(o, "reason", folders_name_reason(1u << b));
-			cJSON_AddStringToObject(o, "code", mf_np_codes[b]);
-			cJSON_AddStringToObject(o, "raw_name", f->raw_name);
-			cJSON_AddStringToObject(o, "suggestion", sug);
-			if ((1u << b) == FOLDERS_NP_CASE_DUP)
-				cJSON_AddStringToObject(
-				    o, "conflicts_with", names[dup[n_names - 1]]);
-			cJSON_AddItemToArray(probs, o);
-			n_probs++;
-		}
-		free(sug);
-	}
-	free(names);
-	free(dup);
-	s.n_names = n_names;
-	s.n_bad = n_bad;
-	s.n_problems = n_probs;
-	s.first = first;
+	s.read = 1;
+	s.source_delim = inv->delim;
+	s.dest_delim = rules.dest_delim;
+	s.dest_delim_from =
+	    v->dst.inv != NULL && v->dst.inv->delim != '\0' ? "destination" : "default";
+	mf_names_check(inv, &rules, &s, &probs, &sugs);
+	names_details_json(&s, res->details);
 	names_verdict(&s, &vd);
 	verdict_apply(&vd, res);
+	for (size_t i = 0; i < s.n_bad; i++)
+		free(sugs[i]);
+	free(sugs);
+	free(probs);
 }
 
 void
@@ -348,29 +381,36 @@ names_verdict(const struct names_summary *s, struct verdict *v)
 
 /* ---- mailbox.limits ---- */
 
+void
+limits_details_json(const struct limits_summary *s, cJSON *d)
+{
+	cJSON_AddItemToObject(d, "mailbox_items_limit", mailaudit_num_or_null(s->items_limit));
+	cJSON_AddItemToObject(d, "folder_count_limit", mailaudit_num_or_null(s->folder_limit));
+	if (!s->counted)
+		return;
+	cJSON_AddNumberToObject(d, "total_messages", (double)s->total_messages);
+	cJSON_AddNumberToObject(d, "folder_count", (double)s->folder_count);
+}
+
 static void
 mf_limits_fill(struct result *res, const struct mailaudit_view *v)
 {
 	const struct folders_inventory *inv = v->src.inv;
 	const struct profile_limits *l = &v->plan->destination.limits;
-	cJSON *d = res->details;
-	size_t n_folders = 0;
 	struct limits_summary s = {
 	    .items_limit = l->mailbox_items, .folder_limit = l->folder_count};
 	struct verdict vd = {0};
 
-	cJSON_AddItemToObject(d, "mailbox_items_limit", mailaudit_num_or_null(l->mailbox_items));
-	cJSON_AddItemToObject(d, "folder_count_limit", mailaudit_num_or_null(l->folder_count));
 	if (inv == NULL) {
+		limits_details_json(&s, res->details);
 		mailaudit_side_error(res, v, 0);
 		return;
 	}
 	for (size_t i = 0; i < inv->n; i++)
-		n_folders += mf_listed(&inv->folders[i]);
-	cJSON_AddNumberToObject(d, "total_messages", (double)inv->total_messages);
-	cJSON_AddNumberToObject(d, "folder_count", (double)n_folders);
+		s.folder_count += mf_listed(&inv->folders[i]);
 	s.total_messages = inv->total_messages;
-	s.folder_count = n_folders;
+	s.counted = 1;
+	limits_details_json(&s, res->details);
 	limits_verdict(&s, &vd);
 	verdict_apply(&vd, res);
 }
@@ -424,53 +464,57 @@ limits_verdict(const struct limits_summary *s, struct verdict *v)
 
 /* ---- mailbox.large_messages ---- */
 
-static void
-mf_large_fill(struct result *res, const struct mailaudit_view *v)
+void
+large_details_json(const struct large_summary *s, cJSON *d)
 {
-	const struct folders_inventory *inv = v->src.inv;
-	int64_t limit = v->plan->destination.limits.message_bytes;
-	cJSON *d = res->details, *arr;
-	int64_t count = 0;
-	size_t unknown = 0;
-	struct large_summary s = {.limit = limit};
-	struct verdict vd = {0};
+	cJSON *arr;
 
-	if (limit >= 0)
-		cJSON_AddNumberToObject(d, "limit_bytes", (double)limit);
-	cJSON_AddNumberToObject(d, "count", 0);
+	if (s->limit >= 0)
+		cJSON_AddNumberToObject(d, "limit_bytes", (double)s->limit);
+	cJSON_AddNumberToObject(d, "count", (double)s->count);
 	arr = cJSON_AddArrayToObject(d, "folders");
-	if (limit < 0) {
-		large_verdict(&s, &vd);
-		verdict_apply(&vd, res);
+	if (s->inv == NULL)
 		return;
-	}
-	if (inv == NULL) {
-		mailaudit_side_error(res, v, 0);
-		return;
-	}
-	for (size_t i = 0; i < inv->n; i++) {
-		const struct folders_folder *f = &inv->folders[i];
+	for (size_t i = 0; i < s->inv->n; i++) {
+		const struct folders_folder *f = &s->inv->folders[i];
 		cJSON *o;
 
-		if (f->flags & FOLDERS_F_NOSELECT)
-			continue;
-		if (f->large < 0) {
-			unknown++;
-			continue;
-		}
-		if (f->large == 0)
+		if ((f->flags & FOLDERS_F_NOSELECT) || f->large <= 0)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", f->name);
 		cJSON_AddNumberToObject(o, "count", (double)f->large);
 		cJSON_AddItemToArray(arr, o);
-		count += f->large;
 	}
-	cJSON_ReplaceItemInObject(d, "count", cJSON_CreateNumber((double)count));
-	cJSON_AddNumberToObject(d, "folders_not_counted", (double)unknown);
-	s.count = count;
-	s.n_folders = (size_t)cJSON_GetArraySize(arr);
-	s.not_counted = unknown;
+	cJSON_AddNumberToObject(d, "folders_not_counted", (double)s->not_counted);
+}
+
+static void
+mf_large_fill(struct result *res, const struct mailaudit_view *v)
+{
+	const struct folders_inventory *inv = v->src.inv;
+	struct large_summary s = {.limit = v->plan->destination.limits.message_bytes};
+	struct verdict vd = {0};
+
+	if (s.limit >= 0 && inv == NULL) {
+		large_details_json(&s, res->details);
+		mailaudit_side_error(res, v, 0);
+		return;
+	}
+	for (size_t i = 0; s.limit >= 0 && i < inv->n; i++) {
+		const struct folders_folder *f = &inv->folders[i];
+
+		if (f->flags & FOLDERS_F_NOSELECT)
+			continue;
+		if (f->large < 0)
+			s.not_counted++;
+		else if (f->large > 0) {
+			s.count += f->large;
+			s.n_folders++;
+		}
+	}
+	s.inv = s.limit >= 0 ? inv : NULL;
+	large_details_json(&s, res->details);
 	large_verdict(&s, &vd);
 	verdict_apply(&vd, res);
 }

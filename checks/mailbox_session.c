@@ -507,6 +507,21 @@ mailaudit_side_error(struct result *res, const struct mailaudit_view *v, int dst
 		    s->error != NULL ? s->error : "no session");
 }
 
+int
+mailaudit_both_sides(struct result *res, const struct mailaudit_view *v)
+{
+	if (!v->dst.present) {
+		result_set(
+		    res, RESULT_SKIP, "the plan has no destination IMAP login for this mailbox");
+		return 0;
+	}
+	if (v->src.inv == NULL || v->dst.inv == NULL) {
+		mailaudit_side_error(res, v, v->src.inv != NULL);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 ma_skip_start(struct task *t, void *aux)
 {

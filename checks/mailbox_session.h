@@ -92,4 +92,9 @@ const char *mailaudit_size(int64_t bytes, char *buf, size_t len);
  * could not be read. */
 void mailaudit_side_error(struct result *res, const struct mailaudit_view *v, int dst);
 
+/* 1 when both sides of V were read; else 0 with RES set: skipped when the
+ * plan has no destination login, else mailaudit_side_error. For the checks
+ * that pair the two sides (mailbox.compare, mailbox.folder_map). */
+int mailaudit_both_sides(struct result *res, const struct mailaudit_view *v);
+
 #endif

@@ -84,24 +84,25 @@ pprobe_login_fill(struct pprobe *p)
 	size_t n;
 	const char *const *caps = pop3_client_caps(p->c, &n);
 
-	cJSON_AddStringToObject(out->details, "server", p->ep.host);
-	cJSON_AddStringToObject(out->details, "user", p->user);
-	cJSON_AddStringToObject(out->details, "result", net_result_str(res));
-	cJSON_AddItemToObject(out->details, "capabilities", mailcheck_caps_json(caps, n));
-	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
-	cJSON_AddNumberToObject(out->details, "port", p->ep.port);
-	cJSON_AddStringToObject(out->details, "mode", mailcheck_mode_str(p->ep.implicit));
-	cJSON_AddStringToObject(out->details, "auth", mailcheck_auth_str(&p->lg));
-	cJSON_AddStringToObject(out->details, "mechanism",
-	    pop3_client_mech(p->c) != SASL_NONE ? sasl_mech_name(pop3_client_mech(p->c)) : "USER");
-	if (res == NET_RESULT_OK) {
-		long long m = pop3_client_messages(p->c), o = pop3_client_octets(p->c);
+	long long m = res == NET_RESULT_OK ? pop3_client_messages(p->c) : -1;
+	struct mailcheck_login_summary s = {
+	    .result = res,
+	    .error = pop3_client_error(p->c),
+	    .user = p->user,
+	    .ep = &p->ep,
+	    .caps = caps,
+	    .n_caps = n,
+	    .tls = tls,
+	    .auth = mailcheck_auth_str(&p->lg),
+	    .mechanism = pop3_client_mech(p->c) != SASL_NONE
+	        ? sasl_mech_name(pop3_client_mech(p->c))
+	        : "USER",
+	    .messages = m,
+	    .octets = m >= 0 ? pop3_client_octets(p->c) : -1,
+	};
 
-		cJSON_AddNullToObject(out->details, "error");
-		if (m >= 0) {
-			cJSON_AddNumberToObject(out->details, "messages", (double)m);
-			cJSON_AddNumberToObject(out->details, "octets", (double)o);
-		}
+	mailcheck_login_details_json(&s, out->details);
+	if (res == NET_RESULT_OK) {
 		result_set(out, RESULT_PASS,
 		    "login ok as %s%s%s (%s:%d, %s), %lld messages in the "
 		    "POP3 inbox",
@@ -110,7 +111,6 @@ pprobe_login_fill(struct pprobe *p)
 		    tls != NULL ? tls->version : "no TLS", m);
 		return;
 	}
-	cJSON_AddStringToObject(out->details, "error", pop3_client_error(p->c));
 	result_set(out, mailcheck_login_status(res), "%s", pop3_client_error(p->c));
 	if (p->lg.oauth != NULL && res == NET_RESULT_AUTH_FAILED &&
 	    strstr(pop3_client_error(p->c), "OAuth2 token:") == NULL)

@@ -326,28 +326,53 @@ mailcheck_schedule_logins(
 }
 
 void
-mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
+mailcheck_tls_details_json(const struct mailcheck_tls_probe *p, cJSON *d)
 {
 	const struct mailcheck_endpoint *ep = p->ep;
-	const struct tls_facts *tls = p->tls;
-	const char *mode = mailcheck_mode_str(ep->implicit);
-	const char *error = p->error != NULL ? p->error : "";
+
+	cJSON_AddStringToObject(d, "server", ep->host);
+	cJSON_AddNumberToObject(d, "port", ep->port);
+	cJSON_AddStringToObject(d, "mode", mailcheck_mode_str(ep->implicit));
+	cJSON_AddStringToObject(d, "result", net_result_str(p->result));
+	cJSON_AddItemToObject(d, "tls", tls_facts_json(p->tls, p->now != 0 ? p->now : time(NULL)));
+	cJSON_AddBoolToObject(d, "from_plan", ep->from_plan);
+	cJSON_AddItemToObject(d, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
+	util_json_add_str_or_null(d, "error", p->error != NULL ? util_nonempty(p->error) : NULL);
+}
+
+void
+mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p)
+{
 	struct verdict v = {0};
 
-	cJSON_AddStringToObject(out->details, "server", ep->host);
-	cJSON_AddNumberToObject(out->details, "port", ep->port);
-	cJSON_AddStringToObject(out->details, "mode", mode);
-	cJSON_AddStringToObject(out->details, "result", net_result_str(p->result));
-	cJSON_AddItemToObject(out->details, "tls", tls_facts_json(tls, time(NULL)));
-	cJSON_AddBoolToObject(out->details, "from_plan", ep->from_plan);
-	cJSON_AddItemToObject(
-	    out->details, "capabilities", mailcheck_caps_json(p->caps, p->n_caps));
-	if (*error != '\0')
-		cJSON_AddStringToObject(out->details, "error", error);
-	else
-		cJSON_AddNullToObject(out->details, "error");
+	mailcheck_tls_details_json(p, out->details);
 	mailcheck_tls_verdict(p, &v);
 	verdict_apply(&v, out);
+}
+
+void
+mailcheck_login_details_json(const struct mailcheck_login_summary *s, cJSON *d)
+{
+	const struct mailcheck_endpoint *ep = s->ep;
+
+	cJSON_AddStringToObject(d, "server", ep->host);
+	cJSON_AddStringToObject(d, "user", s->user);
+	cJSON_AddStringToObject(d, "result", net_result_str(s->result));
+	cJSON_AddItemToObject(d, "capabilities", mailcheck_caps_json(s->caps, s->n_caps));
+	cJSON_AddItemToObject(d, "tls", tls_facts_json(s->tls, s->now != 0 ? s->now : time(NULL)));
+	cJSON_AddNumberToObject(d, "port", ep->port);
+	cJSON_AddStringToObject(d, "mode", mailcheck_mode_str(ep->implicit));
+	cJSON_AddStringToObject(d, "auth", s->auth);
+	cJSON_AddStringToObject(d, "mechanism", s->mechanism);
+	if (s->result != NET_RESULT_OK) {
+		cJSON_AddStringToObject(d, "error", s->error);
+		return;
+	}
+	cJSON_AddNullToObject(d, "error");
+	if (s->messages >= 0) {
+		cJSON_AddNumberToObject(d, "messages", (double)s->messages);
+		cJSON_AddNumberToObject(d, "octets", (double)s->octets);
+	}
 }
 
 void

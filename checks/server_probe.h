@@ -110,6 +110,8 @@ struct mailcheck_tls_probe {
 
 /* Fill the PROTO.tls result OUT (details, status, summary, advice) from P. */
 void mailcheck_tls_fill(struct result *out, const struct mailcheck_tls_probe *p);
+/* P as the PROTO.tls details (reports/SCHEMA.md) into D. */
+void mailcheck_tls_details_json(const struct mailcheck_tls_probe *p, cJSON *d);
 /* The PROTO.tls verdict on P: the handshake's outcome, the TLS version, the
  * certificate's verification and days left (MAILCHECK_CERT_WARN_DAYS). */
 void mailcheck_tls_verdict(const struct mailcheck_tls_probe *p, struct verdict *v);
@@ -143,11 +145,22 @@ struct mailcheck_login_summary {
 	const char *side; /* "source" or "destination" */
 	const char *host;
 	int port;
+	/* For the details only (mailcheck_login_details_json): */
+	const struct mailcheck_endpoint *ep; /* where the login went */
+	const char *const *caps;             /* the server's capabilities */
+	size_t n_caps;
+	const struct tls_facts *tls; /* or NULL: no TLS */
+	time_t now;                  /* for the certificate's days left; 0: the clock's */
+	const char *auth;            /* mailcheck_auth_str */
+	const char *mechanism;       /* the SASL mechanism, or "LOGIN" / "USER" */
+	long long messages, octets;  /* POP3: the inbox after a login; -1: left out */
 };
 
 /* The PROTO.login verdict: mailcheck_login_status, the error as the summary,
  * and what to do about it. */
 void mailcheck_login_verdict(const struct mailcheck_login_summary *s, struct verdict *v);
+/* S as the PROTO.login details (reports/SCHEMA.md) into D. */
+void mailcheck_login_details_json(const struct mailcheck_login_summary *s, cJSON *d);
 
 /* Set RES's advice for login result R of USER on SIDE at HOST:PORT (none for ok). */
 void mailcheck_login_advice(struct result *res, enum net_result r, const char *proto,

@@ -94,100 +94,145 @@ smtp_mx_advice(const struct smtp_rcpt *rc, const char *host)
 	       "bounce.";
 }
 
-static cJSON *
-smtp_mx_host_json(const struct smtp_mx_host *h, struct smtp_mx_tally *y)
+/* What the probe of host H met (its strings are the probe's). */
+static struct smtp_mx_host_facts
+smtp_mx_host_facts(const struct smtp_mx_host *h)
 {
-	cJSON *o = cJSON_CreateObject(), *arr;
 	const struct smtp_probe *p = h->probe;
-	enum smtp_outcome out = p != NULL ? smtp_probe_outcome(p) : SMTP_OUT_TIMEOUT;
-	const struct tls_facts *ti = p != NULL ? smtp_probe_tls(p) : NULL;
-	const struct smtp_rcpt *rc = NULL;
-	const char *const *kw = NULL;
-	size_t n = 0, nkw = 0;
+	struct smtp_mx_host_facts f = {
+	    .host = h->name,
+	    .preference = h->preference,
+	    .outcome = p != NULL ? smtp_probe_outcome(p) : SMTP_OUT_TIMEOUT,
+	    .peer = p != NULL ? smtp_probe_peer(p) : "",
+	};
 
-	cJSON_AddStringToObject(o, "host", h->name);
-	cJSON_AddNumberToObject(o, "preference", h->preference);
-	cJSON_AddStringToObject(o, "result", smtp_outcome_str(out));
-	if (p != NULL && out != SMTP_OUT_OK)
-		cJSON_AddStringToObject(o, "error", smtp_probe_error(p));
-	else
-		cJSON_AddNullToObject(o, "error");
-	cJSON_AddStringToObject(o, "peer", p != NULL ? smtp_probe_peer(p) : "");
-	if (p != NULL && smtp_probe_banner(p) != NULL)
-		cJSON_AddStringToObject(o, "banner", smtp_probe_banner(p));
-	else
-		cJSON_AddNullToObject(o, "banner");
-	arr = cJSON_AddArrayToObject(o, "esmtp");
-	if (p != NULL)
-		kw = smtp_probe_ehlo(p, &nkw);
-	for (size_t i = 0; i < nkw; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(kw[i]));
-	cJSON_AddBoolToObject(o, "starttls", p != NULL && smtp_probe_offered_starttls(p));
-	cJSON_AddBoolToObject(o, "pipelining", p != NULL && smtp_probe_pipelined(p));
-	if (ti != NULL && ti->done)
-		cJSON_AddItemToObject(o, "tls", tls_facts_json(ti, time(NULL)));
-	else
-		cJSON_AddNullToObject(o, "tls");
-	switch (out) {
+	if (p == NULL)
+		return f;
+	if (f.outcome != SMTP_OUT_OK)
+		f.error = smtp_probe_error(p);
+	f.banner = smtp_probe_banner(p);
+	f.esmtp = smtp_probe_ehlo(p, &f.n_esmtp);
+	f.starttls = smtp_probe_offered_starttls(p);
+	f.pipelining = smtp_probe_pipelined(p);
+	f.tls = smtp_probe_tls(p) != NULL && smtp_probe_tls(p)->done ? smtp_probe_tls(p) : NULL;
+	f.rcpts = smtp_probe_rcpts(p, &f.n_rcpts);
+	return f;
+}
+
+/* Count what F met into Y. */
+static void
+smtp_mx_tally_host(const struct smtp_mx_host_facts *f, struct smtp_mx_tally *y)
+{
+	switch (f->outcome) {
 	case SMTP_OUT_OK:
-		if (!(ti != NULL && ti->done))
+		if (f->tls == NULL)
 			y->no_starttls++;
 		break;
 	case SMTP_OUT_CONNECT_FAILED: y->connect_failed++; break;
 	case SMTP_OUT_TLS_FAILED: y->tls_failed++; break;
 	default: y->other_failed++; break;
 	}
-	if (out != SMTP_OUT_OK && y->first_fail[0] == '\0')
-		snprintf(y->first_fail, sizeof(y->first_fail), "%s %s", h->name,
-		    p != NULL ? smtp_probe_error(p) : "not reached");
-	arr = cJSON_AddArrayToObject(o, "recipients");
-	if (p != NULL)
-		rc = smtp_probe_rcpts(p, &n);
-	for (size_t i = 0; i < n; i++) {
-		cJSON *r = cJSON_CreateObject();
-		const char *adv = smtp_mx_advice(&rc[i], h->name);
+	if (f->outcome != SMTP_OUT_OK && y->first_fail[0] == '\0')
+		snprintf(y->first_fail, sizeof(y->first_fail), "%s %s", f->host,
+		    f->error != NULL ? f->error : "not reached");
+	for (size_t i = 0; i < f->n_rcpts; i++) {
+		const struct smtp_rcpt *rc = &f->rcpts[i];
 
-		cJSON_AddStringToObject(r, "address", rc[i].address);
-		cJSON_AddStringToObject(r, "status", smtp_rcpt_status_str(rc[i].status));
-		if (rc[i].code != 0)
-			cJSON_AddNumberToObject(r, "code", rc[i].code);
-		else
-			cJSON_AddNullToObject(r, "code");
-		if (rc[i].enhanced[0] != '\0')
-			cJSON_AddStringToObject(r, "enhanced_code", rc[i].enhanced);
-		else
-			cJSON_AddNullToObject(r, "enhanced_code");
-		if (rc[i].text != NULL)
-			cJSON_AddStringToObject(r, "text", rc[i].text);
-		else
-			cJSON_AddNullToObject(r, "text");
-		if (adv != NULL)
-			cJSON_AddStringToObject(r, "advice", adv);
-		else
-			cJSON_AddNullToObject(r, "advice");
-		cJSON_AddItemToArray(arr, r);
-		switch (rc[i].status) {
+		switch (rc->status) {
 		case SMTP_RCPT_ACCEPTED: y->accepted++; break;
 		case SMTP_RCPT_UNTESTED: y->untested++; break;
 		case SMTP_RCPT_DEFERRED:
 			y->deferred++;
 			if (y->first_defer[0] == '\0')
 				snprintf(y->first_defer, sizeof(y->first_defer), "%s: %d %s%s%s",
-				    rc[i].address, rc[i].code, rc[i].enhanced,
-				    rc[i].enhanced[0] ? " " : "", rc[i].text);
+				    rc->address, rc->code, rc->enhanced, rc->enhanced[0] ? " " : "",
+				    rc->text);
 			break;
 		case SMTP_RCPT_REJECTED:
 			y->rejected++;
 			if (y->first_reject[0] == '\0') {
 				snprintf(y->first_reject, sizeof(y->first_reject), "%s: %d %s%s%s",
-				    rc[i].address, rc[i].code, rc[i].enhanced,
-				    rc[i].enhanced[0] ? " " : "", rc[i].text);
-				y->advice = adv;
+				    rc->address, rc->code, rc->enhanced, rc->enhanced[0] ? " " : "",
+				    rc->text);
+				y->advice = smtp_mx_advice(rc, f->host);
 			}
 			break;
 		}
 	}
+}
+
+static cJSON *
+smtp_mx_rcpt_json(const struct smtp_rcpt *rc, const char *host)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(r, "address", rc->address);
+	cJSON_AddStringToObject(r, "status", smtp_rcpt_status_str(rc->status));
+	if (rc->code != 0)
+		cJSON_AddNumberToObject(r, "code", rc->code);
+	else
+		cJSON_AddNullToObject(r, "code");
+	util_json_add_str_or_null(r, "enhanced_code", util_nonempty(rc->enhanced));
+	util_json_add_str_or_null(r, "text", rc->text);
+	util_json_add_str_or_null(r, "advice", smtp_mx_advice(rc, host));
+	return r;
+}
+
+static cJSON *
+smtp_mx_host_json(const struct smtp_mx_host_facts *f)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+
+	cJSON_AddStringToObject(o, "host", f->host);
+	cJSON_AddNumberToObject(o, "preference", f->preference);
+	cJSON_AddStringToObject(o, "result", smtp_outcome_str(f->outcome));
+	util_json_add_str_or_null(o, "error", f->error);
+	cJSON_AddStringToObject(o, "peer", f->peer);
+	util_json_add_str_or_null(o, "banner", f->banner);
+	arr = cJSON_AddArrayToObject(o, "esmtp");
+	for (size_t i = 0; i < f->n_esmtp; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(f->esmtp[i]));
+	cJSON_AddBoolToObject(o, "starttls", f->starttls);
+	cJSON_AddBoolToObject(o, "pipelining", f->pipelining);
+	if (f->tls != NULL)
+		cJSON_AddItemToObject(o, "tls", tls_facts_json(f->tls, time(NULL)));
+	else
+		cJSON_AddNullToObject(o, "tls");
+	arr = cJSON_AddArrayToObject(o, "recipients");
+	for (size_t i = 0; i < f->n_rcpts; i++)
+		cJSON_AddItemToArray(arr, smtp_mx_rcpt_json(&f->rcpts[i], f->host));
 	return o;
+}
+
+void
+smtp_mx_details_json(const struct smtp_mx_tally *y, cJSON *d)
+{
+	cJSON *arr;
+
+	cJSON_AddStringToObject(d, "mx_source", y->mx_source);
+	cJSON_AddNumberToObject(d, "port", y->port);
+	cJSON_AddStringToObject(d, "helo", y->helo);
+	arr = cJSON_AddArrayToObject(d, "recipients");
+	for (size_t i = 0; i < y->n_rcpts; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(y->recipients[i]));
+	if (y->hosts == NULL)
+		return;
+	arr = cJSON_AddArrayToObject(d, "mx");
+	for (size_t i = 0; i < y->n_hosts; i++)
+		cJSON_AddItemToArray(arr, smtp_mx_host_json(&y->hosts[i]));
+}
+
+/* The summary of M before any probe ran (the details' first keys). */
+static void
+smtp_mx_tally_init(const struct smtp_mx_task *m, struct smtp_mx_tally *y)
+{
+	memset(y, 0, sizeof(*y));
+	y->domain = m->domain;
+	y->port = m->in->smtp_port;
+	y->n_rcpts = m->n_rcpts;
+	y->mx_source = m->in->smtp_hosts != NULL ? "expected" : "dns";
+	y->helo = m->helo;
+	y->recipients = m->rcpts;
 }
 
 /* Every probe ended (or the deadline came): the result. */
@@ -195,17 +240,18 @@ static void
 smtp_mx_report(struct smtp_mx_task *m)
 {
 	struct result *res = task_result(m->t);
-	cJSON *arr = cJSON_AddArrayToObject(res->details, "mx");
+	struct smtp_mx_host_facts facts[SMTP_MAX_MX];
 	struct smtp_mx_tally y;
 	struct verdict v = {0};
 
-	memset(&y, 0, sizeof(y));
-	for (size_t i = 0; i < m->n_hosts; i++)
-		cJSON_AddItemToArray(arr, smtp_mx_host_json(&m->hosts[i], &y));
-	y.domain = m->domain;
-	y.port = m->in->smtp_port;
+	smtp_mx_tally_init(m, &y);
+	for (size_t i = 0; i < m->n_hosts; i++) {
+		facts[i] = smtp_mx_host_facts(&m->hosts[i]);
+		smtp_mx_tally_host(&facts[i], &y);
+	}
 	y.n_hosts = m->n_hosts;
-	y.n_rcpts = m->n_rcpts;
+	y.hosts = facts;
+	smtp_mx_details_json(&y, res->details);
 	smtp_mx_verdict(&y, &v);
 	verdict_apply(&v, res);
 }
@@ -297,6 +343,7 @@ smtp_mx_answer(void *arg, const struct dns_reply *reply)
 	const struct dnsmsg_rr *rr;
 	const char *owner;
 	size_t it = 0;
+	struct smtp_mx_tally y;
 
 	m->q = NULL;
 	if (reply->status != DNS_OK) {
@@ -328,6 +375,8 @@ smtp_mx_answer(void *arg, const struct dns_reply *reply)
 	smtp_mx_probe_all(m);
 	return;
 done:
+	smtp_mx_tally_init(m, &y);
+	smtp_mx_details_json(&y, res->details);
 	task_done(m->t);
 	smtp_mx_free(m);
 }
@@ -357,18 +406,9 @@ static void
 smtp_mx_start(struct task *t, void *aux)
 {
 	struct smtp_mx_task *m = aux;
-	struct result *res = task_result(t);
 	struct dns_query *q;
-	cJSON *arr;
 
 	m->t = t;
-	cJSON_AddStringToObject(
-	    res->details, "mx_source", m->in->smtp_hosts != NULL ? "expected" : "dns");
-	cJSON_AddNumberToObject(res->details, "port", m->in->smtp_port);
-	cJSON_AddStringToObject(res->details, "helo", m->helo);
-	arr = cJSON_AddArrayToObject(res->details, "recipients");
-	for (size_t i = 0; i < m->n_rcpts; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(m->rcpts[i]));
 	if (m->in->smtp_hosts != NULL) { /* the destination's MX, before the flip */
 		for (size_t i = 0; m->in->smtp_hosts[i] != NULL && m->n_hosts < SMTP_MAX_MX; i++) {
 			m->hosts[m->n_hosts].owner = m;
@@ -389,12 +429,16 @@ smtp_mx_cancel(struct task *t, void *aux)
 {
 	struct smtp_mx_task *m = aux;
 
-	(void)t;
 	if (m->q == NULL) {
 		for (size_t i = 0; i < m->n_hosts; i++)
 			if (!m->hosts[i].done)
 				smtp_probe_timeout(m->hosts[i].probe);
 		smtp_mx_report(m);
+	} else {
+		struct smtp_mx_tally y;
+
+		smtp_mx_tally_init(m, &y);
+		smtp_mx_details_json(&y, task_result(t)->details);
 	}
 	smtp_mx_free(m);
 }

@@ -46,6 +46,9 @@
 #define AD_STEPS 4
 #define AD_MAX_BODY AUTODISCOVER_MAX_INPUT
 #define AD_PATH "/autodiscover/autodiscover.xml"
+_Static_assert(
+    AD_STEPS + 1 == sizeof(((struct web_ad_summary *)0)->steps) / sizeof(struct web_ad_step),
+    "a summary step per step and autoconfig");
 
 enum ad_step_id { AD_ROOT = 0, AD_HOST, AD_REDIRECT, AD_SRV, AD_AUTOCONFIG };
 
@@ -521,9 +524,9 @@ web_ad_verdict(const struct web_ad_summary *s, struct verdict *v)
 	}
 }
 
-/* Step I of A (S) as the details report it; WIN is the winning step or NULL. */
+/* Step I (S) as the details report it; SELECTED: it is the winning step. */
 static cJSON *
-ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
+ad_step_json(const struct web_ad_step *s, int i, int selected)
 {
 	cJSON *o = cJSON_CreateObject();
 	const cJSON *st =
@@ -538,7 +541,7 @@ ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
 	else
 		cJSON_AddNullToObject(o, "url");
 	cJSON_AddStringToObject(o, "outcome", s->found ? "found" : "failed");
-	cJSON_AddBoolToObject(o, "selected", win == s);
+	cJSON_AddBoolToObject(o, "selected", selected);
 	cJSON_AddStringToObject(o, "reason", s->reason != NULL ? s->reason : "");
 	if (cJSON_IsNumber(st))
 		cJSON_AddNumberToObject(o, "http_status", st->valuedouble);
@@ -568,7 +571,7 @@ ad_step_json(const struct ad_step *s, int i, const struct ad_step *win)
 /* The schema's common web fields into D, from SRC's report: the winning
  * step, or, when none won, step 2 (the canonical autodiscover host). */
 static void
-ad_web_fields_json(const struct ad_step *src, cJSON *d)
+ad_web_fields_json(const struct web_ad_step *src, cJSON *d)
 {
 	static const char *const copy[] = {
 	    "url",
@@ -604,7 +607,7 @@ ad_web_fields_json(const struct ad_step *src, cJSON *d)
 
 /* The autoconfig probe (AC: Thunderbird's, reported beside Outlook's steps) into D. */
 static void
-ad_autoconfig_json(const struct ad_step *ac, cJSON *d)
+ad_autoconfig_json(const struct web_ad_step *ac, cJSON *d)
 {
 	cJSON *acj = cJSON_AddObjectToObject(d, "autoconfig");
 	const cJSON *st =
@@ -626,20 +629,18 @@ ad_autoconfig_json(const struct ad_step *ac, cJSON *d)
 		cJSON_AddNullToObject(acj, "settings");
 }
 
-/* The details of web.autodiscover: every step of A, WIN's answer (the
- * winning step, or NULL), S's expectation, and autoconfig. */
-static void
-ad_details_json(
-    const struct ad_task *a, const struct ad_step *win, const struct web_ad_summary *sm, cJSON *d)
+void
+web_ad_details_json(const struct web_ad_summary *sm, cJSON *d)
 {
 	cJSON *steps = cJSON_CreateArray();
+	const struct web_ad_step *win = sm->win_step > 0 ? &sm->steps[sm->win_step - 1] : NULL;
 
 	for (int i = 0; i < AD_STEPS; i++)
-		cJSON_AddItemToArray(steps, ad_step_json(&a->steps[i], i, win));
-	ad_web_fields_json(win != NULL ? win : &a->steps[AD_HOST], d);
+		cJSON_AddItemToArray(steps, ad_step_json(&sm->steps[i], i, i + 1 == sm->win_step));
+	ad_web_fields_json(win != NULL ? win : &sm->steps[AD_HOST], d);
 	cJSON_AddItemToObject(d, "steps", steps);
 	if (win != NULL) {
-		cJSON_AddStringToObject(d, "method", ad_method_names[win->id]);
+		cJSON_AddStringToObject(d, "method", sm->win_method);
 		cJSON_AddStringToObject(
 		    d, "points_to", win->points_to != NULL ? win->points_to : "");
 	} else {
@@ -656,16 +657,13 @@ ad_details_json(
 		cJSON_AddNullToObject(d, "expected");
 		cJSON_AddNullToObject(d, "matches_expected");
 	}
-	if (a->user != NULL)
-		cJSON_AddStringToObject(d, "user", a->user);
-	else
-		cJSON_AddNullToObject(d, "user");
-	cJSON_AddStringToObject(d, "email", a->email);
+	util_json_add_str_or_null(d, "user", sm->user);
+	cJSON_AddStringToObject(d, "email", sm->email);
 	if (win != NULL && win->settings != NULL)
 		cJSON_AddItemToObject(d, "settings", ad_settings_json(win->settings));
 	else
 		cJSON_AddNullToObject(d, "settings");
-	ad_autoconfig_json(&a->steps[AD_AUTOCONFIG], d);
+	ad_autoconfig_json(&sm->steps[AD_AUTOCONFIG], d);
 }
 
 static void
@@ -686,6 +684,14 @@ ad_finish(struct ad_task *a)
 	sm.matches = expected != NULL && win != NULL && ad_matches(win, expected);
 	for (int i = 0; i < AD_STEPS; i++)
 		sm.reasons[i] = a->steps[i].reason;
+	for (int i = 0; i <= AD_STEPS; i++) {
+		const struct ad_step *s = &a->steps[i];
+
+		sm.steps[i] = (struct web_ad_step){s->url, s->found, s->reason, s->report, s->names,
+		    s->points_to, s->settings, s->srv};
+	}
+	sm.user = a->user;
+	sm.email = a->email;
 	if (win != NULL) {
 		sm.win_step = (int)win->id + 1;
 		sm.win_method = ad_method_names[win->id];
@@ -693,7 +699,7 @@ ad_finish(struct ad_task *a)
 		sm.win_reason = win->reason;
 		sm.win_settings = win->settings;
 	}
-	ad_details_json(a, win, &sm, res->details);
+	web_ad_details_json(&sm, res->details);
 	web_ad_verdict(&sm, &vd);
 	verdict_apply(&vd, res);
 	task_done(a->t);

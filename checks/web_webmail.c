@@ -342,7 +342,18 @@ webmail_summarize(
 	s->tls_verified = last->tls.verified;
 	s->tls_verify_error = last->tls.verify_error;
 	s->has_expiry = last->tls.not_after != 0;
-	s->days_left = tls_facts_days_left(&last->tls, time(NULL));
+	s->now = time(NULL);
+	s->days_left = tls_facts_days_left(&last->tls, s->now);
+	s->fetch = fr;
+}
+
+void
+webmail_details_json(const struct webmail_summary *s, cJSON *d)
+{
+	http_fetch_report(d, s->plan_url, s->fetch, s->now);
+	cJSON_AddBoolToObject(d, "exchange", s->exchange);
+	if (!s->ews_probed)
+		cJSON_AddNullToObject(d, "ews");
 }
 
 static void
@@ -356,20 +367,16 @@ webmail_answer(void *arg, const struct http_fetch_result *fr)
 	int good;
 
 	w->fetch = NULL;
-	http_fetch_report(res->details, w->url, fr, time(NULL));
 	webmail_summarize(w, fr, &s);
 	good = webmail_verdict(&s, &vd);
-	verdict_apply(&vd, res);
 	w->exchange = w->exchange || webmail_is_owa(fr);
-	cJSON_AddBoolToObject(res->details, "exchange", w->exchange);
-	if (!good || !w->exchange) {
-		cJSON_AddNullToObject(res->details, "ews");
-		webmail_done(w);
-		return;
-	}
-	w->ews_url = webmail_ews_url(fr->last->url);
-	if (w->ews_url == NULL) {
-		cJSON_AddNullToObject(res->details, "ews");
+	if (good && w->exchange)
+		w->ews_url = webmail_ews_url(fr->last->url);
+	s.exchange = w->exchange;
+	s.ews_probed = w->ews_url != NULL;
+	webmail_details_json(&s, res->details);
+	verdict_apply(&vd, res);
+	if (!s.ews_probed) {
 		webmail_done(w);
 		return;
 	}

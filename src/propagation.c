@@ -840,6 +840,63 @@ prop_int64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* What the details of server S's line say about answer A. */
+static void
+prop_server_row_fill(const struct prop *p, const struct prop_server *s, const struct prop_ans *a,
+    struct prop_server_row *r)
+{
+	int ok = a->state == PROP_MATCH || a->state == PROP_STALE;
+
+	r->server = s->label;
+	r->name = s->ns_name;
+	r->operator= s->operator;
+	r->country = s->country;
+	r->authoritative = s->role == PROP_AUTHORITATIVE;
+	r->state = ok ? prop_state_str(a->state) : "error";
+	r->answer = (const char *const *)a->answer;
+	r->n_answer = a->n_answer;
+	r->ttl = ok && a->ttl >= 0 ? a->ttl : -1;
+	r->serial = r->authoritative && s->serial >= 0 ? s->serial : -1;
+	if (a->state == PROP_ERROR) {
+		r->error = a->error;
+		r->error_code = a->error_code;
+	} else if (!ok) {
+		r->error = p->interrupted ? "interrupted before it answered"
+		                          : "no answer within the time limit";
+		r->error_code = "timeout";
+	}
+	r->negative = ok ? a->negative : NULL;
+	if (a->state == PROP_STALE && !r->authoritative && a->ttl >= 0)
+		r->expires_at = a->at + (time_t)a->ttl;
+	r->first_match_at = a->first_match_at;
+	r->first_match_ms = a->first_match_ms;
+}
+
+/* The part of IT's summary only the details use (prop_summarize). */
+static void
+prop_summarize_details(const struct prop *p, const struct prop_item *it, struct prop_summary *sm)
+{
+	size_t i = (size_t)(it - p->items);
+
+	sm->record_type = it->e->type == DNSMSG_MX ? "MX"
+	    : it->e->type == DNSMSG_TXT            ? "TXT"
+	                                           : "CNAME";
+	sm->record_name = it->e->name;
+	sm->expected = (const char *const *)it->e->values;
+	sm->n_expected = it->e->n_values;
+	sm->servers = xcalloc(p->n_srv + 1, sizeof(*sm->servers));
+	for (size_t k = 0; k < p->n_srv; k++)
+		prop_server_row_fill(p, p->srv[k], &p->srv[k]->ans[i], &sm->servers[k]);
+	sm->discovered = p->cfg.n_authoritative == 0;
+	sm->ns = (const char *const *)p->ns_names;
+	sm->n_ns = p->n_ns;
+	sm->interval_ms = p->cfg.interval_ms;
+	sm->then = p->cfg.then;
+	sm->started_at = p->t0;
+	sm->timeline = it->timeline;
+	sm->timeline_truncated = it->timeline_truncated;
+}
+
 /* What the result of IT says as the watch stands now; OUT says why it ends.
  * Free with prop_summary_clear. */
 static void
@@ -851,6 +908,7 @@ prop_summarize(const struct prop *p, const struct prop_item *it, enum prop_outco
 	int auth_seen = 0;
 
 	memset(sm, 0, sizeof(*sm));
+	prop_summarize_details(p, it, sm);
 	sm->label = it->label;
 	sm->status = it->status;
 	sm->counts = it->counts;
@@ -907,75 +965,91 @@ prop_summary_clear(struct prop_summary *sm)
 	free(sm->serials);
 	sm->serials = NULL;
 	sm->n_serials = 0;
+	free(sm->servers);
+	sm->servers = NULL;
 }
 
-/* The details of IT's result (reports/SCHEMA.md, dns.propagation); takes IT's timeline. */
-static void
-prop_details_json(
-    const struct prop *p, struct prop_item *it, const struct prop_summary *sm, cJSON *d)
+static cJSON *
+prop_server_row_json(const struct prop_server_row *r)
 {
-	size_t i = (size_t)(it - p->items);
+	cJSON *o = cJSON_CreateObject();
+	int ok = strcmp(r->state, "error") != 0;
+
+	cJSON_AddStringToObject(o, "server", r->server);
+	util_json_add_str_or_null(o, "name", r->name);
+	util_json_add_str_or_null(o, "operator", r->operator);
+	util_json_add_str_or_null(o, "country", r->country);
+	cJSON_AddStringToObject(o, "role", r->authoritative ? "authoritative" : "resolver");
+	cJSON_AddStringToObject(o, "state", r->state);
+	if (ok) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "answer");
+
+		for (size_t i = 0; i < r->n_answer; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(r->answer[i]));
+	} else {
+		cJSON_AddNullToObject(o, "answer");
+	}
+	if (r->ttl >= 0)
+		cJSON_AddNumberToObject(o, "ttl", (double)r->ttl);
+	else
+		cJSON_AddNullToObject(o, "ttl");
+	if (r->serial >= 0)
+		cJSON_AddNumberToObject(o, "serial", (double)r->serial);
+	else
+		cJSON_AddNullToObject(o, "serial");
+	util_json_add_str_or_null(o, "error", r->error);
+	util_json_add_str_or_null(o, "error_code", r->error_code);
+	if (r->negative != NULL)
+		cJSON_AddStringToObject(o, "negative", r->negative);
+	prop_add_time(o, "expires_at", r->expires_at);
+	prop_add_time(o, "first_match_at", r->first_match_at);
+	if (r->first_match_ms >= 0)
+		cJSON_AddNumberToObject(o, "first_match_ms", (double)r->first_match_ms);
+	else
+		cJSON_AddNullToObject(o, "first_match_ms");
+	return o;
+}
+
+static void
+prop_watch_json(const struct prop_summary *sm, cJSON *d)
+{
+	cJSON *w;
+
+	if (!sm->watch) {
+		cJSON_AddNullToObject(d, "watch");
+		return;
+	}
+	w = cJSON_AddObjectToObject(d, "watch");
+	cJSON_AddNumberToObject(w, "interval_s", sm->interval_ms / 1000.0);
+	if (sm->deadline_ms > 0)
+		cJSON_AddNumberToObject(w, "deadline_s", sm->deadline_ms / 1000.0);
+	else
+		cJSON_AddNullToObject(w, "deadline_s");
+	cJSON_AddStringToObject(w, "outcome",
+	    sm->outcome == PROP_OUT_DEADLINE          ? "deadline"
+	        : sm->outcome == PROP_OUT_INTERRUPTED ? "interrupted"
+	                                              : "complete");
+	prop_add_time(w, "started_at", sm->started_at);
+	prop_add_time(w, "completed_at", sm->outcome == PROP_OUT_COMPLETE ? sm->now : 0);
+	cJSON_AddNumberToObject(w, "elapsed_ms", (double)sm->elapsed_ms);
+	cJSON_AddBoolToObject(w, "then", sm->then);
+}
+
+void
+prop_details_json(const struct prop_summary *sm, cJSON *d)
+{
 	const struct prop_counts *c = &sm->counts;
 	cJSON *arr, *rec;
 
 	rec = cJSON_AddObjectToObject(d, "record");
-	cJSON_AddStringToObject(rec, "type",
-	    it->e->type == DNSMSG_MX        ? "MX"
-	        : it->e->type == DNSMSG_TXT ? "TXT"
-	                                    : "CNAME");
-	cJSON_AddStringToObject(rec, "name", it->e->name);
+	cJSON_AddStringToObject(rec, "type", sm->record_type);
+	cJSON_AddStringToObject(rec, "name", sm->record_name);
 	arr = cJSON_AddArrayToObject(d, "expected");
-	for (size_t v = 0; v < it->e->n_values; v++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(it->e->values[v]));
+	for (size_t v = 0; v < sm->n_expected; v++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(sm->expected[v]));
 	arr = cJSON_AddArrayToObject(d, "servers");
-	for (size_t k = 0; k < p->n_srv; k++) {
-		const struct prop_server *s = p->srv[k];
-		const struct prop_ans *a = &s->ans[i];
-		cJSON *o = cJSON_CreateObject();
-		int ok = a->state == PROP_MATCH || a->state == PROP_STALE;
-
-		cJSON_AddStringToObject(o, "server", s->label);
-		util_json_add_str_or_null(o, "name", s->ns_name);
-		util_json_add_str_or_null(o, "operator", s->operator);
-		util_json_add_str_or_null(o, "country", s->country);
-		cJSON_AddStringToObject(
-		    o, "role", s->role == PROP_AUTHORITATIVE ? "authoritative" : "resolver");
-		cJSON_AddStringToObject(o, "state", ok ? prop_state_str(a->state) : "error");
-		cJSON_AddItemToObject(o, "answer", prop_answer_json(a));
-		if (ok && a->ttl >= 0)
-			cJSON_AddNumberToObject(o, "ttl", (double)a->ttl);
-		else
-			cJSON_AddNullToObject(o, "ttl");
-		if (s->role == PROP_AUTHORITATIVE && s->serial >= 0)
-			cJSON_AddNumberToObject(o, "serial", (double)s->serial);
-		else
-			cJSON_AddNullToObject(o, "serial");
-		if (ok) {
-			cJSON_AddNullToObject(o, "error");
-			cJSON_AddNullToObject(o, "error_code");
-		} else if (a->state == PROP_ERROR) {
-			cJSON_AddStringToObject(o, "error", a->error);
-			cJSON_AddStringToObject(o, "error_code", a->error_code);
-		} else {
-			cJSON_AddStringToObject(o, "error",
-			    p->interrupted ? "interrupted before it "
-			                     "answered"
-			                   : "no answer within the time limit");
-			cJSON_AddStringToObject(o, "error_code", "timeout");
-		}
-		if (a->negative != NULL && ok)
-			cJSON_AddStringToObject(o, "negative", a->negative);
-		if (a->state == PROP_STALE && s->role == PROP_RESOLVER && a->ttl >= 0)
-			prop_add_time(o, "expires_at", a->at + (time_t)a->ttl);
-		else
-			cJSON_AddNullToObject(o, "expires_at");
-		prop_add_time(o, "first_match_at", a->first_match_at);
-		if (a->first_match_ms >= 0)
-			cJSON_AddNumberToObject(o, "first_match_ms", (double)a->first_match_ms);
-		else
-			cJSON_AddNullToObject(o, "first_match_ms");
-		cJSON_AddItemToArray(arr, o);
-	}
+	for (size_t k = 0; k < sm->total; k++)
+		cJSON_AddItemToArray(arr, prop_server_row_json(&sm->servers[k]));
 	cJSON_AddNumberToObject(d, "matched", (double)(c->auth_match + c->res_match));
 	cJSON_AddNumberToObject(d, "stale", (double)(c->auth_stale + c->res_stale));
 	cJSON_AddNumberToObject(d, "errors", (double)(c->auth_error + c->res_error));
@@ -985,39 +1059,21 @@ prop_details_json(
 		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)sm->serials[j]));
 	cJSON_AddBoolToObject(d, "authoritative_agree", sm->answers_agree && sm->n_serials <= 1);
 	prop_add_time(d, "expire_by", sm->expire_by);
-	if (p->cfg.n_authoritative == 0) {
+	if (sm->discovered) {
 		cJSON *disc = cJSON_AddObjectToObject(d, "discovery");
 
 		arr = cJSON_AddArrayToObject(disc, "ns");
-		for (size_t j = 0; j < p->n_ns; j++)
-			cJSON_AddItemToArray(arr, cJSON_CreateString(p->ns_names[j]));
-		util_json_add_str_or_null(disc, "error", p->discovery_error);
+		for (size_t j = 0; j < sm->n_ns; j++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(sm->ns[j]));
+		util_json_add_str_or_null(disc, "error", sm->discovery_error);
 	} else {
 		cJSON_AddNullToObject(d, "discovery");
 	}
-	cJSON_AddNumberToObject(d, "rounds", p->rounds);
-	if (p->cfg.watch) {
-		cJSON *w = cJSON_AddObjectToObject(d, "watch");
-
-		cJSON_AddNumberToObject(w, "interval_s", p->cfg.interval_ms / 1000.0);
-		if (p->cfg.deadline_ms > 0)
-			cJSON_AddNumberToObject(w, "deadline_s", p->cfg.deadline_ms / 1000.0);
-		else
-			cJSON_AddNullToObject(w, "deadline_s");
-		cJSON_AddStringToObject(w, "outcome",
-		    sm->outcome == PROP_OUT_DEADLINE          ? "deadline"
-		        : sm->outcome == PROP_OUT_INTERRUPTED ? "interrupted"
-		                                              : "complete");
-		prop_add_time(w, "started_at", p->t0);
-		prop_add_time(w, "completed_at", sm->outcome == PROP_OUT_COMPLETE ? sm->now : 0);
-		cJSON_AddNumberToObject(w, "elapsed_ms", (double)sm->elapsed_ms);
-		cJSON_AddBoolToObject(w, "then", p->cfg.then);
-	} else {
-		cJSON_AddNullToObject(d, "watch");
-	}
-	cJSON_AddItemToObject(d, "timeline", it->timeline);
-	it->timeline = NULL;
-	cJSON_AddBoolToObject(d, "timeline_truncated", it->timeline_truncated);
+	cJSON_AddNumberToObject(d, "rounds", sm->rounds);
+	prop_watch_json(sm, d);
+	cJSON_AddItemToObject(d, "timeline",
+	    sm->timeline != NULL ? cJSON_Duplicate(sm->timeline, 1) : cJSON_CreateArray());
+	cJSON_AddBoolToObject(d, "timeline_truncated", sm->timeline_truncated);
 }
 
 void
@@ -1134,10 +1190,13 @@ prop_fill(struct prop *p, struct prop_item *it, enum prop_outcome out)
 	struct verdict vd = {0};
 
 	prop_summarize(p, it, out, &sm);
-	prop_details_json(p, it, &sm, res->details);
+	prop_details_json(&sm, res->details);
 	prop_verdict(&sm, &vd);
 	verdict_apply(&vd, res);
 	prop_summary_clear(&sm);
+	/* The timeline is in the details now: the item adds no more to it. */
+	cJSON_Delete(it->timeline);
+	it->timeline = NULL;
 }
 
 /* ---- rounds --------------------------------------------------------------- */

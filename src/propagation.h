@@ -192,7 +192,24 @@ enum result_status prop_status(const struct prop_counts *c);
  * deadline or was interrupted. */
 enum prop_outcome { PROP_OUT_ROUND, PROP_OUT_COMPLETE, PROP_OUT_DEADLINE, PROP_OUT_INTERRUPTED };
 
-/* What one expectation's result says, as the watch stands when it ends. */
+/* One server's line of the details (reports/SCHEMA.md, dns.propagation servers). */
+struct prop_server_row {
+	const char *server;                     /* its label: "192.0.2.1", "[::1]:5300" */
+	const char *name, *operator, * country; /* the NS host, a resolvers list's words; or NULL */
+	int authoritative;                      /* else a resolver */
+	const char *state;                      /* "match", "stale" or "error" */
+	const char *const *answer;              /* the answer (state match or stale; else null) */
+	size_t n_answer;
+	int64_t ttl, serial;            /* -1: null */
+	const char *error, *error_code; /* NULL: null */
+	const char *negative;           /* "nodata", "nxdomain"; NULL: left out */
+	time_t expires_at;              /* a stale resolver's cache expiry; 0: null */
+	time_t first_match_at;          /* 0: null */
+	int64_t first_match_ms;         /* -1: null */
+};
+
+/* What one expectation's result says, as the watch stands when it ends. Its
+ * strings are borrowed from the watch; the rows and serials are its own. */
 struct prop_summary {
 	const char *label;         /* "MX example.com" */
 	enum result_status status; /* prop_status(&counts) */
@@ -213,10 +230,27 @@ struct prop_summary {
 	int deadline_ms;
 	unsigned rounds;
 	int64_t elapsed_ms;
+	/* For the details only: */
+	const char *record_type; /* "MX", "TXT", "CNAME" */
+	const char *record_name;
+	const char *const *expected; /* the expected values */
+	size_t n_expected;
+	struct prop_server_row *servers; /* TOTAL of them */
+	int discovered;                  /* the name servers were looked up (no --authoritative) */
+	const char *const *ns;           /* the NS names found */
+	size_t n_ns;
+	int interval_ms; /* the watch's */
+	int then;
+	time_t started_at;
+	const cJSON *timeline; /* the changes seen (an array), or NULL: empty */
+	int timeline_truncated;
 };
 
-/* Free what prop_summary owns (the serials). */
+/* Free what prop_summary owns (the rows and serials). */
 void prop_summary_clear(struct prop_summary *sm);
+
+/* SM as the result's details (reports/SCHEMA.md, dns.propagation) into D. */
+void prop_details_json(const struct prop_summary *sm, cJSON *d);
 
 /*
  * The result of one expectation: prop_status's rule, worded with the server

@@ -20,13 +20,7 @@
 
 #include "src/http.h"
 #include "src/util.h"
-
-struct fixture {
-	struct event_base *base;
-	struct evhttp *srv;
-	int port;
-	struct http_client *client;
-};
+#include "loopback_http.h"
 
 struct outcome {
 	int done;
@@ -108,21 +102,9 @@ serve(struct evhttp_request *req, void *arg)
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	char *err = NULL;
+	struct loopback_http *f = calloc(1, sizeof(*f));
 
-	f->base = event_base_new();
-	f->srv = evhttp_new(f->base);
-	evhttp_set_gencb(f->srv, serve, NULL);
-	bs = evhttp_bind_socket_with_handle(f->srv, "127.0.0.1", 0);
-	assert_non_null(bs);
-	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len);
-	f->port = ntohs(sin.sin_port);
-	f->client = http_client_new(f->base, &err);
-	assert_non_null(f->client);
+	loopback_http_start(f, serve, NULL);
 	*state = f;
 	return 0;
 }
@@ -130,11 +112,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 
-	http_client_free(f->client);
-	evhttp_free(f->srv);
-	event_base_free(f->base);
+	loopback_http_stop(f);
 	free(f);
 	return 0;
 }
@@ -161,7 +141,7 @@ on_response(void *arg, const struct http_response *resp)
 }
 
 static void
-fetch(struct fixture *f, const char *path, long redirects, size_t max_body, struct outcome *o)
+fetch(struct loopback_http *f, const char *path, long redirects, size_t max_body, struct outcome *o)
 {
 	struct http_request_opts ro;
 	char url[128];
@@ -194,7 +174,7 @@ test_get(void **state)
 static void
 test_redirect_followed(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct outcome o;
 	char want[64];
 
@@ -219,7 +199,7 @@ test_body_bounded(void **state)
 static void
 test_connection_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_request_opts ro;
 	struct outcome o;
 
@@ -238,7 +218,7 @@ test_connection_refused(void **state)
 static void
 test_location_and_challenges(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct outcome o;
 	char want[64];
 
@@ -282,7 +262,8 @@ on_fetch(void *arg, const struct http_fetch_result *res)
 }
 
 static void
-run_fetch(struct fixture *f, struct http_fetch_opts *fo, const char *path, struct fetch_outcome *o)
+run_fetch(
+    struct loopback_http *f, struct http_fetch_opts *fo, const char *path, struct fetch_outcome *o)
 {
 	char url[128];
 
@@ -301,7 +282,7 @@ run_fetch(struct fixture *f, struct http_fetch_opts *fo, const char *path, struc
 static void
 test_fetch_chain(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 
@@ -318,7 +299,7 @@ test_fetch_chain(void **state)
 static void
 test_fetch_loop(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 
@@ -333,7 +314,7 @@ test_fetch_loop(void **state)
 static void
 test_fetch_too_many(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 
@@ -352,7 +333,7 @@ test_fetch_too_many(void **state)
 static void
 test_fetch_method_and_credentials(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 
@@ -375,7 +356,7 @@ test_fetch_method_and_credentials(void **state)
 static void
 test_bearer_token(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_request_opts ro;
 	struct http_fetch_opts fo;
 	struct fetch_outcome fout;
@@ -401,7 +382,7 @@ test_bearer_token(void **state)
 static void
 test_fetch_connect_to(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 	char map[64];
@@ -425,7 +406,7 @@ test_fetch_connect_to(void **state)
 static void
 test_fetch_cancel_and_bad_url(void **state)
 {
-	struct fixture *f = *state;
+	struct loopback_http *f = *state;
 	struct http_fetch_opts fo;
 	struct fetch_outcome o;
 	struct http_fetch *h;

@@ -40,6 +40,7 @@
 #include "src/report.h"
 #include "src/runner.h"
 #include "src/util.h"
+#include "loopback_http.h"
 
 static int
 parse(const char *body, struct oauth2_response *r)
@@ -524,10 +525,7 @@ test_form_and_paths(void **state)
 /* ---- the cache against a real HTTP server on the loop ------------------------- */
 
 struct idp {
-	struct event_base *base;
-	struct evhttp *srv;
-	int port;
-	struct http_client *http;
+	struct loopback_http lb; /* the token endpoint, served by idp_serve */
 	int requests;
 	const char *answer_status; /* "ok", "aadsts", "rotate" */
 	int lifetime;
@@ -571,20 +569,8 @@ static int
 idp_setup(void **state)
 {
 	struct idp *f = calloc(1, sizeof(*f));
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	char *err = NULL;
 
-	f->base = event_base_new();
-	f->srv = evhttp_new(f->base);
-	evhttp_set_gencb(f->srv, idp_serve, f);
-	bs = evhttp_bind_socket_with_handle(f->srv, "127.0.0.1", 0);
-	assert_non_null(bs);
-	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len);
-	f->port = ntohs(sin.sin_port);
-	f->http = http_client_new(f->base, &err);
-	assert_non_null(f->http);
+	loopback_http_start(&f->lb, idp_serve, f);
 	f->answer_status = "ok";
 	f->lifetime = 3600;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_oauth2.XXXXXX");
@@ -599,9 +585,7 @@ idp_teardown(void **state)
 	struct idp *f = *state;
 	char cmd[128];
 
-	http_client_free(f->http);
-	evhttp_free(f->srv);
-	event_base_free(f->base);
+	loopback_http_stop(&f->lb);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -643,12 +627,12 @@ get_n(struct idp *f, struct oauth2_cache *c, const struct oauth2_config *cfg, co
 
 	for (int i = 0; i < n; i++) {
 		memset(&g[i], 0, sizeof(g[i]));
-		g[i].base = f->base;
+		g[i].base = f->lb.base;
 		g[i].outstanding = &outstanding;
 		assert_non_null(oauth2_get(c, cfg, subject, on_token, &g[i]));
 		assert_int_equal(g[i].called, 0); /* never inside oauth2_get */
 	}
-	event_base_dispatch(f->base);
+	event_base_dispatch(f->lb.base);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(g[i].called, 1);
 }
@@ -658,7 +642,7 @@ idp_cache(struct idp *f, struct oauth2_config *cfg, char *url, size_t len)
 {
 	struct oauth2_cache_opts o;
 
-	snprintf(url, len, "http://127.0.0.1:%d/tenant/oauth2/v2.0/token", f->port);
+	snprintf(url, len, "http://127.0.0.1:%d/tenant/oauth2/v2.0/token", f->lb.port);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->flow = OAUTH2_FLOW_CLIENT_CREDENTIALS;
 	cfg->client_id = "cid";
@@ -669,7 +653,7 @@ idp_cache(struct idp *f, struct oauth2_config *cfg, char *url, size_t len)
 	o.state_dir = f->dir;
 	o.side = "destination";
 	o.timeout_ms = 5000;
-	return oauth2_cache_new(f->base, f->http, &o);
+	return oauth2_cache_new(f->lb.base, f->lb.client, &o);
 }
 
 static void
@@ -752,10 +736,10 @@ test_cache_permanent_error(void **state)
 	/* a cancelled wait is never called back */
 	{
 		int outstanding = 1;
-		struct got x = {.base = f->base, .outstanding = &outstanding};
+		struct got x = {.base = f->lb.base, .outstanding = &outstanding};
 
 		oauth2_cancel(oauth2_get(c, &cfg, NULL, on_token, &x));
-		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		event_base_loop(f->lb.base, EVLOOP_NONBLOCK);
 		assert_int_equal(x.called, 0);
 	}
 	/* a get still waiting when the cache is freed is dropped */
@@ -763,11 +747,11 @@ test_cache_permanent_error(void **state)
 	f->answer_status = "ok";
 	{
 		int outstanding = 1;
-		struct got x = {.base = f->base, .outstanding = &outstanding};
+		struct got x = {.base = f->lb.base, .outstanding = &outstanding};
 
 		assert_non_null(oauth2_get(c, &cfg, NULL, on_token, &x));
 		oauth2_cache_free(c);
-		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		event_base_loop(f->lb.base, EVLOOP_NONBLOCK);
 		assert_int_equal(x.called, 0);
 	}
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "checks/check_verdicts.h"
+#include "json_path.h"
 
 static struct spf_walk_summary
 walk(const char *record, int lookups, int voids)
@@ -332,6 +333,110 @@ test_mx_exchanges(void **state)
 	verdict_clear(&v);
 }
 
+/* dns.mx's details: each record with its addresses (resolves false with
+ * none), the provider ("mixed", or null), the expectation only when given,
+ * and records_not_checked only when some were left out. */
+/* dns.mx_ttl's details: the TTL null without MX records, else with the AA flag. */
+static void
+test_mx_ttl_details(void **state)
+{
+	struct mx_ttl_summary s = {.max = 3600};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	mx_ttl_details_json(&s, d);
+	assert_true(jnum(d, "recommended_max") == 3600);
+	assert_true(jnull(d, "ttl"));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct mx_ttl_summary){.max = 3600, .known = 1, .ttl = 86400, .authoritative = 1};
+	mx_ttl_details_json(&s, d);
+	assert_true(jnum(d, "ttl") == 86400);
+	assert_true(cJSON_IsTrue(jpath(d, "authoritative")));
+	cJSON_Delete(d);
+}
+
+static void
+test_mx_details(void **state)
+{
+	const char *addrs[] = {"192.0.2.25"};
+	const char *expect[] = {"*.mail.protection.outlook.com", NULL};
+	const struct mx_record recs[] = {
+	    {10, "mx1.example.com", 3600, addrs, 1, NULL, NULL},
+	    {20, "mx2.example.com", 3600, NULL, 0, "mail.example.net", "SERVFAIL"},
+	};
+	struct mx_summary s = {.n_ex = 2, .records = recs, .resolver = "127.0.0.1:53", .mixed = 1};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	mx_details_json(&s, d);
+	assert_string_equal(jstr(d, "resolver"), "127.0.0.1:53");
+	assert_true(jnum(d, "records.0.preference") == 10);
+	assert_string_equal(jstr(d, "records.0.addresses.0"), "192.0.2.25");
+	assert_true(jnull(d, "records.0.cname"));
+	assert_true(cJSON_IsTrue(jpath(d, "records.0.resolves")));
+	assert_null(jpath(d, "records.0.lookup_error"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records.1.addresses")), 0);
+	assert_true(cJSON_IsFalse(jpath(d, "records.1.resolves")));
+	assert_string_equal(jstr(d, "records.1.cname"), "mail.example.net");
+	assert_string_equal(jstr(d, "records.1.lookup_error"), "SERVFAIL");
+	assert_string_equal(jstr(d, "provider"), "mixed");
+	assert_true(cJSON_IsFalse(jpath(d, "null_mx")));
+	assert_true(cJSON_IsFalse(jpath(d, "authoritative")));
+	assert_null(jpath(d, "expected"));
+	assert_null(jpath(d, "records_not_checked"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct mx_summary){.n_ex = 0,
+	    .records = recs,
+	    .resolver = "127.0.0.1:53",
+	    .expect_mx = expect,
+	    .authoritative = 1,
+	    .not_checked = 3};
+	mx_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "provider"));
+	assert_string_equal(jstr(d, "expected.mx.0"), "*.mail.protection.outlook.com");
+	assert_string_equal(jstr(d, "expected.origin"), "plan");
+	assert_true(cJSON_IsFalse(jpath(d, "expected.matches")));
+	assert_true(jnum(d, "records_not_checked") == 3);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.provider = "microsoft365";
+	s.expect_origin = "microsoft365";
+	s.all_expected = 1;
+	mx_details_json(&s, d);
+	assert_string_equal(jstr(d, "provider"), "microsoft365");
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	assert_true(cJSON_IsTrue(jpath(d, "expected.matches")));
+	cJSON_Delete(d);
+	/* No records: the empty list, a null provider, nothing about exchanges. */
+	d = cJSON_CreateObject();
+	s = (struct mx_summary){.resolver = "127.0.0.1:53", .no_records = 1};
+	mx_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "provider"));
+	assert_true(cJSON_IsFalse(jpath(d, "null_mx")));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
+	/* A null MX (RFC 7505): its record as ".", without addresses. */
+	d = cJSON_CreateObject();
+	{
+		const struct mx_record null_rec[] = {{0, "", 300, NULL, 0, NULL, NULL}};
+
+		s = (struct mx_summary){
+		    .resolver = "127.0.0.1:53", .n_ex = 1, .records = null_rec, .null_mx = 1};
+		mx_details_json(&s, d);
+	}
+	assert_string_equal(jstr(d, "records.0.exchange"), ".");
+	assert_true(jnum(d, "records.0.ttl") == 300);
+	assert_null(jpath(d, "records.0.addresses"));
+	assert_true(cJSON_IsTrue(jpath(d, "null_mx")));
+	assert_null(jpath(d, "authoritative"));
+	cJSON_Delete(d);
+}
+
 static void
 test_mx_lookup(void **state)
 {
@@ -533,6 +638,65 @@ test_dmarc(void **state)
 	assert_null(dmarc_suggest("xyz"));
 	assert_string_equal(dmarc_suggest("aspff"), "aspf");
 	verdict_clear(&v);
+}
+
+/* dns.dmarc's details: record and policy null unless there is exactly one
+ * record; a parse error with its position; the tags with their defaults. */
+static void
+test_dmarc_details(void **state)
+{
+	const char *good = "v=DMARC1; p=reject; rua=mailto:d@example.com; foo=1";
+	const char *bad = "v=DMARC1; p=maybe";
+	const char *two[] = {good, bad};
+	struct dmarc_record *rec = NULL;
+	struct dmarc_error err = {0};
+	struct dmarc_summary s = {.name = "_dmarc.example.com", .err = &err};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	/* The lookup failed: no records listed. */
+	dmarc_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lookups")), 0);
+	assert_null(jpath(d, "records"));
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "policy"));
+	cJSON_Delete(d);
+	/* Two records: listed, neither judged. */
+	d = cJSON_CreateObject();
+	s.listed = 1;
+	s.n_txt = s.n_dmarc = 2;
+	s.dmarc = two;
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "records.1"), bad);
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "policy"));
+	assert_null(jpath(d, "tags"));
+	cJSON_Delete(d);
+	/* One that does not parse: the error and where. */
+	d = cJSON_CreateObject();
+	s.n_dmarc = 1;
+	s.dmarc = &bad;
+	s.record = bad;
+	assert_int_not_equal(dmarc_parse(bad, strlen(bad), &rec, &err), 0);
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "record"), bad);
+	assert_true(jnull(d, "policy"));
+	assert_non_null(jstr(d, "error.message"));
+	assert_true(jnum(d, "error.position") == (double)err.pos);
+	cJSON_Delete(d);
+	/* One that parses: policy, tags, unknown tags. */
+	d = cJSON_CreateObject();
+	s.dmarc = &good;
+	s.record = good;
+	assert_int_equal(dmarc_parse(good, strlen(good), &rec, &err), 0);
+	s.rec = rec;
+	dmarc_details_json(&s, d);
+	assert_string_equal(jstr(d, "policy"), "reject");
+	assert_non_null(jpath(d, "tags"));
+	assert_string_equal(jstr(d, "unknown_tags.0"), "foo");
+	assert_null(jpath(d, "error"));
+	cJSON_Delete(d);
+	dmarc_free(rec);
 }
 
 static void
@@ -763,6 +927,140 @@ test_tls_rpt(void **state)
 	verdict_clear(&v);
 }
 
+/* dns.autodiscover's details: the chain's first link or null, the addresses
+ * and SRV records as found, the expectation only when there is one. */
+static void
+test_autodiscover_details(void **state)
+{
+	const char *chain[] = {"autodiscover.outlook.com", "autod.ms-acdc.office.com"};
+	const char *addrs[] = {"192.0.2.1", "2001:db8::1"};
+	const struct dns_ad_srv srv[] = {{10, 5, 443, "mail.example.com"}, {20, 0, 0, "."}};
+	struct dns_ad_summary s = {.host = "autodiscover.example.com"};
+	cJSON *lookup = cJSON_CreateObject(), *d = cJSON_CreateObject();
+
+	(void)state;
+	cJSON_AddStringToObject(lookup, "type", "A");
+	/* Nothing found, nothing expected: empty lists, nulls. */
+	s.lookups[0] = lookup;
+	dns_ad_details_json(&s, d);
+	assert_true(jnull(d, "cname"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "cname_chain")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "addresses")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "srv")), 0);
+	assert_true(jnull(d, "matches_expected"));
+	assert_null(jpath(d, "expected"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lookups")), 1);
+	assert_string_equal(jstr(d, "lookups.0.type"), "A");
+	cJSON_Delete(d);
+	/* An alias chain with addresses, SRV records and an expectation by profile. */
+	d = cJSON_CreateObject();
+	s.chain = chain;
+	s.n_chain = 2;
+	s.addresses = addrs;
+	s.n_addr = 2;
+	s.srv = srv;
+	s.n_srv = 2;
+	s.expected = "autodiscover.outlook.com";
+	s.origin = "microsoft365";
+	s.matches = 1;
+	dns_ad_details_json(&s, d);
+	assert_string_equal(jstr(d, "cname"), "autodiscover.outlook.com");
+	assert_string_equal(jstr(d, "cname_chain.1"), "autod.ms-acdc.office.com");
+	assert_string_equal(jstr(d, "addresses.1"), "2001:db8::1");
+	assert_true(jnum(d, "srv.0.priority") == 10);
+	assert_true(jnum(d, "srv.0.port") == 443);
+	assert_string_equal(jstr(d, "srv.1.target"), ".");
+	assert_true(cJSON_IsTrue(jpath(d, "matches_expected")));
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	cJSON_Delete(d);
+	/* No origin: the plan. */
+	d = cJSON_CreateObject();
+	s.origin = NULL;
+	s.matches = 0;
+	dns_ad_details_json(&s, d);
+	assert_string_equal(jstr(d, "expected.origin"), "plan");
+	assert_true(cJSON_IsFalse(jpath(d, "matches_expected")));
+	cJSON_Delete(d);
+	cJSON_Delete(lookup);
+}
+
+/* dns.dkim's details: a line per selector (cname and record null when
+ * absent), the profile's selectors as expected, the count published. */
+static void
+test_dkim_details(void **state)
+{
+	cJSON *lookup = cJSON_CreateObject(), *d = cJSON_CreateObject();
+	const struct dkim_selector sels[] = {
+	    {"selector1", "selector1._domainkey.example.com",
+	        "selector1-example-com._domainkey.example.onmicrosoft.com", 1, "v=DKIM1; p=MIIB",
+	        lookup},
+	    {"selector2", "selector2._domainkey.example.com", NULL, 0, NULL, NULL},
+	};
+	struct dkim_summary s = {.profile = "microsoft365",
+	    .n_sel = 2,
+	    .n_pub = 1,
+	    .selectors = sels,
+	    .chosen_by = "plan"};
+
+	(void)state;
+	cJSON_AddStringToObject(lookup, "type", "TXT");
+	dkim_details_json(&s, d);
+	assert_string_equal(jstr(d, "selectors.0.cname"),
+	    "selector1-example-com._domainkey.example.onmicrosoft.com");
+	assert_true(cJSON_IsTrue(jpath(d, "selectors.0.published")));
+	assert_string_equal(jstr(d, "selectors.0.lookup.type"), "TXT");
+	assert_true(jnull(d, "selectors.1.cname"));
+	assert_true(jnull(d, "selectors.1.record"));
+	assert_true(cJSON_IsFalse(jpath(d, "selectors.1.published")));
+	assert_string_equal(jstr(d, "expected.selectors.1"), "selector2");
+	assert_string_equal(jstr(d, "expected.origin"), "microsoft365");
+	assert_string_equal(jstr(d, "expected.chosen_by"), "plan");
+	assert_true(jnum(d, "published") == 1);
+	cJSON_Delete(d);
+	cJSON_Delete(lookup);
+}
+
+/* dns.m365_verification's and dns.tls_rpt's details: lists empty and
+ * values null when nothing was found. */
+static void
+test_txt_record_details(void **state)
+{
+	const char *ms[] = {"MS=ms12345678"},
+	           *rua[] = {"mailto:a@example.com", "https://r.example"};
+	struct msv_summary m = {.domain = "example.com"};
+	struct tlsrpt_summary t = {.name = "_smtp._tls.example.com"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	msv_details_json(&m, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "records")), 0);
+	assert_true(jnull(d, "expected"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	m = (struct msv_summary){.want = "MS=ms1", .n_records = 1, .records = ms};
+	msv_details_json(&m, d);
+	assert_string_equal(jstr(d, "records.0"), "MS=ms12345678");
+	assert_string_equal(jstr(d, "expected"), "MS=ms1");
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	tlsrpt_details_json(&t, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "rua")), 0);
+	assert_true(jnull(d, "record"));
+	assert_true(jnull(d, "error"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	t = (struct tlsrpt_summary){.n_records = 2,
+	    .record = "v=TLSRPTv1; rua=mailto:a@example.com",
+	    .rua = rua,
+	    .n_rua = 2,
+	    .error = "2 v=TLSRPTv1 records"};
+	tlsrpt_details_json(&t, d);
+	assert_string_equal(jstr(d, "rua.1"), "https://r.example");
+	assert_string_equal(jstr(d, "record"), "v=TLSRPTv1; rua=mailto:a@example.com");
+	assert_string_equal(jstr(d, "error"), "2 v=TLSRPTv1 records");
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -774,11 +1072,17 @@ main(void)
 	    cmocka_unit_test(test_spf_destination),
 	    cmocka_unit_test(test_spf_check_host),
 	    cmocka_unit_test(test_mx_ttl),
+	    cmocka_unit_test(test_mx_ttl_details),
 	    cmocka_unit_test(test_mx_exchanges),
+	    cmocka_unit_test(test_mx_details),
 	    cmocka_unit_test(test_mx_lookup),
 	    cmocka_unit_test(test_autodiscover),
+	    cmocka_unit_test(test_autodiscover_details),
 	    cmocka_unit_test(test_dmarc),
+	    cmocka_unit_test(test_dmarc_details),
 	    cmocka_unit_test(test_dkim),
+	    cmocka_unit_test(test_dkim_details),
+	    cmocka_unit_test(test_txt_record_details),
 	    cmocka_unit_test(test_mta_sts),
 	    cmocka_unit_test(test_m365_verification),
 	    cmocka_unit_test(test_tls_rpt),

@@ -19,6 +19,7 @@
 
 #include "checks/check_verdicts.h"
 #include "checks/server_probe.h"
+#include "json_path.h"
 
 static const struct mailcheck_endpoint ep993 = {"imap.example.com", 993, 1, 1};
 static const struct mailcheck_endpoint ep143 = {"imap.example.com", 143, 0, 0};
@@ -288,6 +289,152 @@ test_smtp_mx(void **state)
 	verdict_clear(&v);
 }
 
+/* imap.tls / pop3.tls details: the endpoint, the handshake's facts (null
+ * without one), the capabilities, and the error or null. */
+static void
+test_tls_details(void **state)
+{
+	struct tls_facts t = cert(100);
+	const char *caps[] = {"IMAP4rev1", "STARTTLS"};
+	struct mailcheck_tls_probe p = probe(&ep143, NET_RESULT_OK, &t, "");
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	p.caps = caps;
+	p.n_caps = 2;
+	mailcheck_tls_details_json(&p, d);
+	assert_string_equal(jstr(d, "server"), "imap.example.com");
+	assert_true(jnum(d, "port") == 143);
+	assert_string_equal(jstr(d, "mode"), "starttls");
+	assert_string_equal(jstr(d, "result"), "ok");
+	assert_string_equal(jstr(d, "tls.version"), "TLSv1.3");
+	assert_true(cJSON_IsFalse(jpath(d, "from_plan")));
+	assert_string_equal(jstr(d, "capabilities.1"), "STARTTLS");
+	assert_true(jnull(d, "error"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	p = probe(&ep993, NET_RESULT_CONNECT_FAILED, NULL, "connection refused");
+	mailcheck_tls_details_json(&p, d);
+	assert_string_equal(jstr(d, "mode"), "implicit");
+	assert_true(jnull(d, "tls"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "capabilities")), 0);
+	assert_string_equal(jstr(d, "error"), "connection refused");
+	cJSON_Delete(d);
+}
+
+/* imap.login / pop3.login details: the error only when the login failed,
+ * the POP3 inbox's size only when known. */
+static void
+test_login_details(void **state)
+{
+	struct tls_facts t = cert(100);
+	struct mailcheck_login_summary s = {
+	    .result = NET_RESULT_OK,
+	    .error = "",
+	    .user = "alice@example.com",
+	    .ep = &ep993,
+	    .tls = &t,
+	    .now = NOW,
+	    .auth = "password",
+	    .mechanism = "PLAIN",
+	    .messages = -1,
+	};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	mailcheck_login_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_string_equal(jstr(d, "auth"), "password");
+	assert_string_equal(jstr(d, "mechanism"), "PLAIN");
+	assert_true(jnull(d, "error"));
+	assert_null(jpath(d, "messages"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.messages = 12;
+	s.octets = 34567;
+	mailcheck_login_details_json(&s, d);
+	assert_true(jnum(d, "messages") == 12);
+	assert_true(jnum(d, "octets") == 34567);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.result = NET_RESULT_AUTH_FAILED;
+	s.error = "authentication failed";
+	s.tls = NULL;
+	mailcheck_login_details_json(&s, d);
+	assert_string_equal(jstr(d, "result"), "auth_failed");
+	assert_string_equal(jstr(d, "error"), "authentication failed");
+	assert_true(jnull(d, "tls"));
+	assert_null(jpath(d, "messages"));
+	cJSON_Delete(d);
+}
+
+/* smtp.mx's details: the probe's set-up, no "mx" before any probe ran;
+ * then a line per host (error, banner and TLS null when absent) and per
+ * recipient with its codes and advice. */
+static void
+test_smtp_mx_details(void **state)
+{
+	const char *rcpts[] = {"alice@example.com", "nobody@example.com"};
+	const char *kw[] = {"PIPELINING", "STARTTLS"};
+	struct tls_facts t = cert(100);
+	struct smtp_rcpt answers[] = {
+	    {(char *)"alice@example.com", SMTP_RCPT_ACCEPTED, 250, "2.1.5", (char *)"OK"},
+	    {(char *)"nobody@example.com", SMTP_RCPT_REJECTED, 550, "5.1.1", NULL},
+	};
+	const struct smtp_mx_host_facts hosts[] = {
+	    {.host = "mx1.example.com",
+	        .preference = 10,
+	        .outcome = SMTP_OUT_OK,
+	        .peer = "192.0.2.25",
+	        .banner = "220 mx1 ESMTP",
+	        .esmtp = kw,
+	        .n_esmtp = 2,
+	        .starttls = 1,
+	        .pipelining = 1,
+	        .tls = &t,
+	        .rcpts = answers,
+	        .n_rcpts = 2},
+	    {.host = "mx2.example.com",
+	        .preference = 20,
+	        .outcome = SMTP_OUT_CONNECT_FAILED,
+	        .error = "connection refused",
+	        .peer = ""},
+	};
+	struct smtp_mx_tally y = {.domain = "example.com",
+	    .port = 25,
+	    .n_rcpts = 2,
+	    .mx_source = "dns",
+	    .helo = "probe.example.net",
+	    .recipients = rcpts};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	smtp_mx_details_json(&y, d);
+	assert_string_equal(jstr(d, "mx_source"), "dns");
+	assert_true(jnum(d, "port") == 25);
+	assert_string_equal(jstr(d, "recipients.1"), "nobody@example.com");
+	assert_null(jpath(d, "mx"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	y.hosts = hosts;
+	y.n_hosts = 2;
+	smtp_mx_details_json(&y, d);
+	assert_string_equal(jstr(d, "mx.0.result"), "ok");
+	assert_true(jnull(d, "mx.0.error"));
+	assert_string_equal(jstr(d, "mx.0.esmtp.1"), "STARTTLS");
+	assert_string_equal(jstr(d, "mx.0.tls.version"), "TLSv1.3");
+	assert_string_equal(jstr(d, "mx.0.recipients.0.status"), "accepted");
+	assert_true(jnull(d, "mx.0.recipients.0.advice"));
+	assert_string_equal(jstr(d, "mx.0.recipients.1.enhanced_code"), "5.1.1");
+	assert_true(jnull(d, "mx.0.recipients.1.text"));
+	assert_non_null(strstr(jstr(d, "mx.0.recipients.1.advice"), "No such user"));
+	assert_string_equal(jstr(d, "mx.1.error"), "connection refused");
+	assert_true(jnull(d, "mx.1.banner"));
+	assert_true(jnull(d, "mx.1.tls"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "mx.1.recipients")), 0);
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -296,7 +443,10 @@ main(void)
 	    cmocka_unit_test(test_tls_version_and_verification),
 	    cmocka_unit_test(test_tls_failures),
 	    cmocka_unit_test(test_login),
+	    cmocka_unit_test(test_tls_details),
+	    cmocka_unit_test(test_login_details),
 	    cmocka_unit_test(test_smtp_mx),
+	    cmocka_unit_test(test_smtp_mx_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

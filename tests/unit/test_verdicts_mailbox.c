@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "checks/check_verdicts.h"
+#include "json_path.h"
 
 #define MiB (1024 * 1024)
 
@@ -384,6 +385,287 @@ test_folder_map(void **state)
 	verdict_clear(&v);
 }
 
+/* mailbox.folders' details: a line per listed folder (a nonexistent one
+ * left out, a \Noselect one with 0 bytes, unknowns null), the totals, and
+ * just the user and empty totals when the inventory could not be read. */
+static void
+test_folders_details(void **state)
+{
+	struct folders_folder fs[3] = {
+	    {.raw_name = "INBOX",
+	        .name = "INBOX",
+	        .name_ok = 1,
+	        .has_status = 1,
+	        .messages = 5,
+	        .uidnext = 6,
+	        .uidvalidity = 42,
+	        .bytes = 5000,
+	        .bytes_src = FOLDERS_BYTES_STATUS},
+	    {.raw_name = "Gone", .name = "Gone", .flags = FOLDERS_F_NONEXISTENT, .bytes = -1},
+	    {.raw_name = "Projekt &AOQ-",
+	        .name = "Projekt ä",
+	        .name_ok = 1,
+	        .flags = FOLDERS_F_NOSELECT,
+	        .special = FOLDERS_SPECIAL_SENT,
+	        .bytes = -1,
+	        .error = "NO [NONEXISTENT]"},
+	};
+	struct folders_inventory inv = {.folders = fs,
+	    .n = 3,
+	    .delim = '/',
+	    .total_messages = 5,
+	    .total_bytes = 5000,
+	    .list_method = "LIST-STATUS",
+	    .commands = 2};
+	struct folders_summary s = {
+	    .user = "alice@example.com", .connections = 1, .round_trips = 3};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	folders_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_true(jnum(d, "total_messages") == 0);
+	assert_true(jnull(d, "total_bytes"));
+	assert_null(jpath(d, "list_method"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.inv = &inv;
+	folders_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 2);
+	assert_true(jnum(d, "folders.0.uidvalidity") == 42);
+	assert_true(jnull(d, "folders.0.special_use"));
+	assert_string_equal(jstr(d, "folders.0.bytes_source"), "status");
+	assert_null(jpath(d, "folders.0.error"));
+	assert_string_equal(jstr(d, "folders.1.name"), "Projekt ä");
+	assert_true(jnum(d, "folders.1.bytes") == 0);
+	assert_true(jnull(d, "folders.1.uidnext"));
+	assert_true(cJSON_IsFalse(jpath(d, "folders.1.selectable")));
+	assert_string_equal(jstr(d, "folders.1.special_use"), "\\Sent");
+	assert_string_equal(jstr(d, "folders.1.error"), "NO [NONEXISTENT]");
+	assert_string_equal(jstr(d, "folders.1.bytes_source"), "unknown");
+	assert_true(jnum(d, "total_bytes") == 5000);
+	assert_string_equal(jstr(d, "delimiter"), "/");
+	assert_true(jnum(d, "round_trips") == 3);
+	assert_true(jnum(d, "commands") == 2);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	inv.delim = '\0';
+	inv.total_bytes = -1;
+	folders_details_json(&s, d);
+	assert_true(jnull(d, "delimiter"));
+	assert_true(jnull(d, "total_bytes"));
+	cJSON_Delete(d);
+}
+
+/* mailbox.limits' and mailbox.large_messages' details: limits null when
+ * the destination has none, counts only once the folders were read, the
+ * folders with large messages (never a \Noselect one or one not counted). */
+static void
+test_limits_large_details(void **state)
+{
+	struct folders_folder fs[3] = {
+	    {.name = "INBOX", .large = 2},
+	    {.name = "Archive", .large = -1},
+	    {.name = "Node", .flags = FOLDERS_F_NOSELECT, .large = 5},
+	};
+	struct folders_inventory inv = {.folders = fs, .n = 3};
+	struct limits_summary l = {.items_limit = -1, .folder_limit = 5000};
+	struct large_summary g = {.limit = -1};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	limits_details_json(&l, d);
+	assert_true(jnull(d, "mailbox_items_limit"));
+	assert_true(jnum(d, "folder_count_limit") == 5000);
+	assert_null(jpath(d, "folder_count"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	l.counted = 1;
+	l.total_messages = 1234;
+	l.folder_count = 3;
+	limits_details_json(&l, d);
+	assert_true(jnum(d, "total_messages") == 1234);
+	assert_true(jnum(d, "folder_count") == 3);
+	cJSON_Delete(d);
+	/* No limit known: no limit_bytes, nothing counted. */
+	d = cJSON_CreateObject();
+	large_details_json(&g, d);
+	assert_null(jpath(d, "limit_bytes"));
+	assert_true(jnum(d, "count") == 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_null(jpath(d, "folders_not_counted"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	g = (struct large_summary){
+	    .limit = 150 << 20, .count = 2, .n_folders = 1, .not_counted = 1, .inv = &inv};
+	large_details_json(&g, d);
+	assert_true(jnum(d, "limit_bytes") == 150 << 20);
+	assert_true(jnum(d, "count") == 2);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 1);
+	assert_string_equal(jstr(d, "folders.0.name"), "INBOX");
+	assert_true(jnum(d, "folders_not_counted") == 1);
+	cJSON_Delete(d);
+}
+
+/* mailbox.compare's details: empty lists and no totals until both sides
+ * were read; then pairs and one-sided lines with nulls for the other side,
+ * the missing and left-out folders, and the sync's shortfall only after one. */
+static void
+test_compare_details(void **state)
+{
+	struct folders_folder src = {.name = "Sent", .messages = 4};
+	struct folders_folder dst = {.name = "Sent Items", .messages = 3};
+	struct folders_folder only = {.name = "Old", .messages = 2};
+	const struct compare_row rows[] = {{&src, &dst, "special_use"}, {NULL, &only, NULL}};
+	const char *missing[] = {"Drafts"};
+	const struct compare_left_out left[] = {{"Shared/x", "foreign_namespace"}};
+	struct compare_summary s = {.user = "alice@example.com", .destination_user = "alice@new"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	compare_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "left_out")), 0);
+	assert_true(jnum(d, "differences") == 0);
+	assert_null(jpath(d, "destination_user"));
+	assert_null(jpath(d, "source_total_messages"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.compared = 1;
+	s.rows = rows;
+	s.n_rows = 2;
+	s.missing = missing;
+	s.n_missing = 1;
+	s.left_out = left;
+	s.n_left_out = 1;
+	s.differences = 3;
+	s.n_one_sided = 1;
+	s.source_total = 4;
+	s.destination_total = 5;
+	compare_details_json(&s, d);
+	assert_string_equal(jstr(d, "destination_user"), "alice@new");
+	assert_string_equal(jstr(d, "folders.0.matched_by"), "special_use");
+	assert_true(jnum(d, "folders.0.destination_messages") == 3);
+	assert_true(jnull(d, "folders.1.source"));
+	assert_true(jnull(d, "folders.1.source_messages"));
+	assert_true(jnull(d, "folders.1.matched_by"));
+	assert_string_equal(jstr(d, "missing_folders.0"), "Drafts");
+	assert_string_equal(jstr(d, "left_out.0.reason"), "foreign_namespace");
+	assert_true(jnum(d, "differences") == 3);
+	assert_true(jnum(d, "destination_total_messages") == 5);
+	assert_null(jpath(d, "synced_folders_short"));
+	assert_true(jnum(d, "one_sided_with_messages") == 1);
+	cJSON_Delete(d);
+	/* After a sync with a short folder: the shortfall, not the one-sided count. */
+	d = cJSON_CreateObject();
+	s.after_sync = 1;
+	s.n_short = 1;
+	compare_details_json(&s, d);
+	assert_true(jnum(d, "synced_folders_short") == 1);
+	assert_null(jpath(d, "one_sided_with_messages"));
+	cJSON_Delete(d);
+}
+
+/* mailbox.folder_map's details: the user and empty lists until both sides
+ * were read; then the namespaces, every mapping, the folders left out and
+ * the plan rules that named nothing. */
+static void
+test_folder_map_details(void **state)
+{
+	char src_prefix[] = "INBOX.", dst_prefix[] = "";
+	struct folders_inventory si = {
+	    .ns_method = "NAMESPACE", .ns_prefix = src_prefix, .ns_delim = '.'};
+	struct folders_inventory di = {.ns_method = "LIST", .ns_prefix = dst_prefix, .delim = '/'};
+	const struct folder_map_row rows[] = {
+	    {"INBOX.Archiv.2019", "Archiv/2019", "name", 0, 12, 0},
+	    {"Sent", "Sent Items", "special_use", 1, 3, 0},
+	};
+	const struct compare_left_out left[] = {{"Junk", "plan"}};
+	const char *unused[] = {"Ablage"};
+	struct folder_map_summary s = {
+	    .user = "alice@example.com", .destination_user = "alice@new"};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	folder_map_details_json(&s, d);
+	assert_string_equal(jstr(d, "user"), "alice@example.com");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "folders")), 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "unused_rules")), 0);
+	assert_null(jpath(d, "namespaces"));
+	assert_null(jpath(d, "destination_user"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.src = &si;
+	s.dst = &di;
+	s.rows = rows;
+	s.n_mapped = 2;
+	s.left_out = left;
+	s.n_left_out = 1;
+	s.unused_rules = unused;
+	s.n_unused_rules = 1;
+	folder_map_details_json(&s, d);
+	assert_string_equal(jstr(d, "destination_user"), "alice@new");
+	assert_string_equal(jstr(d, "namespaces.source.prefix"), "INBOX.");
+	assert_string_equal(jstr(d, "namespaces.destination.method"), "LIST");
+	assert_string_equal(jstr(d, "namespaces.destination.delimiter"), "/");
+	assert_string_equal(jstr(d, "folders.0.destination"), "Archiv/2019");
+	assert_true(cJSON_IsFalse(jpath(d, "folders.0.exists")));
+	assert_true(cJSON_IsTrue(jpath(d, "folders.1.exists")));
+	assert_string_equal(jstr(d, "folders.1.mapped_by"), "special_use");
+	assert_true(jnum(d, "folders.1.messages") == 3);
+	assert_string_equal(jstr(d, "left_out.0.source"), "Junk");
+	assert_string_equal(jstr(d, "unused_rules.0"), "Ablage");
+	cJSON_Delete(d);
+}
+
+/* mailbox.folder_names' details: only an empty list until the folders were
+ * read; then each problem (conflicts_with only for a case duplicate) and
+ * the delimiters, the source's null when flat. */
+static void
+test_names_details(void **state)
+{
+	const struct name_problem probs[] = {
+	    {"Arbeit/Q1", "Arbeit/Q1", "contains the destination's delimiter", "delimiter",
+	        "Arbeit_Q1", NULL},
+	    {"work", "work", "differs from another name in case only", "case_duplicate", "work 2",
+	        "Work"},
+	};
+	struct names_summary s = {0};
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	names_details_json(&s, d);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "problems")), 0);
+	assert_null(jpath(d, "destination_delimiter"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s = (struct names_summary){.n_names = 5,
+	    .n_bad = 2,
+	    .n_problems = 2,
+	    .first = "Arbeit/Q1",
+	    .problems = probs,
+	    .read = 1,
+	    .source_delim = '.',
+	    .dest_delim = '/',
+	    .dest_delim_from = "default"};
+	names_details_json(&s, d);
+	assert_string_equal(jstr(d, "problems.0.code"), "delimiter");
+	assert_string_equal(jstr(d, "problems.0.suggestion"), "Arbeit_Q1");
+	assert_null(jpath(d, "problems.0.conflicts_with"));
+	assert_string_equal(jstr(d, "problems.1.conflicts_with"), "Work");
+	assert_string_equal(jstr(d, "destination_delimiter"), "/");
+	assert_string_equal(jstr(d, "destination_delimiter_from"), "default");
+	assert_string_equal(jstr(d, "source_delimiter"), ".");
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.source_delim = '\0';
+	names_details_json(&s, d);
+	assert_true(jnull(d, "source_delimiter"));
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -395,8 +677,13 @@ main(void)
 	    cmocka_unit_test(test_limits_edges),
 	    cmocka_unit_test(test_large_edges),
 	    cmocka_unit_test(test_names_and_folders),
+	    cmocka_unit_test(test_folders_details),
+	    cmocka_unit_test(test_names_details),
+	    cmocka_unit_test(test_limits_large_details),
 	    cmocka_unit_test(test_compare),
+	    cmocka_unit_test(test_compare_details),
 	    cmocka_unit_test(test_folder_map),
+	    cmocka_unit_test(test_folder_map_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

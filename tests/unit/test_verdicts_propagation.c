@@ -221,6 +221,122 @@ test_outcomes(void **state)
 	verdict_clear(&v);
 }
 
+/* The details: a row per server (nulls for what a failed server lacks), the
+ * discovery object only when the name servers were looked up, the watch
+ * object only with --watch, and the timeline as recorded. */
+static void
+test_details(void **state)
+{
+	struct prop_summary s = summary(1, 0, 0, 0, 1, 1);
+	const char *expected[] = {"mx.new.example"}, *answer[] = {"mx.old.example"};
+	const char *ns[] = {"ns1.example.com"};
+	struct prop_server_row rows[3] = {
+	    {.server = "192.0.2.1",
+	        .name = "ns1.example.com",
+	        .authoritative = 1,
+	        .state = "match",
+	        .answer = expected,
+	        .n_answer = 1,
+	        .ttl = 300,
+	        .serial = 7,
+	        .first_match_at = NOW,
+	        .first_match_ms = 12},
+	    {.server = "198.51.100.1",
+	        .operator= "Example DNS",
+	        .country = "DE",
+	        .state = "stale",
+	        .answer = answer,
+	        .n_answer = 1,
+	        .ttl = 60,
+	        .serial = -1,
+	        .expires_at = NOW + 60,
+	        .first_match_ms = -1},
+	    {.server = "203.0.113.9",
+	        .state = "error",
+	        .ttl = -1,
+	        .serial = -1,
+	        .error = "no answer within the time limit",
+	        .error_code = "timeout",
+	        .first_match_ms = -1},
+	};
+	int64_t serials[] = {7};
+	cJSON *d = cJSON_CreateObject(), *srv, *timeline = cJSON_CreateArray();
+
+	(void)state;
+	s.record_type = "MX";
+	s.record_name = "example.com";
+	s.expected = expected;
+	s.n_expected = 1;
+	s.servers = rows;
+	s.serials = serials;
+	s.n_serials = 1;
+	s.discovered = 1;
+	s.ns = ns;
+	s.n_ns = 1;
+	s.expire_by = NOW + 60;
+	cJSON_AddItemToArray(timeline, cJSON_CreateString("an event"));
+	s.timeline = timeline;
+	prop_details_json(&s, d);
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(d, "record"), "type")->valuestring, "MX");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "servers")), 3);
+	srv = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "servers"), 0);
+	assert_string_equal(cJSON_GetObjectItem(srv, "role")->valuestring, "authoritative");
+	assert_int_equal(cJSON_GetObjectItem(srv, "serial")->valueint, 7);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "operator")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "error")));
+	assert_string_equal(
+	    cJSON_GetObjectItem(srv, "first_match_at")->valuestring, "2026-11-23T14:00:00Z");
+	srv = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "servers"), 1);
+	assert_string_equal(cJSON_GetObjectItem(srv, "state")->valuestring, "stale");
+	assert_string_equal(cJSON_GetObjectItem(srv, "country")->valuestring, "DE");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "serial")));
+	assert_string_equal(
+	    cJSON_GetObjectItem(srv, "expires_at")->valuestring, "2026-11-23T14:01:00Z");
+	assert_null(cJSON_GetObjectItem(srv, "negative"));
+	srv = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "servers"), 2);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "answer")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "ttl")));
+	assert_string_equal(cJSON_GetObjectItem(srv, "error_code")->valuestring, "timeout");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "first_match_ms")));
+	assert_int_equal(cJSON_GetObjectItem(d, "matched")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(d, "stale")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(d, "errors")->valueint, 1);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "authoritative_agree")));
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "discovery"), "ns"), 0)
+	        ->valuestring,
+	    "ns1.example.com");
+	assert_true(
+	    cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "discovery"), "error")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "watch")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "timeline")), 1);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(d, "timeline_truncated")));
+	cJSON_Delete(d);
+
+	/* Given name servers, no timeline yet, a watch that hit its deadline. */
+	d = cJSON_CreateObject();
+	s.discovered = 0;
+	s.timeline = NULL;
+	s.total = 0;
+	s.watch = 1;
+	s.interval_ms = 5000;
+	s.outcome = PROP_OUT_DEADLINE;
+	s.started_at = NOW;
+	s.elapsed_ms = 1500;
+	prop_details_json(&s, d);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "discovery")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "servers")), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "timeline")), 0);
+	srv = cJSON_GetObjectItem(d, "watch");
+	assert_true(cJSON_GetObjectItem(srv, "interval_s")->valuedouble == 5.0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "deadline_s")));
+	assert_string_equal(cJSON_GetObjectItem(srv, "outcome")->valuestring, "deadline");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(srv, "completed_at")));
+	cJSON_Delete(d);
+	cJSON_Delete(timeline);
+}
+
 int
 main(void)
 {
@@ -231,6 +347,7 @@ main(void)
 	    cmocka_unit_test(test_stale_resolvers),
 	    cmocka_unit_test(test_serials_differ),
 	    cmocka_unit_test(test_outcomes),
+	    cmocka_unit_test(test_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "checks/check_verdicts.h"
+#include "json_path.h"
 
 static struct webmail_summary
 page(long status, long days_left)
@@ -189,6 +190,36 @@ test_webmail_fetch_ends(void **state)
 	verdict_clear(&v);
 }
 
+/* web.webmail's details: the fetch report, "exchange", and "ews" null when
+ * no EWS probe follows (absent when one does: the probe writes it). */
+static void
+test_webmail_details(void **state)
+{
+	struct http_hop hop = {
+	    .url = "https://mail.example.com/owa/", .method = "GET", .status = 200};
+	struct http_fetch_result fr = {
+	    .end = HTTP_FETCH_OK, .hops = &hop, .n_hops = 1, .last = &hop, .body = ""};
+	struct webmail_summary s = page(200, 100);
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	s.fetch = &fr;
+	s.now = 1795442400;
+	webmail_details_json(&s, d);
+	assert_string_equal(jstr(d, "url"), "https://mail.example.com/");
+	assert_true(jnum(d, "http_status") == 200);
+	assert_true(cJSON_IsFalse(jpath(d, "exchange")));
+	assert_true(jnull(d, "ews"));
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	s.exchange = 1;
+	s.ews_probed = 1;
+	webmail_details_json(&s, d);
+	assert_true(cJSON_IsTrue(jpath(d, "exchange")));
+	assert_null(jpath(d, "ews"));
+	cJSON_Delete(d);
+}
+
 static void
 test_ews(void **state)
 {
@@ -301,6 +332,79 @@ test_autodiscover(void **state)
 	verdict_clear(&v);
 }
 
+/* web.autodiscover's details: a line per step (the winner selected), the
+ * winner's fetch as the web fields, step 2's when none won, and nulls for
+ * what is not known. */
+static void
+test_autodiscover_details(void **state)
+{
+	struct web_ad_summary s = {.domain = "example.com", .email = "a@example.com"};
+	cJSON *report = cJSON_Parse("{\"url\":\"https://autodiscover.example.com/a\","
+	                            "\"http_status\":401,\"final_url\":\"https://x.example.net/a\","
+	                            "\"redirects\":1,\"tls\":{\"verified\":true}}");
+	cJSON *names = cJSON_Parse("[\"autodiscover.example.com\",\"x.example.net\"]");
+	cJSON *d = cJSON_CreateObject();
+
+	(void)state;
+	/* No step won, no report anywhere: defaults for the web fields. */
+	s.reasons[0] = s.steps[0].reason = "connection refused";
+	s.steps[1].url = "https://autodiscover.example.com/autodiscover/autodiscover.xml";
+	s.steps[4].url = "https://autoconfig.example.com/mail/config-v1.1.xml";
+	web_ad_details_json(&s, d);
+	assert_string_equal(jstr(d, "url"), s.steps[1].url);
+	assert_true(jnum(d, "redirects") == 0);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "redirect_chain")), 0);
+	assert_true(jnull(d, "http_status"));
+	assert_true(jnull(d, "tls"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "steps")), 4);
+	assert_true(jnull(d, "steps.0.url"));
+	assert_string_equal(jstr(d, "steps.0.reason"), "connection refused");
+	assert_string_equal(jstr(d, "steps.1.reason"), "");
+	assert_string_equal(jstr(d, "steps.3.method"), "srv");
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "steps.3.srv")), 0);
+	assert_null(jpath(d, "steps.2.srv"));
+	assert_true(jnull(d, "method"));
+	assert_true(jnull(d, "points_to"));
+	assert_true(jnull(d, "expected"));
+	assert_true(jnull(d, "matches_expected"));
+	assert_true(jnull(d, "user"));
+	assert_true(jnull(d, "settings"));
+	assert_true(cJSON_IsFalse(jpath(d, "autoconfig.found")));
+	assert_true(jnull(d, "autoconfig.error"));
+	cJSON_Delete(d);
+	/* Step 2 won with a 401 challenge; an expectation it does not meet. */
+	d = cJSON_CreateObject();
+	s.steps[1] = (struct web_ad_step){.url = "https://autodiscover.example.com/a",
+	    .found = 1,
+	    .reason = "asks for authentication",
+	    .report = report,
+	    .names = names,
+	    .points_to = "x.example.net"};
+	s.win_step = 2;
+	s.win_method = "autodiscover_host";
+	s.expected = "autodiscover.outlook.com";
+	s.user = "a@example.com";
+	web_ad_details_json(&s, d);
+	assert_true(jnum(d, "http_status") == 401);
+	assert_string_equal(jstr(d, "final_url"), "https://x.example.net/a");
+	assert_true(jnum(d, "redirects") == 1);
+	assert_true(cJSON_IsTrue(jpath(d, "steps.1.selected")));
+	assert_true(cJSON_IsFalse(jpath(d, "steps.0.selected")));
+	assert_true(cJSON_IsTrue(jpath(d, "steps.1.tls_verified")));
+	assert_true(jnull(d, "steps.0.tls_verified"));
+	assert_string_equal(jstr(d, "steps.1.outcome"), "found");
+	assert_string_equal(jstr(d, "steps.1.points_to"), "x.example.net");
+	assert_string_equal(jstr(d, "steps.1.names.1"), "x.example.net");
+	assert_string_equal(jstr(d, "method"), "autodiscover_host");
+	assert_string_equal(jstr(d, "points_to"), "x.example.net");
+	assert_string_equal(jstr(d, "expected"), "autodiscover.outlook.com");
+	assert_true(cJSON_IsFalse(jpath(d, "matches_expected")));
+	assert_string_equal(jstr(d, "user"), "a@example.com");
+	cJSON_Delete(d);
+	cJSON_Delete(report);
+	cJSON_Delete(names);
+}
+
 int
 main(void)
 {
@@ -309,8 +413,10 @@ main(void)
 	    cmocka_unit_test(test_webmail_http_status),
 	    cmocka_unit_test(test_webmail_tls),
 	    cmocka_unit_test(test_webmail_fetch_ends),
+	    cmocka_unit_test(test_webmail_details),
 	    cmocka_unit_test(test_ews),
 	    cmocka_unit_test(test_autodiscover),
+	    cmocka_unit_test(test_autodiscover_details),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
