@@ -11,8 +11,7 @@
  * verdict and details writer are unit-tested in tests/unit/test_verdicts_*.c.
  * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
  * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
- * prop_details_json). Still written while gathering: dns.spf's stages after
- * the walk (destination include, --ip evaluation) and the timeout paths of
+ * prop_details_json). Still written while gathering: the timeout paths of
  * the dns.* cancels.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
@@ -138,6 +137,28 @@ void spf_ip_verdict(
 /* Nothing found: the pass line (IP_PASSES: the --ip evaluated, or NULL). */
 void spf_pass_verdict(
     const char *record, int lookups, int authorizes, const char *ip_passes, struct verdict *v);
+
+/* --ip: the client and identity given to check_host(), and what it said. */
+struct spf_ip_summary {
+	const char *ip;
+	const char *sender;        /* --sender, or NULL / "": postmaster@IDENTITY */
+	const char *helo;          /* --helo, or NULL */
+	const char *identity;      /* the <domain> evaluated (RFC 7208 sections 2.3, 2.4) */
+	const char *identity_kind; /* "mailfrom" or "helo" */
+	/* check_host()'s outcome; NULL when it was not run because the domain's
+	 * own TXT lookup failed (it would stop there: temperror, section 4.4) */
+	const struct spf_outcome *outcome;
+};
+
+/* Everything dns.spf reports, stage by stage. */
+struct spf_summary {
+	const char *resolver;                /* the resolvers asked */
+	const struct spf_walk_summary *walk; /* the walk, or NULL when it did not run */
+	int dest_walked;                     /* the destination's include was walked */
+	int lookups_after_adding;            /* then: the policy's lookups with it added */
+	const struct spf_ip_summary *ip;     /* --ip evaluated, or NULL (none, or not an address) */
+};
+void spf_details_json(const struct spf_summary *s, cJSON *details);
 
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 

@@ -53,11 +53,15 @@ struct spf_task {
 	const char *missing; /* expected include not reachable */
 	int walk_lookups;
 	char *record;   /* the domain's own record, or NULL */
-	int evaluated;  /* the --ip evaluation's "result" is in the details */
+	int evaluated;  /* --ip: check_host() ran or was known to give temperror */
 	int dns_failed; /* the domain's own TXT lookup failed: no --ip run */
 	char *identity; /* --ip: the <domain> check_host() evaluates (RFC 7208 2.3, 2.4) */
 	const char *identity_kind; /* "mailfrom" or "helo" */
-	cJSON *details;            /* built up, moved into the result at the end */
+	/* What the stages found, kept for the details written at the end: */
+	struct spf_eval *walk_ev, *ip_ev; /* done; their outcomes and trees live on */
+	struct spf_walk_summary walk;     /* set once walk_ev is */
+	struct spf_ip_summary ip;
+	struct spf_summary sum;
 	struct verdict v;
 	struct spf_lint *lints;
 	size_t n_lints;
@@ -446,11 +450,12 @@ static void
 spf_task_free(struct spf_task *st)
 {
 	spf_eval_free(st->ev); /* cancels its queries through spfq_cancel */
+	spf_eval_free(st->walk_ev);
+	spf_eval_free(st->ip_ev);
 	while (st->queries != NULL) {
 		dnschase_cancel(st->queries->ch);
 		spfq_unlink(st->queries);
 	}
-	cJSON_Delete(st->details);
 	for (size_t i = 0; i < st->n_lints; i++) {
 		free(st->lints[i].domain);
 		free(st->lints[i].message);
@@ -486,10 +491,10 @@ spf_complete(struct spf_task *st)
 {
 	struct result *res = task_result(st->t);
 
-	cJSON_Delete(res->details);
-	spf_lints_json(st->lints, st->n_lints, cJSON_AddArrayToObject(st->details, "lints"));
-	res->details = st->details;
-	st->details = NULL;
+	st->sum.resolver = dns_client_servers(runner_dns(task_runner(st->t)));
+	st->sum.walk = st->walk_ev != NULL ? &st->walk : NULL;
+	st->sum.ip = st->evaluated ? &st->ip : NULL;
+	spf_details_json(&st->sum, res->details);
 	if (st->v.summary == NULL)
 		verdict_set(&st->v, st->v.status, "SPF checked");
 	verdict_apply(&st->v, res);
@@ -720,7 +725,7 @@ spf_walk_done(struct spf_task *st, const struct spf_outcome *o)
 	}
 	if (top->record == NULL && o->result == SPF_TEMPERROR)
 		st->dns_failed = 1;
-	spf_walk_details_json(&s, st->details);
+	st->walk = s;
 	spf_walk_verdict(&s, &st->v);
 }
 
@@ -753,7 +758,8 @@ spf_dest_done(struct spf_task *st, const struct spf_outcome *o)
 {
 	int after = (st->record != NULL ? st->walk_lookups : 0) + 1 + o->lookups;
 
-	cJSON_AddNumberToObject(st->details, "lookups_after_adding", after);
+	st->sum.dest_walked = 1;
+	st->sum.lookups_after_adding = after;
 	spf_dest_verdict(st->missing, after, 1 + o->lookups, &st->v);
 }
 
@@ -794,25 +800,30 @@ spf_pass_verdict(
 }
 
 static void
-spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
+spf_ip_details_json(const struct spf_ip_summary *s, cJSON *d)
 {
-	cJSON *ev = cJSON_AddObjectToObject(st->details, "evaluation");
+	const struct spf_outcome *o = s->outcome;
+	cJSON *ev;
 
-	cJSON_AddStringToObject(st->details, "result", spf_result_str(o->result));
-	st->evaluated = 1;
-	cJSON_AddStringToObject(ev, "ip", st->in->spf_ip);
-	if (st->in->spf_sender != NULL && st->in->spf_sender[0] != '\0') {
-		cJSON_AddStringToObject(ev, "sender", st->in->spf_sender);
+	if (o == NULL) { /* the domain's own lookup failed: check_host() stops there */
+		cJSON_AddStringToObject(d, "result", "temperror");
+		return;
+	}
+	ev = cJSON_AddObjectToObject(d, "evaluation");
+	cJSON_AddStringToObject(d, "result", spf_result_str(o->result));
+	cJSON_AddStringToObject(ev, "ip", s->ip);
+	if (s->sender != NULL && s->sender[0] != '\0') {
+		cJSON_AddStringToObject(ev, "sender", s->sender);
 	} else {
-		char *pm = xasprintf("postmaster@%s", st->identity); /* RFC 7208 section 4.3 */
+		char *pm = xasprintf("postmaster@%s", s->identity); /* RFC 7208 section 4.3 */
 
 		cJSON_AddStringToObject(ev, "sender", pm);
 		free(pm);
 	}
-	cJSON_AddStringToObject(ev, "domain", st->identity);
-	cJSON_AddStringToObject(ev, "identity", st->identity_kind);
-	if (st->in->spf_helo != NULL)
-		cJSON_AddStringToObject(ev, "helo", st->in->spf_helo);
+	cJSON_AddStringToObject(ev, "domain", s->identity);
+	cJSON_AddStringToObject(ev, "identity", s->identity_kind);
+	if (s->helo != NULL)
+		cJSON_AddStringToObject(ev, "helo", s->helo);
 	cJSON_AddStringToObject(ev, "result", spf_result_str(o->result));
 	cJSON_AddStringToObject(ev, "reason", o->reason);
 	if (o->matched_in != NULL)
@@ -825,6 +836,30 @@ spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
 	cJSON_AddNumberToObject(ev, "dns_lookups", o->lookups);
 	cJSON_AddNumberToObject(ev, "void_lookups", o->void_lookups);
 	cJSON_AddItemToObject(ev, "include_tree", spf_node_json(o->tree));
+}
+
+void
+spf_details_json(const struct spf_summary *s, cJSON *d)
+{
+	cJSON_AddStringToObject(d, "resolver", s->resolver);
+	if (s->walk != NULL)
+		spf_walk_details_json(s->walk, d);
+	if (s->dest_walked)
+		cJSON_AddNumberToObject(d, "lookups_after_adding", s->lookups_after_adding);
+	if (s->ip != NULL)
+		spf_ip_details_json(s->ip, d);
+	if (s->walk != NULL)
+		spf_lints_json(
+		    s->walk->lints, s->walk->n_lints, cJSON_AddArrayToObject(d, "lints"));
+	else
+		cJSON_AddArrayToObject(d, "lints");
+}
+
+static void
+spf_ip_done(struct spf_task *st, const struct spf_outcome *o)
+{
+	st->evaluated = 1;
+	st->ip.outcome = o;
 	spf_ip_verdict(st->identity, st->in->spf_ip, o->result, o->reason, &st->v);
 }
 
@@ -835,13 +870,16 @@ spf_eval_done(void *arg, const struct spf_outcome *o)
 	struct spf_eval *ev = st->ev;
 
 	st->ev = NULL;
-	if (st->phase == 1)
+	if (st->phase == 1) {
 		spf_walk_done(st, o);
-	else if (st->phase == 2)
+		st->walk_ev = ev; /* the details show its tree */
+	} else if (st->phase == 2) {
 		spf_dest_done(st, o);
-	else
+		spf_eval_free(ev);
+	} else {
 		spf_ip_done(st, o);
-	spf_eval_free(ev);
+		st->ip_ev = ev;
+	}
 	spf_next(st);
 }
 static void
@@ -861,8 +899,7 @@ spf_next(struct spf_task *st)
 	    util_strieq(st->identity, st->domain)) {
 		/* check_host() would stop at the same failed lookup (section 4.4) */
 		st->phase = 3;
-		cJSON_AddStringToObject(st->details, "result", "temperror");
-		st->evaluated = 1;
+		st->evaluated = 1; /* with no outcome: temperror */
 		spf_next(st);
 		return;
 	} else if (st->phase <= 2 && st->in->spf_ip != NULL) {
@@ -872,10 +909,10 @@ spf_next(struct spf_task *st)
 		p.sender = st->in->spf_sender;
 		p.helo = st->in->spf_helo;
 	} else {
-		const cJSON *auth =
-		    cJSON_GetObjectItemCaseSensitive(st->details, "authorizes_destination");
+		int authorizes = st->walk.expected != NULL && st->walk.expected[0] != NULL &&
+		    st->walk.missing == NULL;
 
-		spf_pass_verdict(st->record, st->walk_lookups, cJSON_IsTrue(auth),
+		spf_pass_verdict(st->record, st->walk_lookups, authorizes,
 		    st->evaluated ? st->in->spf_ip : NULL, &st->v);
 		spf_complete(st);
 		return;
@@ -897,9 +934,6 @@ spf_start(struct task *t, void *aux)
 	struct spf_task *st = aux;
 
 	st->t = t;
-	st->details = cJSON_CreateObject();
-	cJSON_AddStringToObject(
-	    st->details, "resolver", dns_client_servers(runner_dns(task_runner(t))));
 	spf_next(st);
 }
 
@@ -923,6 +957,11 @@ spf_schedule(struct runner *r, const struct check_input *in)
 		st->identity = xstrdup(in->domain);
 		st->identity_kind = "mailfrom";
 	}
+	st->ip.ip = in->spf_ip;
+	st->ip.sender = in->spf_sender;
+	st->ip.helo = in->spf_helo;
+	st->ip.identity = st->identity;
+	st->ip.identity_kind = st->identity_kind;
 	st->sdns.query = spfq_query;
 	st->sdns.cancel = spfq_cancel;
 	st->sdns.ctx = st;

@@ -1,7 +1,8 @@
 /*
  * test_verdicts_dns.c - the verdicts of the dns.* checks at their edges
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
- * records, lints, the destination's include and check_host(); dns.mx's
+ * records, lints, the destination's include and check_host(), and its
+ * details stage by stage; dns.mx's
  * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
  * SRV and expectation; dns.dmarc's count, syntax, tags and policy;
  * dns.dkim's selectors; dns.mta_sts's policy against the new MX;
@@ -233,6 +234,167 @@ test_spf_check_host(void **state)
 	spf_ip_verdict("example.com", "192.0.2.1", SPF_TEMPERROR, "SERVFAIL", &v);
 	assert_int_equal(v.status, RESULT_ERROR);
 	verdict_clear(&v);
+}
+
+/* The details of a whole dns.spf run, stage by stage (spf_details_json). */
+static char top_domain[] = "example.com", top_record[] = "v=spf1 mx -all";
+
+static struct spf_node *
+spf_top(void)
+{
+	static struct spf_node n;
+
+	memset(&n, 0, sizeof(n));
+	n.domain = top_domain;
+	n.via = "top";
+	n.record = top_record;
+	n.n_records = 1;
+	n.lookups = n.total_lookups = 1;
+	return &n;
+}
+
+static cJSON *
+spf_details(const struct spf_summary *s)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	spf_details_json(s, d);
+	return d;
+}
+
+static void
+test_spf_details_stages(void **state)
+{
+	const char *want[] = {"spf.protection.outlook.com", NULL};
+	struct spf_walk_summary w = walk(top_record, 1, 0);
+	struct spf_summary s = {.resolver = "127.0.0.1:53", .walk = &w};
+	cJSON *d, *it;
+	const char *keys_nothing[] = {"resolver", "record", "records_found", "dns_lookups",
+	    "void_lookups", "dns_lookup_limit", "includes", "include_tree", "walk_result",
+	    "authorizes_destination", "lints"};
+	size_t k = 0;
+
+	(void)state;
+	w.tree = spf_top();
+	/* No destination include expected, no --ip: the walk alone, in this order. */
+	d = spf_details(&s);
+	cJSON_ArrayForEach(it, d)
+	{
+		assert_true(k < sizeof(keys_nothing) / sizeof(keys_nothing[0]));
+		assert_string_equal(it->string, keys_nothing[k++]);
+	}
+	assert_int_equal(k, sizeof(keys_nothing) / sizeof(keys_nothing[0]));
+	assert_true(jnull(d, "authorizes_destination"));
+	assert_string_equal(jstr(d, "include_tree.record"), "v=spf1 mx -all");
+	assert_null(jpath(d, "expected"));
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lints")), 0);
+	cJSON_Delete(d);
+	/* The include is reached: authorizes, nothing to publish, no second walk. */
+	w.expected = want;
+	d = spf_details(&s);
+	assert_true(cJSON_IsTrue(jpath(d, "authorizes_destination")));
+	assert_string_equal(jstr(d, "expected.spf_include.0"), "spf.protection.outlook.com");
+	assert_string_equal(jstr(d, "expected.origin"), "plan");
+	assert_null(jpath(d, "record_to_publish"));
+	assert_null(jpath(d, "lookups_after_adding"));
+	cJSON_Delete(d);
+	/* Missing: the walk of the include says what the record would cost. */
+	w.missing = want[0];
+	s.dest_walked = 1;
+	s.lookups_after_adding = 11;
+	d = spf_details(&s);
+	assert_true(cJSON_IsFalse(jpath(d, "authorizes_destination")));
+	assert_string_equal(
+	    jstr(d, "record_to_publish"), "v=spf1 mx include:spf.protection.outlook.com -all");
+	assert_int_equal((int)jnum(d, "lookups_after_adding"), 11);
+	assert_string_equal(jpath(d, "lookups_after_adding")->next->string, "lints");
+	cJSON_Delete(d);
+	/* No walk at all: the resolver and no lints. */
+	s = (struct spf_summary){.resolver = "127.0.0.1:53"};
+	d = spf_details(&s);
+	assert_int_equal(cJSON_GetArraySize(d), 2);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lints")), 0);
+	cJSON_Delete(d);
+}
+
+static void
+test_spf_details_ip(void **state)
+{
+	struct spf_walk_summary w = walk(top_record, 1, 0);
+	struct spf_outcome o = {
+	    .result = SPF_PASS,
+	    .reason = (char[]){"matched mx"},
+	    .mechanism = (char[]){"mx"},
+	    .lookups = 1,
+	};
+	struct spf_ip_summary ip = {
+	    .ip = "192.0.2.1",
+	    .identity = "example.com",
+	    .identity_kind = "mailfrom",
+	    .outcome = &o,
+	};
+	struct spf_summary s = {.resolver = "127.0.0.1:53", .walk = &w, .ip = &ip};
+	struct spf_lint lint = {"ptr", top_domain, (char[]){"uses ptr"}};
+	cJSON *d;
+
+	(void)state;
+	w.tree = o.tree = spf_top();
+	w.lints = &lint;
+	w.n_lints = 1;
+	/* pass: the evaluation, then the result, then the lints */
+	d = spf_details(&s);
+	assert_string_equal(jstr(d, "result"), "pass");
+	assert_string_equal(jpath(d, "evaluation")->next->string, "result");
+	assert_string_equal(jpath(d, "result")->next->string, "lints");
+	assert_string_equal(jstr(d, "lints.0.code"), "ptr");
+	assert_string_equal(jstr(d, "evaluation.ip"), "192.0.2.1");
+	/* RFC 7208 section 4.3: no sender is postmaster@ the domain */
+	assert_string_equal(jstr(d, "evaluation.sender"), "postmaster@example.com");
+	assert_string_equal(jstr(d, "evaluation.identity"), "mailfrom");
+	assert_string_equal(jstr(d, "evaluation.mechanism"), "mx");
+	assert_string_equal(jstr(d, "evaluation.include_tree.domain"), "example.com");
+	assert_null(jpath(d, "evaluation.helo"));
+	assert_null(jpath(d, "evaluation.matched_in"));
+	assert_null(jpath(d, "evaluation.explanation"));
+	cJSON_Delete(d);
+	/* fail, with an explanation, a sender and a HELO name */
+	o.result = SPF_FAIL;
+	o.mechanism = (char[]){"-all"};
+	o.matched_in = top_domain;
+	o.explanation = (char[]){"not ours"};
+	o.explanation_source = "exp";
+	ip.sender = "alice@example.com";
+	ip.helo = "mx.example.net";
+	d = spf_details(&s);
+	assert_string_equal(jstr(d, "result"), "fail");
+	assert_string_equal(jstr(d, "evaluation.result"), "fail");
+	assert_string_equal(jstr(d, "evaluation.sender"), "alice@example.com");
+	assert_string_equal(jstr(d, "evaluation.helo"), "mx.example.net");
+	assert_string_equal(jstr(d, "evaluation.matched_in"), "example.com");
+	assert_string_equal(jstr(d, "evaluation.explanation"), "not ours");
+	assert_string_equal(jstr(d, "evaluation.explanation_source"), "exp");
+	cJSON_Delete(d);
+	/* neutral, nothing matched: mechanism null; an empty sender is postmaster@ again */
+	o = (struct spf_outcome){.result = SPF_NEUTRAL, .reason = (char[]){"no match"}};
+	o.tree = spf_top();
+	ip.sender = "";
+	d = spf_details(&s);
+	assert_string_equal(jstr(d, "result"), "neutral");
+	assert_true(jnull(d, "evaluation.mechanism"));
+	assert_string_equal(jstr(d, "evaluation.sender"), "postmaster@example.com");
+	cJSON_Delete(d);
+	/* The domain's own lookup failed: temperror without an evaluation. */
+	ip.outcome = NULL;
+	d = spf_details(&s);
+	assert_string_equal(jstr(d, "result"), "temperror");
+	assert_null(jpath(d, "evaluation"));
+	cJSON_Delete(d);
+	/* --ip not an address (or none): neither. */
+	s.ip = NULL;
+	d = spf_details(&s);
+	assert_null(jpath(d, "result"));
+	assert_null(jpath(d, "evaluation"));
+	cJSON_Delete(d);
 }
 
 static void
@@ -1071,6 +1233,8 @@ main(void)
 	    cmocka_unit_test(test_spf_broken_and_lints),
 	    cmocka_unit_test(test_spf_destination),
 	    cmocka_unit_test(test_spf_check_host),
+	    cmocka_unit_test(test_spf_details_stages),
+	    cmocka_unit_test(test_spf_details_ip),
 	    cmocka_unit_test(test_mx_ttl),
 	    cmocka_unit_test(test_mx_ttl_details),
 	    cmocka_unit_test(test_mx_exchanges),
