@@ -11,8 +11,9 @@
  * verdict and details writer are unit-tested in tests/unit/test_verdicts_*.c.
  * The imap.* and pop3.* ones are server_probe.h's (mailcheck_tls_*,
  * mailcheck_login_*), dns.propagation's propagation.h's (prop_verdict,
- * prop_details_json). Still written while gathering: the timeout paths of
- * the dns.* cancels.
+ * prop_details_json). A check cut by its deadline (the cancel handlers)
+ * goes through the same functions, with the summary's timed_out set (for
+ * dns.spf, spf_timeout_verdict); nothing is written while gathering.
  */
 #ifndef CUTOVER_CHECK_VERDICTS_H
 #define CUTOVER_CHECK_VERDICTS_H
@@ -159,6 +160,9 @@ struct spf_summary {
 	const struct spf_ip_summary *ip;     /* --ip evaluated, or NULL (none, or not an address) */
 };
 void spf_details_json(const struct spf_summary *s, cJSON *details);
+/* The check's deadline passed at PHASE (1 the walk, 2 the destination's
+ * include, 3 --ip); the details stay empty. */
+void spf_timeout_verdict(const char *domain, int phase, struct verdict *v);
 
 /* ---- dns.autodiscover (dns_autodiscover.c) ---- */
 
@@ -186,6 +190,10 @@ struct dns_ad_summary {
 	const char *origin;                /* "plan" or a profile name (NULL: plan) */
 	int matches;                       /* the chain (or an SRV target) reaches EXPECTED */
 	const char *srv_match, *srv_first; /* an SRV target equal to EXPECTED; the first one */
+	/* The check's deadline passed first: only HOST, SRVNAME, WAITING and LOOKUPS
+	 * are set, a NULL lookup being one with no answer yet. */
+	int timed_out;
+	const char *waiting; /* then: the first name with no answer (or HOST) */
 	/* For the details only: */
 	const char *const *chain;     /* the N_CHAIN CNAMEs followed */
 	const char *const *addresses; /* the N_ADDR addresses */
@@ -210,6 +218,7 @@ struct dmarc_summary {
 	const char *record;             /* the one DMARC record's text (n_dmarc == 1) */
 	const struct dmarc_record *rec; /* it parsed, or NULL: ERR says why */
 	const struct dmarc_error *err;
+	int timed_out; /* the check's deadline passed before the answer: only NAME is set */
 	/* For the details only: */
 	const cJSON *lookup;      /* the TXT lookup (dnschase_json), or NULL */
 	int listed;               /* the lookup answered: the records are listed */
@@ -245,6 +254,11 @@ struct dkim_summary {
 	const char *missing_final; /* where its CNAMEs led */
 	enum dns_status missing_status;
 	int missing_revoked; /* a key record with an empty p= */
+	/* The check's deadline passed first: only WAITING is set and the details
+	 * stay empty, as before any answer. */
+	int timed_out;
+	const char *waiting; /* then: the first selector with no answer, or NULL (still
+	                        at the MX lookup: the runner's "timed out" line stays) */
 	/* For the details only: */
 	const struct dkim_selector *selectors; /* the N_SEL selectors */
 	const char *chosen_by;                 /* "--expect", "plan" or "mx" */

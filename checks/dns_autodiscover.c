@@ -85,28 +85,22 @@ ad_cancel(struct task *t, void *aux)
 {
 	struct ad_task *m = aux;
 	struct result *res = task_result(t);
-	cJSON *lookups = cJSON_AddArrayToObject(res->details, "lookups");
-	static const char *const types[AD_N] = {"A", "AAAA", "SRV"};
-	const char *waiting = NULL;
+	struct dns_ad_summary s = {
+	    .host = m->name[AD_A],
+	    .srvname = m->name[AD_SRV],
+	    .timed_out = 1,
+	    .lookups = {m->lookup[AD_A], m->lookup[AD_AAAA], m->lookup[AD_SRV]},
+	};
+	struct verdict v = {0};
 
-	for (int i = 0; i < AD_N; i++) {
-		cJSON *l = m->lookup[i];
-
-		if (l == NULL) {
-			l = cJSON_CreateObject();
-			cJSON_AddStringToObject(l, "name", m->name[i]);
-			cJSON_AddStringToObject(l, "type", types[i]);
-			cJSON_AddStringToObject(l, "status", "timeout");
-			cJSON_AddStringToObject(
-			    l, "error", "no answer before the check's deadline");
-			if (waiting == NULL)
-				waiting = m->name[i];
-		}
-		m->lookup[i] = NULL;
-		cJSON_AddItemToArray(lookups, l);
-	}
-	result_set(res, RESULT_ERROR, "timed out waiting for %s",
-	    waiting != NULL ? waiting : m->name[AD_A]);
+	for (int i = 0; i < AD_N && s.waiting == NULL; i++)
+		if (m->lookup[i] == NULL)
+			s.waiting = m->name[i];
+	if (s.waiting == NULL)
+		s.waiting = s.host;
+	dns_ad_details_json(&s, res->details);
+	dns_ad_verdict(&s, &v);
+	verdict_apply(&v, res);
 	ad_task_free(m);
 }
 
@@ -137,6 +131,10 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 	const char *host = s->host, *srvname = s->srvname, *final = s->final;
 	const char *expected = s->expected;
 
+	if (s->timed_out) {
+		verdict_set(v, RESULT_ERROR, "timed out waiting for %s", s->waiting);
+		return;
+	}
 	if (s->chain_problem != DNSCHASE_FINE) {
 		if (s->chain_problem == DNSCHASE_LOOP)
 			verdict_set(v, RESULT_FAIL,
@@ -228,11 +226,38 @@ dns_ad_verdict(const struct dns_ad_summary *s, struct verdict *v)
 		    expected != NULL ? ", as expected" : "");
 }
 
+/* The lookups of a check cut by its deadline: the ones with no answer say so. */
+static void
+dns_ad_timeout_json(const struct dns_ad_summary *s, cJSON *d)
+{
+	cJSON *arr = cJSON_AddArrayToObject(d, "lookups");
+	static const char *const types[3] = {"A", "AAAA", "SRV"};
+
+	for (int i = 0; i < 3; i++) {
+		cJSON *l;
+
+		if (s->lookups[i] != NULL) {
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(s->lookups[i], 1));
+			continue;
+		}
+		l = cJSON_CreateObject();
+		cJSON_AddStringToObject(l, "name", i == 2 ? s->srvname : s->host);
+		cJSON_AddStringToObject(l, "type", types[i]);
+		cJSON_AddStringToObject(l, "status", "timeout");
+		cJSON_AddStringToObject(l, "error", "no answer before the check's deadline");
+		cJSON_AddItemToArray(arr, l);
+	}
+}
+
 void
 dns_ad_details_json(const struct dns_ad_summary *s, cJSON *d)
 {
 	cJSON *arr;
 
+	if (s->timed_out) {
+		dns_ad_timeout_json(s, d);
+		return;
+	}
 	util_json_add_str_or_null(d, "cname", s->n_chain > 0 ? s->chain[0] : NULL);
 	arr = cJSON_AddArrayToObject(d, "cname_chain");
 	for (size_t i = 0; i < s->n_chain; i++)

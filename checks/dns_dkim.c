@@ -73,16 +73,15 @@ static void
 dkim_cancel(struct task *t, void *aux)
 {
 	struct dkim_task *m = aux;
+	struct dkim_summary s = {.timed_out = 1};
+	struct verdict v = {0};
 
-	for (size_t i = 0; i < m->n_sel; i++) {
-		if (!m->sel[i].answered) {
-			result_set(task_result(t), RESULT_ERROR,
-			    "timed out waiting for the TXT "
-			    "record of %s",
-			    m->sel[i].name);
-			break;
-		}
-	}
+	for (size_t i = 0; i < m->n_sel && s.waiting == NULL; i++)
+		if (!m->sel[i].answered)
+			s.waiting = m->sel[i].name;
+	dkim_details_json(&s, task_result(t)->details);
+	dkim_verdict(&s, &v);
+	verdict_apply(&v, task_result(t)); /* no summary: the runner's stays */
 	dkim_task_free(m);
 }
 
@@ -152,6 +151,12 @@ dkim_verdict(const struct dkim_summary *s, struct verdict *v)
 {
 	const char *label = s->profile;
 
+	if (s->timed_out) {
+		if (s->waiting != NULL)
+			verdict_set(v, RESULT_ERROR, "timed out waiting for the TXT record of %s",
+			    s->waiting);
+		return;
+	}
 	if (s->err_name != NULL && !s->err_chain) {
 		verdict_set(v, RESULT_ERROR, "DKIM lookup for %s failed: %s (asked %s)",
 		    s->err_final, s->err_error, s->servers);
@@ -202,10 +207,13 @@ dkim_verdict(const struct dkim_summary *s, struct verdict *v)
 void
 dkim_details_json(const struct dkim_summary *s, cJSON *d)
 {
-	cJSON *sels = cJSON_AddArrayToObject(d, "selectors");
-	cJSON *exp = cJSON_AddObjectToObject(d, "expected");
-	cJSON *names = cJSON_AddArrayToObject(exp, "selectors");
+	cJSON *sels, *exp, *names;
 
+	if (s->timed_out)
+		return;
+	sels = cJSON_AddArrayToObject(d, "selectors");
+	exp = cJSON_AddObjectToObject(d, "expected");
+	names = cJSON_AddArrayToObject(exp, "selectors");
 	cJSON_AddStringToObject(exp, "origin", s->profile);
 	cJSON_AddStringToObject(exp, "chosen_by", s->chosen_by);
 	for (size_t i = 0; i < s->n_sel; i++) {

@@ -40,16 +40,13 @@ static void
 dmarc_cancel(struct task *t, void *aux)
 {
 	struct dmarc_task *m = aux;
-
 	struct result *res = task_result(t);
-	cJSON *lookup = cJSON_CreateObject();
+	struct dmarc_summary s = {.name = m->name, .timed_out = 1};
+	struct verdict v = {0};
 
-	result_set(res, RESULT_ERROR, "timed out waiting for the TXT records of %s", m->name);
-	cJSON_AddStringToObject(lookup, "name", m->name);
-	cJSON_AddStringToObject(lookup, "type", "TXT");
-	cJSON_AddStringToObject(lookup, "status", "timeout");
-	cJSON_AddStringToObject(lookup, "error", "no answer before the check's deadline");
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(res->details, "lookups"), lookup);
+	dmarc_verdict(&s, &v);
+	verdict_apply(&v, res);
+	dmarc_details_json(&s, res->details);
 	dmarc_task_free(m);
 }
 
@@ -132,6 +129,11 @@ dmarc_verdict(const struct dmarc_summary *s, struct verdict *v)
 {
 	const struct dmarc_record *rec = s->rec;
 
+	if (s->timed_out) {
+		verdict_set(
+		    v, RESULT_ERROR, "timed out waiting for the TXT records of %s", s->name);
+		return;
+	}
 	if (s->n_dmarc == 0) {
 		verdict_set(v, RESULT_WARN,
 		    "no DMARC record: none of the %zu TXT record%s at %s "
@@ -227,6 +229,16 @@ dmarc_details_json(const struct dmarc_summary *s, cJSON *d)
 {
 	cJSON *arr = cJSON_AddArrayToObject(d, "lookups");
 
+	if (s->timed_out) {
+		cJSON *l = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(l, "name", s->name);
+		cJSON_AddStringToObject(l, "type", "TXT");
+		cJSON_AddStringToObject(l, "status", "timeout");
+		cJSON_AddStringToObject(l, "error", "no answer before the check's deadline");
+		cJSON_AddItemToArray(arr, l);
+		return;
+	}
 	if (s->lookup != NULL)
 		cJSON_AddItemToArray(arr, cJSON_Duplicate(s->lookup, 1));
 	if (s->listed) {

@@ -472,14 +472,10 @@ static void
 spf_cancel(struct task *t, void *aux)
 {
 	struct spf_task *st = aux;
-	struct result *res = task_result(t);
+	struct verdict v = {0};
 
-	(void)t;
-	result_set(res, RESULT_ERROR, "SPF check of %s did not finish in time (%s)", st->domain,
-	    st->phase == 1       ? "walking the policy"
-	        : st->phase == 2 ? "walking the destination's "
-	                           "include"
-	                         : "evaluating check_host() for --ip");
+	spf_timeout_verdict(st->domain, st->phase, &v);
+	verdict_apply(&v, task_result(t));
 	spf_task_free(st);
 }
 
@@ -797,6 +793,15 @@ spf_pass_verdict(
 	        authorizes ? ", authorizes the destination" : "", ip_passes != NULL ? ", " : "",
 	        ip_passes != NULL ? ip_passes : "", ip_passes != NULL ? " passes" : ""),
 	    NULL);
+}
+
+void
+spf_timeout_verdict(const char *domain, int phase, struct verdict *v)
+{
+	verdict_set(v, RESULT_ERROR, "SPF check of %s did not finish in time (%s)", domain,
+	    phase == 1       ? "walking the policy"
+	        : phase == 2 ? "walking the destination's include"
+	                     : "evaluating check_host() for --ip");
 }
 
 static void

@@ -2,11 +2,10 @@
  * test_verdicts_dns.c - the verdicts of the dns.* checks at their edges
  * (checks/check_verdicts.h): dns.spf's lookup and void-lookup limits, its
  * records, lints, the destination's include and check_host(), and its
- * details stage by stage; dns.mx's
- * exchanges and go-live; dns.mx_ttl's threshold; dns.autodiscover's host,
- * SRV and expectation; dns.dmarc's count, syntax, tags and policy;
- * dns.dkim's selectors; dns.mta_sts's policy against the new MX;
- * dns.m365_verification and dns.tls_rpt.
+ * details stage by stage; dns.mx's exchanges and go-live; dns.mx_ttl's
+ * threshold; dns.autodiscover's host, SRV and expectation; dns.dmarc's count, syntax, tags and
+ * policy; dns.dkim's selectors; dns.mta_sts's policy against the new MX; dns.m365_verification and
+ * dns.tls_rpt; and the timeouts of dns.spf, dns.autodiscover, dns.dkim and dns.dmarc.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1223,6 +1222,93 @@ test_txt_record_details(void **state)
 	cJSON_Delete(d);
 }
 
+/* A check cut by its deadline (the cancel paths): which name it waited for,
+ * and the lookups with no answer marked as such. */
+static void
+test_dns_timeouts(void **state)
+{
+	struct dns_ad_summary ad = {
+	    .host = "autodiscover.example.com",
+	    .srvname = "_autodiscover._tcp.example.com",
+	    .timed_out = 1,
+	    .waiting = "_autodiscover._tcp.example.com",
+	    .expected = "autodiscover.outlook.com", /* not written: only the lookups */
+	};
+	struct dkim_summary dk = {.timed_out = 1, .waiting = "selector2._domainkey.example.com"};
+	struct dmarc_summary dm = {.name = "_dmarc.example.com", .timed_out = 1};
+	cJSON *a = cJSON_CreateObject(), *d;
+	struct verdict v = {0};
+
+	(void)state;
+	/* dns.autodiscover: A and AAAA answered, SRV did not. */
+	cJSON_AddStringToObject(a, "status", "nxdomain");
+	ad.lookups[0] = ad.lookups[1] = a;
+	dns_ad_verdict(&ad, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary, "timed out waiting for _autodiscover._tcp.example.com");
+	assert_null(v.advice);
+	verdict_clear(&v);
+	d = cJSON_CreateObject();
+	dns_ad_details_json(&ad, d);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	assert_int_equal(cJSON_GetArraySize(jpath(d, "lookups")), 3);
+	assert_string_equal(jstr(d, "lookups.1.status"), "nxdomain");
+	assert_string_equal(jstr(d, "lookups.2.name"), "_autodiscover._tcp.example.com");
+	assert_string_equal(jstr(d, "lookups.2.type"), "SRV");
+	assert_string_equal(jstr(d, "lookups.2.status"), "timeout");
+	assert_string_equal(jstr(d, "lookups.2.error"), "no answer before the check's deadline");
+	cJSON_Delete(d);
+	/* None answered: three stubs, A and AAAA named after the host. */
+	ad.lookups[0] = ad.lookups[1] = NULL;
+	d = cJSON_CreateObject();
+	dns_ad_details_json(&ad, d);
+	assert_string_equal(jstr(d, "lookups.0.name"), "autodiscover.example.com");
+	assert_string_equal(jstr(d, "lookups.0.type"), "A");
+	assert_string_equal(jstr(d, "lookups.1.type"), "AAAA");
+	assert_string_equal(jstr(d, "lookups.1.status"), "timeout");
+	cJSON_Delete(d);
+	cJSON_Delete(a);
+	/* dns.dkim: a selector had no answer; the details stay empty. */
+	dkim_verdict(&dk, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(
+	    v.summary, "timed out waiting for the TXT record of selector2._domainkey.example.com");
+	verdict_clear(&v);
+	d = cJSON_CreateObject();
+	dkim_details_json(&dk, d);
+	assert_int_equal(cJSON_GetArraySize(d), 0);
+	cJSON_Delete(d);
+	/* Still at the MX lookup: nothing to say, the runner's line stays. */
+	dk.waiting = NULL;
+	dkim_verdict(&dk, &v);
+	assert_null(v.summary);
+	/* dns.spf: the stage it was at; its details stay empty. */
+	spf_timeout_verdict("example.com", 2, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(v.summary,
+	    "SPF check of example.com did not finish in time (walking the destination's include)");
+	verdict_clear(&v);
+	spf_timeout_verdict("example.com", 3, &v);
+	assert_string_equal(v.summary,
+	    "SPF check of example.com did not finish in time "
+	    "(evaluating check_host() for --ip)");
+	verdict_clear(&v);
+	/* dns.dmarc: the one lookup, marked. */
+	dmarc_verdict(&dm, &v);
+	assert_int_equal(v.status, RESULT_ERROR);
+	assert_string_equal(
+	    v.summary, "timed out waiting for the TXT records of _dmarc.example.com");
+	verdict_clear(&v);
+	d = cJSON_CreateObject();
+	dmarc_details_json(&dm, d);
+	assert_int_equal(cJSON_GetArraySize(d), 1);
+	assert_string_equal(jstr(d, "lookups.0.name"), "_dmarc.example.com");
+	assert_string_equal(jstr(d, "lookups.0.type"), "TXT");
+	assert_string_equal(jstr(d, "lookups.0.status"), "timeout");
+	assert_null(jpath(d, "record"));
+	cJSON_Delete(d);
+}
+
 int
 main(void)
 {
@@ -1250,6 +1336,7 @@ main(void)
 	    cmocka_unit_test(test_mta_sts),
 	    cmocka_unit_test(test_m365_verification),
 	    cmocka_unit_test(test_tls_rpt),
+	    cmocka_unit_test(test_dns_timeouts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
