@@ -23,6 +23,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_DIR=$(cd "$here/.." && pwd)
+# shellcheck source=contrib/lab/dovecot.sh
+. "$LAB_DIR/dovecot.sh"
 LAB_RUN=${LAB_RUN:-$LAB_DIR/run}
 mkdir -p "$LAB_RUN"
 LAB_RUN=$(cd "$LAB_RUN" && pwd)
@@ -189,19 +191,8 @@ gen_conf() { # side
         sep=/ plaintext=yes quota=$LAB_DST_QUOTA
     fi
 
-    local me_user me_group login_user internal_user internal_group mail_user mail_group
-    me_user=$(id -un); me_group=$(id -gn)
-    if [ "$(id -u)" = 0 ]; then
-        # Dovecot never lets imap/pop3 run as uid 0: mail belongs to an unprivileged user.
-        mail_user=${LAB_MAIL_USER:-nobody}
-        mail_group=${LAB_MAIL_GROUP:-$(id -gn "$mail_user")}
-        internal_user=dovecot internal_group=dovecot login_user=dovenull
-        id dovecot >/dev/null 2>&1 || internal_user=$mail_user internal_group=$mail_group
-        id dovenull >/dev/null 2>&1 || login_user=$mail_user
-    else
-        mail_user=$me_user mail_group=$me_group
-        internal_user=$me_user internal_group=$me_group login_user=$me_user
-    fi
+    local login_user internal_user internal_group mail_user mail_group
+    dovecot_users
     local mail_uid
     mail_uid=$(id -u "$mail_user")
 
@@ -269,15 +260,7 @@ verbose_ssl = yes"
   }'
     fi
 
-    # Unix socket paths are limited to 107 bytes: with a deep LAB_RUN the
-    # base_dir goes to a short path in /tmp and $D/run links to it.
-    if [ ${#D} -gt 70 ] && [ ! -d "$D/run" ]; then
-        local short
-        short=${TMPDIR:-/tmp}/cutover-mail-$(printf '%s' "$D" | md5sum | cut -c1-12)
-        mkdir -p "$short" "$D"
-        chmod 755 "$short"
-        ln -sfn "$short" "$D/run"
-    fi
+    dovecot_short_run "$D" mail
     mkdir -p "$D/run/" "$D/state" "$D/log" "$D/home" "$D/public"
     if [ "$(id -u)" = 0 ]; then
         chown "$mail_user:$mail_group" "$D/home" "$D/public"
@@ -412,26 +395,7 @@ service imap {
 service pop3 {
   process_limit = 1000
 }
-service anvil {
-  chroot =
-  # no auth penalty: tests log in with bad passwords from 127.0.0.1 on purpose,
-  # and anvil would otherwise delay every later login from there by up to 15 s
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-service auth {
-  client_limit = 5000
-}
-service submission-login {
-  chroot =
-}
-service imap-urlauth-login {
-  chroot =
-}
-service managesieve-login {
-  chroot =
-}
+$(dovecot_services)
 service lmtp {
   unix_listener lmtp {
     mode = 0666

@@ -21,6 +21,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_DIR=$(cd "$here/.." && pwd)
+# shellcheck source=contrib/lab/dovecot.sh
+. "$LAB_DIR/dovecot.sh"
 LAB_RUN=${LAB_RUN:-$LAB_DIR/run}
 mkdir -p "$LAB_RUN"
 LAB_RUN=$(cd "$LAB_RUN" && pwd)
@@ -86,24 +88,8 @@ gen_users() {
 
 gen_conf() {
 	local ca=$LAB_RUN/ca mail_user mail_group internal_user internal_group login_user
-	if [ "$(id -u)" = 0 ]; then
-		mail_user=${LAB_MAIL_USER:-nobody}
-		mail_group=${LAB_MAIL_GROUP:-$(id -gn "$mail_user")}
-		internal_user=dovecot internal_group=dovecot login_user=dovenull
-		id dovecot >/dev/null 2>&1 || internal_user=$mail_user internal_group=$mail_group
-		id dovenull >/dev/null 2>&1 || login_user=$mail_user
-	else
-		mail_user=$(id -un) mail_group=$(id -gn) login_user=$mail_user
-		internal_user=$mail_user internal_group=$mail_group
-	fi
-	# Unix socket paths are limited to 107 bytes (see mail.sh)
-	if [ ${#D} -gt 70 ] && [ ! -d "$D/run" ]; then
-		local short
-		short=${TMPDIR:-/tmp}/cutover-oauth-$(printf '%s' "$D" | md5sum | cut -c1-12)
-		mkdir -p "$short" "$D"
-		chmod 755 "$short"
-		ln -sfn "$short" "$D/run"
-	fi
+	dovecot_users
+	dovecot_short_run "$D" oauth
 	mkdir -p "$D/run/" "$D/state" "$D/log" "$HOMES"
 	[ "$(id -u)" = 0 ] && chown "$mail_user:$mail_group" "$HOMES"
 	chmod 755 "$D" "$HOMES" "$D/log" "$D/state"
@@ -270,24 +256,7 @@ service pop3-login {
     ssl = yes
   }
 }
-service anvil {
-  chroot =
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-service auth {
-  client_limit = 5000
-}
-service submission-login {
-  chroot =
-}
-service imap-urlauth-login {
-  chroot =
-}
-service managesieve-login {
-  chroot =
-}
+$(dovecot_services)
 EOF
 	mv "$D/dovecot.conf.tmp" "$D/dovecot.conf"
 }
