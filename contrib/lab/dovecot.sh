@@ -58,3 +58,41 @@ service managesieve-login {
 }
 CONF
 }
+
+# dovecot_logging DIR: the logging settings of dovecot.conf (on stdout): one
+# log file, DIR/log/dovecot.log, with the login lines the tests count.
+dovecot_logging() {
+	cat <<CONF
+log_path = $1/log/dovecot.log
+info_log_path = $1/log/dovecot.log
+debug_log_path = $1/log/dovecot.log
+log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
+# one line per login with the connection's addresses/ports and session id,
+# see contrib/lab/mail/README.md "Counting connections"
+login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l lport=%{lport} mpid=%e %c session=<%{session}>
+login_log_format = %\$: %s
+mail_log_prefix = "%s(%u)<%{pid}><%{session}>: "
+auth_verbose = yes
+CONF
+}
+
+# dovecot_users_ssl CA DH: the users (dovecot_users' variables, set in the
+# caller) and the TLS settings with the lab CA's server certificate in CA and
+# DH (an ssl_dh line, or empty), on stdout.
+dovecot_users_ssl() {
+	cat <<CONF
+default_internal_user = $internal_user
+default_internal_group = $internal_group
+default_login_user = $login_user
+mail_uid = $mail_user
+mail_gid = $mail_group
+first_valid_uid = $(id -u "$mail_user")
+last_valid_uid = 0
+
+ssl = yes
+ssl_cert = <$1/server.pem
+ssl_key = <$1/server.key
+$2
+ssl_min_protocol = TLSv1.2
+CONF
+}

@@ -193,8 +193,6 @@ gen_conf() { # side
 
     local login_user internal_user internal_group mail_user mail_group
     dovecot_users
-    local mail_uid
-    mail_uid=$(id -u "$mail_user")
 
     local locals=""
     [ "$side" = source ] && locals="# hostname-mismatch / expiring / expired certificates on extra loopback addresses
@@ -279,31 +277,10 @@ protocols = imap pop3
 listen = $addrs
 shutdown_clients = yes
 
-log_path = $D/log/dovecot.log
-info_log_path = $D/log/dovecot.log
-debug_log_path = $D/log/dovecot.log
-log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
-# one line per login with the connection's addresses/ports and session id,
-# see README.md "Counting connections"
-login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l lport=%{lport} mpid=%e %c session=<%{session}>
-login_log_format = %\$: %s
-mail_log_prefix = "%s(%u)<%{pid}><%{session}>: "
-auth_verbose = yes
+$(dovecot_logging "$D")
 $debug
 
-default_internal_user = $internal_user
-default_internal_group = $internal_group
-default_login_user = $login_user
-mail_uid = $mail_user
-mail_gid = $mail_group
-first_valid_uid = $mail_uid
-last_valid_uid = 0
-
-ssl = yes
-ssl_cert = <$ca/server.pem
-ssl_key = <$ca/server.key
-$dh
-ssl_min_protocol = TLSv1.2
+$(dovecot_users_ssl "$ca" "$dh")
 $locals
 
 disable_plaintext_auth = $plaintext

@@ -140,31 +140,12 @@ state_dir = $D/state
 protocols = imap pop3
 listen = $ADDR
 shutdown_clients = yes
-log_path = $D/log/dovecot.log
-info_log_path = $D/log/dovecot.log
-debug_log_path = $D/log/dovecot.log
-log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
-login_log_format_elements = user=<%u> method=%m rip=%r rport=%{rport} lip=%l lport=%{lport} mpid=%e %c session=<%{session}>
-login_log_format = %\$: %s
-mail_log_prefix = "%s(%u)<%{pid}><%{session}>: "
-auth_verbose = yes
+$(dovecot_logging "$D")
 # process titles "[user ip ...]": the IdP's cut_sessions finds a session's user
 verbose_proctitle = yes
 $debug
 
-default_internal_user = $internal_user
-default_internal_group = $internal_group
-default_login_user = $login_user
-mail_uid = $mail_user
-mail_gid = $mail_group
-first_valid_uid = $(id -u "$mail_user")
-last_valid_uid = 0
-
-ssl = yes
-ssl_cert = <$ca/server.pem
-ssl_key = <$ca/server.key
-$dh
-ssl_min_protocol = TLSv1.2
+$(dovecot_users_ssl "$ca" "$dh")
 
 # Like Exchange Online: AUTH=PLAIN is offered but no password is ever accepted
 # (no passdb serves PLAIN/LOGIN); tokens via XOAUTH2 or OAUTHBEARER.
