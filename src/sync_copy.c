@@ -388,6 +388,8 @@ worker_watermark(struct sync_worker *w, int expunged_ok)
 {
 	struct wm_view v = {w->msgs, expunged_ok};
 
+	if (w->wm_hold)
+		return 0; /* an earlier chunk of the listing left one unsettled */
 	return sync_watermark(&v, w->n_msgs, wm_mark, &w->wm_cursor);
 }
 
