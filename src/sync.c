@@ -66,6 +66,7 @@
 #include "util.h"
 
 static void worker_next(struct sync_worker *w);
+static int meta_more(struct sync_worker *w);
 static void mbox_activate(struct sync_mbox *m, int on);
 static void mbox_check_done(struct sync_mbox *m);
 static void mbox_fatal(struct sync_mbox *m, const char *fmt, ...)
@@ -195,6 +196,41 @@ batch_free(struct sync_batch *b)
 	free(b);
 }
 
+/* A pass lists the folder from its start again (worker_meta). */
+static void
+meta_reset(struct sync_worker *w)
+{
+	w->meta_next = w->meta_hi = w->meta_span = 0;
+	w->meta_chunks = w->wm_hold = w->none_done = 0;
+	w->meta_listed = 0;
+	w->meta_arrived = 0;
+	free(w->done_rng);
+	w->done_rng = NULL;
+	w->n_done_rng = 0;
+}
+
+/* Did this pass copy source UID? (the chunk in hand, or an earlier one) */
+int
+worker_copied_now(struct sync_worker *w, uint32_t uid)
+{
+	const struct sync_msg *m = worker_find_msg(w, uid);
+	size_t lo = 0, hi = w->n_done_rng;
+
+	if (m != NULL)
+		return m->st == M_DONE;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (uid < w->done_rng[mid][0])
+			hi = mid;
+		else if (uid > w->done_rng[mid][1])
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 /* Forget everything about the folder the worker had (not the connections). */
 static void
 worker_reset_folder(struct sync_worker *w)
@@ -221,6 +257,7 @@ worker_reset_folder(struct sync_worker *w)
 	w->perm_known = w->perm_any = 0;
 	w->next_req = w->next_expect = 0;
 	w->wm_cursor = 0;
+	meta_reset(w);
 	w->settle_round = 0;
 	w->settle_top = w->settle_seen = 0;
 	w->settle_changed_ms = 0;
@@ -281,8 +318,8 @@ folder_settled(struct sync_worker *w)
 
 	if (w->m->run->o.dry_run || !w->have_sf || !w->chg_settled || w->src_modseq == 0 ||
 	    f->errors > 0 || f->error != NULL || f->deleted_pending > 0 || f->missing > 0 ||
-	    w->failing)
-		return;
+	    w->failing || w->wm_hold)
+		return; /* wm_hold: an earlier chunk left one unsettled (older than --since) */
 	for (size_t i = 0; i < w->n_msgs; i++)
 		if (w->msgs[i].st != M_DONE && w->msgs[i].st != M_SKIP)
 			return;
@@ -504,6 +541,7 @@ check_resolve(struct sync_worker *w)
 		/* The copies the check found missing are FAILED rows now: one more
 		 * pass over the folder copies them (and is checked once more). */
 		worker_reset_pass(w);
+		meta_reset(w);
 		worker_meta(w);
 		return;
 	}
@@ -682,14 +720,16 @@ worker_finish(struct sync_worker *w)
 	/* Everything the pass listed settled: the DONE rows above last_uid it
 	 * skipped (reconciled after a crash) are settled too, so the end of the
 	 * pass may pass them (every UID up to there was listed or is a row). */
-	if (w->fetch_errors == 0 && w->wm_cursor == w->n_msgs && w->n_skip > 0 &&
-	    w->skip_uids[w->n_skip - 1] > wm)
+	if (w->fetch_errors == 0 && w->meta_hi == 0 && !w->wm_hold && w->wm_cursor == w->n_msgs &&
+	    w->n_skip > 0 && w->skip_uids[w->n_skip - 1] > wm)
 		wm = w->skip_uids[w->n_skip - 1];
 	if (wm > 0 && syncstate_set_last_uid(st, w->sf.id, wm) != 0) {
 		worker_fail(
 		    w, 0, 0, "cannot update %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
+	if (meta_more(w))
+		return;
 	if (w->m->run->o.dry_run || w->dst == NULL || w->dst_uidvalidity == 0 ||
 	    w->f->check_rounds >= 2) {
 		folder_done(w);
@@ -702,6 +742,53 @@ worker_finish(struct sync_worker *w)
 }
 
 /* ================================================================ metadata ===== */
+
+/*
+ * The chunk in hand is done (copied, or counted by --dry-run): list the next
+ * one, if the listing stopped short of "*". The UIDs copied are kept as
+ * ranges (worker_copied_now); a chunk that left a message unsettled holds
+ * last_uid where it is for the rest of the pass (I2: wm_hold).
+ */
+static int
+meta_more(struct sync_worker *w)
+{
+	struct sync_folder *f = w->f;
+
+	if (w->meta_hi == 0 || w->fetch_errors > 0 || w->failing)
+		return 0;
+	if (w->wm_cursor < w->n_msgs)
+		w->wm_hold = 1;
+	for (size_t i = 0; i < w->n_msgs; i++) {
+		const struct sync_msg *m = &w->msgs[i];
+		size_t k = w->n_done_rng;
+
+		if (m->uid >= w->sf.seen_uidnext)
+			w->meta_arrived++;
+		if (m->st == M_NEW && !w->m->run->o.dry_run)
+			f->skipped++; /* expunged while we copied */
+		if (m->st != M_DONE)
+			continue;
+		if (k > 0 && w->done_rng[k - 1][1] + 1 == m->uid) {
+			w->done_rng[k - 1][1] = m->uid;
+			continue;
+		}
+		if (k % 256 == 0)
+			w->done_rng = xrealloc(w->done_rng, (k + 256) * sizeof(*w->done_rng));
+		w->done_rng[k][0] = w->done_rng[k][1] = m->uid;
+		w->n_done_rng++;
+	}
+	w->meta_listed += w->n_msgs;
+	/* sparse UIDs: wider chunks; dense again: narrower */
+	if (w->n_msgs < SYNC_META_MSGS / 2 && w->meta_span < (1u << 30))
+		w->meta_span *= 2;
+	else if (w->n_msgs > SYNC_META_MSGS && w->meta_span > SYNC_META_MSGS)
+		w->meta_span /= 2;
+	w->meta_next = w->meta_hi + 1;
+	w->meta_chunks++;
+	worker_reset_pass(w);
+	worker_meta(w);
+	return 1;
+}
 
 /* Keep the flag for APPEND? Keywords only where PERMANENTFLAGS allow them. */
 int
@@ -953,6 +1040,9 @@ meta_asked(struct sync_worker *w, uint32_t uid)
 		return 0;
 	if (sync_has_u32(w->skip_uids, w->n_skip, uid))
 		return 0;
+	/* a chunk of the listing: its UID range only (worker_meta) */
+	if ((w->meta_hi != 0 && uid > w->meta_hi) || (w->meta_chunks > 0 && uid < w->meta_next))
+		return 0;
 	if (uid > w->sf.last_uid || sync_has_u32(w->failed_uids, w->n_failed, uid))
 		return 1;
 	/* --verify lists every message: those the state has no row for (I4). */
@@ -1122,12 +1212,13 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			run->stats.bytes_total += m->size;
 		}
 	}
-	if (w->src_exists > w->n_msgs && f->check_rounds == 0)
-		f->skipped += w->src_exists - w->n_msgs;
+	if (w->meta_hi == 0 && f->check_rounds == 0 && w->src_exists > w->meta_listed + w->n_msgs)
+		f->skipped += w->src_exists - (w->meta_listed + w->n_msgs);
 	if (!run->o.dry_run && f->too_large > 0 && meta_record_skipped(w) != 0)
 		return;
 	if (run->o.dry_run) {
-		folder_done(w);
+		if (!meta_more(w))
+			folder_done(w);
 		return;
 	}
 	if (n == 0) {
@@ -1135,6 +1226,21 @@ meta_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		return;
 	}
 	worker_copy(w);
+}
+
+/* The UID set of the next chunk of the listing (and the failed UIDs first):
+ * about SYNC_META_MSGS messages, the last one up to "*". */
+static char *
+meta_range(struct sync_worker *w, const char *failed)
+{
+	uint32_t lo = w->meta_next;
+
+	if (w->src_uidnext > lo && w->src_uidnext - lo > w->meta_span)
+		w->meta_hi = lo + w->meta_span - 1;
+	if (w->meta_hi != 0)
+		return failed != NULL ? xasprintf("%s,%u:%u", failed, lo, w->meta_hi)
+		                      : xasprintf("%u:%u", lo, w->meta_hi);
+	return failed != NULL ? xasprintf("%s,%u:*", failed, lo) : xasprintf("%u:*", lo);
 }
 
 void
@@ -1147,15 +1253,29 @@ worker_meta(struct sync_worker *w)
 	char *set, *failed_set = NULL;
 
 	w->ph = W_META;
+	if (w->meta_chunks == 0) {
+		int64_t done = 0;
+
+		w->meta_next = w->sf.last_uid + 1;
+		w->meta_span = SYNC_META_MSGS;
+		if (syncstate_done_count(st, w->sf.id, w->dst_uidvalidity, &done) != 0)
+			goto dberr;
+		w->none_done = done == 0;
+	}
+	w->meta_hi = 0;
 	/* DONE rows above last_uid (reconciled or recovered) are not copied again. */
-	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, w->sf.last_uid, &rows, &n) != 0)
+	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, w->meta_next - 1, &rows, &n) != 0)
 		goto dberr;
 	w->skip_uids = xcalloc(n ? n : 1, sizeof(*w->skip_uids));
 	for (size_t i = 0; i < n; i++)
 		w->skip_uids[i] = rows[i].src_uid;
 	w->n_skip = n;
 	syncstate_msgs_free(rows, n);
-	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_FAILED, 0, &rows, &n) != 0)
+	rows = NULL;
+	n = 0;
+	/* the failed ones: with the first chunk */
+	if (w->meta_chunks == 0 &&
+	    syncstate_msgs(st, w->sf.id, SYNCSTATE_FAILED, 0, &rows, &n) != 0)
 		goto dberr;
 	w->failed_uids = xcalloc(n ? n : 1, sizeof(*w->failed_uids));
 	for (size_t i = 0; i < n; i++)
@@ -1172,10 +1292,9 @@ worker_meta(struct sync_worker *w)
 				w->known_uids[w->n_known++] = rows[i].src_uid;
 		syncstate_msgs_free(rows, n);
 		set = xstrdup("1:*");
-	} else if (w->n_failed == 0 && w->src_uidnext != 0 &&
-	    w->sf.last_uid + 1 >= w->src_uidnext) {
-		if (w->src_exists > 0 && w->f->check_rounds == 0)
-			w->f->skipped += w->src_exists;
+	} else if (w->n_failed == 0 && w->src_uidnext != 0 && w->meta_next >= w->src_uidnext) {
+		if (w->src_exists > w->meta_listed && w->f->check_rounds == 0)
+			w->f->skipped += w->src_exists - w->meta_listed;
 		if (w->m->run->o.dry_run)
 			folder_done(w);
 		else
@@ -1185,9 +1304,9 @@ worker_meta(struct sync_worker *w)
 		size_t taken;
 
 		failed_set = sync_set_str(w->failed_uids, w->n_failed, &taken);
-		set = xasprintf("%s,%u:*", failed_set, w->sf.last_uid + 1);
+		set = meta_range(w, failed_set);
 	} else {
-		set = xasprintf("%u:*", w->sf.last_uid + 1);
+		set = meta_range(w, NULL);
 	}
 	free(failed_set);
 	worker_sink_mode(w, w->src, SINK_NONE);

@@ -32,6 +32,9 @@
  *      literal sink, straight into MULTIAPPEND (RFC 3502) commands on the
  *      destination. Memory does not grow with message size: the source is
  *      paused while the destination's send buffer is above a high mark.
+ *      Nor with the folder's size: the metadata is listed in UID ranges of
+ *      about 10,000 messages (SYNC_META_MSGS), each copied before the next
+ *      is listed (--verify lists the whole folder at once).
  *
  * Exactly once: a batch's intents (source UID, size, SHA-256, Message-ID,
  * destination UIDVALIDITY and UIDNEXT lower bound) are committed to SQLite

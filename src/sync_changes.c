@@ -486,7 +486,7 @@ changes_fetch_done(struct imap_client *c, const struct imap_response *r, void *a
 static int
 changes_since_ok(struct sync_worker *w)
 {
-	uint32_t arrived = 0;
+	uint32_t arrived = w->meta_arrived; /* listed by earlier chunks */
 
 	if (w->sf.seen_modseq == 0 || w->src_modseq == 0 || w->sf.seen_uidnext == 0 ||
 	    w->sf.last_uid >= w->sf.seen_uidnext || !imap_client_has_cap(w->src, "CONDSTORE"))
@@ -516,21 +516,19 @@ worker_changes(struct sync_worker *w)
 	char set[32];
 
 	w->ph = W_CHANGES;
-	if (syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
+	/* The pass began without copies (a full copy): none to read. */
+	if (!w->none_done && syncstate_msgs(st, w->sf.id, SYNCSTATE_DONE, 0, &rows, &n) != 0) {
 		worker_fail(w, 0, 0, "cannot read %s: %s", syncstate_path(st), syncstate_error(st));
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct syncstate_msg tmp;
 
-		const struct sync_msg *now;
-
 		/* Only copies made by earlier passes: this pass's own copies carry
 		 * the flags of now (a full copy lists no flags a second time). */
 		if (rows[i].dst_uidvalidity != w->dst_uidvalidity || rows[i].dst_uid == 0)
 			continue;
-		now = worker_find_msg(w, rows[i].src_uid);
-		if (now != NULL && now->st == M_DONE)
+		if (worker_copied_now(w, rows[i].src_uid))
 			continue;
 		tmp = rows[k];
 		rows[k++] = rows[i];

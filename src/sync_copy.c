@@ -21,6 +21,7 @@
 #include "util.h"
 
 static void copy_pump(struct sync_worker *w);
+static void batch_untagged(struct imap_client *c, const struct imap_response *r, void *arg);
 
 /* ================================================================ run-wide rate ===== */
 
@@ -231,7 +232,7 @@ copy_begin(struct sync_worker *w, struct sync_msg *m, uint64_t total)
 			return -1;
 		}
 		w->open = b;
-		imap_cmd_send_open(b->cmd, NULL, batch_done, b);
+		imap_cmd_send_open(b->cmd, batch_untagged, batch_done, b);
 	}
 	/* RFC 3502: append-message = SP [flag-list SP] [date-time SP] literal */
 	pre = xasprintf(" %s%s%s%s ", m->flags, m->date != NULL ? " \"" : "",
@@ -250,6 +251,23 @@ copy_begin(struct sync_worker *w, struct sync_msg *m, uint64_t total)
 	w->cur = m;
 	w->cur_live = 1;
 	return 0;
+}
+
+/* The destination's EXISTS as its APPEND answers announce it (RFC 3501
+ * 7.3.1, 7.4.1): I4's count after the pass (worker_check) needs it, the NOOP
+ * there repeats nothing already announced. */
+static void
+batch_untagged(struct imap_client *c, const struct imap_response *r, void *arg)
+{
+	struct sync_batch *b = arg;
+
+	(void)c;
+	if (r->keyword == NULL || !r->has_number)
+		return;
+	if (util_strieq(r->keyword, "EXISTS"))
+		b->w->dst_exists = r->number;
+	else if (util_strieq(r->keyword, "EXPUNGE") && b->w->dst_exists > 0)
+		b->w->dst_exists--;
 }
 
 static void
@@ -388,6 +406,8 @@ worker_watermark(struct sync_worker *w, int expunged_ok)
 {
 	struct wm_view v = {w->msgs, expunged_ok};
 
+	if (w->wm_hold)
+		return 0; /* an earlier chunk of the listing left one unsettled */
 	return sync_watermark(&v, w->n_msgs, wm_mark, &w->wm_cursor);
 }
 

@@ -34,6 +34,9 @@
 
 #include "util.h"
 
+#ifndef SYNC_META_MSGS       /* tests build with a small one: -DSYNC_META_MSGS=7 */
+#define SYNC_META_MSGS 10000 /* messages listed (and held) per metadata FETCH */
+#endif
 #define SYNC_FETCH_MSGS 200                         /* messages per UID FETCH of bodies */
 #define SYNC_FETCH_BYTES (16u * 1024 * 1024)        /* bytes per UID FETCH of bodies */
 #define SYNC_FETCH_WINDOW 2                         /* body FETCH commands in flight */
@@ -174,7 +177,17 @@ struct sync_worker {
 	uint32_t *failed_uids;
 	size_t n_failed;
 	size_t next_req, next_expect;
-	size_t wm_cursor;                   /* sync_watermark's cursor over msgs (I2) */
+	size_t wm_cursor; /* sync_watermark's cursor over msgs (I2) */
+	/* The listing in chunks of about SYNC_META_MSGS messages (worker_meta,
+	 * meta_more): memory does not grow with the folder. */
+	uint32_t meta_next, meta_hi, meta_span; /* next chunk from; this one's end (0: "*"); UIDs */
+	int meta_chunks;                        /* chunks listed by this pass */
+	int wm_hold;   /* a chunk left something unsettled: last_uid stays (I2) */
+	int none_done; /* the pass began without DONE rows: no copy to follow (worker_changes) */
+	uint64_t meta_listed;    /* messages the earlier chunks listed */
+	uint32_t meta_arrived;   /* of which at or above the settled pass's UIDNEXT */
+	uint32_t (*done_rng)[2]; /* UID ranges the earlier chunks copied (worker_changes) */
+	size_t n_done_rng;
 	const struct sync_matcher *matcher; /* the matching step in progress (sync_match.c) */
 	int settle_round;                   /* times the intents were looked for (I3) */
 	int64_t settle_now, settle_ms, settle_wait; /* this round: clock, settle time, wait */
@@ -315,6 +328,7 @@ void flow_timer_cb(evutil_socket_t fd, short what, void *arg);
 int64_t sync_rate_wait(struct sync_run *run);
 void worker_copy(struct sync_worker *w);
 struct sync_msg *worker_find_msg(struct sync_worker *w, uint32_t uid);
+int worker_copied_now(struct sync_worker *w, uint32_t uid);
 void worker_sink_mode(struct sync_worker *w, struct imap_client *c, enum sync_sink_mode mode);
 uint32_t worker_watermark(struct sync_worker *w, int expunged_ok);
 

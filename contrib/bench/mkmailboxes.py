@@ -13,6 +13,14 @@ plan's mailbox sheet format).
 With "both", every user is also added to the destination instance (same
 folders, password bNNNN-dst-pw) and the sheet names that password, for
 plans that log in on both sides (contrib/bench/scale.sh).
+
+  mkmailboxes.py LAB_RUN big USER N
+
+fills the existing source user USER (an empty mailbox of the lab, e.g.
+user001@lab.test) with N messages for the sync benchmarks
+(contrib/bench/final.sh): INBOX holds 75% (unread), Archive.2020 10%,
+Archive.2019 7.5%, Projects 5%, Work 2.5% (read), bodies of about 0.5, 2 or
+8 KB. 200,000 messages take about a minute.
 """
 import os
 import sys
@@ -36,7 +44,42 @@ def message(user, folder, i):
     return body.replace("\r\n", "\n").encode()
 
 
+BIG_FOLDERS = [("Archive.2020", 0.10), ("Archive.2019", 0.075), ("Projects", 0.05), ("Work", 0.025)]
+
+
+def big(lab_run, user, n):
+    home = os.path.join(lab_run, "mail", "source", "home")
+    st = os.stat(home)
+    md = os.path.join(home, user, "Maildir")
+    counts = [(f, int(n * share)) for f, share in BIG_FOLDERS]
+    counts.insert(0, ("INBOX", n - sum(c for _, c in counts)))
+    filler = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do\n" * 140).encode()
+    now = int(time.time())
+    for j, (folder, count) in enumerate(counts):
+        d = md if folder == "INBOX" else os.path.join(md, "." + folder)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        flags = "" if folder == "INBOX" else "S"
+        for i in range(count):
+            head = (f"From: sender{i % 997}@example.net\nTo: {user}\n"
+                    f"Subject: {folder} message {i}\nMessage-ID: <big.{j}.{i}@bench>\n"
+                    f"Date: Mon, 01 Jan 2024 10:00:00 +0000\n\n").encode()
+            data = head + filler[:(500, 2000, 8000, 2000)[i % 4]] + b"\n"
+            name = f"{now - count + i}.M{j}P{i}.bench,S={len(data)}:2,{flags}"
+            path = os.path.join(d, "cur", name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.utime(path, (now - count + i, now - count + i))
+    for r, dirs, files in os.walk(os.path.join(home, user)):
+        os.chown(r, st.st_uid, st.st_gid)
+        for f in files:
+            os.chown(os.path.join(r, f), st.st_uid, st.st_gid)
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[2] == "big":
+        big(sys.argv[1], sys.argv[3], int(sys.argv[4]))
+        return
     lab_run, n = sys.argv[1], int(sys.argv[2])
     nf = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     nm = int(sys.argv[4]) if len(sys.argv) > 4 else 3

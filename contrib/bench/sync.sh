@@ -20,98 +20,17 @@
 # Needs mbsync (apt-get install isync), /usr/bin/time, bc, the cutover binary.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-bin=${CUTOVER_BIN:-$root/cutover}
-base=${BENCH_MAIL_PORT_BASE:-52000}
+# shellcheck source=contrib/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 jobs=${BENCH_JOBS:-2}
 delta=${DELTA:-500}
-py=/usr/bin/python3
-[ -x "$bin" ] || { echo "sync.sh: no cutover binary at $bin (make cutover)" >&2; exit 1; }
-command -v mbsync >/dev/null || { echo "sync.sh: needs mbsync (apt-get install isync)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "sync.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-
-run=$(mktemp -d /tmp/cutover-syncbench-XXXXXX)
-chmod 755 "$run"
-export LAB_RUN=$run
-export LAB_SRC_IMAP=$((base + 143)) LAB_SRC_IMAPS=$((base + 993)) LAB_SRC_POP3=$((base + 110))
-export LAB_SRC_POP3S=$((base + 995)) LAB_DST_IMAP=$((base + 1143)) LAB_DST_IMAPS=$((base + 1993))
-export LAB_DST_POP3=$((base + 1110)) LAB_DST_POP3S=$((base + 1995))
-mail=$root/contrib/lab/mail/mail.sh
-cleanup() {
-	bash "$mail" down >/dev/null 2>&1 || true
-	rm -rf "$run"
-}
-trap cleanup EXIT
-bash "$mail" up >/dev/null 2>&1
+bench_needs sync.sh
+bench_lab_up syncbench
 bash "$mail" populate >/dev/null
 
-pw() { awk -F'\t' -v s="$1" -v u="$2" '$1 == s && $3 == u {print $4}' "$run/mail/users.tsv"; }
-
-# ---- mbsync: alice (source) -> user001 (destination) ----
-# mbsync checks the certificate's host name against DNS names only; listing
-# the lab's server certificate in CertificateFile trusts it explicitly.
-mkdir -p "$run/mbsync"
-cat >"$run/mbsync/rc" <<EOF
-IMAPAccount src
-Host 127.0.0.1
-Port $LAB_SRC_IMAPS
-User alice@lab.test
-Pass $(pw source alice@lab.test)
-SSLType IMAPS
-CertificateFile $run/ca/server.pem
-
-IMAPStore src
-Account src
-
-IMAPAccount dst
-Host 127.0.0.2
-Port $LAB_DST_IMAPS
-User user001@lab.test
-Pass $(pw destination user001@lab.test)
-SSLType IMAPS
-CertificateFile $run/ca/server.pem
-
-IMAPStore dst
-Account dst
-
-Channel c
-Far :src:
-Near :dst:
-Patterns * !"Sent Items" !"Deleted Items" !"Junk Email"
-Create Near
-Sync Pull
-Expunge None
-SyncState $run/mbsync/state/
-EOF
-chmod 600 "$run/mbsync/rc"
-mkdir -p "$run/mbsync/state"
-
-# ---- cutover: alice (source) -> user002 (destination) ----
-cat >"$run/plan.json" <<EOF
-{"domain": "lab.test", "ca_file": "$run/ca.pem",
- "source": {"imap": "imaps://127.0.0.1:$LAB_SRC_IMAPS"},
- "destination": {"imap": "imaps://127.0.0.2:$LAB_DST_IMAPS"},
- "mailboxes": [{"source_user": "alice@lab.test", "source_password": "$(pw source alice@lab.test)",
-                "dest_user": "user002@lab.test", "dest_password": "$(pw destination user002@lab.test)"}],
- "state_dir": "$run/state"}
-EOF
-chmod 600 "$run/plan.json"
-
-# Messages and bytes in USER's destination mailbox.
-dst_count() {
-	bash "$mail" doveadm destination -f tab mailbox status -u "$1" 'messages vsize' '*' |
-		awk -F'\t' 'NR > 1 {m += $2; v += $3} END {printf "%d %d\n", m, v}'
-}
-
-# /usr/bin/time -v OUT -> "wall_s cpu_s rss_kib"
-times_of() {
-	awk -F': ' '
-		/Elapsed \(wall clock\)/ { n = split($2, a, ":"); w = (n == 3) ? a[1]*3600 + a[2]*60 + a[3] : a[1]*60 + a[2] }
-		/User time/ { u = $2 } /System time/ { s = $2 }
-		/Maximum resident set size/ { r = $2 }
-		END { printf "%.3f %.3f %d\n", w, u + s, r }' "$1"
-}
+# mbsync: alice (source) -> user001 (destination); cutover: alice -> user002
+mbsync_rc "$run/mbsync/rc" alice@lab.test user001@lab.test '* !"Sent Items" !"Deleted Items" !"Junk Email"'
+sync_plan "$run/plan.json" alice@lab.test user002@lab.test "$run/state"
 
 # run_mbsync -> "msgs bytes wall cpu rss"
 run_mbsync() {
