@@ -204,4 +204,4 @@ format:
 clean:
 	rm -rf build build-san build-fuzz cutover
 
--include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(sort build build-san build-fuzz $(BUILD)) -name '*.d' 2>/dev/null)
