@@ -226,7 +226,7 @@ csv_render(const struct report *rep)
 	strbuf_init(&b, CSV_MAX_BYTES);
 	strbuf_append(&b, header, sizeof(header) - 1);
 	for (size_t i = 0; i < rep->n_results; i++) {
-		const struct result *res = rep->results[i];
+		const struct result *res = rpt_at(rep, i, 1);
 
 		if (!csv_mailbox_check(res))
 			continue;
@@ -256,6 +256,7 @@ csv_render(const struct report *rep)
 	free(rows);
 	free(sorted);
 	free(items);
+	rpt_unload(rep); /* the copies rpt_at read back for the sheet */
 	if (b.over) {
 		strbuf_free(&b);
 		return NULL;
