@@ -189,6 +189,8 @@ console_groupable(enum section sec, enum result_status st)
 static void
 console_group(struct console_item *it, size_t n)
 {
+	if (n == 0)
+		return; /* IT may be NULL, which qsort must not get */
 	for (size_t i = 0; i < n; i++)
 		it[i].cause = console_cause(it[i].res->summary, &it[i].own);
 	qsort(it, n, sizeof(*it), console_cmp_item);

@@ -38,6 +38,7 @@ rpt_new(const char *command, const char *target)
 	rep->command = xstrdup(command);
 	rep->target = xstrdup(target);
 	rep->started_at = time(NULL);
+	rep->kept = xcalloc(1, sizeof(*rep->kept));
 	return rep;
 }
 
@@ -47,6 +48,7 @@ rpt_free(struct report *rep)
 	if (rep == NULL)
 		return;
 	rpt_unload(rep);
+	free(rep->kept);
 	free(rep->entries);
 	spool_free(rep->spool);
 	spool_free(rep->mem_spool);
@@ -166,6 +168,9 @@ rpt_utf8_str(char **s)
  * (RPT_NONE: NULL). Written and read by this process only.
  */
 #define RPT_NONE UINT32_MAX
+/* struct rpt_entry.at: offset << 8, this bit, the status below it. */
+#define RPT_IN_MEM 0x80u
+#define RPT_STATUS 0x7fu
 enum { RPT_ID, RPT_SUBJECT, RPT_SUMMARY, RPT_ADVICE, RPT_DETAILS, RPT_FIELDS };
 
 struct rpt_rec {
@@ -216,6 +221,8 @@ static void
 rpt_store(struct report *rep, struct rpt_entry *e, struct result *res)
 {
 	size_t len;
+	uint64_t off;
+	int in_mem;
 	char *rec;
 	char *err = NULL;
 
@@ -231,15 +238,15 @@ rpt_store(struct report *rep, struct rpt_entry *e, struct result *res)
 		rep->spool_failed = rep->spool == NULL;
 		free(err); /* not fatal: the results stay in memory */
 	}
-	e->in_mem = rep->spool == NULL || spool_put(rep->spool, rec, len, &e->off) != 0;
-	if (e->in_mem) {
+	in_mem = rep->spool == NULL || spool_put(rep->spool, rec, len, &off) != 0;
+	if (in_mem) {
 		if (rep->mem_spool == NULL)
 			rep->mem_spool = spool_new_mem();
-		(void)spool_put(rep->mem_spool, rec, len, &e->off); /* memory: cannot fail */
+		(void)spool_put(rep->mem_spool, rec, len, &off); /* memory: cannot fail */
 	}
+	e->at = off << 8 | (in_mem ? RPT_IN_MEM : 0) | (uint64_t)rpt_status_of(res);
 	e->len = (uint32_t)len;
-	e->seq = res->seq;
-	e->status = (uint8_t)rpt_status_of(res);
+	e->seq = (uint32_t)res->seq;
 	free(rec);
 	result_free(res);
 }
@@ -290,8 +297,8 @@ static struct result *
 rpt_read(const struct report *rep, size_t i, int with_details)
 {
 	const struct rpt_entry *e = &rep->entries[i];
-	struct spool *sp = e->in_mem ? rep->mem_spool : rep->spool;
-	char *rec = sp != NULL ? spool_get(sp, e->off, e->len) : NULL;
+	struct spool *sp = (e->at & RPT_IN_MEM) ? rep->mem_spool : rep->spool;
+	char *rec = sp != NULL ? spool_get(sp, e->at >> 8, e->len) : NULL;
 	struct result *res = rec != NULL ? rpt_parse_record(rec, e->len, with_details) : NULL;
 
 	free(rec);
@@ -319,30 +326,54 @@ rpt_get_brief(const struct report *rep, size_t i)
 struct result *
 rpt_at(const struct report *rep, size_t i, int details)
 {
-	struct rpt_entry *e = &rep->entries[i];
+	struct rpt_kept *k = rep->kept;
 
-	if (e->loaded != NULL && details && e->loaded->details == NULL) {
-		result_free(e->loaded);
-		e->loaded = NULL;
+	if (k->v == NULL)
+		k->v = xcalloc(rep->n_results + 1, sizeof(*k->v));
+	if (k->v[i] != NULL && details && k->v[i]->details == NULL) {
+		result_free(k->v[i]);
+		k->v[i] = NULL;
+		k->n--;
 	}
-	if (e->loaded == NULL)
-		e->loaded = rpt_read(rep, i, details);
-	return e->loaded;
+	if (k->v[i] == NULL) {
+		k->v[i] = rpt_read(rep, i, details);
+		k->n++;
+	}
+	return k->v[i];
 }
 
 void
 rpt_unload(const struct report *rep)
 {
-	for (size_t i = 0; i < rep->n_results; i++) {
-		result_free(rep->entries[i].loaded);
-		rep->entries[i].loaded = NULL;
+	struct rpt_kept *k = rep->kept;
+
+	for (size_t i = 0; k->v != NULL && i < rep->n_results; i++)
+		result_free(k->v[i]);
+	free(k->v);
+	k->v = NULL;
+	k->n = 0;
+}
+
+/* Result I changes place or content: drop its kept copy, or all of them
+ * when results move (rpt_add may grow the report, rpt_sort reorders). */
+static void
+rpt_forget(struct report *rep, size_t i)
+{
+	if (rep->kept->v == NULL)
+		return;
+	if (i >= rep->n_results) {
+		rpt_unload(rep);
+	} else if (rep->kept->v[i] != NULL) {
+		result_free(rep->kept->v[i]);
+		rep->kept->v[i] = NULL;
+		rep->kept->n--;
 	}
 }
 
 enum result_status
 rpt_status_at(const struct report *rep, size_t i)
 {
-	return (enum result_status)rep->entries[i].status;
+	return (enum result_status)(rep->entries[i].at & RPT_STATUS);
 }
 
 void
@@ -358,6 +389,7 @@ rpt_add(struct report *rep, struct result *res)
 		rep->entries = xrealloc(rep->entries, 8 * sizeof(*rep->entries));
 	else if (n >= 8 && (n & (n - 1)) == 0)
 		rep->entries = xrealloc(rep->entries, 2 * n * sizeof(*rep->entries));
+	rpt_forget(rep, n); /* the kept copies' array is as long as the report was */
 	memset(&rep->entries[n], 0, sizeof(rep->entries[n]));
 	rpt_store(rep, &rep->entries[n], res);
 	rep->n_results = n + 1;
@@ -366,11 +398,8 @@ rpt_add(struct report *rep, struct result *res)
 void
 rpt_replace(struct report *rep, size_t i, struct result *res)
 {
-	struct rpt_entry *e = &rep->entries[i];
-
-	result_free(e->loaded);
-	e->loaded = NULL;
-	rpt_store(rep, e, res);
+	rpt_forget(rep, i);
+	rpt_store(rep, &rep->entries[i], res);
 }
 
 static int
@@ -384,6 +413,7 @@ rpt_cmp_seq(const void *a, const void *b)
 void
 rpt_sort(struct report *rep, size_t from)
 {
+	rpt_forget(rep, rep->n_results);
 	if (from < rep->n_results)
 		qsort(
 		    rep->entries + from, rep->n_results - from, sizeof(*rep->entries), rpt_cmp_seq);

@@ -21,15 +21,19 @@
  * What stays in memory of one result: where it waits in the spool, and what
  * counting and ordering need. The rest (id, subject, summary, advice,
  * details) is read back one result at a time (rpt_get, rpt_at), so a report
- * of 100,000 results holds 32 bytes of each.
+ * of 100,000 results holds 16 bytes of each (1.6 MB).
  */
 struct rpt_entry {
-	uint64_t seq;          /* schedule order (struct result.seq) */
-	uint64_t off;          /* the record's place in the spool */
-	uint32_t len;          /* and its length */
-	uint8_t status;        /* rpt_status_of() the result */
-	uint8_t in_mem;        /* in MEM_SPOOL: SPOOL could not take it */
-	struct result *loaded; /* rpt_at's copy, or NULL */
+	uint64_t at;  /* the record's place in the spool << 8 | in memory spool (0x80) |
+	                 status (rpt_status_of); read through report.c only */
+	uint32_t seq; /* schedule order (struct result.seq; 4 billion results) */
+	uint32_t len; /* the record's length */
+};
+
+/* The copies rpt_at keeps (by result), until rpt_unload. */
+struct rpt_kept {
+	struct result **v; /* n_results long, or NULL when none is kept */
+	size_t n;          /* copies kept */
 };
 
 struct report {
@@ -43,12 +47,14 @@ struct report {
 	int allow_old_tls;         /* --allow-old-tls was given */
 	struct rpt_entry *entries; /* owned; report order */
 	size_t n_results;
+	struct rpt_kept *kept;   /* owned, made by rpt_new */
 	struct spool *spool;     /* where the results wait (a scratch file), or NULL */
 	struct spool *mem_spool; /* where they wait when no file can take them */
 	int spool_failed;        /* no scratch file could be made */
 };
 
-/* A new empty report for COMMAND about TARGET (either may be NULL). */
+/* A new empty report for COMMAND about TARGET (either may be NULL). A
+ * struct report is made by rpt_new only. */
 struct report *rpt_new(const char *command, const char *target);
 /* Free the report and every result in it. */
 void rpt_free(struct report *rep);
@@ -70,8 +76,8 @@ struct result *rpt_get(const struct report *rep, size_t i);
 struct result *rpt_get_brief(const struct report *rep, size_t i);
 
 /*
- * Result I of REP, read back once and kept (in ENTRIES[I].loaded) until
- * rpt_unload or rpt_free: for writers that need many results at once (the
+ * Result I of REP, read back once and kept (in KEPT) until rpt_unload or
+ * rpt_free: for writers that need many results at once (the
  * HTML page, the CSV sheet). Changing it does not change the report (use
  * rpt_replace). Without DETAILS the copy may lack its details (NULL), which
  * costs less memory.
