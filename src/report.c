@@ -266,8 +266,11 @@ rpt_parse_record(const char *rec, size_t len, int with_details)
 	for (int i = 0; i < RPT_FIELDS; i++) {
 		if (h.len[i] == RPT_NONE)
 			continue;
-		if (h.len[i] > len - at)
-			break;
+		if (h.len[i] > len - at) { /* not what rpt_record wrote */
+			for (int k = 0; k < i; k++)
+				free(f[k]);
+			return NULL;
+		}
 		if (i != RPT_DETAILS || with_details)
 			f[i] = xstrndup(rec + at, h.len[i]);
 		at += h.len[i];
