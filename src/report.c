@@ -384,18 +384,23 @@ rpt_add(struct report *rep, struct result *res)
 {
 	size_t n = rep->n_results;
 
-	/*
-	 * Capacity is implicit: 8 up to 8 results, then the next power of two,
-	 * so the array grows (doubles) exactly when N reaches a power of two.
-	 */
-	if (n == 0)
-		rep->entries = xrealloc(rep->entries, 8 * sizeof(*rep->entries));
-	else if (n >= 8 && (n & (n - 1)) == 0)
-		rep->entries = xrealloc(rep->entries, 2 * n * sizeof(*rep->entries));
+	if (n == rep->cap_entries) {
+		rep->cap_entries = n < 8 ? 8 : 2 * n;
+		rep->entries = xrealloc(rep->entries, rep->cap_entries * sizeof(*rep->entries));
+	}
 	rpt_forget(rep, n); /* the kept copies' array is as long as the report was */
 	memset(&rep->entries[n], 0, sizeof(rep->entries[n]));
 	rpt_store(rep, &rep->entries[n], res);
 	rep->n_results = n + 1;
+}
+
+void
+rpt_reserve(struct report *rep, size_t n)
+{
+	if (n > rep->cap_entries - rep->n_results) {
+		rep->cap_entries = rep->n_results + n;
+		rep->entries = xrealloc(rep->entries, rep->cap_entries * sizeof(*rep->entries));
+	}
 }
 
 void

@@ -47,6 +47,7 @@ struct report {
 	int allow_old_tls;         /* --allow-old-tls was given */
 	struct rpt_entry *entries; /* owned; report order */
 	size_t n_results;
+	size_t cap_entries;      /* ENTRIES has room for this many */
 	struct rpt_kept *kept;   /* owned, made by rpt_new */
 	struct spool *spool;     /* where the results wait (a scratch file), or NULL */
 	struct spool *mem_spool; /* where they wait when no file can take them */
@@ -85,6 +86,10 @@ struct result *rpt_get_brief(const struct report *rep, size_t i);
 struct result *rpt_at(const struct report *rep, size_t i, int details);
 /* Free every copy rpt_at kept. */
 void rpt_unload(const struct report *rep);
+
+/* Make room for N more results at once (a run that knows how many it will
+ * add): the entries are not copied to a twice larger array on the way. */
+void rpt_reserve(struct report *rep, size_t n);
 
 /* Replace result I of REP by RES (ownership transferred; see rpt_add). */
 void rpt_replace(struct report *rep, size_t i, struct result *res);

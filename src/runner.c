@@ -804,6 +804,7 @@ runner_run(struct runner *r, struct report *rep)
 
 	r->rep = rep;
 	r->rep_from = rep->n_results;
+	rpt_reserve(rep, r->total); /* every place is known (reserved) by now */
 	for (size_t i = 0; i < r->n_done; i++)
 		rpt_add(rep, r->done[i]);
 	r->n_done = 0;

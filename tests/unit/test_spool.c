@@ -197,6 +197,11 @@ test_replace_and_sort(void **state)
 		res->seq = 4 - i; /* finished in reverse schedule order */
 		rpt_add(rep, res);
 	}
+	/* Room made ahead is what the report grows into. */
+	rpt_reserve(rep, 100);
+	assert_int_equal(rep->cap_entries, 105);
+	rpt_reserve(rep, 10);
+	assert_int_equal(rep->cap_entries, 105);
 	/* Only the part from 1 on is put in order. */
 	rpt_sort(rep, 1);
 	assert_int_equal(rpt_at(rep, 0, 1)->seq, 4);
