@@ -77,8 +77,11 @@ console_clean(const char *s)
 }
 
 static void
-console_check(FILE *out, const struct result *res, int color, int verbose, int w_id, int w_subject)
+console_check(FILE *out, const struct report *rep, size_t idx, int color, int verbose, int w_id,
+    int w_subject)
 {
+	/* Read back with its details for this line only. */
+	struct result *res = rpt_get(rep, idx);
 	const char *side = result_side_str(res->side);
 	char *subject =
 	    side != NULL ? xasprintf("%s (%s)", res->subject, side) : xstrdup(res->subject);
@@ -93,8 +96,6 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s  -> %s\n", 5 + w_id + 2, "", cadvice);
 		free(cadvice);
 	}
-	/* Spooled details (src/spool.h) come back for this line only. */
-	result_unspool((struct result *)(uintptr_t)res);
 	console_extra(out, res, 5 + w_id + 2);
 	if (verbose) {
 		char *d = cJSON_PrintUnformatted(res->details);
@@ -102,10 +103,10 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 		fprintf(out, "  %*s     %s\n", 5 + w_id + 2, "", d != NULL ? d : "{}");
 		free(d);
 	}
-	result_drop_details((struct result *)(uintptr_t)res);
 	free(csubject);
 	free(csummary);
 	free(subject);
+	result_free(res);
 }
 
 /*
@@ -120,12 +121,12 @@ console_check(FILE *out, const struct result *res, int color, int verbose, int w
 #define CONSOLE_NOT_TRIED "not tried: same cause as "
 
 struct console_item {
-	const struct result *res;
-	const char *cause; /* the summary without the not-tried part */
-	char *own;         /* CAUSE when allocated */
-	size_t idx;        /* report position */
-	size_t group;      /* index of the group's first item (report order) */
-	size_t n;          /* in the first item: the group's size */
+	struct result *res; /* read back without its details (owned) */
+	const char *cause;  /* the summary without the not-tried part */
+	char *own;          /* CAUSE when allocated */
+	size_t idx;         /* report position */
+	size_t group;       /* report position of the group's first item */
+	size_t n;           /* in the first item: the group's size */
 };
 
 /*
@@ -175,29 +176,29 @@ console_cmp_idx(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Items of REP in report order, each with its group (see above). Caller frees. */
-static struct console_item *
-console_group(const struct report *rep)
+/* Only a result that did not pass, of a per-mailbox section, may share a
+ * line with others: a domain's checks stay one a line. */
+static int
+console_groupable(enum section sec, enum result_status st)
 {
-	struct console_item *it = xcalloc(rep->n_results + 1, sizeof(*it));
-	size_t n = rep->n_results;
+	return st != RESULT_PASS && (sec == SECTION_MAILBOXES || sec == SECTION_SYNC);
+}
 
-	for (size_t i = 0; i < n; i++) {
-		it[i].res = rep->results[i];
-		it[i].cause = console_cause(rep->results[i]->summary, &it[i].own);
-		it[i].idx = i;
-	}
+/* Give the N items IT (in report order, see console_groupable) their groups
+ * (see above); they are in report order again after. */
+static void
+console_group(struct console_item *it, size_t n)
+{
+	if (n == 0)
+		return; /* IT may be NULL, which qsort must not get */
+	for (size_t i = 0; i < n; i++)
+		it[i].cause = console_cause(it[i].res->summary, &it[i].own);
 	qsort(it, n, sizeof(*it), console_cmp_item);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
 
-		enum section sec = section_of(it[i].res->id);
-
-		/* a run of equal (section, status, side, cause), never of passes;
-		 * only per-mailbox sections: a domain's checks stay one a line */
-		while (j < n && it[i].res->status != RESULT_PASS &&
-		    (sec == SECTION_MAILBOXES || sec == SECTION_SYNC) &&
-		    section_of(it[j].res->id) == section_of(it[i].res->id) &&
+		/* a run of equal (section, status, side, cause) */
+		while (j < n && section_of(it[j].res->id) == section_of(it[i].res->id) &&
 		    it[j].res->status == it[i].res->status && it[j].res->side == it[i].res->side &&
 		    strcmp(it[j].cause, it[i].cause) == 0)
 			j++;
@@ -208,7 +209,25 @@ console_group(const struct report *rep)
 		i = j;
 	}
 	qsort(it, n, sizeof(*it), console_cmp_idx);
-	return it;
+}
+
+/* The item of report position IDX among the N of IT (report order), or NULL. */
+static struct console_item *
+console_item_at(struct console_item *it, size_t n, size_t idx)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (it[mid].idx == idx)
+			return &it[mid];
+		if (it[mid].idx < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static int
@@ -217,11 +236,13 @@ console_cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* One line for the N results of group FIRST (IT in report order). */
+/* One line for the N results of the group whose first item is IT[FIRST]
+ * (IT: N_ITEMS in report order). */
 static void
 console_group_line(FILE *out, const struct console_item *it, size_t n_items, size_t first, size_t n,
     int color, int w_id, int w_subject)
 {
+	size_t group = it[first].idx;
 	const struct result *res = it[first].res;
 	const char *side = result_side_str(res->side);
 	struct strbuf ids;
@@ -234,7 +255,7 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 	for (size_t i = first; i < n_items; i++) {
 		const struct result *r = it[i].res;
 
-		if (it[i].group != first)
+		if (it[i].group != group)
 			continue;
 		names[m++] = r->subject;
 		not_tried += it[i].cause != r->summary;
@@ -248,7 +269,7 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 
 		snprintf(family, sizeof(family), "%.*s.*", (int)dot, res->id);
 		for (size_t i = first; i < n_items; i++)
-			if (it[i].group == first && strncmp(it[i].res->id, res->id, dot + 1) != 0)
+			if (it[i].group == group && strncmp(it[i].res->id, res->id, dot + 1) != 0)
 				snprintf(family, sizeof(family), "(several)");
 	}
 	qsort(names, m, sizeof(*names), console_cmp_str);
@@ -296,51 +317,87 @@ console_group_line(FILE *out, const struct console_item *it, size_t n_items, siz
 	free(ccause);
 }
 
+/* What the summary needs before its first line, in one pass over the
+ * results (read back one at a time). */
+struct console_scan {
+	int w_id, w_subject;
+	unsigned char *sec;          /* per result: its section */
+	size_t n_sec[SECTION_COUNT]; /* results per section */
+	struct console_item *items;  /* those that may share a line (kept) */
+	size_t n_items;
+};
+
+static void
+console_scan(const struct report *rep, int verbose, struct console_scan *sc)
+{
+	size_t cap = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->w_id = 2;
+	sc->w_subject = 7;
+	sc->sec = xmalloc(rep->n_results + 1);
+	for (size_t i = 0; i < rep->n_results; i++) {
+		struct result *res = rpt_get_brief(rep, i);
+		const char *side = result_side_str(res->side);
+		int ls = (int)strlen(res->subject) + (side != NULL ? (int)strlen(side) + 3 : 0);
+		enum section sec = section_of(res->id);
+
+		if ((int)strlen(res->id) > sc->w_id)
+			sc->w_id = (int)strlen(res->id);
+		if (ls > sc->w_subject)
+			sc->w_subject = ls < 40 ? ls : 40;
+		sc->sec[i] = (unsigned char)sec;
+		sc->n_sec[sec]++;
+		if (verbose || !console_groupable(sec, res->status)) {
+			result_free(res);
+			continue;
+		}
+		if (sc->n_items == cap) {
+			cap = cap ? cap * 2 : 64;
+			sc->items = xrealloc(sc->items, cap * sizeof(*sc->items));
+		}
+		memset(&sc->items[sc->n_items], 0, sizeof(*sc->items));
+		sc->items[sc->n_items].res = res;
+		sc->items[sc->n_items].idx = i;
+		sc->n_items++;
+	}
+	console_group(sc->items, sc->n_items);
+}
+
 void
 console_summary(FILE *out, const struct report *rep, int color, int verbose)
 {
-	struct console_item *items = verbose ? NULL : console_group(rep);
-	size_t n_items = verbose ? 0 : rep->n_results;
+	struct console_scan sc;
 	size_t counts[RESULT_STATUS_COUNT];
 	enum result_status worst;
-	int w_id = 2, w_subject = 7, first = 1;
+	int first = 1;
 
-	for (size_t i = 0; i < rep->n_results; i++) {
-		const struct result *res = rep->results[i];
-		const char *side = result_side_str(res->side);
-		int ls = (int)strlen(res->subject) + (side != NULL ? (int)strlen(side) + 3 : 0);
-
-		if ((int)strlen(res->id) > w_id)
-			w_id = (int)strlen(res->id);
-		if (ls > w_subject)
-			w_subject = ls < 40 ? ls : 40;
-	}
+	console_scan(rep, verbose, &sc);
 	/* Grouped like the HTML report (reports/section.h), report order within. */
 	for (int s = 0; s < SECTION_COUNT; s++) {
-		size_t n = 0;
-
-		for (size_t i = 0; i < rep->n_results; i++)
-			n += section_of(rep->results[i]->id) == (enum section)s;
-		if (n == 0)
+		if (sc.n_sec[s] == 0)
 			continue;
 		fprintf(out, "%s%s%s%s\n", first ? "" : "\n", color ? "\033[1m" : "",
 		    section_title((enum section)s), color ? "\033[0m" : "");
 		first = 0;
 		for (size_t i = 0; i < rep->n_results; i++) {
-			const struct result *res = rep->results[i];
+			struct console_item *ci = console_item_at(sc.items, sc.n_items, i);
 
-			if (section_of(res->id) != (enum section)s)
+			if (sc.sec[i] != (unsigned char)s)
 				continue;
-			if (items == NULL || items[items[i].group].n <= 1)
-				console_check(out, res, color, verbose, w_id, w_subject);
-			else if (items[i].group == i)
-				console_group_line(out, items, rep->n_results, i, items[i].n, color,
-				    w_id, w_subject);
+			if (ci == NULL || console_item_at(sc.items, sc.n_items, ci->group)->n <= 1)
+				console_check(out, rep, i, color, verbose, sc.w_id, sc.w_subject);
+			else if (ci->group == i)
+				console_group_line(out, sc.items, sc.n_items,
+				    (size_t)(ci - sc.items), ci->n, color, sc.w_id, sc.w_subject);
 		}
 	}
-	for (size_t i = 0; i < n_items; i++)
-		free(items[i].own);
-	free(items);
+	for (size_t i = 0; i < sc.n_items; i++) {
+		free(sc.items[i].own);
+		result_free(sc.items[i].res);
+	}
+	free(sc.items);
+	free(sc.sec);
 	rpt_counts(rep, counts, &worst);
 	fputs("\n  ", out);
 	console_status(out, worst, color);

@@ -71,11 +71,20 @@ csv_read(const struct result *res)
 	return res != NULL && res->status != RESULT_ERROR && res->status != RESULT_SKIP;
 }
 
+/* A mailbox check (read back without its details: owned) with the row
+ * side it counts on and its report position. */
+struct csv_item {
+	struct result *res;
+	enum result_side side;
+	size_t idx;
+};
+
 /* The rows: a (user, side) and its results. */
 struct csv_row {
 	const char *user;
 	enum result_side side;
-	const struct result **res; /* into the sorted copy */
+	const struct csv_item *items; /* its N checks, in the sorted items */
+	const struct result **res;    /* the same read back in full, while written */
 	size_t n;
 	size_t first; /* report position of its first check */
 };
@@ -181,13 +190,6 @@ csv_row_out(struct strbuf *b, const struct csv_row *row)
 	strbuf_append(b, "\r\n", 2);
 }
 
-/* A mailbox check with the row side it counts on and its report position. */
-struct csv_item {
-	const struct result *res;
-	enum result_side side;
-	size_t idx;
-};
-
 static int
 csv_cmp_item(const void *a, const void *b)
 {
@@ -210,6 +212,22 @@ csv_cmp_row(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* Write ROW, its checks read back in full for it only. */
+static void
+csv_row_write(struct strbuf *b, const struct report *rep, struct csv_row *row)
+{
+	struct result **full = xcalloc(row->n + 1, sizeof(*full));
+
+	for (size_t i = 0; i < row->n; i++)
+		full[i] = rpt_get(rep, row->items[i].idx);
+	row->res = (const struct result **)full;
+	csv_row_out(b, row);
+	for (size_t i = 0; i < row->n; i++)
+		result_free(full[i]);
+	free(full);
+	row->res = NULL;
+}
+
 char *
 csv_render(const struct report *rep)
 {
@@ -219,17 +237,19 @@ csv_render(const struct report *rep)
 	    "sync_moved,sync_deleted,sync_errors,status\r\n";
 	struct strbuf b;
 	struct csv_item *items = xcalloc(rep->n_results + 1, sizeof(*items));
-	const struct result **sorted = xcalloc(rep->n_results + 1, sizeof(*sorted));
 	struct csv_row *rows = xcalloc(rep->n_results + 1, sizeof(*rows));
 	size_t n_items = 0, n = 0;
 
 	strbuf_init(&b, CSV_MAX_BYTES);
 	strbuf_append(&b, header, sizeof(header) - 1);
+	/* The results wait in the report's spool: what sorting needs first. */
 	for (size_t i = 0; i < rep->n_results; i++) {
-		const struct result *res = rep->results[i];
+		struct result *res = rpt_get_brief(rep, i);
 
-		if (!csv_mailbox_check(res))
+		if (!csv_mailbox_check(res)) {
+			result_free(res);
 			continue;
+		}
 		items[n_items].res = res;
 		items[n_items].side =
 		    res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
@@ -239,22 +259,22 @@ csv_render(const struct report *rep)
 	/* sort by (subject, side, position) so that each row is one run */
 	qsort(items, n_items, sizeof(*items), csv_cmp_item);
 	for (size_t i = 0; i < n_items; i++) {
-		sorted[i] = items[i].res;
 		if (n == 0 || rows[n - 1].side != items[i].side ||
 		    strcmp(rows[n - 1].user, items[i].res->subject) != 0) {
 			rows[n].user = items[i].res->subject;
 			rows[n].side = items[i].side;
-			rows[n].res = &sorted[i];
+			rows[n].items = &items[i];
 			rows[n].first = items[i].idx;
 			n++;
 		}
 		rows[n - 1].n++;
 	}
 	qsort(rows, n, sizeof(*rows), csv_cmp_row);
-	for (size_t r = 0; r < n; r++)
-		csv_row_out(&b, &rows[r]);
+	for (size_t r = 0; r < n && !b.over; r++)
+		csv_row_write(&b, rep, &rows[r]);
 	free(rows);
-	free(sorted);
+	for (size_t i = 0; i < n_items; i++)
+		result_free(items[i].res);
 	free(items);
 	if (b.over) {
 		strbuf_free(&b);

@@ -70,9 +70,9 @@ static const char *
 html_domain(const struct report *rep)
 {
 	for (size_t i = 0; i < rep->n_results; i++)
-		if (strncmp(rep->results[i]->id, "dns.", 4) == 0 &&
-		    rep->results[i]->subject[0] != '\0')
-			return rep->results[i]->subject;
+		if (strncmp(rpt_at(rep, i, 1)->id, "dns.", 4) == 0 &&
+		    rpt_at(rep, i, 1)->subject[0] != '\0')
+			return rpt_at(rep, i, 1)->subject;
 	if (rep->command != NULL &&
 	    (strcmp(rep->command, "dns") == 0 || strcmp(rep->command, "propagation") == 0))
 		return rep->target;
@@ -208,7 +208,7 @@ html_fix_first(struct html *h)
 	size_t shown = 0, total = 0, covered = 0;
 
 	for (size_t i = 0; i < rep->n_results; i++) {
-		enum result_status st = html_status(rep->results[i]);
+		enum result_status st = html_status(rpt_at(rep, i, 1));
 
 		total += st == RESULT_FAIL || st == RESULT_ERROR || st == RESULT_WARN;
 	}
@@ -222,14 +222,14 @@ html_fix_first(struct html *h)
 	html_lit(h, "<ol class=\"fix\">\n");
 	for (size_t o = 0; o < UTIL_ARRAY_LEN(order); o++)
 		for (size_t i = 0; i < rep->n_results && shown < HTML_MAX_FIX_FIRST; i++) {
-			const struct result *res = rep->results[i];
+			const struct result *res = rpt_at(rep, i, 1);
 			size_t same = 0;
 
 			if (html_status(res) != order[o] || used[i])
 				continue;
 			if (section_of(res->id) == SECTION_MAILBOXES)
 				for (size_t j = i + 1; j < rep->n_results; j++) {
-					const struct result *o2 = rep->results[j];
+					const struct result *o2 = rpt_at(rep, j, 1);
 
 					if (!used[j] && html_status(o2) == order[o] &&
 					    o2->side == res->side && strcmp(o2->id, res->id) == 0 &&
@@ -288,9 +288,9 @@ html_render(const struct report *rep)
 		n[s] = 0;
 	}
 	for (size_t i = 0; i < rep->n_results; i++) {
-		enum section s = section_of(rep->results[i]->id);
+		enum section s = section_of(rpt_at(rep, i, 1)->id);
 
-		by[s][n[s]].res = rep->results[i];
+		by[s][n[s]].res = rpt_at(rep, i, 1);
 		by[s][n[s]].idx = i;
 		n[s]++;
 	}
@@ -336,6 +336,7 @@ html_render(const struct report *rep)
 	html_lit(&h, "</script>\n</body>\n</html>\n");
 	for (int s = 0; s < SECTION_COUNT; s++)
 		free(by[s]);
+	rpt_unload(rep); /* the copies rpt_at read back for the page */
 	return h.p;
 }
 

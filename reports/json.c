@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/spool.h"
 #include "src/strbuf.h"
 #include "src/util.h"
 
@@ -91,24 +90,13 @@ rpt_check_to_json(const struct result *res)
 	rpt_put_str(c, "summary", res->summary != NULL ? res->summary : "");
 	rpt_put_str(c, "advice", res->advice);
 	rpt_put_num(c, "duration_ms", (double)(res->duration_ms > 0 ? res->duration_ms : 0));
-	if (res->details == NULL && res->spool != NULL) {
-		/* Spooled (result_spool): read back for this check only. */
-		char *text = spool_get(res->spool, res->spool_off, res->spool_len);
-
-		details = text != NULL ? cJSON_Parse(text) : NULL;
-		free(text);
-		if (!cJSON_IsObject(details)) {
-			cJSON_Delete(details);
-			details = cJSON_CreateObject();
-		}
-	} else if (cJSON_IsObject(res->details)) {
+	if (cJSON_IsObject(res->details)) {
 		details = cJSON_Duplicate(res->details, 1);
 	} else {
 		details = cJSON_CreateObject();
 	}
 	rpt_put(c, "details", details);
-	/* Spooled details never passed rpt_add's fix, nor do a partial
-	 * report's: every check is UTF-8 as it is written. */
+	/* rpt_add made the result UTF-8 already: this only makes sure. */
 	rpt_utf8_tree(c);
 	return c;
 }
@@ -160,8 +148,11 @@ rpt_json_root(const struct report *rep, int with_checks)
 
 	checks = rpt_checked(cJSON_CreateArray());
 	for (size_t i = 0; with_checks && i < rep->n_results; i++) {
-		if (!cJSON_AddItemToArray(checks, rpt_check_to_json(rep->results[i])))
+		struct result *res = rpt_get(rep, i);
+
+		if (!cJSON_AddItemToArray(checks, rpt_check_to_json(res)))
 			rpt_oom();
+		result_free(res);
 	}
 	rpt_put(root, "checks", checks);
 	rpt_utf8_tree(root); /* also what no result holds: the target, partial reports */
@@ -205,9 +196,11 @@ rpt_stream(FILE *out, void *arg)
 	if (fwrite(text, 1, (size_t)(tail - text) + 1, out) != (size_t)(tail - text) + 1)
 		rc = -1;
 	for (size_t i = 0; i < rep->n_results && rc == 0; i++) {
-		cJSON *c = rpt_check_to_json(rep->results[i]);
+		struct result *res = rpt_get(rep, i); /* one at a time from the spool */
+		cJSON *c = rpt_check_to_json(res);
 		char *one = cJSON_Print(c);
 
+		result_free(res);
 		cJSON_Delete(c);
 		if (one == NULL)
 			rpt_oom();

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spool.h"
 #include "util.h"
 
 static const char *const result_status_names[RESULT_STATUS_COUNT] = {
@@ -127,54 +126,4 @@ result_exit_code(enum result_status worst)
 	case RESULT_WARN: return 1;
 	default: return 2;
 	}
-}
-
-int
-result_spool(struct result *res, struct spool *sp)
-{
-	char *text;
-	int rc;
-
-	if (res->spool != NULL || res->details == NULL)
-		return 0;
-	text = cJSON_PrintUnformatted(res->details);
-	if (text == NULL)
-		abort(); /* out of memory */
-	rc = spool_put(sp, text, strlen(text), &res->spool_off);
-	if (rc == 0) {
-		res->spool = sp;
-		res->spool_len = strlen(text);
-		cJSON_Delete(res->details);
-		res->details = NULL;
-	}
-	cJSON_free(text);
-	return rc;
-}
-
-int
-result_unspool(struct result *res)
-{
-	char *text;
-
-	if (res->spool == NULL || res->details != NULL)
-		return 0;
-	text = spool_get(res->spool, res->spool_off, res->spool_len);
-	res->details = text != NULL ? cJSON_Parse(text) : NULL;
-	free(text);
-	if (res->details == NULL) {
-		res->details = cJSON_CreateObject();
-		if (res->details == NULL)
-			abort();
-		return -1;
-	}
-	return 0;
-}
-
-void
-result_drop_details(struct result *res)
-{
-	if (res->spool == NULL)
-		return;
-	cJSON_Delete(res->details);
-	res->details = NULL;
 }

@@ -18,8 +18,6 @@
 
 #include <cJSON.h>
 
-struct spool;
-
 enum result_status {
 	RESULT_PASS = 0,
 	RESULT_SKIP,
@@ -40,34 +38,13 @@ struct result {
 	char *summary;  /* one line, never NULL once set */
 	char *advice;   /* NULL when there is nothing to do */
 	int64_t duration_ms;
-	cJSON *details; /* an object; NULL only while spooled (below) */
+	cJSON *details; /* an object; NULL only in a copy rpt_at read without */
 	uint64_t seq;   /* schedule order, for stable report order */
-	/* Spooled (result_spool): the details, as compact JSON, are in SPOOL at
-	 * SPOOL_OFF; result_unspool brings them back into DETAILS. */
-	struct spool *spool;
-	uint64_t spool_off;
-	size_t spool_len;
 };
 
 /* New result with an empty details object. Caller (normally the runner) owns it. */
 struct result *result_new(const char *id, const char *subject, enum result_side side);
 void result_free(struct result *res);
-
-/*
- * Move RES's details out of memory into SP (a finished result, on its way
- * to the report): DETAILS becomes NULL. Returns 0, or -1 when SP could not
- * take them (they stay in memory; nothing is lost).
- */
-int result_spool(struct result *res, struct spool *sp);
-
-/*
- * Bring a spooled result's details back into DETAILS (parsed anew: the same
- * values). result_drop_details frees them again (they stay in the spool).
- * Both do nothing for a result that is not spooled. result_unspool returns 0,
- * or -1 when the spool cannot be read (DETAILS is then an empty object).
- */
-int result_unspool(struct result *res);
-void result_drop_details(struct result *res);
 
 /* Set status and printf-style summary (replacing earlier ones). */
 void result_set(struct result *res, enum result_status status, const char *fmt, ...)

@@ -101,7 +101,7 @@ struct runner {
 	int in_flight, peak;
 	size_t total, finished;
 	uint64_t seq;
-	struct result **done; /* finished results, in finishing order */
+	struct result **done; /* finished before runner_run had a report */
 	size_t n_done, cap_done;
 	struct task **running; /* to cancel on stop */
 	size_t n_running, cap_running;
@@ -109,7 +109,8 @@ struct runner {
 	size_t queued_hostless;    /* tasks waiting that take no slot */
 	struct shared *shared;     /* runner_set_shared */
 	struct ff_target *targets; /* fail-fast state per host:port */
-	struct spool *spool;       /* finished results' details go here (runner_run) */
+	struct report *rep;        /* runner_run's: finished results go there */
+	size_t rep_from;           /* its first result of this run */
 	struct producer *producers, **producers_tail;
 	struct producer *producing; /* whose PRODUCE runs now: its tasks are its */
 	size_t live, peak_live;     /* tasks queued or running */
@@ -315,14 +316,16 @@ static void runner_finish(struct task *t);
 static void
 runner_record(struct runner *r, struct result *res)
 {
+	/* Finished: it leaves memory for the report's spool until it is written. */
+	if (r->rep != NULL) {
+		rpt_add(r->rep, res);
+		return;
+	}
 	if (r->n_done == r->cap_done) {
 		r->cap_done = r->cap_done ? r->cap_done * 2 : 64;
 		r->done = xrealloc(r->done, r->cap_done * sizeof(*r->done));
 	}
 	r->done[r->n_done++] = res;
-	/* Finished: its details leave memory until the report is written. */
-	if (r->spool != NULL)
-		(void)result_spool(res, r->spool); /* on failure they stay in memory */
 }
 
 /* Take (DIR +1) or give back (-1) the connection slots of T: WEIGHT on each
@@ -421,10 +424,6 @@ runner_finish(struct task *t)
 		result_set(
 		    t->res, RESULT_ERROR, "the check ended without a result (internal error)");
 	t->res->duration_ms = t->started_ms ? util_now_ms() - t->started_ms : 0;
-	if (!t->hidden) {
-		runner_record(r, t->res);
-		r->finished++;
-	}
 	for (size_t i = 0; i < t->n_attached; i++) {
 		struct result *a = t->attached[i];
 
@@ -436,8 +435,14 @@ runner_finish(struct task *t)
 		r->finished++;
 	}
 	free(t->attached);
-	if (t->hidden)
+	/* Last: recording it hands it to the report, which frees it. */
+	if (!t->hidden) {
+		runner_record(r, t->res);
+		r->finished++;
+	} else {
 		result_free(t->res);
+	}
+	t->res = NULL;
 	for (size_t i = 0; i < r->n_running; i++) {
 		if (r->running[i] == t) {
 			r->running[i] = r->running[--r->n_running];
@@ -741,15 +746,6 @@ runner_set_shared(struct runner *r, const void *key, void *obj, void (*free_fn)(
 	r->shared = sh;
 }
 
-static int
-runner_cmp_seq(const void *a, const void *b)
-{
-	const struct result *ra = *(struct result *const *)a;
-	const struct result *rb = *(struct result *const *)b;
-
-	return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
-}
-
 /* runner_stop: end every queued task without starting it. */
 static void
 runner_drop_queue(struct runner *r)
@@ -794,17 +790,11 @@ runner_stop(struct runner *r)
 	event_base_loopbreak(r->base);
 }
 
-struct result **
-runner_results_so_far(struct runner *r, size_t *n)
+void
+runner_sort_results(struct runner *r)
 {
-	struct result **v = xcalloc(r->n_done ? r->n_done : 1, sizeof(*v));
-
-	if (r->n_done > 0) {
-		memcpy(v, r->done, r->n_done * sizeof(*v));
-		qsort(v, r->n_done, sizeof(*v), runner_cmp_seq);
-	}
-	*n = r->n_done;
-	return v;
+	if (r->rep != NULL)
+		rpt_sort(r->rep, r->rep_from);
 }
 
 int
@@ -812,7 +802,12 @@ runner_run(struct runner *r, struct report *rep)
 {
 	int rc = 0;
 
-	r->spool = rpt_spool(rep);
+	r->rep = rep;
+	r->rep_from = rep->n_results;
+	rpt_reserve(rep, r->total); /* every place is known (reserved) by now */
+	for (size_t i = 0; i < r->n_done; i++)
+		rpt_add(rep, r->done[i]);
+	r->n_done = 0;
 	runner_pump(r);
 	while (!r->stopping && (r->live > 0 || r->finished < r->total || runner_unproduced(r))) {
 		int lr;
@@ -835,11 +830,8 @@ runner_run(struct runner *r, struct report *rep)
 			break;
 		}
 	}
-	if (r->n_done > 0) /* no task at all: r->done is NULL, which qsort must not get */
-		qsort(r->done, r->n_done, sizeof(*r->done), runner_cmp_seq);
-	for (size_t i = 0; i < r->n_done; i++)
-		rpt_add(rep, r->done[i]);
-	r->n_done = 0;
+	rpt_sort(rep, r->rep_from);
+	r->rep = NULL;
 	return rc;
 }
 

@@ -186,10 +186,10 @@ void runner_set_shared(struct runner *r, const void *key, void *obj, void (*free
 
 /*
  * Run the loop until every scheduled task has completed and every producer
- * is done (or runner_stop was called). Results move into REP in schedule
- * order (reserved places included); the details of each
- * leave memory for REP's spool (rpt_spool, result_spool) as soon as its task
- * completes, so a module must not touch a result after that. Returns 0, or
+ * is done (or runner_stop was called). Results move into REP (rpt_add:
+ * out of memory, into its spool) as soon as their task completes, so a
+ * module must not touch a result after that; at the end they are in
+ * schedule order (reserved places included). Returns 0, or
  * -1 if the loop failed.
  */
 int runner_run(struct runner *r, struct report *rep);
@@ -199,11 +199,11 @@ int runner_run(struct runner *r, struct report *rep);
 void runner_stop(struct runner *r);
 
 /*
- * The results finished so far, in schedule order (what runner_run would
- * hand over now): a new array of N pointers the caller frees, not the
- * results (the runner still owns them). For reports written during a run.
+ * During runner_run: put the results finished so far in its report in
+ * schedule order (what runner_run hands over at its end), for reports
+ * written during a run. Nothing outside runner_run.
  */
-struct result **runner_results_so_far(struct runner *r, size_t *n);
+void runner_sort_results(struct runner *r);
 
 /* Results scheduled (or reserved), finished, and the most connections seen
  * in flight at once (for one HOST when given), for progress lines and tests. */

@@ -13,7 +13,9 @@
 #define SPOOL_BUF (64 * 1024)
 
 struct spool {
-	int fd;
+	int fd; /* -1: in memory (spool_new_mem), MEM holds it all */
+	char *mem;
+	size_t mem_len, mem_cap;
 	uint64_t flushed; /* bytes on disk */
 	char buf[SPOOL_BUF];
 	size_t n; /* bytes in BUF, which follow FLUSHED */
@@ -54,6 +56,15 @@ spool_new(const char *dir, char **err)
 	return sp;
 }
 
+struct spool *
+spool_new_mem(void)
+{
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+
+	sp->fd = -1;
+	return sp;
+}
+
 /* Write BUF out. Returns 0 or -1. */
 static int
 spool_flush(struct spool *sp)
@@ -79,6 +90,16 @@ int
 spool_put(struct spool *sp, const char *data, size_t len, uint64_t *off)
 {
 	*off = sp->flushed + sp->n;
+	if (sp->fd < 0) {
+		if (sp->mem_len + len > sp->mem_cap) {
+			sp->mem_cap = (sp->mem_len + len) * 2;
+			sp->mem = xrealloc(sp->mem, sp->mem_cap);
+		}
+		memcpy(sp->mem + sp->mem_len, data, len);
+		sp->mem_len += len;
+		sp->flushed += len;
+		return 0;
+	}
 	if (sp->n + len > SPOOL_BUF && spool_flush(sp) != 0)
 		return -1;
 	if (len > SPOOL_BUF) {
@@ -109,6 +130,14 @@ spool_get(struct spool *sp, uint64_t off, size_t len)
 	char *out;
 	size_t done = 0;
 
+	if (sp->fd < 0) {
+		if (off > sp->mem_len || len > sp->mem_len - off)
+			return NULL;
+		out = xmalloc(len + 1);
+		memcpy(out, sp->mem + off, len);
+		out[len] = '\0';
+		return out;
+	}
 	if (off + len > sp->flushed && spool_flush(sp) != 0)
 		return NULL;
 	out = xmalloc(len + 1);
@@ -138,6 +167,8 @@ spool_free(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
-	close(sp->fd);
+	if (sp->fd >= 0)
+		close(sp->fd);
+	free(sp->mem);
 	free(sp);
 }

@@ -2,9 +2,9 @@
  * spool.h - an append-only scratch file for what a big run has finished with.
  *
  * An audit of tens of thousands of mailboxes keeps each check's details
- * until the report is written at the end; the runner moves them here as each
- * result is recorded (result_spool), and the report writers read them back
- * one at a time. The file is anonymous (unlinked at once, mode 0600): it
+ * until the report is written at the end; the report moves each result here
+ * as it is recorded (rpt_add, src/report.h), and the report writers read
+ * them back one at a time. The file is anonymous (unlinked at once, mode 0600): it
  * vanishes with the process, and holds no password (details never do).
  */
 #ifndef CUTOVER_SPOOL_H
@@ -20,6 +20,10 @@ struct spool;
  * (caller frees) when no file can be made there.
  */
 struct spool *spool_new(const char *dir, char **err);
+
+/* A spool in memory: for when no file can be made, or a file's disk is
+ * full (the report still comes out; memory then grows with it). */
+struct spool *spool_new_mem(void);
 
 /* Append LEN bytes of DATA; *OFF gets where they start. Returns 0, or -1
  * (the disk is full, ...) with nothing recorded. */

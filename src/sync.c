@@ -2636,6 +2636,36 @@ mbox_cancel(struct task *t, void *aux)
 
 /* ================================================================ the run ===== */
 
+/* The producer of a run's mailbox tasks (runner_add_producer). */
+struct sync_producer {
+	struct sync_run *run;
+	uint64_t first; /* the report place of mailbox 0 (runner_reserve) */
+};
+
+/* Mailbox I's task, made when the runner has room for it: a plan of tens of
+ * thousands of mailboxes does not hold them all at once. */
+static void
+sync_produce(struct runner *r, size_t i, void *arg)
+{
+	struct sync_producer *p = arg;
+	struct sync_run *run = p->run;
+	const struct plan *plan = run->plan;
+	const struct plan_mailbox *mb = &plan->mailboxes[i];
+	struct sync_mbox *m = xcalloc(1, sizeof(*m));
+	struct result *res = result_new("sync.mailbox", mb->source_user, RESULT_SIDE_NONE);
+	struct task *t;
+
+	m->run = run;
+	m->mb = mb;
+	m->pair = xasprintf("%s\t%s", mb->source_user, mb->dest_user);
+	t = runner_add_at(r, p->first + i, plan->source.imap->host, res, mbox_start, mbox_cancel, m,
+	    SYNC_TASK_TIMEOUT_MS);
+	/* Each worker holds one connection per side: --per-host and
+	 * --concurrency count them all, and may grant fewer workers. */
+	m->max_workers = task_set_footprint(
+	    t, plan->destination.imap != NULL ? plan->destination.imap->host : NULL, run->o.jobs);
+}
+
 struct sync_run *
 sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts *o,
     struct syncstate *st, sync_done_fn done, void *arg)
@@ -2655,24 +2685,16 @@ sync_schedule(struct runner *r, const struct plan *plan, const struct sync_opts 
 	run->done = done;
 	run->done_arg = arg;
 	run->t0 = util_now_ms();
-	for (size_t i = 0; i < plan->n_mailboxes; i++) {
-		const struct plan_mailbox *mb = &plan->mailboxes[i];
-		struct sync_mbox *m = xcalloc(1, sizeof(*m));
-		struct result *res = result_new("sync.mailbox", mb->source_user, RESULT_SIDE_NONE);
-		struct task *t;
+	/* Every mailbox counts from the start; its task comes when the runner
+	 * asks for it (lazy scheduling, src/runner.h). */
+	run->open_tasks = plan->n_mailboxes;
+	run->stats.mailboxes_total = plan->n_mailboxes;
+	if (plan->n_mailboxes > 0) {
+		struct sync_producer *p = xcalloc(1, sizeof(*p));
 
-		m->run = run;
-		m->mb = mb;
-		m->pair = xasprintf("%s\t%s", mb->source_user, mb->dest_user);
-		run->open_tasks++;
-		run->stats.mailboxes_total++;
-		t = runner_add(r, plan->source.imap->host, res, mbox_start, mbox_cancel, m,
-		    SYNC_TASK_TIMEOUT_MS);
-		/* Each worker holds one connection per side: --per-host and
-		 * --concurrency count them all, and may grant fewer workers. */
-		m->max_workers = task_set_footprint(t,
-		    plan->destination.imap != NULL ? plan->destination.imap->host : NULL,
-		    run->o.jobs);
+		p->run = run;
+		p->first = runner_reserve(r, plan->n_mailboxes);
+		runner_add_producer(r, plan->n_mailboxes, sync_produce, p, free);
 	}
 	if (run->open_tasks == 0 && done != NULL)
 		done(r, arg);

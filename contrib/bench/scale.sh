@@ -32,6 +32,8 @@ export LAB_RUN=$run
 export LAB_SRC_IMAP=$((base + 143)) LAB_SRC_IMAPS=$((base + 993)) LAB_SRC_POP3=$((base + 110))
 export LAB_SRC_POP3S=$((base + 995)) LAB_DST_IMAP=$((base + 1143)) LAB_DST_IMAPS=$((base + 1993))
 export LAB_DST_POP3=$((base + 1110)) LAB_DST_POP3S=$((base + 1995))
+export LAB_HST_IMAP=$((base + 2143)) LAB_HST_IMAPS=$((base + 2993)) LAB_HST_POP3=$((base + 2110))
+export LAB_HST_POP3S=$((base + 2995))
 cleanup() {
 	bash "$root/contrib/lab/mail/mail.sh" down >/dev/null 2>&1 || true
 	rm -rf "$run"

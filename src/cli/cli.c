@@ -497,7 +497,7 @@ cli_warnings(const struct cli *c, const char *lines)
 
 /* A failed login, for cli_rollup_logins. */
 struct cli_login {
-	const char *subject;
+	char *subject;
 	enum result_side side;
 };
 
@@ -516,51 +516,58 @@ cli_cmp_login(const void *a, const void *b)
  * the failure, once; the checks that needed the login become skips, "not
  * checked: the source login failed", so that one failure is not counted and
  * printed six times. (Without a login check in the run, --only folders, they
- * stay errors: nothing else would report the failure.)
+ * stay errors: nothing else would report the failure.) The results wait in
+ * the report's spool: only failed ones are read back, one at a time.
  */
 static void
 cli_rollup_logins(struct report *rep)
 {
-	struct cli_login *fails = xcalloc(rep->n_results + 1, sizeof(*fails));
-	size_t n = 0;
+	struct cli_login *fails = NULL;
+	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < rep->n_results; i++) {
-		const struct result *res = rep->results[i];
+		enum result_status st = rpt_status_at(rep, i);
+		struct result *res;
 
-		if (strcmp(res->id, "imap.login") == 0 &&
-		    (res->status == RESULT_FAIL || res->status == RESULT_ERROR)) {
-			fails[n].subject = res->subject;
+		if (st != RESULT_FAIL && st != RESULT_ERROR)
+			continue;
+		res = rpt_get(rep, i);
+		if (strcmp(res->id, "imap.login") == 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				fails = xrealloc(fails, cap * sizeof(*fails));
+			}
+			fails[n].subject = xstrdup(res->subject);
 			fails[n].side = res->side;
 			n++;
 		}
+		result_free(res);
 	}
-	qsort(fails, n, sizeof(*fails), cli_cmp_login);
+	if (n > 0)
+		qsort(fails, n, sizeof(*fails), cli_cmp_login);
 	for (size_t i = 0; i < rep->n_results && n > 0; i++) {
-		struct result *res = rep->results[i];
+		struct result *res;
 		struct cli_login key;
 
-		int has_error;
-
-		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR)
+		if (rpt_status_at(rep, i) != RESULT_ERROR)
 			continue;
-		/* Its details may wait in the spool (src/spool.h): a look, then back. */
-		if (res->details == NULL && result_unspool(res) == 0) {
-			has_error = cJSON_HasObjectItem(res->details, "error");
-			result_drop_details(res);
-		} else {
-			has_error = cJSON_HasObjectItem(res->details, "error");
-		}
-		if (!has_error)
-			continue;
+		res = rpt_get(rep, i);
 		key.subject = res->subject;
 		key.side = res->side == RESULT_SIDE_NONE ? RESULT_SIDE_SOURCE : res->side;
-		if (bsearch(&key, fails, n, sizeof(*fails), cli_cmp_login) == NULL)
+		if (strncmp(res->id, "mailbox.", 8) != 0 || res->status != RESULT_ERROR ||
+		    !cJSON_HasObjectItem(res->details, "error") ||
+		    bsearch(&key, fails, n, sizeof(*fails), cli_cmp_login) == NULL) {
+			result_free(res);
 			continue;
+		}
 		result_set(res, RESULT_SKIP, "not checked: the %s login failed",
 		    result_side_str(key.side));
 		free(res->advice);
 		res->advice = NULL;
+		rpt_replace(rep, i, res);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(fails[i].subject);
 	free(fails);
 }
 
@@ -620,9 +627,6 @@ cli_output(const struct cli *c, const struct report *rep)
 		err = NULL;
 		rc = CLI_EXIT_IOERR;
 	}
-	/* The HTML and CSV writers look at every check's details at once. */
-	if (c->html_path != NULL || c->csv_path != NULL)
-		rpt_load_details(rep);
 	if (c->html_path != NULL && html_write(rep, c->html_path, &err) != 0) {
 		fprintf(stderr, "cutover %s: %s\n", c->command, err);
 		free(err);

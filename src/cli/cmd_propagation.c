@@ -743,9 +743,13 @@ propagation_smtp(const struct cli *c, const struct runner_opts *base_ro, const c
 	rc = runner_run(r, rep);
 	runner_free(r);
 	free(rcpts);
-	for (size_t i = before; i < rep->n_results; i++)
-		if (strcmp(rep->results[i]->id, "smtp.mx") == 0)
-			*ok = rep->results[i]->status == RESULT_PASS;
+	for (size_t i = before; i < rep->n_results; i++) {
+		struct result *res = rpt_get(rep, i);
+
+		if (strcmp(res->id, "smtp.mx") == 0)
+			*ok = res->status == RESULT_PASS;
+		result_free(res);
+	}
 	return rc == 0 ? 0 : -1;
 }
 

@@ -62,10 +62,9 @@ report_help(FILE *out)
 
 /* One check of one input, for the merge. */
 struct report_entry {
-	struct result *res;
-	struct result **slot; /* where the input holds it: NULL it when moved */
-	size_t seq;           /* position in the concatenation of the inputs */
-	size_t id_rank;       /* smallest seq of any check with the same id */
+	struct result *res; /* read back from its input (rpt_get): owned */
+	size_t seq;         /* position in the concatenation of the inputs */
+	size_t id_rank;     /* smallest seq of any check with the same id */
 	int winner;
 };
 
@@ -117,8 +116,8 @@ report_rank(const struct result *res)
 }
 
 /*
- * Merge IN[0..N) into a new report (caller frees). Results move out of the
- * inputs (their slots become NULL). *DUPLICATES gets the checks dropped.
+ * Merge IN[0..N) into a new report (caller frees): the results of the inputs
+ * are read back and copied. *DUPLICATES gets the checks dropped.
  */
 static struct report *
 report_merge(struct report **in, size_t n, size_t *duplicates)
@@ -133,8 +132,7 @@ report_merge(struct report **in, size_t n, size_t *duplicates)
 	e = xcalloc(total > 0 ? total : 1, sizeof(*e));
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < in[i]->n_results; j++) {
-			e[k].res = in[i]->results[j];
-			e[k].slot = &in[i]->results[j];
+			e[k].res = rpt_get(in[i], j);
 			e[k].seq = k;
 			k++;
 		}
@@ -184,11 +182,12 @@ report_merge(struct report **in, size_t n, size_t *duplicates)
 	out->started_at = (time_t)(start_ms / 1000);
 	out->duration_ms = end_ms - start_ms;
 	for (size_t i = 0; i < total; i++) {
-		if (!e[i].winner)
+		if (!e[i].winner) {
+			result_free(e[i].res);
 			continue;
+		}
 		e[i].res->seq = out->n_results;
-		rpt_add(out, e[i].res);
-		*e[i].slot = NULL; /* transferred to OUT */
+		rpt_add(out, e[i].res); /* transferred to OUT */
 	}
 	free(e);
 	*duplicates = dups;

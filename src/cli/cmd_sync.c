@@ -312,17 +312,17 @@ static void
 sync_partial_tick(void *arg)
 {
 	struct sync_partial *p = arg;
-	struct report tmp = *p->rep;
+	struct report tmp;
 	char *err = NULL;
 
-	tmp.results = runner_results_so_far(p->r, &tmp.n_results);
+	runner_sort_results(p->r); /* what finished so far, in schedule order */
+	tmp = *p->rep;
 	tmp.partial = 1;
 	tmp.duration_ms = util_now_ms() - p->t0;
 	if (rpt_write_json(&tmp, p->path, &err) != 0) {
 		fprintf(stderr, "cutover sync: cannot write the partial report: %s\n", err);
 		free(err);
 	}
-	free(tmp.results);
 }
 
 /* After the last mailbox: mailbox.compare from the audit, on the same plan. */

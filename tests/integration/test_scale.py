@@ -186,3 +186,44 @@ def test_spooled_report_equals_in_memory_report(mail_lab, tmp_path):
     assert len(both) >= 0.9 * len(a)
     for x, y in both:
         assert untimed(x) == untimed(y), (x["id"], x["subject"])
+
+
+def test_reports_of_a_run_equal_its_json_rendered_again(mail_lab, tmp_path):
+    """The results of an audit wait in a scratch file and the writers read
+    them back one at a time; `report render` of its JSON reads them from
+    the JSON instead. Both give the same bytes: JSON, HTML, CSV and the
+    console summary (with logins refused, whose mailbox checks the audit
+    turns into skips)."""
+    lab = mail_lab
+    rows = lab.csv200.read_text().splitlines()
+    for i in range(3, len(rows), 9):  # every 9th mailbox: a refused source login
+        cells = rows[i].split(",")
+        cells[1] = "not-the-password"
+        rows[i] = ",".join(cells)
+    sheet = tmp_path / "mailboxes.csv"
+    sheet.write_text("\n".join(rows) + "\n")
+    plan = write_plan(tmp_path, urls(lab, "source", pop3=None),
+                      urls(lab, "destination", pop3=None), [], csv=sheet)
+    run_dir, again = tmp_path / "run", tmp_path / "again"
+    run_dir.mkdir()
+    again.mkdir()
+
+    def outputs(d):
+        return ["--json", d / "r.json", "--html", d / "r.html", "--csv", d / "r.csv"]
+
+    audit = subprocess.run([cutover_bin(), "audit", plan, "--only", "imap,folders",
+                            "--ca-file", lab.ca, "--no-progress", *outputs(run_dir)],
+                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert audit.returncode == 2, audit.stderr
+    render = subprocess.run([cutover_bin(), "report", "render", run_dir / "r.json",
+                             *outputs(again)], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    assert render.returncode == 2, render.stderr
+    checks = json.loads((run_dir / "r.json").read_text())["checks"]
+    refused = [c for c in checks if c["id"] == "imap.login" and c["status"] == "fail"]
+    assert len(refused) == 22
+    rolled = [c for c in checks if c["summary"] == "not checked: the source login failed"]
+    assert rolled and {c["subject"] for c in rolled} == {c["subject"] for c in refused}
+    for name in ("r.json", "r.html", "r.csv"):
+        assert (run_dir / name).read_bytes() == (again / name).read_bytes(), name
+    assert audit.stdout == render.stdout

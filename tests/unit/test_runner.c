@@ -117,8 +117,8 @@ test_limits_and_order(void **state)
 	/* Report order is schedule order, whatever the finishing order was. */
 	for (int i = 0; i < 12; i++) {
 		snprintf(subject, sizeof(subject), "t%02d", i);
-		assert_string_equal(rep->results[i]->subject, subject);
-		assert_int_equal(rep->results[i]->status, RESULT_PASS);
+		assert_string_equal(rpt_at(rep, i, 1)->subject, subject);
+		assert_int_equal(rpt_at(rep, i, 1)->status, RESULT_PASS);
 	}
 	assert_int_equal(peak, 3);
 	assert_int_equal(runner_peak_in_flight(r, NULL), 3);
@@ -177,9 +177,9 @@ test_deadline(void **state)
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(slow.cancelled, 1);
 	assert_int_equal(quick.cancelled, 0);
-	assert_int_equal(rep->results[0]->status, RESULT_ERROR);
-	assert_string_equal(rep->results[0]->summary, "timed out while sleeping");
-	assert_int_equal(rep->results[1]->status, RESULT_PASS);
+	assert_int_equal(rpt_at(rep, 0, 1)->status, RESULT_ERROR);
+	assert_string_equal(rpt_at(rep, 0, 1)->summary, "timed out while sleeping");
+	assert_int_equal(rpt_at(rep, 1, 1)->status, RESULT_PASS);
 	assert_int_equal(live, 0);
 	runner_free(r);
 	rpt_free(rep);
@@ -203,7 +203,7 @@ test_unset_result_is_error(void **state)
 	    r, NULL, result_new("test.none", "x", RESULT_SIDE_NONE), unset_start, NULL, NULL, 0);
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->n_results, 1);
-	assert_int_equal(rep->results[0]->status, RESULT_ERROR);
+	assert_int_equal(rpt_at(rep, 0, 1)->status, RESULT_ERROR);
 	runner_free(r);
 	rpt_free(rep);
 }
@@ -255,14 +255,14 @@ test_attached_results(void **state)
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(runner_finished(r), 4);
 	assert_int_equal(rep->n_results, 4);
-	assert_string_equal(rep->results[0]->id, "test.a");
-	assert_string_equal(rep->results[1]->id, "test.a");
-	assert_string_equal(rep->results[2]->id, "test.b");
-	assert_string_equal(rep->results[2]->subject, "one");
-	assert_int_equal(rep->results[2]->status, RESULT_WARN);
-	assert_string_equal(rep->results[3]->subject, "two");
-	assert_int_equal(rep->results[3]->status, RESULT_ERROR);
-	assert_string_equal(rep->results[3]->summary, "timed out while sleeping");
+	assert_string_equal(rpt_at(rep, 0, 1)->id, "test.a");
+	assert_string_equal(rpt_at(rep, 1, 1)->id, "test.a");
+	assert_string_equal(rpt_at(rep, 2, 1)->id, "test.b");
+	assert_string_equal(rpt_at(rep, 2, 1)->subject, "one");
+	assert_int_equal(rpt_at(rep, 2, 1)->status, RESULT_WARN);
+	assert_string_equal(rpt_at(rep, 3, 1)->subject, "two");
+	assert_int_equal(rpt_at(rep, 3, 1)->status, RESULT_ERROR);
+	assert_string_equal(rpt_at(rep, 3, 1)->summary, "timed out while sleeping");
 	assert_int_equal(shared_freed, 0);
 	runner_free(r);
 	assert_int_equal(shared_freed, 1);
@@ -311,7 +311,7 @@ test_footprint_counts_every_connection(void **state)
 	        "h", 8),
 	    1);
 	assert_int_equal(runner_run(r, rep), 0);
-	assert_int_equal(rep->results[0]->status, RESULT_PASS);
+	assert_int_equal(rpt_at(rep, 0, 1)->status, RESULT_PASS);
 	runner_free(r);
 	rpt_free(rep);
 }
@@ -397,10 +397,10 @@ test_fail_fast(void **state)
 	assert_int_equal(runner_not_tried_count(r), 7);
 	assert_string_equal(x[9].cause, "connect_failed");
 	assert_int_equal(rep->n_results, 20);
-	assert_int_equal(rep->results[9]->status, RESULT_ERROR);
-	assert_string_equal(rep->results[9]->summary,
+	assert_int_equal(rpt_at(rep, 9, 1)->status, RESULT_ERROR);
+	assert_string_equal(rpt_at(rep, 9, 1)->summary,
 	    "not tried: same cause as 3 others: connection refused by 192.0.2.1:993");
-	assert_int_equal(rep->results[19]->status, RESULT_PASS);
+	assert_int_equal(rpt_at(rep, 19, 1)->status, RESULT_PASS);
 	rpt_free(rep);
 	runner_free(r);
 }
@@ -548,9 +548,9 @@ test_producer_order_and_bounds(void **state)
 	assert_int_equal(sessions.next, 200);
 	assert_int_equal(runner_finished(r), 402);
 	assert_int_equal(rep->n_results, 402);
-	assert_string_equal(rep->results[0]->id, "test.first");
+	assert_string_equal(rpt_at(rep, 0, 1)->id, "test.first");
 	for (size_t i = 0; i < 200; i++) {
-		const struct result *a = rep->results[1 + i], *b = rep->results[201 + i];
+		const struct result *a = rpt_at(rep, 1 + i, 1), *b = rpt_at(rep, 201 + i, 1);
 
 		assert_string_equal(a->id, "test.login");
 		assert_string_equal(a->subject, plan->mailboxes[i].source_user);
@@ -559,7 +559,7 @@ test_producer_order_and_bounds(void **state)
 		assert_string_equal(b->subject, plan->mailboxes[i].source_user);
 		assert_int_equal(b->status, RESULT_PASS); /* the session's, inherited */
 	}
-	assert_string_equal(rep->results[401]->id, "test.last");
+	assert_string_equal(rpt_at(rep, 401, 1)->id, "test.last");
 	/* Running: at most 2 per host; queued: at most RUNNER_PRODUCE_AHEAD per
 	 * producer, and the two extra tasks. Not 400. */
 	assert_true(peak <= 4);
@@ -593,7 +593,8 @@ test_producer_shard(void **state)
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->n_results, n);
 	for (size_t i = 0; i < n; i++)
-		assert_string_equal(rep->results[i]->subject, plan->mailboxes[idx[i]].source_user);
+		assert_string_equal(
+		    rpt_at(rep, i, 1)->subject, plan->mailboxes[idx[i]].source_user);
 	runner_free(r);
 	rpt_free(rep);
 	free(l.x);
@@ -635,7 +636,7 @@ test_producer_interrupted(void **state)
 	assert_int_equal(rep->n_results, 100);
 	assert_int_equal(runner_finished(r), 100);
 	for (int i = 0; i < 100; i++) {
-		const struct result *res = rep->results[i];
+		const struct result *res = rpt_at(rep, i, 1);
 
 		assert_string_equal(res->subject, plan->mailboxes[i].source_user);
 		if (i < 4) {
@@ -681,8 +682,8 @@ test_producer_fail_fast(void **state)
 	assert_int_equal(starts, 3);
 	assert_int_equal(not_tried, 47);
 	assert_int_equal(rep->n_results, 50);
-	assert_string_equal(rep->results[49]->subject, plan->mailboxes[49].source_user);
-	assert_string_equal(rep->results[49]->summary,
+	assert_string_equal(rpt_at(rep, 49, 1)->subject, plan->mailboxes[49].source_user);
+	assert_string_equal(rpt_at(rep, 49, 1)->summary,
 	    "not tried: same cause as 3 others: connection refused by 192.0.2.1:993");
 	runner_free(r);
 	rpt_free(rep);
@@ -724,8 +725,8 @@ test_producer_added_during_run(void **state)
 	    r, NULL, result_new("test.first", "x", RESULT_SIDE_NONE), late_start, NULL, &x, 0);
 	assert_int_equal(runner_run(r, rep), 0);
 	assert_int_equal(rep->n_results, 31);
-	assert_string_equal(rep->results[30]->subject, plan->mailboxes[29].source_user);
-	assert_int_equal(rep->results[30]->status, RESULT_PASS);
+	assert_string_equal(rpt_at(rep, 30, 1)->subject, plan->mailboxes[29].source_user);
+	assert_int_equal(rpt_at(rep, 30, 1)->status, RESULT_PASS);
 	runner_free(r);
 	rpt_free(rep);
 	free(x.l.x);

@@ -1,7 +1,7 @@
 /*
- * test_spool.c - results' details spooled out of memory (issue 19) and the
- * streamed JSON report: the same bytes as printing the whole tree at once,
- * whether the details are in memory or in the spool.
+ * test_spool.c - results spooled out of memory (issue 19) and the streamed
+ * JSON report: the same bytes as printing the whole tree at once, whether
+ * the results wait in a scratch file or in memory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,40 +65,54 @@ streamed(const struct report *rep)
 	return text;
 }
 
+/* Result I of the sample: every kind of value a result holds. */
+static struct result *
+sample_result(size_t i)
+{
+	struct result *res = result_new(i % 2 ? "mailbox.folders" : "imap.login",
+	    "user@example.com", i % 3 == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION);
+	cJSON *folders = cJSON_AddArrayToObject(res->details, "folders");
+
+	result_set(res, i % 5 == 0 ? RESULT_WARN : RESULT_PASS, "result %zu \"quoted\"", i);
+	if (i % 4 == 0)
+		result_advise(res, "advice with\nnewline and \xc3\xa9");
+	res->duration_ms = (int64_t)i * 7;
+	cJSON_AddStringToObject(res->details, "user", "Entw\xc3\xbcrfe & <tags>\t");
+	cJSON_AddNumberToObject(res->details, "ratio", 0.1 * (double)i);
+	cJSON_AddNumberToObject(res->details, "bytes", 1e12 + (double)i);
+	cJSON_AddNullToObject(res->details, "error");
+	cJSON_AddBoolToObject(res->details, "ok", i % 2);
+	cJSON_AddObjectToObject(res->details, "empty");
+	cJSON_AddArrayToObject(res->details, "none");
+	for (size_t k = 0; k < i % 4; k++) {
+		cJSON *f = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(f, "name", k ? "Sent" : "INBOX");
+		cJSON_AddNumberToObject(f, "messages", (double)k);
+		cJSON_AddItemToArray(folders, f);
+	}
+	res->seq = i;
+	return res;
+}
+
+/* A report of N sample results; without a scratch file when IN_MEMORY. */
 static struct report *
-sample(size_t n)
+sample_in(size_t n, int in_memory)
 {
 	struct report *rep = rpt_new("audit", "plan.json");
 
 	rep->started_at = 1700000000;
 	rep->duration_ms = 1234;
-	for (size_t i = 0; i < n; i++) {
-		struct result *res = result_new(i % 2 ? "mailbox.folders" : "imap.login",
-		    "user@example.com", i % 3 == 0 ? RESULT_SIDE_SOURCE : RESULT_SIDE_DESTINATION);
-		cJSON *folders = cJSON_AddArrayToObject(res->details, "folders");
-
-		result_set(res, i % 5 == 0 ? RESULT_WARN : RESULT_PASS, "result %zu \"quoted\"", i);
-		if (i % 4 == 0)
-			result_advise(res, "advice with\nnewline and \xc3\xa9");
-		res->duration_ms = (int64_t)i * 7;
-		cJSON_AddStringToObject(res->details, "user", "Entw\xc3\xbcrfe & <tags>\t");
-		cJSON_AddNumberToObject(res->details, "ratio", 0.1 * (double)i);
-		cJSON_AddNumberToObject(res->details, "bytes", 1e12 + (double)i);
-		cJSON_AddNullToObject(res->details, "error");
-		cJSON_AddBoolToObject(res->details, "ok", i % 2);
-		cJSON_AddObjectToObject(res->details, "empty");
-		cJSON_AddArrayToObject(res->details, "none");
-		for (size_t k = 0; k < i % 4; k++) {
-			cJSON *f = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(f, "name", k ? "Sent" : "INBOX");
-			cJSON_AddNumberToObject(f, "messages", (double)k);
-			cJSON_AddItemToArray(folders, f);
-		}
-		res->seq = i;
-		rpt_add(rep, res);
-	}
+	rep->spool_failed = in_memory; /* as when no file can be made */
+	for (size_t i = 0; i < n; i++)
+		rpt_add(rep, sample_result(i));
 	return rep;
+}
+
+static struct report *
+sample(size_t n)
+{
+	return sample_in(n, 0);
 }
 
 static void
@@ -119,31 +133,91 @@ test_stream_equals_whole_tree(void **state)
 }
 
 static void
-test_spooled_details_leave_memory_and_come_back(void **state)
+test_results_leave_memory_and_come_back(void **state)
 {
-	struct report *rep = sample(17);
-	char *before = whole_tree(rep), *after;
-	struct spool *sp = rpt_spool(rep);
+	struct report *rep = sample(17), *mem = sample_in(17, 1), *back = NULL;
+	char *file_text, *mem_text, *back_text, *err = NULL;
 
 	(void)state;
-	assert_non_null(sp);
+	/* In the scratch file, nothing of them but the entries in memory. */
+	assert_non_null(rep->spool);
+	assert_null(rep->mem_spool);
+	assert_true(spool_size(rep->spool) > 0);
+	assert_int_equal(rep->kept->n, 0);
+	assert_int_equal(sizeof(struct rpt_entry), 16);
+	/* Each comes back with the values it was given. */
 	for (size_t i = 0; i < rep->n_results; i++) {
-		assert_int_equal(result_spool(rep->results[i], sp), 0);
-		assert_null(rep->results[i]->details);
+		struct result *want = sample_result(i), *got = rpt_get(rep, i);
+
+		assert_string_equal(got->id, want->id);
+		assert_string_equal(got->subject, want->subject);
+		assert_int_equal(got->side, want->side);
+		assert_int_equal(got->status, want->status);
+		assert_string_equal(got->summary, want->summary);
+		if (want->advice == NULL)
+			assert_null(got->advice);
+		else
+			assert_string_equal(got->advice, want->advice);
+		assert_int_equal(got->duration_ms, want->duration_ms);
+		assert_int_equal(got->seq, want->seq);
+		assert_true(cJSON_Compare(got->details, want->details, 1));
+		assert_int_equal(rpt_status_at(rep, i), want->status);
+		result_free(want);
+		result_free(got);
 	}
-	assert_true(spool_size(sp) > 0);
-	after = streamed(rep);
-	assert_string_equal(before, after);
-	free(after);
 	/* Writing did not bring them back into memory. */
-	for (size_t i = 0; i < rep->n_results; i++)
-		assert_null(rep->results[i]->details);
-	/* Loading them (for the HTML page) gives the same report again. */
-	rpt_load_details(rep);
-	after = whole_tree(rep);
-	assert_string_equal(before, after);
-	free(after);
-	free(before);
+	file_text = streamed(rep);
+	assert_int_equal(rep->kept->n, 0);
+	/* Without a scratch file (kept in memory): the same report. */
+	assert_null(mem->spool);
+	assert_non_null(mem->mem_spool);
+	mem_text = streamed(mem);
+	assert_string_equal(file_text, mem_text);
+	/* Read back from its JSON form and written again: the same bytes. */
+	assert_int_equal(rpt_parse_json(file_text, strlen(file_text), "r.json", &back, &err), 0);
+	back_text = streamed(back);
+	assert_string_equal(file_text, back_text);
+	free(file_text);
+	free(mem_text);
+	free(back_text);
+	rpt_free(back);
+	rpt_free(mem);
+	rpt_free(rep);
+}
+
+static void
+test_replace_and_sort(void **state)
+{
+	struct report *rep = rpt_new("audit", "plan.json");
+	struct result *res;
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++) {
+		res = sample_result(i);
+		res->seq = 4 - i; /* finished in reverse schedule order */
+		rpt_add(rep, res);
+	}
+	/* Room made ahead is what the report grows into. */
+	rpt_reserve(rep, 100);
+	assert_int_equal(rep->cap_entries, 105);
+	rpt_reserve(rep, 10);
+	assert_int_equal(rep->cap_entries, 105);
+	/* Only the part from 1 on is put in order. */
+	rpt_sort(rep, 1);
+	assert_int_equal(rpt_at(rep, 0, 1)->seq, 4);
+	for (size_t i = 1; i < 5; i++)
+		assert_int_equal(rpt_at(rep, i, 0)->seq, i - 1);
+	/* A kept copy goes, the replacement is what comes back. */
+	res = rpt_get(rep, 2);
+	result_set(res, RESULT_SKIP, "replaced");
+	rpt_replace(rep, 2, res);
+	assert_null(rep->kept->v[2]);
+	assert_int_equal(rep->kept->n, 4);
+	assert_string_equal(rpt_at(rep, 2, 1)->summary, "replaced");
+	assert_int_equal(rpt_status_at(rep, 2), RESULT_SKIP);
+	rpt_unload(rep);
+	assert_int_equal(rep->kept->n, 0);
+	assert_null(rep->kept->v);
 	rpt_free(rep);
 }
 
@@ -193,7 +267,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stream_equals_whole_tree),
-	    cmocka_unit_test(test_spooled_details_leave_memory_and_come_back),
+	    cmocka_unit_test(test_results_leave_memory_and_come_back),
+	    cmocka_unit_test(test_replace_and_sort),
 	    cmocka_unit_test(test_spool_round_trip_big_and_small),
 	    cmocka_unit_test(test_no_spool_folder_keeps_memory),
 	};
