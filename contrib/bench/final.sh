@@ -41,7 +41,7 @@ run_mbsync() {
 	times_of "$run/t.txt"
 }
 
-# run_cutover PLAN [OPTIONS] -> "copied flags_updated deleted wall cpu rss"
+# run_cutover PLAN [OPTIONS] -> "copied moved flags_updated deleted wall cpu rss"
 run_cutover() {
 	local plan=$1 rc=0
 	shift
@@ -53,13 +53,13 @@ run_cutover() {
 		exit 1
 	fi
 	local d
-	d=$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1]))["checks"][0]["details"]; print(d["copied"], d["flags_updated"], d["deleted"], d["errors"])' "$run/sync.json")
+	d=$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1]))["checks"][0]["details"]; print(d["copied"], d.get("moved", 0), d["flags_updated"], d["deleted"], d["errors"])' "$run/sync.json")
 	set -- $d
-	if (($4 > 0)); then
-		echo "final.sh: cutover sync reported $4 errors" >&2
+	if (($5 > 0)); then
+		echo "final.sh: cutover sync reported $5 errors" >&2
 		exit 1
 	fi
-	echo "$1 $2 $3 $(times_of "$run/t.txt")"
+	echo "$1 $2 $3 $4 $(times_of "$run/t.txt")"
 }
 
 # The scenario's changes at the source, over IMAP.
@@ -130,11 +130,11 @@ final_pass() {
 	sync_plan "$run/plan.json" user001@lab.test user002@lab.test "$run/state"
 
 	read -r m_pw m_pc m_pr < <(run_mbsync)
-	read -r c_pm c_pf c_pd c_pw c_pc c_pr < <(run_cutover "$run/plan.json")
+	read -r c_pm c_pv c_pf c_pd c_pw c_pc c_pr < <(run_cutover "$run/plan.json")
 	mb=$(bash "$mail" doveadm source -f tab mailbox status -u user001@lab.test vsize '*' | awk -F'\t' 'NR > 1 {v += $2} END {printf "%.0f", v / 1048576}')
 	scenario
 	read -r m_fw m_fc m_fr < <(run_mbsync)
-	read -r c_fm c_ff c_fd c_fw c_fc c_fr < <(run_cutover "$run/plan.json" --delete)
+	read -r c_fm c_fv c_ff c_fd c_fw c_fc c_fr < <(run_cutover "$run/plan.json" --delete)
 
 	state source user001@lab.test >"$run/src.state"
 	state destination user001@lab.test >"$run/mbsync.state"
@@ -151,8 +151,8 @@ final_pass() {
 	printf '  pre-stage  cutover  %8.2f s  CPU %6.2f s  peak RSS %7d KiB  (%d copied)\n' "$c_pw" "$c_pc" "$c_pr" "$c_pm"
 	printf '  scenario: INBOX read, 40 unread, 100 flagged, 50 $Label1, 150 expunged, 300 moved to Archive.2020, 500 new\n'
 	printf '  final      mbsync   %8.2f s  CPU %6.2f s  peak RSS %7d KiB\n' "$m_fw" "$m_fc" "$m_fr"
-	printf '  final      cutover  %8.2f s  CPU %6.2f s  peak RSS %7d KiB  (%d copied, %d flags updated, %d deleted)\n' \
-		"$c_fw" "$c_fc" "$c_fr" "$c_fm" "$c_ff" "$c_fd"
+	printf '  final      cutover  %8.2f s  CPU %6.2f s  peak RSS %7d KiB  (%d copied, %d moved, %d flags updated, %d deleted)\n' \
+		"$c_fw" "$c_fc" "$c_fr" "$c_fm" "$c_fv" "$c_ff" "$c_fd"
 	printf '  end state (messages unseen flagged $Label1):\n'
 	printf '    %-14s %-20s %-20s %s\n' folder source mbsync cutover
 	paste -d' ' "$run/src.state" "$run/mbsync.state" "$run/cutover.state" |
@@ -181,9 +181,9 @@ if ((big > 0)); then
 	"$py" "$here/mkmailboxes.py" "$run" big user003@lab.test "$big"
 	gen1=$(date +%s.%N)
 	sync_plan "$run/plan-big.json" user003@lab.test user003@lab.test "$run/state-big"
-	read -r b_m b_f b_d b_w b_c b_r < <(run_cutover "$run/plan-big.json")
-	read -r n1_m n1_f n1_d n1_w n1_c n1_r < <(run_cutover "$run/plan-big.json")
-	read -r n2_m n2_f n2_d n2_w n2_c n2_r < <(run_cutover "$run/plan-big.json")
+	read -r b_m b_v b_f b_d b_w b_c b_r < <(run_cutover "$run/plan-big.json")
+	read -r n1_m n1_v n1_f n1_d n1_w n1_c n1_r < <(run_cutover "$run/plan-big.json")
+	read -r n2_m n2_v n2_f n2_d n2_w n2_c n2_r < <(run_cutover "$run/plan-big.json")
 	printf 'big mailbox: user003@lab.test, %d messages (generated in %.1f s), cutover only\n' \
 		"$big" "$(echo "$gen1 - $gen0" | bc -l)"
 	printf '  full       cutover  %8.2f s  CPU %6.2f s  peak RSS %7d KiB  (%d copied; destination holds %d)\n' \
