@@ -168,7 +168,8 @@ struct plan_mailbox {
 	char *dest_user;
 	char *dest_password; /* secret; NULL when destination.admin or .auth logs in */
 	char *origin;        /* "plan.json: mailboxes[2]" or "users.csv:5" */
-	/* Places of the password fields, for resolve errors (internal use). */
+	/* Places of the password fields, for resolve errors (internal use);
+	 * freed (NULL) once plan_resolve_secrets() succeeded. */
 	char *source_password_at;
 	char *dest_password_at;
 };
