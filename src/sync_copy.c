@@ -179,17 +179,9 @@ batch_close(struct sync_worker *w)
 	rc = syncstate_begin(st);
 	for (size_t i = 0; rc == 0 && i < b->n; i++) {
 		struct sync_msg *m = &w->msgs[b->idx[i]];
-		struct syncstate_msg sm;
+		struct syncstate_msg sm = sync_intent_row(
+		    m->uid, m->size, m->sha, m->msgid, w->dst_uidvalidity, b->uidnext_lb);
 
-		memset(&sm, 0, sizeof(sm));
-		sm.src_uid = m->uid;
-		sm.state = SYNCSTATE_INTENT;
-		sm.size = m->size;
-		memcpy(sm.sha256, m->sha, sizeof(sm.sha256));
-		sm.has_hash = 1;
-		sm.message_id = m->msgid;
-		sm.dst_uidvalidity = w->dst_uidvalidity;
-		sm.dst_uidnext = b->uidnext_lb;
 		/* The flags appended: both sides' base for the next pass's merge. */
 		sm.src_flags = sm.dst_flags = sync_flags_of_paren(m->flags);
 		rc = syncstate_put(st, w->sf.id, &sm);

@@ -490,6 +490,15 @@ mv_unpair(struct sync_moves *mv, struct mv_cand *c)
 	c->row = -1;
 }
 
+/* No move for any candidate mv_of(O, T, ST): each is copied like new mail. */
+static void
+mv_unpair_of(struct sync_moves *mv, size_t o, size_t t, int st)
+{
+	for (size_t k = 0; k < mv->n_c; k++)
+		if (mv_of(mv, &mv->c[k], o, t, st))
+			mv_unpair(mv, &mv->c[k]);
+}
+
 static void
 mv_origin_untagged(struct imap_client *cl, const struct imap_response *r, void *arg)
 {
@@ -528,9 +537,7 @@ mv_origin_done(struct imap_client *c, const struct imap_response *r, void *arg)
 		return;
 	}
 	if (mv->cmd_failed || mv->uidv != mv->m->folders[mv->fi].st_uidvalidity)
-		for (size_t k = 0; k < mv->n_c; k++)
-			if (mv_of(mv, &mv->c[k], mv->fi, SIZE_MAX, -1))
-				mv_unpair(mv, &mv->c[k]);
+		mv_unpair_of(mv, mv->fi, SIZE_MAX, -1);
 	mv->fi++;
 	mv_origin_next(mv);
 }
@@ -778,15 +785,7 @@ mv_intents(struct sync_moves *mv)
 		if (!mv_of(mv, c, mv->fi, mv->ti, MV_CAND))
 			continue;
 		o = &mv->rows[c->row].m;
-		memset(&in, 0, sizeof(in));
-		in.src_uid = c->uid;
-		in.state = SYNCSTATE_INTENT;
-		in.size = c->size;
-		memcpy(in.sha256, c->sha, sizeof(in.sha256));
-		in.has_hash = 1;
-		in.message_id = c->msgid;
-		in.dst_uidvalidity = mv->st_uidv;
-		in.dst_uidnext = mv->st_next;
+		in = sync_intent_row(c->uid, c->size, c->sha, c->msgid, mv->st_uidv, mv->st_next);
 		in.src_flags = o->src_flags; /* the flag bases go with the message */
 		in.dst_flags = o->dst_flags;
 		rc = syncstate_put(st, c->fid, &in);
@@ -845,9 +844,7 @@ mv_status_done(struct imap_client *c, const struct imap_response *r, void *arg)
 			mv_end(mv);
 			return;
 		}
-		for (size_t k = 0; k < mv->n_c; k++)
-			if (mv_of(mv, &mv->c[k], mv->fi, mv->ti, MV_CAND))
-				mv_unpair(mv, &mv->c[k]);
+		mv_unpair_of(mv, mv->fi, mv->ti, MV_CAND);
 		mv->ti++;
 		mv_target_next(mv);
 		return;

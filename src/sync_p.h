@@ -312,6 +312,11 @@ void mbox_moves_free(struct sync_mbox *m);
 int sync_cmp_u32(const void *a, const void *b);
 int64_t sync_date_epoch(const char *date);
 int sync_has_u32(const uint32_t *v, size_t n, uint32_t x);
+/* The INTENT row of source UID SRC_UID (SIZE, SHA256, MSGID borrowed) that
+ * is committed before the command that may put it in a destination folder
+ * of UIDVALIDITY at or above UIDNEXT (I1): an APPEND or a move. */
+struct syncstate_msg sync_intent_row(uint32_t src_uid, uint64_t size, const unsigned char *sha256,
+    char *msgid, uint32_t uidvalidity, uint32_t uidnext);
 int sync_parse_fetch(const struct imap_response *r, uint32_t *uid, uint64_t *size, char **msgid);
 int sync_parse_u32(const char *s, uint32_t *out);
 int sync_parse_u64(const char *s, uint64_t *out);

@@ -202,6 +202,24 @@ sync_has_u32(const uint32_t *v, size_t n, uint32_t x)
 	return n > 0 && bsearch(&x, v, n, sizeof(*v), sync_cmp_u32) != NULL;
 }
 
+struct syncstate_msg
+sync_intent_row(uint32_t src_uid, uint64_t size, const unsigned char *sha256, char *msgid,
+    uint32_t uidvalidity, uint32_t uidnext)
+{
+	struct syncstate_msg in;
+
+	memset(&in, 0, sizeof(in));
+	in.src_uid = src_uid;
+	in.state = SYNCSTATE_INTENT;
+	in.size = size;
+	memcpy(in.sha256, sha256, sizeof(in.sha256));
+	in.has_hash = 1;
+	in.message_id = msgid;
+	in.dst_uidvalidity = uidvalidity;
+	in.dst_uidnext = uidnext;
+	return in;
+}
+
 /* The UID in the text of a FETCH response so far ("* 3 FETCH (UID 45 BODY[] "). */
 uint32_t
 sync_prefix_uid(const char *s, size_t len)
